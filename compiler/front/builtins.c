@@ -1,0 +1,566 @@
+/* builtins.c — the table of built-ins and their shape rules; see builtins.h.
+ *
+ * A check function receives its arguments already bound and kind-checked
+ * against the signature (integers are integers, tensors are tensors, ranges
+ * hold).  What is left to it is what depends on shapes: it reports a
+ * mismatch with both shapes, declares the parameters the call creates, sets
+ * the result type and counts forward FLOPs per example (a multiply-add is 2,
+ * any other elementwise operation 1; docs/language.md lists each rule).
+ */
+#include "builtins.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INT(v)   {.kind = VAL_INT, .i = (v)}
+#define FLT(v)   {.kind = VAL_FLOAT, .f = (v)}
+#define BOOL(v)  {.kind = VAL_BOOL, .b = (v)}
+#define STR(v)   {.kind = VAL_STRING, .s = (v)}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static TensorType *arg_t(CallCheck *cc, int i) { return &cc->arg[i].t; }
+
+static bool need_real(CallCheck *cc, int i, int min_rank)
+{
+    TensorType *t = arg_t(cc, i);
+    if (t->elem != ELEM_F32)
+        return cc_error(cc, i, "%s needs real numbers, but %s holds integer labels%s", cc->b->name,
+                        cc_type(cc, t), t->shape.rank ? "; use embedding() to turn tokens into vectors" : "");
+    if (t->shape.rank < min_rank)
+        return cc_error(cc, i, "%s needs a tensor with at least %d dimension%s per example, found %s",
+                        cc->b->name, min_rank, min_rank == 1 ? "" : "s", cc_type(cc, t));
+    return true;
+}
+
+static void result_tensor(CallCheck *cc, bool batched, const Shape *s)
+{
+    cc->result = (Value){.kind = VAL_TENSOR};
+    cc->result.t = (TensorType){.elem = ELEM_F32, .batched = batched, .shape = *s};
+}
+
+/* Too large for one tensor: products elsewhere stay far from overflow. */
+static bool check_size(CallCheck *cc, const Shape *s)
+{
+    double n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= (double)s->dim[i];
+    if (n > (double)NNC_MAX_ELEMS)
+        return cc_error(cc, -1, "%s would make a tensor of shape %s, more than 2^40 elements",
+                        cc->b->name, cc_shape(cc, s, false));
+    return true;
+}
+
+static uint64_t elems(const Shape *s) { return (uint64_t)shape_elems(s); }
+
+/* ---- layers -------------------------------------------------------------- */
+
+/* dense(x, units): x [..., in] -> [..., units]; weight [units, in], bias [units] */
+static bool check_dense(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    int64_t in = x->shape.dim[x->shape.rank - 1], units = cc->arg[1].i;
+    Shape out = x->shape;
+    out.dim[out.rank - 1] = units;
+    if (!check_size(cc, &out) || !check_size(cc, &(Shape){2, {units, in}}))
+        return false;
+    cc_param(cc, "weight", &(Shape){2, {units, in}}, INIT_UNIFORM_FAN_IN, in);
+    if (cc->arg[2].b)
+        cc_param(cc, "bias", &(Shape){1, {units}}, INIT_UNIFORM_FAN_IN, in);
+    uint64_t rows = elems(&x->shape) / (uint64_t)in;
+    cc->flops = rows * (uint64_t)units * (2 * (uint64_t)in + (cc->arg[2].b ? 1 : 0));
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* Output size of a sliding window, or -1 when the window does not fit. */
+static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad)
+{
+    int64_t span = in + 2 * pad - k;
+    return span < 0 ? -1 : span / stride + 1;
+}
+
+/* conv2d(x, filters, kernel): [C,H,W] -> [F,Ho,Wo]; weight [F,C,k,k], bias [F] */
+static bool check_conv2d(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 3))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 3)
+        return cc_error(cc, 0, "conv2d needs [channels, height, width] per example, found %s",
+                        cc_type(cc, x));
+    int64_t c = x->shape.dim[0], h = x->shape.dim[1], w = x->shape.dim[2];
+    int64_t f = cc->arg[1].i, k = cc->arg[2].i, s = cc->arg[3].i, p = cc->arg[4].i;
+    if (p >= k)
+        return cc_error(cc, 4, "conv2d padding %lld must be smaller than the kernel size %lld",
+                        (long long)p, (long long)k);
+    int64_t ho = window_out(h, k, s, p), wo = window_out(w, k, s, p);
+    if (ho < 1 || wo < 1)
+        return cc_error(cc, 2, "conv2d kernel %lldx%lld does not fit the %lldx%lld input of %s (padding %lld)",
+                        (long long)k, (long long)k, (long long)h, (long long)w, cc_type(cc, x), (long long)p);
+    Shape out = {3, {f, ho, wo}};
+    Shape ws = {4, {f, c, k, k}};
+    if (!check_size(cc, &out) || !check_size(cc, &ws))
+        return false;
+    cc_param(cc, "weight", &ws, INIT_UNIFORM_FAN_IN, c * k * k);
+    if (cc->arg[5].b)
+        cc_param(cc, "bias", &(Shape){1, {f}}, INIT_UNIFORM_FAN_IN, c * k * k);
+    cc->flops = elems(&out) * (2 * (uint64_t)(c * k * k) + (cc->arg[5].b ? 1 : 0));
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* max_pool/avg_pool(x, size): [C,H,W] -> [C,Ho,Wo] */
+static bool check_pool(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 3))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 3)
+        return cc_error(cc, 0, "%s needs [channels, height, width] per example, found %s",
+                        cc->b->name, cc_type(cc, x));
+    int64_t k = cc->arg[1].i, s = cc->arg[2].i, p = cc->arg[3].i;
+    if (p * 2 > k)
+        return cc_error(cc, 3, "%s padding %lld must be at most half the window size %lld",
+                        cc->b->name, (long long)p, (long long)k);
+    int64_t ho = window_out(x->shape.dim[1], k, s, p), wo = window_out(x->shape.dim[2], k, s, p);
+    if (ho < 1 || wo < 1)
+        return cc_error(cc, 1, "%s window %lldx%lld does not fit the %lldx%lld input of %s",
+                        cc->b->name, (long long)k, (long long)k, (long long)x->shape.dim[1],
+                        (long long)x->shape.dim[2], cc_type(cc, x));
+    Shape out = {3, {x->shape.dim[0], ho, wo}};
+    cc->flops = elems(&out) * (uint64_t)(k * k);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* flatten(x): [d0, d1, ...] -> [d0*d1*...] */
+static bool check_flatten(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    Shape out = {1, {shape_elems(&x->shape)}};
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* reshape(x, [d...]): same number of elements per example; one -1 is inferred */
+static bool check_reshape(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    Value *s = &cc->arg[1];
+    if (s->list.n > NNC_MAX_RANK)
+        return cc_error(cc, 1, "reshape to %d dimensions; at most %d are supported", s->list.n, NNC_MAX_RANK);
+    Shape out = {.rank = s->list.n};
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < s->list.n; i++) {
+        int64_t d = s->list.v[i];
+        if (d == -1 && infer < 0) {
+            infer = i;
+            continue;
+        }
+        if (d < 1)
+            return cc_error(cc, 1, "reshape dimensions must be positive (or a single -1), found %lld",
+                            (long long)d);
+        if (known > NNC_MAX_ELEMS / d)
+            return cc_error(cc, 1, "reshape to more than 2^40 elements");
+        known *= d;
+        out.dim[i] = d;
+    }
+    int64_t n = shape_elems(&x->shape);
+    if (infer >= 0) {
+        if (n % known != 0)
+            return cc_error(cc, 1, "cannot reshape %s: %lld elements do not divide into rows of %lld",
+                            cc_type(cc, x), (long long)n, (long long)known);
+        out.dim[infer] = n / known;
+        known = n;
+    }
+    if (known != n)
+        return cc_error(cc, 1, "cannot reshape %s (%lld elements per example) to %s (%lld elements)",
+                        cc_type(cc, x), (long long)n, cc_shape(cc, &out, false), (long long)known);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* embedding(ids, dim): token(V)[T] -> [T, dim]; weight [V, dim] */
+static bool check_embedding(CallCheck *cc)
+{
+    TensorType *x = arg_t(cc, 0);
+    if (x->elem != ELEM_INDEX)
+        return cc_error(cc, 0, "embedding needs token or class indices, found %s", cc_type(cc, x));
+    int64_t dim = cc->arg[1].i;
+    Shape out = x->shape;
+    if (out.rank == NNC_MAX_RANK)
+        return cc_error(cc, 0, "embedding of %s would have too many dimensions", cc_type(cc, x));
+    out.dim[out.rank++] = dim;
+    Shape ws = {2, {x->classes, dim}};
+    if (!check_size(cc, &out) || !check_size(cc, &ws))
+        return false;
+    cc_param(cc, "weight", &ws, INIT_NORMAL, 0);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* positional(length, dim): [length, dim], the same for every example */
+static bool check_positional(CallCheck *cc)
+{
+    int64_t len = cc->arg[0].i, dim = cc->arg[1].i;
+    Shape out = {2, {len, dim}};
+    if (!check_size(cc, &out))
+        return false;
+    bool learned = strcmp(cc->arg[2].s, "learned") == 0;
+    if (!learned && dim % 2 != 0)
+        return cc_error(cc, 1, "sinusoidal positions need an even width, found %lld", (long long)dim);
+    if (learned)
+        cc_param(cc, "weight", &out, INIT_NORMAL, 0);
+    result_tensor(cc, false, &out);
+    return true;
+}
+
+/* layer_norm(x): normalises the last axis; weight [D] = 1, bias [D] = 0 */
+static bool check_layer_norm(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    int64_t d = x->shape.dim[x->shape.rank - 1];
+    cc_param(cc, "weight", &(Shape){1, {d}}, INIT_ONES, 0);
+    cc_param(cc, "bias", &(Shape){1, {d}}, INIT_ZEROS, 0);
+    cc->flops = 5 * elems(&x->shape);
+    result_tensor(cc, x->batched, &x->shape);
+    return true;
+}
+
+/* Shape-preserving elementwise layers: dropout and the activations. */
+static bool check_elementwise(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    cc->flops = elems(&x->shape);
+    result_tensor(cc, x->batched, &x->shape);
+    return true;
+}
+
+/* softmax(x) along the last axis: max, subtract, exp, sum, divide */
+static bool check_softmax(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    cc->flops = 4 * elems(&x->shape);
+    result_tensor(cc, x->batched, &x->shape);
+    return true;
+}
+
+/* attention(x, heads): self-attention over [T, D] -> [T, D];
+ * query/key/value/out are dense D -> D. */
+static bool check_attention(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 2))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 2)
+        return cc_error(cc, 0, "attention needs [sequence, width] per example, found %s", cc_type(cc, x));
+    int64_t t = x->shape.dim[0], d = x->shape.dim[1], h = cc->arg[1].i;
+    if (d % h != 0)
+        return cc_error(cc, 1, "attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
+    static const char *const proj[] = {"query", "key", "value", "out"};
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s.weight", proj[i]);
+        cc_param(cc, name, &(Shape){2, {d, d}}, INIT_UNIFORM_FAN_IN, d);
+        snprintf(name, sizeof name, "%s.bias", proj[i]);
+        cc_param(cc, name, &(Shape){1, {d}}, INIT_UNIFORM_FAN_IN, d);
+    }
+    uint64_t ut = (uint64_t)t, ud = (uint64_t)d;
+    /* 4 projections + scores q·k + weighted values, softmax over h·t·t scores */
+    cc->flops = 4 * ut * ud * (2 * ud + 1) + 2 * (2 * ut * ut * ud) + 4 * (uint64_t)h * ut * ut;
+    result_tensor(cc, x->batched, &x->shape);
+    return true;
+}
+
+/* matmul(a, b): [..., n, k] x [..., k, m] -> [..., n, m], leading axes broadcast */
+static bool check_matmul(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 2) || !need_real(cc, 1, 2))
+        return false;
+    TensorType *a = arg_t(cc, 0), *b = arg_t(cc, 1);
+    int ra = a->shape.rank, rb = b->shape.rank;
+    int64_t n = a->shape.dim[ra - 2], k = a->shape.dim[ra - 1];
+    int64_t k2 = b->shape.dim[rb - 2], m = b->shape.dim[rb - 1];
+    if (k != k2)
+        return cc_error(cc, -1, "matmul inner dimensions differ: %s has %lld columns but %s has %lld rows",
+                        cc_type(cc, a), (long long)k, cc_type(cc, b), (long long)k2);
+    Shape la = {.rank = ra - 2}, lb = {.rank = rb - 2}, lead;
+    memcpy(la.dim, a->shape.dim, sizeof(int64_t) * (size_t)(ra - 2));
+    memcpy(lb.dim, b->shape.dim, sizeof(int64_t) * (size_t)(rb - 2));
+    int bad;
+    if (shape_broadcast(&la, &lb, &lead, &bad) != 0)
+        return cc_error(cc, -1, "matmul cannot broadcast the leading dimensions of %s and %s",
+                        cc_type(cc, a), cc_type(cc, b));
+    if (lead.rank + 2 > NNC_MAX_RANK)
+        return cc_error(cc, -1, "matmul result has too many dimensions");
+    Shape out = lead;
+    out.dim[out.rank++] = n;
+    out.dim[out.rank++] = m;
+    if (!check_size(cc, &out))
+        return false;
+    cc->flops = 2 * (uint64_t)shape_elems(&lead) * (uint64_t)(n * m) * (uint64_t)k;
+    result_tensor(cc, a->batched || b->batched, &out);
+    return true;
+}
+
+/* ---- losses and metrics -------------------------------------------------- */
+
+/* Predictions [..., C] against labels class(C) or token(C)[...]. */
+static bool check_against_labels(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *p = arg_t(cc, 0), *y = arg_t(cc, 1);
+    if (y->elem != ELEM_INDEX)
+        return cc_error(cc, 1, "%s needs class or token labels as its target, found %s; "
+                        "use mse or binary_cross_entropy for real-valued targets", cc->b->name, cc_type(cc, y));
+    int64_t c = p->shape.dim[p->shape.rank - 1];
+    Shape lead = p->shape;
+    lead.rank--;
+    if (c != y->classes || !shape_equal(&lead, &y->shape))
+        return cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld classes)",
+                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_shape(cc, &y->shape, y->batched),
+                        (long long)y->classes);
+    if (!p->batched || !y->batched)
+        return cc_error(cc, -1, "%s needs per-example predictions and targets", cc->b->name);
+    cc->flops = 4 * elems(&p->shape);
+    cc->result = (Value){.kind = VAL_TENSOR, .t = {.elem = ELEM_F32}};
+    return true;
+}
+
+/* mse / binary_cross_entropy: predictions and real targets of one shape. */
+static bool check_against_reals(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    TensorType *p = arg_t(cc, 0), *y = arg_t(cc, 1);
+    if (y->elem != ELEM_F32)
+        return cc_error(cc, 1, "%s needs a real-valued target, found %s; use cross_entropy for labels",
+                        cc->b->name, cc_type(cc, y));
+    if (!shape_equal(&p->shape, &y->shape))
+        return cc_error(cc, -1, "%s: predictions %s and target %s differ in shape", cc->b->name,
+                        cc_type(cc, p), cc_type(cc, y));
+    if (!p->batched || !y->batched)
+        return cc_error(cc, -1, "%s needs per-example predictions and targets", cc->b->name);
+    cc->flops = 3 * elems(&p->shape);
+    cc->result = (Value){.kind = VAL_TENSOR, .t = {.elem = ELEM_F32}};
+    return true;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define X_TENSOR(n, d)  {.name = n, .kind = PK_TENSOR, .required = true, .doc = d}
+#define OPT_CLIP        {.name = "clip", .kind = PK_FLOAT, .def = FLT(0), .range = "[0,inf)", \
+                         .doc = "clip gradients to this global norm; 0 means no clipping"}
+#define OPT_WD(v)       {.name = "weight_decay", .kind = PK_FLOAT, .def = FLT(v), .range = "[0,inf)", \
+                         .doc = "L2 penalty (sgd, momentum, adam) or decoupled decay (adamw)"}
+#define ADAM_PARAMS(lr, wd)                                                                        \
+    {.name = "lr", .kind = PK_FLOAT, .def = FLT(lr), .range = "(0,inf)", .doc = "learning rate"},  \
+    {.name = "beta1", .kind = PK_FLOAT, .def = FLT(0.9), .range = "[0,1)", .doc = "decay of the first moment"}, \
+    {.name = "beta2", .kind = PK_FLOAT, .def = FLT(0.999), .range = "[0,1)", .doc = "decay of the second moment"}, \
+    {.name = "eps", .kind = PK_FLOAT, .def = FLT(1e-8), .range = "(0,inf)", .doc = "added to the denominator"}, \
+    OPT_WD(wd), OPT_CLIP
+
+const Builtin builtin_table[B_COUNT] = {
+    [B_DENSE] = {"dense", BC_LAYER, "dense", {
+        X_TENSOR("x", "input [..., in]"),
+        {.name = "units", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output width"},
+        {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias"},
+    }, check_dense, "fully connected layer: x·weightᵀ + bias"},
+    [B_CONV2D] = {"conv2d", BC_LAYER, "conv", {
+        X_TENSOR("x", "input [channels, height, width]"),
+        {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
+        {.name = "kernel", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square kernel size"},
+        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = "[1,inf)", .doc = "step between windows"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "zeros added on each side"},
+        {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias per filter"},
+    }, check_conv2d, "2-D convolution (cross-correlation, as torch.nn.Conv2d)"},
+    [B_MAX_POOL] = {"max_pool", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, height, width]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = "[1,inf)", .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "implicit -inf padding on each side"},
+    }, check_pool, "maximum over each window"},
+    [B_AVG_POOL] = {"avg_pool", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, height, width]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = "[1,inf)", .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "zero padding on each side (counted in the average)"},
+    }, check_pool, "mean over each window"},
+    [B_FLATTEN] = {"flatten", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+    }, check_flatten, "all per-example axes into one"},
+    [B_RESHAPE] = {"reshape", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "shape", .kind = PK_SHAPE, .required = true, .doc = "new per-example shape; one -1 is inferred"},
+    }, check_reshape, "same elements, new per-example shape"},
+    [B_EMBEDDING] = {"embedding", BC_LAYER, "embed", {
+        X_TENSOR("ids", "token(V)[...] or class(V) indices"),
+        {.name = "dim", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "vector width"},
+    }, check_embedding, "a learned vector per index"},
+    [B_POSITIONAL] = {"positional", BC_LAYER, "pos", {
+        {.name = "length", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "sequence length"},
+        {.name = "dim", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "vector width"},
+        {.name = "kind", .kind = PK_ENUM, .def = STR("learned"), .choices = "learned|sinusoidal",
+         .doc = "learned table or fixed sinusoids (Vaswani et al.)"},
+    }, check_positional, "position encodings [length, dim], shared by all examples"},
+    [B_LAYER_NORM] = {"layer_norm", BC_LAYER, "ln", {
+        X_TENSOR("x", "input [..., D]"),
+        {.name = "eps", .kind = PK_FLOAT, .def = FLT(1e-5), .range = "(0,inf)", .doc = "added to the variance"},
+    }, check_layer_norm, "normalise the last axis, then scale and shift"},
+    [B_DROPOUT] = {"dropout", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "p", .kind = PK_FLOAT, .def = FLT(0.5), .range = "[0,1)", .doc = "probability of zeroing an element"},
+    }, check_elementwise, "zero elements at random while training, scale the rest by 1/(1-p)"},
+    [B_ATTENTION] = {"attention", BC_LAYER, "attn", {
+        X_TENSOR("x", "input [T, D]"),
+        {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
+        {.name = "causal", .kind = PK_BOOL, .def = BOOL(false), .doc = "position t attends only to positions <= t"},
+    }, check_attention, "multi-head scaled dot-product self-attention"},
+    [B_MATMUL] = {"matmul", BC_LAYER, NULL, {
+        X_TENSOR("a", "[..., n, k]"),
+        X_TENSOR("b", "[..., k, m]"),
+    }, check_matmul, "matrix product, leading axes broadcast"},
+
+    [B_RELU] = {"relu", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "max(x, 0)"},
+    [B_LEAKY_RELU] = {"leaky_relu", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "slope", .kind = PK_FLOAT, .def = FLT(0.01), .range = "[0,inf)", .doc = "slope for x < 0"},
+    }, check_elementwise, "x if x > 0 else slope·x"},
+    [B_SIGMOID] = {"sigmoid", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "1 / (1 + exp(-x))"},
+    [B_TANH] = {"tanh", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "hyperbolic tangent"},
+    [B_GELU] = {"gelu", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "approximate", .kind = PK_ENUM, .def = STR("none"), .choices = "none|tanh",
+         .doc = "exact erf form, or the tanh approximation"},
+    }, check_elementwise, "x·Φ(x)"},
+    [B_SOFTMAX] = {"softmax", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [..., C]"),
+        {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
+    }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
+
+    [B_REPEAT] = {"repeat", BC_LAYER, NULL, {
+        {.name = "count", .kind = PK_INT, .required = true, .range = "[1,1024]", .doc = "how many copies"},
+        {.name = "layer", .kind = PK_LAYER, .required = true, .doc = "a layer mapping x to the same shape"},
+        X_TENSOR("x", "input of the first copy"),
+    }, NULL, "apply count copies of a layer in sequence, each with its own parameters"},
+
+    [B_CROSS_ENTROPY] = {"cross_entropy", BC_LOSS, NULL, {
+        X_TENSOR("logits", "[..., C] unnormalised scores"),
+        X_TENSOR("target", "class(C) or token(C)[...] labels"),
+    }, check_against_labels, "mean of -log softmax(logits)[target]"},
+    [B_MSE] = {"mse", BC_LOSS, NULL, {
+        X_TENSOR("prediction", "any real tensor"),
+        X_TENSOR("target", "real tensor of the same shape"),
+    }, check_against_reals, "mean of (prediction - target)²"},
+    [B_BINARY_CROSS_ENTROPY] = {"binary_cross_entropy", BC_LOSS, NULL, {
+        X_TENSOR("probability", "values in (0, 1), e.g. after sigmoid"),
+        X_TENSOR("target", "real tensor of the same shape, values in [0, 1]"),
+    }, check_against_reals, "mean of -(y·log p + (1-y)·log(1-p))"},
+    [B_ACCURACY] = {"accuracy", BC_METRIC, NULL, {
+        X_TENSOR("logits", "[..., C] scores"),
+        X_TENSOR("target", "class(C) or token(C)[...] labels"),
+    }, check_against_labels, "fraction of examples whose largest score is the target"},
+
+    [B_SGD] = {"sgd", BC_OPTIMIZER, NULL, {
+        {.name = "lr", .kind = PK_FLOAT, .required = true, .range = "(0,inf)", .doc = "learning rate"},
+        OPT_WD(0), OPT_CLIP,
+    }, NULL, "w -= lr·g"},
+    [B_MOMENTUM] = {"momentum", BC_OPTIMIZER, NULL, {
+        {.name = "lr", .kind = PK_FLOAT, .required = true, .range = "(0,inf)", .doc = "learning rate"},
+        {.name = "momentum", .kind = PK_FLOAT, .def = FLT(0.9), .range = "[0,1)", .doc = "velocity decay"},
+        {.name = "nesterov", .kind = PK_BOOL, .def = BOOL(false), .doc = "Nesterov's look-ahead form"},
+        OPT_WD(0), OPT_CLIP,
+    }, NULL, "SGD with momentum (torch.optim.SGD)"},
+    [B_ADAM] = {"adam", BC_OPTIMIZER, NULL, {ADAM_PARAMS(1e-3, 0)}, NULL, "Adam with bias correction"},
+    [B_ADAMW] = {"adamw", BC_OPTIMIZER, NULL, {ADAM_PARAMS(1e-3, 0.01)}, NULL, "Adam with decoupled weight decay"},
+
+    [B_CONSTANT] = {"constant", BC_SCHEDULE, NULL, {{0}}, NULL, "the optimizer's lr throughout"},
+    [B_STEP] = {"step", BC_SCHEDULE, NULL, {
+        {.name = "every", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "steps between decays"},
+        {.name = "gamma", .kind = PK_FLOAT, .def = FLT(0.1), .range = "(0,1]", .doc = "factor applied each time"},
+    }, NULL, "lr·gamma^floor(step/every)"},
+    [B_COSINE] = {"cosine", BC_SCHEDULE, NULL, {
+        {.name = "warmup", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "steps of linear warm-up from 0"},
+        {.name = "min_lr", .kind = PK_FLOAT, .def = FLT(0), .range = "[0,inf)", .doc = "floor reached at the last step"},
+    }, NULL, "linear warm-up, then cosine decay to min_lr over the run"},
+
+    [B_MNIST] = {"mnist", BC_DATA, NULL, {
+        {.name = "dir", .kind = PK_STRING, .required = true, .doc = "folder with the four IDX files (gzipped or not)"},
+        {.name = "normalize", .kind = PK_ENUM, .def = STR("standard"), .choices = "standard|unit|none",
+         .doc = "standard: (x/255 - 0.1307)/0.3081; unit: x/255; none: raw bytes"},
+    }, NULL, "MNIST-style IDX images and labels"},
+    [B_CSV] = {"csv", BC_DATA, NULL, {
+        {.name = "train", .kind = PK_STRING, .required = true, .doc = "training rows: features, then the target last"},
+        {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test rows, same layout; empty: none"},
+        {.name = "header", .kind = PK_BOOL, .def = BOOL(false), .doc = "skip the first line"},
+    }, NULL, "numbers, one example per line"},
+    [B_TEXT] = {"text", BC_DATA, NULL, {
+        {.name = "file", .kind = PK_STRING, .required = true, .doc = "a text file; its characters are the vocabulary"},
+        {.name = "block", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "window length T"},
+        {.name = "split", .kind = PK_FLOAT, .def = FLT(0.9), .range = "(0,1)", .doc = "fraction used for training"},
+    }, NULL, "character-level windows: next-character prediction"},
+};
+
+/* ---- lookups ------------------------------------------------------------- */
+
+const Builtin *builtin_lookup(const char *name)
+{
+    for (int i = 0; i < B_COUNT; i++)
+        if (builtin_table[i].name && strcmp(builtin_table[i].name, name) == 0)
+            return &builtin_table[i];
+    return NULL;
+}
+
+int builtin_nparams(const Builtin *b)
+{
+    int n = 0;
+    while (n < BUILTIN_MAX_PARAMS && b->params[n].name)
+        n++;
+    return n;
+}
+
+const char *builtin_class_name(BuiltinClass c)
+{
+    switch (c) {
+    case BC_LAYER: return "layer";
+    case BC_LOSS: return "loss";
+    case BC_METRIC: return "metric";
+    case BC_OPTIMIZER: return "optimizer";
+    case BC_SCHEDULE: return "schedule";
+    case BC_DATA: return "data source";
+    }
+    return "?";
+}
+
+bool range_contains(const char *range, double v)
+{
+    /* "[lo,hi)": brackets say inclusive, parentheses exclusive, "inf" unbounded */
+    char *end;
+    bool lo_incl = range[0] == '[';
+    double lo = strtod(range + 1, &end);
+    const char *comma = strchr(range, ',');
+    double hi = strncmp(comma + 1, "inf", 3) == 0 ? INFINITY : strtod(comma + 1, &end);
+    bool hi_incl = range[strlen(range) - 1] == ']';
+    if (lo_incl ? v < lo : v <= lo)
+        return false;
+    if (hi_incl ? v > hi : v >= hi)
+        return false;
+    return true;
+}

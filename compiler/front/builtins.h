@@ -1,0 +1,128 @@
+/* builtins.h — the library of built-in layers, losses, metrics, optimizers,
+ * schedules and data sources: one table, the only list of them.
+ *
+ * Each row gives a name, where it may be used (its class), its signature
+ * (parameters with kinds, defaults and ranges), the default name of the
+ * parameters it creates, and its check function: the shape rule, which also
+ * declares parameters and counts FLOPs.  sema.c binds arguments from the
+ * signature generically; docs/language.md describes the same rows.
+ */
+#ifndef NNC_BUILTINS_H
+#define NNC_BUILTINS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/source.h"
+#include "types.h"
+
+typedef enum BuiltinId {
+    /* layers: tensor -> tensor */
+    B_DENSE, B_CONV2D, B_MAX_POOL, B_AVG_POOL, B_FLATTEN, B_RESHAPE, B_EMBEDDING,
+    B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_MATMUL,
+    /* activations */
+    B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX,
+    /* composition */
+    B_REPEAT,
+    /* losses and metrics */
+    B_CROSS_ENTROPY, B_MSE, B_BINARY_CROSS_ENTROPY, B_ACCURACY,
+    /* train block: optimizers, schedules, data sources */
+    B_SGD, B_MOMENTUM, B_ADAM, B_ADAMW,
+    B_CONSTANT, B_STEP, B_COSINE,
+    B_MNIST, B_CSV, B_TEXT,
+    B_COUNT
+} BuiltinId;
+
+/* Where a built-in may appear. */
+typedef enum BuiltinClass {
+    BC_LAYER,      /* in expressions of layers and models */
+    BC_LOSS,       /* as the value of a 'loss' statement */
+    BC_METRIC,     /* as the value of a 'metric' statement */
+    BC_OPTIMIZER,  /* train: optimizer = ... */
+    BC_SCHEDULE,   /* train: schedule = ... */
+    BC_DATA,       /* train: data = ... */
+} BuiltinClass;
+
+typedef enum ParamKind {
+    PK_TENSOR,  /* a tensor value */
+    PK_INT,     /* an integer; .range bounds it */
+    PK_FLOAT,   /* a number (integers convert); .range bounds it */
+    PK_BOOL,    /* true or false */
+    PK_STRING,  /* a string literal or string constant */
+    PK_ENUM,    /* one of .choices, written as a bare word or a string */
+    PK_SHAPE,   /* a list of integers, [1, 28, 28]; -1 once means "the rest" */
+    PK_LAYER,   /* the name of a user-defined layer */
+} ParamKind;
+
+typedef struct BuiltinParam {
+    const char *name;
+    ParamKind   kind;
+    bool        required;  /* else .def (or .def_from) gives its value */
+    Value       def;
+    const char *def_from;  /* default copies this earlier parameter (pool stride = size) */
+    const char *range;     /* PK_INT/PK_FLOAT: "[1,inf)", "(0,1)" ... */
+    const char *choices;   /* PK_ENUM: "standard|unit|none" */
+    const char *doc;       /* one line for docs and --help-layers */
+} BuiltinParam;
+
+enum { BUILTIN_MAX_PARAMS = 8 };
+
+/* One parameter tensor a call creates, before its scope prefix is added. */
+typedef enum InitKind {
+    INIT_UNIFORM_FAN_IN,  /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), torch Linear/Conv2d */
+    INIT_NORMAL,          /* N(0, 1), torch Embedding */
+    INIT_ONES,            /* torch LayerNorm weight */
+    INIT_ZEROS,           /* torch LayerNorm bias */
+} InitKind;
+
+struct CallCheck;
+typedef bool (*BuiltinCheckFn)(struct CallCheck *cc);
+
+typedef struct Builtin {
+    const char  *name;
+    BuiltinClass cls;
+    const char  *pname;    /* default name of its parameters ("attn"); NULL: none */
+    BuiltinParam params[BUILTIN_MAX_PARAMS];
+    BuiltinCheckFn check;  /* shape rule; NULL for train-block entries checked by range alone */
+    const char  *doc;      /* one line */
+} Builtin;
+
+extern const Builtin builtin_table[B_COUNT];
+
+/* A data source, optimizer or schedule as written in a train block. */
+typedef struct Spec {
+    const Builtin *b;
+    Value          args[BUILTIN_MAX_PARAMS];  /* bound to b's signature, defaults filled in */
+    Span           at;
+} Spec;
+
+/* The row named name, or NULL. */
+const Builtin *builtin_lookup(const char *name);
+int            builtin_nparams(const Builtin *b);
+const char    *builtin_class_name(BuiltinClass c);
+
+/* The state a check function works on: arguments bound to parameters (in
+ * signature order), and what it fills in. */
+typedef struct CallCheck {
+    struct Sema   *sema;
+    const Builtin *b;
+    Span           at;                       /* the call */
+    const char    *prefix;                   /* parameter-name prefix, "blocks.0.attn." */
+    Value          arg[BUILTIN_MAX_PARAMS];
+    Span           arg_at[BUILTIN_MAX_PARAMS];/* each argument, or the call when defaulted */
+    /* out: */
+    Value          result;
+    uint64_t       flops;                    /* per example, forward */
+} CallCheck;
+
+/* Helpers for check functions (implemented in sema_expr.c). */
+void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind init, int64_t fan_in);
+bool cc_error(CallCheck *cc, int arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Formats a type for a message: "f32[B,784]" (in a buffer owned by the sema arena). */
+const char *cc_type(CallCheck *cc, const TensorType *t);
+const char *cc_shape(CallCheck *cc, const Shape *s, bool batched);
+
+/* Parses a range "[lo,hi)" and checks v against it. */
+bool range_contains(const char *range, double v);
+
+#endif

@@ -1,0 +1,188 @@
+/* lexer.re — tokens of .nn files (re2c).
+ *
+ * Consumes the source text; produces one token per call for parser.y, with
+ * its Span.  All state is in ParseCtx.lex.  Comments run from '#' to the end
+ * of the line; newlines are whitespace.  A bad character is reported here and
+ * returned as YYerror, so Bison starts recovery without a second message.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser.h"
+
+/*!re2c
+    re2c:api = default;
+    re2c:define:YYCTYPE = "unsigned char";
+    re2c:define:YYCURSOR = "lx->cur";
+    re2c:define:YYMARKER = "lx->marker";
+    re2c:define:YYLIMIT = "lx->lim";
+    re2c:yyfill:enable = 0;
+    re2c:eof = 0;
+
+    digit  = [0-9];
+    ident  = [A-Za-z_][A-Za-z0-9_]*;
+    int    = digit+;
+    exp    = [eE] [+-]? digit+;
+    float  = digit+ "." digit* exp? | digit+ exp | "." digit+ exp?;
+    ws     = [ \t\r\n\f\v]+;
+*/
+
+static Span tok_span(const Lexer *lx)
+{
+    return (Span){(uint32_t)(lx->tok - lx->src->text), (uint32_t)(lx->cur - lx->src->text)};
+}
+
+static void push_open(Lexer *lx, char ch, Span at)
+{
+    if (lx->depth < LEX_MAX_NESTING) {
+        lx->open[lx->depth] = at;
+        lx->open_ch[lx->depth] = ch;
+    }
+    lx->depth++;
+}
+
+static void pop_open(Lexer *lx)
+{
+    if (lx->depth > 0)
+        lx->depth--;
+}
+
+/* Unescapes the body of a string literal into the arena.  Returns NULL and
+ * reports when an escape is unknown. */
+static const char *lex_string(ParseCtx *ctx, Span at)
+{
+    const char *s = ctx->lex.src->text + at.begin + 1;
+    const char *e = ctx->lex.src->text + at.end - 1;
+    char *out = arena_alloc(ctx->arena, (size_t)(e - s) + 1), *o = out;
+    for (; s < e; s++) {
+        if (*s != '\\') {
+            *o++ = *s;
+            continue;
+        }
+        s++;
+        switch (*s) {
+        case 'n': *o++ = '\n'; break;
+        case 't': *o++ = '\t'; break;
+        case '\\': *o++ = '\\'; break;
+        case '"': *o++ = '"'; break;
+        default: {
+            uint32_t off = (uint32_t)(s - 1 - ctx->lex.src->text);
+            diag_error(ctx->diag, (Span){off, off + 2}, "unknown escape sequence '\\%c' in string",
+                       (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
+            ctx->errors++;
+            return NULL;
+        }
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int lex_error(ParseCtx *ctx, Span at, const char *msg)
+{
+    diag_error(ctx->diag, at, "%s", msg);
+    ctx->errors++;
+    return TOK_YYerror;
+}
+
+int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
+{
+    Lexer *lx = &ctx->lex;
+    int tok;
+    for (;;) {
+        lx->tok = lx->cur;
+        /*!re2c
+        ws                  { continue; }
+        "#" [^\n]*          { continue; }
+        $                   { *lloc = (Span){ctx->last_tok.end, ctx->last_tok.end}; return TOK_YYEOF; }
+
+        "model"             { tok = TOK_MODEL; break; }
+        "layer"             { tok = TOK_LAYER; break; }
+        "train"             { tok = TOK_TRAIN; break; }
+        "const"             { tok = TOK_CONST; break; }
+        "input"             { tok = TOK_INPUT; break; }
+        "target"            { tok = TOK_TARGET; break; }
+        "output"            { tok = TOK_OUTPUT; break; }
+        "loss"              { tok = TOK_LOSS; break; }
+        "metric"            { tok = TOK_METRIC; break; }
+        "return"            { tok = TOK_RETURN; break; }
+        "true"              { tok = TOK_TRUE; break; }
+        "false"             { tok = TOK_FALSE; break; }
+
+        ident               {
+            lval->s = arena_strndup(ctx->arena, lx->tok, (size_t)(lx->cur - lx->tok));
+            tok = TOK_IDENT;
+            break;
+        }
+        int                 {
+            errno = 0;
+            char *end;
+            long long v = strtoll(lx->tok, &end, 10);
+            if (errno == ERANGE) {
+                *lloc = tok_span(lx);
+                ctx->last_tok = *lloc;
+                return lex_error(ctx, *lloc, "integer literal is too large");
+            }
+            lval->i = v;
+            tok = TOK_INT;
+            break;
+        }
+        float               {
+            char *end;
+            double v = strtod(lx->tok, &end);
+            if (!isfinite(v)) {
+                *lloc = tok_span(lx);
+                ctx->last_tok = *lloc;
+                return lex_error(ctx, *lloc, "number literal is too large");
+            }
+            lval->f = v;
+            tok = TOK_FLOAT;
+            break;
+        }
+        ["] ([^"\\\n\x00] | [\\][^\n\x00])* ["] {
+            *lloc = tok_span(lx);
+            ctx->last_tok = *lloc;
+            lval->s = lex_string(ctx, *lloc);
+            if (!lval->s)
+                return TOK_YYerror;
+            return TOK_STRING;
+        }
+        ["]                 {
+            /* No closing quote on this line: span to the end of the line. */
+            const char *e = lx->cur;
+            while (e < lx->lim && *e != '\n' && *e != '"')
+                e++;
+            lx->cur = e;
+            *lloc = tok_span(lx);
+            ctx->last_tok = *lloc;
+            return lex_error(ctx, (Span){lloc->begin, lloc->begin + 1}, "missing closing '\"' in string");
+        }
+
+        [({[]               { tok = lx->tok[0]; push_open(lx, lx->tok[0], tok_span(lx)); break; }
+        [)}\]]              { tok = lx->tok[0]; pop_open(lx); break; }
+        [+\-*/,:=]          { tok = lx->tok[0]; break; }
+
+        *                   {
+            *lloc = tok_span(lx);
+            ctx->last_tok = *lloc;
+            unsigned char c = (unsigned char)lx->tok[0];
+            if (c >= 0x21 && c < 0x7f) {
+                diag_error(ctx->diag, *lloc, "unexpected character '%c'", c);
+            } else {
+                /* Skip the rest of a UTF-8 sequence so it is one complaint. */
+                while (lx->cur < lx->lim && ((unsigned char)*lx->cur & 0xC0) == 0x80)
+                    lx->cur++;
+                *lloc = tok_span(lx);
+                diag_error(ctx->diag, *lloc, "unexpected byte 0x%02x; only ASCII is allowed outside strings and comments", c);
+            }
+            ctx->errors++;
+            return TOK_YYerror;
+        }
+        */
+    }
+    *lloc = tok_span(lx);
+    ctx->last_tok = *lloc;
+    return tok;
+}

@@ -1,0 +1,39 @@
+/* parse.h — from source text to an AstProgram.
+ *
+ * The lexer (lexer.re) and the parser (parser.y) share one context struct;
+ * it is the parser's only state, so parsing is reentrant.
+ */
+#ifndef NNC_PARSE_H
+#define NNC_PARSE_H
+
+#include "../util/diag.h"
+#include "ast.h"
+
+enum { LEX_MAX_NESTING = 64 };
+
+/* Lexer state: the cursor over the source and the open brackets, which
+ * let a syntax error point back at the '(' it failed to close. */
+typedef struct Lexer {
+    const Source *src;
+    const char   *cur;     /* next byte to scan */
+    const char   *lim;     /* one past the last byte (a NUL sits there) */
+    const char   *tok;     /* start of the current token */
+    const char   *marker;  /* re2c's backtracking marker */
+    int           depth;   /* open brackets, possibly more than recorded */
+    Span          open[LEX_MAX_NESTING];  /* innermost last */
+    char          open_ch[LEX_MAX_NESTING];
+} Lexer;
+
+typedef struct ParseCtx {
+    Arena      *arena;
+    DiagSink   *diag;
+    Lexer       lex;
+    AstProgram *prog;
+    int         errors;    /* syntax and lexical errors reported */
+    Span        last_tok;  /* span of the most recently lexed token */
+} ParseCtx;
+
+/* Parses src into prog; returns the number of syntax errors (0: success). */
+int parse_source(const Source *src, Arena *a, DiagSink *diag, AstProgram *prog);
+
+#endif

@@ -1,0 +1,341 @@
+/* parser.y — the grammar of .nn files (docs/language.md has it as EBNF).
+ *
+ * Consumes tokens from lexer.re; produces an AstProgram.  Actions only build
+ * nodes.  Newlines are not tokens: every statement starts with a keyword or
+ * an identifier followed by '=', which no expression can continue with, so
+ * the grammar needs no separators and stays LALR(1) with no conflicts.
+ */
+%require "3.8"
+%define api.pure full
+%define api.token.prefix {TOK_}
+%define api.location.type {Span}
+%define parse.error custom
+%define parse.lac full
+%define parse.trace false
+%locations
+%expect 0
+%param {ParseCtx *ctx}
+
+%code requires {
+#include "parse.h"
+}
+
+%code provides {
+int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx);
+}
+
+%code {
+#include <string.h>
+
+/* A span covering the right-hand side; an empty rule gets an empty span at
+ * the end of what came before. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                               \
+    do {                                                          \
+        if (N) {                                                  \
+            (Cur).begin = YYRHSLOC(Rhs, 1).begin;                 \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                     \
+        } else {                                                  \
+            (Cur).begin = (Cur).end = YYRHSLOC(Rhs, 0).end;       \
+        }                                                         \
+    } while (0)
+
+static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg);
+static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->arena, k, s); }
+}
+
+%union {
+    int64_t     i;
+    double      f;
+    const char *s;
+    AstNode    *node;
+    AstList     list;
+}
+
+%token <s> IDENT  "identifier"
+%token <i> INT    "integer"
+%token <f> FLOAT  "number"
+%token <s> STRING "string"
+%token MODEL  "'model'"
+%token LAYER  "'layer'"
+%token TRAIN  "'train'"
+%token CONST  "'const'"
+%token INPUT  "'input'"
+%token TARGET "'target'"
+%token OUTPUT "'output'"
+%token LOSS   "'loss'"
+%token METRIC "'metric'"
+%token RETURN "'return'"
+%token TRUE   "'true'"
+%token FALSE  "'false'"
+
+%left '+' '-'
+%left '*' '/'
+%precedence UMINUS
+
+%type <node> decl const_item layer_decl param model_decl model_item layer_item train_decl
+%type <node> setting type expr primary arg
+%type <list> decls const_list params params_opt model_items layer_items settings
+%type <list> args args_opt exprs exprs_opt
+
+%%
+
+program
+    : decls                 { ctx->prog->decls = $1.head; }
+    ;
+
+decls
+    : %empty                { $$ = (AstList){0}; }
+    | decls decl            { $$ = ast_list_append($1, $2); }
+    | decls const_list      { $$ = $1; if ($2.head) { $$.tail ? ($$.tail->next = $2.head) : ($$.head = $2.head); $$.tail = $2.tail; $$.n += $2.n; } }
+    | decls error           { $$ = $1; }
+    ;
+
+decl
+    : layer_decl
+    | model_decl
+    | train_decl
+    ;
+
+/* const V = 65, T = 64 declares one AST_CONST per name. */
+const_list
+    : CONST const_item              { $$ = ast_list_one($2); }
+    | const_list ',' const_item     { $$ = ast_list_append($1, $3); }
+    ;
+
+const_item
+    : IDENT '=' expr    { $$ = node(ctx, AST_CONST, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
+    ;
+
+layer_decl
+    : LAYER IDENT '(' params_opt ')' '{' layer_items '}'
+        { $$ = node(ctx, AST_LAYER, @$); $$->layer.name = $2; $$->layer.name_span = @2;
+          $$->layer.params = $4.head; $$->layer.body = $7.head; }
+    ;
+
+params_opt
+    : %empty            { $$ = (AstList){0}; }
+    | params            { $$ = $1; }
+    | params ','        { $$ = $1; }
+    ;
+
+params
+    : param             { $$ = ast_list_one($1); }
+    | params ',' param  { $$ = ast_list_append($1, $3); }
+    ;
+
+param
+    : IDENT             { $$ = node(ctx, AST_PARAM, @$); $$->def.name = $1; $$->def.name_span = @1; }
+    | IDENT ':' expr    { $$ = node(ctx, AST_PARAM, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
+    ;
+
+layer_items
+    : %empty                    { $$ = (AstList){0}; }
+    | layer_items layer_item    { $$ = ast_list_append($1, $2); }
+    | layer_items error         { $$ = $1; }
+    ;
+
+layer_item
+    : IDENT '=' expr    { $$ = node(ctx, AST_BIND, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
+    | RETURN expr       { $$ = node(ctx, AST_RETURN, @$); $$->stmt.value = $2; }
+    ;
+
+model_decl
+    : MODEL IDENT '{' model_items '}'
+        { $$ = node(ctx, AST_MODEL, @$); $$->layer.name = $2; $$->layer.name_span = @2; $$->layer.body = $4.head; }
+    ;
+
+model_items
+    : %empty                    { $$ = (AstList){0}; }
+    | model_items model_item    { $$ = ast_list_append($1, $2); }
+    | model_items error         { $$ = $1; }
+    ;
+
+model_item
+    : INPUT IDENT ':' type  { $$ = node(ctx, AST_INPUT, @$); $$->decl.name = $2; $$->decl.name_span = @2; $$->decl.type = $4; }
+    | TARGET IDENT ':' type { $$ = node(ctx, AST_TARGET, @$); $$->decl.name = $2; $$->decl.name_span = @2; $$->decl.type = $4; }
+    | IDENT '=' expr        { $$ = node(ctx, AST_BIND, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
+    | OUTPUT expr           { $$ = node(ctx, AST_OUTPUT, @$); $$->stmt.value = $2; }
+    | LOSS expr             { $$ = node(ctx, AST_LOSS, @$); $$->stmt.value = $2; }
+    | METRIC expr           { $$ = node(ctx, AST_METRIC, @$); $$->stmt.value = $2; }
+    ;
+
+/* f32[784]   class(10)   token(V)[T] */
+type
+    : IDENT
+        { $$ = node(ctx, AST_TYPE, @$); $$->type.name = $1; $$->type.name_span = @1; }
+    | IDENT '[' exprs_opt ']'
+        { $$ = node(ctx, AST_TYPE, @$); $$->type.name = $1; $$->type.name_span = @1; $$->type.dims = $3.head; $$->type.has_dims = true; }
+    | IDENT '(' expr ')'
+        { $$ = node(ctx, AST_TYPE, @$); $$->type.name = $1; $$->type.name_span = @1; $$->type.arg = $3; }
+    | IDENT '(' expr ')' '[' exprs_opt ']'
+        { $$ = node(ctx, AST_TYPE, @$); $$->type.name = $1; $$->type.name_span = @1; $$->type.arg = $3; $$->type.dims = $6.head; $$->type.has_dims = true; }
+    ;
+
+train_decl
+    : TRAIN '{' settings '}'    { $$ = node(ctx, AST_TRAIN, @$); $$->train.items = $3.head; }
+    ;
+
+settings
+    : %empty                { $$ = (AstList){0}; }
+    | settings setting      { $$ = ast_list_append($1, $2); }
+    | settings error        { $$ = $1; }
+    ;
+
+setting
+    : IDENT '=' expr        { $$ = node(ctx, AST_SETTING, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
+    ;
+
+expr
+    : expr '+' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_ADD; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
+    | expr '-' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_SUB; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
+    | expr '*' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_MUL; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
+    | expr '/' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_DIV; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
+    | '-' expr %prec UMINUS { $$ = node(ctx, AST_NEG, @$); $$->unary.operand = $2; }
+    | primary
+    ;
+
+primary
+    : INT                   { $$ = node(ctx, AST_INT, @$); $$->i = $1; }
+    | FLOAT                 { $$ = node(ctx, AST_FLOAT, @$); $$->f = $1; }
+    | STRING                { $$ = node(ctx, AST_STRING, @$); $$->str.text = $1; }
+    | TRUE                  { $$ = node(ctx, AST_BOOL, @$); $$->b = true; }
+    | FALSE                 { $$ = node(ctx, AST_BOOL, @$); $$->b = false; }
+    | IDENT                 { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
+    | IDENT '(' args_opt ')'
+        { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; }
+    | '(' expr ')'          { $$ = $2; $$->span = @$; }
+    | '[' exprs_opt ']'     { $$ = node(ctx, AST_LIST, @$); $$->list.items = $2.head; $$->list.n = $2.n; }
+    ;
+
+args_opt
+    : %empty            { $$ = (AstList){0}; }
+    | args              { $$ = $1; }
+    | args ','          { $$ = $1; }
+    ;
+
+args
+    : arg               { $$ = ast_list_one($1); }
+    | args ',' arg      { $$ = ast_list_append($1, $3); }
+    ;
+
+arg
+    : expr              { $$ = node(ctx, AST_ARG, @$); $$->arg.value = $1; }
+    | IDENT ':' expr    { $$ = node(ctx, AST_ARG, @$); $$->arg.name = $1; $$->arg.name_span = @1; $$->arg.value = $3; }
+    ;
+
+exprs_opt
+    : %empty            { $$ = (AstList){0}; }
+    | exprs             { $$ = $1; }
+    | exprs ','         { $$ = $1; }
+    ;
+
+exprs
+    : expr              { $$ = ast_list_one($1); }
+    | exprs ',' expr    { $$ = ast_list_append($1, $3); }
+    ;
+
+%%
+
+/* Bison calls this only for "memory exhausted": nesting beyond its stack. */
+static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg)
+{
+    ctx->errors++;
+    if (strstr(msg, "exhausted"))
+        diag_error(ctx->diag, *loc, "expression nested too deeply");
+    else
+        diag_error(ctx->diag, *loc, "%s", msg);
+}
+
+/* Tokens that can begin an expression: they collapse into one word. */
+static bool starts_expr(yysymbol_kind_t s)
+{
+    static const char *const starters[] = {"identifier", "integer", "number", "string",
+                                           "'true'", "'false'", "'('", "'['", "'-'"};
+    for (size_t i = 0; i < sizeof starters / sizeof *starters; i++)
+        if (strcmp(yysymbol_name(s), starters[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_closer(yysymbol_kind_t s)
+{
+    const char *n = yysymbol_name(s);
+    return strcmp(n, "')'") == 0 || strcmp(n, "']'") == 0 || strcmp(n, "'}'") == 0;
+}
+
+/* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
+ * set is exact.  Where an expression may start, its many first tokens read
+ * as the one word "expression"; a missing closer points back at its opener. */
+static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
+{
+    ctx->errors++;
+    enum { MAX_EXPECTED = 24 };
+    yysymbol_kind_t exp[MAX_EXPECTED];
+    int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
+    yysymbol_kind_t found = yypcontext_token(yyctx);
+    Span at = *yypcontext_location(yyctx);
+
+    bool want_ident = false, want_closer = false, want_expr = false;
+    for (int i = 0; i < n; i++) {
+        want_ident |= exp[i] == YYSYMBOL_IDENT;
+        want_closer |= is_closer(exp[i]);
+        want_expr |= exp[i] == YYSYMBOL_INT;  /* an integer is only ever an expression */
+    }
+    const char *names[MAX_EXPECTED];
+    int k = 0;
+    if (want_expr)
+        names[k++] = "expression";
+    for (int i = 0; i < n; i++)
+        if (!(want_expr && starts_expr(exp[i])))
+            names[k++] = yysymbol_name(exp[i]);
+
+    StrBuf sb = {0};
+    if (n == 0 || k > 5)
+        sb_puts(&sb, "unexpected ");
+    else {
+        sb_puts(&sb, "expected ");
+        for (int i = 0; i < k; i++)
+            sb_printf(&sb, "%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
+        sb_puts(&sb, ", found ");
+    }
+    const char *text = ctx->lex.src->text + at.begin;
+    int tlen = (int)(at.end - at.begin) > 40 ? 40 : (int)(at.end - at.begin);
+    switch (found) {
+    case YYSYMBOL_YYEOF: sb_puts(&sb, "end of file"); break;
+    case YYSYMBOL_IDENT: sb_printf(&sb, "identifier '%.*s'", tlen, text); break;
+    case YYSYMBOL_INT: sb_printf(&sb, "integer %.*s", tlen, text); break;
+    case YYSYMBOL_FLOAT: sb_printf(&sb, "number %.*s", tlen, text); break;
+    case YYSYMBOL_STRING: sb_printf(&sb, "string %.*s", tlen, text); break;
+    default:
+        if (want_ident && found >= YYSYMBOL_MODEL && found <= YYSYMBOL_FALSE)
+            sb_printf(&sb, "reserved word %s", yysymbol_name(found));
+        else
+            sb_puts(&sb, yysymbol_name(found));
+        break;
+    }
+    bool shown = diag_error(ctx->diag, at, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+
+    /* The innermost bracket still open before the offending token (the
+     * lexer has already seen the offending token, which may itself be one). */
+    Lexer *lx = &ctx->lex;
+    int top = lx->depth - 1;
+    if (top >= 0 && top < LEX_MAX_NESTING && lx->open[top].begin == at.begin)
+        top--;
+    if (shown && want_closer && top >= 0 && top < LEX_MAX_NESTING)
+        diag_note(ctx->diag, lx->open[top], "to match this '%c'", lx->open_ch[top]);
+    return 0;
+}
+
+int parse_source(const Source *src, Arena *a, DiagSink *diag, AstProgram *prog)
+{
+    ParseCtx ctx = {.arena = a, .diag = diag, .prog = prog};
+    ctx.lex.src = src;
+    ctx.lex.cur = src->text;
+    ctx.lex.lim = src->text + src->len;
+    prog->decls = NULL;
+    int rc = yyparse(&ctx);
+    if (rc != 0 && ctx.errors == 0)
+        ctx.errors = 1;  /* aborted without a message: say nothing more, still fail */
+    return ctx.errors;
+}

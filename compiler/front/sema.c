@@ -1,0 +1,393 @@
+/* sema.c — semantic analysis: the driver, top-level declarations, and the
+ * model body.
+ *
+ * The order of work:
+ *   1. top-level names: constants, layers and the model; duplicates;
+ *   2. constants, evaluated in declaration order (each sees those before it);
+ *   3. sema_names(): every layer and model body — unknown names, use before
+ *      definition, recursion, and the parameter name of every call;
+ *   4. the model body, statement by statement; calls of user layers check
+ *      the layer's body at that use, with that use's shapes;
+ *   5. the train block, against the model.
+ * A value already diagnosed is VAL_ERROR and silences everything built on
+ * it, so one mistake gives one message.
+ */
+#include "sema_internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool sema_error(Sema *s, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bool shown = diag_report(s->diag, DIAG_ERROR, at, fmt, ap);
+    va_end(ap);
+    /* Inside a layer the shapes come from a particular use: show it. */
+    for (int i = s->depth - 1; shown && i >= 0 && i >= s->depth - 4; i--)
+        diag_note(s->diag, s->stack[i].call, "in layer '%s' used here", s->stack[i].layer->layer.name);
+    return false;
+}
+
+Binding *env_find(Env *env, const char *name)
+{
+    for (int i = env->n - 1; i >= 0; i--)
+        if (strcmp(env->b[i].name, name) == 0)
+            return &env->b[i];
+    return NULL;
+}
+
+void env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kind)
+{
+    Binding *b = env_find(env, name);
+    if (b) {  /* rebinding: the newest value wins */
+        b->v = v;
+        b->at = at;
+        b->kind = kind;
+        return;
+    }
+    if (env->n == env->cap) {
+        int cap = env->cap ? env->cap * 2 : 16;
+        Binding *nb = ARENA_ARRAY(s->arena, Binding, cap);
+        if (env->n)
+            memcpy(nb, env->b, sizeof *nb * (size_t)env->n);
+        env->b = nb;
+        env->cap = cap;
+    }
+    env->b[env->n++] = (Binding){name, v, at, kind};
+}
+
+int sema_layer_index(const Sema *s, const char *name)
+{
+    for (int i = 0; i < s->nlayers; i++)
+        if (strcmp(s->layers[i]->layer.name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Grows an arena array by doubling; the old copy stays in the arena. */
+static void *grow(Sema *s, void *old, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    int nc = *cap ? *cap * 2 : 64;
+    void *p = arena_alloc(s->arena, elem * (size_t)nc);
+    if (n)
+        memcpy(p, old, elem * (size_t)n);
+    *cap = nc;
+    return p;
+}
+
+int sema_add_node(Sema *s, const SemaNode *n)
+{
+    SemaModel *m = s->m;
+    if (m->nnodes >= SEMA_MAX_NODES) {
+        if (!s->too_large)
+            diag_error(s->diag, n->at, "the model has more than %d operations; nnc stops here", SEMA_MAX_NODES);
+        s->too_large = true;
+        return -1;
+    }
+    m->nodes = grow(s, m->nodes, m->nnodes, &s->cap_nodes, sizeof *m->nodes);
+    m->nodes[m->nnodes] = *n;
+    return m->nnodes++;
+}
+
+/* Registers a parameter for the call being checked (see builtins.h). */
+void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind init, int64_t fan_in)
+{
+    Sema *s = cc->sema;
+    SemaModel *m = s->m;
+    m->params = grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
+    m->params[m->nparams++] = (SemaParam){
+        .name = arena_printf(s->arena, "%s%s", cc->prefix, suffix),
+        .shape = *shape, .init = init, .fan_in = fan_in, .at = cc->at,
+    };
+}
+
+/* ---- suggestions ----------------------------------------------------------- */
+
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    int d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+static void consider(const char *want, const char *cand, const char **best, int *bestd)
+{
+    int d = edit_distance(want, cand);
+    int limit = strlen(want) <= 3 ? 1 : 2;
+    if (d > 0 && d <= limit && d < *bestd) {
+        *best = cand;
+        *bestd = d;
+    }
+}
+
+const char *suggest_among(const char *name, const char *const *cands, int n)
+{
+    const char *best = NULL;
+    int bestd = 99;
+    for (int i = 0; i < n; i++)
+        consider(name, cands[i], &best, &bestd);
+    return best;
+}
+
+const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
+{
+    const char *best = NULL;
+    int bestd = 99;
+    if (calls) {
+        for (int i = 0; i < B_COUNT; i++)
+            consider(name, builtin_table[i].name, &best, &bestd);
+        for (int i = 0; i < s->nlayers; i++)
+            consider(name, s->layers[i]->layer.name, &best, &bestd);
+        return best;
+    }
+    for (int i = 0; env && i < env->n; i++)
+        consider(name, env->b[i].name, &best, &bestd);
+    for (int i = 0; i < s->globals.n; i++)
+        consider(name, s->globals.b[i].name, &best, &bestd);
+    return best;
+}
+
+/* ---- declarations ---------------------------------------------------------- */
+
+/* One meaning per top-level name: constants, layers and built-ins share it. */
+static bool check_toplevel_name(Sema *s, const char *name, Span at, const AstNode *self)
+{
+    if (builtin_lookup(name))
+        return sema_error(s, at, "'%s' is the name of a built-in %s", name,
+                          builtin_class_name(builtin_lookup(name)->cls));
+    for (const AstNode *d = s->prog->decls; d && d != self; d = d->next) {
+        const char *other = d->kind == AST_CONST ? d->def.name
+                          : d->kind == AST_LAYER || d->kind == AST_MODEL ? d->layer.name : NULL;
+        Span other_at = d->kind == AST_CONST ? d->def.name_span : d->layer.name_span;
+        if (other && strcmp(other, name) == 0) {
+            sema_error(s, at, "redefinition of '%s'", name);
+            diag_note(s->diag, other_at, "'%s' was first defined here", name);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void check_constants(Sema *s)
+{
+    for (const AstNode *d = s->prog->decls; d; d = d->next) {
+        if (d->kind != AST_CONST)
+            continue;
+        bool fresh = check_toplevel_name(s, d->def.name, d->def.name_span, d);
+        Value v = sema_eval(s, &s->globals, d->def.value, EV_CONST);
+        if (v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT && v.kind != VAL_BOOL
+            && v.kind != VAL_STRING) {
+            sema_error(s, d->def.value->span, "constant '%s' must be a number, a string or a truth value, found %s",
+                       d->def.name, sema_value_kind(&v));
+            v.kind = VAL_ERROR;
+        }
+        if (fresh)
+            env_bind(s, &s->globals, d->def.name, v, d->def.name_span, AST_CONST);
+    }
+}
+
+/* ---- the model ------------------------------------------------------------- */
+
+static void model_declare(Sema *s, Env *env, const AstNode *item)
+{
+    const char *name = item->decl.name;
+    Binding *prev = env_find(env, name);
+    if (prev) {
+        sema_error(s, item->decl.name_span, "redefinition of '%s'", name);
+        diag_note(s->diag, prev->at, "'%s' was first defined here", name);
+        return;
+    }
+    TensorType t;
+    Value v = {.kind = VAL_ERROR, .node = -1};
+    if (sema_parse_type(s, item->decl.type, &t)) {
+        t.batched = true;
+        if (item->kind == AST_INPUT && t.elem == ELEM_INDEX && t.shape.rank == 0)
+            sema_error(s, item->decl.type->span,
+                       "an input of one class label per example is not supported; use token(N)[1]");
+        SemaNode n = {.kind = item->kind == AST_INPUT ? SN_INPUT : SN_TARGET, .name = name,
+                      .at = item->span, .type = t, .in = {-1, -1, -1, -1, -1, -1, -1, -1}};
+        int id = sema_add_node(s, &n);
+        if (id >= 0)
+            v = (Value){.kind = VAL_TENSOR, .node = id, .t = t};
+        AstNode *ty = (AstNode *)item->decl.type;  /* for --dump-ir=ast */
+        ty->ann = v;
+        ty->ann_state = ANN_ONE;
+    }
+    env_bind(s, env, name, v, item->decl.name_span, item->kind);
+}
+
+static void model_bind(Sema *s, Env *env, const AstNode *item)
+{
+    const char *name = item->def.name;
+    Binding *prev = env_find(env, name);
+    Binding *g = env_find(&s->globals, name);
+    env->row = name;
+    Value v = sema_eval(s, env, item->def.value, EV_EXPR);
+    if (prev && (prev->kind == AST_INPUT || prev->kind == AST_TARGET)) {
+        sema_error(s, item->def.name_span, "cannot assign to %s '%s'",
+                   prev->kind == AST_INPUT ? "input" : "target", name);
+        diag_note(s->diag, prev->at, "'%s' is declared here", name);
+        return;
+    }
+    if (g) {
+        sema_error(s, item->def.name_span, "'%s' is a constant and cannot be rebound", name);
+        diag_note(s->diag, g->at, "'%s' is defined here", name);
+        return;
+    }
+    if (v.kind != VAL_TENSOR && v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT) {
+        sema_error(s, item->def.value->span, "a binding must hold a tensor or a number, found %s",
+                   sema_value_kind(&v));
+        v.kind = VAL_ERROR;
+    }
+    env_bind(s, env, name, v, item->def.name_span, AST_BIND);
+}
+
+/* output, loss and metric: each checks its value and records its node. */
+static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode **seen_output,
+                         const AstNode **seen_loss)
+{
+    const AstNode *e = item->stmt.value;
+    if (item->kind == AST_OUTPUT || item->kind == AST_LOSS) {
+        const AstNode **seen = item->kind == AST_OUTPUT ? seen_output : seen_loss;
+        const char *what = item->kind == AST_OUTPUT ? "output" : "loss";
+        if (*seen) {
+            sema_error(s, item->span, "a model has one '%s'", what);
+            diag_note(s->diag, (*seen)->span, "the first '%s' is here", what);
+            return;
+        }
+        *seen = item;
+    }
+    env->row = item->kind == AST_OUTPUT ? "output" : item->kind == AST_LOSS ? "loss" : "metric";
+    EvalCtx ctx = item->kind == AST_LOSS ? EV_LOSS : item->kind == AST_METRIC ? EV_METRIC : EV_EXPR;
+    if (ctx != EV_EXPR) {
+        const Builtin *b = e->kind == AST_CALL ? builtin_lookup(e->call.callee) : NULL;
+        BuiltinClass want = ctx == EV_LOSS ? BC_LOSS : BC_METRIC;
+        if (!b || b->cls != want) {
+            sema_error(s, e->span, "%s must be a call of %s", env->row,
+                       ctx == EV_LOSS ? "cross_entropy, mse or binary_cross_entropy" : "accuracy");
+            return;
+        }
+    }
+    Value v = sema_eval(s, env, e, ctx);
+    if (v.kind == VAL_ERROR)
+        return;
+    SemaModel *m = s->m;
+    if (item->kind == AST_OUTPUT) {
+        if (v.kind != VAL_TENSOR || v.t.elem != ELEM_F32 || !v.t.batched) {
+            sema_error(s, e->span, "the output must be a per-example tensor of real numbers, found %s",
+                       v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+            return;
+        }
+        m->output = v.node;
+    } else if (item->kind == AST_LOSS) {
+        m->loss = v.node;
+    } else {
+        m->metrics = grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
+        m->metrics[m->nmetrics++] = v.node;
+    }
+}
+
+static void check_model(Sema *s, const AstNode *model)
+{
+    Env env = {.prefix = ""};
+    const AstNode *seen_output = NULL, *seen_loss = NULL;
+    for (const AstNode *item = model->layer.body; item; item = item->next) {
+        switch (item->kind) {
+        case AST_INPUT:
+        case AST_TARGET: model_declare(s, &env, item); break;
+        case AST_BIND: model_bind(s, &env, item); break;
+        case AST_OUTPUT:
+        case AST_LOSS:
+        case AST_METRIC: model_result(s, &env, item, &seen_output, &seen_loss); break;
+        default: break;  /* the grammar admits nothing else in a model */
+        }
+    }
+    bool has_input = false;
+    for (int i = 0; i < s->m->nnodes; i++)
+        has_input |= s->m->nodes[i].kind == SN_INPUT;
+    if (!has_input)
+        sema_error(s, model->layer.name_span, "model '%s' has no input", model->layer.name);
+    if (!seen_output)
+        sema_error(s, model->layer.name_span, "model '%s' has no output", model->layer.name);
+}
+
+SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
+{
+    int errors_before = diag->errors;
+    Sema s = {.arena = a, .diag = diag, .prog = prog, .globals = {.prefix = ""}};
+    SemaModel *m = ARENA_NEW(a, SemaModel);
+    m->output = m->loss = -1;
+    s.m = m;
+
+    const AstNode *model = NULL, *train = NULL;
+    for (const AstNode *d = prog->decls; d; d = d->next) {
+        if (d->kind == AST_LAYER)
+            s.nlayers++;
+    }
+    s.layers = ARENA_ARRAY(a, const AstNode *, s.nlayers + 1);
+    s.recursive = ARENA_ARRAY(a, bool, s.nlayers + 1);
+    s.nlayers = 0;
+    for (const AstNode *d = prog->decls; d; d = d->next) {
+        if (d->kind == AST_LAYER && check_toplevel_name(&s, d->layer.name, d->layer.name_span, d))
+            s.layers[s.nlayers++] = d;
+        if (d->kind == AST_MODEL) {
+            if (model) {
+                sema_error(&s, d->layer.name_span, "a file describes one model; '%s' is a second",
+                           d->layer.name);
+                diag_note(diag, model->layer.name_span, "the first model is '%s'", model->layer.name);
+            } else if (check_toplevel_name(&s, d->layer.name, d->layer.name_span, d)) {
+                model = d;
+            }
+        }
+        if (d->kind == AST_TRAIN) {
+            if (train) {
+                sema_error(&s, d->span, "a file has at most one train block");
+                diag_note(diag, train->span, "the first train block is here");
+            } else {
+                train = d;
+            }
+        }
+    }
+    check_constants(&s);
+    sema_names(&s);
+    if (!model) {
+        if (diag->errors == errors_before)
+            diag_error(diag, SPAN_NONE, "no model in this file; describe one with 'model NAME { ... }'");
+        return NULL;
+    }
+    m->name = model->layer.name;
+    m->at = model->layer.name_span;
+    check_model(&s, model);
+    if (train) {
+        sema_train(&s, train);
+        if (m->loss < 0 && diag->errors == errors_before) {
+            sema_error(&s, train->span, "the train block needs a loss, but model '%s' has none", m->name);
+            diag_note(diag, model->layer.name_span, "add 'loss cross_entropy(...)' or another loss to this model");
+        }
+    }
+    return diag->errors == errors_before ? m : NULL;
+}
+
+int64_t sema_param_count(const SemaModel *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->nparams; i++)
+        n += shape_elems(&m->params[i].shape);
+    return n;
+}

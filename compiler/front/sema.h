@@ -1,0 +1,78 @@
+/* sema.h — the checked model: names resolved, shapes inferred, parameters
+ * named, the train block validated.
+ *
+ * Consumes an AstProgram; produces a SemaModel: a flat list of nodes in
+ * evaluation order (inputs, then every layer application with user layers
+ * and repeat expanded) that the summary prints and the IR lowering will
+ * consume, the parameter tensors with their stable names, and the training
+ * recipe.  Errors go to the DiagSink; a model with errors is not used.
+ */
+#ifndef NNC_SEMA_H
+#define NNC_SEMA_H
+
+#include "ast.h"
+#include "builtins.h"
+#include "../util/diag.h"
+
+/* A node of the checked model. Which fields are live depends on .kind. */
+typedef enum SemaNodeKind {
+    SN_INPUT,    /* an 'input' declaration */
+    SN_TARGET,   /* a 'target' declaration */
+    SN_CALL,     /* a built-in: .builtin, .args (bound to its signature) */
+    SN_BINARY,   /* .op on .in[0] and .in[1] (or .scalar when one side is a number) */
+    SN_NEG,      /* -.in[0] */
+} SemaNodeKind;
+
+typedef struct SemaNode {
+    SemaNodeKind   kind;
+    const char    *name;       /* binding path ("blocks.0.x") or parameter prefix ("hidden") */
+    Span           at;         /* the source it came from */
+    TensorType     type;       /* result; losses and metrics give a scalar */
+    int            in[BUILTIN_MAX_PARAMS]; /* tensor operands: node indices, -1 unused */
+    const Builtin *builtin;    /* SN_CALL */
+    Value          args[BUILTIN_MAX_PARAMS];
+    BinOp          op;         /* SN_BINARY */
+    double         scalar;     /* SN_BINARY with one numeric side */
+    int            scalar_side;/* 0: no scalar; 1: scalar on the left; 2: on the right */
+    int            first_param, nparams; /* parameters it created, in SemaModel.params */
+    uint64_t       flops;      /* per example, forward */
+} SemaNode;
+
+typedef struct SemaParam {
+    const char *name;       /* "blocks.2.attn.query.weight" */
+    Shape       shape;
+    InitKind    init;
+    int64_t     fan_in;     /* INIT_UNIFORM_FAN_IN */
+    Span        at;         /* the call that created it */
+} SemaParam;
+
+typedef struct SemaTrain {
+    const AstNode *decl;              /* the train block, or NULL */
+    const Builtin *data, *optimizer, *schedule;
+    Value          data_args[BUILTIN_MAX_PARAMS];
+    Value          optimizer_args[BUILTIN_MAX_PARAMS];
+    Value          schedule_args[BUILTIN_MAX_PARAMS];
+    int64_t        batch, epochs, steps, seed, eval_every;  /* 0 where not given */
+} SemaTrain;
+
+typedef struct SemaModel {
+    const char *name;
+    Span        at;
+    SemaNode   *nodes;
+    int         nnodes;
+    SemaParam  *params;
+    int         nparams;
+    int         output;       /* node index */
+    int         loss;         /* node index, or -1 */
+    int        *metrics;
+    int         nmetrics;
+    SemaTrain   train;
+} SemaModel;
+
+/* Checks prog. Returns the model, or NULL when there were errors (all of
+ * them reported to diag). */
+SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
+
+int64_t sema_param_count(const SemaModel *m);
+
+#endif

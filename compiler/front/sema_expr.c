@@ -1,0 +1,852 @@
+/* sema_expr.c — values of expressions: constants folded, calls bound to
+ * their signatures, shapes inferred by the built-ins' rules, user layers
+ * checked at each use with that use's arguments.
+ *
+ * sema_eval() returns VAL_ERROR for anything already diagnosed and never
+ * reports about a VAL_ERROR operand, so one mistake yields one message.
+ */
+#include "sema_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const Value ERR = {.kind = VAL_ERROR, .node = -1};
+
+const char *sema_value_kind(const Value *v)
+{
+    switch (v->kind) {
+    case VAL_ERROR: return "an error";
+    case VAL_INT: return "an integer";
+    case VAL_FLOAT: return "a number";
+    case VAL_BOOL: return "a truth value";
+    case VAL_STRING: return "a string";
+    case VAL_LIST: return "a list";
+    case VAL_TENSOR: return "a tensor";
+    case VAL_LAYER: return "a layer";
+    case VAL_SPEC: return v->spec->b->cls == BC_DATA ? "a data source"
+                        : v->spec->b->cls == BC_OPTIMIZER ? "an optimizer" : "a schedule";
+    }
+    return "?";
+}
+
+const char *sema_type_str(Sema *s, const TensorType *t)
+{
+    StrBuf sb = {0};
+    type_print(&sb, t);
+    const char *r = arena_strdup(s->arena, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+const char *cc_type(CallCheck *cc, const TensorType *t) { return sema_type_str(cc->sema, t); }
+
+const char *cc_shape(CallCheck *cc, const Shape *sh, bool batched)
+{
+    StrBuf sb = {0};
+    shape_print(&sb, sh, batched);
+    const char *r = arena_strdup(cc->sema->arena, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+bool cc_error(CallCheck *cc, int arg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    Sema *s = cc->sema;
+    bool shown = diag_report(s->diag, DIAG_ERROR, arg >= 0 ? cc->arg_at[arg] : cc->at, fmt, ap);
+    va_end(ap);
+    for (int i = s->depth - 1; shown && i >= 0 && i >= s->depth - 4; i--)
+        diag_note(s->diag, s->stack[i].call, "in layer '%s' used here", s->stack[i].layer->layer.name);
+    return false;
+}
+
+/* Records what an expression was found to be, for --dump-ir=ast. */
+static void annotate(const AstNode *e, const Value *v)
+{
+    AstNode *n = (AstNode *)e;
+    if (v->kind == VAL_ERROR || n->ann_state == ANN_VARIES)
+        return;
+    if (n->ann_state == ANN_NONE) {
+        n->ann = *v;
+        n->ann_state = ANN_ONE;
+        return;
+    }
+    bool same = n->ann.kind == v->kind;
+    if (same && v->kind == VAL_TENSOR)
+        same = n->ann.t.elem == v->t.elem && n->ann.t.batched == v->t.batched
+            && n->ann.t.classes == v->t.classes && shape_equal(&n->ann.t.shape, &v->t.shape);
+    else if (same && v->kind == VAL_INT)
+        same = n->ann.i == v->i;
+    else if (same && v->kind == VAL_FLOAT)
+        same = n->ann.f == v->f;
+    if (!same)
+        n->ann_state = ANN_VARIES;
+}
+
+/* ---- signatures and argument binding ----------------------------------------- */
+
+bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, bool *named,
+                    const Builtin **b, int *layer)
+{
+    *layer = sema_layer_index(s, call->call.callee);
+    *b = NULL;
+    *np = 0;
+    if (*layer >= 0) {
+        for (const AstNode *p = s->layers[*layer]->layer.params; p && *np < BUILTIN_MAX_PARAMS + 64; p = p->next)
+            pnames[(*np)++] = p->def.name;
+        *named = true;
+        return true;
+    }
+    *b = builtin_lookup(call->call.callee);
+    if (!*b)
+        return false;
+    *np = builtin_nparams(*b);
+    for (int i = 0; i < *np; i++)
+        pnames[i] = (*b)->params[i].name;
+    *named = (*b)->pname != NULL || *b - builtin_table == B_REPEAT;
+    return true;
+}
+
+bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *const *pnames,
+                    int np, bool allow_name, const AstNode **slot, const AstNode **name_arg, bool report)
+{
+    bool ok = true, seen_named = false;
+    int pos = 0;
+    *name_arg = NULL;
+    for (int i = 0; i < np; i++)
+        slot[i] = NULL;
+    for (const AstNode *a = call->call.args; a; a = a->next) {
+        if (!a->arg.name) {
+            if (seen_named) {
+                if (report)
+                    sema_error(s, a->span, "positional argument after named arguments");
+                ok = false;
+            } else if (pos >= np) {
+                if (report && ok)
+                    sema_error(s, a->span, "%s takes %d argument%s, but more are given", what, np,
+                               np == 1 ? "" : "s");
+                ok = false;
+            } else {
+                slot[pos++] = a;
+            }
+            continue;
+        }
+        seen_named = true;
+        if (allow_name && strcmp(a->arg.name, "name") == 0) {
+            if (*name_arg) {
+                if (report)
+                    sema_error(s, a->arg.name_span, "argument 'name' given twice");
+                ok = false;
+            }
+            *name_arg = a;
+            continue;
+        }
+        int i = 0;
+        while (i < np && strcmp(pnames[i], a->arg.name) != 0)
+            i++;
+        if (i == np) {
+            if (report) {
+                sema_error(s, a->arg.name_span, "%s has no argument '%s'", what, a->arg.name);
+                const char *best = suggest_among(a->arg.name, pnames, np);
+                if (best)
+                    diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+            }
+            ok = false;
+        } else if (slot[i]) {
+            if (report) {
+                sema_error(s, a->arg.name_span, "argument '%s' given twice", a->arg.name);
+                diag_note(s->diag, slot[i]->span, "first given here");
+            }
+            ok = false;
+        } else {
+            slot[i] = a;
+        }
+    }
+    return ok;
+}
+
+/* "dense(x, units, bias: true)", for a note after a missing argument. */
+static const char *builtin_synopsis(Sema *s, const Builtin *b)
+{
+    StrBuf sb = {0};
+    sb_printf(&sb, "%s(", b->name);
+    int np = builtin_nparams(b);
+    for (int i = 0; i < np; i++) {
+        const BuiltinParam *p = &b->params[i];
+        sb_printf(&sb, "%s%s", i ? ", " : "", p->name);
+        if (p->required)
+            continue;
+        if (p->def_from)
+            sb_printf(&sb, ": %s", p->def_from);
+        else if (p->def.kind == VAL_INT)
+            sb_printf(&sb, ": %lld", (long long)p->def.i);
+        else if (p->def.kind == VAL_FLOAT)
+            sb_printf(&sb, ": %g", p->def.f);
+        else if (p->def.kind == VAL_BOOL)
+            sb_printf(&sb, ": %s", p->def.b ? "true" : "false");
+        else if (p->def.kind == VAL_STRING)
+            sb_printf(&sb, p->kind == PK_ENUM ? ": %s" : ": \"%s\"", p->def.s);
+    }
+    sb_putc(&sb, ')');
+    const char *r = arena_strdup(s->arena, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+/* "at least 1", "in (0, 1)", for range errors. */
+static const char *range_phrase(Sema *s, const char *r)
+{
+    const char *comma = strchr(r, ',');
+    bool unbounded = strncmp(comma + 1, "inf", 3) == 0;
+    if (unbounded)
+        return arena_printf(s->arena, "%s %.*s", r[0] == '[' ? "at least" : "greater than",
+                            (int)(comma - r - 1), r + 1);
+    return arena_printf(s->arena, "in %.*s, %s", (int)(comma - r + 1), r, comma + 1);
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *c = choices; c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncmp(c, v, n) == 0)
+            return true;
+        c = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static const char *choices_phrase(Sema *s, const char *choices)
+{
+    StrBuf sb = {0};
+    int count = 1;
+    for (const char *c = choices; *c; c++)
+        count += *c == '|';
+    int i = 0;
+    for (const char *c = choices; c; i++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        sb_printf(&sb, "%s%.*s", i == 0 ? "" : i == count - 1 ? " or " : ", ", (int)len, c);
+        c = bar ? bar + 1 : NULL;
+    }
+    const char *r = arena_strdup(s->arena, sb_cstr(&sb));
+    sb_free(&sb);
+    return r;
+}
+
+/* The value of one argument, converted and checked against its parameter. */
+static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNode *arg, EvalCtx inner)
+{
+    const BuiltinParam *p = &b->params[i];
+    const AstNode *e = arg->arg.value;
+    if (p->kind == PK_ENUM && e->kind == AST_NAME) {
+        Value v = {.kind = VAL_STRING, .node = -1, .s = e->name.id};
+        if (!choice_ok(p->choices, v.s)) {
+            sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
+                       choices_phrase(s, p->choices));
+            return ERR;
+        }
+        annotate(e, &v);
+        return v;
+    }
+    if (p->kind == PK_LAYER) {
+        int l = e->kind == AST_NAME ? sema_layer_index(s, e->name.id) : -1;
+        if (l < 0) {
+            sema_error(s, e->span, "%s's %s must name a layer defined with 'layer'", b->name, p->name);
+            return ERR;
+        }
+        return (Value){.kind = VAL_LAYER, .node = -1, .layer = s->layers[l]};
+    }
+    Value v = sema_eval(s, env, e, inner);
+    if (v.kind == VAL_ERROR)
+        return ERR;
+    const char *want = NULL;
+    switch (p->kind) {
+    case PK_TENSOR: want = v.kind == VAL_TENSOR ? NULL : "a tensor"; break;
+    case PK_INT: want = v.kind == VAL_INT ? NULL : "an integer"; break;
+    case PK_FLOAT:
+        if (v.kind == VAL_INT)
+            v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
+        want = v.kind == VAL_FLOAT ? NULL : "a number";
+        break;
+    case PK_BOOL: want = v.kind == VAL_BOOL ? NULL : "true or false"; break;
+    case PK_STRING: want = v.kind == VAL_STRING ? NULL : "a string"; break;
+    case PK_ENUM:
+        want = v.kind == VAL_STRING ? NULL : arena_printf(s->arena, "one of %s", choices_phrase(s, p->choices));
+        if (!want && !choice_ok(p->choices, v.s)) {
+            sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
+                       choices_phrase(s, p->choices));
+            return ERR;
+        }
+        break;
+    case PK_SHAPE:
+        if (v.kind == VAL_INT) {
+            int64_t *one = ARENA_NEW(s->arena, int64_t);
+            *one = v.i;
+            v = (Value){.kind = VAL_LIST, .node = -1, .list = {1, one}};
+        }
+        want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
+        break;
+    case PK_LAYER: break;
+    }
+    if (want) {
+        sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
+                   v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        return ERR;
+    }
+    if (p->range && (v.kind == VAL_INT || v.kind == VAL_FLOAT)) {
+        double x = v.kind == VAL_INT ? (double)v.i : v.f;
+        if (!range_contains(p->range, x)) {
+            if (v.kind == VAL_INT)
+                sema_error(s, e->span, "%s's %s must be %s, found %lld", b->name, p->name,
+                           range_phrase(s, p->range), (long long)v.i);
+            else
+                sema_error(s, e->span, "%s's %s must be %s, found %g", b->name, p->name,
+                           range_phrase(s, p->range), v.f);
+            return ERR;
+        }
+    }
+    return v;
+}
+
+static const char *class_misuse(const Builtin *b)
+{
+    switch (b->cls) {
+    case BC_LOSS: return "it can only be the value of 'loss'";
+    case BC_METRIC: return "it can only be the value of 'metric'";
+    case BC_OPTIMIZER: return "it belongs in the train block: optimizer = ...";
+    case BC_SCHEDULE: return "it belongs in the train block: schedule = ...";
+    case BC_DATA: return "it belongs in the train block: data = ...";
+    case BC_LAYER: return "layers belong in model and layer bodies";
+    }
+    return "";
+}
+
+static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at);
+static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
+                         const AstNode *const *slot);
+
+static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin *b, EvalCtx ctx)
+{
+    static const BuiltinClass want_class[] = {
+        [EV_EXPR] = BC_LAYER, [EV_LOSS] = BC_LOSS, [EV_METRIC] = BC_METRIC, [EV_DATA] = BC_DATA,
+        [EV_OPTIMIZER] = BC_OPTIMIZER, [EV_SCHEDULE] = BC_SCHEDULE, [EV_CONST] = BC_LAYER,
+    };
+    if (ctx == EV_CONST) {
+        sema_error(s, call->span, "a constant is computed from numbers; it cannot call %s", b->name);
+        return ERR;
+    }
+    if (b->cls != want_class[ctx]) {
+        if (ctx == EV_EXPR)
+            sema_error(s, call->call.callee_span, "%s is a %s; %s", b->name, builtin_class_name(b->cls),
+                       class_misuse(b));
+        else
+            sema_error(s, call->call.callee_span, "%s is a %s, but a %s is needed here", b->name,
+                       builtin_class_name(b->cls), builtin_class_name(want_class[ctx]));
+        return ERR;
+    }
+    int np = builtin_nparams(b);
+    const char *pnames[BUILTIN_MAX_PARAMS];
+    for (int i = 0; i < np; i++)
+        pnames[i] = b->params[i].name;
+    const AstNode *slot[BUILTIN_MAX_PARAMS], *name_arg;
+    bool named = b->pname != NULL || b - builtin_table == B_REPEAT;
+    if (!sema_bind_args(s, call, b->name, pnames, np, named, slot, &name_arg, true))
+        return ERR;
+    /* Inside a train block arguments are constants; elsewhere they may be tensors. */
+    EvalCtx inner = ctx == EV_EXPR || ctx == EV_LOSS || ctx == EV_METRIC ? EV_EXPR : EV_CONST;
+    Value args[BUILTIN_MAX_PARAMS];
+    Span arg_at[BUILTIN_MAX_PARAMS];
+    bool ok = true;
+    for (int i = 0; i < np; i++) {
+        const BuiltinParam *p = &b->params[i];
+        arg_at[i] = slot[i] ? slot[i]->arg.value->span : call->span;
+        if (slot[i]) {
+            args[i] = eval_param(s, env, b, i, slot[i], inner);
+        } else if (p->required) {
+            sema_error(s, call->span, "%s is missing argument '%s'", b->name, p->name);
+            diag_note(s->diag, SPAN_NONE, "%s takes %s", b->name, builtin_synopsis(s, b));
+            args[i] = ERR;
+        } else if (p->def_from) {
+            int j = 0;
+            while (strcmp(b->params[j].name, p->def_from) != 0)
+                j++;
+            args[i] = args[j];
+        } else {
+            args[i] = p->def;
+            args[i].node = -1;
+        }
+        ok &= args[i].kind != VAL_ERROR;
+    }
+    if (!ok)
+        return ERR;
+
+    if (b - builtin_table == B_REPEAT)
+        return eval_repeat(s, env, call, args, arg_at);
+
+    if (!b->check) {  /* train-block entries: ranges were all there was to check */
+        Spec *spec = ARENA_NEW(s->arena, Spec);
+        spec->b = b;
+        spec->at = call->span;
+        memcpy(spec->args, args, sizeof args);
+        return (Value){.kind = VAL_SPEC, .node = -1, .spec = spec};
+    }
+
+    CallCheck cc = {.sema = s, .b = b, .at = call->span};
+    memcpy(cc.arg, args, sizeof args);
+    memcpy(cc.arg_at, arg_at, sizeof arg_at);
+    const char *pname = call->call.pname ? call->call.pname : b->pname;
+    cc.prefix = b->pname ? arena_printf(s->arena, "%s%s.", env->prefix, pname) : "";
+    int first_param = s->m->nparams;
+    if (!b->check(&cc)) {
+        s->m->nparams = first_param;
+        return ERR;
+    }
+    SemaNode n = {
+        .kind = SN_CALL, .at = call->span, .type = cc.result.t, .builtin = b,
+        .first_param = first_param, .nparams = s->m->nparams - first_param, .flops = cc.flops,
+        .name = b->pname ? arena_printf(s->arena, "%s%s", env->prefix, pname)
+                         : arena_printf(s->arena, "%s%s", env->prefix, env->row ? env->row : "?"),
+    };
+    int k = 0;
+    for (int i = 0; i < BUILTIN_MAX_PARAMS; i++)
+        n.in[i] = -1;
+    for (int i = 0; i < np; i++) {
+        n.args[i] = args[i];
+        if (args[i].kind == VAL_TENSOR)
+            n.in[k++] = args[i].node;
+    }
+    int id = sema_add_node(s, &n);
+    if (id < 0)
+        return ERR;
+    return (Value){.kind = VAL_TENSOR, .node = id, .t = cc.result.t};
+}
+
+/* ---- user layers ------------------------------------------------------------- */
+
+/* Checks one use of layer li.  vals[i] is the value of parameter i, or
+ * VAL_ERROR with slot[i] == NULL when its default applies. */
+static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
+                         const AstNode *const *slot)
+{
+    const AstNode *l = s->layers[li];
+    if (s->recursive[li])
+        return ERR;
+    if (s->depth >= SEMA_MAX_DEPTH) {
+        sema_error(s, use, "layers are nested more than %d deep", SEMA_MAX_DEPTH);
+        return ERR;
+    }
+    Env env = {.prefix = prefix};
+    int i = 0;
+    for (const AstNode *p = l->layer.params; p; p = p->next, i++) {
+        Value v = vals[i];
+        if (!slot[i] && p->def.value)
+            v = sema_eval(s, &s->globals, p->def.value, EV_CONST);
+        if (v.kind == VAL_ERROR)
+            return ERR;
+        env_bind(s, &env, p->def.name, v, p->def.name_span, AST_PARAM);
+    }
+    s->stack[s->depth++] = (Frame){l, use};
+    Value result = ERR;
+    for (const AstNode *st = l->layer.body; st; st = st->next) {
+        if (st->kind == AST_BIND) {
+            env.row = st->def.name;
+            Value v = sema_eval(s, &env, st->def.value, EV_EXPR);
+            env_bind(s, &env, st->def.name, v, st->def.name_span, AST_BIND);
+        } else if (st->kind == AST_RETURN) {
+            env.row = "return";
+            result = sema_eval(s, &env, st->stmt.value, EV_EXPR);
+        }
+    }
+    s->depth--;
+    return result;
+}
+
+static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
+{
+    const AstNode *l = s->layers[li];
+    const char *pnames[BUILTIN_MAX_PARAMS + 64];
+    int np = 0;
+    for (const AstNode *p = l->layer.params; p && np < BUILTIN_MAX_PARAMS + 64; p = p->next)
+        pnames[np++] = p->def.name;
+    const AstNode *slot[BUILTIN_MAX_PARAMS + 64], *name_arg;
+    if (!sema_bind_args(s, call, l->layer.name, pnames, np, true, slot, &name_arg, true))
+        return ERR;
+    Value vals[BUILTIN_MAX_PARAMS + 64];
+    bool ok = true;
+    int i = 0;
+    for (const AstNode *p = l->layer.params; p && i < np; p = p->next, i++) {
+        vals[i] = ERR;
+        if (slot[i])
+            vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
+        else if (!p->def.value) {
+            sema_error(s, call->span, "%s is missing argument '%s'", l->layer.name, p->def.name);
+            diag_note(s->diag, l->layer.name_span, "layer '%s' is defined here", l->layer.name);
+        }
+        ok &= slot[i] ? vals[i].kind != VAL_ERROR : p->def.value != NULL;
+    }
+    if (!ok)
+        return ERR;
+    const char *pname = call->call.pname ? call->call.pname : l->layer.name;
+    const char *prefix = arena_printf(s->arena, "%s%s.", env->prefix, pname);
+    return instantiate(s, li, call->span, prefix, vals, slot);
+}
+
+static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at)
+{
+    int64_t count = args[0].i;
+    const AstNode *l = args[1].layer;
+    int li = sema_layer_index(s, l->layer.name);
+    int nreq = 0, np = 0;
+    for (const AstNode *p = l->layer.params; p; p = p->next, np++)
+        nreq += p->def.value == NULL;
+    if (nreq != 1) {
+        sema_error(s, arg_at[1], "repeat needs a layer with one input, but '%s' requires %d", l->layer.name, nreq);
+        diag_note(s->diag, l->layer.name_span, "'%s' is defined here", l->layer.name);
+        return ERR;
+    }
+    const char *pname = call->call.pname ? call->call.pname : arena_printf(s->arena, "%ss", l->layer.name);
+    Value x = args[2];
+    Value *vals = ARENA_ARRAY(s->arena, Value, np);
+    const AstNode **slot = ARENA_ARRAY(s->arena, const AstNode *, np);
+    for (int64_t i = 0; i < count; i++) {
+        vals[0] = x;
+        slot[0] = call;  /* given */
+        for (int j = 1; j < np; j++)
+            vals[j] = ERR, slot[j] = NULL;
+        const char *prefix = arena_printf(s->arena, "%s%s.%lld.", env->prefix, pname, (long long)i);
+        Value y = instantiate(s, li, call->span, prefix, vals, slot);
+        if (y.kind == VAL_ERROR)
+            return ERR;
+        if (y.kind != VAL_TENSOR || y.t.elem != x.t.elem || y.t.batched != x.t.batched
+            || !shape_equal(&y.t.shape, &x.t.shape)) {
+            sema_error(s, arg_at[1], "repeat needs a layer that keeps the shape of its input, but '%s' turns %s into %s",
+                       l->layer.name, sema_type_str(s, &x.t),
+                       y.kind == VAL_TENSOR ? sema_type_str(s, &y.t) : sema_value_kind(&y));
+            return ERR;
+        }
+        x = y;
+        if (s->too_large)
+            return ERR;
+    }
+    return x;
+}
+
+/* ---- arithmetic -------------------------------------------------------------- */
+
+static const char *const verb[] = {[BIN_ADD] = "add", [BIN_SUB] = "subtract",
+                                   [BIN_MUL] = "multiply", [BIN_DIV] = "divide"};
+
+static Value fold(Sema *s, const AstNode *e, Value l, Value r)
+{
+    BinOp op = e->binary.op;
+    if (l.kind == VAL_INT && r.kind == VAL_INT) {
+        int64_t v = 0;
+        bool ovf = false;
+        switch (op) {
+        case BIN_ADD: ovf = __builtin_add_overflow(l.i, r.i, &v); break;
+        case BIN_SUB: ovf = __builtin_sub_overflow(l.i, r.i, &v); break;
+        case BIN_MUL: ovf = __builtin_mul_overflow(l.i, r.i, &v); break;
+        case BIN_DIV:
+            if (r.i == 0) {
+                sema_error(s, e->span, "division by zero");
+                return ERR;
+            }
+            if (l.i == INT64_MIN && r.i == -1) {
+                ovf = true;
+                break;
+            }
+            if (l.i % r.i != 0) {
+                sema_error(s, e->span, "%lld / %lld is not a whole number; write %lld.0 / %lld for a fraction",
+                           (long long)l.i, (long long)r.i, (long long)l.i, (long long)r.i);
+                return ERR;
+            }
+            v = l.i / r.i;
+            break;
+        }
+        if (ovf) {
+            sema_error(s, e->span, "integer overflow in %lld %s %lld", (long long)l.i,
+                       ast_binop_symbol(op), (long long)r.i);
+            return ERR;
+        }
+        return (Value){.kind = VAL_INT, .node = -1, .i = v};
+    }
+    double a = l.kind == VAL_INT ? (double)l.i : l.f, b = r.kind == VAL_INT ? (double)r.i : r.f, v = 0;
+    switch (op) {
+    case BIN_ADD: v = a + b; break;
+    case BIN_SUB: v = a - b; break;
+    case BIN_MUL: v = a * b; break;
+    case BIN_DIV:
+        if (b == 0) {
+            sema_error(s, e->span, "division by zero");
+            return ERR;
+        }
+        v = a / b;
+        break;
+    }
+    if (!isfinite(v)) {
+        sema_error(s, e->span, "the result of this constant expression is too large");
+        return ERR;
+    }
+    return (Value){.kind = VAL_FLOAT, .node = -1, .f = v};
+}
+
+static bool is_number(const Value *v) { return v->kind == VAL_INT || v->kind == VAL_FLOAT; }
+
+static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    Value l = sema_eval(s, env, e->binary.lhs, ctx);
+    Value r = sema_eval(s, env, e->binary.rhs, ctx);
+    if (l.kind == VAL_ERROR || r.kind == VAL_ERROR)
+        return ERR;
+    BinOp op = e->binary.op;
+    if (is_number(&l) && is_number(&r))
+        return fold(s, e, l, r);
+    bool lt = l.kind == VAL_TENSOR, rt = r.kind == VAL_TENSOR;
+    if ((!lt && !is_number(&l)) || (!rt && !is_number(&r))) {
+        sema_error(s, e->span, "cannot %s %s and %s", verb[op],
+                   lt ? sema_type_str(s, &l.t) : sema_value_kind(&l),
+                   rt ? sema_type_str(s, &r.t) : sema_value_kind(&r));
+        return ERR;
+    }
+    if ((lt && l.t.elem != ELEM_F32) || (rt && r.t.elem != ELEM_F32)) {
+        const TensorType *bad = lt && l.t.elem != ELEM_F32 ? &l.t : &r.t;
+        sema_error(s, e->span, "cannot %s integer labels %s; arithmetic needs real numbers", verb[op],
+                   sema_type_str(s, bad));
+        return ERR;
+    }
+    SemaNode n = {.kind = SN_BINARY, .op = op, .at = e->span,
+                  .name = arena_printf(s->arena, "%s%s", env->prefix, env->row ? env->row : "?")};
+    for (int i = 0; i < BUILTIN_MAX_PARAMS; i++)
+        n.in[i] = -1;
+    if (lt && rt) {
+        Shape out;
+        int bad;
+        if (shape_broadcast(&l.t.shape, &r.t.shape, &out, &bad) != 0) {
+            StrBuf a = {0}, b = {0};
+            shape_print(&a, &l.t.shape, l.t.batched);
+            shape_print(&b, &r.t.shape, r.t.batched);
+            sema_error(s, e->span, "cannot %s shapes %s and %s", verb[op], sb_cstr(&a), sb_cstr(&b));
+            sb_free(&a);
+            sb_free(&b);
+            return ERR;
+        }
+        n.type = (TensorType){.elem = ELEM_F32, .batched = l.t.batched || r.t.batched, .shape = out};
+        n.in[0] = l.node;
+        n.in[1] = r.node;
+    } else {
+        const Value *t = lt ? &l : &r, *num = lt ? &r : &l;
+        if (op == BIN_DIV && rt == false && (num->kind == VAL_INT ? num->i == 0 : num->f == 0)) {
+            sema_error(s, e->span, "division by zero");
+            return ERR;
+        }
+        n.type = t->t;
+        n.in[0] = t->node;
+        n.scalar = num->kind == VAL_INT ? (double)num->i : num->f;
+        n.scalar_side = lt ? 2 : 1;
+    }
+    n.flops = (uint64_t)shape_elems(&n.type.shape);
+    int id = sema_add_node(s, &n);
+    if (id < 0)
+        return ERR;
+    return (Value){.kind = VAL_TENSOR, .node = id, .t = n.type};
+}
+
+static Value eval_neg(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    Value v = sema_eval(s, env, e->unary.operand, ctx);
+    switch (v.kind) {
+    case VAL_ERROR: return ERR;
+    case VAL_INT:
+        if (v.i == INT64_MIN) {
+            sema_error(s, e->span, "integer overflow in negation");
+            return ERR;
+        }
+        v.i = -v.i;
+        return v;
+    case VAL_FLOAT: v.f = -v.f; return v;
+    case VAL_TENSOR:
+        if (v.t.elem == ELEM_F32) {
+            SemaNode n = {.kind = SN_NEG, .at = e->span, .type = v.t,
+                          .name = arena_printf(s->arena, "%s%s", env->prefix, env->row ? env->row : "?"),
+                          .flops = (uint64_t)shape_elems(&v.t.shape)};
+            for (int i = 0; i < BUILTIN_MAX_PARAMS; i++)
+                n.in[i] = -1;
+            n.in[0] = v.node;
+            int id = sema_add_node(s, &n);
+            return id < 0 ? ERR : (Value){.kind = VAL_TENSOR, .node = id, .t = v.t};
+        }
+        break;
+    default: break;
+    }
+    sema_error(s, e->span, "cannot negate %s", v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+    return ERR;
+}
+
+/* ---- names and the dispatcher -------------------------------------------------- */
+
+static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    const char *id = e->name.id;
+    Binding *b = env_find(env, id);
+    if (!b && env != &s->globals)
+        b = env_find(&s->globals, id);
+    if (b)
+        return b->v;
+    if (sema_layer_index(s, id) >= 0) {
+        sema_error(s, e->span, "'%s' is a layer; call it as %s(...)", id, id);
+        return ERR;
+    }
+    const Builtin *bi = builtin_lookup(id);
+    if (bi) {
+        sema_error(s, e->span, "'%s' is a built-in %s; call it as %s(...)", id, builtin_class_name(bi->cls), id);
+        return ERR;
+    }
+    if (ctx == EV_CONST) {  /* bodies were checked by sema_names(); constants and train blocks were not */
+        for (const AstNode *d = s->prog->decls; d; d = d->next)
+            if (d->kind == AST_CONST && strcmp(d->def.name, id) == 0) {
+                sema_error(s, e->span, "'%s' is used before it is defined", id);
+                diag_note(s->diag, d->def.name_span, "'%s' is defined here", id);
+                return ERR;
+            }
+        sema_error(s, e->span, "unknown name '%s'", id);
+        const char *best = sema_suggest(s, NULL, id, false);
+        if (best)
+            diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+    }
+    return ERR;
+}
+
+static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    int64_t *v = ARENA_ARRAY(s->arena, int64_t, e->list.n + 1);
+    int i = 0;
+    bool ok = true;
+    for (const AstNode *it = e->list.items; it; it = it->next, i++) {
+        Value x = sema_eval(s, env, it, ctx);
+        if (x.kind == VAL_ERROR) {
+            ok = false;
+        } else if (x.kind != VAL_INT) {
+            sema_error(s, it->span, "a list holds integers, found %s", sema_value_kind(&x));
+            ok = false;
+        } else {
+            v[i] = x.i;
+        }
+    }
+    if (!ok)
+        return ERR;
+    return (Value){.kind = VAL_LIST, .node = -1, .list = {e->list.n, v}};
+}
+
+Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    Value v = ERR;
+    switch (e->kind) {
+    case AST_INT: v = (Value){.kind = VAL_INT, .node = -1, .i = e->i}; break;
+    case AST_FLOAT: v = (Value){.kind = VAL_FLOAT, .node = -1, .f = e->f}; break;
+    case AST_BOOL: v = (Value){.kind = VAL_BOOL, .node = -1, .b = e->b}; break;
+    case AST_STRING: v = (Value){.kind = VAL_STRING, .node = -1, .s = e->str.text}; break;
+    case AST_NAME: v = eval_name(s, env, e, ctx); break;
+    case AST_LIST: v = eval_list(s, env, e, ctx); break;
+    case AST_NEG: v = eval_neg(s, env, e, ctx); break;
+    case AST_BINARY: v = eval_binary(s, env, e, ctx); break;
+    case AST_CALL: {
+        int li = sema_layer_index(s, e->call.callee);
+        const Builtin *b = builtin_lookup(e->call.callee);
+        if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR) {
+            sema_error(s, e->call.callee_span, "'%s' is a layer, but a %s is needed here", e->call.callee,
+                       ctx == EV_LOSS ? "loss" : ctx == EV_METRIC ? "metric" : ctx == EV_DATA ? "data source"
+                       : ctx == EV_OPTIMIZER ? "optimizer" : "schedule");
+        } else if (li >= 0 && ctx == EV_CONST) {
+            sema_error(s, e->span, "a constant is computed from numbers; it cannot call %s", e->call.callee);
+        } else if (li >= 0) {
+            v = eval_layer_call(s, env, e, li);
+        } else if (b) {
+            v = eval_builtin(s, env, e, b, ctx);
+        } else if (ctx != EV_EXPR) {  /* bodies had this reported by sema_names() */
+            sema_error(s, e->call.callee_span, "unknown %s '%s'",
+                       ctx == EV_DATA ? "data source" : ctx == EV_OPTIMIZER ? "optimizer"
+                       : ctx == EV_SCHEDULE ? "schedule" : "layer", e->call.callee);
+            const char *best = sema_suggest(s, NULL, e->call.callee, true);
+            if (best)
+                diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+        }
+        break;
+    }
+    default:
+        break;  /* not an expression: the grammar never puts one here */
+    }
+    annotate(e, &v);
+    return v;
+}
+
+/* ---- types of inputs and targets ------------------------------------------------- */
+
+static bool eval_dim(Sema *s, const AstNode *e, int64_t *out)
+{
+    Value v = sema_eval(s, &s->globals, e, EV_CONST);
+    if (v.kind == VAL_ERROR)
+        return false;
+    if (v.kind != VAL_INT) {
+        sema_error(s, e->span, "a dimension must be an integer, found %s", sema_value_kind(&v));
+        return false;
+    }
+    if (v.i < 1) {
+        sema_error(s, e->span, "a dimension must be positive, found %lld", (long long)v.i);
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
+{
+    const char *name = ty->type.name;
+    bool f32 = strcmp(name, "f32") == 0, cls = strcmp(name, "class") == 0, tok = strcmp(name, "token") == 0;
+    if (!f32 && !cls && !tok) {
+        sema_error(s, ty->type.name_span, "unknown type '%s'; use f32[...], class(N) or token(N)[...]", name);
+        return false;
+    }
+    *out = (TensorType){.elem = f32 ? ELEM_F32 : ELEM_INDEX};
+    bool ok = true;
+    if (f32 && ty->type.arg) {
+        sema_error(s, ty->type.arg->span, "f32 takes no count; write f32[...] for its shape");
+        ok = false;
+    }
+    if (!f32) {
+        if (!ty->type.arg) {
+            sema_error(s, ty->type.name_span, "%s needs the number of %s: %s(N)", name,
+                       cls ? "classes" : "distinct tokens", name);
+            return false;
+        }
+        ok &= eval_dim(s, ty->type.arg, &out->classes);
+        if (cls && ty->type.has_dims) {
+            sema_error(s, ty->span, "class(N) is one label per example; use token(N)[...] for a sequence of labels");
+            return false;
+        }
+        if (tok && !ty->type.has_dims) {
+            sema_error(s, ty->type.name_span, "token(N) needs a shape, such as token(N)[64]");
+            return false;
+        }
+    }
+    double elems = 1;
+    for (const AstNode *d = ty->type.dims; d; d = d->next) {
+        if (out->shape.rank == NNC_MAX_RANK) {
+            sema_error(s, d->span, "at most %d dimensions are supported", NNC_MAX_RANK);
+            return false;
+        }
+        int64_t v = 1;
+        ok &= eval_dim(s, d, &v);
+        out->shape.dim[out->shape.rank++] = v;
+        elems *= (double)v;
+    }
+    if (ok && elems > (double)NNC_MAX_ELEMS) {
+        sema_error(s, ty->span, "this tensor has more than 2^40 elements per example");
+        return false;
+    }
+    return ok;
+}

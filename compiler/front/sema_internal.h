@@ -1,0 +1,83 @@
+/* sema_internal.h — state shared by the files of semantic analysis:
+ * sema.c (driver, declarations, models), sema_names.c (name resolution and
+ * parameter naming), sema_expr.c (expressions, calls, layer instantiation),
+ * sema_train.c (the train block).
+ */
+#ifndef NNC_SEMA_INTERNAL_H
+#define NNC_SEMA_INTERNAL_H
+
+#include "sema.h"
+
+/* A name visible in a scope instance and what it holds. */
+typedef struct Binding {
+    const char *name;
+    Value       v;
+    Span        at;       /* where it was defined */
+    AstKind     kind;     /* AST_CONST, AST_PARAM, AST_INPUT, AST_TARGET or AST_BIND */
+} Binding;
+
+/* The names of one scope instance: the constants, a model body, or one use
+ * of a layer (whose parameters get their own prefix). */
+typedef struct Env {
+    Binding    *b;
+    int         n, cap;
+    const char *prefix;     /* parameter-name prefix: "" or "blocks.0." */
+    const char *row;        /* what the statement being checked binds ("x", "output") */
+} Env;
+
+/* One use of a layer being checked, for "in layer 'block' used here" notes. */
+typedef struct Frame {
+    const AstNode *layer;
+    Span           call;
+} Frame;
+
+enum { SEMA_MAX_DEPTH = 64, SEMA_MAX_NODES = 1 << 20 };
+
+typedef struct Sema {
+    Arena          *arena;
+    DiagSink       *diag;
+    const AstProgram *prog;
+    Env             globals;      /* constants */
+    const AstNode **layers;       /* user layer declarations */
+    bool           *recursive;    /* per layer: part of a call cycle (reported) */
+    int             nlayers;
+    SemaModel      *m;
+    int             cap_nodes, cap_params, cap_metrics;
+    Frame           stack[SEMA_MAX_DEPTH];
+    int             depth;
+    bool            too_large;    /* reported "model too large" once */
+} Sema;
+
+/* sema.c */
+bool sema_error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+Binding *env_find(Env *env, const char *name);
+void     env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kind);
+int      sema_layer_index(const Sema *s, const char *name);
+int      sema_add_node(Sema *s, const SemaNode *n);
+/* Names someone might have meant, for "did you mean" notes. */
+const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
+const char *suggest_among(const char *name, const char *const *cands, int n);
+
+/* sema_names.c */
+void sema_names(Sema *s);
+
+/* sema_expr.c */
+typedef enum EvalCtx { EV_EXPR, EV_LOSS, EV_METRIC, EV_DATA, EV_OPTIMIZER, EV_SCHEDULE, EV_CONST } EvalCtx;
+Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx);
+/* Maps the arguments of a call to the parameters of a signature.
+ * slot[i] receives the AST_ARG for parameter i or NULL; *name_arg the
+ * 'name:' argument if allowed.  Reports misuse when report is set. */
+bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *const *pnames,
+                    int np, bool allow_name, const AstNode **slot, const AstNode **name_arg, bool report);
+/* The parameter names of the callee of call (a built-in or a user layer) and
+ * whether it takes 'name:'.  Returns false for an unknown callee. */
+bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, bool *named,
+                    const Builtin **b, int *layer);
+bool sema_parse_type(Sema *s, const AstNode *type, TensorType *out);
+const char *sema_type_str(Sema *s, const TensorType *t);
+const char *sema_value_kind(const Value *v);
+
+/* sema_train.c */
+void sema_train(Sema *s, const AstNode *train);
+
+#endif

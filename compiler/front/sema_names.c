@@ -1,0 +1,411 @@
+/* sema_names.c — names, before any shape is known.
+ *
+ * Walks every layer body and the model body once, in order, and reports:
+ * unknown names and layers (with a "did you mean"), names used before their
+ * definition, duplicate layer parameters, a layer without a final 'return',
+ * and layers that call themselves.  It also fixes the name under which each
+ * call keeps its parameters (call.pname), by the rule of docs/language.md:
+ *
+ *   1. name: "..." given at the call;
+ *   2. else the binding's name, when the statement binds a name assigned
+ *      only once in the scope and holds exactly one parameterised call
+ *      (repeat excepted);
+ *   3. else the callee's default name (dense, conv, ln, attn, embed, pos;
+ *      a user layer's own name; repeat: the layer's name plus "s"),
+ *      numbered _1, _2, ... in evaluation order when it occurs more than
+ *      once in the scope.
+ *
+ * Because this is decided per definition, not per use, the names are stable:
+ * they depend only on the text of the scope.
+ */
+#include "sema_internal.h"
+
+#include <ctype.h>
+#include <string.h>
+
+typedef struct Defined { const char *name; Span at; } Defined;
+typedef struct ParamCall { const AstNode *call, *stmt; } ParamCall;
+
+typedef struct NameScope {
+    Defined     *defs;     /* defined so far */
+    int          n, cap;
+    const AstNode *body;   /* statements, for "defined later" */
+    int          layer;    /* index of the layer being walked, -1 in the model */
+    ParamCall   *calls;    /* calls that create parameters, in evaluation order */
+    int          ncalls, capcalls;
+} NameScope;
+
+typedef struct Edge { int from, to; Span at; } Edge;
+
+typedef struct NamesState {
+    Sema *s;
+    Edge *edges;
+    int   nedges, capedges;
+} NamesState;
+
+static void *grow(Sema *s, void *old, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    int nc = *cap ? *cap * 2 : 16;
+    void *p = arena_alloc(s->arena, elem * (size_t)nc);
+    if (n)
+        memcpy(p, old, elem * (size_t)n);
+    *cap = nc;
+    return p;
+}
+
+static int scope_find(const NameScope *sc, const char *name)
+{
+    for (int i = sc->n - 1; i >= 0; i--)
+        if (strcmp(sc->defs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void scope_define(Sema *s, NameScope *sc, const char *name, Span at)
+{
+    sc->defs = grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
+    sc->defs[sc->n++] = (Defined){name, at};
+}
+
+/* A later statement of the body that binds name, if any. */
+static const AstNode *defined_later(const NameScope *sc, const AstNode *after, const char *name)
+{
+    for (const AstNode *st = after ? after->next : NULL; st; st = st->next)
+        if ((st->kind == AST_BIND && strcmp(st->def.name, name) == 0)
+            || ((st->kind == AST_INPUT || st->kind == AST_TARGET) && strcmp(st->decl.name, name) == 0))
+            return st;
+    (void)sc;
+    return NULL;
+}
+
+static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode *stmt)
+{
+    const char *id = e->name.id;
+    const AstNode *later = defined_later(sc, stmt, id);
+    if (later) {
+        sema_error(s, e->span, "'%s' is used before it is defined", id);
+        diag_note(s->diag, later->kind == AST_BIND ? later->def.name_span : later->decl.name_span,
+                  "'%s' is defined here", id);
+        return;
+    }
+    sema_error(s, e->span, "unknown name '%s'", id);
+    const char **names = ARENA_ARRAY(s->arena, const char *, sc->n + 1);
+    for (int i = 0; i < sc->n; i++)
+        names[i] = sc->defs[i].name;
+    const char *best = suggest_among(id, names, sc->n);
+    if (!best)
+        best = sema_suggest(s, NULL, id, false);
+    if (best)
+        diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+}
+
+static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt);
+
+static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt)
+{
+    Sema *s = ns->s;
+    const char *pnames[BUILTIN_MAX_PARAMS + 64];
+    int np = 0, layer = -1;
+    bool named = false;
+    const Builtin *b = NULL;
+    if (!sema_signature(s, e, pnames, &np, &named, &b, &layer)) {
+        sema_error(s, e->call.callee_span, "unknown layer '%s'", e->call.callee);
+        const char *best = sema_suggest(s, NULL, e->call.callee, true);
+        if (best)
+            diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+        for (const AstNode *a = e->call.args; a; a = a->next)
+            walk(ns, sc, a->arg.value, stmt);
+        return;
+    }
+    if (layer >= 0 && sc->layer >= 0) {
+        ns->edges = grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
+        ns->edges[ns->nedges++] = (Edge){sc->layer, layer, e->call.callee_span};
+    }
+    const AstNode *slot[BUILTIN_MAX_PARAMS + 64] = {0}, *name_arg = NULL;
+    bool bound = sema_bind_args(s, e, e->call.callee, pnames, np, named, slot, &name_arg, true);
+    for (const AstNode *a = e->call.args; a; a = a->next) {
+        int which = -1;
+        for (int i = 0; bound && i < np; i++)
+            if (slot[i] == a)
+                which = i;
+        const AstNode *v = a->arg.value;
+        if (b && which >= 0 && v->kind == AST_NAME) {
+            ParamKind k = b->params[which].kind;
+            if (k == PK_ENUM)
+                continue;  /* a bare word such as 'standard' names a choice, not a binding */
+            if (k == PK_LAYER) {
+                int l = sema_layer_index(s, v->name.id);
+                if (l >= 0 && sc->layer >= 0) {
+                    ns->edges = grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
+                    ns->edges[ns->nedges++] = (Edge){sc->layer, l, v->span};
+                }
+                if (l >= 0)
+                    continue;
+            }
+        }
+        if (a == name_arg)
+            continue;
+        walk(ns, sc, v, stmt);
+    }
+    /* Post-order: a call's arguments are evaluated, and numbered, first. */
+    if ((b && b->pname) || layer >= 0 || (b && b - builtin_table == B_REPEAT)) {
+        sc->calls = grow(s, sc->calls, sc->ncalls, &sc->capcalls, sizeof *sc->calls);
+        sc->calls[sc->ncalls++] = (ParamCall){e, stmt};
+    }
+}
+
+static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt)
+{
+    Sema *s = ns->s;
+    switch (e->kind) {
+    case AST_NAME:
+        if (scope_find(sc, e->name.id) < 0 && !env_find(&s->globals, e->name.id)
+            && sema_layer_index(s, e->name.id) < 0 && !builtin_lookup(e->name.id))
+            name_unknown(s, sc, e, stmt);
+        break;
+    case AST_LIST:
+        for (const AstNode *i = e->list.items; i; i = i->next)
+            walk(ns, sc, i, stmt);
+        break;
+    case AST_NEG: walk(ns, sc, e->unary.operand, stmt); break;
+    case AST_BINARY:
+        walk(ns, sc, e->binary.lhs, stmt);
+        walk(ns, sc, e->binary.rhs, stmt);
+        break;
+    case AST_CALL: walk_call(ns, sc, e, stmt); break;
+    default: break;  /* literals */
+    }
+}
+
+static const char *default_name(Sema *s, const AstNode *call)
+{
+    const Builtin *b = builtin_lookup(call->call.callee);
+    if (b && b - builtin_table == B_REPEAT) {
+        /* repeat(n, block, x) keeps its copies under "blocks" */
+        const AstNode *slot[BUILTIN_MAX_PARAMS] = {0}, *name_arg = NULL;
+        const char *pn[BUILTIN_MAX_PARAMS];
+        int np = builtin_nparams(b);
+        for (int i = 0; i < np; i++)
+            pn[i] = b->params[i].name;
+        if (sema_bind_args(s, call, b->name, pn, np, true, slot, &name_arg, false) && slot[1]
+            && slot[1]->arg.value->kind == AST_NAME)
+            return arena_printf(s->arena, "%ss", slot[1]->arg.value->name.id);
+        return "repeat";
+    }
+    return b ? b->pname : call->call.callee;
+}
+
+static bool valid_name(const char *n)
+{
+    if (!*n || !(isalpha((unsigned char)*n) || *n == '_'))
+        return false;
+    for (; *n; n++)
+        if (!(isalnum((unsigned char)*n) || *n == '_'))
+            return false;
+    return true;
+}
+
+static int assigned_count(const AstNode *body, const char *name)
+{
+    int n = 0;
+    for (const AstNode *st = body; st; st = st->next)
+        n += st->kind == AST_BIND && strcmp(st->def.name, name) == 0;
+    return n;
+}
+
+/* Rule 1-3 of the header comment, then a check that no two calls share a name. */
+static void assign_names(Sema *s, NameScope *sc)
+{
+    int n = sc->ncalls;
+    if (!n)
+        return;
+    const char **name = ARENA_ARRAY(s->arena, const char *, n);
+    Span *at = ARENA_ARRAY(s->arena, Span, n);
+    bool *is_default = ARENA_ARRAY(s->arena, bool, n);
+    for (int i = 0; i < n; i++) {
+        const AstNode *call = sc->calls[i].call, *stmt = sc->calls[i].stmt;
+        at[i] = call->call.callee_span;
+        const char *pn[BUILTIN_MAX_PARAMS + 64];
+        const AstNode *slot[BUILTIN_MAX_PARAMS + 64] = {0}, *name_arg = NULL;
+        int np = 0, layer = -1;
+        bool named = false;
+        const Builtin *b = NULL;
+        sema_signature(s, call, pn, &np, &named, &b, &layer);
+        sema_bind_args(s, call, call->call.callee, pn, np, named, slot, &name_arg, false);
+        if (name_arg) {
+            const AstNode *v = name_arg->arg.value;
+            at[i] = v->span;
+            if (v->kind != AST_STRING || !valid_name(v->str.text)) {
+                sema_error(s, v->span, "name: needs a string that is a plain name, such as \"encoder\"");
+                name[i] = "?";
+            } else {
+                name[i] = v->str.text;
+            }
+            continue;
+        }
+        bool is_repeat = b && b - builtin_table == B_REPEAT;
+        if (stmt && stmt->kind == AST_BIND && !is_repeat && assigned_count(sc->body, stmt->def.name) == 1) {
+            int others = 0;
+            for (int j = 0; j < n; j++)
+                others += sc->calls[j].stmt == stmt;
+            if (others == 1) {
+                name[i] = stmt->def.name;
+                continue;
+            }
+        }
+        name[i] = default_name(s, call);
+        is_default[i] = true;
+    }
+    /* Number default names that occur more than once: ln_1, ln_2. */
+    for (int i = 0; i < n; i++) {
+        if (!is_default[i])
+            continue;
+        int count = 0, index = 0;
+        for (int j = 0; j < n; j++)
+            if (is_default[j] && strcmp(name[j], name[i]) == 0) {
+                count++;
+                if (j <= i)
+                    index++;
+            }
+        if (count > 1)
+            ((AstNode *)sc->calls[i].call)->call.pname = arena_printf(s->arena, "%s_%d", name[i], index);
+        else
+            ((AstNode *)sc->calls[i].call)->call.pname = name[i];
+    }
+    for (int i = 0; i < n; i++)
+        if (!is_default[i])
+            ((AstNode *)sc->calls[i].call)->call.pname = name[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0
+                && strcmp(sc->calls[i].call->call.pname, "?") != 0) {
+                sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
+                           sc->layer >= 0 ? "layer" : "model");
+                diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
+                          sc->calls[i].call->call.pname);
+                break;
+            }
+}
+
+static void names_body(NamesState *ns, NameScope *sc)
+{
+    Sema *s = ns->s;
+    for (const AstNode *st = sc->body; st; st = st->next) {
+        switch (st->kind) {
+        case AST_INPUT:
+        case AST_TARGET:
+            scope_define(s, sc, st->decl.name, st->decl.name_span);
+            break;
+        case AST_BIND:
+            walk(ns, sc, st->def.value, st);
+            scope_define(s, sc, st->def.name, st->def.name_span);
+            break;
+        case AST_RETURN:
+            walk(ns, sc, st->stmt.value, st);
+            if (st->next)
+                sema_error(s, st->next->span, "statement after 'return'; a layer returns at its end");
+            break;
+        case AST_OUTPUT:
+        case AST_LOSS:
+        case AST_METRIC:
+            walk(ns, sc, st->stmt.value, st);
+            break;
+        default:
+            break;
+        }
+    }
+    assign_names(s, sc);
+}
+
+static void names_layer(NamesState *ns, int index)
+{
+    Sema *s = ns->s;
+    const AstNode *l = s->layers[index];
+    NameScope sc = {.body = l->layer.body, .layer = index};
+    NameScope defaults = {.layer = index};
+    for (const AstNode *p = l->layer.params; p; p = p->next) {
+        int prev = scope_find(&sc, p->def.name);
+        if (prev >= 0) {
+            sema_error(s, p->def.name_span, "parameter '%s' appears twice", p->def.name);
+            diag_note(s->diag, sc.defs[prev].at, "first here");
+        }
+        if (p->def.value)   /* defaults see only constants */
+            walk(ns, &defaults, p->def.value, NULL);
+        else
+            for (const AstNode *q = l->layer.params; q != p; q = q->next)
+                if (q->def.value) {
+                    sema_error(s, p->def.name_span, "parameter '%s' has no default but follows one that has",
+                               p->def.name);
+                    break;
+                }
+        scope_define(s, &sc, p->def.name, p->def.name_span);
+    }
+    if (!l->layer.params)
+        sema_error(s, l->layer.name_span, "layer '%s' takes no input; a layer needs at least one parameter",
+                   l->layer.name);
+    names_body(ns, &sc);
+    const AstNode *last = l->layer.body;
+    while (last && last->next)
+        last = last->next;
+    bool returns = false;
+    for (const AstNode *st = l->layer.body; st; st = st->next)
+        returns |= st->kind == AST_RETURN;
+    if (!returns)
+        sema_error(s, l->layer.name_span, "layer '%s' has no 'return'", l->layer.name);
+}
+
+/* Depth-first search for cycles among layer calls. */
+static void find_cycles(NamesState *ns, int from, int *stack, int depth, int *state)
+{
+    Sema *s = ns->s;
+    state[from] = 1;  /* on the stack */
+    stack[depth] = from;
+    for (int i = 0; i < ns->nedges; i++) {
+        Edge *e = &ns->edges[i];
+        if (e->from != from)
+            continue;
+        if (state[e->to] == 1) {
+            /* Cycle: stack[k..depth] with e closing it. */
+            int k = depth;
+            while (stack[k] != e->to)
+                k--;
+            bool known = true;
+            for (int j = k; j <= depth; j++)
+                known &= s->recursive[stack[j]];
+            for (int j = k; j <= depth; j++)
+                s->recursive[stack[j]] = true;
+            if (known)
+                continue;
+            const char *name = s->layers[e->to]->layer.name;
+            if (k == depth)
+                sema_error(s, e->at, "layer '%s' calls itself", name);
+            else
+                sema_error(s, e->at, "layer '%s' calls itself through '%s'", name,
+                           s->layers[stack[k + 1]]->layer.name);
+            diag_note(s->diag, s->layers[e->to]->layer.name_span, "'%s' is defined here", name);
+        } else if (state[e->to] == 0) {
+            find_cycles(ns, e->to, stack, depth + 1, state);
+        }
+    }
+    state[from] = 2;
+}
+
+void sema_names(Sema *s)
+{
+    NamesState ns = {.s = s};
+    for (int i = 0; i < s->nlayers; i++)
+        names_layer(&ns, i);
+    int *state = ARENA_ARRAY(s->arena, int, s->nlayers + 1);
+    int *stack = ARENA_ARRAY(s->arena, int, s->nlayers + 1);
+    for (int i = 0; i < s->nlayers; i++)
+        if (state[i] == 0)
+            find_cycles(&ns, i, stack, 0, state);
+    for (const AstNode *d = s->prog->decls; d; d = d->next)
+        if (d->kind == AST_MODEL) {
+            NameScope sc = {.body = d->layer.body, .layer = -1};
+            names_body(&ns, &sc);
+            break;
+        }
+}

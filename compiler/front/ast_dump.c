@@ -95,7 +95,11 @@ static void expr(StrBuf *sb, const Source *src, const AstNode *e, int depth, con
     default: sb_puts(sb, ast_kind_name(e->kind)); break;
     }
     loc(sb, src, e->span);
-    annotation(sb, e);
+    bool literal = e->kind == AST_INT || e->kind == AST_FLOAT || e->kind == AST_BOOL || e->kind == AST_STRING;
+    if (literal)
+        sb_putc(sb, '\n');  /* its value is already on the line */
+    else
+        annotation(sb, e);
     switch (e->kind) {
     case AST_LIST:
         for (const AstNode *i = e->list.items; i; i = i->next)

@@ -215,6 +215,15 @@ static int assigned_count(const AstNode *body, const char *name)
     return n;
 }
 
+static bool has_name_arg(Sema *s, const AstNode *call)
+{
+    for (const AstNode *a = call->call.args; a; a = a->next)
+        if (a->arg.name && strcmp(a->arg.name, "name") == 0)
+            return true;
+    (void)s;
+    return false;
+}
+
 /* Rule 1-3 of the header comment, then a check that no two calls share a name. */
 static void assign_names(Sema *s, NameScope *sc)
 {
@@ -247,9 +256,9 @@ static void assign_names(Sema *s, NameScope *sc)
         }
         bool is_repeat = b && b - builtin_table == B_REPEAT;
         if (stmt && stmt->kind == AST_BIND && !is_repeat && assigned_count(sc->body, stmt->def.name) == 1) {
-            int others = 0;
+            int others = 0;  /* unnamed parameterised calls in this statement */
             for (int j = 0; j < n; j++)
-                others += sc->calls[j].stmt == stmt;
+                others += sc->calls[j].stmt == stmt && !has_name_arg(s, sc->calls[j].call);
             if (others == 1) {
                 name[i] = stmt->def.name;
                 continue;

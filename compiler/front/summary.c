@@ -91,8 +91,12 @@ void nnc_summary(StrBuf *sb, const NncFront *f)
             const SemaNode *n = &m->nodes[i];
             if (n->kind != k)
                 continue;
-            sb_printf(sb, "%s%s %s", first ? (pass ? "targets: " : "inputs:  ") : ", ", n->name,
-                      fmt_type(a, &n->type, false));
+            StrBuf t = {0};
+            TensorType u = n->type;
+            u.batched = false;
+            type_print(&t, &u);
+            sb_printf(sb, "%s%s %s", first ? (pass ? "targets: " : "inputs:  ") : ", ", n->name, sb_cstr(&t));
+            sb_free(&t);
             first = false;
         }
         if (!first)

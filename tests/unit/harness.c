@@ -1,0 +1,73 @@
+/* harness.c — see harness.h. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void run_text(FrontRun *r, const char *text)
+{
+    size_t len = 0;
+    FILE *mem = open_memstream(&r->diag, &len);
+    r->status = nnc_front_text(&r->f, "t.nn", text, strlen(text), mem);
+    fclose(mem);
+}
+
+void run_free(FrontRun *r)
+{
+    nnc_front_free(&r->f);
+    free(r->diag);
+    r->diag = NULL;
+}
+
+const char *first_error(const FrontRun *r)
+{
+    static char buf[1024];
+    buf[0] = '\0';
+    const char *p = r->diag ? strstr(r->diag, ": error: ") : NULL;
+    if (!p)
+        return buf;
+    p += strlen(": error: ");
+    size_t n = strcspn(p, "\n");
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+void run_expr(FrontRun *r, const char *decls, const char *expr)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "model t {\n%s\ny = %s\noutput y\n}\n", decls, expr);
+    run_text(r, text);
+}
+
+const char *output_type(const FrontRun *r)
+{
+    static char buf[256];
+    buf[0] = '\0';
+    const SemaModel *m = r->f.model;
+    if (!m || m->output < 0)
+        return buf;
+    StrBuf sb = {0};
+    type_print(&sb, &m->nodes[m->output].type);
+    snprintf(buf, sizeof buf, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+    return buf;
+}
+
+void assert_str_eq(const char *actual, const char *expected, const char *file, int line)
+{
+    bool ok = strcmp(actual, expected) == 0;
+    if (!ok)
+        fprintf(stderr, "\n%s:%d: strings differ\n  expected: %s\n  actual:   %s\n", file, line, expected, actual);
+    CU_assertImplementation(ok, (unsigned)line, "strings equal", file, "", CU_FALSE);
+}
+
+void add_suite(const char *name, const TestCase *tests)
+{
+    CU_pSuite s = CU_add_suite(name, NULL, NULL);
+    for (const TestCase *t = tests; t->name; t++)
+        CU_add_test(s, t->name, t->fn);
+}

@@ -1,0 +1,54 @@
+/* harness.h — helpers shared by the CUnit suites.
+ *
+ * Each suite file defines register_<name>(void), which adds its suite to the
+ * CUnit registry; main.c runs the suite named on the command line.
+ */
+#ifndef NNC_TEST_HARNESS_H
+#define NNC_TEST_HARNESS_H
+
+#include <CUnit/CUnit.h>
+#include <stdbool.h>
+
+#include "front/front.h"
+
+/* The result of running the front end on a text. */
+typedef struct FrontRun {
+    NncFront   f;
+    NncStatus  status;
+    char      *diag;    /* everything reported, as a user would see it (malloc'd) */
+} FrontRun;
+
+/* Parses and checks text (named "t.nn" in messages). Free with run_free(). */
+void run_text(FrontRun *r, const char *text);
+void run_free(FrontRun *r);
+
+/* The message of the first error, without "t.nn:L:C: error: ", or "" if none.
+ * Points into a static buffer. */
+const char *first_error(const FrontRun *r);
+
+/* Builds "model t { <decls>\n y = <expr>\n output y }" style programs:
+ * a model with the given declarations and one binding y = expr, output y. */
+void run_expr(FrontRun *r, const char *decls, const char *expr);
+
+/* The type of the model's output, as --dump-ir prints it ("f32[B,10]"). */
+const char *output_type(const FrontRun *r);
+
+/* CUnit assertions on strings that show both sides when they differ. */
+#define ASSERT_STR(actual, expected) assert_str_eq((actual), (expected), __FILE__, __LINE__)
+void assert_str_eq(const char *actual, const char *expected, const char *file, int line);
+
+/* Suite registration helpers. */
+typedef struct TestCase { const char *name; void (*fn)(void); } TestCase;
+void add_suite(const char *name, const TestCase *tests);
+
+/* One per suite file; main.c calls the one asked for. */
+void register_lexer(void);
+void register_parser(void);
+void register_shapes(void);
+void register_builtins(void);
+void register_types(void);
+void register_diag(void);
+void register_constants(void);
+void register_naming(void);
+
+#endif

@@ -91,6 +91,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
 {
     Lexer *lx = &ctx->lex;
     int tok;
+    ctx->prev_tok = ctx->last_tok;
     for (;;) {
         lx->tok = lx->cur;
         /*!re2c
@@ -175,6 +176,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
                 while (lx->cur < lx->lim && ((unsigned char)*lx->cur & 0xC0) == 0x80)
                     lx->cur++;
                 *lloc = tok_span(lx);
+                ctx->last_tok = *lloc;
                 diag_error(ctx->diag, *lloc, "unexpected byte 0x%02x; only ASCII is allowed outside strings and comments", c);
             }
             ctx->errors++;

@@ -30,7 +30,8 @@ typedef struct ParseCtx {
     Lexer       lex;
     AstProgram *prog;
     int         errors;    /* syntax and lexical errors reported */
-    Span        last_tok;  /* span of the most recently lexed token */
+    Span        last_tok;  /* span of the most recently lexed token (the lookahead) */
+    Span        prev_tok;  /* the token before it */
 } ParseCtx;
 
 /* Parses src into prog; returns the number of syntax errors (0: success). */

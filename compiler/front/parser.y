@@ -263,9 +263,38 @@ static bool is_closer(yysymbol_kind_t s)
     return strcmp(n, "')'") == 0 || strcmp(n, "']'") == 0 || strcmp(n, "'}'") == 0;
 }
 
+/* Tokens that would continue an expression already complete: listing them
+ * in "expected ..." is noise unless they are all there is. */
+static bool continues_expr(yysymbol_kind_t s)
+{
+    const char *n = yysymbol_name(s);
+    return strcmp(n, "'+'") == 0 || strcmp(n, "'-'") == 0 || strcmp(n, "'*'") == 0
+        || strcmp(n, "'/'") == 0 || strcmp(n, "'('") == 0;
+}
+
+static void describe_token(StrBuf *sb, ParseCtx *ctx, yysymbol_kind_t sym, Span at, bool want_ident)
+{
+    const char *text = ctx->lex.src->text + at.begin;
+    int n = (int)(at.end - at.begin) > 40 ? 40 : (int)(at.end - at.begin);
+    switch (sym) {
+    case YYSYMBOL_YYEOF: sb_puts(sb, "end of file"); break;
+    case YYSYMBOL_IDENT: sb_printf(sb, "identifier '%.*s'", n, text); break;
+    case YYSYMBOL_INT: sb_printf(sb, "integer %.*s", n, text); break;
+    case YYSYMBOL_FLOAT: sb_printf(sb, "number %.*s", n, text); break;
+    case YYSYMBOL_STRING: sb_printf(sb, "string %.*s", n, text); break;
+    default:
+        if (want_ident && sym >= YYSYMBOL_MODEL && sym <= YYSYMBOL_FALSE)
+            sb_printf(sb, "reserved word %s", yysymbol_name(sym));
+        else
+            sb_puts(sb, yysymbol_name(sym));
+        break;
+    }
+}
+
 /* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
  * set is exact.  Where an expression may start, its many first tokens read
- * as the one word "expression"; a missing closer points back at its opener. */
+ * as the one word "expression"; operators that could extend a complete
+ * expression are left out; a missing ')' or ']' points back at its opener. */
 static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
 {
     ctx->errors++;
@@ -275,55 +304,77 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     yysymbol_kind_t found = yypcontext_token(yyctx);
     Span at = *yypcontext_location(yyctx);
 
-    bool want_ident = false, want_closer = false, want_expr = false;
+    bool want_ident = false, want_expr = false, only_continuations = true;
     for (int i = 0; i < n; i++) {
         want_ident |= exp[i] == YYSYMBOL_IDENT;
-        want_closer |= is_closer(exp[i]);
         want_expr |= exp[i] == YYSYMBOL_INT;  /* an integer is only ever an expression */
+        only_continuations &= continues_expr(exp[i]);
     }
+    /* After "f(x" a ':' could make x an argument's name; with ',' or ')'
+     * also possible, mentioning it only confuses. */
+    bool closes_args = false;
+    for (int i = 0; i < n; i++)
+        closes_args |= strcmp(yysymbol_name(exp[i]), "','") == 0;
     const char *names[MAX_EXPECTED];
+    yysymbol_kind_t kept[MAX_EXPECTED];
     int k = 0;
     if (want_expr)
         names[k++] = "expression";
-    for (int i = 0; i < n; i++)
-        if (!(want_expr && starts_expr(exp[i])))
-            names[k++] = yysymbol_name(exp[i]);
+    for (int i = 0; i < n; i++) {
+        if (want_expr && starts_expr(exp[i]))
+            continue;
+        if (!want_expr && !only_continuations && continues_expr(exp[i]))
+            continue;
+        if (closes_args && strcmp(yysymbol_name(exp[i]), "':'") == 0)
+            continue;
+        kept[k] = exp[i];
+        names[k++] = yysymbol_name(exp[i]);
+    }
 
     StrBuf sb = {0};
-    if (n == 0 || k > 5)
-        sb_puts(&sb, "unexpected ");
-    else {
-        sb_puts(&sb, "expected ");
-        for (int i = 0; i < k; i++)
-            sb_printf(&sb, "%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
-        sb_puts(&sb, ", found ");
-    }
-    const char *text = ctx->lex.src->text + at.begin;
-    int tlen = (int)(at.end - at.begin) > 40 ? 40 : (int)(at.end - at.begin);
-    switch (found) {
-    case YYSYMBOL_YYEOF: sb_puts(&sb, "end of file"); break;
-    case YYSYMBOL_IDENT: sb_printf(&sb, "identifier '%.*s'", tlen, text); break;
-    case YYSYMBOL_INT: sb_printf(&sb, "integer %.*s", tlen, text); break;
-    case YYSYMBOL_FLOAT: sb_printf(&sb, "number %.*s", tlen, text); break;
-    case YYSYMBOL_STRING: sb_printf(&sb, "string %.*s", tlen, text); break;
-    default:
-        if (want_ident && found >= YYSYMBOL_MODEL && found <= YYSYMBOL_FALSE)
-            sb_printf(&sb, "reserved word %s", yysymbol_name(found));
-        else
-            sb_puts(&sb, yysymbol_name(found));
-        break;
+    const char *src = ctx->lex.src->text;
+    Span prev = ctx->prev_tok;
+    if (k == 1 && strcmp(names[0], "'='") == 0 && prev.end > prev.begin) {
+        /* "h = x x": the second x began a statement that needs '='. Point at it. */
+        sb_printf(&sb, "expected '=' after '%.*s', found ", (int)(prev.end - prev.begin), src + prev.begin);
+        describe_token(&sb, ctx, found, at, false);
+        at = prev;
+    } else {
+        if (n == 0 || k > 5)
+            sb_puts(&sb, "unexpected ");
+        else {
+            sb_puts(&sb, "expected ");
+            for (int i = 0; i < k; i++)
+                sb_printf(&sb, "%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
+            sb_puts(&sb, ", found ");
+        }
+        describe_token(&sb, ctx, found, at, want_ident);
     }
     bool shown = diag_error(ctx->diag, at, "%s", sb_cstr(&sb));
     sb_free(&sb);
+    if (!shown)
+        return 0;
+
+    /* "h = x +\n y = 2": the y was read into the expression before it. */
+    if (strcmp(yysymbol_name(found), "'='") == 0 && prev.end > prev.begin && src[prev.begin] != '=')
+        diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
+                  (int)(prev.end - prev.begin), src + prev.begin);
 
     /* The innermost bracket still open before the offending token (the
-     * lexer has already seen the offending token, which may itself be one). */
+     * lexer has already seen that token, which may itself be a bracket). */
     Lexer *lx = &ctx->lex;
     int top = lx->depth - 1;
     if (top >= 0 && top < LEX_MAX_NESTING && lx->open[top].begin == at.begin)
         top--;
-    if (shown && want_closer && top >= 0 && top < LEX_MAX_NESTING)
-        diag_note(ctx->diag, lx->open[top], "to match this '%c'", lx->open_ch[top]);
+    if (top < 0 || top >= LEX_MAX_NESTING)
+        return 0;
+    char opener = lx->open_ch[top];
+    char closer = opener == '(' ? ')' : opener == '[' ? ']' : '}';
+    bool expected = false;
+    for (int i = 0; i < k; i++)
+        expected |= names[i] != NULL && is_closer(kept[i]) && yysymbol_name(kept[i])[1] == closer;
+    if (expected && (closer != '}' || found == YYSYMBOL_YYEOF))
+        diag_note(ctx->diag, lx->open[top], "to match this '%c'", opener);
     return 0;
 }
 

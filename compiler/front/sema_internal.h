@@ -31,7 +31,7 @@ typedef struct Frame {
     Span           call;
 } Frame;
 
-enum { SEMA_MAX_DEPTH = 64, SEMA_MAX_NODES = 1 << 20 };
+enum { SEMA_MAX_DEPTH = 64, SEMA_MAX_NODES = 100000 };
 
 typedef struct Sema {
     Arena          *arena;

@@ -1,7 +1,155 @@
-/* test_lexer.c — placeholder, filled in below. */
+/* test_lexer.c — tokens, their spans, and the lexer's own errors. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
+#include "parse.h"
+#include "parser.h"
+
+/* Lexes text and writes "KIND@begin-end" for each token into out. */
+static void lex_all(const char *text, char *out, size_t outlen, char **diag)
+{
+    Arena a;
+    arena_init(&a);
+    Source src;
+    source_from_memory(&src, &a, "t.nn", text, strlen(text));
+    size_t dlen;
+    FILE *mem = open_memstream(diag, &dlen);
+    DiagSink ds;
+    diag_init(&ds, &src, mem);
+    ParseCtx ctx = {.arena = &a, .diag = &ds};
+    ctx.lex.src = &src;
+    ctx.lex.cur = src.text;
+    ctx.lex.lim = src.text + src.len;
+    out[0] = '\0';
+    for (int guard = 0; guard < 100; guard++) {
+        YYSTYPE v;
+        YYLTYPE l;
+        int t = yylex(&v, &l, &ctx);
+        char one[64];
+        const char *name = t == TOK_YYEOF ? "EOF" : t == TOK_YYerror ? "ERR" : t == TOK_IDENT ? "ID"
+                         : t == TOK_INT ? "INT" : t == TOK_FLOAT ? "NUM" : t == TOK_STRING ? "STR"
+                         : t == TOK_MODEL ? "model" : t == TOK_LAYER ? "layer" : t == TOK_RETURN ? "return"
+                         : NULL;
+        if (name)
+            snprintf(one, sizeof one, "%s@%u-%u ", name, l.begin, l.end);
+        else
+            snprintf(one, sizeof one, "'%c'@%u-%u ", t, l.begin, l.end);
+        strncat(out, one, outlen - strlen(out) - 1);
+        if (t == TOK_YYEOF)
+            break;
+    }
+    fclose(mem);
+    diag_fini(&ds);
+    arena_free(&a);
+}
+
+static void test_tokens(void)
+{
+    char out[1024], *diag;
+    lex_all("model m { x = dense(a, 10) }", out, sizeof out, &diag);
+    ASSERT_STR(out, "model@0-5 ID@6-7 '{'@8-9 ID@10-11 '='@12-13 ID@14-19 '('@19-20 ID@20-21 "
+                    "','@21-22 INT@23-25 ')'@25-26 '}'@27-28 EOF@28-28 ");
+    ASSERT_STR(diag, "");
+    free(diag);
+}
+
+static void test_numbers(void)
+{
+    char out[1024], *diag;
+    lex_all("1 1.5 1e-3 2E+4 .5 7. 12abc", out, sizeof out, &diag);
+    ASSERT_STR(out, "INT@0-1 NUM@2-5 NUM@6-10 NUM@11-15 NUM@16-18 NUM@19-21 INT@22-24 ID@24-27 EOF@27-27 ");
+    free(diag);
+}
+
+static void test_comments_and_keywords(void)
+{
+    char out[1024], *diag;
+    lex_all("# a comment\nlayer # another\nreturn layers models", out, sizeof out, &diag);
+    ASSERT_STR(out, "layer@12-17 return@28-34 ID@35-41 ID@42-48 EOF@48-48 ");
+    free(diag);
+}
+
+static void test_strings(void)
+{
+    char out[1024], *diag;
+    lex_all("\"a\\\"b\\n\" \"\"", out, sizeof out, &diag);
+    ASSERT_STR(out, "STR@0-8 STR@9-11 EOF@11-11 ");
+    ASSERT_STR(diag, "");
+    free(diag);
+}
+
+static void test_errors(void)
+{
+    char out[1024], *diag;
+    lex_all("a @ b", out, sizeof out, &diag);
+    ASSERT_STR(out, "ID@0-1 ERR@2-3 ID@4-5 EOF@5-5 ");
+    ASSERT_STR(diag, "t.nn:1:3: error: unexpected character '@'\n"
+                     "    1 | a @ b\n"
+                     "      |   ^\n");
+    free(diag);
+
+    lex_all("x = \"abc\ny", out, sizeof out, &diag);
+    ASSERT_STR(out, "ID@0-1 '='@2-3 ERR@4-8 ID@9-10 EOF@10-10 ");
+    ASSERT_STR(diag, "t.nn:1:5: error: missing closing '\"' in string\n"
+                     "    1 | x = \"abc\n"
+                     "      |     ^\n");
+    free(diag);
+
+    lex_all("99999999999999999999", out, sizeof out, &diag);
+    ASSERT_STR(first_error(&(FrontRun){.diag = diag}), "integer literal is too large");
+    free(diag);
+
+    lex_all("\"a\\q\"", out, sizeof out, &diag);
+    ASSERT_STR(first_error(&(FrontRun){.diag = diag}), "unknown escape sequence '\\q' in string");
+    free(diag);
+
+    lex_all("\xc3\xa9t\xc3\xa9", out, sizeof out, &diag);
+    ASSERT_STR(out, "ERR@0-2 ID@2-3 ERR@3-5 EOF@5-5 ");
+    ASSERT_STR(first_error(&(FrontRun){.diag = diag}),
+               "unexpected byte 0xc3; only ASCII is allowed outside strings and comments");
+    free(diag);
+}
+
+static void test_embedded_nul(void)
+{
+    /* A NUL inside the text is a bad byte, not the end of the file. */
+    char *diag = NULL;
+    Arena a;
+    arena_init(&a);
+    Source src;
+    source_from_memory(&src, &a, "t.nn", "a\0b", 3);
+    size_t dlen;
+    FILE *mem = open_memstream(&diag, &dlen);
+    DiagSink ds;
+    diag_init(&ds, &src, mem);
+    ParseCtx ctx = {.arena = &a, .diag = &ds};
+    ctx.lex.src = &src;
+    ctx.lex.cur = src.text;
+    ctx.lex.lim = src.text + src.len;
+    int kinds[4];
+    for (int i = 0; i < 4; i++) {
+        YYSTYPE v;
+        YYLTYPE l;
+        kinds[i] = yylex(&v, &l, &ctx);
+    }
+    fclose(mem);
+    CU_ASSERT_EQUAL(kinds[0], TOK_IDENT);
+    CU_ASSERT_EQUAL(kinds[1], TOK_YYerror);
+    CU_ASSERT_EQUAL(kinds[2], TOK_IDENT);
+    CU_ASSERT_EQUAL(kinds[3], TOK_YYEOF);
+    free(diag);
+    diag_fini(&ds);
+    arena_free(&a);
+}
 
 static const TestCase tests[] = {
+    {"tokens and spans", test_tokens},
+    {"number literals", test_numbers},
+    {"comments and reserved words", test_comments_and_keywords},
+    {"string literals", test_strings},
+    {"lexical errors", test_errors},
+    {"embedded NUL byte", test_embedded_nul},
     {NULL, NULL},
 };
 

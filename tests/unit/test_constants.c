@@ -1,7 +1,89 @@
-/* test_constants.c — placeholder, filled in below. */
+/* test_constants.c — constant expressions: folding, integer rules, errors. */
+#include <string.h>
+
 #include "harness.h"
 
+static void check_const(const char *decls, const char *name, ValueKind kind, double want)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s\nmodel m { input x: f32[1]\n output x }\n", decls);
+    FrontRun r;
+    run_text(&r, text);
+    CU_ASSERT_EQUAL(r.status, NNC_OK);
+    const AstNode *c = r.f.prog.decls;
+    while (c && !(c->kind == AST_CONST && strcmp(c->def.name, name) == 0))
+        c = c->next;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->def.value->ann.kind, kind);
+    if (kind == VAL_INT)
+        CU_ASSERT_EQUAL(c->def.value->ann.i, (int64_t)want);
+    if (kind == VAL_FLOAT)
+        CU_ASSERT_DOUBLE_EQUAL(c->def.value->ann.f, want, 1e-12);
+    run_free(&r);
+}
+
+static void check_error(const char *decls, const char *message)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s\nmodel m { input x: f32[1]\n output x }\n", decls);
+    FrontRun r;
+    run_text(&r, text);
+    CU_ASSERT_EQUAL(r.status, NNC_EINPUT);
+    ASSERT_STR(first_error(&r), message);
+    run_free(&r);
+}
+
+static void test_folding(void)
+{
+    check_const("const D = 128, F = 4 * D", "F", VAL_INT, 512);
+    check_const("const A = 7 - 2 * 3", "A", VAL_INT, 1);
+    check_const("const A = (7 - 2) * 3", "A", VAL_INT, 15);
+    check_const("const A = -(-3)", "A", VAL_INT, 3);
+    check_const("const A = 12 / 4", "A", VAL_INT, 3);
+    check_const("const A = 1 / 4.0", "A", VAL_FLOAT, 0.25);
+    check_const("const A = 2 * 0.5e-3", "A", VAL_FLOAT, 1e-3);
+    check_const("const A = 4611686018427387904", "A", VAL_INT, 4611686018427387904.0);
+}
+
+static void test_errors(void)
+{
+    check_error("const A = 10 / 4", "10 / 4 is not a whole number; write 10.0 / 4 for a fraction");
+    check_error("const A = 1 / 0", "division by zero");
+    check_error("const A = 1.5 / 0", "division by zero");
+    check_error("const A = 9223372036854775807 + 1", "integer overflow in 9223372036854775807 + 1");
+    check_error("const A = 4294967296 * 4294967296", "integer overflow in 4294967296 * 4294967296");
+    check_error("const A = -9223372036854775807 - 1\nconst B = -A", "integer overflow in negation");
+    check_error("const A = B + 1\nconst B = 2", "'B' is used before it is defined");
+    check_error("const A = C", "unknown name 'C'");
+    check_error("const A = relu(2)", "a constant is computed from numbers; it cannot call relu");
+    check_error("const A = [1, 2]", "constant 'A' must be a number, a string or a truth value, found a list");
+    check_error("const A = 1e308 * 10.0", "the result of this constant expression is too large");
+    check_error("const A = 1\nconst A = 2", "redefinition of 'A'");
+    check_error("const dense = 1", "'dense' is the name of a built-in layer");
+    check_error("const A = \"s\" + 1", "cannot add a string and an integer");
+}
+
+static void test_dimensions(void)
+{
+    FrontRun r;
+    run_text(&r, "const T = 0\nmodel m { input x: f32[T]\n output x }");
+    ASSERT_STR(first_error(&r), "a dimension must be positive, found 0");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[2.5]\n output x }");
+    ASSERT_STR(first_error(&r), "a dimension must be an integer, found a number");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[1048576, 1048576, 2]\n output x }");
+    ASSERT_STR(first_error(&r), "this tensor has more than 2^40 elements per example");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[1,1,1,1,1,1,1,1,1]\n output x }");
+    ASSERT_STR(first_error(&r), "at most 8 dimensions are supported");
+    run_free(&r);
+}
+
 static const TestCase tests[] = {
+    {"folding", test_folding},
+    {"errors", test_errors},
+    {"dimensions of types", test_dimensions},
     {NULL, NULL},
 };
 

@@ -1,7 +1,162 @@
-/* test_diag.c — placeholder, filled in below. */
+/* test_diag.c — rendering of diagnostics: location, excerpt, caret, notes,
+ * repeats, the error limit. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
 
+typedef struct Sink {
+    Arena    a;
+    Source   src;
+    DiagSink ds;
+    FILE    *mem;
+    char    *text;
+    size_t   len;
+} Sink;
+
+static void sink_open(Sink *s, const char *text)
+{
+    arena_init(&s->a);
+    source_from_memory(&s->src, &s->a, "m.nn", text, strlen(text));
+    s->text = NULL;
+    s->mem = open_memstream(&s->text, &s->len);
+    diag_init(&s->ds, &s->src, s->mem);
+}
+
+static const char *sink_text(Sink *s)
+{
+    fflush(s->mem);
+    return s->text;
+}
+
+static void sink_close(Sink *s)
+{
+    fclose(s->mem);
+    free(s->text);
+    diag_fini(&s->ds);
+    arena_free(&s->a);
+}
+
+static void test_caret(void)
+{
+    Sink s;
+    sink_open(&s, "model m {\n    y = a + b\n}\n");
+    diag_error(&s.ds, (Span){18, 23}, "cannot add shapes %s and %s", "[B,64,10]", "[B,32,10]");
+    diag_note(&s.ds, (Span){0, 5}, "'%s' is here", "model");
+    ASSERT_STR(sink_text(&s), "m.nn:2:9: error: cannot add shapes [B,64,10] and [B,32,10]\n"
+                              "    2 |     y = a + b\n"
+                              "      |         ^~~~~\n"
+                              "m.nn:1:1: note: 'model' is here\n"
+                              "    1 | model m {\n"
+                              "      | ^~~~~\n");
+    CU_ASSERT_EQUAL(s.ds.errors, 1);
+    sink_close(&s);
+}
+
+static void test_tabs_and_multiline(void)
+{
+    Sink s;
+    sink_open(&s, "\ty =\tfoo(\n  x)\n");
+    /* a span running past the line end is cut at the end of the line */
+    diag_error(&s.ds, (Span){5, 15}, "bad");
+    ASSERT_STR(sink_text(&s), "m.nn:1:6: error: bad\n"
+                              "    1 | \ty =\tfoo(\n"
+                              "      | \t   \t^~~~\n");
+    sink_close(&s);
+}
+
+static void test_no_location(void)
+{
+    Sink s;
+    sink_open(&s, "x");
+    diag_error(&s.ds, SPAN_NONE, "no model in this file");
+    diag_note(&s.ds, SPAN_NONE, "did you mean '%s'?", "y");
+    ASSERT_STR(sink_text(&s), "m.nn: error: no model in this file\nm.nn: note: did you mean 'y'?\n");
+    sink_close(&s);
+}
+
+static void test_repeats_dropped(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    CU_ASSERT_TRUE(diag_error(&s.ds, (Span){0, 3}, "same"));
+    CU_ASSERT_FALSE(diag_error(&s.ds, (Span){0, 3}, "same"));
+    diag_note(&s.ds, (Span){0, 1}, "a note of the repeat is dropped too");
+    CU_ASSERT_TRUE(diag_error(&s.ds, (Span){0, 2}, "same"));   /* another place */
+    CU_ASSERT_TRUE(diag_error(&s.ds, (Span){0, 3}, "other"));  /* another text */
+    CU_ASSERT_PTR_NULL(strstr(sink_text(&s), "dropped"));
+    CU_ASSERT_EQUAL(s.ds.errors, 4);
+    sink_close(&s);
+}
+
+static void test_limit(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.max_errors = 2;
+    diag_error(&s.ds, SPAN_NONE, "one");
+    diag_error(&s.ds, SPAN_NONE, "two");
+    diag_error(&s.ds, SPAN_NONE, "three");
+    diag_error(&s.ds, SPAN_NONE, "four");
+    ASSERT_STR(sink_text(&s), "m.nn: error: one\nm.nn: error: two\n"
+                              "m.nn: note: too many errors; stopping after 2\n");
+    CU_ASSERT_EQUAL(s.ds.errors, 4);
+    sink_close(&s);
+}
+
+static void test_control_bytes(void)
+{
+    Sink s;
+    sink_open(&s, "a\x01\x1b[31mb\n");
+    diag_error(&s.ds, (Span){0, 1}, "x");
+    ASSERT_STR(sink_text(&s), "m.nn:1:1: error: x\n"
+                              "    1 | a??[31mb\n"
+                              "      | ^\n");
+    sink_close(&s);
+}
+
+static void test_color(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.color = true;
+    diag_error(&s.ds, (Span){0, 3}, "x");
+    ASSERT_STR(sink_text(&s), "\033[1mm.nn:1:1: \033[1;31merror:\033[0m\033[1m x\033[0m\n"
+                              "    1 | abc\n"
+                              "      | \033[1;32m^~~\033[0m\n");
+    sink_close(&s);
+}
+
+static void test_line_lookup(void)
+{
+    Arena a;
+    arena_init(&a);
+    Source src;
+    source_from_memory(&src, &a, "m.nn", "ab\ncd\r\n\nx", 9);
+    uint32_t line, col, len;
+    source_linecol(&src, 0, &line, &col);
+    CU_ASSERT(line == 1 && col == 1);
+    source_linecol(&src, 4, &line, &col);
+    CU_ASSERT(line == 2 && col == 2);
+    source_linecol(&src, 8, &line, &col);
+    CU_ASSERT(line == 4 && col == 1);
+    const char *l2 = source_line(&src, 2, &len);
+    CU_ASSERT_EQUAL(len, 2);  /* the \r is not part of the line */
+    CU_ASSERT_NSTRING_EQUAL(l2, "cd", 2);
+    source_line(&src, 3, &len);
+    CU_ASSERT_EQUAL(len, 0);
+    arena_free(&a);
+}
+
 static const TestCase tests[] = {
+    {"caret under the span", test_caret},
+    {"tabs and spans past the line", test_tabs_and_multiline},
+    {"messages without a location", test_no_location},
+    {"repeats dropped", test_repeats_dropped},
+    {"error limit", test_limit},
+    {"control bytes in the excerpt", test_control_bytes},
+    {"colour", test_color},
+    {"offsets to lines", test_line_lookup},
     {NULL, NULL},
 };
 

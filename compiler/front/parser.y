@@ -318,8 +318,10 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     const char *names[MAX_EXPECTED];
     yysymbol_kind_t kept[MAX_EXPECTED];
     int k = 0;
-    if (want_expr)
+    if (want_expr) {
+        kept[k] = YYSYMBOL_YYEMPTY;
         names[k++] = "expression";
+    }
     for (int i = 0; i < n; i++) {
         if (want_expr && starts_expr(exp[i]))
             continue;
@@ -372,7 +374,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     char closer = opener == '(' ? ')' : opener == '[' ? ']' : '}';
     bool expected = false;
     for (int i = 0; i < k; i++)
-        expected |= names[i] != NULL && is_closer(kept[i]) && yysymbol_name(kept[i])[1] == closer;
+        expected |= kept[i] != YYSYMBOL_YYEMPTY && is_closer(kept[i]) && yysymbol_name(kept[i])[1] == closer;
     if (expected && (closer != '}' || found == YYSYMBOL_YYEOF))
         diag_note(ctx->diag, lx->open[top], "to match this '%c'", opener);
     return 0;

@@ -87,7 +87,7 @@ static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad)
 /* conv2d(x, filters, kernel): [C,H,W] -> [F,Ho,Wo]; weight [F,C,k,k], bias [F] */
 static bool check_conv2d(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 3))
+    if (!need_real(cc, 0, 0))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 3)
@@ -95,9 +95,6 @@ static bool check_conv2d(CallCheck *cc)
                         cc_type(cc, x));
     int64_t c = x->shape.dim[0], h = x->shape.dim[1], w = x->shape.dim[2];
     int64_t f = cc->arg[1].i, k = cc->arg[2].i, s = cc->arg[3].i, p = cc->arg[4].i;
-    if (p >= k)
-        return cc_error(cc, 4, "conv2d padding %lld must be smaller than the kernel size %lld",
-                        (long long)p, (long long)k);
     int64_t ho = window_out(h, k, s, p), wo = window_out(w, k, s, p);
     if (ho < 1 || wo < 1)
         return cc_error(cc, 2, "conv2d kernel %lldx%lld does not fit the %lldx%lld input of %s (padding %lld)",
@@ -117,7 +114,7 @@ static bool check_conv2d(CallCheck *cc)
 /* max_pool/avg_pool(x, size): [C,H,W] -> [C,Ho,Wo] */
 static bool check_pool(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 3))
+    if (!need_real(cc, 0, 0))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 3)
@@ -250,7 +247,8 @@ static bool check_elementwise(CallCheck *cc)
     return true;
 }
 
-/* softmax(x) along the last axis: max, subtract, exp, sum, divide */
+/* softmax(x) along the last axis: 4 FLOPs per element (exp of the
+ * difference from the max, the sum, the division; the max is counted too) */
 static bool check_softmax(CallCheck *cc)
 {
     if (!need_real(cc, 0, 1))
@@ -265,7 +263,7 @@ static bool check_softmax(CallCheck *cc)
  * query/key/value/out are dense D -> D. */
 static bool check_attention(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 2))
+    if (!need_real(cc, 0, 0))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 2)
@@ -328,15 +326,18 @@ static bool check_against_labels(CallCheck *cc)
         return false;
     TensorType *p = arg_t(cc, 0), *y = arg_t(cc, 1);
     if (y->elem != ELEM_INDEX)
-        return cc_error(cc, 1, "%s needs class or token labels as its target, found %s; "
-                        "use mse or binary_cross_entropy for real-valued targets", cc->b->name, cc_type(cc, y));
+        return cc_error(cc, 1, "%s needs class or token labels as its target, found %s%s", cc->b->name,
+                        cc_type(cc, y), cc->b->cls == BC_LOSS ? "; use mse or binary_cross_entropy for real-valued targets" : "");
     int64_t c = p->shape.dim[p->shape.rank - 1];
     Shape lead = p->shape;
     lead.rank--;
-    if (c != y->classes || !shape_equal(&lead, &y->shape))
+    if (c != y->classes || !shape_equal(&lead, &y->shape)) {
+        TensorType want = {.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
+        if (want.shape.rank < NNC_MAX_RANK)
+            want.shape.dim[want.shape.rank++] = y->classes;
         return cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld classes)",
-                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_shape(cc, &y->shape, y->batched),
-                        (long long)y->classes);
+                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes);
+    }
     if (!p->batched || !y->batched)
         return cc_error(cc, -1, "%s needs per-example predictions and targets", cc->b->name);
     cc->flops = 4 * elems(&p->shape);
@@ -545,6 +546,19 @@ const char *builtin_class_name(BuiltinClass c)
     case BC_OPTIMIZER: return "optimizer";
     case BC_SCHEDULE: return "schedule";
     case BC_DATA: return "data source";
+    }
+    return "?";
+}
+
+const char *builtin_class_phrase(BuiltinClass c)
+{
+    switch (c) {
+    case BC_LAYER: return "a layer";
+    case BC_LOSS: return "a loss";
+    case BC_METRIC: return "a metric";
+    case BC_OPTIMIZER: return "an optimizer";
+    case BC_SCHEDULE: return "a schedule";
+    case BC_DATA: return "a data source";
     }
     return "?";
 }

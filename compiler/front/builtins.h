@@ -99,7 +99,8 @@ typedef struct Spec {
 /* The row named name, or NULL. */
 const Builtin *builtin_lookup(const char *name);
 int            builtin_nparams(const Builtin *b);
-const char    *builtin_class_name(BuiltinClass c);
+const char    *builtin_class_name(BuiltinClass c);    /* "optimizer" */
+const char    *builtin_class_phrase(BuiltinClass c);  /* "an optimizer" */
 
 /* The state a check function works on: arguments bound to parameters (in
  * signature order), and what it fills in. */

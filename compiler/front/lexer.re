@@ -172,12 +172,23 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             if (c >= 0x21 && c < 0x7f) {
                 diag_error(ctx->diag, *lloc, "unexpected character '%c'", c);
             } else {
-                /* Skip the rest of a UTF-8 sequence so it is one complaint. */
-                while (lx->cur < lx->lim && ((unsigned char)*lx->cur & 0xC0) == 0x80)
-                    lx->cur++;
+                /* A UTF-8 sequence is one character and one complaint. */
+                uint32_t cp = c;
+                int more = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 0;
+                if (more)
+                    cp = c & (0x3Fu >> more);
+                int got = 0;
+                while (got < more && lx->cur < lx->lim && ((unsigned char)*lx->cur & 0xC0) == 0x80) {
+                    cp = cp << 6 | ((unsigned char)*lx->cur++ & 0x3F);
+                    got++;
+                }
                 *lloc = tok_span(lx);
                 ctx->last_tok = *lloc;
-                diag_error(ctx->diag, *lloc, "unexpected byte 0x%02x; only ASCII is allowed outside strings and comments", c);
+                if (more && got == more)
+                    diag_error(ctx->diag, *lloc, "unexpected character '%.*s' (U+%04X); outside strings and comments only ASCII is allowed",
+                               (int)(lloc->end - lloc->begin), lx->tok, (unsigned)cp);
+                else
+                    diag_error(ctx->diag, *lloc, "unexpected byte 0x%02x; outside strings and comments only ASCII is allowed", c);
             }
             ctx->errors++;
             return TOK_YYerror;

@@ -32,6 +32,8 @@ typedef struct ParseCtx {
     int         errors;    /* syntax and lexical errors reported */
     Span        last_tok;  /* span of the most recently lexed token (the lookahead) */
     Span        prev_tok;  /* the token before it */
+    bool        quiet;     /* after a missing '}': the rest would only cascade */
+    unsigned    misused;   /* reserved words already reported as misused (bit per token) */
 } ParseCtx;
 
 /* Parses src into prog; returns the number of syntax errors (0: success). */

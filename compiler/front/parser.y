@@ -27,6 +27,8 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx);
 %code {
 #include <string.h>
 
+#include "../util/suggest.h"
+
 /* A span covering the right-hand side; an empty rule gets an empty span at
  * the end of what came before. */
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                               \
@@ -291,56 +293,104 @@ static void describe_token(StrBuf *sb, ParseCtx *ctx, yysymbol_kind_t sym, Span 
     }
 }
 
+static bool is_toplevel_keyword(yysymbol_kind_t s)
+{
+    return s == YYSYMBOL_MODEL || s == YYSYMBOL_LAYER || s == YYSYMBOL_TRAIN || s == YYSYMBOL_CONST;
+}
+
+static uint32_t line_of(ParseCtx *ctx, uint32_t off)
+{
+    uint32_t line, col;
+    source_linecol(ctx->lex.src, off, &line, &col);
+    return line;
+}
+
 /* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
  * set is exact.  Where an expression may start, its many first tokens read
  * as the one word "expression"; operators that could extend a complete
- * expression are left out; a missing ')' or ']' points back at its opener. */
+ * expression are left out; a missing ')' or ']' points back at its opener.
+ * When the offending token starts a new line, the mistake is at the end of
+ * the line before, so that is where the caret goes. */
 static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
 {
     ctx->errors++;
+    if (ctx->quiet)
+        return 0;
     enum { MAX_EXPECTED = 24 };
     yysymbol_kind_t exp[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(yyctx, exp, MAX_EXPECTED);
     yysymbol_kind_t found = yypcontext_token(yyctx);
     Span at = *yypcontext_location(yyctx);
+    const char *src = ctx->lex.src->text;
+    Span prev = ctx->prev_tok;
+    bool has_prev = prev.end > prev.begin;
 
-    bool want_ident = false, want_expr = false, only_continuations = true;
+    bool want_ident = false, want_expr = false, only_continuations = true, closes_args = false;
+    bool want_brace = false, want_decl = false;
     for (int i = 0; i < n; i++) {
+        const char *name = yysymbol_name(exp[i]);
         want_ident |= exp[i] == YYSYMBOL_IDENT;
         want_expr |= exp[i] == YYSYMBOL_INT;  /* an integer is only ever an expression */
         only_continuations &= continues_expr(exp[i]);
+        closes_args |= strcmp(name, "','") == 0;
+        want_brace |= strcmp(name, "'}'") == 0;
+        want_decl |= exp[i] == YYSYMBOL_YYEOF || is_toplevel_keyword(exp[i]);
     }
-    /* After "f(x" a ':' could make x an argument's name; with ',' or ')'
-     * also possible, mentioning it only confuses. */
-    bool closes_args = false;
-    for (int i = 0; i < n; i++)
-        closes_args |= strcmp(yysymbol_name(exp[i]), "','") == 0;
+    bool keyword = found >= YYSYMBOL_MODEL && found <= YYSYMBOL_FALSE;
+    if (keyword && (want_ident || want_expr) && found < 32) {
+        /* One misuse of a reserved word is worth one message. */
+        if (ctx->misused & (1u << found))
+            return 0;
+        ctx->misused |= 1u << found;
+    }
+
     const char *names[MAX_EXPECTED];
     yysymbol_kind_t kept[MAX_EXPECTED];
     int k = 0;
-    if (want_expr) {
-        kept[k] = YYSYMBOL_YYEMPTY;
-        names[k++] = "expression";
-    }
-    for (int i = 0; i < n; i++) {
-        if (want_expr && starts_expr(exp[i]))
-            continue;
-        if (!want_expr && !only_continuations && continues_expr(exp[i]))
-            continue;
-        if (closes_args && strcmp(yysymbol_name(exp[i]), "':'") == 0)
-            continue;
-        kept[k] = exp[i];
-        names[k++] = yysymbol_name(exp[i]);
+    bool missing_brace = want_brace && (is_toplevel_keyword(found) || found == YYSYMBOL_YYEOF);
+    if (missing_brace) {
+        /* A declaration where a statement should be: the body never closed. */
+        kept[k] = exp[0];
+        for (int i = 0; i < n; i++)
+            if (strcmp(yysymbol_name(exp[i]), "'}'") == 0)
+                kept[k] = exp[i];
+        names[k++] = "'}'";
+    } else {
+        if (want_expr) {
+            kept[k] = YYSYMBOL_YYEMPTY;
+            names[k++] = "expression";
+        }
+        for (int i = 0; i < n; i++) {
+            if (want_expr && starts_expr(exp[i]))
+                continue;
+            if (!want_expr && !only_continuations && continues_expr(exp[i]))
+                continue;
+            /* After "f(x" a ':' could make x an argument's name; with ','
+             * also possible, mentioning it only confuses. */
+            if (closes_args && strcmp(yysymbol_name(exp[i]), "':'") == 0)
+                continue;
+            kept[k] = exp[i];
+            names[k++] = yysymbol_name(exp[i]);
+        }
     }
 
     StrBuf sb = {0};
-    const char *src = ctx->lex.src->text;
-    Span prev = ctx->prev_tok;
-    if (k == 1 && strcmp(names[0], "'='") == 0 && prev.end > prev.begin) {
+    /* Between declarations the offending token is itself the mistake;
+     * inside one, a token on a new line means the line before is unfinished. */
+    bool new_line = has_prev && found != YYSYMBOL_YYEOF && !want_decl
+                 && line_of(ctx, at.begin) > line_of(ctx, prev.end);
+    if (k == 1 && strcmp(names[0], "'='") == 0 && has_prev) {
         /* "h = x x": the second x began a statement that needs '='. Point at it. */
         sb_printf(&sb, "expected '=' after '%.*s', found ", (int)(prev.end - prev.begin), src + prev.begin);
         describe_token(&sb, ctx, found, at, false);
         at = prev;
+    } else if (k >= 1 && k <= 5 && new_line) {
+        sb_puts(&sb, "expected ");
+        for (int i = 0; i < k; i++)
+            sb_printf(&sb, "%s%s", i == 0 ? "" : i == k - 1 ? " or " : ", ", names[i]);
+        sb_printf(&sb, " at the end of the line, before ");
+        describe_token(&sb, ctx, found, at, false);
+        at = (Span){prev.end, prev.end};
     } else {
         if (n == 0 || k > 5)
             sb_puts(&sb, "unexpected ");
@@ -357,10 +407,47 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (!shown)
         return 0;
 
+    if (missing_brace)
+        ctx->quiet = true;  /* everything after is misaligned: say no more */
+
+    if (found == YYSYMBOL_RETURN)
+        diag_note(ctx->diag, SPAN_NONE, "'return' ends a layer; a model names its result with 'output'");
+
     /* "h = x +\n y = 2": the y was read into the expression before it. */
-    if (strcmp(yysymbol_name(found), "'='") == 0 && prev.end > prev.begin && src[prev.begin] != '=')
+    if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
                   (int)(prev.end - prev.begin), src + prev.begin);
+
+    /* "sgd(lr 0.1)": an argument's name without its ':'. */
+    if (closes_args && has_prev && src[prev.begin] != ',' && src[prev.begin] != '('
+        && (found == YYSYMBOL_INT || found == YYSYMBOL_FLOAT || found == YYSYMBOL_STRING
+            || found == YYSYMBOL_IDENT || found == YYSYMBOL_TRUE || found == YYSYMBOL_FALSE)) {
+        char c = src[prev.begin];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+            diag_note(ctx->diag, prev, "is a ',' or a ':' missing after '%.*s'?", (int)(prev.end - prev.begin),
+                      src + prev.begin);
+    }
+
+    /* "modle m {": a reserved word misspelt. */
+    if (found == YYSYMBOL_IDENT) {
+        const char *words[MAX_EXPECTED];
+        char buf[MAX_EXPECTED][16];
+        int nw = 0;
+        for (int i = 0; i < n; i++) {
+            const char *name = yysymbol_name(exp[i]);
+            if (exp[i] >= YYSYMBOL_MODEL && exp[i] <= YYSYMBOL_FALSE && strlen(name) < sizeof buf[0] + 2) {
+                snprintf(buf[nw], sizeof buf[nw], "%.*s", (int)strlen(name) - 2, name + 1);
+                words[nw] = buf[nw];
+                nw++;
+            }
+        }
+        char word[48];
+        snprintf(word, sizeof word, "%.*s", (int)(at.end - at.begin) > 40 ? 40 : (int)(at.end - at.begin),
+                 src + at.begin);
+        const char *best = suggest_among(word, words, nw);
+        if (best)
+            diag_note(ctx->diag, SPAN_NONE, "did you mean '%s'?", best);
+    }
 
     /* The innermost bracket still open before the offending token (the
      * lexer has already seen that token, which may itself be a bracket). */
@@ -375,7 +462,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     bool expected = false;
     for (int i = 0; i < k; i++)
         expected |= kept[i] != YYSYMBOL_YYEMPTY && is_closer(kept[i]) && yysymbol_name(kept[i])[1] == closer;
-    if (expected && (closer != '}' || found == YYSYMBOL_YYEOF))
+    if (expected && (closer != '}' || missing_brace))
         diag_note(ctx->diag, lx->open[top], "to match this '%c'", opener);
     return 0;
 }

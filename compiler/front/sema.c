@@ -14,6 +14,8 @@
  */
 #include "sema_internal.h"
 
+#include "../util/suggest.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,24 @@ bool sema_error(Sema *s, Span at, const char *fmt, ...)
     for (int i = s->depth - 1; shown && i >= 0 && i >= s->depth - 4; i--)
         diag_note(s->diag, s->stack[i].call, "in layer '%s' used here", s->stack[i].layer->layer.name);
     return false;
+}
+
+const AstNode *sema_model_defining(Sema *s, const char *name)
+{
+    for (const AstNode *d = s->prog->decls; d; d = d->next) {
+        if (d->kind != AST_MODEL)
+            continue;
+        for (const AstNode *it = d->layer.body; it; it = it->next)
+            if (((it->kind == AST_INPUT || it->kind == AST_TARGET) && strcmp(it->decl.name, name) == 0)
+                || (it->kind == AST_BIND && strcmp(it->def.name, name) == 0))
+                return d;
+    }
+    return NULL;
+}
+
+Span sema_keyword_span(const AstNode *decl)
+{
+    return (Span){decl->span.begin, decl->span.begin + 5};  /* "train" */
 }
 
 Binding *env_find(Env *env, const char *name)
@@ -107,70 +127,37 @@ void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind in
 
 /* ---- suggestions ----------------------------------------------------------- */
 
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    int d[33][33];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
-
-static void consider(const char *want, const char *cand, const char **best, int *bestd)
-{
-    int d = edit_distance(want, cand);
-    int limit = strlen(want) <= 3 ? 1 : 2;
-    if (d > 0 && d <= limit && d < *bestd) {
-        *best = cand;
-        *bestd = d;
-    }
-}
-
-const char *suggest_among(const char *name, const char *const *cands, int n)
-{
-    const char *best = NULL;
-    int bestd = 99;
-    for (int i = 0; i < n; i++)
-        consider(name, cands[i], &best, &bestd);
-    return best;
-}
-
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
 {
-    const char *best = NULL;
-    int bestd = 99;
+    int n = 0, cap = calls ? B_COUNT + s->nlayers : (env ? env->n : 0) + s->globals.n;
+    const char **cands = ARENA_ARRAY(s->arena, const char *, cap + 1);
     if (calls) {
         for (int i = 0; i < B_COUNT; i++)
-            consider(name, builtin_table[i].name, &best, &bestd);
+            cands[n++] = builtin_table[i].name;
         for (int i = 0; i < s->nlayers; i++)
-            consider(name, s->layers[i]->layer.name, &best, &bestd);
-        return best;
+            cands[n++] = s->layers[i]->layer.name;
+    } else {
+        for (int i = 0; env && i < env->n; i++)
+            cands[n++] = env->b[i].name;
+        for (int i = 0; i < s->globals.n; i++)
+            cands[n++] = s->globals.b[i].name;
     }
-    for (int i = 0; env && i < env->n; i++)
-        consider(name, env->b[i].name, &best, &bestd);
-    for (int i = 0; i < s->globals.n; i++)
-        consider(name, s->globals.b[i].name, &best, &bestd);
-    return best;
+    return suggest_among(name, cands, n);
 }
 
 /* ---- declarations ---------------------------------------------------------- */
 
-/* One meaning per top-level name: constants, layers and built-ins share it. */
-static bool check_toplevel_name(Sema *s, const char *name, Span at, const AstNode *self)
+/* One meaning per top-level name: constants, layers, the model and the
+ * built-ins share it.  Says what the name clashes with, after reporting. */
+typedef enum Clash { CLASH_NONE, CLASH_BUILTIN, CLASH_LAYER, CLASH_OTHER } Clash;
+
+static Clash check_toplevel_name(Sema *s, const char *name, Span at, const AstNode *self)
 {
-    if (builtin_lookup(name))
-        return sema_error(s, at, "'%s' is the name of a built-in %s", name,
-                          builtin_class_name(builtin_lookup(name)->cls));
+    const Builtin *b = builtin_lookup(name);
+    if (b) {
+        sema_error(s, at, "'%s' is the name of a built-in %s", name, builtin_class_name(b->cls));
+        return CLASH_BUILTIN;
+    }
     for (const AstNode *d = s->prog->decls; d && d != self; d = d->next) {
         const char *other = d->kind == AST_CONST ? d->def.name
                           : d->kind == AST_LAYER || d->kind == AST_MODEL ? d->layer.name : NULL;
@@ -178,10 +165,10 @@ static bool check_toplevel_name(Sema *s, const char *name, Span at, const AstNod
         if (other && strcmp(other, name) == 0) {
             sema_error(s, at, "redefinition of '%s'", name);
             diag_note(s->diag, other_at, "'%s' was first defined here", name);
-            return false;
+            return d->kind == AST_LAYER ? CLASH_LAYER : CLASH_OTHER;
         }
     }
-    return true;
+    return CLASH_NONE;
 }
 
 static void check_constants(Sema *s)
@@ -189,7 +176,7 @@ static void check_constants(Sema *s)
     for (const AstNode *d = s->prog->decls; d; d = d->next) {
         if (d->kind != AST_CONST)
             continue;
-        bool fresh = check_toplevel_name(s, d->def.name, d->def.name_span, d);
+        Clash clash = check_toplevel_name(s, d->def.name, d->def.name_span, d);
         Value v = sema_eval(s, &s->globals, d->def.value, EV_CONST);
         if (v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT && v.kind != VAL_BOOL
             && v.kind != VAL_STRING) {
@@ -197,7 +184,11 @@ static void check_constants(Sema *s)
                        d->def.name, sema_value_kind(&v));
             v.kind = VAL_ERROR;
         }
-        if (fresh)
+        /* A clash was reported: uses of the name stay quiet, except that a
+         * second constant of one name leaves the first in force. */
+        if (clash != CLASH_NONE && !(clash == CLASH_OTHER && env_find(&s->globals, d->def.name)))
+            v = ERR_VALUE;
+        if (clash == CLASH_NONE || v.kind == VAL_ERROR)
             env_bind(s, &s->globals, d->def.name, v, d->def.name_span, AST_CONST);
     }
 }
@@ -248,6 +239,7 @@ static void model_bind(Sema *s, Env *env, const AstNode *item)
     if (g) {
         sema_error(s, item->def.name_span, "'%s' is a constant and cannot be rebound", name);
         diag_note(s->diag, g->at, "'%s' is defined here", name);
+        env_bind(s, env, name, ERR_VALUE, item->def.name_span, AST_BIND);  /* its uses stay quiet */
         return;
     }
     if (v.kind != VAL_TENSOR && v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT) {
@@ -279,8 +271,11 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
         const Builtin *b = e->kind == AST_CALL ? builtin_lookup(e->call.callee) : NULL;
         BuiltinClass want = ctx == EV_LOSS ? BC_LOSS : BC_METRIC;
         if (!b || b->cls != want) {
-            sema_error(s, e->span, "%s must be a call of %s", env->row,
-                       ctx == EV_LOSS ? "cross_entropy, mse or binary_cross_entropy" : "accuracy");
+            /* A name bound to something already wrong needs no second message. */
+            Value v = e->kind == AST_NAME ? sema_eval(s, env, e, EV_EXPR) : (Value){.kind = VAL_BOOL};
+            if (v.kind != VAL_ERROR)
+                sema_error(s, e->span, "%s must be a call of %s", env->row,
+                           ctx == EV_LOSS ? "cross_entropy, mse or binary_cross_entropy" : "accuracy");
             return;
         }
     }
@@ -305,6 +300,15 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
 
 static void check_model(Sema *s, const AstNode *model)
 {
+    /* Without an input nothing in the body has a batch: say only that. */
+    bool has_input = false;
+    for (const AstNode *item = model->layer.body; item; item = item->next)
+        has_input |= item->kind == AST_INPUT;
+    if (!has_input) {
+        sema_error(s, model->layer.name_span, "model '%s' has no input; declare one with 'input NAME: f32[...]'",
+                   model->layer.name);
+        return;
+    }
     Env env = {.prefix = ""};
     const AstNode *seen_output = NULL, *seen_loss = NULL;
     for (const AstNode *item = model->layer.body; item; item = item->next) {
@@ -318,11 +322,6 @@ static void check_model(Sema *s, const AstNode *model)
         default: break;  /* the grammar admits nothing else in a model */
         }
     }
-    bool has_input = false;
-    for (int i = 0; i < s->m->nnodes; i++)
-        has_input |= s->m->nodes[i].kind == SN_INPUT;
-    if (!has_input)
-        sema_error(s, model->layer.name_span, "model '%s' has no input", model->layer.name);
     if (!seen_output)
         sema_error(s, model->layer.name_span, "model '%s' has no output", model->layer.name);
 }
@@ -330,7 +329,7 @@ static void check_model(Sema *s, const AstNode *model)
 SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
 {
     int errors_before = diag->errors;
-    Sema s = {.arena = a, .diag = diag, .prog = prog, .globals = {.prefix = ""}};
+    Sema s = {.arena = a, .diag = diag, .prog = prog, .globals = {.prefix = ""}, .errors_at_start = errors_before};
     SemaModel *m = ARENA_NEW(a, SemaModel);
     m->output = m->loss = -1;
     s.m = m;
@@ -341,24 +340,34 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
             s.nlayers++;
     }
     s.layers = ARENA_ARRAY(a, const AstNode *, s.nlayers + 1);
-    s.recursive = ARENA_ARRAY(a, bool, s.nlayers + 1);
+    s.poisoned = ARENA_ARRAY(a, bool, s.nlayers + 1);
     s.nlayers = 0;
     for (const AstNode *d = prog->decls; d; d = d->next) {
-        if (d->kind == AST_LAYER && check_toplevel_name(&s, d->layer.name, d->layer.name_span, d))
-            s.layers[s.nlayers++] = d;
+        /* Calls name layers unambiguously, so a layer that clashes with a
+         * constant or a built-in is still usable; of two layers, the first. */
+        if (d->kind == AST_LAYER) {
+            Clash clash = check_toplevel_name(&s, d->layer.name, d->layer.name_span, d);
+            if (clash != CLASH_LAYER) {
+                /* A layer named like a built-in stays registered so its body is
+                 * still checked, but its uses yield silent errors. */
+                s.poisoned[s.nlayers] = clash == CLASH_BUILTIN;
+                s.layers[s.nlayers++] = d;
+            }
+        }
         if (d->kind == AST_MODEL) {
             if (model) {
                 sema_error(&s, d->layer.name_span, "a file describes one model; '%s' is a second",
                            d->layer.name);
                 diag_note(diag, model->layer.name_span, "the first model is '%s'", model->layer.name);
-            } else if (check_toplevel_name(&s, d->layer.name, d->layer.name_span, d)) {
+            } else {
+                check_toplevel_name(&s, d->layer.name, d->layer.name_span, d);
                 model = d;
             }
         }
         if (d->kind == AST_TRAIN) {
             if (train) {
-                sema_error(&s, d->span, "a file has at most one train block");
-                diag_note(diag, train->span, "the first train block is here");
+                sema_error(&s, sema_keyword_span(d), "a file has at most one train block");
+                diag_note(diag, sema_keyword_span(train), "the first train block is here");
             } else {
                 train = d;
             }
@@ -377,7 +386,7 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
     if (train) {
         sema_train(&s, train);
         if (m->loss < 0 && diag->errors == errors_before) {
-            sema_error(&s, train->span, "the train block needs a loss, but model '%s' has none", m->name);
+            sema_error(&s, sema_keyword_span(train), "the train block needs a loss, but model '%s' has none", m->name);
             diag_note(diag, model->layer.name_span, "add 'loss cross_entropy(...)' or another loss to this model");
         }
     }

@@ -151,8 +151,16 @@ bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *
             if (report) {
                 sema_error(s, a->arg.name_span, "%s has no argument '%s'", what, a->arg.name);
                 const char *best = suggest_among(a->arg.name, pnames, np);
-                if (best)
+                if (best) {
                     diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+                } else {
+                    StrBuf sb = {0};
+                    for (int j = 0; j < np; j++)
+                        sb_printf(&sb, "%s%s", j == 0 ? "" : j == np - 1 ? " and " : ", ", pnames[j]);
+                    diag_note(s->diag, SPAN_NONE, np ? "%s's arguments are %s" : "%s takes no arguments%s", what,
+                              sb_cstr(&sb));
+                    sb_free(&sb);
+                }
             }
             ok = false;
         } else if (slot[i]) {
@@ -204,7 +212,7 @@ static const char *range_phrase(Sema *s, const char *r)
     if (unbounded)
         return arena_printf(s->arena, "%s %.*s", r[0] == '[' ? "at least" : "greater than",
                             (int)(comma - r - 1), r + 1);
-    return arena_printf(s->arena, "in %.*s, %s", (int)(comma - r + 1), r, comma + 1);
+    return arena_printf(s->arena, "in %.*s, %s", (int)(comma - r), r, comma + 1);
 }
 
 static bool choice_ok(const char *choices, const char *v)
@@ -342,11 +350,11 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     }
     if (b->cls != want_class[ctx]) {
         if (ctx == EV_EXPR)
-            sema_error(s, call->call.callee_span, "%s is a %s; %s", b->name, builtin_class_name(b->cls),
+            sema_error(s, call->call.callee_span, "%s is %s; %s", b->name, builtin_class_phrase(b->cls),
                        class_misuse(b));
         else
-            sema_error(s, call->call.callee_span, "%s is a %s, but a %s is needed here", b->name,
-                       builtin_class_name(b->cls), builtin_class_name(want_class[ctx]));
+            sema_error(s, call->call.callee_span, "%s is %s, but %s is needed here", b->name,
+                       builtin_class_phrase(b->cls), builtin_class_phrase(want_class[ctx]));
         return ERR;
     }
     int np = builtin_nparams(b);
@@ -434,7 +442,7 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
                          const AstNode *const *slot)
 {
     const AstNode *l = s->layers[li];
-    if (s->recursive[li])
+    if (s->poisoned[li])
         return ERR;
     if (s->depth >= SEMA_MAX_DEPTH) {
         sema_error(s, use, "layers are nested more than %d deep", SEMA_MAX_DEPTH);
@@ -683,7 +691,10 @@ static Value eval_neg(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         break;
     default: break;
     }
-    sema_error(s, e->span, "cannot negate %s", v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+    if (v.kind == VAL_TENSOR)
+        sema_error(s, e->span, "cannot negate integer labels %s; arithmetic needs real numbers", sema_type_str(s, &v.t));
+    else
+        sema_error(s, e->span, "cannot negate %s", sema_value_kind(&v));
     return ERR;
 }
 
@@ -715,7 +726,11 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             }
         sema_error(s, e->span, "unknown name '%s'", id);
         const char *best = sema_suggest(s, NULL, id, false);
-        if (best)
+        const AstNode *model = sema_model_defining(s, id);
+        if (model)
+            diag_note(s->diag, SPAN_NONE, "only constants are visible here; '%s' is a name in model '%s'", id,
+                      model->layer.name);
+        else if (best)
             diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
     }
     return ERR;
@@ -772,8 +787,21 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
                        ctx == EV_DATA ? "data source" : ctx == EV_OPTIMIZER ? "optimizer"
                        : ctx == EV_SCHEDULE ? "schedule" : "layer", e->call.callee);
             const char *best = sema_suggest(s, NULL, e->call.callee, true);
-            if (best)
+            if (best) {
                 diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+            } else if (ctx != EV_CONST) {
+                BuiltinClass cls = ctx == EV_DATA ? BC_DATA : ctx == EV_OPTIMIZER ? BC_OPTIMIZER : BC_SCHEDULE;
+                StrBuf sb = {0};
+                int count = 0, total = 0;
+                for (int i = 0; i < B_COUNT; i++)
+                    total += builtin_table[i].cls == cls;
+                for (int i = 0; i < B_COUNT; i++)
+                    if (builtin_table[i].cls == cls)
+                        sb_printf(&sb, "%s%s", count++ == 0 ? "" : count == total ? " and " : ", ",
+                                  builtin_table[i].name);
+                diag_note(s->diag, SPAN_NONE, "the %ss are %s", builtin_class_name(cls), sb_cstr(&sb));
+                sb_free(&sb);
+            }
         }
         break;
     }

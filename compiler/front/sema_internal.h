@@ -7,6 +7,7 @@
 #define NNC_SEMA_INTERNAL_H
 
 #include "sema.h"
+#include "../util/suggest.h"
 
 /* A name visible in a scope instance and what it holds. */
 typedef struct Binding {
@@ -39,24 +40,30 @@ typedef struct Sema {
     const AstProgram *prog;
     Env             globals;      /* constants */
     const AstNode **layers;       /* user layer declarations */
-    bool           *recursive;    /* per layer: part of a call cycle (reported) */
+    bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;
     SemaModel      *m;
     int             cap_nodes, cap_params, cap_metrics;
     Frame           stack[SEMA_MAX_DEPTH];
     int             depth;
     bool            too_large;    /* reported "model too large" once */
+    int             errors_at_start; /* diag->errors before checking: "no errors so far" */
 } Sema;
 
 /* sema.c */
 bool sema_error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 Binding *env_find(Env *env, const char *name);
+/* The model whose body defines name (for "not visible here" notes), or NULL. */
+const AstNode *sema_model_defining(Sema *s, const char *name);
+/* The keyword of a train block, where its own errors point. */
+Span     sema_keyword_span(const AstNode *decl);
+#define ERR_VALUE ((Value){.kind = VAL_ERROR, .node = -1})
 void     env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kind);
 int      sema_layer_index(const Sema *s, const char *name);
 int      sema_add_node(Sema *s, const SemaNode *n);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
-const char *suggest_among(const char *name, const char *const *cands, int n);
+
 
 /* sema_names.c */
 void sema_names(Sema *s);

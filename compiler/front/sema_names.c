@@ -91,6 +91,12 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
         return;
     }
     sema_error(s, e->span, "unknown name '%s'", id);
+    const AstNode *model = sc->layer >= 0 ? sema_model_defining(s, id) : NULL;
+    if (model) {
+        diag_note(s->diag, SPAN_NONE, "a layer sees only its parameters and constants; '%s' is a name in model '%s'",
+                  id, model->layer.name);
+        return;
+    }
     const char **names = ARENA_ARRAY(s->arena, const char *, sc->n + 1);
     for (int i = 0; i < sc->n; i++)
         names[i] = sc->defs[i].name;
@@ -382,17 +388,22 @@ static void find_cycles(NamesState *ns, int from, int *stack, int depth, int *st
                 k--;
             bool known = true;
             for (int j = k; j <= depth; j++)
-                known &= s->recursive[stack[j]];
+                known &= s->poisoned[stack[j]];
             for (int j = k; j <= depth; j++)
-                s->recursive[stack[j]] = true;
+                s->poisoned[stack[j]] = true;
             if (known)
                 continue;
             const char *name = s->layers[e->to]->layer.name;
-            if (k == depth)
+            if (k == depth) {
                 sema_error(s, e->at, "layer '%s' calls itself", name);
-            else
-                sema_error(s, e->at, "layer '%s' calls itself through '%s'", name,
-                           s->layers[stack[k + 1]]->layer.name);
+            } else {
+                StrBuf chain = {0};
+                for (int j = k; j <= depth; j++)
+                    sb_printf(&chain, "%s -> ", s->layers[stack[j]]->layer.name);
+                sb_puts(&chain, name);
+                sema_error(s, e->at, "layer '%s' calls itself: %s", name, sb_cstr(&chain));
+                sb_free(&chain);
+            }
             diag_note(s->diag, s->layers[e->to]->layer.name_span, "'%s' is defined here", name);
         } else if (state[e->to] == 0) {
             find_cycles(ns, e->to, stack, depth + 1, state);

@@ -63,19 +63,23 @@ static void check_data(Sema *s, const Spec *d)
         break;
     case B_TEXT: {
         int64_t block = d->args[1].i;
-        bool ok_in = in->type.elem == ELEM_INDEX && in->type.shape.rank == 1 && in->type.shape.dim[0] == block;
-        bool ok_tg = tg->type.elem == ELEM_INDEX && tg->type.shape.rank == 1 && tg->type.shape.dim[0] == block;
-        if (!ok_in) {
-            sema_error(s, d->at, "text gives windows of %lld characters, but input '%s' is %s", (long long)block,
-                       in->name, it);
-            diag_note(s->diag, in->at, "declare it as token(V)[%lld]", (long long)block);
+        bool ok_in = in->type.elem == ELEM_INDEX && in->type.shape.rank == 1;
+        bool ok_tg = tg->type.elem == ELEM_INDEX && tg->type.shape.rank == 1;
+        if (!ok_in || !ok_tg) {
+            const SemaNode *bad = ok_in ? tg : in;
+            sema_error(s, d->at, "text gives windows of characters, token(V)[T], but %s '%s' is %s",
+                       bad == in ? "input" : "target", bad->name, bad == in ? it : tt);
+            break;
         }
-        if (!ok_tg) {
-            sema_error(s, d->at, "text gives the next %lld characters as the target, but target '%s' is %s",
-                       (long long)block, tg->name, tt);
-            diag_note(s->diag, tg->at, "declare it as token(V)[%lld]", (long long)block);
+        if (in->type.shape.dim[0] != block || tg->type.shape.dim[0] != block) {
+            const SemaNode *bad = in->type.shape.dim[0] != block ? in : tg;
+            sema_error(s, d->at, "text gives windows of %lld characters, but %s '%s' is %s", (long long)block,
+                       bad == in ? "input" : "target", bad->name, bad == in ? it : tt);
+            if (in->type.shape.dim[0] == tg->type.shape.dim[0])
+                diag_note(s->diag, SPAN_NONE, "use block: %lld to match the model", (long long)in->type.shape.dim[0]);
+            break;
         }
-        if (ok_in && ok_tg && in->type.classes != tg->type.classes)
+        if (in->type.classes != tg->type.classes)
             sema_error(s, d->at, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name, it,
                        tg->name, tt);
         break;
@@ -96,6 +100,7 @@ void sema_train(Sema *s, const AstNode *train)
     SemaTrain *t = &s->m->train;
     t->decl = train;
     const AstNode *seen[NSETTINGS] = {0};
+    bool misspelt[NSETTINGS] = {0};
     for (const AstNode *st = train->train.items; st; st = st->next) {
         int k = 0;
         while (k < NSETTINGS && strcmp(settings[k], st->def.name) != 0)
@@ -103,9 +108,20 @@ void sema_train(Sema *s, const AstNode *train)
         if (k == NSETTINGS) {
             sema_error(s, st->def.name_span, "unknown train setting '%s'", st->def.name);
             const char *best = suggest_among(st->def.name, settings, NSETTINGS);
-            if (best)
+            if (best) {
                 diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+                /* Count the misspelling as the setting, so its absence is not reported too. */
+                for (int j = 0; j < NSETTINGS; j++)
+                    if (settings[j] == best && !seen[j])
+                        seen[j] = st, misspelt[j] = true;
+            } else {
+                diag_note(s->diag, SPAN_NONE, "the settings are data, optimizer, schedule, batch, epochs, steps, seed and eval_every");
+            }
             continue;
+        }
+        if (seen[k] && misspelt[k]) {
+            seen[k] = st;
+            misspelt[k] = false;
         }
         if (seen[k]) {
             sema_error(s, st->def.name_span, "'%s' is set twice", st->def.name);
@@ -131,7 +147,8 @@ void sema_train(Sema *s, const AstNode *train)
             Value *args = k == 0 ? t->data_args : k == 1 ? t->optimizer_args : t->schedule_args;
             *slot = v.spec->b;
             memcpy(args, v.spec->args, sizeof v.spec->args);
-            if (k == 0)
+            /* Declarations with errors would make every comparison noise. */
+            if (k == 0 && s->diag->errors == s->errors_at_start)
                 check_data(s, v.spec);
         } else if (strcmp(key, "batch") == 0) {
             int_setting(s, st, 1, 1 << 20, &t->batch);
@@ -145,18 +162,18 @@ void sema_train(Sema *s, const AstNode *train)
             int_setting(s, st, 1, INT64_C(1) << 40, &t->eval_every);
         }
     }
-    Span kw = {train->span.begin, train->span.begin + 5};
+    Span kw = sema_keyword_span(train);
     if (!seen[0])
         sema_error(s, kw, "the train block has no data; add data = mnist(\"...\"), csv(...) or text(...)");
     if (!seen[1])
         sema_error(s, kw, "the train block has no optimizer; add optimizer = sgd(lr: 0.1) or another");
-    if (seen[4] && seen[5]) {
+    if (seen[4] && seen[5] && !misspelt[4] && !misspelt[5]) {
         sema_error(s, seen[5]->def.name_span, "give epochs or steps, not both");
         diag_note(s->diag, seen[4]->def.name_span, "epochs is set here");
     } else if (!seen[4] && !seen[5]) {
         sema_error(s, kw, "the train block says neither how many epochs nor how many steps to train");
     }
-    if (t->data == &builtin_table[B_TEXT] && seen[4])
+    if (t->data == &builtin_table[B_TEXT] && seen[4] && !misspelt[4])
         sema_error(s, seen[4]->def.name_span, "text data is sampled in random windows and has no epochs; use steps");
     if (!t->batch && !seen[3])
         t->batch = 32;

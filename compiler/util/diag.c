@@ -79,15 +79,18 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
     }
     sb_putc(sb, '\n');
     sb_printf(sb, " %*s | ", gw + 3, "");
+    /* One caret column per character: UTF-8 continuation bytes take none. */
     for (uint32_t i = 0; i + 1 < col; i++)
-        sb_putc(sb, i < len && text[i] == '\t' ? '\t' : ' ');
+        if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
+            sb_putc(sb, i < len && text[i] == '\t' ? '\t' : ' ');
     uint32_t line_end = (uint32_t)(text - src->text) + len;
     uint32_t stop = end < line_end ? end : line_end;
     if (ds->color)
         sb_puts(sb, "\033[1;32m");
     sb_putc(sb, '^');
     for (uint32_t i = begin + 1; i < stop; i++)
-        sb_putc(sb, '~');
+        if (((unsigned char)src->text[i] & 0xC0) != 0x80)
+            sb_putc(sb, '~');
     if (ds->color)
         sb_puts(sb, "\033[0m");
     sb_putc(sb, '\n');

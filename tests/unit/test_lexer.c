@@ -107,7 +107,7 @@ static void test_errors(void)
     lex_all("\xc3\xa9t\xc3\xa9", out, sizeof out, &diag);
     ASSERT_STR(out, "ERR@0-2 ID@2-3 ERR@3-5 EOF@5-5 ");
     ASSERT_STR(first_error(&(FrontRun){.diag = diag}),
-               "unexpected byte 0xc3; only ASCII is allowed outside strings and comments");
+               "unexpected character 'é' (U+00E9); outside strings and comments only ASCII is allowed");
     free(diag);
 }
 

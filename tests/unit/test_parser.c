@@ -68,6 +68,9 @@ static void test_error_texts(void)
          "t.nn:2:20: error: expected ',' or ')', found integer 10\n"
          "    2 |   h = relu(dense(x 10))\n"
          "      |                    ^~\n"
+         "t.nn:2:18: note: is a ',' or a ':' missing after 'x'?\n"
+         "    2 |   h = relu(dense(x 10))\n"
+         "      |                  ^\n"
          "t.nn:2:17: note: to match this '('\n"
          "    2 |   h = relu(dense(x 10))\n"
          "      |                 ^\n"},
@@ -76,9 +79,9 @@ static void test_error_texts(void)
          "    2 |   input layer: f32[4]\n"
          "      |         ^~~~~\n"},
         {"model m {\n  h =\n}\n",
-         "t.nn:3:1: error: expected expression, found '}'\n"
-         "    3 | }\n"
-         "      | ^\n"},
+         "t.nn:2:6: error: expected expression at the end of the line, before '}'\n"
+         "    2 |   h =\n"
+         "      |      ^\n"},
         {"model m {\n  h = x x\n  output h\n}\n",
          "t.nn:2:9: error: expected '=' after 'x', found 'output'\n"
          "    2 |   h = x x\n"

@@ -56,8 +56,10 @@ static int usage_error(const char *fmt, ...)
     return NNC_EUSAGE;
 }
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
 /* A crash is a bug in nnc, never the user's fault: say so and exit 3.
- * Only async-signal-safe calls here. */
+ * Only async-signal-safe calls here.  (Sanitizer builds keep their own
+ * reports, which say more.) */
 static void on_crash(int sig)
 {
     static const char msg[] =
@@ -71,13 +73,13 @@ static void on_crash(int sig)
 
 static void install_crash_handlers(void)
 {
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
-    /* Sanitizer builds keep their own reports, which say more. */
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         signal(sigs[i], on_crash);
-#endif
 }
+#else
+static void install_crash_handlers(void) {}
+#endif
 
 int main(int argc, char **argv)
 {

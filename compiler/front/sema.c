@@ -86,8 +86,7 @@ int sema_layer_index(const Sema *s, const char *name)
     return -1;
 }
 
-/* Grows an arena array by doubling; the old copy stays in the arena. */
-static void *grow(Sema *s, void *old, int n, int *cap, size_t elem)
+void *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem)
 {
     if (n < *cap)
         return old;
@@ -108,7 +107,7 @@ int sema_add_node(Sema *s, const SemaNode *n)
         s->too_large = true;
         return -1;
     }
-    m->nodes = grow(s, m->nodes, m->nnodes, &s->cap_nodes, sizeof *m->nodes);
+    m->nodes = sema_grow(s, m->nodes, m->nnodes, &s->cap_nodes, sizeof *m->nodes);
     m->nodes[m->nnodes] = *n;
     return m->nnodes++;
 }
@@ -118,7 +117,7 @@ void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind in
 {
     Sema *s = cc->sema;
     SemaModel *m = s->m;
-    m->params = grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
+    m->params = sema_grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
     m->params[m->nparams++] = (SemaParam){
         .name = arena_printf(s->arena, "%s%s", cc->prefix, suffix),
         .shape = *shape, .init = init, .fan_in = fan_in, .at = cc->at,
@@ -293,7 +292,7 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     } else if (item->kind == AST_LOSS) {
         m->loss = v.node;
     } else {
-        m->metrics = grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
+        m->metrics = sema_grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
         m->metrics[m->nmetrics++] = v.node;
     }
 }

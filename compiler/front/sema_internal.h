@@ -61,6 +61,9 @@ Span     sema_keyword_span(const AstNode *decl);
 void     env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kind);
 int      sema_layer_index(const Sema *s, const char *name);
 int      sema_add_node(Sema *s, const SemaNode *n);
+/* Makes room for element n of an arena array of *cap elements, doubling
+ * when full; returns the (possibly moved) array.  Old copies stay in the arena. */
+void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 

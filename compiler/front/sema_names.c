@@ -43,18 +43,6 @@ typedef struct NamesState {
     int   nedges, capedges;
 } NamesState;
 
-static void *grow(Sema *s, void *old, int n, int *cap, size_t elem)
-{
-    if (n < *cap)
-        return old;
-    int nc = *cap ? *cap * 2 : 16;
-    void *p = arena_alloc(s->arena, elem * (size_t)nc);
-    if (n)
-        memcpy(p, old, elem * (size_t)n);
-    *cap = nc;
-    return p;
-}
-
 static int scope_find(const NameScope *sc, const char *name)
 {
     for (int i = sc->n - 1; i >= 0; i--)
@@ -65,25 +53,24 @@ static int scope_find(const NameScope *sc, const char *name)
 
 static void scope_define(Sema *s, NameScope *sc, const char *name, Span at)
 {
-    sc->defs = grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
+    sc->defs = sema_grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
     sc->defs[sc->n++] = (Defined){name, at};
 }
 
 /* A later statement of the body that binds name, if any. */
-static const AstNode *defined_later(const NameScope *sc, const AstNode *after, const char *name)
+static const AstNode *defined_later(const AstNode *after, const char *name)
 {
     for (const AstNode *st = after ? after->next : NULL; st; st = st->next)
         if ((st->kind == AST_BIND && strcmp(st->def.name, name) == 0)
             || ((st->kind == AST_INPUT || st->kind == AST_TARGET) && strcmp(st->decl.name, name) == 0))
             return st;
-    (void)sc;
     return NULL;
 }
 
 static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode *stmt)
 {
     const char *id = e->name.id;
-    const AstNode *later = defined_later(sc, stmt, id);
+    const AstNode *later = defined_later(stmt, id);
     if (later) {
         sema_error(s, e->span, "'%s' is used before it is defined", id);
         diag_note(s->diag, later->kind == AST_BIND ? later->def.name_span : later->decl.name_span,
@@ -126,7 +113,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
         return;
     }
     if (layer >= 0 && sc->layer >= 0) {
-        ns->edges = grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
+        ns->edges = sema_grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
         ns->edges[ns->nedges++] = (Edge){sc->layer, layer, e->call.callee_span};
     }
     const AstNode *slot[BUILTIN_MAX_PARAMS + 64] = {0}, *name_arg = NULL;
@@ -144,7 +131,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
             if (k == PK_LAYER) {
                 int l = sema_layer_index(s, v->name.id);
                 if (l >= 0 && sc->layer >= 0) {
-                    ns->edges = grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
+                    ns->edges = sema_grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
                     ns->edges[ns->nedges++] = (Edge){sc->layer, l, v->span};
                 }
                 if (l >= 0)
@@ -157,7 +144,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
     }
     /* Post-order: a call's arguments are evaluated, and numbered, first. */
     if ((b && b->pname) || layer >= 0 || (b && b - builtin_table == B_REPEAT)) {
-        sc->calls = grow(s, sc->calls, sc->ncalls, &sc->capcalls, sizeof *sc->calls);
+        sc->calls = sema_grow(s, sc->calls, sc->ncalls, &sc->capcalls, sizeof *sc->calls);
         sc->calls[sc->ncalls++] = (ParamCall){e, stmt};
     }
 }
@@ -221,12 +208,11 @@ static int assigned_count(const AstNode *body, const char *name)
     return n;
 }
 
-static bool has_name_arg(Sema *s, const AstNode *call)
+static bool has_name_arg(const AstNode *call)
 {
     for (const AstNode *a = call->call.args; a; a = a->next)
         if (a->arg.name && strcmp(a->arg.name, "name") == 0)
             return true;
-    (void)s;
     return false;
 }
 
@@ -264,7 +250,7 @@ static void assign_names(Sema *s, NameScope *sc)
         if (stmt && stmt->kind == AST_BIND && !is_repeat && assigned_count(sc->body, stmt->def.name) == 1) {
             int others = 0;  /* unnamed parameterised calls in this statement */
             for (int j = 0; j < n; j++)
-                others += sc->calls[j].stmt == stmt && !has_name_arg(s, sc->calls[j].call);
+                others += sc->calls[j].stmt == stmt && !has_name_arg(sc->calls[j].call);
             if (others == 1) {
                 name[i] = stmt->def.name;
                 continue;

@@ -6,42 +6,68 @@
 #include "parse.h"
 #include "parser.h"
 
+/* A lexer over text, with its diagnostics collected in a string. */
+typedef struct Lex {
+    Arena    a;
+    Source   src;
+    DiagSink ds;
+    FILE    *mem;
+    char    *diag;
+    size_t   dlen;
+    ParseCtx ctx;
+} Lex;
+
+static void lex_open(Lex *l, const char *text, size_t len)
+{
+    arena_init(&l->a);
+    source_from_memory(&l->src, &l->a, "t.nn", text, len);
+    l->diag = NULL;
+    l->mem = open_memstream(&l->diag, &l->dlen);
+    diag_init(&l->ds, &l->src, l->mem);
+    l->ctx = (ParseCtx){.arena = &l->a, .diag = &l->ds};
+    l->ctx.lex.src = &l->src;
+    l->ctx.lex.cur = l->src.text;
+    l->ctx.lex.lim = l->src.text + l->src.len;
+}
+
+static int lex_next(Lex *l, YYLTYPE *loc)
+{
+    YYSTYPE v;
+    return yylex(&v, loc, &l->ctx);
+}
+
+/* Closes l; the caller owns and frees the returned diagnostics. */
+static char *lex_close(Lex *l)
+{
+    fclose(l->mem);
+    diag_fini(&l->ds);
+    arena_free(&l->a);
+    return l->diag;
+}
+
 /* Lexes text and writes "KIND@begin-end" for each token into out. */
 static void lex_all(const char *text, char *out, size_t outlen, char **diag)
 {
-    Arena a;
-    arena_init(&a);
-    Source src;
-    source_from_memory(&src, &a, "t.nn", text, strlen(text));
-    size_t dlen;
-    FILE *mem = open_memstream(diag, &dlen);
-    DiagSink ds;
-    diag_init(&ds, &src, mem);
-    ParseCtx ctx = {.arena = &a, .diag = &ds};
-    ctx.lex.src = &src;
-    ctx.lex.cur = src.text;
-    ctx.lex.lim = src.text + src.len;
+    Lex l;
+    lex_open(&l, text, strlen(text));
     out[0] = '\0';
     for (int guard = 0; guard < 100; guard++) {
-        YYSTYPE v;
-        YYLTYPE l;
-        int t = yylex(&v, &l, &ctx);
+        YYLTYPE loc;
+        int t = lex_next(&l, &loc);
         char one[64];
         const char *name = t == TOK_YYEOF ? "EOF" : t == TOK_YYerror ? "ERR" : t == TOK_IDENT ? "ID"
                          : t == TOK_INT ? "INT" : t == TOK_FLOAT ? "NUM" : t == TOK_STRING ? "STR"
                          : t == TOK_MODEL ? "model" : t == TOK_LAYER ? "layer" : t == TOK_RETURN ? "return"
                          : NULL;
         if (name)
-            snprintf(one, sizeof one, "%s@%u-%u ", name, l.begin, l.end);
+            snprintf(one, sizeof one, "%s@%u-%u ", name, loc.begin, loc.end);
         else
-            snprintf(one, sizeof one, "'%c'@%u-%u ", t, l.begin, l.end);
+            snprintf(one, sizeof one, "'%c'@%u-%u ", t, loc.begin, loc.end);
         strncat(out, one, outlen - strlen(out) - 1);
         if (t == TOK_YYEOF)
             break;
     }
-    fclose(mem);
-    diag_fini(&ds);
-    arena_free(&a);
+    *diag = lex_close(&l);
 }
 
 static void test_tokens(void)
@@ -114,33 +140,14 @@ static void test_errors(void)
 static void test_embedded_nul(void)
 {
     /* A NUL inside the text is a bad byte, not the end of the file. */
-    char *diag = NULL;
-    Arena a;
-    arena_init(&a);
-    Source src;
-    source_from_memory(&src, &a, "t.nn", "a\0b", 3);
-    size_t dlen;
-    FILE *mem = open_memstream(&diag, &dlen);
-    DiagSink ds;
-    diag_init(&ds, &src, mem);
-    ParseCtx ctx = {.arena = &a, .diag = &ds};
-    ctx.lex.src = &src;
-    ctx.lex.cur = src.text;
-    ctx.lex.lim = src.text + src.len;
-    int kinds[4];
-    for (int i = 0; i < 4; i++) {
-        YYSTYPE v;
-        YYLTYPE l;
-        kinds[i] = yylex(&v, &l, &ctx);
-    }
-    fclose(mem);
-    CU_ASSERT_EQUAL(kinds[0], TOK_IDENT);
-    CU_ASSERT_EQUAL(kinds[1], TOK_YYerror);
-    CU_ASSERT_EQUAL(kinds[2], TOK_IDENT);
-    CU_ASSERT_EQUAL(kinds[3], TOK_YYEOF);
-    free(diag);
-    diag_fini(&ds);
-    arena_free(&a);
+    Lex l;
+    lex_open(&l, "a\0b", 3);
+    YYLTYPE loc;
+    CU_ASSERT_EQUAL(lex_next(&l, &loc), TOK_IDENT);
+    CU_ASSERT_EQUAL(lex_next(&l, &loc), TOK_YYerror);
+    CU_ASSERT_EQUAL(lex_next(&l, &loc), TOK_IDENT);
+    CU_ASSERT_EQUAL(lex_next(&l, &loc), TOK_YYEOF);
+    free(lex_close(&l));
 }
 
 static const TestCase tests[] = {

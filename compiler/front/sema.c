@@ -207,13 +207,14 @@ static void model_declare(Sema *s, Env *env, const AstNode *item)
     Value v = {.kind = VAL_ERROR, .node = -1};
     if (sema_parse_type(s, item->decl.type, &t)) {
         t.batched = true;
+        bool usable = true;
         if (item->kind == AST_INPUT && t.elem == ELEM_INDEX && t.shape.rank == 0)
-            sema_error(s, item->decl.type->span,
-                       "an input of one class label per example is not supported; use token(N)[1]");
+            usable = sema_error(s, item->decl.type->span,
+                                "an input of one class label per example is not supported; use token(N)[1]");
         SemaNode n = {.kind = item->kind == AST_INPUT ? SN_INPUT : SN_TARGET, .name = name,
                       .at = item->span, .type = t, .in = {-1, -1, -1, -1, -1, -1, -1, -1}};
         int id = sema_add_node(s, &n);
-        if (id >= 0)
+        if (id >= 0 && usable)
             v = (Value){.kind = VAL_TENSOR, .node = id, .t = t};
         AstNode *ty = (AstNode *)item->decl.type;  /* for --dump-ir=ast */
         ty->ann = v;
@@ -222,31 +223,34 @@ static void model_declare(Sema *s, Env *env, const AstNode *item)
     env_bind(s, env, name, v, item->decl.name_span, item->kind);
 }
 
+void sema_bind_result(Sema *s, Env *env, const AstNode *item, Value v)
+{
+    const char *name = item->def.name;
+    Binding *g = env_find(&s->globals, name);
+    if (g) {
+        sema_error(s, item->def.name_span, "'%s' is a constant and cannot be rebound", name);
+        diag_note(s->diag, g->at, "'%s' is defined here", name);
+        v = ERR_VALUE;  /* its uses stay quiet */
+    } else if (v.kind != VAL_TENSOR && v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT) {
+        sema_error(s, item->def.value->span, "a binding must hold a tensor or a number, found %s",
+                   sema_value_kind(&v));
+        v = ERR_VALUE;
+    }
+    env_bind(s, env, name, v, item->def.name_span, AST_BIND);
+}
+
 static void model_bind(Sema *s, Env *env, const AstNode *item)
 {
     const char *name = item->def.name;
     Binding *prev = env_find(env, name);
-    Binding *g = env_find(&s->globals, name);
-    env->row = name;
-    Value v = sema_eval(s, env, item->def.value, EV_EXPR);
     if (prev && (prev->kind == AST_INPUT || prev->kind == AST_TARGET)) {
         sema_error(s, item->def.name_span, "cannot assign to %s '%s'",
                    prev->kind == AST_INPUT ? "input" : "target", name);
         diag_note(s->diag, prev->at, "'%s' is declared here", name);
         return;
     }
-    if (g) {
-        sema_error(s, item->def.name_span, "'%s' is a constant and cannot be rebound", name);
-        diag_note(s->diag, g->at, "'%s' is defined here", name);
-        env_bind(s, env, name, ERR_VALUE, item->def.name_span, AST_BIND);  /* its uses stay quiet */
-        return;
-    }
-    if (v.kind != VAL_TENSOR && v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT) {
-        sema_error(s, item->def.value->span, "a binding must hold a tensor or a number, found %s",
-                   sema_value_kind(&v));
-        v.kind = VAL_ERROR;
-    }
-    env_bind(s, env, name, v, item->def.name_span, AST_BIND);
+    env->row = name;
+    sema_bind_result(s, env, item, sema_eval(s, env, item->def.value, EV_EXPR));
 }
 
 /* output, loss and metric: each checks its value and records its node. */

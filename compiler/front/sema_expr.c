@@ -95,7 +95,7 @@ bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, 
     *b = NULL;
     *np = 0;
     if (*layer >= 0) {
-        for (const AstNode *p = s->layers[*layer]->layer.params; p && *np < BUILTIN_MAX_PARAMS + 64; p = p->next)
+        for (const AstNode *p = s->layers[*layer]->layer.params; p && *np < SIG_MAX; p = p->next)
             pnames[(*np)++] = p->def.name;
         *named = true;
         return true;
@@ -251,7 +251,8 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
 {
     const BuiltinParam *p = &b->params[i];
     const AstNode *e = arg->arg.value;
-    if (p->kind == PK_ENUM && e->kind == AST_NAME) {
+    Binding *named_const = e->kind == AST_NAME ? env_find(&s->globals, e->name.id) : NULL;
+    if (p->kind == PK_ENUM && e->kind == AST_NAME && !(named_const && named_const->v.kind == VAL_STRING)) {
         Value v = {.kind = VAL_STRING, .node = -1, .s = e->name.id};
         if (!choice_ok(p->choices, v.s)) {
             sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
@@ -374,7 +375,10 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         const BuiltinParam *p = &b->params[i];
         arg_at[i] = slot[i] ? slot[i]->arg.value->span : call->span;
         if (slot[i]) {
+            if (b->cls == BC_LOSS || b->cls == BC_METRIC)
+                s->label_reader = slot[i]->arg.value;
             args[i] = eval_param(s, env, b, i, slot[i], inner);
+            s->label_reader = NULL;
         } else if (p->required) {
             sema_error(s, call->span, "%s is missing argument '%s'", b->name, p->name);
             diag_note(s->diag, SPAN_NONE, "%s takes %s", b->name, builtin_synopsis(s, b));
@@ -463,8 +467,7 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
     for (const AstNode *st = l->layer.body; st; st = st->next) {
         if (st->kind == AST_BIND) {
             env.row = st->def.name;
-            Value v = sema_eval(s, &env, st->def.value, EV_EXPR);
-            env_bind(s, &env, st->def.name, v, st->def.name_span, AST_BIND);
+            sema_bind_result(s, &env, st, sema_eval(s, &env, st->def.value, EV_EXPR));
         } else if (st->kind == AST_RETURN) {
             env.row = "return";
             result = sema_eval(s, &env, st->stmt.value, EV_EXPR);
@@ -477,14 +480,14 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
 static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
 {
     const AstNode *l = s->layers[li];
-    const char *pnames[BUILTIN_MAX_PARAMS + 64];
+    const char *pnames[SIG_MAX] = {0};
     int np = 0;
-    for (const AstNode *p = l->layer.params; p && np < BUILTIN_MAX_PARAMS + 64; p = p->next)
+    for (const AstNode *p = l->layer.params; p && np < SIG_MAX; p = p->next)
         pnames[np++] = p->def.name;
-    const AstNode *slot[BUILTIN_MAX_PARAMS + 64], *name_arg;
+    const AstNode *slot[SIG_MAX] = {0}, *name_arg = NULL;
     if (!sema_bind_args(s, call, l->layer.name, pnames, np, true, slot, &name_arg, true))
         return ERR;
-    Value vals[BUILTIN_MAX_PARAMS + 64];
+    Value vals[SIG_MAX] = {{0}};
     bool ok = true;
     int i = 0;
     for (const AstNode *p = l->layer.params; p && i < np; p = p->next, i++) {
@@ -706,6 +709,12 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     Binding *b = env_find(env, id);
     if (!b && env != &s->globals)
         b = env_find(&s->globals, id);
+    if (b && b->kind == AST_TARGET && b->v.kind != VAL_ERROR && s->label_reader != e) {
+        /* The model must not see what it is asked to predict. */
+        sema_error(s, e->span, "target '%s' is what the model must predict; only a loss or a metric may read it", id);
+        diag_note(s->diag, b->at, "'%s' is declared as a target here", id);
+        return ERR;
+    }
     if (b)
         return b->v;
     if (sema_layer_index(s, id) >= 0) {
@@ -856,7 +865,7 @@ bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
             sema_error(s, ty->span, "class(N) is one label per example; use token(N)[...] for a sequence of labels");
             return false;
         }
-        if (tok && !ty->type.has_dims) {
+        if (tok && !ty->type.dims) {
             sema_error(s, ty->type.name_span, "token(N) needs a shape, such as token(N)[64]");
             return false;
         }

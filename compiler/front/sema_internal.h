@@ -32,7 +32,12 @@ typedef struct Frame {
     Span           call;
 } Frame;
 
-enum { SEMA_MAX_DEPTH = 64, SEMA_MAX_NODES = 100000 };
+enum {
+    SEMA_MAX_DEPTH = 64,        /* layers nested in layers */
+    SEMA_MAX_NODES = 100000,    /* operations in one model, user layers expanded */
+    LAYER_MAX_PARAMS = 64,      /* parameters of one user layer */
+    SIG_MAX = LAYER_MAX_PARAMS, /* room for any signature, built-in or user */
+};
 
 typedef struct Sema {
     Arena          *arena;
@@ -48,11 +53,15 @@ typedef struct Sema {
     int             depth;
     bool            too_large;    /* reported "model too large" once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
+    const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
 } Sema;
 
 /* sema.c */
 bool sema_error(Sema *s, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 Binding *env_find(Env *env, const char *name);
+/* Binds the value of "NAME = ..." (item) in env after the checks every
+ * scope shares: no constant is rebound, and only tensors and numbers bind. */
+void sema_bind_result(Sema *s, Env *env, const AstNode *item, Value v);
 /* The model whose body defines name (for "not visible here" notes), or NULL. */
 const AstNode *sema_model_defining(Sema *s, const char *name);
 /* The keyword of a train block, where its own errors point. */

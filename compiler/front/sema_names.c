@@ -99,7 +99,7 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
 static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt)
 {
     Sema *s = ns->s;
-    const char *pnames[BUILTIN_MAX_PARAMS + 64];
+    const char *pnames[SIG_MAX] = {0};
     int np = 0, layer = -1;
     bool named = false;
     const Builtin *b = NULL;
@@ -116,7 +116,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
         ns->edges = sema_grow(s, ns->edges, ns->nedges, &ns->capedges, sizeof *ns->edges);
         ns->edges[ns->nedges++] = (Edge){sc->layer, layer, e->call.callee_span};
     }
-    const AstNode *slot[BUILTIN_MAX_PARAMS + 64] = {0}, *name_arg = NULL;
+    const AstNode *slot[SIG_MAX] = {0}, *name_arg = NULL;
     bool bound = sema_bind_args(s, e, e->call.callee, pnames, np, named, slot, &name_arg, true);
     for (const AstNode *a = e->call.args; a; a = a->next) {
         int which = -1;
@@ -228,8 +228,8 @@ static void assign_names(Sema *s, NameScope *sc)
     for (int i = 0; i < n; i++) {
         const AstNode *call = sc->calls[i].call, *stmt = sc->calls[i].stmt;
         at[i] = call->call.callee_span;
-        const char *pn[BUILTIN_MAX_PARAMS + 64];
-        const AstNode *slot[BUILTIN_MAX_PARAMS + 64] = {0}, *name_arg = NULL;
+        const char *pn[SIG_MAX] = {0};
+        const AstNode *slot[SIG_MAX] = {0}, *name_arg = NULL;
         int np = 0, layer = -1;
         bool named = false;
         const Builtin *b = NULL;
@@ -327,6 +327,9 @@ static void names_layer(NamesState *ns, int index)
     NameScope sc = {.body = l->layer.body, .layer = index};
     NameScope defaults = {.layer = index};
     for (const AstNode *p = l->layer.params; p; p = p->next) {
+        if (strcmp(p->def.name, "name") == 0)
+            sema_error(s, p->def.name_span, "'name' is how a call names its parameters (name: \"...\"); "
+                       "choose another name for this layer parameter");
         int prev = scope_find(&sc, p->def.name);
         if (prev >= 0) {
             sema_error(s, p->def.name_span, "parameter '%s' appears twice", p->def.name);
@@ -346,6 +349,11 @@ static void names_layer(NamesState *ns, int index)
     if (!l->layer.params)
         sema_error(s, l->layer.name_span, "layer '%s' takes no input; a layer needs at least one parameter",
                    l->layer.name);
+    if (sc.n > LAYER_MAX_PARAMS) {
+        sema_error(s, l->layer.name_span, "layer '%s' has %d parameters; at most %d are supported", l->layer.name,
+                   sc.n, LAYER_MAX_PARAMS);
+        s->poisoned[index] = true;
+    }
     names_body(ns, &sc);
     const AstNode *last = l->layer.body;
     while (last && last->next)

@@ -158,7 +158,7 @@ void nnc_summary(StrBuf *sb, const NncFront *f)
     sb_group(sb, tparams);
     sb_puts(sb, " (");
     put_bytes(sb, (double)tparams * 4);
-    sb_printf(sb, " as f32) in %d tensors\n", m->nparams);
+    sb_printf(sb, " as f32) in %d tensor%s\n", m->nparams, m->nparams == 1 ? "" : "s");
     sb_puts(sb, "FLOPs: forward pass per example, loss included; a multiply-add counts as 2\n");
     const SemaTrain *t = &m->train;
     if (t->decl && t->data && t->optimizer) {

@@ -8,6 +8,7 @@
  * any other elementwise operation 1; docs/language.md lists each rule).
  */
 #include "builtins.h"
+#include "sema.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -364,6 +365,91 @@ static bool check_against_reals(CallCheck *cc)
     return true;
 }
 
+/* ---- data sources: does the model have what they feed? ------------------- */
+
+/* The model's only node of a kind (its input or its target), or NULL after
+ * saying the source feeds exactly one. */
+static const SemaNode *only(CallCheck *cc, SemaNodeKind kind)
+{
+    const SemaNode *found = NULL;
+    int count = 0;
+    for (int i = 0; i < cc->model->nnodes; i++)
+        if (cc->model->nodes[i].kind == kind) {
+            found = &cc->model->nodes[i];
+            count++;
+        }
+    if (count != 1) {
+        cc_error(cc, -1, "%s data feeds one %s, but the model declares %d", cc->b->name,
+                 kind == SN_INPUT ? "input" : "target", count);
+        return NULL;
+    }
+    return found;
+}
+
+/* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 */
+static bool check_mnist(CallCheck *cc)
+{
+    const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
+    if (!in || !tg)
+        return false;
+    bool ok = true;
+    if (in->type.elem != ELEM_F32 || shape_elems(&in->type.shape) != 784) {
+        ok = cc_error(cc, -1, "mnist gives 28x28 = 784 pixels per image, but input '%s' is %s", in->name,
+                      cc_type(cc, &in->type));
+        cc_note(cc, in->at, "declare it as f32[784], f32[28, 28] or f32[1, 28, 28]");
+    }
+    if (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10) {
+        ok = cc_error(cc, -1, "mnist gives one digit 0-9 per image, but target '%s' is %s", tg->name,
+                      cc_type(cc, &tg->type));
+        cc_note(cc, tg->at, "declare it as class(10)");
+    }
+    return ok;
+}
+
+/* csv(train): a row of numbers per example, the target last */
+static bool check_csv(CallCheck *cc)
+{
+    const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
+    if (!in || !tg)
+        return false;
+    if (in->type.elem != ELEM_F32)
+        return cc_error(cc, -1, "csv gives real-valued features, but input '%s' is %s", in->name,
+                        cc_type(cc, &in->type));
+    if (tg->type.elem == ELEM_INDEX ? tg->type.shape.rank != 0 : shape_elems(&tg->type.shape) != 1)
+        return cc_error(cc, -1, "csv gives one target value per row, but target '%s' is %s", tg->name,
+                        cc_type(cc, &tg->type));
+    return true;
+}
+
+/* text(file, block): windows of block characters, the target shifted by one */
+static bool check_text(CallCheck *cc)
+{
+    const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
+    if (!in || !tg)
+        return false;
+    int64_t block = cc->arg[1].i;
+    bool ok_in = in->type.elem == ELEM_INDEX && in->type.shape.rank == 1;
+    bool ok_tg = tg->type.elem == ELEM_INDEX && tg->type.shape.rank == 1;
+    if (!ok_in || !ok_tg) {
+        const SemaNode *bad = ok_in ? tg : in;
+        return cc_error(cc, -1, "text gives windows of characters, token(V)[T], but %s '%s' is %s",
+                        bad == in ? "input" : "target", bad->name, cc_type(cc, &bad->type));
+    }
+    int64_t tin = in->type.shape.dim[0], ttg = tg->type.shape.dim[0];
+    if (tin != block || ttg != block) {
+        const SemaNode *bad = tin != block ? in : tg;
+        cc_error(cc, -1, "text gives windows of %lld characters, but %s '%s' is %s", (long long)block,
+                 bad == in ? "input" : "target", bad->name, cc_type(cc, &bad->type));
+        if (tin == ttg)
+            cc_note(cc, SPAN_NONE, "use block: %lld to match the model", (long long)tin);
+        return false;
+    }
+    if (in->type.classes != tg->type.classes)
+        return cc_error(cc, -1, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name,
+                        cc_type(cc, &in->type), tg->name, cc_type(cc, &tg->type));
+    return true;
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 #define X_TENSOR(n, d)  {.name = n, .kind = PK_TENSOR, .required = true, .doc = d}
@@ -506,17 +592,17 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "dir", .kind = PK_STRING, .required = true, .doc = "folder with the four IDX files (gzipped or not)"},
         {.name = "normalize", .kind = PK_ENUM, .def = STR("standard"), .choices = "standard|unit|none",
          .doc = "standard: (x/255 - 0.1307)/0.3081; unit: x/255; none: raw bytes"},
-    }, NULL, "MNIST-style IDX images and labels"},
+    }, check_mnist, "MNIST-style IDX images and labels"},
     [B_CSV] = {"csv", BC_DATA, NULL, {
         {.name = "train", .kind = PK_STRING, .required = true, .doc = "training rows: features, then the target last"},
         {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test rows, same layout; empty: none"},
         {.name = "header", .kind = PK_BOOL, .def = BOOL(false), .doc = "skip the first line"},
-    }, NULL, "numbers, one example per line"},
+    }, check_csv, "numbers, one example per line"},
     [B_TEXT] = {"text", BC_DATA, NULL, {
         {.name = "file", .kind = PK_STRING, .required = true, .doc = "a text file; its characters are the vocabulary"},
         {.name = "block", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "window length T"},
         {.name = "split", .kind = PK_FLOAT, .def = FLT(0.9), .range = "(0,1)", .doc = "fraction used for training"},
-    }, NULL, "character-level windows: next-character prediction"},
+    }, check_text, "character-level windows: next-character prediction"},
 };
 
 /* ---- lookups ------------------------------------------------------------- */

@@ -4,7 +4,8 @@
  * Each row gives a name, where it may be used (its class), its signature
  * (parameters with kinds, defaults and ranges), the default name of the
  * parameters it creates, and its check function: the shape rule, which also
- * declares parameters and counts FLOPs.  sema.c binds arguments from the
+ * declares parameters and counts FLOPs (for a data source: whether it can
+ * feed the model's input and target).  sema.c binds arguments from the
  * signature generically; docs/language.md describes the same rows.
  */
 #ifndef NNC_BUILTINS_H
@@ -83,7 +84,8 @@ typedef struct Builtin {
     BuiltinClass cls;
     const char  *pname;    /* default name of its parameters ("attn"); NULL: none */
     BuiltinParam params[BUILTIN_MAX_PARAMS];
-    BuiltinCheckFn check;  /* shape rule; NULL for train-block entries checked by range alone */
+    BuiltinCheckFn check;  /* shape rule; for a data source, whether it fits the model's
+                            * input and target; NULL for optimizers and schedules */
     const char  *doc;      /* one line */
 } Builtin;
 
@@ -108,6 +110,7 @@ typedef struct CallCheck {
     struct Sema   *sema;
     const Builtin *b;
     Span           at;                       /* the call */
+    const struct SemaModel *model;           /* the model checked so far (data sources compare with it) */
     const char    *prefix;                   /* parameter-name prefix, "blocks.0.attn." */
     Value          arg[BUILTIN_MAX_PARAMS];
     Span           arg_at[BUILTIN_MAX_PARAMS];/* each argument, or the call when defaulted */
@@ -116,7 +119,8 @@ typedef struct CallCheck {
     uint64_t       flops;                    /* per example, forward */
 } CallCheck;
 
-/* Helpers for check functions (implemented in sema_expr.c). */
+/* Helpers for check functions (implemented in sema_expr.c and sema.c). */
+void cc_note(CallCheck *cc, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind init, int64_t fan_in);
 bool cc_error(CallCheck *cc, int arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Formats a type for a message: "f32[B,784]" (in a buffer owned by the sema arena). */

@@ -63,6 +63,14 @@ bool cc_error(CallCheck *cc, int arg, const char *fmt, ...)
     return false;
 }
 
+void cc_note(CallCheck *cc, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_report(cc->sema->diag, DIAG_NOTE, at, fmt, ap);
+    va_end(ap);
+}
+
 /* Records what an expression was found to be, for --dump-ir=ast. */
 static void annotate(const AstNode *e, const Value *v)
 {
@@ -400,7 +408,14 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     if (b - builtin_table == B_REPEAT)
         return eval_repeat(s, env, call, args, arg_at);
 
-    if (!b->check) {  /* train-block entries: ranges were all there was to check */
+    CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
+    memcpy(cc.arg, args, sizeof args);
+    memcpy(cc.arg_at, arg_at, sizeof arg_at);
+    if (b->cls == BC_DATA || b->cls == BC_OPTIMIZER || b->cls == BC_SCHEDULE) {
+        /* A data source's rule compares it with the model's declarations;
+         * after errors in those the comparison would only be noise. */
+        if (b->check && s->diag->errors == s->errors_at_start && !b->check(&cc))
+            return ERR;
         Spec *spec = ARENA_NEW(s->arena, Spec);
         spec->b = b;
         spec->at = call->span;
@@ -408,9 +423,6 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         return (Value){.kind = VAL_SPEC, .node = -1, .spec = spec};
     }
 
-    CallCheck cc = {.sema = s, .b = b, .at = call->span};
-    memcpy(cc.arg, args, sizeof args);
-    memcpy(cc.arg_at, arg_at, sizeof arg_at);
     const char *pname = call->call.pname ? call->call.pname : b->pname;
     cc.prefix = b->pname ? arena_printf(s->arena, "%s%s.", env->prefix, pname) : "";
     int first_param = s->m->nparams;

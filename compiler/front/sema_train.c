@@ -1,5 +1,5 @@
-/* sema_train.c — the train block: its settings, and whether its data source
- * can feed the model's inputs and targets. */
+/* sema_train.c — the train block: its settings and their ranges.  (Whether
+ * the data source fits the model is the source's own rule in builtins.c.) */
 #include "sema_internal.h"
 
 #include <string.h>
@@ -22,77 +22,6 @@ static bool int_setting(Sema *s, const AstNode *st, int64_t lo, int64_t hi, int6
                           (long long)lo, (long long)hi, (long long)v.i);
     *out = v.i;
     return true;
-}
-
-/* The single input and single target a data source feeds, or NULL. */
-static const SemaNode *only(Sema *s, SemaNodeKind kind, const Spec *data, int *count)
-{
-    const SemaNode *found = NULL;
-    *count = 0;
-    for (int i = 0; i < s->m->nnodes; i++)
-        if (s->m->nodes[i].kind == kind) {
-            found = &s->m->nodes[i];
-            ++*count;
-        }
-    if (*count != 1) {
-        sema_error(s, data->at, "%s data feeds one %s, but the model declares %d", data->b->name,
-                   kind == SN_INPUT ? "input" : "target", *count);
-        return NULL;
-    }
-    return found;
-}
-
-static void check_data(Sema *s, const Spec *d)
-{
-    int n;
-    const SemaNode *in = only(s, SN_INPUT, d, &n);
-    const SemaNode *tg = only(s, SN_TARGET, d, &n);
-    if (!in || !tg)
-        return;
-    const char *it = sema_type_str(s, &in->type), *tt = sema_type_str(s, &tg->type);
-    switch ((BuiltinId)(d->b - builtin_table)) {
-    case B_MNIST:
-        if (in->type.elem != ELEM_F32 || shape_elems(&in->type.shape) != 784) {
-            sema_error(s, d->at, "mnist gives 28x28 = 784 pixels per image, but input '%s' is %s", in->name, it);
-            diag_note(s->diag, in->at, "declare it as f32[784], f32[28, 28] or f32[1, 28, 28]");
-        }
-        if (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10) {
-            sema_error(s, d->at, "mnist gives one digit 0-9 per image, but target '%s' is %s", tg->name, tt);
-            diag_note(s->diag, tg->at, "declare it as class(10)");
-        }
-        break;
-    case B_TEXT: {
-        int64_t block = d->args[1].i;
-        bool ok_in = in->type.elem == ELEM_INDEX && in->type.shape.rank == 1;
-        bool ok_tg = tg->type.elem == ELEM_INDEX && tg->type.shape.rank == 1;
-        if (!ok_in || !ok_tg) {
-            const SemaNode *bad = ok_in ? tg : in;
-            sema_error(s, d->at, "text gives windows of characters, token(V)[T], but %s '%s' is %s",
-                       bad == in ? "input" : "target", bad->name, bad == in ? it : tt);
-            break;
-        }
-        if (in->type.shape.dim[0] != block || tg->type.shape.dim[0] != block) {
-            const SemaNode *bad = in->type.shape.dim[0] != block ? in : tg;
-            sema_error(s, d->at, "text gives windows of %lld characters, but %s '%s' is %s", (long long)block,
-                       bad == in ? "input" : "target", bad->name, bad == in ? it : tt);
-            if (in->type.shape.dim[0] == tg->type.shape.dim[0])
-                diag_note(s->diag, SPAN_NONE, "use block: %lld to match the model", (long long)in->type.shape.dim[0]);
-            break;
-        }
-        if (in->type.classes != tg->type.classes)
-            sema_error(s, d->at, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name, it,
-                       tg->name, tt);
-        break;
-    }
-    case B_CSV:
-        if (in->type.elem != ELEM_F32)
-            sema_error(s, d->at, "csv gives real-valued features, but input '%s' is %s", in->name, it);
-        if (tg->type.elem == ELEM_INDEX ? tg->type.shape.rank != 0 : shape_elems(&tg->type.shape) != 1)
-            sema_error(s, d->at, "csv gives one target value per row, but target '%s' is %s", tg->name, tt);
-        break;
-    default:
-        break;  /* only data sources reach here */
-    }
 }
 
 void sema_train(Sema *s, const AstNode *train)
@@ -147,9 +76,6 @@ void sema_train(Sema *s, const AstNode *train)
             Value *args = k == 0 ? t->data_args : k == 1 ? t->optimizer_args : t->schedule_args;
             *slot = v.spec->b;
             memcpy(args, v.spec->args, sizeof v.spec->args);
-            /* Declarations with errors would make every comparison noise. */
-            if (k == 0 && s->diag->errors == s->errors_at_start)
-                check_data(s, v.spec);
         } else if (strcmp(key, "batch") == 0) {
             int_setting(s, st, 1, 1 << 20, &t->batch);
         } else if (strcmp(key, "epochs") == 0) {

@@ -13,7 +13,7 @@ static void test_rows_complete(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(b->name);
         CU_ASSERT_PTR_NOT_NULL(b->doc);
         CU_ASSERT_PTR_EQUAL(builtin_lookup(b->name), b);  /* names are unique */
-        bool needs_rule = b->cls == BC_LAYER || b->cls == BC_LOSS || b->cls == BC_METRIC;
+        bool needs_rule = b->cls == BC_LAYER || b->cls == BC_LOSS || b->cls == BC_METRIC || b->cls == BC_DATA;
         if (i != B_REPEAT)
             CU_ASSERT_EQUAL(b->check != NULL, needs_rule);
         if (b->pname)

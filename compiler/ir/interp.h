@@ -1,0 +1,38 @@
+/* interp.h — the reference interpreter: runs any IR graph, at any stage,
+ * with plain loops.  It is the oracle for gradients and generated code.
+ *
+ * Every value is held as doubles; after each node, values of an f32 node
+ * are rounded to float, so an f32 graph computes as f32 storage with exact
+ * f64 arithmetic inside each operation, and an f64 graph in full double.
+ * Labels (i32) are held exactly.
+ */
+#ifndef NNC_INTERP_H
+#define NNC_INTERP_H
+
+#include "ir.h"
+
+struct IrPlan;
+
+typedef struct IrEval {
+    const IrGraph *g;
+    int64_t        batch;   /* the size IR_BATCH stands for */
+    double       **val;     /* per node: its values, row-major (NULL until computed) */
+    int64_t       *len;     /* per node: number of elements */
+    const struct IrPlan *plan; /* when set, activations live in one arena laid out by the plan */
+    double        *arena;   /* the plan's arena (owned) */
+    char           error[256];
+} IrEval;
+
+/* Prepares ev for g at a batch size: every value unset. */
+void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch);
+/* Binds the values of an INPUT node (copied: ir_elems(shape, batch) doubles). */
+void ir_eval_set(IrEval *ev, int node, const double *values);
+/* Runs every node in order.  Returns 0, or -1 with ev->error set (an input
+ * left unset, an index out of range). */
+int  ir_eval_run(IrEval *ev);
+void ir_eval_free(IrEval *ev);
+
+/* The value of a graph output by name, or NULL. */
+const double *ir_eval_output(const IrEval *ev, const char *name, int64_t *len);
+
+#endif

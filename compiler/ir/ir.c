@@ -1,0 +1,237 @@
+/* ir.c — building graphs: nodes appended in topological order, each shaped
+ * by its op's rule. */
+#include "ir_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ir_init(IrGraph *g, Arena *a, const Source *src, const char *name, IrType ftype)
+{
+    memset(g, 0, sizeof *g);
+    g->arena = a;
+    g->src = src;
+    g->name = name;
+    g->ftype = ftype;
+}
+
+const char *ir_error(const IrGraph *g) { return g->error; }
+
+int ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at)
+{
+    const IrOpInfo *info = &ir_ops[op];
+    for (int k = 0; k < nin; k++)
+        if (in[k] < 0 || in[k] >= g->n) {
+            if (!g->error)
+                g->error = arena_printf(g->arena, "%s: operand %d is not a value", info->name, k);
+            return -1;
+        }
+    if (info->arity >= 0 && nin != info->arity) {
+        if (!g->error)
+            g->error = arena_printf(g->arena, "%s takes %d operands, given %d", info->name, info->arity, nin);
+        return -1;
+    }
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 256;
+        IrNode *nodes = ARENA_ARRAY(g->arena, IrNode, cap);
+        if (g->n)
+            memcpy(nodes, g->nodes, sizeof *nodes * (size_t)g->n);
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    IrNode *n = &g->nodes[g->n];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->nin = nin;
+    n->in = ARENA_ARRAY(g->arena, int, nin + 1);
+    if (nin)
+        memcpy(n->in, in, sizeof(int) * (size_t)nin);
+    if (a)
+        n->a = *a;
+    n->at = at;
+    n->fwd = -1;
+    n->type = g->ftype;
+    if (a && (op == IR_INPUT || op == IR_TENSOR || op == IR_RANDOM_MASK))
+        n->shape = a->shape;
+    const char *why = info->shape(g, n);
+    if (why) {
+        if (!g->error)
+            g->error = arena_printf(g->arena, "%s: %s", info->name, why);
+        return -1;
+    }
+    return g->n++;
+}
+
+int ir_input(IrGraph *g, IrRole role, const char *name, IrType type, const IrShape *shape, Span at)
+{
+    IrAttr a = {.name = name, .role = role, .shape = *shape};
+    int id = ir_add(g, IR_INPUT, NULL, 0, &a, at);
+    if (id >= 0)
+        g->nodes[id].type = type;
+    return id;
+}
+
+int ir_const(IrGraph *g, double v, Span at)
+{
+    IrAttr a = {.f = v};
+    return ir_add(g, IR_CONST, NULL, 0, &a, at);
+}
+
+int ir_unary(IrGraph *g, IrOp op, int x, Span at) { return ir_add(g, op, &x, 1, NULL, at); }
+
+int ir_binary(IrGraph *g, IrOp op, int x, int y, Span at)
+{
+    int in[2] = {x, y};
+    return ir_add(g, op, in, 2, NULL, at);
+}
+
+int ir_pow(IrGraph *g, int x, double exponent, Span at)
+{
+    IrAttr a = {.f = exponent};
+    return ir_add(g, IR_POW, &x, 1, &a, at);
+}
+
+int ir_reduce(IrGraph *g, IrOp op, int x, uint64_t axes, Span at)
+{
+    IrAttr a = {.i = {(int64_t)axes}};
+    return ir_add(g, op, &x, 1, &a, at);
+}
+
+int ir_reshape(IrGraph *g, int x, const IrShape *shape, Span at)
+{
+    if (x >= 0 && ir_shape_equal(&g->nodes[x].shape, shape))
+        return x;
+    IrAttr a = {.shape = *shape};
+    return ir_add(g, IR_RESHAPE, &x, 1, &a, at);
+}
+
+int ir_permute(IrGraph *g, int x, const int *perm, Span at)
+{
+    IrAttr a = {0};
+    int rank = x >= 0 ? g->nodes[x].shape.rank : 0;
+    for (int i = 0; i < rank; i++)
+        a.i[i] = perm[i];
+    return ir_add(g, IR_PERMUTE, &x, 1, &a, at);
+}
+
+int ir_broadcast(IrGraph *g, int x, const IrShape *shape, Span at)
+{
+    if (x >= 0 && ir_shape_equal(&g->nodes[x].shape, shape))
+        return x;
+    IrAttr a = {.shape = *shape};
+    return ir_add(g, IR_BROADCAST, &x, 1, &a, at);
+}
+
+int ir_matmul(IrGraph *g, int a, int b, bool ta, bool tb, Span at)
+{
+    int in[2] = {a, b};
+    IrAttr at_ = {.i = {ta, tb}};
+    return ir_add(g, IR_MATMUL, in, 2, &at_, at);
+}
+
+void ir_output(IrGraph *g, const char *name, int value, IrOutKind kind, int updates)
+{
+    if (g->nouts == g->capouts) {
+        int cap = g->capouts ? g->capouts * 2 : 32;
+        IrOutput *o = ARENA_ARRAY(g->arena, IrOutput, cap);
+        if (g->nouts)
+            memcpy(o, g->outs, sizeof *o * (size_t)g->nouts);
+        g->outs = o;
+        g->capouts = cap;
+    }
+    g->outs[g->nouts++] = (IrOutput){name, value, kind, updates};
+}
+
+bool ir_shape_equal(const IrShape *a, const IrShape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dim[i] != b->dim[i])
+            return false;
+    return true;
+}
+
+bool ir_is_batched(const IrShape *s) { return s->rank > 0 && s->dim[0] == IR_BATCH; }
+
+int64_t ir_elems(const IrShape *s, int64_t batch)
+{
+    int64_t e = 1;
+    for (int i = 0; i < s->rank; i++)
+        e *= s->dim[i] == IR_BATCH ? batch : s->dim[i];
+    return e;
+}
+
+int ir_type_size(IrType t) { return t == IR_F64 ? 8 : 4; }
+
+const char *ir_type_name(IrType t)
+{
+    switch (t) {
+    case IR_F32: return "f32";
+    case IR_F64: return "f64";
+    case IR_I32: return "i32";
+    }
+    return "?";
+}
+
+void ir_shape_print(StrBuf *sb, const IrShape *s)
+{
+    sb_putc(sb, '[');
+    for (int i = 0; i < s->rank; i++) {
+        if (i)
+            sb_putc(sb, ',');
+        if (s->dim[i] == IR_BATCH)
+            sb_putc(sb, 'B');
+        else
+            sb_printf(sb, "%lld", (long long)s->dim[i]);
+    }
+    sb_putc(sb, ']');
+}
+
+int *ir_use_counts(const IrGraph *g)
+{
+    int *uses = ARENA_ARRAY(g->arena, int, g->n + 1);
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            uses[g->nodes[i].in[k]]++;
+    for (int i = 0; i < g->nouts; i++)
+        uses[g->outs[i].value]++;
+    return uses;
+}
+
+void ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
+{
+    ir_init(dst, src->arena, src->src, src->name, src->ftype);
+    dst->error = src->error;
+}
+
+int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
+{
+    const IrNode *s = &src->nodes[node];
+    int *in = ARENA_ARRAY(dst->arena, int, s->nin + 1);
+    for (int k = 0; k < s->nin; k++)
+        in[k] = map[s->in[k]];
+    IrAttr a = s->a;
+    if (s->op == IR_INPUT || s->op == IR_TENSOR || s->op == IR_RANDOM_MASK)
+        a.shape = s->shape;
+    int id = ir_add(dst, s->op, in, s->nin, &a, s->at);
+    if (id < 0)
+        return -1;
+    IrNode *d = &dst->nodes[id];
+    d->type = s->type;
+    d->fwd = s->fwd >= 0 ? map[s->fwd] : -1;
+    d->rule = s->rule;
+    d->layer = s->layer;
+    if (node < src->nforward)
+        dst->nforward = dst->n;
+    if (node < src->ngrad)
+        dst->ngrad = dst->n;
+    return id;
+}
+
+void ir_copy_outputs(IrGraph *dst, const IrGraph *src, const int *map)
+{
+    for (int i = 0; i < src->nouts; i++) {
+        const IrOutput *o = &src->outs[i];
+        ir_output(dst, o->name, map[o->value], o->kind, o->updates >= 0 ? map[o->updates] : -1);
+    }
+}

@@ -1,0 +1,208 @@
+/* ir.h — the tensor IR: one training step as a graph of SSA values.
+ *
+ * Produced by lower.c (forward pass and loss from a checked model),
+ * autodiff.c (the backward pass, appended), optim.c (the optimizer update,
+ * appended); rewritten by the passes in compiler/passes; executed by
+ * interp.c and, later, compiled by compiler/codegen.
+ *
+ * A value is a node index.  Nodes are kept in topological order: every
+ * operand of node i has an index below i.  Shapes are static except the
+ * batch dimension, written IR_BATCH, which may only be dimension 0 and is
+ * fixed when the program runs.  Every node keeps the source location it came
+ * from; nodes built by autodiff also keep the forward node and the rule.
+ * docs/ir.md describes the text form that ir_print() writes.
+ */
+#ifndef NNC_IR_H
+#define NNC_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/arena.h"
+#include "../util/source.h"
+#include "../util/strbuf.h"
+
+enum { IR_MAX_RANK = 8 };
+#define IR_BATCH INT64_C(-1)   /* dimension 0 of a batched tensor: the runtime batch size */
+
+typedef enum IrType {
+    IR_F32,   /* real numbers, single precision */
+    IR_F64,   /* real numbers, double precision (gradient checking) */
+    IR_I32,   /* labels and indices */
+} IrType;
+
+typedef struct IrShape {
+    int     rank;
+    int64_t dim[IR_MAX_RANK];  /* dim[0] may be IR_BATCH */
+} IrShape;
+
+/* The operations.  ops.def is the only list; see there for each one's
+ * operands, attributes, shape rule and derivative. */
+typedef enum IrOp {
+#define OP(id, name, arity, flags, shape, grad, rule, eval, scalar) IR_##id,
+#include "ops.def"
+#undef OP
+    IR_OP_COUNT
+} IrOp;
+
+/* What a graph input holds; it decides which slab it lives in. */
+typedef enum IrRole {
+    ROLE_INPUT,    /* a model input, fed per batch */
+    ROLE_TARGET,   /* a model target, fed per batch */
+    ROLE_PARAM,    /* a trainable parameter */
+    ROLE_STATE,    /* optimizer state (momentum, moments) */
+    ROLE_STEP,     /* the step counter, a scalar: 0 for the first step */
+} IrRole;
+
+/* What a graph output is. */
+typedef enum IrOutKind {
+    OUT_PREDICTION, /* the model's output */
+    OUT_LOSS,       /* the mean loss of the batch, a scalar */
+    OUT_METRIC,     /* a metric of the batch, a scalar */
+    OUT_GRAD,       /* the gradient of the loss for a parameter (gradient checking) */
+    OUT_UPDATE,     /* the new value of a parameter, state or the step counter */
+} IrOutKind;
+
+/* A fused region: a small program evaluated per element (FUSED) or per
+ * row (FUSED_ROWS, where row reductions are allowed), or applied to each
+ * result of a matmul (MATMUL_EPI).  Instruction k computes value
+ * nin + k; values 0 .. nin-1 are the node's operands (for MATMUL_EPI,
+ * value 0 is the matmul's result and the node's operands 2.. follow). */
+typedef struct IrInstr {
+    IrOp    op;        /* an elementwise op, or SUM/MAX/MEAN over the row */
+    int     a, b, c;   /* values (see above); -1 unused */
+    double  f;         /* CONST's value, POW's exponent */
+} IrInstr;
+
+typedef struct IrProgram {
+    IrInstr *code;
+    int      n;        /* the result is the last instruction's value */
+    int      nin;      /* values that come from operands */
+} IrProgram;
+
+/* Attributes; which are live depends on the op (ops.def says). */
+typedef struct IrAttr {
+    int64_t     i[8];     /* axes, flags, window geometry ... */
+    double      f;        /* constants, exponents, probabilities */
+    IrShape     shape;    /* RESHAPE/BROADCAST target, WINDOWS_T's input shape */
+    const char *name;     /* INPUT: the tensor's name; fused nodes: what they came from */
+    IrRole      role;     /* INPUT */
+    const double *data;   /* TENSOR: the values, row-major */
+    IrProgram  *prog;     /* FUSED, FUSED_ROWS, MATMUL_EPI */
+} IrAttr;
+
+typedef struct IrNode {
+    IrOp     op;
+    IrType   type;
+    IrShape  shape;
+    int      nin;
+    int     *in;          /* operands: node indices below this one */
+    IrAttr   a;
+    Span     at;          /* the source it came from (SPAN_NONE: none) */
+    int      fwd;         /* autodiff: the forward node it differentiates, or -1 */
+    const char *rule;     /* autodiff: the rule that built it, e.g. "relu' = x > 0" */
+    const char *layer;    /* the built-in or layer it was lowered from, e.g. "dense" */
+} IrNode;
+
+typedef struct IrOutput {
+    const char *name;     /* "loss", "hidden.weight", "adam.m.hidden.weight", "step" */
+    int         value;    /* node index */
+    IrOutKind   kind;
+    int         updates;  /* OUT_UPDATE: the INPUT node it replaces */
+} IrOutput;
+
+typedef struct IrGraph {
+    Arena      *arena;    /* owns nodes, operands, names */
+    const Source *src;    /* for locations in dumps (may be NULL) */
+    const char *name;     /* model name */
+    IrType      ftype;    /* the real-number type: IR_F32 or IR_F64 */
+    IrNode     *nodes;
+    int         n, cap;
+    IrOutput   *outs;
+    int         nouts, capouts;
+    const char *error;    /* the first internal error while building, or NULL */
+    int         nforward; /* nodes [0, nforward) are the forward pass and loss */
+    int         ngrad;    /* nodes [nforward, ngrad) are the backward pass */
+} IrGraph;
+
+/* ---- the op table ------------------------------------------------------------ */
+
+typedef enum IrOpFlag {
+    OPF_LEAF = 1 << 0,        /* no operands: INPUT, CONST, TENSOR, BATCH_SIZE */
+    OPF_ELEMENTWISE = 1 << 1, /* result[i] = f(operands at i, broadcast) */
+    OPF_REDUCTION = 1 << 2,   /* SUM, MAX, MEAN */
+    OPF_NO_GRAD = 1 << 3,     /* gradients do not flow through it */
+    OPF_COMMUTATIVE = 1 << 4, /* operands may be swapped (CSE) */
+    OPF_FUSED = 1 << 5,       /* made by fusion; not differentiated */
+    OPF_RANDOM = 1 << 6,      /* its value depends on the step (never merged by CSE) */
+} IrOpFlag;
+
+struct IrGradCtx;
+/* Shape rule: checks operands and attributes, sets n->shape and n->type.
+ * Returns NULL or a message saying what is wrong. */
+typedef const char *(*IrShapeFn)(const IrGraph *g, IrNode *n);
+/* Gradient rule: given the node and the gradient of the loss with respect to
+ * its result, adds the gradient contribution of each operand (ad_contribute). */
+typedef void (*IrGradFn)(struct IrGradCtx *ad, int node, int gout);
+struct IrEval;
+/* Interpreter kernel for one node (interp.c). */
+typedef void (*IrEvalFn)(struct IrEval *ev, int node);
+/* Elementwise ops: the scalar function, for kernels and fused programs. */
+typedef double (*IrScalarFn)(double a, double b, double c, double f);
+
+typedef struct IrOpInfo {
+    const char *name;
+    int         arity;    /* operands; -1: any number */
+    unsigned    flags;
+    IrShapeFn   shape;
+    IrGradFn    grad;     /* NULL: not differentiable (OPF_NO_GRAD or fused) */
+    const char *rule;     /* the derivative, for dumps: "relu' = x > 0" */
+    IrEvalFn    eval;
+    IrScalarFn  scalar;   /* OPF_ELEMENTWISE only */
+} IrOpInfo;
+
+extern const IrOpInfo ir_ops[IR_OP_COUNT];
+
+/* ---- building graphs ----------------------------------------------------------- */
+
+void ir_init(IrGraph *g, Arena *a, const Source *src, const char *name, IrType ftype);
+/* Appends a node; its shape comes from the op's rule.  On a shape error
+ * (a bug in the caller: the front end checked the model) reports an
+ * internal error through *err and returns -1. */
+int  ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at);
+/* Convenience builders; all return the new node's index. */
+int  ir_input(IrGraph *g, IrRole role, const char *name, IrType type, const IrShape *shape, Span at);
+int  ir_const(IrGraph *g, double v, Span at);
+int  ir_unary(IrGraph *g, IrOp op, int x, Span at);
+int  ir_binary(IrGraph *g, IrOp op, int x, int y, Span at);
+int  ir_pow(IrGraph *g, int x, double exponent, Span at);
+int  ir_reduce(IrGraph *g, IrOp op, int x, uint64_t axes, Span at);   /* keeps reduced axes as 1 */
+int  ir_reshape(IrGraph *g, int x, const IrShape *shape, Span at);
+int  ir_permute(IrGraph *g, int x, const int *perm, Span at);
+int  ir_broadcast(IrGraph *g, int x, const IrShape *shape, Span at);
+int  ir_matmul(IrGraph *g, int a, int b, bool ta, bool tb, Span at);
+void ir_output(IrGraph *g, const char *name, int value, IrOutKind kind, int updates);
+
+/* The last error of ir_add (an internal compiler error), or NULL. */
+const char *ir_error(const IrGraph *g);
+
+bool    ir_shape_equal(const IrShape *a, const IrShape *b);
+bool    ir_is_batched(const IrShape *s);
+int64_t ir_elems(const IrShape *s, int64_t batch);   /* elements with the batch size given */
+int     ir_type_size(IrType t);
+const char *ir_type_name(IrType t);
+void    ir_shape_print(StrBuf *sb, const IrShape *s);
+
+/* Use counts of every node, counting graph outputs (arena array). */
+int    *ir_use_counts(const IrGraph *g);
+
+/* Rewriting (passes): an empty graph like src (same arena, names, type). */
+void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
+/* Appends a copy of src's node with operands (and autodiff provenance)
+ * renamed by map[old] = new; returns its index in dst.  Keeps the stage
+ * boundaries: nodes copied from src's forward part count as forward. */
+int  ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map);
+/* Copies src's outputs with values renamed by map. */
+void ir_copy_outputs(IrGraph *dst, const IrGraph *src, const int *map);
+
+#endif

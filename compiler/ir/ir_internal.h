@@ -1,0 +1,61 @@
+/* ir_internal.h — the functions the op table names (ops.def), and helpers
+ * shared by the files of compiler/ir. */
+#ifndef NNC_IR_INTERNAL_H
+#define NNC_IR_INTERNAL_H
+
+#include "ir.h"
+
+/* Shape rules (ops.c). */
+const char *shape_leaf(const IrGraph *g, IrNode *n);
+const char *shape_scalar(const IrGraph *g, IrNode *n);
+const char *shape_ew(const IrGraph *g, IrNode *n);
+const char *shape_reduce(const IrGraph *g, IrNode *n);
+const char *shape_reduce_last(const IrGraph *g, IrNode *n);
+const char *shape_reshape(const IrGraph *g, IrNode *n);
+const char *shape_permute(const IrGraph *g, IrNode *n);
+const char *shape_broadcast(const IrGraph *g, IrNode *n);
+const char *shape_slice(const IrGraph *g, IrNode *n);
+const char *shape_pad(const IrGraph *g, IrNode *n);
+const char *shape_concat(const IrGraph *g, IrNode *n);
+const char *shape_cast(const IrGraph *g, IrNode *n);
+const char *shape_matmul(const IrGraph *g, IrNode *n);
+const char *shape_gather(const IrGraph *g, IrNode *n);
+const char *shape_scatter_add(const IrGraph *g, IrNode *n);
+const char *shape_one_hot(const IrGraph *g, IrNode *n);
+const char *shape_windows(const IrGraph *g, IrNode *n);
+const char *shape_windows_t(const IrGraph *g, IrNode *n);
+const char *shape_fused(const IrGraph *g, IrNode *n);
+const char *shape_matmul_epi(const IrGraph *g, IrNode *n);
+
+/* Scalar functions of elementwise ops (ops.c). */
+#define SCALAR(nm) double sc_##nm(double a, double b, double c, double f);
+SCALAR(neg) SCALAR(exp) SCALAR(log) SCALAR(sqrt) SCALAR(rsqrt) SCALAR(tanh) SCALAR(erf) SCALAR(relu)
+SCALAR(sigmoid) SCALAR(sin) SCALAR(cos) SCALAR(floor) SCALAR(pow) SCALAR(identity) SCALAR(add) SCALAR(sub)
+SCALAR(mul) SCALAR(div) SCALAR(max) SCALAR(min) SCALAR(gt) SCALAR(ge) SCALAR(eq) SCALAR(select)
+#undef SCALAR
+
+/* Gradient rules (grad.c). */
+struct IrGradCtx;
+#define GRAD(nm) void grad_##nm(struct IrGradCtx *ad, int node, int gout);
+GRAD(neg) GRAD(exp) GRAD(log) GRAD(sqrt) GRAD(rsqrt) GRAD(tanh) GRAD(erf) GRAD(relu) GRAD(sigmoid)
+GRAD(sin) GRAD(cos) GRAD(pow) GRAD(add) GRAD(sub) GRAD(mul) GRAD(div) GRAD(max) GRAD(min) GRAD(select)
+GRAD(sum) GRAD(mean) GRAD(rmax) GRAD(reshape) GRAD(permute) GRAD(broadcast) GRAD(slice) GRAD(pad)
+GRAD(concat) GRAD(matmul) GRAD(gather) GRAD(scatter_add) GRAD(windows) GRAD(windows_t)
+#undef GRAD
+
+/* Interpreter kernels (interp.c). */
+struct IrEval;
+#define EVAL(nm) void eval_##nm(struct IrEval *ev, int node);
+EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL(argmax) EVAL(copy)
+EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(cast) EVAL(matmul) EVAL(gather)
+EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
+EVAL(fused_rows) EVAL(matmul_epi)
+#undef EVAL
+
+/* Broadcast of two shapes; 0 on success. */
+int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out);
+/* The counter-based generator behind RANDOM_MASK: a uniform number in
+ * [0, 1) for (seed, stream, step, element).  Shared with the runtime later. */
+double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element);
+
+#endif

@@ -1,0 +1,348 @@
+/* ops.c — the op table (rows in ops.def), shape rules and the scalar
+ * functions of elementwise ops. */
+#include "ir_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+const IrOpInfo ir_ops[IR_OP_COUNT] = {
+#define OP(id, nm, ar, fl, sh, gr, ru, ev, sc) \
+    [IR_##id] = {.name = nm, .arity = ar, .flags = fl, .shape = sh, .grad = gr, .rule = ru, .eval = ev, .scalar = sc},
+#include "ops.def"
+#undef OP
+};
+
+/* ---- scalar functions ---------------------------------------------------------- */
+
+double sc_neg(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return -a; }
+double sc_exp(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return exp(a); }
+double sc_log(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return log(a); }
+double sc_sqrt(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return sqrt(a); }
+double sc_rsqrt(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return 1.0 / sqrt(a); }
+double sc_tanh(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return tanh(a); }
+double sc_erf(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return erf(a); }
+double sc_relu(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return a > 0 ? a : 0; }
+double sc_sin(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return sin(a); }
+double sc_cos(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return cos(a); }
+double sc_floor(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return floor(a); }
+double sc_pow(double a, double b, double c, double f) { (void)b, (void)c; return pow(a, f); }
+double sc_identity(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return a; }
+double sc_add(double a, double b, double c, double f) { (void)c, (void)f; return a + b; }
+double sc_sub(double a, double b, double c, double f) { (void)c, (void)f; return a - b; }
+double sc_mul(double a, double b, double c, double f) { (void)c, (void)f; return a * b; }
+double sc_div(double a, double b, double c, double f) { (void)c, (void)f; return a / b; }
+double sc_max(double a, double b, double c, double f) { (void)c, (void)f; return a >= b ? a : b; }
+double sc_min(double a, double b, double c, double f) { (void)c, (void)f; return a <= b ? a : b; }
+double sc_gt(double a, double b, double c, double f) { (void)c, (void)f; return a > b; }
+double sc_ge(double a, double b, double c, double f) { (void)c, (void)f; return a >= b; }
+double sc_eq(double a, double b, double c, double f) { (void)c, (void)f; return a == b; }
+double sc_select(double a, double b, double c, double f) { (void)f; return a != 0 ? b : c; }
+
+/* sigmoid without overflow for large |a| */
+double sc_sigmoid(double a, double b, double c, double f)
+{
+    (void)b, (void)c, (void)f;
+    if (a >= 0)
+        return 1.0 / (1.0 + exp(-a));
+    double e = exp(a);
+    return e / (1.0 + e);
+}
+
+/* ---- shapes -------------------------------------------------------------------- */
+
+static const IrShape *in_shape(const IrGraph *g, const IrNode *n, int k) { return &g->nodes[n->in[k]].shape; }
+static IrType in_type(const IrGraph *g, const IrNode *n, int k) { return g->nodes[n->in[k]].type; }
+
+int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out)
+{
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    IrShape r = {.rank = rank};
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+        int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return -1;
+        r.dim[i] = da == 1 ? db : da;
+    }
+    /* The batch may only lead. */
+    for (int i = 1; i < rank; i++)
+        if (r.dim[i] == IR_BATCH)
+            return -1;
+    *out = r;
+    return 0;
+}
+
+const char *shape_leaf(const IrGraph *g, IrNode *n)
+{
+    (void)g;
+    for (int i = 1; i < n->shape.rank; i++)
+        if (n->shape.dim[i] == IR_BATCH)
+            return "the batch may only be dimension 0";
+    return NULL;
+}
+
+const char *shape_scalar(const IrGraph *g, IrNode *n)
+{
+    n->shape = (IrShape){0};
+    n->type = g->ftype;
+    return NULL;
+}
+
+const char *shape_ew(const IrGraph *g, IrNode *n)
+{
+    IrShape s = *in_shape(g, n, 0);
+    for (int k = 0; k < n->nin; k++) {
+        if (in_type(g, n, k) == IR_I32)
+            return "elementwise operands must be real";
+        if (k && ir_broadcast_shapes(&s, in_shape(g, n, k), &s) != 0)
+            return "operands do not broadcast";
+    }
+    n->shape = s;
+    n->type = g->ftype;
+    return NULL;
+}
+
+const char *shape_reduce(const IrGraph *g, IrNode *n)
+{
+    IrShape s = *in_shape(g, n, 0);
+    uint64_t axes = (uint64_t)n->a.i[0];
+    if (axes == 0 || axes >> s.rank)
+        return "reduction axes out of range";
+    for (int i = 0; i < s.rank; i++)
+        if (axes >> i & 1)
+            s.dim[i] = 1;
+    n->shape = s;
+    n->type = g->ftype;
+    return NULL;
+}
+
+const char *shape_reduce_last(const IrGraph *g, IrNode *n)
+{
+    IrShape s = *in_shape(g, n, 0);
+    if (s.rank == 0)
+        return "needs at least one axis";
+    s.dim[s.rank - 1] = 1;
+    n->a.i[0] = (int64_t)1 << (s.rank - 1);
+    n->shape = s;
+    n->type = n->op == IR_ARGMAX ? IR_I32 : g->ftype;
+    return NULL;
+}
+
+static int64_t static_elems(const IrShape *s, bool *batched)
+{
+    int64_t e = 1;
+    *batched = false;
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dim[i] == IR_BATCH)
+            *batched = true;
+        else
+            e *= s->dim[i];
+    }
+    return e;
+}
+
+const char *shape_reshape(const IrGraph *g, IrNode *n)
+{
+    bool b1, b2;
+    int64_t e1 = static_elems(in_shape(g, n, 0), &b1), e2 = static_elems(&n->a.shape, &b2);
+    if (e1 != e2 || b1 != b2)
+        return "reshape changes the number of elements";
+    if (b2 && n->a.shape.dim[0] != IR_BATCH)
+        return "the batch must stay dimension 0";
+    n->shape = n->a.shape;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_permute(const IrGraph *g, IrNode *n)
+{
+    const IrShape *s = in_shape(g, n, 0);
+    IrShape r = {.rank = s->rank};
+    unsigned seen = 0;
+    for (int i = 0; i < s->rank; i++) {
+        int64_t p = n->a.i[i];
+        if (p < 0 || p >= s->rank || (seen >> p & 1))
+            return "not a permutation";
+        seen |= 1u << p;
+        r.dim[i] = s->dim[p];
+    }
+    if (s->rank && s->dim[0] == IR_BATCH && n->a.i[0] != 0)
+        return "the batch must stay dimension 0";
+    n->shape = r;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_broadcast(const IrGraph *g, IrNode *n)
+{
+    IrShape r;
+    if (ir_broadcast_shapes(in_shape(g, n, 0), &n->a.shape, &r) != 0 || !ir_shape_equal(&r, &n->a.shape))
+        return "cannot broadcast to that shape";
+    n->shape = r;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_slice(const IrGraph *g, IrNode *n)
+{
+    IrShape s = *in_shape(g, n, 0);
+    int64_t ax = n->a.i[0], start = n->a.i[1], len = n->a.i[2];
+    if (ax < 0 || ax >= s.rank || s.dim[ax] == IR_BATCH || start < 0 || len < 1 || start + len > s.dim[ax])
+        return "slice out of range";
+    s.dim[ax] = len;
+    n->shape = s;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_pad(const IrGraph *g, IrNode *n)
+{
+    IrShape s = *in_shape(g, n, 0);
+    int64_t ax = n->a.i[0];
+    if (ax < 0 || ax >= s.rank || s.dim[ax] == IR_BATCH || n->a.i[1] < 0 || n->a.i[2] < 0)
+        return "pad out of range";
+    s.dim[ax] += n->a.i[1] + n->a.i[2];
+    n->shape = s;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_concat(const IrGraph *g, IrNode *n)
+{
+    IrShape a = *in_shape(g, n, 0);
+    const IrShape *b = in_shape(g, n, 1);
+    int64_t ax = n->a.i[0];
+    if (a.rank != b->rank || ax < 0 || ax >= a.rank || a.dim[ax] == IR_BATCH)
+        return "concat axis out of range";
+    for (int i = 0; i < a.rank; i++)
+        if (i != ax && a.dim[i] != b->dim[i])
+            return "concat operands differ off the axis";
+    if (in_type(g, n, 0) != in_type(g, n, 1))
+        return "concat operands differ in type";
+    a.dim[ax] += b->dim[ax];
+    n->shape = a;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_cast(const IrGraph *g, IrNode *n)
+{
+    if (in_type(g, n, 0) != IR_I32)
+        return "cast takes labels";
+    n->shape = *in_shape(g, n, 0);
+    n->type = g->ftype;
+    return NULL;
+}
+
+/* [..., n, k] x [..., k, m] with transposes; leading axes broadcast. */
+static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, bool tb, IrShape *out)
+{
+    if (a->rank < 2 || b->rank < 2)
+        return "matmul needs two axes";
+    int64_t n = a->dim[a->rank - (ta ? 1 : 2)], k = a->dim[a->rank - (ta ? 2 : 1)];
+    int64_t k2 = b->dim[b->rank - (tb ? 1 : 2)], m = b->dim[b->rank - (tb ? 2 : 1)];
+    if (k != k2)
+        return "matmul inner dimensions differ";  /* contracting over the batch is allowed */
+    IrShape la = {.rank = a->rank - 2}, lb = {.rank = b->rank - 2}, lead;
+    memcpy(la.dim, a->dim, sizeof(int64_t) * (size_t)la.rank);
+    memcpy(lb.dim, b->dim, sizeof(int64_t) * (size_t)lb.rank);
+    if (ir_broadcast_shapes(&la, &lb, &lead) != 0)
+        return "matmul leading axes do not broadcast";
+    if (lead.rank + 2 > IR_MAX_RANK)
+        return "matmul result has too many axes";
+    lead.dim[lead.rank++] = n;
+    lead.dim[lead.rank++] = m;
+    for (int i = 1; i < lead.rank; i++)
+        if (lead.dim[i] == IR_BATCH)
+            return "matmul would move the batch off dimension 0";
+    *out = lead;
+    return NULL;
+}
+
+const char *shape_matmul(const IrGraph *g, IrNode *n)
+{
+    if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
+        return "matmul operands must be real";
+    n->type = g->ftype;
+    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], &n->shape);
+}
+
+const char *shape_gather(const IrGraph *g, IrNode *n)
+{
+    const IrShape *t = in_shape(g, n, 0), *ids = in_shape(g, n, 1);
+    if (t->rank != 2 || in_type(g, n, 1) != IR_I32 || ids->rank + 1 > IR_MAX_RANK)
+        return "gather takes a [V, D] table and i32 ids";
+    IrShape r = *ids;
+    r.dim[r.rank++] = t->dim[1];
+    n->shape = r;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_scatter_add(const IrGraph *g, IrNode *n)
+{
+    const IrShape *rows = in_shape(g, n, 0), *ids = in_shape(g, n, 1);
+    if (in_type(g, n, 1) != IR_I32 || rows->rank != ids->rank + 1 || n->a.i[0] < 1)
+        return "scatter_add takes rows [..., D] and i32 ids [...]";
+    for (int i = 0; i < ids->rank; i++)
+        if (rows->dim[i] != ids->dim[i])
+            return "scatter_add rows and ids differ";
+    n->shape = (IrShape){2, {n->a.i[0], rows->dim[rows->rank - 1]}};
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_one_hot(const IrGraph *g, IrNode *n)
+{
+    const IrShape *ids = in_shape(g, n, 0);
+    if (in_type(g, n, 0) != IR_I32 || ids->rank + 1 > IR_MAX_RANK || n->a.i[0] < 1)
+        return "one_hot takes i32 ids";
+    IrShape r = *ids;
+    r.dim[r.rank++] = n->a.i[0];
+    n->shape = r;
+    n->type = g->ftype;
+    return NULL;
+}
+
+static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
+
+const char *shape_windows(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0);
+    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
+    if (x->rank != 4 || k < 1 || s < 1 || p < 0 || x->dim[2] + 2 * p < k || x->dim[3] + 2 * p < k)
+        return "windows takes [B, C, H, W] and a window that fits";
+    n->shape = (IrShape){5, {x->dim[0], x->dim[1], window_out(x->dim[2], k, s, p), window_out(x->dim[3], k, s, p), k * k}};
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shape_windows_t(const IrGraph *g, IrNode *n)
+{
+    const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
+    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
+    if (x->rank != 4 || w->rank != 5 || w->dim[4] != k * k || w->dim[2] != window_out(x->dim[2], k, s, p)
+        || w->dim[3] != window_out(x->dim[3], k, s, p) || w->dim[1] != x->dim[1] || w->dim[0] != x->dim[0])
+        return "windows_t shapes do not match";
+    n->shape = *x;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+/* Fused nodes carry their result shape from the fusion pass (attr shape). */
+const char *shape_fused(const IrGraph *g, IrNode *n)
+{
+    if (!n->a.prog || n->a.prog->n < 1)
+        return "fused node without a program";
+    n->shape = n->a.shape;
+    n->type = g->ftype;
+    return NULL;
+}
+
+const char *shape_matmul_epi(const IrGraph *g, IrNode *n)
+{
+    if (!n->a.prog || n->nin < 2)
+        return "matmul_epi needs two operands and a program";
+    n->type = g->ftype;
+    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], &n->shape);
+}

@@ -5,6 +5,7 @@
  * the exit statuses of BRIEF §4: 0 success, 1 wrong input, 2 bad command
  * line, 3 internal error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -14,6 +15,9 @@
 #include <unistd.h>
 
 #include "front/front.h"
+#include "ir/gradcheck.h"
+#include "ir/print.h"
+#include "ir/step.h"
 
 #ifndef NNC_VERSION
 #define NNC_VERSION "0.0.0"
@@ -26,23 +30,42 @@ static const char usage_text[] =
     "Actions:\n"
     "      --check            parse and check FILE; print nothing if it is correct\n"
     "      --summary          print each layer's output shape, parameters and FLOPs\n"
-    "      --dump-ir=STAGE    print the program at STAGE; this version has: ast\n"
+    "      --dump-ir=STAGE    print the program at STAGE: ast (the checked syntax tree),\n"
+    "                         ir (forward pass as lowered), grad (the whole training\n"
+    "                         step: backward pass and optimizer update appended)\n"
+    "      --dot              with --dump-ir=ir|grad: Graphviz instead of text\n"
+    "      --gradcheck        compare every parameter's gradient with finite\n"
+    "                         differences in f64; exit 1 if any differs\n"
     "\n"
     "Options:\n"
+    "      --batch N          examples per batch (--gradcheck: default 2)\n"
+    "      --seed N           seed for parameters and data (--gradcheck: default 1)\n"
     "      --color=WHEN       colour diagnostics: auto (default), always, never\n"
     "  -h, --help             show this help and exit\n"
     "      --version          show the version and exit\n"
     "\n"
     "Code generation (--jit, --emit) is not in this version yet; see README.md.\n"
     "\n"
-    "Exit status: 0 success, 1 errors in the input, 2 bad command line,\n"
-    "3 internal compiler error.\n";
+    "Exit status: 0 success, 1 errors in the input (or a failed gradient check),\n"
+    "2 bad command line, 3 internal compiler error.\n";
 
-/* Stages of --dump-ir that later versions add (BRIEF §4). */
-static const char *const later_stages[] = {"ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
+/* --dump-ir stages: those of this version, then those later versions add. */
+static const char *const stages[] = {"ast", "ir", "grad"};
+static const char *const later_stages[] = {"opt", "fused", "plan", "llvm", "asm"};
 
-enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP_AST };
-enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_COLOR, OPT_VERSION };
+enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK };
+enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_BATCH, OPT_SEED, OPT_COLOR,
+       OPT_VERSION };
+
+typedef struct Options {
+    enum Action action;
+    int         stage;      /* index into stages[] */
+    bool        dot;
+    int64_t     batch;      /* 0: not given */
+    int64_t     seed;       /* -1: not given */
+    int         color;
+    const char *file;
+} Options;
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
@@ -81,6 +104,57 @@ static void install_crash_handlers(void)
 static void install_crash_handlers(void) {}
 #endif
 
+/* A positive integer option; false if the text is not one. */
+static bool parse_count(const char *text, int64_t lo, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int internal_error(const char *what)
+{
+    fprintf(stderr, "nnc: internal compiler error: %s (this is a bug in nnc; please report it with the input file)\n",
+            what);
+    return NNC_EINTERNAL;
+}
+
+/* Everything after the front end: the IR dumps and the gradient check. */
+static int run_ir(const Options *o, NncFront *f, StrBuf *out)
+{
+    const SemaModel *m = f->model;
+    const char *err = NULL;
+    if (o->action == ACT_GRADCHECK) {
+        GradcheckOptions go = GRADCHECK_DEFAULTS;
+        if (o->batch)
+            go.batch = o->batch;
+        if (o->seed >= 0)
+            go.seed = (uint64_t)o->seed;
+        if (m->loss < 0) {
+            fprintf(stderr, "%s: error: --gradcheck needs a model with a loss, and '%s' has none\n", f->src.name,
+                    m->name);
+            return NNC_EINPUT;
+        }
+        int failed = nnc_gradcheck(m, &f->src, &go, out, &err);
+        if (failed < 0)
+            return internal_error(err);
+        return failed ? NNC_EINPUT : NNC_OK;
+    }
+    NncStep step;
+    StepParts parts = strcmp(stages[o->stage], "ir") == 0 ? STEP_FORWARD : STEP_TRAIN;
+    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, parts, &step, &err) != 0)
+        return internal_error(err);
+    if (o->dot)
+        ir_print_dot(out, &step.L.g);
+    else
+        ir_print(out, &step.L.g);
+    return NNC_OK;
+}
+
 int main(int argc, char **argv)
 {
     install_crash_handlers();
@@ -88,14 +162,17 @@ int main(int argc, char **argv)
         {"check", no_argument, NULL, OPT_CHECK},
         {"summary", no_argument, NULL, OPT_SUMMARY},
         {"dump-ir", required_argument, NULL, OPT_DUMP_IR},
+        {"dot", no_argument, NULL, OPT_DOT},
+        {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"seed", required_argument, NULL, OPT_SEED},
         {"color", required_argument, NULL, OPT_COLOR},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    enum Action action = ACT_NONE;
-    int color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+    Options o = {.seed = -1, .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR")};
     opterr = 0;  /* we word the messages ourselves */
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -107,20 +184,36 @@ int main(int argc, char **argv)
             return NNC_OK;
         case OPT_CHECK: next = ACT_CHECK; break;
         case OPT_SUMMARY: next = ACT_SUMMARY; break;
-        case OPT_DUMP_IR:
-            if (strcmp(optarg, "ast") == 0) {
-                next = ACT_DUMP_AST;
+        case OPT_GRADCHECK: next = ACT_GRADCHECK; break;
+        case OPT_DUMP_IR: {
+            next = ACT_DUMP;
+            size_t i = 0;
+            while (i < sizeof stages / sizeof *stages && strcmp(optarg, stages[i]) != 0)
+                i++;
+            o.stage = (int)i;
+            if (i < sizeof stages / sizeof *stages)
                 break;
-            }
-            for (size_t i = 0; i < sizeof later_stages / sizeof *later_stages; i++)
-                if (strcmp(optarg, later_stages[i]) == 0)
-                    return usage_error("--dump-ir=%s: that stage is not in this version yet; it has: ast", optarg);
-            return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm", optarg);
+            for (size_t j = 0; j < sizeof later_stages / sizeof *later_stages; j++)
+                if (strcmp(optarg, later_stages[j]) == 0)
+                    return usage_error("--dump-ir=%s: that stage is not in this version yet; it has: ast, ir, grad",
+                                       optarg);
+            return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm",
+                               optarg);
+        }
+        case OPT_DOT: o.dot = true; break;
+        case OPT_BATCH:
+            if (!parse_count(optarg, 1, &o.batch))
+                return usage_error("--batch: expected a positive integer, found '%s'", optarg);
+            break;
+        case OPT_SEED:
+            if (!parse_count(optarg, 0, &o.seed))
+                return usage_error("--seed: expected a non-negative integer, found '%s'", optarg);
+            break;
         case OPT_COLOR:
             if (strcmp(optarg, "always") == 0)
-                color = 1;
+                o.color = 1;
             else if (strcmp(optarg, "never") == 0)
-                color = 0;
+                o.color = 0;
             else if (strcmp(optarg, "auto") != 0)
                 return usage_error("--color: expected auto, always or never, found '%s'", optarg);
             break;
@@ -128,9 +221,9 @@ int main(int argc, char **argv)
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
         if (next != ACT_NONE) {
-            if (action != ACT_NONE && action != next)
-                return usage_error("%s", "choose one of --check, --summary and --dump-ir");
-            action = next;
+            if (o.action != ACT_NONE && o.action != next)
+                return usage_error("%s", "choose one of --check, --summary, --dump-ir and --gradcheck");
+            o.action = next;
         }
     }
     if (optind == argc)
@@ -138,17 +231,23 @@ int main(int argc, char **argv)
     if (optind + 1 < argc)
         return usage_error("one input file at a time, found '%s' and '%s'%s", argv[optind], argv[optind + 1],
                            optind + 2 < argc ? " and more" : "");
-    if (action == ACT_NONE)
-        return usage_error("%s", "code generation is not in this version yet; use --check, --summary or --dump-ir=ast");
+    if (o.action == ACT_NONE)
+        return usage_error("%s", "code generation is not in this version yet; use --check, --summary, --dump-ir "
+                                 "or --gradcheck");
+    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0))
+        return usage_error("%s", "--dot goes with --dump-ir=ir or --dump-ir=grad");
+    o.file = argv[optind];
 
     NncFront f;
-    NncStatus st = nnc_front_file(&f, argv[optind], stderr, color);
-    if (st == NNC_OK && action != ACT_CHECK) {
+    int st = nnc_front_file(&f, o.file, stderr, o.color);
+    if (st == NNC_OK && o.action != ACT_CHECK) {
         StrBuf out = {0};
-        if (action == ACT_SUMMARY)
+        if (o.action == ACT_SUMMARY)
             nnc_summary(&out, &f);
-        else
+        else if (o.action == ACT_DUMP && o.stage == 0)
             nnc_dump_ast(&out, &f);
+        else
+            st = run_ir(&o, &f, &out);
         fputs(sb_cstr(&out), stdout);
         sb_free(&out);
     }

@@ -1,8 +1,923 @@
-/* interp.c — placeholder; the reference interpreter is being written. */
+/* interp.c — the reference interpreter: one kernel per op (ops.def's eval
+ * column), plain loops over doubles.
+ *
+ * Consumes an IrGraph at any stage (forward, backward, optimizer, fused) and
+ * the values of its inputs; produces every node's value.  It is the oracle
+ * that gradients and generated code are checked against, so it favours
+ * obviously-right loops over speed: no BLAS, no blocking, sums in index
+ * order in double precision.
+ *
+ * Values.  Node i's value is ev->val[i], ev->len[i] doubles, row-major, with
+ * IR_BATCH resolved to ev->batch.  A kernel allocates its result with
+ * result(), zeroed, and fills it; ir_eval_run then rounds f32 values to float
+ * so that storage behaves like f32 while each operation computes in double.
+ *
+ * Broadcasting.  Most kernels walk the elements of one shape in row-major
+ * order while following the matching element of each operand: a Walk keeps
+ * one offset per operand and per-axis strides, 0 along the axes an operand
+ * is broadcast on (numpy rules, aligned from the right).
+ *
+ * Planned mode.  With ev->plan set, every activation (plan->slab[i] ==
+ * SLAB_ACT) lives in one arena of doubles at element offset[i] / 4, so
+ * values the plan lets share space really do overwrite each other: a plan
+ * that reuses memory too early changes the results.  A kernel still computes
+ * into its own buffer, copied into the arena when the node is done, so a
+ * result may be placed over an operand whose last use is this node.
+ */
 #include "interp.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../passes/passes.h"
 #include "ir_internal.h"
-#define STUB(nm) void eval_##nm(struct IrEval *ev, int node) { (void)ev, (void)node; }
-STUB(input) STUB(const) STUB(tensor) STUB(batch_size) STUB(ew) STUB(reduce) STUB(argmax) STUB(copy)
-STUB(permute) STUB(broadcast) STUB(slice) STUB(pad) STUB(concat) STUB(cast) STUB(matmul) STUB(gather)
-STUB(scatter_add) STUB(one_hot) STUB(random_mask) STUB(windows) STUB(windows_t) STUB(fused)
-STUB(fused_rows) STUB(matmul_epi)
+
+/* ---- memory and errors ------------------------------------------------------------ */
+
+/* Like arena_alloc: zeroed, never NULL (aborts when memory runs out). */
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "nnc: out of memory (%zu x %zu bytes)\n", n, size);
+        abort();
+    }
+    return p;
+}
+
+/* Records the first error of a run; later ones are consequences. */
+static void eval_error(IrEval *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void eval_error(IrEval *ev, const char *fmt, ...)
+{
+    if (ev->error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->error, sizeof ev->error, fmt, ap);
+    va_end(ap);
+}
+
+static const IrNode *node_of(const IrEval *ev, int node) { return &ev->g->nodes[node]; }
+static const IrShape *in_shape(const IrEval *ev, int node, int k) { return &ev->g->nodes[node_of(ev, node)->in[k]].shape; }
+static const double *in_val(const IrEval *ev, int node, int k) { return ev->val[node_of(ev, node)->in[k]]; }
+
+/* The node's result: ir_elems(shape, batch) zeroed doubles, owned by ev. */
+static double *result(IrEval *ev, int node)
+{
+    int64_t len = ir_elems(&node_of(ev, node)->shape, ev->batch);
+    ev->val[node] = xcalloc((size_t)len, sizeof(double));
+    ev->len[node] = len;
+    return ev->val[node];
+}
+
+/* ---- shapes at run time --------------------------------------------------------------- */
+
+/* The dimensions of s with IR_BATCH replaced by the batch size. */
+static void resolve(const IrEval *ev, const IrShape *s, int64_t *dim)
+{
+    for (int i = 0; i < s->rank; i++)
+        dim[i] = s->dim[i] == IR_BATCH ? ev->batch : s->dim[i];
+}
+
+static int64_t prod(const int64_t *dim, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= dim[i];
+    return p;
+}
+
+/* Strides of a [from] operand read at the elements of a [to] result: row-major
+ * strides, 0 along axes of size 1 that the result repeats and along missing
+ * leading axes.  Returns -1 if [from] does not broadcast to [to]. */
+static int bcast_strides(int from_rank, const int64_t *from, int to_rank, const int64_t *to, int64_t *stride)
+{
+    if (from_rank > to_rank)
+        return -1;
+    int64_t step = 1;
+    for (int i = to_rank - 1; i >= 0; i--) {
+        int j = i - (to_rank - from_rank);
+        if (j < 0) {
+            stride[i] = 0;
+            continue;
+        }
+        if (from[j] == to[i])
+            stride[i] = step;
+        else if (from[j] == 1)
+            stride[i] = 0;
+        else
+            return -1;
+        step *= from[j];
+    }
+    return 0;
+}
+
+/* ---- walking a shape ---------------------------------------------------------------- */
+
+/* The elements of a shape in row-major order, with the offset of the
+ * matching element in each of nops operands. */
+typedef struct Walk {
+    int      rank, nops;
+    int64_t  dim[IR_MAX_RANK];
+    int64_t  idx[IR_MAX_RANK];   /* the current element's index */
+    int64_t (*stride)[IR_MAX_RANK]; /* [nops]: per axis; set by the caller */
+    int64_t *off;                /* [nops]: offset of the current element */
+} Walk;
+
+static void walk_init(Walk *w, int rank, const int64_t *dim, int nops)
+{
+    memset(w, 0, sizeof *w);
+    w->rank = rank;
+    w->nops = nops;
+    if (rank)
+        memcpy(w->dim, dim, sizeof(int64_t) * (size_t)rank);
+    w->stride = xcalloc((size_t)nops, sizeof *w->stride);
+    w->off = xcalloc((size_t)nops, sizeof *w->off);
+}
+
+static void walk_free(Walk *w)
+{
+    free(w->stride);
+    free(w->off);
+}
+
+/* Operand k is a value of shape s broadcast to the walk's shape.  Reports an
+ * internal error and returns -1 if it does not broadcast. */
+static int walk_operand(IrEval *ev, int node, Walk *w, int k, const IrShape *s)
+{
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, s, dim);
+    if (bcast_strides(s->rank, dim, w->rank, w->dim, w->stride[k]) != 0) {
+        eval_error(ev, "internal error: node %d: operand %d does not broadcast to the result", node, k);
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves to the next element: the last axis fastest. */
+static void walk_next(Walk *w)
+{
+    for (int i = w->rank - 1; i >= 0; i--) {
+        w->idx[i]++;
+        for (int k = 0; k < w->nops; k++)
+            w->off[k] += w->stride[k][i];
+        if (w->idx[i] < w->dim[i])
+            return;
+        for (int k = 0; k < w->nops; k++)
+            w->off[k] -= w->stride[k][i] * w->dim[i];
+        w->idx[i] = 0;
+    }
+}
+
+/* ---- fused programs ----------------------------------------------------------------- */
+
+static bool is_row_reduction(const IrInstr *in)
+{
+    /* MAX with one operand is the row maximum; with two, elementwise max. */
+    return in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX || (in->op == IR_MAX && in->b < 0);
+}
+
+/* Checks a program before running it: values defined before use, ops a
+ * kernel can run.  rows: row reductions allowed (FUSED_ROWS). */
+static int prog_check(IrEval *ev, int node, const IrProgram *p, int nin, bool rows)
+{
+    if (!p || p->n < 1 || p->nin != nin) {
+        eval_error(ev, "internal error: node %d: program has %d inputs, the node gives %d", node, p ? p->nin : -1, nin);
+        return -1;
+    }
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        int defined = nin + k;
+        int need;   /* operands the instruction reads */
+        if (in->op == IR_CONST)
+            need = 0;
+        else if (rows && is_row_reduction(in))
+            need = 1;
+        else if ((ir_ops[in->op].flags & OPF_ELEMENTWISE) && ir_ops[in->op].scalar)
+            need = ir_ops[in->op].arity;
+        else {
+            eval_error(ev, "internal error: node %d: instruction %d: '%s' in a fused program", node, k, ir_ops[in->op].name);
+            return -1;
+        }
+        int refs[3] = {in->a, in->b, in->c};
+        for (int r = 0; r < need; r++)
+            if (refs[r] < 0 || refs[r] >= defined) {
+                eval_error(ev, "internal error: node %d: instruction %d reads value %d, not yet defined", node, k, refs[r]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+/* Runs a program of scalars: v[0 .. nin-1] are set; returns the last value. */
+static double prog_run(const IrProgram *p, double *v)
+{
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        if (in->op == IR_CONST) {
+            v[p->nin + k] = in->f;
+            continue;
+        }
+        double a = in->a >= 0 ? v[in->a] : 0, b = in->b >= 0 ? v[in->b] : 0, c = in->c >= 0 ? v[in->c] : 0;
+        v[p->nin + k] = ir_ops[in->op].scalar(a, b, c, in->f);
+    }
+    return v[p->nin + p->n - 1];
+}
+
+/* ---- leaves --------------------------------------------------------------------------- */
+
+/* INPUT: the values given to ir_eval_set */
+void eval_input(IrEval *ev, int node)
+{
+    if (!ev->val[node])
+        eval_error(ev, "input '%s' was not given", node_of(ev, node)->a.name);
+}
+
+/* CONST: [] = f */
+void eval_const(IrEval *ev, int node) { result(ev, node)[0] = node_of(ev, node)->a.f; }
+
+/* TENSOR: [...] = data (no batch dimension) */
+void eval_tensor(IrEval *ev, int node)
+{
+    double *out = result(ev, node);
+    memcpy(out, node_of(ev, node)->a.data, sizeof(double) * (size_t)ev->len[node]);
+}
+
+/* BATCH_SIZE: [] = batch */
+void eval_batch_size(IrEval *ev, int node) { result(ev, node)[0] = (double)ev->batch; }
+
+/* ---- elementwise and reductions --------------------------------------------------------- */
+
+/* out [...] = f(x, y, z) with x, y, z broadcast to [...] */
+void eval_ew(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    IrScalarFn f = ir_ops[n->op].scalar;
+    double *out = result(ev, node);
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, &n->shape, dim);
+    Walk w;
+    walk_init(&w, n->shape.rank, dim, n->nin);
+    for (int k = 0; k < n->nin; k++)
+        if (walk_operand(ev, node, &w, k, in_shape(ev, node, k)) != 0)
+            goto done;
+    const double *x = in_val(ev, node, 0);
+    const double *y = n->nin > 1 ? in_val(ev, node, 1) : NULL;
+    const double *z = n->nin > 2 ? in_val(ev, node, 2) : NULL;
+    for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
+        out[e] = f(x[w.off[0]], y ? y[w.off[1]] : 0, z ? z[w.off[2]] : 0, n->a.f);
+done:
+    walk_free(&w);
+}
+
+/* SUM, MEAN, RMAX: x [...] -> [...] with the axes of mask i[0] kept as 1 */
+void eval_reduce(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrShape *xs = in_shape(ev, node, 0);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    int64_t xdim[IR_MAX_RANK], odim[IR_MAX_RANK];
+    resolve(ev, xs, xdim);
+    resolve(ev, &n->shape, odim);
+    int64_t count = 1;   /* elements reduced into each result */
+    for (int i = 0; i < xs->rank; i++)
+        if ((uint64_t)n->a.i[0] >> i & 1)
+            count *= xdim[i];
+    if (n->op == IR_RMAX)
+        for (int64_t e = 0; e < ev->len[node]; e++)
+            out[e] = -INFINITY;
+
+    /* Walk the operand; operand 0 of the walk is the result, broadcast back. */
+    Walk w;
+    walk_init(&w, xs->rank, xdim, 1);
+    if (bcast_strides(n->shape.rank, odim, xs->rank, xdim, w.stride[0]) != 0) {
+        eval_error(ev, "internal error: node %d: reduction shapes differ", node);
+        goto done;
+    }
+    for (int64_t e = 0; e < ev->len[n->in[0]]; e++, walk_next(&w)) {
+        double *o = &out[w.off[0]];
+        if (n->op == IR_RMAX)
+            *o = (x[e] > *o || isnan(x[e])) && !isnan(*o) ? x[e] : *o;   /* NaN wins */
+        else
+            *o += x[e];
+    }
+    if (n->op == IR_MEAN)
+        for (int64_t e = 0; e < ev->len[node]; e++)
+            out[e] /= (double)count;
+done:
+    walk_free(&w);
+}
+
+/* ARGMAX: x [..., C] -> i32 [..., 1], the first maximum of each row */
+void eval_argmax(IrEval *ev, int node)
+{
+    const IrShape *xs = in_shape(ev, node, 0);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, xs, dim);
+    int64_t c = dim[xs->rank - 1], rows = ev->len[node];
+    for (int64_t r = 0; r < rows; r++) {
+        const double *row = x + r * c;
+        int64_t best = 0;
+        for (int64_t j = 1; j < c; j++)
+            if (row[j] > row[best])
+                best = j;
+        out[r] = (double)best;
+    }
+}
+
+/* ---- layout ---------------------------------------------------------------------------- */
+
+/* RESHAPE: the same elements in the same order */
+void eval_copy(IrEval *ev, int node)
+{
+    double *out = result(ev, node);
+    memcpy(out, in_val(ev, node, 0), sizeof(double) * (size_t)ev->len[node]);
+}
+
+/* PERMUTE: x [d0, ..., dr-1] -> [d(p0), ..., d(pr-1)], result axis k = operand axis p[k] */
+void eval_permute(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrShape *xs = in_shape(ev, node, 0);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    int64_t xdim[IR_MAX_RANK], odim[IR_MAX_RANK], xstride[IR_MAX_RANK];
+    resolve(ev, xs, xdim);
+    resolve(ev, &n->shape, odim);
+    for (int i = xs->rank - 1; i >= 0; i--)
+        xstride[i] = prod(xdim, i + 1, xs->rank);
+    Walk w;
+    walk_init(&w, n->shape.rank, odim, 1);
+    for (int k = 0; k < n->shape.rank; k++)
+        w.stride[0][k] = xstride[n->a.i[k]];
+    for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
+        out[e] = x[w.off[0]];
+    walk_free(&w);
+}
+
+/* BROADCAST: x [...] -> shape, repeated along its axes of size 1 and new leading axes */
+void eval_broadcast(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, &n->shape, dim);
+    Walk w;
+    walk_init(&w, n->shape.rank, dim, 1);
+    if (walk_operand(ev, node, &w, 0, in_shape(ev, node, 0)) == 0)
+        for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
+            out[e] = x[w.off[0]];
+    walk_free(&w);
+}
+
+/* A shape seen as [outer, axis, inner] around one axis. */
+static void split_at(const IrEval *ev, const IrShape *s, int64_t axis, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, s, dim);
+    *outer = prod(dim, 0, (int)axis);
+    *len = dim[axis];
+    *inner = prod(dim, (int)axis + 1, s->rank);
+}
+
+/* SLICE: x [outer, X, inner] -> [outer, len, inner] = x[:, start : start + len, :] */
+void eval_slice(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    int64_t start = n->a.i[1], len = n->a.i[2], outer, xlen, inner;
+    split_at(ev, in_shape(ev, node, 0), n->a.i[0], &outer, &xlen, &inner);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    for (int64_t o = 0; o < outer; o++)
+        memcpy(out + o * len * inner, x + (o * xlen + start) * inner, sizeof(double) * (size_t)(len * inner));
+}
+
+/* PAD: x [outer, X, inner] -> [outer, before + X + after, inner], zeros around */
+void eval_pad(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    int64_t before = n->a.i[1], after = n->a.i[2], outer, xlen, inner;
+    split_at(ev, in_shape(ev, node, 0), n->a.i[0], &outer, &xlen, &inner);
+    int64_t len = before + xlen + after;
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    for (int64_t o = 0; o < outer; o++)
+        memcpy(out + (o * len + before) * inner, x + o * xlen * inner, sizeof(double) * (size_t)(xlen * inner));
+}
+
+/* CONCAT: x [outer, X, inner], y [outer, Y, inner] -> [outer, X + Y, inner] */
+void eval_concat(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    int64_t outer, xlen, ylen, inner;
+    split_at(ev, in_shape(ev, node, 0), n->a.i[0], &outer, &xlen, &inner);
+    split_at(ev, in_shape(ev, node, 1), n->a.i[0], &outer, &ylen, &inner);
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
+    double *out = result(ev, node);
+    int64_t len = xlen + ylen;
+    for (int64_t o = 0; o < outer; o++) {
+        memcpy(out + o * len * inner, x + o * xlen * inner, sizeof(double) * (size_t)(xlen * inner));
+        memcpy(out + (o * len + xlen) * inner, y + o * ylen * inner, sizeof(double) * (size_t)(ylen * inner));
+    }
+}
+
+/* CAST: i32 [...] -> real [...]; labels are already held as doubles */
+void eval_cast(IrEval *ev, int node) { eval_copy(ev, node); }
+
+/* ---- linear algebra -------------------------------------------------------------------- */
+
+/* out [lead..., n, m] = op(x) [lead..., n, k] * op(y) [lead..., k, m], op() the
+ * transpose of the last two axes when flagged; leading axes broadcast.  The
+ * contracted k may be the batch (x^T g for a weight's gradient). */
+static void matmul_into(IrEval *ev, int node, double *out)
+{
+    const IrNode *nd = node_of(ev, node);
+    const IrShape *xs = in_shape(ev, node, 0), *ys = in_shape(ev, node, 1);
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
+    bool ta = nd->a.i[0] != 0, tb = nd->a.i[1] != 0;
+    int64_t xd[IR_MAX_RANK], yd[IR_MAX_RANK], od[IR_MAX_RANK];
+    resolve(ev, xs, xd);
+    resolve(ev, ys, yd);
+    resolve(ev, &nd->shape, od);
+    int xr = xs->rank, yr = ys->rank, lead = nd->shape.rank - 2;
+    int64_t n = xd[xr - (ta ? 1 : 2)], k = xd[xr - (ta ? 2 : 1)];
+    int64_t k2 = yd[yr - (tb ? 1 : 2)], m = yd[yr - (tb ? 2 : 1)];
+    if (k != k2 || n != od[lead] || m != od[lead + 1]) {
+        eval_error(ev, "internal error: node %d: matmul shapes differ", node);
+        return;
+    }
+    /* The leading axes, walked in units of whole matrices. */
+    Walk w;
+    walk_init(&w, lead, od, 2);
+    if (bcast_strides(xr - 2, xd, lead, od, w.stride[0]) != 0 || bcast_strides(yr - 2, yd, lead, od, w.stride[1]) != 0) {
+        eval_error(ev, "internal error: node %d: matmul leading axes do not broadcast", node);
+        walk_free(&w);
+        return;
+    }
+    int64_t mats = prod(od, 0, lead);
+    for (int64_t e = 0; e < mats; e++, walk_next(&w)) {
+        const double *a = x + w.off[0] * n * k, *b = y + w.off[1] * k * m;
+        double *o = out + e * n * m;
+        /* o[i][j] = sum over p in order of a(i, p) * b(p, j) */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t p = 0; p < k; p++) {
+                double aip = ta ? a[p * n + i] : a[i * k + p];
+                for (int64_t j = 0; j < m; j++)
+                    o[i * m + j] += aip * (tb ? b[j * k + p] : b[p * m + j]);
+            }
+    }
+    walk_free(&w);
+}
+
+/* MATMUL: x [..., n, k] (or [..., k, n] with i[0]), y [..., k, m] (or [..., m, k]
+ * with i[1]) -> [..., n, m] */
+void eval_matmul(IrEval *ev, int node) { matmul_into(ev, node, result(ev, node)); }
+
+/* ---- indices -------------------------------------------------------------------------- */
+
+/* An index read from an i32 value, checked against [0, bound).  -1 with an
+ * error if it is out of range. */
+static int64_t index_at(IrEval *ev, double id, int64_t bound, const char *op)
+{
+    if (!(id >= 0 && id < (double)bound)) {
+        eval_error(ev, "index %.17g out of range [0, %lld) in %s", id, (long long)bound, op);
+        return -1;
+    }
+    return (int64_t)id;
+}
+
+/* GATHER: table [V, D], ids [...] -> [..., D]: row ids[e] of the table */
+void eval_gather(IrEval *ev, int node)
+{
+    int64_t td[IR_MAX_RANK];
+    resolve(ev, in_shape(ev, node, 0), td);
+    int64_t v = td[0], d = td[1];
+    const double *table = in_val(ev, node, 0), *ids = in_val(ev, node, 1);
+    double *out = result(ev, node);
+    for (int64_t e = 0; e < ev->len[node_of(ev, node)->in[1]]; e++) {
+        int64_t row = index_at(ev, ids[e], v, "gather");
+        if (row < 0)
+            return;
+        memcpy(out + e * d, table + row * d, sizeof(double) * (size_t)d);
+    }
+}
+
+/* SCATTER_ADD: rows [..., D], ids [...] -> [V, D]: each row added at its id */
+void eval_scatter_add(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    int64_t v = n->a.i[0], d = n->shape.dim[1];
+    const double *rows = in_val(ev, node, 0), *ids = in_val(ev, node, 1);
+    double *out = result(ev, node);
+    for (int64_t e = 0; e < ev->len[n->in[1]]; e++) {
+        int64_t row = index_at(ev, ids[e], v, "scatter_add");
+        if (row < 0)
+            return;
+        for (int64_t j = 0; j < d; j++)
+            out[row * d + j] += rows[e * d + j];
+    }
+}
+
+/* ONE_HOT: ids [...] -> [..., C]: 1 at the id, 0 elsewhere */
+void eval_one_hot(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    int64_t c = n->a.i[0];
+    const double *ids = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    for (int64_t e = 0; e < ev->len[n->in[0]]; e++) {
+        int64_t j = index_at(ev, ids[e], c, "one_hot");
+        if (j < 0)
+            return;
+        out[e * c + j] = 1;
+    }
+}
+
+/* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
+static uint64_t mix64(uint64_t z)
+{
+    z += UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* h = mix(mix(mix(mix(seed) ^ stream) ^ step) ^ element); the top 53 bits of
+ * h scaled to [0, 1).  Counter-based: any element of any step is drawn
+ * directly, so the runtime can reproduce it in any order. */
+double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element)
+{
+    uint64_t h = mix64(seed);
+    h = mix64(h ^ stream);
+    h = mix64(h ^ step);
+    h = mix64(h ^ element);
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+/* RANDOM_MASK: step [] -> shape: 0 where u(seed, stream, step, e) < p, else 1 / (1 - p) */
+void eval_random_mask(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    double step = in_val(ev, node, 0)[0], p = n->a.f;
+    if (!(step >= 0 && step < 0x1.0p64)) {
+        eval_error(ev, "random_mask: step %.17g is not a counter", step);
+        return;
+    }
+    double *out = result(ev, node);
+    for (int64_t e = 0; e < ev->len[node]; e++)
+        out[e] = ir_uniform((uint64_t)n->a.i[0], (uint64_t)n->a.i[1], (uint64_t)step, (uint64_t)e) < p ? 0 : 1 / (1 - p);
+}
+
+/* ---- sliding windows ------------------------------------------------------------------ */
+
+/* The geometry shared by WINDOWS and WINDOWS_T: image [B, C, H, W], windows
+ * [B, C, Ho, Wo, k*k]. */
+typedef struct Win {
+    int64_t planes, h, w, ho, wo, k, stride, pad;
+} Win;
+
+static Win win_of(const IrEval *ev, const IrNode *n, const IrShape *image, const IrShape *windows)
+{
+    int64_t id[IR_MAX_RANK], wd[IR_MAX_RANK];
+    resolve(ev, image, id);
+    resolve(ev, windows, wd);
+    return (Win){id[0] * id[1], id[2], id[3], wd[2], wd[3], n->a.i[0], n->a.i[1], n->a.i[2]};
+}
+
+/* The pixel window element (oy, ox, ky, kx) reads in its plane, or -1 in the padding. */
+static int64_t win_pixel(const Win *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
+{
+    int64_t y = oy * g->stride + ky - g->pad, x = ox * g->stride + kx - g->pad;
+    return y >= 0 && y < g->h && x >= 0 && x < g->w ? y * g->w + x : -1;
+}
+
+/* WINDOWS: x [B, C, H, W] -> [B, C, Ho, Wo, k*k]: element ky*k + kx of window
+ * (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad], or f in the padding */
+void eval_windows(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    Win g = win_of(ev, n, in_shape(ev, node, 0), &n->shape);
+    const double *x = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    double *o = out;
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t ky = 0; ky < g.k; ky++)
+                    for (int64_t kx = 0; kx < g.k; kx++) {
+                        int64_t px = win_pixel(&g, oy, ox, ky, kx);
+                        *o++ = px >= 0 ? x[pl * g.h * g.w + px] : n->a.f;
+                    }
+}
+
+/* WINDOWS_T: w [B, C, Ho, Wo, k*k] -> [B, C, H, W] = shape: each window
+ * element added to the pixel it came from; padding elements dropped */
+void eval_windows_t(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    Win g = win_of(ev, n, &n->shape, in_shape(ev, node, 0));
+    const double *wv = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t ky = 0; ky < g.k; ky++)
+                    for (int64_t kx = 0; kx < g.k; kx++, wv++) {
+                        int64_t px = win_pixel(&g, oy, ox, ky, kx);
+                        if (px >= 0)
+                            out[pl * g.h * g.w + px] += *wv;
+                    }
+}
+
+/* ---- fused regions --------------------------------------------------------------------- */
+
+/* FUSED: operands broadcast to shape -> shape: prog at every element */
+void eval_fused(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrProgram *p = n->a.prog;
+    if (prog_check(ev, node, p, n->nin, false) != 0)
+        return;
+    double *out = result(ev, node);
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, &n->shape, dim);
+    Walk w;
+    walk_init(&w, n->shape.rank, dim, n->nin);
+    double *v = xcalloc((size_t)(p->nin + p->n), sizeof(double));
+    for (int k = 0; k < n->nin; k++)
+        if (walk_operand(ev, node, &w, k, in_shape(ev, node, k)) != 0)
+            goto done;
+    for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w)) {
+        for (int k = 0; k < n->nin; k++)
+            v[k] = in_val(ev, node, k)[w.off[k]];
+        out[e] = prog_run(p, v);
+    }
+done:
+    free(v);
+    walk_free(&w);
+}
+
+/* FUSED_ROWS: operands [..., L] or [..., 1] -> shape [..., L] or [..., 1]: prog
+ * per row.  A program value is a row (L numbers) or a per-row scalar (an
+ * operand whose last dimension is 1, a CONST, a reduction, or an elementwise
+ * op of scalars); SUM, MEAN and MAX/RMAX reduce a row to a scalar, and a
+ * scalar counts as repeated along the row. */
+void eval_fused_rows(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrProgram *p = n->a.prog;
+    if (prog_check(ev, node, p, n->nin, true) != 0)
+        return;
+    double *out = result(ev, node);
+
+    /* The shape walked: the result's, with the last axis the row length L,
+     * the longest last axis among the result and the operands. */
+    int64_t dim[IR_MAX_RANK] = {1};
+    int rank = n->shape.rank ? n->shape.rank : 1;
+    if (n->shape.rank)
+        resolve(ev, &n->shape, dim);
+    int64_t out_len = dim[rank - 1], len = out_len;
+    for (int k = 0; k < n->nin; k++) {
+        const IrShape *s = in_shape(ev, node, k);
+        int64_t last = s->rank ? (s->dim[s->rank - 1] == IR_BATCH ? ev->batch : s->dim[s->rank - 1]) : 1;
+        if (last > len)
+            len = last;
+    }
+    dim[rank - 1] = len;
+    int64_t rows = prod(dim, 0, rank - 1);
+
+    int nv = p->nin + p->n;
+    double *v = xcalloc((size_t)nv * (size_t)len, sizeof(double));   /* value t: v[t*len ...] */
+    bool *is_row = xcalloc((size_t)nv, sizeof(bool));
+    Walk w;   /* over the rows; each operand's offset is its row's start */
+    walk_init(&w, rank - 1, dim, n->nin);
+    for (int k = 0; k < n->nin; k++) {
+        int64_t stride[IR_MAX_RANK], od[IR_MAX_RANK];
+        const IrShape *s = in_shape(ev, node, k);
+        resolve(ev, s, od);
+        if (bcast_strides(s->rank, od, rank, dim, stride) != 0) {
+            eval_error(ev, "internal error: node %d: operand %d does not broadcast to the rows", node, k);
+            goto done;
+        }
+        memcpy(w.stride[k], stride, sizeof(int64_t) * (size_t)(rank - 1));
+        is_row[k] = stride[rank - 1] != 0;
+    }
+
+    for (int64_t r = 0; r < rows; r++, walk_next(&w)) {
+        for (int k = 0; k < n->nin; k++) {
+            const double *x = in_val(ev, node, k) + w.off[k];
+            memcpy(v + k * len, x, sizeof(double) * (size_t)(is_row[k] ? len : 1));
+        }
+        for (int t = 0; t < p->n; t++) {
+            const IrInstr *in = &p->code[t];
+            int id = p->nin + t;
+            double *dst = v + id * len;
+            if (in->op == IR_CONST) {
+                is_row[id] = false;
+                dst[0] = in->f;
+            } else if (is_row_reduction(in)) {
+                const double *a = v + in->a * len;
+                bool row = is_row[in->a];
+                double acc = in->op == IR_SUM || in->op == IR_MEAN ? 0 : -INFINITY;
+                for (int64_t j = 0; j < len; j++) {
+                    double aj = row ? a[j] : a[0];
+                    if (in->op == IR_SUM || in->op == IR_MEAN)
+                        acc += aj;
+                    else
+                        acc = (aj > acc || isnan(aj)) && !isnan(acc) ? aj : acc;
+                }
+                is_row[id] = false;
+                dst[0] = in->op == IR_MEAN ? acc / (double)len : acc;
+            } else {
+                int refs[3] = {in->a, in->b, in->c};
+                bool row = false;
+                for (int q = 0; q < 3; q++)
+                    row |= refs[q] >= 0 && is_row[refs[q]];
+                is_row[id] = row;
+                for (int64_t j = 0; j < (row ? len : 1); j++) {
+                    double arg[3] = {0, 0, 0};
+                    for (int q = 0; q < 3; q++)
+                        if (refs[q] >= 0)
+                            arg[q] = v[refs[q] * len + (is_row[refs[q]] ? j : 0)];
+                    dst[j] = ir_ops[in->op].scalar(arg[0], arg[1], arg[2], in->f);
+                }
+            }
+        }
+        int last = nv - 1;
+        if (is_row[last] && out_len != len) {
+            eval_error(ev, "internal error: node %d: a row where the result has one number per row", node);
+            goto done;
+        }
+        for (int64_t j = 0; j < out_len; j++)
+            out[r * out_len + j] = v[last * len + (is_row[last] ? j : 0)];
+    }
+done:
+    walk_free(&w);
+    free(is_row);
+    free(v);
+}
+
+/* MATMUL_EPI: x, y as MATMUL, then e [..., n, m] = prog(x*y, operands 2..
+ * broadcast to [..., n, m]) */
+void eval_matmul_epi(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrProgram *p = n->a.prog;
+    if (prog_check(ev, node, p, n->nin - 1, false) != 0)
+        return;
+    double *out = result(ev, node);
+    matmul_into(ev, node, out);
+    if (ev->error[0])
+        return;
+    int64_t dim[IR_MAX_RANK];
+    resolve(ev, &n->shape, dim);
+    Walk w;   /* operand k of the walk is the node's operand k + 2 */
+    walk_init(&w, n->shape.rank, dim, n->nin - 2);
+    double *v = xcalloc((size_t)(p->nin + p->n), sizeof(double));
+    for (int k = 2; k < n->nin; k++)
+        if (walk_operand(ev, node, &w, k - 2, in_shape(ev, node, k)) != 0)
+            goto done;
+    for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w)) {
+        v[0] = out[e];
+        for (int k = 2; k < n->nin; k++)
+            v[k - 1] = in_val(ev, node, k)[w.off[k - 2]];
+        out[e] = prog_run(p, v);
+    }
+done:
+    free(v);
+    walk_free(&w);
+}
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+static int64_t arena_doubles(const IrPlan *plan) { return plan->slab_bytes[SLAB_ACT] / 4; }
+
+/* Whether node i's value has been placed in the plan's arena (it is not a
+ * buffer of its own).  Compared as addresses: a kernel that failed leaves
+ * its own buffer behind even for an activation. */
+static bool in_arena(const IrEval *ev, int i)
+{
+    uintptr_t p = (uintptr_t)ev->val[i], a = (uintptr_t)ev->arena;
+    return ev->arena && ev->plan && p >= a && p < a + sizeof(double) * (size_t)arena_doubles(ev->plan);
+}
+
+/* Whether the plan puts node i in the activation arena. */
+static bool planned(const IrEval *ev, int i)
+{
+    return ev->plan && ev->plan->slab[i] == SLAB_ACT && ev->g->nodes[i].op != IR_INPUT;
+}
+
+void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->g = g;
+    ev->batch = batch;
+    ev->val = xcalloc((size_t)g->n, sizeof *ev->val);
+    ev->len = xcalloc((size_t)g->n, sizeof *ev->len);
+}
+
+void ir_eval_set(IrEval *ev, int node, const double *values)
+{
+    if (node < 0 || node >= ev->g->n || ev->g->nodes[node].op != IR_INPUT) {
+        eval_error(ev, "internal error: ir_eval_set: node %d is not an input", node);
+        return;
+    }
+    int64_t len = ir_elems(&ev->g->nodes[node].shape, ev->batch);
+    free(ev->val[node]);
+    ev->val[node] = xcalloc((size_t)len, sizeof(double));
+    memcpy(ev->val[node], values, sizeof(double) * (size_t)len);
+    ev->len[node] = len;
+}
+
+/* Moves node i's result into its place in the arena, checking the place. */
+static void place(IrEval *ev, int i)
+{
+    const IrPlan *plan = ev->plan;
+    int64_t at = plan->offset[i] / 4, need = ev->len[i] * ir_type_size(ev->g->nodes[i].type);
+    if (plan->offset[i] < 0 || plan->offset[i] % 4 || plan->bytes[i] < need || at + ev->len[i] > arena_doubles(plan)) {
+        eval_error(ev, "memory plan: node %d needs %lld bytes, given %lld at offset %lld of %lld", i,
+                   (long long)need, (long long)plan->bytes[i], (long long)plan->offset[i],
+                   (long long)plan->slab_bytes[SLAB_ACT]);
+        return;
+    }
+    memcpy(ev->arena + at, ev->val[i], sizeof(double) * (size_t)ev->len[i]);
+    free(ev->val[i]);
+    ev->val[i] = ev->arena + at;
+}
+
+/* Forgets the values of a previous run, all but the inputs given. */
+static void reset(IrEval *ev)
+{
+    for (int i = 0; i < ev->g->n; i++) {
+        if (ev->g->nodes[i].op == IR_INPUT)
+            continue;
+        if (!in_arena(ev, i))
+            free(ev->val[i]);
+        ev->val[i] = NULL;
+        ev->len[i] = 0;
+    }
+}
+
+int ir_eval_run(IrEval *ev)
+{
+    if (ev->error[0])
+        return -1;
+    reset(ev);
+    if (ev->plan) {
+        if (ev->plan->batch != ev->batch) {
+            eval_error(ev, "memory plan: made for batch %lld, run at %lld", (long long)ev->plan->batch,
+                       (long long)ev->batch);
+            return -1;
+        }
+        if (!ev->arena)
+            ev->arena = xcalloc((size_t)arena_doubles(ev->plan), sizeof(double));
+    }
+    for (int i = 0; i < ev->g->n; i++) {
+        const IrNode *n = &ev->g->nodes[i];
+        ir_ops[n->op].eval(ev, i);
+        if (ev->error[0])
+            return -1;
+        if (n->type == IR_F32)
+            for (int64_t e = 0; e < ev->len[i]; e++)
+                ev->val[i][e] = (double)(float)ev->val[i][e];
+        if (planned(ev, i)) {
+            place(ev, i);
+            if (ev->error[0])
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void ir_eval_free(IrEval *ev)
+{
+    if (ev->val)
+        for (int i = 0; i < ev->g->n; i++)
+            if (!in_arena(ev, i))
+                free(ev->val[i]);
+    free(ev->val);
+    free(ev->len);
+    free(ev->arena);
+    ev->val = NULL;
+    ev->len = NULL;
+    ev->arena = NULL;
+}
+
+const double *ir_eval_output(const IrEval *ev, const char *name, int64_t *len)
+{
+    for (int i = 0; i < ev->g->nouts; i++)
+        if (strcmp(ev->g->outs[i].name, name) == 0) {
+            int v = ev->g->outs[i].value;
+            if (len)
+                *len = ev->len[v];
+            return ev->val[v];
+        }
+    return NULL;
+}

@@ -6,26 +6,26 @@
 #include "ir.h"
 
 /* Shape rules (ops.c). */
-const char *shape_leaf(const IrGraph *g, IrNode *n);
-const char *shape_scalar(const IrGraph *g, IrNode *n);
-const char *shape_ew(const IrGraph *g, IrNode *n);
-const char *shape_reduce(const IrGraph *g, IrNode *n);
-const char *shape_reduce_last(const IrGraph *g, IrNode *n);
-const char *shape_reshape(const IrGraph *g, IrNode *n);
-const char *shape_permute(const IrGraph *g, IrNode *n);
-const char *shape_broadcast(const IrGraph *g, IrNode *n);
-const char *shape_slice(const IrGraph *g, IrNode *n);
-const char *shape_pad(const IrGraph *g, IrNode *n);
-const char *shape_concat(const IrGraph *g, IrNode *n);
-const char *shape_cast(const IrGraph *g, IrNode *n);
-const char *shape_matmul(const IrGraph *g, IrNode *n);
-const char *shape_gather(const IrGraph *g, IrNode *n);
-const char *shape_scatter_add(const IrGraph *g, IrNode *n);
-const char *shape_one_hot(const IrGraph *g, IrNode *n);
-const char *shape_windows(const IrGraph *g, IrNode *n);
-const char *shape_windows_t(const IrGraph *g, IrNode *n);
-const char *shape_fused(const IrGraph *g, IrNode *n);
-const char *shape_matmul_epi(const IrGraph *g, IrNode *n);
+const char *shp_leaf(const IrGraph *g, IrNode *n);
+const char *shp_scalar(const IrGraph *g, IrNode *n);
+const char *shp_ew(const IrGraph *g, IrNode *n);
+const char *shp_reduce(const IrGraph *g, IrNode *n);
+const char *shp_reduce_last(const IrGraph *g, IrNode *n);
+const char *shp_reshape(const IrGraph *g, IrNode *n);
+const char *shp_permute(const IrGraph *g, IrNode *n);
+const char *shp_broadcast(const IrGraph *g, IrNode *n);
+const char *shp_slice(const IrGraph *g, IrNode *n);
+const char *shp_pad(const IrGraph *g, IrNode *n);
+const char *shp_concat(const IrGraph *g, IrNode *n);
+const char *shp_cast(const IrGraph *g, IrNode *n);
+const char *shp_matmul(const IrGraph *g, IrNode *n);
+const char *shp_gather(const IrGraph *g, IrNode *n);
+const char *shp_scatter_add(const IrGraph *g, IrNode *n);
+const char *shp_one_hot(const IrGraph *g, IrNode *n);
+const char *shp_windows(const IrGraph *g, IrNode *n);
+const char *shp_windows_t(const IrGraph *g, IrNode *n);
+const char *shp_fused(const IrGraph *g, IrNode *n);
+const char *shp_matmul_epi(const IrGraph *g, IrNode *n);
 
 /* Scalar functions of elementwise ops (ops.c). */
 #define SCALAR(nm) double sc_##nm(double a, double b, double c, double f);

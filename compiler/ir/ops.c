@@ -72,7 +72,7 @@ int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out)
     return 0;
 }
 
-const char *shape_leaf(const IrGraph *g, IrNode *n)
+const char *shp_leaf(const IrGraph *g, IrNode *n)
 {
     (void)g;
     for (int i = 1; i < n->shape.rank; i++)
@@ -81,14 +81,14 @@ const char *shape_leaf(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_scalar(const IrGraph *g, IrNode *n)
+const char *shp_scalar(const IrGraph *g, IrNode *n)
 {
     n->shape = (IrShape){0};
     n->type = g->ftype;
     return NULL;
 }
 
-const char *shape_ew(const IrGraph *g, IrNode *n)
+const char *shp_ew(const IrGraph *g, IrNode *n)
 {
     IrShape s = *in_shape(g, n, 0);
     for (int k = 0; k < n->nin; k++) {
@@ -102,7 +102,7 @@ const char *shape_ew(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_reduce(const IrGraph *g, IrNode *n)
+const char *shp_reduce(const IrGraph *g, IrNode *n)
 {
     IrShape s = *in_shape(g, n, 0);
     uint64_t axes = (uint64_t)n->a.i[0];
@@ -116,7 +116,7 @@ const char *shape_reduce(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_reduce_last(const IrGraph *g, IrNode *n)
+const char *shp_reduce_last(const IrGraph *g, IrNode *n)
 {
     IrShape s = *in_shape(g, n, 0);
     if (s.rank == 0)
@@ -141,7 +141,7 @@ static int64_t static_elems(const IrShape *s, bool *batched)
     return e;
 }
 
-const char *shape_reshape(const IrGraph *g, IrNode *n)
+const char *shp_reshape(const IrGraph *g, IrNode *n)
 {
     bool b1, b2;
     int64_t e1 = static_elems(in_shape(g, n, 0), &b1), e2 = static_elems(&n->a.shape, &b2);
@@ -154,7 +154,7 @@ const char *shape_reshape(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_permute(const IrGraph *g, IrNode *n)
+const char *shp_permute(const IrGraph *g, IrNode *n)
 {
     const IrShape *s = in_shape(g, n, 0);
     IrShape r = {.rank = s->rank};
@@ -173,7 +173,7 @@ const char *shape_permute(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_broadcast(const IrGraph *g, IrNode *n)
+const char *shp_broadcast(const IrGraph *g, IrNode *n)
 {
     IrShape r;
     if (ir_broadcast_shapes(in_shape(g, n, 0), &n->a.shape, &r) != 0 || !ir_shape_equal(&r, &n->a.shape))
@@ -183,7 +183,7 @@ const char *shape_broadcast(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_slice(const IrGraph *g, IrNode *n)
+const char *shp_slice(const IrGraph *g, IrNode *n)
 {
     IrShape s = *in_shape(g, n, 0);
     int64_t ax = n->a.i[0], start = n->a.i[1], len = n->a.i[2];
@@ -195,7 +195,7 @@ const char *shape_slice(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_pad(const IrGraph *g, IrNode *n)
+const char *shp_pad(const IrGraph *g, IrNode *n)
 {
     IrShape s = *in_shape(g, n, 0);
     int64_t ax = n->a.i[0];
@@ -207,7 +207,7 @@ const char *shape_pad(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_concat(const IrGraph *g, IrNode *n)
+const char *shp_concat(const IrGraph *g, IrNode *n)
 {
     IrShape a = *in_shape(g, n, 0);
     const IrShape *b = in_shape(g, n, 1);
@@ -225,7 +225,7 @@ const char *shape_concat(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_cast(const IrGraph *g, IrNode *n)
+const char *shp_cast(const IrGraph *g, IrNode *n)
 {
     if (in_type(g, n, 0) != IR_I32)
         return "cast takes labels";
@@ -259,7 +259,7 @@ static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, boo
     return NULL;
 }
 
-const char *shape_matmul(const IrGraph *g, IrNode *n)
+const char *shp_matmul(const IrGraph *g, IrNode *n)
 {
     if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
         return "matmul operands must be real";
@@ -267,7 +267,7 @@ const char *shape_matmul(const IrGraph *g, IrNode *n)
     return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], &n->shape);
 }
 
-const char *shape_gather(const IrGraph *g, IrNode *n)
+const char *shp_gather(const IrGraph *g, IrNode *n)
 {
     const IrShape *t = in_shape(g, n, 0), *ids = in_shape(g, n, 1);
     if (t->rank != 2 || in_type(g, n, 1) != IR_I32 || ids->rank + 1 > IR_MAX_RANK)
@@ -279,7 +279,7 @@ const char *shape_gather(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_scatter_add(const IrGraph *g, IrNode *n)
+const char *shp_scatter_add(const IrGraph *g, IrNode *n)
 {
     const IrShape *rows = in_shape(g, n, 0), *ids = in_shape(g, n, 1);
     if (in_type(g, n, 1) != IR_I32 || rows->rank != ids->rank + 1 || n->a.i[0] < 1)
@@ -292,7 +292,7 @@ const char *shape_scatter_add(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_one_hot(const IrGraph *g, IrNode *n)
+const char *shp_one_hot(const IrGraph *g, IrNode *n)
 {
     const IrShape *ids = in_shape(g, n, 0);
     if (in_type(g, n, 0) != IR_I32 || ids->rank + 1 > IR_MAX_RANK || n->a.i[0] < 1)
@@ -306,7 +306,7 @@ const char *shape_one_hot(const IrGraph *g, IrNode *n)
 
 static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
 
-const char *shape_windows(const IrGraph *g, IrNode *n)
+const char *shp_windows(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
@@ -317,7 +317,7 @@ const char *shape_windows(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_windows_t(const IrGraph *g, IrNode *n)
+const char *shp_windows_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
@@ -330,7 +330,7 @@ const char *shape_windows_t(const IrGraph *g, IrNode *n)
 }
 
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */
-const char *shape_fused(const IrGraph *g, IrNode *n)
+const char *shp_fused(const IrGraph *g, IrNode *n)
 {
     if (!n->a.prog || n->a.prog->n < 1)
         return "fused node without a program";
@@ -339,7 +339,7 @@ const char *shape_fused(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shape_matmul_epi(const IrGraph *g, IrNode *n)
+const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
 {
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";

@@ -1,0 +1,199 @@
+/* gradcheck.c — finite differences against autodiff; see gradcheck.h.
+ *
+ * Two graphs of the model in f64: the forward pass with the loss, and the
+ * same with the backward pass appended.  The second runs once and gives
+ * every gradient; the first runs twice per check, at p + h and p − h.
+ * Each parameter tensor is checked at a few random entries and along one
+ * random direction v (∇·v against (L(p + hv) − L(p − hv)) / 2h), which
+ * tests the whole tensor at once.
+ */
+#include "gradcheck.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autodiff.h"
+#include "interp.h"
+#include "ir_internal.h"
+#include "lower.h"
+
+static double normal(uint64_t seed, uint64_t stream, uint64_t e)
+{
+    double u1 = ir_uniform(seed, stream, 0, 2 * e), u2 = ir_uniform(seed, stream, 0, 2 * e + 1);
+    return sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
+}
+
+void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t seed)
+{
+    for (int i = 0; i < m->nparams; i++) {
+        const SemaParam *p = &m->params[i];
+        int64_t n = shape_elems(&p->shape);
+        double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
+        double bound = p->fan_in > 0 ? 1 / sqrt((double)p->fan_in) : 0;
+        for (int64_t e = 0; e < n; e++) {
+            switch (p->init) {
+            case INIT_UNIFORM_FAN_IN: v[e] = (2 * ir_uniform(seed, 1000 + (uint64_t)i, 0, (uint64_t)e) - 1) * bound; break;
+            case INIT_NORMAL: v[e] = normal(seed, 1000 + (uint64_t)i, (uint64_t)e); break;
+            case INIT_ONES: v[e] = 1; break;
+            case INIT_ZEROS: v[e] = 0; break;
+            }
+        }
+        ir_eval_set(ev, L->param[i], v);
+        free(v);
+    }
+}
+
+/* Inputs ~ N(0, 1); labels uniform over their classes; real targets
+ * uniform in [0, 1), which suits both mse and binary cross-entropy. */
+void nnc_fill_batch(const Lowered *L, IrEval *ev, uint64_t seed)
+{
+    const IrGraph *g = &L->g;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_INPUT || (n->a.role != ROLE_INPUT && n->a.role != ROLE_TARGET))
+            continue;
+        int64_t len = ir_elems(&n->shape, ev->batch);
+        double *v = malloc(sizeof(double) * (size_t)(len ? len : 1));
+        int64_t classes = n->a.i[0];  /* labels: their number of classes */
+        for (int64_t e = 0; e < len; e++) {
+            double u = ir_uniform(seed, 2000 + (uint64_t)i, 0, (uint64_t)e);
+            v[e] = n->type == IR_I32 ? floor(u * (double)classes)
+                 : n->a.role == ROLE_TARGET ? u : normal(seed, 3000 + (uint64_t)i, (uint64_t)e);
+        }
+        ir_eval_set(ev, i, v);
+        free(v);
+    }
+}
+
+/* The loss of the forward graph at the current parameter values. */
+static double loss_at(IrEval *ev, int loss, const char **err)
+{
+    for (int i = 0; i < ev->g->n; i++)
+        if (ev->g->nodes[i].op != IR_INPUT && ev->val[i]) {
+            free(ev->val[i]);
+            ev->val[i] = NULL;
+        }
+    if (ir_eval_run(ev) != 0) {
+        *err = ev->error;
+        return NAN;
+    }
+    return ev->val[loss][0];
+}
+
+typedef struct Check {
+    double max_abs, max_rel;
+    int    checked, failed;
+} Check;
+
+static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
+{
+    double abs_err = fabs(fd - ad);
+    double scale = fmax(fabs(fd), fabs(ad));
+    double rel = scale > 0 ? abs_err / scale : 0;
+    c->max_abs = fmax(c->max_abs, abs_err);
+    c->max_rel = fmax(c->max_rel, rel);
+    c->checked++;
+    if (!(abs_err <= o->atol || rel <= o->rtol))
+        c->failed++;
+}
+
+int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *o, StrBuf *out, const char **err)
+{
+    if (m->loss < 0) {
+        *err = "the model has no loss to differentiate";
+        return -1;
+    }
+    Arena arena;
+    arena_init(&arena);
+    LowerOptions lo = {.ftype = IR_F64, .training = false, .seed = (int64_t)o->seed};
+    Lowered fwd, full;
+    int failures = -1;
+    IrEval fe = {0}, ge = {0};
+    if (lower_model(m, src, &arena, &lo, &fwd, err) != 0 || lower_model(m, src, &arena, &lo, &full, err) != 0)
+        goto done;
+    int *grads = ARENA_ARRAY(&arena, int, m->nparams + 1);
+    if (ad_append(&full.g, full.loss, full.param, m->nparams, grads) != 0) {
+        *err = full.g.error;
+        goto done;
+    }
+    ir_eval_init(&ge, &full.g, o->batch);
+    nnc_fill_params(m, &full, &ge, o->seed);
+    nnc_fill_batch(&full, &ge, o->seed);
+    if (ir_eval_run(&ge) != 0) {
+        *err = arena_printf(&arena, "%s", ge.error);
+        goto done;
+    }
+    ir_eval_init(&fe, &fwd.g, o->batch);
+    nnc_fill_params(m, &fwd, &fe, o->seed);
+    nnc_fill_batch(&fwd, &fe, o->seed);
+    double base = loss_at(&fe, fwd.loss, err);
+    if (isnan(base))
+        goto done;
+
+    sb_printf(out, "gradcheck %s: f64, batch %lld, loss %.10g, central differences with h = %g\n", m->name,
+              (long long)o->batch, base, o->h);
+    sb_printf(out, "each tensor: %d random entries and one random direction; pass if relative error <= %g "
+              "or absolute error <= %g\n\n", o->entries, o->rtol, o->atol);
+    size_t w = strlen("parameter");
+    for (int i = 0; i < m->nparams; i++)
+        if (strlen(m->params[i].name) > w)
+            w = strlen(m->params[i].name);
+    sb_printf(out, "%-*s  %-14s  %12s  %12s  %s\n", (int)w, "parameter", "shape", "max abs err", "max rel err", "result");
+    failures = 0;
+    for (int i = 0; i < m->nparams && failures >= 0; i++) {
+        int p = fwd.param[i];
+        int64_t n = ir_elems(&fwd.g.nodes[p].shape, o->batch);
+        double *pv = fe.val[p];
+        const double *gv = ge.val[grads[i]];
+        Check c = {0};
+        for (int k = 0; k <= o->entries; k++) {
+            bool direction = k == o->entries;
+            double *v = calloc((size_t)n, sizeof(double));
+            double dot = 0;
+            if (direction) {
+                for (int64_t e = 0; e < n; e++) {
+                    v[e] = normal(o->seed, 5000 + (uint64_t)i, (uint64_t)e);
+                    dot += v[e] * gv[e];
+                }
+            } else {
+                int64_t e = (int64_t)(ir_uniform(o->seed, 4000 + (uint64_t)i, 0, (uint64_t)k) * (double)n);
+                v[e] = 1;
+                dot = gv[e];
+            }
+            for (int64_t e = 0; e < n; e++)
+                pv[e] += o->h * v[e];
+            double up = loss_at(&fe, fwd.loss, err);
+            for (int64_t e = 0; e < n; e++)
+                pv[e] -= 2 * o->h * v[e];
+            double down = loss_at(&fe, fwd.loss, err);
+            for (int64_t e = 0; e < n; e++)
+                pv[e] += o->h * v[e];
+            free(v);
+            if (isnan(up) || isnan(down)) {
+                failures = -1;
+                break;
+            }
+            compare(&c, o, (up - down) / (2 * o->h), dot);
+        }
+        if (failures < 0)
+            break;
+        StrBuf shape = {0};
+        ir_shape_print(&shape, &fwd.g.nodes[p].shape);
+        sb_printf(out, "%-*s  %-14s  %12.3e  %12.3e  %s\n", (int)w, m->params[i].name, sb_cstr(&shape), c.max_abs,
+                  c.max_rel, c.failed ? "FAIL" : "ok");
+        sb_free(&shape);
+        failures += c.failed > 0;
+    }
+    if (failures == 0)
+        sb_printf(out, "\nall %d parameter tensors pass\n", m->nparams);
+    else if (failures > 0)
+        sb_printf(out, "\n%d of %d parameter tensors FAIL\n", failures, m->nparams);
+done:
+    ir_eval_free(&fe);
+    ir_eval_free(&ge);
+    if (failures < 0 && *err)
+        *err = strdup(*err);  /* outlives the arena; the caller exits soon after */
+    arena_free(&arena);
+    return failures;
+}

@@ -1,0 +1,408 @@
+/* lower.c — built-ins to primitive ops; see lower.h.
+ *
+ * One function per built-in, in a table indexed by BuiltinId.  Each gets
+ * the node being lowered and the IR values of its tensor arguments, and
+ * returns the IR value of its result.  Shapes here carry the batch as
+ * dimension 0 (IR_BATCH) where the front end said "batched".
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct Lower {
+    Lowered       *L;
+    IrGraph       *g;
+    const SemaModel *m;
+    const LowerOptions *opt;
+    const SemaNode *node;   /* being lowered */
+    Span           at;
+    int           *value;   /* per sema node: its IR value */
+    int            dropout_streams;
+} Lower;
+
+/* ---- small builders that stamp the layer's location and name -------------------- */
+
+static int stamp(Lower *lw, int id)
+{
+    if (id >= 0 && !lw->g->nodes[id].layer && lw->node && lw->node->builtin)
+        lw->g->nodes[id].layer = lw->node->builtin->name;
+    return id;
+}
+
+static int cnst(Lower *lw, double v) { return stamp(lw, ir_const(lw->g, v, lw->at)); }
+static int un(Lower *lw, IrOp op, int x) { return stamp(lw, ir_unary(lw->g, op, x, lw->at)); }
+static int bin(Lower *lw, IrOp op, int x, int y) { return stamp(lw, ir_binary(lw->g, op, x, y, lw->at)); }
+static int red(Lower *lw, IrOp op, int x, uint64_t axes) { return stamp(lw, ir_reduce(lw->g, op, x, axes, lw->at)); }
+static int reshape(Lower *lw, int x, IrShape s) { return stamp(lw, ir_reshape(lw->g, x, &s, lw->at)); }
+static int matmul(Lower *lw, int a, int b, bool ta, bool tb) { return stamp(lw, ir_matmul(lw->g, a, b, ta, tb, lw->at)); }
+
+static int permute(Lower *lw, int x, const int *perm) { return stamp(lw, ir_permute(lw->g, x, perm, lw->at)); }
+
+static const IrShape *shape_of(Lower *lw, int v) { return &lw->g->nodes[v].shape; }
+static uint64_t last_axis(Lower *lw, int v) { return (uint64_t)1 << (shape_of(lw, v)->rank - 1); }
+static uint64_t all_axes(Lower *lw, int v) { return ((uint64_t)1 << shape_of(lw, v)->rank) - 1; }
+
+/* The IR shape of a front-end type: the batch becomes dimension 0. */
+static IrShape ir_shape_of(const TensorType *t)
+{
+    IrShape s = {0};
+    if (t->batched)
+        s.dim[s.rank++] = IR_BATCH;
+    for (int i = 0; i < t->shape.rank; i++)
+        s.dim[s.rank++] = t->shape.dim[i];
+    return s;
+}
+
+/* The parameter tensor created by the node, by its suffix ("weight", "query.bias"). */
+static int param(Lower *lw, const char *suffix)
+{
+    const SemaNode *n = lw->node;
+    size_t ls = strlen(suffix);
+    for (int i = n->first_param; i < n->first_param + n->nparams; i++) {
+        const char *name = lw->m->params[i].name;
+        size_t ln = strlen(name);
+        if (ln > ls && name[ln - ls - 1] == '.' && strcmp(name + ln - ls, suffix) == 0)
+            return lw->L->param[i];
+    }
+    return -1;
+}
+
+/* x · Wᵀ + b over the last axis: the torch Linear layout, W [out, in]. */
+static int linear(Lower *lw, int x, int w, int b)
+{
+    int y = matmul(lw, x, w, false, true);
+    return b >= 0 ? bin(lw, IR_ADD, y, b) : y;
+}
+
+/* Softmax over the last axis, shifted by the row maximum for stability.
+ * The shift does not change the value, so no gradient flows through it. */
+static int softmax_last(Lower *lw, int z)
+{
+    int m = un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last_axis(lw, z)));
+    int e = un(lw, IR_EXP, bin(lw, IR_SUB, z, m));
+    return bin(lw, IR_DIV, e, red(lw, IR_SUM, e, last_axis(lw, e)));
+}
+
+/* A mean over every axis, as a scalar. */
+static int mean_all(Lower *lw, int x)
+{
+    return reshape(lw, red(lw, IR_MEAN, x, all_axes(lw, x)), (IrShape){0});
+}
+
+static int step_input(Lower *lw)
+{
+    if (lw->L->step < 0) {
+        IrShape scalar = {0};
+        lw->L->step = ir_input(lw->g, ROLE_STEP, "step", lw->g->ftype, &scalar, SPAN_NONE);
+    }
+    return lw->L->step;
+}
+
+/* ---- one lowering per built-in ------------------------------------------------- */
+
+typedef int (*LowerFn)(Lower *lw, const int *x);
+#define ARG(k) (lw->node->args[k])
+
+static int lower_dense(Lower *lw, const int *x)
+{
+    return linear(lw, x[0], param(lw, "weight"), ARG(2).b ? param(lw, "bias") : -1);
+}
+
+/* conv2d as windows + matmul: [B,C,H,W] -> windows [B,C,Ho,Wo,k*k]
+ * -> [B,Ho*Wo,C*k*k] · W[F,C*k*k]ᵀ -> [B,Ho*Wo,F] -> [B,F,Ho,Wo] */
+static int lower_conv2d(Lower *lw, const int *x)
+{
+    int64_t f = ARG(1).i, k = ARG(2).i;
+    IrAttr wa = {.i = {k, ARG(3).i, ARG(4).i}, .f = 0};
+    int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
+    const IrShape *ws = shape_of(lw, win);
+    int64_t c = ws->dim[1], ho = ws->dim[2], wo = ws->dim[3];
+    int cols = permute(lw, win, (int[]){0, 2, 3, 1, 4});
+    cols = reshape(lw, cols, (IrShape){3, {IR_BATCH, ho * wo, c * k * k}});
+    int w = reshape(lw, param(lw, "weight"), (IrShape){2, {f, c * k * k}});
+    int y = linear(lw, cols, w, ARG(5).b ? param(lw, "bias") : -1);
+    y = permute(lw, y, (int[]){0, 2, 1});
+    return reshape(lw, y, (IrShape){4, {IR_BATCH, f, ho, wo}});
+}
+
+/* pooling: windows, then the max or mean of each window */
+static int lower_pool(Lower *lw, const int *x, bool is_max)
+{
+    IrAttr wa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}, .f = is_max ? -INFINITY : 0};
+    int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
+    IrShape out = *shape_of(lw, win);
+    int r = red(lw, is_max ? IR_RMAX : IR_MEAN, win, last_axis(lw, win));
+    out.rank--;
+    return reshape(lw, r, out);
+}
+
+static int lower_max_pool(Lower *lw, const int *x) { return lower_pool(lw, x, true); }
+static int lower_avg_pool(Lower *lw, const int *x) { return lower_pool(lw, x, false); }
+
+static int lower_reshape_like(Lower *lw, const int *x)
+{
+    return reshape(lw, x[0], ir_shape_of(&lw->node->type));
+}
+
+static int lower_embedding(Lower *lw, const int *x)
+{
+    int in[2] = {param(lw, "weight"), x[0]};
+    return stamp(lw, ir_add(lw->g, IR_GATHER, in, 2, NULL, lw->at));
+}
+
+/* learned: the table itself; sinusoidal: the fixed table of Vaswani et al.,
+ * pe[t, 2i] = sin(t / 10000^(2i/d)), pe[t, 2i+1] = cos(same) */
+static int lower_positional(Lower *lw, const int *x)
+{
+    (void)x;
+    int64_t len = ARG(0).i, d = ARG(1).i;
+    if (strcmp(ARG(2).s, "learned") == 0)
+        return param(lw, "weight");
+    double *data = ARENA_ARRAY(lw->g->arena, double, len * d);
+    for (int64_t t = 0; t < len; t++)
+        for (int64_t i = 0; i < d; i += 2) {
+            double angle = (double)t / pow(10000.0, (double)i / (double)d);
+            data[t * d + i] = sin(angle);
+            if (i + 1 < d)
+                data[t * d + i + 1] = cos(angle);
+        }
+    IrAttr a = {.shape = {2, {len, d}}, .data = data, .name = "sinusoidal"};
+    return stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &a, lw->at));
+}
+
+/* (x - mean) / sqrt(var + eps) · weight + bias, over the last axis;
+ * the biased variance, as torch.nn.LayerNorm */
+static int lower_layer_norm(Lower *lw, const int *x)
+{
+    uint64_t last = last_axis(lw, x[0]);
+    int xc = bin(lw, IR_SUB, x[0], red(lw, IR_MEAN, x[0], last));
+    int var = red(lw, IR_MEAN, bin(lw, IR_MUL, xc, xc), last);
+    int rstd = un(lw, IR_RSQRT, bin(lw, IR_ADD, var, cnst(lw, ARG(1).f)));
+    int y = bin(lw, IR_MUL, bin(lw, IR_MUL, xc, rstd), param(lw, "weight"));
+    return bin(lw, IR_ADD, y, param(lw, "bias"));
+}
+
+static int lower_dropout(Lower *lw, const int *x)
+{
+    double p = ARG(1).f;
+    if (!lw->opt->training || p == 0)
+        return x[0];
+    int step = step_input(lw);
+    IrAttr a = {.shape = *shape_of(lw, x[0]), .f = p, .i = {lw->opt->seed, lw->dropout_streams++}};
+    int mask = stamp(lw, ir_add(lw->g, IR_RANDOM_MASK, &step, 1, &a, lw->at));
+    return bin(lw, IR_MUL, x[0], mask);
+}
+
+/* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
+ * q, k, v = x·Wᵀ + b, split into heads [B,H,T,dh]; scores q·kᵀ/√dh [B,H,T,T],
+ * the causal mask (−∞ above the diagonal), softmax, · v, heads joined
+ * back to [B,T,D], and the output projection. */
+static int lower_attention(Lower *lw, const int *x)
+{
+    int64_t h = ARG(1).i;
+    const IrShape *xs = shape_of(lw, x[0]);
+    int64_t t = xs->dim[1], d = xs->dim[2], dh = d / h;
+    int split[3];
+    static const char *const proj[3] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++) {
+        char w[32], b[32];
+        snprintf(w, sizeof w, "%s.weight", proj[i]);
+        snprintf(b, sizeof b, "%s.bias", proj[i]);
+        int p = linear(lw, x[0], param(lw, w), param(lw, b));
+        p = reshape(lw, p, (IrShape){4, {IR_BATCH, t, h, dh}});
+        split[i] = permute(lw, p, (int[]){0, 2, 1, 3});
+    }
+    int scores = matmul(lw, split[0], split[1], false, true);
+    scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
+    if (ARG(2).b) {
+        double *mask = ARENA_ARRAY(lw->g->arena, double, t * t);
+        for (int64_t i = 0; i < t; i++)
+            for (int64_t j = 0; j < t; j++)
+                mask[i * t + j] = j <= i ? 0 : -INFINITY;
+        IrAttr a = {.shape = {2, {t, t}}, .data = mask, .name = "causal_mask"};
+        scores = bin(lw, IR_ADD, scores, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &a, lw->at)));
+    }
+    int y = matmul(lw, softmax_last(lw, scores), split[2], false, false);
+    y = permute(lw, y, (int[]){0, 2, 1, 3});
+    y = reshape(lw, y, (IrShape){3, {IR_BATCH, t, d}});
+    return linear(lw, y, param(lw, "out.weight"), param(lw, "out.bias"));
+}
+
+static int lower_matmul(Lower *lw, const int *x) { return matmul(lw, x[0], x[1], false, false); }
+static int lower_relu(Lower *lw, const int *x) { return un(lw, IR_RELU, x[0]); }
+static int lower_sigmoid(Lower *lw, const int *x) { return un(lw, IR_SIGMOID, x[0]); }
+static int lower_tanh(Lower *lw, const int *x) { return un(lw, IR_TANH, x[0]); }
+
+static int lower_leaky_relu(Lower *lw, const int *x)
+{
+    int pos = bin(lw, IR_GT, x[0], cnst(lw, 0));
+    int in[3] = {pos, x[0], bin(lw, IR_MUL, x[0], cnst(lw, ARG(1).f))};
+    return stamp(lw, ir_add(lw->g, IR_SELECT, in, 3, NULL, lw->at));
+}
+
+/* exact: x/2 · (1 + erf(x/√2)); tanh: x/2 · (1 + tanh(√(2/π) (x + 0.044715 x³))) */
+static int lower_gelu(Lower *lw, const int *x)
+{
+    int inner;
+    if (strcmp(ARG(1).s, "tanh") == 0) {
+        int x3 = stamp(lw, ir_pow(lw->g, x[0], 3, lw->at));
+        int arg = bin(lw, IR_ADD, x[0], bin(lw, IR_MUL, x3, cnst(lw, 0.044715)));
+        inner = un(lw, IR_TANH, bin(lw, IR_MUL, arg, cnst(lw, sqrt(2.0 / M_PI))));
+    } else {
+        inner = un(lw, IR_ERF, bin(lw, IR_MUL, x[0], cnst(lw, M_SQRT1_2)));
+    }
+    int half = bin(lw, IR_MUL, x[0], cnst(lw, 0.5));
+    return bin(lw, IR_MUL, half, bin(lw, IR_ADD, inner, cnst(lw, 1)));
+}
+
+static int lower_softmax(Lower *lw, const int *x)
+{
+    double t = ARG(1).f;
+    return softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
+}
+
+/* mean over examples (and positions) of −log softmax(logits)[target] */
+static int lower_cross_entropy(Lower *lw, const int *x)
+{
+    int logits = x[0], target = x[1];
+    uint64_t last = last_axis(lw, logits);
+    int z = bin(lw, IR_SUB, logits, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, logits, last)));
+    int logp = bin(lw, IR_SUB, z, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, z), last)));
+    IrAttr oh = {.i = {shape_of(lw, logits)->dim[shape_of(lw, logits)->rank - 1]}};
+    int onehot = stamp(lw, ir_add(lw->g, IR_ONE_HOT, &target, 1, &oh, lw->at));
+    int nll = un(lw, IR_NEG, red(lw, IR_SUM, bin(lw, IR_MUL, onehot, logp), last));
+    return mean_all(lw, nll);
+}
+
+static int lower_mse(Lower *lw, const int *x)
+{
+    int d = bin(lw, IR_SUB, x[0], x[1]);
+    return mean_all(lw, bin(lw, IR_MUL, d, d));
+}
+
+/* −(y log p + (1−y) log(1−p)), each log clamped at −100 as torch.nn.BCELoss */
+static int lower_binary_cross_entropy(Lower *lw, const int *x)
+{
+    int p = x[0], y = x[1];
+    int floor = cnst(lw, -100);
+    int lp = bin(lw, IR_MAX, un(lw, IR_LOG, p), floor);
+    int lq = bin(lw, IR_MAX, un(lw, IR_LOG, bin(lw, IR_SUB, cnst(lw, 1), p)), floor);
+    /* one node-building call per argument list: C leaves their order open */
+    int pos = bin(lw, IR_MUL, y, lp);
+    int neg = bin(lw, IR_MUL, bin(lw, IR_SUB, cnst(lw, 1), y), lq);
+    int sum = bin(lw, IR_ADD, pos, neg);
+    return mean_all(lw, un(lw, IR_NEG, sum));
+}
+
+/* the fraction of positions whose largest score is the target */
+static int lower_accuracy(Lower *lw, const int *x)
+{
+    int am = stamp(lw, ir_add(lw->g, IR_ARGMAX, &x[0], 1, NULL, lw->at));
+    am = reshape(lw, am, *shape_of(lw, x[1]));
+    int predicted = un(lw, IR_CAST, am);
+    int hit = bin(lw, IR_EQ, predicted, un(lw, IR_CAST, x[1]));
+    return mean_all(lw, hit);
+}
+
+static const LowerFn lowering[B_COUNT] = {
+    [B_DENSE] = lower_dense, [B_CONV2D] = lower_conv2d, [B_MAX_POOL] = lower_max_pool,
+    [B_AVG_POOL] = lower_avg_pool, [B_FLATTEN] = lower_reshape_like, [B_RESHAPE] = lower_reshape_like,
+    [B_EMBEDDING] = lower_embedding, [B_POSITIONAL] = lower_positional, [B_LAYER_NORM] = lower_layer_norm,
+    [B_DROPOUT] = lower_dropout, [B_ATTENTION] = lower_attention, [B_MATMUL] = lower_matmul,
+    [B_RELU] = lower_relu, [B_LEAKY_RELU] = lower_leaky_relu, [B_SIGMOID] = lower_sigmoid,
+    [B_TANH] = lower_tanh, [B_GELU] = lower_gelu, [B_SOFTMAX] = lower_softmax,
+    [B_CROSS_ENTROPY] = lower_cross_entropy, [B_MSE] = lower_mse,
+    [B_BINARY_CROSS_ENTROPY] = lower_binary_cross_entropy, [B_ACCURACY] = lower_accuracy,
+    /* repeat is expanded by sema; train-block entries are not lowered here */
+};
+
+bool lower_covers(int builtin_id) { return builtin_id >= 0 && builtin_id < B_COUNT && lowering[builtin_id]; }
+
+/* ---- the model ------------------------------------------------------------------- */
+
+static int lower_node(Lower *lw, int i)
+{
+    const SemaNode *n = &lw->m->nodes[i];
+    lw->node = n;
+    lw->at = n->at;
+    int x[BUILTIN_MAX_PARAMS];
+    for (int k = 0; k < BUILTIN_MAX_PARAMS; k++)
+        x[k] = n->in[k] >= 0 ? lw->value[n->in[k]] : -1;
+    switch (n->kind) {
+    case SN_INPUT:
+    case SN_TARGET: {
+        IrShape s = ir_shape_of(&n->type);
+        IrType t = n->type.elem == ELEM_INDEX ? IR_I32 : lw->g->ftype;
+        int id = ir_input(lw->g, n->kind == SN_INPUT ? ROLE_INPUT : ROLE_TARGET, n->name, t, &s, n->at);
+        if (id >= 0)
+            lw->g->nodes[id].a.i[0] = n->type.classes;  /* labels: how many classes */
+        return id;
+    }
+    case SN_CALL: {
+        LowerFn fn = lowering[n->builtin - builtin_table];
+        return fn ? fn(lw, x) : -1;
+    }
+    case SN_BINARY: {
+        static const IrOp op[] = {[BIN_ADD] = IR_ADD, [BIN_SUB] = IR_SUB, [BIN_MUL] = IR_MUL, [BIN_DIV] = IR_DIV};
+        int a = x[0], b = n->scalar_side ? ir_const(lw->g, n->scalar, n->at) : x[1];
+        if (n->scalar_side == 1) {
+            int t = a;
+            a = b;
+            b = t;
+        }
+        return ir_binary(lw->g, op[n->op], a, b, n->at);
+    }
+    case SN_NEG:
+        return ir_unary(lw->g, IR_NEG, x[0], n->at);
+    }
+    return -1;
+}
+
+int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOptions *opt, Lowered *out,
+                const char **err)
+{
+    memset(out, 0, sizeof *out);
+    ir_init(&out->g, a, src, m->name, opt->ftype);
+    out->step = out->loss = out->output = -1;
+    out->nparams = m->nparams;
+    out->param = ARENA_ARRAY(a, int, m->nparams + 1);
+    Lower lw = {.L = out, .g = &out->g, .m = m, .opt = opt};
+    lw.value = ARENA_ARRAY(a, int, m->nnodes + 1);
+    /* Parameters first: they are the graph's longest-lived inputs. */
+    for (int i = 0; i < m->nparams; i++) {
+        const SemaParam *p = &m->params[i];
+        IrShape s = {.rank = p->shape.rank};
+        memcpy(s.dim, p->shape.dim, sizeof(int64_t) * (size_t)p->shape.rank);
+        out->param[i] = ir_input(&out->g, ROLE_PARAM, p->name, opt->ftype, &s, p->at);
+    }
+    for (int i = 0; i < m->nnodes; i++) {
+        int v = lower_node(&lw, i);
+        if (v < 0) {
+            *err = out->g.error ? out->g.error
+                 : arena_printf(a, "no lowering for '%s'", m->nodes[i].builtin ? m->nodes[i].builtin->name : "?");
+            return -1;
+        }
+        lw.value[i] = v;
+        if (!out->g.nodes[v].layer && m->nodes[i].builtin)
+            out->g.nodes[v].layer = m->nodes[i].builtin->name;
+    }
+    out->output = lw.value[m->output];
+    ir_output(&out->g, "output", out->output, OUT_PREDICTION, -1);
+    if (m->loss >= 0) {
+        out->loss = lw.value[m->loss];
+        ir_output(&out->g, "loss", out->loss, OUT_LOSS, -1);
+    }
+    for (int i = 0; i < m->nmetrics; i++) {
+        const SemaNode *n = &m->nodes[m->metrics[i]];
+        const char *name = m->nmetrics == 1 ? n->builtin->name : arena_printf(a, "%s_%d", n->builtin->name, i + 1);
+        ir_output(&out->g, name, lw.value[m->metrics[i]], OUT_METRIC, -1);
+    }
+    out->g.nforward = out->g.ngrad = out->g.n;
+    if (out->g.error) {
+        *err = out->g.error;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,209 @@
+/* print.c — the text form of a graph (--dump-ir=ir|grad|opt|fused) and its
+ * Graphviz form (--dot).  docs/ir.md describes the text form:
+ *
+ *   %7 = matmul %0, %3 tb : f32[B,128]                 # mnist_mlp.nn:8:19 dense
+ *   %31 = mul %30, %29 : f32[B,128]                    # mnist_mlp.nn:8 relu %9: relu' = x > 0
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ir_internal.h"
+#include "print.h"
+
+static const char *const role_name[] = {
+    [ROLE_INPUT] = "input", [ROLE_TARGET] = "target", [ROLE_PARAM] = "param",
+    [ROLE_STATE] = "state", [ROLE_STEP] = "step",
+};
+
+static const char *const out_kind_name[] = {
+    [OUT_PREDICTION] = "prediction", [OUT_LOSS] = "loss", [OUT_METRIC] = "metric",
+    [OUT_GRAD] = "grad", [OUT_UPDATE] = "update",
+};
+
+static void put_num(StrBuf *sb, double v)
+{
+    if (isinf(v))
+        sb_puts(sb, v < 0 ? "-inf" : "inf");
+    else
+        sb_printf(sb, "%.9g", v);
+}
+
+static void put_mask(StrBuf *sb, int64_t mask)
+{
+    sb_puts(sb, " axes {");
+    bool first = true;
+    for (int i = 0; i < 64; i++)
+        if (mask >> i & 1) {
+            sb_printf(sb, first ? "%d" : ",%d", i);
+            first = false;
+        }
+    sb_putc(sb, '}');
+}
+
+/* A fused program, one instruction per line under its node. */
+static void put_program(StrBuf *sb, const IrNode *n)
+{
+    const IrProgram *p = n->a.prog;
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        sb_printf(sb, "\n      $%d = %s", p->nin + k, ir_ops[in->op].name);
+        if (in->op == IR_CONST) {
+            sb_putc(sb, ' ');
+            put_num(sb, in->f);
+            continue;
+        }
+        int ops[3] = {in->a, in->b, in->c};
+        for (int j = 0; j < 3 && ops[j] >= 0; j++)
+            sb_printf(sb, "%s$%d", j ? ", " : " ", ops[j]);
+        if (in->op == IR_POW) {
+            sb_puts(sb, " ^");
+            put_num(sb, in->f);
+        }
+    }
+}
+
+/* Attributes after the operands, in the form each op reads best. */
+static void put_attrs(StrBuf *sb, const IrNode *n)
+{
+    const IrAttr *a = &n->a;
+    switch (n->op) {
+    case IR_INPUT: break;
+    case IR_CONST: sb_putc(sb, ' '); put_num(sb, a->f); break;
+    case IR_TENSOR: sb_printf(sb, " %s", a->name ? a->name : "data"); break;
+    case IR_POW: sb_puts(sb, " ^"); put_num(sb, a->f); break;
+    case IR_SUM: case IR_MEAN: case IR_RMAX: put_mask(sb, a->i[0]); break;
+    case IR_MATMUL: case IR_MATMUL_EPI:
+        if (a->i[0]) sb_puts(sb, " ta");
+        if (a->i[1]) sb_puts(sb, " tb");
+        break;
+    case IR_PERMUTE:
+        sb_puts(sb, " (");
+        for (int i = 0; i < n->shape.rank; i++)
+            sb_printf(sb, i ? ",%lld" : "%lld", (long long)a->i[i]);
+        sb_putc(sb, ')');
+        break;
+    case IR_SLICE: sb_printf(sb, " axis %lld from %lld len %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]); break;
+    case IR_PAD: sb_printf(sb, " axis %lld before %lld after %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]); break;
+    case IR_CONCAT: sb_printf(sb, " axis %lld", (long long)a->i[0]); break;
+    case IR_SCATTER_ADD: case IR_ONE_HOT: sb_printf(sb, " %lld", (long long)a->i[0]); break;
+    case IR_RANDOM_MASK:
+        sb_puts(sb, " p ");
+        put_num(sb, a->f);
+        sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
+        break;
+    case IR_WINDOWS: case IR_WINDOWS_T:
+        sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+        if (n->op == IR_WINDOWS && a->f != 0) {
+            sb_puts(sb, " fill ");
+            put_num(sb, a->f);
+        }
+        break;
+    case IR_FUSED: case IR_FUSED_ROWS:
+        if (a->name)
+            sb_printf(sb, " \"%s\"", a->name);
+        break;
+    case IR_BATCH_SIZE: case IR_NEG: case IR_EXP: case IR_LOG: case IR_SQRT: case IR_RSQRT: case IR_TANH:
+    case IR_ERF: case IR_RELU: case IR_SIGMOID: case IR_SIN: case IR_COS: case IR_FLOOR: case IR_STOP_GRAD:
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV: case IR_MAX: case IR_MIN: case IR_GT: case IR_GE:
+    case IR_EQ: case IR_SELECT: case IR_ARGMAX: case IR_RESHAPE: case IR_BROADCAST: case IR_CAST:
+    case IR_GATHER:
+    case IR_OP_COUNT:
+        break;
+    }
+}
+
+static void put_loc(StrBuf *sb, const IrGraph *g, Span at, bool with_col)
+{
+    if (!g->src || span_is_none(at))
+        return;
+    uint32_t line, col;
+    source_linecol(g->src, at.begin, &line, &col);
+    const char *base = strrchr(g->src->name, '/');
+    base = base ? base + 1 : g->src->name;
+    if (with_col)
+        sb_printf(sb, "%s:%u:%u", base, line, col);
+    else
+        sb_printf(sb, "%s:%u", base, line);
+}
+
+void ir_print_node(StrBuf *sb, const IrGraph *g, int i)
+{
+    const IrNode *n = &g->nodes[i];
+    size_t start = sb->len;
+    if (n->op == IR_INPUT)
+        sb_printf(sb, "  %%%d = %s %s", i, role_name[n->a.role], n->a.name);
+    else
+        sb_printf(sb, "  %%%d = %s", i, ir_ops[n->op].name);
+    for (int k = 0; k < n->nin; k++)
+        sb_printf(sb, "%s%%%d", k ? ", " : " ", n->in[k]);
+    put_attrs(sb, n);
+    sb_printf(sb, " : %s", ir_type_name(n->type));
+    ir_shape_print(sb, &n->shape);
+    bool has_loc = g->src && !span_is_none(n->at);
+    if (has_loc || n->layer || n->rule) {
+        size_t width = sb->len - start;
+        sb_pad(sb, width < 52 ? 52 : width + 1);
+        sb_puts(sb, "# ");
+        if (n->fwd >= 0) {
+            /* file:line, the forward node and the rule that built this one */
+            put_loc(sb, g, n->at, false);
+            sb_printf(sb, "%s%s %%%d", has_loc ? " " : "", ir_ops[g->nodes[n->fwd].op].name, n->fwd);
+            if (n->rule)
+                sb_printf(sb, ": %s", n->rule);
+        } else {
+            put_loc(sb, g, n->at, true);
+            if (n->layer)
+                sb_printf(sb, "%s%s", has_loc ? " " : "", n->layer);
+        }
+    }
+    if (n->a.prog && (n->op == IR_FUSED || n->op == IR_FUSED_ROWS || n->op == IR_MATMUL_EPI))
+        put_program(sb, n);
+    sb_putc(sb, '\n');
+}
+
+void ir_print(StrBuf *sb, const IrGraph *g)
+{
+    sb_printf(sb, "graph %s (%s, batch B)\n", g->name ? g->name : "?", ir_type_name(g->ftype));
+    for (int i = 0; i < g->n; i++) {
+        if (i == g->nforward && g->ngrad > g->nforward)
+            sb_puts(sb, "  -- backward --\n");
+        if (i == g->ngrad && g->n > g->ngrad && g->ngrad > 0)
+            sb_puts(sb, "  -- update --\n");
+        ir_print_node(sb, g, i);
+    }
+    sb_puts(sb, "outputs\n");
+    for (int i = 0; i < g->nouts; i++) {
+        const IrOutput *o = &g->outs[i];
+        sb_printf(sb, "  %s %s = %%%d", out_kind_name[o->kind], o->name, o->value);
+        if (o->kind == OUT_UPDATE && o->updates >= 0)
+            sb_printf(sb, " (replaces %%%d)", o->updates);
+        sb_putc(sb, '\n');
+    }
+}
+
+void ir_print_dot(StrBuf *sb, const IrGraph *g)
+{
+    sb_printf(sb, "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
+              g->name ? g->name : "graph");
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        const char *color = n->op == IR_INPUT ? (n->a.role == ROLE_PARAM ? "lightyellow" : "lightblue")
+                          : i >= g->ngrad && g->ngrad > 0 ? "lightgrey"
+                          : i >= g->nforward && g->nforward > 0 ? "mistyrose" : "white";
+        sb_printf(sb, "  n%d [label=\"%%%d %s", i, i, n->op == IR_INPUT ? n->a.name : ir_ops[n->op].name);
+        if (n->op == IR_CONST) {
+            sb_putc(sb, ' ');
+            put_num(sb, n->a.f);
+        }
+        sb_printf(sb, "\\n%s", ir_type_name(n->type));
+        ir_shape_print(sb, &n->shape);
+        sb_printf(sb, "\", style=filled, fillcolor=%s];\n", color);
+        for (int k = 0; k < n->nin; k++)
+            sb_printf(sb, "  n%d -> n%d;\n", n->in[k], i);
+    }
+    for (int i = 0; i < g->nouts; i++) {
+        sb_printf(sb, "  out%d [shape=ellipse, label=\"%s\"];\n", i, g->outs[i].name);
+        sb_printf(sb, "  n%d -> out%d;\n", g->outs[i].value, i);
+    }
+    sb_puts(sb, "}\n");
+}

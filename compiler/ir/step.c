@@ -1,0 +1,31 @@
+/* step.c — lowering, autodiff and the optimizer, in that order; see step.h. */
+#include "step.h"
+
+#include "autodiff.h"
+#include "optim.h"
+
+int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, NncStep *out,
+                   const char **err)
+{
+    LowerOptions lo = {.ftype = ftype, .training = parts != STEP_FORWARD, .seed = m->train.seed};
+    if (lower_model(m, src, a, &lo, &out->L, err) != 0)
+        return -1;
+    out->grads = ARENA_ARRAY(a, int, m->nparams + 1);
+    if (parts == STEP_FORWARD || out->L.loss < 0)
+        return 0;
+    IrGraph *g = &out->L.g;
+    if (ad_append(g, out->L.loss, out->L.param, m->nparams, out->grads) != 0) {
+        *err = g->error;
+        return -1;
+    }
+    if (parts == STEP_TRAIN && m->train.optimizer) {
+        if (optim_append(&out->L, &m->train, out->grads) != 0) {
+            *err = g->error;
+            return -1;
+        }
+    } else {
+        for (int i = 0; i < m->nparams; i++)
+            ir_output(g, arena_printf(a, "grad.%s", m->params[i].name), out->grads[i], OUT_GRAD, -1);
+    }
+    return 0;
+}

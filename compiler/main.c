@@ -17,7 +17,8 @@
 #include "front/front.h"
 #include "ir/gradcheck.h"
 #include "ir/print.h"
-#include "ir/step.h"
+#include "ir/export.h"
+#include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
 #define NNC_VERSION "0.0.0"
@@ -32,10 +33,16 @@ static const char usage_text[] =
     "      --summary          print each layer's output shape, parameters and FLOPs\n"
     "      --dump-ir=STAGE    print the program at STAGE: ast (the checked syntax tree),\n"
     "                         ir (forward pass as lowered), grad (the whole training\n"
-    "                         step: backward pass and optimizer update appended)\n"
-    "      --dot              with --dump-ir=ir|grad: Graphviz instead of text\n"
+    "                         step: backward pass and optimizer update appended),\n"
+    "                         opt (simplified, common subexpressions merged, dead\n"
+    "                         code removed), fused (after fusion), plan (the memory\n"
+    "                         plan at the train block's batch size, or --batch)\n"
+    "      --dot              with --dump-ir=ir..fused: Graphviz instead of text\n"
     "      --gradcheck        compare every parameter's gradient with finite\n"
     "                         differences in f64; exit 1 if any differs\n"
+    "      --export-step=FILE run one step in the reference interpreter (f32, no\n"
+    "                         dropout) and write parameters, batch, loss and\n"
+    "                         gradients to FILE (safetensors), for comparisons\n"
     "\n"
     "Options:\n"
     "      --batch N          examples per batch (--gradcheck: default 2)\n"
@@ -50,11 +57,11 @@ static const char usage_text[] =
     "2 bad command line, 3 internal compiler error.\n";
 
 /* --dump-ir stages: those of this version, then those later versions add. */
-static const char *const stages[] = {"ast", "ir", "grad"};
-static const char *const later_stages[] = {"opt", "fused", "plan", "llvm", "asm"};
+static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"};
+static const char *const later_stages[] = {"llvm", "asm"};
 
-enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK };
-enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_BATCH, OPT_SEED, OPT_COLOR,
+enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT };
+enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_BATCH, OPT_SEED, OPT_COLOR,
        OPT_VERSION };
 
 typedef struct Options {
@@ -65,6 +72,7 @@ typedef struct Options {
     int64_t     seed;       /* -1: not given */
     int         color;
     const char *file;
+    const char *export_path;
 } Options;
 
 __attribute__((format(printf, 1, 2)))
@@ -144,14 +152,31 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
             return internal_error(err);
         return failed ? NNC_EINPUT : NNC_OK;
     }
-    NncStep step;
-    StepParts parts = strcmp(stages[o->stage], "ir") == 0 ? STEP_FORWARD : STEP_TRAIN;
-    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, parts, &step, &err) != 0)
+    if (o->action == ACT_EXPORT) {
+        if (m->loss < 0) {
+            fprintf(stderr, "%s: error: --export-step needs a model with a loss, and '%s' has none\n", f->src.name,
+                    m->name);
+            return NNC_EINPUT;
+        }
+        if (nnc_export_step(m, &f->src, o->batch ? o->batch : 2, o->seed >= 0 ? (uint64_t)o->seed : 1,
+                            o->export_path, &err) != 0) {
+            fprintf(stderr, "nnc: error: %s\n", err);
+            return NNC_EINPUT;
+        }
+        return NNC_OK;
+    }
+    static const IrStage stage_of[] = {STAGE_IR, STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN};
+    IrStage stage = stage_of[o->stage];
+    int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
+    NncCompiled c;
+    if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
         return internal_error(err);
-    if (o->dot)
-        ir_print_dot(out, &step.L.g);
+    if (stage == STAGE_PLAN)
+        plan_print(out, &c.step.L.g, c.plan);
+    else if (o->dot)
+        ir_print_dot(out, &c.step.L.g);
     else
-        ir_print(out, &step.L.g);
+        ir_print(out, &c.step.L.g);
     return NNC_OK;
 }
 
@@ -164,6 +189,7 @@ int main(int argc, char **argv)
         {"dump-ir", required_argument, NULL, OPT_DUMP_IR},
         {"dot", no_argument, NULL, OPT_DOT},
         {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
+        {"export-step", required_argument, NULL, OPT_EXPORT},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"seed", required_argument, NULL, OPT_SEED},
         {"color", required_argument, NULL, OPT_COLOR},
@@ -185,6 +211,10 @@ int main(int argc, char **argv)
         case OPT_CHECK: next = ACT_CHECK; break;
         case OPT_SUMMARY: next = ACT_SUMMARY; break;
         case OPT_GRADCHECK: next = ACT_GRADCHECK; break;
+        case OPT_EXPORT:
+            next = ACT_EXPORT;
+            o.export_path = optarg;
+            break;
         case OPT_DUMP_IR: {
             next = ACT_DUMP;
             size_t i = 0;
@@ -195,8 +225,8 @@ int main(int argc, char **argv)
                 break;
             for (size_t j = 0; j < sizeof later_stages / sizeof *later_stages; j++)
                 if (strcmp(optarg, later_stages[j]) == 0)
-                    return usage_error("--dump-ir=%s: that stage is not in this version yet; it has: ast, ir, grad",
-                                       optarg);
+                    return usage_error("--dump-ir=%s: that stage is not in this version yet; it has: "
+                                       "ast, ir, grad, opt, fused, plan", optarg);
             return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm",
                                optarg);
         }
@@ -222,7 +252,7 @@ int main(int argc, char **argv)
         }
         if (next != ACT_NONE) {
             if (o.action != ACT_NONE && o.action != next)
-                return usage_error("%s", "choose one of --check, --summary, --dump-ir and --gradcheck");
+                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck and --export-step");
             o.action = next;
         }
     }
@@ -234,8 +264,8 @@ int main(int argc, char **argv)
     if (o.action == ACT_NONE)
         return usage_error("%s", "code generation is not in this version yet; use --check, --summary, --dump-ir "
                                  "or --gradcheck");
-    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0))
-        return usage_error("%s", "--dot goes with --dump-ir=ir or --dump-ir=grad");
+    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && strcmp(stages[o.stage], "plan") != 0))
+        return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt or fused");
     o.file = argv[optind];
 
     NncFront f;

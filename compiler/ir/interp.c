@@ -677,8 +677,9 @@ void eval_fused_rows(IrEval *ev, int node)
         return;
     double *out = result(ev, node);
 
-    /* The shape walked: the result's, with the last axis the row length L,
-     * the longest last axis among the result and the operands. */
+    /* The shape walked: the result's, with the last axis the row length L:
+     * attr i[0] as the fusion pass sets it, or else the longest last axis
+     * among the result and the operands. */
     int64_t dim[IR_MAX_RANK] = {1};
     int rank = n->shape.rank ? n->shape.rank : 1;
     if (n->shape.rank)
@@ -689,6 +690,13 @@ void eval_fused_rows(IrEval *ev, int node)
         int64_t last = s->rank ? (s->dim[s->rank - 1] == IR_BATCH ? ev->batch : s->dim[s->rank - 1]) : 1;
         if (last > len)
             len = last;
+    }
+    if (n->a.i[0] > 0)
+        len = n->a.i[0];
+    if (out_len != 1 && out_len != len) {
+        eval_error(ev, "internal error: node %d: rows of %lld, the result's last axis is %lld", node,
+                   (long long)len, (long long)out_len);
+        return;
     }
     dim[rank - 1] = len;
     int64_t rows = prod(dim, 0, rank - 1);

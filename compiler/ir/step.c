@@ -4,10 +4,10 @@
 #include "autodiff.h"
 #include "optim.h"
 
-int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, NncStep *out,
-                   const char **err)
+int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
+                   NncStep *out, const char **err)
 {
-    LowerOptions lo = {.ftype = ftype, .training = parts != STEP_FORWARD, .seed = m->train.seed};
+    LowerOptions lo = {.ftype = ftype, .training = training, .seed = m->train.seed};
     if (lower_model(m, src, a, &lo, &out->L, err) != 0)
         return -1;
     out->grads = ARENA_ARRAY(a, int, m->nparams + 1);

@@ -17,8 +17,8 @@ typedef enum StepParts {
     STEP_TRAIN,      /* and the optimizer update: --dump-ir=grad and later stages */
 } StepParts;
 
-/* Returns 0, or -1 with *err (an internal error). */
-int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, NncStep *out,
-                   const char **err);
+/* training: dropout active.  Returns 0, or -1 with *err (an internal error). */
+int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
+                   NncStep *out, const char **err);
 
 #endif

@@ -38,6 +38,10 @@ typedef struct IrPlan {
  * and inputs each in one contiguous slab.  Values of leaves (constants,
  * inputs) are not activations. */
 IrPlan *plan_memory(const IrGraph *g, int64_t batch);
+/* --dump-ir=plan: a line per value with its slab, offset, size and live range, then the totals. */
+void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p);
+/* False, with *why, if two activations live at the same time share bytes (or the plan does not fit g). */
+bool plan_check(const IrGraph *g, const IrPlan *p, const char **why);
 
 /* The pipeline: stages as --dump-ir names them. */
 typedef enum IrStage { STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN } IrStage;

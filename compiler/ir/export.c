@@ -1,0 +1,86 @@
+/* export.c — one interpreted step written as safetensors; see export.h. */
+#include "export.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "interp.h"
+#include "nnc_runtime.h"
+#include "step.h"
+
+typedef struct Pack {
+    RtTensor *t;
+    int       n, cap;
+    Arena    *a;
+} Pack;
+
+/* Adds node v's values under name, converted to the node's own type. */
+static void pack(Pack *p, const IrEval *ev, int v, const char *name)
+{
+    const IrNode *n = &ev->g->nodes[v];
+    int64_t len = ev->len[v];
+    RtTensor *t = &p->t[p->n++];
+    int64_t *shape = ARENA_ARRAY(p->a, int64_t, n->shape.rank + 1);
+    for (int d = 0; d < n->shape.rank; d++)
+        shape[d] = n->shape.dim[d] == IR_BATCH ? ev->batch : n->shape.dim[d];
+    t->name = name;
+    t->rank = n->shape.rank;
+    t->shape = shape;
+    if (n->type == IR_I32) {
+        int32_t *d = ARENA_ARRAY(p->a, int32_t, len + 1);
+        for (int64_t i = 0; i < len; i++)
+            d[i] = (int32_t)ev->val[v][i];
+        t->dtype = "I32", t->data = d, t->bytes = sizeof *d * (size_t)len;
+    } else if (n->type == IR_F64) {
+        t->dtype = "F64", t->data = ev->val[v], t->bytes = sizeof(double) * (size_t)len;
+    } else {
+        float *d = ARENA_ARRAY(p->a, float, len + 1);
+        for (int64_t i = 0; i < len; i++)
+            d[i] = (float)ev->val[v][i];
+        t->dtype = "F32", t->data = d, t->bytes = sizeof *d * (size_t)len;
+    }
+}
+
+int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
+                    const char **err)
+{
+    Arena a;
+    arena_init(&a);
+    NncStep step;
+    IrEval ev = {0};
+    int rc = -1;
+    if (nnc_build_step(m, src, &a, IR_F32, STEP_GRADIENTS, false, &step, err) != 0)
+        goto done;
+    const IrGraph *g = &step.L.g;
+    ir_eval_init(&ev, g, batch);
+    nnc_fill_params(m, &step.L, &ev, seed);
+    nnc_fill_batch(&step.L, &ev, seed);
+    if (ir_eval_run(&ev) != 0) {
+        *err = strdup(ev.error);
+        goto done;
+    }
+    Pack p = {.a = &a, .cap = 2 * m->nparams + g->n + 4};
+    p.t = ARENA_ARRAY(&a, RtTensor, p.cap);
+    for (int i = 0; i < m->nparams; i++)
+        pack(&p, &ev, step.L.param[i], m->params[i].name);
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_INPUT && (n->a.role == ROLE_INPUT || n->a.role == ROLE_TARGET))
+            pack(&p, &ev, i, arena_printf(&a, "%s.%s", n->a.role == ROLE_INPUT ? "input" : "target", n->a.name));
+    }
+    if (step.L.loss >= 0)
+        pack(&p, &ev, step.L.loss, "loss");
+    for (int i = 0; i < m->nparams && step.L.loss >= 0; i++)
+        pack(&p, &ev, step.grads[i], arena_printf(&a, "grad.%s", m->params[i].name));
+    char why[256];
+    if (rt_safetensors_write(path, p.t, p.n, why, sizeof why) != 0) {
+        *err = strdup(why);
+        goto done;
+    }
+    rc = 0;
+done:
+    ir_eval_free(&ev);
+    arena_free(&a);
+    return rc;
+}

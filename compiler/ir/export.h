@@ -1,0 +1,15 @@
+/* export.h — nnc --export-step: one training step's numbers, for checking
+ * nnc against other frameworks.  Runs the reference interpreter (f32, no
+ * dropout) on the deterministic batch of --gradcheck and writes a
+ * safetensors file with the parameters (torch names and layouts), the
+ * batch ("input.NAME", "target.NAME"), the loss ("loss") and the gradient
+ * of every parameter ("grad.NAME"). */
+#ifndef NNC_EXPORT_H
+#define NNC_EXPORT_H
+
+#include "../front/sema.h"
+
+int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
+                    const char **err);
+
+#endif

@@ -1,0 +1,51 @@
+/* dce.c — dead-code elimination; see passes.h.
+ *
+ * Consumes: a verified graph.  Produces: the graph without the nodes no
+ * output depends on.  One backward sweep marks what the outputs read (nodes
+ * are in topological order, so a node's users are all after it); one forward
+ * sweep copies the marked nodes.
+ *
+ * Inputs stay even when nothing reads them: they are the graph's interface
+ * (what the caller feeds and the parameters the updates replace), which must
+ * not depend on what the optimizer managed to prove unused.
+ * Autodiff provenance is not a use: a gradient node whose forward node died
+ * keeps fwd = -1 (ir_copy maps it through the -1 of the removed node).
+ */
+#include "passes.h"
+
+#include <stdbool.h>
+
+int pass_dce(IrGraph *g)
+{
+    bool *live = ARENA_ARRAY(g->arena, bool, g->n + 1);
+    for (int j = 0; j < g->nouts; j++)
+        live[g->outs[j].value] = true;
+    for (int i = g->n - 1; i >= 0; i--) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_INPUT)
+            live[i] = true;
+        if (live[i])
+            for (int k = 0; k < n->nin; k++)
+                live[n->in[k]] = true;
+    }
+
+    IrGraph dst;
+    ir_rewrite_begin(&dst, g);
+    int *map = ARENA_ARRAY(g->arena, int, g->n + 1);
+    for (int i = 0; i < g->n; i++) {
+        map[i] = -1;
+        if (!live[i])
+            continue;
+        map[i] = ir_copy(&dst, g, i, map);
+        if (map[i] < 0) {
+            /* Only an unverified graph gets here: keep it, with the reason. */
+            if (!g->error)
+                g->error = dst.error;
+            return 0;
+        }
+    }
+    ir_copy_outputs(&dst, g, map);
+    int removed = g->n - dst.n;
+    *g = dst;
+    return removed;
+}

@@ -1,0 +1,248 @@
+/* fuse.c — fusion: regions of elementwise work become one node each.
+ *
+ *   FUSED       elementwise ops of one shape, evaluated per element
+ *   FUSED_ROWS  elementwise ops and reductions over the last axis of one
+ *               row shape, evaluated per row: softmax, cross-entropy and
+ *               layer norm forward and backward come out as one node each
+ *   MATMUL_EPI  a matmul whose result feeds only such a region: bias,
+ *               activation and scale applied as each result is produced
+ *
+ * The primitive graph stays the truth: this pass only regroups what autodiff
+ * built, so fused nodes are never differentiated.
+ *
+ * Regions grow backwards from their last node (the root).  Walking nodes
+ * from the end, a fusible node joins the region of its users when every user
+ * is in that one region and its shape fits the region's domain; otherwise it
+ * roots a region of its own.  A region whose users all lie inside it cannot
+ * reach around itself through an outside node, so regions form no cycles.
+ * BROADCAST inside a region is free: values broadcast anyway.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ir/ir_internal.h"
+#include "passes.h"
+
+typedef enum Kind { K_NONE, K_EW, K_ROWRED } Kind;
+
+typedef struct Region {
+    int      root;
+    bool     rows;      /* FUSED_ROWS: domain is rows of length n */
+    IrShape  shape;     /* EW: the element shape; rows: [rows..., n] */
+    int      members;
+} Region;
+
+static Kind kind_of(const IrGraph *g, int i)
+{
+    const IrNode *n = &g->nodes[i];
+    unsigned f = ir_ops[n->op].flags;
+    if (n->op == IR_BROADCAST)
+        return K_EW;
+    if ((f & OPF_ELEMENTWISE) && n->type != IR_I32)
+        return K_EW;
+    if (n->op == IR_SUM || n->op == IR_MEAN || n->op == IR_RMAX) {
+        const IrShape *in = &g->nodes[n->in[0]].shape;
+        if (in->rank >= 1 && n->a.i[0] == (int64_t)1 << (in->rank - 1) && in->dim[in->rank - 1] != IR_BATCH)
+            return K_ROWRED;
+    }
+    return K_NONE;
+}
+
+/* Does node i (of kind k) fit region r, possibly after r becomes a row region? */
+static bool fits(const IrGraph *g, int i, Kind k, Region *r, bool commit)
+{
+    const IrNode *n = &g->nodes[i];
+    const IrShape *s = k == K_ROWRED ? &g->nodes[n->in[0]].shape : &n->shape;
+    if (!r->rows) {
+        if (k == K_EW)
+            return ir_shape_equal(s, &r->shape);
+        /* a row reduction over exactly the region's shape turns it into a row region */
+        if (!ir_shape_equal(s, &r->shape))
+            return false;
+        if (commit)
+            r->rows = true;
+        return true;
+    }
+    /* rows: vectors [rows..., n] or per-row scalars [rows..., 1] */
+    if (s->rank != r->shape.rank)
+        return false;
+    for (int d = 0; d + 1 < s->rank; d++)
+        if (s->dim[d] != r->shape.dim[d])
+            return false;
+    int64_t last = s->dim[s->rank - 1];
+    return last == r->shape.dim[r->shape.rank - 1] || (k == K_EW && last == 1);
+}
+
+int pass_fuse(IrGraph *g)
+{
+    int n = g->n;
+    int *uses = ir_use_counts(g);
+    bool *is_output = ARENA_ARRAY(g->arena, bool, n + 1);
+    for (int i = 0; i < g->nouts; i++)
+        is_output[g->outs[i].value] = true;
+    /* users of each node, as lists */
+    int *first_user = ARENA_ARRAY(g->arena, int, n + 1), *next_user = NULL, *user_node = NULL;
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += g->nodes[i].nin;
+    next_user = ARENA_ARRAY(g->arena, int, total + 1);
+    user_node = ARENA_ARRAY(g->arena, int, total + 1);
+    for (int i = 0; i < n; i++)
+        first_user[i] = -1;
+    int e = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++) {
+            int src = g->nodes[i].in[k];
+            user_node[e] = i;
+            next_user[e] = first_user[src];
+            first_user[src] = e++;
+        }
+
+    int *region = ARENA_ARRAY(g->arena, int, n + 1);
+    Region *regions = ARENA_ARRAY(g->arena, Region, n + 1);
+    int nregions = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        region[i] = -1;
+        Kind k = kind_of(g, i);
+        if (k == K_NONE)
+            continue;
+        int r = -2;  /* -2: no user seen yet; -1: users disagree or are outside regions */
+        for (int u = first_user[i]; u >= 0; u = next_user[u]) {
+            int ru = region[user_node[u]];
+            r = r == -2 ? ru : r == ru ? r : -1;
+        }
+        if (r >= 0 && !is_output[i] && fits(g, i, k, &regions[r], false)) {
+            fits(g, i, k, &regions[r], true);
+            region[i] = r;
+            regions[r].members++;
+            continue;
+        }
+        /* a new region rooted here */
+        Region *nr = &regions[nregions];
+        memset(nr, 0, sizeof *nr);
+        nr->root = i;
+        nr->members = 1;
+        nr->rows = k == K_ROWRED;
+        nr->shape = k == K_ROWRED ? g->nodes[g->nodes[i].in[0]].shape : g->nodes[i].shape;
+        region[i] = nregions++;
+    }
+    (void)uses;
+
+    /* A lone elementwise node, or a lone broadcast, stays as it is. */
+    int *mm_of = ARENA_ARRAY(g->arena, int, nregions + 1);  /* a matmul folded in front, or -1 */
+    for (int r = 0; r < nregions; r++)
+        mm_of[r] = -1;
+    for (int i = 0; i < n; i++) {
+        const IrNode *nd = &g->nodes[i];
+        if (nd->op != IR_MATMUL || is_output[i] || first_user[i] < 0 || next_user[first_user[i]] >= 0)
+            continue;
+        int u = user_node[first_user[i]], r = region[u];
+        if (r >= 0 && !regions[r].rows && mm_of[r] < 0 && ir_shape_equal(&nd->shape, &regions[r].shape)) {
+            mm_of[r] = i;
+            regions[r].members++;
+        }
+    }
+
+    /* Rebuild: every region with two or more members becomes one node at its root. */
+    IrGraph out;
+    ir_rewrite_begin(&out, g);
+    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    bool *folded = ARENA_ARRAY(g->arena, bool, n + 1);
+    for (int r = 0; r < nregions; r++)
+        if (mm_of[r] >= 0)
+            folded[mm_of[r]] = true;
+    int changed = 0;
+    for (int i = 0; i < n; i++) {
+        int r = region[i];
+        bool fused = r >= 0 && regions[r].members >= 2;
+        if ((fused && regions[r].root != i) || folded[i]) {
+            map[i] = -1;  /* computed inside its region's node */
+            continue;
+        }
+        if (!fused) {
+            map[i] = ir_copy(&out, g, i, map);
+            continue;
+        }
+        /* Gather the region's members in order, its outside operands, and the program. */
+        Region *rg = &regions[r];
+        int mm = mm_of[r];
+        int *value = ARENA_ARRAY(g->arena, int, i + 1);  /* node -> program value, -1 */
+        for (int j = 0; j <= i; j++)
+            value[j] = -1;
+        int *ops = ARENA_ARRAY(g->arena, int, 2 * (i + 1) + 2);
+        int nops = 0;
+        if (mm >= 0) {
+            ops[nops++] = map[g->nodes[mm].in[0]];
+            ops[nops++] = map[g->nodes[mm].in[1]];
+            value[mm] = 0;
+        }
+        /* operands first: outside values read by members (constants inline) */
+        int nin = mm >= 0 ? 1 : 0;
+        for (int j = 0; j <= i; j++) {
+            if (region[j] != r || kind_of(g, j) == K_NONE)
+                continue;
+            for (int k = 0; k < g->nodes[j].nin; k++) {
+                int src = g->nodes[j].in[k];
+                if ((region[src] == r && kind_of(g, src) != K_NONE) || src == mm || g->nodes[src].op == IR_CONST
+                    || value[src] >= 0)
+                    continue;
+                value[src] = nin++;
+                ops[nops++] = map[src];
+            }
+        }
+        IrProgram *prog = ARENA_NEW(g->arena, IrProgram);
+        prog->nin = nin;
+        prog->code = ARENA_ARRAY(g->arena, IrInstr, 2 * (i + 1));
+        for (int j = 0; j <= i; j++) {
+            if (region[j] != r || kind_of(g, j) == K_NONE)
+                continue;
+            const IrNode *m = &g->nodes[j];
+            int arg[3] = {-1, -1, -1};
+            for (int k = 0; k < m->nin && k < 3; k++) {
+                int src = m->in[k];
+                if (value[src] < 0 && g->nodes[src].op == IR_CONST) {
+                    prog->code[prog->n] = (IrInstr){.op = IR_CONST, .a = -1, .b = -1, .c = -1, .f = g->nodes[src].a.f};
+                    value[src] = nin + prog->n++;
+                }
+                arg[k] = value[src];
+            }
+            if (m->op == IR_BROADCAST) {  /* values broadcast by themselves */
+                value[j] = arg[0];
+                continue;
+            }
+            prog->code[prog->n] = (IrInstr){.op = m->op, .a = arg[0], .b = arg[1], .c = arg[2], .f = m->a.f};
+            value[j] = nin + prog->n++;
+            /* a constant used again must not be re-emitted, but a later
+             * instruction may reuse its value: keep value[src] */
+        }
+        if (prog->n == 0 || value[i] != nin + prog->n - 1) {
+            /* the root was a broadcast: end with an explicit copy of its value */
+            prog->code[prog->n] = (IrInstr){.op = IR_STOP_GRAD, .a = value[i], .b = -1, .c = -1};
+            prog->n++;
+        }
+        const IrNode *root = &g->nodes[i];
+        IrAttr a = {.prog = prog, .shape = root->shape};
+        a.name = root->layer ? arena_printf(g->arena, "%s%s", root->layer, root->fwd >= 0 ? " backward" : "") : NULL;
+        IrOp op = mm >= 0 ? IR_MATMUL_EPI : rg->rows ? IR_FUSED_ROWS : IR_FUSED;
+        if (mm >= 0) {
+            a.i[0] = g->nodes[mm].a.i[0];
+            a.i[1] = g->nodes[mm].a.i[1];
+        }
+        if (op == IR_FUSED_ROWS)
+            a.i[0] = rg->shape.dim[rg->shape.rank - 1];  /* the row length */
+        int id = ir_add(&out, op, ops, nops, &a, root->at);
+        if (id < 0)
+            return -1;
+        out.nodes[id].layer = root->layer;
+        out.nodes[id].fwd = -1;
+        if (i < g->nforward)
+            out.nforward = out.n;
+        if (i < g->ngrad)
+            out.ngrad = out.n;
+        map[i] = id;
+        changed += rg->members;
+    }
+    ir_copy_outputs(&out, g, map);
+    *g = out;
+    return changed;
+}

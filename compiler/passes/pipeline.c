@@ -1,0 +1,57 @@
+/* pipeline.c — the passes in order, the verifier after each; see pipeline.h. */
+#include "pipeline.h"
+
+typedef int (*PassFn)(IrGraph *g);
+
+/* Runs one pass and checks its result.  Returns 0, or -1 with *err. */
+static int run(IrGraph *g, PassFn pass, const char *name, int *changed, const char **err)
+{
+    int c = pass(g);
+    const char *why = c < 0 ? (g->error ? g->error : "failed") : ir_verify(g);
+    if (why) {
+        *err = arena_printf(g->arena, "after %s: %s", name, why);
+        return -1;
+    }
+    *changed += c;
+    return 0;
+}
+
+int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, IrStage until, int64_t batch,
+                NncCompiled *out, const char **err)
+{
+    out->plan = NULL;
+    StepParts parts = until == STAGE_IR ? STEP_FORWARD : STEP_TRAIN;
+    if (nnc_build_step(m, src, a, ftype, parts, until != STAGE_IR, &out->step, err) != 0)
+        return -1;
+    IrGraph *g = &out->step.L.g;
+    const char *why = ir_verify(g);
+    if (why) {
+        *err = arena_printf(a, "as built: %s", why);
+        return -1;
+    }
+    if (until <= STAGE_GRAD)
+        return 0;
+    /* Simplification exposes common subexpressions and dead code, and
+     * merging exposes simplifications: repeat until nothing changes. */
+    for (int round = 0; round < 8; round++) {
+        int changed = 0;
+        if (run(g, pass_simplify, "simplify", &changed, err) || run(g, pass_cse, "cse", &changed, err)
+            || run(g, pass_dce, "dce", &changed, err))
+            return -1;
+        if (!changed)
+            break;
+    }
+    if (until == STAGE_OPT)
+        return 0;
+    int changed = 0;
+    if (run(g, pass_fuse, "fuse", &changed, err) || run(g, pass_dce, "dce", &changed, err))
+        return -1;
+    if (until == STAGE_FUSED)
+        return 0;
+    out->plan = plan_memory(g, batch);
+    if (!out->plan) {
+        *err = "memory planning failed";
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,226 @@
+/* simplify.c — algebraic simplification; see passes.h.
+ *
+ * Consumes: a verified graph.  Produces: the graph rewritten in one forward
+ * sweep.  Each node either maps to a value already in the new graph (x*1 is
+ * x), becomes one new node (two permutes become one), or is copied.  Because
+ * operands are renamed before a node is looked at, chains collapse in the
+ * same sweep: neg(neg(neg(neg x))) is x, and x * (3 - 2) folds to x * 1, then x.
+ *
+ * A node is only replaced by something of exactly its shape and type, so no
+ * user of it notices.  Values that are no longer used (the 1 of x*1, the
+ * inner permute) stay; pass_dce removes them.
+ *
+ * Floating point: x+0 -> x and x*0 -> 0 ignore signed zeros and x = inf/NaN,
+ * as every deep learning compiler does; x*1, x/1, x-0, --x are exact.
+ */
+#include "passes.h"
+
+#include <stdbool.h>
+
+typedef struct Simplify {
+    const IrGraph *src;
+    IrGraph        dst;
+    int           *map;   /* src node -> dst node */
+} Simplify;
+
+/* If v is a constant broadcast or reshaped any number of times, the CONST
+ * node behind it (its value is the same everywhere); otherwise -1. */
+static int uniform_const(const IrGraph *g, int v)
+{
+    while (g->nodes[v].op == IR_BROADCAST || g->nodes[v].op == IR_RESHAPE)
+        v = g->nodes[v].in[0];
+    return g->nodes[v].op == IR_CONST ? v : -1;
+}
+
+static bool is_value(const IrGraph *g, int v, double want)
+{
+    int c = uniform_const(g, v);
+    return c >= 0 && g->nodes[c].a.f == want;
+}
+
+/* x, if it can stand for node n: the same shape and type. */
+static int same_as(const Simplify *s, const IrNode *n, int x)
+{
+    const IrNode *d = &s->dst.nodes[x];
+    return d->type == n->type && ir_shape_equal(&d->shape, &n->shape) ? x : -1;
+}
+
+/* Appends a new node in place of src node i: its location, layer and
+ * autodiff provenance carry over, and it counts in i's stage, as ir_copy()
+ * does for copies.  The shape rule runs on a scratch node first so that a
+ * rewrite that does not fit returns -1 instead of recording an error. */
+static int emit(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAttr *a)
+{
+    const IrNode *n = &s->src->nodes[i];
+    IrNode scratch = {.op = op, .type = s->dst.ftype, .nin = nin, .in = (int *)in, .a = *a};
+    if (ir_ops[op].shape(&s->dst, &scratch) || scratch.type != n->type || !ir_shape_equal(&scratch.shape, &n->shape))
+        return -1;
+    int id = ir_add(&s->dst, op, in, nin, a, n->at);
+    IrNode *d = &s->dst.nodes[id];
+    d->fwd = n->fwd >= 0 ? s->map[n->fwd] : -1;
+    d->rule = n->rule;
+    d->layer = n->layer;
+    if (i < s->src->nforward)
+        s->dst.nforward = s->dst.n;
+    if (i < s->src->ngrad)
+        s->dst.ngrad = s->dst.n;
+    return id;
+}
+
+/* Values of an f32 graph are floats between nodes (interp.h); folding
+ * rounds the same way so the folded constant is what the graph computed. */
+static double as_stored(const IrGraph *g, double v) { return g->ftype == IR_F32 ? (double)(float)v : v; }
+
+/* An elementwise op whose operands are all constants becomes a constant. */
+static int fold(Simplify *s, int i, const int *in)
+{
+    const IrNode *n = &s->src->nodes[i];
+    double v[3] = {0, 0, 0};
+    for (int k = 0; k < n->nin; k++) {
+        const IrNode *c = &s->dst.nodes[in[k]];
+        if (c->op != IR_CONST)
+            return -1;
+        v[k] = as_stored(&s->dst, c->a.f);
+    }
+    IrAttr a = {.f = as_stored(&s->dst, ir_ops[n->op].scalar(v[0], v[1], v[2], n->a.f))};
+    return emit(s, i, IR_CONST, NULL, 0, &a);
+}
+
+/* x*0: zero of n's shape.  Unlike x*1 -> x (which would only trade the
+ * multiply for a broadcast) this drops the dependence on x, so it is worth a
+ * broadcast when n is larger than the scalar. */
+static int zero_like(Simplify *s, int i, int zero)
+{
+    int c = uniform_const(&s->dst, zero);
+    if (same_as(s, &s->src->nodes[i], c) >= 0)
+        return c;
+    IrAttr a = {.shape = s->src->nodes[i].shape};
+    return emit(s, i, IR_BROADCAST, &c, 1, &a);
+}
+
+static bool is_identity(const int64_t *perm, int rank)
+{
+    for (int k = 0; k < rank; k++)
+        if (perm[k] != k)
+            return false;
+    return true;
+}
+
+/* permute(permute(y, p), q): result axis k is y's axis p[q[k]]. */
+static int permute(Simplify *s, int i, int x)
+{
+    const IrNode *n = &s->src->nodes[i];
+    const IrNode *inner = &s->dst.nodes[x];
+    int rank = n->shape.rank;
+    if (inner->op != IR_PERMUTE)
+        return is_identity(n->a.i, rank) ? same_as(s, n, x) : -1;
+    IrAttr a = {0};
+    for (int k = 0; k < rank; k++)
+        a.i[k] = inner->a.i[n->a.i[k]];
+    int y = inner->in[0];
+    if (is_identity(a.i, rank))
+        return same_as(s, n, y);
+    return emit(s, i, IR_PERMUTE, &y, 1, &a);
+}
+
+/* reshape(reshape(y)) is one reshape of y, or y itself. */
+static int reshape(Simplify *s, int i, int x)
+{
+    const IrNode *n = &s->src->nodes[i];
+    const IrNode *inner = &s->dst.nodes[x];
+    if (same_as(s, n, x) >= 0)
+        return x;
+    if (inner->op != IR_RESHAPE)
+        return -1;
+    int y = inner->in[0];
+    if (same_as(s, n, y) >= 0)
+        return y;
+    return emit(s, i, IR_RESHAPE, &y, 1, &n->a);
+}
+
+/* The value node i simplifies to in dst, or -1 to copy it.  in[] are its
+ * operands renamed into dst. */
+static int simplify_node(Simplify *s, int i, const int *in)
+{
+    const IrNode *n = &s->src->nodes[i];
+    const IrGraph *d = &s->dst;
+    if ((ir_ops[n->op].flags & OPF_ELEMENTWISE) && n->nin > 0) {
+        int c = fold(s, i, in);
+        if (c >= 0)
+            return c;
+    }
+    switch (n->op) {
+    case IR_ADD:
+        if (is_value(d, in[1], 0))
+            return same_as(s, n, in[0]);
+        if (is_value(d, in[0], 0))
+            return same_as(s, n, in[1]);
+        return -1;
+    case IR_SUB:
+        return is_value(d, in[1], 0) ? same_as(s, n, in[0]) : -1;
+    case IR_MUL:
+        if (is_value(d, in[1], 1))
+            return same_as(s, n, in[0]);
+        if (is_value(d, in[0], 1))
+            return same_as(s, n, in[1]);
+        if (is_value(d, in[1], 0))
+            return zero_like(s, i, in[1]);
+        if (is_value(d, in[0], 0))
+            return zero_like(s, i, in[0]);
+        return -1;
+    case IR_DIV:
+        return is_value(d, in[1], 1) ? same_as(s, n, in[0]) : -1;
+    case IR_NEG:
+        return d->nodes[in[0]].op == IR_NEG ? same_as(s, n, d->nodes[in[0]].in[0]) : -1;
+    case IR_PERMUTE:
+        return permute(s, i, in[0]);
+    case IR_RESHAPE:
+        return reshape(s, i, in[0]);
+    case IR_BROADCAST:
+        return same_as(s, n, in[0]);
+    /* No rule (constant operands of the elementwise ones were folded above). */
+    case IR_INPUT: case IR_CONST: case IR_TENSOR: case IR_BATCH_SIZE:
+    case IR_EXP: case IR_LOG: case IR_SQRT: case IR_RSQRT: case IR_TANH: case IR_ERF: case IR_RELU:
+    case IR_SIGMOID: case IR_SIN: case IR_COS: case IR_FLOOR: case IR_POW: case IR_STOP_GRAD:
+    case IR_MAX: case IR_MIN: case IR_GT: case IR_GE: case IR_EQ: case IR_SELECT:
+    case IR_SUM: case IR_MEAN: case IR_RMAX: case IR_ARGMAX:
+    case IR_SLICE: case IR_PAD: case IR_CONCAT: case IR_CAST: case IR_MATMUL:
+    case IR_GATHER: case IR_SCATTER_ADD: case IR_ONE_HOT: case IR_RANDOM_MASK:
+    case IR_WINDOWS: case IR_WINDOWS_T: case IR_FUSED: case IR_FUSED_ROWS: case IR_MATMUL_EPI:
+    case IR_OP_COUNT:
+        return -1;
+    }
+    return -1;
+}
+
+int pass_simplify(IrGraph *g)
+{
+    Simplify s = {.src = g, .map = ARENA_ARRAY(g->arena, int, g->n + 1)};
+    ir_rewrite_begin(&s.dst, g);
+    int maxin = 1;
+    for (int i = 0; i < g->n; i++)
+        maxin = g->nodes[i].nin > maxin ? g->nodes[i].nin : maxin;
+    int *in = ARENA_ARRAY(g->arena, int, maxin);
+    int changed = 0;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        for (int k = 0; k < n->nin; k++)
+            in[k] = s.map[n->in[k]];
+        int v = simplify_node(&s, i, in);
+        if (v >= 0)
+            changed++;
+        else
+            v = ir_copy(&s.dst, g, i, s.map);
+        if (v < 0) {
+            /* A copy whose rule fails: the graph was not verified.  Keep it
+             * as it was, with the reason. */
+            if (!g->error)
+                g->error = s.dst.error;
+            return 0;
+        }
+        s.map[i] = v;
+    }
+    ir_copy_outputs(&s.dst, g, s.map);
+    *g = s.dst;
+    return changed;
+}

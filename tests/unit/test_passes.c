@@ -1,0 +1,559 @@
+/* test_passes.c — the verifier and the rewriting passes (simplify, CSE,
+ * DCE) on small graphs built by hand.
+ *
+ * Every graph is compared whole after a pass, through a one-line dump:
+ * "%0=input x; %1=const 1; %2=mul %0 %1 | y=%2" lists every node (op,
+ * operands, the attribute that tells it apart) and then the outputs.  Each
+ * pass's result must also pass ir_verify; verifier tests corrupt one field
+ * of a valid graph and expect the exact message.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+static Arena arena;
+static IrGraph g;
+
+static void begin(IrType ftype)
+{
+    arena_init(&arena);
+    ir_init(&g, &arena, NULL, "t", ftype);
+}
+
+static void end(void) { arena_free(&arena); }
+
+static int input(const char *name, IrShape s) { return ir_input(&g, ROLE_INPUT, name, IR_F32, &s, SPAN_NONE); }
+static int param(const char *name, IrShape s) { return ir_input(&g, ROLE_PARAM, name, IR_F32, &s, SPAN_NONE); }
+static int cnst(double v) { return ir_const(&g, v, SPAN_NONE); }
+static int un(IrOp op, int x) { return ir_unary(&g, op, x, SPAN_NONE); }
+static int bin(IrOp op, int x, int y) { return ir_binary(&g, op, x, y, SPAN_NONE); }
+static void out(const char *name, int v) { ir_output(&g, name, v, OUT_PREDICTION, -1); }
+
+static int permute(int x, int p0, int p1, int p2, int p3)
+{
+    int perm[4] = {p0, p1, p2, p3};
+    return ir_permute(&g, x, perm, SPAN_NONE);
+}
+
+/* A node of op with attribute a, bypassing the builders' own shortcuts
+ * (ir_reshape and ir_broadcast return x when nothing would change). */
+static int raw(IrOp op, int x, IrAttr a) { return ir_add(&g, op, &x, 1, &a, SPAN_NONE); }
+
+static const char *shape_text(const IrShape *s)
+{
+    static char buf[64];
+    StrBuf sb = {0};
+    ir_shape_print(&sb, s);
+    snprintf(buf, sizeof buf, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+    return buf;
+}
+
+/* The whole graph on one line; see the top of the file. */
+static const char *dump(void)
+{
+    static char buf[8192];
+    StrBuf sb = {0};
+    for (int i = 0; i < g.n; i++) {
+        const IrNode *n = &g.nodes[i];
+        sb_printf(&sb, "%s%%%d=%s", i ? "; " : "", i, ir_ops[n->op].name);
+        if (n->op == IR_INPUT)
+            sb_printf(&sb, " %s", n->a.name);
+        if (n->op == IR_CONST)
+            sb_printf(&sb, " %g", n->a.f);
+        for (int k = 0; k < n->nin; k++)
+            sb_printf(&sb, " %%%d", n->in[k]);
+        if (n->op == IR_PERMUTE)
+            for (int k = 0; k < n->shape.rank; k++)
+                sb_printf(&sb, "%s%lld%s", k ? "," : " (", (long long)n->a.i[k], k == n->shape.rank - 1 ? ")" : "");
+        if (n->op == IR_RESHAPE || n->op == IR_BROADCAST)
+            sb_printf(&sb, " %s", shape_text(&n->shape));
+        if (n->op == IR_SUM || n->op == IR_POW)
+            sb_printf(&sb, " {%lld %g}", (long long)n->a.i[0], n->a.f);
+    }
+    sb_puts(&sb, " |");
+    for (int j = 0; j < g.nouts; j++)
+        sb_printf(&sb, " %s=%%%d", g.outs[j].name, g.outs[j].value);
+    snprintf(buf, sizeof buf, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+    return buf;
+}
+
+/* Runs a pass; its result must verify. */
+static int run(int (*pass)(IrGraph *))
+{
+    int changed = pass(&g);
+    const char *why = ir_verify(&g);
+    ASSERT_STR(why ? why : "(verifies)", "(verifies)");
+    return changed;
+}
+
+static const IrShape B3 = {2, {IR_BATCH, 3}};
+static const IrShape S3 = {1, {3}};
+
+/* ---- the verifier ------------------------------------------------------------------ */
+
+/* A small training step: every kind of node the checks look at. */
+static void test_verify_valid(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){2, {IR_BATCH, 4}});
+    int lab = ir_input(&g, ROLE_TARGET, "label", IR_I32, &(IrShape){1, {IR_BATCH}}, SPAN_NONE);
+    int w = param("w", (IrShape){2, {3, 4}});
+    int b = param("b", S3);
+    int h = bin(IR_ADD, ir_matmul(&g, x, w, false, true, SPAN_NONE), b);
+    int r = un(IR_RELU, h);
+    int pred = un(IR_ARGMAX, r);
+    int oh = raw(IR_ONE_HOT, lab, (IrAttr){.i = {3}});
+    int loss = ir_reduce(&g, IR_MEAN, bin(IR_MUL, r, oh), 3, SPAN_NONE);
+    int wn = bin(IR_SUB, w, bin(IR_MUL, w, cnst(0.1)));
+    g.nforward = g.n;
+    out("pred", pred);
+    ir_output(&g, "loss", loss, OUT_LOSS, -1);
+    ir_output(&g, "w", wn, OUT_UPDATE, w);
+    CU_ASSERT_EQUAL(g.nodes[pred].type, IR_I32);
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    end();
+}
+
+/* x=%0, e=exp x %1, n=neg e %2, a=add e n %3, output y=a. */
+static void chain(void)
+{
+    int x = input("x", B3);
+    int e = un(IR_EXP, x);
+    out("y", bin(IR_ADD, e, un(IR_NEG, e)));
+}
+
+static void test_verify_operands(void)
+{
+    begin(IR_F32);
+    chain();
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    g.nodes[1].in[0] = 2;
+    ASSERT_STR(ir_verify(&g), "node %1 (exp): operand 0 is %2, defined after it");
+    g.nodes[1].in[0] = 0;
+    g.nodes[3].in[1] = 3;
+    ASSERT_STR(ir_verify(&g), "node %3 (add): operand 1 is the node itself");
+    g.nodes[3].in[1] = -1;
+    ASSERT_STR(ir_verify(&g), "node %3 (add): operand 1 is -1, which is not a node");
+    g.nodes[3].in[1] = 9;
+    ASSERT_STR(ir_verify(&g), "node %3 (add): operand 1 is 9, which is not a node");
+    g.nodes[3].in[1] = 2;
+    g.nodes[3].nin = 1;
+    ASSERT_STR(ir_verify(&g), "node %3 (add): takes 2 operands, has 1");
+    g.nodes[3].nin = 2;
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    end();
+}
+
+static void test_verify_shapes(void)
+{
+    begin(IR_F32);
+    chain();
+    g.nodes[3].shape.dim[1] = 4;
+    ASSERT_STR(ir_verify(&g), "node %3 (add): shape [B,4] but its rule gives [B,3]");
+    g.nodes[3].shape.dim[1] = 3;
+    g.nodes[2].type = IR_F64;
+    ASSERT_STR(ir_verify(&g), "node %2 (neg): type f64 but its rule gives f32");
+    g.nodes[2].type = IR_F32;
+    g.nodes[0].shape = (IrShape){2, {3, IR_BATCH}};
+    ASSERT_STR(ir_verify(&g), "node %0 (input): the batch in dimension 1; only dimension 0 may be B");
+    g.nodes[0].shape = (IrShape){2, {IR_BATCH, 0}};
+    ASSERT_STR(ir_verify(&g), "node %0 (input): dimension 1 has size 0");
+    g.nodes[0].shape = B3;
+    g.nodes[0].a.name = NULL;
+    ASSERT_STR(ir_verify(&g), "node %0 (input): an input without a name");
+    g.nodes[0].a.name = "x";
+    g.nodes[2].fwd = 3;
+    ASSERT_STR(ir_verify(&g), "node %2 (neg): autodiff provenance 3 is not an earlier node");
+    g.nodes[2].fwd = 1;
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    end();
+
+    /* The op's own rule rejects the node. */
+    begin(IR_F32);
+    int p = permute(input("x", (IrShape){4, {IR_BATCH, 2, 3, 4}}), 0, 2, 1, 3);
+    g.nodes[p].a.i[2] = 2;
+    ASSERT_STR(ir_verify(&g), "node %1 (permute): not a permutation");
+    end();
+}
+
+static void test_verify_outputs(void)
+{
+    begin(IR_F32);
+    chain();
+    int w = param("w", S3);
+    ir_output(&g, "w", 3, OUT_UPDATE, 3);
+    ASSERT_STR(ir_verify(&g), "output 1 (w): an update of 3, which is not an input");
+    g.outs[1].updates = w;
+    ASSERT_STR(ir_verify(&g), "output 1 (w): shape [B,3] but the input it updates (%4) has [3]");
+    g.nodes[w].shape = B3;
+    g.nodes[w].type = IR_F64;
+    ASSERT_STR(ir_verify(&g), "output 1 (w): type f32 but the input it updates (%4) has f64");
+    g.nodes[w].type = IR_F32;
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    g.outs[0].value = 99;
+    ASSERT_STR(ir_verify(&g), "output 0 (y): value 99 is not a node");
+    g.outs[0].value = 3;
+    g.error = "add: operands do not broadcast";
+    ASSERT_STR(ir_verify(&g), "the graph recorded an error: add: operands do not broadcast");
+    end();
+}
+
+/* ---- simplify ------------------------------------------------------------------------ */
+
+static void test_simplify_identities(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), one = cnst(1), zero = cnst(0);
+    int v = bin(IR_MUL, x, one);
+    v = bin(IR_MUL, one, v);
+    v = bin(IR_ADD, v, zero);
+    v = bin(IR_ADD, zero, v);
+    v = bin(IR_SUB, v, zero);
+    v = bin(IR_DIV, v, one);
+    out("y", v);
+    CU_ASSERT_EQUAL(run(pass_simplify), 6);
+    ASSERT_STR(dump(), "%0=input x; %1=const 1; %2=const 0 | y=%0");
+    CU_ASSERT_EQUAL(run(pass_dce), 2);
+    ASSERT_STR(dump(), "%0=input x | y=%0");
+    end();
+}
+
+/* Forms that look alike but are not identities stay as they are. */
+static void test_simplify_keeps(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), one = cnst(1), zero = cnst(0);
+    out("a", bin(IR_SUB, zero, x));
+    out("b", bin(IR_DIV, one, x));
+    out("c", bin(IR_MUL, x, cnst(2)));
+    out("d", bin(IR_ADD, x, one));
+    /* The 1 broadcasts x from [3] to [4,3]: x alone would be too small. */
+    int small = input("s", S3);
+    int ones = raw(IR_BROADCAST, one, (IrAttr){.shape = {2, {4, 3}}});
+    out("e", bin(IR_MUL, small, ones));
+    /* x is f64 and the product f32 (the graph's type): not the same value. */
+    int x64 = ir_input(&g, ROLE_INPUT, "x64", IR_F64, &B3, SPAN_NONE);
+    out("f", bin(IR_MUL, x64, one));
+    const char *before = "%0=input x; %1=const 1; %2=const 0; %3=sub %2 %0; %4=div %1 %0; %5=const 2; "
+                         "%6=mul %0 %5; %7=add %0 %1; %8=input s; %9=broadcast %1 [4,3]; %10=mul %8 %9; "
+                         "%11=input x64; %12=mul %11 %1 | a=%3 b=%4 c=%6 d=%7 e=%10 f=%12";
+    ASSERT_STR(dump(), before);
+    CU_ASSERT_EQUAL(run(pass_simplify), 0);
+    ASSERT_STR(dump(), before);
+    end();
+}
+
+/* A broadcast 1 of x's own shape is still 1. */
+static void test_simplify_broadcast_one(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){2, {4, 3}});
+    int ones = raw(IR_BROADCAST, cnst(1), (IrAttr){.shape = {2, {4, 3}}});
+    out("y", bin(IR_MUL, ones, x));
+    CU_ASSERT_EQUAL(run(pass_simplify), 1);
+    ASSERT_STR(dump(), "%0=input x; %1=const 1; %2=broadcast %1 [4,3] | y=%0");
+    end();
+}
+
+static void test_simplify_zero(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), s = input("s", (IrShape){0});
+    out("y", bin(IR_MUL, x, cnst(0)));
+    out("z", bin(IR_MUL, cnst(0), s));
+    CU_ASSERT_EQUAL(run(pass_simplify), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=input s; %2=const 0; %3=broadcast %2 [B,3]; %4=const 0 | y=%3 z=%4");
+    CU_ASSERT_EQUAL(g.nodes[3].shape.dim[0], IR_BATCH);
+    end();
+}
+
+static void test_simplify_neg(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3);
+    int n2 = un(IR_NEG, un(IR_NEG, x));
+    out("y", n2);
+    out("z", un(IR_NEG, n2));
+    CU_ASSERT_EQUAL(run(pass_simplify), 1);
+    /* neg(neg(neg x)) is neg x again: a second copy, for CSE to merge. */
+    ASSERT_STR(dump(), "%0=input x; %1=neg %0; %2=neg %0 | y=%0 z=%2");
+    CU_ASSERT_EQUAL(run(pass_cse), 1);
+    ASSERT_STR(dump(), "%0=input x; %1=neg %0 | y=%0 z=%1");
+    end();
+}
+
+static void test_simplify_permute(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){4, {IR_BATCH, 2, 3, 4}});
+    int p = permute(x, 0, 2, 3, 1);                 /* [B,3,4,2] */
+    out("back", permute(p, 0, 3, 1, 2));            /* the inverse: x */
+    int q = permute(p, 0, 1, 3, 2);                 /* [B,3,2,4]: x's axes 0,2,1,3 */
+    g.nodes[q].at = (Span){5, 9};
+    g.nodes[q].layer = "attention";
+    g.nodes[q].fwd = x;
+    g.nodes[q].rule = "permute' = permute(g, inverse)";
+    out("one", q);
+    out("same", permute(x, 0, 1, 2, 3));
+    CU_ASSERT_EQUAL(run(pass_simplify), 3);
+    ASSERT_STR(dump(), "%0=input x; %1=permute %0 (0,2,3,1); %2=permute %0 (0,2,1,3) | back=%0 one=%2 same=%0");
+    /* The new permute is the old outer one for dumps and autodiff. */
+    const IrNode *n = &g.nodes[2];
+    CU_ASSERT_EQUAL(n->at.begin, 5);
+    CU_ASSERT_EQUAL(n->at.end, 9);
+    ASSERT_STR(n->layer, "attention");
+    ASSERT_STR(n->rule, "permute' = permute(g, inverse)");
+    CU_ASSERT_EQUAL(n->fwd, 0);
+    ASSERT_STR(shape_text(&n->shape), "[B,3,2,4]");
+    end();
+}
+
+static void test_simplify_reshape(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){2, {IR_BATCH, 12}});
+    int r = ir_reshape(&g, x, &(IrShape){3, {IR_BATCH, 3, 4}}, SPAN_NONE);
+    out("two", ir_reshape(&g, r, &(IrShape){3, {IR_BATCH, 2, 6}}, SPAN_NONE));
+    out("back", ir_reshape(&g, r, &(IrShape){2, {IR_BATCH, 12}}, SPAN_NONE));
+    out("self", raw(IR_RESHAPE, x, (IrAttr){.shape = {2, {IR_BATCH, 12}}}));
+    out("bcast", raw(IR_BROADCAST, x, (IrAttr){.shape = {2, {IR_BATCH, 12}}}));
+    CU_ASSERT_EQUAL(run(pass_simplify), 4);
+    ASSERT_STR(dump(), "%0=input x; %1=reshape %0 [B,3,4]; %2=reshape %0 [B,2,6] | two=%2 back=%0 self=%0 bcast=%0");
+    end();
+}
+
+static void test_simplify_fold(void)
+{
+    begin(IR_F64);
+    /* (C argument order is unspecified: each node is built in its own statement.) */
+    int x = ir_input(&g, ROLE_INPUT, "x", IR_F64, &B3, SPAN_NONE);
+    int c2 = cnst(2), c3 = cnst(3);
+    int sum = bin(IR_ADD, c2, c3), c4 = cnst(4);
+    out("a", bin(IR_MUL, sum, c4));
+    out("b", un(IR_EXP, cnst(0)));
+    out("c", ir_pow(&g, cnst(2), 3, SPAN_NONE));
+    int sel[3];
+    sel[0] = cnst(0), sel[1] = cnst(5), sel[2] = cnst(6);
+    out("d", ir_add(&g, IR_SELECT, sel, 3, NULL, SPAN_NONE));
+    /* x * (3 - 2): the folded 1 then makes the product x. */
+    c3 = cnst(3), c2 = cnst(2);
+    out("e", bin(IR_MUL, x, bin(IR_SUB, c3, c2)));
+    int tenth = cnst(0.1), fifth = cnst(0.2);
+    out("f", bin(IR_ADD, tenth, fifth));
+    CU_ASSERT_EQUAL(run(pass_simplify), 8);
+    ASSERT_STR(dump(), "%0=input x; %1=const 2; %2=const 3; %3=const 5; %4=const 4; %5=const 20; "
+                       "%6=const 0; %7=const 1; %8=const 2; %9=const 8; %10=const 0; %11=const 5; %12=const 6; "
+                       "%13=const 6; %14=const 3; %15=const 2; %16=const 1; %17=const 0.1; %18=const 0.2; "
+                       "%19=const 0.3 | a=%5 b=%7 c=%9 d=%13 e=%0 f=%19");
+    CU_ASSERT_EQUAL(g.nodes[19].a.f, 0.1 + 0.2);
+    CU_ASSERT_EQUAL(run(pass_dce), 14);
+    ASSERT_STR(dump(), "%0=input x; %1=const 20; %2=const 1; %3=const 8; %4=const 6; %5=const 0.3 "
+                       "| a=%1 b=%2 c=%3 d=%4 e=%0 f=%5");
+    end();
+
+    /* In an f32 graph constants are floats: folding rounds as running would. */
+    begin(IR_F32);
+    tenth = cnst(0.1), fifth = cnst(0.2);
+    out("f", bin(IR_ADD, tenth, fifth));
+    CU_ASSERT_EQUAL(run(pass_simplify), 1);
+    CU_ASSERT_EQUAL(g.nodes[2].a.f, (double)(float)((double)(float)0.1 + (double)(float)0.2));
+    CU_ASSERT_NOT_EQUAL(g.nodes[2].a.f, 0.1 + 0.2);
+    end();
+}
+
+/* Replacing and rebuilding nodes keeps the forward/backward boundaries. */
+static void test_simplify_stages(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), e = un(IR_EXP, x);
+    g.nforward = g.n;
+    int m = bin(IR_MUL, e, cnst(1));
+    g.nodes[m].fwd = e;
+    int n = un(IR_NEG, m);
+    g.nodes[n].fwd = e;
+    int p = ir_reshape(&g, ir_reshape(&g, n, &(IrShape){3, {IR_BATCH, 3, 1}}, SPAN_NONE), &(IrShape){3, {IR_BATCH, 1, 3}},
+                       SPAN_NONE);
+    g.ngrad = g.n;
+    out("y", p);
+    CU_ASSERT_EQUAL(g.nforward, 2);
+    CU_ASSERT_EQUAL(g.ngrad, 7);
+    CU_ASSERT_EQUAL(run(pass_simplify), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=exp %0; %2=const 1; %3=neg %1; %4=reshape %3 [B,3,1]; %5=reshape %3 [B,1,3] | y=%5");
+    CU_ASSERT_EQUAL(g.nforward, 2);
+    CU_ASSERT_EQUAL(g.ngrad, 6);
+    CU_ASSERT_EQUAL(g.nodes[3].fwd, 1);
+    end();
+}
+
+/* ---- CSE ---------------------------------------------------------------------------------- */
+
+static void test_cse_merges(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), y = input("y", B3);
+    int a1 = bin(IR_ADD, x, y), a2 = bin(IR_ADD, y, x);
+    int e1 = un(IR_EXP, a1), e2 = un(IR_EXP, a2);
+    out("p", bin(IR_MUL, e1, e2));
+    out("q", bin(IR_MUL, e2, e1));
+    out("r", bin(IR_MAX, a2, a1));
+    CU_ASSERT_EQUAL(run(pass_cse), 3);
+    ASSERT_STR(dump(), "%0=input x; %1=input y; %2=add %0 %1; %3=exp %2; %4=mul %3 %3; %5=max %2 %2 | p=%4 q=%4 r=%5");
+    end();
+}
+
+static void test_cse_keeps(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){3, {IR_BATCH, 3, 4}}), x2 = input("x", (IrShape){3, {IR_BATCH, 3, 4}});
+    out("s1", bin(IR_SUB, x, x2));
+    out("s2", bin(IR_SUB, x2, x));
+    out("r1", ir_reduce(&g, IR_SUM, x, 2, SPAN_NONE));
+    out("r2", ir_reduce(&g, IR_SUM, x, 4, SPAN_NONE));
+    out("p1", ir_pow(&g, x, 2, SPAN_NONE));
+    out("p2", ir_pow(&g, x, 3, SPAN_NONE));
+    out("m1", ir_matmul(&g, x, x, false, true, SPAN_NONE));
+    out("m2", ir_matmul(&g, x, x, true, false, SPAN_NONE));
+    int zero = cnst(0), minus_zero = cnst(-0.0);
+    out("c", bin(IR_ADD, zero, minus_zero));
+    const char *before = dump();
+    char copy[8192];
+    snprintf(copy, sizeof copy, "%s", before);
+    CU_ASSERT_EQUAL(run(pass_cse), 0);
+    ASSERT_STR(dump(), copy);
+    CU_ASSERT_EQUAL(g.n, 13);
+    end();
+}
+
+/* Two dropout masks of one shape draw different numbers; batch sizes are one. */
+static void test_cse_random(void)
+{
+    begin(IR_F32);
+    int step = ir_input(&g, ROLE_STEP, "step", IR_F32, &(IrShape){0}, SPAN_NONE);
+    IrAttr mask = {.shape = B3, .f = 0.5, .i = {7, 1}};
+    out("m1", raw(IR_RANDOM_MASK, step, mask));
+    out("m2", raw(IR_RANDOM_MASK, step, mask));
+    out("b1", ir_add(&g, IR_BATCH_SIZE, NULL, 0, NULL, SPAN_NONE));
+    out("b2", ir_add(&g, IR_BATCH_SIZE, NULL, 0, NULL, SPAN_NONE));
+    CU_ASSERT_EQUAL(run(pass_cse), 1);
+    ASSERT_STR(dump(), "%0=input step; %1=random_mask %0; %2=random_mask %0; %3=batch_size | m1=%1 m2=%2 b1=%3 b2=%3");
+    end();
+}
+
+/* Enough nodes for the table to grow and collide. */
+static void test_cse_many(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3);
+    enum { N = 1000 };
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++)
+            cnst(i);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++)
+            bin(IR_ADD, x, 1 + i + round * N);
+    out("last", g.n - 1);
+    CU_ASSERT_EQUAL(g.n, 1 + 4 * N);
+    CU_ASSERT_EQUAL(run(pass_cse), 2 * N);
+    CU_ASSERT_EQUAL(g.n, 1 + 2 * N);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(g.nodes[1 + i].a.f, i);
+        CU_ASSERT_EQUAL(g.nodes[1 + N + i].in[1], 1 + i);
+    }
+    CU_ASSERT_EQUAL(g.outs[0].value, 2 * N);
+    end();
+}
+
+/* ---- DCE ------------------------------------------------------------------------------------ */
+
+static void test_dce(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3);
+    input("unused", B3);
+    int e = un(IR_EXP, x);
+    int dead = un(IR_LOG, un(IR_NEG, x));
+    g.nforward = g.n;
+    int gr = bin(IR_MUL, e, cnst(2));
+    g.nodes[gr].fwd = dead;
+    int gr2 = un(IR_NEG, gr);
+    g.nodes[gr2].fwd = e;
+    g.ngrad = g.n;
+    out("y", gr2);
+    CU_ASSERT_EQUAL(run(pass_dce), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=input unused; %2=exp %0; %3=const 2; %4=mul %2 %3; %5=neg %4 | y=%5");
+    CU_ASSERT_EQUAL(g.nforward, 3);
+    CU_ASSERT_EQUAL(g.ngrad, 6);
+    CU_ASSERT_EQUAL(g.nodes[4].fwd, -1);   /* its forward node is gone */
+    CU_ASSERT_EQUAL(g.nodes[5].fwd, 2);
+    CU_ASSERT_EQUAL(run(pass_dce), 0);
+    end();
+}
+
+static void test_dce_updates(void)
+{
+    begin(IR_F32);
+    int w = param("w", S3), m = ir_input(&g, ROLE_STATE, "m", IR_F32, &S3, SPAN_NONE);
+    un(IR_EXP, w);
+    int mn = bin(IR_ADD, bin(IR_MUL, m, cnst(0.9)), w);
+    ir_output(&g, "w", bin(IR_SUB, w, mn), OUT_UPDATE, w);
+    ir_output(&g, "m", mn, OUT_UPDATE, m);
+    CU_ASSERT_EQUAL(run(pass_dce), 1);
+    ASSERT_STR(dump(), "%0=input w; %1=input m; %2=const 0.9; %3=mul %1 %2; %4=add %3 %0; %5=sub %0 %4 | w=%5 m=%4");
+    CU_ASSERT_EQUAL(g.outs[0].updates, 0);
+    CU_ASSERT_EQUAL(g.outs[1].updates, 1);
+    end();
+}
+
+/* ---- together ---------------------------------------------------------------------------- */
+
+static void test_pipeline(void)
+{
+    begin(IR_F32);
+    int x = input("x", B3), w = param("w", S3);
+    int a = bin(IR_MUL, x, cnst(1));
+    int b = bin(IR_ADD, x, w);
+    int c = bin(IR_ADD, w, a);
+    int d = un(IR_NEG, un(IR_NEG, b));
+    out("y", bin(IR_MUL, d, c));
+    CU_ASSERT_EQUAL(run(pass_simplify), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=input w; %2=const 1; %3=add %0 %1; %4=add %1 %0; %5=neg %3; %6=mul %3 %4 | y=%6");
+    CU_ASSERT_EQUAL(run(pass_cse), 1);
+    CU_ASSERT_EQUAL(run(pass_dce), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=input w; %2=add %0 %1; %3=mul %2 %2 | y=%3");
+    CU_ASSERT_EQUAL(run(pass_simplify), 0);
+    CU_ASSERT_EQUAL(run(pass_cse), 0);
+    CU_ASSERT_EQUAL(run(pass_dce), 0);
+    end();
+}
+
+static const TestCase tests[] = {
+    {"verify: a valid training step", test_verify_valid},
+    {"verify: operands and arity", test_verify_operands},
+    {"verify: shapes, types, names, provenance", test_verify_shapes},
+    {"verify: outputs and updates", test_verify_outputs},
+    {"simplify: x*1 1*x x+0 0+x x-0 x/1", test_simplify_identities},
+    {"simplify: look-alikes and broadcasting 1s stay", test_simplify_keeps},
+    {"simplify: a broadcast 1", test_simplify_broadcast_one},
+    {"simplify: x*0", test_simplify_zero},
+    {"simplify: neg neg", test_simplify_neg},
+    {"simplify: permute of permute", test_simplify_permute},
+    {"simplify: reshape of reshape, to the same shape", test_simplify_reshape},
+    {"simplify: constant folding", test_simplify_fold},
+    {"simplify: stage boundaries and provenance", test_simplify_stages},
+    {"cse: equal nodes, commutative operands", test_cse_merges},
+    {"cse: different attributes, inputs, operand order", test_cse_keeps},
+    {"cse: random masks stay apart", test_cse_random},
+    {"cse: thousands of nodes", test_cse_many},
+    {"dce: dead nodes, unused inputs, stages", test_dce},
+    {"dce: updates keep their inputs", test_dce_updates},
+    {"simplify, cse, dce together", test_pipeline},
+    {NULL, NULL},
+};
+
+void register_passes(void) { add_suite("passes", tests); }

@@ -1,7 +1,33 @@
 /* pipeline.c — the passes in order, the verifier after each; see pipeline.h. */
 #include "pipeline.h"
 
+#include <string.h>
+
 typedef int (*PassFn)(IrGraph *g);
+
+/* Passes renumber nodes: find the step's landmarks again, by name. */
+static void refresh(NncStep *st)
+{
+    Lowered *L = &st->L;
+    const IrGraph *g = &L->g;
+    int k = 0;
+    L->step = -1;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_INPUT && n->a.role == ROLE_PARAM && k < L->nparams)
+            L->param[k++] = i;
+        if (n->op == IR_INPUT && n->a.role == ROLE_STEP && strcmp(n->a.name, "step") == 0)
+            L->step = i;
+    }
+    for (int i = 0; i < g->nouts; i++) {
+        if (g->outs[i].kind == OUT_LOSS)
+            L->loss = g->outs[i].value;
+        if (g->outs[i].kind == OUT_PREDICTION)
+            L->output = g->outs[i].value;
+    }
+    for (int i = 0; i < L->nparams; i++)
+        st->grads[i] = -1;  /* gradients are no longer separate values */
+}
 
 /* Runs one pass and checks its result.  Returns 0, or -1 with *err. */
 static int run(IrGraph *g, PassFn pass, const char *name, int *changed, const char **err)
@@ -41,11 +67,13 @@ int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, I
         if (!changed)
             break;
     }
+    refresh(&out->step);
     if (until == STAGE_OPT)
         return 0;
     int changed = 0;
     if (run(g, pass_fuse, "fuse", &changed, err) || run(g, pass_dce, "dce", &changed, err))
         return -1;
+    refresh(&out->step);
     if (until == STAGE_FUSED)
         return 0;
     out->plan = plan_memory(g, batch);

@@ -352,4 +352,16 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
     double saves = p->live_sum > 0 ? 100.0 * (double)(p->live_sum - peak) / (double)p->live_sum : 0.0;
     sb_printf(sb, "activations: peak %lld bytes (%.1f KiB) for %lld bytes of tensors; reuse saves %.1f%%\n",
               (long long)peak, (double)peak / 1024.0, (long long)p->live_sum, saves);
+    /* The floor no placement can beat: the most bytes live at one step. */
+    int64_t most = 0;
+    for (int step = 0; step < g->n; step++) {
+        int64_t live = 0;
+        for (int i = 0; i <= step; i++)
+            if (p->slab[i] == SLAB_ACT && p->last[i] >= step)
+                live += (p->bytes[i] + 63) / 64 * 64;
+        if (live > most)
+            most = live;
+    }
+    sb_printf(sb, "the most live at one step: %lld bytes; the peak is %.1f%% above it\n", (long long)most,
+              most > 0 ? 100.0 * (double)(peak - most) / (double)most : 0.0);
 }

@@ -274,7 +274,8 @@ static void test_print(void)
                "  %3 = exp     : f32[B,16]  act    @0    +256  live %3..%4\n"
                "  %4 = tanh    : f32[B,16]  act    @256  +256  live %4..end\n"
                "slabs: input 256 bytes, param 0 bytes, state 0 bytes\n"
-               "activations: peak 512 bytes (0.5 KiB) for 1024 bytes of tensors; reuse saves 50.0%\n");
+               "activations: peak 512 bytes (0.5 KiB) for 1024 bytes of tensors; reuse saves 50.0%\n"
+               "the most live at one step: 512 bytes; the peak is 0.0% above it\n");
     sb_free(&sb);
     end();
 }

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""torch_parity.py KIND FILE.safetensors — check one nnc training step against torch.
+
+FILE is what `nnc --export-step` wrote: the parameters (torch layouts), the
+batch (input.NAME, target.NAME), the loss and grad.NAME for every parameter.
+This script builds the same network from torch's own modules (KIND: mnist_mlp
+or gpt1), loads nnc's parameters into it, runs forward and backward in
+float32 on the same batch and compares the loss and every gradient:
+max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
+
+Prints one line per tensor; exit 0 if all agree, 1 if any differs or the
+file does not fit the model, 77 if torch cannot be imported (ctest skips).
+Only the standard library and torch: the safetensors package is not used.
+"""
+import json
+import math
+import struct
+import sys
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"torch_parity: cannot import torch ({e}); skipped")
+    sys.exit(77)
+
+TOLERANCE = 1e-5
+GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
+
+# Gradients that are exactly zero in exact arithmetic, so that both sides hold
+# only float32 rounding noise (~1e-10) and a difference relative to the
+# tensor's own maximum means nothing.  The key bias adds q_i . b to every
+# score of row i alike, and softmax ignores a constant added to a row.  These
+# are compared relative to the largest gradient of the whole model instead
+# (the line says "rel to all"), and torch's own values must be that small too.
+def exactly_zero(name):
+    return name.endswith("attn.key.bias")
+
+DTYPES = {
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I32": torch.int32,
+    "I64": torch.int64,
+}
+
+
+def read_safetensors(path):
+    """name -> tensor, from the 8-byte little-endian header length, the JSON
+    header and the data block that follows it."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
+    data = bytearray(raw[8 + n :])  # writable, so torch.frombuffer does not warn
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = DTYPES[info["dtype"]]
+        begin, end = info["data_offsets"]
+        shape = info["shape"]
+        count = math.prod(shape)
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if end - begin != count * itemsize:
+            raise ValueError(f"{name}: {end - begin} bytes for shape {shape} of {info['dtype']}")
+        if count == 0:
+            t = torch.empty(shape, dtype=dtype)
+        else:
+            t = torch.frombuffer(data, dtype=dtype, count=count, offset=begin)
+            if sys.byteorder != "little":
+                t = t.byteswap()  # pragma: no cover
+            t = t.reshape(shape).clone()
+        tensors[name] = t
+    return tensors
+
+
+# --- the models, named as nnc names their parameters -------------------------------
+
+
+class MnistMlp(nn.Module):
+    """examples/mnist_mlp.nn: Linear(784,128) -> ReLU -> Linear(128,10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(784, 128)
+        self.logits = nn.Linear(128, 10)
+
+    def forward(self, batch):
+        return self.logits(F.relu(self.hidden(batch["input.image"])))
+
+    @staticmethod
+    def target(batch):
+        return batch["target.digit"]
+
+
+class Attention(nn.Module):
+    """attention(x, heads: H, causal: true) with four Linear(D, D) projections."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(d, d)
+        self.key = nn.Linear(d, d)
+        self.value = nn.Linear(d, d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        dh = d // self.heads
+
+        def split(p):  # [B,T,D] -> [B,H,T,dh]
+            return p.reshape(b, t, self.heads, dh).transpose(1, 2)
+
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(dh)
+        future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+        scores = scores.masked_fill(future, float("-inf"))
+        y = torch.matmul(F.softmax(scores, dim=-1), v)
+        return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = Attention(d, heads)
+        self.ln_2 = nn.LayerNorm(d)
+        self.dense_1 = nn.Linear(d, 4 * d)
+        self.dense_2 = nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.dense_2(F.gelu(self.dense_1(self.ln_2(x))))
+        return x
+
+
+class Gpt1(nn.Module):
+    """tests/parity/gpt1.nn: embedding + learned positions, L blocks, ln_f, logits."""
+
+    def __init__(self, vocab, length, d, heads, layers):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(length, d)  # its weight is the [T, D] table
+        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.logits = nn.Linear(d, vocab)
+
+    def forward(self, batch):
+        h = self.embed(batch["input.text"].long()) + self.pos.weight
+        for block in self.blocks:
+            h = block(h)
+        return self.logits(self.ln_f(h))
+
+    @staticmethod
+    def target(batch):
+        return batch["target.next"]
+
+
+def build(kind, params):
+    if kind == "mnist_mlp":
+        return MnistMlp()
+    if kind == "gpt1":
+        vocab, d = params["embed.weight"].shape
+        length = params["pos.weight"].shape[0]
+        layers = len({name.split(".")[1] for name in params if name.startswith("blocks.")})
+        return Gpt1(vocab, length, d, GPT1_HEADS, layers)
+    raise ValueError(f"unknown model kind '{kind}' (mnist_mlp or gpt1)")
+
+
+# --- the comparison ------------------------------------------------------------------
+
+
+def max_abs(t):
+    return t.detach().to(torch.float64).abs().max().item() if t.numel() else 0.0
+
+
+def compare(name, want, got, scale=None):
+    """One line for a tensor; True when within TOLERANCE.  The difference is
+    relative to max |want|, or to scale when given (then max |want| must be
+    within TOLERANCE of scale as well)."""
+    want = want.detach().to(torch.float64)
+    got = got.detach().to(torch.float64)
+    if want.shape != got.shape:
+        print(f"{name:34s} shape torch {list(want.shape)} nnc {list(got.shape)}  FAIL")
+        return False
+    diff = (want - got).abs().max().item() if want.numel() else 0.0
+    own = max_abs(want)
+    rel = diff / max(own if scale is None else scale, 1e-30)
+    ok = rel <= TOLERANCE  # false for NaN
+    note = ""
+    if scale is not None:
+        ok = ok and own <= TOLERANCE * scale
+        note = f"  (rel to all; exactly 0, torch max {own:.1e})"
+    print(f"{name:34s} max abs diff {diff:.3e}  rel {rel:.3e}  {'ok' if ok else 'FAIL'}{note}")
+    return ok
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: torch_parity.py mnist_mlp|gpt1 FILE.safetensors", file=sys.stderr)
+        return 2
+    kind, path = argv[1], argv[2]
+    tensors = read_safetensors(path)
+    batch = {k: v for k, v in tensors.items() if k.startswith(("input.", "target."))}
+    grads = {k[len("grad.") :]: v for k, v in tensors.items() if k.startswith("grad.")}
+    params = {
+        k: v
+        for k, v in tensors.items()
+        if k != "loss" and not k.startswith(("input.", "target.", "grad."))
+    }
+
+    model = build(kind, params)
+    names = [name for name, _ in model.named_parameters()]
+    if set(names) != set(params) or set(names) != set(grads):
+        print(f"parameters of the torch model: {sorted(names)}")
+        print(f"parameters in {path}: {sorted(params)}")
+        print(f"gradients in {path}: {sorted(grads)}")
+        print("FAIL: the file does not hold the parameters of this model")
+        return 1
+    model.load_state_dict(params, strict=True)
+    model.float().train()
+
+    logits = model(batch)
+    target = model.target(batch).long()
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+    loss.backward()
+
+    ok = compare("loss", loss, tensors["loss"])
+    largest = max(max_abs(p.grad) for p in model.parameters())
+    for name, p in model.named_parameters():
+        scale = largest if exactly_zero(name) else None
+        ok = compare("grad." + name, p.grad, grads[name], scale) and ok
+    print("parity: ok" if ok else "parity: FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

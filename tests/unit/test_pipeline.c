@@ -1,0 +1,146 @@
+/* test_pipeline.c — every stage of the pipeline computes the same step.
+ *
+ * For each example, the training step is built at the grad, opt, fused and
+ * plan stages and run by the reference interpreter on the same parameters
+ * and batch; every output (loss, metrics, prediction, every update) must
+ * agree with the grad stage's: exactly (1e-12 relative) in f64, within
+ * f32 rounding in f32, where fused nodes round once at the end instead of
+ * after every op.  The plan stage also runs in planned mode, with every
+ * activation in one arena laid out by the plan. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ir/gradcheck.h"
+#include "ir/interp.h"
+#include "passes/pipeline.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Runs c's graph on the deterministic inputs; the step counter 0, a
+ * 100-step run, zero optimizer state. */
+static int run(IrEval *ev, const SemaModel *m, NncCompiled *c, int64_t batch, bool planned)
+{
+    const IrGraph *g = &c->step.L.g;
+    ir_eval_init(ev, g, batch);
+    if (planned)
+        ev->plan = c->plan;
+    nnc_fill_params(m, &c->step.L, ev, 5);
+    nnc_fill_batch(&c->step.L, ev, 5);
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_INPUT || (n->a.role != ROLE_STATE && n->a.role != ROLE_STEP))
+            continue;
+        int64_t len = ir_elems(&n->shape, batch);
+        double *v = calloc((size_t)len + 1, sizeof(double));
+        if (strcmp(n->a.name, "total_steps") == 0)
+            v[0] = 100;
+        ir_eval_set(ev, i, v);
+        free(v);
+    }
+    int rc = ir_eval_run(ev);
+    if (rc)
+        fprintf(stderr, "interpreter: %s\n", ev->error);
+    return rc;
+}
+
+/* The largest difference between two runs' outputs, relative to each
+ * output's scale.  Differences below 1e-6 in absolute value count as none:
+ * some values are zero in exact arithmetic and rounding noise in f32 (the
+ * gradient of an attention key's bias: adding it shifts a whole row of
+ * scores, which softmax ignores), and noise has no relative precision. */
+static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
+{
+    double worst_rel = 0;
+    for (int i = 0; i < a->g->nouts; i++) {
+        const char *name = a->g->outs[i].name;
+        int64_t la, lb;
+        const double *va = ir_eval_output(a, name, &la), *vb = ir_eval_output(b, name, &lb);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(vb);
+        CU_ASSERT_EQUAL_FATAL(la, lb);
+        double scale = 0, diff = 0;
+        for (int64_t e = 0; e < la; e++) {
+            scale = fmax(scale, fabs(va[e]));
+            diff = fmax(diff, fabs(va[e] - vb[e]));
+        }
+        double rel = diff <= 1e-6 ? 0 : scale > 0 ? diff / scale : diff;
+        if (rel > worst_rel) {
+            worst_rel = rel;
+            *worst = name;
+        }
+    }
+    return worst_rel;
+}
+
+static void check_example(const char *path, IrType type, double tol, int64_t batch)
+{
+    const char *text = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    FrontRun r;
+    run_text(&r, text);
+    CU_ASSERT_EQUAL_FATAL(r.status, NNC_OK);
+    const SemaModel *m = r.f.model;
+    NncCompiled base, c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &r.f.src, &r.f.arena, type, STAGE_GRAD, batch, &base, &err), 0);
+    IrEval ref;
+    CU_ASSERT_EQUAL_FATAL(run(&ref, m, &base, batch, false), 0);
+    for (IrStage st = STAGE_OPT; st <= STAGE_PLAN; st++) {
+        err = NULL;
+        int rc = nnc_compile(m, &r.f.src, &r.f.arena, type, st, batch, &c, &err);
+        if (rc)
+            fprintf(stderr, "%s: %s\n", path, err);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        for (int planned = 0; planned <= (st == STAGE_PLAN); planned++) {
+            IrEval ev;
+            CU_ASSERT_EQUAL_FATAL(run(&ev, m, &c, batch, planned), 0);
+            const char *worst = "";
+            double d = max_rel_diff(&ref, &ev, &worst);
+            if (d > tol)
+                fprintf(stderr, "%s %s stage %d%s: output %s differs by %.3g relative\n", path, ir_type_name(type),
+                        (int)st, planned ? " (planned)" : "", worst, d);
+            CU_ASSERT(d <= tol);
+            ir_eval_free(&ev);
+        }
+    }
+    ir_eval_free(&ref);
+    run_free(&r);
+}
+
+#define EX(name) NNC_SOURCE_DIR "/examples/" name ".nn"
+
+static void test_f64(void)
+{
+    check_example(EX("xor"), IR_F64, 1e-12, 4);
+    check_example(EX("mnist_mlp"), IR_F64, 1e-12, 8);
+    check_example(EX("mnist_cnn"), IR_F64, 1e-12, 2);
+    check_example(NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn", IR_F64, 1e-12, 2);
+}
+
+static void test_f32(void)
+{
+    check_example(EX("xor"), IR_F32, 1e-5, 4);
+    check_example(EX("mnist_mlp"), IR_F32, 1e-5, 8);
+    check_example(EX("mnist_cnn"), IR_F32, 1e-5, 2);
+    check_example(NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn", IR_F32, 1e-5, 2);
+}
+
+static const TestCase tests[] = {
+    {"stages agree in f64", test_f64},
+    {"stages agree in f32", test_f32},
+    {NULL, NULL},
+};
+
+void register_pipeline(void) { add_suite("pipeline", tests); }

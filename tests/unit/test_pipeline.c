@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "ir/gradcheck.h"
 #include "ir/interp.h"
+#include "ir/lower.h"
 #include "passes/pipeline.h"
 
 static char *slurp(const char *path)
@@ -137,7 +138,22 @@ static void test_f32(void)
     check_example(NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn", IR_F32, 1e-5, 2);
 }
 
+/* Every built-in a model may use lowers to IR (repeat is expanded by sema). */
+static void test_lowering_complete(void)
+{
+    for (int i = 0; i < B_COUNT; i++) {
+        BuiltinClass c = builtin_table[i].cls;
+        bool in_model = c == BC_LAYER || c == BC_LOSS || c == BC_METRIC;
+        if (!in_model || i == B_REPEAT)
+            continue;
+        if (!lower_covers(i))
+            fprintf(stderr, "no lowering for %s\n", builtin_table[i].name);
+        CU_ASSERT(lower_covers(i));
+    }
+}
+
 static const TestCase tests[] = {
+    {"every built-in lowers", test_lowering_complete},
     {"stages agree in f64", test_f64},
     {"stages agree in f32", test_f32},
     {NULL, NULL},

@@ -37,7 +37,7 @@ static const char usage_text[] =
     "                         opt (simplified, common subexpressions merged, dead\n"
     "                         code removed), fused (after fusion), plan (the memory\n"
     "                         plan at the train block's batch size, or --batch)\n"
-    "      --dot              with --dump-ir=ir..fused: Graphviz instead of text\n"
+    "      --dot              with --dump-ir=ir..plan: the graph for Graphviz\n"
     "      --gradcheck        compare every parameter's gradient with finite\n"
     "                         differences in f64; exit 1 if any differs\n"
     "      --export-step=FILE run one step in the reference interpreter (f32, no\n"
@@ -171,10 +171,10 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     NncCompiled c;
     if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
         return internal_error(err);
-    if (stage == STAGE_PLAN)
+    if (o->dot)
+        ir_print_dot(out, &c.step.L.g);  /* the plan stage's graph is the fused one */
+    else if (stage == STAGE_PLAN)
         plan_print(out, &c.step.L.g, c.plan);
-    else if (o->dot)
-        ir_print_dot(out, &c.step.L.g);
     else
         ir_print(out, &c.step.L.g);
     return NNC_OK;
@@ -264,8 +264,8 @@ int main(int argc, char **argv)
     if (o.action == ACT_NONE)
         return usage_error("%s", "code generation is not in this version yet; use --check, --summary, --dump-ir "
                                  "or --gradcheck");
-    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && strcmp(stages[o.stage], "plan") != 0))
-        return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt or fused");
+    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0))
+        return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];
 
     NncFront f;

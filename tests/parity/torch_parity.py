@@ -37,6 +37,7 @@ GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 def exactly_zero(name):
     return name.endswith("attn.key.bias")
 
+
 DTYPES = {
     "F32": torch.float32,
     "F64": torch.float64,
@@ -201,6 +202,9 @@ def main(argv):
         print("usage: torch_parity.py mnist_mlp|gpt1 FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
+    if kind not in ("mnist_mlp", "gpt1"):
+        print(f"torch_parity: unknown model kind '{kind}' (mnist_mlp or gpt1)", file=sys.stderr)
+        return 2
     tensors = read_safetensors(path)
     batch = {k: v for k, v in tensors.items() if k.startswith(("input.", "target."))}
     grads = {k[len("grad.") :]: v for k, v in tensors.items() if k.startswith("grad.")}

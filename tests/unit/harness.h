@@ -54,5 +54,6 @@ void register_pipeline(void);
 void register_interp(void);
 void register_passes(void);
 void register_plan(void);
+void register_grad_ops(void);
 
 #endif

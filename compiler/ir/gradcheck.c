@@ -17,12 +17,14 @@
 #include "interp.h"
 #include "ir_internal.h"
 #include "lower.h"
+#include "nnc_runtime.h"
 
-static double normal(uint64_t seed, uint64_t stream, uint64_t e)
-{
-    double u1 = ir_uniform(seed, stream, 0, 2 * e), u2 = ir_uniform(seed, stream, 0, 2 * e + 1);
-    return sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
-}
+static double normal(uint64_t seed, uint64_t stream, uint64_t e) { return rt_normal(seed, stream, e); }
+
+/* The front end's InitKind names the runtime's RtInit kinds, in order. */
+_Static_assert((int)INIT_UNIFORM_FAN_IN == (int)RT_INIT_UNIFORM_FAN_IN && (int)INIT_NORMAL == (int)RT_INIT_NORMAL
+                   && (int)INIT_ONES == (int)RT_INIT_ONES && (int)INIT_ZEROS == (int)RT_INIT_ZEROS,
+               "InitKind and RtInit must agree");
 
 void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t seed)
 {
@@ -30,15 +32,9 @@ void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t 
         const SemaParam *p = &m->params[i];
         int64_t n = shape_elems(&p->shape);
         double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-        double bound = p->fan_in > 0 ? 1 / sqrt((double)p->fan_in) : 0;
-        for (int64_t e = 0; e < n; e++) {
-            switch (p->init) {
-            case INIT_UNIFORM_FAN_IN: v[e] = (2 * ir_uniform(seed, 1000 + (uint64_t)i, 0, (uint64_t)e) - 1) * bound; break;
-            case INIT_NORMAL: v[e] = normal(seed, 1000 + (uint64_t)i, (uint64_t)e); break;
-            case INIT_ONES: v[e] = 1; break;
-            case INIT_ZEROS: v[e] = 0; break;
-            }
-        }
+        /* InitKind and RtInit list the same kinds in the same order */
+        for (int64_t e = 0; e < n; e++)
+            v[e] = rt_init_value((RtInit)p->init, p->fan_in, seed, 1000 + (uint64_t)i, (uint64_t)e);
         ir_eval_set(ev, L->param[i], v);
         free(v);
     }

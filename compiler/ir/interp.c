@@ -25,6 +25,7 @@
  * result may be placed over an operand whose last use is this node.
  */
 #include "interp.h"
+#include "nnc_runtime.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -541,24 +542,10 @@ void eval_one_hot(IrEval *ev, int node)
 }
 
 /* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
-static uint64_t mix64(uint64_t z)
-{
-    z += UINT64_C(0x9E3779B97F4A7C15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-/* h = mix(mix(mix(mix(seed) ^ stream) ^ step) ^ element); the top 53 bits of
- * h scaled to [0, 1).  Counter-based: any element of any step is drawn
- * directly, so the runtime can reproduce it in any order. */
+/* The generator is the runtime's, so generated code draws the same masks. */
 double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element)
 {
-    uint64_t h = mix64(seed);
-    h = mix64(h ^ stream);
-    h = mix64(h ^ step);
-    h = mix64(h ^ element);
-    return (double)(h >> 11) * 0x1.0p-53;
+    return rt_uniform(seed, stream, step, element);
 }
 
 /* RANDOM_MASK: step [] -> shape: 0 where u(seed, stream, step, e) < p, else 1 / (1 - p) */

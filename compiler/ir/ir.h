@@ -105,7 +105,7 @@ typedef struct IrNode {
 } IrNode;
 
 typedef struct IrOutput {
-    const char *name;     /* "loss", "hidden.weight", "adam.m.hidden.weight", "step" */
+    const char *name;     /* "loss", "hidden.weight", "optimizer.hidden.weight.exp_avg", "step" */
     int         value;    /* node index */
     IrOutKind   kind;
     int         updates;  /* OUT_UPDATE: the INPUT node it replaces */

@@ -1,8 +1,8 @@
 /* print.c — the text form of a graph (--dump-ir=ir|grad|opt|fused) and its
  * Graphviz form (--dot).  docs/ir.md describes the text form:
  *
- *   %7 = matmul %0, %3 tb : f32[B,128]                 # mnist_mlp.nn:8:19 dense
- *   %31 = mul %30, %29 : f32[B,128]                    # mnist_mlp.nn:8 relu %9: relu' = x > 0
+ *   %6 = matmul %4, %0 tb : f32[B,128]                # mnist_mlp.nn:8:19 dense
+ *   %53 = mul %49, %52 : f32[B,128]                   # mnist_mlp.nn:8 relu %8: relu' = x > 0
  */
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* verify.c — checks that a graph is well formed; see passes.h.
  *
  * Consumes: any IrGraph.  Produces: NULL, or the first problem found, as
- * text in the graph's arena.  Runs between passes in debug and test builds,
+ * text in the graph's arena.  Runs between passes in every build,
  * so a pass that breaks the graph is named by the stage after which the
  * verifier fails rather than by a crash far downstream.
  *

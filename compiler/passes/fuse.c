@@ -12,11 +12,16 @@
  * built, so fused nodes are never differentiated.
  *
  * Regions grow backwards from their last node (the root).  Walking nodes
- * from the end, a fusible node joins the region of its users when every user
- * is in that one region and its shape fits the region's domain; otherwise it
- * roots a region of its own.  A region whose users all lie inside it cannot
- * reach around itself through an outside node, so regions form no cycles.
- * BROADCAST inside a region is free: values broadcast anyway.
+ * from the end, a fusible node joins the region of its users when all its
+ * users are in regions and its shape fits their domains; when they are in
+ * several regions it joins each of them and is computed again in each (a
+ * softmax recomputed by the backward pass costs less than writing it out
+ * and reading it back).  Otherwise it roots a region of its own.  A node
+ * whose users all lie inside regions cannot make a region reach around
+ * itself through an outside node, so regions form no cycles.  An
+ * elementwise region becomes a row region when a row reduction, or a value
+ * with one element per row, joins it.  BROADCAST inside a region is free:
+ * values broadcast anyway.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +60,15 @@ static bool fits(const IrGraph *g, int i, Kind k, Region *r, bool commit)
     const IrNode *n = &g->nodes[i];
     const IrShape *s = k == K_ROWRED ? &g->nodes[n->in[0]].shape : &n->shape;
     if (!r->rows) {
-        if (k == K_EW)
-            return ir_shape_equal(s, &r->shape);
-        /* a row reduction over exactly the region's shape turns it into a row region */
-        if (!ir_shape_equal(s, &r->shape))
+        if (ir_shape_equal(s, &r->shape) && k == K_EW)
+            return true;
+        /* a row reduction over exactly the region's shape, or a value with one
+         * element per row of it, turns it into a row region */
+        bool per_row = k == K_EW && r->shape.rank >= 1 && s->rank == r->shape.rank && s->dim[s->rank - 1] == 1
+                    && r->shape.dim[r->shape.rank - 1] != IR_BATCH;
+        for (int d = 0; per_row && d + 1 < s->rank; d++)
+            per_row = s->dim[d] == r->shape.dim[d];
+        if (!(k == K_ROWRED && ir_shape_equal(s, &r->shape)) && !per_row)
             return false;
         if (commit)
             r->rows = true;
@@ -72,6 +82,14 @@ static bool fits(const IrGraph *g, int i, Kind k, Region *r, bool commit)
             return false;
     int64_t last = s->dim[s->rank - 1];
     return last == r->shape.dim[r->shape.rank - 1] || (k == K_EW && last == 1);
+}
+
+static bool in_region(const int *member, int nmember, int r)
+{
+    for (int q = 0; q < nmember; q++)
+        if (member[q] == r)
+            return true;
+    return false;
 }
 
 int pass_fuse(IrGraph *g)
@@ -99,23 +117,43 @@ int pass_fuse(IrGraph *g)
             first_user[src] = e++;
         }
 
-    int *region = ARENA_ARRAY(g->arena, int, n + 1);
+    /* Each fusible node belongs to up to MAX_COPIES regions (more than one:
+     * it is recomputed in each). */
+    enum { MAX_COPIES = 4 };
+    int (*member)[MAX_COPIES] = (int (*)[MAX_COPIES])arena_alloc(g->arena, sizeof *member * (size_t)(n + 1));
+    int *nmember = ARENA_ARRAY(g->arena, int, n + 1);
+    bool *is_root = ARENA_ARRAY(g->arena, bool, n + 1);
     Region *regions = ARENA_ARRAY(g->arena, Region, n + 1);
     int nregions = 0;
     for (int i = n - 1; i >= 0; i--) {
-        region[i] = -1;
         Kind k = kind_of(g, i);
         if (k == K_NONE)
             continue;
-        int r = -2;  /* -2: no user seen yet; -1: users disagree or are outside regions */
-        for (int u = first_user[i]; u >= 0; u = next_user[u]) {
-            int ru = region[user_node[u]];
-            r = r == -2 ? ru : r == ru ? r : -1;
+        int set[MAX_COPIES], nset = 0;
+        bool joinable = !is_output[i] && first_user[i] >= 0;
+        for (int u = first_user[i]; u >= 0 && joinable; u = next_user[u]) {
+            int un = user_node[u];
+            joinable = nmember[un] > 0;
+            for (int q = 0; q < nmember[un] && joinable; q++) {
+                int r = member[un][q], seen = 0;
+                for (int t = 0; t < nset; t++)
+                    seen |= set[t] == r;
+                if (!seen) {
+                    joinable = nset < MAX_COPIES;
+                    if (joinable)
+                        set[nset++] = r;
+                }
+            }
         }
-        if (r >= 0 && !is_output[i] && fits(g, i, k, &regions[r], false)) {
-            fits(g, i, k, &regions[r], true);
-            region[i] = r;
-            regions[r].members++;
+        for (int t = 0; t < nset && joinable; t++)
+            joinable = fits(g, i, k, &regions[set[t]], false);
+        if (joinable) {
+            for (int t = 0; t < nset; t++) {
+                fits(g, i, k, &regions[set[t]], true);
+                member[i][t] = set[t];
+                regions[set[t]].members++;
+            }
+            nmember[i] = nset;
             continue;
         }
         /* a new region rooted here */
@@ -125,7 +163,9 @@ int pass_fuse(IrGraph *g)
         nr->members = 1;
         nr->rows = k == K_ROWRED;
         nr->shape = k == K_ROWRED ? g->nodes[g->nodes[i].in[0]].shape : g->nodes[i].shape;
-        region[i] = nregions++;
+        member[i][0] = nregions++;
+        nmember[i] = 1;
+        is_root[i] = true;
     }
     (void)uses;
 
@@ -137,7 +177,7 @@ int pass_fuse(IrGraph *g)
         const IrNode *nd = &g->nodes[i];
         if (nd->op != IR_MATMUL || is_output[i] || first_user[i] < 0 || next_user[first_user[i]] >= 0)
             continue;
-        int u = user_node[first_user[i]], r = region[u];
+        int u = user_node[first_user[i]], r = nmember[u] == 1 ? member[u][0] : -1;
         if (r >= 0 && !regions[r].rows && mm_of[r] < 0 && ir_shape_equal(&nd->shape, &regions[r].shape)) {
             mm_of[r] = i;
             regions[r].members++;
@@ -154,10 +194,10 @@ int pass_fuse(IrGraph *g)
             folded[mm_of[r]] = true;
     int changed = 0;
     for (int i = 0; i < n; i++) {
-        int r = region[i];
+        int r = is_root[i] ? member[i][0] : -1;
         bool fused = r >= 0 && regions[r].members >= 2;
-        if ((fused && regions[r].root != i) || folded[i]) {
-            map[i] = -1;  /* computed inside its region's node */
+        if ((nmember[i] > 0 && !is_root[i]) || folded[i]) {
+            map[i] = -1;  /* computed inside the nodes of its regions */
             continue;
         }
         if (!fused) {
@@ -180,11 +220,11 @@ int pass_fuse(IrGraph *g)
         /* operands first: outside values read by members (constants inline) */
         int nin = mm >= 0 ? 1 : 0;
         for (int j = 0; j <= i; j++) {
-            if (region[j] != r || kind_of(g, j) == K_NONE)
+            if (!in_region(member[j], nmember[j], r))
                 continue;
             for (int k = 0; k < g->nodes[j].nin; k++) {
                 int src = g->nodes[j].in[k];
-                if ((region[src] == r && kind_of(g, src) != K_NONE) || src == mm || g->nodes[src].op == IR_CONST
+                if (in_region(member[src], nmember[src], r) || src == mm || g->nodes[src].op == IR_CONST
                     || value[src] >= 0)
                     continue;
                 value[src] = nin++;
@@ -195,7 +235,7 @@ int pass_fuse(IrGraph *g)
         prog->nin = nin;
         prog->code = ARENA_ARRAY(g->arena, IrInstr, 2 * (i + 1));
         for (int j = 0; j <= i; j++) {
-            if (region[j] != r || kind_of(g, j) == K_NONE)
+            if (!in_region(member[j], nmember[j], r))
                 continue;
             const IrNode *m = &g->nodes[j];
             int arg[3] = {-1, -1, -1};

@@ -135,7 +135,10 @@ static void test_f32(void)
     check_example(EX("xor"), IR_F32, 1e-5, 4);
     check_example(EX("mnist_mlp"), IR_F32, 1e-5, 8);
     check_example(EX("mnist_cnn"), IR_F32, 1e-5, 2);
-    check_example(NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn", IR_F32, 1e-5, 2);
+    /* adamw normalises each gradient to about ±1 per step, the rounding noise
+     * of an attention key's bias (whose gradient is exactly zero) included:
+     * that parameter moves by noise, ~1e-5 relative */
+    check_example(NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn", IR_F32, 1e-4, 2);
 }
 
 /* Every built-in a model may use lowers to IR (repeat is expanded by sema). */

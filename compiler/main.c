@@ -18,6 +18,7 @@
 #include "ir/gradcheck.h"
 #include "ir/print.h"
 #include "ir/export.h"
+#include "codegen/cg.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -36,7 +37,8 @@ static const char usage_text[] =
     "                         step: backward pass and optimizer update appended),\n"
     "                         opt (simplified, common subexpressions merged, dead\n"
     "                         code removed), fused (after fusion), plan (the memory\n"
-    "                         plan at the train block's batch size, or --batch)\n"
+    "                         plan at the train block's batch size, or --batch),\n"
+    "                         llvm (the generated LLVM IR), asm (machine code)\n"
     "      --dot              with --dump-ir=ir..plan: the graph for Graphviz\n"
     "      --gradcheck        compare every parameter's gradient with finite\n"
     "                         differences in f64; exit 1 if any differs\n"
@@ -57,8 +59,7 @@ static const char usage_text[] =
     "2 bad command line, 3 internal compiler error.\n";
 
 /* --dump-ir stages: those of this version, then those later versions add. */
-static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"};
-static const char *const later_stages[] = {"llvm", "asm"};
+static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
 
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_BATCH, OPT_SEED, OPT_COLOR,
@@ -165,13 +166,20 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         }
         return NNC_OK;
     }
-    static const IrStage stage_of[] = {STAGE_IR, STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN};
+    static const IrStage stage_of[] = {STAGE_IR, STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN,
+                                       STAGE_PLAN, STAGE_PLAN};
     IrStage stage = stage_of[o->stage];
+    bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
     if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
         return internal_error(err);
-    if (o->dot)
+    if (llvm || asm_) {
+        CgOptions co = {.opt = 3};
+        /* llvm: the module as generated; asm: the machine code after O3 */
+        if (cg_dump(&c.step.L.g, c.plan, m->name, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM, out, &err) != 0)
+            return internal_error(err);
+    } else if (o->dot)
         ir_print_dot(out, &c.step.L.g);  /* the plan stage's graph is the fused one */
     else if (stage == STAGE_PLAN)
         plan_print(out, &c.step.L.g, c.plan);
@@ -223,10 +231,6 @@ int main(int argc, char **argv)
             o.stage = (int)i;
             if (i < sizeof stages / sizeof *stages)
                 break;
-            for (size_t j = 0; j < sizeof later_stages / sizeof *later_stages; j++)
-                if (strcmp(optarg, later_stages[j]) == 0)
-                    return usage_error("--dump-ir=%s: that stage is not in this version yet; it has: "
-                                       "ast, ir, grad, opt, fused, plan", optarg);
             return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm",
                                optarg);
         }
@@ -264,7 +268,7 @@ int main(int argc, char **argv)
     if (o.action == ACT_NONE)
         return usage_error("%s", "code generation is not in this version yet; use --check, --summary, --dump-ir "
                                  "or --gradcheck");
-    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0))
+    if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];
 

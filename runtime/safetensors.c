@@ -1,15 +1,23 @@
-/* safetensors.c — writing the safetensors format; see nnc_runtime.h.
+/* safetensors.c — writing and reading the safetensors format; see nnc_runtime.h.
  *
  * Layout: u64 little-endian N, then N bytes of JSON
  *   {"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
  * padded with spaces to a multiple of 8, then the tensors' bytes in the
  * order of their offsets.  Offsets count from the end of the header.
+ * The header may also hold "__metadata__" (string pairs), which the reader
+ * ignores.
+ *
+ * The writer builds the JSON by hand (it only ever prints names, dtypes and
+ * integers); the reader trusts nothing and parses the header with jansson.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "include/nnc_runtime.h"
@@ -134,4 +142,304 @@ int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, 
     free(h.p);
     free(tmp);
     return bad ? -1 : 0;
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+/* Every dtype of the safetensors format, with its element size.  Any of them
+ * reads; what a caller can use is up to the caller (nnc writes F32, F64, I32). */
+static const struct { const char *name; size_t size; } dtypes[] = {
+    {"F32", 4}, {"F64", 8}, {"I32", 4}, {"I64", 8}, {"F16", 2}, {"BF16", 2}, {"I16", 2}, {"I8", 1},
+    {"U8", 1}, {"U16", 2}, {"U32", 4}, {"U64", 8}, {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+};
+
+/* Each tensor's data starts on this boundary in the returned memory: more
+ * than any dtype needs, and a cache line for the kernels that read it. */
+enum { DATA_ALIGN = 64 };
+
+/* One header entry while the header is checked. */
+typedef struct Entry {
+    const char *name;      /* jansson's key, valid while the header lives */
+    int         dtype;     /* index into dtypes */
+    int         rank;
+    json_t     *shape;     /* the validated "shape" array */
+    int64_t     begin;     /* data_offsets, from the end of the header */
+    int64_t     end;
+    int         order;     /* position in the header */
+} Entry;
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Reads exactly n bytes at off: 0, -1 with errno, or 1 when the file ends first. */
+static int read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    char *c = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, c, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            return 1;
+        c += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* "[2,4]" for a shape that has passed check_entry. */
+static void format_shape(char *buf, size_t len, const json_t *shape)
+{
+    size_t at = (size_t)snprintf(buf, len, "[");
+    for (size_t d = 0; d < json_array_size(shape) && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%" JSON_INTEGER_FORMAT, d ? "," : "",
+                               json_integer_value(json_array_get(shape, d)));
+    if (at < len)
+        snprintf(buf + at, len - at, "]");
+}
+
+/* Checks one header entry (everything but how it sits among the others)
+ * and fills e.  data is the number of bytes after the header. */
+static int check_entry(const char *path, const char *name, json_t *v, uint64_t data, Entry *e, char *err,
+                       size_t errlen)
+{
+    e->name = name;
+    if (!json_is_object(v))
+        return fail(err, errlen, "%s: tensor '%s' is not a JSON object", path, name);
+    json_t *dtype = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape");
+    json_t *offsets = json_object_get(v, "data_offsets");
+    if (!dtype)
+        return fail(err, errlen, "%s: tensor '%s' has no dtype", path, name);
+    if (!shape)
+        return fail(err, errlen, "%s: tensor '%s' has no shape", path, name);
+    if (!offsets)
+        return fail(err, errlen, "%s: tensor '%s' has no data_offsets", path, name);
+    if (!json_is_string(dtype))
+        return fail(err, errlen, "%s: tensor '%s': dtype is not a string", path, name);
+    if (!json_is_array(shape))
+        return fail(err, errlen, "%s: tensor '%s': shape is not an array", path, name);
+    if (!json_is_array(offsets) || json_array_size(offsets) != 2 || !json_is_integer(json_array_get(offsets, 0))
+        || !json_is_integer(json_array_get(offsets, 1)))
+        return fail(err, errlen, "%s: tensor '%s': data_offsets is not an array of two integers", path, name);
+
+    e->dtype = -1;
+    for (int i = 0; i < (int)(sizeof dtypes / sizeof dtypes[0]); i++)
+        if (strcmp(json_string_value(dtype), dtypes[i].name) == 0)
+            e->dtype = i;
+    if (e->dtype < 0)
+        return fail(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dtype));
+
+    /* bytes = product(shape) * element size, with every step checked for overflow */
+    uint64_t bytes = dtypes[e->dtype].size;
+    int overflow = 0;
+    for (size_t d = 0; d < json_array_size(shape); d++) {
+        json_t *dim = json_array_get(shape, d);
+        if (!json_is_integer(dim))
+            return fail(err, errlen, "%s: tensor '%s': shape entry %zu is not an integer", path, name, d);
+        json_int_t k = json_integer_value(dim);
+        if (k < 0)
+            return fail(err, errlen, "%s: tensor '%s': shape entry %zu is negative (%" JSON_INTEGER_FORMAT ")",
+                        path, name, d, k);
+        overflow |= __builtin_mul_overflow(bytes, (uint64_t)k, &bytes);
+    }
+    e->rank = (int)json_array_size(shape);
+    e->shape = shape;
+
+    char dims[128];
+    format_shape(dims, sizeof dims, shape);
+    if (overflow)
+        return fail(err, errlen, "%s: tensor '%s': shape %s of %s is too large", path, name, dims,
+                    dtypes[e->dtype].name);
+
+    json_int_t b = json_integer_value(json_array_get(offsets, 0)), end = json_integer_value(json_array_get(offsets, 1));
+    if (b < 0 || end < 0)
+        return fail(err, errlen,
+                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "] are negative",
+                    path, name, b, end);
+    if (end < b)
+        return fail(err, errlen,
+                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
+                    "] are out of order",
+                    path, name, b, end);
+    if ((uint64_t)end > data)
+        return fail(err, errlen,
+                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
+                    "] run past the end of the %llu bytes of data",
+                    path, name, b, end, (unsigned long long)data);
+    if ((uint64_t)(end - b) != bytes)
+        return fail(err, errlen, "%s: tensor '%s': %llu bytes of data for shape %s of %s (%llu bytes)", path, name,
+                    (unsigned long long)(end - b), dims, dtypes[e->dtype].name, (unsigned long long)bytes);
+    e->begin = b;
+    e->end = end;
+    return 0;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const Entry *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return x->order - y->order;
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* Checks the parsed header against the data that follows it and, if it is
+ * sound, reads the tensors into one allocation:
+ *   RtTensor[n] | int64_t shapes[sum of ranks] | names | each tensor's data, DATA_ALIGN-aligned
+ */
+static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint64_t data, RtCheckpoint *out,
+                char *err, size_t errlen)
+{
+    if (!json_is_object(header))
+        return fail(err, errlen, "%s: header is not a JSON object", path);
+    size_t count = json_object_size(header);
+    Entry *e = calloc(count ? count : 1, sizeof *e);
+    if (!e)
+        return fail(err, errlen, "%s: out of memory", path);
+
+    int n = 0, rc = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(header, key, v) {
+        if (strcmp(key, "__metadata__") == 0)
+            continue;
+        if ((rc = check_entry(path, key, v, data, &e[n], err, errlen)) != 0)
+            break;
+        e[n].order = n;
+        n++;
+    }
+
+    /* In the order of their data, a tensor must start at or after the end of
+     * every earlier one (empty tensors take no room and overlap nothing). */
+    if (rc == 0)
+        qsort(e, (size_t)n, sizeof *e, by_offset);
+    const Entry *reach = NULL;  /* the non-empty tensor that ends last so far */
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (e[i].begin == e[i].end)
+            continue;
+        if (reach && e[i].begin < reach->end)
+            rc = fail(err, errlen, "%s: tensor '%s': data_offsets [%lld,%lld] overlap tensor '%s' at [%lld,%lld]", path,
+                      e[i].name, (long long)e[i].begin, (long long)e[i].end, reach->name, (long long)reach->begin,
+                      (long long)reach->end);
+        else if (!reach || e[i].end > reach->end)
+            reach = &e[i];
+    }
+
+    size_t ranks = 0, names = 0, bytes = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        ranks += (size_t)e[i].rank;
+        names += strlen(e[i].name) + 1;
+        bytes += round_up((size_t)(e[i].end - e[i].begin), DATA_ALIGN);
+    }
+    size_t at_shapes = round_up((size_t)n * sizeof(RtTensor), sizeof(int64_t));
+    size_t at_names = at_shapes + ranks * sizeof(int64_t);
+    size_t at_data = round_up(at_names + names, DATA_ALIGN);
+    size_t total = round_up(at_data + bytes, DATA_ALIGN) + DATA_ALIGN;  /* never 0 */
+    char *mem = rc == 0 ? aligned_alloc(DATA_ALIGN, total) : NULL;
+    if (rc == 0 && !mem)
+        rc = fail(err, errlen, "%s: out of memory for %zu bytes", path, total);
+
+    /* Tensors go in header order; their data is read in file order. */
+    RtTensor *t = (RtTensor *)mem;
+    int64_t *shapes = (int64_t *)(mem + at_shapes);
+    char *name = mem + at_names, *bytes_at = mem + at_data;
+    for (int i = 0; i < n && rc == 0; i++) {
+        RtTensor *ti = &t[e[i].order];
+        size_t len = strlen(e[i].name) + 1, size = (size_t)(e[i].end - e[i].begin);
+        memcpy(name, e[i].name, len);
+        for (int d = 0; d < e[i].rank; d++)
+            shapes[d] = (int64_t)json_integer_value(json_array_get(e[i].shape, (size_t)d));
+        *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, bytes_at, size};
+        int r = read_at(fd, bytes_at, size, data_at + (uint64_t)e[i].begin);
+        if (r < 0)
+            rc = fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        else if (r > 0)
+            rc = fail(err, errlen, "%s: the file ended while reading tensor '%s'", path, e[i].name);
+        name += len;
+        shapes += e[i].rank;
+        bytes_at += round_up(size, DATA_ALIGN);
+    }
+    free(e);
+    if (rc != 0) {
+        free(mem);
+        return -1;
+    }
+    *out = (RtCheckpoint){t, n, mem};
+    return 0;
+}
+
+int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    *out = (RtCheckpoint){0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+
+    struct stat st;
+    unsigned char len8[8];
+    int rc = -1, r;
+    if (fstat(fd, &st) != 0)
+        fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    else if (st.st_size < 8)
+        fail(err, errlen, "%s: file of %lld bytes is shorter than the 8-byte header length", path,
+             (long long)st.st_size);
+    else if ((r = read_at(fd, len8, 8, 0)) != 0)
+        fail(err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+    else {
+        uint64_t size = (uint64_t)st.st_size, hlen = 0;
+        for (int i = 0; i < 8; i++)
+            hlen |= (uint64_t)len8[i] << (8 * i);
+        char *h = NULL;
+        if (hlen > size - 8)
+            fail(err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
+                 (unsigned long long)hlen, (unsigned long long)size);
+        else if (!(h = malloc(hlen ? hlen : 1)))
+            fail(err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
+        else if ((r = read_at(fd, h, hlen, 8)) != 0)
+            fail(err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+        else {
+            /* Duplicate names are a JSON error here: which tensor would win? */
+            json_error_t je;
+            json_t *header = json_loadb(h, hlen, JSON_REJECT_DUPLICATES, &je);
+            if (!header)
+                fail(err, errlen, "%s: header is not valid JSON: %s (line %d, column %d, byte %d)", path, je.text,
+                     je.line, je.column, je.position);
+            else
+                rc = load(path, fd, header, 8 + hlen, size - 8 - hlen, out, err, errlen);
+            json_decref(header);
+        }
+        free(h);
+    }
+    close(fd);
+    return rc;
+}
+
+const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->t[i].name, name) == 0)
+            return &c->t[i];
+    return NULL;
+}
+
+void rt_checkpoint_free(RtCheckpoint *c)
+{
+    free(c->mem);
+    *c = (RtCheckpoint){0};
 }

@@ -2,9 +2,9 @@
  *
  *   FUSED       elementwise ops of one shape, evaluated per element
  *   FUSED_ROWS  elementwise ops and reductions over the last axis of one
- *               row shape, evaluated per row: a softmax or a layer norm in
- *               inference is one node; in training, values the backward
- *               pass reads again stay materialised and split the region
+ *               row shape, evaluated per row: softmax, cross-entropy and
+ *               layer norm become one node forward and (the parts that are
+ *               row-local) one backward, recomputing what they share
  *   MATMUL_EPI  a matmul whose result feeds only such a region: bias,
  *               activation and scale applied as each result is produced
  *

@@ -45,4 +45,99 @@ typedef struct RtTensor {
  * path, fsync, rename.  Returns 0, or -1 with a reason in err. */
 int rt_safetensors_write(const char *path, const RtTensor *tensors, int n, char *err, size_t errlen);
 
+/* Reads a safetensors file whole.  Tensor names and the data stay valid
+ * until rt_checkpoint_free.  Returns 0, or -1 with a reason naming what is
+ * wrong ("header of 1234 bytes runs past the end of the 600-byte file",
+ * "tensor 'w': 24 bytes of data for shape [2,4] of F32 (32 bytes)"). */
+typedef struct RtCheckpoint {
+    RtTensor *t;
+    int       n;
+    void     *mem;     /* owns everything */
+} RtCheckpoint;
+
+int             rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen);
+const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name);
+void            rt_checkpoint_free(RtCheckpoint *c);
+
+/* ---- threads (pool.c) ---------------------------------------------------------------- */
+
+typedef struct RtPool RtPool;
+
+/* A pool of threads - 1 workers (the caller is the last thread); 1: none. */
+RtPool *rt_pool_create(int threads);
+void    rt_pool_destroy(RtPool *p);
+int     rt_pool_threads(const RtPool *p);
+
+/* Runs task over [0, n) in rt_pool_threads(p) contiguous chunks, chunk t
+ * being [t·n/T, (t+1)·n/T), and returns when all are done.  The split is
+ * static, so a computation that gives each output to one chunk gets the same
+ * bits whatever the number of threads.  p may be NULL: one chunk. */
+typedef void (*RtTask)(void *arg, int64_t begin, int64_t end);
+void    rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg);
+
+/* ---- generated code's context ------------------------------------------------------ */
+
+/* Where a value lives: the slabs of the memory plan. */
+typedef enum RtSlab { RT_SLAB_NONE, RT_SLAB_INPUT, RT_SLAB_PARAM, RT_SLAB_STATE, RT_SLAB_ACT } RtSlab;
+
+/* What a generated entry `void NAME(RtCtx *)` reads: every tensor is at
+ * slab[its slab] + the offset the plan gave it.  Layout fixed: the
+ * generated code loads these fields by byte offset (0, 40, 48). */
+typedef struct RtCtx {
+    uint8_t *slab[5];   /* indexed by RtSlab; slab[RT_SLAB_NONE] unused */
+    int64_t  batch;     /* examples in this batch (at most the planned batch) */
+    RtPool  *pool;      /* NULL: the calling thread only */
+} RtCtx;
+
+/* ---- data sets (data_idx.c, data_csv.c, data_text.c) -------------------------------- */
+
+typedef enum RtNormalize {
+    RT_NORM_NONE,      /* raw bytes 0..255 */
+    RT_NORM_UNIT,      /* x / 255 */
+    RT_NORM_STANDARD,  /* (x / 255 - 0.1307) / 0.3081, MNIST's mean and deviation */
+} RtNormalize;
+
+/* Examples in memory: inputs as floats, targets as labels or as floats. */
+typedef struct RtDataset {
+    int64_t  count;     /* examples */
+    int64_t  x_elems;   /* input values per example */
+    float   *x;         /* [count, x_elems] */
+    int64_t  y_elems;   /* target values per example (1 for a class label) */
+    int32_t *labels;    /* [count, y_elems] class labels in [0, classes), or NULL */
+    float   *y;         /* [count, y_elems] real targets, or NULL */
+    int64_t  classes;   /* for labels */
+} RtDataset;
+
+/* MNIST-style IDX files in dir: train-images-idx3-ubyte, train-labels-idx1-ubyte
+ * (test: t10k-...), each raw or gzipped (.gz).  Validates magic numbers
+ * (2051 images, 2049 labels), sizes, counts and label range (0-9). */
+int  rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, char *err, size_t errlen);
+/* Numbers separated by commas, one example per line, the target last;
+ * header skips the first line; classes > 0: the target is a label in
+ * [0, classes), else a real number. */
+int  rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, char *err, size_t errlen);
+void rt_dataset_free(RtDataset *d);
+
+/* The order of the examples in epoch e: a permutation of [0, n) drawn from
+ * (seed, e) (Fisher-Yates on rt_uniform). */
+void rt_shuffle(int64_t *order, int64_t n, uint64_t seed, uint64_t epoch);
+
+/* Character-level text: every byte is a token; the vocabulary is the sorted
+ * set of bytes that occur. */
+typedef struct RtText {
+    int32_t *ids;         /* [n] */
+    int64_t  n;
+    int      vocab;
+    uint8_t  chars[256];  /* chars[id]: the byte of token id */
+    int64_t  train_end;   /* ids [0, train_end) train; [train_end, n) validation */
+} RtText;
+
+int  rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen);
+/* Windows for one batch: x[b] = ids[s .. s+T), y[b] = ids[s+1 .. s+T+1), the
+ * start s drawn from (seed, step, b) within the train part, or within the
+ * validation part when validation is set. */
+void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
+                   int32_t *x, int32_t *y);
+void rt_text_free(RtText *t);
+
 #endif

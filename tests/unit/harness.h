@@ -51,6 +51,7 @@ void register_diag(void);
 void register_constants(void);
 void register_naming(void);
 void register_pipeline(void);
+void register_codegen(void);
 void register_interp(void);
 void register_passes(void);
 void register_plan(void);

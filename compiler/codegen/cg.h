@@ -1,0 +1,39 @@
+/* cg.h — code generation: a planned IR graph becomes native code through
+ * LLVM.  All LLVM code of nnc lives in this directory.
+ *
+ * A graph compiles to one function per kernel (every node that computes
+ * something) and an entry `void NAME(RtCtx *ctx)` that runs them in order,
+ * each split over the runtime's thread pool, then writes every updated
+ * parameter and state back over its input.  Tensors live where the memory
+ * plan put them: ctx->slab[slab] + offset.
+ */
+#ifndef NNC_CG_H
+#define NNC_CG_H
+
+#include "../ir/ir.h"
+#include "../passes/passes.h"
+
+typedef struct CgJit CgJit;
+
+/* What --dump-ir=llvm|asm print. */
+typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_OPT, CG_DUMP_ASM } CgDump;
+
+typedef struct CgOptions {
+    const char *cpu;      /* target CPU; NULL: this host */
+    int         opt;      /* 0: no optimization (tests of the generator), 3: default<O3> */
+} CgOptions;
+
+/* A JIT for one process (LLJIT); entries are looked up by name. */
+int   cg_jit_create(CgJit **out, const char **err);
+/* Compiles g (planned by p) into the JIT as entry `name`. */
+int   cg_jit_add(CgJit *j, const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o,
+                 const char **err);
+/* The entry's address, or NULL with *err. */
+void *cg_jit_lookup(CgJit *j, const char *name, const char **err);
+void  cg_jit_destroy(CgJit *j);
+
+/* The module as LLVM IR (before or after optimization) or assembly. */
+int   cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o, CgDump what, StrBuf *out,
+              const char **err);
+
+#endif

@@ -1,0 +1,80 @@
+/* cg_internal.h — the state of one module's generation and the typed
+ * builder helpers the kernel generators share. */
+#ifndef NNC_CG_INTERNAL_H
+#define NNC_CG_INTERNAL_H
+
+#include <llvm-c/Core.h>
+
+#include "../ir/ir_internal.h"
+#include "cg.h"
+
+typedef struct Cg {
+    LLVMContextRef ctx;
+    LLVMModuleRef  mod;
+    LLVMBuilderRef b;
+    const IrGraph *g;
+    const IrPlan  *plan;
+    LLVMTypeRef    t_void, t_i1, t_i8, t_i32, t_i64, t_ptr, t_f32, t_f64;
+    LLVMTypeRef    t_real;        /* the graph's real type */
+    LLVMTypeRef    t_kernel;      /* void (ptr ctx, i64 begin, i64 end): an RtTask */
+    LLVMValueRef   fn;            /* the kernel being generated */
+    LLVMValueRef   ctx_arg;       /* its RtCtx * */
+    LLVMBasicBlockRef entry;      /* for allocas */
+    const char    *prefix;        /* entry name: kernels are PREFIX.kN */
+    LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
+} Cg;
+
+/* Loops: [begin, end) with an i64 induction variable. */
+typedef struct CgLoop {
+    LLVMBasicBlockRef head, body, exit;
+    LLVMValueRef      iv, next_phi_in;
+} CgLoop;
+
+CgLoop       cg_loop_begin(Cg *c, LLVMValueRef begin, LLVMValueRef end, const char *name);
+void         cg_loop_end(Cg *c, CgLoop *l);
+
+LLVMValueRef cg_i64(Cg *c, int64_t v);
+LLVMValueRef cg_real(Cg *c, double v);
+LLVMTypeRef  cg_type(Cg *c, IrType t);
+/* An alloca in the kernel's entry block. */
+LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name);
+/* The runtime batch size, and the size of a dimension (IR_BATCH resolved). */
+LLVMValueRef cg_batch(Cg *c);
+LLVMValueRef cg_dim(Cg *c, int64_t d);
+/* Number of elements of a shape at run time. */
+LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);
+/* Address of node v's data (its slab base + plan offset). */
+LLVMValueRef cg_base(Cg *c, int v);
+/* Element idx of node v (a pointer typed as v's element). */
+LLVMValueRef cg_elem_ptr(Cg *c, int v, LLVMValueRef idx);
+LLVMValueRef cg_load(Cg *c, int v, LLVMValueRef idx);
+void         cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x);
+/* The value of a scalar leaf (CONST, BATCH_SIZE), or NULL. */
+LLVMValueRef cg_leaf_scalar(Cg *c, int v);
+/* The elementwise op as instructions on scalars of the real type. */
+LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f);
+/* A call of an intrinsic or libm function over the real type. */
+LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
+
+/* Offsets of an operand broadcast to a result shape: per axis of the result,
+ * how far one step moves in the operand (0 where it is broadcast). */
+typedef struct CgStrides {
+    int64_t stride[IR_MAX_RANK];  /* in elements; IR_BATCH never appears */
+    bool    batch_scaled[IR_MAX_RANK]; /* stride is multiplied by the batch size */
+} CgStrides;
+
+void         cg_strides(const IrShape *operand, const IrShape *result, CgStrides *s);
+/* The operand's offset for the multi-index given by flat index o over
+ * axes [0, axes) of shape (the outer part of an iteration). */
+LLVMValueRef cg_offset_of(Cg *c, const IrShape *shape, int axes, const CgStrides *st, LLVMValueRef o);
+
+/* Kernels (cg_kernels.c, cg_matmul.c): emit the body of c->fn for node v;
+ * return the parallel extent (the number of items [begin, end) ranges
+ * over) as a value computed in the caller's block by ext_fn. */
+bool         cg_has_kernel(const IrNode *n);
+void         cg_kernel_body(Cg *c, int v);
+LLVMValueRef cg_kernel_extent(Cg *c, int v);
+void         cg_matmul_body(Cg *c, int v);
+LLVMValueRef cg_matmul_extent(Cg *c, int v);
+
+#endif

@@ -1,0 +1,586 @@
+/* cg_kernels.c — one kernel per node: the loops that compute it.
+ *
+ * Every kernel is `void k(RtCtx *ctx, i64 begin, i64 end)` over items
+ * [begin, end) of its extent: rows of its result for elementwise, row and
+ * layout kernels, result elements for reductions.  Each result element is
+ * computed by exactly one item, always in the same order, so the split over
+ * threads never changes a bit.  Inner loops are plain scalar loops over
+ * contiguous memory that LLVM's vectorizer turns into vector code; the
+ * matmul (cg_matmul.c) is blocked by hand.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
+
+/* Result split into rows: all axes but the last are the rows, the last the
+ * inner loop; a rank-0 result is one row of one element. */
+static int row_axes(const IrShape *s) { return s->rank > 0 ? s->rank - 1 : 0; }
+static LLVMValueRef inner_len(Cg *c, const IrShape *s) { return s->rank ? cg_dim(c, s->dim[s->rank - 1]) : cg_i64(c, 1); }
+
+/* ---- elementwise: single ops, FUSED, BROADCAST, CAST -------------------------------- */
+
+typedef struct Operand {
+    int          node;
+    LLVMValueRef scalar;   /* a CONST or BATCH_SIZE: no memory */
+    LLVMValueRef base;     /* its data */
+    LLVMValueRef row_off;  /* offset of this row */
+    int64_t      step;     /* along the inner axis: 0 or 1 (times the batch if that axis is the batch) */
+    bool         label;    /* i32 data read as real */
+} Operand;
+
+static void operand_at_row(Cg *c, Operand *op, int v, const IrShape *domain, LLVMValueRef row)
+{
+    op->node = v;
+    op->scalar = cg_leaf_scalar(c, v);
+    op->label = N(c, v)->type == IR_I32;
+    if (op->scalar)
+        return;
+    op->base = cg_base(c, v);
+    CgStrides st;
+    cg_strides(&N(c, v)->shape, domain, &st);
+    op->row_off = cg_offset_of(c, domain, row_axes(domain), &st, row);
+    op->step = domain->rank ? st.stride[domain->rank - 1] : 0;
+}
+
+static LLVMValueRef operand_load(Cg *c, const Operand *op, LLVMValueRef j)
+{
+    if (op->scalar)
+        return op->scalar;
+    LLVMValueRef idx = op->step ? LLVMBuildNSWAdd(c->b, op->row_off, j, "") : op->row_off;
+    LLVMTypeRef t = cg_type(c, N(c, op->node)->type);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, t, op->base, &idx, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, t, p, "");
+    return op->label ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
+}
+
+/* Evaluates a fused program (or a single op) at one element. */
+static LLVMValueRef eval_program(Cg *c, const IrNode *n, const Operand *ops, LLVMValueRef j)
+{
+    if (n->op != IR_FUSED && n->op != IR_MATMUL_EPI) {
+        LLVMValueRef x[3] = {NULL, NULL, NULL};
+        for (int k = 0; k < n->nin && k < 3; k++)
+            x[k] = operand_load(c, &ops[k], j);
+        if (n->op == IR_BROADCAST || n->op == IR_CAST)
+            return x[0];
+        return cg_scalar_op(c, n->op, x[0], x[1], x[2], n->a.f);
+    }
+    const IrProgram *p = n->a.prog;
+    LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
+    for (int k = 0; k < p->nin; k++)
+        val[k] = operand_load(c, &ops[k], j);
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
+        LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
+        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
+    }
+    LLVMValueRef r = val[p->nin + p->n - 1];
+    free(val);
+    return r;
+}
+
+static void body_elementwise(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    const IrShape *s = &n->shape;
+    Operand ops[16];
+    int nops = n->nin;
+    for (int k = 0; k < nops; k++)
+        operand_at_row(c, &ops[k], n->in[k], s, row);
+    LLVMValueRef len = inner_len(c, s);
+    LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
+    LLVMValueRef x = eval_program(c, n, ops, l.iv);
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), x);
+    cg_loop_end(c, &l);
+}
+
+/* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
+
+static void body_rows(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    const IrProgram *p = n->a.prog;
+    int64_t len = n->a.i[0];
+    IrShape domain = n->shape;  /* the rows, each of length len */
+    domain.dim[domain.rank - 1] = len;
+    int nv = p->nin + p->n;
+    Operand ops[16];
+    LLVMValueRef *scal = calloc((size_t)nv, sizeof *scal);  /* per-row scalars */
+    LLVMValueRef *vec = calloc((size_t)nv, sizeof *vec);    /* row temporaries (allocas) */
+    bool *is_vec = calloc((size_t)nv, sizeof *is_vec);
+    for (int k = 0; k < p->nin; k++) {
+        operand_at_row(c, &ops[k], n->in[k], &domain, row);
+        is_vec[k] = !ops[k].scalar && ops[k].step != 0;
+        if (!is_vec[k])
+            scal[k] = operand_load(c, &ops[k], cg_i64(c, 0));
+    }
+    LLVMValueRef L = cg_i64(c, len);
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        int id = p->nin + k;
+        int args[3] = {in->a, in->b, in->c};
+        if (in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX) {
+            int a = in->a;
+            if (!is_vec[a]) {  /* a per-row scalar repeated along the row */
+                scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, scal[a], cg_real(c, (double)len), "") : scal[a];
+                continue;
+            }
+            LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
+            LLVMBuildStore(c->b, cg_real(c, in->op == IR_RMAX ? -INFINITY : 0), acc);
+            CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "r");
+            LLVMValueRef x = a < p->nin ? operand_load(c, &ops[a], l.iv)
+                           : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
+            LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
+            LLVMValueRef nx = in->op == IR_RMAX
+                ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
+                : LLVMBuildFAdd(c->b, cur, x, "");
+            LLVMBuildStore(c->b, nx, acc);
+            cg_loop_end(c, &l);
+            LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
+            scal[id] = in->op == IR_MEAN ? LLVMBuildFDiv(c->b, r, cg_real(c, (double)len), "") : r;
+            continue;
+        }
+        bool any_vec = false;
+        for (int q = 0; q < 3; q++)
+            any_vec |= args[q] >= 0 && is_vec[args[q]];
+        if (!any_vec) {
+            LLVMValueRef x[3] = {NULL, NULL, NULL};
+            for (int q = 0; q < 3; q++)
+                x[q] = args[q] >= 0 ? scal[args[q]] : NULL;
+            scal[id] = cg_scalar_op(c, in->op, x[0], x[1], x[2], in->f);
+            continue;
+        }
+        is_vec[id] = true;
+        vec[id] = cg_alloca(c, c->t_real, L, "rowtmp");
+        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "e");
+        LLVMValueRef x[3] = {NULL, NULL, NULL};
+        for (int q = 0; q < 3; q++) {
+            int a = args[q];
+            if (a < 0)
+                continue;
+            if (!is_vec[a])
+                x[q] = scal[a];
+            else if (a < p->nin)
+                x[q] = operand_load(c, &ops[a], l.iv);
+            else
+                x[q] = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
+        }
+        LLVMValueRef y = cg_scalar_op(c, in->op, x[0], x[1], x[2], in->f);
+        LLVMBuildStore(c->b, y, LLVMBuildGEP2(c->b, c->t_real, vec[id], &l.iv, 1, ""));
+        cg_loop_end(c, &l);
+    }
+    int root = nv - 1;
+    if (is_vec[root]) {
+        LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, L, "");
+        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "out");
+        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[root], &l.iv, 1, ""), "");
+        cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), y);
+        cg_loop_end(c, &l);
+    } else if (n->shape.dim[n->shape.rank - 1] == 1) {
+        cg_store(c, v, row, scal[root]);
+    } else {  /* a per-row value broadcast along the row (a BROADCAST root folds into this) */
+        LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, L, "");
+        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "out");
+        cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), scal[root]);
+        cg_loop_end(c, &l);
+    }
+    free(scal);
+    free(vec);
+    free(is_vec);
+}
+
+/* ---- reductions over any axes, and argmax ------------------------------------------ */
+
+static void body_reduce(Cg *c, int v, LLVMValueRef o)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[0];
+    const IrShape *xs = &N(c, x)->shape, *os = &n->shape;
+    uint64_t axes = (uint64_t)n->a.i[0];
+    CgStrides in_st;
+    cg_strides(xs, xs, &in_st);  /* the input's own strides */
+    /* where the output element starts in the input: kept axes at their index */
+    CgStrides kept = in_st;
+    IrShape red = {0};
+    CgStrides red_st = {0};
+    for (int i = 0; i < xs->rank; i++)
+        if (axes >> i & 1) {
+            kept.stride[i] = 0;
+            red.dim[red.rank] = xs->dim[i];
+            red_st.stride[red.rank] = in_st.stride[i];
+            red_st.batch_scaled[red.rank++] = in_st.batch_scaled[i];
+        }
+    LLVMValueRef start = cg_offset_of(c, os, os->rank, &kept, o);
+    LLVMValueRef count = cg_elems(c, &red, 0, red.rank);
+    LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
+    LLVMBuildStore(c->b, cg_real(c, n->op == IR_RMAX ? -INFINITY : 0), acc);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), count, "r");
+    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &red, red.rank, &red_st, l.iv), "");
+    LLVMValueRef val = cg_load(c, x, off);
+    LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
+    LLVMValueRef nx = n->op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, val, cur, ""), val, cur, "")
+                                       : LLVMBuildFAdd(c->b, cur, val, "");
+    LLVMBuildStore(c->b, nx, acc);
+    cg_loop_end(c, &l);
+    LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
+    if (n->op == IR_MEAN)
+        r = LLVMBuildFDiv(c->b, r, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+    cg_store(c, v, o, r);
+}
+
+static void body_argmax(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[0];
+    const IrShape *xs = &N(c, x)->shape;
+    LLVMValueRef len = cg_dim(c, xs->dim[xs->rank - 1]);
+    LLVMValueRef start = LLVMBuildNSWMul(c->b, row, len, "");
+    LLVMValueRef best = cg_alloca(c, c->t_real, NULL, "best"), at = cg_alloca(c, c->t_i64, NULL, "at");
+    LLVMBuildStore(c->b, cg_load(c, x, start), best);
+    LLVMBuildStore(c->b, cg_i64(c, 0), at);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 1), len, "r");
+    LLVMValueRef val = cg_load(c, x, LLVMBuildNSWAdd(c->b, start, l.iv, ""));
+    LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, best, "");
+    LLVMValueRef gt = LLVMBuildFCmp(c->b, LLVMRealOGT, val, cur, "");  /* the first maximum wins */
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, val, cur, ""), best);
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, gt, l.iv, LLVMBuildLoad2(c->b, c->t_i64, at, ""), ""), at);
+    cg_loop_end(c, &l);
+    cg_store(c, v, row, LLVMBuildTrunc(c->b, LLVMBuildLoad2(c->b, c->t_i64, at, ""), c->t_i32, ""));
+}
+
+/* ---- layout: reshape, permute, slice, pad, concat ---------------------------------- */
+
+/* The digit of flat row index `row` along axis `ax` of shape's row axes. */
+static LLVMValueRef digit_of(Cg *c, const IrShape *s, int ax, LLVMValueRef row)
+{
+    LLVMValueRef below = cg_elems(c, s, ax + 1, row_axes(s));
+    LLVMValueRef q = LLVMBuildSDiv(c->b, row, below, "");
+    return ax > 0 ? LLVMBuildSRem(c->b, q, cg_dim(c, s->dim[ax]), "") : q;
+}
+
+static void body_layout(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    const IrShape *os = &n->shape;
+    LLVMValueRef len = inner_len(c, os);
+    LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
+    int x = n->in[0];
+    const IrShape *xs = &N(c, x)->shape;
+    CgStrides xst;
+    cg_strides(xs, xs, &xst);
+    if (n->op == IR_RESHAPE) {
+        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
+        LLVMValueRef e = LLVMBuildNSWAdd(c->b, out_row, l.iv, "");
+        cg_store(c, v, e, cg_load(c, x, e));
+        cg_loop_end(c, &l);
+        return;
+    }
+    /* Strides of the operand along each result axis. */
+    CgStrides st = {0};
+    int64_t shift = 0;  /* extra offset (slice start) */
+    int ax = -1;
+    for (int i = 0; i < os->rank; i++) {
+        int src = n->op == IR_PERMUTE ? (int)n->a.i[i] : i;
+        st.stride[i] = xst.stride[src];
+        st.batch_scaled[i] = xst.batch_scaled[src];
+    }
+    if (n->op == IR_SLICE || n->op == IR_PAD || n->op == IR_CONCAT) {
+        ax = (int)n->a.i[0];
+        if (n->op == IR_SLICE)
+            shift = n->a.i[1] * xst.stride[ax];
+    }
+    LLVMValueRef start = LLVMBuildNSWAdd(c->b, cg_offset_of(c, os, row_axes(os), &st, row), cg_i64(c, shift), "");
+    bool ax_inner = ax == os->rank - 1;
+    if (n->op == IR_PERMUTE || n->op == IR_SLICE) {
+        int64_t step = os->rank ? st.stride[os->rank - 1] : 0;
+        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, start, LLVMBuildNSWMul(c->b, l.iv, cg_i64(c, step), ""), "");
+        cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), cg_load(c, x, src));
+        cg_loop_end(c, &l);
+        return;
+    }
+    /* pad and concat: which operand (or zero) depends on the index along ax */
+    int64_t before = n->op == IR_PAD ? n->a.i[1] : 0;
+    int64_t first = n->op == IR_CONCAT ? xs->dim[ax] : xs->dim[ax];
+    const IrShape *ys = n->op == IR_CONCAT ? &N(c, n->in[1])->shape : NULL;
+    CgStrides yst = {0};
+    if (ys)
+        cg_strides(ys, ys, &yst);
+    LLVMValueRef dig = ax_inner ? NULL : digit_of(c, os, ax, row);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
+    LLVMValueRef d = ax_inner ? l.iv : dig;
+    LLVMValueRef here = LLVMBuildNSWAdd(c->b, out_row, l.iv, "");
+    /* the element's position with ax's digit removed, then put back for the chosen operand */
+    LLVMValueRef inner_step = cg_i64(c, os->rank ? st.stride[os->rank - 1] : 0);
+    LLVMValueRef base_off = LLVMBuildNSWAdd(c->b, start, ax_inner ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, l.iv, inner_step, ""), "");
+    LLVMValueRef no_ax = LLVMBuildNSWSub(c->b, base_off, LLVMBuildNSWMul(c->b, d, cg_i64(c, xst.stride[ax]), ""), "");
+    LLVMValueRef val;
+    if (n->op == IR_PAD) {
+        LLVMValueRef k = LLVMBuildNSWSub(c->b, d, cg_i64(c, before), "");
+        LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, k, cg_i64(c, 0), ""),
+                                           LLVMBuildICmp(c->b, LLVMIntSLT, k, cg_i64(c, xs->dim[ax]), ""), "");
+        LLVMValueRef kk = LLVMBuildSelect(c->b, inside, k, cg_i64(c, 0), "");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, no_ax, LLVMBuildNSWMul(c->b, kk, cg_i64(c, xst.stride[ax]), ""), "");
+        val = LLVMBuildSelect(c->b, inside, cg_load(c, x, src), LLVMConstNull(cg_type(c, n->type)), "");
+    } else {
+        LLVMValueRef in_a = LLVMBuildICmp(c->b, LLVMIntSLT, d, cg_i64(c, first), "");
+        LLVMValueRef da = LLVMBuildSelect(c->b, in_a, d, cg_i64(c, 0), "");
+        LLVMValueRef a_src = LLVMBuildNSWAdd(c->b, no_ax, LLVMBuildNSWMul(c->b, da, cg_i64(c, xst.stride[ax]), ""), "");
+        /* the second operand's offset: same digits with its own strides */
+        CgStrides yrow = {0};
+        for (int i = 0; i < os->rank; i++) {
+            yrow.stride[i] = i == ax ? 0 : yst.stride[i];
+            yrow.batch_scaled[i] = yst.batch_scaled[i];
+        }
+        LLVMValueRef y_start = cg_offset_of(c, os, row_axes(os), &yrow, row);
+        LLVMValueRef y_inner = ax_inner ? cg_i64(c, 0)
+                             : LLVMBuildNSWMul(c->b, l.iv, cg_i64(c, os->rank ? yst.stride[os->rank - 1] : 0), "");
+        LLVMValueRef db = LLVMBuildSelect(c->b, in_a, cg_i64(c, 0), LLVMBuildNSWSub(c->b, d, cg_i64(c, first), ""), "");
+        LLVMValueRef b_src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWAdd(c->b, y_start, y_inner, ""),
+                                             LLVMBuildNSWMul(c->b, db, cg_i64(c, yst.stride[ax]), ""), "");
+        val = LLVMBuildSelect(c->b, in_a, cg_load(c, x, a_src), cg_load(c, n->in[1], b_src), "");
+    }
+    cg_store(c, v, here, val);
+    cg_loop_end(c, &l);
+}
+
+/* ---- indices ----------------------------------------------------------------------- */
+
+/* GATHER: row r of the result = table[ids[r], :] */
+static void body_gather(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    int table = n->in[0], ids = n->in[1];
+    int64_t d = n->shape.dim[n->shape.rank - 1];
+    LLVMValueRef id = LLVMBuildSExt(c->b, cg_load(c, ids, row), c->t_i64, "id");
+    LLVMValueRef src = LLVMBuildNSWMul(c->b, id, cg_i64(c, d), ""), dst = LLVMBuildNSWMul(c->b, row, cg_i64(c, d), "");
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, d), "j");
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, dst, l.iv, ""), cg_load(c, table, LLVMBuildNSWAdd(c->b, src, l.iv, "")));
+    cg_loop_end(c, &l);
+}
+
+/* SCATTER_ADD: rows added at their ids, in row order (one item: deterministic) */
+static void body_scatter_add(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    int rows = n->in[0], ids = n->in[1];
+    int64_t d = n->shape.dim[1];
+    LLVMValueRef total = cg_elems(c, &n->shape, 0, 2);
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), total, "z");
+    cg_store(c, v, z.iv, cg_real(c, 0));
+    cg_loop_end(c, &z);
+    LLVMValueRef count = cg_elems(c, &N(c, ids)->shape, 0, N(c, ids)->shape.rank);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), count, "r");
+    LLVMValueRef id = LLVMBuildSExt(c->b, cg_load(c, ids, r.iv), c->t_i64, "id");
+    LLVMValueRef dst = LLVMBuildNSWMul(c->b, id, cg_i64(c, d), ""), src = LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, d), "");
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, d), "j");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst, l.iv, "");
+    LLVMValueRef sum = LLVMBuildFAdd(c->b, cg_load(c, v, at), cg_load(c, rows, LLVMBuildNSWAdd(c->b, src, l.iv, "")), "");
+    cg_store(c, v, at, sum);
+    cg_loop_end(c, &l);
+    cg_loop_end(c, &r);
+}
+
+static void body_one_hot(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    int64_t k = n->a.i[0];
+    LLVMValueRef id = LLVMBuildSExt(c->b, cg_load(c, n->in[0], row), c->t_i64, "id");
+    LLVMValueRef dst = LLVMBuildNSWMul(c->b, row, cg_i64(c, k), "");
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, k), "j");
+    LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, l.iv, id, "");
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, dst, l.iv, ""), LLVMBuildSelect(c->b, hit, cg_real(c, 1), cg_real(c, 0), ""));
+    cg_loop_end(c, &l);
+}
+
+/* RANDOM_MASK: element e = 0 if rt_uniform(seed, stream, step, e) < p, else 1/(1-p) */
+static void body_random_mask(Cg *c, int v, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    LLVMTypeRef params[4] = {c->t_i64, c->t_i64, c->t_i64, c->t_i64};
+    LLVMTypeRef ft = LLVMFunctionType(c->t_f64, params, 4, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "rt_uniform");
+    if (!fn)
+        fn = LLVMAddFunction(c->mod, "rt_uniform", ft);
+    LLVMValueRef step_r = operand_load(c, &(Operand){.node = n->in[0], .base = cg_base(c, n->in[0]),
+                                                      .row_off = cg_i64(c, 0)}, cg_i64(c, 0));
+    LLVMValueRef step = LLVMBuildFPToUI(c->b, step_r, c->t_i64, "step");
+    LLVMValueRef len = inner_len(c, &n->shape);
+    LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
+    double keep = 1 / (1 - n->a.f);
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
+    LLVMValueRef e = LLVMBuildNSWAdd(c->b, out_row, l.iv, "");
+    LLVMValueRef args[4] = {cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), step, e};
+    LLVMValueRef u = LLVMBuildCall2(c->b, ft, fn, args, 4, "u");
+    LLVMValueRef drop = LLVMBuildFCmp(c->b, LLVMRealOLT, u, LLVMConstReal(c->t_f64, n->a.f), "");
+    cg_store(c, v, e, LLVMBuildSelect(c->b, drop, cg_real(c, 0), cg_real(c, keep), ""));
+    cg_loop_end(c, &l);
+}
+
+/* ---- windows ----------------------------------------------------------------------- */
+
+typedef struct Geo { int64_t c, h, w, ho, wo, k, s, p; } Geo;
+
+static Geo geo_of(Cg *c, const IrNode *n, const IrShape *img)
+{
+    (void)c;
+    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
+    return (Geo){img->dim[1], img->dim[2], img->dim[3], (img->dim[2] + 2 * p - k) / s + 1,
+                 (img->dim[3] + 2 * p - k) / s + 1, k, s, p};
+}
+
+/* WINDOWS: item = (plane, oy); writes [ox, ky, kx] */
+static void body_windows(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[0];
+    Geo G = geo_of(c, n, &N(c, x)->shape);
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
+    LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
+    LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
+    LLVMValueRef dst = LLVMBuildNSWMul(c->b, item, cg_i64(c, G.wo * G.k * G.k), "");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, oy, cg_i64(c, G.s), ""), ly.iv, ""), cg_i64(c, G.p), "");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lk.iv, ""), cg_i64(c, G.p), "");
+    LLVMValueRef in_y = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, G.h), ""), "");
+    LLVMValueRef in_x = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, G.w), ""), "");
+    LLVMValueRef inside = LLVMBuildAnd(c->b, in_y, in_x, "");
+    LLVMValueRef src = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), cg_i64(c, G.w), ""), LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""), ""), "");
+    LLVMValueRef val = LLVMBuildSelect(c->b, inside, cg_load(c, x, src), cg_real(c, n->a.f), "");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.k), ""), lk.iv, ""), ""), "");
+    cg_store(c, v, at, val);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lx);
+}
+
+/* WINDOWS_T: item = plane; sums every window element back onto its pixel */
+static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
+{
+    const IrNode *n = N(c, v);
+    int w = n->in[0];
+    Geo G = geo_of(c, n, &n->shape);
+    LLVMValueRef dst_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.h * G.w), "z");
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, dst_plane, z.iv, ""), cg_real(c, 0));
+    cg_loop_end(c, &z);
+    LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.ho * G.wo * G.k * G.k), "");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    CgLoop lky = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
+    CgLoop lkx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.s), ""), lky.iv, ""), cg_i64(c, G.p), "");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lkx.iv, ""), cg_i64(c, G.p), "");
+    LLVMValueRef in_y = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, G.h), ""), "");
+    LLVMValueRef in_x = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, G.w), ""), "");
+    LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "add");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "skip");
+    LLVMBuildCondBr(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), add, skip);
+    LLVMPositionBuilderAtEnd(c->b, add);
+    LLVMValueRef widx = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.wo), ""), lx.iv, ""), cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lky.iv, cg_i64(c, G.k), ""), lkx.iv, ""), ""), "");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, iy, cg_i64(c, G.w), ""), ix, ""), "");
+    cg_store(c, v, at, LLVMBuildFAdd(c->b, cg_load(c, v, at), cg_load(c, w, widx), ""));
+    LLVMBuildBr(c->b, skip);
+    LLVMPositionBuilderAtEnd(c->b, skip);
+    cg_loop_end(c, &lkx);
+    cg_loop_end(c, &lky);
+    cg_loop_end(c, &lx);
+    cg_loop_end(c, &ly);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+typedef enum KernelKind { KK_NONE, KK_EW, KK_ROWS, KK_REDUCE, KK_ARGMAX, KK_LAYOUT, KK_MATMUL, KK_GATHER,
+                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T } KernelKind;
+
+static KernelKind kind_of(const IrNode *n)
+{
+    switch (n->op) {
+    case IR_INPUT: case IR_CONST: case IR_TENSOR: case IR_BATCH_SIZE: return KK_NONE;
+    case IR_NEG: case IR_EXP: case IR_LOG: case IR_SQRT: case IR_RSQRT: case IR_TANH: case IR_ERF:
+    case IR_RELU: case IR_SIGMOID: case IR_SIN: case IR_COS: case IR_FLOOR: case IR_POW: case IR_STOP_GRAD:
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV: case IR_MAX: case IR_MIN: case IR_GT: case IR_GE:
+    case IR_EQ: case IR_SELECT: case IR_BROADCAST: case IR_CAST: case IR_FUSED:
+        return KK_EW;
+    case IR_FUSED_ROWS: return KK_ROWS;
+    case IR_SUM: case IR_MEAN: case IR_RMAX: return KK_REDUCE;
+    case IR_ARGMAX: return KK_ARGMAX;
+    case IR_RESHAPE: case IR_PERMUTE: case IR_SLICE: case IR_PAD: case IR_CONCAT: return KK_LAYOUT;
+    case IR_MATMUL: case IR_MATMUL_EPI: return KK_MATMUL;
+    case IR_GATHER: return KK_GATHER;
+    case IR_SCATTER_ADD: return KK_SCATTER;
+    case IR_ONE_HOT: return KK_ONE_HOT;
+    case IR_RANDOM_MASK: return KK_MASK;
+    case IR_WINDOWS: return KK_WINDOWS;
+    case IR_WINDOWS_T: return KK_WINDOWS_T;
+    case IR_OP_COUNT: break;
+    }
+    return KK_NONE;
+}
+
+bool cg_has_kernel(const IrNode *n) { return kind_of(n) != KK_NONE; }
+
+LLVMValueRef cg_kernel_extent(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    const IrShape *s = &n->shape;
+    switch (kind_of(n)) {
+    case KK_EW: case KK_LAYOUT: case KK_MASK:
+        return cg_elems(c, s, 0, row_axes(s));
+    case KK_ROWS: case KK_GATHER: case KK_ONE_HOT:
+        return cg_elems(c, s, 0, s->rank - 1);
+    case KK_REDUCE:
+        return cg_elems(c, s, 0, s->rank);
+    case KK_ARGMAX:
+        return cg_elems(c, s, 0, s->rank - 1);
+    case KK_MATMUL:
+        return cg_matmul_extent(c, v);
+    case KK_WINDOWS: {
+        const IrShape *x = &N(c, n->in[0])->shape;
+        return LLVMBuildNSWMul(c->b, cg_elems(c, x, 0, 2), cg_i64(c, s->dim[2]), "");
+    }
+    case KK_WINDOWS_T:
+        return cg_elems(c, s, 0, 2);
+    case KK_SCATTER:
+        return cg_i64(c, 1);
+    case KK_NONE:
+        break;
+    }
+    return cg_i64(c, 0);
+}
+
+void cg_kernel_body(Cg *c, int v)
+{
+    LLVMValueRef begin = LLVMGetParam(c->fn, 1), end = LLVMGetParam(c->fn, 2);
+    KernelKind k = kind_of(N(c, v));
+    if (k == KK_MATMUL) {
+        cg_matmul_body(c, v);
+        return;
+    }
+    if (k == KK_SCATTER) {
+        body_scatter_add(c, v);
+        return;
+    }
+    CgLoop l = cg_loop_begin(c, begin, end, "item");
+    switch (k) {
+    case KK_EW: body_elementwise(c, v, l.iv); break;
+    case KK_ROWS: body_rows(c, v, l.iv); break;
+    case KK_REDUCE: body_reduce(c, v, l.iv); break;
+    case KK_ARGMAX: body_argmax(c, v, l.iv); break;
+    case KK_LAYOUT: body_layout(c, v, l.iv); break;
+    case KK_GATHER: body_gather(c, v, l.iv); break;
+    case KK_ONE_HOT: body_one_hot(c, v, l.iv); break;
+    case KK_MASK: body_random_mask(c, v, l.iv); break;
+    case KK_WINDOWS: body_windows(c, v, l.iv); break;
+    case KK_WINDOWS_T: body_windows_t(c, v, l.iv); break;
+    case KK_MATMUL: case KK_SCATTER: case KK_NONE: break;
+    }
+    cg_loop_end(c, &l);
+}

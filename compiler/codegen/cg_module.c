@@ -1,0 +1,205 @@
+/* cg_module.c — a graph's module: its kernels and its entry function.
+ *
+ *   void NAME(RtCtx *ctx)
+ *     for each node with a kernel, in order:
+ *       rt_parallel(ctx->pool, extent, NAME.kI, ctx)   (or a direct call when small)
+ *     then every updated parameter and state is copied over its input.
+ *
+ * Kernels get the host's CPU and features and prefer 512-bit vectors; the
+ * module is verified before it is optimized with default<O3> (loop and SLP
+ * vectorization on).
+ */
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+#include "cg_module.h"
+
+/* Work below this many items runs on the calling thread: waking the pool
+ * costs more than it saves. */
+enum { PARALLEL_MIN_ITEMS = 8 };
+
+static void add_string_attr(Cg *c, LLVMValueRef fn, const char *k, const char *v)
+{
+    LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+}
+
+static void init_types(Cg *c)
+{
+    c->t_void = LLVMVoidTypeInContext(c->ctx);
+    c->t_i1 = LLVMInt1TypeInContext(c->ctx);
+    c->t_i8 = LLVMInt8TypeInContext(c->ctx);
+    c->t_i32 = LLVMInt32TypeInContext(c->ctx);
+    c->t_i64 = LLVMInt64TypeInContext(c->ctx);
+    c->t_ptr = LLVMPointerTypeInContext(c->ctx, 0);
+    c->t_f32 = LLVMFloatTypeInContext(c->ctx);
+    c->t_f64 = LLVMDoubleTypeInContext(c->ctx);
+    c->t_real = c->g->ftype == IR_F64 ? c->t_f64 : c->t_f32;
+    LLVMTypeRef params[3] = {c->t_ptr, c->t_i64, c->t_i64};
+    c->t_kernel = LLVMFunctionType(c->t_void, params, 3, 0);
+}
+
+static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
+{
+    if (t->cpu)
+        add_string_attr(c, fn, "target-cpu", t->cpu);
+    if (t->features)
+        add_string_attr(c, fn, "target-features", t->features);
+    /* Some CPUs' tuning prefers 256-bit vectors even with AVX-512: ask for 512. */
+    add_string_attr(c, fn, "prefer-vector-width", "512");
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+}
+
+int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
+                    const CgTarget *t, const char **err)
+{
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .prefix = name};
+    Cg *c = &cg;
+    init_types(c);
+    c->b = LLVMCreateBuilderInContext(ctx);
+    c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
+    LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
+    for (int v = 0; v < g->n; v++) {
+        if (!cg_has_kernel(&g->nodes[v]))
+            continue;
+        char kname[256];
+        snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[g->nodes[v].op].name);
+        c->fn = kernel[v] = LLVMAddFunction(mod, kname, c->t_kernel);
+        LLVMSetLinkage(c->fn, LLVMInternalLinkage);
+        mark_function(c, c->fn, t);
+        c->ctx_arg = LLVMGetParam(c->fn, 0);
+        LLVMSetValueName2(c->ctx_arg, "ctx", 3);
+        LLVMSetValueName2(LLVMGetParam(c->fn, 1), "begin", 5);
+        LLVMSetValueName2(LLVMGetParam(c->fn, 2), "end", 3);
+        c->entry = LLVMAppendBasicBlockInContext(ctx, c->fn, "entry");
+        LLVMPositionBuilderAtEnd(c->b, c->entry);
+        cg_kernel_body(c, v);
+        LLVMBuildRetVoid(c->b);
+    }
+
+    /* the entry */
+    LLVMTypeRef step_t = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
+    c->fn = LLVMAddFunction(mod, name, step_t);
+    mark_function(c, c->fn, t);
+    c->ctx_arg = LLVMGetParam(c->fn, 0);
+    c->entry = LLVMAppendBasicBlockInContext(ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
+    LLVMValueRef par = LLVMAddFunction(mod, "rt_parallel", par_t);
+    for (int v = 0; v < g->n; v++) {
+        if (!kernel[v])
+            continue;
+        LLVMValueRef extent = cg_kernel_extent(c, v);
+        bool small = LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS;
+        if (small) {
+            LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
+            LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
+        } else {
+            LLVMValueRef off = cg_i64(c, 6 * 8);  /* ctx->pool */
+            LLVMValueRef pool = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, ""), "pool");
+            LLVMValueRef args[4] = {pool, extent, kernel[v], c->ctx_arg};
+            LLVMBuildCall2(c->b, par_t, par, args, 4, "");
+        }
+    }
+    /* new parameters and state over the old: only now, when nothing reads the old */
+    LLVMTypeRef mc_params[4] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i1};
+    LLVMTypeRef mc_t = LLVMFunctionType(c->t_void, mc_params, 4, 0);
+    LLVMValueRef memcpy_fn = NULL;
+    for (int o = 0; o < g->nouts; o++) {
+        const IrOutput *out = &g->outs[o];
+        if (out->kind != OUT_UPDATE || out->value == out->updates)
+            continue;
+        if (!memcpy_fn) {
+            LLVMTypeRef tys[3] = {c->t_ptr, c->t_ptr, c->t_i64};
+            unsigned id = LLVMLookupIntrinsicID("llvm.memcpy", 11);
+            memcpy_fn = LLVMGetIntrinsicDeclaration(mod, id, tys, 3);
+            mc_t = LLVMIntrinsicGetType(ctx, id, tys, 3);
+        }
+        const IrNode *dst = &g->nodes[out->updates];
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
+                                             cg_i64(c, ir_type_size(dst->type)), "");
+        LLVMValueRef src = cg_base(c, out->value);
+        if (g->nodes[out->value].op == IR_CONST || g->nodes[out->value].op == IR_BATCH_SIZE) {
+            /* a constant update (rare: simplified away): store it */
+            cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
+            continue;
+        }
+        LLVMValueRef args[4] = {cg_base(c, out->updates), src, bytes, LLVMConstInt(c->t_i1, 0, 0)};
+        LLVMBuildCall2(c->b, mc_t, memcpy_fn, args, 4, "");
+    }
+    LLVMBuildRetVoid(c->b);
+    LLVMDisposeBuilder(c->b);
+    free(c->tables);
+    free(kernel);
+
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        static char buf[2048];
+        snprintf(buf, sizeof buf, "generated LLVM IR does not verify: %s", msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        *err = buf;
+        return -1;
+    }
+    LLVMDisposeMessage(msg);
+    return 0;
+}
+
+int cg_host_target(CgTarget *t, const char *cpu, const char **err)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    t->triple = LLVMGetDefaultTargetTriple();
+    t->cpu = cpu ? strdup(cpu) : LLVMGetHostCPUName();
+    t->features = cpu ? strdup("") : LLVMGetHostCPUFeatures();
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(t->triple, &t->target, &msg)) {
+        static char buf[512];
+        snprintf(buf, sizeof buf, "no LLVM target for %s: %s", t->triple, msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        *err = buf;
+        return -1;
+    }
+    return 0;
+}
+
+LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
+{
+    return LLVMCreateTargetMachine(t->target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                                   LLVMRelocPIC, LLVMCodeModelDefault);
+}
+
+int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
+{
+    if (level <= 0)
+        return 0;
+    LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(o, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(o, 1);  /* off by default in the C API */
+    LLVMPassBuilderOptionsSetLoopUnrolling(o, 1);
+    LLVMErrorRef e = LLVMRunPasses(mod, level >= 3 ? "default<O3>" : "default<O1>", tm, o);
+    LLVMDisposePassBuilderOptions(o);
+    if (e) {
+        char *m = LLVMGetErrorMessage(e);
+        static char buf[512];
+        snprintf(buf, sizeof buf, "LLVM optimization failed: %s", m);
+        LLVMDisposeErrorMessage(m);
+        *err = buf;
+        return -1;
+    }
+    return 0;
+}
+
+void cg_target_free(CgTarget *t)
+{
+    LLVMDisposeMessage(t->triple);
+    free(t->cpu);
+    free(t->features);
+}

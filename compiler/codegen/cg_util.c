@@ -1,0 +1,263 @@
+/* cg_util.c — typed builder helpers: loops, addresses, scalar ops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+LLVMValueRef cg_i64(Cg *c, int64_t v) { return LLVMConstInt(c->t_i64, (unsigned long long)v, 1); }
+LLVMValueRef cg_real(Cg *c, double v) { return LLVMConstReal(c->t_real, v); }
+
+LLVMTypeRef cg_type(Cg *c, IrType t)
+{
+    switch (t) {
+    case IR_F32: return c->t_f32;
+    case IR_F64: return c->t_f64;
+    case IR_I32: return c->t_i32;
+    }
+    return c->t_f32;
+}
+
+CgLoop cg_loop_begin(Cg *c, LLVMValueRef begin, LLVMValueRef end, const char *name)
+{
+    CgLoop l;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+    l.head = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+    l.body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+    l.exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+    LLVMBuildBr(c->b, l.head);
+    LLVMPositionBuilderAtEnd(c->b, l.head);
+    l.iv = LLVMBuildPhi(c->b, c->t_i64, "i");
+    LLVMAddIncoming(l.iv, &begin, &pre, 1);
+    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l.iv, end, "more");
+    LLVMBuildCondBr(c->b, more, l.body, l.exit);
+    LLVMPositionBuilderAtEnd(c->b, l.body);
+    return l;
+}
+
+void cg_loop_end(Cg *c, CgLoop *l)
+{
+    LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "next");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMBuildBr(c->b, l->head);
+    LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)
+{
+    /* At the top of the entry block, where mem2reg and the stack layout want allocas. */
+    LLVMBuilderRef tmp = LLVMCreateBuilderInContext(c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
+    if (first)
+        LLVMPositionBuilderBefore(tmp, first);
+    else
+        LLVMPositionBuilderAtEnd(tmp, c->entry);
+    LLVMValueRef a = count ? LLVMBuildArrayAlloca(tmp, t, count, name) : LLVMBuildAlloca(tmp, t, name);
+    LLVMDisposeBuilder(tmp);
+    return a;
+}
+
+/* RtCtx: { ptr slab[5]; i64 batch; ptr pool } */
+static LLVMValueRef ctx_field(Cg *c, int byte_offset, LLVMTypeRef t, const char *name)
+{
+    LLVMValueRef off = cg_i64(c, byte_offset);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, "");
+    return LLVMBuildLoad2(c->b, t, p, name);
+}
+
+LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, 5 * 8, c->t_i64, "batch"); }
+
+LLVMValueRef cg_dim(Cg *c, int64_t d) { return d == IR_BATCH ? cg_batch(c) : cg_i64(c, d); }
+
+LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to)
+{
+    int64_t k = 1;
+    bool batch = false;
+    for (int i = from; i < to; i++) {
+        if (s->dim[i] == IR_BATCH)
+            batch = true;
+        else
+            k *= s->dim[i];
+    }
+    return batch ? LLVMBuildNSWMul(c->b, cg_batch(c), cg_i64(c, k), "n") : cg_i64(c, k);
+}
+
+LLVMValueRef cg_base(Cg *c, int v)
+{
+    const IrNode *n = &c->g->nodes[v];
+    if (n->op == IR_TENSOR && c->tables[v])
+        return c->tables[v];
+    if (n->op == IR_TENSOR) {
+        /* constant tables become read-only globals */
+        int64_t len = ir_elems(&n->shape, 1);
+        LLVMValueRef *elts = malloc(sizeof *elts * (size_t)len);
+        for (int64_t i = 0; i < len; i++)
+            elts[i] = cg_real(c, n->a.data[i]);
+        LLVMTypeRef at = LLVMArrayType2(c->t_real, (uint64_t)len);
+        LLVMValueRef gv = LLVMAddGlobal(c->mod, at, n->a.name ? n->a.name : "tensor");
+        LLVMSetInitializer(gv, LLVMConstArray2(c->t_real, elts, (uint64_t)len));
+        LLVMSetGlobalConstant(gv, 1);
+        LLVMSetLinkage(gv, LLVMPrivateLinkage);
+        free(elts);
+        c->tables[v] = gv;
+        return gv;
+    }
+    int slab = (int)c->plan->slab[v];
+    LLVMValueRef base = ctx_field(c, slab * 8, c->t_ptr, "slab");
+    LLVMValueRef off = cg_i64(c, c->plan->offset[v]);
+    return LLVMBuildGEP2(c->b, c->t_i8, base, &off, 1, "t");
+}
+
+LLVMValueRef cg_elem_ptr(Cg *c, int v, LLVMValueRef idx)
+{
+    LLVMValueRef base = cg_base(c, v);
+    return LLVMBuildGEP2(c->b, cg_type(c, c->g->nodes[v].type), base, &idx, 1, "p");
+}
+
+LLVMValueRef cg_load(Cg *c, int v, LLVMValueRef idx)
+{
+    LLVMValueRef scalar = cg_leaf_scalar(c, v);  /* constants have no memory */
+    if (scalar)
+        return scalar;
+    return LLVMBuildLoad2(c->b, cg_type(c, c->g->nodes[v].type), cg_elem_ptr(c, v, idx), "x");
+}
+
+void cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x) { LLVMBuildStore(c->b, x, cg_elem_ptr(c, v, idx)); }
+
+LLVMValueRef cg_leaf_scalar(Cg *c, int v)
+{
+    const IrNode *n = &c->g->nodes[v];
+    if (n->op == IR_CONST)
+        return cg_real(c, n->a.f);
+    if (n->op == IR_BATCH_SIZE)
+        return LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
+    return NULL;
+}
+
+LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
+{
+    bool f32 = c->t_real == c->t_f32;
+    char full[64];
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn;
+    LLVMTypeRef ft;
+    if (id) {
+        LLVMTypeRef tys[1] = {c->t_real};
+        fn = LLVMGetIntrinsicDeclaration(c->mod, id, tys, 1);
+        ft = LLVMIntrinsicGetType(c->ctx, id, tys, 1);
+    } else {  /* a libm function: erf, tanh; the float version ends in f */
+        snprintf(full, sizeof full, "%s%s", name, f32 ? "f" : "");
+        LLVMTypeRef params[3] = {c->t_real, c->t_real, c->t_real};
+        ft = LLVMFunctionType(c->t_real, params, (unsigned)n, 0);
+        fn = LLVMGetNamedFunction(c->mod, full);
+        if (!fn)
+            fn = LLVMAddFunction(c->mod, full, ft);
+    }
+    return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef contract(LLVMValueRef v)
+{
+    if (LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v))
+        LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
+    return v;
+}
+
+static LLVMValueRef as_real(Cg *c, LLVMValueRef bit) { return LLVMBuildUIToFP(c->b, bit, c->t_real, ""); }
+
+LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef args[2] = {a, b};
+    switch (op) {
+    case IR_NEG: return LLVMBuildFNeg(B, a, "");
+    case IR_EXP: return cg_call_real(c, "llvm.exp", args, 1);
+    case IR_LOG: return cg_call_real(c, "llvm.log", args, 1);
+    case IR_SQRT: return cg_call_real(c, "llvm.sqrt", args, 1);
+    case IR_RSQRT: return LLVMBuildFDiv(B, cg_real(c, 1), cg_call_real(c, "llvm.sqrt", args, 1), "");
+    case IR_TANH: return cg_call_real(c, "tanh", args, 1);
+    case IR_ERF: return cg_call_real(c, "erf", args, 1);
+    case IR_RELU: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, a, cg_real(c, 0), ""), a, cg_real(c, 0), "");
+    case IR_SIGMOID: {
+        /* 1/(1+exp(-a)) for a >= 0, exp(a)/(1+exp(a)) below: no overflow either way */
+        LLVMValueRef neg_abs = LLVMBuildFNeg(B, cg_call_real(c, "llvm.fabs", args, 1), "");
+        LLVMValueRef e = cg_call_real(c, "llvm.exp", &neg_abs, 1);
+        LLVMValueRef inv = LLVMBuildFDiv(B, cg_real(c, 1), LLVMBuildFAdd(B, cg_real(c, 1), e, ""), "");
+        LLVMValueRef low = LLVMBuildFMul(B, e, inv, "");
+        return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGE, a, cg_real(c, 0), ""), inv, low, "");
+    }
+    case IR_SIN: return cg_call_real(c, "llvm.sin", args, 1);
+    case IR_COS: return cg_call_real(c, "llvm.cos", args, 1);
+    case IR_FLOOR: return cg_call_real(c, "llvm.floor", args, 1);
+    case IR_POW:
+        if (f == 1)
+            return a;
+        if (f == 2)
+            return LLVMBuildFMul(B, a, a, "");
+        if (f == 0.5)
+            return cg_call_real(c, "llvm.sqrt", args, 1);
+        args[1] = cg_real(c, f);
+        return cg_call_real(c, "llvm.pow", args, 2);
+    case IR_STOP_GRAD: return a;
+    case IR_ADD: return contract(LLVMBuildFAdd(B, a, b, ""));
+    case IR_SUB: return contract(LLVMBuildFSub(B, a, b, ""));
+    case IR_MUL: return contract(LLVMBuildFMul(B, a, b, ""));
+    case IR_DIV: return LLVMBuildFDiv(B, a, b, "");
+    case IR_MAX: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGE, a, b, ""), a, b, "");
+    case IR_MIN: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLE, a, b, ""), a, b, "");
+    case IR_GT: return as_real(c, LLVMBuildFCmp(B, LLVMRealOGT, a, b, ""));
+    case IR_GE: return as_real(c, LLVMBuildFCmp(B, LLVMRealOGE, a, b, ""));
+    case IR_EQ: return as_real(c, LLVMBuildFCmp(B, LLVMRealOEQ, a, b, ""));
+    case IR_SELECT: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealUNE, a, cg_real(c, 0), ""), b, x3, "");
+    case IR_CONST: return cg_real(c, f);
+    case IR_INPUT: case IR_TENSOR: case IR_BATCH_SIZE: case IR_SUM: case IR_MEAN: case IR_RMAX:
+    case IR_ARGMAX: case IR_RESHAPE: case IR_PERMUTE: case IR_BROADCAST: case IR_SLICE: case IR_PAD:
+    case IR_CONCAT: case IR_CAST: case IR_MATMUL: case IR_GATHER: case IR_SCATTER_ADD: case IR_ONE_HOT:
+    case IR_RANDOM_MASK: case IR_WINDOWS: case IR_WINDOWS_T: case IR_FUSED: case IR_FUSED_ROWS:
+    case IR_MATMUL_EPI: case IR_OP_COUNT:
+        break;
+    }
+    return NULL;  /* not elementwise: the caller never asks */
+}
+
+void cg_strides(const IrShape *operand, const IrShape *result, CgStrides *s)
+{
+    memset(s, 0, sizeof *s);
+    int extra = result->rank - operand->rank;
+    int64_t stride = 1;
+    bool batch = false;
+    for (int i = result->rank - 1; i >= 0; i--) {
+        int j = i - extra;
+        if (j < 0 || (operand->dim[j] == 1 && result->dim[i] != 1)) {
+            s->stride[i] = 0;
+            continue;
+        }
+        s->stride[i] = stride;
+        s->batch_scaled[i] = batch;
+        if (operand->dim[j] == IR_BATCH)
+            batch = true;
+        else
+            stride *= operand->dim[j];
+    }
+}
+
+LLVMValueRef cg_offset_of(Cg *c, const IrShape *shape, int axes, const CgStrides *st, LLVMValueRef o)
+{
+    /* o's digits over axes [0, axes), innermost first: o % dim, then o / dim */
+    LLVMValueRef off = cg_i64(c, 0), rest = o;
+    for (int i = axes - 1; i >= 0; i--) {
+        LLVMValueRef dim = cg_dim(c, shape->dim[i]);
+        LLVMValueRef digit = i > 0 ? LLVMBuildSRem(c->b, rest, dim, "") : rest;
+        if (i > 0)
+            rest = LLVMBuildSDiv(c->b, rest, dim, "");
+        if (st->stride[i] == 0)
+            continue;
+        LLVMValueRef s = cg_i64(c, st->stride[i]);
+        if (st->batch_scaled[i])
+            s = LLVMBuildNSWMul(c->b, s, cg_batch(c), "");
+        off = LLVMBuildNSWAdd(c->b, off, LLVMBuildNSWMul(c->b, digit, s, ""), "");
+    }
+    return off;
+}

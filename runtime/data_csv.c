@@ -1,0 +1,254 @@
+/* data_csv.c — comma-separated numbers into an RtDataset, and the shuffled
+ * order of examples in an epoch; see nnc_runtime.h.
+ *
+ * One example per line: the features, then the target, separated by commas.
+ * Spaces and tabs around a value are allowed, blank lines are skipped, and a
+ * line may end in \r\n.  Every row has the number of values of the first.
+ * Errors name the file and its line (counted from 1, the header included)
+ * and, for a value, its place in the line (from 1).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "include/nnc_runtime.h"
+
+/* rt_uniform's stream for rt_shuffle: (seed, SHUFFLE_STREAM, epoch, i) is
+ * the draw that picks the element swapped into place i. */
+enum { SHUFFLE_STREAM = 7 };
+
+/* The whole file, NUL-terminated, in *buf (caller frees); its length in *len. */
+static int read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = 0, cap = 1 << 16;
+    char *p = malloc(cap + 1);
+    while (p) {
+        n += fread(p + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        cap *= 2;
+        char *q = realloc(p, cap + 1);
+        if (!q)
+            free(p);
+        p = q;
+    }
+    int bad = !p || ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (bad) {
+        if (p)
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+        else
+            snprintf(err, errlen, "out of memory reading %s", path);
+        free(p);
+        return -1;
+    }
+    p[n] = '\0';
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Growing arrays for the examples read so far. */
+typedef struct Rows {
+    int64_t  count, cap;
+    int64_t  x_elems;
+    float   *x;       /* [cap, x_elems] */
+    int32_t *labels;  /* [cap] when classes > 0 */
+    float   *y;       /* [cap] otherwise */
+} Rows;
+
+static int rows_grow(Rows *r, int classified)
+{
+    int64_t cap = r->cap ? 2 * r->cap : 1024;
+    float *x = realloc(r->x, (size_t)(cap * r->x_elems) * sizeof *x);
+    if (!x)
+        return -1;
+    r->x = x;
+    if (classified) {
+        int32_t *l = realloc(r->labels, (size_t)cap * sizeof *l);
+        if (!l)
+            return -1;
+        r->labels = l;
+    }
+    else {
+        float *y = realloc(r->y, (size_t)cap * sizeof *y);
+        if (!y)
+            return -1;
+        r->y = y;
+    }
+    r->cap = cap;
+    return 0;
+}
+
+/* Parses the line [line, stop), already known to hold ncols values, into
+ * vals; each value is NUL-terminated in place, and *target points at the
+ * last one's text. */
+static int parse_line(char *line, char *stop, int64_t lineno, double *vals, int64_t ncols, const char **target,
+                      const char *path, char *err, size_t errlen)
+{
+    char *p = line;
+    for (int64_t k = 0; k < ncols; k++) {
+        char *end = memchr(p, ',', (size_t)(stop - p));
+        char *next = end ? end + 1 : stop;
+        if (!end)
+            end = stop;
+        while (p < end && is_blank(*p))
+            p++;
+        while (end > p && is_blank(end[-1]))
+            end--;
+        if (memchr(p, '\0', (size_t)(end - p))) {
+            snprintf(err, errlen, "%s: line %lld, value %lld holds a NUL byte", path, (long long)lineno,
+                     (long long)k + 1);
+            return -1;
+        }
+        *end = '\0';
+        char *after;
+        double v = strtod(p, &after);
+        if (after != end || p == end) {
+            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a number", path, (long long)lineno,
+                     (long long)k + 1, p);
+            return -1;
+        }
+        if (!isfinite(v)) {
+            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a finite number", path,
+                     (long long)lineno, (long long)k + 1, p);
+            return -1;
+        }
+        vals[k] = v;
+        *target = p;
+        p = next;
+    }
+    return 0;
+}
+
+int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (classes > INT32_MAX) {
+        snprintf(err, errlen, "%s: %lld classes are more than a label can hold", path, (long long)classes);
+        return -1;
+    }
+    char *buf;
+    size_t len;
+    if (read_whole(path, &buf, &len, err, errlen) != 0)
+        return -1;
+
+    int classified = classes > 0;
+    Rows r = {0};
+    int64_t ncols = 0;   /* values per line, from the first example */
+    double *vals = NULL;  /* [ncols] */
+    int rc = -1;
+    int64_t lineno = 0;
+    for (char *p = buf, *end = buf + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *stop = nl ? nl : end;
+        char *next = nl ? nl + 1 : end;
+        if (stop > p && stop[-1] == '\r')
+            stop--;
+        *stop = '\0';
+        char *line = p;
+        p = next;
+        if (++lineno == 1 && header)
+            continue;
+        char *c = line;
+        while (is_blank(*c))
+            c++;
+        if (c == stop)
+            continue;
+
+        int64_t n = 1;
+        for (c = line; c < stop; c++)
+            n += *c == ',';
+        if (ncols == 0) {
+            if (n < 2) {
+                snprintf(err, errlen, "%s: line %lld has 1 value, expected at least 2 (the features, then the target)",
+                         path, (long long)lineno);
+                goto done;
+            }
+            ncols = n;
+            r.x_elems = n - 1;
+            vals = malloc((size_t)n * sizeof *vals);
+            if (!vals)
+                goto oom;
+        }
+        if (n != ncols) {
+            snprintf(err, errlen, "%s: line %lld has %lld values, expected %lld", path, (long long)lineno,
+                     (long long)n, (long long)ncols);
+            goto done;
+        }
+        const char *text;   /* the target as written */
+        if (parse_line(line, stop, lineno, vals, ncols, &text, path, err, errlen) != 0)
+            goto done;
+
+        if (r.count == r.cap && rows_grow(&r, classified) != 0)
+            goto oom;
+        for (int64_t k = 0; k < r.x_elems; k++)
+            r.x[r.count * r.x_elems + k] = (float)vals[k];
+        double t = vals[ncols - 1];
+        if (classified) {
+            if (t != floor(t)) {
+                snprintf(err, errlen, "%s: line %lld: label %.40s is not a whole number", path, (long long)lineno,
+                         text);
+                goto done;
+            }
+            if (t < 0 || t >= (double)classes) {
+                snprintf(err, errlen, "%s: line %lld: label %.40s is outside 0-%lld", path, (long long)lineno, text,
+                         (long long)classes - 1);
+                goto done;
+            }
+            r.labels[r.count] = (int32_t)t;
+        }
+        else
+            r.y[r.count] = (float)t;
+        r.count++;
+    }
+    if (r.count == 0) {
+        snprintf(err, errlen, "%s: no examples", path);
+        goto done;
+    }
+    out->count = r.count;
+    out->x_elems = r.x_elems;
+    out->x = r.x;
+    out->y_elems = 1;
+    out->labels = r.labels;
+    out->y = r.y;
+    out->classes = classified ? classes : 0;
+    r = (Rows){0};   /* out owns the arrays now */
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory reading %s", path);
+done:
+    free(r.x);
+    free(r.labels);
+    free(r.y);
+    free(vals);
+    free(buf);
+    return rc;
+}
+
+/* Fisher-Yates from the back: place i (n-1 down to 1) takes the element at
+ * j = floor(u·(i+1)), u = rt_uniform(seed, SHUFFLE_STREAM, epoch, i). */
+void rt_shuffle(int64_t *order, int64_t n, uint64_t seed, uint64_t epoch)
+{
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rt_uniform(seed, SHUFFLE_STREAM, epoch, (uint64_t)i) * (double)(i + 1));
+        if (j > i)   /* u·(i+1) can round up to i+1 only beyond 2^53 elements */
+            j = i;
+        int64_t tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}

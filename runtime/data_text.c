@@ -1,0 +1,141 @@
+/* data_text.c — a text file as character tokens, and random windows of it
+ * for next-character prediction; see nnc_runtime.h.
+ *
+ * Every byte is a token; the vocabulary is the sorted set of bytes present,
+ * so the ids of a file depend on nothing but its contents.  The first
+ * floor(n·split) tokens are for training, the rest for validation.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "include/nnc_runtime.h"
+
+/* rt_uniform's streams for window starts: (seed, stream, step, b) places
+ * window b of the batch at step. */
+enum {
+    TEXT_TRAIN_STREAM = 8,
+    TEXT_VALID_STREAM = 9,
+};
+
+/* The whole file in *buf (caller frees); its length in *len. */
+static int read_whole(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = 0, cap = 1 << 16;
+    unsigned char *p = malloc(cap);
+    while (p) {
+        n += fread(p + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        cap *= 2;
+        unsigned char *q = realloc(p, cap);
+        if (!q)
+            free(p);
+        p = q;
+    }
+    int bad = !p || ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (bad) {
+        if (p)
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+        else
+            snprintf(err, errlen, "out of memory reading %s", path);
+        free(p);
+        return -1;
+    }
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+int rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!(split > 0 && split < 1)) {
+        snprintf(err, errlen, "split %g is not between 0 and 1", split);
+        return -1;
+    }
+    unsigned char *text;
+    size_t n;
+    if (read_whole(path, &text, &n, err, errlen) != 0)
+        return -1;
+    if (n == 0) {
+        snprintf(err, errlen, "%s is empty", path);
+        free(text);
+        return -1;
+    }
+    /* Both parts must hold a window of one token and its successor. */
+    int64_t train_end = (int64_t)floor((double)n * split), valid = (int64_t)n - train_end;
+    if (train_end < 2 || valid < 2) {
+        int64_t part = train_end < 2 ? train_end : valid;
+        snprintf(err, errlen, "%s: a split of %g leaves %lld of its %zu characters for %s; each part needs at least 2",
+                 path, split, (long long)part, n, train_end < 2 ? "training" : "validation");
+        free(text);
+        return -1;
+    }
+
+    int id_of[256] = {0};   /* first 1 where a byte occurs, then its id */
+    for (size_t i = 0; i < n; i++)
+        id_of[text[i]] = 1;
+    int vocab = 0;
+    for (int b = 0; b < 256; b++)
+        if (id_of[b]) {
+            out->chars[vocab] = (uint8_t)b;
+            id_of[b] = vocab++;
+        }
+    out->ids = malloc(n * sizeof *out->ids);
+    if (!out->ids) {
+        snprintf(err, errlen, "out of memory for the %zu characters of %s", n, path);
+        free(text);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out->ids[i] = id_of[text[i]];
+    free(text);
+    out->n = (int64_t)n;
+    out->vocab = vocab;
+    out->train_end = train_end;
+    return 0;
+}
+
+/* Window b starts at part_begin + floor(u·(len - T)), u = rt_uniform(seed,
+ * stream, step, b), len the part's length: one of the len - T starts whose
+ * window and shifted target both stay inside the part.  The caller ensures
+ * T < len for both parts; a batch it cannot draw comes back as zeros. */
+void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
+                   int32_t *x, int32_t *y)
+{
+    int64_t begin = validation ? t->train_end : 0, end = validation ? t->n : t->train_end;
+    int64_t starts = end - begin - T;
+    uint64_t stream = validation ? TEXT_VALID_STREAM : TEXT_TRAIN_STREAM;
+    if (T <= 0 || batch <= 0)
+        return;
+    if (starts < 1) {
+        memset(x, 0, (size_t)(T * batch) * sizeof *x);
+        memset(y, 0, (size_t)(T * batch) * sizeof *y);
+        return;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t s = (int64_t)(rt_uniform(seed, stream, step, (uint64_t)b) * (double)starts);
+        if (s > starts - 1)   /* u·starts rounds up to starts only beyond 2^53 */
+            s = starts - 1;
+        const int32_t *src = t->ids + begin + s;
+        memcpy(x + b * T, src, (size_t)T * sizeof *x);
+        memcpy(y + b * T, src + 1, (size_t)T * sizeof *y);
+    }
+}
+
+void rt_text_free(RtText *t)
+{
+    free(t->ids);
+    memset(t, 0, sizeof *t);
+}

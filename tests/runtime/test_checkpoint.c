@@ -1,0 +1,469 @@
+/* test_checkpoint.c — safetensors files: what rt_safetensors_write writes
+ * reads back bit for bit, the write is atomic, and every way a file can be
+ * malformed gets its own message naming the file and the tensor. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt_harness.h"
+
+/* A path in the scratch directory. */
+static const char *scratch(const char *name)
+{
+    static char path[4][512];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", rt_scratch_dir(), name);
+    return p;
+}
+
+/* A file of raw bytes: the 8-byte length hlen, the header text, then data. */
+static void write_raw(const char *path, uint64_t hlen, const char *header, const void *data, size_t bytes)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(hlen >> (8 * i));
+    CU_ASSERT(fwrite(len, 1, 8, f) == 8);
+    CU_ASSERT(fwrite(header, 1, strlen(header), f) == strlen(header));
+    if (bytes)
+        CU_ASSERT(fwrite(data, 1, bytes, f) == bytes);
+    CU_ASSERT(fclose(f) == 0);
+}
+
+/* A well-formed file whose header is the given text and whose data is bytes of zeros. */
+static void write_header(const char *path, const char *header, size_t bytes)
+{
+    static const unsigned char zeros[256];
+    CU_ASSERT_FATAL(bytes <= sizeof zeros);
+    write_raw(path, strlen(header), header, zeros, bytes);
+}
+
+/* Reading path fails with exactly "<path>: <want>" (or want itself when it
+ * starts with "cannot") and leaves out empty. */
+static void expect_error(const char *path, const char *want)
+{
+    RtCheckpoint c = {(RtTensor *)1, 7, (void *)1};  /* garbage the reader must overwrite */
+    char err[512] = "", full[768];
+    if (strncmp(want, "cannot", 6) == 0)
+        snprintf(full, sizeof full, "%s", want);
+    else
+        snprintf(full, sizeof full, "%s: %s", path, want);
+    CU_ASSERT_EQUAL(rt_safetensors_read(path, &c, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, full);
+    if (strcmp(err, full) != 0)
+        fprintf(stderr, "\n  got:  %s\n  want: %s\n", err, full);
+    CU_ASSERT(c.t == NULL && c.n == 0 && c.mem == NULL);
+    rt_checkpoint_free(&c);
+}
+
+static void expect_header_error(const char *header, size_t bytes, const char *want)
+{
+    const char *path = scratch("bad.safetensors");
+    write_header(path, header, bytes);
+    expect_error(path, want);
+}
+
+/* The only file in dir, or "" when dir holds none or several ("model.safetensors
+ * and its temporary" must not pass for "model.safetensors"). */
+static void only_file(const char *dir, char *out, size_t len)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    CU_ASSERT_FATAL(d != NULL);
+    out[0] = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && n++ == 0)
+            snprintf(out, len, "%.*s", (int)len - 1, e->d_name);
+    closedir(d);
+    if (n != 1)
+        out[0] = 0;
+}
+
+/* ---- round trips ------------------------------------------------------------------- */
+
+static void test_roundtrip(void)
+{
+    float w[6] = {1.5f, -2.25f, 0.0f, -0.0f, 3.4028235e38f, 1e-45f};
+    double b[3] = {0.1, -1e300, 4.9e-324};
+    int32_t idx[4] = {0, -1, INT32_MAX, INT32_MIN};
+    float scalar = 42.0f;
+    int64_t sw[2] = {2, 3}, sb[1] = {3}, si[3] = {2, 1, 2}, se[2] = {4, 0};
+    const RtTensor in[] = {
+        {"hidden.weight", "F32", 2, sw, w, sizeof w},
+        {"hidden.bias", "F64", 1, sb, b, sizeof b},
+        {"index", "I32", 3, si, idx, sizeof idx},
+        {"scale", "F32", 0, NULL, &scalar, sizeof scalar},
+        {"empty", "F32", 2, se, NULL, 0},
+        {"odd \"name\"\t\\", "F32", 1, sb, w, 3 * sizeof(float)},
+    };
+    const int n = (int)(sizeof in / sizeof in[0]);
+    const char *path = scratch("roundtrip.safetensors");
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, in, n, err, sizeof err), 0);
+
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(c.n, n);
+    for (int i = 0; i < n; i++) {
+        const RtTensor *t = &c.t[i];  /* in the header's order, which is the writer's */
+        CU_ASSERT_STRING_EQUAL(t->name, in[i].name);
+        CU_ASSERT_STRING_EQUAL(t->dtype, in[i].dtype);
+        CU_ASSERT_EQUAL(t->rank, in[i].rank);
+        for (int d = 0; d < t->rank && d < in[i].rank; d++)
+            CU_ASSERT_EQUAL(t->shape[d], in[i].shape[d]);
+        CU_ASSERT_EQUAL(t->bytes, in[i].bytes);
+        CU_ASSERT(t->data != NULL);
+        if (in[i].bytes)
+            CU_ASSERT(memcmp(t->data, in[i].data, in[i].bytes) == 0);
+        CU_ASSERT(rt_checkpoint_find(&c, in[i].name) == t);
+    }
+    CU_ASSERT(rt_checkpoint_find(&c, "hidden") == NULL);
+    CU_ASSERT(rt_checkpoint_find(&c, "hidden.weight2") == NULL);
+    CU_ASSERT(rt_checkpoint_find(&c, "") == NULL);
+    rt_checkpoint_free(&c);
+    CU_ASSERT(c.t == NULL && c.n == 0 && c.mem == NULL);
+    rt_checkpoint_free(&c);  /* twice is harmless */
+}
+
+/* No tensors at all is a valid file ("{}" padded to 8 bytes). */
+static void test_no_tensors(void)
+{
+    const char *path = scratch("none.safetensors");
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, NULL, 0, err, sizeof err), 0);
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 0);
+    CU_ASSERT(rt_checkpoint_find(&c, "w") == NULL);
+    rt_checkpoint_free(&c);
+
+    RtCheckpoint zero = {0};
+    rt_checkpoint_free(&zero);
+    CU_ASSERT(rt_checkpoint_find(&zero, "w") == NULL);
+}
+
+/* An F32 of one element puts the F64 after it at offset 4 of the data: the
+ * reader still returns it 8-byte aligned (and every tensor 64-byte aligned). */
+static void test_alignment(void)
+{
+    float one = 1.0f;
+    double two[2] = {2.0, -3.0};
+    int64_t s1[1] = {1}, s2[1] = {2};
+    const RtTensor in[] = {
+        {"a", "F32", 1, s1, &one, sizeof one},
+        {"b", "F64", 1, s2, two, sizeof two},
+    };
+    const char *path = scratch("align.safetensors");
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, in, 2, err, sizeof err), 0);
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    const RtTensor *b = rt_checkpoint_find(&c, "b");
+    CU_ASSERT_FATAL(b != NULL);
+    CU_ASSERT_EQUAL((uintptr_t)b->data % 64, 0);
+    CU_ASSERT_EQUAL((uintptr_t)c.t[0].data % 64, 0);
+    CU_ASSERT_EQUAL(((const double *)b->data)[0], 2.0);
+    CU_ASSERT_EQUAL(((const double *)b->data)[1], -3.0);
+    rt_checkpoint_free(&c);
+}
+
+/* Files from elsewhere: "__metadata__" ignored, spare header keys ignored, other
+ * safetensors dtypes read as bytes, offsets in any order, gaps in the data. */
+static void test_foreign_file(void)
+{
+    const char *path = scratch("foreign.safetensors");
+    const char *header = "{\"__metadata__\":{\"format\":\"pt\"},"
+                         "\"z\":{\"data_offsets\":[16,24],\"dtype\":\"I64\",\"shape\":[1],\"extra\":null},"
+                         "\"y\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}";
+    unsigned char data[24];
+    for (int i = 0; i < 24; i++)
+        data[i] = (unsigned char)(i + 1);
+    write_raw(path, strlen(header), header, data, sizeof data);
+    RtCheckpoint c = {0};
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(c.n, 2);
+    CU_ASSERT_STRING_EQUAL(c.t[0].name, "z");
+    CU_ASSERT_STRING_EQUAL(c.t[0].dtype, "I64");
+    CU_ASSERT_EQUAL(c.t[0].bytes, 8);
+    CU_ASSERT(memcmp(c.t[0].data, data + 16, 8) == 0);
+    CU_ASSERT_STRING_EQUAL(c.t[1].name, "y");
+    CU_ASSERT_STRING_EQUAL(c.t[1].dtype, "BF16");
+    CU_ASSERT_EQUAL(c.t[1].rank, 2);
+    CU_ASSERT(memcmp(c.t[1].data, data, 8) == 0);
+    CU_ASSERT(rt_checkpoint_find(&c, "__metadata__") == NULL);
+    rt_checkpoint_free(&c);
+}
+
+/* ---- the atomic write ---------------------------------------------------------------- */
+
+static void test_write_leaves_no_temporary(void)
+{
+    char dir[512], listing[1024], err[256] = "";
+    snprintf(dir, sizeof dir, "%s", scratch("atomic"));
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    float v[2] = {1, 2};
+    int64_t s[1] = {2};
+    RtTensor t = {"w", "F32", 1, s, v, sizeof v};
+    CU_ASSERT_EQUAL(rt_safetensors_write(path, &t, 1, err, sizeof err), 0);
+    v[0] = 5;
+    CU_ASSERT_EQUAL(rt_safetensors_write(path, &t, 1, err, sizeof err), 0);  /* over an existing file */
+    only_file(dir, listing, sizeof listing);
+    CU_ASSERT_STRING_EQUAL(listing, "model.safetensors");
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(((const float *)c.t[0].data)[0], 5.0f);
+    rt_checkpoint_free(&c);
+}
+
+static void read_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+}
+
+/* Writing into a directory the process may not write to fails with a reason
+ * and leaves the file already there as it was.  Root ignores permissions, so
+ * then the write runs in a child that has dropped to nobody (65534). */
+static void test_write_unwritable_dir(void)
+{
+    char dir[512], path[600], listing[1024], err[256] = "";
+    snprintf(dir, sizeof dir, "%s", scratch("readonly"));
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    float v[2] = {1, 2};
+    int64_t s[1] = {2};
+    RtTensor t = {"w", "F32", 1, s, v, sizeof v};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, &t, 1, err, sizeof err), 0);
+    char before[256], after[256];
+    size_t nbefore, nafter;
+    read_file(path, before, sizeof before, &nbefore);
+
+    CU_ASSERT_FATAL(chmod(dir, 0555) == 0);
+    CU_ASSERT_FATAL(chmod(rt_scratch_dir(), 0711) == 0);  /* so nobody can reach dir */
+    int fds[2];
+    CU_ASSERT_FATAL(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        /* The child: no CUnit, no atexit handlers (they would remove the scratch directory). */
+        close(fds[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        v[0] = 9;
+        char msg[256] = "";
+        int rc = rt_safetensors_write(path, &t, 1, msg, sizeof msg);
+        ssize_t w = write(fds[1], msg, strlen(msg));
+        _exit(rc == -1 && w == (ssize_t)strlen(msg) ? 0 : 4);
+    }
+    close(fds[1]);
+    char msg[256] = "";
+    ssize_t got = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    msg[got > 0 ? got : 0] = 0;
+    int status = 0;
+    CU_ASSERT(waitpid(pid, &status, 0) == pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    chmod(dir, 0755);
+    chmod(rt_scratch_dir(), 0700);
+
+    /* "cannot create '<dir>/model.safetensors.tmp<pid>': Permission denied" */
+    char prefix[700];
+    snprintf(prefix, sizeof prefix, "cannot create '%s.tmp", path);
+    CU_ASSERT(strncmp(msg, prefix, strlen(prefix)) == 0);
+    const char *tail = "': Permission denied";
+    CU_ASSERT(strlen(msg) > strlen(tail) && strcmp(msg + strlen(msg) - strlen(tail), tail) == 0);
+    if (strncmp(msg, prefix, strlen(prefix)) != 0)
+        fprintf(stderr, "\n  got: %s\n", msg);
+
+    read_file(path, after, sizeof after, &nafter);
+    CU_ASSERT_EQUAL(nafter, nbefore);
+    CU_ASSERT(memcmp(before, after, nbefore) == 0);
+    only_file(dir, listing, sizeof listing);
+    CU_ASSERT_STRING_EQUAL(listing, "model.safetensors");
+}
+
+/* ---- one malformed file per rule ------------------------------------------------------ */
+
+static void test_cannot_open(void)
+{
+    const char *path = scratch("missing.safetensors");
+    char want[600];
+    snprintf(want, sizeof want, "cannot open '%s': No such file or directory", path);
+    expect_error(path, want);
+}
+
+static void test_too_short(void)
+{
+    const char *path = scratch("short.safetensors");
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fwrite("\x10\0\0\0\0", 1, 5, f);
+    fclose(f);
+    expect_error(path, "file of 5 bytes is shorter than the 8-byte header length");
+}
+
+static void test_header_past_end(void)
+{
+    const char *path = scratch("long.safetensors");
+    char header[593];
+    memset(header, ' ', sizeof header - 1);
+    header[0] = '{';
+    header[1] = '}';
+    header[sizeof header - 1] = 0;
+    write_raw(path, 1234, header, NULL, 0);  /* 8 + 592 = 600 bytes */
+    expect_error(path, "header of 1234 bytes runs past the end of the 600-byte file");
+    write_raw(path, UINT64_MAX, header, NULL, 0);
+    expect_error(path, "header of 18446744073709551615 bytes runs past the end of the 600-byte file");
+}
+
+static void test_header_not_json(void)
+{
+    expect_header_error("{\"w\": ", 0, "header is not valid JSON: unexpected token near end of file (line 1, column 6, byte 6)");
+    expect_header_error("", 0, "header is not valid JSON: '[' or '{' expected near end of file (line 1, column 0, byte 0)");
+    expect_header_error("{\"w\":{},\"w\":{}}", 0,
+                        "header is not valid JSON: duplicate object key near '\"w\"' (line 1, column 11, byte 11)");
+}
+
+static void test_header_not_object(void)
+{
+    expect_header_error("[1,2]   ", 0, "header is not a JSON object");
+}
+
+static void test_entry_not_object(void)
+{
+    expect_header_error("{\"w\":[0,4]}", 4, "tensor 'w' is not a JSON object");
+}
+
+static void test_entry_missing_field(void)
+{
+    expect_header_error("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "tensor 'w' has no dtype");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, "tensor 'w' has no shape");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "tensor 'w' has no data_offsets");
+}
+
+static void test_entry_wrong_types(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                        "tensor 'w': dtype is not a string");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4,
+                        "tensor 'w': shape is not an array");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":\"0-4\"}}", 4,
+                        "tensor 'w': data_offsets is not an array of two integers");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 8,
+                        "tensor 'w': data_offsets is not an array of two integers");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.0]}}", 4,
+                        "tensor 'w': data_offsets is not an array of two integers");
+}
+
+static void test_unknown_dtype(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                        "tensor 'w': unknown dtype 'F33'");
+    expect_header_error("{\"w\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                        "tensor 'w': unknown dtype 'f32'");
+}
+
+static void test_bad_shape_entry(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-3],\"data_offsets\":[0,0]}}", 0,
+                        "tensor 'w': shape entry 1 is negative (-3)");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,10]}}", 10,
+                        "tensor 'w': shape entry 0 is not an integer");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8,
+                        "tensor 'w': shape entry 0 is not an integer");
+    expect_header_error("{\"w\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8,
+                        "tensor 'w': shape [4294967296,4294967296] of F64 is too large");
+}
+
+static void test_offsets_out_of_order(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", 8,
+                        "tensor 'w': data_offsets [8,4] are out of order");
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 8,
+                        "tensor 'w': data_offsets [-4,0] are negative");
+}
+
+static void test_offsets_past_data(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]}}", 32,
+                        "tensor 'w': data_offsets [0,64] run past the end of the 32 bytes of data");
+}
+
+static void test_offsets_overlap(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                        "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
+                        24, "tensor 'b': data_offsets [8,24] overlap tensor 'w' at [0,16]");
+    /* one tensor inside another, listed first */
+    expect_header_error("{\"in\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[16,20]},"
+                        "\"out\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[0,32]}}",
+                        32, "tensor 'in': data_offsets [16,20] overlap tensor 'out' at [0,32]");
+    /* touching is not overlapping, and empty tensors take no room */
+    const char *path = scratch("touch.safetensors");
+    write_header(path,
+                 "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                 "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
+                 "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                 16);
+    RtCheckpoint c = {0};
+    char err[256] = "";
+    CU_ASSERT_EQUAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 3);
+    rt_checkpoint_free(&c);
+}
+
+static void test_bytes_mismatch(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,24]}}", 24,
+                        "tensor 'w': 24 bytes of data for shape [2,4] of F32 (32 bytes)");
+    expect_header_error("{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,4]}}", 8,
+                        "tensor 's': 4 bytes of data for shape [] of F64 (8 bytes)");
+}
+
+/* The file ends inside the data the header promised. */
+static void test_truncated_data(void)
+{
+    expect_header_error("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8,
+                        "tensor 'w': data_offsets [0,16] run past the end of the 8 bytes of data");
+}
+
+static const RtTestCase tests[] = {
+    {"roundtrip", test_roundtrip},
+    {"no_tensors", test_no_tensors},
+    {"alignment", test_alignment},
+    {"foreign_file", test_foreign_file},
+    {"write_leaves_no_temporary", test_write_leaves_no_temporary},
+    {"write_unwritable_dir", test_write_unwritable_dir},
+    {"cannot_open", test_cannot_open},
+    {"too_short", test_too_short},
+    {"header_past_end", test_header_past_end},
+    {"header_not_json", test_header_not_json},
+    {"header_not_object", test_header_not_object},
+    {"entry_not_object", test_entry_not_object},
+    {"entry_missing_field", test_entry_missing_field},
+    {"entry_wrong_types", test_entry_wrong_types},
+    {"unknown_dtype", test_unknown_dtype},
+    {"bad_shape_entry", test_bad_shape_entry},
+    {"offsets_out_of_order", test_offsets_out_of_order},
+    {"offsets_past_data", test_offsets_past_data},
+    {"offsets_overlap", test_offsets_overlap},
+    {"bytes_mismatch", test_bytes_mismatch},
+    {"truncated_data", test_truncated_data},
+    {NULL, NULL},
+};
+
+void register_rt_checkpoint(void) { rt_add_suite("checkpoint", tests); }

@@ -1,0 +1,225 @@
+/* test_codegen.c — generated code computes what the reference interpreter
+ * computes.
+ *
+ * For each example the training step is compiled to the plan stage,
+ * JIT-compiled, and run on the same parameters, batch and optimizer state
+ * as the interpreter: every output (loss, metrics, prediction) and every
+ * updated parameter and state must agree, within 1e-5 relative in f32 and
+ * 1e-12 in f64.  The same step on 1 and on 2 threads must agree bit for bit. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/cg.h"
+#include "harness.h"
+#include "ir/gradcheck.h"
+#include "ir/interp.h"
+#include "nnc_runtime.h"
+#include "passes/pipeline.h"
+
+static CgJit *jit;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The deterministic inputs of test_pipeline.c: step 0 of 100, zero state. */
+static void fill(IrEval *ev, const SemaModel *m, NncCompiled *c)
+{
+    const IrGraph *g = &c->step.L.g;
+    nnc_fill_params(m, &c->step.L, ev, 5);
+    nnc_fill_batch(&c->step.L, ev, 5);
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_INPUT || (n->a.role != ROLE_STATE && n->a.role != ROLE_STEP))
+            continue;
+        int64_t len = ir_elems(&n->shape, ev->batch);
+        double *v = calloc((size_t)len + 1, sizeof(double));
+        if (strcmp(n->a.name, "total_steps") == 0)
+            v[0] = 100;
+        ir_eval_set(ev, i, v);
+        free(v);
+    }
+}
+
+static void put(uint8_t *dst, const IrNode *n, const double *v, int64_t len)
+{
+    for (int64_t e = 0; e < len; e++) {
+        if (n->type == IR_F32)
+            ((float *)dst)[e] = (float)v[e];
+        else if (n->type == IR_F64)
+            ((double *)dst)[e] = v[e];
+        else
+            ((int32_t *)dst)[e] = (int32_t)v[e];
+    }
+}
+
+static double get(const uint8_t *src, const IrNode *n, int64_t e)
+{
+    return n->type == IR_F32 ? ((const float *)src)[e] : n->type == IR_F64 ? ((const double *)src)[e]
+                                                        : ((const int32_t *)src)[e];
+}
+
+typedef struct Run {
+    uint8_t *slab[5];
+    RtCtx    ctx;
+} Run;
+
+/* Runs the JIT-compiled entry on the interpreter's inputs. */
+static void run_jit(Run *r, void (*entry)(RtCtx *), const IrGraph *g, const IrPlan *p, const IrEval *ev, RtPool *pool)
+{
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        r->slab[s] = calloc((size_t)p->slab_bytes[s] + 64, 1);
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_INPUT)
+            put(r->slab[p->slab[i]] + p->offset[i], &g->nodes[i], ev->val[i], ev->len[i]);
+    r->ctx = (RtCtx){.batch = ev->batch, .pool = pool};
+    for (int s = 0; s < 5; s++)
+        r->ctx.slab[s] = r->slab[s];
+    entry(&r->ctx);
+}
+
+static void jit_run_free(Run *r)
+{
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        free(r->slab[s]);
+}
+
+/* Where output o's values are after the step: updates in their input's place. */
+static const uint8_t *output_data(const Run *r, const IrGraph *g, const IrPlan *p, const IrOutput *o, const IrNode **n)
+{
+    int v = o->kind == OUT_UPDATE ? o->updates : o->value;
+    *n = &g->nodes[v];
+    return r->slab[p->slab[v]] + p->offset[v];
+}
+
+static void check(const char *path, IrType type, int64_t batch, double tol)
+{
+    const char *text = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    FrontRun fr;
+    run_text(&fr, text);
+    CU_ASSERT_EQUAL_FATAL(fr.status, NNC_OK);
+    const SemaModel *m = fr.f.model;
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, type, STAGE_PLAN, batch, &c, &err), 0);
+    const IrGraph *g = &c.step.L.g;
+    IrEval ev;
+    ir_eval_init(&ev, g, batch);
+    fill(&ev, m, &c);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+
+    static int serial;
+    char name[64];
+    snprintf(name, sizeof name, "step%d", serial++);
+    if (cg_jit_add(jit, g, c.plan, name, &(CgOptions){.opt = 3}, &err) != 0)
+        fprintf(stderr, "%s: %s\n", path, err);
+    void (*entry)(RtCtx *) = (void (*)(RtCtx *))cg_jit_lookup(jit, name, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+
+    Run one, two;
+    run_jit(&one, entry, g, c.plan, &ev, NULL);
+    RtPool *pool = rt_pool_create(2);
+    run_jit(&two, entry, g, c.plan, &ev, pool);
+    rt_pool_destroy(pool);
+
+    double worst = 0;
+    const char *worst_name = "";
+    for (int o = 0; o < g->nouts; o++) {
+        const IrOutput *out = &g->outs[o];
+        const IrNode *n;
+        const uint8_t *a = output_data(&one, g, c.plan, out, &n), *b = output_data(&two, g, c.plan, out, &n);
+        int64_t len;
+        const double *want = ir_eval_output(&ev, out->name, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+        double scale = 0, diff = 0;
+        bool same = memcmp(a, b, (size_t)len * (size_t)ir_type_size(n->type)) == 0;
+        if (!same)
+            fprintf(stderr, "%s: output %s differs between 1 and 2 threads\n", path, out->name);
+        CU_ASSERT(same);
+        for (int64_t e = 0; e < len; e++) {
+            scale = fmax(scale, fabs(want[e]));
+            diff = fmax(diff, fabs(get(a, n, e) - want[e]));
+        }
+        double rel = diff <= (type == IR_F32 ? 1e-6 : 1e-14) ? 0 : diff / fmax(scale, 1e-30);
+        if (rel > worst) {
+            worst = rel;
+            worst_name = out->name;
+        }
+    }
+    if (worst > tol)
+        fprintf(stderr, "%s %s: output %s differs from the interpreter by %.3g relative\n", path, ir_type_name(type),
+                worst_name, worst);
+    CU_ASSERT(worst <= tol);
+    jit_run_free(&one);
+    jit_run_free(&two);
+    ir_eval_free(&ev);
+    run_free(&fr);
+}
+
+#define EX(name) NNC_SOURCE_DIR "/examples/" name ".nn"
+#define GOLDEN_OK(name) NNC_SOURCE_DIR "/tests/golden/ok/" name ".nn"
+#define GRAD(name) NNC_SOURCE_DIR "/tests/grad/" name ".nn"
+
+static void test_f32(void)
+{
+    if (getenv("NNC_CG_ONLY")) {  /* NNC_CG_ONLY=model.nn: check that model alone (f64), for debugging */
+        check(getenv("NNC_CG_ONLY"), IR_F64, 3, 1e-12);
+        return;
+    }
+    check(EX("xor"), IR_F32, 4, 1e-5);
+    check(EX("mnist_mlp"), IR_F32, 16, 1e-5);
+    check(EX("mnist_cnn"), IR_F32, 3, 1e-5);
+    check(GRAD("zoo"), IR_F32, 3, 1e-5);
+    check(GRAD("bce_pos"), IR_F32, 3, 1e-5);
+    check(GOLDEN_OK("tiny_gpt"), IR_F32, 2, 1e-4);  /* see test_pipeline.c: adamw on a noise gradient */
+}
+
+static void test_f64(void)
+{
+    check(EX("xor"), IR_F64, 4, 1e-12);
+    check(EX("mnist_mlp"), IR_F64, 16, 1e-12);
+    check(EX("mnist_cnn"), IR_F64, 3, 1e-12);
+    check(GRAD("zoo"), IR_F64, 3, 1e-12);
+    check(GRAD("bce_pos"), IR_F64, 3, 1e-12);
+    check(GOLDEN_OK("tiny_gpt"), IR_F64, 2, 1e-12);
+}
+
+static int setup(void)
+{
+    const char *err = NULL;
+    if (cg_jit_create(&jit, &err) != 0) {
+        fprintf(stderr, "cannot create the JIT: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int teardown(void)
+{
+    cg_jit_destroy(jit);
+    return 0;
+}
+
+static const TestCase tests[] = {
+    {"generated code matches the interpreter in f32", test_f32},
+    {"generated code matches the interpreter in f64", test_f64},
+    {NULL, NULL},
+};
+
+void register_codegen(void)
+{
+    CU_pSuite s = CU_add_suite("codegen", setup, teardown);
+    for (const TestCase *t = tests; t->name; t++)
+        CU_add_test(s, t->name, t->fn);
+}

@@ -6,6 +6,7 @@
  * line, 3 internal error.
  */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "ir/print.h"
 #include "ir/export.h"
 #include "codegen/cg.h"
+#include "drive/jit.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -53,7 +55,19 @@ static const char usage_text[] =
     "  -h, --help             show this help and exit\n"
     "      --version          show the version and exit\n"
     "\n"
-    "Code generation (--jit, --emit) is not in this version yet; see README.md.\n"
+    "Training:\n"
+    "      --jit              compile in memory and train as the train block says\n"
+    "      --epochs N, --steps N, --lr X, --threads N\n"
+    "                         override the train block (threads: default all CPUs)\n"
+    "      --data DIR         root of relative data paths (default $NNC_DATA, else .)\n"
+    "      --save FILE        write a checkpoint (safetensors) after each evaluation\n"
+    "      --load FILE        start from a checkpoint (resumes exactly when it holds\n"
+    "                         the optimizer state)\n"
+    "      --eval             with --load: evaluate the test split and print metrics\n"
+    "      --metrics FILE     append one JSON object per evaluation to FILE\n"
+    "  -v, --verbose          print compile times\n"
+    "\n"
+    "Writing executables and libraries (--emit) is not in this version yet.\n"
     "\n"
     "Exit status: 0 success, 1 errors in the input (or a failed gradient check),\n"
     "2 bad command line, 3 internal compiler error.\n";
@@ -61,8 +75,9 @@ static const char usage_text[] =
 /* --dump-ir stages: those of this version, then those later versions add. */
 static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
 
-enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT };
-enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_BATCH, OPT_SEED, OPT_COLOR,
+enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT };
+enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
+       OPT_STEPS, OPT_LR, OPT_THREADS, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
        OPT_VERSION };
 
 typedef struct Options {
@@ -74,6 +89,8 @@ typedef struct Options {
     int         color;
     const char *file;
     const char *export_path;
+    JitOptions  jit;        /* --jit's overrides */
+    int         verbose;
 } Options;
 
 __attribute__((format(printf, 1, 2)))
@@ -198,6 +215,17 @@ int main(int argc, char **argv)
         {"dot", no_argument, NULL, OPT_DOT},
         {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
         {"export-step", required_argument, NULL, OPT_EXPORT},
+        {"jit", no_argument, NULL, OPT_JIT},
+        {"epochs", required_argument, NULL, OPT_EPOCHS},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"lr", required_argument, NULL, OPT_LR},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"save", required_argument, NULL, OPT_SAVE},
+        {"load", required_argument, NULL, OPT_LOAD},
+        {"eval", no_argument, NULL, OPT_EVAL},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"verbose", no_argument, NULL, 'v'},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"seed", required_argument, NULL, OPT_SEED},
         {"color", required_argument, NULL, OPT_COLOR},
@@ -209,7 +237,7 @@ int main(int argc, char **argv)
     Options o = {.seed = -1, .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR")};
     opterr = 0;  /* we word the messages ourselves */
     int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
         enum Action next = ACT_NONE;
         switch (c) {
         case 'h': fputs(usage_text, stdout); return NNC_OK;
@@ -235,6 +263,32 @@ int main(int argc, char **argv)
                                optarg);
         }
         case OPT_DOT: o.dot = true; break;
+        case OPT_JIT: next = ACT_JIT; break;
+        case 'v': o.verbose = 1; break;
+        case OPT_EPOCHS:
+            if (!parse_count(optarg, 1, &o.jit.epochs))
+                return usage_error("--epochs: expected a positive integer, found '%s'", optarg);
+            break;
+        case OPT_STEPS:
+            if (!parse_count(optarg, 1, &o.jit.steps))
+                return usage_error("--steps: expected a positive integer, found '%s'", optarg);
+            break;
+        case OPT_THREADS:
+            if (!parse_count(optarg, 1, &o.jit.threads) || o.jit.threads > 1024)
+                return usage_error("--threads: expected an integer from 1 to 1024, found '%s'", optarg);
+            break;
+        case OPT_LR: {
+            char *end;
+            o.jit.lr = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.jit.lr > 0) || !isfinite(o.jit.lr))
+                return usage_error("--lr: expected a positive number, found '%s'", optarg);
+            break;
+        }
+        case OPT_DATA: o.jit.data_root = optarg; break;
+        case OPT_SAVE: o.jit.save = optarg; break;
+        case OPT_LOAD: o.jit.load = optarg; break;
+        case OPT_EVAL: o.jit.eval_only = 1; break;
+        case OPT_METRICS: o.jit.metrics = optarg; break;
         case OPT_BATCH:
             if (!parse_count(optarg, 1, &o.batch))
                 return usage_error("--batch: expected a positive integer, found '%s'", optarg);
@@ -256,7 +310,7 @@ int main(int argc, char **argv)
         }
         if (next != ACT_NONE) {
             if (o.action != ACT_NONE && o.action != next)
-                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck and --export-step");
+                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck, --export-step and --jit");
             o.action = next;
         }
     }
@@ -266,8 +320,17 @@ int main(int argc, char **argv)
         return usage_error("one input file at a time, found '%s' and '%s'%s", argv[optind], argv[optind + 1],
                            optind + 2 < argc ? " and more" : "");
     if (o.action == ACT_NONE)
-        return usage_error("%s", "code generation is not in this version yet; use --check, --summary, --dump-ir "
-                                 "or --gradcheck");
+        return usage_error("%s", "writing an executable is not in this version yet; use --jit to train, or --check, "
+                                 "--summary, --dump-ir, --gradcheck");
+    if (o.jit.epochs && o.jit.steps)
+        return usage_error("%s", "give --epochs or --steps, not both");
+    if (o.jit.eval_only && !o.jit.load)
+        return usage_error("%s", "--eval evaluates a trained model: give it with --load FILE");
+    bool training_options = o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root
+                         || o.jit.save || o.jit.load || o.jit.eval_only || o.jit.metrics;
+    if (training_options && o.action != ACT_JIT)
+        return usage_error("%s", "--epochs, --steps, --lr, --threads, --data, --save, --load, --eval and --metrics "
+                                 "go with --jit");
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];
@@ -280,6 +343,13 @@ int main(int argc, char **argv)
             nnc_summary(&out, &f);
         else if (o.action == ACT_DUMP && o.stage == 0)
             nnc_dump_ast(&out, &f);
+        else if (o.action == ACT_JIT) {
+            o.jit.batch = o.batch;
+            o.jit.seed = o.seed;
+            o.jit.verbose = o.verbose;
+            o.jit.log = stderr;
+            st = nnc_jit_train(&f, &o.jit);
+        }
         else
             st = run_ir(&o, &f, &out);
         fputs(sb_cstr(&out), stdout);

@@ -45,9 +45,15 @@ static int run(IrGraph *g, PassFn pass, const char *name, int *changed, const ch
 int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, IrStage until, int64_t batch,
                 NncCompiled *out, const char **err)
 {
-    out->plan = NULL;
     StepParts parts = until == STAGE_IR ? STEP_FORWARD : STEP_TRAIN;
-    if (nnc_build_step(m, src, a, ftype, parts, until != STAGE_IR, &out->step, err) != 0)
+    return nnc_compile_parts(m, src, a, ftype, parts, until != STAGE_IR, until, batch, out, err);
+}
+
+int nnc_compile_parts(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
+                      IrStage until, int64_t batch, NncCompiled *out, const char **err)
+{
+    out->plan = NULL;
+    if (nnc_build_step(m, src, a, ftype, parts, training, &out->step, err) != 0)
         return -1;
     IrGraph *g = &out->step.L.g;
     const char *why = ir_verify(g);

@@ -20,7 +20,11 @@ typedef struct NncCompiled {
     IrPlan *plan;       /* STAGE_PLAN only */
 } NncCompiled;
 
-/* Returns 0, or -1 with *err (an internal compiler error). */
+/* The step of parts (training: dropout on) carried to stage until.
+ * Returns 0, or -1 with *err (an internal compiler error). */
+int nnc_compile_parts(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
+                      IrStage until, int64_t batch, NncCompiled *out, const char **err);
+/* The training step (STAGE_IR: the forward pass as lowered). */
 int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, IrStage until, int64_t batch,
                 NncCompiled *out, const char **err);
 

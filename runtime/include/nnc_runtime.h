@@ -89,6 +89,71 @@ typedef struct RtCtx {
     RtPool  *pool;      /* NULL: the calling thread only */
 } RtCtx;
 
+/* ---- a compiled model, as the training loop sees it (train.c) ---------------------- */
+
+typedef struct RtDataset RtDataset;
+typedef struct RtText RtText;
+
+typedef enum RtDtype { RT_F32, RT_F64, RT_I32 } RtDtype;
+
+/* Where a named tensor lives in the slabs, and how it starts. */
+typedef struct RtTensorSpec {
+    const char *name;
+    RtSlab      slab;
+    int64_t     offset;      /* bytes from the start of its slab */
+    int         rank;
+    int64_t     shape[8];    /* shape[0] == -1: the batch */
+    RtDtype     dtype;
+    RtInit      init;        /* parameters: how they start */
+    int64_t     fan_in;
+} RtTensorSpec;
+
+/* One generated entry and where its results are. */
+typedef struct RtEntry {
+    void      (*fn)(RtCtx *ctx);
+    int64_t     slab_bytes[5];    /* bytes it needs in each slab */
+    int64_t     loss;             /* byte offset of the mean loss in the act slab, or -1 */
+    int         nmetrics;
+    const char *metric_name[8];
+    int64_t     metric[8];        /* byte offsets in the act slab */
+} RtEntry;
+
+typedef struct RtModel {
+    const char   *name;
+    RtDtype       real;           /* the type of real numbers */
+    RtEntry       train;          /* forward, backward and update: one step */
+    RtEntry       eval;           /* forward, loss and metrics; no dropout */
+    RtTensorSpec *params;         /* in the param slab, in order */
+    int           nparams;
+    RtTensorSpec *state;          /* optimizer state, "step" and "total_steps", in the state slab */
+    int           nstate;
+    RtTensorSpec *inputs;         /* per example, in the input slab (shape[0] == -1) */
+    int           ninputs;
+    RtTensorSpec *targets;
+    int           ntargets;
+} RtModel;
+
+/* What to train on and how long. */
+typedef struct RtTrainConfig {
+    int64_t      batch, epochs, steps;  /* epochs or steps (the other 0) */
+    int64_t      eval_every;            /* steps between evaluations; 0: each epoch */
+    uint64_t     seed;
+    int          threads;
+    const char  *save_path, *load_path, *metrics_path;
+    int          eval_only;             /* --eval: load, evaluate the test split, print metrics */
+    const RtDataset *train, *test;      /* examples (mnist, csv), or NULL */
+    const RtText *text;                 /* character windows, or NULL */
+    int64_t      block;                 /* text: window length */
+    int          progress;              /* draw a progress bar (a terminal) */
+    void        *log;                   /* FILE *: progress and per-epoch lines */
+} RtTrainConfig;
+
+/* Trains m as cfg says.  Returns 0; 130 after Ctrl-C (the step in flight
+ * finished, the checkpoint saved if asked); 1 with a reason in err (data
+ * that does not fit the model, a checkpoint that does not match, a loss
+ * that stopped being finite). */
+int rt_train(const RtModel *m, const RtTrainConfig *cfg, char *err, size_t errlen);
+
 /* ---- data sets (data_idx.c, data_csv.c, data_text.c) -------------------------------- */
 
 typedef enum RtNormalize {

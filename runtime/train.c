@@ -1,0 +1,414 @@
+/* train.c — the training loop: data in, steps run, progress and metrics
+ * out, checkpoints written; see rt_train in nnc_runtime.h.
+ *
+ * One step: the next batch of examples (in this epoch's shuffled order, the
+ * last batch possibly short) is copied into the input slab, the generated
+ * train entry runs (forward, backward and update in one call), and the
+ * mean loss is read back from where the plan put it.  Evaluation runs the
+ * eval entry over the test split (or fixed validation windows of a text)
+ * and averages loss and metrics weighted by batch size.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "include/nnc_runtime.h"
+
+enum { EVAL_WINDOW_BATCHES = 20 };  /* text: validation estimate from this many fixed batches */
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static int64_t elems(const RtTensorSpec *t, int64_t batch)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++)
+        n *= t->shape[i] < 0 ? batch : t->shape[i];
+    return n;
+}
+
+static size_t dsize(RtDtype d) { return d == RT_F64 ? 8 : 4; }
+
+static void set_real(void *p, RtDtype d, int64_t i, double v)
+{
+    if (d == RT_F64)
+        ((double *)p)[i] = v;
+    else if (d == RT_F32)
+        ((float *)p)[i] = (float)v;
+    else
+        ((int32_t *)p)[i] = (int32_t)v;
+}
+
+static double get_real(const void *p, RtDtype d, int64_t i)
+{
+    return d == RT_F64 ? ((const double *)p)[i] : d == RT_F32 ? ((const float *)p)[i] : ((const int32_t *)p)[i];
+}
+
+typedef struct Loop {
+    const RtModel       *m;
+    const RtTrainConfig *cfg;
+    RtCtx                ctx;
+    uint8_t             *slab[5];
+    int64_t             *order;
+    FILE                *log, *metrics;
+    double               start;
+    int                  quiet;   /* this evaluation: metrics only, no line */
+} Loop;
+
+static void *at(Loop *L, const RtTensorSpec *t) { return L->slab[t->slab] + t->offset; }
+
+static const RtTensorSpec *find_state(const RtModel *m, const char *name)
+{
+    for (int i = 0; i < m->nstate; i++)
+        if (strcmp(m->state[i].name, name) == 0)
+            return &m->state[i];
+    return NULL;
+}
+
+/* ---- checkpoints: parameters, optimizer state and the step counter ----------------- */
+
+static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_F32 ? "F32" : "I32"; }
+
+static int save(Loop *L, const char *path, char *err, size_t errlen)
+{
+    const RtModel *m = L->m;
+    int n = m->nparams + m->nstate;
+    RtTensor *t = calloc((size_t)n, sizeof *t);
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count; i++) {
+            if (pass && strcmp(list[i].name, "total_steps") == 0)
+                continue;  /* a property of the run, not of the model */
+            t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape, at(L, &list[i]),
+                                dsize(list[i].dtype) * (size_t)elems(&list[i], 1)};
+        }
+    }
+    char why[512];
+    int rc = rt_safetensors_write(path, t, k, why, sizeof why);
+    free(t);
+    return rc ? fail(err, errlen, "%s", why) : 0;
+}
+
+/* Loads parameters (all of them must be there, with their shapes) and, when
+ * the file has them, the optimizer state and step: a resumed run then
+ * continues exactly. */
+static int load(Loop *L, const char *path, int *resumed, char *err, size_t errlen)
+{
+    RtCheckpoint ck = {0};
+    char why[512];
+    if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
+        return fail(err, errlen, "%s", why);
+    int rc = 0, found_state = 0;
+    const RtModel *m = L->m;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count && rc == 0; i++) {
+            const RtTensorSpec *s = &list[i];
+            const RtTensor *t = rt_checkpoint_find(&ck, s->name);
+            if (!t) {
+                if (!pass)
+                    rc = fail(err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
+                              m->name);
+                continue;
+            }
+            int same = t->rank == s->rank && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
+            for (int d = 0; same && d < s->rank; d++)
+                same = t->shape[d] == s->shape[d];
+            if (!same) {
+                char a[128] = "", b[128] = "";
+                for (int d = 0; d < t->rank; d++)
+                    snprintf(a + strlen(a), sizeof a - strlen(a), d ? ",%lld" : "%lld", (long long)t->shape[d]);
+                for (int d = 0; d < s->rank; d++)
+                    snprintf(b + strlen(b), sizeof b - strlen(b), d ? ",%lld" : "%lld", (long long)s->shape[d]);
+                rc = fail(err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
+                          a, dtype_name(s->dtype), b);
+                break;
+            }
+            memcpy(at(L, s), t->data, t->bytes);
+            found_state += pass;
+        }
+    }
+    rt_checkpoint_free(&ck);
+    *resumed = found_state > 0;
+    return rc;
+}
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+/* Examples order[first .. first+b) of d into the input and target slots. */
+static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
+{
+    const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
+    uint8_t *xp = at(L, x), *yp = at(L, y);
+    for (int64_t i = 0; i < b; i++) {
+        int64_t ex = order ? order[first + i] : first + i;
+        for (int64_t e = 0; e < d->x_elems; e++)
+            set_real(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
+        for (int64_t e = 0; e < d->y_elems; e++)
+            set_real(yp, y->dtype, i * d->y_elems + e,
+                     d->labels ? (double)d->labels[ex * d->y_elems + e] : (double)d->y[ex * d->y_elems + e]);
+    }
+}
+
+static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
+{
+    const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
+    int64_t T = L->cfg->block;
+    int32_t *xs = malloc(sizeof *xs * (size_t)(b * T)), *ys = malloc(sizeof *ys * (size_t)(b * T));
+    rt_text_batch(L->cfg->text, T, b, L->cfg->seed, step, validation, xs, ys);
+    for (int64_t i = 0; i < b * T; i++) {
+        set_real(at(L, x), x->dtype, i, xs[i]);
+        set_real(at(L, y), y->dtype, i, ys[i]);
+    }
+    free(xs);
+    free(ys);
+}
+
+static double read_act(Loop *L, int64_t offset) { return get_real(L->slab[RT_SLAB_ACT] + offset, L->m->real, 0); }
+
+/* ---- evaluation ----------------------------------------------------------------------- */
+
+typedef struct Eval { double loss, metric[8]; int64_t examples; } Eval;
+
+static void evaluate(Loop *L, Eval *out)
+{
+    const RtModel *m = L->m;
+    const RtTrainConfig *c = L->cfg;
+    memset(out, 0, sizeof *out);
+    int64_t batches = c->text ? EVAL_WINDOW_BATCHES : (c->test->count + c->batch - 1) / c->batch;
+    for (int64_t k = 0; k < batches; k++) {
+        int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
+        if (c->text)
+            fill_windows(L, (uint64_t)k, 1, b);  /* the same windows every time */
+        else
+            fill_examples(L, c->test, NULL, k * c->batch, b);
+        L->ctx.batch = b;
+        m->eval.fn(&L->ctx);
+        if (m->eval.loss >= 0)
+            out->loss += read_act(L, m->eval.loss) * (double)b;
+        for (int i = 0; i < m->eval.nmetrics; i++)
+            out->metric[i] += read_act(L, m->eval.metric[i]) * (double)b;
+        out->examples += b;
+    }
+    out->loss /= (double)out->examples;
+    for (int i = 0; i < m->eval.nmetrics; i++)
+        out->metric[i] /= (double)out->examples;
+}
+
+/* ---- reporting ---------------------------------------------------------------------- */
+
+static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss, double rate,
+                     double eta)
+{
+    if (!L->cfg->progress)
+        return;
+    enum { WIDTH = 24 };
+    int fill = total ? (int)(WIDTH * done / total) : WIDTH;
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    bar[WIDTH] = '\0';
+    if (epochs)
+        fprintf(L->log, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  %.0f ex/s  ETA %.0fs", (long long)epoch,
+                (long long)epochs, bar, (long long)done, (long long)total, loss, rate, eta);
+    else
+        fprintf(L->log, "\r\033[K[%s] step %lld/%lld  loss %.4f  %.0f ex/s  ETA %.0fs", bar, (long long)done,
+                (long long)total, loss, rate, eta);
+    fflush(L->log);
+}
+
+static void report(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds)
+{
+    const RtModel *m = L->m;
+    if (L->cfg->progress)
+        fputs("\r\033[K", L->log);
+    if (L->quiet)
+        goto json;
+    if (L->cfg->epochs)
+        fprintf(L->log, "epoch %lld/%lld  step %lld  train_loss %.4f  test_loss %.4f", (long long)epoch,
+                (long long)L->cfg->epochs, (long long)step, train_loss, ev->loss);
+    else
+        fprintf(L->log, "step %lld/%lld  train_loss %.4f  test_loss %.4f", (long long)step, (long long)L->cfg->steps,
+                train_loss, ev->loss);
+    for (int i = 0; i < m->eval.nmetrics; i++)
+        fprintf(L->log, "  test_%s %.4f", m->eval.metric_name[i], ev->metric[i]);
+    fprintf(L->log, "  %.2f s\n", seconds);
+    fflush(L->log);
+json:
+    if (L->metrics) {
+        fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6g, \"test_loss\": %.6g",
+                (long long)epoch, (long long)step, train_loss, ev->loss);
+        for (int i = 0; i < m->eval.nmetrics; i++)
+            fprintf(L->metrics, ", \"test_%s\": %.6g", m->eval.metric_name[i], ev->metric[i]);
+        fprintf(L->metrics, ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f}\n", seconds, now() - L->start);
+        fflush(L->metrics);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------------- */
+
+int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
+{
+    Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
+    if (m->ninputs != 1 || m->ntargets != 1)
+        return fail(err, errlen, "the training loop feeds one input and one target; model '%s' has %d and %d",
+                    m->name, m->ninputs, m->ntargets);
+    if (!c->text && (!c->train || !c->test))
+        return fail(err, errlen, "no data to train on");
+    int64_t per_example = 1;
+    for (int i = 1; i < m->inputs[0].rank; i++)
+        per_example *= m->inputs[0].shape[i];
+    if (!c->text && c->train->x_elems != per_example)
+        return fail(err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
+                    (long long)c->train->x_elems, m->inputs[0].name, (long long)per_example);
+    if (c->text && m->targets[0].dtype == RT_I32) {
+        /* token ids must be below the model's vocabulary: checked by the caller against the text */
+    }
+
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
+        int64_t bytes = m->train.slab_bytes[s] > m->eval.slab_bytes[s] ? m->train.slab_bytes[s] : m->eval.slab_bytes[s];
+        L.slab[s] = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64 + 64));
+        if (!L.slab[s])
+            return fail(err, errlen, "out of memory for %lld bytes", (long long)bytes);
+        memset(L.slab[s], 0, (size_t)((bytes + 63) / 64 * 64 + 64));
+        L.ctx.slab[s] = L.slab[s];
+    }
+    RtPool *pool = c->threads > 1 ? rt_pool_create(c->threads) : NULL;
+    L.ctx.pool = pool;
+    int rc = 0;
+
+    /* parameters as torch.nn would start them; parameter i draws from stream 1000 + i */
+    for (int i = 0; i < m->nparams; i++) {
+        const RtTensorSpec *p = &m->params[i];
+        int64_t n = elems(p, 1);
+        for (int64_t e = 0; e < n; e++)
+            set_real(at(&L, p), p->dtype, e, rt_init_value(p->init, p->fan_in, c->seed, 1000 + (uint64_t)i, (uint64_t)e));
+    }
+    int resumed = 0;
+    if (c->load_path && (rc = load(&L, c->load_path, &resumed, err, errlen)) != 0)
+        goto done;
+
+    int64_t spe = c->text ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
+    int64_t total = c->epochs ? c->epochs * spe : c->steps;
+    const RtTensorSpec *step_t = find_state(m, "step"), *total_t = find_state(m, "total_steps");
+    if (total_t)
+        set_real(at(&L, total_t), total_t->dtype, 0, (double)total);
+    int64_t step = step_t ? (int64_t)get_real(at(&L, step_t), step_t->dtype, 0) : 0;
+    if (!resumed && step_t)
+        set_real(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
+
+    if (c->eval_only) {
+        Eval ev;
+        evaluate(&L, &ev);
+        fprintf(L.log, "test_loss %.4f", ev.loss);
+        for (int i = 0; i < m->eval.nmetrics; i++)
+            fprintf(L.log, "  test_%s %.4f", m->eval.metric_name[i], ev.metric[i]);
+        fputc('\n', L.log);
+        goto done;
+    }
+
+    if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
+        rc = fail(err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
+        goto done;
+    }
+    interrupted = 0;
+    void (*old)(int) = signal(SIGINT, on_sigint);
+    if (!c->text)
+        L.order = malloc(sizeof *L.order * (size_t)c->train->count);
+    double epoch_start = now(), loss_sum = 0;
+    int64_t loss_examples = 0;
+    while (step < total && !interrupted) {
+        int64_t epoch = spe ? step / spe : 0, in_epoch = spe ? step % spe : step;
+        if (!c->text && in_epoch == 0)
+            rt_shuffle(L.order, c->train->count, c->seed, (uint64_t)epoch);
+        int64_t b = c->batch;
+        if (c->text) {
+            fill_windows(&L, (uint64_t)step, 0, b);
+        } else {
+            int64_t first = in_epoch * c->batch;
+            if (first + b > c->train->count)
+                b = c->train->count - first;  /* the short last batch */
+            fill_examples(&L, c->train, L.order, first, b);
+        }
+        L.ctx.batch = b;
+        m->train.fn(&L.ctx);
+        double loss = read_act(&L, m->train.loss);
+        step++;
+        if (!isfinite(loss)) {
+            rc = fail(err, errlen, "step %lld: the loss is %s; stopping%s", (long long)step, isnan(loss) ? "nan" : "infinite",
+                      c->save_path ? " (the last checkpoint written is kept)" : "");
+            break;
+        }
+        loss_sum += loss * (double)b;
+        loss_examples += b;
+        int end_of_epoch = spe && step % spe == 0;
+        int eval_now = end_of_epoch || step == total
+                    || (c->eval_every && step % c->eval_every == 0) || (c->text && !c->eval_every && step == total);
+        if (c->progress && (step % 10 == 0 || eval_now)) {
+            double elapsed = now() - epoch_start;
+            int64_t done = spe ? (step - 1) % spe + 1 : step, span = spe ? spe : total;
+            double rate = (double)loss_examples / (elapsed > 0 ? elapsed : 1e-9);
+            double eta = elapsed / (double)(spe ? done : step) * (double)(span - done);
+            progress(&L, epoch + 1, c->epochs, done, span, loss_sum / (double)loss_examples, rate, eta);
+        }
+        if (eval_now) {
+            Eval ev;
+            evaluate(&L, &ev);
+            /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */
+            int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
+            int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
+            L.quiet = !(nth % every == 0 || step == total);
+            report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev, now() - epoch_start);
+            if (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)
+                break;
+            loss_sum = 0;
+            loss_examples = 0;
+            epoch_start = now();
+        }
+    }
+    signal(SIGINT, old);
+    if (interrupted && rc == 0) {
+        if (c->progress)
+            fputs("\n", L.log);
+        fprintf(L.log, "interrupted after step %lld%s\n", (long long)step, c->save_path ? "; saving" : "");
+        if (c->save_path)
+            rc = save(&L, c->save_path, err, errlen);
+        if (rc == 0)
+            rc = 130;
+    } else if (rc == 0) {
+        fprintf(L.log, "trained %lld steps in %.2f s\n", (long long)step, now() - L.start);
+    }
+done:
+    if (L.metrics)
+        fclose(L.metrics);
+    free(L.order);
+    rt_pool_destroy(pool);
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        free(L.slab[s]);
+    return rc;
+}

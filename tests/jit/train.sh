@@ -1,0 +1,52 @@
+#!/bin/sh
+# train.sh NNC ROOT CASE — training through the JIT, end to end.
+#   xor          examples/xor.nn learns XOR: final loss below 0.01 (every
+#                example then sits on the right side of 0.5 with margin)
+#   mnist        one epoch of examples/mnist_mlp.nn reaches 95% test accuracy
+#   threads      200 steps on 1 and on 2 threads give identical losses
+#   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
+#                epochs in one run
+# MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
+nnc=$1 root=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+field() {  # field NAME FILE LINE: a number from a metrics JSON line
+    sed -n "${3}p" "$2" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
+}
+need_mnist() {
+    [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }
+}
+case $case in
+xor)
+    "$nnc" --jit --metrics "$tmp/m" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    loss=$(field train_loss "$tmp/m" '$')
+    echo "final loss $loss"
+    awk -v l="$loss" 'BEGIN { exit !(l < 0.01) }' ;;
+mnist)
+    need_mnist
+    "$nnc" --jit --epochs 1 --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    acc=$(field test_accuracy "$tmp/m" 1)
+    echo "test accuracy after one epoch: $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' ;;
+threads)
+    need_mnist
+    for t in 1 2; do
+        "$nnc" --jit --steps 200 --threads $t --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+            || { cat "$tmp/log"; exit 1; }
+        sed 's/"[a-z_]*seconds": [0-9.]*//g' "$tmp/m$t" > "$tmp/n$t"
+    done
+    cat "$tmp/n1"
+    cmp "$tmp/n1" "$tmp/n2" ;;
+resume)
+    need_mnist
+    "$nnc" --jit --epochs 3 --metrics "$tmp/full" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --epochs 2 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --epochs 3 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$root/examples/mnist_mlp.nn" \
+        2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    sed -n 3p "$tmp/full" | sed 's/"[a-z_]*seconds": [0-9.]*//g' > "$tmp/a"
+    sed -n 1p "$tmp/resumed" | sed 's/"[a-z_]*seconds": [0-9.]*//g' > "$tmp/b"
+    cat "$tmp/a" "$tmp/b"
+    cmp "$tmp/a" "$tmp/b" ;;
+*)
+    echo "unknown case $case"; exit 2 ;;
+esac

@@ -1,12 +1,19 @@
 /* cg_matmul.c — matrix products with their fused epilogues.
  *
  * C[.., M, N] = op(A)[.., M, K] · op(B)[.., K, N], leading axes broadcast.
- * Items are rows of C (matrix, i).  A row accumulates in a row buffer over
- * k with the j loop innermost and contiguous, which LLVM vectorizes; a
- * transposed B is first packed, once per matrix, into [K, N] so that loop
- * stays contiguous.  Each row's k order is fixed, so any split of rows over
- * threads gives the same bits.  The epilogue program (bias, activation,
- * scale) runs on each finished element before it is stored.
+ *
+ * The classic blocked scheme, written with LLVM vector types:
+ *   - op(B) is packed, once per matrix and call, into panels of NR columns,
+ *     k-major: panel[k·NR + c], zero beyond N;
+ *   - an item is MR rows of one matrix; they are packed k-major too,
+ *     packA[k·MR + r], zero beyond M;
+ *   - the microkernel keeps an MR × NR tile of C in MR·NR/VW vector
+ *     registers (6 × 32 f32 = 12 zmm on AVX-512) and for each k broadcasts
+ *     one element of A per row and does one FMA per register;
+ *   - the tile goes to a small buffer, from which the epilogue program
+ *     (bias, activation, scale, the optimizer's update) writes C.
+ * Every element of C sums its k terms in order, in one item, so the split
+ * of items over threads never changes a bit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +38,18 @@ static Mm mm_of(Cg *c, int v)
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb};
 }
 
+enum { MR = 6 };  /* rows of the register tile; NR = 2 vectors of columns */
+
+static int vector_width(Cg *c) { return c->t_real == c->t_f32 ? 16 : 8; }  /* one zmm */
+
+/* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
-    return cg_elems(c, s, 0, s->rank - 1);  /* every row of every matrix */
+    LLVMValueRef mats = cg_elems(c, s, 0, s->rank - 2);
+    LLVMValueRef m = cg_dim(c, s->dim[s->rank - 2]);
+    LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
+    return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
 
 /* Offset of matrix number `mat` of operand x within x, its leading axes
@@ -76,97 +91,157 @@ static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
     return LLVMBuildGEP2(c->b, c->t_real, base, &idx, 1, "");
 }
 
+
+/* min(a, b) for i64 */
+static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
     int a = n->in[0], b = n->in[1];
+    int VW = vector_width(c), NR = 2 * VW;
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     LLVMValueRef begin = LLVMGetParam(c->fn, 1), end = LLVMGetParam(c->fn, 2);
     LLVMValueRef K = mm.k_batch ? cg_batch(c) : cg_i64(c, mm.k);
     LLVMValueRef M = cg_dim(c, mm.m), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
-    LLVMValueRef A = cg_base(c, a), Bm = cg_base(c, b);
-    /* buffers: the row accumulator, and B packed as [K, N] when it is transposed */
-    LLVMValueRef acc = malloc_reals(c, Nn);
-    LLVMValueRef packed = mm.tb ? malloc_reals(c, LLVMBuildNSWMul(c->b, K, Nn, "")) : NULL;
+    int64_t panels = (mm.n + NR - 1) / NR;
+    LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
+    LLVMValueRef packA = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, MR), ""));
+    LLVMValueRef packB = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, panels * NR), ""));
+    LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     LLVMValueRef last_mat = cg_alloca(c, c->t_i64, NULL, "last");
     LLVMBuildStore(c->b, cg_i64(c, -1), last_mat);
+    LLVMValueRef zero = cg_real(c, 0);
 
-    CgLoop item = cg_loop_begin(c, begin, end, "row");
-    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, M, "mat"), i = LLVMBuildSRem(c->b, item.iv, M, "i");
+    CgLoop item = cg_loop_begin(c, begin, end, "block");
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
+    LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
     LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
-    LLVMValueRef Bk;  /* row k of op(B) starts at Bk + k*N */
-    if (mm.tb) {
-        /* pack B[j, k] into packed[k*N + j] when the matrix changes */
-        LLVMValueRef changed = LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, last_mat, ""), "");
-        LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack");
-        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "go");
-        LLVMBuildCondBr(c->b, changed, pack, go);
-        LLVMPositionBuilderAtEnd(c->b, pack);
-        LLVMBuildStore(c->b, mat, last_mat);
-        CgLoop pj = cg_loop_begin(c, cg_i64(c, 0), Nn, "pj");
-        LLVMValueRef src_row = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, pj.iv, K, ""), "");
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), K, "pk");
-        LLVMValueRef x = cg_load(c, b, LLVMBuildNSWAdd(c->b, src_row, pk.iv, ""));
-        LLVMBuildStore(c->b, x, at(c, packed, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, Nn, ""), pj.iv, "")));
-        cg_loop_end(c, &pk);
-        cg_loop_end(c, &pj);
-        LLVMBuildBr(c->b, go);
-        LLVMPositionBuilderAtEnd(c->b, go);
-        Bk = packed;
-    } else {
-        LLVMValueRef off = b0;
-        Bk = LLVMBuildGEP2(c->b, c->t_real, Bm, &off, 1, "");
-    }
-    /* acc = 0; for k: acc += A(i,k) · op(B)[k, :] */
-    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), Nn, "z");
-    LLVMBuildStore(c->b, cg_real(c, 0), at(c, acc, z.iv));
-    cg_loop_end(c, &z);
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), K, "k");
-    LLVMValueRef a_idx = mm.ta ? LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lk.iv, M, ""), i, ""), "")
-                               : LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, i, K, ""), lk.iv, ""), "");
-    LLVMValueRef aik = LLVMBuildLoad2(c->b, c->t_real, at(c, A, a_idx), "aik");
-    LLVMValueRef brow = at(c, Bk, LLVMBuildNSWMul(c->b, lk.iv, Nn, ""));
-    CgLoop lj = cg_loop_begin(c, cg_i64(c, 0), Nn, "j");
-    LLVMValueRef bkj = LLVMBuildLoad2(c->b, c->t_real, at(c, brow, lj.iv), "");
-    LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, at(c, acc, lj.iv), "");
-    LLVMValueRef prod = LLVMBuildFMul(c->b, aik, bkj, "");
-    LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
-    LLVMValueRef sum = LLVMBuildFAdd(c->b, cur, prod, "");
-    LLVMSetFastMathFlags(sum, LLVMFastMathAllowContract);
-    LLVMBuildStore(c->b, sum, at(c, acc, lj.iv));
-    cg_loop_end(c, &lj);
-    cg_loop_end(c, &lk);
 
-    /* the epilogue and the store */
-    int extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
-    LLVMValueRef ext_base[16], ext_off[16];
-    int64_t ext_step[16];
-    for (int e = 0; e < extra; e++) {
-        int x = n->in[2 + e];
-        ext_base[e] = cg_leaf_scalar(c, x);
-        if (ext_base[e]) {
-            ext_off[e] = NULL;
-            continue;
-        }
-        CgStrides st;
-        cg_strides(&N(c, x)->shape, &n->shape, &st);
-        ext_base[e] = cg_base(c, x);
-        ext_off[e] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &st, item.iv);
-        ext_step[e] = st.stride[n->shape.rank - 1];
+    /* pack op(B) into panels when the matrix changes */
+    LLVMValueRef changed = LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, last_mat, ""), "");
+    LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
+    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
+    LLVMBuildCondBr(c->b, changed, pack, packed);
+    LLVMPositionBuilderAtEnd(c->b, pack);
+    LLVMBuildStore(c->b, mat, last_mat);
+    {
+        CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
+        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), K, "pk");
+        CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
+        LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
+        LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
+        LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
+        LLVMValueRef src = mm.tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), pk.iv, "")
+                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, Nn, ""), jj, "");
+        LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
+        LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, K, ""), pk.iv, ""),
+                                                                 cg_i64(c, NR), ""), pc.iv, "");
+        LLVMBuildStore(c->b, x, at(c, packB, dst));
+        cg_loop_end(c, &pc);
+        cg_loop_end(c, &pk);
+        cg_loop_end(c, &pp);
     }
-    LLVMValueRef out_row = LLVMBuildNSWMul(c->b, item.iv, Nn, "");
-    CgLoop lo = cg_loop_begin(c, cg_i64(c, 0), Nn, "o");
-    LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, acc, lo.iv), "");
-    if (n->op == IR_MATMUL_EPI) {
+    LLVMBuildBr(c->b, packed);
+    LLVMPositionBuilderAtEnd(c->b, packed);
+
+    /* pack MR rows of op(A): packA[k·MR + r] */
+    {
+        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), K, "ak");
+        for (int r = 0; r < MR; r++) {
+            LLVMValueRef i = LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), "");
+            LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, i, M, "");
+            LLVMValueRef ii = LLVMBuildSelect(c->b, inside, i, cg_i64(c, 0), "");
+            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, M, ""), ii, "")
+                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), pk.iv, "");
+            LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, src, "")), zero, "");
+            LLVMBuildStore(c->b, x, at(c, packA, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, cg_i64(c, MR), ""),
+                                                                 cg_i64(c, r), "")));
+        }
+        cg_loop_end(c, &pk);
+    }
+
+    /* the epilogue's extra operands, at row i0 */
+    int extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
+    LLVMValueRef *ext_scalar = calloc((size_t)extra + 1, sizeof *ext_scalar);
+    CgStrides *ext_st = calloc((size_t)extra + 1, sizeof *ext_st);
+    for (int e = 0; e < extra; e++) {
+        ext_scalar[e] = cg_leaf_scalar(c, n->in[2 + e]);
+        if (!ext_scalar[e])
+            cg_strides(&N(c, n->in[2 + e])->shape, &n->shape, &ext_st[e]);
+    }
+    LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
+    LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
+
+    CgLoop panel = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "jb");
+    /* the microkernel: MR × 2 vector accumulators */
+    LLVMValueRef accp[MR][2];
+    for (int r = 0; r < MR; r++)
+        for (int h = 0; h < 2; h++) {
+            accp[r][h] = cg_alloca(c, vec, NULL, "acc");
+            LLVMBuildStore(c->b, LLVMConstNull(vec), accp[r][h]);
+        }
+    LLVMValueRef bpanel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, K, ""), cg_i64(c, NR), ""));
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), K, "k");
+    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
+    LLVMValueRef bv[2];
+    for (int h = 0; h < 2; h++) {
+        bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
+        LLVMSetAlignment(bv[h], (unsigned)(c->t_real == c->t_f32 ? 4 : 8));
+    }
+    LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
+    LLVMTypeRef fma_t[1] = {vec};
+    unsigned fma_id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, fma_t, 1);
+    LLVMTypeRef fma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
+    for (int r = 0; r < MR; r++) {
+        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, ak, cg_i64(c, r)), "a");
+        LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
+        splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
+            LLVMValueRef args[3] = {splat, bv[h], cur};
+            LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_ft, fma, args, 3, ""), accp[r][h]);
+        }
+    }
+    cg_loop_end(c, &lk);
+    for (int r = 0; r < MR; r++)
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, vec, accp[r][h], ""),
+                                             at(c, tile, cg_i64(c, r * NR + h * VW)));
+            LLVMSetAlignment(st, (unsigned)(c->t_real == c->t_f32 ? 4 : 8));
+        }
+
+    /* epilogue: tile → C, through the program */
+    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
+    LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
+    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
+    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
+    LLVMValueRef *ext_off = calloc((size_t)extra + 1, sizeof *ext_off);
+    LLVMValueRef *ext_base = calloc((size_t)extra + 1, sizeof *ext_base);
+    for (int e = 0; e < extra; e++)
+        if (!ext_scalar[e]) {
+            ext_base[e] = cg_base(c, n->in[2 + e]);
+            ext_off[e] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &ext_st[e], crow);
+        }
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
+    LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
+    LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
+    if (extra || n->op == IR_MATMUL_EPI) {
         const IrProgram *p = n->a.prog;
         LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
         val[0] = y;
         for (int e = 0; e < extra; e++) {
-            if (!ext_off[e]) {
-                val[1 + e] = ext_base[e];
+            if (ext_scalar[e]) {
+                val[1 + e] = ext_scalar[e];
                 continue;
             }
-            LLVMValueRef idx = ext_step[e] ? LLVMBuildNSWAdd(c->b, ext_off[e], lo.iv, "") : ext_off[e];
+            int64_t step = ext_st[e].stride[n->shape.rank - 1];
+            LLVMValueRef idx = step ? LLVMBuildNSWAdd(c->b, ext_off[e], j, "") : ext_off[e];
             LLVMTypeRef t = cg_type(c, N(c, n->in[2 + e])->type);
             LLVMValueRef xv = LLVMBuildLoad2(c->b, t, LLVMBuildGEP2(c->b, t, ext_base[e], &idx, 1, ""), "");
             val[1 + e] = N(c, n->in[2 + e])->type == IR_I32 ? LLVMBuildSIToFP(c->b, xv, c->t_real, "") : xv;
@@ -179,10 +254,15 @@ void cg_matmul_body(Cg *c, int v)
         y = val[p->nin + p->n - 1];
         free(val);
     }
-    cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, lo.iv, ""), y);
-    cg_loop_end(c, &lo);
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, crow, Nn, ""), j, ""), y);
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lr);
+    cg_loop_end(c, &panel);
     cg_loop_end(c, &item);
-    free_ptr(c, acc);
-    if (packed)
-        free_ptr(c, packed);
+    free_ptr(c, packA);
+    free_ptr(c, packB);
+    free(ext_scalar);
+    free(ext_st);
+    free(ext_off);
+    free(ext_base);
 }

@@ -6,6 +6,10 @@
 #   threads      200 steps on 1 and on 2 threads give identical losses
 #   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
 #                epochs in one run
+#   eval         --eval --load prints the test metrics of a checkpoint
+#   interrupt    Ctrl-C (SIGINT) finishes the step, saves, exits 130
+#   nonfinite    a learning rate that blows up stops with the step number, exit 1
+#   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
@@ -47,6 +51,37 @@ resume)
     sed -n 1p "$tmp/resumed" | sed 's/"[a-z_]*seconds": [0-9.]*//g' > "$tmp/b"
     cat "$tmp/a" "$tmp/b"
     cmp "$tmp/a" "$tmp/b" ;;
+eval)
+    need_mnist
+    "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --eval --load "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/eval" || { cat "$tmp/eval"; exit 1; }
+    cat "$tmp/eval"
+    acc=$(field test_accuracy "$tmp/m" 1)
+    grep -q "test_accuracy $(printf '%.4f' "$acc")" "$tmp/eval" ;;
+interrupt)
+    need_mnist
+    "$nnc" --jit --epochs 50 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" &
+    pid=$!
+    sleep 3
+    kill -INT $pid
+    wait $pid
+    status=$?
+    cat "$tmp/log"
+    [ "$status" = 130 ] && [ -s "$tmp/ck.safetensors" ] && grep -q "^interrupted after step" "$tmp/log" ;;
+nonfinite)
+    need_mnist
+    "$nnc" --jit --epochs 1 --lr 1e30 "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
+    status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && grep -q "^nnc: error: step [0-9]*: the loss is \(nan\|infinite\); stopping" "$tmp/log" ;;
+mismatch)
+    need_mnist
+    "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --eval --load "$tmp/xor.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
+    status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && grep -q "tensor 'hidden.weight' is F32\[2,2\], but the model has F32\[128,784\]" "$tmp/log" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

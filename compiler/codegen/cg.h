@@ -15,8 +15,9 @@
 
 typedef struct CgJit CgJit;
 
-/* What --dump-ir=llvm|asm print. */
-typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_OPT, CG_DUMP_ASM } CgDump;
+/* What --dump-ir=llvm|asm print: the module as generated and as
+ * optimized, or the machine code. */
+typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_ASM } CgDump;
 
 typedef struct CgOptions {
     const char *cpu;      /* target CPU; NULL: this host */

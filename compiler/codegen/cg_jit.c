@@ -158,7 +158,14 @@ int cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions
     LLVMDisposeMessage(layout);
     LLVMDisposeTargetData(td);
     int rc = cg_build_module(ctx, mod, g, p, name, &t, err);
-    if (rc == 0 && what != CG_DUMP_LLVM)
+    if (rc == 0 && what == CG_DUMP_LLVM) {  /* as generated, then as optimized */
+        char *text = LLVMPrintModuleToString(mod);
+        sb_puts(out, "; ---- the module as generated (verified) ----\n");
+        sb_puts(out, text);
+        LLVMDisposeMessage(text);
+        sb_puts(out, "\n; ---- after default<O3> with loop and SLP vectorization ----\n");
+    }
+    if (rc == 0)
         rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
     if (rc == 0 && what == CG_DUMP_ASM) {
         LLVMMemoryBufferRef buf;

@@ -2,7 +2,7 @@
 # train.sh NNC ROOT CASE — training through the JIT, end to end.
 #   xor          examples/xor.nn learns XOR: final loss below 0.01 (every
 #                example then sits on the right side of 0.5 with margin)
-#   mnist        one epoch of examples/mnist_mlp.nn reaches 95% test accuracy
+#   mnist        examples/mnist_mlp.nn as it is (5 epochs) reaches 97.5% test accuracy
 #   threads      200 steps on 1 and on 2 threads give identical losses
 #   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
 #                epochs in one run
@@ -28,10 +28,10 @@ xor)
     awk -v l="$loss" 'BEGIN { exit !(l < 0.01) }' ;;
 mnist)
     need_mnist
-    "$nnc" --jit --epochs 1 --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    acc=$(field test_accuracy "$tmp/m" 1)
-    echo "test accuracy after one epoch: $acc"
-    awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' ;;
+    "$nnc" --jit --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    acc=$(field test_accuracy "$tmp/m" '$')
+    echo "test accuracy after five epochs: $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.975) }' ;;
 threads)
     need_mnist
     for t in 1 2; do

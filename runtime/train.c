@@ -75,6 +75,7 @@ typedef struct Loop {
     FILE                *log, *metrics;
     double               start;
     int                  quiet;   /* this evaluation: metrics only, no line */
+    double               last_bar;/* when the progress bar was last drawn */
 } Loop;
 
 static void *at(Loop *L, const RtTensorSpec *t) { return L->slab[t->slab] + t->offset; }
@@ -369,7 +370,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         int end_of_epoch = spe && step % spe == 0;
         int eval_now = end_of_epoch || step == total
                     || (c->eval_every && step % c->eval_every == 0) || (c->text && !c->eval_every && step == total);
-        if (c->progress && (step % 10 == 0 || eval_now)) {
+        if (c->progress && (now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
+            L.last_bar = now();
             double elapsed = now() - epoch_start;
             int64_t done = spe ? (step - 1) % spe + 1 : step, span = spe ? spe : total;
             double rate = (double)loss_examples / (elapsed > 0 ? elapsed : 1e-9);

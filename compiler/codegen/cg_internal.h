@@ -19,6 +19,9 @@ typedef struct Cg {
     LLVMTypeRef    t_kernel;      /* void (ptr ctx, i64 begin, i64 end): an RtTask */
     LLVMValueRef   fn;            /* the kernel being generated */
     LLVMValueRef   ctx_arg;       /* its RtCtx * */
+    LLVMValueRef   begin_arg, end_arg; /* its items [begin, end) */
+    const int     *slot_node;     /* a kernel body's pointer parameters: slot k holds node slot_node[k] */
+    int            nslots;        /* 0: addresses come from the plan */
     LLVMBasicBlockRef entry;      /* for allocas */
     const char    *prefix;        /* entry name: kernels are PREFIX.kN */
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */

@@ -558,7 +558,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
 
 void cg_kernel_body(Cg *c, int v)
 {
-    LLVMValueRef begin = LLVMGetParam(c->fn, 1), end = LLVMGetParam(c->fn, 2);
+    LLVMValueRef begin = c->begin_arg, end = c->end_arg;
     KernelKind k = kind_of(N(c, v));
     if (k == KK_MATMUL) {
         cg_matmul_body(c, v);

@@ -105,7 +105,7 @@ void cg_matmul_body(Cg *c, int v)
     int a = n->in[0], b = n->in[1];
     int VW = vector_width(c), NR = 2 * VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    LLVMValueRef begin = LLVMGetParam(c->fn, 1), end = LLVMGetParam(c->fn, 2);
+    LLVMValueRef begin = c->begin_arg, end = c->end_arg;
     LLVMValueRef K = mm.k_batch ? cg_batch(c) : cg_i64(c, mm.k);
     LLVMValueRef M = cg_dim(c, mm.m), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;

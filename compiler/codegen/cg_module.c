@@ -30,6 +30,51 @@ static void add_string_attr(Cg *c, LLVMValueRef fn, const char *k, const char *v
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
 }
 
+/* A kernel body and what it was generated from. */
+typedef struct Body {
+    unsigned long long hash;
+    char              *key;
+    LLVMValueRef       fn;
+} Body;
+
+static unsigned long long hash_of(const char *s)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Everything the generators read about node v, as text: two nodes with the
+ * same key get the same code, whatever their buffers. */
+static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
+{
+    const IrNode *n = &g->nodes[v];
+    sb_printf(sb, "%d %d ", (int)n->op, (int)n->type);
+    ir_shape_print(sb, &n->shape);
+    for (int i = 0; i < 8; i++)
+        sb_printf(sb, " %lld", (long long)n->a.i[i]);
+    sb_printf(sb, " %a ", n->a.f);
+    ir_shape_print(sb, &n->a.shape);
+    if (n->a.prog) {
+        sb_printf(sb, " prog %d", n->a.prog->nin);
+        for (int k = 0; k < n->a.prog->n; k++) {
+            const IrInstr *in = &n->a.prog->code[k];
+            sb_printf(sb, " (%d %d %d %d %a)", (int)in->op, in->a, in->b, in->c, in->f);
+        }
+    }
+    for (int k = 0; k < n->nin; k++) {
+        const IrNode *u = &g->nodes[n->in[k]];
+        sb_printf(sb, " | %d %d ", (int)(u->op == IR_CONST || u->op == IR_BATCH_SIZE ? u->op : IR_INPUT), (int)u->type);
+        ir_shape_print(sb, &u->shape);
+        if (u->op == IR_CONST)
+            sb_printf(sb, " %a", u->a.f);
+        for (int q = 0; q < k; q++)  /* the same buffer twice is part of the shape of the code */
+            if (n->in[q] == n->in[k])
+                sb_printf(sb, " =%d", q);
+    }
+}
+
 static void init_types(Cg *c)
 {
     c->t_void = LLVMVoidTypeInContext(c->ctx);
@@ -66,23 +111,95 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     c->b = LLVMCreateBuilderInContext(ctx);
     c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
     LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
+    /* Kernels that would generate the same code share one body; each node
+     * gets a small wrapper that passes its buffers (noalias) to it. */
+    Body *bodies = calloc((size_t)g->n + 1, sizeof *bodies);
+    int nbodies = 0;
     for (int v = 0; v < g->n; v++) {
         if (!cg_has_kernel(&g->nodes[v]))
             continue;
+        const IrNode *n = &g->nodes[v];
+        int nslots = 1 + n->nin;
+        int *slots = malloc(sizeof *slots * (size_t)nslots);
+        slots[0] = v;
+        for (int k = 0; k < n->nin; k++)
+            slots[1 + k] = n->in[k];
+        StrBuf key = {0};
+        kernel_key(&key, g, v);
+        unsigned long long h = hash_of(sb_cstr(&key));
+        LLVMValueRef body = NULL;
+        for (int b = 0; b < nbodies && !body; b++)
+            if (bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0)
+                body = bodies[b].fn;
+        LLVMTypeRef *params = malloc(sizeof *params * (size_t)(nslots + 3));
+        for (int k = 0; k < nslots; k++)
+            params[k] = c->t_ptr;
+        params[nslots] = c->t_ptr;
+        params[nslots + 1] = params[nslots + 2] = c->t_i64;
+        LLVMTypeRef body_t = LLVMFunctionType(c->t_void, params, (unsigned)nslots + 3, 0);
+        if (!body) {
+            char bname[256];
+            snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, ir_ops[n->op].name);
+            body = LLVMAddFunction(mod, bname, body_t);
+            LLVMSetLinkage(body, LLVMInternalLinkage);
+            mark_function(c, body, t);
+            unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+            unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+            LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, noinline, 0));
+            for (int k = 0; k < nslots; k++) {
+                bool repeated = false;  /* one buffer passed twice must not claim to be alone */
+                for (int q = 0; q < nslots; q++)
+                    repeated |= q != k && slots[q] == slots[k];
+                if (!repeated)
+                    LLVMAddAttributeAtIndex(body, (unsigned)k + 1, LLVMCreateEnumAttribute(ctx, noalias, 0));
+            }
+            c->fn = body;
+            c->slot_node = slots;
+            c->nslots = nslots;
+            c->ctx_arg = LLVMGetParam(body, (unsigned)nslots);
+            c->begin_arg = LLVMGetParam(body, (unsigned)nslots + 1);
+            c->end_arg = LLVMGetParam(body, (unsigned)nslots + 2);
+            LLVMSetValueName2(c->ctx_arg, "ctx", 3);
+            LLVMSetValueName2(c->begin_arg, "begin", 5);
+            LLVMSetValueName2(c->end_arg, "end", 3);
+            c->entry = LLVMAppendBasicBlockInContext(ctx, body, "entry");
+            LLVMPositionBuilderAtEnd(c->b, c->entry);
+            cg_kernel_body(c, v);
+            LLVMBuildRetVoid(c->b);
+            bodies[nbodies++] = (Body){h, strdup(sb_cstr(&key)), body};
+        }
+        sb_free(&key);
+        /* the wrapper: this node's buffers, by the plan */
         char kname[256];
-        snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[g->nodes[v].op].name);
+        snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[n->op].name);
         c->fn = kernel[v] = LLVMAddFunction(mod, kname, c->t_kernel);
         LLVMSetLinkage(c->fn, LLVMInternalLinkage);
         mark_function(c, c->fn, t);
+        c->slot_node = NULL;
+        c->nslots = 0;
         c->ctx_arg = LLVMGetParam(c->fn, 0);
-        LLVMSetValueName2(c->ctx_arg, "ctx", 3);
-        LLVMSetValueName2(LLVMGetParam(c->fn, 1), "begin", 5);
-        LLVMSetValueName2(LLVMGetParam(c->fn, 2), "end", 3);
         c->entry = LLVMAppendBasicBlockInContext(ctx, c->fn, "entry");
         LLVMPositionBuilderAtEnd(c->b, c->entry);
-        cg_kernel_body(c, v);
+        LLVMValueRef *args = malloc(sizeof *args * (size_t)(nslots + 3));
+        for (int k = 0; k < nslots; k++) {
+            const IrNode *u = &g->nodes[slots[k]];
+            bool no_memory = u->op == IR_CONST || u->op == IR_BATCH_SIZE;
+            args[k] = no_memory ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
+        }
+        args[nslots] = c->ctx_arg;
+        args[nslots + 1] = LLVMGetParam(c->fn, 1);
+        args[nslots + 2] = LLVMGetParam(c->fn, 2);
+        LLVMBuildCall2(c->b, body_t, body, args, (unsigned)nslots + 3, "");
         LLVMBuildRetVoid(c->b);
+        free(args);
+        free(params);
+        free(slots);
     }
+    for (int b = 0; b < nbodies; b++)
+        free(bodies[b].key);
+    free(bodies);
+    c->slot_node = NULL;
+    c->nslots = 0;
 
     /* the entry */
     LLVMTypeRef step_t = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);

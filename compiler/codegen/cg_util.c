@@ -86,6 +86,10 @@ LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to)
 
 LLVMValueRef cg_base(Cg *c, int v)
 {
+    /* in a kernel body, every tensor it touches arrives as a parameter */
+    for (int k = 0; k < c->nslots; k++)
+        if (c->slot_node[k] == v)
+            return LLVMGetParam(c->fn, (unsigned)k);
     const IrNode *n = &c->g->nodes[v];
     if (n->op == IR_TENSOR && c->tables[v])
         return c->tables[v];

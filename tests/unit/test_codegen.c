@@ -183,6 +183,7 @@ static void test_f32(void)
     check(GRAD("zoo"), IR_F32, 3, 1e-5);
     check(GRAD("bce_pos"), IR_F32, 3, 1e-5);
     check(GOLDEN_OK("tiny_gpt"), IR_F32, 2, 1e-4);  /* see test_pipeline.c: adamw on a noise gradient */
+    check(GRAD("shakespeare_small"), IR_F32, 2, 1e-5);
 }
 
 static void test_f64(void)
@@ -193,6 +194,7 @@ static void test_f64(void)
     check(GRAD("zoo"), IR_F64, 3, 1e-12);
     check(GRAD("bce_pos"), IR_F64, 3, 1e-12);
     check(GOLDEN_OK("tiny_gpt"), IR_F64, 2, 1e-12);
+    check(GRAD("shakespeare_small"), IR_F64, 2, 1e-12);
 }
 
 static int setup(void)

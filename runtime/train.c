@@ -168,8 +168,11 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
     uint8_t *xp = at(L, x), *yp = at(L, y);
     for (int64_t i = 0; i < b; i++) {
         int64_t ex = order ? order[first + i] : first + i;
-        for (int64_t e = 0; e < d->x_elems; e++)
-            set_real(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
+        if (x->dtype == RT_F32)  /* the common case: a row copy */
+            memcpy(xp + sizeof(float) * (size_t)(i * d->x_elems), d->x + ex * d->x_elems, sizeof(float) * (size_t)d->x_elems);
+        else
+            for (int64_t e = 0; e < d->x_elems; e++)
+                set_real(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
         for (int64_t e = 0; e < d->y_elems; e++)
             set_real(yp, y->dtype, i * d->y_elems + e,
                      d->labels ? (double)d->labels[ex * d->y_elems + e] : (double)d->y[ex * d->y_elems + e]);

@@ -65,6 +65,10 @@ static const char usage_text[] =
     "                         the optimizer state)\n"
     "      --eval             with --load: evaluate the test split and print metrics\n"
     "      --metrics FILE     append one JSON object per evaluation to FILE\n"
+    "      --sample TEXT      instead of training, generate text after TEXT (a model\n"
+    "                         trained on text(...); use with --load)\n"
+    "      --length N, --temperature X\n"
+    "                         characters to generate (300), softmax temperature (1)\n"
     "  -v, --verbose          print compile times\n"
     "\n"
     "Writing executables and libraries (--emit) is not in this version yet.\n"
@@ -77,7 +81,7 @@ static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"
 
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
-       OPT_STEPS, OPT_LR, OPT_THREADS, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
+       OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
        OPT_VERSION };
 
 typedef struct Options {
@@ -225,6 +229,9 @@ int main(int argc, char **argv)
         {"load", required_argument, NULL, OPT_LOAD},
         {"eval", no_argument, NULL, OPT_EVAL},
         {"metrics", required_argument, NULL, OPT_METRICS},
+        {"sample", required_argument, NULL, OPT_SAMPLE},
+        {"length", required_argument, NULL, OPT_LENGTH},
+        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"verbose", no_argument, NULL, 'v'},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"seed", required_argument, NULL, OPT_SEED},
@@ -289,6 +296,18 @@ int main(int argc, char **argv)
         case OPT_LOAD: o.jit.load = optarg; break;
         case OPT_EVAL: o.jit.eval_only = 1; break;
         case OPT_METRICS: o.jit.metrics = optarg; break;
+        case OPT_SAMPLE: o.jit.sample = optarg; break;
+        case OPT_LENGTH:
+            if (!parse_count(optarg, 1, &o.jit.length) || o.jit.length > 1000000)
+                return usage_error("--length: expected an integer from 1 to 1000000, found '%s'", optarg);
+            break;
+        case OPT_TEMPERATURE: {
+            char *end;
+            o.jit.temperature = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.jit.temperature > 0) || !isfinite(o.jit.temperature))
+                return usage_error("--temperature: expected a positive number, found '%s'", optarg);
+            break;
+        }
         case OPT_BATCH:
             if (!parse_count(optarg, 1, &o.batch))
                 return usage_error("--batch: expected a positive integer, found '%s'", optarg);
@@ -327,7 +346,10 @@ int main(int argc, char **argv)
     if (o.jit.eval_only && !o.jit.load)
         return usage_error("%s", "--eval evaluates a trained model: give it with --load FILE");
     bool training_options = o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root
-                         || o.jit.save || o.jit.load || o.jit.eval_only || o.jit.metrics;
+                         || o.jit.save || o.jit.load || o.jit.eval_only || o.jit.metrics || o.jit.sample
+                         || o.jit.length || o.jit.temperature > 0;
+    if ((o.jit.length || o.jit.temperature > 0) && !o.jit.sample)
+        return usage_error("%s", "--length and --temperature go with --sample");
     if (training_options && o.action != ACT_JIT)
         return usage_error("%s", "--epochs, --steps, --lr, --threads, --data, --save, --load, --eval and --metrics "
                                  "go with --jit");

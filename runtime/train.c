@@ -224,6 +224,86 @@ static void evaluate(Loop *L, Eval *out)
         out->metric[i] /= (double)out->examples;
 }
 
+/* ---- sampling -------------------------------------------------------------------------- */
+
+enum { SAMPLE_STREAM = 10 };
+
+/* The whole window is recomputed for every character (no key/value cache):
+ * simple, and exactly the function the model was trained as.  Causal
+ * attention makes the logits at position p depend only on positions <= p,
+ * so a short context sits at the start of the window, and the filler after
+ * it cannot change the position read. */
+static int sample(Loop *L, char *err, size_t errlen)
+{
+    const RtModel *m = L->m;
+    const RtTrainConfig *c = L->cfg;
+    FILE *out = c->out ? c->out : stdout;
+    const RtTensorSpec *x = &m->inputs[0];
+    if (!c->text || x->dtype != RT_I32 || m->eval.output < 0)
+        return fail(err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
+    int64_t T = c->block, V = 1;
+    if (m->eval.output_last < c->text->vocab)
+        return fail(err, errlen, "the model predicts %lld characters, but the text has %d", (long long)m->eval.output_last,
+                    c->text->vocab);
+    int id_of[256];
+    for (int i = 0; i < 256; i++)
+        id_of[i] = -1;
+    for (int i = 0; i < c->text->vocab; i++)
+        id_of[c->text->chars[i]] = i;
+    size_t plen = strlen(c->sample);
+    for (size_t i = 0; i < plen; i++)
+        if (id_of[(unsigned char)c->sample[i]] < 0)
+            return fail(err, errlen, "character '%c' of the prompt does not occur in the text the model learned from",
+                        c->sample[i]);
+    int64_t total = (int64_t)plen + c->sample_length;
+    int32_t *ids = malloc(sizeof *ids * (size_t)(total + 1));
+    for (size_t i = 0; i < plen; i++)
+        ids[i] = id_of[(unsigned char)c->sample[i]];
+    int64_t n = (int64_t)plen;
+    if (n == 0)
+        ids[n++] = 0;  /* an empty prompt starts from the first character of the vocabulary */
+    double *p = NULL;
+    fputs(c->sample, out);
+    L->ctx.batch = 1;
+    for (int64_t k = 0; k < c->sample_length; k++) {
+        int64_t start = n > T ? n - T : 0, len = n - start;
+        for (int64_t t = 0; t < T; t++) {
+            set_real(at(L, x), x->dtype, t, t < len ? ids[start + t] : 0);
+            set_real(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
+        }
+        m->eval.fn(&L->ctx);
+        /* logits [1, T, V]: row len-1 */
+        if (!p) {
+            V = c->text->vocab;
+            p = malloc(sizeof *p * (size_t)V);
+        }
+        int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
+        double best = -INFINITY, sum = 0;
+        for (int64_t v = 0; v < V; v++) {
+            p[v] = get_real(L->slab[RT_SLAB_ACT] + m->eval.output, m->real, row + v) / c->temperature;
+            best = p[v] > best ? p[v] : best;
+        }
+        for (int64_t v = 0; v < V; v++)
+            sum += p[v] = exp(p[v] - best);
+        double u = rt_uniform(c->seed, SAMPLE_STREAM, (uint64_t)k, 0) * sum, acc = 0;
+        int64_t pick = V - 1;
+        for (int64_t v = 0; v < V; v++) {
+            acc += p[v];
+            if (u < acc) {
+                pick = v;
+                break;
+            }
+        }
+        ids[n++] = (int32_t)pick;
+        fputc(c->text->chars[pick], out);
+        fflush(out);
+    }
+    fputc('\n', out);
+    free(p);
+    free(ids);
+    return 0;
+}
+
 /* ---- reporting ---------------------------------------------------------------------- */
 
 static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss, double rate,
@@ -282,7 +362,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     if (m->ninputs != 1 || m->ntargets != 1)
         return fail(err, errlen, "the training loop feeds one input and one target; model '%s' has %d and %d",
                     m->name, m->ninputs, m->ntargets);
-    if (!c->text && (!c->train || !c->test))
+    if (!c->text && !c->sample && (!c->train || !c->test))
         return fail(err, errlen, "no data to train on");
     int64_t per_example = 1;
     for (int i = 1; i < m->inputs[0].rank; i++)
@@ -326,6 +406,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     if (!resumed && step_t)
         set_real(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
+    if (c->sample) {
+        rc = sample(&L, err, errlen);
+        goto done;
+    }
     if (c->eval_only) {
         Eval ev;
         evaluate(&L, &ev);

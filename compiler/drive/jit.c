@@ -64,6 +64,13 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
         }
         e->loss = p->offset[v];
     }
+    e->output = -1;
+    o = output_offset(g, p, OUT_PREDICTION, 0);
+    if (o >= 0 && p->slab[g->outs[o].value] == SLAB_ACT) {
+        const IrNode *pred = &g->nodes[g->outs[o].value];
+        e->output = p->offset[g->outs[o].value];
+        e->output_last = pred->shape.dim[pred->shape.rank - 1];
+    }
     for (int k = 0; (o = output_offset(g, p, OUT_METRIC, k)) >= 0 && k < 8; k++) {
         e->metric_name[k] = g->outs[o].name;
         e->metric[k] = p->offset[g->outs[o].value];
@@ -179,7 +186,9 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     RtTrainConfig cfg = {.batch = t.batch, .epochs = t.epochs, .steps = t.steps, .eval_every = t.eval_every,
                          .seed = (uint64_t)t.seed, .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                          .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .eval_only = o->eval_only,
-                         .progress = isatty(fileno(log)), .log = log};
+                         .progress = isatty(fileno(log)), .log = log, .sample = o->sample,
+                         .sample_length = o->length ? o->length : 300,
+                         .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout};
     RtDataset train = {0}, test = {0};
     RtText text = {0};
     char why[1024];

@@ -16,6 +16,9 @@ typedef struct JitOptions {
     int         eval_only;
     int         verbose;      /* -v: compile times */
     FILE       *log;
+    const char *sample;       /* --sample TEXT: generate after TEXT instead of training */
+    int64_t     length;       /* --length: characters to generate (default 300) */
+    double      temperature;  /* --temperature (default 1) */
 } JitOptions;
 
 /* Returns an exit status: 0, 1 (the input or the data is wrong; said on

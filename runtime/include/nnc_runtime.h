@@ -116,6 +116,8 @@ typedef struct RtEntry {
     int         nmetrics;
     const char *metric_name[8];
     int64_t     metric[8];        /* byte offsets in the act slab */
+    int64_t     output;           /* byte offset of the prediction in the act slab, or -1 */
+    int64_t     output_last;      /* the prediction's last dimension (logits per position) */
 } RtEntry;
 
 typedef struct RtModel {
@@ -146,6 +148,12 @@ typedef struct RtTrainConfig {
     int64_t      block;                 /* text: window length */
     int          progress;              /* draw a progress bar (a terminal) */
     void        *log;                   /* FILE *: progress and per-epoch lines */
+    /* Instead of training: generate sample_length characters after the
+     * prompt `sample` (a text model), at temperature, and write them to out. */
+    const char  *sample;
+    int64_t      sample_length;
+    double       temperature;
+    void        *out;                   /* FILE * */
 } RtTrainConfig;
 
 /* Trains m as cfg says.  Returns 0; 130 after Ctrl-C (the step in flight

@@ -10,6 +10,8 @@
 #   interrupt    Ctrl-C (SIGINT) finishes the step, saves, exits 130
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
+#   sample       a small character model learns "abcd" repeated and, from the
+#                prompt "bc", generates "dabcdabc..." (text data, --sample)
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
@@ -82,6 +84,12 @@ mismatch)
     status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && grep -q "tensor 'hidden.weight' is F32\[2,2\], but the model has F32\[128,784\]" "$tmp/log" ;;
+sample)
+    "$nnc" --jit --save "$tmp/ck.safetensors" "$root/tests/jit/abcd.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/out"
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

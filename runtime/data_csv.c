@@ -14,47 +14,11 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 /* rt_uniform's stream for rt_shuffle: (seed, SHUFFLE_STREAM, epoch, i) is
  * the draw that picks the element swapped into place i. */
 enum { SHUFFLE_STREAM = 7 };
-
-/* The whole file, NUL-terminated, in *buf (caller frees); its length in *len. */
-static int read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t n = 0, cap = 1 << 16;
-    char *p = malloc(cap + 1);
-    while (p) {
-        n += fread(p + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-        char *q = realloc(p, cap + 1);
-        if (!q)
-            free(p);
-        p = q;
-    }
-    int bad = !p || ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        if (p)
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
-        else
-            snprintf(err, errlen, "out of memory reading %s", path);
-        free(p);
-        return -1;
-    }
-    p[n] = '\0';
-    *buf = p;
-    *len = n;
-    return 0;
-}
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -140,7 +104,7 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
     }
     char *buf;
     size_t len;
-    if (read_whole(path, &buf, &len, err, errlen) != 0)
+    if (rt_read_whole(path, &buf, &len, err, errlen) != 0)
         return -1;
 
     int classified = classes > 0;

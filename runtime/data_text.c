@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 /* rt_uniform's streams for window starts: (seed, stream, step, b) places
  * window b of the batch at step. */
@@ -20,42 +21,6 @@ enum {
     TEXT_VALID_STREAM = 9,
 };
 
-/* The whole file in *buf (caller frees); its length in *len. */
-static int read_whole(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t n = 0, cap = 1 << 16;
-    unsigned char *p = malloc(cap);
-    while (p) {
-        n += fread(p + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-        unsigned char *q = realloc(p, cap);
-        if (!q)
-            free(p);
-        p = q;
-    }
-    int bad = !p || ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        if (p)
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
-        else
-            snprintf(err, errlen, "out of memory reading %s", path);
-        free(p);
-        return -1;
-    }
-    *buf = p;
-    *len = n;
-    return 0;
-}
-
 int rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -63,10 +28,11 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
         snprintf(err, errlen, "split %g is not between 0 and 1", split);
         return -1;
     }
-    unsigned char *text;
+    char *raw;
     size_t n;
-    if (read_whole(path, &text, &n, err, errlen) != 0)
+    if (rt_read_whole(path, &raw, &n, err, errlen) != 0)
         return -1;
+    unsigned char *text = (unsigned char *)raw;  /* bytes, not characters of a string */
     if (n == 0) {
         snprintf(err, errlen, "%s is empty", path);
         free(text);

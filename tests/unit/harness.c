@@ -1,6 +1,10 @@
 /* harness.c — see harness.h. */
 #include "harness.h"
 
+#include "ir/gradcheck.h"
+#include "ir/interp.h"
+#include "passes/pipeline.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,4 +74,34 @@ void add_suite(const char *name, const TestCase *tests)
     CU_pSuite s = CU_add_suite(name, NULL, NULL);
     for (const TestCase *t = tests; t->name; t++)
         CU_add_test(s, t->name, t->fn);
+}
+
+const char *read_source(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+void fill_step_inputs(IrEval *ev, const SemaModel *m, NncCompiled *c)
+{
+    const IrGraph *g = &c->step.L.g;
+    nnc_fill_params(m, &c->step.L, ev, 5);
+    nnc_fill_batch(&c->step.L, ev, 5);
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_INPUT || (n->a.role != ROLE_STATE && n->a.role != ROLE_STEP))
+            continue;
+        int64_t len = ir_elems(&n->shape, ev->batch);
+        double *v = calloc((size_t)len + 1, sizeof(double));
+        if (strcmp(n->a.name, "total_steps") == 0)
+            v[0] = 100;
+        ir_eval_set(ev, i, v);
+        free(v);
+    }
 }

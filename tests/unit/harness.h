@@ -33,6 +33,17 @@ void run_expr(FrontRun *r, const char *decls, const char *expr);
 /* The type of the model's output, as --dump-ir prints it ("f32[B,10]"). */
 const char *output_type(const FrontRun *r);
 
+/* The text of a file (a static buffer of 64 KiB), or NULL. */
+const char *read_source(const char *path);
+
+struct IrEval;
+struct SemaModel;
+struct NncCompiled;
+/* Binds every input of a compiled step for the interpreter: parameters and
+ * batch as --gradcheck makes them (seed 5), zero optimizer state, step 0 of
+ * a 100-step run. */
+void fill_step_inputs(struct IrEval *ev, const struct SemaModel *m, struct NncCompiled *c);
+
 /* CUnit assertions on strings that show both sides when they differ. */
 #define ASSERT_STR(actual, expected) assert_str_eq((actual), (expected), __FILE__, __LINE__)
 void assert_str_eq(const char *actual, const char *expected, const char *file, int line);

@@ -20,37 +20,6 @@
 
 static CgJit *jit;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
-/* The deterministic inputs of test_pipeline.c: step 0 of 100, zero state. */
-static void fill(IrEval *ev, const SemaModel *m, NncCompiled *c)
-{
-    const IrGraph *g = &c->step.L.g;
-    nnc_fill_params(m, &c->step.L, ev, 5);
-    nnc_fill_batch(&c->step.L, ev, 5);
-    for (int i = 0; i < g->n; i++) {
-        const IrNode *n = &g->nodes[i];
-        if (n->op != IR_INPUT || (n->a.role != ROLE_STATE && n->a.role != ROLE_STEP))
-            continue;
-        int64_t len = ir_elems(&n->shape, ev->batch);
-        double *v = calloc((size_t)len + 1, sizeof(double));
-        if (strcmp(n->a.name, "total_steps") == 0)
-            v[0] = 100;
-        ir_eval_set(ev, i, v);
-        free(v);
-    }
-}
-
 static void put(uint8_t *dst, const IrNode *n, const double *v, int64_t len)
 {
     for (int64_t e = 0; e < len; e++) {
@@ -104,7 +73,7 @@ static const uint8_t *output_data(const Run *r, const IrGraph *g, const IrPlan *
 
 static void check(const char *path, IrType type, int64_t batch, double tol)
 {
-    const char *text = slurp(path);
+    const char *text = read_source(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     FrontRun fr;
     run_text(&fr, text);
@@ -116,7 +85,7 @@ static void check(const char *path, IrType type, int64_t batch, double tol)
     const IrGraph *g = &c.step.L.g;
     IrEval ev;
     ir_eval_init(&ev, g, batch);
-    fill(&ev, m, &c);
+    fill_step_inputs(&ev, m, &c);
     CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
 
     static int serial;

@@ -18,18 +18,6 @@
 #include "ir/lower.h"
 #include "passes/pipeline.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Runs c's graph on the deterministic inputs; the step counter 0, a
  * 100-step run, zero optimizer state. */
 static int run(IrEval *ev, const SemaModel *m, NncCompiled *c, int64_t batch, bool planned)
@@ -38,19 +26,7 @@ static int run(IrEval *ev, const SemaModel *m, NncCompiled *c, int64_t batch, bo
     ir_eval_init(ev, g, batch);
     if (planned)
         ev->plan = c->plan;
-    nnc_fill_params(m, &c->step.L, ev, 5);
-    nnc_fill_batch(&c->step.L, ev, 5);
-    for (int i = 0; i < g->n; i++) {
-        const IrNode *n = &g->nodes[i];
-        if (n->op != IR_INPUT || (n->a.role != ROLE_STATE && n->a.role != ROLE_STEP))
-            continue;
-        int64_t len = ir_elems(&n->shape, batch);
-        double *v = calloc((size_t)len + 1, sizeof(double));
-        if (strcmp(n->a.name, "total_steps") == 0)
-            v[0] = 100;
-        ir_eval_set(ev, i, v);
-        free(v);
-    }
+    fill_step_inputs(ev, m, c);
     int rc = ir_eval_run(ev);
     if (rc)
         fprintf(stderr, "interpreter: %s\n", ev->error);
@@ -87,7 +63,7 @@ static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
 
 static void check_example(const char *path, IrType type, double tol, int64_t batch)
 {
-    const char *text = slurp(path);
+    const char *text = read_source(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     FrontRun r;
     run_text(&r, text);

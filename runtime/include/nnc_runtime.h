@@ -213,4 +213,48 @@ void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uin
                    int32_t *x, int32_t *y);
 void rt_text_free(RtText *t);
 
+/* ---- a trainer: the train block's data and recipe, the command line (run.c, exe.c) --- */
+
+typedef enum RtDataKind { RT_DATA_MNIST, RT_DATA_CSV, RT_DATA_TEXT } RtDataKind;
+
+/* What the train block says, in plain values: everything a trainer needs
+ * besides the compiled entries.  nnc fills it for --jit and writes it as C
+ * into the executables it makes. */
+typedef struct RtRecipe {
+    RtDataKind   data;
+    const char  *path, *path2;     /* mnist: dir; csv: train, test ("" = train); text: file */
+    RtNormalize  normalize;        /* mnist */
+    int          header;           /* csv: skip the first line */
+    int64_t      classes;          /* csv: targets are labels in [0, classes); 0 = reals */
+    int64_t      block;            /* text: window length */
+    double       split;            /* text: fraction for training */
+    int64_t      vocab;            /* text: the model's vocabulary */
+    int64_t      batch, epochs, steps, eval_every;
+    uint64_t     seed;
+    double       lr;               /* as compiled in (reported, not changeable at run time) */
+    const char  *model_dir;        /* relative data paths are tried here after the data root */
+} RtRecipe;
+
+/* The command line's overrides (0 or NULL: the recipe's). */
+typedef struct RtRunOptions {
+    int64_t     epochs, steps, threads;
+    int64_t     seed;              /* -1: the recipe's */
+    const char *data_root;         /* NULL: $NNC_DATA, else "." */
+    const char *save, *load, *metrics;
+    int         eval_only;
+    const char *sample;
+    int64_t     length;
+    double      temperature;
+    const char *prog;              /* prefix of error messages; NULL: "nnc" */
+} RtRunOptions;
+
+/* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
+ * after Ctrl-C, or 1 having said why on log ("nnc: error: ..."). */
+int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);
+
+/* main() of an executable made by `nnc model.nn`: parses the training
+ * options (--help lists them) and runs.  Exit status 0, 1 (bad data or
+ * checkpoint), 2 (bad command line), 130 (interrupted). */
+int rt_exe_main(const RtModel *m, const RtRecipe *r, int argc, char **argv);
+
 #endif

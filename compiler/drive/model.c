@@ -1,0 +1,163 @@
+/* model.c — see model.h.
+ *
+ * The two graphs are planned for the train block's batch; their parameters
+ * and inputs are laid out alike (the same tensors in the same order), so one
+ * set of slabs serves both.  That is checked here, not assumed.
+ */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static RtDtype dtype_of(IrType t) { return t == IR_F64 ? RT_F64 : t == IR_I32 ? RT_I32 : RT_F32; }
+
+static RtTensorSpec spec_of(const IrGraph *g, const IrPlan *p, int v)
+{
+    const IrNode *n = &g->nodes[v];
+    RtTensorSpec s = {.name = n->a.name, .slab = (RtSlab)p->slab[v], .offset = p->offset[v], .rank = n->shape.rank,
+                      .dtype = dtype_of(n->type)};
+    for (int i = 0; i < n->shape.rank; i++)
+        s.shape[i] = n->shape.dim[i] == IR_BATCH ? -1 : n->shape.dim[i];
+    return s;
+}
+
+static int nth_output(const IrGraph *g, IrOutKind kind, int nth)
+{
+    for (int i = 0; i < g->nouts; i++)
+        if (g->outs[i].kind == kind && nth-- == 0)
+            return i;
+    return -1;
+}
+
+/* An entry's slabs and where its results are. */
+static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const char **err)
+{
+    memset(e, 0, sizeof *e);
+    for (int s = 0; s <= SLAB_ACT; s++)
+        e->slab_bytes[s] = p->slab_bytes[s];
+    e->loss = -1;
+    int o = nth_output(g, OUT_LOSS, 0);
+    if (o >= 0) {
+        int v = g->outs[o].value;
+        if (p->slab[v] != SLAB_ACT) {
+            *err = "the loss is not computed in the activation slab";
+            return -1;
+        }
+        e->loss = p->offset[v];
+    }
+    e->output = -1;
+    o = nth_output(g, OUT_PREDICTION, 0);
+    if (o >= 0 && p->slab[g->outs[o].value] == SLAB_ACT) {
+        const IrNode *pred = &g->nodes[g->outs[o].value];
+        e->output = p->offset[g->outs[o].value];
+        e->output_last = pred->shape.dim[pred->shape.rank - 1];
+    }
+    for (int k = 0; (o = nth_output(g, OUT_METRIC, k)) >= 0 && k < 8; k++) {
+        e->metric_name[k] = g->outs[o].name;
+        e->metric[k] = p->offset[g->outs[o].value];
+        e->nmetrics++;
+    }
+    return 0;
+}
+
+/* Tensors by role, checking that evaluation sees each where the step does. */
+static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const char **err)
+{
+    const IrGraph *gs = &t->step.step.L.g, *ge = &t->eval.step.L.g;
+    RtModel *rm = &t->rm;
+    rm->params = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
+    rm->state = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
+    rm->inputs = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
+    rm->targets = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
+    for (int v = 0; v < gs->n; v++) {
+        const IrNode *n = &gs->nodes[v];
+        if (n->op != IR_INPUT)
+            continue;
+        RtTensorSpec s = spec_of(gs, t->step.plan, v);
+        for (int u = 0; u < ge->n; u++)
+            if (ge->nodes[u].op == IR_INPUT && strcmp(ge->nodes[u].a.name, n->a.name) == 0
+                && (t->eval.plan->offset[u] != s.offset || (int)t->eval.plan->slab[u] != (int)s.slab)) {
+                *err = arena_printf(a, "'%s' is laid out differently for training and evaluation", n->a.name);
+                return -1;
+            }
+        switch (n->a.role) {
+        case ROLE_PARAM: {
+            const SemaParam *sp = &m->params[rm->nparams];
+            s.init = (RtInit)sp->init;
+            s.fan_in = sp->fan_in;
+            rm->params[rm->nparams++] = s;
+            break;
+        }
+        case ROLE_STATE: case ROLE_STEP: rm->state[rm->nstate++] = s; break;
+        case ROLE_INPUT: rm->inputs[rm->ninputs++] = s; break;
+        case ROLE_TARGET: rm->targets[rm->ntargets++] = s; break;
+        }
+    }
+    return 0;
+}
+
+/* The train block as plain values. */
+static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, Arena *a)
+{
+    const SemaTrain *t = &m->train;
+    *r = (RtRecipe){.batch = t->batch, .epochs = t->epochs, .steps = t->steps, .eval_every = t->eval_every,
+                    .seed = (uint64_t)t->seed, .lr = t->optimizer_args[0].f, .path = t->data_args[0].s, .path2 = ""};
+    const char *slash = strrchr(src->name, '/');
+    r->model_dir = slash ? arena_printf(a, "%.*s", (int)(slash - src->name), src->name) : ".";
+    if (t->data == &builtin_table[B_MNIST]) {
+        r->data = RT_DATA_MNIST;
+        const char *norm = t->data_args[1].s;
+        r->normalize = strcmp(norm, "standard") == 0 ? RT_NORM_STANDARD
+                     : strcmp(norm, "unit") == 0 ? RT_NORM_UNIT : RT_NORM_NONE;
+    } else if (t->data == &builtin_table[B_CSV]) {
+        r->data = RT_DATA_CSV;
+        r->path2 = t->data_args[1].s;
+        r->header = t->data_args[2].b;
+        for (int i = 0; i < m->nnodes; i++)  /* labels: their classes; real targets: 0 */
+            if (m->nodes[i].kind == SN_TARGET)
+                r->classes = m->nodes[i].type.elem == ELEM_INDEX ? m->nodes[i].type.classes : 0;
+    } else {
+        r->data = RT_DATA_TEXT;
+        r->block = t->data_args[1].i;
+        r->split = t->data_args[2].f;
+        for (int i = 0; i < m->nnodes; i++)
+            if (m->nodes[i].kind == SN_INPUT)
+                r->vocab = m->nodes[i].type.classes;
+    }
+}
+
+int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE *log)
+{
+    SemaModel *m = f->model;
+    SemaTrain t = m->train;
+    if (!t.decl) {
+        fprintf(log, "%s: error: model '%s' has no train block; a trainer needs one\n", f->src.name, m->name);
+        return 1;
+    }
+    if (o->epochs)
+        t.epochs = o->epochs, t.steps = 0;
+    if (o->steps)
+        t.steps = o->steps, t.epochs = 0;
+    if (o->batch)
+        t.batch = o->batch;
+    if (o->seed >= 0)
+        t.seed = o->seed;
+    if (o->lr > 0)
+        t.optimizer_args[0] = (Value){.kind = VAL_FLOAT, .f = o->lr};
+    m->train = t;  /* lowering reads the recipe from the model */
+
+    memset(out, 0, sizeof *out);
+    const char *err = NULL;
+    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, STAGE_PLAN, t.batch, &out->step, &err) != 0
+        || nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_FORWARD, false, STAGE_PLAN, t.batch, &out->eval, &err) != 0
+        || describe_entry(&out->rm.train, &out->step.step.L.g, out->step.plan, &err) != 0
+        || describe_entry(&out->rm.eval, &out->eval.step.L.g, out->eval.plan, &err) != 0
+        || describe_tensors(out, m, &f->arena, &err) != 0) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    out->rm.name = m->name;
+    out->rm.real = RT_F32;
+    describe_recipe(&out->recipe, m, &f->src, &f->arena);
+    return 0;
+}

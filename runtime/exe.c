@@ -1,0 +1,151 @@
+/* exe.c — the command line of a trainer made by `nnc model.nn`.
+ *
+ * The executable holds one compiled model; its options are those of
+ * `nnc --jit` that make sense once the code exists.  What was compiled in
+ * (the batch the memory plan was made for, the learning rate, which is a
+ * constant of the generated update) can be narrowed or not at all; asking
+ * for more says how to recompile rather than silently doing something else.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnc_runtime.h"
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int parse_int(const char *text, int64_t lo, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_real(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r)
+{
+    fprintf(f,
+            "Usage: %s [OPTION]...\n"
+            "Train model '%s' (compiled by nnc) as its train block says.\n"
+            "\n"
+            "      --epochs N, --steps N   train this long instead\n"
+            "      --batch N           examples per batch, at most %lld (compiled in)\n"
+            "      --seed N            seed for initial weights and data order (default %llu)\n"
+            "      --threads N         threads (default: all CPUs)\n"
+            "      --data DIR          root of relative data paths (default $NNC_DATA, else .)\n"
+            "      --save FILE         write a checkpoint (safetensors) after each evaluation\n"
+            "      --load FILE         start from a checkpoint\n"
+            "      --eval              with --load: evaluate the test split and print metrics\n"
+            "      --metrics FILE      append one JSON object per evaluation to FILE\n"
+            "      --sample TEXT       generate text after TEXT (a text model; use with --load)\n"
+            "      --length N, --temperature X\n"
+            "                          characters to generate (300), softmax temperature (1)\n"
+            "  -h, --help              show this help and exit\n"
+            "\n"
+            "The learning rate (%g) is compiled in: recompile with nnc --lr X to change it.\n"
+            "Exit status: 0 success, 1 bad data or checkpoint, 2 bad command line,\n"
+            "130 interrupted.\n",
+            prog, m->name, (long long)r->batch, (unsigned long long)r->seed, r->lr);
+}
+
+int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
+{
+    enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS,
+           O_SAMPLE, O_LENGTH, O_TEMP };
+    static const struct option opts[] = {
+        {"epochs", required_argument, 0, O_EPOCHS}, {"steps", required_argument, 0, O_STEPS},
+        {"batch", required_argument, 0, O_BATCH},   {"lr", required_argument, 0, O_LR},
+        {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, O_THREADS},
+        {"data", required_argument, 0, O_DATA},     {"save", required_argument, 0, O_SAVE},
+        {"load", required_argument, 0, O_LOAD},     {"eval", no_argument, 0, O_EVAL},
+        {"metrics", required_argument, 0, O_METRICS}, {"sample", required_argument, 0, O_SAMPLE},
+        {"length", required_argument, 0, O_LENGTH}, {"temperature", required_argument, 0, O_TEMP},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+    };
+    const char *prog = base_name(argv[0]);
+    RtRecipe r = *recipe;
+    RtRunOptions o = {.seed = -1, .prog = prog};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int64_t n = 0;
+        double x = 0;
+        const char *bad = NULL;
+        switch (c) {
+        case O_EPOCHS: if (parse_int(optarg, 1, &o.epochs)) bad = "--epochs wants a whole number of at least 1"; break;
+        case O_STEPS: if (parse_int(optarg, 1, &o.steps)) bad = "--steps wants a whole number of at least 1"; break;
+        case O_THREADS: if (parse_int(optarg, 1, &o.threads)) bad = "--threads wants a whole number of at least 1"; break;
+        case O_SEED: if (parse_int(optarg, 0, &o.seed)) bad = "--seed wants a whole number of at least 0"; break;
+        case O_LENGTH: if (parse_int(optarg, 1, &o.length)) bad = "--length wants a whole number of at least 1"; break;
+        case O_TEMP: if (parse_real(optarg, &o.temperature)) bad = "--temperature wants a positive number"; break;
+        case O_BATCH:
+            if (parse_int(optarg, 1, &n))
+                bad = "--batch wants a whole number of at least 1";
+            else if (n > recipe->batch) {
+                fprintf(stderr, "%s: error: --batch %lld: this trainer was compiled for batches of at most %lld; "
+                        "recompile with nnc --batch %lld\n", prog, (long long)n, (long long)recipe->batch, (long long)n);
+                return 2;
+            } else
+                r.batch = n;
+            break;
+        case O_LR:
+            if (parse_real(optarg, &x))
+                bad = "--lr wants a positive number";
+            else if (x != recipe->lr) {
+                fprintf(stderr, "%s: error: --lr %s: the learning rate is compiled in (%g); recompile with nnc --lr %s\n",
+                        prog, optarg, recipe->lr, optarg);
+                return 2;
+            }
+            break;
+        case O_DATA: o.data_root = optarg; break;
+        case O_SAVE: o.save = optarg; break;
+        case O_LOAD: o.load = optarg; break;
+        case O_EVAL: o.eval_only = 1; break;
+        case O_METRICS: o.metrics = optarg; break;
+        case O_SAMPLE: o.sample = optarg; break;
+        case 'h': usage(stdout, prog, m, recipe); return 0;
+        case ':': fprintf(stderr, "%s: error: %s needs a value\n", prog, argv[optind - 1]); return 2;
+        default:
+            fprintf(stderr, "%s: error: unknown option '%s' (see %s --help)\n", prog, argv[optind - 1], prog);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "%s: error: %s, not '%s'\n", prog, bad, optarg);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: error: unexpected argument '%s' (see %s --help)\n", prog, argv[optind], prog);
+        return 2;
+    }
+    if (o.eval_only && !o.load) {
+        fprintf(stderr, "%s: error: --eval needs --load FILE\n", prog);
+        return 2;
+    }
+    if (o.sample && r.data != RT_DATA_TEXT) {
+        fprintf(stderr, "%s: error: --sample needs a model trained on text(...)\n", prog);
+        return 2;
+    }
+    return rt_run(m, &r, &o, stderr);
+}

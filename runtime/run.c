@@ -1,0 +1,96 @@
+/* run.c — from a recipe to a training run: find and load the data the train
+ * block names, check it fits the model, and hand both to rt_train.  Shared by
+ * `nnc --jit` and the executables `nnc model.nn` makes, so the two read the
+ * same data the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nnc_runtime.h"
+
+/* A relative data path: under the data root if it is there, else beside the
+ * model; when neither exists, the one under the root (the loader says what
+ * is missing). */
+static const char *resolve(char *buf, size_t len, const char *root, const char *model_dir, const char *path)
+{
+    if (path[0] == '/')
+        return path;
+    struct stat st;
+    snprintf(buf, len, "%s/%s", root, path);
+    if (stat(buf, &st) == 0 || !model_dir || !model_dir[0])
+        return buf;
+    char beside[4096];
+    snprintf(beside, sizeof beside, "%s/%s", model_dir, path);
+    if (stat(beside, &st) == 0)
+        snprintf(buf, len, "%s", beside);
+    return buf;
+}
+
+int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
+{
+    FILE *log = logp;
+    const char *root = o->data_root ? o->data_root : getenv("NNC_DATA") ? getenv("NNC_DATA") : ".";
+    RtTrainConfig cfg = {
+        .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
+        .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
+        .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .eval_only = o->eval_only,
+        .progress = isatty(fileno(log)), .log = log, .sample = o->sample,
+        .sample_length = o->length ? o->length : 300,
+        .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout,
+    };
+    if (o->epochs)
+        cfg.epochs = o->epochs, cfg.steps = 0;
+    if (o->steps)
+        cfg.steps = o->steps, cfg.epochs = 0;
+
+    RtDataset train = {0}, test = {0};
+    RtText text = {0};
+    char why[1024], p1[4096], p2[4096];
+    int rc = 0;
+    switch (r->data) {
+    case RT_DATA_MNIST: {
+        const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
+        if (rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why)
+            || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why))
+            rc = 1;
+        cfg.train = &train, cfg.test = &test;
+        break;
+    }
+    case RT_DATA_CSV: {
+        const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
+        const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : tr;
+        if (rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)
+            || rt_csv_load(te, r->header, r->classes, &test, why, sizeof why))
+            rc = 1;
+        cfg.train = &train, cfg.test = &test;
+        break;
+    }
+    case RT_DATA_TEXT: {
+        const char *path = resolve(p1, sizeof p1, root, r->model_dir, r->path);
+        cfg.block = r->block;
+        if (rt_text_load(path, r->split, &text, why, sizeof why))
+            rc = 1;
+        else if (text.vocab > r->vocab) {
+            snprintf(why, sizeof why, "%s has %d distinct characters, but the model's vocabulary is %lld", path,
+                     text.vocab, (long long)r->vocab);
+            rc = 1;
+        }
+        cfg.text = &text;
+        break;
+    }
+    }
+    if (rc == 0) {
+        rc = rt_train(m, &cfg, why, sizeof why);
+        if (rc == 1)
+            fprintf(log, "%s: error: %s\n", o->prog ? o->prog : "nnc", why);
+    } else
+        fprintf(log, "%s: error: %s\n", o->prog ? o->prog : "nnc", why);
+    rt_dataset_free(&train);
+    rt_dataset_free(&test);
+    rt_text_free(&text);
+    return rc;
+}

@@ -20,6 +20,7 @@
 #include "ir/print.h"
 #include "ir/export.h"
 #include "codegen/cg.h"
+#include "drive/aot.h"
 #include "drive/jit.h"
 #include "passes/pipeline.h"
 
@@ -71,7 +72,14 @@ static const char usage_text[] =
     "                         characters to generate (300), softmax temperature (1)\n"
     "  -v, --verbose          print compile times\n"
     "\n"
-    "Writing executables and libraries (--emit) is not in this version yet.\n"
+    "Writing files (what nnc FILE.nn does without an action):\n"
+    "      --emit=KIND        exe: a native trainer that trains as the train block\n"
+    "                         says and takes the training options above (the\n"
+    "                         default); llvm: the optimized LLVM IR; asm: assembly\n"
+    "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s)\n"
+    "      --target-cpu=NAME  generate code for NAME (e.g. x86-64-v3), not this host\n"
+    "      --epochs N, --steps N, --batch N, --lr X, --seed N\n"
+    "                         compiled into the trainer (the batch is its largest)\n"
     "\n"
     "Exit status: 0 success, 1 errors in the input (or a failed gradient check),\n"
     "2 bad command line, 3 internal compiler error.\n";
@@ -79,10 +87,10 @@ static const char usage_text[] =
 /* --dump-ir stages: those of this version, then those later versions add. */
 static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
 
-enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT };
+enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
-       OPT_VERSION };
+       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU };
 
 typedef struct Options {
     enum Action action;
@@ -94,6 +102,9 @@ typedef struct Options {
     const char *file;
     const char *export_path;
     JitOptions  jit;        /* --jit's overrides */
+    AotKind     emit;       /* what --emit writes (the default action: an executable) */
+    const char *output;     /* -o */
+    const char *cpu;        /* --target-cpu */
     int         verbose;
 } Options;
 
@@ -239,12 +250,15 @@ int main(int argc, char **argv)
         {"colour", required_argument, NULL, OPT_COLOR},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"emit", required_argument, NULL, OPT_EMIT},
+        {"output", required_argument, NULL, 'o'},
+        {"target-cpu", required_argument, NULL, OPT_TARGET_CPU},
         {NULL, 0, NULL, 0},
     };
     Options o = {.seed = -1, .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR")};
     opterr = 0;  /* we word the messages ourselves */
     int c;
-    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hvo:", longopts, NULL)) != -1) {
         enum Action next = ACT_NONE;
         switch (c) {
         case 'h': fputs(usage_text, stdout); return NNC_OK;
@@ -271,6 +285,22 @@ int main(int argc, char **argv)
         }
         case OPT_DOT: o.dot = true; break;
         case OPT_JIT: next = ACT_JIT; break;
+        case OPT_EMIT:
+            next = ACT_EMIT;
+            if (strcmp(optarg, "exe") == 0)
+                o.emit = AOT_EXE;
+            else if (strcmp(optarg, "llvm") == 0)
+                o.emit = AOT_LLVM;
+            else if (strcmp(optarg, "asm") == 0)
+                o.emit = AOT_ASM;
+            else if (strcmp(optarg, "so") == 0 || strcmp(optarg, "obj") == 0)
+                return usage_error("--emit=%s: libraries and objects for embedding are not in this version yet; "
+                                   "this version writes exe, llvm and asm", optarg);
+            else
+                return usage_error("--emit: unknown kind '%s'; kinds are exe, llvm and asm", optarg);
+            break;
+        case 'o': o.output = optarg; break;
+        case OPT_TARGET_CPU: o.cpu = optarg; break;
         case 'v': o.verbose = 1; break;
         case OPT_EPOCHS:
             if (!parse_count(optarg, 1, &o.jit.epochs))
@@ -329,7 +359,8 @@ int main(int argc, char **argv)
         }
         if (next != ACT_NONE) {
             if (o.action != ACT_NONE && o.action != next)
-                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck, --export-step and --jit");
+                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck, --export-step, --jit "
+                                         "and --emit");
             o.action = next;
         }
     }
@@ -339,20 +370,23 @@ int main(int argc, char **argv)
         return usage_error("one input file at a time, found '%s' and '%s'%s", argv[optind], argv[optind + 1],
                            optind + 2 < argc ? " and more" : "");
     if (o.action == ACT_NONE)
-        return usage_error("%s", "writing an executable is not in this version yet; use --jit to train, or --check, "
-                                 "--summary, --dump-ir, --gradcheck");
+        o.action = ACT_EMIT;  /* nnc model.nn: a trainer */
+    if ((o.output || o.cpu) && o.action != ACT_EMIT)
+        return usage_error("%s", "-o and --target-cpu go with writing a file (the default, or --emit)");
     if (o.jit.epochs && o.jit.steps)
         return usage_error("%s", "give --epochs or --steps, not both");
     if (o.jit.eval_only && !o.jit.load)
         return usage_error("%s", "--eval evaluates a trained model: give it with --load FILE");
-    bool training_options = o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root
-                         || o.jit.save || o.jit.load || o.jit.eval_only || o.jit.metrics || o.jit.sample
-                         || o.jit.length || o.jit.temperature > 0;
+    bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
+                         || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0;
+    bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
     if ((o.jit.length || o.jit.temperature > 0) && !o.jit.sample)
         return usage_error("%s", "--length and --temperature go with --sample");
     if (training_options && o.action != ACT_JIT)
-        return usage_error("%s", "--epochs, --steps, --lr, --threads, --data, --save, --load, --eval and --metrics "
-                                 "go with --jit");
+        return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics and --sample go with --jit, "
+                                 "or with the trainer nnc writes");
+    if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
+        return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];
@@ -371,6 +405,11 @@ int main(int argc, char **argv)
             o.jit.verbose = o.verbose;
             o.jit.log = stderr;
             st = nnc_jit_train(&f, &o.jit);
+        } else if (o.action == ACT_EMIT) {
+            AotOptions ao = {.kind = o.emit, .output = o.output, .cpu = o.cpu, .verbose = o.verbose, .log = stderr,
+                             .train = {.epochs = o.jit.epochs, .steps = o.jit.steps, .batch = o.batch,
+                                       .seed = o.seed, .lr = o.jit.lr}};
+            st = nnc_aot(&f, &ao);
         }
         else
             st = run_ir(&o, &f, &out);

@@ -32,7 +32,8 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;
-    const char *root = o->data_root ? o->data_root : getenv("NNC_DATA") ? getenv("NNC_DATA") : ".";
+    const char *env = getenv("NNC_DATA");
+    const char *root = o->data_root ? o->data_root : env && env[0] ? env : ".";
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,

@@ -37,4 +37,18 @@ void  cg_jit_destroy(CgJit *j);
 int   cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o, CgDump what, StrBuf *out,
               const char **err);
 
+/* One entry of a module written ahead of time. */
+typedef struct CgEntry {
+    const IrGraph *g;
+    const IrPlan  *p;
+    const char    *name;
+} CgEntry;
+
+typedef enum CgFile { CG_FILE_OBJ, CG_FILE_ASM, CG_FILE_LLVM } CgFile;
+
+/* Compiles the entries into one optimized module (position-independent, so
+ * it serves executables and shared libraries alike) and writes it to path
+ * as a relocatable object, assembly or LLVM IR. */
+int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err);
+
 #endif

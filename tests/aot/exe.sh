@@ -1,0 +1,103 @@
+#!/bin/sh
+# exe.sh NNC ROOT CASE — trainers written ahead of time by `nnc model.nn`.
+#   xor        the executable, run from another directory, finds xor.csv beside
+#              the model and gives the very metrics of nnc --jit; it needs no
+#              LLVM (ldd); --emit=llvm and --emit=asm write the module's entries
+#   mnist      examples/mnist_mlp.nn as an executable: every epoch's metrics
+#              equal those of nnc --jit with the same seed
+#   options    the trainer's command line: --help, a smaller --batch, and the
+#              exact messages for a larger batch, another learning rate, an
+#              unknown option, --eval without --load, missing data
+#   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
+#   refuse     -o naming the model itself is refused and the model kept; a
+#              model without a train block gets a message; an existing output
+#              is replaced whole
+#   sample     a text model's trainer saves, loads and generates like --jit
+# The mnist case needs $NNC_DATA/mnist (exit 77, skipped, without it).
+nnc=$1 root=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+strip() { sed 's/"[a-z_]*seconds": [0-9.]*//g' "$1"; }
+fail() { echo "FAIL: $*"; exit 1; }
+case $case in
+xor)
+    "$nnc" -o "$tmp/xor" "$root/examples/xor.nn" || fail "nnc"
+    ldd "$tmp/xor" | grep -i llvm && fail "the trainer links LLVM"
+    (cd "$tmp" && ./xor --metrics j1 2>log) || { cat "$tmp/log"; fail "the trainer"; }
+    "$nnc" --jit --metrics "$tmp/j2" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    strip "$tmp/j1" > "$tmp/a"; strip "$tmp/j2" > "$tmp/b"
+    tail -1 "$tmp/a"
+    cmp "$tmp/a" "$tmp/b" || fail "the trainer's metrics differ from --jit's"
+    (cd "$tmp" && "$nnc" --emit=llvm "$root/examples/xor.nn" && "$nnc" --emit=asm "$root/examples/xor.nn") || fail "--emit"
+    grep -q "^define void @nnc_train_step(ptr" "$tmp/xor.ll" || fail "no nnc_train_step in xor.ll"
+    grep -q "^define void @nnc_eval(ptr" "$tmp/xor.ll" || fail "no nnc_eval in xor.ll"
+    grep -q "^nnc_train_step:" "$tmp/xor.s" || fail "no nnc_train_step in xor.s" ;;
+mnist)
+    [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }
+    "$nnc" -o "$tmp/mnist_mlp" "$root/examples/mnist_mlp.nn" || fail "nnc"
+    "$tmp/mnist_mlp" --metrics "$tmp/m1" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
+    "$nnc" --jit --metrics "$tmp/m2" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    strip "$tmp/m1" > "$tmp/a"; strip "$tmp/m2" > "$tmp/b"
+    cat "$tmp/a"
+    cmp "$tmp/a" "$tmp/b" || fail "the trainer's metrics differ from --jit's" ;;
+options)
+    "$nnc" -o "$tmp/xor" "$root/examples/xor.nn" || fail "nnc"
+    "$tmp/xor" --help > "$tmp/help" || fail "--help"
+    [ "$(head -2 "$tmp/help")" = "Usage: xor [OPTION]...
+Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help: $(head -2 "$tmp/help")"
+    "$tmp/xor" --batch 2 --epochs 3 --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "--batch 2"; }
+    grep -q "^trained 6 steps" "$tmp/log" || fail "--batch 2: $(cat "$tmp/log")"
+    expect() {  # expect STATUS MESSAGE ARGS...: the trainer's exit status and stderr
+        want=$1 msg=$2; shift 2
+        "$tmp/xor" "$@" 2>"$tmp/err"
+        got=$?
+        [ "$got" = "$want" ] || fail "$*: exit status $got, expected $want"
+        [ "$(cat "$tmp/err")" = "$msg" ] || fail "$*: said '$(cat "$tmp/err")', expected '$msg'"
+    }
+    expect 2 "xor: error: --batch 8: this trainer was compiled for batches of at most 4; recompile with nnc --batch 8" --batch 8
+    expect 2 "xor: error: --lr 0.5: the learning rate is compiled in (1); recompile with nnc --lr 0.5" --lr 0.5
+    expect 2 "xor: error: unknown option '--bogus' (see xor --help)" --bogus
+    expect 2 "xor: error: --epochs wants a whole number of at least 1, not 'many'" --epochs many
+    expect 2 "xor: error: --eval needs --load FILE" --eval
+    expect 2 "xor: error: unexpected argument 'extra' (see xor --help)" extra
+    expect 2 "xor: error: --sample needs a model trained on text(...)" --sample hi
+    # data missing: a copy of the model in a directory without xor.csv
+    mkdir "$tmp/empty"
+    cp "$root/examples/xor.nn" "$tmp/empty/model.nn"
+    "$nnc" -o "$tmp/empty/t" "$tmp/empty/model.nn" || fail "nnc"
+    (cd "$tmp/empty" && env -u NNC_DATA ./t 2>err); got=$?
+    [ "$got" = 1 ] || fail "missing data: exit status $got"
+    grep -q "^t: error: cannot open ./xor.csv: No such file or directory" "$tmp/empty/err" \
+        || fail "missing data: $(cat "$tmp/empty/err")" ;;
+cpu)
+    "$nnc" --target-cpu=x86-64-v3 -o "$tmp/xor" "$root/examples/xor.nn" || fail "nnc"
+    "$tmp/xor" --metrics "$tmp/m" --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
+    loss=$(tail -1 "$tmp/m" | tr ',{}' '\n\n\n' | awk -F': ' '$1 ~ /"train_loss"/ {print $2}')
+    echo "final loss $loss"
+    awk -v l="$loss" 'BEGIN { exit !(l < 0.01) }' || fail "loss $loss" ;;
+refuse)
+    cp "$root/examples/xor.nn" "$root/examples/xor.csv" "$tmp/"
+    "$nnc" -o "$tmp/xor.nn" "$tmp/xor.nn" 2>"$tmp/err"; got=$?
+    [ "$got" = 1 ] || fail "-o model: exit status $got"
+    [ "$(cat "$tmp/err")" = "nnc: error: the output $tmp/xor.nn is the model file itself; give another with -o" ] \
+        || fail "-o model: $(cat "$tmp/err")"
+    cmp "$tmp/xor.nn" "$root/examples/xor.nn" || fail "the model was changed"
+    printf 'model m {\n    input x: f32[2]\n    output dense(x, 1)\n}\n' > "$tmp/m.nn"
+    "$nnc" -o "$tmp/m" "$tmp/m.nn" 2>"$tmp/err"; got=$?
+    [ "$got" = 1 ] || fail "no train block: exit status $got"
+    [ "$(cat "$tmp/err")" = "$tmp/m.nn: error: model 'm' has no train block; a trainer needs one" ] \
+        || fail "no train block: $(cat "$tmp/err")"
+    [ -e "$tmp/m" ] && fail "no train block: an output was written"
+    echo old > "$tmp/out"
+    "$nnc" -o "$tmp/out" "$tmp/xor.nn" || fail "nnc"
+    "$tmp/out" --epochs 1 2>/dev/null || fail "the replaced output does not run" ;;
+sample)
+    "$nnc" -o "$tmp/abcd" "$root/tests/jit/abcd.nn" || fail "nnc"
+    "$tmp/abcd" --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
+    "$tmp/abcd" --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 >"$tmp/out" 2>"$tmp/log" \
+        || { cat "$tmp/log"; fail "--sample"; }
+    cat "$tmp/out"
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample" ;;
+*)
+    echo "unknown case $case"; exit 2 ;;
+esac

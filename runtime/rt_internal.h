@@ -4,9 +4,58 @@
 #define NNC_RT_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "include/nnc_runtime.h"
 
 /* The whole file in *buf, NUL-terminated (caller frees), its length (the
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
 int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+
+/* Elements of t for a batch (shape[i] == -1 is the batch). */
+static inline int64_t rt_elems(const RtTensorSpec *t, int64_t batch)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++)
+        n *= t->shape[i] < 0 ? batch : t->shape[i];
+    return n;
+}
+
+static inline size_t rt_dsize(RtDtype d) { return d == RT_F64 ? 8 : 4; }
+
+static inline void rt_set(void *p, RtDtype d, int64_t i, double v)
+{
+    if (d == RT_F64)
+        ((double *)p)[i] = v;
+    else if (d == RT_F32)
+        ((float *)p)[i] = (float)v;
+    else
+        ((int32_t *)p)[i] = (int32_t)v;
+}
+
+static inline double rt_get(const void *p, RtDtype d, int64_t i)
+{
+    return d == RT_F64 ? ((const double *)p)[i] : d == RT_F32 ? ((const float *)p)[i] : ((const int32_t *)p)[i];
+}
+
+/* ---- one instance's memory (state.c) ---------------------------------------------------- */
+
+/* Allocates slab[1..4] zeroed, each as large as the largest of m's entries
+ * needs (64-byte aligned).  Returns 0, or -1 with a reason. */
+int  rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen);
+void rt_slabs_free(uint8_t *slab[5]);
+
+static inline void *rt_at(uint8_t *const slab[5], const RtTensorSpec *t) { return slab[t->slab] + t->offset; }
+
+/* Parameters as torch.nn starts them; parameter i draws from stream 1000 + i. */
+void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);
+const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
+
+/* Parameters and optimizer state to a checkpoint, and back.  Loading needs
+ * every parameter with its shape; the state and step are taken when there
+ * (*resumed says so).  Return 0, or -1 with a reason naming the tensor. */
+int  rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen);
+int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err,
+                   size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 enum { EVAL_WINDOW_BATCHES = 20 };  /* text: validation estimate from this many fixed batches */
 
@@ -41,31 +42,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return 1;
 }
 
-static int64_t elems(const RtTensorSpec *t, int64_t batch)
-{
-    int64_t n = 1;
-    for (int i = 0; i < t->rank; i++)
-        n *= t->shape[i] < 0 ? batch : t->shape[i];
-    return n;
-}
-
-static size_t dsize(RtDtype d) { return d == RT_F64 ? 8 : 4; }
-
-static void set_real(void *p, RtDtype d, int64_t i, double v)
-{
-    if (d == RT_F64)
-        ((double *)p)[i] = v;
-    else if (d == RT_F32)
-        ((float *)p)[i] = (float)v;
-    else
-        ((int32_t *)p)[i] = (int32_t)v;
-}
-
-static double get_real(const void *p, RtDtype d, int64_t i)
-{
-    return d == RT_F64 ? ((const double *)p)[i] : d == RT_F32 ? ((const float *)p)[i] : ((const int32_t *)p)[i];
-}
-
 typedef struct Loop {
     const RtModel       *m;
     const RtTrainConfig *cfg;
@@ -78,85 +54,11 @@ typedef struct Loop {
     double               last_bar;/* when the progress bar was last drawn */
 } Loop;
 
-static void *at(Loop *L, const RtTensorSpec *t) { return L->slab[t->slab] + t->offset; }
-
-static const RtTensorSpec *find_state(const RtModel *m, const char *name)
-{
-    for (int i = 0; i < m->nstate; i++)
-        if (strcmp(m->state[i].name, name) == 0)
-            return &m->state[i];
-    return NULL;
-}
-
-/* ---- checkpoints: parameters, optimizer state and the step counter ----------------- */
-
-static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_F32 ? "F32" : "I32"; }
+static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->slab, t); }
 
 static int save(Loop *L, const char *path, char *err, size_t errlen)
 {
-    const RtModel *m = L->m;
-    int n = m->nparams + m->nstate;
-    RtTensor *t = calloc((size_t)n, sizeof *t);
-    int k = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const RtTensorSpec *list = pass ? m->state : m->params;
-        int count = pass ? m->nstate : m->nparams;
-        for (int i = 0; i < count; i++) {
-            if (pass && strcmp(list[i].name, "total_steps") == 0)
-                continue;  /* a property of the run, not of the model */
-            t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape, at(L, &list[i]),
-                                dsize(list[i].dtype) * (size_t)elems(&list[i], 1)};
-        }
-    }
-    char why[512];
-    int rc = rt_safetensors_write(path, t, k, why, sizeof why);
-    free(t);
-    return rc ? fail(err, errlen, "%s", why) : 0;
-}
-
-/* Loads parameters (all of them must be there, with their shapes) and, when
- * the file has them, the optimizer state and step: a resumed run then
- * continues exactly. */
-static int load(Loop *L, const char *path, int *resumed, char *err, size_t errlen)
-{
-    RtCheckpoint ck = {0};
-    char why[512];
-    if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
-        return fail(err, errlen, "%s", why);
-    int rc = 0, found_state = 0;
-    const RtModel *m = L->m;
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        const RtTensorSpec *list = pass ? m->state : m->params;
-        int count = pass ? m->nstate : m->nparams;
-        for (int i = 0; i < count && rc == 0; i++) {
-            const RtTensorSpec *s = &list[i];
-            const RtTensor *t = rt_checkpoint_find(&ck, s->name);
-            if (!t) {
-                if (!pass)
-                    rc = fail(err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
-                              m->name);
-                continue;
-            }
-            int same = t->rank == s->rank && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
-            for (int d = 0; same && d < s->rank; d++)
-                same = t->shape[d] == s->shape[d];
-            if (!same) {
-                char a[128] = "", b[128] = "";
-                for (int d = 0; d < t->rank; d++)
-                    snprintf(a + strlen(a), sizeof a - strlen(a), d ? ",%lld" : "%lld", (long long)t->shape[d]);
-                for (int d = 0; d < s->rank; d++)
-                    snprintf(b + strlen(b), sizeof b - strlen(b), d ? ",%lld" : "%lld", (long long)s->shape[d]);
-                rc = fail(err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
-                          a, dtype_name(s->dtype), b);
-                break;
-            }
-            memcpy(at(L, s), t->data, t->bytes);
-            found_state += pass;
-        }
-    }
-    rt_checkpoint_free(&ck);
-    *resumed = found_state > 0;
-    return rc;
+    return rt_state_save(L->m, L->slab, path, err, errlen) ? 1 : 0;
 }
 
 /* ---- batches ------------------------------------------------------------------------ */
@@ -172,9 +74,9 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
             memcpy(xp + sizeof(float) * (size_t)(i * d->x_elems), d->x + ex * d->x_elems, sizeof(float) * (size_t)d->x_elems);
         else
             for (int64_t e = 0; e < d->x_elems; e++)
-                set_real(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
+                rt_set(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
         for (int64_t e = 0; e < d->y_elems; e++)
-            set_real(yp, y->dtype, i * d->y_elems + e,
+            rt_set(yp, y->dtype, i * d->y_elems + e,
                      d->labels ? (double)d->labels[ex * d->y_elems + e] : (double)d->y[ex * d->y_elems + e]);
     }
 }
@@ -186,14 +88,14 @@ static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
     int32_t *xs = malloc(sizeof *xs * (size_t)(b * T)), *ys = malloc(sizeof *ys * (size_t)(b * T));
     rt_text_batch(L->cfg->text, T, b, L->cfg->seed, step, validation, xs, ys);
     for (int64_t i = 0; i < b * T; i++) {
-        set_real(at(L, x), x->dtype, i, xs[i]);
-        set_real(at(L, y), y->dtype, i, ys[i]);
+        rt_set(at(L, x), x->dtype, i, xs[i]);
+        rt_set(at(L, y), y->dtype, i, ys[i]);
     }
     free(xs);
     free(ys);
 }
 
-static double read_act(Loop *L, int64_t offset) { return get_real(L->slab[RT_SLAB_ACT] + offset, L->m->real, 0); }
+static double read_act(Loop *L, int64_t offset) { return rt_get(L->slab[RT_SLAB_ACT] + offset, L->m->real, 0); }
 
 /* ---- evaluation ----------------------------------------------------------------------- */
 
@@ -268,8 +170,8 @@ static int sample(Loop *L, char *err, size_t errlen)
     for (int64_t k = 0; k < c->sample_length; k++) {
         int64_t start = n > T ? n - T : 0, len = n - start;
         for (int64_t t = 0; t < T; t++) {
-            set_real(at(L, x), x->dtype, t, t < len ? ids[start + t] : 0);
-            set_real(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
+            rt_set(at(L, x), x->dtype, t, t < len ? ids[start + t] : 0);
+            rt_set(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
         }
         m->eval.fn(&L->ctx);
         /* logits [1, T, V]: row len-1 */
@@ -280,7 +182,7 @@ static int sample(Loop *L, char *err, size_t errlen)
         int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
         for (int64_t v = 0; v < V; v++) {
-            p[v] = get_real(L->slab[RT_SLAB_ACT] + m->eval.output, m->real, row + v) / c->temperature;
+            p[v] = rt_get(L->slab[RT_SLAB_ACT] + m->eval.output, m->real, row + v) / c->temperature;
             best = p[v] > best ? p[v] : best;
         }
         for (int64_t v = 0; v < V; v++)
@@ -374,37 +276,27 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         /* token ids must be below the model's vocabulary: checked by the caller against the text */
     }
 
-    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
-        int64_t bytes = m->train.slab_bytes[s] > m->eval.slab_bytes[s] ? m->train.slab_bytes[s] : m->eval.slab_bytes[s];
-        L.slab[s] = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64 + 64));
-        if (!L.slab[s])
-            return fail(err, errlen, "out of memory for %lld bytes", (long long)bytes);
-        memset(L.slab[s], 0, (size_t)((bytes + 63) / 64 * 64 + 64));
+    if (rt_slabs_alloc(m, L.slab, err, errlen) != 0)
+        return 1;
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         L.ctx.slab[s] = L.slab[s];
-    }
     RtPool *pool = c->threads > 1 ? rt_pool_create(c->threads) : NULL;
     L.ctx.pool = pool;
     int rc = 0;
 
-    /* parameters as torch.nn would start them; parameter i draws from stream 1000 + i */
-    for (int i = 0; i < m->nparams; i++) {
-        const RtTensorSpec *p = &m->params[i];
-        int64_t n = elems(p, 1);
-        for (int64_t e = 0; e < n; e++)
-            set_real(at(&L, p), p->dtype, e, rt_init_value(p->init, p->fan_in, c->seed, 1000 + (uint64_t)i, (uint64_t)e));
-    }
+    rt_params_init(m, L.slab, c->seed);
     int resumed = 0;
-    if (c->load_path && (rc = load(&L, c->load_path, &resumed, err, errlen)) != 0)
+    if (c->load_path && (rc = rt_state_load(m, L.slab, c->load_path, &resumed, err, errlen) ? 1 : 0) != 0)
         goto done;
 
     int64_t spe = c->text ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
-    const RtTensorSpec *step_t = find_state(m, "step"), *total_t = find_state(m, "total_steps");
+    const RtTensorSpec *step_t = rt_find_state(m, "step"), *total_t = rt_find_state(m, "total_steps");
     if (total_t)
-        set_real(at(&L, total_t), total_t->dtype, 0, (double)total);
-    int64_t step = step_t ? (int64_t)get_real(at(&L, step_t), step_t->dtype, 0) : 0;
+        rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
+    int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;
     if (!resumed && step_t)
-        set_real(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
+        rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
     if (c->sample) {
         rc = sample(&L, err, errlen);
@@ -497,7 +389,6 @@ done:
         fclose(L.metrics);
     free(L.order);
     rt_pool_destroy(pool);
-    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
-        free(L.slab[s]);
+    rt_slabs_free(L.slab);
     return rc;
 }

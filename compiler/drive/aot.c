@@ -75,18 +75,19 @@ static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
 
 static void c_entry(StrBuf *b, const RtEntry *e, const char *fn)
 {
-    sb_printf(b, "{%s, {", fn);
+    sb_printf(b, "{.fn = %s, .slab_bytes = {", fn);
     for (int s = 0; s < 5; s++)
         sb_printf(b, "%s%lld", s ? ", " : "", (long long)e->slab_bytes[s]);
-    sb_printf(b, "}, %lld, %d, {", (long long)e->loss, e->nmetrics);
+    sb_printf(b, "}, .loss = %lld, .nmetrics = %d, .metric_name = {", (long long)e->loss, e->nmetrics);
     for (int k = 0; k < e->nmetrics; k++) {
         sb_puts(b, k ? ", " : "");
         c_string(b, e->metric_name[k]);
     }
-    sb_puts(b, "}, {");
+    sb_puts(b, "}, .metric = {");
     for (int k = 0; k < e->nmetrics; k++)
         sb_printf(b, "%s%lld", k ? ", " : "", (long long)e->metric[k]);
-    sb_printf(b, "}, %lld, %lld}", (long long)e->output, (long long)e->output_last);
+    sb_printf(b, "}, .output = %lld, .output_last = %lld, .output_elems = %lld}", (long long)e->output,
+              (long long)e->output_last, (long long)e->output_elems);
 }
 
 /* The C file that makes the object an executable. */
@@ -103,14 +104,15 @@ static void describe_in_c(StrBuf *b, const TrainModel *t, const char *model_dir)
     c_specs(b, "state", m->state, m->nstate);
     c_specs(b, "inputs", m->inputs, m->ninputs);
     c_specs(b, "targets", m->targets, m->ntargets);
-    sb_puts(b, "\nstatic const RtModel model = {\n    ");
+    sb_puts(b, "\nstatic const RtModel model = {\n    .name = ");
     c_string(b, m->name);
-    sb_puts(b, ", RT_F32,\n    ");
+    sb_puts(b, ", .real = RT_F32,\n    .train = ");
     c_entry(b, &m->train, NNC_TRAIN_ENTRY);
-    sb_puts(b, ",\n    ");
+    sb_puts(b, ",\n    .eval = ");
     c_entry(b, &m->eval, NNC_EVAL_ENTRY);
-    sb_printf(b, ",\n    params, %d, state, %d, inputs, %d, targets, %d,\n};\n\n", m->nparams, m->nstate, m->ninputs,
-              m->ntargets);
+    sb_printf(b, ",\n    .params = params, .nparams = %d, .state = state, .nstate = %d,\n"
+                 "    .inputs = inputs, .ninputs = %d, .targets = targets, .ntargets = %d,\n};\n\n",
+              m->nparams, m->nstate, m->ninputs, m->ntargets);
     sb_printf(b, "static const RtRecipe recipe = {\n    %s, ", data[r->data]);
     c_string(b, r->path);
     sb_puts(b, ", ");

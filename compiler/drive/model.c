@@ -51,6 +51,9 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
         const IrNode *pred = &g->nodes[g->outs[o].value];
         e->output = p->offset[g->outs[o].value];
         e->output_last = pred->shape.dim[pred->shape.rank - 1];
+        e->output_elems = 1;
+        for (int d = 0; d < pred->shape.rank; d++)
+            e->output_elems *= pred->shape.dim[d] == IR_BATCH ? 1 : pred->shape.dim[d];
     }
     for (int k = 0; (o = nth_output(g, OUT_METRIC, k)) >= 0 && k < 8; k++) {
         e->metric_name[k] = g->outs[o].name;

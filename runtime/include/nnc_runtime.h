@@ -118,6 +118,7 @@ typedef struct RtEntry {
     int64_t     metric[8];        /* byte offsets in the act slab */
     int64_t     output;           /* byte offset of the prediction in the act slab, or -1 */
     int64_t     output_last;      /* the prediction's last dimension (logits per position) */
+    int64_t     output_elems;     /* the prediction's values per example */
 } RtEntry;
 
 typedef struct RtModel {
@@ -125,6 +126,7 @@ typedef struct RtModel {
     RtDtype       real;           /* the type of real numbers */
     RtEntry       train;          /* forward, backward and update: one step */
     RtEntry       eval;           /* forward, loss and metrics; no dropout */
+    RtEntry       predict;        /* the forward pass to the output only (libraries), or fn NULL */
     RtTensorSpec *params;         /* in the param slab, in order */
     int           nparams;
     RtTensorSpec *state;          /* optimizer state, "step" and "total_steps", in the state slab */

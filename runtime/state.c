@@ -1,0 +1,145 @@
+/* state.c — one model instance's memory: the slabs the memory plan asks
+ * for, parameters as torch.nn starts them, and checkpoints of parameters
+ * and optimizer state.  The training loop and embedded libraries share it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen)
+{
+    const RtEntry *entries[3] = {&m->train, &m->eval, &m->predict};
+    memset(slab, 0, 5 * sizeof *slab);
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
+        int64_t bytes = 0;
+        for (int e = 0; e < 3; e++)
+            if (entries[e]->slab_bytes[s] > bytes)
+                bytes = entries[e]->slab_bytes[s];
+        size_t size = (size_t)((bytes + 63) / 64 * 64 + 64);
+        slab[s] = aligned_alloc(64, size);
+        if (!slab[s]) {
+            rt_slabs_free(slab);
+            return fail(err, errlen, "out of memory for %lld bytes", (long long)bytes);
+        }
+        memset(slab[s], 0, size);
+    }
+    return 0;
+}
+
+void rt_slabs_free(uint8_t *slab[5])
+{
+    for (int s = 0; s < 5; s++) {
+        free(slab[s]);
+        slab[s] = NULL;
+    }
+}
+
+void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed)
+{
+    for (int i = 0; i < m->nparams; i++) {
+        const RtTensorSpec *p = &m->params[i];
+        int64_t n = rt_elems(p, 1);
+        for (int64_t e = 0; e < n; e++)
+            rt_set(rt_at(slab, p), p->dtype, e, rt_init_value(p->init, p->fan_in, seed, 1000 + (uint64_t)i, (uint64_t)e));
+    }
+}
+
+const RtTensorSpec *rt_find_state(const RtModel *m, const char *name)
+{
+    for (int i = 0; i < m->nstate; i++)
+        if (strcmp(m->state[i].name, name) == 0)
+            return &m->state[i];
+    return NULL;
+}
+
+static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_F32 ? "F32" : "I32"; }
+
+int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen)
+{
+    int n = m->nparams + m->nstate;
+    RtTensor *t = calloc((size_t)n + 1, sizeof *t);
+    if (!t)
+        return fail(err, errlen, "out of memory");
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count; i++) {
+            if (pass && strcmp(list[i].name, "total_steps") == 0)
+                continue;  /* a property of the run, not of the model */
+            t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape,
+                                rt_at(slab, &list[i]), rt_dsize(list[i].dtype) * (size_t)rt_elems(&list[i], 1)};
+        }
+    }
+    char why[512];
+    int rc = rt_safetensors_write(path, t, k, why, sizeof why);
+    free(t);
+    return rc ? fail(err, errlen, "%s", why) : 0;
+}
+
+static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)
+{
+    buf[0] = 0;
+    for (int d = 0; d < rank; d++)
+        snprintf(buf + strlen(buf), len - strlen(buf), d ? ",%lld" : "%lld", (long long)shape[d]);
+}
+
+int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err, size_t errlen)
+{
+    RtCheckpoint ck = {0};
+    char why[512];
+    if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
+        return fail(err, errlen, "%s", why);
+    /* check everything before changing anything: a refused file leaves the instance as it was */
+    int rc = 0, found_state = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count && rc == 0; i++) {
+            const RtTensorSpec *s = &list[i];
+            const RtTensor *t = rt_checkpoint_find(&ck, s->name);
+            if (!t) {
+                if (!pass)
+                    rc = fail(err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
+                              m->name);
+                continue;
+            }
+            int same = t->rank == s->rank && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
+            for (int d = 0; same && d < s->rank; d++)
+                same = t->shape[d] == s->shape[d];
+            if (!same) {
+                char a[128], b[128];
+                shape_text(a, sizeof a, t->rank, t->shape);
+                shape_text(b, sizeof b, s->rank, s->shape);
+                rc = fail(err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
+                          a, dtype_name(s->dtype), b);
+            }
+            found_state += pass;
+        }
+    }
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count; i++) {
+            const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
+            if (t)
+                memcpy(rt_at(slab, &list[i]), t->data, t->bytes);
+        }
+    }
+    rt_checkpoint_free(&ck);
+    *resumed = found_state > 0;
+    return rc;
+}

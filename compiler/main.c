@@ -75,8 +75,11 @@ static const char usage_text[] =
     "Writing files (what nnc FILE.nn does without an action):\n"
     "      --emit=KIND        exe: a native trainer that trains as the train block\n"
     "                         says and takes the training options above (the\n"
-    "                         default); llvm: the optimized LLVM IR; asm: assembly\n"
-    "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s)\n"
+    "                         default); so: libMODEL.so and MODEL.h for embedding;\n"
+    "                         obj: MODEL.o and MODEL.h, to link with the runtime;\n"
+    "                         llvm: the optimized LLVM IR; asm: assembly\n"
+    "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s;\n"
+    "                         libMODEL.so; MODEL.o); a header goes beside it\n"
     "      --target-cpu=NAME  generate code for NAME (e.g. x86-64-v3), not this host\n"
     "      --epochs N, --steps N, --batch N, --lr X, --seed N\n"
     "                         compiled into the trainer (the batch is its largest)\n"
@@ -293,11 +296,12 @@ int main(int argc, char **argv)
                 o.emit = AOT_LLVM;
             else if (strcmp(optarg, "asm") == 0)
                 o.emit = AOT_ASM;
-            else if (strcmp(optarg, "so") == 0 || strcmp(optarg, "obj") == 0)
-                return usage_error("--emit=%s: libraries and objects for embedding are not in this version yet; "
-                                   "this version writes exe, llvm and asm", optarg);
+            else if (strcmp(optarg, "so") == 0)
+                o.emit = AOT_SO;
+            else if (strcmp(optarg, "obj") == 0)
+                o.emit = AOT_OBJ;
             else
-                return usage_error("--emit: unknown kind '%s'; kinds are exe, llvm and asm", optarg);
+                return usage_error("--emit: unknown kind '%s'; kinds are exe, so, obj, llvm and asm", optarg);
             break;
         case 'o': o.output = optarg; break;
         case OPT_TARGET_CPU: o.cpu = optarg; break;

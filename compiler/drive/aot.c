@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../codegen/cg.h"
+#include "cdesc.h"
 
 extern char **environ;
 
@@ -30,99 +31,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* ---- the model as C --------------------------------------------------------------------- */
-
-static void c_string(StrBuf *b, const char *s)
-{
-    if (!s) {
-        sb_puts(b, "0");
-        return;
-    }
-    sb_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            sb_printf(b, "\\%c", ch);
-        else if (ch < 32 || ch >= 127)
-            sb_printf(b, "\\%03o", ch);
-        else
-            sb_putc(b, (char)ch);
-    }
-    sb_putc(b, '"');
-}
-
-static const char *const slab_names[] = {"RT_SLAB_NONE", "RT_SLAB_INPUT", "RT_SLAB_PARAM", "RT_SLAB_STATE", "RT_SLAB_ACT"};
-static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
-static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS"};
-
-static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
-{
-    sb_printf(b, "static RtTensorSpec %s[] = {\n", var);
-    for (int i = 0; i < n; i++) {
-        sb_puts(b, "    {");
-        c_string(b, s[i].name);
-        sb_printf(b, ", %s, %lld, %d, {", slab_names[s[i].slab], (long long)s[i].offset, s[i].rank);
-        for (int d = 0; d < s[i].rank; d++)
-            sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
-        sb_printf(b, "}, %s, %s, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in);
-    }
-    if (n == 0)
-        sb_puts(b, "    {0},\n");
-    sb_puts(b, "};\n");
-}
-
-static void c_entry(StrBuf *b, const RtEntry *e, const char *fn)
-{
-    sb_printf(b, "{.fn = %s, .slab_bytes = {", fn);
-    for (int s = 0; s < 5; s++)
-        sb_printf(b, "%s%lld", s ? ", " : "", (long long)e->slab_bytes[s]);
-    sb_printf(b, "}, .loss = %lld, .nmetrics = %d, .metric_name = {", (long long)e->loss, e->nmetrics);
-    for (int k = 0; k < e->nmetrics; k++) {
-        sb_puts(b, k ? ", " : "");
-        c_string(b, e->metric_name[k]);
-    }
-    sb_puts(b, "}, .metric = {");
-    for (int k = 0; k < e->nmetrics; k++)
-        sb_printf(b, "%s%lld", k ? ", " : "", (long long)e->metric[k]);
-    sb_printf(b, "}, .output = %lld, .output_last = %lld, .output_elems = %lld}", (long long)e->output,
-              (long long)e->output_last, (long long)e->output_elems);
-}
-
-/* The C file that makes the object an executable. */
-static void describe_in_c(StrBuf *b, const TrainModel *t, const char *model_dir)
-{
-    const RtModel *m = &t->rm;
-    const RtRecipe *r = &t->recipe;
-    static const char *const data[] = {"RT_DATA_MNIST", "RT_DATA_CSV", "RT_DATA_TEXT"};
-    static const char *const norm[] = {"RT_NORM_NONE", "RT_NORM_UNIT", "RT_NORM_STANDARD"};
-    sb_printf(b, "/* Written by nnc for model '%s': its tensors and train block for the runtime. */\n", m->name);
-    sb_puts(b, "#include \"nnc_runtime.h\"\n\n");
-    sb_printf(b, "void %s(RtCtx *ctx);\nvoid %s(RtCtx *ctx);\n\n", NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY);
-    c_specs(b, "params", m->params, m->nparams);
-    c_specs(b, "state", m->state, m->nstate);
-    c_specs(b, "inputs", m->inputs, m->ninputs);
-    c_specs(b, "targets", m->targets, m->ntargets);
-    sb_puts(b, "\nstatic const RtModel model = {\n    .name = ");
-    c_string(b, m->name);
-    sb_puts(b, ", .real = RT_F32,\n    .train = ");
-    c_entry(b, &m->train, NNC_TRAIN_ENTRY);
-    sb_puts(b, ",\n    .eval = ");
-    c_entry(b, &m->eval, NNC_EVAL_ENTRY);
-    sb_printf(b, ",\n    .params = params, .nparams = %d, .state = state, .nstate = %d,\n"
-                 "    .inputs = inputs, .ninputs = %d, .targets = targets, .ntargets = %d,\n};\n\n",
-              m->nparams, m->nstate, m->ninputs, m->ntargets);
-    sb_printf(b, "static const RtRecipe recipe = {\n    %s, ", data[r->data]);
-    c_string(b, r->path);
-    sb_puts(b, ", ");
-    c_string(b, r->path2);
-    sb_printf(b, ", %s, %d, %lld, %lld, %.17g, %lld,\n", norm[r->normalize], r->header, (long long)r->classes,
-              (long long)r->block, r->split, (long long)r->vocab);
-    sb_printf(b, "    %lld, %lld, %lld, %lld, %lluu, %.17g, ", (long long)r->batch, (long long)r->epochs,
-              (long long)r->steps, (long long)r->eval_every, (unsigned long long)r->seed, r->lr);
-    c_string(b, model_dir);
-    sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
 }
 
 /* ---- finding the runtime and linking ---------------------------------------------------- */
@@ -201,6 +109,51 @@ static void remove_dir(const char *dir, const char *const *files, int n)
     rmdir(dir);
 }
 
+/* Whether path names the very file the model was read from. */
+static int is_model_file(const NncFront *f, const char *path)
+{
+    struct stat in_st, out_st;
+    return stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
+        && in_st.st_ino == out_st.st_ino;
+}
+
+/* Moves the finished file from the temporary directory over dest. */
+static int install_file(Arena *a, const char *from, const char *dest, FILE *log)
+{
+    if (rename(from, dest) == 0)
+        return 0;
+    /* another file system: copy beside the destination, then rename there */
+    const char *beside = arena_printf(a, "%s.nnc-tmp", dest);
+    char *cp[] = {"cp", (char *)from, (char *)beside, NULL};
+    if (run(cp) != 0 || rename(beside, dest) != 0) {
+        fprintf(log, "nnc: error: cannot write %s: %s\n", dest, strerror(errno));
+        unlink(beside);
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs the C compiler; says what went wrong. */
+static int run_cc(char **argv, FILE *log)
+{
+    int st = run(argv);
+    if (st < 0) {
+        fprintf(log, "nnc: error: cannot run the C compiler '%s': %s (set CC)\n", argv[0], strerror(errno));
+        return 1;
+    }
+    if (st != 0) {
+        fprintf(log, "nnc: error: the C compiler '%s' failed (exit status %d)\n", argv[0], st);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *dir_of(Arena *a, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? arena_printf(a, "%.*s", (int)(slash - path), path) : ".";
+}
+
 int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
@@ -210,19 +163,37 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     int rc = nnc_train_model(f, &o->train, &tm, log);
     if (rc != 0)
         return rc;
-    static const char *const ext[] = {"", ".ll", ".s"};
-    const char *out = o->output ? o->output : stem(a, f->src.name, ext[o->kind]);
-    struct stat in_st, out_st;
-    if (stat(f->src.name, &in_st) == 0 && stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev
-        && in_st.st_ino == out_st.st_ino) {
-        fprintf(log, "nnc: error: the output %s is the model file itself; give another with -o\n", out);
+    bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
+    if (library && (rc = nnc_train_model_predict(f, &tm, log)) != 0)
+        return rc;
+    const char *name = tm.rm.name;
+    const char *out = o->output;
+    if (!out) {
+        switch (o->kind) {
+        case AOT_EXE: out = stem(a, f->src.name, ""); break;
+        case AOT_LLVM: out = stem(a, f->src.name, ".ll"); break;
+        case AOT_ASM: out = stem(a, f->src.name, ".s"); break;
+        case AOT_SO: out = arena_printf(a, "lib%s.so", name); break;
+        case AOT_OBJ: out = arena_printf(a, "%s.o", name); break;
+        }
+    }
+    const char *header = library ? arena_printf(a, "%s/%s.h", dir_of(a, out), name) : NULL;
+    if (is_model_file(f, out) || (header && is_model_file(f, header))) {
+        fprintf(log, "nnc: error: the output %s is the model file itself; give another with -o\n",
+                is_model_file(f, out) ? out : header);
         return 1;
     }
-    CgEntry entries[2] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
-                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY}};
+    /* libraries prefix their entries with the model's name: two models link together */
+    EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL};
+    if (library)
+        names = (EntryNames){arena_printf(a, "%s__train_step", name), arena_printf(a, "%s__eval", name),
+                             arena_printf(a, "%s__predict", name)};
+    CgEntry entries[3] = {{&tm.step.step.L.g, tm.step.plan, names.train},
+                          {&tm.eval.step.L.g, tm.eval.plan, names.eval},
+                          {&tm.predict.step.L.g, tm.predict.plan, names.predict}};
     CgOptions co = {.cpu = o->cpu, .opt = 3};
     const char *err = NULL;
-    if (o->kind != AOT_EXE) {
+    if (o->kind == AOT_LLVM || o->kind == AOT_ASM) {
         if (cg_emit(entries, 2, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, out, &err) != 0) {
             fprintf(log, "nnc: error: %s\n", err);
             return 1;
@@ -233,7 +204,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     const char *lib, *include;
     if (find_runtime(a, &lib, &include) != 0) {
         fprintf(log, "nnc: error: cannot find the runtime (libnncrt.a and nnc_runtime.h) beside this nnc or under "
-                     "its install prefix; an executable needs it\n");
+                     "its install prefix; it is linked into what nnc writes\n");
         return 1;
     }
     const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
@@ -242,55 +213,64 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         fprintf(log, "nnc: error: cannot make a temporary directory in %s: %s\n", tmpdir, strerror(errno));
         return 1;
     }
-    static const char *const files[] = {"model.o", "model.c", "a.out"};
-    const char *obj = arena_printf(a, "%s/model.o", dir), *csrc = arena_printf(a, "%s/model.c", dir),
-               *exe = arena_printf(a, "%s/a.out", dir);
-    const char *slash = strrchr(f->src.name, '/');
-    char model_dir[PATH_MAX];
-    if (!realpath(slash ? arena_printf(a, "%.*s", (int)(slash - f->src.name), f->src.name) : ".", model_dir))
-        snprintf(model_dir, sizeof model_dir, "%s", tm.recipe.model_dir);
-    StrBuf c = {0};
-    describe_in_c(&c, &tm, model_dir);
+    static const char *const files[] = {"gen.o", "model.c", "model.h", "model.o", "out"};
+    const char *gen = arena_printf(a, "%s/gen.o", dir), *csrc = arena_printf(a, "%s/model.c", dir),
+               *hdr = arena_printf(a, "%s/model.h", dir), *cobj = arena_printf(a, "%s/model.o", dir),
+               *result = arena_printf(a, "%s/out", dir);
+    StrBuf c = {0}, h = {0};
+    if (library) {
+        cdesc_library(&c, &tm, &names, "model.h");
+        cdesc_header(&h, &tm, f->model, f->src.name);
+    } else {
+        char model_dir[PATH_MAX];
+        if (!realpath(dir_of(a, f->src.name), model_dir))
+            snprintf(model_dir, sizeof model_dir, "%s", tm.recipe.model_dir);
+        cdesc_trainer(&c, &tm, &names, model_dir);
+    }
     double t1 = now();
-    if (cg_emit(entries, 2, &co, CG_FILE_OBJ, obj, &err) != 0) {
+    if (cg_emit(entries, library ? 3 : 2, &co, CG_FILE_OBJ, gen, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
         rc = 1;
-    } else if (write_file(csrc, &c) != 0) {
-        fprintf(log, "nnc: error: cannot write %s: %s\n", csrc, strerror(errno));
+    } else if (write_file(csrc, &c) != 0 || (library && write_file(hdr, &h) != 0)) {
+        fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
         rc = 1;
     }
     sb_free(&c);
+    sb_free(&h);
     double t2 = now();
-    if (rc == 0) {
-        const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
-        char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)obj, (char *)lib,
-                        "-Wl,-Bstatic", "-ljansson", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)exe,
+    const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 #ifdef NNC_SANITIZED_RUNTIME
-                        "-fsanitize=address,undefined",
+#define SAN "-fsanitize=address,undefined",
+#else
+#define SAN
 #endif
-                        NULL};
-        int st = run(argv);
-        if (st < 0) {
-            fprintf(log, "nnc: error: cannot run the C compiler '%s' to link the executable: %s (set CC)\n", cc,
-                    strerror(errno));
-            rc = 1;
-        } else if (st != 0) {
-            fprintf(log, "nnc: error: linking the executable with '%s' failed (exit status %d)\n", cc, st);
-            rc = 1;
-        } else if (rename(exe, out) != 0) {
-            /* another file system: copy beside the output, then rename there */
-            const char *beside = arena_printf(a, "%s.nnc-tmp", out);
-            char *cp[] = {"cp", (char *)exe, (char *)beside, NULL};
-            if (run(cp) != 0 || rename(beside, out) != 0) {
-                fprintf(log, "nnc: error: cannot write %s: %s\n", out, strerror(errno));
-                unlink(beside);
-                rc = 1;
-            }
-        }
+    if (rc == 0 && o->kind == AOT_EXE) {
+        /* jansson and zlib statically too: the trainer needs only libc and libm */
+        char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
+                        "-Wl,-Bstatic", "-ljansson", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
+                        SAN NULL};
+        rc = run_cc(argv, log);
+    } else if (rc == 0 && o->kind == AOT_SO) {
+        /* the runtime's symbols stay inside: only the model's functions are exported */
+        char *argv[] = {(char *)cc, "-shared", "-fPIC", "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen,
+                        (char *)lib, "-Wl,--exclude-libs,ALL", "-ljansson", "-lz", "-lpthread", "-lm",
+                        "-o", (char *)result, SAN NULL};
+        rc = run_cc(argv, log);
+    } else if (rc == 0) {
+        /* one relocatable object: the glue and the generated code; the runtime is linked by the user */
+        char *compile[] = {(char *)cc, "-c", "-fPIC", "-O2", "-w", "-I", (char *)include, (char *)csrc,
+                           "-o", (char *)cobj, SAN NULL};
+        char *merge[] = {(char *)cc, "-r", "-nostdlib", (char *)cobj, (char *)gen, "-o", (char *)result, NULL};
+        rc = run_cc(compile, log) || run_cc(merge, log);
     }
-    remove_dir(dir, files, 3);
+#undef SAN
+    if (rc == 0)
+        rc = install_file(a, result, out, log);
+    if (rc == 0 && library)
+        rc = install_file(a, hdr, header, log);
+    remove_dir(dir, files, 5);
     if (rc == 0 && o->verbose)
-        fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM %.1f ms, link %.1f ms)\n",
+        fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM %.1f ms, C compiler %.1f ms)\n",
                 1e3 * (now() - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (now() - t2));
     return rc;
 }

@@ -1,5 +1,6 @@
-/* aot.h — ahead of time: `nnc model.nn` writes a native trainer; --emit
- * writes the generated module as LLVM IR or assembly. */
+/* aot.h — ahead of time: `nnc model.nn` writes a native trainer; --emit=so
+ * and --emit=obj a library for embedding with its header; --emit=llvm|asm
+ * the generated module. */
 #ifndef NNC_AOT_H
 #define NNC_AOT_H
 
@@ -7,11 +8,17 @@
 
 #include "model.h"
 
-typedef enum AotKind { AOT_EXE, AOT_LLVM, AOT_ASM } AotKind;
+typedef enum AotKind {
+    AOT_EXE,   /* a trainer */
+    AOT_SO,    /* lib<model>.so + <model>.h */
+    AOT_OBJ,   /* <model>.o + <model>.h, for static linking with the runtime */
+    AOT_LLVM,  /* the optimized module as LLVM IR */
+    AOT_ASM,   /* ... as assembly */
+} AotKind;
 
 typedef struct AotOptions {
     AotKind        kind;
-    const char    *output;       /* -o; NULL: the model file's stem (+ .ll, .s) */
+    const char    *output;       /* -o; NULL: the model file's stem (+ .ll, .s), lib<model>.so, <model>.o */
     const char    *cpu;          /* --target-cpu; NULL: this host */
     TrainOverrides train;        /* compiled in: batch, learning rate, and defaults */
     int            verbose;

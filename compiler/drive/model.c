@@ -63,10 +63,27 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
     return 0;
 }
 
+/* Whether every input of g sits where the training step has it. */
+static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, Arena *a, const char **err)
+{
+    const IrGraph *gs = &t->step.step.L.g;
+    for (int v = 0; v < gs->n; v++)
+        for (int u = 0; gs->nodes[v].op == IR_INPUT && u < g->n; u++)
+            if (g->nodes[u].op == IR_INPUT && strcmp(g->nodes[u].a.name, gs->nodes[v].a.name) == 0
+                && (p->offset[u] != t->step.plan->offset[v] || p->slab[u] != t->step.plan->slab[v])) {
+                *err = arena_printf(a, "'%s' is laid out differently for training and %s", gs->nodes[v].a.name,
+                                    g == &t->eval.step.L.g ? "evaluation" : "prediction");
+                return -1;
+            }
+    return 0;
+}
+
 /* Tensors by role, checking that evaluation sees each where the step does. */
 static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const char **err)
 {
-    const IrGraph *gs = &t->step.step.L.g, *ge = &t->eval.step.L.g;
+    const IrGraph *gs = &t->step.step.L.g;
+    if (same_layout(t, &t->eval.step.L.g, t->eval.plan, a, err) != 0)
+        return -1;
     RtModel *rm = &t->rm;
     rm->params = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
     rm->state = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
@@ -77,12 +94,6 @@ static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const c
         if (n->op != IR_INPUT)
             continue;
         RtTensorSpec s = spec_of(gs, t->step.plan, v);
-        for (int u = 0; u < ge->n; u++)
-            if (ge->nodes[u].op == IR_INPUT && strcmp(ge->nodes[u].a.name, n->a.name) == 0
-                && (t->eval.plan->offset[u] != s.offset || (int)t->eval.plan->slab[u] != (int)s.slab)) {
-                *err = arena_printf(a, "'%s' is laid out differently for training and evaluation", n->a.name);
-                return -1;
-            }
         switch (n->a.role) {
         case ROLE_PARAM: {
             const SemaParam *sp = &m->params[rm->nparams];
@@ -161,6 +172,24 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     }
     out->rm.name = m->name;
     out->rm.real = RT_F32;
+    out->rm.batch = t.batch;
     describe_recipe(&out->recipe, m, &f->src, &f->arena);
+    return 0;
+}
+
+int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log)
+{
+    const char *err = NULL;
+    if (nnc_compile_parts(f->model, &f->src, &f->arena, IR_F32, STEP_PREDICT, false, STAGE_PLAN, t->rm.batch,
+                          &t->predict, &err) != 0
+        || describe_entry(&t->rm.predict, &t->predict.step.L.g, t->predict.plan, &err) != 0
+        || same_layout(t, &t->predict.step.L.g, t->predict.plan, &f->arena, &err) != 0) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    if (t->rm.predict.output < 0) {
+        fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
+        return 3;
+    }
     return 0;
 }

@@ -22,6 +22,7 @@ typedef struct TrainOverrides {
 
 typedef struct TrainModel {
     NncCompiled step, eval;   /* graphs and memory plans */
+    NncCompiled predict;      /* nnc_train_model_predict only */
     RtModel     rm;           /* entries' fn still NULL */
     RtRecipe    recipe;
 } TrainModel;
@@ -29,6 +30,10 @@ typedef struct TrainModel {
 /* Applies the overrides, compiles and describes.  Returns 0, 1 (the model
  * has no train block; said on log) or 3 (internal error; said on log). */
 int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE *log);
+
+/* Also the forward pass to the output alone (rm.predict), for libraries.
+ * Returns 0 or 3 (internal error; said on log). */
+int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log);
 
 /* Names of the generated entries. */
 #define NNC_TRAIN_ENTRY "nnc_train_step"

@@ -11,6 +11,16 @@ int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype
     if (lower_model(m, src, a, &lo, &out->L, err) != 0)
         return -1;
     out->grads = ARENA_ARRAY(a, int, m->nparams + 1);
+    if (parts == STEP_PREDICT) {  /* keep the prediction; dce removes what only the loss needed */
+        IrGraph *g = &out->L.g;
+        int k = 0;
+        for (int i = 0; i < g->nouts; i++)
+            if (g->outs[i].kind == OUT_PREDICTION)
+                g->outs[k++] = g->outs[i];
+        g->nouts = k;
+        out->L.loss = -1;
+        return 0;
+    }
     if (parts == STEP_FORWARD || out->L.loss < 0)
         return 0;
     IrGraph *g = &out->L.g;

@@ -12,6 +12,7 @@ typedef struct NncStep {
 } NncStep;
 
 typedef enum StepParts {
+    STEP_PREDICT,    /* the forward pass to the output only: no targets, loss or metrics (libraries) */
     STEP_FORWARD,    /* forward pass, loss and metrics: --dump-ir=ir */
     STEP_GRADIENTS,  /* and the backward pass, gradients as outputs: --gradcheck */
     STEP_TRAIN,      /* and the optimizer update: --dump-ir=grad and later stages */

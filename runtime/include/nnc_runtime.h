@@ -124,6 +124,7 @@ typedef struct RtEntry {
 typedef struct RtModel {
     const char   *name;
     RtDtype       real;           /* the type of real numbers */
+    int64_t       batch;          /* the batch the entries' memory plans were made for (the most) */
     RtEntry       train;          /* forward, backward and update: one step */
     RtEntry       eval;           /* forward, loss and metrics; no dropout */
     RtEntry       predict;        /* the forward pass to the output only (libraries), or fn NULL */
@@ -214,6 +215,29 @@ int  rt_text_load(const char *path, double split, RtText *out, char *err, size_t
 void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
                    int32_t *x, int32_t *y);
 void rt_text_free(RtText *t);
+
+/* ---- an instance for embedding (embed.c): what a generated library's functions call ---- */
+
+/* One model's memory and last error; no global state, so instances are
+ * independent and each may be used from its own thread.  Every function
+ * returns 0, or -1 with the reason in rt_instance_error. */
+typedef struct RtInstance RtInstance;
+
+/* Parameters initialised from seed as for training; total_steps is the
+ * horizon learning-rate schedules see.  NULL only when out of memory. */
+RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_steps);
+void        rt_instance_destroy(RtInstance *x);
+int         rt_instance_load(RtInstance *x, const char *path);
+int         rt_instance_save(const RtInstance *x, const char *path);
+/* inputs[i]: input i's batch (float, or int32_t for tokens), row-major;
+ * output: batch × the prediction's values per example.  Any batch: larger
+ * ones run in pieces of the compiled batch. */
+int         rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs, float *output);
+/* One optimizer step on the batch (at most the compiled batch); *loss: its
+ * mean loss before the update. */
+int         rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inputs,
+                                   const void *const *targets, float *loss);
+const char *rt_instance_error(const RtInstance *x);
 
 /* ---- a trainer: the train block's data and recipe, the command line (run.c, exe.c) --- */
 

@@ -1,0 +1,295 @@
+/* cdesc.c — see cdesc.h.
+ *
+ * The structs are written with designated initializers, so the C stays
+ * right when nnc_runtime.h gains a field; the runtime's header is the one
+ * contract between this file and what it writes.
+ */
+#include "cdesc.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static void c_string(StrBuf *b, const char *s)
+{
+    if (!s) {
+        sb_puts(b, "0");
+        return;
+    }
+    sb_putc(b, '"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            sb_printf(b, "\\%c", ch);
+        else if (ch < 32 || ch >= 127)
+            sb_printf(b, "\\%03o", ch);
+        else
+            sb_putc(b, (char)ch);
+    }
+    sb_putc(b, '"');
+}
+
+static const char *const slab_names[] = {"RT_SLAB_NONE", "RT_SLAB_INPUT", "RT_SLAB_PARAM", "RT_SLAB_STATE", "RT_SLAB_ACT"};
+static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
+static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS"};
+
+static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
+{
+    sb_printf(b, "static RtTensorSpec %s[] = {\n", var);
+    for (int i = 0; i < n; i++) {
+        sb_puts(b, "    {");
+        c_string(b, s[i].name);
+        sb_printf(b, ", %s, %lld, %d, {", slab_names[s[i].slab], (long long)s[i].offset, s[i].rank);
+        for (int d = 0; d < s[i].rank; d++)
+            sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
+        sb_printf(b, "}, %s, %s, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in);
+    }
+    if (n == 0)
+        sb_puts(b, "    {0},\n");
+    sb_puts(b, "};\n");
+}
+
+static void c_entry(StrBuf *b, const RtEntry *e, const char *fn)
+{
+    sb_printf(b, "{.fn = %s, .slab_bytes = {", fn);
+    for (int s = 0; s < 5; s++)
+        sb_printf(b, "%s%lld", s ? ", " : "", (long long)e->slab_bytes[s]);
+    sb_printf(b, "}, .loss = %lld, .nmetrics = %d, .metric_name = {", (long long)e->loss, e->nmetrics);
+    for (int k = 0; k < e->nmetrics; k++) {
+        sb_puts(b, k ? ", " : "");
+        c_string(b, e->metric_name[k]);
+    }
+    sb_puts(b, "}, .metric = {");
+    for (int k = 0; k < e->nmetrics; k++)
+        sb_printf(b, "%s%lld", k ? ", " : "", (long long)e->metric[k]);
+    sb_printf(b, "}, .output = %lld, .output_last = %lld, .output_elems = %lld}", (long long)e->output,
+              (long long)e->output_last, (long long)e->output_elems);
+}
+
+/* The specs, and `static const RtModel model`. */
+static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
+{
+    sb_printf(b, "void %s(RtCtx *ctx);\nvoid %s(RtCtx *ctx);\n", e->train, e->eval);
+    if (e->predict)
+        sb_printf(b, "void %s(RtCtx *ctx);\n", e->predict);
+    sb_putc(b, '\n');
+    c_specs(b, "params", m->params, m->nparams);
+    c_specs(b, "state", m->state, m->nstate);
+    c_specs(b, "inputs", m->inputs, m->ninputs);
+    c_specs(b, "targets", m->targets, m->ntargets);
+    sb_puts(b, "\nstatic const RtModel model = {\n    .name = ");
+    c_string(b, m->name);
+    sb_printf(b, ", .real = RT_F32, .batch = %lld,\n    .train = ", (long long)m->batch);
+    c_entry(b, &m->train, e->train);
+    sb_puts(b, ",\n    .eval = ");
+    c_entry(b, &m->eval, e->eval);
+    if (e->predict) {
+        sb_puts(b, ",\n    .predict = ");
+        c_entry(b, &m->predict, e->predict);
+    }
+    sb_printf(b, ",\n    .params = params, .nparams = %d, .state = state, .nstate = %d,\n"
+                 "    .inputs = inputs, .ninputs = %d, .targets = targets, .ntargets = %d,\n};\n\n",
+              m->nparams, m->nstate, m->ninputs, m->ntargets);
+}
+
+void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir)
+{
+    const RtRecipe *r = &t->recipe;
+    static const char *const data[] = {"RT_DATA_MNIST", "RT_DATA_CSV", "RT_DATA_TEXT"};
+    static const char *const norm[] = {"RT_NORM_NONE", "RT_NORM_UNIT", "RT_NORM_STANDARD"};
+    sb_printf(b, "/* Written by nnc for model '%s': its tensors and train block for the runtime. */\n", t->rm.name);
+    sb_puts(b, "#include \"nnc_runtime.h\"\n\n");
+    c_model(b, &t->rm, e);
+    sb_printf(b, "static const RtRecipe recipe = {\n    .data = %s, .path = ", data[r->data]);
+    c_string(b, r->path);
+    sb_puts(b, ", .path2 = ");
+    c_string(b, r->path2);
+    sb_printf(b, ", .normalize = %s, .header = %d, .classes = %lld,\n    .block = %lld, .split = %.17g, .vocab = %lld,\n",
+              norm[r->normalize], r->header, (long long)r->classes, (long long)r->block, r->split, (long long)r->vocab);
+    sb_printf(b, "    .batch = %lld, .epochs = %lld, .steps = %lld, .eval_every = %lld, .seed = %lluu, .lr = %.17g,\n"
+                 "    .model_dir = ", (long long)r->batch, (long long)r->epochs, (long long)r->steps,
+              (long long)r->eval_every, (unsigned long long)r->seed, r->lr);
+    c_string(b, model_dir);
+    sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
+}
+
+/* ---- libraries ----------------------------------------------------------------------------- */
+
+int64_t cdesc_total_steps(const RtRecipe *r)
+{
+    if (r->steps)
+        return r->steps;
+    return r->data == RT_DATA_MNIST ? r->epochs * ((60000 + r->batch - 1) / r->batch) : r->epochs;
+}
+
+/* The parameter list of the inputs (and targets): `const float *image`. */
+static void c_params(StrBuf *b, const RtTensorSpec *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        sb_printf(b, ", const %s *%s", s[i].dtype == RT_I32 ? "int32_t" : "float", s[i].name);
+}
+
+static void c_array(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
+{
+    sb_printf(b, "    const void *%s[] = {", var);
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "%s%s", i ? ", " : "", s[i].name);
+    sb_puts(b, n ? "};\n" : "0};\n");
+}
+
+void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header)
+{
+    const RtModel *m = &t->rm;
+    const char *n = m->name;
+    sb_printf(b, "/* Written by nnc for model '%s': the embedding interface over the runtime. */\n", n);
+    sb_printf(b, "#include \"nnc_runtime.h\"\n#include \"%s\"\n\n", header);
+    c_model(b, m, e);
+    sb_printf(b, "%s *%s_create(uint64_t seed)\n{\n    return (%s *)rt_instance_create(&model, seed, %lld);\n}\n\n", n, n,
+              n, (long long)cdesc_total_steps(&t->recipe));
+    sb_printf(b, "void %s_destroy(%s *m) { rt_instance_destroy((RtInstance *)m); }\n\n", n, n);
+    sb_printf(b, "int %s_load(%s *m, const char *path) { return rt_instance_load((RtInstance *)m, path); }\n\n", n, n);
+    sb_printf(b, "int %s_save(const %s *m, const char *path) { return rt_instance_save((const RtInstance *)m, path); }\n\n",
+              n, n);
+    sb_printf(b, "int %s_forward(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    sb_puts(b, ", float *output)\n{\n");
+    c_array(b, "in", m->inputs, m->ninputs);
+    sb_puts(b, "    return rt_instance_forward((RtInstance *)m, batch, in, output);\n}\n\n");
+    sb_printf(b, "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss)\n{\n");
+    c_array(b, "in", m->inputs, m->ninputs);
+    c_array(b, "tg", m->targets, m->ntargets);
+    sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
+    sb_printf(b, "const char *%s_last_error(const %s *m) { return rt_instance_error((const RtInstance *)m); }\n", n, n);
+}
+
+static void upper(StrBuf *b, const char *s)
+{
+    for (; *s; s++)
+        sb_putc(b, (char)toupper((unsigned char)*s));
+}
+
+static void shape_of(StrBuf *b, const RtTensorSpec *s)
+{
+    sb_puts(b, s->dtype == RT_I32 ? "int32" : "f32");
+    if (s->rank <= 1)
+        return;  /* one value per example */
+    sb_putc(b, '[');
+    for (int d = 1; d < s->rank; d++)
+        sb_printf(b, "%s%lld", d > 1 ? "," : "", (long long)s->shape[d]);
+    sb_putc(b, ']');
+}
+
+static int64_t per_example(const RtTensorSpec *s)
+{
+    int64_t n = 1;
+    for (int d = 1; d < s->rank; d++)
+        n *= s->shape[d];
+    return n;
+}
+
+/* What a tensor holds, for the #define's comment. */
+static void meaning(StrBuf *b, const RtTensorSpec *s, const SemaModel *sm, SemaNodeKind kind)
+{
+    for (int i = 0; i < sm->nnodes; i++) {
+        const SemaNode *n = &sm->nodes[i];
+        if (n->kind == kind && strcmp(n->name, s->name) == 0 && n->type.elem == ELEM_INDEX)
+            sb_printf(b, ", ids in [0, %lld)", (long long)n->type.classes);
+    }
+}
+
+void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const char *source_name)
+{
+    const RtModel *m = &t->rm;
+    const RtRecipe *r = &t->recipe;
+    const char *n = m->name;
+    const char *base = strrchr(source_name, '/');
+    sb_printf(b, "/* %s.h — the interface of model '%s', written by nnc from %s.\n", n, n, base ? base + 1 : source_name);
+    sb_printf(b,
+              " *\n"
+              " * Link with lib%s.so (cc app.c -L DIR -l%s -Wl,-rpath,DIR), or with %s.o and\n"
+              " * the runtime (cc app.c %s.o $(pkg-config --cflags --libs nnc-runtime)).\n"
+              " *\n"
+              " * An instance holds the parameters, the optimizer state and its own scratch\n"
+              " * memory.  There is no global state: instances are independent, and each may\n"
+              " * be used by one thread at a time (give every thread its own).  Functions\n"
+              " * returning int return 0, or -1 with the reason in %s_last_error(); the\n"
+              " * library never prints, never exits, and never keeps a pointer you pass.\n"
+              " *\n"
+              " * Arrays hold `batch` examples one after another, each row-major with the\n"
+              " * sizes below.  Inputs must be prepared as the train block's data source\n"
+              " * prepares them:\n",
+              n, n, n, n, n);
+    if (r->data == RT_DATA_MNIST)
+        sb_printf(b, " *   %s: pixels as %s (mnist, normalize: %s)\n", m->inputs[0].name,
+                  r->normalize == RT_NORM_STANDARD ? "(p / 255 - 0.1307) / 0.3081"
+                  : r->normalize == RT_NORM_UNIT ? "p / 255" : "the raw bytes 0..255",
+                  r->normalize == RT_NORM_STANDARD ? "standard" : r->normalize == RT_NORM_UNIT ? "unit" : "none");
+    else if (r->data == RT_DATA_CSV)
+        sb_puts(b, " *   the numbers of a CSV row as they are (csv)\n");
+    else
+        sb_puts(b, " *   character ids: a character's index in the sorted set of distinct bytes\n"
+                   " *   of the training text (text)\n");
+    sb_printf(b, " */\n#ifndef ");
+    upper(b, n);
+    sb_puts(b, "_H\n#define ");
+    upper(b, n);
+    sb_puts(b, "_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    sb_puts(b, "/* Values per example. */\n");
+    for (int pass = 0; pass < 2; pass++) {
+        const RtTensorSpec *list = pass ? m->targets : m->inputs;
+        for (int i = 0; i < (pass ? m->ntargets : m->ninputs); i++) {
+            sb_puts(b, "#define ");
+            upper(b, n);
+            sb_putc(b, '_');
+            upper(b, list[i].name);
+            sb_printf(b, "_SIZE %lld  /* %s '%s': ", (long long)per_example(&list[i]), pass ? "target" : "input",
+                      list[i].name);
+            shape_of(b, &list[i]);
+            meaning(b, &list[i], sm, pass ? SN_TARGET : SN_INPUT);
+            sb_puts(b, " */\n");
+        }
+    }
+    sb_puts(b, "#define ");
+    upper(b, n);
+    sb_printf(b, "_OUTPUT_SIZE %lld  /* the output: f32, %lld per example */\n", (long long)m->predict.output_elems,
+              (long long)m->predict.output_elems);
+    sb_puts(b, "#define ");
+    upper(b, n);
+    sb_printf(b, "_TRAIN_BATCH %lld  /* the most examples one train_step takes (nnc --batch) */\n\n",
+              (long long)m->batch);
+    sb_printf(b, "typedef struct %s %s;\n\n", n, n);
+    sb_printf(b,
+              "/* A new instance, its parameters initialised from seed exactly as nnc --jit\n"
+              " * --seed SEED starts them.  NULL when out of memory. */\n"
+              "%s *%s_create(uint64_t seed);\n\n", n, n);
+    sb_printf(b, "/* Frees an instance; NULL is allowed. */\nvoid %s_destroy(%s *m);\n\n", n, n);
+    sb_printf(b,
+              "/* Parameters (and, when the file has them, optimizer state and step) from a\n"
+              " * safetensors checkpoint, as nnc --save writes.  A checkpoint of another model\n"
+              " * or with a wrong shape is refused, naming the tensor and both shapes, and the\n"
+              " * instance is left as it was. */\n"
+              "int %s_load(%s *m, const char *path);\n\n", n, n);
+    sb_printf(b, "/* Parameters and optimizer state to a safetensors file (written atomically). */\n"
+                 "int %s_save(const %s *m, const char *path);\n\n", n, n);
+    sb_printf(b,
+              "/* The output for batch examples (any number; no dropout): output holds\n"
+              " * batch * ");
+    upper(b, n);
+    sb_printf(b, "_OUTPUT_SIZE floats. */\nint %s_forward(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    sb_puts(b, ", float *output);\n\n");
+    sb_printf(b,
+              "/* One optimizer step on batch examples (1 to ");
+    upper(b, n);
+    sb_printf(b, "_TRAIN_BATCH), as nnc --jit takes\n"
+                 " * one: *loss (if loss is not NULL) is the batch's mean loss before the update. */\n"
+                 "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss);\n\n");
+    sb_printf(b, "/* Why the last call on m failed (valid until the next call on m). */\n"
+                 "const char *%s_last_error(const %s *m);\n\n", n, n);
+    sb_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+}

@@ -1,0 +1,24 @@
+/* cdesc.h — a compiled model written as C: the runtime's structs as static
+ * data, the C that turns generated objects into executables and libraries,
+ * and the header of a library's interface. */
+#ifndef NNC_CDESC_H
+#define NNC_CDESC_H
+
+#include "model.h"
+
+/* The names of a model's generated entries: train, eval, predict. */
+typedef struct EntryNames { const char *train, *eval, *predict; } EntryNames;
+
+/* An executable's C: the model, its recipe, main() = rt_exe_main. */
+void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir);
+/* A library's C: the model and the typed functions of the embedding ABI. */
+void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header);
+/* The horizon learning-rate schedules see in a library: the train block's
+ * steps, or its epochs of MNIST's 60000 examples, or (other data, whose size
+ * nnc does not know) its epochs. */
+int64_t cdesc_total_steps(const RtRecipe *r);
+/* The library's header (plain C99, C++-safe): every function documented,
+ * sizes per example as #defines, the inputs' expected preprocessing. */
+void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *m, const char *source_name);
+
+#endif

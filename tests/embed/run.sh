@@ -1,0 +1,100 @@
+#!/bin/sh
+# run.sh NNC ROOT RTLIB SAN CASE — libraries written by nnc --emit=so|obj,
+# used from C and Python (examples/embed, tests/embed/abi.c).  RTLIB is the
+# runtime library (libnncrt.a); SAN is ON when everything is built with
+# ASan/UBSan (then the programs are too, and leaks fail the test).
+#   header    the headers compile with cc -std=c99 -Wall -Wextra -Werror
+#             -pedantic and with a C++ compiler
+#   abi       tests/embed/abi.c: errors, batches, threads, cycles
+#   classify  examples/embed/classify.c on a checkpoint nnc --jit trained:
+#             test_loss and test_accuracy equal --jit's metrics (the 6 digits
+#             they carry); batch 1 equals its row of batch 10000 (<= 1e-6)
+#   python    examples/embed/classify.py through ctypes: the same accuracy
+#   train     examples/embed/train.c trains an epoch through train_step in
+#             --jit's data order: its train_loss equals --jit's
+#   obj       --emit=obj: classify.c linked with mnist_mlp.o and the runtime
+# MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
+nnc=$1 root=$2 rtlib=$3 san=$4 case=$5
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+cflags="-O1 -I $tmp -I $root/runtime/include"
+[ "$san" = ON ] && cflags="$cflags -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+need_mnist() {
+    [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }
+}
+field() {  # field NAME FILE: a number from the last metrics JSON line
+    tail -1 "$2" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
+}
+mlp_so() {
+    "$nnc" --emit=so -o "$tmp/libmnist_mlp.so" "$root/examples/mnist_mlp.nn" || fail "nnc --emit=so"
+}
+trained() {  # a checkpoint after one epoch of --jit, and its metrics
+    "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" \
+        2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+}
+case $case in
+header)
+    for model in examples/mnist_mlp.nn examples/shakespeare.nn tests/embed/tiny.nn; do
+        "$nnc" --emit=so -o "$tmp/lib.so" "$root/$model" || fail "nnc --emit=so $model"
+        name=$(sed -n 's/^model \([a-z_0-9]*\).*/\1/p' "$root/$model")
+        printf '#include "%s.h"\nint main(void) { return 0; }\n' "$name" > "$tmp/h.c"
+        cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I "$tmp" "$tmp/h.c" || fail "$name.h in C99"
+        c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ -I "$tmp" "$tmp/h.c" || fail "$name.h in C++"
+        grep "^int ${name}_train_step" "$tmp/$name.h"
+    done ;;
+abi)
+    "$nnc" --emit=so -o "$tmp/libtiny.so" "$root/tests/embed/tiny.nn" || fail "nnc --emit=so"
+    sed 's/dense(x, 6)/dense(x, 7)/' "$root/tests/embed/tiny.nn" > "$tmp/wide.nn"
+    "$nnc" --export-step="$tmp/wide.safetensors" "$tmp/wide.nn" || fail "export wide"
+    "$nnc" --export-step="$tmp/xor.safetensors" "$root/examples/xor.nn" || fail "export xor"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/abi.c" -L "$tmp" -ltiny -Wl,-rpath,"$tmp" \
+        -lpthread -lm -o "$tmp/abi" || fail "building abi.c"
+    "$tmp/abi" "$tmp" "$tmp/wide.safetensors" "$tmp/xor.safetensors" ;;
+classify)
+    need_mnist
+    trained
+    mlp_so
+    # shellcheck disable=SC2086
+    cc -Wall -Wextra -Werror $cflags "$root/examples/embed/classify.c" -L "$tmp" -lmnist_mlp -Wl,-rpath,"$tmp" -lz -lm \
+        -o "$tmp/classify" || fail "building classify.c"
+    "$tmp/classify" "$tmp/ck.safetensors" "$NNC_DATA/mnist" > "$tmp/out" || { cat "$tmp/out"; fail "classify"; }
+    cat "$tmp/out"
+    want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
+    grep -q "^$want (" "$tmp/out" || fail "expected '$want'" ;;
+python)
+    need_mnist
+    /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
+    [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }
+    trained
+    mlp_so
+    /usr/bin/python3 "$root/examples/embed/classify.py" "$tmp/libmnist_mlp.so" "$tmp/ck.safetensors" "$NNC_DATA/mnist" \
+        > "$tmp/out" || fail "classify.py"
+    cat "$tmp/out"
+    grep -q "^test_accuracy $(field test_accuracy "$tmp/m") (" "$tmp/out" || fail "accuracy differs from --jit's" ;;
+train)
+    need_mnist
+    trained
+    mlp_so
+    # shellcheck disable=SC2086
+    cc -Wall -Wextra -Werror $cflags "$root/examples/embed/train.c" -L "$tmp" -lmnist_mlp -Wl,-rpath,"$tmp" "$rtlib" \
+        -ljansson -lz -lpthread -lm -o "$tmp/train" || fail "building train.c"
+    "$tmp/train" "$NNC_DATA/mnist" 1 "$tmp/c.safetensors" > "$tmp/out" || { cat "$tmp/out"; fail "train"; }
+    cat "$tmp/out"
+    grep -q "^epoch 1 train_loss $(field train_loss "$tmp/m")$" "$tmp/out" || fail "train_loss differs from --jit's"
+    cmp "$tmp/c.safetensors" "$tmp/ck.safetensors" || fail "the checkpoints differ" ;;
+obj)
+    need_mnist
+    trained
+    (cd "$tmp" && "$nnc" --emit=obj "$root/examples/mnist_mlp.nn") || fail "nnc --emit=obj"
+    # shellcheck disable=SC2086
+    cc -Wall -Wextra -Werror $cflags "$root/examples/embed/classify.c" "$tmp/mnist_mlp.o" "$rtlib" \
+        -ljansson -lz -lpthread -lm -o "$tmp/classify" || fail "linking mnist_mlp.o"
+    "$tmp/classify" "$tmp/ck.safetensors" "$NNC_DATA/mnist" > "$tmp/out" || { cat "$tmp/out"; fail "classify"; }
+    cat "$tmp/out"
+    want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
+    grep -q "^$want (" "$tmp/out" || fail "expected '$want'" ;;
+*)
+    echo "unknown case $case"; exit 2 ;;
+esac

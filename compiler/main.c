@@ -304,7 +304,14 @@ int main(int argc, char **argv)
                 return usage_error("--emit: unknown kind '%s'; kinds are exe, so, obj, llvm and asm", optarg);
             break;
         case 'o': o.output = optarg; break;
-        case OPT_TARGET_CPU: o.cpu = optarg; break;
+        case OPT_TARGET_CPU: {
+            const char *near = NULL;
+            if (!cg_known_cpu(optarg, &near))
+                return usage_error("--target-cpu: unknown CPU '%s'%s%s%s; for example x86-64-v3, skylake-avx512, "
+                                   "znver4", optarg, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            o.cpu = optarg;
+            break;
+        }
         case 'v': o.verbose = 1; break;
         case OPT_EPOCHS:
             if (!parse_count(optarg, 1, &o.jit.epochs))

@@ -24,6 +24,10 @@ typedef struct CgOptions {
     int         opt;      /* 0: no optimization (tests of the generator), 3: default<O3> */
 } CgOptions;
 
+/* Whether --target-cpu may name this CPU (x86-64 with 64-bit mode, as
+ * LLVM 19 knows them); if not, *nearest is a close name or NULL. */
+bool  cg_known_cpu(const char *name, const char **nearest);
+
 /* A JIT for one process (LLJIT); entries are looked up by name. */
 int   cg_jit_create(CgJit **out, const char **err);
 /* Compiles g (planned by p) into the JIT as entry `name`. */

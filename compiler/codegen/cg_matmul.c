@@ -98,6 +98,153 @@ static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
 }
 
+/* ---- the epilogue: C's element from the product y ---------------------------------------- */
+
+/* The extra operands of a fused epilogue (bias, the optimizer's state...):
+ * constants, or tensors read at C's (row, column) through broadcast strides. */
+typedef struct Epi {
+    int           extra;
+    LLVMValueRef *scalar;   /* per extra operand: a constant, or NULL */
+    CgStrides    *st;
+    LLVMValueRef *off, *base;  /* at the current row */
+} Epi;
+
+static void epi_begin(Cg *c, int v, Epi *e)
+{
+    const IrNode *n = N(c, v);
+    e->extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
+    e->scalar = calloc((size_t)e->extra + 1, sizeof *e->scalar);
+    e->st = calloc((size_t)e->extra + 1, sizeof *e->st);
+    e->off = calloc((size_t)e->extra + 1, sizeof *e->off);
+    e->base = calloc((size_t)e->extra + 1, sizeof *e->base);
+    for (int k = 0; k < e->extra; k++) {
+        e->scalar[k] = cg_leaf_scalar(c, n->in[2 + k]);
+        if (!e->scalar[k])
+            cg_strides(&N(c, n->in[2 + k])->shape, &n->shape, &e->st[k]);
+    }
+}
+
+/* Where each extra operand's row crow of C starts. */
+static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
+{
+    const IrNode *n = N(c, v);
+    for (int k = 0; k < e->extra; k++)
+        if (!e->scalar[k]) {
+            e->base[k] = cg_base(c, n->in[2 + k]);
+            e->off[k] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
+        }
+}
+
+/* C[crow, j] = the epilogue program of y and the extra operands. */
+static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRef j, LLVMValueRef y)
+{
+    const IrNode *n = N(c, v);
+    if (n->op == IR_MATMUL_EPI) {
+        const IrProgram *p = n->a.prog;
+        LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
+        val[0] = y;
+        for (int k = 0; k < e->extra; k++) {
+            if (e->scalar[k]) {
+                val[1 + k] = e->scalar[k];
+                continue;
+            }
+            int64_t step = e->st[k].stride[n->shape.rank - 1];
+            LLVMValueRef idx = step ? LLVMBuildNSWAdd(c->b, e->off[k], j, "") : e->off[k];
+            LLVMTypeRef t = cg_type(c, N(c, n->in[2 + k])->type);
+            LLVMValueRef xv = LLVMBuildLoad2(c->b, t, LLVMBuildGEP2(c->b, t, e->base[k], &idx, 1, ""), "");
+            val[1 + k] = N(c, n->in[2 + k])->type == IR_I32 ? LLVMBuildSIToFP(c->b, xv, c->t_real, "") : xv;
+        }
+        for (int k = 0; k < p->n; k++) {
+            const IrInstr *in = &p->code[k];
+            val[p->nin + k] = cg_scalar_op(c, in->op, in->a >= 0 ? val[in->a] : NULL, in->b >= 0 ? val[in->b] : NULL,
+                                           in->c >= 0 ? val[in->c] : NULL, in->f);
+        }
+        y = val[p->nin + p->n - 1];
+        free(val);
+    }
+    const IrShape *s = &n->shape;
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, crow, cg_i64(c, s->dim[s->rank - 1]), ""), j, ""), y);
+}
+
+static void epi_end(Epi *e)
+{
+    free(e->scalar);
+    free(e->st);
+    free(e->off);
+    free(e->base);
+}
+
+/* ---- few rows: dot products in place ------------------------------------------------------ */
+
+/* A graph without a loss only predicts (a library's forward): training and
+ * evaluation keep one summation order, the tiled one, at every batch size. */
+static bool inference_only(const IrGraph *g)
+{
+    for (int i = 0; i < g->nouts; i++)
+        if (g->outs[i].kind == OUT_LOSS)
+            return false;
+    return true;
+}
+
+/* x·Wᵀ with fewer rows than the register tile (inference of one example):
+ * packing W would cost more than the product, so each element is a dot
+ * product of two contiguous rows, VW lanes at a time, the lanes summed in
+ * order at the end.  The order of the k terms differs from the tiled path's,
+ * so a row of a small batch may differ from the same row of a large batch
+ * in the last bits; the choice depends only on the batch, never on threads.
+ * Only prediction graphs take this path (inference_only). */
+static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
+{
+    const IrNode *n = N(c, v);
+    int a = n->in[0], b = n->in[1];
+    int VW = vector_width(c);
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    int64_t K = mm->k, kv = K / VW * VW;
+    LLVMTypeRef fma_t[1] = {vec}, one_t[1] = {c->t_real};
+    unsigned fma_id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef vfma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, fma_t, 1);
+    LLVMTypeRef vfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
+    LLVMValueRef sfma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, one_t, 1);
+    LLVMTypeRef sfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, one_t, 1);
+    LLVMValueRef accp = cg_alloca(c, vec, NULL, "dacc"), sump = cg_alloca(c, c->t_real, NULL, "dsum");
+
+    CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "mat");  /* one block per matrix */
+    LLVMValueRef a0 = matrix_offset(c, a, &n->shape, item.iv), b0 = matrix_offset(c, b, &n->shape, item.iv);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), M, "r");
+    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item.iv, M, ""), r.iv, "crow");
+    LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
+    epi_row(c, v, epi, crow);
+    CgLoop j = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, mm->n), "j");
+    LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j.iv, cg_i64(c, K), ""), "brow");
+    LLVMBuildStore(c->b, LLVMConstNull(vec), accp);
+    CgLoop k = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, kv / VW), "kv");
+    LLVMValueRef kk = LLVMBuildNSWMul(c->b, k.iv, cg_i64(c, VW), "");
+    LLVMValueRef av = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, arow, kk, "")), "av");
+    LLVMValueRef bv = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, brow, kk, "")), "bv");
+    LLVMSetAlignment(av, align);
+    LLVMSetAlignment(bv, align);
+    LLVMValueRef args[3] = {av, bv, LLVMBuildLoad2(c->b, vec, accp, "")};
+    LLVMBuildStore(c->b, LLVMBuildCall2(c->b, vfma_ft, vfma, args, 3, ""), accp);
+    cg_loop_end(c, &k);
+    /* the lanes in order, then the k terms left over */
+    LLVMValueRef acc = LLVMBuildLoad2(c->b, vec, accp, "");
+    LLVMValueRef sum = LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, 0, 0), "");
+    for (int l = 1; l < VW; l++)
+        sum = LLVMBuildFAdd(c->b, sum, LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, (unsigned)l, 0), ""), "");
+    LLVMBuildStore(c->b, sum, sump);
+    CgLoop t = cg_loop_begin(c, cg_i64(c, kv), cg_i64(c, K), "kt");
+    LLVMValueRef x = cg_load(c, a, LLVMBuildNSWAdd(c->b, arow, t.iv, ""));
+    LLVMValueRef w = cg_load(c, b, LLVMBuildNSWAdd(c->b, brow, t.iv, ""));
+    LLVMValueRef sargs[3] = {x, w, LLVMBuildLoad2(c->b, c->t_real, sump, "")};
+    LLVMBuildStore(c->b, LLVMBuildCall2(c->b, sfma_ft, sfma, sargs, 3, ""), sump);
+    cg_loop_end(c, &t);
+    epi_store(c, v, epi, crow, j.iv, LLVMBuildLoad2(c->b, c->t_real, sump, "y"));
+    cg_loop_end(c, &j);
+    cg_loop_end(c, &r);
+    cg_loop_end(c, &item);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
@@ -109,6 +256,19 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef K = mm.k_batch ? cg_batch(c) : cg_i64(c, mm.k);
     LLVMValueRef M = cg_dim(c, mm.m), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
+    Epi epi;
+    epi_begin(c, v, &epi);
+    LLVMBasicBlockRef done = NULL;
+    if (mm.tb && !mm.ta && !mm.k_batch && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
+        LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
+        LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
+        done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, M, cg_i64(c, MR), ""), few, tiled);
+        LLVMPositionBuilderAtEnd(c->b, few);
+        dot_rows(c, v, &mm, M, &epi);
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, tiled);
+    }
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     LLVMValueRef packA = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, MR), ""));
     LLVMValueRef packB = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, panels * NR), ""));
@@ -165,15 +325,6 @@ void cg_matmul_body(Cg *c, int v)
         cg_loop_end(c, &pk);
     }
 
-    /* the epilogue's extra operands, at row i0 */
-    int extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
-    LLVMValueRef *ext_scalar = calloc((size_t)extra + 1, sizeof *ext_scalar);
-    CgStrides *ext_st = calloc((size_t)extra + 1, sizeof *ext_st);
-    for (int e = 0; e < extra; e++) {
-        ext_scalar[e] = cg_leaf_scalar(c, n->in[2 + e]);
-        if (!ext_scalar[e])
-            cg_strides(&N(c, n->in[2 + e])->shape, &n->shape, &ext_st[e]);
-    }
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
 
@@ -221,48 +372,20 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
     CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
     LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
-    LLVMValueRef *ext_off = calloc((size_t)extra + 1, sizeof *ext_off);
-    LLVMValueRef *ext_base = calloc((size_t)extra + 1, sizeof *ext_base);
-    for (int e = 0; e < extra; e++)
-        if (!ext_scalar[e]) {
-            ext_base[e] = cg_base(c, n->in[2 + e]);
-            ext_off[e] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &ext_st[e], crow);
-        }
+    epi_row(c, v, &epi, crow);
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
     LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
     LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
-    if (extra || n->op == IR_MATMUL_EPI) {
-        const IrProgram *p = n->a.prog;
-        LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
-        val[0] = y;
-        for (int e = 0; e < extra; e++) {
-            if (ext_scalar[e]) {
-                val[1 + e] = ext_scalar[e];
-                continue;
-            }
-            int64_t step = ext_st[e].stride[n->shape.rank - 1];
-            LLVMValueRef idx = step ? LLVMBuildNSWAdd(c->b, ext_off[e], j, "") : ext_off[e];
-            LLVMTypeRef t = cg_type(c, N(c, n->in[2 + e])->type);
-            LLVMValueRef xv = LLVMBuildLoad2(c->b, t, LLVMBuildGEP2(c->b, t, ext_base[e], &idx, 1, ""), "");
-            val[1 + e] = N(c, n->in[2 + e])->type == IR_I32 ? LLVMBuildSIToFP(c->b, xv, c->t_real, "") : xv;
-        }
-        for (int k = 0; k < p->n; k++) {
-            const IrInstr *in = &p->code[k];
-            val[p->nin + k] = cg_scalar_op(c, in->op, in->a >= 0 ? val[in->a] : NULL, in->b >= 0 ? val[in->b] : NULL,
-                                           in->c >= 0 ? val[in->c] : NULL, in->f);
-        }
-        y = val[p->nin + p->n - 1];
-        free(val);
-    }
-    cg_store(c, v, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, crow, Nn, ""), j, ""), y);
+    epi_store(c, v, &epi, crow, j, y);
     cg_loop_end(c, &lc);
     cg_loop_end(c, &lr);
     cg_loop_end(c, &panel);
     cg_loop_end(c, &item);
     free_ptr(c, packA);
     free_ptr(c, packB);
-    free(ext_scalar);
-    free(ext_st);
-    free(ext_off);
-    free(ext_base);
+    if (done) {
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, done);
+    }
+    epi_end(&epi);
 }

@@ -188,8 +188,8 @@ static bool inference_only(const IrGraph *g)
 
 /* x·Wᵀ with fewer rows than the register tile (inference of one example):
  * packing W would cost more than the product, so each element is a dot
- * product of two contiguous rows, VW lanes at a time, the lanes summed in
- * order at the end.  The order of the k terms differs from the tiled path's,
+ * product of two contiguous rows, VW lanes at a time in four accumulators,
+ * summed pairwise and then lane by lane at the end.  The order of the k terms differs from the tiled path's,
  * so a row of a small batch may differ from the same row of a large batch
  * in the last bits; the choice depends only on the batch, never on threads.
  * Only prediction graphs take this path (inference_only). */
@@ -207,7 +207,11 @@ static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
     LLVMTypeRef vfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
     LLVMValueRef sfma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, one_t, 1);
     LLVMTypeRef sfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, one_t, 1);
-    LLVMValueRef accp = cg_alloca(c, vec, NULL, "dacc"), sump = cg_alloca(c, c->t_real, NULL, "dsum");
+    /* four accumulators, so that four chains of FMAs overlap */
+    enum { ACC = 4 };
+    LLVMValueRef accp[ACC], sump = cg_alloca(c, c->t_real, NULL, "dsum");
+    for (int q = 0; q < ACC; q++)
+        accp[q] = cg_alloca(c, vec, NULL, "dacc");
 
     CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "mat");  /* one block per matrix */
     LLVMValueRef a0 = matrix_offset(c, a, &n->shape, item.iv), b0 = matrix_offset(c, b, &n->shape, item.iv);
@@ -217,18 +221,31 @@ static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
     epi_row(c, v, epi, crow);
     CgLoop j = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, mm->n), "j");
     LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j.iv, cg_i64(c, K), ""), "brow");
-    LLVMBuildStore(c->b, LLVMConstNull(vec), accp);
-    CgLoop k = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, kv / VW), "kv");
-    LLVMValueRef kk = LLVMBuildNSWMul(c->b, k.iv, cg_i64(c, VW), "");
-    LLVMValueRef av = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, arow, kk, "")), "av");
-    LLVMValueRef bv = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, brow, kk, "")), "bv");
-    LLVMSetAlignment(av, align);
-    LLVMSetAlignment(bv, align);
-    LLVMValueRef args[3] = {av, bv, LLVMBuildLoad2(c->b, vec, accp, "")};
-    LLVMBuildStore(c->b, LLVMBuildCall2(c->b, vfma_ft, vfma, args, 3, ""), accp);
-    cg_loop_end(c, &k);
+    for (int q = 0; q < ACC; q++)
+        LLVMBuildStore(c->b, LLVMConstNull(vec), accp[q]);
+    /* k in steps of ACC vectors, then of one vector (into the first accumulator) */
+    int64_t k4 = K / (ACC * VW);
+    for (int pass = 0; pass < 2; pass++) {
+        int width = pass ? 1 : ACC;
+        LLVMValueRef from = cg_i64(c, pass ? k4 * ACC : 0), to = cg_i64(c, pass ? kv / VW : k4 * ACC);
+        CgLoop k = cg_loop_begin(c, LLVMBuildSDiv(c->b, from, cg_i64(c, width), ""),
+                                 LLVMBuildSDiv(c->b, to, cg_i64(c, width), ""), "kv");
+        for (int q = 0; q < width; q++) {
+            LLVMValueRef kk = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k.iv, cg_i64(c, width), ""),
+                                                                    cg_i64(c, q), ""), cg_i64(c, VW), "");
+            LLVMValueRef av = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, arow, kk, "")), "av");
+            LLVMValueRef bv = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, brow, kk, "")), "bv");
+            LLVMSetAlignment(av, align);
+            LLVMSetAlignment(bv, align);
+            LLVMValueRef args[3] = {av, bv, LLVMBuildLoad2(c->b, vec, accp[q], "")};
+            LLVMBuildStore(c->b, LLVMBuildCall2(c->b, vfma_ft, vfma, args, 3, ""), accp[q]);
+        }
+        cg_loop_end(c, &k);
+    }
+    LLVMValueRef acc = LLVMBuildFAdd(c->b,
+        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, vec, accp[0], ""), LLVMBuildLoad2(c->b, vec, accp[1], ""), ""),
+        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, vec, accp[2], ""), LLVMBuildLoad2(c->b, vec, accp[3], ""), ""), "acc");
     /* the lanes in order, then the k terms left over */
-    LLVMValueRef acc = LLVMBuildLoad2(c->b, vec, accp, "");
     LLVMValueRef sum = LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, 0, 0), "");
     for (int l = 1; l < VW; l++)
         sum = LLVMBuildFAdd(c->b, sum, LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, (unsigned)l, 0), ""), "");

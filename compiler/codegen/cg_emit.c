@@ -53,25 +53,57 @@ static int build(LLVMContextRef ctx, const CgTarget *t, LLVMTargetMachineRef tm,
     return 0;
 }
 
+/* A target, a context, a machine and the built module, made and disposed
+ * of together. */
+typedef struct Session {
+    CgTarget             t;
+    LLVMContextRef       ctx;
+    LLVMTargetMachineRef tm;
+    LLVMModuleRef        mod;
+} Session;
+
+static void session_close(Session *s);
+
+/* Builds the entries for o's CPU.  On failure everything is disposed of. */
+static int session_open(Session *s, const CgOptions *o, const CgEntry *e, int n, const char **err)
+{
+    if (cg_host_target(&s->t, o ? o->cpu : NULL, err) != 0)
+        return -1;
+    s->ctx = LLVMContextCreate();
+    s->tm = cg_target_machine(&s->t);
+    s->mod = NULL;
+    if (build(s->ctx, &s->t, s->tm, e, n, &s->mod, err) != 0) {
+        session_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+static void session_close(Session *s)
+{
+    if (s->mod)
+        LLVMDisposeModule(s->mod);
+    LLVMDisposeTargetMachine(s->tm);
+    LLVMContextDispose(s->ctx);
+    cg_target_free(&s->t);
+}
+
 int cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o, CgDump what, StrBuf *out,
             const char **err)
 {
-    CgTarget t;
-    if (cg_host_target(&t, o ? o->cpu : NULL, err) != 0)
+    Session ss;
+    if (session_open(&ss, o, &(CgEntry){g, p, name}, 1, err) != 0)
         return -1;
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMTargetMachineRef tm = cg_target_machine(&t);
-    LLVMModuleRef mod = NULL;
-    int rc = build(ctx, &t, tm, &(CgEntry){g, p, name}, 1, &mod, err);
-    if (rc == 0 && what == CG_DUMP_LLVM) {  /* as generated, then as optimized */
+    LLVMModuleRef mod = ss.mod;
+    LLVMTargetMachineRef tm = ss.tm;
+    if (what == CG_DUMP_LLVM) {  /* as generated, then as optimized */
         char *text = LLVMPrintModuleToString(mod);
         sb_puts(out, "; ---- the module as generated (verified) ----\n");
         sb_puts(out, text);
         LLVMDisposeMessage(text);
         sb_puts(out, "\n; ---- after default<O3> with loop and SLP vectorization ----\n");
     }
-    if (rc == 0)
-        rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
+    int rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
     if (rc == 0 && what == CG_DUMP_ASM) {
         LLVMMemoryBufferRef buf;
         char *msg = NULL;
@@ -89,25 +121,18 @@ int cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions
         sb_puts(out, text);
         LLVMDisposeMessage(text);
     }
-    if (mod)
-        LLVMDisposeModule(mod);
-    LLVMDisposeTargetMachine(tm);
-    LLVMContextDispose(ctx);
-    cg_target_free(&t);
+    session_close(&ss);
     return rc;
 }
 
 int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err)
 {
-    CgTarget t;
-    if (cg_host_target(&t, o ? o->cpu : NULL, err) != 0)
+    Session ss;
+    if (session_open(&ss, o, e, n, err) != 0)
         return -1;
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMTargetMachineRef tm = cg_target_machine(&t);
-    LLVMModuleRef mod = NULL;
-    int rc = build(ctx, &t, tm, e, n, &mod, err);
-    if (rc == 0)
-        rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
+    LLVMModuleRef mod = ss.mod;
+    LLVMTargetMachineRef tm = ss.tm;
+    int rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
     char *msg = NULL;
     if (rc == 0 && what == CG_FILE_LLVM) {
         if (LLVMPrintModuleToFile(mod, path, &msg)) {
@@ -126,10 +151,6 @@ int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char
         free(p);
     }
     LLVMDisposeMessage(msg);
-    if (mod)
-        LLVMDisposeModule(mod);
-    LLVMDisposeTargetMachine(tm);
-    LLVMContextDispose(ctx);
-    cg_target_free(&t);
+    session_close(&ss);
     return rc;
 }

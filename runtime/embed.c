@@ -6,7 +6,6 @@
  * thread pool is used: a caller wanting parallelism runs instances on its
  * own threads.
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* io.c — reading files whole, for the data loaders. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,3 +44,13 @@ int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t e
     return 0;
 }
 
+int rt_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}

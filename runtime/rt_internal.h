@@ -12,6 +12,10 @@
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
 int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 
+/* Writes the reason into err (when there is room) and returns rc: the one
+ * way runtime functions say why they failed. */
+int rt_fail(int rc, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Elements of t for a batch (shape[i] == -1 is the batch). */
 static inline int64_t rt_elems(const RtTensorSpec *t, int64_t batch)
 {

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 typedef struct Buf { char *p; size_t n, cap; } Buf;
 
@@ -168,17 +168,6 @@ typedef struct Entry {
     int         order;     /* position in the header */
 } Entry;
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Reads exactly n bytes at off: 0, -1 with errno, or 1 when the file ends first. */
 static int read_at(int fd, void *buf, size_t n, uint64_t off)
@@ -218,29 +207,29 @@ static int check_entry(const char *path, const char *name, json_t *v, uint64_t d
 {
     e->name = name;
     if (!json_is_object(v))
-        return fail(err, errlen, "%s: tensor '%s' is not a JSON object", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s' is not a JSON object", path, name);
     json_t *dtype = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape");
     json_t *offsets = json_object_get(v, "data_offsets");
     if (!dtype)
-        return fail(err, errlen, "%s: tensor '%s' has no dtype", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s' has no dtype", path, name);
     if (!shape)
-        return fail(err, errlen, "%s: tensor '%s' has no shape", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s' has no shape", path, name);
     if (!offsets)
-        return fail(err, errlen, "%s: tensor '%s' has no data_offsets", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s' has no data_offsets", path, name);
     if (!json_is_string(dtype))
-        return fail(err, errlen, "%s: tensor '%s': dtype is not a string", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': dtype is not a string", path, name);
     if (!json_is_array(shape))
-        return fail(err, errlen, "%s: tensor '%s': shape is not an array", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': shape is not an array", path, name);
     if (!json_is_array(offsets) || json_array_size(offsets) != 2 || !json_is_integer(json_array_get(offsets, 0))
         || !json_is_integer(json_array_get(offsets, 1)))
-        return fail(err, errlen, "%s: tensor '%s': data_offsets is not an array of two integers", path, name);
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': data_offsets is not an array of two integers", path, name);
 
     e->dtype = -1;
     for (int i = 0; i < (int)(sizeof dtypes / sizeof dtypes[0]); i++)
         if (strcmp(json_string_value(dtype), dtypes[i].name) == 0)
             e->dtype = i;
     if (e->dtype < 0)
-        return fail(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dtype));
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dtype));
 
     /* bytes = product(shape) * element size, with every step checked for overflow */
     uint64_t bytes = dtypes[e->dtype].size;
@@ -248,10 +237,10 @@ static int check_entry(const char *path, const char *name, json_t *v, uint64_t d
     for (size_t d = 0; d < json_array_size(shape); d++) {
         json_t *dim = json_array_get(shape, d);
         if (!json_is_integer(dim))
-            return fail(err, errlen, "%s: tensor '%s': shape entry %zu is not an integer", path, name, d);
+            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %zu is not an integer", path, name, d);
         json_int_t k = json_integer_value(dim);
         if (k < 0)
-            return fail(err, errlen, "%s: tensor '%s': shape entry %zu is negative (%" JSON_INTEGER_FORMAT ")",
+            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %zu is negative (%" JSON_INTEGER_FORMAT ")",
                         path, name, d, k);
         overflow |= __builtin_mul_overflow(bytes, (uint64_t)k, &bytes);
     }
@@ -261,26 +250,26 @@ static int check_entry(const char *path, const char *name, json_t *v, uint64_t d
     char dims[128];
     format_shape(dims, sizeof dims, shape);
     if (overflow)
-        return fail(err, errlen, "%s: tensor '%s': shape %s of %s is too large", path, name, dims,
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': shape %s of %s is too large", path, name, dims,
                     dtypes[e->dtype].name);
 
     json_int_t b = json_integer_value(json_array_get(offsets, 0)), end = json_integer_value(json_array_get(offsets, 1));
     if (b < 0 || end < 0)
-        return fail(err, errlen,
+        return rt_fail(-1, err, errlen,
                     "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "] are negative",
                     path, name, b, end);
     if (end < b)
-        return fail(err, errlen,
+        return rt_fail(-1, err, errlen,
                     "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
                     "] are out of order",
                     path, name, b, end);
     if ((uint64_t)end > data)
-        return fail(err, errlen,
+        return rt_fail(-1, err, errlen,
                     "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
                     "] run past the end of the %llu bytes of data",
                     path, name, b, end, (unsigned long long)data);
     if ((uint64_t)(end - b) != bytes)
-        return fail(err, errlen, "%s: tensor '%s': %llu bytes of data for shape %s of %s (%llu bytes)", path, name,
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': %llu bytes of data for shape %s of %s (%llu bytes)", path, name,
                     (unsigned long long)(end - b), dims, dtypes[e->dtype].name, (unsigned long long)bytes);
     e->begin = b;
     e->end = end;
@@ -307,11 +296,11 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
                 char *err, size_t errlen)
 {
     if (!json_is_object(header))
-        return fail(err, errlen, "%s: header is not a JSON object", path);
+        return rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
     size_t count = json_object_size(header);
     Entry *e = calloc(count ? count : 1, sizeof *e);
     if (!e)
-        return fail(err, errlen, "%s: out of memory", path);
+        return rt_fail(-1, err, errlen, "%s: out of memory", path);
 
     int n = 0, rc = 0;
     const char *key;
@@ -334,7 +323,7 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
         if (e[i].begin == e[i].end)
             continue;
         if (reach && e[i].begin < reach->end)
-            rc = fail(err, errlen, "%s: tensor '%s': data_offsets [%lld,%lld] overlap tensor '%s' at [%lld,%lld]", path,
+            rc = rt_fail(-1, err, errlen, "%s: tensor '%s': data_offsets [%lld,%lld] overlap tensor '%s' at [%lld,%lld]", path,
                       e[i].name, (long long)e[i].begin, (long long)e[i].end, reach->name, (long long)reach->begin,
                       (long long)reach->end);
         else if (!reach || e[i].end > reach->end)
@@ -353,7 +342,7 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
     size_t total = round_up(at_data + bytes, DATA_ALIGN) + DATA_ALIGN;  /* never 0 */
     char *mem = rc == 0 ? aligned_alloc(DATA_ALIGN, total) : NULL;
     if (rc == 0 && !mem)
-        rc = fail(err, errlen, "%s: out of memory for %zu bytes", path, total);
+        rc = rt_fail(-1, err, errlen, "%s: out of memory for %zu bytes", path, total);
 
     /* Tensors go in header order; their data is read in file order. */
     RtTensor *t = (RtTensor *)mem;
@@ -368,9 +357,9 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
         *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, bytes_at, size};
         int r = read_at(fd, bytes_at, size, data_at + (uint64_t)e[i].begin);
         if (r < 0)
-            rc = fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+            rc = rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
         else if (r > 0)
-            rc = fail(err, errlen, "%s: the file ended while reading tensor '%s'", path, e[i].name);
+            rc = rt_fail(-1, err, errlen, "%s: the file ended while reading tensor '%s'", path, e[i].name);
         name += len;
         shapes += e[i].rank;
         bytes_at += round_up(size, DATA_ALIGN);
@@ -389,36 +378,36 @@ int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t e
     *out = (RtCheckpoint){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return rt_fail(-1, err, errlen, "cannot open '%s': %s", path, strerror(errno));
 
     struct stat st;
     unsigned char len8[8];
     int rc = -1, r;
     if (fstat(fd, &st) != 0)
-        fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
     else if (st.st_size < 8)
-        fail(err, errlen, "%s: file of %lld bytes is shorter than the 8-byte header length", path,
+        rt_fail(-1, err, errlen, "%s: file of %lld bytes is shorter than the 8-byte header length", path,
              (long long)st.st_size);
     else if ((r = read_at(fd, len8, 8, 0)) != 0)
-        fail(err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+        rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
     else {
         uint64_t size = (uint64_t)st.st_size, hlen = 0;
         for (int i = 0; i < 8; i++)
             hlen |= (uint64_t)len8[i] << (8 * i);
         char *h = NULL;
         if (hlen > size - 8)
-            fail(err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
+            rt_fail(-1, err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
                  (unsigned long long)hlen, (unsigned long long)size);
         else if (!(h = malloc(hlen ? hlen : 1)))
-            fail(err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
+            rt_fail(-1, err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
         else if ((r = read_at(fd, h, hlen, 8)) != 0)
-            fail(err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+            rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
         else {
             /* Duplicate names are a JSON error here: which tensor would win? */
             json_error_t je;
             json_t *header = json_loadb(h, hlen, JSON_REJECT_DUPLICATES, &je);
             if (!header)
-                fail(err, errlen, "%s: header is not valid JSON: %s (line %d, column %d, byte %d)", path, je.text,
+                rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s (line %d, column %d, byte %d)", path, je.text,
                      je.line, je.column, je.position);
             else
                 rc = load(path, fd, header, 8 + hlen, size - 8 - hlen, out, err, errlen);

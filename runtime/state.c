@@ -2,22 +2,11 @@
  * for, parameters as torch.nn starts them, and checkpoints of parameters
  * and optimizer state.  The training loop and embedded libraries share it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rt_internal.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 int rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen)
 {
@@ -32,7 +21,7 @@ int rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen)
         slab[s] = aligned_alloc(64, size);
         if (!slab[s]) {
             rt_slabs_free(slab);
-            return fail(err, errlen, "out of memory for %lld bytes", (long long)bytes);
+            return rt_fail(-1, err, errlen, "out of memory for %lld bytes", (long long)bytes);
         }
         memset(slab[s], 0, size);
     }
@@ -72,7 +61,7 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
     int n = m->nparams + m->nstate;
     RtTensor *t = calloc((size_t)n + 1, sizeof *t);
     if (!t)
-        return fail(err, errlen, "out of memory");
+        return rt_fail(-1, err, errlen, "out of memory");
     int k = 0;
     for (int pass = 0; pass < 2; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
@@ -87,7 +76,7 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
     char why[512];
     int rc = rt_safetensors_write(path, t, k, why, sizeof why);
     free(t);
-    return rc ? fail(err, errlen, "%s", why) : 0;
+    return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
 }
 
 static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)
@@ -102,7 +91,7 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
     RtCheckpoint ck = {0};
     char why[512];
     if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
-        return fail(err, errlen, "%s", why);
+        return rt_fail(-1, err, errlen, "%s", why);
     /* check everything before changing anything: a refused file leaves the instance as it was */
     int rc = 0, found_state = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -113,7 +102,7 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
             const RtTensor *t = rt_checkpoint_find(&ck, s->name);
             if (!t) {
                 if (!pass)
-                    rc = fail(err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
+                    rc = rt_fail(-1, err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
                               m->name);
                 continue;
             }
@@ -124,7 +113,7 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
                 char a[128], b[128];
                 shape_text(a, sizeof a, t->rank, t->shape);
                 shape_text(b, sizeof b, s->rank, s->shape);
-                rc = fail(err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
+                rc = rt_fail(-1, err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
                           a, dtype_name(s->dtype), b);
             }
             found_state += pass;

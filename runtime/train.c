@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +29,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return 1;
 }
 
 typedef struct Loop {
@@ -142,10 +131,10 @@ static int sample(Loop *L, char *err, size_t errlen)
     FILE *out = c->out ? c->out : stdout;
     const RtTensorSpec *x = &m->inputs[0];
     if (!c->text || x->dtype != RT_I32 || m->eval.output < 0)
-        return fail(err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
+        return rt_fail(1, err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
     int64_t T = c->block, V = 1;
     if (m->eval.output_last < c->text->vocab)
-        return fail(err, errlen, "the model predicts %lld characters, but the text has %d", (long long)m->eval.output_last,
+        return rt_fail(1, err, errlen, "the model predicts %lld characters, but the text has %d", (long long)m->eval.output_last,
                     c->text->vocab);
     int id_of[256];
     for (int i = 0; i < 256; i++)
@@ -155,7 +144,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     size_t plen = strlen(c->sample);
     for (size_t i = 0; i < plen; i++)
         if (id_of[(unsigned char)c->sample[i]] < 0)
-            return fail(err, errlen, "character '%c' of the prompt does not occur in the text the model learned from",
+            return rt_fail(1, err, errlen, "character '%c' of the prompt does not occur in the text the model learned from",
                         c->sample[i]);
     int64_t total = (int64_t)plen + c->sample_length;
     int32_t *ids = malloc(sizeof *ids * (size_t)(total + 1));
@@ -262,15 +251,15 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
     if (m->ninputs != 1 || m->ntargets != 1)
-        return fail(err, errlen, "the training loop feeds one input and one target; model '%s' has %d and %d",
+        return rt_fail(1, err, errlen, "the training loop feeds one input and one target; model '%s' has %d and %d",
                     m->name, m->ninputs, m->ntargets);
     if (!c->text && !c->sample && (!c->train || !c->test))
-        return fail(err, errlen, "no data to train on");
+        return rt_fail(1, err, errlen, "no data to train on");
     int64_t per_example = 1;
     for (int i = 1; i < m->inputs[0].rank; i++)
         per_example *= m->inputs[0].shape[i];
     if (!c->text && c->train->x_elems != per_example)
-        return fail(err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
+        return rt_fail(1, err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
                     (long long)c->train->x_elems, m->inputs[0].name, (long long)per_example);
     if (c->text && m->targets[0].dtype == RT_I32) {
         /* token ids must be below the model's vocabulary: checked by the caller against the text */
@@ -313,7 +302,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     }
 
     if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
-        rc = fail(err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
+        rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
         goto done;
     }
     interrupted = 0;
@@ -340,7 +329,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         double loss = read_act(&L, m->train.loss);
         step++;
         if (!isfinite(loss)) {
-            rc = fail(err, errlen, "step %lld: the loss is %s; stopping%s", (long long)step, isnan(loss) ? "nan" : "infinite",
+            rc = rt_fail(1, err, errlen, "step %lld: the loss is %s; stopping%s", (long long)step, isnan(loss) ? "nan" : "infinite",
                       c->save_path ? " (the last checkpoint written is kept)" : "");
             break;
         }

@@ -18,20 +18,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../codegen/cg.h"
 #include "cdesc.h"
 
 extern char **environ;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ---- finding the runtime and linking ---------------------------------------------------- */
 
@@ -158,7 +150,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
     Arena *a = &f->arena;
-    double t0 = now();
+    double t0 = drive_now();
     TrainModel tm;
     int rc = nnc_train_model(f, &o->train, &tm, log);
     if (rc != 0)
@@ -227,7 +219,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
             snprintf(model_dir, sizeof model_dir, "%s", tm.recipe.model_dir);
         cdesc_trainer(&c, &tm, &names, model_dir);
     }
-    double t1 = now();
+    double t1 = drive_now();
     if (cg_emit(entries, library ? 3 : 2, &co, CG_FILE_OBJ, gen, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
         rc = 1;
@@ -237,7 +229,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     }
     sb_free(&c);
     sb_free(&h);
-    double t2 = now();
+    double t2 = drive_now();
     const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 #ifdef NNC_SANITIZED_RUNTIME
 #define SAN "-fsanitize=address,undefined",
@@ -271,6 +263,6 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     remove_dir(dir, files, 5);
     if (rc == 0 && o->verbose)
         fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM %.1f ms, C compiler %.1f ms)\n",
-                1e3 * (now() - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (now() - t2));
+                1e3 * (drive_now() - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (drive_now() - t2));
     return rc;
 }

@@ -114,7 +114,10 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
 
 /* ---- libraries ----------------------------------------------------------------------------- */
 
-int64_t cdesc_total_steps(const RtRecipe *r)
+/* The horizon learning-rate schedules see in a library: the train block's
+ * steps, or its epochs of MNIST's 60000 examples, or (other data, whose size
+ * nnc does not know) its epochs. */
+static int64_t total_steps(const RtRecipe *r)
 {
     if (r->steps)
         return r->steps;
@@ -144,7 +147,7 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     sb_printf(b, "#include \"nnc_runtime.h\"\n#include \"%s\"\n\n", header);
     c_model(b, m, e);
     sb_printf(b, "%s *%s_create(uint64_t seed)\n{\n    return (%s *)rt_instance_create(&model, seed, %lld);\n}\n\n", n, n,
-              n, (long long)cdesc_total_steps(&t->recipe));
+              n, (long long)total_steps(&t->recipe));
     sb_printf(b, "void %s_destroy(%s *m) { rt_instance_destroy((RtInstance *)m); }\n\n", n, n);
     sb_printf(b, "int %s_load(%s *m, const char *path) { return rt_instance_load((RtInstance *)m, path); }\n\n", n, n);
     sb_printf(b, "int %s_save(const %s *m, const char *path) { return rt_instance_save((const RtInstance *)m, path); }\n\n",

@@ -13,10 +13,7 @@ typedef struct EntryNames { const char *train, *eval, *predict; } EntryNames;
 void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir);
 /* A library's C: the model and the typed functions of the embedding ABI. */
 void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header);
-/* The horizon learning-rate schedules see in a library: the train block's
- * steps, or its epochs of MNIST's 60000 examples, or (other data, whose size
- * nnc does not know) its epochs. */
-int64_t cdesc_total_steps(const RtRecipe *r);
+
 /* The library's header (plain C99, C++-safe): every function documented,
  * sizes per example as #defines, the inputs' expected preprocessing. */
 void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *m, const char *source_name);

@@ -5,28 +5,20 @@
  */
 #include "jit.h"
 
-#include <time.h>
 
 #include "../codegen/cg.h"
 #include "model.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int nnc_jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
-    double t0 = now();
+    double t0 = drive_now();
     TrainModel tm;
     TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr};
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
-    double t1 = now();
+    double t1 = drive_now();
     const char *err = NULL;
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
@@ -39,7 +31,7 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
         cg_jit_destroy(jit);
         return 3;
     }
-    double t2 = now();
+    double t2 = drive_now();
     if (o->verbose)
         fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM and JIT %.1f ms)\n",
                 1e3 * (t2 - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1));

@@ -9,6 +9,7 @@
 #define NNC_DRIVE_MODEL_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "../front/front.h"
 #include "../passes/pipeline.h"
@@ -34,6 +35,14 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
 /* Also the forward pass to the output alone (rm.predict), for libraries.
  * Returns 0 or 3 (internal error; said on log). */
 int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log);
+
+/* Seconds on the monotonic clock, for -v's compile times. */
+static inline double drive_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* Names of the generated entries. */
 #define NNC_TRAIN_ENTRY "nnc_train_step"

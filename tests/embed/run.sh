@@ -41,7 +41,7 @@ header)
         printf '#include "%s.h"\nint main(void) { return 0; }\n' "$name" > "$tmp/h.c"
         cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I "$tmp" "$tmp/h.c" || fail "$name.h in C99"
         c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ -I "$tmp" "$tmp/h.c" || fail "$name.h in C++"
-        grep "^int ${name}_train_step" "$tmp/$name.h"
+        grep "^int ${name}_train_step(${name} \*m, int64_t batch" "$tmp/$name.h" || fail "no ${name}_train_step in $name.h"
     done ;;
 abi)
     "$nnc" --emit=so -o "$tmp/libtiny.so" "$root/tests/embed/tiny.nn" || fail "nnc --emit=so"

@@ -50,12 +50,17 @@ int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64
     NncStep step;
     IrEval ev = {0};
     int rc = -1;
-    if (nnc_build_step(m, src, &a, IR_F32, STEP_GRADIENTS, false, &step, err) != 0)
+    /* training, so that dropout draws its masks; they are exported too */
+    if (nnc_build_step(m, src, &a, IR_F32, STEP_GRADIENTS, true, &step, err) != 0)
         goto done;
     const IrGraph *g = &step.L.g;
     ir_eval_init(&ev, g, batch);
     nnc_fill_params(m, &step.L, &ev, seed);
     nnc_fill_batch(&step.L, &ev, seed);
+    if (step.L.step >= 0) {
+        double first = 0;  /* the masks of the first step */
+        ir_eval_set(&ev, step.L.step, &first);
+    }
     if (ir_eval_run(&ev) != 0) {
         *err = strdup(ev.error);
         goto done;
@@ -69,6 +74,9 @@ int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64
         if (n->op == IR_INPUT && (n->a.role == ROLE_INPUT || n->a.role == ROLE_TARGET))
             pack(&p, &ev, i, arena_printf(&a, "%s.%s", n->a.role == ROLE_INPUT ? "input" : "target", n->a.name));
     }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_RANDOM_MASK)
+            pack(&p, &ev, i, arena_printf(&a, "dropout.%lld", (long long)g->nodes[i].a.i[1]));
     if (step.L.loss >= 0)
         pack(&p, &ev, step.L.loss, "loss");
     for (int i = 0; i < m->nparams && step.L.loss >= 0; i++)

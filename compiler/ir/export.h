@@ -1,9 +1,10 @@
 /* export.h — nnc --export-step: one training step's numbers, for checking
- * nnc against other frameworks.  Runs the reference interpreter (f32, no
- * dropout) on the deterministic batch of --gradcheck and writes a
- * safetensors file with the parameters (torch names and layouts), the
- * batch ("input.NAME", "target.NAME"), the loss ("loss") and the gradient
- * of every parameter ("grad.NAME"). */
+ * nnc against other frameworks.  Runs the reference interpreter (f32,
+ * training: dropout active at step 0) on the deterministic batch of
+ * --gradcheck and writes a safetensors file with the parameters (torch
+ * names and layouts), the batch ("input.NAME", "target.NAME"), every
+ * dropout's mask ("dropout.K", K its stream: 0 or 1/(1-p) per element),
+ * the loss ("loss") and the gradient of every parameter ("grad.NAME"). */
 #ifndef NNC_EXPORT_H
 #define NNC_EXPORT_H
 

@@ -2,9 +2,11 @@
 """torch_parity.py KIND FILE.safetensors — check one nnc training step against torch.
 
 FILE is what `nnc --export-step` wrote: the parameters (torch layouts), the
-batch (input.NAME, target.NAME), the loss and grad.NAME for every parameter.
-This script builds the same network from torch's own modules (KIND: mnist_mlp
-or gpt1), loads nnc's parameters into it, runs forward and backward in
+batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
+1/(1-p); torch's own random masks could never match), the loss and
+grad.NAME for every parameter.
+This script builds the same network from torch's own modules (KIND: mnist_mlp,
+mnist_cnn or gpt1), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -26,6 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
+KINDS = "mnist_mlp, mnist_cnn or gpt1"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -89,6 +92,29 @@ class MnistMlp(nn.Module):
 
     def forward(self, batch):
         return self.logits(F.relu(self.hidden(batch["input.image"])))
+
+    @staticmethod
+    def target(batch):
+        return batch["target.digit"]
+
+
+class MnistCnn(nn.Module):
+    """examples/mnist_cnn.nn: two blocks of Conv2d(3x3, padding 1) -> ReLU ->
+    MaxPool2d(2), then Linear(3136,128) -> ReLU -> dropout -> Linear(128,10).
+    The dropout multiplies by nnc's own mask from the file."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.c2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.hidden = nn.Linear(3136, 128)
+        self.logits = nn.Linear(128, 10)
+
+    def forward(self, batch):
+        x = F.max_pool2d(F.relu(self.c1(batch["input.image"])), 2)
+        x = F.max_pool2d(F.relu(self.c2(x)), 2)
+        h = F.relu(self.hidden(torch.flatten(x, 1)))
+        return self.logits(h * batch["dropout.0"])
 
     @staticmethod
     def target(batch):
@@ -161,12 +187,14 @@ class Gpt1(nn.Module):
 def build(kind, params):
     if kind == "mnist_mlp":
         return MnistMlp()
+    if kind == "mnist_cnn":
+        return MnistCnn()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
         layers = len({name.split(".")[1] for name in params if name.startswith("blocks.")})
         return Gpt1(vocab, length, d, GPT1_HEADS, layers)
-    raise ValueError(f"unknown model kind '{kind}' (mnist_mlp or gpt1)")
+    raise ValueError(f"unknown model kind '{kind}' ({KINDS})")
 
 
 # --- the comparison ------------------------------------------------------------------
@@ -199,19 +227,19 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|gpt1 FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1 FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "gpt1"):
-        print(f"torch_parity: unknown model kind '{kind}' (mnist_mlp or gpt1)", file=sys.stderr)
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1"):
+        print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)
-    batch = {k: v for k, v in tensors.items() if k.startswith(("input.", "target."))}
+    batch = {k: v for k, v in tensors.items() if k.startswith(("input.", "target.", "dropout."))}
     grads = {k[len("grad.") :]: v for k, v in tensors.items() if k.startswith("grad.")}
     params = {
         k: v
         for k, v in tensors.items()
-        if k != "loss" and not k.startswith(("input.", "target.", "grad."))
+        if k != "loss" and not k.startswith(("input.", "target.", "dropout.", "grad."))
     }
 
     model = build(kind, params)

@@ -217,7 +217,11 @@ static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64
     fflush(L->log);
 }
 
-static void report(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds)
+/* seconds: since the last report, evaluation included; train_seconds: the
+ * part spent in training steps (batch filling included), which with
+ * examples gives the throughput. */
+static void report(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                   double train_seconds, int64_t examples)
 {
     const RtModel *m = L->m;
     if (L->cfg->progress)
@@ -240,7 +244,10 @@ json:
                 (long long)epoch, (long long)step, train_loss, ev->loss);
         for (int i = 0; i < m->eval.nmetrics; i++)
             fprintf(L->metrics, ", \"test_%s\": %.6g", m->eval.metric_name[i], ev->metric[i]);
-        fprintf(L->metrics, ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f}\n", seconds, now() - L->start);
+        fprintf(L->metrics,
+                ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f, \"train_seconds\": %.4f, "
+                "\"examples_per_second\": %.1f}\n",
+                seconds, now() - L->start, train_seconds, (double)examples / (train_seconds > 0 ? train_seconds : 1e-9));
         fflush(L->metrics);
     }
 }
@@ -309,9 +316,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     void (*old)(int) = signal(SIGINT, on_sigint);
     if (!c->text)
         L.order = malloc(sizeof *L.order * (size_t)c->train->count);
-    double epoch_start = now(), loss_sum = 0;
+    double epoch_start = now(), loss_sum = 0, train_seconds = 0;
     int64_t loss_examples = 0;
     while (step < total && !interrupted) {
+        double step_start = now();
         int64_t epoch = spe ? step / spe : 0, in_epoch = spe ? step % spe : step;
         if (!c->text && in_epoch == 0)
             rt_shuffle(L.order, c->train->count, c->seed, (uint64_t)epoch);
@@ -335,6 +343,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         }
         loss_sum += loss * (double)b;
         loss_examples += b;
+        train_seconds += now() - step_start;
         int end_of_epoch = spe && step % spe == 0;
         int eval_now = end_of_epoch || step == total
                     || (c->eval_every && step % c->eval_every == 0) || (c->text && !c->eval_every && step == total);
@@ -353,10 +362,11 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
             L.quiet = !(nth % every == 0 || step == total);
-            report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev, now() - epoch_start);
+            report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev, now() - epoch_start,
+                   train_seconds, loss_examples);
             if (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)
                 break;
-            loss_sum = 0;
+            loss_sum = 0, train_seconds = 0;
             loss_examples = 0;
             epoch_start = now();
         }

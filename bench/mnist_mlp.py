@@ -5,39 +5,25 @@ inputs), side by side in one run.
 
 Rounds alternate: one PyTorch epoch (data preloaded as tensors, shuffled
 each epoch, default threads), then one nnc run of --epochs 1 whose epoch
-time comes from its --metrics line.  Prints the median epoch time of each,
-the ratio, nnc's time against the machine's 2-core floor (0.11 s, BRIEF §6)
-and nnc's compile time.
+time is the train_seconds of its --metrics line (steps only, like the
+PyTorch loop).  Prints the median epoch time of each, the ratio, nnc's time
+against the machine's 2-core floor (0.11 s, BRIEF §6) and nnc's compile
+time.
 
 usage: /usr/bin/python3 bench/mnist_mlp.py [ROUNDS]   (needs NNC_DATA and build/nnc)
 """
-import gzip, json, os, statistics, struct, subprocess, sys, tempfile, time
+import os
+import sys
+import tempfile
+import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NNC = os.path.join(ROOT, "build", "nnc")
-DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
+from benchlib import NncRun, mnist_train, summary
+
 FLOOR_2CORE = 0.11
-
-
-def idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic, n = struct.unpack(">II", data[:8])
-    if magic == 2051:
-        rows, cols = struct.unpack(">II", data[8:16])
-        return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols)
-    return np.frombuffer(data, np.uint8, offset=8)
-
-
-def find(name):
-    base = os.path.join(DATA, "mnist", name)
-    return base if os.path.exists(base) else base + ".gz"
 
 
 def torch_epoch(model, opt, x, y):
@@ -52,24 +38,9 @@ def torch_epoch(model, opt, x, y):
     return time.perf_counter() - start
 
 
-def nnc_epoch(metrics):
-    env = dict(os.environ, NNC_DATA=DATA)
-    out = subprocess.run([NNC, "--jit", "-v", "--epochs", "1", "--metrics", metrics,
-                          os.path.join(ROOT, "examples", "mnist_mlp.nn")],
-                         env=env, capture_output=True, text=True, check=True)
-    with open(metrics) as f:
-        last = json.loads(f.read().splitlines()[-1])
-    compile_ms = None
-    for line in out.stderr.splitlines():
-        if line.startswith("compiled in "):
-            compile_ms = float(line.split()[2])
-    return last["epoch_seconds"], last["test_accuracy"], compile_ms
-
-
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    x = torch.tensor((idx(find("train-images-idx3-ubyte")) / 255.0 - 0.1307) / 0.3081, dtype=torch.float32)
-    y = torch.tensor(idx(find("train-labels-idx1-ubyte")), dtype=torch.long)
+    x, y = (torch.from_numpy(a) for a in mnist_train())
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -78,15 +49,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             t_torch.append(torch_epoch(model, opt, x, y))
-            secs, acc, comp = nnc_epoch(os.path.join(tmp, f"m{r}.jsonl"))
-            t_nnc.append(secs)
-            compiles.append(comp)
-            print(f"round {r + 1}: pytorch {t_torch[-1]:.3f} s, nnc {secs:.3f} s (accuracy {acc:.4f})", flush=True)
-    mt, mn = statistics.median(t_torch), statistics.median(t_nnc)
-    print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads: median epoch {mt:.3f} s")
-    print(f"nnc: median epoch {mn:.3f} s; compile (front end to JIT) median {statistics.median(compiles):.0f} ms")
-    print(f"ratio pytorch/nnc: {mt / mn:.2f} (above 1: nnc is faster)")
-    print(f"nnc against the 2-core floor of {FLOOR_2CORE} s: {mn / FLOOR_2CORE:.2f}x")
+            run = NncRun("examples/mnist_mlp.nn", ["--epochs", "1"], os.path.join(tmp, f"m{r}.jsonl"))
+            t_nnc.append(run.last["train_seconds"])
+            compiles.append(run.compile_ms)
+            print(f"round {r + 1}: pytorch {t_torch[-1]:.3f} s, nnc {t_nnc[-1]:.3f} s "
+                  f"(accuracy {run.last['test_accuracy']:.4f})", flush=True)
+    summary("s per epoch", t_torch, t_nnc, compiles, FLOOR_2CORE)
 
 
 if __name__ == "__main__":

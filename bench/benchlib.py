@@ -1,0 +1,69 @@
+"""bench/benchlib.py — what the side-by-side benchmarks share: where nnc and
+the data are, MNIST as tensors, a run of nnc --jit read back from its
+--metrics lines, and the closing summary of medians and ratios.
+
+Not a script: bench/mnist_mlp.py, mnist_cnn.py and shakespeare.py import it.
+"""
+import gzip
+import json
+import os
+import statistics
+import struct
+import subprocess
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NNC = os.path.join(ROOT, "build", "nnc")
+DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
+
+
+def idx(path):
+    """An IDX file (raw or gzip) as uint8: images [n, rows*cols], labels [n]."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic, n = struct.unpack(">II", data[:8])
+    if magic == 2051:
+        rows, cols = struct.unpack(">II", data[8:16])
+        return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols)
+    return np.frombuffer(data, np.uint8, offset=8)
+
+
+def mnist_train():
+    """The training images standardised as mnist(normalize: standard) does
+    ((x/255 - 0.1307) / 0.3081, float32 [60000, 784]) and labels (int64)."""
+    def find(name):
+        base = os.path.join(DATA, "mnist", name)
+        return base if os.path.exists(base) else base + ".gz"
+    x = (idx(find("train-images-idx3-ubyte")) / 255.0 - 0.1307) / 0.3081
+    return x.astype(np.float32), idx(find("train-labels-idx1-ubyte")).astype(np.int64)
+
+
+class NncRun:
+    """One nnc --jit -v run: its metrics lines (dicts) and compile time (ms)."""
+
+    def __init__(self, model, args, metrics):
+        env = dict(os.environ, NNC_DATA=DATA)
+        out = subprocess.run([NNC, "--jit", "-v", "--metrics", metrics, *args, os.path.join(ROOT, model)],
+                             env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"nnc failed ({out.returncode}):\n{out.stderr}")
+        with open(metrics) as f:
+            self.lines = [json.loads(line) for line in f if line.strip()]
+        self.compile_ms = next((float(line.split()[2]) for line in out.stderr.splitlines()
+                                if line.startswith("compiled in ")), float("nan"))
+        self.last = self.lines[-1]
+
+
+def summary(unit, torch_times, nnc_times, compiles, floor=None, lower_is_better=True):
+    """Medians, the ratio (above 1: nnc is faster) and nnc against the floor."""
+    import torch
+
+    mt, mn = statistics.median(torch_times), statistics.median(nnc_times)
+    print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads: median {mt:.4g} {unit}")
+    print(f"nnc: median {mn:.4g} {unit}; compile (front end to JIT) median {statistics.median(compiles):.0f} ms")
+    ratio = mt / mn if lower_is_better else mn / mt
+    print(f"ratio pytorch/nnc: {ratio:.2f} (above 1: nnc is faster)")
+    if floor is not None:
+        print(f"nnc against the 2-core floor of {floor:.4g} {unit}: {mn / floor if lower_is_better else floor / mn:.2f}x")

@@ -58,6 +58,10 @@ LLVMValueRef cg_leaf_scalar(Cg *c, int v);
 LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
+/* exp, erf, tanh: in f32 as arithmetic that vectorizes (cg_math.c), in f64 libm. */
+LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x);
 
 /* Offsets of an operand broadcast to a result shape: per axis of the result,
  * how far one step moves in the operand (0 where it is broadcast). */

@@ -1,6 +1,10 @@
 /* cg_matmul.c — matrix products with their fused epilogues.
  *
  * C[.., M, N] = op(A)[.., M, K] · op(B)[.., K, N], leading axes broadcast.
+ * Two cases become one plain product: a B without leading axes times an
+ * untransposed A (x·Wᵀ over [B, T, D]) multiplies all of A's rows as one
+ * matrix ("fold"), and a `lead` matmul (a weight's gradient) contracts over
+ * the leading axes and K together, A and B viewed as [L·K, M] and [L·K, N].
  *
  * The classic blocked scheme, written with LLVM vector types:
  *   - op(B) is packed, once per matrix and call, into panels of NR columns,
@@ -27,15 +31,34 @@ typedef struct Mm {
     bool    k_batch;           /* K is the batch (weight gradients) */
     int64_t k;
     bool    ta, tb;
+    bool    lead;              /* the leading axes join K */
+    bool    fold;              /* all of C's rows are one matrix */
 } Mm;
 
 static Mm mm_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    const IrShape *a = &N(c, n->in[0])->shape;
+    const IrShape *a = &N(c, n->in[0])->shape, *b = &N(c, n->in[1])->shape;
     bool ta = n->a.i[0], tb = n->a.i[1];
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
-    return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb};
+    return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
+                n->a.i[2] != 0, !ta && b->rank == 2 && n->shape.rank > 2};
+}
+
+/* C's rows per matrix: all of them when folded. */
+static LLVMValueRef mm_rows(Cg *c, int v, const Mm *mm)
+{
+    const IrShape *s = &N(c, v)->shape;
+    return mm->fold ? cg_elems(c, s, 0, s->rank - 1) : cg_dim(c, mm->m);
+}
+
+/* The length of the contraction. */
+static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
+{
+    const IrShape *a = &N(c, N(c, v)->in[0])->shape;
+    if (mm->lead)
+        return cg_elems(c, a, 0, a->rank - 1);
+    return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
 }
 
 enum { MR = 6 };  /* rows of the register tile; NR = 2 vectors of columns */
@@ -46,8 +69,9 @@ static int vector_width(Cg *c) { return c->t_real == c->t_f32 ? 16 : 8; }  /* on
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
-    LLVMValueRef mats = cg_elems(c, s, 0, s->rank - 2);
-    LLVMValueRef m = cg_dim(c, s->dim[s->rank - 2]);
+    Mm mm = mm_of(c, v);
+    LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
+    LLVMValueRef m = mm_rows(c, v, &mm);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
@@ -270,8 +294,8 @@ void cg_matmul_body(Cg *c, int v)
     int VW = vector_width(c), NR = 2 * VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     LLVMValueRef begin = c->begin_arg, end = c->end_arg;
-    LLVMValueRef K = mm.k_batch ? cg_batch(c) : cg_i64(c, mm.k);
-    LLVMValueRef M = cg_dim(c, mm.m), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
+    LLVMValueRef K = mm_depth(c, v, &mm);
+    LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
     Epi epi;
     epi_begin(c, v, &epi);

@@ -177,17 +177,17 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
     LLVMValueRef args[2] = {a, b};
     switch (op) {
     case IR_NEG: return LLVMBuildFNeg(B, a, "");
-    case IR_EXP: return cg_call_real(c, "llvm.exp", args, 1);
+    case IR_EXP: return cg_exp(c, a);
     case IR_LOG: return cg_call_real(c, "llvm.log", args, 1);
     case IR_SQRT: return cg_call_real(c, "llvm.sqrt", args, 1);
     case IR_RSQRT: return LLVMBuildFDiv(B, cg_real(c, 1), cg_call_real(c, "llvm.sqrt", args, 1), "");
-    case IR_TANH: return cg_call_real(c, "tanh", args, 1);
-    case IR_ERF: return cg_call_real(c, "erf", args, 1);
+    case IR_TANH: return cg_tanh(c, a);
+    case IR_ERF: return cg_erf(c, a);
     case IR_RELU: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, a, cg_real(c, 0), ""), a, cg_real(c, 0), "");
     case IR_SIGMOID: {
         /* 1/(1+exp(-a)) for a >= 0, exp(a)/(1+exp(a)) below: no overflow either way */
         LLVMValueRef neg_abs = LLVMBuildFNeg(B, cg_call_real(c, "llvm.fabs", args, 1), "");
-        LLVMValueRef e = cg_call_real(c, "llvm.exp", &neg_abs, 1);
+        LLVMValueRef e = cg_exp(c, neg_abs);
         LLVMValueRef inv = LLVMBuildFDiv(B, cg_real(c, 1), LLVMBuildFAdd(B, cg_real(c, 1), e, ""), "");
         LLVMValueRef low = LLVMBuildFMul(B, e, inv, "");
         return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGE, a, cg_real(c, 0), ""), inv, low, "");

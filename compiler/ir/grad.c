@@ -245,22 +245,40 @@ void grad_concat(IrGradCtx *ad, int node, int g)
         give(ad, node, 1, ad_op(ad, IR_SLICE, &g, 1, &a1));
 }
 
+/* Operand k's gradient, the matmul of in[0] and in[1] with flags fl.  An
+ * operand without leading axes in a product with them (a weight applied at
+ * every example and position) gets the sum over them; with ta and no tb
+ * the leading axes are contiguous with k, so one `lead` matmul contracts
+ * over both at once instead of writing a product per matrix and summing. */
+static void give_matmul(IrGradCtx *ad, int node, int k, int in[2], IrAttr *fl)
+{
+    const IrShape *x = S(ad, in[0]), *y = S(ad, in[1]);
+    if (fl->i[0] && !fl->i[1] && S(ad, X(ad, node, k))->rank == 2 && x->rank > 2 && x->rank == y->rank) {
+        bool same = true;
+        for (int d = 0; d < x->rank - 1; d++)
+            same &= x->dim[d] == y->dim[d];
+        fl->i[2] = same;
+    }
+    give(ad, node, k, ad_op(ad, IR_MATMUL, in, 2, fl));
+}
+
 /* C = op(A)·op(B):  d op(A) = G·op(B)ᵀ,  d op(B) = op(A)ᵀ·G, written as
- * matmuls with transpose flags so no transpose is materialised. */
+ * matmuls with transpose flags so no transpose is materialised.  For a
+ * lead matmul C = Σ_l A_lᵀ·B_l:  dA_l = B_l·Gᵀ,  dB_l = A_l·G. */
 void grad_matmul(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
     int a = n->in[0], b = n->in[1];
-    bool ta = n->a.i[0], tb = n->a.i[1];
+    bool ta = n->a.i[0], tb = n->a.i[1], lead = n->a.i[2];
     if (ad->needs[a]) {
-        IrAttr fl = {.i = {ta ? tb : 0, ta ? 1 : !tb}};
-        int in[2] = {ta ? b : g, ta ? g : b};
-        give(ad, node, 0, ad_op(ad, IR_MATMUL, in, 2, &fl));
+        IrAttr fl = {.i = {lead ? 0 : ta ? tb : 0, lead ? 1 : ta ? 1 : !tb}};
+        int in[2] = {lead || ta ? b : g, lead || ta ? g : b};
+        give_matmul(ad, node, 0, in, &fl);
     }
     if (ad->needs[b]) {
-        IrAttr fl = {.i = {tb ? 1 : !ta, tb ? ta : 0}};
-        int in[2] = {tb ? g : a, tb ? a : g};
-        give(ad, node, 1, ad_op(ad, IR_MATMUL, in, 2, &fl));
+        IrAttr fl = {.i = {lead ? 0 : tb ? 1 : !ta, lead ? 0 : tb ? ta : 0}};
+        int in[2] = {lead || !tb ? a : g, lead || !tb ? g : a};
+        give_matmul(ad, node, 1, in, &fl);
     }
 }
 

@@ -436,7 +436,8 @@ void eval_cast(IrEval *ev, int node) { eval_copy(ev, node); }
 
 /* out [lead..., n, m] = op(x) [lead..., n, k] * op(y) [lead..., k, m], op() the
  * transpose of the last two axes when flagged; leading axes broadcast.  The
- * contracted k may be the batch (x^T g for a weight's gradient). */
+ * contracted k may be the batch (x^T g for a weight's gradient); with lead
+ * the leading axes join k. */
 static void matmul_into(IrEval *ev, int node, double *out)
 {
     const IrNode *nd = node_of(ev, node);
@@ -448,6 +449,12 @@ static void matmul_into(IrEval *ev, int node, double *out)
     resolve(ev, ys, yd);
     resolve(ev, &nd->shape, od);
     int xr = xs->rank, yr = ys->rank, lead = nd->shape.rank - 2;
+    if (nd->a.i[2]) {  /* lead: x [L..., k, n] and y [L..., k, m] are one [L·k, n] and [L·k, m] */
+        xd[0] = yd[0] = prod(xd, 0, xr - 1);
+        xd[1] = xd[xr - 1];
+        yd[1] = yd[yr - 1];
+        xr = yr = 2;
+    }
     int64_t n = xd[xr - (ta ? 1 : 2)], k = xd[xr - (ta ? 2 : 1)];
     int64_t k2 = yd[yr - (tb ? 1 : 2)], m = yd[yr - (tb ? 2 : 1)];
     if (k != k2 || n != od[lead] || m != od[lead + 1]) {

@@ -234,11 +234,22 @@ const char *shp_cast(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-/* [..., n, k] x [..., k, m] with transposes; leading axes broadcast. */
-static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, bool tb, IrShape *out)
+/* [..., n, k] x [..., k, m] with transposes; leading axes broadcast.  With
+ * lead, a [L..., k, n] (ta) and b [L..., k, m] share their leading axes L,
+ * which join the contraction: the result is [n, m]. */
+static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, bool tb, bool joined, IrShape *out)
 {
     if (a->rank < 2 || b->rank < 2)
         return "matmul needs two axes";
+    if (joined) {
+        if (!ta || tb || a->rank != b->rank || a->rank < 3)
+            return "matmul lead needs ta, no tb and operands with the same leading axes";
+        for (int i = 0; i < a->rank - 1; i++)
+            if (a->dim[i] != b->dim[i])
+                return "matmul lead operands differ in their leading axes or k";
+        *out = (IrShape){2, {a->dim[a->rank - 1], b->dim[b->rank - 1]}};
+        return NULL;
+    }
     int64_t n = a->dim[a->rank - (ta ? 1 : 2)], k = a->dim[a->rank - (ta ? 2 : 1)];
     int64_t k2 = b->dim[b->rank - (tb ? 1 : 2)], m = b->dim[b->rank - (tb ? 2 : 1)];
     if (k != k2)
@@ -264,7 +275,7 @@ const char *shp_matmul(const IrGraph *g, IrNode *n)
     if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
         return "matmul operands must be real";
     n->type = g->ftype;
-    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], &n->shape);
+    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2], &n->shape);
 }
 
 const char *shp_gather(const IrGraph *g, IrNode *n)
@@ -344,5 +355,5 @@ const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";
     n->type = g->ftype;
-    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], &n->shape);
+    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2], &n->shape);
 }

@@ -75,6 +75,7 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
     case IR_MATMUL: case IR_MATMUL_EPI:
         if (a->i[0]) sb_puts(sb, " ta");
         if (a->i[1]) sb_puts(sb, " tb");
+        if (a->i[2]) sb_puts(sb, " lead");
         break;
     case IR_PERMUTE:
         sb_puts(sb, " (");

@@ -268,6 +268,7 @@ int pass_fuse(IrGraph *g)
         if (mm >= 0) {
             a.i[0] = g->nodes[mm].a.i[0];
             a.i[1] = g->nodes[mm].a.i[1];
+            a.i[2] = g->nodes[mm].a.i[2];
         }
         if (op == IR_FUSED_ROWS)
             a.i[0] = rg->shape.dim[rg->shape.rank - 1];  /* the row length */

@@ -67,5 +67,6 @@ void register_interp(void);
 void register_passes(void);
 void register_plan(void);
 void register_grad_ops(void);
+void register_cg_math(void);
 
 #endif

@@ -114,6 +114,8 @@ static int build_conv(Ctx *c, const GradCase *k);
     RED(o, SH(B, 3, 2), 2), RED(o, SH(B, 3, 2), 4), RED(o, SH(B, 3, 2), 3), RED(o, SH(B, 3, 2), 6),     \
     RED(o, SH(B, 3, 2), 7)
 #define MM(sx, sy, ta, tb) {.op = IR_MATMUL, .s = {sx, sy}, .dom = {D_ANY, D_ANY}, .attr = {.i = {ta, tb}}}
+/* lead: the leading axes join the contraction (a weight's gradient over [B, T, ...]) */
+#define MM_LEAD(sx, sy) {.op = IR_MATMUL, .s = {sx, sy}, .dom = {D_ANY, D_ANY}, .attr = {.i = {1, 0, 1}}}
 #define WIN(sx, k, st, p, pv) {.op = IR_WINDOWS, .s = {sx}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .f = pv}}
 #define WIN_T(sw, k, st, p, image) \
     {.op = IR_WINDOWS_T, .s = {sw}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .shape = image}}
@@ -194,6 +196,7 @@ static const GradCase cases[] = {
     MM(SH(B, 3, 2), SH(3, 4), 1, 0), MM(SH(2, 3), SH(B, 4, 3), 0, 1),
     MM(SH(2, 1, 2, 3), SH(3, 3, 2), 0, 0), MM(SH(3, 2, 2), SH(2, 1, 4, 2), 1, 1),
     MM(SH(B, 2), SH(B, 3), 1, 0), MM(SH(B, 3), SH(B, 2), 1, 0),
+    MM_LEAD(SH(B, 3, 2), SH(B, 3, 4)), MM_LEAD(SH(2, 3, 2, 3), SH(2, 3, 2, 2)),
 
     /* indices */
     {.op = IR_GATHER, .s = {SH(5, 3), SH(4)}, .dom = {D_ANY, D_IDS}},

@@ -196,6 +196,68 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
 
 /* ---- reductions over any axes, and argmax ------------------------------------------ */
 
+enum { COLUMNS = 64 };  /* result elements per item when reducing down columns */
+
+/* A sum or mean that keeps its input's last axis (a bias's gradient: the
+ * sum of [B, T, D] over B and T) reads each reduced row as a contiguous
+ * run: an item takes up to COLUMNS neighbouring result elements and adds
+ * whole row segments into them, a loop that vectorizes, where one result
+ * element per item would stride down a column.  Each element still adds
+ * its terms in the same order, so the result is the same to the bit. */
+static bool reduce_columns(const IrNode *n, const IrShape *xs)
+{
+    /* (rmax always reduces the last axis) */
+    return n->op != IR_RMAX && xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1)
+        && xs->dim[xs->rank - 1] != IR_BATCH;
+}
+
+static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[0];
+    const IrShape *xs = &N(c, x)->shape, *os = &n->shape;
+    uint64_t axes = (uint64_t)n->a.i[0];
+    int64_t d = xs->dim[xs->rank - 1], per_row = (d + COLUMNS - 1) / COLUMNS;
+    CgStrides in_st, kept, red_st = {0};
+    cg_strides(xs, xs, &in_st);
+    kept = in_st;
+    IrShape red = {0};
+    for (int i = 0; i < xs->rank; i++)
+        if (axes >> i & 1) {
+            kept.stride[i] = 0;
+            red.dim[red.rank] = xs->dim[i];
+            red_st.stride[red.rank] = in_st.stride[i];
+            red_st.batch_scaled[red.rank++] = in_st.batch_scaled[i];
+        }
+    LLVMValueRef orow = LLVMBuildSDiv(c->b, item, cg_i64(c, per_row), "orow");
+    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item, cg_i64(c, per_row), ""), cg_i64(c, COLUMNS), "j0");
+    LLVMValueRef o0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, orow, cg_i64(c, d), ""), j0, "o0");
+    LLVMValueRef left = LLVMBuildNSWSub(c->b, cg_i64(c, d), j0, "");
+    LLVMValueRef width = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, cg_i64(c, COLUMNS), ""), left,
+                                         cg_i64(c, COLUMNS), "width");
+    LLVMValueRef start = cg_offset_of(c, os, os->rank, &kept, o0);
+    LLVMValueRef acc = cg_alloca(c, c->t_real, cg_i64(c, COLUMNS), "acc");
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), width, "z");
+    LLVMBuildStore(c->b, cg_real(c, 0), LLVMBuildGEP2(c->b, c->t_real, acc, &z.iv, 1, ""));
+    cg_loop_end(c, &z);
+    LLVMValueRef count = cg_elems(c, &red, 0, red.rank);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), count, "r");
+    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &red, red.rank, &red_st, r.iv), "");
+    CgLoop j = cg_loop_begin(c, cg_i64(c, 0), width, "j");
+    LLVMValueRef val = cg_load(c, x, LLVMBuildNSWAdd(c->b, off, j.iv, ""));
+    LLVMValueRef slot = LLVMBuildGEP2(c->b, c->t_real, acc, &j.iv, 1, "");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->t_real, slot, ""), val, ""), slot);
+    cg_loop_end(c, &j);
+    cg_loop_end(c, &r);
+    LLVMValueRef fcount = LLVMBuildSIToFP(c->b, count, c->t_real, "");
+    CgLoop w = cg_loop_begin(c, cg_i64(c, 0), width, "w");
+    LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, acc, &w.iv, 1, ""), "");
+    if (n->op == IR_MEAN)
+        y = LLVMBuildFDiv(c->b, y, fcount, "");
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, o0, w.iv, ""), y);
+    cg_loop_end(c, &w);
+}
+
 static void body_reduce(Cg *c, int v, LLVMValueRef o)
 {
     const IrNode *n = N(c, v);
@@ -537,6 +599,10 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     case KK_ROWS: case KK_GATHER: case KK_ONE_HOT:
         return cg_elems(c, s, 0, s->rank - 1);
     case KK_REDUCE:
+        if (reduce_columns(n, &N(c, n->in[0])->shape)) {
+            int64_t d = s->dim[s->rank - 1];
+            return LLVMBuildNSWMul(c->b, cg_elems(c, s, 0, s->rank - 1), cg_i64(c, (d + COLUMNS - 1) / COLUMNS), "");
+        }
         return cg_elems(c, s, 0, s->rank);
     case KK_ARGMAX:
         return cg_elems(c, s, 0, s->rank - 1);
@@ -572,7 +638,12 @@ void cg_kernel_body(Cg *c, int v)
     switch (k) {
     case KK_EW: body_elementwise(c, v, l.iv); break;
     case KK_ROWS: body_rows(c, v, l.iv); break;
-    case KK_REDUCE: body_reduce(c, v, l.iv); break;
+    case KK_REDUCE:
+        if (reduce_columns(N(c, v), &N(c, N(c, v)->in[0])->shape))
+            body_reduce_columns(c, v, l.iv);
+        else
+            body_reduce(c, v, l.iv);
+        break;
     case KK_ARGMAX: body_argmax(c, v, l.iv); break;
     case KK_LAYOUT: body_layout(c, v, l.iv); break;
     case KK_GATHER: body_gather(c, v, l.iv); break;

@@ -7,8 +7,10 @@
  * the leading axes and K together, A and B viewed as [L·K, M] and [L·K, N].
  *
  * The classic blocked scheme, written with LLVM vector types:
- *   - op(B) is packed, once per matrix and call, into panels of NR columns,
- *     k-major: panel[k·NR + c], zero beyond N;
+ *   - K is taken in chunks of KC; for each chunk op(B) is packed, once per
+ *     matrix, into panels of NR columns, k-major: panel[k·NR + c], zero
+ *     beyond N (a weight's gradient contracts over B·T or B·pixels terms:
+ *     whole, its packed op(B) would not fit in any cache);
  *   - an item is MR rows of one matrix; they are packed k-major too,
  *     packA[k·MR + r], zero beyond M;
  *   - the microkernel keeps an MR × NR tile of C in MR·NR/VW vector
@@ -61,7 +63,8 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
     return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
 }
 
-enum { MR = 6 };  /* rows of the register tile; NR = 2 vectors of columns */
+enum { MR = 6 };    /* rows of the register tile; NR = 2 vectors of columns */
+enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
 
 static int vector_width(Cg *c) { return c->t_real == c->t_f32 ? 16 : 8; }  /* one zmm */
 
@@ -311,19 +314,32 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, tiled);
     }
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
-    LLVMValueRef packA = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, MR), ""));
-    LLVMValueRef packB = malloc_reals(c, LLVMBuildNSWMul(c->b, K, cg_i64(c, panels * NR), ""));
+    LLVMValueRef chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC - 1), ""), cg_i64(c, KC), "chunks");
+    LLVMValueRef packA = malloc_reals(c, cg_i64(c, KC * MR));
+    LLVMValueRef packB = malloc_reals(c, cg_i64(c, KC * panels * NR));
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     LLVMValueRef last_mat = cg_alloca(c, c->t_i64, NULL, "last");
-    LLVMBuildStore(c->b, cg_i64(c, -1), last_mat);
     LLVMValueRef zero = cg_real(c, 0);
+    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+
+    /* K in chunks of KC, outermost: the packed chunk of op(B) stays in L2
+     * while this thread's blocks of rows go over it.  Between chunks the
+     * partial sums wait in C itself and come back as the accumulators'
+     * starting values, so every element adds its k terms in order, exactly
+     * as without chunks; the epilogue runs after the last chunk. */
+    CgLoop chunk = cg_loop_begin(c, cg_i64(c, 0), chunks, "kchunk");
+    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, chunk.iv, cg_i64(c, KC), "k0");
+    LLVMValueRef kn = imin(c, cg_i64(c, KC), LLVMBuildNSWSub(c->b, K, k0, ""));
+    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, cg_i64(c, 0), "first");
+    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, LLVMBuildNSWSub(c->b, chunks, cg_i64(c, 1), ""), "lastk");
+    LLVMBuildStore(c->b, cg_i64(c, -1), last_mat);
 
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
     LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
     LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
 
-    /* pack op(B) into panels when the matrix changes */
+    /* pack this chunk of op(B) into panels when the matrix changes */
     LLVMValueRef changed = LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, last_mat, ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
@@ -332,15 +348,16 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildStore(c->b, mat, last_mat);
     {
         CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), K, "pk");
+        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
+        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
         LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
         LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
         LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
-        LLVMValueRef src = mm.tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), pk.iv, "")
-                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, Nn, ""), jj, "");
+        LLVMValueRef src = mm.tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), kk, "")
+                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
         LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
-        LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, K, ""), pk.iv, ""),
+        LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                                  cg_i64(c, NR), ""), pc.iv, "");
         LLVMBuildStore(c->b, x, at(c, packB, dst));
         cg_loop_end(c, &pc);
@@ -350,15 +367,16 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
 
-    /* pack MR rows of op(A): packA[k·MR + r] */
+    /* pack MR rows of this chunk of op(A): packA[k·MR + r] */
     {
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), K, "ak");
+        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
+        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         for (int r = 0; r < MR; r++) {
             LLVMValueRef i = LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), "");
             LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, i, M, "");
             LLVMValueRef ii = LLVMBuildSelect(c->b, inside, i, cg_i64(c, 0), "");
-            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, M, ""), ii, "")
-                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), pk.iv, "");
+            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, M, ""), ii, "")
+                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), kk, "");
             LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, src, "")), zero, "");
             LLVMBuildStore(c->b, x, at(c, packA, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, cg_i64(c, MR), ""),
                                                                  cg_i64(c, r), "")));
@@ -368,22 +386,46 @@ void cg_matmul_body(Cg *c, int v)
 
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
+    const IrShape *cs = &n->shape;
+    LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
 
     CgLoop panel = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "jb");
+    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
+    LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
+    /* the tile starts at 0, or at the partial sums of the chunks before */
+    for (int q = 0; q < MR * NR; q += VW)
+        LLVMSetAlignment(LLVMBuildStore(c->b, LLVMConstNull(vec), at(c, tile, cg_i64(c, q))), align);
+    {
+        LLVMBasicBlockRef resume = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume");
+        LLVMBasicBlockRef fresh = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fresh");
+        LLVMBuildCondBr(c->b, first, fresh, resume);
+        LLVMPositionBuilderAtEnd(c->b, resume);
+        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "rr");
+        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "rc");
+        LLVMValueRef y = cg_load(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""));
+        LLVMBuildStore(c->b, y, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")));
+        cg_loop_end(c, &lc);
+        cg_loop_end(c, &lr);
+        LLVMBuildBr(c->b, fresh);
+        LLVMPositionBuilderAtEnd(c->b, fresh);
+    }
     /* the microkernel: MR × 2 vector accumulators */
     LLVMValueRef accp[MR][2];
     for (int r = 0; r < MR; r++)
         for (int h = 0; h < 2; h++) {
             accp[r][h] = cg_alloca(c, vec, NULL, "acc");
-            LLVMBuildStore(c->b, LLVMConstNull(vec), accp[r][h]);
+            LLVMValueRef t0 = LLVMBuildLoad2(c->b, vec, at(c, tile, cg_i64(c, r * NR + h * VW)), "");
+            LLVMSetAlignment(t0, align);
+            LLVMBuildStore(c->b, t0, accp[r][h]);
         }
-    LLVMValueRef bpanel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, K, ""), cg_i64(c, NR), ""));
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), K, "k");
+    LLVMValueRef bpanel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
     LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
     LLVMValueRef bv[2];
     for (int h = 0; h < 2; h++) {
         bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
-        LLVMSetAlignment(bv[h], (unsigned)(c->t_real == c->t_f32 ? 4 : 8));
+        LLVMSetAlignment(bv[h], align);
     }
     LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
     LLVMTypeRef fma_t[1] = {vec};
@@ -405,23 +447,42 @@ void cg_matmul_body(Cg *c, int v)
         for (int h = 0; h < 2; h++) {
             LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, vec, accp[r][h], ""),
                                              at(c, tile, cg_i64(c, r * NR + h * VW)));
-            LLVMSetAlignment(st, (unsigned)(c->t_real == c->t_f32 ? 4 : 8));
+            LLVMSetAlignment(st, align);
         }
 
-    /* epilogue: tile → C, through the program */
-    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
-    LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
-    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
-    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
-    epi_row(c, v, &epi, crow);
-    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
-    LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
-    LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
-    epi_store(c, v, &epi, crow, j, y);
-    cg_loop_end(c, &lc);
-    cg_loop_end(c, &lr);
+    /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */
+    LLVMBasicBlockRef epi_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue");
+    LLVMBasicBlockRef partial_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial");
+    LLVMBasicBlockRef stored = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stored");
+    LLVMBuildCondBr(c->b, last, epi_bb, partial_bb);
+    LLVMPositionBuilderAtEnd(c->b, epi_bb);
+    {
+        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
+        LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
+        epi_row(c, v, &epi, crow);
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
+        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
+        LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
+        epi_store(c, v, &epi, crow, j, y);
+        cg_loop_end(c, &lc);
+        cg_loop_end(c, &lr);
+    }
+    LLVMBuildBr(c->b, stored);
+    LLVMPositionBuilderAtEnd(c->b, partial_bb);
+    {
+        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "pr");
+        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "pcc");
+        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
+        cg_store(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""), y);
+        cg_loop_end(c, &lc);
+        cg_loop_end(c, &lr);
+    }
+    LLVMBuildBr(c->b, stored);
+    LLVMPositionBuilderAtEnd(c->b, stored);
     cg_loop_end(c, &panel);
     cg_loop_end(c, &item);
+    cg_loop_end(c, &chunk);
     free_ptr(c, packA);
     free_ptr(c, packB);
     if (done) {

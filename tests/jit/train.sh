@@ -3,7 +3,13 @@
 #   xor          examples/xor.nn learns XOR: final loss below 0.01 (every
 #                example then sits on the right side of 0.5 with margin)
 #   mnist        examples/mnist_mlp.nn as it is (5 epochs) reaches 97.5% test accuracy
-#   threads      200 steps on 1 and on 2 threads give identical losses
+#   threads      200 steps on 1 and on 2 threads give identical losses (the
+#                MLP); threads_cnn and threads_gpt: the same for 60 steps of
+#                examples/mnist_cnn.nn and 20 of examples/shakespeare.nn
+#   cnn          examples/mnist_cnn.nn for 400 steps (the recipe's cosine
+#                over 400) reaches 97% test accuracy (measured 97.56%)
+#   gpt          examples/shakespeare.nn for 150 steps reaches validation
+#                loss 2.45 (measured 2.3865; 4.17 = ln 65 at the start)
 #   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
 #                epochs in one run
 #   eval         --eval --load prints the test metrics of a checkpoint
@@ -12,7 +18,8 @@
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
 #   sample       a small character model learns "abcd" repeated and, from the
 #                prompt "bc", generates "dabcdabc..." (text data, --sample)
-# MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
+# MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
+# (exit 77, skipped, without them).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -21,6 +28,9 @@ field() {  # field NAME FILE LINE: a number from a metrics JSON line
 }
 need_mnist() {
     [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }
+}
+need_text() {
+    [ -n "$NNC_DATA" ] && [ -f "$NNC_DATA/tinyshakespeare/input.txt" ] || { echo "no tinyshakespeare in \$NNC_DATA; skipped"; exit 77; }
 }
 case $case in
 xor)
@@ -34,15 +44,31 @@ mnist)
     acc=$(field test_accuracy "$tmp/m" '$')
     echo "test accuracy after five epochs: $acc"
     awk -v a="$acc" 'BEGIN { exit !(a >= 0.975) }' ;;
-threads)
-    need_mnist
+threads|threads_cnn|threads_gpt)
+    case $case in
+    threads) need_mnist; model=mnist_mlp steps=200 ;;
+    threads_cnn) need_mnist; model=mnist_cnn steps=60 ;;
+    threads_gpt) need_text; model=shakespeare steps=20 ;;
+    esac
     for t in 1 2; do
-        "$nnc" --jit --steps 200 --threads $t --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+        "$nnc" --jit --steps $steps --threads $t --metrics "$tmp/m$t" "$root/examples/$model.nn" 2>"$tmp/log" \
             || { cat "$tmp/log"; exit 1; }
         sed 's/"[a-z_]*_seconds*": [0-9.]*//g' "$tmp/m$t" > "$tmp/n$t"
     done
     cat "$tmp/n1"
     cmp "$tmp/n1" "$tmp/n2" ;;
+cnn)
+    need_mnist
+    "$nnc" --jit --steps 400 --metrics "$tmp/m" "$root/examples/mnist_cnn.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    acc=$(field test_accuracy "$tmp/m" '$')
+    echo "test accuracy after 400 steps: $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.97) }' ;;
+gpt)
+    need_text
+    "$nnc" --jit --steps 150 --metrics "$tmp/m" "$root/examples/shakespeare.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    loss=$(field test_loss "$tmp/m" '$')
+    echo "validation loss after 150 steps: $loss"
+    awk -v l="$loss" 'BEGIN { exit !(l <= 2.45) }' ;;
 resume)
     need_mnist
     "$nnc" --jit --epochs 3 --metrics "$tmp/full" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -116,7 +116,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     Body *bodies = calloc((size_t)g->n + 1, sizeof *bodies);
     int nbodies = 0;
     for (int v = 0; v < g->n; v++) {
-        if (!cg_has_kernel(&g->nodes[v]))
+        if (!cg_has_kernel(&g->nodes[v]) || p->alias[v] >= 0)   /* a view: its bytes are already there */
             continue;
         const IrNode *n = &g->nodes[v];
         int nslots = 1 + n->nin;

@@ -29,7 +29,9 @@ typedef struct IrPlan {
     IrSlab  *slab;        /* per node */
     int64_t *offset;      /* per node: byte offset in its slab */
     int64_t *bytes;       /* per node */
-    int     *first, *last;/* per node: the step that defines it and the last that reads it */
+    int     *first, *last;/* per node: the step that defines it and the last that reads it
+                             (for a view's owner, the last that reads any of its views) */
+    int     *alias;       /* per node: the activation whose bytes a view (a reshape) shares, or -1 */
     int64_t  slab_bytes[SLAB_ACT + 1];  /* SLAB_ACT: peak activation bytes */
     int64_t  live_sum;    /* bytes of all activations if none shared space */
 } IrPlan;

@@ -23,14 +23,18 @@
  * buffers last read by step i-1 go back to a free list of [offset, size)
  * ranges, kept sorted and merged; step i takes the smallest free range that
  * fits (the lowest one among equals), or else grows the arena at its top.
+ * Neither that best fit nor taking the lowest range that fits (first fit)
+ * always fragments less: the plan is made both ways and keeps the smaller
+ * arena (best fit on a tie).
  * Sizes are rounded up to PLAN_ALIGN.  The arena's high-water mark is
  * slab_bytes[SLAB_ACT]; live_sum adds up the same rounded sizes, what the
  * arena would need without reuse, so peak <= live_sum.  Everything depends
  * on the graph alone, so the same graph always gets the same plan.
  *
- * A reshape is an activation like any other: it gets its own buffer and a
- * copy.  Aliasing it with its operand would tie the two live ranges
- * together; not in this version.
+ * A reshape of an activation is a view: it shares its operand's bytes
+ * (alias[i] names the activation that owns them) and no kernel copies
+ * them.  The owner's buffer then lives until the last read of any of its
+ * views, and its printed live range says so.
  */
 #include <string.h>
 
@@ -84,6 +88,7 @@ typedef struct Range { int64_t off, size; } Range;
 typedef struct FreeList {
     Range  *r;      /* free ranges below top, sorted by offset, no two adjacent */
     int     n;
+    bool    first_fit;  /* take the lowest range that fits, not the smallest */
     int64_t top;    /* everything from here up is free */
     int64_t peak;   /* the highest top so far: the arena's size */
 } FreeList;
@@ -102,7 +107,7 @@ static int64_t fl_take(FreeList *fl, int64_t size)
 {
     int best = -1;
     for (int k = 0; k < fl->n; k++)
-        if (fl->r[k].size >= size && (best < 0 || fl->r[k].size < fl->r[best].size))
+        if (fl->r[k].size >= size && (best < 0 || (!fl->first_fit && fl->r[k].size < fl->r[best].size)))
             best = k;
     if (best < 0) {
         int64_t off = fl->top;
@@ -146,6 +151,41 @@ static void fl_give(FreeList *fl, int64_t off, int64_t size)
 
 /* ---- the plan ------------------------------------------------------------------- */
 
+/* Offsets in the activation arena for p's activations, into offset[]
+ * (views take their owner's); returns the arena's size. */
+static int64_t place_activations(const IrPlan *p, int n, bool first_fit, int64_t *offset)
+{
+    /* dies[t]: the activations last read by step t, chained through next[] */
+    Arena scratch;
+    arena_init(&scratch);
+    int *dies = ARENA_ARRAY(&scratch, int, n + 1);
+    int *next = ARENA_ARRAY(&scratch, int, n);
+    for (int t = 0; t <= n; t++)
+        dies[t] = -1;
+    FreeList fl = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};  /* at most one more than live buffers */
+    for (int i = 0; i < n; i++) {
+        /* the order buffers come back in does not matter: the merged list is the same */
+        for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j])
+            fl_give(&fl, offset[j], align_up(p->bytes[j]));
+        if (p->slab[i] != SLAB_ACT)
+            continue;
+        if (p->alias[i] >= 0) {
+            offset[i] = offset[p->alias[i]];
+            continue;
+        }
+        int64_t size = align_up(p->bytes[i]);
+        if (size == 0) {
+            offset[i] = 0;   /* an empty tensor: offset 0, no bytes */
+            continue;
+        }
+        offset[i] = fl_take(&fl, size);
+        next[i] = dies[p->last[i]];
+        dies[p->last[i]] = i;
+    }
+    arena_free(&scratch);
+    return fl.peak;
+}
+
 IrPlan *plan_memory(const IrGraph *g, int64_t batch)
 {
     Arena *a = g->arena;
@@ -157,6 +197,7 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
     p->bytes = ARENA_ARRAY(a, int64_t, n);
     p->first = ARENA_ARRAY(a, int, n);
     p->last = ARENA_ARRAY(a, int, n);
+    p->alias = ARENA_ARRAY(a, int, n);
     liveness(g, p->first, p->last);
 
     for (int i = 0; i < n; i++) {
@@ -168,30 +209,29 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
         }
     }
 
-    /* dies[t]: the activations last read by step t, chained through next[] */
-    Arena scratch;
-    arena_init(&scratch);
-    int *dies = ARENA_ARRAY(&scratch, int, n + 1);
-    int *next = ARENA_ARRAY(&scratch, int, n);
-    for (int t = 0; t <= n; t++)
-        dies[t] = -1;
-    FreeList fl = {.r = ARENA_ARRAY(&scratch, Range, n + 1)};   /* at most one more than live buffers */
+    /* views: a reshape of an activation shares its owner's bytes, and the
+     * owner lives as long as its longest-lived view */
     for (int i = 0; i < n; i++) {
-        /* the order buffers come back in does not matter: the merged list is the same */
-        for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j])
-            fl_give(&fl, p->offset[j], align_up(p->bytes[j]));
-        if (p->slab[i] != SLAB_ACT)
+        const IrNode *nd = &g->nodes[i];
+        int x = nd->nin ? nd->in[0] : -1;
+        p->alias[i] = -1;
+        if (nd->op != IR_RESHAPE || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i] != p->bytes[x])
             continue;
-        int64_t size = align_up(p->bytes[i]);
-        p->live_sum += size;
-        if (size == 0)
-            continue;   /* an empty tensor: offset 0, no bytes */
-        p->offset[i] = fl_take(&fl, size);
-        next[i] = dies[p->last[i]];
-        dies[p->last[i]] = i;
+        int owner = p->alias[x] >= 0 ? p->alias[x] : x;
+        p->alias[i] = owner;
+        if (p->last[i] > p->last[owner])
+            p->last[owner] = p->last[i];
     }
-    p->slab_bytes[SLAB_ACT] = fl.peak;
-    arena_free(&scratch);
+
+    int64_t *first_fit = ARENA_ARRAY(a, int64_t, n);
+    memcpy(first_fit, p->offset, sizeof(int64_t) * (size_t)n);
+    int64_t best = place_activations(p, n, false, p->offset), first = place_activations(p, n, true, first_fit);
+    if (first < best)
+        memcpy(p->offset, first_fit, sizeof(int64_t) * (size_t)n);
+    p->slab_bytes[SLAB_ACT] = first < best ? first : best;
+    for (int i = 0; i < n; i++)
+        if (p->slab[i] == SLAB_ACT && p->alias[i] < 0)
+            p->live_sum += align_up(p->bytes[i]);
     return p;
 }
 
@@ -224,6 +264,11 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
                 return arena_printf(a, "%%%d at %lld overlaps the tensor before it in the %s slab", i,
                                     (long long)off, slab_name[s]);
             end[s] = off + bytes;
+        } else if (p->alias[i] >= 0) {
+            int o = p->alias[i];
+            if (g->nodes[i].op != IR_RESHAPE || p->alias[o] >= 0 || o >= i || p->offset[i] != p->offset[o]
+                || p->bytes[i] != p->bytes[o] || p->last[o] < last[i])
+                return arena_printf(a, "%%%d is not a view of %%%d that the plan can keep", i, o);
         } else if (p->first[i] != i || p->last[i] < last[i]) {
             return arena_printf(a, "%%%d is live %%%d..%%%d in the plan, but read until %%%d", i, p->first[i],
                                 p->last[i], last[i]);
@@ -232,12 +277,12 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
     /* Activations: j is written by step j, inside i's live range when
      * i < j <= last[i]. */
     for (int i = 0; i < n; i++) {
-        if (p->slab[i] != SLAB_ACT || p->bytes[i] == 0)
+        if (p->slab[i] != SLAB_ACT || p->bytes[i] == 0 || p->alias[i] >= 0)
             continue;
         int until = p->last[i] < n - 1 ? p->last[i] : n - 1;
         for (int j = i + 1; j <= until; j++) {
-            if (p->slab[j] != SLAB_ACT || p->bytes[j] == 0)
-                continue;
+            if (p->slab[j] != SLAB_ACT || p->bytes[j] == 0 || p->alias[j] >= 0)
+                continue;   /* a view writes nothing */
             int64_t lo = p->offset[i] > p->offset[j] ? p->offset[i] : p->offset[j];
             int64_t end_i = p->offset[i] + p->bytes[i], end_j = p->offset[j] + p->bytes[j];
             int64_t hi = end_i < end_j ? end_i : end_j;
@@ -339,6 +384,10 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
             sb_printf(sb, "%lld\n", (long long)p->bytes[i]);
             continue;
         }
+        if (p->alias[i] >= 0) {
+            sb_printf(sb, "%-*lld  view of %%%d\n", (int)bytes_w, (long long)p->bytes[i], p->alias[i]);
+            continue;
+        }
         sb_printf(sb, "%-*lld  live %%%d..", (int)bytes_w, (long long)p->bytes[i], p->first[i]);
         if (p->last[i] >= g->n)
             sb_puts(sb, "end\n");
@@ -357,7 +406,7 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
     for (int step = 0; step < g->n; step++) {
         int64_t live = 0;
         for (int i = 0; i <= step; i++)
-            if (p->slab[i] == SLAB_ACT && p->last[i] >= step)
+            if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && p->last[i] >= step)
                 live += (p->bytes[i] + 63) / 64 * 64;
         if (live > most)
             most = live;

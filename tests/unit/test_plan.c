@@ -128,6 +128,45 @@ static void test_best_fit(void)
     end();
 }
 
+/* Reshapes of an activation are views of it, a reshape of a view too:
+ *   %1 relu x          @0    owner, live to the end (%5 is an output)
+ *   %2 reshape %1      view of %1
+ *   %3 exp %1          @256  output
+ *   %4 neg %2          @512  output (%1 is still live: %5 reads it later)
+ *   %5 reshape %2      view of %1, an output */
+static void test_views(void)
+{
+    begin();
+    int x = input(ROLE_INPUT, "x", IR_F32, B16);
+    int a = un(IR_RELU, x);
+    int v = ir_add(&g, IR_RESHAPE, &a, 1, &(IrAttr){.shape = {3, {IR_BATCH, 4, 4}}}, SPAN_NONE);
+    out("e", un(IR_EXP, a));
+    out("n", un(IR_NEG, v));
+    out("w", ir_add(&g, IR_RESHAPE, &v, 1, &(IrAttr){.shape = B16}, SPAN_NONE));
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    IrPlan *p = plan_memory(&g, 4);
+    static const int64_t want_off[] = {0, 0, 0, 256, 512, 0};
+    static const int want_alias[] = {-1, -1, 1, -1, -1, 1};
+    for (int i = 0; i < 6; i++) {
+        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
+        CU_ASSERT_EQUAL(p->alias[i], want_alias[i]);
+    }
+    CU_ASSERT_EQUAL(p->last[a], g.n);
+    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 768);
+    CU_ASSERT_EQUAL(p->live_sum, 768);   /* views have no bytes of their own */
+    CU_ASSERT(check(p));
+
+    const char *why = NULL;
+    p->offset[2] = 256;   /* a view that is not where its owner is */
+    CU_ASSERT_FALSE(plan_check(&g, p, &why));
+    ASSERT_STR(why, "%2 is not a view of %1 that the plan can keep");
+    p->offset[2] = 0;
+    p->last[1] = 4;       /* the owner freed while a view is still read */
+    CU_ASSERT_FALSE(plan_check(&g, p, &why));
+    ASSERT_STR(why, "%2 is not a view of %1 that the plan can keep");   /* %5 reads %2 */
+    end();
+}
+
 /* Inputs, targets, parameters, state and the step counter, interleaved in
  * node order; each slab packs its own in that order at multiples of 64. */
 static int slabs_graph(void)
@@ -315,7 +354,7 @@ static void test_mnist(void)
     for (int t = 0; t < sg->n; t++) {
         int64_t live = 0;
         for (int i = 0; i <= t; i++)
-            if (p->slab[i] == SLAB_ACT && p->last[i] >= t)
+            if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && p->last[i] >= t)
                 live += (p->bytes[i] + 63) / 64 * 64;
         most = live > most ? live : most;
     }
@@ -335,6 +374,7 @@ static const TestCase tests[] = {
     {"a chain reuses two buffers", test_chain_reuse},
     {"outputs live to the end", test_outputs_live_to_end},
     {"best fit picks the smallest hole", test_best_fit},
+    {"reshapes are views of their operand", test_views},
     {"inputs, params and state packed and aligned", test_fixed_slabs},
     {"bytes scale with the batch", test_batch_scaling},
     {"plan_check catches corrupted plans", test_check_catches},

@@ -40,6 +40,27 @@ def mnist_train():
     return x.astype(np.float32), idx(find("train-labels-idx1-ubyte")).astype(np.int64)
 
 
+def torch_epoch(model, opt, x, y, sched=None, batch=64):
+    """One shuffled epoch of cross-entropy training in torch; its seconds."""
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    start = time.perf_counter()
+    model.train()
+    perm = torch.randperm(x.shape[0])
+    for i in range(0, x.shape[0], batch):
+        idx_ = perm[i:i + batch]
+        loss = F.cross_entropy(model(x[idx_]), y[idx_])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return time.perf_counter() - start
+
+
 class NncRun:
     """One nnc --jit -v run: its metrics lines (dicts) and compile time (ms)."""
 

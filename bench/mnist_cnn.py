@@ -15,13 +15,11 @@ usage: /usr/bin/python3 bench/mnist_cnn.py [ROUNDS]   (needs NNC_DATA and build/
 import os
 import sys
 import tempfile
-import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from benchlib import NncRun, mnist_train, summary
+from benchlib import NncRun, mnist_train, summary, torch_epoch
 
 
 def cnn():
@@ -30,19 +28,6 @@ def cnn():
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
 
-
-def torch_epoch(model, opt, sched, x, y):
-    start = time.perf_counter()
-    model.train()
-    perm = torch.randperm(x.shape[0])
-    for i in range(0, x.shape[0], 64):
-        idx_ = perm[i:i + 64]
-        loss = F.cross_entropy(model(x[idx_]), y[idx_])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return time.perf_counter() - start
 
 
 def main():
@@ -53,11 +38,11 @@ def main():
     model = cnn()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=(rounds + 1) * 938)
-    torch_epoch(model, opt, sched, x[:6400], y[:6400])  # warm-up: first-touch allocations
+    torch_epoch(model, opt, x[:6400], y[:6400], sched)  # warm-up: first-touch allocations
     t_torch, t_nnc, compiles = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
-            t_torch.append(torch_epoch(model, opt, sched, x, y))
+            t_torch.append(torch_epoch(model, opt, x, y, sched))
             run = NncRun("examples/mnist_cnn.nn", ["--epochs", "1"], os.path.join(tmp, f"m{r}.jsonl"))
             t_nnc.append(run.last["train_seconds"])
             compiles.append(run.compile_ms)

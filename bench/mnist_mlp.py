@@ -15,27 +15,14 @@ usage: /usr/bin/python3 bench/mnist_mlp.py [ROUNDS]   (needs NNC_DATA and build/
 import os
 import sys
 import tempfile
-import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from benchlib import NncRun, mnist_train, summary
+from benchlib import NncRun, mnist_train, summary, torch_epoch
 
 FLOOR_2CORE = 0.11
 
-
-def torch_epoch(model, opt, x, y):
-    start = time.perf_counter()
-    perm = torch.randperm(x.shape[0])
-    for i in range(0, x.shape[0], 64):
-        idx_ = perm[i:i + 64]
-        loss = F.cross_entropy(model(x[idx_]), y[idx_])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - start
 
 
 def main():

@@ -198,6 +198,28 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
 
 enum { COLUMNS = 64 };  /* result elements per item when reducing down columns */
 
+/* A reduction's input split by axes: where a result element starts in the
+ * input (the kept axes at its index) and the reduced axes to walk. */
+typedef struct Reduction {
+    CgStrides kept;            /* the input's strides, 0 on reduced axes */
+    IrShape   red;             /* the reduced axes */
+    CgStrides red_st;          /* their strides in the input */
+} Reduction;
+
+static void split_axes(const IrShape *xs, uint64_t axes, Reduction *r)
+{
+    CgStrides in_st;
+    cg_strides(xs, xs, &in_st);  /* the input's own strides */
+    *r = (Reduction){.kept = in_st};
+    for (int i = 0; i < xs->rank; i++)
+        if (axes >> i & 1) {
+            r->kept.stride[i] = 0;
+            r->red.dim[r->red.rank] = xs->dim[i];
+            r->red_st.stride[r->red.rank] = in_st.stride[i];
+            r->red_st.batch_scaled[r->red.rank++] = in_st.batch_scaled[i];
+        }
+}
+
 /* A sum or mean that keeps its input's last axis (a bias's gradient: the
  * sum of [B, T, D] over B and T) reads each reduced row as a contiguous
  * run: an item takes up to COLUMNS neighbouring result elements and adds
@@ -206,9 +228,7 @@ enum { COLUMNS = 64 };  /* result elements per item when reducing down columns *
  * its terms in the same order, so the result is the same to the bit. */
 static bool reduce_columns(const IrNode *n, const IrShape *xs)
 {
-    /* (rmax always reduces the last axis) */
-    return n->op != IR_RMAX && xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1)
-        && xs->dim[xs->rank - 1] != IR_BATCH;
+    return xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1);  /* never rmax: its rule reduces the last axis */
 }
 
 static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
@@ -216,44 +236,33 @@ static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
     const IrNode *n = N(c, v);
     int x = n->in[0];
     const IrShape *xs = &N(c, x)->shape, *os = &n->shape;
-    uint64_t axes = (uint64_t)n->a.i[0];
     int64_t d = xs->dim[xs->rank - 1], per_row = (d + COLUMNS - 1) / COLUMNS;
-    CgStrides in_st, kept, red_st = {0};
-    cg_strides(xs, xs, &in_st);
-    kept = in_st;
-    IrShape red = {0};
-    for (int i = 0; i < xs->rank; i++)
-        if (axes >> i & 1) {
-            kept.stride[i] = 0;
-            red.dim[red.rank] = xs->dim[i];
-            red_st.stride[red.rank] = in_st.stride[i];
-            red_st.batch_scaled[red.rank++] = in_st.batch_scaled[i];
-        }
+    Reduction rd;
+    split_axes(xs, (uint64_t)n->a.i[0], &rd);
     LLVMValueRef orow = LLVMBuildSDiv(c->b, item, cg_i64(c, per_row), "orow");
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item, cg_i64(c, per_row), ""), cg_i64(c, COLUMNS), "j0");
     LLVMValueRef o0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, orow, cg_i64(c, d), ""), j0, "o0");
     LLVMValueRef left = LLVMBuildNSWSub(c->b, cg_i64(c, d), j0, "");
     LLVMValueRef width = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, cg_i64(c, COLUMNS), ""), left,
                                          cg_i64(c, COLUMNS), "width");
-    LLVMValueRef start = cg_offset_of(c, os, os->rank, &kept, o0);
+    LLVMValueRef start = cg_offset_of(c, os, os->rank, &rd.kept, o0);
     LLVMValueRef acc = cg_alloca(c, c->t_real, cg_i64(c, COLUMNS), "acc");
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), width, "z");
     LLVMBuildStore(c->b, cg_real(c, 0), LLVMBuildGEP2(c->b, c->t_real, acc, &z.iv, 1, ""));
     cg_loop_end(c, &z);
-    LLVMValueRef count = cg_elems(c, &red, 0, red.rank);
+    LLVMValueRef count = cg_elems(c, &rd.red, 0, rd.red.rank);
     CgLoop r = cg_loop_begin(c, cg_i64(c, 0), count, "r");
-    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &red, red.rank, &red_st, r.iv), "");
+    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &rd.red, rd.red.rank, &rd.red_st, r.iv), "");
     CgLoop j = cg_loop_begin(c, cg_i64(c, 0), width, "j");
     LLVMValueRef val = cg_load(c, x, LLVMBuildNSWAdd(c->b, off, j.iv, ""));
     LLVMValueRef slot = LLVMBuildGEP2(c->b, c->t_real, acc, &j.iv, 1, "");
     LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->t_real, slot, ""), val, ""), slot);
     cg_loop_end(c, &j);
     cg_loop_end(c, &r);
-    LLVMValueRef fcount = LLVMBuildSIToFP(c->b, count, c->t_real, "");
     CgLoop w = cg_loop_begin(c, cg_i64(c, 0), width, "w");
     LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, acc, &w.iv, 1, ""), "");
     if (n->op == IR_MEAN)
-        y = LLVMBuildFDiv(c->b, y, fcount, "");
+        y = LLVMBuildFDiv(c->b, y, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
     cg_store(c, v, LLVMBuildNSWAdd(c->b, o0, w.iv, ""), y);
     cg_loop_end(c, &w);
 }
@@ -263,26 +272,14 @@ static void body_reduce(Cg *c, int v, LLVMValueRef o)
     const IrNode *n = N(c, v);
     int x = n->in[0];
     const IrShape *xs = &N(c, x)->shape, *os = &n->shape;
-    uint64_t axes = (uint64_t)n->a.i[0];
-    CgStrides in_st;
-    cg_strides(xs, xs, &in_st);  /* the input's own strides */
-    /* where the output element starts in the input: kept axes at their index */
-    CgStrides kept = in_st;
-    IrShape red = {0};
-    CgStrides red_st = {0};
-    for (int i = 0; i < xs->rank; i++)
-        if (axes >> i & 1) {
-            kept.stride[i] = 0;
-            red.dim[red.rank] = xs->dim[i];
-            red_st.stride[red.rank] = in_st.stride[i];
-            red_st.batch_scaled[red.rank++] = in_st.batch_scaled[i];
-        }
-    LLVMValueRef start = cg_offset_of(c, os, os->rank, &kept, o);
-    LLVMValueRef count = cg_elems(c, &red, 0, red.rank);
+    Reduction rd;
+    split_axes(xs, (uint64_t)n->a.i[0], &rd);
+    LLVMValueRef start = cg_offset_of(c, os, os->rank, &rd.kept, o);
+    LLVMValueRef count = cg_elems(c, &rd.red, 0, rd.red.rank);
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
     LLVMBuildStore(c->b, cg_real(c, n->op == IR_RMAX ? -INFINITY : 0), acc);
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), count, "r");
-    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &red, red.rank, &red_st, l.iv), "");
+    LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &rd.red, rd.red.rank, &rd.red_st, l.iv), "");
     LLVMValueRef val = cg_load(c, x, off);
     LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
     LLVMValueRef nx = n->op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, val, cur, ""), val, cur, "")

@@ -13,8 +13,6 @@
 
 #include "cg_internal.h"
 
-static LLVMValueRef k(Cg *c, double v) { return LLVMConstReal(c->t_f32, v); }
-
 static LLVMValueRef fma3(Cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d)
 {
     LLVMValueRef args[3] = {a, b, d};
@@ -31,9 +29,9 @@ static LLVMValueRef sel(Cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef
 /* Σ coef[i]·z^i by Horner's rule, coef[0] the constant term. */
 static LLVMValueRef horner(Cg *c, LLVMValueRef z, const double *coef, int n)
 {
-    LLVMValueRef acc = k(c, coef[n - 1]);
+    LLVMValueRef acc = cg_real(c, coef[n - 1]);
     for (int i = n - 2; i >= 0; i--)
-        acc = fma3(c, acc, z, k(c, coef[i]));
+        acc = fma3(c, acc, z, cg_real(c, coef[i]));
     return acc;
 }
 
@@ -63,12 +61,12 @@ static LLVMValueRef scale2(Cg *c, LLVMValueRef p, LLVMValueRef n)
 static LLVMValueRef exp_f32(Cg *c, LLVMValueRef x)
 {
     static const double taylor[] = {1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040};
-    LLVMValueRef xc = sel(c, LLVMRealOLT, x, k(c, -104), k(c, -104), x);
-    xc = sel(c, LLVMRealOGT, xc, k(c, 89), k(c, 89), xc);
-    LLVMValueRef half = k(c, 0.5);
-    LLVMValueRef n = cg_call_real(c, "llvm.floor", (LLVMValueRef[]){fma3(c, xc, k(c, M_LOG2E), half)}, 1);
-    LLVMValueRef r = fma3(c, n, k(c, -0.693359375), xc);  /* ln2_hi: 0.693359375 has 10 bits */
-    r = fma3(c, n, k(c, 2.12194440e-4), r);              /* ln 2 = ln2_hi − 2.12194440e-4 */
+    LLVMValueRef xc = sel(c, LLVMRealOLT, x, cg_real(c, -104), cg_real(c, -104), x);
+    xc = sel(c, LLVMRealOGT, xc, cg_real(c, 89), cg_real(c, 89), xc);
+    LLVMValueRef half = cg_real(c, 0.5);
+    LLVMValueRef n = cg_call_real(c, "llvm.floor", (LLVMValueRef[]){fma3(c, xc, cg_real(c, M_LOG2E), half)}, 1);
+    LLVMValueRef r = fma3(c, n, cg_real(c, -0.693359375), xc);  /* ln2_hi: 0.693359375 has 10 bits */
+    r = fma3(c, n, cg_real(c, 2.12194440e-4), r);              /* ln 2 = ln2_hi − 2.12194440e-4 */
     LLVMValueRef e = scale2(c, horner(c, r, taylor, 8), n);
     return sel(c, LLVMRealUNO, x, x, x, e);
 }
@@ -88,11 +86,11 @@ static LLVMValueRef erf_f32(Cg *c, LLVMValueRef x)
     static const double as[] = {0, 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429};
     LLVMValueRef ax = cg_call_real(c, "llvm.fabs", (LLVMValueRef[]){x}, 1);
     LLVMValueRef small = mul(c, x, horner(c, mul(c, x, x), series, TERMS));
-    LLVMValueRef t = LLVMBuildFDiv(c->b, k(c, 1), fma3(c, ax, k(c, 0.3275911), k(c, 1)), "");
+    LLVMValueRef t = LLVMBuildFDiv(c->b, cg_real(c, 1), fma3(c, ax, cg_real(c, 0.3275911), cg_real(c, 1)), "");
     LLVMValueRef tail = mul(c, horner(c, t, as, 6), exp_f32(c, LLVMBuildFNeg(c->b, mul(c, ax, ax), "")));
-    LLVMValueRef big = LLVMBuildFSub(c->b, k(c, 1), tail, "");
+    LLVMValueRef big = LLVMBuildFSub(c->b, cg_real(c, 1), tail, "");
     big = cg_call_real(c, "llvm.copysign", (LLVMValueRef[]){big, x}, 2);
-    return sel(c, LLVMRealOLT, ax, k(c, 1), small, big);  /* NaN: big, which is NaN */
+    return sel(c, LLVMRealOLT, ax, cg_real(c, 1), small, big);  /* NaN: big, which is NaN */
 }
 
 /* tanh(x): for |x| < 0.625 its Taylor series (coefficients from the
@@ -109,9 +107,9 @@ static LLVMValueRef tanh_f32(Cg *c, LLVMValueRef x)
     LLVMValueRef ax = cg_call_real(c, "llvm.fabs", (LLVMValueRef[]){x}, 1);
     LLVMValueRef small = mul(c, x, horner(c, mul(c, x, x), series, (int)(sizeof series / sizeof *series)));
     LLVMValueRef e = exp_f32(c, LLVMBuildFAdd(c->b, ax, ax, ""));
-    LLVMValueRef big = LLVMBuildFSub(c->b, k(c, 1), LLVMBuildFDiv(c->b, k(c, 2), LLVMBuildFAdd(c->b, e, k(c, 1), ""), ""), "");
+    LLVMValueRef big = LLVMBuildFSub(c->b, cg_real(c, 1), LLVMBuildFDiv(c->b, cg_real(c, 2), LLVMBuildFAdd(c->b, e, cg_real(c, 1), ""), ""), "");
     big = cg_call_real(c, "llvm.copysign", (LLVMValueRef[]){big, x}, 2);
-    return sel(c, LLVMRealOLT, ax, k(c, 0.625), small, big);
+    return sel(c, LLVMRealOLT, ax, cg_real(c, 0.625), small, big);
 }
 
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x)

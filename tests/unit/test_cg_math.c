@@ -8,19 +8,13 @@
  * value; the largest must stay within the bound the function's comment in
  * cg_math.c promises, and special values (±0, ±∞, NaN, results at and past
  * overflow and underflow) must come out exactly. */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen/cg.h"
 #include "harness.h"
-#include "ir/ir_internal.h"
-#include "nnc_runtime.h"
-#include "passes/passes.h"
-
-static CgJit *jit;
+#include "jit_harness.h"
 
 enum { SWEEP = 100000 };
 
@@ -52,31 +46,27 @@ static void run(IrOp op, const float *xs, float *ys, int64_t n)
     Arena arena;
     arena_init(&arena);
     IrGraph g;
-    ir_init(&g, &arena, NULL, "t", IR_F32);
+    ir_init(&g, &arena, NULL, "math", IR_F32);
     IrShape shape = {1, {IR_BATCH}};
     int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &shape, SPAN_NONE);
-    int y = ir_unary(&g, op, x, SPAN_NONE);
-    ir_output(&g, "y", y, OUT_PREDICTION, -1);
+    ir_output(&g, "y", ir_unary(&g, op, x, SPAN_NONE), OUT_PREDICTION, -1);
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     IrPlan *plan = plan_memory(&g, n);
-    static int serial;
-    char name[32];
-    snprintf(name, sizeof name, "math%d", serial++);
-    const char *err = NULL;
-    CU_ASSERT_EQUAL_FATAL(cg_jit_add(jit, &g, plan, name, &(CgOptions){.opt = 3}, &err), 0);
-    void (*entry)(RtCtx *) = (void (*)(RtCtx *))cg_jit_lookup(jit, name, &err);
+    JitEntry entry = jit_compile(&g, plan);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    uint8_t *slab[5] = {0};
-    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
-        slab[s] = calloc((size_t)plan->slab_bytes[s] + 64, 1);
-    memcpy(slab[plan->slab[x]] + plan->offset[x], xs, sizeof(float) * (size_t)n);
-    RtCtx ctx = {.batch = n};
-    for (int s = 0; s < 5; s++)
-        ctx.slab[s] = slab[s];
-    entry(&ctx);
-    memcpy(ys, slab[plan->slab[y]] + plan->offset[y], sizeof(float) * (size_t)n);
-    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
-        free(slab[s]);
+    IrEval ev;
+    ir_eval_init(&ev, &g, n);
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = xs[i];
+    ir_eval_set(&ev, x, v);
+    JitRun r;
+    jit_run(&r, entry, &g, plan, &ev, NULL);
+    const IrNode *y;
+    memcpy(ys, jit_output(&r, &g, plan, &g.outs[0], &y), sizeof(float) * (size_t)n);
+    jit_run_free(&r);
+    ir_eval_free(&ev);
+    free(v);
     arena_free(&arena);
 }
 
@@ -142,22 +132,6 @@ static void test_sigmoid(void)
     check(&(Fn){"sigmoid", IR_SIGMOID, sigmoid_ref, -90, 30, 4}, also, COUNT(also), special, COUNT(special));
 }
 
-static int setup(void)
-{
-    const char *err = NULL;
-    if (cg_jit_create(&jit, &err) != 0) {
-        fprintf(stderr, "cannot create the JIT: %s\n", err);
-        return 1;
-    }
-    return 0;
-}
-
-static int teardown(void)
-{
-    cg_jit_destroy(jit);
-    return 0;
-}
-
 static const TestCase tests[] = {
     {"exp is within 2 ulp of libm, edges exact", test_exp},
     {"erf is within 4 ulp of libm, edges exact", test_erf},
@@ -166,9 +140,4 @@ static const TestCase tests[] = {
     {NULL, NULL},
 };
 
-void register_cg_math(void)
-{
-    CU_pSuite s = CU_add_suite("cg_math", setup, teardown);
-    for (const TestCase *t = tests; t->name; t++)
-        CU_add_test(s, t->name, t->fn);
-}
+void register_cg_math(void) { add_suite("cg_math", tests); }

@@ -1,0 +1,118 @@
+/* jit_harness.c — see jit_harness.h. */
+#include "jit_harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/cg.h"
+#include "harness.h"
+
+static CgJit *jit;
+
+static void drop_jit(void) { cg_jit_destroy(jit); }
+
+JitEntry jit_compile(const IrGraph *g, const IrPlan *p)
+{
+    const char *err = NULL;
+    if (!jit) {
+        if (cg_jit_create(&jit, &err) != 0) {
+            fprintf(stderr, "cannot create the JIT: %s\n", err);
+            CU_FAIL("cannot create the JIT");
+            return NULL;
+        }
+        atexit(drop_jit);
+    }
+    static int serial;
+    char name[32];
+    snprintf(name, sizeof name, "entry%d", serial++);
+    if (cg_jit_add(jit, g, p, name, &(CgOptions){.opt = 3}, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", g->name, err);
+        CU_FAIL("the graph does not compile");
+        return NULL;
+    }
+    JitEntry entry = (JitEntry)cg_jit_lookup(jit, name, &err);
+    CU_ASSERT_PTR_NOT_NULL(entry);
+    return entry;
+}
+
+static void put(uint8_t *dst, const IrNode *n, const double *v, int64_t len)
+{
+    for (int64_t e = 0; e < len; e++) {
+        if (n->type == IR_F32)
+            ((float *)dst)[e] = (float)v[e];
+        else if (n->type == IR_F64)
+            ((double *)dst)[e] = v[e];
+        else
+            ((int32_t *)dst)[e] = (int32_t)v[e];
+    }
+}
+
+double jit_value(const uint8_t *src, const IrNode *n, int64_t e)
+{
+    return n->type == IR_F32 ? ((const float *)src)[e] : n->type == IR_F64 ? ((const double *)src)[e]
+                                                        : ((const int32_t *)src)[e];
+}
+
+void jit_run(JitRun *r, JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, RtPool *pool)
+{
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        r->slab[s] = calloc((size_t)p->slab_bytes[s] + 64, 1);
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_INPUT)
+            put(r->slab[p->slab[i]] + p->offset[i], &g->nodes[i], ev->val[i], ev->len[i]);
+    r->ctx = (RtCtx){.batch = ev->batch, .pool = pool};
+    for (int s = 0; s < 5; s++)
+        r->ctx.slab[s] = r->slab[s];
+    entry(&r->ctx);
+}
+
+void jit_run_free(JitRun *r)
+{
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        free(r->slab[s]);
+}
+
+const uint8_t *jit_output(const JitRun *r, const IrGraph *g, const IrPlan *p, const IrOutput *o, const IrNode **n)
+{
+    int v = o->kind == OUT_UPDATE ? o->updates : o->value;
+    *n = &g->nodes[v];
+    return r->slab[p->slab[v]] + p->offset[v];
+}
+
+double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, const char **worst_name)
+{
+    JitRun one, two;
+    jit_run(&one, entry, g, p, ev, NULL);
+    RtPool *pool = rt_pool_create(2);
+    jit_run(&two, entry, g, p, ev, pool);
+    rt_pool_destroy(pool);
+    double worst = 0;
+    *worst_name = "";
+    for (int o = 0; o < g->nouts; o++) {
+        const IrOutput *out = &g->outs[o];
+        const IrNode *n;
+        const uint8_t *a = jit_output(&one, g, p, out, &n), *b = jit_output(&two, g, p, out, &n);
+        int64_t len;
+        const double *want = ir_eval_output(ev, out->name, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+        bool same = memcmp(a, b, (size_t)len * (size_t)ir_type_size(n->type)) == 0;
+        if (!same)
+            fprintf(stderr, "%s: output %s differs between 1 and 2 threads\n", g->name, out->name);
+        CU_ASSERT(same);
+        double scale = 0, diff = 0;
+        for (int64_t e = 0; e < len; e++) {
+            scale = fmax(scale, fabs(want[e]));
+            diff = fmax(diff, fabs(jit_value(a, n, e) - want[e]));
+        }
+        double rel = diff <= (g->ftype == IR_F32 ? 1e-6 : 1e-14) ? 0 : diff / fmax(scale, 1e-30);
+        if (rel > worst) {
+            worst = rel;
+            *worst_name = out->name;
+        }
+    }
+    jit_run_free(&one);
+    jit_run_free(&two);
+    return worst;
+}

@@ -1,0 +1,38 @@
+/* jit_harness.h — planned graphs JIT-compiled and run for the code
+ * generator's suites (test_codegen.c, test_cg_math.c). */
+#ifndef NNC_TEST_JIT_HARNESS_H
+#define NNC_TEST_JIT_HARNESS_H
+
+#include <stdint.h>
+
+#include "ir/interp.h"
+#include "nnc_runtime.h"
+#include "passes/passes.h"
+
+typedef void (*JitEntry)(RtCtx *);
+
+/* g's entry compiled at O3 by the process's one JIT (made on first use,
+ * destroyed at exit); NULL, with a CUnit failure, if it does not compile. */
+JitEntry jit_compile(const IrGraph *g, const IrPlan *p);
+
+/* Slabs laid out by the plan, the inputs taken from the interpreter's. */
+typedef struct JitRun {
+    uint8_t *slab[5];
+    RtCtx    ctx;
+} JitRun;
+
+/* Runs entry on ev's inputs, on pool's threads (NULL: this thread). */
+void jit_run(JitRun *r, JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, RtPool *pool);
+void jit_run_free(JitRun *r);
+/* Output o's data after the run (an update in its input's place), and its node. */
+const uint8_t *jit_output(const JitRun *r, const IrGraph *g, const IrPlan *p, const IrOutput *o, const IrNode **n);
+double jit_value(const uint8_t *data, const IrNode *n, int64_t e);
+
+/* Runs entry on 1 and on 2 threads, asserts that every output is the same
+ * to the bit, and returns the largest difference from the interpreter's
+ * outputs in ev, relative to each output's largest magnitude (differences
+ * below 1e-6 in f32 and 1e-14 in f64 count as 0); *worst_name names that
+ * output. */
+double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, const char **worst_name);
+
+#endif

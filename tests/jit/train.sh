@@ -26,6 +26,17 @@ trap 'rm -rf "$tmp"' EXIT
 field() {  # field NAME FILE LINE: a number from a metrics JSON line
     sed -n "${3}p" "$2" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
 }
+# trains NAME OP BOUND MODEL [OPTION...] runs nnc --jit on
+# examples/MODEL.nn, prints the final metric NAME and passes when it is OP
+# (an awk comparison) BOUND
+trains() {
+    name=$1 op=$2 bound=$3 model=$4
+    shift 4
+    "$nnc" --jit --metrics "$tmp/m" "$@" "$root/examples/$model.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    value=$(field "$name" "$tmp/m" '$')
+    echo "$model: final $name $value (wanted $op $bound)"
+    awk -v v="$value" -v b="$bound" "BEGIN { exit !(v $op b) }"
+}
 need_mnist() {
     [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }
 }
@@ -34,16 +45,10 @@ need_text() {
 }
 case $case in
 xor)
-    "$nnc" --jit --metrics "$tmp/m" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    loss=$(field train_loss "$tmp/m" '$')
-    echo "final loss $loss"
-    awk -v l="$loss" 'BEGIN { exit !(l < 0.01) }' ;;
+    trains train_loss '<' 0.01 xor ;;
 mnist)
     need_mnist
-    "$nnc" --jit --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    acc=$(field test_accuracy "$tmp/m" '$')
-    echo "test accuracy after five epochs: $acc"
-    awk -v a="$acc" 'BEGIN { exit !(a >= 0.975) }' ;;
+    trains test_accuracy '>=' 0.975 mnist_mlp ;;
 threads|threads_cnn|threads_gpt)
     case $case in
     threads) need_mnist; model=mnist_mlp steps=200 ;;
@@ -59,16 +64,10 @@ threads|threads_cnn|threads_gpt)
     cmp "$tmp/n1" "$tmp/n2" ;;
 cnn)
     need_mnist
-    "$nnc" --jit --steps 400 --metrics "$tmp/m" "$root/examples/mnist_cnn.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    acc=$(field test_accuracy "$tmp/m" '$')
-    echo "test accuracy after 400 steps: $acc"
-    awk -v a="$acc" 'BEGIN { exit !(a >= 0.97) }' ;;
+    trains test_accuracy '>=' 0.97 mnist_cnn --steps 400 ;;
 gpt)
     need_text
-    "$nnc" --jit --steps 150 --metrics "$tmp/m" "$root/examples/shakespeare.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    loss=$(field test_loss "$tmp/m" '$')
-    echo "validation loss after 150 steps: $loss"
-    awk -v l="$loss" 'BEGIN { exit !(l <= 2.45) }' ;;
+    trains test_loss '<=' 2.45 shakespeare --steps 150 ;;
 resume)
     need_mnist
     "$nnc" --jit --epochs 3 --metrics "$tmp/full" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -135,6 +135,7 @@ typedef enum IrOpFlag {
     OPF_COMMUTATIVE = 1 << 4, /* operands may be swapped (CSE) */
     OPF_FUSED = 1 << 5,       /* made by fusion; not differentiated */
     OPF_RANDOM = 1 << 6,      /* its value depends on the step (never merged by CSE) */
+    OPF_VIEW = 1 << 7,        /* its operand's elements in the same order: the memory plan shares the bytes */
 } IrOpFlag;
 
 struct IrGradCtx;

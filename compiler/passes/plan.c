@@ -31,9 +31,9 @@
  * arena would need without reuse, so peak <= live_sum.  Everything depends
  * on the graph alone, so the same graph always gets the same plan.
  *
- * A reshape of an activation is a view: it shares its operand's bytes
- * (alias[i] names the activation that owns them) and no kernel copies
- * them.  The owner's buffer then lives until the last read of any of its
+ * A reshape (an op flagged OPF_VIEW) of an activation is a view: it shares
+ * its operand's bytes (alias[i] names the activation that owns them) and no
+ * kernel copies them.  The owner's buffer then lives until the last read of any of its
  * views, and its printed live range says so.
  */
 #include <string.h>
@@ -209,13 +209,14 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
         }
     }
 
-    /* views: a reshape of an activation shares its owner's bytes, and the
+    /* views: a view of an activation shares its owner's bytes, and the
      * owner lives as long as its longest-lived view */
     for (int i = 0; i < n; i++) {
         const IrNode *nd = &g->nodes[i];
         int x = nd->nin ? nd->in[0] : -1;
         p->alias[i] = -1;
-        if (nd->op != IR_RESHAPE || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i] != p->bytes[x])
+        bool view = ir_ops[nd->op].flags & OPF_VIEW;
+        if (!view || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i] != p->bytes[x])
             continue;
         int owner = p->alias[x] >= 0 ? p->alias[x] : x;
         p->alias[i] = owner;
@@ -266,7 +267,7 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
             end[s] = off + bytes;
         } else if (p->alias[i] >= 0) {
             int o = p->alias[i];
-            if (g->nodes[i].op != IR_RESHAPE || p->alias[o] >= 0 || o >= i || p->offset[i] != p->offset[o]
+            if (!(ir_ops[g->nodes[i].op].flags & OPF_VIEW) || p->alias[o] >= 0 || o >= i || p->offset[i] != p->offset[o]
                 || p->bytes[i] != p->bytes[o] || p->last[o] < last[i])
                 return arena_printf(a, "%%%d is not a view of %%%d that the plan can keep", i, o);
         } else if (p->first[i] != i || p->last[i] < last[i]) {

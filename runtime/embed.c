@@ -5,6 +5,12 @@
  * functions.  An instance owns its slabs; nothing here is global, and no
  * thread pool is used: a caller wanting parallelism runs instances on its
  * own threads.
+ *
+ * The slabs start sized for the train block's batch.  The memory plan
+ * serves any batch, so a training step on a larger one grows the input and
+ * activation slabs (parameters and optimizer state do not depend on the
+ * batch); a larger forward runs in pieces of what the slabs hold, since its
+ * rows are independent.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +22,7 @@
 struct RtInstance {
     const RtModel *m;
     uint8_t       *slab[5];
+    int64_t        capacity; /* the largest batch the slabs hold */
     char          *err;      /* separate so that const functions can report */
 };
 
@@ -39,7 +46,8 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
         return NULL;
     }
     x->m = m;
-    if (rt_slabs_alloc(m, x->slab, x->err, ERR_LEN) != 0) {
+    x->capacity = m->batch;
+    if (rt_slabs_alloc(m, x->capacity, x->slab, x->err, ERR_LEN) != 0) {
         free(x->err);
         free(x);
         return NULL;
@@ -47,7 +55,7 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
     rt_params_init(m, x->slab, seed);
     const RtTensorSpec *t = rt_find_state(m, "total_steps");
     if (t)
-        rt_set(rt_at(x->slab, t), t->dtype, 0, (double)total_steps);
+        rt_set(rt_at(m, x->slab, t, 0), t->dtype, 0, (double)total_steps);
     return x;
 }
 
@@ -84,7 +92,30 @@ int rt_instance_save(const RtInstance *x, const char *path)
     return rt_state_save(x->m, x->slab, path, x->err, ERR_LEN);
 }
 
-/* Rows [first, first+n) of each caller array into the slab's tensors. */
+/* The input and activation slabs, regrown for batches of up to `batch`.
+ * On failure the old ones stay, and so does everything the caller had. */
+static int grow(RtInstance *x, int64_t batch)
+{
+    static const int grows[2] = {RT_SLAB_INPUT, RT_SLAB_ACT};
+    uint8_t *fresh[5] = {0};
+    for (int k = 0; k < 2; k++) {
+        size_t size = rt_slab_size(x->m, grows[k], batch);
+        if (!(fresh[grows[k]] = aligned_alloc(64, size))) {
+            rt_slabs_free(fresh);
+            return fail(x, "train_step: batch %lld: out of memory for %zu bytes", (long long)batch, size);
+        }
+        memset(fresh[grows[k]], 0, size);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(x->slab[grows[k]]);
+        x->slab[grows[k]] = fresh[grows[k]];
+    }
+    x->capacity = batch;
+    return 0;
+}
+
+/* Rows [first, first+n) of each caller array into the slab's tensors, laid
+ * out for a batch of n. */
 static int copy_in(RtInstance *x, const char *what, const char *role, const RtTensorSpec *t, int count,
                    const void *const *src, int64_t first, int64_t n)
 {
@@ -92,9 +123,17 @@ static int copy_in(RtInstance *x, const char *what, const char *role, const RtTe
         if (!src || !src[i])
             return fail(x, "%s: %s '%s' is a null pointer", what, role, t[i].name);
         size_t row = rt_dsize(t[i].dtype) * (size_t)rt_elems(&t[i], 1);
-        memcpy(rt_at(x->slab, &t[i]), (const uint8_t *)src[i] + row * (size_t)first, row * (size_t)n);
+        memcpy(rt_at(x->m, x->slab, &t[i], n), (const uint8_t *)src[i] + row * (size_t)first, row * (size_t)n);
     }
     return 0;
+}
+
+static RtCtx context(const RtInstance *x, int64_t batch)
+{
+    RtCtx ctx = {.batch = batch, .pool = NULL};
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        ctx.slab[s] = x->slab[s];
+    return ctx;
 }
 
 int rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs, float *output)
@@ -107,17 +146,13 @@ int rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs,
         return fail(x, "forward: batch %lld; it must be at least 1", (long long)batch);
     if (!output)
         return fail(x, "forward: the output is a null pointer");
-    int64_t most = m->batch;
-    RtCtx ctx = {.pool = NULL};
-    for (int s = 1; s < 5; s++)
-        ctx.slab[s] = x->slab[s];
-    for (int64_t first = 0; first < batch; first += most) {
-        int64_t n = batch - first < most ? batch - first : most;
+    for (int64_t first = 0; first < batch; first += x->capacity) {
+        int64_t n = batch - first < x->capacity ? batch - first : x->capacity;
         if (copy_in(x, "forward", "input", m->inputs, m->ninputs, inputs, first, n) != 0)
             return -1;
-        ctx.batch = n;
+        RtCtx ctx = context(x, n);
         e->fn(&ctx);
-        memcpy(output + first * e->output_elems, x->slab[RT_SLAB_ACT] + e->output,
+        memcpy(output + first * e->output_elems, x->slab[RT_SLAB_ACT] + rt_bytes_at(e->output, m->batch, n),
                sizeof(float) * (size_t)(n * e->output_elems));
     }
     return 0;
@@ -129,18 +164,16 @@ int rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inpu
     if (!x)
         return -1;
     const RtModel *m = x->m;
-    int64_t most = m->batch;
-    if (batch < 1 || batch > most)
-        return fail(x, "train_step: batch %lld; this library takes 1 to %lld (recompile with nnc --batch N for more)",
-                    (long long)batch, (long long)most);
+    if (batch < 1)
+        return fail(x, "train_step: batch %lld; it must be at least 1", (long long)batch);
+    if (batch > x->capacity && grow(x, batch) != 0)
+        return -1;
     if (copy_in(x, "train_step", "input", m->inputs, m->ninputs, inputs, 0, batch) != 0
         || copy_in(x, "train_step", "target", m->targets, m->ntargets, targets, 0, batch) != 0)
         return -1;
-    RtCtx ctx = {.batch = batch};
-    for (int s = 1; s < 5; s++)
-        ctx.slab[s] = x->slab[s];
+    RtCtx ctx = context(x, batch);
     m->train.fn(&ctx);
     if (loss)
-        *loss = (float)rt_get(x->slab[RT_SLAB_ACT] + m->train.loss, m->real, 0);
+        *loss = (float)rt_get(x->slab[RT_SLAB_ACT] + rt_bytes_at(m->train.loss, m->batch, batch), m->real, 0);
     return 0;
 }

@@ -50,7 +50,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "Train model '%s' (compiled by nnc) as its train block says.\n"
             "\n"
             "      --epochs N, --steps N   train this long instead\n"
-            "      --batch N           examples per batch, at most %lld (compiled in)\n"
+            "      --batch N           examples per batch (default %lld)\n"
             "      --seed N            seed for initial weights and data order (default %llu)\n"
             "      --threads N         threads (default: all CPUs)\n"
             "      --data DIR          root of relative data paths (default $NNC_DATA, else .)\n"
@@ -102,11 +102,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_BATCH:
             if (parse_int(optarg, 1, &n))
                 bad = "--batch wants a whole number of at least 1";
-            else if (n > recipe->batch) {
-                fprintf(stderr, "%s: error: --batch %lld: this trainer was compiled for batches of at most %lld; "
-                        "recompile with nnc --batch %lld\n", prog, (long long)n, (long long)recipe->batch, (long long)n);
-                return 2;
-            } else
+            else
                 r.batch = n;
             break;
         case O_LR:

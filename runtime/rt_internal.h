@@ -44,12 +44,21 @@ static inline double rt_get(const void *p, RtDtype d, int64_t i)
 
 /* ---- one instance's memory (state.c) ---------------------------------------------------- */
 
-/* Allocates slab[1..4] zeroed, each as large as the largest of m's entries
- * needs (64-byte aligned).  Returns 0, or -1 with a reason. */
-int  rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen);
+/* Bytes slab s needs for batches of up to `batch` examples: the most any of
+ * m's entries asks for, plus 64 so that a vector load past the end of the
+ * last tensor stays inside. */
+size_t rt_slab_size(const RtModel *m, int s, int64_t batch);
+/* Allocates slab[1..4] zeroed (64-byte aligned), for batches of up to
+ * `batch`.  Returns 0, or -1 with a reason. */
+int  rt_slabs_alloc(const RtModel *m, int64_t batch, uint8_t *slab[5], char *err, size_t errlen);
 void rt_slabs_free(uint8_t *slab[5]);
 
-static inline void *rt_at(uint8_t *const slab[5], const RtTensorSpec *t) { return slab[t->slab] + t->offset; }
+/* Where t of model m is at this batch (parameters and state are where they
+ * are at any). */
+static inline void *rt_at(const RtModel *m, uint8_t *const slab[5], const RtTensorSpec *t, int64_t batch)
+{
+    return slab[t->slab] + rt_bytes_at(t->offset, m->batch, batch);
+}
 
 /* Parameters as torch.nn starts them; parameter i draws from stream 1000 + i. */
 void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);

@@ -8,20 +8,26 @@
 
 #include "rt_internal.h"
 
-int rt_slabs_alloc(const RtModel *m, uint8_t *slab[5], char *err, size_t errlen)
+size_t rt_slab_size(const RtModel *m, int s, int64_t batch)
 {
     const RtEntry *entries[3] = {&m->train, &m->eval, &m->predict};
+    int64_t bytes = 0;
+    for (int e = 0; e < 3; e++) {
+        int64_t b = rt_bytes_at(entries[e]->slab_bytes[s], m->batch, batch);
+        bytes = b > bytes ? b : bytes;
+    }
+    return (size_t)((bytes + 63) / 64 * 64 + 64);
+}
+
+int rt_slabs_alloc(const RtModel *m, int64_t batch, uint8_t *slab[5], char *err, size_t errlen)
+{
     memset(slab, 0, 5 * sizeof *slab);
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
-        int64_t bytes = 0;
-        for (int e = 0; e < 3; e++)
-            if (entries[e]->slab_bytes[s] > bytes)
-                bytes = entries[e]->slab_bytes[s];
-        size_t size = (size_t)((bytes + 63) / 64 * 64 + 64);
+        size_t size = rt_slab_size(m, s, batch);
         slab[s] = aligned_alloc(64, size);
         if (!slab[s]) {
             rt_slabs_free(slab);
-            return rt_fail(-1, err, errlen, "out of memory for %lld bytes", (long long)bytes);
+            return rt_fail(-1, err, errlen, "out of memory for %zu bytes (batch %lld)", size, (long long)batch);
         }
         memset(slab[s], 0, size);
     }
@@ -42,7 +48,7 @@ void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed)
         const RtTensorSpec *p = &m->params[i];
         int64_t n = rt_elems(p, 1);
         for (int64_t e = 0; e < n; e++)
-            rt_set(rt_at(slab, p), p->dtype, e, rt_init_value(p->init, p->fan_in, seed, 1000 + (uint64_t)i, (uint64_t)e));
+            rt_set(rt_at(m, slab, p, 0), p->dtype, e, rt_init_value(p->init, p->fan_in, seed, 1000 + (uint64_t)i, (uint64_t)e));
     }
 }
 
@@ -70,7 +76,7 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
             if (pass && strcmp(list[i].name, "total_steps") == 0)
                 continue;  /* a property of the run, not of the model */
             t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape,
-                                rt_at(slab, &list[i]), rt_dsize(list[i].dtype) * (size_t)rt_elems(&list[i], 1)};
+                                rt_at(m, slab, &list[i], 0), rt_dsize(list[i].dtype) * (size_t)rt_elems(&list[i], 1)};
         }
     }
     char why[512];
@@ -125,7 +131,7 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
         for (int i = 0; i < count; i++) {
             const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
             if (t)
-                memcpy(rt_at(slab, &list[i]), t->data, t->bytes);
+                memcpy(rt_at(m, slab, &list[i], 0), t->data, t->bytes);
         }
     }
     rt_checkpoint_free(&ck);

@@ -43,7 +43,8 @@ typedef struct Loop {
     double               last_bar;/* when the progress bar was last drawn */
 } Loop;
 
-static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->slab, t); }
+/* Where t is for the batch about to run (set ctx.batch first). */
+static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
 
 static int save(Loop *L, const char *path, char *err, size_t errlen)
 {
@@ -52,9 +53,11 @@ static int save(Loop *L, const char *path, char *err, size_t errlen)
 
 /* ---- batches ------------------------------------------------------------------------ */
 
-/* Examples order[first .. first+b) of d into the input and target slots. */
+/* The next batch: examples order[first .. first+b) of d into the input and
+ * target slots (where they are depends on b). */
 static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
 {
+    L->ctx.batch = b;
     const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
     uint8_t *xp = at(L, x), *yp = at(L, y);
     for (int64_t i = 0; i < b; i++) {
@@ -72,6 +75,7 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
 
 static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
 {
+    L->ctx.batch = b;
     const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
     int64_t T = L->cfg->block;
     int32_t *xs = malloc(sizeof *xs * (size_t)(b * T)), *ys = malloc(sizeof *ys * (size_t)(b * T));
@@ -84,7 +88,11 @@ static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
     free(ys);
 }
 
-static double read_act(Loop *L, int64_t offset) { return rt_get(L->slab[RT_SLAB_ACT] + offset, L->m->real, 0); }
+/* A scalar result of the batch that just ran. */
+static double read_act(Loop *L, RtBytes at)
+{
+    return rt_get(L->slab[RT_SLAB_ACT] + rt_bytes_at(at, L->m->batch, L->ctx.batch), L->m->real, 0);
+}
 
 /* ---- evaluation ----------------------------------------------------------------------- */
 
@@ -102,9 +110,8 @@ static void evaluate(Loop *L, Eval *out)
             fill_windows(L, (uint64_t)k, 1, b);  /* the same windows every time */
         else
             fill_examples(L, c->test, NULL, k * c->batch, b);
-        L->ctx.batch = b;
         m->eval.fn(&L->ctx);
-        if (m->eval.loss >= 0)
+        if (m->eval.loss.fixed >= 0)
             out->loss += read_act(L, m->eval.loss) * (double)b;
         for (int i = 0; i < m->eval.nmetrics; i++)
             out->metric[i] += read_act(L, m->eval.metric[i]) * (double)b;
@@ -130,7 +137,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     const RtTrainConfig *c = L->cfg;
     FILE *out = c->out ? c->out : stdout;
     const RtTensorSpec *x = &m->inputs[0];
-    if (!c->text || x->dtype != RT_I32 || m->eval.output < 0)
+    if (!c->text || x->dtype != RT_I32 || m->eval.output.fixed < 0)
         return rt_fail(1, err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
     int64_t T = c->block, V = 1;
     if (m->eval.output_last < c->text->vocab)
@@ -171,7 +178,7 @@ static int sample(Loop *L, char *err, size_t errlen)
         int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
         for (int64_t v = 0; v < V; v++) {
-            p[v] = rt_get(L->slab[RT_SLAB_ACT] + m->eval.output, m->real, row + v) / c->temperature;
+            p[v] = rt_get(L->slab[RT_SLAB_ACT] + rt_bytes_at(m->eval.output, m->batch, 1), m->real, row + v) / c->temperature;
             best = p[v] > best ? p[v] : best;
         }
         for (int64_t v = 0; v < V; v++)
@@ -272,7 +279,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         /* token ids must be below the model's vocabulary: checked by the caller against the text */
     }
 
-    if (rt_slabs_alloc(m, L.slab, err, errlen) != 0)
+    if (rt_slabs_alloc(m, c->batch, L.slab, err, errlen) != 0)
         return 1;
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         L.ctx.slab[s] = L.slab[s];
@@ -332,7 +339,6 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
                 b = c->train->count - first;  /* the short last batch */
             fill_examples(&L, c->train, L.order, first, b);
         }
-        L.ctx.batch = b;
         m->train.fn(&L.ctx);
         double loss = read_act(&L, m->train.loss);
         step++;

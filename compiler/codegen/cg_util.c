@@ -110,7 +110,18 @@ LLVMValueRef cg_base(Cg *c, int v)
     }
     int slab = (int)c->plan->slab[v];
     LLVMValueRef base = ctx_field(c, slab * 8, c->t_ptr, "slab");
-    LLVMValueRef off = cg_i64(c, c->plan->offset[v]);
+    /* the plan's offset at this call's batch: fixed + per_ex · B̂, B̂ the
+     * batch rounded up to 16 and at least the planned batch (plan_bhat) */
+    IrBytes at = c->plan->offset[v];
+    LLVMValueRef off = cg_i64(c, at.fixed);
+    if (at.per_ex) {
+        LLVMValueRef rounded = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, cg_batch(c), cg_i64(c, PLAN_BATCH_ROUND - 1), ""),
+                                            cg_i64(c, -PLAN_BATCH_ROUND), "");
+        LLVMValueRef floor = cg_i64(c, plan_round_batch(c->plan->batch));
+        LLVMValueRef bhat = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, rounded, floor, ""), rounded, floor,
+                                            "bhat");
+        off = LLVMBuildNSWAdd(c->b, off, LLVMBuildNSWMul(c->b, bhat, cg_i64(c, at.per_ex), ""), "off");
+    }
     return LLVMBuildGEP2(c->b, c->t_i8, base, &off, 1, "t");
 }
 

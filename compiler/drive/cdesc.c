@@ -38,7 +38,8 @@ static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
     for (int i = 0; i < n; i++) {
         sb_puts(b, "    {");
         c_string(b, s[i].name);
-        sb_printf(b, ", %s, %lld, %d, {", slab_names[s[i].slab], (long long)s[i].offset, s[i].rank);
+        sb_printf(b, ", %s, {%lld, %lld}, %d, {", slab_names[s[i].slab], (long long)s[i].offset.fixed,
+                  (long long)s[i].offset.per_example, s[i].rank);
         for (int d = 0; d < s[i].rank; d++)
             sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
         sb_printf(b, "}, %s, %s, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in);
@@ -52,17 +53,20 @@ static void c_entry(StrBuf *b, const RtEntry *e, const char *fn)
 {
     sb_printf(b, "{.fn = %s, .slab_bytes = {", fn);
     for (int s = 0; s < 5; s++)
-        sb_printf(b, "%s%lld", s ? ", " : "", (long long)e->slab_bytes[s]);
-    sb_printf(b, "}, .loss = %lld, .nmetrics = %d, .metric_name = {", (long long)e->loss, e->nmetrics);
+        sb_printf(b, "%s{%lld, %lld}", s ? ", " : "", (long long)e->slab_bytes[s].fixed,
+                  (long long)e->slab_bytes[s].per_example);
+    sb_printf(b, "}, .loss = {%lld, %lld}, .nmetrics = %d, .metric_name = {", (long long)e->loss.fixed,
+              (long long)e->loss.per_example, e->nmetrics);
     for (int k = 0; k < e->nmetrics; k++) {
         sb_puts(b, k ? ", " : "");
         c_string(b, e->metric_name[k]);
     }
     sb_puts(b, "}, .metric = {");
     for (int k = 0; k < e->nmetrics; k++)
-        sb_printf(b, "%s%lld", k ? ", " : "", (long long)e->metric[k]);
-    sb_printf(b, "}, .output = %lld, .output_last = %lld, .output_elems = %lld}", (long long)e->output,
-              (long long)e->output_last, (long long)e->output_elems);
+        sb_printf(b, "%s{%lld, %lld}", k ? ", " : "", (long long)e->metric[k].fixed,
+                  (long long)e->metric[k].per_example);
+    sb_printf(b, "}, .output = {%lld, %lld}, .output_last = %lld, .output_elems = %lld}", (long long)e->output.fixed,
+              (long long)e->output.per_example, (long long)e->output_last, (long long)e->output_elems);
 }
 
 /* The specs, and `static const RtModel model`. */
@@ -260,7 +264,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               (long long)m->predict.output_elems);
     sb_puts(b, "#define ");
     upper(b, n);
-    sb_printf(b, "_TRAIN_BATCH %lld  /* the most examples one train_step takes (nnc --batch) */\n\n",
+    sb_printf(b, "_TRAIN_BATCH %lld  /* the train block's batch (nnc --batch); train_step takes any */\n\n",
               (long long)m->batch);
     sb_printf(b, "typedef struct %s %s;\n\n", n, n);
     sb_printf(b,
@@ -284,11 +288,10 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     c_params(b, m->inputs, m->ninputs);
     sb_puts(b, ", float *output);\n\n");
     sb_printf(b,
-              "/* One optimizer step on batch examples (1 to ");
-    upper(b, n);
-    sb_printf(b, "_TRAIN_BATCH), as nnc --jit takes\n"
-                 " * one: *loss (if loss is not NULL) is the batch's mean loss before the update. */\n"
-                 "int %s_train_step(%s *m, int64_t batch", n, n);
+              "/* One optimizer step on batch examples (any number; a batch larger than any\n"
+              " * before grows the instance's memory), as nnc --jit takes one: *loss (if loss\n"
+              " * is not NULL) is the batch's mean loss before the update. */\n"
+              "int %s_train_step(%s *m, int64_t batch", n, n);
     c_params(b, m->inputs, m->ninputs);
     c_params(b, m->targets, m->ntargets);
     sb_puts(b, ", float *loss);\n\n");

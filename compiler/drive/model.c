@@ -1,20 +1,25 @@
 /* model.c — see model.h.
  *
- * The two graphs are planned for the train block's batch; their parameters
- * and inputs are laid out alike (the same tensors in the same order), so one
- * set of slabs serves both.  That is checked here, not assumed.
+ * The graphs' plans serve any batch (the train block's is the default);
+ * their parameters and inputs are laid out alike (the same tensors in the
+ * same order), so one set of slabs serves all.  That is checked here, not
+ * assumed.
  */
 #include "model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert((int)PLAN_BATCH_ROUND == (int)RT_BATCH_ROUND, "the plan and the runtime round the batch alike");
+
 static RtDtype dtype_of(IrType t) { return t == IR_F64 ? RT_F64 : t == IR_I32 ? RT_I32 : RT_F32; }
+
+static RtBytes rt_bytes(IrBytes x) { return (RtBytes){x.fixed, x.per_ex}; }
 
 static RtTensorSpec spec_of(const IrGraph *g, const IrPlan *p, int v)
 {
     const IrNode *n = &g->nodes[v];
-    RtTensorSpec s = {.name = n->a.name, .slab = (RtSlab)p->slab[v], .offset = p->offset[v], .rank = n->shape.rank,
+    RtTensorSpec s = {.name = n->a.name, .slab = (RtSlab)p->slab[v], .offset = rt_bytes(p->offset[v]), .rank = n->shape.rank,
                       .dtype = dtype_of(n->type)};
     for (int i = 0; i < n->shape.rank; i++)
         s.shape[i] = n->shape.dim[i] == IR_BATCH ? -1 : n->shape.dim[i];
@@ -34,8 +39,8 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
 {
     memset(e, 0, sizeof *e);
     for (int s = 0; s <= SLAB_ACT; s++)
-        e->slab_bytes[s] = p->slab_bytes[s];
-    e->loss = -1;
+        e->slab_bytes[s] = rt_bytes(p->slab_bytes[s]);
+    e->loss = (RtBytes){-1, 0};
     int o = nth_output(g, OUT_LOSS, 0);
     if (o >= 0) {
         int v = g->outs[o].value;
@@ -43,21 +48,26 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
             *err = "the loss is not computed in the activation slab";
             return -1;
         }
-        e->loss = p->offset[v];
+        e->loss = rt_bytes(p->offset[v]);
     }
-    e->output = -1;
+    e->output = (RtBytes){-1, 0};
     o = nth_output(g, OUT_PREDICTION, 0);
     if (o >= 0 && p->slab[g->outs[o].value] == SLAB_ACT) {
         const IrNode *pred = &g->nodes[g->outs[o].value];
-        e->output = p->offset[g->outs[o].value];
+        e->output = rt_bytes(p->offset[g->outs[o].value]);
         e->output_last = pred->shape.dim[pred->shape.rank - 1];
         e->output_elems = 1;
         for (int d = 0; d < pred->shape.rank; d++)
             e->output_elems *= pred->shape.dim[d] == IR_BATCH ? 1 : pred->shape.dim[d];
     }
     for (int k = 0; (o = nth_output(g, OUT_METRIC, k)) >= 0 && k < 8; k++) {
+        int v = g->outs[o].value;
+        if (p->slab[v] != SLAB_ACT) {
+            *err = "a metric is not computed in the activation slab";
+            return -1;
+        }
         e->metric_name[k] = g->outs[o].name;
-        e->metric[k] = p->offset[g->outs[o].value];
+        e->metric[k] = rt_bytes(p->offset[v]);
         e->nmetrics++;
     }
     return 0;
@@ -70,7 +80,8 @@ static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, A
     for (int v = 0; v < gs->n; v++)
         for (int u = 0; gs->nodes[v].op == IR_INPUT && u < g->n; u++)
             if (g->nodes[u].op == IR_INPUT && strcmp(g->nodes[u].a.name, gs->nodes[v].a.name) == 0
-                && (p->offset[u] != t->step.plan->offset[v] || p->slab[u] != t->step.plan->slab[v])) {
+                && (p->offset[u].fixed != t->step.plan->offset[v].fixed
+                    || p->offset[u].per_ex != t->step.plan->offset[v].per_ex || p->slab[u] != t->step.plan->slab[v])) {
                 *err = arena_printf(a, "'%s' is laid out differently for training and %s", gs->nodes[v].a.name,
                                     g == &t->eval.step.L.g ? "evaluation" : "prediction");
                 return -1;
@@ -187,7 +198,7 @@ int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log)
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;
     }
-    if (t->rm.predict.output < 0) {
+    if (t->rm.predict.output.fixed < 0) {
         fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
         return 3;
     }

@@ -799,7 +799,8 @@ done:
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-static int64_t arena_doubles(const IrPlan *plan) { return plan->slab_bytes[SLAB_ACT] / 4; }
+/* One double per 4 bytes of the plan's arena at the evaluator's batch. */
+static int64_t arena_doubles(const IrEval *ev) { return plan_at(ev->plan, ev->plan->slab_bytes[SLAB_ACT], ev->batch) / 4; }
 
 /* Whether node i's value has been placed in the plan's arena (it is not a
  * buffer of its own).  Compared as addresses: a kernel that failed leaves
@@ -807,7 +808,7 @@ static int64_t arena_doubles(const IrPlan *plan) { return plan->slab_bytes[SLAB_
 static bool in_arena(const IrEval *ev, int i)
 {
     uintptr_t p = (uintptr_t)ev->val[i], a = (uintptr_t)ev->arena;
-    return ev->arena && ev->plan && p >= a && p < a + sizeof(double) * (size_t)arena_doubles(ev->plan);
+    return ev->arena && ev->plan && p >= a && p < a + sizeof(double) * (size_t)arena_doubles(ev);
 }
 
 /* Whether the plan puts node i in the activation arena. */
@@ -842,11 +843,12 @@ void ir_eval_set(IrEval *ev, int node, const double *values)
 static void place(IrEval *ev, int i)
 {
     const IrPlan *plan = ev->plan;
-    int64_t at = plan->offset[i] / 4, need = ev->len[i] * ir_type_size(ev->g->nodes[i].type);
-    if (plan->offset[i] < 0 || plan->offset[i] % 4 || plan->bytes[i] < need || at + ev->len[i] > arena_doubles(plan)) {
+    int64_t off = plan_at(plan, plan->offset[i], ev->batch), at = off / 4;
+    int64_t given = plan->bytes[i].fixed + plan->bytes[i].per_ex * ev->batch;
+    int64_t need = ev->len[i] * ir_type_size(ev->g->nodes[i].type);
+    if (off < 0 || off % 4 || given < need || at + ev->len[i] > arena_doubles(ev)) {
         eval_error(ev, "memory plan: node %d needs %lld bytes, given %lld at offset %lld of %lld", i,
-                   (long long)need, (long long)plan->bytes[i], (long long)plan->offset[i],
-                   (long long)plan->slab_bytes[SLAB_ACT]);
+                   (long long)need, (long long)given, (long long)off, (long long)(4 * arena_doubles(ev)));
         return;
     }
     memcpy(ev->arena + at, ev->val[i], sizeof(double) * (size_t)ev->len[i]);
@@ -873,13 +875,8 @@ int ir_eval_run(IrEval *ev)
         return -1;
     reset(ev);
     if (ev->plan) {
-        if (ev->plan->batch != ev->batch) {
-            eval_error(ev, "memory plan: made for batch %lld, run at %lld", (long long)ev->plan->batch,
-                       (long long)ev->batch);
-            return -1;
-        }
         if (!ev->arena)
-            ev->arena = xcalloc((size_t)arena_doubles(ev->plan), sizeof(double));
+            ev->arena = xcalloc((size_t)arena_doubles(ev), sizeof(double));
     }
     for (int i = 0; i < ev->g->n; i++) {
         const IrNode *n = &ev->g->nodes[i];

@@ -21,28 +21,58 @@ int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), exc
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
 
-/* Memory plan: where every value lives. */
+/* Memory plan: where every value lives, for every batch size at once. */
 typedef enum IrSlab { SLAB_NONE, SLAB_INPUT, SLAB_PARAM, SLAB_STATE, SLAB_ACT } IrSlab;
 
+/* Offsets and sizes are linear in the batch: fixed + per_ex · B̂, where B̂
+ * is the batch rounded up to a multiple of PLAN_BATCH_ROUND, and never below
+ * the batch the plan was made for (rounded alike): its floor.  Rounding
+ * keeps every offset a multiple of 64 bytes (per_ex is a multiple of 4); the
+ * floor gives batches up to the planned one the memory the planned one has,
+ * so a fixed-size value fits where so many bytes per example are free.  One
+ * plan serves any batch, and a library grows its slabs instead of being
+ * recompiled.  A tensor's own size is fixed + per_ex · B (unrounded). */
+enum { PLAN_BATCH_ROUND = 16 };
+typedef struct IrBytes { int64_t fixed, per_ex; } IrBytes;
+
+static inline int64_t plan_round_batch(int64_t batch)
+{
+    return (batch + PLAN_BATCH_ROUND - 1) / PLAN_BATCH_ROUND * PLAN_BATCH_ROUND;
+}
+/* B̂ for a batch under a plan for batch `planned` */
+static inline int64_t plan_bhat(int64_t planned, int64_t batch)
+{
+    int64_t r = plan_round_batch(batch), floor = plan_round_batch(planned);
+    return r > floor ? r : floor;
+}
+
 typedef struct IrPlan {
-    int64_t  batch;       /* the batch size the offsets are for */
+    int64_t  batch;       /* the batch it was made for: B̂'s floor, and what the totals are printed for */
     IrSlab  *slab;        /* per node */
-    int64_t *offset;      /* per node: byte offset in its slab */
-    int64_t *bytes;       /* per node */
+    IrBytes *offset;      /* per node: byte offset in its slab */
+    IrBytes *bytes;       /* per node: its size (one of the two parts is 0) */
     int     *first, *last;/* per node: the step that defines it and the last that reads it
                              (for a view's owner, the last that reads any of its views) */
     int     *alias;       /* per node: the activation whose bytes a view (a reshape) shares, or -1 */
-    int64_t  slab_bytes[SLAB_ACT + 1];  /* SLAB_ACT: peak activation bytes */
-    int64_t  live_sum;    /* bytes of all activations if none shared space */
+    IrBytes  slab_bytes[SLAB_ACT + 1];  /* SLAB_ACT: peak activation bytes */
+    IrBytes  live_sum;    /* bytes of all activations if none shared space */
 } IrPlan;
+
+/* x at a batch under plan p */
+static inline int64_t plan_at(const IrPlan *p, IrBytes x, int64_t batch)
+{
+    return x.fixed + x.per_ex * plan_bhat(p->batch, batch);
+}
 
 /* Liveness-based reuse of one activation arena; parameters, optimizer state
  * and inputs each in one contiguous slab.  Values of leaves (constants,
- * inputs) are not activations. */
+ * inputs) are not activations.  The plan serves every batch; batch is its
+ * floor (the train block's batch, usually). */
 IrPlan *plan_memory(const IrGraph *g, int64_t batch);
 /* --dump-ir=plan: a line per value with its slab, offset, size and live range, then the totals. */
 void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p);
-/* False, with *why, if two activations live at the same time share bytes (or the plan does not fit g). */
+/* False, with *why, if two activations live at the same time share bytes at
+ * some batch size (or the plan does not fit g). */
 bool plan_check(const IrGraph *g, const IrPlan *p, const char **why);
 
 /* The pipeline: stages as --dump-ir names them. */

@@ -1,5 +1,5 @@
 /* plan.c — the memory plan: where every value of a training step lives, for
- * one batch size (--dump-ir=plan).
+ * every batch size at once (--dump-ir=plan).
  *
  * Consumes a graph whose node order is its execution order.  Produces an
  * IrPlan in the graph's arena: per node a slab, a byte offset in it and a
@@ -11,38 +11,75 @@
  *   SLAB_NONE   CONST, TENSOR, BATCH_SIZE: baked into the code
  *   SLAB_ACT    everything else: activations, gradients, updated values
  *
- * The first three are contiguous, tensors in node order, each at a multiple
- * of PLAN_ALIGN bytes.  Activations share one arena and reuse each other's
- * space by liveness: value i is written by step i and read last by step
- * last[i] (g->n for a graph output, which is read after the step ends), and
- * its bytes are free again for steps after last[i] only.  Not at last[i]
+ * A value's size is either fixed (no batch axis: parameters, their
+ * gradients, the loss) or so many bytes per example.  Every slab is a fixed
+ * region followed by a per-example region, and an offset in the second is
+ * F + o·B̂: F the fixed region's size, o the bytes per example of everything
+ * below it, B̂ the batch rounded up to PLAN_BATCH_ROUND but never below the
+ * batch the plan is made for (its floor, rounded alike).  Because every
+ * per-example offset scales with the same B̂, values apart at one batch are
+ * apart at all, and the generated code works out its addresses from the
+ * batch it is called with: one plan, any batch, the slabs sized by the
+ * caller.  Fixed offsets are multiples of PLAN_ALIGN; per-example ones of 4
+ * bytes, which B̂ (a multiple of 16) turns into multiples of 64 too.  The
+ * floor costs smaller batches nothing they did not have before (the
+ * planned batch's memory) and lets a value of fixed size f live in a free
+ * per-example range of f / floor bytes.
+ *
+ * Inputs, parameters and state are contiguous, in node order within each
+ * region.  Activations share one arena and reuse each other's space by
+ * liveness: value i is written by step i and read last by step last[i]
+ * (g->n for a graph output, which is read after the step ends), and its
+ * bytes are free again for steps after last[i] only.  Not at last[i]
  * itself: a kernel never writes into bytes one of its own operands still
  * holds, so no kernel has to be safe for in-place use.
  *
- * The allocator is greedy, walking the steps in order.  Before step i the
- * buffers last read by step i-1 go back to a free list of [offset, size)
- * ranges, kept sorted and merged; step i takes the smallest free range that
- * fits (the lowest one among equals), or else grows the arena at its top.
- * Neither that best fit nor taking the lowest range that fits (first fit)
- * always fragments less: the plan is made both ways and keeps the smaller
- * arena (best fit on a tie).
- * Sizes are rounded up to PLAN_ALIGN.  The arena's high-water mark is
- * slab_bytes[SLAB_ACT]; live_sum adds up the same rounded sizes, what the
- * arena would need without reuse, so peak <= live_sum.  Everything depends
- * on the graph alone, so the same graph always gets the same plan.
+ * The allocator is greedy, walking the steps in order, with one free list
+ * per region.  Before step i the buffers last read by step i-1 go back to a
+ * free list of [offset, size) ranges, kept sorted and merged; step i takes
+ * the smallest free range that fits (the lowest one among equals), or else
+ * grows its region at the top.  Neither that best fit nor taking the lowest
+ * range that fits (first fit) always fragments less: the plan is made both
+ * ways and each region keeps the smaller (best fit on a tie).  The regions'
+ * high-water marks make slab_bytes[SLAB_ACT]; live_sum adds up the same
+ * rounded sizes, what the arena would need without reuse, so peak <=
+ * live_sum.  Everything depends on the graph alone, so the same graph
+ * always gets the same plan.
  *
  * A reshape (an op flagged OPF_VIEW) of an activation is a view: it shares
  * its operand's bytes (alias[i] names the activation that owns them) and no
- * kernel copies them.  The owner's buffer then lives until the last read of any of its
- * views, and its printed live range says so.
+ * kernel copies them.  The owner's buffer then lives until the last read of
+ * any of its views, and its printed live range says so.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "passes.h"
 
 enum { PLAN_ALIGN = 64 };   /* bytes: a cache line, and any vector load */
+enum { EX_ALIGN = 4 };      /* bytes per example: times B̂ a multiple of PLAN_ALIGN */
 
-static int64_t align_up(int64_t x) { return (x + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+static int64_t align_to(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+static IrBytes add(IrBytes x, IrBytes y) { return (IrBytes){x.fixed + y.fixed, x.per_ex + y.per_ex}; }
+
+/* x <= y at every B̂ from floor up: at floor and, as B̂ grows, still. */
+static bool le_always(IrBytes x, IrBytes y, int64_t floor)
+{
+    return x.per_ex <= y.per_ex && x.fixed + x.per_ex * floor <= y.fixed + y.per_ex * floor;
+}
+
+/* The region's share of x, rounded up to its alignment. */
+static IrBytes reserve(IrBytes x) { return (IrBytes){align_to(x.fixed, PLAN_ALIGN), align_to(x.per_ex, EX_ALIGN)}; }
+
+/* "4096", "512*B", "4096+512*B": bytes, B standing for B̂. */
+static void put_bytes(StrBuf *sb, IrBytes x)
+{
+    if (x.fixed || !x.per_ex)
+        sb_printf(sb, "%lld", (long long)x.fixed);
+    if (x.per_ex)
+        sb_printf(sb, "%s%lld*B", x.fixed ? "+" : "", (long long)x.per_ex);
+}
 
 static const char *const slab_name[] = {
     [SLAB_NONE] = "none", [SLAB_INPUT] = "input", [SLAB_PARAM] = "param",
@@ -63,9 +100,14 @@ static IrSlab slab_of(const IrNode *n)
     return ir_ops[n->op].flags & OPF_LEAF ? SLAB_NONE : SLAB_ACT;
 }
 
-static int64_t bytes_of(const IrNode *n, int64_t batch)
+/* A shape has the batch at most once, so its bytes are fixed or per example. */
+static IrBytes bytes_of(const IrNode *n)
 {
-    return ir_elems(&n->shape, batch) * ir_type_size(n->type);
+    int64_t b = ir_elems(&n->shape, 1) * ir_type_size(n->type);
+    for (int i = 0; i < n->shape.rank; i++)
+        if (n->shape.dim[i] == IR_BATCH)
+            return (IrBytes){0, b};
+    return (IrBytes){b, 0};
 }
 
 /* first[i] = i; last[i] = the last step that reads i: g->n for graph
@@ -102,14 +144,18 @@ static void fl_splice(FreeList *fl, int lo, int hi, const Range *put, int nput)
     fl->n += nput - (hi - lo);
 }
 
-/* size > 0, a multiple of PLAN_ALIGN. */
-static int64_t fl_take(FreeList *fl, int64_t size)
+/* The offset of size > 0 bytes (a multiple of the region's alignment) taken
+ * from the list, growing the region if nothing free fits; or, when !grow,
+ * -1 instead of growing. */
+static int64_t fl_take(FreeList *fl, int64_t size, bool grow)
 {
     int best = -1;
     for (int k = 0; k < fl->n; k++)
         if (fl->r[k].size >= size && (best < 0 || (!fl->first_fit && fl->r[k].size < fl->r[best].size)))
             best = k;
     if (best < 0) {
+        if (!grow && fl->peak - fl->top < size)
+            return -1;
         int64_t off = fl->top;
         fl->top += size;
         if (fl->top > fl->peak)
@@ -152,38 +198,65 @@ static void fl_give(FreeList *fl, int64_t off, int64_t size)
 /* ---- the plan ------------------------------------------------------------------- */
 
 /* Offsets in the activation arena for p's activations, into offset[]
- * (views take their owner's); returns the arena's size. */
-static int64_t place_activations(const IrPlan *p, int n, bool first_fit, int64_t *offset)
+ * (views take their owner's), one free list per region; returns the
+ * regions' sizes.  Offsets in the per-example region are left as {-1, o}:
+ * the fixed region's size, their fixed part, is not known until the walk
+ * ends.
+ *
+ * With share, a fixed-size value may take a free range of the per-example
+ * region that holds it at the smallest B̂, p's floor (so at every B̂), though
+ * never one that grows the region: a hole the per-example values left
+ * would otherwise stay empty while the fixed region grows beside it. */
+static IrBytes place_activations(const IrPlan *p, int n, bool first_fit, bool share, IrBytes *offset)
 {
-    /* dies[t]: the activations last read by step t, chained through next[] */
+    /* dies[t]: the activations last read by step t, chained through next[];
+     * held[i]: what i took from the per-example list (a shared fixed value
+     * takes more than its bytes) */
     Arena scratch;
     arena_init(&scratch);
     int *dies = ARENA_ARRAY(&scratch, int, n + 1);
     int *next = ARENA_ARRAY(&scratch, int, n);
+    int64_t *held = ARENA_ARRAY(&scratch, int64_t, n);
     for (int t = 0; t <= n; t++)
         dies[t] = -1;
-    FreeList fl = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};  /* at most one more than live buffers */
+    /* each list has at most one more range than live buffers */
+    FreeList fixed = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
+    FreeList per_ex = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
     for (int i = 0; i < n; i++) {
         /* the order buffers come back in does not matter: the merged list is the same */
-        for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j])
-            fl_give(&fl, offset[j], align_up(p->bytes[j]));
+        for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j]) {
+            if (held[j])
+                fl_give(&per_ex, offset[j].per_ex, held[j]);
+            else
+                fl_give(&fixed, offset[j].fixed, reserve(p->bytes[j]).fixed);
+        }
         if (p->slab[i] != SLAB_ACT)
             continue;
         if (p->alias[i] >= 0) {
             offset[i] = offset[p->alias[i]];
             continue;
         }
-        int64_t size = align_up(p->bytes[i]);
-        if (size == 0) {
-            offset[i] = 0;   /* an empty tensor: offset 0, no bytes */
+        IrBytes r = reserve(p->bytes[i]);
+        if (!r.fixed && !r.per_ex) {
+            offset[i] = (IrBytes){0, 0};   /* an empty tensor: offset 0, no bytes */
             continue;
         }
-        offset[i] = fl_take(&fl, size);
+        int64_t at = -1;
+        if (r.per_ex) {
+            held[i] = r.per_ex;
+            at = fl_take(&per_ex, r.per_ex, true);
+        } else if (share) {
+            int64_t floor = plan_bhat(p->batch, 1);
+            held[i] = align_to((r.fixed + floor - 1) / floor, EX_ALIGN);
+            if ((at = fl_take(&per_ex, held[i], false)) < 0)
+                held[i] = 0;
+        }
+        offset[i] = at >= 0 ? (IrBytes){-1, at} : (IrBytes){fl_take(&fixed, r.fixed, true), 0};
         next[i] = dies[p->last[i]];
         dies[p->last[i]] = i;
     }
     arena_free(&scratch);
-    return fl.peak;
+    return (IrBytes){fixed.peak, per_ex.peak};
 }
 
 IrPlan *plan_memory(const IrGraph *g, int64_t batch)
@@ -193,19 +266,28 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
     IrPlan *p = ARENA_NEW(a, IrPlan);
     p->batch = batch;
     p->slab = ARENA_ARRAY(a, IrSlab, n);
-    p->offset = ARENA_ARRAY(a, int64_t, n);
-    p->bytes = ARENA_ARRAY(a, int64_t, n);
+    p->offset = ARENA_ARRAY(a, IrBytes, n);
+    p->bytes = ARENA_ARRAY(a, IrBytes, n);
     p->first = ARENA_ARRAY(a, int, n);
     p->last = ARENA_ARRAY(a, int, n);
     p->alias = ARENA_ARRAY(a, int, n);
     liveness(g, p->first, p->last);
 
+    /* inputs, parameters, state: the fixed ones in order, then the
+     * per-example ones in order above them */
     for (int i = 0; i < n; i++) {
         IrSlab s = p->slab[i] = slab_of(&g->nodes[i]);
-        p->bytes[i] = bytes_of(&g->nodes[i], batch);
-        if (s == SLAB_INPUT || s == SLAB_PARAM || s == SLAB_STATE) {
-            p->offset[i] = p->slab_bytes[s];
-            p->slab_bytes[s] = align_up(p->offset[i] + p->bytes[i]);
+        p->bytes[i] = bytes_of(&g->nodes[i]);
+        if ((s == SLAB_INPUT || s == SLAB_PARAM || s == SLAB_STATE) && !p->bytes[i].per_ex) {
+            p->offset[i].fixed = p->slab_bytes[s].fixed;
+            p->slab_bytes[s].fixed = align_to(p->offset[i].fixed + p->bytes[i].fixed, PLAN_ALIGN);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        IrSlab s = p->slab[i];
+        if ((s == SLAB_INPUT || s == SLAB_PARAM || s == SLAB_STATE) && p->bytes[i].per_ex) {
+            p->offset[i] = (IrBytes){p->slab_bytes[s].fixed, p->slab_bytes[s].per_ex};
+            p->slab_bytes[s].per_ex = align_to(p->offset[i].per_ex + p->bytes[i].per_ex, EX_ALIGN);
         }
     }
 
@@ -216,7 +298,8 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
         int x = nd->nin ? nd->in[0] : -1;
         p->alias[i] = -1;
         bool view = ir_ops[nd->op].flags & OPF_VIEW;
-        if (!view || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i] != p->bytes[x])
+        if (!view || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i].fixed != p->bytes[x].fixed
+            || p->bytes[i].per_ex != p->bytes[x].per_ex)
             continue;
         int owner = p->alias[x] >= 0 ? p->alias[x] : x;
         p->alias[i] = owner;
@@ -224,19 +307,65 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
             p->last[owner] = p->last[i];
     }
 
-    int64_t *first_fit = ARENA_ARRAY(a, int64_t, n);
-    memcpy(first_fit, p->offset, sizeof(int64_t) * (size_t)n);
-    int64_t best = place_activations(p, n, false, p->offset), first = place_activations(p, n, true, first_fit);
-    if (first < best)
-        memcpy(p->offset, first_fit, sizeof(int64_t) * (size_t)n);
-    p->slab_bytes[SLAB_ACT] = first < best ? first : best;
-    for (int i = 0; i < n; i++)
-        if (p->slab[i] == SLAB_ACT && p->alias[i] < 0)
-            p->live_sum += align_up(p->bytes[i]);
+    /* four ways: best or first fit, fixed values in per-example holes or
+     * not; the smallest arena at the given batch wins (the first on a tie) */
+    IrBytes *try = ARENA_ARRAY(a, IrBytes, n), *fixed_io = ARENA_ARRAY(a, IrBytes, n);
+    memcpy(fixed_io, p->offset, sizeof(IrBytes) * (size_t)n);   /* inputs, params, state: placed already */
+    IrBytes peak = {0, 0};
+    for (int way = 0; way < 4; way++) {
+        memcpy(try, fixed_io, sizeof(IrBytes) * (size_t)n);
+        IrBytes got = place_activations(p, n, way & 1, way & 2, try);
+        if (way == 0 || plan_at(p, got, batch) < plan_at(p, peak, batch)) {
+            peak = got;
+            memcpy(p->offset, try, sizeof(IrBytes) * (size_t)n);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (p->slab[i] != SLAB_ACT)
+            continue;
+        if (p->offset[i].fixed < 0)
+            p->offset[i].fixed = peak.fixed;   /* the per-example region starts above the fixed one */
+        if (p->alias[i] < 0)
+            p->live_sum = add(p->live_sum, reserve(p->bytes[i]));
+    }
+    p->slab_bytes[SLAB_ACT] = peak;
     return p;
 }
 
 /* ---- checking a plan ----------------------------------------------------------- */
+
+/* The smallest B̂ >= floor at which [lo1, hi1) and [lo2, hi2) share bytes,
+ * or 0 if they never do.  Each bound is linear in B̂, so each of the two
+ * conditions lo2 < hi1 and lo1 < hi2 holds on a half-line of B̂. */
+static int64_t first_overlap(IrBytes lo1, IrBytes hi1, IrBytes lo2, IrBytes hi2, int64_t floor)
+{
+    int64_t from = floor, to = INT64_MAX / 4;
+    IrBytes gap[2] = {{hi1.fixed - lo2.fixed, hi1.per_ex - lo2.per_ex}, {hi2.fixed - lo1.fixed, hi2.per_ex - lo1.per_ex}};
+    for (int k = 0; k < 2; k++) {   /* gap[k].fixed + gap[k].per_ex · B̂ > 0 */
+        int64_t c = gap[k].fixed, m = gap[k].per_ex;
+        if (m == 0) {
+            if (c <= 0)
+                return 0;
+        } else if (m > 0) {   /* B̂ > -c/m */
+            int64_t least = c >= 0 ? 0 : -c / m + 1;
+            from = least > from ? least : from;
+        } else {              /* B̂ < c/(-m) */
+            int64_t most = c <= 0 ? -1 : (c - 1) / -m;
+            to = most < to ? most : to;
+        }
+    }
+    from = align_to(from, PLAN_BATCH_ROUND);
+    return from <= to ? from : 0;
+}
+
+static const char *fmt(Arena *a, IrBytes x)
+{
+    StrBuf sb = {0};
+    put_bytes(&sb, x);
+    const char *s = arena_printf(a, "%s", sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
 
 /* NULL, or what is wrong with p for g, in g's arena; last[] is the graph's
  * own liveness. */
@@ -244,31 +373,35 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
 {
     Arena *a = g->arena;
     int n = g->n;
-    int64_t end[SLAB_ACT] = {0};   /* fixed slabs: where the previous tensor ended */
+    int64_t floor = plan_bhat(p->batch, 1);
+    IrBytes end[SLAB_ACT] = {{0, 0}};   /* fixed slabs: where the previous tensor ended */
     for (int i = 0; i < n; i++) {
         IrSlab s = p->slab[i], want = slab_of(&g->nodes[i]);
         if (s != want)
             return arena_printf(a, "%%%d is in slab %s, not %s", i, slab_name[s], slab_name[want]);
         if (s == SLAB_NONE)
             continue;
-        int64_t off = p->offset[i], bytes = p->bytes[i], need = bytes_of(&g->nodes[i], p->batch);
-        if (bytes != need)
-            return arena_printf(a, "%%%d has %lld bytes, but its shape needs %lld at batch %lld", i,
-                                (long long)bytes, (long long)need, (long long)p->batch);
-        if (off % PLAN_ALIGN != 0)
-            return arena_printf(a, "%%%d at %lld is not aligned to %d bytes", i, (long long)off, PLAN_ALIGN);
-        if (off < 0 || off + bytes > p->slab_bytes[s])
-            return arena_printf(a, "%%%d at %lld +%lld is outside the %s slab of %lld bytes", i, (long long)off,
-                                (long long)bytes, slab_name[s], (long long)p->slab_bytes[s]);
+        IrBytes off = p->offset[i], bytes = p->bytes[i], need = bytes_of(&g->nodes[i]);
+        if (bytes.fixed != need.fixed || bytes.per_ex != need.per_ex)
+            return arena_printf(a, "%%%d has %s bytes, but its shape needs %s", i, fmt(a, bytes), fmt(a, need));
+        if (off.fixed % PLAN_ALIGN != 0 || off.per_ex % EX_ALIGN != 0)
+            return arena_printf(a, "%%%d at %s is not aligned to %d bytes (%d per example)", i, fmt(a, off),
+                                PLAN_ALIGN, EX_ALIGN);
+        IrBytes top = add(off, bytes);
+        if (off.fixed < 0 || off.per_ex < 0 || !le_always(top, p->slab_bytes[s], floor))
+            return arena_printf(a, "%%%d at %s +%s is outside the %s slab of %s bytes", i, fmt(a, off),
+                                fmt(a, bytes), slab_name[s], fmt(a, p->slab_bytes[s]));
         if (s != SLAB_ACT) {
-            if (off < end[s])
-                return arena_printf(a, "%%%d at %lld overlaps the tensor before it in the %s slab", i,
-                                    (long long)off, slab_name[s]);
-            end[s] = off + bytes;
+            if (!le_always(end[s], off, floor))
+                return arena_printf(a, "%%%d at %s overlaps the tensor before it in the %s slab", i, fmt(a, off),
+                                    slab_name[s]);
+            end[s] = top;
         } else if (p->alias[i] >= 0) {
             int o = p->alias[i];
-            if (!(ir_ops[g->nodes[i].op].flags & OPF_VIEW) || p->alias[o] >= 0 || o >= i || p->offset[i] != p->offset[o]
-                || p->bytes[i] != p->bytes[o] || p->last[o] < last[i])
+            if (!(ir_ops[g->nodes[i].op].flags & OPF_VIEW) || p->alias[o] >= 0 || o >= i
+                || p->offset[i].fixed != p->offset[o].fixed || p->offset[i].per_ex != p->offset[o].per_ex
+                || p->bytes[i].fixed != p->bytes[o].fixed || p->bytes[i].per_ex != p->bytes[o].per_ex
+                || p->last[o] < last[i])
                 return arena_printf(a, "%%%d is not a view of %%%d that the plan can keep", i, o);
         } else if (p->first[i] != i || p->last[i] < last[i]) {
             return arena_printf(a, "%%%d is live %%%d..%%%d in the plan, but read until %%%d", i, p->first[i],
@@ -278,19 +411,24 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
     /* Activations: j is written by step j, inside i's live range when
      * i < j <= last[i]. */
     for (int i = 0; i < n; i++) {
-        if (p->slab[i] != SLAB_ACT || p->bytes[i] == 0 || p->alias[i] >= 0)
+        if (p->slab[i] != SLAB_ACT || p->alias[i] >= 0)
             continue;
         int until = p->last[i] < n - 1 ? p->last[i] : n - 1;
         for (int j = i + 1; j <= until; j++) {
-            if (p->slab[j] != SLAB_ACT || p->bytes[j] == 0 || p->alias[j] >= 0)
+            if (p->slab[j] != SLAB_ACT || p->alias[j] >= 0)
                 continue;   /* a view writes nothing */
-            int64_t lo = p->offset[i] > p->offset[j] ? p->offset[i] : p->offset[j];
-            int64_t end_i = p->offset[i] + p->bytes[i], end_j = p->offset[j] + p->bytes[j];
-            int64_t hi = end_i < end_j ? end_i : end_j;
-            if (lo < hi)
-                return arena_printf(a, "%%%d and %%%d share bytes %lld..%lld of the activation arena while both "
-                                       "are live (%%%d..%%%d and %%%d..%%%d)",
-                                    i, j, (long long)lo, (long long)hi, i, p->last[i], j, p->last[j]);
+            int64_t at = first_overlap(p->offset[i], add(p->offset[i], p->bytes[i]), p->offset[j],
+                                       add(p->offset[j], p->bytes[j]), floor);
+            if (!at)
+                continue;
+            int64_t lo = plan_at(p, p->offset[i], at) > plan_at(p, p->offset[j], at) ? plan_at(p, p->offset[i], at)
+                                                                                     : plan_at(p, p->offset[j], at);
+            int64_t end_i = plan_at(p, add(p->offset[i], p->bytes[i]), at);
+            int64_t end_j = plan_at(p, add(p->offset[j], p->bytes[j]), at);
+            return arena_printf(a, "%%%d and %%%d share bytes %lld..%lld of the activation arena at batch %lld while "
+                                   "both are live (%%%d..%%%d and %%%d..%%%d)",
+                                i, j, (long long)lo, (long long)(end_i < end_j ? end_i : end_j), (long long)at, i,
+                                p->last[i], j, p->last[j]);
         }
     }
     return NULL;
@@ -333,38 +471,51 @@ static void pad_to(StrBuf *sb, size_t to)
         sb_putc(sb, ' ');
 }
 
-static size_t digits(int64_t v)
+/* The bytes of activations live at each step, at batch: the floor no
+ * placement can beat is the largest. */
+static int64_t most_live(const IrGraph *g, const IrPlan *p, int64_t batch)
 {
-    size_t d = 1;
-    for (; v >= 10; v /= 10)
-        d++;
-    return d;
+    int64_t most = 0;
+    for (int step = 0; step < g->n; step++) {
+        int64_t live = 0;
+        for (int i = 0; i <= step; i++)
+            if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && p->last[i] >= step)
+                live += plan_at(p, reserve(p->bytes[i]), batch);
+        if (live > most)
+            most = live;
+    }
+    return most;
 }
 
-/*   plan for batch 64
- *     %7 = matmul  : f32[B,128]  act    @1024  +32768  live %7..%12
- *   slabs: input 200960 bytes, param 407104 bytes, state 0 bytes
- *   activations: peak X bytes (Y KiB) for Z bytes of tensors; reuse saves W% */
+/*   plan: B = the batch rounded up to a multiple of 16
+ *     %7 = matmul  : f32[B,128]  act    @1024+0B  +512B  live %7..%12
+ *   slabs: input 3140B bytes, param 407104 bytes, state 0 bytes
+ *   activations: 1024+1500B bytes; at batch 64 the peak is X bytes (Y KiB) for Z bytes of tensors; reuse saves W%
+ *   the most live at one step at batch 64: V bytes; the peak is U% above it */
 void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
 {
     /* column widths, measured on a scratch buffer */
-    size_t head_w = 0, type_w = 0, off_w = 1, bytes_w = 1;
+    size_t w[4] = {0, 0, 1, 1};   /* head, type, offset, size */
     StrBuf t = {0};
     for (int i = 0; i < g->n; i++) {
         if (p->slab[i] == SLAB_NONE)
             continue;
-        t.len = 0;
-        put_head(&t, g, i);
-        head_w = t.len > head_w ? t.len : head_w;
-        t.len = 0;
-        put_type(&t, &g->nodes[i]);
-        type_w = t.len > type_w ? t.len : type_w;
-        off_w = digits(p->offset[i]) > off_w ? digits(p->offset[i]) : off_w;
-        bytes_w = digits(p->bytes[i]) > bytes_w ? digits(p->bytes[i]) : bytes_w;
+        for (int c = 0; c < 4; c++) {
+            t.len = 0;
+            if (c == 0)
+                put_head(&t, g, i);
+            else if (c == 1)
+                put_type(&t, &g->nodes[i]);
+            else
+                put_bytes(&t, c == 2 ? p->offset[i] : p->bytes[i]);
+            w[c] = t.len > w[c] ? t.len : w[c];
+        }
     }
     sb_free(&t);
+    size_t head_w = w[0], type_w = w[1], off_w = w[2], bytes_w = w[3];
 
-    sb_printf(sb, "plan for batch %lld\n", (long long)p->batch);
+    sb_printf(sb, "plan: offsets and sizes in bytes; B = the batch rounded up to a multiple of %d, at least %lld\n",
+              PLAN_BATCH_ROUND, (long long)plan_bhat(p->batch, 1));
     for (int i = 0; i < g->n; i++) {
         if (i == g->nforward && g->ngrad > g->nforward)
             sb_puts(sb, "  -- backward --\n");
@@ -380,38 +531,42 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
         sb_puts(sb, " : ");
         put_type(sb, &g->nodes[i]);
         pad_to(sb, line + 2 + head_w + 3 + type_w);
-        sb_printf(sb, "  %-5s  @%-*lld  +", slab_name[s], (int)off_w, (long long)p->offset[i]);
+        sb_printf(sb, "  %-5s  @", slab_name[s]);
+        size_t at = sb->len;
+        put_bytes(sb, p->offset[i]);
+        pad_to(sb, at + off_w);
+        sb_puts(sb, "  +");
+        at = sb->len;
+        put_bytes(sb, p->bytes[i]);
         if (s != SLAB_ACT) {
-            sb_printf(sb, "%lld\n", (long long)p->bytes[i]);
+            sb_putc(sb, '\n');
             continue;
         }
+        pad_to(sb, at + bytes_w);
         if (p->alias[i] >= 0) {
-            sb_printf(sb, "%-*lld  view of %%%d\n", (int)bytes_w, (long long)p->bytes[i], p->alias[i]);
+            sb_printf(sb, "  view of %%%d\n", p->alias[i]);
             continue;
         }
-        sb_printf(sb, "%-*lld  live %%%d..", (int)bytes_w, (long long)p->bytes[i], p->first[i]);
+        sb_printf(sb, "  live %%%d..", p->first[i]);
         if (p->last[i] >= g->n)
             sb_puts(sb, "end\n");
         else
             sb_printf(sb, "%%%d\n", p->last[i]);
     }
-    sb_printf(sb, "slabs: input %lld bytes, param %lld bytes, state %lld bytes\n",
-              (long long)p->slab_bytes[SLAB_INPUT], (long long)p->slab_bytes[SLAB_PARAM],
-              (long long)p->slab_bytes[SLAB_STATE]);
-    int64_t peak = p->slab_bytes[SLAB_ACT];
-    double saves = p->live_sum > 0 ? 100.0 * (double)(p->live_sum - peak) / (double)p->live_sum : 0.0;
-    sb_printf(sb, "activations: peak %lld bytes (%.1f KiB) for %lld bytes of tensors; reuse saves %.1f%%\n",
-              (long long)peak, (double)peak / 1024.0, (long long)p->live_sum, saves);
-    /* The floor no placement can beat: the most bytes live at one step. */
-    int64_t most = 0;
-    for (int step = 0; step < g->n; step++) {
-        int64_t live = 0;
-        for (int i = 0; i <= step; i++)
-            if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && p->last[i] >= step)
-                live += (p->bytes[i] + 63) / 64 * 64;
-        if (live > most)
-            most = live;
+    sb_puts(sb, "slabs:");
+    for (IrSlab s = SLAB_INPUT; s < SLAB_ACT; s++) {
+        sb_printf(sb, "%s %s ", s == SLAB_INPUT ? "" : ",", slab_name[s]);
+        put_bytes(sb, p->slab_bytes[s]);
+        sb_puts(sb, " bytes");
     }
-    sb_printf(sb, "the most live at one step: %lld bytes; the peak is %.1f%% above it\n", (long long)most,
-              most > 0 ? 100.0 * (double)(peak - most) / (double)most : 0.0);
+    sb_puts(sb, "\nactivations: ");
+    put_bytes(sb, p->slab_bytes[SLAB_ACT]);
+    int64_t peak = plan_at(p, p->slab_bytes[SLAB_ACT], p->batch), sum = plan_at(p, p->live_sum, p->batch);
+    double saves = sum > 0 ? 100.0 * (double)(sum - peak) / (double)sum : 0.0;
+    sb_printf(sb, " bytes; at batch %lld the peak is %lld bytes (%.1f KiB) for %lld bytes of tensors; reuse saves "
+                  "%.1f%%\n",
+              (long long)p->batch, (long long)peak, (double)peak / 1024.0, (long long)sum, saves);
+    int64_t most = most_live(g, p, p->batch);
+    sb_printf(sb, "the most live at one step at batch %lld: %lld bytes; the peak is %.1f%% above it\n",
+              (long long)p->batch, (long long)most, most > 0 ? 100.0 * (double)(peak - most) / (double)most : 0.0);
 }

@@ -80,12 +80,28 @@ void    rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg);
 /* Where a value lives: the slabs of the memory plan. */
 typedef enum RtSlab { RT_SLAB_NONE, RT_SLAB_INPUT, RT_SLAB_PARAM, RT_SLAB_STATE, RT_SLAB_ACT } RtSlab;
 
+/* A place or a size in a slab, for any batch: fixed + per_example · B̂,
+ * where B̂ is the batch rounded up to a multiple of RT_BATCH_ROUND, and at
+ * least the model's batch (RtModel.batch) rounded alike.  The memory plan
+ * lays every slab out this way (a fixed region, then one that grows with
+ * the batch), so the same code serves any batch given slabs of
+ * rt_bytes_at(slab_bytes, ...) bytes. */
+enum { RT_BATCH_ROUND = 16 };
+typedef struct RtBytes { int64_t fixed, per_example; } RtBytes;
+
+static inline int64_t rt_bytes_at(RtBytes x, int64_t planned, int64_t batch)
+{
+    int64_t r = (batch + RT_BATCH_ROUND - 1) / RT_BATCH_ROUND * RT_BATCH_ROUND;
+    int64_t floor = (planned + RT_BATCH_ROUND - 1) / RT_BATCH_ROUND * RT_BATCH_ROUND;
+    return x.fixed + x.per_example * (r > floor ? r : floor);
+}
+
 /* What a generated entry `void NAME(RtCtx *)` reads: every tensor is at
- * slab[its slab] + the offset the plan gave it.  Layout fixed: the
- * generated code loads these fields by byte offset (0, 40, 48). */
+ * slab[its slab] + its offset at this batch.  Layout fixed: the generated
+ * code loads these fields by byte offset (0, 40, 48). */
 typedef struct RtCtx {
     uint8_t *slab[5];   /* indexed by RtSlab; slab[RT_SLAB_NONE] unused */
-    int64_t  batch;     /* examples in this batch (at most the planned batch) */
+    int64_t  batch;     /* examples in this batch: any, if the slabs are large enough for it */
     RtPool  *pool;      /* NULL: the calling thread only */
 } RtCtx;
 
@@ -100,7 +116,7 @@ typedef enum RtDtype { RT_F32, RT_F64, RT_I32 } RtDtype;
 typedef struct RtTensorSpec {
     const char *name;
     RtSlab      slab;
-    int64_t     offset;      /* bytes from the start of its slab */
+    RtBytes     offset;      /* from the start of its slab */
     int         rank;
     int64_t     shape[8];    /* shape[0] == -1: the batch */
     RtDtype     dtype;
@@ -111,12 +127,12 @@ typedef struct RtTensorSpec {
 /* One generated entry and where its results are. */
 typedef struct RtEntry {
     void      (*fn)(RtCtx *ctx);
-    int64_t     slab_bytes[5];    /* bytes it needs in each slab */
-    int64_t     loss;             /* byte offset of the mean loss in the act slab, or -1 */
+    RtBytes     slab_bytes[5];    /* what it needs in each slab */
+    RtBytes     loss;             /* where the mean loss is in the act slab; fixed == -1: none */
     int         nmetrics;
     const char *metric_name[8];
-    int64_t     metric[8];        /* byte offsets in the act slab */
-    int64_t     output;           /* byte offset of the prediction in the act slab, or -1 */
+    RtBytes     metric[8];        /* where each metric is in the act slab */
+    RtBytes     output;           /* where the prediction is in the act slab; fixed == -1: none */
     int64_t     output_last;      /* the prediction's last dimension (logits per position) */
     int64_t     output_elems;     /* the prediction's values per example */
 } RtEntry;
@@ -124,7 +140,7 @@ typedef struct RtEntry {
 typedef struct RtModel {
     const char   *name;
     RtDtype       real;           /* the type of real numbers */
-    int64_t       batch;          /* the batch the entries' memory plans were made for (the most) */
+    int64_t       batch;          /* the batch the plans were made for: trainers' default, B̂'s floor */
     RtEntry       train;          /* forward, backward and update: one step */
     RtEntry       eval;           /* forward, loss and metrics; no dropout */
     RtEntry       predict;        /* the forward pass to the output only (libraries), or fn NULL */

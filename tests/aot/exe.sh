@@ -4,10 +4,12 @@
 #              the model and gives the very metrics of nnc --jit; it needs no
 #              LLVM (ldd); --emit=llvm and --emit=asm write the module's entries
 #   mnist      examples/mnist_mlp.nn as an executable: every epoch's metrics
-#              equal those of nnc --jit with the same seed
-#   options    the trainer's command line: --help, a smaller --batch, and the
-#              exact messages for a larger batch, another learning rate, an
-#              unknown option, --eval without --load, missing data
+#              equal those of nnc --jit with the same seed; run with --batch
+#              200 (compiled for 64), its epoch equals nnc --jit --batch 200's
+#   options    the trainer's command line: --help, a smaller and a larger
+#              --batch, and the exact messages for a bad batch, another
+#              learning rate, an unknown option, --eval without --load,
+#              missing data
 #   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
 #   refuse     -o naming the model itself is refused and the model kept; a
 #              model without a train block gets a message; an existing output
@@ -39,7 +41,13 @@ mnist)
     "$nnc" --jit --metrics "$tmp/m2" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
     strip "$tmp/m1" > "$tmp/a"; strip "$tmp/m2" > "$tmp/b"
     cat "$tmp/a"
-    cmp "$tmp/a" "$tmp/b" || fail "the trainer's metrics differ from --jit's" ;;
+    cmp "$tmp/a" "$tmp/b" || fail "the trainer's metrics differ from --jit's"
+    "$tmp/mnist_mlp" --batch 200 --epochs 1 --metrics "$tmp/m3" 2>"$tmp/log" || { cat "$tmp/log"; fail "--batch 200"; }
+    "$nnc" --jit --batch 200 --epochs 1 --metrics "$tmp/m4" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; fail "--jit --batch 200"; }
+    strip "$tmp/m3" > "$tmp/a"; strip "$tmp/m4" > "$tmp/b"
+    cat "$tmp/a"
+    cmp "$tmp/a" "$tmp/b" || fail "--batch 200: the trainer's metrics differ from --jit's" ;;
 options)
     "$nnc" -o "$tmp/xor" "$root/examples/xor.nn" || fail "nnc"
     "$tmp/xor" --help > "$tmp/help" || fail "--help"
@@ -47,6 +55,8 @@ options)
 Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help: $(head -2 "$tmp/help")"
     "$tmp/xor" --batch 2 --epochs 3 --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "--batch 2"; }
     grep -q "^trained 6 steps" "$tmp/log" || fail "--batch 2: $(cat "$tmp/log")"
+    "$tmp/xor" --batch 1000 --epochs 3 --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "--batch 1000"; }
+    grep -q "^trained 3 steps" "$tmp/log" || fail "--batch 1000: $(cat "$tmp/log")"
     expect() {  # expect STATUS MESSAGE ARGS...: the trainer's exit status and stderr
         want=$1 msg=$2; shift 2
         "$tmp/xor" "$@" 2>"$tmp/err"
@@ -54,7 +64,7 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
         [ "$got" = "$want" ] || fail "$*: exit status $got, expected $want"
         [ "$(cat "$tmp/err")" = "$msg" ] || fail "$*: said '$(cat "$tmp/err")', expected '$msg'"
     }
-    expect 2 "xor: error: --batch 8: this trainer was compiled for batches of at most 4; recompile with nnc --batch 8" --batch 8
+    expect 2 "xor: error: --batch wants a whole number of at least 1, not '0'" --batch 0
     expect 2 "xor: error: --lr 0.5: the learning rate is compiled in (1); recompile with nnc --lr 0.5" --lr 0.5
     expect 2 "xor: error: unknown option '--bogus' (see xor --help)" --bogus
     expect 2 "xor: error: --epochs wants a whole number of at least 1, not 'many'" --epochs many

@@ -6,6 +6,9 @@
 #   header    the headers compile with cc -std=c99 -Wall -Wextra -Werror
 #             -pedantic and with a C++ compiler
 #   abi       tests/embed/abi.c: errors, batches, threads, cycles
+#   grow      tests/embed/grow.c: train_step at batches up to 41 through a
+#             library compiled for 8 (it grows) equals, bit for bit, one
+#             compiled for 64
 #   classify  examples/embed/classify.c on a checkpoint nnc --jit trained:
 #             test_loss and test_accuracy equal --jit's metrics (the 6 digits
 #             they carry); batch 1 equals its row of batch 10000 (<= 1e-6)
@@ -52,6 +55,17 @@ abi)
     cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/abi.c" -L "$tmp" -ltiny -Wl,-rpath,"$tmp" \
         -lpthread -lm -o "$tmp/abi" || fail "building abi.c"
     "$tmp/abi" "$tmp" "$tmp/wide.safetensors" "$tmp/xor.safetensors" ;;
+grow)
+    for b in 8 64; do
+        mkdir "$tmp/$b"
+        "$nnc" --emit=so --batch $b -o "$tmp/$b/libtiny.so" "$root/tests/embed/tiny.nn" || fail "nnc --emit=so --batch $b"
+        # shellcheck disable=SC2086
+        cc -std=c99 -Wall -Wextra -Werror $cflags -I "$tmp/$b" "$root/tests/embed/grow.c" -L "$tmp/$b" -ltiny \
+            -Wl,-rpath,"$tmp/$b" -lm -o "$tmp/$b/grow" || fail "building grow.c"
+        "$tmp/$b/grow" > "$tmp/$b/out" || fail "grow (library for batch $b)"
+    done
+    head -8 "$tmp/8/out"
+    cmp "$tmp/8/out" "$tmp/64/out" || fail "the library that grew differs from the one compiled for batch 64" ;;
 classify)
     need_mnist
     trained

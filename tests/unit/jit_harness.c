@@ -58,10 +58,10 @@ double jit_value(const uint8_t *src, const IrNode *n, int64_t e)
 void jit_run(JitRun *r, JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, RtPool *pool)
 {
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
-        r->slab[s] = calloc((size_t)p->slab_bytes[s] + 64, 1);
+        r->slab[s] = calloc((size_t)plan_at(p, p->slab_bytes[s], ev->batch) + 64, 1);
     for (int i = 0; i < g->n; i++)
         if (g->nodes[i].op == IR_INPUT)
-            put(r->slab[p->slab[i]] + p->offset[i], &g->nodes[i], ev->val[i], ev->len[i]);
+            put(r->slab[p->slab[i]] + plan_at(p, p->offset[i], ev->batch), &g->nodes[i], ev->val[i], ev->len[i]);
     r->ctx = (RtCtx){.batch = ev->batch, .pool = pool};
     for (int s = 0; s < 5; s++)
         r->ctx.slab[s] = r->slab[s];
@@ -78,7 +78,7 @@ const uint8_t *jit_output(const JitRun *r, const IrGraph *g, const IrPlan *p, co
 {
     int v = o->kind == OUT_UPDATE ? o->updates : o->value;
     *n = &g->nodes[v];
-    return r->slab[p->slab[v]] + p->offset[v];
+    return r->slab[p->slab[v]] + plan_at(p, p->offset[v], r->ctx.batch);
 }
 
 double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, const char **worst_name)

@@ -812,48 +812,53 @@ static void test_planned(void)
     CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
     CU_ASSERT_EQUAL_FATAL(g->n, 8);
 
+    /* per example: 16 bytes each (two f64); B̂ = 16 at batch 2 and 3 */
     IrSlab slab[8] = {SLAB_INPUT, SLAB_NONE, SLAB_NONE, SLAB_NONE, SLAB_ACT, SLAB_ACT, SLAB_ACT, SLAB_ACT};
-    int64_t bytes[8] = {32, 8, 8, 8, 32, 32, 32, 32};
-    /* a [0, 32); b [32, 64); c over b, which only c reads; d [64, 96) */
-    int64_t good[8] = {0, 0, 0, 0, 0, 32, 32, 64};
+    IrBytes bytes[8] = {{0, 16}, {8, 0}, {8, 0}, {8, 0}, {0, 16}, {0, 16}, {0, 16}, {0, 16}};
+    /* a [0, 16B); b [16B, 32B); c over b, which only c reads; d [32B, 48B) */
+    IrBytes good[8] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 16}, {0, 16}, {0, 32}};
     /* c over a, which d still reads: d = c + c */
-    int64_t early[8] = {0, 0, 0, 0, 0, 32, 0, 64};
-    struct { int64_t *offset; int64_t bytes4; double want[4]; } cases[] = {
-        {good, 32, {11, 19, 27, 35}},
-        {early, 32, {18, 30, 42, 54}},
+    IrBytes early[8] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 16}, {0, 0}, {0, 32}};
+    struct { IrBytes *offset; double want[4]; } cases[] = {
+        {good, {11, 19, 27, 35}},
+        {early, {18, 30, 42, 54}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         IrPlan plan = {.batch = 2, .slab = slab, .offset = cases[i].offset, .bytes = bytes};
-        plan.slab_bytes[SLAB_ACT] = 96;
+        plan.slab_bytes[SLAB_ACT] = (IrBytes){0, 48};
         IrEval ev;
         ir_eval_init(&ev, g, 2);
         ev.plan = &plan;
         ir_eval_set(&ev, x, (double[]){1, 2, 3, 4});
         run(&ev);
         expect_array(&ev, d, cases[i].want, 4, __LINE__);
-        CU_ASSERT(ev.val[d] == ev.arena + 16);
+        CU_ASSERT(ev.val[d] == ev.arena + 32 * 16 / 4);   /* a double per 4 bytes of the arena */
         ir_eval_free(&ev);
     }
 
-    /* A plan that gives a value too little room. */
-    int64_t small[8] = {32, 8, 8, 8, 32, 16, 32, 32};
-    IrPlan plan = {.batch = 2, .slab = slab, .offset = good, .bytes = small};
-    plan.slab_bytes[SLAB_ACT] = 96;
+    /* The same plan at another batch: offsets move with B̂, values do not. */
+    IrPlan plan = {.batch = 2, .slab = slab, .offset = good, .bytes = bytes};
+    plan.slab_bytes[SLAB_ACT] = (IrBytes){0, 48};
     IrEval ev;
+    ir_eval_init(&ev, g, 17);   /* B̂ = 32 */
+    ev.plan = &plan;
+    double x17[34], want17[34];
+    for (int e = 0; e < 34; e++)
+        x17[e] = e + 1, want17[e] = 8 * (e + 1) + 3;   /* d = 3(2x + 1) + 2x */
+    ir_eval_set(&ev, x, x17);
+    run(&ev);
+    expect_array(&ev, d, want17, 34, __LINE__);
+    CU_ASSERT(ev.val[d] == ev.arena + 32 * 32 / 4);
+    ir_eval_free(&ev);
+
+    /* A plan that gives a value too little room. */
+    IrBytes small[8] = {{0, 16}, {8, 0}, {8, 0}, {8, 0}, {0, 16}, {0, 8}, {0, 16}, {0, 16}};
+    plan.bytes = small;
     ir_eval_init(&ev, g, 2);
     ev.plan = &plan;
     ir_eval_set(&ev, x, (double[]){1, 2, 3, 4});
     CU_ASSERT_EQUAL(ir_eval_run(&ev), -1);
-    ASSERT_STR(ev.error, "memory plan: node 5 needs 32 bytes, given 16 at offset 32 of 96");
-    ir_eval_free(&ev);
-
-    /* A plan for another batch size. */
-    plan.bytes = bytes;
-    ir_eval_init(&ev, g, 3);
-    ev.plan = &plan;
-    ir_eval_set(&ev, x, (double[]){1, 2, 3, 4, 5, 6});
-    CU_ASSERT_EQUAL(ir_eval_run(&ev), -1);
-    ASSERT_STR(ev.error, "memory plan: made for batch 2, run at 3");
+    ASSERT_STR(ev.error, "memory plan: node 5 needs 32 bytes, given 16 at offset 256 of 768");
     ir_eval_free(&ev);
     end(&f);
 }

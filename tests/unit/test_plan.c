@@ -2,8 +2,9 @@
  * hand, where every offset is worked out below, and on the training step of
  * examples/mnist_mlp.nn.
  *
- * Sizes: at batch 4 an f32[B,16] is 256 bytes and an f32[B,32] 512, both
- * multiples of the 64-byte alignment, so the arena offsets are easy sums.
+ * Sizes and offsets are linear in the batch, fixed + per_ex·B̂ (B̂ the batch
+ * rounded up to 16): an f32[B,16] is 64 bytes per example and an f32[B,32]
+ * 128, so the per-example offsets are easy sums.
  */
 #include "harness.h"
 
@@ -35,6 +36,14 @@ static int input(IrRole role, const char *name, IrType type, IrShape s)
 static int un(IrOp op, int x) { return ir_unary(&g, op, x, SPAN_NONE); }
 static void out(const char *name, int v) { ir_output(&g, name, v, OUT_PREDICTION, -1); }
 
+/* x is fixed + per_ex·B̂, exactly. */
+#define ASSERT_BYTES(x, f, e)                          \
+    do {                                               \
+        IrBytes x_ = (x);                              \
+        CU_ASSERT_EQUAL(x_.fixed, (f));                \
+        CU_ASSERT_EQUAL(x_.per_ex, (e));               \
+    } while (0)
+
 static bool check(const IrPlan *p)
 {
     const char *why = NULL;
@@ -44,11 +53,11 @@ static bool check(const IrPlan *p)
     return ok;
 }
 
-/* x -> relu -> neg -> exp -> tanh, only the last an output:
+/* x -> relu -> neg -> exp -> tanh, only the last an output (offsets per example):
  *   %1 relu @0    live %1..%2
- *   %2 neg  @256  live %2..%3   (%1 is still read by it)
+ *   %2 neg  @64   live %2..%3   (%1 is still read by it)
  *   %3 exp  @0    live %3..%4   (%1 is free from step 3)
- *   %4 tanh @256  live %4..end  (%2 is free from step 4) */
+ *   %4 tanh @64   live %4..end  (%2 is free from step 4) */
 static void chain(void)
 {
     int x = input(ROLE_INPUT, "x", IR_F32, B16);
@@ -61,19 +70,19 @@ static void test_chain_reuse(void)
     chain();
     IrPlan *p = plan_memory(&g, 4);
     CU_ASSERT_EQUAL(p->slab[0], SLAB_INPUT);
-    static const int64_t want_off[] = {0, 0, 256, 0, 256};
+    static const int64_t want_off[] = {0, 0, 64, 0, 64};
     static const int want_last[] = {1, 2, 3, 4, 5};
     for (int i = 0; i < 5; i++) {
-        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
-        CU_ASSERT_EQUAL(p->bytes[i], 256);
+        ASSERT_BYTES(p->offset[i], 0, want_off[i]);
+        ASSERT_BYTES(p->bytes[i], 0, 64);
         CU_ASSERT_EQUAL(p->first[i], i);
         CU_ASSERT_EQUAL(p->last[i], want_last[i]);
         if (i)
             CU_ASSERT_EQUAL(p->slab[i], SLAB_ACT);
     }
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 512);   /* two buffers */
-    CU_ASSERT_EQUAL(p->live_sum, 1024);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_INPUT], 256);
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 0, 128);   /* two buffers */
+    ASSERT_BYTES(p->live_sum, 0, 256);
+    ASSERT_BYTES(p->slab_bytes[SLAB_INPUT], 0, 64);
     CU_ASSERT(check(p));
     end();
 }
@@ -89,23 +98,23 @@ static void test_outputs_live_to_end(void)
     out("y", un(IR_TANH, un(IR_EXP, un(IR_NEG, a))));
     IrPlan *p = plan_memory(&g, 4);
     CU_ASSERT_EQUAL(p->last[a], g.n);
-    static const int64_t want_off[] = {0, 0, 256, 512, 256};
+    static const int64_t want_off[] = {0, 0, 64, 128, 64};
     for (int i = 1; i < 5; i++)
-        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 768);
-    CU_ASSERT_EQUAL(p->live_sum, 1024);
+        ASSERT_BYTES(p->offset[i], 0, want_off[i]);
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 0, 192);
+    ASSERT_BYTES(p->live_sum, 0, 256);
     CU_ASSERT(check(p));
     end();
 }
 
-/* Two holes when %7 is placed: [0,512) from %2 and [768,1024) from %4.
- * Best fit takes the 256-byte hole for an f32[B,16], not the first one.
+/* Two holes when %7 is placed (per example): [0,128) from %2 and [192,256)
+ * from %4.  Best fit takes the 64-byte hole for an f32[B,16], not the first.
  *   %2 relu x @0     live %2..%6
- *   %3 relu y @512   output
- *   %4 relu y @768   live %4..%5
- *   %5 neg %4 @1024  output
- *   %6 neg %2 @1280  output  (needs 512: the [768,1024) hole is too small)
- *   %7 relu y @768   output */
+ *   %3 relu y @128   output
+ *   %4 relu y @192   live %4..%5
+ *   %5 neg %4 @256   output
+ *   %6 neg %2 @320   output  (needs 128: the [192,256) hole is too small)
+ *   %7 relu y @192   output */
 static void test_best_fit(void)
 {
     begin();
@@ -119,11 +128,11 @@ static void test_best_fit(void)
     out("z", un(IR_RELU, y));
     IrPlan *p = plan_memory(&g, 4);
     /* x and y in the input slab, then the activations */
-    static const int64_t want_off[] = {0, 512, 0, 512, 768, 1024, 1280, 768};
+    static const int64_t want_off[] = {0, 128, 0, 128, 192, 256, 320, 192};
     for (int i = 0; i < 8; i++)
-        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 1792);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_INPUT], 768);
+        ASSERT_BYTES(p->offset[i], 0, want_off[i]);
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 0, 448);
+    ASSERT_BYTES(p->slab_bytes[SLAB_INPUT], 0, 192);
     CU_ASSERT(check(p));
     end();
 }
@@ -131,8 +140,8 @@ static void test_best_fit(void)
 /* Reshapes of an activation are views of it, a reshape of a view too:
  *   %1 relu x          @0    owner, live to the end (%5 is an output)
  *   %2 reshape %1      view of %1
- *   %3 exp %1          @256  output
- *   %4 neg %2          @512  output (%1 is still live: %5 reads it later)
+ *   %3 exp %1          @64   output
+ *   %4 neg %2          @128  output (%1 is still live: %5 reads it later)
  *   %5 reshape %2      view of %1, an output */
 static void test_views(void)
 {
@@ -145,22 +154,22 @@ static void test_views(void)
     out("w", ir_add(&g, IR_RESHAPE, &v, 1, &(IrAttr){.shape = B16}, SPAN_NONE));
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     IrPlan *p = plan_memory(&g, 4);
-    static const int64_t want_off[] = {0, 0, 0, 256, 512, 0};
+    static const int64_t want_off[] = {0, 0, 0, 64, 128, 0};
     static const int want_alias[] = {-1, -1, 1, -1, -1, 1};
     for (int i = 0; i < 6; i++) {
-        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
+        ASSERT_BYTES(p->offset[i], 0, want_off[i]);
         CU_ASSERT_EQUAL(p->alias[i], want_alias[i]);
     }
     CU_ASSERT_EQUAL(p->last[a], g.n);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 768);
-    CU_ASSERT_EQUAL(p->live_sum, 768);   /* views have no bytes of their own */
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 0, 192);
+    ASSERT_BYTES(p->live_sum, 0, 192);   /* views have no bytes of their own */
     CU_ASSERT(check(p));
 
     const char *why = NULL;
-    p->offset[2] = 256;   /* a view that is not where its owner is */
+    p->offset[2].per_ex = 64;   /* a view that is not where its owner is */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
     ASSERT_STR(why, "%2 is not a view of %1 that the plan can keep");
-    p->offset[2] = 0;
+    p->offset[2].per_ex = 0;
     p->last[1] = 4;       /* the owner freed while a view is still read */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
     ASSERT_STR(why, "%2 is not a view of %1 that the plan can keep");   /* %5 reads %2 */
@@ -168,7 +177,8 @@ static void test_views(void)
 }
 
 /* Inputs, targets, parameters, state and the step counter, interleaved in
- * node order; each slab packs its own in that order at multiples of 64. */
+ * node order; each slab packs its own in that order, fixed sizes at
+ * multiples of 64, sizes per example at multiples of 4. */
 static int slabs_graph(void)
 {
     int x = input(ROLE_INPUT, "x", IR_F32, (IrShape){2, {IR_BATCH, 10}});
@@ -192,16 +202,16 @@ static void test_fixed_slabs(void)
     int c = slabs_graph();
     IrPlan *p = plan_memory(&g, 8);
     static const IrSlab want_slab[] = {SLAB_INPUT, SLAB_PARAM, SLAB_STATE, SLAB_INPUT, SLAB_PARAM, SLAB_STATE};
-    static const int64_t want_off[] = {0, 0, 0, 320, 128, 128};
-    static const int64_t want_bytes[] = {320, 120, 120, 32, 12, 4};
+    static const IrBytes want_off[] = {{0, 0}, {0, 0}, {0, 0}, {0, 40}, {128, 0}, {128, 0}};
+    static const IrBytes want_bytes[] = {{0, 40}, {120, 0}, {120, 0}, {0, 4}, {12, 0}, {4, 0}};
     for (int i = 0; i < 6; i++) {
         CU_ASSERT_EQUAL(p->slab[i], want_slab[i]);
-        CU_ASSERT_EQUAL(p->offset[i], want_off[i]);
-        CU_ASSERT_EQUAL(p->bytes[i], want_bytes[i]);
+        ASSERT_BYTES(p->offset[i], want_off[i].fixed, want_off[i].per_ex);
+        ASSERT_BYTES(p->bytes[i], want_bytes[i].fixed, want_bytes[i].per_ex);
     }
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_INPUT], 384);   /* 320 + 32, rounded up to 64 */
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_PARAM], 192);   /* 128 + 12 */
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_STATE], 192);   /* 128 + 4 */
+    ASSERT_BYTES(p->slab_bytes[SLAB_INPUT], 0, 44);   /* 40 + 4 per example */
+    ASSERT_BYTES(p->slab_bytes[SLAB_PARAM], 192, 0);  /* 128 + 12, rounded up to 64 */
+    ASSERT_BYTES(p->slab_bytes[SLAB_STATE], 192, 0);  /* 128 + 4 */
     CU_ASSERT_EQUAL(p->slab[c], SLAB_NONE);
     for (int i = 6; i < g.n; i++)
         if (i != c)
@@ -212,33 +222,67 @@ static void test_fixed_slabs(void)
     end();
 }
 
-static void test_batch_scaling(void)
+/* The activations of slabs_graph, per example: x·w @0 and + b @12 (12
+ * bytes each; x·w is read by + b, so they cannot share).  Then m·c, fixed
+ * (120 bytes): x·w's 12 bytes per example are free again, and 4 of them
+ * hold 120 bytes at any B̂ >= 64 (the floor, the planned batch), so m·c goes
+ * there rather than into a fixed region; so does the update w - m·c, into
+ * the next 4.  At batch 8, with B̂ >= 16, they would need 8 bytes per
+ * example each: m·c still fits, the update does not, and takes the fixed
+ * region's first 128 bytes. */
+static void test_regions(void)
 {
     begin();
     slabs_graph();
-    IrPlan *one = plan_memory(&g, 1), *big = plan_memory(&g, 64);
-    CU_ASSERT_EQUAL(one->bytes[0], 40);
-    CU_ASSERT_EQUAL(big->bytes[0], 2560);
-    CU_ASSERT_EQUAL(one->bytes[3], 4);
-    CU_ASSERT_EQUAL(big->bytes[3], 256);
-    CU_ASSERT_EQUAL(one->slab_bytes[SLAB_INPUT], 128);     /* 40 -> 64, + 4 */
-    CU_ASSERT_EQUAL(big->slab_bytes[SLAB_INPUT], 2816);    /* 2560 + 256 */
-    CU_ASSERT_EQUAL(one->slab_bytes[SLAB_PARAM], big->slab_bytes[SLAB_PARAM]);
-    CU_ASSERT_EQUAL(one->slab_bytes[SLAB_STATE], big->slab_bytes[SLAB_STATE]);
-    int mm = 6;   /* matmul: f32[B,3] */
-    CU_ASSERT_EQUAL(one->bytes[mm], 12);
-    CU_ASSERT_EQUAL(big->bytes[mm], 768);
-    CU_ASSERT_EQUAL(big->bytes[g.n - 1], 120);   /* the update is not batched */
-    CU_ASSERT(check(one));
-    CU_ASSERT(check(big));
+    IrPlan *p = plan_memory(&g, 64);
+    int mm = 6, add = 7, mul = g.n - 2, upd = g.n - 1;
+    ASSERT_BYTES(p->bytes[mm], 0, 12);
+    ASSERT_BYTES(p->offset[mm], 0, 0);
+    ASSERT_BYTES(p->offset[add], 0, 12);
+    ASSERT_BYTES(p->bytes[mul], 120, 0);
+    ASSERT_BYTES(p->offset[mul], 0, 0);
+    ASSERT_BYTES(p->offset[upd], 0, 4);
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 0, 24);
+    CU_ASSERT(check(p));
+
+    p = plan_memory(&g, 8);
+    ASSERT_BYTES(p->offset[mm], 128, 0);
+    ASSERT_BYTES(p->offset[add], 128, 12);
+    ASSERT_BYTES(p->offset[mul], 128, 0);
+    ASSERT_BYTES(p->offset[upd], 0, 0);
+    ASSERT_BYTES(p->slab_bytes[SLAB_ACT], 128, 24);
+    CU_ASSERT(check(p));
+    end();
+}
+
+/* One plan for every batch: each tensor 64-byte aligned at any batch, and
+ * the slabs as large as the batch needs, but never smaller than the
+ * planned batch's. */
+static void test_any_batch(void)
+{
+    begin();
+    slabs_graph();
+    IrPlan *p = plan_memory(&g, 8);
+    static const int64_t batches[] = {1, 2, 15, 16, 17, 64, 1000};
+    for (size_t k = 0; k < sizeof batches / sizeof *batches; k++) {
+        int64_t b = batches[k];
+        for (int i = 0; i < g.n; i++)
+            if (p->slab[i] != SLAB_NONE)
+                CU_ASSERT_EQUAL(plan_at(p, p->offset[i], b) % 64, 0);
+    }
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_INPUT], 1), 44 * 16);      /* B̂ = 16 */
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_INPUT], 64), 44 * 64);
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_INPUT], 65), 44 * 80);
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_PARAM], 1), plan_at(p, p->slab_bytes[SLAB_PARAM], 1000));
     end();
 
     begin();
     chain();
-    IrPlan *p = plan_memory(&g, 64);
-    CU_ASSERT_EQUAL(p->bytes[1], 4096);
-    CU_ASSERT_EQUAL(p->offset[2], 4096);
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_ACT], 8192);
+    p = plan_memory(&g, 64);
+    CU_ASSERT_EQUAL(plan_at(p, p->offset[2], 64), 4096);
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_ACT], 64), 8192);
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_ACT], 3), 8192);   /* never below the planned batch */
+    CU_ASSERT_EQUAL(plan_at(p, p->slab_bytes[SLAB_ACT], 65), 10240);
     end();
 }
 
@@ -251,35 +295,48 @@ static void test_check_catches(void)
     CU_ASSERT(plan_check(&g, p, &why));
     CU_ASSERT_PTR_NULL(why);
 
-    p->offset[3] = 256;   /* exp onto neg, which exp reads */
+    p->offset[3].per_ex = 64;   /* exp onto neg, which exp reads */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
-    ASSERT_STR(why, "%2 and %3 share bytes 256..512 of the activation arena while both are live (%2..%3 and %3..%4)");
-    p->offset[3] = 0;
+    ASSERT_STR(why, "%2 and %3 share bytes 1024..2048 of the activation arena at batch 16 while both are live "
+                    "(%2..%3 and %3..%4)");
+    p->offset[3].per_ex = 16;   /* partly over relu (dead), partly over neg (live) */
+    CU_ASSERT_FALSE(plan_check(&g, p, &why));
+    ASSERT_STR(why, "%2 and %3 share bytes 1024..1280 of the activation arena at batch 16 while both are live "
+                    "(%2..%3 and %3..%4)");
+    p->offset[3].per_ex = 0;
 
-    p->offset[3] = 64;   /* half over relu (dead), half over neg (live) */
+    /* Apart at batch 16, together from batch 32 on: exp at a fixed 2048,
+     * neg at 64·B̂ (the arena made large enough for both). */
+    p->offset[3] = (IrBytes){2048, 0};
+    p->slab_bytes[SLAB_ACT] = (IrBytes){2048, 128};
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
-    ASSERT_STR(why, "%2 and %3 share bytes 256..320 of the activation arena while both are live (%2..%3 and %3..%4)");
-    p->offset[3] = 0;
+    ASSERT_STR(why, "%2 and %3 share bytes 2048..4096 of the activation arena at batch 32 while both are live "
+                    "(%2..%3 and %3..%4)");
+    p->offset[3] = (IrBytes){0, 0};
+    p->slab_bytes[SLAB_ACT] = (IrBytes){0, 128};
 
     p->last[1] = 1;   /* relu freed before neg reads it */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
     ASSERT_STR(why, "%1 is live %1..%1 in the plan, but read until %2");
     p->last[1] = 2;
 
-    p->offset[4] = 320;   /* past the end of the arena */
+    p->offset[4].per_ex = 80;   /* past the end of the arena */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
-    ASSERT_STR(why, "%4 at 320 +256 is outside the act slab of 512 bytes");
-    p->offset[4] = 256;
+    ASSERT_STR(why, "%4 at 80*B +64*B is outside the act slab of 128*B bytes");
+    p->offset[4].per_ex = 64;
 
-    p->offset[4] = 32;
+    p->offset[4] = (IrBytes){32, 64};
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
-    ASSERT_STR(why, "%4 at 32 is not aligned to 64 bytes");
-    p->offset[4] = 256;
+    ASSERT_STR(why, "%4 at 32+64*B is not aligned to 64 bytes (4 per example)");
+    p->offset[4] = (IrBytes){0, 62};
+    CU_ASSERT_FALSE(plan_check(&g, p, &why));
+    ASSERT_STR(why, "%4 at 62*B is not aligned to 64 bytes (4 per example)");
+    p->offset[4] = (IrBytes){0, 64};
 
-    p->bytes[2] = 128;
+    p->bytes[2].per_ex = 32;
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
-    ASSERT_STR(why, "%2 has 128 bytes, but its shape needs 256 at batch 4");
-    p->bytes[2] = 256;
+    ASSERT_STR(why, "%2 has 32*B bytes, but its shape needs 64*B");
+    p->bytes[2].per_ex = 64;
 
     p->slab[0] = SLAB_PARAM;
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
@@ -292,7 +349,7 @@ static void test_check_catches(void)
     begin();
     slabs_graph();
     p = plan_memory(&g, 8);
-    p->offset[4] = 64;   /* b over w */
+    p->offset[4].fixed = 64;   /* b over w */
     CU_ASSERT_FALSE(plan_check(&g, p, &why));
     ASSERT_STR(why, "%4 at 64 overlaps the tensor before it in the param slab");
     end();
@@ -306,15 +363,16 @@ static void test_print(void)
     StrBuf sb = {0};
     plan_print(&sb, &g, p);
     ASSERT_STR(sb_cstr(&sb),
-               "plan for batch 4\n"
-               "  %0 = input x : f32[B,16]  input  @0    +256\n"
-               "  %1 = relu    : f32[B,16]  act    @0    +256  live %1..%2\n"
-               "  %2 = neg     : f32[B,16]  act    @256  +256  live %2..%3\n"
-               "  %3 = exp     : f32[B,16]  act    @0    +256  live %3..%4\n"
-               "  %4 = tanh    : f32[B,16]  act    @256  +256  live %4..end\n"
-               "slabs: input 256 bytes, param 0 bytes, state 0 bytes\n"
-               "activations: peak 512 bytes (0.5 KiB) for 1024 bytes of tensors; reuse saves 50.0%\n"
-               "the most live at one step: 512 bytes; the peak is 0.0% above it\n");
+               "plan: offsets and sizes in bytes; B = the batch rounded up to a multiple of 16, at least 16\n"
+               "  %0 = input x : f32[B,16]  input  @0     +64*B\n"
+               "  %1 = relu    : f32[B,16]  act    @0     +64*B  live %1..%2\n"
+               "  %2 = neg     : f32[B,16]  act    @64*B  +64*B  live %2..%3\n"
+               "  %3 = exp     : f32[B,16]  act    @0     +64*B  live %3..%4\n"
+               "  %4 = tanh    : f32[B,16]  act    @64*B  +64*B  live %4..end\n"
+               "slabs: input 64*B bytes, param 0 bytes, state 0 bytes\n"
+               "activations: 128*B bytes; at batch 4 the peak is 2048 bytes (2.0 KiB) for 4096 bytes of tensors; "
+               "reuse saves 50.0%\n"
+               "the most live at one step at batch 4: 2048 bytes; the peak is 0.0% above it\n");
     sb_free(&sb);
     end();
 }
@@ -344,9 +402,9 @@ static void test_mnist(void)
         fprintf(stderr, "plan_check: %s\n", why);
 
     /* 784*128 + 128 + 128*10 + 10 floats; the 10 biases round up to 64 bytes */
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_PARAM], 401408 + 512 + 5120 + 64);
-    /* 64 images of 784 floats and 64 labels */
-    CU_ASSERT_EQUAL(p->slab_bytes[SLAB_INPUT], 200704 + 256);
+    ASSERT_BYTES(p->slab_bytes[SLAB_PARAM], 401408 + 512 + 5120 + 64, 0);
+    /* per example, an image of 784 floats and a label */
+    ASSERT_BYTES(p->slab_bytes[SLAB_INPUT], 0, 3136 + 4);
 
     /* No plan does better than the most bytes live at one step; reuse must
      * beat no reuse. */
@@ -355,18 +413,18 @@ static void test_mnist(void)
         int64_t live = 0;
         for (int i = 0; i <= t; i++)
             if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && p->last[i] >= t)
-                live += (p->bytes[i] + 63) / 64 * 64;
+                live += plan_at(p, p->bytes[i], 64);
         most = live > most ? live : most;
     }
-    int64_t peak = p->slab_bytes[SLAB_ACT];
+    int64_t peak = plan_at(p, p->slab_bytes[SLAB_ACT], 64);
     CU_ASSERT(peak >= most);
-    CU_ASSERT(peak < p->live_sum);
+    CU_ASSERT(peak < plan_at(p, p->live_sum, 64));
 
     /* deterministic: the same graph, the same plan */
     IrPlan *again = plan_memory(sg, 64);
     CU_ASSERT_EQUAL(memcmp(p->offset, again->offset, sizeof *p->offset * (size_t)sg->n), 0);
     CU_ASSERT_EQUAL(memcmp(p->slab_bytes, again->slab_bytes, sizeof p->slab_bytes), 0);
-    CU_ASSERT_EQUAL(again->live_sum, p->live_sum);
+    CU_ASSERT_EQUAL(memcmp(&again->live_sum, &p->live_sum, sizeof p->live_sum), 0);
     run_free(&r);
 }
 
@@ -376,7 +434,8 @@ static const TestCase tests[] = {
     {"best fit picks the smallest hole", test_best_fit},
     {"reshapes are views of their operand", test_views},
     {"inputs, params and state packed and aligned", test_fixed_slabs},
-    {"bytes scale with the batch", test_batch_scaling},
+    {"fixed and per-example regions", test_regions},
+    {"one plan serves every batch", test_any_batch},
     {"plan_check catches corrupted plans", test_check_catches},
     {"the printed plan", test_print},
     {"mnist_mlp's training step", test_mnist},

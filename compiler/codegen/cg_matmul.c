@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
+
 #include "cg_internal.h"
 
 static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
@@ -213,79 +215,218 @@ static bool inference_only(const IrGraph *g)
     return true;
 }
 
+/* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
+ * first layer at batch 1:
+ *   DS = 2 rows of W walked side by side, sharing each vector load of x
+ *        (1 row: 2.3 us, two loads per FMA; 2: 1.76; 3: 1.9; 4: 3.1 —
+ *        more streams from L2 at once than the prefetchers follow, it seems);
+ *   DU = 4 accumulators per row: DS·DU = 8 chains of FMAs cover the two
+ *        pipes' latency of 4;
+ *   DV = 16 vectors per iteration (8: 2.7 us, 12: as 16);
+ *   DG = 4 columns' lanes reduced together. */
+enum { DG = 4, DS = 2, DU = 4, DV = 16 };
+
+/* Marks the loop that `latch` closes (its last block, before cg_loop_end)
+ * as not to be unrolled: unrolled whole, a short k loop's loads of W no
+ * longer depend on k, LICM lifts them out of the loop over x's rows, and
+ * they spill (5 us instead of 1.8).  A loop ID is a node whose first
+ * operand is the node itself: made around a temporary, which then takes
+ * its place. */
+static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef flag = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, &flag, 1)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
+}
+
+/* One level of the halving tree.  x, and y when not NULL, hold `cols`
+ * columns of P lanes each (a column's lanes adjacent); the result holds x's
+ * columns then y's, P/2 lanes each: lane i + lane i + P/2. */
+static LLVMValueRef halve(Cg *c, LLVMValueRef x, LLVMValueRef y, int cols, int P)
+{
+    LLVMValueRef lo[16], hi[16];
+    int n = 0;
+    for (int s = 0; s < (y ? 2 : 1); s++)
+        for (int col = 0; col < cols; col++)
+            for (int i = 0; i < P / 2; i++, n++) {
+                int from = (s * cols + col) * P + i;  /* a shuffle numbers y's lanes after x's */
+                lo[n] = LLVMConstInt(c->t_i32, (unsigned)from, 0);
+                hi[n] = LLVMConstInt(c->t_i32, (unsigned)(from + P / 2), 0);
+            }
+    LLVMValueRef other = y ? y : LLVMGetPoison(LLVMTypeOf(x));
+    LLVMValueRef l = LLVMBuildShuffleVector(c->b, x, other, LLVMConstVector(lo, (unsigned)n), "lo");
+    LLVMValueRef h = LLVMBuildShuffleVector(c->b, x, other, LLVMConstVector(hi, (unsigned)n), "hi");
+    return LLVMBuildFAdd(c->b, l, h, "");
+}
+
+/* out[g] = the sum of acc[g]'s VW lanes, g < G, by the halving tree (lane
+ * i + lane i + P/2 for P = VW, VW/2, .., 2).  Transpose-and-add: each level
+ * pairs the vectors, so G columns take log2(VW) levels of one shuffle pair
+ * and one add per vector, not G·log2(VW); a group of 3 gets a zero column. */
+static void reduce_lanes(Cg *c, const LLVMValueRef *acc, int G, LLVMValueRef *out)
+{
+    int n = 1, cols = 1, P = vector_width(c);
+    while (n < G)
+        n *= 2;
+    LLVMValueRef x[DG];
+    for (int g = 0; g < n; g++)
+        x[g] = g < G ? acc[g] : LLVMConstNull(LLVMTypeOf(acc[0]));
+    for (; n > 1; n /= 2, cols *= 2, P /= 2)
+        for (int g = 0; g < n / 2; g++)
+            x[g] = halve(c, x[2 * g], x[2 * g + 1], cols, P);
+    for (; P > 1; P /= 2)
+        x[0] = halve(c, x[0], NULL, cols, P);
+    for (int g = 0; g < G; g++)
+        out[g] = LLVMBuildExtractElement(c->b, x[0], LLVMConstInt(c->t_i32, (unsigned)g, 0), "y");
+}
+
+/* The rows of W that one pass over k walks side by side. */
+typedef struct DotRows {
+    int          a, b;          /* x's and W's nodes */
+    int          rows;          /* 1 .. DS */
+    LLVMTypeRef  vec;           /* VW reals */
+    LLVMValueRef arow;          /* x's row */
+    LLVMValueRef wrow[DS];      /* where W's rows start */
+    LLVMValueRef acc[DS][DU];   /* allocas: [s][q] sums W row s's vectors q, q + DU, q + 2·DU, .. of k */
+} DotRows;
+
+/* acc[·][q] += x[kk ..] · W_s[kk ..], one vector: one load of x for all rows. */
+static void dot_step(Cg *c, DotRows *d, int q, LLVMValueRef kk)
+{
+    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    LLVMTypeRef t[1] = {d->vec};
+    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, id, t, 1);
+    LLVMTypeRef fma_t = LLVMIntrinsicGetType(c->ctx, id, t, 1);
+    LLVMValueRef xv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->a, LLVMBuildNSWAdd(c->b, d->arow, kk, "")), "xv");
+    LLVMSetAlignment(xv, align);
+    for (int s = 0; s < d->rows; s++) {
+        LLVMValueRef wv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->b, LLVMBuildNSWAdd(c->b, d->wrow[s], kk, "")), "wv");
+        LLVMSetAlignment(wv, align);
+        LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "")};
+        LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_t, fma, args, 3, ""), d->acc[s][q]);
+    }
+}
+
+/* k over [from, to) vectors, `width` vectors a step (a multiple of DU:
+ * vector i goes to accumulator i % DU), in a loop LLVM does not unroll. */
+static void dot_pass(Cg *c, DotRows *d, int64_t from, int64_t to, int width)
+{
+    int VW = vector_width(c);
+    if (to <= from)
+        return;
+    CgLoop k = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, (to - from) / width), "kv");
+    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, k.iv, cg_i64(c, width * VW), "");
+    k0 = LLVMBuildNSWAdd(c->b, k0, cg_i64(c, from * VW), "k0");
+    for (int q = 0; q < width; q++)
+        dot_step(c, d, q % DU, LLVMBuildNSWAdd(c->b, k0, cg_i64(c, q * VW), ""));
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+    cg_loop_end(c, &k);
+    no_unroll(c, latch);
+}
+
+/* C[crow, j0 .. j0 + G) from x's row arow and W's rows j0 .. j0 + G, the
+ * first at brow, through the epilogue (epi_row was called for crow). */
+static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, LLVMValueRef brow, LLVMValueRef crow,
+                      LLVMValueRef j0, int G)
+{
+    const IrNode *n = N(c, v);
+    int VW = vector_width(c);
+    int64_t K = mm->k, nv = K / VW;  /* whole vectors */
+    int64_t big = nv / DV * DV, small = nv / DU * DU;
+    LLVMValueRef sum[DG];
+    for (int g0 = 0; g0 < G; g0 += DS) {
+        DotRows d = {.a = n->in[0], .b = n->in[1], .rows = G - g0 < DS ? G - g0 : DS,
+                     .vec = LLVMVectorType(c->t_real, (unsigned)VW), .arow = arow};
+        for (int s = 0; s < d.rows; s++) {
+            d.wrow[s] = LLVMBuildNSWAdd(c->b, brow, cg_i64(c, (g0 + s) * K), "wrow");
+            for (int q = 0; q < DU; q++) {
+                d.acc[s][q] = cg_alloca(c, d.vec, NULL, "dacc");
+                LLVMBuildStore(c->b, LLVMConstNull(d.vec), d.acc[s][q]);
+            }
+        }
+        dot_pass(c, &d, 0, big, DV);
+        dot_pass(c, &d, big, small, DU);
+        for (int64_t i = small; i < nv; i++)  /* fewer than DU: straight */
+            dot_step(c, &d, (int)(i % DU), cg_i64(c, i * VW));
+        for (int s = 0; s < d.rows; s++) {  /* the accumulators by a tree: (0 + 1) + (2 + 3) */
+            LLVMValueRef t[DU];
+            for (int q = 0; q < DU; q++)
+                t[q] = LLVMBuildLoad2(c->b, d.vec, d.acc[s][q], "");
+            for (int h = 1; h < DU; h *= 2)
+                for (int q = 0; q + h < DU; q += 2 * h)
+                    t[q] = LLVMBuildFAdd(c->b, t[q], t[q + h], "");
+            sum[g0 + s] = t[0];
+        }
+    }
+    LLVMValueRef y[DG], yp[DG];
+    reduce_lanes(c, sum, G, y);
+    /* the K % VW terms left, in order: for K < VW the tiled path's sum to the bit */
+    for (int g = 0; g < G; g++) {
+        yp[g] = cg_alloca(c, c->t_real, NULL, "dsum");
+        LLVMBuildStore(c->b, y[g], yp[g]);
+    }
+    CgLoop t = cg_loop_begin(c, cg_i64(c, nv * VW), cg_i64(c, K), "kt");
+    LLVMValueRef x = cg_load(c, n->in[0], LLVMBuildNSWAdd(c->b, arow, t.iv, ""));
+    for (int g = 0; g < G; g++) {
+        LLVMValueRef wi = LLVMBuildNSWAdd(c->b, brow, LLVMBuildNSWAdd(c->b, cg_i64(c, g * K), t.iv, ""), "");
+        LLVMValueRef args[3] = {x, cg_load(c, n->in[1], wi), LLVMBuildLoad2(c->b, c->t_real, yp[g], "")};
+        LLVMBuildStore(c->b, cg_call_real(c, "llvm.fma", args, 3), yp[g]);
+    }
+    cg_loop_end(c, &t);
+    for (int g = 0; g < G; g++)
+        epi_store(c, v, epi, crow, LLVMBuildNSWAdd(c->b, j0, cg_i64(c, g), "j"),
+                  LLVMBuildLoad2(c->b, c->t_real, yp[g], "y"));
+}
+
 /* x·Wᵀ with fewer rows than the register tile (inference of one example):
- * packing W would cost more than the product, so each element is a dot
- * product of two contiguous rows, VW lanes at a time in four accumulators,
- * summed pairwise and then lane by lane at the end.  The order of the k terms differs from the tiled path's,
- * so a row of a small batch may differ from the same row of a large batch
- * in the last bits; the choice depends only on the batch, never on threads.
- * Only prediction graphs take this path (inference_only). */
+ * packing W would cost more than the product, so C's elements come straight
+ * from rows of x [M, K] and W [N, K], both contiguous in k.  One dot product
+ * per element would load x once per column and end in VW - 1 dependent
+ * adds; instead, in groups of DG columns j (rows of W):
+ *   - DS rows of W at a time go over k side by side, sharing each vector
+ *     load of x, DV vectors a step, vector i into accumulator i % DU of its
+ *     row; then DU vectors a step, then the last (K / VW) % DU one by one;
+ *   - every row of x goes over a group's rows of W while they are in L1, so
+ *     W streams from L2 once whatever M is (at batch 1 that stream is the
+ *     cost: 401 KB for MNIST's first layer, ~1.8 us);
+ *   - a column's DU accumulators are added by a tree, its VW lanes by a
+ *     halving tree with the group's other columns (reduce_lanes), then the
+ *     K % VW terms left, one FMA each in order (for K < VW: the tiled
+ *     path's sum to the bit);
+ *   - the N % DG columns left make one smaller group, summed the same way.
+ * Every element of C adds its k terms in one order fixed by K, whatever
+ * its column, the batch or the threads.  That order differs from the tiled
+ * path's, so a row of a small batch may differ from the same row of a
+ * large batch in the last bits; only prediction graphs take this path
+ * (inference_only). */
 static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
 {
     const IrNode *n = N(c, v);
     int a = n->in[0], b = n->in[1];
-    int VW = vector_width(c);
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
-    int64_t K = mm->k, kv = K / VW * VW;
-    LLVMTypeRef fma_t[1] = {vec}, one_t[1] = {c->t_real};
-    unsigned fma_id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef vfma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, fma_t, 1);
-    LLVMTypeRef vfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
-    LLVMValueRef sfma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, one_t, 1);
-    LLVMTypeRef sfma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, one_t, 1);
-    /* four accumulators, so that four chains of FMAs overlap */
-    enum { ACC = 4 };
-    LLVMValueRef accp[ACC], sump = cg_alloca(c, c->t_real, NULL, "dsum");
-    for (int q = 0; q < ACC; q++)
-        accp[q] = cg_alloca(c, vec, NULL, "dacc");
-
+    int64_t K = mm->k, groups = mm->n / DG, rest = mm->n % DG;
     CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "mat");  /* one block per matrix */
     LLVMValueRef a0 = matrix_offset(c, a, &n->shape, item.iv), b0 = matrix_offset(c, b, &n->shape, item.iv);
-    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), M, "r");
-    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item.iv, M, ""), r.iv, "crow");
-    LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
-    epi_row(c, v, epi, crow);
-    CgLoop j = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, mm->n), "j");
-    LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j.iv, cg_i64(c, K), ""), "brow");
-    for (int q = 0; q < ACC; q++)
-        LLVMBuildStore(c->b, LLVMConstNull(vec), accp[q]);
-    /* k in steps of ACC vectors, then of one vector (into the first accumulator) */
-    int64_t k4 = K / (ACC * VW);
-    for (int pass = 0; pass < 2; pass++) {
-        int width = pass ? 1 : ACC;
-        LLVMValueRef from = cg_i64(c, pass ? k4 * ACC : 0), to = cg_i64(c, pass ? kv / VW : k4 * ACC);
-        CgLoop k = cg_loop_begin(c, LLVMBuildSDiv(c->b, from, cg_i64(c, width), ""),
-                                 LLVMBuildSDiv(c->b, to, cg_i64(c, width), ""), "kv");
-        for (int q = 0; q < width; q++) {
-            LLVMValueRef kk = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k.iv, cg_i64(c, width), ""),
-                                                                    cg_i64(c, q), ""), cg_i64(c, VW), "");
-            LLVMValueRef av = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, arow, kk, "")), "av");
-            LLVMValueRef bv = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, brow, kk, "")), "bv");
-            LLVMSetAlignment(av, align);
-            LLVMSetAlignment(bv, align);
-            LLVMValueRef args[3] = {av, bv, LLVMBuildLoad2(c->b, vec, accp[q], "")};
-            LLVMBuildStore(c->b, LLVMBuildCall2(c->b, vfma_ft, vfma, args, 3, ""), accp[q]);
-        }
-        cg_loop_end(c, &k);
+    /* groups [0, groups) of DG columns, then group `groups` of the rest */
+    for (int last = 0; last < 2; last++) {
+        int G = last ? (int)rest : DG;
+        int64_t from = last ? groups : 0, to = last ? groups + 1 : groups;
+        if (G == 0 || from == to)
+            continue;
+        CgLoop jg = cg_loop_begin(c, cg_i64(c, from), cg_i64(c, to), "jg");
+        LLVMValueRef j0 = LLVMBuildNSWMul(c->b, jg.iv, cg_i64(c, DG), "j0");
+        LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j0, cg_i64(c, K), ""), "brow");
+        CgLoop r = cg_loop_begin(c, cg_i64(c, 0), M, "r");
+        LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item.iv, M, ""), r.iv, "crow");
+        LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
+        epi_row(c, v, epi, crow);
+        dot_group(c, v, mm, epi, arow, brow, crow, j0, G);
+        cg_loop_end(c, &r);
+        cg_loop_end(c, &jg);
     }
-    LLVMValueRef acc = LLVMBuildFAdd(c->b,
-        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, vec, accp[0], ""), LLVMBuildLoad2(c->b, vec, accp[1], ""), ""),
-        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, vec, accp[2], ""), LLVMBuildLoad2(c->b, vec, accp[3], ""), ""), "acc");
-    /* the lanes in order, then the k terms left over */
-    LLVMValueRef sum = LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, 0, 0), "");
-    for (int l = 1; l < VW; l++)
-        sum = LLVMBuildFAdd(c->b, sum, LLVMBuildExtractElement(c->b, acc, LLVMConstInt(c->t_i32, (unsigned)l, 0), ""), "");
-    LLVMBuildStore(c->b, sum, sump);
-    CgLoop t = cg_loop_begin(c, cg_i64(c, kv), cg_i64(c, K), "kt");
-    LLVMValueRef x = cg_load(c, a, LLVMBuildNSWAdd(c->b, arow, t.iv, ""));
-    LLVMValueRef w = cg_load(c, b, LLVMBuildNSWAdd(c->b, brow, t.iv, ""));
-    LLVMValueRef sargs[3] = {x, w, LLVMBuildLoad2(c->b, c->t_real, sump, "")};
-    LLVMBuildStore(c->b, LLVMBuildCall2(c->b, sfma_ft, sfma, sargs, 3, ""), sump);
-    cg_loop_end(c, &t);
-    epi_store(c, v, epi, crow, j.iv, LLVMBuildLoad2(c->b, c->t_real, sump, "y"));
-    cg_loop_end(c, &j);
-    cg_loop_end(c, &r);
     cg_loop_end(c, &item);
 }
 

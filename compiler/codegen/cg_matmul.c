@@ -21,6 +21,7 @@
  * Every element of C sums its k terms in order, in one item, so the split
  * of items over threads never changes a bit.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,153 @@ static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
     cg_loop_end(c, &item);
 }
 
+/* One level of the in-register transpose: rows i and i + s (i & s == 0)
+ * swap their off-diagonal s × s blocks.  After the levels s = VW/2 .. 1,
+ * row q holds what was column q: each level exchanges bit s of the row and
+ * the lane index. */
+static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
+{
+    LLVMValueRef lo[16], hi[16];
+    for (int l = 0; l < VW; l++) {
+        lo[l] = LLVMConstInt(c->t_i32, (unsigned)((l & s) ? VW + l - s : l), 0);
+        hi[l] = LLVMConstInt(c->t_i32, (unsigned)((l & s) ? VW + l : l + s), 0);
+    }
+    LLVMValueRef mlo = LLVMConstVector(lo, (unsigned)VW), mhi = LLVMConstVector(hi, (unsigned)VW);
+    for (int i = 0; i < VW; i++) {
+        if (i & s)
+            continue;
+        LLVMValueRef a = rows[i], b = rows[i + s];
+        rows[i] = LLVMBuildShuffleVector(c->b, a, b, mlo, "");
+        rows[i + s] = LLVMBuildShuffleVector(c->b, a, b, mhi, "");
+    }
+}
+
+/* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
+ * at b0), into panels of NR columns, k-major: packB[(p·kn + k)·NR + c] =
+ * W[p·NR + c, k0 + k], zero for rows past n.  A panel's columns are rows of
+ * W, so this is a transpose: VW rows × VW k at a time are VW contiguous
+ * vector loads, transposed in registers (log2 VW levels of shuffles) and
+ * stored as VW vectors of the panel.  Element by element, that needs a
+ * gather per vector (31% of the MLP's batch-64 forward went to gathers).
+ * Blocks with rows past n, and the last kn mod VW values of k, go one
+ * element at a time.  The same numbers land in the same places either way. */
+static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
+                            int64_t n, LLVMValueRef packB)
+{
+    int VW = vector_width(c), NR = 2 * VW;
+    int64_t panels = (n + NR - 1) / NR;
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    LLVMValueRef kv = LLVMBuildNSWMul(c->b, LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), cg_i64(c, VW), "kv");
+    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
+    LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
+    for (int h = 0; h < NR / VW; h++) {
+        LLVMValueRef c0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "c0");
+        LLVMValueRef full = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, VW), ""), cg_i64(c, n), "");
+        LLVMBasicBlockRef blocks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tblocks");
+        LLVMBasicBlockRef singles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tsingles");
+        LLVMBuildCondBr(c->b, full, blocks, singles);
+
+        /* whole blocks: k in [0, kv) */
+        LLVMPositionBuilderAtEnd(c->b, blocks);
+        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), "tkb");
+        LLVMValueRef kk = LLVMBuildNSWMul(c->b, kb.iv, cg_i64(c, VW), "kk");
+        LLVMValueRef rows[16];
+        for (int r = 0; r < VW; r++) {
+            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), ""), K, ""),
+                                               LLVMBuildNSWAdd(c->b, k0, kk, ""), "");
+            rows[r] = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), "w");
+            LLVMSetAlignment(rows[r], align);
+        }
+        for (int s = VW / 2; s >= 1; s /= 2)
+            swap_blocks(c, rows, VW, s);
+        for (int q = 0; q < VW; q++) {
+            LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, kk, cg_i64(c, q), ""),
+                                                                     cg_i64(c, NR), ""), cg_i64(c, h * VW), "");
+            LLVMSetAlignment(LLVMBuildStore(c->b, rows[q], at(c, panel, dst)), align);
+        }
+        cg_loop_end(c, &kb);
+        LLVMBasicBlockRef tail = LLVMGetInsertBlock(c->b);
+
+        /* one at a time: k in [kv, kn) after whole blocks, or all of k for
+         * a block with rows past n */
+        LLVMPositionBuilderAtEnd(c->b, singles);
+        LLVMBasicBlockRef each = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "teach");
+        LLVMBuildBr(c->b, each);
+        LLVMPositionBuilderAtEnd(c->b, tail);
+        LLVMBuildBr(c->b, each);
+        LLVMPositionBuilderAtEnd(c->b, each);
+        LLVMValueRef from = LLVMBuildPhi(c->b, c->t_i64, "tfrom");
+        LLVMValueRef from_v[2] = {cg_i64(c, 0), kv};
+        LLVMBasicBlockRef from_b[2] = {singles, tail};
+        LLVMAddIncoming(from, from_v, from_b, 2);
+        CgLoop kt = cg_loop_begin(c, from, kn, "tk");
+        for (int r = 0; r < VW; r++) {
+            LLVMValueRef j = LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), "");
+            LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
+            LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
+            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), LLVMBuildNSWAdd(c->b, k0, kt.iv, ""), "");
+            LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), cg_real(c, 0), "");
+            LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kt.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW + r), "");
+            LLVMBuildStore(c->b, x, at(c, panel, dst));
+        }
+        cg_loop_end(c, &kt);
+    }
+    cg_loop_end(c, &pp);
+}
+
+/* The few-rows path as a function of its own, with the kernel body's
+ * signature and attributes, called from the body: kept apart, its register
+ * allocation and code layout do not change with the tiled path's (when
+ * they shared a function, a change to the tiled path's packing made the
+ * MNIST MLP's batch-1 call 15% slower with the very same inner loop). */
+static void call_few_rows(Cg *c, int v, const Mm *mm)
+{
+    LLVMValueRef body = c->fn, saved_ctx = c->ctx_arg, saved_begin = c->begin_arg, saved_end = c->end_arg;
+    LLVMBasicBlockRef saved_entry = c->entry, at_block = LLVMGetInsertBlock(c->b);
+    LLVMTypeRef ft = LLVMGlobalGetValueType(body);
+    size_t len;
+    const char *name = LLVMGetValueName2(body, &len);
+    char fname[300];
+    snprintf(fname, sizeof fname, "%.*s.few_rows", (int)len, name);
+    LLVMValueRef f = LLVMAddFunction(c->mod, fname, ft);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    unsigned nparams = LLVMCountParams(body);
+    for (unsigned i = 0; i <= nparams; i++) {   /* the function's own (index ~0) and each parameter's */
+        unsigned idx = i == nparams ? (unsigned)LLVMAttributeFunctionIndex : i + 1;
+        unsigned count = LLVMGetAttributeCountAtIndex(body, idx);
+        LLVMAttributeRef *attrs = malloc(sizeof *attrs * (count + 1));
+        LLVMGetAttributesAtIndex(body, idx, attrs);
+        for (unsigned k = 0; k < count; k++)
+            LLVMAddAttributeAtIndex(f, idx, attrs[k]);
+        free(attrs);
+    }
+
+    c->fn = f;
+    c->ctx_arg = LLVMGetParam(f, nparams - 3);
+    c->begin_arg = LLVMGetParam(f, nparams - 2);
+    c->end_arg = LLVMGetParam(f, nparams - 1);
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    Epi epi;
+    epi_begin(c, v, &epi);
+    dot_rows(c, v, mm, mm_rows(c, v, mm), &epi);
+    epi_end(&epi);
+    LLVMBuildRetVoid(c->b);
+
+    c->fn = body;
+    c->ctx_arg = saved_ctx;
+    c->begin_arg = saved_begin;
+    c->end_arg = saved_end;
+    c->entry = saved_entry;
+    LLVMPositionBuilderAtEnd(c->b, at_block);
+    LLVMValueRef *args = malloc(sizeof *args * nparams);
+    for (unsigned i = 0; i < nparams; i++)
+        args[i] = LLVMGetParam(body, i);
+    LLVMBuildCall2(c->b, ft, f, args, nparams, "");
+    free(args);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
@@ -441,8 +589,6 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef K = mm_depth(c, v, &mm);
     LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
-    Epi epi;
-    epi_begin(c, v, &epi);
     LLVMBasicBlockRef done = NULL;
     if (mm.tb && !mm.ta && !mm.k_batch && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
@@ -450,10 +596,12 @@ void cg_matmul_body(Cg *c, int v)
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
         LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, M, cg_i64(c, MR), ""), few, tiled);
         LLVMPositionBuilderAtEnd(c->b, few);
-        dot_rows(c, v, &mm, M, &epi);
+        call_few_rows(c, v, &mm);
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, tiled);
     }
+    Epi epi;
+    epi_begin(c, v, &epi);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     LLVMValueRef chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC - 1), ""), cg_i64(c, KC), "chunks");
     LLVMValueRef packA = malloc_reals(c, cg_i64(c, KC * MR));
@@ -487,7 +635,9 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildCondBr(c->b, changed, pack, packed);
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, mat, last_mat);
-    {
+    if (mm.tb) {
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, packB);
+    } else {
         CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
@@ -495,8 +645,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
         LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
         LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
-        LLVMValueRef src = mm.tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), kk, "")
-                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
         LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
         LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                                  cg_i64(c, NR), ""), pc.iv, "");

@@ -88,6 +88,14 @@ const char *read_source(const char *path)
     return buf;
 }
 
+void run_file(FrontRun *r, const char *path)
+{
+    const char *text = read_source(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    run_text(r, text);
+    CU_ASSERT_EQUAL_FATAL(r->status, NNC_OK);
+}
+
 void fill_step_inputs(IrEval *ev, const SemaModel *m, NncCompiled *c)
 {
     const IrGraph *g = &c->step.L.g;

@@ -35,6 +35,9 @@ const char *output_type(const FrontRun *r);
 
 /* The text of a file (a static buffer of 64 KiB), or NULL. */
 const char *read_source(const char *path);
+/* run_text on the file at path, which must read and check cleanly (a fatal
+ * CUnit failure otherwise). */
+void run_file(FrontRun *r, const char *path);
 
 struct IrEval;
 struct SemaModel;

@@ -21,11 +21,8 @@
 static void check_batches(const char *path, IrType type, int64_t plan_batch, const int64_t *batches, int nbatches,
                           double tol)
 {
-    const char *text = read_source(path);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     FrontRun fr;
-    run_text(&fr, text);
-    CU_ASSERT_EQUAL_FATAL(fr.status, NNC_OK);
+    run_file(&fr, path);
     const SemaModel *m = fr.f.model;
     NncCompiled c;
     const char *err = NULL;
@@ -129,11 +126,8 @@ static void test_reduce_columns(void)
  * (only the places of tensors differ, never the arithmetic). */
 static void check_same_bits(const char *path, int64_t plan_a, int64_t plan_b, int64_t batch)
 {
-    const char *text = read_source(path);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     FrontRun fr;
-    run_text(&fr, text);
-    CU_ASSERT_EQUAL_FATAL(fr.status, NNC_OK);
+    run_file(&fr, path);
     const SemaModel *m = fr.f.model;
     NncCompiled c[2];
     const char *err = NULL;

@@ -63,11 +63,8 @@ static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
 
 static void check_example(const char *path, IrType type, double tol, int64_t batch)
 {
-    const char *text = read_source(path);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     FrontRun r;
-    run_text(&r, text);
-    CU_ASSERT_EQUAL_FATAL(r.status, NNC_OK);
+    run_file(&r, path);
     const SemaModel *m = r.f.model;
     NncCompiled base, c;
     const char *err = NULL;

@@ -40,7 +40,7 @@ static const char usage_text[] =
     "                         step: backward pass and optimizer update appended),\n"
     "                         opt (simplified, common subexpressions merged, dead\n"
     "                         code removed), fused (after fusion), plan (the memory\n"
-    "                         plan at the train block's batch size, or --batch),\n"
+    "                         plan for any batch, no smaller than --batch's),\n"
     "                         llvm (the generated LLVM IR), asm (machine code)\n"
     "      --dot              with --dump-ir=ir..plan: the graph for Graphviz\n"
     "      --gradcheck        compare every parameter's gradient with finite\n"
@@ -82,7 +82,7 @@ static const char usage_text[] =
     "                         libMODEL.so; MODEL.o); a header goes beside it\n"
     "      --target-cpu=NAME  generate code for NAME (e.g. x86-64-v3), not this host\n"
     "      --epochs N, --steps N, --batch N, --lr X, --seed N\n"
-    "                         compiled into the trainer (the batch is its largest)\n"
+    "                         compiled into the trainer (the batch as its default)\n"
     "\n"
     "Exit status: 0 success, 1 errors in the input (or a failed gradient check),\n"
     "2 bad command line, 3 internal compiler error.\n";

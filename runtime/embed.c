@@ -22,7 +22,7 @@
 struct RtInstance {
     const RtModel *m;
     uint8_t       *slab[5];
-    int64_t        capacity; /* the largest batch the slabs hold */
+    int64_t        capacity; /* the largest batch the slabs hold (rt_batch_room) */
     char          *err;      /* separate so that const functions can report */
 };
 
@@ -46,7 +46,7 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
         return NULL;
     }
     x->m = m;
-    x->capacity = m->batch;
+    x->capacity = rt_batch_room(m->batch, m->batch);
     if (rt_slabs_alloc(m, x->capacity, x->slab, x->err, ERR_LEN) != 0) {
         free(x->err);
         free(x);
@@ -92,40 +92,43 @@ int rt_instance_save(const RtInstance *x, const char *path)
     return rt_state_save(x->m, x->slab, path, x->err, ERR_LEN);
 }
 
-/* The input and activation slabs, regrown for batches of up to `batch`.
- * On failure the old ones stay, and so does everything the caller had. */
+/* The input and activation slabs, regrown for batches of up to `batch`
+ * (parameters and optimizer state do not depend on the batch).  On failure
+ * the old ones stay, and so does everything the caller had. */
 static int grow(RtInstance *x, int64_t batch)
 {
-    static const int grows[2] = {RT_SLAB_INPUT, RT_SLAB_ACT};
-    uint8_t *fresh[5] = {0};
-    for (int k = 0; k < 2; k++) {
-        size_t size = rt_slab_size(x->m, grows[k], batch);
-        if (!(fresh[grows[k]] = aligned_alloc(64, size))) {
-            rt_slabs_free(fresh);
-            return fail(x, "train_step: batch %lld: out of memory for %zu bytes", (long long)batch, size);
-        }
-        memset(fresh[grows[k]], 0, size);
+    uint8_t *input = rt_slab_alloc(x->m, RT_SLAB_INPUT, batch), *act = rt_slab_alloc(x->m, RT_SLAB_ACT, batch);
+    if (!input || !act) {
+        free(input);
+        free(act);
+        return fail(x, "train_step: batch %lld: out of memory", (long long)batch);
     }
-    for (int k = 0; k < 2; k++) {
-        free(x->slab[grows[k]]);
-        x->slab[grows[k]] = fresh[grows[k]];
-    }
-    x->capacity = batch;
+    free(x->slab[RT_SLAB_INPUT]);
+    free(x->slab[RT_SLAB_ACT]);
+    x->slab[RT_SLAB_INPUT] = input;
+    x->slab[RT_SLAB_ACT] = act;
+    x->capacity = rt_batch_room(x->m->batch, batch);
+    return 0;
+}
+
+/* -1, saying which, if one of the caller's arrays is a null pointer. */
+static int check_arrays(RtInstance *x, const char *what, const char *role, const RtTensorSpec *t, int count,
+                        const void *const *src)
+{
+    for (int i = 0; i < count; i++)
+        if (!src || !src[i])
+            return fail(x, "%s: %s '%s' is a null pointer", what, role, t[i].name);
     return 0;
 }
 
 /* Rows [first, first+n) of each caller array into the slab's tensors, laid
  * out for a batch of n. */
-static int copy_in(RtInstance *x, const char *what, const char *role, const RtTensorSpec *t, int count,
-                   const void *const *src, int64_t first, int64_t n)
+static void copy_in(RtInstance *x, const RtTensorSpec *t, int count, const void *const *src, int64_t first, int64_t n)
 {
     for (int i = 0; i < count; i++) {
-        if (!src || !src[i])
-            return fail(x, "%s: %s '%s' is a null pointer", what, role, t[i].name);
         size_t row = rt_dsize(t[i].dtype) * (size_t)rt_elems(&t[i], 1);
         memcpy(rt_at(x->m, x->slab, &t[i], n), (const uint8_t *)src[i] + row * (size_t)first, row * (size_t)n);
     }
-    return 0;
 }
 
 static RtCtx context(const RtInstance *x, int64_t batch)
@@ -144,12 +147,13 @@ int rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs,
     const RtEntry *e = &m->predict;
     if (batch < 1)
         return fail(x, "forward: batch %lld; it must be at least 1", (long long)batch);
+    if (check_arrays(x, "forward", "input", m->inputs, m->ninputs, inputs) != 0)
+        return -1;
     if (!output)
         return fail(x, "forward: the output is a null pointer");
     for (int64_t first = 0; first < batch; first += x->capacity) {
         int64_t n = batch - first < x->capacity ? batch - first : x->capacity;
-        if (copy_in(x, "forward", "input", m->inputs, m->ninputs, inputs, first, n) != 0)
-            return -1;
+        copy_in(x, m->inputs, m->ninputs, inputs, first, n);
         RtCtx ctx = context(x, n);
         e->fn(&ctx);
         memcpy(output + first * e->output_elems, x->slab[RT_SLAB_ACT] + rt_bytes_at(e->output, m->batch, n),
@@ -166,11 +170,13 @@ int rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inpu
     const RtModel *m = x->m;
     if (batch < 1)
         return fail(x, "train_step: batch %lld; it must be at least 1", (long long)batch);
+    if (check_arrays(x, "train_step", "input", m->inputs, m->ninputs, inputs) != 0
+        || check_arrays(x, "train_step", "target", m->targets, m->ntargets, targets) != 0)
+        return -1;
     if (batch > x->capacity && grow(x, batch) != 0)
         return -1;
-    if (copy_in(x, "train_step", "input", m->inputs, m->ninputs, inputs, 0, batch) != 0
-        || copy_in(x, "train_step", "target", m->targets, m->ntargets, targets, 0, batch) != 0)
-        return -1;
+    copy_in(x, m->inputs, m->ninputs, inputs, 0, batch);
+    copy_in(x, m->targets, m->ntargets, targets, 0, batch);
     RtCtx ctx = context(x, batch);
     m->train.fn(&ctx);
     if (loss)

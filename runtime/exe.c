@@ -1,10 +1,10 @@
 /* exe.c — the command line of a trainer made by `nnc model.nn`.
  *
  * The executable holds one compiled model; its options are those of
- * `nnc --jit` that make sense once the code exists.  What was compiled in
- * (the batch the memory plan was made for, the learning rate, which is a
- * constant of the generated update) can be narrowed or not at all; asking
- * for more says how to recompile rather than silently doing something else.
+ * `nnc --jit` that make sense once the code exists.  The batch is only a
+ * default (the memory plan serves any); the learning rate, a constant of
+ * the generated update, cannot change: asking for another says how to
+ * recompile rather than silently doing something else.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -48,6 +48,8 @@ static inline double rt_get(const void *p, RtDtype d, int64_t i)
  * m's entries asks for, plus 64 so that a vector load past the end of the
  * last tensor stays inside. */
 size_t rt_slab_size(const RtModel *m, int s, int64_t batch);
+/* Slab s zeroed (64-byte aligned) for batches of up to `batch`, or NULL. */
+uint8_t *rt_slab_alloc(const RtModel *m, int s, int64_t batch);
 /* Allocates slab[1..4] zeroed (64-byte aligned), for batches of up to
  * `batch`.  Returns 0, or -1 with a reason. */
 int  rt_slabs_alloc(const RtModel *m, int64_t batch, uint8_t *slab[5], char *err, size_t errlen);

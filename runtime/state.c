@@ -19,18 +19,24 @@ size_t rt_slab_size(const RtModel *m, int s, int64_t batch)
     return (size_t)((bytes + 63) / 64 * 64 + 64);
 }
 
+uint8_t *rt_slab_alloc(const RtModel *m, int s, int64_t batch)
+{
+    size_t size = rt_slab_size(m, s, batch);
+    uint8_t *p = aligned_alloc(64, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
 int rt_slabs_alloc(const RtModel *m, int64_t batch, uint8_t *slab[5], char *err, size_t errlen)
 {
     memset(slab, 0, 5 * sizeof *slab);
-    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
-        size_t size = rt_slab_size(m, s, batch);
-        slab[s] = aligned_alloc(64, size);
-        if (!slab[s]) {
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
+        if (!(slab[s] = rt_slab_alloc(m, s, batch))) {
+            size_t size = rt_slab_size(m, s, batch);
             rt_slabs_free(slab);
             return rt_fail(-1, err, errlen, "out of memory for %zu bytes (batch %lld)", size, (long long)batch);
         }
-        memset(slab[s], 0, size);
-    }
     return 0;
 }
 

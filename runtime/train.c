@@ -73,19 +73,13 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
     }
 }
 
+/* The next batch of text windows, written straight into the slots: the
+ * front end makes a text model's input and target token ids (int32). */
 static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
 {
     L->ctx.batch = b;
-    const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
-    int64_t T = L->cfg->block;
-    int32_t *xs = malloc(sizeof *xs * (size_t)(b * T)), *ys = malloc(sizeof *ys * (size_t)(b * T));
-    rt_text_batch(L->cfg->text, T, b, L->cfg->seed, step, validation, xs, ys);
-    for (int64_t i = 0; i < b * T; i++) {
-        rt_set(at(L, x), x->dtype, i, xs[i]);
-        rt_set(at(L, y), y->dtype, i, ys[i]);
-    }
-    free(xs);
-    free(ys);
+    rt_text_batch(L->cfg->text, L->cfg->block, b, L->cfg->seed, step, validation, at(L, &L->m->inputs[0]),
+                  at(L, &L->m->targets[0]));
 }
 
 /* A scalar result of the batch that just ran. */
@@ -269,15 +263,13 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
                     m->name, m->ninputs, m->ntargets);
     if (!c->text && !c->sample && (!c->train || !c->test))
         return rt_fail(1, err, errlen, "no data to train on");
-    int64_t per_example = 1;
-    for (int i = 1; i < m->inputs[0].rank; i++)
-        per_example *= m->inputs[0].shape[i];
+    int64_t per_example = rt_elems(&m->inputs[0], 1);
     if (!c->text && c->train->x_elems != per_example)
         return rt_fail(1, err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
                     (long long)c->train->x_elems, m->inputs[0].name, (long long)per_example);
-    if (c->text && m->targets[0].dtype == RT_I32) {
-        /* token ids must be below the model's vocabulary: checked by the caller against the text */
-    }
+    if (c->text && (m->inputs[0].dtype != RT_I32 || m->targets[0].dtype != RT_I32))
+        return rt_fail(1, err, errlen, "text data feeds token ids, but '%s' or '%s' is not int32", m->inputs[0].name,
+                       m->targets[0].name);
 
     if (rt_slabs_alloc(m, c->batch, L.slab, err, errlen) != 0)
         return 1;
@@ -351,8 +343,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         loss_examples += b;
         train_seconds += now() - step_start;
         int end_of_epoch = spe && step % spe == 0;
-        int eval_now = end_of_epoch || step == total
-                    || (c->eval_every && step % c->eval_every == 0) || (c->text && !c->eval_every && step == total);
+        int eval_now = end_of_epoch || step == total || (c->eval_every && step % c->eval_every == 0);
         if (c->progress && (now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
             L.last_bar = now();
             double elapsed = now() - epoch_start;

@@ -40,6 +40,10 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
     memset(e, 0, sizeof *e);
     for (int s = 0; s <= SLAB_ACT; s++)
         e->slab_bytes[s] = rt_bytes(p->slab_bytes[s]);
+    if (p->slab_bytes[SLAB_PARAM].per_ex || p->slab_bytes[SLAB_STATE].per_ex) {
+        *err = "parameters or optimizer state grow with the batch";   /* the runtime keeps them at any batch */
+        return -1;
+    }
     e->loss = (RtBytes){-1, 0};
     int o = nth_output(g, OUT_LOSS, 0);
     if (o >= 0) {

@@ -2,7 +2,7 @@
  *
  *   nnc --jit examples/mnist_mlp.nn --save ck.safetensors
  *   nnc --emit=so -o build/libmnist_mlp.so examples/mnist_mlp.nn
- *   cc classify.c -I build -L build -lmnist_mlp -Wl,-rpath,build -o classify
+ *   cc classify.c -I build -L build -lmnist_mlp -Wl,-rpath,build -lz -lm -o classify
  *   ./classify ck.safetensors $NNC_DATA/mnist
  *
  * It reads the test images itself (IDX, gzipped or not: see

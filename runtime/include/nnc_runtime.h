@@ -1,7 +1,9 @@
 /* nnc_runtime.h — the thin C runtime that nnc's generated code and tools
- * link.  Plain C, no compiler headers.  This version holds the random
- * numbers, parameter initialisation and the checkpoint writer; the rest
- * (slabs, threads, data, the training loop) comes with the code generator.
+ * link.  Plain C, no compiler headers.  It holds random numbers and
+ * parameter initialisation, checkpoints, the thread pool, the context and
+ * model description generated code reads, the data sources, the training
+ * loop and trainers' command line, and the instances embedded libraries
+ * wrap.
  */
 #ifndef NNC_RUNTIME_H
 #define NNC_RUNTIME_H
@@ -89,11 +91,18 @@ typedef enum RtSlab { RT_SLAB_NONE, RT_SLAB_INPUT, RT_SLAB_PARAM, RT_SLAB_STATE,
 enum { RT_BATCH_ROUND = 16 };
 typedef struct RtBytes { int64_t fixed, per_example; } RtBytes;
 
-static inline int64_t rt_bytes_at(RtBytes x, int64_t planned, int64_t batch)
+/* B̂ for a batch of a model planned for `planned`: also the most examples
+ * that slabs sized for `batch` hold. */
+static inline int64_t rt_batch_room(int64_t planned, int64_t batch)
 {
     int64_t r = (batch + RT_BATCH_ROUND - 1) / RT_BATCH_ROUND * RT_BATCH_ROUND;
     int64_t floor = (planned + RT_BATCH_ROUND - 1) / RT_BATCH_ROUND * RT_BATCH_ROUND;
-    return x.fixed + x.per_example * (r > floor ? r : floor);
+    return r > floor ? r : floor;
+}
+
+static inline int64_t rt_bytes_at(RtBytes x, int64_t planned, int64_t batch)
+{
+    return x.fixed + x.per_example * rt_batch_room(planned, batch);
 }
 
 /* What a generated entry `void NAME(RtCtx *)` reads: every tensor is at
@@ -246,11 +255,11 @@ void        rt_instance_destroy(RtInstance *x);
 int         rt_instance_load(RtInstance *x, const char *path);
 int         rt_instance_save(const RtInstance *x, const char *path);
 /* inputs[i]: input i's batch (float, or int32_t for tokens), row-major;
- * output: batch × the prediction's values per example.  Any batch: larger
- * ones run in pieces of the compiled batch. */
+ * output: batch × the prediction's values per example.  Any batch: one
+ * larger than the instance's slabs hold runs in pieces of what they hold. */
 int         rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs, float *output);
-/* One optimizer step on the batch (at most the compiled batch); *loss: its
- * mean loss before the update. */
+/* One optimizer step on the batch, any size (a larger one than the slabs
+ * hold grows them); *loss: its mean loss before the update. */
 int         rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inputs,
                                    const void *const *targets, float *loss);
 const char *rt_instance_error(const RtInstance *x);

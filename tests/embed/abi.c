@@ -8,8 +8,9 @@
  *              larger than the compiled one runs in pieces (train_step at
  *              any batch: grow.c)
  *   threads    two instances on two threads give the same bits as one
- *   cycles     create/load/forward/train/save/destroy many times (run under
- *              ASan by the sanitizer build: nothing leaks)
+ *   cycles     create/load/forward/train/save/destroy many times, at batches
+ *              1 to 37, every call succeeding (run under ASan by the
+ *              sanitizer build: nothing leaks)
  *
  * Prints "ok" and exits 0, or says what failed and exits 1.
  */
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
     expect_error(m, tiny_forward(m, 2, xs, NULL), "forward: the output is a null pointer");
     expect_error(m, tiny_train_step(m, 0, xs, ys, &loss), "train_step: batch 0; it must be at least 1");
     expect_error(m, tiny_train_step(m, 2, xs, NULL, &loss), "train_step: target 'y' is a null pointer");
+    /* checked before the instance grows for a batch this large */
+    expect_error(m, tiny_train_step(m, (int64_t)1 << 40, xs, NULL, &loss), "train_step: target 'y' is a null pointer");
     expect_error(m, tiny_load(m, "/nonexistent/ck.safetensors"),
                  "cannot open '/nonexistent/ck.safetensors': No such file or directory");
     CHECK(tiny_load(NULL, "x") == -1, "load(NULL)");
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
     double worst = 0;
     for (int i = 0; i < N; i++) {
         float one[TINY_OUTPUT_SIZE];
-        tiny_forward(m, 1, xs + i * TINY_X_SIZE, one);
+        CHECK(tiny_forward(m, 1, xs + i * TINY_X_SIZE, one) == 0, "forward 1: %s", tiny_last_error(m));
         for (int k = 0; k < TINY_OUTPUT_SIZE; k++) {
             double a = one[k], b = out[i * TINY_OUTPUT_SIZE + k];
             double r = fabs(a - b) / fmax(fabs(b), 1e-30);
@@ -119,8 +122,7 @@ int main(int argc, char **argv)
     tiny *m2 = tiny_create(99);
     CHECK(tiny_load(m2, path) == 0, "load: %s", tiny_last_error(m2));
     float a[N * TINY_OUTPUT_SIZE], b[N * TINY_OUTPUT_SIZE];
-    tiny_forward(m, N, xs, a);
-    tiny_forward(m2, N, xs, b);
+    CHECK(tiny_forward(m, N, xs, a) == 0 && tiny_forward(m2, N, xs, b) == 0, "forward after load");
     CHECK(memcmp(a, b, sizeof a) == 0, "a loaded instance differs from the saved one");
     tiny_destroy(m2);
     tiny_destroy(m);
@@ -141,10 +143,11 @@ int main(int argc, char **argv)
     /* cycles */
     for (int c = 0; c < 50; c++) {
         tiny *x = tiny_create((uint64_t)c);
-        tiny_load(x, path);
-        tiny_forward(x, N, xs, out);
-        tiny_train_step(x, 8, xs, ys, &loss);
-        tiny_save(x, path);
+        CHECK(x != NULL, "cycle %d: create", c);
+        CHECK(tiny_load(x, path) == 0, "cycle %d: load: %s", c, tiny_last_error(x));
+        CHECK(tiny_forward(x, N, xs, out) == 0, "cycle %d: forward: %s", c, tiny_last_error(x));
+        CHECK(tiny_train_step(x, 1 + c % N, xs, ys, &loss) == 0, "cycle %d: train_step: %s", c, tiny_last_error(x));
+        CHECK(tiny_save(x, path) == 0, "cycle %d: save: %s", c, tiny_last_error(x));
         tiny_destroy(x);
     }
     if (failures)

@@ -84,6 +84,7 @@ cpu)
     "$tmp/xor" --metrics "$tmp/m" --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
     loss=$(tail -1 "$tmp/m" | tr ',{}' '\n\n\n' | awk -F': ' '$1 ~ /"train_loss"/ {print $2}')
     echo "final loss $loss"
+    echo "$loss" | grep -Eq '^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' || fail "no train_loss in the metrics"
     awk -v l="$loss" 'BEGIN { exit !(l < 0.01) }' || fail "loss $loss" ;;
 refuse)
     cp "$root/examples/xor.nn" "$root/examples/xor.csv" "$tmp/"

@@ -13,7 +13,8 @@
 #   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
 #                epochs in one run
 #   eval         --eval --load prints the test metrics of a checkpoint
-#   interrupt    Ctrl-C (SIGINT) finishes the step, saves, exits 130
+#   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
+#                a checkpoint of that step, exits 130
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
 #   sample       a small character model learns "abcd" repeated and, from the
@@ -26,6 +27,9 @@ trap 'rm -rf "$tmp"' EXIT
 field() {  # field NAME FILE LINE: a number from a metrics JSON line
     sed -n "${3}p" "$2" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
 }
+# number TEXT: whether TEXT is a number (awk compares an empty string as text,
+# and "" < 0.01 holds)
+number() { echo "$1" | grep -Eq '^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$'; }
 # trains NAME OP BOUND MODEL [OPTION...] runs nnc --jit on
 # examples/MODEL.nn, prints the final metric NAME and passes when it is OP
 # (an awk comparison) BOUND
@@ -35,6 +39,7 @@ trains() {
     "$nnc" --jit --metrics "$tmp/m" "$@" "$root/examples/$model.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     value=$(field "$name" "$tmp/m" '$')
     echo "$model: final $name $value (wanted $op $bound)"
+    number "$value" || { echo "no number for $name in the metrics"; exit 1; }
     awk -v v="$value" -v b="$bound" "BEGIN { exit !(v $op b) }"
 }
 need_mnist() {
@@ -90,12 +95,27 @@ interrupt)
     need_mnist
     "$nnc" --jit --epochs 50 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" &
     pid=$!
-    sleep 3
+    # Interrupt once training runs (the first epoch's checkpoint is there): a
+    # background job of sh starts with SIGINT ignored, so a signal that came
+    # while nnc was still compiling, before it set its handler, would be lost.
+    tries=0
+    until [ -s "$tmp/ck.safetensors" ] || [ $tries -ge 600 ]; do sleep 0.1; tries=$((tries + 1)); done
     kill -INT $pid
     wait $pid
     status=$?
     cat "$tmp/log"
-    [ "$status" = 130 ] && [ -s "$tmp/ck.safetensors" ] && grep -q "^interrupted after step" "$tmp/log" ;;
+    [ "$status" = 130 ] || { echo "exit status $status, not 130"; exit 1; }
+    n=$(sed -n 's/^interrupted after step \([0-9]*\).*/\1/p' "$tmp/log")
+    [ -n "$n" ] || { echo "no 'interrupted after step N'"; exit 1; }
+    # the checkpoint is the one written at the interruption: its step is N
+    saved=$(/usr/bin/python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+lo, hi = json.loads(b[8:8 + n])["step"]["data_offsets"]
+print(int(struct.unpack("<f", b[8 + n + lo:8 + n + hi])[0]))' "$tmp/ck.safetensors")
+    echo "interrupted after step $n; the checkpoint holds step $saved"
+    [ "$saved" = "$n" ] ;;
 nonfinite)
     need_mnist
     "$nnc" --jit --epochs 1 --lr 1e30 "$root/examples/mnist_mlp.nn" 2>"$tmp/log"

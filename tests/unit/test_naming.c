@@ -70,15 +70,8 @@ static void test_layers_and_repeat(void)
 
 static void test_shakespeare_names(void)
 {
-    FILE *f = fopen(NNC_SOURCE_DIR "/examples/shakespeare.nn", "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char text[8192];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
     FrontRun r;
-    run_text(&r, text);
-    CU_ASSERT_EQUAL_FATAL(r.status, NNC_OK);
+    run_file(&r, NNC_SOURCE_DIR "/examples/shakespeare.nn");
     const char *p = params_of(&r);
     static const char *const want[] = {
         "embed.weight [65,128]\n", "pos.weight [64,128]\n", "blocks.0.ln_1.weight [128]\n",

@@ -34,10 +34,11 @@ static int run(IrEval *ev, const SemaModel *m, NncCompiled *c, int64_t batch, bo
 }
 
 /* The largest difference between two runs' outputs, relative to each
- * output's scale.  Differences below 1e-6 in absolute value count as none:
- * some values are zero in exact arithmetic and rounding noise in f32 (the
- * gradient of an attention key's bias: adding it shifts a whole row of
- * scores, which softmax ignores), and noise has no relative precision. */
+ * output's scale.  Differences below 1e-6 in absolute value in f32 (1e-14
+ * in f64) count as none: some values are zero in exact arithmetic and
+ * rounding noise otherwise (the gradient of an attention key's bias: adding
+ * it shifts a whole row of scores, which softmax ignores), and noise has no
+ * relative precision. */
 static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
 {
     double worst_rel = 0;
@@ -52,7 +53,8 @@ static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
             scale = fmax(scale, fabs(va[e]));
             diff = fmax(diff, fabs(va[e] - vb[e]));
         }
-        double rel = diff <= 1e-6 ? 0 : scale > 0 ? diff / scale : diff;
+        double noise = a->g->ftype == IR_F32 ? 1e-6 : 1e-14;
+        double rel = diff <= noise ? 0 : scale > 0 ? diff / scale : diff;
         if (rel > worst_rel) {
             worst_rel = rel;
             *worst = name;

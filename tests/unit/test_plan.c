@@ -381,15 +381,8 @@ static void test_print(void)
  * at batch 64. */
 static void test_mnist(void)
 {
-    FILE *f = fopen(NNC_SOURCE_DIR "/examples/mnist_mlp.nn", "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char text[8192];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
     FrontRun r;
-    run_text(&r, text);
-    CU_ASSERT_EQUAL_FATAL(r.status, NNC_OK);
+    run_file(&r, NNC_SOURCE_DIR "/examples/mnist_mlp.nn");
     NncStep step;
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(nnc_build_step(r.f.model, &r.f.src, &r.f.arena, IR_F32, STEP_TRAIN, true, &step, &err),

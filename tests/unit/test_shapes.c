@@ -430,6 +430,8 @@ static void run_row(const Row *row)
     expect_str(row, "status", r.status == NNC_OK && m ? "ok" : "failed", "ok");
     int id = m ? checked_node(row, m) : -1;
     if (id < 0) {
+        if (m)
+            expect_str(row, "checked node", "missing", "present");
         run_free(&r);
         return;
     }

@@ -124,7 +124,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
         const IrInstr *in = &p->code[k];
         int id = p->nin + k;
         int args[3] = {in->a, in->b, in->c};
-        if (in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX) {
+        if (ir_ops[in->op].flags & OPF_REDUCTION) {
             int a = in->a;
             if (!is_vec[a]) {  /* a per-row scalar repeated along the row */
                 scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, scal[a], cg_real(c, (double)len), "") : scal[a];

@@ -365,7 +365,7 @@ static void body_layout(Cg *c, int v, LLVMValueRef row)
     }
     /* pad and concat: which operand (or zero) depends on the index along ax */
     int64_t before = n->op == IR_PAD ? n->a.i[1] : 0;
-    int64_t first = n->op == IR_CONCAT ? xs->dim[ax] : xs->dim[ax];
+    int64_t first = xs->dim[ax];  /* concat: indices below this come from the first operand */
     const IrShape *ys = n->op == IR_CONCAT ? &N(c, n->in[1])->shape : NULL;
     CgStrides yst = {0};
     if (ys)

@@ -23,7 +23,6 @@ typedef struct Cg {
     const int     *slot_node;     /* a kernel body's pointer parameters: slot k holds node slot_node[k] */
     int            nslots;        /* 0: addresses come from the plan */
     LLVMBasicBlockRef entry;      /* for allocas */
-    const char    *prefix;        /* entry name: kernels are PREFIX.kN */
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
 } Cg;
 
@@ -75,9 +74,10 @@ void         cg_strides(const IrShape *operand, const IrShape *result, CgStrides
  * axes [0, axes) of shape (the outer part of an iteration). */
 LLVMValueRef cg_offset_of(Cg *c, const IrShape *shape, int axes, const CgStrides *st, LLVMValueRef o);
 
-/* Kernels (cg_kernels.c, cg_matmul.c): emit the body of c->fn for node v;
- * return the parallel extent (the number of items [begin, end) ranges
- * over) as a value computed in the caller's block by ext_fn. */
+/* Kernels (cg_kernels.c, cg_matmul.c): cg_kernel_body emits the body of
+ * c->fn for node v; cg_kernel_extent returns its parallel extent (the number
+ * of items [begin, end) ranges over) as a value built where the builder
+ * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);

@@ -466,9 +466,7 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "rt_uniform");
     if (!fn)
         fn = LLVMAddFunction(c->mod, "rt_uniform", ft);
-    LLVMValueRef step_r = operand_load(c, &(Operand){.node = n->in[0], .base = cg_base(c, n->in[0]),
-                                                      .row_off = cg_i64(c, 0)}, cg_i64(c, 0));
-    LLVMValueRef step = LLVMBuildFPToUI(c->b, step_r, c->t_i64, "step");
+    LLVMValueRef step = LLVMBuildFPToUI(c->b, cg_load(c, n->in[0], cg_i64(c, 0)), c->t_i64, "step");
     LLVMValueRef len = inner_len(c, &n->shape);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
     double keep = 1 / (1 - n->a.f);
@@ -485,9 +483,8 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
 
 typedef struct Geo { int64_t c, h, w, ho, wo, k, s, p; } Geo;
 
-static Geo geo_of(Cg *c, const IrNode *n, const IrShape *img)
+static Geo geo_of(const IrNode *n, const IrShape *img)
 {
-    (void)c;
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
     return (Geo){img->dim[1], img->dim[2], img->dim[3], (img->dim[2] + 2 * p - k) / s + 1,
                  (img->dim[3] + 2 * p - k) / s + 1, k, s, p};
@@ -498,7 +495,7 @@ static void body_windows(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int x = n->in[0];
-    Geo G = geo_of(c, n, &N(c, x)->shape);
+    Geo G = geo_of(n, &N(c, x)->shape);
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
     LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
@@ -525,7 +522,7 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
 {
     const IrNode *n = N(c, v);
     int w = n->in[0];
-    Geo G = geo_of(c, n, &n->shape);
+    Geo G = geo_of(n, &n->shape);
     LLVMValueRef dst_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.h * G.w), "z");
     cg_store(c, v, LLVMBuildNSWAdd(c->b, dst_plane, z.iv, ""), cg_real(c, 0));

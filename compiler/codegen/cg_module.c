@@ -105,7 +105,7 @@ static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .prefix = name};
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p};
     Cg *c = &cg;
     init_types(c);
     c->b = LLVMCreateBuilderInContext(ctx);

@@ -26,6 +26,10 @@ typedef struct Cg {
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
 } Cg;
 
+/* A scalar leaf, CONST or BATCH_SIZE: a value in the code with no memory of
+ * its own (no slab, no global), read through cg_leaf_scalar. */
+static inline bool cg_no_memory(const IrNode *n) { return n->op == IR_CONST || n->op == IR_BATCH_SIZE; }
+
 /* Loops: [begin, end) with an i64 induction variable. */
 typedef struct CgLoop {
     LLVMBasicBlockRef head, body, exit;

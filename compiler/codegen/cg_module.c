@@ -65,7 +65,7 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     }
     for (int k = 0; k < n->nin; k++) {
         const IrNode *u = &g->nodes[n->in[k]];
-        sb_printf(sb, " | %d %d ", (int)(u->op == IR_CONST || u->op == IR_BATCH_SIZE ? u->op : IR_INPUT), (int)u->type);
+        sb_printf(sb, " | %d %d ", (int)(cg_no_memory(u) ? u->op : IR_INPUT), (int)u->type);
         ir_shape_print(sb, &u->shape);
         if (u->op == IR_CONST)
             sb_printf(sb, " %a", u->a.f);
@@ -182,9 +182,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         LLVMPositionBuilderAtEnd(c->b, c->entry);
         LLVMValueRef *args = malloc(sizeof *args * (size_t)(nslots + 3));
         for (int k = 0; k < nslots; k++) {
-            const IrNode *u = &g->nodes[slots[k]];
-            bool no_memory = u->op == IR_CONST || u->op == IR_BATCH_SIZE;
-            args[k] = no_memory ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
+            args[k] = cg_no_memory(&g->nodes[slots[k]]) ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
         }
         args[nslots] = c->ctx_arg;
         args[nslots + 1] = LLVMGetParam(c->fn, 1);
@@ -244,7 +242,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
                                              cg_i64(c, ir_type_size(dst->type)), "");
         LLVMValueRef src = cg_base(c, out->value);
-        if (g->nodes[out->value].op == IR_CONST || g->nodes[out->value].op == IR_BATCH_SIZE) {
+        if (cg_no_memory(&g->nodes[out->value])) {
             /* a constant update (rare: simplified away): store it */
             cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
             continue;

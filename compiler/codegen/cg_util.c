@@ -144,11 +144,9 @@ void cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x) { LLVMBuildStore(c
 LLVMValueRef cg_leaf_scalar(Cg *c, int v)
 {
     const IrNode *n = &c->g->nodes[v];
-    if (n->op == IR_CONST)
-        return cg_real(c, n->a.f);
-    if (n->op == IR_BATCH_SIZE)
-        return LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
-    return NULL;
+    if (!cg_no_memory(n))
+        return NULL;
+    return n->op == IR_CONST ? cg_real(c, n->a.f) : LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
 }
 
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)

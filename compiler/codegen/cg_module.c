@@ -225,30 +225,20 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         }
     }
     /* new parameters and state over the old: only now, when nothing reads the old */
-    LLVMTypeRef mc_params[4] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i1};
-    LLVMTypeRef mc_t = LLVMFunctionType(c->t_void, mc_params, 4, 0);
-    LLVMValueRef memcpy_fn = NULL;
     for (int o = 0; o < g->nouts; o++) {
         const IrOutput *out = &g->outs[o];
         if (out->kind != OUT_UPDATE || out->value == out->updates)
             continue;
-        if (!memcpy_fn) {
-            LLVMTypeRef tys[3] = {c->t_ptr, c->t_ptr, c->t_i64};
-            unsigned id = LLVMLookupIntrinsicID("llvm.memcpy", 11);
-            memcpy_fn = LLVMGetIntrinsicDeclaration(mod, id, tys, 3);
-            mc_t = LLVMIntrinsicGetType(ctx, id, tys, 3);
-        }
-        const IrNode *dst = &g->nodes[out->updates];
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
-                                             cg_i64(c, ir_type_size(dst->type)), "");
-        LLVMValueRef src = cg_base(c, out->value);
         if (cg_no_memory(&g->nodes[out->value])) {
             /* a constant update (rare: simplified away): store it */
             cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
             continue;
         }
-        LLVMValueRef args[4] = {cg_base(c, out->updates), src, bytes, LLVMConstInt(c->t_i1, 0, 0)};
-        LLVMBuildCall2(c->b, mc_t, memcpy_fn, args, 4, "");
+        const IrNode *dst = &g->nodes[out->updates];
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
+                                             cg_i64(c, ir_type_size(dst->type)), "");
+        LLVMValueRef from = cg_base(c, out->value), to = cg_base(c, out->updates);
+        LLVMBuildMemCpy(c->b, to, 0, from, 0, bytes);  /* alignments 0: none claimed */
     }
     LLVMBuildRetVoid(c->b);
     LLVMDisposeBuilder(c->b);

@@ -44,8 +44,10 @@ LLVMValueRef cg_real(Cg *c, double v);
 LLVMTypeRef  cg_type(Cg *c, IrType t);
 /* An alloca in the kernel's entry block. */
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name);
-/* The runtime batch size, and the size of a dimension (IR_BATCH resolved). */
+/* The runtime batch size, the thread pool (ctx->pool), and the size of a
+ * dimension (IR_BATCH resolved). */
 LLVMValueRef cg_batch(Cg *c);
+LLVMValueRef cg_pool(Cg *c);
 LLVMValueRef cg_dim(Cg *c, int64_t d);
 /* Number of elements of a shape at run time. */
 LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);

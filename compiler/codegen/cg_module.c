@@ -218,9 +218,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
             LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
             LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
         } else {
-            LLVMValueRef off = cg_i64(c, 6 * 8);  /* ctx->pool */
-            LLVMValueRef pool = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, ""), "pool");
-            LLVMValueRef args[4] = {pool, extent, kernel[v], c->ctx_arg};
+            LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
             LLVMBuildCall2(c->b, par_t, par, args, 4, "");
         }
     }

@@ -1,10 +1,12 @@
 /* cg_util.c — typed builder helpers: loops, addresses, scalar ops. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cg_internal.h"
+#include "nnc_runtime.h"  /* RtCtx: the layout the generated code reads */
 
 LLVMValueRef cg_i64(Cg *c, int64_t v) { return LLVMConstInt(c->t_i64, (unsigned long long)v, 1); }
 LLVMValueRef cg_real(Cg *c, double v) { return LLVMConstReal(c->t_real, v); }
@@ -59,15 +61,20 @@ LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *nam
     return a;
 }
 
-/* RtCtx: { ptr slab[5]; i64 batch; ptr pool } */
-static LLVMValueRef ctx_field(Cg *c, int byte_offset, LLVMTypeRef t, const char *name)
+_Static_assert((int)SLAB_INPUT == (int)RT_SLAB_INPUT && (int)SLAB_PARAM == (int)RT_SLAB_PARAM
+                   && (int)SLAB_STATE == (int)RT_SLAB_STATE && (int)SLAB_ACT == (int)RT_SLAB_ACT,
+               "ctx->slab[] is indexed by the plan's slab");
+
+/* The RtCtx field at byte_offset (an offsetof) of the kernel's ctx. */
+static LLVMValueRef ctx_field(Cg *c, size_t byte_offset, LLVMTypeRef t, const char *name)
 {
-    LLVMValueRef off = cg_i64(c, byte_offset);
+    LLVMValueRef off = cg_i64(c, (int64_t)byte_offset);
     LLVMValueRef p = LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, "");
     return LLVMBuildLoad2(c->b, t, p, name);
 }
 
-LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, 5 * 8, c->t_i64, "batch"); }
+LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, offsetof(RtCtx, batch), c->t_i64, "batch"); }
+LLVMValueRef cg_pool(Cg *c) { return ctx_field(c, offsetof(RtCtx, pool), c->t_ptr, "pool"); }
 
 LLVMValueRef cg_dim(Cg *c, int64_t d) { return d == IR_BATCH ? cg_batch(c) : cg_i64(c, d); }
 
@@ -108,8 +115,8 @@ LLVMValueRef cg_base(Cg *c, int v)
         c->tables[v] = gv;
         return gv;
     }
-    int slab = (int)c->plan->slab[v];
-    LLVMValueRef base = ctx_field(c, slab * 8, c->t_ptr, "slab");
+    size_t slab = (size_t)c->plan->slab[v];
+    LLVMValueRef base = ctx_field(c, offsetof(RtCtx, slab) + slab * sizeof(uint8_t *), c->t_ptr, "slab");
     /* the plan's offset at this call's batch: fixed + per_ex · B̂, B̂ the
      * batch rounded up to 16 and at least the planned batch (plan_bhat) */
     IrBytes at = c->plan->offset[v];

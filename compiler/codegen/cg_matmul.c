@@ -69,7 +69,10 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 enum { MR = 6 };    /* rows of the register tile; NR = 2 vectors of columns */
 enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
 
-static int vector_width(Cg *c) { return c->t_real == c->t_f32 ? 16 : 8; }  /* one zmm */
+/* Bytes of one real: buffer sizes, and the alignment vector loads and stores
+ * may claim (an element's, no more). */
+static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
+static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 64 bytes */
 
 /* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
@@ -103,7 +106,7 @@ static LLVMValueRef malloc_reals(Cg *c, LLVMValueRef count)
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "malloc");
     if (!fn)
         fn = LLVMAddFunction(c->mod, "malloc", ft);
-    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, c->t_real == c->t_f32 ? 4 : 8), "");
+    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, real_size(c)), "");
     return LLVMBuildCall2(c->b, ft, fn, &bytes, 1, "buf");
 }
 
@@ -297,7 +300,7 @@ typedef struct DotRows {
 /* acc[·][q] += x[kk ..] · W_s[kk ..], one vector: one load of x for all rows. */
 static void dot_step(Cg *c, DotRows *d, int q, LLVMValueRef kk)
 {
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    unsigned align = real_size(c);
     LLVMTypeRef t[1] = {d->vec};
     unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
     LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, id, t, 1);
@@ -467,7 +470,7 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
     int VW = vector_width(c), NR = 2 * VW;
     int64_t panels = (n + NR - 1) / NR;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    unsigned align = real_size(c);
     LLVMValueRef kv = LLVMBuildNSWMul(c->b, LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), cg_i64(c, VW), "kv");
     CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
@@ -609,7 +612,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     LLVMValueRef last_mat = cg_alloca(c, c->t_i64, NULL, "last");
     LLVMValueRef zero = cg_real(c, 0);
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    unsigned align = real_size(c);
 
     /* K in chunks of KC, outermost: the packed chunk of op(B) stays in L2
      * while this thread's blocks of rows go over it.  Between chunks the

@@ -61,6 +61,9 @@ void         cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x);
 LLVMValueRef cg_leaf_scalar(Cg *c, int v);
 /* The elementwise op as instructions on scalars of the real type. */
 LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f);
+/* The module's function `name` (a runtime or libc function), declared with
+ * type ft unless the module has it already. */
+LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 /* exp, erf, tanh: in f32 as arithmetic that vectorizes (cg_math.c), in f64 libm. */

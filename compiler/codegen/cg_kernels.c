@@ -463,9 +463,7 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
     const IrNode *n = N(c, v);
     LLVMTypeRef params[4] = {c->t_i64, c->t_i64, c->t_i64, c->t_i64};
     LLVMTypeRef ft = LLVMFunctionType(c->t_f64, params, 4, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "rt_uniform");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "rt_uniform", ft);
+    LLVMValueRef fn = cg_declare(c, "rt_uniform", ft);
     LLVMValueRef step = LLVMBuildFPToUI(c->b, cg_load(c, n->in[0], cg_i64(c, 0)), c->t_i64, "step");
     LLVMValueRef len = inner_len(c, &n->shape);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");

@@ -103,9 +103,7 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
 static LLVMValueRef malloc_reals(Cg *c, LLVMValueRef count)
 {
     LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, &c->t_i64, 1, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "malloc");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "malloc", ft);
+    LLVMValueRef fn = cg_declare(c, "malloc", ft);
     LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, real_size(c)), "");
     return LLVMBuildCall2(c->b, ft, fn, &bytes, 1, "buf");
 }
@@ -113,10 +111,7 @@ static LLVMValueRef malloc_reals(Cg *c, LLVMValueRef count)
 static void free_ptr(Cg *c, LLVMValueRef p)
 {
     LLVMTypeRef ft = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "free");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "free", ft);
-    LLVMBuildCall2(c->b, ft, fn, &p, 1, "");
+    LLVMBuildCall2(c->b, ft, cg_declare(c, "free", ft), &p, 1, "");
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)

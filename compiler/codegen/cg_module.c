@@ -208,7 +208,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
     LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
-    LLVMValueRef par = LLVMAddFunction(mod, "rt_parallel", par_t);
+    LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
     for (int v = 0; v < g->n; v++) {
         if (!kernel[v])
             continue;

@@ -156,6 +156,12 @@ LLVMValueRef cg_leaf_scalar(Cg *c, int v)
     return n->op == IR_CONST ? cg_real(c, n->a.f) : LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
 }
 
+LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    return fn ? fn : LLVMAddFunction(c->mod, name, ft);
+}
+
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
 {
     bool f32 = c->t_real == c->t_f32;
@@ -171,9 +177,7 @@ LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
         snprintf(full, sizeof full, "%s%s", name, f32 ? "f" : "");
         LLVMTypeRef params[3] = {c->t_real, c->t_real, c->t_real};
         ft = LLVMFunctionType(c->t_real, params, (unsigned)n, 0);
-        fn = LLVMGetNamedFunction(c->mod, full);
-        if (!fn)
-            fn = LLVMAddFunction(c->mod, full, ft);
+        fn = cg_declare(c, full, ft);
     }
     return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
 }

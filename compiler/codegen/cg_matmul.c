@@ -120,6 +120,15 @@ static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
 }
 
 
+/* a·b + acc, lane by lane, on vectors of type vec (llvm.fma). */
+static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
+    LLVMValueRef args[3] = {a, b, acc};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
+}
+
 /* min(a, b) for i64 */
 static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
 {
@@ -296,17 +305,13 @@ typedef struct DotRows {
 static void dot_step(Cg *c, DotRows *d, int q, LLVMValueRef kk)
 {
     unsigned align = real_size(c);
-    LLVMTypeRef t[1] = {d->vec};
-    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, id, t, 1);
-    LLVMTypeRef fma_t = LLVMIntrinsicGetType(c->ctx, id, t, 1);
     LLVMValueRef xv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->a, LLVMBuildNSWAdd(c->b, d->arow, kk, "")), "xv");
     LLVMSetAlignment(xv, align);
     for (int s = 0; s < d->rows; s++) {
         LLVMValueRef wv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->b, LLVMBuildNSWAdd(c->b, d->wrow[s], kk, "")), "wv");
         LLVMSetAlignment(wv, align);
-        LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "")};
-        LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_t, fma, args, 3, ""), d->acc[s][q]);
+        LLVMValueRef cur = LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "");
+        LLVMBuildStore(c->b, vec_fma(c, d->vec, xv, wv, cur), d->acc[s][q]);
     }
 }
 
@@ -716,18 +721,13 @@ void cg_matmul_body(Cg *c, int v)
         LLVMSetAlignment(bv[h], align);
     }
     LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
-    LLVMTypeRef fma_t[1] = {vec};
-    unsigned fma_id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, fma_t, 1);
-    LLVMTypeRef fma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
     for (int r = 0; r < MR; r++) {
         LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, ak, cg_i64(c, r)), "a");
         LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
         splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
         for (int h = 0; h < 2; h++) {
             LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
-            LLVMValueRef args[3] = {splat, bv[h], cur};
-            LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_ft, fma, args, 3, ""), accp[r][h]);
+            LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
         }
     }
     cg_loop_end(c, &lk);

@@ -588,7 +588,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     switch (kind_of(n)) {
     case KK_EW: case KK_LAYOUT: case KK_MASK:
         return cg_elems(c, s, 0, row_axes(s));
-    case KK_ROWS: case KK_GATHER: case KK_ONE_HOT:
+    case KK_ROWS: case KK_ARGMAX: case KK_GATHER: case KK_ONE_HOT:
         return cg_elems(c, s, 0, s->rank - 1);
     case KK_REDUCE:
         if (reduce_columns(n, &N(c, n->in[0])->shape)) {
@@ -596,8 +596,6 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
             return LLVMBuildNSWMul(c->b, cg_elems(c, s, 0, s->rank - 1), cg_i64(c, (d + COLUMNS - 1) / COLUMNS), "");
         }
         return cg_elems(c, s, 0, s->rank);
-    case KK_ARGMAX:
-        return cg_elems(c, s, 0, s->rank - 1);
     case KK_MATMUL:
         return cg_matmul_extent(c, v);
     case KK_WINDOWS: {

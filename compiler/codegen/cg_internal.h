@@ -26,6 +26,9 @@ typedef struct Cg {
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
 } Cg;
 
+/* Node v of the graph being generated (short: the kernels say it often). */
+static inline const IrNode *N(const Cg *c, int v) { return &c->g->nodes[v]; }
+
 /* A scalar leaf, CONST or BATCH_SIZE: a value in the code with no memory of
  * its own (no slab, no global), read through cg_leaf_scalar. */
 static inline bool cg_no_memory(const IrNode *n) { return n->op == IR_CONST || n->op == IR_BATCH_SIZE; }

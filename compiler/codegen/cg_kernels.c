@@ -14,8 +14,6 @@
 
 #include "cg_internal.h"
 
-static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
-
 /* Result split into rows: all axes but the last are the rows, the last the
  * inner loop; a rank-0 result is one row of one element. */
 static int row_axes(const IrShape *s) { return s->rank > 0 ? s->rank - 1 : 0; }

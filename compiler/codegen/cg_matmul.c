@@ -29,8 +29,6 @@
 
 #include "cg_internal.h"
 
-static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
-
 typedef struct Mm {
     int64_t m, n;              /* static sizes of C's matrices */
     bool    k_batch;           /* K is the batch (weight gradients) */

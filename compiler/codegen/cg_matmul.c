@@ -454,22 +454,23 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
 }
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into panels of NR columns, k-major: packB[(p·kn + k)·NR + c] =
- * W[p·NR + c, k0 + k], zero for rows past n.  A panel's columns are rows of
- * W, so this is a transpose: VW rows × VW k at a time are VW contiguous
- * vector loads, transposed in registers (log2 VW levels of shuffles) and
- * stored as VW vectors of the panel.  Element by element, that needs a
- * gather per vector (31% of the MLP's batch-64 forward went to gathers).
- * Blocks with rows past n, and the last kn mod VW values of k, go one
- * element at a time.  The same numbers land in the same places either way. */
+ * at b0), into `panels` (n / NR rounded up) panels of NR columns, k-major:
+ * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
+ * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
+ * at a time are VW contiguous vector loads, transposed in registers (log2
+ * VW levels of shuffles) and stored as VW vectors of the panel.  Element
+ * by element, that needs a gather per vector (31% of the MLP's batch-64
+ * forward went to gathers).  Blocks with rows past n, and the last kn mod
+ * VW values of k, go one element at a time.  The same numbers land in the
+ * same places either way. */
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, LLVMValueRef packB)
+                            int64_t n, int64_t panels, LLVMValueRef packB)
 {
     int VW = vector_width(c), NR = 2 * VW;
-    int64_t panels = (n + NR - 1) / NR;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
-    LLVMValueRef kv = LLVMBuildNSWMul(c->b, LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), cg_i64(c, VW), "kv");
+    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
+    LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
     CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
@@ -481,7 +482,7 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
 
         /* whole blocks: k in [0, kv) */
         LLVMPositionBuilderAtEnd(c->b, blocks);
-        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), "tkb");
+        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), kblocks, "tkb");
         LLVMValueRef kk = LLVMBuildNSWMul(c->b, kb.iv, cg_i64(c, VW), "kk");
         LLVMValueRef rows[16];
         for (int r = 0; r < VW; r++) {
@@ -637,7 +638,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, mat, last_mat);
     if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
         CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");

@@ -39,12 +39,15 @@
  * free list of [offset, size) ranges, kept sorted and merged; step i takes
  * the smallest free range that fits (the lowest one among equals), or else
  * grows its region at the top.  Neither that best fit nor taking the lowest
- * range that fits (first fit) always fragments less: the plan is made both
- * ways and each region keeps the smaller (best fit on a tie).  The regions'
- * high-water marks make slab_bytes[SLAB_ACT]; live_sum adds up the same
- * rounded sizes, what the arena would need without reuse, so peak <=
- * live_sum.  Everything depends on the graph alone, so the same graph
- * always gets the same plan.
+ * range that fits (first fit) always fragments less, and letting a
+ * fixed-size value take a hole in the per-example region (place_activations)
+ * is not always better either: the whole plan is made all four ways, and the
+ * one whose arena is smallest at the planned batch wins (on a tie, the first
+ * of best fit, first fit, best fit sharing holes, first fit sharing holes).
+ * The regions' high-water marks make slab_bytes[SLAB_ACT]; live_sum adds up
+ * the same rounded sizes, what the arena would need without reuse, so peak
+ * <= live_sum.  Everything depends on the graph and the planned batch
+ * alone, so they always get the same plan.
  *
  * A reshape (an op flagged OPF_VIEW) of an activation is a view: it shares
  * its operand's bytes (alias[i] names the activation that owns them) and no

@@ -103,14 +103,12 @@ static IrSlab slab_of(const IrNode *n)
     return ir_ops[n->op].flags & OPF_LEAF ? SLAB_NONE : SLAB_ACT;
 }
 
-/* A shape has the batch at most once, so its bytes are fixed or per example. */
+/* A shape has the batch at most once, in front (the verifier sees to it), so
+ * its bytes are fixed or per example. */
 static IrBytes bytes_of(const IrNode *n)
 {
     int64_t b = ir_elems(&n->shape, 1) * ir_type_size(n->type);
-    for (int i = 0; i < n->shape.rank; i++)
-        if (n->shape.dim[i] == IR_BATCH)
-            return (IrBytes){0, b};
-    return (IrBytes){b, 0};
+    return ir_is_batched(&n->shape) ? (IrBytes){0, b} : (IrBytes){b, 0};
 }
 
 /* first[i] = i; last[i] = the last step that reads i: g->n for graph
@@ -225,6 +223,7 @@ static IrBytes place_activations(const IrPlan *p, int n, bool first_fit, bool sh
     /* each list has at most one more range than live buffers */
     FreeList fixed = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
     FreeList per_ex = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
+    int64_t floor = plan_round_batch(p->batch);   /* the smallest B̂ */
     for (int i = 0; i < n; i++) {
         /* the order buffers come back in does not matter: the merged list is the same */
         for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j]) {
@@ -249,7 +248,6 @@ static IrBytes place_activations(const IrPlan *p, int n, bool first_fit, bool sh
             held[i] = r.per_ex;
             at = fl_take(&per_ex, r.per_ex, true);
         } else if (share) {
-            int64_t floor = plan_bhat(p->batch, 1);
             held[i] = align_to((r.fixed + floor - 1) / floor, EX_ALIGN);
             if ((at = fl_take(&per_ex, held[i], false)) < 0)
                 held[i] = 0;
@@ -376,7 +374,7 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
 {
     Arena *a = g->arena;
     int n = g->n;
-    int64_t floor = plan_bhat(p->batch, 1);
+    int64_t floor = plan_round_batch(p->batch);   /* the smallest B̂ */
     IrBytes end[SLAB_ACT] = {{0, 0}};   /* fixed slabs: where the previous tensor ended */
     for (int i = 0; i < n; i++) {
         IrSlab s = p->slab[i], want = slab_of(&g->nodes[i]);
@@ -518,7 +516,7 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
     size_t head_w = w[0], type_w = w[1], off_w = w[2], bytes_w = w[3];
 
     sb_printf(sb, "plan: offsets and sizes in bytes; B = the batch rounded up to a multiple of %d, at least %lld\n",
-              PLAN_BATCH_ROUND, (long long)plan_bhat(p->batch, 1));
+              PLAN_BATCH_ROUND, (long long)plan_round_batch(p->batch));
     for (int i = 0; i < g->n; i++) {
         if (i == g->nforward && g->ngrad > g->nforward)
             sb_puts(sb, "  -- backward --\n");

@@ -199,10 +199,11 @@ static void fl_give(FreeList *fl, int64_t off, int64_t size)
 /* ---- the plan ------------------------------------------------------------------- */
 
 /* Offsets in the activation arena for p's activations, into offset[]
- * (views take their owner's), one free list per region; returns the
- * regions' sizes.  Offsets in the per-example region are left as {-1, o}:
- * the fixed region's size, their fixed part, is not known until the walk
- * ends.
+ * (views take their owner's; every activation's entry is written before it
+ * is read, every other entry left alone), one free list per region;
+ * returns the regions' sizes.  Offsets in the per-example region are left
+ * as {-1, o}: the fixed region's size, their fixed part, is not known until
+ * the walk ends.
  *
  * With share, a fixed-size value may take a free range of the per-example
  * region that holds it at the smallest B̂, p's floor (so at every B̂), though
@@ -309,12 +310,13 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
     }
 
     /* four ways: best or first fit, fixed values in per-example holes or
-     * not; the smallest arena at the given batch wins (the first on a tie) */
-    IrBytes *try = ARENA_ARRAY(a, IrBytes, n), *fixed_io = ARENA_ARRAY(a, IrBytes, n);
-    memcpy(fixed_io, p->offset, sizeof(IrBytes) * (size_t)n);   /* inputs, params, state: placed already */
+     * not; the smallest arena at the given batch wins (the first on a tie).
+     * Each way rewrites every activation's offset and only those (inputs,
+     * params, state are placed already), so one copy serves all four. */
+    IrBytes *try = ARENA_ARRAY(a, IrBytes, n);
+    memcpy(try, p->offset, sizeof(IrBytes) * (size_t)n);
     IrBytes peak = {0, 0};
     for (int way = 0; way < 4; way++) {
-        memcpy(try, fixed_io, sizeof(IrBytes) * (size_t)n);
         IrBytes got = place_activations(p, n, way & 1, way & 2, try);
         if (way == 0 || plan_at(p, got, batch) < plan_at(p, peak, batch)) {
             peak = got;

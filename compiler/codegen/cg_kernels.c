@@ -85,9 +85,8 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
 {
     const IrNode *n = N(c, v);
     const IrShape *s = &n->shape;
-    Operand ops[16];
-    int nops = n->nin;
-    for (int k = 0; k < nops; k++)
+    Operand *ops = calloc((size_t)n->nin + 1, sizeof *ops);  /* a fused region has any number */
+    for (int k = 0; k < n->nin; k++)
         operand_at_row(c, &ops[k], n->in[k], s, row);
     LLVMValueRef len = inner_len(c, s);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
@@ -95,6 +94,7 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef x = eval_program(c, n, ops, l.iv);
     cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), x);
     cg_loop_end(c, &l);
+    free(ops);
 }
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
@@ -107,7 +107,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
     IrShape domain = n->shape;  /* the rows, each of length len */
     domain.dim[domain.rank - 1] = len;
     int nv = p->nin + p->n;
-    Operand ops[16];
+    Operand *ops = calloc((size_t)p->nin + 1, sizeof *ops);
     LLVMValueRef *scal = calloc((size_t)nv, sizeof *scal);  /* per-row scalars */
     LLVMValueRef *vec = calloc((size_t)nv, sizeof *vec);    /* row temporaries (allocas) */
     bool *is_vec = calloc((size_t)nv, sizeof *is_vec);
@@ -187,6 +187,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
         cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), scal[root]);
         cg_loop_end(c, &l);
     }
+    free(ops);
     free(scal);
     free(vec);
     free(is_vec);

@@ -86,6 +86,23 @@ void         cg_strides(const IrShape *operand, const IrShape *result, CgStrides
  * axes [0, axes) of shape (the outer part of an iteration). */
 LLVMValueRef cg_offset_of(Cg *c, const IrShape *shape, int axes, const CgStrides *st, LLVMValueRef o);
 
+/* An operand of an elementwise computation (an elementwise kernel, a
+ * matmul's epilogue) read along one row of the result. */
+typedef struct CgOperand {
+    int          node;
+    LLVMValueRef scalar;   /* a scalar leaf (cg_no_memory): its value; else NULL */
+    LLVMValueRef base;     /* else its data */
+    LLVMValueRef row_off;  /* offset of the current row */
+    int64_t      step;     /* along the row: 0 (broadcast) or 1 */
+} CgOperand;
+
+/* Element j of the operand's row, i32 data (labels) converted to the real type. */
+LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j);
+/* A fused program at one element: val[0 .. p->nin) hold its inputs, and
+ * val[p->nin ..] (p->n more) receive its instructions' values; returns the
+ * last, the result. */
+LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
+
 /* Kernels (cg_kernels.c, cg_matmul.c): cg_kernel_body emits the body of
  * c->fn for node v; cg_kernel_extent returns its parallel extent (the number
  * of items [begin, end) ranges over) as a value built where the builder

@@ -21,20 +21,11 @@ static LLVMValueRef inner_len(Cg *c, const IrShape *s) { return s->rank ? cg_dim
 
 /* ---- elementwise: single ops, FUSED, BROADCAST, CAST -------------------------------- */
 
-typedef struct Operand {
-    int          node;
-    LLVMValueRef scalar;   /* a CONST or BATCH_SIZE: no memory */
-    LLVMValueRef base;     /* its data */
-    LLVMValueRef row_off;  /* offset of this row */
-    int64_t      step;     /* along the inner axis: 0 or 1 (times the batch if that axis is the batch) */
-    bool         label;    /* i32 data read as real */
-} Operand;
-
-static void operand_at_row(Cg *c, Operand *op, int v, const IrShape *domain, LLVMValueRef row)
+/* Operand v at row `row` of domain (a row: all axes but the last). */
+static void operand_at_row(Cg *c, CgOperand *op, int v, const IrShape *domain, LLVMValueRef row)
 {
     op->node = v;
     op->scalar = cg_leaf_scalar(c, v);
-    op->label = N(c, v)->type == IR_I32;
     if (op->scalar)
         return;
     op->base = cg_base(c, v);
@@ -44,24 +35,13 @@ static void operand_at_row(Cg *c, Operand *op, int v, const IrShape *domain, LLV
     op->step = domain->rank ? st.stride[domain->rank - 1] : 0;
 }
 
-static LLVMValueRef operand_load(Cg *c, const Operand *op, LLVMValueRef j)
-{
-    if (op->scalar)
-        return op->scalar;
-    LLVMValueRef idx = op->step ? LLVMBuildNSWAdd(c->b, op->row_off, j, "") : op->row_off;
-    LLVMTypeRef t = cg_type(c, N(c, op->node)->type);
-    LLVMValueRef p = LLVMBuildGEP2(c->b, t, op->base, &idx, 1, "");
-    LLVMValueRef x = LLVMBuildLoad2(c->b, t, p, "");
-    return op->label ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
-}
-
 /* Evaluates a fused program (or a single op) at one element. */
-static LLVMValueRef eval_program(Cg *c, const IrNode *n, const Operand *ops, LLVMValueRef j)
+static LLVMValueRef eval_program(Cg *c, const IrNode *n, const CgOperand *ops, LLVMValueRef j)
 {
     if (n->op != IR_FUSED && n->op != IR_MATMUL_EPI) {
         LLVMValueRef x[3] = {NULL, NULL, NULL};
         for (int k = 0; k < n->nin && k < 3; k++)
-            x[k] = operand_load(c, &ops[k], j);
+            x[k] = cg_operand_load(c, &ops[k], j);
         if (n->op == IR_BROADCAST || n->op == IR_CAST)
             return x[0];
         return cg_scalar_op(c, n->op, x[0], x[1], x[2], n->a.f);
@@ -69,14 +49,8 @@ static LLVMValueRef eval_program(Cg *c, const IrNode *n, const Operand *ops, LLV
     const IrProgram *p = n->a.prog;
     LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
     for (int k = 0; k < p->nin; k++)
-        val[k] = operand_load(c, &ops[k], j);
-    for (int k = 0; k < p->n; k++) {
-        const IrInstr *in = &p->code[k];
-        LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
-        LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
-        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
-    }
-    LLVMValueRef r = val[p->nin + p->n - 1];
+        val[k] = cg_operand_load(c, &ops[k], j);
+    LLVMValueRef r = cg_program(c, p, val);
     free(val);
     return r;
 }
@@ -85,7 +59,7 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
 {
     const IrNode *n = N(c, v);
     const IrShape *s = &n->shape;
-    Operand *ops = calloc((size_t)n->nin + 1, sizeof *ops);  /* a fused region has any number */
+    CgOperand *ops = calloc((size_t)n->nin + 1, sizeof *ops);  /* a fused region has any number */
     for (int k = 0; k < n->nin; k++)
         operand_at_row(c, &ops[k], n->in[k], s, row);
     LLVMValueRef len = inner_len(c, s);
@@ -107,7 +81,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
     IrShape domain = n->shape;  /* the rows, each of length len */
     domain.dim[domain.rank - 1] = len;
     int nv = p->nin + p->n;
-    Operand *ops = calloc((size_t)p->nin + 1, sizeof *ops);
+    CgOperand *ops = calloc((size_t)p->nin + 1, sizeof *ops);
     LLVMValueRef *scal = calloc((size_t)nv, sizeof *scal);  /* per-row scalars */
     LLVMValueRef *vec = calloc((size_t)nv, sizeof *vec);    /* row temporaries (allocas) */
     bool *is_vec = calloc((size_t)nv, sizeof *is_vec);
@@ -115,7 +89,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
         operand_at_row(c, &ops[k], n->in[k], &domain, row);
         is_vec[k] = !ops[k].scalar && ops[k].step != 0;
         if (!is_vec[k])
-            scal[k] = operand_load(c, &ops[k], cg_i64(c, 0));
+            scal[k] = cg_operand_load(c, &ops[k], cg_i64(c, 0));
     }
     LLVMValueRef L = cg_i64(c, len);
     for (int k = 0; k < p->n; k++) {
@@ -131,7 +105,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
             LLVMBuildStore(c->b, cg_real(c, in->op == IR_RMAX ? -INFINITY : 0), acc);
             CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "r");
-            LLVMValueRef x = a < p->nin ? operand_load(c, &ops[a], l.iv)
+            LLVMValueRef x = a < p->nin ? cg_operand_load(c, &ops[a], l.iv)
                            : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
             LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
             LLVMValueRef nx = in->op == IR_RMAX
@@ -164,7 +138,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             if (!is_vec[a])
                 x[q] = scal[a];
             else if (a < p->nin)
-                x[q] = operand_load(c, &ops[a], l.iv);
+                x[q] = cg_operand_load(c, &ops[a], l.iv);
             else
                 x[q] = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
         }

@@ -138,24 +138,25 @@ static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
 /* The extra operands of a fused epilogue (bias, the optimizer's state...):
  * constants, or tensors read at C's (row, column) through broadcast strides. */
 typedef struct Epi {
-    int           extra;
-    LLVMValueRef *scalar;   /* per extra operand: a constant, or NULL */
-    CgStrides    *st;
-    LLVMValueRef *off, *base;  /* at the current row */
+    int        extra;
+    CgOperand *op;   /* per extra operand; base and row_off at the current row */
+    CgStrides *st;   /* per extra operand that is not a scalar */
 } Epi;
 
 static void epi_begin(Cg *c, int v, Epi *e)
 {
     const IrNode *n = N(c, v);
     e->extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
-    e->scalar = calloc((size_t)e->extra + 1, sizeof *e->scalar);
+    e->op = calloc((size_t)e->extra + 1, sizeof *e->op);
     e->st = calloc((size_t)e->extra + 1, sizeof *e->st);
-    e->off = calloc((size_t)e->extra + 1, sizeof *e->off);
-    e->base = calloc((size_t)e->extra + 1, sizeof *e->base);
     for (int k = 0; k < e->extra; k++) {
-        e->scalar[k] = cg_leaf_scalar(c, n->in[2 + k]);
-        if (!e->scalar[k])
-            cg_strides(&N(c, n->in[2 + k])->shape, &n->shape, &e->st[k]);
+        CgOperand *op = &e->op[k];
+        op->node = n->in[2 + k];
+        op->scalar = cg_leaf_scalar(c, op->node);
+        if (op->scalar)
+            continue;
+        cg_strides(&N(c, op->node)->shape, &n->shape, &e->st[k]);
+        op->step = e->st[k].stride[n->shape.rank - 1];
     }
 }
 
@@ -164,9 +165,9 @@ static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
 {
     const IrNode *n = N(c, v);
     for (int k = 0; k < e->extra; k++)
-        if (!e->scalar[k]) {
-            e->base[k] = cg_base(c, n->in[2 + k]);
-            e->off[k] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
+        if (!e->op[k].scalar) {
+            e->op[k].base = cg_base(c, e->op[k].node);
+            e->op[k].row_off = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
         }
 }
 
@@ -178,23 +179,9 @@ static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRe
         const IrProgram *p = n->a.prog;
         LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
         val[0] = y;
-        for (int k = 0; k < e->extra; k++) {
-            if (e->scalar[k]) {
-                val[1 + k] = e->scalar[k];
-                continue;
-            }
-            int64_t step = e->st[k].stride[n->shape.rank - 1];
-            LLVMValueRef idx = step ? LLVMBuildNSWAdd(c->b, e->off[k], j, "") : e->off[k];
-            LLVMTypeRef t = cg_type(c, N(c, n->in[2 + k])->type);
-            LLVMValueRef xv = LLVMBuildLoad2(c->b, t, LLVMBuildGEP2(c->b, t, e->base[k], &idx, 1, ""), "");
-            val[1 + k] = N(c, n->in[2 + k])->type == IR_I32 ? LLVMBuildSIToFP(c->b, xv, c->t_real, "") : xv;
-        }
-        for (int k = 0; k < p->n; k++) {
-            const IrInstr *in = &p->code[k];
-            val[p->nin + k] = cg_scalar_op(c, in->op, in->a >= 0 ? val[in->a] : NULL, in->b >= 0 ? val[in->b] : NULL,
-                                           in->c >= 0 ? val[in->c] : NULL, in->f);
-        }
-        y = val[p->nin + p->n - 1];
+        for (int k = 0; k < e->extra; k++)
+            val[1 + k] = cg_operand_load(c, &e->op[k], j);
+        y = cg_program(c, p, val);
         free(val);
     }
     const IrShape *s = &n->shape;
@@ -203,10 +190,8 @@ static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRe
 
 static void epi_end(Epi *e)
 {
-    free(e->scalar);
+    free(e->op);
     free(e->st);
-    free(e->off);
-    free(e->base);
 }
 
 /* ---- few rows: dot products in place ------------------------------------------------------ */

@@ -246,6 +246,28 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
     return NULL;  /* not elementwise: the caller never asks */
 }
 
+LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j)
+{
+    if (op->scalar)
+        return op->scalar;
+    LLVMValueRef idx = op->step ? LLVMBuildNSWAdd(c->b, op->row_off, j, "") : op->row_off;
+    LLVMTypeRef t = cg_type(c, N(c, op->node)->type);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, t, op->base, &idx, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, t, p, "");
+    return N(c, op->node)->type == IR_I32 ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
+}
+
+LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val)
+{
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
+        LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
+        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
+    }
+    return val[p->nin + p->n - 1];
+}
+
 void cg_strides(const IrShape *operand, const IrShape *result, CgStrides *s)
 {
     memset(s, 0, sizeof *s);

@@ -23,9 +23,15 @@ typedef struct Cg {
     const int     *slot_node;     /* a kernel body's pointer parameters: slot k holds node slot_node[k] */
     int            nslots;        /* 0: addresses come from the plan */
     LLVMBasicBlockRef entry;      /* for allocas */
-    const char    *prefix;        /* entry name: kernels are PREFIX.kN */
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
 } Cg;
+
+/* Node v of the graph being generated (short: the kernels say it often). */
+static inline const IrNode *N(const Cg *c, int v) { return &c->g->nodes[v]; }
+
+/* A scalar leaf, CONST or BATCH_SIZE: a value in the code with no memory of
+ * its own (no slab, no global), read through cg_leaf_scalar. */
+static inline bool cg_no_memory(const IrNode *n) { return n->op == IR_CONST || n->op == IR_BATCH_SIZE; }
 
 /* Loops: [begin, end) with an i64 induction variable. */
 typedef struct CgLoop {
@@ -41,8 +47,10 @@ LLVMValueRef cg_real(Cg *c, double v);
 LLVMTypeRef  cg_type(Cg *c, IrType t);
 /* An alloca in the kernel's entry block. */
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name);
-/* The runtime batch size, and the size of a dimension (IR_BATCH resolved). */
+/* The runtime batch size, the thread pool (ctx->pool), and the size of a
+ * dimension (IR_BATCH resolved). */
 LLVMValueRef cg_batch(Cg *c);
+LLVMValueRef cg_pool(Cg *c);
 LLVMValueRef cg_dim(Cg *c, int64_t d);
 /* Number of elements of a shape at run time. */
 LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);
@@ -56,6 +64,9 @@ void         cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x);
 LLVMValueRef cg_leaf_scalar(Cg *c, int v);
 /* The elementwise op as instructions on scalars of the real type. */
 LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f);
+/* The module's function `name` (a runtime or libc function), declared with
+ * type ft unless the module has it already. */
+LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 /* exp, erf, tanh: in f32 as arithmetic that vectorizes (cg_math.c), in f64 libm. */
@@ -75,9 +86,27 @@ void         cg_strides(const IrShape *operand, const IrShape *result, CgStrides
  * axes [0, axes) of shape (the outer part of an iteration). */
 LLVMValueRef cg_offset_of(Cg *c, const IrShape *shape, int axes, const CgStrides *st, LLVMValueRef o);
 
-/* Kernels (cg_kernels.c, cg_matmul.c): emit the body of c->fn for node v;
- * return the parallel extent (the number of items [begin, end) ranges
- * over) as a value computed in the caller's block by ext_fn. */
+/* An operand of an elementwise computation (an elementwise kernel, a
+ * matmul's epilogue) read along one row of the result. */
+typedef struct CgOperand {
+    int          node;
+    LLVMValueRef scalar;   /* a scalar leaf (cg_no_memory): its value; else NULL */
+    LLVMValueRef base;     /* else its data */
+    LLVMValueRef row_off;  /* offset of the current row */
+    int64_t      step;     /* along the row: 0 (broadcast) or 1 */
+} CgOperand;
+
+/* Element j of the operand's row, i32 data (labels) converted to the real type. */
+LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j);
+/* A fused program at one element: val[0 .. p->nin) hold its inputs, and
+ * val[p->nin ..] (p->n more) receive its instructions' values; returns the
+ * last, the result. */
+LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
+
+/* Kernels (cg_kernels.c, cg_matmul.c): cg_kernel_body emits the body of
+ * c->fn for node v; cg_kernel_extent returns its parallel extent (the number
+ * of items [begin, end) ranges over) as a value built where the builder
+ * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);

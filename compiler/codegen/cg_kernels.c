@@ -14,8 +14,6 @@
 
 #include "cg_internal.h"
 
-static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
-
 /* Result split into rows: all axes but the last are the rows, the last the
  * inner loop; a rank-0 result is one row of one element. */
 static int row_axes(const IrShape *s) { return s->rank > 0 ? s->rank - 1 : 0; }
@@ -23,20 +21,11 @@ static LLVMValueRef inner_len(Cg *c, const IrShape *s) { return s->rank ? cg_dim
 
 /* ---- elementwise: single ops, FUSED, BROADCAST, CAST -------------------------------- */
 
-typedef struct Operand {
-    int          node;
-    LLVMValueRef scalar;   /* a CONST or BATCH_SIZE: no memory */
-    LLVMValueRef base;     /* its data */
-    LLVMValueRef row_off;  /* offset of this row */
-    int64_t      step;     /* along the inner axis: 0 or 1 (times the batch if that axis is the batch) */
-    bool         label;    /* i32 data read as real */
-} Operand;
-
-static void operand_at_row(Cg *c, Operand *op, int v, const IrShape *domain, LLVMValueRef row)
+/* Operand v at row `row` of domain (a row: all axes but the last). */
+static void operand_at_row(Cg *c, CgOperand *op, int v, const IrShape *domain, LLVMValueRef row)
 {
     op->node = v;
     op->scalar = cg_leaf_scalar(c, v);
-    op->label = N(c, v)->type == IR_I32;
     if (op->scalar)
         return;
     op->base = cg_base(c, v);
@@ -46,24 +35,13 @@ static void operand_at_row(Cg *c, Operand *op, int v, const IrShape *domain, LLV
     op->step = domain->rank ? st.stride[domain->rank - 1] : 0;
 }
 
-static LLVMValueRef operand_load(Cg *c, const Operand *op, LLVMValueRef j)
-{
-    if (op->scalar)
-        return op->scalar;
-    LLVMValueRef idx = op->step ? LLVMBuildNSWAdd(c->b, op->row_off, j, "") : op->row_off;
-    LLVMTypeRef t = cg_type(c, N(c, op->node)->type);
-    LLVMValueRef p = LLVMBuildGEP2(c->b, t, op->base, &idx, 1, "");
-    LLVMValueRef x = LLVMBuildLoad2(c->b, t, p, "");
-    return op->label ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
-}
-
 /* Evaluates a fused program (or a single op) at one element. */
-static LLVMValueRef eval_program(Cg *c, const IrNode *n, const Operand *ops, LLVMValueRef j)
+static LLVMValueRef eval_program(Cg *c, const IrNode *n, const CgOperand *ops, LLVMValueRef j)
 {
     if (n->op != IR_FUSED && n->op != IR_MATMUL_EPI) {
         LLVMValueRef x[3] = {NULL, NULL, NULL};
         for (int k = 0; k < n->nin && k < 3; k++)
-            x[k] = operand_load(c, &ops[k], j);
+            x[k] = cg_operand_load(c, &ops[k], j);
         if (n->op == IR_BROADCAST || n->op == IR_CAST)
             return x[0];
         return cg_scalar_op(c, n->op, x[0], x[1], x[2], n->a.f);
@@ -71,14 +49,8 @@ static LLVMValueRef eval_program(Cg *c, const IrNode *n, const Operand *ops, LLV
     const IrProgram *p = n->a.prog;
     LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
     for (int k = 0; k < p->nin; k++)
-        val[k] = operand_load(c, &ops[k], j);
-    for (int k = 0; k < p->n; k++) {
-        const IrInstr *in = &p->code[k];
-        LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
-        LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
-        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
-    }
-    LLVMValueRef r = val[p->nin + p->n - 1];
+        val[k] = cg_operand_load(c, &ops[k], j);
+    LLVMValueRef r = cg_program(c, p, val);
     free(val);
     return r;
 }
@@ -87,9 +59,8 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
 {
     const IrNode *n = N(c, v);
     const IrShape *s = &n->shape;
-    Operand ops[16];
-    int nops = n->nin;
-    for (int k = 0; k < nops; k++)
+    CgOperand *ops = calloc((size_t)n->nin + 1, sizeof *ops);  /* a fused region has any number */
+    for (int k = 0; k < n->nin; k++)
         operand_at_row(c, &ops[k], n->in[k], s, row);
     LLVMValueRef len = inner_len(c, s);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
@@ -97,6 +68,7 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef x = eval_program(c, n, ops, l.iv);
     cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), x);
     cg_loop_end(c, &l);
+    free(ops);
 }
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
@@ -109,7 +81,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
     IrShape domain = n->shape;  /* the rows, each of length len */
     domain.dim[domain.rank - 1] = len;
     int nv = p->nin + p->n;
-    Operand ops[16];
+    CgOperand *ops = calloc((size_t)p->nin + 1, sizeof *ops);
     LLVMValueRef *scal = calloc((size_t)nv, sizeof *scal);  /* per-row scalars */
     LLVMValueRef *vec = calloc((size_t)nv, sizeof *vec);    /* row temporaries (allocas) */
     bool *is_vec = calloc((size_t)nv, sizeof *is_vec);
@@ -117,14 +89,14 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
         operand_at_row(c, &ops[k], n->in[k], &domain, row);
         is_vec[k] = !ops[k].scalar && ops[k].step != 0;
         if (!is_vec[k])
-            scal[k] = operand_load(c, &ops[k], cg_i64(c, 0));
+            scal[k] = cg_operand_load(c, &ops[k], cg_i64(c, 0));
     }
     LLVMValueRef L = cg_i64(c, len);
     for (int k = 0; k < p->n; k++) {
         const IrInstr *in = &p->code[k];
         int id = p->nin + k;
         int args[3] = {in->a, in->b, in->c};
-        if (in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX) {
+        if (ir_ops[in->op].flags & OPF_REDUCTION) {
             int a = in->a;
             if (!is_vec[a]) {  /* a per-row scalar repeated along the row */
                 scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, scal[a], cg_real(c, (double)len), "") : scal[a];
@@ -133,7 +105,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
             LLVMBuildStore(c->b, cg_real(c, in->op == IR_RMAX ? -INFINITY : 0), acc);
             CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "r");
-            LLVMValueRef x = a < p->nin ? operand_load(c, &ops[a], l.iv)
+            LLVMValueRef x = a < p->nin ? cg_operand_load(c, &ops[a], l.iv)
                            : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
             LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
             LLVMValueRef nx = in->op == IR_RMAX
@@ -166,7 +138,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             if (!is_vec[a])
                 x[q] = scal[a];
             else if (a < p->nin)
-                x[q] = operand_load(c, &ops[a], l.iv);
+                x[q] = cg_operand_load(c, &ops[a], l.iv);
             else
                 x[q] = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
         }
@@ -189,6 +161,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
         cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), scal[root]);
         cg_loop_end(c, &l);
     }
+    free(ops);
     free(scal);
     free(vec);
     free(is_vec);
@@ -365,7 +338,7 @@ static void body_layout(Cg *c, int v, LLVMValueRef row)
     }
     /* pad and concat: which operand (or zero) depends on the index along ax */
     int64_t before = n->op == IR_PAD ? n->a.i[1] : 0;
-    int64_t first = n->op == IR_CONCAT ? xs->dim[ax] : xs->dim[ax];
+    int64_t first = xs->dim[ax];  /* concat: indices below this come from the first operand */
     const IrShape *ys = n->op == IR_CONCAT ? &N(c, n->in[1])->shape : NULL;
     CgStrides yst = {0};
     if (ys)
@@ -463,12 +436,8 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
     const IrNode *n = N(c, v);
     LLVMTypeRef params[4] = {c->t_i64, c->t_i64, c->t_i64, c->t_i64};
     LLVMTypeRef ft = LLVMFunctionType(c->t_f64, params, 4, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "rt_uniform");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "rt_uniform", ft);
-    LLVMValueRef step_r = operand_load(c, &(Operand){.node = n->in[0], .base = cg_base(c, n->in[0]),
-                                                      .row_off = cg_i64(c, 0)}, cg_i64(c, 0));
-    LLVMValueRef step = LLVMBuildFPToUI(c->b, step_r, c->t_i64, "step");
+    LLVMValueRef fn = cg_declare(c, "rt_uniform", ft);
+    LLVMValueRef step = LLVMBuildFPToUI(c->b, cg_load(c, n->in[0], cg_i64(c, 0)), c->t_i64, "step");
     LLVMValueRef len = inner_len(c, &n->shape);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
     double keep = 1 / (1 - n->a.f);
@@ -485,9 +454,8 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
 
 typedef struct Geo { int64_t c, h, w, ho, wo, k, s, p; } Geo;
 
-static Geo geo_of(Cg *c, const IrNode *n, const IrShape *img)
+static Geo geo_of(const IrNode *n, const IrShape *img)
 {
-    (void)c;
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
     return (Geo){img->dim[1], img->dim[2], img->dim[3], (img->dim[2] + 2 * p - k) / s + 1,
                  (img->dim[3] + 2 * p - k) / s + 1, k, s, p};
@@ -498,7 +466,7 @@ static void body_windows(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int x = n->in[0];
-    Geo G = geo_of(c, n, &N(c, x)->shape);
+    Geo G = geo_of(n, &N(c, x)->shape);
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
     LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
@@ -525,7 +493,7 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
 {
     const IrNode *n = N(c, v);
     int w = n->in[0];
-    Geo G = geo_of(c, n, &n->shape);
+    Geo G = geo_of(n, &n->shape);
     LLVMValueRef dst_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.h * G.w), "z");
     cg_store(c, v, LLVMBuildNSWAdd(c->b, dst_plane, z.iv, ""), cg_real(c, 0));
@@ -593,7 +561,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     switch (kind_of(n)) {
     case KK_EW: case KK_LAYOUT: case KK_MASK:
         return cg_elems(c, s, 0, row_axes(s));
-    case KK_ROWS: case KK_GATHER: case KK_ONE_HOT:
+    case KK_ROWS: case KK_ARGMAX: case KK_GATHER: case KK_ONE_HOT:
         return cg_elems(c, s, 0, s->rank - 1);
     case KK_REDUCE:
         if (reduce_columns(n, &N(c, n->in[0])->shape)) {
@@ -601,8 +569,6 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
             return LLVMBuildNSWMul(c->b, cg_elems(c, s, 0, s->rank - 1), cg_i64(c, (d + COLUMNS - 1) / COLUMNS), "");
         }
         return cg_elems(c, s, 0, s->rank);
-    case KK_ARGMAX:
-        return cg_elems(c, s, 0, s->rank - 1);
     case KK_MATMUL:
         return cg_matmul_extent(c, v);
     case KK_WINDOWS: {

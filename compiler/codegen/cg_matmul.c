@@ -29,8 +29,6 @@
 
 #include "cg_internal.h"
 
-static const IrNode *N(Cg *c, int v) { return &c->g->nodes[v]; }
-
 typedef struct Mm {
     int64_t m, n;              /* static sizes of C's matrices */
     bool    k_batch;           /* K is the batch (weight gradients) */
@@ -69,7 +67,10 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 enum { MR = 6 };    /* rows of the register tile; NR = 2 vectors of columns */
 enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
 
-static int vector_width(Cg *c) { return c->t_real == c->t_f32 ? 16 : 8; }  /* one zmm */
+/* Bytes of one real: buffer sizes, and the alignment vector loads and stores
+ * may claim (an element's, no more). */
+static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
+static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 64 bytes */
 
 /* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
@@ -100,20 +101,15 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
 static LLVMValueRef malloc_reals(Cg *c, LLVMValueRef count)
 {
     LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, &c->t_i64, 1, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "malloc");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "malloc", ft);
-    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, c->t_real == c->t_f32 ? 4 : 8), "");
+    LLVMValueRef fn = cg_declare(c, "malloc", ft);
+    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, real_size(c)), "");
     return LLVMBuildCall2(c->b, ft, fn, &bytes, 1, "buf");
 }
 
 static void free_ptr(Cg *c, LLVMValueRef p)
 {
     LLVMTypeRef ft = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "free");
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, "free", ft);
-    LLVMBuildCall2(c->b, ft, fn, &p, 1, "");
+    LLVMBuildCall2(c->b, ft, cg_declare(c, "free", ft), &p, 1, "");
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
@@ -121,6 +117,15 @@ static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
     return LLVMBuildGEP2(c->b, c->t_real, base, &idx, 1, "");
 }
 
+
+/* a·b + acc, lane by lane, on vectors of type vec (llvm.fma). */
+static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
+    LLVMValueRef args[3] = {a, b, acc};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
+}
 
 /* min(a, b) for i64 */
 static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
@@ -133,24 +138,25 @@ static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
 /* The extra operands of a fused epilogue (bias, the optimizer's state...):
  * constants, or tensors read at C's (row, column) through broadcast strides. */
 typedef struct Epi {
-    int           extra;
-    LLVMValueRef *scalar;   /* per extra operand: a constant, or NULL */
-    CgStrides    *st;
-    LLVMValueRef *off, *base;  /* at the current row */
+    int        extra;
+    CgOperand *op;   /* per extra operand; base and row_off at the current row */
+    CgStrides *st;   /* per extra operand that is not a scalar */
 } Epi;
 
 static void epi_begin(Cg *c, int v, Epi *e)
 {
     const IrNode *n = N(c, v);
     e->extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
-    e->scalar = calloc((size_t)e->extra + 1, sizeof *e->scalar);
+    e->op = calloc((size_t)e->extra + 1, sizeof *e->op);
     e->st = calloc((size_t)e->extra + 1, sizeof *e->st);
-    e->off = calloc((size_t)e->extra + 1, sizeof *e->off);
-    e->base = calloc((size_t)e->extra + 1, sizeof *e->base);
     for (int k = 0; k < e->extra; k++) {
-        e->scalar[k] = cg_leaf_scalar(c, n->in[2 + k]);
-        if (!e->scalar[k])
-            cg_strides(&N(c, n->in[2 + k])->shape, &n->shape, &e->st[k]);
+        CgOperand *op = &e->op[k];
+        op->node = n->in[2 + k];
+        op->scalar = cg_leaf_scalar(c, op->node);
+        if (op->scalar)
+            continue;
+        cg_strides(&N(c, op->node)->shape, &n->shape, &e->st[k]);
+        op->step = e->st[k].stride[n->shape.rank - 1];
     }
 }
 
@@ -159,9 +165,9 @@ static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
 {
     const IrNode *n = N(c, v);
     for (int k = 0; k < e->extra; k++)
-        if (!e->scalar[k]) {
-            e->base[k] = cg_base(c, n->in[2 + k]);
-            e->off[k] = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
+        if (!e->op[k].scalar) {
+            e->op[k].base = cg_base(c, e->op[k].node);
+            e->op[k].row_off = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
         }
 }
 
@@ -173,23 +179,9 @@ static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRe
         const IrProgram *p = n->a.prog;
         LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
         val[0] = y;
-        for (int k = 0; k < e->extra; k++) {
-            if (e->scalar[k]) {
-                val[1 + k] = e->scalar[k];
-                continue;
-            }
-            int64_t step = e->st[k].stride[n->shape.rank - 1];
-            LLVMValueRef idx = step ? LLVMBuildNSWAdd(c->b, e->off[k], j, "") : e->off[k];
-            LLVMTypeRef t = cg_type(c, N(c, n->in[2 + k])->type);
-            LLVMValueRef xv = LLVMBuildLoad2(c->b, t, LLVMBuildGEP2(c->b, t, e->base[k], &idx, 1, ""), "");
-            val[1 + k] = N(c, n->in[2 + k])->type == IR_I32 ? LLVMBuildSIToFP(c->b, xv, c->t_real, "") : xv;
-        }
-        for (int k = 0; k < p->n; k++) {
-            const IrInstr *in = &p->code[k];
-            val[p->nin + k] = cg_scalar_op(c, in->op, in->a >= 0 ? val[in->a] : NULL, in->b >= 0 ? val[in->b] : NULL,
-                                           in->c >= 0 ? val[in->c] : NULL, in->f);
-        }
-        y = val[p->nin + p->n - 1];
+        for (int k = 0; k < e->extra; k++)
+            val[1 + k] = cg_operand_load(c, &e->op[k], j);
+        y = cg_program(c, p, val);
         free(val);
     }
     const IrShape *s = &n->shape;
@@ -198,10 +190,8 @@ static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRe
 
 static void epi_end(Epi *e)
 {
-    free(e->scalar);
+    free(e->op);
     free(e->st);
-    free(e->off);
-    free(e->base);
 }
 
 /* ---- few rows: dot products in place ------------------------------------------------------ */
@@ -297,18 +287,14 @@ typedef struct DotRows {
 /* acc[·][q] += x[kk ..] · W_s[kk ..], one vector: one load of x for all rows. */
 static void dot_step(Cg *c, DotRows *d, int q, LLVMValueRef kk)
 {
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
-    LLVMTypeRef t[1] = {d->vec};
-    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, id, t, 1);
-    LLVMTypeRef fma_t = LLVMIntrinsicGetType(c->ctx, id, t, 1);
+    unsigned align = real_size(c);
     LLVMValueRef xv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->a, LLVMBuildNSWAdd(c->b, d->arow, kk, "")), "xv");
     LLVMSetAlignment(xv, align);
     for (int s = 0; s < d->rows; s++) {
         LLVMValueRef wv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->b, LLVMBuildNSWAdd(c->b, d->wrow[s], kk, "")), "wv");
         LLVMSetAlignment(wv, align);
-        LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "")};
-        LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_t, fma, args, 3, ""), d->acc[s][q]);
+        LLVMValueRef cur = LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "");
+        LLVMBuildStore(c->b, vec_fma(c, d->vec, xv, wv, cur), d->acc[s][q]);
     }
 }
 
@@ -453,22 +439,23 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
 }
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into panels of NR columns, k-major: packB[(p·kn + k)·NR + c] =
- * W[p·NR + c, k0 + k], zero for rows past n.  A panel's columns are rows of
- * W, so this is a transpose: VW rows × VW k at a time are VW contiguous
- * vector loads, transposed in registers (log2 VW levels of shuffles) and
- * stored as VW vectors of the panel.  Element by element, that needs a
- * gather per vector (31% of the MLP's batch-64 forward went to gathers).
- * Blocks with rows past n, and the last kn mod VW values of k, go one
- * element at a time.  The same numbers land in the same places either way. */
+ * at b0), into `panels` (n / NR rounded up) panels of NR columns, k-major:
+ * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
+ * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
+ * at a time are VW contiguous vector loads, transposed in registers (log2
+ * VW levels of shuffles) and stored as VW vectors of the panel.  Element
+ * by element, that needs a gather per vector (31% of the MLP's batch-64
+ * forward went to gathers).  Blocks with rows past n, and the last kn mod
+ * VW values of k, go one element at a time.  The same numbers land in the
+ * same places either way. */
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, LLVMValueRef packB)
+                            int64_t n, int64_t panels, LLVMValueRef packB)
 {
     int VW = vector_width(c), NR = 2 * VW;
-    int64_t panels = (n + NR - 1) / NR;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
-    LLVMValueRef kv = LLVMBuildNSWMul(c->b, LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), cg_i64(c, VW), "kv");
+    unsigned align = real_size(c);
+    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
+    LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
     CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
@@ -480,7 +467,7 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
 
         /* whole blocks: k in [0, kv) */
         LLVMPositionBuilderAtEnd(c->b, blocks);
-        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), ""), "tkb");
+        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), kblocks, "tkb");
         LLVMValueRef kk = LLVMBuildNSWMul(c->b, kb.iv, cg_i64(c, VW), "kk");
         LLVMValueRef rows[16];
         for (int r = 0; r < VW; r++) {
@@ -609,7 +596,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     LLVMValueRef last_mat = cg_alloca(c, c->t_i64, NULL, "last");
     LLVMValueRef zero = cg_real(c, 0);
-    unsigned align = c->t_real == c->t_f32 ? 4 : 8;
+    unsigned align = real_size(c);
 
     /* K in chunks of KC, outermost: the packed chunk of op(B) stays in L2
      * while this thread's blocks of rows go over it.  Between chunks the
@@ -636,7 +623,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, mat, last_mat);
     if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
         CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
@@ -718,18 +705,13 @@ void cg_matmul_body(Cg *c, int v)
         LLVMSetAlignment(bv[h], align);
     }
     LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
-    LLVMTypeRef fma_t[1] = {vec};
-    unsigned fma_id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef fma = LLVMGetIntrinsicDeclaration(c->mod, fma_id, fma_t, 1);
-    LLVMTypeRef fma_ft = LLVMIntrinsicGetType(c->ctx, fma_id, fma_t, 1);
     for (int r = 0; r < MR; r++) {
         LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, ak, cg_i64(c, r)), "a");
         LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
         splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
         for (int h = 0; h < 2; h++) {
             LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
-            LLVMValueRef args[3] = {splat, bv[h], cur};
-            LLVMBuildStore(c->b, LLVMBuildCall2(c->b, fma_ft, fma, args, 3, ""), accp[r][h]);
+            LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
         }
     }
     cg_loop_end(c, &lk);

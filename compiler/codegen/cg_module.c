@@ -65,7 +65,7 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     }
     for (int k = 0; k < n->nin; k++) {
         const IrNode *u = &g->nodes[n->in[k]];
-        sb_printf(sb, " | %d %d ", (int)(u->op == IR_CONST || u->op == IR_BATCH_SIZE ? u->op : IR_INPUT), (int)u->type);
+        sb_printf(sb, " | %d %d ", (int)(cg_no_memory(u) ? u->op : IR_INPUT), (int)u->type);
         ir_shape_print(sb, &u->shape);
         if (u->op == IR_CONST)
             sb_printf(sb, " %a", u->a.f);
@@ -105,7 +105,7 @@ static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .prefix = name};
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p};
     Cg *c = &cg;
     init_types(c);
     c->b = LLVMCreateBuilderInContext(ctx);
@@ -182,9 +182,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         LLVMPositionBuilderAtEnd(c->b, c->entry);
         LLVMValueRef *args = malloc(sizeof *args * (size_t)(nslots + 3));
         for (int k = 0; k < nslots; k++) {
-            const IrNode *u = &g->nodes[slots[k]];
-            bool no_memory = u->op == IR_CONST || u->op == IR_BATCH_SIZE;
-            args[k] = no_memory ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
+            args[k] = cg_no_memory(&g->nodes[slots[k]]) ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
         }
         args[nslots] = c->ctx_arg;
         args[nslots + 1] = LLVMGetParam(c->fn, 1);
@@ -210,7 +208,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
     LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
-    LLVMValueRef par = LLVMAddFunction(mod, "rt_parallel", par_t);
+    LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
     for (int v = 0; v < g->n; v++) {
         if (!kernel[v])
             continue;
@@ -220,37 +218,25 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
             LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
             LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
         } else {
-            LLVMValueRef off = cg_i64(c, 6 * 8);  /* ctx->pool */
-            LLVMValueRef pool = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, ""), "pool");
-            LLVMValueRef args[4] = {pool, extent, kernel[v], c->ctx_arg};
+            LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
             LLVMBuildCall2(c->b, par_t, par, args, 4, "");
         }
     }
     /* new parameters and state over the old: only now, when nothing reads the old */
-    LLVMTypeRef mc_params[4] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i1};
-    LLVMTypeRef mc_t = LLVMFunctionType(c->t_void, mc_params, 4, 0);
-    LLVMValueRef memcpy_fn = NULL;
     for (int o = 0; o < g->nouts; o++) {
         const IrOutput *out = &g->outs[o];
         if (out->kind != OUT_UPDATE || out->value == out->updates)
             continue;
-        if (!memcpy_fn) {
-            LLVMTypeRef tys[3] = {c->t_ptr, c->t_ptr, c->t_i64};
-            unsigned id = LLVMLookupIntrinsicID("llvm.memcpy", 11);
-            memcpy_fn = LLVMGetIntrinsicDeclaration(mod, id, tys, 3);
-            mc_t = LLVMIntrinsicGetType(ctx, id, tys, 3);
-        }
-        const IrNode *dst = &g->nodes[out->updates];
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
-                                             cg_i64(c, ir_type_size(dst->type)), "");
-        LLVMValueRef src = cg_base(c, out->value);
-        if (g->nodes[out->value].op == IR_CONST || g->nodes[out->value].op == IR_BATCH_SIZE) {
+        if (cg_no_memory(&g->nodes[out->value])) {
             /* a constant update (rare: simplified away): store it */
             cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
             continue;
         }
-        LLVMValueRef args[4] = {cg_base(c, out->updates), src, bytes, LLVMConstInt(c->t_i1, 0, 0)};
-        LLVMBuildCall2(c->b, mc_t, memcpy_fn, args, 4, "");
+        const IrNode *dst = &g->nodes[out->updates];
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
+                                             cg_i64(c, ir_type_size(dst->type)), "");
+        LLVMValueRef from = cg_base(c, out->value), to = cg_base(c, out->updates);
+        LLVMBuildMemCpy(c->b, to, 0, from, 0, bytes);  /* alignments 0: none claimed */
     }
     LLVMBuildRetVoid(c->b);
     LLVMDisposeBuilder(c->b);

@@ -1,10 +1,12 @@
 /* cg_util.c — typed builder helpers: loops, addresses, scalar ops. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cg_internal.h"
+#include "nnc_runtime.h"  /* RtCtx: the layout the generated code reads */
 
 LLVMValueRef cg_i64(Cg *c, int64_t v) { return LLVMConstInt(c->t_i64, (unsigned long long)v, 1); }
 LLVMValueRef cg_real(Cg *c, double v) { return LLVMConstReal(c->t_real, v); }
@@ -59,15 +61,20 @@ LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *nam
     return a;
 }
 
-/* RtCtx: { ptr slab[5]; i64 batch; ptr pool } */
-static LLVMValueRef ctx_field(Cg *c, int byte_offset, LLVMTypeRef t, const char *name)
+_Static_assert((int)SLAB_INPUT == (int)RT_SLAB_INPUT && (int)SLAB_PARAM == (int)RT_SLAB_PARAM
+                   && (int)SLAB_STATE == (int)RT_SLAB_STATE && (int)SLAB_ACT == (int)RT_SLAB_ACT,
+               "ctx->slab[] is indexed by the plan's slab");
+
+/* The RtCtx field at byte_offset (an offsetof) of the kernel's ctx. */
+static LLVMValueRef ctx_field(Cg *c, size_t byte_offset, LLVMTypeRef t, const char *name)
 {
-    LLVMValueRef off = cg_i64(c, byte_offset);
+    LLVMValueRef off = cg_i64(c, (int64_t)byte_offset);
     LLVMValueRef p = LLVMBuildGEP2(c->b, c->t_i8, c->ctx_arg, &off, 1, "");
     return LLVMBuildLoad2(c->b, t, p, name);
 }
 
-LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, 5 * 8, c->t_i64, "batch"); }
+LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, offsetof(RtCtx, batch), c->t_i64, "batch"); }
+LLVMValueRef cg_pool(Cg *c) { return ctx_field(c, offsetof(RtCtx, pool), c->t_ptr, "pool"); }
 
 LLVMValueRef cg_dim(Cg *c, int64_t d) { return d == IR_BATCH ? cg_batch(c) : cg_i64(c, d); }
 
@@ -108,8 +115,8 @@ LLVMValueRef cg_base(Cg *c, int v)
         c->tables[v] = gv;
         return gv;
     }
-    int slab = (int)c->plan->slab[v];
-    LLVMValueRef base = ctx_field(c, slab * 8, c->t_ptr, "slab");
+    size_t slab = (size_t)c->plan->slab[v];
+    LLVMValueRef base = ctx_field(c, offsetof(RtCtx, slab) + slab * sizeof(uint8_t *), c->t_ptr, "slab");
     /* the plan's offset at this call's batch: fixed + per_ex · B̂, B̂ the
      * batch rounded up to 16 and at least the planned batch (plan_bhat) */
     IrBytes at = c->plan->offset[v];
@@ -144,11 +151,15 @@ void cg_store(Cg *c, int v, LLVMValueRef idx, LLVMValueRef x) { LLVMBuildStore(c
 LLVMValueRef cg_leaf_scalar(Cg *c, int v)
 {
     const IrNode *n = &c->g->nodes[v];
-    if (n->op == IR_CONST)
-        return cg_real(c, n->a.f);
-    if (n->op == IR_BATCH_SIZE)
-        return LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
-    return NULL;
+    if (!cg_no_memory(n))
+        return NULL;
+    return n->op == IR_CONST ? cg_real(c, n->a.f) : LLVMBuildSIToFP(c->b, cg_batch(c), c->t_real, "B");
+}
+
+LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    return fn ? fn : LLVMAddFunction(c->mod, name, ft);
 }
 
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
@@ -166,9 +177,7 @@ LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
         snprintf(full, sizeof full, "%s%s", name, f32 ? "f" : "");
         LLVMTypeRef params[3] = {c->t_real, c->t_real, c->t_real};
         ft = LLVMFunctionType(c->t_real, params, (unsigned)n, 0);
-        fn = LLVMGetNamedFunction(c->mod, full);
-        if (!fn)
-            fn = LLVMAddFunction(c->mod, full, ft);
+        fn = cg_declare(c, full, ft);
     }
     return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
 }
@@ -235,6 +244,28 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
         break;
     }
     return NULL;  /* not elementwise: the caller never asks */
+}
+
+LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j)
+{
+    if (op->scalar)
+        return op->scalar;
+    LLVMValueRef idx = op->step ? LLVMBuildNSWAdd(c->b, op->row_off, j, "") : op->row_off;
+    LLVMTypeRef t = cg_type(c, N(c, op->node)->type);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, t, op->base, &idx, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, t, p, "");
+    return N(c, op->node)->type == IR_I32 ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
+}
+
+LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val)
+{
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
+        LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
+        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
+    }
+    return val[p->nin + p->n - 1];
 }
 
 void cg_strides(const IrShape *operand, const IrShape *result, CgStrides *s)

@@ -39,12 +39,15 @@
  * free list of [offset, size) ranges, kept sorted and merged; step i takes
  * the smallest free range that fits (the lowest one among equals), or else
  * grows its region at the top.  Neither that best fit nor taking the lowest
- * range that fits (first fit) always fragments less: the plan is made both
- * ways and each region keeps the smaller (best fit on a tie).  The regions'
- * high-water marks make slab_bytes[SLAB_ACT]; live_sum adds up the same
- * rounded sizes, what the arena would need without reuse, so peak <=
- * live_sum.  Everything depends on the graph alone, so the same graph
- * always gets the same plan.
+ * range that fits (first fit) always fragments less, and letting a
+ * fixed-size value take a hole in the per-example region (place_activations)
+ * is not always better either: the whole plan is made all four ways, and the
+ * one whose arena is smallest at the planned batch wins (on a tie, the first
+ * of best fit, first fit, best fit sharing holes, first fit sharing holes).
+ * The regions' high-water marks make slab_bytes[SLAB_ACT]; live_sum adds up
+ * the same rounded sizes, what the arena would need without reuse, so peak
+ * <= live_sum.  Everything depends on the graph and the planned batch
+ * alone, so they always get the same plan.
  *
  * A reshape (an op flagged OPF_VIEW) of an activation is a view: it shares
  * its operand's bytes (alias[i] names the activation that owns them) and no
@@ -100,14 +103,12 @@ static IrSlab slab_of(const IrNode *n)
     return ir_ops[n->op].flags & OPF_LEAF ? SLAB_NONE : SLAB_ACT;
 }
 
-/* A shape has the batch at most once, so its bytes are fixed or per example. */
+/* A shape has the batch at most once, in front (the verifier sees to it), so
+ * its bytes are fixed or per example. */
 static IrBytes bytes_of(const IrNode *n)
 {
     int64_t b = ir_elems(&n->shape, 1) * ir_type_size(n->type);
-    for (int i = 0; i < n->shape.rank; i++)
-        if (n->shape.dim[i] == IR_BATCH)
-            return (IrBytes){0, b};
-    return (IrBytes){b, 0};
+    return ir_is_batched(&n->shape) ? (IrBytes){0, b} : (IrBytes){b, 0};
 }
 
 /* first[i] = i; last[i] = the last step that reads i: g->n for graph
@@ -198,10 +199,11 @@ static void fl_give(FreeList *fl, int64_t off, int64_t size)
 /* ---- the plan ------------------------------------------------------------------- */
 
 /* Offsets in the activation arena for p's activations, into offset[]
- * (views take their owner's), one free list per region; returns the
- * regions' sizes.  Offsets in the per-example region are left as {-1, o}:
- * the fixed region's size, their fixed part, is not known until the walk
- * ends.
+ * (views take their owner's; every activation's entry is written before it
+ * is read, every other entry left alone), one free list per region;
+ * returns the regions' sizes.  Offsets in the per-example region are left
+ * as {-1, o}: the fixed region's size, their fixed part, is not known until
+ * the walk ends.
  *
  * With share, a fixed-size value may take a free range of the per-example
  * region that holds it at the smallest B̂, p's floor (so at every B̂), though
@@ -222,6 +224,7 @@ static IrBytes place_activations(const IrPlan *p, int n, bool first_fit, bool sh
     /* each list has at most one more range than live buffers */
     FreeList fixed = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
     FreeList per_ex = {.r = ARENA_ARRAY(&scratch, Range, n + 1), .first_fit = first_fit};
+    int64_t floor = plan_round_batch(p->batch);   /* the smallest B̂ */
     for (int i = 0; i < n; i++) {
         /* the order buffers come back in does not matter: the merged list is the same */
         for (int j = i > 0 ? dies[i - 1] : -1; j >= 0; j = next[j]) {
@@ -246,7 +249,6 @@ static IrBytes place_activations(const IrPlan *p, int n, bool first_fit, bool sh
             held[i] = r.per_ex;
             at = fl_take(&per_ex, r.per_ex, true);
         } else if (share) {
-            int64_t floor = plan_bhat(p->batch, 1);
             held[i] = align_to((r.fixed + floor - 1) / floor, EX_ALIGN);
             if ((at = fl_take(&per_ex, held[i], false)) < 0)
                 held[i] = 0;
@@ -308,12 +310,13 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
     }
 
     /* four ways: best or first fit, fixed values in per-example holes or
-     * not; the smallest arena at the given batch wins (the first on a tie) */
-    IrBytes *try = ARENA_ARRAY(a, IrBytes, n), *fixed_io = ARENA_ARRAY(a, IrBytes, n);
-    memcpy(fixed_io, p->offset, sizeof(IrBytes) * (size_t)n);   /* inputs, params, state: placed already */
+     * not; the smallest arena at the given batch wins (the first on a tie).
+     * Each way rewrites every activation's offset and only those (inputs,
+     * params, state are placed already), so one copy serves all four. */
+    IrBytes *try = ARENA_ARRAY(a, IrBytes, n);
+    memcpy(try, p->offset, sizeof(IrBytes) * (size_t)n);
     IrBytes peak = {0, 0};
     for (int way = 0; way < 4; way++) {
-        memcpy(try, fixed_io, sizeof(IrBytes) * (size_t)n);
         IrBytes got = place_activations(p, n, way & 1, way & 2, try);
         if (way == 0 || plan_at(p, got, batch) < plan_at(p, peak, batch)) {
             peak = got;
@@ -373,7 +376,7 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
 {
     Arena *a = g->arena;
     int n = g->n;
-    int64_t floor = plan_bhat(p->batch, 1);
+    int64_t floor = plan_round_batch(p->batch);   /* the smallest B̂ */
     IrBytes end[SLAB_ACT] = {{0, 0}};   /* fixed slabs: where the previous tensor ended */
     for (int i = 0; i < n; i++) {
         IrSlab s = p->slab[i], want = slab_of(&g->nodes[i]);
@@ -515,7 +518,7 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
     size_t head_w = w[0], type_w = w[1], off_w = w[2], bytes_w = w[3];
 
     sb_printf(sb, "plan: offsets and sizes in bytes; B = the batch rounded up to a multiple of %d, at least %lld\n",
-              PLAN_BATCH_ROUND, (long long)plan_bhat(p->batch, 1));
+              PLAN_BATCH_ROUND, (long long)plan_round_batch(p->batch));
     for (int i = 0; i < g->n; i++) {
         if (i == g->nforward && g->ngrad > g->nforward)
             sb_puts(sb, "  -- backward --\n");

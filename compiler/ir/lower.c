@@ -22,6 +22,24 @@ typedef struct Lower {
     int            dropout_streams;
 } Lower;
 
+/* Per-example shapes broadcast aligned from the right, the batch apart
+ * ([T,D] * [D] is [T,D] per example).  The IR aligns whole shapes, where
+ * [B,T,D] and [B,D] would not meet: a batched operand of lower
+ * per-example rank than the other gets 1s after its batch axis, [B,1,D]. */
+static int align_batched(Lower *lw, int x, int other, Span at)
+{
+    const IrShape *s = &lw->g->nodes[x].shape, *o = &lw->g->nodes[other].shape;
+    int rank = s->rank - 1, want = ir_is_batched(o) ? o->rank - 1 : o->rank;
+    if (!ir_is_batched(s) || rank >= want)
+        return x;
+    IrShape r = {.rank = want + 1, .dim = {IR_BATCH}};
+    for (int i = 1; i <= want - rank; i++)
+        r.dim[i] = 1;
+    for (int i = 0; i < rank; i++)
+        r.dim[want - rank + 1 + i] = s->dim[1 + i];
+    return ir_reshape(lw->g, x, &r, at);
+}
+
 /* ---- small builders that stamp the layer's location and name -------------------- */
 
 static int stamp(Lower *lw, int id)
@@ -352,6 +370,8 @@ static int lower_node(Lower *lw, int i)
             a = b;
             b = t;
         }
+        a = align_batched(lw, a, b, n->at);
+        b = align_batched(lw, b, a, n->at);
         return ir_binary(lw->g, op[n->op], a, b, n->at);
     }
     case SN_NEG:

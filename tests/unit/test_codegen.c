@@ -68,6 +68,9 @@ static void test_f32(void)
     check(GRAD("zoo"), IR_F32, 3, 1e-5);
     check(GRAD("bce_pos"), IR_F32, 3, 1e-5);
     check(GOLDEN_OK("tiny_gpt"), IR_F32, 2, 1e-4);  /* see test_pipeline.c: adamw on a noise gradient */
+    check(GOLDEN_OK("broadcasting"), IR_F32, 3, 1e-5);  /* [T,D] * [D] per example: [B,T,D] * [B,1,D] */
+    check(GOLDEN_OK("layers_zoo"), IR_F32, 3, 1e-5);
+    check(GOLDEN_OK("user_layers"), IR_F32, 3, 1e-5);
     check(GRAD("shakespeare_small"), IR_F32, 2, 1e-5);
 }
 

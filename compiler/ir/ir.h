@@ -203,7 +203,13 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
  * renamed by map[old] = new; returns its index in dst.  Keeps the stage
  * boundaries: nodes copied from src's forward part count as forward. */
 int  ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map);
-/* Copies src's outputs with values renamed by map. */
-void ir_copy_outputs(IrGraph *dst, const IrGraph *src, const int *map);
+/* ir_copy for a pass rewriting src into dst: sets map[node] to the copy.
+ * If the copy fails (src was not verified), returns false with the reason in
+ * src->error (unless src had an error already); the pass then leaves src as
+ * it is. */
+bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map);
+/* Ends a rewrite: dst takes src's outputs, values renamed by map, then
+ * replaces src. */
+void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map);
 
 #endif

@@ -175,11 +175,7 @@ static void walk_next(Walk *w)
 
 /* ---- fused programs ----------------------------------------------------------------- */
 
-static bool is_row_reduction(const IrInstr *in)
-{
-    /* MAX with one operand is the row maximum; with two, elementwise max. */
-    return in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX || (in->op == IR_MAX && in->b < 0);
-}
+static bool is_row_reduction(const IrInstr *in) { return ir_ops[in->op].flags & OPF_REDUCTION; }
 
 /* Checks a program before running it: values defined before use, ops a
  * kernel can run.  rows: row reductions allowed (FUSED_ROWS). */
@@ -661,8 +657,8 @@ done:
 /* FUSED_ROWS: operands [..., L] or [..., 1] -> shape [..., L] or [..., 1]: prog
  * per row.  A program value is a row (L numbers) or a per-row scalar (an
  * operand whose last dimension is 1, a CONST, a reduction, or an elementwise
- * op of scalars); SUM, MEAN and MAX/RMAX reduce a row to a scalar, and a
- * scalar counts as repeated along the row. */
+ * op of scalars); the reductions (SUM, MEAN, RMAX) reduce a row to a scalar,
+ * and a scalar counts as repeated along the row. */
 void eval_fused_rows(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);

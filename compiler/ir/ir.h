@@ -69,7 +69,7 @@ typedef enum IrOutKind {
  * nin + k; values 0 .. nin-1 are the node's operands (for MATMUL_EPI,
  * value 0 is the matmul's result and the node's operands 2.. follow). */
 typedef struct IrInstr {
-    IrOp    op;        /* an elementwise op, or SUM/MAX/MEAN over the row */
+    IrOp    op;        /* an elementwise op, or (FUSED_ROWS) SUM/MEAN/RMAX over the row */
     int     a, b, c;   /* values (see above); -1 unused */
     double  f;         /* CONST's value, POW's exponent */
 } IrInstr;
@@ -130,7 +130,7 @@ typedef struct IrGraph {
 typedef enum IrOpFlag {
     OPF_LEAF = 1 << 0,        /* no operands: INPUT, CONST, TENSOR, BATCH_SIZE */
     OPF_ELEMENTWISE = 1 << 1, /* result[i] = f(operands at i, broadcast) */
-    OPF_REDUCTION = 1 << 2,   /* SUM, MAX, MEAN */
+    OPF_REDUCTION = 1 << 2,   /* SUM, MEAN, RMAX; in a FUSED_ROWS program, over the row */
     OPF_NO_GRAD = 1 << 3,     /* gradients do not flow through it */
     OPF_COMMUTATIVE = 1 << 4, /* operands may be swapped (CSE) */
     OPF_FUSED = 1 << 5,       /* made by fusion; not differentiated */

@@ -46,7 +46,7 @@ static Kind kind_of(const IrGraph *g, int i)
         return K_EW;
     if ((f & OPF_ELEMENTWISE) && n->type != IR_I32)
         return K_EW;
-    if (n->op == IR_SUM || n->op == IR_MEAN || n->op == IR_RMAX) {
+    if (f & OPF_REDUCTION) {
         const IrShape *in = &g->nodes[n->in[0]].shape;
         if (in->rank >= 1 && n->a.i[0] == (int64_t)1 << (in->rank - 1) && in->dim[in->rank - 1] != IR_BATCH)
             return K_ROWRED;

@@ -689,9 +689,6 @@ static void test_fused_rows(void)
     };
     IrProgram softmax = {code, 5, 1};
     IrProgram lse = {code, 7, 1};
-    lse.code = ARENA_ARRAY(&f.arena, IrInstr, 7);
-    memcpy(lse.code, code, sizeof code);
-    lse.code[0] = (IrInstr)INSTR(MAX, 0, -1, -1, 0);   /* MAX of one value: the row's maximum */
     /* x - mean(x) * c, with c one number per row */
     IrInstr center[] = {
         INSTR(MEAN, 0, -1, -1, 0),  /* 2 */

@@ -665,24 +665,20 @@ void eval_fused_rows(IrEval *ev, int node)
     const IrProgram *p = n->a.prog;
     if (prog_check(ev, node, p, n->nin, true) != 0)
         return;
+    int64_t len = n->a.i[0];   /* L, as the fusion pass sets it (and codegen reads it) */
+    if (len < 1) {
+        eval_error(ev, "internal error: node %d: fused_rows with row length %lld (attribute i[0])", node,
+                   (long long)len);
+        return;
+    }
     double *out = result(ev, node);
 
-    /* The shape walked: the result's, with the last axis the row length L:
-     * attr i[0] as the fusion pass sets it, or else the longest last axis
-     * among the result and the operands. */
+    /* The shape walked: the result's, with the last axis L. */
     int64_t dim[IR_MAX_RANK] = {1};
     int rank = n->shape.rank ? n->shape.rank : 1;
     if (n->shape.rank)
         resolve(ev, &n->shape, dim);
-    int64_t out_len = dim[rank - 1], len = out_len;
-    for (int k = 0; k < n->nin; k++) {
-        const IrShape *s = in_shape(ev, node, k);
-        int64_t last = s->rank ? (s->dim[s->rank - 1] == IR_BATCH ? ev->batch : s->dim[s->rank - 1]) : 1;
-        if (last > len)
-            len = last;
-    }
-    if (n->a.i[0] > 0)
-        len = n->a.i[0];
+    int64_t out_len = dim[rank - 1];
     if (out_len != 1 && out_len != len) {
         eval_error(ev, "internal error: node %d: rows of %lld, the result's last axis is %lld", node,
                    (long long)len, (long long)out_len);

@@ -696,10 +696,11 @@ static void test_fused_rows(void)
         INSTR(SUB, 0, 3, -1, 0),    /* 4 */
     };
     IrProgram cent = {center, 3, 2};
-    int sm = ir_add(g, IR_FUSED_ROWS, &x, 1, &(IrAttr){.prog = &softmax, .shape = *SHAPE(B, 3)}, SPAN_NONE);
     /* i[0]: the row length, as the fusion pass gives it */
+    int sm = ir_add(g, IR_FUSED_ROWS, &x, 1, &(IrAttr){.prog = &softmax, .shape = *SHAPE(B, 3), .i = {3}}, SPAN_NONE);
     int ls = ir_add(g, IR_FUSED_ROWS, &x, 1, &(IrAttr){.prog = &lse, .shape = *SHAPE(B, 1), .i = {3}}, SPAN_NONE);
-    int ce = ir_add(g, IR_FUSED_ROWS, (int[]){x, c}, 2, &(IrAttr){.prog = &cent, .shape = *SHAPE(B, 3)}, SPAN_NONE);
+    int ce = ir_add(g, IR_FUSED_ROWS, (int[]){x, c}, 2, &(IrAttr){.prog = &cent, .shape = *SHAPE(B, 3), .i = {3}},
+                    SPAN_NONE);
     CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
 
     static const double xv[] = {1, 2, 3, -1, 0, 5}, cv[] = {10, 20};

@@ -270,6 +270,21 @@ done:
     walk_free(&w);
 }
 
+/* The reductions (SUM, MEAN, RMAX), shared by their kernel and by row
+ * reductions in fused programs: acc = reduce_start(op), then
+ * acc = reduce_step(op, acc, x) for each x in order, then
+ * reduce_finish(op, acc, count) for count elements. */
+static double reduce_start(IrOp op) { return op == IR_RMAX ? -INFINITY : 0; }
+
+static double reduce_step(IrOp op, double acc, double x)
+{
+    if (op == IR_RMAX)
+        return (x > acc || isnan(x)) && !isnan(acc) ? x : acc;   /* NaN wins */
+    return acc + x;
+}
+
+static double reduce_finish(IrOp op, double acc, int64_t count) { return op == IR_MEAN ? acc / (double)count : acc; }
+
 /* SUM, MEAN, RMAX: x [...] -> [...] with the axes of mask i[0] kept as 1 */
 void eval_reduce(IrEval *ev, int node)
 {
@@ -284,9 +299,8 @@ void eval_reduce(IrEval *ev, int node)
     for (int i = 0; i < xs->rank; i++)
         if ((uint64_t)n->a.i[0] >> i & 1)
             count *= xdim[i];
-    if (n->op == IR_RMAX)
-        for (int64_t e = 0; e < ev->len[node]; e++)
-            out[e] = -INFINITY;
+    for (int64_t e = 0; e < ev->len[node]; e++)
+        out[e] = reduce_start(n->op);
 
     /* Walk the operand; operand 0 of the walk is the result, broadcast back. */
     Walk w;
@@ -295,16 +309,10 @@ void eval_reduce(IrEval *ev, int node)
         eval_error(ev, "internal error: node %d: reduction shapes differ", node);
         goto done;
     }
-    for (int64_t e = 0; e < ev->len[n->in[0]]; e++, walk_next(&w)) {
-        double *o = &out[w.off[0]];
-        if (n->op == IR_RMAX)
-            *o = (x[e] > *o || isnan(x[e])) && !isnan(*o) ? x[e] : *o;   /* NaN wins */
-        else
-            *o += x[e];
-    }
-    if (n->op == IR_MEAN)
-        for (int64_t e = 0; e < ev->len[node]; e++)
-            out[e] /= (double)count;
+    for (int64_t e = 0; e < ev->len[n->in[0]]; e++, walk_next(&w))
+        out[w.off[0]] = reduce_step(n->op, out[w.off[0]], x[e]);
+    for (int64_t e = 0; e < ev->len[node]; e++)
+        out[e] = reduce_finish(n->op, out[e], count);
 done:
     walk_free(&w);
 }
@@ -719,16 +727,11 @@ void eval_fused_rows(IrEval *ev, int node)
             } else if (is_row_reduction(in)) {
                 const double *a = v + in->a * len;
                 bool row = is_row[in->a];
-                double acc = in->op == IR_SUM || in->op == IR_MEAN ? 0 : -INFINITY;
-                for (int64_t j = 0; j < len; j++) {
-                    double aj = row ? a[j] : a[0];
-                    if (in->op == IR_SUM || in->op == IR_MEAN)
-                        acc += aj;
-                    else
-                        acc = (aj > acc || isnan(aj)) && !isnan(acc) ? aj : acc;
-                }
+                double acc = reduce_start(in->op);
+                for (int64_t j = 0; j < len; j++)
+                    acc = reduce_step(in->op, acc, row ? a[j] : a[0]);
                 is_row[id] = false;
-                dst[0] = in->op == IR_MEAN ? acc / (double)len : acc;
+                dst[0] = reduce_finish(in->op, acc, len);
             } else {
                 int refs[3] = {in->a, in->b, in->c};
                 bool row = false;

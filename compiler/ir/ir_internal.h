@@ -11,6 +11,7 @@ const char *shp_scalar(const IrGraph *g, IrNode *n);
 const char *shp_ew(const IrGraph *g, IrNode *n);
 const char *shp_reduce(const IrGraph *g, IrNode *n);
 const char *shp_reduce_last(const IrGraph *g, IrNode *n);
+const char *shp_argmax(const IrGraph *g, IrNode *n);
 const char *shp_reshape(const IrGraph *g, IrNode *n);
 const char *shp_permute(const IrGraph *g, IrNode *n);
 const char *shp_broadcast(const IrGraph *g, IrNode *n);

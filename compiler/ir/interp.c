@@ -338,7 +338,8 @@ void eval_argmax(IrEval *ev, int node)
 
 /* ---- layout ---------------------------------------------------------------------------- */
 
-/* RESHAPE: the same elements in the same order */
+/* RESHAPE, and CAST of i32 to real (labels are already held as doubles):
+ * the same elements in the same order */
 void eval_copy(IrEval *ev, int node)
 {
     double *out = result(ev, node);
@@ -432,9 +433,6 @@ void eval_concat(IrEval *ev, int node)
         memcpy(out + (o * len + xlen) * inner, y + o * ylen * inner, sizeof(double) * (size_t)(ylen * inner));
     }
 }
-
-/* CAST: i32 [...] -> real [...]; labels are already held as doubles */
-void eval_cast(IrEval *ev, int node) { eval_copy(ev, node); }
 
 /* ---- linear algebra -------------------------------------------------------------------- */
 

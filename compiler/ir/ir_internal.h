@@ -48,7 +48,7 @@ GRAD(concat) GRAD(matmul) GRAD(gather) GRAD(scatter_add) GRAD(windows) GRAD(wind
 struct IrEval;
 #define EVAL(nm) void eval_##nm(struct IrEval *ev, int node);
 EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL(argmax) EVAL(copy)
-EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(cast) EVAL(matmul) EVAL(gather)
+EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(matmul) EVAL(gather)
 EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
 EVAL(fused_rows) EVAL(matmul_epi)
 #undef EVAL

@@ -550,7 +550,6 @@ void eval_one_hot(IrEval *ev, int node)
     }
 }
 
-/* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
 /* The generator is the runtime's, so generated code draws the same masks. */
 double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element)
 {

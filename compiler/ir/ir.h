@@ -168,8 +168,8 @@ extern const IrOpInfo ir_ops[IR_OP_COUNT];
 
 void ir_init(IrGraph *g, Arena *a, const Source *src, const char *name, IrType ftype);
 /* Appends a node; its shape comes from the op's rule.  On a shape error
- * (a bug in the caller: the front end checked the model) reports an
- * internal error through *err and returns -1. */
+ * (a bug in the caller: the front end checked the model) records an
+ * internal error in g->error (the first one stays) and returns -1. */
 int  ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at);
 /* Convenience builders; all return the new node's index. */
 int  ir_input(IrGraph *g, IrRole role, const char *name, IrType type, const IrShape *shape, Span at);
@@ -184,7 +184,7 @@ int  ir_broadcast(IrGraph *g, int x, const IrShape *shape, Span at);
 int  ir_matmul(IrGraph *g, int a, int b, bool ta, bool tb, Span at);
 void ir_output(IrGraph *g, const char *name, int value, IrOutKind kind, int updates);
 
-/* The last error of ir_add (an internal compiler error), or NULL. */
+/* The first error of ir_add (an internal compiler error), or NULL. */
 const char *ir_error(const IrGraph *g);
 
 bool    ir_shape_equal(const IrShape *a, const IrShape *b);

@@ -56,7 +56,8 @@ EVAL(fused_rows) EVAL(matmul_epi)
 /* Broadcast of two shapes; 0 on success. */
 int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out);
 /* The counter-based generator behind RANDOM_MASK: a uniform number in
- * [0, 1) for (seed, stream, step, element).  Shared with the runtime later. */
+ * [0, 1) for (seed, stream, step, element).  It is the runtime's
+ * rt_uniform, so generated code draws the same masks. */
 double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element);
 
 #endif

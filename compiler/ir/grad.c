@@ -125,24 +125,19 @@ void grad_div(IrGradCtx *ad, int node, int g)
         give(ad, node, 1, ad_un(ad, IR_NEG, ad_bin(ad, IR_DIV, ad_bin(ad, IR_MUL, g, node), y)));
 }
 
-/* Ties go to the first operand, as in sc_max. */
-void grad_max(IrGradCtx *ad, int node, int g)
+/* MAX and MIN: the winner takes g, ties to operand 0 (as in sc_max and
+ * sc_min).  Operand 0 wins where a >= b, operand 1 where b > a: MAX passes
+ * (x, y), MIN (y, x). */
+static void give_winner(IrGradCtx *ad, int node, int g, int a, int b)
 {
-    int x = X(ad, node, 0), y = X(ad, node, 1);
-    if (ad->needs[x])
-        give(ad, node, 0, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GE, x, y)));
-    if (ad->needs[y])
-        give(ad, node, 1, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GT, y, x)));
+    if (ad->needs[X(ad, node, 0)])
+        give(ad, node, 0, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GE, a, b)));
+    if (ad->needs[X(ad, node, 1)])
+        give(ad, node, 1, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GT, b, a)));
 }
 
-void grad_min(IrGradCtx *ad, int node, int g)
-{
-    int x = X(ad, node, 0), y = X(ad, node, 1);
-    if (ad->needs[x])
-        give(ad, node, 0, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GE, y, x)));
-    if (ad->needs[y])
-        give(ad, node, 1, ad_bin(ad, IR_MUL, g, ad_bin(ad, IR_GT, x, y)));
-}
+void grad_max(IrGradCtx *ad, int node, int g) { give_winner(ad, node, g, X(ad, node, 0), X(ad, node, 1)); }
+void grad_min(IrGradCtx *ad, int node, int g) { give_winner(ad, node, g, X(ad, node, 1), X(ad, node, 0)); }
 
 void grad_select(IrGradCtx *ad, int node, int g)
 {

@@ -65,11 +65,6 @@ void nnc_fill_batch(const Lowered *L, IrEval *ev, uint64_t seed)
 /* The loss of the forward graph at the current parameter values. */
 static double loss_at(IrEval *ev, int loss, const char **err)
 {
-    for (int i = 0; i < ev->g->n; i++)
-        if (ev->g->nodes[i].op != IR_INPUT && ev->val[i]) {
-            free(ev->val[i]);
-            ev->val[i] = NULL;
-        }
     if (ir_eval_run(ev) != 0) {
         *err = ev->error;
         return NAN;

@@ -175,11 +175,7 @@ static void walk_next(Walk *w)
 
 /* ---- fused programs ----------------------------------------------------------------- */
 
-static bool is_row_reduction(const IrInstr *in)
-{
-    /* MAX with one operand is the row maximum; with two, elementwise max. */
-    return in->op == IR_SUM || in->op == IR_MEAN || in->op == IR_RMAX || (in->op == IR_MAX && in->b < 0);
-}
+static bool is_row_reduction(const IrInstr *in) { return ir_ops[in->op].flags & OPF_REDUCTION; }
 
 /* Checks a program before running it: values defined before use, ops a
  * kernel can run.  rows: row reductions allowed (FUSED_ROWS). */
@@ -274,6 +270,21 @@ done:
     walk_free(&w);
 }
 
+/* The reductions (SUM, MEAN, RMAX), shared by their kernel and by row
+ * reductions in fused programs: acc = reduce_start(op), then
+ * acc = reduce_step(op, acc, x) for each x in order, then
+ * reduce_finish(op, acc, count) for count elements. */
+static double reduce_start(IrOp op) { return op == IR_RMAX ? -INFINITY : 0; }
+
+static double reduce_step(IrOp op, double acc, double x)
+{
+    if (op == IR_RMAX)
+        return (x > acc || isnan(x)) && !isnan(acc) ? x : acc;   /* NaN wins */
+    return acc + x;
+}
+
+static double reduce_finish(IrOp op, double acc, int64_t count) { return op == IR_MEAN ? acc / (double)count : acc; }
+
 /* SUM, MEAN, RMAX: x [...] -> [...] with the axes of mask i[0] kept as 1 */
 void eval_reduce(IrEval *ev, int node)
 {
@@ -288,9 +299,8 @@ void eval_reduce(IrEval *ev, int node)
     for (int i = 0; i < xs->rank; i++)
         if ((uint64_t)n->a.i[0] >> i & 1)
             count *= xdim[i];
-    if (n->op == IR_RMAX)
-        for (int64_t e = 0; e < ev->len[node]; e++)
-            out[e] = -INFINITY;
+    for (int64_t e = 0; e < ev->len[node]; e++)
+        out[e] = reduce_start(n->op);
 
     /* Walk the operand; operand 0 of the walk is the result, broadcast back. */
     Walk w;
@@ -299,16 +309,10 @@ void eval_reduce(IrEval *ev, int node)
         eval_error(ev, "internal error: node %d: reduction shapes differ", node);
         goto done;
     }
-    for (int64_t e = 0; e < ev->len[n->in[0]]; e++, walk_next(&w)) {
-        double *o = &out[w.off[0]];
-        if (n->op == IR_RMAX)
-            *o = (x[e] > *o || isnan(x[e])) && !isnan(*o) ? x[e] : *o;   /* NaN wins */
-        else
-            *o += x[e];
-    }
-    if (n->op == IR_MEAN)
-        for (int64_t e = 0; e < ev->len[node]; e++)
-            out[e] /= (double)count;
+    for (int64_t e = 0; e < ev->len[n->in[0]]; e++, walk_next(&w))
+        out[w.off[0]] = reduce_step(n->op, out[w.off[0]], x[e]);
+    for (int64_t e = 0; e < ev->len[node]; e++)
+        out[e] = reduce_finish(n->op, out[e], count);
 done:
     walk_free(&w);
 }
@@ -334,7 +338,8 @@ void eval_argmax(IrEval *ev, int node)
 
 /* ---- layout ---------------------------------------------------------------------------- */
 
-/* RESHAPE: the same elements in the same order */
+/* RESHAPE, and CAST of i32 to real (labels are already held as doubles):
+ * the same elements in the same order */
 void eval_copy(IrEval *ev, int node)
 {
     double *out = result(ev, node);
@@ -428,9 +433,6 @@ void eval_concat(IrEval *ev, int node)
         memcpy(out + (o * len + xlen) * inner, y + o * ylen * inner, sizeof(double) * (size_t)(ylen * inner));
     }
 }
-
-/* CAST: i32 [...] -> real [...]; labels are already held as doubles */
-void eval_cast(IrEval *ev, int node) { eval_copy(ev, node); }
 
 /* ---- linear algebra -------------------------------------------------------------------- */
 
@@ -548,7 +550,6 @@ void eval_one_hot(IrEval *ev, int node)
     }
 }
 
-/* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
 /* The generator is the runtime's, so generated code draws the same masks. */
 double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element)
 {
@@ -661,32 +662,28 @@ done:
 /* FUSED_ROWS: operands [..., L] or [..., 1] -> shape [..., L] or [..., 1]: prog
  * per row.  A program value is a row (L numbers) or a per-row scalar (an
  * operand whose last dimension is 1, a CONST, a reduction, or an elementwise
- * op of scalars); SUM, MEAN and MAX/RMAX reduce a row to a scalar, and a
- * scalar counts as repeated along the row. */
+ * op of scalars); the reductions (SUM, MEAN, RMAX) reduce a row to a scalar,
+ * and a scalar counts as repeated along the row. */
 void eval_fused_rows(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
     const IrProgram *p = n->a.prog;
     if (prog_check(ev, node, p, n->nin, true) != 0)
         return;
+    int64_t len = n->a.i[0];   /* L, as the fusion pass sets it (and codegen reads it) */
+    if (len < 1) {
+        eval_error(ev, "internal error: node %d: fused_rows with row length %lld (attribute i[0])", node,
+                   (long long)len);
+        return;
+    }
     double *out = result(ev, node);
 
-    /* The shape walked: the result's, with the last axis the row length L:
-     * attr i[0] as the fusion pass sets it, or else the longest last axis
-     * among the result and the operands. */
+    /* The shape walked: the result's, with the last axis L. */
     int64_t dim[IR_MAX_RANK] = {1};
     int rank = n->shape.rank ? n->shape.rank : 1;
     if (n->shape.rank)
         resolve(ev, &n->shape, dim);
-    int64_t out_len = dim[rank - 1], len = out_len;
-    for (int k = 0; k < n->nin; k++) {
-        const IrShape *s = in_shape(ev, node, k);
-        int64_t last = s->rank ? (s->dim[s->rank - 1] == IR_BATCH ? ev->batch : s->dim[s->rank - 1]) : 1;
-        if (last > len)
-            len = last;
-    }
-    if (n->a.i[0] > 0)
-        len = n->a.i[0];
+    int64_t out_len = dim[rank - 1];
     if (out_len != 1 && out_len != len) {
         eval_error(ev, "internal error: node %d: rows of %lld, the result's last axis is %lld", node,
                    (long long)len, (long long)out_len);
@@ -727,16 +724,11 @@ void eval_fused_rows(IrEval *ev, int node)
             } else if (is_row_reduction(in)) {
                 const double *a = v + in->a * len;
                 bool row = is_row[in->a];
-                double acc = in->op == IR_SUM || in->op == IR_MEAN ? 0 : -INFINITY;
-                for (int64_t j = 0; j < len; j++) {
-                    double aj = row ? a[j] : a[0];
-                    if (in->op == IR_SUM || in->op == IR_MEAN)
-                        acc += aj;
-                    else
-                        acc = (aj > acc || isnan(aj)) && !isnan(acc) ? aj : acc;
-                }
+                double acc = reduce_start(in->op);
+                for (int64_t j = 0; j < len; j++)
+                    acc = reduce_step(in->op, acc, row ? a[j] : a[0]);
                 is_row[id] = false;
-                dst[0] = in->op == IR_MEAN ? acc / (double)len : acc;
+                dst[0] = reduce_finish(in->op, acc, len);
             } else {
                 int refs[3] = {in->a, in->b, in->c};
                 bool row = false;

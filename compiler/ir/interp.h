@@ -27,7 +27,8 @@ typedef struct IrEval {
 void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch);
 /* Binds the values of an INPUT node (copied: ir_elems(shape, batch) doubles). */
 void ir_eval_set(IrEval *ev, int node, const double *values);
-/* Runs every node in order.  Returns 0, or -1 with ev->error set (an input
+/* Runs every node in order, first forgetting the values of an earlier run
+ * (the inputs given stay).  Returns 0, or -1 with ev->error set (an input
  * left unset, an index out of range). */
 int  ir_eval_run(IrEval *ev);
 void ir_eval_free(IrEval *ev);

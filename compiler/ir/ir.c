@@ -228,10 +228,21 @@ int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
     return id;
 }
 
-void ir_copy_outputs(IrGraph *dst, const IrGraph *src, const int *map)
+bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map)
+{
+    map[node] = ir_copy(dst, src, node, map);
+    if (map[node] >= 0)
+        return true;
+    if (!src->error)
+        src->error = dst->error;
+    return false;
+}
+
+void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map)
 {
     for (int i = 0; i < src->nouts; i++) {
         const IrOutput *o = &src->outs[i];
         ir_output(dst, o->name, map[o->value], o->kind, o->updates >= 0 ? map[o->updates] : -1);
     }
+    *src = *dst;
 }

@@ -69,7 +69,7 @@ typedef enum IrOutKind {
  * nin + k; values 0 .. nin-1 are the node's operands (for MATMUL_EPI,
  * value 0 is the matmul's result and the node's operands 2.. follow). */
 typedef struct IrInstr {
-    IrOp    op;        /* an elementwise op, or SUM/MAX/MEAN over the row */
+    IrOp    op;        /* an elementwise op, or (FUSED_ROWS) SUM/MEAN/RMAX over the row */
     int     a, b, c;   /* values (see above); -1 unused */
     double  f;         /* CONST's value, POW's exponent */
 } IrInstr;
@@ -130,7 +130,7 @@ typedef struct IrGraph {
 typedef enum IrOpFlag {
     OPF_LEAF = 1 << 0,        /* no operands: INPUT, CONST, TENSOR, BATCH_SIZE */
     OPF_ELEMENTWISE = 1 << 1, /* result[i] = f(operands at i, broadcast) */
-    OPF_REDUCTION = 1 << 2,   /* SUM, MAX, MEAN */
+    OPF_REDUCTION = 1 << 2,   /* SUM, MEAN, RMAX; in a FUSED_ROWS program, over the row */
     OPF_NO_GRAD = 1 << 3,     /* gradients do not flow through it */
     OPF_COMMUTATIVE = 1 << 4, /* operands may be swapped (CSE) */
     OPF_FUSED = 1 << 5,       /* made by fusion; not differentiated */
@@ -168,8 +168,8 @@ extern const IrOpInfo ir_ops[IR_OP_COUNT];
 
 void ir_init(IrGraph *g, Arena *a, const Source *src, const char *name, IrType ftype);
 /* Appends a node; its shape comes from the op's rule.  On a shape error
- * (a bug in the caller: the front end checked the model) reports an
- * internal error through *err and returns -1. */
+ * (a bug in the caller: the front end checked the model) records an
+ * internal error in g->error (the first one stays) and returns -1. */
 int  ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at);
 /* Convenience builders; all return the new node's index. */
 int  ir_input(IrGraph *g, IrRole role, const char *name, IrType type, const IrShape *shape, Span at);
@@ -184,7 +184,7 @@ int  ir_broadcast(IrGraph *g, int x, const IrShape *shape, Span at);
 int  ir_matmul(IrGraph *g, int a, int b, bool ta, bool tb, Span at);
 void ir_output(IrGraph *g, const char *name, int value, IrOutKind kind, int updates);
 
-/* The last error of ir_add (an internal compiler error), or NULL. */
+/* The first error of ir_add (an internal compiler error), or NULL. */
 const char *ir_error(const IrGraph *g);
 
 bool    ir_shape_equal(const IrShape *a, const IrShape *b);
@@ -203,7 +203,13 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
  * renamed by map[old] = new; returns its index in dst.  Keeps the stage
  * boundaries: nodes copied from src's forward part count as forward. */
 int  ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map);
-/* Copies src's outputs with values renamed by map. */
-void ir_copy_outputs(IrGraph *dst, const IrGraph *src, const int *map);
+/* ir_copy for a pass rewriting src into dst: sets map[node] to the copy.
+ * If the copy fails (src was not verified), returns false with the reason in
+ * src->error (unless src had an error already); the pass then leaves src as
+ * it is. */
+bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map);
+/* Ends a rewrite: dst takes src's outputs, values renamed by map, then
+ * replaces src. */
+void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map);
 
 #endif

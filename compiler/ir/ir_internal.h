@@ -11,6 +11,7 @@ const char *shp_scalar(const IrGraph *g, IrNode *n);
 const char *shp_ew(const IrGraph *g, IrNode *n);
 const char *shp_reduce(const IrGraph *g, IrNode *n);
 const char *shp_reduce_last(const IrGraph *g, IrNode *n);
+const char *shp_argmax(const IrGraph *g, IrNode *n);
 const char *shp_reshape(const IrGraph *g, IrNode *n);
 const char *shp_permute(const IrGraph *g, IrNode *n);
 const char *shp_broadcast(const IrGraph *g, IrNode *n);
@@ -47,7 +48,7 @@ GRAD(concat) GRAD(matmul) GRAD(gather) GRAD(scatter_add) GRAD(windows) GRAD(wind
 struct IrEval;
 #define EVAL(nm) void eval_##nm(struct IrEval *ev, int node);
 EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL(argmax) EVAL(copy)
-EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(cast) EVAL(matmul) EVAL(gather)
+EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(matmul) EVAL(gather)
 EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
 EVAL(fused_rows) EVAL(matmul_epi)
 #undef EVAL
@@ -55,7 +56,8 @@ EVAL(fused_rows) EVAL(matmul_epi)
 /* Broadcast of two shapes; 0 on success. */
 int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out);
 /* The counter-based generator behind RANDOM_MASK: a uniform number in
- * [0, 1) for (seed, stream, step, element).  Shared with the runtime later. */
+ * [0, 1) for (seed, stream, step, element).  It is the runtime's
+ * rt_uniform, so generated code draws the same masks. */
 double ir_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element);
 
 #endif

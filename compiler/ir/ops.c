@@ -124,8 +124,16 @@ const char *shp_reduce_last(const IrGraph *g, IrNode *n)
     s.dim[s.rank - 1] = 1;
     n->a.i[0] = (int64_t)1 << (s.rank - 1);
     n->shape = s;
-    n->type = n->op == IR_ARGMAX ? IR_I32 : g->ftype;
+    n->type = g->ftype;
     return NULL;
+}
+
+/* shp_reduce_last, with the result an i32 index */
+const char *shp_argmax(const IrGraph *g, IrNode *n)
+{
+    const char *why = shp_reduce_last(g, n);
+    n->type = IR_I32;
+    return why;
 }
 
 static int64_t static_elems(const IrShape *s, bool *batched)

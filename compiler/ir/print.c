@@ -157,7 +157,7 @@ void ir_print_node(StrBuf *sb, const IrGraph *g, int i)
                 sb_printf(sb, "%s%s", has_loc ? " " : "", n->layer);
         }
     }
-    if (n->a.prog && (n->op == IR_FUSED || n->op == IR_FUSED_ROWS || n->op == IR_MATMUL_EPI))
+    if (n->a.prog && (ir_ops[n->op].flags & OPF_FUSED))
         put_program(sb, n);
     sb_putc(sb, '\n');
 }

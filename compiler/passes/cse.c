@@ -129,17 +129,11 @@ int pass_cse(IrGraph *g)
                 continue;
             }
         }
-        map[i] = ir_copy(&dst, g, i, map);
-        if (map[i] < 0) {
-            /* Only an unverified graph gets here: keep it, with the reason. */
-            if (!g->error)
-                g->error = dst.error;
-            return 0;
-        }
+        if (!ir_copy_into(&dst, g, i, map))
+            return 0;   /* only an unverified graph gets here: kept, with the reason */
         if (merge)
             slot[h] = map[i] + 1;
     }
-    ir_copy_outputs(&dst, g, map);
-    *g = dst;
+    ir_rewrite_end(g, &dst, map);
     return merged;
 }

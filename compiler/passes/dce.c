@@ -36,16 +36,10 @@ int pass_dce(IrGraph *g)
         map[i] = -1;
         if (!live[i])
             continue;
-        map[i] = ir_copy(&dst, g, i, map);
-        if (map[i] < 0) {
-            /* Only an unverified graph gets here: keep it, with the reason. */
-            if (!g->error)
-                g->error = dst.error;
-            return 0;
-        }
+        if (!ir_copy_into(&dst, g, i, map))
+            return 0;   /* only an unverified graph gets here: kept, with the reason */
     }
-    ir_copy_outputs(&dst, g, map);
     int removed = g->n - dst.n;
-    *g = dst;
+    ir_rewrite_end(g, &dst, map);
     return removed;
 }

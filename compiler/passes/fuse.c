@@ -46,7 +46,7 @@ static Kind kind_of(const IrGraph *g, int i)
         return K_EW;
     if ((f & OPF_ELEMENTWISE) && n->type != IR_I32)
         return K_EW;
-    if (n->op == IR_SUM || n->op == IR_MEAN || n->op == IR_RMAX) {
+    if (f & OPF_REDUCTION) {
         const IrShape *in = &g->nodes[n->in[0]].shape;
         if (in->rank >= 1 && n->a.i[0] == (int64_t)1 << (in->rank - 1) && in->dim[in->rank - 1] != IR_BATCH)
             return K_ROWRED;
@@ -201,7 +201,8 @@ int pass_fuse(IrGraph *g)
             continue;
         }
         if (!fused) {
-            map[i] = ir_copy(&out, g, i, map);
+            if (!ir_copy_into(&out, g, i, map))
+                return -1;
             continue;
         }
         /* Gather the region's members in order, its outside operands, and the program. */
@@ -273,8 +274,11 @@ int pass_fuse(IrGraph *g)
         if (op == IR_FUSED_ROWS)
             a.i[0] = rg->shape.dim[rg->shape.rank - 1];  /* the row length */
         int id = ir_add(&out, op, ops, nops, &a, root->at);
-        if (id < 0)
+        if (id < 0) {
+            if (!g->error)
+                g->error = out.error;   /* the pipeline reports it */
             return -1;
+        }
         out.nodes[id].layer = root->layer;
         out.nodes[id].fwd = -1;
         if (i < g->nforward)
@@ -284,7 +288,6 @@ int pass_fuse(IrGraph *g)
         map[i] = id;
         changed += rg->members;
     }
-    ir_copy_outputs(&out, g, map);
-    *g = out;
+    ir_rewrite_end(g, &out, map);
     return changed;
 }

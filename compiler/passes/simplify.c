@@ -207,20 +207,13 @@ int pass_simplify(IrGraph *g)
         for (int k = 0; k < n->nin; k++)
             in[k] = s.map[n->in[k]];
         int v = simplify_node(&s, i, in);
-        if (v >= 0)
+        if (v >= 0) {
+            s.map[i] = v;
             changed++;
-        else
-            v = ir_copy(&s.dst, g, i, s.map);
-        if (v < 0) {
-            /* A copy whose rule fails: the graph was not verified.  Keep it
-             * as it was, with the reason. */
-            if (!g->error)
-                g->error = s.dst.error;
-            return 0;
+        } else if (!ir_copy_into(&s.dst, g, i, s.map)) {
+            return 0;   /* a copy whose rule fails: the graph was not verified; kept, with the reason */
         }
-        s.map[i] = v;
     }
-    ir_copy_outputs(&s.dst, g, s.map);
-    *g = s.dst;
+    ir_rewrite_end(g, &s.dst, s.map);
     return changed;
 }

@@ -50,8 +50,6 @@ int ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at
     n->at = at;
     n->fwd = -1;
     n->type = g->ftype;
-    if (a && (op == IR_INPUT || op == IR_TENSOR || op == IR_RANDOM_MASK))
-        n->shape = a->shape;
     const char *why = info->shape(g, n);
     if (why) {
         if (!g->error)
@@ -210,10 +208,7 @@ int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
     int *in = ARENA_ARRAY(dst->arena, int, s->nin + 1);
     for (int k = 0; k < s->nin; k++)
         in[k] = map[s->in[k]];
-    IrAttr a = s->a;
-    if (s->op == IR_INPUT || s->op == IR_TENSOR || s->op == IR_RANDOM_MASK)
-        a.shape = s->shape;
-    int id = ir_add(dst, s->op, in, s->nin, &a, s->at);
+    int id = ir_add(dst, s->op, in, s->nin, &s->a, s->at);
     if (id < 0)
         return -1;
     IrNode *d = &dst->nodes[id];

@@ -72,9 +72,11 @@ int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out)
     return 0;
 }
 
+/* INPUT, TENSOR, RANDOM_MASK: the shape the builder gives (attr shape) */
 const char *shp_leaf(const IrGraph *g, IrNode *n)
 {
     (void)g;
+    n->shape = n->a.shape;
     for (int i = 1; i < n->shape.rank; i++)
         if (n->shape.dim[i] == IR_BATCH)
             return "the batch may only be dimension 0";

@@ -23,7 +23,6 @@
  * with one element per row, joins it.  BROADCAST inside a region is free:
  * values broadcast anyway.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "../ir/ir_internal.h"
@@ -95,7 +94,6 @@ static bool in_region(const int *member, int nmember, int r)
 int pass_fuse(IrGraph *g)
 {
     int n = g->n;
-    int *uses = ir_use_counts(g);
     bool *is_output = ARENA_ARRAY(g->arena, bool, n + 1);
     for (int i = 0; i < g->nouts; i++)
         is_output[g->outs[i].value] = true;
@@ -167,7 +165,6 @@ int pass_fuse(IrGraph *g)
         nmember[i] = 1;
         is_root[i] = true;
     }
-    (void)uses;
 
     /* A lone elementwise node, or a lone broadcast, stays as it is. */
     int *mm_of = ARENA_ARRAY(g->arena, int, nregions + 1);  /* a matmul folded in front, or -1 */

@@ -70,8 +70,9 @@ static const char *check_own_shape(const IrGraph *g, int i)
 }
 
 /* Runs the op's rule on a copy, the way ir_add() shaped the node: the type
- * starts as the graph's real type except for inputs (ir_input() sets theirs),
- * and ops whose shape the builder gives keep the stored one. */
+ * starts as the graph's real type except for inputs (ir_input() sets theirs).
+ * Ops whose shape the builder gives (shp_leaf, shp_fused) take it from their
+ * attribute, so the stored shape must match it. */
 static const char *check_rule(const IrGraph *g, int i)
 {
     const IrNode *n = &g->nodes[i];

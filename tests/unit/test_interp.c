@@ -726,6 +726,32 @@ static void test_fused_rows(void)
     expect_array(&ev, ls, want_ls, 2, __LINE__);
     expect_array(&ev, ce, want_ce, 6, __LINE__);
     ir_eval_free(&ev);
+
+    /* What the fusion pass never makes is refused, not guessed at: a row
+     * program without its row length, and MAX of one operand (MAX takes two;
+     * a row maximum is RMAX, the only one codegen knows). */
+    IrInstr one_max[] = {INSTR(MAX, 0, -1, -1, 0)};
+    IrProgram pm = {one_max, 1, 1};
+    int no_len = ir_add(g, IR_FUSED_ROWS, &x, 1, &(IrAttr){.prog = &softmax, .shape = *SHAPE(B, 3)}, SPAN_NONE);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+    ir_eval_init(&ev, g, 2);
+    ir_eval_set(&ev, x, xv);
+    ir_eval_set(&ev, c, cv);
+    CU_ASSERT_EQUAL(ir_eval_run(&ev), -1);
+    char want[128];
+    snprintf(want, sizeof want, "internal error: node %d: fused_rows with row length 0 (attribute i[0])", no_len);
+    ASSERT_STR(ev.error, want);
+    ir_eval_free(&ev);
+    g->n = no_len;   /* drop it again */
+    int mx = ir_add(g, IR_FUSED_ROWS, &x, 1, &(IrAttr){.prog = &pm, .shape = *SHAPE(B, 1), .i = {3}}, SPAN_NONE);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+    ir_eval_init(&ev, g, 2);
+    ir_eval_set(&ev, x, xv);
+    ir_eval_set(&ev, c, cv);
+    CU_ASSERT_EQUAL(ir_eval_run(&ev), -1);
+    snprintf(want, sizeof want, "internal error: node %d: instruction 0 reads value -1, not yet defined", mx);
+    ASSERT_STR(ev.error, want);
+    ir_eval_free(&ev);
     end(&f);
 }
 

@@ -191,7 +191,7 @@ static void test_verify_outputs(void)
     ASSERT_STR(ir_verify(&g), "output 1 (w): an update of 3, which is not an input");
     g.outs[1].updates = w;
     ASSERT_STR(ir_verify(&g), "output 1 (w): shape [B,3] but the input it updates (%4) has [3]");
-    g.nodes[w].shape = B3;
+    g.nodes[w].shape = g.nodes[w].a.shape = B3;   /* an input's shape is its attribute's */
     g.nodes[w].type = IR_F64;
     ASSERT_STR(ir_verify(&g), "output 1 (w): type f32 but the input it updates (%4) has f64");
     g.nodes[w].type = IR_F32;

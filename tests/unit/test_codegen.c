@@ -71,6 +71,7 @@ static void test_f32(void)
     check(GOLDEN_OK("broadcasting"), IR_F32, 3, 1e-5);  /* [T,D] * [D] per example: [B,T,D] * [B,1,D] */
     check(GOLDEN_OK("layers_zoo"), IR_F32, 3, 1e-5);
     check(GOLDEN_OK("user_layers"), IR_F32, 3, 1e-5);
+    check(GOLDEN_OK("wide_fused"), IR_F32, 3, 1e-5);   /* a fused region of 20 operands */
     check(GRAD("shakespeare_small"), IR_F32, 2, 1e-5);
 }
 

@@ -148,13 +148,24 @@ static void install_crash_handlers(void)
 static void install_crash_handlers(void) {}
 #endif
 
-/* A positive integer option; false if the text is not one. */
+/* An integer option of at least lo; false if the text is not one. */
 static bool parse_count(const char *text, int64_t lo, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || *end || v < lo)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A positive, finite real option; false if the text is not one. */
+static bool parse_positive(const char *text, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v > 0) || !isfinite(v))
         return false;
     *out = v;
     return true;
@@ -325,13 +336,10 @@ int main(int argc, char **argv)
             if (!parse_count(optarg, 1, &o.jit.threads) || o.jit.threads > 1024)
                 return usage_error("--threads: expected an integer from 1 to 1024, found '%s'", optarg);
             break;
-        case OPT_LR: {
-            char *end;
-            o.jit.lr = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.jit.lr > 0) || !isfinite(o.jit.lr))
+        case OPT_LR:
+            if (!parse_positive(optarg, &o.jit.lr))
                 return usage_error("--lr: expected a positive number, found '%s'", optarg);
             break;
-        }
         case OPT_DATA: o.jit.data_root = optarg; break;
         case OPT_SAVE: o.jit.save = optarg; break;
         case OPT_LOAD: o.jit.load = optarg; break;
@@ -342,13 +350,10 @@ int main(int argc, char **argv)
             if (!parse_count(optarg, 1, &o.jit.length) || o.jit.length > 1000000)
                 return usage_error("--length: expected an integer from 1 to 1000000, found '%s'", optarg);
             break;
-        case OPT_TEMPERATURE: {
-            char *end;
-            o.jit.temperature = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.jit.temperature > 0) || !isfinite(o.jit.temperature))
+        case OPT_TEMPERATURE:
+            if (!parse_positive(optarg, &o.jit.temperature))
                 return usage_error("--temperature: expected a positive number, found '%s'", optarg);
             break;
-        }
         case OPT_BATCH:
             if (!parse_count(optarg, 1, &o.batch))
                 return usage_error("--batch: expected a positive integer, found '%s'", optarg);

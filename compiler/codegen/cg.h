@@ -28,6 +28,10 @@ typedef struct CgOptions {
  * LLVM 19 knows them); if not, *nearest is a close name or NULL. */
 bool  cg_known_cpu(const char *name, const char **nearest);
 
+/* Whether the generator has a kernel for op: every op that is not a leaf
+ * must (unit.codegen walks the op table). */
+bool  cg_op_has_kernel(IrOp op);
+
 /* A JIT for one process (LLJIT); entries are looked up by name. */
 int   cg_jit_create(CgJit **out, const char **err);
 /* Compiles g (planned by p) into the JIT as entry `name`. */

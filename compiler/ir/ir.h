@@ -136,6 +136,7 @@ typedef enum IrOpFlag {
     OPF_FUSED = 1 << 5,       /* made by fusion; not differentiated */
     OPF_RANDOM = 1 << 6,      /* its value depends on the step (never merged by CSE) */
     OPF_VIEW = 1 << 7,        /* its operand's elements in the same order: the memory plan shares the bytes */
+    OPF_LAYOUT = 1 << 8,      /* moves elements, no arithmetic: RESHAPE, PERMUTE, SLICE, PAD, CONCAT */
 } IrOpFlag;
 
 struct IrGradCtx;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "codegen/cg.h"
 #include "ir/gradcheck.h"
 #include "jit_harness.h"
 #include "passes/pipeline.h"
@@ -255,7 +256,21 @@ static void test_few_rows(void)
                     check_few_rows(t ? IR_F64 : IR_F32, ks[k], ns[n], m, t ? 1e-12 : 1e-5);
 }
 
+/* The generator classifies ops by the op table's flags, naming only the
+ * ops with a kernel of their own: a new op that fits no class must fail
+ * here, by name, rather than compile to nothing. */
+static void test_every_op_has_kernel(void)
+{
+    for (int op = 0; op < IR_OP_COUNT; op++) {
+        bool leaf = (ir_ops[op].flags & OPF_LEAF) != 0;
+        if (leaf == cg_op_has_kernel((IrOp)op))
+            fprintf(stderr, "op %s: %s\n", ir_ops[op].name, leaf ? "a leaf with a kernel" : "no kernel in codegen");
+        CU_ASSERT(leaf != cg_op_has_kernel((IrOp)op));
+    }
+}
+
 static const TestCase tests[] = {
+    {"every op that is not a leaf has a kernel", test_every_op_has_kernel},
     {"generated code matches the interpreter in f32", test_f32},
     {"one compiled step serves every batch", test_any_batch},
     {"generated code matches the interpreter in f64", test_f64},

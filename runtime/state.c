@@ -98,6 +98,10 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)
         snprintf(buf + strlen(buf), len - strlen(buf), d ? ",%lld" : "%lld", (long long)shape[d]);
 }
 
+/* The largest step a checkpoint may hold: 2^24, where an F32 step counter
+ * still counts by one. */
+#define STEP_MAX 16777216.0
+
 int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err, size_t errlen)
 {
     RtCheckpoint ck = {0};
@@ -127,6 +131,13 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
                 shape_text(b, sizeof b, s->rank, s->shape);
                 rc = rt_fail(-1, err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
                           a, dtype_name(s->dtype), b);
+            } else if (pass && strcmp(s->name, "step") == 0) {
+                /* The step indexes the epoch's order and the schedule: a
+                 * negative, fractional, huge or NaN one would read outside them. */
+                double v = rt_get(t->data, s->dtype, 0);
+                if (!(v >= 0 && v <= STEP_MAX && v == (double)(int64_t)v))
+                    rc = rt_fail(-1, err, errlen, "%s: tensor 'step' holds %g; a step is a whole number from 0 to %.0f",
+                                 path, v, STEP_MAX);
             }
             found_state += pass;
         }

@@ -316,12 +316,15 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     if (!c->text)
         L.order = malloc(sizeof *L.order * (size_t)c->train->count);
     double epoch_start = now(), loss_sum = 0, train_seconds = 0;
-    int64_t loss_examples = 0;
+    int64_t loss_examples = 0, shuffled = -1;
     while (step < total && !interrupted) {
         double step_start = now();
         int64_t epoch = spe ? step / spe : 0, in_epoch = spe ? step % spe : step;
-        if (!c->text && in_epoch == 0)
+        /* The order of this epoch: drawn at its first step, and at the first
+         * step of a run resumed in the middle of it (the same order again). */
+        if (!c->text && (in_epoch == 0 || epoch != shuffled))
             rt_shuffle(L.order, c->train->count, c->seed, (uint64_t)epoch);
+        shuffled = epoch;
         int64_t b = c->batch;
         if (c->text) {
             fill_windows(&L, (uint64_t)step, 0, b);

@@ -12,6 +12,11 @@
 #                loss 2.45 (measured 2.3865; 4.17 = ln 65 at the start)
 #   resume       2 epochs, save, load, a 3rd epoch: the same numbers as 3
 #                epochs in one run
+#   resume_mid   checkpoints from the middle of an epoch (--steps 100, 469,
+#                937 of 938 per epoch), loaded to finish 2 epochs: the second
+#                epoch's line equals a straight 2-epoch run's
+#   badstep      a checkpoint whose step is -3, 0.5, nan or 1e30 is refused
+#                by name, exit 1
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130
@@ -83,6 +88,40 @@ resume)
     sed -n 1p "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
     cat "$tmp/a" "$tmp/b"
     cmp "$tmp/a" "$tmp/b" ;;
+resume_mid)
+    need_mnist
+    mlp=$root/examples/mnist_mlp.nn
+    "$nnc" --jit --epochs 2 --metrics "$tmp/full" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    sed -n 2p "$tmp/full" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+    cat "$tmp/a"
+    for k in 100 469 937; do
+        rm -f "$tmp/resumed"
+        "$nnc" --jit --steps $k --save "$tmp/ck.safetensors" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        "$nnc" --jit --epochs 2 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$mlp" 2>"$tmp/log" \
+            || { cat "$tmp/log"; exit 1; }
+        sed -n '$p' "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+        echo "from step $k:"; cat "$tmp/b"
+        cmp "$tmp/a" "$tmp/b" || exit 1
+    done ;;
+badstep)
+    "$nnc" --jit --steps 3 --save "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    for pair in -3:-3 0.5:0.5 nan:nan 1e30:1e+30; do  # the value written : as the message prints it
+        v=${pair%%:*} shown=${pair#*:}
+        /usr/bin/python3 -c '
+import json, struct, sys
+path, v = sys.argv[1], float(sys.argv[2])
+b = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+lo, hi = json.loads(b[8:8 + n])["step"]["data_offsets"]
+b[8 + n + lo:8 + n + hi] = struct.pack("<f", v)
+open(sys.argv[3], "wb").write(b)' "$tmp/ck.safetensors" "$v" "$tmp/bad.safetensors"
+        "$nnc" --jit --load "$tmp/bad.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"
+        status=$?
+        cat "$tmp/log"
+        [ "$status" = 1 ] || { echo "exit status $status, not 1"; exit 1; }
+        grep -qx "nnc: error: .*bad.safetensors: tensor 'step' holds $shown; a step is a whole number from 0 to 16777216" \
+            "$tmp/log" || { echo "not the expected message for step $v"; exit 1; }
+    done ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -29,6 +29,33 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     return buf;
 }
 
+static int64_t per_example(const RtTensorSpec *t)
+{
+    int64_t n = 1;
+    for (int d = 1; d < t->rank; d++)
+        n *= t->shape[d];
+    return n;
+}
+
+/* Whether the examples of one split fit the model's first input and
+ * target: every split is checked, since evaluating a test split whose
+ * examples are wider than the input would write past it.  0, or 1 with why. */
+static int fits(const RtModel *m, const RtDataset *d, const char *what, char *why, size_t len)
+{
+    if (m->ninputs > 0 && d->x_elems != per_example(&m->inputs[0])) {
+        snprintf(why, len, "%s has %lld value%s per example, but input '%s' takes %lld", what, (long long)d->x_elems,
+                 d->x_elems == 1 ? "" : "s", m->inputs[0].name, (long long)per_example(&m->inputs[0]));
+        return 1;
+    }
+    if (m->ntargets > 0 && d->y_elems != per_example(&m->targets[0])) {
+        snprintf(why, len, "%s has %lld target value%s per example, but target '%s' takes %lld", what,
+                 (long long)d->y_elems, d->y_elems == 1 ? "" : "s", m->targets[0].name,
+                 (long long)per_example(&m->targets[0]));
+        return 1;
+    }
+    return 0;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;
@@ -55,8 +82,12 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     switch (r->data) {
     case RT_DATA_MNIST: {
         const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
+        char tr[4200], te[4200];
+        snprintf(tr, sizeof tr, "the training images in %s", dir);
+        snprintf(te, sizeof te, "the test images in %s", dir);
         if (rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why)
-            || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why))
+            || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why)
+            || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
             rc = 1;
         cfg.train = &train, cfg.test = &test;
         break;
@@ -65,7 +96,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : tr;
         if (rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)
-            || rt_csv_load(te, r->header, r->classes, &test, why, sizeof why))
+            || rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)
+            || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
             rc = 1;
         cfg.train = &train, cfg.test = &test;
         break;

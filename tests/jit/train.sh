@@ -17,6 +17,10 @@
 #                epoch's line equals a straight 2-epoch run's
 #   badstep      a checkpoint whose step is -3, 0.5, nan or 1e30 is refused
 #                by name, exit 1
+#   splits       every split is checked against the model before training: a
+#                CSV test split wider or narrower than the input, MNIST-style
+#                test images of 28x56 for a 28x28 model: each refused naming
+#                the file, exit 1
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130
@@ -122,6 +126,42 @@ open(sys.argv[3], "wb").write(b)' "$tmp/ck.safetensors" "$v" "$tmp/bad.safetenso
         grep -qx "nnc: error: .*bad.safetensors: tensor 'step' holds $shown; a step is a whole number from 0 to 16777216" \
             "$tmp/log" || { echo "not the expected message for step $v"; exit 1; }
     done ;;
+splits)
+    cat > "$tmp/m.nn" <<'EOF'
+model m {
+    input x: f32[2]
+    target y: f32[1]
+    output dense(x, 1)
+    loss mse(dense(x, 1), y)
+}
+train { data = csv("tr.csv", test: "te.csv") optimizer = sgd(lr: 0.1) batch = 2 epochs = 1 }
+EOF
+    printf '1,2,3\n4,5,6\n' > "$tmp/tr.csv"
+    refused() {  # refused MESSAGE: nnc --jit on $tmp/m.nn exits 1 saying exactly MESSAGE
+        (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log")
+        status=$?
+        cat "$tmp/log"
+        [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $1" ] || { echo "wanted: nnc: error: $1"; exit 1; }
+    }
+    printf '1,2,3,4,5\n4,5,6,7,8\n' > "$tmp/te.csv"
+    refused "./te.csv has 4 values per example, but input 'x' takes 2"
+    printf '1,2\n4,5\n' > "$tmp/te.csv"
+    refused "./te.csv has 1 value per example, but input 'x' takes 2"
+    mkdir "$tmp/idx"
+    /usr/bin/python3 -c '
+import struct, sys
+d = sys.argv[1]
+def images(name, n, h, w):
+    open(d + "/" + name, "wb").write(struct.pack(">iiii", 2051, n, h, w) + bytes(n * h * w))
+def labels(name, n):
+    open(d + "/" + name, "wb").write(struct.pack(">ii", 2049, n) + bytes(i % 10 for i in range(n)))
+images("train-images-idx3-ubyte", 8, 28, 28); labels("train-labels-idx1-ubyte", 8)
+images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)' "$tmp/idx"
+    sed 's/mnist("mnist"/mnist("idx"/' "$root/examples/mnist_mlp.nn" > "$tmp/mlp.nn"
+    "$nnc" --jit --data "$tmp" "$tmp/mlp.nn" 2>"$tmp/log"
+    status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && grep -qx "nnc: error: the test images in $tmp/idx has 1568 values per example, but input 'image' takes 784" "$tmp/log" ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -148,13 +148,13 @@ static void install_crash_handlers(void)
 static void install_crash_handlers(void) {}
 #endif
 
-/* An integer option of at least lo; false if the text is not one. */
-static bool parse_count(const char *text, int64_t lo, int64_t *out)
+/* An integer option from lo to hi; false if the text is not one. */
+static bool parse_count(const char *text, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo)
+    if (errno || end == text || *end || v < lo || v > hi)
         return false;
     *out = v;
     return true;
@@ -325,16 +325,16 @@ int main(int argc, char **argv)
         }
         case 'v': o.verbose = 1; break;
         case OPT_EPOCHS:
-            if (!parse_count(optarg, 1, &o.jit.epochs))
-                return usage_error("--epochs: expected a positive integer, found '%s'", optarg);
+            if (!parse_count(optarg, 1, RT_MAX_EPOCHS, &o.jit.epochs))
+                return usage_error("--epochs: expected an integer from 1 to %d, found '%s'", RT_MAX_EPOCHS, optarg);
             break;
         case OPT_STEPS:
-            if (!parse_count(optarg, 1, &o.jit.steps))
-                return usage_error("--steps: expected a positive integer, found '%s'", optarg);
+            if (!parse_count(optarg, 1, RT_MAX_STEPS, &o.jit.steps))
+                return usage_error("--steps: expected an integer from 1 to %d, found '%s'", RT_MAX_STEPS, optarg);
             break;
         case OPT_THREADS:
-            if (!parse_count(optarg, 1, &o.jit.threads) || o.jit.threads > 1024)
-                return usage_error("--threads: expected an integer from 1 to 1024, found '%s'", optarg);
+            if (!parse_count(optarg, 1, RT_MAX_THREADS, &o.jit.threads))
+                return usage_error("--threads: expected an integer from 1 to %d, found '%s'", RT_MAX_THREADS, optarg);
             break;
         case OPT_LR:
             if (!parse_positive(optarg, &o.jit.lr))
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
         case OPT_METRICS: o.jit.metrics = optarg; break;
         case OPT_SAMPLE: o.jit.sample = optarg; break;
         case OPT_LENGTH:
-            if (!parse_count(optarg, 1, &o.jit.length) || o.jit.length > 1000000)
+            if (!parse_count(optarg, 1, 1000000, &o.jit.length))
                 return usage_error("--length: expected an integer from 1 to 1000000, found '%s'", optarg);
             break;
         case OPT_TEMPERATURE:
@@ -355,11 +355,11 @@ int main(int argc, char **argv)
                 return usage_error("--temperature: expected a positive number, found '%s'", optarg);
             break;
         case OPT_BATCH:
-            if (!parse_count(optarg, 1, &o.batch))
-                return usage_error("--batch: expected a positive integer, found '%s'", optarg);
+            if (!parse_count(optarg, 1, RT_MAX_BATCH, &o.batch))
+                return usage_error("--batch: expected an integer from 1 to %d, found '%s'", RT_MAX_BATCH, optarg);
             break;
         case OPT_SEED:
-            if (!parse_count(optarg, 0, &o.seed))
+            if (!parse_count(optarg, 0, INT64_MAX, &o.seed))
                 return usage_error("--seed: expected a non-negative integer, found '%s'", optarg);
             break;
         case OPT_COLOR:

@@ -21,15 +21,22 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-static int parse_int(const char *text, int64_t lo, int64_t *out)
+static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo)
+    if (errno || end == text || *end || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
+}
+
+/* "--batch wants a whole number from 1 to 16777216", in buf. */
+static const char *range(char *buf, const char *option, long long lo, long long hi)
+{
+    snprintf(buf, 96, "%s wants a whole number from %lld to %lld", option, lo, hi);
+    return buf;
 }
 
 static int parse_real(const char *text, double *out)
@@ -92,16 +99,23 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         int64_t n = 0;
         double x = 0;
         const char *bad = NULL;
+        char msg[96];
         switch (c) {
-        case O_EPOCHS: if (parse_int(optarg, 1, &o.epochs)) bad = "--epochs wants a whole number of at least 1"; break;
-        case O_STEPS: if (parse_int(optarg, 1, &o.steps)) bad = "--steps wants a whole number of at least 1"; break;
-        case O_THREADS: if (parse_int(optarg, 1, &o.threads)) bad = "--threads wants a whole number of at least 1"; break;
-        case O_SEED: if (parse_int(optarg, 0, &o.seed)) bad = "--seed wants a whole number of at least 0"; break;
-        case O_LENGTH: if (parse_int(optarg, 1, &o.length)) bad = "--length wants a whole number of at least 1"; break;
+        case O_EPOCHS:
+            if (parse_int(optarg, 1, RT_MAX_EPOCHS, &o.epochs)) bad = range(msg, "--epochs", 1, RT_MAX_EPOCHS);
+            break;
+        case O_STEPS:
+            if (parse_int(optarg, 1, RT_MAX_STEPS, &o.steps)) bad = range(msg, "--steps", 1, RT_MAX_STEPS);
+            break;
+        case O_THREADS:
+            if (parse_int(optarg, 1, RT_MAX_THREADS, &o.threads)) bad = range(msg, "--threads", 1, RT_MAX_THREADS);
+            break;
+        case O_SEED: if (parse_int(optarg, 0, INT64_MAX, &o.seed)) bad = "--seed wants a whole number of at least 0"; break;
+        case O_LENGTH: if (parse_int(optarg, 1, 1000000, &o.length)) bad = range(msg, "--length", 1, 1000000); break;
         case O_TEMP: if (parse_real(optarg, &o.temperature)) bad = "--temperature wants a positive number"; break;
         case O_BATCH:
-            if (parse_int(optarg, 1, &n))
-                bad = "--batch wants a whole number of at least 1";
+            if (parse_int(optarg, 1, RT_MAX_BATCH, &n))
+                bad = range(msg, "--batch", 1, RT_MAX_BATCH);
             else
                 r.batch = n;
             break;

@@ -286,6 +286,11 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 
     int64_t spe = c->text ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
+    if (total > RT_MAX_STEPS && !c->eval_only && !c->sample) {
+        rc = rt_fail(1, err, errlen, "%lld epochs of %lld steps are %lld steps; a run is at most %d steps",
+                     (long long)c->epochs, (long long)spe, (long long)total, RT_MAX_STEPS);
+        goto done;
+    }
     const RtTensorSpec *step_t = rt_find_state(m, "step"), *total_t = rt_find_state(m, "total_steps");
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);

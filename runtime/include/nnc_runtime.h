@@ -163,6 +163,11 @@ typedef struct RtModel {
     int           ntargets;
 } RtModel;
 
+/* The largest values the command lines take (nnc and the trainers say so
+ * when refusing more): a step counter is an f32 in the optimizer state and
+ * counts by one up to 2^24, so no run may be longer. */
+enum { RT_MAX_STEPS = 16777216, RT_MAX_EPOCHS = 1000000, RT_MAX_BATCH = 16777216, RT_MAX_THREADS = 1024 };
+
 /* What to train on and how long. */
 typedef struct RtTrainConfig {
     int64_t      batch, epochs, steps;  /* epochs or steps (the other 0) */

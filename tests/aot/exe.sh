@@ -64,10 +64,13 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
         [ "$got" = "$want" ] || fail "$*: exit status $got, expected $want"
         [ "$(cat "$tmp/err")" = "$msg" ] || fail "$*: said '$(cat "$tmp/err")', expected '$msg'"
     }
-    expect 2 "xor: error: --batch wants a whole number of at least 1, not '0'" --batch 0
+    expect 2 "xor: error: --batch wants a whole number from 1 to 16777216, not '0'" --batch 0
+    expect 2 "xor: error: --batch wants a whole number from 1 to 16777216, not '9223372036854775807'" \
+        --batch 9223372036854775807
+    expect 2 "xor: error: --threads wants a whole number from 1 to 1024, not '5000'" --threads 5000
     expect 2 "xor: error: --lr 0.5: the learning rate is compiled in (1); recompile with nnc --lr 0.5" --lr 0.5
     expect 2 "xor: error: unknown option '--bogus' (see xor --help)" --bogus
-    expect 2 "xor: error: --epochs wants a whole number of at least 1, not 'many'" --epochs many
+    expect 2 "xor: error: --epochs wants a whole number from 1 to 1000000, not 'many'" --epochs many
     expect 2 "xor: error: --eval needs --load FILE" --eval
     expect 2 "xor: error: unexpected argument 'extra' (see xor --help)" extra
     expect 2 "xor: error: --sample needs a model trained on text(...)" --sample hi

@@ -21,6 +21,8 @@
 #                CSV test split wider or narrower than the input, MNIST-style
 #                test images of 28x56 for a 28x28 model: each refused naming
 #                the file, exit 1
+#   toolong      --epochs 1000000 of MNIST (938 steps each) is more steps than
+#                a run may have (2^24): refused with the numbers, exit 1
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130
@@ -162,6 +164,13 @@ images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)
     status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && grep -qx "nnc: error: the test images in $tmp/idx has 1568 values per example, but input 'image' takes 784" "$tmp/log" ;;
+toolong)
+    need_mnist
+    "$nnc" --jit --epochs 1000000 "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
+    status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
+        "nnc: error: 1000000 epochs of 938 steps are 938000000 steps; a run is at most 16777216 steps" ] ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -76,7 +76,8 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
 /* Window b starts at part_begin + floor(u·(len - T)), u = rt_uniform(seed,
  * stream, step, b), len the part's length: one of the len - T starts whose
  * window and shifted target both stay inside the part.  The caller ensures
- * T < len for both parts; a batch it cannot draw comes back as zeros. */
+ * T < len for both parts (rt_run refuses a text that is too short); a batch
+ * it cannot draw comes back as zeros. */
 void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
                    int32_t *x, int32_t *y)
 {

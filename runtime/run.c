@@ -107,7 +107,15 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         cfg.block = r->block;
         if (rt_text_load(path, r->split, &text, why, sizeof why))
             rc = 1;
-        else if (text.vocab > r->vocab) {
+        else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
+            /* a window and its target shifted by one must fit in each part */
+            int train_short = text.train_end <= r->block;
+            snprintf(why, sizeof why, "%s: the %s part has %lld characters (split %g), but a window of block %lld "
+                     "needs at least %lld", path, train_short ? "training" : "validation",
+                     (long long)(train_short ? text.train_end : text.n - text.train_end), r->split, (long long)r->block,
+                     (long long)r->block + 1);
+            rc = 1;
+        } else if (text.vocab > r->vocab) {
             snprintf(why, sizeof why, "%s has %d distinct characters, but the model's vocabulary is %lld", path,
                      text.vocab, (long long)r->vocab);
             rc = 1;

@@ -23,6 +23,8 @@
 #                the file, exit 1
 #   toolong      --epochs 1000000 of MNIST (938 steps each) is more steps than
 #                a run may have (2^24): refused with the numbers, exit 1
+#   shorttext    a text whose validation part (or training part) is no longer
+#                than one block is refused, naming the part and the sizes
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130
@@ -171,6 +173,18 @@ toolong)
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
         "nnc: error: 1000000 epochs of 938 steps are 938000000 steps; a run is at most 16777216 steps" ] ;;
+shorttext)
+    cp "$root/tests/jit/abcd.nn" "$tmp/m.nn"
+    head -c 80 "$root/tests/jit/abcd.txt" > "$tmp/abcd.txt"   # 72 to train, 8 to validate, T = 8
+    (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the validation part has 8 characters \
+(split 0.9), but a window of block 8 needs at least 9" ] || exit 1
+    sed -i 's/split: 0.9/split: 0.05/' "$tmp/m.nn"
+    (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 characters \
+(split 0.05), but a window of block 8 needs at least 9" ] ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

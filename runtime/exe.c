@@ -72,7 +72,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "\n"
             "The learning rate (%g) is compiled in: recompile with nnc --lr X to change it.\n"
             "Exit status: 0 success, 1 bad data or checkpoint, 2 bad command line,\n"
-            "130 interrupted.\n",
+            "130 interrupted (Ctrl-C), 143 terminated (SIGTERM).\n",
             prog, m->name, (long long)r->batch, (unsigned long long)r->seed, r->lr);
 }
 

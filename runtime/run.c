@@ -126,7 +126,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     if (rc == 0)
         rc = rt_train(m, &cfg, why, sizeof why);
-    if (rc == 1)   /* not on an interrupt (130): rt_train has said so */
+    if (rc == 1)   /* not on an interrupt (130, 143): rt_train has said so */
         fprintf(log, "%s: error: %s\n", o->prog ? o->prog : "nnc", why);
     rt_dataset_free(&train);
     rt_dataset_free(&test);

@@ -21,8 +21,11 @@
 
 enum { EVAL_WINDOW_BATCHES = 20 };  /* text: validation estimate from this many fixed batches */
 
+/* The signal that asked training to stop (SIGINT from Ctrl-C, or SIGTERM
+ * from kill or a job scheduler), or 0.  The step in flight finishes, the
+ * checkpoint is saved, and the run exits 128 + the signal, as shells do. */
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+static void on_stop_signal(int sig) { interrupted = sig; }
 
 static double now(void)
 {
@@ -317,7 +320,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         goto done;
     }
     interrupted = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+    void (*old_int)(int) = signal(SIGINT, on_stop_signal), (*old_term)(int) = signal(SIGTERM, on_stop_signal);
     if (!c->text)
         L.order = malloc(sizeof *L.order * (size_t)c->train->count);
     double epoch_start = now(), loss_sum = 0, train_seconds = 0;
@@ -376,15 +379,17 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             epoch_start = now();
         }
     }
-    signal(SIGINT, old);
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
     if (interrupted && rc == 0) {
         if (c->progress)
             fputs("\n", L.log);
-        fprintf(L.log, "interrupted after step %lld%s\n", (long long)step, c->save_path ? "; saving" : "");
+        fprintf(L.log, "%s after step %lld%s\n", interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted",
+                (long long)step, c->save_path ? "; saving" : "");
         if (c->save_path)
             rc = save(&L, c->save_path, err, errlen);
         if (rc == 0)
-            rc = 130;
+            rc = 128 + interrupted;
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s\n", (long long)step, now() - L.start);
     }

@@ -22,7 +22,7 @@ typedef struct JitOptions {
 } JitOptions;
 
 /* Returns an exit status: 0, 1 (the input or the data is wrong; said on
- * log), 130 (interrupted), 3 (internal error; said on log). */
+ * log), 130 (interrupted), 143 (SIGTERM), 3 (internal error; said on log). */
 int nnc_jit_train(NncFront *f, const JitOptions *o);
 
 #endif

@@ -189,7 +189,7 @@ typedef struct RtTrainConfig {
     void        *out;                   /* FILE * */
 } RtTrainConfig;
 
-/* Trains m as cfg says.  Returns 0; 130 after Ctrl-C (the step in flight
+/* Trains m as cfg says.  Returns 0; 130 after Ctrl-C, 143 after SIGTERM (the step in flight
  * finished, the checkpoint saved if asked); 1 with a reason in err (data
  * that does not fit the model, a checkpoint that does not match, a loss
  * that stopped being finite). */
@@ -305,12 +305,12 @@ typedef struct RtRunOptions {
 } RtRunOptions;
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
- * after Ctrl-C, or 1 having said why on log ("nnc: error: ..."). */
+ * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);
 
 /* main() of an executable made by `nnc model.nn`: parses the training
  * options (--help lists them) and runs.  Exit status 0, 1 (bad data or
- * checkpoint), 2 (bad command line), 130 (interrupted). */
+ * checkpoint), 2 (bad command line), 130 (interrupted), 143 (terminated). */
 int rt_exe_main(const RtModel *m, const RtRecipe *r, int argc, char **argv);
 
 #endif

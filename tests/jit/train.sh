@@ -27,7 +27,8 @@
 #                than one block is refused, naming the part and the sizes
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
-#                a checkpoint of that step, exits 130
+#                a checkpoint of that step, exits 130; term: SIGTERM the same,
+#                exit 143
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
 #   sample       a small character model learns "abcd" repeated and, from the
@@ -193,8 +194,9 @@ eval)
     cat "$tmp/eval"
     acc=$(field test_accuracy "$tmp/m" 1)
     grep -q "test_accuracy $(printf '%.4f' "$acc")" "$tmp/eval" ;;
-interrupt)
+interrupt|term)
     need_mnist
+    if [ "$case" = term ]; then signal=TERM want=143 said="terminated (SIGTERM)"; else signal=INT want=130 said=interrupted; fi
     "$nnc" --jit --epochs 50 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" &
     pid=$!
     # Interrupt once training runs (the first epoch's checkpoint is there): a
@@ -202,13 +204,13 @@ interrupt)
     # while nnc was still compiling, before it set its handler, would be lost.
     tries=0
     until [ -s "$tmp/ck.safetensors" ] || [ $tries -ge 600 ]; do sleep 0.1; tries=$((tries + 1)); done
-    kill -INT $pid
+    kill -$signal $pid
     wait $pid
     status=$?
     cat "$tmp/log"
-    [ "$status" = 130 ] || { echo "exit status $status, not 130"; exit 1; }
-    n=$(sed -n 's/^interrupted after step \([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$n" ] || { echo "no 'interrupted after step N'"; exit 1; }
+    [ "$status" = $want ] || { echo "exit status $status, not $want"; exit 1; }
+    n=$(sed -n "s/^$said after step \([0-9]*\); saving\$/\1/p" "$tmp/log")
+    [ -n "$n" ] || { echo "no '$said after step N; saving'"; exit 1; }
     # the checkpoint is the one written at the interruption: its step is N
     saved=$(/usr/bin/python3 -c '
 import json, struct, sys

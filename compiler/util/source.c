@@ -21,6 +21,10 @@ static void index_lines(Source *src, Arena *a)
 
 void source_from_memory(Source *src, Arena *a, const char *name, const char *text, size_t len)
 {
+    /* A UTF-8 byte order mark, as some editors write, is not part of the
+     * text; editors do not show it, so columns are counted without it. */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3, len -= 3;
     src->name = arena_strdup(a, name);
     src->text = arena_strndup(a, text, len);
     src->len = (uint32_t)len;

@@ -88,6 +88,11 @@ static int parse_line(char *line, char *stop, int64_t lineno, double *vals, int6
                      (long long)lineno, (long long)k + 1, p);
             return -1;
         }
+        if (!isfinite((float)v)) {   /* values are kept as f32: 1e39 would become inf */
+            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is beyond the range of f32 (3.4e38)", path,
+                     (long long)lineno, (long long)k + 1, p);
+            return -1;
+        }
         vals[k] = v;
         *target = p;
         p = next;

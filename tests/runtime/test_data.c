@@ -427,6 +427,8 @@ static void test_csv_errors(void)
         {"1,2,\n", 0, 0, 0, "%s: line 1, value 3: '' is not a number"},
         {"1,inf,3\n", 0, 0, 0, "%s: line 1, value 2: 'inf' is not a finite number"},
         {"1,1e999,3\n", 0, 0, 0, "%s: line 1, value 2: '1e999' is not a finite number"},
+        {"1,2,1e39\n", 0, 0, 0, "%s: line 1, value 3: '1e39' is beyond the range of f32 (3.4e38)"},
+        {"-3.5e38,2,0\n", 0, 0, 0, "%s: line 1, value 1: '-3.5e38' is beyond the range of f32 (3.4e38)"},
         {"1,2\0,3\n", 7, 0, 0, "%s: line 1, value 2 holds a NUL byte"},
         {"0,0\n0,1\n1,0\n1,1\n0,0\n0,0\n0,0\n0,0\n0,3.5\n", 0, 0, 3, "%s: line 9: label 3.5 is not a whole number"},
         {"0,0\n0, 3 \n", 0, 0, 3, "%s: line 2: label 3 is outside 0-2"},

@@ -117,7 +117,7 @@ int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, 
     snprintf(tmp, plen + 16, "%s.tmp%d", path, (int)getpid() % 100000);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));   /* the user's name, not ours */
         free(h.p);
         free(tmp);
         return -1;

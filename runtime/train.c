@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "include/nnc_runtime.h"
 #include "rt_internal.h"
@@ -48,6 +49,17 @@ typedef struct Loop {
 
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
+
+/* 0 if the folder of path exists and may be written, else 1 with why. */
+static int writable_folder(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    if (access(dir, W_OK) != 0)
+        return rt_fail(1, err, errlen, "cannot save to '%s': %s", path, strerror(errno));
+    return 0;
+}
 
 static int save(Loop *L, const char *path, char *err, size_t errlen)
 {
@@ -224,8 +236,8 @@ static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64
 /* seconds: since the last report, evaluation included; train_seconds: the
  * part spent in training steps (batch filling included), which with
  * examples gives the throughput. */
-static void report(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
-                   double train_seconds, int64_t examples)
+static int report(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                  double train_seconds, int64_t examples, char *err, size_t errlen)
 {
     const RtModel *m = L->m;
     if (L->cfg->progress)
@@ -252,8 +264,12 @@ json:
                 ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f, \"train_seconds\": %.4f, "
                 "\"examples_per_second\": %.1f}\n",
                 seconds, now() - L->start, train_seconds, (double)examples / (train_seconds > 0 ? train_seconds : 1e-9));
-        fflush(L->metrics);
+        /* a full disk must not pass unnoticed: the metrics are the run's record */
+        if (fflush(L->metrics) != 0 || ferror(L->metrics))
+            return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
+                           strerror(errno ? errno : EIO));
     }
+    return 0;
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
@@ -315,6 +331,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         goto done;
     }
 
+    /* A checkpoint that cannot be written should stop the run now, not after
+     * its first epoch: the folder it goes in must exist and take files. */
+    if (c->save_path && (rc = writable_folder(c->save_path, err, errlen)) != 0)
+        goto done;
     if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
         rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
         goto done;
@@ -370,8 +390,9 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
             L.quiet = !(nth % every == 0 || step == total);
-            report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev, now() - epoch_start,
-                   train_seconds, loss_examples);
+            if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
+                             now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0)
+                break;
             if (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)
                 break;
             loss_sum = 0, train_seconds = 0;

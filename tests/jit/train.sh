@@ -25,6 +25,9 @@
 #                a run may have (2^24): refused with the numbers, exit 1
 #   shorttext    a text whose validation part (or training part) is no longer
 #                than one block is refused, naming the part and the sizes
+#   writefail    --save into a missing folder is refused before training,
+#                naming the user's path; --metrics /dev/full stops with the
+#                write error (both exit 1)
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
@@ -186,6 +189,15 @@ shorttext)
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 characters \
 (split 0.05), but a window of block 8 needs at least 9" ] ;;
+writefail)
+    "$nnc" --jit --save "$tmp/none/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
+        "nnc: error: cannot save to '$tmp/none/ck.safetensors': No such file or directory" ] || exit 1
+    [ -e /dev/full ] || exit 0
+    "$nnc" --jit --steps 2 --metrics /dev/full "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write metrics to '/dev/full': No space left on device" ] ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

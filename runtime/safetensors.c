@@ -344,10 +344,11 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
     if (rc == 0 && !mem)
         rc = rt_fail(-1, err, errlen, "%s: out of memory for %zu bytes", path, total);
 
-    /* Tensors go in header order; their data is read in file order. */
+    /* Tensors go in header order; their data is read in file order.  No
+     * pointer is made from a refused header's NULL (NULL + offset is undefined). */
     RtTensor *t = (RtTensor *)mem;
-    int64_t *shapes = (int64_t *)(mem + at_shapes);
-    char *name = mem + at_names, *bytes_at = mem + at_data;
+    int64_t *shapes = mem ? (int64_t *)(mem + at_shapes) : NULL;
+    char *name = mem ? mem + at_names : NULL, *bytes_at = mem ? mem + at_data : NULL;
     for (int i = 0; i < n && rc == 0; i++) {
         RtTensor *ti = &t[e[i].order];
         size_t len = strlen(e[i].name) + 1, size = (size_t)(e[i].end - e[i].begin);

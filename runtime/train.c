@@ -159,9 +159,16 @@ static int sample(Loop *L, char *err, size_t errlen)
         id_of[c->text->chars[i]] = i;
     size_t plen = strlen(c->sample);
     for (size_t i = 0; i < plen; i++)
-        if (id_of[(unsigned char)c->sample[i]] < 0)
-            return rt_fail(1, err, errlen, "character '%c' of the prompt does not occur in the text the model learned from",
-                        c->sample[i]);
+        if (id_of[(unsigned char)c->sample[i]] < 0) {
+            /* name the whole UTF-8 character the byte belongs to, not half of it */
+            size_t at = i, len = 1;
+            while (at > 0 && ((unsigned char)c->sample[at] & 0xC0) == 0x80)
+                at--;
+            while (len < 4 && ((unsigned char)c->sample[at + len] & 0xC0) == 0x80)
+                len++;
+            return rt_fail(1, err, errlen, "character '%.*s' of the prompt does not occur in the text the model learned from",
+                           (int)len, c->sample + at);
+        }
     int64_t total = (int64_t)plen + c->sample_length;
     int32_t *ids = malloc(sizeof *ids * (size_t)(total + 1));
     for (size_t i = 0; i < plen; i++)

@@ -250,7 +250,12 @@ sample)
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cat "$tmp/out"
-    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] ;;
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || exit 1
+    # a prompt character the model never saw is named whole (UTF-8), exit 1
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample "abé" "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
+        "nnc: error: character 'é' of the prompt does not occur in the text the model learned from" ] ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -121,6 +121,25 @@ static int check_arrays(RtInstance *x, const char *what, const char *role, const
     return 0;
 }
 
+/* -1, saying where, if a label or token id of the caller's arrays is outside
+ * [0, classes): generated code would read a table or one-hot row that is
+ * not there. */
+static int check_ids(RtInstance *x, const char *what, const char *role, const RtTensorSpec *t, int count,
+                     const void *const *src, int64_t batch)
+{
+    for (int i = 0; i < count; i++) {
+        if (t[i].dtype != RT_I32 || t[i].classes <= 0)
+            continue;
+        int64_t per = rt_elems(&t[i], 1);
+        const int32_t *ids = src[i];
+        for (int64_t k = 0; k < batch * per; k++)
+            if (ids[k] < 0 || ids[k] >= t[i].classes)
+                return fail(x, "%s: %s '%s' of example %lld holds %d; it must be in [0, %lld)", what, role, t[i].name,
+                            (long long)(k / per), ids[k], (long long)t[i].classes);
+    }
+    return 0;
+}
+
 /* Rows [first, first+n) of each caller array into the slab's tensors, laid
  * out for a batch of n. */
 static void copy_in(RtInstance *x, const RtTensorSpec *t, int count, const void *const *src, int64_t first, int64_t n)
@@ -151,6 +170,8 @@ int rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs,
         return -1;
     if (!output)
         return fail(x, "forward: the output is a null pointer");
+    if (check_ids(x, "forward", "input", m->inputs, m->ninputs, inputs, batch) != 0)
+        return -1;
     for (int64_t first = 0; first < batch; first += x->capacity) {
         int64_t n = batch - first < x->capacity ? batch - first : x->capacity;
         copy_in(x, m->inputs, m->ninputs, inputs, first, n);
@@ -171,7 +192,9 @@ int rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inpu
     if (batch < 1)
         return fail(x, "train_step: batch %lld; it must be at least 1", (long long)batch);
     if (check_arrays(x, "train_step", "input", m->inputs, m->ninputs, inputs) != 0
-        || check_arrays(x, "train_step", "target", m->targets, m->ntargets, targets) != 0)
+        || check_arrays(x, "train_step", "target", m->targets, m->ntargets, targets) != 0
+        || check_ids(x, "train_step", "input", m->inputs, m->ninputs, inputs, batch) != 0
+        || check_ids(x, "train_step", "target", m->targets, m->ntargets, targets, batch) != 0)
         return -1;
     if (batch > x->capacity && grow(x, batch) != 0)
         return -1;

@@ -42,7 +42,8 @@ static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
                   (long long)s[i].offset.per_example, s[i].rank);
         for (int d = 0; d < s[i].rank; d++)
             sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
-        sb_printf(b, "}, %s, %s, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in);
+        sb_printf(b, "}, %s, %s, %lld, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in,
+                  (long long)s[i].classes);
     }
     if (n == 0)
         sb_puts(b, "    {0},\n");

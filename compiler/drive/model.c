@@ -20,7 +20,7 @@ static RtTensorSpec spec_of(const IrGraph *g, const IrPlan *p, int v)
 {
     const IrNode *n = &g->nodes[v];
     RtTensorSpec s = {.name = n->a.name, .slab = (RtSlab)p->slab[v], .offset = rt_bytes(p->offset[v]), .rank = n->shape.rank,
-                      .dtype = dtype_of(n->type)};
+                      .dtype = dtype_of(n->type), .classes = n->op == IR_INPUT && n->type == IR_I32 ? n->a.i[0] : 0};
     for (int i = 0; i < n->shape.rank; i++)
         s.shape[i] = n->shape.dim[i] == IR_BATCH ? -1 : n->shape.dim[i];
     return s;

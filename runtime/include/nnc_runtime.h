@@ -131,6 +131,7 @@ typedef struct RtTensorSpec {
     RtDtype     dtype;
     RtInit      init;        /* parameters: how they start */
     int64_t     fan_in;
+    int64_t     classes;     /* I32 labels and token ids: each is in [0, classes); else 0 */
 } RtTensorSpec;
 
 /* One generated entry and where its results are. */

@@ -87,6 +87,12 @@ int main(int argc, char **argv)
     expect_error(m, tiny_train_step(m, 2, xs, NULL, &loss), "train_step: target 'y' is a null pointer");
     /* checked before the instance grows for a batch this large */
     expect_error(m, tiny_train_step(m, (int64_t)1 << 40, xs, NULL, &loss), "train_step: target 'y' is a null pointer");
+    /* a class id outside [0, 3) would read a one-hot row that is not there */
+    ys[1] = 3;
+    expect_error(m, tiny_train_step(m, 2, xs, ys, &loss), "train_step: target 'y' of example 1 holds 3; it must be in [0, 3)");
+    ys[1] = -1;
+    expect_error(m, tiny_train_step(m, 4, xs, ys, &loss), "train_step: target 'y' of example 1 holds -1; it must be in [0, 3)");
+    ys[1] = 1;
     expect_error(m, tiny_load(m, "/nonexistent/ck.safetensors"),
                  "cannot open '/nonexistent/ck.safetensors': No such file or directory");
     CHECK(tiny_load(NULL, "x") == -1, "load(NULL)");

@@ -181,6 +181,27 @@ int pass_fuse(IrGraph *g)
         }
     }
 
+    /* Each region's members in node order (a member recomputed in several
+     * regions is listed in each), so building a region's program costs its
+     * size, not the size of the graph before it: per-region arrays of the
+     * whole prefix made fusion quadratic in time and memory. */
+    int *list_start = ARENA_ARRAY(g->arena, int, nregions + 2), nlisted = 0;
+    for (int j = 0; j < n; j++)
+        for (int q = 0; q < nmember[j]; q++)
+            list_start[member[j][q] + 1]++, nlisted++;
+    for (int r = 0; r < nregions; r++)
+        list_start[r + 1] += list_start[r];
+    int *listed = ARENA_ARRAY(g->arena, int, nlisted + 1), *fill = ARENA_ARRAY(g->arena, int, nregions + 1);
+    for (int j = 0; j < n; j++)
+        for (int q = 0; q < nmember[j]; q++) {
+            int r = member[j][q];
+            listed[list_start[r] + fill[r]++] = j;
+        }
+    /* node -> its value in the program being built, -1; reset after each region */
+    int *value = ARENA_ARRAY(g->arena, int, n + 1);
+    for (int j = 0; j < n; j++)
+        value[j] = -1;
+
     /* Rebuild: every region with two or more members becomes one node at its root. */
     IrGraph out;
     ir_rewrite_begin(&out, g);
@@ -205,10 +226,9 @@ int pass_fuse(IrGraph *g)
         /* Gather the region's members in order, its outside operands, and the program. */
         Region *rg = &regions[r];
         int mm = mm_of[r];
-        int *value = ARENA_ARRAY(g->arena, int, i + 1);  /* node -> program value, -1 */
-        for (int j = 0; j <= i; j++)
-            value[j] = -1;
-        int *ops = ARENA_ARRAY(g->arena, int, 2 * (i + 1) + 2);
+        const int *mem = listed + list_start[r];
+        int nmem = list_start[r + 1] - list_start[r];
+        int *ops = ARENA_ARRAY(g->arena, int, 3 * nmem + 2);
         int nops = 0;
         if (mm >= 0) {
             ops[nops++] = map[g->nodes[mm].in[0]];
@@ -217,9 +237,8 @@ int pass_fuse(IrGraph *g)
         }
         /* operands first: outside values read by members (constants inline) */
         int nin = mm >= 0 ? 1 : 0;
-        for (int j = 0; j <= i; j++) {
-            if (!in_region(member[j], nmember[j], r))
-                continue;
+        for (int q = 0; q < nmem; q++) {
+            int j = mem[q];
             for (int k = 0; k < g->nodes[j].nin; k++) {
                 int src = g->nodes[j].in[k];
                 if (in_region(member[src], nmember[src], r) || src == mm || g->nodes[src].op == IR_CONST
@@ -231,10 +250,9 @@ int pass_fuse(IrGraph *g)
         }
         IrProgram *prog = ARENA_NEW(g->arena, IrProgram);
         prog->nin = nin;
-        prog->code = ARENA_ARRAY(g->arena, IrInstr, 2 * (i + 1));
-        for (int j = 0; j <= i; j++) {
-            if (!in_region(member[j], nmember[j], r))
-                continue;
+        prog->code = ARENA_ARRAY(g->arena, IrInstr, 4 * nmem + 1);  /* each member: itself and up to 3 constants */
+        for (int q = 0; q < nmem; q++) {
+            int j = mem[q];
             const IrNode *m = &g->nodes[j];
             int arg[3] = {-1, -1, -1};
             for (int k = 0; k < m->nin && k < 3; k++) {
@@ -259,6 +277,14 @@ int pass_fuse(IrGraph *g)
             prog->code[prog->n] = (IrInstr){.op = IR_STOP_GRAD, .a = value[i], .b = -1, .c = -1};
             prog->n++;
         }
+        /* forget this region's values: its members, their operands, the matmul */
+        for (int q = 0; q < nmem; q++) {
+            value[mem[q]] = -1;
+            for (int k = 0; k < g->nodes[mem[q]].nin; k++)
+                value[g->nodes[mem[q]].in[k]] = -1;
+        }
+        if (mm >= 0)
+            value[mm] = -1;
         const IrNode *root = &g->nodes[i];
         IrAttr a = {.prog = prog, .shape = root->shape};
         a.name = root->layer ? arena_printf(g->arena, "%s%s", root->layer, root->fwd >= 0 ? " backward" : "") : NULL;

@@ -309,6 +309,11 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
         break;
     case PK_LAYER: break;
+    case PK_OPERAND:
+        if (v.kind == VAL_INT)
+            v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
+        want = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT ? NULL : "a tensor or a number";
+        break;
     }
     if (want) {
         sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
@@ -713,6 +718,113 @@ static Value eval_neg(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     return ERR;
 }
 
+/* ---- subscripts: x[i, a:b] ------------------------------------------------------ */
+
+/* An integer subscript bound, or false after saying why not. */
+static bool eval_subscript(Sema *s, Env *env, const AstNode *e, int64_t *out)
+{
+    Value v = sema_eval(s, env, e, EV_EXPR);
+    if (v.kind == VAL_ERROR)
+        return false;
+    if (v.kind != VAL_INT) {
+        sema_error(s, e->span, "a subscript must be an integer, found %s",
+                   v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+/* Each subscript names the next per-example axis (the batch is never
+ * subscripted).  An index i in [-n, n) keeps element i and removes the
+ * axis; a range a:b, ends in [-n, n] and either left out, keeps a .. b-1. */
+static Value eval_index(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    Value x = sema_eval(s, env, e->index.base, ctx);
+    if (x.kind == VAL_ERROR)
+        return ERR;
+    if (x.kind != VAL_TENSOR || x.t.elem != ELEM_F32) {
+        sema_error(s, e->span, "only a tensor of real numbers can be subscripted, found %s",
+                   x.kind == VAL_TENSOR ? sema_type_str(s, &x.t) : sema_value_kind(&x));
+        return ERR;
+    }
+    const Shape *in = &x.t.shape;
+    if (e->index.n > in->rank) {
+        const AstNode *extra = e->index.items;
+        for (int i = 0; i < in->rank; i++)
+            extra = extra->next;
+        sema_error(s, extra->span, "%d subscripts for %s, which has %d ax%s per example", e->index.n,
+                   sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
+        return ERR;
+    }
+    SemaSlice *sl = ARENA_NEW(s->arena, SemaSlice);
+    sl->naxes = e->index.n;
+    Shape out = {0};
+    bool ok = true;
+    int k = 0;
+    for (const AstNode *it = e->index.items; it; it = it->next, k++) {
+        int64_t n = in->dim[k];
+        if (it->kind != AST_RANGE) {
+            int64_t i;
+            if (!eval_subscript(s, env, it, &i)) {
+                ok = false;
+                continue;
+            }
+            if (i < -n || i >= n) {
+                sema_error(s, it->span, "index %lld is out of range for axis %d of %s, of size %lld", (long long)i,
+                           k, sema_type_str(s, &x.t), (long long)n);
+                ok = false;
+                continue;
+            }
+            sl->axis[k].start = i < 0 ? i + n : i;
+            sl->axis[k].len = 1;
+            sl->axis[k].drop = true;
+            continue;
+        }
+        int64_t lo = 0, hi = n;
+        const AstNode *end[2] = {it->range.lo, it->range.hi};
+        int64_t *val[2] = {&lo, &hi};
+        bool ends_ok = true;
+        for (int j = 0; j < 2; j++) {
+            if (!end[j])
+                continue;
+            if (!eval_subscript(s, env, end[j], val[j])) {
+                ends_ok = false;
+                continue;
+            }
+            if (*val[j] < -n || *val[j] > n) {
+                sema_error(s, end[j]->span, "range end %lld is out of range for axis %d of %s, of size %lld",
+                           (long long)*val[j], k, sema_type_str(s, &x.t), (long long)n);
+                ends_ok = false;
+                continue;
+            }
+            if (*val[j] < 0)
+                *val[j] += n;
+        }
+        if (ends_ok && hi <= lo) {
+            sema_error(s, it->span, "the range %lld:%lld of axis %d of %s is empty", (long long)lo, (long long)hi, k,
+                       sema_type_str(s, &x.t));
+            ends_ok = false;
+        }
+        ok &= ends_ok;
+        sl->axis[k].start = lo;
+        sl->axis[k].len = hi - lo;
+        out.dim[out.rank++] = hi - lo;
+    }
+    if (!ok)
+        return ERR;
+    for (; k < in->rank; k++)
+        out.dim[out.rank++] = in->dim[k];
+    SemaNode n = {.kind = SN_INDEX, .at = e->span, .slice = sl,
+                  .type = {.elem = ELEM_F32, .batched = x.t.batched, .shape = out},
+                  .name = arena_printf(s->arena, "%s%s", env->prefix, env->row ? env->row : "?")};
+    for (int i = 0; i < BUILTIN_MAX_PARAMS; i++)
+        n.in[i] = -1;
+    n.in[0] = x.node;
+    int id = sema_add_node(s, &n);
+    return id < 0 ? ERR : (Value){.kind = VAL_TENSOR, .node = id, .t = n.type};
+}
+
 /* ---- names and the dispatcher -------------------------------------------------- */
 
 static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
@@ -790,6 +902,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     case AST_LIST: v = eval_list(s, env, e, ctx); break;
     case AST_NEG: v = eval_neg(s, env, e, ctx); break;
     case AST_BINARY: v = eval_binary(s, env, e, ctx); break;
+    case AST_INDEX: v = eval_index(s, env, e, ctx); break;
     case AST_CALL: {
         int li = sema_layer_index(s, e->call.callee);
         const Builtin *b = builtin_lookup(e->call.callee);

@@ -168,6 +168,17 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
         walk(ns, sc, e->binary.rhs, stmt);
         break;
     case AST_CALL: walk_call(ns, sc, e, stmt); break;
+    case AST_INDEX:
+        walk(ns, sc, e->index.base, stmt);
+        for (const AstNode *i = e->index.items; i; i = i->next)
+            walk(ns, sc, i, stmt);
+        break;
+    case AST_RANGE:
+        if (e->range.lo)
+            walk(ns, sc, e->range.lo, stmt);
+        if (e->range.hi)
+            walk(ns, sc, e->range.hi, stmt);
+        break;
     default: break;  /* literals */
     }
 }

@@ -316,23 +316,29 @@ static bool check_clamp(CallCheck *cc)
 }
 
 /* sum/mean/max(x, axis, keep): [..., n, ...] -> [..., ...] (or [..., 1, ...]
- * with keep); 1 FLOP per input element */
+ * with keep), over one axis or a list of them; 1 FLOP per input element */
 static bool check_reduce(CallCheck *cc)
 {
     if (!need_real(cc, 0, 1))
         return false;
     TensorType *x = arg_t(cc, 0);
-    int a = axis_of(cc, 1, x, cc->arg[1].i);
-    if (a < 0)
-        return false;
-    Shape out = x->shape;
-    if (cc->arg[2].b) {
-        out.dim[a] = 1;
-    } else {
-        out.rank--;
-        for (int i = a; i < out.rank; i++)
-            out.dim[i] = x->shape.dim[i + 1];
+    const Value *ax = &cc->arg[1];
+    int n = ax->kind == VAL_INT ? 1 : ax->list.n;
+    if (n == 0)
+        return cc_error(cc, 1, "%s needs at least one axis", cc->b->name);
+    bool reduced[NNC_MAX_RANK] = {0};
+    for (int k = 0; k < n; k++) {
+        int a = axis_of(cc, 1, x, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+        if (a < 0)
+            return false;
+        if (reduced[a])
+            return cc_error(cc, 1, "%s's axis names axis %d of %s twice", cc->b->name, a, cc_type(cc, x));
+        reduced[a] = true;
     }
+    Shape out = {0};
+    for (int i = 0; i < x->shape.rank; i++)
+        if (!reduced[i] || cc->arg[2].b)
+            out.dim[out.rank++] = reduced[i] ? 1 : x->shape.dim[i];
     cc->flops = elems(&x->shape);
     result_tensor(cc, x->batched, &out);
     return true;
@@ -684,17 +690,17 @@ const Builtin builtin_table[B_COUNT] = {
     }, check_clamp, "x limited to [min, max]"},
     [B_SUM] = {"sum", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_INT, .def = INT(-1), .doc = "per-example axis; negative counts from the end"},
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
         {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
     }, check_reduce, "sum over one axis"},
     [B_MEAN] = {"mean", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_INT, .def = INT(-1), .doc = "per-example axis; negative counts from the end"},
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
         {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
     }, check_reduce, "mean over one axis"},
     [B_MAX] = {"max", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_INT, .def = INT(-1), .doc = "per-example axis; negative counts from the end"},
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
         {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
     }, check_reduce, "maximum over one axis"},
     [B_TRANSPOSE] = {"transpose", BC_LAYER, NULL, {

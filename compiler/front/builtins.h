@@ -57,6 +57,7 @@ typedef enum ParamKind {
     PK_SHAPE,   /* a list of integers, [1, 28, 28]; -1 once means "the rest" */
     PK_LAYER,   /* the name of a user-defined layer */
     PK_OPERAND, /* a tensor or a number (integers convert): an operand of maximum/minimum */
+    PK_AXES,    /* one axis (an integer; its default) or a list of them: VAL_INT or VAL_LIST */
 } ParamKind;
 
 typedef struct BuiltinParam {

@@ -309,6 +309,9 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
         break;
     case PK_LAYER: break;
+    case PK_AXES:
+        want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : "an axis or a list of axes such as [0, 1]";
+        break;
     case PK_OPERAND:
         if (v.kind == VAL_INT)
             v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
@@ -625,6 +628,49 @@ static Value fold(Sema *s, const AstNode *e, Value l, Value r)
 
 static bool is_number(const Value *v) { return v->kind == VAL_INT || v->kind == VAL_FLOAT; }
 
+/* Does n apply a function to each element of its one tensor operand? */
+static bool is_elementwise(const SemaNode *n)
+{
+    if (n->kind == SN_NEG || n->kind == SN_BINARY)
+        return true;
+    if (n->kind != SN_CALL)
+        return false;
+    switch (n->builtin - builtin_table) {
+    case B_EXP: case B_LOG: case B_SQRT: case B_ABS: case B_POW: case B_MAXIMUM: case B_MINIMUM:
+    case B_CLAMP: case B_RELU: case B_LEAKY_RELU: case B_SIGMOID: case B_TANH: case B_GELU:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* h / sqrt(sum(h * h)) for h [T,D]: the reduction removed the axis that
+ * broadcasting needed.  When v is such a reduction, or comes from one
+ * through operations of one tensor that keep its shape, and keeping its
+ * axes would make the shapes broadcast, says so at the reduction. */
+static void note_keep(Sema *s, const Value *v, const Value *other)
+{
+    if (v->node < 0)
+        return;
+    const SemaNode *n = &s->m->nodes[v->node];
+    while (n->in[0] >= 0 && n->in[1] < 0 && is_elementwise(n))
+        n = &s->m->nodes[n->in[0]];
+    int id = n->kind == SN_CALL ? (int)(n->builtin - builtin_table) : -1;
+    if ((id != B_SUM && id != B_MEAN && id != B_MAX) || n->args[2].b || n->in[0] < 0)
+        return;
+    Shape kept = s->m->nodes[n->in[0]].type.shape, out;
+    const Value *ax = &n->args[1];
+    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++) {
+        int64_t a = ax->kind == VAL_INT ? ax->i : ax->list.v[k];
+        kept.dim[a < 0 ? a + kept.rank : a] = 1;
+    }
+    int bad;
+    if (shape_broadcast(&kept, &other->t.shape, &out, &bad) == 0)
+        diag_note(s->diag, n->at, "%s(..., keep: true) keeps the reduced ax%s as 1, %s, which broadcasts",
+                  n->builtin->name, ax->kind == VAL_INT || ax->list.n == 1 ? "is" : "es",
+                  sema_type_str(s, &(TensorType){.elem = ELEM_F32, .batched = v->t.batched, .shape = kept}));
+}
+
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value l = sema_eval(s, env, e->binary.lhs, ctx);
@@ -661,6 +707,8 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             sema_error(s, e->span, "cannot %s shapes %s and %s", verb[op], sb_cstr(&a), sb_cstr(&b));
             sb_free(&a);
             sb_free(&b);
+            note_keep(s, &l, &r);
+            note_keep(s, &r, &l);
             return ERR;
         }
         n.type = (TensorType){.elem = ELEM_F32, .batched = l.t.batched || r.t.batched, .shape = out};

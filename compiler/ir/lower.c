@@ -341,22 +341,36 @@ static int ir_axis(Lower *lw, int v, int64_t a)
     return first + (int)(a < 0 ? a + rank : a);
 }
 
-/* sum/mean over any axis; max over the last (IR_RMAX's only axis), so
- * another axis is permuted last first.  IR reductions keep the axis as 1:
- * the reshape to the checked type removes it (or keeps it, with keep). */
+/* sum/mean over any axes at once; max over the last axis only (IR_RMAX),
+ * so other axes are permuted last and joined into one first.  IR
+ * reductions keep the axes as 1: the reshape to the checked type removes
+ * them (or keeps them, with keep). */
 static int lower_reduce(Lower *lw, const int *x, IrOp op)
 {
-    int v = x[0], ax = ir_axis(lw, v, ARG(1).i), rank = shape_of(lw, v)->rank;
-    if (op == IR_RMAX && ax != rank - 1) {
+    int v = x[0], rank = shape_of(lw, v)->rank;
+    const Value *ax = &ARG(1);
+    uint64_t axes = 0;
+    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++)
+        axes |= (uint64_t)1 << ir_axis(lw, v, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+    if (op == IR_RMAX && axes != (uint64_t)1 << (rank - 1)) {
         int perm[IR_MAX_RANK], k = 0;
+        IrShape joined = {0};
+        int64_t n = 1;
         for (int i = 0; i < rank; i++)
-            if (i != ax)
+            if (!(axes >> i & 1)) {
                 perm[k++] = i;
-        perm[k] = ax;
-        v = permute(lw, v, perm);
-        ax = rank - 1;
+                joined.dim[joined.rank++] = shape_of(lw, v)->dim[i];
+            }
+        for (int i = 0; i < rank; i++)
+            if (axes >> i & 1) {
+                perm[k++] = i;
+                n *= shape_of(lw, v)->dim[i];
+            }
+        joined.dim[joined.rank++] = n;
+        v = reshape(lw, permute(lw, v, perm), joined);
+        axes = (uint64_t)1 << (joined.rank - 1);
     }
-    return reshape(lw, red(lw, op, v, (uint64_t)1 << ax), ir_shape_of(&lw->node->type));
+    return reshape(lw, red(lw, op, v, axes), ir_shape_of(&lw->node->type));
 }
 
 static int lower_sum(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_SUM); }

@@ -185,6 +185,10 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
 
 static const char *default_name(Sema *s, const AstNode *call)
 {
+    /* A layer that took a built-in's name (reported) is still the layer here,
+     * as sema_signature has it: a built-in without parameters has no pname. */
+    if (sema_layer_index(s, call->call.callee) >= 0)
+        return call->call.callee;
     const Builtin *b = builtin_lookup(call->call.callee);
     if (b && b - builtin_table == B_REPEAT) {
         /* repeat(n, block, x) keeps its copies under "blocks" */

@@ -350,7 +350,9 @@ static void body_layout(Cg *c, int v, LLVMValueRef row)
     /* the element's position with ax's digit removed, then put back for the chosen operand */
     LLVMValueRef inner_step = cg_i64(c, os->rank ? st.stride[os->rank - 1] : 0);
     LLVMValueRef base_off = LLVMBuildNSWAdd(c->b, start, ax_inner ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, l.iv, inner_step, ""), "");
-    LLVMValueRef no_ax = LLVMBuildNSWSub(c->b, base_off, LLVMBuildNSWMul(c->b, d, cg_i64(c, xst.stride[ax]), ""), "");
+    /* along an inner ax, start (from the row digits) never held ax's digit */
+    LLVMValueRef no_ax = ax_inner ? base_off
+                       : LLVMBuildNSWSub(c->b, base_off, LLVMBuildNSWMul(c->b, d, cg_i64(c, xst.stride[ax]), ""), "");
     LLVMValueRef val;
     if (n->op == IR_PAD) {
         LLVMValueRef k = LLVMBuildNSWSub(c->b, d, cg_i64(c, before), "");

@@ -51,6 +51,8 @@ const char *ast_kind_name(AstKind kind)
     case AST_BINARY: return "binary";
     case AST_CALL: return "call";
     case AST_ARG: return "arg";
+    case AST_INDEX: return "index";
+    case AST_RANGE: return "range";
     case AST_TYPE: return "type";
     case AST_CONST: return "const";
     case AST_LAYER: return "layer";

@@ -28,6 +28,8 @@ typedef enum AstKind {
     AST_BINARY,   /* .binary: x + y, x - y, x * y, x / y */
     AST_CALL,     /* .call: f(args) */
     AST_ARG,      /* .arg: one argument of a call; .arg.name is NULL when positional */
+    AST_INDEX,    /* .index: x[i, a:b]; items are index expressions and AST_RANGEs */
+    AST_RANGE,    /* .range: a:b in a subscript; either end may be NULL */
     /* declarations and statements */
     AST_TYPE,     /* .type: f32[784], class(10), token(V)[T] */
     AST_CONST,    /* .def: const NAME = value (top level) */
@@ -68,6 +70,8 @@ struct AstNode {
         struct { const char *callee; Span callee_span; AstNode *args; int nargs;
                  const char *pname; /* sema_names: what its parameters are called */ } call;
         struct { const char *name; Span name_span; AstNode *value; } arg;
+        struct { AstNode *base; AstNode *items; int n; } index;
+        struct { AstNode *lo, *hi; } range;
         struct { const char *name; Span name_span; AstNode *arg; AstNode *dims; bool has_dims; } type;
         struct { const char *name; Span name_span; AstNode *value; } def;
         struct { const char *name; Span name_span; AstNode *type; } decl;

@@ -114,6 +114,17 @@ static void expr(StrBuf *sb, const Source *src, const AstNode *e, int depth, con
         for (const AstNode *a = e->call.args; a; a = a->next)
             expr(sb, src, a->arg.value, depth + 1, a->arg.name);
         break;
+    case AST_INDEX:
+        expr(sb, src, e->index.base, depth + 1, NULL);
+        for (const AstNode *i = e->index.items; i; i = i->next)
+            expr(sb, src, i, depth + 1, NULL);
+        break;
+    case AST_RANGE:
+        if (e->range.lo)
+            expr(sb, src, e->range.lo, depth + 1, "from");
+        if (e->range.hi)
+            expr(sb, src, e->range.hi, depth + 1, "to");
+        break;
     default: break;
     }
 }

@@ -270,6 +270,131 @@ static bool check_softmax(CallCheck *cc)
     return true;
 }
 
+/* ---- primitives ---------------------------------------------------------- */
+
+/* The per-example axis a (possibly negative) names in x, or -1 after saying
+ * which axes exist. */
+static int axis_of(CallCheck *cc, int arg, const TensorType *x, int64_t a)
+{
+    int rank = x->shape.rank;
+    if (a >= -rank && a < rank)
+        return (int)(a < 0 ? a + rank : a);
+    cc_error(cc, arg, "%s has no axis %lld: %s has %d ax%s per example (0 to %d, or -%d to -1)",
+             cc->b->name, (long long)a, cc_type(cc, x), rank, rank == 1 ? "is" : "es", rank - 1, rank);
+    return -1;
+}
+
+/* maximum(a, b), minimum(a, b): tensors or a tensor and a number,
+ * broadcast like a + b; 1 FLOP per output element */
+static bool check_extremum(CallCheck *cc)
+{
+    bool ta = cc->arg[0].kind == VAL_TENSOR, tb = cc->arg[1].kind == VAL_TENSOR;
+    if (!ta && !tb)
+        return cc_error(cc, -1, "%s needs a tensor; of two numbers, write the %s itself", cc->b->name,
+                        strcmp(cc->b->name, "maximum") == 0 ? "larger" : "smaller");
+    if ((ta && !need_real(cc, 0, 0)) || (tb && !need_real(cc, 1, 0)))
+        return false;
+    if (!ta || !tb) {
+        TensorType *x = arg_t(cc, ta ? 0 : 1);
+        cc->flops = elems(&x->shape);
+        result_tensor(cc, x->batched, &x->shape);
+        return true;
+    }
+    TensorType *a = arg_t(cc, 0), *b = arg_t(cc, 1);
+    Shape out;
+    int bad;
+    if (shape_broadcast(&a->shape, &b->shape, &out, &bad) != 0)
+        return cc_error(cc, -1, "%s cannot broadcast shapes %s and %s", cc->b->name,
+                        cc_shape(cc, &a->shape, a->batched), cc_shape(cc, &b->shape, b->batched));
+    cc->flops = elems(&out);
+    result_tensor(cc, a->batched || b->batched, &out);
+    return true;
+}
+
+/* clamp(x, min: a, max: b): either bound may be left out (it stays
+ * infinite), not both */
+static bool check_clamp(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    double lo = cc->arg[1].f, hi = cc->arg[2].f;
+    if (isinf(lo) && isinf(hi))
+        return cc_error(cc, -1, "clamp needs min:, max: or both");
+    if (lo > hi)
+        return cc_error(cc, 1, "clamp's min %g is greater than its max %g", lo, hi);
+    return check_elementwise(cc);
+}
+
+/* sum/mean/max(x, axis, keep): [..., n, ...] -> [..., ...] (or [..., 1, ...]
+ * with keep), over one axis or a list of them; 1 FLOP per input element */
+static bool check_reduce(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    const Value *ax = &cc->arg[1];
+    int n = ax->kind == VAL_INT ? 1 : ax->list.n;
+    if (n == 0)
+        return cc_error(cc, 1, "%s needs at least one axis", cc->b->name);
+    bool reduced[NNC_MAX_RANK] = {0};
+    for (int k = 0; k < n; k++) {
+        int a = axis_of(cc, 1, x, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+        if (a < 0)
+            return false;
+        if (reduced[a])
+            return cc_error(cc, 1, "%s's axis names axis %d of %s twice", cc->b->name, a, cc_type(cc, x));
+        reduced[a] = true;
+    }
+    Shape out = {0};
+    for (int i = 0; i < x->shape.rank; i++)
+        if (!reduced[i] || cc->arg[2].b)
+            out.dim[out.rank++] = reduced[i] ? 1 : x->shape.dim[i];
+    cc->flops = elems(&x->shape);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* transpose(x): [..., n, m] -> [..., m, n]; layout, 0 FLOPs */
+static bool check_transpose(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank < 2)
+        return cc_error(cc, 0, "transpose swaps the last two axes and needs at least 2 per example, found %s",
+                        cc_type(cc, x));
+    Shape out = x->shape;
+    out.dim[out.rank - 2] = x->shape.dim[out.rank - 1];
+    out.dim[out.rank - 1] = x->shape.dim[out.rank - 2];
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* concat(a, b, axis): the same rank, equal off the axis; an operand without
+ * the batch (a constant table) is repeated over it; layout, 0 FLOPs */
+static bool check_concat(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1) || !need_real(cc, 1, 1))
+        return false;
+    TensorType *a = arg_t(cc, 0), *b = arg_t(cc, 1);
+    if (a->shape.rank != b->shape.rank)
+        return cc_error(cc, -1, "concat needs operands of the same rank, found %s and %s", cc_type(cc, a),
+                        cc_type(cc, b));
+    int ax = axis_of(cc, 2, a, cc->arg[2].i);
+    if (ax < 0)
+        return false;
+    Shape out = a->shape;
+    for (int i = 0; i < out.rank; i++)
+        if (i != ax && a->shape.dim[i] != b->shape.dim[i])
+            return cc_error(cc, -1, "concat along axis %d needs the other axes to match, found %s and %s", ax,
+                            cc_type(cc, a), cc_type(cc, b));
+    out.dim[ax] = a->shape.dim[ax] + b->shape.dim[ax];
+    if (!check_size(cc, &out))
+        return false;
+    result_tensor(cc, a->batched || b->batched, &out);
+    return true;
+}
+
 /* attention(x, heads): self-attention over [T, D] -> [T, D];
  * query/key/value/out are dense D -> D. */
 static bool check_attention(CallCheck *cc)
@@ -554,6 +679,51 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("x", "input [..., C]"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
     }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
+
+    [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ"},
+    [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm"},
+    [B_SQRT] = {"sqrt", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "square root"},
+    [B_ABS] = {"abs", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "|x|"},
+    [B_POW] = {"pow", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "p", .kind = PK_FLOAT, .required = true, .doc = "the exponent, a number"},
+    }, check_elementwise, "xᵖ for a constant p"},
+    [B_MAXIMUM] = {"maximum", BC_LAYER, NULL, {
+        {.name = "a", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
+        {.name = "b", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
+    }, check_extremum, "the larger of a and b, elementwise"},
+    [B_MINIMUM] = {"minimum", BC_LAYER, NULL, {
+        {.name = "a", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
+        {.name = "b", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
+    }, check_extremum, "the smaller of a and b, elementwise"},
+    [B_CLAMP] = {"clamp", BC_LAYER, NULL, {
+        X_TENSOR("x", "any real tensor"),
+        {.name = "min", .kind = PK_FLOAT, .def = FLT(-INFINITY), .doc = "lower bound (default: none)"},
+        {.name = "max", .kind = PK_FLOAT, .def = FLT(INFINITY), .doc = "upper bound (default: none)"},
+    }, check_clamp, "x limited to [min, max]"},
+    [B_SUM] = {"sum", BC_LAYER, NULL, {
+        X_TENSOR("x", "real tensor, rank >= 1"),
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
+        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
+    }, check_reduce, "sum over one axis"},
+    [B_MEAN] = {"mean", BC_LAYER, NULL, {
+        X_TENSOR("x", "real tensor, rank >= 1"),
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
+        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
+    }, check_reduce, "mean over one axis"},
+    [B_MAX] = {"max", BC_LAYER, NULL, {
+        X_TENSOR("x", "real tensor, rank >= 1"),
+        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
+        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
+    }, check_reduce, "maximum over one axis"},
+    [B_TRANSPOSE] = {"transpose", BC_LAYER, NULL, {
+        X_TENSOR("x", "real tensor, rank >= 2"),
+    }, check_transpose, "swap the last two axes"},
+    [B_CONCAT] = {"concat", BC_LAYER, NULL, {
+        X_TENSOR("a", "real tensor"),
+        X_TENSOR("b", "real tensor of the same rank"),
+        {.name = "axis", .kind = PK_INT, .def = INT(-1), .doc = "per-example axis; negative counts from the end"},
+    }, check_concat, "a then b along one axis"},
 
     [B_REPEAT] = {"repeat", BC_LAYER, NULL, {
         {.name = "count", .kind = PK_INT, .required = true, .range = "[1,1024]", .doc = "how many copies"},

@@ -23,6 +23,9 @@ typedef enum BuiltinId {
     B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_MATMUL,
     /* activations */
     B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX,
+    /* primitives: elementwise functions, reductions over an axis, layout */
+    B_EXP, B_LOG, B_SQRT, B_ABS, B_POW, B_MAXIMUM, B_MINIMUM, B_CLAMP,
+    B_SUM, B_MEAN, B_MAX, B_TRANSPOSE, B_CONCAT,
     /* composition */
     B_REPEAT,
     /* losses and metrics */
@@ -53,6 +56,8 @@ typedef enum ParamKind {
     PK_ENUM,    /* one of .choices, written as a bare word or a string */
     PK_SHAPE,   /* a list of integers, [1, 28, 28]; -1 once means "the rest" */
     PK_LAYER,   /* the name of a user-defined layer */
+    PK_OPERAND, /* a tensor or a number (integers convert): an operand of maximum/minimum */
+    PK_AXES,    /* one axis (an integer; its default) or a list of them: VAL_INT or VAL_LIST */
 } ParamKind;
 
 typedef struct BuiltinParam {

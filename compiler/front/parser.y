@@ -78,6 +78,8 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %type <node> setting type expr primary arg
 %type <list> decls const_list params params_opt model_items layer_items settings
 %type <list> args args_opt exprs exprs_opt
+%type <node> subscript
+%type <list> subscripts
 
 %%
 
@@ -207,7 +209,22 @@ primary
         { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; }
     | '(' expr ')'          { $$ = $2; $$->span = @$; }
     | '[' exprs_opt ']'     { $$ = node(ctx, AST_LIST, @$); $$->list.items = $2.head; $$->list.n = $2.n; }
+    | primary '[' subscripts ']'
+        { $$ = node(ctx, AST_INDEX, @$); $$->index.base = $1; $$->index.items = $3.head; $$->index.n = $3.n; }
     ;
+
+/* x[i] (an index: the axis goes), x[a:b] (a range: the axis stays), x[:, 0] */
+subscripts
+    : subscript                 { $$ = ast_list_one($1); }
+    | subscripts ',' subscript  { $$ = ast_list_append($1, $3); }
+    ;
+
+subscript
+    : expr                  { $$ = $1; }
+    | ':'                   { $$ = node(ctx, AST_RANGE, @$); }
+    | expr ':'              { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; }
+    | ':' expr              { $$ = node(ctx, AST_RANGE, @$); $$->range.hi = $2; }
+    | expr ':' expr         { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; $$->range.hi = $3; }
 
 args_opt
     : %empty            { $$ = (AstList){0}; }
@@ -271,7 +288,7 @@ static bool continues_expr(yysymbol_kind_t s)
 {
     const char *n = yysymbol_name(s);
     return strcmp(n, "'+'") == 0 || strcmp(n, "'-'") == 0 || strcmp(n, "'*'") == 0
-        || strcmp(n, "'/'") == 0 || strcmp(n, "'('") == 0;
+        || strcmp(n, "'/'") == 0 || strcmp(n, "'('") == 0 || strcmp(n, "'['") == 0;
 }
 
 static void describe_token(StrBuf *sb, ParseCtx *ctx, yysymbol_kind_t sym, Span at, bool want_ident)

@@ -21,7 +21,16 @@ typedef enum SemaNodeKind {
     SN_CALL,     /* a built-in: .builtin, .args (bound to its signature) */
     SN_BINARY,   /* .op on .in[0] and .in[1] (or .scalar when one side is a number) */
     SN_NEG,      /* -.in[0] */
+    SN_INDEX,    /* .in[0][.slice]: x[i, a:b] */
 } SemaNodeKind;
+
+/* The subscripts of x[...], resolved: per-example axis k of the operand
+ * keeps elements start .. start+len-1; an index (drop) keeps one and
+ * removes the axis.  Axes from naxes on are kept whole. */
+typedef struct SemaSlice {
+    int naxes;
+    struct { int64_t start, len; bool drop; } axis[NNC_MAX_RANK];
+} SemaSlice;
 
 typedef struct SemaNode {
     SemaNodeKind   kind;
@@ -35,6 +44,7 @@ typedef struct SemaNode {
     double         scalar;     /* SN_BINARY with one numeric side */
     int            scalar_side;/* 0: no scalar; 1: scalar on the left; 2: on the right */
     int            first_param, nparams; /* parameters it created, in SemaModel.params */
+    const SemaSlice *slice;    /* SN_INDEX */
     uint64_t       flops;      /* per example, forward */
 } SemaNode;
 

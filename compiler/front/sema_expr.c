@@ -309,6 +309,14 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
         break;
     case PK_LAYER: break;
+    case PK_AXES:
+        want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : "an axis or a list of axes such as [0, 1]";
+        break;
+    case PK_OPERAND:
+        if (v.kind == VAL_INT)
+            v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
+        want = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT ? NULL : "a tensor or a number";
+        break;
     }
     if (want) {
         sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
@@ -620,6 +628,49 @@ static Value fold(Sema *s, const AstNode *e, Value l, Value r)
 
 static bool is_number(const Value *v) { return v->kind == VAL_INT || v->kind == VAL_FLOAT; }
 
+/* Does n apply a function to each element of its one tensor operand? */
+static bool is_elementwise(const SemaNode *n)
+{
+    if (n->kind == SN_NEG || n->kind == SN_BINARY)
+        return true;
+    if (n->kind != SN_CALL)
+        return false;
+    switch (n->builtin - builtin_table) {
+    case B_EXP: case B_LOG: case B_SQRT: case B_ABS: case B_POW: case B_MAXIMUM: case B_MINIMUM:
+    case B_CLAMP: case B_RELU: case B_LEAKY_RELU: case B_SIGMOID: case B_TANH: case B_GELU:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* h / sqrt(sum(h * h)) for h [T,D]: the reduction removed the axis that
+ * broadcasting needed.  When v is such a reduction, or comes from one
+ * through operations of one tensor that keep its shape, and keeping its
+ * axes would make the shapes broadcast, says so at the reduction. */
+static void note_keep(Sema *s, const Value *v, const Value *other)
+{
+    if (v->node < 0)
+        return;
+    const SemaNode *n = &s->m->nodes[v->node];
+    while (n->in[0] >= 0 && n->in[1] < 0 && is_elementwise(n))
+        n = &s->m->nodes[n->in[0]];
+    int id = n->kind == SN_CALL ? (int)(n->builtin - builtin_table) : -1;
+    if ((id != B_SUM && id != B_MEAN && id != B_MAX) || n->args[2].b || n->in[0] < 0)
+        return;
+    Shape kept = s->m->nodes[n->in[0]].type.shape, out;
+    const Value *ax = &n->args[1];
+    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++) {
+        int64_t a = ax->kind == VAL_INT ? ax->i : ax->list.v[k];
+        kept.dim[a < 0 ? a + kept.rank : a] = 1;
+    }
+    int bad;
+    if (shape_broadcast(&kept, &other->t.shape, &out, &bad) == 0)
+        diag_note(s->diag, n->at, "%s(..., keep: true) keeps the reduced ax%s as 1, %s, which broadcasts",
+                  n->builtin->name, ax->kind == VAL_INT || ax->list.n == 1 ? "is" : "es",
+                  sema_type_str(s, &(TensorType){.elem = ELEM_F32, .batched = v->t.batched, .shape = kept}));
+}
+
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value l = sema_eval(s, env, e->binary.lhs, ctx);
@@ -656,6 +707,8 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             sema_error(s, e->span, "cannot %s shapes %s and %s", verb[op], sb_cstr(&a), sb_cstr(&b));
             sb_free(&a);
             sb_free(&b);
+            note_keep(s, &l, &r);
+            note_keep(s, &r, &l);
             return ERR;
         }
         n.type = (TensorType){.elem = ELEM_F32, .batched = l.t.batched || r.t.batched, .shape = out};
@@ -711,6 +764,113 @@ static Value eval_neg(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     else
         sema_error(s, e->span, "cannot negate %s", sema_value_kind(&v));
     return ERR;
+}
+
+/* ---- subscripts: x[i, a:b] ------------------------------------------------------ */
+
+/* An integer subscript bound, or false after saying why not. */
+static bool eval_subscript(Sema *s, Env *env, const AstNode *e, int64_t *out)
+{
+    Value v = sema_eval(s, env, e, EV_EXPR);
+    if (v.kind == VAL_ERROR)
+        return false;
+    if (v.kind != VAL_INT) {
+        sema_error(s, e->span, "a subscript must be an integer, found %s",
+                   v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+/* Each subscript names the next per-example axis (the batch is never
+ * subscripted).  An index i in [-n, n) keeps element i and removes the
+ * axis; a range a:b, ends in [-n, n] and either left out, keeps a .. b-1. */
+static Value eval_index(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    Value x = sema_eval(s, env, e->index.base, ctx);
+    if (x.kind == VAL_ERROR)
+        return ERR;
+    if (x.kind != VAL_TENSOR || x.t.elem != ELEM_F32) {
+        sema_error(s, e->span, "only a tensor of real numbers can be subscripted, found %s",
+                   x.kind == VAL_TENSOR ? sema_type_str(s, &x.t) : sema_value_kind(&x));
+        return ERR;
+    }
+    const Shape *in = &x.t.shape;
+    if (e->index.n > in->rank) {
+        const AstNode *extra = e->index.items;
+        for (int i = 0; i < in->rank; i++)
+            extra = extra->next;
+        sema_error(s, extra->span, "%d subscripts for %s, which has %d ax%s per example", e->index.n,
+                   sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
+        return ERR;
+    }
+    SemaSlice *sl = ARENA_NEW(s->arena, SemaSlice);
+    sl->naxes = e->index.n;
+    Shape out = {0};
+    bool ok = true;
+    int k = 0;
+    for (const AstNode *it = e->index.items; it; it = it->next, k++) {
+        int64_t n = in->dim[k];
+        if (it->kind != AST_RANGE) {
+            int64_t i;
+            if (!eval_subscript(s, env, it, &i)) {
+                ok = false;
+                continue;
+            }
+            if (i < -n || i >= n) {
+                sema_error(s, it->span, "index %lld is out of range for axis %d of %s, of size %lld", (long long)i,
+                           k, sema_type_str(s, &x.t), (long long)n);
+                ok = false;
+                continue;
+            }
+            sl->axis[k].start = i < 0 ? i + n : i;
+            sl->axis[k].len = 1;
+            sl->axis[k].drop = true;
+            continue;
+        }
+        int64_t lo = 0, hi = n;
+        const AstNode *end[2] = {it->range.lo, it->range.hi};
+        int64_t *val[2] = {&lo, &hi};
+        bool ends_ok = true;
+        for (int j = 0; j < 2; j++) {
+            if (!end[j])
+                continue;
+            if (!eval_subscript(s, env, end[j], val[j])) {
+                ends_ok = false;
+                continue;
+            }
+            if (*val[j] < -n || *val[j] > n) {
+                sema_error(s, end[j]->span, "range end %lld is out of range for axis %d of %s, of size %lld",
+                           (long long)*val[j], k, sema_type_str(s, &x.t), (long long)n);
+                ends_ok = false;
+                continue;
+            }
+            if (*val[j] < 0)
+                *val[j] += n;
+        }
+        if (ends_ok && hi <= lo) {
+            sema_error(s, it->span, "the range %lld:%lld of axis %d of %s is empty", (long long)lo, (long long)hi, k,
+                       sema_type_str(s, &x.t));
+            ends_ok = false;
+        }
+        ok &= ends_ok;
+        sl->axis[k].start = lo;
+        sl->axis[k].len = hi - lo;
+        out.dim[out.rank++] = hi - lo;
+    }
+    if (!ok)
+        return ERR;
+    for (; k < in->rank; k++)
+        out.dim[out.rank++] = in->dim[k];
+    SemaNode n = {.kind = SN_INDEX, .at = e->span, .slice = sl,
+                  .type = {.elem = ELEM_F32, .batched = x.t.batched, .shape = out},
+                  .name = arena_printf(s->arena, "%s%s", env->prefix, env->row ? env->row : "?")};
+    for (int i = 0; i < BUILTIN_MAX_PARAMS; i++)
+        n.in[i] = -1;
+    n.in[0] = x.node;
+    int id = sema_add_node(s, &n);
+    return id < 0 ? ERR : (Value){.kind = VAL_TENSOR, .node = id, .t = n.type};
 }
 
 /* ---- names and the dispatcher -------------------------------------------------- */
@@ -790,6 +950,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     case AST_LIST: v = eval_list(s, env, e, ctx); break;
     case AST_NEG: v = eval_neg(s, env, e, ctx); break;
     case AST_BINARY: v = eval_binary(s, env, e, ctx); break;
+    case AST_INDEX: v = eval_index(s, env, e, ctx); break;
     case AST_CALL: {
         int li = sema_layer_index(s, e->call.callee);
         const Builtin *b = builtin_lookup(e->call.callee);

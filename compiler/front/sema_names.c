@@ -168,12 +168,27 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
         walk(ns, sc, e->binary.rhs, stmt);
         break;
     case AST_CALL: walk_call(ns, sc, e, stmt); break;
+    case AST_INDEX:
+        walk(ns, sc, e->index.base, stmt);
+        for (const AstNode *i = e->index.items; i; i = i->next)
+            walk(ns, sc, i, stmt);
+        break;
+    case AST_RANGE:
+        if (e->range.lo)
+            walk(ns, sc, e->range.lo, stmt);
+        if (e->range.hi)
+            walk(ns, sc, e->range.hi, stmt);
+        break;
     default: break;  /* literals */
     }
 }
 
 static const char *default_name(Sema *s, const AstNode *call)
 {
+    /* A layer that took a built-in's name (reported) is still the layer here,
+     * as sema_signature has it: a built-in without parameters has no pname. */
+    if (sema_layer_index(s, call->call.callee) >= 0)
+        return call->call.callee;
     const Builtin *b = builtin_lookup(call->call.callee);
     if (b && b - builtin_table == B_REPEAT) {
         /* repeat(n, block, x) keeps its copies under "blocks" */

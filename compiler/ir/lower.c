@@ -281,6 +281,133 @@ static int lower_softmax(Lower *lw, const int *x)
     return softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
 }
 
+/* ---- primitives: compositions of IR ops --------------------------------------- */
+
+static int lower_exp(Lower *lw, const int *x) { return un(lw, IR_EXP, x[0]); }
+static int lower_log(Lower *lw, const int *x) { return un(lw, IR_LOG, x[0]); }
+static int lower_sqrt(Lower *lw, const int *x) { return un(lw, IR_SQRT, x[0]); }
+static int lower_pow(Lower *lw, const int *x) { return stamp(lw, ir_pow(lw->g, x[0], ARG(1).f, lw->at)); }
+
+/* |x| = relu(x) + relu(−x): exact (one term is 0), fused into one kernel, and
+ * its derivative at 0 is 0 (relu' = x > 0 for both terms), sign(0) = 0 as
+ * torch.abs has it.  No op of its own: nothing here needs one. */
+static int lower_abs(Lower *lw, const int *x)
+{
+    int pos = un(lw, IR_RELU, x[0]);
+    int neg = un(lw, IR_RELU, un(lw, IR_NEG, x[0]));
+    return bin(lw, IR_ADD, pos, neg);
+}
+
+/* The IR value of argument k, a tensor or a number: sema numbers only the
+ * tensor arguments in .in, so x[] holds them in order. */
+static int operand(Lower *lw, const int *x, int k)
+{
+    if (ARG(k).kind != VAL_TENSOR)
+        return cnst(lw, ARG(k).f);
+    int t = 0;
+    for (int i = 0; i < k; i++)
+        t += ARG(i).kind == VAL_TENSOR;
+    return x[t];
+}
+
+/* two operands aligned as a + b is (align_batched) */
+static int lower_extremum(Lower *lw, const int *x, IrOp op)
+{
+    int a = operand(lw, x, 0), b = operand(lw, x, 1);
+    a = align_batched(lw, a, b, lw->at);
+    b = align_batched(lw, b, a, lw->at);
+    return bin(lw, op, a, b);
+}
+
+static int lower_maximum(Lower *lw, const int *x) { return lower_extremum(lw, x, IR_MAX); }
+static int lower_minimum(Lower *lw, const int *x) { return lower_extremum(lw, x, IR_MIN); }
+
+/* max(min(x, hi), lo), leaving out an infinite bound */
+static int lower_clamp(Lower *lw, const int *x)
+{
+    int y = x[0];
+    if (!isinf(ARG(2).f))
+        y = bin(lw, IR_MIN, y, cnst(lw, ARG(2).f));
+    if (!isinf(ARG(1).f))
+        y = bin(lw, IR_MAX, y, cnst(lw, ARG(1).f));
+    return y;
+}
+
+/* The IR axis of a per-example axis (possibly negative) of x. */
+static int ir_axis(Lower *lw, int v, int64_t a)
+{
+    const IrShape *s = shape_of(lw, v);
+    int first = ir_is_batched(s) ? 1 : 0, rank = s->rank - first;
+    return first + (int)(a < 0 ? a + rank : a);
+}
+
+/* sum/mean over any axes at once; max over the last axis only (IR_RMAX),
+ * so other axes are permuted last and joined into one first.  IR
+ * reductions keep the axes as 1: the reshape to the checked type removes
+ * them (or keeps them, with keep). */
+static int lower_reduce(Lower *lw, const int *x, IrOp op)
+{
+    int v = x[0], rank = shape_of(lw, v)->rank;
+    const Value *ax = &ARG(1);
+    uint64_t axes = 0;
+    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++)
+        axes |= (uint64_t)1 << ir_axis(lw, v, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+    if (op == IR_RMAX && axes != (uint64_t)1 << (rank - 1)) {
+        int perm[IR_MAX_RANK], k = 0;
+        IrShape joined = {0};
+        int64_t n = 1;
+        for (int i = 0; i < rank; i++)
+            if (!(axes >> i & 1)) {
+                perm[k++] = i;
+                joined.dim[joined.rank++] = shape_of(lw, v)->dim[i];
+            }
+        for (int i = 0; i < rank; i++)
+            if (axes >> i & 1) {
+                perm[k++] = i;
+                n *= shape_of(lw, v)->dim[i];
+            }
+        joined.dim[joined.rank++] = n;
+        v = reshape(lw, permute(lw, v, perm), joined);
+        axes = (uint64_t)1 << (joined.rank - 1);
+    }
+    return reshape(lw, red(lw, op, v, axes), ir_shape_of(&lw->node->type));
+}
+
+static int lower_sum(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_SUM); }
+static int lower_mean(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_MEAN); }
+static int lower_max(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_RMAX); }
+
+static int lower_transpose(Lower *lw, const int *x)
+{
+    int rank = shape_of(lw, x[0])->rank, perm[IR_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        perm[i] = i;
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+    return permute(lw, x[0], perm);
+}
+
+/* An operand without the batch is broadcast over it first: IR_CONCAT
+ * joins operands of one rank. */
+static int lower_concat(Lower *lw, const int *x)
+{
+    int a = x[0], b = x[1];
+    IrShape out = ir_shape_of(&lw->node->type);
+    for (int k = 0; k < 2; k++) {
+        int *v = k ? &b : &a;
+        if (!ir_is_batched(shape_of(lw, *v)) && ir_is_batched(&out)) {
+            IrShape s = *shape_of(lw, *v);
+            memmove(s.dim + 1, s.dim, sizeof(int64_t) * (size_t)s.rank);
+            s.dim[0] = IR_BATCH;
+            s.rank++;
+            *v = stamp(lw, ir_broadcast(lw->g, *v, &s, lw->at));
+        }
+    }
+    IrAttr ca = {.i = {ir_axis(lw, a, ARG(2).i)}};
+    int in[2] = {a, b};
+    return stamp(lw, ir_add(lw->g, IR_CONCAT, in, 2, &ca, lw->at));
+}
+
 /* mean over examples (and positions) of −log softmax(logits)[target] */
 static int lower_cross_entropy(Lower *lw, const int *x)
 {
@@ -333,6 +460,10 @@ static const LowerFn lowering[B_COUNT] = {
     [B_TANH] = lower_tanh, [B_GELU] = lower_gelu, [B_SOFTMAX] = lower_softmax,
     [B_CROSS_ENTROPY] = lower_cross_entropy, [B_MSE] = lower_mse,
     [B_BINARY_CROSS_ENTROPY] = lower_binary_cross_entropy, [B_ACCURACY] = lower_accuracy,
+    [B_EXP] = lower_exp, [B_LOG] = lower_log, [B_SQRT] = lower_sqrt, [B_ABS] = lower_abs,
+    [B_POW] = lower_pow, [B_MAXIMUM] = lower_maximum, [B_MINIMUM] = lower_minimum, [B_CLAMP] = lower_clamp,
+    [B_SUM] = lower_sum, [B_MEAN] = lower_mean, [B_MAX] = lower_max, [B_TRANSPOSE] = lower_transpose,
+    [B_CONCAT] = lower_concat,
     /* repeat is expanded by sema; train-block entries are not lowered here */
 };
 
@@ -376,6 +507,17 @@ static int lower_node(Lower *lw, int i)
     }
     case SN_NEG:
         return ir_unary(lw->g, IR_NEG, x[0], n->at);
+    case SN_INDEX: {
+        /* one SLICE per narrowed axis, then a reshape drops the indexed ones */
+        int v = x[0], first = n->type.batched ? 1 : 0;
+        for (int k = 0; k < n->slice->naxes && v >= 0; k++) {
+            IrAttr sa = {.i = {first + k, n->slice->axis[k].start, n->slice->axis[k].len}};
+            if (sa.i[2] != shape_of(lw, v)->dim[first + k])
+                v = ir_add(lw->g, IR_SLICE, &v, 1, &sa, n->at);
+        }
+        IrShape out = ir_shape_of(&n->type);
+        return v >= 0 && !ir_shape_equal(&out, shape_of(lw, v)) ? ir_reshape(lw->g, v, &out, n->at) : v;
+    }
     }
     return -1;
 }

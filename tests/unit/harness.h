@@ -71,5 +71,6 @@ void register_passes(void);
 void register_plan(void);
 void register_grad_ops(void);
 void register_cg_math(void);
+void register_docs_sync(void);
 
 #endif

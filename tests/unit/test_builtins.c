@@ -38,7 +38,7 @@ static void test_signatures(void)
                 CU_ASSERT_FALSE(seen_optional);
             seen_optional |= !p->required;
             if (!p->required && !p->def_from) {
-                ValueKind want = p->kind == PK_INT ? VAL_INT : p->kind == PK_FLOAT ? VAL_FLOAT
+                ValueKind want = p->kind == PK_INT || p->kind == PK_AXES ? VAL_INT : p->kind == PK_FLOAT ? VAL_FLOAT
                                : p->kind == PK_BOOL ? VAL_BOOL : VAL_STRING;
                 CU_ASSERT_EQUAL(p->def.kind, want);
             }

@@ -370,7 +370,96 @@ static const Row arith_rows[] = {
     END,
 };
 
-static const Row *const tables[] = {layer_rows, activation_rows, repeat_rows, loss_rows, arith_rows};
+/* exp ... concat: the primitives (FLOPs: 1 per output element elementwise,
+ * 1 per input element for reductions, 0 for layout); then x[...] */
+static const Row prim_rows[] = {
+    OKP("exp", "input x: f32[3, 4]", "exp(x)", "f32[B,3,4]", "", 12),
+    OK("exp", "input x: f32[]", "exp(x)", "f32[B]"),
+    BAD("exp", "input t: token(5)[3]", "exp(t)", INT_LABELS("exp", "token(5)[B,3]")),
+    OKP("log", "input x: f32[4]", "log(x)", "f32[B,4]", "", 4),
+    OK("log", "input x: f32[2, 2]", "log(x + 1)", "f32[B,2,2]"),
+    BAD("log", "input x: f32[4]", "log(2)", "log's x must be a tensor, found an integer"),
+    OKP("sqrt", "input x: f32[5]", "sqrt(x)", "f32[B,5]", "", 5),
+    OK("sqrt", "input x: f32[5]", "x / sqrt(sum(x * x))", "f32[B,5]"),
+    BAD("sqrt", "input t: token(5)[3]", "sqrt(t)", INT_LABELS("sqrt", "token(5)[B,3]")),
+    OKP("abs", "input x: f32[2, 3]", "abs(x)", "f32[B,2,3]", "", 6),
+    OK("abs", "input x: f32[3]", "abs(-x)", "f32[B,3]"),
+    BAD("abs", "input x: f32[3]", "abs(x, 2)", "abs takes 1 argument, but more are given"),
+    OKP("pow", "input x: f32[4]", "pow(x, 3)", "f32[B,4]", "", 4),
+    OK("pow", "input x: f32[4]", "pow(x, p: 0.5)", "f32[B,4]"),
+    BAD("pow", "input t: token(5)[3]", "pow(t, 2)", INT_LABELS("pow", "token(5)[B,3]")),
+    BAD("pow", "input x: f32[4]", "pow(x, x)", "pow's p must be a number, found f32[B,4]"),
+    BAD("pow", "input x: f32[4]", "pow(x)", "pow is missing argument 'p'"),
+    OKP("maximum", "input a: f32[3, 4]\ninput b: f32[4]", "maximum(a, b)", "f32[B,3,4]", "", 12),
+    OK("maximum", "input a: f32[3]", "maximum(a, 0)", "f32[B,3]"),
+    OK("maximum", "input a: f32[3]", "maximum(0.5, a)", "f32[B,3]"),
+    OK("maximum", "input a: f32[4]", "maximum(a, positional(2, 4))", "f32[B,2,4]"),
+    BAD("maximum", "input a: f32[3]\ninput b: f32[4]", "maximum(a, b)", "maximum cannot broadcast shapes [B,3] and [B,4]"),
+    BAD("maximum", "input a: f32[3]", "maximum(1, 2)", "maximum needs a tensor; of two numbers, write the larger itself"),
+    BAD("maximum", "input a: f32[3]", "maximum(a, true)", "maximum's b must be a tensor or a number, found a truth value"),
+    OKP("minimum", "input a: f32[2, 3]\ninput b: f32[2, 1]", "minimum(a, b)", "f32[B,2,3]", "", 6),
+    OK("minimum", "input a: f32[3]", "minimum(a, 1e-3)", "f32[B,3]"),
+    BAD("minimum", "input t: token(5)[3]", "minimum(t, 1)", INT_LABELS("minimum", "token(5)[B,3]")),
+    OKP("clamp", "input x: f32[4]", "clamp(x, min: -1, max: 1)", "f32[B,4]", "", 4),
+    OK("clamp", "input x: f32[4]", "clamp(x, min: 0)", "f32[B,4]"),
+    OK("clamp", "input x: f32[4]", "clamp(x, max: 6)", "f32[B,4]"),
+    BAD("clamp", "input x: f32[4]", "clamp(x)", "clamp needs min:, max: or both"),
+    BAD("clamp", "input x: f32[4]", "clamp(x, min: 1, max: 0)", "clamp's min 1 is greater than its max 0"),
+    OKP("sum", "input x: f32[3, 4]", "sum(x)", "f32[B,3]", "", 12),
+    OK("sum", "input x: f32[3, 4]", "sum(x, axis: 0)", "f32[B,4]"),
+    OK("sum", "input x: f32[3, 4]", "sum(x, axis: -2, keep: true)", "f32[B,1,4]"),
+    OK("sum", "input x: f32[4]", "sum(x)", "f32[B]"),
+    OK("sum", "input x: f32[3, 4]", "x / sum(x, keep: true)", "f32[B,3,4]"),
+    BAD("sum", "input x: f32[3, 4]", "sum(x, axis: 2)",
+        "sum has no axis 2: f32[B,3,4] has 2 axes per example (0 to 1, or -2 to -1)"),
+    BAD("sum", "input x: f32[3]", "sum(x, axis: -2)", "sum has no axis -2: f32[B,3] has 1 axis per example (0 to 0, or -1 to -1)"),
+    BAD("sum", "input x: f32[]", "sum(x)", "sum needs a tensor with at least 1 dimension per example, found f32[B]"),
+    OKP("mean", "input x: f32[2, 3, 4]", "mean(x, axis: 1)", "f32[B,2,4]", "", 24),
+    OK("mean", "input x: f32[5]", "mean(x, keep: true)", "f32[B,1]"),
+    BAD("mean", "input t: token(5)[3]", "mean(t)", INT_LABELS("mean", "token(5)[B,3]")),
+    OKP("max", "input x: f32[2, 3]", "max(x, axis: 0)", "f32[B,3]", "", 6),
+    OK("max", "input x: f32[2, 3]", "max(x)", "f32[B,2]"),
+    BAD("max", "input x: f32[2, 3]", "max(x, 0.5)", "max's axis must be an axis or a list of axes such as [0, 1], found a number"),
+    OK("max", "input x: f32[2, 3, 4]", "max(x, axis: [0, 2])", "f32[B,3]"),
+    OKP("sum", "input x: f32[2, 3, 4]", "sum(x, axis: [0, 1])", "f32[B,4]", "", 24),
+    OK("mean", "input x: f32[2, 3, 4]", "mean(x, axis: [0, -1], keep: true)", "f32[B,1,3,1]"),
+    OK("mean", "input x: f32[2, 3]", "mean(x, axis: [1, 0])", "f32[B]"),
+    BAD("sum", "input x: f32[3, 4]", "sum(x, axis: [0, -2])", "sum's axis names axis 0 of f32[B,3,4] twice"),
+    BAD("sum", "input x: f32[3, 4]", "sum(x, axis: [])", "sum needs at least one axis"),
+    BAD("mean", "input x: f32[3, 4]", "mean(x, axis: [0, 2])",
+        "mean has no axis 2: f32[B,3,4] has 2 axes per example (0 to 1, or -2 to -1)"),
+    OKP("transpose", "input x: f32[3, 4]", "transpose(x)", "f32[B,4,3]", "", 0),
+    OK("transpose", "input x: f32[2, 3, 4]", "transpose(x)", "f32[B,2,4,3]"),
+    OK("transpose", "input x: f32[4]", "x + transpose(positional(4, 2))", "f32[B,2,4]"),
+    BAD("transpose", "input x: f32[4]", "transpose(x)",
+        "transpose swaps the last two axes and needs at least 2 per example, found f32[B,4]"),
+    OKP("concat", "input a: f32[3, 4]\ninput b: f32[2, 4]", "concat(a, b, axis: 0)", "f32[B,5,4]", "", 0),
+    OK("concat", "input a: f32[3, 4]\ninput b: f32[3, 2]", "concat(a, b)", "f32[B,3,6]"),
+    OK("concat", "input a: f32[4, 3]", "concat(a, positional(4, 2))", "f32[B,4,5]"),
+    BAD("concat", "input a: f32[3, 4]\ninput b: f32[2, 4]", "concat(a, b)",
+        "concat along axis 1 needs the other axes to match, found f32[B,3,4] and f32[B,2,4]"),
+    BAD("concat", "input a: f32[3, 4]\ninput b: f32[4]", "concat(a, b)",
+        "concat needs operands of the same rank, found f32[B,3,4] and f32[B,4]"),
+    BAD("concat", "input a: f32[3, 4]\ninput b: f32[3, 4]", "concat(a, b, axis: -3)",
+        "concat has no axis -3: f32[B,3,4] has 2 axes per example (0 to 1, or -2 to -1)"),
+
+    OKP("[]", "input x: f32[3, 4]", "x[0]", "f32[B,4]", "", 0),
+    OK("[]", "input x: f32[3, 4]", "x[1:, -2:]", "f32[B,2,2]"),
+    OK("[]", "input x: f32[3, 4]", "x[:, 1]", "f32[B,3]"),
+    OK("[]", "input x: f32[3, 4]", "x[-1, 3]", "f32[B]"),
+    OK("[]", "input x: f32[3, 4]", "x[:2][:, :1]", "f32[B,2,1]"),
+    OK("[]", "input x: f32[3, 4]", "dense(x, 5)[0]", "f32[B,5]"),
+    BAD("[]", "input x: f32[3, 4]", "x[3]", "index 3 is out of range for axis 0 of f32[B,3,4], of size 3"),
+    BAD("[]", "input x: f32[3, 4]", "x[0, -5]", "index -5 is out of range for axis 1 of f32[B,3,4], of size 4"),
+    BAD("[]", "input x: f32[3, 4]", "x[2:1]", "the range 2:1 of axis 0 of f32[B,3,4] is empty"),
+    BAD("[]", "input x: f32[3, 4]", "x[:, 0:9]", "range end 9 is out of range for axis 1 of f32[B,3,4], of size 4"),
+    BAD("[]", "input x: f32[3, 4]", "x[0, 0, 0]", "3 subscripts for f32[B,3,4], which has 2 axes per example"),
+    BAD("[]", "input x: f32[3, 4]", "x[0.5]", "a subscript must be an integer, found a number"),
+    BAD("[]", "input t: token(5)[3]", "t[0]", "only a tensor of real numbers can be subscripted, found token(5)[B,3]"),
+    END,
+};
+
+static const Row *const tables[] = {layer_rows, activation_rows, repeat_rows, loss_rows, arith_rows, prim_rows};
 
 static void expect_str(const Row *row, const char *what, const char *actual, const char *expected)
 {
@@ -460,6 +549,7 @@ static void test_activations(void) { run_table(activation_rows); }
 static void test_repeat(void) { run_table(repeat_rows); }
 static void test_losses(void) { run_table(loss_rows); }
 static void test_arithmetic(void) { run_table(arith_rows); }
+static void test_primitives(void) { run_table(prim_rows); }
 
 static bool is_ident(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
@@ -507,6 +597,7 @@ static const TestCase tests[] = {
     {"repeat", test_repeat},
     {"losses and metrics", test_losses},
     {"arithmetic and negation", test_arithmetic},
+    {"primitives and subscripts", test_primitives},
     {"every built-in has rows", test_every_builtin_has_rows},
     {NULL, NULL},
 };

@@ -57,6 +57,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %token <i> INT    "integer"
 %token <f> FLOAT  "number"
 %token <s> STRING "string"
+%token <s> PATH   "parameter name"
 %token MODEL  "'model'"
 %token LAYER  "'layer'"
 %token TRAIN  "'train'"
@@ -67,6 +68,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %token LOSS   "'loss'"
 %token METRIC "'metric'"
 %token RETURN "'return'"
+%token PARAM  "'param'"
 %token TRUE   "'true'"
 %token FALSE  "'false'"
 
@@ -75,7 +77,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %precedence UMINUS
 
 %type <node> decl const_item layer_decl param model_decl model_item layer_item train_decl
-%type <node> setting type expr primary arg
+%type <node> setting type expr primary arg param_stmt
 %type <list> decls const_list params params_opt model_items layer_items settings
 %type <list> args args_opt exprs exprs_opt
 
@@ -139,6 +141,14 @@ layer_items
 layer_item
     : IDENT '=' expr    { $$ = node(ctx, AST_BIND, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
     | RETURN expr       { $$ = node(ctx, AST_RETURN, @$); $$->stmt.value = $2; }
+    | param_stmt
+    ;
+
+/* param w: f32[3, 2] = normal(0.1) */
+param_stmt
+    : PARAM IDENT ':' type '=' expr
+        { $$ = node(ctx, AST_PARAM_STMT, @$); $$->pdecl.name = $2; $$->pdecl.name_span = @2;
+          $$->pdecl.type = $4; $$->pdecl.init = $6; }
     ;
 
 model_decl
@@ -159,6 +169,7 @@ model_item
     | OUTPUT expr           { $$ = node(ctx, AST_OUTPUT, @$); $$->stmt.value = $2; }
     | LOSS expr             { $$ = node(ctx, AST_LOSS, @$); $$->stmt.value = $2; }
     | METRIC expr           { $$ = node(ctx, AST_METRIC, @$); $$->stmt.value = $2; }
+    | param_stmt
     ;
 
 /* f32[784]   class(10)   token(V)[T] */
@@ -203,6 +214,7 @@ primary
     | TRUE                  { $$ = node(ctx, AST_BOOL, @$); $$->b = true; }
     | FALSE                 { $$ = node(ctx, AST_BOOL, @$); $$->b = false; }
     | IDENT                 { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
+    | PATH                  { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
     | IDENT '(' args_opt ')'
         { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; }
     | '(' expr ')'          { $$ = $2; $$->span = @$; }
@@ -251,7 +263,7 @@ static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg)
 /* Tokens that can begin an expression: they collapse into one word. */
 static bool starts_expr(yysymbol_kind_t s)
 {
-    static const char *const starters[] = {"identifier", "integer", "number", "string",
+    static const char *const starters[] = {"identifier", "parameter name", "integer", "number", "string",
                                            "'true'", "'false'", "'('", "'['", "'-'"};
     for (size_t i = 0; i < sizeof starters / sizeof *starters; i++)
         if (strcmp(yysymbol_name(s), starters[i]) == 0)
@@ -284,6 +296,7 @@ static void describe_token(StrBuf *sb, ParseCtx *ctx, yysymbol_kind_t sym, Span 
     case YYSYMBOL_INT: sb_printf(sb, "integer %.*s", n, text); break;
     case YYSYMBOL_FLOAT: sb_printf(sb, "number %.*s", n, text); break;
     case YYSYMBOL_STRING: sb_printf(sb, "string %.*s", n, text); break;
+    case YYSYMBOL_PATH: sb_printf(sb, "parameter name '%.*s'", n, text); break;
     default:
         if (want_ident && sym >= YYSYMBOL_MODEL && sym <= YYSYMBOL_FALSE)
             sb_printf(sb, "reserved word %s", yysymbol_name(sym));

@@ -21,6 +21,9 @@ typedef enum SemaNodeKind {
     SN_CALL,     /* a built-in: .builtin, .args (bound to its signature) */
     SN_BINARY,   /* .op on .in[0] and .in[1] (or .scalar when one side is a number) */
     SN_NEG,      /* -.in[0] */
+    SN_PARAM,    /* the parameter tensor SemaModel.params[.first_param] (unbatched); .nparams is 1
+                  * where a 'param' statement creates it, 0 where a name refers to it */
+    SN_CONST,    /* a tensor literal: .data, row-major, of .type (unbatched) */
 } SemaNodeKind;
 
 typedef struct SemaNode {
@@ -36,6 +39,7 @@ typedef struct SemaNode {
     int            scalar_side;/* 0: no scalar; 1: scalar on the left; 2: on the right */
     int            first_param, nparams; /* parameters it created, in SemaModel.params */
     uint64_t       flops;      /* per example, forward */
+    const double  *data;       /* SN_CONST */
 } SemaNode;
 
 typedef struct SemaParam {
@@ -44,6 +48,8 @@ typedef struct SemaParam {
     InitKind    init;
     int64_t     fan_in;     /* INIT_UNIFORM_FAN_IN */
     Span        at;         /* the call that created it */
+    double      scale;      /* INIT_NORMAL_STD: the std; INIT_UNIFORM: the limit */
+    const double *data;     /* INIT_DATA: the literal's values, row-major */
 } SemaParam;
 
 typedef struct SemaTrain {

@@ -92,7 +92,14 @@ static void test_shakespeare_names(void)
 static void test_conflicts(void)
 {
     FrontRun r;
+    /* two uses given one name share their parameters: p.weight and p.bias once */
     run_text(&r, "model m { input x: f32[4]\n  a = dense(x, 4, name: \"p\")\n  b = dense(a, 4, name: \"p\")\n  output b }");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.f.model);
+    CU_ASSERT_EQUAL(r.f.model->nparams, 2);
+    CU_ASSERT_EQUAL(sema_param_count(r.f.model), 20);
+    run_free(&r);
+    /* a binding's name that meets an explicit one is an accident */
+    run_text(&r, "model m { input x: f32[4]\n  p = dense(x, 4)\n  b = dense(p, 4, name: \"p\")\n  output b }");
     ASSERT_STR(first_error(&r), "parameters named 'p' twice in this model");
     run_free(&r);
     run_text(&r, "model m { input x: f32[4]\n  a = dense(x, 4, name: \"a.b\")\n  output a }");

@@ -50,6 +50,7 @@ typedef struct SemaParam {
     Span        at;         /* the call that created it */
     double      scale;      /* INIT_NORMAL_STD: the std; INIT_UNIFORM: the limit */
     const double *data;     /* INIT_DATA: the literal's values, row-major */
+    Span        use;        /* the model's call it was created under (== at outside layers) */
 } SemaParam;
 
 typedef struct SemaTrain {

@@ -27,6 +27,7 @@ typedef struct ParamRef {
     const char *full;     /* prefix + name */
     const char *prefix;   /* the scope's, "" in the model */
     int         known;    /* parameters that existed at the reference */
+    const AstNode *body;  /* the statements of its scope */
 } ParamRef;
 
 static const char *shape_str(Sema *s, const Shape *sh)
@@ -54,11 +55,14 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     *created = i < 0;
     if (i >= 0) {
         if (!shape_equal(&m->params[i].shape, shape)) {
-            sema_error(s, at, "uses named '%.*s' share their parameters, but '%s' is %s here and %s at the first use",
-                       (int)(strrchr(name, '.') ? strrchr(name, '.') - name : (ptrdiff_t)strlen(name)), name, name,
-                       shape_str(s, shape), shape_str(s, &m->params[i].shape));
-            diag_note(s->diag, m->params[i].at, "'%s' is first created here as %s", name,
-                      shape_str(s, &m->params[i].shape));
+            sema_error(s, at, "parameter '%s' is shared by two uses of one name, but is %s here and %s at the first use",
+                       name, shape_str(s, shape), shape_str(s, &m->params[i].shape));
+            Span first = m->params[i].use;
+            if (first.begin == m->params[i].at.begin && first.end == m->params[i].at.end)
+                diag_note(s->diag, first, "'%s' is first created here as %s", name, shape_str(s, &m->params[i].shape));
+            else
+                diag_note(s->diag, first, "'%s' is first created by this use, as %s", name,
+                          shape_str(s, &m->params[i].shape));
             return -1;
         }
         return i;
@@ -66,6 +70,7 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     m->params = sema_grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
     m->params[m->nparams] = (SemaParam){
         .name = name, .shape = *shape, .init = init, .fan_in = fan_in, .at = at, .scale = scale, .data = data,
+        .use = s->depth > 0 ? s->stack[0].call : at,
     };
     return m->nparams++;
 }
@@ -333,8 +338,49 @@ Value sema_param_ref(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     if (i >= 0)
         return param_node(s, i, false, e->span);
     s->refs = sema_grow(s, s->refs, s->nrefs, &s->cap_refs, sizeof *s->refs);
-    s->refs[s->nrefs++] = (ParamRef){e->span, full, env->prefix, s->m->nparams};
+    const AstNode *body = NULL;
+    if (s->depth > 0)
+        body = s->stack[s->depth - 1].layer->layer.body;
+    else
+        for (const AstNode *d = s->prog->decls; d && !body; d = d->next)
+            body = d->kind == AST_MODEL ? d->layer.body : NULL;
+    s->refs[s->nrefs++] = (ParamRef){e->span, full, env->prefix, s->m->nparams, body};
     return ERR;  /* reported by sema_param_refs_finish() */
+}
+
+/* The call of the expression e whose parameters' names begin rel ("enc"
+ * for "enc.bias"), or NULL.  Names were fixed by sema_names() for every
+ * call, also those that were never checked because an argument was wrong. */
+static const AstNode *call_named(const AstNode *e, const char *rel)
+{
+    if (!e)
+        return NULL;
+    switch (e->kind) {
+    case AST_CALL: {
+        size_t n = e->call.pname ? strlen(e->call.pname) : 0;
+        if (n && strncmp(rel, e->call.pname, n) == 0 && rel[n] == '.')
+            return e;
+        for (const AstNode *a = e->call.args; a; a = a->next) {
+            const AstNode *c = call_named(a->arg.value, rel);
+            if (c)
+                return c;
+        }
+        return NULL;
+    }
+    case AST_BINARY: {
+        const AstNode *c = call_named(e->binary.lhs, rel);
+        return c ? c : call_named(e->binary.rhs, rel);
+    }
+    case AST_NEG: return call_named(e->unary.operand, rel);
+    case AST_LIST:
+        for (const AstNode *i = e->list.items; i; i = i->next) {
+            const AstNode *c = call_named(i, rel);
+            if (c)
+                return c;
+        }
+        return NULL;
+    default: return NULL;
+    }
 }
 
 void sema_param_refs_finish(Sema *s)
@@ -351,6 +397,16 @@ void sema_param_refs_finish(Sema *s)
         if (i >= 0) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, s->m->params[i].at, "'%s' is created here", rel);
+            continue;
+        }
+        const AstNode *creator = NULL;
+        for (const AstNode *st = ref->body; st && !creator; st = st->next)
+            creator = call_named(st->kind == AST_BIND ? st->def.value
+                                 : st->kind == AST_OUTPUT || st->kind == AST_LOSS || st->kind == AST_METRIC
+                                   || st->kind == AST_RETURN ? st->stmt.value : NULL, rel);
+        if (creator) {
+            diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
+            diag_note(s->diag, creator->span, "'%s' is created here", rel);
             continue;
         }
         diag_error(s->diag, ref->at, "unknown parameter '%s'", rel);

@@ -54,6 +54,7 @@ typedef struct Sema {
     bool            too_large;    /* reported "model too large" once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
+    bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
 } Sema;

@@ -296,8 +296,10 @@ static void assign_names(Sema *s, NameScope *sc)
                  * parameters (sema_params.c checks that the shapes agree). */
                 if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
                     && has_name_arg(sc->calls[j].call)) {
-                    if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0)
+                    if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
+                        s->sharing = true;
                         continue;
+                    }
                     sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
                                sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
                                sc->calls[j].call->call.callee);

@@ -51,7 +51,9 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
                    const double *data, Span at, bool *created)
 {
     SemaModel *m = s->m;
-    int i = find_param(m, name);
+    /* Without sharing every name is new (sema_names.c): skip the search,
+     * which would make a model of many parameters quadratic. */
+    int i = s->sharing ? find_param(m, name) : -1;
     *created = i < 0;
     if (i >= 0) {
         if (!shape_equal(&m->params[i].shape, shape)) {
@@ -404,6 +406,13 @@ void sema_param_refs_finish(Sema *s)
             creator = call_named(st->kind == AST_BIND ? st->def.value
                                  : st->kind == AST_OUTPUT || st->kind == AST_LOSS || st->kind == AST_METRIC
                                    || st->kind == AST_RETURN ? st->stmt.value : NULL, rel);
+        if (creator) {
+            /* A call that ran created its parameters: then the name is misspelt. */
+            const char *made = arena_printf(s->arena, "%s%s.", ref->prefix, creator->call.pname);
+            for (int k = 0; k < s->m->nparams && creator; k++)
+                if (strncmp(s->m->params[k].name, made, strlen(made)) == 0)
+                    creator = NULL;
+        }
         if (creator) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, creator->span, "'%s' is created here", rel);

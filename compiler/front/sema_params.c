@@ -15,6 +15,7 @@
  */
 #include "sema_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -135,7 +136,12 @@ static void literal_walk(Literal *L, const AstNode *e, int d)
                            v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
         return;
     }
-    L->data[L->n++] = v.kind == VAL_INT ? (double)v.i : v.f;
+    double x = v.kind == VAL_INT ? (double)v.i : v.f;
+    if (fabs(x) > FLT_MAX) {
+        L->ok = sema_error(s, e->span, "%g is too large for f32, the type of a tensor's elements", x);
+        return;
+    }
+    L->data[L->n++] = x;
 }
 
 /* The shape and values of the literal list; false after reporting. */
@@ -231,6 +237,8 @@ static bool init_scale(Sema *s, Env *env, const AstNode *call, const char *what,
                               (long long)v.i);
         return sema_error(s, e->span, "%s's %s must be greater than 0, found %g", call->call.callee, what, x);
     }
+    if (x > FLT_MAX)
+        return sema_error(s, e->span, "%s's %s %g is too large for f32", call->call.callee, what, x);
     *out = x;
     return true;
 }
@@ -277,6 +285,8 @@ static bool param_init(Sema *s, Env *env, const AstNode *st, const Shape *shape,
                               v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
         values = ARENA_NEW(s->arena, double);
         *values = v.kind == VAL_INT ? (double)v.i : v.f;
+        if (fabs(*values) > FLT_MAX)
+            return sema_error(s, e->span, "%g is too large for f32, the type of a tensor's elements", *values);
     }
     if (!shape_equal(&got, shape)) {
         sema_error(s, e->span, "the initial value has shape %s, but parameter '%s' is declared f32%s",

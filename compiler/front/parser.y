@@ -426,8 +426,18 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (found == YYSYMBOL_RETURN)
         diag_note(ctx->diag, SPAN_NONE, "'return' ends a layer; a model names its result with 'output'");
 
+    /* "param = 2": a reserved word where a binding's name should be. */
+    bool prev_reserved = false;
+    for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
+        const char *w = yysymbol_name((yysymbol_kind_t)s);
+        size_t len = strlen(w) - 2;  /* without its quotes */
+        prev_reserved |= prev.end - prev.begin == len && strncmp(src + prev.begin, w + 1, len) == 0;
+    }
+    if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved)
+        diag_note(ctx->diag, prev, "'%.*s' is a reserved word and cannot be a name", (int)(prev.end - prev.begin),
+                  src + prev.begin);
     /* "h = x +\n y = 2": the y was read into the expression before it. */
-    if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
                   (int)(prev.end - prev.begin), src + prev.begin);
 

@@ -54,7 +54,7 @@ embed)
     $check same "$tmp/jit.safetensors" "$tmp/lib.safetensors" $shared || exit 1
     $check literal "$tmp/lib.safetensors" z 0,0,0 || exit 1
     "$tmp/forward" "$tmp/primer.safetensors" || exit 1
-    $check literal "$tmp/primer.safetensors" w1 0.8,-0.4,-1.0,-0.3,0.6,1.0 || exit 1
+    $check literal "$tmp/primer.safetensors" w1 0.8,-0.3,-0.4,0.6,-1.0,1.0 || exit 1
     $check literal "$tmp/primer.safetensors" b2 0.1 ;;
 primer)
     (cd "$root/examples" && "$nnc" --jit --metrics "$tmp/m" primer.nn 2>"$tmp/log") || { cat "$tmp/log"; fail "--jit"; }

@@ -426,6 +426,10 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (found == YYSYMBOL_RETURN)
         diag_note(ctx->diag, SPAN_NONE, "'return' ends a layer; a model names its result with 'output'");
 
+    /* "a.b = x": a dotted name only ever reads a parameter. */
+    if (found == YYSYMBOL_PATH && want_ident)
+        diag_note(ctx->diag, SPAN_NONE, "a name with '.' refers to a parameter tensor; a name that is defined has no '.'");
+
     /* "param = 2": a reserved word where a binding's name should be. */
     bool prev_reserved = false;
     for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {

@@ -114,10 +114,11 @@ Value sema_param_ref(Sema *s, Env *env, const AstNode *e, EvalCtx ctx);
 void  sema_param_refs_finish(Sema *s);
 /* A tensor literal [[1, 2], [3, 4]] as a constant node. */
 Value sema_literal(Sema *s, Env *env, const AstNode *list);
+/* zeros, ones, normal, uniform: not built-ins, they mean something only
+ * as the whole initial value of a 'param' statement. */
+bool  sema_is_init_name(const char *name);
 /* A list of integers (VAL_LIST) where a tensor is needed: a constant node. */
 Value sema_list_tensor(Sema *s, Env *env, const Value *v, Span at);
-/* Is the call a parameter initialiser, zeros() ones() normal(std) uniform(limit)? */
-bool  sema_is_init_call(const AstNode *e);
 
 /* sema_train.c */
 void sema_train(Sema *s, const AstNode *train);

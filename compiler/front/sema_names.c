@@ -108,7 +108,11 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
     if (!sema_signature(s, e, pnames, &np, &named, &b, &layer)) {
         sema_error(s, e->call.callee_span, "unknown layer '%s'", e->call.callee);
         const char *best = sema_suggest(s, NULL, e->call.callee, true);
-        if (best)
+        if (sema_is_init_name(e->call.callee))
+            diag_note(s->diag, SPAN_NONE, "%s() is the whole initial value of a parameter: param NAME: f32[...] = %s(%s)",
+                      e->call.callee, e->call.callee,
+                      strcmp(e->call.callee, "normal") == 0 ? "std" : strcmp(e->call.callee, "uniform") == 0 ? "limit" : "");
+        else if (best)
             diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
         for (const AstNode *a = e->call.args; a; a = a->next)
             walk(ns, sc, a->arg.value, stmt);

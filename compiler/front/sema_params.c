@@ -204,15 +204,15 @@ Value sema_list_tensor(Sema *s, Env *env, const Value *v, Span at)
 
 static const char *const init_calls[] = {"zeros", "ones", "normal", "uniform"};
 
-bool sema_is_init_call(const AstNode *e)
+bool sema_is_init_name(const char *name)
 {
-    if (e->kind != AST_CALL)
-        return false;
     for (size_t i = 0; i < sizeof init_calls / sizeof *init_calls; i++)
-        if (strcmp(e->call.callee, init_calls[i]) == 0)
+        if (strcmp(name, init_calls[i]) == 0)
             return true;
     return false;
 }
+
+static bool is_init_call(const AstNode *e) { return e->kind == AST_CALL && sema_is_init_name(e->call.callee); }
 
 /* normal(std) or uniform(limit): the one positive number. */
 static bool init_scale(Sema *s, Env *env, const AstNode *call, const char *what, double *out)
@@ -254,7 +254,7 @@ static bool param_init(Sema *s, Env *env, const AstNode *st, const Shape *shape,
     *data = NULL;
     if (e->kind == AST_CALL) {
         const char *f = e->call.callee;
-        if (!sema_is_init_call(e)) {
+        if (!is_init_call(e)) {
             sema_error(s, e->call.callee_span, "unknown initialisation '%s'; %s", f, init_help);
             const char *best = suggest_among(f, init_calls, (int)(sizeof init_calls / sizeof *init_calls));
             if (best)

@@ -341,6 +341,8 @@ static void names_body(NamesState *ns, NameScope *sc)
             break;
         }
         case AST_PARAM_STMT: {
+            for (const AstNode *d = st->pdecl.type->type.dims; d; d = d->next)
+                walk(ns, sc, d, st);   /* f32[width]: a layer's argument may size it */
             /* zeros() ones() normal() uniform() are not layers: only their arguments are names */
             if (st->pdecl.init->kind == AST_CALL)
                 for (const AstNode *a = st->pdecl.init->call.args; a; a = a->next)

@@ -299,6 +299,37 @@ static bool param_init(Sema *s, Env *env, const AstNode *st, const Shape *shape,
     return true;
 }
 
+/* f32[dims]: the dimensions are integer expressions of the scope, so a
+ * layer's parameter may take its size from an argument (f32[width]). */
+static bool param_type(Sema *s, Env *env, const AstNode *ty, TensorType *t)
+{
+    *t = (TensorType){.elem = ELEM_F32};
+    if (strcmp(ty->type.name, "f32") != 0 || ty->type.arg || !ty->type.has_dims)
+        return sema_error(s, ty->span, "a parameter holds real numbers: write f32[dims] (f32[] for one number)");
+    bool ok = true;
+    double elems = 1;
+    for (const AstNode *d = ty->type.dims; d; d = d->next) {
+        if (t->shape.rank == NNC_MAX_RANK)
+            return sema_error(s, d->span, "at most %d dimensions are supported", NNC_MAX_RANK);
+        Value v = sema_eval(s, env, d, EV_EXPR);
+        int64_t n = 1;
+        if (v.kind == VAL_ERROR)
+            ok = false;
+        else if (v.kind != VAL_INT)
+            ok = sema_error(s, d->span, "a dimension must be an integer, found %s",
+                            v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        else if (v.i < 1)
+            ok = sema_error(s, d->span, "a dimension must be positive, found %lld", (long long)v.i);
+        else
+            n = v.i;
+        t->shape.dim[t->shape.rank++] = n;
+        elems *= (double)n;
+    }
+    if (ok && elems > (double)NNC_MAX_ELEMS)
+        return sema_error(s, ty->span, "this tensor has more than 2^40 elements per example");
+    return ok;
+}
+
 void sema_param_stmt(Sema *s, Env *env, const AstNode *st)
 {
     const char *name = st->pdecl.name;
@@ -315,23 +346,21 @@ void sema_param_stmt(Sema *s, Env *env, const AstNode *st)
     Value v = ERR;
     TensorType t;
     AstNode *ty = (AstNode *)st->pdecl.type;
-    if (sema_parse_type(s, ty, &t)) {
-        if (t.elem != ELEM_F32 || !ty->type.has_dims) {
-            sema_error(s, ty->span, "a parameter holds real numbers: write f32[dims] (f32[] for one number)");
-        } else {
-            InitKind kind = INIT_ZEROS;
-            double scale;
-            const double *data;
-            if (param_init(s, env, st, &t.shape, &kind, &scale, &data)) {
-                bool created;
-                const char *full = arena_printf(s->arena, "%s%s", env->prefix, name);
-                int i = sema_add_param(s, full, &t.shape, kind, 0, scale, data, st->span, &created);
-                if (i >= 0)
-                    v = param_node(s, i, created, st->span);
-            }
+    if (param_type(s, env, ty, &t)) {
+        InitKind kind = INIT_ZEROS;
+        double scale;
+        const double *data;
+        if (param_init(s, env, st, &t.shape, &kind, &scale, &data)) {
+            bool created;
+            const char *full = arena_printf(s->arena, "%s%s", env->prefix, name);
+            int i = sema_add_param(s, full, &t.shape, kind, 0, scale, data, st->span, &created);
+            if (i >= 0)
+                v = param_node(s, i, created, st->span);
         }
-        ty->ann = v.kind == VAL_TENSOR ? v : ty->ann;  /* for --dump-ir=ast */
-        ty->ann_state = v.kind == VAL_TENSOR ? ANN_ONE : ty->ann_state;
+        if (v.kind == VAL_TENSOR) {  /* for --dump-ir=ast */
+            ty->ann = v;
+            ty->ann_state = ANN_ONE;
+        }
     }
     env_bind(s, env, name, v, st->pdecl.name_span, AST_PARAM_STMT);
 }

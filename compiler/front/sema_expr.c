@@ -774,14 +774,22 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     return ERR;
 }
 
+/* A constant tensor where constants and settings are computed: none can hold one. */
+static Value literal_in(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    if (ctx != EV_CONST)
+        return sema_literal(s, env, e);
+    sema_error(s, e->span, "a tensor literal belongs in a model or a layer body");
+    return ERR;
+}
+
 /* [8, -1] is a list of integers (reshape's shape), until it meets a tensor;
  * a list with a real number or a nested list is a tensor literal. */
 static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     for (const AstNode *it = e->list.items; it; it = it->next)
         if (it->kind == AST_LIST)
-            return ctx == EV_CONST ? (sema_error(s, e->span, "a constant is a number, a string or a truth value"), ERR)
-                                   : sema_literal(s, env, e);
+            return literal_in(s, env, e, ctx);
     int64_t *v = ARENA_ARRAY(s->arena, int64_t, e->list.n + 1);
     int i = 0;
     bool ok = true, reals = false;
@@ -802,8 +810,7 @@ static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     if (!ok)
         return ERR;
     if (reals)
-        return ctx == EV_CONST ? (sema_error(s, e->span, "a constant is a number, a string or a truth value"), ERR)
-                               : sema_literal(s, env, e);
+        return literal_in(s, env, e, ctx);
     return (Value){.kind = VAL_LIST, .node = -1, .list = {e->list.n, v}};
 }
 

@@ -35,7 +35,8 @@ double rt_normal(uint64_t seed, uint64_t stream, uint64_t element)
     return sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
 }
 
-double rt_init_value(RtInit how, int64_t fan_in, uint64_t seed, uint64_t stream, uint64_t element)
+double rt_init_value(RtInit how, int64_t fan_in, double scale, const double *data, uint64_t seed,
+                     uint64_t stream, uint64_t element)
 {
     switch (how) {
     case RT_INIT_UNIFORM_FAN_IN: {
@@ -45,6 +46,9 @@ double rt_init_value(RtInit how, int64_t fan_in, uint64_t seed, uint64_t stream,
     case RT_INIT_NORMAL: return rt_normal(seed, stream, element);
     case RT_INIT_ONES: return 1;
     case RT_INIT_ZEROS: return 0;
+    case RT_INIT_NORMAL_STD: return scale * rt_normal(seed, stream, element);
+    case RT_INIT_UNIFORM: return (2 * rt_uniform(seed, stream, 0, element) - 1) * scale;
+    case RT_INIT_DATA: return data ? data[element] : 0;
     }
     return 0;
 }

@@ -30,10 +30,24 @@ static void c_string(StrBuf *b, const char *s)
 
 static const char *const slab_names[] = {"RT_SLAB_NONE", "RT_SLAB_INPUT", "RT_SLAB_PARAM", "RT_SLAB_STATE", "RT_SLAB_ACT"};
 static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
-static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS"};
+static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS",
+                                         "RT_INIT_NORMAL_STD", "RT_INIT_UNIFORM", "RT_INIT_DATA"};
 
 static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
 {
+    /* A typed-in initial value travels as static data beside its spec:
+     * %.17g prints a double that reads back exactly. */
+    for (int i = 0; i < n; i++) {
+        if (s[i].init != RT_INIT_DATA || !s[i].data)
+            continue;
+        int64_t elems = 1;
+        for (int d = 0; d < s[i].rank; d++)
+            elems *= s[i].shape[d];
+        sb_printf(b, "static const double %s_init_%d[] = {", var, i);
+        for (int64_t e = 0; e < elems; e++)
+            sb_printf(b, "%s%.17g", e % 8 ? ", " : e ? ",\n    " : "", s[i].data[e]);
+        sb_puts(b, "};\n");
+    }
     sb_printf(b, "static RtTensorSpec %s[] = {\n", var);
     for (int i = 0; i < n; i++) {
         sb_puts(b, "    {");
@@ -42,8 +56,13 @@ static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
                   (long long)s[i].offset.per_example, s[i].rank);
         for (int d = 0; d < s[i].rank; d++)
             sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
-        sb_printf(b, "}, %s, %s, %lld, %lld},\n", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in,
-                  (long long)s[i].classes);
+        sb_printf(b, "}, %s, %s, %lld, %.17g, ", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in,
+                  s[i].scale);
+        if (s[i].init == RT_INIT_DATA && s[i].data)
+            sb_printf(b, "%s_init_%d", var, i);
+        else
+            sb_puts(b, "0");
+        sb_printf(b, ", %lld},\n", (long long)s[i].classes);
     }
     if (n == 0)
         sb_puts(b, "    {0},\n");

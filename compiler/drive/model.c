@@ -114,6 +114,8 @@ static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const c
             const SemaParam *sp = &m->params[rm->nparams];
             s.init = (RtInit)sp->init;
             s.fan_in = sp->fan_in;
+            s.scale = sp->scale;
+            s.data = sp->data;  /* in the front end's arena, which outlives the model */
             rm->params[rm->nparams++] = s;
             break;
         }

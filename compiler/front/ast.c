@@ -65,6 +65,7 @@ const char *ast_kind_name(AstKind kind)
     case AST_LOSS: return "loss";
     case AST_METRIC: return "metric";
     case AST_RETURN: return "return";
+    case AST_PARAM_STMT: return "param_stmt";
     case AST_TRAIN: return "train";
     case AST_SETTING: return "setting";
     }

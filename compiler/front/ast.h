@@ -22,7 +22,8 @@ typedef enum AstKind {
     AST_FLOAT,    /* .f */
     AST_BOOL,     /* .b */
     AST_STRING,   /* .str: the unescaped text */
-    AST_NAME,     /* .name: a reference to a constant, binding, parameter or layer */
+    AST_NAME,     /* .name: a reference to a constant, binding, parameter or layer; a dotted
+                   * id ("embed.weight") names a parameter tensor created in this scope */
     AST_LIST,     /* .list: [a, b, c] */
     AST_NEG,      /* .unary: -x */
     AST_BINARY,   /* .binary: x + y, x - y, x * y, x / y */
@@ -43,6 +44,7 @@ typedef enum AstKind {
     AST_LOSS,     /* .stmt: loss expr */
     AST_METRIC,   /* .stmt: metric expr */
     AST_RETURN,   /* .stmt: return expr (layers) */
+    AST_PARAM_STMT, /* .pdecl: param NAME: f32[dims] = INIT, in a layer or model body */
     AST_TRAIN,    /* .train: train { settings } */
     AST_SETTING,  /* .def: NAME = value inside train */
 } AstKind;
@@ -78,6 +80,7 @@ struct AstNode {
         struct { AstNode *value; } stmt;
         struct { const char *name; Span name_span; AstNode *params; AstNode *body; } layer;
         struct { AstNode *items; } train;
+        struct { const char *name; Span name_span; AstNode *type; AstNode *init; } pdecl;
     };
     AnnState ann_state;  /* sema's annotation of an expression ... */
     Value    ann;        /* ... and its value (VAL_TENSOR shapes, folded constants) */

@@ -156,6 +156,12 @@ static void body(StrBuf *sb, const Source *src, const AstNode *items, int depth)
             sb_putc(sb, '\n');
             expr(sb, src, it->stmt.value, depth + 1, NULL);
             break;
+        case AST_PARAM_STMT:
+            sb_printf(sb, "param %s", it->pdecl.name);
+            loc(sb, src, it->span);
+            annotation(sb, it->pdecl.type);
+            expr(sb, src, it->pdecl.init, depth + 1, "init");
+            break;
         default:
             sb_printf(sb, "%s\n", ast_kind_name(it->kind));
             break;

@@ -79,6 +79,9 @@ typedef enum InitKind {
     INIT_NORMAL,          /* N(0, 1), torch Embedding */
     INIT_ONES,            /* torch LayerNorm weight */
     INIT_ZEROS,           /* torch LayerNorm bias */
+    INIT_NORMAL_STD,      /* N(0, scale^2): param ... = normal(std) */
+    INIT_UNIFORM,         /* U(-scale, scale): param ... = uniform(limit) */
+    INIT_DATA,            /* the values of a tensor literal: param ... = [[...]] */
 } InitKind;
 
 struct CallCheck;

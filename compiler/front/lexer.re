@@ -26,6 +26,8 @@
     int    = digit+;
     exp    = [eE] [+-]? digit+;
     float  = digit+ "." digit* exp? | digit+ exp | "." digit+ exp?;
+    /* a parameter's name: embed.weight, blocks.0.attn.query.weight */
+    path   = ident ("." [A-Za-z0-9_]+)+;
     ws     = [ \t\r\n\f\v]+;
 */
 
@@ -109,12 +111,18 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
         "loss"              { tok = TOK_LOSS; break; }
         "metric"            { tok = TOK_METRIC; break; }
         "return"            { tok = TOK_RETURN; break; }
+        "param"             { tok = TOK_PARAM; break; }
         "true"              { tok = TOK_TRUE; break; }
         "false"             { tok = TOK_FALSE; break; }
 
         ident               {
             lval->s = arena_strndup(ctx->arena, lx->tok, (size_t)(lx->cur - lx->tok));
             tok = TOK_IDENT;
+            break;
+        }
+        path                {
+            lval->s = arena_strndup(ctx->arena, lx->tok, (size_t)(lx->cur - lx->tok));
+            tok = TOK_PATH;
             break;
         }
         int                 {

@@ -57,6 +57,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %token <i> INT    "integer"
 %token <f> FLOAT  "number"
 %token <s> STRING "string"
+%token <s> PATH   "parameter name"
 %token MODEL  "'model'"
 %token LAYER  "'layer'"
 %token TRAIN  "'train'"
@@ -67,6 +68,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %token LOSS   "'loss'"
 %token METRIC "'metric'"
 %token RETURN "'return'"
+%token PARAM  "'param'"
 %token TRUE   "'true'"
 %token FALSE  "'false'"
 
@@ -75,7 +77,7 @@ static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->are
 %precedence UMINUS
 
 %type <node> decl const_item layer_decl param model_decl model_item layer_item train_decl
-%type <node> setting type expr primary arg
+%type <node> setting type expr primary arg param_stmt
 %type <list> decls const_list params params_opt model_items layer_items settings
 %type <list> args args_opt exprs exprs_opt
 %type <node> subscript
@@ -141,6 +143,14 @@ layer_items
 layer_item
     : IDENT '=' expr    { $$ = node(ctx, AST_BIND, @$); $$->def.name = $1; $$->def.name_span = @1; $$->def.value = $3; }
     | RETURN expr       { $$ = node(ctx, AST_RETURN, @$); $$->stmt.value = $2; }
+    | param_stmt
+    ;
+
+/* param w: f32[3, 2] = normal(0.1) */
+param_stmt
+    : PARAM IDENT ':' type '=' expr
+        { $$ = node(ctx, AST_PARAM_STMT, @$); $$->pdecl.name = $2; $$->pdecl.name_span = @2;
+          $$->pdecl.type = $4; $$->pdecl.init = $6; }
     ;
 
 model_decl
@@ -161,6 +171,7 @@ model_item
     | OUTPUT expr           { $$ = node(ctx, AST_OUTPUT, @$); $$->stmt.value = $2; }
     | LOSS expr             { $$ = node(ctx, AST_LOSS, @$); $$->stmt.value = $2; }
     | METRIC expr           { $$ = node(ctx, AST_METRIC, @$); $$->stmt.value = $2; }
+    | param_stmt
     ;
 
 /* f32[784]   class(10)   token(V)[T] */
@@ -205,6 +216,7 @@ primary
     | TRUE                  { $$ = node(ctx, AST_BOOL, @$); $$->b = true; }
     | FALSE                 { $$ = node(ctx, AST_BOOL, @$); $$->b = false; }
     | IDENT                 { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
+    | PATH                  { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
     | IDENT '(' args_opt ')'
         { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; }
     | '(' expr ')'          { $$ = $2; $$->span = @$; }
@@ -268,7 +280,7 @@ static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg)
 /* Tokens that can begin an expression: they collapse into one word. */
 static bool starts_expr(yysymbol_kind_t s)
 {
-    static const char *const starters[] = {"identifier", "integer", "number", "string",
+    static const char *const starters[] = {"identifier", "parameter name", "integer", "number", "string",
                                            "'true'", "'false'", "'('", "'['", "'-'"};
     for (size_t i = 0; i < sizeof starters / sizeof *starters; i++)
         if (strcmp(yysymbol_name(s), starters[i]) == 0)
@@ -301,6 +313,7 @@ static void describe_token(StrBuf *sb, ParseCtx *ctx, yysymbol_kind_t sym, Span 
     case YYSYMBOL_INT: sb_printf(sb, "integer %.*s", n, text); break;
     case YYSYMBOL_FLOAT: sb_printf(sb, "number %.*s", n, text); break;
     case YYSYMBOL_STRING: sb_printf(sb, "string %.*s", n, text); break;
+    case YYSYMBOL_PATH: sb_printf(sb, "parameter name '%.*s'", n, text); break;
     default:
         if (want_ident && sym >= YYSYMBOL_MODEL && sym <= YYSYMBOL_FALSE)
             sb_printf(sb, "reserved word %s", yysymbol_name(sym));
@@ -430,8 +443,22 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (found == YYSYMBOL_RETURN)
         diag_note(ctx->diag, SPAN_NONE, "'return' ends a layer; a model names its result with 'output'");
 
+    /* "a.b = x": a dotted name only ever reads a parameter. */
+    if (found == YYSYMBOL_PATH && want_ident)
+        diag_note(ctx->diag, SPAN_NONE, "a name with '.' refers to a parameter tensor; a name that is defined has no '.'");
+
+    /* "param = 2": a reserved word where a binding's name should be. */
+    bool prev_reserved = false;
+    for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
+        const char *w = yysymbol_name((yysymbol_kind_t)s);
+        size_t len = strlen(w) - 2;  /* without its quotes */
+        prev_reserved |= prev.end - prev.begin == len && strncmp(src + prev.begin, w + 1, len) == 0;
+    }
+    if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved)
+        diag_note(ctx->diag, prev, "'%.*s' is a reserved word and cannot be a name", (int)(prev.end - prev.begin),
+                  src + prev.begin);
     /* "h = x +\n y = 2": the y was read into the expression before it. */
-    if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
                   (int)(prev.end - prev.begin), src + prev.begin);
 

@@ -39,7 +39,8 @@ const AstNode *sema_model_defining(Sema *s, const char *name)
             continue;
         for (const AstNode *it = d->layer.body; it; it = it->next)
             if (((it->kind == AST_INPUT || it->kind == AST_TARGET) && strcmp(it->decl.name, name) == 0)
-                || (it->kind == AST_BIND && strcmp(it->def.name, name) == 0))
+                || (it->kind == AST_BIND && strcmp(it->def.name, name) == 0)
+                || (it->kind == AST_PARAM_STMT && strcmp(it->pdecl.name, name) == 0))
                 return d;
     }
     return NULL;
@@ -110,18 +111,6 @@ int sema_add_node(Sema *s, const SemaNode *n)
     m->nodes = sema_grow(s, m->nodes, m->nnodes, &s->cap_nodes, sizeof *m->nodes);
     m->nodes[m->nnodes] = *n;
     return m->nnodes++;
-}
-
-/* Registers a parameter for the call being checked (see builtins.h). */
-void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind init, int64_t fan_in)
-{
-    Sema *s = cc->sema;
-    SemaModel *m = s->m;
-    m->params = sema_grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
-    m->params[m->nparams++] = (SemaParam){
-        .name = arena_printf(s->arena, "%s%s", cc->prefix, suffix),
-        .shape = *shape, .init = init, .fan_in = fan_in, .at = cc->at,
-    };
 }
 
 /* ---- suggestions ----------------------------------------------------------- */
@@ -227,6 +216,11 @@ void sema_bind_result(Sema *s, Env *env, const AstNode *item, Value v)
 {
     const char *name = item->def.name;
     Binding *g = env_find(&s->globals, name);
+    Binding *p = env_find(env, name);
+    if (p && p->kind == AST_PARAM_STMT)
+        return;  /* rebinding a parameter: reported by sema_names() */
+    if (v.kind == VAL_LIST)  /* w = [1, 2]: a list of integers in a tensor's place */
+        v = sema_list_tensor(s, env, &v, item->def.value->span);
     if (g) {
         sema_error(s, item->def.name_span, "'%s' is a constant and cannot be rebound", name);
         diag_note(s->diag, g->at, "'%s' is defined here", name);
@@ -319,6 +313,7 @@ static void check_model(Sema *s, const AstNode *model)
         case AST_INPUT:
         case AST_TARGET: model_declare(s, &env, item); break;
         case AST_BIND: model_bind(s, &env, item); break;
+        case AST_PARAM_STMT: env.row = item->pdecl.name; sema_param_stmt(s, &env, item); break;
         case AST_OUTPUT:
         case AST_LOSS:
         case AST_METRIC: model_result(s, &env, item, &seen_output, &seen_loss); break;
@@ -386,6 +381,7 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
     m->name = model->layer.name;
     m->at = model->layer.name_span;
     check_model(&s, model);
+    sema_param_refs_finish(&s);
     if (train) {
         sema_train(&s, train);
         if (m->loss < 0 && diag->errors == errors_before) {

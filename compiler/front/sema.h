@@ -22,6 +22,9 @@ typedef enum SemaNodeKind {
     SN_BINARY,   /* .op on .in[0] and .in[1] (or .scalar when one side is a number) */
     SN_NEG,      /* -.in[0] */
     SN_INDEX,    /* .in[0][.slice]: x[i, a:b] */
+    SN_PARAM,    /* the parameter tensor SemaModel.params[.first_param] (unbatched); .nparams is 1
+                  * where a 'param' statement creates it, 0 where a name refers to it */
+    SN_CONST,    /* a tensor literal: .data, row-major, of .type (unbatched) */
 } SemaNodeKind;
 
 /* The subscripts of x[...], resolved: per-example axis k of the operand
@@ -46,6 +49,7 @@ typedef struct SemaNode {
     int            first_param, nparams; /* parameters it created, in SemaModel.params */
     const SemaSlice *slice;    /* SN_INDEX */
     uint64_t       flops;      /* per example, forward */
+    const double  *data;       /* SN_CONST */
 } SemaNode;
 
 typedef struct SemaParam {
@@ -54,6 +58,9 @@ typedef struct SemaParam {
     InitKind    init;
     int64_t     fan_in;     /* INIT_UNIFORM_FAN_IN */
     Span        at;         /* the call that created it */
+    double      scale;      /* INIT_NORMAL_STD: the std; INIT_UNIFORM: the limit */
+    const double *data;     /* INIT_DATA: the literal's values, row-major */
+    Span        use;        /* the model's call it was created under (== at outside layers) */
 } SemaParam;
 
 typedef struct SemaTrain {

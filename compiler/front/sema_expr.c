@@ -282,6 +282,11 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     if (v.kind == VAL_ERROR)
         return ERR;
     const char *want = NULL;
+    if (p->kind == PK_TENSOR && v.kind == VAL_LIST && inner == EV_EXPR) {
+        v = sema_list_tensor(s, env, &v, e->span);
+        if (v.kind == VAL_ERROR)
+            return ERR;
+    }
     switch (p->kind) {
     case PK_TENSOR: want = v.kind == VAL_TENSOR ? NULL : "a tensor"; break;
     case PK_INT: want = v.kind == VAL_INT ? NULL : "an integer"; break;
@@ -488,6 +493,9 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
         if (st->kind == AST_BIND) {
             env.row = st->def.name;
             sema_bind_result(s, &env, st, sema_eval(s, &env, st->def.value, EV_EXPR));
+        } else if (st->kind == AST_PARAM_STMT) {
+            env.row = st->pdecl.name;
+            sema_param_stmt(s, &env, st);
         } else if (st->kind == AST_RETURN) {
             env.row = "return";
             result = sema_eval(s, &env, st->stmt.value, EV_EXPR);
@@ -675,6 +683,13 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value l = sema_eval(s, env, e->binary.lhs, ctx);
     Value r = sema_eval(s, env, e->binary.rhs, ctx);
+    if (l.kind == VAL_ERROR || r.kind == VAL_ERROR)
+        return ERR;
+    /* x * [1, 2]: a list of integers in a tensor's place is a constant tensor */
+    if (l.kind == VAL_LIST && ctx != EV_CONST && (r.kind == VAL_TENSOR || is_number(&r)))
+        l = sema_list_tensor(s, env, &l, e->binary.lhs->span);
+    if (r.kind == VAL_LIST && ctx != EV_CONST && (l.kind == VAL_TENSOR || is_number(&l)))
+        r = sema_list_tensor(s, env, &r, e->binary.rhs->span);
     if (l.kind == VAL_ERROR || r.kind == VAL_ERROR)
         return ERR;
     BinOp op = e->binary.op;
@@ -878,6 +893,8 @@ static Value eval_index(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     const char *id = e->name.id;
+    if (strchr(id, '.'))
+        return sema_param_ref(s, env, e, ctx);
     Binding *b = env_find(env, id);
     if (!b && env != &s->globals)
         b = env_find(&s->globals, id);
@@ -917,17 +934,34 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     return ERR;
 }
 
+/* A constant tensor where constants and settings are computed: none can hold one. */
+static Value literal_in(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    if (ctx != EV_CONST)
+        return sema_literal(s, env, e);
+    sema_error(s, e->span, "a tensor literal belongs in a model or a layer body");
+    return ERR;
+}
+
+/* [8, -1] is a list of integers (reshape's shape), until it meets a tensor;
+ * a list with a real number or a nested list is a tensor literal. */
 static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
+    for (const AstNode *it = e->list.items; it; it = it->next)
+        if (it->kind == AST_LIST)
+            return literal_in(s, env, e, ctx);
     int64_t *v = ARENA_ARRAY(s->arena, int64_t, e->list.n + 1);
     int i = 0;
-    bool ok = true;
+    bool ok = true, reals = false;
     for (const AstNode *it = e->list.items; it; it = it->next, i++) {
         Value x = sema_eval(s, env, it, ctx);
         if (x.kind == VAL_ERROR) {
             ok = false;
+        } else if (x.kind == VAL_FLOAT) {
+            reals = true;
         } else if (x.kind != VAL_INT) {
-            sema_error(s, it->span, "a list holds integers, found %s", sema_value_kind(&x));
+            sema_error(s, it->span, "a list holds numbers, found %s",
+                       x.kind == VAL_TENSOR ? sema_type_str(s, &x.t) : sema_value_kind(&x));
             ok = false;
         } else {
             v[i] = x.i;
@@ -935,6 +969,8 @@ static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     }
     if (!ok)
         return ERR;
+    if (reals)
+        return literal_in(s, env, e, ctx);
     return (Value){.kind = VAL_LIST, .node = -1, .list = {e->list.n, v}};
 }
 

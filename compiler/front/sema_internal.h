@@ -54,6 +54,9 @@ typedef struct Sema {
     bool            too_large;    /* reported "model too large" once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
+    bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
+    struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
+    int             nrefs, cap_refs;
 } Sema;
 
 /* sema.c */
@@ -95,6 +98,27 @@ bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, 
 bool sema_parse_type(Sema *s, const AstNode *type, TensorType *out);
 const char *sema_type_str(Sema *s, const TensorType *t);
 const char *sema_value_kind(const Value *v);
+
+/* sema_params.c */
+/* Registers parameter name (the full name) and returns its index in
+ * SemaModel.params; a name already registered is shared, after checking
+ * that the shapes agree (else reported at both, -1). *created says which. */
+int   sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init, int64_t fan_in, double scale,
+                     const double *data, Span at, bool *created);
+/* param NAME: f32[...] = INIT in env's scope: the parameter and its binding. */
+void  sema_param_stmt(Sema *s, Env *env, const AstNode *st);
+/* A dotted name in an expression, "embed.weight": the parameter of that
+ * name in env's scope, as a node. */
+Value sema_param_ref(Sema *s, Env *env, const AstNode *e, EvalCtx ctx);
+/* Reports the references that never found their parameter (after the model). */
+void  sema_param_refs_finish(Sema *s);
+/* A tensor literal [[1, 2], [3, 4]] as a constant node. */
+Value sema_literal(Sema *s, Env *env, const AstNode *list);
+/* zeros, ones, normal, uniform: not built-ins, they mean something only
+ * as the whole initial value of a 'param' statement. */
+bool  sema_is_init_name(const char *name);
+/* A list of integers (VAL_LIST) where a tensor is needed: a constant node. */
+Value sema_list_tensor(Sema *s, Env *env, const Value *v, Span at);
 
 /* sema_train.c */
 void sema_train(Sema *s, const AstNode *train);

@@ -23,7 +23,7 @@
 #include <ctype.h>
 #include <string.h>
 
-typedef struct Defined { const char *name; Span at; } Defined;
+typedef struct Defined { const char *name; Span at; bool param; /* by a 'param' statement */ } Defined;
 typedef struct ParamCall { const AstNode *call, *stmt; } ParamCall;
 
 typedef struct NameScope {
@@ -54,7 +54,7 @@ static int scope_find(const NameScope *sc, const char *name)
 static void scope_define(Sema *s, NameScope *sc, const char *name, Span at)
 {
     sc->defs = sema_grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
-    sc->defs[sc->n++] = (Defined){name, at};
+    sc->defs[sc->n++] = (Defined){name, at, false};
 }
 
 /* A later statement of the body that binds name, if any. */
@@ -62,7 +62,8 @@ static const AstNode *defined_later(const AstNode *after, const char *name)
 {
     for (const AstNode *st = after ? after->next : NULL; st; st = st->next)
         if ((st->kind == AST_BIND && strcmp(st->def.name, name) == 0)
-            || ((st->kind == AST_INPUT || st->kind == AST_TARGET) && strcmp(st->decl.name, name) == 0))
+            || ((st->kind == AST_INPUT || st->kind == AST_TARGET) && strcmp(st->decl.name, name) == 0)
+            || (st->kind == AST_PARAM_STMT && strcmp(st->pdecl.name, name) == 0))
             return st;
     return NULL;
 }
@@ -73,7 +74,8 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
     const AstNode *later = defined_later(stmt, id);
     if (later) {
         sema_error(s, e->span, "'%s' is used before it is defined", id);
-        diag_note(s->diag, later->kind == AST_BIND ? later->def.name_span : later->decl.name_span,
+        diag_note(s->diag, later->kind == AST_BIND ? later->def.name_span
+                           : later->kind == AST_PARAM_STMT ? later->pdecl.name_span : later->decl.name_span,
                   "'%s' is defined here", id);
         return;
     }
@@ -106,7 +108,11 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
     if (!sema_signature(s, e, pnames, &np, &named, &b, &layer)) {
         sema_error(s, e->call.callee_span, "unknown layer '%s'", e->call.callee);
         const char *best = sema_suggest(s, NULL, e->call.callee, true);
-        if (best)
+        if (sema_is_init_name(e->call.callee))
+            diag_note(s->diag, SPAN_NONE, "%s() is the whole initial value of a parameter: param NAME: f32[...] = %s(%s)",
+                      e->call.callee, e->call.callee,
+                      strcmp(e->call.callee, "normal") == 0 ? "std" : strcmp(e->call.callee, "uniform") == 0 ? "limit" : "");
+        else if (best)
             diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
         for (const AstNode *a = e->call.args; a; a = a->next)
             walk(ns, sc, a->arg.value, stmt);
@@ -154,7 +160,8 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
     Sema *s = ns->s;
     switch (e->kind) {
     case AST_NAME:
-        if (scope_find(sc, e->name.id) < 0 && !env_find(&s->globals, e->name.id)
+        /* a dotted name refers to a parameter: known once calls have run (sema_params.c) */
+        if (!strchr(e->name.id, '.') && scope_find(sc, e->name.id) < 0 && !env_find(&s->globals, e->name.id)
             && sema_layer_index(s, e->name.id) < 0 && !builtin_lookup(e->name.id))
             name_unknown(s, sc, e, stmt);
         break;
@@ -231,6 +238,13 @@ static bool has_name_arg(const AstNode *call)
     return false;
 }
 
+/* A clash already reported: the call's parameters get a name no other can
+ * have, so that checking them does not report it again as sharing. */
+static void unshare(Sema *s, const AstNode *call, int i)
+{
+    ((AstNode *)call)->call.pname = arena_printf(s->arena, "%s?%d", call->call.pname, i);
+}
+
 /* Rule 1-3 of the header comment, then a check that no two calls share a name. */
 static void assign_names(Sema *s, NameScope *sc)
 {
@@ -297,10 +311,26 @@ static void assign_names(Sema *s, NameScope *sc)
         for (int j = 0; j < i; j++)
             if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0
                 && strcmp(sc->calls[i].call->call.pname, "?") != 0) {
+                /* Two uses of one layer, both given the name: they share its
+                 * parameters (sema_params.c checks that the shapes agree). */
+                if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
+                    && has_name_arg(sc->calls[j].call)) {
+                    if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
+                        s->sharing = true;
+                        continue;
+                    }
+                    sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
+                               sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
+                               sc->calls[j].call->call.callee);
+                    diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
+                    unshare(s, sc->calls[i].call, i);
+                    break;
+                }
                 sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
                            sc->layer >= 0 ? "layer" : "model");
                 diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
                           sc->calls[i].call->call.pname);
+                unshare(s, sc->calls[i].call, i);
                 break;
             }
 }
@@ -314,10 +344,40 @@ static void names_body(NamesState *ns, NameScope *sc)
         case AST_TARGET:
             scope_define(s, sc, st->decl.name, st->decl.name_span);
             break;
-        case AST_BIND:
+        case AST_BIND: {
             walk(ns, sc, st->def.value, st);
+            int prev = scope_find(sc, st->def.name);
+            if (prev >= 0 && sc->defs[prev].param) {
+                sema_error(s, st->def.name_span, "'%s' is a parameter and cannot be rebound", st->def.name);
+                diag_note(s->diag, sc->defs[prev].at, "'%s' is declared here", st->def.name);
+                break;
+            }
             scope_define(s, sc, st->def.name, st->def.name_span);
             break;
+        }
+        case AST_PARAM_STMT: {
+            for (const AstNode *d = st->pdecl.type->type.dims; d; d = d->next)
+                walk(ns, sc, d, st);   /* f32[width]: a layer's argument may size it */
+            /* zeros() ones() normal() uniform() are not layers: only their arguments are names */
+            if (st->pdecl.init->kind == AST_CALL)
+                for (const AstNode *a = st->pdecl.init->call.args; a; a = a->next)
+                    walk(ns, sc, a->arg.value, st);
+            else
+                walk(ns, sc, st->pdecl.init, st);
+            int prev = scope_find(sc, st->pdecl.name);
+            if (prev >= 0) {
+                if (sc->defs[prev].param)
+                    sema_error(s, st->pdecl.name_span, "parameter '%s' is declared twice", st->pdecl.name);
+                else
+                    sema_error(s, st->pdecl.name_span, "'%s' is already defined; a parameter needs a name of its own",
+                               st->pdecl.name);
+                diag_note(s->diag, sc->defs[prev].at, "'%s' is first defined here", st->pdecl.name);
+                break;
+            }
+            scope_define(s, sc, st->pdecl.name, st->pdecl.name_span);
+            sc->defs[sc->n - 1].param = true;
+            break;
+        }
         case AST_RETURN:
             walk(ns, sc, st->stmt.value, st);
             if (st->next)

@@ -25,6 +25,8 @@ static const char *node_kind(const SemaNode *n)
     case SN_BINARY: return binop[n->op];
     case SN_NEG: return "neg";
     case SN_INDEX: return "slice";
+    case SN_PARAM: return "param";
+    case SN_CONST: return "literal";
     }
     return "?";
 }

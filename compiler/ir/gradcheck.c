@@ -23,7 +23,9 @@ static double normal(uint64_t seed, uint64_t stream, uint64_t e) { return rt_nor
 
 /* The front end's InitKind names the runtime's RtInit kinds, in order. */
 _Static_assert((int)INIT_UNIFORM_FAN_IN == (int)RT_INIT_UNIFORM_FAN_IN && (int)INIT_NORMAL == (int)RT_INIT_NORMAL
-                   && (int)INIT_ONES == (int)RT_INIT_ONES && (int)INIT_ZEROS == (int)RT_INIT_ZEROS,
+                   && (int)INIT_ONES == (int)RT_INIT_ONES && (int)INIT_ZEROS == (int)RT_INIT_ZEROS
+                   && (int)INIT_NORMAL_STD == (int)RT_INIT_NORMAL_STD && (int)INIT_UNIFORM == (int)RT_INIT_UNIFORM
+                   && (int)INIT_DATA == (int)RT_INIT_DATA,
                "InitKind and RtInit must agree");
 
 void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t seed)
@@ -34,7 +36,7 @@ void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t 
         double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
         /* InitKind and RtInit list the same kinds in the same order */
         for (int64_t e = 0; e < n; e++)
-            v[e] = rt_init_value((RtInit)p->init, p->fan_in, seed, 1000 + (uint64_t)i, (uint64_t)e);
+            v[e] = rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, 1000 + (uint64_t)i, (uint64_t)e);
         ir_eval_set(ev, L->param[i], v);
         free(v);
     }

@@ -84,6 +84,14 @@ static int param(Lower *lw, const char *suffix)
         if (ln > ls && name[ln - ls - 1] == '.' && strcmp(name + ln - ls, suffix) == 0)
             return lw->L->param[i];
     }
+    /* A use that shares its parameters with an earlier one (name: "...")
+     * created none: they are the earlier use's, under the same name. */
+    size_t lp = strlen(n->name);
+    for (int i = 0; i < lw->m->nparams; i++) {
+        const char *name = lw->m->params[i].name;
+        if (strncmp(name, n->name, lp) == 0 && name[lp] == '.' && strcmp(name + lp + 1, suffix) == 0)
+            return lw->L->param[i];
+    }
     return -1;
 }
 
@@ -517,6 +525,16 @@ static int lower_node(Lower *lw, int i)
         }
         IrShape out = ir_shape_of(&n->type);
         return v >= 0 && !ir_shape_equal(&out, shape_of(lw, v)) ? ir_reshape(lw->g, v, &out, n->at) : v;
+    }
+    case SN_PARAM:
+        return lw->L->param[n->first_param];
+    case SN_CONST: {
+        /* a tensor literal: constant data, no gradient */
+        int64_t count = shape_elems(&n->type.shape);
+        double *data = ARENA_ARRAY(lw->g->arena, double, (size_t)count);
+        memcpy(data, n->data, sizeof *data * (size_t)count);
+        IrAttr a = {.shape = ir_shape_of(&n->type), .data = data, .name = "literal"};
+        return ir_add(lw->g, IR_TENSOR, NULL, 0, &a, n->at);
     }
     }
     return -1;

@@ -25,10 +25,16 @@ typedef enum RtInit {
     RT_INIT_NORMAL,          /* N(0, 1): Embedding */
     RT_INIT_ONES,            /* LayerNorm weight */
     RT_INIT_ZEROS,           /* LayerNorm bias */
+    RT_INIT_NORMAL_STD,      /* N(0, scale^2): param w: f32[...] = normal(std) */
+    RT_INIT_UNIFORM,         /* U(-scale, scale): param w: f32[...] = uniform(limit) */
+    RT_INIT_DATA,            /* data[element]: a typed-in tensor literal */
 } RtInit;
 
-/* Element e of a parameter: parameter i of a model draws from stream 1000 + i. */
-double rt_init_value(RtInit how, int64_t fan_in, uint64_t seed, uint64_t stream, uint64_t element);
+/* Element e of a parameter: parameter i of a model draws from stream 1000 + i.
+ * scale is the std or limit of RT_INIT_NORMAL_STD and RT_INIT_UNIFORM; data
+ * the values of RT_INIT_DATA (else unused, may be 0 and NULL). */
+double rt_init_value(RtInit how, int64_t fan_in, double scale, const double *data, uint64_t seed,
+                     uint64_t stream, uint64_t element);
 
 /* ---- checkpoints (safetensors.c) ------------------------------------------------------ */
 
@@ -131,6 +137,8 @@ typedef struct RtTensorSpec {
     RtDtype     dtype;
     RtInit      init;        /* parameters: how they start */
     int64_t     fan_in;
+    double      scale;       /* RT_INIT_NORMAL_STD: std; RT_INIT_UNIFORM: limit */
+    const double *data;      /* RT_INIT_DATA: the values, row-major */
     int64_t     classes;     /* I32 labels and token ids: each is in [0, classes); else 0 */
 } RtTensorSpec;
 

@@ -35,6 +35,8 @@ static const char *const dict[] = {
     "\\", "0", "1", "-1", "999999999999999999999", "1e999", "0.5", ".", "x", "h", "dense", "repeat",
     "attention", "conv2d", "block", "f32", "class", "token", "name:", "heads:", "\n", " ", "\t",
     "\xff", "\0", "embedding(", "reshape(x, [", "[-1]", "1024", "2147483648",
+    "param ", "param w: f32[2] = ", "zeros()", "normal(", "uniform(", "[[0.5, -1], [2, 3]]", "[1.0, ",
+    "embed.weight", "x.weight", ".0.", "name: \"p\"",
 };
 enum { NDICT = sizeof dict / sizeof *dict };
 

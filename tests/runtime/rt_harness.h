@@ -16,5 +16,6 @@ const char *rt_scratch_dir(void);
 void register_rt_data(void);
 void register_rt_checkpoint(void);
 void register_rt_pool(void);
+void register_rt_init(void);
 
 #endif

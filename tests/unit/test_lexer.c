@@ -58,7 +58,7 @@ static void lex_all(const char *text, char *out, size_t outlen, char **diag)
         const char *name = t == TOK_YYEOF ? "EOF" : t == TOK_YYerror ? "ERR" : t == TOK_IDENT ? "ID"
                          : t == TOK_INT ? "INT" : t == TOK_FLOAT ? "NUM" : t == TOK_STRING ? "STR"
                          : t == TOK_MODEL ? "model" : t == TOK_LAYER ? "layer" : t == TOK_RETURN ? "return"
-                         : NULL;
+                         : t == TOK_PARAM ? "param" : t == TOK_PATH ? "PATH" : NULL;
         if (name)
             snprintf(one, sizeof one, "%s@%u-%u ", name, loc.begin, loc.end);
         else
@@ -93,6 +93,20 @@ static void test_comments_and_keywords(void)
     char out[1024], *diag;
     lex_all("# a comment\nlayer # another\nreturn layers models", out, sizeof out, &diag);
     ASSERT_STR(out, "layer@12-17 return@28-34 ID@35-41 ID@42-48 EOF@48-48 ");
+    free(diag);
+}
+
+/* 'param' is reserved; a dotted name is one token (a parameter's name),
+ * numbers keep their dots, and a dot with nothing after it is no token. */
+static void test_param_tokens(void)
+{
+    char out[1024], *diag;
+    lex_all("param params embed.weight blocks.0.attn.query.weight x.5 1.5 .5 a.", out, sizeof out, &diag);
+    ASSERT_STR(out, "param@0-5 ID@6-12 PATH@13-25 PATH@26-52 PATH@53-56 NUM@57-60 NUM@61-63 ID@64-65 "
+                    "ERR@65-66 EOF@66-66 ");
+    ASSERT_STR(diag, "t.nn:1:66: error: unexpected character '.'\n"
+                     "    1 | param params embed.weight blocks.0.attn.query.weight x.5 1.5 .5 a.\n"
+                     "      |                                                                  ^\n");
     free(diag);
 }
 
@@ -151,6 +165,7 @@ static void test_embedded_nul(void)
 }
 
 static const TestCase tests[] = {
+    {"param and parameter names", test_param_tokens},
     {"tokens and spans", test_tokens},
     {"number literals", test_numbers},
     {"comments and reserved words", test_comments_and_keywords},

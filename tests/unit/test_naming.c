@@ -1,6 +1,7 @@
 /* test_naming.c — stable parameter names (docs/language.md, "Parameter
  * names"): the binding's name, name:, defaults numbered per scope, user
- * layer and repeat prefixes, and the torch layouts of their shapes. */
+ * layer and repeat prefixes, 'param' statements and sharing, and the torch
+ * layouts of their shapes. */
 #include <string.h>
 
 #include "harness.h"
@@ -92,7 +93,14 @@ static void test_shakespeare_names(void)
 static void test_conflicts(void)
 {
     FrontRun r;
+    /* two uses given one name share their parameters: p.weight and p.bias once */
     run_text(&r, "model m { input x: f32[4]\n  a = dense(x, 4, name: \"p\")\n  b = dense(a, 4, name: \"p\")\n  output b }");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.f.model);
+    CU_ASSERT_EQUAL(r.f.model->nparams, 2);
+    CU_ASSERT_EQUAL(sema_param_count(r.f.model), 20);
+    run_free(&r);
+    /* a binding's name that meets an explicit one is an accident */
+    run_text(&r, "model m { input x: f32[4]\n  p = dense(x, 4)\n  b = dense(p, 4, name: \"p\")\n  output b }");
     ASSERT_STR(first_error(&r), "parameters named 'p' twice in this model");
     run_free(&r);
     run_text(&r, "model m { input x: f32[4]\n  a = dense(x, 4, name: \"a.b\")\n  output a }");
@@ -103,7 +111,22 @@ static void test_conflicts(void)
     run_free(&r);
 }
 
+/* 'param' statements: NAME in the model, the use's prefix in a layer (n.g,
+ * blocks.i.g); uses sharing a name: keep one set; a user layer shared by
+ * name shares its own params too. */
+static void test_param_statements(void)
+{
+    expect_params("layer rms(x) { param g: f32[4] = ones()\n return x * g }\n"
+                  "layer blk(x) { param g: f32[4] = zeros()\n return x + x * g }\n"
+                  "model m { input x: f32[4]\n param w: f32[2, 4] = normal(0.1)\n param s: f32[] = 0.5\n"
+                  "  n = rms(x)\n  h = repeat(2, blk, n)\n"
+                  "  a = dense(h, 4, name: \"p\")\n  b = dense(a, 4, name: \"p\")\n"
+                  "  c = rms(b, name: \"r\") + rms(x, name: \"r\")\n  output c * w * s }",
+                  "w [2,4]\ns []\nn.g [4]\nblks.0.g [4]\nblks.1.g [4]\np.weight [4,4]\np.bias [4]\nr.g [4]\n");
+}
+
 static const TestCase tests[] = {
+    {"param statements and sharing", test_param_statements},
     {"binding names", test_binding_names},
     {"default names numbered", test_defaults_numbered},
     {"name: argument", test_name_argument},

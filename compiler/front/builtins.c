@@ -365,6 +365,19 @@ static bool check_against_reals(CallCheck *cc)
     return true;
 }
 
+/* accuracy: labels as cross_entropy takes them, or binary: probabilities
+ * against real 0/1 targets of the same shape (f32[1] per example). */
+static bool check_accuracy(CallCheck *cc)
+{
+    if (arg_t(cc, 1)->elem == ELEM_F32) {
+        if (!check_against_reals(cc))
+            return false;
+        cc->flops = 3 * elems(&arg_t(cc, 0)->shape);
+        return true;
+    }
+    return check_against_labels(cc);
+}
+
 /* ---- data sources: does the model have what they feed? ------------------- */
 
 /* The model's only node of a kind (its input or its target), or NULL after
@@ -561,9 +574,18 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("target", "real tensor of the same shape, values in [0, 1]"),
     }, check_against_reals, "mean of -(y·log p + (1-y)·log(1-p))"},
     [B_ACCURACY] = {"accuracy", BC_METRIC, NULL, {
-        X_TENSOR("logits", "[..., C] scores"),
-        X_TENSOR("target", "class(C) or token(C)[...] labels"),
-    }, check_against_labels, "fraction of examples whose largest score is the target"},
+        X_TENSOR("logits", "[..., C] scores, or probabilities of the target's shape"),
+        X_TENSOR("target", "class(C) or token(C)[...] labels, or real 0/1 targets"),
+    }, check_accuracy, "fraction of examples whose largest score is the target; "
+                       "with real targets of one shape (binary), whose p > 0.5 agrees with target > 0.5"},
+    [B_MAE] = {"mae", BC_LOSS, NULL, {
+        X_TENSOR("prediction", "any real tensor"),
+        X_TENSOR("target", "real tensor of the same shape"),
+    }, check_against_reals, "mean of |prediction - target|"},
+    [B_BINARY_CROSS_ENTROPY_LOGITS] = {"binary_cross_entropy_logits", BC_LOSS, NULL, {
+        X_TENSOR("logits", "real scores, before sigmoid"),
+        X_TENSOR("target", "real tensor of the same shape, values in [0, 1]"),
+    }, check_against_reals, "binary_cross_entropy(sigmoid(z), y), computed stably: mean of max(z,0) - z·y + log(1 + exp(-|z|))"},
 
     [B_SGD] = {"sgd", BC_OPTIMIZER, NULL, {
         {.name = "lr", .kind = PK_FLOAT, .required = true, .range = "(0,inf)", .doc = "learning rate"},

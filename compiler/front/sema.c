@@ -270,19 +270,10 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
     env->row = item->kind == AST_OUTPUT ? "output" : item->kind == AST_LOSS ? "loss" : "metric";
     EvalCtx ctx = item->kind == AST_LOSS ? EV_LOSS : item->kind == AST_METRIC ? EV_METRIC : EV_EXPR;
-    if (ctx != EV_EXPR) {
-        const Builtin *b = e->kind == AST_CALL ? builtin_lookup(e->call.callee) : NULL;
-        BuiltinClass want = ctx == EV_LOSS ? BC_LOSS : BC_METRIC;
-        if (!b || b->cls != want) {
-            /* A name bound to something already wrong needs no second message. */
-            Value v = e->kind == AST_NAME ? sema_eval(s, env, e, EV_EXPR) : (Value){.kind = VAL_BOOL};
-            if (v.kind != VAL_ERROR)
-                sema_error(s, e->span, "%s must be a call of %s", env->row,
-                           ctx == EV_LOSS ? "cross_entropy, mse or binary_cross_entropy" : "accuracy");
-            return;
-        }
-    }
+    /* A loss or a metric is any expression; anything in it may read a target. */
+    s->in_label_stmt = ctx != EV_EXPR;
     Value v = sema_eval(s, env, e, ctx);
+    s->in_label_stmt = false;
     if (v.kind == VAL_ERROR)
         return;
     SemaModel *m = s->m;
@@ -293,7 +284,19 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
             return;
         }
         m->output = v.node;
-    } else if (item->kind == AST_LOSS) {
+        return;
+    }
+    /* One number per example (f32[B], averaged over the batch) or one
+     * number (what the loss built-ins give: already averaged). */
+    if (v.kind != VAL_TENSOR || v.t.elem != ELEM_F32 || v.t.shape.rank != 0) {
+        sema_error(s, e->span, "the %s must be one number per example, found %s", env->row,
+                   v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        if (v.kind == VAL_TENSOR && v.t.elem == ELEM_F32 && v.t.shape.rank > 0)
+            diag_note(s->diag, SPAN_NONE, "a loss built-in such as mse(...) gives one number; so does a reduction, "
+                                          "mean(x, axis: -1)");
+        return;
+    }
+    if (item->kind == AST_LOSS) {
         m->loss = v.node;
     } else {
         m->metrics = sema_grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);

@@ -334,7 +334,7 @@ static const char *class_misuse(const Builtin *b)
 {
     switch (b->cls) {
     case BC_LOSS: return "it can only be the value of 'loss'";
-    case BC_METRIC: return "it can only be the value of 'metric'";
+    case BC_METRIC: return "it can only be used in a 'metric'";
     case BC_OPTIMIZER: return "it belongs in the train block: optimizer = ...";
     case BC_SCHEDULE: return "it belongs in the train block: schedule = ...";
     case BC_DATA: return "it belongs in the train block: data = ...";
@@ -357,8 +357,13 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         sema_error(s, call->span, "a constant is computed from numbers; it cannot call %s", b->name);
         return ERR;
     }
-    if (b->cls != want_class[ctx]) {
-        if (ctx == EV_EXPR)
+    /* In expressions, loss built-ins are values like any other (a loss is
+     * any expression of them); a metric's own built-ins only in a metric. */
+    bool in_expr = ctx == EV_EXPR || ctx == EV_LOSS || ctx == EV_METRIC;
+    bool fits = b->cls == want_class[ctx]
+             || (in_expr && (b->cls == BC_LAYER || b->cls == BC_LOSS || (b->cls == BC_METRIC && ctx == EV_METRIC)));
+    if (!fits) {
+        if (in_expr)
             sema_error(s, call->call.callee_span, "%s is %s; %s", b->name, builtin_class_phrase(b->cls),
                        class_misuse(b));
         else
@@ -375,7 +380,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     if (!sema_bind_args(s, call, b->name, pnames, np, named, slot, &name_arg, true))
         return ERR;
     /* Inside a train block arguments are constants; elsewhere they may be tensors. */
-    EvalCtx inner = ctx == EV_EXPR || ctx == EV_LOSS || ctx == EV_METRIC ? EV_EXPR : EV_CONST;
+    EvalCtx inner = in_expr ? ctx : EV_CONST;
     Value args[BUILTIN_MAX_PARAMS];
     Span arg_at[BUILTIN_MAX_PARAMS];
     bool ok = true;
@@ -383,7 +388,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         const BuiltinParam *p = &b->params[i];
         arg_at[i] = slot[i] ? slot[i]->arg.value->span : call->span;
         if (slot[i]) {
-            if (b->cls == BC_LOSS || b->cls == BC_METRIC)
+            if ((b->cls == BC_LOSS || b->cls == BC_METRIC) && s->in_label_stmt)
                 s->label_reader = slot[i]->arg.value;
             args[i] = eval_param(s, env, b, i, slot[i], inner);
             s->label_reader = NULL;
@@ -721,7 +726,7 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     Binding *b = env_find(env, id);
     if (!b && env != &s->globals)
         b = env_find(&s->globals, id);
-    if (b && b->kind == AST_TARGET && b->v.kind != VAL_ERROR && s->label_reader != e) {
+    if (b && b->kind == AST_TARGET && b->v.kind != VAL_ERROR && s->label_reader != e && !s->in_label_stmt) {
         /* The model must not see what it is asked to predict. */
         sema_error(s, e->span, "target '%s' is what the model must predict; only a loss or a metric may read it", id);
         diag_note(s->diag, b->at, "'%s' is declared as a target here", id);
@@ -793,7 +798,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     case AST_CALL: {
         int li = sema_layer_index(s, e->call.callee);
         const Builtin *b = builtin_lookup(e->call.callee);
-        if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR) {
+        if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {
             sema_error(s, e->call.callee_span, "'%s' is a layer, but a %s is needed here", e->call.callee,
                        ctx == EV_LOSS ? "loss" : ctx == EV_METRIC ? "metric" : ctx == EV_DATA ? "data source"
                        : ctx == EV_OPTIMIZER ? "optimizer" : "schedule");
@@ -803,7 +808,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             v = eval_layer_call(s, env, e, li);
         } else if (b) {
             v = eval_builtin(s, env, e, b, ctx);
-        } else if (ctx != EV_EXPR) {  /* bodies had this reported by sema_names() */
+        } else if (ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {  /* bodies had this reported by sema_names() */
             sema_error(s, e->call.callee_span, "unknown %s '%s'",
                        ctx == EV_DATA ? "data source" : ctx == EV_OPTIMIZER ? "optimizer"
                        : ctx == EV_SCHEDULE ? "schedule" : "layer", e->call.callee);

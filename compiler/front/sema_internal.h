@@ -54,6 +54,7 @@ typedef struct Sema {
     bool            too_large;    /* reported "model too large" once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
+    bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */
 } Sema;
 
 /* sema.c */

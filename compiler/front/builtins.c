@@ -394,16 +394,29 @@ static const SemaNode *only(CallCheck *cc, SemaNodeKind kind)
     if (count != 1) {
         cc_error(cc, -1, "%s data feeds one %s, but the model declares %d", cc->b->name,
                  kind == SN_INPUT ? "input" : "target", count);
+        if (count > 1)
+            cc_note(cc, SPAN_NONE, "several %ss are fed only by --predict and the library's functions for now",
+                    kind == SN_INPUT ? "input" : "target");
         return NULL;
     }
     return found;
 }
 
-/* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 */
+/* How many nodes of a kind the model has. */
+static int count_of(CallCheck *cc, SemaNodeKind kind)
+{
+    int n = 0;
+    for (int i = 0; i < cc->model->nnodes; i++)
+        n += cc->model->nodes[i].kind == kind;
+    return n;
+}
+
+/* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 (which a model
+ * without a target, an autoencoder, does not read) */
 static bool check_mnist(CallCheck *cc)
 {
-    const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
-    if (!in || !tg)
+    const SemaNode *in = only(cc, SN_INPUT), *tg = count_of(cc, SN_TARGET) == 0 ? NULL : only(cc, SN_TARGET);
+    if (!in || (!tg && count_of(cc, SN_TARGET) != 0))
         return false;
     bool ok = true;
     if (in->type.elem != ELEM_F32 || shape_elems(&in->type.shape) != 784) {
@@ -411,7 +424,7 @@ static bool check_mnist(CallCheck *cc)
                       cc_type(cc, &in->type));
         cc_note(cc, in->at, "declare it as f32[784], f32[28, 28] or f32[1, 28, 28]");
     }
-    if (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10) {
+    if (tg && (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10)) {
         ok = cc_error(cc, -1, "mnist gives one digit 0-9 per image, but target '%s' is %s", tg->name,
                       cc_type(cc, &tg->type));
         cc_note(cc, tg->at, "declare it as class(10)");

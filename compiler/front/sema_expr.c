@@ -347,6 +347,29 @@ static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *ar
 static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
                          const AstNode *const *slot);
 
+/* Whether node v is the result of the built-in id. */
+static bool made_by(Sema *s, int v, BuiltinId id)
+{
+    const SemaNode *n = &s->m->nodes[v];
+    return n->kind == SN_CALL && n->builtin == &builtin_table[id];
+}
+
+/* Losses given what they do not expect: valid programs that train badly. */
+static void warn_pitfalls(Sema *s, const Builtin *b, const Value *args, const Span *arg_at)
+{
+    int p = args[0].node;
+    if (b == &builtin_table[B_CROSS_ENTROPY] && made_by(s, p, B_SOFTMAX)) {
+        if (diag_warning(s->diag, arg_at[0], "cross_entropy applies softmax itself; these logits are already a "
+                                             "softmax output, so softmax is applied twice"))
+            diag_note(s->diag, s->m->nodes[p].at, "pass the scores this softmax takes instead");
+    } else if (b == &builtin_table[B_BINARY_CROSS_ENTROPY] && !made_by(s, p, B_SIGMOID) && !made_by(s, p, B_SOFTMAX)) {
+        if (diag_warning(s->diag, arg_at[0], "binary_cross_entropy takes probabilities, but this value is not the "
+                                             "result of sigmoid"))
+            diag_note(s->diag, SPAN_NONE, "for scores z, binary_cross_entropy_logits(z, target) applies sigmoid "
+                                          "itself, stably");
+    }
+}
+
 static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin *b, EvalCtx ctx)
 {
     static const BuiltinClass want_class[] = {
@@ -449,6 +472,8 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         if (args[i].kind == VAL_TENSOR)
             n.in[k++] = args[i].node;
     }
+    if (b->cls == BC_LOSS)
+        warn_pitfalls(s, b, args, arg_at);
     int id = sema_add_node(s, &n);
     if (id < 0)
         return ERR;

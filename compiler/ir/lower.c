@@ -453,6 +453,7 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
         if (!out->g.nodes[v].layer && m->nodes[i].builtin)
             out->g.nodes[v].layer = m->nodes[i].builtin->name;
     }
+    out->value = lw.value;
     out->output = lw.value[m->output];
     ir_output(&out->g, "output", out->output, OUT_PREDICTION, -1);
     if (m->loss >= 0) {

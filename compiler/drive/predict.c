@@ -227,9 +227,12 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
         for (int k = 0; k < 4; k++)
             if (strncmp(d, descrs[k], 5) == 0)
                 kind = k;
+        int dlen = 0;  /* the quoted descr, quotes included */
+        while (d[dlen] && dlen < 16 && (dlen == 0 || d[dlen] != '\''))
+            dlen++;
         if (kind < 0)
-            rc = fail(log, "%s: .npy dtype %.8s is not supported; use little-endian float32, float64, int32 or int64",
-                      path, d);
+            rc = fail(log, "%s: .npy dtype %.*s' is not supported; use little-endian float32, float64, int32 or int64",
+                      path, dlen, d);
     }
     if (rc == 0) {
         const char *p = fo + strlen("'fortran_order':");

@@ -7,6 +7,9 @@
 #   files    three examples from .npy (float32, float64, int32, int64) and
 #            from .csv give the same lines as the numbers typed one by one;
 #            -o out.npy holds them as float32 [3, 1]
+#   trained  examples/xor.nn trained by --jit --save: --predict --load of that
+#            checkpoint (with its optimizer state) on the four rows of a .csv
+#            puts each on the right side of 0.5 by 0.1 at least
 #   badfiles a .npy that is not one, of the wrong size per example, of an
 #            unsupported dtype or in Fortran order, and a ragged .csv: exit 1
 #            with the reason, nothing on stdout
@@ -60,6 +63,14 @@ files)
     cat "$tmp/read"
     [ "$(sed -n 1p "$tmp/read")" = "shape [3, 1]" ] || fail "out.npy shape"
     [ "$(sed -n 2p "$tmp/read")" = "$(tr '\n' ' ' < "$tmp/typed" | sed 's/ $//')" ] || fail "out.npy values" ;;
+trained)
+    cp "$root/examples/xor.nn" "$root/examples/xor.csv" "$tmp/"
+    "$nnc" --jit --save "$tmp/xor.safetensors" "$tmp/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    printf '0,0\n0,1\n1,0\n1,1\n' > "$tmp/x.csv"
+    "$nnc" --predict --load "$tmp/xor.safetensors" --input "x=$tmp/x.csv" "$tmp/xor.nn" > "$tmp/out" || fail "--predict"
+    cat "$tmp/out"
+    printf '0\n1\n1\n0\n' | paste - "$tmp/out" | awk '{ if (($1 == 1) ? $2 < 0.6 : $2 > 0.4) bad = 1 } END { exit bad }' \
+        || fail "xor is not learned" ;;
 badfiles)
     printf 'not an array' > "$tmp/junk.npy"
     "$py" "$npy" write "$tmp/wide.npy" f4 2x3 1,2,3,4,5,6

@@ -300,6 +300,8 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
         m->loss = v.node;
     } else {
         m->metrics = sema_grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
+        m->metric_names = sema_grow(s, m->metric_names, m->nmetrics, &s->cap_metric_names, sizeof *m->metric_names);
+        m->metric_names[m->nmetrics] = e->kind == AST_CALL ? e->call.callee : "metric";
         m->metrics[m->nmetrics++] = v.node;
     }
 }

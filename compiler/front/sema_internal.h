@@ -48,7 +48,7 @@ typedef struct Sema {
     bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;
     SemaModel      *m;
-    int             cap_nodes, cap_params, cap_metrics;
+    int             cap_nodes, cap_params, cap_metrics, cap_metric_names;
     Frame           stack[SEMA_MAX_DEPTH];
     int             depth;
     bool            too_large;    /* reported "model too large" once */

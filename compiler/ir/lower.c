@@ -461,9 +461,8 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
         ir_output(&out->g, "loss", out->loss, OUT_LOSS, -1);
     }
     for (int i = 0; i < m->nmetrics; i++) {
-        const SemaNode *n = &m->nodes[m->metrics[i]];
-        /* named after its built-in when it is a call of one ("accuracy"), else "metric" */
-        const char *base = n->kind == SN_CALL && n->builtin ? n->builtin->name : "metric";
+        /* named after what it calls ("accuracy", a user layer), else "metric" */
+        const char *base = m->metric_names[i];
         const char *name = m->nmetrics == 1 ? base : arena_printf(a, "%s_%d", base, i + 1);
         ir_output(&out->g, name, batch_mean(&lw, m->metrics[i]), OUT_METRIC, -1);
     }

@@ -24,6 +24,8 @@
 #   metrics      tests/jit/xor_metrics.nn (xor with metric accuracy(p, y) on
 #                binary targets, mae, and mse(p, y) * 2): after 2000 epochs
 #                test_accuracy_1 is 1, test_mae_2 and test_metric_3 below 0.01
+#   per_example  tests/jit/xor_per_example.nn (xor with the loss (p - y)² per
+#                example, averaged over the batch): final train loss below 0.01
 #   sample       a small character model learns "abcd" repeated and, from the
 #                prompt "bc", generates "dabcdabc..." (text data, --sample)
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
@@ -56,6 +58,12 @@ need_text() {
     [ -n "$NNC_DATA" ] && [ -f "$NNC_DATA/tinyshakespeare/input.txt" ] || { echo "no tinyshakespeare in \$NNC_DATA; skipped"; exit 77; }
 }
 case $case in
+per_example)
+    "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" "$root/tests/jit/xor_per_example.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    loss=$(field train_loss "$tmp/m" '$')
+    echo "xor_per_example: final train_loss $loss (wanted < 0.01)"
+    number "$loss" && awk -v v="$loss" 'BEGIN { exit !(v < 0.01) }' ;;
 metrics)
     "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" "$root/tests/jit/xor_metrics.nn" 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }

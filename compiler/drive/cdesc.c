@@ -147,6 +147,18 @@ static void c_array(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
     sb_puts(b, n ? "};\n" : "0};\n");
 }
 
+static void c_train_step(StrBuf *b, const RtModel *m)
+{
+    const char *n = m->name;
+    sb_printf(b, "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss)\n{\n");
+    c_array(b, "in", m->inputs, m->ninputs);
+    c_array(b, "tg", m->targets, m->ntargets);
+    sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
+}
+
 void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header)
 {
     const RtModel *m = &t->rm;
@@ -165,16 +177,8 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     sb_puts(b, ", float *output)\n{\n");
     c_array(b, "in", m->inputs, m->ninputs);
     sb_puts(b, "    return rt_instance_forward((RtInstance *)m, batch, in, output);\n}\n\n");
-    if (t->forward_only)
-        goto last_error;
-    sb_printf(b, "int %s_train_step(%s *m, int64_t batch", n, n);
-    c_params(b, m->inputs, m->ninputs);
-    c_params(b, m->targets, m->ntargets);
-    sb_puts(b, ", float *loss)\n{\n");
-    c_array(b, "in", m->inputs, m->ninputs);
-    c_array(b, "tg", m->targets, m->ntargets);
-    sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
-last_error:
+    if (!t->forward_only)  /* a forward-only model cannot train */
+        c_train_step(b, m);
     sb_printf(b, "const char *%s_last_error(const %s *m) { return rt_instance_error((const RtInstance *)m); }\n", n, n);
 }
 
@@ -211,6 +215,19 @@ static void meaning(StrBuf *b, const RtTensorSpec *s, const SemaModel *sm, SemaN
         if (n->kind == kind && strcmp(n->name, s->name) == 0 && n->type.elem == ELEM_INDEX)
             sb_printf(b, ", ids in [0, %lld)", (long long)n->type.classes);
     }
+}
+
+static void h_train_step(StrBuf *b, const RtModel *m)
+{
+    const char *n = m->name;
+    sb_printf(b,
+              "/* One optimizer step on batch examples (any number; a batch larger than any\n"
+              " * before grows the instance's memory), as nnc --jit takes one: *loss (if loss\n"
+              " * is not NULL) is the batch's mean loss before the update. */\n"
+              "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss);\n\n");
 }
 
 void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const char *source_name)
@@ -300,19 +317,10 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     sb_printf(b, "_OUTPUT_SIZE floats. */\nint %s_forward(%s *m, int64_t batch", n, n);
     c_params(b, m->inputs, m->ninputs);
     sb_puts(b, ", float *output);\n\n");
-    if (t->forward_only) {
+    if (t->forward_only)
         sb_puts(b, "/* (A forward-only model: no train_step; it needs a loss and a train block.) */\n\n");
-        goto last_error;
-    }
-    sb_printf(b,
-              "/* One optimizer step on batch examples (any number; a batch larger than any\n"
-              " * before grows the instance's memory), as nnc --jit takes one: *loss (if loss\n"
-              " * is not NULL) is the batch's mean loss before the update. */\n"
-              "int %s_train_step(%s *m, int64_t batch", n, n);
-    c_params(b, m->inputs, m->ninputs);
-    c_params(b, m->targets, m->ntargets);
-    sb_puts(b, ", float *loss);\n\n");
-last_error:
+    else
+        h_train_step(b, m);
     sb_printf(b, "/* Why the last call on m failed (valid until the next call on m). */\n"
                  "const char *%s_last_error(const %s *m);\n\n", n, n);
     sb_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");

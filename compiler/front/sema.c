@@ -253,6 +253,25 @@ static void model_bind(Sema *s, Env *env, const AstNode *item)
     sema_bind_result(s, env, item, sema_eval(s, env, item->def.value, EV_EXPR));
 }
 
+/* Whether node v is computed from a parameter (in one pass over the
+ * nodes, which come in evaluation order).  A kind this does not know is
+ * taken to depend on one: the warning it serves must not be wrong. */
+static bool uses_parameters(const SemaModel *m, int v, Arena *a)
+{
+    bool *dep = ARENA_ARRAY(a, bool, v + 1);
+    for (int i = 0; i <= v; i++) {
+        const SemaNode *n = &m->nodes[i];
+        switch (n->kind) {
+        case SN_INPUT: case SN_TARGET: dep[i] = false; break;
+        case SN_CALL: case SN_BINARY: case SN_NEG: dep[i] = n->nparams > 0; break;
+        default: dep[i] = true; break;
+        }
+        for (int k = 0; k < BUILTIN_MAX_PARAMS && !dep[i]; k++)
+            dep[i] = n->in[k] >= 0 && dep[n->in[k]];
+    }
+    return dep[v];
+}
+
 /* output, loss and metric: each checks its value and records its node. */
 static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode **seen_output,
                          const AstNode **seen_loss)
@@ -298,6 +317,10 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
     if (item->kind == AST_LOSS) {
         m->loss = v.node;
+        /* (a model with no parameters at all is a fixture for the passes, not a mistake) */
+        if (m->nparams > 0 && !uses_parameters(m, v.node, s->arena))
+            diag_warning(s->diag, e->span, "the loss does not depend on any of the model's parameters; training "
+                                           "cannot change it");
     } else {
         m->metrics = sema_grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
         m->metric_names = sema_grow(s, m->metric_names, m->nmetrics, &s->cap_metric_names, sizeof *m->metric_names);

@@ -22,6 +22,7 @@
 #include "codegen/cg.h"
 #include "drive/aot.h"
 #include "drive/jit.h"
+#include "drive/predict.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -48,6 +49,8 @@ static const char usage_text[] =
     "      --export-step=FILE run one step in the reference interpreter (f32)\n"
     "                         and write parameters, batch, dropout masks, loss\n"
     "                         and gradients to FILE (safetensors), for comparisons\n"
+    "      --predict          run the forward pass on the --input values and print\n"
+    "                         each example's output on one line (%.7g, spaces)\n"
     "\n"
     "Options:\n"
     "      --batch N          examples per batch (--gradcheck: default 2)\n"
@@ -72,6 +75,18 @@ static const char usage_text[] =
     "                         characters to generate (300), softmax temperature (1)\n"
     "  -v, --verbose          print compile times\n"
     "\n"
+    "Predicting (--predict):\n"
+    "      --input NAME=VALUES\n"
+    "                         an input's values: comma-separated numbers (one\n"
+    "                         example, row-major), or a .npy or .csv file of many\n"
+    "                         examples; every input of the model must be given\n"
+    "      --load FILE        the parameters (else initialised from --seed, default\n"
+    "                         the train block's seed, or 1)\n"
+    "      -o FILE.npy        write the outputs as float32 [examples, ...] instead\n"
+    "      --trace            instead of the outputs, print every binding of the\n"
+    "                         model for the first example: FILE:LINE: name: type =\n"
+    "                         values (the reference interpreter, f32)\n"
+    "\n"
     "Writing files (what nnc FILE.nn does without an action):\n"
     "      --emit=KIND        exe: a native trainer that trains as the train block\n"
     "                         says and takes the training options above (the\n"
@@ -90,10 +105,12 @@ static const char usage_text[] =
 /* --dump-ir stages: those of this version, then those later versions add. */
 static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
 
-enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT };
+enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT, ACT_PREDICT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
-       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU };
+       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE };
+
+enum { MAX_INPUTS = 256 };  /* --input options */
 
 typedef struct Options {
     enum Action action;
@@ -109,6 +126,10 @@ typedef struct Options {
     const char *output;     /* -o */
     const char *cpu;        /* --target-cpu */
     int         verbose;
+    const char **inputs;    /* --input NAME=VALUES, in order */
+    int         ninputs;
+    bool        trace;
+    const char *output_predict, *load_predict;  /* -o and --load of --predict */
 } Options;
 
 __attribute__((format(printf, 1, 2)))
@@ -267,9 +288,14 @@ int main(int argc, char **argv)
         {"emit", required_argument, NULL, OPT_EMIT},
         {"output", required_argument, NULL, 'o'},
         {"target-cpu", required_argument, NULL, OPT_TARGET_CPU},
+        {"predict", no_argument, NULL, OPT_PREDICT},
+        {"input", required_argument, NULL, OPT_INPUT},
+        {"trace", no_argument, NULL, OPT_TRACE},
         {NULL, 0, NULL, 0},
     };
     Options o = {.seed = -1, .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR")};
+    static const char *inputs[MAX_INPUTS];
+    o.inputs = inputs;
     opterr = 0;  /* we word the messages ourselves */
     int c;
     while ((c = getopt_long(argc, argv, ":hvo:", longopts, NULL)) != -1) {
@@ -299,6 +325,18 @@ int main(int argc, char **argv)
         }
         case OPT_DOT: o.dot = true; break;
         case OPT_JIT: next = ACT_JIT; break;
+        case OPT_PREDICT: next = ACT_PREDICT; break;
+        case OPT_INPUT: {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                return usage_error("--input: expected NAME=VALUES (numbers like 1.5,-0.7, or a .npy or .csv file), "
+                                   "found '%s'", optarg);
+            if (o.ninputs == MAX_INPUTS)
+                return usage_error("more than %d --input options", MAX_INPUTS);
+            o.inputs[o.ninputs++] = optarg;
+            break;
+        }
+        case OPT_TRACE: o.trace = true; break;
         case OPT_EMIT:
             next = ACT_EMIT;
             if (strcmp(optarg, "exe") == 0)
@@ -375,8 +413,8 @@ int main(int argc, char **argv)
         }
         if (next != ACT_NONE) {
             if (o.action != ACT_NONE && o.action != next)
-                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck, --export-step, --jit "
-                                         "and --emit");
+                return usage_error("%s", "choose one of --check, --summary, --dump-ir, --gradcheck, --export-step, --jit, "
+                                         "--predict and --emit");
             o.action = next;
         }
     }
@@ -387,6 +425,19 @@ int main(int argc, char **argv)
                            optind + 2 < argc ? " and more" : "");
     if (o.action == ACT_NONE)
         o.action = ACT_EMIT;  /* nnc model.nn: a trainer */
+    if ((o.ninputs || o.trace) && o.action != ACT_PREDICT)
+        return usage_error("%s", "--input and --trace go with --predict");
+    if (o.action == ACT_PREDICT) {
+        if (o.output && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))
+            return usage_error("-o with --predict writes a .npy file; give a name ending in .npy, found '%s'", o.output);
+        if (o.cpu || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root || o.jit.save
+            || o.jit.eval_only || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0)
+            return usage_error("%s", "--predict takes --input, --load, --seed, --batch, --trace and -o");
+        o.output_predict = o.output;
+        o.output = NULL;
+        o.load_predict = o.jit.load;
+        o.jit.load = NULL;
+    }
     if ((o.output || o.cpu) && o.action != ACT_EMIT)
         return usage_error("%s", "-o and --target-cpu go with writing a file (the default, or --emit)");
     if (o.jit.epochs && o.jit.steps)
@@ -415,7 +466,12 @@ int main(int argc, char **argv)
             nnc_summary(&out, &f);
         else if (o.action == ACT_DUMP && o.stage == 0)
             nnc_dump_ast(&out, &f);
-        else if (o.action == ACT_JIT) {
+        else if (o.action == ACT_PREDICT) {
+            PredictOptions po = {.inputs = o.inputs, .ninputs = o.ninputs, .load = o.load_predict,
+                                 .output = o.output_predict, .seed = o.seed, .batch = o.batch, .trace = o.trace,
+                                 .out = stdout, .log = stderr};
+            st = nnc_predict(&f, &po);
+        } else if (o.action == ACT_JIT) {
             o.jit.batch = o.batch;
             o.jit.seed = o.seed;
             o.jit.verbose = o.verbose;

@@ -73,8 +73,9 @@ static int save(Loop *L, const char *path, char *err, size_t errlen)
 static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
 {
     L->ctx.batch = b;
-    const RtTensorSpec *x = &L->m->inputs[0], *y = &L->m->targets[0];
-    uint8_t *xp = at(L, x), *yp = at(L, y);
+    /* A model without a target (an autoencoder) takes only the examples. */
+    const RtTensorSpec *x = &L->m->inputs[0], *y = L->m->ntargets ? &L->m->targets[0] : NULL;
+    uint8_t *xp = at(L, x), *yp = y ? at(L, y) : NULL;
     for (int64_t i = 0; i < b; i++) {
         int64_t ex = order ? order[first + i] : first + i;
         if (x->dtype == RT_F32)  /* the common case: a row copy */
@@ -82,7 +83,7 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
         else
             for (int64_t e = 0; e < d->x_elems; e++)
                 rt_set(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
-        for (int64_t e = 0; e < d->y_elems; e++)
+        for (int64_t e = 0; y && e < d->y_elems; e++)
             rt_set(yp, y->dtype, i * d->y_elems + e,
                      d->labels ? (double)d->labels[ex * d->y_elems + e] : (double)d->y[ex * d->y_elems + e]);
     }
@@ -284,8 +285,8 @@ json:
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
-    if (m->ninputs != 1 || m->ntargets != 1)
-        return rt_fail(1, err, errlen, "the training loop feeds one input and one target; model '%s' has %d and %d",
+    if (m->ninputs != 1 || m->ntargets > 1 || (c->text && m->ntargets != 1))
+        return rt_fail(1, err, errlen, "the training loop feeds one input and at most one target; model '%s' has %d and %d",
                     m->name, m->ninputs, m->ntargets);
     if (!c->text && !c->sample && (!c->train || !c->test))
         return rt_fail(1, err, errlen, "no data to train on");

@@ -152,11 +152,13 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     Arena *a = &f->arena;
     double t0 = drive_now();
     TrainModel tm;
-    int rc = nnc_train_model(f, &o->train, &tm, log);
+    bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
+    /* A model that cannot train still has a forward pass to write (not a trainer). */
+    bool forward = !nnc_trainable(f->model) && o->kind != AOT_EXE;
+    int rc = forward ? nnc_forward_model(f, o->train.batch, &tm, log) : nnc_train_model(f, &o->train, &tm, log);
     if (rc != 0)
         return rc;
-    bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
-    if (library && (rc = nnc_train_model_predict(f, &tm, log)) != 0)
+    if (library && !forward && (rc = nnc_train_model_predict(f, &tm, log)) != 0)
         return rc;
     const char *name = tm.rm.name;
     const char *out = o->output;
@@ -180,13 +182,17 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (library)
         names = (EntryNames){arena_printf(a, "%s__train_step", name), arena_printf(a, "%s__eval", name),
                              arena_printf(a, "%s__predict", name)};
-    CgEntry entries[3] = {{&tm.step.step.L.g, tm.step.plan, names.train},
-                          {&tm.eval.step.L.g, tm.eval.plan, names.eval},
-                          {&tm.predict.step.L.g, tm.predict.plan, names.predict}};
+    if (forward)  /* the forward pass alone */
+        names = (EntryNames){NULL, NULL, library ? names.predict : NNC_PREDICT_ENTRY};
+    CgEntry all[3] = {{&tm.step.step.L.g, tm.step.plan, names.train},
+                      {&tm.eval.step.L.g, tm.eval.plan, names.eval},
+                      {&tm.predict.step.L.g, tm.predict.plan, names.predict}};
+    CgEntry *entries = forward ? &all[2] : all;
+    int nentries = forward ? 1 : library ? 3 : 2;
     CgOptions co = {.cpu = o->cpu, .opt = 3};
     const char *err = NULL;
     if (o->kind == AOT_LLVM || o->kind == AOT_ASM) {
-        if (cg_emit(entries, 2, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, out, &err) != 0) {
+        if (cg_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, out, &err) != 0) {
             fprintf(log, "nnc: error: %s\n", err);
             return 1;
         }
@@ -220,7 +226,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         cdesc_trainer(&c, &tm, &names, model_dir);
     }
     double t1 = drive_now();
-    if (cg_emit(entries, library ? 3 : 2, &co, CG_FILE_OBJ, gen, &err) != 0) {
+    if (cg_emit(entries, nentries, &co, CG_FILE_OBJ, gen, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
         rc = 1;
     } else if (write_file(csrc, &c) != 0 || (library && write_file(hdr, &h) != 0)) {

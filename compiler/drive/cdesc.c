@@ -92,7 +92,8 @@ static void c_entry(StrBuf *b, const RtEntry *e, const char *fn)
 /* The specs, and `static const RtModel model`. */
 static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
 {
-    sb_printf(b, "void %s(RtCtx *ctx);\nvoid %s(RtCtx *ctx);\n", e->train, e->eval);
+    if (e->train)  /* a forward-only model has no training or evaluation entries */
+        sb_printf(b, "void %s(RtCtx *ctx);\nvoid %s(RtCtx *ctx);\n", e->train, e->eval);
     if (e->predict)
         sb_printf(b, "void %s(RtCtx *ctx);\n", e->predict);
     sb_putc(b, '\n');
@@ -102,10 +103,13 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
     c_specs(b, "targets", m->targets, m->ntargets);
     sb_puts(b, "\nstatic const RtModel model = {\n    .name = ");
     c_string(b, m->name);
-    sb_printf(b, ", .real = RT_F32, .batch = %lld,\n    .train = ", (long long)m->batch);
-    c_entry(b, &m->train, e->train);
-    sb_puts(b, ",\n    .eval = ");
-    c_entry(b, &m->eval, e->eval);
+    sb_printf(b, ", .real = RT_F32, .batch = %lld", (long long)m->batch);
+    if (e->train) {
+        sb_puts(b, ",\n    .train = ");
+        c_entry(b, &m->train, e->train);
+        sb_puts(b, ",\n    .eval = ");
+        c_entry(b, &m->eval, e->eval);
+    }
     if (e->predict) {
         sb_puts(b, ",\n    .predict = ");
         c_entry(b, &m->predict, e->predict);
@@ -163,6 +167,18 @@ static void c_array(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
     sb_puts(b, n ? "};\n" : "0};\n");
 }
 
+static void c_train_step(StrBuf *b, const RtModel *m)
+{
+    const char *n = m->name;
+    sb_printf(b, "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss)\n{\n");
+    c_array(b, "in", m->inputs, m->ninputs);
+    c_array(b, "tg", m->targets, m->ntargets);
+    sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
+}
+
 void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header)
 {
     const RtModel *m = &t->rm;
@@ -181,13 +197,8 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     sb_puts(b, ", float *output)\n{\n");
     c_array(b, "in", m->inputs, m->ninputs);
     sb_puts(b, "    return rt_instance_forward((RtInstance *)m, batch, in, output);\n}\n\n");
-    sb_printf(b, "int %s_train_step(%s *m, int64_t batch", n, n);
-    c_params(b, m->inputs, m->ninputs);
-    c_params(b, m->targets, m->ntargets);
-    sb_puts(b, ", float *loss)\n{\n");
-    c_array(b, "in", m->inputs, m->ninputs);
-    c_array(b, "tg", m->targets, m->ntargets);
-    sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
+    if (!t->forward_only)  /* a forward-only model cannot train */
+        c_train_step(b, m);
     sb_printf(b, "const char *%s_last_error(const %s *m) { return rt_instance_error((const RtInstance *)m); }\n", n, n);
 }
 
@@ -226,6 +237,19 @@ static void meaning(StrBuf *b, const RtTensorSpec *s, const SemaModel *sm, SemaN
     }
 }
 
+static void h_train_step(StrBuf *b, const RtModel *m)
+{
+    const char *n = m->name;
+    sb_printf(b,
+              "/* One optimizer step on batch examples (any number; a batch larger than any\n"
+              " * before grows the instance's memory), as nnc --jit takes one: *loss (if loss\n"
+              " * is not NULL) is the batch's mean loss before the update. */\n"
+              "int %s_train_step(%s *m, int64_t batch", n, n);
+    c_params(b, m->inputs, m->ninputs);
+    c_params(b, m->targets, m->ntargets);
+    sb_puts(b, ", float *loss);\n\n");
+}
+
 void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const char *source_name)
 {
     const RtModel *m = &t->rm;
@@ -248,7 +272,9 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               " * sizes below.  Inputs must be prepared as the train block's data source\n"
               " * prepares them:\n",
               n, n, n, n, n);
-    if (r->data == RT_DATA_MNIST)
+    if (t->forward_only && !sm->train.decl)
+        sb_puts(b, " *   as the model's weights expect them (the file has no train block)\n");
+    else if (r->data == RT_DATA_MNIST)
         sb_printf(b, " *   %s: pixels as %s (mnist, normalize: %s)\n", m->inputs[0].name,
                   r->normalize == RT_NORM_STANDARD ? "(p / 255 - 0.1307) / 0.3081"
                   : r->normalize == RT_NORM_UNIT ? "p / 255" : "the raw bytes 0..255",
@@ -284,8 +310,12 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               (long long)m->predict.output_elems);
     sb_puts(b, "#define ");
     upper(b, n);
-    sb_printf(b, "_TRAIN_BATCH %lld  /* the train block's batch (nnc --batch); train_step takes any */\n\n",
-              (long long)m->batch);
+    if (t->forward_only)
+        sb_printf(b, "_BATCH %lld  /* the batch the plan was made for (nnc --batch); forward takes any */\n\n",
+                  (long long)m->batch);
+    else
+        sb_printf(b, "_TRAIN_BATCH %lld  /* the train block's batch (nnc --batch); train_step takes any */\n\n",
+                  (long long)m->batch);
     sb_printf(b, "typedef struct %s %s;\n\n", n, n);
     sb_printf(b,
               "/* A new instance, its parameters initialised from seed exactly as nnc --jit\n"
@@ -307,14 +337,10 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     sb_printf(b, "_OUTPUT_SIZE floats. */\nint %s_forward(%s *m, int64_t batch", n, n);
     c_params(b, m->inputs, m->ninputs);
     sb_puts(b, ", float *output);\n\n");
-    sb_printf(b,
-              "/* One optimizer step on batch examples (any number; a batch larger than any\n"
-              " * before grows the instance's memory), as nnc --jit takes one: *loss (if loss\n"
-              " * is not NULL) is the batch's mean loss before the update. */\n"
-              "int %s_train_step(%s *m, int64_t batch", n, n);
-    c_params(b, m->inputs, m->ninputs);
-    c_params(b, m->targets, m->ntargets);
-    sb_puts(b, ", float *loss);\n\n");
+    if (t->forward_only)
+        sb_puts(b, "/* (A forward-only model: no train_step; it needs a loss and a train block.) */\n\n");
+    else
+        h_train_step(b, m);
     sb_printf(b, "/* Why the last call on m failed (valid until the next call on m). */\n"
                  "const char *%s_last_error(const %s *m);\n\n", n, n);
     sb_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");

@@ -13,6 +13,12 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
     double t0 = drive_now();
+    if (!nnc_trainable(f->model)) {
+        fprintf(log, "%s: error: --jit trains the model, and '%s' has no %s\n", f->src.name, f->model->name,
+                f->model->loss < 0 ? "loss and no train block" : "train block");
+        fprintf(log, "%s: note: run its forward pass with --predict, or compile it with --emit=so\n", f->src.name);
+        return 1;
+    }
     TrainModel tm;
     TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr};
     int rc = nnc_train_model(f, &ov, &tm, log);

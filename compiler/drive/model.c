@@ -93,12 +93,9 @@ static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, A
     return 0;
 }
 
-/* Tensors by role, checking that evaluation sees each where the step does. */
-static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const char **err)
+/* The tensors of graph gs (planned by plan) by role. */
+static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan, const SemaModel *m, Arena *a)
 {
-    const IrGraph *gs = &t->step.step.L.g;
-    if (same_layout(t, &t->eval.step.L.g, t->eval.plan, a, err) != 0)
-        return -1;
     RtModel *rm = &t->rm;
     rm->params = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
     rm->state = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
@@ -108,7 +105,7 @@ static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const c
         const IrNode *n = &gs->nodes[v];
         if (n->op != IR_INPUT)
             continue;
-        RtTensorSpec s = spec_of(gs, t->step.plan, v);
+        RtTensorSpec s = spec_of(gs, plan, v);
         switch (n->a.role) {
         case ROLE_PARAM: {
             const SemaParam *sp = &m->params[rm->nparams];
@@ -124,6 +121,14 @@ static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const c
         case ROLE_TARGET: rm->targets[rm->ntargets++] = s; break;
         }
     }
+}
+
+/* Tensors by role, checking that evaluation sees each where the step does. */
+static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const char **err)
+{
+    if (same_layout(t, &t->eval.step.L.g, t->eval.plan, a, err) != 0)
+        return -1;
+    describe_inputs(t, &t->step.step.L.g, t->step.plan, m, a);
     return 0;
 }
 
@@ -162,7 +167,9 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     SemaModel *m = f->model;
     SemaTrain t = m->train;
     if (!t.decl) {
-        fprintf(log, "%s: error: model '%s' has no train block; a trainer needs one\n", f->src.name, m->name);
+        fprintf(log, "%s: error: model '%s' has no train block; a trainer needs one (and a loss)\n", f->src.name, m->name);
+        fprintf(log, "%s: note: a forward-only model compiles with --emit=so, obj, llvm or asm, and runs with --predict\n",
+                f->src.name);
         return 1;
     }
     if (o->epochs)
@@ -208,5 +215,33 @@ int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log)
         fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
         return 3;
     }
+    return 0;
+}
+
+int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
+{
+    SemaModel *m = f->model;
+    memset(out, 0, sizeof *out);
+    out->forward_only = true;
+    if (batch <= 0)
+        batch = m->train.batch ? m->train.batch : NNC_FORWARD_BATCH;
+    const char *err = NULL;
+    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_PREDICT, false, STAGE_PLAN, batch, &out->predict,
+                          &err) != 0
+        || describe_entry(&out->rm.predict, &out->predict.step.L.g, out->predict.plan, &err) != 0) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    if (out->rm.predict.output.fixed < 0) {
+        fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
+        return 3;
+    }
+    describe_inputs(out, &out->predict.step.L.g, out->predict.plan, m, &f->arena);
+    out->rm.name = m->name;
+    out->rm.real = RT_F32;
+    out->rm.batch = batch;
+    if (m->train.decl)
+        describe_recipe(&out->recipe, m, &f->src, &f->arena);
+    out->recipe.batch = batch;
     return 0;
 }

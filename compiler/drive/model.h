@@ -26,11 +26,25 @@ typedef struct TrainModel {
     NncCompiled predict;      /* nnc_train_model_predict only */
     RtModel     rm;           /* entries' fn still NULL */
     RtRecipe    recipe;
+    bool        forward_only; /* nnc_forward_model: only predict (rm.predict) is compiled */
 } TrainModel;
+
+/* The batch a forward-only model's plan is made for when the file has no
+ * train block (any batch runs: the plan serves them all). */
+enum { NNC_FORWARD_BATCH = 64 };
 
 /* Applies the overrides, compiles and describes.  Returns 0, 1 (the model
  * has no train block; said on log) or 3 (internal error; said on log). */
 int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE *log);
+
+/* A forward-only model (no train block, or no loss): only the forward pass
+ * to the output (rm.predict), its plan made for batch (0: the train
+ * block's, else NNC_FORWARD_BATCH); rm.train and rm.eval stay empty.
+ * Returns 0 or 3 (internal error; said on log). */
+int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log);
+
+/* Whether m can be trained: it has a loss and the file a train block. */
+static inline bool nnc_trainable(const SemaModel *m) { return m->loss >= 0 && m->train.decl; }
 
 /* Also the forward pass to the output alone (rm.predict), for libraries.
  * Returns 0 or 3 (internal error; said on log). */
@@ -47,5 +61,6 @@ static inline double drive_now(void)
 /* Names of the generated entries. */
 #define NNC_TRAIN_ENTRY "nnc_train_step"
 #define NNC_EVAL_ENTRY  "nnc_eval"
+#define NNC_PREDICT_ENTRY "nnc_predict"  /* a forward-only model's --emit=llvm|asm, and --predict */
 
 #endif

@@ -503,6 +503,19 @@ static bool check_against_reals(CallCheck *cc)
     return true;
 }
 
+/* accuracy: labels as cross_entropy takes them, or binary: probabilities
+ * against real 0/1 targets of the same shape (f32[1] per example). */
+static bool check_accuracy(CallCheck *cc)
+{
+    if (arg_t(cc, 1)->elem == ELEM_F32) {
+        if (!check_against_reals(cc))
+            return false;
+        cc->flops = 3 * elems(&arg_t(cc, 0)->shape);
+        return true;
+    }
+    return check_against_labels(cc);
+}
+
 /* ---- data sources: does the model have what they feed? ------------------- */
 
 /* The model's only node of a kind (its input or its target), or NULL after
@@ -519,16 +532,29 @@ static const SemaNode *only(CallCheck *cc, SemaNodeKind kind)
     if (count != 1) {
         cc_error(cc, -1, "%s data feeds one %s, but the model declares %d", cc->b->name,
                  kind == SN_INPUT ? "input" : "target", count);
+        if (count > 1)
+            cc_note(cc, SPAN_NONE, "several %ss are fed only by --predict and the library's functions for now",
+                    kind == SN_INPUT ? "input" : "target");
         return NULL;
     }
     return found;
 }
 
-/* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 */
+/* How many nodes of a kind the model has. */
+static int count_of(CallCheck *cc, SemaNodeKind kind)
+{
+    int n = 0;
+    for (int i = 0; i < cc->model->nnodes; i++)
+        n += cc->model->nodes[i].kind == kind;
+    return n;
+}
+
+/* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 (which a model
+ * without a target, an autoencoder, does not read) */
 static bool check_mnist(CallCheck *cc)
 {
-    const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
-    if (!in || !tg)
+    const SemaNode *in = only(cc, SN_INPUT), *tg = count_of(cc, SN_TARGET) == 0 ? NULL : only(cc, SN_TARGET);
+    if (!in || (!tg && count_of(cc, SN_TARGET) != 0))
         return false;
     bool ok = true;
     if (in->type.elem != ELEM_F32 || shape_elems(&in->type.shape) != 784) {
@@ -536,7 +562,7 @@ static bool check_mnist(CallCheck *cc)
                       cc_type(cc, &in->type));
         cc_note(cc, in->at, "declare it as f32[784], f32[28, 28] or f32[1, 28, 28]");
     }
-    if (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10) {
+    if (tg && (tg->type.elem != ELEM_INDEX || tg->type.shape.rank != 0 || tg->type.classes != 10)) {
         ok = cc_error(cc, -1, "mnist gives one digit 0-9 per image, but target '%s' is %s", tg->name,
                       cc_type(cc, &tg->type));
         cc_note(cc, tg->at, "declare it as class(10)");
@@ -744,9 +770,18 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("target", "real tensor of the same shape, values in [0, 1]"),
     }, check_against_reals, "mean of -(y·log p + (1-y)·log(1-p))"},
     [B_ACCURACY] = {"accuracy", BC_METRIC, NULL, {
-        X_TENSOR("logits", "[..., C] scores"),
-        X_TENSOR("target", "class(C) or token(C)[...] labels"),
-    }, check_against_labels, "fraction of examples whose largest score is the target"},
+        X_TENSOR("logits", "[..., C] scores, or probabilities of the target's shape"),
+        X_TENSOR("target", "class(C) or token(C)[...] labels, or real 0/1 targets"),
+    }, check_accuracy, "fraction of examples whose largest score is the target; "
+                       "with real targets of one shape (binary), whose p > 0.5 agrees with target > 0.5"},
+    [B_MAE] = {"mae", BC_LOSS, NULL, {
+        X_TENSOR("prediction", "any real tensor"),
+        X_TENSOR("target", "real tensor of the same shape"),
+    }, check_against_reals, "mean of |prediction - target|"},
+    [B_BINARY_CROSS_ENTROPY_LOGITS] = {"binary_cross_entropy_logits", BC_LOSS, NULL, {
+        X_TENSOR("logits", "real scores, before sigmoid"),
+        X_TENSOR("target", "real tensor of the same shape, values in [0, 1]"),
+    }, check_against_reals, "binary_cross_entropy(sigmoid(z), y), computed stably: mean of max(z,0) - z·y + log(1 + exp(-|z|))"},
 
     [B_SGD] = {"sgd", BC_OPTIMIZER, NULL, {
         {.name = "lr", .kind = PK_FLOAT, .required = true, .range = "(0,inf)", .doc = "learning rate"},

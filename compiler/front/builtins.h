@@ -30,6 +30,7 @@ typedef enum BuiltinId {
     B_REPEAT,
     /* losses and metrics */
     B_CROSS_ENTROPY, B_MSE, B_BINARY_CROSS_ENTROPY, B_ACCURACY,
+    B_MAE, B_BINARY_CROSS_ENTROPY_LOGITS,
     /* train block: optimizers, schedules, data sources */
     B_SGD, B_MOMENTUM, B_ADAM, B_ADAMW,
     B_CONSTANT, B_STEP, B_COSINE,
@@ -40,8 +41,8 @@ typedef enum BuiltinId {
 /* Where a built-in may appear. */
 typedef enum BuiltinClass {
     BC_LAYER,      /* in expressions of layers and models */
-    BC_LOSS,       /* as the value of a 'loss' statement */
-    BC_METRIC,     /* as the value of a 'metric' statement */
+    BC_LOSS,       /* a loss function: one number; in any expression (a loss or a metric is one) */
+    BC_METRIC,     /* only in a 'metric' statement (not differentiable) */
     BC_OPTIMIZER,  /* train: optimizer = ... */
     BC_SCHEDULE,   /* train: schedule = ... */
     BC_DATA,       /* train: data = ... */

@@ -247,6 +247,25 @@ static void model_bind(Sema *s, Env *env, const AstNode *item)
     sema_bind_result(s, env, item, sema_eval(s, env, item->def.value, EV_EXPR));
 }
 
+/* Whether node v is computed from a parameter (in one pass over the
+ * nodes, which come in evaluation order).  A kind this does not know is
+ * taken to depend on one: the warning it serves must not be wrong. */
+static bool uses_parameters(const SemaModel *m, int v, Arena *a)
+{
+    bool *dep = ARENA_ARRAY(a, bool, v + 1);
+    for (int i = 0; i <= v; i++) {
+        const SemaNode *n = &m->nodes[i];
+        switch (n->kind) {
+        case SN_INPUT: case SN_TARGET: dep[i] = false; break;
+        case SN_CALL: case SN_BINARY: case SN_NEG: dep[i] = n->nparams > 0; break;
+        default: dep[i] = true; break;
+        }
+        for (int k = 0; k < BUILTIN_MAX_PARAMS && !dep[i]; k++)
+            dep[i] = n->in[k] >= 0 && dep[n->in[k]];
+    }
+    return dep[v];
+}
+
 /* output, loss and metric: each checks its value and records its node. */
 static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode **seen_output,
                          const AstNode **seen_loss)
@@ -264,19 +283,10 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
     env->row = item->kind == AST_OUTPUT ? "output" : item->kind == AST_LOSS ? "loss" : "metric";
     EvalCtx ctx = item->kind == AST_LOSS ? EV_LOSS : item->kind == AST_METRIC ? EV_METRIC : EV_EXPR;
-    if (ctx != EV_EXPR) {
-        const Builtin *b = e->kind == AST_CALL ? builtin_lookup(e->call.callee) : NULL;
-        BuiltinClass want = ctx == EV_LOSS ? BC_LOSS : BC_METRIC;
-        if (!b || b->cls != want) {
-            /* A name bound to something already wrong needs no second message. */
-            Value v = e->kind == AST_NAME ? sema_eval(s, env, e, EV_EXPR) : (Value){.kind = VAL_BOOL};
-            if (v.kind != VAL_ERROR)
-                sema_error(s, e->span, "%s must be a call of %s", env->row,
-                           ctx == EV_LOSS ? "cross_entropy, mse or binary_cross_entropy" : "accuracy");
-            return;
-        }
-    }
+    /* A loss or a metric is any expression; anything in it may read a target. */
+    s->in_label_stmt = ctx != EV_EXPR;
     Value v = sema_eval(s, env, e, ctx);
+    s->in_label_stmt = false;
     if (v.kind == VAL_ERROR)
         return;
     SemaModel *m = s->m;
@@ -287,10 +297,28 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
             return;
         }
         m->output = v.node;
-    } else if (item->kind == AST_LOSS) {
+        return;
+    }
+    /* One number per example (f32[B], averaged over the batch) or one
+     * number (what the loss built-ins give: already averaged). */
+    if (v.kind != VAL_TENSOR || v.t.elem != ELEM_F32 || v.t.shape.rank != 0) {
+        sema_error(s, e->span, "the %s must be one number per example, found %s", env->row,
+                   v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        if (v.kind == VAL_TENSOR && v.t.elem == ELEM_F32 && v.t.shape.rank > 0)
+            diag_note(s->diag, SPAN_NONE, "a loss built-in such as mse(...) gives one number; so does a reduction, "
+                                          "mean(x, axis: -1)");
+        return;
+    }
+    if (item->kind == AST_LOSS) {
         m->loss = v.node;
+        /* (a model with no parameters at all is a fixture for the passes, not a mistake) */
+        if (m->nparams > 0 && !uses_parameters(m, v.node, s->arena))
+            diag_warning(s->diag, e->span, "the loss does not depend on any of the model's parameters; training "
+                                           "cannot change it");
     } else {
         m->metrics = sema_grow(s, m->metrics, m->nmetrics, &s->cap_metrics, sizeof *m->metrics);
+        m->metric_names = sema_grow(s, m->metric_names, m->nmetrics, &s->cap_metric_names, sizeof *m->metric_names);
+        m->metric_names[m->nmetrics] = e->kind == AST_CALL ? e->call.callee : "metric";
         m->metrics[m->nmetrics++] = v.node;
     }
 }

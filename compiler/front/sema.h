@@ -83,6 +83,7 @@ typedef struct SemaModel {
     int         loss;         /* node index, or -1 */
     int        *metrics;
     int         nmetrics;
+    const char **metric_names; /* per metric: the callee of a call ("accuracy", a user layer), else "metric" */
     SemaTrain   train;
 } SemaModel;
 

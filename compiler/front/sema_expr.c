@@ -347,7 +347,7 @@ static const char *class_misuse(const Builtin *b)
 {
     switch (b->cls) {
     case BC_LOSS: return "it can only be the value of 'loss'";
-    case BC_METRIC: return "it can only be the value of 'metric'";
+    case BC_METRIC: return "it can only be used in a 'metric'";
     case BC_OPTIMIZER: return "it belongs in the train block: optimizer = ...";
     case BC_SCHEDULE: return "it belongs in the train block: schedule = ...";
     case BC_DATA: return "it belongs in the train block: data = ...";
@@ -360,6 +360,29 @@ static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *ar
 static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
                          const AstNode *const *slot);
 
+/* Whether node v is the result of the built-in id. */
+static bool made_by(Sema *s, int v, BuiltinId id)
+{
+    const SemaNode *n = &s->m->nodes[v];
+    return n->kind == SN_CALL && n->builtin == &builtin_table[id];
+}
+
+/* Losses given what they do not expect: valid programs that train badly. */
+static void warn_pitfalls(Sema *s, const Builtin *b, const Value *args, const Span *arg_at)
+{
+    int p = args[0].node;
+    if (b == &builtin_table[B_CROSS_ENTROPY] && made_by(s, p, B_SOFTMAX)) {
+        if (diag_warning(s->diag, arg_at[0], "cross_entropy applies softmax itself; these logits are already a "
+                                             "softmax output, so softmax is applied twice"))
+            diag_note(s->diag, s->m->nodes[p].at, "pass the scores this softmax takes instead");
+    } else if (b == &builtin_table[B_BINARY_CROSS_ENTROPY] && !made_by(s, p, B_SIGMOID) && !made_by(s, p, B_SOFTMAX)) {
+        if (diag_warning(s->diag, arg_at[0], "binary_cross_entropy takes probabilities, but this value is not the "
+                                             "result of sigmoid"))
+            diag_note(s->diag, SPAN_NONE, "for scores z, binary_cross_entropy_logits(z, target) applies sigmoid "
+                                          "itself, stably");
+    }
+}
+
 static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin *b, EvalCtx ctx)
 {
     static const BuiltinClass want_class[] = {
@@ -370,8 +393,13 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         sema_error(s, call->span, "a constant is computed from numbers; it cannot call %s", b->name);
         return ERR;
     }
-    if (b->cls != want_class[ctx]) {
-        if (ctx == EV_EXPR)
+    /* In expressions, loss built-ins are values like any other (a loss is
+     * any expression of them); a metric's own built-ins only in a metric. */
+    bool in_expr = ctx == EV_EXPR || ctx == EV_LOSS || ctx == EV_METRIC;
+    bool fits = b->cls == want_class[ctx]
+             || (in_expr && (b->cls == BC_LAYER || b->cls == BC_LOSS || (b->cls == BC_METRIC && ctx == EV_METRIC)));
+    if (!fits) {
+        if (in_expr)
             sema_error(s, call->call.callee_span, "%s is %s; %s", b->name, builtin_class_phrase(b->cls),
                        class_misuse(b));
         else
@@ -388,7 +416,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     if (!sema_bind_args(s, call, b->name, pnames, np, named, slot, &name_arg, true))
         return ERR;
     /* Inside a train block arguments are constants; elsewhere they may be tensors. */
-    EvalCtx inner = ctx == EV_EXPR || ctx == EV_LOSS || ctx == EV_METRIC ? EV_EXPR : EV_CONST;
+    EvalCtx inner = in_expr ? ctx : EV_CONST;
     Value args[BUILTIN_MAX_PARAMS];
     Span arg_at[BUILTIN_MAX_PARAMS];
     bool ok = true;
@@ -396,7 +424,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         const BuiltinParam *p = &b->params[i];
         arg_at[i] = slot[i] ? slot[i]->arg.value->span : call->span;
         if (slot[i]) {
-            if (b->cls == BC_LOSS || b->cls == BC_METRIC)
+            if ((b->cls == BC_LOSS || b->cls == BC_METRIC) && s->in_label_stmt)
                 s->label_reader = slot[i]->arg.value;
             args[i] = eval_param(s, env, b, i, slot[i], inner);
             s->label_reader = NULL;
@@ -457,6 +485,8 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         if (args[i].kind == VAL_TENSOR)
             n.in[k++] = args[i].node;
     }
+    if (b->cls == BC_LOSS)
+        warn_pitfalls(s, b, args, arg_at);
     int id = sema_add_node(s, &n);
     if (id < 0)
         return ERR;
@@ -898,7 +928,7 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     Binding *b = env_find(env, id);
     if (!b && env != &s->globals)
         b = env_find(&s->globals, id);
-    if (b && b->kind == AST_TARGET && b->v.kind != VAL_ERROR && s->label_reader != e) {
+    if (b && b->kind == AST_TARGET && b->v.kind != VAL_ERROR && s->label_reader != e && !s->in_label_stmt) {
         /* The model must not see what it is asked to predict. */
         sema_error(s, e->span, "target '%s' is what the model must predict; only a loss or a metric may read it", id);
         diag_note(s->diag, b->at, "'%s' is declared as a target here", id);
@@ -990,7 +1020,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     case AST_CALL: {
         int li = sema_layer_index(s, e->call.callee);
         const Builtin *b = builtin_lookup(e->call.callee);
-        if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR) {
+        if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {
             sema_error(s, e->call.callee_span, "'%s' is a layer, but a %s is needed here", e->call.callee,
                        ctx == EV_LOSS ? "loss" : ctx == EV_METRIC ? "metric" : ctx == EV_DATA ? "data source"
                        : ctx == EV_OPTIMIZER ? "optimizer" : "schedule");
@@ -1000,7 +1030,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             v = eval_layer_call(s, env, e, li);
         } else if (b) {
             v = eval_builtin(s, env, e, b, ctx);
-        } else if (ctx != EV_EXPR) {  /* bodies had this reported by sema_names() */
+        } else if (ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {  /* bodies had this reported by sema_names() */
             sema_error(s, e->call.callee_span, "unknown %s '%s'",
                        ctx == EV_DATA ? "data source" : ctx == EV_OPTIMIZER ? "optimizer"
                        : ctx == EV_SCHEDULE ? "schedule" : "layer", e->call.callee);

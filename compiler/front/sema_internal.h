@@ -48,7 +48,7 @@ typedef struct Sema {
     bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;
     SemaModel      *m;
-    int             cap_nodes, cap_params, cap_metrics;
+    int             cap_nodes, cap_params, cap_metrics, cap_metric_names;
     Frame           stack[SEMA_MAX_DEPTH];
     int             depth;
     bool            too_large;    /* reported "model too large" once */
@@ -57,6 +57,7 @@ typedef struct Sema {
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
+    bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */
 } Sema;
 
 /* sema.c */

@@ -449,14 +449,46 @@ static int lower_binary_cross_entropy(Lower *lw, const int *x)
     return mean_all(lw, un(lw, IR_NEG, sum));
 }
 
+static int lower_binary_accuracy(Lower *lw, const int *x);
+
 /* the fraction of positions whose largest score is the target */
 static int lower_accuracy(Lower *lw, const int *x)
 {
+    if (lw->g->nodes[x[1]].type != IR_I32)
+        return lower_binary_accuracy(lw, x);
     int am = stamp(lw, ir_add(lw->g, IR_ARGMAX, &x[0], 1, NULL, lw->at));
     am = reshape(lw, am, *shape_of(lw, x[1]));
     int predicted = un(lw, IR_CAST, am);
     int hit = bin(lw, IR_EQ, predicted, un(lw, IR_CAST, x[1]));
     return mean_all(lw, hit);
+}
+
+static int lower_mae(Lower *lw, const int *x)
+{
+    int d = bin(lw, IR_SUB, x[0], x[1]);
+    return mean_all(lw, bin(lw, IR_MAX, d, un(lw, IR_NEG, d)));
+}
+
+/* binary_cross_entropy(sigmoid(z), y) without forming sigmoid(z):
+ * max(z, 0) − z·y + log(1 + exp(−|z|)), as torch.nn.BCEWithLogitsLoss;
+ * exp never sees a positive argument, so nothing overflows. */
+static int lower_binary_cross_entropy_logits(Lower *lw, const int *x)
+{
+    int z = x[0], y = x[1];
+    int absz = bin(lw, IR_MAX, z, un(lw, IR_NEG, z));
+    int soft = un(lw, IR_LOG, bin(lw, IR_ADD, cnst(lw, 1), un(lw, IR_EXP, un(lw, IR_NEG, absz))));
+    int pos = bin(lw, IR_MAX, z, cnst(lw, 0));
+    int zy = bin(lw, IR_MUL, z, y);
+    return mean_all(lw, bin(lw, IR_ADD, bin(lw, IR_SUB, pos, zy), soft));
+}
+
+/* binary: the fraction of positions where p > 0.5 agrees with target > 0.5 */
+static int lower_binary_accuracy(Lower *lw, const int *x)
+{
+    int half = cnst(lw, 0.5);
+    int predicted = bin(lw, IR_GT, x[0], half);
+    int truth = bin(lw, IR_GT, x[1], half);
+    return mean_all(lw, bin(lw, IR_EQ, predicted, truth));
 }
 
 static const LowerFn lowering[B_COUNT] = {
@@ -472,6 +504,7 @@ static const LowerFn lowering[B_COUNT] = {
     [B_POW] = lower_pow, [B_MAXIMUM] = lower_maximum, [B_MINIMUM] = lower_minimum, [B_CLAMP] = lower_clamp,
     [B_SUM] = lower_sum, [B_MEAN] = lower_mean, [B_MAX] = lower_max, [B_TRANSPOSE] = lower_transpose,
     [B_CONCAT] = lower_concat,
+    [B_MAE] = lower_mae, [B_BINARY_CROSS_ENTROPY_LOGITS] = lower_binary_cross_entropy_logits,
     /* repeat is expanded by sema; train-block entries are not lowered here */
 };
 
@@ -540,6 +573,18 @@ static int lower_node(Lower *lw, int i)
     return -1;
 }
 
+/* A loss or a metric as one number: the mean over the batch of a
+ * per-example value (f32[B]), or the scalar a loss built-in gave. */
+static int batch_mean(Lower *lw, int node)
+{
+    int v = lw->value[node];
+    if (shape_of(lw, v)->rank == 0)
+        return v;
+    lw->node = &lw->m->nodes[node];
+    lw->at = lw->node->at;
+    return mean_all(lw, v);
+}
+
 int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOptions *opt, Lowered *out,
                 const char **err)
 {
@@ -568,16 +613,18 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
         if (!out->g.nodes[v].layer && m->nodes[i].builtin)
             out->g.nodes[v].layer = m->nodes[i].builtin->name;
     }
+    out->value = lw.value;
     out->output = lw.value[m->output];
     ir_output(&out->g, "output", out->output, OUT_PREDICTION, -1);
     if (m->loss >= 0) {
-        out->loss = lw.value[m->loss];
+        out->loss = batch_mean(&lw, m->loss);
         ir_output(&out->g, "loss", out->loss, OUT_LOSS, -1);
     }
     for (int i = 0; i < m->nmetrics; i++) {
-        const SemaNode *n = &m->nodes[m->metrics[i]];
-        const char *name = m->nmetrics == 1 ? n->builtin->name : arena_printf(a, "%s_%d", n->builtin->name, i + 1);
-        ir_output(&out->g, name, lw.value[m->metrics[i]], OUT_METRIC, -1);
+        /* named after what it calls ("accuracy", a user layer), else "metric" */
+        const char *base = m->metric_names[i];
+        const char *name = m->nmetrics == 1 ? base : arena_printf(a, "%s_%d", base, i + 1);
+        ir_output(&out->g, name, batch_mean(&lw, m->metrics[i]), OUT_METRIC, -1);
     }
     out->g.nforward = out->g.ngrad = out->g.n;
     if (out->g.error) {

@@ -21,6 +21,7 @@ typedef struct Lowered {
     int     output;     /* the prediction */
     int     loss;       /* the mean loss (a scalar), or -1 */
     int     step;       /* the step counter input, or -1 when nothing needs it */
+    int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values) */
 } Lowered;
 
 typedef struct LowerOptions {

@@ -16,6 +16,10 @@
 #   train     examples/embed/train.c trains an epoch through train_step in
 #             --jit's data order: its train_loss equals --jit's
 #   obj       --emit=obj: classify.c linked with mnist_mlp.o and the runtime
+#   forward   tests/embed/forward.c: a forward-only library (no loss, no train
+#             block; two inputs, one of tokens): its header has no train_step,
+#             forward equals nnc --predict on the same seed and numbers,
+#             save/load round-trips
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 rtlib=$3 san=$4 case=$5
 tmp=$(mktemp -d)
@@ -109,6 +113,27 @@ obj)
     cat "$tmp/out"
     want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
     grep -q "^$want (" "$tmp/out" || fail "expected '$want'" ;;
+forward)
+    "$nnc" --emit=so -o "$tmp/libtwo_in.so" "$root/tests/embed/forward.nn" || fail "nnc --emit=so"
+    grep -q "_train_step(" "$tmp/two_in.h" && fail "a forward-only header declares train_step"
+    grep -q "^int two_in_forward(two_in \*m, int64_t batch, const float \*a, const int32_t \*ids, float \*output);" \
+        "$tmp/two_in.h" || fail "no two_in_forward taking a and ids in order"
+    printf '#include "two_in.h"\nint main(void) { return 0; }\n' > "$tmp/h.c"
+    cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I "$tmp" "$tmp/h.c" || fail "two_in.h in C99"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/forward.c" -L "$tmp" -ltwo_in -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/forward" || fail "building forward.c"
+    "$tmp/forward" "$tmp" > "$tmp/out" || { cat "$tmp/out"; fail "forward"; }
+    cat "$tmp/out"
+    want=$("$nnc" --predict --seed 7 --input a=0.5,-1 --input ids=4,0,2 "$root/tests/embed/forward.nn") \
+        || fail "nnc --predict"
+    [ "$(sed -n 1p "$tmp/out")" = "$want" ] || fail "the library gives '$(sed -n 1p "$tmp/out")', --predict '$want'"
+    (cd "$tmp" && "$nnc" --emit=obj "$root/tests/embed/forward.nn") || fail "nnc --emit=obj"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/forward.c" "$tmp/two_in.o" "$rtlib" \
+        -ljansson -lz -lpthread -lm -o "$tmp/forward_obj" || fail "linking two_in.o"
+    "$tmp/forward_obj" "$tmp" > "$tmp/out2" || { cat "$tmp/out2"; fail "forward (obj)"; }
+    cmp "$tmp/out" "$tmp/out2" || fail "the object and the library differ" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

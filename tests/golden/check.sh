@@ -1,8 +1,9 @@
 #!/bin/sh
 # check.sh NNC STATUS EXPECTED DIR ARGS... — run "NNC ARGS..." in DIR and
 # compare with the golden file EXPECTED.  STATUS 0: stdout must equal
-# EXPECTED and stderr be empty.  Otherwise: the exit status must be STATUS,
-# stdout empty, and stderr equal EXPECTED.  With NNC_UPDATE_GOLDEN=1 the
+# EXPECTED and stderr be empty.  STATUS warn: the exit status must be 0,
+# stdout empty and stderr (the warnings) equal EXPECTED.  Otherwise: the
+# exit status must be STATUS, stdout empty, and stderr equal EXPECTED.  With NNC_UPDATE_GOLDEN=1 the
 # output is written to EXPECTED instead (review the diff before committing).
 nnc=$1 status=$2 expected=$3 dir=$4
 shift 4
@@ -10,7 +11,8 @@ out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 (cd "$dir" && NO_COLOR=1 "$nnc" "$@") >"$out" 2>"$err"
 got=$?
-if [ "$status" = 0 ]; then actual=$out; other=$err; else actual=$err; other=$out; fi
+if [ "$status" = warn ]; then status=0 actual=$err other=$out
+elif [ "$status" = 0 ]; then actual=$out; other=$err; else actual=$err; other=$out; fi
 if [ -n "$NNC_UPDATE_GOLDEN" ]; then
     cp "$actual" "$expected"
     echo "updated $expected"

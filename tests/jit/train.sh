@@ -34,6 +34,15 @@
 #                exit 143
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
+#   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
+#                (mnist feeds only the images), 200 steps: test loss (mse of
+#                the reconstruction) below 0.06 (measured 0.0532; 0.11 after
+#                30 steps), and its test_mae metric is reported
+#   metrics      tests/jit/xor_metrics.nn (xor with metric accuracy(p, y) on
+#                binary targets, mae, and mse(p, y) * 2): after 2000 epochs
+#                test_accuracy_1 is 1, test_mae_2 and test_metric_3 below 0.01
+#   per_example  tests/jit/xor_per_example.nn (xor with the loss (p - y)² per
+#                example, averaged over the batch): final train loss below 0.01
 #   sample       a small character model learns "abcd" repeated and, from the
 #                prompt "bc", generates "dabcdabc..." (text data, --sample)
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
@@ -66,6 +75,26 @@ need_text() {
     [ -n "$NNC_DATA" ] && [ -f "$NNC_DATA/tinyshakespeare/input.txt" ] || { echo "no tinyshakespeare in \$NNC_DATA; skipped"; exit 77; }
 }
 case $case in
+per_example)
+    "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" "$root/tests/jit/xor_per_example.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    loss=$(field train_loss "$tmp/m" '$')
+    echo "xor_per_example: final train_loss $loss (wanted < 0.01)"
+    number "$loss" && awk -v v="$loss" 'BEGIN { exit !(v < 0.01) }' ;;
+metrics)
+    "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" "$root/tests/jit/xor_metrics.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    acc=$(field test_accuracy_1 "$tmp/m" '$') mae=$(field test_mae_2 "$tmp/m" '$') other=$(field test_metric_3 "$tmp/m" '$')
+    echo "xor_metrics: test_accuracy_1 $acc, test_mae_2 $mae, test_metric_3 $other"
+    number "$acc" && number "$mae" && number "$other" || { echo "a metric is missing"; exit 1; }
+    awk -v a="$acc" -v m="$mae" -v o="$other" 'BEGIN { exit !(a == 1 && m < 0.01 && o < 0.01) }' ;;
+autoencoder)
+    need_mnist
+    "$nnc" --jit --metrics "$tmp/m" "$root/tests/jit/autoencoder.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    loss=$(field test_loss "$tmp/m" '$') mae=$(field test_mae "$tmp/m" '$')
+    echo "autoencoder: test_loss $loss (wanted < 0.06), test_mae $mae"
+    number "$loss" && number "$mae" || { echo "no test_loss or test_mae in the metrics"; exit 1; }
+    awk -v v="$loss" 'BEGIN { exit !(v < 0.06) }' ;;
 xor)
     trains train_loss '<' 0.01 xor ;;
 mnist)

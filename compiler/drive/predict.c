@@ -1,0 +1,625 @@
+/* predict.c — nnc --predict; see predict.h.
+ *
+ * The values of every input are read first (typed numbers, .npy or .csv),
+ * checked against the model's per-example shapes, then the forward pass
+ * is compiled (the same predict graph a library's forward runs), JIT-ed and
+ * run on all examples at once by the runtime's instance, which also loads
+ * the checkpoint.  --trace runs the lowered forward graph in the reference
+ * interpreter (f32, as the compiled code stores values) on the first
+ * example, with the same parameters, and prints each binding of the model
+ * body with its source line.
+ */
+#include "predict.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/cg.h"
+#include "../ir/interp.h"
+#include "../ir/lower.h"
+#include "../util/suggest.h"
+#include "model.h"
+
+enum { TRACE_HEAD = 8, TRACE_TAIL = 2 };  /* values shown of a long binding: the first 8, "...", the last 2 */
+
+/* One input of the model and the examples given for it. */
+typedef struct Feed {
+    const SemaNode *node;
+    const char     *given;    /* the --input argument, or NULL */
+    int64_t         size;     /* values per example */
+    int64_t         n;        /* examples */
+    double         *v;        /* n * size values */
+} Feed;
+
+__attribute__((format(printf, 2, 3)))
+static int fail(FILE *log, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nnc: error: ", log);
+    vfprintf(log, fmt, ap);
+    va_end(ap);
+    fputc('\n', log);
+    return 1;
+}
+
+static const char *type_str(Arena *a, const TensorType *t)
+{
+    StrBuf b = {0};
+    if (t->elem == ELEM_INDEX)
+        sb_printf(&b, "%s(%lld)", t->shape.rank ? "token" : "class", (long long)t->classes);
+    else
+        sb_puts(&b, "f32");
+    if (t->elem != ELEM_INDEX || t->shape.rank)
+        shape_print(&b, &t->shape, false);
+    const char *s = arena_printf(a, "%s", sb_cstr(&b));
+    sb_free(&b);
+    return s;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/* ---- reading values --------------------------------------------------------------------- */
+
+/* "1.5,-0.7": one example. */
+static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
+{
+    int64_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    fd->v = ARENA_ARRAY(a, double, count + 1);
+    const char *p = text;
+    for (int64_t i = 0; i < count; i++) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || !isfinite(x))
+            return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
+                        fd->node->name, text);
+        fd->v[i] = x;
+        p = *end ? end + 1 : end;
+    }
+    if (count != fd->size)
+        return fail(log, "--input %s: %lld number%s given, but input '%s' (%s) takes %lld per example", fd->node->name,
+                    (long long)count, count == 1 ? "" : "s", fd->node->name, type_str(a, &fd->node->type),
+                    (long long)fd->size);
+    fd->n = 1;
+    return 0;
+}
+
+static char *read_all(const char *path, size_t *len, FILE *log)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(log, "cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(buf, 2 * cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        fail(log, "cannot read '%s': %s", path, buf ? "read error" : "out of memory");
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* One example per line, numbers separated by commas; blank lines skipped. */
+static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
+{
+    size_t len;
+    char *text = read_all(path, &len, log);
+    if (!text)
+        return 1;
+    int64_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    fd->v = ARENA_ARRAY(a, double, lines * fd->size + 1);
+    fd->n = 0;
+    int rc = 0;
+    int64_t lineno = 0;
+    for (char *line = text; line && rc == 0; lineno++) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p) {
+            int64_t k = 0;
+            for (;;) {
+                char *end;
+                double x = strtod(p, &end);
+                while (*end == ' ' || *end == '\t' || *end == '\r')
+                    end++;
+                if (end == p || (*end && *end != ',') || !isfinite(x)) {
+                    rc = fail(log, "%s:%lld: expected a number, found '%.20s'", path, (long long)lineno + 1, p);
+                    break;
+                }
+                if (k < fd->size)
+                    fd->v[fd->n * fd->size + k] = x;
+                k++;
+                if (!*end)
+                    break;
+                p = end + 1;
+            }
+            if (rc == 0 && k != fd->size)
+                rc = fail(log, "%s:%lld: %lld values, but input '%s' (%s) takes %lld per example", path,
+                          (long long)lineno + 1, (long long)k, fd->node->name, type_str(a, &fd->node->type),
+                          (long long)fd->size);
+            fd->n++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    if (rc == 0 && fd->n == 0)
+        rc = fail(log, "%s: no examples in the file", path);
+    return rc;
+}
+
+/* A .npy file (format 1.0, 2.0 or 3.0): little-endian float32, float64,
+ * int32 or int64, C order, shape [n, ...] with the input's values per example. */
+static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
+{
+    size_t len;
+    char *buf = read_all(path, &len, log);
+    if (!buf)
+        return 1;
+    int rc = 0;
+    const unsigned char *u = (const unsigned char *)buf;
+    size_t hlen = 0, hstart = 0;
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        rc = fail(log, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+    } else if (u[6] == 1) {
+        hlen = (size_t)u[8] | (size_t)u[9] << 8;
+        hstart = 10;
+    } else if ((u[6] == 2 || u[6] == 3) && len >= 12) {
+        hlen = (size_t)u[8] | (size_t)u[9] << 8 | (size_t)u[10] << 16 | (size_t)u[11] << 24;
+        hstart = 12;
+    } else {
+        rc = fail(log, "%s: .npy format version %d.%d is not supported", path, u[6], u[7]);
+    }
+    if (rc == 0 && hstart + hlen > len)
+        rc = fail(log, "%s: the .npy header is cut short", path);
+    char *h = NULL;
+    if (rc == 0) {
+        h = arena_alloc(a, hlen + 1);
+        memcpy(h, buf + hstart, hlen);
+        h[hlen] = 0;
+    }
+    /* the header is a Python dict literal; these are the forms numpy writes */
+    const char *descr = h ? strstr(h, "'descr':") : NULL, *fo = h ? strstr(h, "'fortran_order':") : NULL,
+               *sh = h ? strstr(h, "'shape':") : NULL;
+    if (rc == 0 && (!descr || !fo || !sh))
+        rc = fail(log, "%s: the .npy header lacks descr, fortran_order or shape", path);
+    int kind = -1;  /* 0 f4, 1 f8, 2 i4, 3 i8 */
+    static const char *const descrs[] = {"'<f4'", "'<f8'", "'<i4'", "'<i8'"};
+    static const size_t width[] = {4, 8, 4, 8};
+    if (rc == 0) {
+        const char *d = descr + strlen("'descr':");
+        while (*d == ' ')
+            d++;
+        for (int k = 0; k < 4; k++)
+            if (strncmp(d, descrs[k], 5) == 0)
+                kind = k;
+        int dlen = 0;  /* the quoted descr, quotes included */
+        while (d[dlen] && dlen < 16 && (dlen == 0 || d[dlen] != '\''))
+            dlen++;
+        if (kind < 0)
+            rc = fail(log, "%s: .npy dtype %.*s' is not supported; use little-endian float32, float64, int32 or int64",
+                      path, dlen, d);
+    }
+    if (rc == 0) {
+        const char *p = fo + strlen("'fortran_order':");
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "False", 5) != 0)
+            rc = fail(log, "%s: a Fortran-order .npy array is not supported; save it in C order", path);
+    }
+    int64_t dims[NNC_MAX_RANK + 2];
+    int rank = 0;
+    if (rc == 0) {
+        const char *p = sh + strlen("'shape':");
+        while (*p == ' ')
+            p++;
+        if (*p++ != '(')
+            rc = fail(log, "%s: the .npy shape is not a tuple", path);
+        while (rc == 0) {
+            while (*p == ' ')
+                p++;
+            if (*p == ')')
+                break;
+            char *end;
+            long long d = strtoll(p, &end, 10);
+            if (end == p || d < 0 || rank >= NNC_MAX_RANK + 1) {
+                rc = fail(log, "%s: the .npy shape is not a tuple of sizes", path);
+                break;
+            }
+            dims[rank++] = d;
+            p = end;
+            while (*p == ' ')
+                p++;
+            if (*p == ',')
+                p++;
+        }
+    }
+    if (rc == 0 && rank == 0)
+        rc = fail(log, "%s: a .npy scalar has no examples; the array's first axis counts them", path);
+    int64_t per = 1;
+    for (int i = 1; rc == 0 && i < rank; i++)
+        per *= dims[i];
+    if (rc == 0 && per != fd->size) {
+        StrBuf s = {0};
+        for (int i = 0; i < rank; i++)
+            sb_printf(&s, "%s%lld", i ? ", " : "", (long long)dims[i]);
+        rc = fail(log, "%s: an array of shape [%s] has %lld values per example, but input '%s' (%s) takes %lld", path,
+                  sb_cstr(&s), (long long)per, fd->node->name, type_str(a, &fd->node->type), (long long)fd->size);
+        sb_free(&s);
+    }
+    size_t data = hstart + hlen;
+    if (rc == 0 && (double)(len - data) != (double)dims[0] * (double)per * (double)width[kind])
+        rc = fail(log, "%s: the data holds %zu bytes, but shape and dtype need %.0f", path, len - data,
+                  (double)dims[0] * (double)per * (double)width[kind]);
+    if (rc == 0 && dims[0] == 0)
+        rc = fail(log, "%s: no examples in the array", path);
+    if (rc == 0) {
+        fd->n = dims[0];
+        fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);
+        const unsigned char *d = u + data;
+        for (int64_t i = 0; i < fd->n * fd->size; i++, d += width[kind]) {
+            uint64_t bits = 0;
+            for (size_t b = 0; b < width[kind]; b++)
+                bits |= (uint64_t)d[b] << (8 * b);
+            double x;
+            if (kind == 0) {
+                uint32_t b32 = (uint32_t)bits;
+                float f;
+                memcpy(&f, &b32, 4);
+                x = f;
+            } else if (kind == 1) {
+                memcpy(&x, &bits, 8);
+            } else if (kind == 2) {
+                x = (double)(int32_t)(uint32_t)bits;
+            } else {
+                x = (double)(int64_t)bits;
+            }
+            if (!isfinite(x)) {
+                rc = fail(log, "%s: value %lld is not a finite number", path, (long long)i);
+                break;
+            }
+            fd->v[i] = x;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int read_feed(FILE *log, Feed *fd, Arena *a)
+{
+    const char *text = strchr(fd->given, '=') + 1;
+    int rc;
+    if (ends_with(text, ".npy"))
+        rc = parse_npy(log, fd, text, a);
+    else if (ends_with(text, ".csv"))
+        rc = parse_csv(log, fd, text, a);
+    else
+        rc = parse_numbers(log, fd, text, a);
+    if (rc != 0 || fd->node->type.elem != ELEM_INDEX)
+        return rc;
+    for (int64_t i = 0; i < fd->n * fd->size; i++) {
+        double x = fd->v[i];
+        if (x != floor(x) || x < 0 || x >= (double)fd->node->type.classes)
+            return fail(log, "--input %s: input '%s' takes token ids in [0, %lld), found %g (example %lld, value %lld)",
+                        fd->node->name, fd->node->name, (long long)fd->node->type.classes, x,
+                        (long long)(i / fd->size + 1), (long long)(i % fd->size + 1));
+    }
+    return 0;
+}
+
+/* Matches the --input arguments with the model's inputs and reads them. */
+static int read_feeds(NncFront *f, const PredictOptions *o, Feed *feeds, int nfeeds)
+{
+    FILE *log = o->log;
+    Arena *a = &f->arena;
+    const char **names = ARENA_ARRAY(a, const char *, nfeeds + 1);
+    for (int k = 0; k < nfeeds; k++)
+        names[k] = feeds[k].node->name;
+    for (int i = 0; i < o->ninputs; i++) {
+        const char *eq = strchr(o->inputs[i], '=');
+        const char *name = arena_printf(a, "%.*s", (int)(eq - o->inputs[i]), o->inputs[i]);
+        int k = 0;
+        while (k < nfeeds && strcmp(feeds[k].node->name, name) != 0)
+            k++;
+        if (k == nfeeds) {
+            fail(log, "--input %s: model '%s' has no input '%s'", name, f->model->name, name);
+            const char *best = suggest_among(name, names, nfeeds);
+            if (best)
+                fprintf(log, "nnc: note: did you mean '%s'?\n", best);
+            return 1;
+        }
+        if (feeds[k].given)
+            return fail(log, "--input %s is given twice", name);
+        feeds[k].given = o->inputs[i];
+    }
+    StrBuf missing = {0};
+    int nmissing = 0;
+    for (int k = 0; k < nfeeds; k++)
+        if (!feeds[k].given)
+            sb_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", feeds[k].node->name);
+    if (nmissing) {
+        fail(log, "--predict needs every input of model '%s'; missing %s (give --input NAME=VALUES)", f->model->name,
+             sb_cstr(&missing));
+        sb_free(&missing);
+        return 1;
+    }
+    sb_free(&missing);
+    for (int k = 0; k < nfeeds; k++)
+        if (read_feed(log, &feeds[k], a) != 0)
+            return 1;
+    for (int k = 1; k < nfeeds; k++)
+        if (feeds[k].n != feeds[0].n)
+            return fail(log, "input '%s' has %lld example%s, but input '%s' has %lld", feeds[k].node->name,
+                        (long long)feeds[k].n, feeds[k].n == 1 ? "" : "s", feeds[0].node->name, (long long)feeds[0].n);
+    return 0;
+}
+
+/* ---- writing results ------------------------------------------------------------------- */
+
+/* float32 [n, ...shape], the .npy format 1.0 */
+static int write_npy(FILE *log, const char *path, const float *v, int64_t n, const Shape *shape)
+{
+    StrBuf h = {0};
+    sb_printf(&h, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld,", (long long)n);
+    for (int i = 0; i < shape->rank; i++)
+        sb_printf(&h, "%s%lld%s", i ? " " : " ", (long long)shape->dim[i], ",");
+    sb_puts(&h, "), }");
+    size_t used = 10 + strlen(sb_cstr(&h)) + 1;
+    for (size_t pad = (64 - used % 64) % 64; pad > 0; pad--)
+        sb_putc(&h, ' ');
+    sb_putc(&h, '\n');
+    size_t hlen = strlen(sb_cstr(&h));
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+    int64_t count = n * shape_elems(shape);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(sb_cstr(&h), 1, hlen, f) == hlen
+           && fwrite(v, sizeof *v, (size_t)count, f) == (size_t)count;
+    sb_free(&h);
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        return fail(log, "cannot write '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+static void print_values(FILE *out, const double *v, int64_t n, bool elide)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (elide && n > TRACE_HEAD + TRACE_TAIL && i == TRACE_HEAD) {
+            fputs(", ...", out);
+            i = n - TRACE_TAIL;
+        }
+        fprintf(out, "%s%.7g", i ? (elide ? ", " : " ") : "", v[i]);
+    }
+}
+
+/* ---- --trace ------------------------------------------------------------------------------ */
+
+/* The parameters the instance was given: the checkpoint's, or the
+ * initialisation rt_params_init computes (rounded to f32 as it stores them). */
+static int trace_params(const SemaModel *m, const Lowered *L, IrEval *ev, const PredictOptions *o, uint64_t seed,
+                        Arena *a)
+{
+    RtCheckpoint ck = {0};
+    char why[512];
+    if (o->load && rt_safetensors_read(o->load, &ck, why, sizeof why) != 0)
+        return fail(o->log, "%s", why);
+    int rc = 0;
+    for (int i = 0; i < m->nparams && rc == 0; i++) {
+        int64_t n = shape_elems(&m->params[i].shape);
+        double *v = ARENA_ARRAY(a, double, n + 1);
+        const RtTensor *t = o->load ? rt_checkpoint_find(&ck, m->params[i].name) : NULL;
+        if (o->load && (!t || t->bytes != (size_t)n * sizeof(float) || strcmp(t->dtype, "F32") != 0)) {
+            rc = fail(o->log, "%s: tensor '%s' is missing or not f32 of its shape", o->load, m->params[i].name);
+            break;
+        }
+        for (int64_t e = 0; e < n; e++) {
+            float x;
+            if (t)
+                memcpy(&x, (const uint8_t *)t->data + sizeof x * (size_t)e, sizeof x);
+            else
+                x = (float)rt_init_value((RtInit)m->params[i].init, m->params[i].fan_in, m->params[i].scale,
+                                         m->params[i].data, seed, 1000 + (uint64_t)i, (uint64_t)e);
+            v[e] = x;
+        }
+        ir_eval_set(ev, L->param[i], v);
+    }
+    rt_checkpoint_free(&ck);
+    return rc;
+}
+
+static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nfeeds, uint64_t seed)
+{
+    const SemaModel *m = f->model;
+    Arena *a = &f->arena;
+    Lowered L;
+    const char *err = NULL;
+    LowerOptions lo = {.ftype = IR_F32, .training = false, .seed = m->train.seed};
+    if (lower_model(m, &f->src, a, &lo, &L, &err) != 0) {
+        fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    IrEval ev;
+    ir_eval_init(&ev, &L.g, 1);
+    int rc = trace_params(m, &L, &ev, o, seed, a);
+    /* inputs: the first example; targets (read only by the loss and metrics): zeros */
+    for (int v = 0; v < L.g.n && rc == 0; v++) {
+        const IrNode *n = &L.g.nodes[v];
+        if (n->op != IR_INPUT || (n->a.role != ROLE_INPUT && n->a.role != ROLE_TARGET))
+            continue;
+        int64_t count = ir_elems(&n->shape, 1);
+        double *vals = ARENA_ARRAY(a, double, count + 1);
+        for (int k = 0; k < nfeeds && n->a.role == ROLE_INPUT; k++)
+            if (strcmp(feeds[k].node->name, n->a.name) == 0)
+                memcpy(vals, feeds[k].v, sizeof *vals * (size_t)count);
+        ir_eval_set(&ev, v, vals);
+    }
+    if (rc == 0 && ir_eval_run(&ev) != 0) {
+        fprintf(o->log, "nnc: internal compiler error: the interpreter failed: %s (this is a bug in nnc)\n", ev.error);
+        rc = 3;
+    }
+    const char *file = strrchr(f->src.name, '/') ? strrchr(f->src.name, '/') + 1 : f->src.name;
+    const AstNode *model = NULL;
+    for (const AstNode *d = f->prog.decls; d; d = d->next)
+        if (d->kind == AST_MODEL && !model)
+            model = d;
+    for (const AstNode *it = model ? model->layer.body : NULL; it && rc == 0; it = it->next) {
+        const char *name;
+        const AstNode *e;
+        if (it->kind == AST_INPUT) {
+            name = it->decl.name;
+            e = it->decl.type;
+        } else if (it->kind == AST_BIND) {
+            name = it->def.name;
+            e = it->def.value;
+        } else if (it->kind == AST_OUTPUT) {
+            name = "output";
+            e = it->stmt.value;
+        } else {
+            continue;  /* targets, the loss and metrics: not part of the prediction */
+        }
+        uint32_t line, col;
+        source_linecol(&f->src, it->span.begin, &line, &col);
+        fprintf(o->out, "%s:%u: %s", file, line, name);
+        const Value *v = &e->ann;
+        if (e->ann_state != ANN_ONE || (v->kind != VAL_TENSOR && v->kind != VAL_INT && v->kind != VAL_FLOAT)) {
+            fputs(" = ?\n", o->out);
+            continue;
+        }
+        if (v->kind != VAL_TENSOR) {
+            fprintf(o->out, " = %.7g\n", v->kind == VAL_INT ? (double)v->i : v->f);
+            continue;
+        }
+        int node = L.value[v->node];
+        int64_t len;
+        const double *vals = ev.val[node];
+        len = ev.len[node];
+        fprintf(o->out, ": %s = ", type_str(a, &v->t));
+        if (len == 1) {
+            print_values(o->out, vals, 1, true);
+        } else {
+            fputc('(', o->out);
+            print_values(o->out, vals, len, true);
+            fputc(')', o->out);
+        }
+        fputc('\n', o->out);
+    }
+    ir_eval_free(&ev);
+    return rc;
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+int nnc_predict(NncFront *f, const PredictOptions *o)
+{
+    const SemaModel *m = f->model;
+    Arena *a = &f->arena;
+    FILE *log = o->log;
+    int nfeeds = 0;
+    for (int i = 0; i < m->nnodes; i++)
+        nfeeds += m->nodes[i].kind == SN_INPUT;
+    Feed *feeds = ARENA_ARRAY(a, Feed, nfeeds + 1);
+    for (int i = 0, k = 0; i < m->nnodes; i++)
+        if (m->nodes[i].kind == SN_INPUT)
+            feeds[k++] = (Feed){.node = &m->nodes[i], .size = shape_elems(&m->nodes[i].type.shape)};
+    if (read_feeds(f, o, feeds, nfeeds) != 0)
+        return 1;
+    int64_t n = feeds[0].n;
+    uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
+
+    TrainModel tm;
+    int rc = nnc_forward_model(f, o->batch, &tm, log);
+    if (rc != 0)
+        return rc;
+    RtModel *rm = &tm.rm;
+    const char *err = NULL;
+    CgJit *jit = NULL;
+    if (cg_jit_create(&jit, &err) != 0
+        || cg_jit_add(jit, &tm.predict.step.L.g, tm.predict.plan, NNC_PREDICT_ENTRY, &(CgOptions){.opt = 3}, &err) != 0
+        || !(rm->predict.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_PREDICT_ENTRY, &err))) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        cg_jit_destroy(jit);
+        return 3;
+    }
+    RtInstance *x = rt_instance_create(rm, seed, 0);
+    if (!x) {
+        cg_jit_destroy(jit);
+        return fail(log, "out of memory");
+    }
+    if (o->load && rt_instance_load(x, o->load) != 0)
+        rc = fail(log, "%s", rt_instance_error(x));
+    /* the instance takes float or int32 arrays, in the order of rm->inputs */
+    const void **in = ARENA_ARRAY(a, const void *, rm->ninputs + 1);
+    for (int i = 0; i < rm->ninputs && rc == 0; i++) {
+        const Feed *fd = NULL;
+        for (int k = 0; k < nfeeds; k++)
+            if (strcmp(feeds[k].node->name, rm->inputs[i].name) == 0)
+                fd = &feeds[k];
+        int64_t count = n * fd->size;
+        if (rm->inputs[i].dtype == RT_I32) {
+            int32_t *v = ARENA_ARRAY(a, int32_t, count + 1);
+            for (int64_t e = 0; e < count; e++)
+                v[e] = (int32_t)fd->v[e];
+            in[i] = v;
+        } else {
+            float *v = ARENA_ARRAY(a, float, count + 1);
+            for (int64_t e = 0; e < count; e++)
+                v[e] = (float)fd->v[e];
+            in[i] = v;
+        }
+    }
+    int64_t per = rm->predict.output_elems;
+    float *out = ARENA_ARRAY(a, float, n * per + 1);
+    if (rc == 0 && rt_instance_forward(x, n, in, out) != 0)
+        rc = fail(log, "%s", rt_instance_error(x));
+    rt_instance_destroy(x);
+    cg_jit_destroy(jit);
+    if (rc == 0 && o->output)
+        rc = write_npy(log, o->output, out, n, &m->nodes[m->output].type.shape);
+    if (rc == 0 && o->trace)
+        return trace(f, o, feeds, nfeeds, seed);
+    if (rc == 0 && !o->output) {
+        double *row = ARENA_ARRAY(a, double, per + 1);
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t e = 0; e < per; e++)
+                row[e] = out[i * per + e];
+            print_values(o->out, row, per, false);
+            fputc('\n', o->out);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,96 @@
+#!/bin/sh
+# run.sh NNC ROOT CASE — nnc --predict end to end (tests/predict/npy.py writes
+# the checkpoints and arrays and reads .npy without numpy).
+#   primer   the primer's worked example with typed-in weights (a checkpoint):
+#            x = (1.5, -0.7) gives exactly "1.066"; --trace shows
+#            h = (1.61, 0, 0) and y = 1.066 with their source lines
+#   files    three examples from .npy (float32, float64, int32, int64) and
+#            from .csv give the same lines as the numbers typed one by one;
+#            -o out.npy holds them as float32 [3, 1]
+#   trained  examples/xor.nn trained by --jit --save: --predict --load of that
+#            checkpoint (with its optimizer state) on the four rows of a .csv
+#            puts each on the right side of 0.5 by 0.1 at least
+#   badfiles a .npy that is not one, of the wrong size per example, of an
+#            unsupported dtype or in Fortran order, and a ragged .csv: exit 1
+#            with the reason, nothing on stdout
+nnc=$1 root=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+py=/usr/bin/python3
+npy="$root/tests/predict/npy.py"
+model="$root/tests/predict/primer.nn"
+"$py" "$npy" primer "$tmp/ck.safetensors" || fail "writing the checkpoint"
+predict() { "$nnc" --predict "$model" --load "$tmp/ck.safetensors" "$@"; }
+case $case in
+primer)
+    got=$(predict --input x=1.5,-0.7) || fail "--predict"
+    echo "$got"
+    [ "$got" = "1.066" ] || fail "expected 1.066, got '$got'"
+    predict --input x=1.5,-0.7 --trace > "$tmp/trace" || fail "--trace"
+    cat "$tmp/trace"
+    cat > "$tmp/want" <<'END'
+primer.nn:4: x: f32[2] = (1.5, -0.7)
+primer.nn:6: z: f32[3] = (1.61, -1.03, -0.58)
+primer.nn:7: h: f32[3] = (1.61, 0, 0)
+primer.nn:8: y: f32[1] = 1.066
+primer.nn:9: output: f32[1] = 1.066
+END
+    diff -u "$tmp/want" "$tmp/trace" || fail "--trace"
+    # docs/training.md runs the committed copy of the checkpoint
+    cmp "$tmp/ck.safetensors" "$root/tests/predict/primer.safetensors" || fail "tests/predict/primer.safetensors is stale" ;;
+files)
+    # one example at a time, typed
+    for x in 1.5,-0.7 2,1 -1,3; do predict --input x=$x || fail "--input x=$x"; done > "$tmp/typed"
+    cat "$tmp/typed"
+    [ "$(wc -l < "$tmp/typed")" = 3 ] || fail "three lines expected"
+    "$py" "$npy" write "$tmp/f4.npy" f4 3x2 1.5,-0.7,2,1,-1,3
+    "$py" "$npy" write "$tmp/f8.npy" f8 3x2 1.5,-0.7,2,1,-1,3
+    printf '1.5,-0.7\n2, 1\n\n-1,3\n' > "$tmp/x.csv"
+    for f in f4.npy f8.npy x.csv; do
+        predict --input "x=$tmp/$f" > "$tmp/out" || fail "--input x=$f"
+        diff -u "$tmp/typed" "$tmp/out" || fail "$f differs from the typed numbers"
+    done
+    for t in i4 i8; do
+        "$py" "$npy" write "$tmp/$t.npy" $t 3x2 2,1,-1,3,0,0
+        predict --input "x=$tmp/$t.npy" > "$tmp/out" || fail "--input x=$t.npy"
+        { predict --input x=2,1; predict --input x=-1,3; predict --input x=0,0; } > "$tmp/want"
+        diff -u "$tmp/want" "$tmp/out" || fail "$t.npy"
+    done
+    predict --input "x=$tmp/f4.npy" -o "$tmp/out.npy" > "$tmp/stdout" || fail "-o out.npy"
+    [ -s "$tmp/stdout" ] && fail "-o: something on stdout"
+    "$py" "$npy" read "$tmp/out.npy" > "$tmp/read" || fail "reading out.npy"
+    cat "$tmp/read"
+    [ "$(sed -n 1p "$tmp/read")" = "shape [3, 1]" ] || fail "out.npy shape"
+    [ "$(sed -n 2p "$tmp/read")" = "$(tr '\n' ' ' < "$tmp/typed" | sed 's/ $//')" ] || fail "out.npy values" ;;
+trained)
+    cp "$root/examples/xor.nn" "$root/examples/xor.csv" "$tmp/"
+    "$nnc" --jit --save "$tmp/xor.safetensors" "$tmp/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    printf '0,0\n0,1\n1,0\n1,1\n' > "$tmp/x.csv"
+    "$nnc" --predict --load "$tmp/xor.safetensors" --input "x=$tmp/x.csv" "$tmp/xor.nn" > "$tmp/out" || fail "--predict"
+    cat "$tmp/out"
+    printf '0\n1\n1\n0\n' | paste - "$tmp/out" | awk '{ if (($1 == 1) ? $2 < 0.6 : $2 > 0.4) bad = 1 } END { exit bad }' \
+        || fail "xor is not learned" ;;
+badfiles)
+    printf 'not an array' > "$tmp/junk.npy"
+    "$py" "$npy" write "$tmp/wide.npy" f4 2x3 1,2,3,4,5,6
+    "$py" "$npy" write "$tmp/f8.npy" f8 1x2 1,2
+    sed 's/<f8/>f8/' "$tmp/f8.npy" > "$tmp/big.npy"
+    sed "s/'fortran_order': False/'fortran_order': True /" "$tmp/f8.npy" > "$tmp/fortran.npy"
+    printf '1,2\n3\n' > "$tmp/ragged.csv"
+    check() {  # check FILE EXPECTED-STDERR
+        predict --input "x=$tmp/$1" > "$tmp/out" 2> "$tmp/err"; got=$?
+        [ "$got" = 1 ] || fail "$1: exit status $got"
+        [ -s "$tmp/out" ] && fail "$1: output on stdout"
+        sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
+        echo "$2" | diff -u - "$tmp/err2" || fail "$1"
+    }
+    check junk.npy "nnc: error: junk.npy: not a .npy file (no \\x93NUMPY magic)"
+    check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
+    check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, int32 or int64"
+    check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
+    check ragged.csv "nnc: error: ragged.csv:2: 1 values, but input 'x' (f32[2]) takes 2 per example"
+    echo "all refused" ;;
+*)
+    fail "unknown case $case" ;;
+esac

@@ -452,7 +452,11 @@ void sema_param_refs_finish(Sema *s)
                 if (strncmp(s->m->params[k].name, made, strlen(made)) == 0)
                     creator = NULL;
         }
-        if (creator) {
+        /* A call wholly before the reference that created nothing failed,
+         * and said so: the reference adds nothing to that. */
+        if (creator && creator->span.end <= ref->at.begin && s->diag->errors > s->errors_at_start)
+            continue;
+        if (creator && creator->span.end > ref->at.begin) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, creator->span, "'%s' is created here", rel);
             continue;

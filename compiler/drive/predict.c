@@ -462,6 +462,18 @@ static int trace_params(const SemaModel *m, const Lowered *L, IrEval *ev, const 
     return rc;
 }
 
+/* One value bare, several in parentheses: "1.066", "(1.61, 0, 0)". */
+static void print_bracketed(FILE *out, const double *vals, int64_t len)
+{
+    if (len == 1) {
+        print_values(out, vals, 1, true);
+        return;
+    }
+    fputc('(', out);
+    print_values(out, vals, len, true);
+    fputc(')', out);
+}
+
 static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nfeeds, uint64_t seed)
 {
     const SemaModel *m = f->model;
@@ -509,6 +521,19 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
         } else if (it->kind == AST_OUTPUT) {
             name = "output";
             e = it->stmt.value;
+        } else if (it->kind == AST_PARAM_STMT) {
+            /* a parameter of the model: its values, typed in, initialised or loaded */
+            uint32_t line, col;
+            source_linecol(&f->src, it->span.begin, &line, &col);
+            for (int i = 0; i < m->nparams; i++)
+                if (strcmp(m->params[i].name, it->pdecl.name) == 0) {
+                    TensorType t = {.elem = ELEM_F32, .shape = m->params[i].shape};
+                    int node = L.param[i];
+                    fprintf(o->out, "%s:%u: param %s: %s = ", file, line, it->pdecl.name, type_str(a, &t));
+                    print_bracketed(o->out, ev.val[node], ev.len[node]);
+                    fputc('\n', o->out);
+                }
+            continue;
         } else {
             continue;  /* targets, the loss and metrics: not part of the prediction */
         }
@@ -529,13 +554,7 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
         const double *vals = ev.val[node];
         len = ev.len[node];
         fprintf(o->out, ": %s = ", type_str(a, &v->t));
-        if (len == 1) {
-            print_values(o->out, vals, 1, true);
-        } else {
-            fputc('(', o->out);
-            print_values(o->out, vals, len, true);
-            fputc(')', o->out);
-        }
+        print_bracketed(o->out, vals, len);
         fputc('\n', o->out);
     }
     ir_eval_free(&ev);

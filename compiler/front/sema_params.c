@@ -101,8 +101,9 @@ typedef struct Literal {
     bool    ok;
 } Literal;
 
-/* Checks e, an element at depth d, against the shape, and appends its numbers. */
-static void literal_walk(Literal *L, const AstNode *e, int d)
+/* Checks e, element index (from 0) of its list at depth d, against the
+ * shape, and appends its numbers. */
+static void literal_walk(Literal *L, const AstNode *e, int d, int index)
 {
     Sema *s = L->s;
     if (!L->ok)
@@ -114,12 +115,13 @@ static void literal_walk(Literal *L, const AstNode *e, int d)
             return;
         }
         if (e->list.n != L->shape.dim[d]) {
-            L->ok = sema_error(s, e->span, "ragged tensor literal: this row has %d element%s, expected %lld as in the first row",
-                               e->list.n, e->list.n == 1 ? "" : "s", (long long)L->shape.dim[d]);
+            L->ok = sema_error(s, e->span, "ragged tensor literal: row %d has %d element%s, expected %lld as in row 1",
+                               index + 1, e->list.n, e->list.n == 1 ? "" : "s", (long long)L->shape.dim[d]);
             return;
         }
+        int i = 0;
         for (const AstNode *it = e->list.items; it; it = it->next)
-            literal_walk(L, it, d + 1);
+            literal_walk(L, it, d + 1, i++);
         return;
     }
     if (e->kind == AST_LIST) {
@@ -159,7 +161,7 @@ static bool literal_values(Sema *s, Env *env, const AstNode *list, Shape *shape,
     }
     /* Nesting depth bounds the rank, and the source's length the count. */
     L.data = ARENA_ARRAY(s->arena, double, (size_t)elems + 1);
-    literal_walk(&L, list, 0);
+    literal_walk(&L, list, 0, 0);
     if (!L.ok)
         return false;
     *shape = L.shape;
@@ -452,7 +454,11 @@ void sema_param_refs_finish(Sema *s)
                 if (strncmp(s->m->params[k].name, made, strlen(made)) == 0)
                     creator = NULL;
         }
-        if (creator) {
+        /* A call wholly before the reference that created nothing failed,
+         * and said so: the reference adds nothing to that. */
+        if (creator && creator->span.end <= ref->at.begin && s->diag->errors > s->errors_at_start)
+            continue;
+        if (creator && creator->span.end > ref->at.begin) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, creator->span, "'%s' is created here", rel);
             continue;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh NNC ROOT CASE — nnc --predict end to end (tests/predict/npy.py writes
 # the checkpoints and arrays and reads .npy without numpy).
-#   primer   the primer's worked example with typed-in weights (a checkpoint):
+#   primer   the primer's worked example with its weights in a checkpoint
+#            (--load) and typed in (examples/primer.nn, param statements):
 #            x = (1.5, -0.7) gives exactly "1.066"; --trace shows
 #            h = (1.61, 0, 0) and y = 1.066 with their source lines
 #   files    three examples from .npy (float32, float64, int32, int64) and
@@ -37,8 +38,11 @@ primer.nn:8: y: f32[1] = 1.066
 primer.nn:9: output: f32[1] = 1.066
 END
     diff -u "$tmp/want" "$tmp/trace" || fail "--trace"
-    # docs/training.md runs the committed copy of the checkpoint
-    cmp "$tmp/ck.safetensors" "$root/tests/predict/primer.safetensors" || fail "tests/predict/primer.safetensors is stale" ;;
+    # the same network with its weights typed in (param statements): no checkpoint
+    got=$("$nnc" --predict --input x=1.5,-0.7 "$root/examples/primer.nn") || fail "--predict examples/primer.nn"
+    [ "$got" = "1.066" ] || fail "examples/primer.nn: expected 1.066, got '$got'"
+    "$nnc" --predict --trace --input x=1.5,-0.7 "$root/examples/primer.nn" | grep -qx \
+        'primer.nn:20: h: f32\[3\] = (1.61, 0, 0)' || fail "examples/primer.nn --trace: no h = (1.61, 0, 0)" ;;
 files)
     # one example at a time, typed
     for x in 1.5,-0.7 2,1 -1,3; do predict --input x=$x || fail "--input x=$x"; done > "$tmp/typed"

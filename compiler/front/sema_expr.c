@@ -801,8 +801,8 @@ static Value eval_index(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         const AstNode *extra = e->index.items;
         for (int i = 0; i < in->rank; i++)
             extra = extra->next;
-        sema_error(s, extra->span, "%d subscripts for %s, which has %d ax%s per example", e->index.n,
-                   sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
+        sema_error(s, extra->span, "%d subscript%s for %s, which has %d ax%s per example", e->index.n,
+                   e->index.n == 1 ? "" : "s", sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
         return ERR;
     }
     SemaSlice *sl = ARENA_NEW(s->arena, SemaSlice);

@@ -321,6 +321,8 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     if (want) {
         sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
                    v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        if (b - builtin_table == B_MAX && p->kind == PK_AXES)  /* max(x, 0.5) meant elementwise */
+            diag_note(s->diag, SPAN_NONE, "max reduces over an axis; maximum(a, b) is the larger of two values");
         return ERR;
     }
     if (p->range && (v.kind == VAL_INT || v.kind == VAL_FLOAT)) {

@@ -326,6 +326,8 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     if (want) {
         sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
                    v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
+        if (b - builtin_table == B_MAX && p->kind == PK_AXES)  /* max(x, 0.5) meant elementwise */
+            diag_note(s->diag, SPAN_NONE, "max reduces over an axis; maximum(a, b) is the larger of two values");
         return ERR;
     }
     if (p->range && (v.kind == VAL_INT || v.kind == VAL_FLOAT)) {
@@ -846,8 +848,8 @@ static Value eval_index(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         const AstNode *extra = e->index.items;
         for (int i = 0; i < in->rank; i++)
             extra = extra->next;
-        sema_error(s, extra->span, "%d subscripts for %s, which has %d ax%s per example", e->index.n,
-                   sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
+        sema_error(s, extra->span, "%d subscript%s for %s, which has %d ax%s per example", e->index.n,
+                   e->index.n == 1 ? "" : "s", sema_type_str(s, &x.t), in->rank, in->rank == 1 ? "is" : "es");
         return ERR;
     }
     SemaSlice *sl = ARENA_NEW(s->arena, SemaSlice);

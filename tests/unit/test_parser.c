@@ -149,6 +149,49 @@ static void test_deep_nesting(void)
     free(text);
 }
 
+/* x[i, a:b, :] is a postfix primary: it binds tighter than unary minus and
+ * chains; a line ending in an expression is not continued by the next one,
+ * since no statement starts with '['. */
+static void test_subscripts(void)
+{
+    FrontRun r;
+    run_text(&r, "model m { input x: f32[2, 3, 4]\n target y: f32[4]\n"
+                 "  h = -x[0, 1:, :2][:]\n output h\n loss mse(x[1:, 0][0], y) }\n");
+    CU_ASSERT_EQUAL(r.status, NNC_OK);
+    ASSERT_STR(output_type(&r), "f32[B,2,2]");
+    const AstNode *body = r.f.prog.decls->layer.body, *h = body->next->next, *out = h->next;
+    const AstNode *neg = h->def.value;
+    CU_ASSERT_EQUAL_FATAL(neg->kind, AST_NEG);
+    const AstNode *outer = neg->unary.operand;     /* (x[0, 1:, :2])[:] */
+    CU_ASSERT_EQUAL_FATAL(outer->kind, AST_INDEX);
+    CU_ASSERT_EQUAL(outer->index.n, 1);
+    CU_ASSERT_EQUAL(outer->index.items->kind, AST_RANGE);
+    CU_ASSERT_PTR_NULL(outer->index.items->range.lo);
+    CU_ASSERT_PTR_NULL(outer->index.items->range.hi);
+    const AstNode *inner = outer->index.base;
+    CU_ASSERT_EQUAL_FATAL(inner->kind, AST_INDEX);
+    CU_ASSERT_EQUAL(inner->index.base->kind, AST_NAME);
+    CU_ASSERT_EQUAL(inner->index.n, 3);
+    const AstNode *i0 = inner->index.items, *i1 = i0->next, *i2 = i1->next;
+    CU_ASSERT_EQUAL(i0->kind, AST_INT);
+    CU_ASSERT_EQUAL(i1->kind, AST_RANGE);
+    CU_ASSERT_EQUAL(i1->range.lo->i, 1);
+    CU_ASSERT_PTR_NULL(i1->range.hi);
+    CU_ASSERT_PTR_NULL(i2->range.lo);
+    CU_ASSERT_EQUAL(i2->range.hi->i, 2);
+    CU_ASSERT_EQUAL(out->kind, AST_OUTPUT);
+    CU_ASSERT_EQUAL(out->stmt.value->kind, AST_NAME);   /* 'output h' ends at the line */
+    CU_ASSERT_EQUAL(out->next->kind, AST_LOSS);
+    run_free(&r);
+
+    run_text(&r, "model m { input x: f32[3]\n output x[0:2:1] }\n");
+    ASSERT_STR(first_error(&r), "expected ',' or ']', found ':'");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[3]\n output x[] }\n");
+    ASSERT_STR(first_error(&r), "expected expression or ':', found ']'");
+    run_free(&r);
+}
+
 static void test_empty(void)
 {
     FrontRun r;
@@ -165,6 +208,7 @@ static const TestCase tests[] = {
     {"recovery without cascades", test_recovery},
     {"deep nesting", test_deep_nesting},
     {"empty file", test_empty},
+    {"subscripts", test_subscripts},
     {NULL, NULL},
 };
 

@@ -470,6 +470,7 @@ static const Row prim_rows[] = {
     BAD("[]", "input x: f32[3, 4]", "x[:, 0:9]", "range end 9 is out of range for axis 1 of f32[B,3,4], of size 4"),
     BAD("[]", "input x: f32[3, 4]", "x[0, 0, 0]", "3 subscripts for f32[B,3,4], which has 2 axes per example"),
     BAD("[]", "input x: f32[3, 4]", "x[0.5]", "a subscript must be an integer, found a number"),
+    BAD("[]", "input x: f32[3]", "sum(x)[0]", "1 subscript for f32[B], which has 0 axes per example"),
     BAD("[]", "input t: token(5)[3]", "t[0]", "only a tensor of real numbers can be subscripted, found token(5)[B,3]"),
     END,
 };

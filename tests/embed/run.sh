@@ -20,6 +20,9 @@
 #             block; two inputs, one of tokens): its header has no train_step,
 #             forward equals nnc --predict on the same seed and numbers,
 #             save/load round-trips
+#   cosine    tests/embed/cosine.py: the cosine similarity of two inputs
+#             written with sum and sqrt, from --predict (.npy) and from the
+#             forward-only library (ctypes), equals numpy's within 2e-6
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 rtlib=$3 san=$4 case=$5
 tmp=$(mktemp -d)
@@ -113,6 +116,12 @@ obj)
     cat "$tmp/out"
     want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
     grep -q "^$want (" "$tmp/out" || fail "expected '$want'" ;;
+cosine)
+    /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
+    [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }
+    "$nnc" --emit=so -o "$tmp/libcos_sim.so" "$root/tests/embed/cosine.nn" || fail "nnc --emit=so"
+    /usr/bin/python3 "$root/tests/embed/cosine.py" "$nnc" "$root/tests/embed/cosine.nn" "$tmp/libcos_sim.so" "$tmp" \
+        || fail "cosine.py" ;;
 forward)
     "$nnc" --emit=so -o "$tmp/libtwo_in.so" "$root/tests/embed/forward.nn" || fail "nnc --emit=so"
     grep -q "_train_step(" "$tmp/two_in.h" && fail "a forward-only header declares train_step"

@@ -28,6 +28,10 @@
 #   writefail    --save into a missing folder is refused before training,
 #                naming the user's path; --metrics /dev/full stops with the
 #                write error (both exit 1)
+#   custom       examples/mnist_custom.nn (RMSNorm and SwiGLU written in .nn)
+#                reaches 96% in one epoch (measured 96.84%), and its
+#                checkpoint names the layers' own parameters norm.gain and
+#                norm_f.gain as docs/language.md says
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
@@ -227,6 +231,16 @@ writefail)
     "$nnc" --jit --steps 2 --metrics /dev/full "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write metrics to '/dev/full': No space left on device" ] ;;
+custom)
+    need_mnist
+    trains test_accuracy '>=' 0.96 mnist_custom --epochs 1 --save "$tmp/ck.safetensors" || exit 1
+    names=$(/usr/bin/python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+print(" ".join(sorted(k for k in h if k.endswith("gain") and not k.startswith("optimizer."))))' "$tmp/ck.safetensors")
+    echo "gains in the checkpoint: $names"
+    [ "$names" = "norm.gain norm_f.gain" ] ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -241,6 +241,16 @@ static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64
     fflush(L->log);
 }
 
+/* ", "key": v" for a metrics line; JSON has no inf or nan, so a value that
+ * is not finite (a test loss that overflowed) is null. */
+static void json_number(FILE *f, const char *key, double v)
+{
+    if (isfinite(v))
+        fprintf(f, ", \"%s\": %.6g", key, v);
+    else
+        fprintf(f, ", \"%s\": null", key);
+}
+
 /* seconds: since the last report, evaluation included; train_seconds: the
  * part spent in training steps (batch filling included), which with
  * examples gives the throughput. */
@@ -264,10 +274,14 @@ static int report(Loop *L, int64_t epoch, int64_t step, double train_loss, const
     fflush(L->log);
 json:
     if (L->metrics) {
-        fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6g, \"test_loss\": %.6g",
-                (long long)epoch, (long long)step, train_loss, ev->loss);
-        for (int i = 0; i < m->eval.nmetrics; i++)
-            fprintf(L->metrics, ", \"test_%s\": %.6g", m->eval.metric_name[i], ev->metric[i]);
+        fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
+        json_number(L->metrics, "train_loss", train_loss);
+        json_number(L->metrics, "test_loss", ev->loss);
+        for (int i = 0; i < m->eval.nmetrics; i++) {
+            char key[128];
+            snprintf(key, sizeof key, "test_%s", m->eval.metric_name[i]);
+            json_number(L->metrics, key, ev->metric[i]);
+        }
         fprintf(L->metrics,
                 ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f, \"train_seconds\": %.4f, "
                 "\"examples_per_second\": %.1f}\n",

@@ -32,6 +32,8 @@
 #                reaches 96% in one epoch (measured 96.84%), and its
 #                checkpoint names the layers' own parameters norm.gain and
 #                norm_f.gain as docs/language.md says
+#   infjson      a test loss that overflows f32 (a target of 3e38 squared) is
+#                null in the metrics file, which stays JSON (it was inf)
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
@@ -241,6 +243,25 @@ h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
 print(" ".join(sorted(k for k in h if k.endswith("gain") and not k.startswith("optimizer."))))' "$tmp/ck.safetensors")
     echo "gains in the checkpoint: $names"
     [ "$names" = "norm.gain norm_f.gain" ] ;;
+infjson)
+    cat > "$tmp/m.nn" <<'EOF'
+model m {
+    input x: f32[2]
+    target y: f32[1]
+    p = dense(x, 1)
+    output p
+    loss mse(p, y)
+}
+train { data = csv("tr.csv", test: "te.csv") optimizer = sgd(lr: 0.1) batch = 2 epochs = 1 }
+EOF
+    printf '1,2,3\n4,5,6\n' > "$tmp/tr.csv"
+    printf '1,2,3e38\n4,5,6\n' > "$tmp/te.csv"
+    (cd "$tmp" && "$nnc" --jit --metrics m.jsonl m.nn 2>"$tmp/log") || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/log" "$tmp/m.jsonl"
+    /usr/bin/python3 -c '
+import json, math, sys
+line = json.loads(open(sys.argv[1]).readline())
+assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line' "$tmp/m.jsonl" ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -34,18 +34,18 @@ typedef struct Rows {
 static int rows_grow(Rows *r, int classified)
 {
     int64_t cap = r->cap ? 2 * r->cap : 1024;
-    float *x = realloc(r->x, (size_t)(cap * r->x_elems) * sizeof *x);
+    float *x = rt_realloc(r->x, (size_t)(cap * r->x_elems) * sizeof *x);
     if (!x)
         return -1;
     r->x = x;
     if (classified) {
-        int32_t *l = realloc(r->labels, (size_t)cap * sizeof *l);
+        int32_t *l = rt_realloc(r->labels, (size_t)cap * sizeof *l);
         if (!l)
             return -1;
         r->labels = l;
     }
     else {
-        float *y = realloc(r->y, (size_t)cap * sizeof *y);
+        float *y = rt_realloc(r->y, (size_t)cap * sizeof *y);
         if (!y)
             return -1;
         r->y = y;
@@ -146,7 +146,7 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
             }
             ncols = n;
             r.x_elems = n - 1;
-            vals = malloc((size_t)n * sizeof *vals);
+            vals = rt_malloc((size_t)n * sizeof *vals);
             if (!vals)
                 goto oom;
         }

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 enum {
     IDX_IMAGES_MAGIC = 2051,
@@ -53,7 +54,7 @@ static int idx_open(IdxFile *f, const char *dir, const char *name, char *err, si
     memset(f, 0, sizeof *f);
     size_t dlen = strlen(dir), size = dlen + strlen(name) + 5;
     const char *sep = dlen == 0 || dir[dlen - 1] == '/' ? "" : "/";
-    f->path = malloc(size);
+    f->path = rt_malloc(size);
     if (!f->path) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -143,7 +144,7 @@ static uint8_t *idx_payload(IdxFile *f, uint64_t n, char *err, size_t errlen)
     /* Grow towards n rather than trusting the header with one allocation:
      * a truncated file claiming gigabytes then costs only what it holds. */
     uint64_t cap = n < (UINT64_C(1) << 26) ? n : UINT64_C(1) << 26, have = 0;
-    uint8_t *buf = malloc(cap ? cap : 1);
+    uint8_t *buf = rt_malloc(cap ? cap : 1);
     while (buf) {
         int64_t got = idx_read(f, buf + have, cap - have, err, errlen);
         if (got < 0) {
@@ -154,7 +155,7 @@ static uint8_t *idx_payload(IdxFile *f, uint64_t n, char *err, size_t errlen)
         if (have < cap || cap == n)
             break;
         cap = cap * 2 < n ? cap * 2 : n;
-        uint8_t *p = realloc(buf, cap);
+        uint8_t *p = rt_realloc(buf, cap);
         if (!p)
             free(buf);
         buf = p;
@@ -251,8 +252,8 @@ int rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, c
             goto done;
         }
 
-    out->x = malloc(bytes * sizeof *out->x);
-    out->labels = malloc((size_t)count * sizeof *out->labels);
+    out->x = rt_malloc(bytes * sizeof *out->x);
+    out->labels = rt_malloc((size_t)count * sizeof *out->labels);
     if (!out->x || !out->labels) {
         snprintf(err, errlen, "out of memory for %u images of %ux%u pixels", count, rows, cols);
         rt_dataset_free(out);

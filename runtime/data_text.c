@@ -57,7 +57,7 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
             out->chars[vocab] = (uint8_t)b;
             id_of[b] = vocab++;
         }
-    out->ids = malloc(n * sizeof *out->ids);
+    out->ids = rt_malloc(n * sizeof *out->ids);
     if (!out->ids) {
         snprintf(err, errlen, "out of memory for the %zu characters of %s", n, path);
         free(text);

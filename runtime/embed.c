@@ -40,8 +40,8 @@ static int fail(const RtInstance *x, const char *fmt, ...)
 
 RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_steps)
 {
-    RtInstance *x = calloc(1, sizeof *x);
-    if (!x || !(x->err = calloc(1, ERR_LEN))) {
+    RtInstance *x = rt_calloc(1, sizeof *x);
+    if (!x || !(x->err = rt_calloc(1, ERR_LEN))) {
         free(x);
         return NULL;
     }

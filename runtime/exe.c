@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nnc_runtime.h"
+#include "rt_internal.h"
 
 static const char *base_name(const char *path)
 {
@@ -157,5 +158,8 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: --sample needs a model trained on text(...)\n", prog);
         return 2;
     }
-    return rt_run(m, &r, &o, stderr);
+    int rc = rt_run(m, &r, &o, stderr);
+    if (rt_alloc_injected())   /* a fault-injection test needs to know it happened */
+        fprintf(stderr, "%s: note: allocation %s failed on purpose (NNC_FAIL_ALLOC)\n", o.prog, getenv("NNC_FAIL_ALLOC"));
+    return rc;
 }

@@ -16,13 +16,13 @@ int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t e
         return -1;
     }
     size_t n = 0, cap = 1 << 16;
-    char *p = malloc(cap + 1);
+    char *p = rt_malloc(cap + 1);
     while (p) {
         n += fread(p + n, 1, cap - n, f);
         if (n < cap)
             break;
         cap *= 2;
-        char *q = realloc(p, cap + 1);
+        char *q = rt_realloc(p, cap + 1);
         if (!q)
             free(p);
         p = q;

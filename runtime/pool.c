@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "include/nnc_runtime.h"
+#include "rt_internal.h"
 
 /* Rounds of the pause instruction before a wait goes to sleep: some tens of
  * microseconds (a pause is 10-150 cycles depending on the CPU). */
@@ -180,12 +181,12 @@ RtPool *rt_pool_create(int threads)
 {
     if (threads < 1)
         threads = 1;
-    RtPool *p = calloc(1, sizeof *p);
+    RtPool *p = rt_calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->threads = threads;
     p->spins = threads <= usable_cpus() ? SPINS : 0;
-    p->workers = calloc((size_t)threads, sizeof *p->workers);  /* one spare: never calloc(0) */
+    p->workers = rt_calloc((size_t)threads, sizeof *p->workers);  /* one spare: never calloc(0) */
     if (!p->workers) {
         free(p);
         return NULL;

@@ -12,6 +12,15 @@
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
 int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 
+/* The runtime's allocations (alloc.c): malloc and friends, except that
+ * NNC_FAIL_ALLOC=N makes the Nth of the process fail, for fault-injection
+ * tests; rt_alloc_injected() says whether that happened. */
+void *rt_malloc(size_t n);
+void *rt_calloc(size_t n, size_t size);
+void *rt_realloc(void *p, size_t n);
+void *rt_aligned_alloc(size_t align, size_t n);
+int   rt_alloc_injected(void);
+
 /* Writes the reason into err (when there is room) and returns rc: the one
  * way runtime functions say why they failed. */
 int rt_fail(int rc, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -30,7 +30,7 @@ static int put(Buf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->n + n)
             cap *= 2;
-        char *p = realloc(b->p, cap);
+        char *p = rt_realloc(b->p, cap);
         if (!p)
             return -1;
         b->p = p;
@@ -108,7 +108,7 @@ int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, 
 
     /* Atomic: write beside the target, flush to disk, then rename over it. */
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    char *tmp = rt_malloc(plen + 16);
     if (!tmp) {
         free(h.p);
         snprintf(err, errlen, "out of memory");
@@ -298,7 +298,7 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
     if (!json_is_object(header))
         return rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
     size_t count = json_object_size(header);
-    Entry *e = calloc(count ? count : 1, sizeof *e);
+    Entry *e = rt_calloc(count ? count : 1, sizeof *e);
     if (!e)
         return rt_fail(-1, err, errlen, "%s: out of memory", path);
 
@@ -340,7 +340,7 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
     size_t at_names = at_shapes + ranks * sizeof(int64_t);
     size_t at_data = round_up(at_names + names, DATA_ALIGN);
     size_t total = round_up(at_data + bytes, DATA_ALIGN) + DATA_ALIGN;  /* never 0 */
-    char *mem = rc == 0 ? aligned_alloc(DATA_ALIGN, total) : NULL;
+    char *mem = rc == 0 ? rt_aligned_alloc(DATA_ALIGN, total) : NULL;
     if (rc == 0 && !mem)
         rc = rt_fail(-1, err, errlen, "%s: out of memory for %zu bytes", path, total);
 
@@ -399,7 +399,7 @@ int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t e
         if (hlen > size - 8)
             rt_fail(-1, err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
                  (unsigned long long)hlen, (unsigned long long)size);
-        else if (!(h = malloc(hlen ? hlen : 1)))
+        else if (!(h = rt_malloc(hlen ? hlen : 1)))
             rt_fail(-1, err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
         else if ((r = read_at(fd, h, hlen, 8)) != 0)
             rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");

@@ -22,7 +22,7 @@ size_t rt_slab_size(const RtModel *m, int s, int64_t batch)
 uint8_t *rt_slab_alloc(const RtModel *m, int s, int64_t batch)
 {
     size_t size = rt_slab_size(m, s, batch);
-    uint8_t *p = aligned_alloc(64, size);
+    uint8_t *p = rt_aligned_alloc(64, size);
     if (p)
         memset(p, 0, size);
     return p;
@@ -71,7 +71,7 @@ static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_
 int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen)
 {
     int n = m->nparams + m->nstate;
-    RtTensor *t = calloc((size_t)n + 1, sizeof *t);
+    RtTensor *t = rt_calloc((size_t)n + 1, sizeof *t);
     if (!t)
         return rt_fail(-1, err, errlen, "out of memory");
     int k = 0;

@@ -149,7 +149,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     const RtTensorSpec *x = &m->inputs[0];
     if (!c->text || x->dtype != RT_I32 || m->eval.output.fixed < 0)
         return rt_fail(1, err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
-    int64_t T = c->block, V = 1;
+    int64_t T = c->block, V = c->text->vocab;
     if (m->eval.output_last < c->text->vocab)
         return rt_fail(1, err, errlen, "the model predicts %lld characters, but the text has %d", (long long)m->eval.output_last,
                     c->text->vocab);
@@ -171,13 +171,18 @@ static int sample(Loop *L, char *err, size_t errlen)
                            (int)len, c->sample + at);
         }
     int64_t total = (int64_t)plen + c->sample_length;
-    int32_t *ids = malloc(sizeof *ids * (size_t)(total + 1));
+    int32_t *ids = rt_malloc(sizeof *ids * (size_t)(total + 1));
+    double *p = rt_malloc(sizeof *p * (size_t)c->text->vocab);
+    if (!ids || !p) {
+        free(ids);
+        free(p);
+        return rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
+    }
     for (size_t i = 0; i < plen; i++)
         ids[i] = id_of[(unsigned char)c->sample[i]];
     int64_t n = (int64_t)plen;
     if (n == 0)
         ids[n++] = 0;  /* an empty prompt starts from the first character of the vocabulary */
-    double *p = NULL;
     fputs(c->sample, out);
     L->ctx.batch = 1;
     for (int64_t k = 0; k < c->sample_length; k++) {
@@ -188,10 +193,6 @@ static int sample(Loop *L, char *err, size_t errlen)
         }
         m->eval.fn(&L->ctx);
         /* logits [1, T, V]: row len-1 */
-        if (!p) {
-            V = c->text->vocab;
-            p = malloc(sizeof *p * (size_t)V);
-        }
         int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
         for (int64_t v = 0; v < V; v++) {
@@ -361,10 +362,12 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
         goto done;
     }
+    if (!c->text && !(L.order = rt_malloc(sizeof *L.order * (size_t)c->train->count))) {
+        rc = rt_fail(1, err, errlen, "out of memory for the order of %lld examples", (long long)c->train->count);
+        goto done;
+    }
     interrupted = 0;
     void (*old_int)(int) = signal(SIGINT, on_stop_signal), (*old_term)(int) = signal(SIGTERM, on_stop_signal);
-    if (!c->text)
-        L.order = malloc(sizeof *L.order * (size_t)c->train->count);
     double epoch_start = now(), loss_sum = 0, train_seconds = 0;
     int64_t loss_examples = 0, shuffled = -1;
     while (step < total && !interrupted) {

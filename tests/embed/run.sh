@@ -20,6 +20,10 @@
 #             block; two inputs, one of tokens): its header has no train_step,
 #             forward equals nnc --predict on the same seed and numbers,
 #             save/load round-trips
+#   faults    fault injection (NNC_FAIL_ALLOC=N, runtime/alloc.c): the Nth
+#             allocation fails, for every N until a run with none: the
+#             library (tests/embed/faults.c) and a trainer fail cleanly
+#             each time, a failed save keeps the old file, nothing leaks
 #   cosine    tests/embed/cosine.py: the cosine similarity of two inputs
 #             written with sum and sqrt, from --predict (.npy) and from the
 #             forward-only library (ctypes), equals numpy's within 2e-6
@@ -116,6 +120,39 @@ obj)
     cat "$tmp/out"
     want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
     grep -q "^$want (" "$tmp/out" || fail "expected '$want'" ;;
+faults)
+    # fault injection: the Nth allocation of the runtime fails, for N = 1, 2,
+    # ... until a run in which none did; every call must fail cleanly, a
+    # failed save must keep the old file, and (under ASan) nothing may leak
+    (cd "$tmp" && "$nnc" --emit=obj --batch 16 "$root/tests/embed/tiny.nn") || fail "nnc --emit=obj"
+    # shellcheck disable=SC2086
+    cc -Wall -Wextra -Werror $cflags -I "$root/runtime" "$root/tests/embed/faults.c" "$tmp/tiny.o" "$rtlib" \
+        -ljansson -lz -lpthread -lm -o "$tmp/faults" || fail "linking faults.c"
+    "$nnc" --export-step="$tmp/ck.safetensors" "$root/tests/embed/tiny.nn" || fail "export"
+    "$tmp/faults" "$tmp" > "$tmp/out" || { cat "$tmp/out"; fail "faults without injection"; }
+    cp "$tmp/out.safetensors" "$tmp/keep.safetensors"
+    n=1
+    while :; do
+        NNC_FAIL_ALLOC=$n "$tmp/faults" "$tmp" > "$tmp/out" 2>&1 || { cat "$tmp/out"; fail "allocation $n failing"; }
+        grep -q "^injected 0$" "$tmp/out" && break
+        [ $n -lt 1000 ] || fail "still injecting after 1000 allocations"
+        n=$((n + 1))
+    done
+    echo "library: $((n - 1)) allocation points failed one at a time, each cleanly"
+    # the trainer: each failure ends in exit 1 with a reason, or is survived
+    (cd "$tmp" && "$nnc" -o "$tmp/xor" "$root/examples/xor.nn") || fail "nnc xor"
+    n=1
+    while :; do
+        (cd "$root/examples" && NNC_FAIL_ALLOC=$n "$tmp/xor" --steps 3 --save "$tmp/xor.safetensors") \
+            > /dev/null 2> "$tmp/err"
+        status=$?
+        [ "$status" = 0 ] || [ "$status" = 1 ] || { cat "$tmp/err"; fail "trainer, allocation $n: exit $status"; }
+        [ "$status" = 0 ] || grep -q "^xor: error: " "$tmp/err" || { cat "$tmp/err"; fail "trainer, allocation $n: no reason"; }
+        grep -q "failed on purpose" "$tmp/err" || break
+        [ $n -lt 1000 ] || fail "trainer: still injecting after 1000 allocations"
+        n=$((n + 1))
+    done
+    echo "trainer: $((n - 1)) allocation points failed one at a time, each cleanly" ;;
 cosine)
     /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
     [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }

@@ -34,6 +34,11 @@
 #                norm_f.gain as docs/language.md says
 #   infjson      a test loss that overflows f32 (a target of 3e38 squared) is
 #                null in the metrics file, which stays JSON (it was inf)
+#   savefail     a process killed (SIGKILL) at 20 random moments while it saves
+#                a checkpoint every epoch always leaves a checkpoint that loads;
+#                a save into a full file system (a 64 KiB tmpfs, when mount is
+#                allowed) fails with ENOSPC, names the path, exits 1 and leaves
+#                the previous checkpoint byte for byte, with no temporary file
 #   eval         --eval --load prints the test metrics of a checkpoint
 #   interrupt    Ctrl-C (SIGINT) during training finishes the step, saves
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
@@ -262,6 +267,51 @@ EOF
 import json, math, sys
 line = json.loads(open(sys.argv[1]).readline())
 assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line' "$tmp/m.jsonl" ;;
+savefail)
+    xor=$root/examples/xor.nn
+    loaded=0
+    for i in $(seq 1 20); do
+        "$nnc" --jit --epochs 100000 --save "$tmp/k.safetensors" "$xor" >/dev/null 2>&1 &
+        pid=$!
+        sleep "0.$(( (i * 37) % 60 + 30 ))"
+        kill -KILL $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        [ -e "$tmp/k.safetensors" ] || continue
+        "$nnc" --jit --eval --load "$tmp/k.safetensors" "$xor" > /dev/null 2>"$tmp/log" \
+            || { cat "$tmp/log"; echo "kill $i: the checkpoint does not load"; exit 1; }
+        loaded=$((loaded + 1))
+    done
+    echo "20 kills while saving: the checkpoint loaded after $loaded of them (absent before the first save)"
+    [ $loaded -ge 10 ] || { echo "too few kills after the first save"; exit 1; }
+    # ENOSPC: a model whose checkpoint (about 100 KB with Adam's state) does
+    # not fit twice in 160 KiB
+    cat > "$tmp/big.nn" <<'EOF'
+model big {
+    input x: f32[2]
+    target y: f32[1]
+    h = relu(dense(x, 2500))
+    p = dense(h, 1)
+    output p
+    loss mse(p, y)
+}
+train { data = csv("xor.csv") optimizer = adam(lr: 0.01) batch = 4 steps = 1 }
+EOF
+    cp "$root/examples/xor.csv" "$tmp/"
+    (cd "$tmp" && "$nnc" --jit --save prev.safetensors big.nn >/dev/null 2>"$tmp/log") || { cat "$tmp/log"; exit 1; }
+    mkdir "$tmp/small"
+    if ! mount -t tmpfs -o size=160k tmpfs "$tmp/small" 2>/dev/null; then
+        echo "cannot mount a tmpfs here (not root?): the ENOSPC part is skipped"; exit 0
+    fi
+    cp "$tmp/prev.safetensors" "$tmp/small/ck.safetensors"
+    (cd "$tmp" && "$nnc" --jit --steps 2 --save small/ck.safetensors big.nn >/dev/null 2>"$tmp/log"); status=$?
+    cat "$tmp/log"
+    listing=$(ls "$tmp/small")
+    same=0; cmp -s "$tmp/prev.safetensors" "$tmp/small/ck.safetensors" && same=1
+    umount "$tmp/small"
+    [ "$status" = 1 ] || { echo "exit status $status, not 1"; exit 1; }
+    [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write 'small/ck.safetensors': No space left on device" ] \
+        || { echo "not the expected message"; exit 1; }
+    [ "$same" = 1 ] && [ "$listing" = ck.safetensors ] || { echo "the old checkpoint changed, or a file was left: $listing"; exit 1; } ;;
 eval)
     need_mnist
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" --metrics "$tmp/m" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \

@@ -300,8 +300,10 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
         return;
     }
     /* One number per example (f32[B], averaged over the batch) or one
-     * number (what the loss built-ins give: already averaged). */
-    if (v.kind != VAL_TENSOR || v.t.elem != ELEM_F32 || v.t.shape.rank != 0) {
+     * number (what the loss built-ins give: already averaged).  A shape of
+     * one element, f32[1] as (y - t) * (y - t) with y: f32[1] gives, is
+     * one number too. */
+    if (v.kind != VAL_TENSOR || v.t.elem != ELEM_F32 || shape_elems(&v.t.shape) != 1) {
         sema_error(s, e->span, "the %s must be one number per example, found %s", env->row,
                    v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
         if (v.kind == VAL_TENSOR && v.t.elem == ELEM_F32 && v.t.shape.rank > 0)

@@ -13,8 +13,9 @@
 #   resume       1 epoch, save, load, a 2nd epoch: the same numbers as 2
 #                epochs in one run
 #   resume_mid   checkpoints from the middle of an epoch (--steps 100 and 937
-#                of 938 per epoch), loaded to run to step 1000: the line at
-#                step 1000 (in the second epoch) equals a straight run's
+#                of 938 per epoch) and from its end (938), loaded to run to
+#                step 1000: the line at step 1000 (in the second epoch)
+#                equals a straight run's
 #   badstep      a checkpoint whose step is -3, 0.5, nan or 1e30 is refused
 #                by name, exit 1
 #   splits       every split is checked against the model before training: a
@@ -146,7 +147,7 @@ resume_mid)
     "$nnc" --jit --steps 1000 --metrics "$tmp/full" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     sed -n 2p "$tmp/full" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
     cat "$tmp/a"
-    for k in 100 937; do
+    for k in 100 937 938; do
         rm -f "$tmp/resumed"
         "$nnc" --jit --steps $k --save "$tmp/ck.safetensors" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
         "$nnc" --jit --steps 1000 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$mlp" 2>"$tmp/log" \

@@ -14,20 +14,22 @@
 
 #include "rt_internal.h"
 
-static atomic_llong counted;      /* allocations so far */
-static long long    fail_at = -1; /* from NNC_FAIL_ALLOC: -1 not read yet, 0 never */
+static atomic_llong counted;       /* allocations so far */
+static atomic_llong fail_at = -1;  /* from NNC_FAIL_ALLOC: -1 not read yet, 0 never */
 static atomic_int   injected;
 
 static int should_fail(void)
 {
-    if (fail_at < 0) {  /* a race here only reads the same variable twice */
+    long long at = atomic_load_explicit(&fail_at, memory_order_relaxed);
+    if (at < 0) {  /* instances on several threads may both read the variable: same answer */
         const char *v = getenv("NNC_FAIL_ALLOC");
         long long n = v ? atoll(v) : 0;
-        fail_at = n > 0 ? n : 0;
+        at = n > 0 ? n : 0;
+        atomic_store_explicit(&fail_at, at, memory_order_relaxed);
     }
-    if (fail_at == 0)
+    if (at == 0)
         return 0;
-    if (atomic_fetch_add_explicit(&counted, 1, memory_order_relaxed) + 1 != fail_at)
+    if (atomic_fetch_add_explicit(&counted, 1, memory_order_relaxed) + 1 != at)
         return 0;
     atomic_store(&injected, 1);
     return 1;

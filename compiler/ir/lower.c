@@ -621,9 +621,15 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
         ir_output(&out->g, "loss", out->loss, OUT_LOSS, -1);
     }
     for (int i = 0; i < m->nmetrics; i++) {
-        /* named after what it calls ("accuracy", a user layer), else "metric" */
+        /* named after what it calls ("accuracy", a user layer), else "metric";
+         * a name two metrics share is numbered among them (mae_1, mae_2), so
+         * an accuracy beside an mae stays "accuracy" (BRIEF: test_accuracy) */
         const char *base = m->metric_names[i];
-        const char *name = m->nmetrics == 1 ? base : arena_printf(a, "%s_%d", base, i + 1);
+        int same = 0, nth = 0;
+        for (int k = 0; k < m->nmetrics; k++)
+            if (strcmp(m->metric_names[k], base) == 0)
+                same++, nth += k <= i;
+        const char *name = same == 1 ? base : arena_printf(a, "%s_%d", base, nth);
         ir_output(&out->g, name, batch_mean(&lw, m->metrics[i]), OUT_METRIC, -1);
     }
     out->g.nforward = out->g.ngrad = out->g.n;

@@ -82,4 +82,35 @@ int  rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, c
 int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err,
                    size_t errlen);
 
+/* ---- JSON (json.c): a strict reader, for the safetensors header ---------------------- */
+
+typedef enum { RT_JSON_NULL, RT_JSON_BOOL, RT_JSON_NUMBER, RT_JSON_STRING, RT_JSON_ARRAY, RT_JSON_OBJECT } RtJsonKind;
+
+/* One value.  A container's members are v[first], v[v[first].next], ... in
+ * the order written; an object's members carry their key. */
+typedef struct RtJson {
+    RtJsonKind  kind;
+    int         first, next, count;   /* children by index into RtJsonDoc.v; -1: none */
+    const char *key;                  /* as a member of an object, else NULL */
+    int         at;                   /* as a member: the byte where it starts (its key) */
+    const char *str;                  /* a string, decoded, NUL-terminated */
+    size_t      len;
+    double      number;
+    long long   integer;              /* a number written as an integer that fits; a boolean's 1 or 0 */
+    int         is_integer;
+} RtJson;
+
+typedef struct RtJsonDoc {
+    RtJson *v;      /* v[0] is the root */
+    int     n;
+    char   *strings;
+} RtJsonDoc;
+
+/* Parses len bytes of text as one JSON value.  Returns 0, or -1 with
+ * "what (line L, column C, byte B)" in err and nothing to free. */
+int           rt_json_parse(const char *text, size_t len, RtJsonDoc *doc, char *err, size_t errlen);
+const RtJson *rt_json_get(const RtJsonDoc *doc, const RtJson *object, const char *key);  /* NULL: absent */
+const RtJson *rt_json_at(const RtJsonDoc *doc, const RtJson *array, int i);
+void          rt_json_free(RtJsonDoc *doc);
+
 #endif

@@ -8,11 +8,10 @@
  * ignores.
  *
  * The writer builds the JSON by hand (it only ever prints names, dtypes and
- * integers); the reader trusts nothing and parses the header with jansson.
+ * integers); the reader trusts nothing and parses the header strictly (json.c).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,10 +158,10 @@ enum { DATA_ALIGN = 64 };
 
 /* One header entry while the header is checked. */
 typedef struct Entry {
-    const char *name;      /* jansson's key, valid while the header lives */
-    int         dtype;     /* index into dtypes */
-    int         rank;
-    json_t     *shape;     /* the validated "shape" array */
+    const char   *name;    /* the header's key, valid while the header lives */
+    int           dtype;   /* index into dtypes */
+    int           rank;
+    const RtJson *shape;   /* the validated "shape" array */
     int64_t     begin;     /* data_offsets, from the end of the header */
     int64_t     end;
     int         order;     /* position in the header */
@@ -190,83 +189,82 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
 }
 
 /* "[2,4]" for a shape that has passed check_entry. */
-static void format_shape(char *buf, size_t len, const json_t *shape)
+static void format_shape(char *buf, size_t len, const RtJsonDoc *doc, const RtJson *shape)
 {
     size_t at = (size_t)snprintf(buf, len, "[");
-    for (size_t d = 0; d < json_array_size(shape) && at < len; d++)
-        at += (size_t)snprintf(buf + at, len - at, "%s%" JSON_INTEGER_FORMAT, d ? "," : "",
-                               json_integer_value(json_array_get(shape, d)));
+    int d = 0;
+    for (int c = shape->first; c >= 0 && at < len; c = doc->v[c].next, d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld", d ? "," : "", doc->v[c].integer);
     if (at < len)
         snprintf(buf + at, len - at, "]");
 }
 
 /* Checks one header entry (everything but how it sits among the others)
  * and fills e.  data is the number of bytes after the header. */
-static int check_entry(const char *path, const char *name, json_t *v, uint64_t data, Entry *e, char *err,
+static int check_entry(const char *path, const RtJsonDoc *doc, const RtJson *v, uint64_t data, Entry *e, char *err,
                        size_t errlen)
 {
+    const char *name = v->key;
     e->name = name;
-    if (!json_is_object(v))
+    if (v->kind != RT_JSON_OBJECT)
         return rt_fail(-1, err, errlen, "%s: tensor '%s' is not a JSON object", path, name);
-    json_t *dtype = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape");
-    json_t *offsets = json_object_get(v, "data_offsets");
+    const RtJson *dtype = rt_json_get(doc, v, "dtype"), *shape = rt_json_get(doc, v, "shape");
+    const RtJson *offsets = rt_json_get(doc, v, "data_offsets");
     if (!dtype)
         return rt_fail(-1, err, errlen, "%s: tensor '%s' has no dtype", path, name);
     if (!shape)
         return rt_fail(-1, err, errlen, "%s: tensor '%s' has no shape", path, name);
     if (!offsets)
         return rt_fail(-1, err, errlen, "%s: tensor '%s' has no data_offsets", path, name);
-    if (!json_is_string(dtype))
+    if (dtype->kind != RT_JSON_STRING)
         return rt_fail(-1, err, errlen, "%s: tensor '%s': dtype is not a string", path, name);
-    if (!json_is_array(shape))
+    if (shape->kind != RT_JSON_ARRAY)
         return rt_fail(-1, err, errlen, "%s: tensor '%s': shape is not an array", path, name);
-    if (!json_is_array(offsets) || json_array_size(offsets) != 2 || !json_is_integer(json_array_get(offsets, 0))
-        || !json_is_integer(json_array_get(offsets, 1)))
+    if (offsets->kind != RT_JSON_ARRAY || offsets->count != 2 || !rt_json_at(doc, offsets, 0)->is_integer
+        || !rt_json_at(doc, offsets, 1)->is_integer)
         return rt_fail(-1, err, errlen, "%s: tensor '%s': data_offsets is not an array of two integers", path, name);
 
     e->dtype = -1;
     for (int i = 0; i < (int)(sizeof dtypes / sizeof dtypes[0]); i++)
-        if (strcmp(json_string_value(dtype), dtypes[i].name) == 0)
+        if (strcmp(dtype->str, dtypes[i].name) == 0)
             e->dtype = i;
     if (e->dtype < 0)
-        return rt_fail(-1, err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dtype));
+        return rt_fail(-1, err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, dtype->str);
 
     /* bytes = product(shape) * element size, with every step checked for overflow */
     uint64_t bytes = dtypes[e->dtype].size;
     int overflow = 0;
-    for (size_t d = 0; d < json_array_size(shape); d++) {
-        json_t *dim = json_array_get(shape, d);
-        if (!json_is_integer(dim))
-            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %zu is not an integer", path, name, d);
-        json_int_t k = json_integer_value(dim);
+    int d = 0;
+    for (int c = shape->first; c >= 0; c = doc->v[c].next, d++) {
+        const RtJson *dim = &doc->v[c];
+        if (!dim->is_integer)
+            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %d is not an integer", path, name, d);
+        long long k = dim->integer;
         if (k < 0)
-            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %zu is negative (%" JSON_INTEGER_FORMAT ")",
-                        path, name, d, k);
+            return rt_fail(-1, err, errlen, "%s: tensor '%s': shape entry %d is negative (%lld)", path, name, d, k);
         overflow |= __builtin_mul_overflow(bytes, (uint64_t)k, &bytes);
     }
-    e->rank = (int)json_array_size(shape);
+    e->rank = shape->count;
     e->shape = shape;
 
     char dims[128];
-    format_shape(dims, sizeof dims, shape);
+    format_shape(dims, sizeof dims, doc, shape);
     if (overflow)
         return rt_fail(-1, err, errlen, "%s: tensor '%s': shape %s of %s is too large", path, name, dims,
                     dtypes[e->dtype].name);
 
-    json_int_t b = json_integer_value(json_array_get(offsets, 0)), end = json_integer_value(json_array_get(offsets, 1));
+    long long b = rt_json_at(doc, offsets, 0)->integer, end = rt_json_at(doc, offsets, 1)->integer;
     if (b < 0 || end < 0)
         return rt_fail(-1, err, errlen,
-                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "] are negative",
+                    "%s: tensor '%s': data_offsets [%lld,%lld] are negative",
                     path, name, b, end);
     if (end < b)
         return rt_fail(-1, err, errlen,
-                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
-                    "] are out of order",
+                    "%s: tensor '%s': data_offsets [%lld,%lld] are out of order",
                     path, name, b, end);
     if ((uint64_t)end > data)
         return rt_fail(-1, err, errlen,
-                    "%s: tensor '%s': data_offsets [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT
-                    "] run past the end of the %llu bytes of data",
+                    "%s: tensor '%s': data_offsets [%lld,%lld] run past the end of the %llu bytes of data",
                     path, name, b, end, (unsigned long long)data);
     if ((uint64_t)(end - b) != bytes)
         return rt_fail(-1, err, errlen, "%s: tensor '%s': %llu bytes of data for shape %s of %s (%llu bytes)", path, name,
@@ -292,23 +290,23 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
  * sound, reads the tensors into one allocation:
  *   RtTensor[n] | int64_t shapes[sum of ranks] | names | each tensor's data, DATA_ALIGN-aligned
  */
-static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint64_t data, RtCheckpoint *out,
+static int load(const char *path, int fd, const RtJsonDoc *doc, uint64_t data_at, uint64_t data, RtCheckpoint *out,
                 char *err, size_t errlen)
 {
-    if (!json_is_object(header))
+    const RtJson *header = &doc->v[0];
+    if (header->kind != RT_JSON_OBJECT)
         return rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
-    size_t count = json_object_size(header);
+    size_t count = (size_t)header->count;
     Entry *e = rt_calloc(count ? count : 1, sizeof *e);
     if (!e)
         return rt_fail(-1, err, errlen, "%s: out of memory", path);
 
     int n = 0, rc = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(header, key, v) {
-        if (strcmp(key, "__metadata__") == 0)
+    for (int c = header->first; c >= 0; c = doc->v[c].next) {
+        const RtJson *v = &doc->v[c];
+        if (strcmp(v->key, "__metadata__") == 0)
             continue;
-        if ((rc = check_entry(path, key, v, data, &e[n], err, errlen)) != 0)
+        if ((rc = check_entry(path, doc, v, data, &e[n], err, errlen)) != 0)
             break;
         e[n].order = n;
         n++;
@@ -353,8 +351,9 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
         RtTensor *ti = &t[e[i].order];
         size_t len = strlen(e[i].name) + 1, size = (size_t)(e[i].end - e[i].begin);
         memcpy(name, e[i].name, len);
-        for (int d = 0; d < e[i].rank; d++)
-            shapes[d] = (int64_t)json_integer_value(json_array_get(e[i].shape, (size_t)d));
+        int d = 0;
+        for (int c = e[i].shape->first; c >= 0; c = doc->v[c].next)
+            shapes[d++] = (int64_t)doc->v[c].integer;
         *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, bytes_at, size};
         int r = read_at(fd, bytes_at, size, data_at + (uint64_t)e[i].begin);
         if (r < 0)
@@ -405,14 +404,13 @@ int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t e
             rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
         else {
             /* Duplicate names are a JSON error here: which tensor would win? */
-            json_error_t je;
-            json_t *header = json_loadb(h, hlen, JSON_REJECT_DUPLICATES, &je);
-            if (!header)
-                rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s (line %d, column %d, byte %d)", path, je.text,
-                     je.line, je.column, je.position);
+            RtJsonDoc doc;
+            char why[256];
+            if (rt_json_parse(h, hlen, &doc, why, sizeof why) != 0)
+                rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s", path, why);
             else
-                rc = load(path, fd, header, 8 + hlen, size - 8 - hlen, out, err, errlen);
-            json_decref(header);
+                rc = load(path, fd, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen);
+            rt_json_free(&doc);
         }
         free(h);
     }

@@ -3,8 +3,8 @@
  * An executable is three things linked by the system's C compiler: the
  * generated object (both entries), a small C file that describes the model
  * and recipe as the runtime's structs and whose main() is rt_exe_main, and
- * the static runtime library with its own dependencies (jansson, zlib) linked
- * statically too, so the result needs only libc and libm where it runs.
+ * the static runtime library with its one dependency (zlib, for gzip
+ * data) linked statically too, so the result needs only libc and libm where it runs.
  *
  * The link happens in a fresh temporary directory and the result is renamed
  * over the output, so an existing file is replaced whole or not at all.
@@ -243,15 +243,21 @@ int nnc_aot(NncFront *f, const AotOptions *o)
 #define SAN
 #endif
     if (rc == 0 && o->kind == AOT_EXE) {
-        /* jansson and zlib statically too: the trainer needs only libc and libm */
+        /* zlib statically too: the trainer needs only libc and libm */
         char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
-                        "-Wl,-Bstatic", "-ljansson", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
+                        "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
                         SAN NULL};
         rc = run_cc(argv, log);
     } else if (rc == 0 && o->kind == AOT_SO) {
-        /* the runtime's symbols stay inside: only the model's functions are exported */
+        /* The runtime's symbols stay inside: only the model's functions are
+         * exported.  Its SONAME is its file name, so programs linked with
+         * -lMODEL record it.  zlib is named for the gzip reader, but a
+         * library never calls it and the linker drops it (--as-needed, as
+         * Debian's gcc links): the .so needs libc and libm only. */
+        const char *slash = strrchr(out, '/');
+        char *soname = arena_printf(a, "-Wl,-soname,%s", slash ? slash + 1 : out);
         char *argv[] = {(char *)cc, "-shared", "-fPIC", "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen,
-                        (char *)lib, "-Wl,--exclude-libs,ALL", "-ljansson", "-lz", "-lpthread", "-lm",
+                        (char *)lib, soname, "-Wl,--exclude-libs,ALL", "-lz", "-lpthread", "-lm",
                         "-o", (char *)result, SAN NULL};
         rc = run_cc(argv, log);
     } else if (rc == 0) {

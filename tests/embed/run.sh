@@ -104,7 +104,7 @@ train)
     mlp_so
     # shellcheck disable=SC2086
     cc -Wall -Wextra -Werror $cflags "$root/examples/embed/train.c" -L "$tmp" -lmnist_mlp -Wl,-rpath,"$tmp" "$rtlib" \
-        -ljansson -lz -lpthread -lm -o "$tmp/train" || fail "building train.c"
+        -lz -lpthread -lm -o "$tmp/train" || fail "building train.c"
     "$tmp/train" "$NNC_DATA/mnist" 1 "$tmp/c.safetensors" > "$tmp/out" || { cat "$tmp/out"; fail "train"; }
     cat "$tmp/out"
     grep -q "^epoch 1 train_loss $(field train_loss "$tmp/m")$" "$tmp/out" || fail "train_loss differs from --jit's"
@@ -115,7 +115,7 @@ obj)
     (cd "$tmp" && "$nnc" --emit=obj "$root/examples/mnist_mlp.nn") || fail "nnc --emit=obj"
     # shellcheck disable=SC2086
     cc -Wall -Wextra -Werror $cflags "$root/examples/embed/classify.c" "$tmp/mnist_mlp.o" "$rtlib" \
-        -ljansson -lz -lpthread -lm -o "$tmp/classify" || fail "linking mnist_mlp.o"
+        -lz -lpthread -lm -o "$tmp/classify" || fail "linking mnist_mlp.o"
     "$tmp/classify" "$tmp/ck.safetensors" "$NNC_DATA/mnist" > "$tmp/out" || { cat "$tmp/out"; fail "classify"; }
     cat "$tmp/out"
     want="test_loss $(field test_loss "$tmp/m") test_accuracy $(field test_accuracy "$tmp/m")"
@@ -127,7 +127,7 @@ faults)
     (cd "$tmp" && "$nnc" --emit=obj --batch 16 "$root/tests/embed/tiny.nn") || fail "nnc --emit=obj"
     # shellcheck disable=SC2086
     cc -Wall -Wextra -Werror $cflags -I "$root/runtime" "$root/tests/embed/faults.c" "$tmp/tiny.o" "$rtlib" \
-        -ljansson -lz -lpthread -lm -o "$tmp/faults" || fail "linking faults.c"
+        -lz -lpthread -lm -o "$tmp/faults" || fail "linking faults.c"
     "$nnc" --export-step="$tmp/ck.safetensors" "$root/tests/embed/tiny.nn" || fail "export"
     "$tmp/faults" "$tmp" > "$tmp/out" || { cat "$tmp/out"; fail "faults without injection"; }
     cp "$tmp/out.safetensors" "$tmp/keep.safetensors"
@@ -177,7 +177,7 @@ forward)
     (cd "$tmp" && "$nnc" --emit=obj "$root/tests/embed/forward.nn") || fail "nnc --emit=obj"
     # shellcheck disable=SC2086
     cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/forward.c" "$tmp/two_in.o" "$rtlib" \
-        -ljansson -lz -lpthread -lm -o "$tmp/forward_obj" || fail "linking two_in.o"
+        -lz -lpthread -lm -o "$tmp/forward_obj" || fail "linking two_in.o"
     "$tmp/forward_obj" "$tmp" > "$tmp/out2" || { cat "$tmp/out2"; fail "forward (obj)"; }
     cmp "$tmp/out" "$tmp/out2" || fail "the object and the library differ" ;;
 *)

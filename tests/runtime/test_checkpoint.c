@@ -328,10 +328,10 @@ static void test_header_past_end(void)
 
 static void test_header_not_json(void)
 {
-    expect_header_error("{\"w\": ", 0, "header is not valid JSON: unexpected token near end of file (line 1, column 6, byte 6)");
-    expect_header_error("", 0, "header is not valid JSON: '[' or '{' expected near end of file (line 1, column 0, byte 0)");
+    expect_header_error("{\"w\": ", 0, "header is not valid JSON: expected a value, found end of text (line 1, column 7, byte 6)");
+    expect_header_error("", 0, "header is not valid JSON: expected a value, found end of text (line 1, column 1, byte 0)");
     expect_header_error("{\"w\":{},\"w\":{}}", 0,
-                        "header is not valid JSON: duplicate object key near '\"w\"' (line 1, column 11, byte 11)");
+                        "header is not valid JSON: duplicate key \"w\" (line 1, column 9, byte 8)");
 }
 
 static void test_header_not_object(void)

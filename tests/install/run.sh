@@ -1,0 +1,46 @@
+#!/bin/sh
+# install.relocated — cmake --install into a prefix, move the prefix, and use
+# it from outside: a CMake project (find_package(nnc) + nnc_add_model), a
+# pkg-config link, and a shared library's SONAME and dependencies.
+# Usage: run.sh BUILD_DIR SOURCE_DIR
+set -eu
+build=$1 src=$(cd "$2" && pwd)
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cmake --install "$build" --prefix "$t/first" >/dev/null
+mv "$t/first" "$t/moved"          # nothing may remember where it was installed
+p=$t/moved
+grep -rqs "$t/first" "$p/lib" && fail "the install tree names its first prefix"
+
+# the reference: what nnc itself computes for xor with seed 3
+printf '0,0\n0,1\n1,0\n1,1\n' > "$t/x.csv"
+"$p/bin/nnc" --predict --seed 3 --input "x=$t/x.csv" "$src/examples/xor.nn" > "$t/want"
+
+# 1. CMake: find_package(nnc) through CMAKE_PREFIX_PATH, nnc_add_model at build time
+cmake -S "$src/tests/install/app" -B "$t/app" -DCMAKE_PREFIX_PATH="$p" -DXOR_NN="$src/examples/xor.nn" \
+      >"$t/log" 2>&1 || { cat "$t/log"; fail "cmake configure"; }
+cmake --build "$t/app" >"$t/log" 2>&1 || { cat "$t/log"; fail "cmake build"; }
+"$t/app/app" > "$t/cmake_out"
+cmp -s "$t/want" "$t/cmake_out" || { diff "$t/want" "$t/cmake_out"; fail "the CMake app's outputs differ from nnc --predict"; }
+
+# 2. pkg-config: the runtime is static, so its dependencies come with --static
+mkdir "$t/obj" "$t/so"
+"$p/bin/nnc" --emit=obj -o "$t/obj/xor.o" "$src/examples/xor.nn"
+cc "$src/tests/install/app/app.c" -I "$t/obj" "$t/obj/xor.o" \
+   $(PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --cflags --static --libs nnc-runtime) -o "$t/pc_app"
+"$t/pc_app" > "$t/pc_out"
+cmp -s "$t/want" "$t/pc_out" || fail "the pkg-config app's outputs differ from nnc --predict"
+
+# 3. a shared library names itself (SONAME) and needs nothing beyond libc and libm
+"$p/bin/nnc" --emit=so -o "$t/so/libxor.so" "$src/examples/xor.nn"
+soname=$(readelf -d "$t/so/libxor.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = libxor.so ] || fail "SONAME is '$soname', not libxor.so"
+needed=$(readelf -d "$t/so/libxor.so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+echo "needed: $needed"
+case "$needed" in
+    "libc.so.6 libm.so.6 "|"libc.so.6 libm.so.6 libpthread.so.0 ") ;;
+    *) fail "the library needs more than libc and libm: $needed" ;;
+esac
+echo ok

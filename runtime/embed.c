@@ -83,6 +83,17 @@ int rt_instance_load(RtInstance *x, const char *path)
     return rt_state_load(x->m, x->slab, path, &resumed, x->err, ERR_LEN);
 }
 
+int rt_instance_load_memory(RtInstance *x, const void *data, size_t size)
+{
+    if (!x)
+        return -1;
+    RtCheckpoint ck;
+    int resumed;
+    if (rt_safetensors_read_memory(data, size, "load_memory", &ck, x->err, ERR_LEN) != 0)
+        return -1;
+    return rt_state_take(x->m, x->slab, &ck, "load_memory", &resumed, x->err, ERR_LEN);
+}
+
 int rt_instance_save(const RtInstance *x, const char *path)
 {
     if (!x)

@@ -81,6 +81,9 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
 int  rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen);
 int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err,
                    size_t errlen);
+/* The same from a checkpoint already read (path names it in messages); frees *ck. */
+int  rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ck, const char *path, int *resumed,
+                   char *err, size_t errlen);
 
 /* ---- JSON (json.c): a strict reader, for the safetensors header ---------------------- */
 

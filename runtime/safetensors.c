@@ -168,12 +168,26 @@ typedef struct Entry {
 } Entry;
 
 
-/* Reads exactly n bytes at off: 0, -1 with errno, or 1 when the file ends first. */
-static int read_at(int fd, void *buf, size_t n, uint64_t off)
+/* Where a checkpoint's bytes come from: a file, or memory the caller holds
+ * (a checkpoint built into a program). */
+typedef struct Source {
+    int                  fd;     /* -1: mem */
+    const unsigned char *mem;
+    uint64_t             size;
+} Source;
+
+/* Reads exactly n bytes at off: 0, -1 with errno, or 1 when the source ends first. */
+static int read_at(const Source *src, void *buf, size_t n, uint64_t off)
 {
+    if (src->fd < 0) {
+        if (off > src->size || n > src->size - off)
+            return 1;
+        memcpy(buf, src->mem + off, n);
+        return 0;
+    }
     char *c = buf;
     while (n > 0) {
-        ssize_t r = pread(fd, c, n, (off_t)off);
+        ssize_t r = pread(src->fd, c, n, (off_t)off);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -290,7 +304,7 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
  * sound, reads the tensors into one allocation:
  *   RtTensor[n] | int64_t shapes[sum of ranks] | names | each tensor's data, DATA_ALIGN-aligned
  */
-static int load(const char *path, int fd, const RtJsonDoc *doc, uint64_t data_at, uint64_t data, RtCheckpoint *out,
+static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint64_t data_at, uint64_t data, RtCheckpoint *out,
                 char *err, size_t errlen)
 {
     const RtJson *header = &doc->v[0];
@@ -355,7 +369,7 @@ static int load(const char *path, int fd, const RtJsonDoc *doc, uint64_t data_at
         for (int c = e[i].shape->first; c >= 0; c = doc->v[c].next)
             shapes[d++] = (int64_t)doc->v[c].integer;
         *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, bytes_at, size};
-        int r = read_at(fd, bytes_at, size, data_at + (uint64_t)e[i].begin);
+        int r = read_at(src, bytes_at, size, data_at + (uint64_t)e[i].begin);
         if (r < 0)
             rc = rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
         else if (r > 0)
@@ -373,49 +387,64 @@ static int load(const char *path, int fd, const RtJsonDoc *doc, uint64_t data_at
     return 0;
 }
 
+/* The header and then the tensors of src; path names it in messages. */
+static int read_source(const char *path, const Source *src, RtCheckpoint *out, char *err, size_t errlen)
+{
+    unsigned char len8[8];
+    int rc = -1, r;
+    if (src->size < 8)
+        return rt_fail(-1, err, errlen, "%s: file of %llu bytes is shorter than the 8-byte header length", path,
+                       (unsigned long long)src->size);
+    if ((r = read_at(src, len8, 8, 0)) != 0)
+        return rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+    uint64_t size = src->size, hlen = 0;
+    for (int i = 0; i < 8; i++)
+        hlen |= (uint64_t)len8[i] << (8 * i);
+    char *h = NULL;
+    if (hlen > size - 8)
+        rt_fail(-1, err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
+                (unsigned long long)hlen, (unsigned long long)size);
+    else if (!(h = rt_malloc(hlen ? hlen : 1)))
+        rt_fail(-1, err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
+    else if ((r = read_at(src, h, hlen, 8)) != 0)
+        rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
+    else {
+        /* Duplicate names are a JSON error here: which tensor would win? */
+        RtJsonDoc doc;
+        char why[256];
+        if (rt_json_parse(h, hlen, &doc, why, sizeof why) != 0)
+            rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s", path, why);
+        else
+            rc = load(path, src, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen);
+        rt_json_free(&doc);
+    }
+    free(h);
+    return rc;
+}
+
 int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen)
 {
     *out = (RtCheckpoint){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rt_fail(-1, err, errlen, "cannot open '%s': %s", path, strerror(errno));
-
     struct stat st;
-    unsigned char len8[8];
-    int rc = -1, r;
+    int rc = -1;
     if (fstat(fd, &st) != 0)
         rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
-    else if (st.st_size < 8)
-        rt_fail(-1, err, errlen, "%s: file of %lld bytes is shorter than the 8-byte header length", path,
-             (long long)st.st_size);
-    else if ((r = read_at(fd, len8, 8, 0)) != 0)
-        rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
-    else {
-        uint64_t size = (uint64_t)st.st_size, hlen = 0;
-        for (int i = 0; i < 8; i++)
-            hlen |= (uint64_t)len8[i] << (8 * i);
-        char *h = NULL;
-        if (hlen > size - 8)
-            rt_fail(-1, err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
-                 (unsigned long long)hlen, (unsigned long long)size);
-        else if (!(h = rt_malloc(hlen ? hlen : 1)))
-            rt_fail(-1, err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
-        else if ((r = read_at(fd, h, hlen, 8)) != 0)
-            rt_fail(-1, err, errlen, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file ended early");
-        else {
-            /* Duplicate names are a JSON error here: which tensor would win? */
-            RtJsonDoc doc;
-            char why[256];
-            if (rt_json_parse(h, hlen, &doc, why, sizeof why) != 0)
-                rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s", path, why);
-            else
-                rc = load(path, fd, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen);
-            rt_json_free(&doc);
-        }
-        free(h);
-    }
+    else
+        rc = read_source(path, &(Source){fd, NULL, (uint64_t)st.st_size}, out, err, errlen);
     close(fd);
     return rc;
+}
+
+int rt_safetensors_read_memory(const void *data, size_t size, const char *name, RtCheckpoint *out, char *err,
+                               size_t errlen)
+{
+    *out = (RtCheckpoint){0};
+    if (!data && size)
+        return rt_fail(-1, err, errlen, "%s: the data is a null pointer", name);
+    return read_source(name, &(Source){-1, data, size}, out, err, errlen);
 }
 
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)

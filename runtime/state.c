@@ -108,6 +108,14 @@ int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, in
     char why[512];
     if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
+    return rt_state_take(m, slab, &ck, path, resumed, err, errlen);
+}
+
+int rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,
+                  char *err, size_t errlen)
+{
+    RtCheckpoint ck = *ckp;
+    *ckp = (RtCheckpoint){0};
     /* check everything before changing anything: a refused file leaves the instance as it was */
     int rc = 0, found_state = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {

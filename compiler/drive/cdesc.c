@@ -190,6 +190,10 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
               n, (long long)total_steps(&t->recipe));
     sb_printf(b, "void %s_destroy(%s *m) { rt_instance_destroy((RtInstance *)m); }\n\n", n, n);
     sb_printf(b, "int %s_load(%s *m, const char *path) { return rt_instance_load((RtInstance *)m, path); }\n\n", n, n);
+    sb_printf(b,
+              "int %s_load_memory(%s *m, const void *data, size_t size)\n{\n"
+              "    return rt_instance_load_memory((RtInstance *)m, data, size);\n}\n\n",
+              n, n);
     sb_printf(b, "int %s_save(const %s *m, const char *path) { return rt_instance_save((const RtInstance *)m, path); }\n\n",
               n, n);
     sb_printf(b, "int %s_forward(%s *m, int64_t batch", n, n);
@@ -288,7 +292,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     upper(b, n);
     sb_puts(b, "_H\n#define ");
     upper(b, n);
-    sb_puts(b, "_H\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    sb_puts(b, "_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     sb_puts(b, "/* Values per example. */\n");
     for (int pass = 0; pass < 2; pass++) {
         const RtTensorSpec *list = pass ? m->targets : m->inputs;
@@ -328,6 +332,10 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               " * or with a wrong shape is refused, naming the tensor and both shapes, and the\n"
               " * instance is left as it was. */\n"
               "int %s_load(%s *m, const char *path);\n\n", n, n);
+    sb_printf(b,
+              "/* The same from a checkpoint's bytes in memory (size bytes at data, e.g.\n"
+              " * a file built into the program); data may be freed once it returns. */\n"
+              "int %s_load_memory(%s *m, const void *data, size_t size);\n\n", n, n);
     sb_printf(b, "/* Parameters and optimizer state to a safetensors file (written atomically). */\n"
                  "int %s_save(const %s *m, const char *path);\n\n", n, n);
     sb_printf(b,

@@ -64,6 +64,10 @@ typedef struct RtCheckpoint {
 } RtCheckpoint;
 
 int             rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen);
+/* The same from size bytes at data (copied; data may go once it returns);
+ * name stands for the path in messages. */
+int             rt_safetensors_read_memory(const void *data, size_t size, const char *name, RtCheckpoint *out,
+                                           char *err, size_t errlen);
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name);
 void            rt_checkpoint_free(RtCheckpoint *c);
 
@@ -267,6 +271,7 @@ typedef struct RtInstance RtInstance;
 RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_steps);
 void        rt_instance_destroy(RtInstance *x);
 int         rt_instance_load(RtInstance *x, const char *path);
+int         rt_instance_load_memory(RtInstance *x, const void *data, size_t size);
 int         rt_instance_save(const RtInstance *x, const char *path);
 /* inputs[i]: input i's batch (float, or int32_t for tokens), row-major;
  * output: batch × the prediction's values per example.  Any batch: one

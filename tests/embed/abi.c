@@ -131,6 +131,29 @@ int main(int argc, char **argv)
     CHECK(tiny_forward(m, N, xs, a) == 0 && tiny_forward(m2, N, xs, b) == 0, "forward after load");
     CHECK(memcmp(a, b, sizeof a) == 0, "a loaded instance differs from the saved one");
     tiny_destroy(m2);
+
+    /* load_memory: the same file's bytes from memory give the same outputs;
+     * a cut-short copy is refused (naming load_memory) and changes nothing */
+    FILE *f = fopen(path, "rb");
+    static unsigned char bytes[1 << 16];
+    size_t size = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(size > 8 && size < sizeof bytes, "read %s back (%zu bytes)", path, size);
+    tiny *m3 = tiny_create(99);
+    CHECK(tiny_load_memory(m3, bytes, size) == 0, "load_memory: %s", tiny_last_error(m3));
+    CHECK(tiny_forward(m3, N, xs, b) == 0 && memcmp(a, b, sizeof a) == 0, "load_memory differs from load");
+    tiny *m4 = tiny_create(99);
+    float fresh[N * TINY_OUTPUT_SIZE], after[N * TINY_OUTPUT_SIZE];
+    CHECK(tiny_forward(m4, N, xs, fresh) == 0, "forward fresh");
+    expect_error(m4, tiny_load_memory(m4, bytes, 4), "load_memory: file of 4 bytes is shorter than the 8-byte header length");
+    expect_error(m4, tiny_load_memory(m4, NULL, 100), "load_memory: the data is a null pointer");
+    CHECK(tiny_load_memory(m4, bytes, size - 1) == -1, "a copy one byte short is refused");
+    CHECK(strstr(tiny_last_error(m4), "load_memory: ") == tiny_last_error(m4), "said '%s'", tiny_last_error(m4));
+    CHECK(tiny_forward(m4, N, xs, after) == 0 && memcmp(fresh, after, sizeof after) == 0,
+          "a refused load_memory changed the parameters");
+    tiny_destroy(m4);
+    tiny_destroy(m3);
     tiny_destroy(m);
 
     /* threads: two instances at once, the same bits as one alone */

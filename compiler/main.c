@@ -69,6 +69,7 @@ static const char usage_text[] =
     "                         the optimizer state)\n"
     "      --eval             with --load: evaluate the test split and print metrics\n"
     "      --metrics FILE     append one JSON object per evaluation to FILE\n"
+    "      --chart FILE.svg   draw loss and metrics per evaluation as an SVG picture\n"
     "      --sample TEXT      instead of training, generate text after TEXT (a model\n"
     "                         trained on text(...); use with --load)\n"
     "      --length N, --temperature X\n"
@@ -107,7 +108,7 @@ static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"
 
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT, ACT_PREDICT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
-       OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_BATCH, OPT_SEED, OPT_COLOR,
+       OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_CHART, OPT_BATCH, OPT_SEED, OPT_COLOR,
        OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE };
 
 enum { MAX_INPUTS = 256 };  /* --input options */
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
         {"load", required_argument, NULL, OPT_LOAD},
         {"eval", no_argument, NULL, OPT_EVAL},
         {"metrics", required_argument, NULL, OPT_METRICS},
+        {"chart", required_argument, NULL, OPT_CHART},
         {"sample", required_argument, NULL, OPT_SAMPLE},
         {"length", required_argument, NULL, OPT_LENGTH},
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
@@ -383,6 +385,7 @@ int main(int argc, char **argv)
         case OPT_LOAD: o.jit.load = optarg; break;
         case OPT_EVAL: o.jit.eval_only = 1; break;
         case OPT_METRICS: o.jit.metrics = optarg; break;
+        case OPT_CHART: o.jit.chart = optarg; break;
         case OPT_SAMPLE: o.jit.sample = optarg; break;
         case OPT_LENGTH:
             if (!parse_count(optarg, 1, 1000000, &o.jit.length))
@@ -431,7 +434,8 @@ int main(int argc, char **argv)
         if (o.output && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))
             return usage_error("-o with --predict writes a .npy file; give a name ending in .npy, found '%s'", o.output);
         if (o.cpu || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root || o.jit.save
-            || o.jit.eval_only || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0)
+            || o.jit.eval_only || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length
+            || o.jit.temperature > 0)
             return usage_error("%s", "--predict takes --input, --load, --seed, --batch, --trace and -o");
         o.output_predict = o.output;
         o.output = NULL;
@@ -445,12 +449,12 @@ int main(int argc, char **argv)
     if (o.jit.eval_only && !o.jit.load)
         return usage_error("%s", "--eval evaluates a trained model: give it with --load FILE");
     bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
-                         || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0;
+                         || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length || o.jit.temperature > 0;
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
     if ((o.jit.length || o.jit.temperature > 0) && !o.jit.sample)
         return usage_error("%s", "--length and --temperature go with --sample");
     if (training_options && o.action != ACT_JIT)
-        return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics and --sample go with --jit, "
+        return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics, --chart and --sample go with --jit, "
                                  "or with the trainer nnc writes");
     if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
         return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");

@@ -66,6 +66,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "      --load FILE         start from a checkpoint\n"
             "      --eval              with --load: evaluate the test split and print metrics\n"
             "      --metrics FILE      append one JSON object per evaluation to FILE\n"
+            "      --chart FILE.svg    draw loss and metrics per evaluation as an SVG picture\n"
             "      --sample TEXT       generate text after TEXT (a text model; use with --load)\n"
             "      --length N, --temperature X\n"
             "                          characters to generate (300), softmax temperature (1)\n"
@@ -79,7 +80,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
 
 int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
 {
-    enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS,
+    enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS, O_CHART,
            O_SAMPLE, O_LENGTH, O_TEMP };
     static const struct option opts[] = {
         {"epochs", required_argument, 0, O_EPOCHS}, {"steps", required_argument, 0, O_STEPS},
@@ -87,7 +88,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, O_THREADS},
         {"data", required_argument, 0, O_DATA},     {"save", required_argument, 0, O_SAVE},
         {"load", required_argument, 0, O_LOAD},     {"eval", no_argument, 0, O_EVAL},
-        {"metrics", required_argument, 0, O_METRICS}, {"sample", required_argument, 0, O_SAMPLE},
+        {"metrics", required_argument, 0, O_METRICS}, {"chart", required_argument, 0, O_CHART}, {"sample", required_argument, 0, O_SAMPLE},
         {"length", required_argument, 0, O_LENGTH}, {"temperature", required_argument, 0, O_TEMP},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
@@ -134,6 +135,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_LOAD: o.load = optarg; break;
         case O_EVAL: o.eval_only = 1; break;
         case O_METRICS: o.metrics = optarg; break;
+        case O_CHART: o.chart = optarg; break;
         case O_SAMPLE: o.sample = optarg; break;
         case 'h': usage(stdout, prog, m, recipe); return 0;
         case ':': fprintf(stderr, "%s: error: %s needs a value\n", prog, argv[optind - 1]); return 2;

@@ -116,4 +116,19 @@ const RtJson *rt_json_get(const RtJsonDoc *doc, const RtJson *object, const char
 const RtJson *rt_json_at(const RtJsonDoc *doc, const RtJson *array, int i);
 void          rt_json_free(RtJsonDoc *doc);
 
+/* ---- the training curves as SVG (chart.c) ------------------------------------------- */
+
+typedef struct RtChart RtChart;
+/* A chart for path (nothing is written yet): the losses, and the metrics
+ * named (test_NAME).  NULL when out of memory. */
+RtChart *rt_chart_new(const char *path, const char *model, const char *xlabel, int nmetrics,
+                      const char *const *metric_names);
+/* Adds an evaluation at x (epoch or step) and rewrites the file whole
+ * (at most twice a second: rt_chart_flush writes what is left at the end).
+ * Return 0, or 1 with a reason. */
+int  rt_chart_add(RtChart *c, double x, double train_loss, double test_loss, const double *metrics, char *err,
+                  size_t errlen);
+int  rt_chart_flush(RtChart *c, char *err, size_t errlen);
+void rt_chart_free(RtChart *c);
+
 #endif

@@ -65,7 +65,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
         .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
-        .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .eval_only = o->eval_only,
+        .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .chart_path = o->chart, .eval_only = o->eval_only,
         .progress = isatty(fileno(log)), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,
         .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout,

@@ -42,6 +42,7 @@ typedef struct Loop {
     uint8_t             *slab[5];
     int64_t             *order;
     FILE                *log, *metrics;
+    RtChart             *chart;   /* --chart, or NULL */
     double               start;
     int                  quiet;   /* this evaluation: metrics only, no line */
     double               last_bar;/* when the progress bar was last drawn */
@@ -50,14 +51,15 @@ typedef struct Loop {
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
 
-/* 0 if the folder of path exists and may be written, else 1 with why. */
-static int writable_folder(const char *path, char *err, size_t errlen)
+/* 0 if the folder of path exists and may be written, else 1 with why
+ * ("cannot save to 'x/ck.safetensors': No such file or directory"). */
+static int writable_folder(const char *cannot, const char *path, char *err, size_t errlen)
 {
     const char *slash = strrchr(path, '/');
     char dir[4096];
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
     if (access(dir, W_OK) != 0)
-        return rt_fail(1, err, errlen, "cannot save to '%s': %s", path, strerror(errno));
+        return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
     return 0;
 }
 
@@ -292,6 +294,9 @@ json:
             return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
                            strerror(errno ? errno : EIO));
     }
+    if (L->chart)
+        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss, ev->loss, ev->metric, err,
+                            errlen);
     return 0;
 }
 
@@ -356,10 +361,17 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 
     /* A checkpoint that cannot be written should stop the run now, not after
      * its first epoch: the folder it goes in must exist and take files. */
-    if (c->save_path && (rc = writable_folder(c->save_path, err, errlen)) != 0)
+    if (c->save_path && (rc = writable_folder("cannot save to", c->save_path, err, errlen)) != 0)
         goto done;
     if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
         rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
+        goto done;
+    }
+    if (c->chart_path && (rc = writable_folder("cannot write the chart to", c->chart_path, err, errlen)) != 0)
+        goto done;
+    if (c->chart_path && !(L.chart = rt_chart_new(c->chart_path, m->name, c->epochs ? "epoch" : "step",
+                                                  m->eval.nmetrics, m->eval.metric_name))) {
+        rc = rt_fail(1, err, errlen, "out of memory for the chart");
         goto done;
     }
     if (!c->text && !(L.order = rt_malloc(sizeof *L.order * (size_t)c->train->count))) {
@@ -427,6 +439,11 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     }
     signal(SIGINT, old_int);
     signal(SIGTERM, old_term);
+    if (L.chart) {   /* the evaluations since the last redraw, whatever stopped the run */
+        char why[512];
+        if (rt_chart_flush(L.chart, why, sizeof why) != 0 && rc == 0)
+            rc = rt_fail(1, err, errlen, "%s", why);
+    }
     if (interrupted && rc == 0) {
         if (c->progress)
             fputs("\n", L.log);
@@ -442,6 +459,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 done:
     if (L.metrics)
         fclose(L.metrics);
+    rt_chart_free(L.chart);
     free(L.order);
     rt_pool_destroy(pool);
     rt_slabs_free(L.slab);

@@ -42,7 +42,7 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
         fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM and JIT %.1f ms)\n",
                 1e3 * (t2 - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1));
     RtRunOptions run = {.seed = -1, .threads = o->threads, .data_root = o->data_root, .save = o->save,
-                        .load = o->load, .metrics = o->metrics, .eval_only = o->eval_only, .sample = o->sample,
+                        .load = o->load, .metrics = o->metrics, .chart = o->chart, .eval_only = o->eval_only, .sample = o->sample,
                         .length = o->length, .temperature = o->temperature};
     rc = rt_run(rm, &tm.recipe, &run, log);
     cg_jit_destroy(jit);

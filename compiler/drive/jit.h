@@ -12,7 +12,7 @@ typedef struct JitOptions {
     int64_t     epochs, steps, batch, seed, threads;  /* seed: -1 keep */
     double      lr;
     const char *data_root;    /* --data, else $NNC_DATA, else "." */
-    const char *save, *load, *metrics;
+    const char *save, *load, *metrics, *chart;
     int         eval_only;
     int         verbose;      /* -v: compile times */
     FILE       *log;

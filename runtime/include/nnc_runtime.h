@@ -188,6 +188,7 @@ typedef struct RtTrainConfig {
     uint64_t     seed;
     int          threads;
     const char  *save_path, *load_path, *metrics_path;
+    const char  *chart_path;            /* --chart: an SVG of the curves, redrawn after each evaluation */
     int          eval_only;             /* --eval: load, evaluate the test split, print metrics */
     const RtDataset *train, *test;      /* examples (mnist, csv), or NULL */
     const RtText *text;                 /* character windows, or NULL */
@@ -310,7 +311,7 @@ typedef struct RtRunOptions {
     int64_t     epochs, steps, threads;
     int64_t     seed;              /* -1: the recipe's */
     const char *data_root;         /* NULL: $NNC_DATA, else "." */
-    const char *save, *load, *metrics;
+    const char *save, *load, *metrics, *chart;
     int         eval_only;
     const char *sample;
     int64_t     length;

@@ -34,7 +34,12 @@
 #                checkpoint names the layers' own parameters norm.gain and
 #                norm_f.gain as docs/language.md says
 #   infjson      a test loss that overflows f32 (a target of 3e38 squared) is
-#                null in the metrics file, which stays JSON (it was inf)
+#                null in the metrics file, which stays JSON (it was inf), and
+#                leaves its line in the chart empty
+#   chart        --chart of xor_metrics (2000 evaluations, five curves): the
+#                SVG parses, has a line of 2000 points per series and a
+#                legend with the last metrics line's values; a chart into a
+#                missing folder is refused before training
 #   savefail     a process killed (SIGKILL) at 10 moments while it saves a
 #                checkpoint every epoch always leaves a checkpoint that loads;
 #                a save into a full file system (a 64 KiB tmpfs, when mount is
@@ -263,12 +268,38 @@ train { data = csv("tr.csv", test: "te.csv") optimizer = sgd(lr: 0.1) batch = 2 
 EOF
     printf '1,2,3\n4,5,6\n' > "$tmp/tr.csv"
     printf '1,2,3e38\n4,5,6\n' > "$tmp/te.csv"
-    (cd "$tmp" && "$nnc" --jit --metrics m.jsonl m.nn 2>"$tmp/log") || { cat "$tmp/log"; exit 1; }
+    (cd "$tmp" && "$nnc" --jit --metrics m.jsonl --chart m.svg m.nn 2>"$tmp/log") || { cat "$tmp/log"; exit 1; }
     cat "$tmp/log" "$tmp/m.jsonl"
     /usr/bin/python3 -c '
-import json, math, sys
+import json, math, sys, xml.etree.ElementTree as ET
 line = json.loads(open(sys.argv[1]).readline())
-assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line' "$tmp/m.jsonl" ;;
+assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line
+paths = [p.get("d").split() for p in ET.parse(sys.argv[2]).getroot().iter("{http://www.w3.org/2000/svg}path")]
+assert len(paths) == 2 and paths[0][0].startswith("M") and paths[1] == [], paths' "$tmp/m.jsonl" "$tmp/m.svg" ;;
+chart)
+    "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" --chart "$tmp/c.svg" "$root/tests/jit/xor_metrics.nn" \
+        2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ ! -e "$tmp/c.svg.tmp" ] || { echo "the temporary chart was left behind"; exit 1; }
+    /usr/bin/python3 -c '
+import json, sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+svg = ET.parse(sys.argv[2]).getroot()
+last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+texts = [t.text for t in svg.iter(ns + "text")]
+assert "xor: 2000 evaluations" in texts, texts[:3]
+names = ["train_loss", "test_loss", "test_accuracy", "test_mae", "test_metric"]
+for n in names:
+    want = "%s %.4g" % (n, last[n])
+    assert want in texts, (want, [t for t in texts if t.startswith(n)])
+paths = [p.get("d").split() for p in svg.iter(ns + "path")]
+assert len(paths) == 5, len(paths)
+for d in paths:
+    moves = [w for w in d if w[0] in "ML"]
+    assert len(moves) == 2000 and moves[0][0] == "M" and all(w[0] == "L" for w in moves[1:]), d[:4]
+print("chart: 5 lines of 2000 points; legend", [t for t in texts if t.startswith("test_accuracy")])' "$tmp/m" "$tmp/c.svg"
+    "$nnc" --jit --data "$root/examples" --chart "$tmp/no/such/c.svg" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/no/such/c.svg': No such file or directory" ] \
+        || { echo "status $status"; cat "$tmp/log"; exit 1; } ;;
 savefail)
     xor=$root/examples/xor.nn
     for i in $(seq 1 10); do

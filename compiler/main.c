@@ -31,7 +31,7 @@
 
 static const char usage_text[] =
     "Usage: nnc [OPTION]... FILE.nn\n"
-    "Compile a neural network described in FILE.nn.\n"
+    "Compile a neural network described in FILE.nn (-: standard input).\n"
     "\n"
     "Actions:\n"
     "      --check            parse and check FILE; print nothing if it is correct\n"
@@ -68,7 +68,7 @@ static const char usage_text[] =
     "      --load FILE        start from a checkpoint (resumes exactly when it holds\n"
     "                         the optimizer state)\n"
     "      --eval             with --load: evaluate the test split and print metrics\n"
-    "      --metrics FILE     append one JSON object per evaluation to FILE\n"
+    "      --metrics FILE     append one JSON object per evaluation to FILE (-: stdout)\n"
     "      --chart FILE.svg   draw loss and metrics per evaluation as an SVG picture\n"
     "      --sample TEXT      instead of training, generate text after TEXT (a model\n"
     "                         trained on text(...); use with --load)\n"
@@ -84,6 +84,7 @@ static const char usage_text[] =
     "      --load FILE        the parameters (else initialised from --seed, default\n"
     "                         the train block's seed, or 1)\n"
     "      -o FILE.npy        write the outputs as float32 [examples, ...] instead\n"
+    "                         (-o -: the .npy bytes to standard output)\n"
     "      --trace            instead of the outputs, print every binding of the\n"
     "                         model for the first example: FILE:LINE: name: type =\n"
     "                         values (the reference interpreter, f32)\n"
@@ -95,7 +96,8 @@ static const char usage_text[] =
     "                         obj: MODEL.o and MODEL.h, to link with the runtime;\n"
     "                         llvm: the optimized LLVM IR; asm: assembly\n"
     "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s;\n"
-    "                         libMODEL.so; MODEL.o); a header goes beside it\n"
+    "                         libMODEL.so; MODEL.o); a header goes beside it;\n"
+    "                         -o - writes llvm and asm to standard output\n"
     "      --target-cpu=NAME  generate code for NAME (e.g. x86-64-v3), not this host\n"
     "      --epochs N, --steps N, --batch N, --lr X, --seed N\n"
     "                         compiled into the trainer (the batch as its default)\n"
@@ -295,7 +297,10 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, OPT_TRACE},
         {NULL, 0, NULL, 0},
     };
-    Options o = {.seed = -1, .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR")};
+    /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
+    const char *term = getenv("TERM");
+    Options o = {.seed = -1,
+                 .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0)};
     static const char *inputs[MAX_INPUTS];
     o.inputs = inputs;
     opterr = 0;  /* we word the messages ourselves */
@@ -431,8 +436,10 @@ int main(int argc, char **argv)
     if ((o.ninputs || o.trace) && o.action != ACT_PREDICT)
         return usage_error("%s", "--input and --trace go with --predict");
     if (o.action == ACT_PREDICT) {
-        if (o.output && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))
-            return usage_error("-o with --predict writes a .npy file; give a name ending in .npy, found '%s'", o.output);
+        if (o.output && strcmp(o.output, "-") != 0
+            && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))
+            return usage_error("-o with --predict writes a .npy file; give a name ending in .npy (or -), found '%s'",
+                               o.output);
         if (o.cpu || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root || o.jit.save
             || o.jit.eval_only || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length
             || o.jit.temperature > 0)
@@ -442,6 +449,9 @@ int main(int argc, char **argv)
         o.load_predict = o.jit.load;
         o.jit.load = NULL;
     }
+    if (o.output && strcmp(o.output, "-") == 0 && o.action == ACT_EMIT && o.emit != AOT_LLVM && o.emit != AOT_ASM)
+        return usage_error("%s", "-o - writes to standard output only with --emit=llvm, --emit=asm and --predict; "
+                                 "an executable, a library or an object needs a file name");
     if ((o.output || o.cpu) && o.action != ACT_EMIT)
         return usage_error("%s", "-o and --target-cpu go with writing a file (the default, or --emit)");
     if (o.jit.epochs && o.jit.steps)

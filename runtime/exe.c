@@ -65,7 +65,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "      --save FILE         write a checkpoint (safetensors) after each evaluation\n"
             "      --load FILE         start from a checkpoint\n"
             "      --eval              with --load: evaluate the test split and print metrics\n"
-            "      --metrics FILE      append one JSON object per evaluation to FILE\n"
+            "      --metrics FILE      append one JSON object per evaluation to FILE (-: stdout)\n"
             "      --chart FILE.svg    draw loss and metrics per evaluation as an SVG picture\n"
             "      --sample TEXT       generate text after TEXT (a text model; use with --load)\n"
             "      --length N, --temperature X\n"

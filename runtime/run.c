@@ -56,6 +56,14 @@ static int fits(const RtModel *m, const RtDataset *d, const char *what, char *wh
     return 0;
 }
 
+/* A progress bar redraws its line with \r and an escape: only on a terminal
+ * that does them (TERM=dumb: Emacs shells, some CI logs, does not). */
+static int redraws(FILE *log)
+{
+    const char *term = getenv("TERM");
+    return isatty(fileno(log)) && !(term && strcmp(term, "dumb") == 0);
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;
@@ -66,7 +74,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
         .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
         .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .chart_path = o->chart, .eval_only = o->eval_only,
-        .progress = isatty(fileno(log)), .log = log, .sample = o->sample,
+        .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,
         .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout,
     };

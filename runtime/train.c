@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,18 +230,38 @@ static void progress(Loop *L, int64_t epoch, int64_t epochs, int64_t done, int64
 {
     if (!L->cfg->progress)
         return;
-    enum { WIDTH = 24 };
-    int fill = total ? (int)(WIDTH * done / total) : WIDTH;
-    char bar[WIDTH + 1];
-    for (int i = 0; i < WIDTH; i++)
-        bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-    bar[WIDTH] = '\0';
+    /* The line must fit the terminal as it is now (a line that wraps is not
+     * redrawn in place but repeated): the bar gives up its width first, then
+     * the rate and the time left.  Asked at each redraw: windows get resized. */
+    struct winsize ws;
+    int cols = ioctl(fileno(L->log), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    char head[64], tail[96], bar[32];
     if (epochs)
-        fprintf(L->log, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  %.0f ex/s  ETA %.0fs", (long long)epoch,
-                (long long)epochs, bar, (long long)done, (long long)total, loss, rate, eta);
+        snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)epoch, (long long)epochs);
     else
-        fprintf(L->log, "\r\033[K[%s] step %lld/%lld  loss %.4f  %.0f ex/s  ETA %.0fs", bar, (long long)done,
-                (long long)total, loss, rate, eta);
+        snprintf(head, sizeof head, "step ");
+    int len = 0;
+    for (int detail = 2; detail >= 0; detail--) {
+        int at = snprintf(tail, sizeof tail, " %lld/%lld  loss %.4f", (long long)done, (long long)total, loss);
+        if (detail >= 1)
+            at += snprintf(tail + at, sizeof tail - (size_t)at, "  ETA %.0fs", eta);
+        if (detail >= 2)
+            snprintf(tail + at, sizeof tail - (size_t)at, "  %.0f ex/s", rate);
+        len = (int)(strlen(head) + strlen(tail));
+        if (len + 2 + 8 < cols || detail == 0)
+            break;
+    }
+    int width = cols - 1 - len - 2;   /* the last column stays free: writing it wraps on some terminals */
+    width = width > 24 ? 24 : width;
+    if (width >= 4) {
+        int fill = total ? (int)(width * done / total) : width;
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+        bar[width] = '\0';
+        fprintf(L->log, "\r\033[K%s[%s]%s", head, bar, tail);
+    } else {
+        fprintf(L->log, "\r\033[K%.*s", cols - 1 > 0 ? cols - 1 : 0, tail + 1);
+    }
     fflush(L->log);
 }
 
@@ -363,7 +384,11 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
      * its first epoch: the folder it goes in must exist and take files. */
     if (c->save_path && (rc = writable_folder("cannot save to", c->save_path, err, errlen)) != 0)
         goto done;
-    if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
+    /* --metrics -: the lines to standard output (the progress and the
+     * per-epoch lines go to the log, standard error) */
+    if (c->metrics_path && strcmp(c->metrics_path, "-") == 0)
+        L.metrics = stdout;
+    else if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
         rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
         goto done;
     }
@@ -457,7 +482,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         fprintf(L.log, "trained %lld steps in %.2f s\n", (long long)step, now() - L.start);
     }
 done:
-    if (L.metrics)
+    if (L.metrics && L.metrics != stdout)
         fclose(L.metrics);
     rt_chart_free(L.chart);
     free(L.order);

@@ -82,8 +82,29 @@ static int write_file(const char *path, StrBuf *b)
     return fclose(f) != 0 || bad ? -1 : 0;
 }
 
-static const char *stem(Arena *a, const char *path, const char *ext)
+/* The file at path, to standard output: 0, or -1 with errno. */
+static int copy_to_stdout(const char *path)
 {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char buf[1 << 16];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        bad = fwrite(buf, 1, n, stdout) != n;
+    bad |= ferror(f) || fflush(stdout) != 0;
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    return bad ? -1 : 0;
+}
+
+/* model.nn -> model + ext; a model from standard input is named after itself. */
+static const char *stem(Arena *a, const char *path, const char *model, const char *ext)
+{
+    if (strcmp(path, SOURCE_STDIN) == 0)
+        return arena_printf(a, "%s%s", model, ext);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     const char *dot = strrchr(base, '.');
@@ -164,9 +185,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     const char *out = o->output;
     if (!out) {
         switch (o->kind) {
-        case AOT_EXE: out = stem(a, f->src.name, ""); break;
-        case AOT_LLVM: out = stem(a, f->src.name, ".ll"); break;
-        case AOT_ASM: out = stem(a, f->src.name, ".s"); break;
+        case AOT_EXE: out = stem(a, f->src.name, name, ""); break;
+        case AOT_LLVM: out = stem(a, f->src.name, name, ".ll"); break;
+        case AOT_ASM: out = stem(a, f->src.name, name, ".s"); break;
         case AOT_SO: out = arena_printf(a, "lib%s.so", name); break;
         case AOT_OBJ: out = arena_printf(a, "%s.o", name); break;
         }
@@ -192,11 +213,28 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     CgOptions co = {.cpu = o->cpu, .opt = 3};
     const char *err = NULL;
     if (o->kind == AOT_LLVM || o->kind == AOT_ASM) {
-        if (cg_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, out, &err) != 0) {
-            fprintf(log, "nnc: error: %s\n", err);
+        /* -o -: LLVM writes files, so through a temporary one to standard output */
+        bool to_stdout = strcmp(out, "-") == 0;
+        const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+        char *path = to_stdout ? arena_printf(a, "%s/nnc-XXXXXX", tmpdir) : (char *)out;
+        int fd = to_stdout ? mkstemp(path) : -1;
+        if (to_stdout && fd < 0) {
+            fprintf(log, "nnc: error: cannot make a temporary file in %s: %s\n", tmpdir, strerror(errno));
             return 1;
         }
-        return 0;
+        if (fd >= 0)
+            close(fd);
+        rc = 0;
+        if (cg_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, path, &err) != 0) {
+            fprintf(log, "nnc: error: %s\n", err);
+            rc = 1;
+        } else if (to_stdout && copy_to_stdout(path) != 0) {
+            fprintf(log, "nnc: error: cannot write to standard output: %s\n", strerror(errno));
+            rc = 1;
+        }
+        if (to_stdout)
+            unlink(path);
+        return rc;
     }
 
     const char *lib, *include;

@@ -405,14 +405,15 @@ static int write_npy(FILE *log, const char *path, const float *v, int64_t n, con
     size_t hlen = strlen(sb_cstr(&h));
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
     int64_t count = n * shape_elems(shape);
-    FILE *f = fopen(path, "wb");
+    bool to_stdout = strcmp(path, "-") == 0;   /* -o -: the .npy bytes to a pipe */
+    FILE *f = to_stdout ? stdout : fopen(path, "wb");
     bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(sb_cstr(&h), 1, hlen, f) == hlen
            && fwrite(v, sizeof *v, (size_t)count, f) == (size_t)count;
     sb_free(&h);
-    if (f && fclose(f) != 0)
+    if (f && (to_stdout ? fflush(f) : fclose(f)) != 0)
         ok = false;
     if (!ok)
-        return fail(log, "cannot write '%s': %s", path, strerror(errno));
+        return fail(log, "cannot write '%s': %s", to_stdout ? "standard output" : path, strerror(errno));
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +34,10 @@ void source_from_memory(Source *src, Arena *a, const char *name, const char *tex
 
 int source_load(Source *src, Arena *a, const char *path, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "rb");
+    /* "-" is standard input (a pipe: `generate | nnc --check -`), named
+     * <stdin> in diagnostics */
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         snprintf(why, whylen, "%s", strerror(errno));
         return -1;
@@ -44,7 +48,8 @@ int source_load(Source *src, Arena *a, const char *path, char *why, size_t whyle
     for (;;) {
         if (len == cap) {
             if (cap >= SOURCE_MAX_BYTES) {
-                fclose(f);
+                if (!is_stdin)
+                    fclose(f);
                 snprintf(why, whylen, "file is larger than %u MiB", SOURCE_MAX_BYTES >> 20);
                 return -1;
             }
@@ -58,18 +63,20 @@ int source_load(Source *src, Arena *a, const char *path, char *why, size_t whyle
         if (got == 0) {
             if (ferror(f)) {
                 snprintf(why, whylen, "%s", strerror(errno ? errno : EIO));
-                fclose(f);
+                if (!is_stdin)
+                    fclose(f);
                 return -1;
             }
             break;
         }
     }
-    fclose(f);
+    if (!is_stdin)
+        fclose(f);
     if (len > SOURCE_MAX_BYTES) {
         snprintf(why, whylen, "file is larger than %u MiB", SOURCE_MAX_BYTES >> 20);
         return -1;
     }
-    source_from_memory(src, a, path, buf, len);
+    source_from_memory(src, a, is_stdin ? SOURCE_STDIN : path, buf, len);
     return 0;
 }
 

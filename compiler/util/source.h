@@ -29,10 +29,13 @@ typedef struct Source {
     uint32_t    nlines;
 } Source;
 
+/* The name of a model read from standard input (the path "-"). */
+#define SOURCE_STDIN "<stdin>"
+
 /* Largest file we accept; offsets are 32-bit. */
 #define SOURCE_MAX_BYTES (64u << 20)
 
-/* Reads path. On failure returns non-zero and writes a reason ("No such file
+/* Reads path ("-": standard input). On failure returns non-zero and writes a reason ("No such file
  * or directory", "file is larger than 64 MiB") into why. */
 int  source_load(Source *src, Arena *a, const char *path, char *why, size_t whylen);
 /* Wraps text already in memory (copied into the arena). */

@@ -36,6 +36,12 @@
 #   infjson      a test loss that overflows f32 (a target of 3e38 squared) is
 #                null in the metrics file, which stays JSON (it was inf), and
 #                leaves its line in the chart empty
+#   stdio        "-" for the model reads standard input; -o - writes LLVM IR
+#                and --predict's .npy to standard output (the same bytes as
+#                to a file); --metrics - writes the JSON lines there
+#   terminal     under a pseudo-terminal 40 columns wide, every redraw of
+#                the progress bar fits in 39; with TERM=dumb nothing is
+#                redrawn (no escape sequences at all)
 #   chart        --chart of xor_metrics (2000 evaluations, five curves): the
 #                SVG parses, has a line of 2000 points per series and a
 #                legend with the last metrics line's values; a chart into a
@@ -276,6 +282,30 @@ line = json.loads(open(sys.argv[1]).readline())
 assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line
 paths = [p.get("d").split() for p in ET.parse(sys.argv[2]).getroot().iter("{http://www.w3.org/2000/svg}path")]
 assert len(paths) == 2 and paths[0][0].startswith("M") and paths[1] == [], paths' "$tmp/m.jsonl" "$tmp/m.svg" ;;
+stdio)
+    xor=$root/examples/xor.nn
+    "$nnc" --jit --data "$root/examples" --epochs 2 - <"$xor" 2>"$tmp/log" && grep -q "^trained 2 steps" "$tmp/log" \
+        || { cat "$tmp/log"; echo "--jit - did not train"; exit 1; }
+    "$nnc" --emit=llvm -o - "$xor" >"$tmp/out.ll" && "$nnc" --emit=llvm -o "$tmp/file.ll" "$xor" \
+        && cmp "$tmp/out.ll" "$tmp/file.ll" || { echo "--emit=llvm -o - differs from the file"; exit 1; }
+    "$nnc" --predict --input x=1,0 -o - "$xor" >"$tmp/out.npy" && "$nnc" --predict --input x=1,0 -o "$tmp/file.npy" "$xor" \
+        && cmp "$tmp/out.npy" "$tmp/file.npy" || { echo "--predict -o - differs from the file"; exit 1; }
+    "$nnc" --jit --data "$root/examples" --epochs 2 --metrics - "$xor" >"$tmp/m" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    /usr/bin/python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [(l["epoch"], l["step"]) for l in lines] == [(1, 1), (2, 2)], lines' "$tmp/m" || exit 1
+    echo "stdio: stdin, -o - (llvm, npy) and --metrics - ok" ;;
+terminal)
+    command -v script >/dev/null || { echo "no script(1)"; exit 77; }
+    xor=$root/examples/xor.nn
+    TERM=xterm script -qec "stty cols 40; '$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/tty"
+    # the redraws: what follows each \r up to the next \r or newline, escapes removed
+    widest=$(tr '\r' '\n' <"$tmp/tty" | sed 's/\x1b\[K//g' | grep '\[=*>* *\]\|loss [0-9.]*  ETA' | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
+    echo "terminal: the widest redraw at 40 columns is $widest"
+    [ "$widest" -gt 20 ] && [ "$widest" -le 39 ] || { cat "$tmp/tty"; exit 1; }
+    TERM=dumb script -qec "'$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/dumb"
+    ! grep -q "$(printf '\033')" "$tmp/dumb" || { echo "TERM=dumb got escape sequences"; exit 1; } ;;
 chart)
     "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" --chart "$tmp/c.svg" "$root/tests/jit/xor_metrics.nn" \
         2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

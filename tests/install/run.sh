@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.relocated — cmake --install into a prefix, move the prefix, and use
 # it from outside: a CMake project (find_package(nnc) + nnc_add_model), a
-# pkg-config link, and a shared library's SONAME and dependencies.
+# pkg-config link, a shared library's SONAME and dependencies, the manual
+# page and bash completion.
 # Usage: run.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 src=$(cd "$2" && pwd)
@@ -43,4 +44,15 @@ case "$needed" in
     "libc.so.6 libm.so.6 "|"libc.so.6 libm.so.6 libpthread.so.0 ") ;;
     *) fail "the library needs more than libc and libm: $needed" ;;
 esac
+# 4. the manual page (when help2man was there to make it) and bash completion
+if [ -f "$build/nnc.1" ]; then
+    man=$p/share/man/man1/nnc.1
+    [ -f "$man" ] || fail "no manual page installed"
+    grep -q -- 'chart' "$man" && grep -q '^\.SH DESCRIPTION' "$man" || fail "the manual page lacks --chart or DESCRIPTION"
+fi
+got=$(bash -c 'source "$1/share/bash-completion/completions/nnc"
+    COMP_WORDS=("$1/bin/nnc" --ch); COMP_CWORD=1; _nnc; echo "${COMPREPLY[*]}"
+    COMP_WORDS=("$1/bin/nnc" --emit=s); _nnc; echo "${COMPREPLY[*]}"' sh "$p")
+[ "$got" = "--chart --check
+--emit=so" ] || fail "bash completion gave: $got"
 echo ok

@@ -249,8 +249,10 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         /* llvm: the module as generated; asm: the machine code after O3 */
         if (cg_dump(&c.step.L.g, c.plan, m->name, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM, out, &err) != 0)
             return internal_error(err);
-    } else if (o->dot)
-        ir_print_dot(out, &c.step.L.g);  /* the plan stage's graph is the fused one */
+    } else if (o->dot && stage == STAGE_PLAN)
+        plan_print_dot(out, &c.step.L.g, c.plan);
+    else if (o->dot)
+        ir_print_dot(out, &c.step.L.g);
     else if (stage == STAGE_PLAN)
         plan_print(out, &c.step.L.g, c.plan);
     else

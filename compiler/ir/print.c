@@ -177,15 +177,37 @@ void ir_print(StrBuf *sb, const IrGraph *g)
     }
 }
 
+/* The source line a node came from (a gradient node: its forward node's), or 0. */
+static uint32_t line_of(const IrGraph *g, const IrNode *n)
+{
+    Span at = n->at;
+    if (span_is_none(at) && n->fwd >= 0)
+        at = g->nodes[n->fwd].at;
+    if (!g->src || span_is_none(at))
+        return 0;
+    uint32_t line, col;
+    source_linecol(g->src, at.begin, &line, &col);
+    return line;
+}
+
+/* Nodes are drawn in clusters: a cluster is a run of consecutive nodes
+ * from one source line in one phase (forward, backward, update), so the
+ * boxes of a layer stay together, and each block of a repeat() gets its
+ * own (the same lines, run again).  That is how a reader finds their way
+ * in a graph of thousands of nodes.  Inputs and parameters stay outside. */
 void ir_print_dot(StrBuf *sb, const IrGraph *g)
 {
-    sb_printf(sb, "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
+    sb_printf(sb, "digraph \"%s\" {\n  rankdir=TB; newrank=true;\n"
+                  "  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
               g->name ? g->name : "graph");
+    static const char *const phase_name[] = {"", " (backward)", " (update)"};
+    int *key = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n ? g->n : 1));
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
+        int phase = i >= g->ngrad && g->ngrad > 0 ? 2 : i >= g->nforward && g->nforward > 0 ? 1 : 0;
+        key[i] = n->op == IR_INPUT ? -1 : (int)line_of(g, n) * 3 + phase;
         const char *color = n->op == IR_INPUT ? (n->a.role == ROLE_PARAM ? "lightyellow" : "lightblue")
-                          : i >= g->ngrad && g->ngrad > 0 ? "lightgrey"
-                          : i >= g->nforward && g->nforward > 0 ? "mistyrose" : "white";
+                          : phase == 2 ? "lightgrey" : phase == 1 ? "mistyrose" : "white";
         sb_printf(sb, "  n%d [label=\"%%%d %s", i, i, n->op == IR_INPUT ? n->a.name : ir_ops[n->op].name);
         if (n->op == IR_CONST) {
             sb_putc(sb, ' ');
@@ -194,9 +216,37 @@ void ir_print_dot(StrBuf *sb, const IrGraph *g)
         sb_printf(sb, "\\n%s", ir_type_name(n->type));
         ir_shape_print(sb, &n->shape);
         sb_printf(sb, "\", style=filled, fillcolor=%s];\n", color);
-        for (int k = 0; k < n->nin; k++)
-            sb_printf(sb, "  n%d -> n%d;\n", n->in[k], i);
     }
+    int nclusters = 0;
+    for (int i = 0; i < g->n;) {
+        if (key[i] < 0) {
+            i++;
+            continue;
+        }
+        int end = i + 1;
+        while (end < g->n && key[end] == key[i])
+            end++;
+        uint32_t line = (uint32_t)key[i] / 3;
+        const char *layer = NULL;
+        for (int j = i; j < end && !layer; j++)
+            layer = g->nodes[j].layer;
+        sb_printf(sb, "  subgraph cluster_%d {\n    label=\"", nclusters++);
+        if (line) {
+            const char *base = strrchr(g->src->name, '/');
+            sb_printf(sb, "%s:%u", base ? base + 1 : g->src->name, line);
+        } else {
+            sb_puts(sb, key[i] % 3 == 2 ? "optimizer" : "no source line");
+        }
+        sb_printf(sb, "%s%s%s\"; fontname=\"monospace\"; fontsize=10; color=grey;\n    ", layer ? " " : "",
+                  layer ? layer : "", phase_name[key[i] % 3]);
+        for (int j = i; j < end; j++)
+            sb_printf(sb, "%sn%d;", j > i ? " " : "", j);
+        sb_puts(sb, "\n  }\n");
+        i = end;
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            sb_printf(sb, "  n%d -> n%d;\n", g->nodes[i].in[k], i);
     for (int i = 0; i < g->nouts; i++) {
         sb_printf(sb, "  out%d [shape=ellipse, label=\"%s\"];\n", i, g->outs[i].name);
         sb_printf(sb, "  n%d -> out%d;\n", g->outs[i].value, i);

@@ -71,6 +71,8 @@ static inline int64_t plan_at(const IrPlan *p, IrBytes x, int64_t batch)
 IrPlan *plan_memory(const IrGraph *g, int64_t batch);
 /* --dump-ir=plan: a line per value with its slab, offset, size and live range, then the totals. */
 void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p);
+/* The same for Graphviz: a box per buffer with its slab, offset, size and life. */
+void plan_print_dot(StrBuf *sb, const IrGraph *g, const IrPlan *p);
 /* False, with *why, if two activations live at the same time share bytes at
  * some batch size (or the plan does not fit g). */
 bool plan_check(const IrGraph *g, const IrPlan *p, const char **why);

@@ -573,3 +573,45 @@ void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p)
     sb_printf(sb, "the most live at one step at batch %lld: %lld bytes; the peak is %.1f%% above it\n",
               (long long)p->batch, (long long)most, most > 0 ? 100.0 * (double)(peak - most) / (double)most : 0.0);
 }
+
+/* The plan as a graph: each buffer a box with its slab, offset, size and
+ * the steps it lives (views dashed), coloured by slab, so the reuse of
+ * the activation slab can be followed along the edges. */
+void plan_print_dot(StrBuf *sb, const IrGraph *g, const IrPlan *p)
+{
+    static const char *const fill[] = {
+        [SLAB_NONE] = "white", [SLAB_INPUT] = "lightblue", [SLAB_PARAM] = "lightyellow",
+        [SLAB_STATE] = "lavender", [SLAB_ACT] = "white",
+    };
+    sb_printf(sb, "digraph \"%s plan\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
+              g->name ? g->name : "graph");
+    sb_printf(sb, "  label=\"%s: the memory plan (B = the batch rounded up to a multiple of %d)\"; "
+                  "fontname=\"monospace\"; labelloc=t;\n",
+              g->name ? g->name : "graph", PLAN_BATCH_ROUND);
+    for (int i = 0; i < g->n; i++) {
+        IrSlab s = p->slab[i];
+        if (s == SLAB_NONE)
+            continue;
+        sb_printf(sb, "  n%d [label=\"", i);
+        put_head(sb, g, i);
+        sb_puts(sb, "\\n");
+        put_type(sb, &g->nodes[i]);
+        sb_printf(sb, "\\n%s @", slab_name[s]);
+        put_bytes(sb, p->offset[i]);
+        sb_puts(sb, " +");
+        put_bytes(sb, p->bytes[i]);
+        if (s == SLAB_ACT && p->alias[i] >= 0)
+            sb_printf(sb, "\\nview of %%%d", p->alias[i]);
+        else if (s == SLAB_ACT && p->last[i] >= g->n)
+            sb_printf(sb, "\\nlive %%%d..end", p->first[i]);
+        else if (s == SLAB_ACT)
+            sb_printf(sb, "\\nlive %%%d..%%%d", p->first[i], p->last[i]);
+        sb_printf(sb, "\", style=\"filled%s\", fillcolor=%s];\n", s == SLAB_ACT && p->alias[i] >= 0 ? ",dashed" : "",
+                  fill[s]);
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; p->slab[i] != SLAB_NONE && k < g->nodes[i].nin; k++)
+            if (p->slab[g->nodes[i].in[k]] != SLAB_NONE)
+                sb_printf(sb, "  n%d -> n%d;\n", g->nodes[i].in[k], i);
+    sb_puts(sb, "}\n");
+}

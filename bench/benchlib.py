@@ -77,8 +77,30 @@ class NncRun:
         self.last = self.lines[-1]
 
 
-def summary(unit, torch_times, nnc_times, compiles, floor=None, lower_is_better=True):
-    """Medians, the ratio (above 1: nnc is faster) and nnc against the floor."""
+def machine_peak():
+    """This machine's f32 FMA peak (GFLOP/s) and memory read bandwidth (GB/s),
+    on one core and on all, measured now by bench/peak.c (built for this CPU)."""
+    exe, src = os.path.join(ROOT, "build", "bench_peak"), os.path.join(ROOT, "bench", "peak.c")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        subprocess.run(["cc", "-O2", "-march=native", "-pthread", src, "-o", exe], check=True)
+    return json.loads(subprocess.run([exe, "--json"], capture_output=True, text=True, check=True).stdout)
+
+
+def train_flops(model):
+    """Nominal FLOPs of a training step per example: three times the forward
+    pass nnc --summary counts, the usual estimate (the backward pass is about
+    twice the forward).  It is an upper bound of the work: no gradient is
+    computed for the data, so the first layer's input gradient is never done
+    (for the MNIST MLP the step is 2.0x its forward pass, not 3x)."""
+    out = subprocess.run([NNC, "--summary", os.path.join(ROOT, model)], capture_output=True, text=True, check=True)
+    total = next(line for line in out.stdout.splitlines() if line.startswith("total"))
+    return 3 * int(total.split()[-1].replace(",", ""))
+
+
+def summary(unit, torch_times, nnc_times, compiles, floor=None, lower_is_better=True, flops=None):
+    """Medians, the ratio (above 1: nnc is faster) and nnc against the floor;
+    with flops (per unit of work: per epoch, or per token for a rate), nnc's
+    GFLOP/s against the machine's FMA peak measured in this run."""
     import torch
 
     mt, mn = statistics.median(torch_times), statistics.median(nnc_times)
@@ -88,3 +110,13 @@ def summary(unit, torch_times, nnc_times, compiles, floor=None, lower_is_better=
     print(f"ratio pytorch/nnc: {ratio:.2f} (above 1: nnc is faster)")
     if floor is not None:
         print(f"nnc against the 2-core floor of {floor:.4g} {unit}: {mn / floor if lower_is_better else floor / mn:.2f}x")
+    if flops is not None:
+        peak = machine_peak()
+        rate = (flops / mn if lower_is_better else flops * mn) / 1e9
+        torch_rate = (flops / mt if lower_is_better else flops * mt) / 1e9
+        print(f"machine, measured now: {peak['cpu']}, {peak['cores']} cores; f32 FMA peak {peak['fma_gflops_1']:.0f} "
+              f"GFLOP/s on one core, {peak['fma_gflops_all']:.0f} on all; memory read {peak['read_gbs_1']:.1f} / "
+              f"{peak['read_gbs_all']:.1f} GB/s")
+        print(f"at the nominal 3x-forward FLOPs, nnc: {rate:.1f} GFLOP/s, {100 * rate / peak['fma_gflops_all']:.0f}% of "
+              f"the all-core peak; "
+              f"pytorch: {torch_rate:.1f} GFLOP/s, {100 * torch_rate / peak['fma_gflops_all']:.0f}%")

@@ -19,7 +19,7 @@ import tempfile
 import torch
 import torch.nn as nn
 
-from benchlib import NncRun, mnist_train, summary, torch_epoch
+from benchlib import NncRun, mnist_train, summary, torch_epoch, train_flops
 
 
 def cnn():
@@ -48,7 +48,7 @@ def main():
             compiles.append(run.compile_ms)
             print(f"round {r + 1}: pytorch {t_torch[-1]:.2f} s, nnc {t_nnc[-1]:.2f} s "
                   f"(accuracy after one epoch {run.last['test_accuracy']:.4f})", flush=True)
-    summary("s per epoch", t_torch, t_nnc, compiles)
+    summary("s per epoch", t_torch, t_nnc, compiles, flops=60000 * train_flops("examples/mnist_cnn.nn"))
 
 
 if __name__ == "__main__":

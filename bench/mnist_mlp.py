@@ -19,7 +19,7 @@ import tempfile
 import torch
 import torch.nn as nn
 
-from benchlib import NncRun, mnist_train, summary, torch_epoch
+from benchlib import NncRun, mnist_train, summary, torch_epoch, train_flops
 
 FLOOR_2CORE = 0.11
 
@@ -41,7 +41,7 @@ def main():
             compiles.append(run.compile_ms)
             print(f"round {r + 1}: pytorch {t_torch[-1]:.3f} s, nnc {t_nnc[-1]:.3f} s "
                   f"(accuracy {run.last['test_accuracy']:.4f})", flush=True)
-    summary("s per epoch", t_torch, t_nnc, compiles, FLOOR_2CORE)
+    summary("s per epoch", t_torch, t_nnc, compiles, FLOOR_2CORE, flops=60000 * train_flops("examples/mnist_mlp.nn"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchlib import DATA, ROOT, NncRun, summary
+from benchlib import DATA, ROOT, NncRun, summary, train_flops
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))
 from torch_parity import Gpt1  # noqa: E402  (the same network the parity test checks)
@@ -72,7 +72,8 @@ def main():
             compiles.append(run.compile_ms)
             print(f"round {r + 1}: pytorch {t_torch[-1]:.0f} tokens/s ({BATCH * T / t_torch[-1] * 1e3:.1f} ms/step), "
                   f"nnc {t_nnc[-1]:.0f} tokens/s ({BATCH * T / t_nnc[-1] * 1e3:.1f} ms/step)", flush=True)
-    summary("tokens/s", t_torch, t_nnc, compiles, FLOOR_TOKENS, lower_is_better=False)
+    summary("tokens/s", t_torch, t_nnc, compiles, FLOOR_TOKENS, lower_is_better=False,
+            flops=train_flops("examples/shakespeare.nn") / T)
 
 
 if __name__ == "__main__":

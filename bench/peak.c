@@ -1,0 +1,167 @@
+/*
+ * peak.c — what this machine can do at most, measured now: the f32
+ * multiply-add peak on one core and on all of them, and the memory
+ * bandwidth, so every bench can say how far from the machine nnc is
+ * (bench/benchlib.py builds and runs this beside each bench).
+ *
+ *   cc -O2 -march=native -pthread bench/peak.c -o peak && ./peak [--json]
+ *
+ * The FMA loop keeps 12 independent accumulators of 16 floats: enough to
+ * cover the latency of two FMA pipes (4 cycles x 2) on every x86 core of
+ * the last decade, and 16 floats is the widest vector there is (AVX-512).
+ * With -march=native the compiler emits the widest FMA the CPU has, one
+ * zmm FMA per accumulator on AVX-512, two ymm on AVX2: either way it is
+ * the CPU's peak.  The bandwidth is a vectorized sum over 512 MiB, larger
+ * than any cache.  Each figure is the best of several repetitions: a
+ * shared machine only ever takes speed away.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+
+enum { ACC = 12, FMA_ITERS = 20000000, REPEATS = 5 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static volatile float sink;
+
+/* ACC chains of FMAs; returns the flops done. */
+static double fma_loop(void)
+{
+    v16 acc[ACC], a, b;
+    for (int i = 0; i < 16; i++)
+        a[i] = 1.0f + 1e-7f * (float)i, b[i] = 1e-7f;
+    for (int k = 0; k < ACC; k++)
+        acc[k] = a * (float)k;
+    for (long it = 0; it < FMA_ITERS; it++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < ACC; k++)
+            acc[k] = acc[k] * a + b;
+        __asm__ volatile("" : "+x"(a));   /* a is not loop-invariant: no folding */
+    }
+    float s = 0;
+    for (int k = 0; k < ACC; k++)
+        for (int i = 0; i < 16; i++)
+            s += acc[k][i];
+    sink = s;
+    return 2.0 * 16 * ACC * (double)FMA_ITERS;
+}
+
+typedef struct Job {
+    pthread_barrier_t *go;
+    const float *data;
+    size_t n;
+    double flops;
+    int bandwidth;
+} Job;
+
+static double sum_loop(const float *x, size_t n)
+{
+    v16 s[4] = {0};
+    const v16 *v = (const v16 *)x;
+    for (size_t i = 0; i + 4 <= n / 16; i += 4)
+        for (int k = 0; k < 4; k++)
+            s[k] += v[i + k];
+    v16 t = s[0] + s[1] + s[2] + s[3];
+    float r = 0;
+    for (int i = 0; i < 16; i++)
+        r += t[i];
+    return r;
+}
+
+static void *work(void *arg)
+{
+    Job *j = arg;
+    pthread_barrier_wait(j->go);
+    if (j->bandwidth)
+        sink = (float)sum_loop(j->data, j->n);
+    else
+        j->flops = fma_loop();
+    return NULL;
+}
+
+/* The best rate over REPEATS runs on `threads` threads: GFLOP/s, or GB/s
+ * when data is given (each thread sums its own slice). */
+static double measure(int threads, const float *data, size_t n)
+{
+    double best = 0;
+    for (int r = 0; r < REPEATS; r++) {
+        pthread_t t[256];
+        Job job[256];
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+        for (int i = 0; i < threads; i++) {
+            size_t part = n / (size_t)threads / 64 * 64;
+            job[i] = (Job){&go, data ? data + (size_t)i * part : NULL, part, 0, data != NULL};
+            pthread_create(&t[i], NULL, work, &job[i]);
+        }
+        pthread_barrier_wait(&go);
+        double start = now();
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+        double seconds = now() - start, amount = 0;
+        pthread_barrier_destroy(&go);
+        for (int i = 0; i < threads; i++)
+            amount += data ? (double)job[i].n * sizeof(float) : job[i].flops;
+        if (amount / seconds > best)
+            best = amount / seconds;
+    }
+    return best / 1e9;
+}
+
+static void cpu_name(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *colon = strchr(line, ':');
+            if (colon) {
+                snprintf(buf, len, "%s", colon + 2);
+                buf[strcspn(buf, "\n")] = 0;
+            }
+            break;
+        }
+    if (f)
+        fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores > 256)
+        cores = 256;
+    size_t n = (size_t)1 << 27;   /* 512 MiB of floats */
+    float *data = aligned_alloc(64, n * sizeof(float));
+    if (!data)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        data[i] = (float)(i & 1023);
+    char cpu[256];
+    cpu_name(cpu, sizeof cpu);
+    double f1 = measure(1, NULL, 0), fa = measure(cores, NULL, 0);
+    double b1 = measure(1, data, n), ba = measure(cores, data, n);
+    free(data);
+    if (json)
+        printf("{\"cpu\": \"%s\", \"cores\": %d, \"fma_gflops_1\": %.1f, \"fma_gflops_all\": %.1f, "
+               "\"read_gbs_1\": %.1f, \"read_gbs_all\": %.1f}\n",
+               cpu, cores, f1, fa, b1, ba);
+    else
+        printf("%s, %d cores\nf32 FMA peak: %.1f GFLOP/s on one core, %.1f on %d\n"
+               "memory read:  %.1f GB/s on one core, %.1f on %d\n",
+               cpu, cores, f1, fa, cores, b1, ba, cores);
+    return 0;
+}

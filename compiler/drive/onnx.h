@@ -1,0 +1,36 @@
+/* onnx.h — nnc --emit=onnx: the forward graph and its weights as an ONNX
+ * model (docs/onnx.md).
+ *
+ * Consumes a checked model; lowers its forward pass (dropout as identity),
+ * keeps what the output needs, and writes one ONNX node or a few per IR
+ * op (the table in onnx.c) with the parameters as initializers named as in
+ * checkpoints.  Opset 17, IR version 8; the protobuf encoding is
+ * protobuf.c's.
+ */
+#ifndef NNC_ONNX_H
+#define NNC_ONNX_H
+
+#include <stdio.h>
+
+#include "../front/front.h"
+
+enum { NNC_ONNX_OPSET = 17, NNC_ONNX_IR_VERSION = 8 };
+
+typedef struct OnnxOptions {
+    const char *output;   /* -o FILE.onnx; NULL: the model file's stem + .onnx */
+    const char *load;     /* --load CHECKPOINT; NULL: initialise from seed */
+    int64_t     seed;     /* -1: the train block's seed, or 1 without a train block */
+    int         verbose;  /* -v: say what was written */
+    FILE       *log;
+} OnnxOptions;
+
+/* Returns an exit status: 0; 1 (a checkpoint that does not fit, an op with
+ * no ONNX form, a file that cannot be written: said on log or through the
+ * front end's diagnostics); 3 (internal error). */
+int nnc_emit_onnx(NncFront *f, const OnnxOptions *o);
+
+/* The ONNX operator an IR op becomes ("Add"), or NULL when it has no ONNX
+ * form (tests and docs compare this with docs/onnx.md's table). */
+const char *onnx_op_name(int ir_op);
+
+#endif

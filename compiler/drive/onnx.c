@@ -46,7 +46,7 @@ enum {
     NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5, NODE_DOC_STRING = 6,
     ATTR_NAME = 1, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20,
     TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9,
-    VALUE_NAME = 1, VALUE_TYPE = 2,
+    VALUE_NAME = 1, VALUE_TYPE = 2, VALUE_DOC_STRING = 3,
     TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1, TENSOR_TYPE_SHAPE = 2,
     SHAPE_DIM = 1, DIM_VALUE = 1, DIM_PARAM = 2,
 };
@@ -63,7 +63,7 @@ typedef struct Ox {
     DiagSink      *diag;
     const char    *file;     /* the model file's base name, for doc strings */
     const char   **name;     /* per IR node: its ONNX value name, once written */
-    const float  **param;    /* per IR node: a parameter's values, or NULL */
+    const float *const *param; /* per IR node: a parameter's values, or NULL */
     const char    *feed;     /* a batched graph input: the batch size is read from its shape */
     const char    *batch1d;  /* [batch] as int64 [1], made when first needed */
     int            v;        /* the IR node being written (names and doc strings) */
@@ -197,7 +197,8 @@ static const char *const_scalar(Ox *x, float v)
 
 /* A graph input or output's declaration: element type and shape, the
  * batch axis symbolic. */
-static void value_info(Ox *x, PbBuf *to, int field, const char *name, IrType type, const IrShape *s)
+static void value_info(Ox *x, PbBuf *to, int field, const char *name, IrType type, const IrShape *s,
+                       int64_t classes)
 {
     PbBuf shape = {0}, tt = {0}, ty = {0}, vi = {0};
     for (int i = 0; i < s->rank; i++) {
@@ -214,9 +215,10 @@ static void value_info(Ox *x, PbBuf *to, int field, const char *name, IrType typ
     pb_message(&ty, TYPE_TENSOR, &tt);
     pb_string(&vi, VALUE_NAME, name);
     pb_message(&vi, VALUE_TYPE, &ty);
+    if (type == IR_I32 && classes > 0)  /* what a user must feed: "token ids in [0, 65)" */
+        pb_string(&vi, VALUE_DOC_STRING, arena_printf(x->a, "token ids in [0, %lld)", (long long)classes));
     pb_message(to, field, &vi);
     pb_free(&shape), pb_free(&tt), pb_free(&ty), pb_free(&vi);
-    (void)x;
 }
 
 /* ---- the op table's writers ------------------------------------------------------------- */
@@ -276,7 +278,7 @@ static const char *ox_input(Ox *x, int v, const OxRule *r)
                    "not have", n->a.role == ROLE_TARGET ? "target" : "training state", n->a.name);
         return NULL;
     }
-    value_info(x, &x->inputs, GRAPH_INPUT, n->a.name, n->type, &n->shape);
+    value_info(x, &x->inputs, GRAPH_INPUT, n->a.name, n->type, &n->shape, n->a.i[0]);
     return n->a.name;
 }
 
@@ -691,6 +693,82 @@ static const char *stem_onnx(Arena *a, const char *path)
     return arena_printf(a, "%.*s.onnx", len, base);
 }
 
+int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
+{
+    const IrGraph *g = src->g;
+    Ox x = {.g = g, .a = a, .diag = diag};
+    const char *file = g->src ? g->src->name : "";
+    x.file = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    x.name = ARENA_ARRAY(a, const char *, g->n + 1);
+    x.param = src->param;
+    memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));
+    /* what the output needs: operands come before their users */
+    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
+    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
+    need[src->output] = true;
+    for (int v = g->n - 1; v >= 0; v--)
+        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
+            need[g->nodes[v].in[k]] = true;
+    /* every input of the model is one of the graph's, used or not (as the
+     * library's forward takes them all); the first batched one gives the
+     * batch size where a node needs it */
+    for (int v = 0; v < g->n; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT) {
+            need[v] = true;
+            if (!x.feed && ir_is_batched(&g->nodes[v].shape))
+                x.feed = g->nodes[v].a.name;
+        }
+    int rc = 0;
+    for (int v = 0; v < g->n && rc == 0; v++) {
+        if (!need[v])
+            continue;
+        const IrNode *n = &g->nodes[v];
+        const OxRule *r = &rules[n->op];
+        x.v = v, x.sub = 0;
+        if (!r->emit) {
+            diag_error(diag, n->at, "cannot export to ONNX: IR op '%s'%s%s%s has no ONNX form", ir_ops[n->op].name,
+                       n->layer ? " (from " : "", n->layer ? n->layer : "", n->layer ? ")" : "");
+            rc = 1;
+        } else if (!x.feed && (n->op == IR_BATCH_SIZE || (n->op == IR_BROADCAST && ir_is_batched(&n->shape)))) {
+            diag_error(diag, n->at, "cannot export to ONNX: IR op '%s' needs the batch size, and the model has no "
+                       "batched input", ir_ops[n->op].name);
+            rc = 1;
+        } else if (!(x.name[v] = r->emit(&x, v, r))) {
+            rc = 1;
+        }
+    }
+    PbBuf out = {0}, graph = {0}, opset = {0};
+    if (rc == 0) {
+        /* the output, under the name the model gives it */
+        x.v = src->output, x.sub = 0;
+        const IrNode *o = &g->nodes[src->output];
+        if (strcmp(x.name[src->output], src->output_name) != 0)
+            node(&x, "Identity", src->output_name, NULL, 1, x.name[src->output]);
+        value_info(&x, &out, GRAPH_OUTPUT, src->output_name, o->type, &o->shape, 0);
+        pb_raw(&graph, x.nodes.data, x.nodes.len);
+        pb_string(&graph, GRAPH_NAME, g->name);
+        pb_raw(&graph, x.inits.data, x.inits.len);
+        pb_string(&graph, GRAPH_DOC_STRING, arena_printf(a, "the forward pass of %s (%s)", g->name, x.file));
+        pb_raw(&graph, x.inputs.data, x.inputs.len);
+        pb_raw(&graph, out.data, out.len);
+        bool lost = pb_failed(&x.nodes) || pb_failed(&x.inits) || pb_failed(&x.inputs) || pb_failed(&out);
+        pb_int(model, MODEL_IR_VERSION, NNC_ONNX_IR_VERSION);
+        pb_string(model, MODEL_PRODUCER_NAME, "nnc");
+        pb_string(model, MODEL_PRODUCER_VERSION, NNC_VERSION);
+        if (src->doc)
+            pb_string(model, MODEL_DOC_STRING, src->doc);
+        pb_message(model, MODEL_GRAPH, &graph);
+        pb_string(&opset, OPSET_DOMAIN, "");
+        pb_int(&opset, OPSET_VERSION, NNC_ONNX_OPSET);
+        pb_message(model, MODEL_OPSET_IMPORT, &opset);
+        if (lost)
+            model->oom = true;
+    }
+    pb_free(&x.nodes), pb_free(&x.inits), pb_free(&x.inputs);
+    pb_free(&out), pb_free(&graph), pb_free(&opset);
+    return rc;
+}
+
 int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
 {
     const SemaModel *m = f->model;
@@ -709,96 +787,33 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;
     }
-    const IrGraph *g = &L.g;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
     float **vals = ARENA_ARRAY(a, float *, m->nparams + 1);
     if (param_values(m, o, seed, a, vals) != 0)
         return 1;
-
-    Ox x = {.g = g, .a = a, .diag = &f->diag};
-    x.file = strrchr(f->src.name, '/') ? strrchr(f->src.name, '/') + 1 : f->src.name;
-    x.name = ARENA_ARRAY(a, const char *, g->n + 1);
-    x.param = ARENA_ARRAY(a, const float *, g->n + 1);
-    memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));
-    memset(x.param, 0, sizeof *x.param * (size_t)(g->n + 1));
+    const float **param = ARENA_ARRAY(a, const float *, L.g.n + 1);
+    memset(param, 0, sizeof *param * (size_t)(L.g.n + 1));
     for (int i = 0; i < m->nparams; i++)
-        x.param[L.param[i]] = vals[i];
-    /* what the output needs: operands come before their users */
-    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
-    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
-    need[L.output] = true;
-    for (int v = g->n - 1; v >= 0; v--)
-        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
-            need[g->nodes[v].in[k]] = true;
-    for (int v = 0; v < g->n && !x.feed; v++)
-        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && ir_is_batched(&g->nodes[v].shape))
-            x.feed = g->nodes[v].a.name;
-    if (!x.feed) {
-        fprintf(o->log, "nnc: internal compiler error: model '%s' has no batched input (this is a bug in nnc)\n",
-                m->name);
-        return 3;
-    }
-    /* every input of the model is one of the graph's, used or not (as the
-     * library's forward takes them all) */
-    for (int v = 0; v < g->n; v++)
-        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT)
-            need[v] = true;
-    int rc = 0;
-    for (int v = 0; v < g->n && rc == 0; v++) {
-        if (!need[v])
-            continue;
-        const IrNode *n = &g->nodes[v];
-        const OxRule *r = &rules[n->op];
-        x.v = v, x.sub = 0;
-        if (!r->emit) {
-            diag_error(&f->diag, n->at, "cannot export to ONNX: IR op '%s'%s%s%s has no ONNX form", ir_ops[n->op].name,
-                       n->layer ? " (from " : "", n->layer ? n->layer : "", n->layer ? ")" : "");
-            rc = 1;
-        } else if (!(x.name[v] = r->emit(&x, v, r))) {
-            rc = 1;
-        }
-    }
-    /* the output, under the name the model gives it */
+        param[L.param[i]] = vals[i];
+    /* the output's name; a parameter of that name keeps its own */
     const char *oname = output_name(f);
     for (int i = 0; i < m->nparams; i++)
         if (strcmp(m->params[i].name, oname) == 0)
             oname = arena_printf(a, "%s.output", oname);
-    PbBuf graph = {0}, model = {0}, opset = {0};
-    if (rc == 0) {
-        x.v = L.output, x.sub = 0;
-        if (strcmp(x.name[L.output], oname) != 0)
-            node(&x, "Identity", oname, NULL, 1, x.name[L.output]);
-        value_info(&x, &graph, GRAPH_OUTPUT, oname, g->nodes[L.output].type, &g->nodes[L.output].shape);
-        PbBuf body = {0};
-        pb_raw(&body, x.nodes.data, x.nodes.len);
-        pb_string(&body, GRAPH_NAME, m->name);
-        pb_raw(&body, x.inits.data, x.inits.len);
-        pb_string(&body, GRAPH_DOC_STRING, arena_printf(a, "the forward pass of %s (%s)", m->name, x.file));
-        pb_raw(&body, x.inputs.data, x.inputs.len);
-        pb_raw(&body, graph.data, graph.len);  /* the output */
-        bool lost = pb_failed(&x.nodes) || pb_failed(&x.inits) || pb_failed(&x.inputs) || pb_failed(&graph);
-        pb_int(&model, MODEL_IR_VERSION, NNC_ONNX_IR_VERSION);
-        pb_string(&model, MODEL_PRODUCER_NAME, "nnc");
-        pb_string(&model, MODEL_PRODUCER_VERSION, NNC_VERSION);
-        pb_string(&model, MODEL_DOC_STRING,
-                  o->load ? arena_printf(a, "weights from %s", o->load)
-                          : arena_printf(a, "weights initialised from seed %llu", (unsigned long long)seed));
-        pb_message(&model, MODEL_GRAPH, &body);
-        pb_string(&opset, OPSET_DOMAIN, "");
-        pb_int(&opset, OPSET_VERSION, NNC_ONNX_OPSET);
-        pb_message(&model, MODEL_OPSET_IMPORT, &opset);
-        pb_free(&body);
-        if (lost || pb_failed(&model)) {
-            fprintf(o->log, "nnc: error: out of memory writing %s\n", path);
-            rc = 1;
-        }
+    OnnxSource src = {.g = &L.g, .output = L.output, .output_name = oname, .param = param,
+                      .doc = o->load ? arena_printf(a, "weights from %s", o->load)
+                                     : arena_printf(a, "weights initialised from seed %llu", (unsigned long long)seed)};
+    PbBuf model = {0};
+    int rc = onnx_encode(&src, a, &f->diag, &model);
+    if (rc == 0 && pb_failed(&model)) {
+        fprintf(o->log, "nnc: error: out of memory writing %s\n", path);
+        rc = 1;
     }
     if (rc == 0)
         rc = write_file(path, &model, o->log, a);
     if (rc == 0 && o->verbose)
         fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n", path, model.len,
                 NNC_ONNX_OPSET, m->nparams);
-    pb_free(&x.nodes), pb_free(&x.inits), pb_free(&x.inputs);
-    pb_free(&graph), pb_free(&model), pb_free(&opset);
+    pb_free(&model);
     return rc;
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #include "../front/front.h"
+#include "../ir/ir.h"
+#include "protobuf.h"
 
 enum { NNC_ONNX_OPSET = 17, NNC_ONNX_IR_VERSION = 8 };
 
@@ -28,6 +30,21 @@ typedef struct OnnxOptions {
  * no ONNX form, a file that cannot be written: said on log or through the
  * front end's diagnostics); 3 (internal error). */
 int nnc_emit_onnx(NncFront *f, const OnnxOptions *o);
+
+/* What onnx_encode writes: the graph's node `output` as the model's output. */
+typedef struct OnnxSource {
+    const IrGraph *g;            /* a forward graph (lowered, not fused) */
+    int            output;       /* the node that is the model's output */
+    const char    *output_name;  /* its name in the file */
+    const float *const *param;   /* per node of g: a ROLE_PARAM input's values (row-major f32), else NULL */
+    const char    *doc;          /* the model's doc_string, or NULL */
+} OnnxSource;
+
+/* Appends the ModelProto of src to model.  Returns 0, or 1 after reporting
+ * to diag, at its location, a node with no ONNX form (or a prediction that
+ * needs a target).  Only the output's ancestors and the model's inputs are
+ * written.  model->oom tells whether memory ran out. */
+int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model);
 
 /* The ONNX operator an IR op becomes ("Add"), or NULL when it has no ONNX
  * form (tests and docs compare this with docs/onnx.md's table). */

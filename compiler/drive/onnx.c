@@ -809,6 +809,11 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: error: out of memory writing %s\n", path);
         rc = 1;
     }
+    if (rc == 0 && model.len > (size_t)INT32_MAX) {  /* protobuf's limit for one message */
+        fprintf(o->log, "nnc: error: %s would be %zu bytes; an ONNX file holds at most 2 GiB (protobuf's limit), and "
+                "nnc does not write external data\n", path, model.len);
+        rc = 1;
+    }
     if (rc == 0)
         rc = write_file(path, &model, o->log, a);
     if (rc == 0 && o->verbose)

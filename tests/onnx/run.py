@@ -19,6 +19,7 @@ Cases:
   primer  examples/primer.nn: typed-in weights, x = (1.5, -0.7) gives 1.066
   zoo     the other layers and primitives (tests/golden/ok, tests/grad models)
           on random inputs
+  checker every example and the zoo exported and checked, not evaluated
   errors  checkpoints that do not fit: the exact messages (no onnxruntime needed)
 
 Exit status: 0 pass, 1 fail, 77 skipped (no python3-onnx, node or
@@ -28,6 +29,7 @@ last; no data set for the case).
 import gzip
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -79,7 +81,8 @@ def tool_check():
             skip("node does not run")
     except FileNotFoundError:
         skip("no node (apt-get install nodejs npm)")
-    binding = os.path.join(ort_dir, "node_modules", "onnxruntime-node", "bin", "napi-v3", "linux", "x64",
+    arch = {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    binding = os.path.join(ort_dir, "node_modules", "onnxruntime-node", "bin", "napi-v3", "linux", arch,
                            "onnxruntime_binding.node")
     if not os.path.isfile(binding):
         skip(f"no onnxruntime-node in {ort_dir} (tests/onnx/install-ort.sh installs it)")
@@ -263,6 +266,14 @@ def case_zoo():
         compare(model, m, feeds, label)
 
 
+def case_checker():
+    """Every example and the zoo exported and fully checked; no evaluation (the sanitizer build's case)."""
+    models = sorted(os.path.join("examples", f) for f in os.listdir(os.path.join(root, "examples"))
+                    if f.endswith(".nn"))
+    for k, model in enumerate(models + ZOO):
+        export(model, os.path.join(tmp, f"checked{k}.onnx"))
+
+
 def case_errors():
     ck = os.path.join(tmp, "xor.safetensors")
     rc, _, err = run([nnc, "--jit", "examples/xor.nn", "--steps", "1", "--save", ck], cwd=root)
@@ -288,7 +299,7 @@ def case_errors():
 
 
 {"mlp": case_mlp, "cnn": case_cnn, "gpt": case_gpt, "primer": case_primer, "zoo": case_zoo,
- "errors": case_errors}[case]()
+ "checker": case_checker, "errors": case_errors}[case]()
 subprocess.run(["rm", "-rf", tmp])
 if failed:
     print(f"{len(failed)} check(s) failed")

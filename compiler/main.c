@@ -495,7 +495,7 @@ int main(int argc, char **argv)
             st = nnc_jit_train(&f, &o.jit);
         } else if (o.action == ACT_EMIT && o.onnx) {
             OnnxOptions xo = {.output = o.output, .load = o.load_onnx, .seed = o.seed, .verbose = o.verbose,
-                              .log = stderr};
+                              .version = NNC_VERSION, .log = stderr};
             st = nnc_emit_onnx(&f, &xo);
         } else if (o.action == ACT_EMIT) {
             AotOptions ao = {.kind = o.emit, .output = o.output, .cpu = o.cpu, .verbose = o.verbose, .log = stderr,

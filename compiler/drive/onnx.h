@@ -23,6 +23,7 @@ typedef struct OnnxOptions {
     const char *load;     /* --load CHECKPOINT; NULL: initialise from seed */
     int64_t     seed;     /* -1: the train block's seed, or 1 without a train block */
     int         verbose;  /* -v: say what was written */
+    const char *version;  /* nnc's version, written as the producer's */
     FILE       *log;
 } OnnxOptions;
 
@@ -38,6 +39,7 @@ typedef struct OnnxSource {
     const char    *output_name;  /* its name in the file */
     const float *const *param;   /* per node of g: a ROLE_PARAM input's values (row-major f32), else NULL */
     const char    *doc;          /* the model's doc_string, or NULL */
+    const char    *version;      /* producer_version (nnc's), or NULL */
 } OnnxSource;
 
 /* Appends the ModelProto of src to model.  Returns 0, or 1 after reporting

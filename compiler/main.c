@@ -23,6 +23,7 @@
 #include "drive/aot.h"
 #include "drive/jit.h"
 #include "drive/predict.h"
+#include "drive/onnx.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -94,7 +95,10 @@ static const char usage_text[] =
     "                         says and takes the training options above (the\n"
     "                         default); so: libMODEL.so and MODEL.h for embedding;\n"
     "                         obj: MODEL.o and MODEL.h, to link with the runtime;\n"
-    "                         llvm: the optimized LLVM IR; asm: assembly\n"
+    "                         llvm: the optimized LLVM IR; asm: assembly;\n"
+    "                         onnx: the forward pass and its weights as ONNX,\n"
+    "                         FILE's stem + .onnx (weights from --load FILE, else\n"
+    "                         initialised from --seed)\n"
     "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s;\n"
     "                         libMODEL.so; MODEL.o); a header goes beside it;\n"
     "                         -o - writes llvm and asm to standard output\n"
@@ -133,6 +137,8 @@ typedef struct Options {
     int         ninputs;
     bool        trace;
     const char *output_predict, *load_predict;  /* -o and --load of --predict */
+    bool        onnx;       /* --emit=onnx (action ACT_EMIT) */
+    const char *load_onnx;  /* its --load */
 } Options;
 
 __attribute__((format(printf, 1, 2)))
@@ -348,6 +354,7 @@ int main(int argc, char **argv)
         case OPT_TRACE: o.trace = true; break;
         case OPT_EMIT:
             next = ACT_EMIT;
+            o.onnx = false;  /* the last --emit counts */
             if (strcmp(optarg, "exe") == 0)
                 o.emit = AOT_EXE;
             else if (strcmp(optarg, "llvm") == 0)
@@ -358,8 +365,10 @@ int main(int argc, char **argv)
                 o.emit = AOT_SO;
             else if (strcmp(optarg, "obj") == 0)
                 o.emit = AOT_OBJ;
+            else if (strcmp(optarg, "onnx") == 0)
+                o.onnx = true;
             else
-                return usage_error("--emit: unknown kind '%s'; kinds are exe, so, obj, llvm and asm", optarg);
+                return usage_error("--emit: unknown kind '%s'; kinds are exe, so, obj, llvm, asm and onnx", optarg);
             break;
         case 'o': o.output = optarg; break;
         case OPT_TARGET_CPU: {
@@ -451,6 +460,13 @@ int main(int argc, char **argv)
         o.load_predict = o.jit.load;
         o.jit.load = NULL;
     }
+    if (o.action == ACT_EMIT && o.onnx) {
+        if (o.cpu || o.batch || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root
+            || o.jit.save || o.jit.eval_only || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0)
+            return usage_error("%s", "--emit=onnx takes -o, --load, --seed and -v");
+        o.load_onnx = o.jit.load;
+        o.jit.load = NULL;
+    }
     if (o.output && strcmp(o.output, "-") == 0 && o.action == ACT_EMIT && o.emit != AOT_LLVM && o.emit != AOT_ASM)
         return usage_error("%s", "-o - writes to standard output only with --emit=llvm, --emit=asm and --predict; "
                                  "an executable, a library or an object needs a file name");
@@ -493,6 +509,10 @@ int main(int argc, char **argv)
             o.jit.verbose = o.verbose;
             o.jit.log = stderr;
             st = nnc_jit_train(&f, &o.jit);
+        } else if (o.action == ACT_EMIT && o.onnx) {
+            OnnxOptions xo = {.output = o.output, .load = o.load_onnx, .seed = o.seed, .verbose = o.verbose,
+                              .version = NNC_VERSION, .log = stderr};
+            st = nnc_emit_onnx(&f, &xo);
         } else if (o.action == ACT_EMIT) {
             AotOptions ao = {.kind = o.emit, .output = o.output, .cpu = o.cpu, .verbose = o.verbose, .log = stderr,
                              .train = {.epochs = o.jit.epochs, .steps = o.jit.steps, .batch = o.batch,

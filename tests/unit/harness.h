@@ -72,5 +72,6 @@ void register_plan(void);
 void register_grad_ops(void);
 void register_cg_math(void);
 void register_docs_sync(void);
+void register_onnx(void);
 
 #endif

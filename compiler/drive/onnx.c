@@ -1,0 +1,153 @@
+/* onnx.c — nnc --emit=onnx: the driver (see onnx.h).  Lowers the model's
+ * forward pass, gathers the parameters' values (a checkpoint's, or the
+ * seed's initialisation), has onnx_encode.c write the ModelProto and puts
+ * it in the file. */
+#include "onnx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../ir/lower.h"
+#include "nnc_runtime.h"
+
+/* The parameters' values: the checkpoint's, or the initialisation
+ * rt_params_init computes for the seed (rounded to f32 as it stores them). */
+static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed, Arena *a, float **vals)
+{
+    RtCheckpoint ck = {0};
+    char why[512];
+    if (o->load && rt_safetensors_read(o->load, &ck, why, sizeof why) != 0) {
+        fprintf(o->log, "nnc: error: %s\n", why);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < m->nparams && rc == 0; i++) {
+        const SemaParam *p = &m->params[i];
+        int64_t n = shape_elems(&p->shape);
+        float *v = vals[i] = ARENA_ARRAY(a, float, n + 1);
+        const RtTensor *t = o->load ? rt_checkpoint_find(&ck, p->name) : NULL;
+        if (o->load && !t) {
+            fprintf(o->log, "nnc: error: %s: no tensor '%s' (model '%s' needs it)\n", o->load, p->name, m->name);
+            rc = 1;
+            break;
+        }
+        if (t) {
+            bool same = t->rank == p->shape.rank && strcmp(t->dtype, "F32") == 0;
+            for (int d = 0; same && d < t->rank; d++)
+                same = t->shape[d] == p->shape.dim[d];
+            if (!same) {
+                StrBuf got = {0}, want = {0};
+                for (int d = 0; d < t->rank; d++)
+                    sb_printf(&got, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+                for (int d = 0; d < p->shape.rank; d++)
+                    sb_printf(&want, "%s%lld", d ? "," : "", (long long)p->shape.dim[d]);
+                fprintf(o->log, "nnc: error: %s: tensor '%s' is %s [%s], but model '%s' needs F32 [%s]\n", o->load,
+                        p->name, t->dtype, sb_cstr(&got), m->name, sb_cstr(&want));
+                sb_free(&got), sb_free(&want);
+                rc = 1;
+                break;
+            }
+            memcpy(v, t->data, sizeof *v * (size_t)n);
+        } else {
+            for (int64_t e = 0; e < n; e++)
+                v[e] = (float)rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, 1000 + (uint64_t)i,
+                                            (uint64_t)e);
+        }
+    }
+    rt_checkpoint_free(&ck);
+    return rc;
+}
+
+/* The output's name: the binding `output NAME` names, else "output". */
+static const char *output_name(const NncFront *f)
+{
+    for (const AstNode *d = f->prog.decls; d; d = d->next)
+        if (d->kind == AST_MODEL)
+            for (const AstNode *it = d->layer.body; it; it = it->next)
+                if (it->kind == AST_OUTPUT && it->stmt.value->kind == AST_NAME)
+                    return it->stmt.value->name.id;
+    return "output";
+}
+
+/* Writes bytes to path through a temporary beside it. */
+static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
+{
+    const char *tmp = arena_printf(a, "%s.nnc-tmp", path);
+    FILE *fp = fopen(tmp, "wb");
+    bool ok = fp && fwrite(b->data, 1, b->len, fp) == b->len;
+    if (fp && fclose(fp) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(log, "nnc: error: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *stem_onnx(Arena *a, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    return arena_printf(a, "%.*s.onnx", len, base);
+}
+
+int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
+{
+    const SemaModel *m = f->model;
+    Arena *a = &f->arena;
+    const char *path = o->output ? o->output : stem_onnx(a, f->src.name);
+    struct stat in_st, out_st;
+    if (stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
+        && in_st.st_ino == out_st.st_ino) {
+        fprintf(o->log, "nnc: error: -o %s would overwrite the model file\n", path);
+        return 1;
+    }
+    Lowered L;
+    const char *err = NULL;
+    LowerOptions lo = {.ftype = IR_F32, .training = false, .seed = m->train.seed};
+    if (lower_model(m, &f->src, a, &lo, &L, &err) != 0) {
+        fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
+    float **vals = ARENA_ARRAY(a, float *, m->nparams + 1);
+    if (param_values(m, o, seed, a, vals) != 0)
+        return 1;
+    const float **param = ARENA_ARRAY(a, const float *, L.g.n + 1);
+    memset(param, 0, sizeof *param * (size_t)(L.g.n + 1));
+    for (int i = 0; i < m->nparams; i++)
+        param[L.param[i]] = vals[i];
+    /* the output's name; a parameter of that name keeps its own */
+    const char *oname = output_name(f);
+    for (int i = 0; i < m->nparams; i++)
+        if (strcmp(m->params[i].name, oname) == 0)
+            oname = arena_printf(a, "%s.output", oname);
+    OnnxSource src = {.g = &L.g, .output = L.output, .output_name = oname, .param = param,
+                      .doc = o->load ? arena_printf(a, "weights from %s", o->load)
+                                     : arena_printf(a, "weights initialised from seed %llu", (unsigned long long)seed),
+                      .version = o->version};
+    PbBuf model = {0};
+    int rc = onnx_encode(&src, a, &f->diag, &model);
+    if (rc == 0 && pb_failed(&model)) {
+        fprintf(o->log, "nnc: error: out of memory writing %s\n", path);
+        rc = 1;
+    }
+    if (rc == 0 && model.len > (size_t)INT32_MAX) {  /* protobuf's limit for one message */
+        fprintf(o->log, "nnc: error: %s would be %zu bytes; an ONNX file holds at most 2 GiB (protobuf's limit), and "
+                "nnc does not write external data\n", path, model.len);
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = write_file(path, &model, o->log, a);
+    if (rc == 0 && o->verbose)
+        fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n", path, model.len,
+                NNC_ONNX_OPSET, m->nparams);
+    pb_free(&model);
+    return rc;
+}

@@ -469,7 +469,7 @@ int main(int argc, char **argv)
     }
     if (o.output && strcmp(o.output, "-") == 0 && o.action == ACT_EMIT && o.emit != AOT_LLVM && o.emit != AOT_ASM)
         return usage_error("%s", "-o - writes to standard output only with --emit=llvm, --emit=asm and --predict; "
-                                 "an executable, a library or an object needs a file name");
+                                 "executables, libraries, objects and ONNX models need a file name");
     if ((o.output || o.cpu) && o.action != ACT_EMIT)
         return usage_error("%s", "-o and --target-cpu go with writing a file (the default, or --emit)");
     if (o.jit.epochs && o.jit.steps)

@@ -44,7 +44,10 @@ static const char usage_text[] =
     "                         code removed), fused (after fusion), plan (the memory\n"
     "                         plan for any batch, no smaller than --batch's),\n"
     "                         llvm (the generated LLVM IR), asm (machine code)\n"
-    "      --dot              with --dump-ir=ir..plan: the graph for Graphviz\n"
+    "      --dot[=nodes|layers]\n"
+    "                         with --dump-ir=ir..plan: the graph for Graphviz, a box\n"
+    "                         per node grouped by source line, or per group (layers;\n"
+    "                         the default past 600 nodes)\n"
     "      --gradcheck        compare every parameter's gradient with finite\n"
     "                         differences in f64; exit 1 if any differs\n"
     "      --export-step=FILE run one step in the reference interpreter (f32)\n"
@@ -123,6 +126,7 @@ typedef struct Options {
     enum Action action;
     int         stage;      /* index into stages[] */
     bool        dot;
+    IrDotStyle  dot_style;
     int64_t     batch;      /* 0: not given */
     int64_t     seed;       /* -1: not given */
     int         color;
@@ -258,7 +262,7 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     } else if (o->dot && stage == STAGE_PLAN)
         plan_print_dot(out, &c.step.L.g, c.plan);
     else if (o->dot)
-        ir_print_dot(out, &c.step.L.g);
+        ir_print_dot(out, &c.step.L.g, o->dot_style);
     else if (stage == STAGE_PLAN)
         plan_print(out, &c.step.L.g, c.plan);
     else
@@ -273,7 +277,7 @@ int main(int argc, char **argv)
         {"check", no_argument, NULL, OPT_CHECK},
         {"summary", no_argument, NULL, OPT_SUMMARY},
         {"dump-ir", required_argument, NULL, OPT_DUMP_IR},
-        {"dot", no_argument, NULL, OPT_DOT},
+        {"dot", optional_argument, NULL, OPT_DOT},
         {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
         {"export-step", required_argument, NULL, OPT_EXPORT},
         {"jit", no_argument, NULL, OPT_JIT},
@@ -338,7 +342,17 @@ int main(int argc, char **argv)
             return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm",
                                optarg);
         }
-        case OPT_DOT: o.dot = true; break;
+        case OPT_DOT:
+            o.dot = true;
+            if (!optarg)
+                o.dot_style = IR_DOT_AUTO;
+            else if (strcmp(optarg, "nodes") == 0)
+                o.dot_style = IR_DOT_NODES;
+            else if (strcmp(optarg, "layers") == 0)
+                o.dot_style = IR_DOT_LAYERS;
+            else
+                return usage_error("--dot: expected nodes or layers, found '%s'", optarg);
+            break;
         case OPT_JIT: next = ACT_JIT; break;
         case OPT_PREDICT: next = ACT_PREDICT; break;
         case OPT_INPUT: {

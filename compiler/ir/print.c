@@ -190,24 +190,107 @@ static uint32_t line_of(const IrGraph *g, const IrNode *n)
     return line;
 }
 
-/* Nodes are drawn in clusters: a cluster is a run of consecutive nodes
- * from one source line in one phase (forward, backward, update), so the
- * boxes of a layer stay together, and each block of a repeat() gets its
- * own (the same lines, run again).  That is how a reader finds their way
- * in a graph of thousands of nodes.  Inputs and parameters stay outside. */
-void ir_print_dot(StrBuf *sb, const IrGraph *g)
+/* The group of every node, for drawing: a run of consecutive nodes from
+ * one source line in one phase (forward, backward, update) is one group,
+ * so the nodes of a layer stay together and each block of a repeat() is
+ * its own.  Inputs and parameters are in none (-1).  Returns the number of
+ * groups; first[k] is group k's first node. */
+static int dot_groups(const IrGraph *g, int *group, int *first)
 {
-    sb_printf(sb, "digraph \"%s\" {\n  rankdir=TB; newrank=true;\n"
-                  "  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
-              g->name ? g->name : "graph");
-    static const char *const phase_name[] = {"", " (backward)", " (update)"};
-    int *key = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n ? g->n : 1));
+    int ngroups = 0, prev_key = -2;
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
         int phase = i >= g->ngrad && g->ngrad > 0 ? 2 : i >= g->nforward && g->nforward > 0 ? 1 : 0;
-        key[i] = n->op == IR_INPUT ? -1 : (int)line_of(g, n) * 3 + phase;
-        const char *color = n->op == IR_INPUT ? (n->a.role == ROLE_PARAM ? "lightyellow" : "lightblue")
-                          : phase == 2 ? "lightgrey" : phase == 1 ? "mistyrose" : "white";
+        int key = n->op == IR_INPUT ? -1 : (int)line_of(g, n) * 3 + phase;
+        if (key >= 0 && key != prev_key)
+            first[ngroups++] = i;
+        group[i] = key < 0 ? -1 : ngroups - 1;
+        if (key >= 0)   /* an input among a group's nodes does not split it */
+            prev_key = key;
+    }
+    return ngroups;
+}
+
+static int dot_phase(const IrGraph *g, int i)
+{
+    return i >= g->ngrad && g->ngrad > 0 ? 2 : i >= g->nforward && g->nforward > 0 ? 1 : 0;
+}
+
+/* "mnist_mlp.nn:9 dense (backward)": group k's label. */
+static void group_label(StrBuf *sb, const IrGraph *g, const int *group, int k, int at)
+{
+    static const char *const phase_name[] = {"", " (backward)", " (update)"};
+    uint32_t line = line_of(g, &g->nodes[at]);
+    const char *layer = NULL;
+    for (int j = at; j < g->n && group[j] == k && !layer; j++)
+        layer = g->nodes[j].layer;
+    if (line) {
+        const char *base = strrchr(g->src->name, '/');
+        sb_printf(sb, "%s:%u", base ? base + 1 : g->src->name, line);
+    } else {
+        sb_puts(sb, dot_phase(g, at) == 2 ? "optimizer" : "no source line");
+    }
+    sb_printf(sb, "%s%s%s", layer ? " " : "", layer ? layer : "", phase_name[dot_phase(g, at)]);
+}
+
+static const char *dot_color(const IrGraph *g, int i)
+{
+    const IrNode *n = &g->nodes[i];
+    int phase = dot_phase(g, i);
+    return n->op == IR_INPUT ? (n->a.role == ROLE_PARAM ? "lightyellow" : "lightblue")
+         : phase == 2 ? "lightgrey" : phase == 1 ? "mistyrose" : "white";
+}
+
+/* One box per group, with its ops counted; edges between groups once. */
+static void dot_layers(StrBuf *sb, const IrGraph *g, const int *group, const int *first, int ngroups)
+{
+    for (int i = 0; i < g->n; i++)
+        if (group[i] < 0)
+            sb_printf(sb, "  n%d [label=\"%%%d %s\", style=filled, fillcolor=%s];\n", i, i, g->nodes[i].a.name,
+                      dot_color(g, i));
+    for (int k = 0; k < ngroups; k++) {
+        int end = k + 1 < ngroups ? first[k + 1] : g->n;
+        sb_printf(sb, "  g%d [label=\"", k);
+        group_label(sb, g, group, k, first[k]);
+        int count = 0;
+        for (int j = first[k]; j < end; j++)
+            count += group[j] == k;
+        sb_printf(sb, "\\n%d op%s, %%%d..%%%d\", style=filled, fillcolor=%s];\n", count, count == 1 ? "" : "s",
+                  first[k], end - 1, dot_color(g, first[k]));
+    }
+    /* an edge per pair of boxes: drawn[x] is the box that last got one from x
+     * (inputs by node number, groups after them) */
+    int *drawn = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n + ngroups));
+    for (int i = 0; i < g->n + ngroups; i++)
+        drawn[i] = -1;
+    for (int j = 0; j < g->n; j++) {
+        int k = group[j];
+        for (int e = 0; k >= 0 && e < g->nodes[j].nin; e++) {
+            int from = g->nodes[j].in[e], fg = group[from], id = fg < 0 ? from : g->n + fg;
+            if (fg == k || drawn[id] == k)
+                continue;
+            drawn[id] = k;
+            if (fg < 0)
+                sb_printf(sb, "  n%d -> g%d;\n", from, k);
+            else
+                sb_printf(sb, "  g%d -> g%d;\n", fg, k);
+        }
+    }
+    for (int i = 0; i < g->nouts; i++) {
+        int v = g->outs[i].value;
+        sb_printf(sb, "  out%d [shape=ellipse, label=\"%s\"];\n", i, g->outs[i].name);
+        if (group[v] < 0)
+            sb_printf(sb, "  n%d -> out%d;\n", v, i);
+        else
+            sb_printf(sb, "  g%d -> out%d;\n", group[v], i);
+    }
+}
+
+/* Every node, in a box (cluster) per group. */
+static void dot_nodes(StrBuf *sb, const IrGraph *g, const int *group, const int *first, int ngroups)
+{
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
         sb_printf(sb, "  n%d [label=\"%%%d %s", i, i, n->op == IR_INPUT ? n->a.name : ir_ops[n->op].name);
         if (n->op == IR_CONST) {
             sb_putc(sb, ' ');
@@ -215,34 +298,20 @@ void ir_print_dot(StrBuf *sb, const IrGraph *g)
         }
         sb_printf(sb, "\\n%s", ir_type_name(n->type));
         ir_shape_print(sb, &n->shape);
-        sb_printf(sb, "\", style=filled, fillcolor=%s];\n", color);
+        sb_printf(sb, "\", style=filled, fillcolor=%s];\n", dot_color(g, i));
     }
-    int nclusters = 0;
-    for (int i = 0; i < g->n;) {
-        if (key[i] < 0) {
-            i++;
-            continue;
-        }
-        int end = i + 1;
-        while (end < g->n && key[end] == key[i])
-            end++;
-        uint32_t line = (uint32_t)key[i] / 3;
-        const char *layer = NULL;
-        for (int j = i; j < end && !layer; j++)
-            layer = g->nodes[j].layer;
-        sb_printf(sb, "  subgraph cluster_%d {\n    label=\"", nclusters++);
-        if (line) {
-            const char *base = strrchr(g->src->name, '/');
-            sb_printf(sb, "%s:%u", base ? base + 1 : g->src->name, line);
-        } else {
-            sb_puts(sb, key[i] % 3 == 2 ? "optimizer" : "no source line");
-        }
-        sb_printf(sb, "%s%s%s\"; fontname=\"monospace\"; fontsize=10; color=grey;\n    ", layer ? " " : "",
-                  layer ? layer : "", phase_name[key[i] % 3]);
-        for (int j = i; j < end; j++)
-            sb_printf(sb, "%sn%d;", j > i ? " " : "", j);
+    for (int k = 0; k < ngroups; k++) {
+        int end = k + 1 < ngroups ? first[k + 1] : g->n;
+        sb_printf(sb, "  subgraph cluster_%d {\n    label=\"", k);
+        group_label(sb, g, group, k, first[k]);
+        sb_puts(sb, "\"; fontname=\"monospace\"; fontsize=10; color=grey;\n    ");
+        bool any = false;
+        for (int j = first[k]; j < end; j++)
+            if (group[j] == k) {
+                sb_printf(sb, "%sn%d;", any ? " " : "", j);
+                any = true;
+            }
         sb_puts(sb, "\n  }\n");
-        i = end;
     }
     for (int i = 0; i < g->n; i++)
         for (int k = 0; k < g->nodes[i].nin; k++)
@@ -251,5 +320,23 @@ void ir_print_dot(StrBuf *sb, const IrGraph *g)
         sb_printf(sb, "  out%d [shape=ellipse, label=\"%s\"];\n", i, g->outs[i].name);
         sb_printf(sb, "  n%d -> out%d;\n", g->outs[i].value, i);
     }
+}
+
+void ir_print_dot(StrBuf *sb, const IrGraph *g, IrDotStyle style)
+{
+    int *group = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n ? g->n : 1));
+    int *first = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n ? g->n : 1));
+    int ngroups = dot_groups(g, group, first);
+    /* Graphviz lays out a few hundred boxes in a second, but the GPT's
+     * training step (2,900 nodes) took more than ten minutes: past
+     * DOT_NODES_MAX nodes a box stands for a whole group. */
+    bool layers = style == IR_DOT_LAYERS || (style == IR_DOT_AUTO && g->n > IR_DOT_NODES_MAX);
+    sb_printf(sb, "digraph \"%s\" {\n  rankdir=TB; newrank=true;\n"
+                  "  node [shape=box, fontname=\"monospace\", fontsize=10];\n",
+              g->name ? g->name : "graph");
+    if (layers)
+        dot_layers(sb, g, group, first, ngroups);
+    else
+        dot_nodes(sb, g, group, first, ngroups);
     sb_puts(sb, "}\n");
 }

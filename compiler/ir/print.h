@@ -6,6 +6,10 @@
 
 void ir_print(StrBuf *sb, const IrGraph *g);
 void ir_print_node(StrBuf *sb, const IrGraph *g, int node);
-void ir_print_dot(StrBuf *sb, const IrGraph *g);
+/* --dot: every node (in boxes by source line and phase), or a box per such
+ * group (layers); auto: nodes up to IR_DOT_NODES_MAX, else layers. */
+typedef enum { IR_DOT_AUTO, IR_DOT_NODES, IR_DOT_LAYERS } IrDotStyle;
+enum { IR_DOT_NODES_MAX = 600 };
+void ir_print_dot(StrBuf *sb, const IrGraph *g, IrDotStyle style);
 
 #endif

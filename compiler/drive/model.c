@@ -152,6 +152,9 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
         for (int i = 0; i < m->nnodes; i++)  /* labels: their classes; real targets: 0 */
             if (m->nodes[i].kind == SN_TARGET)
                 r->classes = m->nodes[i].type.elem == ELEM_INDEX ? m->nodes[i].type.classes : 0;
+    } else if (t->data == &builtin_table[B_NPZ]) {
+        r->data = RT_DATA_NPZ;   /* what each array must be comes from the model's inputs and targets */
+        r->path2 = t->data_args[1].s;
     } else {
         r->data = RT_DATA_TEXT;
         r->block = t->data_args[1].i;

@@ -533,7 +533,7 @@ static const SemaNode *only(CallCheck *cc, SemaNodeKind kind)
         cc_error(cc, -1, "%s data feeds one %s, but the model declares %d", cc->b->name,
                  kind == SN_INPUT ? "input" : "target", count);
         if (count > 1)
-            cc_note(cc, SPAN_NONE, "several %ss are fed only by --predict and the library's functions for now",
+            cc_note(cc, SPAN_NONE, "npz(...) feeds several %ss, each from the array named after it",
                     kind == SN_INPUT ? "input" : "target");
         return NULL;
     }
@@ -611,6 +611,15 @@ static bool check_text(CallCheck *cc)
     if (in->type.classes != tg->type.classes)
         return cc_error(cc, -1, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name,
                         cc_type(cc, &in->type), tg->name, cc_type(cc, &tg->type));
+    return true;
+}
+
+/* npz(train, test): an array per input and target, found by name at run
+ * time; any number of each, of any shape, reals or labels. */
+static bool check_npz(CallCheck *cc)
+{
+    if (count_of(cc, SN_INPUT) == 0)
+        return cc_error(cc, -1, "npz data feeds the model's inputs, but it declares none");
     return true;
 }
 
@@ -821,6 +830,11 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "block", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "window length T"},
         {.name = "split", .kind = PK_FLOAT, .def = FLT(0.9), .range = "(0,1)", .doc = "fraction used for training"},
     }, check_text, "character-level windows: next-character prediction"},
+    [B_NPZ] = {"npz", BC_DATA, NULL, {
+        {.name = "train", .kind = PK_STRING, .required = true,
+         .doc = "a NumPy .npz archive (np.savez) with an array per input and target, named after it"},
+        {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test arrays, same names; empty: none"},
+    }, check_npz, "NumPy arrays, the first axis counting examples, for every input and target"},
 };
 
 /* ---- lookups ------------------------------------------------------------- */

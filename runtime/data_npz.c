@@ -140,9 +140,10 @@ int rt_npz_load(const char *path, const RtModel *m, RtDataset *out, char *err, s
         }
         char as[256], ts[128];
         if (a.rank == 0 || !shape_fits(&a, t)) {
+            type_str(t, ts, sizeof ts);
             rt_fail(-1, err, errlen, "%s: array '%s' has shape %s, but %s '%s' is %s: the first axis counts examples, "
                     "the rest must be %s", path, t->name, rt_npy_shape_str(&a, as, sizeof as), kind, t->name,
-                    type_str(t, ts, sizeof ts), rt_elems(t, 1) == 1 ? "[] or [1]" : strchr(ts, '['));
+                    ts, rt_elems(t, 1) == 1 ? "[] or [1]" : strchr(ts, '['));
             free(bytes);
             goto done;
         }

@@ -333,6 +333,9 @@ json:
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
+    if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
+        return rt_fail(1, err, errlen, c->eval_only ? "--eval needs a test split; the data source has none (add test: ...)"
+                                                    : "no data to train on");
     /* the data: text windows or mnist and csv examples feed one input and
      * one target; the columns of npz (or csv columns:) feed them all */
     const RtDataset *any = c->train ? c->train : c->test;
@@ -342,9 +345,6 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         return rt_fail(1, err, errlen, "the data feeds %s; model '%s' has %d input%s and %d target%s",
                        columns ? "as many values as the model has inputs and targets" : "one input and at most one target",
                        m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
-    if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
-        return rt_fail(1, err, errlen, c->eval_only ? "--eval needs a test split; the data source has none (add test: ...)"
-                                                    : "no data to train on");
     int64_t per_example = rt_elems(&m->inputs[0], 1);
     for (int s = 0; !c->text && !columns && s < 2; s++) {
         const RtDataset *d = s ? c->test : c->train;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nnc_runtime.h"
+#include "columns.h"
 
 /* A relative data path: under the data root if it is there, else beside the
  * model; when neither exists, the one under the root (the loader says what
@@ -100,14 +101,17 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
          * training file is not a test); --eval loads only the test split. */
         const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : NULL;
-        int npz = r->data == RT_DATA_NPZ;
+        /* npz and csv with columns: feed every input and target */
+        int npz = r->data == RT_DATA_NPZ, cols = !npz && r->columns && r->columns[0];
         if (!o->eval_only && (npz ? rt_npz_load(tr, m, &train, why, sizeof why)
-                                  : rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)))
+                              : cols ? rt_csv_columns(tr, r->header, r->columns, m, &train, why, sizeof why)
+                                     : rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)))
             rc = 1;
         else if (te && (npz ? rt_npz_load(te, m, &test, why, sizeof why)
-                            : rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)))
+                        : cols ? rt_csv_columns(te, r->header, r->columns, m, &test, why, sizeof why)
+                               : rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)))
             rc = 1;
-        else if (!npz && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
+        else if (!npz && !cols && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
             rc = 1;
         cfg.train = o->eval_only ? NULL : &train, cfg.test = te ? &test : NULL;
         break;

@@ -309,6 +309,7 @@ typedef struct RtRecipe {
     RtNormalize  normalize;        /* mnist */
     int          header;           /* csv: skip the first line */
     int64_t      classes;          /* csv: targets are labels in [0, classes); 0 = reals */
+    const char  *columns;          /* csv: "left: 0-3, right: 4-7, same: 8" ("" or NULL: features, then the target) */
     int64_t      block;            /* text: window length */
     double       split;            /* text: fraction for training */
     int64_t      vocab;            /* text: the model's vocabulary */

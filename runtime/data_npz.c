@@ -8,10 +8,14 @@
  * within the class or vocabulary.  Every message names the file and the
  * array, and the example (from 0) where a value is wrong.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "include/nnc_runtime.h"
 #include "npy.h"
@@ -47,6 +51,21 @@ static int shape_fits(const RtNpy *a, const RtTensorSpec *t)
     return 1;
 }
 
+/* A column of n bytes; a large one in huge pages where the system has them
+ * (filling it is then a few hundred page faults rather than tens of thousands). */
+static void *column_alloc(size_t n)
+{
+    enum { HUGE = 1 << 21 };
+    if (n < 8 * (size_t)HUGE)
+        return rt_malloc(n ? n : 1);
+    void *p = rt_aligned_alloc(HUGE, (n + HUGE - 1) / HUGE * HUGE);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, (n + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 /* Array a into column c for t, checking every value. */
 static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtColumn *c, const char *path,
                    char *err, size_t errlen)
@@ -55,7 +74,7 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     char ts[128];
     c->elems = per;
     c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
-    c->data = rt_malloc(total ? (size_t)total * 4 : 1);
+    c->data = column_alloc((size_t)total * 4);
     if (!c->data)
         return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,
                        (long long)total);
@@ -100,20 +119,43 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     return 0;
 }
 
+/* The archive is mapped rather than read: stored members are then used
+ * where they are, and the only memory written is the columns (a data set
+ * of 60,000 images is 188 MB, and each copy of it costs). */
 int rt_npz_load(const char *path, const RtModel *m, RtDataset *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    char *raw;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        close(fd);
+        if (map != MAP_FAILED) {
+            int rc = rt_npz_columns(map, len, path, m, out, err, errlen);
+            munmap(map, len);
+            return rc;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    char *raw;   /* not a regular file, empty, or not mappable: read it (rt_read_whole names the error) */
     size_t len;
     if (rt_read_whole(path, &raw, &len, err, errlen) != 0)
         return -1;
+    int rc = rt_npz_columns((const uint8_t *)raw, len, path, m, out, err, errlen);
+    free(raw);
+    return rc;
+}
+
+int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtModel *m, RtDataset *out, char *err,
+                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
     RtNpz z;
     char why[768];
-    if (rt_npz_open((const uint8_t *)raw, len, &z, why, sizeof why) != 0) {
-        rt_fail(-1, err, errlen, "%s: %s", path, why);
-        free(raw);
-        return -1;
-    }
+    if (rt_npz_open(raw, len, &z, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s: %s", path, why);
     int n = m->ninputs + m->ntargets, rc = -1;
     const char *first = NULL;   /* the array whose example count the others must have */
     out->columns = rt_calloc((size_t)(n ? n : 1), sizeof *out->columns);
@@ -170,6 +212,5 @@ done:
     if (rc != 0)
         rt_dataset_free(out);
     rt_npz_close(&z);
-    free(raw);
     return rc;
 }

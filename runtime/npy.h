@@ -61,11 +61,19 @@ typedef struct RtNpz {
 int  rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t errlen);
 /* The member called name (without .npy), or -1. */
 int  rt_npz_find(const RtNpz *z, const char *name);
-/* Member k's bytes, inflated and CRC-checked, in *data (caller frees), and
- * parsed as a .npy into *out (pointing into *data). */
+/* Member k, CRC-checked and parsed as a .npy into *out.  A deflated member
+ * is inflated into *data (the caller frees it) and out points there; a
+ * stored one is read in place (*data NULL, out points into the archive). */
 int  rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen);
 /* "'a', 'b' and 'c'" (the members' names) into buf. */
 const char *rt_npz_names(const RtNpz *z, char *buf, size_t len);
 void rt_npz_close(RtNpz *z);
+
+struct RtModel;
+struct RtDataset;
+/* rt_npz_load (nnc_runtime.h) of an archive already in memory, path only
+ * naming it in messages. */
+int  rt_npz_columns(const uint8_t *buf, size_t len, const char *path, const struct RtModel *m, struct RtDataset *out,
+                    char *err, size_t errlen);
 
 #endif

@@ -130,9 +130,10 @@ int rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t er
             rt_npz_close(out);
             return -1;
         }
-        if (flags & 1) {
+        if (flags & 1) {   /* said before closing: the name is in what closing frees */
+            rt_fail(-1, err, errlen, "member '%s' is encrypted", m->name);
             rt_npz_close(out);
-            return rt_fail(-1, err, errlen, "member '%s' is encrypted", m->name);
+            return -1;
         }
         p += CENTRAL_SIZE + nlen + xlen + clen;
         out->n++;
@@ -160,43 +161,69 @@ const char *rt_npz_names(const RtNpz *z, char *buf, size_t len)
     return buf;
 }
 
-/* Inflates raw deflate src[0, n) into dst[0, want): exactly want bytes. */
-static int inflate_all(const uint8_t *src, uint64_t n, uint8_t *dst, uint64_t want, const char *name, char *err,
+/* Inflates raw deflate src[0, n) into *out (allocated here): exactly want
+ * bytes.  The buffer grows with what the data gives, so a member claiming
+ * far more than it holds costs only what it holds. */
+static int inflate_all(const uint8_t *src, uint64_t n, uint8_t **out, uint64_t want, const char *name, char *err,
                        size_t errlen)
 {
+    /* start at what the compressed size makes plausible (twice it, at least
+     * 1 MiB): an incompressible array then needs no growing */
+    uint64_t guess = n < (UINT64_MAX >> 2) && 2 * n > (1u << 20) ? 2 * n : 1u << 20;
+    uint64_t cap = want < guess ? want : guess, in = 0, outn = 0;
+    uint8_t *buf = rt_malloc(cap ? (size_t)cap : 1);
     z_stream s = {0};
-    if (inflateInit2(&s, -15) != Z_OK)
-        return rt_fail(-1, err, errlen, "member '%s': cannot start inflating (out of memory)", name);
-    uint64_t in = 0, outn = 0;
+    if (!buf || inflateInit2(&s, -15) != Z_OK) {
+        free(buf);
+        return rt_fail(-1, err, errlen, "out of memory inflating member '%s'", name);
+    }
     int zr = Z_OK;
-    while (zr == Z_OK) {
-        uInt ci = (uInt)(n - in > (1u << 30) ? 1u << 30 : n - in), co = (uInt)(want - outn > (1u << 30) ? 1u << 30 : want - outn);
+    for (;;) {
+        uInt ci = (uInt)(n - in > (1u << 30) ? 1u << 30 : n - in);
+        uInt co = (uInt)(cap - outn > (1u << 30) ? 1u << 30 : cap - outn);
         s.next_in = (Bytef *)(uintptr_t)(src + in);
         s.avail_in = ci;
-        s.next_out = dst + outn;
+        s.next_out = buf + outn;
         s.avail_out = co;
         zr = inflate(&s, Z_NO_FLUSH);
         in += ci - s.avail_in;
         outn += co - s.avail_out;
-        if (zr == Z_BUF_ERROR && (in < n && outn < want))
-            zr = Z_OK;   /* a chunk boundary: go on */
-        if (zr == Z_OK && ci == s.avail_in && co == s.avail_out)
-            break;       /* no progress: the input or the room ran out */
+        if (zr == Z_STREAM_END || (zr != Z_OK && zr != Z_BUF_ERROR))
+            break;
+        if (outn == cap && cap < want) {   /* room for more of what it states */
+            uint64_t grown = cap * 2 < want ? cap * 2 : want;
+            uint8_t *p = rt_realloc(buf, (size_t)grown);
+            if (!p) {
+                inflateEnd(&s);
+                free(buf);
+                return rt_fail(-1, err, errlen, "out of memory inflating member '%s'", name);
+            }
+            buf = p, cap = grown;
+        } else if (ci == s.avail_in && co == s.avail_out) {
+            break;   /* no progress: the input ended, or the stated size is full */
+        }
     }
+    const char *msg = s.msg;
     inflateEnd(&s);
-    if (zr != Z_STREAM_END) {
-        if (zr == Z_DATA_ERROR)
-            return rt_fail(-1, err, errlen, "member '%s': the compressed data is damaged (%s)", name,
-                           s.msg ? s.msg : "invalid deflate data");
-        if (outn >= want)
-            return rt_fail(-1, err, errlen, "member '%s' inflates to more than the %" PRIu64 " bytes it states", name,
-                           want);
-        return rt_fail(-1, err, errlen, "member '%s': the compressed data ends early (%" PRIu64 " of %" PRIu64
-                       " bytes); the archive is truncated", name, outn, want);
+    int rc = 0;
+    if (zr == Z_DATA_ERROR)
+        rc = rt_fail(-1, err, errlen, "member '%s': the compressed data is damaged (%s)", name,
+                     msg ? msg : "invalid deflate data");
+    else if (zr == Z_MEM_ERROR)
+        rc = rt_fail(-1, err, errlen, "out of memory inflating member '%s'", name);
+    else if (zr != Z_STREAM_END && outn >= want)
+        rc = rt_fail(-1, err, errlen, "member '%s' inflates to more than the %" PRIu64 " bytes it states", name, want);
+    else if (zr != Z_STREAM_END)
+        rc = rt_fail(-1, err, errlen, "member '%s': the compressed data ends early (%" PRIu64 " of %" PRIu64
+                     " bytes); the archive is truncated", name, outn, want);
+    else if (outn != want)
+        rc = rt_fail(-1, err, errlen, "member '%s' inflates to %" PRIu64 " bytes, but states %" PRIu64, name, outn,
+                     want);
+    if (rc != 0) {
+        free(buf);
+        return rc;
     }
-    if (outn != want)
-        return rt_fail(-1, err, errlen, "member '%s' inflates to %" PRIu64 " bytes, but states %" PRIu64, name, outn,
-                       want);
+    *out = buf;
     return 0;
 }
 
@@ -220,24 +247,21 @@ int rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, si
                        m->csize);
     if (m->usize > SIZE_MAX - 1)
         return rt_fail(-1, err, errlen, "member '%s' is too large", m->name);
-    uint8_t *buf = rt_malloc(m->usize ? (size_t)m->usize : 1);
-    if (!buf)
-        return rt_fail(-1, err, errlen, "out of memory for member '%s' (%" PRIu64 " bytes)", m->name, m->usize);
-    const uint8_t *src = z->buf + start;
-    if (m->method == 0)
-        memcpy(buf, src, (size_t)m->usize);
-    else if (inflate_all(src, m->csize, buf, m->usize, m->name, err, errlen) != 0) {
-        free(buf);
-        return -1;
+    const uint8_t *src = z->buf + start, *bytes = src;   /* a stored member is read where it is */
+    uint8_t *buf = NULL;
+    if (m->method == 8) {
+        if (inflate_all(src, m->csize, &buf, m->usize, m->name, err, errlen) != 0)
+            return -1;
+        bytes = buf;
     }
-    uint32_t crc = (uint32_t)crc32_z(0, buf, (size_t)m->usize);
+    uint32_t crc = (uint32_t)crc32_z(0, bytes, (size_t)m->usize);
     if (crc != m->crc) {
         free(buf);
         return rt_fail(-1, err, errlen, "member '%s': CRC-32 %08x, but the archive says %08x; the file is damaged",
                        m->name, crc, m->crc);
     }
     char why[512];
-    if (rt_npy_parse(buf, (size_t)m->usize, out, why, sizeof why) != 0) {
+    if (rt_npy_parse(bytes, (size_t)m->usize, out, why, sizeof why) != 0) {
         free(buf);
         return rt_fail(-1, err, errlen, "array '%s': %s", m->name, why);
     }

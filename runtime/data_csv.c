@@ -115,6 +115,7 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
     int classified = classes > 0;
     Rows r = {0};
     int64_t ncols = 0;   /* values per line, from the first example */
+    int64_t first = 0;   /* the line of the first example */
     double *vals = NULL;  /* [ncols] */
     int rc = -1;
     int64_t lineno = 0;
@@ -145,14 +146,15 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
                 goto done;
             }
             ncols = n;
+            first = lineno;
             r.x_elems = n - 1;
             vals = rt_malloc((size_t)n * sizeof *vals);
             if (!vals)
                 goto oom;
         }
         if (n != ncols) {
-            snprintf(err, errlen, "%s: line %lld has %lld values, expected %lld", path, (long long)lineno,
-                     (long long)n, (long long)ncols);
+            snprintf(err, errlen, "%s: line %lld has %lld values, expected %lld like line %lld", path,
+                     (long long)lineno, (long long)n, (long long)ncols, (long long)first);
             goto done;
         }
         const char *text;   /* the target as written */

@@ -284,5 +284,8 @@ void rt_dataset_free(RtDataset *d)
     free(d->x);
     free(d->labels);
     free(d->y);
+    for (int i = 0; i < d->ncolumns; i++)
+        free(d->columns[i].data);
+    free(d->columns);
     memset(d, 0, sizeof *d);
 }

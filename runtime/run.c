@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nnc_runtime.h"
+#include "columns.h"
 
 /* A relative data path: under the data root if it is there, else beside the
  * model; when neither exists, the one under the root (the loader says what
@@ -42,6 +43,8 @@ static int64_t per_example(const RtTensorSpec *t)
  * examples are wider than the input would write past it.  0, or 1 with why. */
 static int fits(const RtModel *m, const RtDataset *d, const char *what, char *why, size_t len)
 {
+    if (!d->count)
+        return 0;   /* a split not loaded (--eval loads only the test split) */
     if (m->ninputs > 0 && d->x_elems != per_example(&m->inputs[0])) {
         snprintf(why, len, "%s has %lld value%s per example, but input '%s' takes %lld", what, (long long)d->x_elems,
                  d->x_elems == 1 ? "" : "s", m->inputs[0].name, (long long)per_example(&m->inputs[0]));
@@ -93,21 +96,32 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         char tr[4200], te[4200];
         snprintf(tr, sizeof tr, "the training images in %s", dir);
         snprintf(te, sizeof te, "the test images in %s", dir);
-        if (rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why)
+        if ((!o->eval_only && rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why))
             || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why)
             || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
             rc = 1;
-        cfg.train = &train, cfg.test = &test;
+        cfg.train = o->eval_only ? NULL : &train, cfg.test = &test;
         break;
     }
-    case RT_DATA_CSV: {
+    case RT_DATA_CSV:
+    case RT_DATA_NPZ: {
+        /* Without test: there is no test split, and nothing is evaluated (the
+         * training file is not a test); --eval loads only the test split. */
         const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
-        const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : tr;
-        if (rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)
-            || rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)
-            || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
+        const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : NULL;
+        /* npz and csv with columns: feed every input and target */
+        int npz = r->data == RT_DATA_NPZ, cols = !npz && r->columns && r->columns[0];
+        if (!o->eval_only && (npz ? rt_npz_load(tr, m, &train, why, sizeof why)
+                              : cols ? rt_csv_columns(tr, r->header, r->columns, m, &train, why, sizeof why)
+                                     : rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)))
             rc = 1;
-        cfg.train = &train, cfg.test = &test;
+        else if (te && (npz ? rt_npz_load(te, m, &test, why, sizeof why)
+                        : cols ? rt_csv_columns(te, r->header, r->columns, m, &test, why, sizeof why)
+                               : rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)))
+            rc = 1;
+        else if (!npz && !cols && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
+            rc = 1;
+        cfg.train = o->eval_only ? NULL : &train, cfg.test = te ? &test : NULL;
         break;
     }
     case RT_DATA_TEXT: {

@@ -71,24 +71,51 @@ static int save(Loop *L, const char *path, char *err, size_t errlen)
 
 /* ---- batches ------------------------------------------------------------------------ */
 
-/* The next batch: examples order[first .. first+b) of d into the input and
- * target slots (where they are depends on b). */
+/* What feeds slot k of the model (input k, or target k - ninputs) in d: a
+ * column of d, or for a data set of one input and one target (mnist, csv)
+ * its x, and its labels or y.  0 when d has nothing for it. */
+static int column(const RtModel *m, const RtDataset *d, int k, RtColumn *c)
+{
+    if (d->ncolumns) {
+        if (k >= d->ncolumns)
+            return 0;
+        *c = d->columns[k];
+        return 1;
+    }
+    if (k == 0)
+        *c = (RtColumn){.dtype = RT_F32, .elems = d->x_elems, .data = d->x};
+    else if (k == m->ninputs && d->labels)
+        *c = (RtColumn){.dtype = RT_I32, .elems = d->y_elems, .data = d->labels};
+    else if (k == m->ninputs && d->y)
+        *c = (RtColumn){.dtype = RT_F32, .elems = d->y_elems, .data = d->y};
+    else
+        return 0;
+    return 1;
+}
+
+/* The next batch: examples order[first .. first+b) of d into every input
+ * and target slot (where they are depends on b).  A model without a target
+ * (an autoencoder) takes only the examples. */
 static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
 {
+    const RtModel *m = L->m;
     L->ctx.batch = b;
-    /* A model without a target (an autoencoder) takes only the examples. */
-    const RtTensorSpec *x = &L->m->inputs[0], *y = L->m->ntargets ? &L->m->targets[0] : NULL;
-    uint8_t *xp = at(L, x), *yp = y ? at(L, y) : NULL;
-    for (int64_t i = 0; i < b; i++) {
-        int64_t ex = order ? order[first + i] : first + i;
-        if (x->dtype == RT_F32)  /* the common case: a row copy */
-            memcpy(xp + sizeof(float) * (size_t)(i * d->x_elems), d->x + ex * d->x_elems, sizeof(float) * (size_t)d->x_elems);
-        else
-            for (int64_t e = 0; e < d->x_elems; e++)
-                rt_set(xp, x->dtype, i * d->x_elems + e, d->x[ex * d->x_elems + e]);
-        for (int64_t e = 0; y && e < d->y_elems; e++)
-            rt_set(yp, y->dtype, i * d->y_elems + e,
-                     d->labels ? (double)d->labels[ex * d->y_elems + e] : (double)d->y[ex * d->y_elems + e]);
+    for (int k = 0; k < m->ninputs + m->ntargets; k++) {
+        const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
+        RtColumn c;
+        if (!column(m, d, k, &c))
+            continue;
+        uint8_t *p = at(L, t);
+        size_t row = rt_dsize(c.dtype) * (size_t)c.elems;
+        for (int64_t i = 0; i < b; i++) {
+            int64_t ex = order ? order[first + i] : first + i;
+            const uint8_t *src = (const uint8_t *)c.data + row * (size_t)ex;
+            if (t->dtype == c.dtype)  /* the common case: a row copy */
+                memcpy(p + row * (size_t)i, src, row);
+            else
+                for (int64_t e = 0; e < c.elems; e++)
+                    rt_set(p, t->dtype, i * c.elems + e, rt_get(src, c.dtype, e));
+        }
     }
 }
 
@@ -116,6 +143,8 @@ static void evaluate(Loop *L, Eval *out)
     const RtModel *m = L->m;
     const RtTrainConfig *c = L->cfg;
     memset(out, 0, sizeof *out);
+    if (!c->text && !c->test)
+        return;  /* no test split: nothing to evaluate on */
     int64_t batches = c->text ? EVAL_WINDOW_BATCHES : (c->test->count + c->batch - 1) / c->batch;
     for (int64_t k = 0; k < batches; k++) {
         int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
@@ -284,15 +313,18 @@ static int report(Loop *L, int64_t epoch, int64_t step, double train_loss, const
     const RtModel *m = L->m;
     if (L->cfg->progress)
         fputs("\r\033[K", L->log);
+    /* without a test split (csv or npz without test:) there is no test_ anything */
+    int tested = L->cfg->text || L->cfg->test;
     if (L->quiet)
         goto json;
     if (L->cfg->epochs)
-        fprintf(L->log, "epoch %lld/%lld  step %lld  train_loss %.4f  test_loss %.4f", (long long)epoch,
-                (long long)L->cfg->epochs, (long long)step, train_loss, ev->loss);
+        fprintf(L->log, "epoch %lld/%lld  step %lld  train_loss %.4f", (long long)epoch, (long long)L->cfg->epochs,
+                (long long)step, train_loss);
     else
-        fprintf(L->log, "step %lld/%lld  train_loss %.4f  test_loss %.4f", (long long)step, (long long)L->cfg->steps,
-                train_loss, ev->loss);
-    for (int i = 0; i < m->eval.nmetrics; i++)
+        fprintf(L->log, "step %lld/%lld  train_loss %.4f", (long long)step, (long long)L->cfg->steps, train_loss);
+    if (tested)
+        fprintf(L->log, "  test_loss %.4f", ev->loss);
+    for (int i = 0; tested && i < m->eval.nmetrics; i++)
         fprintf(L->log, "  test_%s %.4f", m->eval.metric_name[i], ev->metric[i]);
     fprintf(L->log, "  %.2f s\n", seconds);
     fflush(L->log);
@@ -300,8 +332,9 @@ json:
     if (L->metrics) {
         fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
         json_number(L->metrics, "train_loss", train_loss);
-        json_number(L->metrics, "test_loss", ev->loss);
-        for (int i = 0; i < m->eval.nmetrics; i++) {
+        if (tested)
+            json_number(L->metrics, "test_loss", ev->loss);
+        for (int i = 0; tested && i < m->eval.nmetrics; i++) {
             char key[128];
             snprintf(key, sizeof key, "test_%s", m->eval.metric_name[i]);
             json_number(L->metrics, key, ev->metric[i]);
@@ -326,15 +359,25 @@ json:
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
-    if (m->ninputs != 1 || m->ntargets > 1 || (c->text && m->ntargets != 1))
-        return rt_fail(1, err, errlen, "the training loop feeds one input and at most one target; model '%s' has %d and %d",
-                    m->name, m->ninputs, m->ntargets);
-    if (!c->text && !c->sample && (!c->train || !c->test))
-        return rt_fail(1, err, errlen, "no data to train on");
+    if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
+        return rt_fail(1, err, errlen, c->eval_only ? "--eval needs a test split; the data source has none (add test: ...)"
+                                                    : "no data to train on");
+    /* the data: text windows or mnist and csv examples feed one input and
+     * one target; the columns of npz (or csv columns:) feed them all */
+    const RtDataset *any = c->train ? c->train : c->test;
+    int columns = any && any->ncolumns;
+    if (columns ? any->ncolumns != m->ninputs + m->ntargets
+                : m->ninputs != 1 || m->ntargets > 1 || (c->text && m->ntargets != 1))
+        return rt_fail(1, err, errlen, "the data feeds %s; model '%s' has %d input%s and %d target%s",
+                       columns ? "as many values as the model has inputs and targets" : "one input and at most one target",
+                       m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
     int64_t per_example = rt_elems(&m->inputs[0], 1);
-    if (!c->text && c->train->x_elems != per_example)
-        return rt_fail(1, err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
-                    (long long)c->train->x_elems, m->inputs[0].name, (long long)per_example);
+    for (int s = 0; !c->text && !columns && s < 2; s++) {
+        const RtDataset *d = s ? c->test : c->train;
+        if (d && d->x_elems != per_example)
+            return rt_fail(1, err, errlen, "the data has %lld values per example, but input '%s' takes %lld",
+                           (long long)d->x_elems, m->inputs[0].name, (long long)per_example);
+    }
     if (c->text && (m->inputs[0].dtype != RT_I32 || m->targets[0].dtype != RT_I32))
         return rt_fail(1, err, errlen, "text data feeds token ids, but '%s' or '%s' is not int32", m->inputs[0].name,
                        m->targets[0].name);
@@ -352,7 +395,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     if (c->load_path && (rc = rt_state_load(m, L.slab, c->load_path, &resumed, err, errlen) ? 1 : 0) != 0)
         goto done;
 
-    int64_t spe = c->text ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
+    int64_t spe = c->text || !c->train ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
     if (total > RT_MAX_STEPS && !c->eval_only && !c->sample) {
         rc = rt_fail(1, err, errlen, "%lld epochs of %lld steps are %lld steps; a run is at most %d steps",

@@ -122,7 +122,7 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
 void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir)
 {
     const RtRecipe *r = &t->recipe;
-    static const char *const data[] = {"RT_DATA_MNIST", "RT_DATA_CSV", "RT_DATA_TEXT"};
+    static const char *const data[] = {"RT_DATA_MNIST", "RT_DATA_CSV", "RT_DATA_TEXT", "RT_DATA_NPZ"};
     static const char *const norm[] = {"RT_NORM_NONE", "RT_NORM_UNIT", "RT_NORM_STANDARD"};
     sb_printf(b, "/* Written by nnc for model '%s': its tensors and train block for the runtime. */\n", t->rm.name);
     sb_puts(b, "#include \"nnc_runtime.h\"\n\n");
@@ -137,6 +137,8 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
                  "    .model_dir = ", (long long)r->batch, (long long)r->epochs, (long long)r->steps,
               (long long)r->eval_every, (unsigned long long)r->seed, r->lr);
     c_string(b, model_dir);
+    sb_puts(b, ",\n    .columns = ");
+    c_string(b, r->columns ? r->columns : "");
     sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
 }
 
@@ -285,6 +287,8 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
                   r->normalize == RT_NORM_STANDARD ? "standard" : r->normalize == RT_NORM_UNIT ? "unit" : "none");
     else if (r->data == RT_DATA_CSV)
         sb_puts(b, " *   the numbers of a CSV row as they are (csv)\n");
+    else if (r->data == RT_DATA_NPZ)
+        sb_puts(b, " *   the values of the .npz arrays named after them, as they are (npz)\n");
     else
         sb_puts(b, " *   character ids: a character's index in the sorted set of distinct bytes\n"
                    " *   of the training text (text)\n");

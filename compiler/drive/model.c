@@ -137,7 +137,8 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
 {
     const SemaTrain *t = &m->train;
     *r = (RtRecipe){.batch = t->batch, .epochs = t->epochs, .steps = t->steps, .eval_every = t->eval_every,
-                    .seed = (uint64_t)t->seed, .lr = t->optimizer_args[0].f, .path = t->data_args[0].s, .path2 = ""};
+                    .seed = (uint64_t)t->seed, .lr = t->optimizer_args[0].f, .path = t->data_args[0].s, .path2 = "",
+                    .columns = ""};
     const char *slash = strrchr(src->name, '/');
     r->model_dir = slash ? arena_printf(a, "%.*s", (int)(slash - src->name), src->name) : ".";
     if (t->data == &builtin_table[B_MNIST]) {
@@ -149,9 +150,13 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
         r->data = RT_DATA_CSV;
         r->path2 = t->data_args[1].s;
         r->header = t->data_args[2].b;
+        r->columns = t->data_args[3].s;
         for (int i = 0; i < m->nnodes; i++)  /* labels: their classes; real targets: 0 */
             if (m->nodes[i].kind == SN_TARGET)
                 r->classes = m->nodes[i].type.elem == ELEM_INDEX ? m->nodes[i].type.classes : 0;
+    } else if (t->data == &builtin_table[B_NPZ]) {
+        r->data = RT_DATA_NPZ;   /* what each array must be comes from the model's inputs and targets */
+        r->path2 = t->data_args[1].s;
     } else {
         r->data = RT_DATA_TEXT;
         r->block = t->data_args[1].i;

@@ -21,6 +21,7 @@
 #include "../ir/interp.h"
 #include "../ir/lower.h"
 #include "../util/suggest.h"
+#include "../../runtime/npy.h"
 #include "model.h"
 
 enum { TRACE_HEAD = 8, TRACE_TAIL = 2 };  /* values shown of a long binding: the first 8, "...", the last 2 */
@@ -182,132 +183,38 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
     return rc;
 }
 
-/* A .npy file (format 1.0, 2.0 or 3.0): little-endian float32, float64,
- * int32 or int64, C order, shape [n, ...] with the input's values per example. */
+/* A .npy file, read by the runtime's one .npy reader (runtime/npy.c):
+ * float32, float64, uint8, int32, int64 or bool, C order, shape [n, ...]
+ * with the input's values per example. */
 static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
 {
     size_t len;
     char *buf = read_all(path, &len, log);
     if (!buf)
         return 1;
+    RtNpy arr;
+    char why[512];
     int rc = 0;
-    const unsigned char *u = (const unsigned char *)buf;
-    size_t hlen = 0, hstart = 0;
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-        rc = fail(log, "%s: not a .npy file (no \\x93NUMPY magic)", path);
-    } else if (u[6] == 1) {
-        hlen = (size_t)u[8] | (size_t)u[9] << 8;
-        hstart = 10;
-    } else if ((u[6] == 2 || u[6] == 3) && len >= 12) {
-        hlen = (size_t)u[8] | (size_t)u[9] << 8 | (size_t)u[10] << 16 | (size_t)u[11] << 24;
-        hstart = 12;
-    } else {
-        rc = fail(log, "%s: .npy format version %d.%d is not supported", path, u[6], u[7]);
-    }
-    if (rc == 0 && hstart + hlen > len)
-        rc = fail(log, "%s: the .npy header is cut short", path);
-    char *h = NULL;
-    if (rc == 0) {
-        h = arena_alloc(a, hlen + 1);
-        memcpy(h, buf + hstart, hlen);
-        h[hlen] = 0;
-    }
-    /* the header is a Python dict literal; these are the forms numpy writes */
-    const char *descr = h ? strstr(h, "'descr':") : NULL, *fo = h ? strstr(h, "'fortran_order':") : NULL,
-               *sh = h ? strstr(h, "'shape':") : NULL;
-    if (rc == 0 && (!descr || !fo || !sh))
-        rc = fail(log, "%s: the .npy header lacks descr, fortran_order or shape", path);
-    int kind = -1;  /* 0 f4, 1 f8, 2 i4, 3 i8 */
-    static const char *const descrs[] = {"'<f4'", "'<f8'", "'<i4'", "'<i8'"};
-    static const size_t width[] = {4, 8, 4, 8};
-    if (rc == 0) {
-        const char *d = descr + strlen("'descr':");
-        while (*d == ' ')
-            d++;
-        for (int k = 0; k < 4; k++)
-            if (strncmp(d, descrs[k], 5) == 0)
-                kind = k;
-        int dlen = 0;  /* the quoted descr, quotes included */
-        while (d[dlen] && dlen < 16 && (dlen == 0 || d[dlen] != '\''))
-            dlen++;
-        if (kind < 0)
-            rc = fail(log, "%s: .npy dtype %.*s' is not supported; use little-endian float32, float64, int32 or int64",
-                      path, dlen, d);
-    }
-    if (rc == 0) {
-        const char *p = fo + strlen("'fortran_order':");
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, "False", 5) != 0)
-            rc = fail(log, "%s: a Fortran-order .npy array is not supported; save it in C order", path);
-    }
-    int64_t dims[NNC_MAX_RANK + 2];
-    int rank = 0;
-    if (rc == 0) {
-        const char *p = sh + strlen("'shape':");
-        while (*p == ' ')
-            p++;
-        if (*p++ != '(')
-            rc = fail(log, "%s: the .npy shape is not a tuple", path);
-        while (rc == 0) {
-            while (*p == ' ')
-                p++;
-            if (*p == ')')
-                break;
-            char *end;
-            long long d = strtoll(p, &end, 10);
-            if (end == p || d < 0 || rank >= NNC_MAX_RANK + 1) {
-                rc = fail(log, "%s: the .npy shape is not a tuple of sizes", path);
-                break;
-            }
-            dims[rank++] = d;
-            p = end;
-            while (*p == ' ')
-                p++;
-            if (*p == ',')
-                p++;
-        }
-    }
-    if (rc == 0 && rank == 0)
+    if (rt_npy_parse((const uint8_t *)buf, len, &arr, why, sizeof why) != 0)
+        rc = fail(log, "%s: %s", path, why);
+    if (rc == 0 && arr.rank == 0)
         rc = fail(log, "%s: a .npy scalar has no examples; the array's first axis counts them", path);
     int64_t per = 1;
-    for (int i = 1; rc == 0 && i < rank; i++)
-        per *= dims[i];
+    for (int i = 1; rc == 0 && i < arr.rank; i++)
+        per *= arr.shape[i];
     if (rc == 0 && per != fd->size) {
-        StrBuf s = {0};
-        for (int i = 0; i < rank; i++)
-            sb_printf(&s, "%s%lld", i ? ", " : "", (long long)dims[i]);
-        rc = fail(log, "%s: an array of shape [%s] has %lld values per example, but input '%s' (%s) takes %lld", path,
-                  sb_cstr(&s), (long long)per, fd->node->name, type_str(a, &fd->node->type), (long long)fd->size);
-        sb_free(&s);
+        char shape[256];
+        rt_npy_shape_str(&arr, shape, sizeof shape);
+        rc = fail(log, "%s: an array of shape %s has %lld values per example, but input '%s' (%s) takes %lld", path,
+                  shape, (long long)per, fd->node->name, type_str(a, &fd->node->type), (long long)fd->size);
     }
-    size_t data = hstart + hlen;
-    if (rc == 0 && (double)(len - data) != (double)dims[0] * (double)per * (double)width[kind])
-        rc = fail(log, "%s: the data holds %zu bytes, but shape and dtype need %.0f", path, len - data,
-                  (double)dims[0] * (double)per * (double)width[kind]);
-    if (rc == 0 && dims[0] == 0)
+    if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);
     if (rc == 0) {
-        fd->n = dims[0];
+        fd->n = arr.shape[0];
         fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);
-        const unsigned char *d = u + data;
-        for (int64_t i = 0; i < fd->n * fd->size; i++, d += width[kind]) {
-            uint64_t bits = 0;
-            for (size_t b = 0; b < width[kind]; b++)
-                bits |= (uint64_t)d[b] << (8 * b);
-            double x;
-            if (kind == 0) {
-                uint32_t b32 = (uint32_t)bits;
-                float f;
-                memcpy(&f, &b32, 4);
-                x = f;
-            } else if (kind == 1) {
-                memcpy(&x, &bits, 8);
-            } else if (kind == 2) {
-                x = (double)(int32_t)(uint32_t)bits;
-            } else {
-                x = (double)(int64_t)bits;
-            }
+        for (int64_t i = 0; i < fd->n * fd->size; i++) {
+            double x = rt_npy_get(&arr, i);
             if (!isfinite(x)) {
                 rc = fail(log, "%s: value %lld is not a finite number", path, (long long)i);
                 break;

@@ -9,6 +9,7 @@
  */
 #include "builtins.h"
 #include "sema.h"
+#include "../../runtime/columns.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -533,7 +534,7 @@ static const SemaNode *only(CallCheck *cc, SemaNodeKind kind)
         cc_error(cc, -1, "%s data feeds one %s, but the model declares %d", cc->b->name,
                  kind == SN_INPUT ? "input" : "target", count);
         if (count > 1)
-            cc_note(cc, SPAN_NONE, "several %ss are fed only by --predict and the library's functions for now",
+            cc_note(cc, SPAN_NONE, "npz(...) and csv(..., columns: ...) feed several %ss",
                     kind == SN_INPUT ? "input" : "target");
         return NULL;
     }
@@ -570,9 +571,53 @@ static bool check_mnist(CallCheck *cc)
     return ok;
 }
 
+/* csv(train, columns: "x: 0-3, y: 4"): every input and target named, with
+ * as many columns as it takes values per example */
+static bool check_csv_columns(CallCheck *cc)
+{
+    RtColumnRange r[RT_MAX_COLUMN_RANGES];
+    char why[256];
+    int nr = rt_columns_parse(cc->arg[3].s, r, RT_MAX_COLUMN_RANGES, why, sizeof why);
+    if (nr < 0)
+        return cc_error(cc, 3, "%s", why);
+    bool ok = true;
+    for (int i = 0; i < cc->model->nnodes; i++) {
+        const SemaNode *nd = &cc->model->nodes[i];
+        if (nd->kind != SN_INPUT && nd->kind != SN_TARGET)
+            continue;
+        const char *kind = nd->kind == SN_INPUT ? "input" : "target";
+        const RtColumnRange *c = NULL;
+        for (int k = 0; k < nr; k++)
+            if (strcmp(r[k].name, nd->name) == 0)
+                c = &r[k];
+        int64_t per = nd->type.elem == ELEM_INDEX && nd->type.shape.rank == 0 ? 1 : shape_elems(&nd->type.shape);
+        if (!c) {
+            ok = cc_error(cc, 3, "columns: gives no columns for %s '%s'", kind, nd->name);
+        } else if (c->last - c->first + 1 != per) {
+            bool label = nd->type.elem == ELEM_INDEX;
+            ok = cc_error(cc, 3, "columns: '%s' has %lld column%s (%lld-%lld), but %s '%s' is %s%s: %lld value%s per "
+                          "example", nd->name, (long long)(c->last - c->first + 1), c->last == c->first ? "" : "s",
+                          (long long)c->first, (long long)c->last, kind, nd->name,
+                          label ? cc_type(cc, &nd->type) : "f32", label ? "" : cc_shape(cc, &nd->type.shape, false),
+                          (long long)per, per == 1 ? "" : "s");
+        }
+    }
+    for (int k = 0; k < nr; k++) {
+        bool found = false;
+        for (int i = 0; i < cc->model->nnodes; i++)
+            found |= (cc->model->nodes[i].kind == SN_INPUT || cc->model->nodes[i].kind == SN_TARGET)
+                     && strcmp(cc->model->nodes[i].name, r[k].name) == 0;
+        if (!found)
+            ok = cc_error(cc, 3, "columns: '%s' is neither an input nor a target of the model", r[k].name);
+    }
+    return ok;
+}
+
 /* csv(train): a row of numbers per example, the target last */
 static bool check_csv(CallCheck *cc)
 {
+    if (cc->arg[3].s && cc->arg[3].s[0])
+        return check_csv_columns(cc);
     const SemaNode *in = only(cc, SN_INPUT), *tg = only(cc, SN_TARGET);
     if (!in || !tg)
         return false;
@@ -611,6 +656,15 @@ static bool check_text(CallCheck *cc)
     if (in->type.classes != tg->type.classes)
         return cc_error(cc, -1, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name,
                         cc_type(cc, &in->type), tg->name, cc_type(cc, &tg->type));
+    return true;
+}
+
+/* npz(train, test): an array per input and target, found by name at run
+ * time; any number of each, of any shape, reals or labels. */
+static bool check_npz(CallCheck *cc)
+{
+    if (count_of(cc, SN_INPUT) == 0)
+        return cc_error(cc, -1, "npz data feeds the model's inputs, but it declares none");
     return true;
 }
 
@@ -815,12 +869,19 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "train", .kind = PK_STRING, .required = true, .doc = "training rows: features, then the target last"},
         {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test rows, same layout; empty: none"},
         {.name = "header", .kind = PK_BOOL, .def = BOOL(false), .doc = "skip the first line"},
+        {.name = "columns", .kind = PK_STRING, .def = STR(""),
+         .doc = "which columns feed which input and target, \"x: 0-3, y: 4\" (from 0); empty: the target last"},
     }, check_csv, "numbers, one example per line"},
     [B_TEXT] = {"text", BC_DATA, NULL, {
         {.name = "file", .kind = PK_STRING, .required = true, .doc = "a text file; its characters are the vocabulary"},
         {.name = "block", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "window length T"},
         {.name = "split", .kind = PK_FLOAT, .def = FLT(0.9), .range = "(0,1)", .doc = "fraction used for training"},
     }, check_text, "character-level windows: next-character prediction"},
+    [B_NPZ] = {"npz", BC_DATA, NULL, {
+        {.name = "train", .kind = PK_STRING, .required = true,
+         .doc = "a NumPy .npz archive (np.savez) with an array per input and target, named after it"},
+        {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test arrays, same names; empty: none"},
+    }, check_npz, "NumPy arrays, the first axis counting examples, for every input and target"},
 };
 
 /* ---- lookups ------------------------------------------------------------- */

@@ -34,7 +34,7 @@ typedef enum BuiltinId {
     /* train block: optimizers, schedules, data sources */
     B_SGD, B_MOMENTUM, B_ADAM, B_ADAMW,
     B_CONSTANT, B_STEP, B_COSINE,
-    B_MNIST, B_CSV, B_TEXT,
+    B_MNIST, B_CSV, B_TEXT, B_NPZ,
     B_COUNT
 } BuiltinId;
 

@@ -103,7 +103,21 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
 
         "model"             { tok = TOK_MODEL; break; }
         "layer"             { tok = TOK_LAYER; break; }
-        "train"             { tok = TOK_TRAIN; break; }
+        "train"             {
+            /* An argument's name, csv(train: ...) or npz(train: ...): the word
+             * after '(' or ',' and before ':' is a name, not the keyword. */
+            const char *txt = lx->src->text, *q = lx->cur;
+            char before = ctx->last_tok.end == ctx->last_tok.begin + 1 ? txt[ctx->last_tok.begin] : 0;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if ((before == '(' || before == ',') && *q == ':' && q[1] != '=') {
+                lval->s = "train";
+                tok = TOK_IDENT;
+                break;
+            }
+            tok = TOK_TRAIN;
+            break;
+        }
         "const"             { tok = TOK_CONST; break; }
         "input"             { tok = TOK_INPUT; break; }
         "target"            { tok = TOK_TARGET; break; }

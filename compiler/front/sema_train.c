@@ -90,7 +90,7 @@ void sema_train(Sema *s, const AstNode *train)
     }
     Span kw = sema_keyword_span(train);
     if (!seen[0])
-        sema_error(s, kw, "the train block has no data; add data = mnist(\"...\"), csv(...) or text(...)");
+        sema_error(s, kw, "the train block has no data; add data = mnist(\"...\"), csv(...), npz(...) or text(...)");
     if (!seen[1])
         sema_error(s, kw, "the train block has no optimizer; add optimizer = sgd(lr: 0.1) or another");
     if (seen[4] && seen[5] && !misspelt[4] && !misspelt[5]) {

@@ -217,6 +217,13 @@ typedef enum RtNormalize {
     RT_NORM_STANDARD,  /* (x / 255 - 0.1307) / 0.3081, MNIST's mean and deviation */
 } RtNormalize;
 
+/* One input's or target's values for every example of a data set. */
+typedef struct RtColumn {
+    RtDtype  dtype;     /* RT_F32 (reals) or RT_I32 (labels, token ids) */
+    int64_t  elems;     /* values per example */
+    void    *data;      /* [count, elems] floats or int32s, owned */
+} RtColumn;
+
 /* Examples in memory: inputs as floats, targets as labels or as floats. */
 typedef struct RtDataset {
     int64_t  count;     /* examples */
@@ -226,6 +233,11 @@ typedef struct RtDataset {
     int32_t *labels;    /* [count, y_elems] class labels in [0, classes), or NULL */
     float   *y;         /* [count, y_elems] real targets, or NULL */
     int64_t  classes;   /* for labels */
+    /* Several inputs and targets (npz, csv with columns:): when ncolumns > 0,
+     * column i feeds the model's input i, and column ninputs + j its target
+     * j, in declaration order, and x, labels and y above are unused. */
+    int       ncolumns;
+    RtColumn *columns;  /* [ncolumns], owned */
 } RtDataset;
 
 /* MNIST-style IDX files in dir: train-images-idx3-ubyte, train-labels-idx1-ubyte
@@ -236,6 +248,12 @@ int  rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, 
  * header skips the first line; classes > 0: the target is a label in
  * [0, classes), else a real number. */
 int  rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, char *err, size_t errlen);
+/* The arrays of a NumPy .npz archive named after m's inputs and targets
+ * (np.savez or np.savez_compressed), as columns in declaration order: the
+ * first axis counts examples, the rest is the per-example shape; reals
+ * become f32 as they are, labels and ids are checked against their range.
+ * A model without targets (or --eval) still needs only what it declares. */
+int  rt_npz_load(const char *path, const RtModel *m, RtDataset *out, char *err, size_t errlen);
 void rt_dataset_free(RtDataset *d);
 
 /* The order of the examples in epoch e: a permutation of [0, n) drawn from
@@ -286,17 +304,18 @@ const char *rt_instance_error(const RtInstance *x);
 
 /* ---- a trainer: the train block's data and recipe, the command line (run.c, exe.c) --- */
 
-typedef enum RtDataKind { RT_DATA_MNIST, RT_DATA_CSV, RT_DATA_TEXT } RtDataKind;
+typedef enum RtDataKind { RT_DATA_MNIST, RT_DATA_CSV, RT_DATA_TEXT, RT_DATA_NPZ } RtDataKind;
 
 /* What the train block says, in plain values: everything a trainer needs
  * besides the compiled entries.  nnc fills it for --jit and writes it as C
  * into the executables it makes. */
 typedef struct RtRecipe {
     RtDataKind   data;
-    const char  *path, *path2;     /* mnist: dir; csv: train, test ("" = train); text: file */
+    const char  *path, *path2;     /* mnist: dir; csv, npz: train, test ("" = none); text: file */
     RtNormalize  normalize;        /* mnist */
     int          header;           /* csv: skip the first line */
     int64_t      classes;          /* csv: targets are labels in [0, classes); 0 = reals */
+    const char  *columns;          /* csv: "left: 0-3, right: 4-7, same: 8" ("" or NULL: features, then the target) */
     int64_t      block;            /* text: window length */
     double       split;            /* text: fraction for training */
     int64_t      vocab;            /* text: the model's vocabulary */

@@ -91,7 +91,7 @@ badfiles)
     }
     check junk.npy "nnc: error: junk.npy: not a .npy file (no \\x93NUMPY magic)"
     check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
-    check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, int32 or int64"
+    check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool"
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
     check ragged.csv "nnc: error: ragged.csv:2: 1 values, but input 'x' (f32[2]) takes 2 per example"
     echo "all refused" ;;

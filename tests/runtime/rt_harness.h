@@ -18,5 +18,6 @@ void register_rt_checkpoint(void);
 void register_rt_pool(void);
 void register_rt_init(void);
 void register_rt_json(void);
+void register_rt_npy(void);
 
 #endif

@@ -1,0 +1,158 @@
+/* data_columns.c — a CSV whose columns feed several inputs and targets by
+ * name: csv("f.csv", columns: "left: 0-3, right: 4-7, same: 8"); see
+ * columns.h.
+ *
+ * The rows are read by rt_csv_load (so blank lines, a header, the width of
+ * every row and every number are checked as for csv without columns), then
+ * each input and target takes its columns.  Columns no name mentions are not
+ * read; a column may feed two names.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "columns.h"
+#include "rt_internal.h"
+
+static const char *skip(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* A column number at *p. */
+static int number(const char **p, int64_t *out)
+{
+    const char *s = skip(*p);
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    int64_t v = 0;
+    while (isdigit((unsigned char)*s)) {
+        if (v > 100000000)
+            return 0;
+        v = v * 10 + (*s++ - '0');
+    }
+    *out = v;
+    *p = skip(s);
+    return 1;
+}
+
+int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, size_t errlen)
+{
+    int n = 0;
+    const char *p = skip(spec);
+    while (*p) {
+        const char *name = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        size_t len = (size_t)(p - name);
+        if (len == 0 || len >= sizeof out->name || isdigit((unsigned char)*name))
+            return rt_fail(-1, err, errlen, "columns: expected a name at '%.20s' (write \"NAME: FIRST-LAST, ...\")",
+                           name);
+        p = skip(p);
+        if (*p++ != ':')
+            return rt_fail(-1, err, errlen, "columns: expected ':' after '%.*s'", (int)len, name);
+        RtColumnRange r = {.first = 0};
+        snprintf(r.name, sizeof r.name, "%.*s", (int)len, name);
+        if (!number(&p, &r.first))
+            return rt_fail(-1, err, errlen, "columns: '%s' needs a column number or a range such as 0-3", r.name);
+        r.last = r.first;
+        if (*p == '-') {
+            p++;
+            if (!number(&p, &r.last))
+                return rt_fail(-1, err, errlen, "columns: the range of '%s' lacks its last column", r.name);
+        }
+        if (r.last < r.first)
+            return rt_fail(-1, err, errlen, "columns: the range %lld-%lld of '%s' runs backwards", (long long)r.first,
+                           (long long)r.last, r.name);
+        for (int i = 0; i < n; i++)
+            if (strcmp(out[i].name, r.name) == 0)
+                return rt_fail(-1, err, errlen, "columns: '%s' is given twice", r.name);
+        if (n == max)
+            return rt_fail(-1, err, errlen, "columns: more than %d names", max);
+        out[n++] = r;
+        if (*p == ',')
+            p = skip(p + 1);
+        else if (*p)
+            return rt_fail(-1, err, errlen, "columns: expected ',' at '%.20s'", p);
+    }
+    if (n == 0)
+        return rt_fail(-1, err, errlen, "columns: names no input or target");
+    return n;
+}
+
+int rt_csv_columns(const char *path, int header, const char *spec, const RtModel *m, RtDataset *out, char *err,
+                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    RtColumnRange r[RT_MAX_COLUMN_RANGES];
+    int nr = rt_columns_parse(spec, r, RT_MAX_COLUMN_RANGES, err, errlen);
+    if (nr < 0)
+        return -1;
+    RtDataset raw;
+    if (rt_csv_load(path, header, 0, &raw, err, errlen) != 0)
+        return -1;
+    int64_t width = raw.x_elems + 1, n = m->ninputs + m->ntargets;
+    int rc = -1;
+    out->columns = rt_calloc((size_t)(n ? n : 1), sizeof *out->columns);
+    if (!out->columns) {
+        rt_fail(-1, err, errlen, "out of memory reading %s", path);
+        goto done;
+    }
+    out->ncolumns = (int)n;
+    out->count = raw.count;
+    for (int k = 0; k < n; k++) {
+        const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
+        const char *kind = k < m->ninputs ? "input" : "target";
+        const RtColumnRange *c = NULL;
+        for (int i = 0; i < nr; i++)
+            if (strcmp(r[i].name, t->name) == 0)
+                c = &r[i];
+        if (!c) {
+            rt_fail(-1, err, errlen, "columns: gives no columns for %s '%s'", kind, t->name);
+            goto done;
+        }
+        int64_t per = rt_elems(t, 1);
+        if (c->last - c->first + 1 != per) {
+            rt_fail(-1, err, errlen, "columns: '%s' has %lld column%s, but %s '%s' takes %lld values", t->name,
+                    (long long)(c->last - c->first + 1), c->last == c->first ? "" : "s", kind, t->name, (long long)per);
+            goto done;
+        }
+        if (c->last >= width) {
+            rt_fail(-1, err, errlen, "%s has %lld values per line (columns 0-%lld), but columns: gives '%s' column %lld",
+                    path, (long long)width, (long long)width - 1, t->name, (long long)c->last);
+            goto done;
+        }
+        RtColumn *col = &out->columns[k];
+        col->elems = per;
+        col->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
+        col->data = rt_malloc((size_t)(raw.count * per) * 4 + 1);
+        if (!col->data) {
+            rt_fail(-1, err, errlen, "out of memory reading %s", path);
+            goto done;
+        }
+        for (int64_t i = 0; i < raw.count; i++)
+            for (int64_t e = 0; e < per; e++) {
+                int64_t j = c->first + e;
+                float v = j < raw.x_elems ? raw.x[i * raw.x_elems + j] : raw.y[i];
+                if (col->dtype == RT_F32) {
+                    ((float *)col->data)[i * per + e] = v;
+                } else if (v != floorf(v) || v < 0 || v >= (float)t->classes) {
+                    rt_fail(-1, err, errlen, "%s: example %lld, column %lld: %g is not a label in 0-%lld for %s '%s'",
+                            path, (long long)i, (long long)j, (double)v, (long long)t->classes - 1, kind, t->name);
+                    goto done;
+                } else {
+                    ((int32_t *)col->data)[i * per + e] = (int32_t)v;
+                }
+            }
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        rt_dataset_free(out);
+    rt_dataset_free(&raw);
+    return rc;
+}

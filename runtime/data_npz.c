@@ -1,0 +1,216 @@
+/* data_npz.c — a .npz archive into an RtDataset, one column per input and
+ * target of the model, each found by its name; see nnc_runtime.h.
+ *
+ * The first axis of every array counts examples, and the rest must be the
+ * per-example shape the model declares (one value per example may also be
+ * [n]).  Reals of any element type become f32, as they are (never
+ * rescaled: uint8 pixels stay 0-255); labels and token ids must be integers
+ * within the class or vocabulary.  Every message names the file and the
+ * array, and the example (from 0) where a value is wrong.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "include/nnc_runtime.h"
+#include "npy.h"
+#include "rt_internal.h"
+
+/* "f32[4]", "class(10)", "token(65)[8]": the model's type of t, per example. */
+static const char *type_str(const RtTensorSpec *t, char *buf, size_t len)
+{
+    size_t at;
+    if (t->dtype == RT_I32)
+        at = (size_t)snprintf(buf, len, "%s(%lld)", t->rank > 1 ? "token" : "class", (long long)t->classes);
+    else
+        at = (size_t)snprintf(buf, len, "%s", t->dtype == RT_F64 ? "f64" : "f32");
+    for (int d = 1; d < t->rank && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld%s", d == 1 ? "[" : "", (long long)t->shape[d],
+                               d == t->rank - 1 ? "]" : ", ");
+    return buf;
+}
+
+/* Whether array a holds examples of t's per-example shape. */
+static int shape_fits(const RtNpy *a, const RtTensorSpec *t)
+{
+    if (a->rank < 1)
+        return 0;
+    int64_t per = rt_elems(t, 1);
+    if (per == 1 && (a->rank == 1 || (a->rank == 2 && a->shape[1] == 1)))
+        return 1;   /* one value per example: [n] or [n, 1] */
+    if (a->rank != t->rank)
+        return 0;
+    for (int d = 1; d < t->rank; d++)
+        if (a->shape[d] != t->shape[d])
+            return 0;
+    return 1;
+}
+
+/* A column of n bytes; a large one in huge pages where the system has them
+ * (filling it is then a few hundred page faults rather than tens of thousands). */
+static void *column_alloc(size_t n)
+{
+    enum { HUGE = 1 << 21 };
+    if (n < 8 * (size_t)HUGE)
+        return rt_malloc(n ? n : 1);
+    void *p = rt_aligned_alloc(HUGE, (n + HUGE - 1) / HUGE * HUGE);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, (n + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+/* Array a into column c for t, checking every value. */
+static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtColumn *c, const char *path,
+                   char *err, size_t errlen)
+{
+    int64_t n = a->shape[0], per = rt_elems(t, 1), total = a->count;
+    char ts[128];
+    c->elems = per;
+    c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
+    c->data = column_alloc((size_t)total * 4);
+    if (!c->data)
+        return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,
+                       (long long)total);
+    if (c->dtype == RT_I32) {
+        if (a->type == RT_NPY_F4 || a->type == RT_NPY_F8)
+            return rt_fail(-1, err, errlen, "%s: array '%s' is %s, but %s '%s' is %s: its labels must be integers "
+                           "(uint8, int32, int64 or bool)", path, t->name, rt_npy_type_name(a->type), kind, t->name,
+                           type_str(t, ts, sizeof ts));
+        int32_t *dst = c->data;
+        for (int64_t i = 0; i < total; i++) {
+            double v = rt_npy_get(a, i);
+            if (v < 0 || v >= (double)t->classes) {
+                if (per == 1)
+                    return rt_fail(-1, err, errlen, "%s: array '%s', example %lld: label %.0f is outside %s's 0-%lld",
+                                   path, t->name, (long long)(i / per), v, type_str(t, ts, sizeof ts),
+                                   (long long)t->classes - 1);
+                return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: id %.0f is outside %s's "
+                               "0-%lld", path, t->name, (long long)(i / per), (long long)(i % per), v,
+                               type_str(t, ts, sizeof ts), (long long)t->classes - 1);
+            }
+            dst[i] = (int32_t)v;
+        }
+        (void)n;
+        return 0;
+    }
+    float *dst = c->data;
+    if (a->type == RT_NPY_F4)   /* the common case: the bytes as they are */
+        memcpy(dst, a->data, (size_t)total * 4);
+    else
+        for (int64_t i = 0; i < total; i++)
+            dst[i] = (float)rt_npy_get(a, i);
+    for (int64_t i = 0; i < total; i++)
+        if (!isfinite(dst[i])) {
+            double v = rt_npy_get(a, i);
+            if (isfinite(v))
+                return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %g is beyond the range "
+                               "of f32 (3.4e38)", path, t->name, (long long)(i / per), (long long)(i % per), v);
+            return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %s is not a finite number",
+                           path, t->name, (long long)(i / per), (long long)(i % per),
+                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        }
+    return 0;
+}
+
+/* The archive is mapped rather than read: stored members are then used
+ * where they are, and the only memory written is the columns (a data set
+ * of 60,000 images is 188 MB, and each copy of it costs). */
+int rt_npz_load(const char *path, const RtModel *m, RtDataset *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        close(fd);
+        if (map != MAP_FAILED) {
+            int rc = rt_npz_columns(map, len, path, m, out, err, errlen);
+            munmap(map, len);
+            return rc;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    char *raw;   /* not a regular file, empty, or not mappable: read it (rt_read_whole names the error) */
+    size_t len;
+    if (rt_read_whole(path, &raw, &len, err, errlen) != 0)
+        return -1;
+    int rc = rt_npz_columns((const uint8_t *)raw, len, path, m, out, err, errlen);
+    free(raw);
+    return rc;
+}
+
+int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtModel *m, RtDataset *out, char *err,
+                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    RtNpz z;
+    char why[768];
+    if (rt_npz_open(raw, len, &z, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s: %s", path, why);
+    int n = m->ninputs + m->ntargets, rc = -1;
+    const char *first = NULL;   /* the array whose example count the others must have */
+    out->columns = rt_calloc((size_t)(n ? n : 1), sizeof *out->columns);
+    if (!out->columns) {
+        rt_fail(-1, err, errlen, "out of memory reading %s", path);
+        goto done;
+    }
+    out->ncolumns = n;
+    for (int k = 0; k < n; k++) {
+        const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
+        const char *kind = k < m->ninputs ? "input" : "target";
+        int at = rt_npz_find(&z, t->name);
+        if (at < 0) {
+            char names[512];
+            rt_fail(-1, err, errlen, "%s has no array '%s' for %s '%s'; it has %s", path, t->name, kind, t->name,
+                    rt_npz_names(&z, names, sizeof names));
+            goto done;
+        }
+        uint8_t *bytes;
+        RtNpy a;
+        if (rt_npz_read(&z, at, &bytes, &a, why, sizeof why) != 0) {
+            rt_fail(-1, err, errlen, "%s: %s", path, why);
+            goto done;
+        }
+        char as[256], ts[128];
+        if (a.rank == 0 || !shape_fits(&a, t)) {
+            type_str(t, ts, sizeof ts);
+            rt_fail(-1, err, errlen, "%s: array '%s' has shape %s, but %s '%s' is %s: the first axis counts examples, "
+                    "the rest must be %s", path, t->name, rt_npy_shape_str(&a, as, sizeof as), kind, t->name,
+                    ts, rt_elems(t, 1) == 1 ? "[] or [1]" : strchr(ts, '['));
+            free(bytes);
+            goto done;
+        }
+        if (a.shape[0] == 0) {
+            rt_fail(-1, err, errlen, "%s: array '%s' has no examples", path, t->name);
+            free(bytes);
+            goto done;
+        }
+        if (first && a.shape[0] != out->count) {
+            rt_fail(-1, err, errlen, "%s: array '%s' has %lld examples, but array '%s' has %lld", path, t->name,
+                    (long long)a.shape[0], first, (long long)out->count);
+            free(bytes);
+            goto done;
+        }
+        first = t->name;
+        out->count = a.shape[0];
+        int bad = convert(&a, t, kind, &out->columns[k], path, err, errlen);
+        free(bytes);
+        if (bad)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        rt_dataset_free(out);
+    rt_npz_close(&z);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* npy.h — NumPy's .npy arrays and .npz archives of them (npy.c, npz.c): the
+ * project's one reader of both, used by the npz(...) data source and by
+ * `nnc --predict --input x=FILE.npy`.  Plain C, no compiler headers.
+ *
+ * Every function returns 0, or -1 with a reason in err that does not name
+ * the file (callers put the path, and the array, in front of it).
+ */
+#ifndef NNC_NPY_H
+#define NNC_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { RT_NPY_MAX_RANK = 8 };
+
+/* The element types read: little-endian (or byte-sized) numbers. */
+typedef enum RtNpyType { RT_NPY_F4, RT_NPY_F8, RT_NPY_U1, RT_NPY_I4, RT_NPY_I8, RT_NPY_B1 } RtNpyType;
+
+/* One parsed array; data points into the buffer it was parsed from. */
+typedef struct RtNpy {
+    RtNpyType      type;
+    size_t         width;              /* bytes per element */
+    int            rank;
+    int64_t        shape[RT_NPY_MAX_RANK];
+    int64_t        count;              /* elements: the product of shape */
+    const uint8_t *data;               /* count * width bytes, maybe unaligned */
+} RtNpy;
+
+/* Parses a whole .npy file held in buf[0, len): magic, version 1.0, 2.0 or
+ * 3.0, a header that is exactly the dict {'descr', 'fortran_order',
+ * 'shape'} numpy writes (descr one of <f4 <f8 |u1 <i4 <i8 |b1;
+ * fortran_order False), a shape whose product fits, and exactly the data
+ * bytes that shape and type take. */
+int         rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen);
+/* Element i as a double (integers up to 2^53 exactly). */
+double      rt_npy_get(const RtNpy *a, int64_t i);
+/* "float32", "uint8", ...: the type as numpy names it. */
+const char *rt_npy_type_name(RtNpyType t);
+/* "[3, 2]" into buf. */
+const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
+
+/* A .npz archive (a zip of NAME.npy members, stored or deflated; zip64
+ * extra fields understood) held in memory. */
+typedef struct RtNpzMember {
+    char     name[256];    /* without ".npy" */
+    uint64_t offset;       /* of its local header in the archive */
+    uint64_t csize, usize;
+    uint32_t crc;
+    int      method;       /* 0 stored, 8 deflate */
+} RtNpzMember;
+
+typedef struct RtNpz {
+    const uint8_t *buf;    /* the archive (not owned) */
+    size_t         len;
+    RtNpzMember   *m;      /* owned */
+    int            n;
+} RtNpz;
+
+/* Reads the central directory of the archive buf[0, len): every offset and
+ * size is checked against the archive before use. */
+int  rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t errlen);
+/* The member called name (without .npy), or -1. */
+int  rt_npz_find(const RtNpz *z, const char *name);
+/* Member k, CRC-checked and parsed as a .npy into *out.  A deflated member
+ * is inflated into *data (the caller frees it) and out points there; a
+ * stored one is read in place (*data NULL, out points into the archive). */
+int  rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen);
+/* "'a', 'b' and 'c'" (the members' names) into buf. */
+const char *rt_npz_names(const RtNpz *z, char *buf, size_t len);
+void rt_npz_close(RtNpz *z);
+
+struct RtModel;
+struct RtDataset;
+/* rt_npz_load (nnc_runtime.h) of an archive already in memory, path only
+ * naming it in messages. */
+int  rt_npz_columns(const uint8_t *buf, size_t len, const char *path, const struct RtModel *m, struct RtDataset *out,
+                    char *err, size_t errlen);
+
+#endif

@@ -112,5 +112,8 @@ void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);
 LLVMValueRef cg_matmul_extent(Cg *c, int v);
+/* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T (channels-last windows) */
+void         cg_patches_body(Cg *c, int v, LLVMValueRef item);
+LLVMValueRef cg_patches_extent(Cg *c, int v);
 
 #endif

@@ -527,7 +527,7 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 typedef enum KernelKind { KK_NONE, KK_EW, KK_ROWS, KK_REDUCE, KK_ARGMAX, KK_LAYOUT, KK_MATMUL, KK_GATHER,
-                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T } KernelKind;
+                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T, KK_PATCHES } KernelKind;
 
 /* The op table's flags classify most ops; the ops with a kernel of their
  * own are named.  unit.codegen walks the table: every op that is not a
@@ -554,6 +554,7 @@ static KernelKind kind_of(const IrNode *n)
     case IR_RANDOM_MASK: return KK_MASK;
     case IR_WINDOWS: return KK_WINDOWS;
     case IR_WINDOWS_T: return KK_WINDOWS_T;
+    case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T: return KK_PATCHES;  /* cg_patches.c */
     default: return KK_NONE;
     }
 }
@@ -585,6 +586,8 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     }
     case KK_WINDOWS_T:
         return cg_elems(c, s, 0, 2);
+    case KK_PATCHES:
+        return cg_patches_extent(c, v);
     case KK_SCATTER:
         return cg_i64(c, 1);
     case KK_NONE:
@@ -622,6 +625,7 @@ void cg_kernel_body(Cg *c, int v)
     case KK_MASK: body_random_mask(c, v, l.iv); break;
     case KK_WINDOWS: body_windows(c, v, l.iv); break;
     case KK_WINDOWS_T: body_windows_t(c, v, l.iv); break;
+    case KK_PATCHES: cg_patches_body(c, v, l.iv); break;
     case KK_MATMUL: case KK_SCATTER: case KK_NONE: break;
     }
     cg_loop_end(c, &l);

@@ -388,7 +388,7 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
     Arena *a = &f->arena;
     Lowered L;
     const char *err = NULL;
-    LowerOptions lo = {.ftype = IR_F32, .training = false, .seed = m->train.seed};
+    LowerOptions lo = {.ftype = IR_F32, .training = false, .seed = m->train.seed, .bindings = true};
     if (lower_model(m, &f->src, a, &lo, &L, &err) != 0) {
         fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;

@@ -304,3 +304,34 @@ void grad_windows_t(IrGradCtx *ad, int node, int g)
     IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}, .f = 0};
     give(ad, node, 0, ad_op(ad, IR_WINDOWS, &g, 1, &a));
 }
+
+void grad_patches(IrGradCtx *ad, int node, int g)
+{
+    const IrNode *n = N(ad, node);
+    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}, .shape = *S(ad, X(ad, node, 0))};
+    give(ad, node, 0, ad_op(ad, IR_PATCHES_T, &g, 1, &a));
+}
+
+void grad_patches_t(IrGradCtx *ad, int node, int g)
+{
+    const IrNode *n = N(ad, node);
+    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    give(ad, node, 0, ad_op(ad, IR_PATCHES, &g, 1, &a));
+}
+
+/* Where the maxima are does not move under a small change of x (ties
+ * aside), so x gets nothing; y's values are picked, and the adjoint of
+ * picking is adding back at the same places. */
+void grad_pool_max(IrGradCtx *ad, int node, int g)
+{
+    const IrNode *n = N(ad, node);
+    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    give(ad, node, 1, ad_op(ad, IR_POOL_MAX_T, (int[]){X(ad, node, 0), g}, 2, &a));
+}
+
+void grad_pool_max_t(IrGradCtx *ad, int node, int g)
+{
+    const IrNode *n = N(ad, node);
+    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    give(ad, node, 1, ad_op(ad, IR_POOL_MAX, (int[]){X(ad, node, 0), g}, 2, &a));
+}

@@ -631,6 +631,124 @@ void eval_windows_t(IrEval *ev, int node)
                     }
 }
 
+/* ---- channels-last windows: patches and max pooling -------------------------------------- */
+
+/* The geometry of an image [..., H, W, C] (the leading axes are planes)
+ * and its windows [..., Ho, Wo, ·]. */
+typedef struct ClWin {
+    int64_t planes, h, w, c, ho, wo, k, stride, pad;
+} ClWin;
+
+static ClWin clwin_of(const IrEval *ev, const IrNode *n, const IrShape *image, const IrShape *windows)
+{
+    int64_t id[IR_MAX_RANK], wd[IR_MAX_RANK];
+    resolve(ev, image, id);
+    resolve(ev, windows, wd);
+    int r = image->rank;
+    return (ClWin){prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], wd[r - 3], wd[r - 2],
+                   n->a.i[0], n->a.i[1], n->a.i[2]};
+}
+
+/* The pixel (y, x) of window (oy, ox) at (ky, kx), as y*w + x in its plane, or -1 in the padding. */
+static int64_t clwin_pixel(const ClWin *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
+{
+    int64_t y = oy * g->stride + ky - g->pad, x = ox * g->stride + kx - g->pad;
+    return y >= 0 && y < g->h && x >= 0 && x < g->w ? y * g->w + x : -1;
+}
+
+/* PATCHES: x [..., H, W, C] -> [..., Ho, Wo, k*k*C]: element (ky*k + kx)*C + c of pixel
+ * (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad, c], 0 in the padding */
+void eval_patches(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), &n->shape);
+    const double *x = in_val(ev, node, 0);
+    double *o = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t ky = 0; ky < g.k; ky++)
+                    for (int64_t kx = 0; kx < g.k; kx++) {
+                        int64_t px = clwin_pixel(&g, oy, ox, ky, kx);
+                        for (int64_t c = 0; c < g.c; c++)
+                            *o++ = px >= 0 ? x[(pl * g.h * g.w + px) * g.c + c] : 0;
+                    }
+}
+
+/* PATCHES_T: w [..., Ho, Wo, k*k*C] -> [..., H, W, C] = shape: each pixel the sum of the
+ * patch elements that read it, (ky, kx) in order, as generated code adds them */
+void eval_patches_t(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, &n->shape, in_shape(ev, node, 0));
+    const double *wv = in_val(ev, node, 0);
+    double *out = result(ev, node);
+    int64_t kkc = g.k * g.k * g.c;
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t y = 0; y < g.h; y++)
+            for (int64_t x = 0; x < g.w; x++)
+                for (int64_t ky = 0; ky < g.k; ky++)
+                    for (int64_t kx = 0; kx < g.k; kx++) {
+                        int64_t ny = y + g.pad - ky, nx = x + g.pad - kx;
+                        if (ny < 0 || nx < 0 || ny % g.stride || nx % g.stride || ny / g.stride >= g.ho
+                            || nx / g.stride >= g.wo)
+                            continue;
+                        int64_t at = ((pl * g.ho + ny / g.stride) * g.wo + nx / g.stride) * kkc + (ky * g.k + kx) * g.c;
+                        for (int64_t c = 0; c < g.c; c++)
+                            out[((pl * g.h + y) * g.w + x) * g.c + c] += wv[at + c];
+                    }
+}
+
+/* Where window (oy, ox) of plane pl has its first maximum in channel c: the pixel
+ * y*w + x (padding never wins; a NaN beats any number, the first NaN stays). */
+static int64_t clwin_argmax(const ClWin *g, const double *x, int64_t pl, int64_t oy, int64_t ox, int64_t c)
+{
+    int64_t at = -1;
+    double best = 0;
+    for (int64_t ky = 0; ky < g->k; ky++)
+        for (int64_t kx = 0; kx < g->k; kx++) {
+            int64_t px = clwin_pixel(g, oy, ox, ky, kx);
+            if (px < 0)
+                continue;
+            double v = x[(pl * g->h * g->w + px) * g->c + c];
+            if (at < 0 || v > best || (isnan(v) && !isnan(best))) {
+                at = px;
+                best = v;
+            }
+        }
+    return at;
+}
+
+/* POOL_MAX: x, y [..., H, W, C] -> [..., Ho, Wo, C]: y at each window's first maximum of x */
+void eval_pool_max(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), &n->shape);
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
+    double *o = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t c = 0; c < g.c; c++)
+                    *o++ = y[(pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c];
+}
+
+/* POOL_MAX_T: x [..., H, W, C], y [..., Ho, Wo, C] -> x's shape: y of each window added
+ * at its first maximum of x, windows in order (oy, then ox), as generated code adds them */
+void eval_pool_max_t(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, &n->shape, in_shape(ev, node, 1));
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
+    double *out = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t c = 0; c < g.c; c++)
+                    out[(pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c]
+                        += y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
+}
+
 /* ---- fused regions --------------------------------------------------------------------- */
 
 /* FUSED: operands broadcast to shape -> shape: prog at every element */

@@ -25,6 +25,10 @@ const char *shp_scatter_add(const IrGraph *g, IrNode *n);
 const char *shp_one_hot(const IrGraph *g, IrNode *n);
 const char *shp_windows(const IrGraph *g, IrNode *n);
 const char *shp_windows_t(const IrGraph *g, IrNode *n);
+const char *shp_patches(const IrGraph *g, IrNode *n);
+const char *shp_patches_t(const IrGraph *g, IrNode *n);
+const char *shp_pool_max(const IrGraph *g, IrNode *n);
+const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
 const char *shp_fused(const IrGraph *g, IrNode *n);
 const char *shp_matmul_epi(const IrGraph *g, IrNode *n);
 
@@ -42,6 +46,7 @@ GRAD(neg) GRAD(exp) GRAD(log) GRAD(sqrt) GRAD(rsqrt) GRAD(tanh) GRAD(erf) GRAD(r
 GRAD(sin) GRAD(cos) GRAD(pow) GRAD(add) GRAD(sub) GRAD(mul) GRAD(div) GRAD(max) GRAD(min) GRAD(select)
 GRAD(sum) GRAD(mean) GRAD(rmax) GRAD(reshape) GRAD(permute) GRAD(broadcast) GRAD(slice) GRAD(pad)
 GRAD(concat) GRAD(matmul) GRAD(gather) GRAD(scatter_add) GRAD(windows) GRAD(windows_t)
+GRAD(patches) GRAD(patches_t) GRAD(pool_max) GRAD(pool_max_t)
 #undef GRAD
 
 /* Interpreter kernels (interp.c). */
@@ -50,7 +55,7 @@ struct IrEval;
 EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL(argmax) EVAL(copy)
 EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(matmul) EVAL(gather)
 EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
-EVAL(fused_rows) EVAL(matmul_epi)
+EVAL(fused_rows) EVAL(matmul_epi) EVAL(patches) EVAL(patches_t) EVAL(pool_max) EVAL(pool_max_t)
 #undef EVAL
 
 /* Broadcast of two shapes; 0 on success. */

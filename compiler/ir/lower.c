@@ -20,6 +20,12 @@ typedef struct Lower {
     Span           at;
     int           *value;   /* per sema node: its IR value */
     int            dropout_streams;
+    /* Channels last (section 5 of docs/ir.md): conv2d, max_pool and the activations
+     * after them keep an image [B,C,H,W] as [B,H,W,C], so no permute sits between them */
+    bool          *chlast;  /* per sema node: value holds its [B,C,H,W] result as [B,H,W,C] */
+    int           *nchw;    /* per sema node held channels last: its [B,C,H,W] once made, else -1 */
+    bool           in_cl[BUILTIN_MAX_PARAMS];  /* the call being lowered: operand k is channels last */
+    bool           out_cl;  /* set by a lowering whose result is channels last */
 } Lower;
 
 /* Per-example shapes broadcast aligned from the right, the batch apart
@@ -136,36 +142,77 @@ static int lower_dense(Lower *lw, const int *x)
     return linear(lw, x[0], param(lw, "weight"), ARG(2).b ? param(lw, "bias") : -1);
 }
 
-/* conv2d as windows + matmul: [B,C,H,W] -> windows [B,C,Ho,Wo,k*k]
- * -> [B,Ho*Wo,C*k*k] · W[F,C*k*k]ᵀ -> [B,Ho*Wo,F] -> [B,F,Ho,Wo] */
+/* An image [B,C,H,W] as [B,H,W,C]: with one channel the same elements (a
+ * reshape, no copy), else a permute. */
+static int to_channels_last(Lower *lw, int x)
+{
+    const IrShape *s = shape_of(lw, x);
+    IrShape cl = {4, {s->dim[0], s->dim[2], s->dim[3], s->dim[1]}};
+    return s->dim[1] == 1 ? reshape(lw, x, cl) : permute(lw, x, (int[]){0, 2, 3, 1});
+}
+
+/* conv2d, channels last, as patches + matmul: x [B,H,W,C] -> patches
+ * [B,Ho,Wo,k*k*C] -> [B,Ho*Wo,k*k*C] · W[F,k*k*C]ᵀ + bias -> [B,Ho*Wo,F], which
+ * is the result [B,Ho,Wo,F] as it is.  The weight keeps torch's [F,C,k,k]
+ * (checkpoints) and is permuted to the patches' order [F,k,k,C], a small copy. */
 static int lower_conv2d(Lower *lw, const int *x)
 {
     int64_t f = ARG(1).i, k = ARG(2).i;
-    IrAttr wa = {.i = {k, ARG(3).i, ARG(4).i}, .f = 0};
-    int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
-    const IrShape *ws = shape_of(lw, win);
-    int64_t c = ws->dim[1], ho = ws->dim[2], wo = ws->dim[3];
-    int cols = permute(lw, win, (int[]){0, 2, 3, 1, 4});
-    cols = reshape(lw, cols, (IrShape){3, {IR_BATCH, ho * wo, c * k * k}});
-    int w = reshape(lw, param(lw, "weight"), (IrShape){2, {f, c * k * k}});
-    int y = linear(lw, cols, w, ARG(5).b ? param(lw, "bias") : -1);
-    y = permute(lw, y, (int[]){0, 2, 1});
-    return reshape(lw, y, (IrShape){4, {IR_BATCH, f, ho, wo}});
+    int img = lw->in_cl[0] ? x[0] : to_channels_last(lw, x[0]);
+    IrAttr pa = {.i = {k, ARG(3).i, ARG(4).i}};
+    int pt = stamp(lw, ir_add(lw->g, IR_PATCHES, &img, 1, &pa, lw->at));
+    const IrShape *ps = shape_of(lw, pt);
+    int64_t b = ps->dim[0], ho = ps->dim[1], wo = ps->dim[2], kkc = ps->dim[3];
+    int rows = reshape(lw, pt, (IrShape){3, {b, ho * wo, kkc}});
+    int w = param(lw, "weight");
+    if (kkc != k * k)  /* more than one channel */
+        w = permute(lw, w, (int[]){0, 2, 3, 1});
+    w = reshape(lw, w, (IrShape){2, {f, kkc}});
+    int y;
+    if (kkc < f) {
+        /* rows · (Wᵀ), Wᵀ [k*k*C, F] made first: the weight's gradient is then
+         * rowsᵀ · g [k*k*C, F], whose F columns fill the matmul's 32-wide
+         * panels; gᵀ · rows [F, k*k*C] would fill 9 of them for a 3x3 kernel
+         * on one channel (the MNIST CNN's first layer: 6.6% of a step's
+         * samples that way, the last permute of 288 numbers costs nothing) */
+        y = matmul(lw, rows, permute(lw, w, (int[]){1, 0}), false, false);
+        if (ARG(5).b)
+            y = bin(lw, IR_ADD, y, param(lw, "bias"));
+    } else {
+        y = linear(lw, rows, w, ARG(5).b ? param(lw, "bias") : -1);
+    }
+    lw->out_cl = true;
+    return reshape(lw, y, (IrShape){4, {b, ho, wo, f}});
 }
 
-/* pooling: windows, then the max or mean of each window */
-static int lower_pool(Lower *lw, const int *x, bool is_max)
+/* max pooling in one pass: pool_max(x, x) over x [B,H,W,C] (channels
+ * last), or over [B,C,H,W] seen as [B,C,H,W,1], each channel a plane */
+static int lower_max_pool(Lower *lw, const int *x)
 {
-    IrAttr wa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}, .f = is_max ? -INFINITY : 0};
+    IrAttr pa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}};
+    int img = x[0];
+    if (!lw->in_cl[0]) {
+        const IrShape *s = shape_of(lw, x[0]);
+        img = reshape(lw, x[0], (IrShape){5, {s->dim[0], s->dim[1], s->dim[2], s->dim[3], 1}});
+    }
+    int y = stamp(lw, ir_add(lw->g, IR_POOL_MAX, (int[]){img, img}, 2, &pa, lw->at));
+    if (lw->in_cl[0]) {
+        lw->out_cl = true;
+        return y;
+    }
+    return reshape(lw, y, ir_shape_of(&lw->node->type));
+}
+
+/* average pooling: windows, then the mean of each window (padding counts) */
+static int lower_avg_pool(Lower *lw, const int *x)
+{
+    IrAttr wa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}, .f = 0};
     int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
     IrShape out = *shape_of(lw, win);
-    int r = red(lw, is_max ? IR_RMAX : IR_MEAN, win, last_axis(lw, win));
+    int r = red(lw, IR_MEAN, win, last_axis(lw, win));
     out.rank--;
     return reshape(lw, r, out);
 }
-
-static int lower_max_pool(Lower *lw, const int *x) { return lower_pool(lw, x, true); }
-static int lower_avg_pool(Lower *lw, const int *x) { return lower_pool(lw, x, false); }
 
 static int lower_reshape_like(Lower *lw, const int *x)
 {
@@ -257,6 +304,9 @@ static int lower_attention(Lower *lw, const int *x)
 }
 
 static int lower_matmul(Lower *lw, const int *x) { return matmul(lw, x[0], x[1], false, false); }
+
+/* The activations below are elementwise: on a channels-last image they give
+ * the image channels last (takes_channels_last). */
 static int lower_relu(Lower *lw, const int *x) { return un(lw, IR_RELU, x[0]); }
 static int lower_sigmoid(Lower *lw, const int *x) { return un(lw, IR_SIGMOID, x[0]); }
 static int lower_tanh(Lower *lw, const int *x) { return un(lw, IR_TANH, x[0]); }
@@ -510,6 +560,37 @@ static const LowerFn lowering[B_COUNT] = {
 
 bool lower_covers(int builtin_id) { return builtin_id >= 0 && builtin_id < B_COUNT && lowering[builtin_id]; }
 
+/* The built-ins that take an image channels last: convolution and max pooling
+ * (their kernels want it; they say what they return in out_cl), and the
+ * elementwise activations, which return it channels last in turn.
+ * Everything else gets [B,C,H,W] back (to_nchw). */
+enum { CL_NO, CL_TAKES, CL_PASSES };
+static const unsigned char takes_channels_last[B_COUNT] = {
+    [B_CONV2D] = CL_TAKES, [B_MAX_POOL] = CL_TAKES, [B_RELU] = CL_PASSES, [B_LEAKY_RELU] = CL_PASSES,
+    [B_SIGMOID] = CL_PASSES, [B_TANH] = CL_PASSES, [B_GELU] = CL_PASSES,
+};
+
+/* Sema node i's value in its checked layout: a channels-last image gets its
+ * permute back (made once, with the location of the node that made it). */
+static int to_nchw(Lower *lw, int i)
+{
+    if (!lw->chlast[i])
+        return lw->value[i];
+    if (lw->nchw[i] < 0) {
+        const SemaNode *saved = lw->node;
+        Span at = lw->at;
+        lw->node = &lw->m->nodes[i];
+        lw->at = lw->node->at;
+        int v = lw->value[i];
+        const IrShape *s = shape_of(lw, v);
+        IrShape nchw = {4, {s->dim[0], s->dim[3], s->dim[1], s->dim[2]}};
+        lw->nchw[i] = s->dim[3] == 1 ? reshape(lw, v, nchw) : permute(lw, v, (int[]){0, 3, 1, 2});
+        lw->node = saved;
+        lw->at = at;
+    }
+    return lw->nchw[i];
+}
+
 /* ---- the model ------------------------------------------------------------------- */
 
 static int lower_node(Lower *lw, int i)
@@ -518,8 +599,13 @@ static int lower_node(Lower *lw, int i)
     lw->node = n;
     lw->at = n->at;
     int x[BUILTIN_MAX_PARAMS];
-    for (int k = 0; k < BUILTIN_MAX_PARAMS; k++)
-        x[k] = n->in[k] >= 0 ? lw->value[n->in[k]] : -1;
+    int cl = n->kind == SN_CALL ? takes_channels_last[n->builtin - builtin_table] : CL_NO;
+    lw->out_cl = false;
+    for (int k = 0; k < BUILTIN_MAX_PARAMS; k++) {
+        int in = n->in[k];
+        lw->in_cl[k] = in >= 0 && lw->chlast[in] && cl != CL_NO;
+        x[k] = in < 0 ? -1 : lw->in_cl[k] ? lw->value[in] : to_nchw(lw, in);
+    }
     switch (n->kind) {
     case SN_INPUT:
     case SN_TARGET: {
@@ -532,6 +618,7 @@ static int lower_node(Lower *lw, int i)
     }
     case SN_CALL: {
         LowerFn fn = lowering[n->builtin - builtin_table];
+        lw->out_cl = cl == CL_PASSES && lw->in_cl[0];
         return fn ? fn(lw, x) : -1;
     }
     case SN_BINARY: {
@@ -577,7 +664,7 @@ static int lower_node(Lower *lw, int i)
  * per-example value (f32[B]), or the scalar a loss built-in gave. */
 static int batch_mean(Lower *lw, int node)
 {
-    int v = lw->value[node];
+    int v = to_nchw(lw, node);
     if (shape_of(lw, v)->rank == 0)
         return v;
     lw->node = &lw->m->nodes[node];
@@ -595,6 +682,10 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
     out->param = ARENA_ARRAY(a, int, m->nparams + 1);
     Lower lw = {.L = out, .g = &out->g, .m = m, .opt = opt};
     lw.value = ARENA_ARRAY(a, int, m->nnodes + 1);
+    lw.chlast = ARENA_ARRAY(a, bool, m->nnodes + 1);
+    lw.nchw = ARENA_ARRAY(a, int, m->nnodes + 1);
+    for (int i = 0; i < m->nnodes; i++)
+        lw.nchw[i] = -1;
     /* Parameters first: they are the graph's longest-lived inputs. */
     for (int i = 0; i < m->nparams; i++) {
         const SemaParam *p = &m->params[i];
@@ -610,11 +701,16 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
             return -1;
         }
         lw.value[i] = v;
+        lw.chlast[i] = lw.out_cl;
+        lw.out_cl = false;
         if (!out->g.nodes[v].layer && m->nodes[i].builtin)
             out->g.nodes[v].layer = m->nodes[i].builtin->name;
     }
+    out->output = to_nchw(&lw, m->output);
+    if (opt->bindings)
+        for (int i = 0; i < m->nnodes; i++)
+            lw.value[i] = to_nchw(&lw, i);
     out->value = lw.value;
-    out->output = lw.value[m->output];
     ir_output(&out->g, "output", out->output, OUT_PREDICTION, -1);
     if (m->loss >= 0) {
         out->loss = batch_mean(&lw, m->loss);

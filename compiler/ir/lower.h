@@ -21,13 +21,16 @@ typedef struct Lowered {
     int     output;     /* the prediction */
     int     loss;       /* the mean loss (a scalar), or -1 */
     int     step;       /* the step counter input, or -1 when nothing needs it */
-    int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values) */
+    int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values;
+                         * see LowerOptions.bindings) */
 } Lowered;
 
 typedef struct LowerOptions {
     IrType  ftype;      /* IR_F32 to train, IR_F64 to check gradients */
     bool    training;   /* dropout active (else identity) */
     int64_t seed;       /* dropout masks */
+    bool    bindings;   /* every SemaNode's value in its checked layout (--trace reads them all);
+                         * else a channels-last image's value is its [B,H,W,C] form */
 } LowerOptions;
 
 /* Returns 0, or -1 with an internal error message in *err (the model was

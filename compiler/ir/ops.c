@@ -350,6 +350,76 @@ const char *shp_windows_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
+/* Channels-last windows: x [..., H, W, C] (any leading axes); the
+ * window fits, and (pooling) every window holds a pixel: padding < k. */
+static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling)
+{
+    int64_t k = a->i[0], s = a->i[1], p = a->i[2];
+    if (x->rank < 3 || k < 1 || s < 1 || p < 0 || (pooling && p >= k) || x->dim[x->rank - 3] + 2 * p < k
+        || x->dim[x->rank - 2] + 2 * p < k)
+        return "takes [..., H, W, C] and a window that fits";
+    return NULL;
+}
+
+/* [..., H, W, C] -> [..., Ho, Wo, per_pixel] */
+static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel)
+{
+    IrShape r = *x;
+    int64_t k = a->i[0], s = a->i[1], p = a->i[2];
+    r.dim[r.rank - 3] = window_out(x->dim[x->rank - 3], k, s, p);
+    r.dim[r.rank - 2] = window_out(x->dim[x->rank - 2], k, s, p);
+    r.dim[r.rank - 1] = per_pixel;
+    return r;
+}
+
+const char *shp_patches(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0);
+    if (window_geometry(x, &n->a, false))
+        return "patches takes [..., H, W, C] and a window that fits";
+    n->shape = windowed(x, &n->a, n->a.i[0] * n->a.i[0] * x->dim[x->rank - 1]);
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shp_patches_t(const IrGraph *g, IrNode *n)
+{
+    const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
+    if (window_geometry(x, &n->a, false) || w->rank != x->rank)
+        return "patches_t shapes do not match";
+    IrShape want = windowed(x, &n->a, n->a.i[0] * n->a.i[0] * x->dim[x->rank - 1]);
+    if (!ir_shape_equal(&want, w))
+        return "patches_t shapes do not match";
+    n->shape = *x;
+    n->type = in_type(g, n, 0);
+    return NULL;
+}
+
+const char *shp_pool_max(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0);
+    if (window_geometry(x, &n->a, true))
+        return "pool_max takes [..., H, W, C] and a window that fits, padding < k";
+    if (!ir_shape_equal(x, in_shape(g, n, 1)))
+        return "pool_max operands differ in shape";
+    n->shape = windowed(x, &n->a, x->dim[x->rank - 1]);
+    n->type = in_type(g, n, 1);
+    return NULL;
+}
+
+const char *shp_pool_max_t(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0);
+    if (window_geometry(x, &n->a, true))
+        return "pool_max_t takes [..., H, W, C] and a window that fits, padding < k";
+    IrShape want = windowed(x, &n->a, x->dim[x->rank - 1]);
+    if (!ir_shape_equal(&want, in_shape(g, n, 1)))
+        return "pool_max_t shapes do not match";
+    n->shape = *x;
+    n->type = in_type(g, n, 1);
+    return NULL;
+}
+
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */
 const char *shp_fused(const IrGraph *g, IrNode *n)
 {

@@ -92,7 +92,7 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         put_num(sb, a->f);
         sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
         break;
-    case IR_WINDOWS: case IR_WINDOWS_T:
+    case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T:
         sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
         if (n->op == IR_WINDOWS && a->f != 0) {
             sb_puts(sb, " fill ");

@@ -82,7 +82,14 @@ static void test_f32(void)
     }
     check(EX("xor"), IR_F32, 4, 1e-5);
     check(EX("mnist_mlp"), IR_F32, 16, 1e-5);
-    check(EX("mnist_cnn"), IR_F32, 3, 1e-5);
+    /* Adam's first step is about lr·sign(g): a weight whose gradient sums to
+     * within a few eps (1e-8) of 0 moves by a part of lr that f32 rounding
+     * decides.  Of hidden.weight's 401,408 entries one did (2% of a step,
+     * 1.1e-3 relative to the largest weight) once the conv2d weight's
+     * patches order changed; with sgd(lr: 1) every entry of every update
+     * agreed within 1e-6.  tests/grad/conv_layout.nn checks the same
+     * kernels at 1e-5 with sgd. */
+    check(EX("mnist_cnn"), IR_F32, 3, 3e-3);
     check_grad_models(IR_F32, 1e-5);
     check(GOLDEN_OK("tiny_gpt"), IR_F32, 2, 1e-4);  /* see test_pipeline.c: adamw on a noise gradient */
     check(GOLDEN_OK("broadcasting"), IR_F32, 3, 1e-5);  /* [T,D] * [D] per example: [B,T,D] * [B,1,D] */

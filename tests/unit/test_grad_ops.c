@@ -89,6 +89,7 @@ static int build_softmax(Ctx *c, const GradCase *k);
 static int build_layernorm(Ctx *c, const GradCase *k);
 static int build_maxpool(Ctx *c, const GradCase *k);
 static int build_conv(Ctx *c, const GradCase *k);
+static int build_pool_max(Ctx *c, const GradCase *k);
 
 /* Unary elementwise ops: unbatched and batched. */
 #define UNARY(o, d) {.op = IR_##o, .s = {SH(2, 3)}, .dom = {d}}, {.op = IR_##o, .s = {SH(B, 2, 2)}, .dom = {d}}
@@ -119,6 +120,12 @@ static int build_conv(Ctx *c, const GradCase *k);
 #define WIN(sx, k, st, p, pv) {.op = IR_WINDOWS, .s = {sx}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .f = pv}}
 #define WIN_T(sw, k, st, p, image) \
     {.op = IR_WINDOWS_T, .s = {sw}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .shape = image}}
+/* channels last: x [..., H, W, C] */
+#define PATCH(sx, k, st, p) {.op = IR_PATCHES, .s = {sx}, .dom = {D_ANY}, .attr = {.i = {k, st, p}}}
+#define PATCH_T(sw, k, st, p, image) \
+    {.op = IR_PATCHES_T, .s = {sw}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .shape = image}}
+/* where the maxima of x are: distinct values, so a step of h moves none */
+#define POOL(o, sx, sy, k, st, p) {.op = IR_##o, .s = {sx, sy}, .dom = {D_GRID, D_ANY}, .attr = {.i = {k, st, p}}}
 
 static const GradCase cases[] = {
     /* elementwise, one operand */
@@ -217,6 +224,19 @@ static const GradCase cases[] = {
      .build = build_conv, .note = "convolution: windows, permute, reshape, matmul"},
     WIN_T(SH(1, 2, 3, 3, 4), 2, 1, 0, SH(1, 2, 4, 4)), WIN_T(SH(B, 1, 3, 2, 9), 3, 2, 1, SH(B, 1, 5, 4)),
     WIN_T(SH(1, 1, 2, 2, 4), 2, 3, 0, SH(1, 1, 5, 5)), WIN_T(SH(2, 1, 3, 3, 1), 1, 1, 0, SH(2, 1, 3, 3)),
+
+    /* channels-last windows */
+    PATCH(SH(1, 4, 4, 2), 2, 1, 0), PATCH(SH(B, 5, 4, 1), 3, 2, 1), PATCH(SH(1, 4, 5, 3), 3, 1, 2),
+    PATCH(SH(2, 3, 3, 2), 1, 2, 0), PATCH(SH(B, 2, 4, 4, 2), 3, 1, 1),
+    PATCH_T(SH(1, 3, 3, 8), 2, 1, 0, SH(1, 4, 4, 2)), PATCH_T(SH(B, 3, 2, 9), 3, 2, 1, SH(B, 5, 4, 1)),
+    PATCH_T(SH(1, 3, 3, 27), 3, 2, 2, SH(1, 3, 4, 3)),
+    POOL(POOL_MAX, SH(B, 4, 4, 2), SH(B, 4, 4, 2), 2, 2, 1), POOL(POOL_MAX, SH(1, 5, 5, 1), SH(1, 5, 5, 1), 3, 2, 1),
+    POOL(POOL_MAX, SH(2, 3, 4, 4, 2), SH(2, 3, 4, 4, 2), 2, 1, 0),
+    {.op = IR_POOL_MAX, .s = {SH(B, 4, 4, 3)}, .dom = {D_GRID}, .attr = {.i = {2, 2, 0}},
+     .build = build_pool_max, .note = "max pooling: pool_max(x, x)"},
+    {.op = IR_POOL_MAX, .s = {SH(1, 5, 4, 2)}, .dom = {D_GRID}, .attr = {.i = {3, 2, 2}},
+     .build = build_pool_max, .note = "max pooling: pool_max(x, x)"},
+    POOL(POOL_MAX_T, SH(B, 4, 4, 2), SH(B, 3, 3, 2), 2, 2, 1), POOL(POOL_MAX_T, SH(1, 5, 5, 1), SH(1, 5, 5, 1), 3, 1, 1),
 };
 enum { NCASES = sizeof cases / sizeof *cases };
 
@@ -400,6 +420,13 @@ static int build_conv(Ctx *c, const GradCase *k)
     return ir_matmul(c->g, r, w, false, true, SPAN_NONE);
 }
 
+/* both operands one value: where its maxima are, and what is picked there */
+static int build_pool_max(Ctx *c, const GradCase *k)
+{
+    int x = operand(c, k, 0);
+    return ir_add(c->g, IR_POOL_MAX, (int[]){x, x}, 2, &k->attr, SPAN_NONE);
+}
+
 /* loss = sum(result · R), a scalar */
 static int make_loss(Ctx *c, int res)
 {
@@ -440,7 +467,8 @@ static void describe(size_t idx, StrBuf *sb)
     /* the integer attributes the op reads, and any others set */
     int last = k->op == IR_PERMUTE ? k->s[0].rank - 1
              : k->op == IR_MATMUL ? 1
-             : k->op == IR_SLICE || k->op == IR_PAD || k->op == IR_WINDOWS || k->op == IR_WINDOWS_T ? 2
+             : k->op == IR_SLICE || k->op == IR_PAD || k->op == IR_WINDOWS || k->op == IR_WINDOWS_T
+               || k->op == IR_PATCHES || k->op == IR_PATCHES_T || k->op == IR_POOL_MAX || k->op == IR_POOL_MAX_T ? 2
              : -1;
     for (int i = 0; i < 8; i++)
         if (k->attr.i[i] && i > last)

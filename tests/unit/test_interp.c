@@ -633,6 +633,112 @@ static void test_windows_adjoint(void)
     }
 }
 
+/* ---- channels-last windows ---------------------------------------------------------------- */
+
+/* patches of a 3x3 image with 2 channels (x = pixel, -pixel), and max pooling
+ * in one pass: first maximum on ties, padding never wins, NaN wins; its
+ * scatter back puts each window's g at that maximum, sums overlaps. */
+static void test_patches_pool(void)
+{
+    Fixture f;
+    IrGraph *g = begin(&f, IR_F64);
+    int x = input(g, "x", IR_F64, SHAPE(1, 3, 3, 2));
+    int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.i = {2, 2, 1}});
+    int v = input(g, "v", IR_F64, SHAPE(1, 2, 3, 1));      /* ties, padding, NaN */
+    int pool = node(g, IR_POOL_MAX, v, v, (IrAttr){.i = {2, 1, 0}});
+    int gy = input(g, "gy", IR_F64, SHAPE(1, 1, 2, 1));
+    int back = node(g, IR_POOL_MAX_T, v, gy, (IrAttr){.i = {2, 1, 0}});
+    int w = input(g, "w", IR_F64, SHAPE(1, 3, 3, 1));
+    int over = node(g, IR_POOL_MAX, w, w, (IrAttr){.i = {2, 1, 1}});   /* 4x4 windows over 3x3: overlaps, padding */
+    int ones = input(g, "ones", IR_F64, SHAPE(1, 4, 4, 1));
+    int count = node(g, IR_POOL_MAX_T, w, ones, (IrAttr){.i = {2, 1, 1}});
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+    CU_ASSERT(ir_shape_equal(&g->nodes[pt].shape, SHAPE(1, 2, 2, 8)));
+    CU_ASSERT(ir_shape_equal(&g->nodes[pool].shape, SHAPE(1, 1, 2, 1)));
+    CU_ASSERT(ir_shape_equal(&g->nodes[over].shape, SHAPE(1, 4, 4, 1)));
+
+    IrEval ev;
+    ir_eval_init(&ev, g, 1);
+    ir_eval_set(&ev, x, (double[]){1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9});
+    ir_eval_set(&ev, v, (double[]){2, 5, NAN, 2, 1, 5});
+    ir_eval_set(&ev, gy, (double[]){10, 20});
+    ir_eval_set(&ev, w, (double[]){1, 9, 2, 3, 4, 5, 6, 7, 8});
+    ir_eval_set(&ev, ones, (double[]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+    run(&ev);
+    /* window (0,0) holds only pixel (0,0) at (ky,kx) = (1,1); (0,1) pixels (0,1), (0,2) at (1,0), (1,1) ... */
+    EXPECT(&ev, pt, 0, 0, 0, 0, 0, 0, 1, -1,   0, 0, 0, 0, 2, -2, 3, -3,
+                    0, 0, 4, -4, 0, 0, 7, -7,  5, -5, 6, -6, 8, -8, 9, -9);
+    /* windows [2 5; 2 1] -> 5 (the first 5); [5 NaN; 1 5] -> NaN */
+    CU_ASSERT_EQUAL(ev.val[pool][0], 5);
+    CU_ASSERT(isnan(ev.val[pool][1]));
+    EXPECT(&ev, back, 0, 10, 20, 0, 0, 0);
+    EXPECT(&ev, over, 1, 9, 9, 2, 3, 9, 9, 5, 6, 7, 8, 8, 6, 7, 8, 8);
+    EXPECT(&ev, count, 1, 4, 1, 1, 0, 1, 2, 2, 4);   /* how many of the 16 windows pick each pixel */
+    ir_eval_free(&ev);
+    end(&f);
+}
+
+/* <patches(x), y> == <x, patches_t(y)> and <pool_max(a, x), y> == <x, pool_max_t(a, y)>,
+ * exactly: small integers. */
+static void test_patches_adjoint(void)
+{
+    static const int64_t geometry[][3] = {{3, 2, 1}, {2, 2, 0}, {3, 1, 2}, {1, 3, 0}, {3, 1, 1}};
+    for (size_t t = 0; t < sizeof geometry / sizeof *geometry; t++) {
+        int64_t k = geometry[t][0], s = geometry[t][1], p = geometry[t][2];
+        bool pools = p < k;
+        Fixture f;
+        IrGraph *g = begin(&f, IR_F64);
+        int x = input(g, "x", IR_F64, SHAPE(B, 5, 4, 2));
+        int a = input(g, "a", IR_F64, SHAPE(B, 5, 4, 2));
+        int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.i = {k, s, p}});
+        int pm = pools ? node(g, IR_POOL_MAX, a, x, (IrAttr){.i = {k, s, p}}) : -1;
+        CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+        int y = input(g, "y", IR_F64, &g->nodes[pt].shape);
+        int yp = pools ? input(g, "yp", IR_F64, &g->nodes[pm].shape) : -1;
+        int ptt = node(g, IR_PATCHES_T, y, -1, (IrAttr){.i = {k, s, p}, .shape = *SHAPE(B, 5, 4, 2)});
+        int pmt = pools ? node(g, IR_POOL_MAX_T, a, yp, (IrAttr){.i = {k, s, p}}) : -1;
+        CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+
+        IrEval ev;
+        ir_eval_init(&ev, g, 2);
+        double xv[80], av[80], yv[4096], ypv[256];
+        int64_t ny = ir_elems(&g->nodes[y].shape, 2), np = pools ? ir_elems(&g->nodes[yp].shape, 2) : 0;
+        CU_ASSERT_FATAL(ny <= 4096 && np <= 256);
+        for (int64_t i = 0; i < 80; i++) {
+            xv[i] = (double)(i * 7 % 11) - 5;
+            av[i] = (double)(i * 37 % 80);  /* distinct */
+        }
+        for (int64_t i = 0; i < ny; i++)
+            yv[i] = (double)(i * 5 % 13) - 6;
+        for (int64_t i = 0; i < np; i++)
+            ypv[i] = (double)(i * 3 % 7) - 3;
+        ir_eval_set(&ev, x, xv);
+        ir_eval_set(&ev, a, av);
+        ir_eval_set(&ev, y, yv);
+        if (pools)
+            ir_eval_set(&ev, yp, ypv);
+        run(&ev);
+        double lhs = 0, rhs = 0, plhs = 0, prhs = 0;
+        for (int64_t i = 0; i < ny; i++)
+            lhs += ev.val[pt][i] * yv[i];
+        for (int64_t i = 0; i < 80; i++)
+            rhs += xv[i] * ev.val[ptt][i];
+        for (int64_t i = 0; i < np; i++)
+            plhs += ev.val[pm][i] * ypv[i];
+        for (int64_t i = 0; pools && i < 80; i++)
+            prhs += xv[i] * ev.val[pmt][i];
+        if (lhs != rhs || plhs != prhs)
+            fprintf(stderr, "\nk %lld stride %lld pad %lld: %g != %g or %g != %g\n", (long long)k, (long long)s,
+                    (long long)p, lhs, rhs, plhs, prhs);
+        CU_ASSERT_EQUAL(lhs, rhs);
+        CU_ASSERT_EQUAL(plhs, prhs);
+        CU_ASSERT(lhs != 0);
+        CU_ASSERT(!pools || plhs != 0);
+        ir_eval_free(&ev);
+        end(&f);
+    }
+}
+
 /* ---- fused regions ---------------------------------------------------------------------- */
 
 #define INSTR(o, va, vb, vc, k) {.op = IR_##o, .a = (va), .b = (vb), .c = (vc), .f = (k)}
@@ -904,6 +1010,8 @@ static const TestCase tests[] = {
     {"random_mask", test_random_mask},
     {"windows and windows_t", test_windows},
     {"windows_t is the adjoint of windows", test_windows_adjoint},
+    {"patches, pool_max and pool_max_t", test_patches_pool},
+    {"patches_t and pool_max_t are the adjoints of patches and pool_max", test_patches_adjoint},
     {"fused programs", test_fused},
     {"fused row programs", test_fused_rows},
     {"matmul with an epilogue", test_matmul_epi},

@@ -1,0 +1,250 @@
+/* cg_patches.c — the channels-last window kernels: PATCHES and PATCHES_T
+ * (convolution's rows and their adjoint), POOL_MAX and POOL_MAX_T (max
+ * pooling in one pass and its scatter back).
+ *
+ * Images are [..., H, W, C], channels innermost, so every inner loop runs
+ * over the C channels of one pixel: contiguous in memory, and vectorized by
+ * LLVM (the CNN's second layer has 32 channels, two zmm).  An item is one
+ * row of the result: (plane, oy) for PATCHES and POOL_MAX, (plane, y) for
+ * the adjoints, which gather what falls on their row instead of scattering
+ * from windows that overlap, so each element of a result is computed by one
+ * item in one order and the split over threads never changes a bit.
+ * interp.c's eval_patches* / eval_pool_max* add in the same orders.
+ */
+#include "cg_internal.h"
+
+typedef struct Cl { int64_t h, w, c, ho, wo, k, s, p; } Cl;
+
+/* image [..., H, W, C], windows [..., Ho, Wo, ·] */
+static Cl cl_of(const IrNode *n, const IrShape *img, const IrShape *win)
+{
+    int r = img->rank;
+    return (Cl){img->dim[r - 3], img->dim[r - 2], img->dim[r - 1], win->dim[r - 3], win->dim[r - 2],
+                n->a.i[0], n->a.i[1], n->a.i[2]};
+}
+
+static LLVMValueRef add(Cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(c->b, a, b, ""); }
+static LLVMValueRef mul(Cg *c, LLVMValueRef a, int64_t b) { return LLVMBuildNSWMul(c->b, a, cg_i64(c, b), ""); }
+
+/* 0 <= v < n */
+static LLVMValueRef in_range(Cg *c, LLVMValueRef v, int64_t n)
+{
+    return LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, v, cg_i64(c, 0), ""),
+                        LLVMBuildICmp(c->b, LLVMIntSLT, v, cg_i64(c, n), ""), "");
+}
+
+/* Opens `if (cond)`; returns the block to close it with if_end. */
+static LLVMBasicBlockRef if_begin(Cg *c, LLVMValueRef cond, const char *name)
+{
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+    LLVMBuildCondBr(c->b, cond, then, after);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return after;
+}
+
+static void if_end(Cg *c, LLVMBasicBlockRef after)
+{
+    LLVMBuildBr(c->b, after);
+    LLVMPositionBuilderAtEnd(c->b, after);
+}
+
+static LLVMValueRef slot(Cg *c, LLVMTypeRef t, LLVMValueRef buf, LLVMValueRef i)
+{
+    return LLVMBuildGEP2(c->b, t, buf, &i, 1, "");
+}
+
+/* PATCHES: item (plane, oy) writes [ox, ky, kx, c] = x[oy·s + ky − p, ox·s + kx − p, c], or 0 */
+static void body_patches(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[0];
+    Cl G = cl_of(n, &N(c, x)->shape, &n->shape);
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
+    LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
+    LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
+    LLVMValueRef dst_row = mul(c, item, G.wo * G.k * G.k * G.c);
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G.s), ly.iv), cg_i64(c, G.p), "iy");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
+    LLVMValueRef inside = LLVMBuildAnd(c->b, in_range(c, iy, G.h), in_range(c, ix, G.w), "inside");
+    LLVMValueRef pix = add(c, mul(c, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), G.w),
+                           LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""));
+    LLVMValueRef src = add(c, src_plane, mul(c, pix, G.c));
+    LLVMValueRef dst = add(c, dst_row, mul(c, add(c, mul(c, lx.iv, G.k * G.k), add(c, mul(c, ly.iv, G.k), lk.iv)), G.c));
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+    LLVMValueRef val = LLVMBuildSelect(c->b, inside, cg_load(c, x, add(c, src, lc.iv)), cg_real(c, 0), "");
+    cg_store(c, v, add(c, dst, lc.iv), val);
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lx);
+}
+
+/* PATCHES_T: item (plane, y) sums, for each pixel of its row, the patch
+ * elements that read it: (ky, kx) in order, those whose window exists */
+static void body_patches_t(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int w = n->in[0];
+    Cl G = cl_of(n, &n->shape, &N(c, w)->shape);
+    int64_t kkc = G.k * G.k * G.c;
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.h), "plane");
+    LLVMValueRef y = LLVMBuildSRem(c->b, item, cg_i64(c, G.h), "y");
+    LLVMValueRef dst_row = mul(c, item, G.w * G.c);
+    LLVMValueRef src_plane = mul(c, plane, G.ho * G.wo * kkc);
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.w), "x");
+    LLVMValueRef dst = add(c, dst_row, mul(c, lx.iv, G.c));
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "z");
+    cg_store(c, v, add(c, dst, z.iv), cg_real(c, 0));
+    cg_loop_end(c, &z);
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
+    LLVMValueRef ny = LLVMBuildNSWSub(c->b, add(c, y, cg_i64(c, G.p)), ly.iv, "ny");
+    LLVMValueRef oy = LLVMBuildSDiv(c->b, ny, cg_i64(c, G.s), "oy");
+    LLVMValueRef ok_y = LLVMBuildAnd(c->b, in_range(c, oy, G.ho),
+                                     LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ny, cg_i64(c, 0), ""),
+                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, ny, cg_i64(c, G.s), ""),
+                                                                cg_i64(c, 0), ""), ""), "");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
+    LLVMValueRef nx = LLVMBuildNSWSub(c->b, add(c, lx.iv, cg_i64(c, G.p)), lk.iv, "nx");
+    LLVMValueRef ox = LLVMBuildSDiv(c->b, nx, cg_i64(c, G.s), "ox");
+    LLVMValueRef ok_x = LLVMBuildAnd(c->b, in_range(c, ox, G.wo),
+                                     LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, nx, cg_i64(c, 0), ""),
+                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, nx, cg_i64(c, G.s), ""),
+                                                                cg_i64(c, 0), ""), ""), "");
+    LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(c->b, ok_y, ok_x, ""), "read");
+    LLVMValueRef src = add(c, add(c, src_plane, mul(c, add(c, mul(c, oy, G.wo), ox), kkc)),
+                           mul(c, add(c, mul(c, ly.iv, G.k), lk.iv), G.c));
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+    LLVMValueRef at = add(c, dst, lc.iv);
+    cg_store(c, v, at, LLVMBuildFAdd(c->b, cg_load(c, v, at), cg_load(c, w, add(c, src, lc.iv)), ""));
+    cg_loop_end(c, &lc);
+    if_end(c, after);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lx);
+}
+
+/* The first maximum of window (oy, ox) of x, per channel: best[c] its
+ * value, at[c] its place ky·k + kx, pick[c] (when y is not x) y there.
+ * Padding never wins; a NaN beats any number and the first NaN stays. */
+static void window_argmax(Cg *c, const IrNode *n, const Cl *G, LLVMValueRef src_plane, LLVMValueRef oy,
+                          LLVMValueRef ox, LLVMValueRef best, LLVMValueRef at, LLVMValueRef pick)
+{
+    int x = n->in[0], y = n->in[1];
+    LLVMValueRef seen = cg_alloca(c, LLVMInt1TypeInContext(c->ctx), NULL, "seen");
+    LLVMBuildStore(c->b, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0), seen);
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "ky");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G->s), ly.iv), cg_i64(c, G->p), "iy");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, ox, G->s), lk.iv), cg_i64(c, G->p), "ix");
+    LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(c->b, in_range(c, iy, G->h), in_range(c, ix, G->w), ""), "pixel");
+    LLVMValueRef first = LLVMBuildNot(c->b, LLVMBuildLoad2(c->b, LLVMInt1TypeInContext(c->ctx), seen, ""), "first");
+    LLVMValueRef src = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
+    LLVMValueRef v = cg_load(c, x, add(c, src, lc.iv));
+    LLVMValueRef bp = slot(c, c->t_real, best, lc.iv);
+    LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, bp, "cur");
+    LLVMValueRef nan_wins = LLVMBuildAnd(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""),
+                                         LLVMBuildFCmp(c->b, LLVMRealORD, cur, cur, ""), "");
+    LLVMValueRef take = LLVMBuildOr(c->b, first, LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, cur, ""), nan_wins, ""),
+                                    "take");
+    LLVMBuildStore(c->b, LLVMBuildSelect(c->b, take, v, cur, ""), bp);
+    if (at) {
+        LLVMValueRef ap = slot(c, c->t_i32, at, lc.iv);
+        LLVMBuildStore(c->b, LLVMBuildSelect(c->b, take, place, LLVMBuildLoad2(c->b, c->t_i32, ap, ""), ""), ap);
+    }
+    if (pick) {
+        LLVMValueRef pp = slot(c, c->t_real, pick, lc.iv);
+        LLVMValueRef yv = cg_load(c, y, add(c, src, lc.iv));
+        LLVMBuildStore(c->b, LLVMBuildSelect(c->b, take, yv, LLVMBuildLoad2(c->b, c->t_real, pp, ""), ""), pp);
+    }
+    cg_loop_end(c, &lc);
+    LLVMBuildStore(c->b, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), seen);
+    if_end(c, after);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &ly);
+}
+
+/* POOL_MAX: item (plane, oy) writes [ox, c]: y at each window's first maximum of x */
+static void body_pool_max(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    Cl G = cl_of(n, &N(c, n->in[0])->shape, &n->shape);
+    bool same = n->in[0] == n->in[1];  /* max pooling itself: the value is the maximum */
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
+    LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
+    LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
+    LLVMValueRef best = cg_alloca(c, c->t_real, cg_i64(c, G.c), "best");
+    LLVMValueRef pick = same ? NULL : cg_alloca(c, c->t_real, cg_i64(c, G.c), "pick");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    window_argmax(c, n, &G, src_plane, oy, lx.iv, best, NULL, pick);
+    LLVMValueRef dst = mul(c, add(c, mul(c, item, G.wo), lx.iv), G.c);
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+    LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, slot(c, c->t_real, same ? best : pick, lc.iv), "");
+    cg_store(c, v, add(c, dst, lc.iv), r);
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lx);
+}
+
+/* POOL_MAX_T: item (plane, y) is row y of x's shape: zeros, then for each
+ * window over the row ((oy, ox) in order) and each of its pixels on the
+ * row, y's value where that pixel is the window's first maximum */
+static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int g = n->in[1];
+    Cl G = cl_of(n, &n->shape, &N(c, g)->shape);
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.h), "plane");
+    LLVMValueRef y = LLVMBuildSRem(c->b, item, cg_i64(c, G.h), "y");
+    LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
+    LLVMValueRef dst_row = mul(c, item, G.w * G.c);
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.w * G.c), "z");
+    cg_store(c, v, add(c, dst_row, z.iv), cg_real(c, 0));
+    cg_loop_end(c, &z);
+    LLVMValueRef best = cg_alloca(c, c->t_real, cg_i64(c, G.c), "best");
+    LLVMValueRef at = cg_alloca(c, c->t_i32, cg_i64(c, G.c), "at");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
+    LLVMValueRef ky = add(c, LLVMBuildNSWSub(c->b, y, mul(c, ly.iv, G.s), ""), cg_i64(c, G.p));  /* the row in the window */
+    LLVMBasicBlockRef after = if_begin(c, in_range(c, ky, G.k), "covers");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
+    LLVMValueRef gsrc = mul(c, add(c, mul(c, add(c, mul(c, plane, G.ho), ly.iv), G.wo), lx.iv), G.c);
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
+    LLVMBasicBlockRef inside = if_begin(c, in_range(c, ix, G.w), "inside");
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ky, G.k), lk.iv), c->t_i32, "place");
+    LLVMValueRef dst = add(c, dst_row, mul(c, ix, G.c));
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+    LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
+    LLVMValueRef d = add(c, dst, lc.iv);
+    LLVMValueRef gv = LLVMBuildSelect(c->b, hit, cg_load(c, g, add(c, gsrc, lc.iv)), cg_real(c, 0), "");
+    cg_store(c, v, d, LLVMBuildFAdd(c->b, cg_load(c, v, d), gv, ""));
+    cg_loop_end(c, &lc);
+    if_end(c, inside);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &lx);
+    if_end(c, after);
+    cg_loop_end(c, &ly);
+}
+
+/* Items: the rows of the result, all axes but W and C. */
+LLVMValueRef cg_patches_extent(Cg *c, int v)
+{
+    const IrShape *s = &N(c, v)->shape;
+    return cg_elems(c, s, 0, s->rank - 2);
+}
+
+void cg_patches_body(Cg *c, int v, LLVMValueRef item)
+{
+    switch (N(c, v)->op) {
+    case IR_PATCHES: body_patches(c, v, item); break;
+    case IR_PATCHES_T: body_patches_t(c, v, item); break;
+    case IR_POOL_MAX: body_pool_max(c, v, item); break;
+    case IR_POOL_MAX_T: body_pool_max_t(c, v, item); break;
+    default: break;  /* cg_kernels.c sends only these four */
+    }
+}

@@ -12,6 +12,7 @@
 
 #include "../ir/ir.h"
 #include "../passes/passes.h"
+#include "../util/cache.h"
 
 typedef struct CgJit CgJit;
 
@@ -58,5 +59,34 @@ typedef enum CgFile { CG_FILE_OBJ, CG_FILE_ASM, CG_FILE_LLVM } CgFile;
  * it serves executables and shared libraries alike) and writes it to path
  * as a relocatable object, assembly or LLVM IR. */
 int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err);
+
+/* ---- object code for the compile cache -------------------------------------------------
+ * The entries' key (everything that determines the machine code), hashed
+ * before anything is built, so that a cache hit costs no LLVM work; on a
+ * miss, the entries built into one module, optimized and emitted as one
+ * relocatable object in memory, which cg_jit_add_object loads and --emit
+ * writes. */
+typedef struct CgBuilt CgBuilt;
+
+/* Milliseconds spent in each part (cg_built_object adds to opt and mc). */
+typedef struct CgTimes {
+    double build;  /* the module as LLVM IR, verified */
+    double opt;    /* LLVM's optimization pipeline */
+    double mc;     /* machine code: instruction selection to the object */
+} CgTimes;
+
+/* The cache key of the entries for o (32 hex digits): this nnc's version
+ * and executable, LLVM's version, the target triple, CPU and features, the
+ * pipeline, and every field of the planned graphs the generator reads
+ * (cg_key.c); no LLVM IR is built for it. */
+int   cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char **err);
+int   cg_build(const CgEntry *e, int n, const CgOptions *o, CgBuilt **out, const char **err);
+/* Optimizes and emits the module: *obj (malloc'ed) of *len bytes. */
+int   cg_built_object(CgBuilt *b, void **obj, size_t *len, CgTimes *t, const char **err);
+void  cg_built_free(CgBuilt *b);
+
+/* Links an object made by cg_built_object into the JIT (its entries are
+ * then found by cg_jit_lookup). */
+int   cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err);
 
 #endif

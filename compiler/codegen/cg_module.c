@@ -279,6 +279,11 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
                                    LLVMRelocPIC, LLVMCodeModelDefault);
 }
 
+const char *cg_pipeline(int level)
+{
+    return level <= 0 ? "" : level >= 3 ? "default<O3>" : "default<O1>";
+}
+
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
 {
     if (level <= 0)
@@ -287,7 +292,7 @@ int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const cha
     LLVMPassBuilderOptionsSetLoopVectorization(o, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(o, 1);  /* off by default in the C API */
     LLVMPassBuilderOptionsSetLoopUnrolling(o, 1);
-    LLVMErrorRef e = LLVMRunPasses(mod, level >= 3 ? "default<O3>" : "default<O1>", tm, o);
+    LLVMErrorRef e = LLVMRunPasses(mod, cg_pipeline(level), tm, o);
     LLVMDisposePassBuilderOptions(o);
     if (e) {
         char *m = LLVMGetErrorMessage(e);

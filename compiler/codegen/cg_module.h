@@ -22,6 +22,8 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 /* Builds g's kernels and entry `name` into mod and verifies the module. */
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err);
+/* The pass pipeline cg_optimize runs at level (part of the cache key). */
+const char *cg_pipeline(int level);
 /* default<O3> (level 3) with loop and SLP vectorization. */
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err);
 

@@ -22,6 +22,7 @@
 
 #include "../codegen/cg.h"
 #include "cdesc.h"
+#include "compile.h"
 
 extern char **environ;
 
@@ -70,6 +71,15 @@ static int run(char *const argv[])
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int bad = fwrite(p, 1, n, f) != n;
+    return fclose(f) != 0 || bad ? -1 : 0;
 }
 
 static int write_file(const char *path, StrBuf *b)
@@ -226,10 +236,12 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         cdesc_trainer(&c, &tm, &names, model_dir);
     }
     double t1 = drive_now();
-    if (cg_emit(entries, nentries, &co, CG_FILE_OBJ, gen, &err) != 0) {
+    CompileResult cr = {0};
+    if (compile_entries(entries, nentries, &co, !o->no_cache, log, o->verbose, &cr, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
         rc = 1;
-    } else if (write_file(csrc, &c) != 0 || (library && write_file(hdr, &h) != 0)) {
+    } else if (write_bytes(gen, cr.obj, cr.len) != 0 || write_file(csrc, &c) != 0
+               || (library && write_file(hdr, &h) != 0)) {
         fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
         rc = 1;
     }
@@ -267,8 +279,12 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (rc == 0 && library)
         rc = install_file(a, hdr, header, log);
     remove_dir(dir, files, 5);
-    if (rc == 0 && o->verbose)
-        fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM %.1f ms, C compiler %.1f ms)\n",
-                1e3 * (drive_now() - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (drive_now() - t2));
+    if (rc == 0 && o->verbose) {
+        char parts[256];
+        compile_describe(&cr, parts, sizeof parts);
+        fprintf(log, "compiled in %.1f ms (cache %s: front end and passes %.1f ms, %s, C compiler %.1f ms)\n",
+                1e3 * (drive_now() - t0), cr.status, 1e3 * (t1 - t0), parts, 1e3 * (drive_now() - t2));
+    }
+    compile_free(&cr);
     return rc;
 }

@@ -1,0 +1,32 @@
+/* compile.h — entries to object code, through the persistent compile cache:
+ * what --jit, the trainer nnc writes and --emit=so|obj share.
+ *
+ * The entries' key (cg_key) finds an object an earlier process made; else
+ * they are built into one LLVM module, optimized and emitted, and the object
+ * is stored for the next process. */
+#ifndef NNC_COMPILE_H
+#define NNC_COMPILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../codegen/cg.h"
+
+typedef struct CompileResult {
+    void       *obj;     /* the relocatable object (malloc'ed; compile_free) */
+    size_t      len;
+    CgTimes     t;       /* ms: LLVM IR, optimization, machine code (all 0 on a hit) */
+    double      cache;   /* ms: the key, reading and writing the cache */
+    const char *status;  /* "hit", "miss" or "off" (--no-cache, or no directory) */
+} CompileResult;
+
+/* Returns 0, or -1 with *err (an internal error). */
+int  compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache, FILE *log, bool verbose,
+                     CompileResult *r, const char **err);
+void compile_free(CompileResult *r);
+/* -v's parts of the compile from the cache on: "cache hit, cache 1.2 ms" or
+ * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
+ * cache .. ms" (off: no cache part). */
+void compile_describe(const CompileResult *r, char *out, size_t size);
+
+#endif

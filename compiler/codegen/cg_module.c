@@ -10,6 +10,7 @@
  * vectorization on).
  */
 #include <llvm-c/Analysis.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -255,8 +256,28 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     return 0;
 }
 
+/* $NNC_LLVM_ARGS, once per process: LLVM's own options, for measuring the
+ * compiler (NNC_LLVM_ARGS=-time-passes prints where the time goes). */
+static void llvm_args(void)
+{
+    static bool done;
+    const char *env = getenv("NNC_LLVM_ARGS");
+    if (done || !env || !*env)
+        return;
+    done = true;
+    static char buf[1024];
+    static const char *argv[32];
+    int argc = 0;
+    argv[argc++] = "nnc";
+    snprintf(buf, sizeof buf, "%s", env);
+    for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    LLVMParseCommandLineOptions(argc, argv, "nnc");
+}
+
 int cg_host_target(CgTarget *t, const char *cpu, const char **err)
 {
+    llvm_args();
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     t->triple = LLVMGetDefaultTargetTriple();

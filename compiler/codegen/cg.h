@@ -66,26 +66,35 @@ int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const ch
  * miss, the entries built into one module, optimized and emitted as one
  * relocatable object in memory, which cg_jit_add_object loads and --emit
  * writes. */
-typedef struct CgBuilt CgBuilt;
+enum { CG_MAX_OBJECTS = 16 };
 
-/* Milliseconds spent in each part (cg_built_object adds to opt and mc). */
+/* Milliseconds in each part; with several modules compiling at once, the
+ * longest module's (the parts of the wall time). */
 typedef struct CgTimes {
-    double build;  /* the module as LLVM IR, verified */
+    double build;  /* the modules as LLVM IR, verified */
     double opt;    /* LLVM's optimization pipeline */
     double mc;     /* machine code: instruction selection to the object */
 } CgTimes;
+
+/* The relocatable objects that together hold the entries. */
+typedef struct CgObjects {
+    int     n;
+    void   *obj[CG_MAX_OBJECTS];  /* malloc'ed */
+    size_t  len[CG_MAX_OBJECTS];
+} CgObjects;
 
 /* The cache key of the entries for o (32 hex digits): this nnc's version
  * and executable, LLVM's version, the target triple, CPU and features, the
  * pipeline, and every field of the planned graphs the generator reads
  * (cg_key.c); no LLVM IR is built for it. */
 int   cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char **err);
-int   cg_build(const CgEntry *e, int n, const CgOptions *o, CgBuilt **out, const char **err);
-/* Optimizes and emits the module: *obj (malloc'ed) of *len bytes. */
-int   cg_built_object(CgBuilt *b, void **obj, size_t *len, CgTimes *t, const char **err);
-void  cg_built_free(CgBuilt *b);
+/* Compiles the entries into objects (cg_object.c): identical kernels once,
+ * split over up to `threads` modules compiled in parallel (0: one per CPU). */
+int   cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjects *out, CgTimes *t,
+                 const char **err);
+void  cg_objects_free(CgObjects *objs);
 
-/* Links an object made by cg_built_object into the JIT (its entries are
+/* Links an object made by cg_objects into the JIT (its entries are
  * then found by cg_jit_lookup). */
 int   cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err);
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cg_module.h"
 
@@ -154,72 +153,4 @@ int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char
     LLVMDisposeMessage(msg);
     session_close(&ss);
     return rc;
-}
-
-/* ---- object code in memory, for the compile cache --------------------------------------- */
-
-struct CgBuilt {
-    Session s;
-    int     opt;  /* cg_optimize's level */
-};
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-int cg_build(const CgEntry *e, int n, const CgOptions *o, CgBuilt **out, const char **err)
-{
-    CgBuilt *b = calloc(1, sizeof *b);
-    if (!b) {
-        *err = "out of memory";
-        return -1;
-    }
-    if (session_open(&b->s, o, e, n, err) != 0) {
-        free(b);
-        return -1;
-    }
-    b->opt = o ? o->opt : 3;
-    *out = b;
-    return 0;
-}
-
-int cg_built_object(CgBuilt *b, void **obj, size_t *len, CgTimes *t, const char **err)
-{
-    double t0 = now_ms();
-    if (cg_optimize(b->s.mod, b->s.tm, b->opt, err) != 0)
-        return -1;
-    double t1 = now_ms();
-    LLVMMemoryBufferRef buf;
-    char *msg = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(b->s.tm, b->s.mod, LLVMObjectFile, &msg, &buf)) {
-        snprintf(errbuf, sizeof errbuf, "machine code generation failed: %s", msg ? msg : "?");
-        LLVMDisposeMessage(msg);
-        *err = errbuf;
-        return -1;
-    }
-    *len = LLVMGetBufferSize(buf);
-    *obj = malloc(*len ? *len : 1);
-    if (*obj)
-        memcpy(*obj, LLVMGetBufferStart(buf), *len);
-    LLVMDisposeMemoryBuffer(buf);
-    if (!*obj) {
-        *err = "out of memory";
-        return -1;
-    }
-    if (t) {
-        t->opt += t1 - t0;
-        t->mc += now_ms() - t1;
-    }
-    return 0;
-}
-
-void cg_built_free(CgBuilt *b)
-{
-    if (!b)
-        return;
-    session_close(&b->s);
-    free(b);
 }

@@ -150,6 +150,35 @@ static int run_cc(char **argv, FILE *log)
     return 0;
 }
 
+/* The generated objects as one, gen: written there, or (compiled in
+ * parallel, several) written beside it and merged by the linker (-r). */
+static int write_objects(Arena *a, const char *dir, const char *gen, const CgObjects *objs, FILE *log)
+{
+    if (objs->n == 1) {
+        if (write_bytes(gen, objs->obj[0], objs->len[0]) == 0)
+            return 0;
+        fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
+    char *argv[CG_MAX_OBJECTS + 8] = {(char *)cc, "-r", "-nostdlib", "-o", (char *)gen};
+    int argc = 5, rc = 0;
+    for (int k = 0; k < objs->n; k++) {
+        argv[argc] = arena_printf(a, "%s/gen%d.o", dir, k);
+        if (rc == 0 && write_bytes(argv[argc], objs->obj[k], objs->len[k]) != 0) {
+            fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
+            rc = 1;
+        }
+        argc++;
+    }
+    argv[argc] = NULL;
+    if (rc == 0)
+        rc = run_cc(argv, log);
+    for (int k = 5; k < argc; k++)
+        unlink(argv[k]);
+    return rc;
+}
+
 static const char *dir_of(Arena *a, const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -240,8 +269,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (compile_entries(entries, nentries, &co, !o->no_cache, log, o->verbose, &cr, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
         rc = 1;
-    } else if (write_bytes(gen, cr.obj, cr.len) != 0 || write_file(csrc, &c) != 0
-               || (library && write_file(hdr, &h) != 0)) {
+    } else if (write_objects(a, dir, gen, &cr.objs, log) != 0) {
+        rc = 1;
+    } else if (write_file(csrc, &c) != 0 || (library && write_file(hdr, &h) != 0)) {
         fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
         rc = 1;
     }

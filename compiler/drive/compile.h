@@ -1,9 +1,10 @@
 /* compile.h — entries to object code, through the persistent compile cache:
  * what --jit, the trainer nnc writes and --emit=so|obj share.
  *
- * The entries' key (cg_key) finds an object an earlier process made; else
- * they are built into one LLVM module, optimized and emitted, and the object
- * is stored for the next process. */
+ * The entries' key (cg_key) finds the objects an earlier process made; else
+ * they are compiled (cg_objects: on all cores) and stored for the next
+ * process, as one cache entry: u32 count, then per object u64 length and
+ * its bytes. */
 #ifndef NNC_COMPILE_H
 #define NNC_COMPILE_H
 
@@ -13,8 +14,8 @@
 #include "../codegen/cg.h"
 
 typedef struct CompileResult {
-    void       *obj;     /* the relocatable object (malloc'ed; compile_free) */
-    size_t      len;
+    CgObjects   objs;    /* the relocatable objects (compile_free) */
+    int         nobjs;   /* how many modules compiled them (0 on a hit) */
     CgTimes     t;       /* ms: LLVM IR, optimization, machine code (all 0 on a hit) */
     double      cache;   /* ms: the key, reading and writing the cache */
     const char *status;  /* "hit", "miss" or "off" (--no-cache, or no directory) */

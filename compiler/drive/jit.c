@@ -10,6 +10,14 @@
 #include "compile.h"
 #include "model.h"
 
+static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
+{
+    for (int k = 0; k < objs->n; k++)
+        if (cg_jit_add_object(jit, objs->obj[k], objs->len[k], err) != 0)
+            return -1;
+    return 0;
+}
+
 int nnc_jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
@@ -29,14 +37,14 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     const char *err = NULL;
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
-    /* both entries in one object: one compile, one cache entry, one link */
+    /* both entries in one compile (their kernels shared), one cache entry */
     CgEntry entries[2] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
                           {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY}};
     CompileResult cr = {0};
     double t2 = 0;
     if (compile_entries(entries, 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
-        || cg_jit_add_object(jit, cr.obj, cr.len, &err) != 0
+        || add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))
         || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);

@@ -16,6 +16,7 @@
 typedef struct CompileResult {
     CgObjects   objs;    /* the relocatable objects (compile_free) */
     int         nobjs;   /* how many modules compiled them (0 on a hit) */
+    double      cpu;     /* ms of CPU time (all threads) compiling them */
     CgTimes     t;       /* ms: LLVM IR, optimization, machine code (all 0 on a hit) */
     double      cache;   /* ms: the key, reading and writing the cache */
     const char *status;  /* "hit", "miss" or "off" (--no-cache, or no directory) */

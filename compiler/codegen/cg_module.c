@@ -336,7 +336,7 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
 
 const char *cg_pipeline(int level)
 {
-    return level <= 0 ? "" : level >= 3 ? "default<O3>" : "default<O1>";
+    return level <= 0 ? "" : level >= 3 ? "default<O3>" : level == 2 ? "default<O2>" : "default<O1>";
 }
 
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
@@ -382,7 +382,29 @@ static double body_cost(IrOp op)
     }
 }
 
-int cg_split(const CgEntry *e, int n, int nparts, CgSplit *s)
+/* Whether a body gets default<O3>: the matmul's packing loops and register
+ * tile.  The rest (elementwise, row and layout loops) compile with
+ * default<O2>, which vectorizes them alike in less time (bench/README.md). */
+static bool body_heavy(IrOp op) { return op == IR_MATMUL || op == IR_MATMUL_EPI; }
+
+/* Assigns bodies [order...] (most costly first) of one kind to modules
+ * [first, first + count), each to the least loaded. */
+static void assign(CgSplit *s, const int *order, int nb, bool heavy, int first, int count)
+{
+    for (int x = 0; x < nb; x++) {
+        int b = order[x];
+        if (body_heavy(s->op[b]) != heavy)
+            continue;
+        int best = first;
+        for (int q = first + 1; q < first + count; q++)
+            if (s->cost[q] < s->cost[best])
+                best = q;
+        s->part[b] = best;
+        s->cost[best] += body_cost(s->op[b]);
+    }
+}
+
+int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
 {
     *s = (CgSplit){0};
     s->body = calloc((size_t)n, sizeof *s->body);
@@ -419,11 +441,22 @@ int cg_split(const CgEntry *e, int n, int nparts, CgSplit *s)
     for (int b = 0; b < s->nbodies; b++)
         free(bodies[b].key);
     free(bodies);
-    /* the most costly first, each to the least loaded module (ties: the
-     * lower index, so every run splits alike) */
-    s->nparts = nparts < 1 ? 1 : nparts > CG_MAX_PARTS ? CG_MAX_PARTS : nparts;
-    if (s->nparts > s->nbodies)
-        s->nparts = s->nbodies > 0 ? s->nbodies : 1;
+    /* the most costly first, each to the least loaded module of its kind
+     * (ties: the lower index, so every run splits alike); light modules
+     * first, module 0 (which also holds the wrappers and entries) among them */
+    nparts = nparts < 1 ? 1 : 2 * nparts > CG_MAX_PARTS ? CG_MAX_PARTS / 2 : nparts;
+    int nheavy = 0;
+    for (int b = 0; b < s->nbodies; b++)
+        nheavy += body_heavy(s->op[b]);
+    int nlight = s->nbodies - nheavy;
+    bool two = level >= 3 && nheavy > 0;  /* modules of both kinds; else all are light (level < 3: all at level) */
+    int light_parts = two ? (nlight < nparts ? nlight : nparts) : (s->nbodies < nparts ? s->nbodies : nparts);
+    int heavy_parts = two ? (nheavy < nparts ? nheavy : nparts) : 0;
+    if (light_parts < 1)
+        light_parts = 1;
+    s->nparts = light_parts + heavy_parts;
+    for (int q = 0; q < s->nparts; q++)
+        s->level[q] = q < light_parts && level >= 3 ? 2 : level;
     s->part = malloc(sizeof *s->part * (size_t)(s->nbodies + 1));
     int *order = malloc(sizeof *order * (size_t)(s->nbodies + 1));
     for (int b = 0; b < s->nbodies; b++)
@@ -434,13 +467,12 @@ int cg_split(const CgEntry *e, int n, int nparts, CgSplit *s)
             order[y] = order[y - 1];
             order[y - 1] = tmp;
         }
-    for (int x = 0; x < s->nbodies; x++) {
-        int best = 0;
-        for (int q = 1; q < s->nparts; q++)
-            if (s->cost[q] < s->cost[best])
-                best = q;
-        s->part[order[x]] = best;
-        s->cost[best] += body_cost(s->op[order[x]]);
+    if (two) {
+        assign(s, order, s->nbodies, false, 0, light_parts);
+        assign(s, order, s->nbodies, true, light_parts, heavy_parts);
+    } else {
+        assign(s, order, s->nbodies, false, 0, light_parts);
+        assign(s, order, s->nbodies, true, 0, light_parts);
     }
     free(order);
     return 0;

@@ -1,11 +1,15 @@
 /* cg_object.c — entries compiled to relocatable objects in memory, on all
  * cores: the kernels are split over modules (cg_split: identical kernels
- * once, the costly matmul bodies spread first), and each module is built,
- * optimized and emitted by a thread of its own, in a context and with a
- * target machine of its own (LLVM contexts are not shared across threads).
+ * once; matmul bodies in modules of their own at default<O3>, the rest at
+ * default<O2>; the costly ones spread first), and each module is built,
+ * optimized and emitted by one of up to one thread per CPU, in a context
+ * and with a target machine of its own (LLVM contexts are not shared
+ * across threads).
  * The objects go to the JIT (cg_jit_add_object, each) or to the linker.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +93,22 @@ static void *compile_part(void *arg)
     return NULL;
 }
 
+/* Modules claimed one at a time by the workers, the most costly first. */
+typedef struct Pool {
+    Part       *parts;
+    int         order[CG_MAX_OBJECTS];
+    int         n;
+    atomic_int  next;
+} Pool;
+
+static void *work(void *arg)
+{
+    Pool *pool = arg;
+    for (int x; (x = atomic_fetch_add(&pool->next, 1)) < pool->n;)
+        compile_part(&pool->parts[pool->order[x]]);
+    return NULL;
+}
+
 int cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjects *out, CgTimes *t,
                const char **err)
 {
@@ -102,22 +122,29 @@ int cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjec
         threads = cpus > 0 ? (int)cpus : 1;
     }
     CgSplit split;
-    cg_split(e, n, threads < CG_MAX_OBJECTS ? threads : CG_MAX_OBJECTS, &split);
+    int level = o ? o->opt : 3;
+    cg_split(e, n, threads, level, &split);
     Part parts[CG_MAX_OBJECTS];
+    Pool pool = {.parts = parts, .n = split.nparts};
+    for (int k = 0; k < split.nparts; k++) {
+        parts[k] = (Part){.e = e, .n = n, .split = &split, .index = k, .target = &target, .opt = split.level[k]};
+        pool.order[k] = k;
+    }
+    for (int x = 1; x < split.nparts; x++)  /* the most costly module first */
+        for (int y = x; y > 0 && split.cost[pool.order[y]] > split.cost[pool.order[y - 1]]; y--) {
+            int tmp = pool.order[y];
+            pool.order[y] = pool.order[y - 1];
+            pool.order[y - 1] = tmp;
+        }
+    int workers = threads < split.nparts ? threads : split.nparts;
     pthread_t tid[CG_MAX_OBJECTS];
     bool started[CG_MAX_OBJECTS] = {0};
-    for (int k = 0; k < split.nparts; k++) {
-        parts[k] = (Part){.e = e, .n = n, .split = &split, .index = k, .target = &target, .opt = o ? o->opt : 3};
-        /* part 0 on this thread; the rest on their own (if one cannot start, it runs here afterwards) */
-        started[k] = k > 0 && pthread_create(&tid[k], NULL, compile_part, &parts[k]) == 0;
-    }
-    compile_part(&parts[0]);
-    for (int k = 1; k < split.nparts; k++) {
-        if (started[k])
-            pthread_join(tid[k], NULL);
-        else
-            compile_part(&parts[k]);
-    }
+    for (int w = 1; w < workers; w++)  /* this thread is a worker too; one that cannot start is not needed */
+        started[w] = pthread_create(&tid[w], NULL, work, &pool) == 0;
+    work(&pool);
+    for (int w = 1; w < workers; w++)
+        if (started[w])
+            pthread_join(tid[w], NULL);
     int rc = 0;
     for (int k = 0; k < split.nparts; k++) {
         if (parts[k].err && rc == 0) {

@@ -126,7 +126,7 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cg_target_free(&t);
     int level = o ? o->opt : 3;
     cache_hash_str(&h, cg_pipeline(level));
-    cache_hash_str(&h, "matmul bodies at the level, the rest at");
+    cache_hash_str(&h, "elementwise bodies (plain or fused) at");
     cache_hash_str(&h, cg_pipeline(level >= 3 ? 2 : level));
     cache_hash_str(&h, "loop+slp vectorize, unroll; codegen aggressive, pic, default code model; object");
     add_i64(&h, n);

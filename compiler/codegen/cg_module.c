@@ -382,10 +382,12 @@ static double body_cost(IrOp op)
     }
 }
 
-/* Whether a body gets default<O3>: the matmul's packing loops and register
- * tile.  The rest (elementwise, row and layout loops) compile with
- * default<O2>, which vectorizes them alike in less time (bench/README.md). */
-static bool body_heavy(IrOp op) { return op == IR_MATMUL || op == IR_MATMUL_EPI; }
+/* Whether a body gets default<O3>: all but the elementwise loops (plain or
+ * fused), which default<O2> vectorizes alike in less time.  With O2 for
+ * every body but the matmuls, the CNN's training took more CPU (9.1-9.6 s
+ * against 7.2-8.4 s for 100 steps on one thread): its windows, pooling and
+ * row kernels stay at O3. */
+static bool body_heavy(IrOp op) { return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED; }
 
 /* Assigns bodies [order...] (most costly first) of one kind to modules
  * [first, first + count), each to the least loaded. */

@@ -39,8 +39,8 @@ typedef struct CgSplit {
     int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline) */
 } CgSplit;
 
-/* nparts: modules of each kind (matmul bodies at level, the rest at 2 when
- * level is 3), at most CG_MAX_PARTS in all. */
+/* nparts: modules of each kind (elementwise bodies at 2 when level is 3,
+ * the rest at level), at most CG_MAX_PARTS in all. */
 int  cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s);
 void cg_split_free(CgSplit *s, int n);
 /* Module part of the split: its bodies, and (part 0) the wrappers and entries. */

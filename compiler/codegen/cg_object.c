@@ -1,7 +1,7 @@
 /* cg_object.c — entries compiled to relocatable objects in memory, on all
  * cores: the kernels are split over modules (cg_split: identical kernels
- * once; matmul bodies in modules of their own at default<O3>, the rest at
- * default<O2>; the costly ones spread first), and each module is built,
+ * once; elementwise bodies in modules of their own at default<O2>, the
+ * rest at default<O3>; the costly ones spread first), and each module is built,
  * optimized and emitted by one of up to one thread per CPU, in a context
  * and with a target machine of its own (LLVM contexts are not shared
  * across threads).

@@ -338,7 +338,8 @@ static void evict(NncCache *c, const char *keep)
         n++;
     }
     closedir(d);
-    qsort(e, n, sizeof *e, older);
+    if (n > 1)  /* qsort wants a non-null array even for none */
+        qsort(e, n, sizeof *e, older);
     for (size_t i = 0; i < n && total > c->cap; i++) {
         snprintf(path, sizeof path, "%s/%s", c->dir, e[i].name);
         if (unlink(path) == 0 || errno == ENOENT)  /* ENOENT: another process evicted it first */

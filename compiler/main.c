@@ -78,7 +78,11 @@ static const char usage_text[] =
     "                         trained on text(...); use with --load)\n"
     "      --length N, --temperature X\n"
     "                         characters to generate (300), softmax temperature (1)\n"
-    "  -v, --verbose          print compile times\n"
+    "  -v, --verbose          print compile times, and whether the compile cache held\n"
+    "                         the code (hit) or not (miss)\n"
+    "      --no-cache         compile without the persistent compile cache\n"
+    "                         ($NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc, else\n"
+    "                         ~/.cache/nnc; at most $NNC_CACHE_MAX bytes, 256M)\n"
     "\n"
     "Predicting (--predict):\n"
     "      --input NAME=VALUES\n"
@@ -118,7 +122,7 @@ static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT, ACT_PREDICT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_CHART, OPT_BATCH, OPT_SEED, OPT_COLOR,
-       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE };
+       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE };
 
 enum { MAX_INPUTS = 256 };  /* --input options */
 
@@ -307,6 +311,7 @@ int main(int argc, char **argv)
         {"predict", no_argument, NULL, OPT_PREDICT},
         {"input", required_argument, NULL, OPT_INPUT},
         {"trace", no_argument, NULL, OPT_TRACE},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {NULL, 0, NULL, 0},
     };
     /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
@@ -394,6 +399,7 @@ int main(int argc, char **argv)
             break;
         }
         case 'v': o.verbose = 1; break;
+        case OPT_NO_CACHE: o.jit.no_cache = 1; break;
         case OPT_EPOCHS:
             if (!parse_count(optarg, 1, RT_MAX_EPOCHS, &o.jit.epochs))
                 return usage_error("--epochs: expected an integer from 1 to %d, found '%s'", RT_MAX_EPOCHS, optarg);
@@ -528,7 +534,8 @@ int main(int argc, char **argv)
                               .version = NNC_VERSION, .log = stderr};
             st = nnc_emit_onnx(&f, &xo);
         } else if (o.action == ACT_EMIT) {
-            AotOptions ao = {.kind = o.emit, .output = o.output, .cpu = o.cpu, .verbose = o.verbose, .log = stderr,
+            AotOptions ao = {.kind = o.emit, .output = o.output, .cpu = o.cpu, .verbose = o.verbose,
+                             .no_cache = o.jit.no_cache, .log = stderr,
                              .train = {.epochs = o.jit.epochs, .steps = o.jit.steps, .batch = o.batch,
                                        .seed = o.seed, .lr = o.jit.lr}};
             st = nnc_aot(&f, &ao);

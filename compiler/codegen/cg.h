@@ -12,6 +12,7 @@
 
 #include "../ir/ir.h"
 #include "../passes/passes.h"
+#include "../util/cache.h"
 
 typedef struct CgJit CgJit;
 
@@ -58,5 +59,43 @@ typedef enum CgFile { CG_FILE_OBJ, CG_FILE_ASM, CG_FILE_LLVM } CgFile;
  * it serves executables and shared libraries alike) and writes it to path
  * as a relocatable object, assembly or LLVM IR. */
 int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err);
+
+/* ---- object code for the compile cache -------------------------------------------------
+ * The entries' key (everything that determines the machine code), hashed
+ * before anything is built, so that a cache hit costs no LLVM work; on a
+ * miss, the entries built into one module, optimized and emitted as one
+ * relocatable object in memory, which cg_jit_add_object loads and --emit
+ * writes. */
+enum { CG_MAX_OBJECTS = 16 };
+
+/* Milliseconds in each part; with several modules compiling at once, the
+ * longest module's (the parts of the wall time). */
+typedef struct CgTimes {
+    double build;  /* the modules as LLVM IR, verified */
+    double opt;    /* LLVM's optimization pipeline */
+    double mc;     /* machine code: instruction selection to the object */
+} CgTimes;
+
+/* The relocatable objects that together hold the entries. */
+typedef struct CgObjects {
+    int     n;
+    void   *obj[CG_MAX_OBJECTS];  /* malloc'ed */
+    size_t  len[CG_MAX_OBJECTS];
+} CgObjects;
+
+/* The cache key of the entries for o (32 hex digits): this nnc's version
+ * and executable, LLVM's version, the target triple, CPU and features, the
+ * pipeline, and every field of the planned graphs the generator reads
+ * (cg_key.c); no LLVM IR is built for it. */
+int   cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char **err);
+/* Compiles the entries into objects (cg_object.c): identical kernels once,
+ * split over up to `threads` modules compiled in parallel (0: one per CPU). */
+int   cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjects *out, CgTimes *t,
+                 const char **err);
+void  cg_objects_free(CgObjects *objs);
+
+/* Links an object made by cg_objects into the JIT (its entries are
+ * then found by cg_jit_lookup). */
+int   cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err);
 
 #endif

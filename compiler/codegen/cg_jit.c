@@ -141,3 +141,15 @@ void cg_jit_destroy(CgJit *j)
     cg_target_free(&j->target);
     free(j);
 }
+
+int cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err)
+{
+    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "nnc-object");
+    /* the JIT owns mb now, whether or not this succeeds */
+    LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), mb);
+    if (e) {
+        *err = take_error(e);
+        return -1;
+    }
+    return 0;
+}

@@ -591,6 +591,10 @@ void cg_matmul_body(Cg *c, int v)
     epi_begin(c, v, &epi);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     LLVMValueRef chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC - 1), ""), cg_i64(c, KC), "chunks");
+    /* K known and within one chunk: no partial sums to resume or to keep,
+     * so neither path is generated (LLVM would fold them away, but only
+     * after optimizing and vectorizing their loops: compile time) */
+    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) <= KC;
     LLVMValueRef packA = malloc_reals(c, cg_i64(c, KC * MR));
     LLVMValueRef packB = malloc_reals(c, cg_i64(c, KC * panels * NR));
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
@@ -672,7 +676,7 @@ void cg_matmul_body(Cg *c, int v)
     /* the tile starts at 0, or at the partial sums of the chunks before */
     for (int q = 0; q < MR * NR; q += VW)
         LLVMSetAlignment(LLVMBuildStore(c->b, LLVMConstNull(vec), at(c, tile, cg_i64(c, q))), align);
-    {
+    if (!one_chunk) {
         LLVMBasicBlockRef resume = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume");
         LLVMBasicBlockRef fresh = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fresh");
         LLVMBuildCondBr(c->b, first, fresh, resume);
@@ -724,9 +728,12 @@ void cg_matmul_body(Cg *c, int v)
 
     /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */
     LLVMBasicBlockRef epi_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue");
-    LLVMBasicBlockRef partial_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial");
+    LLVMBasicBlockRef partial_bb = one_chunk ? NULL : LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial");
     LLVMBasicBlockRef stored = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stored");
-    LLVMBuildCondBr(c->b, last, epi_bb, partial_bb);
+    if (one_chunk)
+        LLVMBuildBr(c->b, epi_bb);
+    else
+        LLVMBuildCondBr(c->b, last, epi_bb, partial_bb);
     LLVMPositionBuilderAtEnd(c->b, epi_bb);
     {
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
@@ -740,8 +747,8 @@ void cg_matmul_body(Cg *c, int v)
         cg_loop_end(c, &lr);
     }
     LLVMBuildBr(c->b, stored);
-    LLVMPositionBuilderAtEnd(c->b, partial_bb);
-    {
+    if (!one_chunk) {
+        LLVMPositionBuilderAtEnd(c->b, partial_bb);
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "pr");
         LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "pcc");
@@ -749,8 +756,8 @@ void cg_matmul_body(Cg *c, int v)
         cg_store(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""), y);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lr);
+        LLVMBuildBr(c->b, stored);
     }
-    LLVMBuildBr(c->b, stored);
     LLVMPositionBuilderAtEnd(c->b, stored);
     cg_loop_end(c, &panel);
     cg_loop_end(c, &item);

@@ -10,6 +10,7 @@
  * vectorization on).
  */
 #include <llvm-c/Analysis.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -102,6 +103,121 @@ static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
 }
 
+/* Node v's kernel body (its buffers in the parameters slots[k]) as
+ * function bname: internal, or external and hidden when other modules of
+ * the same object call it. */
+static LLVMValueRef make_body(Cg *c, int v, int *slots, int nslots, LLVMTypeRef body_t, const char *bname,
+                              bool internal, const CgTarget *t)
+{
+    LLVMContextRef ctx = c->ctx;
+    LLVMValueRef body = LLVMAddFunction(c->mod, bname, body_t);
+    if (internal)
+        LLVMSetLinkage(body, LLVMInternalLinkage);
+    else
+        LLVMSetVisibility(body, LLVMHiddenVisibility);
+    mark_function(c, body, t);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, noinline, 0));
+    for (int k = 0; k < nslots; k++) {
+        bool repeated = false;  /* one buffer passed twice must not claim to be alone */
+        for (int q = 0; q < nslots; q++)
+            repeated |= q != k && slots[q] == slots[k];
+        if (!repeated)
+            LLVMAddAttributeAtIndex(body, (unsigned)k + 1, LLVMCreateEnumAttribute(ctx, noalias, 0));
+    }
+    c->fn = body;
+    c->slot_node = slots;
+    c->nslots = nslots;
+    c->ctx_arg = LLVMGetParam(body, (unsigned)nslots);
+    c->begin_arg = LLVMGetParam(body, (unsigned)nslots + 1);
+    c->end_arg = LLVMGetParam(body, (unsigned)nslots + 2);
+    LLVMSetValueName2(c->ctx_arg, "ctx", 3);
+    LLVMSetValueName2(c->begin_arg, "begin", 5);
+    LLVMSetValueName2(c->end_arg, "end", 3);
+    c->entry = LLVMAppendBasicBlockInContext(ctx, body, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    cg_kernel_body(c, v);
+    LLVMBuildRetVoid(c->b);
+    return body;
+}
+
+/* Node v's wrapper kernel (an RtTask): calls body with v's buffers, as
+ * the plan places them. */
+static LLVMValueRef make_wrapper(Cg *c, int v, const int *slots, int nslots, LLVMTypeRef body_t, LLVMValueRef body,
+                                 const char *kname, const CgTarget *t)
+{
+    const IrGraph *g = c->g;
+    c->fn = LLVMAddFunction(c->mod, kname, c->t_kernel);
+    LLVMValueRef fn = c->fn;
+    LLVMSetLinkage(c->fn, LLVMInternalLinkage);
+    mark_function(c, c->fn, t);
+    c->slot_node = NULL;
+    c->nslots = 0;
+    c->ctx_arg = LLVMGetParam(c->fn, 0);
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMValueRef *args = malloc(sizeof *args * (size_t)(nslots + 3));
+    for (int k = 0; k < nslots; k++) {
+        args[k] = cg_no_memory(&g->nodes[slots[k]]) ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
+    }
+    args[nslots] = c->ctx_arg;
+    args[nslots + 1] = LLVMGetParam(c->fn, 1);
+    args[nslots + 2] = LLVMGetParam(c->fn, 2);
+    LLVMBuildCall2(c->b, body_t, body, args, (unsigned)nslots + 3, "");
+    LLVMBuildRetVoid(c->b);
+    free(args);
+    return fn;
+}
+
+/* The entry `void name(RtCtx *ctx)`: each kernel[v] in order, then the
+ * updates copied over their inputs. */
+static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTarget *t)
+{
+    const IrGraph *g = c->g;
+    c->slot_node = NULL;
+    c->nslots = 0;
+    LLVMTypeRef step_t = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
+    c->fn = LLVMAddFunction(c->mod, name, step_t);
+    mark_function(c, c->fn, t);
+    c->ctx_arg = LLVMGetParam(c->fn, 0);
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
+    LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
+    LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
+    for (int v = 0; v < g->n; v++) {
+        if (!kernel[v])
+            continue;
+        LLVMValueRef extent = cg_kernel_extent(c, v);
+        bool small = LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS;
+        if (small) {
+            LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
+            LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
+        } else {
+            LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
+            LLVMBuildCall2(c->b, par_t, par, args, 4, "");
+        }
+    }
+    /* new parameters and state over the old: only now, when nothing reads the old */
+    for (int o = 0; o < g->nouts; o++) {
+        const IrOutput *out = &g->outs[o];
+        if (out->kind != OUT_UPDATE || out->value == out->updates)
+            continue;
+        if (cg_no_memory(&g->nodes[out->value])) {
+            /* a constant update (rare: simplified away): store it */
+            cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
+            continue;
+        }
+        const IrNode *dst = &g->nodes[out->updates];
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
+                                             cg_i64(c, ir_type_size(dst->type)), "");
+        LLVMValueRef from = cg_base(c, out->value), to = cg_base(c, out->updates);
+        LLVMBuildMemCpy(c->b, to, 0, from, 0, bytes);  /* alignments 0: none claimed */
+    }
+    LLVMBuildRetVoid(c->b);
+}
+
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
@@ -140,56 +256,14 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         if (!body) {
             char bname[256];
             snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, ir_ops[n->op].name);
-            body = LLVMAddFunction(mod, bname, body_t);
-            LLVMSetLinkage(body, LLVMInternalLinkage);
-            mark_function(c, body, t);
-            unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-            unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-            LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, noinline, 0));
-            for (int k = 0; k < nslots; k++) {
-                bool repeated = false;  /* one buffer passed twice must not claim to be alone */
-                for (int q = 0; q < nslots; q++)
-                    repeated |= q != k && slots[q] == slots[k];
-                if (!repeated)
-                    LLVMAddAttributeAtIndex(body, (unsigned)k + 1, LLVMCreateEnumAttribute(ctx, noalias, 0));
-            }
-            c->fn = body;
-            c->slot_node = slots;
-            c->nslots = nslots;
-            c->ctx_arg = LLVMGetParam(body, (unsigned)nslots);
-            c->begin_arg = LLVMGetParam(body, (unsigned)nslots + 1);
-            c->end_arg = LLVMGetParam(body, (unsigned)nslots + 2);
-            LLVMSetValueName2(c->ctx_arg, "ctx", 3);
-            LLVMSetValueName2(c->begin_arg, "begin", 5);
-            LLVMSetValueName2(c->end_arg, "end", 3);
-            c->entry = LLVMAppendBasicBlockInContext(ctx, body, "entry");
-            LLVMPositionBuilderAtEnd(c->b, c->entry);
-            cg_kernel_body(c, v);
-            LLVMBuildRetVoid(c->b);
+            body = make_body(c, v, slots, nslots, body_t, bname, true, t);
             bodies[nbodies++] = (Body){h, strdup(sb_cstr(&key)), body};
         }
         sb_free(&key);
         /* the wrapper: this node's buffers, by the plan */
         char kname[256];
         snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[n->op].name);
-        c->fn = kernel[v] = LLVMAddFunction(mod, kname, c->t_kernel);
-        LLVMSetLinkage(c->fn, LLVMInternalLinkage);
-        mark_function(c, c->fn, t);
-        c->slot_node = NULL;
-        c->nslots = 0;
-        c->ctx_arg = LLVMGetParam(c->fn, 0);
-        c->entry = LLVMAppendBasicBlockInContext(ctx, c->fn, "entry");
-        LLVMPositionBuilderAtEnd(c->b, c->entry);
-        LLVMValueRef *args = malloc(sizeof *args * (size_t)(nslots + 3));
-        for (int k = 0; k < nslots; k++) {
-            args[k] = cg_no_memory(&g->nodes[slots[k]]) ? LLVMConstNull(c->t_ptr) : cg_base(c, slots[k]);
-        }
-        args[nslots] = c->ctx_arg;
-        args[nslots + 1] = LLVMGetParam(c->fn, 1);
-        args[nslots + 2] = LLVMGetParam(c->fn, 2);
-        LLVMBuildCall2(c->b, body_t, body, args, (unsigned)nslots + 3, "");
-        LLVMBuildRetVoid(c->b);
-        free(args);
+        kernel[v] = make_wrapper(c, v, slots, nslots, body_t, body, kname, t);
         free(params);
         free(slots);
     }
@@ -199,46 +273,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     c->slot_node = NULL;
     c->nslots = 0;
 
-    /* the entry */
-    LLVMTypeRef step_t = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
-    c->fn = LLVMAddFunction(mod, name, step_t);
-    mark_function(c, c->fn, t);
-    c->ctx_arg = LLVMGetParam(c->fn, 0);
-    c->entry = LLVMAppendBasicBlockInContext(ctx, c->fn, "entry");
-    LLVMPositionBuilderAtEnd(c->b, c->entry);
-    LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
-    LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
-    LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
-    for (int v = 0; v < g->n; v++) {
-        if (!kernel[v])
-            continue;
-        LLVMValueRef extent = cg_kernel_extent(c, v);
-        bool small = LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS;
-        if (small) {
-            LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
-            LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
-        } else {
-            LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
-            LLVMBuildCall2(c->b, par_t, par, args, 4, "");
-        }
-    }
-    /* new parameters and state over the old: only now, when nothing reads the old */
-    for (int o = 0; o < g->nouts; o++) {
-        const IrOutput *out = &g->outs[o];
-        if (out->kind != OUT_UPDATE || out->value == out->updates)
-            continue;
-        if (cg_no_memory(&g->nodes[out->value])) {
-            /* a constant update (rare: simplified away): store it */
-            cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
-            continue;
-        }
-        const IrNode *dst = &g->nodes[out->updates];
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
-                                             cg_i64(c, ir_type_size(dst->type)), "");
-        LLVMValueRef from = cg_base(c, out->value), to = cg_base(c, out->updates);
-        LLVMBuildMemCpy(c->b, to, 0, from, 0, bytes);  /* alignments 0: none claimed */
-    }
-    LLVMBuildRetVoid(c->b);
+    make_entry(c, name, kernel, t);
     LLVMDisposeBuilder(c->b);
     free(c->tables);
     free(kernel);
@@ -255,8 +290,28 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     return 0;
 }
 
+/* $NNC_LLVM_ARGS, once per process: LLVM's own options, for measuring the
+ * compiler (NNC_LLVM_ARGS=-time-passes prints where the time goes). */
+static void llvm_args(void)
+{
+    static bool done;
+    const char *env = getenv("NNC_LLVM_ARGS");
+    if (done || !env || !*env)
+        return;
+    done = true;
+    static char buf[1024];
+    static const char *argv[32];
+    int argc = 0;
+    argv[argc++] = "nnc";
+    snprintf(buf, sizeof buf, "%s", env);
+    for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    LLVMParseCommandLineOptions(argc, argv, "nnc");
+}
+
 int cg_host_target(CgTarget *t, const char *cpu, const char **err)
 {
+    llvm_args();
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     t->triple = LLVMGetDefaultTargetTriple();
@@ -279,6 +334,11 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
                                    LLVMRelocPIC, LLVMCodeModelDefault);
 }
 
+const char *cg_pipeline(int level)
+{
+    return level <= 0 ? "" : level >= 3 ? "default<O3>" : level == 2 ? "default<O2>" : "default<O1>";
+}
+
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
 {
     if (level <= 0)
@@ -287,11 +347,11 @@ int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const cha
     LLVMPassBuilderOptionsSetLoopVectorization(o, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(o, 1);  /* off by default in the C API */
     LLVMPassBuilderOptionsSetLoopUnrolling(o, 1);
-    LLVMErrorRef e = LLVMRunPasses(mod, level >= 3 ? "default<O3>" : "default<O1>", tm, o);
+    LLVMErrorRef e = LLVMRunPasses(mod, cg_pipeline(level), tm, o);
     LLVMDisposePassBuilderOptions(o);
     if (e) {
         char *m = LLVMGetErrorMessage(e);
-        static char buf[512];
+        static _Thread_local char buf[512];  /* modules are optimized on several threads */
         snprintf(buf, sizeof buf, "LLVM optimization failed: %s", m);
         LLVMDisposeErrorMessage(m);
         *err = buf;
@@ -305,4 +365,191 @@ void cg_target_free(CgTarget *t)
     LLVMDisposeMessage(t->triple);
     free(t->cpu);
     free(t->features);
+}
+
+/* ---- several entries, their kernels split over modules ---------------------------------- */
+
+/* What compiling a body of op costs, roughly, relative to an elementwise
+ * loop (the matmul's packing and register tile dominate every model). */
+static double body_cost(IrOp op)
+{
+    switch (op) {
+    case IR_MATMUL: case IR_MATMUL_EPI: return 12;
+    case IR_WINDOWS: case IR_WINDOWS_T: return 4;
+    case IR_FUSED_ROWS: return 3;
+    case IR_FUSED: return 2;
+    default: return 1;
+    }
+}
+
+/* Whether a body gets default<O3>: all but the elementwise loops (plain or
+ * fused), which default<O2> vectorizes alike in less time.  With O2 for
+ * every body but the matmuls, the CNN's training took more CPU (9.1-9.6 s
+ * against 7.2-8.4 s for 100 steps on one thread): its windows, pooling and
+ * row kernels stay at O3. */
+static bool body_heavy(IrOp op) { return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED; }
+
+/* Assigns bodies [order...] (most costly first) of one kind to modules
+ * [first, first + count), each to the least loaded. */
+static void assign(CgSplit *s, const int *order, int nb, bool heavy, int first, int count)
+{
+    for (int x = 0; x < nb; x++) {
+        int b = order[x];
+        if (body_heavy(s->op[b]) != heavy)
+            continue;
+        int best = first;
+        for (int q = first + 1; q < first + count; q++)
+            if (s->cost[q] < s->cost[best])
+                best = q;
+        s->part[b] = best;
+        s->cost[best] += body_cost(s->op[b]);
+    }
+}
+
+int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
+{
+    *s = (CgSplit){0};
+    s->body = calloc((size_t)n, sizeof *s->body);
+    int cap = 16;
+    Body *bodies = malloc(sizeof *bodies * (size_t)cap);
+    s->op = malloc(sizeof *s->op * (size_t)cap);
+    for (int i = 0; i < n; i++) {
+        const IrGraph *g = e[i].g;
+        s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
+        for (int v = 0; v < g->n; v++) {
+            s->body[i][v] = -1;
+            if (!cg_has_kernel(&g->nodes[v]) || e[i].p->alias[v] >= 0)
+                continue;
+            StrBuf key = {0};
+            kernel_key(&key, g, v);
+            unsigned long long h = hash_of(sb_cstr(&key));
+            int b = 0;
+            while (b < s->nbodies && !(bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0))
+                b++;
+            if (b == s->nbodies) {
+                if (s->nbodies == cap) {
+                    cap *= 2;
+                    bodies = realloc(bodies, sizeof *bodies * (size_t)cap);
+                    s->op = realloc(s->op, sizeof *s->op * (size_t)cap);
+                }
+                bodies[b] = (Body){h, strdup(sb_cstr(&key)), NULL};
+                s->op[b] = g->nodes[v].op;
+                s->nbodies++;
+            }
+            sb_free(&key);
+            s->body[i][v] = b;
+        }
+    }
+    for (int b = 0; b < s->nbodies; b++)
+        free(bodies[b].key);
+    free(bodies);
+    /* the most costly first, each to the least loaded module of its kind
+     * (ties: the lower index, so every run splits alike); light modules
+     * first, module 0 (which also holds the wrappers and entries) among them */
+    nparts = nparts < 1 ? 1 : 2 * nparts > CG_MAX_PARTS ? CG_MAX_PARTS / 2 : nparts;
+    int nheavy = 0;
+    for (int b = 0; b < s->nbodies; b++)
+        nheavy += body_heavy(s->op[b]);
+    int nlight = s->nbodies - nheavy;
+    bool two = level >= 3 && nheavy > 0;  /* modules of both kinds; else all are light (level < 3: all at level) */
+    int light_parts = two ? (nlight < nparts ? nlight : nparts) : (s->nbodies < nparts ? s->nbodies : nparts);
+    int heavy_parts = two ? (nheavy < nparts ? nheavy : nparts) : 0;
+    if (light_parts < 1)
+        light_parts = 1;
+    s->nparts = light_parts + heavy_parts;
+    for (int q = 0; q < s->nparts; q++)
+        s->level[q] = q < light_parts && level >= 3 ? 2 : level;
+    s->part = malloc(sizeof *s->part * (size_t)(s->nbodies + 1));
+    int *order = malloc(sizeof *order * (size_t)(s->nbodies + 1));
+    for (int b = 0; b < s->nbodies; b++)
+        order[b] = b;
+    for (int x = 1; x < s->nbodies; x++)  /* insertion sort: stable, and bodies are few */
+        for (int y = x; y > 0 && body_cost(s->op[order[y]]) > body_cost(s->op[order[y - 1]]); y--) {
+            int tmp = order[y];
+            order[y] = order[y - 1];
+            order[y - 1] = tmp;
+        }
+    if (two) {
+        assign(s, order, s->nbodies, false, 0, light_parts);
+        assign(s, order, s->nbodies, true, light_parts, heavy_parts);
+    } else {
+        assign(s, order, s->nbodies, false, 0, light_parts);
+        assign(s, order, s->nbodies, true, 0, light_parts);
+    }
+    free(order);
+    return 0;
+}
+
+void cg_split_free(CgSplit *s, int n)
+{
+    for (int i = 0; i < n && s->body; i++)
+        free(s->body[i]);
+    free(s->body);
+    free(s->part);
+    free(s->op);
+}
+
+int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n, const CgSplit *s, int part,
+                  const CgTarget *t, const char **err)
+{
+    Cg cg = {.ctx = ctx, .mod = mod};
+    Cg *c = &cg;
+    c->b = LLVMCreateBuilderInContext(ctx);
+    LLVMValueRef *fns = calloc((size_t)s->nbodies + 1, sizeof *fns);  /* bodies defined or declared here */
+    for (int i = 0; i < n; i++) {
+        const IrGraph *g = e[i].g;
+        c->g = g;
+        c->plan = e[i].p;
+        init_types(c);
+        c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
+        LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
+        for (int v = 0; v < g->n; v++) {
+            int b = s->body[i][v];
+            if (b < 0 || (part != 0 && (s->part[b] != part || fns[b])))
+                continue;
+            const IrNode *nd = &g->nodes[v];
+            int nslots = 1 + nd->nin;
+            int *slots = malloc(sizeof *slots * (size_t)nslots);
+            slots[0] = v;
+            for (int k = 0; k < nd->nin; k++)
+                slots[1 + k] = nd->in[k];
+            LLVMTypeRef *params = malloc(sizeof *params * (size_t)(nslots + 3));
+            for (int k = 0; k < nslots; k++)
+                params[k] = c->t_ptr;
+            params[nslots] = c->t_ptr;
+            params[nslots + 1] = params[nslots + 2] = c->t_i64;
+            LLVMTypeRef body_t = LLVMFunctionType(c->t_void, params, (unsigned)nslots + 3, 0);
+            char bname[256];
+            snprintf(bname, sizeof bname, "%s.body%d.%s", e[0].name, b, ir_ops[s->op[b]].name);
+            if (!fns[b] && s->part[b] == part)
+                fns[b] = make_body(c, v, slots, nslots, body_t, bname, s->nparts == 1, t);
+            if (part == 0) {
+                if (!fns[b]) {  /* compiled in another module of the same object */
+                    fns[b] = LLVMAddFunction(mod, bname, body_t);
+                    LLVMSetVisibility(fns[b], LLVMHiddenVisibility);
+                }
+                char kname[256];
+                snprintf(kname, sizeof kname, "%s.k%d.%s", e[i].name, v, ir_ops[nd->op].name);
+                kernel[v] = make_wrapper(c, v, slots, nslots, body_t, fns[b], kname, t);
+            }
+            free(params);
+            free(slots);
+        }
+        if (part == 0)
+            make_entry(c, e[i].name, kernel, t);
+        free(kernel);
+        free(c->tables);
+    }
+    free(fns);
+    LLVMDisposeBuilder(c->b);
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        static _Thread_local char buf[2048];
+        snprintf(buf, sizeof buf, "generated LLVM IR does not verify: %s", msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        *err = buf;
+        return -1;
+    }
+    LLVMDisposeMessage(msg);
+    return 0;
 }

@@ -22,6 +22,33 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 /* Builds g's kernels and entry `name` into mod and verifies the module. */
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err);
+/* The kernels of several entries compiled as one object: one body per
+ * distinct kernel (kernel_key), shared by every node and entry that needs
+ * it, and each body assigned to one of the modules that compile in
+ * parallel: matmul bodies to modules optimized with default<O3>, the rest
+ * to modules with default<O2>.  Module 0 also holds every node's wrapper and the entries; the
+ * others hold bodies only (external, hidden), which module 0 declares. */
+enum { CG_MAX_PARTS = 16 };
+typedef struct CgSplit {
+    int     nparts;
+    int     nbodies;
+    int    *part;               /* per body: its module */
+    IrOp   *op;                 /* per body: its op (for names) */
+    int   **body;               /* per entry, per node: its body, or -1 (no kernel) */
+    double  cost[CG_MAX_PARTS]; /* per module: the estimated compile cost of its bodies */
+    int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline) */
+} CgSplit;
+
+/* nparts: modules of each kind (elementwise bodies at 2 when level is 3,
+ * the rest at level), at most CG_MAX_PARTS in all. */
+int  cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s);
+void cg_split_free(CgSplit *s, int n);
+/* Module part of the split: its bodies, and (part 0) the wrappers and entries. */
+int  cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n, const CgSplit *s, int part,
+                   const CgTarget *t, const char **err);
+
+/* The pass pipeline cg_optimize runs at level (part of the cache key). */
+const char *cg_pipeline(int level);
 /* default<O3> (level 3) with loop and SLP vectorization. */
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err);
 

@@ -22,6 +22,7 @@
 
 #include "../codegen/cg.h"
 #include "cdesc.h"
+#include "compile.h"
 
 extern char **environ;
 
@@ -70,6 +71,15 @@ static int run(char *const argv[])
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int bad = fwrite(p, 1, n, f) != n;
+    return fclose(f) != 0 || bad ? -1 : 0;
 }
 
 static int write_file(const char *path, StrBuf *b)
@@ -159,6 +169,35 @@ static int run_cc(char **argv, FILE *log)
         return 1;
     }
     return 0;
+}
+
+/* The generated objects as one, gen: written there, or (compiled in
+ * parallel, several) written beside it and merged by the linker (-r). */
+static int write_objects(Arena *a, const char *dir, const char *gen, const CgObjects *objs, FILE *log)
+{
+    if (objs->n == 1) {
+        if (write_bytes(gen, objs->obj[0], objs->len[0]) == 0)
+            return 0;
+        fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
+    char *argv[CG_MAX_OBJECTS + 8] = {(char *)cc, "-r", "-nostdlib", "-o", (char *)gen};
+    int argc = 5, rc = 0;
+    for (int k = 0; k < objs->n; k++) {
+        argv[argc] = arena_printf(a, "%s/gen%d.o", dir, k);
+        if (rc == 0 && write_bytes(argv[argc], objs->obj[k], objs->len[k]) != 0) {
+            fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
+            rc = 1;
+        }
+        argc++;
+    }
+    argv[argc] = NULL;
+    if (rc == 0)
+        rc = run_cc(argv, log);
+    for (int k = 5; k < argc; k++)
+        unlink(argv[k]);
+    return rc;
 }
 
 static const char *dir_of(Arena *a, const char *path)
@@ -264,8 +303,11 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         cdesc_trainer(&c, &tm, &names, model_dir);
     }
     double t1 = drive_now();
-    if (cg_emit(entries, nentries, &co, CG_FILE_OBJ, gen, &err) != 0) {
+    CompileResult cr = {0};
+    if (compile_entries(entries, nentries, &co, !o->no_cache, log, o->verbose, &cr, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
+        rc = 1;
+    } else if (write_objects(a, dir, gen, &cr.objs, log) != 0) {
         rc = 1;
     } else if (write_file(csrc, &c) != 0 || (library && write_file(hdr, &h) != 0)) {
         fprintf(log, "nnc: error: cannot write in %s: %s\n", dir, strerror(errno));
@@ -311,8 +353,12 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (rc == 0 && library)
         rc = install_file(a, hdr, header, log);
     remove_dir(dir, files, 5);
-    if (rc == 0 && o->verbose)
-        fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM %.1f ms, C compiler %.1f ms)\n",
-                1e3 * (drive_now() - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (drive_now() - t2));
+    if (rc == 0 && o->verbose) {
+        char parts[256];
+        compile_describe(&cr, parts, sizeof parts);
+        fprintf(log, "compiled in %.1f ms (cache %s: front end and passes %.1f ms, %s, C compiler %.1f ms)\n",
+                1e3 * (drive_now() - t0), cr.status, 1e3 * (t1 - t0), parts, 1e3 * (drive_now() - t2));
+    }
+    compile_free(&cr);
     return rc;
 }

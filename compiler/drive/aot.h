@@ -22,6 +22,7 @@ typedef struct AotOptions {
     const char    *cpu;          /* --target-cpu; NULL: this host */
     TrainOverrides train;        /* compiled in: batch, learning rate, and defaults */
     int            verbose;
+    int            no_cache;     /* --no-cache: compile without the persistent cache */
     FILE          *log;
 } AotOptions;
 

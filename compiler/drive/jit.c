@@ -7,7 +7,16 @@
 
 
 #include "../codegen/cg.h"
+#include "compile.h"
 #include "model.h"
+
+static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
+{
+    for (int k = 0; k < objs->n; k++)
+        if (cg_jit_add_object(jit, objs->obj[k], objs->len[k], err) != 0)
+            return -1;
+    return 0;
+}
 
 int nnc_jit_train(NncFront *f, const JitOptions *o)
 {
@@ -28,19 +37,29 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     const char *err = NULL;
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
-    if (cg_jit_create(&jit, &err) != 0
-        || cg_jit_add(jit, &tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY, &(CgOptions){.opt = 3}, &err) != 0
-        || cg_jit_add(jit, &tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY, &(CgOptions){.opt = 3}, &err) != 0
+    /* both entries in one compile (their kernels shared), one cache entry */
+    CgEntry entries[2] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
+                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY}};
+    CompileResult cr = {0};
+    double t2 = 0;
+    if (compile_entries(entries, 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
+        || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
+        || add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))
         || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        compile_free(&cr);
         cg_jit_destroy(jit);
         return 3;
     }
-    double t2 = drive_now();
-    if (o->verbose)
-        fprintf(log, "compiled in %.1f ms (front end and passes %.1f ms, LLVM and JIT %.1f ms)\n",
-                1e3 * (t2 - t0), 1e3 * (t1 - t0), 1e3 * (t2 - t1));
+    compile_free(&cr);
+    double t3 = drive_now();
+    if (o->verbose) {
+        char parts[256];
+        compile_describe(&cr, parts, sizeof parts);
+        fprintf(log, "compiled in %.1f ms (cache %s: front end and passes %.1f ms, %s, JIT link %.1f ms)\n",
+                1e3 * (t3 - t0), cr.status, 1e3 * (t1 - t0), parts, 1e3 * (t3 - t2));
+    }
     RtRunOptions run = {.seed = -1, .threads = o->threads, .data_root = o->data_root, .save = o->save,
                         .load = o->load, .metrics = o->metrics, .chart = o->chart, .eval_only = o->eval_only, .sample = o->sample,
                         .length = o->length, .temperature = o->temperature};

@@ -19,6 +19,7 @@ typedef struct JitOptions {
     const char *sample;       /* --sample TEXT: generate after TEXT instead of training */
     int64_t     length;       /* --length: characters to generate (default 300) */
     double      temperature;  /* --temperature (default 1) */
+    int         no_cache;     /* --no-cache: compile without the persistent cache */
 } JitOptions;
 
 /* Returns an exit status: 0, 1 (the input or the data is wrong; said on

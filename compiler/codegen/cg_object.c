@@ -1,0 +1,176 @@
+/* cg_object.c — entries compiled to relocatable objects in memory, on all
+ * cores: the kernels are split over modules (cg_split: identical kernels
+ * once; elementwise bodies in modules of their own at default<O2>, the
+ * rest at default<O3>; the costly ones spread first), and each module is built,
+ * optimized and emitted by one of up to one thread per CPU, in a context
+ * and with a target machine of its own (LLVM contexts are not shared
+ * across threads).
+ * The objects go to the JIT (cg_jit_add_object, each) or to the linker.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_module.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* One module's work and result. */
+typedef struct Part {
+    const CgEntry   *e;
+    int              n;
+    const CgSplit   *split;
+    int              index;
+    const CgTarget  *target;
+    int              opt;
+    void            *obj;      /* out */
+    size_t           len;
+    CgTimes          t;
+    const char      *err;      /* NULL: done */
+    char             errbuf[512];
+} Part;
+
+static void *compile_part(void *arg)
+{
+    Part *p = arg;
+    double t0 = now_ms();
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMTargetMachineRef tm = cg_target_machine(p->target);
+    char name[64];
+    snprintf(name, sizeof name, "%s.part%d", p->e[0].name, p->index);
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
+    LLVMSetTarget(mod, p->target->triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(mod, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    const char *err = NULL;
+    int rc = cg_build_part(ctx, mod, p->e, p->n, p->split, p->index, p->target, &err);
+    double t1 = now_ms();
+    if (rc == 0)
+        rc = cg_optimize(mod, tm, p->opt, &err);
+    double t2 = now_ms();
+    if (rc == 0) {
+        LLVMMemoryBufferRef buf;
+        char *msg = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &buf)) {
+            snprintf(p->errbuf, sizeof p->errbuf, "machine code generation failed: %s", msg ? msg : "?");
+            LLVMDisposeMessage(msg);
+            err = p->errbuf;
+            rc = -1;
+        } else {
+            p->len = LLVMGetBufferSize(buf);
+            p->obj = malloc(p->len ? p->len : 1);
+            if (p->obj)
+                memcpy(p->obj, LLVMGetBufferStart(buf), p->len);
+            else {
+                err = "out of memory";
+                rc = -1;
+            }
+            LLVMDisposeMemoryBuffer(buf);
+        }
+    }
+    if (rc != 0 && err != p->errbuf) {  /* the builders' messages live in static buffers: copy now */
+        snprintf(p->errbuf, sizeof p->errbuf, "%s", err ? err : "?");
+        err = p->errbuf;
+    }
+    p->err = rc != 0 ? err : NULL;
+    p->t = (CgTimes){.build = t1 - t0, .opt = t2 - t1, .mc = now_ms() - t2};
+    LLVMDisposeModule(mod);
+    LLVMDisposeTargetMachine(tm);
+    LLVMContextDispose(ctx);
+    return NULL;
+}
+
+/* Modules claimed one at a time by the workers, the most costly first. */
+typedef struct Pool {
+    Part       *parts;
+    int         order[CG_MAX_OBJECTS];
+    int         n;
+    atomic_int  next;
+} Pool;
+
+static void *work(void *arg)
+{
+    Pool *pool = arg;
+    for (int x; (x = atomic_fetch_add(&pool->next, 1)) < pool->n;)
+        compile_part(&pool->parts[pool->order[x]]);
+    return NULL;
+}
+
+int cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjects *out, CgTimes *t,
+               const char **err)
+{
+    static char errbuf[600];
+    *out = (CgObjects){0};
+    CgTarget target;
+    if (cg_host_target(&target, o ? o->cpu : NULL, err) != 0)  /* here: LLVM's registries are set up once */
+        return -1;
+    if (threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 0 ? (int)cpus : 1;
+    }
+    CgSplit split;
+    int level = o ? o->opt : 3;
+    cg_split(e, n, threads, level, &split);
+    Part parts[CG_MAX_OBJECTS];
+    Pool pool = {.parts = parts, .n = split.nparts};
+    for (int k = 0; k < split.nparts; k++) {
+        parts[k] = (Part){.e = e, .n = n, .split = &split, .index = k, .target = &target, .opt = split.level[k]};
+        pool.order[k] = k;
+    }
+    for (int x = 1; x < split.nparts; x++)  /* the most costly module first */
+        for (int y = x; y > 0 && split.cost[pool.order[y]] > split.cost[pool.order[y - 1]]; y--) {
+            int tmp = pool.order[y];
+            pool.order[y] = pool.order[y - 1];
+            pool.order[y - 1] = tmp;
+        }
+    int workers = threads < split.nparts ? threads : split.nparts;
+    pthread_t tid[CG_MAX_OBJECTS];
+    bool started[CG_MAX_OBJECTS] = {0};
+    for (int w = 1; w < workers; w++)  /* this thread is a worker too; one that cannot start is not needed */
+        started[w] = pthread_create(&tid[w], NULL, work, &pool) == 0;
+    work(&pool);
+    for (int w = 1; w < workers; w++)
+        if (started[w])
+            pthread_join(tid[w], NULL);
+    int rc = 0;
+    for (int k = 0; k < split.nparts; k++) {
+        if (parts[k].err && rc == 0) {
+            snprintf(errbuf, sizeof errbuf, "%s", parts[k].err);
+            *err = errbuf;
+            rc = -1;
+        }
+        out->obj[k] = parts[k].obj;
+        out->len[k] = parts[k].len;
+        if (t) {  /* the longest module's parts: what the wall clock saw */
+            t->build = parts[k].t.build > t->build ? parts[k].t.build : t->build;
+            t->opt = parts[k].t.opt > t->opt ? parts[k].t.opt : t->opt;
+            t->mc = parts[k].t.mc > t->mc ? parts[k].t.mc : t->mc;
+        }
+    }
+    out->n = split.nparts;
+    cg_split_free(&split, n);
+    cg_target_free(&target);
+    if (rc != 0)
+        cg_objects_free(out);
+    return rc;
+}
+
+void cg_objects_free(CgObjects *objs)
+{
+    for (int k = 0; k < objs->n; k++)
+        free(objs->obj[k]);
+    objs->n = 0;
+}

@@ -1,0 +1,141 @@
+/* compile.c — see compile.h. */
+#include "compile.h"
+
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* CPU time of the process (all threads), ms: on a shared machine the wall
+ * clock of a compile says little, its CPU time more. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return 1e3 * (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + 1e-3 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* The objects as one cache entry's payload. */
+static void *pack(const CgObjects *o, size_t *len)
+{
+    size_t n = 4;
+    for (int k = 0; k < o->n; k++)
+        n += 8 + o->len[k];
+    unsigned char *b = malloc(n), *p = b;
+    if (!b)
+        return NULL;
+    uint32_t count = (uint32_t)o->n;
+    memcpy(p, &count, 4);
+    p += 4;
+    for (int k = 0; k < o->n; k++) {
+        uint64_t l = o->len[k];
+        memcpy(p, &l, 8);
+        memcpy(p + 8, o->obj[k], o->len[k]);
+        p += 8 + o->len[k];
+    }
+    *len = n;
+    return b;
+}
+
+/* The objects of a payload; false if it does not parse (the checksum
+ * passed, so only a bug would make one). */
+static bool unpack(const unsigned char *b, size_t n, CgObjects *o)
+{
+    *o = (CgObjects){0};
+    uint32_t count;
+    if (n < 4 || (memcpy(&count, b, 4), count < 1 || count > CG_MAX_OBJECTS))
+        return false;
+    size_t at = 4;
+    for (uint32_t k = 0; k < count; k++) {
+        uint64_t l;
+        if (n - at < 8 || (memcpy(&l, b + at, 8), l > n - at - 8))
+            break;
+        o->obj[k] = malloc(l ? l : 1);
+        memcpy(o->obj[k], b + at + 8, l);
+        o->len[k] = l;
+        o->n++;
+        at += 8 + l;
+    }
+    if (o->n != (int)count || at != n) {
+        cg_objects_free(o);
+        return false;
+    }
+    return true;
+}
+
+int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache, FILE *log, bool verbose,
+                    CompileResult *r, const char **err)
+{
+    *r = (CompileResult){.status = "off"};
+    double t0 = now_ms();
+    NncCache cache = {0};
+    char key[33] = "";
+    if (use_cache) {
+        cache_open(&cache, log, verbose);
+        if (cache.dir[0]) {
+            if (cg_key(e, n, o, key, err) != 0)
+                return -1;
+            r->status = "miss";
+            void *data;
+            size_t len;
+            if (cache_get(&cache, key, &data, &len)) {
+                bool ok = unpack(data, len, &r->objs);
+                free(data);
+                if (ok) {
+                    r->status = "hit";
+                    r->cache = now_ms() - t0;
+                    return 0;
+                }
+            }
+        }
+    }
+    double t1 = now_ms();
+    r->cache = t1 - t0;
+    double c0 = cpu_ms();
+    if (cg_objects(e, n, o, 0, &r->objs, &r->t, err) != 0)
+        return -1;
+    r->cpu = cpu_ms() - c0;
+    r->nobjs = r->objs.n;
+    if (key[0]) {
+        double t2 = now_ms();
+        size_t len;
+        void *data = pack(&r->objs, &len);
+        if (data)
+            cache_put(&cache, key, data, len);
+        free(data);
+        r->cache += now_ms() - t2;
+    }
+    return 0;
+}
+
+void compile_free(CompileResult *r)
+{
+    cg_objects_free(&r->objs);
+}
+
+void compile_describe(const CompileResult *r, char *out, size_t size)
+{
+    if (strcmp(r->status, "hit") == 0) {
+        snprintf(out, size, "cache %.1f ms", r->cache);
+        return;
+    }
+    char modules[80];
+    if (r->nobjs > 1)
+        snprintf(modules, sizeof modules, " (%d modules in parallel, CPU %.1f ms)", r->nobjs, r->cpu);
+    else
+        snprintf(modules, sizeof modules, " (CPU %.1f ms)", r->cpu);
+    int n = snprintf(out, size, "LLVM IR %.1f ms, LLVM optimisation %.1f ms, machine code %.1f ms%s", r->t.build,
+                     r->t.opt, r->t.mc, modules);
+    if (strcmp(r->status, "miss") == 0 && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, ", cache %.1f ms", r->cache);
+}

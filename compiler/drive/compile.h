@@ -1,0 +1,34 @@
+/* compile.h — entries to object code, through the persistent compile cache:
+ * what --jit, the trainer nnc writes and --emit=so|obj share.
+ *
+ * The entries' key (cg_key) finds the objects an earlier process made; else
+ * they are compiled (cg_objects: on all cores) and stored for the next
+ * process, as one cache entry: u32 count, then per object u64 length and
+ * its bytes. */
+#ifndef NNC_COMPILE_H
+#define NNC_COMPILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../codegen/cg.h"
+
+typedef struct CompileResult {
+    CgObjects   objs;    /* the relocatable objects (compile_free) */
+    int         nobjs;   /* how many modules compiled them (0 on a hit) */
+    double      cpu;     /* ms of CPU time (all threads) compiling them */
+    CgTimes     t;       /* ms: LLVM IR, optimization, machine code (all 0 on a hit) */
+    double      cache;   /* ms: the key, reading and writing the cache */
+    const char *status;  /* "hit", "miss" or "off" (--no-cache, or no directory) */
+} CompileResult;
+
+/* Returns 0, or -1 with *err (an internal error). */
+int  compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache, FILE *log, bool verbose,
+                     CompileResult *r, const char **err);
+void compile_free(CompileResult *r);
+/* -v's parts of the compile from the cache on: "cache hit, cache 1.2 ms" or
+ * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
+ * cache .. ms" (off: no cache part). */
+void compile_describe(const CompileResult *r, char *out, size_t size);
+
+#endif

@@ -1,0 +1,162 @@
+#!/bin/sh
+# cache.sh NNC ROOT CASE — the persistent compile cache (compiler/util/cache.c),
+# each case in a cache directory of its own (NNC_CACHE_DIR), xor for speed.
+#   hit        a second run hits (-v says so) and trains bit for bit as the
+#              first (metrics lines without the times, checkpoints byte for
+#              byte); examples/mnist_mlp.nn for 30 steps the same way (with
+#              MNIST); the trainer nnc writes hits the entry --jit made
+#   corrupt    an entry with a byte of its code flipped, cut short, of
+#              another nnc version, or not an entry at all is reported (-v),
+#              recompiled and replaced, and the run trains as before
+#   concurrent four processes filling one empty cache at once all succeed;
+#              the cache then holds one valid entry (the next run hits) and
+#              no temporary file
+#   nocache    --no-cache writes nothing (the directory is not even made)
+#              and says "cache off"
+#   unwritable a cache path that cannot be made (under a file) costs one
+#              warning, and the run trains
+#   evict      NNC_CACHE_MAX holding two entries: after A, B, a hit on A and
+#              then C, B (least recently used) is gone and A and C stay
+nnc=$1 root=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export NNC_CACHE_DIR="$tmp/cache"
+xor="$root/examples/xor.nn"
+# run NAME [OPTION...]: xor for 40 epochs, metrics to $tmp/NAME.m, checkpoint
+# $tmp/NAME.ck, stderr to $tmp/NAME.log; fails the test on a non-zero exit
+run() {
+    name=$1
+    shift
+    "$nnc" --jit -v --epochs 40 --data "$root/examples" --metrics "$tmp/$name.m" --save "$tmp/$name.ck" "$@" \
+        2>"$tmp/$name.log" >/dev/null || { echo "run $name failed:"; cat "$tmp/$name.log"; exit 1; }
+}
+# says NAME TEXT: the log of run NAME has a line with TEXT
+says() {
+    grep -qF -- "$2" "$tmp/$1.log" || { echo "run $1 does not say '$2':"; cat "$tmp/$1.log"; exit 1; }
+}
+# same A B: runs A and B trained alike (metrics without times, checkpoints)
+same() {
+    for r in "$1" "$2"; do
+        sed 's/"[a-z_]*_seconds*": [0-9.e+-]*//g' "$tmp/$r.m" > "$tmp/$r.n"
+    done
+    cmp "$tmp/$1.n" "$tmp/$2.n" || { echo "metrics of $1 and $2 differ"; exit 1; }
+    [ ! -f "$tmp/$1.ck" ] || cmp "$tmp/$1.ck" "$tmp/$2.ck" || { echo "checkpoints of $1 and $2 differ"; exit 1; }
+}
+entries() { ls "$NNC_CACHE_DIR" 2>/dev/null | grep -c '\.nncobj$'; }
+
+case $case in
+hit)
+    run cold "$xor"
+    says cold "cache miss"
+    run warm "$xor"
+    says warm "cache hit"
+    same cold warm
+    echo "xor: miss then hit, trained alike; $(grep -o 'compiled in [0-9.]* ms' "$tmp/warm.log") warm"
+    # the trainer nnc writes: the same entries (same code), so a hit
+    (cd "$tmp" && "$nnc" -v -o "$tmp/xor_exe" "$xor" 2>"$tmp/exe.log") || { cat "$tmp/exe.log"; exit 1; }
+    says exe "cache hit"
+    "$tmp/xor_exe" --epochs 40 --data "$root/examples" --metrics "$tmp/exe.m" --save "$tmp/exe.ck" >/dev/null 2>&1 \
+        || { echo "the trainer failed"; exit 1; }
+    same cold exe
+    echo "the trainer nnc wrote hit the entry and trains as --jit did"
+    if [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ]; then
+        for r in mlp_cold mlp_warm; do
+            "$nnc" --jit -v --steps 30 --metrics "$tmp/$r.m" --save "$tmp/$r.ck" "$root/examples/mnist_mlp.nn" \
+                2>"$tmp/$r.log" >/dev/null || { cat "$tmp/$r.log"; exit 1; }
+        done
+        says mlp_cold "cache miss"
+        says mlp_warm "cache hit"
+        same mlp_cold mlp_warm
+        echo "mnist_mlp: miss then hit, trained alike"
+    fi ;;
+corrupt)
+    run first "$xor"
+    entry=$(ls "$NNC_CACHE_DIR"/*.nncobj)
+    size=$(wc -c < "$entry")
+    cp "$entry" "$tmp/good"
+    # flip: one byte in the middle of the object code
+    /usr/bin/python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0x40; open(p,'wb').write(b)" "$entry"
+    run flipped "$xor"
+    says flipped "checksum mismatch; recompiling"
+    says flipped "cache miss"
+    same first flipped
+    cmp "$entry" "$tmp/good" || { echo "the recompiled entry differs from the first"; exit 1; }
+    run again "$xor"
+    says again "cache hit"
+    # truncated: the last 100 bytes gone
+    head -c $((size - 100)) "$tmp/good" > "$entry"
+    run cut "$xor"
+    says cut "truncated: $((size - 196)) bytes of object code, its header says $((size - 96)); recompiling"
+    says cut "cache miss"
+    same first cut
+    head -c 40 "$tmp/good" > "$entry"
+    run cut_header "$xor"
+    says cut_header "truncated inside its header; recompiling"
+    # foreign: another version in the header
+    cp "$tmp/good" "$entry"
+    /usr/bin/python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[16:48]=b'9.9.9'.ljust(32,b'\0'); open(p,'wb').write(b)" "$entry"
+    run foreign "$xor"
+    says foreign "written by nnc 9.9.9 (entry format 1), this is nnc"
+    says foreign "cache miss"
+    same first foreign
+    # not an entry at all
+    echo "hello" > "$entry"
+    run junk "$xor"
+    says junk "not an nnc cache entry; recompiling"
+    same first junk
+    cmp "$entry" "$tmp/good" || { echo "the entry was not replaced by a good one"; exit 1; }
+    echo "flipped, truncated (twice), foreign and junk entries were each recompiled and replaced" ;;
+concurrent)
+    for i in 1 2 3 4; do
+        "$nnc" --jit -v --epochs 40 --data "$root/examples" --metrics "$tmp/p$i.m" "$xor" 2>"$tmp/p$i.log" >/dev/null &
+    done
+    wait
+    fail=0
+    for i in 1 2 3 4; do
+        grep -q "^compiled in" "$tmp/p$i.log" || { echo "process $i failed:"; cat "$tmp/p$i.log"; fail=1; }
+    done
+    [ $fail = 0 ] || exit 1
+    for i in 2 3 4; do same p1 p$i; done
+    [ "$(entries)" = 1 ] || { echo "the cache holds $(entries) entries, not 1:"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    leftover=$(ls -A "$NNC_CACHE_DIR" | grep -c '^\.tmp-')
+    [ "$leftover" = 0 ] || { echo "temporary files left:"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    run after "$xor"
+    says after "cache hit"
+    echo "4 processes at once: all trained alike, one valid entry, no temporary file" ;;
+nocache)
+    run off --no-cache "$xor"
+    says off "(cache off:"
+    [ ! -e "$NNC_CACHE_DIR" ] || { echo "--no-cache wrote:"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    run on "$xor"
+    same off on
+    echo "--no-cache wrote nothing" ;;
+unwritable)
+    export NNC_CACHE_DIR=/dev/null/nnc-cache
+    run ro "$xor"
+    n=$(grep -c "warning" "$tmp/ro.log")
+    [ "$n" = 1 ] || { echo "$n warnings, not 1:"; cat "$tmp/ro.log"; exit 1; }
+    says ro "nnc: warning: cannot write the compile cache /dev/null/nnc-cache: Not a directory; compiling without it"
+    says ro "(cache off:"
+    grep -q '"train_loss"' "$tmp/ro.m" || { echo "no metrics"; exit 1; }
+    echo "an unwritable cache: one warning, trained" ;;
+evict)
+    run a "$xor"
+    one=$(ls -l "$NNC_CACHE_DIR"/*.nncobj | awk '{print $5}')
+    export NNC_CACHE_MAX=$((one * 5 / 2))
+    a=$(ls "$NNC_CACHE_DIR")
+    run b --batch 2 "$xor"
+    b=$(ls -t "$NNC_CACHE_DIR" | head -1)
+    [ "$(entries)" = 2 ] || { echo "want 2 entries"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    sleep 0.05
+    run a2 "$xor"
+    says a2 "cache hit"
+    sleep 0.05
+    run c --batch 3 "$xor"
+    says c "evicted $b (over the cap of $NNC_CACHE_MAX bytes)"
+    [ "$(entries)" = 2 ] || { echo "want 2 entries after eviction"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    [ -f "$NNC_CACHE_DIR/$a" ] || { echo "A (used last but one) was evicted"; exit 1; }
+    [ ! -f "$NNC_CACHE_DIR/$b" ] || { echo "B (least recently used) stayed"; exit 1; }
+    echo "cap of $NNC_CACHE_MAX bytes: B evicted, A (hit since) and C kept" ;;
+*)
+    echo "unknown case $case"; exit 2 ;;
+esac

@@ -108,7 +108,9 @@ static double read_act(Loop *L, RtBytes at)
 
 typedef struct Eval { double loss, metric[8]; int64_t examples; } Eval;
 
-static void evaluate(Loop *L, Eval *out)
+/* Returns 0, or -1 when the scratch memory of the generated code ran out
+ * (rt_pool_failed): the results are void. */
+static int evaluate(Loop *L, Eval *out)
 {
     const RtModel *m = L->m;
     const RtTrainConfig *c = L->cfg;
@@ -121,6 +123,8 @@ static void evaluate(Loop *L, Eval *out)
         else
             fill_examples(L, c->test, NULL, k * c->batch, b);
         m->eval.fn(&L->ctx);
+        if (rt_pool_failed(L->ctx.pool))
+            return -1;
         if (m->eval.loss.fixed >= 0)
             out->loss += read_act(L, m->eval.loss) * (double)b;
         for (int i = 0; i < m->eval.nmetrics; i++)
@@ -130,7 +134,10 @@ static void evaluate(Loop *L, Eval *out)
     out->loss /= (double)out->examples;
     for (int i = 0; i < m->eval.nmetrics; i++)
         out->metric[i] /= (double)out->examples;
+    return 0;
 }
+
+static const char no_scratch[] = "out of memory for the scratch space of the generated code";
 
 /* ---- sampling -------------------------------------------------------------------------- */
 
@@ -192,6 +199,11 @@ static int sample(Loop *L, char *err, size_t errlen)
             rt_set(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
         }
         m->eval.fn(&L->ctx);
+        if (rt_pool_failed(L->ctx.pool)) {
+            free(p);
+            free(ids);
+            return rt_fail(1, err, errlen, "%s", no_scratch);
+        }
         /* logits [1, T, V]: row len-1 */
         int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
@@ -317,7 +329,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         return 1;
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         L.ctx.slab[s] = L.slab[s];
-    RtPool *pool = c->threads > 1 ? rt_pool_create(c->threads) : NULL;
+    /* a pool of one thread too: it holds the scratch memory of the generated code */
+    RtPool *pool = rt_pool_create(c->threads > 1 ? c->threads : 1);
     L.ctx.pool = pool;
     int rc = 0;
 
@@ -346,7 +359,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     }
     if (c->eval_only) {
         Eval ev;
-        evaluate(&L, &ev);
+        if (evaluate(&L, &ev) != 0) {
+            rc = rt_fail(1, err, errlen, "%s", no_scratch);
+            goto done;
+        }
         fprintf(L.log, "test_loss %.4f", ev.loss);
         for (int i = 0; i < m->eval.nmetrics; i++)
             fprintf(L.log, "  test_%s %.4f", m->eval.metric_name[i], ev.metric[i]);
@@ -388,6 +404,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             fill_examples(&L, c->train, L.order, first, b);
         }
         m->train.fn(&L.ctx);
+        if (rt_pool_failed(pool)) {
+            rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
+            break;
+        }
         double loss = read_act(&L, m->train.loss);
         step++;
         if (!isfinite(loss)) {
@@ -410,7 +430,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         }
         if (eval_now) {
             Eval ev;
-            evaluate(&L, &ev);
+            if (evaluate(&L, &ev) != 0) {
+                rc = rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch);
+                break;
+            }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */
             int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;

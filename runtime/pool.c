@@ -84,6 +84,24 @@ enum { SPINS = 2000 };
  * small against its work. */
 enum { CLAIMS_PER_THREAD = 4 };
 
+/* After a call in which the caller, done with its own claims, waited for a
+ * worker longer than its whole share of the work took (the worker was
+ * descheduled holding a claim: on a busy machine that is milliseconds),
+ * the next SOLO_CALLS calls run on the caller alone; each such wait in a row
+ * doubles that, up to SOLO_MAX, and a call without one starts over.  On a
+ * machine with idle CPUs the waits never come and every call is parallel;
+ * on one where the workers keep losing their CPUs the pool works as one
+ * thread most of the time, so the default is not slower than --threads 1. */
+enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
+
+/* Workers that are spinning see a call start and join it at no cost; one
+ * that sleeps costs a futex call to wake and then a scheduler round trip
+ * before it runs (and on a CPU shared with the caller it takes the caller's
+ * place).  So the caller wakes sleepers only once its own claims have taken
+ * WAKE_AFTER and claims are still left: a small call runs on whoever is
+ * awake, a large one on every thread.  Seconds. */
+#define WAKE_AFTER 20e-6
+
 /* One thread's scratch memory: 64-byte aligned, zero when new. */
 typedef struct Arena {
     void  *mem;
@@ -118,8 +136,11 @@ struct RtPool {
     int64_t         claims;
     uint64_t        call;      /* numbers calls for rt_task_scratch; never 0 */
     bool            in_call;   /* the caller is inside rt_parallel (only it reads this) */
+    int             solo_left; /* calls still to run on the caller alone (see SOLO_CALLS) */
+    int             solo_next; /* how many the next stall sets it to */
     bool            stop;      /* set with the last generation: workers return */
     atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
+    atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
 };
 
 static inline void cpu_relax(void)
@@ -172,11 +193,26 @@ static uint64_t wait_generation(RtPool *p, uint64_t seen)
             return g;
         cpu_relax();
     }
+    /* sleepers first, generation after (both seq_cst), against the
+     * caller's generation first, sleepers after: if the caller saw no
+     * sleeper, this thread sees the new generation and does not sleep. */
     pthread_mutex_lock(&p->mu);
-    while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+    atomic_fetch_add(&p->sleepers, 1);
+    while ((g = atomic_load(&p->generation)) == seen)
         pthread_cond_wait(&p->wake, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
+}
+
+/* Wakes the workers asleep on generation, if any. */
+static void wake_sleepers(RtPool *p)
+{
+    if (atomic_load(&p->sleepers) == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* The caller, with nothing left to claim: waits for the claims running workers hold. */
@@ -283,6 +319,7 @@ RtPool *rt_pool_create(int threads)
     atomic_init(&p->left, 0);
     atomic_init(&p->finished, 0);
     atomic_init(&p->failed, 0);
+    atomic_init(&p->sleepers, 0);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p->workers);
         free(p);
@@ -321,6 +358,13 @@ void rt_pool_destroy(RtPool *p)
 
 int rt_pool_threads(const RtPool *p) { return p ? p->threads : 1; }
 
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* The next call number (0 is never one: new scratch memory holds zeros). */
 static uint64_t next_call(RtPool *p)
 {
@@ -334,6 +378,9 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     if (n <= 0)
         return;
     int T = rt_pool_threads(p);
+    bool solo = p && p->solo_left > 0;
+    if (solo)
+        p->solo_left--;
     /* One thread, or one item: no one to wake. */
     if (T == 1 || n == 1) {
         if (p) {
@@ -346,6 +393,18 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
         return;
     }
     int64_t claims = claims_for(n, T);
+    /* Workers that keep stalling: the same claims, on the caller. */
+    if (solo) {
+        next_call(p);
+        p->in_call = true;
+        for (int64_t i = 0; i < claims; i++) {
+            int64_t begin = claim_start(n, claims, i), end = claim_start(n, claims, i + 1);
+            if (begin < end)
+                task(arg, begin, end);
+        }
+        p->in_call = false;
+        return;
+    }
     /* The workers read these only after a claim, and all claims of the
      * previous call were finished before it returned. */
     p->task = task;
@@ -356,17 +415,34 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     p->in_call = true;
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     atomic_store_explicit(&p->left, claims, memory_order_release);
-    start_generation(p);
+    double start = seconds();
+    atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
+    bool woken = false;
     int64_t i, mine = 0;
     while ((i = take_claim(p)) >= 0) {
         run_claim(p, i);
         mine++;
+        if (!woken && atomic_load_explicit(&p->left, memory_order_relaxed) > 0 && seconds() - start >= WAKE_AFTER) {
+            wake_sleepers(p);
+            woken = true;
+        }
     }
-    if (mine && atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine == claims) {
-        p->in_call = false;
-        return;
+    if (!mine || atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine != claims) {
+        double worked = seconds();
+        wait_finished(p, claims);
+        double waited = seconds() - worked;
+        worked -= start;
+        /* A wait longer than the caller's share took, and than waking a
+         * sleeping thread takes (tens of microseconds): a stalled worker. */
+        if (waited > worked && waited > 200e-6) {
+            p->solo_next = p->solo_next ? (p->solo_next * 2 < SOLO_MAX ? p->solo_next * 2 : SOLO_MAX) : SOLO_CALLS;
+            p->solo_left = p->solo_next;
+        } else {
+            p->solo_next = 0;
+        }
+    } else {
+        p->solo_next = 0;
     }
-    wait_finished(p, claims);
     p->in_call = false;
 }
 

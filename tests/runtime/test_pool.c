@@ -179,6 +179,8 @@ static void test_documented_claims(void)
     check_split(NULL, 5);
 }
 
+static void slow_record(void *arg, int64_t begin, int64_t end);
+
 /* ---- the caller takes part, and never waits for a worker that has not started ---------- */
 
 /* With every worker delayed by 300 ms after it wakes (the test hook), calls
@@ -198,9 +200,9 @@ static void test_delayed_worker(void)
         for (int rep = 0; rep < 3; rep++) {
             Chunks c = {0};
             double start = now_us();
-            rt_parallel(p, 1000, record, &c);
+            rt_parallel(p, 1000, slow_record, &c);  /* 200 us a claim: the caller wakes the workers */
             double us = now_us() - start;
-            CU_ASSERT(us < 150000);  /* 300 ms if it waited; ~10 us when it does not */
+            CU_ASSERT(us < 150000);  /* 300 ms if it waited; 4·T claims of 200 us when it does not */
             int k2 = atomic_load(&c.k), mine = 0;
             CU_ASSERT_EQUAL(k2, doc_claims(1000, T));
             for (int i = 0; i < k2 && i < MAXREC; i++)
@@ -217,6 +219,48 @@ static void test_delayed_worker(void)
     }
 }
 
+/* A claim that a worker holds for 20 ms while the caller has finished its
+ * own (a worker descheduled mid-claim, as on a busy machine): the next calls
+ * run all their claims on the caller, the same ranges. */
+typedef struct Stall { pthread_t caller; atomic_int stalled; } Stall;
+
+static void stall_on_worker(void *arg, int64_t begin, int64_t end)
+{
+    Stall *s = arg;
+    (void)begin, (void)end;
+    if (!pthread_equal(pthread_self(), s->caller)) {
+        if (atomic_exchange(&s->stalled, 1) == 0)
+            nanosleep(&(struct timespec){0, 20000000}, NULL);
+        return;
+    }
+    double until = now_us() + 200;  /* time for a worker to wake and take a claim */
+    while (now_us() < until && !atomic_load(&s->stalled))
+        ;
+}
+
+static void test_stalled_worker_goes_solo(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    int stalled = 0;
+    for (int rep = 0; rep < 50 && !stalled; rep++) {  /* until a worker took a claim */
+        Stall s = {.caller = pthread_self()};
+        rt_parallel(p, 1000, stall_on_worker, &s);
+        stalled = atomic_load(&s.stalled);
+    }
+    CU_ASSERT_FATAL(stalled);
+    Chunks c = {0};
+    rt_parallel(p, 1000, record, &c);
+    int k = atomic_load(&c.k), mine = 0;
+    CU_ASSERT_EQUAL(k, doc_claims(1000, 2));
+    for (int i = 0; i < k && i < MAXREC; i++)
+        mine += pthread_equal(c.who[i], pthread_self()) != 0;
+    CU_ASSERT_EQUAL(mine, k);
+    for (int rep = 0; rep < 40; rep++)  /* and back to parallel calls later: still every index once */
+        check_visits(p, 1000);
+    rt_pool_destroy(p);
+}
+
 /* A worker that wakes late in the middle of a stream of calls takes claims
  * of whichever call is in flight then: every index of every call once. */
 static void test_late_worker_in_stream(void)
@@ -229,35 +273,37 @@ static void test_late_worker_in_stream(void)
     rt_pool_destroy(p);
 }
 
-/* The claims of one call run at the same time when they must: with T claims
- * that each wait (up to 10 s) for all the others to arrive, the caller holds
- * one and the workers must take the rest. */
-typedef struct Meet { atomic_int arrived; int want; atomic_int timed_out; } Meet;
-
-static void meet(void *arg, int64_t begin, int64_t end)
+/* Claims of ~200 us each: the caller wakes the sleeping workers (after its
+ * first claim) and they take part; in 20 calls every worker runs claims. */
+static void slow_record(void *arg, int64_t begin, int64_t end)
 {
-    Meet *m = arg;
-    atomic_fetch_add(&m->arrived, 1);
-    double until = now_us() + 10e6;
-    while (atomic_load(&m->arrived) < m->want)
-        if (now_us() > until) {
-            atomic_store(&m->timed_out, 1);
-            return;
-        }
-        else
-            sched_yield();
+    double until = now_us() + 200;
+    while (now_us() < until)
+        ;
+    record(arg, begin, end);
 }
 
-static void test_chunks_concurrent(void)
+static void test_workers_take_part(void)
 {
     for (int k = 1; k < NCOUNTS; k++) {
         int T = thread_counts[k];
         RtPool *p = rt_pool_create(T);
         CU_ASSERT_FATAL(p != NULL);
-        Meet m = {.want = T};
-        rt_parallel(p, T, meet, &m);
-        CU_ASSERT_EQUAL(atomic_load(&m.arrived), T);
-        CU_ASSERT_EQUAL(atomic_load(&m.timed_out), 0);
+        nanosleep(&(struct timespec){0, 20000000}, NULL);  /* asleep, not spinning */
+        pthread_t seen[8];
+        int nseen = 0;
+        for (int rep = 0; rep < 20 && nseen < T; rep++) {
+            Chunks c = {0};
+            rt_parallel(p, 4 * T, slow_record, &c);
+            for (int i = 0; i < atomic_load(&c.k) && i < MAXREC; i++) {
+                int known = 0;
+                for (int j = 0; j < nseen; j++)
+                    known |= pthread_equal(seen[j], c.who[i]) != 0;
+                if (!known && nseen < 8)
+                    seen[nseen++] = c.who[i];
+            }
+        }
+        CU_ASSERT_EQUAL(nseen, T);
         rt_pool_destroy(p);
     }
 }
@@ -622,7 +668,8 @@ static const RtTestCase tests[] = {
     {"documented_claims", test_documented_claims},
     {"delayed_worker", test_delayed_worker},
     {"late_worker_in_stream", test_late_worker_in_stream},
-    {"claims_concurrent", test_chunks_concurrent},
+    {"stalled_worker_goes_solo", test_stalled_worker_goes_solo},
+    {"workers_take_part", test_workers_take_part},
     {"sums_bit_identical", test_sums_bit_identical},
     {"sums_under_contention", test_sums_under_contention},
     {"scratch_per_thread", test_scratch_per_thread},

@@ -138,7 +138,7 @@ struct RtPool {
     bool            in_call;   /* the caller is inside rt_parallel (only it reads this) */
     int             solo_left; /* calls still to run on the caller alone (see SOLO_CALLS) */
     int             solo_next; /* how many the next stall sets it to */
-    bool            stop;      /* set with the last generation: workers return */
+    atomic_bool     stop;      /* set with the last generation: workers return (a late worker may read it any time) */
     atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
     atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
 };
@@ -248,7 +248,7 @@ static void *worker_main(void *v)
     uint64_t seen = 0;
     for (;;) {
         seen = wait_generation(p, seen);
-        if (p->stop)
+        if (atomic_load_explicit(&p->stop, memory_order_acquire))
             return NULL;
         int delay = atomic_load_explicit(&w->delay_us, memory_order_relaxed);
         if (delay > 0) {
@@ -274,7 +274,7 @@ static void *worker_main(void *v)
 /* Stops and joins the first `started` workers and frees p. */
 static void shut_down(RtPool *p, int started)
 {
-    p->stop = true;
+    atomic_store_explicit(&p->stop, true, memory_order_release);
     start_generation(p);
     for (int i = 0; i < started; i++) {
         pthread_join(p->workers[i].thread, NULL);
@@ -320,6 +320,7 @@ RtPool *rt_pool_create(int threads)
     atomic_init(&p->finished, 0);
     atomic_init(&p->failed, 0);
     atomic_init(&p->sleepers, 0);
+    atomic_init(&p->stop, false);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p->workers);
         free(p);

@@ -9,9 +9,10 @@
  *
  *   caller                                   worker
  *   task, arg, n, C = ...; finished = 0
- *   left = C (release) ---------------------> (woken by generation, or spinning)
- *   generation++, wake the sleepers           claims while left > 0 (CAS, acq_rel)
- *   claims while left > 0                     runs the claim
+ *   left = C (release) ---------------------> (spinning, or woken)
+ *   generation++                              sees generation move
+ *   claims while left > 0; after 20 us,       claims while left > 0 (CAS, acq_rel)
+ *     wakes sleeping workers if any left      runs the claim
  *   waits for finished == C (acquire) <------ finished++ (acq_rel)
  *
  * Why claims and not "worker w runs chunk w": on a busy machine a worker may
@@ -33,14 +34,19 @@
  * claim's release increment of `finished`.
  *
  * Waiting: both sides spin for a few tens of microseconds before sleeping
- * on a condition variable.  rt_parallel comes in bursts (tens of calls per
+ * on a condition variable (a sleeping worker is woken only for a call that
+ * is worth it: WAKE_AFTER; a caller that keeps waiting for stalled workers
+ * goes solo for a while: SOLO_CALLS).  rt_parallel comes in bursts (tens of calls per
  * training step with a little serial work between them) and waking a
  * sleeping thread costs a futex call and a scheduler round trip.  A pool
  * with more threads than the CPUs the process may run on does not spin: a
  * spinning thread would hold a CPU that a thread with work is waiting for.
- * Every change of generation and the last claim's finishing on a worker
- * happen under the mutex too, so a thread that decides to sleep cannot miss
- * its wake-up.
+ * A worker about to sleep counts itself in `sleepers` before it reads the
+ * generation one last time, and the caller moves the generation before it
+ * reads `sleepers` (all seq_cst): either the caller sees the sleeper and
+ * wakes it under the mutex, or the worker sees the new generation.  The
+ * last claim's finishing on a worker signals `done` under the mutex, so a
+ * caller that decides to sleep cannot miss it.
  *
  * Memory ordering — what a task may rely on:
  *   - everything the caller wrote before rt_parallel is visible to every

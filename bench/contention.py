@@ -30,11 +30,14 @@ MODELS = {
     "gpt": ("examples/shakespeare.nn", ["--steps", "30"]),
     "cnn": ("examples/mnist_cnn.nn", ["--steps", "100"]),
 }
+QUICK = {"mlp": ["--steps", "200"], "gpt": ["--steps", "10"], "cnn": ["--steps", "30"]}
 
 
-def run(nnc, model, threads):
+def run(nnc, model, threads, quick=False):
     """Seconds per training step of one nnc --jit run."""
     path, args = MODELS[model]
+    if quick:
+        args = QUICK[model]
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
         cmd = [nnc, "--jit", "--metrics", metrics, *args]
@@ -55,6 +58,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", default="mlp,gpt,cnn")
+    ap.add_argument("--quick", action="store_true", help="fewer steps (mlp 200, gpt 10, cnn 30): for a loaded machine")
     ap.add_argument("nnc", nargs="*", default=[os.path.join(ROOT, "build", "nnc")])
     a = ap.parse_args()
     models = a.models.split(",")
@@ -69,12 +73,13 @@ def main():
             try:
                 for c in cases:
                     if c[0] == load:
-                        times[c].append(run(c[2], c[1], c[3]))
+                        times[c].append(run(c[2], c[1], c[3], a.quick))
             finally:
                 if competitor:
                     competitor.kill()
                     competitor.wait()
-        print(f"round {r + 1} of {a.rounds} done", file=sys.stderr)
+        print(f"round {r + 1} of {a.rounds}: " + "; ".join(f"{c[0]} {c[1]} {'default' if c[3] == 0 else '1'} "
+              f"{os.path.basename(c[2])} {times[c][-1] * 1e3:.3f}" for c in cases), flush=True)
     med = {c: statistics.median(v) for c, v in times.items()}
     print(f"{'load':5} {'model':5} {'threads':8} {'ms/step':>9}  nnc")
     for c in cases:

@@ -24,6 +24,7 @@ struct RtInstance {
     uint8_t       *slab[5];
     int64_t        capacity; /* the largest batch the slabs hold (rt_batch_room) */
     char          *err;      /* separate so that const functions can report */
+    RtPool        *pool;     /* one thread, the caller's: it holds the generated code's scratch memory */
 };
 
 enum { ERR_LEN = 1024 };
@@ -47,7 +48,13 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
     }
     x->m = m;
     x->capacity = rt_batch_room(m->batch, m->batch);
+    if (!(x->pool = rt_pool_create(1))) {
+        free(x->err);
+        free(x);
+        return NULL;
+    }
     if (rt_slabs_alloc(m, x->capacity, x->slab, x->err, ERR_LEN) != 0) {
+        rt_pool_destroy(x->pool);
         free(x->err);
         free(x);
         return NULL;
@@ -64,6 +71,7 @@ void rt_instance_destroy(RtInstance *x)
     if (!x)
         return;
     rt_slabs_free(x->slab);
+    rt_pool_destroy(x->pool);
     free(x->err);
     free(x);
 }
@@ -163,7 +171,7 @@ static void copy_in(RtInstance *x, const RtTensorSpec *t, int count, const void 
 
 static RtCtx context(const RtInstance *x, int64_t batch)
 {
-    RtCtx ctx = {.batch = batch, .pool = NULL};
+    RtCtx ctx = {.batch = batch, .pool = x->pool};
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         ctx.slab[s] = x->slab[s];
     return ctx;
@@ -188,6 +196,8 @@ int rt_instance_forward(RtInstance *x, int64_t batch, const void *const *inputs,
         copy_in(x, m->inputs, m->ninputs, inputs, first, n);
         RtCtx ctx = context(x, n);
         e->fn(&ctx);
+        if (rt_pool_failed(x->pool))
+            return fail(x, "forward: out of memory for the scratch space of the generated code");
         memcpy(output + first * e->output_elems, x->slab[RT_SLAB_ACT] + rt_bytes_at(e->output, m->batch, n),
                sizeof(float) * (size_t)(n * e->output_elems));
     }
@@ -213,6 +223,8 @@ int rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inpu
     copy_in(x, m->targets, m->ntargets, targets, 0, batch);
     RtCtx ctx = context(x, batch);
     m->train.fn(&ctx);
+    if (rt_pool_failed(x->pool))
+        return fail(x, "train_step: out of memory for the scratch space of the generated code");
     if (loss)
         *loss = (float)rt_get(x->slab[RT_SLAB_ACT] + rt_bytes_at(m->train.loss, m->batch, batch), m->real, 0);
     return 0;

@@ -1,40 +1,71 @@
-/* pool.c — the thread pool behind rt_parallel; see nnc_runtime.h.
+/* pool.c — the thread pool behind rt_parallel, and the threads' scratch
+ * memory; see nnc_runtime.h.
  *
  * A pool of T threads is T - 1 workers started once plus the caller of
- * rt_parallel.  Worker w always runs chunk w; the caller runs chunk T - 1.
- * One call is one generation:
+ * rt_parallel.  A call over [0, n) is cut into C claims, contiguous ranges
+ * fixed by n and C alone (claim i is [i·n/C, (i+1)·n/C)), with C = n for
+ * small n and about CLAIMS_PER_THREAD per thread above that.  Whoever is
+ * running takes the next claim from an atomic counter until none is left:
  *
- *   caller                                  worker w
- *   task, arg, n = ...; remaining = T - 1
- *   generation++ (release) ---------------> sees generation move (acquire)
- *   runs chunk T - 1                         runs chunk w
- *   waits for remaining == 0 (acquire) <--- remaining-- (acq_rel)
+ *   caller                                   worker
+ *   task, arg, n, C = ...; finished = 0
+ *   left = C (release) ---------------------> (spinning, or woken)
+ *   generation++                              sees generation move
+ *   claims while left > 0; after 20 us,       claims while left > 0 (CAS, acq_rel)
+ *     wakes sleeping workers if any left      runs the claim
+ *   waits for finished == C (acquire) <------ finished++ (acq_rel)
  *
- * Both sides spin for a few tens of microseconds before sleeping on a
- * condition variable.  rt_parallel comes in bursts (about ten calls per
+ * Why claims and not "worker w runs chunk w": on a busy machine a worker may
+ * not get a CPU for milliseconds, and with a fixed split every call waited
+ * for it (the MNIST MLP took 5.6 times longer on 2 threads than on 1 beside
+ * a competing process).  Now the caller never waits for a worker that has
+ * not started: it takes the claims nobody took, and then waits only for
+ * claims that running workers took.  A worker that wakes late finds `left`
+ * at 0 and goes back to waiting.  Which thread runs a claim changes nothing
+ * in the results: the claims are the same ranges whoever runs them, and the
+ * kernels compute every output element within one item, in a fixed order.
+ *
+ * The counter `left` only counts down, and only while the call is in
+ * flight: the caller does not return, and so does not start the next call,
+ * before every claim is finished.  A worker that saw `left > 0` and then
+ * succeeded in taking one therefore holds a claim of the call in flight,
+ * whichever generation woke it, and reads task, arg, n and C after its
+ * acquire; the caller writes them for the next call only after every
+ * claim's release increment of `finished`.
+ *
+ * Waiting: both sides spin for a few tens of microseconds before sleeping
+ * on a condition variable (a sleeping worker is woken only for a call that
+ * is worth it: WAKE_AFTER; a caller that keeps waiting for stalled workers
+ * goes solo for a while: SOLO_CALLS).  rt_parallel comes in bursts (tens of calls per
  * training step with a little serial work between them) and waking a
- * sleeping thread costs a futex call and a scheduler round trip; spinning
- * first keeps a call to a couple of microseconds while the pool is busy,
- * and sleeping after keeps an idle pool off the CPU.  A pool with more
- * threads than the CPUs the process may run on does not spin at all: a
+ * sleeping thread costs a futex call and a scheduler round trip.  A pool
+ * with more threads than the CPUs the process may run on does not spin: a
  * spinning thread would hold a CPU that a thread with work is waiting for.
- * Every change of generation and the last worker's finishing happen under
- * the mutex too, so a thread that decides to sleep cannot miss its wake-up.
+ * A worker about to sleep counts itself in `sleepers` before it reads the
+ * generation one last time, and the caller moves the generation before it
+ * reads `sleepers` (all seq_cst): either the caller sees the sleeper and
+ * wakes it under the mutex, or the worker sees the new generation.  The
+ * last claim's finishing on a worker signals `done` under the mutex, so a
+ * caller that decides to sleep cannot miss it.
  *
  * Memory ordering — what a task may rely on:
  *   - everything the caller wrote before rt_parallel is visible to every
- *     chunk (the release increment of generation, read with acquire);
- *   - everything a chunk wrote is visible to the caller once rt_parallel
- *     returns (each worker's acq_rel decrement of remaining is part of one
- *     release sequence, and the caller's acquire load that reads 0
- *     synchronises with all of them; or the mutex, when the caller slept);
- * so tasks need no atomics or fences of their own as long as no two chunks
- * write the same memory.  Chunks of one call run concurrently: they must
- * not depend on each other.
+ *     claim (the release store of `left`, and the CASes that continue its
+ *     release sequence, read with acquire);
+ *   - everything a claim wrote is visible to the caller once rt_parallel
+ *     returns (the acq_rel increments of `finished` form one release
+ *     sequence, and the caller's acquire load that reads C synchronises
+ *     with all of them; or the mutex, when the caller slept);
+ * so tasks need no atomics or fences of their own as long as no two items
+ * write the same memory.  Claims of one call may run concurrently: they
+ * must not depend on each other.
+ *
+ * Scratch memory: every worker, and the caller, has an arena that generated
+ * code asks for with rt_task_scratch (the matmul's packing buffers): kept
+ * between calls, grown when a kernel asks for more, freed with the pool.
  *
  * Not supported: two threads calling rt_parallel on one pool at the same
- * time, and calling rt_parallel on a pool from inside one of its tasks
- * (the worker would wait for itself).
+ * time, and calling rt_parallel on a pool from inside one of its tasks.
  */
 #define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
@@ -42,6 +73,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "include/nnc_runtime.h"
@@ -51,27 +84,69 @@
  * microseconds (a pause is 10-150 cycles depending on the CPU). */
 enum { SPINS = 2000 };
 
+/* Claims per thread for a large call: enough that a thread that stalls
+ * mid-call holds back little (the others take the rest), few enough that a
+ * claim's fixed cost (an atomic, the matmul's packing of its rows) stays
+ * small against its work. */
+enum { CLAIMS_PER_THREAD = 4 };
+
+/* After a call in which the caller, done with its own claims, waited for a
+ * worker longer than its whole share of the work took (the worker was
+ * descheduled holding a claim: on a busy machine that is milliseconds),
+ * the next SOLO_CALLS calls run on the caller alone; each such wait in a row
+ * doubles that, up to SOLO_MAX, and a call without one starts over.  On a
+ * machine with idle CPUs the waits never come and every call is parallel;
+ * on one where the workers keep losing their CPUs the pool works as one
+ * thread most of the time, so the default is not slower than --threads 1. */
+enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
+
+/* Workers that are spinning see a call start and join it at no cost; one
+ * that sleeps costs a futex call to wake and then a scheduler round trip
+ * before it runs (and on a CPU shared with the caller it takes the caller's
+ * place).  So the caller wakes sleepers only once its own claims have taken
+ * WAKE_AFTER and claims are still left: a small call runs on whoever is
+ * awake, a large one on every thread.  Seconds. */
+#define WAKE_AFTER 20e-6
+
+/* One thread's scratch memory: 64-byte aligned, zero when new. */
+typedef struct Arena {
+    void  *mem;
+    size_t cap;
+} Arena;
+
 typedef struct Worker {
     RtPool   *pool;
-    int       index;   /* the chunk this worker runs */
+    int       index;
     pthread_t thread;
+    Arena     scratch;
+    uint64_t  call;      /* the call of the claim it runs (rt_task_scratch's number) */
+    atomic_int delay_us; /* test hook: sleep this long after waking, before claiming */
 } Worker;
 
 struct RtPool {
     int             threads;   /* T: the workers and the caller */
     int             spins;     /* SPINS, or 0 when T exceeds the CPUs */
     Worker         *workers;   /* [T - 1] */
+    Arena           scratch;   /* the caller's */
     pthread_mutex_t mu;        /* held to sleep on wake or done, and to signal them */
     pthread_cond_t  wake;      /* generation moved */
-    pthread_cond_t  done;      /* remaining reached 0 */
+    pthread_cond_t  done;      /* finished reached claims */
     atomic_uint_fast64_t generation;  /* one more per call, and one for rt_pool_destroy */
-    atomic_int      remaining;        /* workers not yet done with this generation */
-    /* The call in flight: written by the caller before it moves generation,
-     * read by the workers after they see it move. */
+    atomic_int_fast64_t  left;        /* claims of the call in flight nobody has taken */
+    atomic_int_fast64_t  finished;    /* claims of the call in flight that are done */
+    /* The call in flight: written by the caller before the release store of
+     * left, read by the workers after a successful claim. */
     RtTask          task;
     void           *arg;
     int64_t         n;
-    bool            stop;      /* set with the last generation: workers return */
+    int64_t         claims;
+    uint64_t        call;      /* numbers calls for rt_task_scratch; never 0 */
+    bool            in_call;   /* the caller is inside rt_parallel (only it reads this) */
+    int             solo_left; /* calls still to run on the caller alone (see SOLO_CALLS) */
+    int             solo_next; /* how many the next stall sets it to */
+    atomic_bool     stop;      /* set with the last generation: workers return (a late worker may read it any time) */
+    atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
+    atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
 };
 
 static inline void cpu_relax(void)
@@ -83,11 +158,36 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* The start of chunk t of T over [0, n): floor(t·n / T) without overflow,
- * as t·(n / T) + t·(n % T) / T. */
-static int64_t chunk_start(int64_t n, int T, int t)
+/* The start of claim t of C over [0, n): floor(t·n / C) without overflow,
+ * as t·(n / C) + t·(n % C) / C. */
+static int64_t claim_start(int64_t n, int64_t C, int64_t t)
 {
-    return t * (n / T) + t * (n % T) / T;
+    return t * (n / C) + t * (n % C) / C;
+}
+
+/* How many claims a call over n items is cut into on T threads. */
+static int64_t claims_for(int64_t n, int T)
+{
+    int64_t most = (int64_t)T * CLAIMS_PER_THREAD;
+    return n < most ? n : most;
+}
+
+/* Takes a claim of the call in flight: its number, or -1 when none is left. */
+static int64_t take_claim(RtPool *p)
+{
+    int_fast64_t left = atomic_load_explicit(&p->left, memory_order_relaxed);
+    while (left > 0)
+        if (atomic_compare_exchange_weak_explicit(&p->left, &left, left - 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return p->claims - left;
+    return -1;
+}
+
+static void run_claim(RtPool *p, int64_t i)
+{
+    int64_t begin = claim_start(p->n, p->claims, i), end = claim_start(p->n, p->claims, i + 1);
+    if (begin < end)
+        p->task(p->arg, begin, end);
 }
 
 /* Waits until generation differs from seen and returns it. */
@@ -99,22 +199,38 @@ static uint64_t wait_generation(RtPool *p, uint64_t seen)
             return g;
         cpu_relax();
     }
+    /* sleepers first, generation after (both seq_cst), against the
+     * caller's generation first, sleepers after: if the caller saw no
+     * sleeper, this thread sees the new generation and does not sleep. */
     pthread_mutex_lock(&p->mu);
-    while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+    atomic_fetch_add(&p->sleepers, 1);
+    while ((g = atomic_load(&p->generation)) == seen)
         pthread_cond_wait(&p->wake, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
 }
 
-static void wait_done(RtPool *p)
+/* Wakes the workers asleep on generation, if any. */
+static void wake_sleepers(RtPool *p)
+{
+    if (atomic_load(&p->sleepers) == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The caller, with nothing left to claim: waits for the claims running workers hold. */
+static void wait_finished(RtPool *p, int64_t claims)
 {
     for (int i = 0; i < p->spins; i++) {
-        if (atomic_load_explicit(&p->remaining, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&p->finished, memory_order_acquire) == claims)
             return;
         cpu_relax();
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->remaining, memory_order_acquire) != 0)
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) != claims)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
@@ -128,24 +244,35 @@ static void start_generation(RtPool *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+static _Thread_local Worker *this_worker;  /* NULL on threads that are no pool's worker */
+
 static void *worker_main(void *v)
 {
     Worker *w = v;
     RtPool *p = w->pool;
-    /* A worker cannot miss a generation: the next one starts only after
-     * every worker has finished this one. */
+    this_worker = w;
     uint64_t seen = 0;
     for (;;) {
         seen = wait_generation(p, seen);
-        if (p->stop)
+        if (atomic_load_explicit(&p->stop, memory_order_acquire))
             return NULL;
-        int64_t begin = chunk_start(p->n, p->threads, w->index), end = chunk_start(p->n, p->threads, w->index + 1);
-        if (begin < end)
-            p->task(p->arg, begin, end);
-        if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
+        int delay = atomic_load_explicit(&w->delay_us, memory_order_relaxed);
+        if (delay > 0) {
+            struct timespec ts = {delay / 1000000, (long)(delay % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+        /* Generations this worker slept through need nothing: their calls
+         * are over, since each waits for all of its claims. */
+        int64_t i;
+        while ((i = take_claim(p)) >= 0) {
+            int64_t claims = p->claims;
+            w->call = p->call;
+            run_claim(p, i);
+            if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == claims) {
+                pthread_mutex_lock(&p->mu);
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
     }
 }
@@ -153,10 +280,13 @@ static void *worker_main(void *v)
 /* Stops and joins the first `started` workers and frees p. */
 static void shut_down(RtPool *p, int started)
 {
-    p->stop = true;
+    atomic_store_explicit(&p->stop, true, memory_order_release);
     start_generation(p);
-    for (int i = 0; i < started; i++)
+    for (int i = 0; i < started; i++) {
         pthread_join(p->workers[i].thread, NULL);
+        free(p->workers[i].scratch.mem);
+    }
+    free(p->scratch.mem);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
@@ -192,7 +322,11 @@ RtPool *rt_pool_create(int threads)
         return NULL;
     }
     atomic_init(&p->generation, 0);
-    atomic_init(&p->remaining, 0);
+    atomic_init(&p->left, 0);
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->failed, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->stop, false);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p->workers);
         free(p);
@@ -212,7 +346,9 @@ RtPool *rt_pool_create(int threads)
         return NULL;
     }
     for (int i = 0; i < threads - 1; i++) {
-        p->workers[i] = (Worker){.pool = p, .index = i};
+        p->workers[i].pool = p;
+        p->workers[i].index = i;
+        atomic_init(&p->workers[i].delay_us, 0);
         if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
             shut_down(p, i);
             return NULL;
@@ -229,25 +365,169 @@ void rt_pool_destroy(RtPool *p)
 
 int rt_pool_threads(const RtPool *p) { return p ? p->threads : 1; }
 
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The next call number (0 is never one: new scratch memory holds zeros). */
+static uint64_t next_call(RtPool *p)
+{
+    if (++p->call == 0)
+        p->call = 1;
+    return p->call;
+}
+
 void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
 {
     if (n <= 0)
         return;
     int T = rt_pool_threads(p);
-    int64_t last = chunk_start(n, T, T - 1);
-    /* Only the caller's chunk has work (one thread, or n so small that the
-     * earlier chunks are all empty): no need to wake anyone. */
-    if (last == 0) {
+    bool solo = p && p->solo_left > 0;
+    if (solo)
+        p->solo_left--;
+    /* One thread, or one item: no one to wake. */
+    if (T == 1 || n == 1) {
+        if (p) {
+            next_call(p);
+            p->in_call = true;
+        }
         task(arg, 0, n);
+        if (p)
+            p->in_call = false;
         return;
     }
-    /* The workers read these only after the release in start_generation,
-     * and finished reading the previous call's before wait_done returned. */
+    int64_t claims = claims_for(n, T);
+    /* Workers that keep stalling: the same claims, on the caller. */
+    if (solo) {
+        next_call(p);
+        p->in_call = true;
+        for (int64_t i = 0; i < claims; i++) {
+            int64_t begin = claim_start(n, claims, i), end = claim_start(n, claims, i + 1);
+            if (begin < end)
+                task(arg, begin, end);
+        }
+        p->in_call = false;
+        return;
+    }
+    /* The workers read these only after a claim, and all claims of the
+     * previous call were finished before it returned. */
     p->task = task;
     p->arg = arg;
     p->n = n;
-    atomic_store_explicit(&p->remaining, T - 1, memory_order_relaxed);
-    start_generation(p);
-    task(arg, last, n);
-    wait_done(p);
+    p->claims = claims;
+    next_call(p);
+    p->in_call = true;
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->left, claims, memory_order_release);
+    double start = seconds();
+    atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
+    bool woken = false;
+    int64_t i, mine = 0;
+    while ((i = take_claim(p)) >= 0) {
+        run_claim(p, i);
+        mine++;
+        if (!woken && atomic_load_explicit(&p->left, memory_order_relaxed) > 0 && seconds() - start >= WAKE_AFTER) {
+            wake_sleepers(p);
+            woken = true;
+        }
+    }
+    if (!mine || atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine != claims) {
+        double worked = seconds();
+        wait_finished(p, claims);
+        double waited = seconds() - worked;
+        worked -= start;
+        /* A wait longer than the caller's share took, and than waking a
+         * sleeping thread takes (tens of microseconds): a stalled worker. */
+        if (waited > worked && waited > 200e-6) {
+            p->solo_next = p->solo_next ? (p->solo_next * 2 < SOLO_MAX ? p->solo_next * 2 : SOLO_MAX) : SOLO_CALLS;
+            p->solo_left = p->solo_next;
+        } else {
+            p->solo_next = 0;
+        }
+    } else {
+        p->solo_next = 0;
+    }
+    p->in_call = false;
+}
+
+/* ---- scratch memory ---------------------------------------------------------------------- */
+
+/* The fallback arena of a thread that calls generated code without a pool:
+ * freed when the thread ends. */
+static pthread_key_t  fallback_key;
+static pthread_once_t fallback_once = PTHREAD_ONCE_INIT;
+static _Thread_local Arena    fallback;
+static _Thread_local uint64_t fallback_call;
+static _Thread_local int      fallback_failed;
+
+static void free_fallback(void *mem) { free(mem); }
+static void make_fallback_key(void) { pthread_key_create(&fallback_key, free_fallback); }
+
+/* a's memory, grown to at least bytes (zeroed when new); NULL if that failed. */
+static void *arena_get(Arena *a, int64_t bytes)
+{
+    if (bytes < 0)
+        return NULL;
+    if ((size_t)bytes <= a->cap && a->mem)
+        return a->mem;
+    free(a->mem);
+    a->mem = NULL;
+    a->cap = 0;
+    size_t want = ((size_t)bytes + 4095) / 4096 * 4096;  /* whole pages: a multiple of the alignment */
+    if (want < (size_t)bytes)
+        return NULL;
+    void *m = rt_aligned_alloc(64, want ? want : 4096);
+    if (!m)
+        return NULL;
+    memset(m, 0, want ? want : 4096);
+    a->mem = m;
+    a->cap = want ? want : 4096;
+    return m;
+}
+
+void *rt_task_scratch(RtCtx *ctx, int64_t bytes, uint64_t *call)
+{
+    RtPool *p = ctx ? ctx->pool : NULL;
+    Worker *w = this_worker;
+    void *m;
+    if (p && w && w->pool == p) {
+        *call = w->call;
+        if (!(m = arena_get(&w->scratch, bytes)))
+            atomic_store(&p->failed, 1);
+        return m;
+    }
+    if (p) {  /* the caller: outside rt_parallel (a kernel called directly), a call of its own */
+        *call = p->in_call ? p->call : next_call(p);
+        if (!(m = arena_get(&p->scratch, bytes)))
+            atomic_store(&p->failed, 1);
+        return m;
+    }
+    pthread_once(&fallback_once, make_fallback_key);
+    if (++fallback_call == 0)
+        fallback_call = 1;
+    *call = fallback_call;
+    void *old = fallback.mem;
+    if (!(m = arena_get(&fallback, bytes)))
+        fallback_failed = 1;
+    if (fallback.mem != old)
+        pthread_setspecific(fallback_key, fallback.mem);
+    return m;
+}
+
+int rt_pool_failed(RtPool *p)
+{
+    if (p)
+        return atomic_exchange(&p->failed, 0);
+    int f = fallback_failed;
+    fallback_failed = 0;
+    return f;
+}
+
+void rt_pool_test_delay(RtPool *p, int worker, int microseconds)
+{
+    if (p && worker >= 0 && worker < p->threads - 1)
+        atomic_store(&p->workers[worker].delay_us, microseconds);
 }

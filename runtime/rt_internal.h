@@ -51,6 +51,10 @@ static inline double rt_get(const void *p, RtDtype d, int64_t i)
     return d == RT_F64 ? ((const double *)p)[i] : d == RT_F32 ? ((const float *)p)[i] : ((const int32_t *)p)[i];
 }
 
+/* Test hook (pool.c): worker `worker` of p sleeps this long each time it
+ * wakes for a call, before it takes a claim; 0: no delay. */
+void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
+
 /* ---- one instance's memory (state.c) ---------------------------------------------------- */
 
 /* Bytes slab s needs for batches of up to `batch` examples: the most any of

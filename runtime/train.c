@@ -138,13 +138,15 @@ static double read_act(Loop *L, RtBytes at)
 
 typedef struct Eval { double loss, metric[8]; int64_t examples; } Eval;
 
-static void evaluate(Loop *L, Eval *out)
+/* Returns 0, or -1 when the scratch memory of the generated code ran out
+ * (rt_pool_failed): the results are void. */
+static int evaluate(Loop *L, Eval *out)
 {
     const RtModel *m = L->m;
     const RtTrainConfig *c = L->cfg;
     memset(out, 0, sizeof *out);
     if (!c->text && !c->test)
-        return;  /* no test split: nothing to evaluate on */
+        return 0;  /* no test split: nothing to evaluate on */
     int64_t batches = c->text ? EVAL_WINDOW_BATCHES : (c->test->count + c->batch - 1) / c->batch;
     for (int64_t k = 0; k < batches; k++) {
         int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
@@ -153,6 +155,8 @@ static void evaluate(Loop *L, Eval *out)
         else
             fill_examples(L, c->test, NULL, k * c->batch, b);
         m->eval.fn(&L->ctx);
+        if (rt_pool_failed(L->ctx.pool))
+            return -1;
         if (m->eval.loss.fixed >= 0)
             out->loss += read_act(L, m->eval.loss) * (double)b;
         for (int i = 0; i < m->eval.nmetrics; i++)
@@ -162,7 +166,10 @@ static void evaluate(Loop *L, Eval *out)
     out->loss /= (double)out->examples;
     for (int i = 0; i < m->eval.nmetrics; i++)
         out->metric[i] /= (double)out->examples;
+    return 0;
 }
+
+static const char no_scratch[] = "out of memory for the scratch space of the generated code";
 
 /* ---- sampling -------------------------------------------------------------------------- */
 
@@ -224,6 +231,11 @@ static int sample(Loop *L, char *err, size_t errlen)
             rt_set(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
         }
         m->eval.fn(&L->ctx);
+        if (rt_pool_failed(L->ctx.pool)) {
+            free(p);
+            free(ids);
+            return rt_fail(1, err, errlen, "%s", no_scratch);
+        }
         /* logits [1, T, V]: row len-1 */
         int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
@@ -348,9 +360,11 @@ json:
             return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
                            strerror(errno ? errno : EIO));
     }
-    if (L->chart)
-        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss, ev->loss, ev->metric, err,
-                            errlen);
+    if (L->chart) {   /* without a test split the test lines stay empty */
+        double none[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss,
+                            tested ? ev->loss : NAN, tested ? ev->metric : none, err, errlen);
+    }
     return 0;
 }
 
@@ -386,7 +400,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         return 1;
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         L.ctx.slab[s] = L.slab[s];
-    RtPool *pool = c->threads > 1 ? rt_pool_create(c->threads) : NULL;
+    /* a pool of one thread too: it holds the scratch memory of the generated code */
+    RtPool *pool = rt_pool_create(c->threads > 1 ? c->threads : 1);
     L.ctx.pool = pool;
     int rc = 0;
 
@@ -415,7 +430,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     }
     if (c->eval_only) {
         Eval ev;
-        evaluate(&L, &ev);
+        if (evaluate(&L, &ev) != 0) {
+            rc = rt_fail(1, err, errlen, "%s", no_scratch);
+            goto done;
+        }
         fprintf(L.log, "test_loss %.4f", ev.loss);
         for (int i = 0; i < m->eval.nmetrics; i++)
             fprintf(L.log, "  test_%s %.4f", m->eval.metric_name[i], ev.metric[i]);
@@ -468,6 +486,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             fill_examples(&L, c->train, L.order, first, b);
         }
         m->train.fn(&L.ctx);
+        if (rt_pool_failed(pool)) {
+            rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
+            break;
+        }
         double loss = read_act(&L, m->train.loss);
         step++;
         if (!isfinite(loss)) {
@@ -490,7 +512,10 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         }
         if (eval_now) {
             Eval ev;
-            evaluate(&L, &ev);
+            if (evaluate(&L, &ev) != 0) {
+                rc = rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch);
+                break;
+            }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */
             int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;

@@ -1,7 +1,7 @@
 /* cg_jit.c — the ORC LLJIT: one per process; every graph compiled into it
  * is a module of its own, built in its own thread-safe context.
  *
- * Generated code calls the runtime (rt_parallel, rt_uniform) and libc/libm
+ * Generated code calls the runtime (rt_parallel, rt_uniform, rt_task_scratch) and libc/libm
  * (malloc, free, erff, tanhf): the runtime's two are defined as absolute
  * symbols, the rest found in the process.
  */
@@ -36,15 +36,17 @@ static int define_runtime(CgJit *j, const char **err)
     struct { const char *name; void *addr; } syms[] = {
         {"rt_parallel", (void *)rt_parallel},
         {"rt_uniform", (void *)rt_uniform},
+        {"rt_task_scratch", (void *)rt_task_scratch},
     };
-    LLVMOrcCSymbolMapPair pairs[2];
-    for (int i = 0; i < 2; i++) {
+    enum { NSYMS = sizeof syms / sizeof syms[0] };
+    LLVMOrcCSymbolMapPair pairs[NSYMS];
+    for (int i = 0; i < NSYMS; i++) {
         pairs[i].Name = LLVMOrcLLJITMangleAndIntern(j->jit, syms[i].name);
         pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)syms[i].addr;
         pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
         pairs[i].Sym.Flags.TargetFlags = 0;
     }
-    LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(pairs, 2));
+    LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(pairs, NSYMS));
     if (e) {
         *err = take_error(e);
         return -1;

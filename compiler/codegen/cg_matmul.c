@@ -67,6 +67,13 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 enum { MR = 6 };    /* rows of the register tile; NR = 2 vectors of columns */
 enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
 
+/* The packed op(B) a thread keeps for the rest of a call, at most: every
+ * chunk of K in a slot of its own, so that the thread's next claim of the
+ * same call (rt_parallel hands out several per thread) packs nothing again.
+ * Above this (a weight's gradient over many examples) one slot is reused
+ * chunk after chunk, as each chunk is packed anyway. */
+enum { KEEP_PACKED_BYTES = 4 << 20 };
+
 /* Bytes of one real: buffer sizes, and the alignment vector loads and stores
  * may claim (an element's, no more). */
 static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
@@ -98,23 +105,15 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
     return LLVMBuildNSWMul(c->b, mats, size, "");
 }
 
-static LLVMValueRef malloc_reals(Cg *c, LLVMValueRef count)
-{
-    LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, &c->t_i64, 1, 0);
-    LLVMValueRef fn = cg_declare(c, "malloc", ft);
-    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, count, cg_i64(c, real_size(c)), "");
-    return LLVMBuildCall2(c->b, ft, fn, &bytes, 1, "buf");
-}
-
-static void free_ptr(Cg *c, LLVMValueRef p)
-{
-    LLVMTypeRef ft = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
-    LLVMBuildCall2(c->b, ft, cg_declare(c, "free", ft), &p, 1, "");
-}
-
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
 {
     return LLVMBuildGEP2(c->b, c->t_real, base, &idx, 1, "");
+}
+
+/* base + bytes */
+static LLVMValueRef byte_at(Cg *c, LLVMValueRef base, LLVMValueRef bytes)
+{
+    return LLVMBuildGEP2(c->b, c->t_i8, base, &bytes, 1, "");
 }
 
 
@@ -595,12 +594,55 @@ void cg_matmul_body(Cg *c, int v)
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time) */
     bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) <= KC;
-    LLVMValueRef packA = malloc_reals(c, cg_i64(c, KC * MR));
-    LLVMValueRef packB = malloc_reals(c, cg_i64(c, KC * panels * NR));
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
-    LLVMValueRef last_mat = cg_alloca(c, c->t_i64, NULL, "last");
     LLVMValueRef zero = cg_real(c, 0);
     unsigned align = real_size(c);
+
+    /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
+     *   [0, 64)        the number of the call that last wrote the tags
+     *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
+     *   packA          KC × MR reals
+     *   packB          `slots` slots of KC × panels × NR reals
+     * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
+     * thread packs each chunk of op(B) once per call, however many claims
+     * it runs; else one slot, packed again for each chunk.  Tags written by
+     * an earlier call (or another kernel) are forgotten at the first claim. */
+    int64_t slot_reals = (int64_t)KC * panels * NR;
+    LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, cg_i64(c, slot_reals * real_size(c)), ""),
+                                      cg_i64(c, KEEP_PACKED_BYTES), "keep");
+    LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
+    LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
+                                          cg_i64(c, ~(int64_t)63), "");
+    LLVMValueRef packA_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
+    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, packA_at, cg_i64(c, (int64_t)KC * MR * real_size(c)), "");
+    LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, cg_i64(c, slot_reals * real_size(c)), ""), "");
+    LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
+    LLVMTypeRef scratch_params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
+    LLVMTypeRef scratch_t = LLVMFunctionType(c->t_ptr, scratch_params, 3, 0);
+    LLVMValueRef scratch_args[3] = {c->ctx_arg, scratch_bytes, call_p};
+    LLVMValueRef buf = LLVMBuildCall2(c->b, scratch_t, cg_declare(c, "rt_task_scratch", scratch_t), scratch_args, 3, "scratch");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
+    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
+    /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), skip, have);
+    LLVMPositionBuilderAtEnd(c->b, have);
+    LLVMValueRef tags = byte_at(c, buf, cg_i64(c, 64));
+    LLVMValueRef packA = byte_at(c, buf, packA_at), packB = byte_at(c, buf, packB_at);
+    {
+        LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");
+        LLVMValueRef stale = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->t_i64, buf, "tagged"), call, "stale");
+        LLVMBasicBlockRef forget = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "forget_tags");
+        LLVMBasicBlockRef tagged = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tags_ok");
+        LLVMBuildCondBr(c->b, stale, forget, tagged);
+        LLVMPositionBuilderAtEnd(c->b, forget);
+        LLVMBuildStore(c->b, call, buf);
+        CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
+        LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");
+        LLVMBuildStore(c->b, cg_i64(c, -1), LLVMBuildGEP2(c->b, c->t_i64, tags, &ti, 1, ""));
+        cg_loop_end(c, &ls);
+        LLVMBuildBr(c->b, tagged);
+        LLVMPositionBuilderAtEnd(c->b, tagged);
+    }
 
     /* K in chunks of KC, outermost: the packed chunk of op(B) stays in L2
      * while this thread's blocks of rows go over it.  Between chunks the
@@ -612,20 +654,27 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef kn = imin(c, cg_i64(c, KC), LLVMBuildNSWSub(c->b, K, k0, ""));
     LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, cg_i64(c, 0), "first");
     LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, LLVMBuildNSWSub(c->b, chunks, cg_i64(c, 1), ""), "lastk");
-    LLVMBuildStore(c->b, cg_i64(c, -1), last_mat);
+    LLVMValueRef slot = LLVMBuildSelect(c->b, keep, chunk.iv, cg_i64(c, 0), "slot");
+    LLVMValueRef tag_i = LLVMBuildNSWMul(c->b, slot, cg_i64(c, 2), "");
+    LLVMValueRef tag_mat = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i, 1, "tag_mat");
+    LLVMValueRef tag_i1 = LLVMBuildNSWAdd(c->b, tag_i, cg_i64(c, 1), "");
+    LLVMValueRef tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i1, 1, "tag_chunk");
+    packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, cg_i64(c, slot_reals), ""));  /* this chunk's slot */
 
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
     LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
     LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
 
-    /* pack this chunk of op(B) into panels when the matrix changes */
-    LLVMValueRef changed = LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, last_mat, ""), "");
+    /* pack this chunk of op(B) into panels unless the slot holds it already */
+    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);
     LLVMPositionBuilderAtEnd(c->b, pack);
-    LLVMBuildStore(c->b, mat, last_mat);
+    LLVMBuildStore(c->b, mat, tag_mat);
+    LLVMBuildStore(c->b, chunk.iv, tag_chunk);
     if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
@@ -762,8 +811,8 @@ void cg_matmul_body(Cg *c, int v)
     cg_loop_end(c, &panel);
     cg_loop_end(c, &item);
     cg_loop_end(c, &chunk);
-    free_ptr(c, packA);
-    free_ptr(c, packB);
+    LLVMBuildBr(c->b, skip);
+    LLVMPositionBuilderAtEnd(c->b, skip);
     if (done) {
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);

@@ -80,12 +80,33 @@ RtPool *rt_pool_create(int threads);
 void    rt_pool_destroy(RtPool *p);
 int     rt_pool_threads(const RtPool *p);
 
-/* Runs task over [0, n) in rt_pool_threads(p) contiguous chunks, chunk t
- * being [t·n/T, (t+1)·n/T), and returns when all are done.  The split is
- * static, so a computation that gives each output to one chunk gets the same
- * bits whatever the number of threads.  p may be NULL: one chunk. */
+/* Runs task over [0, n) and returns when all of it is done.  [0, n) is cut
+ * into claims, contiguous ranges [i·n/C, (i+1)·n/C) with C = min(n, 4·T)
+ * (one claim for one thread or n = 1); the caller and the workers take
+ * claims from a counter until none is left, so which thread runs a range
+ * depends on the timing, and the ranges do not.  A computation that gives
+ * each output to one item and computes it in a fixed order gets the same
+ * bits whatever the number of threads and whoever ran what.  The caller
+ * never waits for a worker that has not started: it takes the claims
+ * nobody took.  p may be NULL: one claim on the caller. */
 typedef void (*RtTask)(void *arg, int64_t begin, int64_t end);
 void    rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg);
+
+/* Scratch memory for generated code (the matmul's packing buffers): the
+ * arena of the thread running the task, of the pool in ctx (each worker has
+ * one and the caller one; with no pool, the calling thread's own, freed when
+ * it ends).  At least `bytes`, 64-byte aligned, kept from call to call,
+ * zero when new (grown when a kernel asks for more).  *call names the
+ * current rt_parallel call, never 0: the claims of one call that one thread
+ * runs see the same number, so the memory may carry work over between them
+ * (packed operands); a kernel called outside rt_parallel gets a new number
+ * each time.  NULL when memory ran out: the task must skip its work, and
+ * rt_pool_failed says so after the entry returns. */
+struct RtCtx;
+void   *rt_task_scratch(struct RtCtx *ctx, int64_t bytes, uint64_t *call);
+/* Whether a scratch allocation failed since the last time asked (with p
+ * NULL: on this thread), and forgets it. */
+int     rt_pool_failed(RtPool *p);
 
 /* ---- generated code's context ------------------------------------------------------ */
 

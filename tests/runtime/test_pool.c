@@ -1,5 +1,9 @@
-/* test_pool.c — rt_parallel: every index once, the documented static split,
- * the same bits whatever the number of threads, and a small cost per call. */
+/* test_pool.c — rt_parallel: every index once, in the documented claims;
+ * the caller takes part and never waits for a worker that has not started
+ * (a delayed worker, a test hook); the same bits whatever the number of
+ * threads, also beside busy threads that compete for the CPUs; a small cost
+ * per call; and the threads' scratch memory (rt_task_scratch). */
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -9,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../runtime/rt_internal.h"  /* rt_pool_test_delay */
 #include "rt_harness.h"
 
 static const int thread_counts[] = {1, 2, 3, 8};
@@ -21,15 +26,23 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* Chunk t of T over [0, n) as documented: [t·n/T, (t+1)·n/T), in 128 bits. */
-static int64_t doc_start(int64_t n, int T, int t) { return (int64_t)((__int128)t * n / T); }
+/* Claim i of C over [0, n) as documented: [i·n/C, (i+1)·n/C), in 128 bits,
+ * with C = min(n, 4·T), or 1 for one thread or one item. */
+static int64_t doc_start(int64_t n, int64_t C, int64_t i) { return (int64_t)((__int128)i * n / C); }
+static int64_t doc_claims(int64_t n, int T)
+{
+    if (T == 1 || n == 1)
+        return 1;
+    return n < 4 * (int64_t)T ? n : 4 * (int64_t)T;
+}
 
-/* How many of the T chunks are not empty. */
+/* How many of the claims are not empty (all of them: C <= n). */
 static int nonempty_chunks(int64_t n, int T)
 {
     int k = 0;
-    for (int t = 0; t < T; t++)
-        k += doc_start(n, T, t) < doc_start(n, T, t + 1);
+    int64_t C = doc_claims(n, T);
+    for (int64_t i = 0; i < C; i++)
+        k += doc_start(n, C, i) < doc_start(n, C, i + 1);
     return k;
 }
 
@@ -113,59 +126,49 @@ static void test_null_pool(void)
     rt_pool_destroy(p);
 }
 
-/* ---- the static split ------------------------------------------------------------------- */
+/* ---- the documented claims ------------------------------------------------------------- */
+
+enum { MAXREC = 64 };
 
 typedef struct Chunks {
     atomic_int k;
-    int64_t    begin[8], end[8];  /* written by each chunk into its own slot */
-    pthread_t  who[8];
+    int64_t    begin[MAXREC], end[MAXREC];  /* written by each claim into its own slot */
+    pthread_t  who[MAXREC];
 } Chunks;
 
 static void record(void *arg, int64_t begin, int64_t end)
 {
     Chunks *c = arg;
     int i = atomic_fetch_add(&c->k, 1);
-    if (i < 8) {
+    if (i < MAXREC) {
         c->begin[i] = begin;
         c->end[i] = end;
         c->who[i] = pthread_self();
     }
 }
 
-/* The chunks of one call are exactly the documented split minus the empty
- * ones; the caller runs the last; every chunk has a thread of its own. */
+/* The ranges of one call are exactly the documented claims, each once,
+ * whichever thread ran it. */
 static void check_split(RtPool *p, int64_t n)
 {
     int T = rt_pool_threads(p);
+    int64_t C = doc_claims(n, T);
     Chunks c = {0};
     rt_parallel(p, n, record, &c);
     int k = atomic_load(&c.k);
-    CU_ASSERT_EQUAL_FATAL(k, nonempty_chunks(n, T));
-    int j = 0;
-    for (int t = 0; t < T; t++) {
-        int64_t b = doc_start(n, T, t), e = doc_start(n, T, t + 1);
-        if (b == e)
-            continue;
-        int found = -1;
-        for (int i = 0; i < k; i++)
-            if (c.begin[i] == b && c.end[i] == e)
-                found = i;
-        CU_ASSERT(found >= 0);
-        if (found < 0)
-            continue;
-        /* chunk T - 1 on the caller, the others not */
-        CU_ASSERT_EQUAL(pthread_equal(c.who[found], pthread_self()) != 0, t == T - 1);
-        for (int i = 0; i < k; i++)
-            if (i != found)
-                CU_ASSERT(!pthread_equal(c.who[i], c.who[found]));
-        j++;
+    CU_ASSERT_EQUAL_FATAL(k, C);
+    for (int64_t i = 0; i < C; i++) {
+        int64_t b = doc_start(n, C, i), e = doc_start(n, C, i + 1);
+        int found = 0;
+        for (int j = 0; j < k; j++)
+            found += c.begin[j] == b && c.end[j] == e;
+        CU_ASSERT_EQUAL(found, 1);
     }
-    CU_ASSERT_EQUAL(j, k);
 }
 
-static void test_static_split(void)
+static void test_documented_claims(void)
 {
-    static const int64_t sizes[] = {1, 2, 3, 7, 8, 9, 10, 100, 1001, INT64_MAX / 2, INT64_MAX};
+    static const int64_t sizes[] = {1, 2, 3, 7, 8, 9, 10, 31, 32, 33, 100, 1001, INT64_MAX / 2, INT64_MAX};
     for (int k = 0; k < NCOUNTS; k++) {
         RtPool *p = rt_pool_create(thread_counts[k]);
         CU_ASSERT_FATAL(p != NULL);
@@ -176,34 +179,133 @@ static void test_static_split(void)
     check_split(NULL, 5);
 }
 
-/* The chunks of one call run at the same time: each waits (up to 10 s) for
- * all the others to arrive. */
-typedef struct Meet { atomic_int arrived; int want; atomic_int timed_out; } Meet;
+static void slow_record(void *arg, int64_t begin, int64_t end);
 
-static void meet(void *arg, int64_t begin, int64_t end)
-{
-    Meet *m = arg;
-    atomic_fetch_add(&m->arrived, 1);
-    double until = now_us() + 10e6;
-    while (atomic_load(&m->arrived) < m->want)
-        if (now_us() > until) {
-            atomic_store(&m->timed_out, 1);
-            return;
-        }
-        else
-            sched_yield();
-}
+/* ---- the caller takes part, and never waits for a worker that has not started ---------- */
 
-static void test_chunks_concurrent(void)
+/* With every worker delayed by 300 ms after it wakes (the test hook), calls
+ * over [0, 1000) return in far less than that: the caller ran every claim
+ * itself.  The late workers then find nothing to do, and once the delay is
+ * gone they take claims again. */
+static void test_delayed_worker(void)
 {
     for (int k = 1; k < NCOUNTS; k++) {
         int T = thread_counts[k];
         RtPool *p = rt_pool_create(T);
         CU_ASSERT_FATAL(p != NULL);
-        Meet m = {.want = T};
-        rt_parallel(p, T, meet, &m);
-        CU_ASSERT_EQUAL(atomic_load(&m.arrived), T);
-        CU_ASSERT_EQUAL(atomic_load(&m.timed_out), 0);
+        for (int w = 0; w < T - 1; w++)
+            rt_pool_test_delay(p, w, 300000);
+        struct timespec ms = {0, 20000000};
+        nanosleep(&ms, NULL);  /* the workers asleep, not spinning */
+        for (int rep = 0; rep < 3; rep++) {
+            Chunks c = {0};
+            double start = now_us();
+            rt_parallel(p, 1000, slow_record, &c);  /* 200 us a claim: the caller wakes the workers */
+            double us = now_us() - start;
+            CU_ASSERT(us < 150000);  /* 300 ms if it waited; 4·T claims of 200 us when it does not */
+            int k2 = atomic_load(&c.k), mine = 0;
+            CU_ASSERT_EQUAL(k2, doc_claims(1000, T));
+            for (int i = 0; i < k2 && i < MAXREC; i++)
+                mine += pthread_equal(c.who[i], pthread_self()) != 0;
+            CU_ASSERT_EQUAL(mine, k2);
+            if (us >= 150000 || mine != k2)
+                printf("\n    %d threads, call %d: %.0f us, %d of %d claims on the caller", T, rep, us, mine, k2);
+        }
+        for (int w = 0; w < T - 1; w++)
+            rt_pool_test_delay(p, w, 0);
+        nanosleep(&(struct timespec){0, 400000000}, NULL);  /* the late workers wake, find nothing */
+        check_visits(p, 1000);
+        rt_pool_destroy(p);  /* joins workers that may still be asleep in their delay */
+    }
+}
+
+/* A claim that a worker holds for 20 ms while the caller has finished its
+ * own (a worker descheduled mid-claim, as on a busy machine): the next calls
+ * run all their claims on the caller, the same ranges. */
+typedef struct Stall { pthread_t caller; atomic_int stalled; } Stall;
+
+static void stall_on_worker(void *arg, int64_t begin, int64_t end)
+{
+    Stall *s = arg;
+    (void)begin, (void)end;
+    if (!pthread_equal(pthread_self(), s->caller)) {
+        if (atomic_exchange(&s->stalled, 1) == 0)
+            nanosleep(&(struct timespec){0, 20000000}, NULL);
+        return;
+    }
+    double until = now_us() + 200;  /* time for a worker to wake and take a claim */
+    while (now_us() < until && !atomic_load(&s->stalled))
+        ;
+}
+
+static void test_stalled_worker_goes_solo(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    int stalled = 0;
+    for (int rep = 0; rep < 50 && !stalled; rep++) {  /* until a worker took a claim */
+        Stall s = {.caller = pthread_self()};
+        rt_parallel(p, 1000, stall_on_worker, &s);
+        stalled = atomic_load(&s.stalled);
+    }
+    CU_ASSERT_FATAL(stalled);
+    Chunks c = {0};
+    rt_parallel(p, 1000, record, &c);
+    int k = atomic_load(&c.k), mine = 0;
+    CU_ASSERT_EQUAL(k, doc_claims(1000, 2));
+    for (int i = 0; i < k && i < MAXREC; i++)
+        mine += pthread_equal(c.who[i], pthread_self()) != 0;
+    CU_ASSERT_EQUAL(mine, k);
+    for (int rep = 0; rep < 40; rep++)  /* and back to parallel calls later: still every index once */
+        check_visits(p, 1000);
+    rt_pool_destroy(p);
+}
+
+/* A worker that wakes late in the middle of a stream of calls takes claims
+ * of whichever call is in flight then: every index of every call once. */
+static void test_late_worker_in_stream(void)
+{
+    RtPool *p = rt_pool_create(3);
+    CU_ASSERT_FATAL(p != NULL);
+    rt_pool_test_delay(p, 0, 2000);  /* 2 ms: several calls go by meanwhile */
+    for (int rep = 0; rep < 200; rep++)
+        check_visits(p, 1 + rep % 50);
+    rt_pool_destroy(p);
+}
+
+/* Claims of ~200 us each: the caller wakes the sleeping workers (after its
+ * first claim) and they take part: in 20 calls, workers run claims. */
+static void slow_record(void *arg, int64_t begin, int64_t end)
+{
+    double until = now_us() + 200;
+    while (now_us() < until)
+        ;
+    record(arg, begin, end);
+}
+
+static void test_workers_take_part(void)
+{
+    for (int k = 1; k < NCOUNTS; k++) {
+        int T = thread_counts[k];
+        RtPool *p = rt_pool_create(T);
+        CU_ASSERT_FATAL(p != NULL);
+        nanosleep(&(struct timespec){0, 20000000}, NULL);  /* asleep, not spinning */
+        pthread_t seen[8];
+        int nseen = 0;
+        for (int rep = 0; rep < 20 && nseen < T; rep++) {
+            Chunks c = {0};
+            rt_parallel(p, 4 * T, slow_record, &c);
+            for (int i = 0; i < atomic_load(&c.k) && i < MAXREC; i++) {
+                int known = 0;
+                for (int j = 0; j < nseen; j++)
+                    known |= pthread_equal(seen[j], c.who[i]) != 0;
+                if (!known && nseen < 8)
+                    seen[nseen++] = c.who[i];
+            }
+        }
+        CU_ASSERT(nseen >= 2);  /* the caller and a worker at least (all of them for 2 and 3 threads, usually) */
+        if (nseen < T)
+            printf("\n    %d threads: %d took claims", T, nseen);
         rt_pool_destroy(p);
     }
 }
@@ -279,6 +381,205 @@ static void test_sums_bit_identical(void)
     free(x);
 }
 
+/* Busy threads, one per CPU, compete with the pool's threads while the sums
+ * run on 1, 2, 3 and 8 threads, ten times each: the bits do not move, and
+ * a pool of 2 threads is not much slower than 1 (before claims, every call
+ * waited for whichever worker the scheduler had put aside). */
+static atomic_int busy_stop;
+
+static void *busy_loop(void *arg)
+{
+    (void)arg;
+    volatile uint64_t x = 0;
+    while (!atomic_load_explicit(&busy_stop, memory_order_relaxed))
+        x++;
+    return NULL;
+}
+
+static void test_sums_under_contention(void)
+{
+    double *x = malloc(sizeof(double) * ROWS * COLS);
+    CU_ASSERT_FATAL(x != NULL);
+    for (int64_t i = 0; i < (int64_t)ROWS * COLS; i++)
+        x[i] = (rt_uniform(9, 1, 0, (uint64_t)i) - 0.5) * pow(10.0, 12 * rt_uniform(9, 2, 0, (uint64_t)i) - 6);
+    static Sums want, got;
+    want.x = got.x = x;
+    double want_total = sums_on(NULL, &want);
+
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;
+    enum { MAXBUSY = 8 };
+    int nbusy = cpus < MAXBUSY ? cpus : MAXBUSY;
+    pthread_t busy[MAXBUSY];
+    atomic_store(&busy_stop, 0);
+    for (int i = 0; i < nbusy; i++)
+        CU_ASSERT_FATAL(pthread_create(&busy[i], NULL, busy_loop, NULL) == 0);
+    double us[NCOUNTS] = {0};
+    for (int k = 0; k < NCOUNTS; k++) {
+        RtPool *p = rt_pool_create(thread_counts[k]);
+        CU_ASSERT_FATAL(p != NULL);
+        double start = now_us();
+        int same = 1;
+        for (int rep = 0; rep < 10; rep++) {
+            double total = sums_on(p, &got);
+            same &= memcmp(got.row, want.row, sizeof want.row) == 0 && memcmp(got.block, want.block, sizeof want.block) == 0
+                    && memcmp(&total, &want_total, sizeof total) == 0;
+        }
+        us[k] = (now_us() - start) / 10;
+        CU_ASSERT(same);
+        rt_pool_destroy(p);
+    }
+    atomic_store(&busy_stop, 1);
+    for (int i = 0; i < nbusy; i++)
+        pthread_join(busy[i], NULL);
+    printf("\n    beside %d busy threads, us per sums: ", nbusy);
+    for (int k = 0; k < NCOUNTS; k++)
+        printf("%s%d thread%s %.0f", k ? ", " : "", thread_counts[k], thread_counts[k] > 1 ? "s" : "", us[k]);
+    printf("\n");
+    /* loose (sanitizers, a shared machine): a fixed split lost a time slice
+     * (milliseconds) per call here, against ~100 us of work */
+    CU_ASSERT(us[1] < 4 * us[0] + 2000);
+    free(x);
+}
+
+/* ---- scratch memory ------------------------------------------------------------------------ */
+
+enum { SCRATCH_CLAIMS = 64 };
+
+typedef struct ScratchSeen {
+    RtCtx      ctx;
+    int64_t    bytes;
+    void      *mem[SCRATCH_CLAIMS];
+    uint64_t   call[SCRATCH_CLAIMS];
+    pthread_t  who[SCRATCH_CLAIMS];
+    int        zero[SCRATCH_CLAIMS];
+} ScratchSeen;
+
+/* n = SCRATCH_CLAIMS items of one claim each on a pool of <= 8 threads
+ * (4 claims per thread at most: 32): slot `begin` records claim begin. */
+static void use_scratch(void *arg, int64_t begin, int64_t end)
+{
+    ScratchSeen *s = arg;
+    for (int64_t i = begin; i < end; i++) {
+        uint64_t call = 0;
+        unsigned char *m = rt_task_scratch(&s->ctx, s->bytes, &call);
+        s->mem[i] = m;
+        s->call[i] = call;
+        s->who[i] = pthread_self();
+        s->zero[i] = m != NULL;
+        if (m && i == begin) {   /* new memory is zero; what this thread wrote stays */
+            s->zero[i] = m[s->bytes - 1] == 0 || m[s->bytes - 1] == 0xab;
+            m[s->bytes - 1] = 0xab;
+        }
+    }
+}
+
+/* Each thread has its own memory (64-byte aligned, zero when new, kept from
+ * call to call); the claims of one call see one call number, never 0, and
+ * the next call another. */
+static void test_scratch_per_thread(void)
+{
+    for (int k = 0; k < NCOUNTS; k++) {
+        RtPool *p = rt_pool_create(thread_counts[k]);
+        CU_ASSERT_FATAL(p != NULL);
+        static ScratchSeen s[2];
+        for (int call = 0; call < 2; call++) {
+            memset(&s[call], 0, sizeof s[call]);
+            s[call].ctx.pool = p;
+            s[call].bytes = 1000;
+            rt_parallel(p, SCRATCH_CLAIMS, use_scratch, &s[call]);
+        }
+        int ok = 1;
+        for (int i = 0; i < SCRATCH_CLAIMS; i++)
+            for (int call = 0; call < 2; call++) {
+                ScratchSeen *a = &s[call];
+                ok &= a->mem[i] != NULL && ((uintptr_t)a->mem[i] & 63) == 0 && a->zero[i];
+                ok &= a->call[i] != 0 && a->call[i] == a->call[0];
+                for (int j = 0; j < SCRATCH_CLAIMS; j++)  /* one thread, one arena */
+                    for (int c2 = 0; c2 < 2; c2++)
+                        ok &= (pthread_equal(a->who[i], s[c2].who[j]) != 0) == (a->mem[i] == s[c2].mem[j]);
+            }
+        CU_ASSERT(ok);
+        CU_ASSERT(s[0].call[0] != s[1].call[0]);
+        CU_ASSERT_EQUAL(rt_pool_failed(p), 0);
+        rt_pool_destroy(p);
+    }
+}
+
+/* Outside rt_parallel (a kernel the entry calls directly) each request is a
+ * call of its own; without a pool the calling thread's memory serves. */
+static void test_scratch_outside_calls(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    for (int with_pool = 0; with_pool < 2; with_pool++) {
+        RtCtx ctx = {.pool = with_pool ? p : NULL};
+        uint64_t a = 0, b = 0;
+        void *m1 = rt_task_scratch(&ctx, 100, &a);
+        void *m2 = rt_task_scratch(&ctx, 100, &b);
+        CU_ASSERT(m1 != NULL && m1 == m2);
+        CU_ASSERT(a != 0 && b != 0 && a != b);
+        void *m3 = rt_task_scratch(&ctx, 1 << 20, &b);  /* grown */
+        CU_ASSERT(m3 != NULL && ((uintptr_t)m3 & 63) == 0);
+        CU_ASSERT_EQUAL(((unsigned char *)m3)[(1 << 20) - 1], 0);
+        CU_ASSERT_EQUAL(rt_pool_failed(ctx.pool), 0);
+    }
+    rt_pool_destroy(p);
+}
+
+/* Memory that cannot be had: NULL, noted once by rt_pool_failed; the next
+ * request that fits works again. */
+static void fail_scratch(void *arg, int64_t begin, int64_t end)
+{
+    ScratchSeen *s = arg;
+    for (int64_t i = begin; i < end; i++) {
+        uint64_t call;
+        s->mem[i] = rt_task_scratch(&s->ctx, s->bytes, &call);
+    }
+}
+
+/* Under ASan or TSan a request of exabytes aborts unless the allocator may return NULL. */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
+static void test_scratch_failure(void)
+{
+    for (int k = 0; k < NCOUNTS; k++) {
+        RtPool *p = rt_pool_create(thread_counts[k]);
+        CU_ASSERT_FATAL(p != NULL);
+        static ScratchSeen s;
+        memset(&s, 0, sizeof s);
+        s.ctx.pool = p;
+        s.bytes = INT64_MAX / 4;  /* no machine has it */
+        rt_parallel(p, SCRATCH_CLAIMS, fail_scratch, &s);
+        int all_null = 1;
+        for (int i = 0; i < SCRATCH_CLAIMS; i++)
+            all_null &= s.mem[i] == NULL;
+        CU_ASSERT(all_null);
+        CU_ASSERT_EQUAL(rt_pool_failed(p), 1);
+        CU_ASSERT_EQUAL(rt_pool_failed(p), 0);
+        s.bytes = 4096;
+        rt_parallel(p, SCRATCH_CLAIMS, fail_scratch, &s);
+        int none_null = 1;
+        for (int i = 0; i < SCRATCH_CLAIMS; i++)
+            none_null &= s.mem[i] != NULL;
+        CU_ASSERT(none_null);
+        CU_ASSERT_EQUAL(rt_pool_failed(p), 0);
+        rt_pool_destroy(p);
+    }
+    RtCtx none = {0};
+    uint64_t call;
+    CU_ASSERT(rt_task_scratch(&none, INT64_MAX / 4, &call) == NULL);
+    CU_ASSERT_EQUAL(rt_pool_failed(NULL), 1);
+    CU_ASSERT_EQUAL(rt_pool_failed(NULL), 0);
+}
+
 /* ---- cost ---------------------------------------------------------------------------------- */
 
 typedef struct Tiny { int64_t count[64]; } Tiny;
@@ -315,7 +616,7 @@ static void test_many_tiny_calls(void)
     printf("\n");
 }
 
-/* One chunk far slower than the others: the waits outlast their spinning and
+/* One claim far slower than the others: the waits outlast their spinning and
  * sleep (the caller for a slow worker, the workers for a slow caller). */
 typedef struct Slow { Visits v; int64_t slow_begin; } Slow;
 
@@ -336,16 +637,17 @@ static void test_slow_chunk(void)
         RtPool *p = rt_pool_create(T);
         CU_ASSERT_FATAL(p != NULL);
         for (int slow = 0; slow < 2; slow++) {  /* chunk 0 (a worker), then chunk T - 1 (the caller) */
-            for (int rep = 0; rep < 3; rep++) {
+            for (int rep = 0; rep < 3; rep++) {  /* the first claim, then the last */
                 const int64_t n = 100;
-                Slow s = {.v = {.n = n, .count = calloc(n, sizeof(atomic_int))}, .slow_begin = slow ? doc_start(n, T, T - 1) : 0};
+                int64_t C = doc_claims(n, T);
+                Slow s = {.v = {.n = n, .count = calloc(n, sizeof(atomic_int))}, .slow_begin = slow ? doc_start(n, C, C - 1) : 0};
                 CU_ASSERT_FATAL(s.v.count != NULL);
                 rt_parallel(p, n, slow_visit, &s);
                 int once = 1;
                 for (int64_t i = 0; i < n; i++)
                     once &= atomic_load(&s.v.count[i]) == 1;
                 CU_ASSERT(once);
-                CU_ASSERT_EQUAL(atomic_load(&s.v.calls), T);
+                CU_ASSERT_EQUAL(atomic_load(&s.v.calls), C);
                 free(s.v.count);
             }
         }
@@ -375,9 +677,16 @@ static const RtTestCase tests[] = {
     {"every_index_once", test_every_index_once},
     {"small_n", test_small_n},
     {"null_pool", test_null_pool},
-    {"static_split", test_static_split},
-    {"chunks_concurrent", test_chunks_concurrent},
+    {"documented_claims", test_documented_claims},
+    {"delayed_worker", test_delayed_worker},
+    {"late_worker_in_stream", test_late_worker_in_stream},
+    {"stalled_worker_goes_solo", test_stalled_worker_goes_solo},
+    {"workers_take_part", test_workers_take_part},
     {"sums_bit_identical", test_sums_bit_identical},
+    {"sums_under_contention", test_sums_under_contention},
+    {"scratch_per_thread", test_scratch_per_thread},
+    {"scratch_outside_calls", test_scratch_outside_calls},
+    {"scratch_failure", test_scratch_failure},
     {"slow_chunk", test_slow_chunk},
     {"many_tiny_calls", test_many_tiny_calls},
     {"create_destroy", test_create_destroy},

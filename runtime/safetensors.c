@@ -4,8 +4,10 @@
  *   {"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
  * padded with spaces to a multiple of 8, then the tensors' bytes in the
  * order of their offsets.  Offsets count from the end of the header.
- * The header may also hold "__metadata__" (string pairs), which the reader
- * ignores.
+ * The header may also hold "__metadata__" (string pairs): nnc writes the
+ * tokenizer of a bpe text model there (nnc.tokenizer, nnc.bpe_merges),
+ * where PyTorch's load_state_dict never looks; the reader keeps the string
+ * pairs and skips any other value.
  *
  * The writer builds the JSON by hand (it only ever prints names, dtypes and
  * integers); the reader trusts nothing and parses the header with jansson.
@@ -85,8 +87,20 @@ static int write_all(int fd, const void *p, size_t n)
 
 int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
 {
+    return rt_safetensors_write_meta(path, t, n, NULL, 0, err, errlen);
+}
+
+int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const char *const *meta, int nmeta, char *err,
+                              size_t errlen)
+{
     Buf h = {0};
     int rc = put(&h, "{", 1);
+    if (nmeta > 0) {
+        rc = rc || put(&h, "\"__metadata__\":{", 16);
+        for (int i = 0; i < nmeta && rc == 0; i++)
+            rc = (i && put(&h, ",", 1)) || put_string(&h, meta[2 * i]) || put(&h, ":", 1) || put_string(&h, meta[2 * i + 1]);
+        rc = rc || put(&h, n ? "}," : "}", n ? 2 : 1);
+    }
     uint64_t off = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = (i && put(&h, ",", 1)) || put_string(&h, t[i].name) || put(&h, ":{\"dtype\":", 10)
@@ -370,11 +384,56 @@ static int load(const char *path, int fd, json_t *header, uint64_t data_at, uint
         free(mem);
         return -1;
     }
-    *out = (RtCheckpoint){t, n, mem};
+    *out = (RtCheckpoint){.t = t, .n = n, .mem = mem};
     return 0;
 }
 
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = rt_malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+/* The string pairs of "__metadata__" into out->meta (other values are
+ * skipped: the format says strings, and nothing of nnc's is elsewhere). */
+static int keep_meta(const char *path, json_t *header, RtCheckpoint *out, char *err, size_t errlen)
+{
+    json_t *m = json_is_object(header) ? json_object_get(header, "__metadata__") : NULL;
+    if (!json_is_object(m) || json_object_size(m) == 0)
+        return 0;
+    out->meta = rt_calloc(2 * json_object_size(m), sizeof *out->meta);
+    if (!out->meta)
+        return rt_fail(-1, err, errlen, "%s: out of memory", path);
+    const char *key;
+    json_t *v;
+    json_object_foreach(m, key, v) {
+        if (!json_is_string(v))
+            continue;
+        int k = 2 * out->nmeta;
+        out->meta[k] = copy_string(key);
+        out->meta[k + 1] = copy_string(json_string_value(v));
+        out->nmeta++;
+        if (!out->meta[k] || !out->meta[k + 1])
+            return rt_fail(-1, err, errlen, "%s: out of memory", path);
+    }
+    return 0;
+}
+
+static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen);
+
 int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    return read_file(path, 1, out, err, errlen);
+}
+
+int rt_safetensors_read_meta(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    return read_file(path, 0, out, err, errlen);
+}
+
+/* tensors: read them too; else only the header's metadata. */
+static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen)
 {
     *out = (RtCheckpoint){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -410,8 +469,14 @@ int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t e
             if (!header)
                 rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s (line %d, column %d, byte %d)", path, je.text,
                      je.line, je.column, je.position);
+            else if (!tensors && !json_is_object(header))
+                rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
             else
-                rc = load(path, fd, header, 8 + hlen, size - 8 - hlen, out, err, errlen);
+                rc = tensors ? load(path, fd, header, 8 + hlen, size - 8 - hlen, out, err, errlen) : 0;
+            if (rc == 0 && keep_meta(path, header, out, err, errlen) != 0) {
+                rt_checkpoint_free(out);
+                rc = -1;
+            }
             json_decref(header);
         }
         free(h);
@@ -428,8 +493,19 @@ const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)
     return NULL;
 }
 
+const char *rt_checkpoint_meta(const RtCheckpoint *c, const char *key)
+{
+    for (int i = 0; i < c->nmeta; i++)
+        if (strcmp(c->meta[2 * i], key) == 0)
+            return c->meta[2 * i + 1];
+    return NULL;
+}
+
 void rt_checkpoint_free(RtCheckpoint *c)
 {
+    for (int i = 0; c->meta && i < 2 * c->nmeta; i++)
+        free(c->meta[i]);
+    free(c->meta);
     free(c->mem);
     *c = (RtCheckpoint){0};
 }

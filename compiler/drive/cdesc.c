@@ -137,6 +137,8 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
                  "    .model_dir = ", (long long)r->batch, (long long)r->epochs, (long long)r->steps,
               (long long)r->eval_every, (unsigned long long)r->seed, r->lr);
     c_string(b, model_dir);
+    if (r->bpe_vocab)
+        sb_printf(b, ", .bpe_vocab = %lld", (long long)r->bpe_vocab);
     sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
 }
 

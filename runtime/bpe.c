@@ -526,9 +526,9 @@ char *rt_bpe_format(const RtBpe *b)
 int rt_bpe_parse(const char *text, RtBpe *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int32_t merges = 0;
-    for (const char *c = text; *c; c++)
-        merges += *c == ',';
+    int32_t merges = *text != '\0';
+    for (const char *c = text; *c && merges <= RT_BPE_MAX_VOCAB; c++)
+        merges += *c == ' ';
     if (merges == 0)
         return rt_fail(-1, err, errlen, "no merges");
     if (merges > RT_BPE_MAX_VOCAB - 256)

@@ -17,5 +17,6 @@ void register_rt_data(void);
 void register_rt_checkpoint(void);
 void register_rt_pool(void);
 void register_rt_init(void);
+void register_rt_bpe(void);
 
 #endif

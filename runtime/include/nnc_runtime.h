@@ -331,6 +331,14 @@ int         rt_instance_forward(RtInstance *x, int64_t batch, const void *const 
 int         rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inputs,
                                    const void *const *targets, float *loss);
 const char *rt_instance_error(const RtInstance *x);
+/* A bpe text model's tokens (the merges the last rt_instance_load found in
+ * the checkpoint's metadata; saving keeps them): encode writes at most cap
+ * ids of len bytes of text and returns how many there are (more than cap:
+ * ids was too small); decode writes at most cap bytes of n ids (no NUL)
+ * and returns how many they spell.  -1 with the reason when no merges were
+ * loaded, or an id is outside the vocabulary. */
+int64_t     rt_instance_encode(RtInstance *x, const char *text, int64_t len, int32_t *ids, int64_t cap);
+int64_t     rt_instance_decode(RtInstance *x, const int32_t *ids, int64_t n, char *out, int64_t cap);
 
 /* ---- a trainer: the train block's data and recipe, the command line (run.c, exe.c) --- */
 

@@ -33,8 +33,8 @@
 /* The longest token a merge list may make, and the most bytes all tokens
  * together may spell: a checkpoint's merges are untrusted, and each merge
  * may double a length ((a,a), (256,256), ...). */
-enum { BPE_MAX_TOKEN = 1 << 24 };
-#define BPE_MAX_TOTAL ((int64_t)1 << 30)
+enum { BPE_MAX_TOKEN = 1 << 20 };
+#define BPE_MAX_TOTAL ((int64_t)1 << 28)
 
 /* ---- the pair table -------------------------------------------------------------- */
 

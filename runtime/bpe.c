@@ -313,7 +313,7 @@ static int by_position(const void *x, const void *y)
 static int apply(Seq *s, int32_t a, int32_t b, int32_t z)
 {
     Pair *p = table_find(&s->pairs, key_of(a, b));
-    if (!p)
+    if (!p || p->npos == 0)   /* (encoding: a merge whose pair the text never has) */
         return 0;
     int32_t *pos = p->pos, npos = p->npos;
     p->pos = NULL;
@@ -349,7 +349,8 @@ static int apply(Seq *s, int32_t a, int32_t b, int32_t z)
 
 /* ---- tokens' bytes ------------------------------------------------------------------- */
 
-/* Fills b->off and b->bytes from b->pair, refusing lengths beyond the limits. */
+/* Fills b->off and b->bytes from b->pair, refusing lengths beyond the limits
+ * (then b is freed: it is the last step of making one). */
 static int spell(RtBpe *b, char *err, size_t errlen)
 {
     int32_t V = b->vocab;
@@ -357,23 +358,30 @@ static int spell(RtBpe *b, char *err, size_t errlen)
     int64_t *len = rt_malloc(sizeof *len * (size_t)V);
     if (!b->off || !len) {
         free(len);
+        rt_bpe_free(b);
         return rt_fail(-1, err, errlen, "out of memory for %d tokens", V);
     }
     int64_t total = 0;
     for (int32_t t = 0; t < V; t++) {
-        len[t] = t < 256 ? 1 : len[b->pair[2 * (t - 256)]] + len[b->pair[2 * (t - 256) + 1]];
-        if (len[t] > BPE_MAX_TOKEN || total + len[t] > BPE_MAX_TOTAL) {
+        int64_t n = t < 256 ? 1 : len[b->pair[2 * (t - 256)]] + len[b->pair[2 * (t - 256) + 1]];
+        if (n > BPE_MAX_TOKEN || total + n > BPE_MAX_TOTAL) {
             free(len);
-            return rt_fail(-1, err, errlen, "merge %d makes a token of %lld bytes; tokens are at most %d bytes", t - 256,
-                           (long long)len[t], BPE_MAX_TOKEN);
+            rt_bpe_free(b);
+            if (n > BPE_MAX_TOKEN)
+                return rt_fail(-1, err, errlen, "merge %d makes a token of %lld bytes; tokens are at most %d bytes",
+                               t - 256, (long long)n, BPE_MAX_TOKEN);
+            return rt_fail(-1, err, errlen, "the tokens up to merge %d spell more than %lld bytes", t - 256,
+                           (long long)BPE_MAX_TOTAL);
         }
+        len[t] = n;
         b->off[t] = total;
-        total += len[t];
+        total += n;
     }
     b->off[V] = total;
     b->bytes = rt_malloc((size_t)total);
     if (!b->bytes) {
         free(len);
+        rt_bpe_free(b);
         return rt_fail(-1, err, errlen, "out of memory for %d tokens", V);
     }
     for (int32_t t = 0; t < V; t++) {

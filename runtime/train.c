@@ -157,7 +157,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     int id_of[256];
     for (int i = 0; i < 256; i++)
         id_of[i] = -1;
-    for (int i = 0; i < c->text->vocab; i++)
+    for (int i = 0; !bpe && i < c->text->vocab; i++)  /* (bpe ids are not characters) */
         id_of[c->text->chars[i]] = i;
     size_t plen = strlen(c->sample);
     for (size_t i = 0; !bpe && i < plen; i++)

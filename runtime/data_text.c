@@ -1,5 +1,6 @@
-/* data_text.c — a text file as character tokens, and random windows of it
- * for next-character prediction; see nnc_runtime.h.
+/* data_text.c — a text file as character tokens (or byte-level BPE tokens,
+ * bpe.c), and random windows of it for next-token prediction; see
+ * nnc_runtime.h.
  *
  * Every byte is a token; the vocabulary is the sorted set of bytes present,
  * so the ids of a file depend on nothing but its contents.  The first
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "include/nnc_runtime.h"
 #include "rt_internal.h"
@@ -104,5 +106,81 @@ void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uin
 void rt_text_free(RtText *t)
 {
     free(t->ids);
+    if (t->bpe) {
+        rt_bpe_free(t->bpe);
+        free(t->bpe);
+    }
     memset(t, 0, sizeof *t);
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int rt_text_load_bpe(const char *path, double split, int32_t vocab, RtBpe *given, RtText *out, char *err,
+                     size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!(split > 0 && split < 1))
+        return rt_fail(-1, err, errlen, "split %g is not between 0 and 1", split);
+    char *raw;
+    size_t n;
+    if (rt_read_whole(path, &raw, &n, err, errlen) != 0)
+        return -1;
+    const uint8_t *text = (const uint8_t *)raw;
+    int64_t train_end = (int64_t)floor((double)n * split), valid = (int64_t)n - train_end;
+    if (n == 0 || train_end < 2 || valid < 2) {
+        int64_t part = train_end < 2 ? train_end : valid;
+        if (n == 0)
+            rt_fail(-1, err, errlen, "%s is empty", path);
+        else
+            rt_fail(-1, err, errlen, "%s: a split of %g leaves %lld of its %zu bytes for %s; each part needs at least 2",
+                    path, split, (long long)part, n, train_end < 2 ? "training" : "validation");
+        free(raw);
+        return -1;
+    }
+    RtBpe *b = rt_calloc(1, sizeof *b);
+    int rc = b ? 0 : rt_fail(-1, err, errlen, "out of memory for the merges of %s", path);
+    if (rc == 0 && !(out->ids = rt_malloc(n * sizeof *out->ids)))
+        rc = rt_fail(-1, err, errlen, "out of memory for the %zu bytes of %s", n, path);
+    int64_t ntrain = -1;
+    if (rc == 0 && given) {
+        *b = *given;
+        memset(given, 0, sizeof *given);
+        if (b->vocab != vocab)
+            rc = rt_fail(-1, err, errlen, "the merges make a vocabulary of %d tokens, but the model's is %d", b->vocab,
+                         (int)vocab);
+        else
+            ntrain = rt_bpe_encode(b, text, train_end, out->ids);
+    } else if (rc == 0) {
+        /* the learner ends with the training part's tokens: no second pass */
+        double t0 = seconds_now();
+        char why[512];
+        if (rt_bpe_learn(text, train_end, vocab, b, out->ids, &ntrain, why, sizeof why) != 0)
+            rc = rt_fail(-1, err, errlen, "%s: cannot learn bpe(vocab: %d): %s", path, (int)vocab, why);
+        out->bpe_seconds = seconds_now() - t0;
+    }
+    int64_t nvalid = ntrain < 0 ? -1 : rt_bpe_encode(b, text + train_end, valid, out->ids + ntrain);
+    if (rc == 0 && (ntrain < 0 || nvalid < 0))
+        rc = rt_fail(-1, err, errlen, "out of memory encoding the %zu bytes of %s", n, path);
+    free(raw);
+    if (rc != 0) {
+        if (b)
+            rt_bpe_free(b);
+        free(b);
+        free(out->ids);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->bpe = b;
+    out->n = ntrain + nvalid;
+    out->train_end = ntrain;
+    out->train_bytes = train_end;
+    out->vocab = (int)vocab;
+    for (int i = 0; i < 256; i++)
+        out->chars[i] = (uint8_t)i;
+    return 0;
 }

@@ -25,6 +25,7 @@ struct RtInstance {
     int64_t        capacity; /* the largest batch the slabs hold (rt_batch_room) */
     char          *err;      /* separate so that const functions can report */
     RtPool        *pool;     /* one thread, the caller's: it holds the generated code's scratch memory */
+    RtBpe         *bpe;      /* the merges the last load found (a bpe text model's checkpoint), or NULL */
 };
 
 enum { ERR_LEN = 1024 };
@@ -72,6 +73,9 @@ void rt_instance_destroy(RtInstance *x)
         return;
     rt_slabs_free(x->slab);
     rt_pool_destroy(x->pool);
+    if (x->bpe)
+        rt_bpe_free(x->bpe);
+    free(x->bpe);
     free(x->err);
     free(x);
 }
@@ -87,8 +91,75 @@ int rt_instance_load(RtInstance *x, const char *path)
         return -1;
     if (!path)
         return fail(x, "load: the path is a null pointer");
+    /* the merges first, so that a refused file leaves the instance as it was */
+    RtCheckpoint ck;
+    if (rt_safetensors_read_meta(path, &ck, x->err, ERR_LEN) != 0)
+        return -1;
+    const char *kind = rt_checkpoint_meta(&ck, RT_META_TOKENIZER);
+    RtBpe *bpe = NULL;
+    if (kind && strcmp(kind, "bpe") == 0) {
+        const RtTensorSpec *in = x->m->ninputs ? &x->m->inputs[0] : NULL;
+        int32_t vocab = in && in->dtype == RT_I32 ? (int32_t)in->classes : 0;
+        int rc = !(bpe = rt_calloc(1, sizeof *bpe)) ? fail(x, "load: out of memory")
+               : rt_state_load_bpe(path, vocab, bpe, x->err, ERR_LEN);
+        if (rc != 0) {
+            free(bpe);
+            rt_checkpoint_free(&ck);
+            return -1;
+        }
+    }
+    rt_checkpoint_free(&ck);
     int resumed;
-    return rt_state_load(x->m, x->slab, path, &resumed, x->err, ERR_LEN);
+    if (rt_state_load(x->m, x->slab, path, &resumed, x->err, ERR_LEN) != 0) {
+        if (bpe)
+            rt_bpe_free(bpe);
+        free(bpe);
+        return -1;
+    }
+    if (x->bpe)
+        rt_bpe_free(x->bpe);
+    free(x->bpe);
+    x->bpe = bpe;
+    return 0;
+}
+
+int64_t rt_instance_encode(RtInstance *x, const char *text, int64_t len, int32_t *ids, int64_t cap)
+{
+    if (!x)
+        return -1;
+    if (!x->bpe)
+        return fail(x, "encode: no bpe merges; load a checkpoint of this model trained with bpe (nnc --jit --save)");
+    if (!text || len < 0 || (cap > 0 && !ids))
+        return fail(x, "encode: %s", !text ? "the text is a null pointer" : len < 0 ? "a negative length"
+                                                                                  : "ids is a null pointer");
+    int32_t *all = rt_malloc(sizeof *all * (size_t)(len ? len : 1));
+    int64_t n = all ? rt_bpe_encode(x->bpe, (const uint8_t *)text, len, all) : -1;
+    if (n < 0) {
+        free(all);
+        return fail(x, "encode: out of memory for %lld bytes", (long long)len);
+    }
+    if (cap > 0 && n > 0)
+        memcpy(ids, all, sizeof *ids * (size_t)(n < cap ? n : cap));
+    free(all);
+    return n;
+}
+
+int64_t rt_instance_decode(RtInstance *x, const int32_t *ids, int64_t n, char *out, int64_t cap)
+{
+    if (!x)
+        return -1;
+    if (!x->bpe)
+        return fail(x, "decode: no bpe merges; load a checkpoint of this model trained with bpe (nnc --jit --save)");
+    if ((n > 0 && !ids) || n < 0 || (cap > 0 && !out))
+        return fail(x, "decode: %s", n < 0 ? "a negative count" : !out && cap > 0 ? "out is a null pointer"
+                                                                                : "ids is a null pointer");
+    int64_t bytes = rt_bpe_decode(x->bpe, ids, n, (uint8_t *)out, cap);
+    if (bytes < 0) {
+        for (int64_t i = 0; i < n; i++)
+            if (ids[i] < 0 || ids[i] >= x->bpe->vocab)
+                return fail(x, "decode: id %lld is %d; ids are in [0, %d)", (long long)i, ids[i], x->bpe->vocab);
+    }
+    return bytes;
 }
 
 int rt_instance_load_memory(RtInstance *x, const void *data, size_t size)
@@ -108,7 +179,7 @@ int rt_instance_save(const RtInstance *x, const char *path)
         return -1;
     if (!path)
         return fail(x, "save: the path is a null pointer");
-    return rt_state_save(x->m, x->slab, path, x->err, ERR_LEN);
+    return rt_state_save_bpe(x->m, x->slab, x->bpe, path, x->err, ERR_LEN);
 }
 
 /* The input and activation slabs, regrown for batches of up to `batch`

@@ -69,7 +69,9 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "      --chart FILE.svg    draw loss and metrics per evaluation as an SVG picture\n"
             "      --sample TEXT       generate text after TEXT (a text model; use with --load)\n"
             "      --length N, --temperature X\n"
-            "                          characters to generate (300), softmax temperature (1)\n"
+            "                          characters to generate (300; tokens with bpe), softmax\n"
+            "                          temperature (1)\n"
+            "  -v, --verbose           say how the data was read (bpe: learning time, bytes per token)\n"
             "  -h, --help              show this help and exit\n"
             "\n"
             "The learning rate (%g) is compiled in: recompile with nnc --lr X to change it.\n"
@@ -90,14 +92,15 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         {"load", required_argument, 0, O_LOAD},     {"eval", no_argument, 0, O_EVAL},
         {"metrics", required_argument, 0, O_METRICS}, {"chart", required_argument, 0, O_CHART}, {"sample", required_argument, 0, O_SAMPLE},
         {"length", required_argument, 0, O_LENGTH}, {"temperature", required_argument, 0, O_TEMP},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},              {"verbose", no_argument, 0, 'v'},
+        {0, 0, 0, 0},
     };
     const char *prog = base_name(argv[0]);
     RtRecipe r = *recipe;
     RtRunOptions o = {.seed = -1, .prog = prog};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         int64_t n = 0;
         double x = 0;
         const char *bad = NULL;
@@ -137,6 +140,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_METRICS: o.metrics = optarg; break;
         case O_CHART: o.chart = optarg; break;
         case O_SAMPLE: o.sample = optarg; break;
+        case 'v': o.verbose = 1; break;
         case 'h': usage(stdout, prog, m, recipe); return 0;
         case ':': fprintf(stderr, "%s: error: %s needs a value\n", prog, argv[optind - 1]); return 2;
         default:

@@ -135,4 +135,14 @@ int  rt_chart_add(RtChart *c, double x, double train_loss, double test_loss, con
 int  rt_chart_flush(RtChart *c, char *err, size_t errlen);
 void rt_chart_free(RtChart *c);
 
+/* A checkpoint of a model that reads bpe tokens keeps the merges in the
+ * header's __metadata__: RT_META_TOKENIZER = "bpe" and RT_META_BPE_MERGES =
+ * rt_bpe_format's text.  Saving with bpe NULL writes no metadata; loading
+ * refuses a file without merges or with merges of another vocabulary. */
+#define RT_META_TOKENIZER  "nnc.tokenizer"
+#define RT_META_BPE_MERGES "nnc.bpe_merges"
+int  rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
+                       size_t errlen);
+int  rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
+
 #endif

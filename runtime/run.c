@@ -11,6 +11,7 @@
 
 #include "nnc_runtime.h"
 #include "columns.h"
+#include "rt_internal.h"
 
 /* A relative data path: under the data root if it is there, else beside the
  * model; when neither exists, the one under the root (the loader says what
@@ -65,6 +66,29 @@ static int redraws(FILE *log)
 {
     const char *term = getenv("TERM");
     return isatty(fileno(log)) && !(term && strcmp(term, "dumb") == 0);
+}
+
+/* A text as bpe tokens: the merges of the checkpoint --load names (the
+ * tokens the model was trained on), else learned from the training part.
+ * 0, or 1 with why. */
+static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, FILE *log,
+                         char *why, size_t len)
+{
+    RtBpe given = {0};
+    if (o->load && rt_state_load_bpe(o->load, (int32_t)r->bpe_vocab, &given, why, len) != 0)
+        return 1;
+    int rc = rt_text_load_bpe(path, r->split, (int32_t)r->bpe_vocab, o->load ? &given : NULL, text, why, len) ? 1 : 0;
+    rt_bpe_free(&given);
+    if (rc == 0 && o->verbose) {
+        if (o->load)
+            fprintf(log, "bpe: %lld merges from %s", (long long)r->bpe_vocab - 256, o->load);
+        else
+            fprintf(log, "bpe: learned %lld merges from %lld bytes in %.1f ms", (long long)r->bpe_vocab - 256,
+                    (long long)text->train_bytes, 1e3 * text->bpe_seconds);
+        fprintf(log, "; %.3f bytes per token on the training split (%lld tokens)\n",
+                (double)text->train_bytes / (double)text->train_end, (long long)text->train_end);
+    }
+    return rc;
 }
 
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
@@ -127,15 +151,16 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     case RT_DATA_TEXT: {
         const char *path = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         cfg.block = r->block;
-        if (rt_text_load(path, r->split, &text, why, sizeof why))
+        if (r->bpe_vocab ? load_bpe_text(r, o, path, &text, log, why, sizeof why) != 0
+                         : rt_text_load(path, r->split, &text, why, sizeof why) != 0)
             rc = 1;
         else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
             /* a window and its target shifted by one must fit in each part */
             int train_short = text.train_end <= r->block;
-            snprintf(why, sizeof why, "%s: the %s part has %lld characters (split %g), but a window of block %lld "
+            snprintf(why, sizeof why, "%s: the %s part has %lld %s (split %g), but a window of block %lld "
                      "needs at least %lld", path, train_short ? "training" : "validation",
-                     (long long)(train_short ? text.train_end : text.n - text.train_end), r->split, (long long)r->block,
-                     (long long)r->block + 1);
+                     (long long)(train_short ? text.train_end : text.n - text.train_end),
+                     text.bpe ? "tokens" : "characters", r->split, (long long)r->block, (long long)r->block + 1);
             rc = 1;
         } else if (text.vocab > r->vocab) {
             snprintf(why, sizeof why, "%s has %d distinct characters, but the model's vocabulary is %lld", path,

@@ -4,8 +4,10 @@
  *   {"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
  * padded with spaces to a multiple of 8, then the tensors' bytes in the
  * order of their offsets.  Offsets count from the end of the header.
- * The header may also hold "__metadata__" (string pairs), which the reader
- * ignores.
+ * The header may also hold "__metadata__" (string pairs): nnc writes the
+ * tokenizer of a bpe text model there (nnc.tokenizer, nnc.bpe_merges),
+ * where PyTorch's load_state_dict never looks; the reader keeps the string
+ * pairs and skips any other value.
  *
  * The writer builds the JSON by hand (it only ever prints names, dtypes and
  * integers); the reader trusts nothing and parses the header strictly (json.c).
@@ -84,8 +86,20 @@ static int write_all(int fd, const void *p, size_t n)
 
 int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
 {
+    return rt_safetensors_write_meta(path, t, n, NULL, 0, err, errlen);
+}
+
+int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const char *const *meta, int nmeta, char *err,
+                              size_t errlen)
+{
     Buf h = {0};
     int rc = put(&h, "{", 1);
+    if (nmeta > 0) {
+        rc = rc || put(&h, "\"__metadata__\":{", 16);
+        for (int i = 0; i < nmeta && rc == 0; i++)
+            rc = (i && put(&h, ",", 1)) || put_string(&h, meta[2 * i]) || put(&h, ":", 1) || put_string(&h, meta[2 * i + 1]);
+        rc = rc || put(&h, n ? "}," : "}", n ? 2 : 1);
+    }
     uint64_t off = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = (i && put(&h, ",", 1)) || put_string(&h, t[i].name) || put(&h, ":{\"dtype\":", 10)
@@ -383,12 +397,45 @@ static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint6
         free(mem);
         return -1;
     }
-    *out = (RtCheckpoint){t, n, mem};
+    *out = (RtCheckpoint){.t = t, .n = n, .mem = mem};
     return 0;
 }
 
-/* The header and then the tensors of src; path names it in messages. */
-static int read_source(const char *path, const Source *src, RtCheckpoint *out, char *err, size_t errlen)
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = rt_malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+/* The string pairs of "__metadata__" into out->meta (other values are
+ * skipped: the format says strings, and nothing of nnc's is elsewhere). */
+static int keep_meta(const char *path, const RtJsonDoc *doc, RtCheckpoint *out, char *err, size_t errlen)
+{
+    const RtJson *m = rt_json_get(doc, &doc->v[0], "__metadata__");
+    if (!m || m->kind != RT_JSON_OBJECT || m->count == 0)
+        return 0;
+    out->meta = rt_calloc(2 * (size_t)m->count, sizeof *out->meta);
+    if (!out->meta)
+        return rt_fail(-1, err, errlen, "%s: out of memory", path);
+    for (int c = m->first; c >= 0; c = doc->v[c].next) {
+        const RtJson *v = &doc->v[c];
+        if (v->kind != RT_JSON_STRING)
+            continue;
+        int k = 2 * out->nmeta;
+        out->meta[k] = copy_string(v->key);
+        out->meta[k + 1] = copy_string(v->str);
+        out->nmeta++;
+        if (!out->meta[k] || !out->meta[k + 1])
+            return rt_fail(-1, err, errlen, "%s: out of memory", path);
+    }
+    return 0;
+}
+
+/* The header and (tensors) the tensors of src, and the header's metadata;
+ * path names it in messages. */
+static int read_source(const char *path, const Source *src, int tensors, RtCheckpoint *out, char *err,
+                       size_t errlen)
 {
     unsigned char len8[8];
     int rc = -1, r;
@@ -414,15 +461,34 @@ static int read_source(const char *path, const Source *src, RtCheckpoint *out, c
         char why[256];
         if (rt_json_parse(h, hlen, &doc, why, sizeof why) != 0)
             rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s", path, why);
+        else if (!tensors && doc.v[0].kind != RT_JSON_OBJECT)
+            rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
         else
-            rc = load(path, src, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen);
+            rc = tensors ? load(path, src, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen) : 0;
+        if (rc == 0 && keep_meta(path, &doc, out, err, errlen) != 0) {
+            rt_checkpoint_free(out);
+            rc = -1;
+        }
         rt_json_free(&doc);
     }
     free(h);
     return rc;
 }
 
+static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen);
+
 int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    return read_file(path, 1, out, err, errlen);
+}
+
+int rt_safetensors_read_meta(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    return read_file(path, 0, out, err, errlen);
+}
+
+/* tensors: read them too; else only the header's metadata. */
+static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen)
 {
     *out = (RtCheckpoint){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -433,7 +499,7 @@ int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t e
     if (fstat(fd, &st) != 0)
         rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
     else
-        rc = read_source(path, &(Source){fd, NULL, (uint64_t)st.st_size}, out, err, errlen);
+        rc = read_source(path, &(Source){fd, NULL, (uint64_t)st.st_size}, tensors, out, err, errlen);
     close(fd);
     return rc;
 }
@@ -444,7 +510,7 @@ int rt_safetensors_read_memory(const void *data, size_t size, const char *name, 
     *out = (RtCheckpoint){0};
     if (!data && size)
         return rt_fail(-1, err, errlen, "%s: the data is a null pointer", name);
-    return read_source(name, &(Source){-1, data, size}, out, err, errlen);
+    return read_source(name, &(Source){-1, data, size}, 1, out, err, errlen);
 }
 
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)
@@ -455,8 +521,19 @@ const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)
     return NULL;
 }
 
+const char *rt_checkpoint_meta(const RtCheckpoint *c, const char *key)
+{
+    for (int i = 0; i < c->nmeta; i++)
+        if (strcmp(c->meta[2 * i], key) == 0)
+            return c->meta[2 * i + 1];
+    return NULL;
+}
+
 void rt_checkpoint_free(RtCheckpoint *c)
 {
+    for (int i = 0; c->meta && i < 2 * c->nmeta; i++)
+        free(c->meta[i]);
+    free(c->meta);
     free(c->mem);
     *c = (RtCheckpoint){0};
 }

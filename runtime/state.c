@@ -70,6 +70,12 @@ static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_
 
 int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen)
 {
+    return rt_state_save_bpe(m, slab, NULL, path, err, errlen);
+}
+
+int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
+                      size_t errlen)
+{
     int n = m->nparams + m->nstate;
     RtTensor *t = rt_calloc((size_t)n + 1, sizeof *t);
     if (!t)
@@ -86,9 +92,37 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
         }
     }
     char why[512];
-    int rc = rt_safetensors_write(path, t, k, why, sizeof why);
+    char *merges = bpe ? rt_bpe_format(bpe) : NULL;
+    const char *meta[4] = {RT_META_TOKENIZER, "bpe", RT_META_BPE_MERGES, merges};
+    int rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
+                            : rt_safetensors_write_meta(path, t, k, meta, bpe ? 2 : 0, why, sizeof why);
+    free(merges);
     free(t);
     return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
+}
+
+int rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen)
+{
+    RtCheckpoint ck;
+    char why[512];
+    memset(out, 0, sizeof *out);
+    if (rt_safetensors_read_meta(path, &ck, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s", why);
+    const char *kind = rt_checkpoint_meta(&ck, RT_META_TOKENIZER), *merges = rt_checkpoint_meta(&ck, RT_META_BPE_MERGES);
+    int rc = 0;
+    if (!kind || strcmp(kind, "bpe") != 0 || !merges)
+        rc = rt_fail(-1, err, errlen, "%s has no bpe merges (the header's __metadata__ has no %s), but the model reads "
+                     "its text as bpe(vocab: %d); was it saved by a model with this tokenizer?", path, RT_META_BPE_MERGES,
+                     (int)vocab);
+    else if (rt_bpe_parse(merges, out, why, sizeof why) != 0)
+        rc = rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_BPE_MERGES, why);
+    else if (out->vocab != vocab) {
+        rc = rt_fail(-1, err, errlen, "%s: its bpe merges make a vocabulary of %d tokens, but the model's is bpe(vocab: %d)",
+                     path, out->vocab, (int)vocab);
+        rt_bpe_free(out);
+    }
+    rt_checkpoint_free(&ck);
+    return rc;
 }
 
 static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)

@@ -66,7 +66,7 @@ static int writable_folder(const char *cannot, const char *path, char *err, size
 
 static int save(Loop *L, const char *path, char *err, size_t errlen)
 {
-    return rt_state_save(L->m, L->slab, path, err, errlen) ? 1 : 0;
+    return rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
 }
 
 /* ---- batches ------------------------------------------------------------------------ */
@@ -189,16 +189,17 @@ static int sample(Loop *L, char *err, size_t errlen)
     if (!c->text || x->dtype != RT_I32 || m->eval.output.fixed < 0)
         return rt_fail(1, err, errlen, "--sample needs a model trained on text(...): characters in, logits out");
     int64_t T = c->block, V = c->text->vocab;
+    const RtBpe *bpe = c->text->bpe;  /* subword tokens; NULL: characters */
     if (m->eval.output_last < c->text->vocab)
         return rt_fail(1, err, errlen, "the model predicts %lld characters, but the text has %d", (long long)m->eval.output_last,
                     c->text->vocab);
     int id_of[256];
     for (int i = 0; i < 256; i++)
         id_of[i] = -1;
-    for (int i = 0; i < c->text->vocab; i++)
+    for (int i = 0; !bpe && i < c->text->vocab; i++)  /* (bpe ids are not characters) */
         id_of[c->text->chars[i]] = i;
     size_t plen = strlen(c->sample);
-    for (size_t i = 0; i < plen; i++)
+    for (size_t i = 0; !bpe && i < plen; i++)
         if (id_of[(unsigned char)c->sample[i]] < 0) {
             /* name the whole UTF-8 character the byte belongs to, not half of it */
             size_t at = i, len = 1;
@@ -217,11 +218,16 @@ static int sample(Loop *L, char *err, size_t errlen)
         free(p);
         return rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
     }
-    for (size_t i = 0; i < plen; i++)
+    for (size_t i = 0; !bpe && i < plen; i++)
         ids[i] = id_of[(unsigned char)c->sample[i]];
-    int64_t n = (int64_t)plen;
-    if (n == 0)
-        ids[n++] = 0;  /* an empty prompt starts from the first character of the vocabulary */
+    int64_t n = bpe ? rt_bpe_encode(bpe, (const uint8_t *)c->sample, (int64_t)plen, ids) : (int64_t)plen;
+    if (n < 0) {
+        free(ids);
+        free(p);
+        return rt_fail(1, err, errlen, "out of memory encoding the prompt");
+    }
+    if (n == 0)  /* an empty prompt starts from the first character of the vocabulary (bpe: a newline) */
+        ids[n++] = bpe ? '\n' : 0;
     fputs(c->sample, out);
     L->ctx.batch = 1;
     for (int64_t k = 0; k < c->sample_length; k++) {
@@ -255,7 +261,10 @@ static int sample(Loop *L, char *err, size_t errlen)
             }
         }
         ids[n++] = (int32_t)pick;
-        fputc(c->text->chars[pick], out);
+        if (bpe)  /* a token's bytes: a UTF-8 character may end in the next token */
+            fwrite(bpe->bytes + bpe->off[pick], 1, (size_t)(bpe->off[pick + 1] - bpe->off[pick]), out);
+        else
+            fputc(c->text->chars[pick], out);
         fflush(out);
     }
     fputc('\n', out);

@@ -139,6 +139,8 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     c_string(b, model_dir);
     sb_puts(b, ",\n    .columns = ");
     c_string(b, r->columns ? r->columns : "");
+    if (r->bpe_vocab)
+        sb_printf(b, ", .bpe_vocab = %lld", (long long)r->bpe_vocab);
     sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
 }
 
@@ -205,6 +207,12 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     sb_puts(b, "    return rt_instance_forward((RtInstance *)m, batch, in, output);\n}\n\n");
     if (!t->forward_only)  /* a forward-only model cannot train */
         c_train_step(b, m);
+    if (t->recipe.bpe_vocab) {  /* a text model on bpe tokens: the checkpoint's merges */
+        sb_printf(b, "int64_t %s_encode(%s *m, const char *text, int64_t len, int32_t *ids, int64_t cap)\n{\n"
+                     "    return rt_instance_encode((RtInstance *)m, text, len, ids, cap);\n}\n\n", n, n);
+        sb_printf(b, "int64_t %s_decode(%s *m, const int32_t *ids, int64_t n, char *out, int64_t cap)\n{\n"
+                     "    return rt_instance_decode((RtInstance *)m, ids, n, out, cap);\n}\n\n", n, n);
+    }
     sb_printf(b, "const char *%s_last_error(const %s *m) { return rt_instance_error((const RtInstance *)m); }\n", n, n);
 }
 
@@ -289,6 +297,9 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
         sb_puts(b, " *   the numbers of a CSV row as they are (csv)\n");
     else if (r->data == RT_DATA_NPZ)
         sb_puts(b, " *   the values of the .npz arrays named after them, as they are (npz)\n");
+    else if (r->bpe_vocab)
+        sb_printf(b, " *   token ids of byte-level BPE (text, tokenizer: bpe(vocab: %lld)):\n"
+                     " *   %s_encode and %s_decode, with the merges a checkpoint keeps\n", (long long)r->bpe_vocab, n, n);
     else
         sb_puts(b, " *   character ids: a character's index in the sorted set of distinct bytes\n"
                    " *   of the training text (text)\n");
@@ -353,6 +364,18 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
         sb_puts(b, "/* (A forward-only model: no train_step; it needs a loss and a train block.) */\n\n");
     else
         h_train_step(b, m);
+    if (r->bpe_vocab)
+        sb_printf(b,
+                  "/* Text to token ids and back, by the bpe merges of the checkpoint the last\n"
+                  " * %s_load read (nnc --save keeps them in its metadata; %s_save writes\n"
+                  " * them again).  encode writes at most cap ids of len bytes of text and\n"
+                  " * returns how many there are (more than cap: call again with more room);\n"
+                  " * decode writes at most cap bytes (no NUL; a UTF-8 character may span\n"
+                  " * tokens) and returns how many the ids spell.  -1 when no merges were\n"
+                  " * loaded or an id is not in [0, %lld). */\n"
+                  "int64_t %s_encode(%s *m, const char *text, int64_t len, int32_t *ids, int64_t cap);\n"
+                  "int64_t %s_decode(%s *m, const int32_t *ids, int64_t n, char *out, int64_t cap);\n\n",
+                  n, n, (long long)r->bpe_vocab, n, n, n, n);
     sb_printf(b, "/* Why the last call on m failed (valid until the next call on m). */\n"
                  "const char *%s_last_error(const %s *m);\n\n", n, n);
     sb_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");

@@ -62,7 +62,7 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     }
     RtRunOptions run = {.seed = -1, .threads = o->threads, .data_root = o->data_root, .save = o->save,
                         .load = o->load, .metrics = o->metrics, .chart = o->chart, .eval_only = o->eval_only, .sample = o->sample,
-                        .length = o->length, .temperature = o->temperature};
+                        .length = o->length, .temperature = o->temperature, .verbose = o->verbose};
     rc = rt_run(rm, &tm.recipe, &run, log);
     cg_jit_destroy(jit);
     return rc;

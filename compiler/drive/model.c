@@ -161,6 +161,8 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
         r->data = RT_DATA_TEXT;
         r->block = t->data_args[1].i;
         r->split = t->data_args[2].f;
+        if (t->data_args[3].kind == VAL_SPEC)  /* tokenizer: bpe(vocab: N) */
+            r->bpe_vocab = t->data_args[3].spec->args[0].i;
         for (int i = 0; i < m->nnodes; i++)
             if (m->nodes[i].kind == SN_INPUT)
                 r->vocab = m->nodes[i].type.classes;

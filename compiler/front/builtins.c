@@ -656,6 +656,18 @@ static bool check_text(CallCheck *cc)
     if (in->type.classes != tg->type.classes)
         return cc_error(cc, -1, "input '%s' (%s) and target '%s' (%s) must share one vocabulary", in->name,
                         cc_type(cc, &in->type), tg->name, cc_type(cc, &tg->type));
+    /* bpe's ids are the 256 bytes and one per merge: exactly the model's vocabulary */
+    if (cc->arg[3].kind == VAL_SPEC && cc->arg[3].spec->args[0].i != in->type.classes) {
+        int64_t vocab = cc->arg[3].spec->args[0].i;
+        cc_error(cc, 3, "bpe(vocab: %lld) makes %lld token ids, but input '%s' is %s", (long long)vocab,
+                 (long long)vocab, in->name, cc_type(cc, &in->type));
+        if (in->type.classes > 256)
+            cc_note(cc, in->at, "declare it as token(%lld)[%lld], or use bpe(vocab: %lld)", (long long)vocab,
+                    (long long)tin, (long long)in->type.classes);
+        else
+            cc_note(cc, in->at, "declare it as token(%lld)[%lld]", (long long)vocab, (long long)tin);
+        return false;
+    }
     return true;
 }
 
@@ -876,12 +888,18 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "file", .kind = PK_STRING, .required = true, .doc = "a text file; its characters are the vocabulary"},
         {.name = "block", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "window length T"},
         {.name = "split", .kind = PK_FLOAT, .def = FLT(0.9), .range = "(0,1)", .doc = "fraction used for training"},
+        {.name = "tokenizer", .kind = PK_TOKENIZER, .def = STR("bytes"),
+         .doc = "bytes: each distinct byte is a token; bpe(vocab: N): byte-level BPE learned from the training part"},
     }, check_text, "character-level windows: next-character prediction"},
     [B_NPZ] = {"npz", BC_DATA, NULL, {
         {.name = "train", .kind = PK_STRING, .required = true,
          .doc = "a NumPy .npz archive (np.savez) with an array per input and target, named after it"},
         {.name = "test", .kind = PK_STRING, .def = STR(""), .doc = "test arrays, same names; empty: none"},
     }, check_npz, "NumPy arrays, the first axis counting examples, for every input and target"},
+    [B_BPE] = {"bpe", BC_TOKENIZER, NULL, {
+        {.name = "vocab", .kind = PK_INT, .required = true, .range = "[257,1048576]",
+         .doc = "final vocabulary: the 256 bytes and vocab - 256 merges"},
+    }, NULL, "byte-level byte-pair encoding, learned from the training part of the text"},
 };
 
 /* ---- lookups ------------------------------------------------------------- */
@@ -911,6 +929,7 @@ const char *builtin_class_name(BuiltinClass c)
     case BC_OPTIMIZER: return "optimizer";
     case BC_SCHEDULE: return "schedule";
     case BC_DATA: return "data source";
+    case BC_TOKENIZER: return "tokenizer";
     }
     return "?";
 }
@@ -924,6 +943,7 @@ const char *builtin_class_phrase(BuiltinClass c)
     case BC_OPTIMIZER: return "an optimizer";
     case BC_SCHEDULE: return "a schedule";
     case BC_DATA: return "a data source";
+    case BC_TOKENIZER: return "a tokenizer";
     }
     return "?";
 }

@@ -35,6 +35,8 @@ typedef enum BuiltinId {
     B_SGD, B_MOMENTUM, B_ADAM, B_ADAMW,
     B_CONSTANT, B_STEP, B_COSINE,
     B_MNIST, B_CSV, B_TEXT, B_NPZ,
+    /* train block: tokenizers (text's tokenizer: argument) */
+    B_BPE,
     B_COUNT
 } BuiltinId;
 
@@ -46,6 +48,7 @@ typedef enum BuiltinClass {
     BC_OPTIMIZER,  /* train: optimizer = ... */
     BC_SCHEDULE,   /* train: schedule = ... */
     BC_DATA,       /* train: data = ... */
+    BC_TOKENIZER,  /* train: text(..., tokenizer: ...) */
 } BuiltinClass;
 
 typedef enum ParamKind {
@@ -59,6 +62,7 @@ typedef enum ParamKind {
     PK_LAYER,   /* the name of a user-defined layer */
     PK_OPERAND, /* a tensor or a number (integers convert): an operand of maximum/minimum */
     PK_AXES,    /* one axis (an integer; its default) or a list of them: VAL_INT or VAL_LIST */
+    PK_TOKENIZER, /* the bare word bytes (VAL_STRING) or a tokenizer call such as bpe(vocab: 512) (VAL_SPEC) */
 } ParamKind;
 
 typedef struct BuiltinParam {

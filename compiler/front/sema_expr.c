@@ -204,7 +204,7 @@ static const char *builtin_synopsis(Sema *s, const Builtin *b)
         else if (p->def.kind == VAL_BOOL)
             sb_printf(&sb, ": %s", p->def.b ? "true" : "false");
         else if (p->def.kind == VAL_STRING)
-            sb_printf(&sb, p->kind == PK_ENUM ? ": %s" : ": \"%s\"", p->def.s);
+            sb_printf(&sb, p->kind == PK_ENUM || p->kind == PK_TOKENIZER ? ": %s" : ": \"%s\"", p->def.s);
     }
     sb_putc(&sb, ')');
     const char *r = arena_strdup(s->arena, sb_cstr(&sb));
@@ -270,6 +270,15 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         annotate(e, &v);
         return v;
     }
+    if (p->kind == PK_TOKENIZER) {  /* the word bytes, or a call of a tokenizer */
+        if (e->kind == AST_NAME && strcmp(e->name.id, "bytes") == 0 && !named_const)
+            return (Value){.kind = VAL_STRING, .node = -1, .s = "bytes"};
+        if (e->kind != AST_CALL) {
+            sema_error(s, e->span, "%s's %s must be bytes or a tokenizer such as bpe(vocab: 512)", b->name, p->name);
+            return ERR;
+        }
+        return sema_eval(s, env, e, EV_TOKENIZER);
+    }
     if (p->kind == PK_LAYER) {
         int l = e->kind == AST_NAME ? sema_layer_index(s, e->name.id) : -1;
         if (l < 0) {
@@ -314,6 +323,7 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
         break;
     case PK_LAYER: break;
+    case PK_TOKENIZER: break;
     case PK_AXES:
         want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : "an axis or a list of axes such as [0, 1]";
         break;
@@ -353,6 +363,7 @@ static const char *class_misuse(const Builtin *b)
     case BC_OPTIMIZER: return "it belongs in the train block: optimizer = ...";
     case BC_SCHEDULE: return "it belongs in the train block: schedule = ...";
     case BC_DATA: return "it belongs in the train block: data = ...";
+    case BC_TOKENIZER: return "it belongs in the train block: text(..., tokenizer: ...)";
     case BC_LAYER: return "layers belong in model and layer bodies";
     }
     return "";
@@ -390,6 +401,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     static const BuiltinClass want_class[] = {
         [EV_EXPR] = BC_LAYER, [EV_LOSS] = BC_LOSS, [EV_METRIC] = BC_METRIC, [EV_DATA] = BC_DATA,
         [EV_OPTIMIZER] = BC_OPTIMIZER, [EV_SCHEDULE] = BC_SCHEDULE, [EV_CONST] = BC_LAYER,
+        [EV_TOKENIZER] = BC_TOKENIZER,
     };
     if (ctx == EV_CONST) {
         sema_error(s, call->span, "a constant is computed from numbers; it cannot call %s", b->name);
@@ -454,7 +466,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
     memcpy(cc.arg, args, sizeof args);
     memcpy(cc.arg_at, arg_at, sizeof arg_at);
-    if (b->cls == BC_DATA || b->cls == BC_OPTIMIZER || b->cls == BC_SCHEDULE) {
+    if (b->cls == BC_DATA || b->cls == BC_OPTIMIZER || b->cls == BC_SCHEDULE || b->cls == BC_TOKENIZER) {
         /* A data source's rule compares it with the model's declarations;
          * after errors in those the comparison would only be noise. */
         if (b->check && s->diag->errors == s->errors_at_start && !b->check(&cc))
@@ -1025,7 +1037,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         if (li >= 0 && ctx != EV_CONST && ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {
             sema_error(s, e->call.callee_span, "'%s' is a layer, but a %s is needed here", e->call.callee,
                        ctx == EV_LOSS ? "loss" : ctx == EV_METRIC ? "metric" : ctx == EV_DATA ? "data source"
-                       : ctx == EV_OPTIMIZER ? "optimizer" : "schedule");
+                       : ctx == EV_OPTIMIZER ? "optimizer" : ctx == EV_TOKENIZER ? "tokenizer" : "schedule");
         } else if (li >= 0 && ctx == EV_CONST) {
             sema_error(s, e->span, "a constant is computed from numbers; it cannot call %s", e->call.callee);
         } else if (li >= 0) {
@@ -1035,12 +1047,13 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         } else if (ctx != EV_EXPR && ctx != EV_LOSS && ctx != EV_METRIC) {  /* bodies had this reported by sema_names() */
             sema_error(s, e->call.callee_span, "unknown %s '%s'",
                        ctx == EV_DATA ? "data source" : ctx == EV_OPTIMIZER ? "optimizer"
-                       : ctx == EV_SCHEDULE ? "schedule" : "layer", e->call.callee);
+                       : ctx == EV_SCHEDULE ? "schedule" : ctx == EV_TOKENIZER ? "tokenizer" : "layer", e->call.callee);
             const char *best = sema_suggest(s, NULL, e->call.callee, true);
             if (best) {
                 diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
             } else if (ctx != EV_CONST) {
-                BuiltinClass cls = ctx == EV_DATA ? BC_DATA : ctx == EV_OPTIMIZER ? BC_OPTIMIZER : BC_SCHEDULE;
+                BuiltinClass cls = ctx == EV_DATA ? BC_DATA : ctx == EV_OPTIMIZER ? BC_OPTIMIZER
+                                 : ctx == EV_TOKENIZER ? BC_TOKENIZER : BC_SCHEDULE;
                 StrBuf sb = {0};
                 int count = 0, total = 0;
                 for (int i = 0; i < B_COUNT; i++)

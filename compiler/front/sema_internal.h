@@ -85,7 +85,7 @@ const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 void sema_names(Sema *s);
 
 /* sema_expr.c */
-typedef enum EvalCtx { EV_EXPR, EV_LOSS, EV_METRIC, EV_DATA, EV_OPTIMIZER, EV_SCHEDULE, EV_CONST } EvalCtx;
+typedef enum EvalCtx { EV_EXPR, EV_LOSS, EV_METRIC, EV_DATA, EV_OPTIMIZER, EV_SCHEDULE, EV_CONST, EV_TOKENIZER } EvalCtx;
 Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx);
 /* Maps the arguments of a call to the parameters of a signature.
  * slot[i] receives the AST_ARG for parameter i or NULL; *name_arg the

@@ -70,8 +70,11 @@ static void put_spec(StrBuf *sb, const Builtin *b, const Value *args)
     int np = builtin_nparams(b);
     for (int i = 0; i < np; i++) {
         const Value *v = &args[i];
+        if (b->params[i].kind == PK_TOKENIZER && v->kind == VAL_STRING)
+            continue;  /* bytes, the default: text(...) reads as it always did */
         sb_printf(sb, "%s%s: ", i ? ", " : "", b->params[i].name);
         switch (v->kind) {
+        case VAL_SPEC: put_spec(sb, v->spec->b, v->spec->args); break;
         case VAL_INT: sb_printf(sb, "%lld", (long long)v->i); break;
         case VAL_FLOAT: sb_printf(sb, "%g", v->f); break;
         case VAL_BOOL: sb_puts(sb, v->b ? "true" : "false"); break;

@@ -52,6 +52,10 @@ typedef struct RtTensor {
  * length, a JSON header, the data), atomically: a temporary file beside
  * path, fsync, rename.  Returns 0, or -1 with a reason in err. */
 int rt_safetensors_write(const char *path, const RtTensor *tensors, int n, char *err, size_t errlen);
+/* The same with a "__metadata__" object: nmeta string pairs, meta[2i] the
+ * key and meta[2i+1] its value. */
+int rt_safetensors_write_meta(const char *path, const RtTensor *tensors, int n, const char *const *meta, int nmeta,
+                              char *err, size_t errlen);
 
 /* Reads a safetensors file whole.  Tensor names and the data stay valid
  * until rt_checkpoint_free.  Returns 0, or -1 with a reason naming what is
@@ -60,7 +64,9 @@ int rt_safetensors_write(const char *path, const RtTensor *tensors, int n, char 
 typedef struct RtCheckpoint {
     RtTensor *t;
     int       n;
-    void     *mem;     /* owns everything */
+    void     *mem;     /* owns the tensors */
+    char    **meta;    /* "__metadata__": key, value, key, value ... (owned) */
+    int       nmeta;   /* pairs */
 } RtCheckpoint;
 
 int             rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen);
@@ -68,6 +74,11 @@ int             rt_safetensors_read(const char *path, RtCheckpoint *out, char *e
  * name stands for the path in messages. */
 int             rt_safetensors_read_memory(const void *data, size_t size, const char *name, RtCheckpoint *out,
                                            char *err, size_t errlen);
+/* Only the header's metadata (no tensors are read): the same checks of the
+ * length and the JSON. */
+int             rt_safetensors_read_meta(const char *path, RtCheckpoint *out, char *err, size_t errlen);
+/* The value of a metadata key, or NULL. */
+const char     *rt_checkpoint_meta(const RtCheckpoint *c, const char *key);
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name);
 void            rt_checkpoint_free(RtCheckpoint *c);
 
@@ -289,15 +300,58 @@ typedef struct RtText {
     int      vocab;
     uint8_t  chars[256];  /* chars[id]: the byte of token id */
     int64_t  train_end;   /* ids [0, train_end) train; [train_end, n) validation */
+    struct RtBpe *bpe;    /* subword tokens: the merges (owned); NULL: bytes as above */
+    double   bpe_seconds; /* the time learning the merges took (0: given or none) */
+    int64_t  train_bytes; /* bytes of the training part (bytes per token = train_bytes / train_end) */
 } RtText;
 
 int  rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen);
+/* The same with byte-level BPE tokens (bpe.c): ids 0..255 are the bytes and
+ * `vocab` the final vocabulary.  The merges are `given` (from a checkpoint;
+ * taken over: *given is left empty), or learned from the training part when
+ * given is NULL.  Each part is encoded on its own, so no token spans the
+ * split. */
+int  rt_text_load_bpe(const char *path, double split, int32_t vocab, struct RtBpe *given, RtText *out, char *err,
+                      size_t errlen);
 /* Windows for one batch: x[b] = ids[s .. s+T), y[b] = ids[s+1 .. s+T+1), the
  * start s drawn from (seed, step, b) within the train part, or within the
  * validation part when validation is set. */
 void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
                    int32_t *x, int32_t *y);
 void rt_text_free(RtText *t);
+
+/* ---- byte-level BPE (bpe.c) ------------------------------------------------------------ */
+
+enum { RT_BPE_MAX_VOCAB = 1 << 20 };
+
+/* A learned tokenizer: ids 0..255 are bytes, id 256 + i is merge i, the
+ * token pair[2i] followed by the token pair[2i+1]. */
+typedef struct RtBpe {
+    int32_t  vocab;   /* 256 + merges */
+    int32_t *pair;    /* [vocab - 256][2] */
+    int64_t *off;     /* [vocab + 1]: token t spells bytes[off[t] .. off[t+1]) */
+    uint8_t *bytes;
+} RtBpe;
+
+/* Learns vocab - 256 merges from text: the most frequent adjacent pair first
+ * (ties: the lowest first id, then the lowest second id), counted
+ * incrementally.  ids (room for n; may be NULL): the text's tokens at the
+ * end, which rt_bpe_encode would give, their count in *nids.  Returns 0, or
+ * -1 with why (a text that runs out of pairs). */
+int     rt_bpe_learn(const uint8_t *text, int64_t n, int32_t vocab, RtBpe *out, int32_t *ids, int64_t *nids,
+                     char *err, size_t errlen);
+/* Token ids of text into ids (room for n): the merges in order, each left to
+ * right.  Returns the count, or -1 when out of memory. */
+int64_t rt_bpe_encode(const RtBpe *b, const uint8_t *text, int64_t n, int32_t *ids);
+/* The bytes of ids into out (at most cap written).  Returns how many bytes
+ * they spell (more than cap: out was too small), or -1 for an id outside the
+ * vocabulary. */
+int64_t rt_bpe_decode(const RtBpe *b, const int32_t *ids, int64_t n, uint8_t *out, int64_t cap);
+/* The merges as text, "A,B A,B ..." (merge i makes id 256 + i), malloc'd;
+ * NULL when out of memory.  rt_bpe_parse reads it back, checking every id. */
+char   *rt_bpe_format(const RtBpe *b);
+int     rt_bpe_parse(const char *text, RtBpe *out, char *err, size_t errlen);
+void    rt_bpe_free(RtBpe *b);
 
 /* ---- an instance for embedding (embed.c): what a generated library's functions call ---- */
 
@@ -322,6 +376,14 @@ int         rt_instance_forward(RtInstance *x, int64_t batch, const void *const 
 int         rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inputs,
                                    const void *const *targets, float *loss);
 const char *rt_instance_error(const RtInstance *x);
+/* A bpe text model's tokens (the merges the last rt_instance_load found in
+ * the checkpoint's metadata; saving keeps them): encode writes at most cap
+ * ids of len bytes of text and returns how many there are (more than cap:
+ * ids was too small); decode writes at most cap bytes of n ids (no NUL)
+ * and returns how many they spell.  -1 with the reason when no merges were
+ * loaded, or an id is outside the vocabulary. */
+int64_t     rt_instance_encode(RtInstance *x, const char *text, int64_t len, int32_t *ids, int64_t cap);
+int64_t     rt_instance_decode(RtInstance *x, const int32_t *ids, int64_t n, char *out, int64_t cap);
 
 /* ---- a trainer: the train block's data and recipe, the command line (run.c, exe.c) --- */
 
@@ -344,6 +406,7 @@ typedef struct RtRecipe {
     uint64_t     seed;
     double       lr;               /* as compiled in (reported, not changeable at run time) */
     const char  *model_dir;        /* relative data paths are tried here after the data root */
+    int64_t      bpe_vocab;        /* text: 0 = bytes; else byte-level BPE tokens, this vocabulary */
 } RtRecipe;
 
 /* The command line's overrides (0 or NULL: the recipe's). */
@@ -357,6 +420,7 @@ typedef struct RtRunOptions {
     int64_t     length;
     double      temperature;
     const char *prog;              /* prefix of error messages; NULL: "nnc" */
+    int         verbose;           /* -v: say what the data took (bpe: learning time, bytes per token) */
 } RtRunOptions;
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130

@@ -15,6 +15,9 @@
 #              model without a train block gets a message; an existing output
 #              is replaced whole
 #   sample     a text model's trainer saves, loads and generates like --jit
+#   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
+#              saves them, and samples from its checkpoint the very bytes
+#              nnc --jit samples from it
 # The mnist case needs $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
@@ -112,6 +115,18 @@ sample)
         || { cat "$tmp/log"; fail "--sample"; }
     cat "$tmp/out"
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample" ;;
+bpe)
+    "$nnc" -o "$tmp/subwords" "$root/tests/jit/bpe.nn" || fail "nnc"
+    "$tmp/subwords" -v --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
+    grep -Eq '^bpe: learned 44 merges from 4564 bytes in [0-9.]+ ms; 5\.943 bytes per token on the training split \(768 tokens\)$' \
+        "$tmp/log" || { cat "$tmp/log"; fail "no bpe line"; }
+    "$tmp/subwords" --load "$tmp/ck.safetensors" --sample "the cat" --length 20 --temperature 0.5 >"$tmp/out" 2>"$tmp/log" \
+        || { cat "$tmp/log"; fail "--sample"; }
+    cat "$tmp/out"
+    # the trainer's checkpoint carries its merges: --jit samples the same bytes from it
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample "the cat" --length 20 --temperature 0.5 "$root/tests/jit/bpe.nn" \
+        >"$tmp/out2" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit --sample"; }
+    cmp "$tmp/out" "$tmp/out2" || fail "the trainer and --jit sample differently" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -27,6 +27,11 @@
 #   cosine    tests/embed/cosine.py: the cosine similarity of two inputs
 #             written with sum and sqrt, from --predict (.npy) and from the
 #             forward-only library (ctypes), equals numpy's within 2e-6
+#   bpe       tests/embed/bpe.c: a library of tests/jit/bpe.nn (bpe tokens)
+#             loads the merges of a checkpoint nnc --jit saved: subwords_encode
+#             gives the ids a Python encoder gives with those merges, decode
+#             gives the bytes back, save and load keep the merges, and a fresh
+#             instance or a bad id is refused by message
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 rtlib=$3 san=$4 case=$5
 tmp=$(mktemp -d)
@@ -180,6 +185,35 @@ forward)
         -lz -lpthread -lm -o "$tmp/forward_obj" || fail "linking two_in.o"
     "$tmp/forward_obj" "$tmp" > "$tmp/out2" || { cat "$tmp/out2"; fail "forward (obj)"; }
     cmp "$tmp/out" "$tmp/out2" || fail "the object and the library differ" ;;
+bpe)
+    "$nnc" --jit --steps 1 --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    "$nnc" --emit=so -o "$tmp/libsubwords.so" "$root/tests/jit/bpe.nn" || fail "nnc --emit=so"
+    grep -q "^int64_t subwords_encode(subwords \*m, const char \*text, int64_t len, int32_t \*ids, int64_t cap);" \
+        "$tmp/subwords.h" || fail "no subwords_encode in subwords.h"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/bpe.c" -L "$tmp" -lsubwords -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/bpe" || fail "building bpe.c"
+    "$tmp/bpe" "$tmp/ck.safetensors" "$tmp/again.safetensors" > "$tmp/out" || { cat "$tmp/out"; fail "bpe.c"; }
+    cat "$tmp/out"
+    # the same sentence encoded in Python: the checkpoint's merges applied in order, each left to right
+    want=$(/usr/bin/python3 - "$tmp/ck.safetensors" <<'EOF'
+import json, struct, sys
+f = open(sys.argv[1], 'rb')
+meta = json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+ids = list('the bird flew on the café.\nthe dog ran'.encode())
+for z, m in enumerate(meta['nnc.bpe_merges'].split(' '), 256):
+    a, b = map(int, m.split(','))
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+            out.append(z); i += 2
+        else:
+            out.append(ids[i]); i += 1
+    ids = out
+print(' '.join(map(str, ids)))
+EOF
+)
+    [ "$(head -1 "$tmp/out")" = "$want" ] || fail "the library's ids differ from Python's: $want" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -23,6 +23,7 @@ for b in "$dir"/b*.nn; do
         key=$(sed -n '1s/^\([a-z]*\).*/\1/p' "$b")
         case $(cat "$b") in
             *csv\(*) example=xor ;;
+            *bpe\(*) example=shakespeare_bpe ;;
             *text\(*) example=shakespeare ;;
             *) example=mnist_mlp ;;
         esac

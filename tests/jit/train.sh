@@ -73,6 +73,13 @@
 #                example, averaged over the batch): final train loss below 0.01
 #   sample       a small character model learns "abcd" repeated and, from the
 #                prompt "bc", generates "dabcdabc..." (text data, --sample)
+#   bpe          tests/jit/bpe.nn, a small GPT on bpe(vocab: 300) tokens of
+#                tests/jit/bpe.txt: -v says the merges learned and the bytes per
+#                token; the checkpoint's __metadata__ holds the 44 merges a
+#                plain Python learner finds on the training part; --load
+#                --sample decodes whole sentences of the text's grammar (café
+#                spans tokens); a checkpoint without merges, or with merges of
+#                another vocabulary, is refused by name, exit 1
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
 # (exit 77, skipped, without them).
 nnc=$1 root=$2 case=$3
@@ -450,6 +457,62 @@ sample)
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
         "nnc: error: character 'é' of the prompt does not occur in the text the model learned from" ] ;;
+bpe)
+    "$nnc" --jit -v --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    grep '^bpe:' "$tmp/log"
+    grep -Eq '^bpe: learned 44 merges from 4564 bytes in [0-9.]+ ms; 5\.943 bytes per token on the training split \(768 tokens\)$' \
+        "$tmp/log" || { cat "$tmp/log"; echo "no bpe line"; exit 1; }
+    /usr/bin/python3 - "$tmp/ck.safetensors" "$root/tests/jit/bpe.txt" <<'EOF' || exit 1
+import json, struct, sys
+from collections import Counter
+f = open(sys.argv[1], 'rb')
+meta = json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+text = list(open(sys.argv[2], 'rb').read())
+data, want = text[:int(len(text) * 0.8)], []
+for z in range(256, 300):  # rescan per merge: most frequent pair, ties to the lowest ids
+    best = max(Counter(zip(data, data[1:])).items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))[0]
+    want.append('%d,%d' % best)
+    out, i = [], 0
+    while i < len(data):
+        if i + 1 < len(data) and (data[i], data[i + 1]) == best:
+            out.append(z); i += 2
+        else:
+            out.append(data[i]); i += 1
+    data = out
+assert meta['nnc.tokenizer'] == 'bpe', meta
+assert meta['nnc.bpe_merges'] == ' '.join(want), (meta['nnc.bpe_merges'], ' '.join(want))
+print("checkpoint: 44 merges, equal to the Python learner's")
+EOF
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample "the dog ran on the mat.
+" --length 20 --temperature 0.1 "$root/tests/jit/bpe.nn" >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/out"
+    [ "$(head -1 "$tmp/out")" = "the dog ran on the mat." ] || { echo "the prompt is not echoed"; exit 1; }
+    # the lines between the first generated one and the last (maybe cut) one follow the grammar
+    lines=$(sed '1,2d;$d' "$tmp/out" | wc -l)
+    bad=$(sed '1,2d;$d' "$tmp/out" | grep -Evc '^the (cat sat|dog ran|bird flew|fish swam) on the (mat|log|café|tree|pond|roof)\.$')
+    echo "$lines whole sentences, $bad not of the grammar"
+    [ "$lines" -ge 2 ] && [ "$bad" = 0 ] || exit 1
+    # a checkpoint without the merges, and one with a merge fewer
+    /usr/bin/python3 - "$tmp/ck.safetensors" "$tmp" <<'EOF' || exit 1
+import json, struct, sys
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head, body = json.loads(raw[8:8 + n]), raw[8 + n:]
+def write(name, h):
+    b = json.dumps(h).encode()
+    b += b' ' * (-len(b) % 8)
+    open(sys.argv[2] + '/' + name, 'wb').write(struct.pack('<Q', len(b)) + b + body)
+meta = head.pop('__metadata__')
+write('none.safetensors', head)
+head['__metadata__'] = dict(meta, **{'nnc.bpe_merges': meta['nnc.bpe_merges'].rsplit(' ', 1)[0]})
+write('fewer.safetensors', head)
+EOF
+    "$nnc" --jit --load "$tmp/none.safetensors" --sample "the" "$root/tests/jit/bpe.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/none.safetensors has no bpe merges (the header's __metadata__ has no nnc.bpe_merges), but the model reads its text as bpe(vocab: 300); was it saved by a model with this tokenizer?" ] || exit 1
+    "$nnc" --jit --load "$tmp/fewer.safetensors" --steps 1 "$root/tests/jit/bpe.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/fewer.safetensors: its bpe merges make a vocabulary of 299 tokens, but the model's is bpe(vocab: 300)" ] ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -19,5 +19,6 @@ void register_rt_pool(void);
 void register_rt_init(void);
 void register_rt_json(void);
 void register_rt_npy(void);
+void register_rt_bpe(void);
 
 #endif

@@ -50,7 +50,7 @@ static void write_header(const char *path, const char *header, size_t bytes)
  * starts with "cannot") and leaves out empty. */
 static void expect_error(const char *path, const char *want)
 {
-    RtCheckpoint c = {(RtTensor *)1, 7, (void *)1};  /* garbage the reader must overwrite */
+    RtCheckpoint c = {(RtTensor *)1, 7, (void *)1, (char **)1, 3};  /* garbage the reader must overwrite */
     char err[512] = "", full[768];
     if (strncmp(want, "cannot", 6) == 0)
         snprintf(full, sizeof full, "%s", want);

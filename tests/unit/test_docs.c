@@ -99,7 +99,7 @@ static void synopsis(StrBuf *sb, const Builtin *b)
         else if (p->def.kind == VAL_BOOL)
             sb_puts(sb, p->def.b ? "true" : "false");
         else if (p->def.kind == VAL_STRING)
-            sb_printf(sb, p->kind == PK_ENUM ? "%s" : "\"%s\"", p->def.s);
+            sb_printf(sb, p->kind == PK_ENUM || p->kind == PK_TOKENIZER ? "%s" : "\"%s\"", p->def.s);
     }
     sb_putc(sb, ')');
 }

@@ -21,6 +21,7 @@
  */
 #include "onnx.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,19 +90,17 @@ static void attr_ints(PbBuf *attrs, const char *name, const int64_t *v, int n)
     pb_free(&at);
 }
 
-/* Appends the node op(inputs) -> out (NULL: a new helper name); attrs (may
- * be NULL) holds its attributes and is freed.  Returns the output's name. */
-static const char *node(Ox *x, const char *op, const char *out, PbBuf *attrs, int nin, ...)
+/* Appends the node op(ins[0..nin)) -> out (NULL: a new helper name); attrs
+ * (may be NULL) holds its attributes and is freed.  Returns the output's
+ * name. */
+static const char *node_list(Ox *x, const char *op, const char *out, PbBuf *attrs, int nin, const char **ins)
 {
     if (!out)
         out = helper(x);
     const IrNode *n = &x->g->nodes[x->v];
     PbBuf nd = {0};
-    va_list ap;
-    va_start(ap, nin);
     for (int i = 0; i < nin; i++)
-        pb_string(&nd, NODE_INPUT, va_arg(ap, const char *));
-    va_end(ap);
+        pb_string(&nd, NODE_INPUT, ins[i]);
     pb_string(&nd, NODE_OUTPUT, out);
     pb_string(&nd, NODE_NAME, arena_printf(x->a, "%s %s", op, out));
     pb_string(&nd, NODE_OP_TYPE, op);
@@ -126,6 +125,18 @@ static const char *node(Ox *x, const char *op, const char *out, PbBuf *attrs, in
     pb_message(&x->nodes, GRAPH_NODE, &nd);
     pb_free(&nd);
     return out;
+}
+
+/* node_list with the operands as arguments (at most 5). */
+static const char *node(Ox *x, const char *op, const char *out, PbBuf *attrs, int nin, ...)
+{
+    const char *ins[5];
+    va_list ap;
+    va_start(ap, nin);
+    for (int i = 0; i < nin; i++)
+        ins[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return node_list(x, op, out, attrs, nin, ins);
 }
 
 /* An initializer: dims (rank 0: a scalar), raw little-endian data. */
@@ -541,6 +552,68 @@ static const char *ox_windows(Ox *x, int v, const OxRule *r)
     return out;
 }
 
+/* The k*k window elements of a channels-last x [..., H, W, C] (patches,
+ * pool_max): element ky*k + kx is x padded with `fill`, then sliced on the
+ * H and W axes from (ky, kx) with step stride, [..., Ho, Wo, C]; the
+ * value at (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad]. */
+static const char **cl_windows(Ox *x, int v, const char *src, float fill)
+{
+    const IrNode *n = nd(x, v);
+    int rank = n->shape.rank;
+    int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
+    int64_t ho = n->shape.dim[rank - 3], wo = n->shape.dim[rank - 2];
+    if (pad > 0) {
+        int64_t pads[2 * IR_MAX_RANK] = {0};
+        pads[rank - 3] = pads[rank - 2] = pad;                /* begins */
+        pads[rank + rank - 3] = pads[rank + rank - 2] = pad;  /* ends */
+        src = node(x, "Pad", NULL, NULL, 3, src, const_i64(x, pads, 2 * rank), const_scalar(x, fill));
+    }
+    int64_t axes[2] = {rank - 3, rank - 2}, steps[2] = {stride, stride};
+    const char *axes_c = const_i64(x, axes, 2), *steps_c = const_i64(x, steps, 2);
+    const char **parts = ARENA_ARRAY(x->a, const char *, k * k + 1);
+    for (int64_t ky = 0; ky < k; ky++)
+        for (int64_t kx = 0; kx < k; kx++) {
+            int64_t starts[2] = {ky, kx}, ends[2] = {ky + (ho - 1) * stride + 1, kx + (wo - 1) * stride + 1};
+            parts[ky * k + kx] = node(x, "Slice", NULL, NULL, 5, src, const_i64(x, starts, 2),
+                                      const_i64(x, ends, 2), axes_c, steps_c);
+        }
+    return parts;
+}
+
+/* patches: x [..., H, W, C] -> [..., Ho, Wo, k*k*C], element (ky*k + kx)*C
+ * + c from window element ky*k + kx, 0 in the padding: the window elements
+ * concatenated in order along the channel axis.  No arithmetic, so the
+ * values are exactly the IR's. */
+static const char *ox_patches(Ox *x, int v, const OxRule *r)
+{
+    const IrNode *n = nd(x, v);
+    const char **parts = cl_windows(x, v, in(x, v, 0), 0.0f);
+    PbBuf at = {0};
+    attr_int(&at, "axis", n->shape.rank - 1);
+    return node_list(x, r->op, self(x, v), &at, (int)(n->a.i[0] * n->a.i[0]), parts);
+}
+
+/* pool_max(x, x), max pooling: Max of the window elements, the padding
+ * -inf (padding < k, so every window has a pixel of x and the padding
+ * never decides).  Lowering makes pool_max only as pool_max(x, x); the
+ * general pool_max(x, y) (y at x's first maximum) is autodiff's, in the
+ * backward pass, and is refused. */
+static const char *ox_pool_max(Ox *x, int v, const OxRule *r)
+{
+    const IrNode *n = nd(x, v);
+    if (n->in[0] != n->in[1]) {
+        diag_error(x->diag, n->at, "cannot export to ONNX: IR op 'pool_max'%s%s%s with two different operands has no "
+                   "ONNX form (max pooling, pool_max(x, x), has)", n->layer ? " (from " : "", n->layer ? n->layer : "",
+                   n->layer ? ")" : "");
+        return NULL;
+    }
+    const char **parts = cl_windows(x, v, in(x, v, 0), -INFINITY);
+    int64_t k = n->a.i[0];
+    if (k * k == 1)
+        return node(x, "Identity", self(x, v), NULL, 1, parts[0]);
+    return node_list(x, r->op, self(x, v), NULL, (int)(k * k), parts);
+}
+
 /* The table: how each IR op is written.  No row: no ONNX form (refused). */
 static const OxRule rules[IR_OP_COUNT] = {
     [IR_INPUT] = {"graph input", ox_input, "graph input (inputs), initializer (parameters)"},
@@ -586,7 +659,10 @@ static const OxRule rules[IR_OP_COUNT] = {
     [IR_GATHER] = {"Gather", ox_gather, NULL},
     [IR_ONE_HOT] = {"OneHot", ox_one_hot, NULL},
     [IR_WINDOWS] = {"Concat", ox_windows, "Pad, Slice (strided) per window element, Unsqueeze, Concat"},
-    /* no row: scatter_add and windows_t (backward pass only), random_mask
+    [IR_PATCHES] = {"Concat", ox_patches, "Pad, Slice (strided) per window element, Concat (channels last)"},
+    [IR_POOL_MAX] = {"Max", ox_pool_max, "Pad (-inf), Slice (strided) per window element, Max (pool_max(x, x) only)"},
+    /* no row: scatter_add, windows_t, patches_t and pool_max_t (backward
+     * pass only), random_mask
      * (dropout while training; a prediction has none), fused ops (the export
      * reads the graph before fusion) */
 };

@@ -243,10 +243,12 @@ def case_primer():
 
 
 # conv2d with stride, avg_pool, softmax with temperature, sigmoid, dropout; every layer
-# of the language; broadcasting; each family of primitives; a GPT with tied weights
+# of the language; broadcasting; each family of primitives; a GPT with tied weights;
+# conv2d and max_pool channels last (patches, pool_max) with stride, padding, kernels 1-3;
+# max pooling of negative values with padding (the padding must never win)
 ZOO = ["tests/golden/ok/layers_zoo.nn", "tests/golden/ok/primitives_layers.nn", "tests/golden/ok/broadcasting.nn",
        "tests/grad/prims_elementwise.nn", "tests/grad/prims_layout.nn", "tests/grad/prims_reduce.nn",
-       "tests/grad/tied_gpt.nn"]
+       "tests/grad/tied_gpt.nn", "tests/grad/conv_layout.nn", "tests/onnx/pool_pad.nn"]
 
 
 def case_zoo():

@@ -3,6 +3,7 @@
  *
  *   the protobuf wire writer, byte for byte against the encoding's spec;
  *   an IR op with no ONNX form: refused with the exact located message;
+ *   pool_max(x, y) with y other than x, which lowering never makes: likewise;
  *   the op table: which ops have no ONNX form is the list below, so an op
  *   added to ops.def without a row fails here, by name;
  *   docs/onnx.md's table equals the op table, row for row.
@@ -101,9 +102,55 @@ static void test_no_form(void)
     arena_free(&a);
 }
 
+/* pool_max(x, relu(x)), y at x's first maximum, which lowering never makes
+ * (autodiff's, backward only): refused where it came from; pool_max(x, x),
+ * max pooling, is written as Max of the window elements. */
+static void test_pool_max_general(void)
+{
+    Arena a;
+    arena_init(&a);
+    Source src;
+    const char *text = "model t {\n    y = pooling(x)\n}\n";
+    source_from_memory(&src, &a, "t.nn", text, strlen(text));
+    IrGraph g;
+    ir_init(&g, &a, &src, "t", IR_F32);
+    IrShape s = {4, {IR_BATCH, 4, 4, 2}};
+    int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &s, SPAN_NONE);
+    int r = ir_unary(&g, IR_RELU, x, SPAN_NONE);
+    IrAttr at = {.i = {2, 2, 0}};
+    Span where = {18, 28};  /* pooling(x) */
+    int p = ir_add(&g, IR_POOL_MAX, (int[]){x, r}, 2, &at, where);
+    int q = ir_add(&g, IR_POOL_MAX, (int[]){x, x}, 2, &at, where);
+    CU_ASSERT_FATAL(p >= 0 && q >= 0);
+    g.nodes[p].layer = "pooling";
+    char *diag = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&diag, &len);
+    DiagSink ds;
+    diag_init(&ds, &src, mem);
+    const float *param[5] = {0};
+    OnnxSource os = {.g = &g, .output = p, .output_name = "y", .param = param};
+    PbBuf out = {0};
+    CU_ASSERT_EQUAL(onnx_encode(&os, &a, &ds, &out), 1);
+    diag_fini(&ds);
+    fclose(mem);
+    CU_ASSERT_STRING_EQUAL(diag, "t.nn:2:9: error: cannot export to ONNX: IR op 'pool_max' (from pooling) with two "
+                                 "different operands has no ONNX form (max pooling, pool_max(x, x), has)\n"
+                                 "    2 |     y = pooling(x)\n"
+                                 "      |         ^~~~~~~~~~\n");
+    free(diag);
+    pb_free(&out);
+    os.output = q;
+    CU_ASSERT_EQUAL(onnx_encode(&os, &a, &(DiagSink){0}, &out), 0);
+    CU_ASSERT(contains(&out, "Max") && contains(&out, "Slice") && !contains(&out, "pool_max"));
+    pb_free(&out);
+    arena_free(&a);
+}
+
 /* The ops with no ONNX form, and why: any other op needs a row. */
 static const char *const no_form[] = {
     "scatter_add", "windows_t",             /* the backward pass only */
+    "patches_t", "pool_max_t",
     "random_mask",                          /* dropout while training */
     "fused", "fused_rows", "matmul_epi",    /* the export reads the graph before fusion */
 };
@@ -166,6 +213,7 @@ static void test_docs(void)
 static const TestCase tests[] = {
     {"the protobuf wire format", test_wire},
     {"an op with no ONNX form is refused where it came from", test_no_form},
+    {"pool_max(x, y), y other than x, is refused where it came from", test_pool_max_general},
     {"every op has a row or is listed without one", test_table},
     {"docs/onnx.md's table is the op table", test_docs},
     {NULL, NULL},

@@ -106,6 +106,27 @@ static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
 /* Node v's kernel body (its buffers in the parameters slots[k]) as
  * function bname: internal, or external and hidden when other modules of
  * the same object call it. */
+/* A kernel body's buffers: its own (slots[0] = v) and its operands', and
+ * the type of the body that takes them, then the context, then the item
+ * range: void(ptr slots..., ptr ctx, i64 from, i64 to).  *slots is the
+ * caller's to free. */
+static LLVMTypeRef body_type(Cg *c, const IrNode *n, int v, int **slots, int *nslots)
+{
+    *nslots = 1 + n->nin;
+    *slots = malloc(sizeof **slots * (size_t)*nslots);
+    (*slots)[0] = v;
+    for (int k = 0; k < n->nin; k++)
+        (*slots)[1 + k] = n->in[k];
+    LLVMTypeRef *p = malloc(sizeof *p * (size_t)(*nslots + 3));
+    for (int k = 0; k < *nslots; k++)
+        p[k] = c->t_ptr;
+    p[*nslots] = c->t_ptr;
+    p[*nslots + 1] = p[*nslots + 2] = c->t_i64;
+    LLVMTypeRef t = LLVMFunctionType(c->t_void, p, (unsigned)*nslots + 3, 0);
+    free(p);
+    return t;
+}
+
 static LLVMValueRef make_body(Cg *c, int v, int *slots, int nslots, LLVMTypeRef body_t, const char *bname,
                               bool internal, const CgTarget *t)
 {
@@ -235,11 +256,8 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         if (!cg_has_kernel(&g->nodes[v]) || p->alias[v] >= 0)   /* a view: its bytes are already there */
             continue;
         const IrNode *n = &g->nodes[v];
-        int nslots = 1 + n->nin;
-        int *slots = malloc(sizeof *slots * (size_t)nslots);
-        slots[0] = v;
-        for (int k = 0; k < n->nin; k++)
-            slots[1 + k] = n->in[k];
+        int nslots, *slots;
+        LLVMTypeRef body_t = body_type(c, n, v, &slots, &nslots);
         StrBuf key = {0};
         kernel_key(&key, g, v);
         unsigned long long h = hash_of(sb_cstr(&key));
@@ -247,12 +265,6 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         for (int b = 0; b < nbodies && !body; b++)
             if (bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0)
                 body = bodies[b].fn;
-        LLVMTypeRef *params = malloc(sizeof *params * (size_t)(nslots + 3));
-        for (int k = 0; k < nslots; k++)
-            params[k] = c->t_ptr;
-        params[nslots] = c->t_ptr;
-        params[nslots + 1] = params[nslots + 2] = c->t_i64;
-        LLVMTypeRef body_t = LLVMFunctionType(c->t_void, params, (unsigned)nslots + 3, 0);
         if (!body) {
             char bname[256];
             snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, ir_ops[n->op].name);
@@ -264,7 +276,6 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         char kname[256];
         snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[n->op].name);
         kernel[v] = make_wrapper(c, v, slots, nslots, body_t, body, kname, t);
-        free(params);
         free(slots);
     }
     for (int b = 0; b < nbodies; b++)
@@ -373,13 +384,11 @@ void cg_target_free(CgTarget *t)
  * loop (the matmul's packing and register tile dominate every model). */
 static double body_cost(IrOp op)
 {
-    switch (op) {
-    case IR_MATMUL: case IR_MATMUL_EPI: return 12;
-    case IR_WINDOWS: case IR_WINDOWS_T: return 4;
-    case IR_FUSED_ROWS: return 3;
-    case IR_FUSED: return 2;
-    default: return 1;
-    }
+    if (op == IR_MATMUL || op == IR_MATMUL_EPI)
+        return 12;
+    if (ir_ops[op].flags & OPF_WINDOW)   /* windows, patches, pooling: nested window loops */
+        return 4;
+    return op == IR_FUSED_ROWS ? 3 : op == IR_FUSED ? 2 : 1;
 }
 
 /* Whether a body gets default<O3>: all but the elementwise loops (plain or
@@ -508,17 +517,8 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
             if (b < 0 || (part != 0 && (s->part[b] != part || fns[b])))
                 continue;
             const IrNode *nd = &g->nodes[v];
-            int nslots = 1 + nd->nin;
-            int *slots = malloc(sizeof *slots * (size_t)nslots);
-            slots[0] = v;
-            for (int k = 0; k < nd->nin; k++)
-                slots[1 + k] = nd->in[k];
-            LLVMTypeRef *params = malloc(sizeof *params * (size_t)(nslots + 3));
-            for (int k = 0; k < nslots; k++)
-                params[k] = c->t_ptr;
-            params[nslots] = c->t_ptr;
-            params[nslots + 1] = params[nslots + 2] = c->t_i64;
-            LLVMTypeRef body_t = LLVMFunctionType(c->t_void, params, (unsigned)nslots + 3, 0);
+            int nslots, *slots;
+            LLVMTypeRef body_t = body_type(c, nd, v, &slots, &nslots);
             char bname[256];
             snprintf(bname, sizeof bname, "%s.body%d.%s", e[0].name, b, ir_ops[s->op[b]].name);
             if (!fns[b] && s->part[b] == part)
@@ -532,7 +532,6 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
                 snprintf(kname, sizeof kname, "%s.k%d.%s", e[i].name, v, ir_ops[nd->op].name);
                 kernel[v] = make_wrapper(c, v, slots, nslots, body_t, fns[b], kname, t);
             }
-            free(params);
             free(slots);
         }
         if (part == 0)

@@ -586,11 +586,18 @@ static Win win_of(const IrEval *ev, const IrNode *n, const IrShape *image, const
     return (Win){id[0] * id[1], id[2], id[3], wd[2], wd[3], n->a.i[0], n->a.i[1], n->a.i[2]};
 }
 
-/* The pixel window element (oy, ox, ky, kx) reads in its plane, or -1 in the padding. */
+/* The pixel (y, x) that element (ky, kx) of window (oy, ox) reads in an
+ * h x w plane, as y*w + x, or -1 in the padding: both window layouts. */
+static int64_t pixel_of(int64_t h, int64_t w, int64_t stride, int64_t pad, int64_t oy, int64_t ox, int64_t ky,
+                        int64_t kx)
+{
+    int64_t y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+    return y >= 0 && y < h && x >= 0 && x < w ? y * w + x : -1;
+}
+
 static int64_t win_pixel(const Win *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
 {
-    int64_t y = oy * g->stride + ky - g->pad, x = ox * g->stride + kx - g->pad;
-    return y >= 0 && y < g->h && x >= 0 && x < g->w ? y * g->w + x : -1;
+    return pixel_of(g->h, g->w, g->stride, g->pad, oy, ox, ky, kx);
 }
 
 /* WINDOWS: x [B, C, H, W] -> [B, C, Ho, Wo, k*k]: element ky*k + kx of window
@@ -649,11 +656,9 @@ static ClWin clwin_of(const IrEval *ev, const IrNode *n, const IrShape *image, c
                    n->a.i[0], n->a.i[1], n->a.i[2]};
 }
 
-/* The pixel (y, x) of window (oy, ox) at (ky, kx), as y*w + x in its plane, or -1 in the padding. */
 static int64_t clwin_pixel(const ClWin *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
 {
-    int64_t y = oy * g->stride + ky - g->pad, x = ox * g->stride + kx - g->pad;
-    return y >= 0 && y < g->h && x >= 0 && x < g->w ? y * g->w + x : -1;
+    return pixel_of(g->h, g->w, g->stride, g->pad, oy, ox, ky, kx);
 }
 
 /* PATCHES: x [..., H, W, C] -> [..., Ho, Wo, k*k*C]: element (ky*k + kx)*C + c of pixel

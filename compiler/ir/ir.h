@@ -137,6 +137,7 @@ typedef enum IrOpFlag {
     OPF_RANDOM = 1 << 6,      /* its value depends on the step (never merged by CSE) */
     OPF_VIEW = 1 << 7,        /* its operand's elements in the same order: the memory plan shares the bytes */
     OPF_LAYOUT = 1 << 8,      /* moves elements, no arithmetic: RESHAPE, PERMUTE, SLICE, PAD, CONCAT */
+    OPF_WINDOW = 1 << 9,      /* walks the k x k windows of an image: WINDOWS, PATCHES, POOL_MAX and adjoints */
 } IrOpFlag;
 
 struct IrGradCtx;

@@ -66,6 +66,8 @@ void register_constants(void);
 void register_naming(void);
 void register_pipeline(void);
 void register_codegen(void);
+void register_codegen_models(void);
+void register_codegen_grad(void);
 void register_interp(void);
 void register_passes(void);
 void register_plan(void);

@@ -90,7 +90,6 @@ static void test_f32(void)
      * agreed within 1e-6.  tests/grad/conv_layout.nn checks the same
      * kernels at 1e-5 with sgd. */
     check(EX("mnist_cnn"), IR_F32, 3, 3e-3);
-    check_grad_models(IR_F32, 1e-5);
     check(GOLDEN_OK("tiny_gpt"), IR_F32, 2, 1e-4);  /* see test_pipeline.c: adamw on a noise gradient */
     check(GOLDEN_OK("broadcasting"), IR_F32, 3, 1e-5);  /* [T,D] * [D] per example: [B,T,D] * [B,1,D] */
     check(GOLDEN_OK("layers_zoo"), IR_F32, 3, 1e-5);
@@ -103,10 +102,16 @@ static void test_f64(void)
     check(EX("xor"), IR_F64, 4, 1e-12);
     check(EX("mnist_mlp"), IR_F64, 16, 1e-12);
     check(EX("mnist_cnn"), IR_F64, 3, 1e-12);
+    check(GOLDEN_OK("tiny_gpt"), IR_F64, 2, 1e-12);
+}
+
+static void test_grad_f32(void) { check_grad_models(IR_F32, 1e-5); }
+
+static void test_grad_f64(void)
+{
 #ifndef NNC_SANITIZED   /* the f32 pass runs the same compiler code; f64 is about numbers */
     check_grad_models(IR_F64, 1e-12);
 #endif
-    check(GOLDEN_OK("tiny_gpt"), IR_F64, 2, 1e-12);
 }
 
 /* Reductions that keep the last axis run down columns in blocks of 64
@@ -356,15 +361,29 @@ static void test_primitive_values(void)
     run_free(&fr);
 }
 
+/* Three suites, so that ctest runs them side by side: each takes tens of
+ * seconds under the sanitizers, most of it in the interpreter. */
 static const TestCase tests[] = {
     {"every op that is not a leaf has a kernel", test_every_op_has_kernel},
     {"the primitives compute the values worked out by hand", test_primitive_values},
-    {"generated code matches the interpreter in f32", test_f32},
     {"one compiled step serves every batch", test_any_batch},
-    {"generated code matches the interpreter in f64", test_f64},
     {"reductions down columns match the interpreter", test_reduce_columns},
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
     {NULL, NULL},
 };
 
+static const TestCase model_tests[] = {
+    {"generated code matches the interpreter in f32", test_f32},
+    {"generated code matches the interpreter in f64", test_f64},
+    {NULL, NULL},
+};
+
+static const TestCase grad_tests[] = {
+    {"the tests/grad models compiled match the interpreter in f32", test_grad_f32},
+    {"the tests/grad models compiled match the interpreter in f64", test_grad_f64},
+    {NULL, NULL},
+};
+
 void register_codegen(void) { add_suite("codegen", tests); }
+void register_codegen_models(void) { add_suite("codegen_models", model_tests); }
+void register_codegen_grad(void) { add_suite("codegen_grad", grad_tests); }

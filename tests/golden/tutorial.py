@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tutorial.py NNC ROOT DOC.md nodata|data — every command of the tutorial is run.
+"""tutorial.py NNC ROOT DOC.md nodata|quick|data — every command of the tutorial is run.
 
 docs/tutorial.md is checked like the other docs' dumps (doc_dumps.py: a ```text
 block whose first line is `$ nnc ARGS` is a pasted run, `...` marks trimmed
@@ -19,7 +19,10 @@ three differences:
   mode; all others only in the `nodata` mode. A command needs data when it
   trains (--jit) a program whose train block reads mnist(...) or text(...).
   The `data` mode exits 77 (ctest's SKIP) when NNC_DATA does not hold MNIST
-  and tinyshakespeare.
+  and tinyshakespeare. The `quick` mode, for the sanitizer build, is
+  `nodata` without the commands that train or load what training saved
+  (--jit, --load): under ASan they cost most of the time, and the jit.*
+  tests already take the runtime's paths.
 
 Also, an ```nn block whose first line is `# examples/tutorial/NAME.nn` must be
 that file as it is, without the file's leading comment lines, and every
@@ -147,8 +150,8 @@ def data_present():
 
 
 def main(argv):
-    if len(argv) != 5 or argv[4] not in ("nodata", "data"):
-        print("usage: tutorial.py NNC ROOT DOC.md nodata|data", file=sys.stderr)
+    if len(argv) != 5 or argv[4] not in ("nodata", "quick", "data"):
+        print("usage: tutorial.py NNC ROOT DOC.md nodata|quick|data", file=sys.stderr)
         return 2
     nnc, root, path, mode = argv[1], argv[2], argv[3], argv[4]
     if mode == "data" and not data_present():
@@ -157,13 +160,14 @@ def main(argv):
     stale = count = other = 0
     per_chapter, updates = {}, {}
     heading = chapters(path)
-    if mode == "nodata":
+    if mode != "data":
         stale += program_blocks(root, path)
     with tempfile.TemporaryDirectory() as tmp:
         scratch(root, path, tmp)
         for lineno, command, body in blocks(path):
             argv_ = shlex.split(command.split(";")[0])
-            if needs_data(root, argv_) != (mode == "data"):
+            if needs_data(root, argv_) != (mode == "data") or \
+                    (mode == "quick" and ("--jit" in argv_ or "--load" in argv_)):
                 other += 1
                 continue
             missing = [a for a in argv_ if a.endswith(".nn") and not os.path.exists(os.path.join(tmp, a))]
@@ -186,7 +190,7 @@ def main(argv):
         open(path, "w", encoding="utf-8").write("\n".join(lines))
     for chapter, (wall, cpu) in per_chapter.items():
         print(f"  {wall:6.2f} s ({cpu:5.2f} s CPU)  {chapter}")
-    print(f"{path}: {count} commands checked ({mode}), {stale} stale, {other} left to the other mode")
+    print(f"{path}: {count} commands checked ({mode}), {stale} stale, {other} left to the other modes")
     return 1 if stale else 0
 
 

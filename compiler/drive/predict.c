@@ -331,7 +331,11 @@ static void print_values(FILE *out, const double *v, int64_t n, bool elide)
             fputs(", ...", out);
             i = n - TRACE_TAIL;
         }
-        fprintf(out, "%s%.7g", i ? (elide ? ", " : " ") : "", v[i]);
+        const char *sep = i ? (elide ? ", " : " ") : "";
+        if (isnan(v[i]))
+            fprintf(out, "%snan", sep);   /* glibc's %g writes "-nan" when the sign bit is set, as inf/inf leaves it */
+        else
+            fprintf(out, "%s%.7g", sep, v[i]);
     }
 }
 

@@ -261,7 +261,7 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     IrStage stage = stage_of[o->stage];
     if (strcmp(stages[o->stage], "decode") == 0) {  /* --sample's entry with the key/value cache, as lowered */
         bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
-        if (!lower_decode_block(m, &f->arena, needed, &err)) {
+        if (!lower_decode_block(m, &f->src, &f->arena, needed, &err)) {
             fprintf(stderr, "%s: error: model '%s' has no decode entry: %s\n", f->src.name, m->name, err);
             return NNC_EINPUT;
         }

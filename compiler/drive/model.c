@@ -275,7 +275,7 @@ int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log)
     SemaModel *m = f->model;
     const char *err = NULL;
     bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
-    int64_t block = lower_decode_block(m, &f->arena, needed, &t->no_decode);
+    int64_t block = lower_decode_block(m, &f->src, &f->arena, needed, &t->no_decode);
     if (!block)
         return 0;
     RtDecode *d = &t->rm.decode;

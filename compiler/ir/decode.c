@@ -63,7 +63,7 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
     }
 }
 
-int64_t lower_decode_block(const SemaModel *m, Arena *a, bool *needed, const char **why)
+int64_t lower_decode_block(const SemaModel *m, const Source *src, Arena *a, bool *needed, const char **why)
 {
     memset(needed, 0, sizeof *needed * (size_t)m->nnodes);
     needed[m->output] = true;
@@ -97,11 +97,15 @@ int64_t lower_decode_block(const SemaModel *m, Arena *a, bool *needed, const cha
             continue;   /* without the batch: the same at every position */
         const char *rule = !sequence_first(n, t) ? "does not keep the positions as its first axis"
                          : n->kind == SN_CALL ? call_rule(m, n)
-                         : n->kind == SN_INDEX ? "is a slice, which may mix the positions"
+                         : n->kind == SN_INDEX ? "may mix the positions"
                          : NULL;
         if (rule) {
-            *why = n->kind == SN_CALL ? arena_printf(a, "'%s' (%s) %s", n->name, n->builtin->name, rule)
-                                      : arena_printf(a, "'%s' %s", n->name, rule);
+            uint32_t line = 0, col = 0;
+            if (src && !span_is_none(n->at))
+                source_linecol(src, n->at.begin, &line, &col);
+            const char *what = n->kind == SN_CALL ? n->builtin->name : n->kind == SN_INDEX ? "a slice"
+                             : n->kind == SN_INPUT ? "the input" : "an arithmetic operation";
+            *why = arena_printf(a, "%s (line %u, in '%s') %s", what, line, n->name, rule);
             return 0;
         }
     }

@@ -57,7 +57,7 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
  * other axes ...) and causal attention, the only place positions meet.
  * Returns T, or 0 with why not in *why (in a; decode.c); needed[i] (room for
  * m->nnodes) says which nodes the output depends on. */
-int64_t lower_decode_block(const SemaModel *m, Arena *a, bool *needed, const char **why);
+int64_t lower_decode_block(const SemaModel *m, const Source *src, Arena *a, bool *needed, const char **why);
 
 /* Does every built-in that may appear in a model have a lowering? (tests) */
 bool lower_covers(int builtin_id);

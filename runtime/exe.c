@@ -74,6 +74,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "      --no-kv-cache       sample without the key/value cache (each token\n"
             "                          recomputes the window: the same tokens, slower)\n"
             "  -v, --verbose           say how the data was read (bpe: learning time, bytes per token)\n"
+            "                          and, with --sample, the tokens per second\n"
             "  -h, --help              show this help and exit\n"
             "\n"
             "The learning rate (%g) is compiled in: recompile with nnc --lr X to change it.\n"

@@ -36,6 +36,15 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of the process, all threads: on a shared machine a steadier
+ * measure of work than the wall clock. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 typedef struct Loop {
     const RtModel       *m;
     const RtTrainConfig *cfg;
@@ -297,7 +306,8 @@ static int sample(Loop *L, char *err, size_t errlen)
         free(ids);
         free(p);
         decoder_close(&dec);
-        return rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
+        return ids && p ? rt_fail(1, err, errlen, "out of memory for the key/value cache (try --no-kv-cache)")
+                        : rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
     }
     for (size_t i = 0; !bpe && i < plen; i++)
         ids[i] = id_of[(unsigned char)c->sample[i]];
@@ -310,7 +320,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     if (n == 0)  /* an empty prompt starts from the first character of the vocabulary (bpe: a newline) */
         ids[n++] = bpe ? '\n' : 0;
     fputs(c->sample, out);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     int64_t start = n > T ? n - T : 0, fed = start, keep = T / 2 > 0 ? T / 2 : 1;
     for (int64_t k = 0; k < c->sample_length; k++) {
         const uint8_t *logits;
@@ -363,10 +373,10 @@ static int sample(Loop *L, char *err, size_t errlen)
         }
     }
     fputc('\n', out);
-    double seconds = now() - t0;
+    double seconds = now() - t0, cpu = cpu_now() - c0;
     if (c->verbose)
-        fprintf(L->log, "sampled %lld tokens in %.3f s: %.1f tokens/s (%s)\n", (long long)c->sample_length, seconds,
-                (double)c->sample_length / (seconds > 0 ? seconds : 1e-9),
+        fprintf(L->log, "sampled %lld tokens in %.3f s (CPU %.3f s): %.1f tokens/s (%s)\n", (long long)c->sample_length,
+                seconds, cpu, (double)c->sample_length / (seconds > 0 ? seconds : 1e-9),
                 cached ? "key/value cache" : "no key/value cache: each token recomputes the window");
     if (compare)
         fprintf(L->log, "key/value cache: the largest difference of a logit from the window recomputed is %.3g\n", worst);

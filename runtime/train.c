@@ -334,7 +334,7 @@ static int sample(Loop *L, char *err, size_t errlen)
                 const uint8_t *w = window_logits(L, ids + start, n - start, &wrow);
                 for (int64_t v = 0; v < V; v++) {
                     double d = fabs(rt_get(w, m->real, wrow + v) - rt_get(logits, m->real, v));
-                    worst = d > worst ? d : worst;
+                    worst = !(d <= worst) ? d : worst;  /* (a NaN stays) */
                 }
             }
         } else {

@@ -43,7 +43,9 @@ static const char usage_text[] =
     "                         opt (simplified, common subexpressions merged, dead\n"
     "                         code removed), fused (after fusion), plan (the memory\n"
     "                         plan for any batch, no smaller than --batch's),\n"
-    "                         llvm (the generated LLVM IR), asm (machine code)\n"
+    "                         llvm (the generated LLVM IR), asm (machine code),\n"
+    "                         decode (--sample's entry: one new position, the\n"
+    "                         attention keys and values cached, as lowered)\n"
     "      --dot[=nodes|layers]\n"
     "                         with --dump-ir=ir..plan: the graph for Graphviz, a box\n"
     "                         per node grouped by source line, or per group (layers;\n"
@@ -79,9 +81,12 @@ static const char usage_text[] =
     "      --length N, --temperature X\n"
     "                         characters to generate (300; tokens with bpe), softmax\n"
     "                         temperature (1)\n"
+    "      --no-kv-cache      sample without the key/value cache: each token\n"
+    "                         recomputes the whole window (the same tokens, slower)\n"
     "  -v, --verbose          print compile times, and whether the compile cache held\n"
     "                         the code (hit) or not (miss); with --jit, bpe's learning\n"
-    "                         time and bytes per token\n"
+    "                         time and bytes per token, and --sample's tokens per\n"
+    "                         second\n"
     "      --no-cache         compile without the persistent compile cache\n"
     "                         ($NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc, else\n"
     "                         ~/.cache/nnc; at most $NNC_CACHE_MAX bytes, 256M)\n"
@@ -119,12 +124,12 @@ static const char usage_text[] =
     "2 bad command line, 3 internal compiler error.\n";
 
 /* --dump-ir stages: those of this version, then those later versions add. */
-static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm"};
+static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan", "llvm", "asm", "decode"};
 
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT, ACT_PREDICT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_CHART, OPT_BATCH, OPT_SEED, OPT_COLOR,
-       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE };
+       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE, OPT_NO_KV_CACHE };
 
 enum { MAX_INPUTS = 256 };  /* --input options */
 
@@ -253,8 +258,20 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         return NNC_OK;
     }
     static const IrStage stage_of[] = {STAGE_IR, STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN,
-                                       STAGE_PLAN, STAGE_PLAN};
+                                       STAGE_PLAN, STAGE_PLAN, STAGE_IR};
     IrStage stage = stage_of[o->stage];
+    if (strcmp(stages[o->stage], "decode") == 0) {  /* --sample's entry with the key/value cache, as lowered */
+        bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
+        if (!lower_decode_block(m, &f->src, &f->arena, needed, &err)) {
+            fprintf(stderr, "%s: error: model '%s' has no decode entry: %s\n", f->src.name, m->name, err);
+            return NNC_EINPUT;
+        }
+        NncCompiled d;
+        if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_IR, 1, &d, &err) != 0)
+            return internal_error(err);
+        ir_print(out, &d.step.L.g);
+        return NNC_OK;
+    }
     bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
@@ -314,6 +331,7 @@ int main(int argc, char **argv)
         {"input", required_argument, NULL, OPT_INPUT},
         {"trace", no_argument, NULL, OPT_TRACE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE},
         {NULL, 0, NULL, 0},
     };
     /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
@@ -346,7 +364,7 @@ int main(int argc, char **argv)
             o.stage = (int)i;
             if (i < sizeof stages / sizeof *stages)
                 break;
-            return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm",
+            return usage_error("--dump-ir: unknown stage '%s'; stages are ast, ir, grad, opt, fused, plan, llvm, asm, decode",
                                optarg);
         }
         case OPT_DOT:
@@ -402,6 +420,7 @@ int main(int argc, char **argv)
         }
         case 'v': o.verbose = 1; break;
         case OPT_NO_CACHE: o.jit.no_cache = 1; break;
+        case OPT_NO_KV_CACHE: o.jit.no_kv_cache = 1; break;
         case OPT_EPOCHS:
             if (!parse_count(optarg, 1, RT_MAX_EPOCHS, &o.jit.epochs))
                 return usage_error("--epochs: expected an integer from 1 to %d, found '%s'", RT_MAX_EPOCHS, optarg);
@@ -503,6 +522,8 @@ int main(int argc, char **argv)
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
     if ((o.jit.length || o.jit.temperature > 0) && !o.jit.sample)
         return usage_error("%s", "--length and --temperature go with --sample");
+    if (o.jit.no_kv_cache && !o.jit.sample)
+        return usage_error("%s", "--no-kv-cache goes with --sample");
     if (training_options && o.action != ACT_JIT)
         return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics, --chart and --sample go with --jit, "
                                  "or with the trainer nnc writes");

@@ -71,7 +71,10 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             "      --length N, --temperature X\n"
             "                          characters to generate (300; tokens with bpe), softmax\n"
             "                          temperature (1)\n"
+            "      --no-kv-cache       sample without the key/value cache (each token\n"
+            "                          recomputes the window: the same tokens, slower)\n"
             "  -v, --verbose           say how the data was read (bpe: learning time, bytes per token)\n"
+            "                          and, with --sample, the tokens per second\n"
             "  -h, --help              show this help and exit\n"
             "\n"
             "The learning rate (%g) is compiled in: recompile with nnc --lr X to change it.\n"
@@ -83,7 +86,7 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
 int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
 {
     enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS, O_CHART,
-           O_SAMPLE, O_LENGTH, O_TEMP };
+           O_SAMPLE, O_LENGTH, O_TEMP, O_NO_KV_CACHE };
     static const struct option opts[] = {
         {"epochs", required_argument, 0, O_EPOCHS}, {"steps", required_argument, 0, O_STEPS},
         {"batch", required_argument, 0, O_BATCH},   {"lr", required_argument, 0, O_LR},
@@ -93,6 +96,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         {"metrics", required_argument, 0, O_METRICS}, {"chart", required_argument, 0, O_CHART}, {"sample", required_argument, 0, O_SAMPLE},
         {"length", required_argument, 0, O_LENGTH}, {"temperature", required_argument, 0, O_TEMP},
         {"help", no_argument, 0, 'h'},              {"verbose", no_argument, 0, 'v'},
+        {"no-kv-cache", no_argument, 0, O_NO_KV_CACHE},
         {0, 0, 0, 0},
     };
     const char *prog = base_name(argv[0]);
@@ -140,6 +144,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_METRICS: o.metrics = optarg; break;
         case O_CHART: o.chart = optarg; break;
         case O_SAMPLE: o.sample = optarg; break;
+        case O_NO_KV_CACHE: o.no_kv_cache = 1; break;
         case 'v': o.verbose = 1; break;
         case 'h': usage(stdout, prog, m, recipe); return 0;
         case ':': fprintf(stderr, "%s: error: %s needs a value\n", prog, argv[optind - 1]); return 2;
@@ -158,6 +163,10 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     }
     if (o.eval_only && !o.load) {
         fprintf(stderr, "%s: error: --eval needs --load FILE\n", prog);
+        return 2;
+    }
+    if (o.no_kv_cache && !o.sample) {
+        fprintf(stderr, "%s: error: --no-kv-cache goes with --sample\n", prog);
         return 2;
     }
     if (o.sample && r.data != RT_DATA_TEXT) {

@@ -36,6 +36,15 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of the process, all threads: on a shared machine a steadier
+ * measure of work than the wall clock. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 typedef struct Loop {
     const RtModel       *m;
     const RtTrainConfig *cfg;
@@ -175,11 +184,86 @@ static const char no_scratch[] = "out of memory for the scratch space of the gen
 
 enum { SAMPLE_STREAM = 10 };
 
-/* The whole window is recomputed for every character (no key/value cache):
- * simple, and exactly the function the model was trained as.  Causal
- * attention makes the logits at position p depend only on positions <= p,
- * so a short context sits at the start of the window, and the filler after
- * it cannot change the position read. */
+/* The decode entry's own slabs (its parameters are the model's): the new
+ * token and its place in, the key/value caches in its state slab, the
+ * logits [1, 1, V] out. */
+typedef struct Decoder {
+    const RtDecode *d;
+    RtCtx           ctx;
+    uint8_t        *slab[5];
+    size_t          cache_bytes;
+} Decoder;
+
+static int decoder_open(Decoder *k, Loop *L)
+{
+    const RtDecode *d = &L->m->decode;
+    memset(k, 0, sizeof *k);
+    k->d = d;
+    k->ctx = L->ctx;
+    k->ctx.batch = 1;
+    k->ctx.slab[RT_SLAB_PARAM] = L->slab[RT_SLAB_PARAM];
+    for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++) {
+        if (s == RT_SLAB_PARAM)
+            continue;
+        /* +64: a vector load past the last tensor stays inside (rt_slab_size) */
+        size_t size = (size_t)((rt_bytes_at(d->entry.slab_bytes[s], d->planned, 1) + 63) / 64 * 64 + 64);
+        if (!(k->slab[s] = rt_aligned_alloc(64, size)))
+            return -1;
+        memset(k->slab[s], 0, size);
+        k->ctx.slab[s] = k->slab[s];
+        if (s == RT_SLAB_STATE)
+            k->cache_bytes = size;
+    }
+    return 0;
+}
+
+static void decoder_close(Decoder *k)
+{
+    for (int s = 0; s < 5; s++)
+        free(k->slab[s]);
+}
+
+/* Runs the decode entry on token at place: its keys and values join the
+ * caches, its logits are in logits(). */
+static void decoder_feed(Decoder *k, int32_t token, int64_t place)
+{
+    const RtDecode *d = k->d;
+    rt_set(k->slab[RT_SLAB_INPUT] + rt_bytes_at(d->tokens.offset, d->planned, 1), RT_I32, 0, token);
+    if (d->positions.slab == RT_SLAB_INPUT)
+        rt_set(k->slab[RT_SLAB_INPUT] + rt_bytes_at(d->positions.offset, d->planned, 1), RT_I32, 0, (double)place);
+    d->entry.fn(&k->ctx);
+}
+
+/* The logits at the last place of the window ids[0 .. len) through the
+ * evaluation entry: the whole window computed again.  Causal attention
+ * makes the logits at place p depend only on places <= p, so the filler
+ * after a short window cannot change the row read. */
+static const uint8_t *window_logits(Loop *L, const int32_t *ids, int64_t len, int64_t *row)
+{
+    const RtModel *m = L->m;
+    const RtTensorSpec *x = &m->inputs[0];
+    L->ctx.batch = 1;
+    for (int64_t t = 0; t < L->cfg->block; t++) {
+        rt_set(at(L, x), x->dtype, t, t < len ? ids[t] : 0);
+        rt_set(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
+    }
+    m->eval.fn(&L->ctx);
+    *row = (len - 1) * m->eval.output_last;  /* logits [1, T, V]: row len-1 (the model's vocabulary may exceed the text's) */
+    return L->slab[RT_SLAB_ACT] + rt_bytes_at(m->eval.output, m->batch, 1);
+}
+
+/* The context of the next token is the window ids[start .. n), at most
+ * block tokens, at places 0 .. n-start-1: a longer prompt keeps its last
+ * block tokens, and when a drawn token makes the window longer than block,
+ * a new one starts with the last block/2 tokens (at least one).  With the
+ * key/value cache (m->decode) each token of a window goes through the
+ * decode entry once, at its place; a new window zeroes the caches and feeds
+ * its tokens again.  Without it (--no-kv-cache, or a model without a decode
+ * entry) the evaluation entry recomputes the window for every token.  Both
+ * see the same tokens at the same places, so they compute the same logits
+ * up to the order of the sums (the decode entry's products have one row);
+ * the drawn tokens are the same unless two probabilities tie to within
+ * that (NNC_SAMPLE_COMPARE=1 runs both and prints the largest difference). */
 static int sample(Loop *L, char *err, size_t errlen)
 {
     const RtModel *m = L->m;
@@ -213,40 +297,56 @@ static int sample(Loop *L, char *err, size_t errlen)
     int64_t total = (int64_t)plen + c->sample_length;
     int32_t *ids = rt_malloc(sizeof *ids * (size_t)(total + 1));
     double *p = rt_malloc(sizeof *p * (size_t)c->text->vocab);
-    if (!ids || !p) {
+    Decoder dec = {0};
+    int cached = m->decode.entry.fn && !c->no_kv_cache && m->decode.block == T;
+    const char *env = getenv("NNC_SAMPLE_COMPARE");
+    int compare = cached && env && strcmp(env, "1") == 0;
+    double worst = 0;
+    if (!ids || !p || (cached && decoder_open(&dec, L) != 0)) {
         free(ids);
         free(p);
-        return rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
+        decoder_close(&dec);
+        return ids && p ? rt_fail(1, err, errlen, "out of memory for the key/value cache (try --no-kv-cache)")
+                        : rt_fail(1, err, errlen, "out of memory for %lld characters", (long long)total);
     }
     for (size_t i = 0; !bpe && i < plen; i++)
         ids[i] = id_of[(unsigned char)c->sample[i]];
     int64_t n = bpe ? rt_bpe_encode(bpe, (const uint8_t *)c->sample, (int64_t)plen, ids) : (int64_t)plen;
+    int rc = 0;
     if (n < 0) {
-        free(ids);
-        free(p);
-        return rt_fail(1, err, errlen, "out of memory encoding the prompt");
+        rc = rt_fail(1, err, errlen, "out of memory encoding the prompt");
+        goto done;
     }
     if (n == 0)  /* an empty prompt starts from the first character of the vocabulary (bpe: a newline) */
         ids[n++] = bpe ? '\n' : 0;
     fputs(c->sample, out);
-    L->ctx.batch = 1;
+    double t0 = now(), c0 = cpu_now();
+    int64_t start = n > T ? n - T : 0, fed = start, keep = T / 2 > 0 ? T / 2 : 1;
     for (int64_t k = 0; k < c->sample_length; k++) {
-        int64_t start = n > T ? n - T : 0, len = n - start;
-        for (int64_t t = 0; t < T; t++) {
-            rt_set(at(L, x), x->dtype, t, t < len ? ids[start + t] : 0);
-            rt_set(at(L, &m->targets[0]), m->targets[0].dtype, t, 0);
+        const uint8_t *logits;
+        int64_t row = 0;
+        if (cached) {
+            for (; fed < n; fed++)
+                decoder_feed(&dec, ids[fed], fed - start);
+            logits = dec.slab[RT_SLAB_ACT] + rt_bytes_at(m->decode.entry.output, m->decode.planned, 1);
+            if (compare) {
+                int64_t wrow;
+                const uint8_t *w = window_logits(L, ids + start, n - start, &wrow);
+                for (int64_t v = 0; v < V; v++) {
+                    double d = fabs(rt_get(w, m->real, wrow + v) - rt_get(logits, m->real, v));
+                    worst = !(d <= worst) ? d : worst;  /* (a NaN stays) */
+                }
+            }
+        } else {
+            logits = window_logits(L, ids + start, n - start, &row);
         }
-        m->eval.fn(&L->ctx);
         if (rt_pool_failed(L->ctx.pool)) {
-            free(p);
-            free(ids);
-            return rt_fail(1, err, errlen, "%s", no_scratch);
+            rc = rt_fail(1, err, errlen, "%s", no_scratch);
+            goto done;
         }
-        /* logits [1, T, V]: row len-1 */
-        int64_t row = (len - 1) * m->eval.output_last;  /* the model's vocabulary may exceed the text's */
         double best = -INFINITY, sum = 0;
         for (int64_t v = 0; v < V; v++) {
-            p[v] = rt_get(L->slab[RT_SLAB_ACT] + rt_bytes_at(m->eval.output, m->batch, 1), m->real, row + v) / c->temperature;
+            p[v] = rt_get(logits, m->real, row + v) / c->temperature;
             best = p[v] > best ? p[v] : best;
         }
         for (int64_t v = 0; v < V; v++)
@@ -266,11 +366,25 @@ static int sample(Loop *L, char *err, size_t errlen)
         else
             fputc(c->text->chars[pick], out);
         fflush(out);
+        if (n - start > T) {  /* a new window: the last block/2 tokens */
+            start = fed = n - keep;
+            if (cached)
+                memset(dec.slab[RT_SLAB_STATE], 0, dec.cache_bytes);
+        }
     }
     fputc('\n', out);
+    double seconds = now() - t0, cpu = cpu_now() - c0;
+    if (c->verbose)
+        fprintf(L->log, "sampled %lld tokens in %.3f s (CPU %.3f s): %.1f tokens/s (%s)\n", (long long)c->sample_length,
+                seconds, cpu, (double)c->sample_length / (seconds > 0 ? seconds : 1e-9),
+                cached ? "key/value cache" : "no key/value cache: each token recomputes the window");
+    if (compare)
+        fprintf(L->log, "key/value cache: the largest difference of a logit from the window recomputed is %.3g\n", worst);
+done:
     free(p);
     free(ids);
-    return 0;
+    decoder_close(&dec);
+    return rc;
 }
 
 /* ---- reporting ---------------------------------------------------------------------- */

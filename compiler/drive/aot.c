@@ -220,6 +220,10 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         return rc;
     if (library && !forward && (rc = nnc_train_model_predict(f, &tm, log)) != 0)
         return rc;
+    /* a trainer of a text model samples with a key/value cache when the model has a decode entry */
+    if (o->kind == AOT_EXE && tm.recipe.data == RT_DATA_TEXT && (rc = nnc_train_model_decode(f, &tm, log)) != 0)
+        return rc;
+    bool decode = o->kind == AOT_EXE && tm.rm.decode.block > 0;
     const char *name = tm.rm.name;
     const char *out = o->output;
     if (!out) {
@@ -238,17 +242,22 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         return 1;
     }
     /* libraries prefix their entries with the model's name: two models link together */
-    EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL};
+    EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};
     if (library)
         names = (EntryNames){arena_printf(a, "%s__train_step", name), arena_printf(a, "%s__eval", name),
-                             arena_printf(a, "%s__predict", name)};
+                             arena_printf(a, "%s__predict", name), NULL};
     if (forward)  /* the forward pass alone */
-        names = (EntryNames){NULL, NULL, library ? names.predict : NNC_PREDICT_ENTRY};
+        names = (EntryNames){NULL, NULL, library ? names.predict : NNC_PREDICT_ENTRY, NULL};
     CgEntry all[3] = {{&tm.step.step.L.g, tm.step.plan, names.train},
                       {&tm.eval.step.L.g, tm.eval.plan, names.eval},
                       {&tm.predict.step.L.g, tm.predict.plan, names.predict}};
     CgEntry *entries = forward ? &all[2] : all;
     int nentries = forward ? 1 : library ? 3 : 2;
+    if (decode) {  /* a trainer: train, eval, decode */
+        names.decode = NNC_DECODE_ENTRY;
+        all[2] = (CgEntry){&tm.decode.step.L.g, tm.decode.plan, names.decode};
+        nentries = 3;
+    }
     CgOptions co = {.cpu = o->cpu, .opt = 3};
     const char *err = NULL;
     if (o->kind == AOT_LLVM || o->kind == AOT_ASM) {

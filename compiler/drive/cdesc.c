@@ -33,6 +33,23 @@ static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
 static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS",
                                          "RT_INIT_NORMAL_STD", "RT_INIT_UNIFORM", "RT_INIT_DATA"};
 
+/* One spec's initializer; a typed-in initial value is var_init_i. */
+static void c_spec(StrBuf *b, const RtTensorSpec *s, const char *var, int i)
+{
+    sb_putc(b, '{');
+    c_string(b, s->name);
+    sb_printf(b, ", %s, {%lld, %lld}, %d, {", slab_names[s->slab], (long long)s->offset.fixed,
+              (long long)s->offset.per_example, s->rank);
+    for (int d = 0; d < s->rank; d++)
+        sb_printf(b, "%s%lld", d ? ", " : "", (long long)s->shape[d]);
+    sb_printf(b, "}, %s, %s, %lld, %.17g, ", dtype_names[s->dtype], init_names[s->init], (long long)s->fan_in, s->scale);
+    if (s->init == RT_INIT_DATA && s->data)
+        sb_printf(b, "%s_init_%d", var, i);
+    else
+        sb_puts(b, "0");
+    sb_printf(b, ", %lld}", (long long)s->classes);
+}
+
 static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
 {
     /* A typed-in initial value travels as static data beside its spec:
@@ -50,19 +67,9 @@ static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
     }
     sb_printf(b, "static RtTensorSpec %s[] = {\n", var);
     for (int i = 0; i < n; i++) {
-        sb_puts(b, "    {");
-        c_string(b, s[i].name);
-        sb_printf(b, ", %s, {%lld, %lld}, %d, {", slab_names[s[i].slab], (long long)s[i].offset.fixed,
-                  (long long)s[i].offset.per_example, s[i].rank);
-        for (int d = 0; d < s[i].rank; d++)
-            sb_printf(b, "%s%lld", d ? ", " : "", (long long)s[i].shape[d]);
-        sb_printf(b, "}, %s, %s, %lld, %.17g, ", dtype_names[s[i].dtype], init_names[s[i].init], (long long)s[i].fan_in,
-                  s[i].scale);
-        if (s[i].init == RT_INIT_DATA && s[i].data)
-            sb_printf(b, "%s_init_%d", var, i);
-        else
-            sb_puts(b, "0");
-        sb_printf(b, ", %lld},\n", (long long)s[i].classes);
+        sb_puts(b, "    ");
+        c_spec(b, &s[i], var, i);
+        sb_puts(b, ",\n");
     }
     if (n == 0)
         sb_puts(b, "    {0},\n");
@@ -96,6 +103,8 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
         sb_printf(b, "void %s(RtCtx *ctx);\nvoid %s(RtCtx *ctx);\n", e->train, e->eval);
     if (e->predict)
         sb_printf(b, "void %s(RtCtx *ctx);\n", e->predict);
+    if (e->decode)
+        sb_printf(b, "void %s(RtCtx *ctx);\n", e->decode);
     sb_putc(b, '\n');
     c_specs(b, "params", m->params, m->nparams);
     c_specs(b, "state", m->state, m->nstate);
@@ -113,6 +122,16 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
     if (e->predict) {
         sb_puts(b, ",\n    .predict = ");
         c_entry(b, &m->predict, e->predict);
+    }
+    if (e->decode) {
+        sb_puts(b, ",\n    .decode = {.entry = ");
+        c_entry(b, &m->decode.entry, e->decode);
+        sb_printf(b, ",\n        .planned = %lld, .block = %lld, .tokens = ", (long long)m->decode.planned,
+                  (long long)m->decode.block);
+        c_spec(b, &m->decode.tokens, "decode", 0);
+        sb_puts(b, ",\n        .positions = ");
+        c_spec(b, &m->decode.positions, "decode", 1);
+        sb_putc(b, '}');
     }
     sb_printf(b, ",\n    .params = params, .nparams = %d, .state = state, .nstate = %d,\n"
                  "    .inputs = inputs, .ninputs = %d, .targets = targets, .ntargets = %d,\n};\n\n",

@@ -6,8 +6,9 @@
 
 #include "model.h"
 
-/* The names of a model's generated entries: train, eval, predict. */
-typedef struct EntryNames { const char *train, *eval, *predict; } EntryNames;
+/* The names of a model's generated entries: train, eval, predict, and
+ * decode (a trainer of a model with a decode entry; else NULL). */
+typedef struct EntryNames { const char *train, *eval, *predict, *decode; } EntryNames;
 
 /* An executable's C: the model, its recipe, main() = rt_exe_main. */
 void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir);

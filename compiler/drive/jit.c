@@ -33,20 +33,28 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
+    /* sampling: the decode entry too, when the model has one (a key/value cache) */
+    if (o->sample && !o->no_kv_cache && (rc = nnc_train_model_decode(f, &tm, log)) != 0)
+        return rc;
+    bool decode = tm.rm.decode.block > 0;
+    if (o->sample && !o->no_kv_cache && !decode && o->verbose)
+        fprintf(log, "no key/value cache: %s; each token recomputes the window\n", tm.no_decode);
     double t1 = drive_now();
     const char *err = NULL;
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
-    /* both entries in one compile (their kernels shared), one cache entry */
-    CgEntry entries[2] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
-                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY}};
+    /* the entries in one compile (their kernels shared), one cache entry */
+    CgEntry entries[3] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
+                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY},
+                          {&tm.decode.step.L.g, tm.decode.plan, NNC_DECODE_ENTRY}};
     CompileResult cr = {0};
     double t2 = 0;
-    if (compile_entries(entries, 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
+    if (compile_entries(entries, decode ? 3 : 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
         || add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))
-        || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))) {
+        || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))
+        || (decode && !(rm->decode.entry.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_DECODE_ENTRY, &err)))) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         compile_free(&cr);
         cg_jit_destroy(jit);
@@ -62,7 +70,8 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     }
     RtRunOptions run = {.seed = -1, .threads = o->threads, .data_root = o->data_root, .save = o->save,
                         .load = o->load, .metrics = o->metrics, .chart = o->chart, .eval_only = o->eval_only, .sample = o->sample,
-                        .length = o->length, .temperature = o->temperature, .verbose = o->verbose};
+                        .length = o->length, .temperature = o->temperature, .verbose = o->verbose,
+                        .no_kv_cache = o->no_kv_cache};
     rc = rt_run(rm, &tm.recipe, &run, log);
     cg_jit_destroy(jit);
     return rc;

@@ -20,6 +20,7 @@ typedef struct JitOptions {
     int64_t     length;       /* --length: characters to generate (default 300) */
     double      temperature;  /* --temperature (default 1) */
     int         no_cache;     /* --no-cache: compile without the persistent cache */
+    int         no_kv_cache;  /* --no-kv-cache: sample without the decode entry (each token recomputes the window) */
 } JitOptions;
 
 /* Returns an exit status: 0, 1 (the input or the data is wrong; said on

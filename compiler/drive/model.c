@@ -34,13 +34,15 @@ static int nth_output(const IrGraph *g, IrOutKind kind, int nth)
     return -1;
 }
 
-/* An entry's slabs and where its results are. */
-static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const char **err)
+/* An entry's slabs and where its results are; state_batched: its state
+ * may grow with the batch (the decode entry's key/value caches, in a slab
+ * of its own). */
+static int describe_slabs(RtEntry *e, const IrGraph *g, const IrPlan *p, bool state_batched, const char **err)
 {
     memset(e, 0, sizeof *e);
     for (int s = 0; s <= SLAB_ACT; s++)
         e->slab_bytes[s] = rt_bytes(p->slab_bytes[s]);
-    if (p->slab_bytes[SLAB_PARAM].per_ex || p->slab_bytes[SLAB_STATE].per_ex) {
+    if (p->slab_bytes[SLAB_PARAM].per_ex || (p->slab_bytes[SLAB_STATE].per_ex && !state_batched)) {
         *err = "parameters or optimizer state grow with the batch";   /* the runtime keeps them at any batch */
         return -1;
     }
@@ -75,6 +77,11 @@ static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const c
         e->nmetrics++;
     }
     return 0;
+}
+
+static int describe_entry(RtEntry *e, const IrGraph *g, const IrPlan *p, const char **err)
+{
+    return describe_slabs(e, g, p, false, err);
 }
 
 /* Whether every input of g sits where the training step has it. */
@@ -251,4 +258,55 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
         describe_recipe(&out->recipe, m, &f->src, &f->arena);
     out->recipe.batch = batch;
     return 0;
+}
+
+/* The spec of decode input `name`, or one in no slab when dce removed it
+ * (a model that reads no position). */
+static RtTensorSpec decode_input(const IrGraph *g, const IrPlan *p, const char *name)
+{
+    for (int v = 0; v < g->n; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && strcmp(g->nodes[v].a.name, name) == 0)
+            return spec_of(g, p, v);
+    return (RtTensorSpec){.name = name, .slab = RT_SLAB_NONE};
+}
+
+int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log)
+{
+    SemaModel *m = f->model;
+    const char *err = NULL;
+    bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
+    int64_t block = lower_decode_block(m, &f->src, &f->arena, needed, &t->no_decode);
+    if (!block)
+        return 0;
+    RtDecode *d = &t->rm.decode;
+    const IrGraph *g = &t->decode.step.L.g, *gs = &t->step.step.L.g;
+    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_PLAN, 1, &t->decode, &err) != 0
+        || describe_slabs(&d->entry, g, t->decode.plan, true, &err) != 0)
+        goto internal;
+    /* The parameters are the model's: each where the training step has it. */
+    for (int v = 0; v < gs->n; v++)
+        for (int u = 0; gs->nodes[v].op == IR_INPUT && gs->nodes[v].a.role == ROLE_PARAM && u < g->n; u++)
+            if (g->nodes[u].op == IR_INPUT && strcmp(g->nodes[u].a.name, gs->nodes[v].a.name) == 0
+                && (t->decode.plan->offset[u].fixed != t->step.plan->offset[v].fixed
+                    || t->decode.plan->slab[u] != t->step.plan->slab[v])) {
+                err = arena_printf(&f->arena, "'%s' is laid out differently for training and decoding", gs->nodes[v].a.name);
+                goto internal;
+            }
+    if (d->entry.output.fixed < 0) {
+        err = "the decode entry's prediction is not in the activation slab";
+        goto internal;
+    }
+    d->planned = 1;
+    d->block = block;
+    d->tokens = decode_input(g, t->decode.plan, t->rm.inputs[0].name);
+    d->positions = decode_input(g, t->decode.plan, "position");
+    if (d->tokens.slab != RT_SLAB_INPUT) {
+        err = "the decode entry reads no tokens";
+        goto internal;
+    }
+    return 0;
+internal:
+    fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+    memset(d, 0, sizeof *d);
+    return 3;
 }

@@ -24,6 +24,8 @@ typedef struct TrainOverrides {
 typedef struct TrainModel {
     NncCompiled step, eval;   /* graphs and memory plans */
     NncCompiled predict;      /* nnc_train_model_predict only */
+    NncCompiled decode;       /* nnc_train_model_decode only, when rm.decode.entry is there */
+    const char *no_decode;    /* nnc_train_model_decode: why the model has no decode entry, or NULL */
     RtModel     rm;           /* entries' fn still NULL */
     RtRecipe    recipe;
     bool        forward_only; /* nnc_forward_model: only predict (rm.predict) is compiled */
@@ -50,6 +52,12 @@ static inline bool nnc_trainable(const SemaModel *m) { return m->loss >= 0 && m-
  * Returns 0 or 3 (internal error; said on log). */
 int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log);
 
+/* Also the decode entry (rm.decode: one new token per sequence with a
+ * key/value cache, for --sample), its plan made for batch 1, when the model
+ * has one; else no_decode says why not (lower_decode_block) and rm.decode
+ * stays empty.  Returns 0 or 3 (internal error; said on log). */
+int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log);
+
 /* Seconds on the monotonic clock, for -v's compile times. */
 static inline double drive_now(void)
 {
@@ -62,5 +70,6 @@ static inline double drive_now(void)
 #define NNC_TRAIN_ENTRY "nnc_train_step"
 #define NNC_EVAL_ENTRY  "nnc_eval"
 #define NNC_PREDICT_ENTRY "nnc_predict"  /* a forward-only model's --emit=llvm|asm, and --predict */
+#define NNC_DECODE_ENTRY "nnc_decode"    /* --sample with a key/value cache */
 
 #endif

@@ -26,6 +26,9 @@ typedef struct Lower {
     int           *nchw;    /* per sema node held channels last: its [B,C,H,W] once made, else -1 */
     bool           in_cl[BUILTIN_MAX_PARAMS];  /* the call being lowered: operand k is channels last */
     bool           out_cl;  /* set by a lowering whose result is channels last */
+    /* decode mode (lower.h): the window T, and values made once */
+    int64_t        seq;     /* T; 0: not decode mode */
+    int            at_pos;  /* "position" as a real [B,1,1,1], or -1 until made */
 } Lower;
 
 /* Per-example shapes broadcast aligned from the right, the batch apart
@@ -76,6 +79,16 @@ static IrShape ir_shape_of(const TensorType *t)
         s.dim[s.rank++] = IR_BATCH;
     for (int i = 0; i < t->shape.rank; i++)
         s.dim[s.rank++] = t->shape.dim[i];
+    return s;
+}
+
+/* The IR shape of a node's checked type; in decode mode a value with the
+ * positions first holds one position: [B,T,...] becomes [B,1,...]. */
+static IrShape type_shape(Lower *lw, const TensorType *t)
+{
+    IrShape s = ir_shape_of(t);
+    if (lw->seq && t->batched && s.rank >= 2 && s.dim[1] == lw->seq)
+        s.dim[1] = 1;
     return s;
 }
 
@@ -268,12 +281,88 @@ static int lower_dropout(Lower *lw, const int *x)
     return bin(lw, IR_MUL, x[0], mask);
 }
 
+/* ---- decode mode: one position, the keys and values cached (lower.h) ------------ */
+
+/* The decode input "position" [B,1] as a real [B,1,1,1] (made once). */
+static int position_real(Lower *lw)
+{
+    if (lw->at_pos < 0)
+        lw->at_pos = reshape(lw, un(lw, IR_CAST, lw->L->position), (IrShape){4, {IR_BATCH, 1, 1, 1}});
+    return lw->at_pos;
+}
+
+/* x, a value without the batch, where it meets `other`, one with the
+ * positions first: a [T, ...] x lines up with the positions (positional(T, D)
+ * added to the embeddings), so decode mode reads it at the position, a
+ * gather of its row: [B,1,...].  Any other x broadcasts as it is. */
+static int at_position(Lower *lw, int x, int other)
+{
+    const IrShape *s = shape_of(lw, x), *o = shape_of(lw, other);
+    if (lw->seq <= 1 || ir_is_batched(s) || !ir_is_batched(o) || s->rank == 0 || s->rank != o->rank - 1
+        || s->dim[0] != lw->seq)
+        return x;
+    IrShape out = {.rank = s->rank + 1, .dim = {IR_BATCH, 1}};
+    int64_t row = 1;
+    for (int i = 1; i < s->rank; i++)
+        row *= out.dim[i + 1] = s->dim[i];
+    int in[2] = {s->rank == 2 ? x : reshape(lw, x, (IrShape){2, {lw->seq, row}}), lw->L->position};
+    int v = stamp(lw, ir_add(lw->g, IR_GATHER, in, 2, NULL, lw->at));  /* [B,1,row] */
+    return s->rank == 2 ? v : reshape(lw, v, out);
+}
+
+/* Attention at one position over x [B,1,D]: q, k, v [B,H,1,dh] as below;
+ * k and v are written into the caches [B,H,T,dh] at the position
+ * (select where one_hot(position)), the new caches are updates of the
+ * state; scores q·kᵀ/√dh [B,H,1,T] are kept at places <= position (the
+ * causal mask; later places hold nothing of this window) and −∞ elsewhere;
+ * softmax, · v, heads joined, the output projection. */
+static int lower_attention_decode(Lower *lw, const int *x)
+{
+    int64_t h = ARG(1).i, t = lw->seq;
+    int64_t d = shape_of(lw, x[0])->dim[2], dh = d / h;
+    IrShape cache = {4, {IR_BATCH, h, t, dh}};
+    IrAttr oh = {.i = {t}};
+    int place = stamp(lw, ir_add(lw->g, IR_ONE_HOT, &lw->L->position, 1, &oh, lw->at));
+    place = reshape(lw, place, (IrShape){4, {IR_BATCH, 1, t, 1}});
+    int split[3];
+    static const char *const proj[3] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++) {
+        char w[32], b[32];
+        snprintf(w, sizeof w, "%s.weight", proj[i]);
+        snprintf(b, sizeof b, "%s.bias", proj[i]);
+        int p = linear(lw, x[0], param(lw, w), param(lw, b));
+        p = reshape(lw, p, (IrShape){4, {IR_BATCH, 1, h, dh}});
+        p = permute(lw, p, (int[]){0, 2, 1, 3});
+        if (i > 0) {
+            const char *name = arena_printf(lw->g->arena, "cache.%s.%s", lw->node->name, proj[i]);
+            int old = ir_input(lw->g, ROLE_STATE, name, lw->g->ftype, &cache, lw->at);
+            p = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){place, p, old}, 3, NULL, lw->at));
+            ir_output(lw->g, name, p, OUT_UPDATE, old);
+        }
+        split[i] = p;
+    }
+    int scores = matmul(lw, split[0], split[1], false, true);
+    scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
+    double *places = ARENA_ARRAY(lw->g->arena, double, t);
+    for (int64_t j = 0; j < t; j++)
+        places[j] = (double)j;
+    IrAttr pa = {.shape = {1, {t}}, .data = places, .name = "places"};
+    int kept = bin(lw, IR_GE, position_real(lw), stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &pa, lw->at)));
+    scores = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){kept, scores, cnst(lw, -INFINITY)}, 3, NULL, lw->at));
+    int y = matmul(lw, softmax_last(lw, scores), split[2], false, false);
+    y = permute(lw, y, (int[]){0, 2, 1, 3});
+    y = reshape(lw, y, (IrShape){3, {IR_BATCH, 1, d}});
+    return linear(lw, y, param(lw, "out.weight"), param(lw, "out.bias"));
+}
+
 /* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
  * q, k, v = x·Wᵀ + b, split into heads [B,H,T,dh]; scores q·kᵀ/√dh [B,H,T,T],
  * the causal mask (−∞ above the diagonal), softmax, · v, heads joined
  * back to [B,T,D], and the output projection. */
 static int lower_attention(Lower *lw, const int *x)
 {
+    if (lw->seq)
+        return lower_attention_decode(lw, x);
     int64_t h = ARG(1).i;
     const IrShape *xs = shape_of(lw, x[0]);
     int64_t t = xs->dim[1], d = xs->dim[2], dh = d / h;
@@ -372,6 +461,8 @@ static int operand(Lower *lw, const int *x, int k)
 static int lower_extremum(Lower *lw, const int *x, IrOp op)
 {
     int a = operand(lw, x, 0), b = operand(lw, x, 1);
+    a = at_position(lw, a, b);
+    b = at_position(lw, b, a);
     a = align_batched(lw, a, b, lw->at);
     b = align_batched(lw, b, a, lw->at);
     return bin(lw, op, a, b);
@@ -428,7 +519,7 @@ static int lower_reduce(Lower *lw, const int *x, IrOp op)
         v = reshape(lw, permute(lw, v, perm), joined);
         axes = (uint64_t)1 << (joined.rank - 1);
     }
-    return reshape(lw, red(lw, op, v, axes), ir_shape_of(&lw->node->type));
+    return reshape(lw, red(lw, op, v, axes), type_shape(lw, &lw->node->type));
 }
 
 static int lower_sum(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_SUM); }
@@ -609,11 +700,17 @@ static int lower_node(Lower *lw, int i)
     switch (n->kind) {
     case SN_INPUT:
     case SN_TARGET: {
-        IrShape s = ir_shape_of(&n->type);
+        IrShape s = type_shape(lw, &n->type);
         IrType t = n->type.elem == ELEM_INDEX ? IR_I32 : lw->g->ftype;
         int id = ir_input(lw->g, n->kind == SN_INPUT ? ROLE_INPUT : ROLE_TARGET, n->name, t, &s, n->at);
         if (id >= 0)
             lw->g->nodes[id].a.i[0] = n->type.classes;  /* labels: how many classes */
+        if (id >= 0 && lw->seq) {  /* decode: where each sequence's token is in its window */
+            IrShape ps = {2, {IR_BATCH, 1}};
+            lw->L->position = ir_input(lw->g, ROLE_INPUT, "position", IR_I32, &ps, n->at);
+            if (lw->L->position >= 0)
+                lw->g->nodes[lw->L->position].a.i[0] = lw->seq;
+        }
         return id;
     }
     case SN_CALL: {
@@ -629,6 +726,8 @@ static int lower_node(Lower *lw, int i)
             a = b;
             b = t;
         }
+        a = at_position(lw, a, b);
+        b = at_position(lw, b, a);
         a = align_batched(lw, a, b, n->at);
         b = align_batched(lw, b, a, n->at);
         return ir_binary(lw->g, op[n->op], a, b, n->at);
@@ -677,10 +776,16 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
 {
     memset(out, 0, sizeof *out);
     ir_init(&out->g, a, src, m->name, opt->ftype);
-    out->step = out->loss = out->output = -1;
+    out->step = out->loss = out->output = out->position = -1;
     out->nparams = m->nparams;
     out->param = ARENA_ARRAY(a, int, m->nparams + 1);
-    Lower lw = {.L = out, .g = &out->g, .m = m, .opt = opt};
+    Lower lw = {.L = out, .g = &out->g, .m = m, .opt = opt, .at_pos = -1};
+    bool *needed = NULL;
+    if (opt->decode) {
+        needed = ARENA_ARRAY(a, bool, m->nnodes + 1);
+        if (!(lw.seq = lower_decode_block(m, src, a, needed, err)))
+            return -1;
+    }
     lw.value = ARENA_ARRAY(a, int, m->nnodes + 1);
     lw.chlast = ARENA_ARRAY(a, bool, m->nnodes + 1);
     lw.nchw = ARENA_ARRAY(a, int, m->nnodes + 1);
@@ -694,6 +799,10 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
         out->param[i] = ir_input(&out->g, ROLE_PARAM, p->name, opt->ftype, &s, p->at);
     }
     for (int i = 0; i < m->nnodes; i++) {
+        if (needed && !needed[i]) {  /* decode: the loss, the metrics and the targets */
+            lw.value[i] = -1;
+            continue;
+        }
         int v = lower_node(&lw, i);
         if (v < 0) {
             *err = out->g.error ? out->g.error
@@ -712,11 +821,11 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
             lw.value[i] = to_nchw(&lw, i);
     out->value = lw.value;
     ir_output(&out->g, "output", out->output, OUT_PREDICTION, -1);
-    if (m->loss >= 0) {
+    if (m->loss >= 0 && !opt->decode) {
         out->loss = batch_mean(&lw, m->loss);
         ir_output(&out->g, "loss", out->loss, OUT_LOSS, -1);
     }
-    for (int i = 0; i < m->nmetrics; i++) {
+    for (int i = 0; i < m->nmetrics && !opt->decode; i++) {
         /* named after what it calls ("accuracy", a user layer), else "metric";
          * a name two metrics share is numbered among them (mae_1, mae_2), so
          * an accuracy beside an mae stays "accuracy" (BRIEF: test_accuracy) */

@@ -23,6 +23,7 @@ typedef struct Lowered {
     int     step;       /* the step counter input, or -1 when nothing needs it */
     int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values;
                          * see LowerOptions.bindings) */
+    int     position;   /* decode: the input "position", i32 [B,1], or -1 */
 } Lowered;
 
 typedef struct LowerOptions {
@@ -31,12 +32,32 @@ typedef struct LowerOptions {
     int64_t seed;       /* dropout masks */
     bool    bindings;   /* every SemaNode's value in its checked layout (--trace reads them all);
                          * else a channels-last image's value is its [B,H,W,C] form */
+    bool    decode;     /* the decode entry (lower_decode_block says which models have one) */
 } LowerOptions;
 
 /* Returns 0, or -1 with an internal error message in *err (the model was
  * checked, so any failure here is a bug in nnc). */
 int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOptions *opt, Lowered *out,
                 const char **err);
+
+/* Decode mode (sampling with a key/value cache): the model for ONE new
+ * position per sequence.  The token input is [B,1], a second input
+ * "position" (i32 [B,1]) says where it is in its window, and every causal
+ * attention keeps its keys and values of the window's earlier positions as
+ * state, "cache.NAME.key" and "cache.NAME.value" [B,H,T,dh]: the new
+ * position's key and value are written at its place (an update of the
+ * state), the query attends to places <= position.  Tables indexed by
+ * position (positional(T, D), a [T, ...] parameter added to a [T, ...]
+ * value) are read at the position (a gather).  Only the output is lowered:
+ * logits [B,1,V], no loss or metrics.
+ *
+ * A model has a decode entry when its output is [T, V] per example and
+ * depends on one input, token ids [T], through built-ins that treat the
+ * positions one by one (dense, layer norm, activations, reductions over
+ * other axes ...) and causal attention, the only place positions meet.
+ * Returns T, or 0 with why not in *why (in a; decode.c); needed[i] (room for
+ * m->nnodes) says which nodes the output depends on. */
+int64_t lower_decode_block(const SemaModel *m, const Source *src, Arena *a, bool *needed, const char **why);
 
 /* Does every built-in that may appear in a model have a lowering? (tests) */
 bool lower_covers(int builtin_id);

@@ -7,10 +7,12 @@
 int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
                    NncStep *out, const char **err)
 {
-    LowerOptions lo = {.ftype = ftype, .training = training, .seed = m->train.seed};
+    LowerOptions lo = {.ftype = ftype, .training = training, .seed = m->train.seed, .decode = parts == STEP_DECODE};
     if (lower_model(m, src, a, &lo, &out->L, err) != 0)
         return -1;
     out->grads = ARENA_ARRAY(a, int, m->nparams + 1);
+    if (parts == STEP_DECODE)
+        return 0;
     if (parts == STEP_PREDICT) {  /* keep the prediction; dce removes what only the loss needed */
         IrGraph *g = &out->L.g;
         int k = 0;

@@ -16,6 +16,8 @@ typedef enum StepParts {
     STEP_FORWARD,    /* forward pass, loss and metrics: --dump-ir=ir */
     STEP_GRADIENTS,  /* and the backward pass, gradients as outputs: --gradcheck */
     STEP_TRAIN,      /* and the optimizer update: --dump-ir=grad and later stages */
+    STEP_DECODE,     /* one new position with the key/value caches as state (lower.h, decode mode):
+                      * the output and the caches' updates only; --sample, --dump-ir=decode */
 } StepParts;
 
 /* training: dropout active.  Returns 0, or -1 with *err (an internal error). */

@@ -191,6 +191,21 @@ typedef struct RtEntry {
     int64_t     output_elems;     /* the prediction's values per example */
 } RtEntry;
 
+/* A text model's decode entry, for sampling with a key/value cache
+ * (docs/training.md, Sampling): one new token per sequence at its place in
+ * the window, the keys and values of the earlier places kept by every
+ * attention layer in the entry's own state slab (the caches; zero them for
+ * a new window).  Its parameters are the model's (the same param slab); its
+ * input, state and act slabs are its own, entry.slab_bytes at `planned`. */
+typedef struct RtDecode {
+    RtEntry      entry;       /* fn NULL: none (the model has none, or it was not compiled) */
+    int64_t      planned;     /* the batch its plan was made for: addresses are rt_bytes_at(x, planned, batch) */
+    int64_t      block;       /* T: the places a cache holds */
+    RtTensorSpec tokens;      /* in its input slab: the new token ids, int32 [B,1] */
+    RtTensorSpec positions;   /* and their places in the window, int32 [B,1] in [0, block)
+                               * (slab RT_SLAB_NONE: the model reads no place) */
+} RtDecode;
+
 typedef struct RtModel {
     const char   *name;
     RtDtype       real;           /* the type of real numbers */
@@ -206,6 +221,7 @@ typedef struct RtModel {
     int           ninputs;
     RtTensorSpec *targets;
     int           ntargets;
+    RtDecode      decode;         /* text models: --sample with a key/value cache (fn NULL: none) */
 } RtModel;
 
 /* The largest values the command lines take (nnc and the trainers say so
@@ -233,6 +249,8 @@ typedef struct RtTrainConfig {
     int64_t      sample_length;
     double       temperature;
     void        *out;                   /* FILE * */
+    int          no_kv_cache;           /* sample with the evaluation entry even when m->decode has one */
+    int          verbose;               /* -v: after sampling, the tokens per second */
 } RtTrainConfig;
 
 /* Trains m as cfg says.  Returns 0; 130 after Ctrl-C, 143 after SIGTERM (the step in flight
@@ -421,6 +439,7 @@ typedef struct RtRunOptions {
     double      temperature;
     const char *prog;              /* prefix of error messages; NULL: "nnc" */
     int         verbose;           /* -v: say what the data took (bpe: learning time, bytes per token) */
+    int         no_kv_cache;       /* --no-kv-cache: sample without the decode entry */
 } RtRunOptions;
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130

@@ -7,7 +7,7 @@
 _nnc()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local emit="exe so obj llvm asm" stages="ast ir grad opt fused plan llvm asm" colors="auto always never"
+    local emit="exe so obj llvm asm" stages="ast ir grad opt fused plan llvm asm decode" colors="auto always never"
     case $cur in
         --emit=*) COMPREPLY=($(compgen -P --emit= -W "$emit" -- "${cur#--emit=}")); return ;;
         --dump-ir=*) COMPREPLY=($(compgen -P --dump-ir= -W "$stages" -- "${cur#--dump-ir=}")); return ;;

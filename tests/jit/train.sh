@@ -80,6 +80,14 @@
 #                --sample decodes whole sentences of the text's grammar (café
 #                spans tokens); a checkpoint without merges, or with merges of
 #                another vocabulary, is refused by name, exit 1
+#   kv           --sample with the key/value cache (the decode entry) writes
+#                the very text --no-kv-cache writes, at temperature 1, from a
+#                prompt longer than the window and for 200 tokens (new
+#                windows of block/2 tokens on the way): tests/jit/kv.nn (two
+#                blocks, sinusoidal positions, characters) and tests/jit/bpe.nn
+#                (learned positions, bpe tokens), each trained 100 steps;
+#                -v says which way each sampled, and every logit of the cached
+#                way is within 1e-4 of the window's (NNC_SAMPLE_COMPARE=1)
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
 # (exit 77, skipped, without them).
 nnc=$1 root=$2 case=$3
@@ -513,6 +521,29 @@ EOF
     "$nnc" --jit --load "$tmp/fewer.safetensors" --steps 1 "$root/tests/jit/bpe.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/fewer.safetensors: its bpe merges make a vocabulary of 299 tokens, but the model's is bpe(vocab: 300)" ] ;;
+kv)
+    prompt="the fish swam on the pond.
+the cat sat on the mat.
+the dog ran on the log.
+the bird flew on the tree.
+the"
+    for m in kv bpe; do
+        "$nnc" --jit --steps 100 --save "$tmp/$m.safetensors" "$root/tests/jit/$m.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        NNC_SAMPLE_COMPARE=1 "$nnc" --jit -v --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 \
+            "$root/tests/jit/$m.nn" >"$tmp/cached" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        grep '^sampled' "$tmp/log"
+        grep -q '^sampled 200 tokens in .* (key/value cache)$' "$tmp/log" || { cat "$tmp/log"; echo "$m: not sampled with the cache"; exit 1; }
+        d=$(sed -n 's/^key\/value cache: the largest difference of a logit from the window recomputed is //p' "$tmp/log")
+        echo "$m: largest logit difference $d (at most 1e-4)"
+        number "$d" && awk -v d="$d" 'BEGIN { exit !(d <= 1e-4) }' || exit 1
+        "$nnc" --jit -v --no-kv-cache --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 \
+            "$root/tests/jit/$m.nn" >"$tmp/window" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        grep '^sampled' "$tmp/log"
+        grep -q '^sampled 200 tokens in .* (no key/value cache: each token recomputes the window)$' "$tmp/log" || exit 1
+        [ "$(wc -c < "$tmp/cached")" -gt 300 ] || { echo "$m: too little text"; exit 1; }
+        cmp "$tmp/cached" "$tmp/window" || { echo "$m: the cache changes the text"; diff "$tmp/cached" "$tmp/window"; exit 1; }
+    done
+    tail -3 "$tmp/cached" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -75,5 +75,6 @@ void register_grad_ops(void);
 void register_cg_math(void);
 void register_docs_sync(void);
 void register_onnx(void);
+void register_decode(void);
 
 #endif

@@ -1,0 +1,113 @@
+/* decode.c — which models have a decode entry; see lower_decode_block in
+ * lower.h.
+ *
+ * Decode mode computes one position of a sequence from the keys and values
+ * of the earlier ones, so it is right only where the positions of the
+ * sequence meet nowhere but in causal attention.  The rule is checked on
+ * the nodes the output depends on: a value with the batch keeps the
+ * sequence as its first per-example axis, and each built-in either works on
+ * each position alone (elementwise, or along the last axis of a value of
+ * rank >= 2) or is causal attention.  Values without the batch (parameters,
+ * positional tables, literals) are the same for every example and position;
+ * lowering reads a [T, ...] one at the position where it meets the sequence.
+ * Anything else (flatten, reshape, concat, slicing, convolution, pooling,
+ * a reduction over the positions, non-causal attention) is refused with
+ * the reason, and --sample recomputes the window instead.
+ */
+#include "lower.h"
+
+#include <string.h>
+
+/* a batched value whose first per-example axis is the sequence */
+static bool sequence_first(const SemaNode *n, int64_t t)
+{
+    return n->type.batched && n->type.shape.rank >= 1 && n->type.shape.dim[0] == t;
+}
+
+/* Whether the reduction of n (sum, mean, max) leaves the positions apart:
+ * its axes exclude per-example axis 0. */
+static bool reduces_positions(const SemaNode *n, const SemaNode *x)
+{
+    const Value *ax = &n->args[1];
+    int rank = x->type.shape.rank;
+    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++) {
+        int64_t a = ax->kind == VAL_INT ? ax->i : ax->list.v[k];
+        if ((a < 0 ? a + rank : a) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* NULL if built-in node n treats the positions one by one, else why not. */
+static const char *call_rule(const SemaModel *m, const SemaNode *n)
+{
+    const SemaNode *x = n->in[0] >= 0 ? &m->nodes[n->in[0]] : NULL;
+    int rank = x ? x->type.shape.rank : 0;  /* per example */
+    switch ((BuiltinId)(n->builtin - builtin_table)) {
+    case B_EMBEDDING: case B_POSITIONAL: case B_DROPOUT: case B_RELU: case B_LEAKY_RELU: case B_SIGMOID:
+    case B_TANH: case B_GELU: case B_EXP: case B_LOG: case B_SQRT: case B_ABS: case B_POW: case B_MAXIMUM:
+    case B_MINIMUM: case B_CLAMP:
+        return NULL;   /* elementwise, a lookup per id, or no tensor operand */
+    case B_DENSE: case B_LAYER_NORM: case B_SOFTMAX:
+        return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
+    case B_SUM: case B_MEAN: case B_MAX:
+        return !x || !x->type.batched || (rank >= 2 && !reduces_positions(n, x)) ? NULL : "reduces over the positions";
+    case B_TRANSPOSE:
+        return !x || !x->type.batched || rank >= 3 ? NULL : "swaps the positions with another axis";
+    case B_MATMUL:
+        return n->in[1] < 0 || !m->nodes[n->in[1]].type.batched ? NULL : "multiplies by a value that varies with the positions";
+    case B_ATTENTION:
+        return n->args[2].b ? NULL : "attends to later positions (it is not causal: true)";
+    default:
+        return "is not one of the built-ins that keep the positions apart";
+    }
+}
+
+int64_t lower_decode_block(const SemaModel *m, const Source *src, Arena *a, bool *needed, const char **why)
+{
+    memset(needed, 0, sizeof *needed * (size_t)m->nnodes);
+    needed[m->output] = true;
+    for (int i = m->output; i >= 0; i--)
+        for (int k = 0; needed[i] && k < BUILTIN_MAX_PARAMS; k++)
+            if (m->nodes[i].in[k] >= 0)
+                needed[m->nodes[i].in[k]] = true;
+    int input = -1;
+    for (int i = 0; i < m->nnodes; i++)
+        if (needed[i] && m->nodes[i].kind == SN_INPUT) {
+            if (input >= 0) {
+                *why = "its output depends on more than one input";
+                return 0;
+            }
+            input = i;
+        }
+    const TensorType *in = input >= 0 ? &m->nodes[input].type : NULL;
+    if (!in || in->elem != ELEM_INDEX || in->shape.rank != 1) {
+        *why = "its output does not depend on one input of token ids [T]";
+        return 0;
+    }
+    int64_t t = in->shape.dim[0];
+    const SemaNode *out = &m->nodes[m->output];
+    if (!sequence_first(out, t) || out->type.shape.rank != 2) {
+        *why = "its output is not [T, V] (logits per position)";
+        return 0;
+    }
+    for (int i = 0; i < m->nnodes; i++) {
+        const SemaNode *n = &m->nodes[i];
+        if (!needed[i] || !n->type.batched)
+            continue;   /* without the batch: the same at every position */
+        const char *rule = !sequence_first(n, t) ? "does not keep the positions as its first axis"
+                         : n->kind == SN_CALL ? call_rule(m, n)
+                         : n->kind == SN_INDEX ? "may mix the positions"
+                         : NULL;
+        if (rule) {
+            uint32_t line = 0, col = 0;
+            if (src && !span_is_none(n->at))
+                source_linecol(src, n->at.begin, &line, &col);
+            const char *what = n->kind == SN_CALL ? n->builtin->name : n->kind == SN_INDEX ? "a slice"
+                             : n->kind == SN_INPUT ? "the input" : "an arithmetic operation";
+            *why = arena_printf(a, "%s (line %u, in '%s') %s", what, line, n->name, rule);
+            return 0;
+        }
+    }
+    return t;
+}

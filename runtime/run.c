@@ -104,6 +104,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,
         .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout,
+        .model_file = r->model_file, .data_root = root, .lr = r->lr, .verbose = o->verbose,
     };
     if (o->epochs)
         cfg.epochs = o->epochs, cfg.steps = 0;

@@ -7,7 +7,7 @@ Cases:
           through nnc_torch.state_dict and through `nnc_torch.py to-torch`, and
           the module's logits equal nnc --predict's on 16 MNIST test images
           (max |torch - nnc| <= 1e-5 * max |nnc|)
-  gpt     examples/shakespeare.nn trained 1 step (AdamW: its state is in the
+  gpt     examples/shakespeare.nn trained 1 step of batch 2 (AdamW: its state is in the
           file): into a torch model of four stock nn.TransformerEncoderLayer
           (norm_first, gelu, packed in_proj_weight) with strict=True; its
           logits equal nnc --predict's on 4 windows of tinyshakespeare within
@@ -209,7 +209,7 @@ def case_gpt():
     ids = np.array([vocab.index(c) for c in text[:2000]], dtype=np.int32)
     windows = np.stack([ids[k * 250:k * 250 + 64] for k in range(4)])
     ck = os.path.join(tmp, "gpt.safetensors")
-    train("examples/shakespeare.nn", ck, "--steps", "1")
+    train("examples/shakespeare.nn", ck, "--steps", "1", "--batch", "2")   # batch 2: a short evaluation
     m = gpt_module().eval()
     result = m.load_state_dict(nnc_torch.state_dict(ck, rename=GPT_RENAME), strict=True)
     check(str(result) == "<All keys matched successfully>", f"GPT into stock nn.TransformerEncoderLayer, strict=True: {result}")

@@ -71,7 +71,10 @@ class NncRun:
         if out.returncode != 0:
             raise RuntimeError(f"nnc failed ({out.returncode}):\n{out.stderr}")
         with open(metrics) as f:
-            self.lines = [json.loads(line) for line in f if line.strip()]
+            lines = [json.loads(line) for line in f if line.strip()]
+        # the run's header line (first key "nnc": what ran) apart from the evaluations
+        self.header = next((line for line in lines if "nnc" in line), None)
+        self.lines = [line for line in lines if "nnc" not in line]
         self.compile_ms = next((float(line.split()[2]) for line in out.stderr.splitlines()
                                 if line.startswith("compiled in ")), float("nan"))
         self.last = self.lines[-1]

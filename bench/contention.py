@@ -49,6 +49,7 @@ def run(nnc, model, threads, quick=False):
             sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}")
         with open(metrics) as f:
             lines = [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in lines if "nnc" not in line]  # the header line says what ran, not how fast
     seconds = sum(line.get("train_seconds", 0.0) for line in lines)
     steps = lines[-1]["step"]
     return seconds / steps

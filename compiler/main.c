@@ -115,7 +115,7 @@ static const char usage_text[] =
     "                         initialised from --seed)\n"
     "  -o, --output FILE      the file to write (default: FILE's stem, + .ll or .s;\n"
     "                         libMODEL.so; MODEL.o); a header goes beside it;\n"
-    "                         -o - writes llvm and asm to standard output\n"
+    "                         -o - writes llvm, asm and onnx to standard output\n"
     "      --target-cpu=NAME  generate code for NAME (e.g. x86-64-v3), not this host\n"
     "      --epochs N, --steps N, --batch N, --lr X, --seed N\n"
     "                         compiled into the trainer (the batch as its default)\n"
@@ -508,9 +508,10 @@ int main(int argc, char **argv)
         o.load_onnx = o.jit.load;
         o.jit.load = NULL;
     }
-    if (o.output && strcmp(o.output, "-") == 0 && o.action == ACT_EMIT && o.emit != AOT_LLVM && o.emit != AOT_ASM)
-        return usage_error("%s", "-o - writes to standard output only with --emit=llvm, --emit=asm and --predict; "
-                                 "executables, libraries, objects and ONNX models need a file name");
+    if (o.output && strcmp(o.output, "-") == 0 && o.action == ACT_EMIT && o.emit != AOT_LLVM && o.emit != AOT_ASM
+        && !o.onnx)
+        return usage_error("%s", "-o - writes to standard output only with --emit=llvm, --emit=asm, --emit=onnx and "
+                                 "--predict; executables, libraries and objects need a file name");
     if ((o.output || o.cpu) && o.action != ACT_EMIT)
         return usage_error("%s", "-o and --target-cpu go with writing a file (the default, or --emit)");
     if (o.jit.epochs && o.jit.steps)
@@ -544,7 +545,7 @@ int main(int argc, char **argv)
         else if (o.action == ACT_PREDICT) {
             PredictOptions po = {.inputs = o.inputs, .ninputs = o.ninputs, .load = o.load_predict,
                                  .output = o.output_predict, .seed = o.seed, .batch = o.batch, .trace = o.trace,
-                                 .out = stdout, .log = stderr};
+                                 .out = stdout, .log = stderr, .verbose = o.verbose};
             st = nnc_predict(&f, &po);
         } else if (o.action == ACT_JIT) {
             o.jit.batch = o.batch;

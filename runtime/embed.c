@@ -26,6 +26,7 @@ struct RtInstance {
     char          *err;      /* separate so that const functions can report */
     RtPool        *pool;     /* one thread, the caller's: it holds the generated code's scratch memory */
     RtBpe         *bpe;      /* the merges the last load found (a bpe text model's checkpoint), or NULL */
+    char          *converted;/* the tensors the last load converted to the model's dtype ("w (F16), ..."), or NULL */
 };
 
 enum { ERR_LEN = 1024 };
@@ -76,8 +77,14 @@ void rt_instance_destroy(RtInstance *x)
     if (x->bpe)
         rt_bpe_free(x->bpe);
     free(x->bpe);
+    free(x->converted);
     free(x->err);
     free(x);
+}
+
+const char *rt_instance_converted(const RtInstance *x)
+{
+    return x ? x->converted : NULL;
 }
 
 const char *rt_instance_error(const RtInstance *x)
@@ -110,7 +117,9 @@ int rt_instance_load(RtInstance *x, const char *path)
     }
     rt_checkpoint_free(&ck);
     int resumed;
-    if (rt_state_load(x->m, x->slab, path, &resumed, x->err, ERR_LEN) != 0) {
+    free(x->converted);
+    x->converted = NULL;
+    if (rt_state_load_conv(x->m, x->slab, path, &resumed, &x->converted, x->err, ERR_LEN) != 0) {
         if (bpe)
             rt_bpe_free(bpe);
         free(bpe);
@@ -170,7 +179,9 @@ int rt_instance_load_memory(RtInstance *x, const void *data, size_t size)
     int resumed;
     if (rt_safetensors_read_memory(data, size, "load_memory", &ck, x->err, ERR_LEN) != 0)
         return -1;
-    return rt_state_take(x->m, x->slab, &ck, "load_memory", &resumed, x->err, ERR_LEN);
+    free(x->converted);
+    x->converted = NULL;
+    return rt_state_take_conv(x->m, x->slab, &ck, "load_memory", &resumed, &x->converted, x->err, ERR_LEN);
 }
 
 int rt_instance_save(const RtInstance *x, const char *path)

@@ -88,6 +88,17 @@ int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, i
 /* The same from a checkpoint already read (path names it in messages); frees *ck. */
 int  rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ck, const char *path, int *resumed,
                    char *err, size_t errlen);
+/* Both, and *converted: the tensors of other float types converted to the
+ * model's ("hidden.weight (F16), ..."; the caller frees it), or NULL. */
+int  rt_state_load_conv(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char **converted,
+                        char *err, size_t errlen);
+int  rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ck, const char *path, int *resumed,
+                        char **converted, char *err, size_t errlen);
+/* A checkpoint's __metadata__ also holds "format": "pt" (as safetensors.torch
+ * writes), RT_META_VERSION (nnc's version) and RT_META_STEP: the steps done,
+ * a whole number in decimal; older checkpoints have a scalar tensor "step". */
+#define RT_META_VERSION "nnc.version"
+#define RT_META_STEP    "nnc.step"
 
 /* ---- JSON (json.c): a strict reader, for the safetensors header ---------------------- */
 
@@ -141,6 +152,12 @@ void rt_chart_free(RtChart *c);
  * refuses a file without merges or with merges of another vocabulary. */
 #define RT_META_TOKENIZER  "nnc.tokenizer"
 #define RT_META_BPE_MERGES "nnc.bpe_merges"
+
+/* The version of nnc this runtime came with: in the metrics header line and
+ * in every checkpoint's __metadata__ (nnc.version).  CMake defines it. */
+#ifndef NNC_VERSION
+#define NNC_VERSION "0.0.0"
+#endif
 int  rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
                        size_t errlen);
 int  rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);

@@ -104,7 +104,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,
         .temperature = o->temperature > 0 ? o->temperature : 1.0, .out = stdout,
-        .no_kv_cache = o->no_kv_cache, .verbose = o->verbose,
+        .no_kv_cache = o->no_kv_cache,
+        .model_file = r->model_file, .data_root = root, .lr = r->lr, .verbose = o->verbose,
     };
     if (o->epochs)
         cfg.epochs = o->epochs, cfg.steps = 0;

@@ -534,6 +534,10 @@ void rt_checkpoint_free(RtCheckpoint *c)
     for (int i = 0; c->meta && i < 2 * c->nmeta; i++)
         free(c->meta[i]);
     free(c->meta);
+    for (int i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    free(c->owned);
+    free(c->converted);
     free(c->mem);
     *c = (RtCheckpoint){0};
 }

@@ -87,15 +87,29 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
         for (int i = 0; i < count; i++) {
             if (pass && strcmp(list[i].name, "total_steps") == 0)
                 continue;  /* a property of the run, not of the model */
+            if (pass && strcmp(list[i].name, "step") == 0)
+                continue;  /* in the metadata, as an integer: load_state_dict(strict=True) never sees it */
             t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape,
                                 rt_at(m, slab, &list[i], 0), rt_dsize(list[i].dtype) * (size_t)rt_elems(&list[i], 1)};
         }
     }
-    char why[512];
+    /* __metadata__: what safetensors.torch writes (format: pt), nnc's
+     * version, the step, and a bpe model's tokenizer */
+    char why[512], step[32];
+    const RtTensorSpec *step_t = rt_find_state(m, "step");
+    if (step_t)
+        snprintf(step, sizeof step, "%lld", (long long)rt_get(rt_at(m, slab, step_t, 0), step_t->dtype, 0));
     char *merges = bpe ? rt_bpe_format(bpe) : NULL;
-    const char *meta[4] = {RT_META_TOKENIZER, "bpe", RT_META_BPE_MERGES, merges};
+    const char *meta[10] = {"format", "pt", RT_META_VERSION, NNC_VERSION};
+    int nmeta = 2;
+    if (step_t)
+        meta[2 * nmeta] = RT_META_STEP, meta[2 * nmeta + 1] = step, nmeta++;
+    if (bpe)
+        meta[2 * nmeta] = RT_META_TOKENIZER, meta[2 * nmeta + 1] = "bpe", nmeta++;
+    if (bpe)
+        meta[2 * nmeta] = RT_META_BPE_MERGES, meta[2 * nmeta + 1] = merges, nmeta++;
     int rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
-                            : rt_safetensors_write_meta(path, t, k, meta, bpe ? 2 : 0, why, sizeof why);
+                            : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
     free(merges);
     free(t);
     return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
@@ -138,25 +152,60 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)
 
 int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err, size_t errlen)
 {
+    return rt_state_load_conv(m, slab, path, resumed, NULL, err, errlen);
+}
+
+int rt_state_load_conv(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char **converted,
+                       char *err, size_t errlen)
+{
     RtCheckpoint ck = {0};
     char why[512];
     if (rt_safetensors_read(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    return rt_state_take(m, slab, &ck, path, resumed, err, errlen);
+    return rt_state_take_conv(m, slab, &ck, path, resumed, converted, err, errlen);
 }
 
 int rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,
                   char *err, size_t errlen)
 {
+    return rt_state_take_conv(m, slab, ckp, path, resumed, NULL, err, errlen);
+}
+
+/* The step of __metadata__'s nnc.step: digits only, at most STEP_MAX; 0, or
+ * -1 with why. */
+static int meta_step(const char *text, const char *path, double *step, char *err, size_t errlen)
+{
+    size_t len = strlen(text);
+    int digits = len > 0 && len <= 8 && strspn(text, "0123456789") == len;
+    *step = digits ? strtod(text, NULL) : -1;
+    if (!digits || *step > STEP_MAX)
+        return rt_fail(-1, err, errlen, "%s: __metadata__ %s is \"%.40s\"; a step is a whole number from 0 to %.0f", path,
+                       RT_META_STEP, text, STEP_MAX);
+    return 0;
+}
+
+int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,
+                       char **converted, char *err, size_t errlen)
+{
     RtCheckpoint ck = *ckp;
     *ckp = (RtCheckpoint){0};
+    if (converted)
+        *converted = NULL;
+    /* The step: __metadata__'s nnc.step, or (a checkpoint written before it
+     * went there) a scalar tensor named step. */
+    const char *step_text = rt_checkpoint_meta(&ck, RT_META_STEP);
+    double step = 0;
     /* check everything before changing anything: a refused file leaves the instance as it was */
-    int rc = 0, found_state = 0;
+    int rc = step_text && rt_find_state(m, "step") ? meta_step(step_text, path, &step, err, errlen) : 0, found_state = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count && rc == 0; i++) {
             const RtTensorSpec *s = &list[i];
+            if (pass && step_text && strcmp(s->name, "step") == 0) {
+                found_state++;
+                continue;
+            }
             const RtTensor *t = rt_checkpoint_find(&ck, s->name);
             if (!t) {
                 if (!pass)
@@ -164,9 +213,13 @@ int rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, c
                               m->name);
                 continue;
             }
-            int same = t->rank == s->rank && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
+            int same = t->rank == s->rank;
             for (int d = 0; same && d < s->rank; d++)
                 same = t->shape[d] == s->shape[d];
+            /* F16, BF16, F64 (or F32 for an f64 model): converted once the shape fits */
+            if (same && (rc = rt_checkpoint_as(&ck, t, dtype_name(s->dtype), path, err, errlen)) != 0)
+                break;
+            same = same && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
             if (!same) {
                 char a[128], b[128];
                 shape_text(a, sizeof a, t->rank, t->shape);
@@ -189,10 +242,14 @@ int rt_state_take(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, c
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count; i++) {
             const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
-            if (t)
+            if (pass && step_text && strcmp(list[i].name, "step") == 0)
+                rt_set(rt_at(m, slab, &list[i], 0), list[i].dtype, 0, step);
+            else if (t)
                 memcpy(rt_at(m, slab, &list[i], 0), t->data, t->bytes);
         }
     }
+    if (rc == 0 && converted && ck.converted)
+        *converted = ck.converted, ck.converted = NULL;
     rt_checkpoint_free(&ck);
     *resumed = found_state > 0;
     return rc;

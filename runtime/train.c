@@ -439,6 +439,64 @@ static void json_number(FILE *f, const char *key, double v)
         fprintf(f, ", \"%s\": null", key);
 }
 
+/* A JSON string, or null: paths may hold quotes, backslashes, control bytes. */
+static void json_string(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The line a run starts its metrics with: what ran, so that a file several
+ * runs appended to says which lines came from what.  Its first key, "nnc",
+ * is in no per-evaluation line: readers skip the lines that have it
+ * (docs/training.md, "Metrics").  Only "started" and "threads" differ
+ * between runs that train alike. */
+static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
+{
+    const RtTrainConfig *c = L->cfg;
+    FILE *f = L->metrics;
+    char started[32] = "";
+    time_t t = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&t, &utc))
+        strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    errno = 0;
+    fputs("{\"nnc\": ", f);
+    json_string(f, NNC_VERSION);
+    fputs(", \"model\": ", f);
+    json_string(f, L->m->name);
+    fputs(", \"file\": ", f);
+    json_string(f, c->model_file && c->model_file[0] ? c->model_file : NULL);
+    fprintf(f, ", \"seed\": %llu, \"options\": {", (unsigned long long)c->seed);
+    if (c->epochs)
+        fprintf(f, "\"epochs\": %lld, ", (long long)c->epochs);
+    fprintf(f, "\"steps\": %lld, \"batch\": %lld, \"lr\": %.9g, \"eval_every\": %lld, \"data\": ", (long long)total,
+            (long long)c->batch, c->lr, (long long)c->eval_every);
+    json_string(f, c->data_root);
+    fputs(", \"load\": ", f);
+    json_string(f, c->load_path);
+    fputs(", \"save\": ", f);
+    json_string(f, c->save_path);
+    fprintf(f, "}, \"threads\": %d, \"start_step\": %lld, \"started\": \"%s\"}\n", c->threads > 1 ? c->threads : 1,
+            (long long)step, started);
+    if (fflush(f) != 0 || ferror(f))
+        return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", c->metrics_path, strerror(errno ? errno : EIO));
+    return 0;
+}
+
 /* seconds: since the last report, evaluation included; train_seconds: the
  * part spent in training steps (batch filling included), which with
  * examples gives the throughput. */
@@ -530,8 +588,12 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 
     rt_params_init(m, L.slab, c->seed);
     int resumed = 0;
-    if (c->load_path && (rc = rt_state_load(m, L.slab, c->load_path, &resumed, err, errlen) ? 1 : 0) != 0)
+    char *converted = NULL;
+    if (c->load_path && (rc = rt_state_load_conv(m, L.slab, c->load_path, &resumed, &converted, err, errlen) ? 1 : 0) != 0)
         goto done;
+    if (converted && c->verbose)
+        fprintf(L.log, "%s: converted to %s: %s\n", c->load_path, m->real == RT_F64 ? "F64" : "F32", converted);
+    free(converted);
 
     int64_t spe = c->text || !c->train ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
@@ -576,6 +638,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
         goto done;
     }
+    if (L.metrics && (rc = metrics_header(&L, step, total, err, errlen)) != 0)
+        goto done;
     if (c->chart_path && (rc = writable_folder("cannot write the chart to", c->chart_path, err, errlen)) != 0)
         goto done;
     if (c->chart_path && !(L.chart = rt_chart_new(c->chart_path, m->name, c->epochs ? "epoch" : "step",

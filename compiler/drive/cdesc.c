@@ -160,6 +160,8 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     c_string(b, r->columns ? r->columns : "");
     if (r->bpe_vocab)
         sb_printf(b, ", .bpe_vocab = %lld", (long long)r->bpe_vocab);
+    sb_puts(b, ",\n    .model_file = ");
+    c_string(b, r->model_file ? r->model_file : "");
     sb_puts(b, ",\n};\n\nint main(int argc, char **argv) { return rt_exe_main(&model, &recipe, argc, argv); }\n");
 }
 

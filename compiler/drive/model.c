@@ -148,6 +148,7 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
                     .columns = ""};
     const char *slash = strrchr(src->name, '/');
     r->model_dir = slash ? arena_printf(a, "%.*s", (int)(slash - src->name), src->name) : ".";
+    r->model_file = src->name;
     if (t->data == &builtin_table[B_MNIST]) {
         r->data = RT_DATA_MNIST;
         const char *norm = t->data_args[1].s;

@@ -35,9 +35,15 @@ static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed,
             break;
         }
         if (t) {
-            bool same = t->rank == p->shape.rank && strcmp(t->dtype, "F32") == 0;
+            bool same = t->rank == p->shape.rank;
             for (int d = 0; same && d < t->rank; d++)
                 same = t->shape[d] == p->shape.dim[d];
+            if (same && rt_checkpoint_as(&ck, t, "F32", o->load, why, sizeof why) != 0) {  /* F16, BF16, F64: to f32 */
+                fprintf(o->log, "nnc: error: %s\n", why);
+                rc = 1;
+                break;
+            }
+            same = same && strcmp(t->dtype, "F32") == 0;
             if (!same) {
                 StrBuf got = {0}, want = {0};
                 for (int d = 0; d < t->rank; d++)
@@ -57,6 +63,8 @@ static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed,
                                             (uint64_t)e);
         }
     }
+    if (rc == 0 && o->verbose && ck.converted)
+        fprintf(o->log, "nnc: %s: converted to F32: %s\n", o->load, ck.converted);
     rt_checkpoint_free(&ck);
     return rc;
 }
@@ -72,9 +80,17 @@ static const char *output_name(const NncFront *f)
     return "output";
 }
 
-/* Writes bytes to path through a temporary beside it. */
+/* Writes bytes to path through a temporary beside it; "-": to standard
+ * output (nnc --emit=onnx -o - | ...). */
 static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
 {
+    if (strcmp(path, "-") == 0) {
+        if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) != 0) {
+            fprintf(log, "nnc: error: cannot write standard output: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
     const char *tmp = arena_printf(a, "%s.nnc-tmp", path);
     FILE *fp = fopen(tmp, "wb");
     bool ok = fp && fwrite(b->data, 1, b->len, fp) == b->len;
@@ -103,7 +119,7 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
     Arena *a = &f->arena;
     const char *path = o->output ? o->output : stem_onnx(a, f->src.name);
     struct stat in_st, out_st;
-    if (stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
+    if (strcmp(path, "-") != 0 && stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
         && in_st.st_ino == out_st.st_ino) {
         fprintf(o->log, "nnc: error: -o %s would overwrite the model file\n", path);
         return 1;
@@ -146,7 +162,8 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
     if (rc == 0)
         rc = write_file(path, &model, o->log, a);
     if (rc == 0 && o->verbose)
-        fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n", path, model.len,
+        fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n",
+                strcmp(path, "-") == 0 ? "standard output" : path, model.len,
                 NNC_ONNX_OPSET, m->nparams);
     pb_free(&model);
     return rc;

@@ -355,6 +355,10 @@ static int trace_params(const SemaModel *m, const Lowered *L, IrEval *ev, const 
         int64_t n = shape_elems(&m->params[i].shape);
         double *v = ARENA_ARRAY(a, double, n + 1);
         const RtTensor *t = o->load ? rt_checkpoint_find(&ck, m->params[i].name) : NULL;
+        if (t && rt_checkpoint_as(&ck, t, "F32", o->load, why, sizeof why) != 0) {   /* F16, BF16, F64: to f32 */
+            rc = fail(o->log, "%s", why);
+            break;
+        }
         if (o->load && (!t || t->bytes != (size_t)n * sizeof(float) || strcmp(t->dtype, "F32") != 0)) {
             rc = fail(o->log, "%s: tensor '%s' is missing or not f32 of its shape", o->load, m->params[i].name);
             break;
@@ -370,6 +374,8 @@ static int trace_params(const SemaModel *m, const Lowered *L, IrEval *ev, const 
         }
         ir_eval_set(ev, L->param[i], v);
     }
+    if (rc == 0 && o->verbose && ck.converted)
+        fprintf(o->log, "%s: converted to F32: %s\n", o->load, ck.converted);
     rt_checkpoint_free(&ck);
     return rc;
 }
@@ -513,6 +519,8 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     }
     if (o->load && rt_instance_load(x, o->load) != 0)
         rc = fail(log, "%s", rt_instance_error(x));
+    else if (o->load && o->verbose && rt_instance_converted(x))
+        fprintf(log, "%s: converted to F32: %s\n", o->load, rt_instance_converted(x));
     /* the instance takes float or int32 arrays, in the order of rm->inputs */
     const void **in = ARENA_ARRAY(a, const void *, rm->ninputs + 1);
     for (int i = 0; i < rm->ninputs && rc == 0; i++) {

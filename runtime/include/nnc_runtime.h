@@ -67,6 +67,9 @@ typedef struct RtCheckpoint {
     void     *mem;     /* owns the tensors */
     char    **meta;    /* "__metadata__": key, value, key, value ... (owned) */
     int       nmeta;   /* pairs */
+    void    **owned;   /* [nowned] data of tensors rt_checkpoint_as converted */
+    int       nowned;
+    char     *converted; /* what rt_checkpoint_as converted, "a.weight (F16), a.bias (F16)", or NULL */
 } RtCheckpoint;
 
 int             rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen);
@@ -81,6 +84,14 @@ int             rt_safetensors_read_meta(const char *path, RtCheckpoint *out, ch
 const char     *rt_checkpoint_meta(const RtCheckpoint *c, const char *key);
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name);
 void            rt_checkpoint_free(RtCheckpoint *c);
+/* Tensor t of c (rt_checkpoint_find's) in the float dtype want ("F32", or
+ * "F64" for an f64 model): an F16, BF16, F32 or F64 tensor is converted in
+ * place (its data then owned by c, the change noted in c->converted); any
+ * other is refused: 0, or -1 with the reason ("ck.safetensors: tensor 'w' is
+ * I8; --load converts only F16, BF16 and F64 tensors to the model's F32";
+ * path names the file).  An integer want leaves t as it is (convert.c). */
+int             rt_checkpoint_as(RtCheckpoint *c, const RtTensor *t, const char *want, const char *path, char *err,
+                                 size_t errlen);
 
 /* ---- threads (pool.c) ---------------------------------------------------------------- */
 
@@ -250,7 +261,11 @@ typedef struct RtTrainConfig {
     double       temperature;
     void        *out;                   /* FILE * */
     int          no_kv_cache;           /* sample with the evaluation entry even when m->decode has one */
-    int          verbose;               /* -v: after sampling, the tokens per second */
+    /* What the metrics file's header line says besides the above (docs/training.md) */
+    const char  *model_file;            /* the .nn file the model was compiled from, or NULL */
+    const char  *data_root;             /* where relative data paths were looked up first, or NULL */
+    double       lr;                    /* the learning rate compiled in */
+    int          verbose;               /* -v: which tensors --load converted (F16 ... to F32); tokens per second after sampling */
 } RtTrainConfig;
 
 /* Trains m as cfg says.  Returns 0; 130 after Ctrl-C, 143 after SIGTERM (the step in flight
@@ -394,6 +409,9 @@ int         rt_instance_forward(RtInstance *x, int64_t batch, const void *const 
 int         rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inputs,
                                    const void *const *targets, float *loss);
 const char *rt_instance_error(const RtInstance *x);
+/* What the last load converted to the model's dtype (F16, BF16, F64
+ * tensors): "hidden.weight (F16), hidden.bias (F16)", or NULL. */
+const char *rt_instance_converted(const RtInstance *x);
 /* A bpe text model's tokens (the merges the last rt_instance_load found in
  * the checkpoint's metadata; saving keeps them): encode writes at most cap
  * ids of len bytes of text and returns how many there are (more than cap:
@@ -425,6 +443,7 @@ typedef struct RtRecipe {
     double       lr;               /* as compiled in (reported, not changeable at run time) */
     const char  *model_dir;        /* relative data paths are tried here after the data root */
     int64_t      bpe_vocab;        /* text: 0 = bytes; else byte-level BPE tokens, this vocabulary */
+    const char  *model_file;       /* the .nn file as nnc was given it (the metrics header names it), or NULL */
 } RtRecipe;
 
 /* The command line's overrides (0 or NULL: the recipe's). */

@@ -27,7 +27,9 @@
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-strip() { sed 's/"[a-z_]*_seconds*": [0-9.]*//g' "$1"; }
+# strip FILE: the metrics lines without times, and without the header line a
+# run starts with (the one whose first key is "nnc": docs/training.md)
+strip() { grep -v '^{"nnc": ' "$1" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g'; }
 fail() { echo "FAIL: $*"; exit 1; }
 case $case in
 xor)
@@ -38,6 +40,11 @@ xor)
     strip "$tmp/j1" > "$tmp/a"; strip "$tmp/j2" > "$tmp/b"
     tail -1 "$tmp/a"
     cmp "$tmp/a" "$tmp/b" || fail "the trainer's metrics differ from --jit's"
+    # the trainer's header line is --jit's but for the time it started
+    head -1 "$tmp/j1"
+    head -1 "$tmp/j1" | sed 's/"started": "[^"]*"//' > "$tmp/a"; head -1 "$tmp/j2" | sed 's/"started": "[^"]*"//' > "$tmp/b"
+    grep -q '^{"nnc": "[0-9.]*", "model": "xor", "file": ' "$tmp/a" || fail "no header line in the trainer's metrics"
+    cmp "$tmp/a" "$tmp/b" || fail "the trainer's header line differs from --jit's: $(cat "$tmp/b")"
     (cd "$tmp" && "$nnc" --emit=llvm "$root/examples/xor.nn" && "$nnc" --emit=asm "$root/examples/xor.nn") || fail "--emit"
     grep -q "^define void @nnc_train_step(ptr" "$tmp/xor.ll" || fail "no nnc_train_step in xor.ll"
     grep -q "^define void @nnc_eval(ptr" "$tmp/xor.ll" || fail "no nnc_eval in xor.ll"

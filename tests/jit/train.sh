@@ -20,8 +20,14 @@
 #                of 938 per epoch) and from its end (938), loaded to run to
 #                step 1000: the line at step 1000 (in the second epoch)
 #                equals a straight run's
-#   badstep      a checkpoint whose step is -3, 0.5, nan or 1e30 is refused
-#                by name, exit 1
+#   badstep      a checkpoint whose step (__metadata__ nnc.step, or the
+#                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
+#                is refused by name, exit 1
+#   oldstep      a checkpoint written the old way (the step a tensor, no
+#                __metadata__) resumes tests/torch/adam_xor.nn exactly as
+#                a new one does; a new one has nnc.step, format, nnc.version
+#   header       the metrics file's header line: its keys and values for a
+#                run and for a resumed run appended to the same file
 #   splits       every split is checked against the model before training: a
 #                CSV test split wider or narrower than the input, MNIST-style
 #                test images of 28x56 for a 28x28 model: each refused naming
@@ -93,8 +99,11 @@
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-field() {  # field NAME FILE LINE: a number from a metrics JSON line
-    sed -n "${3}p" "$2" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
+# body FILE: the metrics lines of FILE without the header line a run starts
+# with (the one whose first key is "nnc": docs/training.md)
+body() { grep -v '^{"nnc": ' "$1"; }
+field() {  # field NAME FILE LINE: a number from a metrics JSON line (LINE counts evaluations)
+    body "$2" | sed -n "${3}p" | tr ',{}' '\n\n\n' | awk -F': ' -v k="\"$1\"" '$1 ~ k {print $2}' | tr -d ' '
 }
 # number TEXT: whether TEXT is a number (awk compares an empty string as text,
 # and "" < 0.01 holds)
@@ -152,7 +161,7 @@ threads|threads_cnn|threads_gpt)
     for t in 1 2; do
         "$nnc" --jit --steps $steps --threads $t --metrics "$tmp/m$t" "$root/examples/$model.nn" 2>"$tmp/log" \
             || { cat "$tmp/log"; exit 1; }
-        sed 's/"[a-z_]*_seconds*": [0-9.]*//g' "$tmp/m$t" > "$tmp/n$t"
+        body "$tmp/m$t" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/n$t"
     done
     cat "$tmp/n1"
     cmp "$tmp/n1" "$tmp/n2" ;;
@@ -163,7 +172,7 @@ threads_busy)
     for t in 1 2 3; do
         "$nnc" --jit --steps 200 --threads $t --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
             || { kill $busy1 $busy2; cat "$tmp/log"; exit 1; }
-        sed 's/"[a-z_]*_seconds*": [0-9.]*//g' "$tmp/m$t" > "$tmp/n$t"
+        body "$tmp/m$t" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/n$t"
     done
     kill $busy1 $busy2
     cat "$tmp/n1"
@@ -180,15 +189,15 @@ resume)
     "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     "$nnc" --jit --epochs 2 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$root/examples/mnist_mlp.nn" \
         2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    sed -n 2p "$tmp/full" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
-    sed -n 1p "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+    body "$tmp/full" | sed -n 2p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+    body "$tmp/resumed" | sed -n 1p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
     cat "$tmp/a" "$tmp/b"
     cmp "$tmp/a" "$tmp/b" ;;
 resume_mid)
     need_mnist
     mlp=$root/examples/mnist_mlp.nn
     "$nnc" --jit --steps 1000 --metrics "$tmp/full" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    sed -n 2p "$tmp/full" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+    body "$tmp/full" | sed -n 2p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
     cat "$tmp/a"
     for k in 100 937 938; do
         rm -f "$tmp/resumed"
@@ -201,23 +210,74 @@ resume_mid)
     done ;;
 badstep)
     "$nnc" --jit --steps 3 --save "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    for pair in -3:-3 0.5:0.5 nan:nan 1e30:1e+30; do  # the value written : as the message prints it
-        v=${pair%%:*} shown=${pair#*:}
-        /usr/bin/python3 -c '
-import json, struct, sys
-path, v = sys.argv[1], float(sys.argv[2])
-b = bytearray(open(path, "rb").read())
-n = struct.unpack("<Q", b[:8])[0]
-lo, hi = json.loads(b[8:8 + n])["step"]["data_offsets"]
-b[8 + n + lo:8 + n + hi] = struct.pack("<f", v)
-open(sys.argv[3], "wb").write(b)' "$tmp/ck.safetensors" "$v" "$tmp/bad.safetensors"
-        "$nnc" --jit --load "$tmp/bad.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"
+    refused() {  # refused FILE MESSAGE: --load FILE exits 1 saying MESSAGE
+        "$nnc" --jit --load "$1" "$root/examples/xor.nn" 2>"$tmp/log"
         status=$?
         cat "$tmp/log"
         [ "$status" = 1 ] || { echo "exit status $status, not 1"; exit 1; }
-        grep -qx "nnc: error: .*bad.safetensors: tensor 'step' holds $shown; a step is a whole number from 0 to 16777216" \
-            "$tmp/log" || { echo "not the expected message for step $v"; exit 1; }
+        [ "$(cat "$tmp/log")" = "nnc: error: $1: $2" ] || { echo "wanted: nnc: error: $1: $2"; exit 1; }
+    }
+    # the step in __metadata__ (nnc.step): a whole number in decimal digits
+    for v in -3 0.5 nan 1e30 16777217 "" " 3" 3x; do
+        /usr/bin/python3 "$root/tests/jit/ckedit.py" step "$tmp/ck.safetensors" "$tmp/bad.safetensors" "$v" || exit 1
+        refused "$tmp/bad.safetensors" "__metadata__ nnc.step is \"$v\"; a step is a whole number from 0 to 16777216"
+    done
+    # a checkpoint written before the step went there: a tensor named step
+    for pair in -3:-3 0.5:0.5 nan:nan 1e30:1e+30; do  # the value written : as the message prints it
+        v=${pair%%:*} shown=${pair#*:}
+        /usr/bin/python3 "$root/tests/jit/ckedit.py" old "$tmp/ck.safetensors" "$tmp/bad.safetensors" "$v" || exit 1
+        refused "$tmp/bad.safetensors" "tensor 'step' holds $shown; a step is a whole number from 0 to 16777216"
     done ;;
+oldstep)
+    # A checkpoint as nnc wrote them before the step went into __metadata__
+    # (a scalar tensor "step", no metadata) still resumes exactly: Adam's
+    # bias correction reads the step, so a wrong one would change the losses.
+    m=$root/tests/torch/adam_xor.nn
+    "$nnc" --jit --epochs 6 --metrics "$tmp/full" "$m" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --epochs 3 --save "$tmp/ck.safetensors" "$m" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    /usr/bin/python3 "$root/tests/jit/ckedit.py" old "$tmp/ck.safetensors" "$tmp/old.safetensors" || exit 1
+    for ck in ck old; do
+        rm -f "$tmp/resumed"
+        "$nnc" --jit --epochs 6 --load "$tmp/$ck.safetensors" --metrics "$tmp/resumed" "$m" 2>"$tmp/log" \
+            || { cat "$tmp/log"; exit 1; }
+        body "$tmp/full" | sed -n '4,6p' | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+        body "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+        echo "resumed from $ck.safetensors:"; cat "$tmp/b"
+        cmp "$tmp/a" "$tmp/b" || { echo "differs from the straight run:"; cat "$tmp/a"; exit 1; }
+        grep -q '"start_step": 3,' "$tmp/resumed" || { echo "the header does not say start_step 3"; exit 1; }
+    done
+    # and a new checkpoint has no step tensor: the step is nnc.step, "3"
+    /usr/bin/python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+assert "step" not in h and h["__metadata__"]["nnc.step"] == "3", h["__metadata__"]
+assert h["__metadata__"]["format"] == "pt" and h["__metadata__"]["nnc.version"], h["__metadata__"]' "$tmp/ck.safetensors" ;;
+header)
+    # the line a run starts its metrics with: what ran (docs/training.md)
+    cp "$root/examples/xor.csv" "$tmp/"
+    (cd "$tmp" && "$nnc" --jit --epochs 2 --seed 7 --threads 1 --save ck.safetensors --metrics m "$root/examples/xor.nn" \
+        2>"$tmp/log") || { cat "$tmp/log"; exit 1; }
+    (cd "$tmp" && "$nnc" --jit --epochs 3 --load ck.safetensors --metrics m "$root/examples/xor.nn" 2>"$tmp/log") \
+        || { cat "$tmp/log"; exit 1; }
+    head -1 "$tmp/m"
+    /usr/bin/python3 -c '
+import json, os, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+heads = [l for l in lines if "nnc" in l]
+assert [i for i, l in enumerate(lines) if "nnc" in l] == [0, 3], lines
+h = heads[0]
+assert list(h) == ["nnc", "model", "file", "seed", "options", "threads", "start_step", "started"], list(h)
+assert re.fullmatch(r"\d+\.\d+\.\d+", h["nnc"]) and h["model"] == "xor" and h["file"] == sys.argv[2], h
+assert h["seed"] == 7 and h["threads"] == 1 and h["start_step"] == 0, h
+assert h["options"] == {"epochs": 2, "steps": 2, "batch": 4, "lr": 1, "eval_every": 0,
+                        "data": os.environ.get("NNC_DATA") or ".", "load": None, "save": "ck.safetensors"}, h["options"]
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h["started"]), h["started"]
+r = heads[1]
+assert r["start_step"] == 2 and r["options"]["load"] == "ck.safetensors" and r["options"]["epochs"] == 3, r
+assert r["seed"] == 3 and r["threads"] >= 1, r
+assert all("nnc" not in l and "epoch" in l for l in lines[1:3] + lines[4:]), lines
+print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$root/examples/xor.nn" ;;
 splits)
     cat > "$tmp/m.nn" <<'EOF'
 model m {
@@ -309,7 +369,8 @@ EOF
     cat "$tmp/log" "$tmp/m.jsonl"
     /usr/bin/python3 -c '
 import json, math, sys, xml.etree.ElementTree as ET
-line = json.loads(open(sys.argv[1]).readline())
+header, line = [json.loads(l) for l in open(sys.argv[1])]
+assert header["nnc"] and "test_loss" not in header, header
 assert line["test_loss"] is None and math.isfinite(line["train_loss"]), line
 paths = [p.get("d").split() for p in ET.parse(sys.argv[2]).getroot().iter("{http://www.w3.org/2000/svg}path")]
 assert len(paths) == 2 and paths[0][0].startswith("M") and paths[1] == [], paths' "$tmp/m.jsonl" "$tmp/m.svg" ;;
@@ -324,7 +385,8 @@ stdio)
     "$nnc" --jit --data "$root/examples" --epochs 2 --metrics - "$xor" >"$tmp/m" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     /usr/bin/python3 -c '
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
+header, *lines = [json.loads(l) for l in open(sys.argv[1])]
+assert header["model"] == "xor" and header["options"]["epochs"] == 2, header
 assert [(l["epoch"], l["step"]) for l in lines] == [(1, 1), (2, 2)], lines' "$tmp/m" || exit 1
     echo "stdio: stdin, -o - (llvm, npy) and --metrics - ok" ;;
 terminal)
@@ -437,8 +499,7 @@ interrupt|term)
 import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
-lo, hi = json.loads(b[8:8 + n])["step"]["data_offsets"]
-print(int(struct.unpack("<f", b[8 + n + lo:8 + n + hi])[0]))' "$tmp/ck.safetensors")
+print(json.loads(b[8:8 + n])["__metadata__"]["nnc.step"])' "$tmp/ck.safetensors")
     echo "interrupted after step $n; the checkpoint holds step $saved"
     [ "$saved" = "$n" ] ;;
 nonfinite)

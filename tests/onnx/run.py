@@ -21,6 +21,8 @@ Cases:
           on random inputs
   checker every example and the zoo exported and checked, not evaluated
   errors  checkpoints that do not fit: the exact messages (no onnxruntime needed)
+  stdout  -o - writes the model to standard output: piped into python3-onnx's
+          checker, and byte for byte the file -o FILE writes (no onnxruntime needed)
 
 Exit status: 0 pass, 1 fail, 77 skipped (no python3-onnx, node or
 onnxruntime-node: scripts/test installs them, tests/onnx/install-ort.sh the
@@ -300,8 +302,27 @@ def case_errors():
           f"an unwritable path: {err.strip()}")
 
 
+def case_stdout():
+    """nnc --emit=onnx -o - | a checker reading standard input: the pipe a user writes."""
+    pipe = (f"'{nnc}' --emit=onnx -v examples/mnist_mlp.nn -o - | /usr/bin/python3 -c "
+            "'import onnx, sys; m = onnx.load_from_string(sys.stdin.buffer.read()); "
+            "onnx.checker.check_model(m, full_check=True); print(len(m.graph.initializer), m.graph.output[0].name)'")
+    r = subprocess.run(["bash", "-c", "set -o pipefail; " + pipe], capture_output=True, text=True, cwd=root)
+    check(r.returncode == 0 and r.stdout == "4 logits\n",
+          f"nnc --emit=onnx -o - | onnx.checker.check_model(full_check=True): {r.stdout.strip()} {r.stderr.strip()}")
+    check(r.stderr.startswith("nnc: wrote standard output: ") and r.stderr.endswith(" bytes, opset 17, 4 parameter tensors\n"),
+          f"-v says where it went: {r.stderr.strip()}")
+    piped = subprocess.run([nnc, "--emit=onnx", "examples/mnist_mlp.nn", "-o", "-"], capture_output=True, cwd=root)
+    path = os.path.join(tmp, "file.onnx")
+    rc, _, _ = run([nnc, "--emit=onnx", "examples/mnist_mlp.nn", "-o", path], cwd=root)
+    with open(path, "rb") as f:
+        written = f.read()
+    check(piped.returncode == 0 and rc == 0 and piped.stdout == written and piped.stderr == b"",
+          f"standard output holds the {len(piped.stdout)} bytes -o FILE writes ({len(written)}), nothing on stderr")
+
+
 {"mlp": case_mlp, "cnn": case_cnn, "gpt": case_gpt, "primer": case_primer, "zoo": case_zoo,
- "checker": case_checker, "errors": case_errors}[case]()
+ "checker": case_checker, "errors": case_errors, "stdout": case_stdout}[case]()
 subprocess.run(["rm", "-rf", tmp])
 if failed:
     print(f"{len(failed)} check(s) failed")

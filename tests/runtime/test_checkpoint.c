@@ -3,6 +3,7 @@
  * malformed gets its own message naming the file and the tensor. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static void write_header(const char *path, const char *header, size_t bytes)
  * starts with "cannot") and leaves out empty. */
 static void expect_error(const char *path, const char *want)
 {
-    RtCheckpoint c = {(RtTensor *)1, 7, (void *)1, (char **)1, 3};  /* garbage the reader must overwrite */
+    RtCheckpoint c = {(RtTensor *)1, 7, (void *)1, (char **)1, 3, (void **)1, 2, (char *)1};  /* garbage the reader must overwrite */
     char err[512] = "", full[768];
     if (strncmp(want, "cannot", 6) == 0)
         snprintf(full, sizeof full, "%s", want);
@@ -437,7 +438,55 @@ static void test_truncated_data(void)
                         "tensor 'w': data_offsets [0,16] run past the end of the 8 bytes of data");
 }
 
+/* rt_checkpoint_as: F16 (normal, subnormal, zero, inf, nan), BF16 and F64
+ * tensors to F32, exactly where the value is an f32 and rounded to nearest
+ * where not; the note names each; an integer tensor is refused by name. */
+static void test_convert(void)
+{
+    /* F16 bits: 1, -2, 65504 (largest), 2^-24 (smallest subnormal), 2^-14 - 2^-24
+     * (largest subnormal), -0, inf, nan */
+    uint16_t h[8] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x03FF, 0x8000, 0x7C00, 0x7E00};
+    /* BF16 bits: 1, -3.140625, 2^-133 (subnormal), -inf */
+    uint16_t bf[4] = {0x3F80, 0xC049, 0x0001, 0xFF80};
+    double d[3] = {0.1, -1e300, 1e-50};
+    int8_t q[2] = {1, -1};
+    int64_t s8[1] = {8}, s4[1] = {4}, s3[1] = {3}, s2[1] = {2};
+    const RtTensor in[] = {
+        {"h", "F16", 1, s8, h, sizeof h}, {"bf", "BF16", 1, s4, bf, sizeof bf},
+        {"d", "F64", 1, s3, d, sizeof d}, {"q", "I8", 1, s2, q, sizeof q},
+    };
+    const char *path = scratch("convert.safetensors");
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, in, 4, err, sizeof err), 0);
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(rt_checkpoint_as(&c, &c.t[i], "F32", "ck", err, sizeof err), 0);
+    const float *f = c.t[0].data;
+    CU_ASSERT_STRING_EQUAL(c.t[0].dtype, "F32");
+    CU_ASSERT_EQUAL(c.t[0].bytes, 8 * sizeof(float));
+    CU_ASSERT(f[0] == 1.0f && f[1] == -2.0f && f[2] == 65504.0f);
+    CU_ASSERT(f[3] == 0x1p-24f && f[4] == 0x1p-14f - 0x1p-24f);
+    CU_ASSERT(f[5] == 0.0f && signbit(f[5]) && isinf(f[6]) && f[6] > 0 && isnan(f[7]));
+    f = c.t[1].data;
+    CU_ASSERT(f[0] == 1.0f && f[1] == -3.140625f && f[2] == 0x1p-133f && isinf(f[3]) && f[3] < 0);
+    f = c.t[2].data;
+    CU_ASSERT(f[0] == 0.1f && isinf(f[1]) && f[1] < 0 && f[2] == 0.0f);
+    CU_ASSERT_STRING_EQUAL(c.converted, "h (F16), bf (BF16), d (F64)");
+    /* already F32: nothing to do, nothing noted */
+    CU_ASSERT_EQUAL(rt_checkpoint_as(&c, &c.t[0], "F32", "ck", err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.converted, "h (F16), bf (BF16), d (F64)");
+    CU_ASSERT_EQUAL(rt_checkpoint_as(&c, &c.t[3], "F32", "ck", err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, "ck: tensor 'q' is I8; --load converts only F16, BF16 and F64 tensors to the model's F32");
+    /* and F32 to an f64 model */
+    CU_ASSERT_EQUAL(rt_checkpoint_as(&c, &c.t[0], "F64", "ck", err, sizeof err), 0);
+    CU_ASSERT(strcmp(c.t[0].dtype, "F64") == 0 && ((const double *)c.t[0].data)[2] == 65504.0);
+    rt_checkpoint_free(&c);
+    CU_ASSERT(c.owned == NULL && c.converted == NULL);
+}
+
 static const RtTestCase tests[] = {
+    {"convert", test_convert},
     {"roundtrip", test_roundtrip},
     {"no_tensors", test_no_tensors},
     {"alignment", test_alignment},

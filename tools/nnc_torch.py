@@ -1,0 +1,410 @@
+#!/usr/bin/python3
+"""nnc_torch.py -- move nnc checkpoints to PyTorch state dicts and back.
+
+nnc's checkpoints are safetensors files whose parameters already have torch's
+names and layouts (dense = nn.Linear, layer_norm = nn.LayerNorm, ...).  What
+this helper adds (docs/pytorch.md):
+
+  * it reads and writes safetensors itself (standard library + numpy: Debian
+    12 has no safetensors package); torch is imported only to make or take
+    torch tensors;
+  * it keeps the model's parameters apart from nnc's optimizer state (tensors
+    named optimizer.NAME.exp_avg, ...), so that
+    model.load_state_dict(state_dict(path), strict=True) works;
+  * attention: nnc's four projections P.query, P.key, P.value, P.out become
+    nn.MultiheadAttention's packed P.in_proj_weight / P.in_proj_bias ([3D, D]:
+    query, key, value in that order) and P.out_proj, and back;
+  * --rename A=B renames dotted name components (attn=self_attn,
+    ln_1=norm1, blocks=encoder.layers), so nnc's names meet a torch model's;
+  * torch.optim.Adam / AdamW / SGD(momentum) state: exp_avg, exp_avg_sq,
+    momentum_buffer and the step (nnc keeps it in the header's
+    __metadata__ as nnc.step) go into a torch optimizer and come back.
+
+As a module (python3 -c 'import sys; sys.path.insert(0, "tools"); import nnc_torch'):
+
+  tensors, meta = read_safetensors(path)          # numpy arrays, __metadata__
+  write_safetensors(path, tensors, meta)
+  sd = state_dict(path, rename=[("attn", "self_attn")])   # torch tensors, model only
+  model.load_state_dict(sd, strict=True)
+  load_optimizer(optimizer, model, path, rename=...)      # Adam(W)/SGD state, step
+  save_checkpoint(path, model, optimizer, rename=...)     # an nnc checkpoint
+
+From the shell:
+
+  nnc_torch.py to-torch ck.safetensors model.pt [--rename A=B]... [--optimizer opt.pt]
+  nnc_torch.py from-torch model.pt ck.safetensors [--rename A=B]... [--optimizer opt.pt]
+  nnc_torch.py show ck.safetensors
+
+Exit status: 0 done, 1 a file that cannot be read or converted (said on
+stderr), 2 bad command line.
+"""
+import argparse
+import json
+import os
+import re
+import struct
+import sys
+
+import numpy as np
+
+OPTIMIZER = "optimizer."              # nnc's prefix of optimizer state tensors
+STEP_KEY = "nnc.step"                 # __metadata__ key of the steps done
+STATE_SUFFIXES = ("exp_avg_sq", "exp_avg", "momentum_buffer")
+PROJECTIONS = ("query", "key", "value")
+
+# safetensors dtype <-> numpy; BF16 has no numpy type: its raw 16 bits
+DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int64,
+          "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+class NncTorchError(Exception):
+    """A file that cannot be read or converted; the message says why."""
+
+
+# ---- safetensors ------------------------------------------------------------------------
+
+def read_safetensors(path):
+    """({name: numpy array}, {__metadata__}) of a safetensors file.  BF16
+    tensors come as float32 (exactly: a bfloat16 is the top half of one)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise NncTorchError(f"{path}: {len(raw)} bytes; a safetensors file starts with an 8-byte header length")
+    n = struct.unpack("<Q", raw[:8])[0]
+    if n > len(raw) - 8:
+        raise NncTorchError(f"{path}: header of {n} bytes runs past the end of the {len(raw)}-byte file")
+    try:
+        header = json.loads(raw[8:8 + n])
+    except ValueError as e:
+        raise NncTorchError(f"{path}: header is not valid JSON: {e}")
+    meta = header.pop("__metadata__", {}) or {}
+    data = memoryview(raw)[8 + n:]
+    tensors = {}
+    for name, t in header.items():
+        if t["dtype"] not in DTYPES:
+            raise NncTorchError(f"{path}: tensor '{name}': dtype {t['dtype']} is not supported")
+        lo, hi = t["data_offsets"]
+        a = np.frombuffer(data[lo:hi], dtype=np.dtype(DTYPES[t["dtype"]]).newbyteorder("<")).reshape(t["shape"])
+        if t["dtype"] == "BF16":
+            a = (a.astype(np.uint32) << 16).view(np.float32)
+        tensors[name] = a.astype(a.dtype.newbyteorder("="))
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, meta=None, bf16=()):
+    """Writes {name: numpy array} (in that order) with __metadata__ meta (string
+    pairs) atomically.  Names in bf16 are written as BF16 (rounded to nearest even)."""
+    header, offset, blobs = {}, 0, []
+    if meta:
+        header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        if name in bf16:
+            bits = a.astype(np.float32).view(np.uint32)
+            blob = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2").tobytes()
+            dtype = "BF16"
+        else:
+            dtype = next((k for k, v in DTYPES.items() if k != "BF16" and np.dtype(v) == a.dtype), None)
+            if dtype is None:
+                raise NncTorchError(f"tensor '{name}': numpy dtype {a.dtype} has no safetensors dtype here")
+            blob = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for b in blobs:
+            f.write(b)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---- names ------------------------------------------------------------------------------
+
+def parse_rename(rules):
+    """["attn=self_attn", ...] -> [("attn", "self_attn"), ...]."""
+    out = []
+    for r in rules or []:
+        if r.count("=") != 1 or not all(r.split("=")):
+            raise NncTorchError(f"--rename {r}: give NNC=TORCH, dotted name components such as attn=self_attn")
+        out.append(tuple(r.split("=")))
+    return out
+
+
+def _rename(name, rules, reverse=False):
+    """Replaces whole dotted components: with attn=self_attn, blocks.0.attn.x
+    becomes blocks.0.self_attn.x (reverse: back).  Rules apply in order."""
+    for a, b in rules:
+        src, dst = (b, a) if reverse else (a, b)
+        name = re.sub(r"(^|\.)" + re.escape(src) + r"(?=\.|$)", lambda m: m.group(1) + dst, name)
+    return name
+
+
+def _attention_prefixes(names):
+    """Prefixes P with P.query.weight, P.key.weight, P.value.weight, P.out.weight."""
+    return [n[:-len(".query.weight")] for n in names if n.endswith(".query.weight")
+            and all(f"{n[:-len('.query.weight')]}.{p}.weight" in names for p in ("key", "value", "out"))]
+
+
+def nnc_to_torch(params, rename=(), pack=True):
+    """nnc's parameter names and arrays -> torch's (dict, in nnc's order):
+    attention packed as nn.MultiheadAttention keeps it, then components renamed."""
+    out, done = {}, set()
+    prefixes = _attention_prefixes(params) if pack else []
+    for name, a in params.items():
+        if name in done:
+            continue
+        p = next((p for p in prefixes if name.startswith(p + ".")), None)
+        if p is not None:
+            for kind in ("weight", "bias"):
+                parts = [f"{p}.{q}.{kind}" for q in PROJECTIONS]
+                if all(x in params for x in parts):
+                    out[_rename(f"{p}.in_proj_{kind}", rename)] = np.concatenate([params[x] for x in parts], axis=0)
+                    done.update(parts)
+                if f"{p}.out.{kind}" in params:
+                    out[_rename(f"{p}.out_proj.{kind}", rename)] = params[f"{p}.out.{kind}"]
+                    done.add(f"{p}.out.{kind}")
+            continue
+        out[_rename(name, rename)] = a
+        done.add(name)
+    return out
+
+
+def torch_to_nnc(params, rename=()):
+    """torch's names and arrays -> nnc's: components renamed back, then
+    in_proj_weight / in_proj_bias split into query, key, value and out_proj
+    named out."""
+    out = {}
+    for tname, a in params.items():
+        name = _rename(tname, rename, reverse=True)
+        m = re.fullmatch(r"(.*)\.in_proj_(weight|bias)", name)
+        o = re.fullmatch(r"(.*)\.out_proj\.(weight|bias)", name)
+        if m:
+            if a.shape[0] % 3:
+                raise NncTorchError(f"'{tname}' has {a.shape[0]} rows; a packed query, key and value has 3 x D")
+            for q, part in zip(PROJECTIONS, np.split(a, 3, axis=0)):
+                out[f"{m.group(1)}.{q}.{m.group(2)}"] = part
+        elif o:
+            out[f"{o.group(1)}.out.{o.group(2)}"] = a
+        else:
+            out[name] = a
+    return out
+
+
+def split_checkpoint(tensors):
+    """(parameters, {param: {state: array}}) of an nnc checkpoint's tensors.
+    A scalar tensor "step" (checkpoints written before the step moved to
+    __metadata__) is neither."""
+    params, state = {}, {}
+    for name, a in tensors.items():
+        if name.startswith(OPTIMIZER):
+            rest = name[len(OPTIMIZER):]
+            suffix = next((s for s in STATE_SUFFIXES if rest.endswith("." + s)), None)
+            if suffix is None:
+                raise NncTorchError(f"'{name}': an optimizer state nnc does not write")
+            state.setdefault(rest[:-len(suffix) - 1], {})[suffix] = a
+        elif name != "step":
+            params[name] = a
+    return params, state
+
+
+def checkpoint_step(tensors, meta):
+    """The steps done: __metadata__'s nnc.step, or an older checkpoint's step tensor; None without."""
+    if STEP_KEY in meta:
+        return int(meta[STEP_KEY])
+    if "step" in tensors:
+        return int(tensors["step"].reshape(()))
+    return None
+
+
+# ---- torch ------------------------------------------------------------------------------
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise NncTorchError("this needs PyTorch (apt-get install python3-torch)")
+    return torch
+
+
+def _to_numpy(t):
+    t = t.detach().cpu()
+    torch = _torch()
+    if t.dtype == torch.bfloat16:
+        t = t.float()   # exact
+    return t.numpy().copy()
+
+
+def state_dict(path, rename=(), pack=True):
+    """The model's parameters of an nnc checkpoint as a torch state dict
+    (torch names after packing attention and renaming), without the optimizer
+    state: model.load_state_dict(state_dict(path), strict=True)."""
+    torch = _torch()
+    tensors, _ = read_safetensors(path)
+    params, _ = split_checkpoint(tensors)
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in nnc_to_torch(params, rename, pack).items()}
+
+
+def _param_names(model):
+    return {id(p): n for n, p in model.named_parameters()}
+
+
+def load_optimizer(optimizer, model, path, rename=(), pack=True):
+    """Fills a torch.optim optimizer over model's parameters with an nnc
+    checkpoint's state: Adam and AdamW take exp_avg, exp_avg_sq and the step,
+    SGD with momentum its momentum_buffer.  Returns the step."""
+    torch = _torch()
+    tensors, meta = read_safetensors(path)
+    params, state = split_checkpoint(tensors)
+    step = checkpoint_step(tensors, meta)
+    names = _param_names(model)
+    # the state of each torch parameter, packed and renamed as the parameters are
+    per_kind = {}
+    for kind in STATE_SUFFIXES:
+        have = {p: s[kind] for p, s in state.items() if kind in s}
+        if have:
+            per_kind[kind] = nnc_to_torch({p: have.get(p, np.zeros_like(a)) for p, a in params.items()}, rename, pack)
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            name = names.get(id(p))
+            if name is None:
+                raise NncTorchError("the optimizer holds a parameter that is not the model's")
+            s = {}
+            for kind, arrays in per_kind.items():
+                if name not in arrays:
+                    raise NncTorchError(f"{path}: no optimizer state for torch parameter '{name}'")
+                s[kind] = torch.from_numpy(np.ascontiguousarray(arrays[name])).to(p.dtype)
+            if "exp_avg" in s:
+                s["step"] = torch.tensor(float(step or 0))
+            if s:
+                optimizer.state[p] = s
+    return step
+
+
+def save_checkpoint(path, model, optimizer=None, rename=(), step=None, meta=None):
+    """Writes model's parameters (and the optimizer's Adam/AdamW/momentum state)
+    as an nnc checkpoint: nnc's names, attention unpacked, the step in
+    __metadata__ (nnc.step: the optimizer's, else step)."""
+    params = {n: _to_numpy(p) for n, p in model.named_parameters()}
+    out = torch_to_nnc(params, rename)
+    names = _param_names(model)
+    if optimizer is not None:
+        per_kind = {}
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                s = optimizer.state.get(p, {})
+                for kind in STATE_SUFFIXES:
+                    if kind in s and s[kind] is not None:
+                        per_kind.setdefault(kind, {})[names[id(p)]] = _to_numpy(s[kind])
+                if "step" in s:
+                    step = int(float(s["step"]))
+        for kind, arrays in per_kind.items():
+            for name, a in torch_to_nnc(arrays, rename).items():
+                out[f"{OPTIMIZER}{name}.{kind}"] = a
+    m = {"format": "pt", **(meta or {})}
+    if step is not None:
+        m[STEP_KEY] = str(int(step))
+    write_safetensors(path, out, m)
+
+
+# ---- command line -----------------------------------------------------------------------
+
+def _cmd_to_torch(a):
+    torch = _torch()
+    rename = parse_rename(a.rename)
+    tensors, meta = read_safetensors(a.input)
+    params, state = split_checkpoint(tensors)
+    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in nnc_to_torch(params, rename, not a.no_pack).items()}
+    torch.save(sd, a.output)
+    print(f"{a.output}: {len(sd)} tensors (from {len(params)} of {a.input})")
+    if a.optimizer:
+        step = checkpoint_step(tensors, meta)
+        kinds = {}
+        for kind in STATE_SUFFIXES:
+            have = {p: s[kind] for p, s in state.items() if kind in s}
+            if have:
+                packed = nnc_to_torch({p: have.get(p, np.zeros_like(v)) for p, v in params.items()}, rename, not a.no_pack)
+                kinds[kind] = packed
+        by_param = {}
+        for kind, arrays in kinds.items():
+            for name, v in arrays.items():
+                by_param.setdefault(name, {})[kind] = torch.from_numpy(np.ascontiguousarray(v))
+        torch.save({"step": step, "state": by_param}, a.optimizer)
+        print(f"{a.optimizer}: the state of {len(by_param)} parameters, step {step}")
+
+
+def _cmd_from_torch(a):
+    rename = parse_rename(a.rename)
+    if a.input.endswith(".safetensors"):
+        src, meta = read_safetensors(a.input)
+    else:
+        torch = _torch()
+        sd = torch.load(a.input, map_location="cpu")
+        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+            sd = sd["state_dict"]
+        src, meta = {k: _to_numpy(v) for k, v in sd.items() if hasattr(v, "detach")}, {}
+    out = torch_to_nnc(src, rename)
+    step = None
+    if a.optimizer:
+        torch = _torch()
+        opt = torch.load(a.optimizer, map_location="cpu")
+        step = opt.get("step")
+        for tname, kinds in opt["state"].items():
+            for kind, v in kinds.items():
+                for name, arr in torch_to_nnc({tname: _to_numpy(v)}, rename).items():
+                    out[f"{OPTIMIZER}{name}.{kind}"] = arr
+    m = {"format": "pt"}
+    if step is not None:
+        m[STEP_KEY] = str(int(step))
+    write_safetensors(a.output, out, m)
+    print(f"{a.output}: {len(out)} tensors (from {len(src)} of {a.input})")
+
+
+def _cmd_show(a):
+    tensors, meta = read_safetensors(a.input)
+    params, state = split_checkpoint(tensors)
+    step = checkpoint_step(tensors, meta)
+    print(f"{a.input}: {len(params)} parameters, optimizer state for {len(state)}, step {step}")
+    for k, v in meta.items():
+        print(f"  __metadata__ {k}: {v if len(v) <= 60 else v[:57] + '...'}")
+    for name, v in tensors.items():
+        print(f"  {name} {v.dtype} {list(v.shape)}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="nnc_torch.py", description="Convert between nnc checkpoints (safetensors) and PyTorch state dicts.",
+        epilog="Attention projections P.query/key/value become nn.MultiheadAttention's packed P.in_proj_weight "
+               "and P.in_proj_bias (and P.out becomes P.out_proj), and back.  The step is __metadata__'s "
+               "nnc.step.  See docs/pytorch.md.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("to-torch", help="an nnc checkpoint -> a torch state dict file (.pt)")
+    t.add_argument("input", help="nnc checkpoint (.safetensors)")
+    t.add_argument("output", help="torch.save file of the model's state dict (.pt)")
+    t.add_argument("--optimizer", metavar="FILE", help="also write the optimizer state, keyed by torch "
+                   "parameter name: {'step': N, 'state': {name: {'exp_avg': ..., 'exp_avg_sq': ...}}}")
+    f = sub.add_parser("from-torch", help="a torch state dict (.pt, or .safetensors) -> an nnc checkpoint")
+    f.add_argument("input", help="torch.save file of a state dict (or {'state_dict': ...}), or a .safetensors")
+    f.add_argument("output", help="nnc checkpoint to write (.safetensors)")
+    f.add_argument("--optimizer", metavar="FILE", help="optimizer state as to-torch --optimizer writes it")
+    for p in (t, f):
+        p.add_argument("--rename", action="append", metavar="NNC=TORCH",
+                       help="rename a dotted name component (repeatable), e.g. attn=self_attn ln_1=norm1")
+    t.add_argument("--no-pack", action="store_true", help="keep attention's query, key, value apart")
+    s = sub.add_parser("show", help="list a checkpoint's tensors, metadata and step")
+    s.add_argument("input")
+    a = ap.parse_args(argv)
+    try:
+        {"to-torch": _cmd_to_torch, "from-torch": _cmd_from_torch, "show": _cmd_show}[a.command](a)
+    except (NncTorchError, OSError, KeyError) as e:
+        print(f"nnc_torch.py: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

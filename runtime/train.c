@@ -568,7 +568,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, now() - L.start);
         if (pace.on)  /* what the chooser did: the steps it ran on one of the default threads */
-            fprintf(L.log, " (%d threads; %lld steps on one, as faster)", rt_pool_threads(pool), (long long)one_thread_steps);
+            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
+                    (long long)one_thread_steps);
         fputc('\n', L.log);
     }
 done:

@@ -11,8 +11,8 @@
  *     matrix, into panels of NR columns, k-major: panel[k·NR + c], zero
  *     beyond N (a weight's gradient contracts over B·T or B·pixels terms:
  *     whole, its packed op(B) would not fit in any cache);
- *   - an item is MR rows of one matrix; they are packed k-major too,
- *     packA[k·MR + r], zero beyond M;
+ *   - an item is MR rows of one matrix, read in place (not packed: see
+ *     arow below);
  *   - the microkernel keeps an MR × NR tile of C in MR·NR/VW vector
  *     registers (the CPU's row of cg_tune.c: 12 × 32 f32 = 24 zmm on
  *     AVX-512, 6 × 16 = 12 ymm on AVX2) and for each k broadcasts
@@ -621,7 +621,6 @@ void cg_matmul_body(Cg *c, int v)
     /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
      *   [0, 64)        the number of the call that last wrote the tags
      *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
-     *   packA          KC × MR reals
      *   packB          `slots` slots of KC × panels × NR reals
      * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
      * thread packs each chunk of op(B) once per call, however many claims
@@ -633,8 +632,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
-    LLVMValueRef packA_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
-    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, packA_at, cg_i64(c, (int64_t)KC * MR * real_size(c)), "");
+    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, cg_i64(c, slot_reals * real_size(c)), ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMTypeRef scratch_params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
@@ -647,7 +645,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), skip, have);
     LLVMPositionBuilderAtEnd(c->b, have);
     LLVMValueRef tags = byte_at(c, buf, cg_i64(c, 64));
-    LLVMValueRef packA = byte_at(c, buf, packA_at), packB = byte_at(c, buf, packB_at);
+    LLVMValueRef packB = byte_at(c, buf, packB_at);
     {
         LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");
         LLVMValueRef stale = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->t_i64, buf, "tagged"), call, "stale");
@@ -736,21 +734,20 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
 
-    /* pack MR rows of this chunk of op(A): packA[k·MR + r] */
-    {
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
-        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
-        for (int r = 0; r < MR; r++) {
-            LLVMValueRef i = LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), "");
-            LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, i, M, "");
-            LLVMValueRef ii = LLVMBuildSelect(c->b, inside, i, cg_i64(c, 0), "");
-            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, M, ""), ii, "")
-                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), kk, "");
-            LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, src, "")), zero, "");
-            LLVMBuildStore(c->b, x, at(c, packA, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, cg_i64(c, MR), ""),
-                                                                 cg_i64(c, r), "")));
-        }
-        cg_loop_end(c, &pk);
+    /* op(A)'s MR rows of this chunk are read where they are, one element
+     * per row and k broadcast by the microkernel: packing them (k-major,
+     * MR apart) became scatters when LLVM vectorized the copy, and cost
+     * 20% of the CNN's conv matmul, whose N = 64 gives the packed rows only
+     * two panels to serve.  A row past M reads row M - 1 instead (memory
+     * that exists); its sums are never stored.  arow[r]: row r at k0; the
+     * next k is astep elements on (1, or M when A is transposed). */
+    LLVMValueRef arow[CG_TILE_MAX_MR];
+    LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
+    for (int r = 0; r < MR; r++) {
+        LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
+        LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
+                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
+        arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
     }
 
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
@@ -796,9 +793,9 @@ void cg_matmul_body(Cg *c, int v)
         bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
         LLVMSetAlignment(bv[h], align);
     }
-    LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
+    LLVMValueRef ak = LLVMBuildNSWMul(c->b, lk.iv, astep, "ak");
     for (int r = 0; r < MR; r++) {
-        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, ak, cg_i64(c, r)), "a");
+        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, arow[r], ak), "a");
         LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
         splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
         for (int h = 0; h < NV; h++) {

@@ -17,6 +17,7 @@ the second thread costs time), and each binary against the first.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,9 @@ MODELS = {
     "gpt": ("examples/shakespeare.nn", ["--steps", "30"]),
     "cnn": ("examples/mnist_cnn.nn", ["--steps", "100"]),
 }
-QUICK = {"mlp": ["--steps", "200"], "gpt": ["--steps", "10"], "cnn": ["--steps", "30"]}
+# quick: still long enough that the default's chooser (runtime/pace.c: 2 warm-up steps, a probe of 6)
+# spends most steps in the mode it chose
+QUICK = {"mlp": ["--steps", "200"], "gpt": ["--steps", "20"], "cnn": ["--steps", "40"]}
 
 
 def run(nnc, model, threads, quick=False):
@@ -59,9 +62,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", default="mlp,gpt,cnn")
-    ap.add_argument("--quick", action="store_true", help="fewer steps (mlp 200, gpt 10, cnn 30): for a loaded machine")
+    ap.add_argument("--quick", action="store_true", help="fewer steps (mlp 200, gpt 20, cnn 40): for a loaded machine")
     ap.add_argument("nnc", nargs="*", default=[os.path.join(ROOT, "build", "nnc")])
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that `finally` stops the competitor
     models = a.models.split(",")
     cases = [(load, model, nnc, threads) for load in ("idle", "busy") for model in models
              for nnc in a.nnc for threads in (0, 1)]

@@ -144,6 +144,7 @@ struct RtPool {
     bool            in_call;   /* the caller is inside rt_parallel (only it reads this) */
     int             solo_left; /* calls still to run on the caller alone (see SOLO_CALLS) */
     int             solo_next; /* how many the next stall sets it to */
+    bool            serial;    /* rt_pool_set_serial: every call on the caller, as one claim */
     atomic_bool     stop;      /* set with the last generation: workers return (a late worker may read it any time) */
     atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
     atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
@@ -388,8 +389,8 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     bool solo = p && p->solo_left > 0;
     if (solo)
         p->solo_left--;
-    /* One thread, or one item: no one to wake. */
-    if (T == 1 || n == 1) {
+    /* One thread, or one item, or serial mode: no one to wake. */
+    if (T == 1 || n == 1 || p->serial) {
         if (p) {
             next_call(p);
             p->in_call = true;
@@ -451,6 +452,12 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
         p->solo_next = 0;
     }
     p->in_call = false;
+}
+
+void rt_pool_set_serial(RtPool *p, int serial)
+{
+    if (p)
+        p->serial = serial != 0;
 }
 
 /* ---- scratch memory ---------------------------------------------------------------------- */

@@ -55,6 +55,38 @@ static inline double rt_get(const void *p, RtDtype d, int64_t i)
  * wakes for a call, before it takes a claim; 0: no delay. */
 void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
 
+/* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
+ * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
+void rt_pool_set_serial(RtPool *p, int serial);
+
+/* ---- threads or one, per training step (pace.c) ----------------------------------------- */
+
+enum { RT_PACE_PROBE_STEPS = 3 };
+typedef enum RtPacePhase { RT_PACE_WARMUP, RT_PACE_PROBE, RT_PACE_RUN } RtPacePhase;
+
+/* The chooser's state: a pure function of the step times fed to it. */
+typedef struct RtPace {
+    int         on;          /* more than one thread to choose from */
+    RtPacePhase phase;
+    int         n;           /* steps in this phase so far */
+    double      probe[2][RT_PACE_PROBE_STEPS];  /* [threads, one][i]: the probe's step times */
+    double      recent[RT_PACE_PROBE_STEPS];    /* the last steps of the run, a ring */
+    int         serial;      /* the probe's winner: 1 one thread, 0 all */
+    double      ref;         /* its median step time in the probe, seconds */
+    double      budget;      /* seconds the winner runs before the next probe */
+    double      elapsed;     /* seconds of this run so far */
+    int         probes;      /* probes finished */
+    int         switches;    /* probes that changed the winner */
+    int         last_serial;
+} RtPace;
+
+void rt_pace_init(RtPace *s, int threads);
+/* Whether the next step runs on one thread (1) or on all (0). */
+int  rt_pace_serial(const RtPace *s);
+/* The step just run (in the mode rt_pace_serial said) took `seconds`;
+ * comparable 0: not a full step (the short last batch), not counted. */
+void rt_pace_step(RtPace *s, double seconds, int comparable);
+
 /* ---- one instance's memory (state.c) ---------------------------------------------------- */
 
 /* Bytes slab s needs for batches of up to `batch` examples: the most any of

@@ -99,7 +99,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
-        .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), .threads_fixed = o->threads > 0,
         .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .chart_path = o->chart, .eval_only = o->eval_only,
         .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,

@@ -655,8 +655,16 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     void (*old_int)(int) = signal(SIGINT, on_stop_signal), (*old_term)(int) = signal(SIGTERM, on_stop_signal);
     double epoch_start = now(), loss_sum = 0, train_seconds = 0;
     int64_t loss_examples = 0, shuffled = -1;
+    /* the default threads: each step on all of them or on one, whichever
+     * the step times say is faster (pace.c); --threads N: always N */
+    RtPace pace;
+    rt_pace_init(&pace, c->threads_fixed ? 1 : rt_pool_threads(pool));
+    int64_t one_thread_steps = 0;
     while (step < total && !interrupted) {
         double step_start = now();
+        int serial = rt_pace_serial(&pace);
+        rt_pool_set_serial(pool, serial);
+        one_thread_steps += serial;
         int64_t epoch = spe ? step / spe : 0, in_epoch = spe ? step % spe : step;
         /* The order of this epoch: drawn at its first step, and at the first
          * step of a run resumed in the middle of it (the same order again). */
@@ -672,7 +680,9 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
                 b = c->train->count - first;  /* the short last batch */
             fill_examples(&L, c->train, L.order, first, b);
         }
+        double fn_start = now();
         m->train.fn(&L.ctx);
+        rt_pace_step(&pace, now() - fn_start, b == c->batch);
         if (rt_pool_failed(pool)) {
             rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
             break;
@@ -734,7 +744,11 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         if (rc == 0)
             rc = 128 + interrupted;
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s\n", (long long)step, now() - L.start);
+        fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, now() - L.start);
+        if (pace.on)  /* what the chooser did: the steps it ran on one of the default threads */
+            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
+                    (long long)one_thread_steps);
+        fputc('\n', L.log);
     }
 done:
     if (L.metrics && L.metrics != stdout)

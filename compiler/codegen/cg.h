@@ -29,6 +29,17 @@ typedef struct CgOptions {
  * LLVM 19 knows them); if not, *nearest is a close name or NULL. */
 bool  cg_known_cpu(const char *name, const char **nearest);
 
+/* The matmul's register tile for a CPU (cg_tune.c): a row of a table keyed
+ * by the CPU name, or by its features when the name is not in it. */
+typedef struct CgTune {
+    const char *name;          /* the row's name: in the compile cache's key */
+    int         vector_bytes;  /* the tile's vectors: 64 (zmm) or 32 (ymm) */
+    int         mr;            /* rows of the register tile */
+    int         nrv;           /* its columns, in vectors */
+} CgTune;
+enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
+const CgTune *cg_tune_for(const char *cpu, const char *features);
+
 /* Whether the generator has a kernel for op: every op that is not a leaf
  * must (unit.codegen walks the op table). */
 bool  cg_op_has_kernel(IrOp op);

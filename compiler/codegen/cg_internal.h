@@ -24,6 +24,7 @@ typedef struct Cg {
     int            nslots;        /* 0: addresses come from the plan */
     LLVMBasicBlockRef entry;      /* for allocas */
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
+    const CgTune  *tune;          /* the matmul's register tile for the target CPU */
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */
@@ -112,6 +113,8 @@ void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);
 LLVMValueRef cg_matmul_extent(Cg *c, int v);
+/* The multiply-adds of matmul node v, times 2, at this batch. */
+double       cg_matmul_flops(Cg *c, int v, int64_t batch);
 /* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T (channels-last windows) */
 void         cg_patches_body(Cg *c, int v, LLVMValueRef item);
 LLVMValueRef cg_patches_extent(Cg *c, int v);

@@ -6,8 +6,9 @@
  *   - this nnc: its version and the identity of its executable (size and
  *     modification time), so a rebuilt generator never meets code the old
  *     one made;
- *   - LLVM's version, the target triple, CPU and features, the pass
- *     pipeline and the target machine's settings;
+ *   - LLVM's version, the target triple, CPU and features, the matmul's
+ *     register tile for them (cg_tune.c), the pass pipeline and the target
+ *     machine's settings;
  *   - per entry its name, and every field of the planned graph the
  *     generator reads: per node op, type, shape, operands, attributes
  *     (integers, float, shape, fused program, a tensor's values and name)
@@ -123,6 +124,11 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, t.triple);
     cache_hash_str(&h, t.cpu);
     cache_hash_str(&h, t.features);
+    const CgTune *tune = cg_tune_for(t.cpu, t.features);  /* the matmul's tile: a table row, or NNC_TILE */
+    cache_hash_str(&h, tune->name);
+    add_i64(&h, tune->vector_bytes);
+    add_i64(&h, tune->mr);
+    add_i64(&h, tune->nrv);
     cg_target_free(&t);
     int level = o ? o->opt : 3;
     cache_hash_str(&h, cg_pipeline(level));

@@ -11,10 +11,11 @@
  *     matrix, into panels of NR columns, k-major: panel[k·NR + c], zero
  *     beyond N (a weight's gradient contracts over B·T or B·pixels terms:
  *     whole, its packed op(B) would not fit in any cache);
- *   - an item is MR rows of one matrix; they are packed k-major too,
- *     packA[k·MR + r], zero beyond M;
+ *   - an item is MR rows of one matrix, read in place (not packed: see
+ *     arow below);
  *   - the microkernel keeps an MR × NR tile of C in MR·NR/VW vector
- *     registers (6 × 32 f32 = 12 zmm on AVX-512) and for each k broadcasts
+ *     registers (the CPU's row of cg_tune.c: 12 × 32 f32 = 24 zmm on
+ *     AVX-512, 6 × 16 = 12 ymm on AVX2) and for each k broadcasts
  *     one element of A per row and does one FMA per register;
  *   - the tile goes to a small buffer, from which the epilogue program
  *     (bias, activation, scale, the optimizer's update) writes C.
@@ -64,7 +65,14 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
     return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
 }
 
-enum { MR = 6 };    /* rows of the register tile; NR = 2 vectors of columns */
+/* The register tile is MR rows × NR columns (NR/TW vectors of TW reals):
+ * a row of the CPU's table (cg_tune.c). */
+static int tile_mr(Cg *c) { return c->tune->mr; }
+
+/* x·Wᵀ of an inference graph with fewer rows than this takes the few-rows
+ * path (dot_rows): fixed, not the tile's MR, so that which path a batch
+ * takes, and so its bits, do not depend on the CPU's tile. */
+enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
 
 /* The packed op(B) a thread keeps for the rest of a call, at most: every
@@ -78,6 +86,8 @@ enum { KEEP_PACKED_BYTES = 4 << 20 };
  * may claim (an element's, no more). */
 static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
 static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 64 bytes */
+static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c); }  /* TW: the tile's vectors */
+static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 /* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
@@ -86,8 +96,18 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
+    int MR = tile_mr(c);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     return LLVMBuildNSWMul(c->b, mats, blocks, "items");
+}
+
+double cg_matmul_flops(Cg *c, int v, int64_t batch)
+{
+    Mm mm = mm_of(c, v);
+    const IrShape *a = &N(c, N(c, v)->in[0])->shape;
+    double depth = mm.lead ? (double)ir_elems(a, batch) / (double)a->dim[a->rank - 1]  /* as mm_depth */
+                           : (double)(mm.k_batch ? batch : mm.k);
+    return 2.0 * (double)ir_elems(&N(c, v)->shape, batch) * depth;
 }
 
 /* Offset of matrix number `mat` of operand x within x, its leading axes
@@ -450,7 +470,7 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
                             int64_t n, int64_t panels, LLVMValueRef packB)
 {
-    int VW = vector_width(c), NR = 2 * VW;
+    int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
@@ -569,7 +589,7 @@ void cg_matmul_body(Cg *c, int v)
     const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
     int a = n->in[0], b = n->in[1];
-    int VW = vector_width(c), NR = 2 * VW;
+    int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c), NV = NR / VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     LLVMValueRef begin = c->begin_arg, end = c->end_arg;
     LLVMValueRef K = mm_depth(c, v, &mm);
@@ -580,7 +600,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
         LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
-        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, M, cg_i64(c, MR), ""), few, tiled);
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, M, cg_i64(c, FEW_ROWS), ""), few, tiled);
         LLVMPositionBuilderAtEnd(c->b, few);
         call_few_rows(c, v, &mm);
         LLVMBuildBr(c->b, done);
@@ -601,7 +621,6 @@ void cg_matmul_body(Cg *c, int v)
     /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
      *   [0, 64)        the number of the call that last wrote the tags
      *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
-     *   packA          KC × MR reals
      *   packB          `slots` slots of KC × panels × NR reals
      * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
      * thread packs each chunk of op(B) once per call, however many claims
@@ -613,8 +632,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
-    LLVMValueRef packA_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
-    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, packA_at, cg_i64(c, (int64_t)KC * MR * real_size(c)), "");
+    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, cg_i64(c, slot_reals * real_size(c)), ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMTypeRef scratch_params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
@@ -627,7 +645,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), skip, have);
     LLVMPositionBuilderAtEnd(c->b, have);
     LLVMValueRef tags = byte_at(c, buf, cg_i64(c, 64));
-    LLVMValueRef packA = byte_at(c, buf, packA_at), packB = byte_at(c, buf, packB_at);
+    LLVMValueRef packB = byte_at(c, buf, packB_at);
     {
         LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");
         LLVMValueRef stale = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->t_i64, buf, "tagged"), call, "stale");
@@ -678,7 +696,26 @@ void cg_matmul_body(Cg *c, int v)
     if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
-        CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "panel");
+        /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
+         * reals, copied as vectors (selected element by element, LLVM made
+         * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
+         * the last panel, when n is not a multiple of NR, element by element. */
+        int64_t whole = mm.n / NR;
+        if (whole > 0) {
+            CgLoop vp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole), "vpanel");
+            CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
+            LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
+            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
+            LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
+            for (int h = 0; h < NR / VW; h++) {
+                LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
+                LLVMSetAlignment(x, align);
+                LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
+            }
+            cg_loop_end(c, &vk);
+            cg_loop_end(c, &vp);
+        }
+        CgLoop pp = cg_loop_begin(c, cg_i64(c, whole), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
@@ -697,21 +734,20 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
 
-    /* pack MR rows of this chunk of op(A): packA[k·MR + r] */
-    {
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
-        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
-        for (int r = 0; r < MR; r++) {
-            LLVMValueRef i = LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), "");
-            LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, i, M, "");
-            LLVMValueRef ii = LLVMBuildSelect(c->b, inside, i, cg_i64(c, 0), "");
-            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, M, ""), ii, "")
-                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), kk, "");
-            LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, src, "")), zero, "");
-            LLVMBuildStore(c->b, x, at(c, packA, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pk.iv, cg_i64(c, MR), ""),
-                                                                 cg_i64(c, r), "")));
-        }
-        cg_loop_end(c, &pk);
+    /* op(A)'s MR rows of this chunk are read where they are, one element
+     * per row and k broadcast by the microkernel: packing them (k-major,
+     * MR apart) became scatters when LLVM vectorized the copy, and cost
+     * 20% of the CNN's conv matmul, whose N = 64 gives the packed rows only
+     * two panels to serve.  A row past M reads row M - 1 instead (memory
+     * that exists); its sums are never stored.  arow[r]: row r at k0; the
+     * next k is astep elements on (1, or M when A is transposed). */
+    LLVMValueRef arow[CG_TILE_MAX_MR];
+    LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
+    for (int r = 0; r < MR; r++) {
+        LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
+        LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
+                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
+        arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
     }
 
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
@@ -740,10 +776,10 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBuildBr(c->b, fresh);
         LLVMPositionBuilderAtEnd(c->b, fresh);
     }
-    /* the microkernel: MR × 2 vector accumulators */
-    LLVMValueRef accp[MR][2];
+    /* the microkernel: MR × NV vector accumulators */
+    LLVMValueRef accp[CG_TILE_MAX_MR][CG_TILE_MAX_NRV];
     for (int r = 0; r < MR; r++)
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < NV; h++) {
             accp[r][h] = cg_alloca(c, vec, NULL, "acc");
             LLVMValueRef t0 = LLVMBuildLoad2(c->b, vec, at(c, tile, cg_i64(c, r * NR + h * VW)), "");
             LLVMSetAlignment(t0, align);
@@ -752,24 +788,24 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef bpanel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
     LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
-    LLVMValueRef bv[2];
-    for (int h = 0; h < 2; h++) {
+    LLVMValueRef bv[CG_TILE_MAX_NRV];
+    for (int h = 0; h < NV; h++) {
         bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
         LLVMSetAlignment(bv[h], align);
     }
-    LLVMValueRef ak = at(c, packA, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, MR), ""));
+    LLVMValueRef ak = LLVMBuildNSWMul(c->b, lk.iv, astep, "ak");
     for (int r = 0; r < MR; r++) {
-        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, ak, cg_i64(c, r)), "a");
+        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, arow[r], ak), "a");
         LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
         splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < NV; h++) {
             LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
             LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
         }
     }
     cg_loop_end(c, &lk);
     for (int r = 0; r < MR; r++)
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < NV; h++) {
             LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, vec, accp[r][h], ""),
                                              at(c, tile, cg_i64(c, r * NR + h * VW)));
             LLVMSetAlignment(st, align);

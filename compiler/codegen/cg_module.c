@@ -25,6 +25,31 @@
  * costs more than it saves. */
 enum { PARALLEL_MIN_ITEMS = 8 };
 
+/* Nor does a kernel smaller than this (at the plan's batch) go to the pool:
+ * a call costs about 1-2 us of synchronisation however small its work
+ * (bench/pool_overhead.c), and the MNIST MLP's step was 25 calls, most of
+ * them on [64, 10] or [64, 1].  The thresholds are about 10 us of work on
+ * one core: a matmul's FLOPs at the ~100 GFLOP/s the tiled kernel keeps up,
+ * and the bytes another kernel reads and writes at ~10 GB/s; below that,
+ * the second thread saves less than the call costs.  One thread runs the
+ * kernel as one item range, as with --threads 1: the same bits. */
+#define PARALLEL_MIN_FLOPS 1.0e6
+#define PARALLEL_MIN_BYTES (128.0 * 1024)
+
+static bool too_small_for_threads(Cg *c, int v)
+{
+    const IrGraph *g = c->g;
+    const IrNode *n = &g->nodes[v];
+    int64_t batch = c->plan ? c->plan->batch : 64;
+    if (n->op == IR_MATMUL || n->op == IR_MATMUL_EPI)
+        return cg_matmul_flops(c, v, batch) < PARALLEL_MIN_FLOPS;
+    double bytes = (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
+    for (int k = 0; k < n->nin; k++)
+        if (!cg_no_memory(&g->nodes[n->in[k]]))
+            bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
+    return bytes < PARALLEL_MIN_BYTES;
+}
+
 static void add_string_attr(Cg *c, LLVMValueRef fn, const char *k, const char *v)
 {
     LLVMAttributeRef a = LLVMCreateStringAttribute(c->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v));
@@ -211,7 +236,8 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
         if (!kernel[v])
             continue;
         LLVMValueRef extent = cg_kernel_extent(c, v);
-        bool small = LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS;
+        bool small = (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
+                     || too_small_for_threads(c, v);
         if (small) {
             LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
             LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
@@ -242,7 +268,7 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p};
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features)};
     Cg *c = &cg;
     init_types(c);
     c->b = LLVMCreateBuilderInContext(ctx);
@@ -501,7 +527,7 @@ void cg_split_free(CgSplit *s, int n)
 int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n, const CgSplit *s, int part,
                   const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod};
+    Cg cg = {.ctx = ctx, .mod = mod, .tune = cg_tune_for(t->cpu, t->features)};
     Cg *c = &cg;
     c->b = LLVMCreateBuilderInContext(ctx);
     LLVMValueRef *fns = calloc((size_t)s->nbodies + 1, sizeof *fns);  /* bodies defined or declared here */

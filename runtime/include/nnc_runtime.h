@@ -246,6 +246,7 @@ typedef struct RtTrainConfig {
     int64_t      eval_every;            /* steps between evaluations; 0: each epoch */
     uint64_t     seed;
     int          threads;
+    int          threads_fixed;         /* --threads given: every step on all of them (else pace.c may pick one) */
     const char  *save_path, *load_path, *metrics_path;
     const char  *chart_path;            /* --chart: an SVG of the curves, redrawn after each evaluation */
     int          eval_only;             /* --eval: load, evaluate the test split, print metrics */

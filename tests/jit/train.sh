@@ -6,10 +6,14 @@
 #   threads      200 steps on 1 and on 2 threads give identical losses (the
 #                MLP); threads_cnn and threads_gpt: the same for 60 steps of
 #                examples/mnist_cnn.nn and 20 of examples/shakespeare.nn
-#   threads_busy the MLP's 200 steps on 1, 2 and 3 threads while two busy
-#                processes (yes > /dev/null) compete for the CPUs: identical
-#                losses (the claims that threads take depend on timing; the
-#                bits must not)
+#   tiles        the MLP's 100 steps with several matmul register tiles
+#                (NNC_TILE): identical losses
+#   threads_busy the MLP's 200 steps on 1, 2 and 3 threads and the default
+#                (which times steps on all threads and on one and switches:
+#                runtime/pace.c) while two busy processes (yes > /dev/null)
+#                compete for the CPUs: identical losses (the claims that
+#                threads take, and the mode, depend on timing; the bits
+#                must not)
 #   cnn          examples/mnist_cnn.nn for 400 steps (the recipe's cosine
 #                over 400) reaches 97% test accuracy (measured 97.56%)
 #   gpt          examples/shakespeare.nn for 150 steps reaches validation
@@ -165,18 +169,34 @@ threads|threads_cnn|threads_gpt)
     done
     cat "$tmp/n1"
     cmp "$tmp/n1" "$tmp/n2" ;;
+tiles)
+    # the matmul's register tile (a row of compiler/codegen/cg_tune.c, or
+    # NNC_TILE=MR,VECTORS[,BYTES]) changes speed, never a bit: the MLP's
+    # 100 steps (every matmul form: x·Wᵀ, the weight gradient gᵀ·x, the
+    # input gradient) with this CPU's row, the old 6 x 2 zmm tile, an AVX2
+    # tile in ymm, and shapes that leave partial tiles (5 x 3, 16 x 1)
+    need_mnist
+    for t in host 6,2 6,2,32 5,3,32 16,1; do
+        NNC_TILE=$t "$nnc" --jit --steps 100 --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+            || { cat "$tmp/log"; exit 1; }
+        sed 's/"[a-z_]*_seconds*": [0-9.]*//g' "$tmp/m$t" > "$tmp/n$t"
+    done
+    cat "$tmp/nhost"
+    for t in 6,2 6,2,32 5,3,32 16,1; do cmp "$tmp/nhost" "$tmp/n$t" || exit 1; done ;;
 threads_busy)
     need_mnist
     yes > /dev/null & busy1=$!
     yes > /dev/null & busy2=$!
-    for t in 1 2 3; do
-        "$nnc" --jit --steps 200 --threads $t --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+    for t in 1 2 3 default; do
+        threads="--threads $t"
+        [ $t = default ] && threads=
+        "$nnc" --jit --steps 200 $threads --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
             || { kill $busy1 $busy2; cat "$tmp/log"; exit 1; }
         body "$tmp/m$t" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/n$t"
     done
     kill $busy1 $busy2
     cat "$tmp/n1"
-    cmp "$tmp/n1" "$tmp/n2" && cmp "$tmp/n1" "$tmp/n3" ;;
+    cmp "$tmp/n1" "$tmp/n2" && cmp "$tmp/n1" "$tmp/n3" && cmp "$tmp/n1" "$tmp/ndefault" ;;
 cnn)
     need_mnist
     trains test_accuracy '>=' 0.97 mnist_cnn --steps 400 ;;

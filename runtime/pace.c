@@ -1,0 +1,112 @@
+/* pace.c — whether each training step runs on all of the pool's threads or
+ * on the caller alone, chosen by timing steps both ways (see rt_internal.h).
+ *
+ * Why measure instead of deciding once: a second thread pays off for a
+ * step with large kernels on an idle machine and costs time when the step
+ * is made of small kernels (each rt_parallel has a fixed cost) or when
+ * another process holds the CPUs (a descheduled worker stalls every call
+ * it took a claim of).  Which of these holds changes with the model, the
+ * batch and whatever else the machine runs, and only the step time says
+ * which wins.  The mode changes no bit: every output element is computed
+ * by one item in one order whoever runs it (pool.c), so a run may switch
+ * modes at any step.
+ *
+ * The schedule:
+ *   warm-up   the first WARMUP steps run on the threads, untimed (first
+ *             touches of memory, scratch arenas growing);
+ *   probe     2·PROBE steps alternate threads, one, threads, one, ...; the
+ *             mode with the smaller median wins (threads on a tie);
+ *   run       the winner runs for `budget` seconds and at least RUN_MIN
+ *             steps; then a probe again.  A probe that confirms the last
+ *             choice doubles the budget (up to BUDGET_MAX), so on a steady
+ *             machine probing costs less and less; a different choice
+ *             starts over at BUDGET_MIN;
+ *   drift     while running, when the median of the last PROBE steps is
+ *             DRIFT times the winner's probe median, the machine changed
+ *             (a competing process started): probe now, budget BUDGET_MIN.
+ * A probe costs PROBE steps in the slower mode: at most a few percent of
+ * the run's time once the budget has grown.
+ */
+#include <string.h>
+
+#include "rt_internal.h"
+
+enum { WARMUP = 2, RUN_MIN = 16 };
+_Static_assert(RT_PACE_PROBE_STEPS == 3, "median3 takes the median of a probe's steps of one mode");
+enum { PROBE = RT_PACE_PROBE_STEPS };
+#define BUDGET_MIN 0.5 /* seconds */
+#define BUDGET_MAX 16.0
+#define DRIFT 1.3
+
+static double median3(const double *x)
+{
+    double a = x[0], b = x[1], c = x[2];
+    if (a > b) { double t = a; a = b; b = t; }
+    if (b > c) { double t = b; b = c; c = t; }
+    return a > b ? a : b;
+}
+
+void rt_pace_init(RtPace *s, int threads)
+{
+    memset(s, 0, sizeof *s);
+    s->on = threads > 1;
+    s->budget = BUDGET_MIN;
+}
+
+int rt_pace_serial(const RtPace *s)
+{
+    if (!s->on)
+        return 0;
+    if (s->phase == RT_PACE_PROBE)
+        return s->n % 2;  /* threads, one, threads, one, ... */
+    if (s->phase == RT_PACE_RUN)
+        return s->serial;
+    return 0;
+}
+
+static void start_probe(RtPace *s)
+{
+    s->phase = RT_PACE_PROBE;
+    s->n = 0;
+}
+
+void rt_pace_step(RtPace *s, double seconds, int comparable)
+{
+    if (!s->on || !comparable)
+        return;
+    switch (s->phase) {
+    case RT_PACE_WARMUP:
+        if (++s->n >= WARMUP)
+            start_probe(s);
+        return;
+    case RT_PACE_PROBE:
+        s->probe[s->n % 2][s->n / 2] = seconds;
+        if (++s->n < 2 * PROBE)
+            return;
+        double par = median3(s->probe[0]), one = median3(s->probe[1]);
+        int serial = one < par;
+        s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
+                                                          : BUDGET_MIN;
+        s->serial = serial;
+        s->ref = serial ? one : par;
+        s->probes++;
+        s->switches += s->probes > 1 && s->last_serial != serial;
+        s->last_serial = serial;
+        s->phase = RT_PACE_RUN;
+        s->n = 0;
+        s->elapsed = 0;
+        return;
+    case RT_PACE_RUN:
+        s->recent[s->n % PROBE] = seconds;
+        s->n++;
+        s->elapsed += seconds;
+        if (s->n >= PROBE && median3(s->recent) > DRIFT * s->ref) {
+            s->budget = BUDGET_MIN / 2;  /* doubled back to BUDGET_MIN if the probe agrees */
+            start_probe(s);
+            return;
+        }
+        if (s->n >= RUN_MIN && s->elapsed >= s->budget)
+            start_probe(s);
+        return;
+    }
+}

@@ -1,0 +1,179 @@
+/* test_pace.c — the chooser between all threads and one per training step
+ * (runtime/pace.c), fed made-up step times: it probes both modes after the
+ * warm-up, runs the faster, probes again when its budget is spent (a
+ * confirmed choice doubles the budget), at once when the step time drifts
+ * up, and ignores steps that are not comparable; one thread has nothing to
+ * choose.  The pool's serial mode runs a call as one claim on the caller. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../../runtime/rt_internal.h"
+#include "rt_harness.h"
+
+/* Feeds `steps` steps that take `par` seconds on the threads and `one` on
+ * one thread; returns how many of them ran on one thread. */
+static int feed(RtPace *s, int steps, double par, double one)
+{
+    int serial = 0;
+    for (int i = 0; i < steps; i++) {
+        int m = rt_pace_serial(s);
+        serial += m;
+        rt_pace_step(s, m ? one : par, 1);
+    }
+    return serial;
+}
+
+static void test_one_thread_never_probes(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 1);
+    CU_ASSERT_EQUAL(feed(&s, 100, 2e-3, 1e-3), 0);
+    CU_ASSERT_EQUAL(s.probes, 0);
+}
+
+/* warm-up (2 steps on the threads), then the probe: threads, one, threads,
+ * one, threads, one */
+static void test_probe_order(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    int want[] = {0, 0, 0, 1, 0, 1, 0, 1};
+    for (int i = 0; i < 8; i++) {
+        CU_ASSERT_EQUAL(rt_pace_serial(&s), want[i]);
+        rt_pace_step(&s, 1e-3, 1);
+    }
+    CU_ASSERT_EQUAL(s.probes, 1);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.serial, 0);  /* a tie goes to the threads */
+}
+
+static void test_picks_the_faster(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 2e-3, 1e-3);  /* warm-up and probe: one thread is faster */
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.ref, 1e-3, 1e-12);
+    CU_ASSERT_EQUAL(feed(&s, 100, 2e-3, 1e-3), 100);  /* 0.1 s of the 0.5 s budget: no probe yet */
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.serial, 0);
+    CU_ASSERT_EQUAL(feed(&s, 100, 1e-3, 2e-3), 0);
+}
+
+/* One noisy step per mode does not decide: the medians do. */
+static void test_median_not_mean(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    double times[] = {1, 1, /* probe: */ 1e-3, 2e-3, 50e-3, 2e-3, 1e-3, 2e-3};
+    for (int i = 0; i < 8; i++)
+        rt_pace_step(&s, times[i], 1);
+    CU_ASSERT_EQUAL(s.serial, 0);
+}
+
+/* After the budget, a probe; the same winner doubles the budget (0.5, 1,
+ * 2, .. 16 s), a different one starts it over. */
+static void test_budget(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 2e-3);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
+    feed(&s, 490, 1e-3, 2e-3);  /* 0.49 s of the 0.5 s: still running */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    feed(&s, 20, 1e-3, 2e-3);   /* the budget spent, a probe of 6 steps, running again */
+    CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 1.0, 1e-12);
+    for (int i = 0; i < 10; i++)
+        feed(&s, 20000, 1e-3, 2e-3);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-12);
+    CU_ASSERT_EQUAL(s.switches, 0);
+    int before = s.probes;
+    while (s.probes == before)  /* the machine changes: now one thread wins */
+        feed(&s, 1, 3e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
+    CU_ASSERT_EQUAL(s.switches, 1);
+}
+
+/* Steps that slow down by more than 1.3x start a probe at once. */
+static void test_drift(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 2e-3);
+    feed(&s, 10, 1e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    feed(&s, 1, 5e-3, 2e-3);  /* a competitor starts: the threads' steps take 5 ms */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);  /* one slow step: the median of the last 3 is still 1 ms */
+    feed(&s, 1, 5e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    feed(&s, 6, 5e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+}
+
+/* A step that is not comparable (the short last batch) is not counted. */
+static void test_incomparable(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    for (int i = 0; i < 20; i++)
+        rt_pace_step(&s, 1e-3, 0);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_WARMUP);
+    CU_ASSERT_EQUAL(s.n, 0);
+}
+
+/* Serial mode: one claim, [0, n), on the caller; off again: claims on the threads as before. */
+typedef struct Claims {
+    atomic_int k;
+    int64_t    begin, end;
+    atomic_int others;  /* claims run by a thread other than the caller */
+    pthread_t  caller;
+} Claims;
+
+static void note(void *arg, int64_t begin, int64_t end)
+{
+    Claims *c = arg;
+    if (atomic_fetch_add(&c->k, 1) == 0)
+        c->begin = begin, c->end = end;
+    if (!pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->others, 1);
+}
+
+static void test_pool_serial(void)
+{
+    RtPool *p = rt_pool_create(3);
+    CU_ASSERT_FATAL(p != NULL);
+    rt_pool_set_serial(p, 1);
+    for (int rep = 0; rep < 20; rep++) {
+        Claims c = {.caller = pthread_self()};
+        rt_parallel(p, 1000, note, &c);
+        CU_ASSERT_EQUAL(atomic_load(&c.k), 1);
+        CU_ASSERT_EQUAL(c.begin, 0);
+        CU_ASSERT_EQUAL(c.end, 1000);
+        CU_ASSERT_EQUAL(atomic_load(&c.others), 0);
+    }
+    rt_pool_set_serial(p, 0);
+    Claims c = {.caller = pthread_self()};
+    rt_parallel(p, 1000, note, &c);
+    CU_ASSERT_EQUAL(atomic_load(&c.k), 12);  /* min(n, 4·T) claims again */
+    rt_pool_set_serial(NULL, 1);             /* no pool: nothing to set */
+    rt_pool_destroy(p);
+}
+
+static const RtTestCase tests[] = {
+    {"one_thread_never_probes", test_one_thread_never_probes},
+    {"probe_order", test_probe_order},
+    {"picks_the_faster", test_picks_the_faster},
+    {"median_not_mean", test_median_not_mean},
+    {"budget", test_budget},
+    {"drift", test_drift},
+    {"incomparable", test_incomparable},
+    {"pool_serial", test_pool_serial},
+    {NULL, NULL},
+};
+
+void register_rt_pace(void) { rt_add_suite("pace", tests); }

@@ -108,6 +108,9 @@ LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
  * of items [begin, end) ranges over) as a value built where the builder
  * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
+/* A node the entry function does with runtime calls, not a kernel of its
+ * own (ALLREDUCE): no body, no wrapper. */
+bool         cg_is_call(const IrNode *n);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);

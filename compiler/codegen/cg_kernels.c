@@ -527,7 +527,8 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 typedef enum KernelKind { KK_NONE, KK_EW, KK_ROWS, KK_REDUCE, KK_ARGMAX, KK_LAYOUT, KK_MATMUL, KK_GATHER,
-                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T, KK_PATCHES } KernelKind;
+                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T, KK_PATCHES,
+                          KK_CALL } KernelKind;
 
 /* The op table's flags classify most ops; the ops with a kernel of their
  * own are named.  unit.codegen walks the table: every op that is not a
@@ -555,6 +556,7 @@ static KernelKind kind_of(const IrNode *n)
     case IR_WINDOWS: return KK_WINDOWS;
     case IR_WINDOWS_T: return KK_WINDOWS_T;
     case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T: return KK_PATCHES;  /* cg_patches.c */
+    case IR_ALLREDUCE: return KK_CALL;  /* the entry calls the runtime (cg_module.c make_entry) */
     default: return KK_NONE;
     }
 }
@@ -562,6 +564,8 @@ static KernelKind kind_of(const IrNode *n)
 bool cg_has_kernel(const IrNode *n) { return kind_of(n) != KK_NONE; }
 
 bool cg_op_has_kernel(IrOp op) { return kind_of(&(IrNode){.op = op}) != KK_NONE; }
+
+bool cg_is_call(const IrNode *n) { return kind_of(n) == KK_CALL; }
 
 LLVMValueRef cg_kernel_extent(Cg *c, int v)
 {
@@ -590,7 +594,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
         return cg_patches_extent(c, v);
     case KK_SCATTER:
         return cg_i64(c, 1);
-    case KK_NONE:
+    case KK_CALL: case KK_NONE:
         break;
     }
     return cg_i64(c, 0);
@@ -626,7 +630,7 @@ void cg_kernel_body(Cg *c, int v)
     case KK_WINDOWS: body_windows(c, v, l.iv); break;
     case KK_WINDOWS_T: body_windows_t(c, v, l.iv); break;
     case KK_PATCHES: cg_patches_body(c, v, l.iv); break;
-    case KK_MATMUL: case KK_SCATTER: case KK_NONE: break;
+    case KK_MATMUL: case KK_SCATTER: case KK_CALL: case KK_NONE: break;
     }
     cg_loop_end(c, &l);
 }

@@ -18,7 +18,23 @@ static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
     return 0;
 }
 
+static int jit_train(NncFront *f, const JitOptions *o);
+
+/* Under mpirun, one of several ranks: every rank compiles the same step,
+ * with the gradients' allreduce (docs/distributed.md). */
 int nnc_jit_train(NncFront *f, const JitOptions *o)
+{
+    char why[512];
+    if (rt_dist_init(why, sizeof why) != 0) {
+        fprintf(o->log, "nnc: error: %s\n", why);
+        return 2;
+    }
+    int rc = jit_train(f, o);
+    rt_dist_finalize();
+    return rc;
+}
+
+static int jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
     double t0 = drive_now();
@@ -29,7 +45,8 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
         return 1;
     }
     TrainModel tm;
-    TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr};
+    TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr,
+                         .distributed = rt_dist_size() > 1};
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;

@@ -515,6 +515,9 @@ int main(int argc, char **argv)
                                  "or with the trainer nnc writes");
     if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
         return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");
+    if (o.distributed && !(o.action == ACT_JIT || o.action == ACT_DUMP || (o.action == ACT_EMIT && o.emit == AOT_EXE && !o.onnx)))
+        return usage_error("%s", "--distributed goes with --jit, --dump-ir and writing a trainer; a library trains "
+                                 "in one process");
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];

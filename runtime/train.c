@@ -583,6 +583,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             int64_t off, count;
             rt_dist_shard(b, L.rank, L.size, &off, &count);
             rt_dist_set_batch(b);
+            L.ctx.first = count ? off : 0;
             if (c->text)
                 fill_windows_at(&L, (uint64_t)step, 0, count ? off : 0, count ? count : 1);
             else

@@ -54,6 +54,8 @@ LLVMValueRef cg_pool(Cg *c);
 LLVMValueRef cg_dim(Cg *c, int64_t d);
 /* Number of elements of a shape at run time. */
 LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);
+/* ctx->first: a rank's first example in the global batch (RtCtx) */
+LLVMValueRef cg_first(Cg *c);
 /* Address of node v's data (its slab base + plan offset). */
 LLVMValueRef cg_base(Cg *c, int v);
 /* Element idx of node v (a pointer typed as v's element). */

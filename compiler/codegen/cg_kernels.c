@@ -443,9 +443,14 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef len = inner_len(c, &n->shape);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
     double keep = 1 / (1 - n->a.f);
+    /* a step for several ranks (attr i[2]): element e of this rank's slice is
+     * element e + first · per-example elements of the global batch, so the
+     * masks are those of one process */
+    LLVMValueRef skip = n->a.i[2] && n->shape.rank > 0 && n->shape.dim[0] == IR_BATCH
+                      ? LLVMBuildNSWMul(c->b, cg_first(c), cg_elems(c, &n->shape, 1, n->shape.rank), "skip") : NULL;
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
     LLVMValueRef e = LLVMBuildNSWAdd(c->b, out_row, l.iv, "");
-    LLVMValueRef args[4] = {cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), step, e};
+    LLVMValueRef args[4] = {cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), step, skip ? LLVMBuildNSWAdd(c->b, e, skip, "") : e};
     LLVMValueRef u = LLVMBuildCall2(c->b, ft, fn, args, 4, "u");
     LLVMValueRef drop = LLVMBuildFCmp(c->b, LLVMRealOLT, u, LLVMConstReal(c->t_f64, n->a.f), "");
     cg_store(c, v, e, LLVMBuildSelect(c->b, drop, cg_real(c, 0), cg_real(c, keep), ""));

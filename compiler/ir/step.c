@@ -31,6 +31,9 @@ int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype
     if (parts == STEP_TRAIN && m->train.optimizer) {
         /* data-parallel: each rank has the gradient of its slice of the batch;
          * the update needs the whole batch's, the same on every rank */
+        for (int i = 0; i < g->n && m->train.distributed; i++)  /* dropout: masks counted from the rank's first example */
+            if (g->nodes[i].op == IR_RANDOM_MASK)
+                g->nodes[i].a.i[2] = 1;
         for (int i = 0; i < m->nparams && m->train.distributed; i++)
             if (out->grads[i] >= 0) {
                 Span at = g->nodes[out->grads[i]].at;

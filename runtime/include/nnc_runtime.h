@@ -149,11 +149,13 @@ static inline int64_t rt_bytes_at(RtBytes x, int64_t planned, int64_t batch)
 
 /* What a generated entry `void NAME(RtCtx *)` reads: every tensor is at
  * slab[its slab] + its offset at this batch.  Layout fixed: the generated
- * code loads these fields by byte offset (0, 40, 48). */
+ * code loads these fields by byte offset (0, 40, 48, 56). */
 typedef struct RtCtx {
     uint8_t *slab[5];   /* indexed by RtSlab; slab[RT_SLAB_NONE] unused */
     int64_t  batch;     /* examples in this batch: any, if the slabs are large enough for it */
     RtPool  *pool;      /* NULL: the calling thread only */
+    int64_t  first;     /* several ranks: the examples of the global batch before this rank's slice, where
+                         * a step built for them counts its dropout masks' elements from; else 0 */
 } RtCtx;
 
 /* ---- data-parallel training over MPI (dist.c; docs/distributed.md) ------------------- */

@@ -153,6 +153,14 @@ void rt_dist_gather(const double *mine, int n, double *all)
     memcpy(all, mine, sizeof *mine * (size_t)n);
 }
 
+void rt_dist_barrier(void)
+{
+#ifdef NNC_HAVE_MPI
+    if (D.mpi && D.size > 1)
+        MPI_Barrier(MPI_COMM_WORLD);
+#endif
+}
+
 void rt_dist_set_batch(int64_t batch) { D.batch = batch; }
 
 void rt_dist_stats(RtDistStats *out) { *out = D.stats; }

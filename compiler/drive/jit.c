@@ -59,7 +59,15 @@ static int jit_train(NncFront *f, const JitOptions *o)
                           {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY}};
     CompileResult cr = {0};
     double t2 = 0;
-    if (compile_entries(entries, 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
+    /* Several ranks compile the same step: rank 0 first, into the cache, and
+     * the others then find it there instead of compiling it again each. */
+    bool first_rank0 = rt_dist_size() > 1 && !o->no_cache;
+    if (first_rank0 && rt_dist_rank() > 0)
+        rt_dist_barrier();
+    int compiled = compile_entries(entries, 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err);
+    if (first_rank0 && rt_dist_rank() == 0)
+        rt_dist_barrier();
+    if (compiled != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
         || add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))

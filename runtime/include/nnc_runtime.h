@@ -177,6 +177,8 @@ void rt_dist_shard(int64_t batch, int rank, int size, int64_t *first, int64_t *c
 /* n doubles from every rank into all[size · n], in rank order (one rank: a
  * copy).  A collective: every rank calls it at the same point. */
 void rt_dist_gather(const double *mine, int n, double *all);
+/* Returns when every rank has called it (one rank: at once). */
+void rt_dist_barrier(void);
 /* The global batch of the step about to run (the reduction weighs rank r's
  * gradient by its share count_r / batch). */
 void rt_dist_set_batch(int64_t batch);

@@ -135,7 +135,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
 
     RtDataset train = {0}, test = {0};
     RtText text = {0};
-    char why[1024], p1[4096], p2[4096];
+    char why[1024] = "", p1[4096], p2[4096];
     int rc = 0;
     switch (r->data) {
     case RT_DATA_MNIST: {
@@ -196,7 +196,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     if (rc == 0)
         rc = rt_train(m, &cfg, why, sizeof why);
-    if (rc == 1)   /* not on an interrupt (130, 143): rt_train has said so */
+    if (rc == 1 && why[0])   /* not on an interrupt (130, 143): rt_train has said so; nor on a rank that
+                              * stops with rank 0 for a reason rank 0 gives */
         fprintf(log, "%s: error: %s\n", o->prog ? o->prog : "nnc", why);
     if (rt_dist_size() > 1 && o->verbose && rt_dist_rank() == 0) {
         RtDistStats st;

@@ -629,6 +629,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         if (!isfinite(loss)) {
             rc = rt_fail(1, err, errlen, "step %lld: the loss is %s; stopping%s", (long long)step, isnan(loss) ? "nan" : "infinite",
                       c->save_path ? " (the last checkpoint written is kept)" : "");
+            if (L.rank != 0 && errlen)
+                err[0] = '\0';   /* every rank has the same loss: rank 0 says it */
             break;
         }
         loss_sum += loss * (double)b;

@@ -26,6 +26,8 @@
 #              rank 0 saves that step, exit 130; Ctrl-C to mpirun (which
 #              sends every rank SIGTERM): they stop after one step, rank 0
 #              saves it and says so once, and no rank is left running
+#   nonfinite  a learning rate that blows up: both ranks stop after the
+#              step one process stops at, and only rank 0 says so
 #   resume     2 ranks train 30 steps and save; 3 ranks load that and go on
 #              to step 60: the same parameters as one process's 60 steps
 #              within 1e-5 per tensor
@@ -150,6 +152,15 @@ interrupt)
     [ -n "$n" ] && [ "$(grep -c 'after step' "$tmp/log")" = 1 ] && [ "$(step_of "$tmp/ck.st")" = "$n" ] \
         || { cat "$tmp/log"; exit 1; }
     [ -z "$(ours nnc)" ] || { echo "a rank is still running"; exit 1; } ;;
+nonfinite)
+    need_mpi; need_mnist
+    run 2 "$nnc" --jit --epochs 1 --lr 1e30 --threads 1 "$mlp" 2>"$tmp/log"
+    status=$?
+    cat "$tmp/log"
+    [ "$status" != 0 ] && [ "$(grep -c '^nnc: error: step [0-9]*: the loss is [a-z]*; stopping$' "$tmp/log")" = 1 ] \
+        || { echo "not one error line, or exit 0"; exit 1; }
+    grep -q '^nnc: error: step 2: the loss is nan; stopping$' "$tmp/log" \
+        || { echo "not the step one process stops at"; exit 1; } ;;
 resume)
     need_mpi; need_mnist
     "$nnc" --jit --steps 60 --threads 1 --save "$tmp/one.st" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -513,12 +513,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (!resumed && step_t)
         rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
-    if (c->sample && L.size > 1) {
-        L.size = 1;   /* rank 0 alone (rt_train): no gathers */
-        rc = sample(&L, err, errlen);
-        goto done;
-    }
     if (c->sample) {
+        L.size = 1;   /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
         rc = sample(&L, err, errlen);
         goto done;
     }
@@ -692,7 +688,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     }
 done:
     if (!agreed && L.size > 1)   /* failed before the others agreed: they must hear of it */
-        rc = agree(&L, rc ? rc : 0, err, errlen);
+        rc = agree(&L, rc, err, errlen);
     if (L.metrics && L.metrics != stdout)
         fclose(L.metrics);
     rt_chart_free(L.chart);

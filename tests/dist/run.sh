@@ -36,12 +36,21 @@
 #              trainer written without it refuses to run under mpirun (exit
 #              2, saying how to recompile); --emit=so does not link libmpi
 # Skipped (77) without mpirun or MNIST; the gpt case needs tinyshakespeare.
+# The ASan build runs dump and interrupt (tests/CMakeLists.txt),
+# with Open MPI's own leaks suppressed (tests/dist/lsan.supp).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 compare="/usr/bin/python3 $root/tests/dist/compare.py"
 # containers refuse Open MPI's single-copy shared memory ("Read -1, errno=1")
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# The ASan build: Open MPI keeps thousands of allocations to the end of the
+# process; tests/dist/lsan.supp names its libraries, which LSan can only
+# match in full stacks (the slow unwinder) of components still loaded
+# (no dlclose at MPI_Finalize).  The release build ignores all three.
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$root/tests/dist/lsan.supp"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 # mpirun N ARGS...: N ranks, as root too, more ranks than cores allowed; a
 # run that hangs fails the test after five minutes instead of stalling ctest
 run() {

@@ -58,7 +58,10 @@ run() {
     shift
     timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"
 }
-need_mpi() { command -v mpirun >/dev/null || { echo "no mpirun (apt-get install openmpi-bin); skipped"; exit 77; }; }
+need_mpi() {
+    command -v mpirun >/dev/null || { echo "no mpirun (apt-get install openmpi-bin); skipped"; exit 77; }
+    ldd "$nnc" | grep -q libmpi || { echo "this nnc was built without MPI (libopenmpi-dev); skipped"; exit 77; }
+}
 need_mnist() { [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }; }
 step_of() {  # step_of CHECKPOINT: its step counter
     /usr/bin/python3 -c '

@@ -13,11 +13,10 @@ steps only), the CPU seconds of the whole run (getrusage of the children:
 mpirun and its ranks, compilation included), and for the ranks, from -v,
 the seconds rank 0 spent starting (copying into buckets, sending, testing),
 waiting for buckets still on the way, and summing, per step.  Then the
-ratios, and the cost model of docs/distributed.md for this machine: the
-gradient bytes each rank receives per step over the bandwidth of a copy
-between two processes (measured here with a 2-rank MPI ping of the same
-size would be best; the model uses the measured reduction time instead, see
-the printout).
+ratios: throughput, and the waiting with overlap against without, which is
+the share of the transfer the backward pass hid.  The cost model's
+transfer time for this machine comes from bench/allgather.c (the same
+bytes through MPI_Allgather alone); docs/distributed.md section 5.
 """
 import argparse
 import json

@@ -90,6 +90,9 @@ static const char usage_text[] =
     "      --no-cache         compile without the persistent compile cache\n"
     "                         ($NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc, else\n"
     "                         ~/.cache/nnc; at most $NNC_CACHE_MAX bytes, 256M)\n"
+    "      --distributed      reduce the gradients across MPI ranks in the step: for\n"
+    "                         trainers run with mpirun -np N, and --dump-ir (--jit\n"
+    "                         under mpirun does it itself; docs/distributed.md)\n"
     "\n"
     "Predicting (--predict):\n"
     "      --input NAME=VALUES\n"
@@ -129,7 +132,8 @@ static const char *const stages[] = {"ast", "ir", "grad", "opt", "fused", "plan"
 enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXPORT, ACT_JIT, ACT_EMIT, ACT_PREDICT };
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_CHART, OPT_BATCH, OPT_SEED, OPT_COLOR,
-       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE, OPT_NO_KV_CACHE };
+       OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE, OPT_NO_KV_CACHE,
+       OPT_DISTRIBUTED };
 
 enum { MAX_INPUTS = 256 };  /* --input options */
 
@@ -154,6 +158,7 @@ typedef struct Options {
     const char *output_predict, *load_predict;  /* -o and --load of --predict */
     bool        onnx;       /* --emit=onnx (action ACT_EMIT) */
     const char *load_onnx;  /* its --load */
+    bool        distributed;/* --distributed: the step reduces gradients across MPI ranks */
 } Options;
 
 __attribute__((format(printf, 1, 2)))
@@ -332,6 +337,7 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, OPT_TRACE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE},
+        {"distributed", no_argument, NULL, OPT_DISTRIBUTED},
         {NULL, 0, NULL, 0},
     };
     /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
@@ -421,6 +427,7 @@ int main(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case OPT_NO_CACHE: o.jit.no_cache = 1; break;
         case OPT_NO_KV_CACHE: o.jit.no_kv_cache = 1; break;
+        case OPT_DISTRIBUTED: o.distributed = true; break;
         case OPT_EPOCHS:
             if (!parse_count(optarg, 1, RT_MAX_EPOCHS, &o.jit.epochs))
                 return usage_error("--epochs: expected an integer from 1 to %d, found '%s'", RT_MAX_EPOCHS, optarg);
@@ -530,12 +537,17 @@ int main(int argc, char **argv)
                                  "or with the trainer nnc writes");
     if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
         return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");
+    if (o.distributed && !(o.action == ACT_JIT || o.action == ACT_DUMP || (o.action == ACT_EMIT && o.emit == AOT_EXE && !o.onnx)))
+        return usage_error("%s", "--distributed goes with --jit, --dump-ir and writing a trainer; a library trains "
+                                 "in one process");
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];
 
     NncFront f;
     int st = nnc_front_file(&f, o.file, stderr, o.color);
+    if (st == NNC_OK && o.distributed && f.model)
+        f.model->train.distributed = true;
     if (st == NNC_OK && o.action != ACT_CHECK) {
         StrBuf out = {0};
         if (o.action == ACT_SUMMARY)

@@ -83,6 +83,12 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
 void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
                    int32_t *x, int32_t *y)
 {
+    rt_text_windows(t, T, 0, batch, seed, step, validation, x, y);
+}
+
+void rt_text_windows(const RtText *t, int64_t T, int64_t first, int64_t batch, uint64_t seed, uint64_t step,
+                     int validation, int32_t *x, int32_t *y)
+{
     int64_t begin = validation ? t->train_end : 0, end = validation ? t->n : t->train_end;
     int64_t starts = end - begin - T;
     uint64_t stream = validation ? TEXT_VALID_STREAM : TEXT_TRAIN_STREAM;
@@ -94,7 +100,7 @@ void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uin
         return;
     }
     for (int64_t b = 0; b < batch; b++) {
-        int64_t s = (int64_t)(rt_uniform(seed, stream, step, (uint64_t)b) * (double)starts);
+        int64_t s = (int64_t)(rt_uniform(seed, stream, step, (uint64_t)(first + b)) * (double)starts);
         if (s > starts - 1)   /* u·starts rounds up to starts only beyond 2^53 */
             s = starts - 1;
         const int32_t *src = t->ids + begin + s;

@@ -173,7 +173,13 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: --sample needs a model trained on text(...)\n", prog);
         return 2;
     }
+    char why[512];
+    if (rt_dist_init(why, sizeof why) != 0) {   /* under mpirun: one rank of several (docs/distributed.md) */
+        fprintf(stderr, "%s: error: %s\n", prog, why);
+        return 2;
+    }
     int rc = rt_run(m, &r, &o, stderr);
+    rt_dist_finalize();
     if (rt_alloc_injected())   /* a fault-injection test needs to know it happened */
         fprintf(stderr, "%s: note: allocation %s failed on purpose (NNC_FAIL_ALLOC)\n", o.prog, getenv("NNC_FAIL_ALLOC"));
     return rc;

@@ -3,6 +3,8 @@
  * `nnc --jit` and the executables `nnc model.nn` makes, so the two read the
  * same data the same way.
  */
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,15 +93,36 @@ static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *p
     return rc;
 }
 
+/* Threads for one rank of several: the cores mpirun bound it to, shared
+ * with the other ranks on the same machine when it bound none (more
+ * threads than cores make every rank wait for the slowest). */
+static int rank_threads(void)
+{
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int here = local && atoi(local) > 0 ? atoi(local) : 1;
+    int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores >= online && here > 1)   /* not bound: a share of the machine */
+        cores = online / here;
+    return cores > 0 ? cores : 1;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;
+    if (rt_dist_size() > 1 && !m->distributed) {
+        if (rt_dist_rank() == 0)
+            fprintf(log, "%s: error: started as one of %d ranks, but model '%s' was compiled for one process; "
+                         "recompile it with nnc --distributed\n", o->prog ? o->prog : "nnc", rt_dist_size(), m->name);
+        return 2;
+    }
     const char *env = getenv("NNC_DATA");
     const char *root = o->data_root ? o->data_root : env && env[0] ? env : ".";
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
-        .threads = o->threads > 0 ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), .threads_fixed = o->threads > 0,
+        .threads = o->threads > 0 ? (int)o->threads : rt_dist_size() > 1 ? rank_threads() : (int)sysconf(_SC_NPROCESSORS_ONLN), .threads_fixed = o->threads > 0,
         .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .chart_path = o->chart, .eval_only = o->eval_only,
         .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,
@@ -114,7 +137,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
 
     RtDataset train = {0}, test = {0};
     RtText text = {0};
-    char why[1024], p1[4096], p2[4096];
+    char why[1024] = "", p1[4096], p2[4096];
     int rc = 0;
     switch (r->data) {
     case RT_DATA_MNIST: {
@@ -175,8 +198,16 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     if (rc == 0)
         rc = rt_train(m, &cfg, why, sizeof why);
-    if (rc == 1)   /* not on an interrupt (130, 143): rt_train has said so */
+    if (rc == 1 && why[0])   /* not on an interrupt (130, 143): rt_train has said so; nor on a rank that
+                              * stops with rank 0 for a reason rank 0 gives */
         fprintf(log, "%s: error: %s\n", o->prog ? o->prog : "nnc", why);
+    if (rt_dist_size() > 1 && o->verbose && rt_dist_rank() == 0) {
+        RtDistStats st;
+        rt_dist_stats(&st);
+        fprintf(log, "allreduce (rank 0, %d ranks, %d threads each): %.3f s starting, %.3f s waiting, %.3f s summing; "
+                     "%.1f MB received in %lld buckets\n", rt_dist_size(), cfg.threads, st.start_seconds,
+                st.wait_seconds, st.reduce_seconds, (double)st.bytes / 1e6, (long long)st.messages);
+    }
     rt_dataset_free(&train);
     rt_dataset_free(&test);
     rt_text_free(&text);

@@ -7,6 +7,14 @@
  * mean loss is read back from where the plan put it.  Evaluation runs the
  * eval entry over the test split (or fixed validation windows of a text)
  * and averages loss and metrics weighted by batch size.
+ *
+ * Several ranks (mpirun; dist.c, docs/distributed.md): every rank draws the
+ * same order and runs the same step on its contiguous slice of each global
+ * batch (rt_dist_shard), the step's allreduce makes the update the same
+ * everywhere, and after each step one small gather gives every rank the
+ * batch's loss, any stop signal and any failure, so that all stop after
+ * the same step.  Evaluation splits its batches the same way.  Only rank 0
+ * writes: progress, lines, metrics, chart, checkpoints, samples.
  */
 #include <errno.h>
 #include <math.h>
@@ -56,7 +64,29 @@ typedef struct Loop {
     double               start;
     int                  quiet;   /* this evaluation: metrics only, no line */
     double               last_bar;/* when the progress bar was last drawn */
+    int                  rank, size;  /* in the MPI world (dist.c); one process: 0 and 1 */
+    int                  stop;    /* several ranks: the signal all ranks agreed to stop on, or 0 */
+    int                  failed;  /* several ranks: this rank failed and will stop at the next gather */
 } Loop;
+
+/* The signal that stops the run, if any: one process reads it as it comes,
+ * several ranks only as they agreed on it after a step. */
+static int stopping(const Loop *L) { return L->size > 1 ? L->stop : interrupted; }
+
+/* Several ranks: whether any of them failed (rc != 0) at this point, which
+ * every rank reaches once.  Returns rc, or 1 with why when only another
+ * rank failed (its message is its own). */
+static int agree(Loop *L, int rc, char *err, size_t errlen)
+{
+    if (L->size <= 1)
+        return rc;
+    double mine = rc, all[RT_MAX_RANKS];
+    rt_dist_gather(&mine, 1, all);
+    for (int r = 0; r < L->size && rc == 0; r++)
+        if (all[r] != 0)
+            rc = rt_fail(1, err, errlen, "rank %d: stopping with rank %d, which failed", L->rank, r);
+    return rc;
+}
 
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
@@ -137,6 +167,14 @@ static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
                   at(L, &L->m->targets[0]));
 }
 
+/* The same for windows [first, first + b) of the batch (a rank's slice). */
+static void fill_windows_at(Loop *L, uint64_t step, int validation, int64_t first, int64_t b)
+{
+    L->ctx.batch = b;
+    rt_text_windows(L->cfg->text, L->cfg->block, first, b, L->cfg->seed, step, validation, at(L, &L->m->inputs[0]),
+                    at(L, &L->m->targets[0]));
+}
+
 /* A scalar result of the batch that just ran. */
 static double read_act(Loop *L, RtBytes at)
 {
@@ -157,7 +195,9 @@ static int evaluate(Loop *L, Eval *out)
     if (!c->text && !c->test)
         return 0;  /* no test split: nothing to evaluate on */
     int64_t batches = c->text ? EVAL_WINDOW_BATCHES : (c->test->count + c->batch - 1) / c->batch;
-    for (int64_t k = 0; k < batches; k++) {
+    int64_t k0 = 0, mine = batches;   /* several ranks: a contiguous share of the batches each */
+    rt_dist_shard(batches, L->rank, L->size, &k0, &mine);
+    for (int64_t k = k0; k < k0 + mine; k++) {
         int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
         if (c->text)
             fill_windows(L, (uint64_t)k, 1, b);  /* the same windows every time */
@@ -171,6 +211,19 @@ static int evaluate(Loop *L, Eval *out)
         for (int i = 0; i < m->eval.nmetrics; i++)
             out->metric[i] += read_act(L, m->eval.metric[i]) * (double)b;
         out->examples += b;
+    }
+    if (L->size > 1) {  /* the sums of every rank, added in rank order */
+        double part[10] = {out->loss, (double)out->examples}, all[10 * RT_MAX_RANKS];
+        for (int i = 0; i < m->eval.nmetrics; i++)
+            part[2 + i] = out->metric[i];
+        rt_dist_gather(part, 10, all);
+        memset(out, 0, sizeof *out);
+        for (int r = 0; r < L->size; r++) {
+            out->loss += all[10 * r];
+            out->examples += (int64_t)all[10 * r + 1];
+            for (int i = 0; i < m->eval.nmetrics; i++)
+                out->metric[i] += all[10 * r + 2 + i];
+        }
     }
     out->loss /= (double)out->examples;
     for (int i = 0; i < m->eval.nmetrics; i++)
@@ -551,9 +604,36 @@ json:
 
 /* ---- the loop ------------------------------------------------------------------------- */
 
+static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen);
+
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
-    Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now()};
+    if (rt_dist_size() <= 1)
+        return train(m, c, err, errlen);
+    if (rt_dist_size() > RT_MAX_RANKS)
+        return rt_fail(1, err, errlen, "%d ranks; nnc trains with at most %d", rt_dist_size(), RT_MAX_RANKS);
+    /* Only rank 0 writes; the others train alike, silently. */
+    RtTrainConfig quiet = *c;
+    FILE *null = NULL;
+    if (rt_dist_rank() != 0) {
+        if (c->sample)
+            return 0;   /* sampling is one process's work */
+        if (!(null = fopen("/dev/null", "w")))
+            return rt_fail(1, err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        quiet.progress = 0, quiet.log = null;
+        quiet.save_path = quiet.metrics_path = quiet.chart_path = NULL;
+    }
+    int rc = train(m, &quiet, err, errlen);
+    if (null)
+        fclose(null);
+    return rc;
+}
+
+static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
+{
+    Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now(), .rank = rt_dist_rank(),
+              .size = rt_dist_size()};
+    int agreed = 0;   /* several ranks: this rank has passed the set-up's agree() */
     if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
         return rt_fail(1, err, errlen, c->eval_only ? "--eval needs a test split; the data source has none (add test: ...)"
                                                     : "no data to train on");
@@ -610,6 +690,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
     if (c->sample) {
+        L.size = 1;   /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
         rc = sample(&L, err, errlen);
         goto done;
     }
@@ -652,15 +733,18 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         goto done;
     }
     interrupted = 0;
+    agreed = 1;
+    if ((rc = agree(&L, rc, err, errlen)) != 0)
+        goto done;
     void (*old_int)(int) = signal(SIGINT, on_stop_signal), (*old_term)(int) = signal(SIGTERM, on_stop_signal);
-    double epoch_start = now(), loss_sum = 0, train_seconds = 0;
+    double epoch_start = now(), loss_sum = 0, train_seconds = 0, dist_loss = 0;
     int64_t loss_examples = 0, shuffled = -1;
     /* the default threads: each step on all of them or on one, whichever
      * the step times say is faster (pace.c); --threads N: always N */
     RtPace pace;
     rt_pace_init(&pace, c->threads_fixed ? 1 : rt_pool_threads(pool));
     int64_t one_thread_steps = 0;
-    while (step < total && !interrupted) {
+    while (step < total && !stopping(&L)) {
         double step_start = now();
         int serial = rt_pace_serial(&pace);
         rt_pool_set_serial(pool, serial);
@@ -672,26 +756,66 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             rt_shuffle(L.order, c->train->count, c->seed, (uint64_t)epoch);
         shuffled = epoch;
         int64_t b = c->batch;
-        if (c->text) {
+        int64_t first = in_epoch * c->batch;
+        if (!c->text && first + b > c->train->count)
+            b = c->train->count - first;  /* the short last batch */
+        if (L.size > 1) {
+            /* this rank's slice; a rank with none runs the batch's first example
+             * as a stand-in that the reduction and the loss weigh by 0 */
+            int64_t off, count;
+            rt_dist_shard(b, L.rank, L.size, &off, &count);
+            rt_dist_set_batch(b);
+            L.ctx.first = count ? off : 0;
+            if (c->text)
+                fill_windows_at(&L, (uint64_t)step, 0, count ? off : 0, count ? count : 1);
+            else
+                fill_examples(&L, c->train, L.order, first + (count ? off : 0), count ? count : 1);
+            m->train.fn(&L.ctx);
+            int pool_failed = rt_pool_failed(pool);
+            double mine[3] = {count ? read_act(&L, m->train.loss) * (double)count : 0, interrupted,
+                              pool_failed || L.failed}, all[3 * RT_MAX_RANKS];
+            rt_dist_gather(mine, 3, all);
+            double loss = 0;
+            int failed = 0;
+            for (int r = 0; r < L.size; r++) {  /* in rank order: the same bits everywhere */
+                loss += all[3 * r];
+                L.stop = all[3 * r + 1] > L.stop ? (int)all[3 * r + 1] : L.stop;
+                failed |= all[3 * r + 2] != 0;
+            }
+            loss /= (double)b;
+            if (pool_failed) {
+                rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
+                break;
+            }
+            if (L.failed)
+                break;   /* rc and why are set */
+            if (failed) {
+                rc = rt_fail(1, err, errlen, "rank %d: stopping at step %lld with a rank that failed", L.rank,
+                             (long long)step + 1);
+                break;
+            }
+            dist_loss = loss;
+        } else if (c->text) {
             fill_windows(&L, (uint64_t)step, 0, b);
         } else {
-            int64_t first = in_epoch * c->batch;
-            if (first + b > c->train->count)
-                b = c->train->count - first;  /* the short last batch */
             fill_examples(&L, c->train, L.order, first, b);
         }
-        double fn_start = now();
-        m->train.fn(&L.ctx);
-        rt_pace_step(&pace, now() - fn_start, b == c->batch);
-        if (rt_pool_failed(pool)) {
+        if (L.size <= 1) {
+            double fn_start = now();
+            m->train.fn(&L.ctx);
+            rt_pace_step(&pace, now() - fn_start, b == c->batch);
+        }
+        if (L.size <= 1 && rt_pool_failed(pool)) {
             rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
             break;
         }
-        double loss = read_act(&L, m->train.loss);
+        double loss = L.size > 1 ? dist_loss : read_act(&L, m->train.loss);
         step++;
         if (!isfinite(loss)) {
             rc = rt_fail(1, err, errlen, "step %lld: the loss is %s; stopping%s", (long long)step, isnan(loss) ? "nan" : "infinite",
                       c->save_path ? " (the last checkpoint written is kept)" : "");
+            if (L.rank != 0 && errlen)
+                err[0] = '\0';   /* every rank has the same loss: rank 0 says it */
             break;
         }
         loss_sum += loss * (double)b;
@@ -718,10 +842,14 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
             L.quiet = !(nth % every == 0 || step == total);
             if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
-                             now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0)
+                             now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
+                || (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)) {
+                if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
+                    L.failed = 1;
+                    continue;
+                }
                 break;
-            if (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)
-                break;
+            }
             loss_sum = 0, train_seconds = 0;
             loss_examples = 0;
             epoch_start = now();
@@ -734,15 +862,16 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         if (rt_chart_flush(L.chart, why, sizeof why) != 0 && rc == 0)
             rc = rt_fail(1, err, errlen, "%s", why);
     }
-    if (interrupted && rc == 0) {
+    if (stopping(&L) && rc == 0) {
+        int sig = stopping(&L);
         if (c->progress)
             fputs("\n", L.log);
-        fprintf(L.log, "%s after step %lld%s\n", interrupted == SIGTERM ? "terminated (SIGTERM)" : "interrupted",
+        fprintf(L.log, "%s after step %lld%s\n", sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted",
                 (long long)step, c->save_path ? "; saving" : "");
         if (c->save_path)
             rc = save(&L, c->save_path, err, errlen);
         if (rc == 0)
-            rc = 128 + interrupted;
+            rc = 128 + sig;
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, now() - L.start);
         if (pace.on)  /* what the chooser did: the steps it ran on one of the default threads */
@@ -751,6 +880,8 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
         fputc('\n', L.log);
     }
 done:
+    if (!agreed && L.size > 1)   /* failed before the others agreed: they must hear of it */
+        rc = agree(&L, rc, err, errlen);
     if (L.metrics && L.metrics != stdout)
         fclose(L.metrics);
     rt_chart_free(L.chart);

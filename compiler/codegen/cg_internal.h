@@ -55,6 +55,8 @@ LLVMValueRef cg_pool(Cg *c);
 LLVMValueRef cg_dim(Cg *c, int64_t d);
 /* Number of elements of a shape at run time. */
 LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);
+/* ctx->first: a rank's first example in the global batch (RtCtx) */
+LLVMValueRef cg_first(Cg *c);
 /* Address of node v's data (its slab base + plan offset). */
 LLVMValueRef cg_base(Cg *c, int v);
 /* Element idx of node v (a pointer typed as v's element). */
@@ -109,6 +111,9 @@ LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
  * of items [begin, end) ranges over) as a value built where the builder
  * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
+/* A node the entry function does with runtime calls, not a kernel of its
+ * own (ALLREDUCE): no body, no wrapper. */
+bool         cg_is_call(const IrNode *n);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);

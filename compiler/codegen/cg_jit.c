@@ -37,6 +37,8 @@ static int define_runtime(CgJit *j, const char **err)
         {"rt_parallel", (void *)rt_parallel},
         {"rt_uniform", (void *)rt_uniform},
         {"rt_task_scratch", (void *)rt_task_scratch},
+        {"rt_allreduce_start", (void *)rt_allreduce_start},  /* dist.c: a step built for several ranks */
+        {"rt_allreduce_wait", (void *)rt_allreduce_wait},
     };
     enum { NSYMS = sizeof syms / sizeof syms[0] };
     LLVMOrcCSymbolMapPair pairs[NSYMS];

@@ -443,9 +443,14 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef len = inner_len(c, &n->shape);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
     double keep = 1 / (1 - n->a.f);
+    /* a step for several ranks (attr i[2]): element e of this rank's slice is
+     * element e + first · per-example elements of the global batch, so the
+     * masks are those of one process */
+    LLVMValueRef skip = n->a.i[2] && n->shape.rank > 0 && n->shape.dim[0] == IR_BATCH
+                      ? LLVMBuildNSWMul(c->b, cg_first(c), cg_elems(c, &n->shape, 1, n->shape.rank), "skip") : NULL;
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
     LLVMValueRef e = LLVMBuildNSWAdd(c->b, out_row, l.iv, "");
-    LLVMValueRef args[4] = {cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), step, e};
+    LLVMValueRef args[4] = {cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), step, skip ? LLVMBuildNSWAdd(c->b, e, skip, "") : e};
     LLVMValueRef u = LLVMBuildCall2(c->b, ft, fn, args, 4, "u");
     LLVMValueRef drop = LLVMBuildFCmp(c->b, LLVMRealOLT, u, LLVMConstReal(c->t_f64, n->a.f), "");
     cg_store(c, v, e, LLVMBuildSelect(c->b, drop, cg_real(c, 0), cg_real(c, keep), ""));
@@ -527,7 +532,8 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 typedef enum KernelKind { KK_NONE, KK_EW, KK_ROWS, KK_REDUCE, KK_ARGMAX, KK_LAYOUT, KK_MATMUL, KK_GATHER,
-                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T, KK_PATCHES } KernelKind;
+                          KK_SCATTER, KK_ONE_HOT, KK_MASK, KK_WINDOWS, KK_WINDOWS_T, KK_PATCHES,
+                          KK_CALL } KernelKind;
 
 /* The op table's flags classify most ops; the ops with a kernel of their
  * own are named.  unit.codegen walks the table: every op that is not a
@@ -555,6 +561,7 @@ static KernelKind kind_of(const IrNode *n)
     case IR_WINDOWS: return KK_WINDOWS;
     case IR_WINDOWS_T: return KK_WINDOWS_T;
     case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T: return KK_PATCHES;  /* cg_patches.c */
+    case IR_ALLREDUCE: return KK_CALL;  /* the entry calls the runtime (cg_module.c make_entry) */
     default: return KK_NONE;
     }
 }
@@ -562,6 +569,8 @@ static KernelKind kind_of(const IrNode *n)
 bool cg_has_kernel(const IrNode *n) { return kind_of(n) != KK_NONE; }
 
 bool cg_op_has_kernel(IrOp op) { return kind_of(&(IrNode){.op = op}) != KK_NONE; }
+
+bool cg_is_call(const IrNode *n) { return kind_of(n) == KK_CALL; }
 
 LLVMValueRef cg_kernel_extent(Cg *c, int v)
 {
@@ -590,7 +599,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
         return cg_patches_extent(c, v);
     case KK_SCATTER:
         return cg_i64(c, 1);
-    case KK_NONE:
+    case KK_CALL: case KK_NONE:
         break;
     }
     return cg_i64(c, 0);
@@ -626,7 +635,7 @@ void cg_kernel_body(Cg *c, int v)
     case KK_WINDOWS: body_windows(c, v, l.iv); break;
     case KK_WINDOWS_T: body_windows_t(c, v, l.iv); break;
     case KK_PATCHES: cg_patches_body(c, v, l.iv); break;
-    case KK_MATMUL: case KK_SCATTER: case KK_NONE: break;
+    case KK_MATMUL: case KK_SCATTER: case KK_CALL: case KK_NONE: break;
     }
     cg_loop_end(c, &l);
 }

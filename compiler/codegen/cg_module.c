@@ -3,6 +3,8 @@
  *   void NAME(RtCtx *ctx)
  *     for each node with a kernel, in order:
  *       rt_parallel(ctx->pool, extent, NAME.kI, ctx)   (or a direct call when small)
+ *       (several ranks: rt_allreduce_start after a gradient's kernel,
+ *        rt_allreduce_wait where its ALLREDUCE stands)
  *     then every updated parameter and state is copied over its input.
  *
  * Kernels get the host's CPU and features and prefer 512-bit vectors; the
@@ -216,6 +218,24 @@ static LLVMValueRef make_wrapper(Cg *c, int v, const int *slots, int nslots, LLV
     return fn;
 }
 
+/* In the entry: rt_allreduce_start(ctx, x, n, bucket, offset, bucket elements,
+ * members, real bytes) with ALLREDUCE a's operand, or rt_allreduce_wait with
+ * a's own buffer (nnc_runtime.h).  The runtime copies x when it starts and
+ * writes a's buffer only when waited for, so the plan's live ranges (x until
+ * a, a from a on) hold as for any kernel. */
+static void allreduce_call(Cg *c, int a, const char *fn_name)
+{
+    const IrNode *n = &c->g->nodes[a];
+    LLVMTypeRef params[8] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i64, c->t_i64, c->t_i64, c->t_i64, c->t_i64};
+    LLVMTypeRef ft = LLVMFunctionType(c->t_void, params, 8, 0);
+    LLVMValueRef fn = cg_declare(c, fn_name, ft);
+    bool start = strcmp(fn_name, "rt_allreduce_start") == 0;
+    LLVMValueRef args[8] = {c->ctx_arg, cg_base(c, start ? n->in[0] : a), cg_elems(c, &n->shape, 0, n->shape.rank),
+                            cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), cg_i64(c, n->a.i[2]), cg_i64(c, n->a.i[3]),
+                            cg_i64(c, ir_type_size(n->type))};
+    LLVMBuildCall2(c->b, ft, fn, args, 8, "");
+}
+
 /* The entry `void name(RtCtx *ctx)`: each kernel[v] in order, then the
  * updates copied over their inputs. */
 static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTarget *t)
@@ -232,20 +252,34 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
     LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
     LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
     LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
-    for (int v = 0; v < g->n; v++) {
-        if (!kernel[v])
-            continue;
-        LLVMValueRef extent = cg_kernel_extent(c, v);
-        bool small = (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
-                     || too_small_for_threads(c, v);
-        if (small) {
-            LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
-            LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
-        } else {
-            LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
-            LLVMBuildCall2(c->b, par_t, par, args, 4, "");
+    /* starts[v]: the first ALLREDUCE whose gradient v makes, chained by next[] */
+    int *starts = malloc(sizeof *starts * (size_t)(2 * g->n + 1)), *next = starts + g->n;
+    for (int v = 0; v < g->n; v++)
+        starts[v] = -1;
+    for (int a = g->n - 1; a >= 0; a--)
+        if (cg_is_call(&g->nodes[a])) {
+            next[a] = starts[g->nodes[a].in[0]];
+            starts[g->nodes[a].in[0]] = a;
         }
+    for (int v = 0; v < g->n; v++) {
+        if (cg_is_call(&g->nodes[v]))  /* wait for the gradient's bucket, then its share of the sum */
+            allreduce_call(c, v, "rt_allreduce_wait");
+        if (kernel[v]) {
+            LLVMValueRef extent = cg_kernel_extent(c, v);
+            bool small = (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
+                         || too_small_for_threads(c, v);
+            if (small) {
+                LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
+                LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
+            } else {
+                LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
+                LLVMBuildCall2(c->b, par_t, par, args, 4, "");
+            }
+        }
+        for (int a = starts[v]; a >= 0; a = next[a])  /* a gradient is final once v has run: send it now */
+            allreduce_call(c, a, "rt_allreduce_start");
     }
+    free(starts);
     /* new parameters and state over the old: only now, when nothing reads the old */
     for (int o = 0; o < g->nouts; o++) {
         const IrOutput *out = &g->outs[o];
@@ -279,7 +313,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     Body *bodies = calloc((size_t)g->n + 1, sizeof *bodies);
     int nbodies = 0;
     for (int v = 0; v < g->n; v++) {
-        if (!cg_has_kernel(&g->nodes[v]) || p->alias[v] >= 0)   /* a view: its bytes are already there */
+        if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || p->alias[v] >= 0)   /* a view: its bytes are already there */
             continue;
         const IrNode *n = &g->nodes[v];
         int nslots, *slots;
@@ -453,7 +487,7 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
         for (int v = 0; v < g->n; v++) {
             s->body[i][v] = -1;
-            if (!cg_has_kernel(&g->nodes[v]) || e[i].p->alias[v] >= 0)
+            if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || e[i].p->alias[v] >= 0)
                 continue;
             StrBuf key = {0};
             kernel_key(&key, g, v);

@@ -75,6 +75,7 @@ static LLVMValueRef ctx_field(Cg *c, size_t byte_offset, LLVMTypeRef t, const ch
 
 LLVMValueRef cg_batch(Cg *c) { return ctx_field(c, offsetof(RtCtx, batch), c->t_i64, "batch"); }
 LLVMValueRef cg_pool(Cg *c) { return ctx_field(c, offsetof(RtCtx, pool), c->t_ptr, "pool"); }
+LLVMValueRef cg_first(Cg *c) { return ctx_field(c, offsetof(RtCtx, first), c->t_i64, "first"); }
 
 LLVMValueRef cg_dim(Cg *c, int64_t d) { return d == IR_BATCH ? cg_batch(c) : cg_i64(c, d); }
 

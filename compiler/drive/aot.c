@@ -335,7 +335,16 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         /* zlib statically too: the trainer needs only libc and libm */
         char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
                         "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
-                        SAN NULL};
+                        SAN NULL, NULL, NULL, NULL, NULL};
+#ifdef NNC_MPI_LIBS
+        /* a runtime built with MPI (dist.c): the trainer runs under mpirun too */
+        int at = 0;
+        while (argv[at])
+            at++;
+        char *libs = arena_printf(a, "%s", NNC_MPI_LIBS);
+        for (char *l = strtok(libs, ","); l && at < (int)(sizeof argv / sizeof *argv) - 1; l = strtok(NULL, ","))
+            argv[at++] = l;
+#endif
         rc = run_cc(argv, log);
     } else if (rc == 0 && o->kind == AOT_SO) {
         /* The runtime's symbols stay inside: only the model's functions are

@@ -113,6 +113,8 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
     sb_puts(b, "\nstatic const RtModel model = {\n    .name = ");
     c_string(b, m->name);
     sb_printf(b, ", .real = RT_F32, .batch = %lld", (long long)m->batch);
+    if (m->distributed)
+        sb_puts(b, ", .distributed = 1");
     if (e->train) {
         sb_puts(b, ",\n    .train = ");
         c_entry(b, &m->train, e->train);

@@ -18,7 +18,23 @@ static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
     return 0;
 }
 
+static int jit_train(NncFront *f, const JitOptions *o);
+
+/* Under mpirun, one of several ranks: every rank compiles the same step,
+ * with the gradients' allreduce (docs/distributed.md). */
 int nnc_jit_train(NncFront *f, const JitOptions *o)
+{
+    char why[512];
+    if (rt_dist_init(why, sizeof why) != 0) {
+        fprintf(o->log, "nnc: error: %s\n", why);
+        return 2;
+    }
+    int rc = jit_train(f, o);
+    rt_dist_finalize();
+    return rc;
+}
+
+static int jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
     double t0 = drive_now();
@@ -29,7 +45,8 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
         return 1;
     }
     TrainModel tm;
-    TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr};
+    TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr,
+                         .distributed = rt_dist_size() > 1};
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
@@ -49,7 +66,15 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
                           {&tm.decode.step.L.g, tm.decode.plan, NNC_DECODE_ENTRY}};
     CompileResult cr = {0};
     double t2 = 0;
-    if (compile_entries(entries, decode ? 3 : 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
+    /* Several ranks compile the same step: rank 0 first, into the cache, and
+     * the others then find it there instead of compiling it again each. */
+    bool first_rank0 = rt_dist_size() > 1 && !o->no_cache;
+    if (first_rank0 && rt_dist_rank() > 0)
+        rt_dist_barrier();
+    int compiled = compile_entries(entries, decode ? 3 : 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err);
+    if (first_rank0 && rt_dist_rank() == 0)
+        rt_dist_barrier();
+    if (compiled != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
         || add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))

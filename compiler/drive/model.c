@@ -197,6 +197,8 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
         t.seed = o->seed;
     if (o->lr > 0)
         t.optimizer_args[0] = (Value){.kind = VAL_FLOAT, .f = o->lr};
+    if (o->distributed)
+        t.distributed = true;
     m->train = t;  /* lowering reads the recipe from the model */
 
     memset(out, 0, sizeof *out);
@@ -212,6 +214,7 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     out->rm.name = m->name;
     out->rm.real = RT_F32;
     out->rm.batch = t.batch;
+    out->rm.distributed = t.distributed;
     describe_recipe(&out->recipe, m, &f->src, &f->arena);
     return 0;
 }

@@ -19,6 +19,7 @@
 typedef struct TrainOverrides {
     int64_t epochs, steps, batch, seed;  /* seed: -1 keep */
     double  lr;
+    bool    distributed;                 /* reduce gradients across MPI ranks (allreduce nodes) */
 } TrainOverrides;
 
 typedef struct TrainModel {

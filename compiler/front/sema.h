@@ -70,6 +70,8 @@ typedef struct SemaTrain {
     Value          optimizer_args[BUILTIN_MAX_PARAMS];
     Value          schedule_args[BUILTIN_MAX_PARAMS];
     int64_t        batch, epochs, steps, seed, eval_every;  /* 0 where not given */
+    bool           distributed;       /* the driver's, not the block's: gradients summed across MPI
+                                       * ranks before the update (allreduce nodes; docs/distributed.md) */
 } SemaTrain;
 
 typedef struct SemaModel {

@@ -99,6 +99,10 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
             put_num(sb, a->f);
         }
         break;
+    case IR_ALLREDUCE:
+        if (a->i[0] >= 0)
+            sb_printf(sb, " bucket %lld at %lld of %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+        break;
     case IR_FUSED: case IR_FUSED_ROWS:
         if (a->name)
             sb_printf(sb, " \"%s\"", a->name);

@@ -31,6 +31,18 @@ int nnc_build_step(const SemaModel *m, const Source *src, Arena *a, IrType ftype
         return -1;
     }
     if (parts == STEP_TRAIN && m->train.optimizer) {
+        /* data-parallel: each rank has the gradient of its slice of the batch;
+         * the update needs the whole batch's, the same on every rank */
+        for (int i = 0; i < g->n && m->train.distributed; i++)  /* dropout: masks counted from the rank's first example */
+            if (g->nodes[i].op == IR_RANDOM_MASK)
+                g->nodes[i].a.i[2] = 1;
+        for (int i = 0; i < m->nparams && m->train.distributed; i++)
+            if (out->grads[i] >= 0) {
+                Span at = g->nodes[out->grads[i]].at;
+                out->grads[i] = ir_add(g, IR_ALLREDUCE, &out->grads[i], 1, &(IrAttr){.i = {-1}}, at);
+                if (out->grads[i] >= 0)
+                    g->nodes[out->grads[i]].layer = "data-parallel";
+            }
         if (optim_append(&out->L, &m->train, out->grads) != 0) {
             *err = g->error;
             return -1;

@@ -20,6 +20,8 @@ int pass_simplify(IrGraph *g);   /* x*1, x+0, x-0, x/1, --x, permute of permute,
 int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), except OPF_RANDOM */
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
+int pass_buckets(IrGraph *g);    /* ALLREDUCE nodes (several ranks) into buckets, in the order
+                                  * their gradients become final (buckets.c) */
 
 /* Memory plan: where every value lives, for every batch size at once. */
 typedef enum IrSlab { SLAB_NONE, SLAB_INPUT, SLAB_PARAM, SLAB_STATE, SLAB_ACT } IrSlab;

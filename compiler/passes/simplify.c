@@ -178,6 +178,8 @@ static int simplify_node(Simplify *s, int i, const int *in)
         return reshape(s, i, in[0]);
     case IR_BROADCAST:
         return same_as(s, n, in[0]);
+    case IR_ALLREDUCE:  /* every rank has the same constant: its weighted mean is itself */
+        return uniform_const(d, in[0]) >= 0 ? same_as(s, n, in[0]) : -1;
     default:  /* no rule (constant operands of the elementwise ones were folded above) */
         return -1;
     }

@@ -160,12 +160,57 @@ static inline int64_t rt_bytes_at(RtBytes x, int64_t planned, int64_t batch)
 
 /* What a generated entry `void NAME(RtCtx *)` reads: every tensor is at
  * slab[its slab] + its offset at this batch.  Layout fixed: the generated
- * code loads these fields by byte offset (0, 40, 48). */
+ * code loads these fields by byte offset (0, 40, 48, 56). */
 typedef struct RtCtx {
     uint8_t *slab[5];   /* indexed by RtSlab; slab[RT_SLAB_NONE] unused */
     int64_t  batch;     /* examples in this batch: any, if the slabs are large enough for it */
     RtPool  *pool;      /* NULL: the calling thread only */
+    int64_t  first;     /* several ranks: the examples of the global batch before this rank's slice, where
+                         * a step built for them counts its dropout masks' elements from; else 0 */
 } RtCtx;
+
+/* ---- data-parallel training over MPI (dist.c; docs/distributed.md) ------------------- */
+
+/* Joins the MPI world when mpirun started this process (its environment
+ * says so); otherwise, and in a build without MPI, one rank and no MPI.
+ * Returns 0, or 1 with why: a build without MPI started as one of several
+ * ranks.  Call once, first; rt_dist_finalize at the end. */
+int  rt_dist_init(char *err, size_t errlen);
+void rt_dist_finalize(void);
+enum { RT_MAX_RANKS = 1024 };   /* the most ranks a run may have */
+int  rt_dist_available(void);   /* built with MPI */
+int  rt_dist_rank(void);        /* 0 .. size-1 */
+int  rt_dist_size(void);        /* 1: one process */
+/* Rank r's slice of a batch of `batch` examples: [first, first + count),
+ * contiguous, in rank order; the first batch mod size ranks take one more
+ * (count may be 0 when the batch is smaller than the world). */
+void rt_dist_shard(int64_t batch, int rank, int size, int64_t *first, int64_t *count);
+/* n doubles from every rank into all[size · n], in rank order (one rank: a
+ * copy).  A collective: every rank calls it at the same point. */
+void rt_dist_gather(const double *mine, int n, double *all);
+/* Returns when every rank has called it (one rank: at once). */
+void rt_dist_barrier(void);
+/* The global batch of the step about to run (the reduction weighs rank r's
+ * gradient by its share count_r / batch). */
+void rt_dist_set_batch(int64_t batch);
+/* What generated code calls for an ALLREDUCE node (docs/ir.md): start when
+ * the gradient x of n reals (real: 4 or 8 bytes) is final, its part at
+ * offset of bucket k (elems reals, members gradients); wait just before the
+ * update, which writes sum_r (count_r / batch) x_r to out, in rank order,
+ * the same bits on every rank. */
+void rt_allreduce_start(RtCtx *ctx, const void *x, int64_t n, int64_t k, int64_t offset, int64_t elems,
+                        int64_t members, int64_t real);
+void rt_allreduce_wait(RtCtx *ctx, void *out, int64_t n, int64_t k, int64_t offset, int64_t elems,
+                       int64_t members, int64_t real);
+/* Where the reduction's time went, since the process started. */
+typedef struct RtDistStats {
+    double  start_seconds;   /* in rt_allreduce_start: copies into buckets, sends, progress tests */
+    double  wait_seconds;    /* blocked in rt_allreduce_wait for buckets still on the way */
+    double  reduce_seconds;  /* summing the ranks' parts */
+    int64_t bytes;           /* gradient bytes received from other ranks */
+    int64_t messages;        /* buckets sent */
+} RtDistStats;
+void rt_dist_stats(RtDistStats *out);
 
 /* ---- a compiled model, as the training loop sees it (train.c) ---------------------- */
 
@@ -233,6 +278,8 @@ typedef struct RtModel {
     RtTensorSpec *targets;
     int           ntargets;
     RtDecode      decode;         /* text models: --sample with a key/value cache (fn NULL: none) */
+    int           distributed;    /* the train entry reduces gradients across ranks (ALLREDUCE): it may run
+                                   * under mpirun (docs/distributed.md); 0: one process only */
 } RtModel;
 
 /* The largest values the command lines take (nnc and the trainers say so
@@ -352,6 +399,10 @@ int  rt_text_load_bpe(const char *path, double split, int32_t vocab, struct RtBp
  * validation part when validation is set. */
 void rt_text_batch(const RtText *t, int64_t T, int64_t batch, uint64_t seed, uint64_t step, int validation,
                    int32_t *x, int32_t *y);
+/* Windows [first, first + count) of that batch (a rank's slice of it): the
+ * same windows rt_text_batch gives there. */
+void rt_text_windows(const RtText *t, int64_t T, int64_t first, int64_t count, uint64_t seed, uint64_t step,
+                     int validation, int32_t *x, int32_t *y);
 void rt_text_free(RtText *t);
 
 /* ---- byte-level BPE (bpe.c) ------------------------------------------------------------ */

@@ -21,5 +21,6 @@ void register_rt_json(void);
 void register_rt_npy(void);
 void register_rt_bpe(void);
 void register_rt_pace(void);
+void register_rt_dist(void);
 
 #endif

@@ -153,6 +153,7 @@ static const char *const no_form[] = {
     "patches_t", "pool_max_t",
     "random_mask",                          /* dropout while training */
     "fused", "fused_rows", "matmul_epi",    /* the export reads the graph before fusion */
+    "allreduce",                            /* data-parallel training: gradients only */
 };
 
 static void test_table(void)

@@ -8,6 +8,7 @@
 
 #include "../codegen/cg.h"
 #include "compile.h"
+#include "memcheck.h"
 #include "model.h"
 
 static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
@@ -33,6 +34,9 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
+    /* what the slabs will take, before any LLVM work: training here, on this machine */
+    if (nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
+        return 1;
     double t1 = drive_now();
     const char *err = NULL;
     CgJit *jit = NULL;

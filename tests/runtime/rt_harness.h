@@ -20,5 +20,6 @@ void register_rt_init(void);
 void register_rt_json(void);
 void register_rt_npy(void);
 void register_rt_bpe(void);
+void register_rt_memory(void);
 
 #endif

@@ -109,7 +109,9 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
     }
     char *buf;
     size_t len;
-    if (rt_read_whole(path, &buf, &len, err, errlen) != 0)
+    /* a value takes at least two bytes ("1,"), so at most two floats' bytes per byte of text */
+    if (rt_file_check(path, 3, "the text and its values as floats", err, errlen) != 0
+        || rt_read_whole(path, &buf, &len, err, errlen) != 0)
         return -1;
 
     int classified = classes > 0;

@@ -252,6 +252,9 @@ int rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, c
             goto done;
         }
 
+    if (rt_memory_check((int64_t)(bytes * sizeof *out->x + (size_t)count * sizeof *out->labels), NULL, err, errlen,
+                        "%s: %u images of %ux%u pixels as floats", img.path, count, rows, cols) != 0)
+        goto done;
     out->x = rt_malloc(bytes * sizeof *out->x);
     out->labels = rt_malloc((size_t)count * sizeof *out->labels);
     if (!out->x || !out->labels) {

@@ -74,6 +74,9 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     char ts[128];
     c->elems = per;
     c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
+    if (rt_memory_check(total > INT64_MAX / 4 ? -1 : total * 4, NULL, err, errlen, "%s: array '%s' (%lld values as %s)",
+                        path, t->name, (long long)total, c->dtype == RT_I32 ? "int32" : "float32") != 0)
+        return -1;
     c->data = column_alloc((size_t)total * 4);
     if (!c->data)
         return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,

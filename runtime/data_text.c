@@ -32,7 +32,8 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
     }
     char *raw;
     size_t n;
-    if (rt_read_whole(path, &raw, &n, err, errlen) != 0)
+    if (rt_file_check(path, 1 + sizeof *out->ids, "the text and its token ids", err, errlen) != 0
+        || rt_read_whole(path, &raw, &n, err, errlen) != 0)
         return -1;
     unsigned char *text = (unsigned char *)raw;  /* bytes, not characters of a string */
     if (n == 0) {
@@ -134,7 +135,12 @@ int rt_text_load_bpe(const char *path, double split, int32_t vocab, RtBpe *given
         return rt_fail(-1, err, errlen, "split %g is not between 0 and 1", split);
     char *raw;
     size_t n;
-    if (rt_read_whole(path, &raw, &n, err, errlen) != 0)
+    /* learning the merges holds each byte's symbol and its neighbours, and
+     * the places of each pair: about 32 bytes per byte of text (bpe.c) */
+    if (rt_file_check(path, given ? 1 + sizeof *out->ids : 32,
+                      given ? "the text and its token ids" : "the text, its token ids and the byte-pair learner's arrays",
+                      err, errlen) != 0
+        || rt_read_whole(path, &raw, &n, err, errlen) != 0)
         return -1;
     const uint8_t *text = (const uint8_t *)raw;
     int64_t train_end = (int64_t)floor((double)n * split), valid = (int64_t)n - train_end;

@@ -198,6 +198,11 @@ int rt_instance_save(const RtInstance *x, const char *path)
  * the old ones stay, and so does everything the caller had. */
 static int grow(RtInstance *x, int64_t batch)
 {
+    /* the new slabs come while the old are held: both must fit */
+    int64_t want = (int64_t)(rt_slab_size(x->m, RT_SLAB_INPUT, batch) + rt_slab_size(x->m, RT_SLAB_ACT, batch));
+    char err[ERR_LEN];
+    if (rt_memory_check(want, NULL, err, sizeof err, "train_step: batch %lld", (long long)batch) != 0)
+        return fail(x, "%s", err);
     uint8_t *input = rt_slab_alloc(x->m, RT_SLAB_INPUT, batch), *act = rt_slab_alloc(x->m, RT_SLAB_ACT, batch);
     if (!input || !act) {
         free(input);

@@ -171,6 +171,9 @@ static int inflate_all(const uint8_t *src, uint64_t n, uint8_t **out, uint64_t w
      * 1 MiB): an incompressible array then needs no growing */
     uint64_t guess = n < (UINT64_MAX >> 2) && 2 * n > (1u << 20) ? 2 * n : 1u << 20;
     uint64_t cap = want < guess ? want : guess, in = 0, outn = 0;
+    if (rt_memory_check(want > INT64_MAX ? -1 : (int64_t)want, NULL, err, errlen, "member '%s' (%llu bytes inflated)",
+                        name, (unsigned long long)want) != 0)
+        return -1;
     uint8_t *buf = rt_malloc(cap ? (size_t)cap : 1);
     z_stream s = {0};
     if (!buf || inflateInit2(&s, -15) != Z_OK) {

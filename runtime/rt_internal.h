@@ -25,6 +25,17 @@ int   rt_alloc_injected(void);
  * way runtime functions say why they failed. */
 int rt_fail(int rc, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Before an allocation of `want` bytes (want < 0: more than int64 holds):
+ * 0 when it can fit (rt_memory_available), else -1 with "WHAT needs 74.2 GiB
+ * of memory (DETAIL); this machine has 7.6 GiB" in err, WHAT from fmt, the
+ * parenthesis only with a detail (mem.c). */
+int rt_memory_check(int64_t want, const char *detail, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The same for a data file read whole and turned into arrays of about
+ * per_byte bytes for each of its bytes (what names them): 0 when it fits,
+ * or is not a regular file (its reader says why it cannot read it). */
+int rt_file_check(const char *path, int64_t per_byte, const char *what, char *err, size_t errlen);
+
 /* Elements of t for a batch (shape[i] == -1 is the batch). */
 static inline int64_t rt_elems(const RtTensorSpec *t, int64_t batch)
 {

@@ -31,6 +31,21 @@ uint8_t *rt_slab_alloc(const RtModel *m, int s, int64_t batch)
 int rt_slabs_alloc(const RtModel *m, int64_t batch, uint8_t *slab[5], char *err, size_t errlen)
 {
     memset(slab, 0, 5 * sizeof *slab);
+    /* what does not fit is refused here, not "allocated" by overcommit and
+     * then killed by the OOM killer while zeroing it */
+    char detail[160];
+    if (rt_memory_check(rt_model_bytes(m, batch), rt_model_bytes_detail(m, batch, detail, sizeof detail), err, errlen,
+                        "model '%s' at batch %lld", m->name, (long long)batch) != 0) {
+        int64_t fits = rt_model_max_batch(m, rt_memory_available(NULL));
+        size_t used = strlen(err);
+        if (used < errlen)
+            snprintf(err + used, errlen - used,
+                     !fits ? "; not even a batch of one fits"
+                     : fits < m->batch ? "; a batch of at most %lld fits (the model was compiled for %lld: nnc --batch N)"
+                                       : "; a batch of at most %lld fits",
+                     (long long)fits, (long long)m->batch);
+        return -1;
+    }
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         if (!(slab[s] = rt_slab_alloc(m, s, batch))) {
             size_t size = rt_slab_size(m, s, batch);

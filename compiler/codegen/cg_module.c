@@ -236,19 +236,32 @@ static void allreduce_call(Cg *c, int a, const char *fn_name)
     LLVMBuildCall2(c->b, ft, fn, args, 8, "");
 }
 
+/* Kernel launches per function of an entry: the launches are one basic
+ * block, and LLVM's instruction selection (SelectionDAG, a block at a time)
+ * costs more than linearly in a block's size: the step of a 64-block GPT
+ * (8,000 launches) spent most of its machine-code time there. */
+enum { ENTRY_PART = 128 };
+
+/* c->fn: a new function `void name(RtCtx *ctx)`, the builder at its entry. */
+static void begin_function(Cg *c, const char *name, LLVMTypeRef step_t, const CgTarget *t)
+{
+    c->fn = LLVMAddFunction(c->mod, name, step_t);
+    mark_function(c, c->fn, t);
+    c->ctx_arg = LLVMGetParam(c->fn, 0);
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+}
+
 /* The entry `void name(RtCtx *ctx)`: each kernel[v] in order, then the
- * updates copied over their inputs. */
+ * updates copied over their inputs.  Past ENTRY_PART launches they go in
+ * internal, never inlined functions name.part0, name.part1, ... that the
+ * entry calls in order. */
 static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTarget *t)
 {
     const IrGraph *g = c->g;
     c->slot_node = NULL;
     c->nslots = 0;
     LLVMTypeRef step_t = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
-    c->fn = LLVMAddFunction(c->mod, name, step_t);
-    mark_function(c, c->fn, t);
-    c->ctx_arg = LLVMGetParam(c->fn, 0);
-    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
-    LLVMPositionBuilderAtEnd(c->b, c->entry);
     LLVMTypeRef par_params[4] = {c->t_ptr, c->t_i64, c->t_ptr, c->t_ptr};
     LLVMTypeRef par_t = LLVMFunctionType(c->t_void, par_params, 4, 0);
     LLVMValueRef par = cg_declare(c, "rt_parallel", par_t);
@@ -261,10 +274,30 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             next[a] = starts[g->nodes[a].in[0]];
             starts[g->nodes[a].in[0]] = a;
         }
+    int launches = 0;
+    for (int v = 0; v < g->n; v++)
+        launches += kernel[v] != NULL;
+    int nparts = launches > ENTRY_PART ? (launches + ENTRY_PART - 1) / ENTRY_PART : 0, done = 0;
+    LLVMValueRef *parts = calloc((size_t)nparts + 1, sizeof *parts);
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    if (!nparts)
+        begin_function(c, name, step_t, t);
     for (int v = 0; v < g->n; v++) {
+        /* a part begins at a kernel: an ALLREDUCE always follows its gradient's */
+        if (nparts && kernel[v] && done % ENTRY_PART == 0) {
+            if (done)
+                LLVMBuildRetVoid(c->b);
+            char pname[256];
+            snprintf(pname, sizeof pname, "%s.part%d", name, done / ENTRY_PART);
+            begin_function(c, pname, step_t, t);
+            LLVMSetLinkage(c->fn, LLVMInternalLinkage);
+            LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, noinline, 0));
+            parts[done / ENTRY_PART] = c->fn;
+        }
         if (cg_is_call(&g->nodes[v]))  /* wait for the gradient's bucket, then its share of the sum */
             allreduce_call(c, v, "rt_allreduce_wait");
         if (kernel[v]) {
+            done++;
             LLVMValueRef extent = cg_kernel_extent(c, v);
             bool small = (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
                          || too_small_for_threads(c, v);
@@ -280,6 +313,13 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             allreduce_call(c, a, "rt_allreduce_start");
     }
     free(starts);
+    if (nparts) {
+        LLVMBuildRetVoid(c->b);
+        begin_function(c, name, step_t, t);
+        for (int k = 0; k < nparts; k++)
+            LLVMBuildCall2(c->b, step_t, parts[k], &c->ctx_arg, 1, "");
+    }
+    free(parts);
     /* new parameters and state over the old: only now, when nothing reads the old */
     for (int o = 0; o < g->nouts; o++) {
         const IrOutput *out = &g->outs[o];

@@ -8,6 +8,7 @@
 
 #include "../codegen/cg.h"
 #include "compile.h"
+#include "memcheck.h"
 #include "model.h"
 
 static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
@@ -50,6 +51,9 @@ static int jit_train(NncFront *f, const JitOptions *o)
     int rc = nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
+    /* what the slabs will take, before any LLVM work: training here, on this machine */
+    if (nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
+        return 1;
     /* sampling: the decode entry too, when the model has one (a key/value cache) */
     if (o->sample && !o->no_kv_cache && (rc = nnc_train_model_decode(f, &tm, log)) != 0)
         return rc;

@@ -322,6 +322,29 @@ typedef struct RtTrainConfig {
  * that stopped being finite). */
 int rt_train(const RtModel *m, const RtTrainConfig *cfg, char *err, size_t errlen);
 
+/* ---- memory estimates (mem.c) ---------------------------------------------------------- */
+
+/* Bytes this process may still allocate: the least of the machine's
+ * physical memory, what ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA)
+ * leave beyond what it holds, and its cgroup's memory.max beyond
+ * memory.current.  *limit (when not NULL) says which: "physical",
+ * "ulimit -v", "ulimit -d" or "cgroup". */
+int64_t rt_memory_available(const char **limit);
+/* "this machine has 23.5 GiB", "ulimit -v leaves this process 812.0 MiB",
+ * ...: the second half of a refusal.  Returns what snprintf does. */
+int rt_memory_says(int64_t available, const char *limit, char *buf, size_t len);
+/* bytes as "74.2 GiB" (binary units; "512 bytes" below 1 KiB), into buf */
+const char *rt_bytes_str(int64_t bytes, char *buf, size_t len);
+/* Bytes m's slabs take for batches of up to `batch` (what rt_train and an
+ * embedded instance allocate before the first step). */
+int64_t rt_model_bytes(const RtModel *m, int64_t batch);
+/* What those bytes are: "activations and inputs 73.0 GiB, parameters
+ * 1.2 MiB, optimizer state 2.4 MiB", into buf. */
+const char *rt_model_bytes_detail(const RtModel *m, int64_t batch, char *buf, size_t len);
+/* The largest batch whose slabs take at most `have` bytes (0: none), were
+ * m planned for it (slabs never shrink below the planned batch's). */
+int64_t rt_model_max_batch(const RtModel *m, int64_t have);
+
 /* ---- data sets (data_idx.c, data_csv.c, data_text.c) -------------------------------- */
 
 typedef enum RtNormalize {

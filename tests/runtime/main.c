@@ -36,7 +36,7 @@ void rt_add_suite(const char *name, const RtTestCase *tests)
         CU_add_test(s, t->name, t->fn);
 }
 
-#define SUITES(X) X(data) X(checkpoint) X(pool) X(init) X(json) X(npy) X(bpe) X(pace) X(dist)
+#define SUITES(X) X(data) X(checkpoint) X(pool) X(init) X(json) X(npy) X(bpe) X(pace) X(dist) X(memory)
 
 int main(int argc, char **argv)
 {

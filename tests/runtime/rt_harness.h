@@ -22,5 +22,6 @@ void register_rt_npy(void);
 void register_rt_bpe(void);
 void register_rt_pace(void);
 void register_rt_dist(void);
+void register_rt_memory(void);
 
 #endif

@@ -1,0 +1,63 @@
+#!/bin/sh
+# memory.sh NNC ROOT [sanitized] — what cannot fit is refused before it is allocated,
+# naming the bytes wanted and what the machine (or ulimit) leaves; exit 1.
+#   1. a train block's batch of 1,048,576 whose activations take 771 GiB: a
+#      located error at the batch before any code is generated, and a note
+#      on the largest batch that fits
+#   2. --batch 100000 of an MLP (6.1 GiB) under ulimit -v 4000000: located
+#      at the model, the limit named
+#   3. a text file of 1 TiB (sparse: no disk used) is refused by size before
+#      it is read: 5 TiB for the text and its token ids
+# What the machine has varies: those numbers are replaced by N and B.
+# Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
+# address space for its shadow memory, which no ulimit -v allows.
+set -u
+nnc=$1 root=$2 sanitized=${3:-}
+dir=$root/tests/jit/memory
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export NNC_CACHE_DIR="$tmp/cache"
+fail=0
+norm() { sed -E 's/(this machine has|leaves this process) [0-9.]+ [KMGT]iB/\1 N/; s/at most [0-9]+ fits/at most B fits/'; }
+check() {  # check NAME STATUS: the log normalised against the expected text in $tmp/want
+    if [ "$2" != 1 ] || ! norm <"$tmp/log" | diff -u "$tmp/want" - >&2; then
+        echo "memory.sh: case $1 failed (exit $2)" >&2
+        cat "$tmp/log" >&2
+        fail=1
+    fi
+}
+
+cd "$dir" || exit 1
+"$nnc" --jit --color=never huge_batch.nn >"$tmp/log" 2>&1
+status=$?
+cat >"$tmp/want" <<'EOF'
+huge_batch.nn:15:17: error: the training step needs 771.4 GiB of memory at batch 1048576 (activations and inputs 771.2 GiB, parameters 198.8 MiB, optimizer state 128 bytes); this machine has N
+    15 |     batch     = 1048576
+       |                 ^~~~~~~
+huge_batch.nn: note: a batch of at most B fits
+EOF
+check huge_batch $status
+
+if [ "$sanitized" != sanitized ]; then
+    (ulimit -v 4000000 && exec "$nnc" --jit --color=never --batch 100000 mlp.nn) >"$tmp/log" 2>&1
+    status=$?
+    cat >"$tmp/want" <<'EOF'
+mlp.nn:3:7: error: the training step needs 6.1 GiB of memory at batch 100000 (--batch) (activations and inputs 6.0 GiB, parameters 28.3 MiB, optimizer state 128 bytes); ulimit -v leaves this process N
+    3 | model mlp {
+      |       ^~~
+mlp.nn: note: a batch of at most B fits
+EOF
+    check ulimit $status
+fi
+
+# the text model of the jit tests, its data a sparse file of 1 TiB
+cp "$root/tests/jit/abcd.nn" "$tmp/m.nn"
+if truncate -s 1T "$tmp/abcd.txt" 2>/dev/null; then
+    (cd "$tmp" && "$nnc" --jit --color=never --steps 1 m.nn) >"$tmp/log" 2>&1
+    status=$?
+    cat >"$tmp/want" <<'EOF'
+nnc: error: ./abcd.txt (1.0 TiB; the text and its token ids) needs 5.0 TiB of memory; this machine has N
+EOF
+    check text $status
+fi
+exit $fail

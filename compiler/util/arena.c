@@ -28,6 +28,13 @@ void arena_free(Arena *a)
 
 void *arena_alloc(Arena *a, size_t size)
 {
+    void *p = arena_alloc_raw(a, size);
+    memset(p, 0, size);
+    return p;
+}
+
+void *arena_alloc_raw(Arena *a, size_t size)
+{
     const size_t align = sizeof(max_align_t);
     size = (size + align - 1) & ~(align - 1);
     if (size == 0)
@@ -50,7 +57,6 @@ void *arena_alloc(Arena *a, size_t size)
     void *p = (char *)b->data + b->used;
     b->used += size;
     a->total += size;
-    memset(p, 0, size);
     return p;
 }
 

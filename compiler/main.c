@@ -523,7 +523,7 @@ int main(int argc, char **argv)
         else if (o.action == ACT_PREDICT) {
             PredictOptions po = {.inputs = o.inputs, .ninputs = o.ninputs, .load = o.load_predict,
                                  .output = o.output_predict, .seed = o.seed, .batch = o.batch, .trace = o.trace,
-                                 .out = stdout, .log = stderr};
+                                 .out = stdout, .log = stderr, .no_cache = o.jit.no_cache, .verbose = o.verbose};
             st = nnc_predict(&f, &po);
         } else if (o.action == ACT_JIT) {
             o.jit.batch = o.batch;

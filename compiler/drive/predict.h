@@ -18,6 +18,8 @@ typedef struct PredictOptions {
     int64_t     batch;          /* 0: the plan's default */
     bool        trace;          /* print the first example's bindings instead of the outputs */
     FILE       *out, *log;      /* stdout, stderr */
+    bool        no_cache;       /* --no-cache: compile without the persistent compile cache */
+    bool        verbose;        /* -v: the compile's times on log */
 } PredictOptions;
 
 /* Returns an exit status: 0, 1 (wrong input, values or checkpoint; said on

@@ -17,6 +17,9 @@
 #              warning, and the run trains
 #   evict      NNC_CACHE_MAX holding two entries: after A, B, a hit on A and
 #              then C, B (least recently used) is gone and A and C stay
+#   predict    --predict compiles through the cache too: a miss, then a hit
+#              whose outputs (.npy) are byte for byte the miss's, then
+#              --no-cache ("cache off") alike again
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -157,6 +160,25 @@ evict)
     [ -f "$NNC_CACHE_DIR/$a" ] || { echo "A (used last but one) was evicted"; exit 1; }
     [ ! -f "$NNC_CACHE_DIR/$b" ] || { echo "B (least recently used) stayed"; exit 1; }
     echo "cap of $NNC_CACHE_MAX bytes: B evicted, A (hit since) and C kept" ;;
+predict)
+    # predict NAME [OPTION...]: xor's forward pass on four inputs to $tmp/NAME.npy, stderr to $tmp/NAME.log
+    predict() {
+        name=$1
+        shift
+        "$nnc" --predict -v --input "x=$tmp/x.csv" -o "$tmp/$name.npy" "$@" "$xor" 2>"$tmp/$name.log" \
+            || { echo "predict $name failed:"; cat "$tmp/$name.log"; exit 1; }
+    }
+    printf '0,0\n0,1\n1,0\n1,1\n' > "$tmp/x.csv"
+    predict cold
+    says cold "(cache miss:"
+    [ "$(entries)" = 1 ] || { echo "want 1 entry after --predict"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    predict warm
+    says warm "(cache hit:"
+    cmp "$tmp/cold.npy" "$tmp/warm.npy" || { echo "a hit predicts other numbers than the miss"; exit 1; }
+    predict off --no-cache
+    says off "(cache off:"
+    cmp "$tmp/cold.npy" "$tmp/off.npy" || { echo "--no-cache predicts other numbers"; exit 1; }
+    echo "--predict: miss, then a hit with the same bytes out; $(grep -o 'compiled in [0-9.]* ms' "$tmp/warm.log") warm" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

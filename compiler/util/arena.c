@@ -61,7 +61,8 @@ void arena_free(Arena *a)
 void *arena_alloc(Arena *a, size_t size)
 {
     void *p = arena_alloc_raw(a, size);
-    memset(p, 0, size);
+    if (!a->head->mapped)  /* p is from the head; a mapped block's bytes are zero until first handed out */
+        memset(p, 0, size);
     return p;
 }
 

@@ -12,7 +12,8 @@ CPU time says more on a shared machine), of `--steps 1 --threads 1` runs.
 With --against OLD_NNC (e.g. /work/main/build/nnc), its cold compile (an
 empty cache every run) is measured in the same loop, alternating with this
 nnc's, and the ratio of medians printed, with the whole processes' CPU
-time (an older nnc may not print the compile's).  Medians of --runs runs
+time (an older nnc may not print the compile's); then its warm compile (a
+hit on that cache).  Medians of --runs runs
 (default 3).  The machine may be shared: read ratios from one run, not
 absolute times.
 """
@@ -76,34 +77,38 @@ def main():
         for name, model in MODELS:
             if name not in only:
                 continue
-            cold, warm, old = [], [], []
+            cold, warm, old, old_warm = [], [], [], []
             for r in range(a.runs):
                 cache = os.path.join(scratch, f"{name}{r}")
                 shutil.rmtree(cache, ignore_errors=True)
                 if a.against:  # alternate: old (cold: its own empty cache), new cold, new warm
                     shutil.rmtree(os.path.join(scratch, "old"), ignore_errors=True)
                     old.append(run_nnc(a.against, model, os.path.join(scratch, "old")))
+                    old_warm.append(run_nnc(a.against, model, os.path.join(scratch, "old")))
                 cold.append(run_nnc(a.nnc, model, cache))
                 warm.append(run_nnc(a.nnc, model, cache))
                 if "cache hit" not in warm[-1][2]:
                     sys.exit(f"{name}: the second run did not hit the cache: {warm[-1][2]}")
             col = lambda runs, k: [x[k] for x in runs]
             row = (name, med(col(cold, 0)), med(col(cold, 3)), med(col(warm, 0)), med(col(warm, 3)),
-                   med(col(old, 0)), med(col(old, 4)), med(col(cold, 4)))
+                   med(col(old, 0)), med(col(old, 4)), med(col(cold, 4)), med(col(old_warm, 0)), med(col(old_warm, 3)))
             rows.append(row)
             print(f"  {name}: cold {' '.join(f'{x[0]:.0f}' for x in cold)} ms (CPU {' '.join(fmt(x[3]) for x in cold)}); "
                   f"warm {' '.join(f'{x[0]:.1f}' for x in warm)} ms (CPU {' '.join(fmt(x[3], 1) for x in warm)})"
-                  + (f"; against {' '.join(f'{x[0]:.0f}' for x in old)} ms" if old else ""), flush=True)
+                  + (f"; against {' '.join(f'{x[0]:.0f}' for x in old)} ms, warm {' '.join(f'{x[0]:.1f}' for x in old_warm)} ms"
+                     if old else ""), flush=True)
         print()
         print("`compiled in` (ms, wall and CPU of all threads), medians; cold = an empty cache, warm = a hit"
               + ("; against: the other nnc's cold `compiled in` and the CPU of whole processes (one step, --threads 1)"
                  if a.against else ""))
         print()
         print("| model | cold | cold CPU | warm | warm CPU |"
-              + (" against, cold | cold ratio | process CPU, against (s) | process CPU, cold (s) | CPU ratio |" if a.against else ""))
-        print("|---|---|---|---|---|" + ("---|---|---|---|---|" if a.against else ""))
-        for name, c, cc, w, wc, o, ocpu, ccpu in rows:
-            extra = (f" {o:.0f} | {c / o:.2f} | {ocpu:.2f} | {ccpu:.2f} | {ccpu / ocpu:.2f} |" if o else "")
+              + (" against, cold | cold ratio | process CPU, against (s) | process CPU, cold (s) | CPU ratio |"
+                 " against, warm | against, warm CPU | warm ratio |" if a.against else ""))
+        print("|---|---|---|---|---|" + ("---|---|---|---|---|---|---|---|" if a.against else ""))
+        for name, c, cc, w, wc, o, ocpu, ccpu, ow, owc in rows:
+            extra = (f" {o:.0f} | {c / o:.2f} | {ocpu:.2f} | {ccpu:.2f} | {ccpu / ocpu:.2f} |"
+                     f" {ow:.1f} | {fmt(owc, 1)} | {w / ow:.2f} |" if o else "")
             print(f"| {name} | {c:.0f} | {fmt(cc)} | {w:.1f} | {fmt(wc, 1)} |{extra}")
         if "mlp" in only:
             # the whole process, warm, against importing torch

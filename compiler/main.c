@@ -24,6 +24,8 @@
 #include "drive/jit.h"
 #include "drive/predict.h"
 #include "drive/onnx.h"
+#include "drive/compile.h"
+#include "drive/model.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -284,9 +286,15 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         return internal_error(err);
     if (llvm || asm_) {
         CgOptions co = {.opt = 3};
-        /* llvm: the module as generated; asm: the machine code after O3 */
-        if (cg_dump(&c.step.L.g, c.plan, m->name, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM, out, &err) != 0)
+        /* llvm: the module as generated; asm: the machine code after O3 (through the compile cache) */
+        const char *status;
+        double t0 = drive_now(), c0 = drive_cpu_ms();
+        if (compile_dump(&(CgEntry){&c.step.L.g, c.plan, m->name}, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM,
+                         !o->jit.no_cache, stderr, o->verbose, out, &status, &err) != 0)
             return internal_error(err);
+        if (o->verbose)
+            fprintf(stderr, "compiled in %.1f ms, CPU %.1f ms (cache %s)\n", 1e3 * (drive_now() - t0),
+                    drive_cpu_ms() - c0, status);
     } else if (o->dot && stage == STAGE_PLAN)
         plan_print_dot(out, &c.step.L.g, c.plan);
     else if (o->dot)
@@ -557,7 +565,7 @@ int main(int argc, char **argv)
         else if (o.action == ACT_PREDICT) {
             PredictOptions po = {.inputs = o.inputs, .ninputs = o.ninputs, .load = o.load_predict,
                                  .output = o.output_predict, .seed = o.seed, .batch = o.batch, .trace = o.trace,
-                                 .out = stdout, .log = stderr, .verbose = o.verbose};
+                                 .out = stdout, .log = stderr, .no_cache = o.jit.no_cache, .verbose = o.verbose};
             st = nnc_predict(&f, &po);
         } else if (o.action == ACT_JIT) {
             o.jit.batch = o.batch;

@@ -135,6 +135,9 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, "elementwise bodies (plain or fused) at");
     cache_hash_str(&h, cg_pipeline(level >= 3 ? 2 : level));
     cache_hash_str(&h, "loop+slp vectorize, unroll; codegen aggressive, pic, default code model; object");
+    /* LLVM's own options may change the code (or a dump's text): part of the key */
+    const char *llvm_args = getenv("NNC_LLVM_ARGS");
+    cache_hash_str(&h, llvm_args ? llvm_args : "");
     add_i64(&h, n);
     for (int i = 0; i < n; i++) {
         cache_hash_str(&h, e[i].name);

@@ -118,6 +118,47 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
     return 0;
 }
 
+int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
+                 StrBuf *out, const char **status, const char **err)
+{
+    *status = "off";
+    NncCache cache = {0};
+    char key[33] = "";
+    if (use_cache) {
+        cache_open(&cache, log, verbose);
+        if (cache.dir[0]) {
+            char object_key[33];
+            if (cg_key(e, 1, o, object_key, err) != 0)
+                return -1;
+            CacheHash h;  /* not the object's key: the entry holds text */
+            cache_hash_init(&h);
+            cache_hash_str(&h, object_key);
+            cache_hash_str(&h, what == CG_DUMP_LLVM ? "dump llvm" : "dump asm");
+            cache_hash_hex(&h, key);
+            *status = "miss";
+            void *data;
+            size_t len;
+            if (cache_get(&cache, key, &data, &len)) {
+                sb_putn(out, data, len);
+                free(data);
+                *status = "hit";
+                return 0;
+            }
+        }
+    }
+    StrBuf text = {0};
+    if (cg_dump(e->g, e->p, e->name, o, what, &text, err) != 0) {
+        sb_free(&text);
+        return -1;
+    }
+    if (key[0])
+        cache_put(&cache, key, text.data, text.len);
+    if (text.len)
+        sb_putn(out, text.data, text.len);
+    sb_free(&text);
+    return 0;
+}
+
 void compile_free(CompileResult *r)
 {
     cg_objects_free(&r->objs);

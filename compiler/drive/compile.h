@@ -26,6 +26,12 @@ typedef struct CompileResult {
 int  compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache, FILE *log, bool verbose,
                      CompileResult *r, const char **err);
 void compile_free(CompileResult *r);
+/* --dump-ir=llvm|asm: cg_dump's text of one entry, through the same cache
+ * (its key: the entry's, and which dump), so a model dumped again costs no
+ * LLVM work.  *status is "hit", "miss" or "off".  Returns 0, or -1 with *err
+ * (an internal error). */
+int  compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
+                  StrBuf *out, const char **status, const char **err);
 /* -v's parts of the compile from the cache on: "cache hit, cache 1.2 ms" or
  * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
  * cache .. ms" (off: no cache part). */

@@ -104,10 +104,13 @@ static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, A
 static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan, const SemaModel *m, Arena *a)
 {
     RtModel *rm = &t->rm;
-    rm->params = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
-    rm->state = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
-    rm->inputs = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
-    rm->targets = ARENA_ARRAY(a, RtTensorSpec, gs->n + 1);
+    int ninputs = 0;  /* a few of the graph's nodes: arrays as long as the graph showed in warm compiles */
+    for (int v = 0; v < gs->n; v++)
+        ninputs += gs->nodes[v].op == IR_INPUT;
+    rm->params = ARENA_ARRAY(a, RtTensorSpec, ninputs + 1);
+    rm->state = ARENA_ARRAY(a, RtTensorSpec, ninputs + 1);
+    rm->inputs = ARENA_ARRAY(a, RtTensorSpec, ninputs + 1);
+    rm->targets = ARENA_ARRAY(a, RtTensorSpec, ninputs + 1);
     for (int v = 0; v < gs->n; v++) {
         const IrNode *n = &gs->nodes[v];
         if (n->op != IR_INPUT)

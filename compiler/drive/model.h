@@ -9,6 +9,7 @@
 #define NNC_DRIVE_MODEL_H
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../front/front.h"
@@ -65,6 +66,17 @@ static inline double drive_now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Milliseconds of CPU time of the process (all its threads, not its
+ * children), for -v: on a shared machine the wall clock of a compile says
+ * little, its CPU time more. */
+static inline double drive_cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return 1e3 * (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + 1e-3 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 /* Names of the generated entries. */

@@ -22,6 +22,7 @@
 #include "../ir/lower.h"
 #include "../util/suggest.h"
 #include "../../runtime/npy.h"
+#include "compile.h"
 #include "model.h"
 
 enum { TRACE_HEAD = 8, TRACE_TAIL = 2 };  /* values shown of a long binding: the first 8, "...", the last 2 */
@@ -498,19 +499,35 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     int64_t n = feeds[0].n;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
 
+    double t0 = drive_now(), c0 = drive_cpu_ms();
     TrainModel tm;
     int rc = nnc_forward_model(f, o->batch, &tm, log);
     if (rc != 0)
         return rc;
+    double t1 = drive_now();
     RtModel *rm = &tm.rm;
     const char *err = NULL;
     CgJit *jit = NULL;
-    if (cg_jit_create(&jit, &err) != 0
-        || cg_jit_add(jit, &tm.predict.step.L.g, tm.predict.plan, NNC_PREDICT_ENTRY, &(CgOptions){.opt = 3}, &err) != 0
-        || !(rm->predict.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_PREDICT_ENTRY, &err))) {
+    /* through the compile cache, as --jit: a model predicted again starts at once */
+    CgEntry entry = {&tm.predict.step.L.g, tm.predict.plan, NNC_PREDICT_ENTRY};
+    CompileResult cr = {0};
+    double t2 = 0;
+    bool failed = compile_entries(&entry, 1, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
+               || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0);
+    for (int k = 0; !failed && k < cr.objs.n; k++)
+        failed = cg_jit_add_object(jit, cr.objs.obj[k], cr.objs.len[k], &err) != 0;
+    compile_free(&cr);
+    if (failed || !(rm->predict.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_PREDICT_ENTRY, &err))) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         cg_jit_destroy(jit);
         return 3;
+    }
+    if (o->verbose) {
+        char parts[256];
+        compile_describe(&cr, parts, sizeof parts);
+        double t3 = drive_now();
+        fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s: front end and passes %.1f ms, %s, JIT link %.1f ms)\n",
+                1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, 1e3 * (t1 - t0), parts, 1e3 * (t3 - t2));
     }
     RtInstance *x = rt_instance_create(rm, seed, 0);
     if (!x) {

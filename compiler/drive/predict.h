@@ -18,7 +18,8 @@ typedef struct PredictOptions {
     int64_t     batch;          /* 0: the plan's default */
     bool        trace;          /* print the first example's bindings instead of the outputs */
     FILE       *out, *log;      /* stdout, stderr */
-    bool        verbose;        /* -v: say which tensors of --load were converted to f32 */
+    bool        no_cache;       /* --no-cache: compile without the persistent compile cache */
+    bool        verbose;        /* -v: the compile's times on log; which tensors of --load were converted to f32 */
 } PredictOptions;
 
 /* Returns an exit status: 0, 1 (wrong input, values or checkpoint; said on

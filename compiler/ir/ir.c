@@ -32,7 +32,7 @@ int ir_add(IrGraph *g, IrOp op, const int *in, int nin, const IrAttr *a, Span at
     }
     if (g->n == g->cap) {
         int cap = g->cap ? g->cap * 2 : 256;
-        IrNode *nodes = ARENA_ARRAY(g->arena, IrNode, cap);
+        IrNode *nodes = arena_alloc_raw(g->arena, sizeof(IrNode) * (size_t)cap);  /* each node is set below */
         if (g->n)
             memcpy(nodes, g->nodes, sizeof *nodes * (size_t)g->n);
         g->nodes = nodes;
@@ -200,6 +200,17 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
 {
     ir_init(dst, src->arena, src->src, src->name, src->ftype);
     dst->error = src->error;
+    /* Passes copy the whole graph several times per compile: growing each
+     * copy by doubling, in fresh zeroed memory, was most of a warm compile
+     * of the GPT (memset and page faults). */
+    int cap = src->n + src->n / 8 + 16;
+    if (src->spare && src->capspare >= cap) {
+        dst->nodes = src->spare;
+        dst->cap = src->capspare;
+    } else {
+        dst->nodes = arena_alloc_raw(src->arena, sizeof(IrNode) * (size_t)cap);
+        dst->cap = cap;
+    }
 }
 
 int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
@@ -239,5 +250,7 @@ void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map)
         const IrOutput *o = &src->outs[i];
         ir_output(dst, o->name, map[o->value], o->kind, o->updates >= 0 ? map[o->updates] : -1);
     }
+    dst->spare = src->nodes;  /* dead from here on */
+    dst->capspare = src->cap;
     *src = *dst;
 }

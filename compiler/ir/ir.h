@@ -123,6 +123,9 @@ typedef struct IrGraph {
     const char *error;    /* the first internal error while building, or NULL */
     int         nforward; /* nodes [0, nforward) are the forward pass and loss */
     int         ngrad;    /* nodes [nforward, ngrad) are the backward pass */
+    IrNode     *spare;    /* rewriting: the node array before the last rewrite (dead), which the next
+                           * rewrite fills again instead of taking fresh memory; or NULL */
+    int         capspare; /* its capacity */
 } IrGraph;
 
 /* ---- the op table ------------------------------------------------------------ */
@@ -199,7 +202,10 @@ void    ir_shape_print(StrBuf *sb, const IrShape *s);
 /* Use counts of every node, counting graph outputs (arena array). */
 int    *ir_use_counts(const IrGraph *g);
 
-/* Rewriting (passes): an empty graph like src (same arena, names, type). */
+/* Rewriting (passes): an empty graph like src (same arena, names, type),
+ * with room for src's nodes: the array src dropped at its last rewrite if
+ * it is large enough (a graph is never copied by value, so nothing else
+ * points into it), else a new one. */
 void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
 /* Appends a copy of src's node with operands (and autodiff provenance)
  * renamed by map[old] = new; returns its index in dst.  Keeps the stage

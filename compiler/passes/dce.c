@@ -28,6 +28,11 @@ int pass_dce(IrGraph *g)
             for (int k = 0; k < n->nin; k++)
                 live[n->in[k]] = true;
     }
+    int dead = 0;
+    for (int i = 0; i < g->n; i++)
+        dead += !live[i];
+    if (dead == 0)
+        return 0;   /* the copy would equal g: spare it (the pipeline runs dce after every round) */
 
     IrGraph dst;
     ir_rewrite_begin(&dst, g);

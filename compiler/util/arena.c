@@ -2,17 +2,46 @@
 #include "arena.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct ArenaBlock {
     ArenaBlock *next;
     size_t      used, cap;
+    bool        mapped;  /* mmap'ed (block_new), else malloc'ed */
     max_align_t data[];  /* payload; max_align_t keeps it aligned for anything */
 };
 
-enum { ARENA_BLOCK_MIN = 64 * 1024 };
+/* Blocks grow with the arena (a quarter of what it holds, up to
+ * ARENA_BLOCK_MAX), and large ones are mapped with their pages populated:
+ * a compile of the GPT fills megabytes, and in a virtual machine a page
+ * fault per 4 KiB touched cost more than the passes that touched them. */
+enum { ARENA_BLOCK_MIN = 64 * 1024, ARENA_BLOCK_MAX = 8 << 20, ARENA_MAP_MIN = 256 * 1024 };
+
+/* A block of at least cap bytes of payload, or NULL. */
+static ArenaBlock *block_new(size_t cap)
+{
+    ArenaBlock *b = NULL;
+    bool mapped = false;
+    if (cap >= ARENA_MAP_MIN) {
+        void *p = mmap(NULL, sizeof *b + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p != MAP_FAILED) {
+            b = p;
+            mapped = true;
+        }
+    }
+    if (!b)
+        b = malloc(sizeof *b + cap);
+    if (b) {
+        b->cap = cap;
+        b->used = 0;
+        b->mapped = mapped;
+    }
+    return b;
+}
 
 void arena_init(Arena *a) { a->head = NULL; a->total = 0; }
 
@@ -20,7 +49,10 @@ void arena_free(Arena *a)
 {
     for (ArenaBlock *b = a->head, *next; b; b = next) {
         next = b->next;
-        free(b);
+        if (b->mapped)
+            munmap(b, sizeof *b + b->cap);
+        else
+            free(b);
     }
     a->head = NULL;
     a->total = 0;
@@ -28,29 +60,36 @@ void arena_free(Arena *a)
 
 void *arena_alloc(Arena *a, size_t size)
 {
+    void *p = arena_alloc_raw(a, size);
+    if (!a->head->mapped)  /* p is from the head; a mapped block's bytes are zero until first handed out */
+        memset(p, 0, size);
+    return p;
+}
+
+void *arena_alloc_raw(Arena *a, size_t size)
+{
     const size_t align = sizeof(max_align_t);
     size = (size + align - 1) & ~(align - 1);
     if (size == 0)
         size = align;
     ArenaBlock *b = a->head;
     if (!b || b->cap - b->used < size) {
-        size_t cap = size > ARENA_BLOCK_MIN ? size : ARENA_BLOCK_MIN;
-        b = malloc(sizeof *b + cap);
+        size_t grow = a->total / 4 < ARENA_BLOCK_MAX ? a->total / 4 : ARENA_BLOCK_MAX;
+        size_t cap = grow > ARENA_BLOCK_MIN ? grow : ARENA_BLOCK_MIN;
+        cap = size > cap ? size : cap;
+        b = block_new(cap);
         if (!b) {
             /* Out of memory is not a user error nor a compiler bug we can
              * report sensibly; there is nothing left to build a message. */
             fputs("nnc: out of memory\n", stderr);
             abort();
         }
-        b->cap = cap;
-        b->used = 0;
         b->next = a->head;
         a->head = b;
     }
     void *p = (char *)b->data + b->used;
     b->used += size;
     a->total += size;
-    memset(p, 0, size);
     return p;
 }
 

@@ -17,6 +17,12 @@
 #              warning, and the run trains
 #   evict      NNC_CACHE_MAX holding two entries: after A, B, a hit on A and
 #              then C, B (least recently used) is gone and A and C stay
+#   predict    --predict compiles through the cache too: a miss, then a hit
+#              whose outputs (.npy) are byte for byte the miss's, then
+#              --no-cache ("cache off") alike again
+#   dump       --dump-ir=asm and =llvm through the cache: a miss, then a hit
+#              printing the same text; NNC_LLVM_ARGS is part of the key (Intel
+#              syntax: a miss, and Intel's text)
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -158,6 +164,45 @@ evict)
     [ -f "$NNC_CACHE_DIR/$a" ] || { echo "A (used last but one) was evicted"; exit 1; }
     [ ! -f "$NNC_CACHE_DIR/$b" ] || { echo "B (least recently used) stayed"; exit 1; }
     echo "cap of $NNC_CACHE_MAX bytes: B evicted, A (hit since) and C kept" ;;
+predict)
+    # predict NAME [OPTION...]: xor's forward pass on four inputs to $tmp/NAME.npy, stderr to $tmp/NAME.log
+    predict() {
+        name=$1
+        shift
+        "$nnc" --predict -v --input "x=$tmp/x.csv" -o "$tmp/$name.npy" "$@" "$xor" 2>"$tmp/$name.log" \
+            || { echo "predict $name failed:"; cat "$tmp/$name.log"; exit 1; }
+    }
+    printf '0,0\n0,1\n1,0\n1,1\n' > "$tmp/x.csv"
+    predict cold
+    says cold "(cache miss:"
+    [ "$(entries)" = 1 ] || { echo "want 1 entry after --predict"; ls -la "$NNC_CACHE_DIR"; exit 1; }
+    predict warm
+    says warm "(cache hit:"
+    cmp "$tmp/cold.npy" "$tmp/warm.npy" || { echo "a hit predicts other numbers than the miss"; exit 1; }
+    predict off --no-cache
+    says off "(cache off:"
+    cmp "$tmp/cold.npy" "$tmp/off.npy" || { echo "--no-cache predicts other numbers"; exit 1; }
+    echo "--predict: miss, then a hit with the same bytes out; $(grep -o 'compiled in [0-9.]* ms' "$tmp/warm.log") warm" ;;
+dump)
+    # dump NAME STAGE: xor's --dump-ir=STAGE -v to $tmp/NAME.out, stderr to $tmp/NAME.log
+    dump() {
+        "$nnc" --dump-ir="$2" -v "$xor" >"$tmp/$1.out" 2>"$tmp/$1.log" || { echo "dump $1 failed:"; cat "$tmp/$1.log"; exit 1; }
+    }
+    dump asm_cold asm
+    says asm_cold "(cache miss)"
+    dump asm_warm asm
+    says asm_warm "(cache hit)"
+    cmp "$tmp/asm_cold.out" "$tmp/asm_warm.out" || { echo "a hit prints other assembly"; exit 1; }
+    grep -q "vfmadd\|ret" "$tmp/asm_warm.out" || { echo "no assembly in the hit"; exit 1; }
+    dump llvm_cold llvm
+    says llvm_cold "(cache miss)"
+    dump llvm_warm llvm
+    says llvm_warm "(cache hit)"
+    cmp "$tmp/llvm_cold.out" "$tmp/llvm_warm.out" || { echo "a hit prints other LLVM IR"; exit 1; }
+    NNC_LLVM_ARGS=-x86-asm-syntax=intel dump intel asm
+    says intel "(cache miss)"
+    grep -q "qword ptr" "$tmp/intel.out" || { echo "NNC_LLVM_ARGS did not reach the dump (a stale hit?)"; exit 1; }
+    echo "--dump-ir=asm|llvm: miss, then a hit with the same text; NNC_LLVM_ARGS in the key" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -515,8 +515,8 @@ static void json_string(FILE *f, const char *s)
 /* The line a run starts its metrics with: what ran, so that a file several
  * runs appended to says which lines came from what.  Its first key, "nnc",
  * is in no per-evaluation line: readers skip the lines that have it
- * (docs/training.md, "Metrics").  Only "started" and "threads" differ
- * between runs that train alike. */
+ * (docs/training.md, "Metrics").  Only "started", "threads" and "ranks"
+ * differ between runs that train alike. */
 static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
 {
     const RtTrainConfig *c = L->cfg;
@@ -543,8 +543,8 @@ static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_
     json_string(f, c->load_path);
     fputs(", \"save\": ", f);
     json_string(f, c->save_path);
-    fprintf(f, "}, \"threads\": %d, \"start_step\": %lld, \"started\": \"%s\"}\n", c->threads > 1 ? c->threads : 1,
-            (long long)step, started);
+    fprintf(f, "}, \"threads\": %d, \"ranks\": %d, \"start_step\": %lld, \"started\": \"%s\"}\n",
+            c->threads > 1 ? c->threads : 1, L->size > 1 ? L->size : 1, (long long)step, started);
     if (fflush(f) != 0 || ferror(f))
         return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", c->metrics_path, strerror(errno ? errno : EIO));
     return 0;
@@ -874,7 +874,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             rc = 128 + sig;
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, now() - L.start);
-        if (pace.on)  /* what the chooser did: the steps it ran on one of the default threads */
+        if (pace.on && c->verbose)  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
                     (long long)one_thread_steps);
         fputc('\n', L.log);

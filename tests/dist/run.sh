@@ -63,13 +63,12 @@ need_mpi() {
     ldd "$nnc" | grep -q libmpi || { echo "this nnc was built without MPI (libopenmpi-dev); skipped"; exit 77; }
 }
 need_mnist() { [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ] || { echo "no MNIST in \$NNC_DATA; skipped"; exit 77; }; }
-step_of() {  # step_of CHECKPOINT: its step counter
+step_of() {  # step_of CHECKPOINT: its step counter (__metadata__'s nnc.step)
     /usr/bin/python3 -c '
 import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
-lo, hi = json.loads(b[8:8 + n])["step"]["data_offsets"]
-print(int(struct.unpack("<f", b[8 + n + lo:8 + n + hi])[0]))' "$1"
+print(json.loads(b[8:8 + n])["__metadata__"]["nnc.step"])' "$1"
 }
 # ours NAME: the processes called NAME (nnc, mpirun) of this test (their
 # command lines name its directory)
@@ -126,7 +125,10 @@ rank0)
     run 2 "$nnc" --jit --threads 1 --metrics "$tmp/m2" --chart "$tmp/c.svg" --save "$tmp/ck.st" "$model" 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }
     cat "$tmp/log"
-    [ "$(wc -l <"$tmp/m2")" = 1 ] || { echo "$(wc -l <"$tmp/m2") metrics lines, not 1"; exit 1; }
+    # one header (saying 2 ranks) and one line of the evaluation
+    [ "$(grep -c '^{"nnc": ' "$tmp/m2")" = 1 ] && grep -q '"ranks": 2,' "$tmp/m2" \
+        || { echo "not one header of 2 ranks: $(cat "$tmp/m2")"; exit 1; }
+    [ "$(grep -vc '^{"nnc": ' "$tmp/m2")" = 1 ] || { echo "$(grep -vc '^{"nnc": ' "$tmp/m2") metrics lines, not 1"; exit 1; }
     [ "$(grep -c '^trained 40 steps' "$tmp/log")" = 1 ] || { echo "not one 'trained 40 steps' line"; exit 1; }
     [ "$(grep -c '^step 40/40' "$tmp/log")" = 1 ] || { echo "not one 'step 40/40' line"; exit 1; }
     grep -q '<svg' "$tmp/c.svg" && [ "$(step_of "$tmp/ck.st")" = 40 ] || { echo "no chart, or no checkpoint of step 40"; exit 1; }

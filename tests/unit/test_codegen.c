@@ -203,8 +203,10 @@ static void test_any_batch(void)
 {
     check_batches(EX("mnist_mlp"), IR_F32, 16, (const int64_t[]){1, 17, 40}, 3, 1e-5);
     check_batches(EX("mnist_cnn"), IR_F32, 3, (const int64_t[]){1}, 1, 1e-5);
+#ifndef NNC_SANITIZED   /* four more compiles of the CNN, about bits: the release pass's */
     check_same_bits(EX("mnist_cnn"), 3, 2, 2);
     check_same_bits(EX("mnist_cnn"), 3, 18, 18);
+#endif
     check_batches(GRAD("shakespeare_small"), IR_F64, 2, (const int64_t[]){1, 17}, 2, 1e-12);
 }
 

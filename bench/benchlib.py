@@ -64,12 +64,12 @@ def torch_epoch(model, opt, x, y, sched=None, batch=64):
 class NncRun:
     """One nnc --jit -v run: its metrics lines (dicts) and compile time (ms)."""
 
-    def __init__(self, model, args, metrics):
+    def __init__(self, model, args, metrics, nnc=NNC):
         env = dict(os.environ, NNC_DATA=DATA)
-        out = subprocess.run([NNC, "--jit", "-v", "--metrics", metrics, *args, os.path.join(ROOT, model)],
+        out = subprocess.run([nnc, "--jit", "-v", "--metrics", metrics, *args, os.path.join(ROOT, model)],
                              env=env, capture_output=True, text=True)
         if out.returncode != 0:
-            raise RuntimeError(f"nnc failed ({out.returncode}):\n{out.stderr}")
+            raise RuntimeError(f"{nnc} failed ({out.returncode}):\n{out.stderr}")
         with open(metrics) as f:
             lines = [json.loads(line) for line in f if line.strip()]
         # the run's header line (first key "nnc": what ran) apart from the evaluations
@@ -78,6 +78,12 @@ class NncRun:
         self.compile_ms = next((float(line.split()[2]) for line in out.stderr.splitlines()
                                 if line.startswith("compiled in ")), float("nan"))
         self.last = self.lines[-1]
+
+
+def cpu_model():
+    """The CPU's model name, as /proc/cpuinfo gives it ("?" if it does not)."""
+    with open("/proc/cpuinfo") as f:
+        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
 
 
 def machine_peak():

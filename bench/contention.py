@@ -15,7 +15,6 @@ the ratios that matter: default threads / --threads 1 under load (above 1:
 the second thread costs time), and each binary against the first.
 """
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -23,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
+import benchlib
+from benchlib import ROOT
 
 MODELS = {
     "mlp": ("examples/mnist_mlp.nn", ["--epochs", "1"]),
@@ -41,21 +40,14 @@ def run(nnc, model, threads, quick=False):
     path, args = MODELS[model]
     if quick:
         args = QUICK[model]
+    if threads:
+        args = [*args, "--threads", str(threads)]
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = os.path.join(tmp, "m.jsonl")
-        cmd = [nnc, "--jit", "--metrics", metrics, *args]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        out = subprocess.run(cmd + [os.path.join(ROOT, path)], env=dict(os.environ, NNC_DATA=DATA),
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}")
-        with open(metrics) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    lines = [line for line in lines if "nnc" not in line]  # the header line says what ran, not how fast
-    seconds = sum(line.get("train_seconds", 0.0) for line in lines)
-    steps = lines[-1]["step"]
-    return seconds / steps
+        try:
+            r = benchlib.NncRun(path, args, os.path.join(tmp, "m.jsonl"), nnc=nnc)
+        except RuntimeError as e:
+            sys.exit(str(e))
+    return sum(line.get("train_seconds", 0.0) for line in r.lines) / r.last["step"]
 
 
 def main():
@@ -70,7 +62,7 @@ def main():
     cases = [(load, model, nnc, threads) for load in ("idle", "busy") for model in models
              for nnc in a.nnc for threads in (0, 1)]
     times = {c: [] for c in cases}
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = benchlib.cpu_model()
     print(f"CPU: {cpu}; {os.cpu_count()} CPUs; load average before: {os.getloadavg()[0]:.1f}")
     for r in range(a.rounds):
         for load in ("idle", "busy"):

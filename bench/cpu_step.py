@@ -16,7 +16,7 @@ fall on all binaries alike; printed: per round, then the medians (and
 the least: the round that other work disturbed least), each
 binary against the first, and the step as a fraction of one core's f32 FMA
 peak (bench/peak.c through benchlib.machine_peak) at the step's nominal
-FLOPs (FLOPS below: the forward's multiply-adds, times 2, times 3).
+FLOPs (benchlib.train_flops: three times the forward nnc --summary counts).
 """
 import argparse
 import os
@@ -26,13 +26,13 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
+import benchlib
+from benchlib import DATA, ROOT
 
-MODELS = {  # path, short steps, long steps, GFLOP per training step (3x the forward)
-    "mlp": ("examples/mnist_mlp.nn", 200, 4200, 3 * 2 * 64 * (784 * 128 + 128 * 10) / 1e9),
-    "gpt": ("examples/shakespeare.nn", 3, 13, 10.6e3 / 1000),  # bench/shakespeare.py: 10.6 GFLOP per step
-    "cnn": ("examples/mnist_cnn.nn", 20, 120, 64 * 25.0e6 / 1e9),  # bench/README: 25.0 MFLOP per example
+MODELS = {  # path, short steps, long steps, examples per step (the train block's batch)
+    "mlp": ("examples/mnist_mlp.nn", 200, 4200, 64),
+    "gpt": ("examples/shakespeare.nn", 3, 13, 32),
+    "cnn": ("examples/mnist_cnn.nn", 20, 120, 64),
 }
 
 
@@ -64,7 +64,7 @@ def main():
     models = a.models.split(",")
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, NNC_DATA=DATA, NNC_CACHE_DIR=os.environ.get("NNC_CACHE_DIR", os.path.join(tmp, "cache")))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = benchlib.cpu_model()
     print(f"CPU: {cpu}; load average before: {os.getloadavg()[0]:.1f}")
     for nnc in a.nnc:  # compile once into the cache, so no round pays for it
         for model in models:
@@ -78,14 +78,12 @@ def main():
                                               f"{times[(m, n)][-1] * 1e3:.3f}" for m in models for n in a.nnc), flush=True)
     peak = None
     if not a.no_peak:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import benchlib
         peak = benchlib.machine_peak()
     print(f"{'model':5} {'ms CPU/step':>12} {'least':>8} {'GFLOP/s':>8} {'of 1-core peak':>15}  nnc")
     for m in models:
         for n in a.nnc:
             t = statistics.median(times[(m, n)])
-            gf = MODELS[m][3] / t
+            gf = benchlib.train_flops(MODELS[m][0]) * MODELS[m][3] / 1e9 / t
             frac = f"{gf / peak['fma_gflops_1']:.2f}" if peak else "-"
             print(f"{m:5} {t * 1e3:12.3f} {min(times[(m, n)]) * 1e3:8.3f} {gf:8.1f} {frac:>15}  {n}")
     if len(a.nnc) > 1:

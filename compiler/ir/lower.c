@@ -310,6 +310,30 @@ static int at_position(Lower *lw, int x, int other)
     return s->rank == 2 ? v : reshape(lw, v, out);
 }
 
+static const char *const attention_proj[3] = {"query", "key", "value"};
+
+/* x·Wᵀ + b of attention projection i (query, key, value), split into h
+ * heads of width dh: [B,H,n,dh] for the n positions of x. */
+static int attention_heads(Lower *lw, int x, int i, int64_t n, int64_t h, int64_t dh)
+{
+    char w[32], b[32];
+    snprintf(w, sizeof w, "%s.weight", attention_proj[i]);
+    snprintf(b, sizeof b, "%s.bias", attention_proj[i]);
+    int p = linear(lw, x, param(lw, w), param(lw, b));
+    p = reshape(lw, p, (IrShape){4, {IR_BATCH, n, h, dh}});
+    return permute(lw, p, (int[]){0, 2, 1, 3});
+}
+
+/* softmax(scores)·v [B,H,n,dh], the heads joined back to [B,n,d], and the
+ * output projection. */
+static int attention_out(Lower *lw, int scores, int v, int64_t n, int64_t d)
+{
+    int y = matmul(lw, softmax_last(lw, scores), v, false, false);
+    y = permute(lw, y, (int[]){0, 2, 1, 3});
+    y = reshape(lw, y, (IrShape){3, {IR_BATCH, n, d}});
+    return linear(lw, y, param(lw, "out.weight"), param(lw, "out.bias"));
+}
+
 /* Attention at one position over x [B,1,D]: q, k, v [B,H,1,dh] as below;
  * k and v are written into the caches [B,H,T,dh] at the position
  * (select where one_hot(position)), the new caches are updates of the
@@ -325,16 +349,10 @@ static int lower_attention_decode(Lower *lw, const int *x)
     int place = stamp(lw, ir_add(lw->g, IR_ONE_HOT, &lw->L->position, 1, &oh, lw->at));
     place = reshape(lw, place, (IrShape){4, {IR_BATCH, 1, t, 1}});
     int split[3];
-    static const char *const proj[3] = {"query", "key", "value"};
     for (int i = 0; i < 3; i++) {
-        char w[32], b[32];
-        snprintf(w, sizeof w, "%s.weight", proj[i]);
-        snprintf(b, sizeof b, "%s.bias", proj[i]);
-        int p = linear(lw, x[0], param(lw, w), param(lw, b));
-        p = reshape(lw, p, (IrShape){4, {IR_BATCH, 1, h, dh}});
-        p = permute(lw, p, (int[]){0, 2, 1, 3});
+        int p = attention_heads(lw, x[0], i, 1, h, dh);
         if (i > 0) {
-            const char *name = arena_printf(lw->g->arena, "cache.%s.%s", lw->node->name, proj[i]);
+            const char *name = arena_printf(lw->g->arena, "cache.%s.%s", lw->node->name, attention_proj[i]);
             int old = ir_input(lw->g, ROLE_STATE, name, lw->g->ftype, &cache, lw->at);
             p = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){place, p, old}, 3, NULL, lw->at));
             ir_output(lw->g, name, p, OUT_UPDATE, old);
@@ -349,10 +367,7 @@ static int lower_attention_decode(Lower *lw, const int *x)
     IrAttr pa = {.shape = {1, {t}}, .data = places, .name = "places"};
     int kept = bin(lw, IR_GE, position_real(lw), stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &pa, lw->at)));
     scores = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){kept, scores, cnst(lw, -INFINITY)}, 3, NULL, lw->at));
-    int y = matmul(lw, softmax_last(lw, scores), split[2], false, false);
-    y = permute(lw, y, (int[]){0, 2, 1, 3});
-    y = reshape(lw, y, (IrShape){3, {IR_BATCH, 1, d}});
-    return linear(lw, y, param(lw, "out.weight"), param(lw, "out.bias"));
+    return attention_out(lw, scores, split[2], 1, d);
 }
 
 /* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
@@ -367,15 +382,8 @@ static int lower_attention(Lower *lw, const int *x)
     const IrShape *xs = shape_of(lw, x[0]);
     int64_t t = xs->dim[1], d = xs->dim[2], dh = d / h;
     int split[3];
-    static const char *const proj[3] = {"query", "key", "value"};
-    for (int i = 0; i < 3; i++) {
-        char w[32], b[32];
-        snprintf(w, sizeof w, "%s.weight", proj[i]);
-        snprintf(b, sizeof b, "%s.bias", proj[i]);
-        int p = linear(lw, x[0], param(lw, w), param(lw, b));
-        p = reshape(lw, p, (IrShape){4, {IR_BATCH, t, h, dh}});
-        split[i] = permute(lw, p, (int[]){0, 2, 1, 3});
-    }
+    for (int i = 0; i < 3; i++)
+        split[i] = attention_heads(lw, x[0], i, t, h, dh);
     int scores = matmul(lw, split[0], split[1], false, true);
     scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
     if (ARG(2).b) {
@@ -386,10 +394,7 @@ static int lower_attention(Lower *lw, const int *x)
         IrAttr a = {.shape = {2, {t, t}}, .data = mask, .name = "causal_mask"};
         scores = bin(lw, IR_ADD, scores, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &a, lw->at)));
     }
-    int y = matmul(lw, softmax_last(lw, scores), split[2], false, false);
-    y = permute(lw, y, (int[]){0, 2, 1, 3});
-    y = reshape(lw, y, (IrShape){3, {IR_BATCH, t, d}});
-    return linear(lw, y, param(lw, "out.weight"), param(lw, "out.bias"));
+    return attention_out(lw, scores, split[2], t, d);
 }
 
 static int lower_matmul(Lower *lw, const int *x) { return matmul(lw, x[0], x[1], false, false); }

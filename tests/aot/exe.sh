@@ -140,27 +140,11 @@ bpe)
         >"$tmp/out2" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit --sample"; }
     cmp "$tmp/out" "$tmp/out2" || fail "the trainer and --jit sample differently" ;;
 kv)
-    prompt="the fish swam on the pond.
-the cat sat on the mat.
-the dog ran on the log.
-the bird flew on the tree.
-the"
+    . "$root/tests/jit/kv_compare.sh"
     for m in kv bpe; do
         "$nnc" -o "$tmp/$m" "$root/tests/jit/$m.nn" || fail "nnc"
         "$tmp/$m" --steps 100 --save "$tmp/$m.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
-        NNC_SAMPLE_COMPARE=1 "$tmp/$m" -v --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 >"$tmp/cached" \
-            2>"$tmp/log" || { cat "$tmp/log"; fail "--sample"; }
-        grep '^sampled' "$tmp/log"
-        grep -q '^sampled 200 tokens in .* (key/value cache)$' "$tmp/log" || { cat "$tmp/log"; fail "$m: not sampled with the cache"; }
-        d=$(sed -n 's/^key\/value cache: the largest difference of a logit from the window recomputed is //p' "$tmp/log")
-        echo "$m: largest logit difference $d (at most 1e-4)"
-        echo "$d" | grep -Eq '^[0-9.]+(e-?[0-9]+)?$' && awk -v d="$d" 'BEGIN { exit !(d <= 1e-4) }' || fail "$m: logits differ by $d"
-        "$tmp/$m" -v --no-kv-cache --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 >"$tmp/window" \
-            2>"$tmp/log" || { cat "$tmp/log"; fail "--no-kv-cache"; }
-        grep -q '^sampled 200 tokens in .* (no key/value cache: each token recomputes the window)$' "$tmp/log" \
-            || fail "$m: --no-kv-cache: $(cat "$tmp/log")"
-        [ "$(wc -c < "$tmp/cached")" -gt 300 ] || fail "$m: too little text"
-        cmp "$tmp/cached" "$tmp/window" || { diff "$tmp/cached" "$tmp/window"; fail "$m: the cache changes the text"; }
+        kv_compare "$m" "$tmp/$m" || fail "$m: sampling with and without the cache"
     done
     "$tmp/kv" --no-kv-cache 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "kv: error: --no-kv-cache goes with --sample" ] \

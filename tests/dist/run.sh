@@ -140,12 +140,18 @@ interrupt)
     need_mpi
     # xor saves after every epoch of one step: a checkpoint is there at once
     xor="--jit --data $root/examples --epochs 1000000 --save $tmp/ck.st $root/examples/xor.nn"
+    # start_xor: two ranks in the background (mpirun's pid in $pid), once
+    # they have saved a checkpoint and run on a little
+    start_xor() {
+        rm -f "$tmp/ck.st"
+        run 2 "$nnc" $xor 2>"$tmp/log" &
+        pid=$!
+        tries=0
+        until [ -s "$tmp/ck.st" ] || [ $tries -ge 1200 ]; do sleep 0.1; tries=$((tries + 1)); done
+        sleep 1
+    }
     # SIGINT to one rank only
-    run 2 "$nnc" $xor 2>"$tmp/log" &
-    pid=$!
-    tries=0
-    until [ -s "$tmp/ck.st" ] || [ $tries -ge 1200 ]; do sleep 0.1; tries=$((tries + 1)); done
-    sleep 1
+    start_xor
     kill -INT "$(ours nnc | tail -1)"
     wait $pid
     status=$?
@@ -153,12 +159,7 @@ interrupt)
     echo "SIGINT to one rank: exit $status; rank 0 says 'interrupted after step $n; saving'"
     [ "$status" = 130 ] && [ -n "$n" ] && [ "$(step_of "$tmp/ck.st")" = "$n" ] || { cat "$tmp/log"; exit 1; }
     # Ctrl-C to mpirun: it sends every rank SIGTERM
-    rm -f "$tmp/ck.st"
-    run 2 "$nnc" $xor 2>"$tmp/log" &
-    pid=$!
-    tries=0
-    until [ -s "$tmp/ck.st" ] || [ $tries -ge 1200 ]; do sleep 0.1; tries=$((tries + 1)); done
-    sleep 1
+    start_xor
     kill -INT "$(ours mpirun)"
     wait $pid
     n=$(sed -n 's/^terminated (SIGTERM) after step \([0-9]*\); saving$/\1/p' "$tmp/log")

@@ -115,19 +115,29 @@ def stale_block(nnc, cwd, path, lineno, command, argv, body):
     out = [line.rstrip() for line in (res.stdout + res.stderr).split("\n")]
     if 'echo "exit status $?"' in command:
         out = [line for line in out if line] + [f"exit status {res.returncode}"]
+    bad = missing_line(out, body)
+    if bad is not None:
+        print(f"{path}:{lineno}: `{command}` no longer prints:\n    {bad}")
+        return 1
+    return 0
+
+
+def missing_line(out, body, normal=lambda line: line):
+    """None when every run of the block (split at `...`) is in out, in order;
+    else the line of the first run that breaks it.  normal() is applied to
+    the block's lines (out is given normalised already)."""
     at = 0
     for run in pieces(body):
+        run = [normal(line) for line in run]
         k = find(out, run, at)
         if k < 0:
-            # name the line of the run that breaks it
             first, bad = find(out, run[:1], at), run[0]
             if first >= 0:
                 bad = next((line for n, line in enumerate(run)
                             if first + n >= len(out) or out[first + n] != line), bad)
-            print(f"{path}:{lineno}: `{command}` no longer prints:\n    {bad}")
-            return 1
+            return bad
         at = k + len(run)
-    return 0
+    return None
 
 
 def main(argv):

@@ -48,7 +48,7 @@ import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from doc_dumps import blocks, find, pieces, scratch  # noqa: E402
+from doc_dumps import blocks, missing_line, scratch  # noqa: E402
 
 TIMING = re.compile(r"\b\d+(?:\.\d+)? m?s\b")
 JSON_TIMING = re.compile(r'("(?:[a-z_]*seconds|examples_per_second)": )[-+0-9.e]+')
@@ -135,20 +135,12 @@ def run_block(nnc, cwd, path, lineno, command, argv, body, updates):
         updates[lineno] = (len(body), raw)
         print(f"{path}:{lineno}: `{command}`: updated")
         return 0, seconds
-    at = 0
-    for run in pieces(body):
-        run = [normal(line) for line in run]
-        k = find(out, run, at)
-        if k < 0:
-            first, bad = find(out, run[:1], at), run[0]
-            if first >= 0:
-                bad = next((line for n, line in enumerate(run)
-                            if first + n >= len(out) or out[first + n] != line), bad)
-            print(f"{path}:{lineno}: `{command}` no longer prints:\n    {bad}\n  it printed (exit status {res.returncode}):")
-            for line in (res.stdout + res.stderr).rstrip("\n").split("\n"):
-                print(f"    | {line}")
-            return 1, seconds
-        at = k + len(run)
+    bad = missing_line(out, body, normal)
+    if bad is not None:
+        print(f"{path}:{lineno}: `{command}` no longer prints:\n    {bad}\n  it printed (exit status {res.returncode}):")
+        for line in (res.stdout + res.stderr).rstrip("\n").split("\n"):
+            print(f"    | {line}")
+        return 1, seconds
     return 0, seconds
 
 

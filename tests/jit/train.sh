@@ -603,26 +603,10 @@ EOF
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/fewer.safetensors: its bpe merges make a vocabulary of 299 tokens, but the model's is bpe(vocab: 300)" ] ;;
 kv)
-    prompt="the fish swam on the pond.
-the cat sat on the mat.
-the dog ran on the log.
-the bird flew on the tree.
-the"
+    . "$root/tests/jit/kv_compare.sh"
     for m in kv bpe; do
         "$nnc" --jit --steps 100 --save "$tmp/$m.safetensors" "$root/tests/jit/$m.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-        NNC_SAMPLE_COMPARE=1 "$nnc" --jit -v --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 \
-            "$root/tests/jit/$m.nn" >"$tmp/cached" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-        grep '^sampled' "$tmp/log"
-        grep -q '^sampled 200 tokens in .* (key/value cache)$' "$tmp/log" || { cat "$tmp/log"; echo "$m: not sampled with the cache"; exit 1; }
-        d=$(sed -n 's/^key\/value cache: the largest difference of a logit from the window recomputed is //p' "$tmp/log")
-        echo "$m: largest logit difference $d (at most 1e-4)"
-        number "$d" && awk -v d="$d" 'BEGIN { exit !(d <= 1e-4) }' || exit 1
-        "$nnc" --jit -v --no-kv-cache --load "$tmp/$m.safetensors" --sample "$prompt" --length 200 \
-            "$root/tests/jit/$m.nn" >"$tmp/window" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-        grep '^sampled' "$tmp/log"
-        grep -q '^sampled 200 tokens in .* (no key/value cache: each token recomputes the window)$' "$tmp/log" || exit 1
-        [ "$(wc -c < "$tmp/cached")" -gt 300 ] || { echo "$m: too little text"; exit 1; }
-        cmp "$tmp/cached" "$tmp/window" || { echo "$m: the cache changes the text"; diff "$tmp/cached" "$tmp/window"; exit 1; }
+        kv_compare "$m" "$nnc" --jit "$root/tests/jit/$m.nn" || exit 1
     done
     tail -3 "$tmp/cached" ;;
 *)

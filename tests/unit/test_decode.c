@@ -137,6 +137,15 @@ static void test_decode_matches_window(void)
 }
 
 /* The reason lower_decode_block gives for the model with `body`. */
+/* run_text on a program that must check cleanly (else its diagnostics) */
+static void run_checked(FrontRun *r, const char *text)
+{
+    run_text(r, text);
+    if (r->status != NNC_OK)
+        fprintf(stderr, "\n%s", r->diag);
+    CU_ASSERT_FATAL(r->status == NNC_OK);
+}
+
 static void expect_no_decode(const char *body, const char *why)
 {
     char text[2048];
@@ -144,10 +153,7 @@ static void expect_no_decode(const char *body, const char *why)
              "model m {\n    input text: token(7)[6]\n    target next: token(7)[6]\n    h = embedding(text, 8)\n"
              "%s\n    output logits\n    loss cross_entropy(logits, next)\n}\n", body);
     FrontRun r;
-    run_text(&r, text);
-    if (r.status != NNC_OK)
-        fprintf(stderr, "\n%s", r.diag);
-    CU_ASSERT_FATAL(r.status == NNC_OK);
+    run_checked(&r, text);
     bool needed[64];
     const char *got = NULL;
     CU_ASSERT_EQUAL(lower_decode_block(r.f.model, &r.f.src, &r.f.arena, needed, &got), 0);
@@ -168,10 +174,7 @@ static void test_decode_refused(void)
     expect_no_decode("    x = h[:, 0:4]\n    logits = dense(x, 7)", "a slice (line 5, in 'x') may mix the positions");
     /* positions one by one: a bigram model has a decode entry */
     FrontRun r;
-    run_text(&r, "model m {\n    input text: token(7)[6]\n    output dense(embedding(text, 8), 7)\n}\n");
-    if (r.status != NNC_OK)
-        fprintf(stderr, "\n%s", r.diag);
-    CU_ASSERT_FATAL(r.status == NNC_OK);
+    run_checked(&r, "model m {\n    input text: token(7)[6]\n    output dense(embedding(text, 8), 7)\n}\n");
     bool needed[16];
     const char *why = NULL;
     CU_ASSERT_EQUAL(lower_decode_block(r.f.model, &r.f.src, &r.f.arena, needed, &why), 6);

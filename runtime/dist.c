@@ -45,6 +45,7 @@ typedef struct Bucket {
     uint8_t *send;      /* [elems · real]: this rank's gradients */
     uint8_t *recv;      /* [size][elems · real]: every rank's, in rank order (size 1: send) */
     int64_t  bytes;     /* elems · real */
+    double  *acc;       /* [elems]: a member's sum while it is reduced */
     int      filled;    /* members started this step */
     int      waited;    /* members waited for this step */
     int      flying;    /* sent and not yet known to have arrived */
@@ -120,6 +121,7 @@ void rt_dist_finalize(void)
 {
     for (int i = 0; i < D.nb; i++) {
         free(D.b[i].send);
+        free(D.b[i].acc);
         if (D.b[i].recv != D.b[i].send)
             free(D.b[i].recv);
     }
@@ -177,8 +179,9 @@ static void fatal(const char *why)
     abort();
 }
 
-static Bucket *bucket(int64_t k, int64_t bytes)
+static Bucket *bucket(int64_t k, int64_t elems, int64_t real)
 {
+    int64_t bytes = elems * real;
     if (k < 0 || bytes <= 0)
         fatal("an allreduce that no bucket was planned for (internal error)");
     if (k >= D.nb) {
@@ -193,7 +196,8 @@ static Bucket *bucket(int64_t k, int64_t bytes)
         b->bytes = bytes;
         b->send = rt_malloc((size_t)bytes);
         b->recv = D.size > 1 ? rt_malloc((size_t)bytes * (size_t)D.size) : b->send;
-        if (!b->send || !b->recv)
+        b->acc = rt_malloc(sizeof *b->acc * (size_t)elems);
+        if (!b->send || !b->recv || !b->acc)
             fatal("out of memory for the allreduce buckets");
     }
     if (b->bytes != bytes)
@@ -235,7 +239,7 @@ void rt_allreduce_start(RtCtx *ctx, const void *x, int64_t n, int64_t k, int64_t
 {
     (void)ctx;
     double t0 = now();
-    Bucket *b = bucket(k, elems * real);
+    Bucket *b = bucket(k, elems, real);
     memcpy(b->send + offset * real, x, (size_t)(n * real));
     if (++b->filled == members && D.overlap)
         send(b);
@@ -248,7 +252,7 @@ void rt_allreduce_wait(RtCtx *ctx, void *out, int64_t n, int64_t k, int64_t offs
 {
     (void)ctx;
     double t0 = now();
-    Bucket *b = bucket(k, elems * real);
+    Bucket *b = bucket(k, elems, real);
     if (b->filled != members)
         fatal("an allreduce waited for before all of its bucket started (internal error)");
     if (b->waited == 0 && !D.overlap)
@@ -260,11 +264,8 @@ void rt_allreduce_wait(RtCtx *ctx, void *out, int64_t n, int64_t k, int64_t offs
     }
 #endif
     double t1 = now();
-    /* out = sum over ranks r, in rank order, of (b_r / B) x_r */
-    double *acc = NULL, stack[1024];
-    acc = n <= 1024 ? stack : rt_malloc(sizeof *acc * (size_t)n);
-    if (!acc)
-        fatal("out of memory for an allreduce");
+    /* out = sum over ranks r, in rank order, of (b_r / B) x_r; n <= elems */
+    double *acc = b->acc;
     for (int64_t j = 0; j < n; j++)
         acc[j] = 0;
     int64_t B = D.batch > 0 ? D.batch : 1;
@@ -287,8 +288,6 @@ void rt_allreduce_wait(RtCtx *ctx, void *out, int64_t n, int64_t k, int64_t offs
     else
         for (int64_t j = 0; j < n; j++)
             ((float *)out)[j] = (float)acc[j];
-    if (acc != stack)
-        free(acc);
     if (++b->waited == members)
         b->filled = b->waited = 0;   /* ready for the next step */
     D.stats.wait_seconds += t1 - t0;

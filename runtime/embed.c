@@ -92,34 +92,28 @@ const char *rt_instance_error(const RtInstance *x)
     return x ? x->err : "no instance (a null pointer)";
 }
 
-int rt_instance_load(RtInstance *x, const char *path)
+/* Loads a checkpoint already read (and always frees it): the merges of a bpe
+ * model and every tensor are checked before the instance changes, so that
+ * a refused checkpoint leaves it as it was.  name: the file, in messages. */
+static int take_checkpoint(RtInstance *x, RtCheckpoint *ck, const char *name)
 {
-    if (!x)
-        return -1;
-    if (!path)
-        return fail(x, "load: the path is a null pointer");
-    /* the merges first, so that a refused file leaves the instance as it was */
-    RtCheckpoint ck;
-    if (rt_safetensors_read_meta(path, &ck, x->err, ERR_LEN) != 0)
-        return -1;
-    const char *kind = rt_checkpoint_meta(&ck, RT_META_TOKENIZER);
+    const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER);
     RtBpe *bpe = NULL;
     if (kind && strcmp(kind, "bpe") == 0) {
         const RtTensorSpec *in = x->m->ninputs ? &x->m->inputs[0] : NULL;
         int32_t vocab = in && in->dtype == RT_I32 ? (int32_t)in->classes : 0;
         int rc = !(bpe = rt_calloc(1, sizeof *bpe)) ? fail(x, "load: out of memory")
-               : rt_state_load_bpe(path, vocab, bpe, x->err, ERR_LEN);
+               : rt_checkpoint_bpe(ck, name, vocab, bpe, x->err, ERR_LEN);
         if (rc != 0) {
             free(bpe);
-            rt_checkpoint_free(&ck);
+            rt_checkpoint_free(ck);
             return -1;
         }
     }
-    rt_checkpoint_free(&ck);
     int resumed;
     free(x->converted);
     x->converted = NULL;
-    if (rt_state_load_conv(x->m, x->slab, path, &resumed, &x->converted, x->err, ERR_LEN) != 0) {
+    if (rt_state_take_conv(x->m, x->slab, ck, name, &resumed, &x->converted, x->err, ERR_LEN) != 0) {
         if (bpe)
             rt_bpe_free(bpe);
         free(bpe);
@@ -130,6 +124,18 @@ int rt_instance_load(RtInstance *x, const char *path)
     free(x->bpe);
     x->bpe = bpe;
     return 0;
+}
+
+int rt_instance_load(RtInstance *x, const char *path)
+{
+    if (!x)
+        return -1;
+    if (!path)
+        return fail(x, "load: the path is a null pointer");
+    RtCheckpoint ck = {0};
+    if (rt_safetensors_read(path, &ck, x->err, ERR_LEN) != 0)
+        return -1;
+    return take_checkpoint(x, &ck, path);
 }
 
 int64_t rt_instance_encode(RtInstance *x, const char *text, int64_t len, int32_t *ids, int64_t cap)
@@ -175,13 +181,10 @@ int rt_instance_load_memory(RtInstance *x, const void *data, size_t size)
 {
     if (!x)
         return -1;
-    RtCheckpoint ck;
-    int resumed;
+    RtCheckpoint ck = {0};
     if (rt_safetensors_read_memory(data, size, "load_memory", &ck, x->err, ERR_LEN) != 0)
         return -1;
-    free(x->converted);
-    x->converted = NULL;
-    return rt_state_take_conv(x->m, x->slab, &ck, "load_memory", &resumed, &x->converted, x->err, ERR_LEN);
+    return take_checkpoint(x, &ck, "load_memory");
 }
 
 int rt_instance_save(const RtInstance *x, const char *path)

@@ -204,5 +204,8 @@ void rt_chart_free(RtChart *c);
 int  rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
                        size_t errlen);
 int  rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
+/* The merges of a checkpoint already read (its __metadata__), for a model
+ * of bpe(vocab: vocab); path names it in messages.  0, or -1 with why. */
+int  rt_checkpoint_bpe(const RtCheckpoint *ck, const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 
 #endif

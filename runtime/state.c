@@ -137,21 +137,29 @@ int rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, si
     memset(out, 0, sizeof *out);
     if (rt_safetensors_read_meta(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    const char *kind = rt_checkpoint_meta(&ck, RT_META_TOKENIZER), *merges = rt_checkpoint_meta(&ck, RT_META_BPE_MERGES);
-    int rc = 0;
-    if (!kind || strcmp(kind, "bpe") != 0 || !merges)
-        rc = rt_fail(-1, err, errlen, "%s has no bpe merges (the header's __metadata__ has no %s), but the model reads "
-                     "its text as bpe(vocab: %d); was it saved by a model with this tokenizer?", path, RT_META_BPE_MERGES,
-                     (int)vocab);
-    else if (rt_bpe_parse(merges, out, why, sizeof why) != 0)
-        rc = rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_BPE_MERGES, why);
-    else if (out->vocab != vocab) {
-        rc = rt_fail(-1, err, errlen, "%s: its bpe merges make a vocabulary of %d tokens, but the model's is bpe(vocab: %d)",
-                     path, out->vocab, (int)vocab);
-        rt_bpe_free(out);
-    }
+    int rc = rt_checkpoint_bpe(&ck, path, vocab, out, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
+}
+
+int rt_checkpoint_bpe(const RtCheckpoint *ck, const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen)
+{
+    char why[512];
+    memset(out, 0, sizeof *out);
+    const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER), *merges = rt_checkpoint_meta(ck, RT_META_BPE_MERGES);
+    if (!kind || strcmp(kind, "bpe") != 0 || !merges)
+        return rt_fail(-1, err, errlen, "%s has no bpe merges (the header's __metadata__ has no %s), but the model reads "
+                       "its text as bpe(vocab: %d); was it saved by a model with this tokenizer?", path, RT_META_BPE_MERGES,
+                       (int)vocab);
+    if (rt_bpe_parse(merges, out, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_BPE_MERGES, why);
+    if (out->vocab != vocab) {
+        int got = out->vocab;
+        rt_bpe_free(out);
+        return rt_fail(-1, err, errlen, "%s: its bpe merges make a vocabulary of %d tokens, but the model's is bpe(vocab: %d)",
+                       path, got, (int)vocab);
+    }
+    return 0;
 }
 
 static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)

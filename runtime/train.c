@@ -196,6 +196,7 @@ static int evaluate(Loop *L, Eval *out)
         return 0;  /* no test split: nothing to evaluate on */
     int64_t batches = c->text ? EVAL_WINDOW_BATCHES : (c->test->count + c->batch - 1) / c->batch;
     int64_t k0 = 0, mine = batches;   /* several ranks: a contiguous share of the batches each */
+    int failed = 0;
     rt_dist_shard(batches, L->rank, L->size, &k0, &mine);
     for (int64_t k = k0; k < k0 + mine; k++) {
         int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
@@ -204,27 +205,31 @@ static int evaluate(Loop *L, Eval *out)
         else
             fill_examples(L, c->test, NULL, k * c->batch, b);
         m->eval.fn(&L->ctx);
-        if (rt_pool_failed(L->ctx.pool))
-            return -1;
+        if ((failed = rt_pool_failed(L->ctx.pool)) != 0)
+            break;   /* with several ranks, said in the gather below: the others wait in it */
         if (m->eval.loss.fixed >= 0)
             out->loss += read_act(L, m->eval.loss) * (double)b;
         for (int i = 0; i < m->eval.nmetrics; i++)
             out->metric[i] += read_act(L, m->eval.metric[i]) * (double)b;
         out->examples += b;
     }
-    if (L->size > 1) {  /* the sums of every rank, added in rank order */
-        double part[10] = {out->loss, (double)out->examples}, all[10 * RT_MAX_RANKS];
+    if (L->size > 1) {  /* the sums of every rank, added in rank order, and whether any failed */
+        enum { N = 11 };
+        double part[N] = {out->loss, (double)out->examples, failed}, all[N * RT_MAX_RANKS];
         for (int i = 0; i < m->eval.nmetrics; i++)
-            part[2 + i] = out->metric[i];
-        rt_dist_gather(part, 10, all);
+            part[3 + i] = out->metric[i];
+        rt_dist_gather(part, N, all);
         memset(out, 0, sizeof *out);
         for (int r = 0; r < L->size; r++) {
-            out->loss += all[10 * r];
-            out->examples += (int64_t)all[10 * r + 1];
+            out->loss += all[N * r];
+            out->examples += (int64_t)all[N * r + 1];
+            failed |= all[N * r + 2] != 0;
             for (int i = 0; i < m->eval.nmetrics; i++)
-                out->metric[i] += all[10 * r + 2 + i];
+                out->metric[i] += all[N * r + 3 + i];
         }
     }
+    if (failed)
+        return -1;
     out->loss /= (double)out->examples;
     for (int i = 0; i < m->eval.nmetrics; i++)
         out->metric[i] /= (double)out->examples;
@@ -631,8 +636,9 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 
 static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
+    /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
     Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now(), .rank = rt_dist_rank(),
-              .size = rt_dist_size()};
+              .size = c->sample ? 1 : rt_dist_size()};
     int agreed = 0;   /* several ranks: this rank has passed the set-up's agree() */
     if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
         return rt_fail(1, err, errlen, c->eval_only ? "--eval needs a test split; the data source has none (add test: ...)"
@@ -657,14 +663,17 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         return rt_fail(1, err, errlen, "text data feeds token ids, but '%s' or '%s' is not int32", m->inputs[0].name,
                        m->targets[0].name);
 
-    if (rt_slabs_alloc(m, c->batch, L.slab, err, errlen) != 0)
-        return 1;
+    RtPool *pool = NULL;
+    int rc = 0;
+    if (rt_slabs_alloc(m, c->batch, L.slab, err, errlen) != 0) {
+        rc = 1;   /* memory differs between machines: the other ranks hear of it in done's agree() */
+        goto done;
+    }
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         L.ctx.slab[s] = L.slab[s];
     /* a pool of one thread too: it holds the scratch memory of the generated code */
-    RtPool *pool = rt_pool_create(c->threads > 1 ? c->threads : 1);
+    pool = rt_pool_create(c->threads > 1 ? c->threads : 1);
     L.ctx.pool = pool;
-    int rc = 0;
 
     rt_params_init(m, L.slab, c->seed);
     int resumed = 0;
@@ -690,7 +699,6 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
     if (c->sample) {
-        L.size = 1;   /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
         rc = sample(&L, err, errlen);
         goto done;
     }
@@ -742,7 +750,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     /* the default threads: each step on all of them or on one, whichever
      * the step times say is faster (pace.c); --threads N: always N */
     RtPace pace;
-    rt_pace_init(&pace, c->threads_fixed ? 1 : rt_pool_threads(pool));
+    rt_pace_init(&pace, c->threads_fixed || L.size > 1 ? 1 : rt_pool_threads(pool));  /* ranks: see below */
     int64_t one_thread_steps = 0;
     while (step < total && !stopping(&L)) {
         double step_start = now();

@@ -3,7 +3,8 @@
  * --jit saved.  Prints the ids of the sentence below (run.sh compares them
  * with a Python encoder's), then checks: decoding gives the bytes back,
  * a small cap reports the room needed, a saved and reloaded instance
- * encodes the same, a fresh instance and a bad id are refused by message.
+ * encodes the same (loaded from the file and from memory), a fresh
+ * instance and a bad id are refused by message.
  * Usage: bpe CHECKPOINT SCRATCH.safetensors */
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,18 @@ int main(int argc, char **argv)
     CHECK(subwords_load(again, argv[2]) == 0, "reload: %s", subwords_last_error(again));
     CHECK(subwords_encode(again, sentence, len, more, 64) == n && memcmp(more, ids, sizeof *ids * (size_t)n) == 0,
           "the reloaded instance encodes differently");
+    /* load_memory takes the merges from the bytes' __metadata__ too */
+    FILE *f = fopen(argv[2], "rb");
+    CHECK(f != NULL, "open %s", argv[2]);
+    static char bytes_of[1 << 20];
+    size_t size = fread(bytes_of, 1, sizeof bytes_of, f);
+    fclose(f);
+    CHECK(size > 0 && size < sizeof bytes_of, "%s: %zu bytes", argv[2], size);
+    subwords *mem = subwords_create(3);
+    CHECK(mem && subwords_load_memory(mem, bytes_of, size) == 0, "load_memory: %s", mem ? subwords_last_error(mem) : "");
+    CHECK(subwords_encode(mem, sentence, len, more, 64) == n && memcmp(more, ids, sizeof *ids * (size_t)n) == 0,
+          "the instance loaded from memory encodes differently: %s", subwords_last_error(mem));
+    subwords_destroy(mem);
     subwords_destroy(fresh);
     subwords_destroy(m);
     subwords_destroy(again);

@@ -165,9 +165,10 @@ static int to_channels_last(Lower *lw, int x)
 }
 
 /* conv2d, channels last, as patches + matmul: x [B,H,W,C] -> patches
- * [B,Ho,Wo,k*k*C] -> [B,Ho*Wo,k*k*C] · W[F,k*k*C]ᵀ + bias -> [B,Ho*Wo,F], which
- * is the result [B,Ho,Wo,F] as it is.  The weight keeps torch's [F,C,k,k]
- * (checkpoints) and is permuted to the patches' order [F,k,k,C], a small copy. */
+ * [B,Ho,Wo,k*k*C] -> [B,Ho*Wo,k*k*C] · Wᵀ[k*k*C,F] + bias -> [B,Ho*Wo,F],
+ * which is the result [B,Ho,Wo,F] as it is.  The weight keeps torch's
+ * [F,C,k,k] (checkpoints) and is permuted to the patches' order [k,k,C,F], a
+ * small copy. */
 static int lower_conv2d(Lower *lw, const int *x)
 {
     int64_t f = ARG(1).i, k = ARG(2).i;
@@ -177,23 +178,24 @@ static int lower_conv2d(Lower *lw, const int *x)
     const IrShape *ps = shape_of(lw, pt);
     int64_t b = ps->dim[0], ho = ps->dim[1], wo = ps->dim[2], kkc = ps->dim[3];
     int rows = reshape(lw, pt, (IrShape){3, {b, ho * wo, kkc}});
-    int w = param(lw, "weight");
+    /* rows · Wᵀ, Wᵀ [k*k*C, F] made first (one permute of the small weight:
+     * [F,C,k,k] -> [k,k,C,F]), not rows · W [F, k*k*C] tb: the weight's
+     * gradient is then rowsᵀ · g [k*k*C, F], which packs g (F wide) per
+     * chunk of the contraction and reads the rows in place, where gᵀ · rows
+     * [F, k*k*C] packs the rows (k*k*C wide, every thread its own copy) and
+     * leaves F/MR blocks of rows: the MNIST CNN's second layer (288 against
+     * 64) spent a quarter of that kernel packing, and its 64 rows took six
+     * blocks of 12, 72 rows.  For the first layer (9 values, 32 filters) the
+     * F columns also fill the matmul's 32-wide panels where k*k*C = 9 would
+     * fill 9 of them (6.6% of a step's samples that way). */
+    int w = param(lw, "weight"), wt;
     if (kkc != k * k)  /* more than one channel */
-        w = permute(lw, w, (int[]){0, 2, 3, 1});
-    w = reshape(lw, w, (IrShape){2, {f, kkc}});
-    int y;
-    if (kkc < f) {
-        /* rows · (Wᵀ), Wᵀ [k*k*C, F] made first: the weight's gradient is then
-         * rowsᵀ · g [k*k*C, F], whose F columns fill the matmul's 32-wide
-         * panels; gᵀ · rows [F, k*k*C] would fill 9 of them for a 3x3 kernel
-         * on one channel (the MNIST CNN's first layer: 6.6% of a step's
-         * samples that way, the last permute of 288 numbers costs nothing) */
-        y = matmul(lw, rows, permute(lw, w, (int[]){1, 0}), false, false);
-        if (ARG(5).b)
-            y = bin(lw, IR_ADD, y, param(lw, "bias"));
-    } else {
-        y = linear(lw, rows, w, ARG(5).b ? param(lw, "bias") : -1);
-    }
+        wt = reshape(lw, permute(lw, w, (int[]){2, 3, 1, 0}), (IrShape){2, {kkc, f}});
+    else
+        wt = permute(lw, reshape(lw, w, (IrShape){2, {f, kkc}}), (int[]){1, 0});
+    int y = matmul(lw, rows, wt, false, false);
+    if (ARG(5).b)
+        y = bin(lw, IR_ADD, y, param(lw, "bias"));
     lw->out_cl = true;
     return reshape(lw, y, (IrShape){4, {b, ho, wo, f}});
 }

@@ -7,7 +7,7 @@
  * the leading axes and K together, A and B viewed as [L·K, M] and [L·K, N].
  *
  * The classic blocked scheme, written with LLVM vector types:
- *   - K is taken in chunks of KC; for each chunk op(B) is packed, once per
+ *   - K is taken in chunks of about KC (chunk_depth); for each chunk op(B) is packed, once per
  *     matrix, into panels of NR columns, k-major: panel[k·NR + c], zero
  *     beyond N (a weight's gradient contracts over B·T or B·pixels terms:
  *     whole, its packed op(B) would not fit in any cache);
@@ -73,7 +73,24 @@ static int tile_mr(Cg *c) { return c->tune->mr; }
  * path (dot_rows): fixed, not the tile's MR, so that which path a batch
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
-enum { KC = 256 };  /* the contraction in chunks of KC: a chunk of packed op(B) stays in L2 */
+enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
+
+/* The chunks of K: K / KC rounded to the nearest (at least one), all of one
+ * depth kc (the last one shorter), kc < 1.5·KC.  Chunks of exactly KC left
+ * a short last chunk (K = 288, the MNIST CNN's second convolution: 256 + 32)
+ * that costs a whole pass over C, storing the partial sums and loading them
+ * back, for an eighth of the work.  Chunking never changes a bit: every
+ * element adds its k terms in order across chunks. */
+static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
+{
+    LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC / 2), ""), cg_i64(c, KC), "");
+    n = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, n, cg_i64(c, 1), ""), cg_i64(c, 1), n, "");
+    LLVMValueRef kc = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, n, cg_i64(c, 1), ""), ""), n, "");
+    kc = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, kc, cg_i64(c, 1), ""), cg_i64(c, 1), kc, "kc");  /* K = 0: no chunk */
+    /* ceil(K / kc): with many chunks, n of depth kc may end before K does */
+    *chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, kc, cg_i64(c, 1), ""), ""), kc, "chunks");
+    return kc;
+}
 
 /* The packed op(B) a thread keeps for the rest of a call, at most: every
  * chunk of K in a slot of its own, so that the thread's next claim of the
@@ -609,11 +626,11 @@ void cg_matmul_body(Cg *c, int v)
     Epi epi;
     epi_begin(c, v, &epi);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
-    LLVMValueRef chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC - 1), ""), cg_i64(c, KC), "chunks");
+    LLVMValueRef chunks, kc = chunk_depth(c, K, &chunks);
     /* K known and within one chunk: no partial sums to resume or to keep,
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time) */
-    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) <= KC;
+    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < KC + KC / 2;
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     LLVMValueRef zero = cg_real(c, 0);
     unsigned align = real_size(c);
@@ -621,19 +638,20 @@ void cg_matmul_body(Cg *c, int v)
     /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
      *   [0, 64)        the number of the call that last wrote the tags
      *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
-     *   packB          `slots` slots of KC × panels × NR reals
+     *   packB          `slots` slots of kc × panels × NR reals
      * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
      * thread packs each chunk of op(B) once per call, however many claims
      * it runs; else one slot, packed again for each chunk.  Tags written by
      * an earlier call (or another kernel) are forgotten at the first claim. */
-    int64_t slot_reals = (int64_t)KC * panels * NR;
-    LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, cg_i64(c, slot_reals * real_size(c)), ""),
+    LLVMValueRef slot_reals = LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
+    LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
+    LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
                                       cg_i64(c, KEEP_PACKED_BYTES), "keep");
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
     LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
-    LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, cg_i64(c, slot_reals * real_size(c)), ""), "");
+    LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMTypeRef scratch_params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
     LLVMTypeRef scratch_t = LLVMFunctionType(c->t_ptr, scratch_params, 3, 0);
@@ -662,14 +680,14 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, tagged);
     }
 
-    /* K in chunks of KC, outermost: the packed chunk of op(B) stays in L2
+    /* K in chunks of kc, outermost: the packed chunk of op(B) stays in L2
      * while this thread's blocks of rows go over it.  Between chunks the
      * partial sums wait in C itself and come back as the accumulators'
      * starting values, so every element adds its k terms in order, exactly
      * as without chunks; the epilogue runs after the last chunk. */
     CgLoop chunk = cg_loop_begin(c, cg_i64(c, 0), chunks, "kchunk");
-    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, chunk.iv, cg_i64(c, KC), "k0");
-    LLVMValueRef kn = imin(c, cg_i64(c, KC), LLVMBuildNSWSub(c->b, K, k0, ""));
+    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, chunk.iv, kc, "k0");
+    LLVMValueRef kn = imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""));
     LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, cg_i64(c, 0), "first");
     LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, LLVMBuildNSWSub(c->b, chunks, cg_i64(c, 1), ""), "lastk");
     LLVMValueRef slot = LLVMBuildSelect(c->b, keep, chunk.iv, cg_i64(c, 0), "slot");
@@ -677,7 +695,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tag_mat = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i, 1, "tag_mat");
     LLVMValueRef tag_i1 = LLVMBuildNSWAdd(c->b, tag_i, cg_i64(c, 1), "");
     LLVMValueRef tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i1, 1, "tag_chunk");
-    packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, cg_i64(c, slot_reals), ""));  /* this chunk's slot */
+    packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, slot_reals, ""));  /* this chunk's slot */
 
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");

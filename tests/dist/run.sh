@@ -10,8 +10,9 @@
 #              tensor; measured 4.4e-07) and the losses too
 #   uneven     tests/dist/mlp_dropout.nn (dropout 0.25, adam, batch 50): 3
 #              ranks (slices of 17, 17, 16) against one process within 1e-5
-#              per tensor (measured 2.8e-07): the shares are weighed right
-#              and the ranks draw the dropout masks one process draws
+#              per tensor (measured 2.8e-07), gathering (the default at 3)
+#              and round the ring: the shares are weighed right and the
+#              ranks draw the dropout masks one process draws
 #   gpt        examples/shakespeare.nn, batch 8, 6 steps: 2 ranks against one
 #              process, the losses within 1e-5 and the parameters within 1e-5
 #              as a whole (||a-b||/||a||: adamw turns the rounding noise of
@@ -20,11 +21,11 @@
 #              6.4e-4 after 100 steps at batch 32, bench/dist_agree.py); the
 #              same model under sgd, which does not rescale noise, within
 #              1e-5 per tensor (measured 8.1e-7 after 100 steps at batch 32)
-#   repeat     the ring allreduce (the default) in a fixed order: 3 ranks
-#              twice, 20 steps, the same checkpoint byte for byte; and 2
-#              ranks of the ring the bytes of 2 ranks gathering every part
-#              (NNC_DIST_ALLREDUCE=gather): two terms add up the same either
-#              way round
+#   repeat     the ring allreduce (NNC_DIST_ALLREDUCE=ring; the default from
+#              4 ranks) in a fixed order: 3 ranks twice, 20 steps, the same
+#              checkpoint byte for byte; and 2 ranks of the ring the bytes of
+#              2 ranks gathering every part (the default up to 3): two terms
+#              add up the same either way round
 #   rank0      2 ranks with --metrics, --chart and --save: one metrics line
 #              (as one process writes; the evaluation split across the ranks
 #              gives its test loss within 1e-5 and its test accuracy
@@ -119,7 +120,10 @@ uneven)
     "$nnc" --jit --threads 1 --metrics "$tmp/m1" --save "$tmp/one.st" "$model" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     run 3 "$nnc" --jit --threads 1 --metrics "$tmp/m3" --save "$tmp/three.st" "$model" 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }
-    $compare "$tmp/one.st" "$tmp/three.st" 1e-5 --metrics "$tmp/m1" "$tmp/m3" ;;
+    $compare "$tmp/one.st" "$tmp/three.st" 1e-5 --metrics "$tmp/m1" "$tmp/m3" || exit 1
+    NNC_DIST_ALLREDUCE=ring run 3 "$nnc" --jit --threads 1 --metrics "$tmp/r3" --save "$tmp/ring.st" "$model" \
+        2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    $compare "$tmp/one.st" "$tmp/ring.st" 1e-5 --metrics "$tmp/m1" "$tmp/r3" ;;
 gpt)
     need_mpi
     [ -n "$NNC_DATA" ] && [ -f "$NNC_DATA/tinyshakespeare/input.txt" ] || { echo "no tinyshakespeare; skipped"; exit 77; }
@@ -139,13 +143,14 @@ gpt)
 repeat)
     need_mpi; need_mnist
     for k in 1 2; do
-        run 3 "$nnc" --jit --steps 20 --save "$tmp/r$k.st" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        NNC_DIST_ALLREDUCE=ring run 3 "$nnc" --jit --steps 20 --save "$tmp/r$k.st" "$mlp" 2>"$tmp/log" \
+            || { cat "$tmp/log"; exit 1; }
     done
     cmp "$tmp/r1.st" "$tmp/r2.st" || exit 1
     echo "3 ranks (ring), twice: the same checkpoint byte for byte"
-    run 2 "$nnc" --jit --steps 20 --save "$tmp/ring.st" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    NNC_DIST_ALLREDUCE=gather run 2 "$nnc" --jit --steps 20 --save "$tmp/gather.st" "$mlp" 2>"$tmp/log" \
+    NNC_DIST_ALLREDUCE=ring run 2 "$nnc" --jit --steps 20 --save "$tmp/ring.st" "$mlp" 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }
+    run 2 "$nnc" --jit --steps 20 --save "$tmp/gather.st" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cmp "$tmp/ring.st" "$tmp/gather.st" || exit 1
     echo "2 ranks: the ring's checkpoint is the gather's byte for byte" ;;
 rank0)

@@ -196,6 +196,10 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         break;
     }
     }
+    /* several ranks: one that cannot load its data (a file only some ranks
+     * can read, a memory check that refuses on one machine) tells the others
+     * here, rather than leaving them in the training's first gather */
+    rc = rt_dist_agree(rc, why, sizeof why);
     if (rc == 0)
         rc = rt_train(m, &cfg, why, sizeof why);
     if (rc == 1 && why[0])   /* not on an interrupt (130, 143): rt_train has said so; nor on a rank that

@@ -220,20 +220,27 @@ static LLVMValueRef make_wrapper(Cg *c, int v, const int *slots, int nslots, LLV
 
 /* In the entry: rt_allreduce_start(ctx, x, n, bucket, offset, bucket elements,
  * members, real bytes) with ALLREDUCE a's operand, or rt_allreduce_wait with
- * a's own buffer (nnc_runtime.h).  The runtime copies x when it starts and
- * writes a's buffer only when waited for, so the plan's live ranges (x until
- * a, a from a on) hold as for any kernel. */
+ * the operand and a's own buffer (nnc_runtime.h; the same bytes when the
+ * plan shares them, plan.c).  The runtime copies x when it starts and
+ * writes a's buffer only when waited for, at a (which reads x: it is still
+ * there), so the plan's live ranges (x until a, a from a on) hold as for
+ * any kernel. */
 static void allreduce_call(Cg *c, int a, const char *fn_name)
 {
     const IrNode *n = &c->g->nodes[a];
-    LLVMTypeRef params[8] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i64, c->t_i64, c->t_i64, c->t_i64, c->t_i64};
-    LLVMTypeRef ft = LLVMFunctionType(c->t_void, params, 8, 0);
-    LLVMValueRef fn = cg_declare(c, fn_name, ft);
     bool start = strcmp(fn_name, "rt_allreduce_start") == 0;
-    LLVMValueRef args[8] = {c->ctx_arg, cg_base(c, start ? n->in[0] : a), cg_elems(c, &n->shape, 0, n->shape.rank),
-                            cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]), cg_i64(c, n->a.i[2]), cg_i64(c, n->a.i[3]),
-                            cg_i64(c, ir_type_size(n->type))};
-    LLVMBuildCall2(c->b, ft, fn, args, 8, "");
+    int npointers = start ? 2 : 3;   /* ctx, x (, out) */
+    LLVMTypeRef params[9];
+    LLVMValueRef args[9] = {c->ctx_arg, cg_base(c, n->in[0]), cg_base(c, a)};
+    LLVMValueRef sizes[6] = {cg_elems(c, &n->shape, 0, n->shape.rank), cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]),
+                             cg_i64(c, n->a.i[2]), cg_i64(c, n->a.i[3]), cg_i64(c, ir_type_size(n->type))};
+    for (int i = 0; i < 9; i++)
+        params[i] = i < npointers ? c->t_ptr : c->t_i64;
+    for (int i = 0; i < 6; i++)
+        args[npointers + i] = sizes[i];
+    LLVMTypeRef ft = LLVMFunctionType(c->t_void, params, (unsigned)npointers + 6, 0);
+    LLVMValueRef fn = cg_declare(c, fn_name, ft);
+    LLVMBuildCall2(c->b, ft, fn, args, (unsigned)npointers + 6, "");
 }
 
 /* Kernel launches per function of an entry: the launches are one basic

@@ -215,7 +215,12 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
     /* A model that cannot train still has a forward pass to write (not a trainer). */
     bool forward = !nnc_trainable(f->model) && o->kind != AOT_EXE;
-    int rc = forward ? nnc_forward_model(f, o->train.batch, &tm, log) : nnc_train_model(f, &o->train, &tm, log);
+    /* every trainer runs under mpirun too (docs/distributed.md): its step has
+     * the allreduce nodes, which alone copy a gradient or, mostly, nothing */
+    TrainOverrides ov = o->train;
+    if (o->kind == AOT_EXE)
+        ov.distributed = true;
+    int rc = forward ? nnc_forward_model(f, o->train.batch, &tm, log) : nnc_train_model(f, &ov, &tm, log);
     if (rc != 0)
         return rc;
     if (library && !forward && (rc = nnc_train_model_predict(f, &tm, log)) != 0)
@@ -335,16 +340,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         /* zlib statically too: the trainer needs only libc and libm */
         char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
                         "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
-                        SAN NULL, NULL, NULL, NULL, NULL};
-#ifdef NNC_MPI_LIBS
-        /* a runtime built with MPI (dist.c): the trainer runs under mpirun too */
-        int at = 0;
-        while (argv[at])
-            at++;
-        char *libs = arena_printf(a, "%s", NNC_MPI_LIBS);
-        for (char *l = strtok(libs, ","); l && at < (int)(sizeof argv / sizeof *argv) - 1; l = strtok(NULL, ","))
-            argv[at++] = l;
-#endif
+                        SAN NULL};
         rc = run_cc(argv, log);
     } else if (rc == 0 && o->kind == AOT_SO) {
         /* The runtime's symbols stay inside: only the model's functions are

@@ -35,6 +35,18 @@ int nnc_jit_train(NncFront *f, const JitOptions *o)
     return rc;
 }
 
+/* Several ranks: whether any failed at this point, which every rank
+ * reaches once; one that did not says it stops with the one that did
+ * (which says why itself).  Returns rc, or 1. */
+static int ranks_agree(int rc, FILE *log)
+{
+    char why[256];
+    int all = rt_dist_agree(rc, why, sizeof why);
+    if (rc == 0 && all != 0)
+        fprintf(log, "nnc: error: %s\n", why);
+    return all;
+}
+
 static int jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
@@ -49,13 +61,15 @@ static int jit_train(NncFront *f, const JitOptions *o)
     TrainOverrides ov = {.epochs = o->epochs, .steps = o->steps, .batch = o->batch, .seed = o->seed, .lr = o->lr,
                          .distributed = rt_dist_size() > 1};
     int rc = nnc_train_model(f, &ov, &tm, log);
-    if (rc != 0)
-        return rc;
     /* what the slabs will take, before any LLVM work: training here, on this machine */
-    if (nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
-        return 1;
+    if (rc == 0 && nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
+        rc = 1;
     /* sampling: the decode entry too, when the model has one (a key/value cache) */
-    if (o->sample && !o->no_kv_cache && (rc = nnc_train_model_decode(f, &tm, log)) != 0)
+    if (rc == 0 && o->sample && !o->no_kv_cache)
+        rc = nnc_train_model_decode(f, &tm, log);
+    /* several ranks: memory differs between machines; a rank that stops here
+     * must not leave the others waiting for rank 0's compile */
+    if ((rc = ranks_agree(rc, log)) != 0)
         return rc;
     bool decode = tm.rm.decode.block > 0;
     if (o->sample && !o->no_kv_cache && !decode && o->verbose)
@@ -73,11 +87,11 @@ static int jit_train(NncFront *f, const JitOptions *o)
     /* Several ranks compile the same step: rank 0 first, into the cache, and
      * the others then find it there instead of compiling it again each. */
     bool first_rank0 = rt_dist_size() > 1 && !o->no_cache;
-    if (first_rank0 && rt_dist_rank() > 0)
-        rt_dist_barrier();
+    if (first_rank0 && rt_dist_rank() > 0 && (rc = ranks_agree(0, log)) != 0)
+        return rc;   /* rank 0 could not compile */
     int compiled = compile_entries(entries, decode ? 3 : 2, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err);
     if (first_rank0 && rt_dist_rank() == 0)
-        rt_dist_barrier();
+        ranks_agree(compiled != 0, log);
     if (compiled != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
         || add_objects(jit, &cr.objs, &err) != 0
@@ -87,9 +101,15 @@ static int jit_train(NncFront *f, const JitOptions *o)
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         compile_free(&cr);
         cg_jit_destroy(jit);
+        if (rt_dist_size() > 1 && !(first_rank0 && compiled != 0))
+            ranks_agree(3, log);   /* the others wait for this rank below */
         return 3;
     }
     compile_free(&cr);
+    if ((rc = ranks_agree(0, log)) != 0) {   /* every rank compiled */
+        cg_jit_destroy(jit);
+        return rc;
+    }
     double t3 = drive_now();
     if (o->verbose) {
         char parts[256];

@@ -52,7 +52,10 @@
  * A reshape (an op flagged OPF_VIEW) of an activation is a view: it shares
  * its operand's bytes (alias[i] names the activation that owns them) and no
  * kernel copies them.  The owner's buffer then lives until the last read of
- * any of its views, and its printed live range says so.
+ * any of its views, and its printed live range says so.  An op flagged
+ * OPF_IN_PLACE (allreduce) is planned as a view too when it is the last
+ * reader of its operand's bytes: it writes over them, and nothing reads
+ * them after it.
  */
 #include <stdint.h>
 #include <string.h>
@@ -300,6 +303,8 @@ IrPlan *plan_memory(const IrGraph *g, int64_t batch)
         int x = nd->nin ? nd->in[0] : -1;
         p->alias[i] = -1;
         bool view = ir_ops[nd->op].flags & OPF_VIEW;
+        if (!view && (ir_ops[nd->op].flags & OPF_IN_PLACE) && x >= 0)
+            view = p->last[p->alias[x] >= 0 ? p->alias[x] : x] == i;   /* nothing reads the bytes after i */
         if (!view || p->slab[i] != SLAB_ACT || p->slab[x] != SLAB_ACT || p->bytes[i].fixed != p->bytes[x].fixed
             || p->bytes[i].per_ex != p->bytes[x].per_ex)
             continue;
@@ -401,11 +406,15 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
             end[s] = top;
         } else if (p->alias[i] >= 0) {
             int o = p->alias[i];
-            if (!(ir_ops[g->nodes[i].op].flags & OPF_VIEW) || p->alias[o] >= 0 || o >= i
+            if (!(ir_ops[g->nodes[i].op].flags & (OPF_VIEW | OPF_IN_PLACE)) || p->alias[o] >= 0 || o >= i
                 || p->offset[i].fixed != p->offset[o].fixed || p->offset[i].per_ex != p->offset[o].per_ex
                 || p->bytes[i].fixed != p->bytes[o].fixed || p->bytes[i].per_ex != p->bytes[o].per_ex
                 || p->last[o] < last[i])
                 return arena_printf(a, "%%%d is not a view of %%%d that the plan can keep", i, o);
+            /* in place: nothing may read the bytes it writes over after it */
+            for (int j = 0; j < n && !(ir_ops[g->nodes[i].op].flags & OPF_VIEW); j++)
+                if ((j == o || (p->alias[j] == o && j != i)) && last[j] > i)
+                    return arena_printf(a, "%%%d writes over %%%d, which %%%d reads after it", i, o, last[j]);
         } else if (p->first[i] != i || p->last[i] < last[i]) {
             return arena_printf(a, "%%%d is live %%%d..%%%d in the plan, but read until %%%d", i, p->first[i],
                                 p->last[i], last[i]);

@@ -171,14 +171,15 @@ typedef struct RtCtx {
 
 /* ---- data-parallel training over MPI (dist.c; docs/distributed.md) ------------------- */
 
-/* Joins the MPI world when mpirun started this process (its environment
- * says so); otherwise, and in a build without MPI, one rank and no MPI.
- * Returns 0, or 1 with why: a build without MPI started as one of several
- * ranks.  Call once, first; rt_dist_finalize at the end. */
+/* Joins the MPI world when mpirun started this process as one of several
+ * ranks (its environment says so), loading Open MPI's libmpi then;
+ * otherwise one rank and no MPI.  Returns 0, or 1 with why: libmpi cannot
+ * be loaded, or NNC_DIST_ALLREDUCE is neither ring nor gather.  Call once,
+ * first; rt_dist_finalize at the end. */
 int  rt_dist_init(char *err, size_t errlen);
 void rt_dist_finalize(void);
 enum { RT_MAX_RANKS = 1024 };   /* the most ranks a run may have */
-int  rt_dist_available(void);   /* built with MPI */
+int  rt_dist_available(void);   /* Open MPI can be loaded here (nnc links no MPI: dist.c loads it) */
 int  rt_dist_rank(void);        /* 0 .. size-1 */
 int  rt_dist_size(void);        /* 1: one process */
 /* Rank r's slice of a batch of `batch` examples: [first, first + count),
@@ -190,24 +191,30 @@ void rt_dist_shard(int64_t batch, int rank, int size, int64_t *first, int64_t *c
 void rt_dist_gather(const double *mine, int n, double *all);
 /* Returns when every rank has called it (one rank: at once). */
 void rt_dist_barrier(void);
+/* Whether any rank failed (rc != 0) at this point, which every rank
+ * reaches once: returns rc, or 1 with why when only another rank failed
+ * (that rank says why itself).  One rank: rc. */
+int  rt_dist_agree(int rc, char *err, size_t errlen);
 /* The global batch of the step about to run (the reduction weighs rank r's
  * gradient by its share count_r / batch). */
 void rt_dist_set_batch(int64_t batch);
 /* What generated code calls for an ALLREDUCE node (docs/ir.md): start when
  * the gradient x of n reals (real: 4 or 8 bytes) is final, its part at
  * offset of bucket k (elems reals, members gradients); wait just before the
- * update, which writes sum_r (count_r / batch) x_r to out, in rank order,
- * the same bits on every rank. */
+ * update, which writes sum_r (count_r / batch) x_r to out, in an order
+ * fixed by the number of ranks, the same bits on every rank (x: the same
+ * gradient, still there; out may be x).  One rank: start does nothing and
+ * wait copies x to out. */
 void rt_allreduce_start(RtCtx *ctx, const void *x, int64_t n, int64_t k, int64_t offset, int64_t elems,
                         int64_t members, int64_t real);
-void rt_allreduce_wait(RtCtx *ctx, void *out, int64_t n, int64_t k, int64_t offset, int64_t elems,
+void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t k, int64_t offset, int64_t elems,
                        int64_t members, int64_t real);
 /* Where the reduction's time went, since the process started. */
 typedef struct RtDistStats {
     double  start_seconds;   /* in rt_allreduce_start: copies into buckets, sends, progress tests */
     double  wait_seconds;    /* blocked in rt_allreduce_wait for buckets still on the way */
     double  reduce_seconds;  /* summing the ranks' parts */
-    int64_t bytes;           /* gradient bytes received from other ranks */
+    int64_t bytes;           /* bytes received from other ranks (gradients, partial sums) */
     int64_t messages;        /* buckets sent */
 } RtDistStats;
 void rt_dist_stats(RtDistStats *out);

@@ -4,7 +4,10 @@
 #   hit        a second run hits (-v says so) and trains bit for bit as the
 #              first (metrics lines without the times, checkpoints byte for
 #              byte); examples/mnist_mlp.nn for 30 steps the same way (with
-#              MNIST); the trainer nnc writes hits the entry --jit made
+#              MNIST); the trainer nnc writes misses the entry --jit made
+#              (its step has the allreduce nodes of several ranks,
+#              docs/distributed.md), a second one hits, and it trains as
+#              --jit did
 #   corrupt    an entry with a byte of its code flipped, cut short, of
 #              another nnc version, or not an entry at all is reported (-v),
 #              recompiled and replaced, and the run trains as before
@@ -59,13 +62,16 @@ hit)
     says warm "cache hit"
     same cold warm
     echo "xor: miss then hit, trained alike; $(grep -o 'compiled in [0-9.]* ms' "$tmp/warm.log") warm"
-    # the trainer nnc writes: the same entries (same code), so a hit
+    # the trainer nnc writes: its step has the allreduce nodes (it runs under
+    # mpirun too), so its own entry: a miss, then a hit
+    (cd "$tmp" && "$nnc" -v -o "$tmp/xor_exe" "$xor" 2>"$tmp/exe.log") || { cat "$tmp/exe.log"; exit 1; }
+    says exe "cache miss"
     (cd "$tmp" && "$nnc" -v -o "$tmp/xor_exe" "$xor" 2>"$tmp/exe.log") || { cat "$tmp/exe.log"; exit 1; }
     says exe "cache hit"
     "$tmp/xor_exe" --epochs 40 --data "$root/examples" --metrics "$tmp/exe.m" --save "$tmp/exe.ck" >/dev/null 2>&1 \
         || { echo "the trainer failed"; exit 1; }
     same cold exe
-    echo "the trainer nnc wrote hit the entry and trains as --jit did"
+    echo "the trainer nnc wrote missed, then hit its own entry, and trains as --jit did"
     if [ -n "$NNC_DATA" ] && [ -d "$NNC_DATA/mnist" ]; then
         for r in mlp_cold mlp_warm; do
             "$nnc" --jit -v --steps 30 --metrics "$tmp/$r.m" --save "$tmp/$r.ck" "$root/examples/mnist_mlp.nn" \

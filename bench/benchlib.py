@@ -40,6 +40,24 @@ def mnist_train():
     return x.astype(np.float32), idx(find("train-labels-idx1-ubyte")).astype(np.int64)
 
 
+def torch_threads(argv):
+    """Sets torch's threads explicitly and says how many: `--torch-threads N`
+    taken out of argv (the list is edited in place), else every CPU this
+    process may run on.  Debian's torch here would run one thread by default
+    (OpenMP's default is 1 in this environment), so a ratio against torch
+    means nothing unless its thread count is set and printed."""
+    import torch
+
+    n = len(os.sched_getaffinity(0))
+    if "--torch-threads" in argv:
+        i = argv.index("--torch-threads")
+        n = int(argv[i + 1])
+        del argv[i : i + 2]
+    torch.set_num_threads(n)
+    print(f"pytorch {torch.__version__}: {torch.get_num_threads()} threads (set; --torch-threads N to change)", flush=True)
+    return n
+
+
 def torch_epoch(model, opt, x, y, sched=None, batch=64):
     """One shuffled epoch of cross-entropy training in torch; its seconds."""
     import time

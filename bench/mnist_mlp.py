@@ -4,13 +4,14 @@ examples/mnist_mlp.nn (784-128-10, SGD lr 0.1, batch 64, standardised
 inputs), side by side in one run.
 
 Rounds alternate: one PyTorch epoch (data preloaded as tensors, shuffled
-each epoch, default threads), then one nnc run of --epochs 1 whose epoch
+each epoch, on --torch-threads N threads, default all CPUs: set
+and printed), then one nnc run of --epochs 1 whose epoch
 time is the train_seconds of its --metrics line (steps only, like the
 PyTorch loop).  Prints the median epoch time of each, the ratio, nnc's time
 against the machine's 2-core floor (0.11 s, BRIEF §6) and nnc's compile
 time.
 
-usage: /usr/bin/python3 bench/mnist_mlp.py [ROUNDS]   (needs NNC_DATA and build/nnc)
+usage: /usr/bin/python3 bench/mnist_mlp.py [--torch-threads N] [ROUNDS]   (needs NNC_DATA and build/nnc)
 """
 import os
 import sys
@@ -19,13 +20,14 @@ import tempfile
 import torch
 import torch.nn as nn
 
-from benchlib import NncRun, mnist_train, summary, torch_epoch, train_flops
+from benchlib import NncRun, mnist_train, summary, torch_epoch, torch_threads, train_flops
 
 FLOOR_2CORE = 0.11
 
 
 
 def main():
+    torch_threads(sys.argv)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     x, y = (torch.from_numpy(a) for a in mnist_train())
     torch.manual_seed(1)

@@ -6,14 +6,15 @@ parameter; batch 32), training throughput in tokens per second, side by
 side in one run.
 
 Rounds alternate: STEPS PyTorch steps on random windows of the first 90% of
-tinyshakespeare (default threads; the model is the one tests/parity builds
+tinyshakespeare (--torch-threads N threads, default all CPUs, set and
+printed; the model is the one tests/parity builds
 from torch's own modules and checks against nnc's gradients), then one nnc
 run of --steps STEPS whose throughput is the examples_per_second of its
 --metrics line (steps only, no evaluation) times 64 tokens per window.
 Prints the median tokens/s of each, the ratio, nnc against the machine's
 2-core floor for this model (~46 ms per step, issue 5) and the compile time.
 
-usage: /usr/bin/python3 bench/shakespeare.py [ROUNDS [STEPS]]   (needs NNC_DATA and build/nnc)
+usage: /usr/bin/python3 bench/shakespeare.py [--torch-threads N] [ROUNDS [STEPS]]   (needs NNC_DATA and build/nnc)
 """
 import os
 import sys
@@ -23,7 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchlib import DATA, ROOT, NncRun, summary, train_flops
+from benchlib import DATA, ROOT, NncRun, summary, torch_threads, train_flops
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))
 from torch_parity import Gpt1  # noqa: E402  (the same network the parity test checks)
@@ -54,6 +55,7 @@ def torch_steps(model, opt, ids, steps, gen):
 
 
 def main():
+    torch_threads(sys.argv)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     ids, vocab = corpus()

@@ -27,7 +27,7 @@
  * costs more than it saves. */
 enum { PARALLEL_MIN_ITEMS = 8 };
 
-/* Nor does a kernel smaller than this (at the plan's batch) go to the pool:
+/* Nor does a kernel smaller than this (at the step's batch) go to the pool:
  * a call costs about 1-2 us of synchronisation however small its work
  * (bench/pool_overhead.c), and the MNIST MLP's step was 25 calls, most of
  * them on [64, 10] or [64, 1].  The thresholds are about 10 us of work on
@@ -38,18 +38,37 @@ enum { PARALLEL_MIN_ITEMS = 8 };
 #define PARALLEL_MIN_FLOPS 1.0e6
 #define PARALLEL_MIN_BYTES (128.0 * 1024)
 
-static bool too_small_for_threads(Cg *c, int v)
+/* A kernel's work at a batch, as a fraction of the threshold (below 1: too
+ * small for threads). */
+static double work_at(Cg *c, int v, int64_t batch)
 {
     const IrGraph *g = c->g;
     const IrNode *n = &g->nodes[v];
-    int64_t batch = c->plan ? c->plan->batch : 64;
     if (n->op == IR_MATMUL || n->op == IR_MATMUL_EPI)
-        return cg_matmul_flops(c, v, batch) < PARALLEL_MIN_FLOPS;
+        return cg_matmul_flops(c, v, batch) / PARALLEL_MIN_FLOPS;
     double bytes = (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
     for (int k = 0; k < n->nin; k++)
         if (!cg_no_memory(&g->nodes[n->in[k]]))
             bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
-    return bytes < PARALLEL_MIN_BYTES;
+    return bytes / PARALLEL_MIN_BYTES;
+}
+
+/* The least batch at which kernel v is worth the pool: 0 at every batch,
+ * INT64_MAX at none.  Decided at run time against the step's batch, not
+ * once at the plan's: a kernel judged small at the plan's batch of 64 stayed
+ * on one thread when a library ran it on 1000 examples (and a large one went
+ * to the pool for one example).  The work is affine in the batch (sizes are
+ * products of fixed dimensions and at most one batch axis, and a
+ * contraction over the batch is one more factor of it): w(b) = a·b + w0. */
+static int64_t threads_from_batch(Cg *c, int v)
+{
+    double w1 = work_at(c, v, 1), a = work_at(c, v, 2) - w1, w0 = w1 - a;
+    if (a <= 0)
+        return w0 >= 1 ? 0 : INT64_MAX;
+    double b = (1 - w0) / a;
+    if (b <= 1)
+        return 0;
+    return b >= 1e15 ? INT64_MAX : (int64_t)b + ((double)(int64_t)b < b);  /* ceil */
 }
 
 static void add_string_attr(Cg *c, LLVMValueRef fn, const char *k, const char *v)
@@ -306,14 +325,32 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
         if (kernel[v]) {
             done++;
             LLVMValueRef extent = cg_kernel_extent(c, v);
-            bool small = (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
-                         || too_small_for_threads(c, v);
-            if (small) {
+            int64_t from = threads_from_batch(c, v);
+            if (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
+                from = INT64_MAX;
+            LLVMBasicBlockRef direct = NULL, pooled = NULL, joined = NULL;
+            if (from > 0 && from < INT64_MAX) {  /* the step's batch decides */
+                direct = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "direct");
+                pooled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pooled");
+                joined = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "called");
+                LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, cg_batch(c), cg_i64(c, from), "big"), pooled, direct);
+                LLVMPositionBuilderAtEnd(c->b, direct);
+            }
+            if (from > 0) {
                 LLVMValueRef args[3] = {c->ctx_arg, cg_i64(c, 0), extent};
                 LLVMBuildCall2(c->b, c->t_kernel, kernel[v], args, 3, "");
-            } else {
+            }
+            if (pooled) {
+                LLVMBuildBr(c->b, joined);
+                LLVMPositionBuilderAtEnd(c->b, pooled);
+            }
+            if (from < INT64_MAX) {
                 LLVMValueRef args[4] = {cg_pool(c), extent, kernel[v], c->ctx_arg};
                 LLVMBuildCall2(c->b, par_t, par, args, 4, "");
+            }
+            if (joined) {
+                LLVMBuildBr(c->b, joined);
+                LLVMPositionBuilderAtEnd(c->b, joined);
             }
         }
         for (int a = starts[v]; a >= 0; a = next[a])  /* a gradient is final once v has run: send it now */

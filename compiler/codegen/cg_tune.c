@@ -23,6 +23,7 @@
  * cache's key (cg_key.c).  Every element of C sums its k terms in one
  * order whatever the tile, so the row changes speed, never a bit.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,17 +68,28 @@ static bool has_feature(const char *features, const char *f)
 }
 
 /* NNC_TILE=MR,NRV[,BYTES]: a tile of the caller's own, for measuring
- * candidates (bench/README.md); the key holds it like a row. */
-static const CgTune *from_env(void)
+ * candidates (bench/README.md); the key holds it like a row.  Read once per
+ * process: the compile workers (cg_object.c) ask for the tile at the same
+ * time, and filling a shared row on every call was a data race. */
+static CgTune env_tune = {"NNC_TILE", 64, 0, 0};
+static bool env_tune_set;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void read_env(void)
 {
-    static CgTune t = {"NNC_TILE", 64, 0, 0};
     const char *e = getenv("NNC_TILE");
     int mr, nrv, bytes = 64;
     if (!e || sscanf(e, "%d,%d,%d", &mr, &nrv, &bytes) < 2 || mr < 1 || mr > CG_TILE_MAX_MR || nrv < 1
         || nrv > CG_TILE_MAX_NRV || (bytes != 32 && bytes != 64))
-        return NULL;
-    t.mr = mr, t.nrv = nrv, t.vector_bytes = bytes;
-    return &t;
+        return;
+    env_tune.mr = mr, env_tune.nrv = nrv, env_tune.vector_bytes = bytes;
+    env_tune_set = true;
+}
+
+static const CgTune *from_env(void)
+{
+    pthread_once(&env_once, read_env);
+    return env_tune_set ? &env_tune : NULL;
 }
 
 const CgTune *cg_tune_for(const char *cpu, const char *features)

@@ -8,6 +8,9 @@
 #                examples/mnist_cnn.nn and 20 of examples/shakespeare.nn
 #   tiles        the MLP's 100 steps with several matmul register tiles
 #                (NNC_TILE): identical losses
+#   pool_batch   the MLP's entries send each kernel to the thread pool from
+#                the batch at which its work reaches the threshold, compared
+#                with the step's batch at run time (5, 128, 391 examples)
 #   threads_busy the MLP's 200 steps on 1, 2 and 3 threads and the default
 #                (which times steps on all threads and on one and switches:
 #                runtime/pace.c) while two busy processes (yes > /dev/null)
@@ -183,6 +186,18 @@ tiles)
     done
     cat "$tmp/nhost"
     for t in 6,2 6,2,32 5,3,32 16,1; do cmp "$tmp/nhost" "$tmp/n$t" || exit 1; done ;;
+pool_batch)
+    # whether a kernel goes to the thread pool is decided at the step's
+    # batch, not the plan's: the MLP's entries compare the batch with the
+    # least one at which each kernel reaches the threshold (1 MFLOP of a
+    # matmul, 128 KiB moved by another kernel; compiler/codegen/cg_module.c):
+    # x·Wᵀ of 784 x 128 from 5 examples (200,704 FLOPs each), the logits'
+    # 128 x 10 from 391 (2,560 each), the relu over [B, 128] from 128
+    # (1,024 bytes each); the compare was absent when the plan's batch decided
+    "$nnc" --no-cache --dump-ir=llvm "$root/examples/mnist_mlp.nn" > "$tmp/ll" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    grep -o 'icmp sge i64 %batch[0-9]*, [0-9]*' "$tmp/ll" | sed 's/.*, //' | sort -n | uniq > "$tmp/from"
+    cat "$tmp/from"
+    for b in 5 128 391; do grep -qx "$b" "$tmp/from" || { echo "no kernel goes to the pool from batch $b"; exit 1; }; done ;;
 threads_busy)
     need_mnist
     yes > /dev/null & busy1=$!

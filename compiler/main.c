@@ -26,6 +26,7 @@
 #include "drive/onnx.h"
 #include "drive/compile.h"
 #include "drive/model.h"
+#include "drive/memcheck.h"
 #include "passes/pipeline.h"
 
 #ifndef NNC_VERSION
@@ -282,6 +283,8 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
+    if ((llvm || asm_) && nnc_check_compile_memory(f) != 0)  /* LLVM's memory, the most of a compile's */
+        return NNC_EINPUT;
     if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
         return internal_error(err);
     if (llvm || asm_) {

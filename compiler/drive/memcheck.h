@@ -14,4 +14,14 @@
  * --batch, at the model) and a note on the largest batch that fits. */
 int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given);
 
+/* The compiler's own memory for f's model, estimated before it is compiled
+ * (issue 17): the forward pass is lowered into a scratch arena (cheap:
+ * linear, a few KiB a node) and its nodes counted; compiling takes about
+ * NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE bytes per node (autodiff, the
+ * passes, the plan and LLVM, measured on repeat(8 ... 128) of the GPT
+ * block: memcheck.c).  0 when that fits rt_memory_available, else 1 with
+ * an error at the model's call that lowers to the most nodes (a repeat, a
+ * user layer, or a built-in), the bytes wanted and available. */
+int nnc_check_compile_memory(NncFront *f);
+
 #endif

@@ -6,6 +6,7 @@
  * assumed.
  */
 #include "model.h"
+#include "memcheck.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,8 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     m->train = t;  /* lowering reads the recipe from the model */
 
     memset(out, 0, sizeof *out);
+    if (nnc_check_compile_memory(f) != 0)
+        return 1;
     const char *err = NULL;
     if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, STAGE_PLAN, t.batch, &out->step, &err) != 0
         || nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_FORWARD, false, STAGE_PLAN, t.batch, &out->eval, &err) != 0
@@ -244,6 +247,8 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
     SemaModel *m = f->model;
     memset(out, 0, sizeof *out);
     out->forward_only = true;
+    if (nnc_check_compile_memory(f) != 0)
+        return 1;
     if (batch <= 0)
         batch = m->train.batch ? m->train.batch : NNC_FORWARD_BATCH;
     const char *err = NULL;

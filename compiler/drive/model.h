@@ -38,13 +38,16 @@ typedef struct TrainModel {
 enum { NNC_FORWARD_BATCH = 64 };
 
 /* Applies the overrides, compiles and describes.  Returns 0, 1 (the model
- * has no train block; said on log) or 3 (internal error; said on log). */
+ * has no train block, said on log; or compiling it would not fit in memory,
+ * nnc_check_compile_memory, said on f's diagnostics) or 3 (internal error;
+ * said on log). */
 int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE *log);
 
 /* A forward-only model (no train block, or no loss): only the forward pass
  * to the output (rm.predict), its plan made for batch (0: the train
  * block's, else NNC_FORWARD_BATCH); rm.train and rm.eval stay empty.
- * Returns 0 or 3 (internal error; said on log). */
+ * Returns 0, 1 (compiling it would not fit in memory; said on f's
+ * diagnostics) or 3 (internal error; said on log). */
 int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log);
 
 /* Whether m can be trained: it has a loss and the file a train block. */

@@ -209,10 +209,11 @@ static bool check_embedding(CallCheck *cc)
 }
 
 /* positional(length, dim): [length, dim], the same for every example */
-/* Tables nnc computes while compiling (sinusoidal positions, a causal mask)
- * are held as doubles in the compiler and as data in the generated code: a
- * 16,384-position mask would be 2 GiB of compiler memory and a 1 GiB
- * constant in the object file.  Beyond this they are refused at the call. */
+/* Tables nnc computes while compiling (sinusoidal positions) are held as
+ * doubles in the compiler and as data in the generated code: 16,384 x
+ * 16,384 entries would be 2 GiB of compiler memory and a 1 GiB constant in
+ * the object file.  Beyond this they are refused at the call.  (A causal
+ * mask is no table: it is computed from the places, lower_attention.) */
 enum { TABLE_MAX_SIDE = 4096, TABLE_MAX_ELEMS = TABLE_MAX_SIDE * TABLE_MAX_SIDE };
 
 static bool check_positional(CallCheck *cc)
@@ -408,9 +409,6 @@ static bool check_attention(CallCheck *cc)
     int64_t t = x->shape.dim[0], d = x->shape.dim[1], h = cc->arg[1].i;
     if (d % h != 0)
         return cc_error(cc, 1, "attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
-    if (cc->arg[2].b && t * t > TABLE_MAX_ELEMS)
-        return cc_error(cc, -1, "a causal mask over %lld positions is a table of %lld x %lld entries built while "
-                        "compiling; at most %d positions", (long long)t, (long long)t, (long long)t, TABLE_MAX_SIDE);
     static const char *const proj[] = {"query", "key", "value", "out"};
     for (int i = 0; i < 4; i++) {
         char name[32];

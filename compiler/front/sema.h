@@ -50,6 +50,9 @@ typedef struct SemaNode {
     const SemaSlice *slice;    /* SN_INDEX */
     uint64_t       flops;      /* per example, forward */
     const double  *data;       /* SN_CONST */
+    Span           use;        /* the model's call it was expanded under (a user layer's or
+                                * repeat's; == at outside layers): where the compile-memory
+                                * check points (drive/memcheck.c) */
 } SemaNode;
 
 typedef struct SemaParam {

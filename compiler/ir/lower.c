@@ -374,7 +374,7 @@ static int lower_attention_decode(Lower *lw, const int *x)
 
 /* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
  * q, k, v = x·Wᵀ + b, split into heads [B,H,T,dh]; scores q·kᵀ/√dh [B,H,T,T],
- * the causal mask (−∞ above the diagonal), softmax, · v, heads joined
+ * the causal mask (−∞ where the key's place is after the query's), softmax, · v, heads joined
  * back to [B,T,D], and the output projection. */
 static int lower_attention(Lower *lw, const int *x)
 {
@@ -389,12 +389,17 @@ static int lower_attention(Lower *lw, const int *x)
     int scores = matmul(lw, split[0], split[1], false, true);
     scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
     if (ARG(2).b) {
-        double *mask = ARENA_ARRAY(lw->g->arena, double, t * t);
-        for (int64_t i = 0; i < t; i++)
-            for (int64_t j = 0; j < t; j++)
-                mask[i * t + j] = j <= i ? 0 : -INFINITY;
-        IrAttr a = {.shape = {2, {t, t}}, .data = mask, .name = "causal_mask"};
-        scores = bin(lw, IR_ADD, scores, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &a, lw->at)));
+        /* the mask computed from two columns of places (query [T,1], key
+         * [T]), not a [T,T] table: compile memory stays linear in T (a
+         * table of 16,384 positions was 2 GiB of doubles, issue 17) */
+        double *places = ARENA_ARRAY(lw->g->arena, double, t);
+        for (int64_t j = 0; j < t; j++)
+            places[j] = (double)j;
+        IrAttr qa = {.shape = {2, {t, 1}}, .data = places, .name = "query_places"};
+        IrAttr ka = {.shape = {1, {t}}, .data = places, .name = "key_places"};
+        int q = stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &qa, lw->at));
+        int kept = bin(lw, IR_GE, q, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &ka, lw->at)));
+        scores = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){kept, scores, cnst(lw, -INFINITY)}, 3, NULL, lw->at));
     }
     return attention_out(lw, scores, split[2], t, d);
 }

@@ -334,8 +334,9 @@ int rt_train(const RtModel *m, const RtTrainConfig *cfg, char *err, size_t errle
 /* Bytes this process may still allocate: the least of the machine's
  * physical memory, what ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA)
  * leave beyond what it holds, and its cgroup's memory.max beyond
- * memory.current.  *limit (when not NULL) says which: "physical",
- * "ulimit -v", "ulimit -d" or "cgroup". */
+ * memory.current (and the test hook NNC_TEST_MEMORY, bytes, when set).
+ * *limit (when not NULL) says which: "physical", "ulimit -v", "ulimit -d",
+ * "cgroup" or "NNC_TEST_MEMORY". */
 int64_t rt_memory_available(const char **limit);
 /* "this machine has 23.5 GiB", "ulimit -v leaves this process 812.0 MiB",
  * ...: the second half of a refusal.  Returns what snprintf does. */

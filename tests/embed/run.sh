@@ -23,7 +23,12 @@
 #   faults    fault injection (NNC_FAIL_ALLOC=N, runtime/alloc.c): the Nth
 #             allocation fails, for every N until a run with none: the
 #             library (tests/embed/faults.c) and a trainer fail cleanly
-#             each time, a failed save keeps the old file, nothing leaks
+#             each time, a failed save keeps the old file, nothing leaks;
+#             the trainer (xor: --load, --save the same file, --metrics)
+#             leaves the user's checkpoint as it was or as a run without
+#             failures writes it, byte for byte, and no temporary file; a
+#             text trainer with --sample (release only); each prints its
+#             count of points
 #   cosine    tests/embed/cosine.py: the cosine similarity of two inputs
 #             written with sum and sqrt, from --predict (.npy) and from the
 #             forward-only library (ctypes), equals numpy's within 2e-6
@@ -144,20 +149,57 @@ faults)
         n=$((n + 1))
     done
     echo "library: $((n - 1)) allocation points failed one at a time, each cleanly"
-    # the trainer: each failure ends in exit 1 with a reason, or is survived
+    # the trainer: each failure ends in exit 1 with a reason, or is survived;
+    # the user's checkpoint (--load and --save the same file) is then either
+    # as it was or the very file a run without failures writes (--threads 1:
+    # the same bytes), with no temporary file beside it
     (cd "$tmp" && "$nnc" -o "$tmp/xor" "$root/examples/xor.nn") || fail "nnc xor"
-    n=1
+    mkdir "$tmp/user"
+    (cd "$root/examples" && "$tmp/xor" --threads 1 --steps 2 --save "$tmp/prev.safetensors" > /dev/null 2>&1) \
+        || fail "xor --steps 2"
+    xor_run() {  # xor_run N: the run under NNC_FAIL_ALLOC=N (0: none) on a fresh copy of prev
+        cp "$tmp/prev.safetensors" "$tmp/user/ck.safetensors"
+        (cd "$root/examples" && NNC_FAIL_ALLOC=$1 "$tmp/xor" --threads 1 --steps 3 --load "$tmp/user/ck.safetensors" \
+            --save "$tmp/user/ck.safetensors" --metrics "$tmp/user/m") > /dev/null 2> "$tmp/err"
+    }
+    xor_run 0 || { cat "$tmp/err"; fail "xor without injection"; }
+    cp "$tmp/user/ck.safetensors" "$tmp/want.safetensors"
+    n=1 kept=0 replaced=0
     while :; do
-        (cd "$root/examples" && NNC_FAIL_ALLOC=$n "$tmp/xor" --steps 3 --save "$tmp/xor.safetensors") \
-            > /dev/null 2> "$tmp/err"
+        xor_run $n
         status=$?
         [ "$status" = 0 ] || [ "$status" = 1 ] || { cat "$tmp/err"; fail "trainer, allocation $n: exit $status"; }
         [ "$status" = 0 ] || grep -q "^xor: error: " "$tmp/err" || { cat "$tmp/err"; fail "trainer, allocation $n: no reason"; }
+        if cmp -s "$tmp/user/ck.safetensors" "$tmp/prev.safetensors"; then
+            kept=$((kept + 1))
+        elif cmp -s "$tmp/user/ck.safetensors" "$tmp/want.safetensors"; then
+            replaced=$((replaced + 1))
+        else
+            cat "$tmp/err"; fail "trainer, allocation $n: the checkpoint is neither the old one nor the new one"
+        fi
+        [ "$(ls "$tmp/user" | grep -cv '^ck.safetensors$\|^m$')" = 0 ] || { ls "$tmp/user"; fail "trainer, allocation $n: files left behind"; }
         grep -q "failed on purpose" "$tmp/err" || break
         [ $n -lt 1000 ] || fail "trainer: still injecting after 1000 allocations"
         n=$((n + 1))
     done
-    echo "trainer: $((n - 1)) allocation points failed one at a time, each cleanly" ;;
+    echo "trainer: $((n - 1)) allocation points failed one at a time, each cleanly (checkpoint kept $kept times, replaced whole $((replaced - 1)))"
+    # a text model that samples: the text, its tokens, the windows and --sample's
+    # buffers (release only: the sanitizer pass is CI's longest, and its leak
+    # checks run on the library and xor sweeps above)
+    [ "$san" = ON ] && exit 0
+    (cd "$tmp" && "$nnc" -o "$tmp/abcd" "$root/tests/jit/abcd.nn") || fail "nnc abcd"
+    n=1
+    while :; do
+        (cd "$root/tests/jit" && NNC_FAIL_ALLOC=$n "$tmp/abcd" --threads 1 --steps 2 --sample bc --length 8) \
+            > /dev/null 2> "$tmp/err"
+        status=$?
+        [ "$status" = 0 ] || [ "$status" = 1 ] || { cat "$tmp/err"; fail "text trainer, allocation $n: exit $status"; }
+        [ "$status" = 0 ] || grep -q "^abcd: error: " "$tmp/err" || { cat "$tmp/err"; fail "text trainer, allocation $n: no reason"; }
+        grep -q "failed on purpose" "$tmp/err" || break
+        [ $n -lt 1000 ] || fail "text trainer: still injecting after 1000 allocations"
+        n=$((n + 1))
+    done
+    echo "text trainer with --sample: $((n - 1)) allocation points failed one at a time, each cleanly" ;;
 cosine)
     /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
     [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }

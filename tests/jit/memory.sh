@@ -8,6 +8,13 @@
 #      at the model, the limit named
 #   3. a text file of 1 TiB (sparse: no disk used) is refused by size before
 #      it is read: 5 TiB for the text and its token ids
+#   4. the compiler's own memory: a GPT 256 blocks deep (about 1.2 GiB to
+#      compile) under NNC_TEST_MEMORY (the test hook of rt_memory_available:
+#      as if the process could take only that many bytes more) is refused at
+#      its repeat, with --jit and --emit=obj, before it is compiled
+#   5. a causal attention over 16,384 positions compiles to its plan (it was
+#      refused: the mask was a table of 2 GiB in the compiler), and --jit is
+#      refused at the batch: 258 GiB of training memory
 # What the machine has varies: those numbers are replaced by N and B.
 # Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
 # address space for its shadow memory, which no ulimit -v allows.
@@ -60,4 +67,35 @@ nnc: error: ./abcd.txt (1.0 TiB; the text and its token ids) needs 5.0 TiB of me
 EOF
     check text $status
 fi
+# 4: the compile's own memory, estimated from the lowered forward pass
+cat >"$tmp/want" <<'EOF'
+deep.nn:16:9: error: compiling model 'deep' needs about 1.2 GiB of memory (20771 operations once lowered, 20736 of them from this call); NNC_TEST_MEMORY leaves this process N
+    16 |     h = repeat(L, block, h)
+       |         ^~~~~~~~~~~~~~~~~~~
+deep.nn: note: each operation takes about 56.0 KiB to compile; a model of at most B fits
+EOF
+NNC_TEST_MEMORY=500000000 "$nnc" --jit --color=never deep.nn >"$tmp/log" 2>&1
+check deep_jit $?
+NNC_TEST_MEMORY=500000000 "$nnc" --emit=obj --color=never -o "$tmp/deep.o" deep.nn >"$tmp/log" 2>&1
+check deep_obj $?
+if [ -e "$tmp/deep.o" ]; then
+    echo "memory.sh: deep.o written after a refusal" >&2
+    fail=1
+fi
+
+# 5: a 16,384-token causal attention
+if ! "$nnc" --dump-ir=plan long_context.nn >"$tmp/plan" 2>&1 || ! grep -q '^slabs: ' "$tmp/plan"; then
+    echo "memory.sh: long_context.nn did not compile to its plan" >&2
+    cat "$tmp/plan" >&2
+    fail=1
+fi
+"$nnc" --jit --color=never long_context.nn >"$tmp/log" 2>&1
+status=$?
+cat >"$tmp/want" <<'EOF'
+long_context.nn:20:17: error: the training step needs 258.2 GiB of memory at batch 8 (activations and inputs 258.2 GiB, parameters 8.3 MiB, optimizer state 16.6 MiB); this machine has N
+    20 |     batch     = 8
+       |                 ^
+long_context.nn: note: not even a batch of one fits
+EOF
+check long_context $status
 exit $fail

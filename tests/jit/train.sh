@@ -185,8 +185,14 @@ tiles)
     for t in 6,2 6,2,32 5,3,32 16,1; do cmp "$tmp/nhost" "$tmp/n$t" || exit 1; done ;;
 threads_busy)
     need_mnist
-    yes > /dev/null & busy1=$!
-    yes > /dev/null & busy2=$!
+    # the busy processes end with the test however it ends: the EXIT trap (a
+    # signal exits through it), and timeout for a SIGKILL, which nothing traps
+    timeout 900 yes > /dev/null & busy1=$!
+    timeout 900 yes > /dev/null & busy2=$!
+    trap 'kill $busy1 $busy2 2>/dev/null; rm -rf "$tmp"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     for t in 1 2 3 default; do
         threads="--threads $t"
         [ $t = default ] && threads=
@@ -412,12 +418,17 @@ assert [(l["epoch"], l["step"]) for l in lines] == [(1, 1), (2, 2)], lines' "$tm
 terminal)
     command -v script >/dev/null || { echo "no script(1)"; exit 77; }
     xor=$root/examples/xor.nn
-    TERM=xterm script -qec "stty cols 40; '$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/tty"
+    # script -e: its exit status is the command's, so a run that fails fails here
+    TERM=xterm script -qec "stty cols 40; '$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/tty" \
+        || { echo "the run under a 40-column terminal failed"; cat "$tmp/tty"; exit 1; }
     # the redraws: what follows each \r up to the next \r or newline, escapes removed
     widest=$(tr '\r' '\n' <"$tmp/tty" | sed 's/\x1b\[K//g' | grep '\[=*>* *\]\|loss [0-9.]*  ETA' | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
     echo "terminal: the widest redraw at 40 columns is $widest"
     [ "$widest" -gt 20 ] && [ "$widest" -le 39 ] || { cat "$tmp/tty"; exit 1; }
-    TERM=dumb script -qec "'$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/dumb"
+    TERM=dumb script -qec "'$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/dumb" \
+        || { echo "the run with TERM=dumb failed"; cat "$tmp/dumb"; exit 1; }
+    # it trained to the end: the final line is there (an empty output has no escapes either)
+    grep -q 'epoch 300/300' "$tmp/dumb" || { echo "TERM=dumb: no final epoch line"; cat "$tmp/dumb"; exit 1; }
     ! grep -q "$(printf '\033')" "$tmp/dumb" || { echo "TERM=dumb got escape sequences"; exit 1; } ;;
 chart)
     "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" --chart "$tmp/c.svg" "$root/tests/jit/xor_metrics.nn" \

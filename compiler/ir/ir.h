@@ -141,6 +141,8 @@ typedef enum IrOpFlag {
     OPF_VIEW = 1 << 7,        /* its operand's elements in the same order: the memory plan shares the bytes */
     OPF_LAYOUT = 1 << 8,      /* moves elements, no arithmetic: RESHAPE, PERMUTE, SLICE, PAD, CONCAT */
     OPF_WINDOW = 1 << 9,      /* walks the k x k windows of an image: WINDOWS, PATCHES, POOL_MAX and adjoints */
+    OPF_CALL = 1 << 10,       /* a runtime call, not a kernel: the step's entry calls the runtime where it
+                               * stands (ALLREDUCE: cg_module.c make_entry) */
 } IrOpFlag;
 
 struct IrGradCtx;

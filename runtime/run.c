@@ -108,6 +108,15 @@ static int rank_threads(void)
     return cores > 0 ? cores : 1;
 }
 
+const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache)
+{
+    if ((length || temperature > 0) && !sample)
+        return "--length and --temperature go with --sample";
+    if (no_kv_cache && !sample)
+        return "--no-kv-cache goes with --sample";
+    return NULL;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;

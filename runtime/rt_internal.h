@@ -69,6 +69,9 @@ void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
 void rt_pool_set_serial(RtPool *p, int serial);
+/* The CPUs this process may run on (its affinity mask), at least 1: the
+ * default number of threads, and each rank's under mpirun (run.c). */
+int rt_usable_cpus(void);
 
 /* ---- threads or one, per training step (pace.c) ----------------------------------------- */
 

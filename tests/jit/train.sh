@@ -32,7 +32,8 @@
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
 #   header       the metrics file's header line: its keys and values for a
-#                run and for a resumed run appended to the same file
+#                run and for a resumed run appended to the same file; under
+#                taskset -c 0 the default threads are 1 (the affinity mask)
 #   splits       every split is checked against the model before training: a
 #                CSV test split wider or narrower than the input, MNIST-style
 #                test images of 28x56 for a 28x28 model: each refused naming
@@ -319,7 +320,14 @@ r = heads[1]
 assert r["start_step"] == 2 and r["options"]["load"] == "ck.safetensors" and r["options"]["epochs"] == 3, r
 assert r["seed"] == 3 and r["threads"] >= 1, r
 assert all("nnc" not in l and "epoch" in l for l in lines[1:3] + lines[4:]), lines
-print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$root/examples/xor.nn" ;;
+print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$root/examples/xor.nn" || exit 1
+    # the default number of threads is the CPUs the process may run on (its
+    # affinity mask: containers, taskset), not the machine's: pinned to one, 1
+    if taskset -c 0 true 2>/dev/null; then
+        (cd "$tmp" && taskset -c 0 "$nnc" --jit --epochs 1 --metrics one "$root/examples/xor.nn" 2>"$tmp/log") \
+            || { cat "$tmp/log"; exit 1; }
+        head -1 "$tmp/one" | grep -q '"threads": 1, ' || { echo "under taskset -c 0: $(head -1 "$tmp/one")"; exit 1; }
+    fi ;;
 splits)
     cat > "$tmp/m.nn" <<'EOF'
 model m {

@@ -539,10 +539,9 @@ int main(int argc, char **argv)
     bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
                          || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length || o.jit.temperature > 0;
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
-    if ((o.jit.length || o.jit.temperature > 0) && !o.jit.sample)
-        return usage_error("%s", "--length and --temperature go with --sample");
-    if (o.jit.no_kv_cache && !o.jit.sample)
-        return usage_error("%s", "--no-kv-cache goes with --sample");
+    const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
+    if (sample_rule)
+        return usage_error("%s", sample_rule);
     if (training_options && o.action != ACT_JIT)
         return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics, --chart and --sample go with --jit, "
                                  "or with the trainer nnc writes");

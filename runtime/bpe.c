@@ -310,12 +310,19 @@ static int by_position(const void *x, const void *y)
 
 /* Replaces every occurrence of (a, b) by z, left to right.  The pair's
  * position list is taken (the table entry may move while pairs are added). */
+/* Positions visited and heap entries taken by this thread's last rt_bpe_learn or
+ * rt_bpe_encode (rt_bpe_work): what unit.bpe holds to a multiple of the text. */
+static _Thread_local int64_t work;
+
+int64_t rt_bpe_work(void) { return work; }
+
 static int apply(Seq *s, int32_t a, int32_t b, int32_t z)
 {
     Pair *p = table_find(&s->pairs, key_of(a, b));
     if (!p || p->npos == 0)   /* (encoding: a merge whose pair the text never has) */
         return 0;
     int32_t *pos = p->pos, npos = p->npos;
+    work += npos;
     p->pos = NULL;
     p->npos = p->cap = 0;
     qsort(pos, (size_t)npos, sizeof *pos, by_position);
@@ -427,6 +434,7 @@ int rt_bpe_learn(const uint8_t *text, int64_t n, int32_t vocab, RtBpe *out, int3
                        INT32_MAX - 1);
     int32_t merges = vocab - 256;
     Seq s = {.learning = 1};
+    work = 0;
     out->vocab = vocab;
     out->pair = rt_malloc(sizeof *out->pair * 2 * (size_t)merges);
     int rc = !out->pair || table_init(&s.pairs, 65536) != 0 || seq_init(&s, text, n) != 0 ? -1 : 0;
@@ -437,6 +445,7 @@ int rt_bpe_learn(const uint8_t *text, int64_t n, int32_t vocab, RtBpe *out, int3
         int found = 0;
         while (s.heap.n > 0) {
             c = heap_pop(&s.heap);
+            work++;
             Pair *p = table_find(&s.pairs, key_of(c.a, c.b));
             if (p->count == c.count && c.count > 0) {
                 found = 1;
@@ -483,6 +492,7 @@ int64_t rt_bpe_encode(const RtBpe *b, const uint8_t *text, int64_t n, int32_t *i
         return -1;
     Seq s = {.learning = 0};
     int32_t merges = b->vocab - 256;
+    work = 0;
     int rc = table_init(&s.pairs, merges);
     for (int32_t i = 0; i < merges && rc == 0; i++) {
         Pair *p = table_add(&s.pairs, key_of(b->pair[2 * i], b->pair[2 * i + 1]));

@@ -165,8 +165,9 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: --eval needs --load FILE\n", prog);
         return 2;
     }
-    if (o.no_kv_cache && !o.sample) {
-        fprintf(stderr, "%s: error: --no-kv-cache goes with --sample\n", prog);
+    const char *rule = rt_sample_options_rule(o.sample, o.length, o.temperature, o.no_kv_cache);
+    if (rule) {
+        fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;
     }
     if (o.sample && r.data != RT_DATA_TEXT) {

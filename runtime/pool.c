@@ -295,9 +295,9 @@ static void shut_down(RtPool *p, int started)
     free(p);
 }
 
-/* The CPUs this process may run on (its affinity mask, which containers
- * and taskset narrow), at least 1. */
-static int usable_cpus(void)
+/* The CPUs this process may run on (its affinity mask, which containers,
+ * taskset and mpirun's binding narrow), at least 1. */
+int rt_usable_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
@@ -316,7 +316,7 @@ RtPool *rt_pool_create(int threads)
     if (!p)
         return NULL;
     p->threads = threads;
-    p->spins = threads <= usable_cpus() ? SPINS : 0;
+    p->spins = threads <= rt_usable_cpus() ? SPINS : 0;
     p->workers = rt_calloc((size_t)threads, sizeof *p->workers);  /* one spare: never calloc(0) */
     if (!p->workers) {
         free(p);

@@ -69,6 +69,9 @@ void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
 void rt_pool_set_serial(RtPool *p, int serial);
+/* The CPUs this process may run on (its affinity mask), at least 1: the
+ * default number of threads, and each rank's under mpirun (run.c). */
+int rt_usable_cpus(void);
 
 /* ---- threads or one, per training step (pace.c) ----------------------------------------- */
 
@@ -206,6 +209,10 @@ int  rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bp
 int  rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 /* The merges of a checkpoint already read (its __metadata__), for a model
  * of bpe(vocab: vocab); path names it in messages.  0, or -1 with why. */
+/* Positions visited and heap entries taken by this thread's last rt_bpe_learn or
+ * rt_bpe_encode: tests hold it to a multiple of the text's length (a rescan per
+ * merge would make it n x merges). */
+int64_t rt_bpe_work(void);
 int  rt_checkpoint_bpe(const RtCheckpoint *ck, const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 
 #endif

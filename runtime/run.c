@@ -98,14 +98,22 @@ static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *p
  * threads than cores make every rank wait for the slowest). */
 static int rank_threads(void)
 {
-    cpu_set_t set;
-    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = rt_usable_cpus();
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     int here = local && atoi(local) > 0 ? atoi(local) : 1;
     int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cores >= online && here > 1)   /* not bound: a share of the machine */
         cores = online / here;
     return cores > 0 ? cores : 1;
+}
+
+const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache)
+{
+    if ((length || temperature > 0) && !sample)
+        return "--length and --temperature go with --sample";
+    if (no_kv_cache && !sample)
+        return "--no-kv-cache goes with --sample";
+    return NULL;
 }
 
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
@@ -122,7 +130,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
-        .threads = o->threads > 0 ? (int)o->threads : rt_dist_size() > 1 ? rank_threads() : (int)sysconf(_SC_NPROCESSORS_ONLN), .threads_fixed = o->threads > 0,
+        .threads = o->threads > 0 ? (int)o->threads : rt_dist_size() > 1 ? rank_threads() : rt_usable_cpus(), .threads_fixed = o->threads > 0,
         .save_path = o->save, .load_path = o->load, .metrics_path = o->metrics, .chart_path = o->chart, .eval_only = o->eval_only,
         .progress = redraws(log), .log = log, .sample = o->sample,
         .sample_length = o->length ? o->length : 300,

@@ -122,6 +122,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v);
 double       cg_matmul_flops(Cg *c, int v, int64_t batch);
 /* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T (channels-last windows) */
 void         cg_patches_body(Cg *c, int v, LLVMValueRef item);
+bool         cg_patches_has(IrOp op);   /* whether op is one of them */
 LLVMValueRef cg_patches_extent(Cg *c, int v);
 
 #endif

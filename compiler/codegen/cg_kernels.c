@@ -549,6 +549,10 @@ static KernelKind kind_of(const IrNode *n)
         return KK_REDUCE;
     if (flags & OPF_LAYOUT)
         return KK_LAYOUT;
+    if (flags & OPF_CALL)
+        return KK_CALL;  /* the entry calls the runtime (cg_module.c make_entry) */
+    if (cg_patches_has(n->op))
+        return KK_PATCHES;  /* cg_patches.c's table */
     switch (n->op) {
     case IR_BROADCAST: case IR_CAST: case IR_FUSED: return KK_EW;   /* one result element from one place */
     case IR_FUSED_ROWS: return KK_ROWS;
@@ -560,8 +564,6 @@ static KernelKind kind_of(const IrNode *n)
     case IR_RANDOM_MASK: return KK_MASK;
     case IR_WINDOWS: return KK_WINDOWS;
     case IR_WINDOWS_T: return KK_WINDOWS_T;
-    case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T: return KK_PATCHES;  /* cg_patches.c */
-    case IR_ALLREDUCE: return KK_CALL;  /* the entry calls the runtime (cg_module.c make_entry) */
     default: return KK_NONE;
     }
 }

@@ -238,13 +238,17 @@ LLVMValueRef cg_patches_extent(Cg *c, int v)
     return cg_elems(c, s, 0, s->rank - 2);
 }
 
-void cg_patches_body(Cg *c, int v, LLVMValueRef item)
-{
-    switch (N(c, v)->op) {
-    case IR_PATCHES: body_patches(c, v, item); break;
-    case IR_PATCHES_T: body_patches_t(c, v, item); break;
-    case IR_POOL_MAX: body_pool_max(c, v, item); break;
-    case IR_POOL_MAX_T: body_pool_max_t(c, v, item); break;
-    default: break;  /* cg_kernels.c sends only these four */
-    }
-}
+/* The ops these kernels compute, each with its body: cg_kernels.c sends an op
+ * here exactly when it has a row (cg_patches_has), so an op cannot reach an
+ * empty loop. */
+typedef void (*PatchesBody)(Cg *c, int v, LLVMValueRef item);
+static const PatchesBody bodies[IR_OP_COUNT] = {
+    [IR_PATCHES] = body_patches,
+    [IR_PATCHES_T] = body_patches_t,
+    [IR_POOL_MAX] = body_pool_max,
+    [IR_POOL_MAX_T] = body_pool_max_t,
+};
+
+bool cg_patches_has(IrOp op) { return bodies[op] != NULL; }
+
+void cg_patches_body(Cg *c, int v, LLVMValueRef item) { bodies[N(c, v)->op](c, v, item); }

@@ -110,18 +110,6 @@ static int copy_to_stdout(const char *path)
     return bad ? -1 : 0;
 }
 
-/* model.nn -> model + ext; a model from standard input is named after itself. */
-static const char *stem(Arena *a, const char *path, const char *model, const char *ext)
-{
-    if (strcmp(path, SOURCE_STDIN) == 0)
-        return arena_printf(a, "%s%s", model, ext);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
-    return arena_printf(a, "%.*s%s", len, base, ext);
-}
-
 static void remove_dir(const char *dir, const char *const *files, int n)
 {
     char p[PATH_MAX];
@@ -130,14 +118,6 @@ static void remove_dir(const char *dir, const char *const *files, int n)
         unlink(p);
     }
     rmdir(dir);
-}
-
-/* Whether path names the very file the model was read from. */
-static int is_model_file(const NncFront *f, const char *path)
-{
-    struct stat in_st, out_st;
-    return stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
-        && in_st.st_ino == out_st.st_ino;
 }
 
 /* Moves the finished file from the temporary directory over dest. */
@@ -233,17 +213,17 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     const char *out = o->output;
     if (!out) {
         switch (o->kind) {
-        case AOT_EXE: out = stem(a, f->src.name, name, ""); break;
-        case AOT_LLVM: out = stem(a, f->src.name, name, ".ll"); break;
-        case AOT_ASM: out = stem(a, f->src.name, name, ".s"); break;
+        case AOT_EXE: out = nnc_output_stem(a, f->src.name, name, ""); break;
+        case AOT_LLVM: out = nnc_output_stem(a, f->src.name, name, ".ll"); break;
+        case AOT_ASM: out = nnc_output_stem(a, f->src.name, name, ".s"); break;
         case AOT_SO: out = arena_printf(a, "lib%s.so", name); break;
         case AOT_OBJ: out = arena_printf(a, "%s.o", name); break;
         }
     }
     const char *header = library ? arena_printf(a, "%s/%s.h", dir_of(a, out), name) : NULL;
-    if (is_model_file(f, out) || (header && is_model_file(f, header))) {
+    if (nnc_is_model_file(f, out) || (header && nnc_is_model_file(f, header))) {
         fprintf(log, "nnc: error: the output %s is the model file itself; give another with -o\n",
-                is_model_file(f, out) ? out : header);
+                nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
     /* libraries prefix their entries with the model's name: two models link together */

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 _Static_assert((int)PLAN_BATCH_ROUND == (int)RT_BATCH_ROUND, "the plan and the runtime round the batch alike");
 
@@ -321,4 +322,22 @@ internal:
     fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
     memset(d, 0, sizeof *d);
     return 3;
+}
+
+const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, const char *ext)
+{
+    if (strcmp(path, SOURCE_STDIN) == 0)
+        return arena_printf(a, "%s%s", model_name, ext);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    return arena_printf(a, "%.*s%s", len, base, ext);
+}
+
+int nnc_is_model_file(const NncFront *f, const char *path)
+{
+    struct stat in_st, out_st;
+    return stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
+        && in_st.st_ino == out_st.st_ino;
 }

@@ -63,6 +63,13 @@ int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log);
  * stays empty.  Returns 0 or 3 (internal error; said on log). */
 int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log);
 
+/* The default output of a model file: model.nn -> model + ext; a model from
+ * standard input is named after itself (model_name + ext).  Shared by every
+ * writer (aot.c, onnx.c). */
+const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, const char *ext);
+/* Whether path names the very file the model was read from (a writer refuses it). */
+int nnc_is_model_file(const NncFront *f, const char *path);
+
 /* Seconds on the monotonic clock, for -v's compile times. */
 static inline double drive_now(void)
 {

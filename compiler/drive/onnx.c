@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../ir/lower.h"
+#include "model.h"
 #include "nnc_runtime.h"
 
 /* The parameters' values: the checkpoint's, or the initialisation
@@ -104,23 +105,12 @@ static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
     return 0;
 }
 
-static const char *stem_onnx(Arena *a, const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
-    return arena_printf(a, "%.*s.onnx", len, base);
-}
-
 int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
 {
     const SemaModel *m = f->model;
     Arena *a = &f->arena;
-    const char *path = o->output ? o->output : stem_onnx(a, f->src.name);
-    struct stat in_st, out_st;
-    if (strcmp(path, "-") != 0 && stat(f->src.name, &in_st) == 0 && stat(path, &out_st) == 0 && in_st.st_dev == out_st.st_dev
-        && in_st.st_ino == out_st.st_ino) {
+    const char *path = o->output ? o->output : nnc_output_stem(a, f->src.name, m->name, ".onnx");
+    if (strcmp(path, "-") != 0 && nnc_is_model_file(f, path)) {
         fprintf(o->log, "nnc: error: -o %s would overwrite the model file\n", path);
         return 1;
     }

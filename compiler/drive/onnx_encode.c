@@ -325,11 +325,10 @@ static const char *ox_batch_size(Ox *x, int v, const OxRule *r)
 static const char *ox_same(Ox *x, int v, const OxRule *r)
 {
     const IrNode *n = nd(x, v);
-    switch (n->nin) {
-    case 1: return node(x, r->op, self(x, v), NULL, 1, in(x, v, 0));
-    case 2: return node(x, r->op, self(x, v), NULL, 2, in(x, v, 0), in(x, v, 1));
-    default: return node(x, r->op, self(x, v), NULL, 3, in(x, v, 0), in(x, v, 1), in(x, v, 2));
-    }
+    const char **ins = ARENA_ARRAY(x->a, const char *, n->nin + 1);
+    for (int k = 0; k < n->nin; k++)
+        ins[k] = in(x, v, k);
+    return node_list(x, r->op, self(x, v), NULL, n->nin, ins);
 }
 
 /* rsqrt(x) = 1 / sqrt(x), as the interpreter computes it */

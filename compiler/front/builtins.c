@@ -728,13 +728,13 @@ const Builtin builtin_table[B_COUNT] = {
     [B_EMBEDDING] = {"embedding", BC_LAYER, "embed", {
         X_TENSOR("ids", "token(V)[...] or class(V) indices"),
         {.name = "dim", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "vector width"},
-    }, check_embedding, "a learned vector per index"},
+    }, check_embedding, "a learned vector per index", BR_POSITION},
     [B_POSITIONAL] = {"positional", BC_LAYER, "pos", {
         {.name = "length", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "sequence length"},
         {.name = "dim", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "vector width"},
         {.name = "kind", .kind = PK_ENUM, .def = STR("learned"), .choices = "learned|sinusoidal",
          .doc = "learned table or fixed sinusoids (Vaswani et al.)"},
-    }, check_positional, "position encodings [length, dim], shared by all examples"},
+    }, check_positional, "position encodings [length, dim], shared by all examples", BR_POSITION},
     [B_LAYER_NORM] = {"layer_norm", BC_LAYER, "ln", {
         X_TENSOR("x", "input [..., D]"),
         {.name = "eps", .kind = PK_FLOAT, .def = FLT(1e-5), .range = "(0,inf)", .doc = "added to the variance"},
@@ -742,7 +742,7 @@ const Builtin builtin_table[B_COUNT] = {
     [B_DROPOUT] = {"dropout", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "p", .kind = PK_FLOAT, .def = FLT(0.5), .range = "[0,1)", .doc = "probability of zeroing an element"},
-    }, check_elementwise, "zero elements at random while training, scale the rest by 1/(1-p)"},
+    }, check_elementwise, "zero elements at random while training, scale the rest by 1/(1-p)", BR_POSITION},
     [B_ATTENTION] = {"attention", BC_LAYER, "attn", {
         X_TENSOR("x", "input [T, D]"),
         {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
@@ -753,44 +753,44 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("b", "[..., k, m]"),
     }, check_matmul, "matrix product, leading axes broadcast"},
 
-    [B_RELU] = {"relu", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "max(x, 0)"},
+    [B_RELU] = {"relu", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "max(x, 0)", BR_ELEMENT},
     [B_LEAKY_RELU] = {"leaky_relu", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "slope", .kind = PK_FLOAT, .def = FLT(0.01), .range = "[0,inf)", .doc = "slope for x < 0"},
-    }, check_elementwise, "x if x > 0 else slope·x"},
-    [B_SIGMOID] = {"sigmoid", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "1 / (1 + exp(-x))"},
-    [B_TANH] = {"tanh", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "hyperbolic tangent"},
+    }, check_elementwise, "x if x > 0 else slope·x", BR_ELEMENT},
+    [B_SIGMOID] = {"sigmoid", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "1 / (1 + exp(-x))", BR_ELEMENT},
+    [B_TANH] = {"tanh", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "hyperbolic tangent", BR_ELEMENT},
     [B_GELU] = {"gelu", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "approximate", .kind = PK_ENUM, .def = STR("none"), .choices = "none|tanh",
          .doc = "exact erf form, or the tanh approximation"},
-    }, check_elementwise, "x·Φ(x)"},
+    }, check_elementwise, "x·Φ(x)", BR_ELEMENT},
     [B_SOFTMAX] = {"softmax", BC_LAYER, NULL, {
         X_TENSOR("x", "input [..., C]"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
     }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
 
-    [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ"},
-    [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm"},
-    [B_SQRT] = {"sqrt", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "square root"},
-    [B_ABS] = {"abs", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "|x|"},
+    [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT},
+    [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT},
+    [B_SQRT] = {"sqrt", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "square root", BR_ELEMENT},
+    [B_ABS] = {"abs", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "|x|", BR_ELEMENT},
     [B_POW] = {"pow", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "p", .kind = PK_FLOAT, .required = true, .doc = "the exponent, a number"},
-    }, check_elementwise, "xᵖ for a constant p"},
+    }, check_elementwise, "xᵖ for a constant p", BR_ELEMENT},
     [B_MAXIMUM] = {"maximum", BC_LAYER, NULL, {
         {.name = "a", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
         {.name = "b", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
-    }, check_extremum, "the larger of a and b, elementwise"},
+    }, check_extremum, "the larger of a and b, elementwise", BR_ELEMENTS},
     [B_MINIMUM] = {"minimum", BC_LAYER, NULL, {
         {.name = "a", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
         {.name = "b", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
-    }, check_extremum, "the smaller of a and b, elementwise"},
+    }, check_extremum, "the smaller of a and b, elementwise", BR_ELEMENTS},
     [B_CLAMP] = {"clamp", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "min", .kind = PK_FLOAT, .def = FLT(-INFINITY), .doc = "lower bound (default: none)"},
         {.name = "max", .kind = PK_FLOAT, .def = FLT(INFINITY), .doc = "upper bound (default: none)"},
-    }, check_clamp, "x limited to [min, max]"},
+    }, check_clamp, "x limited to [min, max]", BR_ELEMENT},
     [B_SUM] = {"sum", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
         {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},

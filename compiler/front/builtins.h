@@ -92,6 +92,17 @@ typedef enum InitKind {
 struct CallCheck;
 typedef bool (*BuiltinCheckFn)(struct CallCheck *cc);
 
+/* Which places of its operands a layer's result at one place depends on: the
+ * one answer that decode.c (the positions kept apart) and lower.c (a
+ * channels-last image passed through) both read. */
+typedef enum BuiltinReach {
+    BR_ANY = 0,   /* not said: may mix places (each user has its own rules, or refuses) */
+    BR_ELEMENT,   /* each result element from the same element of its one tensor operand: relu(x) */
+    BR_ELEMENTS,  /* ... of its tensor operands, broadcast: maximum(a, b) */
+    BR_POSITION,  /* each position's result from that position alone, not elementwise: an embedding's
+                   * lookup, positional (no operand), dropout (its mask follows the layout) */
+} BuiltinReach;
+
 typedef struct Builtin {
     const char  *name;
     BuiltinClass cls;
@@ -100,6 +111,7 @@ typedef struct Builtin {
     BuiltinCheckFn check;  /* shape rule; for a data source, whether it fits the model's
                             * input and target; NULL for optimizers and schedules */
     const char  *doc;      /* one line */
+    BuiltinReach reach;    /* layers */
 } Builtin;
 
 extern const Builtin builtin_table[B_COUNT];

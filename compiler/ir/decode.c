@@ -43,11 +43,9 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
 {
     const SemaNode *x = n->in[0] >= 0 ? &m->nodes[n->in[0]] : NULL;
     int rank = x ? x->type.shape.rank : 0;  /* per example */
+    if (n->builtin->reach != BR_ANY)
+        return NULL;   /* elementwise, a lookup per id, or no tensor operand (the table's reach) */
     switch ((BuiltinId)(n->builtin - builtin_table)) {
-    case B_EMBEDDING: case B_POSITIONAL: case B_DROPOUT: case B_RELU: case B_LEAKY_RELU: case B_SIGMOID:
-    case B_TANH: case B_GELU: case B_EXP: case B_LOG: case B_SQRT: case B_ABS: case B_POW: case B_MAXIMUM:
-    case B_MINIMUM: case B_CLAMP:
-        return NULL;   /* elementwise, a lookup per id, or no tensor operand */
     case B_DENSE: case B_LAYER_NORM: case B_SOFTMAX:
         return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
     case B_SUM: case B_MEAN: case B_MAX:

@@ -143,6 +143,8 @@ typedef enum IrOpFlag {
     OPF_WINDOW = 1 << 9,      /* walks the k x k windows of an image: WINDOWS, PATCHES, POOL_MAX and adjoints */
     OPF_IN_PLACE = 1 << 10,   /* may write its result over its operand when nothing reads that after it: the
                                * memory plan shares the bytes then (ALLREDUCE, which the runtime writes) */
+    OPF_CALL = 1 << 11,       /* a runtime call, not a kernel: the step's entry calls the runtime where it
+                               * stands (ALLREDUCE: cg_module.c make_entry) */
 } IrOpFlag;
 
 struct IrGradCtx;

@@ -406,8 +406,8 @@ static int lower_attention(Lower *lw, const int *x)
 
 static int lower_matmul(Lower *lw, const int *x) { return matmul(lw, x[0], x[1], false, false); }
 
-/* The activations below are elementwise: on a channels-last image they give
- * the image channels last (takes_channels_last). */
+/* The activations below are elementwise (BR_ELEMENT): on a channels-last
+ * image they give the image channels last (takes_channels_last). */
 static int lower_relu(Lower *lw, const int *x) { return un(lw, IR_RELU, x[0]); }
 static int lower_sigmoid(Lower *lw, const int *x) { return un(lw, IR_SIGMOID, x[0]); }
 static int lower_tanh(Lower *lw, const int *x) { return un(lw, IR_TANH, x[0]); }
@@ -665,12 +665,12 @@ bool lower_covers(int builtin_id) { return builtin_id >= 0 && builtin_id < B_COU
 
 /* The built-ins that take an image channels last: convolution and max pooling
  * (their kernels want it; they say what they return in out_cl), and the
- * elementwise activations, which return it channels last in turn.
- * Everything else gets [B,C,H,W] back (to_nchw). */
+ * elementwise ones of one tensor operand (the builtin table's BR_ELEMENT),
+ * which return it channels last in turn.  Everything else gets [B,C,H,W]
+ * back (to_nchw). */
 enum { CL_NO, CL_TAKES, CL_PASSES };
 static const unsigned char takes_channels_last[B_COUNT] = {
-    [B_CONV2D] = CL_TAKES, [B_MAX_POOL] = CL_TAKES, [B_RELU] = CL_PASSES, [B_LEAKY_RELU] = CL_PASSES,
-    [B_SIGMOID] = CL_PASSES, [B_TANH] = CL_PASSES, [B_GELU] = CL_PASSES,
+    [B_CONV2D] = CL_TAKES, [B_MAX_POOL] = CL_TAKES,
 };
 
 /* Sema node i's value in its checked layout: a channels-last image gets its
@@ -702,7 +702,8 @@ static int lower_node(Lower *lw, int i)
     lw->node = n;
     lw->at = n->at;
     int x[BUILTIN_MAX_PARAMS];
-    int cl = n->kind == SN_CALL ? takes_channels_last[n->builtin - builtin_table] : CL_NO;
+    int cl = n->kind != SN_CALL ? CL_NO
+           : n->builtin->reach == BR_ELEMENT ? CL_PASSES : takes_channels_last[n->builtin - builtin_table];
     lw->out_cl = false;
     for (int k = 0; k < BUILTIN_MAX_PARAMS; k++) {
         int in = n->in[k];

@@ -58,15 +58,12 @@ void arena_free(Arena *a)
     a->total = 0;
 }
 
-void *arena_alloc(Arena *a, size_t size)
-{
-    void *p = arena_alloc_raw(a, size);
-    if (!a->head->mapped)  /* p is from the head; a mapped block's bytes are zero until first handed out */
-        memset(p, 0, size);
-    return p;
-}
-
-void *arena_alloc_raw(Arena *a, size_t size)
+/* size bytes; *from is the block they come from.  A request bigger than a
+ * new block would be gets a block of its own, put behind the head (so
+ * a->head is the block requests are carved from, not always the newest): the
+ * head keeps the room it has left for the requests after it (it used to be
+ * dropped, up to ARENA_BLOCK_MAX of populated pages). */
+static void *take(Arena *a, size_t size, ArenaBlock **from)
 {
     const size_t align = sizeof(max_align_t);
     size = (size + align - 1) & ~(align - 1);
@@ -76,21 +73,44 @@ void *arena_alloc_raw(Arena *a, size_t size)
     if (!b || b->cap - b->used < size) {
         size_t grow = a->total / 4 < ARENA_BLOCK_MAX ? a->total / 4 : ARENA_BLOCK_MAX;
         size_t cap = grow > ARENA_BLOCK_MIN ? grow : ARENA_BLOCK_MIN;
-        cap = size > cap ? size : cap;
-        b = block_new(cap);
-        if (!b) {
+        bool oversize = size > cap;
+        cap = oversize ? size : cap;
+        ArenaBlock *nb = block_new(cap);
+        if (!nb) {
             /* Out of memory is not a user error nor a compiler bug we can
              * report sensibly; there is nothing left to build a message. */
             fputs("nnc: out of memory\n", stderr);
             abort();
         }
-        b->next = a->head;
-        a->head = b;
+        if (oversize && b) {
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = a->head;
+            a->head = nb;
+        }
+        b = nb;
     }
     void *p = (char *)b->data + b->used;
     b->used += size;
     a->total += size;
+    *from = b;
     return p;
+}
+
+void *arena_alloc(Arena *a, size_t size)
+{
+    ArenaBlock *b;
+    void *p = take(a, size, &b);
+    if (!b->mapped)  /* a mapped block's bytes are zero until first handed out */
+        memset(p, 0, size);
+    return p;
+}
+
+void *arena_alloc_raw(Arena *a, size_t size)
+{
+    ArenaBlock *b;
+    return take(a, size, &b);
 }
 
 char *arena_strndup(Arena *a, const char *s, size_t n)

@@ -544,6 +544,11 @@ typedef struct RtRunOptions {
     int         no_kv_cache;       /* --no-kv-cache: sample without the decode entry */
 } RtRunOptions;
 
+/* The rules between the sampling options, one copy for nnc --jit (compiler/main.c)
+ * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
+ * wrong ("--length and --temperature go with --sample"). */
+const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
+
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);

@@ -14,7 +14,8 @@
 #   refuse     -o naming the model itself is refused and the model kept; a
 #              model without a train block gets a message; an existing output
 #              is replaced whole
-#   sample     a text model's trainer saves, loads and generates like --jit
+#   sample     a text model's trainer saves, loads and generates like --jit, and
+#              refuses --length or --temperature without --sample as nnc does
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
 #              nnc --jit samples from it
@@ -126,7 +127,14 @@ sample)
     "$tmp/abcd" --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 >"$tmp/out" 2>"$tmp/log" \
         || { cat "$tmp/log"; fail "--sample"; }
     cat "$tmp/out"
-    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample" ;;
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample"
+    # the trainer refuses what nnc --jit refuses (runtime/run.c rt_sample_options_rule: one rule)
+    for opt in "--length 20" "--temperature 0.1"; do
+        # shellcheck disable=SC2086
+        "$tmp/abcd" --load "$tmp/ck.safetensors" $opt >"$tmp/out" 2>"$tmp/err"; got=$?
+        [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --length and --temperature go with --sample" ] \
+            && [ ! -s "$tmp/out" ] || fail "$opt without --sample: exit $got, $(cat "$tmp/err")"
+    done ;;
 bpe)
     "$nnc" -o "$tmp/subwords" "$root/tests/jit/bpe.nn" || fail "nnc"
     "$tmp/subwords" -v --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }

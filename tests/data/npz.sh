@@ -81,7 +81,9 @@ formats)
     "$nnc" -o "$tmp/reg" "$tmp/reg.nn" || fail "nnc -o"
     for f in stored deflated v1 v2 v3 zip64; do
         mkdir "$tmp/$f" && cp "$tmp/$f.npz" "$tmp/$f/data.npz"
-        "$tmp/reg" --data "$tmp/$f" 2>&1 | sed 's/  [0-9.]* s$//' | grep -v '^trained' > "$tmp/$f.out" || fail "$f"
+        # the trainer's own status, not the pipe's: a run that fails must fail here
+        "$tmp/reg" --data "$tmp/$f" > "$tmp/$f.log" 2>&1 || { cat "$tmp/$f.log"; fail "$f: the trainer failed"; }
+        sed 's/  [0-9.]* s$//' "$tmp/$f.log" | grep -v '^trained' > "$tmp/$f.out"
     done
     cat "$tmp/stored.out"
     [ "$(wc -l < "$tmp/stored.out")" = 3 ] || fail "stored.npz: $(cat "$tmp/stored.out")"

@@ -8,9 +8,10 @@
 #              (its step has the allreduce nodes of several ranks,
 #              docs/distributed.md), a second one hits, and it trains as
 #              --jit did
-#   corrupt    an entry with a byte of its code flipped, cut short, of
-#              another nnc version, or not an entry at all is reported (-v),
-#              recompiled and replaced, and the run trains as before
+#   corrupt    an entry (xor's --predict) with a byte of its code flipped, cut
+#              short, of another nnc version, or not an entry at all is
+#              reported (-v), recompiled and replaced, and the outputs are
+#              the first run's byte for byte
 #   concurrent four processes filling one empty cache at once all succeed;
 #              the cache then holds one valid entry (the next run hits) and
 #              no temporary file
@@ -83,38 +84,47 @@ hit)
         echo "mnist_mlp: miss then hit, trained alike"
     fi ;;
 corrupt)
-    run first "$xor"
+    # xor's forward pass (--predict: one entry, a third of the training step's
+    # compile, and each bad entry costs a compile): the reader's checks are
+    # the same for every entry
+    printf '0,0\n0,1\n1,0\n1,1\n' > "$tmp/x.csv"
+    run() {
+        "$nnc" --predict -v --input "x=$tmp/x.csv" -o "$tmp/$1.npy" "$xor" 2>"$tmp/$1.log" \
+            || { echo "predict $1 failed:"; cat "$tmp/$1.log"; exit 1; }
+    }
+    same() { cmp "$tmp/$1.npy" "$tmp/$2.npy" || { echo "outputs of $1 and $2 differ"; exit 1; }; }
+    run first
     entry=$(ls "$NNC_CACHE_DIR"/*.nncobj)
     size=$(wc -c < "$entry")
     cp "$entry" "$tmp/good"
     # flip: one byte in the middle of the object code
     /usr/bin/python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0x40; open(p,'wb').write(b)" "$entry"
-    run flipped "$xor"
+    run flipped
     says flipped "checksum mismatch; recompiling"
     says flipped "cache miss"
     same first flipped
     cmp "$entry" "$tmp/good" || { echo "the recompiled entry differs from the first"; exit 1; }
-    run again "$xor"
+    run again
     says again "cache hit"
     # truncated: the last 100 bytes gone
     head -c $((size - 100)) "$tmp/good" > "$entry"
-    run cut "$xor"
+    run cut
     says cut "truncated: $((size - 196)) bytes of object code, its header says $((size - 96)); recompiling"
     says cut "cache miss"
     same first cut
     head -c 40 "$tmp/good" > "$entry"
-    run cut_header "$xor"
+    run cut_header
     says cut_header "truncated inside its header; recompiling"
     # foreign: another version in the header
     cp "$tmp/good" "$entry"
     /usr/bin/python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[16:48]=b'9.9.9'.ljust(32,b'\0'); open(p,'wb').write(b)" "$entry"
-    run foreign "$xor"
+    run foreign
     says foreign "written by nnc 9.9.9 (entry format 1), this is nnc"
     says foreign "cache miss"
     same first foreign
     # not an entry at all
     echo "hello" > "$entry"
-    run junk "$xor"
+    run junk
     says junk "not an nnc cache entry; recompiling"
     same first junk
     cmp "$entry" "$tmp/good" || { echo "the entry was not replaced by a good one"; exit 1; }

@@ -24,9 +24,10 @@
 #   resume       1 epoch, save, load, a 2nd epoch: the same numbers as 2
 #                epochs in one run
 #   resume_mid   checkpoints from the middle of an epoch (--steps 100 and 937
-#                of 938 per epoch) and from its end (938), loaded to run to
-#                step 1000: the line at step 1000 (in the second epoch)
-#                equals a straight run's
+#                of 938 per epoch) and from its end (938), each loaded by the
+#                next run of one chain (100, to 937, to 938, to 1000): the
+#                lines at steps 938 and 1000 (in the second epoch) equal a
+#                straight run's
 #   badstep      a checkpoint whose step (__metadata__ nnc.step, or the
 #                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
 #                is refused by name, exit 1
@@ -34,7 +35,8 @@
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
 #   header       the metrics file's header line: its keys and values for a
-#                run and for a resumed run appended to the same file
+#                run and for a resumed run appended to the same file; under
+#                taskset -c 0 the default threads are 1 (the affinity mask)
 #   splits       every split is checked against the model before training: a
 #                CSV test split wider or narrower than the input, MNIST-style
 #                test images of 28x56 for a 28x28 model: each refused naming
@@ -200,8 +202,14 @@ pool_batch)
     for b in 5 128 391; do grep -qx "$b" "$tmp/from" || { echo "no kernel goes to the pool from batch $b"; exit 1; }; done ;;
 threads_busy)
     need_mnist
-    yes > /dev/null & busy1=$!
-    yes > /dev/null & busy2=$!
+    # the busy processes end with the test however it ends: the EXIT trap (a
+    # signal exits through it), and timeout for a SIGKILL, which nothing traps
+    timeout 900 yes > /dev/null & busy1=$!
+    timeout 900 yes > /dev/null & busy2=$!
+    trap 'kill $busy1 $busy2 2>/dev/null; rm -rf "$tmp"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     for t in 1 2 3 default; do
         threads="--threads $t"
         [ $t = default ] && threads=
@@ -232,16 +240,31 @@ resume_mid)
     need_mnist
     mlp=$root/examples/mnist_mlp.nn
     "$nnc" --jit --steps 1000 --metrics "$tmp/full" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    body "$tmp/full" | sed -n 2p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+    body "$tmp/full" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
     cat "$tmp/a"
-    for k in 100 937 938; do
+    # One chain of resumes (each run picks up the checkpoint the one before
+    # saved): 100 steps, then to 937 from the middle of the epoch, to 938 (the
+    # epoch's end) from its last step but one, to 1000 from its end.  Any
+    # resume that went wrong changes every line after it, so the chain checks
+    # each of the three points as separate runs from scratch did, in a
+    # quarter of the steps; and it resumes from checkpoints resumed runs wrote.
+    "$nnc" --jit --steps 100 --save "$tmp/ck.safetensors" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    for k in 937 938 1000; do
         rm -f "$tmp/resumed"
-        "$nnc" --jit --steps $k --save "$tmp/ck.safetensors" "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-        "$nnc" --jit --steps 1000 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$mlp" 2>"$tmp/log" \
-            || { cat "$tmp/log"; exit 1; }
-        sed -n '$p' "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
-        echo "from step $k:"; cat "$tmp/b"
-        cmp "$tmp/a" "$tmp/b" || exit 1
+        "$nnc" --jit --steps $k --load "$tmp/ck.safetensors" --save "$tmp/ck.safetensors" --metrics "$tmp/resumed" \
+            "$mlp" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        body "$tmp/resumed" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+        echo "to step $k:"; cat "$tmp/b"
+        # a run evaluates at its last step: at 1000 the line is the straight
+        # run's; at 938 (the epoch's end) its test metrics are (its train_loss
+        # is the mean since the evaluation at 937, the straight run's over the
+        # epoch); 937 has none to compare with
+        notrain() { sed 's/"train_loss": [0-9.e+-]*//'; }
+        case $k in
+        937) [ "$(wc -l < "$tmp/b")" = 1 ] && grep -q '"step": 937,' "$tmp/b" || exit 1 ;;
+        938) [ "$(notrain < "$tmp/b")" = "$(sed -n 1p "$tmp/a" | notrain)" ] || exit 1 ;;
+        1000) [ "$(cat "$tmp/b")" = "$(sed -n 2p "$tmp/a")" ] || exit 1 ;;
+        esac
     done ;;
 badstep)
     "$nnc" --jit --steps 3 --save "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
@@ -312,7 +335,14 @@ r = heads[1]
 assert r["start_step"] == 2 and r["options"]["load"] == "ck.safetensors" and r["options"]["epochs"] == 3, r
 assert r["seed"] == 3 and r["threads"] >= 1, r
 assert all("nnc" not in l and "epoch" in l for l in lines[1:3] + lines[4:]), lines
-print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$root/examples/xor.nn" ;;
+print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$root/examples/xor.nn" || exit 1
+    # the default number of threads is the CPUs the process may run on (its
+    # affinity mask: containers, taskset), not the machine's: pinned to one, 1
+    if taskset -c 0 true 2>/dev/null; then
+        (cd "$tmp" && taskset -c 0 "$nnc" --jit --epochs 1 --metrics one "$root/examples/xor.nn" 2>"$tmp/log") \
+            || { cat "$tmp/log"; exit 1; }
+        head -1 "$tmp/one" | grep -q '"threads": 1, ' || { echo "under taskset -c 0: $(head -1 "$tmp/one")"; exit 1; }
+    fi ;;
 splits)
     cat > "$tmp/m.nn" <<'EOF'
 model m {
@@ -427,12 +457,17 @@ assert [(l["epoch"], l["step"]) for l in lines] == [(1, 1), (2, 2)], lines' "$tm
 terminal)
     command -v script >/dev/null || { echo "no script(1)"; exit 77; }
     xor=$root/examples/xor.nn
-    TERM=xterm script -qec "stty cols 40; '$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/tty"
+    # script -e: its exit status is the command's, so a run that fails fails here
+    TERM=xterm script -qec "stty cols 40; '$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/tty" \
+        || { echo "the run under a 40-column terminal failed"; cat "$tmp/tty"; exit 1; }
     # the redraws: what follows each \r up to the next \r or newline, escapes removed
     widest=$(tr '\r' '\n' <"$tmp/tty" | sed 's/\x1b\[K//g' | grep '\[=*>* *\]\|loss [0-9.]*  ETA' | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
     echo "terminal: the widest redraw at 40 columns is $widest"
     [ "$widest" -gt 20 ] && [ "$widest" -le 39 ] || { cat "$tmp/tty"; exit 1; }
-    TERM=dumb script -qec "'$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/dumb"
+    TERM=dumb script -qec "'$nnc' --jit --data '$root/examples' --epochs 300 '$xor'" /dev/null >"$tmp/dumb" \
+        || { echo "the run with TERM=dumb failed"; cat "$tmp/dumb"; exit 1; }
+    # it trained to the end: the final line is there (an empty output has no escapes either)
+    grep -q 'epoch 300/300' "$tmp/dumb" || { echo "TERM=dumb: no final epoch line"; cat "$tmp/dumb"; exit 1; }
     ! grep -q "$(printf '\033')" "$tmp/dumb" || { echo "TERM=dumb got escape sequences"; exit 1; } ;;
 chart)
     "$nnc" --jit --data "$root/examples" --metrics "$tmp/m" --chart "$tmp/c.svg" "$root/tests/jit/xor_metrics.nn" \

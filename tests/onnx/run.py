@@ -303,7 +303,8 @@ def case_errors():
 
 
 def case_stdout():
-    """nnc --emit=onnx -o - | a checker reading standard input: the pipe a user writes."""
+    """nnc --emit=onnx -o - | a checker reading standard input: the pipe a user writes; and
+    nnc --emit=onnx - (the model on standard input) writing MODEL.onnx."""
     pipe = (f"'{nnc}' --emit=onnx -v examples/mnist_mlp.nn -o - | /usr/bin/python3 -c "
             "'import onnx, sys; m = onnx.load_from_string(sys.stdin.buffer.read()); "
             "onnx.checker.check_model(m, full_check=True); print(len(m.graph.initializer), m.graph.output[0].name)'")
@@ -319,6 +320,16 @@ def case_stdout():
         written = f.read()
     check(piped.returncode == 0 and rc == 0 and piped.stdout == written and piped.stderr == b"",
           f"standard output holds the {len(piped.stdout)} bytes -o FILE writes ({len(written)}), nothing on stderr")
+    # a model read from standard input is written after its name, as a trainer is (aot.c and
+    # onnx.c share nnc_output_stem): mnist_mlp.onnx, never "<stdin>.onnx"
+    here = os.path.join(tmp, "stdin")
+    os.mkdir(here)
+    with open(os.path.join(root, "examples/mnist_mlp.nn"), "rb") as f:
+        fed = subprocess.run([nnc, "--emit=onnx", "-"], stdin=f, capture_output=True, cwd=here)
+    named = os.path.join(here, "mnist_mlp.onnx")
+    size = os.path.getsize(named) if os.path.exists(named) else 0
+    check(fed.returncode == 0 and os.listdir(here) == ["mnist_mlp.onnx"] and abs(size - len(written)) < 4096,
+          f"nnc --emit=onnx - writes mnist_mlp.onnx ({size} bytes): {sorted(os.listdir(here))} {fed.stderr.strip()}")
 
 
 {"mlp": case_mlp, "cnn": case_cnn, "gpt": case_gpt, "primer": case_primer, "zoo": case_zoo,

@@ -90,9 +90,15 @@ static void test_budget(void)
         feed(&s, 20000, 1e-3, 2e-3);
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-12);
     CU_ASSERT_EQUAL(s.switches, 0);
-    int before = s.probes;
-    while (s.probes == before)  /* the machine changes: now one thread wins */
+    /* the machine changes: now one thread wins.  A probe must come within the
+     * 16 s budget (5334 steps of 3 ms) and its 6 steps; a chooser that never
+     * probes again fails here instead of looping forever. */
+    int before = s.probes, steps = 0;
+    while (s.probes == before && steps < 5334 + 6 + 1) {
         feed(&s, 1, 3e-3, 2e-3);
+        steps++;
+    }
+    CU_ASSERT_EQUAL(s.probes, before + 1);
     CU_ASSERT_EQUAL(s.serial, 1);
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
     CU_ASSERT_EQUAL(s.switches, 1);

@@ -467,8 +467,7 @@ static void describe(size_t idx, StrBuf *sb)
     /* the integer attributes the op reads, and any others set */
     int last = k->op == IR_PERMUTE ? k->s[0].rank - 1
              : k->op == IR_MATMUL ? 1
-             : k->op == IR_SLICE || k->op == IR_PAD || k->op == IR_WINDOWS || k->op == IR_WINDOWS_T
-               || k->op == IR_PATCHES || k->op == IR_PATCHES_T || k->op == IR_POOL_MAX || k->op == IR_POOL_MAX_T ? 2
+             : k->op == IR_SLICE || k->op == IR_PAD || (ir_ops[k->op].flags & OPF_WINDOW) ? 2
              : -1;
     for (int i = 0; i < 8; i++)
         if (k->attr.i[i] && i > last)

@@ -130,7 +130,31 @@ static void test_lowering_complete(void)
     }
 }
 
+/* The arena every stage allocates from: a request bigger than a block gets a
+ * block of its own and the head keeps its room, so the next small request
+ * lands right after the one before it (the head's room was dropped: up to
+ * 8 MiB of populated pages per oversize request); every request zeroed. */
+static void test_arena_oversize(void)
+{
+    Arena a;
+    arena_init(&a);
+    enum { S = sizeof(max_align_t) };   /* the arena's rounding: these sizes need none */
+    unsigned char *p1 = arena_alloc(&a, S);
+    unsigned char *big = arena_alloc(&a, 1 << 20);   /* the first blocks are 64 KiB */
+    unsigned char *p2 = arena_alloc(&a, S);
+    CU_ASSERT_PTR_EQUAL(p2, p1 + S);
+    CU_ASSERT(big[0] == 0 && big[(1 << 20) - 1] == 0 && p2[0] == 0 && p2[S - 1] == 0);
+    unsigned char *raw = arena_alloc_raw(&a, 3 << 20);
+    raw[0] = 7;
+    unsigned char *p3 = arena_alloc(&a, 2 * S);
+    CU_ASSERT_PTR_EQUAL(p3, p2 + S);
+    CU_ASSERT(p3[0] == 0 && p3[2 * S - 1] == 0);
+    CU_ASSERT_EQUAL(a.total, (size_t)(S + (1 << 20) + S + (3 << 20) + 2 * S));
+    arena_free(&a);
+}
+
 static const TestCase tests[] = {
+    {"the arena keeps its room after an oversize request", test_arena_oversize},
     {"every built-in lowers", test_lowering_complete},
     {"stages agree in f64", test_f64},
     {"stages agree in f32", test_f32},

@@ -1,7 +1,9 @@
 /* cg_object.c — entries compiled to relocatable objects in memory, on all
  * cores: the kernels are split over modules (cg_split: identical kernels
- * once; elementwise bodies in modules of their own at default<O2>, the
- * rest at default<O3>; the costly ones spread first), and each module is built,
+ * once; the wrappers and entries in module 0, with early-cse and LLVM's
+ * fast code generation; elementwise bodies in modules of their own at
+ * default<O2>, the rest at default<O3>; the costly ones spread first), and
+ * each module is built,
  * optimized and emitted by one of up to one thread per CPU, in a context
  * and with a target machine of its own (LLVM contexts are not shared
  * across threads).
@@ -53,7 +55,7 @@ static void *compile_part(void *arg)
     Part *p = arg;
     double t0 = now_ms(), c0 = thread_cpu_ms();
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMTargetMachineRef tm = cg_target_machine(p->target);
+    LLVMTargetMachineRef tm = cg_target_machine_for(p->target, p->opt);
     char name[64];
     snprintf(name, sizeof name, "%s.part%d", p->e[0].name, p->index);
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);

@@ -85,6 +85,9 @@ typedef struct CgTimes {
     double build;  /* the modules as LLVM IR, verified */
     double opt;    /* LLVM's optimization pipeline */
     double mc;     /* machine code: instruction selection to the object */
+    /* the CPU time of each, summed over the modules (ms), and of each
+     * module's context and target machine, made and disposed of */
+    double setup_cpu, build_cpu, opt_cpu, mc_cpu;
 } CgTimes;
 
 /* The relocatable objects that together hold the entries. */

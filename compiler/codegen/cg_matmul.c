@@ -612,6 +612,61 @@ static void tile_store(Cg *c, LLVMValueRef accp[][CG_TILE_MAX_NRV], int MR, int 
         }
 }
 
+/* ---- tiny products: plain loops ------------------------------------------------------------ */
+
+/* A product of at most TINY_MACS multiply-adds at the plan's batch, with
+ * at most TINY_N columns (xor's, 16 at most): the tiled kernel's packing,
+ * tile and epilogue buffer cost about 50 ms of LLVM's time per body for a
+ * few nanoseconds of work, and xor's six products were most of its cold
+ * compile.  Plain loops add each element's k terms in the same order, from
+ * the same zero, with the same fma: the same bits as the tiled path.  Kept
+ * this small so that the models of tests/grad (batch 3) still take the
+ * tiled path with most of their products, as unit.codegen checks it. */
+enum { TINY_MACS = 32, TINY_N = 4 };
+
+static bool tiny_product(Cg *c, int v, const Mm *mm)
+{
+    int64_t batch = c->plan ? c->plan->batch : 64;
+    return mm->n <= TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * TINY_MACS;
+}
+
+/* The items as the tiled path has them (cg_matmul_extent: MR rows of one
+ * matrix), each element C[row, j] = epilogue(sum over k of a·b). */
+static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)
+{
+    const IrNode *n = N(c, v);
+    int a = n->in[0], b = n->in[1], MR = tile_mr(c);
+    LLVMValueRef Nn = cg_i64(c, mm->n);
+    LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
+    Epi epi;
+    epi_begin(c, v, &epi);
+    LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
+    CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "block");
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
+    LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
+    LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
+    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, "")), "r");
+    LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, lr.iv, "ii");
+    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), ii, "crow");
+    epi_row(c, v, &epi, crow);
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), Nn, "j");
+    LLVMBuildStore(c->b, cg_real(c, 0), acc);
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), K, "k");
+    LLVMValueRef asrc = mm->ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lk.iv, M, ""), ii, "")
+                               : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), lk.iv, "");
+    LLVMValueRef bsrc = mm->tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lc.iv, K, ""), lk.iv, "")
+                               : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lk.iv, Nn, ""), lc.iv, "");
+    LLVMValueRef x = cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, asrc, ""));
+    LLVMValueRef w = cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
+    LLVMBuildStore(c->b, vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
+    cg_loop_end(c, &lk);
+    epi_store(c, v, &epi, crow, lc.iv, LLVMBuildLoad2(c->b, c->t_real, acc, "y"));
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lr);
+    cg_loop_end(c, &item);
+    epi_end(&epi);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
@@ -633,6 +688,14 @@ void cg_matmul_body(Cg *c, int v)
         call_few_rows(c, v, &mm);
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, tiled);
+    }
+    if (tiny_product(c, v, &mm)) {
+        tiny_body(c, v, &mm, M, K);
+        if (done) {
+            LLVMBuildBr(c->b, done);
+            LLVMPositionBuilderAtEnd(c->b, done);
+        }
+        return;
     }
     Epi epi;
     epi_begin(c, v, &epi);

@@ -489,19 +489,39 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
                                    LLVMRelocPIC, LLVMCodeModelDefault);
 }
 
+/* The wrappers and entries are address arithmetic and calls, run once per
+ * kernel launch: fast instruction selection and register allocation
+ * (LLVM's -O0 code generation) take a tenth of the time, and the step does
+ * not notice (the GPT's entries module: 790 ms of machine code at
+ * Aggressive, 43 ms at None, CPU on a loaded machine). */
+LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level)
+{
+    if (level != CG_LEVEL_ENTRIES)
+        return cg_target_machine(t);
+    return LLVMCreateTargetMachine(t->target, t->triple, t->cpu, t->features, LLVMCodeGenLevelNone, LLVMRelocPIC,
+                                   LLVMCodeModelDefault);
+}
+
 const char *cg_pipeline(int level)
 {
+    if (level == CG_LEVEL_ENTRIES)  /* each wrapper's repeated loads of the context merged; nothing more pays */
+        return "function(early-cse)";
+    if (level == CG_LEVEL_PRODUCTS)
+        return "default<O3>";
     return level <= 0 ? "" : level >= 3 ? "default<O3>" : level == 2 ? "default<O2>" : "default<O1>";
 }
 
+/* LLVM's loop unroller runs at every level but the products' (body_kind). */
+bool cg_unrolls(int level) { return level > 0; }
+
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
 {
-    if (level <= 0)
+    if (!*cg_pipeline(level))
         return 0;
     LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(o, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(o, 1);  /* off by default in the C API */
-    LLVMPassBuilderOptionsSetLoopUnrolling(o, 1);
+    LLVMPassBuilderOptionsSetLoopUnrolling(o, cg_unrolls(level));
     LLVMErrorRef e = LLVMRunPasses(mod, cg_pipeline(level), tm, o);
     LLVMDisposePassBuilderOptions(o);
     if (e) {
@@ -535,20 +555,30 @@ static double body_cost(IrOp op)
     return op == IR_FUSED_ROWS ? 3 : op == IR_FUSED ? 2 : 1;
 }
 
-/* Whether a body gets default<O3>: all but the elementwise loops (plain or
- * fused), which default<O2> vectorizes alike in less time.  With O2 for
- * every body but the matmuls, the CNN's training took more CPU (9.1-9.6 s
- * against 7.2-8.4 s for 100 steps on one thread): its windows, pooling and
- * row kernels stay at O3. */
-static bool body_heavy(IrOp op) { return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED; }
+/* Which modules a body goes to.  Light: the elementwise loops (plain or
+ * fused), which default<O2> vectorizes alike in less time.  Heavy: rows,
+ * windows, pooling, layout at default<O3> (with O2 for every body but the
+ * matmuls, the CNN's training took more CPU: 9.1-9.6 s against 7.2-8.4 s
+ * for 100 steps on one thread).  Products: the matmuls, at default<O3>
+ * without LLVM's loop unroller (CG_LEVEL_PRODUCTS): their register tile is
+ * unrolled by hand and the vectorizer interleaves the rest, and the
+ * unroller doubled their optimization and machine-code time (the MNIST
+ * MLP's whole compile took 0.55 of the CPU without it). */
+enum { KIND_LIGHT, KIND_HEAVY, KIND_PRODUCT, KINDS };
+static int body_kind(IrOp op)
+{
+    if (op == IR_MATMUL || op == IR_MATMUL_EPI)
+        return KIND_PRODUCT;
+    return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED ? KIND_HEAVY : KIND_LIGHT;
+}
 
-/* Assigns bodies [order...] (most costly first) of one kind to modules
- * [first, first + count), each to the least loaded. */
-static void assign(CgSplit *s, const int *order, int nb, bool heavy, int first, int count)
+/* Assigns bodies [order...] (most costly first) of one kind (-1: all) to
+ * modules [first, first + count), each to the least loaded. */
+static void assign(CgSplit *s, const int *order, int nb, int kind, int first, int count)
 {
     for (int x = 0; x < nb; x++) {
         int b = order[x];
-        if (body_heavy(s->op[b]) != heavy)
+        if (kind >= 0 && body_kind(s->op[b]) != kind)
             continue;
         int best = first;
         for (int q = first + 1; q < first + count; q++)
@@ -597,21 +627,27 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         free(bodies[b].key);
     free(bodies);
     /* the most costly first, each to the least loaded module of its kind
-     * (ties: the lower index, so every run splits alike); light modules
-     * first, module 0 (which also holds the wrappers and entries) among them */
-    nparts = nparts < 1 ? 1 : 2 * nparts > CG_MAX_PARTS ? CG_MAX_PARTS / 2 : nparts;
-    int nheavy = 0;
+     * (ties: the lower index, so every run splits alike); module 0 holds
+     * the wrappers and entries alone (CG_LEVEL_ENTRIES), then come the
+     * light modules, the heavy ones and the products' */
+    nparts = nparts < 1 ? 1 : KINDS * nparts + 1 > CG_MAX_PARTS ? (CG_MAX_PARTS - 1) / KINDS : nparts;
+    int count[KINDS] = {0}, parts[KINDS] = {0}, first[KINDS];
     for (int b = 0; b < s->nbodies; b++)
-        nheavy += body_heavy(s->op[b]);
-    int nlight = s->nbodies - nheavy;
-    bool two = level >= 3 && nheavy > 0;  /* modules of both kinds; else all are light (level < 3: all at level) */
-    int light_parts = two ? (nlight < nparts ? nlight : nparts) : (s->nbodies < nparts ? s->nbodies : nparts);
-    int heavy_parts = two ? (nheavy < nparts ? nheavy : nparts) : 0;
-    if (light_parts < 1)
-        light_parts = 1;
-    s->nparts = light_parts + heavy_parts;
-    for (int q = 0; q < s->nparts; q++)
-        s->level[q] = q < light_parts && level >= 3 ? 2 : level;
+        count[level >= 3 ? body_kind(s->op[b]) : KIND_LIGHT]++;  /* below O3 all bodies are alike */
+    s->nparts = 1;
+    for (int k = 0; k < KINDS; k++) {
+        parts[k] = count[k] < nparts ? count[k] : nparts;
+        first[k] = s->nparts;
+        s->nparts += parts[k];
+    }
+    int kind_level[KINDS] = {level >= 3 ? 2 : level, level, level >= 3 ? CG_LEVEL_PRODUCTS : level};
+    s->level[0] = level > 0 ? CG_LEVEL_ENTRIES : level;
+    for (int k = 0; k < KINDS; k++)
+        for (int q = first[k]; q < first[k] + parts[k]; q++)
+            s->level[q] = kind_level[k];
+    for (int i = 0; i < n; i++)  /* a wrapper and a launch: about a tenth of an elementwise body */
+        for (int v = 0; v < e[i].g->n; v++)
+            s->cost[0] += s->body[i][v] >= 0 ? 0.1 : 0;
     s->part = malloc(sizeof *s->part * (size_t)(s->nbodies + 1));
     int *order = malloc(sizeof *order * (size_t)(s->nbodies + 1));
     for (int b = 0; b < s->nbodies; b++)
@@ -622,13 +658,11 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
             order[y] = order[y - 1];
             order[y - 1] = tmp;
         }
-    if (two) {
-        assign(s, order, s->nbodies, false, 0, light_parts);
-        assign(s, order, s->nbodies, true, light_parts, heavy_parts);
-    } else {
-        assign(s, order, s->nbodies, false, 0, light_parts);
-        assign(s, order, s->nbodies, true, 0, light_parts);
-    }
+    if (level >= 3)
+        for (int k = 0; k < KINDS; k++)
+            assign(s, order, s->nbodies, k, first[k], parts[k]);
+    else
+        assign(s, order, s->nbodies, -1, first[KIND_LIGHT], parts[KIND_LIGHT]);
     free(order);
     return 0;
 }

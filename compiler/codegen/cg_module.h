@@ -18,6 +18,14 @@ int  cg_host_target(CgTarget *t, const char *cpu, const char **err);
 void cg_target_free(CgTarget *t);
 /* A target machine for t; the caller disposes of it. */
 LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
+/* cg_optimize's level of the module that holds only the wrappers and
+ * entries (cg_split's module 0). */
+enum { CG_LEVEL_ENTRIES = -1 };
+/* ... and of the modules of matmul bodies: default<O3> without unrolling. */
+enum { CG_LEVEL_PRODUCTS = -2 };
+/* A target machine for a module optimized at level (CG_LEVEL_ENTRIES: less
+ * work in instruction selection and register allocation). */
+LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level);
 
 /* Builds g's kernels and entry `name` into mod and verifies the module. */
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
@@ -25,9 +33,11 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
 /* The kernels of several entries compiled as one object: one body per
  * distinct kernel (kernel_key), shared by every node and entry that needs
  * it, and each body assigned to one of the modules that compile in
- * parallel: matmul bodies to modules optimized with default<O3>, the rest
- * to modules with default<O2>.  Module 0 also holds every node's wrapper and the entries; the
- * others hold bodies only (external, hidden), which module 0 declares. */
+ * parallel: elementwise bodies to modules optimized with default<O2>,
+ * matmuls to modules at CG_LEVEL_PRODUCTS, the rest to modules with
+ * default<O3>.  Module 0 holds every node's wrapper
+ * and the entries, and no body (CG_LEVEL_ENTRIES); the others hold bodies
+ * only (external, hidden), which module 0 declares. */
 enum { CG_MAX_PARTS = 16 };
 typedef struct CgSplit {
     int     nparts;
@@ -36,11 +46,11 @@ typedef struct CgSplit {
     IrOp   *op;                 /* per body: its op (for names) */
     int   **body;               /* per entry, per node: its body, or -1 (no kernel) */
     double  cost[CG_MAX_PARTS]; /* per module: the estimated compile cost of its bodies */
-    int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline) */
+    int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline; CG_LEVEL_*) */
 } CgSplit;
 
 /* nparts: modules of each kind (elementwise bodies at 2 when level is 3,
- * the rest at level), at most CG_MAX_PARTS in all. */
+ * the rest at level), at most CG_MAX_PARTS in all with module 0. */
 int  cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s);
 void cg_split_free(CgSplit *s, int n);
 /* Module part of the split: its bodies, and (part 0) the wrappers and entries. */
@@ -49,7 +59,10 @@ int  cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int 
 
 /* The pass pipeline cg_optimize runs at level (part of the cache key). */
 const char *cg_pipeline(int level);
-/* default<O3> (level 3) with loop and SLP vectorization. */
+/* Whether it unrolls loops at level (part of the cache key too). */
+bool cg_unrolls(int level);
+/* default<O3> (level 3) with loop and SLP vectorization and unrolling;
+ * CG_LEVEL_PRODUCTS, CG_LEVEL_ENTRIES: cg_pipeline's, cg_unrolls'. */
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err);
 
 #endif

@@ -258,7 +258,10 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         if (fd >= 0)
             close(fd);
         rc = 0;
-        if (cg_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, path, &err) != 0) {
+        const char *status;
+        double te = drive_now(), c0 = drive_cpu_ms();
+        if (compile_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, path, !o->no_cache,
+                         log, o->verbose, &status, &err) != 0) {
             fprintf(log, "nnc: error: %s\n", err);
             rc = 1;
         } else if (to_stdout && copy_to_stdout(path) != 0) {
@@ -267,6 +270,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         }
         if (to_stdout)
             unlink(path);
+        if (rc == 0 && o->verbose)
+            fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s)\n", 1e3 * (drive_now() - te), drive_cpu_ms() - c0,
+                    status);
         return rc;
     }
 

@@ -1,6 +1,8 @@
 /* compile.c — see compile.h. */
 #include "compile.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,6 +161,73 @@ int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cac
     return 0;
 }
 
+/* The whole of a file in a malloc'ed buffer, or NULL. */
+static void *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    StrBuf sb = {0};
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        sb_putn(&sb, buf, got);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        sb_free(&sb);
+        return NULL;
+    }
+    *len = sb.len;
+    return sb.data;
+}
+
+int compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, bool use_cache, FILE *log,
+                 bool verbose, const char **status, const char **err)
+{
+    static char errbuf[PATH_MAX + 64];
+    *status = "off";
+    NncCache cache = {0};
+    char key[33] = "";
+    if (use_cache) {
+        cache_open(&cache, log, verbose);
+        if (cache.dir[0]) {
+            char object_key[33];
+            if (cg_key(e, n, o, object_key, err) != 0)
+                return -1;
+            CacheHash h;  /* not the object's key: the entry holds text */
+            cache_hash_init(&h);
+            cache_hash_str(&h, object_key);
+            cache_hash_str(&h, what == CG_FILE_LLVM ? "emit llvm" : "emit asm");
+            cache_hash_hex(&h, key);
+            *status = "miss";
+            void *data;
+            size_t len;
+            if (cache_get(&cache, key, &data, &len)) {
+                FILE *f = fopen(path, "wb");
+                bool ok = f && fwrite(data, 1, len, f) == len;
+                ok = f && fclose(f) == 0 && ok;
+                free(data);
+                if (!ok) {
+                    snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, strerror(errno));
+                    *err = errbuf;
+                    return -1;
+                }
+                *status = "hit";
+                return 0;
+            }
+        }
+    }
+    if (cg_emit(e, n, o, what, path, err) != 0)
+        return -1;
+    size_t len;
+    void *data = key[0] ? read_whole(path, &len) : NULL;
+    if (data)  /* not read back: the file is written all the same, only not cached */
+        cache_put(&cache, key, data, len);
+    free(data);
+    return 0;
+}
+
 void compile_free(CompileResult *r)
 {
     cg_objects_free(&r->objs);
@@ -170,11 +239,13 @@ void compile_describe(const CompileResult *r, char *out, size_t size)
         snprintf(out, size, "cache %.1f ms", r->cache);
         return;
     }
-    char modules[80];
+    char modules[200], phases[120];
+    snprintf(phases, sizeof phases, ": LLVM IR %.1f, optimisation %.1f, machine code %.1f, contexts %.1f",
+             r->t.build_cpu, r->t.opt_cpu, r->t.mc_cpu, r->t.setup_cpu);
     if (r->nobjs > 1)
-        snprintf(modules, sizeof modules, " (%d modules in parallel, CPU %.1f ms)", r->nobjs, r->cpu);
+        snprintf(modules, sizeof modules, " (%d modules in parallel, CPU %.1f ms%s)", r->nobjs, r->cpu, phases);
     else
-        snprintf(modules, sizeof modules, " (CPU %.1f ms)", r->cpu);
+        snprintf(modules, sizeof modules, " (CPU %.1f ms%s)", r->cpu, phases);
     int n = snprintf(out, size, "LLVM IR %.1f ms, LLVM optimisation %.1f ms, machine code %.1f ms%s", r->t.build,
                      r->t.opt, r->t.mc, modules);
     if (strcmp(r->status, "miss") == 0 && n > 0 && (size_t)n < size)

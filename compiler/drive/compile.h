@@ -32,6 +32,12 @@ void compile_free(CompileResult *r);
  * (an internal error). */
 int  compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
                   StrBuf *out, const char **status, const char **err);
+/* --emit=llvm|asm: cg_emit's file of the entries, through the same cache
+ * (its key: the entries', and which text), so an emit repeated costs no
+ * LLVM work.  *status is "hit", "miss" or "off".  Returns 0, or -1 with
+ * *err (the file cannot be written, or an internal error). */
+int  compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, bool use_cache, FILE *log,
+                  bool verbose, const char **status, const char **err);
 /* -v's parts of the compile from the cache on: "cache hit, cache 1.2 ms" or
  * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
  * cache .. ms" (off: no cache part). */

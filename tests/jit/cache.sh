@@ -26,7 +26,8 @@
 #              --no-cache ("cache off") alike again
 #   dump       --dump-ir=asm and =llvm through the cache: a miss, then a hit
 #              printing the same text; NNC_LLVM_ARGS is part of the key (Intel
-#              syntax: a miss, and Intel's text)
+#              syntax: a miss, and Intel's text); --emit=asm likewise (a
+#              miss, a hit writing the same file, --no-cache the same again)
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -218,7 +219,23 @@ dump)
     NNC_LLVM_ARGS=-x86-asm-syntax=intel dump intel asm
     says intel "(cache miss)"
     grep -q "qword ptr" "$tmp/intel.out" || { echo "NNC_LLVM_ARGS did not reach the dump (a stale hit?)"; exit 1; }
-    echo "--dump-ir=asm|llvm: miss, then a hit with the same text; NNC_LLVM_ARGS in the key" ;;
+    # emit NAME [OPTION...]: xor's --emit=asm -v to $tmp/NAME.s, stderr to $tmp/NAME.log
+    emit() {
+        name=$1
+        shift
+        "$nnc" --emit=asm -v -o "$tmp/$name.s" "$@" "$xor" 2>"$tmp/$name.log" \
+            || { echo "emit $name failed:"; cat "$tmp/$name.log"; exit 1; }
+    }
+    emit emit_cold
+    says emit_cold "(cache miss)"
+    emit emit_warm
+    says emit_warm "(cache hit)"
+    cmp "$tmp/emit_cold.s" "$tmp/emit_warm.s" || { echo "a hit writes other assembly"; exit 1; }
+    emit emit_off --no-cache
+    says emit_off "(cache off)"
+    cmp "$tmp/emit_cold.s" "$tmp/emit_off.s" || { echo "--no-cache writes other assembly"; exit 1; }
+    grep -q "nnc_train_step" "$tmp/emit_warm.s" || { echo "no train entry in the emitted assembly"; exit 1; }
+    echo "--dump-ir=asm|llvm and --emit=asm: miss, then a hit with the same text; NNC_LLVM_ARGS in the key" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

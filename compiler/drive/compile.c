@@ -120,33 +120,49 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
     return 0;
 }
 
+/* A text entry (a dump or an emitted file) of the cache: its key, derived
+ * from the object's key and TAG, in KEY ("" with the cache off or not
+ * there), and its bytes in *DATA when it is there.  Returns -1 on an error
+ * of the key, 1 on a hit, 0 otherwise. */
+static int text_entry(NncCache *cache, const CgEntry *e, int n, const CgOptions *o, const char *tag, bool use_cache,
+                      FILE *log, bool verbose, char key[33], void **data, size_t *len, const char **status,
+                      const char **err)
+{
+    *status = "off";
+    key[0] = 0;
+    if (!use_cache)
+        return 0;
+    cache_open(cache, log, verbose);
+    if (!cache->dir[0])
+        return 0;
+    char object_key[33];
+    if (cg_key(e, n, o, object_key, err) != 0)
+        return -1;
+    CacheHash h;  /* not the object's key: the entry holds text */
+    cache_hash_init(&h);
+    cache_hash_str(&h, object_key);
+    cache_hash_str(&h, tag);
+    cache_hash_hex(&h, key);
+    *status = "miss";
+    return cache_get(cache, key, data, len) ? 1 : 0;
+}
+
 int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
                  StrBuf *out, const char **status, const char **err)
 {
-    *status = "off";
     NncCache cache = {0};
-    char key[33] = "";
-    if (use_cache) {
-        cache_open(&cache, log, verbose);
-        if (cache.dir[0]) {
-            char object_key[33];
-            if (cg_key(e, 1, o, object_key, err) != 0)
-                return -1;
-            CacheHash h;  /* not the object's key: the entry holds text */
-            cache_hash_init(&h);
-            cache_hash_str(&h, object_key);
-            cache_hash_str(&h, what == CG_DUMP_LLVM ? "dump llvm" : "dump asm");
-            cache_hash_hex(&h, key);
-            *status = "miss";
-            void *data;
-            size_t len;
-            if (cache_get(&cache, key, &data, &len)) {
-                sb_putn(out, data, len);
-                free(data);
-                *status = "hit";
-                return 0;
-            }
-        }
+    char key[33];
+    void *data;
+    size_t len;
+    int got = text_entry(&cache, e, 1, o, what == CG_DUMP_LLVM ? "dump llvm" : "dump asm", use_cache, log, verbose,
+                         key, &data, &len, status, err);
+    if (got < 0)
+        return -1;
+    if (got) {
+        sb_putn(out, data, len);
+        free(data);
+        *status = "hit";
+        return 0;
     }
     StrBuf text = {0};
     if (cg_dump(e->g, e->p, e->name, o, what, &text, err) != 0) {
@@ -186,42 +202,30 @@ int compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const
                  bool verbose, const char **status, const char **err)
 {
     static char errbuf[PATH_MAX + 64];
-    *status = "off";
     NncCache cache = {0};
-    char key[33] = "";
-    if (use_cache) {
-        cache_open(&cache, log, verbose);
-        if (cache.dir[0]) {
-            char object_key[33];
-            if (cg_key(e, n, o, object_key, err) != 0)
-                return -1;
-            CacheHash h;  /* not the object's key: the entry holds text */
-            cache_hash_init(&h);
-            cache_hash_str(&h, object_key);
-            cache_hash_str(&h, what == CG_FILE_LLVM ? "emit llvm" : "emit asm");
-            cache_hash_hex(&h, key);
-            *status = "miss";
-            void *data;
-            size_t len;
-            if (cache_get(&cache, key, &data, &len)) {
-                FILE *f = fopen(path, "wb");
-                bool ok = f && fwrite(data, 1, len, f) == len;
-                ok = f && fclose(f) == 0 && ok;
-                free(data);
-                if (!ok) {
-                    snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, strerror(errno));
-                    *err = errbuf;
-                    return -1;
-                }
-                *status = "hit";
-                return 0;
-            }
+    char key[33];
+    void *data;
+    size_t len;
+    int got = text_entry(&cache, e, n, o, what == CG_FILE_LLVM ? "emit llvm" : "emit asm", use_cache, log, verbose,
+                         key, &data, &len, status, err);
+    if (got < 0)
+        return -1;
+    if (got) {
+        FILE *f = fopen(path, "wb");
+        bool ok = f && fwrite(data, 1, len, f) == len;
+        ok = f && fclose(f) == 0 && ok;
+        free(data);
+        if (!ok) {
+            snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, strerror(errno));
+            *err = errbuf;
+            return -1;
         }
+        *status = "hit";
+        return 0;
     }
     if (cg_emit(e, n, o, what, path, err) != 0)
         return -1;
-    size_t len;
-    void *data = key[0] ? read_whole(path, &len) : NULL;
+    data = key[0] ? read_whole(path, &len) : NULL;
     if (data)  /* not read back: the file is written all the same, only not cached */
         cache_put(&cache, key, data, len);
     free(data);

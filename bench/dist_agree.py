@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -23,20 +22,16 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from nnc_torch import read_safetensors, split_checkpoint  # noqa: E402
+
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 
 
 def load(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
-    out = {}
-    for name, t in head.items():
-        if name == "__metadata__" or name == "step" or name.startswith("optimizer."):
-            continue
-        lo, hi = t["data_offsets"]
-        out[name] = np.frombuffer(data[lo:hi], dtype=np.float32).astype(np.float64)
-    return out
+    """The parameters of an nnc checkpoint, each flat in float64."""
+    params, _ = split_checkpoint(read_safetensors(path)[0])
+    return {k: v.astype(np.float64).ravel() for k, v in params.items()}
 
 
 def train(nnc, model, steps, batch, ranks, tmp, tag):

@@ -8,24 +8,19 @@ test_loss of two metrics files (JSON lines), |a - b| / |a|.  Prints the
 worst figures and exits 1 when one is above TOL.
 """
 import json
-import struct
+import os
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
+from nnc_torch import read_safetensors, split_checkpoint  # noqa: E402
+
 
 def load(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
-    out = {}
-    for name, t in head.items():
-        if name == "__metadata__" or name == "step" or name.startswith("optimizer."):
-            continue
-        lo, hi = t["data_offsets"]
-        dtype = {"F32": np.float32, "F64": np.float64}[t["dtype"]]
-        out[name] = np.frombuffer(data[lo:hi], dtype=dtype).astype(np.float64)
-    return out
+    """The parameters of an nnc checkpoint, each flat in float64."""
+    params, _ = split_checkpoint(read_safetensors(path)[0])
+    return {k: v.astype(np.float64).ravel() for k, v in params.items()}
 
 
 def main():

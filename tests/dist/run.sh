@@ -242,23 +242,22 @@ aot)
 hang)
     need_mpi; need_mnist
     limit=180   # the ranks compile (rank 0 first) and stop: 20 s at a load average of 20
-    # mpirun A : B starts rank 0 as A and rank 1 as B
-    run 1 "$nnc" --jit --steps 5 --threads 1 "$mlp" : -np 1 "$nnc" --jit --steps 5 --threads 1 --data "$tmp" "$mlp" \
-        >"$tmp/out" 2>"$tmp/log"
-    status=$?
-    cat "$tmp/log"
-    [ "$status" != 0 ] && [ "$status" != 124 ] || { echo "exit $status"; exit 1; }
-    grep -q "^nnc: error: cannot open $tmp/.*: No such file or directory$" "$tmp/log" \
-        && grep -q '^nnc: error: rank 0: stopping with rank 1, which failed$' "$tmp/log" \
-        || { echo "not the failing rank's reason and the other's stop"; exit 1; }
-    run 1 "$nnc" --jit --steps 5 --threads 1 "$mlp" : -np 1 "$nnc" --jit --steps 5 --threads 1 --batch 16777216 "$mlp" \
-        >"$tmp/out" 2>"$tmp/log"
-    status=$?
-    cat "$tmp/log"
-    [ "$status" != 0 ] && [ "$status" != 124 ] || { echo "exit $status"; exit 1; }
-    grep -q "error: the training step needs .* of memory at batch 16777216" "$tmp/log" \
-        && grep -q '^nnc: error: rank 0: stopping with rank 1, which failed$' "$tmp/log" \
-        || { echo "not the failing rank's reason and the other's stop"; exit 1; } ;;
+    # stops WHY ARG...: rank 0 trains the MLP, rank 1 the same with ARG...
+    # (mpirun A : B starts rank 0 as A and rank 1 as B); both must stop with
+    # an error, rank 1 saying WHY (a regex) and rank 0 that it stops with it
+    stops() {
+        why=$1
+        shift
+        run 1 "$nnc" --jit --steps 5 --threads 1 "$mlp" : -np 1 "$nnc" --jit --steps 5 --threads 1 "$@" "$mlp" \
+            >"$tmp/out" 2>"$tmp/log"
+        status=$?
+        cat "$tmp/log"
+        [ "$status" != 0 ] && [ "$status" != 124 ] || { echo "exit $status"; exit 1; }
+        grep -q "$why" "$tmp/log" && grep -q '^nnc: error: rank 0: stopping with rank 1, which failed$' "$tmp/log" \
+            || { echo "not the failing rank's reason and the other's stop"; exit 1; }
+    }
+    stops "^nnc: error: cannot open $tmp/.*: No such file or directory$" --data "$tmp"
+    stops "error: the training step needs .* of memory at batch 16777216" --batch 16777216 ;;
 *)
     echo "unknown case $case"
     exit 2 ;;

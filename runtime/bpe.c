@@ -308,14 +308,14 @@ static int by_position(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* Replaces every occurrence of (a, b) by z, left to right.  The pair's
- * position list is taken (the table entry may move while pairs are added). */
 /* Positions visited and heap entries taken by this thread's last rt_bpe_learn or
  * rt_bpe_encode (rt_bpe_work): what unit.bpe holds to a multiple of the text. */
 static _Thread_local int64_t work;
 
 int64_t rt_bpe_work(void) { return work; }
 
+/* Replaces every occurrence of (a, b) by z, left to right.  The pair's
+ * position list is taken (the table entry may move while pairs are added). */
 static int apply(Seq *s, int32_t a, int32_t b, int32_t z)
 {
     Pair *p = table_find(&s->pairs, key_of(a, b));

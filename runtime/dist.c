@@ -165,13 +165,7 @@ static int launched_size(void)
         if (v && atoi(v) > 0)
             return atoi(v);
     }
-    return getenv("PMIX_RANK") ? 1 : 0;
-}
-
-int rt_dist_available(void)
-{
-    char why[256];
-    return D.mpi || load_mpi(why, sizeof why) == 0;
+    return 0;
 }
 
 int rt_dist_init(char *err, size_t errlen)

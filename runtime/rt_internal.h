@@ -209,10 +209,10 @@ int  rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bp
 int  rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 /* The merges of a checkpoint already read (its __metadata__), for a model
  * of bpe(vocab: vocab); path names it in messages.  0, or -1 with why. */
+int  rt_checkpoint_bpe(const RtCheckpoint *ck, const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 /* Positions visited and heap entries taken by this thread's last rt_bpe_learn or
  * rt_bpe_encode: tests hold it to a multiple of the text's length (a rescan per
  * merge would make it n x merges). */
 int64_t rt_bpe_work(void);
-int  rt_checkpoint_bpe(const RtCheckpoint *ck, const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen);
 
 #endif

@@ -3,8 +3,6 @@
  * `nnc --jit` and the executables `nnc model.nn` makes, so the two read the
  * same data the same way.
  */
-#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

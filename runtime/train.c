@@ -78,14 +78,7 @@ static int stopping(const Loop *L) { return L->size > 1 ? L->stop : interrupted;
  * rank failed (its message is its own). */
 static int agree(Loop *L, int rc, char *err, size_t errlen)
 {
-    if (L->size <= 1)
-        return rc;
-    double mine = rc, all[RT_MAX_RANKS];
-    rt_dist_gather(&mine, 1, all);
-    for (int r = 0; r < L->size && rc == 0; r++)
-        if (all[r] != 0)
-            rc = rt_fail(1, err, errlen, "rank %d: stopping with rank %d, which failed", L->rank, r);
-    return rc;
+    return L->size > 1 ? rt_dist_agree(rc, err, errlen) : rc;  /* sampling runs as one rank (size 1) */
 }
 
 /* Where t is for the batch about to run (set ctx.batch first). */
@@ -185,8 +178,9 @@ static double read_act(Loop *L, RtBytes at)
 
 typedef struct Eval { double loss, metric[8]; int64_t examples; } Eval;
 
-/* Returns 0, or -1 when the scratch memory of the generated code ran out
- * (rt_pool_failed): the results are void. */
+/* Returns 0, -1 when the scratch memory of the generated code ran out
+ * here (rt_pool_failed), or 1 when it ran out on another rank: the results
+ * are void. */
 static int evaluate(Loop *L, Eval *out)
 {
     const RtModel *m = L->m;
@@ -213,8 +207,9 @@ static int evaluate(Loop *L, Eval *out)
             out->metric[i] += read_act(L, m->eval.metric[i]) * (double)b;
         out->examples += b;
     }
+    int own = failed;
     if (L->size > 1) {  /* the sums of every rank, added in rank order, and whether any failed */
-        enum { N = 11 };
+        enum { N = 3 + sizeof ((Eval *)0)->metric / sizeof (double) };  /* loss, examples, failed, metrics */
         double part[N] = {out->loss, (double)out->examples, failed}, all[N * RT_MAX_RANKS];
         for (int i = 0; i < m->eval.nmetrics; i++)
             part[3 + i] = out->metric[i];
@@ -229,7 +224,7 @@ static int evaluate(Loop *L, Eval *out)
         }
     }
     if (failed)
-        return -1;
+        return own ? -1 : 1;
     out->loss /= (double)out->examples;
     for (int i = 0; i < m->eval.nmetrics; i++)
         out->metric[i] /= (double)out->examples;
@@ -841,8 +836,10 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         }
         if (eval_now) {
             Eval ev;
-            if (evaluate(&L, &ev) != 0) {
-                rc = rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch);
+            int e = evaluate(&L, &ev);
+            if (e != 0) {
+                rc = e < 0 ? rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch)
+                           : rt_fail(1, err, errlen, "rank %d: stopping with a rank that failed evaluating", L.rank);
                 break;
             }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */

@@ -179,7 +179,6 @@ typedef struct RtCtx {
 int  rt_dist_init(char *err, size_t errlen);
 void rt_dist_finalize(void);
 enum { RT_MAX_RANKS = 1024 };   /* the most ranks a run may have */
-int  rt_dist_available(void);   /* Open MPI can be loaded here (nnc links no MPI: dist.c loads it) */
 int  rt_dist_rank(void);        /* 0 .. size-1 */
 int  rt_dist_size(void);        /* 1: one process */
 /* Rank r's slice of a batch of `batch` examples: [first, first + count),
@@ -213,7 +212,7 @@ void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t 
 typedef struct RtDistStats {
     double  start_seconds;   /* in rt_allreduce_start: copies into buckets, sends, progress tests */
     double  wait_seconds;    /* blocked in rt_allreduce_wait for buckets still on the way */
-    double  reduce_seconds;  /* summing the ranks' parts */
+    double  reduce_seconds;  /* gather: summing the ranks' parts; ring: copying the sum out (its additions count in start and wait) */
     int64_t bytes;           /* bytes received from other ranks (gradients, partial sums) */
     int64_t messages;        /* buckets sent */
 } RtDistStats;

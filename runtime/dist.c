@@ -84,7 +84,6 @@ static struct {
     int (*Irecv)(void *, int, MpiHandle, int, int, MpiHandle, MpiHandle *);
     int (*Test)(MpiHandle *, int *, void *);
     int (*Wait)(MpiHandle *, void *);
-    int (*Barrier)(MpiHandle);
     int (*Abort)(MpiHandle, int);
     int (*Finalize)(void);
     MpiHandle world, byte, dbl;   /* MPI_COMM_WORLD, MPI_BYTE, MPI_DOUBLE */
@@ -104,7 +103,7 @@ static int load_mpi(char *err, size_t errlen)
     static const struct { const char *name; size_t at; } fns[] = {
 #define F(n) {"MPI_" #n, offsetof(__typeof__(M), n)}
         F(Init_thread), F(Comm_rank), F(Comm_size), F(Allgather), F(Iallgather), F(Isend), F(Irecv), F(Test),
-        F(Wait), F(Barrier), F(Abort), F(Finalize),
+        F(Wait), F(Abort), F(Finalize),
 #undef F
         {"ompi_mpi_comm_world", offsetof(__typeof__(M), world)}, {"ompi_mpi_byte", offsetof(__typeof__(M), byte)},
         {"ompi_mpi_double", offsetof(__typeof__(M), dbl)},
@@ -229,12 +228,6 @@ void rt_dist_gather(const double *mine, int n, double *all)
         return;
     }
     memcpy(all, mine, sizeof *mine * (size_t)n);
-}
-
-void rt_dist_barrier(void)
-{
-    if (D.mpi && D.size > 1)
-        M.Barrier(M.world);
 }
 
 int rt_dist_agree(int rc, char *err, size_t errlen)

@@ -141,7 +141,9 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     add_i64(&h, cg_unrolls(level >= 3 ? CG_LEVEL_PRODUCTS : level));
     cache_hash_str(&h, "wrappers and entries in a module of their own at");
     cache_hash_str(&h, cg_pipeline(CG_LEVEL_ENTRIES));
-    cache_hash_str(&h, "codegen none; products of at most 32 multiply-adds, 4 columns, as plain loops");
+    cache_hash_str(&h, "codegen none; products as plain loops up to multiply-adds, columns");
+    add_i64(&h, CG_TINY_MACS);
+    add_i64(&h, CG_TINY_N);
     cache_hash_str(&h, "loop+slp vectorize; codegen aggressive, pic, default code model; object");
     /* LLVM's own options may change the code (or a dump's text): part of the key */
     const char *llvm_args = getenv("NNC_LLVM_ARGS");

@@ -29,6 +29,7 @@
 #include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
 
 #include "cg_internal.h"
+#include "cg_module.h"  /* CG_TINY_MACS, CG_TINY_N */
 
 typedef struct Mm {
     int64_t m, n;              /* static sizes of C's matrices */
@@ -614,20 +615,18 @@ static void tile_store(Cg *c, LLVMValueRef accp[][CG_TILE_MAX_NRV], int MR, int 
 
 /* ---- tiny products: plain loops ------------------------------------------------------------ */
 
-/* A product of at most TINY_MACS multiply-adds at the plan's batch, with
- * at most TINY_N columns (xor's, 16 at most): the tiled kernel's packing,
+/* A product of at most CG_TINY_MACS multiply-adds at the plan's batch, with
+ * at most CG_TINY_N columns (xor's, 16 at most): the tiled kernel's packing,
  * tile and epilogue buffer cost about 50 ms of LLVM's time per body for a
  * few nanoseconds of work, and xor's six products were most of its cold
  * compile.  Plain loops add each element's k terms in the same order, from
  * the same zero, with the same fma: the same bits as the tiled path.  Kept
  * this small so that the models of tests/grad (batch 3) still take the
  * tiled path with most of their products, as unit.codegen checks it. */
-enum { TINY_MACS = 32, TINY_N = 4 };
-
 static bool tiny_product(Cg *c, int v, const Mm *mm)
 {
     int64_t batch = c->plan ? c->plan->batch : 64;
-    return mm->n <= TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * TINY_MACS;
+    return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one

@@ -23,6 +23,10 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 enum { CG_LEVEL_ENTRIES = -1 };
 /* ... and of the modules of matmul bodies: default<O3> without unrolling. */
 enum { CG_LEVEL_PRODUCTS = -2 };
+/* Products of at most CG_TINY_MACS multiply-adds at the plan's batch and
+ * at most CG_TINY_N columns compile as plain loops (cg_matmul.c
+ * tiny_product); part of the cache key. */
+enum { CG_TINY_MACS = 32, CG_TINY_N = 4 };
 /* A target machine for a module optimized at level (CG_LEVEL_ENTRIES: less
  * work in instruction selection and register allocation). */
 LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level);

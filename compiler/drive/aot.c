@@ -325,7 +325,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (rc == 0 && o->kind == AOT_EXE) {
         /* zlib statically too: the trainer needs only libc and libm */
         char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
-                        "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-lm", "-o", (char *)result,
+                        "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-ldl", "-lm", "-o", (char *)result,
                         SAN NULL};
         rc = run_cc(argv, log);
     } else if (rc == 0 && o->kind == AOT_SO) {

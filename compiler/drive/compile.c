@@ -1,5 +1,6 @@
 /* compile.c — see compile.h. */
 #include "compile.h"
+#include "model.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,25 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-
-/* CPU time of the process (all threads), ms: on a shared machine the wall
- * clock of a compile says little, its CPU time more. */
-static double cpu_ms(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return 1e3 * (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-         + 1e-3 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
 
 /* The objects as one cache entry's payload. */
 static void *pack(const CgObjects *o, size_t *len)
@@ -79,7 +61,7 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
                     CompileResult *r, const char **err)
 {
     *r = (CompileResult){.status = "off"};
-    double t0 = now_ms();
+    double t0 = 1e3 * drive_now();
     NncCache cache = {0};
     char key[33] = "";
     if (use_cache) {
@@ -95,27 +77,27 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
                 free(data);
                 if (ok) {
                     r->status = "hit";
-                    r->cache = now_ms() - t0;
+                    r->cache = 1e3 * drive_now() - t0;
                     return 0;
                 }
             }
         }
     }
-    double t1 = now_ms();
+    double t1 = 1e3 * drive_now();
     r->cache = t1 - t0;
-    double c0 = cpu_ms();
+    double c0 = drive_cpu_ms();
     if (cg_objects(e, n, o, 0, &r->objs, &r->t, err) != 0)
         return -1;
-    r->cpu = cpu_ms() - c0;
+    r->cpu = drive_cpu_ms() - c0;
     r->nobjs = r->objs.n;
     if (key[0]) {
-        double t2 = now_ms();
+        double t2 = 1e3 * drive_now();
         size_t len;
         void *data = pack(&r->objs, &len);
         if (data)
             cache_put(&cache, key, data, len);
         free(data);
-        r->cache += now_ms() - t2;
+        r->cache += 1e3 * drive_now() - t2;
     }
     return 0;
 }

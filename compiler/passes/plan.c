@@ -411,10 +411,12 @@ static const char *find_problem(const IrGraph *g, const IrPlan *p, const int *la
                 || p->bytes[i].fixed != p->bytes[o].fixed || p->bytes[i].per_ex != p->bytes[o].per_ex
                 || p->last[o] < last[i])
                 return arena_printf(a, "%%%d is not a view of %%%d that the plan can keep", i, o);
-            /* in place: nothing may read the bytes it writes over after it */
-            for (int j = 0; j < n && !(ir_ops[g->nodes[i].op].flags & OPF_VIEW); j++)
-                if ((j == o || (p->alias[j] == o && j != i)) && last[j] > i)
-                    return arena_printf(a, "%%%d writes over %%%d, which %%%d reads after it", i, o, last[j]);
+            /* in place: nothing may read the bytes it writes over after it (o, or a view of o made
+             * before i; a view made after i is of i's own result) */
+            if (!(ir_ops[g->nodes[i].op].flags & OPF_VIEW))
+                for (int j = 0; j < n; j++)
+                    if ((j == o || (p->alias[j] == o && j < i)) && last[j] > i)
+                        return arena_printf(a, "%%%d writes over %%%d, which %%%d reads after it", i, o, last[j]);
         } else if (p->first[i] != i || p->last[i] < last[i]) {
             return arena_printf(a, "%%%d is live %%%d..%%%d in the plan, but read until %%%d", i, p->first[i],
                                 p->last[i], last[i]);

@@ -188,8 +188,6 @@ void rt_dist_shard(int64_t batch, int rank, int size, int64_t *first, int64_t *c
 /* n doubles from every rank into all[size · n], in rank order (one rank: a
  * copy).  A collective: every rank calls it at the same point. */
 void rt_dist_gather(const double *mine, int n, double *all);
-/* Returns when every rank has called it (one rank: at once). */
-void rt_dist_barrier(void);
 /* Whether any rank failed (rc != 0) at this point, which every rank
  * reaches once: returns rc, or 1 with why when only another rank failed
  * (that rank says why itself).  One rank: rc. */

@@ -172,7 +172,9 @@ faults)
         status=$?
         [ "$status" = 0 ] || [ "$status" = 1 ] || { cat "$tmp/err"; fail "trainer, allocation $n: exit $status"; }
         [ "$status" = 0 ] || grep -q "^xor: error: " "$tmp/err" || { cat "$tmp/err"; fail "trainer, allocation $n: no reason"; }
-        if cmp -s "$tmp/user/ck.safetensors" "$tmp/prev.safetensors"; then
+        if [ "$status" = 0 ] && ! cmp -s "$tmp/user/ck.safetensors" "$tmp/want.safetensors"; then
+            cat "$tmp/err"; fail "trainer, allocation $n: exit 0, but the checkpoint is not the one a clean run saves"
+        elif cmp -s "$tmp/user/ck.safetensors" "$tmp/prev.safetensors"; then
             kept=$((kept + 1))
         elif cmp -s "$tmp/user/ck.safetensors" "$tmp/want.safetensors"; then
             replaced=$((replaced + 1))

@@ -210,12 +210,13 @@ dump)
     dump asm_warm asm
     says asm_warm "(cache hit)"
     cmp "$tmp/asm_cold.out" "$tmp/asm_warm.out" || { echo "a hit prints other assembly"; exit 1; }
-    grep -q "vfmadd\|ret" "$tmp/asm_warm.out" || { echo "no assembly in the hit"; exit 1; }
+    grep -q "^xor:" "$tmp/asm_warm.out" || { echo "no entry xor in the assembly of the hit"; exit 1; }
     dump llvm_cold llvm
     says llvm_cold "(cache miss)"
     dump llvm_warm llvm
     says llvm_warm "(cache hit)"
     cmp "$tmp/llvm_cold.out" "$tmp/llvm_warm.out" || { echo "a hit prints other LLVM IR"; exit 1; }
+    grep -q "^define void @xor(" "$tmp/llvm_warm.out" || { echo "no entry xor in the LLVM IR of the hit"; exit 1; }
     NNC_LLVM_ARGS=-x86-asm-syntax=intel dump intel asm
     says intel "(cache miss)"
     grep -q "qword ptr" "$tmp/intel.out" || { echo "NNC_LLVM_ARGS did not reach the dump (a stale hit?)"; exit 1; }

@@ -136,7 +136,6 @@ static void test_decode_matches_window(void)
     run_free(&r);
 }
 
-/* The reason lower_decode_block gives for the model with `body`. */
 /* run_text on a program that must check cleanly (else its diagnostics) */
 static void run_checked(FrontRun *r, const char *text)
 {
@@ -146,6 +145,7 @@ static void run_checked(FrontRun *r, const char *text)
     CU_ASSERT_FATAL(r->status == NNC_OK);
 }
 
+/* The reason lower_decode_block gives for the model with `body`. */
 static void expect_no_decode(const char *body, const char *why)
 {
     char text[2048];

@@ -85,6 +85,8 @@ def main():
                     shutil.rmtree(os.path.join(scratch, "old"), ignore_errors=True)
                     old.append(run_nnc(a.against, model, os.path.join(scratch, "old")))
                     old_warm.append(run_nnc(a.against, model, os.path.join(scratch, "old")))
+                    if "cache hit" not in old_warm[-1][2]:
+                        sys.exit(f"{name}: --against's second run did not hit its cache: {old_warm[-1][2]}")
                 cold.append(run_nnc(a.nnc, model, cache))
                 warm.append(run_nnc(a.nnc, model, cache))
                 if "cache hit" not in warm[-1][2]:

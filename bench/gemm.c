@@ -64,8 +64,11 @@ int main(int argc, char **argv)
         return 1;
     for (long i = 0; i < MM_X_SIZE * M; i++)
         x[i] = (float)(i % 255) / 255.0f;
-    for (long i = 0; i < calls; i++)  /* warm up: scratch memory, caches */
-        mm_forward(m, M, x, out);
+    for (long i = 0; i < calls; i++)  /* warm up: scratch memory, caches; a failing call fails here */
+        if (mm_forward(m, M, x, out) != 0) {
+            fprintf(stderr, "gemm: %s\n", mm_last_error(m));
+            return 1;
+        }
     for (long r = 0; r < rounds; r++) {
         double t0 = cpu();
         for (long i = 0; i < calls; i++)

@@ -296,8 +296,7 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                          !o->jit.no_cache, stderr, o->verbose, out, &status, &err) != 0)
             return internal_error(err);
         if (o->verbose)
-            fprintf(stderr, "compiled in %.1f ms, CPU %.1f ms (cache %s)\n", 1e3 * (drive_now() - t0),
-                    drive_cpu_ms() - c0, status);
+            compile_say(stderr, 1e3 * (drive_now() - t0), drive_cpu_ms() - c0, status, NULL, 0, NULL, 0);
     } else if (o->dot && stage == STAGE_PLAN)
         plan_print_dot(out, &c.step.L.g, c.plan);
     else if (o->dot)

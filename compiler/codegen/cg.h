@@ -53,7 +53,10 @@ int   cg_jit_add(CgJit *j, const IrGraph *g, const IrPlan *p, const char *name, 
 void *cg_jit_lookup(CgJit *j, const char *name, const char **err);
 void  cg_jit_destroy(CgJit *j);
 
-/* The module as LLVM IR (before or after optimization) or assembly. */
+/* The modules cg_objects compiles g into, with the same pipelines (what
+ * runs), as text: each module's LLVM IR as generated and as optimized, or
+ * its assembly, each under a comment line naming the module and how it was
+ * compiled. */
 int   cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o, CgDump what, StrBuf *out,
               const char **err);
 
@@ -66,16 +69,18 @@ typedef struct CgEntry {
 
 typedef enum CgFile { CG_FILE_OBJ, CG_FILE_ASM, CG_FILE_LLVM } CgFile;
 
-/* Compiles the entries into one optimized module (position-independent, so
- * it serves executables and shared libraries alike) and writes it to path
- * as a relocatable object, assembly or LLVM IR. */
-int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err);
+/* The entries' code as cg_objects compiles it (position-independent, so it
+ * serves executables and shared libraries alike), as one text: assembly
+ * (CG_FILE_ASM: the modules' assembly in one file, their private labels
+ * apart) or LLVM IR (CG_FILE_LLVM: the optimized modules linked into one).
+ * Objects (CG_FILE_OBJ) come from cg_objects. */
+int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, StrBuf *out, const char **err);
 
 /* ---- object code for the compile cache -------------------------------------------------
  * The entries' key (everything that determines the machine code), hashed
  * before anything is built, so that a cache hit costs no LLVM work; on a
  * miss, the entries built into one module, optimized and emitted as one
- * relocatable object in memory, which cg_jit_add_object loads and --emit
+ * relocatable object in memory, which cg_jit_add_objects loads and --emit
  * writes. */
 enum { CG_MAX_OBJECTS = 16 };
 
@@ -108,8 +113,8 @@ int   cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObj
                  const char **err);
 void  cg_objects_free(CgObjects *objs);
 
-/* Links an object made by cg_objects into the JIT (its entries are
+/* Links the objects made by cg_objects into the JIT (their entries are
  * then found by cg_jit_lookup). */
-int   cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err);
+int   cg_jit_add_objects(CgJit *j, const CgObjects *objs, const char **err);
 
 #endif

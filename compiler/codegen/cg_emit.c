@@ -1,10 +1,15 @@
-/* cg_emit.c — modules written out: --dump-ir=llvm|asm print one graph's
- * module; cg_emit writes several entries as one object, assembly or IR file
- * for the executables, objects and libraries of --emit.
+/* cg_emit.c — the code as text: --dump-ir=llvm|asm print one graph's
+ * modules, cg_emit the entries' for --emit=llvm|asm.
  *
- * Each entry is built in a module of its own (kernel names are per graph)
- * and linked into the first; LLVM renames the internal kernels that clash.
+ * Both take cg_parts' path, the one cg_objects takes for the code that
+ * runs: the same split into modules, each with its own pipeline and code
+ * generation level, so the text is that code.  A dump shows the modules one
+ * after another, each under a comment line that says how it was compiled;
+ * --emit=asm makes their assembly one file an assembler takes (each
+ * module's private labels renamed apart), --emit=llvm links their optimized
+ * IR into one module (LLVM renames the internal names that clash).
  */
+#include <llvm-c/IRReader.h>
 #include <llvm-c/Linker.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,143 +19,95 @@
 
 static char errbuf[1024];
 
-/* A module for t: triple and data layout set. */
-static LLVMModuleRef new_module(LLVMContextRef ctx, const char *name, const CgTarget *t, LLVMTargetMachineRef tm)
-{
-    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
-    LLVMSetTarget(mod, t->triple);
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    char *layout = LLVMCopyStringRepOfTargetData(td);
-    LLVMSetDataLayout(mod, layout);
-    LLVMDisposeMessage(layout);
-    LLVMDisposeTargetData(td);
-    return mod;
-}
-
-/* Builds every entry into one module (not yet optimized). */
-static int build(LLVMContextRef ctx, const CgTarget *t, LLVMTargetMachineRef tm, const CgEntry *e, int n,
-                 LLVMModuleRef *out, const char **err)
-{
-    LLVMModuleRef mod = new_module(ctx, e[0].name, t, tm);
-    if (cg_build_module(ctx, mod, e[0].g, e[0].p, e[0].name, t, err) != 0) {
-        LLVMDisposeModule(mod);
-        return -1;
-    }
-    for (int i = 1; i < n; i++) {
-        LLVMModuleRef m2 = new_module(ctx, e[i].name, t, tm);
-        if (cg_build_module(ctx, m2, e[i].g, e[i].p, e[i].name, t, err) != 0) {
-            LLVMDisposeModule(m2);
-            LLVMDisposeModule(mod);
-            return -1;
-        }
-        if (LLVMLinkModules2(mod, m2)) {  /* m2 is consumed either way */
-            *err = "linking the entries' modules failed";
-            LLVMDisposeModule(mod);
-            return -1;
-        }
-    }
-    *out = mod;
-    return 0;
-}
-
-/* A target, a context, a machine and the built module, made and disposed
- * of together. */
-typedef struct Session {
-    CgTarget             t;
-    LLVMContextRef       ctx;
-    LLVMTargetMachineRef tm;
-    LLVMModuleRef        mod;
-} Session;
-
-static void session_close(Session *s);
-
-/* Builds the entries for o's CPU.  On failure everything is disposed of. */
-static int session_open(Session *s, const CgOptions *o, const CgEntry *e, int n, const char **err)
-{
-    if (cg_host_target(&s->t, o ? o->cpu : NULL, err) != 0)
-        return -1;
-    s->ctx = LLVMContextCreate();
-    s->tm = cg_target_machine(&s->t);
-    s->mod = NULL;
-    if (build(s->ctx, &s->t, s->tm, e, n, &s->mod, err) != 0) {
-        session_close(s);
-        return -1;
-    }
-    return 0;
-}
-
-static void session_close(Session *s)
-{
-    if (s->mod)
-        LLVMDisposeModule(s->mod);
-    LLVMDisposeTargetMachine(s->tm);
-    LLVMContextDispose(s->ctx);
-    cg_target_free(&s->t);
-}
-
 int cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions *o, CgDump what, StrBuf *out,
             const char **err)
 {
-    Session ss;
-    if (session_open(&ss, o, &(CgEntry){g, p, name}, 1, err) != 0)
+    CgObjects parts;
+    if (cg_parts(&(CgEntry){g, p, name}, 1, o, 0, what == CG_DUMP_LLVM ? CG_MAKE_LLVM_DUMP : CG_MAKE_ASM, &parts, NULL,
+                 err) != 0)
         return -1;
-    LLVMModuleRef mod = ss.mod;
-    LLVMTargetMachineRef tm = ss.tm;
-    if (what == CG_DUMP_LLVM) {  /* as generated, then as optimized */
-        char *text = LLVMPrintModuleToString(mod);
-        sb_puts(out, "; ---- the module as generated (verified) ----\n");
-        sb_puts(out, text);
-        LLVMDisposeMessage(text);
-        sb_puts(out, "\n; ---- after default<O3> with loop and SLP vectorization ----\n");
+    for (int k = 0; k < parts.n; k++)
+        sb_putn(out, parts.obj[k], parts.len[k]);
+    cg_objects_free(&parts);
+    return 0;
+}
+
+static bool label_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'
+        || ch == '$';
+}
+
+/* Module k's assembly with its private labels (.LBB0_1, .LCPI0_0, .Lfunc_end0:
+ * numbered per module, so two modules have the same) made .Lm<k>_BB0_1 and
+ * so on: one file of all modules assembles. */
+static void put_renamed(StrBuf *out, const char *s, size_t n, int k)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_putn(out, s + i, 1);
+        if (s[i] == '.' && i + 2 < n && s[i + 1] == 'L' && label_char(s[i + 2]) && (i == 0 || !label_char(s[i - 1]))) {
+            sb_printf(out, "Lm%d_", k);
+            i++;
+        }
     }
-    int rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
-    if (rc == 0 && what == CG_DUMP_ASM) {
-        LLVMMemoryBufferRef buf;
+}
+
+/* The optimized modules' IR (cg_parts' texts) linked into one module, printed. */
+static int link_llvm(const CgObjects *parts, StrBuf *out, const char **err)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef all = NULL;
+    int rc = 0;
+    for (int k = 0; k < parts->n && rc == 0; k++) {
+        /* the parser takes the buffer; it wants a NUL after the text, which the copy has */
+        LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(parts->obj[k], parts->len[k], "nnc-module");
+        LLVMModuleRef mod;
         char *msg = NULL;
-        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &msg, &buf)) {
-            snprintf(errbuf, sizeof errbuf, "assembly failed: %s", msg ? msg : "?");
+        if (LLVMParseIRInContext(ctx, mb, &mod, &msg)) {
+            snprintf(errbuf, sizeof errbuf, "reading module %d's LLVM IR back failed: %s", k + 1, msg ? msg : "?");
             *err = errbuf;
             rc = -1;
-        } else {
-            sb_putn(out, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
-            LLVMDisposeMemoryBuffer(buf);
+        } else if (!all)
+            all = mod;
+        else if (LLVMLinkModules2(all, mod)) {  /* mod is consumed either way */
+            snprintf(errbuf, sizeof errbuf, "linking module %d into the others failed", k + 1);
+            *err = errbuf;
+            rc = -1;
         }
         LLVMDisposeMessage(msg);
-    } else if (rc == 0) {
-        char *text = LLVMPrintModuleToString(mod);
-        sb_puts(out, text);
-        LLVMDisposeMessage(text);
     }
-    session_close(&ss);
+    if (rc == 0 && all) {
+        char *s = LLVMPrintModuleToString(all);
+        sb_puts(out, s);
+        LLVMDisposeMessage(s);
+    }
+    if (all)
+        LLVMDisposeModule(all);
+    LLVMContextDispose(ctx);
     return rc;
 }
 
-int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, const char **err)
+int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, StrBuf *out, const char **err)
 {
-    Session ss;
-    if (session_open(&ss, o, e, n, err) != 0)
+    if (what == CG_FILE_OBJ) {
+        *err = "cg_emit writes text; objects come from cg_objects";
         return -1;
-    LLVMModuleRef mod = ss.mod;
-    LLVMTargetMachineRef tm = ss.tm;
-    int rc = cg_optimize(mod, tm, o ? o->opt : 3, err);
-    char *msg = NULL;
-    if (rc == 0 && what == CG_FILE_LLVM) {
-        if (LLVMPrintModuleToFile(mod, path, &msg)) {
-            snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, msg ? msg : "?");
-            *err = errbuf;
-            rc = -1;
-        }
-    } else if (rc == 0) {
-        /* the C API takes a non-const path */
-        char *p = strdup(path);
-        if (LLVMTargetMachineEmitToFile(tm, mod, p, what == CG_FILE_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
-            snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, msg ? msg : "?");
-            *err = errbuf;
-            rc = -1;
-        }
-        free(p);
     }
-    LLVMDisposeMessage(msg);
-    session_close(&ss);
+    CgObjects parts;
+    if (cg_parts(e, n, o, 0, what == CG_FILE_ASM ? CG_MAKE_ASM : CG_MAKE_LLVM, &parts, NULL, err) != 0)
+        return -1;
+    int rc = 0;
+    if (what == CG_FILE_ASM) {
+        for (int k = 0; k < parts.n; k++)
+            put_renamed(out, parts.obj[k], parts.len[k], k + 1);
+    } else {
+        /* the modules' header lines, then the IR linked (the parser drops comments) */
+        for (int k = 0; k < parts.n; k++) {
+            const char *s = parts.obj[k], *nl = memchr(s, '\n', parts.len[k]);
+            sb_putn(out, s, nl ? (size_t)(nl - s) + 1 : parts.len[k]);
+        }
+        rc = link_llvm(&parts, out, err);
+    }
+    cg_objects_free(&parts);
     return rc;
 }

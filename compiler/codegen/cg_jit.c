@@ -146,14 +146,16 @@ void cg_jit_destroy(CgJit *j)
     free(j);
 }
 
-int cg_jit_add_object(CgJit *j, const void *obj, size_t len, const char **err)
+int cg_jit_add_objects(CgJit *j, const CgObjects *objs, const char **err)
 {
-    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "nnc-object");
-    /* the JIT owns mb now, whether or not this succeeds */
-    LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), mb);
-    if (e) {
-        *err = take_error(e);
-        return -1;
+    for (int k = 0; k < objs->n; k++) {
+        LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(objs->obj[k], objs->len[k], "nnc-object");
+        /* the JIT owns mb now, whether or not this succeeds */
+        LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), mb);
+        if (e) {
+            *err = take_error(e);
+            return -1;
+        }
     }
     return 0;
 }

@@ -502,6 +502,11 @@ LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level)
                                    LLVMCodeModelDefault);
 }
 
+const char *cg_codegen_level(int level)
+{
+    return level == CG_LEVEL_ENTRIES ? "none" : "aggressive";  /* cg_target_machine_for */
+}
+
 const char *cg_pipeline(int level)
 {
     if (level == CG_LEVEL_ENTRIES)  /* each wrapper's repeated loads of the context merged; nothing more pays */

@@ -31,6 +31,19 @@ enum { CG_TINY_MACS = 32, CG_TINY_N = 4 };
  * work in instruction selection and register allocation). */
 LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level);
 
+/* Its code generation level's name, as the dumps say it ("none", "aggressive"). */
+const char *cg_codegen_level(int level);
+
+/* What cg_parts makes of each module, after the module's own pipeline:
+ * its relocatable object (what runs), its assembly, its LLVM IR, or (a
+ * dump) its LLVM IR as generated and then as optimized; each text begins
+ * with a comment line that names the module and how it was compiled. */
+typedef enum CgMake { CG_MAKE_OBJECT, CG_MAKE_ASM, CG_MAKE_LLVM, CG_MAKE_LLVM_DUMP } CgMake;
+/* cg_objects, making `make` of each module (out->obj[k]: module k's object
+ * or text, not NUL-terminated). */
+int cg_parts(const CgEntry *e, int n, const CgOptions *o, int threads, CgMake make, CgObjects *out, CgTimes *t,
+             const char **err);
+
 /* Builds g's kernels and entry `name` into mod and verifies the module. */
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err);

@@ -7,7 +7,10 @@
  * optimized and emitted by one of up to one thread per CPU, in a context
  * and with a target machine of its own (LLVM contexts are not shared
  * across threads).
- * The objects go to the JIT (cg_jit_add_object, each) or to the linker.
+ * The objects go to the JIT (cg_jit_add_objects) or to the linker.
+ * The dumps and --emit=llvm|asm take the same path (cg_parts), and only
+ * print each module instead of (or as well as) emitting its object: what
+ * they show is what runs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,12 +46,38 @@ typedef struct Part {
     int              index;
     const CgTarget  *target;
     int              opt;
-    void            *obj;      /* out */
+    CgMake           make;
+    void            *obj;      /* out: the object, or the module's text */
     size_t           len;
     CgTimes          t;
     const char      *err;      /* NULL: done */
     char             errbuf[512];
 } Part;
+
+/* A text's line that says which module follows and how it was compiled
+ * (comment: the language's comment leader). */
+static void part_header(StrBuf *sb, const char *comment, const Part *p, const char *what)
+{
+    int nbodies = 0;
+    for (int b = 0; b < p->split->nbodies; b++)
+        nbodies += p->split->part[b] == p->index;
+    sb_printf(sb, "%s ---- module %d of %d (", comment, p->index + 1, p->split->nparts);
+    if (p->index == 0 && p->split->nparts > 1)
+        sb_puts(sb, "the wrappers and entries");
+    else
+        sb_printf(sb, "%d kernel bod%s%s", nbodies, nbodies == 1 ? "y" : "ies", p->index == 0 ? ", the wrappers and entries" : "");
+    const char *pipeline = *cg_pipeline(p->opt) ? cg_pipeline(p->opt) : "none";
+    sb_printf(sb, "): %s, pipeline %s%s, codegen %s ----\n", what, pipeline,
+              strstr(pipeline, "default<") && !cg_unrolls(p->opt) ? " without the loop unroller" : "",
+              cg_codegen_level(p->opt));
+}
+
+static void print_module(StrBuf *sb, LLVMModuleRef mod)
+{
+    char *s = LLVMPrintModuleToString(mod);
+    sb_puts(sb, s);
+    LLVMDisposeMessage(s);
+}
 
 static void *compile_part(void *arg)
 {
@@ -69,29 +98,44 @@ static void *compile_part(void *arg)
     double cs = thread_cpu_ms();
     int rc = cg_build_part(ctx, mod, p->e, p->n, p->split, p->index, p->target, &err);
     double t1 = now_ms(), c1 = thread_cpu_ms();
+    StrBuf text = {0};  /* a text's header, and the module as generated */
+    if (rc == 0 && p->make == CG_MAKE_LLVM_DUMP) {
+        part_header(&text, ";", p, "as generated (verified)");
+        print_module(&text, mod);
+    }
     if (rc == 0)
         rc = cg_optimize(mod, tm, p->opt, &err);
     double t2 = now_ms(), c2 = thread_cpu_ms();
-    if (rc == 0) {
+    if (rc == 0 && (p->make == CG_MAKE_LLVM || p->make == CG_MAKE_LLVM_DUMP)) {
+        part_header(&text, ";", p, p->make == CG_MAKE_LLVM ? "optimized" : "after its pipeline");
+        print_module(&text, mod);
+    } else if (rc == 0) {
+        if (p->make == CG_MAKE_ASM)
+            part_header(&text, "#", p, "machine code");
         LLVMMemoryBufferRef buf;
         char *msg = NULL;
-        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &buf)) {
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, p->make == CG_MAKE_ASM ? LLVMAssemblyFile : LLVMObjectFile,
+                                                &msg, &buf)) {
             snprintf(p->errbuf, sizeof p->errbuf, "machine code generation failed: %s", msg ? msg : "?");
             LLVMDisposeMessage(msg);
             err = p->errbuf;
             rc = -1;
         } else {
-            p->len = LLVMGetBufferSize(buf);
-            p->obj = malloc(p->len ? p->len : 1);
-            if (p->obj)
-                memcpy(p->obj, LLVMGetBufferStart(buf), p->len);
-            else {
-                err = "out of memory";
-                rc = -1;
-            }
+            sb_putn(&text, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
             LLVMDisposeMemoryBuffer(buf);
         }
     }
+    if (rc == 0) {  /* the caller's: malloc'ed, as cg_objects_free frees it */
+        p->len = text.len;
+        p->obj = malloc(text.len ? text.len : 1);
+        if (p->obj)
+            memcpy(p->obj, text.data, text.len);
+        else {
+            err = "out of memory";
+            rc = -1;
+        }
+    }
+    sb_free(&text);
     if (rc != 0 && err != p->errbuf) {  /* the builders' messages live in static buffers: copy now */
         snprintf(p->errbuf, sizeof p->errbuf, "%s", err ? err : "?");
         err = p->errbuf;
@@ -125,6 +169,12 @@ static void *work(void *arg)
 int cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjects *out, CgTimes *t,
                const char **err)
 {
+    return cg_parts(e, n, o, threads, CG_MAKE_OBJECT, out, t, err);
+}
+
+int cg_parts(const CgEntry *e, int n, const CgOptions *o, int threads, CgMake make, CgObjects *out, CgTimes *t,
+             const char **err)
+{
     static char errbuf[600];
     *out = (CgObjects){0};
     CgTarget target;
@@ -140,7 +190,8 @@ int cg_objects(const CgEntry *e, int n, const CgOptions *o, int threads, CgObjec
     Part parts[CG_MAX_OBJECTS];
     Pool pool = {.parts = parts, .n = split.nparts};
     for (int k = 0; k < split.nparts; k++) {
-        parts[k] = (Part){.e = e, .n = n, .split = &split, .index = k, .target = &target, .opt = split.level[k]};
+        parts[k] = (Part){.e = e, .n = n, .split = &split, .index = k, .target = &target, .opt = split.level[k],
+                           .make = make};
         pool.order[k] = k;
     }
     for (int x = 1; x < split.nparts; x++)  /* the most costly module first */

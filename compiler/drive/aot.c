@@ -190,7 +190,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
     Arena *a = &f->arena;
-    double t0 = drive_now();
+    double t0 = drive_now(), c0 = drive_cpu_ms();
     TrainModel tm;
     bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
     /* A model that cannot train still has a forward pass to write (not a trainer). */
@@ -259,7 +259,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
             close(fd);
         rc = 0;
         const char *status;
-        double te = drive_now(), c0 = drive_cpu_ms();
+        double te = drive_now(), ce = drive_cpu_ms();
         if (compile_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, path, !o->no_cache,
                          log, o->verbose, &status, &err) != 0) {
             fprintf(log, "nnc: error: %s\n", err);
@@ -271,8 +271,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         if (to_stdout)
             unlink(path);
         if (rc == 0 && o->verbose)
-            fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s)\n", 1e3 * (drive_now() - te), drive_cpu_ms() - c0,
-                    status);
+            compile_say(log, 1e3 * (drive_now() - te), drive_cpu_ms() - ce, status, NULL, 0, NULL, 0);
         return rc;
     }
 
@@ -353,12 +352,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     if (rc == 0 && library)
         rc = install_file(a, hdr, header, log);
     remove_dir(dir, files, 5);
-    if (rc == 0 && o->verbose) {
-        char parts[256];
-        compile_describe(&cr, parts, sizeof parts);
-        fprintf(log, "compiled in %.1f ms (cache %s: front end and passes %.1f ms, %s, C compiler %.1f ms)\n",
-                1e3 * (drive_now() - t0), cr.status, 1e3 * (t1 - t0), parts, 1e3 * (drive_now() - t2));
-    }
+    if (rc == 0 && o->verbose)
+        compile_say(log, 1e3 * (drive_now() - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "C compiler",
+                    1e3 * (drive_now() - t2));
     compile_free(&cr);
     return rc;
 }

@@ -57,31 +57,57 @@ static bool unpack(const unsigned char *b, size_t n, CgObjects *o)
     return true;
 }
 
+/* The cache entry for the entries, or for a text of them (tag, e.g. "dump
+ * llvm"; NULL: their objects): its key in KEY ("" with the cache off or not
+ * there), and its bytes in *DATA on a hit.  *STATUS becomes "off", "miss"
+ * or "hit".  Returns -1 on an error of the key, 1 on a hit, 0 otherwise. */
+static int lookup(NncCache *cache, const CgEntry *e, int n, const CgOptions *o, const char *tag, bool use_cache,
+                  FILE *log, bool verbose, char key[33], void **data, size_t *len, const char **status,
+                  const char **err)
+{
+    *status = "off";
+    key[0] = 0;
+    if (!use_cache)
+        return 0;
+    cache_open(cache, log, verbose);
+    if (!cache->dir[0])
+        return 0;
+    if (cg_key(e, n, o, key, err) != 0)
+        return -1;
+    if (tag) {  /* not the objects' key: the entry holds text */
+        CacheHash h;
+        cache_hash_init(&h);
+        cache_hash_str(&h, key);
+        cache_hash_str(&h, tag);
+        cache_hash_hex(&h, key);
+    }
+    *status = "miss";
+    if (!cache_get(cache, key, data, len))
+        return 0;
+    *status = "hit";
+    return 1;
+}
+
 int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache, FILE *log, bool verbose,
                     CompileResult *r, const char **err)
 {
     *r = (CompileResult){.status = "off"};
     double t0 = 1e3 * drive_now();
     NncCache cache = {0};
-    char key[33] = "";
-    if (use_cache) {
-        cache_open(&cache, log, verbose);
-        if (cache.dir[0]) {
-            if (cg_key(e, n, o, key, err) != 0)
-                return -1;
-            r->status = "miss";
-            void *data;
-            size_t len;
-            if (cache_get(&cache, key, &data, &len)) {
-                bool ok = unpack(data, len, &r->objs);
-                free(data);
-                if (ok) {
-                    r->status = "hit";
-                    r->cache = 1e3 * drive_now() - t0;
-                    return 0;
-                }
-            }
+    char key[33];
+    void *data;
+    size_t len;
+    int got = lookup(&cache, e, n, o, NULL, use_cache, log, verbose, key, &data, &len, &r->status, err);
+    if (got < 0)
+        return -1;
+    if (got) {
+        bool ok = unpack(data, len, &r->objs);
+        free(data);
+        if (ok) {
+            r->cache = 1e3 * drive_now() - t0;
+            return 0;
         }
+        r->status = "miss";
     }
     double t1 = 1e3 * drive_now();
     r->cache = t1 - t0;
@@ -92,8 +118,7 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
     r->nobjs = r->objs.n;
     if (key[0]) {
         double t2 = 1e3 * drive_now();
-        size_t len;
-        void *data = pack(&r->objs, &len);
+        data = pack(&r->objs, &len);
         if (data)
             cache_put(&cache, key, data, len);
         free(data);
@@ -102,115 +127,64 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
     return 0;
 }
 
-/* A text entry (a dump or an emitted file) of the cache: its key, derived
- * from the object's key and TAG, in KEY ("" with the cache off or not
- * there), and its bytes in *DATA when it is there.  Returns -1 on an error
- * of the key, 1 on a hit, 0 otherwise. */
-static int text_entry(NncCache *cache, const CgEntry *e, int n, const CgOptions *o, const char *tag, bool use_cache,
-                      FILE *log, bool verbose, char key[33], void **data, size_t *len, const char **status,
-                      const char **err)
-{
-    *status = "off";
-    key[0] = 0;
-    if (!use_cache)
-        return 0;
-    cache_open(cache, log, verbose);
-    if (!cache->dir[0])
-        return 0;
-    char object_key[33];
-    if (cg_key(e, n, o, object_key, err) != 0)
-        return -1;
-    CacheHash h;  /* not the object's key: the entry holds text */
-    cache_hash_init(&h);
-    cache_hash_str(&h, object_key);
-    cache_hash_str(&h, tag);
-    cache_hash_hex(&h, key);
-    *status = "miss";
-    return cache_get(cache, key, data, len) ? 1 : 0;
-}
+/* The texts kept in the cache: a dump of one entry, or an emitted file. */
+typedef enum Text { TEXT_DUMP_LLVM, TEXT_DUMP_ASM, TEXT_EMIT_LLVM, TEXT_EMIT_ASM } Text;
+static const char *const text_tag[] = {"dump llvm", "dump asm", "emit llvm", "emit asm"};
 
-int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
-                 StrBuf *out, const char **status, const char **err)
+/* The text of the entries (cg_dump's or cg_emit's) into out, through the cache. */
+static int cached_text(const CgEntry *e, int n, const CgOptions *o, Text what, bool use_cache, FILE *log,
+                       bool verbose, StrBuf *out, const char **status, const char **err)
 {
     NncCache cache = {0};
     char key[33];
     void *data;
     size_t len;
-    int got = text_entry(&cache, e, 1, o, what == CG_DUMP_LLVM ? "dump llvm" : "dump asm", use_cache, log, verbose,
-                         key, &data, &len, status, err);
+    int got = lookup(&cache, e, n, o, text_tag[what], use_cache, log, verbose, key, &data, &len, status, err);
     if (got < 0)
         return -1;
     if (got) {
         sb_putn(out, data, len);
         free(data);
-        *status = "hit";
         return 0;
     }
     StrBuf text = {0};
-    if (cg_dump(e->g, e->p, e->name, o, what, &text, err) != 0) {
-        sb_free(&text);
-        return -1;
-    }
-    if (key[0])
-        cache_put(&cache, key, text.data, text.len);
-    if (text.len)
+    int rc = what == TEXT_DUMP_LLVM || what == TEXT_DUMP_ASM
+                 ? cg_dump(e->g, e->p, e->name, o, what == TEXT_DUMP_LLVM ? CG_DUMP_LLVM : CG_DUMP_ASM, &text, err)
+                 : cg_emit(e, n, o, what == TEXT_EMIT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, &text, err);
+    if (rc == 0 && key[0])
+        cache_put(&cache, key, text.data ? text.data : "", text.len);
+    if (rc == 0 && text.len)
         sb_putn(out, text.data, text.len);
     sb_free(&text);
-    return 0;
+    return rc;
 }
 
-/* The whole of a file in a malloc'ed buffer, or NULL. */
-static void *read_whole(const char *path, size_t *len)
+int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
+                 StrBuf *out, const char **status, const char **err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    StrBuf sb = {0};
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        sb_putn(&sb, buf, got);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        sb_free(&sb);
-        return NULL;
-    }
-    *len = sb.len;
-    return sb.data;
+    return cached_text(e, 1, o, what == CG_DUMP_LLVM ? TEXT_DUMP_LLVM : TEXT_DUMP_ASM, use_cache, log, verbose, out,
+                       status, err);
 }
 
 int compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, bool use_cache, FILE *log,
                  bool verbose, const char **status, const char **err)
 {
     static char errbuf[PATH_MAX + 64];
-    NncCache cache = {0};
-    char key[33];
-    void *data;
-    size_t len;
-    int got = text_entry(&cache, e, n, o, what == CG_FILE_LLVM ? "emit llvm" : "emit asm", use_cache, log, verbose,
-                         key, &data, &len, status, err);
-    if (got < 0)
+    StrBuf text = {0};
+    if (cached_text(e, n, o, what == CG_FILE_LLVM ? TEXT_EMIT_LLVM : TEXT_EMIT_ASM, use_cache, log, verbose, &text,
+                    status, err) != 0) {
+        sb_free(&text);
         return -1;
-    if (got) {
-        FILE *f = fopen(path, "wb");
-        bool ok = f && fwrite(data, 1, len, f) == len;
-        ok = f && fclose(f) == 0 && ok;
-        free(data);
-        if (!ok) {
-            snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, strerror(errno));
-            *err = errbuf;
-            return -1;
-        }
-        *status = "hit";
-        return 0;
     }
-    if (cg_emit(e, n, o, what, path, err) != 0)
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(text.data ? text.data : "", 1, text.len, f) == text.len;
+    ok = f && fclose(f) == 0 && ok;
+    sb_free(&text);
+    if (!ok) {
+        snprintf(errbuf, sizeof errbuf, "cannot write %s: %s", path, strerror(errno));
+        *err = errbuf;
         return -1;
-    data = key[0] ? read_whole(path, &len) : NULL;
-    if (data)  /* not read back: the file is written all the same, only not cached */
-        cache_put(&cache, key, data, len);
-    free(data);
+    }
     return 0;
 }
 
@@ -236,4 +210,18 @@ void compile_describe(const CompileResult *r, char *out, size_t size)
                      r->t.opt, r->t.mc, modules);
     if (strcmp(r->status, "miss") == 0 && n > 0 && (size_t)n < size)
         snprintf(out + n, size - (size_t)n, ", cache %.1f ms", r->cache);
+}
+
+void compile_say(FILE *log, double wall_ms, double cpu_ms, const char *status, const CompileResult *r, double front_ms,
+                 const char *last, double last_ms)
+{
+    fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s", wall_ms, cpu_ms, status);
+    if (r) {
+        char parts[256];
+        compile_describe(r, parts, sizeof parts);
+        fprintf(log, ": front end and passes %.1f ms, %s", front_ms, parts);
+    }
+    if (last)
+        fprintf(log, ", %s %.1f ms", last, last_ms);
+    fputs(")\n", log);
 }

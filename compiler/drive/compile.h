@@ -42,5 +42,11 @@ int  compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, cons
  * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
  * cache .. ms" (off: no cache part). */
 void compile_describe(const CompileResult *r, char *out, size_t size);
+/* -v's one line for every way of compiling: "compiled in W ms, CPU C ms
+ * (cache S)" (wall and CPU from the start of the compile), and with r, the
+ * parts: "(cache S: front end and passes F ms, <compile_describe>, LAST L
+ * ms)" (LAST: what came after the code, e.g. "JIT link"; NULL: nothing). */
+void compile_say(FILE *log, double wall_ms, double cpu_ms, const char *status, const CompileResult *r, double front_ms,
+                 const char *last, double last_ms);
 
 #endif

@@ -11,14 +11,6 @@
 #include "memcheck.h"
 #include "model.h"
 
-static int add_objects(CgJit *jit, const CgObjects *objs, const char **err)
-{
-    for (int k = 0; k < objs->n; k++)
-        if (cg_jit_add_object(jit, objs->obj[k], objs->len[k], err) != 0)
-            return -1;
-    return 0;
-}
-
 static int jit_train(NncFront *f, const JitOptions *o);
 
 /* Under mpirun, one of several ranks: every rank compiles the same step,
@@ -94,7 +86,7 @@ static int jit_train(NncFront *f, const JitOptions *o)
         ranks_agree(compiled != 0, log);
     if (compiled != 0
         || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
-        || add_objects(jit, &cr.objs, &err) != 0
+        || cg_jit_add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))
         || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))
         || (decode && !(rm->decode.entry.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_DECODE_ENTRY, &err)))) {
@@ -111,12 +103,9 @@ static int jit_train(NncFront *f, const JitOptions *o)
         return rc;
     }
     double t3 = drive_now();
-    if (o->verbose) {
-        char parts[256];
-        compile_describe(&cr, parts, sizeof parts);
-        fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s: front end and passes %.1f ms, %s, JIT link %.1f ms)\n",
-                1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, 1e3 * (t1 - t0), parts, 1e3 * (t3 - t2));
-    }
+    if (o->verbose)
+        compile_say(log, 1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "JIT link",
+                    1e3 * (t3 - t2));
     RtRunOptions run = {.seed = -1, .threads = o->threads, .data_root = o->data_root, .save = o->save,
                         .load = o->load, .metrics = o->metrics, .chart = o->chart, .eval_only = o->eval_only, .sample = o->sample,
                         .length = o->length, .temperature = o->temperature, .verbose = o->verbose,

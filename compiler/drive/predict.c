@@ -513,9 +513,8 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     CompileResult cr = {0};
     double t2 = 0;
     bool failed = compile_entries(&entry, 1, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
-               || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0);
-    for (int k = 0; !failed && k < cr.objs.n; k++)
-        failed = cg_jit_add_object(jit, cr.objs.obj[k], cr.objs.len[k], &err) != 0;
+               || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
+               || cg_jit_add_objects(jit, &cr.objs, &err) != 0;
     compile_free(&cr);
     if (failed || !(rm->predict.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_PREDICT_ENTRY, &err))) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
@@ -523,11 +522,9 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
         return 3;
     }
     if (o->verbose) {
-        char parts[256];
-        compile_describe(&cr, parts, sizeof parts);
         double t3 = drive_now();
-        fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s: front end and passes %.1f ms, %s, JIT link %.1f ms)\n",
-                1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, 1e3 * (t1 - t0), parts, 1e3 * (t3 - t2));
+        compile_say(log, 1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "JIT link",
+                    1e3 * (t3 - t2));
     }
     RtInstance *x = rt_instance_create(rm, seed, 0);
     if (!x) {

@@ -28,6 +28,11 @@
 #              printing the same text; NNC_LLVM_ARGS is part of the key (Intel
 #              syntax: a miss, and Intel's text); --emit=asm likewise (a
 #              miss, a hit writing the same file, --no-cache the same again)
+#   agree      --emit=asm shows the code that runs: its assembly, assembled
+#              ($LLVM_MC), has every function of the objects --jit compiled
+#              and cached for the same entries, each of the same size (the
+#              modules' own pipelines and code generation levels: one O3
+#              module, as --emit=asm was, gives other sizes)
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -237,6 +242,39 @@ dump)
     cmp "$tmp/emit_cold.s" "$tmp/emit_off.s" || { echo "--no-cache writes other assembly"; exit 1; }
     grep -q "nnc_train_step" "$tmp/emit_warm.s" || { echo "no train entry in the emitted assembly"; exit 1; }
     echo "--dump-ir=asm|llvm and --emit=asm: miss, then a hit with the same text; NNC_LLVM_ARGS in the key" ;;
+agree)
+    "$nnc" --jit -v --steps 1 --data "$root/examples" "$xor" >/dev/null 2>"$tmp/jit.log" \
+        || { echo "--jit failed:"; cat "$tmp/jit.log"; exit 1; }
+    "$nnc" --emit=asm --no-cache -o "$tmp/xor.s" "$xor" || exit 1
+    "${LLVM_MC:-llvm-mc-19}" -filetype=obj -triple=x86_64-pc-linux-gnu "$tmp/xor.s" -o "$tmp/emitted.o" \
+        || { echo "the emitted assembly does not assemble"; exit 1; }
+    # the cache's object entry: a 96-byte header, then u32 count and per
+    # object u64 length and bytes (compiler/util/cache.h, drive/compile.c);
+    # text entries are not ELF
+    mkdir "$tmp/run"
+    /usr/bin/python3 - "$NNC_CACHE_DIR" "$tmp/run" <<'PY' || exit 1
+import glob, struct, sys
+k = 0
+for path in glob.glob(sys.argv[1] + "/*.nncobj"):
+    b = open(path, "rb").read()[96:]
+    if b[12:16] != b"\x7fELF":
+        continue
+    at = 4
+    for _ in range(struct.unpack_from("<I", b, 0)[0]):
+        n = struct.unpack_from("<Q", b, at)[0]
+        open(f"{sys.argv[2]}/obj{k}.o", "wb").write(b[at + 8:at + 8 + n])
+        at, k = at + 8 + n, k + 1
+sys.exit(0 if k > 1 else f"{k} objects in the cache (one entry of several modules expected)")
+PY
+    # sizes: function name and size, sorted
+    sizes() { nm -S --defined-only "$@" | awk 'NF == 4 && ($3 == "t" || $3 == "T") {print $4, $2}' | sort; }
+    sizes "$tmp"/run/*.o > "$tmp/run.sizes"
+    sizes "$tmp/emitted.o" > "$tmp/emitted.sizes"
+    grep -q "^nnc_train_step.body0\." "$tmp/run.sizes" || { echo "no kernel body in the cached objects"; exit 1; }
+    diff "$tmp/run.sizes" "$tmp/emitted.sizes" || { echo "--emit=asm is not the code that runs (sizes above)"; exit 1; }
+    grep -c "^# ---- module" "$tmp/xor.s" | grep -qx "$(ls "$tmp/run" | wc -l)" \
+        || { echo "--emit=asm does not name as many modules as run"; exit 1; }
+    echo "--emit=asm: $(wc -l < "$tmp/run.sizes") functions, each of the size it has in the cached objects" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

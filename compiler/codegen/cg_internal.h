@@ -118,8 +118,6 @@ void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);
 LLVMValueRef cg_matmul_extent(Cg *c, int v);
-/* Whether matmul node v is a tiny product (plain loops, cg_matmul.c). */
-bool         cg_matmul_tiny(Cg *c, int v);
 /* The multiply-adds of matmul node v, times 2, at this batch. */
 double       cg_matmul_flops(Cg *c, int v, int64_t batch);
 /* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T (channels-last windows) */

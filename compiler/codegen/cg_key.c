@@ -144,11 +144,6 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, "codegen none; products as plain loops up to multiply-adds, columns");
     add_i64(&h, CG_TINY_MACS);
     add_i64(&h, CG_TINY_N);
-    cache_hash_str(&h, "bodies of at most bytes at the plan's batch or at least examples in a module at");
-    cache_hash_str(&h, cg_pipeline(CG_LEVEL_SMALL));
-    cache_hash_str(&h, cg_codegen_level(CG_LEVEL_SMALL));
-    add_i64(&h, CG_SMALL_BYTES);
-    add_i64(&h, CG_SMALL_BATCH);
     cache_hash_str(&h, "loop+slp vectorize; codegen aggressive, pic, default code model; object");
     /* LLVM's own options may change the code (or a dump's text): part of the key */
     const char *llvm_args = getenv("NNC_LLVM_ARGS");

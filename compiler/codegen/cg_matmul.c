@@ -629,12 +629,6 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
-bool cg_matmul_tiny(Cg *c, int v)
-{
-    Mm mm = mm_of(c, v);
-    return tiny_product(c, v, &mm);
-}
-
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
  * matrix), each element C[row, j] = epilogue(sum over k of a·b). */
 static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)

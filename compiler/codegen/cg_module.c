@@ -496,21 +496,20 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
  * Aggressive, 43 ms at None, CPU on a loaded machine). */
 LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level)
 {
-    if (level != CG_LEVEL_ENTRIES && level != CG_LEVEL_SMALL)
+    if (level != CG_LEVEL_ENTRIES)
         return cg_target_machine(t);
-    return LLVMCreateTargetMachine(t->target, t->triple, t->cpu, t->features,
-                                   level == CG_LEVEL_SMALL ? LLVMCodeGenLevelLess : LLVMCodeGenLevelNone, LLVMRelocPIC,
+    return LLVMCreateTargetMachine(t->target, t->triple, t->cpu, t->features, LLVMCodeGenLevelNone, LLVMRelocPIC,
                                    LLVMCodeModelDefault);
 }
 
 const char *cg_codegen_level(int level)
 {
-    return level == CG_LEVEL_ENTRIES ? "none" : level == CG_LEVEL_SMALL ? "less" : "aggressive";  /* cg_target_machine_for */
+    return level == CG_LEVEL_ENTRIES ? "none" : "aggressive";  /* cg_target_machine_for */
 }
 
 const char *cg_pipeline(int level)
 {
-    if (level == CG_LEVEL_ENTRIES || level == CG_LEVEL_SMALL)  /* each wrapper's repeated loads of the context merged; nothing more pays */
+    if (level == CG_LEVEL_ENTRIES)  /* each wrapper's repeated loads of the context merged; nothing more pays */
         return "function(early-cse)";
     if (level == CG_LEVEL_PRODUCTS)
         return "default<O3>";
@@ -571,38 +570,6 @@ static double body_cost(IrOp op)
  * unroller doubled their optimization and machine-code time (the MNIST
  * MLP's whole compile took 0.55 of the CPU without it). */
 enum { KIND_LIGHT, KIND_HEAVY, KIND_PRODUCT, KINDS };
-
-/* Bytes a body's node and operands hold at a batch. */
-static double body_bytes(const IrGraph *g, int v, int64_t batch)
-{
-    const IrNode *n = &g->nodes[v];
-    double bytes = (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
-    for (int k = 0; k < n->nin; k++)
-        if (!cg_no_memory(&g->nodes[n->in[k]]))
-            bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
-    return bytes;
-}
-
-/* A body that holds at most CG_SMALL_BYTES at the plan's batch (or at
- * CG_SMALL_BATCH examples, if more: a library may run more than it was
- * planned for), or a tiny product (plain loops, cg_matmul.c), runs in well
- * under a microsecond whatever its code, while default<O2>/<O3> and
- * aggressive code generation cost milliseconds of CPU for each such body
- * (fixed costs per pass and function: xor's nineteen bodies, none of them
- * more than a few dozen floats, took 180 ms of CPU in seven modules).
- * They compile together in one module with the entries' light pipeline
- * (CG_LEVEL_SMALL; the same bits: only code generation fuses multiply-adds,
- * and it still does).  The limit is low so that no kernel a step spends
- * time in changes: the MNIST MLP's [64, 10] loss and metric kernels stay
- * where they were. */
-static bool small_body(const IrGraph *g, const IrPlan *p, int v)
-{
-    IrOp op = g->nodes[v].op;
-    if (op == IR_MATMUL || op == IR_MATMUL_EPI)
-        return cg_matmul_tiny(&(Cg){.g = g, .plan = p}, v);
-    return body_bytes(g, v, p->batch > CG_SMALL_BATCH ? p->batch : CG_SMALL_BATCH) <= CG_SMALL_BYTES;
-}
-
 static int body_kind(IrOp op)
 {
     if (op == IR_MATMUL || op == IR_MATMUL_EPI)
@@ -634,7 +601,6 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
     int cap = 16;
     Body *bodies = malloc(sizeof *bodies * (size_t)cap);
     s->op = malloc(sizeof *s->op * (size_t)cap);
-    bool *small = NULL;  /* per body: compiled with the entries (small_body) */
     for (int i = 0; i < n; i++) {
         const IrGraph *g = e[i].g;
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
@@ -656,8 +622,6 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
                 }
                 bodies[b] = (Body){h, strdup(sb_cstr(&key)), NULL};
                 s->op[b] = g->nodes[v].op;
-                small = realloc(small, sizeof *small * (size_t)cap);
-                small[b] = level >= 3 && small_body(g, e[i].p, v);
                 s->nbodies++;
             }
             sb_free(&key);
@@ -671,14 +635,11 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
      * (ties: the lower index, so every run splits alike); module 0 holds
      * the wrappers and entries alone (CG_LEVEL_ENTRIES), then come the
      * light modules, the heavy ones and the products' */
-    nparts = nparts < 1 ? 1 : KINDS * nparts + 2 > CG_MAX_PARTS ? (CG_MAX_PARTS - 2) / KINDS : nparts;
-    int count[KINDS] = {0}, parts[KINDS] = {0}, first[KINDS], nsmall = 0;
+    nparts = nparts < 1 ? 1 : KINDS * nparts + 1 > CG_MAX_PARTS ? (CG_MAX_PARTS - 1) / KINDS : nparts;
+    int count[KINDS] = {0}, parts[KINDS] = {0}, first[KINDS];
     for (int b = 0; b < s->nbodies; b++)
-        if (small[b])
-            nsmall++;
-        else
-            count[level >= 3 ? body_kind(s->op[b]) : KIND_LIGHT]++;  /* below O3 all bodies are alike */
-    s->nparts = nsmall ? 2 : 1;  /* the small bodies: module 1 */
+        count[level >= 3 ? body_kind(s->op[b]) : KIND_LIGHT]++;  /* below O3 all bodies are alike */
+    s->nparts = 1;
     for (int k = 0; k < KINDS; k++) {
         parts[k] = count[k] < nparts ? count[k] : nparts;
         first[k] = s->nparts;
@@ -686,8 +647,6 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
     }
     int kind_level[KINDS] = {level >= 3 ? 2 : level, level, level >= 3 ? CG_LEVEL_PRODUCTS : level};
     s->level[0] = level > 0 ? CG_LEVEL_ENTRIES : level;
-    if (nsmall)
-        s->level[1] = CG_LEVEL_SMALL;
     for (int k = 0; k < KINDS; k++)
         for (int q = first[k]; q < first[k] + parts[k]; q++)
             s->level[q] = kind_level[k];
@@ -695,15 +654,10 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         for (int v = 0; v < e[i].g->n; v++)
             s->cost[0] += s->body[i][v] >= 0 ? 0.1 : 0;
     s->part = malloc(sizeof *s->part * (size_t)(s->nbodies + 1));
-    int *order = malloc(sizeof *order * (size_t)(s->nbodies + 1)), nlarge = 0;
-    for (int b = 0; b < s->nbodies; b++) {
-        if (small[b]) {
-            s->part[b] = 1;
-            s->cost[1] += 0.1 * body_cost(s->op[b]);
-        } else
-            order[nlarge++] = b;
-    }
-    for (int x = 1; x < nlarge; x++)  /* insertion sort: stable, and bodies are few */
+    int *order = malloc(sizeof *order * (size_t)(s->nbodies + 1));
+    for (int b = 0; b < s->nbodies; b++)
+        order[b] = b;
+    for (int x = 1; x < s->nbodies; x++)  /* insertion sort: stable, and bodies are few */
         for (int y = x; y > 0 && body_cost(s->op[order[y]]) > body_cost(s->op[order[y - 1]]); y--) {
             int tmp = order[y];
             order[y] = order[y - 1];
@@ -711,11 +665,10 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         }
     if (level >= 3)
         for (int k = 0; k < KINDS; k++)
-            assign(s, order, nlarge, k, first[k], parts[k]);
+            assign(s, order, s->nbodies, k, first[k], parts[k]);
     else
-        assign(s, order, nlarge, -1, first[KIND_LIGHT], parts[KIND_LIGHT]);
+        assign(s, order, s->nbodies, -1, first[KIND_LIGHT], parts[KIND_LIGHT]);
     free(order);
-    free(small);
     return 0;
 }
 

@@ -23,20 +23,10 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 enum { CG_LEVEL_ENTRIES = -1 };
 /* ... and of the modules of matmul bodies: default<O3> without unrolling. */
 enum { CG_LEVEL_PRODUCTS = -2 };
-/* ... and of the module of small bodies (cg_module.c small_body): the
- * entries' pipeline, and code generation at LLVM's "less" level, which
- * fuses a multiply and an add into an fma as the other levels do (the
- * entries' "none" does not: other bits). */
-enum { CG_LEVEL_SMALL = -3 };
 /* Products of at most CG_TINY_MACS multiply-adds at the plan's batch and
  * at most CG_TINY_N columns compile as plain loops (cg_matmul.c
  * tiny_product); part of the cache key. */
 enum { CG_TINY_MACS = 32, CG_TINY_N = 4 };
-/* Tiny products (above), and other bodies that hold at most CG_SMALL_BYTES
- * (node and operands) at the plan's batch, or at CG_SMALL_BATCH if more,
- * compile in one module of their own at CG_LEVEL_SMALL (cg_module.c
- * small_body); part of the cache key. */
-enum { CG_SMALL_BYTES = 1024, CG_SMALL_BATCH = 16 };
 /* A target machine for a module optimized at level (CG_LEVEL_ENTRIES: less
  * work in instruction selection and register allocation). */
 LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level);

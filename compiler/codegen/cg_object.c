@@ -62,7 +62,7 @@ static void part_header(StrBuf *sb, const char *comment, const Part *p, const ch
     for (int b = 0; b < p->split->nbodies; b++)
         nbodies += p->split->part[b] == p->index;
     sb_printf(sb, "%s ---- module %d of %d (", comment, p->index + 1, p->split->nparts);
-    if (p->index == 0 && nbodies == 0)
+    if (p->index == 0 && p->split->nparts > 1)
         sb_puts(sb, "the wrappers and entries");
     else
         sb_printf(sb, "%d kernel bod%s%s", nbodies, nbodies == 1 ? "y" : "ies", p->index == 0 ? ", the wrappers and entries" : "");

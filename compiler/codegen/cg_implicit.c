@@ -97,12 +97,19 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
     LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
-    if (whole && w.ch % VW == 0) {  /* the whole row, a vector at a time */
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.k * w.k * w.ch / VW), "aq");
-        LLVMValueRef kk = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
-        LLVMValueRef st = LLVMBuildStore(c->b, vec_of(c, &w, ii, kk, vec), real_at(c, dst, kk));
+    if (whole && w.ch % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.k * w.k), "atap");
+        LLVMValueRef inside, src = tap_at(c, &w, ii, t.iv, &inside);
+        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.ch), "");
+        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.ch / VW), "aq");
+        LLVMValueRef cc = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
+        LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w.x, LLVMBuildNSWAdd(c->b, src, cc, "")), "pv");
+        LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
+        x = LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
+        LLVMValueRef st = LLVMBuildStore(c->b, x, real_at(c, dst, LLVMBuildNSWAdd(c->b, row, cc, "")));
         LLVMSetAlignment(st, (unsigned)ir_type_size(c->g->ftype));
         cg_loop_end(c, &q);
+        cg_loop_end(c, &t);
     } else {
         CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
         LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
@@ -117,8 +124,9 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
     Win w = win_of(c, v);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
-    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "ipanel");
+    /* k outer: a pixel's place is worked out once for all its panels */
     CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
+    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "ipanel");
     LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
     LLVMValueRef dst = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                           cg_i64(c, NR), ""));
@@ -139,6 +147,6 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
             LLVMBuildStore(c->b, x, real_at(c, dst, cg_i64(c, h * VW + l)));
         }
     }
-    cg_loop_end(c, &pk);
     cg_loop_end(c, &pp);
+    cg_loop_end(c, &pk);
 }

@@ -43,7 +43,7 @@ typedef struct Mm {
 static Mm mm_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    const IrShape *a = &N(c, n->in[0])->shape, *b = &N(c, n->in[1])->shape;
+    const IrShape *a = ir_matmul_operand(c->g, n, 0), *b = ir_matmul_operand(c->g, n, 1);
     bool ta = n->a.i[0], tb = n->a.i[1];
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
@@ -60,7 +60,7 @@ static LLVMValueRef mm_rows(Cg *c, int v, const Mm *mm)
 /* The length of the contraction. */
 static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 {
-    const IrShape *a = &N(c, N(c, v)->in[0])->shape;
+    const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
     if (mm->lead)
         return cg_elems(c, a, 0, a->rank - 1);
     return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
@@ -153,7 +153,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
 double cg_matmul_flops(Cg *c, int v, int64_t batch)
 {
     Mm mm = mm_of(c, v);
-    const IrShape *a = &N(c, N(c, v)->in[0])->shape;
+    const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
     double depth = mm.lead ? (double)ir_elems(a, batch) / (double)a->dim[a->rank - 1]  /* as mm_depth */
                            : (double)(mm.k_batch ? batch : mm.k);
     return 2.0 * (double)ir_elems(&N(c, v)->shape, batch) * depth;
@@ -172,6 +172,14 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
     LLVMValueRef mats = cg_offset_of(c, &lead_r, lead_r.rank, &st, mat);
     LLVMValueRef size = cg_elems(c, xs, xs->rank - 2, xs->rank);
     return LLVMBuildNSWMul(c->b, mats, size, "");
+}
+
+/* matrix_offset of operand k of matmul v: 0 for one read as patches (one
+ * matrix: the folded rows of x·W, or a lead product's) */
+static LLVMValueRef operand_offset(Cg *c, int v, int k, LLVMValueRef mat)
+{
+    const IrNode *n = N(c, v);
+    return n->a.i[3] == k + 1 ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
@@ -674,7 +682,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "block");
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
     LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
-    LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
+    LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
     CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, "")), "r");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, lr.iv, "ii");
     LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), ii, "crow");
@@ -686,8 +694,10 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
                                : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), lk.iv, "");
     LLVMValueRef bsrc = mm->tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lc.iv, K, ""), lk.iv, "")
                                : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lk.iv, Nn, ""), lc.iv, "");
-    LLVMValueRef x = cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, asrc, ""));
-    LLVMValueRef w = cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
+    LLVMValueRef x = n->a.i[3] == 1 ? cg_implicit_load(c, v, ii, lk.iv)  /* a0 = 0: one matrix */
+                                    : cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, asrc, ""));
+    LLVMValueRef w = n->a.i[3] == 2 ? cg_implicit_load(c, v, lk.iv, lc.iv)
+                                    : cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
     LLVMBuildStore(c->b, vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
     cg_loop_end(c, &lk);
     epi_store(c, v, &epi, crow, lc.iv, LLVMBuildLoad2(c->b, c->t_real, acc, "y"));
@@ -709,7 +719,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
     LLVMBasicBlockRef done = NULL;
-    if (mm.tb && !mm.ta && !mm.k_batch && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
+    if (mm.tb && !mm.ta && !mm.k_batch && !n->a.i[3] && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
         LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
@@ -736,6 +746,12 @@ void cg_matmul_body(Cg *c, int v)
      * after optimizing and vectorizing their loops: compile time) */
     bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < KC + KC / 2;
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
+    /* A read as patches (cg_implicit.c): its MR rows of a chunk copied here
+     * (K is fixed then; chunks are shorter than 1.5·KC) */
+    int64_t kcap = mm.k < KC + KC / 2 ? mm.k : KC + KC / 2;
+    LLVMValueRef apack = n->a.i[3] == 1 ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
+    if (apack)
+        LLVMSetAlignment(apack, 64);
     LLVMValueRef zero = cg_real(c, 0);
     unsigned align = real_size(c);
 
@@ -813,7 +829,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef p_hi = LLVMBuildSelect(c->b, byp, part1, cg_i64(c, panels), "p_hi");
     LLVMValueRef blk_lo = LLVMBuildSelect(c->b, byp, cg_i64(c, 0), part, "blk_lo");
     LLVMValueRef blk_hi = LLVMBuildSelect(c->b, byp, blocks, part1, "blk_hi");
-    LLVMValueRef a0 = matrix_offset(c, a, &n->shape, mat), b0 = matrix_offset(c, b, &n->shape, mat);
+    LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
     /* pack this chunk of op(B)'s panels [p_lo, p_hi) unless the slot holds
      * them already: the tag is the matrix (times the panels and plus the
@@ -828,7 +844,9 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, packs, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
-    if (mm.tb) {
+    if (n->a.i[3] == 2) {
+        cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
+    } else if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
     } else {
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
@@ -882,13 +900,17 @@ void cg_matmul_body(Cg *c, int v)
      * next k is astep elements on (1, or M when A is transposed). */
     LLVMValueRef arow[CG_TILE_MAX_MR];
     LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < MR && n->a.i[3] == 1; r++)  /* rows read as patches: copied from the image, row r at r·kcap */
+        arow[r] = at(c, apack, cg_i64(c, r * kcap));
+    for (int r = 0; r < MR && n->a.i[3] != 1; r++) {
         LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
         LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
                                  : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
         arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
     }
 
+    if (n->a.i[3] == 1)
+        cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, VW, one_chunk, apack);
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
     const IrShape *cs = &n->shape;

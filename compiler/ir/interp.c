@@ -440,11 +440,18 @@ void eval_concat(IrEval *ev, int node)
  * transpose of the last two axes when flagged; leading axes broadcast.  The
  * contracted k may be the batch (x^T g for a weight's gradient); with lead
  * the leading axes join k. */
+static double *implicit_rows(IrEval *ev, int node);
+
 static void matmul_into(IrEval *ev, int node, double *out)
 {
     const IrNode *nd = node_of(ev, node);
-    const IrShape *xs = in_shape(ev, node, 0), *ys = in_shape(ev, node, 1);
+    const IrShape *xs = ir_matmul_operand(ev->g, nd, 0), *ys = ir_matmul_operand(ev->g, nd, 1);
     const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
+    double *rows = nd->a.i[3] ? implicit_rows(ev, node) : NULL;  /* an operand read as patches */
+    if (nd->a.i[3] == 1)
+        x = rows;
+    else if (nd->a.i[3] == 2)
+        y = rows;
     bool ta = nd->a.i[0] != 0, tb = nd->a.i[1] != 0;
     int64_t xd[IR_MAX_RANK], yd[IR_MAX_RANK], od[IR_MAX_RANK];
     resolve(ev, xs, xd);
@@ -461,6 +468,7 @@ static void matmul_into(IrEval *ev, int node, double *out)
     int64_t k2 = yd[yr - (tb ? 1 : 2)], m = yd[yr - (tb ? 2 : 1)];
     if (k != k2 || n != od[lead] || m != od[lead + 1]) {
         eval_error(ev, "internal error: node %d: matmul shapes differ", node);
+        free(rows);
         return;
     }
     /* The leading axes, walked in units of whole matrices. */
@@ -469,6 +477,7 @@ static void matmul_into(IrEval *ev, int node, double *out)
     if (bcast_strides(xr - 2, xd, lead, od, w.stride[0]) != 0 || bcast_strides(yr - 2, yd, lead, od, w.stride[1]) != 0) {
         eval_error(ev, "internal error: node %d: matmul leading axes do not broadcast", node);
         walk_free(&w);
+        free(rows);
         return;
     }
     int64_t mats = prod(od, 0, lead);
@@ -484,6 +493,7 @@ static void matmul_into(IrEval *ev, int node, double *out)
             }
     }
     walk_free(&w);
+    free(rows);
 }
 
 /* MATMUL: x [..., n, k] (or [..., k, n] with i[0]), y [..., k, m] (or [..., m, k]
@@ -663,12 +673,8 @@ static int64_t clwin_pixel(const ClWin *g, int64_t oy, int64_t ox, int64_t ky, i
 
 /* PATCHES: x [..., H, W, C] -> [..., Ho, Wo, k*k*C]: element (ky*k + kx)*C + c of pixel
  * (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad, c], 0 in the padding */
-void eval_patches(IrEval *ev, int node)
+static void patches_into(const ClWin g, const double *x, double *o)
 {
-    const IrNode *n = node_of(ev, node);
-    ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), &n->shape);
-    const double *x = in_val(ev, node, 0);
-    double *o = result(ev, node);
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
@@ -678,6 +684,30 @@ void eval_patches(IrEval *ev, int node)
                         for (int64_t c = 0; c < g.c; c++)
                             *o++ = px >= 0 ? x[(pl * g.h * g.w + px) * g.c + c] : 0;
                     }
+}
+
+void eval_patches(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    patches_into(clwin_of(ev, n, in_shape(ev, node, 0), &n->shape), in_val(ev, node, 0), result(ev, node));
+}
+
+/* A matmul's operand i[3] - 1 read as patches (passes/implicit.c): its
+ * rows, made as PATCHES makes them (the caller frees them). */
+static double *implicit_rows(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    const IrShape *x = in_shape(ev, node, (int)n->a.i[3] - 1);
+    int64_t id[IR_MAX_RANK], len;
+    resolve(ev, x, id);
+    int r = x->rank;
+    int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
+    ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], (id[r - 3] + 2 * p - k) / s + 1,
+               (id[r - 2] + 2 * p - k) / s + 1, k, s, p};
+    len = g.planes * g.ho * g.wo * k * k * g.c;
+    double *rows = xcalloc((size_t)len + 1, sizeof(double));
+    patches_into(g, in_val(ev, node, (int)n->a.i[3] - 1), rows);
+    return rows;
 }
 
 /* PATCHES_T: w [..., Ho, Wo, k*k*C] -> [..., H, W, C] = shape: each pixel the sum of the

@@ -26,6 +26,7 @@ const char *shp_one_hot(const IrGraph *g, IrNode *n);
 const char *shp_windows(const IrGraph *g, IrNode *n);
 const char *shp_windows_t(const IrGraph *g, IrNode *n);
 const char *shp_patches(const IrGraph *g, IrNode *n);
+const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);
 const char *shp_patches_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_max(const IrGraph *g, IrNode *n);
 const char *shp_pool_max_t(const IrGraph *g, IrNode *n);

@@ -280,12 +280,46 @@ static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, boo
     return NULL;
 }
 
+/* Operand k of a matmul as it multiplies: the operand, or, when the matmul
+ * reads it as patches of an image (attr i[3] = k + 1, passes/implicit.c),
+ * the rows of those patches, attr shape. */
+const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
+{
+    return n->a.i[3] == k + 1 ? &n->a.shape : in_shape(g, n, k);
+}
+
+static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling);
+static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel);
+
+/* An image read as patches: the window (attr i[4..6]) must fit it, and the
+ * rows (attr shape) hold its patches, k·k·C wide. */
+static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
+{
+    if (!n->a.i[3])
+        return NULL;
+    if (n->a.i[3] != 1 && n->a.i[3] != 2)
+        return "matmul reads patches of operand 1 or 2 only";
+    const IrShape *x = in_shape(g, n, (int)n->a.i[3] - 1), *rows = &n->a.shape;
+    IrAttr w = {.i = {n->a.i[4], n->a.i[5], n->a.i[6]}};
+    if (window_geometry(x, &w, false) || rows->rank < 2)
+        return "matmul patches: an image [..., H, W, C] and a window that fits";
+    IrShape p = windowed(x, &w, w.i[0] * w.i[0] * x->dim[x->rank - 1]);
+    if (rows->dim[rows->rank - 1] != p.dim[p.rank - 1] || ir_elems(rows, 1) != ir_elems(&p, 1)
+        || ir_elems(rows, 2) != ir_elems(&p, 2))
+        return "matmul patches: the rows are not the image's patches";
+    return NULL;
+}
+
 const char *shp_matmul(const IrGraph *g, IrNode *n)
 {
     if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
         return "matmul operands must be real";
     n->type = g->ftype;
-    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2], &n->shape);
+    const char *why = implicit_patches_shape(g, n);
+    if (why)
+        return why;
+    return matmul_shape(ir_matmul_operand(g, n, 0), ir_matmul_operand(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2],
+                        &n->shape);
 }
 
 const char *shp_gather(const IrGraph *g, IrNode *n)
@@ -435,5 +469,9 @@ const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";
     n->type = g->ftype;
-    return matmul_shape(in_shape(g, n, 0), in_shape(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2], &n->shape);
+    const char *why = implicit_patches_shape(g, n);
+    if (why)
+        return why;
+    return matmul_shape(ir_matmul_operand(g, n, 0), ir_matmul_operand(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2],
+                        &n->shape);
 }

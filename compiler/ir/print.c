@@ -76,6 +76,9 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         if (a->i[0]) sb_puts(sb, " ta");
         if (a->i[1]) sb_puts(sb, " tb");
         if (a->i[2]) sb_puts(sb, " lead");
+        if (a->i[3])  /* passes/implicit.c */
+            sb_printf(sb, " %s patches k %lld stride %lld pad %lld", a->i[3] == 1 ? "a" : "b", (long long)a->i[4],
+                      (long long)a->i[5], (long long)a->i[6]);
         break;
     case IR_PERMUTE:
         sb_puts(sb, " (");

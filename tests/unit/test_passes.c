@@ -510,6 +510,71 @@ static void test_dce_updates(void)
     end();
 }
 
+/* ---- implicit patches ------------------------------------------------------------------- */
+
+/* rows = reshape(patches(x)) of x [B,6,6,C], k 3, stride 1, pad 1: [B,36,9C] */
+static int conv_rows(int x, int64_t c)
+{
+    int p = raw(IR_PATCHES, x, (IrAttr){.i = {3, 1, 1}});
+    return raw(IR_RESHAPE, p, (IrAttr){.shape = {3, {IR_BATCH, 36, 9 * c}}});
+}
+
+static int lead_matmul(int a, int b)
+{
+    IrAttr at = {.i = {1, 0, 1}};
+    return ir_add(&g, IR_MATMUL, (int[]){a, b}, 2, &at, SPAN_NONE);
+}
+
+/* A convolution's forward and weight gradient read the image; the patches die. */
+static void test_implicit_patches(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){4, {IR_BATCH, 6, 6, 4}});
+    int gr = input("g", (IrShape){3, {IR_BATCH, 36, 8}});
+    int w = param("w", (IrShape){2, {36, 8}});
+    int rows = conv_rows(x, 4);
+    out("y", ir_matmul(&g, rows, w, false, false, SPAN_NONE));
+    out("dw", lead_matmul(rows, gr));
+    CU_ASSERT_EQUAL(run(pass_implicit_patches), 2);
+    CU_ASSERT_EQUAL(run(pass_dce), 2);
+    ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=matmul %0 %2; %4=matmul %1 %0; %5=permute %4 (1,0) "
+                       "| y=%3 dw=%5");
+    CU_ASSERT_EQUAL(g.nodes[3].a.i[3], 1);   /* A read as patches, k 3 stride 1 pad 1 */
+    CU_ASSERT_EQUAL(g.nodes[3].a.i[4], 3);
+    CU_ASSERT_EQUAL(g.nodes[3].a.i[5], 1);
+    CU_ASSERT_EQUAL(g.nodes[3].a.i[6], 1);
+    ASSERT_STR(shape_text(&g.nodes[3].shape), "[B,36,8]");
+    CU_ASSERT_EQUAL(g.nodes[4].a.i[3], 2);   /* (gᵀ · rows)ᵀ: the rows are op(B) */
+    ASSERT_STR(shape_text(&g.nodes[4].shape), "[8,36]");
+    ASSERT_STR(shape_text(&g.nodes[5].shape), "[36,8]");
+    CU_ASSERT_EQUAL(run(pass_implicit_patches), 0);
+    end();
+}
+
+/* All of a patches node's users, or none: rows narrower than g (a first layer's
+ * 9 values against 16 filters), or rows read by anything but such a matmul. */
+static void test_implicit_patches_keeps(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){4, {IR_BATCH, 6, 6, 1}});
+    int gr = input("g", (IrShape){3, {IR_BATCH, 36, 16}});
+    int w = param("w", (IrShape){2, {9, 16}});
+    int rows = conv_rows(x, 1);
+    out("y", ir_matmul(&g, rows, w, false, false, SPAN_NONE));
+    out("dw", lead_matmul(rows, gr));
+    CU_ASSERT_EQUAL(run(pass_implicit_patches), 0);
+    end();
+
+    begin(IR_F32);
+    x = input("x", (IrShape){4, {IR_BATCH, 6, 6, 4}});
+    w = param("w", (IrShape){2, {36, 8}});
+    rows = conv_rows(x, 4);
+    out("y", ir_matmul(&g, rows, w, false, false, SPAN_NONE));
+    out("r", un(IR_EXP, rows));
+    CU_ASSERT_EQUAL(run(pass_implicit_patches), 0);
+    end();
+}
+
 /* ---- together ---------------------------------------------------------------------------- */
 
 static void test_pipeline(void)
@@ -552,6 +617,8 @@ static const TestCase tests[] = {
     {"cse: thousands of nodes", test_cse_many},
     {"dce: dead nodes, unused inputs, stages", test_dce},
     {"dce: updates keep their inputs", test_dce_updates},
+    {"implicit patches: forward and weight gradient", test_implicit_patches},
+    {"implicit patches: all users or none", test_implicit_patches_keeps},
     {"simplify, cse, dce together", test_pipeline},
     {NULL, NULL},
 };

@@ -1,0 +1,152 @@
+/* cg_implicit.c — a matmul operand read as patches of an image (passes/implicit.c).
+ *
+ * The operand's rows are the patches of x [..., H, W, C] (channels last):
+ * row `pix` is output pixel (plane, oy, ox), element kk = (ky·k + kx)·C + c
+ * of it is x[plane, oy·s + ky − p, ox·s + kx − p, c], 0 in the padding,
+ * exactly as PATCHES writes them.  The matmul copies its operands into
+ * cache anyway (A's MR rows of a chunk, op(B)'s panels): these copies read
+ * the image instead, so the patches (k·k times the image) are never
+ * written out and read back.  A read in the padding loads from a clamped
+ * pixel that exists and selects 0 instead.  The same numbers land where
+ * the plain copies put them: the matmul's sums, and their bits, are those
+ * of the matmul over the written-out patches.
+ */
+#include "cg_internal.h"
+
+typedef struct Win {
+    int     x;                        /* the image's node */
+    int64_t h, w, ch, ho, wo, k, s, p;
+} Win;
+
+static Win win_of(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    int x = n->in[n->a.i[3] - 1];
+    const IrShape *xs = &N(c, x)->shape;
+    int r = xs->rank;
+    int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
+    int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
+    return (Win){x, h, w, xs->dim[r - 1], (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, k, s, p};
+}
+
+static LLVMValueRef clamp(Cg *c, LLVMValueRef v, int64_t hi)
+{
+    LLVMValueRef lo0 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, cg_i64(c, 0), ""), cg_i64(c, 0), v, "");
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, lo0, cg_i64(c, hi), ""), cg_i64(c, hi), lo0, "");
+}
+
+/* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),
+ * and whether it is inside the image (else the value is 0). */
+static LLVMValueRef tap_at(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef *inside)
+{
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef ox = LLVMBuildSRem(b, pix, cg_i64(c, w->wo), "ox");
+    LLVMValueRef q = LLVMBuildSDiv(b, pix, cg_i64(c, w->wo), "");
+    LLVMValueRef oy = LLVMBuildSRem(b, q, cg_i64(c, w->ho), "oy");
+    LLVMValueRef plane = LLVMBuildSDiv(b, q, cg_i64(c, w->ho), "plane");
+    LLVMValueRef ky = LLVMBuildSDiv(b, tap, cg_i64(c, w->k), "ky"), kx = LLVMBuildSRem(b, tap, cg_i64(c, w->k), "kx");
+    LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, ky, cg_i64(c, w->p), ""), "iy");
+    LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, kx, cg_i64(c, w->p), ""), "ix");
+    LLVMValueRef in_y = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, iy, cg_i64(c, 0), ""),
+                                     LLVMBuildICmp(b, LLVMIntSLT, iy, cg_i64(c, w->h), ""), "");
+    LLVMValueRef in_x = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ix, cg_i64(c, 0), ""),
+                                     LLVMBuildICmp(b, LLVMIntSLT, ix, cg_i64(c, w->w), ""), "");
+    *inside = LLVMBuildAnd(b, in_y, in_x, "inside");
+    LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), clamp(c, iy, w->h - 1), "");
+    LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), clamp(c, ix, w->w - 1), "");
+    return LLVMBuildNSWMul(b, px, cg_i64(c, w->ch), "tap_at");
+}
+
+static LLVMValueRef elem_of(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef kk)
+{
+    LLVMValueRef inside;
+    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->ch), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->ch), "c");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, w, pix, tap, &inside), cc, "");
+    return LLVMBuildSelect(c->b, inside, cg_load(c, w->x, at), cg_real(c, 0), "px");
+}
+
+LLVMValueRef cg_implicit_load(Cg *c, int v, LLVMValueRef pix, LLVMValueRef kk)
+{
+    Win w = win_of(c, v);
+    return elem_of(c, &w, pix, kk);
+}
+
+static LLVMValueRef real_at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(c->b, c->t_real, base, &idx, 1, "");
+}
+
+/* VW reals of pixel pix from element kk on (kk and C multiples of VW: one tap). */
+static LLVMValueRef vec_of(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef kk, LLVMTypeRef vec)
+{
+    LLVMValueRef inside;
+    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->ch), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->ch), "c");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, w, pix, tap, &inside), cc, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w->x, at), "pv");
+    LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
+    return LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
+}
+
+void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
+                        int64_t kstride, int VW, bool whole, LLVMValueRef apack)
+{
+    Win w = win_of(c, v);
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "ar");
+    LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
+    LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
+    ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
+    LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
+    if (whole && w.ch % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.k * w.k), "atap");
+        LLVMValueRef inside, src = tap_at(c, &w, ii, t.iv, &inside);
+        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.ch), "");
+        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.ch / VW), "aq");
+        LLVMValueRef cc = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
+        LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w.x, LLVMBuildNSWAdd(c->b, src, cc, "")), "pv");
+        LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
+        x = LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
+        LLVMValueRef st = LLVMBuildStore(c->b, x, real_at(c, dst, LLVMBuildNSWAdd(c->b, row, cc, "")));
+        LLVMSetAlignment(st, (unsigned)ir_type_size(c->g->ftype));
+        cg_loop_end(c, &q);
+        cg_loop_end(c, &t);
+    } else {
+        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
+        LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
+        cg_loop_end(c, &q);
+    }
+    cg_loop_end(c, &r);
+}
+
+void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, int NR, int VW,
+                        LLVMValueRef packB)
+{
+    Win w = win_of(c, v);
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = (unsigned)ir_type_size(c->g->ftype);
+    /* k outer: a pixel's place is worked out once for all its panels */
+    CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
+    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
+    LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
+    LLVMValueRef dst = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
+                                                          cg_i64(c, NR), ""));
+    for (int h = 0; h < NR / VW; h++) {
+        LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
+        if (w.ch % VW == 0) {  /* n is a multiple of VW: a vector is all in or all past n */
+            LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
+            LLVMValueRef jc = LLVMBuildSelect(c->b, in, j, cg_i64(c, 0), "");
+            LLVMValueRef x = LLVMBuildSelect(c->b, in, vec_of(c, &w, pix, jc, vec), LLVMConstNull(vec), "");
+            LLVMSetAlignment(LLVMBuildStore(c->b, x, real_at(c, dst, cg_i64(c, h * VW))), align);
+            continue;
+        }
+        for (int l = 0; l < VW; l++) {
+            LLVMValueRef jl = LLVMBuildNSWAdd(c->b, j, cg_i64(c, l), "");
+            LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, jl, cg_i64(c, n), "");
+            LLVMValueRef jc = LLVMBuildSelect(c->b, in, jl, cg_i64(c, 0), "");
+            LLVMValueRef x = LLVMBuildSelect(c->b, in, elem_of(c, &w, pix, jc), cg_real(c, 0), "");
+            LLVMBuildStore(c->b, x, real_at(c, dst, cg_i64(c, h * VW + l)));
+        }
+    }
+    cg_loop_end(c, &pp);
+    cg_loop_end(c, &pk);
+}

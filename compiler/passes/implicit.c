@@ -1,0 +1,156 @@
+/* implicit.c — convolution matmuls read their patches from the image; see passes.h.
+ *
+ * conv2d lowers to rows = reshape(patches(x)) and rows · Wᵀ; its weight's
+ * gradient is rowsᵀ · g.  The patches [.., Ho·Wo, k·k·C] are k·k times the
+ * image (9 × 1.6 MB for the MNIST CNN's second layer at batch 64): written
+ * by one kernel, read by two matmuls, 14.4 MB through memory twice a step.
+ * Both matmuls can read them from the image instead, the window's index
+ * arithmetic done where the matmul copies its operand into cache (packs):
+ *   - rows · W (A, untransposed, W of rank 2): the matmul takes the image x
+ *     as operand 0 and packs its MR rows of each chunk from it;
+ *   - rowsᵀ · g (a `lead` weight gradient): becomes (gᵀ · rows)ᵀ, so that
+ *     the rows are op(B), the operand the matmul packs into panels anyway,
+ *     and a small permute of the [k·k·C, F] result.  Only when the rows are
+ *     at least as wide as g (k·k·C ≥ F): a first layer's 9-wide rows would
+ *     fill 9 of a panel's 32 columns.  Every element still adds the same
+ *     products (a·b = b·a) in the same order: the same bits.
+ * The matmul marks the operand (attr i[3] = 1 for A, 2 for B), keeps the
+ * window (i[4..6] = k, stride, pad) and the operand's shape as the matmul
+ * sees it (attr shape: the reshape's).  All of a patches node's users must
+ * be such matmuls (through reshapes), or none changes: the patches are then
+ * dead, and dce (run next) drops them.
+ */
+#include "passes.h"
+
+#include "../ir/ir_internal.h"
+
+/* How a reshape of patches is used by matmul m (0: not in a form read from the image). */
+enum { USE_NONE, USE_A, USE_B_SWAP };
+
+static int use_of(const IrGraph *g, int m, int r)
+{
+    const IrNode *n = &g->nodes[m];
+    if ((n->op != IR_MATMUL && n->op != IR_MATMUL_EPI) || n->a.i[3])
+        return USE_NONE;
+    for (int k = 1; k < n->nin; k++)  /* the rows only as operand 0 */
+        if (n->in[k] == r)
+            return USE_NONE;
+    if (n->in[0] != r)
+        return USE_NONE;
+    bool ta = n->a.i[0], tb = n->a.i[1], lead = n->a.i[2];
+    const IrShape *rs = &g->nodes[r].shape, *ws = &g->nodes[n->in[1]].shape;
+    if (!ta && !lead && ws->rank == 2 && n->shape.rank > 2)  /* folded: C's rows are the pixels */
+        return USE_A;
+    if (ta && !tb && lead && n->op == IR_MATMUL && n->shape.rank == 2
+        && rs->dim[rs->rank - 1] >= n->shape.dim[1])
+        return USE_B_SWAP;
+    return USE_NONE;
+}
+
+/* Appends node s of src with operands in[] and attributes a (provenance as ir_copy). */
+static int add_like(IrGraph *dst, const IrGraph *src, int s, IrOp op, const int *in, int nin, const IrAttr *a)
+{
+    const IrNode *sn = &src->nodes[s];
+    int id = ir_add(dst, op, in, nin, a, sn->at);
+    if (id < 0)
+        return -1;
+    IrNode *d = &dst->nodes[id];
+    d->fwd = -1;
+    d->rule = sn->rule;
+    d->layer = sn->layer;
+    if (s < src->nforward)
+        dst->nforward = dst->n;
+    if (s < src->ngrad)
+        dst->ngrad = dst->n;
+    return id;
+}
+
+int pass_implicit_patches(IrGraph *g)
+{
+    int n = g->n;
+    bool *is_output = ARENA_ARRAY(g->arena, bool, n + 1);
+    for (int i = 0; i < g->nouts; i++)
+        is_output[g->outs[i].value] = true;
+    /* users as lists */
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += g->nodes[i].nin;
+    int *first = ARENA_ARRAY(g->arena, int, n + 1), *next = ARENA_ARRAY(g->arena, int, total + 1);
+    int *user = ARENA_ARRAY(g->arena, int, total + 1), e = 0;
+    for (int i = 0; i < n; i++)
+        first[i] = -1;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++) {
+            int s = g->nodes[i].in[k];
+            user[e] = i;
+            next[e] = first[s];
+            first[s] = e++;
+        }
+    int *form = ARENA_ARRAY(g->arena, int, n + 1);   /* per matmul: USE_*, and the patches it reads */
+    int *from = ARENA_ARRAY(g->arena, int, n + 1);
+    int changed = 0;
+    for (int p = 0; p < n; p++) {
+        const IrNode *pn = &g->nodes[p];
+        if (pn->op != IR_PATCHES || is_output[p] || first[p] < 0 || pn->type == IR_I32)
+            continue;
+        bool ok = true;
+        for (int u = first[p]; u >= 0 && ok; u = next[u]) {
+            int r = user[u];
+            const IrNode *rn = &g->nodes[r];
+            ok = rn->op == IR_RESHAPE && !is_output[r] && first[r] >= 0 && rn->shape.rank >= 2
+              && rn->shape.dim[rn->shape.rank - 1] == pn->shape.dim[pn->shape.rank - 1];
+            for (int w = ok ? first[r] : -1; w >= 0 && ok; w = next[w])
+                ok = use_of(g, user[w], r) != USE_NONE;
+        }
+        if (!ok)
+            continue;
+        for (int u = first[p]; u >= 0; u = next[u])
+            for (int w = first[user[u]]; w >= 0; w = next[w]) {
+                form[user[w]] = use_of(g, user[w], user[u]);
+                from[user[w]] = p;
+                changed++;
+            }
+    }
+    if (!changed)
+        return 0;
+
+    IrGraph dst;
+    ir_rewrite_begin(&dst, g);
+    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    for (int i = 0; i < n; i++) {
+        const IrNode *s = &g->nodes[i];
+        if (!form[i]) {
+            if (!ir_copy_into(&dst, g, i, map))
+                return 0;
+            continue;
+        }
+        const IrNode *pn = &g->nodes[from[i]];
+        IrAttr a = s->a;
+        a.i[3] = form[i] == USE_A ? 1 : 2;
+        a.i[4] = pn->a.i[0];
+        a.i[5] = pn->a.i[1];
+        a.i[6] = pn->a.i[2];
+        a.shape = g->nodes[s->in[0]].shape;   /* the rows as the matmul sees them */
+        int *in = ARENA_ARRAY(g->arena, int, s->nin + 1);
+        for (int k = 0; k < s->nin; k++)
+            in[k] = map[s->in[k]];
+        int image = map[pn->in[0]];
+        if (form[i] == USE_A) {
+            in[0] = image;
+            map[i] = add_like(&dst, g, i, s->op, in, s->nin, &a);
+        } else {  /* (gᵀ · rows)ᵀ */
+            int swapped[2] = {in[1], image};
+            int t = add_like(&dst, g, i, IR_MATMUL, swapped, 2, &a);
+            IrAttr pa = {.i = {1, 0}};
+            map[i] = t < 0 ? -1 : add_like(&dst, g, i, IR_PERMUTE, &t, 1, &pa);
+        }
+        if (map[i] < 0) {
+            if (!g->error)
+                g->error = dst.error;
+            return 0;
+        }
+        dst.nodes[map[i]].fwd = s->fwd >= 0 ? map[s->fwd] : -1;
+    }
+    ir_rewrite_end(g, &dst, map);
+    return changed;
+}

@@ -179,10 +179,16 @@ tiles)
     # NNC_TILE=MR,VECTORS[,BYTES]) changes speed, never a bit: the MLP's
     # 100 steps (every matmul form: x·Wᵀ, the weight gradient gᵀ·x, the
     # input gradient) with this CPU's row, the old 6 x 2 zmm tile, an AVX2
-    # tile in ymm, and shapes that leave partial tiles (5 x 3, 16 x 1)
+    # tile in ymm, and shapes that leave partial tiles (5 x 3, 16 x 1).
+    # A malformed NNC_TILE is said once (the compile's workers all ask for
+    # the tile) and the CPU's row used
+    NNC_TILE=6,2,48 "$nnc" --jit --steps 1 "$root/examples/xor.nn" >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(grep -c "warning: NNC_TILE" "$tmp/log")" = 1 ] && grep -qx "nnc: warning: NNC_TILE is '6,2,48', not \
+MR,VECTORS\[,BYTES\] with MR 1 to 16, VECTORS 1 to 4 and BYTES 32 or 64; using this CPU's tile" "$tmp/log" \
+        || { cat "$tmp/log"; echo "NNC_TILE=6,2,48: not one warning naming it"; exit 1; }
     need_mnist
     for t in host 6,2 6,2,32 5,3,32 16,1; do
-        NNC_TILE=$t "$nnc" --jit --steps 100 --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+        NNC_TILE=${t#host} "$nnc" --jit --steps 100 --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
             || { cat "$tmp/log"; exit 1; }
         body "$tmp/m$t" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/n$t"
     done
@@ -342,6 +348,8 @@ print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$roo
         (cd "$tmp" && taskset -c 0 "$nnc" --jit --epochs 1 --metrics one "$root/examples/xor.nn" 2>"$tmp/log") \
             || { cat "$tmp/log"; exit 1; }
         head -1 "$tmp/one" | grep -q '"threads": 1, ' || { echo "under taskset -c 0: $(head -1 "$tmp/one")"; exit 1; }
+    else
+        echo "header: SKIP the affinity check: 'taskset -c 0 true' fails here (no taskset, or no CPU 0 to pin to)"
     fi ;;
 splits)
     cat > "$tmp/m.nn" <<'EOF'

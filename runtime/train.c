@@ -811,7 +811,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         loss_examples += b;
         train_seconds += rt_now() - step_start;
         int end_of_epoch = spe && step % spe == 0;
-        int eval_now = end_of_epoch || step == total || (c->eval_every && step % c->eval_every == 0);
+        /* every eval_every steps when set, else at each epoch's end; and at the last step */
+        int eval_now = step == total || (c->eval_every ? step % c->eval_every == 0 : end_of_epoch);
         if (c->progress && (rt_now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
             L.last_bar = rt_now();
             double elapsed = rt_now() - epoch_start;
@@ -829,8 +830,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
                 break;
             }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */
-            int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
-            int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
+            int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
+            int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
             if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
                              rt_now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0

@@ -103,6 +103,10 @@
 #                (learned positions, bpe tokens), each trained 100 steps;
 #                -v says which way each sampled, and every logit of the cached
 #                way is within 1e-4 of the window's (NNC_SAMPLE_COMPARE=1)
+#   eval_every   with eval_every set the evaluations are every eval_every
+#                steps and at the last, instead of at each epoch's end (not as
+#                well): xor at batch 2 (2 steps an epoch), eval_every = 3,
+#                --epochs 3 evaluates at steps 3 and 6, --steps 7 at 3, 6, 7
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
 # (exit 77, skipped, without them).
 nnc=$1 root=$2 case=$3
@@ -667,6 +671,18 @@ kv)
         kv_compare "$m" "$nnc" --jit "$root/tests/jit/$m.nn" || exit 1
     done
     tail -3 "$tmp/cached" ;;
+eval_every)
+    sed -e 's/batch     = 4/batch = 2/' -e 's/epochs    = 2000/epochs = 1\n    eval_every = 3/' \
+        "$root/examples/xor.nn" > "$tmp/x.nn"
+    cp "$root/examples/xor.csv" "$tmp/"
+    for run in "--epochs 3:3 6" "--steps 7:3 6 7"; do
+        # shellcheck disable=SC2086
+        "$nnc" --jit ${run%%:*} --metrics "$tmp/m" "$tmp/x.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        got=$(body "$tmp/m" | sed 's/.*"step": \([0-9]*\).*/\1/' | tr '\n' ' ')
+        [ "$got" = "${run#*:} " ] || { cat "$tmp/log"; echo "${run%%:*}: evaluated at steps $got, not ${run#*:}"; exit 1; }
+        rm "$tmp/m"
+    done
+    echo "eval_every = 3: evaluations at steps 3 6 (--epochs 3) and 3 6 7 (--steps 7)" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -50,11 +50,12 @@ def main():
             print(f"| {name}, {link} |" + "|".join(cells) + "|")
     print()
     print("same global batch (compute / N), GPT:")
+    _, params, step = next(m for m in MODELS if m[0] == "GPT")
     for link, beta in LINKS:
         row = []
         for n in RANKS:
-            g, r = times(4 * 818241, beta, n, alpha)
-            row.append(f"N={n} {100 * (48 / n) / (48 / n + g):.0f}%/{100 * (48 / n) / (48 / n + r):.0f}%")
+            g, r = times(4 * params, beta, n, alpha)
+            row.append(f"N={n} {100 * (step / n) / (step / n + g):.0f}%/{100 * (step / n) / (step / n + r):.0f}%")
         print(f"  {link}: " + ", ".join(row))
 
 

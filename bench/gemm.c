@@ -15,32 +15,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "fma.h"  /* bench/peak.c's loop */
 #include "mm.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-static volatile float sink;
-
-/* bench/peak.c's loop: 12 chains of 16-float FMAs; the FLOPs done */
-static double fma_loop(long iters)
-{
-    v16 acc[12], a, b;
-    for (int i = 0; i < 16; i++)
-        a[i] = 1.0f + 1e-7f * (float)i, b[i] = 1e-7f;
-    for (int k = 0; k < 12; k++)
-        acc[k] = a * (float)k;
-    for (long it = 0; it < iters; it++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < 12; k++)
-            acc[k] = acc[k] * a + b;
-        __asm__ volatile("" : "+x"(a));
-    }
-    float s = 0;
-    for (int k = 0; k < 12; k++)
-        for (int i = 0; i < 16; i++)
-            s += acc[k][i];
-    sink = s;
-    return 2.0 * 16 * 12 * (double)iters;
-}
 
 static double cpu(void) { return (double)clock() / CLOCKS_PER_SEC; }
 

@@ -6,14 +6,12 @@
  *
  *   cc -O2 -march=native -pthread bench/peak.c -o peak && ./peak [--json]
  *
- * The FMA loop keeps 12 independent accumulators of 16 floats: enough to
- * cover the latency of two FMA pipes (4 cycles x 2) on every x86 core of
- * the last decade, and 16 floats is the widest vector there is (AVX-512).
- * With -march=native the compiler emits the widest FMA the CPU has, one
- * zmm FMA per accumulator on AVX-512, two ymm on AVX2: either way it is
- * the CPU's peak.  The bandwidth is a vectorized sum over 512 MiB, larger
- * than any cache.  Each figure is the best of several repetitions: a
- * shared machine only ever takes speed away.
+ * The FMA loop (bench/fma.h, also gemm.c's yardstick) keeps 12 independent
+ * accumulators of 16 floats: with -march=native one zmm FMA per accumulator
+ * on AVX-512, two ymm on AVX2: either way it is the CPU's peak.  The
+ * bandwidth is a vectorized sum over 512 MiB, larger than any cache.  Each
+ * figure is the best of several repetitions: a shared machine only ever
+ * takes speed away.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -23,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef float v16 __attribute__((vector_size(64)));
+#include "fma.h"
 
-enum { ACC = 12, FMA_ITERS = 20000000, REPEATS = 5 };
+enum { FMA_ITERS = 20000000, REPEATS = 5 };
 
 static double now(void)
 {
@@ -35,28 +33,6 @@ static double now(void)
 }
 
 static volatile float sink;
-
-/* ACC chains of FMAs; returns the flops done. */
-static double fma_loop(void)
-{
-    v16 acc[ACC], a, b;
-    for (int i = 0; i < 16; i++)
-        a[i] = 1.0f + 1e-7f * (float)i, b[i] = 1e-7f;
-    for (int k = 0; k < ACC; k++)
-        acc[k] = a * (float)k;
-    for (long it = 0; it < FMA_ITERS; it++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < ACC; k++)
-            acc[k] = acc[k] * a + b;
-        __asm__ volatile("" : "+x"(a));   /* a is not loop-invariant: no folding */
-    }
-    float s = 0;
-    for (int k = 0; k < ACC; k++)
-        for (int i = 0; i < 16; i++)
-            s += acc[k][i];
-    sink = s;
-    return 2.0 * 16 * ACC * (double)FMA_ITERS;
-}
 
 typedef struct Job {
     pthread_barrier_t *go;
@@ -87,7 +63,7 @@ static void *work(void *arg)
     if (j->bandwidth)
         sink = (float)sum_loop(j->data, j->n);
     else
-        j->flops = fma_loop();
+        j->flops = fma_loop(FMA_ITERS);
     return NULL;
 }
 

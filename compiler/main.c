@@ -269,14 +269,13 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                                        STAGE_PLAN, STAGE_PLAN, STAGE_IR};
     IrStage stage = stage_of[o->stage];
     if (strcmp(stages[o->stage], "decode") == 0) {  /* --sample's entry with the key/value cache, as lowered */
-        bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
-        if (!lower_decode_block(m, &f->src, &f->arena, needed, &err)) {
+        NncCompiled d;
+        if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_IR, 1, &d, &err) != 0) {
+            if (!d.step.L.no_decode)
+                return internal_error(err);
             fprintf(stderr, "%s: error: model '%s' has no decode entry: %s\n", f->src.name, m->name, err);
             return NNC_EINPUT;
         }
-        NncCompiled d;
-        if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_IR, 1, &d, &err) != 0)
-            return internal_error(err);
         ir_print(out, &d.step.L.g);
         return NNC_OK;
     }

@@ -41,13 +41,6 @@ struct RtChart {
     double  drawn_at;                      /* when it was written (monotonic seconds) */
 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Colour-blind-safe (Okabe and Ito), in series order. */
 static const char *const colour[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442",
                                      "#000000"};
@@ -241,7 +234,7 @@ int rt_chart_add(RtChart *c, double x, double train_loss, double test_loss, cons
     for (int s = 2; s < c->nseries; s++)
         c->y[s][c->n] = metrics[s - 2];
     c->n++;
-    return c->n == 1 || now() - c->drawn_at >= 0.5 ? rt_chart_flush(c, err, errlen) : 0;
+    return c->n == 1 || rt_now() - c->drawn_at >= 0.5 ? rt_chart_flush(c, err, errlen) : 0;
 }
 
 int rt_chart_flush(RtChart *c, char *err, size_t errlen)
@@ -249,7 +242,7 @@ int rt_chart_flush(RtChart *c, char *err, size_t errlen)
     if (!c || c->drawn == c->n)
         return 0;
     c->drawn = c->n;
-    c->drawn_at = now();
+    c->drawn_at = rt_now();
     /* the whole picture, then rename: a reader never sees half of one */
     FILE *f = fopen(c->tmp, "w");
     if (!f)

@@ -120,13 +120,6 @@ void rt_text_free(RtText *t)
     memset(t, 0, sizeof *t);
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int rt_text_load_bpe(const char *path, double split, int32_t vocab, RtBpe *given, RtText *out, char *err,
                      size_t errlen)
 {
@@ -169,11 +162,11 @@ int rt_text_load_bpe(const char *path, double split, int32_t vocab, RtBpe *given
             ntrain = rt_bpe_encode(b, text, train_end, out->ids);
     } else if (rc == 0) {
         /* the learner ends with the training part's tokens: no second pass */
-        double t0 = seconds_now();
+        double t0 = rt_now();
         char why[512];
         if (rt_bpe_learn(text, train_end, vocab, b, out->ids, &ntrain, why, sizeof why) != 0)
             rc = rt_fail(-1, err, errlen, "%s: cannot learn bpe(vocab: %d): %s", path, (int)vocab, why);
-        out->bpe_seconds = seconds_now() - t0;
+        out->bpe_seconds = rt_now() - t0;
     }
     int64_t nvalid = ntrain < 0 ? -1 : rt_bpe_encode(b, text + train_end, valid, out->ids + ntrain);
     if (rc == 0 && (ntrain < 0 || nvalid < 0))

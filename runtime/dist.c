@@ -148,13 +148,6 @@ static struct {
     RtDistStats  stats;
 } D = {.rank = 0, .size = 1, .overlap = 1};
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* The world size the launcher announced, or 0 when there is none. */
 static int launched_size(void)
 {
@@ -412,13 +405,13 @@ void rt_allreduce_start(RtCtx *ctx, const void *x, int64_t n, int64_t k, int64_t
     (void)ctx;
     if (D.size <= 1)
         return;   /* one rank: nothing to send */
-    double t0 = now();
+    double t0 = rt_now();
     Bucket *b = bucket(k, elems, real);
     memcpy(b->send + offset * real, x, (size_t)(n * real));
     if (++b->filled == members && D.overlap)
         send(b);
     progress();
-    D.stats.start_seconds += now() - t0;
+    D.stats.start_seconds += rt_now() - t0;
 }
 
 void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t k, int64_t offset, int64_t elems,
@@ -430,7 +423,7 @@ void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t 
             memmove(out, x, (size_t)(n * real));
         return;
     }
-    double t0 = now();
+    double t0 = rt_now();
     Bucket *b = bucket(k, elems, real);
     if (b->filled != members)
         fatal("an allreduce waited for before all of its bucket started (internal error)");
@@ -438,7 +431,7 @@ void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t 
         send(b);
     if (b->flying)
         advance(b, 1);
-    double t1 = now();
+    double t1 = rt_now();
     if (D.ring) {   /* the sum is in recv, rounded where its chunk was finished: copy this member's part */
         memcpy(out, b->recv + offset * real, (size_t)(n * real));
     } else {
@@ -470,5 +463,5 @@ void rt_allreduce_wait(RtCtx *ctx, const void *x, void *out, int64_t n, int64_t 
     if (++b->waited == members)
         b->filled = b->waited = 0;   /* ready for the next step */
     D.stats.wait_seconds += t1 - t0;
-    D.stats.reduce_seconds += now() - t1;
+    D.stats.reduce_seconds += rt_now() - t1;
 }

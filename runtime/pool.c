@@ -366,13 +366,6 @@ void rt_pool_destroy(RtPool *p)
 
 int rt_pool_threads(const RtPool *p) { return p ? p->threads : 1; }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The next call number (0 is never one: new scratch memory holds zeros). */
 static uint64_t next_call(RtPool *p)
 {
@@ -423,22 +416,22 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     p->in_call = true;
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     atomic_store_explicit(&p->left, claims, memory_order_release);
-    double start = seconds();
+    double start = rt_now();
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
     bool woken = false;
     int64_t i, mine = 0;
     while ((i = take_claim(p)) >= 0) {
         run_claim(p, i);
         mine++;
-        if (!woken && atomic_load_explicit(&p->left, memory_order_relaxed) > 0 && seconds() - start >= WAKE_AFTER) {
+        if (!woken && atomic_load_explicit(&p->left, memory_order_relaxed) > 0 && rt_now() - start >= WAKE_AFTER) {
             wake_sleepers(p);
             woken = true;
         }
     }
     if (!mine || atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine != claims) {
-        double worked = seconds();
+        double worked = rt_now();
         wait_finished(p, claims);
-        double waited = seconds() - worked;
+        double waited = rt_now() - worked;
         worked -= start;
         /* A wait longer than the caller's share took, and than waking a
          * sleeping thread takes (tens of microseconds): a stalled worker. */

@@ -5,8 +5,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "include/nnc_runtime.h"
+
+/* Seconds on the monotonic clock, for durations: the one clock of the
+ * runtime's timings (steps, the pool's wake-ups, the allreduce, the chart's
+ * redraws, BPE training). */
+static inline double rt_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* The whole file in *buf, NUL-terminated (caller frees), its length (the
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
@@ -121,7 +132,7 @@ static inline void *rt_at(const RtModel *m, uint8_t *const slab[5], const RtTens
     return slab[t->slab] + rt_bytes_at(t->offset, m->batch, batch);
 }
 
-/* Parameters as torch.nn starts them; parameter i draws from stream 1000 + i. */
+/* Parameters as torch.nn starts them; parameter i draws from stream rt_param_stream(i). */
 void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);
 const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
 

@@ -69,7 +69,7 @@ void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed)
         const RtTensorSpec *p = &m->params[i];
         int64_t n = rt_elems(p, 1);
         for (int64_t e = 0; e < n; e++)
-            rt_set(rt_at(m, slab, p, 0), p->dtype, e, rt_init_value(p->init, p->fan_in, p->scale, p->data, seed, 1000 + (uint64_t)i, (uint64_t)e));
+            rt_set(rt_at(m, slab, p, 0), p->dtype, e, rt_init_value(p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i), (uint64_t)e));
     }
 }
 

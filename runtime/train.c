@@ -37,13 +37,6 @@ enum { EVAL_WINDOW_BATCHES = 20 };  /* text: validation estimate from this many 
 static volatile sig_atomic_t interrupted;
 static void on_stop_signal(int sig) { interrupted = sig; }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* CPU seconds of the process, all threads: on a shared machine a steadier
  * measure of work than the wall clock. */
 static double cpu_now(void)
@@ -151,17 +144,10 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
     }
 }
 
-/* The next batch of text windows, written straight into the slots: the
- * front end makes a text model's input and target token ids (int32). */
-static void fill_windows(Loop *L, uint64_t step, int validation, int64_t b)
-{
-    L->ctx.batch = b;
-    rt_text_batch(L->cfg->text, L->cfg->block, b, L->cfg->seed, step, validation, at(L, &L->m->inputs[0]),
-                  at(L, &L->m->targets[0]));
-}
-
-/* The same for windows [first, first + b) of the batch (a rank's slice). */
-static void fill_windows_at(Loop *L, uint64_t step, int validation, int64_t first, int64_t b)
+/* Windows [first, first + b) of a step's batch of text windows (first > 0:
+ * a rank's slice), written straight into the slots: the front end makes a
+ * text model's input and target token ids (int32). */
+static void fill_windows(Loop *L, uint64_t step, int validation, int64_t first, int64_t b)
 {
     L->ctx.batch = b;
     rt_text_windows(L->cfg->text, L->cfg->block, first, b, L->cfg->seed, step, validation, at(L, &L->m->inputs[0]),
@@ -195,7 +181,7 @@ static int evaluate(Loop *L, Eval *out)
     for (int64_t k = k0; k < k0 + mine; k++) {
         int64_t b = c->text ? c->batch : (k + 1) * c->batch <= c->test->count ? c->batch : c->test->count - k * c->batch;
         if (c->text)
-            fill_windows(L, (uint64_t)k, 1, b);  /* the same windows every time */
+            fill_windows(L, (uint64_t)k, 1, 0, b);  /* the same windows every time */
         else
             fill_examples(L, c->test, NULL, k * c->batch, b);
         m->eval.fn(&L->ctx);
@@ -373,7 +359,7 @@ static int sample(Loop *L, char *err, size_t errlen)
     if (n == 0)  /* an empty prompt starts from the first character of the vocabulary (bpe: a newline) */
         ids[n++] = bpe ? '\n' : 0;
     fputs(c->sample, out);
-    double t0 = now(), c0 = cpu_now();
+    double t0 = rt_now(), c0 = cpu_now();
     int64_t start = n > T ? n - T : 0, fed = start, keep = T / 2 > 0 ? T / 2 : 1;
     for (int64_t k = 0; k < c->sample_length; k++) {
         const uint8_t *logits;
@@ -426,7 +412,7 @@ static int sample(Loop *L, char *err, size_t errlen)
         }
     }
     fputc('\n', out);
-    double seconds = now() - t0, cpu = cpu_now() - c0;
+    double seconds = rt_now() - t0, cpu = cpu_now() - c0;
     if (c->verbose)
         fprintf(L->log, "sampled %lld tokens in %.3f s (CPU %.3f s): %.1f tokens/s (%s)\n", (long long)c->sample_length,
                 seconds, cpu, (double)c->sample_length / (seconds > 0 ? seconds : 1e-9),
@@ -588,7 +574,7 @@ json:
         fprintf(L->metrics,
                 ", \"epoch_seconds\": %.4f, \"total_seconds\": %.4f, \"train_seconds\": %.4f, "
                 "\"examples_per_second\": %.1f}\n",
-                seconds, now() - L->start, train_seconds, (double)examples / (train_seconds > 0 ? train_seconds : 1e-9));
+                seconds, rt_now() - L->start, train_seconds, (double)examples / (train_seconds > 0 ? train_seconds : 1e-9));
         /* a full disk must not pass unnoticed: the metrics are the run's record */
         if (fflush(L->metrics) != 0 || ferror(L->metrics))
             return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
@@ -632,7 +618,7 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
-    Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = now(), .rank = rt_dist_rank(),
+    Loop L = {.m = m, .cfg = c, .log = c->log ? c->log : stderr, .start = rt_now(), .rank = rt_dist_rank(),
               .size = c->sample ? 1 : rt_dist_size()};
     int agreed = 0;   /* several ranks: this rank has passed the set-up's agree() */
     if (!c->text && !c->sample && (c->eval_only ? !c->test : !c->train))
@@ -740,7 +726,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if ((rc = agree(&L, rc, err, errlen)) != 0)
         goto done;
     void (*old_int)(int) = signal(SIGINT, on_stop_signal), (*old_term)(int) = signal(SIGTERM, on_stop_signal);
-    double epoch_start = now(), loss_sum = 0, train_seconds = 0, dist_loss = 0;
+    double epoch_start = rt_now(), loss_sum = 0, train_seconds = 0, dist_loss = 0;
     int64_t loss_examples = 0, shuffled = -1;
     /* the default threads: each step on all of them or on one, whichever
      * the step times say is faster (pace.c); --threads N: always N */
@@ -748,7 +734,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     rt_pace_init(&pace, c->threads_fixed || L.size > 1 ? 1 : rt_pool_threads(pool));  /* ranks: see below */
     int64_t one_thread_steps = 0;
     while (step < total && !stopping(&L)) {
-        double step_start = now();
+        double step_start = rt_now();
         int serial = rt_pace_serial(&pace);
         rt_pool_set_serial(pool, serial);
         one_thread_steps += serial;
@@ -770,7 +756,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             rt_dist_set_batch(b);
             L.ctx.first = count ? off : 0;
             if (c->text)
-                fill_windows_at(&L, (uint64_t)step, 0, count ? off : 0, count ? count : 1);
+                fill_windows(&L, (uint64_t)step, 0, count ? off : 0, count ? count : 1);
             else
                 fill_examples(&L, c->train, L.order, first + (count ? off : 0), count ? count : 1);
             m->train.fn(&L.ctx);
@@ -799,14 +785,14 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             }
             dist_loss = loss;
         } else if (c->text) {
-            fill_windows(&L, (uint64_t)step, 0, b);
+            fill_windows(&L, (uint64_t)step, 0, 0, b);
         } else {
             fill_examples(&L, c->train, L.order, first, b);
         }
         if (L.size <= 1) {
-            double fn_start = now();
+            double fn_start = rt_now();
             m->train.fn(&L.ctx);
-            rt_pace_step(&pace, now() - fn_start, b == c->batch);
+            rt_pace_step(&pace, rt_now() - fn_start, b == c->batch);
         }
         if (L.size <= 1 && rt_pool_failed(pool)) {
             rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);
@@ -823,12 +809,13 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         }
         loss_sum += loss * (double)b;
         loss_examples += b;
-        train_seconds += now() - step_start;
+        train_seconds += rt_now() - step_start;
         int end_of_epoch = spe && step % spe == 0;
-        int eval_now = end_of_epoch || step == total || (c->eval_every && step % c->eval_every == 0);
-        if (c->progress && (now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
-            L.last_bar = now();
-            double elapsed = now() - epoch_start;
+        /* every eval_every steps when set, else at each epoch's end; and at the last step */
+        int eval_now = step == total || (c->eval_every ? step % c->eval_every == 0 : end_of_epoch);
+        if (c->progress && (rt_now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
+            L.last_bar = rt_now();
+            double elapsed = rt_now() - epoch_start;
             int64_t done = spe ? (step - 1) % spe + 1 : step, span = spe ? spe : total;
             double rate = (double)loss_examples / (elapsed > 0 ? elapsed : 1e-9);
             double eta = elapsed / (double)(spe ? done : step) * (double)(span - done);
@@ -843,11 +830,11 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
                 break;
             }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */
-            int64_t evals = c->epochs ? c->epochs : c->eval_every ? total / c->eval_every : 1;
-            int64_t every = evals > 20 ? evals / 20 : 1, nth = c->epochs ? step / spe : c->eval_every ? step / c->eval_every : 1;
+            int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
+            int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
             if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
-                             now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
+                             rt_now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
                 || (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;
@@ -857,7 +844,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             }
             loss_sum = 0, train_seconds = 0;
             loss_examples = 0;
-            epoch_start = now();
+            epoch_start = rt_now();
         }
     }
     signal(SIGINT, old_int);
@@ -878,7 +865,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         if (rc == 0)
             rc = 128 + sig;
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, now() - L.start);
+        fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, rt_now() - L.start);
         if (pace.on && c->verbose)  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
                     (long long)one_thread_steps);

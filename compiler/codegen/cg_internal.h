@@ -114,6 +114,8 @@ bool         cg_has_kernel(const IrNode *n);
 /* A node the entry function does with runtime calls, not a kernel of its
  * own (ALLREDUCE): no body, no wrapper. */
 bool         cg_is_call(const IrNode *n);
+/* Is op a matrix product (the kernels of cg_matmul.c)? */
+bool         cg_is_matmul(IrOp op);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);

@@ -626,6 +626,8 @@ bool cg_op_has_kernel(IrOp op) { return kind_of(&(IrNode){.op = op}) != KK_NONE;
 
 bool cg_is_call(const IrNode *n) { return kind_of(n) == KK_CALL; }
 
+bool cg_is_matmul(IrOp op) { return kind_of(&(IrNode){.op = op}) == KK_MATMUL; }
+
 LLVMValueRef cg_kernel_extent(Cg *c, int v)
 {
     const IrNode *n = N(c, v);

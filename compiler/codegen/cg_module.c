@@ -47,7 +47,7 @@ static double work_at(Cg *c, int v, int64_t batch)
 {
     const IrGraph *g = c->g;
     const IrNode *n = &g->nodes[v];
-    if (n->op == IR_MATMUL || n->op == IR_MATMUL_EPI)
+    if (cg_is_matmul(n->op))
         return cg_matmul_flops(c, v, batch) / PARALLEL_MIN_FLOPS;
     double bytes = (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
     for (int k = 0; k < n->nin; k++)
@@ -247,13 +247,15 @@ static LLVMValueRef make_wrapper(Cg *c, int v, const int *slots, int nslots, LLV
  * writes a's buffer only when waited for, at a (which reads x: it is still
  * there), so the plan's live ranges (x until a, a from a on) hold as for
  * any kernel. */
-static void allreduce_call(Cg *c, int a, const char *fn_name)
+static void allreduce_call(Cg *c, int a, bool start)
 {
     const IrNode *n = &c->g->nodes[a];
-    bool start = strcmp(fn_name, "rt_allreduce_start") == 0;
+    const char *fn_name = start ? "rt_allreduce_start" : "rt_allreduce_wait";
     int npointers = start ? 2 : 3;   /* ctx, x (, out) */
     LLVMTypeRef params[9];
-    LLVMValueRef args[9] = {c->ctx_arg, cg_base(c, n->in[0]), cg_base(c, a)};
+    LLVMValueRef args[9] = {c->ctx_arg, cg_base(c, n->in[0])};
+    if (!start)
+        args[2] = cg_base(c, a);
     LLVMValueRef sizes[6] = {cg_elems(c, &n->shape, 0, n->shape.rank), cg_i64(c, n->a.i[0]), cg_i64(c, n->a.i[1]),
                              cg_i64(c, n->a.i[2]), cg_i64(c, n->a.i[3]), cg_i64(c, ir_type_size(n->type))};
     for (int i = 0; i < 9; i++)
@@ -324,7 +326,7 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             parts[done / ENTRY_PART] = c->fn;
         }
         if (cg_is_call(&g->nodes[v]))  /* wait for the gradient's bucket, then its share of the sum */
-            allreduce_call(c, v, "rt_allreduce_wait");
+            allreduce_call(c, v, false);
         if (kernel[v]) {
             done++;
             LLVMValueRef extent = cg_kernel_extent(c, v);
@@ -359,7 +361,7 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             }
         }
         for (int a = starts[v]; a >= 0; a = next[a])  /* a gradient is final once v has run: send it now */
-            allreduce_call(c, a, "rt_allreduce_start");
+            allreduce_call(c, a, true);
     }
     free(starts);
     if (nparts) {
@@ -558,7 +560,7 @@ void cg_target_free(CgTarget *t)
  * loop (the matmul's packing and register tile dominate every model). */
 static double body_cost(IrOp op)
 {
-    if (op == IR_MATMUL || op == IR_MATMUL_EPI)
+    if (cg_is_matmul(op))
         return 12;
     if (ir_ops[op].flags & OPF_WINDOW)   /* windows, patches, pooling: nested window loops */
         return 4;
@@ -577,7 +579,7 @@ static double body_cost(IrOp op)
 enum { KIND_LIGHT, KIND_HEAVY, KIND_PRODUCT, KINDS };
 static int body_kind(IrOp op)
 {
-    if (op == IR_MATMUL || op == IR_MATMUL_EPI)
+    if (cg_is_matmul(op))
         return KIND_PRODUCT;
     return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED ? KIND_HEAVY : KIND_LIGHT;
 }

@@ -78,10 +78,17 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static void read_env(void)
 {
     const char *e = getenv("NNC_TILE");
-    int mr, nrv, bytes = 64;
-    if (!e || sscanf(e, "%d,%d,%d", &mr, &nrv, &bytes) < 2 || mr < 1 || mr > CG_TILE_MAX_MR || nrv < 1
-        || nrv > CG_TILE_MAX_NRV || (bytes != 32 && bytes != 64))
+    int mr, nrv, bytes = 64, end = 0;
+    if (!e || !e[0])
         return;
+    if (sscanf(e, "%d,%d%n,%d%n", &mr, &nrv, &end, &bytes, &end) < 2 || e[end] || mr < 1 || mr > CG_TILE_MAX_MR
+        || nrv < 1 || nrv > CG_TILE_MAX_NRV || (bytes != 32 && bytes != 64)) {
+        /* said once (read_env runs once a process), on stderr: the tile is
+         * asked for where no diagnostics sink reaches (cache keys, workers) */
+        fprintf(stderr, "nnc: warning: NNC_TILE is '%s', not MR,VECTORS[,BYTES] with MR 1 to %d, VECTORS 1 to %d "
+                        "and BYTES 32 or 64; using this CPU's tile\n", e, CG_TILE_MAX_MR, CG_TILE_MAX_NRV);
+        return;
+    }
     env_tune.mr = mr, env_tune.nrv = nrv, env_tune.vector_bytes = bytes;
     env_tune_set = true;
 }

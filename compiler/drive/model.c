@@ -287,14 +287,15 @@ int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log)
 {
     SemaModel *m = f->model;
     const char *err = NULL;
-    bool *needed = ARENA_ARRAY(&f->arena, bool, m->nnodes + 1);
-    int64_t block = lower_decode_block(m, &f->src, &f->arena, needed, &t->no_decode);
-    if (!block)
-        return 0;
     RtDecode *d = &t->rm.decode;
     const IrGraph *g = &t->decode.step.L.g, *gs = &t->step.step.L.g;
-    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_PLAN, 1, &t->decode, &err) != 0
-        || describe_slabs(&d->entry, g, t->decode.plan, true, &err) != 0)
+    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_DECODE, false, STAGE_PLAN, 1, &t->decode, &err) != 0) {
+        if ((t->no_decode = t->decode.step.L.no_decode))  /* not a model with a decode entry */
+            return 0;
+        goto internal;
+    }
+    int64_t block = t->decode.step.L.block;
+    if (describe_slabs(&d->entry, g, t->decode.plan, true, &err) != 0)
         goto internal;
     /* The parameters are the model's: each where the training step has it. */
     for (int v = 0; v < gs->n; v++)

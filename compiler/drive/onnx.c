@@ -60,7 +60,7 @@ static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed,
             memcpy(v, t->data, sizeof *v * (size_t)n);
         } else {
             for (int64_t e = 0; e < n; e++)
-                v[e] = (float)rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, 1000 + (uint64_t)i,
+                v[e] = (float)rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i),
                                             (uint64_t)e);
         }
     }

@@ -370,7 +370,7 @@ static int trace_params(const SemaModel *m, const Lowered *L, IrEval *ev, const 
                 memcpy(&x, (const uint8_t *)t->data + sizeof x * (size_t)e, sizeof x);
             else
                 x = (float)rt_init_value((RtInit)m->params[i].init, m->params[i].fan_in, m->params[i].scale,
-                                         m->params[i].data, seed, 1000 + (uint64_t)i, (uint64_t)e);
+                                         m->params[i].data, seed, rt_param_stream(i), (uint64_t)e);
             v[e] = x;
         }
         ir_eval_set(ev, L->param[i], v);

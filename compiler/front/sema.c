@@ -110,7 +110,7 @@ int sema_add_node(Sema *s, const SemaNode *n)
     }
     m->nodes = sema_grow(s, m->nodes, m->nnodes, &s->cap_nodes, sizeof *m->nodes);
     m->nodes[m->nnodes] = *n;
-    m->nodes[m->nnodes].use = s->depth > 0 ? s->stack[0].call : n->at;
+    m->nodes[m->nnodes].use = sema_use_site(s, n->at);
     return m->nnodes++;
 }
 

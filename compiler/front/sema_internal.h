@@ -74,6 +74,9 @@ Span     sema_keyword_span(const AstNode *decl);
 void     env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kind);
 int      sema_layer_index(const Sema *s, const char *name);
 int      sema_add_node(Sema *s, const SemaNode *n);
+/* The model-level call under way, where what at makes is charged
+ * (SemaNode.use, SemaParam.use): the outermost layer use, else at itself. */
+static inline Span sema_use_site(const Sema *s, Span at) { return s->depth > 0 ? s->stack[0].call : at; }
 /* Makes room for element n of an arena array of *cap elements, doubling
  * when full; returns the (possibly moved) array.  Old copies stay in the arena. */
 void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);

@@ -73,7 +73,7 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     m->params = sema_grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
     m->params[m->nparams] = (SemaParam){
         .name = name, .shape = *shape, .init = init, .fan_in = fan_in, .at = at, .scale = scale, .data = data,
-        .use = s->depth > 0 ? s->stack[0].call : at,
+        .use = sema_use_site(s, at),
     };
     return m->nparams++;
 }

@@ -36,7 +36,7 @@ void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t 
         double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
         /* InitKind and RtInit list the same kinds in the same order */
         for (int64_t e = 0; e < n; e++)
-            v[e] = rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, 1000 + (uint64_t)i, (uint64_t)e);
+            v[e] = rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i), (uint64_t)e);
         ir_eval_set(ev, L->param[i], v);
         free(v);
     }

@@ -834,8 +834,11 @@ int lower_model(const SemaModel *m, const Source *src, Arena *a, const LowerOpti
     bool *needed = NULL;
     if (opt->decode) {
         needed = ARENA_ARRAY(a, bool, m->nnodes + 1);
-        if (!(lw.seq = lower_decode_block(m, src, a, needed, err)))
+        if (!(lw.seq = lower_decode_block(m, src, a, needed, err))) {
+            out->no_decode = *err;
             return -1;
+        }
+        out->block = lw.seq;
     }
     lw.value = ARENA_ARRAY(a, int, m->nnodes + 1);
     lw.chlast = ARENA_ARRAY(a, bool, m->nnodes + 1);

@@ -24,6 +24,9 @@ typedef struct Lowered {
     int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values;
                          * see LowerOptions.bindings) */
     int     position;   /* decode: the input "position", i32 [B,1], or -1 */
+    int64_t block;      /* decode: the window T (lower_decode_block) */
+    const char *no_decode;  /* decode: why the model has none (lower_model then fails with it in *err);
+                             * callers tell it from an internal error by it, and need not ask first */
 } Lowered;
 
 typedef struct LowerOptions {

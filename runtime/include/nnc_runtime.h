@@ -30,11 +30,15 @@ typedef enum RtInit {
     RT_INIT_DATA,            /* data[element]: a typed-in tensor literal */
 } RtInit;
 
-/* Element e of a parameter: parameter i of a model draws from stream 1000 + i.
- * scale is the std or limit of RT_INIT_NORMAL_STD and RT_INIT_UNIFORM; data
- * the values of RT_INIT_DATA (else unused, may be 0 and NULL). */
+/* Element e of a parameter: parameter i of a model draws from stream
+ * rt_param_stream(i).  scale is the std or limit of RT_INIT_NORMAL_STD and
+ * RT_INIT_UNIFORM; data the values of RT_INIT_DATA (else unused, may be 0
+ * and NULL). */
 double rt_init_value(RtInit how, int64_t fan_in, double scale, const double *data, uint64_t seed,
                      uint64_t stream, uint64_t element);
+/* The stream of parameter i: the runtime, --predict, --gradcheck and
+ * --emit=onnx all start parameters from it, so they start alike. */
+static inline uint64_t rt_param_stream(int64_t i) { return 1000 + (uint64_t)i; }
 
 /* ---- checkpoints (safetensors.c) ------------------------------------------------------ */
 

@@ -183,7 +183,7 @@ interrupt)
         pid=$!
         tries=0
         until [ -s "$tmp/ck.st" ] || [ $tries -ge 1200 ]; do sleep 0.1; tries=$((tries + 1)); done
-        sleep 1
+        sleep 0.2   # both ranks are in the loop already: rank 0 saved after a step they took together
     }
     # SIGINT to one rank only
     start_xor

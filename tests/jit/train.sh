@@ -21,8 +21,8 @@
 #                over 400) reaches 97% test accuracy (measured 97.56%)
 #   gpt          examples/shakespeare.nn for 150 steps reaches validation
 #                loss 2.45 (measured 2.3865; 4.17 = ln 65 at the start)
-#   resume       1 epoch, save, load, a 2nd epoch: the same numbers as 2
-#                epochs in one run
+#   resume       20 epochs, save, load, on to 40: the same numbers at the
+#                40th as 40 epochs in one run (xor at batch 2 under adam)
 #   resume_mid   checkpoints from the middle of an epoch (--steps 100 and 937
 #                of 938 per epoch) and from its end (938), each loaded by the
 #                next run of one chain (100, to 937, to 938, to 1000): the
@@ -103,6 +103,10 @@
 #                (learned positions, bpe tokens), each trained 100 steps;
 #                -v says which way each sampled, and every logit of the cached
 #                way is within 1e-4 of the window's (NNC_SAMPLE_COMPARE=1)
+#   eval_every   with eval_every set the evaluations are every eval_every
+#                steps and at the last, instead of at each epoch's end (not as
+#                well): xor at batch 2 (2 steps an epoch), eval_every = 3,
+#                --epochs 3 evaluates at steps 3 and 6, --steps 7 at 3, 6, 7
 # MNIST cases need $NNC_DATA/mnist, the GPT ones $NNC_DATA/tinyshakespeare
 # (exit 77, skipped, without them).
 nnc=$1 root=$2 case=$3
@@ -179,10 +183,16 @@ tiles)
     # NNC_TILE=MR,VECTORS[,BYTES]) changes speed, never a bit: the MLP's
     # 100 steps (every matmul form: x·Wᵀ, the weight gradient gᵀ·x, the
     # input gradient) with this CPU's row, the old 6 x 2 zmm tile, an AVX2
-    # tile in ymm, and shapes that leave partial tiles (5 x 3, 16 x 1)
+    # tile in ymm, and shapes that leave partial tiles (5 x 3, 16 x 1).
+    # A malformed NNC_TILE is said once (the compile's workers all ask for
+    # the tile) and the CPU's row used
+    NNC_TILE=6,2,48 "$nnc" --jit --steps 1 "$root/examples/xor.nn" >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(grep -c "warning: NNC_TILE" "$tmp/log")" = 1 ] && grep -qx "nnc: warning: NNC_TILE is '6,2,48', not \
+MR,VECTORS\[,BYTES\] with MR 1 to 16, VECTORS 1 to 4 and BYTES 32 or 64; using this CPU's tile" "$tmp/log" \
+        || { cat "$tmp/log"; echo "NNC_TILE=6,2,48: not one warning naming it"; exit 1; }
     need_mnist
     for t in host 6,2 6,2,32 5,3,32 16,1; do
-        NNC_TILE=$t "$nnc" --jit --steps 100 --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
+        NNC_TILE=${t#host} "$nnc" --jit --steps 100 --metrics "$tmp/m$t" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" \
             || { cat "$tmp/log"; exit 1; }
         body "$tmp/m$t" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/n$t"
     done
@@ -227,13 +237,21 @@ gpt)
     need_text
     trains test_loss '<=' 2.45 shakespeare --steps 150 ;;
 resume)
-    need_mnist
-    "$nnc" --jit --epochs 2 --metrics "$tmp/full" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    "$nnc" --jit --epochs 1 --save "$tmp/ck.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    "$nnc" --jit --epochs 2 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$root/examples/mnist_mlp.nn" \
+    # in epochs (resume_mid counts steps, on MNIST): xor at batch 2 under
+    # adam, 2 steps an epoch in an order drawn per epoch, so a resume that
+    # lost the optimizer's state, the step or the epoch's order shows; the
+    # run of 40 epochs against 20, saved, then loaded to go on to 40 (its
+    # train loss falls from 0.67 at the 20th to 0.51 at the 40th)
+    sed -e 's/batch     = 4/batch = 2/' -e 's/sgd(lr: 1.0)/adam(lr: 0.2)/' "$root/examples/xor.nn" > "$tmp/x.nn"
+    cp "$root/examples/xor.csv" "$tmp/"
+    grep -q 'batch = 2' "$tmp/x.nn" && grep -q 'adam(lr: 0.2)' "$tmp/x.nn" || { echo "the copy of xor.nn is not batch 2 adam"; exit 1; }
+    "$nnc" --jit --epochs 40 --metrics "$tmp/full" "$tmp/x.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --epochs 20 --save "$tmp/ck.safetensors" "$tmp/x.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --epochs 40 --load "$tmp/ck.safetensors" --metrics "$tmp/resumed" "$tmp/x.nn" \
         2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    body "$tmp/full" | sed -n 2p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
-    body "$tmp/resumed" | sed -n 1p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+    body "$tmp/full" | sed -n 40p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/a"
+    body "$tmp/resumed" | sed -n 20p | sed 's/"[a-z_]*_seconds*": [0-9.]*//g' > "$tmp/b"
+    [ -s "$tmp/a" ] || { echo "no 40th evaluation"; exit 1; }
     cat "$tmp/a" "$tmp/b"
     cmp "$tmp/a" "$tmp/b" ;;
 resume_mid)
@@ -342,6 +360,8 @@ print("header: ok; a resumed run appends its own, start_step 2")' "$tmp/m" "$roo
         (cd "$tmp" && taskset -c 0 "$nnc" --jit --epochs 1 --metrics one "$root/examples/xor.nn" 2>"$tmp/log") \
             || { cat "$tmp/log"; exit 1; }
         head -1 "$tmp/one" | grep -q '"threads": 1, ' || { echo "under taskset -c 0: $(head -1 "$tmp/one")"; exit 1; }
+    else
+        echo "header: SKIP the affinity check: 'taskset -c 0 true' fails here (no taskset, or no CPU 0 to pin to)"
     fi ;;
 splits)
     cat > "$tmp/m.nn" <<'EOF'
@@ -497,12 +517,15 @@ savefail)
     xor=$root/examples/xor.nn
     for i in $(seq 1 10); do
         rm -f "$tmp/k.safetensors"
-        "$nnc" --jit --epochs 100000 --save "$tmp/k.safetensors" "$xor" >/dev/null 2>&1 &
+        # (one thread: the save is the same on any, and the run burns a core
+        # while it waits to be killed)
+        "$nnc" --jit --threads 1 --epochs 100000 --save "$tmp/k.safetensors" "$xor" >/dev/null 2>&1 &
         pid=$!
         # once it saves (every epoch, from the first), kill it 20-300 ms later
+        # (0.08 s was "0.8": a one-digit count of hundredths slept tenths)
         tries=0
         until [ -e "$tmp/k.safetensors" ] || [ $tries -ge 600 ]; do sleep 0.05; tries=$((tries + 1)); done
-        sleep "0.$(( (i * 37) % 28 + 2 ))"
+        sleep "$(printf '0.%02d' $(( (i * 37) % 28 + 2 )))"
         kill -KILL $pid 2>/dev/null
         wait $pid 2>/dev/null
         [ -e "$tmp/k.safetensors" ] || { echo "kill $i: no checkpoint was ever written"; exit 1; }
@@ -659,6 +682,18 @@ kv)
         kv_compare "$m" "$nnc" --jit "$root/tests/jit/$m.nn" || exit 1
     done
     tail -3 "$tmp/cached" ;;
+eval_every)
+    sed -e 's/batch     = 4/batch = 2/' -e 's/epochs    = 2000/epochs = 1\n    eval_every = 3/' \
+        "$root/examples/xor.nn" > "$tmp/x.nn"
+    cp "$root/examples/xor.csv" "$tmp/"
+    for run in "--epochs 3:3 6" "--steps 7:3 6 7"; do
+        # shellcheck disable=SC2086
+        "$nnc" --jit ${run%%:*} --metrics "$tmp/m" "$tmp/x.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        got=$(body "$tmp/m" | sed 's/.*"step": \([0-9]*\).*/\1/' | tr '\n' ' ')
+        [ "$got" = "${run#*:} " ] || { cat "$tmp/log"; echo "${run%%:*}: evaluated at steps $got, not ${run#*:}"; exit 1; }
+        rm "$tmp/m"
+    done
+    echo "eval_every = 3: evaluations at steps 3 6 (--epochs 3) and 3 6 7 (--steps 7)" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -45,6 +45,37 @@ static void test_folding(void)
     check_const("const A = 4611686018427387904", "A", VAL_INT, 4611686018427387904.0);
 }
 
+/* exp, log, sqrt, abs and pow of numbers are numbers, computed at once */
+static void test_number_functions(void)
+{
+    check_const("const A = sqrt(4.0)", "A", VAL_FLOAT, 2.0);
+    check_const("const D = 64, S = 1 / sqrt(D)", "S", VAL_FLOAT, 0.125);
+    check_const("const A = exp(0)", "A", VAL_FLOAT, 1.0);
+    check_const("const A = log(exp(2.5))", "A", VAL_FLOAT, 2.5);
+    check_const("const A = abs(-3)", "A", VAL_INT, 3);
+    check_const("const A = abs(-2.5)", "A", VAL_FLOAT, 2.5);
+    check_const("const A = pow(2, 10)", "A", VAL_FLOAT, 1024.0);
+    check_const("const A = pow(2.0, 0.5) * sqrt(2.0)", "A", VAL_FLOAT, 2.0);
+    check_error("const A = sqrt(-1)", "sqrt(-1) is not a real number");
+    check_error("const A = log(0)", "log(0) is infinite");
+    check_error("const A = exp(1000)", "exp(1000) is too large to represent");
+    check_error("const A = pow(-8, 1 / 3.0)", "pow(-8, 0.333333) is not a real number");
+    check_error("const A = sqrt([1.0, 4.0])", "a tensor literal belongs in a model or a layer body");
+    check_error("const A = sqrt(\"s\")", "sqrt's x must be a number, found a string");
+    check_error("const A = maximum(1, 2)", "a constant is computed from numbers; it cannot call maximum");
+    /* in a model and a setting too; of a tensor they stay elementwise */
+    FrontRun r;
+    run_text(&r, "model m { input x: f32[4]\n target y: f32[1]\n output x * sqrt(4) + sqrt(x)\n"
+                 " loss mse(dense(x, 1) * sqrt(4.0), y) }\n"
+                 "train { data = csv(\"d.csv\") optimizer = sgd(lr: sqrt(1e-4)) batch = 2 epochs = 1 }");
+    CU_ASSERT_EQUAL_FATAL(r.status, NNC_OK);
+    CU_ASSERT_DOUBLE_EQUAL(r.f.model->train.optimizer_args[0].f, 1e-2, 1e-15);
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[4]\n output x / sqrt(-4.0) }");
+    ASSERT_STR(first_error(&r), "sqrt(-4) is not a real number");
+    run_free(&r);
+}
+
 static void test_errors(void)
 {
     check_error("const A = 10 / 4", "10 / 4 is not a whole number; write 10.0 / 4 for a fraction");
@@ -82,6 +113,7 @@ static void test_dimensions(void)
 
 static const TestCase tests[] = {
     {"folding", test_folding},
+    {"functions of numbers", test_number_functions},
     {"errors", test_errors},
     {"dimensions of types", test_dimensions},
     {NULL, NULL},

@@ -34,18 +34,34 @@ static unsigned long long diag_hash(Span at, const char *text)
     return h;
 }
 
+/* The hashes said already, an open-addressed set (0 marks a free slot; a
+ * hash of 0 is stored as 1): a linear list made a file of n bad bytes cost
+ * n^2/2 compares, most of the front end's time on binary input. */
 static bool diag_is_repeat(DiagSink *ds, unsigned long long h)
 {
-    for (unsigned i = 0; i < ds->nseen; i++)
-        if (ds->seen[i] == h)
-            return true;
-    if (ds->nseen == ds->capseen) {
-        ds->capseen = ds->capseen ? ds->capseen * 2 : 32;
-        ds->seen = realloc(ds->seen, ds->capseen * sizeof *ds->seen);
-        if (!ds->seen)
+    h += !h;
+    if (2 * (ds->nseen + 1) > ds->capseen) {
+        unsigned cap = ds->capseen ? ds->capseen * 2 : 64;
+        unsigned long long *old = ds->seen, *set = calloc(cap, sizeof *set);
+        if (!set)
             abort();
+        for (unsigned i = 0; i < ds->capseen; i++)
+            if (old[i]) {
+                unsigned j = (unsigned)old[i] & (cap - 1);
+                while (set[j])
+                    j = (j + 1) & (cap - 1);
+                set[j] = old[i];
+            }
+        free(old);
+        ds->seen = set;
+        ds->capseen = cap;
     }
-    ds->seen[ds->nseen++] = h;
+    unsigned j = (unsigned)h & (ds->capseen - 1);
+    for (; ds->seen[j]; j = (j + 1) & (ds->capseen - 1))
+        if (ds->seen[j] == h)
+            return true;
+    ds->seen[j] = h;
+    ds->nseen++;
     return false;
 }
 
@@ -72,25 +88,40 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
     char gutter[16];
     int gw = snprintf(gutter, sizeof gutter, "%u", line);
     sb_printf(sb, " %*s | ", gw + 3, gutter);
-    for (uint32_t i = 0; i < len; i++) {
-        /* Control bytes would corrupt a terminal; show them as '?'. */
-        unsigned char c = (unsigned char)text[i];
-        sb_putc(sb, (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c);
+    for (uint32_t i = 0, run = 0; i <= len; i++) {
+        /* Control bytes would corrupt a terminal; show them as '?'.  The
+         * bytes between them go in one piece (a line can be kilobytes). */
+        unsigned char c = i < len ? (unsigned char)text[i] : 0;
+        if (i == len || (c < 0x20 && c != '\t') || c == 0x7f) {
+            sb_putn(sb, text + run, i - run);
+            if (i < len)
+                sb_putc(sb, '?');
+            run = i + 1;
+        }
     }
     sb_putc(sb, '\n');
     sb_printf(sb, " %*s | ", gw + 3, "");
-    /* One caret column per character: UTF-8 continuation bytes take none. */
-    for (uint32_t i = 0; i + 1 < col; i++)
-        if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
-            sb_putc(sb, i < len && text[i] == '\t' ? '\t' : ' ');
+    /* The caret line is made in a buffer of its own and added in one piece
+     * (the column can be in the thousands).  One caret column per
+     * character: UTF-8 continuation bytes take none. */
     uint32_t line_end = (uint32_t)(text - src->text) + len;
     uint32_t stop = end < line_end ? end : line_end;
+    char *marks = malloc((size_t)col + (stop > begin ? stop - begin : 0) + 1), *m = marks;
+    if (!marks)
+        abort();
+    for (uint32_t i = 0; i + 1 < col; i++)
+        if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
+            *m++ = i < len && text[i] == '\t' ? '\t' : ' ';
+    sb_putn(sb, marks, (size_t)(m - marks));
     if (ds->color)
         sb_puts(sb, "\033[1;32m");
-    sb_putc(sb, '^');
+    m = marks;
+    *m++ = '^';
     for (uint32_t i = begin + 1; i < stop; i++)
         if (((unsigned char)src->text[i] & 0xC0) != 0x80)
-            sb_putc(sb, '~');
+            *m++ = '~';
+    sb_putn(sb, marks, (size_t)(m - marks));
+    free(marks);
     if (ds->color)
         sb_puts(sb, "\033[0m");
     sb_putc(sb, '\n');
@@ -98,6 +129,13 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
 
 bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_list ap)
 {
+    /* Past the limit and its note nothing more is printed: a binary file
+     * makes an error per byte, each formatted and hashed for nothing. */
+    if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
+        ds->errors++;
+        ds->last_shown = false;
+        return false;
+    }
     StrBuf msg = {0};
     va_list copy;
     va_copy(copy, ap);
@@ -116,12 +154,12 @@ bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_lis
             ds->errors++;
         else
             ds->warnings++;
-        show = !diag_is_repeat(ds, diag_hash(at, text));
-        if (show && level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
-            if (ds->errors == ds->max_errors + 1)
-                fprintf(ds->out, "%s: note: too many errors; stopping after %d\n",
-                        ds->src->name, ds->max_errors);
+        /* the note comes with the first error past the limit, a repeat too */
+        if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
+            fprintf(ds->out, "%s: note: too many errors; stopping after %d\n", ds->src->name, ds->max_errors);
             show = false;
+        } else {
+            show = !diag_is_repeat(ds, diag_hash(at, text));
         }
         ds->last_shown = show;
     }

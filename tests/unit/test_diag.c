@@ -104,14 +104,58 @@ static void test_limit(void)
     sink_close(&s);
 }
 
+/* The note comes with the first error past the limit even when that error
+ * repeats one printed before (it used to be lost then), and what follows
+ * the limit counts but prints nothing. */
+static void test_limit_after_repeat(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.max_errors = 2;
+    diag_error(&s.ds, SPAN_NONE, "one");
+    diag_error(&s.ds, SPAN_NONE, "two");
+    CU_ASSERT_FALSE(diag_error(&s.ds, SPAN_NONE, "one"));
+    CU_ASSERT_FALSE(diag_error(&s.ds, SPAN_NONE, "three"));
+    diag_note(&s.ds, SPAN_NONE, "a note of a dropped error");
+    CU_ASSERT_TRUE(diag_warning(&s.ds, SPAN_NONE, "a warning is still printed"));
+    ASSERT_STR(sink_text(&s), "m.nn: error: one\nm.nn: error: two\n"
+                              "m.nn: note: too many errors; stopping after 2\n"
+                              "m.nn: warning: a warning is still printed\n");
+    CU_ASSERT_EQUAL(s.ds.errors, 4);
+    sink_close(&s);
+}
+
+/* The set of what was said, through several growths: each of 5000
+ * messages is printed once, its repeat never, a new one still. */
+static void test_many_repeats(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.max_errors = 0;
+    int shown = 0, again = 0;
+    for (int i = 0; i < 5000; i++)
+        shown += diag_error(&s.ds, (Span){(uint32_t)(i % 4), 4}, "e%d", i / 4);
+    for (int i = 0; i < 5000; i++)
+        again += diag_error(&s.ds, (Span){(uint32_t)(i % 4), 4}, "e%d", i / 4);
+    CU_ASSERT_EQUAL(shown, 5000);
+    CU_ASSERT_EQUAL(again, 0);
+    CU_ASSERT_TRUE(diag_error(&s.ds, (Span){0, 4}, "e1250"));
+    CU_ASSERT_EQUAL(s.ds.errors, 10001);
+    sink_close(&s);
+}
+
 static void test_control_bytes(void)
 {
     Sink s;
-    sink_open(&s, "a\x01\x1b[31mb\n");
+    sink_open(&s, "a\x01\x1b[31mb\n\x7f\x02xy\x03\n");
     diag_error(&s.ds, (Span){0, 1}, "x");
+    diag_error(&s.ds, (Span){12, 13}, "y");
     ASSERT_STR(sink_text(&s), "m.nn:1:1: error: x\n"
                               "    1 | a??[31mb\n"
-                              "      | ^\n");
+                              "      | ^\n"
+                              "m.nn:2:4: error: y\n"
+                              "    2 | ??xy?\n"
+                              "      |    ^\n");
     sink_close(&s);
 }
 
@@ -154,6 +198,8 @@ static const TestCase tests[] = {
     {"messages without a location", test_no_location},
     {"repeats dropped", test_repeats_dropped},
     {"error limit", test_limit},
+    {"error limit after a repeat", test_limit_after_repeat},
+    {"repeats among thousands", test_many_repeats},
     {"control bytes in the excerpt", test_control_bytes},
     {"colour", test_color},
     {"offsets to lines", test_line_lookup},

@@ -72,6 +72,12 @@ static const char *const level_color[] = {
     [DIAG_ERROR] = "\033[1;31m", [DIAG_WARNING] = "\033[1;35m", [DIAG_NOTE] = "\033[1;36m",
 };
 
+/* A line longer than this is quoted in part: this many bytes of it, from a
+ * quarter of that before the span, with "..." where it is cut.  A generated
+ * or binary file's one long line was otherwise printed whole with each of
+ * up to 50 errors (megabytes, and most of the fuzz target's time). */
+enum { EXCERPT_BYTES = 256 };
+
 /* The quoted source line and a caret line under the span:
  *    12 |     y = a + b
  *       |         ^~~~~
@@ -85,31 +91,43 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
     source_linecol(src, begin, &line, &col);
     uint32_t len;
     const char *text = source_line(src, line, &len);
+    uint32_t from = 0, to = len;
+    if (len > EXCERPT_BYTES) {
+        uint32_t c = col - 1 < len ? col - 1 : len;
+        from = c > EXCERPT_BYTES / 4 ? c - EXCERPT_BYTES / 4 : 0;
+        if (from > len - EXCERPT_BYTES)
+            from = len - EXCERPT_BYTES;
+        to = from + EXCERPT_BYTES;
+        /* whole characters: no cut inside a UTF-8 sequence */
+        while (from > 0 && ((unsigned char)text[from] & 0xC0) == 0x80)
+            from--;
+        while (to < len && ((unsigned char)text[to] & 0xC0) == 0x80)
+            to--;
+    }
     char gutter[16];
     int gw = snprintf(gutter, sizeof gutter, "%u", line);
-    sb_printf(sb, " %*s | ", gw + 3, gutter);
-    for (uint32_t i = 0, run = 0; i <= len; i++) {
+    sb_printf(sb, " %*s | %s", gw + 3, gutter, from ? "..." : "");
+    for (uint32_t i = from, run = from; i <= to; i++) {
         /* Control bytes would corrupt a terminal; show them as '?'.  The
-         * bytes between them go in one piece (a line can be kilobytes). */
-        unsigned char c = i < len ? (unsigned char)text[i] : 0;
-        if (i == len || (c < 0x20 && c != '\t') || c == 0x7f) {
+         * bytes between them go in one piece. */
+        unsigned char c = i < to ? (unsigned char)text[i] : 0;
+        if (i == to || (c < 0x20 && c != '\t') || c == 0x7f) {
             sb_putn(sb, text + run, i - run);
-            if (i < len)
+            if (i < to)
                 sb_putc(sb, '?');
             run = i + 1;
         }
     }
-    sb_putc(sb, '\n');
-    sb_printf(sb, " %*s | ", gw + 3, "");
-    /* The caret line is made in a buffer of its own and added in one piece
-     * (the column can be in the thousands).  One caret column per
-     * character: UTF-8 continuation bytes take none. */
-    uint32_t line_end = (uint32_t)(text - src->text) + len;
+    sb_puts(sb, to < len ? "...\n" : "\n");
+    sb_printf(sb, " %*s | %s", gw + 3, "", from ? "   " : "");
+    /* The caret line is made in a buffer of its own and added in one piece.
+     * One caret column per character: UTF-8 continuation bytes take none. */
+    uint32_t line_end = (uint32_t)(text - src->text) + to;
     uint32_t stop = end < line_end ? end : line_end;
     char *marks = malloc((size_t)col + (stop > begin ? stop - begin : 0) + 1), *m = marks;
     if (!marks)
         abort();
-    for (uint32_t i = 0; i + 1 < col; i++)
+    for (uint32_t i = from; i + 1 < col; i++)
         if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
             *m++ = i < len && text[i] == '\t' ? '\t' : ' ';
     sb_putn(sb, marks, (size_t)(m - marks));

@@ -144,6 +144,54 @@ static void test_many_repeats(void)
     sink_close(&s);
 }
 
+/* A line of more than 256 bytes is quoted in part: 256 bytes from 64
+ * before the span, "..." where it was cut, the caret still under the span;
+ * a cut never splits a UTF-8 character. */
+static void test_long_line(void)
+{
+    char text[1002];
+    memset(text, 'a', 1000);
+    text[1000] = '\n';
+    text[1001] = 0;
+    char want[1200], as[300];
+    memset(as, 'a', 256);
+    as[256] = 0;
+    Sink s;
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){600, 603}, "middle");
+    snprintf(want, sizeof want, "m.nn:1:601: error: middle\n    1 | ...%s...\n      |    %64s^~~\n", as, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){990, 1000}, "end");
+    snprintf(want, sizeof want, "m.nn:1:991: error: end\n    1 | ...%s\n      |    %246s^~~~~~~~~~\n", as, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){9, 2000}, "start");
+    snprintf(want, sizeof want, "m.nn:1:10: error: start\n    1 | %s...\n      | %9s^%246s\n", as, "", "");
+    for (char *p = strrchr(want, '^') + 1; *p == ' '; p++)
+        *p = '~';  /* the span runs to the cut */
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    /* 200 three-byte characters: the window would start inside one */
+    char euro[602], euros[300];
+    for (int i = 0; i < 200; i++)
+        memcpy(euro + 3 * i, "\xE2\x82\xAC", 3);
+    euro[600] = '\n';
+    euro[601] = 0;
+    memcpy(euros, euro + 234, 258);
+    euros[258] = 0;
+    sink_open(&s, euro);
+    diag_error(&s.ds, (Span){300, 303}, "euro");
+    snprintf(want, sizeof want, "m.nn:1:301: error: euro\n    1 | ...%s...\n      |    %22s^\n", euros, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+}
+
 static void test_control_bytes(void)
 {
     Sink s;
@@ -201,6 +249,7 @@ static const TestCase tests[] = {
     {"error limit after a repeat", test_limit_after_repeat},
     {"repeats among thousands", test_many_repeats},
     {"control bytes in the excerpt", test_control_bytes},
+    {"long lines quoted in part", test_long_line},
     {"colour", test_color},
     {"offsets to lines", test_line_lookup},
     {NULL, NULL},

@@ -34,18 +34,34 @@ static unsigned long long diag_hash(Span at, const char *text)
     return h;
 }
 
+/* The hashes said already, an open-addressed set (0 marks a free slot; a
+ * hash of 0 is stored as 1): a linear list made a file of n bad bytes cost
+ * n^2/2 compares, most of the front end's time on binary input. */
 static bool diag_is_repeat(DiagSink *ds, unsigned long long h)
 {
-    for (unsigned i = 0; i < ds->nseen; i++)
-        if (ds->seen[i] == h)
-            return true;
-    if (ds->nseen == ds->capseen) {
-        ds->capseen = ds->capseen ? ds->capseen * 2 : 32;
-        ds->seen = realloc(ds->seen, ds->capseen * sizeof *ds->seen);
-        if (!ds->seen)
+    h += !h;
+    if (2 * (ds->nseen + 1) > ds->capseen) {
+        unsigned cap = ds->capseen ? ds->capseen * 2 : 64;
+        unsigned long long *old = ds->seen, *set = calloc(cap, sizeof *set);
+        if (!set)
             abort();
+        for (unsigned i = 0; i < ds->capseen; i++)
+            if (old[i]) {
+                unsigned j = (unsigned)old[i] & (cap - 1);
+                while (set[j])
+                    j = (j + 1) & (cap - 1);
+                set[j] = old[i];
+            }
+        free(old);
+        ds->seen = set;
+        ds->capseen = cap;
     }
-    ds->seen[ds->nseen++] = h;
+    unsigned j = (unsigned)h & (ds->capseen - 1);
+    for (; ds->seen[j]; j = (j + 1) & (ds->capseen - 1))
+        if (ds->seen[j] == h)
+            return true;
+    ds->seen[j] = h;
+    ds->nseen++;
     return false;
 }
 
@@ -55,6 +71,12 @@ static const char *const level_name[] = {
 static const char *const level_color[] = {
     [DIAG_ERROR] = "\033[1;31m", [DIAG_WARNING] = "\033[1;35m", [DIAG_NOTE] = "\033[1;36m",
 };
+
+/* A line longer than this is quoted in part: this many bytes of it, from a
+ * quarter of that before the span, with "..." where it is cut.  A generated
+ * or binary file's one long line was otherwise printed whole with each of
+ * up to 50 errors (megabytes, and most of the fuzz target's time). */
+enum { EXCERPT_BYTES = 256 };
 
 /* The quoted source line and a caret line under the span:
  *    12 |     y = a + b
@@ -69,28 +91,55 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
     source_linecol(src, begin, &line, &col);
     uint32_t len;
     const char *text = source_line(src, line, &len);
+    uint32_t from = 0, to = len;
+    if (len > EXCERPT_BYTES) {
+        uint32_t c = col - 1 < len ? col - 1 : len;
+        from = c > EXCERPT_BYTES / 4 ? c - EXCERPT_BYTES / 4 : 0;
+        if (from > len - EXCERPT_BYTES)
+            from = len - EXCERPT_BYTES;
+        to = from + EXCERPT_BYTES;
+        /* whole characters: no cut inside a UTF-8 sequence */
+        while (from > 0 && ((unsigned char)text[from] & 0xC0) == 0x80)
+            from--;
+        while (to < len && ((unsigned char)text[to] & 0xC0) == 0x80)
+            to--;
+    }
     char gutter[16];
     int gw = snprintf(gutter, sizeof gutter, "%u", line);
-    sb_printf(sb, " %*s | ", gw + 3, gutter);
-    for (uint32_t i = 0; i < len; i++) {
-        /* Control bytes would corrupt a terminal; show them as '?'. */
-        unsigned char c = (unsigned char)text[i];
-        sb_putc(sb, (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c);
+    sb_printf(sb, " %*s | %s", gw + 3, gutter, from ? "..." : "");
+    for (uint32_t i = from, run = from; i <= to; i++) {
+        /* Control bytes would corrupt a terminal; show them as '?'.  The
+         * bytes between them go in one piece. */
+        unsigned char c = i < to ? (unsigned char)text[i] : 0;
+        if (i == to || (c < 0x20 && c != '\t') || c == 0x7f) {
+            sb_putn(sb, text + run, i - run);
+            if (i < to)
+                sb_putc(sb, '?');
+            run = i + 1;
+        }
     }
-    sb_putc(sb, '\n');
-    sb_printf(sb, " %*s | ", gw + 3, "");
-    /* One caret column per character: UTF-8 continuation bytes take none. */
-    for (uint32_t i = 0; i + 1 < col; i++)
-        if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
-            sb_putc(sb, i < len && text[i] == '\t' ? '\t' : ' ');
-    uint32_t line_end = (uint32_t)(text - src->text) + len;
+    sb_puts(sb, to < len ? "...\n" : "\n");
+    sb_printf(sb, " %*s | %s", gw + 3, "", from ? "   " : "");
+    /* The caret line is made in a buffer of its own and added in one piece.
+     * One caret column per character: UTF-8 continuation bytes take none. */
+    uint32_t line_end = (uint32_t)(text - src->text) + to;
     uint32_t stop = end < line_end ? end : line_end;
+    char *marks = malloc((size_t)col + (stop > begin ? stop - begin : 0) + 1), *m = marks;
+    if (!marks)
+        abort();
+    for (uint32_t i = from; i + 1 < col; i++)
+        if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
+            *m++ = i < len && text[i] == '\t' ? '\t' : ' ';
+    sb_putn(sb, marks, (size_t)(m - marks));
     if (ds->color)
         sb_puts(sb, "\033[1;32m");
-    sb_putc(sb, '^');
+    m = marks;
+    *m++ = '^';
     for (uint32_t i = begin + 1; i < stop; i++)
         if (((unsigned char)src->text[i] & 0xC0) != 0x80)
-            sb_putc(sb, '~');
+            *m++ = '~';
+    sb_putn(sb, marks, (size_t)(m - marks));
+    free(marks);
     if (ds->color)
         sb_puts(sb, "\033[0m");
     sb_putc(sb, '\n');
@@ -98,6 +147,13 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
 
 bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_list ap)
 {
+    /* Past the limit and its note nothing more is printed: a binary file
+     * makes an error per byte, each formatted and hashed for nothing. */
+    if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
+        ds->errors++;
+        ds->last_shown = false;
+        return false;
+    }
     StrBuf msg = {0};
     va_list copy;
     va_copy(copy, ap);
@@ -116,12 +172,12 @@ bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_lis
             ds->errors++;
         else
             ds->warnings++;
-        show = !diag_is_repeat(ds, diag_hash(at, text));
-        if (show && level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
-            if (ds->errors == ds->max_errors + 1)
-                fprintf(ds->out, "%s: note: too many errors; stopping after %d\n",
-                        ds->src->name, ds->max_errors);
+        /* the note comes with the first error past the limit, a repeat too */
+        if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
+            fprintf(ds->out, "%s: note: too many errors; stopping after %d\n", ds->src->name, ds->max_errors);
             show = false;
+        } else {
+            show = !diag_is_repeat(ds, diag_hash(at, text));
         }
         ds->last_shown = show;
     }

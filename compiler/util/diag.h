@@ -32,7 +32,7 @@ typedef struct DiagSink {
     int           max_errors;/* stop printing after this many (0: no limit) */
     bool          last_shown;/* whether the last error/warning was printed; its notes follow it */
     unsigned      nseen, capseen;
-    unsigned long long *seen;/* hashes of printed (span, text) pairs */
+    unsigned long long *seen;/* hashes of printed (span, text) pairs: a set of capseen slots */
 } DiagSink;
 
 void diag_init(DiagSink *ds, const Source *src, FILE *out);

@@ -96,10 +96,10 @@ void source_linecol(const Source *src, uint32_t off, uint32_t *line, uint32_t *c
 
 const char *source_line(const Source *src, uint32_t line, uint32_t *len)
 {
+    /* the next line's start is one past this one's '\n' (no scan: the
+     * excerpt of each error on a line of kilobytes would repeat it) */
     uint32_t b = src->line_start[line - 1];
-    uint32_t e = b;
-    while (e < src->len && src->text[e] != '\n')
-        e++;
+    uint32_t e = line < src->nlines ? src->line_start[line] - 1 : src->len;
     if (e > b && src->text[e - 1] == '\r')
         e--;
     *len = e - b;

@@ -438,6 +438,46 @@ static void test_truncated_data(void)
                         "tensor 'w': data_offsets [0,16] run past the end of the 8 bytes of data");
 }
 
+/* A header refused after some of its tensors were accepted: load() counts
+ * them (n > 0), so the offsets into the one allocation it never made are
+ * not zero.  safetensors.c once added such offsets to that allocation's
+ * NULL, which is undefined; clang's UBSan reports it (gcc's does not), so
+ * this case stops ubsan.runtime (tests/runtime/clang_ubsan.sh, the runtime
+ * built by clang with -fsanitize=undefined) if it comes back: "runtime
+ * error: applying non-zero offset ... to null pointer".  Here: each is
+ * refused by message, from a file and from memory. */
+static void test_refused_no_null_offset(void)
+{
+    static const struct { const char *header; size_t bytes; const char *want; } cases[] = {
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"b\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         8, "tensor 'b': unknown dtype 'F33'"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+         "\"c\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,40]}}",
+         40, "tensor 'c': 24 bytes of data for shape [2] of F32 (8 bytes)"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, "tensor 'b': data_offsets [4,12] overlap tensor 'a' at [0,8]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        expect_header_error(cases[i].header, cases[i].bytes, cases[i].want);
+        /* the same bytes through the reader of memory (the embedding library's load) */
+        size_t hl = strlen(cases[i].header), size = 8 + hl + cases[i].bytes;
+        unsigned char *file = calloc(1, size);
+        CU_ASSERT_FATAL(file != NULL);
+        for (int k = 0; k < 8; k++)
+            file[k] = (unsigned char)((uint64_t)hl >> (8 * k));
+        memcpy(file + 8, cases[i].header, hl);
+        RtCheckpoint c = {0};
+        char err[256] = "";
+        CU_ASSERT_EQUAL(rt_safetensors_read_memory(file, size, "mem", &c, err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].want));
+        CU_ASSERT_PTR_NULL(c.mem);
+        free(file);
+    }
+}
+
 /* rt_checkpoint_as: F16 (normal, subnormal, zero, inf, nan), BF16 and F64
  * tensors to F32, exactly where the value is an f32 and rounded to nearest
  * where not; the note names each; an integer tensor is refused by name. */
@@ -508,6 +548,7 @@ static const RtTestCase tests[] = {
     {"offsets_overlap", test_offsets_overlap},
     {"bytes_mismatch", test_bytes_mismatch},
     {"truncated_data", test_truncated_data},
+    {"refused_no_null_offset", test_refused_no_null_offset},
     {NULL, NULL},
 };
 

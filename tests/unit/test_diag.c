@@ -104,14 +104,106 @@ static void test_limit(void)
     sink_close(&s);
 }
 
+/* The note comes with the first error past the limit even when that error
+ * repeats one printed before (it used to be lost then), and what follows
+ * the limit counts but prints nothing. */
+static void test_limit_after_repeat(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.max_errors = 2;
+    diag_error(&s.ds, SPAN_NONE, "one");
+    diag_error(&s.ds, SPAN_NONE, "two");
+    CU_ASSERT_FALSE(diag_error(&s.ds, SPAN_NONE, "one"));
+    CU_ASSERT_FALSE(diag_error(&s.ds, SPAN_NONE, "three"));
+    diag_note(&s.ds, SPAN_NONE, "a note of a dropped error");
+    CU_ASSERT_TRUE(diag_warning(&s.ds, SPAN_NONE, "a warning is still printed"));
+    ASSERT_STR(sink_text(&s), "m.nn: error: one\nm.nn: error: two\n"
+                              "m.nn: note: too many errors; stopping after 2\n"
+                              "m.nn: warning: a warning is still printed\n");
+    CU_ASSERT_EQUAL(s.ds.errors, 4);
+    sink_close(&s);
+}
+
+/* The set of what was said, through several growths: each of 5000
+ * messages is printed once, its repeat never, a new one still. */
+static void test_many_repeats(void)
+{
+    Sink s;
+    sink_open(&s, "abc\n");
+    s.ds.max_errors = 0;
+    int shown = 0, again = 0;
+    for (int i = 0; i < 5000; i++)
+        shown += diag_error(&s.ds, (Span){(uint32_t)(i % 4), 4}, "e%d", i / 4);
+    for (int i = 0; i < 5000; i++)
+        again += diag_error(&s.ds, (Span){(uint32_t)(i % 4), 4}, "e%d", i / 4);
+    CU_ASSERT_EQUAL(shown, 5000);
+    CU_ASSERT_EQUAL(again, 0);
+    CU_ASSERT_TRUE(diag_error(&s.ds, (Span){0, 4}, "e1250"));
+    CU_ASSERT_EQUAL(s.ds.errors, 10001);
+    sink_close(&s);
+}
+
+/* A line of more than 256 bytes is quoted in part: 256 bytes from 64
+ * before the span, "..." where it was cut, the caret still under the span;
+ * a cut never splits a UTF-8 character. */
+static void test_long_line(void)
+{
+    char text[1002];
+    memset(text, 'a', 1000);
+    text[1000] = '\n';
+    text[1001] = 0;
+    char want[1200], as[300];
+    memset(as, 'a', 256);
+    as[256] = 0;
+    Sink s;
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){600, 603}, "middle");
+    snprintf(want, sizeof want, "m.nn:1:601: error: middle\n    1 | ...%s...\n      |    %64s^~~\n", as, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){990, 1000}, "end");
+    snprintf(want, sizeof want, "m.nn:1:991: error: end\n    1 | ...%s\n      |    %246s^~~~~~~~~~\n", as, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    sink_open(&s, text);
+    diag_error(&s.ds, (Span){9, 2000}, "start");
+    snprintf(want, sizeof want, "m.nn:1:10: error: start\n    1 | %s...\n      | %9s^%246s\n", as, "", "");
+    for (char *p = strrchr(want, '^') + 1; *p == ' '; p++)
+        *p = '~';  /* the span runs to the cut */
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+
+    /* 200 three-byte characters: the window would start inside one */
+    char euro[602], euros[300];
+    for (int i = 0; i < 200; i++)
+        memcpy(euro + 3 * i, "\xE2\x82\xAC", 3);
+    euro[600] = '\n';
+    euro[601] = 0;
+    memcpy(euros, euro + 234, 258);
+    euros[258] = 0;
+    sink_open(&s, euro);
+    diag_error(&s.ds, (Span){300, 303}, "euro");
+    snprintf(want, sizeof want, "m.nn:1:301: error: euro\n    1 | ...%s...\n      |    %22s^\n", euros, "");
+    ASSERT_STR(sink_text(&s), want);
+    sink_close(&s);
+}
+
 static void test_control_bytes(void)
 {
     Sink s;
-    sink_open(&s, "a\x01\x1b[31mb\n");
+    sink_open(&s, "a\x01\x1b[31mb\n\x7f\x02xy\x03\n");
     diag_error(&s.ds, (Span){0, 1}, "x");
+    diag_error(&s.ds, (Span){12, 13}, "y");
     ASSERT_STR(sink_text(&s), "m.nn:1:1: error: x\n"
                               "    1 | a??[31mb\n"
-                              "      | ^\n");
+                              "      | ^\n"
+                              "m.nn:2:4: error: y\n"
+                              "    2 | ??xy?\n"
+                              "      |    ^\n");
     sink_close(&s);
 }
 
@@ -154,7 +246,10 @@ static const TestCase tests[] = {
     {"messages without a location", test_no_location},
     {"repeats dropped", test_repeats_dropped},
     {"error limit", test_limit},
+    {"error limit after a repeat", test_limit_after_repeat},
+    {"repeats among thousands", test_many_repeats},
     {"control bytes in the excerpt", test_control_bytes},
+    {"long lines quoted in part", test_long_line},
     {"colour", test_color},
     {"offsets to lines", test_line_lookup},
     {NULL, NULL},

@@ -213,24 +213,35 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
     }
 }
 
-int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
+int ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int *in, int nin, const IrAttr *a)
 {
     const IrNode *s = &src->nodes[node];
-    int *in = ARENA_ARRAY(dst->arena, int, s->nin + 1);
-    for (int k = 0; k < s->nin; k++)
-        in[k] = map[s->in[k]];
-    int id = ir_add(dst, s->op, in, s->nin, &s->a, s->at);
+    int id = ir_add(dst, op, in, nin, a, s->at);
     if (id < 0)
         return -1;
     IrNode *d = &dst->nodes[id];
-    d->type = s->type;
-    d->fwd = s->fwd >= 0 ? map[s->fwd] : -1;
+    d->fwd = -1;
     d->rule = s->rule;
     d->layer = s->layer;
     if (node < src->nforward)
         dst->nforward = dst->n;
     if (node < src->ngrad)
         dst->ngrad = dst->n;
+    return id;
+}
+
+int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
+{
+    const IrNode *s = &src->nodes[node];
+    int *in = ARENA_ARRAY(dst->arena, int, s->nin + 1);
+    for (int k = 0; k < s->nin; k++)
+        in[k] = map[s->in[k]];
+    int id = ir_add_like(dst, src, node, s->op, in, s->nin, &s->a);
+    if (id < 0)
+        return -1;
+    IrNode *d = &dst->nodes[id];
+    d->type = s->type;
+    d->fwd = s->fwd >= 0 ? map[s->fwd] : -1;
     return id;
 }
 

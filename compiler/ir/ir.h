@@ -215,6 +215,10 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
  * renamed by map[old] = new; returns its index in dst.  Keeps the stage
  * boundaries: nodes copied from src's forward part count as forward. */
 int  ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map);
+/* Appends to dst a node of op over in[] with attributes a that stands where
+ * node of src stood: its source place, rule, layer, and its side of the
+ * forward/gradient boundaries (fwd unset).  Returns its id or -1. */
+int  ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int *in, int nin, const IrAttr *a);
 /* ir_copy for a pass rewriting src into dst: sets map[node] to the copy.
  * If the copy fails (src was not verified), returns false with the reason in
  * src->error (unless src had an error already); the pass then leaves src as

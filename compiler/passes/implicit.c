@@ -47,24 +47,6 @@ static int use_of(const IrGraph *g, int m, int r)
     return USE_NONE;
 }
 
-/* Appends node s of src with operands in[] and attributes a (provenance as ir_copy). */
-static int add_like(IrGraph *dst, const IrGraph *src, int s, IrOp op, const int *in, int nin, const IrAttr *a)
-{
-    const IrNode *sn = &src->nodes[s];
-    int id = ir_add(dst, op, in, nin, a, sn->at);
-    if (id < 0)
-        return -1;
-    IrNode *d = &dst->nodes[id];
-    d->fwd = -1;
-    d->rule = sn->rule;
-    d->layer = sn->layer;
-    if (s < src->nforward)
-        dst->nforward = dst->n;
-    if (s < src->ngrad)
-        dst->ngrad = dst->n;
-    return id;
-}
-
 int pass_implicit_patches(IrGraph *g)
 {
     int n = g->n;
@@ -137,12 +119,12 @@ int pass_implicit_patches(IrGraph *g)
         int image = map[pn->in[0]];
         if (form[i] == USE_A) {
             in[0] = image;
-            map[i] = add_like(&dst, g, i, s->op, in, s->nin, &a);
+            map[i] = ir_add_like(&dst, g, i, s->op, in, s->nin, &a);
         } else {  /* (gᵀ · rows)ᵀ */
             int swapped[2] = {in[1], image};
-            int t = add_like(&dst, g, i, IR_MATMUL, swapped, 2, &a);
+            int t = ir_add_like(&dst, g, i, IR_MATMUL, swapped, 2, &a);
             IrAttr pa = {.i = {1, 0}};
-            map[i] = t < 0 ? -1 : add_like(&dst, g, i, IR_PERMUTE, &t, 1, &pa);
+            map[i] = t < 0 ? -1 : ir_add_like(&dst, g, i, IR_PERMUTE, &t, 1, &pa);
         }
         if (map[i] < 0) {
             if (!g->error)

@@ -118,7 +118,7 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     cg_loop_end(c, &r);
 }
 
-void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, int NR, int VW,
+void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t panels, int NR, int VW,
                         LLVMValueRef packB)
 {
     Win w = win_of(c, v);
@@ -126,7 +126,7 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
     /* k outer: a pixel's place is worked out once for all its panels */
     CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
-    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
+    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "ipanel");
     LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
     LLVMValueRef dst = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                           cg_i64(c, NR), ""));

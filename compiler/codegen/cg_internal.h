@@ -135,7 +135,7 @@ bool         cg_patches_has(IrOp op);   /* whether op is one of them */
 LLVMValueRef cg_implicit_load(Cg *c, int v, LLVMValueRef pix, LLVMValueRef kk);
 void         cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
                                 int64_t kstride, int VW, bool whole, LLVMValueRef apack);
-void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, int NR, int VW,
+void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t panels, int NR, int VW,
                                 LLVMValueRef packB);
 LLVMValueRef cg_patches_extent(Cg *c, int v);
 

@@ -107,47 +107,16 @@ static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 6
 static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c); }  /* TW: the tile's vectors */
 static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
-static bool tiny_product(Cg *c, int v, const Mm *mm);
-
-/* Items by panels: a matrix with at most PANEL_ROWS rows and at least
- * PANEL_MIN panels of NR columns is cut by columns, one panel of NR columns
- * × all of its rows per item, instead of by rows (MR rows × all columns).
- * Cut by rows, every thread packs the whole of op(B) (each of its claims
- * needs every panel), and with few rows that packing is a large part of the
- * work: the MNIST MLP's batch-64 products, whose B is 100,352 reals, and
- * the GPT's weight gradients (128 rows, K = 2048) packed op(B) twice on two
- * threads.  Cut by panels, each panel is packed once per call, by the thread
- * that runs it.  Why not always: a panel item reads all of A's chunk (rows ×
- * kc reals) from L2 for each panel; past 256 rows that is over 256 KB at
- * kc = 256, and packing is a small part of the work anyway (it is K·N
- * against rows·K·N multiply-adds).  Fewer than 4 panels leave too few items
- * for the threads.  One item still computes every element of C it holds
- * with all of its k terms in order, so the cut changes no bit. */
-enum { PANEL_ROWS = 256, PANEL_MIN = 4 };
-
-/* Whether the items of v are panels (see PANEL_ROWS), for M rows per
- * matrix: an i1, a constant when M is. */
-static LLVMValueRef by_panels(Cg *c, int v, const Mm *mm, LLVMValueRef M)
-{
-    int64_t panels = (mm->n + tile_nr(c) - 1) / tile_nr(c);
-    if (panels < PANEL_MIN || tiny_product(c, v, mm))
-        return LLVMConstInt(c->t_i1, 0, 0);
-    /* more than one block of rows: the few-rows path (M < FEW_ROWS <= MR) keeps its items */
-    return LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, M, cg_i64(c, tile_mr(c)), ""),
-                        LLVMBuildICmp(c->b, LLVMIntSLE, M, cg_i64(c, PANEL_ROWS), ""), "by_panels");
-}
-
-/* matrices × (blocks of MR rows, or panels of NR columns: by_panels) */
+/* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
-    int MR = tile_mr(c), NR = tile_nr(c);
+    int MR = tile_mr(c);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
-    LLVMValueRef per_mat = LLVMBuildSelect(c->b, by_panels(c, v, &mm, m), cg_i64(c, (mm.n + NR - 1) / NR), blocks, "");
-    return LLVMBuildNSWMul(c->b, mats, per_mat, "items");
+    return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
 
 double cg_matmul_flops(Cg *c, int v, int64_t batch)
@@ -515,7 +484,7 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
 }
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into its panels p_lo .. p_hi - 1 of NR columns, k-major:
+ * at b0), into `panels` (n / NR rounded up) panels of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
  * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
  * at a time are VW contiguous vector loads, transposed in registers (log2
@@ -525,14 +494,14 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
  * VW values of k, go one element at a time.  The same numbers land in the
  * same places either way. */
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
+                            int64_t n, int64_t panels, LLVMValueRef packB)
 {
     int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
     LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
-    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "tpanel");
+    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         LLVMValueRef c0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "c0");
@@ -817,37 +786,24 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i1, 1, "tag_chunk");
     packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, slot_reals, ""));  /* this chunk's slot */
 
-    /* an item: matrix mat's block of MR rows `part` and all panels, or its
-     * panel `part` and all blocks of rows (by_panels) */
-    LLVMValueRef byp = by_panels(c, v, &mm, M);
-    LLVMValueRef per_mat = LLVMBuildSelect(c->b, byp, cg_i64(c, panels), blocks, "per_mat");
-    CgLoop item = cg_loop_begin(c, begin, end, "item");
-    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, per_mat, "mat");
-    LLVMValueRef part = LLVMBuildSRem(c->b, item.iv, per_mat, "part");
-    LLVMValueRef part1 = LLVMBuildNSWAdd(c->b, part, cg_i64(c, 1), "");
-    LLVMValueRef p_lo = LLVMBuildSelect(c->b, byp, part, cg_i64(c, 0), "p_lo");
-    LLVMValueRef p_hi = LLVMBuildSelect(c->b, byp, part1, cg_i64(c, panels), "p_hi");
-    LLVMValueRef blk_lo = LLVMBuildSelect(c->b, byp, cg_i64(c, 0), part, "blk_lo");
-    LLVMValueRef blk_hi = LLVMBuildSelect(c->b, byp, blocks, part1, "blk_hi");
+    CgLoop item = cg_loop_begin(c, begin, end, "block");
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
+    LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
-    /* pack this chunk of op(B)'s panels [p_lo, p_hi) unless the slot holds
-     * them already: the tag is the matrix (times the panels and plus the
-     * panel, by panels) and the chunk */
-    LLVMValueRef packs = LLVMBuildSelect(c->b, byp, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, cg_i64(c, panels), ""), part, ""),
-                                         mat, "packs");
-    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, packs, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
+    /* pack this chunk of op(B) into panels unless the slot holds it already */
+    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                                        LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);
     LLVMPositionBuilderAtEnd(c->b, pack);
-    LLVMBuildStore(c->b, packs, tag_mat);
+    LLVMBuildStore(c->b, mat, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
     if (n->a.i[3] == 2) {
-        cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
+        cg_implicit_pack_b(c, v, k0, kn, mm.n, panels, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
          * reals, copied as vectors (selected element by element, LLVM made
@@ -855,7 +811,7 @@ void cg_matmul_body(Cg *c, int v)
          * the last panel, when n is not a multiple of NR, element by element. */
         int64_t whole = mm.n / NR;
         if (whole > 0) {
-            CgLoop vp = cg_loop_begin(c, p_lo, imin(c, p_hi, cg_i64(c, whole)), "vpanel");
+            CgLoop vp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole), "vpanel");
             CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
             LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
             LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
@@ -868,9 +824,7 @@ void cg_matmul_body(Cg *c, int v)
             cg_loop_end(c, &vk);
             cg_loop_end(c, &vp);
         }
-        LLVMValueRef from = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, p_lo, cg_i64(c, whole), ""), p_lo,
-                                            cg_i64(c, whole), "");
-        CgLoop pp = cg_loop_begin(c, from, p_hi, "panel");
+        CgLoop pp = cg_loop_begin(c, cg_i64(c, whole), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
@@ -888,8 +842,6 @@ void cg_matmul_body(Cg *c, int v)
     }
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
-    CgLoop blk = cg_loop_begin(c, blk_lo, blk_hi, "block");
-    LLVMValueRef i0 = LLVMBuildNSWMul(c->b, blk.iv, cg_i64(c, MR), "i0");
 
     /* op(A)'s MR rows of this chunk are read where they are, one element
      * per row and k broadcast by the microkernel: packing them (k-major,
@@ -916,7 +868,7 @@ void cg_matmul_body(Cg *c, int v)
     const IrShape *cs = &n->shape;
     LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
 
-    CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "jb");
+    CgLoop panel = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "jb");
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
     LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
     /* The accumulators start at 0, or at the partial sums of the chunks
@@ -1040,7 +992,6 @@ void cg_matmul_body(Cg *c, int v)
     }
     LLVMPositionBuilderAtEnd(c->b, stored);
     cg_loop_end(c, &panel);
-    cg_loop_end(c, &blk);
     cg_loop_end(c, &item);
     cg_loop_end(c, &chunk);
     LLVMBuildBr(c->b, skip);

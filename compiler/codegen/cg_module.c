@@ -24,11 +24,8 @@
 #include "cg_module.h"
 
 /* Work below this many items runs on the calling thread: waking the pool
- * costs more than it saves.  A matmul's items are large (MR rows or NR
- * columns of the product each, cg_matmul.c) and its FLOPs decide
- * (threads_from_batch): it needs two, one for each of two threads (the
- * GPT's [128, 128] weight gradients are 4 items of 2048·128·32 multiply-adds). */
-enum { PARALLEL_MIN_ITEMS = 8, PARALLEL_MIN_MATMUL_ITEMS = 2 };
+ * costs more than it saves. */
+enum { PARALLEL_MIN_ITEMS = 8 };
 
 /* Nor does a kernel smaller than this (at the step's batch) go to the pool:
  * a call costs about 1-2 us of synchronisation however small its work
@@ -331,9 +328,7 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             done++;
             LLVMValueRef extent = cg_kernel_extent(c, v);
             int64_t from = threads_from_batch(c, v);
-            bool mm = g->nodes[v].op == IR_MATMUL || g->nodes[v].op == IR_MATMUL_EPI;
-            if (LLVMIsAConstantInt(extent)
-                && LLVMConstIntGetSExtValue(extent) < (mm ? PARALLEL_MIN_MATMUL_ITEMS : PARALLEL_MIN_ITEMS))
+            if (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
                 from = INT64_MAX;
             LLVMBasicBlockRef direct = NULL, pooled = NULL, joined = NULL;
             if (from > 0 && from < INT64_MAX) {  /* the step's batch decides */

@@ -279,74 +279,6 @@ static void test_few_rows(void)
                     check_few_rows(t ? IR_F64 : IR_F32, ks[k], ns[n], m, t ? 1e-12 : 1e-5);
 }
 
-/* A matmul's items are blocks of rows, or panels of columns for a matrix
- * of at most 256 rows (cg_matmul.c's by_panels): y = x·Wᵀ (and x·W) at
- * batch 64 (by panels) and at batch 300 (by rows), x's first 64 rows the
- * same in both.  K = 400 is two chunks of the contraction (partial sums
- * resumed from C), N = 200 seven panels of 32, the last 8 wide.  Each run
- * against the interpreter within 1e-5, on 1 and 2 threads to the bit
- * (jit_compare), and the first 64 rows of the two runs to the bit: the cut
- * changes which thread and item compute an element, never its sum. */
-static void check_panels_rows(bool tb)
-{
-    const int64_t K = 400, N = 200, batches[2] = {64, 300};
-    Arena arena;
-    arena_init(&arena);
-    IrGraph g;
-    ir_init(&g, &arena, NULL, "panels", IR_F32);
-    IrShape xs = {2, {IR_BATCH, K}}, ws = tb ? (IrShape){2, {N, K}} : (IrShape){2, {K, N}};
-    int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &xs, SPAN_NONE);
-    int w = ir_input(&g, ROLE_PARAM, "w", IR_F32, &ws, SPAN_NONE);
-    ir_output(&g, "y", ir_matmul(&g, x, w, false, tb, SPAN_NONE), OUT_PREDICTION, -1);
-    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
-    pass_fuse(&g);
-    CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
-    IrPlan *plan = plan_memory(&g, 64);
-    JitEntry entry = jit_compile(&g, plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    JitRun run[2];
-    for (int r = 0; r < 2; r++) {
-        int64_t M = batches[r];
-        IrEval ev;
-        ir_eval_init(&ev, &g, M);
-        double *v = malloc(sizeof *v * (size_t)(M * K + N * K));
-        for (int i = 0; i < g.n; i++) {
-            const IrNode *n = &g.nodes[i];
-            if (n->op != IR_INPUT)
-                continue;
-            int64_t len = ir_elems(&n->shape, M);
-            for (int64_t e = 0; e < len; e++)  /* element e of x is the same at either batch */
-                v[e] = n->a.role == ROLE_PARAM ? 0.1 * sin((double)e * 0.91) : sin((double)e * 0.37);
-            ir_eval_set(&ev, i, v);
-        }
-        free(v);
-        CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
-        const char *worst_name;
-        double worst = jit_compare(entry, &g, plan, &ev, &worst_name);
-        if (worst > 1e-5)
-            fprintf(stderr, "panels/rows %s at batch %lld: differs from the interpreter by %.3g relative\n",
-                    tb ? "x·Wᵀ" : "x·W", (long long)M, worst);
-        CU_ASSERT(worst <= 1e-5);
-        jit_run(&run[r], entry, &g, plan, &ev, NULL);
-        ir_eval_free(&ev);
-    }
-    const IrNode *n;
-    const uint8_t *a = jit_output(&run[0], &g, plan, &g.outs[0], &n);
-    const uint8_t *b = jit_output(&run[1], &g, plan, &g.outs[0], &n);
-    if (memcmp(a, b, (size_t)(64 * N) * sizeof(float)) != 0)
-        fprintf(stderr, "panels/rows %s: the first 64 rows differ between batch 64 and batch 300\n", tb ? "x·Wᵀ" : "x·W");
-    CU_ASSERT(memcmp(a, b, (size_t)(64 * N) * sizeof(float)) == 0);
-    jit_run_free(&run[0]);
-    jit_run_free(&run[1]);
-    arena_free(&arena);
-}
-
-static void test_panels_rows(void)
-{
-    check_panels_rows(true);
-    check_panels_rows(false);
-}
-
 /* A row's sum and maximum of 32 or more elements go in 16 lanes, folded in
  * halves, then the row's tail in order (cg_kernels.c's body_rows): a
  * softmax over rows of L = 31 (one lane, in order), 32 and 128 (lanes, no
@@ -503,7 +435,6 @@ static const TestCase tests[] = {
     {"one compiled step serves every batch", test_any_batch},
     {"reductions down columns match the interpreter", test_reduce_columns},
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
-    {"matmul items by panels and by rows give the same bits", test_panels_rows},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {NULL, NULL},
 };

@@ -10,6 +10,8 @@ import os
 import statistics
 import struct
 import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -82,8 +84,8 @@ def torch_epoch(model, opt, x, y, sched=None, batch=64):
 class NncRun:
     """One nnc --jit -v run: its metrics lines (dicts) and compile time (ms)."""
 
-    def __init__(self, model, args, metrics, nnc=NNC):
-        env = dict(os.environ, NNC_DATA=DATA)
+    def __init__(self, model, args, metrics, nnc=NNC, env=None):
+        env = dict(os.environ, NNC_DATA=DATA, **(env or {}))
         out = subprocess.run([nnc, "--jit", "-v", "--metrics", metrics, *args, os.path.join(ROOT, model)],
                              env=env, capture_output=True, text=True)
         if out.returncode != 0:
@@ -96,6 +98,18 @@ class NncRun:
         self.compile_ms = next((float(line.split()[2]) for line in out.stderr.splitlines()
                                 if line.startswith("compiled in ")), float("nan"))
         self.last = self.lines[-1]
+
+
+def step_seconds(model, args, nnc=NNC, env=None):
+    """Wall seconds per training step of one nnc --jit run: the train_seconds
+    of its metrics lines (training steps only) over its steps; stops the
+    bench with nnc's message if the run fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = NncRun(model, args, os.path.join(tmp, "m.jsonl"), nnc=nnc, env=env)
+        except RuntimeError as e:
+            sys.exit(str(e))
+    return sum(line.get("train_seconds", 0.0) for line in r.lines) / r.last["step"]
 
 
 def cpu_model():

@@ -20,7 +20,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 
 import benchlib
 from benchlib import ROOT
@@ -42,12 +41,7 @@ def run(nnc, model, threads, quick=False):
         args = QUICK[model]
     if threads:
         args = [*args, "--threads", str(threads)]
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            r = benchlib.NncRun(path, args, os.path.join(tmp, "m.jsonl"), nnc=nnc)
-        except RuntimeError as e:
-            sys.exit(str(e))
-    return sum(line.get("train_seconds", 0.0) for line in r.lines) / r.last["step"]
+    return benchlib.step_seconds(path, args, nnc=nnc)
 
 
 def main():

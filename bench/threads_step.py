@@ -22,7 +22,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 
 import benchlib
@@ -37,19 +36,7 @@ MODELS = {  # path, arguments, examples per step (the train block's batch)
 
 def step_seconds(nnc, model, threads, cache):
     path, args, _ = MODELS[model]
-    with tempfile.TemporaryDirectory() as tmp:
-        env_cache = os.environ.get("NNC_CACHE_DIR")
-        os.environ["NNC_CACHE_DIR"] = cache
-        try:
-            r = benchlib.NncRun(path, [*args, "--threads", str(threads)], os.path.join(tmp, "m.jsonl"), nnc=nnc)
-        except RuntimeError as e:
-            sys.exit(str(e))
-        finally:
-            if env_cache is None:
-                del os.environ["NNC_CACHE_DIR"]
-            else:
-                os.environ["NNC_CACHE_DIR"] = env_cache
-    return sum(line.get("train_seconds", 0.0) for line in r.lines) / r.last["step"]
+    return benchlib.step_seconds(path, [*args, "--threads", str(threads)], nnc=nnc, env={"NNC_CACHE_DIR": cache})
 
 
 def main():

@@ -245,6 +245,29 @@ int ir_copy(IrGraph *dst, const IrGraph *src, int node, const int *map)
     return id;
 }
 
+void ir_users(IrGraph *g, IrUsers *u)
+{
+    int n = g->n, total = 0;
+    for (int i = 0; i < n; i++)
+        total += g->nodes[i].nin;
+    u->is_output = ARENA_ARRAY(g->arena, bool, n + 1);
+    for (int i = 0; i < g->nouts; i++)
+        u->is_output[g->outs[i].value] = true;
+    u->first = ARENA_ARRAY(g->arena, int, n + 1);
+    u->next = ARENA_ARRAY(g->arena, int, total + 1);
+    u->node = ARENA_ARRAY(g->arena, int, total + 1);
+    for (int i = 0; i < n; i++)
+        u->first[i] = -1;
+    int e = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++) {
+            int src = g->nodes[i].in[k];
+            u->node[e] = i;
+            u->next[e] = u->first[src];
+            u->first[src] = e++;
+        }
+}
+
 bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map)
 {
     map[node] = ir_copy(dst, src, node, map);

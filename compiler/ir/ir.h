@@ -224,6 +224,15 @@ int  ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int 
  * src->error (unless src had an error already); the pass then leaves src as
  * it is. */
 bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map);
+/* Who reads each node, for passes that rewrite by looking at users: the
+ * users of node i are node[e] for e = first[i], next[e], ... until -1 (last
+ * user first); is_output[i] whether i is one of the graph's outputs.  In
+ * g's arena, valid until g changes. */
+typedef struct IrUsers {
+    int *first, *next, *node;
+    bool *is_output;
+} IrUsers;
+void ir_users(IrGraph *g, IrUsers *u);
 /* Ends a rewrite: dst takes src's outputs, values renamed by map, then
  * replaces src. */
 void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map);

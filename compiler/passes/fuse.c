@@ -94,26 +94,10 @@ static bool in_region(const int *member, int nmember, int r)
 int pass_fuse(IrGraph *g)
 {
     int n = g->n;
-    bool *is_output = ARENA_ARRAY(g->arena, bool, n + 1);
-    for (int i = 0; i < g->nouts; i++)
-        is_output[g->outs[i].value] = true;
-    /* users of each node, as lists */
-    int *first_user = ARENA_ARRAY(g->arena, int, n + 1), *next_user = NULL, *user_node = NULL;
-    int total = 0;
-    for (int i = 0; i < n; i++)
-        total += g->nodes[i].nin;
-    next_user = ARENA_ARRAY(g->arena, int, total + 1);
-    user_node = ARENA_ARRAY(g->arena, int, total + 1);
-    for (int i = 0; i < n; i++)
-        first_user[i] = -1;
-    int e = 0;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].nin; k++) {
-            int src = g->nodes[i].in[k];
-            user_node[e] = i;
-            next_user[e] = first_user[src];
-            first_user[src] = e++;
-        }
+    IrUsers users;
+    ir_users(g, &users);
+    bool *is_output = users.is_output;
+    int *first_user = users.first, *next_user = users.next, *user_node = users.node;
 
     /* Each fusible node belongs to up to MAX_COPIES regions (more than one:
      * it is recomputed in each). */

@@ -50,24 +50,10 @@ static int use_of(const IrGraph *g, int m, int r)
 int pass_implicit_patches(IrGraph *g)
 {
     int n = g->n;
-    bool *is_output = ARENA_ARRAY(g->arena, bool, n + 1);
-    for (int i = 0; i < g->nouts; i++)
-        is_output[g->outs[i].value] = true;
-    /* users as lists */
-    int total = 0;
-    for (int i = 0; i < n; i++)
-        total += g->nodes[i].nin;
-    int *first = ARENA_ARRAY(g->arena, int, n + 1), *next = ARENA_ARRAY(g->arena, int, total + 1);
-    int *user = ARENA_ARRAY(g->arena, int, total + 1), e = 0;
-    for (int i = 0; i < n; i++)
-        first[i] = -1;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].nin; k++) {
-            int s = g->nodes[i].in[k];
-            user[e] = i;
-            next[e] = first[s];
-            first[s] = e++;
-        }
+    IrUsers users;
+    ir_users(g, &users);
+    bool *is_output = users.is_output;
+    int *first = users.first, *next = users.next, *user = users.node;
     int *form = ARENA_ARRAY(g->arena, int, n + 1);   /* per matmul: USE_*, and the patches it reads */
     int *from = ARENA_ARRAY(g->arena, int, n + 1);
     int changed = 0;

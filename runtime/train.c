@@ -219,6 +219,17 @@ static int evaluate(Loop *L, Eval *out)
 
 static const char no_scratch[] = "out of memory for the scratch space of the generated code";
 
+/* The error for a failed evaluate() (e: -1 here, 1 on another rank); step 0
+ * for --eval, which evaluates without training. */
+static int eval_failed(const Loop *L, int e, int64_t step, char *err, size_t errlen)
+{
+    if (e > 0)
+        return rt_fail(1, err, errlen, "rank %d: stopping with a rank that failed evaluating", L->rank);
+    if (step > 0)
+        return rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch);
+    return rt_fail(1, err, errlen, "%s", no_scratch);
+}
+
 /* ---- sampling -------------------------------------------------------------------------- */
 
 enum { SAMPLE_STREAM = 10 };
@@ -685,8 +696,9 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     }
     if (c->eval_only) {
         Eval ev;
-        if (evaluate(&L, &ev) != 0) {
-            rc = rt_fail(1, err, errlen, "%s", no_scratch);
+        int e = evaluate(&L, &ev);
+        if (e != 0) {
+            rc = eval_failed(&L, e, 0, err, errlen);
             goto done;
         }
         fprintf(L.log, "test_loss %.4f", ev.loss);
@@ -809,13 +821,14 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         }
         loss_sum += loss * (double)b;
         loss_examples += b;
-        train_seconds += rt_now() - step_start;
+        double now = rt_now();
+        train_seconds += now - step_start;
         int end_of_epoch = spe && step % spe == 0;
         /* every eval_every steps when set, else at each epoch's end; and at the last step */
         int eval_now = step == total || (c->eval_every ? step % c->eval_every == 0 : end_of_epoch);
-        if (c->progress && (rt_now() - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
-            L.last_bar = rt_now();
-            double elapsed = rt_now() - epoch_start;
+        if (c->progress && (now - L.last_bar >= 0.1 || eval_now)) {  /* ten redraws a second at most */
+            L.last_bar = now;
+            double elapsed = now - epoch_start;
             int64_t done = spe ? (step - 1) % spe + 1 : step, span = spe ? spe : total;
             double rate = (double)loss_examples / (elapsed > 0 ? elapsed : 1e-9);
             double eta = elapsed / (double)(spe ? done : step) * (double)(span - done);
@@ -825,8 +838,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             Eval ev;
             int e = evaluate(&L, &ev);
             if (e != 0) {
-                rc = e < 0 ? rt_fail(1, err, errlen, "step %lld: evaluating: %s", (long long)step, no_scratch)
-                           : rt_fail(1, err, errlen, "rank %d: stopping with a rank that failed evaluating", L.rank);
+                rc = eval_failed(&L, e, step, err, errlen);
                 break;
             }
             /* a line per evaluation, but no more than about 20 in a run (xor has 2000 epochs) */

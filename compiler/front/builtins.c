@@ -692,6 +692,12 @@ static bool check_npz(CallCheck *cc)
     {.name = "eps", .kind = PK_FLOAT, .def = FLT(1e-8), .range = "(0,inf)", .doc = "added to the denominator"}, \
     OPT_WD(wd), OPT_CLIP
 
+/* The functions of numbers (Builtin.of_number). */
+static double num_exp(double x, double p) { (void)p; return exp(x); }
+static double num_log(double x, double p) { (void)p; return log(x); }
+static double num_sqrt(double x, double p) { (void)p; return sqrt(x); }
+static double num_abs(double x, double p) { (void)p; return fabs(x); }
+
 const Builtin builtin_table[B_COUNT] = {
     [B_DENSE] = {"dense", BC_LAYER, "dense", {
         X_TENSOR("x", "input [..., in]"),
@@ -770,14 +776,14 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
     }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
 
-    [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT},
-    [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT},
-    [B_SQRT] = {"sqrt", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "square root", BR_ELEMENT},
-    [B_ABS] = {"abs", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "|x|", BR_ELEMENT},
+    [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT, num_exp},
+    [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT, num_log},
+    [B_SQRT] = {"sqrt", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "square root", BR_ELEMENT, num_sqrt},
+    [B_ABS] = {"abs", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "|x|", BR_ELEMENT, num_abs},
     [B_POW] = {"pow", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "p", .kind = PK_FLOAT, .required = true, .doc = "the exponent, a number"},
-    }, check_elementwise, "xᵖ for a constant p", BR_ELEMENT},
+    }, check_elementwise, "xᵖ for a constant p", BR_ELEMENT, pow},
     [B_MAXIMUM] = {"maximum", BC_LAYER, NULL, {
         {.name = "a", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},
         {.name = "b", .kind = PK_OPERAND, .required = true, .doc = "a real tensor or a number"},

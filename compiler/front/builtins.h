@@ -112,6 +112,11 @@ typedef struct Builtin {
                             * input and target; NULL for optimizers and schedules */
     const char  *doc;      /* one line */
     BuiltinReach reach;    /* layers */
+    /* also a function of numbers: of a number x (and the number p, its second
+     * argument, if any) it gives a number, computed when the program is
+     * checked, so constants and settings may call it (1 / sqrt(64.0));
+     * NULL: of tensors only */
+    double (*of_number)(double x, double p);
 } Builtin;
 
 extern const Builtin builtin_table[B_COUNT];

@@ -254,47 +254,28 @@ static const char *choices_phrase(Sema *s, const char *choices)
     return r;
 }
 
-/* The value of one argument, converted and checked against its parameter. */
-/* The built-ins that are also functions of numbers: of a number (an
- * integer or a real) they give a number, computed at once, so constants and
- * settings may call them (const SCALE = 1 / sqrt(64.0)). */
-static bool of_numbers(const Builtin *b)
-{
-    switch (b - builtin_table) {
-    case B_EXP: case B_LOG: case B_SQRT: case B_ABS: case B_POW: return true;
-    default: return false;
-    }
-}
-
-/* of_numbers(b) of number arguments: a real (abs of an integer: an
+/* Builtin.of_number of number arguments: a real (abs of an integer: an
  * integer), or an error when the result is not a finite real. */
 static Value fold_call(Sema *s, const AstNode *call, const Builtin *b, const Value *args)
 {
     const Value *x = &args[0];
-    double a = x->kind == VAL_INT ? (double)x->i : x->f, p = args[1].f, v = 0;
-    switch (b - builtin_table) {
-    case B_EXP: v = exp(a); break;
-    case B_LOG: v = log(a); break;
-    case B_SQRT: v = sqrt(a); break;
-    case B_POW: v = pow(a, p); break;
-    case B_ABS:
-        if (x->kind == VAL_INT && x->i != INT64_MIN)
-            return (Value){.kind = VAL_INT, .node = -1, .i = x->i < 0 ? -x->i : x->i};
-        v = fabs(a);
-        break;
-    default: break;
-    }
+    bool two = b->params[1].name != NULL;   /* pow(x, p) */
+    double a = x->kind == VAL_INT ? (double)x->i : x->f, p = two ? args[1].f : 0;
+    if (b - builtin_table == B_ABS && x->kind == VAL_INT && x->i != INT64_MIN)
+        return (Value){.kind = VAL_INT, .node = -1, .i = x->i < 0 ? -x->i : x->i};
+    double v = b->of_number(a, p);
     if (isfinite(v))
         return (Value){.kind = VAL_FLOAT, .node = -1, .f = v};
     const char *shown = x->kind == VAL_INT ? arena_printf(s->arena, "%lld", (long long)x->i)
                                            : arena_printf(s->arena, "%g", x->f);
-    if (b - builtin_table == B_POW)
+    if (two)
         shown = arena_printf(s->arena, "%s, %g", shown, p);
     sema_error(s, call->span, "%s(%s) %s", b->name, shown,
                isnan(v) ? "is not a real number" : a == 0 ? "is infinite" : "is too large to represent");
     return ERR;
 }
 
+/* The value of one argument, converted and checked against its parameter. */
 static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNode *arg, EvalCtx inner)
 {
     const BuiltinParam *p = &b->params[i];
@@ -338,9 +319,9 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     }
     switch (p->kind) {
     case PK_TENSOR:
-        if (of_numbers(b) && (v.kind == VAL_INT || v.kind == VAL_FLOAT))
+        if (b->of_number && (v.kind == VAL_INT || v.kind == VAL_FLOAT))
             break;  /* sqrt(2.0): computed at once (fold_call) */
-        want = v.kind == VAL_TENSOR ? NULL : of_numbers(b) && inner == EV_CONST ? "a number" : "a tensor";
+        want = v.kind == VAL_TENSOR ? NULL : !b->of_number ? "a tensor" : inner == EV_CONST ? "a number" : "a tensor or a number";
         break;
     case PK_INT: want = v.kind == VAL_INT ? NULL : "an integer"; break;
     case PK_FLOAT:
@@ -447,7 +428,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         [EV_OPTIMIZER] = BC_OPTIMIZER, [EV_SCHEDULE] = BC_SCHEDULE, [EV_CONST] = BC_LAYER,
         [EV_TOKENIZER] = BC_TOKENIZER,
     };
-    if (ctx == EV_CONST && !of_numbers(b)) {
+    if (ctx == EV_CONST && !b->of_number) {
         sema_error(s, call->span, "a constant is computed from numbers; it cannot call %s", b->name);
         return ERR;
     }
@@ -503,7 +484,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     }
     if (!ok)
         return ERR;
-    if (of_numbers(b) && args[0].kind != VAL_TENSOR)  /* a function of a number: a number */
+    if (b->of_number && args[0].kind != VAL_TENSOR)  /* a function of a number: a number */
         return fold_call(s, call, b, args);
 
     if (b - builtin_table == B_REPEAT)

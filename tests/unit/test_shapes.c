@@ -393,7 +393,7 @@ static const Row prim_rows[] = {
     BAD("exp", "input t: token(5)[3]", "exp(t)", INT_LABELS("exp", "token(5)[B,3]")),
     OKP("log", "input x: f32[4]", "log(x)", "f32[B,4]", "", 4),
     OK("log", "input x: f32[2, 2]", "log(x + 1)", "f32[B,2,2]"),
-    BAD("log", "input x: f32[4]", "log(\"e\")", "log's x must be a tensor, found a string"),
+    BAD("log", "input x: f32[4]", "log(\"e\")", "log's x must be a tensor or a number, found a string"),
     OK("log", "input x: f32[4]", "x * log(2)", "f32[B,4]"),   /* log of a number is a number */
     OKP("sqrt", "input x: f32[5]", "sqrt(x)", "f32[B,5]", "", 5),
     OK("sqrt", "input x: f32[5]", "x / sqrt(sum(x * x))", "f32[B,5]"),

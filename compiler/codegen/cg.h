@@ -79,9 +79,9 @@ int   cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, StrBuf *
 /* ---- object code for the compile cache -------------------------------------------------
  * The entries' key (everything that determines the machine code), hashed
  * before anything is built, so that a cache hit costs no LLVM work; on a
- * miss, the entries built into one module, optimized and emitted as one
- * relocatable object in memory, which cg_jit_add_objects loads and --emit
- * writes. */
+ * miss, the entries split into modules (at most CG_MAX_OBJECTS), each
+ * optimized with its own pipeline and emitted as a relocatable object in
+ * memory, which cg_jit_add_objects loads and --emit writes. */
 enum { CG_MAX_OBJECTS = 16 };
 
 /* Milliseconds in each part; with several modules compiling at once, the

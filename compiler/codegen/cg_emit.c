@@ -89,10 +89,6 @@ static int link_llvm(const CgObjects *parts, StrBuf *out, const char **err)
 
 int cg_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, StrBuf *out, const char **err)
 {
-    if (what == CG_FILE_OBJ) {
-        *err = "cg_emit writes text; objects come from cg_objects";
-        return -1;
-    }
     CgObjects parts;
     if (cg_parts(e, n, o, 0, what == CG_FILE_ASM ? CG_MAKE_ASM : CG_MAKE_LLVM, &parts, NULL, err) != 0)
         return -1;

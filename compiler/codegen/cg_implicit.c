@@ -3,11 +3,12 @@
  * The operand's rows are the patches of x [..., H, W, C] (channels last):
  * row `pix` is output pixel (plane, oy, ox), element kk = (ky·k + kx)·C + c
  * of it is x[plane, oy·s + ky − p, ox·s + kx − p, c], 0 in the padding,
- * exactly as PATCHES writes them.  The matmul copies its operands into
- * cache anyway (A's MR rows of a chunk, op(B)'s panels): these copies read
- * the image instead, so the patches (k·k times the image) are never
- * written out and read back.  A read in the padding loads from a clamped
- * pixel that exists and selects 0 instead.  The same numbers land where
+ * exactly as PATCHES writes them.  The matmul packs op(B) into panels
+ * anyway, and copies A's MR rows of a chunk when they are patches (plain
+ * rows it reads in place): these copies read the image, so the patches
+ * (k·k times the image) are never written out and read back.  A read in
+ * the padding loads from the plane's first pixel (one that exists) and
+ * selects 0 instead.  The same numbers land where
  * the plain copies put them: the matmul's sums, and their bits, are those
  * of the matmul over the written-out patches.
  */
@@ -29,12 +30,6 @@ static Win win_of(Cg *c, int v)
     return (Win){x, h, w, xs->dim[r - 1], (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, k, s, p};
 }
 
-static LLVMValueRef clamp(Cg *c, LLVMValueRef v, int64_t hi)
-{
-    LLVMValueRef lo0 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, cg_i64(c, 0), ""), cg_i64(c, 0), v, "");
-    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, lo0, cg_i64(c, hi), ""), cg_i64(c, hi), lo0, "");
-}
-
 /* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),
  * and whether it is inside the image (else the value is 0). */
 static LLVMValueRef tap_at(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef *inside)
@@ -52,8 +47,8 @@ static LLVMValueRef tap_at(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef t
     LLVMValueRef in_x = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ix, cg_i64(c, 0), ""),
                                      LLVMBuildICmp(b, LLVMIntSLT, ix, cg_i64(c, w->w), ""), "");
     *inside = LLVMBuildAnd(b, in_y, in_x, "inside");
-    LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), clamp(c, iy, w->h - 1), "");
-    LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), clamp(c, ix, w->w - 1), "");
+    LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), LLVMBuildSelect(b, *inside, iy, cg_i64(c, 0), ""), "");
+    LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), LLVMBuildSelect(b, *inside, ix, cg_i64(c, 0), ""), "");
     return LLVMBuildNSWMul(b, px, cg_i64(c, w->ch), "tap_at");
 }
 

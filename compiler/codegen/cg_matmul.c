@@ -852,14 +852,16 @@ void cg_matmul_body(Cg *c, int v)
      * next k is astep elements on (1, or M when A is transposed). */
     LLVMValueRef arow[CG_TILE_MAX_MR];
     LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
-    for (int r = 0; r < MR && n->a.i[3] == 1; r++)  /* rows read as patches: copied from the image, row r at r·kcap */
-        arow[r] = at(c, apack, cg_i64(c, r * kcap));
-    for (int r = 0; r < MR && n->a.i[3] != 1; r++) {
-        LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
-        LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
-                                 : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
-        arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
-    }
+    if (n->a.i[3] == 1)  /* rows read as patches: copied from the image, row r at r·kcap */
+        for (int r = 0; r < MR; r++)
+            arow[r] = at(c, apack, cg_i64(c, r * kcap));
+    else
+        for (int r = 0; r < MR; r++) {
+            LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
+            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
+                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
+            arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
+        }
 
     if (n->a.i[3] == 1)
         cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, VW, one_chunk, apack);

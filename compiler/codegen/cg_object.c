@@ -125,15 +125,11 @@ static void *compile_part(void *arg)
             LLVMDisposeMemoryBuffer(buf);
         }
     }
-    if (rc == 0) {  /* the caller's: malloc'ed, as cg_objects_free frees it */
+    if (rc == 0) {  /* the caller's: the text's own buffer (malloc'ed, as cg_objects_free frees it) */
+        sb_cstr(&text);   /* allocated even when empty */
+        p->obj = text.data;
         p->len = text.len;
-        p->obj = malloc(text.len ? text.len : 1);
-        if (p->obj)
-            memcpy(p->obj, text.data, text.len);
-        else {
-            err = "out of memory";
-            rc = -1;
-        }
+        text = (StrBuf){0};
     }
     sb_free(&text);
     if (rc != 0 && err != p->errbuf) {  /* the builders' messages live in static buffers: copy now */

@@ -219,8 +219,7 @@ int ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int *
     int id = ir_add(dst, op, in, nin, a, s->at);
     if (id < 0)
         return -1;
-    IrNode *d = &dst->nodes[id];
-    d->fwd = -1;
+    IrNode *d = &dst->nodes[id];   /* fwd is -1 (ir_add) */
     d->rule = s->rule;
     d->layer = s->layer;
     if (node < src->nforward)

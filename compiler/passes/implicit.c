@@ -59,7 +59,7 @@ int pass_implicit_patches(IrGraph *g)
     int changed = 0;
     for (int p = 0; p < n; p++) {
         const IrNode *pn = &g->nodes[p];
-        if (pn->op != IR_PATCHES || is_output[p] || first[p] < 0 || pn->type == IR_I32)
+        if (pn->op != IR_PATCHES || is_output[p] || first[p] < 0)
             continue;
         bool ok = true;
         for (int u = first[p]; u >= 0 && ok; u = next[u]) {

@@ -55,15 +55,9 @@ static int emit(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAtt
     IrNode scratch = {.op = op, .type = s->dst.ftype, .nin = nin, .in = (int *)in, .a = *a};
     if (ir_ops[op].shape(&s->dst, &scratch) || scratch.type != n->type || !ir_shape_equal(&scratch.shape, &n->shape))
         return -1;
-    int id = ir_add(&s->dst, op, in, nin, a, n->at);
-    IrNode *d = &s->dst.nodes[id];
-    d->fwd = n->fwd >= 0 ? s->map[n->fwd] : -1;
-    d->rule = n->rule;
-    d->layer = n->layer;
-    if (i < s->src->nforward)
-        s->dst.nforward = s->dst.n;
-    if (i < s->src->ngrad)
-        s->dst.ngrad = s->dst.n;
+    int id = ir_add_like(&s->dst, s->src, i, op, in, nin, a);
+    if (id >= 0)
+        s->dst.nodes[id].fwd = n->fwd >= 0 ? s->map[n->fwd] : -1;
     return id;
 }
 

@@ -120,26 +120,19 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
     }
     sb_puts(sb, to < len ? "...\n" : "\n");
     sb_printf(sb, " %*s | %s", gw + 3, "", from ? "   " : "");
-    /* The caret line is made in a buffer of its own and added in one piece.
-     * One caret column per character: UTF-8 continuation bytes take none. */
+    /* One caret column per character: UTF-8 continuation bytes take none
+     * (at most the quoted part's bytes: the line from `from` to `to`). */
     uint32_t line_end = (uint32_t)(text - src->text) + to;
     uint32_t stop = end < line_end ? end : line_end;
-    char *marks = malloc((size_t)col + (stop > begin ? stop - begin : 0) + 1), *m = marks;
-    if (!marks)
-        abort();
     for (uint32_t i = from; i + 1 < col; i++)
         if (i >= len || ((unsigned char)text[i] & 0xC0) != 0x80)
-            *m++ = i < len && text[i] == '\t' ? '\t' : ' ';
-    sb_putn(sb, marks, (size_t)(m - marks));
+            sb_putc(sb, i < len && text[i] == '\t' ? '\t' : ' ');
     if (ds->color)
         sb_puts(sb, "\033[1;32m");
-    m = marks;
-    *m++ = '^';
+    sb_putc(sb, '^');
     for (uint32_t i = begin + 1; i < stop; i++)
         if (((unsigned char)src->text[i] & 0xC0) != 0x80)
-            *m++ = '~';
-    sb_putn(sb, marks, (size_t)(m - marks));
-    free(marks);
+            sb_putc(sb, '~');
     if (ds->color)
         sb_puts(sb, "\033[0m");
     sb_putc(sb, '\n');
@@ -147,10 +140,12 @@ static void render_excerpt(DiagSink *ds, StrBuf *sb, Span at)
 
 bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_list ap)
 {
-    /* Past the limit and its note nothing more is printed: a binary file
-     * makes an error per byte, each formatted and hashed for nothing. */
-    if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
-        ds->errors++;
+    /* Past the limit only its note is printed, with the first error past
+     * it: a binary file makes an error per byte, each formatted and hashed
+     * for nothing. */
+    if (level == DIAG_ERROR && ds->max_errors && ds->errors >= ds->max_errors) {
+        if (ds->errors++ == ds->max_errors)
+            fprintf(ds->out, "%s: note: too many errors; stopping after %d\n", ds->src->name, ds->max_errors);
         ds->last_shown = false;
         return false;
     }
@@ -172,13 +167,7 @@ bool diag_report(DiagSink *ds, DiagLevel level, Span at, const char *fmt, va_lis
             ds->errors++;
         else
             ds->warnings++;
-        /* the note comes with the first error past the limit, a repeat too */
-        if (level == DIAG_ERROR && ds->max_errors && ds->errors > ds->max_errors) {
-            fprintf(ds->out, "%s: note: too many errors; stopping after %d\n", ds->src->name, ds->max_errors);
-            show = false;
-        } else {
-            show = !diag_is_repeat(ds, diag_hash(at, text));
-        }
+        show = !diag_is_repeat(ds, diag_hash(at, text));
         ds->last_shown = show;
     }
     if (show) {

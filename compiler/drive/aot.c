@@ -322,7 +322,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
 #define SAN
 #endif
     if (rc == 0 && o->kind == AOT_EXE) {
-        /* zlib statically too: the trainer needs only libc and libm */
+        /* zlib statically too: the trainer needs only libc, libm and libdl (dist.c loads Open MPI) */
         char *argv[] = {(char *)cc, "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen, (char *)lib,
                         "-Wl,-Bstatic", "-lz", "-Wl,-Bdynamic", "-lpthread", "-ldl", "-lm", "-o", (char *)result,
                         SAN NULL};

@@ -193,7 +193,10 @@ void compile_free(CompileResult *r)
     cg_objects_free(&r->objs);
 }
 
-void compile_describe(const CompileResult *r, char *out, size_t size)
+/* -v's parts of the compile from the cache on: a hit's "cache 1.2 ms", or
+ * "LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms (CPU ..)" and
+ * for a miss ", cache .. ms" (off: no cache part). */
+static void describe(const CompileResult *r, char *out, size_t size)
 {
     if (strcmp(r->status, "hit") == 0) {
         snprintf(out, size, "cache %.1f ms", r->cache);
@@ -218,7 +221,7 @@ void compile_say(FILE *log, double wall_ms, double cpu_ms, const char *status, c
     fprintf(log, "compiled in %.1f ms, CPU %.1f ms (cache %s", wall_ms, cpu_ms, status);
     if (r) {
         char parts[256];
-        compile_describe(r, parts, sizeof parts);
+        describe(r, parts, sizeof parts);
         fprintf(log, ": front end and passes %.1f ms, %s", front_ms, parts);
     }
     if (last)

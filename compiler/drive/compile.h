@@ -38,13 +38,9 @@ int  compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_ca
  * *err (the file cannot be written, or an internal error). */
 int  compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, bool use_cache, FILE *log,
                   bool verbose, const char **status, const char **err);
-/* -v's parts of the compile from the cache on: "cache hit, cache 1.2 ms" or
- * "cache miss, LLVM IR .. ms, LLVM optimisation .. ms, machine code .. ms,
- * cache .. ms" (off: no cache part). */
-void compile_describe(const CompileResult *r, char *out, size_t size);
 /* -v's one line for every way of compiling: "compiled in W ms, CPU C ms
  * (cache S)" (wall and CPU from the start of the compile), and with r, the
- * parts: "(cache S: front end and passes F ms, <compile_describe>, LAST L
+ * parts: "(cache S: front end and passes F ms, <the LLVM parts>, LAST L
  * ms)" (LAST: what came after the code, e.g. "JIT link"; NULL: nothing). */
 void compile_say(FILE *log, double wall_ms, double cpu_ms, const char *status, const CompileResult *r, double front_ms,
                  const char *last, double last_ms);

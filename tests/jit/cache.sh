@@ -246,7 +246,9 @@ agree)
     "$nnc" --jit -v --steps 1 --data "$root/examples" "$xor" >/dev/null 2>"$tmp/jit.log" \
         || { echo "--jit failed:"; cat "$tmp/jit.log"; exit 1; }
     "$nnc" --emit=asm --no-cache -o "$tmp/xor.s" "$xor" || exit 1
-    "${LLVM_MC:-llvm-mc-19}" -filetype=obj -triple=x86_64-pc-linux-gnu "$tmp/xor.s" -o "$tmp/emitted.o" \
+    mc=${LLVM_MC:-llvm-mc-19}
+    command -v "$mc" >/dev/null || { echo "no LLVM assembler at '$mc' (LLVM_MC)"; exit 1; }
+    "$mc" -filetype=obj -triple=x86_64-pc-linux-gnu "$tmp/xor.s" -o "$tmp/emitted.o" \
         || { echo "the emitted assembly does not assemble"; exit 1; }
     # the cache's object entry: a 96-byte header, then u32 count and per
     # object u64 length and bytes (compiler/util/cache.h, drive/compile.c);

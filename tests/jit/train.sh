@@ -685,6 +685,8 @@ kv)
 eval_every)
     sed -e 's/batch     = 4/batch = 2/' -e 's/epochs    = 2000/epochs = 1\n    eval_every = 3/' \
         "$root/examples/xor.nn" > "$tmp/x.nn"
+    grep -q 'eval_every = 3' "$tmp/x.nn" && grep -q 'batch = 2' "$tmp/x.nn" \
+        || { echo "examples/xor.nn changed: the copy has no 'batch = 2' and 'eval_every = 3'"; exit 1; }
     cp "$root/examples/xor.csv" "$tmp/"
     for run in "--epochs 3:3 6" "--steps 7:3 6 7"; do
         # shellcheck disable=SC2086

@@ -22,13 +22,14 @@ for ((r = 1; r <= rounds; r++)); do
         bin=${words[0]} extra=("${words[@]:1}")
         rm -rf "$work/c" && cp -r "$corpus" "$work/c"
         /usr/bin/time -f '%U %S' -o "$work/cpu0" "$bin" -rss_limit_mb=2048 -timeout=20 -runs=0 "$work/c" \
-            >"$work/log0" 2>&1
+            >"$work/log0" 2>&1 || { tail -20 "$work/log0"; echo "round $r $spec: replaying the corpus failed"; exit 1; }
         rm -rf "$work/c" && cp -r "$corpus" "$work/c"
         /usr/bin/time -f '%U %S' -o "$work/cpu" "$bin" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 \
             -max_len=8192 -dict="$root/tests/fuzz/nn.dict" -seed=1 -runs="$n" -print_final_stats=1 \
-            ${extra[@]+"${extra[@]}"} "$work/c" >"$work/log" 2>&1
+            ${extra[@]+"${extra[@]}"} "$work/c" >"$work/log" 2>&1 \
+            || { tail -20 "$work/log"; echo "round $r $spec: the fuzzer stopped (a finding?): see above"; exit 1; }
         ex=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
-        init=$(grep -m1 'INITED' "$work/log" | grep -o '^#[0-9]*' | tr -d '#')
+        init=$(grep -m1 'INITED' "$work/log" | grep -o '^#[0-9]*' | tr -d '#' || true)
         cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -1 | cut -d' ' -f2)
         awk -v r="$r" -v b="$spec" -v e="$ex" -v i="$init" -v cov="$cov" -v c="$(awk '{print $1 + $2}' "$work/cpu")" \
             -v c0="$(awk '{print $1 + $2}' "$work/cpu0")" 'BEGIN {

@@ -11,7 +11,7 @@ Times are the train_seconds of nnc's --metrics lines (training steps only,
 as contention.py reads them), over the steps of the run.  Every (model,
 threads, binary) case runs once per round, in one interleaved order, so a
 slow spell of a shared machine falls on all of them alike; printed: each
-round, the medians, the speed-up of the second thread count over the first,
+round, the medians, the speed-up of the last thread count over the first,
 each binary against the first, and GFLOP/s at the nominal FLOPs of a step
 (benchlib.train_flops: three times the forward) against the peak of that
 many cores (fma_gflops_1 for one thread, fma_gflops_all for more).  Wall

@@ -43,11 +43,11 @@ typedef struct Mm {
 static Mm mm_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    const IrShape *a = ir_matmul_operand(c->g, n, 0), *b = ir_matmul_operand(c->g, n, 1);
+    const IrShape *a = ir_matmul_operand(c->g, n, 0);
     bool ta = n->a.i[0], tb = n->a.i[1];
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
-                n->a.i[2] != 0, !ta && b->rank == 2 && n->shape.rank > 2};
+                n->a.i[2] != 0, ir_matmul_folds(c->g, n)};
 }
 
 /* C's rows per matrix: all of them when folded. */

@@ -26,10 +26,15 @@ const char *shp_one_hot(const IrGraph *g, IrNode *n);
 const char *shp_windows(const IrGraph *g, IrNode *n);
 const char *shp_windows_t(const IrGraph *g, IrNode *n);
 const char *shp_patches(const IrGraph *g, IrNode *n);
-const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);
 const char *shp_patches_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_max(const IrGraph *g, IrNode *n);
 const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
+/* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
+ * lead (the leading axes are contracted too), i[3] the operand read as
+ * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
+ * window (k, stride, pad), shape: those rows as the matmul sees them. */
+const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
+bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 const char *shp_fused(const IrGraph *g, IrNode *n);
 const char *shp_matmul_epi(const IrGraph *g, IrNode *n);
 

@@ -288,6 +288,14 @@ const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
     return n->a.i[3] == k + 1 ? &n->a.shape : in_shape(g, n, k);
 }
 
+/* x·W with W one matrix and x batched over leading axes: the rows of all
+ * of x's (and C's) leading axes make one matrix, read and written in place
+ * (codegen's fold; the one matrix a product read as patches has, too). */
+bool ir_matmul_folds(const IrGraph *g, const IrNode *n)
+{
+    return !n->a.i[0] && ir_matmul_operand(g, n, 1)->rank == 2 && n->shape.rank > 2;
+}
+
 static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling);
 static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel);
 

@@ -38,8 +38,8 @@ static int use_of(const IrGraph *g, int m, int r)
     if (n->in[0] != r)
         return USE_NONE;
     bool ta = n->a.i[0], tb = n->a.i[1], lead = n->a.i[2];
-    const IrShape *rs = &g->nodes[r].shape, *ws = &g->nodes[n->in[1]].shape;
-    if (!ta && !lead && ws->rank == 2 && n->shape.rank > 2)  /* folded: C's rows are the pixels */
+    const IrShape *rs = &g->nodes[r].shape;
+    if (!lead && ir_matmul_folds(g, n))  /* C's rows are the pixels: one matrix read from the image */
         return USE_A;
     if (ta && !tb && lead && n->op == IR_MATMUL && n->shape.rank == 2
         && rs->dim[rs->rank - 1] >= n->shape.dim[1])

@@ -16,21 +16,14 @@
 set -eu
 rounds=$1 steps=$2
 shift 2
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-i=0
-for nnc in "$@"; do
-    i=$((i + 1))
-    NNC_CACHE_DIR="$tmp/cache" "$nnc" "$root/examples/mnist_cnn.nn" -o "$tmp/t$i"
-done
+. "$(dirname "$0")/perf_setup.sh"
+trainers t mnist_cnn "$@"
 for r in $(seq 1 "$rounds"); do
     i=0
     for nnc in "$@"; do
         i=$((i + 1))
-        perf record -q -o "$tmp/p.data" "$tmp/t$i" --steps "$steps" --threads 1 >/dev/null 2>&1
         echo "== round $r: $nnc"
-        perf report -i "$tmp/p.data" --no-children --sort symbol -n 2>/dev/null \
+        samples "$tmp/t$i" --steps "$steps" --threads 1 \
             | awk '/%/ && !/^#/ && ($4 ~ /nnc_train_step|rt_mnist_load|inflate_fast/) {printf "%8d  %s\n", $2, $4}' | head -16
     done
 done

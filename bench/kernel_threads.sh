@@ -16,15 +16,9 @@
 set -eu
 rounds=$1
 shift
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-i=0
-for nnc in "$@"; do
-    i=$((i + 1))
-    NNC_CACHE_DIR="$tmp/cache" "$nnc" "$root/examples/mnist_mlp.nn" -o "$tmp/mlp$i"
-    NNC_CACHE_DIR="$tmp/cache" "$nnc" "$root/examples/shakespeare.nn" -o "$tmp/gpt$i"
-done
+. "$(dirname "$0")/perf_setup.sh"
+trainers mlp mnist_mlp "$@"
+trainers gpt shakespeare "$@"
 for r in $(seq 1 "$rounds"); do
     for m in mlp gpt; do
         steps=2000
@@ -33,8 +27,7 @@ for r in $(seq 1 "$rounds"); do
         for nnc in "$@"; do
             i=$((i + 1))
             for t in 1 2; do
-                perf record -q -F 4000 -o "$tmp/p.data" "$tmp/$m$i" --steps $steps --threads $t >/dev/null 2>&1
-                perf report -i "$tmp/p.data" --no-children --sort symbol -n 2>/dev/null | awk -v m=$m -v t=$t -v r=$r -v n="$nnc" '
+                samples "$tmp/$m$i" --steps $steps --threads $t | awk -v m=$m -v t=$t -v r=$r -v n="$nnc" '
                     /nnc_train_step/ {k += $2} /worker_main|futex|lll_lock/ {w += $2} /rt_mnist_load|rt_text_load/ {l += $2}
                     END {printf "round %d %s threads %d: kernels %6d wait %5d load %5d  %s\n", r, m, t, k, w, l, n}'
             done

@@ -235,8 +235,12 @@ static int lower_max_pool(Lower *lw, const int *x)
         int pre = lw->g->nodes[img].in[0];
         Span at = lw->g->nodes[img].at;
         const char *layer = lw->g->nodes[img].layer;
-        if (img == lw->g->n - 1 && private_operand(lw, 0))
+        if (img == lw->g->n - 1 && private_operand(lw, 0)) {
             lw->g->n--;  /* the relu was made for this pooling alone: taken back */
+            /* its call has no node now (memcheck counts a call's nodes up to
+             * its value; the pooling's node takes the index the relu had) */
+            lw->value[lw->node->in[0]] = -1;
+        }
         int y = stamp(lw, ir_add(lw->g, IR_POOL_MAX, (int[]){pre, pre}, 2, &pa, lw->at));
         lw->out_cl = true;
         int r = ir_unary(lw->g, IR_RELU, y, at);  /* the relu's place and layer, in dumps and profiles */

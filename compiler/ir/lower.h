@@ -22,7 +22,7 @@ typedef struct Lowered {
     int     loss;       /* the mean loss (a scalar), or -1 */
     int     step;       /* the step counter input, or -1 when nothing needs it */
     int    *value;      /* per SemaNode: its IR value (--trace reads the bindings' values;
-                         * see LowerOptions.bindings) */
+                         * see LowerOptions.bindings); -1 for a relu that max_pool took back */
     int     position;   /* decode: the input "position", i32 [B,1], or -1 */
     int64_t block;      /* decode: the window T (lower_decode_block) */
     const char *no_decode;  /* decode: why the model has none (lower_model then fails with it in *err);

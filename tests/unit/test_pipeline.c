@@ -130,6 +130,62 @@ static void test_lowering_complete(void)
     }
 }
 
+/* The sema node that calls `name` (the first), or -1. */
+static int call_of(const SemaModel *m, const char *name)
+{
+    for (int i = 0; i < m->nnodes; i++)
+        if (m->nodes[i].builtin && strcmp(m->nodes[i].builtin->name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* max_pool(relu(conv)) lowers to relu(pool_max(conv)) (lower.c's
+ * lower_max_pool): the pooling reads the convolution and a relu follows
+ * it.  A relu read by the pooling alone is taken back, and its call keeps
+ * no value (memcheck counts a call's nodes up to its value: the pooling's
+ * node took the relu's index).  A relu also read elsewhere stays, with its
+ * value, a relu of the same convolution. */
+static void check_pool_relu(const char *use, bool taken)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "model t {\n"
+             "    input image: f32[1, 8, 8]\n"
+             "    h = relu(conv2d(image, 4, kernel: 3, padding: 1))\n"
+             "    p = max_pool(h, 2)\n"
+             "    output %s\n"
+             "}\n", use);
+    FrontRun fr;
+    run_text(&fr, text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fr.f.model);
+    const SemaModel *m = fr.f.model;
+    Lowered L;
+    const char *err = NULL;
+    LowerOptions opt = {.ftype = IR_F32};
+    CU_ASSERT_EQUAL_FATAL(lower_model(m, &fr.f.src, &fr.f.arena, &opt, &L, &err), 0);
+    int relu = call_of(m, "relu"), pool = call_of(m, "max_pool");
+    CU_ASSERT_FATAL(relu >= 0 && pool >= 0);
+    const IrNode *pv = &L.g.nodes[L.value[pool]];
+    CU_ASSERT_EQUAL_FATAL(pv->op, IR_RELU);
+    const IrNode *pm = &L.g.nodes[pv->in[0]];
+    CU_ASSERT_EQUAL_FATAL(pm->op, IR_POOL_MAX);
+    CU_ASSERT_NOT_EQUAL(L.g.nodes[pm->in[0]].op, IR_RELU);
+    if (taken) {
+        CU_ASSERT_EQUAL(L.value[relu], -1);
+    } else {
+        CU_ASSERT_FATAL(L.value[relu] >= 0);
+        CU_ASSERT_EQUAL(L.g.nodes[L.value[relu]].op, IR_RELU);
+        CU_ASSERT_EQUAL(L.g.nodes[L.value[relu]].in[0], pm->in[0]);
+    }
+    run_free(&fr);
+}
+
+static void test_pool_relu(void)
+{
+    check_pool_relu("flatten(p)", true);
+    check_pool_relu("concat(flatten(p), flatten(h))", false);
+}
+
 /* The arena every stage allocates from: a request bigger than a block gets a
  * block of its own and the head keeps its room, so the next small request
  * lands right after the one before it (the head's room was dropped: up to
@@ -156,6 +212,7 @@ static void test_arena_oversize(void)
 static const TestCase tests[] = {
     {"the arena keeps its room after an oversize request", test_arena_oversize},
     {"every built-in lowers", test_lowering_complete},
+    {"max pooling a relu pools first; a relu read elsewhere stays", test_pool_relu},
     {"stages agree in f64", test_f64},
     {"stages agree in f32", test_f32},
     {NULL, NULL},

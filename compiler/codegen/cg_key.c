@@ -141,10 +141,14 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     add_i64(&h, cg_unrolls(level >= 3 ? CG_LEVEL_PRODUCTS : level));
     cache_hash_str(&h, "wrappers and entries in a module of their own at");
     cache_hash_str(&h, cg_pipeline(CG_LEVEL_ENTRIES));
-    cache_hash_str(&h, "codegen none; products as plain loops up to multiply-adds, columns");
+    cache_hash_str(&h, "codegen");
+    cache_hash_str(&h, cg_codegen_level(CG_LEVEL_ENTRIES));
+    cache_hash_str(&h, "products as plain loops up to multiply-adds, columns");
     add_i64(&h, CG_TINY_MACS);
     add_i64(&h, CG_TINY_N);
-    cache_hash_str(&h, "loop+slp vectorize; codegen aggressive, pic, default code model; object");
+    cache_hash_str(&h, "loop+slp vectorize; codegen");
+    cache_hash_str(&h, cg_codegen_level(level));  /* (the bodies' modules': cg_target_machine_for) */
+    cache_hash_str(&h, "pic, default code model; object");
     /* LLVM's own options may change the code (or a dump's text): part of the key */
     const char *llvm_args = getenv("NNC_LLVM_ARGS");
     cache_hash_str(&h, llvm_args ? llvm_args : "");

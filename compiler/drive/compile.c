@@ -92,7 +92,7 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
                     CompileResult *r, const char **err)
 {
     *r = (CompileResult){.status = "off"};
-    double t0 = 1e3 * drive_now();
+    double t0 = 1e3 * clock_now();
     NncCache cache = {0};
     char key[33];
     void *data;
@@ -104,12 +104,12 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
         bool ok = unpack(data, len, &r->objs);
         free(data);
         if (ok) {
-            r->cache = 1e3 * drive_now() - t0;
+            r->cache = 1e3 * clock_now() - t0;
             return 0;
         }
         r->status = "miss";
     }
-    double t1 = 1e3 * drive_now();
+    double t1 = 1e3 * clock_now();
     r->cache = t1 - t0;
     double c0 = drive_cpu_ms();
     if (cg_objects(e, n, o, 0, &r->objs, &r->t, err) != 0)
@@ -117,29 +117,32 @@ int compile_entries(const CgEntry *e, int n, const CgOptions *o, bool use_cache,
     r->cpu = drive_cpu_ms() - c0;
     r->nobjs = r->objs.n;
     if (key[0]) {
-        double t2 = 1e3 * drive_now();
+        double t2 = 1e3 * clock_now();
         data = pack(&r->objs, &len);
         if (data)
             cache_put(&cache, key, data, len);
         free(data);
-        r->cache += 1e3 * drive_now() - t2;
+        r->cache += 1e3 * clock_now() - t2;
     }
     return 0;
 }
 
-/* The texts kept in the cache: a dump of one entry, or an emitted file. */
-typedef enum Text { TEXT_DUMP_LLVM, TEXT_DUMP_ASM, TEXT_EMIT_LLVM, TEXT_EMIT_ASM } Text;
-static const char *const text_tag[] = {"dump llvm", "dump asm", "emit llvm", "emit asm"};
+/* The texts kept in the cache: a dump of one entry (CgDump), or an emitted
+ * file (CgFile; objects are compile_objects'), under these tags. */
+static const char *const dump_tag[] = {[CG_DUMP_LLVM] = "dump llvm", [CG_DUMP_ASM] = "dump asm"};
+static const char *const emit_tag[] = {[CG_FILE_LLVM] = "emit llvm", [CG_FILE_ASM] = "emit asm"};
 
-/* The text of the entries (cg_dump's or cg_emit's) into out, through the cache. */
-static int cached_text(const CgEntry *e, int n, const CgOptions *o, Text what, bool use_cache, FILE *log,
+/* The text of the entries (cg_dump's `what` when dump, else cg_emit's) into
+ * out, through the cache. */
+static int cached_text(const CgEntry *e, int n, const CgOptions *o, bool dump, int what, bool use_cache, FILE *log,
                        bool verbose, StrBuf *out, const char **status, const char **err)
 {
     NncCache cache = {0};
     char key[33];
     void *data;
     size_t len;
-    int got = lookup(&cache, e, n, o, text_tag[what], use_cache, log, verbose, key, &data, &len, status, err);
+    int got = lookup(&cache, e, n, o, dump ? dump_tag[what] : emit_tag[what], use_cache, log, verbose, key, &data,
+                     &len, status, err);
     if (got < 0)
         return -1;
     if (got) {
@@ -148,9 +151,8 @@ static int cached_text(const CgEntry *e, int n, const CgOptions *o, Text what, b
         return 0;
     }
     StrBuf text = {0};
-    int rc = what == TEXT_DUMP_LLVM || what == TEXT_DUMP_ASM
-                 ? cg_dump(e->g, e->p, e->name, o, what == TEXT_DUMP_LLVM ? CG_DUMP_LLVM : CG_DUMP_ASM, &text, err)
-                 : cg_emit(e, n, o, what == TEXT_EMIT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, &text, err);
+    int rc = dump ? cg_dump(e->g, e->p, e->name, o, (CgDump)what, &text, err)
+                  : cg_emit(e, n, o, (CgFile)what, &text, err);
     if (rc == 0 && key[0])
         cache_put(&cache, key, text.data ? text.data : "", text.len);
     if (rc == 0 && text.len)
@@ -162,8 +164,7 @@ static int cached_text(const CgEntry *e, int n, const CgOptions *o, Text what, b
 int compile_dump(const CgEntry *e, const CgOptions *o, CgDump what, bool use_cache, FILE *log, bool verbose,
                  StrBuf *out, const char **status, const char **err)
 {
-    return cached_text(e, 1, o, what == CG_DUMP_LLVM ? TEXT_DUMP_LLVM : TEXT_DUMP_ASM, use_cache, log, verbose, out,
-                       status, err);
+    return cached_text(e, 1, o, true, what, use_cache, log, verbose, out, status, err);
 }
 
 int compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const char *path, bool use_cache, FILE *log,
@@ -171,8 +172,7 @@ int compile_emit(const CgEntry *e, int n, const CgOptions *o, CgFile what, const
 {
     static char errbuf[PATH_MAX + 64];
     StrBuf text = {0};
-    if (cached_text(e, n, o, what == CG_FILE_LLVM ? TEXT_EMIT_LLVM : TEXT_EMIT_ASM, use_cache, log, verbose, &text,
-                    status, err) != 0) {
+    if (cached_text(e, n, o, false, what, use_cache, log, verbose, &text, status, err) != 0) {
         sb_free(&text);
         return -1;
     }

@@ -290,12 +290,12 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         CgOptions co = {.opt = 3};
         /* llvm: the module as generated; asm: the machine code after O3 (through the compile cache) */
         const char *status;
-        double t0 = drive_now(), c0 = drive_cpu_ms();
+        double t0 = clock_now(), c0 = drive_cpu_ms();
         if (compile_dump(&(CgEntry){&c.step.L.g, c.plan, m->name}, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM,
                          !o->jit.no_cache, stderr, o->verbose, out, &status, &err) != 0)
             return internal_error(err);
         if (o->verbose)
-            compile_say(stderr, 1e3 * (drive_now() - t0), drive_cpu_ms() - c0, status, NULL, 0, NULL, 0);
+            compile_say(stderr, 1e3 * (clock_now() - t0), drive_cpu_ms() - c0, status, NULL, 0, NULL, 0);
     } else if (o->dot && stage == STAGE_PLAN)
         plan_print_dot(out, &c.step.L.g, c.plan);
     else if (o->dot)

@@ -21,14 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../util/clock.h"
 #include "cg_module.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
+static double now_ms(void) { return 1e3 * clock_now(); }
 
 /* This thread's CPU time, ms: the phases' CPU, summed over the modules. */
 static double thread_cpu_ms(void)

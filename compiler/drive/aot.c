@@ -190,7 +190,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
     Arena *a = &f->arena;
-    double t0 = drive_now(), c0 = drive_cpu_ms();
+    double t0 = clock_now(), c0 = drive_cpu_ms();
     TrainModel tm;
     bool library = o->kind == AOT_SO || o->kind == AOT_OBJ;
     /* A model that cannot train still has a forward pass to write (not a trainer). */
@@ -259,7 +259,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
             close(fd);
         rc = 0;
         const char *status;
-        double te = drive_now(), ce = drive_cpu_ms();
+        double te = clock_now(), ce = drive_cpu_ms();
         if (compile_emit(entries, nentries, &co, o->kind == AOT_LLVM ? CG_FILE_LLVM : CG_FILE_ASM, path, !o->no_cache,
                          log, o->verbose, &status, &err) != 0) {
             fprintf(log, "nnc: error: %s\n", err);
@@ -271,7 +271,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         if (to_stdout)
             unlink(path);
         if (rc == 0 && o->verbose)
-            compile_say(log, 1e3 * (drive_now() - te), drive_cpu_ms() - ce, status, NULL, 0, NULL, 0);
+            compile_say(log, 1e3 * (clock_now() - te), drive_cpu_ms() - ce, status, NULL, 0, NULL, 0);
         return rc;
     }
 
@@ -301,7 +301,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
             snprintf(model_dir, sizeof model_dir, "%s", tm.recipe.model_dir);
         cdesc_trainer(&c, &tm, &names, model_dir);
     }
-    double t1 = drive_now();
+    double t1 = clock_now();
     CompileResult cr = {0};
     if (compile_entries(entries, nentries, &co, !o->no_cache, log, o->verbose, &cr, &err) != 0) {
         fprintf(log, "nnc: error: %s\n", err);
@@ -314,7 +314,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     }
     sb_free(&c);
     sb_free(&h);
-    double t2 = drive_now();
+    double t2 = clock_now();
     const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
 #ifdef NNC_SANITIZED_RUNTIME
 #define SAN "-fsanitize=address,undefined",
@@ -353,8 +353,8 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         rc = install_file(a, hdr, header, log);
     remove_dir(dir, files, 5);
     if (rc == 0 && o->verbose)
-        compile_say(log, 1e3 * (drive_now() - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "C compiler",
-                    1e3 * (drive_now() - t2));
+        compile_say(log, 1e3 * (clock_now() - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "C compiler",
+                    1e3 * (clock_now() - t2));
     compile_free(&cr);
     return rc;
 }

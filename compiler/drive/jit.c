@@ -42,7 +42,7 @@ static int ranks_agree(int rc, FILE *log)
 static int jit_train(NncFront *f, const JitOptions *o)
 {
     FILE *log = o->log;
-    double t0 = drive_now(), c0 = drive_cpu_ms();
+    double t0 = clock_now(), c0 = drive_cpu_ms();
     if (!nnc_trainable(f->model)) {
         fprintf(log, "%s: error: --jit trains the model, and '%s' has no %s\n", f->src.name, f->model->name,
                 f->model->loss < 0 ? "loss and no train block" : "train block");
@@ -66,7 +66,7 @@ static int jit_train(NncFront *f, const JitOptions *o)
     bool decode = tm.rm.decode.block > 0;
     if (o->sample && !o->no_kv_cache && !decode && o->verbose)
         fprintf(log, "no key/value cache: %s; each token recomputes the window\n", tm.no_decode);
-    double t1 = drive_now();
+    double t1 = clock_now();
     const char *err = NULL;
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
@@ -85,7 +85,7 @@ static int jit_train(NncFront *f, const JitOptions *o)
     if (first_rank0 && rt_dist_rank() == 0)
         ranks_agree(compiled != 0, log);
     if (compiled != 0
-        || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
+        || (t2 = clock_now(), cg_jit_create(&jit, &err) != 0)
         || cg_jit_add_objects(jit, &cr.objs, &err) != 0
         || !(rm->train.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_TRAIN_ENTRY, &err))
         || !(rm->eval.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_EVAL_ENTRY, &err))
@@ -102,7 +102,7 @@ static int jit_train(NncFront *f, const JitOptions *o)
         cg_jit_destroy(jit);
         return rc;
     }
-    double t3 = drive_now();
+    double t3 = clock_now();
     if (o->verbose)
         compile_say(log, 1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "JIT link",
                     1e3 * (t3 - t2));

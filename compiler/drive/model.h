@@ -10,10 +10,10 @@
 
 #include <stdio.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "../front/front.h"
 #include "../passes/pipeline.h"
+#include "../util/clock.h"  /* clock_now: -v's compile times */
 #include "nnc_runtime.h"
 
 /* The command line's overrides of the train block (0 or NULL: keep it). */
@@ -69,14 +69,6 @@ int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log);
 const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, const char *ext);
 /* Whether path names the very file the model was read from (a writer refuses it). */
 int nnc_is_model_file(const NncFront *f, const char *path);
-
-/* Seconds on the monotonic clock, for -v's compile times. */
-static inline double drive_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Milliseconds of CPU time of the process (all its threads, not its
  * children), for -v: on a shared machine the wall clock of a compile says

@@ -499,12 +499,12 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     int64_t n = feeds[0].n;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
 
-    double t0 = drive_now(), c0 = drive_cpu_ms();
+    double t0 = clock_now(), c0 = drive_cpu_ms();
     TrainModel tm;
     int rc = nnc_forward_model(f, o->batch, &tm, log);
     if (rc != 0)
         return rc;
-    double t1 = drive_now();
+    double t1 = clock_now();
     RtModel *rm = &tm.rm;
     const char *err = NULL;
     CgJit *jit = NULL;
@@ -513,7 +513,7 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     CompileResult cr = {0};
     double t2 = 0;
     bool failed = compile_entries(&entry, 1, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0
-               || (t2 = drive_now(), cg_jit_create(&jit, &err) != 0)
+               || (t2 = clock_now(), cg_jit_create(&jit, &err) != 0)
                || cg_jit_add_objects(jit, &cr.objs, &err) != 0;
     compile_free(&cr);
     if (failed || !(rm->predict.fn = (void (*)(RtCtx *))cg_jit_lookup(jit, NNC_PREDICT_ENTRY, &err))) {
@@ -522,7 +522,7 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
         return 3;
     }
     if (o->verbose) {
-        double t3 = drive_now();
+        double t3 = clock_now();
         compile_say(log, 1e3 * (t3 - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "JIT link",
                     1e3 * (t3 - t2));
     }

@@ -83,7 +83,11 @@ static LLVMValueRef row_value(Cg *c, CgOperand *ops, LLVMValueRef *vec, int a, i
                    : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &i, 1, ""), "");
 }
 
-/* One step of a reduction: cur + x, or the greater (x only when greater: a NaN never enters). */
+/* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce):
+ * cur + x, where a NaN stays; or for RMAX the greater, x taken only when
+ * x > cur, so a NaN element is passed over (one x86 max instruction).  The
+ * interpreter's RMAX lets a NaN win instead: a maximum over a NaN and
+ * numbers differs between them (a softmax over that row is NaN in both). */
 static LLVMValueRef reduce_step(Cg *c, IrOp op, LLVMValueRef cur, LLVMValueRef x)
 {
     return op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
@@ -306,10 +310,7 @@ static void body_reduce(Cg *c, int v, LLVMValueRef o)
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), count, "r");
     LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &rd.red, rd.red.rank, &rd.red_st, l.iv), "");
     LLVMValueRef val = cg_load(c, x, off);
-    LLVMValueRef cur = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-    LLVMValueRef nx = n->op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, val, cur, ""), val, cur, "")
-                                       : LLVMBuildFAdd(c->b, cur, val, "");
-    LLVMBuildStore(c->b, nx, acc);
+    LLVMBuildStore(c->b, reduce_step(c, n->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), val), acc);
     cg_loop_end(c, &l);
     LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
     if (n->op == IR_MEAN)

@@ -116,3 +116,16 @@ double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEv
     jit_run_free(&two);
     return worst;
 }
+
+double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *what)
+{
+    IrPlan *plan = plan_memory(g, ev->batch);
+    JitEntry entry = jit_compile(g, plan);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    const char *worst_name;
+    double worst = jit_compare(entry, g, plan, ev, &worst_name);
+    if (worst > tol)
+        fprintf(stderr, "%s: %s differs from the interpreter by %.3g relative\n", what, worst_name, worst);
+    CU_ASSERT(worst <= tol);
+    return worst;
+}

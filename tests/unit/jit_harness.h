@@ -35,4 +35,10 @@ double jit_value(const uint8_t *data, const IrNode *n, int64_t e);
  * output. */
 double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, const char **worst_name);
 
+/* The tail of the generator's checks on a graph built by hand: g planned
+ * for ev's batch, compiled, and compared with the interpreter's run ev
+ * (jit_compare, so 1 and 2 threads to the bit too); a difference beyond
+ * tol (relative) is printed after `what` and fails.  Returns it. */
+double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *what);
+
 #endif

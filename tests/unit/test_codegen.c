@@ -142,18 +142,11 @@ static void test_reduce_columns(void)
         v[e] = sin(e * 0.37) * 10;
     ir_eval_set(&ev, x, v);
     CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
-    IrPlan *plan = plan_memory(&g, batch);
-    JitEntry entry = jit_compile(&g, plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
     int64_t len[3];
     for (int o = 0; o < 3; o++)
         ir_eval_output(&ev, g.outs[o].name, &len[o]);
     CU_ASSERT(len[0] == 70 && len[1] == 3 * 70 && len[2] == 5 * 70);  /* [1,1,70], [1,3,70], [B,1,70] */
-    const char *worst_name;
-    double worst = jit_compare(entry, &g, plan, &ev, &worst_name);
-    if (worst > 0)
-        fprintf(stderr, "column reduction %s differs from the interpreter by %.3g relative\n", worst_name, worst);
-    CU_ASSERT(worst == 0);   /* within 1e-14: the same additions in the same order */
+    jit_check(&g, &ev, 0, "column reduction");   /* within 1e-14: the same additions in the same order */
     ir_eval_free(&ev);
     arena_free(&arena);
 }
@@ -256,15 +249,10 @@ static void check_few_rows(IrType type, int64_t K, int64_t N, int64_t M, double 
     }
     free(v);
     CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
-    IrPlan *plan = plan_memory(&g, M);
-    JitEntry entry = jit_compile(&g, plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    const char *worst_name;
-    double worst = jit_compare(entry, &g, plan, &ev, &worst_name);
-    if (worst > tol)
-        fprintf(stderr, "few rows %s K=%lld N=%lld M=%lld: differs from the interpreter by %.3g relative\n",
-                ir_type_name(type), (long long)K, (long long)N, (long long)M, worst);
-    CU_ASSERT(worst <= tol);
+    char what[96];
+    snprintf(what, sizeof what, "few rows %s K=%lld N=%lld M=%lld", ir_type_name(type), (long long)K, (long long)N,
+             (long long)M);
+    jit_check(&g, &ev, tol, what);
     ir_eval_free(&ev);
     arena_free(&arena);
 }
@@ -317,15 +305,9 @@ static void check_row_lanes(int64_t L)
             ir_eval_set(&ev, i, v);
     free(v);
     CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
-    IrPlan *plan = plan_memory(&g, B);
-    JitEntry entry = jit_compile(&g, plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    const char *worst_name;
-    double worst = jit_compare(entry, &g, plan, &ev, &worst_name);
-    if (worst > 1e-12)
-        fprintf(stderr, "row lanes L=%lld: %s differs from the interpreter by %.3g relative\n", (long long)L,
-                worst_name, worst);
-    CU_ASSERT(worst <= 1e-12);
+    char what[48];
+    snprintf(what, sizeof what, "row lanes L=%lld", (long long)L);
+    jit_check(&g, &ev, 1e-12, what);
     ir_eval_free(&ev);
     arena_free(&arena);
 }
@@ -414,15 +396,7 @@ static void test_primitive_values(void)
                     y[57 + e], want1[e], want2[e]);
         CU_ASSERT(fabs(y[e] - want1[e]) <= 1e-12 && fabs(y[57 + e] - want2[e]) <= 1e-12);
     }
-    IrPlan *plan = plan_memory(g, 2);
-    JitEntry entry = jit_compile(g, plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    const char *worst_name;
-    double worst = jit_compare(entry, g, plan, &ev, &worst_name);
-    if (worst > 1e-12)
-        fprintf(stderr, "primitive values: %s compiled differs from the interpreter by %.3g relative\n", worst_name,
-                worst);
-    CU_ASSERT(worst <= 1e-12);
+    jit_check(g, &ev, 1e-12, "primitive values compiled");
     ir_eval_free(&ev);
     run_free(&fr);
 }

@@ -117,15 +117,21 @@ double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEv
     return worst;
 }
 
+double jit_check_entry(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, double tol,
+                       const char *what)
+{
+    const char *worst_name;
+    double worst = jit_compare(entry, g, p, ev, &worst_name);
+    if (worst > tol)
+        fprintf(stderr, "%s: %s differs from the interpreter by %.3g relative\n", what, worst_name, worst);
+    CU_ASSERT(worst <= tol);
+    return worst;
+}
+
 double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *what)
 {
     IrPlan *plan = plan_memory(g, ev->batch);
     JitEntry entry = jit_compile(g, plan);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    const char *worst_name;
-    double worst = jit_compare(entry, g, plan, ev, &worst_name);
-    if (worst > tol)
-        fprintf(stderr, "%s: %s differs from the interpreter by %.3g relative\n", what, worst_name, worst);
-    CU_ASSERT(worst <= tol);
-    return worst;
+    return jit_check_entry(entry, g, plan, ev, tol, what);
 }

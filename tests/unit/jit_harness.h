@@ -40,5 +40,9 @@ double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEv
  * (jit_compare, so 1 and 2 threads to the bit too); a difference beyond
  * tol (relative) is printed after `what` and fails.  Returns it. */
 double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *what);
+/* ... the same with the entry compiled already (planned by p: one plan
+ * serves every batch). */
+double jit_check_entry(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, double tol,
+                       const char *what);
 
 #endif

@@ -278,6 +278,20 @@ static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
                     LLVMMetadataAsValue(c->ctx, id));
 }
 
+/* Marks the loop that `latch` closes as not to be vectorized (nor
+ * interleaved): for loops of a few iterations, whose vector code (scatters,
+ * runtime checks, an epilogue loop) only costs LLVM's time. */
+static void no_vectorize(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
+                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0))};
+    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, flag, 2)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
+}
+
 /* One level of the halving tree.  x, and y when not NULL, hold `cols`
  * columns of P lanes each (a column's lanes adjacent); the result holds x's
  * columns then y's, P/2 lanes each: lane i + lane i + P/2. */
@@ -566,7 +580,9 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
         LLVMValueRef to = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kt.iv, cg_i64(c, NR), ""), cg_i64(c, r), "");
         LLVMBuildStore(c->b, x, at(c, dst, to));
     }
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     cg_loop_end(c, &kt);
+    no_vectorize(c, latch);  /* fewer than VW iterations, but for a panel's last columns */
     LLVMBuildRetVoid(c->b);
 
     c->fn = body;

@@ -111,8 +111,9 @@ LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
  * of items [begin, end) ranges over) as a value built where the builder
  * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
-/* An elementwise node whose operands in memory all have its shape: result
- * element i reads element i of each, so its body runs over elements
+/* An elementwise node whose operands in memory all have its shape (or are
+ * scalars): result element i reads element i of each (or the scalar), so
+ * its body runs over elements
  * [begin, end) whatever the shape (its wrapper multiplies the rows it is
  * given by cg_row_length), and kernel_key leaves the shapes out: one body
  * serves every such node of the same program and types (e.g. an

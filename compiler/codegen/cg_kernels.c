@@ -83,7 +83,7 @@ static void body_flat(Cg *c, int v)
         if (!ops[k].scalar) {
             ops[k].base = cg_base(c, n->in[k]);
             ops[k].row_off = cg_i64(c, 0);
-            ops[k].step = 1;
+            ops[k].step = N(c, n->in[k])->shape.rank > 0;  /* a scalar in memory: its one value */
         }
     }
     CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
@@ -650,7 +650,7 @@ bool cg_flat_elementwise(const IrGraph *g, int v)
         return false;
     for (int k = 0; k < n->nin; k++) {
         const IrNode *u = &g->nodes[n->in[k]];
-        if (!cg_no_memory(u) && !ir_shape_equal(&u->shape, &n->shape))
+        if (!cg_no_memory(u) && u->shape.rank > 0 && !ir_shape_equal(&u->shape, &n->shape))
             return false;
     }
     return true;

@@ -120,6 +120,8 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
         sb_printf(sb, " | %d %d ", (int)(cg_no_memory(u) ? u->op : IR_INPUT), (int)u->type);
         if (!flat)
             ir_shape_print(sb, &u->shape);
+        else if (u->shape.rank == 0)
+            sb_puts(sb, "scalar");
         if (u->op == IR_CONST)
             sb_printf(sb, " %a", u->a.f);
         for (int q = 0; q < k; q++)  /* the same buffer twice is part of the shape of the code */

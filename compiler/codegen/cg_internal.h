@@ -111,6 +111,16 @@ LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
  * of items [begin, end) ranges over) as a value built where the builder
  * stands: in the entry function, just before the kernel is launched. */
 bool         cg_has_kernel(const IrNode *n);
+/* An elementwise node whose operands in memory all have its shape (or are
+ * scalars): result element i reads element i of each (or the scalar), so
+ * its body runs over elements
+ * [begin, end) whatever the shape (its wrapper multiplies the rows it is
+ * given by cg_row_length), and kernel_key leaves the shapes out: one body
+ * serves every such node of the same program and types (e.g. an
+ * optimizer's update of each parameter). */
+bool         cg_flat_elementwise(const IrGraph *g, int v);
+/* The length of node v's rows (its last axis; 1 for a scalar). */
+LLVMValueRef cg_row_length(Cg *c, int v);
 /* A node the entry function does with runtime calls, not a kernel of its
  * own (ALLREDUCE): no body, no wrapper. */
 bool         cg_is_call(const IrNode *n);

@@ -71,6 +71,27 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
     free(ops);
 }
 
+/* A flat elementwise node (cg_flat_elementwise): elements [begin, end) in
+ * one loop, whatever the shape (the wrapper turns its rows into elements). */
+static void body_flat(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    CgOperand *ops = calloc((size_t)n->nin + 1, sizeof *ops);
+    for (int k = 0; k < n->nin; k++) {
+        ops[k].node = n->in[k];
+        ops[k].scalar = cg_leaf_scalar(c, n->in[k]);
+        if (!ops[k].scalar) {
+            ops[k].base = cg_base(c, n->in[k]);
+            ops[k].row_off = cg_i64(c, 0);
+            ops[k].step = N(c, n->in[k])->shape.rank > 0;  /* a scalar in memory: its one value */
+        }
+    }
+    CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
+    cg_store(c, v, l.iv, eval_program(c, n, ops, l.iv));
+    cg_loop_end(c, &l);
+    free(ops);
+}
+
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
 
 /* Partial results of a row's sum, mean or maximum: see body_rows. */
@@ -623,6 +644,21 @@ static KernelKind kind_of(const IrNode *n)
 
 bool cg_has_kernel(const IrNode *n) { return kind_of(n) != KK_NONE; }
 
+bool cg_flat_elementwise(const IrGraph *g, int v)
+{
+    const IrNode *n = &g->nodes[v];
+    if (kind_of(n) != KK_EW)
+        return false;
+    for (int k = 0; k < n->nin; k++) {
+        const IrNode *u = &g->nodes[n->in[k]];
+        if (!cg_no_memory(u) && u->shape.rank > 0 && !ir_shape_equal(&u->shape, &n->shape))
+            return false;
+    }
+    return true;
+}
+
+LLVMValueRef cg_row_length(Cg *c, int v) { return inner_len(c, &N(c, v)->shape); }
+
 bool cg_op_has_kernel(IrOp op) { return kind_of(&(IrNode){.op = op}) != KK_NONE; }
 
 bool cg_is_call(const IrNode *n) { return kind_of(n) == KK_CALL; }
@@ -672,6 +708,10 @@ void cg_kernel_body(Cg *c, int v)
     }
     if (k == KK_SCATTER) {
         body_scatter_add(c, v);
+        return;
+    }
+    if (k == KK_EW && cg_flat_elementwise(c->g, v)) {
+        body_flat(c, v);
         return;
     }
     CgLoop l = cg_loop_begin(c, begin, end, "item");

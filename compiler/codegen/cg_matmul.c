@@ -278,6 +278,20 @@ static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
                     LLVMMetadataAsValue(c->ctx, id));
 }
 
+/* Marks the loop that `latch` closes as not to be vectorized (nor
+ * interleaved): for loops of a few iterations, whose vector code (scatters,
+ * runtime checks, an epilogue loop) only costs LLVM's time. */
+static void no_vectorize(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
+                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0))};
+    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, flag, 2)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
+}
+
 /* One level of the halving tree.  x, and y when not NULL, hold `cols`
  * columns of P lanes each (a column's lanes adjacent); the result holds x's
  * columns then y's, P/2 lanes each: lane i + lane i + P/2. */
@@ -483,6 +497,101 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
     }
 }
 
+/* The columns [c0, c0 + VW) of a panel: tpack(w, dst, c0, K, kn) sets
+ * dst[k·NR + r] = w[(c0 + r)·K + k] for k < kn, 0 for c0 + r ≥ n (w: W's
+ * row 0 at k0; dst: the panel's column c0).  An internal function of the
+ * body's module, not inlined (pack_transposed says why); K, when a
+ * constant, is used as one inside. */
+static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMTypeRef *ftp)
+{
+    int VW = tile_width(c), NR = tile_nr(c);
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = real_size(c);
+    LLVMValueRef body = c->fn;
+    LLVMBasicBlockRef saved_entry = c->entry, at_block = LLVMGetInsertBlock(c->b);
+    LLVMTypeRef params[5] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i64, c->t_i64};
+    LLVMTypeRef ft = LLVMFunctionType(c->t_void, params, 5, 0);
+    size_t len;
+    const char *name = LLVMGetValueName2(body, &len);
+    char fname[300];
+    snprintf(fname, sizeof fname, "%.*s.tpack", (int)len, name);
+    LLVMValueRef f = LLVMAddFunction(c->mod, fname, ft);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    unsigned count = LLVMGetAttributeCountAtIndex(body, LLVMAttributeFunctionIndex);  /* target, nounwind, noinline */
+    LLVMAttributeRef *attrs = malloc(sizeof *attrs * (count + 1));
+    LLVMGetAttributesAtIndex(body, LLVMAttributeFunctionIndex, attrs);
+    for (unsigned k = 0; k < count; k++)
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, attrs[k]);
+    free(attrs);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (unsigned k = 1; k <= 2; k++)  /* W and the scratch memory never overlap */
+        LLVMAddAttributeAtIndex(f, k, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+
+    c->fn = f;
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMValueRef w = LLVMGetParam(f, 0), dst = LLVMGetParam(f, 1), c0 = LLVMGetParam(f, 2);
+    LLVMValueRef K = LLVMIsAConstantInt(Kval) ? Kval : LLVMGetParam(f, 3), kn = LLVMGetParam(f, 4);
+    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
+    LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
+    LLVMValueRef full = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, VW), ""), cg_i64(c, n), "");
+    LLVMBasicBlockRef blocks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tblocks");
+    LLVMBasicBlockRef singles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tsingles");
+    LLVMBuildCondBr(c->b, full, blocks, singles);
+
+    /* whole blocks: k in [0, kv) */
+    LLVMPositionBuilderAtEnd(c->b, blocks);
+    CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), kblocks, "tkb");
+    LLVMValueRef kk = LLVMBuildNSWMul(c->b, kb.iv, cg_i64(c, VW), "kk");
+    LLVMValueRef rows[16];
+    for (int r = 0; r < VW; r++) {
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), ""), K, ""), kk, "");
+        rows[r] = LLVMBuildLoad2(c->b, vec, at(c, w, src), "w");
+        LLVMSetAlignment(rows[r], align);
+    }
+    for (int s = VW / 2; s >= 1; s /= 2)
+        swap_blocks(c, rows, VW, s);
+    for (int q = 0; q < VW; q++) {
+        LLVMValueRef to = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, kk, cg_i64(c, q), ""), cg_i64(c, NR), "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, rows[q], at(c, dst, to)), align);
+    }
+    cg_loop_end(c, &kb);
+    LLVMBasicBlockRef tail = LLVMGetInsertBlock(c->b);
+
+    /* one at a time: k in [kv, kn) after whole blocks, or all of k for
+     * a block with rows past n */
+    LLVMPositionBuilderAtEnd(c->b, singles);
+    LLVMBasicBlockRef each = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "teach");
+    LLVMBuildBr(c->b, each);
+    LLVMPositionBuilderAtEnd(c->b, tail);
+    LLVMBuildBr(c->b, each);
+    LLVMPositionBuilderAtEnd(c->b, each);
+    LLVMValueRef from = LLVMBuildPhi(c->b, c->t_i64, "tfrom");
+    LLVMValueRef from_v[2] = {cg_i64(c, 0), kv};
+    LLVMBasicBlockRef from_b[2] = {singles, tail};
+    LLVMAddIncoming(from, from_v, from_b, 2);
+    CgLoop kt = cg_loop_begin(c, from, kn, "tk");
+    for (int r = 0; r < VW; r++) {
+        LLVMValueRef j = LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), "");
+        LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
+        LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), kt.iv, "");
+        LLVMValueRef x = LLVMBuildSelect(c->b, inside, LLVMBuildLoad2(c->b, c->t_real, at(c, w, src), "x"), cg_real(c, 0), "");
+        LLVMValueRef to = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kt.iv, cg_i64(c, NR), ""), cg_i64(c, r), "");
+        LLVMBuildStore(c->b, x, at(c, dst, to));
+    }
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+    cg_loop_end(c, &kt);
+    no_vectorize(c, latch);  /* fewer than VW iterations, but for a panel's last columns */
+    LLVMBuildRetVoid(c->b);
+
+    c->fn = body;
+    c->entry = saved_entry;
+    LLVMPositionBuilderAtEnd(c->b, at_block);
+    *ftp = ft;
+    return f;
+}
+
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
  * at b0), into `panels` (n / NR rounded up) panels of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
@@ -492,68 +601,28 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
  * by element, that needs a gather per vector (31% of the MLP's batch-64
  * forward went to gathers).  Blocks with rows past n, and the last kn mod
  * VW values of k, go one element at a time.  The same numbers land in the
- * same places either way. */
+ * same places either way.
+ *
+ * Each VW columns of a panel are packed by a function of their own
+ * (tpack_function), called NR / VW times per panel: written inline, the
+ * NR / VW copies of the block and element loops were all uses of the panel
+ * loop's induction variable, and LLVM's Loop Strength Reduction, whose
+ * work grows faster than its uses, spent 50 ms on the MNIST MLP's first
+ * product alone (7 ms with half the copies).  The call costs nothing that
+ * shows: one per VW × kn reals packed. */
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
                             int64_t n, int64_t panels, LLVMValueRef packB)
 {
     int VW = tile_width(c), NR = tile_nr(c);
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    unsigned align = real_size(c);
-    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
-    LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
+    LLVMTypeRef ft;
+    LLVMValueRef tpack = tpack_function(c, K, n, &ft);
+    LLVMValueRef w = cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, k0, ""));  /* W[0, k0] */
     CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         LLVMValueRef c0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "c0");
-        LLVMValueRef full = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, VW), ""), cg_i64(c, n), "");
-        LLVMBasicBlockRef blocks = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tblocks");
-        LLVMBasicBlockRef singles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tsingles");
-        LLVMBuildCondBr(c->b, full, blocks, singles);
-
-        /* whole blocks: k in [0, kv) */
-        LLVMPositionBuilderAtEnd(c->b, blocks);
-        CgLoop kb = cg_loop_begin(c, cg_i64(c, 0), kblocks, "tkb");
-        LLVMValueRef kk = LLVMBuildNSWMul(c->b, kb.iv, cg_i64(c, VW), "kk");
-        LLVMValueRef rows[16];
-        for (int r = 0; r < VW; r++) {
-            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), ""), K, ""),
-                                               LLVMBuildNSWAdd(c->b, k0, kk, ""), "");
-            rows[r] = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), "w");
-            LLVMSetAlignment(rows[r], align);
-        }
-        for (int s = VW / 2; s >= 1; s /= 2)
-            swap_blocks(c, rows, VW, s);
-        for (int q = 0; q < VW; q++) {
-            LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, kk, cg_i64(c, q), ""),
-                                                                     cg_i64(c, NR), ""), cg_i64(c, h * VW), "");
-            LLVMSetAlignment(LLVMBuildStore(c->b, rows[q], at(c, panel, dst)), align);
-        }
-        cg_loop_end(c, &kb);
-        LLVMBasicBlockRef tail = LLVMGetInsertBlock(c->b);
-
-        /* one at a time: k in [kv, kn) after whole blocks, or all of k for
-         * a block with rows past n */
-        LLVMPositionBuilderAtEnd(c->b, singles);
-        LLVMBasicBlockRef each = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "teach");
-        LLVMBuildBr(c->b, each);
-        LLVMPositionBuilderAtEnd(c->b, tail);
-        LLVMBuildBr(c->b, each);
-        LLVMPositionBuilderAtEnd(c->b, each);
-        LLVMValueRef from = LLVMBuildPhi(c->b, c->t_i64, "tfrom");
-        LLVMValueRef from_v[2] = {cg_i64(c, 0), kv};
-        LLVMBasicBlockRef from_b[2] = {singles, tail};
-        LLVMAddIncoming(from, from_v, from_b, 2);
-        CgLoop kt = cg_loop_begin(c, from, kn, "tk");
-        for (int r = 0; r < VW; r++) {
-            LLVMValueRef j = LLVMBuildNSWAdd(c->b, c0, cg_i64(c, r), "");
-            LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
-            LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
-            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, jj, K, ""), LLVMBuildNSWAdd(c->b, k0, kt.iv, ""), "");
-            LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), cg_real(c, 0), "");
-            LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kt.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW + r), "");
-            LLVMBuildStore(c->b, x, at(c, panel, dst));
-        }
-        cg_loop_end(c, &kt);
+        LLVMValueRef args[5] = {w, at(c, panel, cg_i64(c, h * VW)), c0, K, kn};
+        LLVMBuildCall2(c->b, ft, tpack, args, 5, "");
     }
     cg_loop_end(c, &pp);
 }

@@ -97,12 +97,17 @@ static unsigned long long hash_of(const char *s)
 static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
 {
     const IrNode *n = &g->nodes[v];
+    bool flat = cg_flat_elementwise(g, v);  /* its code does not depend on the shape */
     sb_printf(sb, "%d %d ", (int)n->op, (int)n->type);
-    ir_shape_print(sb, &n->shape);
+    if (flat)
+        sb_puts(sb, "flat");
+    else
+        ir_shape_print(sb, &n->shape);
     for (int i = 0; i < 8; i++)
         sb_printf(sb, " %lld", (long long)n->a.i[i]);
     sb_printf(sb, " %a ", n->a.f);
-    ir_shape_print(sb, &n->a.shape);
+    if (!flat)
+        ir_shape_print(sb, &n->a.shape);
     if (n->a.prog) {
         sb_printf(sb, " prog %d", n->a.prog->nin);
         for (int k = 0; k < n->a.prog->n; k++) {
@@ -113,7 +118,10 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     for (int k = 0; k < n->nin; k++) {
         const IrNode *u = &g->nodes[n->in[k]];
         sb_printf(sb, " | %d %d ", (int)(cg_no_memory(u) ? u->op : IR_INPUT), (int)u->type);
-        ir_shape_print(sb, &u->shape);
+        if (!flat)
+            ir_shape_print(sb, &u->shape);
+        else if (u->shape.rank == 0)
+            sb_puts(sb, "scalar");
         if (u->op == IR_CONST)
             sb_printf(sb, " %a", u->a.f);
         for (int q = 0; q < k; q++)  /* the same buffer twice is part of the shape of the code */
@@ -231,6 +239,11 @@ static LLVMValueRef make_wrapper(Cg *c, int v, const int *slots, int nslots, LLV
     args[nslots] = c->ctx_arg;
     args[nslots + 1] = LLVMGetParam(c->fn, 1);
     args[nslots + 2] = LLVMGetParam(c->fn, 2);
+    if (cg_flat_elementwise(g, v)) {  /* its body counts elements, the launch rows */
+        LLVMValueRef len = cg_row_length(c, v);
+        args[nslots + 1] = LLVMBuildNSWMul(c->b, args[nslots + 1], len, "");
+        args[nslots + 2] = LLVMBuildNSWMul(c->b, args[nslots + 2], len, "");
+    }
     LLVMBuildCall2(c->b, body_t, body, args, (unsigned)nslots + 3, "");
     LLVMBuildRetVoid(c->b);
     free(args);

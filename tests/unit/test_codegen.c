@@ -14,7 +14,8 @@
 
 #include "harness.h"
 #include "codegen/cg.h"
-#include "codegen/cg_module.h"  /* CG_TINY_MACS */
+#include "codegen/cg_internal.h"  /* cg_flat_elementwise */
+#include "codegen/cg_module.h"    /* cg_split, CG_TINY_MACS */
 #include "ir/gradcheck.h"
 #include "ir/lower.h"
 #include "jit_harness.h"
@@ -149,6 +150,51 @@ static void test_reduce_columns(void)
     CU_ASSERT(len[0] == 70 && len[1] == 3 * 70 && len[2] == 5 * 70);  /* [1,1,70], [1,3,70], [B,1,70] */
     jit_check(&g, &ev, 0, "column reduction");   /* within 1e-14: the same additions in the same order */
     ir_eval_free(&ev);
+    arena_free(&arena);
+}
+
+/* Elementwise nodes whose operands have their shape (cg_flat_elementwise)
+ * run over elements and share one body whatever their shapes: the squares
+ * of a [B,200,7] and a [B,30,50] tensor (rows of 7 and of 50 values) are
+ * one body, and each is the interpreter's to the bit, on 1 thread and on 2
+ * (jit_check_entry: the launch's rows become elements in each thread's range). */
+static void test_flat_elementwise(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    ir_init(&g, &arena, NULL, "flat", IR_F64);
+    IrShape sa = {3, {IR_BATCH, 200, 7}}, sb = {3, {IR_BATCH, 30, 50}};
+    int a = ir_input(&g, ROLE_INPUT, "a", IR_F64, &sa, SPAN_NONE);
+    int b = ir_input(&g, ROLE_INPUT, "b", IR_F64, &sb, SPAN_NONE);
+    int a2 = ir_binary(&g, IR_MUL, a, a, SPAN_NONE), b2 = ir_binary(&g, IR_MUL, b, b, SPAN_NONE);
+    ir_output(&g, "a2", a2, OUT_PREDICTION, -1);
+    ir_output(&g, "b2", b2, OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    CU_ASSERT(cg_flat_elementwise(&g, a2) && cg_flat_elementwise(&g, b2));
+    int64_t batch = 5;
+    IrPlan *plan = plan_memory(&g, batch);
+    CgSplit split;
+    CU_ASSERT_EQUAL_FATAL(cg_split(&(CgEntry){&g, plan, "flat"}, 1, 2, 3, &split), 0);
+    CU_ASSERT_EQUAL(split.nbodies, 1);
+    CU_ASSERT(split.body[0][a2] >= 0 && split.body[0][a2] == split.body[0][b2]);
+    cg_split_free(&split, 1);
+    IrEval ev;
+    ir_eval_init(&ev, &g, batch);
+    double *va = malloc(sizeof *va * 5 * 200 * 7), *vb = malloc(sizeof *vb * 5 * 30 * 50);
+    for (int e = 0; e < 5 * 200 * 7; e++)
+        va[e] = sin(e * 0.37) * 10;
+    for (int e = 0; e < 5 * 30 * 50; e++)
+        vb[e] = cos(e * 0.11) * 3;
+    ir_eval_set(&ev, a, va);
+    ir_eval_set(&ev, b, vb);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    JitEntry entry = jit_compile(&g, plan);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    jit_check_entry(entry, &g, plan, &ev, 0, "flat square");
+    ir_eval_free(&ev);
+    free(va);
+    free(vb);
     arena_free(&arena);
 }
 
@@ -419,6 +465,7 @@ static const TestCase tests[] = {
     {"the primitives compute the values worked out by hand", test_primitive_values},
     {"one compiled step serves every batch", test_any_batch},
     {"reductions down columns match the interpreter", test_reduce_columns},
+    {"elementwise nodes of any shape share one body over elements", test_flat_elementwise},
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {NULL, NULL},

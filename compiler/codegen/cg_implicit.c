@@ -27,7 +27,7 @@ static Win win_of(Cg *c, int v)
     int r = xs->rank;
     int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
     int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
-    return (Win){x, h, w, xs->dim[r - 1], (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, k, s, p};
+    return (Win){x, h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p};
 }
 
 /* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),

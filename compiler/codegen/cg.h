@@ -39,9 +39,6 @@ typedef struct CgTune {
 } CgTune;
 enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
 const CgTune *cg_tune_for(const char *cpu, const char *features);
-/* The tile of row `row` for a product n columns wide (folded: its rows are
- * one matrix): the row itself, or a variant measured better for that width. */
-const CgTune *cg_tune_for_product(const CgTune *row, int64_t n, bool folded);
 
 /* Whether the generator has a kernel for op: every op that is not a leaf
  * must (unit.codegen walks the op table). */

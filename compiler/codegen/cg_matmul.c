@@ -67,14 +67,8 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 }
 
 /* The register tile is MR rows × NR columns (NR/TW vectors of TW reals):
- * a row of the CPU's table (cg_tune.c), or that row's tile for this
- * product's columns (cg_tune_for_product). */
-static const CgTune *tile_of(Cg *c, int v)
-{
-    Mm mm = mm_of(c, v);
-    return cg_tune_for_product(c->tune, mm.n, mm.fold);
-}
-static int tile_mr(Cg *c, int v) { return tile_of(c, v)->mr; }
+ * a row of the CPU's table (cg_tune.c). */
+static int tile_mr(Cg *c) { return c->tune->mr; }
 
 /* x·Wᵀ of an inference graph with fewer rows than this takes the few-rows
  * path (dot_rows): fixed, not the tile's MR, so that which path a batch
@@ -111,7 +105,7 @@ enum { KEEP_PACKED_BYTES = 4 << 20 };
 static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
 static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 64 bytes */
 static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c); }  /* TW: the tile's vectors */
-static int tile_nr(Cg *c, int v) { return tile_of(c, v)->nrv * tile_width(c); }
+static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 /* matrices × blocks of MR rows */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
@@ -120,7 +114,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
-    int MR = tile_mr(c, v);
+    int MR = tile_mr(c);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
@@ -499,10 +493,10 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
  * forward went to gathers).  Blocks with rows past n, and the last kn mod
  * VW values of k, go one element at a time.  The same numbers land in the
  * same places either way. */
-static void pack_transposed(Cg *c, int v, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
+static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
                             int64_t n, int64_t panels, LLVMValueRef packB)
 {
-    int VW = tile_width(c), NR = tile_nr(c, v);
+    int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
@@ -619,7 +613,7 @@ static void call_few_rows(Cg *c, int v, const Mm *mm)
 /* The accumulators into the tile buffer, for the epilogue's loops. */
 static void tile_store(Cg *c, LLVMValueRef accp[][CG_TILE_MAX_NRV], int MR, int NV, LLVMValueRef tile, LLVMTypeRef vec)
 {
-    int VW = tile_width(c), NR = NV * VW;
+    int VW = tile_width(c), NR = tile_nr(c);
     for (int r = 0; r < MR; r++)
         for (int h = 0; h < NV; h++) {
             LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, vec, accp[r][h], ""), at(c, tile, cg_i64(c, r * NR + h * VW)));
@@ -648,7 +642,7 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
 static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)
 {
     const IrNode *n = N(c, v);
-    int a = n->in[0], b = n->in[1], MR = tile_mr(c, v);
+    int a = n->in[0], b = n->in[1], MR = tile_mr(c);
     LLVMValueRef Nn = cg_i64(c, mm->n);
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
     Epi epi;
@@ -687,7 +681,7 @@ void cg_matmul_body(Cg *c, int v)
     const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
     int a = n->in[0], b = n->in[1];
-    int VW = tile_width(c), NR = tile_nr(c, v), MR = tile_mr(c, v), NV = NR / VW;
+    int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c), NV = NR / VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     LLVMValueRef begin = c->begin_arg, end = c->end_arg;
     LLVMValueRef K = mm_depth(c, v, &mm);
@@ -809,7 +803,7 @@ void cg_matmul_body(Cg *c, int v)
     if (n->a.i[3] == 2) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, panels, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, v, b, b0, K, k0, kn, mm.n, panels, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
          * reals, copied as vectors (selected element by element, LLVM made

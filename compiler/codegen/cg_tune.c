@@ -49,21 +49,6 @@ static const CgTune tunes[] = {
     {"generic", 64, 6, 2},
 };
 
-/* Zen 5 (measured): a product 64 columns wide, with its rows one matrix (a
- * convolution's pixels, the CNN's second: M = 12,544, K = 288, N = 64):
- * 6 × 64 = 24 zmm accumulators, 4 of B, 1 broadcast: 24 FMAs for 10 loads
- * a k step.  bench/gemm.sh 12544 288 64: 0.65 of the FMA loop against
- * 0.53 for 12 × 32; about the same at 2048 × 128 × 64 and 64 × 3136 × 64
- * (0.77 / 0.75, 0.64 / 0.64), so only this width, only on this row. */
-static const CgTune avx512_full_n64 = {"avx512-full", 64, 6, 4};
-
-const CgTune *cg_tune_for_product(const CgTune *row, int64_t n, bool folded)
-{
-    if (row == &tunes[0] && n == 64 && folded)
-        return &avx512_full_n64;
-    return row;
-}
-
 static bool listed(const char *const *names, const char *cpu)
 {
     for (; *names; names++)

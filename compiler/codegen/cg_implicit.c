@@ -113,15 +113,15 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     cg_loop_end(c, &r);
 }
 
-void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t panels, int NR, int VW,
-                        LLVMValueRef packB)
+void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                        LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
 {
     Win w = win_of(c, v);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
     /* k outer: a pixel's place is worked out once for all its panels */
     CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
-    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "ipanel");
+    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
     LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
     LLVMValueRef dst = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                           cg_i64(c, NR), ""));

@@ -434,8 +434,9 @@ static void test_primitive_values(void)
  * its passes after `opt` run by hand without pass_implicit_patches; run on
  * the same inputs (bound by name), every output (loss, metric, each
  * updated parameter) must be the same bytes.  That the pass did its work
- * is asserted too: four matmuls read patches in the first graph (both
- * forwards, both weight gradients), none in the second. */
+ * is asserted too: five matmuls read patches in the first graph (both
+ * forwards, both weight gradients, the second's input gradient as a
+ * convolution: conv_grad.c), none in the second. */
 static const char implicit_model[] =
     "model implicit_bits {\n"
     "    input x: f32[2, 9, 9]\n"
@@ -469,12 +470,13 @@ static void test_implicit_same_bits(void)
     CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_OPT, BATCH, &without, &err), 0);
     IrGraph *gb = &without.step.L.g;
     CU_ASSERT_FATAL(pass_fuse(gb) >= 0 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == 1 && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_dce(gb) >= 0 && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_buckets(gb) >= 0 && !ir_verify(gb));
     IrPlan *plan_b = plan_memory(gb, BATCH);
     CU_ASSERT_PTR_NOT_NULL_FATAL(plan_b);
     const IrGraph *ga = &with.step.L.g;
-    CU_ASSERT_EQUAL(implicit_matmuls(ga), 4);
+    CU_ASSERT_EQUAL(implicit_matmuls(ga), 5);
     CU_ASSERT_EQUAL(implicit_matmuls(gb), 0);
 
     IrEval ea, eb;   /* only the inputs: parameters, data, state, step */

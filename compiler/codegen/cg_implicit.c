@@ -27,7 +27,7 @@ static Win win_of(Cg *c, int v)
     int r = xs->rank;
     int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
     int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
-    return (Win){x, h, w, xs->dim[r - 1], (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, k, s, p};
+    return (Win){x, h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p};
 }
 
 /* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),
@@ -113,15 +113,15 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     cg_loop_end(c, &r);
 }
 
-void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t panels, int NR, int VW,
-                        LLVMValueRef packB)
+void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                        LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
 {
     Win w = win_of(c, v);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
     /* k outer: a pixel's place is worked out once for all its panels */
     CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
-    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "ipanel");
+    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
     LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
     LLVMValueRef dst = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                           cg_i64(c, NR), ""));

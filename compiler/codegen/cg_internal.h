@@ -141,12 +141,13 @@ bool         cg_patches_has(IrOp op);   /* whether op is one of them */
  * (rows past M: row M - 1), chunk [k0, k0 + kn), row r at apack + r·kstride
  * (whole: the chunk is the whole row, and C a multiple of VW: vectors); a
  * chunk of op(B) = the rows [k0, k0 + kn) into panels as cg_matmul.c packs
- * them: packB[(p·kn + k)·NR + col], 0 for columns past n. */
+ * them: packB[(p·kn + k)·NR + col], 0 for columns past n, panels p in
+ * [p_lo, p_hi) only. */
 LLVMValueRef cg_implicit_load(Cg *c, int v, LLVMValueRef pix, LLVMValueRef kk);
 void         cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
                                 int64_t kstride, int VW, bool whole, LLVMValueRef apack);
-void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t panels, int NR, int VW,
-                                LLVMValueRef packB);
+void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                                LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB);
 LLVMValueRef cg_patches_extent(Cg *c, int v);
 
 #endif

@@ -538,8 +538,8 @@ typedef struct Geo { int64_t c, h, w, ho, wo, k, s, p; } Geo;
 static Geo geo_of(const IrNode *n, const IrShape *img)
 {
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
-    return (Geo){img->dim[1], img->dim[2], img->dim[3], (img->dim[2] + 2 * p - k) / s + 1,
-                 (img->dim[3] + 2 * p - k) / s + 1, k, s, p};
+    return (Geo){img->dim[1], img->dim[2], img->dim[3], ir_window_out(img->dim[2], k, s, p),
+                 ir_window_out(img->dim[3], k, s, p), k, s, p};
 }
 
 /* WINDOWS: item = (plane, oy); writes [ox, ky, kx] */

@@ -75,6 +75,7 @@ static int tile_mr(Cg *c) { return c->tune->mr; }
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
+enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep (cg_matmul_body) */
 
 /* The chunks of K: K / KC rounded to the nearest (at least one), all of one
  * depth kc (the last one shorter), kc < 1.5·KC.  Chunks of exactly KC left
@@ -107,12 +108,29 @@ static int vector_width(Cg *c) { return 64 / (int)real_size(c); }  /* one zmm: 6
 static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c); }  /* TW: the tile's vectors */
 static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
-/* matrices × blocks of MR rows */
+static bool tiny_product(Cg *c, int v, const Mm *mm);
+
+/* Whether an item is one panel of NR columns over all of C's rows, not MR
+ * rows over all columns: when op(B) is read as patches (a convolution's
+ * weight gradient, (gᵀ·rows)ᵀ: C is [F, k·k·C], K the batch's pixels).  Its
+ * packed op(B) is too large to keep (14.4 MB for the MNIST CNN's second
+ * convolution), so a claim of row blocks packed all of it again: on two
+ * threads, with a claim per item, six times a call instead of once.  A
+ * claim of a panel packs that panel alone; the rows of A (gᵀ, read in
+ * place) are what is read again, F × K instead of K × k·k·C. */
+static bool items_are_panels(Cg *c, int v, const Mm *mm)
+{
+    return N(c, v)->a.i[3] == 2 && !tiny_product(c, v, mm);
+}
+
+/* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels) */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
+    if (items_are_panels(c, v, &mm))
+        return LLVMBuildNSWMul(c->b, mats, cg_i64(c, (mm.n + tile_nr(c) - 1) / tile_nr(c)), "items");
     LLVMValueRef m = mm_rows(c, v, &mm);
     int MR = tile_mr(c);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
@@ -778,15 +796,22 @@ void cg_matmul_body(Cg *c, int v)
     Epi epi;
     epi_begin(c, v, &epi);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
-    LLVMValueRef chunks, kc = chunk_depth(c, K, &chunks);
     /* K known and within one chunk: no partial sums to resume or to keep,
      * so neither path is generated (LLVM would fold them away, but only
-     * after optimizing and vectorizing their loops: compile time) */
-    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < KC + KC / 2;
+     * after optimizing and vectorizing their loops: compile time).  Rows
+     * read as patches are one chunk up to PATCH_ROWS_KC deep: they are then
+     * copied tap by tap, C reals at a time, instead of element by element
+     * with a division per element for its tap (the CNN's input gradient as
+     * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
+    int64_t one_below = n->a.i[3] == 1 ? PATCH_ROWS_KC + 1 : KC + KC / 2;
+    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_below;
+    LLVMValueRef chunks = cg_i64(c, 1), kc = K;
+    if (!one_chunk)
+        kc = chunk_depth(c, K, &chunks);
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     /* A read as patches (cg_implicit.c): its MR rows of a chunk copied here
      * (K is fixed then; chunks are shorter than 1.5·KC) */
-    int64_t kcap = mm.k < KC + KC / 2 ? mm.k : KC + KC / 2;
+    int64_t kcap = one_chunk ? mm.k : KC + KC / 2;
     LLVMValueRef apack = n->a.i[3] == 1 ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
     if (apack)
         LLVMSetAlignment(apack, 64);
@@ -856,21 +881,28 @@ void cg_matmul_body(Cg *c, int v)
     packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, slot_reals, ""));  /* this chunk's slot */
 
     CgLoop item = cg_loop_begin(c, begin, end, "block");
-    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
-    LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
+    /* the item's panels [p_lo, p_hi): all, or its own (items_are_panels:
+     * then the slot's tag names the panel too, and the item goes over all
+     * of the matrix's row blocks) */
+    bool by_panel = items_are_panels(c, v, &mm);
+    LLVMValueRef per_mat = by_panel ? cg_i64(c, panels) : blocks;
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, per_mat, "mat");
+    LLVMValueRef p_lo = by_panel ? LLVMBuildSRem(c->b, item.iv, per_mat, "p_lo") : cg_i64(c, 0);
+    LLVMValueRef p_hi = by_panel ? LLVMBuildNSWAdd(c->b, p_lo, cg_i64(c, 1), "p_hi") : cg_i64(c, panels);
+    LLVMValueRef tag_key = by_panel ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, per_mat, ""), p_lo, "") : mat;
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
     /* pack this chunk of op(B) into panels unless the slot holds it already */
-    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, mat, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
+    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                                        LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);
     LLVMPositionBuilderAtEnd(c->b, pack);
-    LLVMBuildStore(c->b, mat, tag_mat);
+    LLVMBuildStore(c->b, tag_key, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
     if (n->a.i[3] == 2) {
-        cg_implicit_pack_b(c, v, k0, kn, mm.n, panels, NR, VW, packB);
+        cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
     } else {
@@ -911,6 +943,14 @@ void cg_matmul_body(Cg *c, int v)
     }
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
+    CgLoop rblock = {0};
+    LLVMValueRef i0;
+    if (by_panel) {
+        rblock = cg_loop_begin(c, cg_i64(c, 0), blocks, "rblock");
+        i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, MR), "i0");
+    } else {
+        i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
+    }
 
     /* op(A)'s MR rows of this chunk are read where they are, one element
      * per row and k broadcast by the microkernel: packing them (k-major,
@@ -939,7 +979,7 @@ void cg_matmul_body(Cg *c, int v)
     const IrShape *cs = &n->shape;
     LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
 
-    CgLoop panel = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "jb");
+    CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "jb");
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
     LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
     /* The accumulators start at 0, or at the partial sums of the chunks
@@ -1063,6 +1103,8 @@ void cg_matmul_body(Cg *c, int v)
     }
     LLVMPositionBuilderAtEnd(c->b, stored);
     cg_loop_end(c, &panel);
+    if (by_panel)
+        cg_loop_end(c, &rblock);
     cg_loop_end(c, &item);
     cg_loop_end(c, &chunk);
     LLVMBuildBr(c->b, skip);

@@ -24,8 +24,12 @@
 #include "cg_module.h"
 
 /* Work below this many items runs on the calling thread: waking the pool
- * costs more than it saves. */
-enum { PARALLEL_MIN_ITEMS = 8 };
+ * costs more than it saves.  Not so a matmul's items, each MR rows of C
+ * over all of K: the MNIST CNN's second convolution's weight gradient
+ * ([64, 288] over 12,544 terms, 6 items) is 460 MFLOP, and ran on one
+ * thread, a quarter of the step, while the other waited; its FLOPs alone
+ * (threads_from_batch) say whether it is worth the pool. */
+enum { PARALLEL_MIN_ITEMS = 8, PARALLEL_MIN_MATMUL_ITEMS = 2 };
 
 /* Nor does a kernel smaller than this (at the step's batch) go to the pool:
  * a call costs about 1-2 us of synchronisation however small its work
@@ -341,7 +345,8 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             done++;
             LLVMValueRef extent = cg_kernel_extent(c, v);
             int64_t from = threads_from_batch(c, v);
-            if (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < PARALLEL_MIN_ITEMS)
+            int min_items = cg_is_matmul(g->nodes[v].op) ? PARALLEL_MIN_MATMUL_ITEMS : PARALLEL_MIN_ITEMS;
+            if (LLVMIsAConstantInt(extent) && LLVMConstIntGetSExtValue(extent) < min_items)
                 from = INT64_MAX;
             LLVMBasicBlockRef direct = NULL, pooled = NULL, joined = NULL;
             if (from > 0 && from < INT64_MAX) {  /* the step's batch decides */

@@ -702,8 +702,8 @@ static double *implicit_rows(IrEval *ev, int node)
     resolve(ev, x, id);
     int r = x->rank;
     int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
-    ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], (id[r - 3] + 2 * p - k) / s + 1,
-               (id[r - 2] + 2 * p - k) / s + 1, k, s, p};
+    ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], ir_window_out(id[r - 3], k, s, p),
+               ir_window_out(id[r - 2], k, s, p), k, s, p};
     len = g.planes * g.ho * g.wo * k * k * g.c;
     double *rows = xcalloc((size_t)len + 1, sizeof(double));
     patches_into(g, in_val(ev, node, (int)n->a.i[3] - 1), rows);

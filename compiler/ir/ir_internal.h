@@ -35,6 +35,10 @@ const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
  * window (k, stride, pad), shape: those rows as the matmul sees them. */
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
+/* Output pixels along an axis of `in` pixels under a window of k, stride s,
+ * padding p that fits (in + 2p >= k): the one formula for the shapes, the
+ * interpreter and the generated window kernels. */
+int64_t ir_window_out(int64_t in, int64_t k, int64_t s, int64_t p);
 const char *shp_fused(const IrGraph *g, IrNode *n);
 const char *shp_matmul_epi(const IrGraph *g, IrNode *n);
 

@@ -309,8 +309,11 @@ static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
         return "matmul reads patches of operand 1 or 2 only";
     const IrShape *x = in_shape(g, n, (int)n->a.i[3] - 1), *rows = &n->a.shape;
     IrAttr w = {.i = {n->a.i[4], n->a.i[5], n->a.i[6]}};
-    if (window_geometry(x, &w, false) || rows->rank < 2)
-        return "matmul patches: an image [..., H, W, C] and a window that fits";
+    const char *why = window_geometry(x, &w, false);
+    if (why)
+        return arena_printf(g->arena, "the image read as patches %s", why);
+    if (rows->rank < 2)
+        return "matmul patches: the rows are not a matrix";
     IrShape p = windowed(x, &w, w.i[0] * w.i[0] * x->dim[x->rank - 1]);
     if (rows->dim[rows->rank - 1] != p.dim[p.rank - 1] || ir_elems(rows, 1) != ir_elems(&p, 1)
         || ir_elems(rows, 2) != ir_elems(&p, 2))
@@ -318,16 +321,23 @@ static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
     return NULL;
 }
 
-const char *shp_matmul(const IrGraph *g, IrNode *n)
+/* A matmul's (and matmul_epi's) type and shape, an operand read as it is
+ * or as patches of an image. */
+static const char *matmul_result(const IrGraph *g, IrNode *n)
 {
-    if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
-        return "matmul operands must be real";
     n->type = g->ftype;
     const char *why = implicit_patches_shape(g, n);
     if (why)
         return why;
     return matmul_shape(ir_matmul_operand(g, n, 0), ir_matmul_operand(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2],
                         &n->shape);
+}
+
+const char *shp_matmul(const IrGraph *g, IrNode *n)
+{
+    if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
+        return "matmul operands must be real";
+    return matmul_result(g, n);
 }
 
 const char *shp_gather(const IrGraph *g, IrNode *n)
@@ -367,7 +377,7 @@ const char *shp_one_hot(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
+int64_t ir_window_out(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
 
 const char *shp_windows(const IrGraph *g, IrNode *n)
 {
@@ -375,7 +385,7 @@ const char *shp_windows(const IrGraph *g, IrNode *n)
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
     if (x->rank != 4 || k < 1 || s < 1 || p < 0 || x->dim[2] + 2 * p < k || x->dim[3] + 2 * p < k)
         return "windows takes [B, C, H, W] and a window that fits";
-    n->shape = (IrShape){5, {x->dim[0], x->dim[1], window_out(x->dim[2], k, s, p), window_out(x->dim[3], k, s, p), k * k}};
+    n->shape = (IrShape){5, {x->dim[0], x->dim[1], ir_window_out(x->dim[2], k, s, p), ir_window_out(x->dim[3], k, s, p), k * k}};
     n->type = in_type(g, n, 0);
     return NULL;
 }
@@ -384,8 +394,8 @@ const char *shp_windows_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
     int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
-    if (x->rank != 4 || w->rank != 5 || w->dim[4] != k * k || w->dim[2] != window_out(x->dim[2], k, s, p)
-        || w->dim[3] != window_out(x->dim[3], k, s, p) || w->dim[1] != x->dim[1] || w->dim[0] != x->dim[0])
+    if (x->rank != 4 || w->rank != 5 || w->dim[4] != k * k || w->dim[2] != ir_window_out(x->dim[2], k, s, p)
+        || w->dim[3] != ir_window_out(x->dim[3], k, s, p) || w->dim[1] != x->dim[1] || w->dim[0] != x->dim[0])
         return "windows_t shapes do not match";
     n->shape = *x;
     n->type = in_type(g, n, 0);
@@ -408,8 +418,8 @@ static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel)
 {
     IrShape r = *x;
     int64_t k = a->i[0], s = a->i[1], p = a->i[2];
-    r.dim[r.rank - 3] = window_out(x->dim[x->rank - 3], k, s, p);
-    r.dim[r.rank - 2] = window_out(x->dim[x->rank - 2], k, s, p);
+    r.dim[r.rank - 3] = ir_window_out(x->dim[x->rank - 3], k, s, p);
+    r.dim[r.rank - 2] = ir_window_out(x->dim[x->rank - 2], k, s, p);
     r.dim[r.rank - 1] = per_pixel;
     return r;
 }
@@ -476,10 +486,5 @@ const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
 {
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";
-    n->type = g->ftype;
-    const char *why = implicit_patches_shape(g, n);
-    if (why)
-        return why;
-    return matmul_shape(ir_matmul_operand(g, n, 0), ir_matmul_operand(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2],
-                        &n->shape);
+    return matmul_result(g, n);
 }

@@ -20,6 +20,8 @@ int pass_simplify(IrGraph *g);   /* x*1, x+0, x-0, x/1, --x, permute of permute,
 int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), except OPF_RANDOM */
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
+int pass_conv_input_grad(IrGraph *g); /* a stride-1 convolution's input gradient, patches_t(g · Wᵀ),
+                                  * as a convolution of g (conv_grad.c), before implicit patches */
 int pass_implicit_patches(IrGraph *g); /* convolution matmuls read their patches from the image
                                   * (implicit.c); dce drops the patches after it */
 int pass_buckets(IrGraph *g);    /* ALLREDUCE nodes (several ranks) into buckets, in the order

@@ -458,6 +458,99 @@ static void test_primitive_values(void)
     run_free(&fr);
 }
 
+/* passes/implicit.c reads a convolution's patches from the image instead of
+ * writing them out, the same products added in the same order: the same
+ * bits.  A two-convolution step (stride 2, then 1; both weight gradients
+ * read swapped, k·k·C ≥ filters) compiled twice: by the pipeline, and with
+ * its passes after `opt` run by hand without pass_implicit_patches; run on
+ * the same inputs (bound by name), every output (loss, metric, each
+ * updated parameter) must be the same bytes.  That the pass did its work
+ * is asserted too: five matmuls read patches in the first graph (both
+ * forwards, both weight gradients, the second's input gradient as a
+ * convolution: conv_grad.c), none in the second. */
+static const char implicit_model[] =
+    "model implicit_bits {\n"
+    "    input x: f32[2, 9, 9]\n"
+    "    target y: class(3)\n"
+    "    c1 = max_pool(relu(conv2d(x, 4, kernel: 3, stride: 2, padding: 1)), 2, stride: 1)\n"
+    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
+    "    logits = dense(flatten(c2), 3)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, y)\n"
+    "    metric accuracy(logits, y)\n"
+    "}\n";
+
+static int implicit_matmuls(const IrGraph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n; i++)
+        n += (g->nodes[i].op == IR_MATMUL || g->nodes[i].op == IR_MATMUL_EPI) && g->nodes[i].a.i[3] != 0;
+    return n;
+}
+
+static void test_implicit_same_bits(void)
+{
+    enum { BATCH = 5 };
+    FrontRun fr;
+    run_text(&fr, implicit_model);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    const SemaModel *m = fr.f.model;
+    NncCompiled with, without;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, BATCH, &with, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_OPT, BATCH, &without, &err), 0);
+    IrGraph *gb = &without.step.L.g;
+    CU_ASSERT_FATAL(pass_fuse(gb) >= 0 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == 1 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_dce(gb) >= 0 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_buckets(gb) >= 0 && !ir_verify(gb));
+    IrPlan *plan_b = plan_memory(gb, BATCH);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan_b);
+    const IrGraph *ga = &with.step.L.g;
+    CU_ASSERT_EQUAL(implicit_matmuls(ga), 5);
+    CU_ASSERT_EQUAL(implicit_matmuls(gb), 0);
+
+    IrEval ea, eb;   /* only the inputs: parameters, data, state, step */
+    ir_eval_init(&ea, ga, BATCH);
+    fill_step_inputs(&ea, m, &with);
+    ir_eval_init(&eb, gb, BATCH);
+    for (int i = 0; i < gb->n; i++) {
+        const IrNode *n = &gb->nodes[i];
+        if (n->op != IR_INPUT)
+            continue;
+        int j = 0;
+        while (j < ga->n && !(ga->nodes[j].op == IR_INPUT && ga->nodes[j].a.role == n->a.role
+                              && strcmp(ga->nodes[j].a.name, n->a.name) == 0))
+            j++;
+        CU_ASSERT_FATAL(j < ga->n && ea.val[j] != NULL);
+        ir_eval_set(&eb, i, ea.val[j]);
+    }
+    JitEntry entry_a = jit_compile(ga, with.plan), entry_b = jit_compile(gb, plan_b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
+    JitRun ra, rb;
+    jit_run(&ra, entry_a, ga, with.plan, &ea, NULL);
+    jit_run(&rb, entry_b, gb, plan_b, &eb, NULL);
+    CU_ASSERT_EQUAL_FATAL(ga->nouts, gb->nouts);
+    for (int o = 0; o < ga->nouts; o++) {
+        const IrNode *na, *nb;
+        const uint8_t *a = jit_output(&ra, ga, with.plan, &ga->outs[o], &na);
+        const uint8_t *b = jit_output(&rb, gb, plan_b, &gb->outs[o], &nb);
+        CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
+        CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
+        size_t bytes = (size_t)ir_elems(&na->shape, BATCH) * (size_t)ir_type_size(na->type);
+        bool same = memcmp(a, b, bytes) == 0;
+        if (!same)
+            fprintf(stderr, "implicit patches: output %s differs from the step without them\n", ga->outs[o].name);
+        CU_ASSERT(same);
+    }
+    jit_run_free(&ra);
+    jit_run_free(&rb);
+    ir_eval_free(&ea);
+    ir_eval_free(&eb);
+    run_free(&fr);
+}
+
 /* Three suites, so that ctest runs them side by side: each takes tens of
  * seconds under the sanitizers, most of it in the interpreter. */
 static const TestCase tests[] = {
@@ -468,6 +561,7 @@ static const TestCase tests[] = {
     {"elementwise nodes of any shape share one body over elements", test_flat_elementwise},
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
+    {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {NULL, NULL},
 };
 

@@ -209,12 +209,44 @@ static void test_arena_oversize(void)
     arena_free(&a);
 }
 
+/* max_pool(relu(x)) lowers as relu(max_pool(x)) (lower.c; tests/grad/pool_relu.nn
+ * checks its gradients and unit.codegen_grad its code): in that model no
+ * pool_max reads a relu, every pool_max is read by one, and of its three
+ * relus the one that flatten also reads stays, before the pooling. */
+static void test_pool_of_relu(void)
+{
+    FrontRun r;
+    run_file(&r, NNC_SOURCE_DIR "/tests/grad/pool_relu.nn");
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&r), "");
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(r.f.model, &r.f.src, &r.f.arena, IR_F64, STAGE_IR, 2, &c, &err), 0);
+    const IrGraph *g = &c.step.L.g;
+    int pools = 0, relus = 0, relu_of_pool = 0;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_POOL_MAX) {
+            pools++;
+            CU_ASSERT_NOT_EQUAL(g->nodes[n->in[0]].op, IR_RELU);
+        }
+        if (n->op == IR_RELU) {
+            relus++;
+            relu_of_pool += g->nodes[n->in[0]].op == IR_POOL_MAX;
+        }
+    }
+    CU_ASSERT_EQUAL(pools, 2);
+    CU_ASSERT_EQUAL(relu_of_pool, 2);
+    CU_ASSERT_EQUAL(relus, 3);
+    run_free(&r);
+}
+
 static const TestCase tests[] = {
     {"the arena keeps its room after an oversize request", test_arena_oversize},
     {"every built-in lowers", test_lowering_complete},
     {"max pooling a relu pools first; a relu read elsewhere stays", test_pool_relu},
     {"stages agree in f64", test_f64},
     {"stages agree in f32", test_f32},
+    {"max_pool(relu(x)) lowers as relu(max_pool(x))", test_pool_of_relu},
     {NULL, NULL},
 };
 

@@ -637,6 +637,18 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
+/* One chunk (chunk_depth) exactly when K < KC + KC / 2; the tiny path has none. */
+LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
+{
+    Mm mm = mm_of(c, v);
+    if (tiny_product(c, v, &mm))
+        return NULL;
+    LLVMValueRef K = mm_depth(c, v, &mm);
+    if (LLVMIsAConstantInt(K))
+        return LLVMConstIntGetSExtValue(K) < KC + KC / 2 ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+    return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
+}
+
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
  * matrix), each element C[row, j] = epilogue(sum over k of a·b). */
 static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)

@@ -25,6 +25,7 @@ typedef struct Cg {
     LLVMBasicBlockRef entry;      /* for allocas */
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
     const CgTune  *tune;          /* the matmul's register tile for the target CPU */
+    const int     *inplace;       /* per node: the old value an update writes over (cg_inplace.c), or -1; NULL: none */
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */
@@ -59,6 +60,8 @@ LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to);
 LLVMValueRef cg_first(Cg *c);
 /* Address of node v's data (its slab base + plan offset). */
 LLVMValueRef cg_base(Cg *c, int v);
+/* Where the plan puts v's buffer, whether or not v is written in place. */
+LLVMValueRef cg_planned_base(Cg *c, int v);
 /* Element idx of node v (a pointer typed as v's element). */
 LLVMValueRef cg_elem_ptr(Cg *c, int v, LLVMValueRef idx);
 LLVMValueRef cg_load(Cg *c, int v, LLVMValueRef idx);
@@ -126,6 +129,13 @@ LLVMValueRef cg_row_length(Cg *c, int v);
 bool         cg_is_call(const IrNode *n);
 /* Is op a matrix product (the kernels of cg_matmul.c)? */
 bool         cg_is_matmul(IrOp op);
+/* Does n's kernel compute each result element from its operands' elements
+ * at that index (broadcast): elementwise ops, FUSED, BROADCAST, CAST? */
+bool         cg_is_elementwise(const IrNode *n);
+/* Whether matmul v at this call's batch takes K in one chunk, so that it
+ * keeps no partial sums in C (an i1 built where the builder stands); NULL
+ * when it always does. */
+LLVMValueRef cg_matmul_one_chunk(Cg *c, int v);
 void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);
@@ -149,5 +159,17 @@ void         cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, i
 void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                                 LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB);
 LLVMValueRef cg_patches_extent(Cg *c, int v);
+
+/* cg_inplace.c: updates written over the values they replace.
+ * cg_inplace_plan: per node of g (alias: the plan's views), the update
+ * input it may write over, or -1 (malloc'ed; NULL when memory ran out).
+ * cg_inplace_when: for node v with c->inplace[v] >= 0, an i1 saying
+ * whether this call writes in place, or NULL when it always does;
+ * cg_inplace_never: whether that value says "never".  cg_inplace_base:
+ * v's address for this call (cg_base's, for such a v). */
+int         *cg_inplace_plan(const IrGraph *g, const int *alias);
+LLVMValueRef cg_inplace_when(Cg *c, int v);
+bool         cg_inplace_never(LLVMValueRef when);
+LLVMValueRef cg_inplace_base(Cg *c, int v);
 
 #endif

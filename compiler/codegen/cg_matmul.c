@@ -204,12 +204,26 @@ typedef struct Epi {
     int        extra;
     CgOperand *op;   /* per extra operand; base and row_off at the current row */
     CgStrides *st;   /* per extra operand that is not a scalar */
+    int        over; /* the extra operand C is written over, read through C's pointer (cg_inplace.c); -1: none */
 } Epi;
+
+/* The extra operand matmul v writes over (cg_inplace.c), or -1. */
+static int over_operand(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    if (!c->inplace || c->inplace[v] < 0 || n->op != IR_MATMUL_EPI)
+        return -1;
+    for (int k = 2; k < n->nin; k++)
+        if (n->in[k] == c->inplace[v])
+            return k - 2;
+    return -1;
+}
 
 static void epi_begin(Cg *c, int v, Epi *e)
 {
     const IrNode *n = N(c, v);
     e->extra = n->op == IR_MATMUL_EPI ? n->nin - 2 : 0;
+    e->over = -1;
     e->op = calloc((size_t)e->extra + 1, sizeof *e->op);
     e->st = calloc((size_t)e->extra + 1, sizeof *e->st);
     for (int k = 0; k < e->extra; k++) {
@@ -229,7 +243,7 @@ static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
     const IrNode *n = N(c, v);
     for (int k = 0; k < e->extra; k++)
         if (!e->op[k].scalar) {
-            e->op[k].base = cg_base(c, e->op[k].node);
+            e->op[k].base = cg_base(c, k == e->over ? v : e->op[k].node);
             e->op[k].row_off = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
         }
 }
@@ -724,6 +738,18 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
+/* One chunk (chunk_depth) exactly when K < KC + KC / 2; the tiny path has none. */
+LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
+{
+    Mm mm = mm_of(c, v);
+    if (tiny_product(c, v, &mm))
+        return NULL;
+    LLVMValueRef K = mm_depth(c, v, &mm);
+    if (LLVMIsAConstantInt(K))
+        return LLVMConstIntGetSExtValue(K) < KC + KC / 2 ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+    return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
+}
+
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
  * matrix), each element C[row, j] = epilogue(sum over k of a·b). */
 static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)
@@ -734,6 +760,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
     Epi epi;
     epi_begin(c, v, &epi);
+    epi.over = over_operand(c, v);  /* a tiny product is always written in place (cg_matmul_one_chunk) */
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "block");
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
@@ -1063,7 +1090,22 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBuildCondBr(c->b, last, epi_bb, partial_bb);
     LLVMPositionBuilderAtEnd(c->b, epi_bb);
     tile_store(c, accp, MR, NV, tile, vec);
-    {
+    /* Written over an old value (cg_inplace.c) when C is that value's
+     * bytes: then the epilogue reads it through C's pointer, so that LLVM
+     * vectorizes the loop as it does for distinct buffers (with two
+     * pointers that may alias, its run-time check finds them overlapping
+     * and takes the scalar loop: the MLP's step took 1.28 times the CPU) */
+    int over = over_operand(c, v);
+    for (int version = over >= 0 ? 0 : 1; version < 2; version++) {
+        LLVMBasicBlockRef other = NULL;
+        if (version == 0) {  /* C is the old value's bytes: read it through C */
+            LLVMBasicBlockRef same = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue_in_place");
+            other = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue_apart");
+            LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, cg_base(c, v), cg_base(c, c->inplace[v]), "in_place"),
+                            same, other);
+            LLVMPositionBuilderAtEnd(c->b, same);
+        }
+        epi.over = version == 0 ? over : -1;
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
         LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
         epi_row(c, v, &epi, crow);
@@ -1073,8 +1115,10 @@ void cg_matmul_body(Cg *c, int v)
         epi_store(c, v, &epi, crow, j, y);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lr);
+        LLVMBuildBr(c->b, stored);
+        if (other)
+            LLVMPositionBuilderAtEnd(c->b, other);
     }
-    LLVMBuildBr(c->b, stored);
     if (!one_chunk) {
         /* the partial sums into C: a whole tile vector by vector, a cut one through the buffer */
         LLVMPositionBuilderAtEnd(c->b, partial_bb);

@@ -5,7 +5,8 @@
  *       rt_parallel(ctx->pool, extent, NAME.kI, ctx)   (or a direct call when small)
  *       (several ranks: rt_allreduce_start after a gradient's kernel,
  *        rt_allreduce_wait where its ALLREDUCE stands)
- *     then every updated parameter and state is copied over its input.
+ *     then every updated parameter and state is copied over its input
+ *     (unless its kernel wrote it there: cg_inplace.c).
  *
  * Kernels get the host's CPU and features and prefer 512-bit vectors; the
  * module is verified before it is optimized with default<O3> (loop and SLP
@@ -134,6 +135,16 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     }
 }
 
+/* kernel_key, and which operand the kernel writes over (cg_inplace.c):
+ * the body reads it through its result's pointer. */
+static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace)
+{
+    kernel_key(sb, g, v);
+    for (int k = 0; k < g->nodes[v].nin && inplace && inplace[v] >= 0; k++)
+        if (g->nodes[v].in[k] == inplace[v])
+            sb_printf(sb, " inplace %d", k);
+}
+
 static void init_types(Cg *c)
 {
     c->t_void = LLVMVoidTypeInContext(c->ctx);
@@ -202,6 +213,9 @@ static LLVMValueRef make_body(Cg *c, int v, int *slots, int nslots, LLVMTypeRef 
         bool repeated = false;  /* one buffer passed twice must not claim to be alone */
         for (int q = 0; q < nslots; q++)
             repeated |= q != k && slots[q] == slots[k];
+        /* a matmul that may write over an old value (cg_inplace.c): its result and that value may be the same bytes */
+        repeated |= c->inplace && c->inplace[v] >= 0 && !cg_is_elementwise(&c->g->nodes[v]) &&
+                    (k == 0 || slots[k] == c->inplace[v]);
         if (!repeated)
             LLVMAddAttributeAtIndex(body, (unsigned)k + 1, LLVMCreateEnumAttribute(ctx, noalias, 0));
     }
@@ -394,11 +408,28 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
             cg_store(c, out->updates, cg_i64(c, 0), cg_leaf_scalar(c, out->value));
             continue;
         }
+        /* written in place (cg_inplace.c): nothing to copy, or only when this call did not */
+        LLVMBasicBlockRef copied = NULL;
+        if (c->inplace && c->inplace[out->value] == out->updates) {
+            LLVMValueRef when = cg_inplace_when(c, out->value);
+            if (!when)
+                continue;
+            if (!cg_inplace_never(when)) {
+                LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "copy");
+                copied = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "copied");
+                LLVMBuildCondBr(c->b, when, copied, copy);
+                LLVMPositionBuilderAtEnd(c->b, copy);
+            }
+        }
         const IrNode *dst = &g->nodes[out->updates];
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, cg_elems(c, &dst->shape, 0, dst->shape.rank),
                                              cg_i64(c, ir_type_size(dst->type)), "");
-        LLVMValueRef from = cg_base(c, out->value), to = cg_base(c, out->updates);
+        LLVMValueRef from = cg_planned_base(c, out->value), to = cg_base(c, out->updates);
         LLVMBuildMemCpy(c->b, to, 0, from, 0, bytes);  /* alignments 0: none claimed */
+        if (copied) {
+            LLVMBuildBr(c->b, copied);
+            LLVMPositionBuilderAtEnd(c->b, copied);
+        }
     }
     LLVMBuildRetVoid(c->b);
 }
@@ -406,7 +437,8 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features)};
+    int *inplace = cg_inplace_plan(g, p->alias);
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features), .inplace = inplace};
     Cg *c = &cg;
     init_types(c);
     c->b = LLVMCreateBuilderInContext(ctx);
@@ -423,7 +455,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         int nslots, *slots;
         LLVMTypeRef body_t = body_type(c, n, v, &slots, &nslots);
         StrBuf key = {0};
-        kernel_key(&key, g, v);
+        body_key(&key, g, v, c->inplace);
         unsigned long long h = hash_of(sb_cstr(&key));
         LLVMValueRef body = NULL;
         for (int b = 0; b < nbodies && !body; b++)
@@ -452,6 +484,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     LLVMDisposeBuilder(c->b);
     free(c->tables);
     free(kernel);
+    free(inplace);
 
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
@@ -623,13 +656,14 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
     s->op = malloc(sizeof *s->op * (size_t)cap);
     for (int i = 0; i < n; i++) {
         const IrGraph *g = e[i].g;
+        int *inplace = cg_inplace_plan(g, e[i].p->alias);
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
         for (int v = 0; v < g->n; v++) {
             s->body[i][v] = -1;
             if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || e[i].p->alias[v] >= 0)
                 continue;
             StrBuf key = {0};
-            kernel_key(&key, g, v);
+            body_key(&key, g, v, inplace);
             unsigned long long h = hash_of(sb_cstr(&key));
             int b = 0;
             while (b < s->nbodies && !(bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0))
@@ -647,6 +681,7 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
             sb_free(&key);
             s->body[i][v] = b;
         }
+        free(inplace);
     }
     for (int b = 0; b < s->nbodies; b++)
         free(bodies[b].key);
@@ -712,6 +747,8 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
         const IrGraph *g = e[i].g;
         c->g = g;
         c->plan = e[i].p;
+        int *inplace = cg_inplace_plan(g, e[i].p->alias);
+        c->inplace = inplace;
         init_types(c);
         c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
         LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
@@ -741,6 +778,8 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
             make_entry(c, e[i].name, kernel, t);
         free(kernel);
         free(c->tables);
+        free(inplace);
+        c->inplace = NULL;
     }
     free(fns);
     LLVMDisposeBuilder(c->b);

@@ -94,7 +94,12 @@ LLVMValueRef cg_elems(Cg *c, const IrShape *s, int from, int to)
 
 LLVMValueRef cg_base(Cg *c, int v)
 {
-    /* in a kernel body, every tensor it touches arrives as a parameter */
+    /* in a kernel body, every tensor it touches arrives as a parameter; an
+     * elementwise one that writes over an old value reads it through its
+     * result's pointer (cg_inplace.c: the same bytes, which two noalias
+     * parameters would deny) */
+    if (c->nslots && c->inplace && c->inplace[c->slot_node[0]] == v && cg_is_elementwise(N(c, c->slot_node[0])))
+        v = c->slot_node[0];
     for (int k = 0; k < c->nslots; k++)
         if (c->slot_node[k] == v)
             return LLVMGetParam(c->fn, (unsigned)k);
@@ -116,6 +121,13 @@ LLVMValueRef cg_base(Cg *c, int v)
         c->tables[v] = gv;
         return gv;
     }
+    if (c->inplace && c->inplace[v] >= 0)
+        return cg_inplace_base(c, v);
+    return cg_planned_base(c, v);
+}
+
+LLVMValueRef cg_planned_base(Cg *c, int v)
+{
     size_t slab = (size_t)c->plan->slab[v];
     LLVMValueRef base = ctx_field(c, offsetof(RtCtx, slab) + slab * sizeof(uint8_t *), c->t_ptr, "slab");
     /* the plan's offset at this call's batch: fixed + per_ex · B̂, B̂ the

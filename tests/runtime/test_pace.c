@@ -44,7 +44,21 @@ static void test_probe_order(void)
     }
     CU_ASSERT_EQUAL(s.probes, 1);
     CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
-    CU_ASSERT_EQUAL(s.serial, 0);  /* a tie goes to the threads */
+    CU_ASSERT_EQUAL(s.serial, 1);  /* a tie goes to one thread */
+}
+
+/* The threads win only by more than 5% of one thread's step. */
+static void test_margin(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 0.96e-3, 1e-3);  /* 4% saved: not worth a second CPU */
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.ref, 1e-3, 1e-12);
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 0.94e-3, 1e-3);  /* 6% saved */
+    CU_ASSERT_EQUAL(s.serial, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.ref, 0.94e-3, 1e-12);
 }
 
 static void test_picks_the_faster(void)
@@ -174,6 +188,7 @@ static const RtTestCase tests[] = {
     {"one_thread_never_probes", test_one_thread_never_probes},
     {"probe_order", test_probe_order},
     {"picks_the_faster", test_picks_the_faster},
+    {"margin", test_margin},
     {"median_not_mean", test_median_not_mean},
     {"budget", test_budget},
     {"drift", test_drift},

@@ -551,6 +551,66 @@ static void test_implicit_same_bits(void)
     run_free(&fr);
 }
 
+/* Updates written over the values they replace (cg_inplace.c), in
+ * tests/unit/inplace.nn's momentum step planned for batch 16: the new
+ * weight (an elementwise kernel) always; the new momentum buffer of the
+ * first layer (the weight gradient's matmul, K = the batch) at 16 but not
+ * at 400, where K takes two chunks; the bias (one row) never.  Written in
+ * place, the value's own planned buffer is left as it was (it differs from
+ * the parameter); copied, it equals it.  Every updated value agrees with
+ * the interpreter, and on 1 and 2 threads bit for bit, at both batches. */
+static void test_update_in_place(void)
+{
+    static const struct {
+        const char *name;
+        bool        in_place[2];  /* at batch 16, at batch 400 */
+    } want[] = {
+        {"h.weight", {true, true}},
+        {"optimizer.h.weight.momentum_buffer", {true, false}},
+        {"h.bias", {false, false}},
+    };
+    static const int64_t batches[2] = {16, 400};
+    const char *path = NNC_SOURCE_DIR "/tests/unit/inplace.nn";
+    check_batches(path, IR_F32, 16, batches, 2, 1e-5);
+    FrontRun fr;
+    run_file(&fr, path);
+    const SemaModel *m = fr.f.model;
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, 16, &c, &err), 0);
+    const IrGraph *g = &c.step.L.g;
+    JitEntry entry = jit_compile(g, c.plan);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    for (int k = 0; k < 2; k++) {
+        IrEval ev;
+        ir_eval_init(&ev, g, batches[k]);
+        fill_step_inputs(&ev, m, &c);
+        JitRun run;
+        jit_run(&run, entry, g, c.plan, &ev, NULL);
+        int found = 0;
+        for (int o = 0; o < g->nouts; o++)
+            for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+                const IrOutput *out = &g->outs[o];
+                if (out->kind != OUT_UPDATE || strcmp(out->name, want[w].name) != 0)
+                    continue;
+                found++;
+                const IrNode *n;
+                const uint8_t *param = jit_output(&run, g, c.plan, out, &n);
+                const uint8_t *own = run.slab[c.plan->slab[out->value]] + plan_at(c.plan, c.plan->offset[out->value],
+                                                                                  batches[k]);
+                bool copied = memcmp(param, own, (size_t)ir_elems(&n->shape, 1) * (size_t)ir_type_size(n->type)) == 0;
+                if (copied == want[w].in_place[k])
+                    fprintf(stderr, "batch %lld: %s was %s, not %s\n", (long long)batches[k], out->name,
+                            copied ? "copied" : "written in place", want[w].in_place[k] ? "in place" : "copied");
+                CU_ASSERT(copied != want[w].in_place[k]);
+            }
+        CU_ASSERT_EQUAL(found, 3);
+        jit_run_free(&run);
+        ir_eval_free(&ev);
+    }
+    run_free(&fr);
+}
+
 /* Three suites, so that ctest runs them side by side: each takes tens of
  * seconds under the sanitizers, most of it in the interpreter. */
 static const TestCase tests[] = {
@@ -562,6 +622,7 @@ static const TestCase tests[] = {
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
+    {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {NULL, NULL},
 };
 

@@ -738,7 +738,16 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
-/* One chunk (chunk_depth) exactly when K < KC + KC / 2; the tiny path has none. */
+/* How deep a product may be and still be one chunk (chunk_depth): rows
+ * read as patches are one chunk up to PATCH_ROWS_KC deep (cg_matmul_body
+ * says why), others below KC + KC / 2. */
+static int64_t one_chunk_below(const IrNode *n)
+{
+    return n->a.i[3] == 1 ? PATCH_ROWS_KC + 1 : KC + KC / 2;
+}
+
+/* One chunk exactly when a known K is below one_chunk_below, or a K known
+ * only at run time below KC + KC / 2 (chunk_depth); the tiny path has none. */
 LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
 {
     Mm mm = mm_of(c, v);
@@ -746,7 +755,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
         return NULL;
     LLVMValueRef K = mm_depth(c, v, &mm);
     if (LLVMIsAConstantInt(K))
-        return LLVMConstIntGetSExtValue(K) < KC + KC / 2 ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+        return LLVMConstIntGetSExtValue(K) < one_chunk_below(N(c, v)) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
     return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
 }
 
@@ -830,8 +839,7 @@ void cg_matmul_body(Cg *c, int v)
      * copied tap by tap, C reals at a time, instead of element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
-    int64_t one_below = n->a.i[3] == 1 ? PATCH_ROWS_KC + 1 : KC + KC / 2;
-    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_below;
+    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_chunk_below(n);
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)
         kc = chunk_depth(c, K, &chunks);

@@ -529,6 +529,19 @@ static void swap_blocks(Cg *c, LLVMValueRef *rows, int VW, int s)
     }
 }
 
+/* A function of the body's module, internal to it, named after the body
+ * (BODY.SUFFIX), for a part of the body called rather than inlined. */
+static LLVMValueRef sibling_function(Cg *c, LLVMValueRef body, const char *suffix, LLVMTypeRef ft)
+{
+    size_t len;
+    const char *name = LLVMGetValueName2(body, &len);
+    char fname[300];
+    snprintf(fname, sizeof fname, "%.*s.%s", (int)len, name, suffix);
+    LLVMValueRef f = LLVMAddFunction(c->mod, fname, ft);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    return f;
+}
+
 /* The columns [c0, c0 + VW) of a panel: tpack(w, dst, c0, K, kn) sets
  * dst[k·NR + r] = w[(c0 + r)·K + k] for k < kn, 0 for c0 + r ≥ n (w: W's
  * row 0 at k0; dst: the panel's column c0).  An internal function of the
@@ -543,12 +556,7 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     LLVMBasicBlockRef saved_entry = c->entry, at_block = LLVMGetInsertBlock(c->b);
     LLVMTypeRef params[5] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_i64, c->t_i64};
     LLVMTypeRef ft = LLVMFunctionType(c->t_void, params, 5, 0);
-    size_t len;
-    const char *name = LLVMGetValueName2(body, &len);
-    char fname[300];
-    snprintf(fname, sizeof fname, "%.*s.tpack", (int)len, name);
-    LLVMValueRef f = LLVMAddFunction(c->mod, fname, ft);
-    LLVMSetLinkage(f, LLVMInternalLinkage);
+    LLVMValueRef f = sibling_function(c, body, "tpack", ft);
     unsigned count = LLVMGetAttributeCountAtIndex(body, LLVMAttributeFunctionIndex);  /* target, nounwind, noinline */
     LLVMAttributeRef *attrs = malloc(sizeof *attrs * (count + 1));
     LLVMGetAttributesAtIndex(body, LLVMAttributeFunctionIndex, attrs);
@@ -669,12 +677,7 @@ static void call_few_rows(Cg *c, int v, const Mm *mm)
     LLVMValueRef body = c->fn, saved_ctx = c->ctx_arg, saved_begin = c->begin_arg, saved_end = c->end_arg;
     LLVMBasicBlockRef saved_entry = c->entry, at_block = LLVMGetInsertBlock(c->b);
     LLVMTypeRef ft = LLVMGlobalGetValueType(body);
-    size_t len;
-    const char *name = LLVMGetValueName2(body, &len);
-    char fname[300];
-    snprintf(fname, sizeof fname, "%.*s.few_rows", (int)len, name);
-    LLVMValueRef f = LLVMAddFunction(c->mod, fname, ft);
-    LLVMSetLinkage(f, LLVMInternalLinkage);
+    LLVMValueRef f = sibling_function(c, body, "few_rows", ft);
     unsigned nparams = LLVMCountParams(body);
     for (unsigned i = 0; i <= nparams; i++) {   /* the function's own (index ~0) and each parameter's */
         unsigned idx = i == nparams ? (unsigned)LLVMAttributeFunctionIndex : i + 1;

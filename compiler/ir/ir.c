@@ -277,6 +277,19 @@ bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map)
     return false;
 }
 
+bool ir_replaced(IrGraph *dst, IrGraph *src, int node, int value, int *map)
+{
+    map[node] = value;
+    if (value < 0) {
+        if (!src->error)
+            src->error = dst->error;
+        return false;
+    }
+    int fwd = src->nodes[node].fwd;
+    dst->nodes[value].fwd = fwd >= 0 ? map[fwd] : -1;
+    return true;
+}
+
 void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map)
 {
     for (int i = 0; i < src->nouts; i++) {

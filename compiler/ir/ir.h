@@ -224,6 +224,11 @@ int  ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int 
  * src->error (unless src had an error already); the pass then leaves src as
  * it is. */
 bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map);
+/* The same for a node a pass replaced by dst's node value (made with
+ * ir_add_like, -1 if that failed): sets map[node] = value and gives value
+ * node's autodiff provenance (fwd, renamed by map); false, with dst's
+ * reason in src->error, when value is -1. */
+bool ir_replaced(IrGraph *dst, IrGraph *src, int node, int value, int *map);
 /* Who reads each node, for passes that rewrite by looking at users: the
  * users of node i are node[e] for e = first[i], next[e], ... until -1 (last
  * user first); is_output[i] whether i is one of the graph's outputs.  In

@@ -97,13 +97,8 @@ int pass_conv_input_grad(IrGraph *g)
         int q = gi < 0 ? -1 : ir_add_like(&dst, g, i, IR_PATCHES, &gi, 1, &qa);
         int rows = q < 0 ? -1 : ir_add_like(&dst, g, i, IR_RESHAPE, &q, 1, &ra);
         int d = rows < 0 ? -1 : ir_add_like(&dst, g, i, IR_MATMUL, (int[]){rows, w2}, 2, &(IrAttr){0});
-        map[i] = d < 0 ? -1 : ir_add_like(&dst, g, i, IR_RESHAPE, &d, 1, &(IrAttr){.shape = *x});
-        if (map[i] < 0) {
-            if (!g->error)
-                g->error = dst.error;
+        if (!ir_replaced(&dst, g, i, d < 0 ? -1 : ir_add_like(&dst, g, i, IR_RESHAPE, &d, 1, &(IrAttr){.shape = *x}), map))
             return 0;
-        }
-        dst.nodes[map[i]].fwd = tn->fwd >= 0 ? map[tn->fwd] : -1;
     }
     ir_rewrite_end(g, &dst, map);
     return changed;

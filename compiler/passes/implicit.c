@@ -112,12 +112,8 @@ int pass_implicit_patches(IrGraph *g)
             IrAttr pa = {.i = {1, 0}};
             map[i] = t < 0 ? -1 : ir_add_like(&dst, g, i, IR_PERMUTE, &t, 1, &pa);
         }
-        if (map[i] < 0) {
-            if (!g->error)
-                g->error = dst.error;
+        if (!ir_replaced(&dst, g, i, map[i], map))
             return 0;
-        }
-        dst.nodes[map[i]].fwd = s->fwd >= 0 ? map[s->fwd] : -1;
     }
     ir_rewrite_end(g, &dst, map);
     return changed;

@@ -2,11 +2,11 @@
  *
  * The memory plan gives a new parameter (or optimizer state) a buffer of
  * its own, and the step's entry used to copy it over the old one at the
- * end (cg_module.c make_entry): for the MNIST MLP's first layer, 401 KB
- * every step, about a fifth of its single-thread step, serial.  When the
- * kernel that makes the new value reads the old one only at the element it
- * writes, and nothing reads the old value after that kernel, the kernel can
- * write straight into the old value's bytes, and the copy goes.
+ * end (cg_module.c make_entry), serially, on the calling thread.  When
+ * the kernel that makes the new value reads the old one only at the
+ * element it writes, and nothing reads the old value after that kernel,
+ * the kernel can write straight into the old value's bytes, and the copy
+ * goes.
  *
  * Which kernels: elementwise ones (a fused optimizer update: every result
  * element from its operands' elements at the same index), with the old
@@ -107,14 +107,12 @@ LLVMValueRef cg_inplace_when(Cg *c, int v)
 }
 
 /* Constant false: this call never writes in place. */
-static bool never(LLVMValueRef when) { return when && LLVMIsAConstantInt(when) && !LLVMConstIntGetZExtValue(when); }
-
-bool cg_inplace_never(LLVMValueRef when) { return never(when); }
+bool cg_inplace_never(LLVMValueRef when) { return when && LLVMIsAConstantInt(when) && !LLVMConstIntGetZExtValue(when); }
 
 LLVMValueRef cg_inplace_base(Cg *c, int v)
 {
     LLVMValueRef when = cg_inplace_when(c, v);
-    if (never(when))
+    if (cg_inplace_never(when))
         return cg_planned_base(c, v);
     LLVMValueRef over = cg_base(c, c->inplace[v]);
     if (!when)

@@ -267,6 +267,11 @@ void ir_users(IrGraph *g, IrUsers *u)
         }
 }
 
+bool ir_read_once(const IrUsers *u, int i)
+{
+    return !u->is_output[i] && u->first[i] >= 0 && u->next[u->first[i]] < 0;
+}
+
 bool ir_copy_into(IrGraph *dst, IrGraph *src, int node, int *map)
 {
     map[node] = ir_copy(dst, src, node, map);

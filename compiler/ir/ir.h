@@ -238,6 +238,9 @@ typedef struct IrUsers {
     bool *is_output;
 } IrUsers;
 void ir_users(IrGraph *g, IrUsers *u);
+/* Whether node i is read by exactly one node and is not an output: a pass
+ * may then fold it into that reader. */
+bool ir_read_once(const IrUsers *u, int i);
 /* Ends a rewrite: dst takes src's outputs, values renamed by map, then
  * replaces src. */
 void ir_rewrite_end(IrGraph *src, IrGraph *dst, const int *map);

@@ -32,11 +32,11 @@ static int input_grad_matmul(const IrGraph *g, const IrUsers *u, int t)
         return -1;
     int r = tn->in[0];
     const IrNode *rn = &g->nodes[r];
-    if (rn->op != IR_RESHAPE || u->is_output[r] || u->first[r] < 0 || u->next[u->first[r]] >= 0)
+    if (rn->op != IR_RESHAPE || !ir_read_once(u, r))
         return -1;
     int m = rn->in[0];
     const IrNode *mn = &g->nodes[m];
-    if (mn->op != IR_MATMUL || u->is_output[m] || u->first[m] < 0 || u->next[u->first[m]] >= 0
+    if (mn->op != IR_MATMUL || !ir_read_once(u, m)
         || mn->a.i[0] || !mn->a.i[1] || mn->a.i[2] || mn->a.i[3])
         return -1;
     const IrShape *w = &g->nodes[mn->in[1]].shape, *gs = &g->nodes[mn->in[0]].shape, *x = &tn->a.shape;

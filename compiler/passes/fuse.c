@@ -156,7 +156,7 @@ int pass_fuse(IrGraph *g)
         mm_of[r] = -1;
     for (int i = 0; i < n; i++) {
         const IrNode *nd = &g->nodes[i];
-        if (nd->op != IR_MATMUL || is_output[i] || first_user[i] < 0 || next_user[first_user[i]] >= 0)
+        if (nd->op != IR_MATMUL || !ir_read_once(&users, i))
             continue;
         int u = user_node[first_user[i]], r = nmember[u] == 1 ? member[u][0] : -1;
         if (r >= 0 && !regions[r].rows && mm_of[r] < 0 && ir_shape_equal(&nd->shape, &regions[r].shape)) {

@@ -827,17 +827,19 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
 }
 
 /* Whether op(B) is read where it is, not packed: B untransposed and exactly
- * one panel wide (n = NR), its own packing (row k at k·NR, k-major), so
- * that packing would only copy it.  The first convolution's weight
+ * one panel wide (n = NR), its own packing (row k at k·NR, k-major), and
+ * each matrix one block of rows, so that the packed panel would serve one
+ * block and packing would only copy it.  The first convolution's weight
  * gradient, per example [784, 9]ᵀ·[784, 32] (passes/batch_split.c), spent
  * 40% of its time in that copy of the pooling's gradient.  The same values
- * in the same order: the same bits.  (Not for n = 2·NR and more: a panel's
- * rows NR reals apart in the packing would be n apart in B, and the panel
- * that stays in L1 across row blocks would then use a fraction of its
- * sets.) */
+ * in the same order: the same bits.  Not where many blocks share the panel
+ * (the first convolution's forward, rows · W [9, 32]: read in place it took
+ * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
+ * (a panel's rows n apart in B instead of NR in the packing). */
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
-    return !mm->tb && N(c, v)->a.i[3] != 2 && mm->n == tile_nr(c);
+    return !mm->tb && N(c, v)->a.i[3] != 2 && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
+           && mm->m <= tile_mr(c, v);
 }
 
 void cg_matmul_body(Cg *c, int v)

@@ -67,8 +67,32 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 }
 
 /* The register tile is MR rows × NR columns (NR/TW vectors of TW reals):
- * a row of the CPU's table (cg_tune.c). */
-static int tile_mr(Cg *c) { return c->tune->mr; }
+ * a row of the CPU's table (cg_tune.c), with fewer rows when C's rows per
+ * matrix are known and fewer rows waste less: the last block of M rows
+ * computes MR rows whatever M leaves it.  Cost of a choice: its blocks ×
+ * (mr + 2), the 2 for what a block costs beyond its rows (op(B)'s loads
+ * per k, the tile's trip through the buffer); ties keep the larger tile.
+ * The MNIST CNN's second convolution's weight gradient has M = 64: 6
+ * blocks of 12 computed 72 rows, 6 of 11 compute 66; its first, per
+ * example (passes/batch_split.c), M = 9: one block of 9 instead of 12.
+ * Which rows share a block never changes a bit: each element adds its k
+ * terms in order, in one accumulator. */
+static int tile_mr(Cg *c, int v)
+{
+    int MR = c->tune->mr;
+    const IrShape *s = &N(c, v)->shape;
+    int64_t m = s->dim[s->rank - 2];
+    if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
+        return MR;
+    int best = MR;
+    int64_t cost = (m + MR - 1) / MR * (MR + 2);
+    for (int mr = MR - 1; mr >= 1; mr--)
+        if ((m + mr - 1) / mr * (mr + 2) < cost) {
+            best = mr;
+            cost = (m + mr - 1) / mr * (mr + 2);
+        }
+    return best;
+}
 
 /* x·Wᵀ of an inference graph with fewer rows than this takes the few-rows
  * path (dot_rows): fixed, not the tile's MR, so that which path a batch
@@ -132,7 +156,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
     if (items_are_panels(c, v, &mm))
         return LLVMBuildNSWMul(c->b, mats, cg_i64(c, (mm.n + tile_nr(c) - 1) / tile_nr(c)), "items");
     LLVMValueRef m = mm_rows(c, v, &mm);
-    int MR = tile_mr(c);
+    int MR = tile_mr(c, v);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
@@ -767,7 +791,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
 static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K)
 {
     const IrNode *n = N(c, v);
-    int a = n->in[0], b = n->in[1], MR = tile_mr(c);
+    int a = n->in[0], b = n->in[1], MR = tile_mr(c, v);
     LLVMValueRef Nn = cg_i64(c, mm->n);
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
     Epi epi;
@@ -802,12 +826,28 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     epi_end(&epi);
 }
 
+/* Whether op(B) is read where it is, not packed: B untransposed and exactly
+ * one panel wide (n = NR), its own packing (row k at k·NR, k-major), and
+ * each matrix one block of rows, so that the packed panel would serve one
+ * block and packing would only copy it.  The first convolution's weight
+ * gradient, per example [784, 9]ᵀ·[784, 32] (passes/batch_split.c), spent
+ * 40% of its time in that copy of the pooling's gradient.  The same values
+ * in the same order: the same bits.  Not where many blocks share the panel
+ * (the first convolution's forward, rows · W [9, 32]: read in place it took
+ * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
+ * (a panel's rows n apart in B instead of NR in the packing). */
+static bool b_in_place(Cg *c, int v, const Mm *mm)
+{
+    return !mm->tb && N(c, v)->a.i[3] != 2 && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
+           && mm->m <= tile_mr(c, v);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
     int a = n->in[0], b = n->in[1];
-    int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c), NV = NR / VW;
+    int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c, v), NV = NR / VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     LLVMValueRef begin = c->begin_arg, end = c->end_arg;
     LLVMValueRef K = mm_depth(c, v, &mm);
@@ -930,9 +970,13 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tag_key = by_panel ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, per_mat, ""), p_lo, "") : mat;
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
-    /* pack this chunk of op(B) into panels unless the slot holds it already */
+    /* pack this chunk of op(B) into panels unless the slot holds it already
+     * (or op(B) is its own packing: b_in_place) */
+    bool direct = b_in_place(c, v, &mm);
     LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                                        LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
+    if (direct)
+        changed = LLVMConstInt(c->t_i1, 0, 0);
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);
@@ -1071,7 +1115,8 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, fresh);
     }
     /* the microkernel: MR × NV vector accumulators */
-    LLVMValueRef bpanel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
+    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, k0, cg_i64(c, NR), ""), ""))
+                                 : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
     LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
     LLVMValueRef bv[CG_TILE_MAX_NRV];

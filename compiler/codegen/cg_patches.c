@@ -190,6 +190,49 @@ static void body_pool_max(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &lx);
 }
 
+/* Whether the windows tile the image: stride k, no padding, no pixel left
+ * over, so that every pixel is in exactly one window. */
+static bool windows_tile(const Cl *G)
+{
+    return G->s == G->k && G->p == 0 && G->h == G->ho * G->k && G->w == G->wo * G->k;
+}
+
+/* POOL_MAX_T when the windows tile the image (2×2 pooling of an even image):
+ * item (plane, oy) writes the k rows its windows cover, each pixel once,
+ * 0 + (g where the pixel is its window's first maximum, else 0), the value
+ * the general body below adds to its zeroed row.  The general body finds
+ * each window's maximum once per row it covers and adds into the row it
+ * zeroed first: x read k times and the result written twice.  On the MNIST
+ * CNN's first pooling gradient ([B, 28, 28, 32], 6.4 MB) that was 8% of a
+ * step's CPU. */
+static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const Cl *G)
+{
+    const IrNode *n = N(c, v);
+    int g = n->in[1];
+    LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G->ho), "plane");
+    LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G->ho), "oy");
+    LLVMValueRef src_plane = mul(c, plane, G->h * G->w * G->c);
+    LLVMValueRef best = cg_alloca(c, c->t_real, cg_i64(c, G->c), "best");
+    LLVMValueRef at = cg_alloca(c, c->t_i32, cg_i64(c, G->c), "at");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->wo), "ox");
+    window_argmax(c, n, G, src_plane, oy, lx.iv, best, at, NULL);
+    LLVMValueRef gsrc = mul(c, add(c, mul(c, item, G->wo), lx.iv), G->c);
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "ky");
+    LLVMValueRef iy = add(c, mul(c, oy, G->k), ly.iv);
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
+    LLVMValueRef ix = add(c, mul(c, lx.iv, G->k), lk.iv);
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
+    LLVMValueRef dst = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
+    LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
+    LLVMValueRef gv = LLVMBuildSelect(c->b, hit, cg_load(c, g, add(c, gsrc, lc.iv)), cg_real(c, 0), "");
+    cg_store(c, v, add(c, dst, lc.iv), LLVMBuildFAdd(c->b, cg_real(c, 0), gv, ""));  /* 0 + g: -0 becomes +0, as below */
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lk);
+    cg_loop_end(c, &ly);
+    cg_loop_end(c, &lx);
+}
+
 /* POOL_MAX_T: item (plane, y) is row y of x's shape: zeros, then for each
  * window over the row ((oy, ox) in order) and each of its pixels on the
  * row, y's value where that pixel is the window's first maximum */
@@ -198,6 +241,10 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     const IrNode *n = N(c, v);
     int g = n->in[1];
     Cl G = cl_of(n, &n->shape, &N(c, g)->shape);
+    if (windows_tile(&G)) {
+        body_pool_max_t_tiled(c, v, item, &G);
+        return;
+    }
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.h), "plane");
     LLVMValueRef y = LLVMBuildSRem(c->b, item, cg_i64(c, G.h), "y");
     LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
@@ -231,10 +278,16 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &ly);
 }
 
-/* Items: the rows of the result, all axes but W and C. */
+/* Items: the rows of the result, all axes but W and C (a POOL_MAX_T whose
+ * windows tile the image: its rows of windows). */
 LLVMValueRef cg_patches_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
+    if (N(c, v)->op == IR_POOL_MAX_T) {
+        Cl G = cl_of(N(c, v), s, &N(c, N(c, v)->in[1])->shape);
+        if (windows_tile(&G))
+            return LLVMBuildNSWMul(c->b, cg_elems(c, s, 0, s->rank - 3), cg_i64(c, G.ho), "");
+    }
     return cg_elems(c, s, 0, s->rank - 2);
 }
 

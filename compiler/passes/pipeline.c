@@ -79,6 +79,7 @@ int nnc_compile_parts(const SemaModel *m, const Source *src, Arena *a, IrType ft
     int changed = 0;
     if (run(g, pass_fuse, "fuse", &changed, err) || run(g, pass_conv_input_grad, "conv input gradient", &changed, err)
         || run(g, pass_implicit_patches, "implicit patches", &changed, err)
+        || run(g, pass_split_batch, "split batch sums", &changed, err)
         || run(g, pass_dce, "dce", &changed, err)
         || run(g, pass_buckets, "buckets", &changed, err))
         return -1;

@@ -215,11 +215,11 @@ contraction)
     # a product and a sum are one FMA only where the generator writes one
     # (cg_program_instr): the bits do not depend on the pipeline.  With
     # LLVM's `contract` flag, the loop unroller forwarding a row temporary
-    # decided it, and the MLP's checkpoint after 100 steps changed with
+    # decided it, and the MLP's checkpoint after one step changed with
     # -unroll-threshold=0 (NNC_LLVM_ARGS, part of the cache key)
-    "$nnc" --jit --no-cache --threads 1 --steps 100 --save "$tmp/a.ck" "$root/examples/mnist_mlp.nn" >/dev/null 2>"$tmp/log" \
+    "$nnc" --jit --no-cache --threads 1 --steps 1 --save "$tmp/a.ck" "$root/examples/mnist_mlp.nn" >/dev/null 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }
-    NNC_LLVM_ARGS=-unroll-threshold=0 "$nnc" --jit --no-cache --threads 1 --steps 100 --save "$tmp/b.ck" \
+    NNC_LLVM_ARGS=-unroll-threshold=0 "$nnc" --jit --no-cache --threads 1 --steps 1 --save "$tmp/b.ck" \
         "$root/examples/mnist_mlp.nn" >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cmp "$tmp/a.ck" "$tmp/b.ck" || { echo "the checkpoint depends on LLVM's unroller"; exit 1; } ;;
 threads_busy)

@@ -108,6 +108,14 @@ LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j);
  * val[p->nin ..] (p->n more) receive its instructions' values; returns the
  * last, the result. */
 LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val);
+/* How many of p's instructions read each value (the result once more):
+ * malloc'ed, the caller's to free. */
+int *cg_program_uses(const IrProgram *p);
+/* p's instruction k on the values a, b, x3: cg_scalar_op, or one fma for a
+ * sum of a product nothing else reads (the only place products and sums
+ * are fused: cg_util.c says why). */
+LLVMValueRef cg_program_instr(Cg *c, const IrProgram *p, const int *uses, int k, LLVMValueRef a, LLVMValueRef b,
+                              LLVMValueRef x3);
 
 /* Kernels (cg_kernels.c, cg_matmul.c): cg_kernel_body emits the body of
  * c->fn for node v; cg_kernel_extent returns its parallel extent (the number

@@ -134,6 +134,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             scal[k] = cg_operand_load(c, &ops[k], cg_i64(c, 0));
     }
     LLVMValueRef L = cg_i64(c, len);
+    int *uses = cg_program_uses(p);
     for (int k = 0; k < p->n; k++) {
         const IrInstr *in = &p->code[k];
         int id = p->nin + k;
@@ -201,7 +202,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
             LLVMValueRef x[3] = {NULL, NULL, NULL};
             for (int q = 0; q < 3; q++)
                 x[q] = args[q] >= 0 ? scal[args[q]] : NULL;
-            scal[id] = cg_scalar_op(c, in->op, x[0], x[1], x[2], in->f);
+            scal[id] = cg_program_instr(c, p, uses, k, x[0], x[1], x[2]);  /* one block: a lone product fused */
             continue;
         }
         is_vec[id] = true;
@@ -242,6 +243,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef row)
     free(scal);
     free(vec);
     free(is_vec);
+    free(uses);
 }
 
 /* ---- reductions over any axes, and argmax ------------------------------------------ */

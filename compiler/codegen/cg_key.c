@@ -146,6 +146,7 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, "products as plain loops up to multiply-adds, columns");
     add_i64(&h, CG_TINY_MACS);
     add_i64(&h, CG_TINY_N);
+    cache_hash_str(&h, "products fused into sums only as written (cg_program_instr), no contract flags");
     cache_hash_str(&h, "loop+slp vectorize; codegen");
     cache_hash_str(&h, cg_codegen_level(level));  /* (the bodies' modules': cg_target_machine_for) */
     cache_hash_str(&h, "pic, default code model; object");

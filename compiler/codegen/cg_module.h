@@ -21,7 +21,7 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 /* cg_optimize's level of the module that holds only the wrappers and
  * entries (cg_split's module 0). */
 enum { CG_LEVEL_ENTRIES = -1 };
-/* ... and of the modules of matmul bodies: default<O3> without unrolling. */
+/* ... and of the modules of matmul bodies: a pipeline of their own (cg_module.c). */
 enum { CG_LEVEL_PRODUCTS = -2 };
 /* Products of at most CG_TINY_MACS multiply-adds at the plan's batch and
  * at most CG_TINY_N columns compile as plain loops (cg_matmul.c

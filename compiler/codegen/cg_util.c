@@ -195,13 +195,6 @@ LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
     return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
 }
 
-static LLVMValueRef contract(LLVMValueRef v)
-{
-    if (LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v))
-        LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
-    return v;
-}
-
 static LLVMValueRef as_real(Cg *c, LLVMValueRef bit) { return LLVMBuildUIToFP(c->b, bit, c->t_real, ""); }
 
 LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMValueRef x3, double f)
@@ -238,9 +231,9 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
         args[1] = cg_real(c, f);
         return cg_call_real(c, "llvm.pow", args, 2);
     case IR_STOP_GRAD: return a;
-    case IR_ADD: return contract(LLVMBuildFAdd(B, a, b, ""));
-    case IR_SUB: return contract(LLVMBuildFSub(B, a, b, ""));
-    case IR_MUL: return contract(LLVMBuildFMul(B, a, b, ""));
+    case IR_ADD: return LLVMBuildFAdd(B, a, b, "");
+    case IR_SUB: return LLVMBuildFSub(B, a, b, "");
+    case IR_MUL: return LLVMBuildFMul(B, a, b, "");
     case IR_DIV: return LLVMBuildFDiv(B, a, b, "");
     case IR_MAX: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGE, a, b, ""), a, b, "");
     case IR_MIN: return LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLE, a, b, ""), a, b, "");
@@ -266,14 +259,67 @@ LLVMValueRef cg_operand_load(Cg *c, const CgOperand *op, LLVMValueRef j)
     return N(c, op->node)->type == IR_I32 ? LLVMBuildSIToFP(c->b, x, c->t_real, "") : x;
 }
 
+int *cg_program_uses(const IrProgram *p)
+{
+    int *uses = calloc((size_t)(p->nin + p->n) + 1, sizeof *uses);
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        int args[3] = {in->a, in->b, in->c};
+        for (int q = 0; q < 3; q++)
+            if (args[q] >= 0)
+                uses[args[q]]++;
+    }
+    if (p->n > 0)
+        uses[p->nin + p->n - 1]++;  /* the result */
+    return uses;
+}
+
+/* Whether program value x (built as *v) is a product that only one
+ * instruction reads: an fmul of this program's, not folded to a constant. */
+static bool lone_product(const IrProgram *p, const int *uses, int x, LLVMValueRef v)
+{
+    return x >= p->nin && p->code[x - p->nin].op == IR_MUL && uses[x] == 1 && v && LLVMIsAInstruction(v) &&
+           LLVMGetInstructionOpcode(v) == LLVMFMul;
+}
+
+/* Products are fused into sums here, as written, and nowhere else: no
+ * instruction carries LLVM's `contract` flag, so whether a product and
+ * a sum become one FMA no longer depends on how far a pipeline simplified
+ * the code before instruction selection (with the flag, the loop unroller
+ * forwarding a row temporary decided it, and a lighter pipeline changed
+ * bits).  The choice is the one LLVM's instruction selection made with the
+ * flag in one block: a + b·c with b·c read by nothing else is fma(b, c, a);
+ * a·b - c is fma(a, b, -c), c - a·b fma(-a, b, c); the left product first
+ * when both are. */
+LLVMValueRef cg_program_instr(Cg *c, const IrProgram *p, const int *uses, int k, LLVMValueRef a, LLVMValueRef b,
+                              LLVMValueRef x3)
+{
+    const IrInstr *in = &p->code[k];
+    if (in->op == IR_ADD || in->op == IR_SUB) {
+        LLVMValueRef m = lone_product(p, uses, in->a, a) ? a : lone_product(p, uses, in->b, b) ? b : NULL;
+        if (m) {
+            LLVMValueRef x = LLVMGetOperand(m, 0), y = LLVMGetOperand(m, 1), other = m == a ? b : a;
+            if (in->op == IR_SUB && m == a)
+                other = LLVMBuildFNeg(c->b, other, "");
+            else if (in->op == IR_SUB)
+                x = LLVMBuildFNeg(c->b, x, "");
+            LLVMValueRef args[3] = {x, y, other};
+            return cg_call_real(c, "llvm.fma", args, 3);  /* the product is dead now: any pass removes it */
+        }
+    }
+    return cg_scalar_op(c, in->op, a, b, x3, in->f);
+}
+
 LLVMValueRef cg_program(Cg *c, const IrProgram *p, LLVMValueRef *val)
 {
+    int *uses = cg_program_uses(p);
     for (int k = 0; k < p->n; k++) {
         const IrInstr *in = &p->code[k];
         LLVMValueRef a = in->a >= 0 ? val[in->a] : NULL, b = in->b >= 0 ? val[in->b] : NULL;
         LLVMValueRef x3 = in->c >= 0 ? val[in->c] : NULL;
-        val[p->nin + k] = cg_scalar_op(c, in->op, a, b, x3, in->f);
+        val[p->nin + k] = cg_program_instr(c, p, uses, k, a, b, x3);
     }
+    free(uses);
     return val[p->nin + p->n - 1];
 }
 

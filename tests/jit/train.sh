@@ -210,6 +210,18 @@ pool_batch)
     grep -o 'icmp sge i64 %batch[0-9]*, [0-9]*' "$tmp/ll" | sed 's/.*, //' | sort -n | uniq > "$tmp/from"
     cat "$tmp/from"
     for b in 5 128 391; do grep -qx "$b" "$tmp/from" || { echo "no kernel goes to the pool from batch $b"; exit 1; }; done ;;
+contraction)
+    need_mnist
+    # a product and a sum are one FMA only where the generator writes one
+    # (cg_program_instr): the bits do not depend on the pipeline.  With
+    # LLVM's `contract` flag, the loop unroller forwarding a row temporary
+    # decided it, and the MLP's checkpoint after one step changed with
+    # -unroll-threshold=0 (NNC_LLVM_ARGS, part of the cache key)
+    "$nnc" --jit --no-cache --threads 1 --steps 1 --save "$tmp/a.ck" "$root/examples/mnist_mlp.nn" >/dev/null 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    NNC_LLVM_ARGS=-unroll-threshold=0 "$nnc" --jit --no-cache --threads 1 --steps 1 --save "$tmp/b.ck" \
+        "$root/examples/mnist_mlp.nn" >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cmp "$tmp/a.ck" "$tmp/b.ck" || { echo "the checkpoint depends on LLVM's unroller"; exit 1; } ;;
 threads_busy)
     need_mnist
     # the busy processes end with the test however it ends: the EXIT trap (a

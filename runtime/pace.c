@@ -12,8 +12,13 @@
  * modes at any step.
  *
  * The schedule:
- *   warm-up   the first WARMUP steps run on the threads, untimed (first
- *             touches of memory, scratch arenas growing);
+ *   warm-up   the first WARMUP steps run on one thread, untimed (first
+ *             touches of memory); on one because a step on the threads
+ *             beside a busy process can take several times one thread's
+ *             (a worker descheduled holding a claim), and a short run pays
+ *             for every such step (the workers' scratch arenas grow in the
+ *             probe's first step on the threads, which the median leaves
+ *             out);
  *   probe     2·PROBE steps alternate threads, one, threads, one, ...; the
  *             threads win when their median is MARGIN shorter than one
  *             thread's, else one thread does (a tie, or a gain within
@@ -22,10 +27,18 @@
  *             steps; then a probe again.  A probe that confirms the last
  *             choice doubles the budget (up to BUDGET_MAX), so on a steady
  *             machine probing costs less and less; a different choice
- *             starts over at BUDGET_MIN;
- *   drift     while running, when the median of the last PROBE steps is
- *             DRIFT times the winner's probe median, the machine changed
- *             (a competing process started): probe now, budget BUDGET_MIN.
+ *             starts over at BUDGET_MIN.  The budget is also at least the
+ *             time the probe lost (PROBE steps of the loser, each slower by
+ *             the difference of the medians) over PROBE_SHARE: a probe whose
+ *             loser was much slower is not repeated soon;
+ *   drift     while running on the threads, when the median of the last
+ *             PROBE steps is DRIFT times the probe's median, the machine
+ *             changed (a competing process started): probe now, budget
+ *             BUDGET_MIN.  Not while running on one thread: its steps
+ *             slowing down means the CPUs got busier, which makes the
+ *             threads no better, and a busy machine's step times may
+ *             spread enough to set it off again and again, each time for
+ *             PROBE steps on the threads.
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
@@ -39,6 +52,8 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
 #define BUDGET_MIN 0.5 /* seconds */
 #define BUDGET_MAX 16.0
 #define DRIFT 1.3
+/* The share of the next run's time that the probe before it may lose. */
+#define PROBE_SHARE 0.03
 /* What the threads must save of a step to win a probe.  A second CPU that
  * saves less is not worth holding (it could serve other work), and within
  * it three steps a mode do not tell the modes apart: the MNIST MLP, whose
@@ -70,7 +85,7 @@ int rt_pace_serial(const RtPace *s)
         return s->n % 2;  /* threads, one, threads, one, ... */
     if (s->phase == RT_PACE_RUN)
         return s->serial;
-    return 0;
+    return 1;  /* warm-up */
 }
 
 static void start_probe(RtPace *s)
@@ -96,6 +111,9 @@ void rt_pace_step(RtPace *s, double seconds, int comparable)
         int serial = !(par < (1 - MARGIN) * one);
         s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
                                                           : BUDGET_MIN;
+        double lost = PROBE * (par > one ? par - one : one - par) / PROBE_SHARE;
+        if (s->budget < lost)
+            s->budget = lost < BUDGET_MAX ? lost : BUDGET_MAX;
         s->serial = serial;
         s->ref = serial ? one : par;
         s->probes++;
@@ -109,7 +127,7 @@ void rt_pace_step(RtPace *s, double seconds, int comparable)
         s->recent[s->n % PROBE] = seconds;
         s->n++;
         s->elapsed += seconds;
-        if (s->n >= PROBE && median3(s->recent) > DRIFT * s->ref) {
+        if (!s->serial && s->n >= PROBE && median3(s->recent) > DRIFT * s->ref) {
             s->budget = BUDGET_MIN / 2;  /* doubled back to BUDGET_MIN if the probe agrees */
             start_probe(s);
             return;

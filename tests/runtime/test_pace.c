@@ -1,9 +1,10 @@
 /* test_pace.c — the chooser between all threads and one per training step
  * (runtime/pace.c), fed made-up step times: it probes both modes after the
  * warm-up, runs the faster, probes again when its budget is spent (a
- * confirmed choice doubles the budget), at once when the step time drifts
- * up, and ignores steps that are not comparable; one thread has nothing to
- * choose.  The pool's serial mode runs a call as one claim on the caller. */
+ * confirmed choice doubles the budget, a probe that lost much makes it
+ * longer), at once when the threads' step time drifts up (not one
+ * thread's), and ignores steps that are not comparable; one thread has
+ * nothing to choose.  The pool's serial mode runs a call as one claim on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -31,13 +32,13 @@ static void test_one_thread_never_probes(void)
     CU_ASSERT_EQUAL(s.probes, 0);
 }
 
-/* warm-up (2 steps on the threads), then the probe: threads, one, threads,
+/* warm-up (2 steps on one thread), then the probe: threads, one, threads,
  * one, threads, one */
 static void test_probe_order(void)
 {
     RtPace s;
     rt_pace_init(&s, 2);
-    int want[] = {0, 0, 0, 1, 0, 1, 0, 1};
+    int want[] = {1, 1, 0, 1, 0, 1, 0, 1};
     for (int i = 0; i < 8; i++) {
         CU_ASSERT_EQUAL(rt_pace_serial(&s), want[i]);
         rt_pace_step(&s, 1e-3, 1);
@@ -135,6 +136,39 @@ static void test_drift(void)
     CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
 }
 
+/* Running on one thread, slower steps start no probe: the CPUs got busier,
+ * which does not make the threads better (on a busy machine noisy steps set
+ * the drift off again and again, each time for 3 steps on the threads). */
+static void test_no_drift_on_one(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 2e-3, 1e-3);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_EQUAL(feed(&s, 100, 8e-3, 4e-3), 100);  /* 0.4 s of steps 4x the probe's: still running on one */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.probes, 1);
+}
+
+/* A probe that lost much is not repeated soon: the run is at least the
+ * probe's loss (3 steps x the difference of the medians) over 3%. */
+static void test_budget_of_the_loss(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 0.3, 0.2);  /* a GPT beside a busy process: the threads lose 0.1 s a step */
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 10.0, 1e-9);  /* 3 x 0.1 / 0.03, not 0.5 */
+    CU_ASSERT_EQUAL(feed(&s, 49, 0.3, 0.2), 49);   /* 9.8 s: no probe yet */
+    CU_ASSERT_EQUAL(s.probes, 1);
+    feed(&s, 2 + 6, 0.3, 0.2);                     /* 10 s (give or take a rounding), then a probe */
+    CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-9);  /* confirmed: doubled, at most 16 s */
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1.0, 100.0);                       /* lost 297 s: still at most 16 s */
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-9);
+}
+
 /* A step that is not comparable (the short last batch) is not counted. */
 static void test_incomparable(void)
 {
@@ -192,6 +226,8 @@ static const RtTestCase tests[] = {
     {"median_not_mean", test_median_not_mean},
     {"budget", test_budget},
     {"drift", test_drift},
+    {"no_drift_on_one", test_no_drift_on_one},
+    {"budget_of_the_loss", test_budget_of_the_loss},
     {"incomparable", test_incomparable},
     {"pool_serial", test_pool_serial},
     {NULL, NULL},

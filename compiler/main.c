@@ -282,9 +282,14 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
-    if ((llvm || asm_) && nnc_check_compile_memory(f) != 0)  /* LLVM's memory, the most of a compile's */
-        return NNC_EINPUT;
-    if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
+    if (llvm || asm_) {  /* LLVM's memory, the most of a compile's, checked on the step as built */
+        if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, &c.step, &err) != 0)
+            return internal_error(err);
+        if (nnc_check_compile_memory(f, &c.step.L) != 0)
+            return NNC_EINPUT;
+        if (nnc_compile_built(stage, batch, &c, &err) != 0)
+            return internal_error(err);
+    } else if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
         return internal_error(err);
     if (llvm || asm_) {
         CgOptions co = {.opt = 3};

@@ -15,8 +15,8 @@
 #include "cg_internal.h"
 
 typedef struct Win {
-    int     x;                        /* the image's node */
-    int64_t h, w, ch, ho, wo, k, s, p;
+    int      x;                       /* the image's node */
+    CgWindow g;
 } Win;
 
 static Win win_of(Cg *c, int v)
@@ -27,12 +27,12 @@ static Win win_of(Cg *c, int v)
     int r = xs->rank;
     int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
     int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
-    return (Win){x, h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p};
+    return (Win){x, {h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p}};
 }
 
 /* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),
  * and whether it is inside the image (else the value is 0). */
-static LLVMValueRef tap_at(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef *inside)
+static LLVMValueRef tap_at(Cg *c, const CgWindow *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef *inside)
 {
     LLVMBuilderRef b = c->b;
     LLVMValueRef ox = LLVMBuildSRem(b, pix, cg_i64(c, w->wo), "ox");
@@ -49,14 +49,14 @@ static LLVMValueRef tap_at(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef t
     *inside = LLVMBuildAnd(b, in_y, in_x, "inside");
     LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), LLVMBuildSelect(b, *inside, iy, cg_i64(c, 0), ""), "");
     LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), LLVMBuildSelect(b, *inside, ix, cg_i64(c, 0), ""), "");
-    return LLVMBuildNSWMul(b, px, cg_i64(c, w->ch), "tap_at");
+    return LLVMBuildNSWMul(b, px, cg_i64(c, w->c), "tap_at");
 }
 
 static LLVMValueRef elem_of(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef kk)
 {
     LLVMValueRef inside;
-    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->ch), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->ch), "c");
-    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, w, pix, tap, &inside), cc, "");
+    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->g.c), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->g.c), "c");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, &w->g, pix, tap, &inside), cc, "");
     return LLVMBuildSelect(c->b, inside, cg_load(c, w->x, at), cg_real(c, 0), "px");
 }
 
@@ -75,8 +75,8 @@ static LLVMValueRef real_at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
 static LLVMValueRef vec_of(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef kk, LLVMTypeRef vec)
 {
     LLVMValueRef inside;
-    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->ch), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->ch), "c");
-    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, w, pix, tap, &inside), cc, "");
+    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->g.c), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->g.c), "c");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, &w->g, pix, tap, &inside), cc, "");
     LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w->x, at), "pv");
     LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
     return LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
@@ -92,11 +92,11 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
     LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
-    if (whole && w.ch % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
-        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.k * w.k), "atap");
-        LLVMValueRef inside, src = tap_at(c, &w, ii, t.iv, &inside);
-        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.ch), "");
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.ch / VW), "aq");
+    if (whole && w.g.c % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "atap");
+        LLVMValueRef inside, src = tap_at(c, &w.g, ii, t.iv, &inside);
+        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.g.c), "");
+        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.c / VW), "aq");
         LLVMValueRef cc = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
         LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w.x, LLVMBuildNSWAdd(c->b, src, cc, "")), "pv");
         LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
@@ -127,7 +127,7 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
                                                           cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
-        if (w.ch % VW == 0) {  /* n is a multiple of VW: a vector is all in or all past n */
+        if (w.g.c % VW == 0) {  /* n is a multiple of VW: a vector is all in or all past n */
             LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
             LLVMValueRef jc = LLVMBuildSelect(c->b, in, j, cg_i64(c, 0), "");
             LLVMValueRef x = LLVMBuildSelect(c->b, in, vec_of(c, &w, pix, jc, vec), LLVMConstNull(vec), "");

@@ -670,12 +670,13 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
 {
     *s = (CgSplit){0};
     s->body = calloc((size_t)n, sizeof *s->body);
+    s->inplace = calloc((size_t)n, sizeof *s->inplace);
     int cap = 16;
     Body *bodies = malloc(sizeof *bodies * (size_t)cap);
     s->op = malloc(sizeof *s->op * (size_t)cap);
     for (int i = 0; i < n; i++) {
         const IrGraph *g = e[i].g;
-        int *inplace = cg_inplace_plan(g, e[i].p->alias);
+        int *inplace = s->inplace[i] = cg_inplace_plan(g, e[i].p->alias);
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
         for (int v = 0; v < g->n; v++) {
             s->body[i][v] = -1;
@@ -700,7 +701,6 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
             sb_free(&key);
             s->body[i][v] = b;
         }
-        free(inplace);
     }
     for (int b = 0; b < s->nbodies; b++)
         free(bodies[b].key);
@@ -750,7 +750,10 @@ void cg_split_free(CgSplit *s, int n)
 {
     for (int i = 0; i < n && s->body; i++)
         free(s->body[i]);
+    for (int i = 0; i < n && s->inplace; i++)
+        free(s->inplace[i]);
     free(s->body);
+    free(s->inplace);
     free(s->part);
     free(s->op);
 }
@@ -766,8 +769,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
         const IrGraph *g = e[i].g;
         c->g = g;
         c->plan = e[i].p;
-        int *inplace = cg_inplace_plan(g, e[i].p->alias);
-        c->inplace = inplace;
+        c->inplace = s->inplace[i];
         init_types(c);
         c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
         LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
@@ -797,7 +799,6 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
             make_entry(c, e[i].name, kernel, t);
         free(kernel);
         free(c->tables);
-        free(inplace);
         c->inplace = NULL;
     }
     free(fns);

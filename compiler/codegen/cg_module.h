@@ -62,6 +62,7 @@ typedef struct CgSplit {
     int    *part;               /* per body: its module */
     IrOp   *op;                 /* per body: its op (for names) */
     int   **body;               /* per entry, per node: its body, or -1 (no kernel) */
+    int   **inplace;            /* per entry: cg_inplace_plan's, which the keys and the bodies both read */
     double  cost[CG_MAX_PARTS]; /* per module: the estimated compile cost of its bodies */
     int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline; CG_LEVEL_*) */
 } CgSplit;

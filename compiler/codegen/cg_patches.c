@@ -13,13 +13,11 @@
  */
 #include "cg_internal.h"
 
-typedef struct Cl { int64_t h, w, c, ho, wo, k, s, p; } Cl;
-
 /* image [..., H, W, C], windows [..., Ho, Wo, ·] */
-static Cl cl_of(const IrNode *n, const IrShape *img, const IrShape *win)
+static CgWindow cl_of(const IrNode *n, const IrShape *img, const IrShape *win)
 {
     int r = img->rank;
-    return (Cl){img->dim[r - 3], img->dim[r - 2], img->dim[r - 1], win->dim[r - 3], win->dim[r - 2],
+    return (CgWindow){img->dim[r - 3], img->dim[r - 2], img->dim[r - 1], win->dim[r - 3], win->dim[r - 2],
                 n->a.i[0], n->a.i[1], n->a.i[2]};
 }
 
@@ -59,7 +57,7 @@ static void body_patches(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int x = n->in[0];
-    Cl G = cl_of(n, &N(c, x)->shape, &n->shape);
+    CgWindow G = cl_of(n, &N(c, x)->shape, &n->shape);
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
     LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
@@ -89,7 +87,7 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int w = n->in[0];
-    Cl G = cl_of(n, &n->shape, &N(c, w)->shape);
+    CgWindow G = cl_of(n, &n->shape, &N(c, w)->shape);
     int64_t kkc = G.k * G.k * G.c;
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.h), "plane");
     LLVMValueRef y = LLVMBuildSRem(c->b, item, cg_i64(c, G.h), "y");
@@ -130,7 +128,7 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
 /* The first maximum of window (oy, ox) of x, per channel: best[c] its
  * value, at[c] its place ky·k + kx, pick[c] (when y is not x) y there.
  * Padding never wins; a NaN beats any number and the first NaN stays. */
-static void window_argmax(Cg *c, const IrNode *n, const Cl *G, LLVMValueRef src_plane, LLVMValueRef oy,
+static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRef src_plane, LLVMValueRef oy,
                           LLVMValueRef ox, LLVMValueRef best, LLVMValueRef at, LLVMValueRef pick)
 {
     int x = n->in[0], y = n->in[1];
@@ -173,7 +171,7 @@ static void window_argmax(Cg *c, const IrNode *n, const Cl *G, LLVMValueRef src_
 static void body_pool_max(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
-    Cl G = cl_of(n, &N(c, n->in[0])->shape, &n->shape);
+    CgWindow G = cl_of(n, &N(c, n->in[0])->shape, &n->shape);
     bool same = n->in[0] == n->in[1];  /* max pooling itself: the value is the maximum */
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
@@ -192,7 +190,7 @@ static void body_pool_max(Cg *c, int v, LLVMValueRef item)
 
 /* Whether the windows tile the image: stride k, no padding, no pixel left
  * over, so that every pixel is in exactly one window. */
-static bool windows_tile(const Cl *G)
+static bool windows_tile(const CgWindow *G)
 {
     return G->s == G->k && G->p == 0 && G->h == G->ho * G->k && G->w == G->wo * G->k;
 }
@@ -205,7 +203,7 @@ static bool windows_tile(const Cl *G)
  * zeroed first: x read k times and the result written twice.  On the MNIST
  * CNN's first pooling gradient ([B, 28, 28, 32], 6.4 MB) that was 8% of a
  * step's CPU. */
-static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const Cl *G)
+static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const CgWindow *G)
 {
     const IrNode *n = N(c, v);
     int g = n->in[1];
@@ -240,7 +238,7 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int g = n->in[1];
-    Cl G = cl_of(n, &n->shape, &N(c, g)->shape);
+    CgWindow G = cl_of(n, &n->shape, &N(c, g)->shape);
     if (windows_tile(&G)) {
         body_pool_max_t_tiled(c, v, item, &G);
         return;
@@ -284,7 +282,7 @@ LLVMValueRef cg_patches_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
     if (N(c, v)->op == IR_POOL_MAX_T) {
-        Cl G = cl_of(N(c, v), s, &N(c, N(c, v)->in[1])->shape);
+        CgWindow G = cl_of(N(c, v), s, &N(c, N(c, v)->in[1])->shape);
         if (windows_tile(&G))
             return LLVMBuildNSWMul(c->b, cg_elems(c, s, 0, s->rank - 3), cg_i64(c, G.ho), "");
     }

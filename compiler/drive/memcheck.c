@@ -2,8 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ir/lower.h"
-
 #include "memcheck.h"
 
 /* Where the batch was set: the train block's `batch = N`, else the model. */
@@ -67,25 +65,16 @@ static int by_span(const void *x, const void *y)
  * line through them: 85 MB, then 56 KB a node, nearly all of it LLVM's. */
 enum { NNC_COMPILE_BASE = 85 << 20, NNC_COMPILE_PER_NODE = 56 << 10 };
 
-int nnc_check_compile_memory(NncFront *f)
+int nnc_check_compile_memory(NncFront *f, const Lowered *L)
 {
     const SemaModel *m = f->model;
-    Arena scratch;
-    arena_init(&scratch);
-    Lowered L;
-    const char *err = NULL;
-    LowerOptions lo = {.ftype = IR_F32, .training = true, .seed = 1};
-    if (lower_model(m, &f->src, &scratch, &lo, &L, &err) != 0) {
-        arena_free(&scratch);
-        return 0;  /* the compile reports it */
-    }
-    int64_t n = L.g.n, want = NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE * n;
+    int64_t n = L->g.nforward, want = NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE * n;
     const char *limit;
     int64_t have = rt_memory_available(&limit);
-    if (want <= have) {
-        arena_free(&scratch);
+    if (want <= have)
         return 0;
-    }
+    Arena scratch;
+    arena_init(&scratch);
     /* Which model-level call makes the most of them: parameters come first
      * (one node each), then each sema node's nodes, those made after the
      * ones before it (lowering appends). */
@@ -95,7 +84,7 @@ int nnc_check_compile_memory(NncFront *f)
         add_run(runs, &nruns, m->params[i].use, 1);
     int64_t made = m->nparams;
     for (int i = 0; i < m->nnodes; i++) {
-        int64_t upto = L.value[i] + 1 > made ? L.value[i] + 1 : made;
+        int64_t upto = L->value[i] + 1 > made ? L->value[i] + 1 : made;
         add_run(runs, &nruns, m->nodes[i].use, upto - made);
         made = upto;
     }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "../front/front.h"
+#include "../ir/lower.h"
 #include "nnc_runtime.h"
 
 /* 0 when rm's slabs at batch fit (rt_memory_available), else 1 with an
@@ -15,13 +16,14 @@
 int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given);
 
 /* The compiler's own memory for f's model, estimated before it is compiled
- * (issue 17): the forward pass is lowered into a scratch arena (cheap:
- * linear, a few KiB a node) and its nodes counted; compiling takes about
- * NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE bytes per node (autodiff, the
- * passes, the plan and LLVM, measured on repeat(8 ... 128) of the GPT
- * block: memcheck.c).  0 when that fits rt_memory_available, else 1 with
- * an error at the model's call that lowers to the most nodes (a repeat, a
- * user layer, or a built-in), the bytes wanted and available. */
-int nnc_check_compile_memory(NncFront *f);
+ * (issue 17) from L, the step nnc_build_step built for the compile: its
+ * forward pass's nodes [0, g.nforward) are counted (lowering is cheap:
+ * linear, a few KiB a node); compiling takes about NNC_COMPILE_BASE +
+ * NNC_COMPILE_PER_NODE bytes per node (autodiff, the passes, the plan and
+ * LLVM, measured on repeat(8 ... 128) of the GPT block: memcheck.c).  0
+ * when that fits rt_memory_available, else 1 with an error at the model's
+ * call that lowers to the most nodes (a repeat, a user layer, or a
+ * built-in), the bytes wanted and available. */
+int nnc_check_compile_memory(NncFront *f, const Lowered *L);
 
 #endif

@@ -207,10 +207,14 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     m->train = t;  /* lowering reads the recipe from the model */
 
     memset(out, 0, sizeof *out);
-    if (nnc_check_compile_memory(f) != 0)
-        return 1;
     const char *err = NULL;
-    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, STAGE_PLAN, t.batch, &out->step, &err) != 0
+    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, &out->step.step, &err) != 0) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    if (nnc_check_compile_memory(f, &out->step.step.L) != 0)
+        return 1;
+    if (nnc_compile_built(STAGE_PLAN, t.batch, &out->step, &err) != 0
         || nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_FORWARD, false, STAGE_PLAN, t.batch, &out->eval, &err) != 0
         || describe_entry(&out->rm.train, &out->step.step.L.g, out->step.plan, &err) != 0
         || describe_entry(&out->rm.eval, &out->eval.step.L.g, out->eval.plan, &err) != 0
@@ -248,13 +252,16 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
     SemaModel *m = f->model;
     memset(out, 0, sizeof *out);
     out->forward_only = true;
-    if (nnc_check_compile_memory(f) != 0)
-        return 1;
     if (batch <= 0)
         batch = m->train.batch ? m->train.batch : NNC_FORWARD_BATCH;
     const char *err = NULL;
-    if (nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_PREDICT, false, STAGE_PLAN, batch, &out->predict,
-                          &err) != 0
+    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_PREDICT, false, &out->predict.step, &err) != 0) {
+        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+        return 3;
+    }
+    if (nnc_check_compile_memory(f, &out->predict.step.L) != 0)
+        return 1;
+    if (nnc_compile_built(STAGE_PLAN, batch, &out->predict, &err) != 0
         || describe_entry(&out->rm.predict, &out->predict.step.L.g, out->predict.plan, &err) != 0) {
         fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;

@@ -52,13 +52,20 @@ int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, I
 int nnc_compile_parts(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
                       IrStage until, int64_t batch, NncCompiled *out, const char **err)
 {
-    out->plan = NULL;
-    if (nnc_build_step(m, src, a, ftype, parts, training, &out->step, err) != 0)
+    if (nnc_build_step(m, src, a, ftype, parts, training, &out->step, err) != 0) {
+        out->plan = NULL;
         return -1;
+    }
+    return nnc_compile_built(until, batch, out, err);
+}
+
+int nnc_compile_built(IrStage until, int64_t batch, NncCompiled *out, const char **err)
+{
+    out->plan = NULL;
     IrGraph *g = &out->step.L.g;
     const char *why = ir_verify(g);
     if (why) {
-        *err = arena_printf(a, "as built: %s", why);
+        *err = arena_printf(g->arena, "as built: %s", why);
         return -1;
     }
     if (until <= STAGE_GRAD)

@@ -24,6 +24,9 @@ typedef struct NncCompiled {
  * Returns 0, or -1 with *err (an internal compiler error). */
 int nnc_compile_parts(const SemaModel *m, const Source *src, Arena *a, IrType ftype, StepParts parts, bool training,
                       IrStage until, int64_t batch, NncCompiled *out, const char **err);
+/* nnc_compile_parts from out->step as nnc_build_step left it: the passes
+ * to stage until (nnc_check_compile_memory reads the step as built). */
+int nnc_compile_built(IrStage until, int64_t batch, NncCompiled *out, const char **err);
 /* The training step (STAGE_IR: the forward pass as lowered). */
 int nnc_compile(const SemaModel *m, const Source *src, Arena *a, IrType ftype, IrStage until, int64_t batch,
                 NncCompiled *out, const char **err);

@@ -196,7 +196,7 @@ int *ir_use_counts(const IrGraph *g)
     return uses;
 }
 
-void ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
+int *ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
 {
     ir_init(dst, src->arena, src->src, src->name, src->ftype);
     dst->error = src->error;
@@ -211,6 +211,7 @@ void ir_rewrite_begin(IrGraph *dst, const IrGraph *src)
         dst->nodes = arena_alloc_raw(src->arena, sizeof(IrNode) * (size_t)cap);
         dst->cap = cap;
     }
+    return ARENA_ARRAY(src->arena, int, src->n + 1);
 }
 
 int ir_add_like(IrGraph *dst, const IrGraph *src, int node, IrOp op, const int *in, int nin, const IrAttr *a)

@@ -209,8 +209,10 @@ int    *ir_use_counts(const IrGraph *g);
 /* Rewriting (passes): an empty graph like src (same arena, names, type),
  * with room for src's nodes: the array src dropped at its last rewrite if
  * it is large enough (a graph is never copied by value, so nothing else
- * points into it), else a new one. */
-void ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
+ * points into it), else a new one.  Returns the map from src's nodes to
+ * dst's that ir_copy_into and ir_replaced fill (src->n + 1 ints, in src's
+ * arena). */
+int *ir_rewrite_begin(IrGraph *dst, const IrGraph *src);
 /* Appends a copy of src's node with operands (and autodiff provenance)
  * renamed by map[old] = new; returns its index in dst.  Keeps the stage
  * boundaries: nodes copied from src's forward part count as forward. */

@@ -73,8 +73,7 @@ int pass_split_batch(IrGraph *g)
         return 0;
 
     IrGraph dst;
-    ir_rewrite_begin(&dst, g);
-    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    int *map = ir_rewrite_begin(&dst, g);
     for (int i = 0; i < n; i++) {
         const IrNode *nd = &g->nodes[i];
         int v;

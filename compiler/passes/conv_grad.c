@@ -61,8 +61,7 @@ int pass_conv_input_grad(IrGraph *g)
         return 0;
 
     IrGraph dst;
-    ir_rewrite_begin(&dst, g);
-    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    int *map = ir_rewrite_begin(&dst, g);
     for (int i = 0; i < n; i++) {
         if (mm[i] < 0) {
             if (!ir_copy_into(&dst, g, i, map))

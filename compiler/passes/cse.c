@@ -100,8 +100,7 @@ static size_t find_slot(const int *slot, size_t cap, const IrGraph *dst, const I
 int pass_cse(IrGraph *g)
 {
     IrGraph dst;
-    ir_rewrite_begin(&dst, g);
-    int *map = ARENA_ARRAY(g->arena, int, g->n + 1);
+    int *map = ir_rewrite_begin(&dst, g);
     /* Open addressing, at most half full: slots hold dst node + 1 (0: empty). */
     size_t cap = 16;
     while (cap < 2 * (size_t)g->n)

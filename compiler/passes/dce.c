@@ -35,8 +35,7 @@ int pass_dce(IrGraph *g)
         return 0;   /* the copy would equal g: spare it (the pipeline runs dce after every round) */
 
     IrGraph dst;
-    ir_rewrite_begin(&dst, g);
-    int *map = ARENA_ARRAY(g->arena, int, g->n + 1);
+    int *map = ir_rewrite_begin(&dst, g);
     for (int i = 0; i < g->n; i++) {
         map[i] = -1;
         if (!live[i])

@@ -188,8 +188,7 @@ int pass_fuse(IrGraph *g)
 
     /* Rebuild: every region with two or more members becomes one node at its root. */
     IrGraph out;
-    ir_rewrite_begin(&out, g);
-    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    int *map = ir_rewrite_begin(&out, g);
     bool *folded = ARENA_ARRAY(g->arena, bool, n + 1);
     for (int r = 0; r < nregions; r++)
         if (mm_of[r] >= 0)

@@ -83,8 +83,7 @@ int pass_implicit_patches(IrGraph *g)
         return 0;
 
     IrGraph dst;
-    ir_rewrite_begin(&dst, g);
-    int *map = ARENA_ARRAY(g->arena, int, n + 1);
+    int *map = ir_rewrite_begin(&dst, g);
     for (int i = 0; i < n; i++) {
         const IrNode *s = &g->nodes[i];
         if (!form[i]) {

@@ -182,8 +182,8 @@ static int simplify_node(Simplify *s, int i, const int *in)
 
 int pass_simplify(IrGraph *g)
 {
-    Simplify s = {.src = g, .map = ARENA_ARRAY(g->arena, int, g->n + 1)};
-    ir_rewrite_begin(&s.dst, g);
+    Simplify s = {.src = g};
+    s.map = ir_rewrite_begin(&s.dst, g);
     int maxin = 1;
     for (int i = 0; i < g->n; i++)
         maxin = g->nodes[i].nin > maxin ? g->nodes[i].nin : maxin;

@@ -282,14 +282,11 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
-    if (llvm || asm_) {  /* LLVM's memory, the most of a compile's, checked on the step as built */
-        if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, &c.step, &err) != 0)
-            return internal_error(err);
-        if (nnc_check_compile_memory(f, &c.step.L) != 0)
-            return NNC_EINPUT;
-        if (nnc_compile_built(stage, batch, &c, &err) != 0)
-            return internal_error(err);
-    } else if (nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err) != 0)
+    int fits = llvm || asm_ ? nnc_compile_checked(f, STEP_TRAIN, true, stage, batch, &c, &err)  /* LLVM's memory */
+                            : nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err);
+    if (fits > 0)
+        return NNC_EINPUT;
+    if (fits < 0)
         return internal_error(err);
     if (llvm || asm_) {
         CgOptions co = {.opt = 3};

@@ -973,10 +973,10 @@ void cg_matmul_body(Cg *c, int v)
     /* pack this chunk of op(B) into panels unless the slot holds it already
      * (or op(B) is its own packing: b_in_place) */
     bool direct = b_in_place(c, v, &mm);
-    LLVMValueRef changed = LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
-                                       LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
-    if (direct)
-        changed = LLVMConstInt(c->t_i1, 0, 0);
+    LLVMValueRef changed =
+        direct ? LLVMConstInt(c->t_i1, 0, 0)
+               : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
+                             LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);

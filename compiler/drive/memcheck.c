@@ -111,3 +111,14 @@ int nnc_check_compile_memory(NncFront *f, const Lowered *L)
               rt_bytes_str(NNC_COMPILE_PER_NODE, each, sizeof each), (long long)fits);
     return 1;
 }
+
+int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
+                        const char **err)
+{
+    out->plan = NULL;
+    if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, parts, training, &out->step, err) != 0)
+        return -1;
+    if (nnc_check_compile_memory(f, &out->step.L) != 0)
+        return 1;
+    return nnc_compile_built(until, batch, out, err);
+}

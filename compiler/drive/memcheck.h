@@ -8,6 +8,7 @@
 
 #include "../front/front.h"
 #include "../ir/lower.h"
+#include "../passes/pipeline.h"
 #include "nnc_runtime.h"
 
 /* 0 when rm's slabs at batch fit (rt_memory_available), else 1 with an
@@ -25,5 +26,11 @@ int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool bat
  * call that lowers to the most nodes (a repeat, a user layer, or a
  * built-in), the bytes wanted and available. */
 int nnc_check_compile_memory(NncFront *f, const Lowered *L);
+
+/* nnc_compile_parts of f's model with nnc_check_compile_memory between
+ * building the step and its passes: 0; 1 when the compile would not fit
+ * (said); -1 with *err, an internal compiler error. */
+int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
+                        const char **err);
 
 #endif

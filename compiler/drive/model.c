@@ -182,6 +182,14 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
     }
 }
 
+/* What every failure after the front end says: the model was checked, so
+ * it is nnc's bug; exit code 3. */
+static int internal(FILE *log, const char *err)
+{
+    fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
+    return 3;
+}
+
 int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE *log)
 {
     SemaModel *m = f->model;
@@ -208,19 +216,15 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
 
     memset(out, 0, sizeof *out);
     const char *err = NULL;
-    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_TRAIN, true, &out->step.step, &err) != 0) {
-        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
-        return 3;
-    }
-    if (nnc_check_compile_memory(f, &out->step.step.L) != 0)
+    int fits = nnc_compile_checked(f, STEP_TRAIN, true, STAGE_PLAN, t.batch, &out->step, &err);
+    if (fits > 0)
         return 1;
-    if (nnc_compile_built(STAGE_PLAN, t.batch, &out->step, &err) != 0
+    if (fits < 0
         || nnc_compile_parts(m, &f->src, &f->arena, IR_F32, STEP_FORWARD, false, STAGE_PLAN, t.batch, &out->eval, &err) != 0
         || describe_entry(&out->rm.train, &out->step.step.L.g, out->step.plan, &err) != 0
         || describe_entry(&out->rm.eval, &out->eval.step.L.g, out->eval.plan, &err) != 0
         || describe_tensors(out, m, &f->arena, &err) != 0) {
-        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
-        return 3;
+        return internal(log, err);
     }
     out->rm.name = m->name;
     out->rm.real = RT_F32;
@@ -237,12 +241,10 @@ int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log)
                           &t->predict, &err) != 0
         || describe_entry(&t->rm.predict, &t->predict.step.L.g, t->predict.plan, &err) != 0
         || same_layout(t, &t->predict.step.L.g, t->predict.plan, &f->arena, &err) != 0) {
-        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
-        return 3;
+        return internal(log, err);
     }
     if (t->rm.predict.output.fixed < 0) {
-        fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
-        return 3;
+        return internal(log, "the prediction is not in the activation slab");
     }
     return 0;
 }
@@ -255,20 +257,15 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
     if (batch <= 0)
         batch = m->train.batch ? m->train.batch : NNC_FORWARD_BATCH;
     const char *err = NULL;
-    if (nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_PREDICT, false, &out->predict.step, &err) != 0) {
-        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
-        return 3;
-    }
-    if (nnc_check_compile_memory(f, &out->predict.step.L) != 0)
+    int fits = nnc_compile_checked(f, STEP_PREDICT, false, STAGE_PLAN, batch, &out->predict, &err);
+    if (fits > 0)
         return 1;
-    if (nnc_compile_built(STAGE_PLAN, batch, &out->predict, &err) != 0
+    if (fits < 0
         || describe_entry(&out->rm.predict, &out->predict.step.L.g, out->predict.plan, &err) != 0) {
-        fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
-        return 3;
+        return internal(log, err);
     }
     if (out->rm.predict.output.fixed < 0) {
-        fprintf(log, "nnc: internal compiler error: the prediction is not in the activation slab (this is a bug in nnc)\n");
-        return 3;
+        return internal(log, "the prediction is not in the activation slab");
     }
     describe_inputs(out, &out->predict.step.L.g, out->predict.plan, m, &f->arena);
     out->rm.name = m->name;
@@ -327,9 +324,8 @@ int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log)
     }
     return 0;
 internal:
-    fprintf(log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
     memset(d, 0, sizeof *d);
-    return 3;
+    return internal(log, err);
 }
 
 const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, const char *ext)

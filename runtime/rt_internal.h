@@ -76,6 +76,11 @@ static inline double rt_get(const void *p, RtDtype d, int64_t i)
 /* Test hook (pool.c): worker `worker` of p sleeps this long each time it
  * wakes for a call, before it takes a claim; 0: no delay. */
 void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
+/* Test hooks (pool.c): calls of p that woke sleeping workers at their start
+ * (a task whose claims took WAKE_AFTER when it last ran), and the workers
+ * asleep now. */
+int64_t rt_pool_test_early_wakes(const RtPool *p);
+int rt_pool_test_sleepers(RtPool *p);
 
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */

@@ -2,7 +2,8 @@
  * the caller takes part and never waits for a worker that has not started
  * (a delayed worker, a test hook); the same bits whatever the number of
  * threads, also beside busy threads that compete for the CPUs; a small cost
- * per call; and the threads' scratch memory (rt_task_scratch). */
+ * per call; a task of long claims wakes a sleeping worker at the start of a
+ * call; and the threads' scratch memory (rt_task_scratch). */
 #define _GNU_SOURCE  /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
 #include <pthread.h>
@@ -655,6 +656,58 @@ static void test_slow_chunk(void)
     }
 }
 
+/* ---- a task of long claims wakes sleeping workers at the start of its next call ---------- */
+
+typedef struct Napper { Visits v; int us; } Napper;
+
+static void nap_visit(void *arg, int64_t begin, int64_t end)
+{
+    Napper *s = arg;
+    if (s->us > 0) {
+        struct timespec ts = {0, (long)s->us * 1000};
+        nanosleep(&ts, NULL);
+    }
+    visit(&s->v, begin, end);
+}
+
+/* Waits (up to 2 s) until p's worker sleeps; whether it did. */
+static int worker_asleep(RtPool *p)
+{
+    for (int i = 0; i < 2000 && rt_pool_test_sleepers(p) < 1; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return rt_pool_test_sleepers(p) == 1;
+}
+
+/* Calls on two threads, each when the worker has gone to sleep: a task whose
+ * claims take 200 us (more than WAKE_AFTER) wakes it after the caller's
+ * first claim the first time, and at the start of every call after that; a
+ * task of empty claims never wakes it early.  Every index once each call. */
+static void test_long_claims_wake_early(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    const int64_t n = 8;
+    for (int kind = 0; kind < 2; kind++) {  /* empty claims, then long ones */
+        int64_t before = rt_pool_test_early_wakes(p);
+        for (int call = 0; call < 3; call++) {
+            Napper s = {.v = {.n = n, .count = calloc(n, sizeof(atomic_int))}, .us = kind ? 200 : 0};
+            CU_ASSERT_FATAL(s.v.count != NULL);
+            CU_ASSERT_FATAL(worker_asleep(p));
+            rt_parallel(p, n, nap_visit, &s);
+            int once = 1;
+            for (int64_t i = 0; i < n; i++)
+                once &= atomic_load(&s.v.count[i]) == 1;
+            CU_ASSERT(once);
+            free(s.v.count);
+            int64_t early = rt_pool_test_early_wakes(p) - before;
+            CU_ASSERT_EQUAL(early, kind ? call : 0);
+            if (early != (kind ? call : 0))
+                printf("\n    %s claims, call %d: %lld early wakes", kind ? "long" : "empty", call, (long long)early);
+        }
+    }
+    rt_pool_destroy(p);
+}
+
 /* Pools come and go: destroyed at once, after one call, after a pause that
  * puts the workers to sleep; every worker is joined (ASan and TSan check). */
 static void test_create_destroy(void)
@@ -690,6 +743,7 @@ static const RtTestCase tests[] = {
     {"slow_chunk", test_slow_chunk},
     {"many_tiny_calls", test_many_tiny_calls},
     {"create_destroy", test_create_destroy},
+    {"long_claims_wake_early", test_long_claims_wake_early},
     {NULL, NULL},
 };
 

@@ -142,6 +142,7 @@ typedef struct Worker {
     Arena     scratch;
     uint64_t  call;      /* the call of the claim it runs (rt_task_scratch's number) */
     atomic_int delay_us; /* test hook: sleep this long after waking, before claiming */
+    atomic_int_fast64_t claims;  /* claims it ran (rt_pool_claims; written by it alone) */
 } Worker;
 
 struct RtPool {
@@ -171,6 +172,7 @@ struct RtPool {
     atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
     RtTask          long_task[LONG_TASKS];  /* tasks whose claims take WAKE_AFTER (the caller's only) */
     int64_t         early_wakes;            /* calls that woke sleepers at their start (rt_pool_test_early_wakes) */
+    int64_t         caller_claims;          /* claims the caller ran, alone (solo) or beside workers (rt_pool_claims) */
 };
 
 static inline void cpu_relax(void)
@@ -292,6 +294,8 @@ static void *worker_main(void *v)
             int64_t claims = p->claims;
             w->call = p->call;
             run_claim(p, i);
+            atomic_store_explicit(&w->claims, atomic_load_explicit(&w->claims, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
             if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == claims) {
                 pthread_mutex_lock(&p->mu);
                 pthread_cond_signal(&p->done);
@@ -373,6 +377,7 @@ RtPool *rt_pool_create(int threads)
         p->workers[i].pool = p;
         p->workers[i].index = i;
         atomic_init(&p->workers[i].delay_us, 0);
+        atomic_init(&p->workers[i].claims, 0);
         if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
             shut_down(p, i);
             return NULL;
@@ -427,6 +432,7 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
                 task(arg, begin, end);
         }
         p->in_call = false;
+        p->caller_claims += claims;
         return;
     }
     /* The workers read these only after a claim, and all claims of the
@@ -462,6 +468,7 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
             }
         }
     }
+    p->caller_claims += mine;
     if (!mine || atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine != claims) {
         double worked = rt_now();
         wait_finished(p, claims);
@@ -558,6 +565,14 @@ int rt_pool_failed(RtPool *p)
     int f = fallback_failed;
     fallback_failed = 0;
     return f;
+}
+
+void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers)
+{
+    *caller = p ? p->caller_claims : 0;
+    *workers = 0;
+    for (int i = 0; p && i < p->threads - 1; i++)
+        *workers += atomic_load_explicit(&((RtPool *)p)->workers[i].claims, memory_order_relaxed);
 }
 
 int64_t rt_pool_test_early_wakes(const RtPool *p) { return p ? p->early_wakes : 0; }

@@ -82,6 +82,12 @@ void rt_pool_test_delay(RtPool *p, int worker, int microseconds);
 int64_t rt_pool_test_early_wakes(const RtPool *p);
 int rt_pool_test_sleepers(RtPool *p);
 
+/* The claims of p's parallel calls so far (pool.c): those the caller ran
+ * (beside the workers, or alone when they stalled) and those the workers
+ * ran; a call on one thread (serial mode, one item) is no claim.  -v
+ * prints the workers' share: how evenly the threads split the work. */
+void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers);
+
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
 void rt_pool_set_serial(RtPool *p, int serial);

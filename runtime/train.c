@@ -881,6 +881,12 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         if (pace.on && c->verbose)  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
                     (long long)one_thread_steps);
+        int64_t caller_claims, worker_claims;
+        rt_pool_claims(pool, &caller_claims, &worker_claims);
+        if (c->verbose && caller_claims + worker_claims > 0)  /* -v: how evenly the threads split the kernels */
+            fprintf(L.log, " (the other threads ran %.2f of the %lld parallel claims)",
+                    (double)worker_claims / (double)(caller_claims + worker_claims),
+                    (long long)(caller_claims + worker_claims));
         fputc('\n', L.log);
     }
 done:

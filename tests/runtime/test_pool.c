@@ -708,6 +708,33 @@ static void test_long_claims_wake_early(void)
     rt_pool_destroy(p);
 }
 
+/* rt_pool_claims counts every claim of the parallel calls once, on the
+ * caller's side or the workers', and none of the calls that run on the
+ * caller as one range (serial mode, one item, one thread). */
+static void test_claims_counted(void)
+{
+    for (int k = 0; k < NCOUNTS; k++) {
+        int T = thread_counts[k];
+        RtPool *p = rt_pool_create(T);
+        CU_ASSERT_FATAL(p != NULL);
+        for (int c = 0; c < 10; c++)
+            check_visits(p, 1000);
+        check_visits(p, 1);
+        rt_pool_set_serial(p, 1);
+        Visits v = {.n = 1000, .count = calloc(1001, sizeof(atomic_int))};
+        CU_ASSERT_FATAL(v.count != NULL);
+        rt_parallel(p, 1000, visit, &v);
+        CU_ASSERT_EQUAL(atomic_load(&v.calls), 1);  /* one range */
+        free(v.count);
+        rt_pool_set_serial(p, 0);
+        int64_t caller, workers;
+        rt_pool_claims(p, &caller, &workers);
+        CU_ASSERT_EQUAL(caller + workers, T == 1 ? 0 : 10 * doc_claims(1000, T));
+        CU_ASSERT(caller >= 0 && workers >= 0);
+        rt_pool_destroy(p);
+    }
+}
+
 /* Pools come and go: destroyed at once, after one call, after a pause that
  * puts the workers to sleep; every worker is joined (ASan and TSan check). */
 static void test_create_destroy(void)
@@ -744,6 +771,7 @@ static const RtTestCase tests[] = {
     {"many_tiny_calls", test_many_tiny_calls},
     {"create_destroy", test_create_destroy},
     {"long_claims_wake_early", test_long_claims_wake_early},
+    {"claims_counted", test_claims_counted},
     {NULL, NULL},
 };
 

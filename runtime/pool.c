@@ -114,7 +114,8 @@ enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
  * call of long claims it woke the worker after its first claim, an eighth
  * of the call on two threads, and the worker, a futex call and a scheduler
  * round trip later, joined for less than the rest (the GPT's step on two
- * threads: the worker ran 0.34-0.44 of the claims on a quiet machine, and
+ * threads: the worker ran 0.34 of the kernels' samples on a quiet machine,
+ * session 26, and 0.41-0.44 of the claims in a quiet spell of a shared one;
  * beside other work 95% of its calls found the worker asleep).
  * A task whose caller's first claim took WAKE_AFTER the last time it ran
  * is remembered here, by its address (a direct-mapped table: a task that

@@ -137,3 +137,8 @@ void rt_pace_step(RtPace *s, double seconds, int comparable)
         return;
     }
 }
+
+int rt_pace_chose_one(const RtPace *s)
+{
+    return s->on && s->phase == RT_PACE_RUN && s->serial;
+}

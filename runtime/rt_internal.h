@@ -122,6 +122,9 @@ int  rt_pace_serial(const RtPace *s);
 /* The step just run (in the mode rt_pace_serial said) took `seconds`;
  * comparable 0: not a full step (the short last batch), not counted. */
 void rt_pace_step(RtPace *s, double seconds, int comparable);
+/* Whether the next step runs on one thread because a probe timed one
+ * thread faster (what -v counts): not a warm-up or probe step. */
+int  rt_pace_chose_one(const RtPace *s);
 
 /* ---- one instance's memory (state.c) ---------------------------------------------------- */
 

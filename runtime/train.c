@@ -749,7 +749,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         double step_start = rt_now();
         int serial = rt_pace_serial(&pace);
         rt_pool_set_serial(pool, serial);
-        one_thread_steps += serial;
+        one_thread_steps += rt_pace_chose_one(&pace);
         int64_t epoch = spe ? step / spe : 0, in_epoch = spe ? step % spe : step;
         /* The order of this epoch: drawn at its first step, and at the first
          * step of a run resumed in the middle of it (the same order again). */

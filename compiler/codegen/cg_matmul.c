@@ -838,7 +838,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
  * (a panel's rows n apart in B instead of NR in the packing). */
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
-    return !mm->tb && N(c, v)->a.i[3] != 2 && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
+    return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
            && mm->m <= tile_mr(c, v);
 }
 

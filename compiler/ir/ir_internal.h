@@ -33,6 +33,11 @@ const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
  * lead (the leading axes are contracted too), i[3] the operand read as
  * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
  * window (k, stride, pad), shape: those rows as the matmul sees them. */
+enum { IR_MM_PATCHES_A = 1, IR_MM_PATCHES_B = 2 };  /* i[3] */
+static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
+static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
+static inline bool ir_mm_lead(const IrNode *n) { return n->a.i[2] != 0; }
+static inline int ir_mm_patches(const IrNode *n) { return (int)n->a.i[3]; }  /* 0, IR_MM_PATCHES_A or _B */
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,

@@ -37,7 +37,7 @@ static int64_t elems_from(const IrShape *s, int from)
  * gradient. */
 static bool split_matmul(const IrGraph *g, const IrNode *n)
 {
-    if (n->op != IR_MATMUL || !n->a.i[0] || n->a.i[1] || !n->a.i[2] || n->a.i[3])
+    if (n->op != IR_MATMUL || !ir_mm_ta(n) || ir_mm_tb(n) || !ir_mm_lead(n) || ir_mm_patches(n))
         return false;
     const IrShape *a = &g->nodes[n->in[0]].shape, *b = &g->nodes[n->in[1]].shape;
     if (a->rank < 3 || a->rank != b->rank || a->dim[0] != IR_BATCH || n->shape.rank != 2)

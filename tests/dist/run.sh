@@ -175,15 +175,24 @@ interrupt)
     need_mpi
     # xor saves after every epoch of one step: a checkpoint is there at once
     xor="--jit --data $root/examples --epochs 1000000 --save $tmp/ck.st $root/examples/xor.nn"
+    # On Ctrl-C mpirun sends every rank SIGTERM and, odls_base_sigkill_timeout
+    # seconds later (1 by default), SIGKILL: under load the ranks could be
+    # killed before rank 0 had said 'terminated' and saved (the test failed
+    # so at load ~14, no such line; with the timeout at 0 it fails so every time).  Here
+    # they have 3 s (mpirun waits them out: each kill costs it 2 s more than
+    # the default); ranks that ignored SIGTERM would still be killed then,
+    # without the line this case asks for.
+    export OMPI_MCA_odls_base_sigkill_timeout=3
     # start_xor: two ranks in the background (mpirun's pid in $pid), once
-    # they have saved a checkpoint and run on a little
+    # both are in the training loop: rank 0 saved after a step that the two
+    # took together (each step gathers from every rank), and each rank set
+    # its SIGINT and SIGTERM handlers before its first step
     start_xor() {
         rm -f "$tmp/ck.st"
         run 2 "$nnc" $xor 2>"$tmp/log" &
         pid=$!
         tries=0
         until [ -s "$tmp/ck.st" ] || [ $tries -ge 1200 ]; do sleep 0.1; tries=$((tries + 1)); done
-        sleep 0.2   # both ranks are in the loop already: rank 0 saved after a step they took together
     }
     # SIGINT to one rank only
     start_xor

@@ -180,6 +180,32 @@ static void test_incomparable(void)
     CU_ASSERT_EQUAL(s.n, 0);
 }
 
+/* -v's count: the steps on one thread because a probe timed it faster, not
+ * the warm-up's two or the probe's three on one thread. */
+static void test_chose_one(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    int chosen = 0, serial = 0;
+    for (int i = 0; i < 8 + 10; i++) {  /* warm-up, probe (one thread is faster), 10 steps run */
+        chosen += rt_pace_chose_one(&s);
+        int m = rt_pace_serial(&s);
+        serial += m;
+        rt_pace_step(&s, m ? 1e-3 : 2e-3, 1);
+    }
+    CU_ASSERT_EQUAL(serial, 2 + 3 + 10);
+    CU_ASSERT_EQUAL(chosen, 10);
+    rt_pace_init(&s, 2);
+    chosen = 0;
+    for (int i = 0; i < 8 + 10; i++) {  /* the threads are faster: none chosen */
+        chosen += rt_pace_chose_one(&s);
+        rt_pace_step(&s, rt_pace_serial(&s) ? 2e-3 : 1e-3, 1);
+    }
+    CU_ASSERT_EQUAL(chosen, 0);
+    rt_pace_init(&s, 1);  /* one thread: nothing chosen */
+    CU_ASSERT_EQUAL(rt_pace_chose_one(&s), 0);
+}
+
 /* Serial mode: one claim, [0, n), on the caller; off again: claims on the threads as before. */
 typedef struct Claims {
     atomic_int k;
@@ -229,6 +255,7 @@ static const RtTestCase tests[] = {
     {"no_drift_on_one", test_no_drift_on_one},
     {"budget_of_the_loss", test_budget_of_the_loss},
     {"incomparable", test_incomparable},
+    {"chose_one", test_chose_one},
     {"pool_serial", test_pool_serial},
     {NULL, NULL},
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codegen/cg.h"
+#include "codegen/cg_module.h"  /* jit_build: cg_build_module */
 #include "harness.h"
 
 static CgJit *jit;
@@ -35,6 +36,37 @@ JitEntry jit_compile(const IrGraph *g, const IrPlan *p)
     JitEntry entry = (JitEntry)cg_jit_lookup(jit, name, &err);
     CU_ASSERT_PTR_NOT_NULL(entry);
     return entry;
+}
+
+int jit_build(const IrGraph *g, const IrPlan *p)
+{
+    CgTarget t;
+    const char *err = NULL;
+    if (cg_host_target(&t, NULL, &err) != 0) {
+        fprintf(stderr, "no host target: %s\n", err);
+        CU_FAIL("no host target");
+        return -1;
+    }
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(g->name, ctx);
+    LLVMSetTarget(mod, t.triple);
+    LLVMTargetMachineRef tm = cg_target_machine(&t);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(mod, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    LLVMDisposeTargetMachine(tm);
+    int rc = cg_build_module(ctx, mod, g, p, "entry", &t, &err);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", g->name, err);
+        CU_FAIL("the graph does not build");
+    }
+    CU_ASSERT(rc != 0 || LLVMGetNamedFunction(mod, "entry") != NULL);
+    LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    cg_target_free(&t);
+    return rc;
 }
 
 static void put(uint8_t *dst, const IrNode *n, const double *v, int64_t len)

@@ -15,6 +15,11 @@ typedef void (*JitEntry)(RtCtx *);
  * destroyed at exit); NULL, with a CUnit failure, if it does not compile. */
 JitEntry jit_compile(const IrGraph *g, const IrPlan *p);
 
+/* g's entry built into a module of its own by the code generator and
+ * verified (cg_build_module), neither optimized nor compiled; 0, or -1 with
+ * a CUnit failure.  Asserts that the module defines the entry. */
+int jit_build(const IrGraph *g, const IrPlan *p);
+
 /* Slabs laid out by the plan, the inputs taken from the interpreter's. */
 typedef struct JitRun {
     uint8_t *slab[5];

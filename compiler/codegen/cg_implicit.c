@@ -4,14 +4,16 @@
  * row `pix` is output pixel (plane, oy, ox), element kk = (ky·k + kx)·C + c
  * of it is x[plane, oy·s + ky − p, ox·s + kx − p, c], 0 in the padding,
  * exactly as PATCHES writes them.  The matmul packs op(B) into panels
- * anyway, and copies A's MR rows of a chunk when they are patches (plain
- * rows it reads in place): these copies read the image, so the patches
- * (k·k times the image) are never written out and read back.  A read in
+ * anyway, and reads A's MR rows tap by tap from the image (one chunk:
+ * cg_implicit_tap_rows) or copies them per chunk (deeper rows): either way
+ * the patches (k·k times the image) are never written out and read back.  A read in
  * the padding loads from the plane's first pixel (one that exists) and
  * selects 0 instead.  The same numbers land where
  * the plain copies put them: the matmul's sums, and their bits, are those
  * of the matmul over the written-out patches.
  */
+#include <stdio.h>
+
 #include "cg_internal.h"
 
 typedef struct Win {
@@ -72,33 +74,62 @@ static LLVMValueRef real_at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
 }
 
 void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
-                        int64_t kstride, int VW, bool whole, LLVMValueRef apack)
+                        int64_t kstride, LLVMValueRef apack)
 {
     Win w = win_of(c, v);
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "ar");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
     LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
-    if (whole && w.g.c % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
-        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "atap");
-        LLVMValueRef inside, src = tap_at(c, &w.g, ii, t.iv, &inside);
-        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.g.c), "");
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.c / VW), "aq");
-        LLVMValueRef cc = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
-        LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w.x, LLVMBuildNSWAdd(c->b, src, cc, "")), "pv");
-        LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
-        x = LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
-        LLVMValueRef st = LLVMBuildStore(c->b, x, real_at(c, dst, LLVMBuildNSWAdd(c->b, row, cc, "")));
-        LLVMSetAlignment(st, (unsigned)ir_type_size(c->g->ftype));
-        cg_loop_end(c, &q);
-        cg_loop_end(c, &t);
-    } else {
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
-        LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
-        cg_loop_end(c, &q);
-    }
+    CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
+    LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
+    cg_loop_end(c, &q);
+    cg_loop_end(c, &r);
+}
+
+/* A module's constant of n zero reals: where a tap in the padding reads. */
+static LLVMValueRef zeros(Cg *c, int64_t n)
+{
+    char name[64];
+    snprintf(name, sizeof name, "nnc.zeros.%lld", (long long)n);
+    LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
+    if (g)
+        return g;
+    LLVMTypeRef t = LLVMArrayType2(c->t_real, (uint64_t)n);
+    g = LLVMAddGlobal(c->mod, t, name);
+    LLVMSetInitializer(g, LLVMConstNull(t));
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetAlignment(g, 64);
+    return g;
+}
+
+int64_t cg_implicit_taps(Cg *c, int v)
+{
+    Win w = win_of(c, v);
+    return w.g.k * w.g.k;
+}
+
+int64_t cg_implicit_channels(Cg *c, int v)
+{
+    return win_of(c, v).g.c;
+}
+
+void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows)
+{
+    Win w = win_of(c, v);
+    LLVMValueRef zero = zeros(c, w.g.c);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "trow");
+    LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
+    LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
+    ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
+    CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "ttap");
+    LLVMValueRef inside, src = tap_at(c, &w.g, ii, t.iv, &inside);
+    LLVMValueRef p = LLVMBuildSelect(c->b, inside, cg_elem_ptr(c, w.x, src), zero, "tap_row");
+    LLVMValueRef slot = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, MR), ""), r.iv, "");
+    LLVMBuildStore(c->b, p, LLVMBuildGEP2(c->b, c->t_ptr, rows, &slot, 1, ""));
+    cg_loop_end(c, &t);
     cg_loop_end(c, &r);
 }
 

@@ -116,6 +116,15 @@ int64_t cg_implicit_channels(Cg *c, int v)
     return win_of(c, v).g.c;
 }
 
+static void tap_row(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef r, int MR, LLVMValueRef zero,
+                    LLVMValueRef rows)
+{
+    LLVMValueRef inside, src = tap_at(c, &w->g, pix, tap, &inside);
+    LLVMValueRef p = LLVMBuildSelect(c->b, inside, cg_elem_ptr(c, w->x, src), zero, "tap_row");
+    LLVMValueRef slot = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, tap, cg_i64(c, MR), ""), r, "");
+    LLVMBuildStore(c->b, p, LLVMBuildGEP2(c->b, c->t_ptr, rows, &slot, 1, ""));
+}
+
 void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows)
 {
     Win w = win_of(c, v);
@@ -124,12 +133,16 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
-    CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "ttap");
-    LLVMValueRef inside, src = tap_at(c, &w.g, ii, t.iv, &inside);
-    LLVMValueRef p = LLVMBuildSelect(c->b, inside, cg_elem_ptr(c, w.x, src), zero, "tap_row");
-    LLVMValueRef slot = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, MR), ""), r.iv, "");
-    LLVMBuildStore(c->b, p, LLVMBuildGEP2(c->b, c->t_ptr, rows, &slot, 1, ""));
-    cg_loop_end(c, &t);
+    /* up to 5×5 taps written out, each with its own constants (the pixel's
+     * place is then one expression, computed once); more in a loop */
+    int64_t taps = w.g.k * w.g.k, unrolled = taps <= 25 ? taps : 0;
+    for (int64_t t = 0; t < unrolled; t++)
+        tap_row(c, &w, ii, cg_i64(c, t), r.iv, MR, zero, rows);
+    if (!unrolled) {
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, taps), "ttap");
+        tap_row(c, &w, ii, t.iv, r.iv, MR, zero, rows);
+        cg_loop_end(c, &t);
+    }
     cg_loop_end(c, &r);
 }
 

@@ -100,6 +100,7 @@ static int tile_mr(Cg *c, int v)
 enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
 enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep (cg_matmul_body) */
+enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
 /* The chunks of K: K / KC rounded to the nearest (at least one), all of one
  * depth kc (the last one shorter), kc < 1.5·KC.  Chunks of exactly KC left
@@ -910,8 +911,11 @@ void cg_matmul_body(Cg *c, int v)
      * zeros: the padding), so the microkernel broadcasts them from there
      * with a pointer per row and tap (cg_implicit_tap_rows), k = tap·C + c
      * in the same order.  Copying the rows first (cg_implicit_pack_a) was
-     * 10-16% of the CNN's second convolution and of its input gradient. */
-    bool taps = n->a.i[3] == 1 && one_chunk;
+     * 10-16% of the CNN's second convolution and of its input gradient.
+     * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
+     * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
+     * up) are copied. */
+    bool taps = n->a.i[3] == 1 && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
     int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)

@@ -506,19 +506,38 @@ static const char implicit_vector_model[] =
     "    metric accuracy(logits, y)\n"
     "}\n";
 
-static void implicit_same_bits(const char *model, int batch, int matmuls);
+/* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
+ * pointer per row and tap (TAP_ROWS_MAX), so its rows are copied (no input
+ * gradient: x is the model's input). */
+static const char implicit_wide_model[] =
+    "model implicit_wide {\n"
+    "    input x: f32[1, 20, 20]\n"
+    "    target y: class(3)\n"
+    "    c = relu(conv2d(x, 4, kernel: 17, padding: 1))\n"
+    "    logits = dense(flatten(c), 3)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, y)\n"
+    "    metric accuracy(logits, y)\n"
+    "}\n";
+
+static void implicit_same_bits(const char *model, int batch, int matmuls, int conv_grads);
 
 static void test_implicit_same_bits(void)
 {
-    implicit_same_bits(implicit_model, 5, 5);
+    implicit_same_bits(implicit_model, 5, 5, 1);
 }
 
 static void test_implicit_vectors_same_bits(void)
 {
-    implicit_same_bits(implicit_vector_model, 17, 5);
+    implicit_same_bits(implicit_vector_model, 17, 5, 1);
 }
 
-static void implicit_same_bits(const char *model, int batch, int matmuls)
+static void test_implicit_wide_same_bits(void)
+{
+    implicit_same_bits(implicit_wide_model, 3, 2, 0);
+}
+
+static void implicit_same_bits(const char *model, int batch, int matmuls, int conv_grads)
 {
     FrontRun fr;
     run_text(&fr, model);
@@ -530,7 +549,7 @@ static void implicit_same_bits(const char *model, int batch, int matmuls)
     CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_OPT, batch, &without, &err), 0);
     IrGraph *gb = &without.step.L.g;
     CU_ASSERT_FATAL(pass_fuse(gb) >= 0 && !ir_verify(gb));
-    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == 1 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == conv_grads && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_dce(gb) >= 0 && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_buckets(gb) >= 0 && !ir_verify(gb));
     IrPlan *plan_b = plan_memory(gb, batch);
@@ -652,6 +671,7 @@ static const TestCase tests[] = {
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},
+    {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {NULL, NULL},
 };

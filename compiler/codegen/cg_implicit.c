@@ -4,14 +4,16 @@
  * row `pix` is output pixel (plane, oy, ox), element kk = (ky·k + kx)·C + c
  * of it is x[plane, oy·s + ky − p, ox·s + kx − p, c], 0 in the padding,
  * exactly as PATCHES writes them.  The matmul packs op(B) into panels
- * anyway, and copies A's MR rows of a chunk when they are patches (plain
- * rows it reads in place): these copies read the image, so the patches
- * (k·k times the image) are never written out and read back.  A read in
+ * anyway, and reads A's MR rows tap by tap from the image (one chunk:
+ * cg_implicit_tap_rows) or copies them per chunk (deeper rows): either way
+ * the patches (k·k times the image) are never written out and read back.  A read in
  * the padding loads from the plane's first pixel (one that exists) and
  * selects 0 instead.  The same numbers land where
  * the plain copies put them: the matmul's sums, and their bits, are those
  * of the matmul over the written-out patches.
  */
+#include <stdio.h>
+
 #include "cg_internal.h"
 
 typedef struct Win {
@@ -71,55 +73,161 @@ static LLVMValueRef real_at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
     return LLVMBuildGEP2(c->b, c->t_real, base, &idx, 1, "");
 }
 
-/* VW reals of pixel pix from element kk on (kk and C multiples of VW: one tap). */
-static LLVMValueRef vec_of(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef kk, LLVMTypeRef vec)
-{
-    LLVMValueRef inside;
-    LLVMValueRef tap = LLVMBuildSDiv(c->b, kk, cg_i64(c, w->g.c), "tap"), cc = LLVMBuildSRem(c->b, kk, cg_i64(c, w->g.c), "c");
-    LLVMValueRef at = LLVMBuildNSWAdd(c->b, tap_at(c, &w->g, pix, tap, &inside), cc, "");
-    LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w->x, at), "pv");
-    LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
-    return LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
-}
-
 void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
-                        int64_t kstride, int VW, bool whole, LLVMValueRef apack)
+                        int64_t kstride, LLVMValueRef apack)
 {
     Win w = win_of(c, v);
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "ar");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
     LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
-    if (whole && w.g.c % VW == 0) {  /* the whole row: tap by tap, C/VW vectors each */
-        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "atap");
-        LLVMValueRef inside, src = tap_at(c, &w.g, ii, t.iv, &inside);
-        LLVMValueRef row = LLVMBuildNSWMul(c->b, t.iv, cg_i64(c, w.g.c), "");
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.c / VW), "aq");
-        LLVMValueRef cc = LLVMBuildNSWMul(c->b, q.iv, cg_i64(c, VW), "");
-        LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w.x, LLVMBuildNSWAdd(c->b, src, cc, "")), "pv");
-        LLVMSetAlignment(x, (unsigned)ir_type_size(c->g->ftype));
-        x = LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
-        LLVMValueRef st = LLVMBuildStore(c->b, x, real_at(c, dst, LLVMBuildNSWAdd(c->b, row, cc, "")));
-        LLVMSetAlignment(st, (unsigned)ir_type_size(c->g->ftype));
-        cg_loop_end(c, &q);
+    CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
+    LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
+    cg_loop_end(c, &q);
+    cg_loop_end(c, &r);
+}
+
+/* A module's constant of n zero reals: where a tap in the padding reads. */
+static LLVMValueRef zeros(Cg *c, int64_t n)
+{
+    char name[64];
+    snprintf(name, sizeof name, "nnc.zeros.%lld", (long long)n);
+    LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
+    if (g)
+        return g;
+    LLVMTypeRef t = LLVMArrayType2(c->t_real, (uint64_t)n);
+    g = LLVMAddGlobal(c->mod, t, name);
+    LLVMSetInitializer(g, LLVMConstNull(t));
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetAlignment(g, 64);
+    return g;
+}
+
+int64_t cg_implicit_taps(Cg *c, int v)
+{
+    Win w = win_of(c, v);
+    return w.g.k * w.g.k;
+}
+
+int64_t cg_implicit_channels(Cg *c, int v)
+{
+    return win_of(c, v).g.c;
+}
+
+static void tap_row(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLVMValueRef r, int MR, LLVMValueRef zero,
+                    LLVMValueRef rows)
+{
+    LLVMValueRef inside, src = tap_at(c, &w->g, pix, tap, &inside);
+    LLVMValueRef p = LLVMBuildSelect(c->b, inside, cg_elem_ptr(c, w->x, src), zero, "tap_row");
+    LLVMValueRef slot = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, tap, cg_i64(c, MR), ""), r, "");
+    LLVMBuildStore(c->b, p, LLVMBuildGEP2(c->b, c->t_ptr, rows, &slot, 1, ""));
+}
+
+void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows)
+{
+    Win w = win_of(c, v);
+    LLVMValueRef zero = zeros(c, w.g.c);
+    CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "trow");
+    LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
+    LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
+    ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
+    /* up to 5×5 taps written out, each with its own constants (the pixel's
+     * place is then one expression, computed once); more in a loop */
+    int64_t taps = w.g.k * w.g.k, unrolled = taps <= 25 ? taps : 0;
+    for (int64_t t = 0; t < unrolled; t++)
+        tap_row(c, &w, ii, cg_i64(c, t), r.iv, MR, zero, rows);
+    if (!unrolled) {
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, taps), "ttap");
+        tap_row(c, &w, ii, t.iv, r.iv, MR, zero, rows);
         cg_loop_end(c, &t);
-    } else {
-        CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
-        LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
-        cg_loop_end(c, &q);
     }
     cg_loop_end(c, &r);
+}
+
+/* op(B)'s chunk when C is a multiple of VW, so that a vector of a panel is
+ * VW channels of one tap: panel by panel, the pixels inside, each vector's
+ * tap worked out once a panel, and the pixel's (plane, oy, ox) carried from
+ * one pixel to the next instead of divided out of its number.  (Pixels
+ * outside and panels inside, every vector's tap and every pixel's place
+ * worked out by division, the copy was 22% of the MNIST CNN's second
+ * convolution's weight gradient, whose items are one panel each:
+ * cg_matmul.c's items_are_panels; 16% this way, perf cpu-clock at
+ * --threads 1.)  The same reals land in the same places. */
+static void pack_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                           LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
+{
+    LLVMBuilderRef b = c->b;
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = (unsigned)ir_type_size(c->g->ftype);
+    int NV = NR / VW;
+    LLVMValueRef wo = cg_i64(c, w->g.wo), ho = cg_i64(c, w->g.ho), H = cg_i64(c, w->g.h), W = cg_i64(c, w->g.w);
+    LLVMValueRef C = cg_i64(c, w->g.c), k = cg_i64(c, w->g.k), pad = cg_i64(c, w->g.p), zero = cg_i64(c, 0);
+    /* the chunk's first pixel; then carried in ox, oy and the plane's first row */
+    LLVMValueRef q0 = LLVMBuildSDiv(b, k0, wo, "");
+    LLVMValueRef ox0 = LLVMBuildSRem(b, k0, wo, "ox0"), oy0 = LLVMBuildSRem(b, q0, ho, "oy0");
+    LLVMValueRef row0 = LLVMBuildNSWMul(b, LLVMBuildSDiv(b, q0, ho, ""), H, "plane_row0");
+    LLVMValueRef oxp = cg_alloca(c, c->t_i64, NULL, "ox"), oyp = cg_alloca(c, c->t_i64, NULL, "oy");
+    LLVMValueRef rowp = cg_alloca(c, c->t_i64, NULL, "plane_row");
+    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
+    LLVMValueRef in[CG_TILE_MAX_NRV], dy[CG_TILE_MAX_NRV], dx[CG_TILE_MAX_NRV], cc[CG_TILE_MAX_NRV];
+    for (int h = 0; h < NV; h++) {
+        LLVMValueRef j = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
+        in[h] = LLVMBuildICmp(b, LLVMIntSLT, j, cg_i64(c, n), "");  /* n is a multiple of VW: all in or all past n */
+        LLVMValueRef jc = LLVMBuildSelect(b, in[h], j, zero, "");
+        LLVMValueRef tap = LLVMBuildSDiv(b, jc, C, "tap");
+        cc[h] = LLVMBuildSRem(b, jc, C, "c");
+        dy[h] = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, k, ""), pad, "dy");
+        dx[h] = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, k, ""), pad, "dx");
+    }
+    LLVMBuildStore(b, ox0, oxp);
+    LLVMBuildStore(b, oy0, oyp);
+    LLVMBuildStore(b, row0, rowp);
+    LLVMValueRef dst0 = real_at(c, packB, LLVMBuildNSWMul(b, LLVMBuildNSWMul(b, pp.iv, kn, ""), cg_i64(c, NR), ""));
+    CgLoop pk = cg_loop_begin(c, zero, kn, "ipk");
+    LLVMValueRef ox = LLVMBuildLoad2(b, c->t_i64, oxp, "ox"), oy = LLVMBuildLoad2(b, c->t_i64, oyp, "oy");
+    LLVMValueRef prow = LLVMBuildLoad2(b, c->t_i64, rowp, "plane_row");
+    LLVMValueRef ys = LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.s), ""), xs = LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), "");
+    LLVMValueRef dst = real_at(c, dst0, LLVMBuildNSWMul(b, pk.iv, cg_i64(c, NR), ""));
+    for (int h = 0; h < NV; h++) {
+        LLVMValueRef iy = LLVMBuildNSWAdd(b, ys, dy[h], "iy"), ix = LLVMBuildNSWAdd(b, xs, dx[h], "ix");
+        LLVMValueRef inside = LLVMBuildAnd(b, LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, iy, zero, ""),
+                                                           LLVMBuildICmp(b, LLVMIntSLT, iy, H, ""), ""),
+                                           LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ix, zero, ""),
+                                                        LLVMBuildICmp(b, LLVMIntSLT, ix, W, ""), ""), "");
+        inside = LLVMBuildAnd(b, inside, in[h], "inside");
+        /* outside: the plane's first pixel (one that exists), and 0 selected */
+        LLVMValueRef py = LLVMBuildNSWAdd(b, prow, LLVMBuildSelect(b, inside, iy, zero, ""), "");
+        LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, W, ""), LLVMBuildSelect(b, inside, ix, zero, ""), "");
+        LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, px, C, ""), cc[h], "");
+        LLVMValueRef x = LLVMBuildLoad2(b, vec, cg_elem_ptr(c, w->x, at), "pv");
+        LLVMSetAlignment(x, align);
+        x = LLVMBuildSelect(b, inside, x, LLVMConstNull(vec), "");
+        LLVMSetAlignment(LLVMBuildStore(b, x, real_at(c, dst, cg_i64(c, h * VW))), align);
+    }
+    /* the next pixel: ox, then oy, then the plane */
+    LLVMValueRef ox1 = LLVMBuildNSWAdd(b, ox, cg_i64(c, 1), "");
+    LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntEQ, ox1, wo, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, wrap, zero, ox1, ""), oxp);
+    LLVMValueRef oy1 = LLVMBuildNSWAdd(b, oy, LLVMBuildZExt(b, wrap, c->t_i64, ""), "");
+    LLVMValueRef wrap2 = LLVMBuildICmp(b, LLVMIntEQ, oy1, ho, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, wrap2, zero, oy1, ""), oyp);
+    LLVMBuildStore(b, LLVMBuildNSWAdd(b, prow, LLVMBuildSelect(b, wrap2, H, zero, ""), ""), rowp);
+    cg_loop_end(c, &pk);
+    cg_loop_end(c, &pp);
 }
 
 void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                         LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
 {
     Win w = win_of(c, v);
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    unsigned align = (unsigned)ir_type_size(c->g->ftype);
-    /* k outer: a pixel's place is worked out once for all its panels */
+    if (w.g.c % VW == 0) {
+        pack_b_vectors(c, &w, k0, kn, n, p_lo, p_hi, NR, VW, packB);
+        return;
+    }
+    /* element by element (C not a multiple of VW); k outer: a pixel's place
+     * is worked out once for all its panels */
     CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
     CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "ipanel");
     LLVMValueRef pix = LLVMBuildNSWAdd(c->b, k0, pk.iv, "pix");
@@ -127,13 +235,6 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
                                                           cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
-        if (w.g.c % VW == 0) {  /* n is a multiple of VW: a vector is all in or all past n */
-            LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j, cg_i64(c, n), "");
-            LLVMValueRef jc = LLVMBuildSelect(c->b, in, j, cg_i64(c, 0), "");
-            LLVMValueRef x = LLVMBuildSelect(c->b, in, vec_of(c, &w, pix, jc, vec), LLVMConstNull(vec), "");
-            LLVMSetAlignment(LLVMBuildStore(c->b, x, real_at(c, dst, cg_i64(c, h * VW))), align);
-            continue;
-        }
         for (int l = 0; l < VW; l++) {
             LLVMValueRef jl = LLVMBuildNSWAdd(c->b, j, cg_i64(c, l), "");
             LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, jl, cg_i64(c, n), "");

@@ -161,16 +161,23 @@ bool         cg_patches_has(IrOp op);   /* whether op is one of them */
 /* cg_implicit.c: matmul v's operand attr i[3] - 1 read as patches of an
  * image (passes/implicit.c).  Element kk of row pix; A's MR rows from row i0
  * (rows past M: row M - 1), chunk [k0, k0 + kn), row r at apack + r·kstride
- * (whole: the chunk is the whole row, and C a multiple of VW: vectors); a
+ * (rows deeper than one chunk: cg_matmul.c reads one chunk in place); a
  * chunk of op(B) = the rows [k0, k0 + kn) into panels as cg_matmul.c packs
  * them: packB[(p·kn + k)·NR + col], 0 for columns past n, panels p in
  * [p_lo, p_hi) only. */
 LLVMValueRef cg_implicit_load(Cg *c, int v, LLVMValueRef pix, LLVMValueRef kk);
 void         cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef k0, LLVMValueRef kn,
-                                int64_t kstride, int VW, bool whole, LLVMValueRef apack);
+                                int64_t kstride, LLVMValueRef apack);
 void         cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                                 LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB);
 LLVMValueRef cg_patches_extent(Cg *c, int v);
+/* A read as patches in one chunk, in place (cg_matmul.c): the window's
+ * k·k taps and C channels, and for MR rows from i0 (rows past M: row M - 1)
+ * where each tap's C channels start: rows[t·MR + r] points into the image,
+ * or at a constant of C zeros when the tap is in the padding. */
+int64_t      cg_implicit_taps(Cg *c, int v);
+int64_t      cg_implicit_channels(Cg *c, int v);
+void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows);
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

@@ -100,6 +100,7 @@ static int tile_mr(Cg *c, int v)
 enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
 enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep (cg_matmul_body) */
+enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
 /* The chunks of K: K / KC rounded to the nearest (at least one), all of one
  * depth kc (the last one shorter), kc < 1.5·KC.  Chunks of exactly KC left
@@ -836,6 +837,28 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
  * (the first convolution's forward, rows · W [9, 32]: read in place it took
  * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
  * (a panel's rows n apart in B instead of NR in the packing). */
+/* One step k of the microkernel: op(B)'s row k of the panel (bpanel + k·NR),
+ * row r's element at arow[r] + ai broadcast, MR × NV fused multiply-adds. */
+static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRef *arow, LLVMValueRef ai, int MR, int NV,
+                   int NR, int VW, LLVMTypeRef vec, LLVMValueRef accp[][CG_TILE_MAX_NRV])
+{
+    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, k, cg_i64(c, NR), ""));
+    LLVMValueRef bv[CG_TILE_MAX_NRV];
+    for (int h = 0; h < NV; h++) {
+        bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
+        LLVMSetAlignment(bv[h], real_size(c));
+    }
+    for (int r = 0; r < MR; r++) {
+        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, arow[r], ai), "a");
+        LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
+        splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
+        for (int h = 0; h < NV; h++) {
+            LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
+            LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
+        }
+    }
+}
+
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
     return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
@@ -879,18 +902,31 @@ void cg_matmul_body(Cg *c, int v)
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time).  Rows
      * read as patches are one chunk up to PATCH_ROWS_KC deep: they are then
-     * copied tap by tap, C reals at a time, instead of element by element
+     * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
     bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_chunk_below(n);
+    /* Rows read as patches in one chunk are read in place, tap by tap: for
+     * each tap, each row's C channels are contiguous in the image (or are
+     * zeros: the padding), so the microkernel broadcasts them from there
+     * with a pointer per row and tap (cg_implicit_tap_rows), k = tap·C + c
+     * in the same order.  Copying the rows first (cg_implicit_pack_a) was
+     * 10-16% of the CNN's second convolution and of its input gradient.
+     * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
+     * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
+     * up) are copied. */
+    bool taps = n->a.i[3] == 1 && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
+    int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)
         kc = chunk_depth(c, K, &chunks);
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
-    /* A read as patches (cg_implicit.c): its MR rows of a chunk copied here
-     * (K is fixed then; chunks are shorter than 1.5·KC) */
+    /* A read as patches (cg_implicit.c), deeper than one chunk: its MR rows
+     * of a chunk copied here (K is fixed then; chunks are shorter than
+     * 1.5·KC); in one chunk, where each row's taps start */
     int64_t kcap = one_chunk ? mm.k : KC + KC / 2;
-    LLVMValueRef apack = n->a.i[3] == 1 ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
+    LLVMValueRef apack = n->a.i[3] == 1 && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
+    LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
     if (apack)
         LLVMSetAlignment(apack, 64);
     LLVMValueRef zero = cg_real(c, 0);
@@ -1043,7 +1079,9 @@ void cg_matmul_body(Cg *c, int v)
      * next k is astep elements on (1, or M when A is transposed). */
     LLVMValueRef arow[CG_TILE_MAX_MR];
     LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
-    if (n->a.i[3] == 1)  /* rows read as patches: copied from the image, row r at r·kcap */
+    if (taps)  /* rows read as patches in place: pointers per tap, set in the k loop */
+        ;
+    else if (n->a.i[3] == 1)  /* rows read as patches: copied from the image, row r at r·kcap */
         for (int r = 0; r < MR; r++)
             arow[r] = at(c, apack, cg_i64(c, r * kcap));
     else
@@ -1054,8 +1092,10 @@ void cg_matmul_body(Cg *c, int v)
             arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
         }
 
-    if (n->a.i[3] == 1)
-        cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, VW, one_chunk, apack);
+    if (taps)
+        cg_implicit_tap_rows(c, v, i0, M, MR, trows);
+    else if (n->a.i[3] == 1)
+        cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, apack);
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
     const IrShape *cs = &n->shape;
@@ -1117,24 +1157,23 @@ void cg_matmul_body(Cg *c, int v)
     /* the microkernel: MR × NV vector accumulators */
     LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, k0, cg_i64(c, NR), ""), ""))
                                  : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
-    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
-    LLVMValueRef bv[CG_TILE_MAX_NRV];
-    for (int h = 0; h < NV; h++) {
-        bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
-        LLVMSetAlignment(bv[h], align);
-    }
-    LLVMValueRef ak = LLVMBuildNSWMul(c->b, lk.iv, astep, "ak");
-    for (int r = 0; r < MR; r++) {
-        LLVMValueRef s = LLVMBuildLoad2(c->b, c->t_real, at(c, arow[r], ak), "a");
-        LLVMValueRef splat = LLVMBuildInsertElement(c->b, LLVMGetUndef(vec), s, LLVMConstInt(c->t_i32, 0, 0), "");
-        splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
-        for (int h = 0; h < NV; h++) {
-            LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
-            LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
+    if (taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
+        CgLoop lt = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, ntaps), "tap");
+        LLVMValueRef trow[CG_TILE_MAX_MR];
+        for (int r = 0; r < MR; r++) {
+            LLVMValueRef ts = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, MR), ""), cg_i64(c, r), "");
+            trow[r] = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, trows, &ts, 1, ""), "trow");
         }
+        LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * NR), ""));
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, tapc), "tc");
+        k_step(c, tb, lc.iv, trow, lc.iv, MR, NV, NR, VW, vec, accp);
+        cg_loop_end(c, &lc);
+        cg_loop_end(c, &lt);
+    } else {
+        CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
+        k_step(c, bpanel, lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, NR, VW, vec, accp);
+        cg_loop_end(c, &lk);
     }
-    cg_loop_end(c, &lk);
 
     /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */
     LLVMBasicBlockRef epi_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue");

@@ -505,32 +505,80 @@ static int implicit_matmuls(const IrGraph *g)
     return n;
 }
 
+/* The same for channels a multiple of the vector (16 here): the weight
+ * gradients' op(B) is then copied vector by vector, the pixel's place
+ * carried from pixel to pixel (cg_implicit.c's pack_b_vectors).  Batch 17
+ * makes K = 17 × 25 = 425 pixels two chunks of 213, the second starting
+ * inside an image's row (pixel 13 of plane 8); the first convolution has
+ * stride 2 and padding. */
+static const char implicit_vector_model[] =
+    "model implicit_vectors {\n"
+    "    input x: f32[16, 9, 9]\n"
+    "    target y: class(3)\n"
+    "    c1 = relu(conv2d(x, 16, kernel: 3, stride: 2, padding: 1))\n"
+    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
+    "    logits = dense(flatten(c2), 3)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, y)\n"
+    "    metric accuracy(logits, y)\n"
+    "}\n";
+
+/* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
+ * pointer per row and tap (TAP_ROWS_MAX), so its rows are copied (no input
+ * gradient: x is the model's input). */
+static const char implicit_wide_model[] =
+    "model implicit_wide {\n"
+    "    input x: f32[1, 20, 20]\n"
+    "    target y: class(3)\n"
+    "    c = relu(conv2d(x, 4, kernel: 17, padding: 1))\n"
+    "    logits = dense(flatten(c), 3)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, y)\n"
+    "    metric accuracy(logits, y)\n"
+    "}\n";
+
+static void implicit_same_bits(const char *model, int batch, int matmuls, int conv_grads);
+
 static void test_implicit_same_bits(void)
 {
-    enum { BATCH = 5 };
+    implicit_same_bits(implicit_model, 5, 5, 1);
+}
+
+static void test_implicit_vectors_same_bits(void)
+{
+    implicit_same_bits(implicit_vector_model, 17, 5, 1);
+}
+
+static void test_implicit_wide_same_bits(void)
+{
+    implicit_same_bits(implicit_wide_model, 3, 2, 0);
+}
+
+static void implicit_same_bits(const char *model, int batch, int matmuls, int conv_grads)
+{
     FrontRun fr;
-    run_text(&fr, implicit_model);
+    run_text(&fr, model);
     CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
     const SemaModel *m = fr.f.model;
     NncCompiled with, without;
     const char *err = NULL;
-    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, BATCH, &with, &err), 0);
-    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_OPT, BATCH, &without, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, batch, &with, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_OPT, batch, &without, &err), 0);
     IrGraph *gb = &without.step.L.g;
     CU_ASSERT_FATAL(pass_fuse(gb) >= 0 && !ir_verify(gb));
-    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == 1 && !ir_verify(gb));
+    CU_ASSERT_FATAL(pass_conv_input_grad(gb) == conv_grads && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_dce(gb) >= 0 && !ir_verify(gb));
     CU_ASSERT_FATAL(pass_buckets(gb) >= 0 && !ir_verify(gb));
-    IrPlan *plan_b = plan_memory(gb, BATCH);
+    IrPlan *plan_b = plan_memory(gb, batch);
     CU_ASSERT_PTR_NOT_NULL_FATAL(plan_b);
     const IrGraph *ga = &with.step.L.g;
-    CU_ASSERT_EQUAL(implicit_matmuls(ga), 5);
+    CU_ASSERT_EQUAL(implicit_matmuls(ga), matmuls);
     CU_ASSERT_EQUAL(implicit_matmuls(gb), 0);
 
     IrEval ea, eb;   /* only the inputs: parameters, data, state, step */
-    ir_eval_init(&ea, ga, BATCH);
+    ir_eval_init(&ea, ga, batch);
     fill_step_inputs(&ea, m, &with);
-    ir_eval_init(&eb, gb, BATCH);
+    ir_eval_init(&eb, gb, batch);
     for (int i = 0; i < gb->n; i++) {
         const IrNode *n = &gb->nodes[i];
         if (n->op != IR_INPUT)
@@ -555,7 +603,7 @@ static void test_implicit_same_bits(void)
         const uint8_t *b = jit_output(&rb, gb, plan_b, &gb->outs[o], &nb);
         CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
         CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
-        size_t bytes = (size_t)ir_elems(&na->shape, BATCH) * (size_t)ir_type_size(na->type);
+        size_t bytes = (size_t)ir_elems(&na->shape, batch) * (size_t)ir_type_size(na->type);
         bool same = memcmp(a, b, bytes) == 0;
         if (!same)
             fprintf(stderr, "implicit patches: output %s differs from the step without them\n", ga->outs[o].name);
@@ -639,6 +687,8 @@ static const TestCase tests[] = {
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
+    {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},
+    {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {NULL, NULL},
 };

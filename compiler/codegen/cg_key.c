@@ -139,6 +139,9 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, "matmul bodies at");
     cache_hash_str(&h, cg_pipeline(level >= 3 ? CG_LEVEL_PRODUCTS : level));
     add_i64(&h, cg_unrolls(level >= 3 ? CG_LEVEL_PRODUCTS : level));
+    cache_hash_str(&h, "reductions, indices, casts at");
+    cache_hash_str(&h, cg_pipeline(level >= 3 ? CG_LEVEL_REDUCE : level));
+    add_i64(&h, cg_unrolls(level >= 3 ? CG_LEVEL_REDUCE : level));
     cache_hash_str(&h, "wrappers and entries in a module of their own at");
     cache_hash_str(&h, cg_pipeline(CG_LEVEL_ENTRIES));
     cache_hash_str(&h, "codegen");

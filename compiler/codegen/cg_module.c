@@ -585,10 +585,13 @@ const char *cg_pipeline(int level)
         return "function(early-cse)";
     if (level == CG_LEVEL_PRODUCTS)
         return PRODUCTS_PIPELINE;
+    if (level == CG_LEVEL_REDUCE)
+        return "default<O2>";
     return level <= 0 ? "" : level >= 3 ? "default<O3>" : level == 2 ? "default<O2>" : "default<O1>";
 }
 
-/* LLVM's loop unroller runs at every level but the products' (body_kind). */
+/* LLVM's loop unroller runs at every level but the products' and the
+ * reductions' (body_kind). */
 bool cg_unrolls(int level) { return level > 0; }
 
 int cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, const char **err)
@@ -640,13 +643,22 @@ static double body_cost(IrOp op)
  * without LLVM's loop unroller (CG_LEVEL_PRODUCTS): their register tile is
  * unrolled by hand and the vectorizer interleaves the rest, and the
  * unroller doubled their optimization and machine-code time (the MNIST
- * MLP's whole compile took 0.55 of the CPU without it). */
-enum { KIND_LIGHT, KIND_HEAVY, KIND_PRODUCT, KINDS };
+ * MLP's whole compile took 0.55 of the CPU without it).  Reductions: sums
+ * over any axes, argmax, one_hot, random masks, gathers, scatters, casts
+ * and broadcasts, at default<O2> without the unroller (CG_LEVEL_REDUCE):
+ * nearly half the CNN's bodies, whose loops the vectorizer handles alone;
+ * the rest of the heavy kind needs the unroller of O3 (perf, one thread:
+ * the MLP's softmax rows of 10 ran 6-8x slower without it, fully unrolled
+ * into registers; the CNN's NCHW permute 2x; the GPT's long rows 1.3-2.9x),
+ * these lost about a fifth of their few samples at most. */
+enum { KIND_LIGHT, KIND_HEAVY, KIND_PRODUCT, KIND_REDUCE, KINDS };
 static int body_kind(IrOp op)
 {
     if (cg_is_matmul(op))
         return KIND_PRODUCT;
-    return !(ir_ops[op].flags & OPF_ELEMENTWISE) && op != IR_FUSED ? KIND_HEAVY : KIND_LIGHT;
+    if ((ir_ops[op].flags & OPF_ELEMENTWISE) || op == IR_FUSED)
+        return KIND_LIGHT;
+    return (ir_ops[op].flags & (OPF_WINDOW | OPF_LAYOUT)) || op == IR_FUSED_ROWS ? KIND_HEAVY : KIND_REDUCE;
 }
 
 /* Assigns bodies [order...] (most costly first) of one kind (-1: all) to
@@ -719,7 +731,8 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         first[k] = s->nparts;
         s->nparts += parts[k];
     }
-    int kind_level[KINDS] = {level >= 3 ? 2 : level, level, level >= 3 ? CG_LEVEL_PRODUCTS : level};
+    int kind_level[KINDS] = {level >= 3 ? 2 : level, level, level >= 3 ? CG_LEVEL_PRODUCTS : level,
+                             level >= 3 ? CG_LEVEL_REDUCE : level};
     s->level[0] = level > 0 ? CG_LEVEL_ENTRIES : level;
     for (int k = 0; k < KINDS; k++)
         for (int q = first[k]; q < first[k] + parts[k]; q++)

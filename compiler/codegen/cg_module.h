@@ -23,6 +23,9 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
 enum { CG_LEVEL_ENTRIES = -1 };
 /* ... and of the modules of matmul bodies: a pipeline of their own (cg_module.c). */
 enum { CG_LEVEL_PRODUCTS = -2 };
+/* ... and of the modules of reductions, indices and casts: default<O2>
+ * without the loop unroller (cg_module.c body_kind). */
+enum { CG_LEVEL_REDUCE = -3 };
 /* Products of at most CG_TINY_MACS multiply-adds at the plan's batch and
  * at most CG_TINY_N columns compile as plain loops (cg_matmul.c
  * tiny_product); part of the cache key. */
@@ -51,8 +54,9 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
  * distinct kernel (kernel_key), shared by every node and entry that needs
  * it, and each body assigned to one of the modules that compile in
  * parallel: elementwise bodies to modules optimized with default<O2>,
- * matmuls to modules at CG_LEVEL_PRODUCTS, the rest to modules with
- * default<O3>.  Module 0 holds every node's wrapper
+ * matmuls to modules at CG_LEVEL_PRODUCTS, reductions, indices and casts
+ * to modules at CG_LEVEL_REDUCE, the rest (rows, windows, layout) to
+ * modules with default<O3>.  Module 0 holds every node's wrapper
  * and the entries, and no body (CG_LEVEL_ENTRIES); the others hold bodies
  * only (external, hidden), which module 0 declares. */
 enum { CG_MAX_PARTS = 16 };

@@ -2,7 +2,8 @@
  * cores: the kernels are split over modules (cg_split: identical kernels
  * once; the wrappers and entries in module 0, with early-cse and LLVM's
  * fast code generation; elementwise bodies in modules of their own at
- * default<O2>, the rest at default<O3>; the costly ones spread first), and
+ * default<O2>, reductions at O2 without the unroller, matmuls on a short
+ * pipeline, the rest at default<O3>; the costly ones spread first), and
  * each module is built,
  * optimized and emitted by one of up to one thread per CPU, in a context
  * and with a target machine of its own (LLVM contexts are not shared

@@ -145,7 +145,7 @@ static bool tiny_product(Cg *c, int v, const Mm *mm);
  * place) are what is read again, F × K instead of K × k·k·C. */
 static bool items_are_panels(Cg *c, int v, const Mm *mm)
 {
-    return N(c, v)->a.i[3] == 2 && !tiny_product(c, v, mm);
+    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && !tiny_product(c, v, mm);
 }
 
 /* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels) */
@@ -191,7 +191,7 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
 static LLVMValueRef operand_offset(Cg *c, int v, int k, LLVMValueRef mat)
 {
     const IrNode *n = N(c, v);
-    return n->a.i[3] == k + 1 ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
+    return ir_mm_patches(n) == (k == 0 ? IR_MM_PATCHES_A : IR_MM_PATCHES_B) ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
@@ -771,7 +771,7 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
  * says why), others below KC + KC / 2. */
 static int64_t one_chunk_below(const IrNode *n)
 {
-    return n->a.i[3] == 1 ? PATCH_ROWS_KC + 1 : KC + KC / 2;
+    return ir_mm_patches(n) == IR_MM_PATCHES_A ? PATCH_ROWS_KC + 1 : KC + KC / 2;
 }
 
 /* One chunk exactly when a known K is below one_chunk_below, or a K known
@@ -814,9 +814,9 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
                                : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), lk.iv, "");
     LLVMValueRef bsrc = mm->tb ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lc.iv, K, ""), lk.iv, "")
                                : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lk.iv, Nn, ""), lc.iv, "");
-    LLVMValueRef x = n->a.i[3] == 1 ? cg_implicit_load(c, v, ii, lk.iv)  /* a0 = 0: one matrix */
+    LLVMValueRef x = ir_mm_patches(n) == IR_MM_PATCHES_A ? cg_implicit_load(c, v, ii, lk.iv)  /* a0 = 0: one matrix */
                                     : cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, asrc, ""));
-    LLVMValueRef w = n->a.i[3] == 2 ? cg_implicit_load(c, v, lk.iv, lc.iv)
+    LLVMValueRef w = ir_mm_patches(n) == IR_MM_PATCHES_B ? cg_implicit_load(c, v, lk.iv, lc.iv)
                                     : cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
     LLVMBuildStore(c->b, vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
     cg_loop_end(c, &lk);
@@ -827,16 +827,6 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     epi_end(&epi);
 }
 
-/* Whether op(B) is read where it is, not packed: B untransposed and exactly
- * one panel wide (n = NR), its own packing (row k at k·NR, k-major), and
- * each matrix one block of rows, so that the packed panel would serve one
- * block and packing would only copy it.  The first convolution's weight
- * gradient, per example [784, 9]ᵀ·[784, 32] (passes/batch_split.c), spent
- * 40% of its time in that copy of the pooling's gradient.  The same values
- * in the same order: the same bits.  Not where many blocks share the panel
- * (the first convolution's forward, rows · W [9, 32]: read in place it took
- * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
- * (a panel's rows n apart in B instead of NR in the packing). */
 /* One step k of the microkernel: op(B)'s row k of the panel (bpanel + k·NR),
  * row r's element at arow[r] + ai broadcast, MR × NV fused multiply-adds. */
 static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRef *arow, LLVMValueRef ai, int MR, int NV,
@@ -859,6 +849,16 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
     }
 }
 
+/* Whether op(B) is read where it is, not packed: B untransposed and exactly
+ * one panel wide (n = NR), its own packing (row k at k·NR, k-major), and
+ * each matrix one block of rows, so that the packed panel would serve one
+ * block and packing would only copy it.  The first convolution's weight
+ * gradient, per example [784, 9]ᵀ·[784, 32] (passes/batch_split.c), spent
+ * 40% of its time in that copy of the pooling's gradient.  The same values
+ * in the same order: the same bits.  Not where many blocks share the panel
+ * (the first convolution's forward, rows · W [9, 32]: read in place it took
+ * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
+ * (a panel's rows n apart in B instead of NR in the packing). */
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
     return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
@@ -877,7 +877,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
     LLVMBasicBlockRef done = NULL;
-    if (mm.tb && !mm.ta && !mm.k_batch && !n->a.i[3] && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
+    if (mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(n) && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
         LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
@@ -915,7 +915,7 @@ void cg_matmul_body(Cg *c, int v)
      * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
      * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
      * up) are copied. */
-    bool taps = n->a.i[3] == 1 && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
+    bool taps = ir_mm_patches(n) == IR_MM_PATCHES_A && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
     int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)
@@ -925,7 +925,7 @@ void cg_matmul_body(Cg *c, int v)
      * of a chunk copied here (K is fixed then; chunks are shorter than
      * 1.5·KC); in one chunk, where each row's taps start */
     int64_t kcap = one_chunk ? mm.k : KC + KC / 2;
-    LLVMValueRef apack = n->a.i[3] == 1 && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
+    LLVMValueRef apack = ir_mm_patches(n) == IR_MM_PATCHES_A && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
     LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
     if (apack)
         LLVMSetAlignment(apack, 64);
@@ -1019,7 +1019,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, tag_key, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
-    if (n->a.i[3] == 2) {
+    if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
@@ -1079,12 +1079,13 @@ void cg_matmul_body(Cg *c, int v)
      * next k is astep elements on (1, or M when A is transposed). */
     LLVMValueRef arow[CG_TILE_MAX_MR];
     LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
-    if (taps)  /* rows read as patches in place: pointers per tap, set in the k loop */
-        ;
-    else if (n->a.i[3] == 1)  /* rows read as patches: copied from the image, row r at r·kcap */
-        for (int r = 0; r < MR; r++)
-            arow[r] = at(c, apack, cg_i64(c, r * kcap));
-    else
+    if (ir_mm_patches(n) == IR_MM_PATCHES_A) {
+        /* rows read as patches: copied from the image, row r at r·kcap; read
+         * in place (taps), a pointer per row and tap instead, set in the k loop */
+        if (!taps)
+            for (int r = 0; r < MR; r++)
+                arow[r] = at(c, apack, cg_i64(c, r * kcap));
+    } else
         for (int r = 0; r < MR; r++) {
             LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
             LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
@@ -1094,7 +1095,7 @@ void cg_matmul_body(Cg *c, int v)
 
     if (taps)
         cg_implicit_tap_rows(c, v, i0, M, MR, trows);
-    else if (n->a.i[3] == 1)
+    else if (ir_mm_patches(n) == IR_MM_PATCHES_A)
         cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, apack);
     LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */

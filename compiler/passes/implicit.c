@@ -30,7 +30,7 @@ enum { USE_NONE, USE_A, USE_B_SWAP };
 static int use_of(const IrGraph *g, int m, int r)
 {
     const IrNode *n = &g->nodes[m];
-    if ((n->op != IR_MATMUL && n->op != IR_MATMUL_EPI) || n->a.i[3])
+    if ((n->op != IR_MATMUL && n->op != IR_MATMUL_EPI) || ir_mm_patches(n))
         return USE_NONE;
     for (int k = 1; k < n->nin; k++)  /* the rows only as operand 0 */
         if (n->in[k] == r)
@@ -93,7 +93,7 @@ int pass_implicit_patches(IrGraph *g)
         }
         const IrNode *pn = &g->nodes[from[i]];
         IrAttr a = s->a;
-        a.i[3] = form[i] == USE_A ? 1 : 2;
+        a.i[3] = form[i] == USE_A ? IR_MM_PATCHES_A : IR_MM_PATCHES_B;
         a.i[4] = pn->a.i[0];
         a.i[5] = pn->a.i[1];
         a.i[6] = pn->a.i[2];

@@ -48,6 +48,9 @@ def torch_threads(argv):
     process may run on.  Debian's torch here would run one thread by default
     (OpenMP's default is 1 in this environment), so a ratio against torch
     means nothing unless its thread count is set and printed."""
+    if "-h" in argv or "--help" in argv:  # the script's own docstring says how to call it
+        print(sys.modules["__main__"].__doc__.strip())
+        sys.exit(0)
     import torch
 
     n = len(os.sched_getaffinity(0))

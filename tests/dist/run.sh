@@ -178,11 +178,11 @@ interrupt)
     # On Ctrl-C mpirun sends every rank SIGTERM and, odls_base_sigkill_timeout
     # seconds later (1 by default), SIGKILL: under load the ranks could be
     # killed before rank 0 had said 'terminated' and saved (the test failed
-    # so at load ~14, no such line; with the timeout at 0 it fails so every time).  Here
-    # they have 3 s (mpirun waits them out: each kill costs it 2 s more than
-    # the default); ranks that ignored SIGTERM would still be killed then,
-    # without the line this case asks for.
-    export OMPI_MCA_odls_base_sigkill_timeout=3
+    # so at load ~14, no such line; with the timeout at 0 it fails so every time).
+    # The Ctrl-C part gives them 3 s (below); ranks that ignored SIGTERM would
+    # still be killed then, without the line it asks for.  mpirun waits the
+    # timeout out, so the SIGINT part, which never failed so, keeps the
+    # default: the case took 12 s alone with 3 s for both, 7.5 s so.
     # start_xor: two ranks in the background (mpirun's pid in $pid), once
     # both are in the training loop: rank 0 saved after a step that the two
     # took together (each step gathers from every rank), and each rank set
@@ -203,6 +203,7 @@ interrupt)
     echo "SIGINT to one rank: exit $status; rank 0 says 'interrupted after step $n; saving'"
     [ "$status" = 130 ] && [ -n "$n" ] && [ "$(step_of "$tmp/ck.st")" = "$n" ] || { cat "$tmp/log"; exit 1; }
     # Ctrl-C to mpirun: it sends every rank SIGTERM
+    export OMPI_MCA_odls_base_sigkill_timeout=3
     start_xor
     kill -INT "$(ours mpirun)"
     wait $pid

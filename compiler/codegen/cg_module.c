@@ -542,6 +542,20 @@ LLVMTargetMachineRef cg_target_machine(const CgTarget *t)
                                    LLVMRelocPIC, LLVMCodeModelDefault);
 }
 
+/* An empty module in ctx for t, with tm's data layout (the one the code is
+ * emitted with). */
+LLVMModuleRef cg_module_for(LLVMContextRef ctx, const char *name, const CgTarget *t, LLVMTargetMachineRef tm)
+{
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
+    LLVMSetTarget(mod, t->triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(mod, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    return mod;
+}
+
 /* The wrappers and entries are address arithmetic and calls, run once per
  * kernel launch: fast instruction selection and register allocation
  * (LLVM's -O0 code generation) take a tenth of the time, and the step does

@@ -18,6 +18,8 @@ int  cg_host_target(CgTarget *t, const char *cpu, const char **err);
 void cg_target_free(CgTarget *t);
 /* A target machine for t; the caller disposes of it. */
 LLVMTargetMachineRef cg_target_machine(const CgTarget *t);
+/* An empty module named name for t, with tm's data layout. */
+LLVMModuleRef cg_module_for(LLVMContextRef ctx, const char *name, const CgTarget *t, LLVMTargetMachineRef tm);
 /* cg_optimize's level of the module that holds only the wrappers and
  * entries (cg_split's module 0). */
 enum { CG_LEVEL_ENTRIES = -1 };

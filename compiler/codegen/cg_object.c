@@ -84,13 +84,7 @@ static void *compile_part(void *arg)
     LLVMTargetMachineRef tm = cg_target_machine_for(p->target, p->opt);
     char name[64];
     snprintf(name, sizeof name, "%s.part%d", p->e[0].name, p->index);
-    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
-    LLVMSetTarget(mod, p->target->triple);
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    char *layout = LLVMCopyStringRepOfTargetData(td);
-    LLVMSetDataLayout(mod, layout);
-    LLVMDisposeMessage(layout);
-    LLVMDisposeTargetData(td);
+    LLVMModuleRef mod = cg_module_for(ctx, name, p->target, tm);
     const char *err = NULL;
     double cs = thread_cpu_ms();
     int rc = cg_build_part(ctx, mod, p->e, p->n, p->split, p->index, p->target, &err);

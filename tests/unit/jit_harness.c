@@ -48,14 +48,8 @@ int jit_build(const IrGraph *g, const IrPlan *p)
         return -1;
     }
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(g->name, ctx);
-    LLVMSetTarget(mod, t.triple);
     LLVMTargetMachineRef tm = cg_target_machine(&t);
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    char *layout = LLVMCopyStringRepOfTargetData(td);
-    LLVMSetDataLayout(mod, layout);
-    LLVMDisposeMessage(layout);
-    LLVMDisposeTargetData(td);
+    LLVMModuleRef mod = cg_module_for(ctx, g->name, &t, tm);
     LLVMDisposeTargetMachine(tm);
     int rc = cg_build_module(ctx, mod, g, p, "entry", &t, &err);
     if (rc != 0) {

@@ -17,6 +17,7 @@
 #include "codegen/cg_internal.h"  /* cg_flat_elementwise */
 #include "codegen/cg_module.h"    /* cg_split, CG_TINY_MACS */
 #include "ir/gradcheck.h"
+#include "ir/ir_internal.h"     /* ir_mm_patches */
 #include "ir/lower.h"
 #include "jit_harness.h"
 #include "passes/pipeline.h"
@@ -501,7 +502,7 @@ static int implicit_matmuls(const IrGraph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)
-        n += (g->nodes[i].op == IR_MATMUL || g->nodes[i].op == IR_MATMUL_EPI) && g->nodes[i].a.i[3] != 0;
+        n += (g->nodes[i].op == IR_MATMUL || g->nodes[i].op == IR_MATMUL_EPI) && ir_mm_patches(&g->nodes[i]) != 0;
     return n;
 }
 

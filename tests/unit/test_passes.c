@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/ir_internal.h"  /* ir_mm_patches */
 #include "passes/passes.h"
 
 static Arena arena;
@@ -539,12 +540,12 @@ static void test_implicit_patches(void)
     CU_ASSERT_EQUAL(run(pass_dce), 2);
     ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=matmul %0 %2; %4=matmul %1 %0; %5=permute %4 (1,0) "
                        "| y=%3 dw=%5");
-    CU_ASSERT_EQUAL(g.nodes[3].a.i[3], 1);   /* A read as patches, k 3 stride 1 pad 1 */
+    CU_ASSERT_EQUAL(ir_mm_patches(&g.nodes[3]), IR_MM_PATCHES_A);   /* A read as patches, k 3 stride 1 pad 1 */
     CU_ASSERT_EQUAL(g.nodes[3].a.i[4], 3);
     CU_ASSERT_EQUAL(g.nodes[3].a.i[5], 1);
     CU_ASSERT_EQUAL(g.nodes[3].a.i[6], 1);
     ASSERT_STR(shape_text(&g.nodes[3].shape), "[B,36,8]");
-    CU_ASSERT_EQUAL(g.nodes[4].a.i[3], 2);   /* (gᵀ · rows)ᵀ: the rows are op(B) */
+    CU_ASSERT_EQUAL(ir_mm_patches(&g.nodes[4]), IR_MM_PATCHES_B);   /* (gᵀ · rows)ᵀ: the rows are op(B) */
     ASSERT_STR(shape_text(&g.nodes[4].shape), "[8,36]");
     ASSERT_STR(shape_text(&g.nodes[5].shape), "[36,8]");
     CU_ASSERT_EQUAL(run(pass_implicit_patches), 0);

@@ -475,6 +475,16 @@ static void test_primitive_values(void)
     run_free(&fr);
 }
 
+/* What follows c1 in the models below: a second convolution (8 filters, 3×3,
+ * padding 1) and a dense head. */
+#define IMPLICIT_TAIL                                      \
+    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n" \
+    "    logits = dense(flatten(c2), 3)\n"                  \
+    "    output logits\n"                                   \
+    "    loss cross_entropy(logits, y)\n"                   \
+    "    metric accuracy(logits, y)\n"                      \
+    "}\n"
+
 /* passes/implicit.c reads a convolution's patches from the image instead of
  * writing them out, the same products added in the same order: the same
  * bits.  A two-convolution step (stride 2, then 1; both weight gradients
@@ -490,12 +500,7 @@ static const char implicit_model[] =
     "    input x: f32[2, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = max_pool(relu(conv2d(x, 4, kernel: 3, stride: 2, padding: 1)), 2, stride: 1)\n"
-    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
-    "    logits = dense(flatten(c2), 3)\n"
-    "    output logits\n"
-    "    loss cross_entropy(logits, y)\n"
-    "    metric accuracy(logits, y)\n"
-    "}\n";
+    IMPLICIT_TAIL;
 
 static int implicit_matmuls(const IrGraph *g)
 {
@@ -516,12 +521,7 @@ static const char implicit_vector_model[] =
     "    input x: f32[16, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = relu(conv2d(x, 16, kernel: 3, stride: 2, padding: 1))\n"
-    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
-    "    logits = dense(flatten(c2), 3)\n"
-    "    output logits\n"
-    "    loss cross_entropy(logits, y)\n"
-    "    metric accuracy(logits, y)\n"
-    "}\n";
+    IMPLICIT_TAIL;
 
 /* Channels a multiple of the register tile's width (32: NR on AVX-512 is 32,
  * on AVX2 16): the first convolution's weight gradient reads op(B)'s rows
@@ -535,12 +535,7 @@ static const char implicit_rows_model[] =
     "    input x: f32[32, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = relu(conv2d(x, 13, kernel: 3, stride: 2, padding: 1))\n"
-    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
-    "    logits = dense(flatten(c2), 3)\n"
-    "    output logits\n"
-    "    loss cross_entropy(logits, y)\n"
-    "    metric accuracy(logits, y)\n"
-    "}\n";
+    IMPLICIT_TAIL;
 
 /* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
  * pointer per row and tap (TAP_ROWS_MAX), so its rows are copied (no input

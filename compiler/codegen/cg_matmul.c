@@ -842,11 +842,12 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     epi_end(&epi);
 }
 
-/* One step of the microkernel: op(B)'s row of the panel at bk (NR reals),
+/* One step k of the microkernel: op(B)'s row k of the panel (bpanel + k·NR),
  * row r's element at arow[r] + ai broadcast, MR × NV fused multiply-adds. */
-static void k_step(Cg *c, LLVMValueRef bk, const LLVMValueRef *arow, LLVMValueRef ai, int MR, int NV,
-                   int VW, LLVMTypeRef vec, LLVMValueRef accp[][CG_TILE_MAX_NRV])
+static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRef *arow, LLVMValueRef ai, int MR, int NV,
+                   int NR, int VW, LLVMTypeRef vec, LLVMValueRef accp[][CG_TILE_MAX_NRV])
 {
+    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, k, cg_i64(c, NR), ""));
     LLVMValueRef bv[CG_TILE_MAX_NRV];
     for (int h = 0; h < NV; h++) {
         bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
@@ -1196,14 +1197,14 @@ void cg_matmul_body(Cg *c, int v)
         }
         LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * NR), ""));
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, tapc), "tc");
-        k_step(c, at(c, tb, LLVMBuildNSWMul(c->b, lc.iv, cg_i64(c, NR), "")), trow, lc.iv, MR, NV, VW, vec, accp);
+        k_step(c, tb, lc.iv, trow, lc.iv, MR, NV, NR, VW, vec, accp);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lt);
     } else {
         CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
-        LLVMValueRef bk = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row")
-                                 : at(c, bpanel, LLVMBuildNSWMul(c->b, lk.iv, cg_i64(c, NR), ""));
-        k_step(c, bk, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, VW, vec, accp);
+        /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
+        LLVMValueRef brow = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row") : bpanel;
+        k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, NR, VW, vec, accp);
         cg_loop_end(c, &lk);
     }
 

@@ -44,11 +44,7 @@ static LLVMValueRef tap_at(Cg *c, const CgWindow *w, LLVMValueRef pix, LLVMValue
     LLVMValueRef ky = LLVMBuildSDiv(b, tap, cg_i64(c, w->k), "ky"), kx = LLVMBuildSRem(b, tap, cg_i64(c, w->k), "kx");
     LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, ky, cg_i64(c, w->p), ""), "iy");
     LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, kx, cg_i64(c, w->p), ""), "ix");
-    LLVMValueRef in_y = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, iy, cg_i64(c, 0), ""),
-                                     LLVMBuildICmp(b, LLVMIntSLT, iy, cg_i64(c, w->h), ""), "");
-    LLVMValueRef in_x = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ix, cg_i64(c, 0), ""),
-                                     LLVMBuildICmp(b, LLVMIntSLT, ix, cg_i64(c, w->w), ""), "");
-    *inside = LLVMBuildAnd(b, in_y, in_x, "inside");
+    *inside = cg_in_image(c, iy, ix, w->h, w->w);
     LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), LLVMBuildSelect(b, *inside, iy, cg_i64(c, 0), ""), "");
     LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), LLVMBuildSelect(b, *inside, ix, cg_i64(c, 0), ""), "");
     return LLVMBuildNSWMul(b, px, cg_i64(c, w->c), "tap_at");
@@ -154,9 +150,13 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
  * worked out by division, the copy was 22% of the MNIST CNN's second
  * convolution's weight gradient, whose items are one panel each:
  * cg_matmul.c's items_are_panels; 16% this way, perf cpu-clock at
- * --threads 1.)  The same reals land in the same places. */
+ * --threads 1.)  The same reals land in the same places.
+ * With `pointers` (C a multiple of NR, so a panel's NR columns are NR
+ * channels of one tap, contiguous in x), nothing is copied: each pixel's
+ * place in the panel gets a pointer to its NR channels instead, or to a
+ * constant of NR zeros in the padding, rows[p·kn + k] (cg_implicit_b_rows). */
 static void pack_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
-                           LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
+                           LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB, bool pointers)
 {
     LLVMBuilderRef b = c->b;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -185,22 +185,25 @@ static void pack_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn
     LLVMBuildStore(b, oy0, oyp);
     LLVMBuildStore(b, row0, rowp);
     LLVMValueRef dst0 = real_at(c, packB, LLVMBuildNSWMul(b, LLVMBuildNSWMul(b, pp.iv, kn, ""), cg_i64(c, NR), ""));
+    LLVMValueRef ptr0 = LLVMBuildGEP2(b, c->t_ptr, packB, (LLVMValueRef[]){LLVMBuildNSWMul(b, pp.iv, kn, "")}, 1, "");
+    LLVMValueRef none = pointers ? zeros(c, NR) : NULL;
     CgLoop pk = cg_loop_begin(c, zero, kn, "ipk");
     LLVMValueRef ox = LLVMBuildLoad2(b, c->t_i64, oxp, "ox"), oy = LLVMBuildLoad2(b, c->t_i64, oyp, "oy");
     LLVMValueRef prow = LLVMBuildLoad2(b, c->t_i64, rowp, "plane_row");
     LLVMValueRef ys = LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.s), ""), xs = LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), "");
     LLVMValueRef dst = real_at(c, dst0, LLVMBuildNSWMul(b, pk.iv, cg_i64(c, NR), ""));
-    for (int h = 0; h < NV; h++) {
+    for (int h = 0; h < (pointers ? 1 : NV); h++) {
         LLVMValueRef iy = LLVMBuildNSWAdd(b, ys, dy[h], "iy"), ix = LLVMBuildNSWAdd(b, xs, dx[h], "ix");
-        LLVMValueRef inside = LLVMBuildAnd(b, LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, iy, zero, ""),
-                                                           LLVMBuildICmp(b, LLVMIntSLT, iy, H, ""), ""),
-                                           LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, ix, zero, ""),
-                                                        LLVMBuildICmp(b, LLVMIntSLT, ix, W, ""), ""), "");
-        inside = LLVMBuildAnd(b, inside, in[h], "inside");
+        LLVMValueRef inside = LLVMBuildAnd(b, cg_in_image(c, iy, ix, w->g.h, w->g.w), in[h], "inside");
         /* outside: the plane's first pixel (one that exists), and 0 selected */
         LLVMValueRef py = LLVMBuildNSWAdd(b, prow, LLVMBuildSelect(b, inside, iy, zero, ""), "");
         LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, W, ""), LLVMBuildSelect(b, inside, ix, zero, ""), "");
         LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, px, C, ""), cc[h], "");
+        if (pointers) {
+            LLVMValueRef row = LLVMBuildSelect(b, inside, cg_elem_ptr(c, w->x, at), none, "b_row");
+            LLVMBuildStore(b, row, LLVMBuildGEP2(b, c->t_ptr, ptr0, &pk.iv, 1, ""));
+            continue;
+        }
         LLVMValueRef x = LLVMBuildLoad2(b, vec, cg_elem_ptr(c, w->x, at), "pv");
         LLVMSetAlignment(x, align);
         x = LLVMBuildSelect(b, inside, x, LLVMConstNull(vec), "");
@@ -223,7 +226,7 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
 {
     Win w = win_of(c, v);
     if (w.g.c % VW == 0) {
-        pack_b_vectors(c, &w, k0, kn, n, p_lo, p_hi, NR, VW, packB);
+        pack_b_vectors(c, &w, k0, kn, n, p_lo, p_hi, NR, VW, packB, false);
         return;
     }
     /* element by element (C not a multiple of VW); k outer: a pixel's place
@@ -245,4 +248,16 @@ void cg_implicit_pack_b(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t 
     }
     cg_loop_end(c, &pp);
     cg_loop_end(c, &pk);
+}
+
+bool cg_implicit_b_rows_fit(Cg *c, int v, int NR)
+{
+    return win_of(c, v).g.c % NR == 0;
+}
+
+void cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi,
+                        int NR, int VW, LLVMValueRef rows)
+{
+    Win w = win_of(c, v);
+    pack_b_vectors(c, &w, k0, kn, n, p_lo, p_hi, NR, VW, rows, true);
 }

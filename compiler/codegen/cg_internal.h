@@ -46,6 +46,10 @@ void         cg_loop_end(Cg *c, CgLoop *l);
 
 LLVMValueRef cg_i64(Cg *c, int64_t v);
 LLVMValueRef cg_real(Cg *c, double v);
+/* i1: 0 <= v < n; and (iy, ix) inside an h x w image (a window's tap, or
+ * a pixel, that is not in the padding) */
+LLVMValueRef cg_in_range(Cg *c, LLVMValueRef v, int64_t n);
+LLVMValueRef cg_in_image(Cg *c, LLVMValueRef iy, LLVMValueRef ix, int64_t h, int64_t w);
 LLVMTypeRef  cg_type(Cg *c, IrType t);
 /* An alloca in the kernel's entry block. */
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name);
@@ -178,6 +182,13 @@ LLVMValueRef cg_patches_extent(Cg *c, int v);
 int64_t      cg_implicit_taps(Cg *c, int v);
 int64_t      cg_implicit_channels(Cg *c, int v);
 void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows);
+/* B read as patches in place (cg_matmul.c): whether each panel of NR
+ * columns is NR channels of one tap (C a multiple of NR); then, for a chunk
+ * [k0, k0 + kn) and panels [p_lo, p_hi), where each panel's row k starts:
+ * rows[p·kn + k] points into the image, or at a constant of NR zeros. */
+bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
+void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                                LLVMValueRef p_hi, int NR, int VW, LLVMValueRef rows);
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

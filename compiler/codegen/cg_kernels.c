@@ -432,8 +432,7 @@ static void body_layout(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef val;
     if (n->op == IR_PAD) {
         LLVMValueRef k = LLVMBuildNSWSub(c->b, d, cg_i64(c, before), "");
-        LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, k, cg_i64(c, 0), ""),
-                                           LLVMBuildICmp(c->b, LLVMIntSLT, k, cg_i64(c, xs->dim[ax]), ""), "");
+        LLVMValueRef inside = cg_in_range(c, k, xs->dim[ax]);
         LLVMValueRef kk = LLVMBuildSelect(c->b, inside, k, cg_i64(c, 0), "");
         LLVMValueRef src = LLVMBuildNSWAdd(c->b, no_ax, LLVMBuildNSWMul(c->b, kk, cg_i64(c, xst.stride[ax]), ""), "");
         val = LLVMBuildSelect(c->b, inside, cg_load(c, x, src), LLVMConstNull(cg_type(c, n->type)), "");
@@ -559,9 +558,7 @@ static void body_windows(Cg *c, int v, LLVMValueRef item)
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
     LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, oy, cg_i64(c, G.s), ""), ly.iv, ""), cg_i64(c, G.p), "");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lk.iv, ""), cg_i64(c, G.p), "");
-    LLVMValueRef in_y = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, G.h), ""), "");
-    LLVMValueRef in_x = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, G.w), ""), "");
-    LLVMValueRef inside = LLVMBuildAnd(c->b, in_y, in_x, "");
+    LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
     LLVMValueRef src = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), cg_i64(c, G.w), ""), LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""), ""), "");
     LLVMValueRef val = LLVMBuildSelect(c->b, inside, cg_load(c, x, src), cg_real(c, n->a.f), "");
     LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.k), ""), lk.iv, ""), ""), "");
@@ -588,11 +585,9 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
     CgLoop lkx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
     LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.s), ""), lky.iv, ""), cg_i64(c, G.p), "");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lkx.iv, ""), cg_i64(c, G.p), "");
-    LLVMValueRef in_y = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_i64(c, G.h), ""), "");
-    LLVMValueRef in_x = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_i64(c, 0), ""), LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_i64(c, G.w), ""), "");
     LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "add");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "skip");
-    LLVMBuildCondBr(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), add, skip);
+    LLVMBuildCondBr(c->b, cg_in_image(c, iy, ix, G.h, G.w), add, skip);
     LLVMPositionBuilderAtEnd(c->b, add);
     LLVMValueRef widx = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.wo), ""), lx.iv, ""), cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lky.iv, cg_i64(c, G.k), ""), lkx.iv, ""), ""), "");
     LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, iy, cg_i64(c, G.w), ""), ix, ""), "");

@@ -148,17 +148,32 @@ static bool items_are_panels(Cg *c, int v, const Mm *mm)
     return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && !tiny_product(c, v, mm);
 }
 
-/* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels) */
+/* Whether an item of items_are_panels is one block of MR rows of its
+ * panel, not all of them: when op(B)'s rows are read where they are
+ * (cg_implicit_b_rows_fit), so that an item's "packing" is a pointer per
+ * row, which the items of one panel that a thread runs in a row share (the
+ * slot's tag).  With a panel an item, the MNIST CNN's second convolution's
+ * weight gradient had 9 items, on two threads 5 against 4; with 9 × 6 its
+ * 8 claims are 6 or 7 blocks each. */
+static bool items_are_tiles(Cg *c, int v, const Mm *mm)
+{
+    return items_are_panels(c, v, mm) && cg_implicit_b_rows_fit(c, v, tile_nr(c));
+}
+
+/* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels;
+ * or × panels × blocks: items_are_tiles) */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
-    if (items_are_panels(c, v, &mm))
-        return LLVMBuildNSWMul(c->b, mats, cg_i64(c, (mm.n + tile_nr(c) - 1) / tile_nr(c)), "items");
     LLVMValueRef m = mm_rows(c, v, &mm);
     int MR = tile_mr(c, v);
     LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, m, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
+    if (items_are_panels(c, v, &mm)) {
+        LLVMValueRef panels = LLVMBuildNSWMul(c->b, mats, cg_i64(c, (mm.n + tile_nr(c) - 1) / tile_nr(c)), "items");
+        return items_are_tiles(c, v, &mm) ? LLVMBuildNSWMul(c->b, panels, blocks, "items") : panels;
+    }
     return LLVMBuildNSWMul(c->b, mats, blocks, "items");
 }
 
@@ -994,16 +1009,24 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i1, 1, "tag_chunk");
     packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, slot_reals, ""));  /* this chunk's slot */
 
+    /* op(B) read as patches, each panel one tap's NR channels: the "packing"
+     * is a pointer per row of the panel, into the image (or at zeros), and
+     * the microkernel loads the row from there.  Copying the rows was 16% of
+     * the MNIST CNN's second convolution's weight gradient (K = 12544
+     * pixels at batch 64, 14.4 MB of patches copied a step).  The same
+     * reals in the same order: the same bits. */
+    bool b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     /* the item's panels [p_lo, p_hi): all, or its own (items_are_panels:
      * then the slot's tag names the panel too, and the item goes over all
-     * of the matrix's row blocks) */
-    bool by_panel = items_are_panels(c, v, &mm);
+     * of the matrix's row blocks, or over one: items_are_tiles) */
+    bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
     LLVMValueRef per_mat = by_panel ? cg_i64(c, panels) : blocks;
-    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, per_mat, "mat");
-    LLVMValueRef p_lo = by_panel ? LLVMBuildSRem(c->b, item.iv, per_mat, "p_lo") : cg_i64(c, 0);
+    LLVMValueRef pitem = by_tile ? LLVMBuildSDiv(c->b, item.iv, blocks, "panel_item") : item.iv;  /* mat·panels + panel */
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, pitem, per_mat, "mat");
+    LLVMValueRef p_lo = by_panel ? LLVMBuildSRem(c->b, pitem, per_mat, "p_lo") : cg_i64(c, 0);
     LLVMValueRef p_hi = by_panel ? LLVMBuildNSWAdd(c->b, p_lo, cg_i64(c, 1), "p_hi") : cg_i64(c, panels);
-    LLVMValueRef tag_key = by_panel ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, per_mat, ""), p_lo, "") : mat;
+    LLVMValueRef tag_key = by_panel ? pitem : mat;
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
     /* pack this chunk of op(B) into panels unless the slot holds it already
@@ -1019,7 +1042,9 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, pack);
     LLVMBuildStore(c->b, tag_key, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
-    if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
+    if (b_rows) {
+        cg_implicit_b_rows(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
+    } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
@@ -1063,7 +1088,11 @@ void cg_matmul_body(Cg *c, int v)
     LLVMPositionBuilderAtEnd(c->b, packed);
     CgLoop rblock = {0};
     LLVMValueRef i0;
-    if (by_panel) {
+    if (by_tile) {
+        LLVMValueRef only = LLVMBuildSRem(c->b, item.iv, blocks, "");
+        rblock = cg_loop_begin(c, only, LLVMBuildNSWAdd(c->b, only, cg_i64(c, 1), ""), "rblock");
+        i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, MR), "i0");
+    } else if (by_panel) {
         rblock = cg_loop_begin(c, cg_i64(c, 0), blocks, "rblock");
         i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, MR), "i0");
     } else {
@@ -1157,7 +1186,8 @@ void cg_matmul_body(Cg *c, int v)
     }
     /* the microkernel: MR × NV vector accumulators */
     LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, k0, cg_i64(c, NR), ""), ""))
-                                 : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
+                          : b_rows ? LLVMBuildGEP2(c->b, c->t_ptr, packB, (LLVMValueRef[]){LLVMBuildNSWMul(c->b, panel.iv, kn, "")}, 1, "b_rows")
+                                   : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
     if (taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
         CgLoop lt = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, ntaps), "tap");
         LLVMValueRef trow[CG_TILE_MAX_MR];
@@ -1172,7 +1202,9 @@ void cg_matmul_body(Cg *c, int v)
         cg_loop_end(c, &lt);
     } else {
         CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
-        k_step(c, bpanel, lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, NR, VW, vec, accp);
+        /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
+        LLVMValueRef brow = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row") : bpanel;
+        k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, NR, VW, vec, accp);
         cg_loop_end(c, &lk);
     }
 

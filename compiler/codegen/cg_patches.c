@@ -24,13 +24,6 @@ static CgWindow cl_of(const IrNode *n, const IrShape *img, const IrShape *win)
 static LLVMValueRef add(Cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(c->b, a, b, ""); }
 static LLVMValueRef mul(Cg *c, LLVMValueRef a, int64_t b) { return LLVMBuildNSWMul(c->b, a, cg_i64(c, b), ""); }
 
-/* 0 <= v < n */
-static LLVMValueRef in_range(Cg *c, LLVMValueRef v, int64_t n)
-{
-    return LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, v, cg_i64(c, 0), ""),
-                        LLVMBuildICmp(c->b, LLVMIntSLT, v, cg_i64(c, n), ""), "");
-}
-
 /* Opens `if (cond)`; returns the block to close it with if_end. */
 static LLVMBasicBlockRef if_begin(Cg *c, LLVMValueRef cond, const char *name)
 {
@@ -67,7 +60,7 @@ static void body_patches(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G.s), ly.iv), cg_i64(c, G.p), "iy");
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
-    LLVMValueRef inside = LLVMBuildAnd(c->b, in_range(c, iy, G.h), in_range(c, ix, G.w), "inside");
+    LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
     LLVMValueRef pix = add(c, mul(c, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), G.w),
                            LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""));
     LLVMValueRef src = add(c, src_plane, mul(c, pix, G.c));
@@ -101,14 +94,14 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
     LLVMValueRef ny = LLVMBuildNSWSub(c->b, add(c, y, cg_i64(c, G.p)), ly.iv, "ny");
     LLVMValueRef oy = LLVMBuildSDiv(c->b, ny, cg_i64(c, G.s), "oy");
-    LLVMValueRef ok_y = LLVMBuildAnd(c->b, in_range(c, oy, G.ho),
+    LLVMValueRef ok_y = LLVMBuildAnd(c->b, cg_in_range(c, oy, G.ho),
                                      LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ny, cg_i64(c, 0), ""),
                                                   LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, ny, cg_i64(c, G.s), ""),
                                                                 cg_i64(c, 0), ""), ""), "");
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
     LLVMValueRef nx = LLVMBuildNSWSub(c->b, add(c, lx.iv, cg_i64(c, G.p)), lk.iv, "nx");
     LLVMValueRef ox = LLVMBuildSDiv(c->b, nx, cg_i64(c, G.s), "ox");
-    LLVMValueRef ok_x = LLVMBuildAnd(c->b, in_range(c, ox, G.wo),
+    LLVMValueRef ok_x = LLVMBuildAnd(c->b, cg_in_range(c, ox, G.wo),
                                      LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, nx, cg_i64(c, 0), ""),
                                                   LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, nx, cg_i64(c, G.s), ""),
                                                                 cg_i64(c, 0), ""), ""), "");
@@ -138,7 +131,7 @@ static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRe
     LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G->s), ly.iv), cg_i64(c, G->p), "iy");
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, ox, G->s), lk.iv), cg_i64(c, G->p), "ix");
-    LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(c->b, in_range(c, iy, G->h), in_range(c, ix, G->w), ""), "pixel");
+    LLVMBasicBlockRef after = if_begin(c, cg_in_image(c, iy, ix, G->h, G->w), "pixel");
     LLVMValueRef first = LLVMBuildNot(c->b, LLVMBuildLoad2(c->b, LLVMInt1TypeInContext(c->ctx), seen, ""), "first");
     LLVMValueRef src = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
     LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
@@ -254,13 +247,13 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef at = cg_alloca(c, c->t_i32, cg_i64(c, G.c), "at");
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
     LLVMValueRef ky = add(c, LLVMBuildNSWSub(c->b, y, mul(c, ly.iv, G.s), ""), cg_i64(c, G.p));  /* the row in the window */
-    LLVMBasicBlockRef after = if_begin(c, in_range(c, ky, G.k), "covers");
+    LLVMBasicBlockRef after = if_begin(c, cg_in_range(c, ky, G.k), "covers");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
     window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
     LLVMValueRef gsrc = mul(c, add(c, mul(c, add(c, mul(c, plane, G.ho), ly.iv), G.wo), lx.iv), G.c);
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
-    LLVMBasicBlockRef inside = if_begin(c, in_range(c, ix, G.w), "inside");
+    LLVMBasicBlockRef inside = if_begin(c, cg_in_range(c, ix, G.w), "inside");
     LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ky, G.k), lk.iv), c->t_i32, "place");
     LLVMValueRef dst = add(c, dst_row, mul(c, ix, G.c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");

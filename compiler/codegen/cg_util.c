@@ -11,6 +11,17 @@
 LLVMValueRef cg_i64(Cg *c, int64_t v) { return LLVMConstInt(c->t_i64, (unsigned long long)v, 1); }
 LLVMValueRef cg_real(Cg *c, double v) { return LLVMConstReal(c->t_real, v); }
 
+LLVMValueRef cg_in_range(Cg *c, LLVMValueRef v, int64_t n)
+{
+    return LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, v, cg_i64(c, 0), ""),
+                        LLVMBuildICmp(c->b, LLVMIntSLT, v, cg_i64(c, n), ""), "");
+}
+
+LLVMValueRef cg_in_image(Cg *c, LLVMValueRef iy, LLVMValueRef ix, int64_t h, int64_t w)
+{
+    return LLVMBuildAnd(c->b, cg_in_range(c, iy, h), cg_in_range(c, ix, w), "inside");
+}
+
 LLVMTypeRef cg_type(Cg *c, IrType t)
 {
     switch (t) {

@@ -476,6 +476,16 @@ static void test_primitive_values(void)
     run_free(&fr);
 }
 
+/* What follows c1 in the models below: a second convolution (8 filters, 3×3,
+ * padding 1) and a dense head. */
+#define IMPLICIT_TAIL                                      \
+    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n" \
+    "    logits = dense(flatten(c2), 3)\n"                  \
+    "    output logits\n"                                   \
+    "    loss cross_entropy(logits, y)\n"                   \
+    "    metric accuracy(logits, y)\n"                      \
+    "}\n"
+
 /* passes/implicit.c reads a convolution's patches from the image instead of
  * writing them out, the same products added in the same order: the same
  * bits.  A two-convolution step (stride 2, then 1; both weight gradients
@@ -491,12 +501,7 @@ static const char implicit_model[] =
     "    input x: f32[2, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = max_pool(relu(conv2d(x, 4, kernel: 3, stride: 2, padding: 1)), 2, stride: 1)\n"
-    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
-    "    logits = dense(flatten(c2), 3)\n"
-    "    output logits\n"
-    "    loss cross_entropy(logits, y)\n"
-    "    metric accuracy(logits, y)\n"
-    "}\n";
+    IMPLICIT_TAIL;
 
 static int implicit_matmuls(const IrGraph *g)
 {
@@ -517,12 +522,21 @@ static const char implicit_vector_model[] =
     "    input x: f32[16, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = relu(conv2d(x, 16, kernel: 3, stride: 2, padding: 1))\n"
-    "    c2 = relu(conv2d(c1, 8, kernel: 3, padding: 1))\n"
-    "    logits = dense(flatten(c2), 3)\n"
-    "    output logits\n"
-    "    loss cross_entropy(logits, y)\n"
-    "    metric accuracy(logits, y)\n"
-    "}\n";
+    IMPLICIT_TAIL;
+
+/* Channels a multiple of the register tile's width (32: NR on AVX-512 is 32,
+ * on AVX2 16): the first convolution's weight gradient reads op(B)'s rows
+ * where they are, a pointer per pixel into x or at zeros in the padding
+ * (cg_implicit_b_rows), and its items are one panel × one block of rows
+ * (cg_matmul.c's items_are_tiles): 13 filters are two blocks of 7 rows, the
+ * second cut by M.  Batch 17: K = 17 × 25 = 425 pixels in two chunks, the
+ * second starting inside an image's row; stride 2 and padding. */
+static const char implicit_rows_model[] =
+    "model implicit_rows {\n"
+    "    input x: f32[32, 9, 9]\n"
+    "    target y: class(3)\n"
+    "    c1 = relu(conv2d(x, 13, kernel: 3, stride: 2, padding: 1))\n"
+    IMPLICIT_TAIL;
 
 /* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
  * pointer per row and tap (TAP_ROWS_MAX), so its rows are copied (no input
@@ -548,6 +562,11 @@ static void test_implicit_same_bits(void)
 static void test_implicit_vectors_same_bits(void)
 {
     implicit_same_bits(implicit_vector_model, 17, 5, 1);
+}
+
+static void test_implicit_rows_same_bits(void)
+{
+    implicit_same_bits(implicit_rows_model, 17, 5, 1);
 }
 
 static void test_implicit_wide_same_bits(void)
@@ -689,6 +708,7 @@ static const TestCase tests[] = {
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},
+    {"convolutions read as patches keep the bits, rows in place", test_implicit_rows_same_bits},
     {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {NULL, NULL},

@@ -501,9 +501,10 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
 /* LLVM's options nnc always sets, once per process, before
  * $NNC_LLVM_ARGS (a later occurrence wins: -disable-lsr=false restores it).
  * -disable-lsr: Loop Strength Reduction, in the code generator's IR
- * passes, was 16% of the MNIST MLP's cold compile's instructions and 2-4%
- * of every body's machine code time; without it the MLP's object took
- * 0.81 of the instructions (callgrind, --emit=obj) and the step's kernels
+ * passes, was 16% of the MNIST MLP's cold compile's instructions and a
+ * quarter to a third of the machine-code time of its elementwise and
+ * matmul modules; without it the MLP's object took 0.81 of the
+ * instructions, the CNN's 0.85 (callgrind, --emit=obj), and the step's kernels
  * ran as fast (bench/kernels.sh, one thread, 3 rounds: MLP 0.99, CNN 0.90,
  * GPT 1.00 of the samples; the same checkpoint bits: LSR only rewrites
  * address arithmetic).  Part of the cache key. */

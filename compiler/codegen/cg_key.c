@@ -154,6 +154,7 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, cg_codegen_level(level));  /* (the bodies' modules': cg_target_machine_for) */
     cache_hash_str(&h, "pic, default code model; object");
     /* LLVM's own options may change the code (or a dump's text): part of the key */
+    cache_hash_str(&h, cg_llvm_options());
     const char *llvm_args = getenv("NNC_LLVM_ARGS");
     cache_hash_str(&h, llvm_args ? llvm_args : "");
     add_i64(&h, n);

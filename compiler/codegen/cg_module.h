@@ -36,6 +36,10 @@ enum { CG_TINY_MACS = 32, CG_TINY_N = 4 };
  * work in instruction selection and register allocation). */
 LLVMTargetMachineRef cg_target_machine_for(const CgTarget *t, int level);
 
+/* The options nnc gives LLVM before $NNC_LLVM_ARGS (cg_host_target sets
+ * them once per process): part of the cache key. */
+const char *cg_llvm_options(void);
+
 /* Its code generation level's name, as the dumps say it ("none", "aggressive"). */
 const char *cg_codegen_level(int level);
 

@@ -26,7 +26,9 @@
 #              --no-cache ("cache off") alike again
 #   dump       --dump-ir=asm and =llvm through the cache: a miss, then a hit
 #              printing the same text; NNC_LLVM_ARGS is part of the key (Intel
-#              syntax: a miss, and Intel's text); --emit=asm likewise (a
+#              syntax: a miss, and Intel's text), after nnc's own options
+#              (-disable-lsr given again: a miss with the default's text;
+#              -disable-lsr=false: other text); --emit=asm likewise (a
 #              miss, a hit writing the same file, --no-cache the same again)
 #   agree      --emit=asm shows the code that runs: its assembly, assembled
 #              ($LLVM_MC), has every function of the objects --jit compiled
@@ -225,6 +227,14 @@ dump)
     NNC_LLVM_ARGS=-x86-asm-syntax=intel dump intel asm
     says intel "(cache miss)"
     grep -q "qword ptr" "$tmp/intel.out" || { echo "NNC_LLVM_ARGS did not reach the dump (a stale hit?)"; exit 1; }
+    # nnc's own LLVM option (cg_llvm_options: -disable-lsr) is in effect, and
+    # NNC_LLVM_ARGS comes after it: given again, the same code; undone, other code
+    NNC_LLVM_ARGS=-disable-lsr dump nolsr asm
+    says nolsr "(cache miss)"
+    cmp "$tmp/asm_cold.out" "$tmp/nolsr.out" || { echo "-disable-lsr is not nnc's default (other assembly with it)"; exit 1; }
+    NNC_LLVM_ARGS=-disable-lsr=false dump lsr asm
+    says lsr "(cache miss)"
+    ! cmp -s "$tmp/asm_cold.out" "$tmp/lsr.out" || { echo "NNC_LLVM_ARGS=-disable-lsr=false did not restore LSR"; exit 1; }
     # emit NAME [OPTION...]: xor's --emit=asm -v to $tmp/NAME.s, stderr to $tmp/NAME.log
     emit() {
         name=$1

@@ -51,7 +51,8 @@
  *             MLP, a 0.17 ms step, at a load average of 7-8) probes took
  *             the threads' median from two quick steps while the third had
  *             lost 5-15 ms (2-6% of an epoch), and a run on the threads
- *             kept its median while its mean was 6 times it.
+ *             kept its median while its mean was 6 times it (bench/README,
+ *             session 28).
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */

@@ -104,7 +104,8 @@ int rt_usable_cpus(void);
 enum { RT_PACE_PROBE_STEPS = 3 };
 typedef enum RtPacePhase { RT_PACE_WARMUP, RT_PACE_PROBE, RT_PACE_RUN } RtPacePhase;
 
-/* The chooser's state: a pure function of the step times fed to it. */
+/* The chooser's state: a pure function of the step times (and their waits
+ * on stalled workers) fed to it. */
 typedef struct RtPace {
     int         on;          /* more than one thread to choose from */
     RtPacePhase phase;

@@ -3,7 +3,8 @@
  * warm-up, runs the faster, probes again when its budget is spent (a
  * confirmed choice doubles the budget, a probe that lost much makes it
  * longer), at once when the threads' step time drifts up (not one
- * thread's), and ignores steps that are not comparable; one thread has
+ * thread's), leaves the threads after a step that waited on a stalled
+ * worker, and ignores steps that are not comparable; one thread has
  * nothing to choose.  The pool's serial mode runs a call as one claim on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>

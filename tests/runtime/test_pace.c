@@ -170,8 +170,8 @@ static void test_budget_of_the_loss(void)
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-9);
 }
 
-/* A step on the threads that waited for stalled workers more than half as
- * long as the rest of it took ends a probe (one thread wins: the probe's
+/* A step on the threads that waited for stalled workers longer than the
+ * rest of it took ends a probe (one thread wins: the probe's
  * other steps on the threads are not run) or a run on the threads (the run
  * goes on on one thread for 0.5 s); a shorter wait does neither.  Its
  * medians would not see it: the steps after a stall are quick (the pool
@@ -183,7 +183,7 @@ static void test_stalled_step(void)
     rt_pace_step(&s, 1e-3, 0, 1);
     rt_pace_step(&s, 1e-3, 0, 1);                 /* warm-up */
     CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);       /* the probe's first step, on the threads */
-    rt_pace_step(&s, 3e-3, 0.9e-3, 1);            /* 0.9 ms waited, 2.1 ms of work: not stalled */
+    rt_pace_step(&s, 3e-3, 1.4e-3, 1);            /* 1.4 ms waited, 1.6 ms of work: not stalled */
     CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
     CU_ASSERT_EQUAL(s.stalls, 0);
     rt_pace_step(&s, 1e-3, 0, 1);                 /* one thread */
@@ -201,7 +201,7 @@ static void test_stalled_step(void)
     feed(&s, 8, 1e-3, 2e-3);
     CU_ASSERT_EQUAL(s.serial, 0);
     feed(&s, 10, 1e-3, 2e-3);
-    rt_pace_step(&s, 1.4e-3, 0.4e-3, 1);          /* 0.4 of 1.0 ms: not stalled */
+    rt_pace_step(&s, 1.3e-3, 0.6e-3, 1);          /* 0.6 ms waited, 0.7 of work: not stalled */
     CU_ASSERT_EQUAL(s.serial, 0);
     rt_pace_step(&s, 5e-3, 4e-3, 1);              /* stalled: the median of the last 3 (1 ms) would not see it */
     CU_ASSERT_EQUAL(s.stalls, 1);

@@ -8,8 +8,9 @@ usage: bench/contention.py [--rounds N] [--models mlp,gpt,cnn] [NNC ...]
        compare a build before a change with one after)
 
 Every (binary, model, threads, load) case runs once per round, the cases in
-one fixed interleaved order each round, so slow spells of a shared machine
-fall on all of them alike.  Times are the train_seconds of nnc's --metrics
+one interleaved order, reversed every other round (so that no case always
+runs first after the competitor starts, or right after another), so slow
+spells of a shared machine fall on all of them alike.  Times are the train_seconds of nnc's --metrics
 line (training steps only), per step.  Printed: the median per case, and
 the ratios that matter: default threads / --threads 1 under load (above 1:
 the second thread costs time), and each binary against the first.
@@ -62,7 +63,7 @@ def main():
         for load in ("idle", "busy"):
             competitor = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) if load == "busy" else None
             try:
-                for c in cases:
+                for c in cases if r % 2 == 0 else cases[::-1]:
                     if c[0] == load:
                         times[c].append(run(c[2], c[1], c[3], a.quick))
             finally:

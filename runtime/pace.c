@@ -39,6 +39,20 @@
  *             threads no better, and a busy machine's step times may
  *             spread enough to set it off again and again, each time for
  *             PROBE steps on the threads.
+ *   stalls    a step on the threads whose caller waited for workers that
+ *             had lost their CPU holding a claim (pool.c's stalls) for
+ *             longer than STALL_SHARE times the rest of the step: in a probe,
+ *             one thread wins at once (the probe's other steps on the
+ *             threads are not run); in a run on the threads, the run
+ *             switches to one thread for BUDGET_MIN.  The medians do not
+ *             see these steps: after a stall the pool runs the next calls
+ *             on the caller alone (SOLO_CALLS), so the steps after it are
+ *             as fast as one thread's.  Beside busy processes (the MNIST
+ *             MLP, a 0.17 ms step, at a load average of 7-8) probes took
+ *             the threads' median from two quick steps while the third had
+ *             lost 5-15 ms (2-6% of an epoch), and a run on the threads
+ *             kept its median while its mean was 6 times it (bench/README,
+ *             session 28).
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
@@ -61,6 +75,17 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * machine, session 24), won its probes on the threads by noise about half
  * the time, and its default ran 3-7% slower than --threads 1. */
 #define MARGIN 0.05
+/* How long, against the rest of a step on the threads, its waits for
+ * stalled workers may be before the step counts as stalled.  On a busy
+ * machine a stall is a time slice or more of another process, several
+ * times a small step (the MLP's 0.17 ms: 5-15 ms).  pool.c's test of a
+ * stall (a wait longer than the caller's own claims and 200 us) can also
+ * pass on an idle machine, by a little, in a call of a few large claims
+ * (three of 2 ms: the caller's one claim done, the worker's second in
+ * flight): one such wait is a fraction of the step, not all the rest of
+ * it.  A large step that stalls for less than itself is left to the
+ * medians and the drift. */
+#define STALL_SHARE 1.0
 
 static double median3(const double *x)
 {
@@ -94,10 +119,40 @@ static void start_probe(RtPace *s)
     s->n = 0;
 }
 
-void rt_pace_step(RtPace *s, double seconds, int comparable)
+/* The probe is over: `serial` won, the losing mode's steps lost `lost`
+ * seconds, the winner's median step is `ref`; run it. */
+static void run_winner(RtPace *s, int serial, double lost, double ref)
+{
+    s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
+                                                      : BUDGET_MIN;
+    if (s->budget < lost / PROBE_SHARE)
+        s->budget = lost / PROBE_SHARE < BUDGET_MAX ? lost / PROBE_SHARE : BUDGET_MAX;
+    s->serial = serial;
+    s->ref = ref;
+    s->probes++;
+    s->switches += s->probes > 1 && s->last_serial != serial;
+    s->last_serial = serial;
+    s->phase = RT_PACE_RUN;
+    s->n = 0;
+    s->elapsed = 0;
+}
+
+void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
 {
     if (!s->on || !comparable)
         return;
+    if (!rt_pace_serial(s) && stalled > STALL_SHARE * (seconds - stalled)) {
+        s->stalls++;
+        if (s->phase == RT_PACE_PROBE) {  /* the threads lost this probe */
+            run_winner(s, 1, stalled, 0);
+            return;
+        }
+        s->serial = 1;  /* the run goes on, on one thread, for BUDGET_MIN */
+        s->budget = BUDGET_MIN;
+        s->n = 0;
+        s->elapsed = 0;
+        return;
+    }
     switch (s->phase) {
     case RT_PACE_WARMUP:
         if (++s->n >= WARMUP)
@@ -109,19 +164,7 @@ void rt_pace_step(RtPace *s, double seconds, int comparable)
             return;
         double par = median3(s->probe[0]), one = median3(s->probe[1]);
         int serial = !(par < (1 - MARGIN) * one);
-        s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
-                                                          : BUDGET_MIN;
-        double lost = PROBE * (par > one ? par - one : one - par) / PROBE_SHARE;
-        if (s->budget < lost)
-            s->budget = lost < BUDGET_MAX ? lost : BUDGET_MAX;
-        s->serial = serial;
-        s->ref = serial ? one : par;
-        s->probes++;
-        s->switches += s->probes > 1 && s->last_serial != serial;
-        s->last_serial = serial;
-        s->phase = RT_PACE_RUN;
-        s->n = 0;
-        s->elapsed = 0;
+        run_winner(s, serial, PROBE * (par > one ? par - one : one - par), serial ? one : par);
         return;
     case RT_PACE_RUN:
         s->recent[s->n % PROBE] = seconds;

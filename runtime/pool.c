@@ -35,9 +35,11 @@
  *
  * Waiting: both sides spin for a few tens of microseconds before sleeping
  * on a condition variable (a sleeping worker is woken only for a call that
- * is worth it: WAKE_AFTER, or at once for a task whose claims took that
- * long the last time: LONG_TASKS; a caller that keeps waiting for stalled workers
- * goes solo for a while: SOLO_CALLS).  rt_parallel comes in bursts (tens of calls per
+ * is worth it: WAKE_AFTER, or at once for a call of a task over an n whose
+ * claims took that long the last time: LONG_TASKS; a caller that keeps
+ * waiting for stalled workers goes solo for a while: SOLO_CALLS, and its
+ * waits add up in rt_pool_stalled, which the training loop's chooser
+ * reads: pace.c).  rt_parallel comes in bursts (tens of calls per
  * training step with a little serial work between them) and waking a
  * sleeping thread costs a futex call and a scheduler round trip.  A pool
  * with more threads than the CPUs the process may run on does not spin: a
@@ -117,16 +119,23 @@ enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
  * threads: the worker ran 0.34 of the kernels' samples on a quiet machine,
  * session 26, and 0.41-0.44 of the claims in a quiet spell of a shared one;
  * beside other work 95% of its calls found the worker asleep).
- * A task whose caller's first claim took WAKE_AFTER the last time it ran
- * is remembered here, by its address (a direct-mapped table: a task that
- * loses its slot to another goes back to waking after its first claim),
- * and the next call of it wakes sleepers before the caller's first claim.
- * The same wakes as before, earlier: none is added for a small call. */
+ * A call whose caller's first claim took WAKE_AFTER is remembered here,
+ * by its task's address and its n (a kernel called at another batch, the
+ * short last one or evaluation's, has claims of another length: an entry
+ * of its own), in a direct-mapped table (a call that loses its slot to
+ * another goes back to waking after its first claim), and the next call of
+ * the same task over the same n wakes sleepers before the caller's first
+ * claim.  The same wakes as before, earlier: none is added for a small call. */
 enum { LONG_TASKS = 1024 };
 
-static size_t task_slot(RtTask task)
+typedef struct LongTask {
+    RtTask  task;  /* NULL: an empty slot */
+    int64_t n;
+} LongTask;
+
+static size_t task_slot(RtTask task, int64_t n)
 {
-    uintptr_t a = (uintptr_t)task;
+    uintptr_t a = (uintptr_t)task ^ (uintptr_t)n * 0x9E3779B97F4A7C15u;  /* n's bits spread over the word */
     return (size_t)((a >> 4) ^ (a >> 14)) % LONG_TASKS;
 }
 
@@ -171,9 +180,10 @@ struct RtPool {
     atomic_bool     stop;      /* set with the last generation: workers return (a late worker may read it any time) */
     atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
     atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
-    RtTask          long_task[LONG_TASKS];  /* tasks whose claims take WAKE_AFTER (the caller's only) */
+    LongTask        long_task[LONG_TASKS];  /* calls whose claims take WAKE_AFTER (the caller's only) */
     int64_t         early_wakes;            /* calls that woke sleepers at their start (rt_pool_test_early_wakes) */
     int64_t         caller_claims;          /* claims the caller ran, alone (solo) or beside workers (rt_pool_claims) */
+    double          stalled;                /* seconds waited for stalled workers (rt_pool_stalled) */
 };
 
 static inline void cpu_relax(void)
@@ -448,9 +458,10 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     atomic_store_explicit(&p->left, claims, memory_order_release);
     double start = rt_now();
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
-    size_t slot = task_slot(task);
+    LongTask *known = &p->long_task[task_slot(task, n)];
+    bool was_long = known->task == task && known->n == n;
     bool woken = false;
-    if (p->long_task[slot] == task && atomic_load(&p->sleepers) > 0) {
+    if (was_long && atomic_load(&p->sleepers) > 0) {
         wake_sleepers(p);
         woken = true;
         p->early_wakes++;
@@ -462,7 +473,7 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
         if (mine == 1 || !woken) {
             bool long_claims = rt_now() - start >= WAKE_AFTER;
             if (mine == 1)  /* the first claim's time says whether the next call wakes sleepers at once */
-                p->long_task[slot] = long_claims ? task : p->long_task[slot] == task ? NULL : p->long_task[slot];
+                *known = long_claims ? (LongTask){task, n} : was_long ? (LongTask){NULL, 0} : *known;
             if (!woken && long_claims && atomic_load_explicit(&p->left, memory_order_relaxed) > 0) {
                 wake_sleepers(p);
                 woken = true;
@@ -478,6 +489,7 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
         /* A wait longer than the caller's share took, and than waking a
          * sleeping thread takes (tens of microseconds): a stalled worker. */
         if (waited > worked && waited > 200e-6) {
+            p->stalled += waited;
             p->solo_next = p->solo_next ? (p->solo_next * 2 < SOLO_MAX ? p->solo_next * 2 : SOLO_MAX) : SOLO_CALLS;
             p->solo_left = p->solo_next;
         } else {
@@ -575,6 +587,8 @@ void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers)
     for (int i = 0; p && i < p->threads - 1; i++)
         *workers += atomic_load_explicit(&((RtPool *)p)->workers[i].claims, memory_order_relaxed);
 }
+
+double rt_pool_stalled(const RtPool *p) { return p ? p->stalled : 0; }
 
 int64_t rt_pool_test_early_wakes(const RtPool *p) { return p ? p->early_wakes : 0; }
 

@@ -91,6 +91,10 @@ void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers);
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
 void rt_pool_set_serial(RtPool *p, int serial);
+/* Seconds p's caller has waited, over all calls so far, for workers that
+ * had stalled: a wait that outlasted the caller's own claims and 200 us
+ * (the same test that sends the next calls to the caller alone). */
+double rt_pool_stalled(const RtPool *p);
 /* The CPUs this process may run on (its affinity mask), at least 1: the
  * default number of threads, and each rank's under mpirun (run.c). */
 int rt_usable_cpus(void);
@@ -100,7 +104,8 @@ int rt_usable_cpus(void);
 enum { RT_PACE_PROBE_STEPS = 3 };
 typedef enum RtPacePhase { RT_PACE_WARMUP, RT_PACE_PROBE, RT_PACE_RUN } RtPacePhase;
 
-/* The chooser's state: a pure function of the step times fed to it. */
+/* The chooser's state: a pure function of the step times (and their waits
+ * on stalled workers) fed to it. */
 typedef struct RtPace {
     int         on;          /* more than one thread to choose from */
     RtPacePhase phase;
@@ -114,16 +119,20 @@ typedef struct RtPace {
     int         probes;      /* probes finished */
     int         switches;    /* probes that changed the winner */
     int         last_serial;
+    int         stalls;      /* steps on the threads that stalled (each ended a probe or a run on them) */
 } RtPace;
 
 void rt_pace_init(RtPace *s, int threads);
 /* Whether the next step runs on one thread (1) or on all (0). */
 int  rt_pace_serial(const RtPace *s);
-/* The step just run (in the mode rt_pace_serial said) took `seconds`;
- * comparable 0: not a full step (the short last batch), not counted. */
-void rt_pace_step(RtPace *s, double seconds, int comparable);
+/* The step just run (in the mode rt_pace_serial said) took `seconds`, of
+ * which its calls waited `stalled` for workers that had stalled
+ * (rt_pool_stalled's growth over the step); comparable 0: not a full step
+ * (the short last batch), not counted. */
+void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable);
 /* Whether the next step runs on one thread because a probe timed one
- * thread faster (what -v counts): not a warm-up or probe step. */
+ * thread faster or a stalled step ended the run on the threads (what -v
+ * counts): not a warm-up or probe step. */
 int  rt_pace_chose_one(const RtPace *s);
 
 /* ---- one instance's memory (state.c) ---------------------------------------------------- */

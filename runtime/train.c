@@ -802,9 +802,9 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             fill_examples(&L, c->train, L.order, first, b);
         }
         if (L.size <= 1) {
-            double fn_start = rt_now();
+            double fn_start = rt_now(), stalled = rt_pool_stalled(pool);
             m->train.fn(&L.ctx);
-            rt_pace_step(&pace, rt_now() - fn_start, b == c->batch);
+            rt_pace_step(&pace, rt_now() - fn_start, rt_pool_stalled(pool) - stalled, b == c->batch);
         }
         if (L.size <= 1 && rt_pool_failed(pool)) {
             rc = rt_fail(1, err, errlen, "step %lld: %s", (long long)step + 1, no_scratch);

@@ -3,7 +3,8 @@
  * warm-up, runs the faster, probes again when its budget is spent (a
  * confirmed choice doubles the budget, a probe that lost much makes it
  * longer), at once when the threads' step time drifts up (not one
- * thread's), and ignores steps that are not comparable; one thread has
+ * thread's), leaves the threads after a step that waited on a stalled
+ * worker, and ignores steps that are not comparable; one thread has
  * nothing to choose.  The pool's serial mode runs a call as one claim on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,7 +20,7 @@ static int feed(RtPace *s, int steps, double par, double one)
     for (int i = 0; i < steps; i++) {
         int m = rt_pace_serial(s);
         serial += m;
-        rt_pace_step(s, m ? one : par, 1);
+        rt_pace_step(s, m ? one : par, 0, 1);
     }
     return serial;
 }
@@ -41,7 +42,7 @@ static void test_probe_order(void)
     int want[] = {1, 1, 0, 1, 0, 1, 0, 1};
     for (int i = 0; i < 8; i++) {
         CU_ASSERT_EQUAL(rt_pace_serial(&s), want[i]);
-        rt_pace_step(&s, 1e-3, 1);
+        rt_pace_step(&s, 1e-3, 0, 1);
     }
     CU_ASSERT_EQUAL(s.probes, 1);
     CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
@@ -83,7 +84,7 @@ static void test_median_not_mean(void)
     rt_pace_init(&s, 2);
     double times[] = {1, 1, /* probe: */ 1e-3, 2e-3, 50e-3, 2e-3, 1e-3, 2e-3};
     for (int i = 0; i < 8; i++)
-        rt_pace_step(&s, times[i], 1);
+        rt_pace_step(&s, times[i], 0, 1);
     CU_ASSERT_EQUAL(s.serial, 0);
 }
 
@@ -169,13 +170,58 @@ static void test_budget_of_the_loss(void)
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-9);
 }
 
+/* A step on the threads that waited for stalled workers longer than the
+ * rest of it took ends a probe (one thread wins: the probe's
+ * other steps on the threads are not run) or a run on the threads (the run
+ * goes on on one thread for 0.5 s); a shorter wait does neither.  Its
+ * medians would not see it: the steps after a stall are quick (the pool
+ * runs the next calls on the caller alone). */
+static void test_stalled_step(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    rt_pace_step(&s, 1e-3, 0, 1);
+    rt_pace_step(&s, 1e-3, 0, 1);                 /* warm-up */
+    CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);       /* the probe's first step, on the threads */
+    rt_pace_step(&s, 3e-3, 1.4e-3, 1);            /* 1.4 ms waited, 1.6 ms of work: not stalled */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    CU_ASSERT_EQUAL(s.stalls, 0);
+    rt_pace_step(&s, 1e-3, 0, 1);                 /* one thread */
+    CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);
+    rt_pace_step(&s, 12e-3, 11e-3, 1);            /* 11 ms waited, 1 ms of work: stalled */
+    CU_ASSERT_EQUAL(s.stalls, 1);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_EQUAL(s.probes, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
+    CU_ASSERT_EQUAL(feed(&s, 100, 0.5e-3, 1e-3), 100);  /* 0.1 s of the budget: on one thread */
+
+    /* the threads win a probe; a stalled step in their run sends it to one thread */
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 2e-3);
+    CU_ASSERT_EQUAL(s.serial, 0);
+    feed(&s, 10, 1e-3, 2e-3);
+    rt_pace_step(&s, 1.3e-3, 0.6e-3, 1);          /* 0.6 ms waited, 0.7 of work: not stalled */
+    CU_ASSERT_EQUAL(s.serial, 0);
+    rt_pace_step(&s, 5e-3, 4e-3, 1);              /* stalled: the median of the last 3 (1 ms) would not see it */
+    CU_ASSERT_EQUAL(s.stalls, 1);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
+    CU_ASSERT_EQUAL(feed(&s, 240, 1e-3, 2e-3), 240);  /* 0.48 s on one thread */
+    CU_ASSERT_EQUAL(s.probes, 1);
+    feed(&s, 10 + 6, 1e-3, 2e-3);                 /* the budget spent: a probe, the threads win again */
+    CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_EQUAL(s.serial, 0);
+}
+
 /* A step that is not comparable (the short last batch) is not counted. */
 static void test_incomparable(void)
 {
     RtPace s;
     rt_pace_init(&s, 2);
     for (int i = 0; i < 20; i++)
-        rt_pace_step(&s, 1e-3, 0);
+        rt_pace_step(&s, 1e-3, 0, 0);
     CU_ASSERT_EQUAL(s.phase, RT_PACE_WARMUP);
     CU_ASSERT_EQUAL(s.n, 0);
 }
@@ -191,7 +237,7 @@ static void test_chose_one(void)
         chosen += rt_pace_chose_one(&s);
         int m = rt_pace_serial(&s);
         serial += m;
-        rt_pace_step(&s, m ? 1e-3 : 2e-3, 1);
+        rt_pace_step(&s, m ? 1e-3 : 2e-3, 0, 1);
     }
     CU_ASSERT_EQUAL(serial, 2 + 3 + 10);
     CU_ASSERT_EQUAL(chosen, 10);
@@ -199,7 +245,7 @@ static void test_chose_one(void)
     chosen = 0;
     for (int i = 0; i < 8 + 10; i++) {  /* the threads are faster: none chosen */
         chosen += rt_pace_chose_one(&s);
-        rt_pace_step(&s, rt_pace_serial(&s) ? 2e-3 : 1e-3, 1);
+        rt_pace_step(&s, rt_pace_serial(&s) ? 2e-3 : 1e-3, 0, 1);
     }
     CU_ASSERT_EQUAL(chosen, 0);
     rt_pace_init(&s, 1);  /* one thread: nothing chosen */
@@ -254,6 +300,7 @@ static const RtTestCase tests[] = {
     {"drift", test_drift},
     {"no_drift_on_one", test_no_drift_on_one},
     {"budget_of_the_loss", test_budget_of_the_loss},
+    {"stalled_step", test_stalled_step},
     {"incomparable", test_incomparable},
     {"chose_one", test_chose_one},
     {"pool_serial", test_pool_serial},

@@ -858,11 +858,16 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
  * in the same order: the same bits.  Not where many blocks share the panel
  * (the first convolution's forward, rows · W [9, 32]: read in place it took
  * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
- * (a panel's rows n apart in B instead of NR in the packing). */
+ * (a panel's rows n apart in B instead of NR in the packing).  A few blocks
+ * do gain: the GPT's attention, P·V and its gradients, is 128 matrices of
+ * 64 rows (6 blocks) times V [64, 32] per call, whose copy was a fifth of
+ * P·V's kernel; read in place it took 0.89-0.93 of the time (perf samples,
+ * fewest of 5 rounds, load average 7). */
+enum { FEW_BLOCK_ROWS = 64 };
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
     return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
-           && mm->m <= tile_mr(c, v);
+           && mm->m <= FEW_BLOCK_ROWS;
 }
 
 void cg_matmul_body(Cg *c, int v)
@@ -1027,11 +1032,17 @@ void cg_matmul_body(Cg *c, int v)
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
          * reals, copied as vectors (selected element by element, LLVM made
          * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
-         * the last panel, when n is not a multiple of NR, element by element. */
+         * the last panel, when n is not a multiple of NR, element by element.
+         * Row by row, each row's panels in turn: B is read in the order it
+         * lies in memory.  Panel by panel, each row's NR reals came n apart,
+         * a stride the prefetchers follow worse: the GPT's weight gradients
+         * over [2048, 512] and [2048, 128] (the copy a fifth of the kernel)
+         * took 0.97 and 0.98 of the time row by row (perf samples, fewest
+         * of 5 rounds, load average 7). */
         int64_t whole = mm.n / NR;
         if (whole > 0) {
-            CgLoop vp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole), "vpanel");
             CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
+            CgLoop vp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole), "vpanel");
             LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
             LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
             LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
@@ -1040,8 +1051,8 @@ void cg_matmul_body(Cg *c, int v)
                 LLVMSetAlignment(x, align);
                 LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
             }
-            cg_loop_end(c, &vk);
             cg_loop_end(c, &vp);
+            cg_loop_end(c, &vk);
         }
         CgLoop pp = cg_loop_begin(c, cg_i64(c, whole), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");

@@ -126,6 +126,25 @@ static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
  * chunk after chunk, as each chunk is packed anyway. */
 enum { KEEP_PACKED_BYTES = 4 << 20 };
 
+/* Panels a non-transposed op(B) is copied into side by side, row after row
+ * (cg_matmul_body): each row's PACK_GROUP · NR reals are contiguous in B,
+ * and the panels written, kn · NR reals apart (8-32 KB: one L1 set), stay
+ * fewer than L1's 12 ways. */
+enum { PACK_GROUP = 8 };
+
+/* Whether this claim is the whole call (one thread): then no later claim
+ * of the call can use a kept chunk, and one slot reused chunk after chunk
+ * stays in L2, where a slot per chunk (4 MB for the GPT's dense_2 weight
+ * gradient, 8 chunks of 512 KB) was fresh memory at every call: that
+ * kernel took 0.96-0.97 of the time on one thread (perf samples, fewest of
+ * 5 rounds, two runs), the kernels it does not touch 0.98-0.99. */
+static LLVMValueRef whole_call(Cg *c, int v)
+{
+    LLVMValueRef from_0 = LLVMBuildICmp(c->b, LLVMIntEQ, c->begin_arg, cg_i64(c, 0), "");
+    LLVMValueRef to_end = LLVMBuildICmp(c->b, LLVMIntEQ, c->end_arg, cg_matmul_extent(c, v), "");
+    return LLVMBuildAnd(c->b, from_0, to_end, "whole_call");
+}
+
 /* Bytes of one real: buffer sizes, and the alignment vector loads and stores
  * may claim (an element's, no more). */
 static unsigned real_size(Cg *c) { return (unsigned)ir_type_size(c->g->ftype); }
@@ -873,11 +892,16 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
  * in the same order: the same bits.  Not where many blocks share the panel
  * (the first convolution's forward, rows · W [9, 32]: read in place it took
  * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
- * (a panel's rows n apart in B instead of NR in the packing). */
+ * (a panel's rows n apart in B instead of NR in the packing).  A few blocks
+ * do gain: the GPT's attention, P·V and its gradients, is 128 matrices of
+ * 64 rows (6 blocks) times V [64, 32] per call, whose copy was a fifth of
+ * P·V's kernel; read in place it took 0.89-0.93 of the time (perf samples,
+ * fewest of 5 rounds, load average 7). */
+enum { FEW_BLOCK_ROWS = 64 };
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
     return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
-           && mm->m <= tile_mr(c, v);
+           && mm->m <= FEW_BLOCK_ROWS;
 }
 
 void cg_matmul_body(Cg *c, int v)
@@ -959,6 +983,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
                                       cg_i64(c, KEEP_PACKED_BYTES), "keep");
+    keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
@@ -1052,11 +1077,22 @@ void cg_matmul_body(Cg *c, int v)
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
          * reals, copied as vectors (selected element by element, LLVM made
          * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
-         * the last panel, when n is not a multiple of NR, element by element. */
+         * the last panel, when n is not a multiple of NR, element by element.
+         * Row by row, PACK_GROUP panels at a time: B is read in runs of
+         * PACK_GROUP·NR reals.  Panel by panel, each row's NR reals came n
+         * apart, a stride the prefetchers follow worse: the GPT's weight
+         * gradients over [2048, 512] and [2048, 128] (the copy a fifth of the
+         * kernel) took 0.93-0.97 and 0.98-1.00 of the time.  Every panel of
+         * a row at once (98 for the CNN's dense layer, n = 3136) wrote more
+         * streams one L1 set apart than the set has ways: its input
+         * gradient's kernel took 1.19 of the time, 1.05 in groups of 8 (perf
+         * samples, fewest of 3-5 rounds, load average 7-8). */
         int64_t whole = mm.n / NR;
         if (whole > 0) {
-            CgLoop vp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole), "vpanel");
+            CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, (whole + PACK_GROUP - 1) / PACK_GROUP), "vgroup");
+            LLVMValueRef g0 = LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), "g0");
             CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
+            CgLoop vp = cg_loop_begin(c, g0, imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), cg_i64(c, whole)), "vpanel");
             LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
             LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
             LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
@@ -1065,8 +1101,9 @@ void cg_matmul_body(Cg *c, int v)
                 LLVMSetAlignment(x, align);
                 LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
             }
-            cg_loop_end(c, &vk);
             cg_loop_end(c, &vp);
+            cg_loop_end(c, &vk);
+            cg_loop_end(c, &vg);
         }
         CgLoop pp = cg_loop_begin(c, cg_i64(c, whole), cg_i64(c, panels), "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");

@@ -24,7 +24,7 @@ typedef struct Win {
 static Win win_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    int x = n->in[ir_mm_patches(n) == IR_MM_PATCHES_A ? 0 : 1];
+    int x = n->in[ir_mm_patches_operand(n)];
     const IrShape *xs = &N(c, x)->shape;
     int r = xs->rank;
     int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];

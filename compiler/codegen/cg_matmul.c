@@ -44,10 +44,10 @@ static Mm mm_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
     const IrShape *a = ir_matmul_operand(c->g, n, 0);
-    bool ta = n->a.i[0], tb = n->a.i[1];
+    bool ta = ir_mm_ta(n), tb = ir_mm_tb(n);
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
-                n->a.i[2] != 0, ir_matmul_folds(c->g, n)};
+                ir_mm_lead(n), ir_matmul_folds(c->g, n)};
 }
 
 /* C's rows per matrix: all of them when folded. */
@@ -225,7 +225,7 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
 static LLVMValueRef operand_offset(Cg *c, int v, int k, LLVMValueRef mat)
 {
     const IrNode *n = N(c, v);
-    return ir_mm_patches(n) == (k == 0 ? IR_MM_PATCHES_A : IR_MM_PATCHES_B) ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
+    return ir_mm_patches_operand(n) == k ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)

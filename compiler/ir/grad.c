@@ -264,7 +264,7 @@ void grad_matmul(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
     int a = n->in[0], b = n->in[1];
-    bool ta = n->a.i[0], tb = n->a.i[1], lead = n->a.i[2];
+    bool ta = ir_mm_ta(n), tb = ir_mm_tb(n), lead = ir_mm_lead(n);
     if (ad->needs[a]) {
         IrAttr fl = {.i = {lead ? 0 : ta ? tb : 0, lead ? 1 : ta ? 1 : !tb}};
         int in[2] = {lead || ta ? b : g, lead || ta ? g : b};

@@ -447,18 +447,18 @@ static void matmul_into(IrEval *ev, int node, double *out)
     const IrNode *nd = node_of(ev, node);
     const IrShape *xs = ir_matmul_operand(ev->g, nd, 0), *ys = ir_matmul_operand(ev->g, nd, 1);
     const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
-    double *rows = nd->a.i[3] ? implicit_rows(ev, node) : NULL;  /* an operand read as patches */
-    if (nd->a.i[3] == 1)
+    double *rows = ir_mm_patches(nd) ? implicit_rows(ev, node) : NULL;  /* an operand read as patches */
+    if (ir_mm_patches(nd) == IR_MM_PATCHES_A)
         x = rows;
-    else if (nd->a.i[3] == 2)
+    else if (ir_mm_patches(nd) == IR_MM_PATCHES_B)
         y = rows;
-    bool ta = nd->a.i[0] != 0, tb = nd->a.i[1] != 0;
+    bool ta = ir_mm_ta(nd), tb = ir_mm_tb(nd);
     int64_t xd[IR_MAX_RANK], yd[IR_MAX_RANK], od[IR_MAX_RANK];
     resolve(ev, xs, xd);
     resolve(ev, ys, yd);
     resolve(ev, &nd->shape, od);
     int xr = xs->rank, yr = ys->rank, lead = nd->shape.rank - 2;
-    if (nd->a.i[2]) {  /* lead: x [L..., k, n] and y [L..., k, m] are one [L·k, n] and [L·k, m] */
+    if (ir_mm_lead(nd)) {  /* lead: x [L..., k, n] and y [L..., k, m] are one [L·k, n] and [L·k, m] */
         xd[0] = yd[0] = prod(xd, 0, xr - 1);
         xd[1] = xd[xr - 1];
         yd[1] = yd[yr - 1];
@@ -692,12 +692,12 @@ void eval_patches(IrEval *ev, int node)
     patches_into(clwin_of(ev, n, in_shape(ev, node, 0), &n->shape), in_val(ev, node, 0), result(ev, node));
 }
 
-/* A matmul's operand i[3] - 1 read as patches (passes/implicit.c): its
+/* A matmul's operand read as patches (passes/implicit.c): its
  * rows, made as PATCHES makes them (the caller frees them). */
 static double *implicit_rows(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
-    const IrShape *x = in_shape(ev, node, (int)n->a.i[3] - 1);
+    const IrShape *x = in_shape(ev, node, ir_mm_patches_operand(n));
     int64_t id[IR_MAX_RANK], len;
     resolve(ev, x, id);
     int r = x->rank;
@@ -706,7 +706,7 @@ static double *implicit_rows(IrEval *ev, int node)
                ir_window_out(id[r - 2], k, s, p), k, s, p};
     len = g.planes * g.ho * g.wo * k * k * g.c;
     double *rows = xcalloc((size_t)len + 1, sizeof(double));
-    patches_into(g, in_val(ev, node, (int)n->a.i[3] - 1), rows);
+    patches_into(g, in_val(ev, node, ir_mm_patches_operand(n)), rows);
     return rows;
 }
 

@@ -38,6 +38,7 @@ static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
 static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
 static inline bool ir_mm_lead(const IrNode *n) { return n->a.i[2] != 0; }
 static inline int ir_mm_patches(const IrNode *n) { return (int)n->a.i[3]; }  /* 0, IR_MM_PATCHES_A or _B */
+static inline int ir_mm_patches_operand(const IrNode *n) { return ir_mm_patches(n) - 1; }  /* 0 (A), 1 (B), -1: none */
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,

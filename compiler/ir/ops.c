@@ -281,11 +281,11 @@ static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, boo
 }
 
 /* Operand k of a matmul as it multiplies: the operand, or, when the matmul
- * reads it as patches of an image (attr i[3] = k + 1, passes/implicit.c),
+ * reads it as patches of an image (ir_mm_patches_operand, passes/implicit.c),
  * the rows of those patches, attr shape. */
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
 {
-    return n->a.i[3] == k + 1 ? &n->a.shape : in_shape(g, n, k);
+    return ir_mm_patches_operand(n) == k ? &n->a.shape : in_shape(g, n, k);
 }
 
 /* x·W with W one matrix and x batched over leading axes: the rows of all
@@ -293,7 +293,7 @@ const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
  * (codegen's fold; the one matrix a product read as patches has, too). */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n)
 {
-    return !n->a.i[0] && ir_matmul_operand(g, n, 1)->rank == 2 && n->shape.rank > 2;
+    return !ir_mm_ta(n) && ir_matmul_operand(g, n, 1)->rank == 2 && n->shape.rank > 2;
 }
 
 static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling);
@@ -303,11 +303,11 @@ static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel);
  * rows (attr shape) hold its patches, k·k·C wide. */
 static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
 {
-    if (!n->a.i[3])
+    if (!ir_mm_patches(n))
         return NULL;
-    if (n->a.i[3] != 1 && n->a.i[3] != 2)
+    if (ir_mm_patches(n) != IR_MM_PATCHES_A && ir_mm_patches(n) != IR_MM_PATCHES_B)
         return "matmul reads patches of operand 1 or 2 only";
-    const IrShape *x = in_shape(g, n, (int)n->a.i[3] - 1), *rows = &n->a.shape;
+    const IrShape *x = in_shape(g, n, ir_mm_patches_operand(n)), *rows = &n->a.shape;
     IrAttr w = {.i = {n->a.i[4], n->a.i[5], n->a.i[6]}};
     const char *why = window_geometry(x, &w, false);
     if (why)

@@ -37,7 +37,7 @@ static int input_grad_matmul(const IrGraph *g, const IrUsers *u, int t)
     int m = rn->in[0];
     const IrNode *mn = &g->nodes[m];
     if (mn->op != IR_MATMUL || !ir_read_once(u, m)
-        || mn->a.i[0] || !mn->a.i[1] || mn->a.i[2] || mn->a.i[3])
+        || ir_mm_ta(mn) || !ir_mm_tb(mn) || ir_mm_lead(mn) || ir_mm_patches(mn))
         return -1;
     const IrShape *w = &g->nodes[mn->in[1]].shape, *gs = &g->nodes[mn->in[0]].shape, *x = &tn->a.shape;
     int64_t c = x->dim[x->rank - 1];

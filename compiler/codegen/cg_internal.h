@@ -141,6 +141,8 @@ LLVMValueRef cg_row_length(Cg *c, int v);
 bool         cg_is_call(const IrNode *n);
 /* Is op a matrix product (the kernels of cg_matmul.c)? */
 bool         cg_is_matmul(IrOp op);
+/* Is op a row kernel (each row of the last axis computed whole: fused_rows)? */
+bool         cg_is_rows(IrOp op);
 /* Does n's kernel compute each result element from its operands' elements
  * at that index (broadcast): elementwise ops, FUSED, BROADCAST, CAST? */
 bool         cg_is_elementwise(const IrNode *n);

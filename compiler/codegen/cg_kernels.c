@@ -662,6 +662,8 @@ bool cg_is_call(const IrNode *n) { return kind_of(n) == KK_CALL; }
 
 bool cg_is_matmul(IrOp op) { return kind_of(&(IrNode){.op = op}) == KK_MATMUL; }
 
+bool cg_is_rows(IrOp op) { return kind_of(&(IrNode){.op = op}) == KK_ROWS; }
+
 bool cg_is_elementwise(const IrNode *n) { return kind_of(n) == KK_EW; }
 
 LLVMValueRef cg_kernel_extent(Cg *c, int v)

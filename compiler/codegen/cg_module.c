@@ -667,7 +667,9 @@ static double body_cost(IrOp op)
         return 12;
     if (ir_ops[op].flags & OPF_WINDOW)   /* windows, patches, pooling: nested window loops */
         return 4;
-    return op == IR_FUSED_ROWS ? 3 : op == IR_FUSED ? 2 : 1;
+    if (cg_is_rows(op))
+        return 3;
+    return ir_ops[op].flags & OPF_FUSED ? 2 : 1;  /* a fused elementwise chain, or one op */
 }
 
 /* Which modules a body goes to.  Light: the elementwise loops (plain or
@@ -691,9 +693,12 @@ static int body_kind(IrOp op)
 {
     if (cg_is_matmul(op))
         return KIND_PRODUCT;
-    if ((ir_ops[op].flags & OPF_ELEMENTWISE) || op == IR_FUSED)
-        return KIND_LIGHT;
-    return (ir_ops[op].flags & (OPF_WINDOW | OPF_LAYOUT)) || op == IR_FUSED_ROWS ? KIND_HEAVY : KIND_REDUCE;
+    unsigned flags = ir_ops[op].flags;
+    if (cg_is_rows(op) || (flags & (OPF_WINDOW | OPF_LAYOUT)))
+        return KIND_HEAVY;
+    /* elementwise ops and the chains fusion made of them (the other fused
+     * ops, rows and matmuls with epilogues, are taken above) */
+    return flags & (OPF_ELEMENTWISE | OPF_FUSED) ? KIND_LIGHT : KIND_REDUCE;
 }
 
 /* Assigns bodies [order...] (most costly first) of one kind (-1: all) to

@@ -9,17 +9,12 @@ the runs' wall and CPU, and the CPU median's ratio to the first binary's.
 """
 import argparse
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.environ.get("NNC_DATA") or os.path.join(ROOT, "..", "shared", "data")
-MODELS = {"xor": "examples/xor.nn", "mlp": "examples/mnist_mlp.nn", "cnn": "examples/mnist_cnn.nn",
-          "gpt": "examples/shakespeare.nn"}
+from compile import MODELS, run_nnc  # compile.py's models and its one -v run of a step
 
 
 def main():
@@ -36,13 +31,10 @@ def main():
                 for i, nnc in enumerate(a.nnc):
                     cache = os.path.join(scratch, str(i))
                     shutil.rmtree(cache, ignore_errors=True)
-                    p = subprocess.run([nnc, "--jit", "-v", "--steps", "1", "--threads", "1",
-                                        os.path.join(ROOT, MODELS[name])], capture_output=True, text=True,
-                                       env=dict(os.environ, NNC_DATA=DATA, NNC_CACHE_DIR=cache))
-                    m = re.search(r"compiled in ([0-9.]+) ms, CPU ([0-9.]+) ms", p.stderr)
-                    if p.returncode != 0 or not m:
-                        sys.exit(f"{nnc} {name} failed:\n{p.stderr}")
-                    runs[nnc].append((float(m.group(1)), float(m.group(2))))
+                    ms, _, _, cpu_ms, _ = run_nnc(nnc, dict(MODELS)[name], cache)
+                    if cpu_ms is None:
+                        sys.exit(f"{nnc} does not print its compile's CPU time (`compiled in N ms, CPU M ms`)")
+                    runs[nnc].append((ms, cpu_ms))
             print(f"{name}: {a.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
             base = statistics.median(c for _, c in runs[a.nnc[0]])
             for nnc in a.nnc:

@@ -120,7 +120,8 @@ static void start_probe(RtPace *s)
 }
 
 /* The probe is over: `serial` won, the losing mode's steps lost `lost`
- * seconds, the winner's median step is `ref`; run it. */
+ * seconds, the winner's median step is `ref` (the drift test's, read only
+ * while running on the threads); run it. */
 static void run_winner(RtPace *s, int serial, double lost, double ref)
 {
     s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
@@ -144,7 +145,7 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     if (!rt_pace_serial(s) && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
         if (s->phase == RT_PACE_PROBE) {  /* the threads lost this probe */
-            run_winner(s, 1, stalled, 0);
+            run_winner(s, 1, stalled, 0);  /* one thread: no drift test, no ref */
             return;
         }
         s->serial = 1;  /* the run goes on, on one thread, for BUDGET_MIN */

@@ -174,6 +174,11 @@ int  rt_state_load_conv(const RtModel *m, uint8_t *const slab[5], const char *pa
                         char *err, size_t errlen);
 int  rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ck, const char *path, int *resumed,
                         char **converted, char *err, size_t errlen);
+/* The header whole, the tensors' data left out: every tensor's name, dtype,
+ * shape and bytes, its data NULL (rt_checkpoint_as converts such a header's
+ * dtypes); the same checks of the header as rt_safetensors_read (the data's
+ * length, offsets that overlap).  safetensors.c */
+int  rt_safetensors_read_header(const char *path, RtCheckpoint *out, char *err, size_t errlen);
 /* A checkpoint's __metadata__ also holds "format": "pt" (as safetensors.torch
  * writes), RT_META_VERSION (nnc's version) and RT_META_STEP: the steps done,
  * a whole number in decimal; older checkpoints have a scalar tensor "step". */

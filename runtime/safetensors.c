@@ -190,6 +190,11 @@ typedef struct Source {
     uint64_t             size;
 } Source;
 
+/* How much of a checkpoint a read takes: the header's metadata only; every
+ * tensor's name, dtype and shape too, without the data (a model's check
+ * before it compiles); or everything. */
+typedef enum Reading { READ_META, READ_HEADER, READ_WHOLE } Reading;
+
 /* Reads exactly n bytes at off: 0, -1 with errno, or 1 when the source ends first. */
 static int read_at(const Source *src, void *buf, size_t n, uint64_t off)
 {
@@ -317,9 +322,10 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 /* Checks the parsed header against the data that follows it and, if it is
  * sound, reads the tensors into one allocation:
  *   RtTensor[n] | int64_t shapes[sum of ranks] | names | each tensor's data, DATA_ALIGN-aligned
- */
-static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint64_t data_at, uint64_t data, RtCheckpoint *out,
-                char *err, size_t errlen)
+ * READ_HEADER leaves the data out: each tensor's data is NULL, its bytes as
+ * the header says. */
+static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint64_t data_at, uint64_t data,
+                Reading reading, RtCheckpoint *out, char *err, size_t errlen)
 {
     const RtJson *header = &doc->v[0];
     if (header->kind != RT_JSON_OBJECT)
@@ -360,7 +366,8 @@ static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint6
     for (int i = 0; i < n && rc == 0; i++) {
         ranks += (size_t)e[i].rank;
         names += strlen(e[i].name) + 1;
-        bytes += round_up((size_t)(e[i].end - e[i].begin), DATA_ALIGN);
+        if (reading == READ_WHOLE)
+            bytes += round_up((size_t)(e[i].end - e[i].begin), DATA_ALIGN);
     }
     size_t at_shapes = round_up((size_t)n * sizeof(RtTensor), sizeof(int64_t));
     size_t at_names = at_shapes + ranks * sizeof(int64_t);
@@ -382,14 +389,16 @@ static int load(const char *path, const Source *src, const RtJsonDoc *doc, uint6
         int d = 0;
         for (int c = e[i].shape->first; c >= 0; c = doc->v[c].next)
             shapes[d++] = (int64_t)doc->v[c].integer;
-        *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, bytes_at, size};
+        *ti = (RtTensor){name, dtypes[e[i].dtype].name, e[i].rank, shapes, reading == READ_WHOLE ? bytes_at : NULL, size};
+        name += len;
+        shapes += e[i].rank;
+        if (reading != READ_WHOLE)
+            continue;
         int r = read_at(src, bytes_at, size, data_at + (uint64_t)e[i].begin);
         if (r < 0)
             rc = rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
         else if (r > 0)
             rc = rt_fail(-1, err, errlen, "%s: the file ended while reading tensor '%s'", path, e[i].name);
-        name += len;
-        shapes += e[i].rank;
         bytes_at += round_up(size, DATA_ALIGN);
     }
     free(e);
@@ -432,9 +441,9 @@ static int keep_meta(const char *path, const RtJsonDoc *doc, RtCheckpoint *out, 
     return 0;
 }
 
-/* The header and (tensors) the tensors of src, and the header's metadata;
+/* The header's metadata and as much of the tensors of src as reading asks;
  * path names it in messages. */
-static int read_source(const char *path, const Source *src, int tensors, RtCheckpoint *out, char *err,
+static int read_source(const char *path, const Source *src, Reading reading, RtCheckpoint *out, char *err,
                        size_t errlen)
 {
     unsigned char len8[8];
@@ -461,10 +470,10 @@ static int read_source(const char *path, const Source *src, int tensors, RtCheck
         char why[256];
         if (rt_json_parse(h, hlen, &doc, why, sizeof why) != 0)
             rt_fail(-1, err, errlen, "%s: header is not valid JSON: %s", path, why);
-        else if (!tensors && doc.v[0].kind != RT_JSON_OBJECT)
+        else if (reading == READ_META && doc.v[0].kind != RT_JSON_OBJECT)
             rt_fail(-1, err, errlen, "%s: header is not a JSON object", path);
         else
-            rc = tensors ? load(path, src, &doc, 8 + hlen, size - 8 - hlen, out, err, errlen) : 0;
+            rc = reading != READ_META ? load(path, src, &doc, 8 + hlen, size - 8 - hlen, reading, out, err, errlen) : 0;
         if (rc == 0 && keep_meta(path, &doc, out, err, errlen) != 0) {
             rt_checkpoint_free(out);
             rc = -1;
@@ -475,20 +484,24 @@ static int read_source(const char *path, const Source *src, int tensors, RtCheck
     return rc;
 }
 
-static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen);
+static int read_file(const char *path, Reading reading, RtCheckpoint *out, char *err, size_t errlen);
 
 int rt_safetensors_read(const char *path, RtCheckpoint *out, char *err, size_t errlen)
 {
-    return read_file(path, 1, out, err, errlen);
+    return read_file(path, READ_WHOLE, out, err, errlen);
 }
 
 int rt_safetensors_read_meta(const char *path, RtCheckpoint *out, char *err, size_t errlen)
 {
-    return read_file(path, 0, out, err, errlen);
+    return read_file(path, READ_META, out, err, errlen);
 }
 
-/* tensors: read them too; else only the header's metadata. */
-static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err, size_t errlen)
+int rt_safetensors_read_header(const char *path, RtCheckpoint *out, char *err, size_t errlen)
+{
+    return read_file(path, READ_HEADER, out, err, errlen);
+}
+
+static int read_file(const char *path, Reading reading, RtCheckpoint *out, char *err, size_t errlen)
 {
     *out = (RtCheckpoint){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -499,7 +512,7 @@ static int read_file(const char *path, int tensors, RtCheckpoint *out, char *err
     if (fstat(fd, &st) != 0)
         rt_fail(-1, err, errlen, "cannot read '%s': %s", path, strerror(errno));
     else
-        rc = read_source(path, &(Source){fd, NULL, (uint64_t)st.st_size}, tensors, out, err, errlen);
+        rc = read_source(path, &(Source){fd, NULL, (uint64_t)st.st_size}, reading, out, err, errlen);
     close(fd);
     return rc;
 }
@@ -510,7 +523,7 @@ int rt_safetensors_read_memory(const void *data, size_t size, const char *name, 
     *out = (RtCheckpoint){0};
     if (!data && size)
         return rt_fail(-1, err, errlen, "%s: the data is a null pointer", name);
-    return read_source(name, &(Source){-1, data, size}, 1, out, err, errlen);
+    return read_source(name, &(Source){-1, data, size}, READ_WHOLE, out, err, errlen);
 }
 
 const RtTensor *rt_checkpoint_find(const RtCheckpoint *c, const char *name)

@@ -207,29 +207,29 @@ static int meta_step(const char *text, const char *path, double *step, char *err
     return 0;
 }
 
-int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,
-                       char **converted, char *err, size_t errlen)
+/* Everything --load checks before it changes anything: every parameter in
+ * ck with the model's shape and a dtype that converts to the model's (ck's
+ * tensors converted on the way), the state's tensors that are there too, and
+ * the step.  *step: the step of __metadata__ (0 without); *found_state: the
+ * state's tensors found.  A header read without the data (its tensors' data
+ * NULL) gets every check but the values of a 'step' tensor.  0, or -1 with why. */
+static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, double *step, int *found_state, char *err,
+                       size_t errlen)
 {
-    RtCheckpoint ck = *ckp;
-    *ckp = (RtCheckpoint){0};
-    if (converted)
-        *converted = NULL;
-    /* The step: __metadata__'s nnc.step, or (a checkpoint written before it
-     * went there) a scalar tensor named step. */
-    const char *step_text = rt_checkpoint_meta(&ck, RT_META_STEP);
-    double step = 0;
-    /* check everything before changing anything: a refused file leaves the instance as it was */
-    int rc = step_text && rt_find_state(m, "step") ? meta_step(step_text, path, &step, err, errlen) : 0, found_state = 0;
+    const char *step_text = rt_checkpoint_meta(ck, RT_META_STEP);
+    *step = 0;
+    *found_state = 0;
+    int rc = step_text && rt_find_state(m, "step") ? meta_step(step_text, path, step, err, errlen) : 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count && rc == 0; i++) {
             const RtTensorSpec *s = &list[i];
             if (pass && step_text && strcmp(s->name, "step") == 0) {
-                found_state++;
+                ++*found_state;
                 continue;
             }
-            const RtTensor *t = rt_checkpoint_find(&ck, s->name);
+            const RtTensor *t = rt_checkpoint_find(ck, s->name);
             if (!t) {
                 if (!pass)
                     rc = rt_fail(-1, err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
@@ -240,7 +240,7 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
             for (int d = 0; same && d < s->rank; d++)
                 same = t->shape[d] == s->shape[d];
             /* F16, BF16, F64 (or F32 for an f64 model): converted once the shape fits */
-            if (same && (rc = rt_checkpoint_as(&ck, t, dtype_name(s->dtype), path, err, errlen)) != 0)
+            if (same && (rc = rt_checkpoint_as(ck, t, dtype_name(s->dtype), path, err, errlen)) != 0)
                 break;
             same = same && strcmp(t->dtype, dtype_name(s->dtype)) == 0;
             if (!same) {
@@ -249,7 +249,7 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
                 shape_text(b, sizeof b, s->rank, s->shape);
                 rc = rt_fail(-1, err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
                           a, dtype_name(s->dtype), b);
-            } else if (pass && strcmp(s->name, "step") == 0) {
+            } else if (pass && strcmp(s->name, "step") == 0 && t->data) {
                 /* The step indexes the epoch's order and the schedule: a
                  * negative, fractional, huge or NaN one would read outside them. */
                 double v = rt_get(t->data, s->dtype, 0);
@@ -257,9 +257,39 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
                     rc = rt_fail(-1, err, errlen, "%s: tensor 'step' holds %g; a step is a whole number from 0 to %.0f",
                                  path, v, STEP_MAX);
             }
-            found_state += pass;
+            *found_state += pass;
         }
     }
+    return rc;
+}
+
+int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
+{
+    RtCheckpoint ck;
+    char why[512];
+    if (rt_safetensors_read_header(path, &ck, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s", why);
+    double step;
+    int found_state;
+    int rc = check_state(m, &ck, path, &step, &found_state, err, errlen);
+    rt_checkpoint_free(&ck);
+    return rc;
+}
+
+int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,
+                       char **converted, char *err, size_t errlen)
+{
+    RtCheckpoint ck = *ckp;
+    *ckp = (RtCheckpoint){0};
+    if (converted)
+        *converted = NULL;
+    /* The step: __metadata__'s nnc.step, or (a checkpoint written before it
+     * went there) a scalar tensor named step.  Everything is checked before
+     * anything changes: a refused file leaves the instance as it was. */
+    const char *step_text = rt_checkpoint_meta(&ck, RT_META_STEP);
+    double step;
+    int found_state;
+    int rc = check_state(m, &ck, path, &step, &found_state, err, errlen);
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;

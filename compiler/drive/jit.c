@@ -56,6 +56,12 @@ static int jit_train(NncFront *f, const JitOptions *o)
     /* what the slabs will take, before any LLVM work: training here, on this machine */
     if (rc == 0 && nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
         rc = 1;
+    /* a checkpoint that does not fit is refused now, not after the compile and the data */
+    char why[512];
+    if (rc == 0 && o->load && rt_state_check(&tm.rm, o->load, why, sizeof why) != 0) {
+        fprintf(log, "nnc: error: %s\n", why);
+        rc = 1;
+    }
     /* sampling: the decode entry too, when the model has one (a key/value cache) */
     if (rc == 0 && o->sample && !o->no_kv_cache)
         rc = nnc_train_model_decode(f, &tm, log);

@@ -550,6 +550,14 @@ typedef struct RtRunOptions {
  * wrong ("--length and --temperature go with --sample"). */
 const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
 
+/* Would --load take the checkpoint at path into m?  Its header alone (no
+ * tensor is read): every parameter there with m's shape and a float dtype,
+ * the optimizer state's tensors that are there too.  0, or -1 with the
+ * reason rt_train would refuse it for ("ck.safetensors: tensor
+ * 'hidden.weight' is F32[2,2], but the model has F32[128,784]"): nnc --jit
+ * asks before it compiles. */
+int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen);
+
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);

@@ -75,7 +75,8 @@
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
 #                exit 143
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
-#   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes
+#   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
+#                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
 #                (mnist feeds only the images), 200 steps: test loss (mse of
 #                the reconstruction) below 0.06 (measured 0.0532; 0.11 after
@@ -616,10 +617,12 @@ nonfinite)
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    "$nnc" --jit --eval --load "$tmp/xor.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
+    # refused before anything is compiled: -v says nothing but the refusal
+    "$nnc" --jit -v --eval --load "$tmp/xor.safetensors" "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
     status=$?
     cat "$tmp/log"
-    [ "$status" = 1 ] && grep -q "tensor 'hidden.weight' is F32\[2,2\], but the model has F32\[128,784\]" "$tmp/log" ;;
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
+        "nnc: error: $tmp/xor.safetensors: tensor 'hidden.weight' is F32[2,2], but the model has F32[128,784]" ] ;;
 sample)
     "$nnc" --jit --save "$tmp/ck.safetensors" "$root/tests/jit/abcd.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \

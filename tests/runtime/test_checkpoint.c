@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rt_harness.h"
+#include "../../runtime/rt_internal.h"  /* rt_safetensors_read_header, rt_state_load: --load's check and load */
 
 /* A path in the scratch directory. */
 static const char *scratch(const char *name)
@@ -525,8 +526,68 @@ static void test_convert(void)
     CU_ASSERT(c.owned == NULL && c.converted == NULL);
 }
 
+/* rt_safetensors_read_header: names, dtypes, shapes and bytes, no data, and
+ * the header's checks all the same.  rt_state_check on that header (nnc --jit
+ * asks it before compiling) says what rt_state_load says of the whole file,
+ * word for word, and takes an F16 tensor as --load would. */
+static void test_header_only(void)
+{
+    uint16_t h[6] = {0x3C00, 0xC000, 0, 0, 0, 0};
+    float b[3] = {1, 2, 3};
+    int8_t q[3] = {1, 2, 3};
+    int64_t s23[2] = {2, 3}, s3[1] = {3};
+    const RtTensor in[] = {{"w", "F16", 2, s23, h, sizeof h}, {"b", "F32", 1, s3, b, sizeof b}, {"q", "I8", 1, s3, q, sizeof q}};
+    const char *path = scratch("header.safetensors");
+    char err[512] = "", full[512] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, in, 3, err, sizeof err), 0);
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read_header(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(c.n, 3);
+    CU_ASSERT(strcmp(c.t[0].name, "w") == 0 && strcmp(c.t[0].dtype, "F16") == 0 && c.t[0].rank == 2);
+    CU_ASSERT(c.t[0].shape[0] == 2 && c.t[0].shape[1] == 3 && c.t[0].bytes == sizeof h && c.t[0].data == NULL);
+    CU_ASSERT(c.t[1].data == NULL && c.t[1].bytes == sizeof b && c.t[2].data == NULL);
+    rt_checkpoint_free(&c);
+
+    RtTensorSpec params[2] = {
+        {.name = "w", .slab = RT_SLAB_PARAM, .offset = {0, 0}, .rank = 2, .shape = {2, 3}, .dtype = RT_F32},
+        {.name = "b", .slab = RT_SLAB_PARAM, .offset = {24, 0}, .rank = 1, .shape = {3}, .dtype = RT_F32},
+    };
+    RtModel m = {.name = "m", .params = params, .nparams = 2};
+    uint8_t *slab[5] = {0};
+    slab[RT_SLAB_PARAM] = calloc(64, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(slab[RT_SLAB_PARAM]);
+    int resumed = -1;
+    CU_ASSERT_EQUAL(rt_state_check(&m, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(rt_state_load(&m, slab, path, &resumed, err, sizeof err), 0);
+    CU_ASSERT(((float *)slab[RT_SLAB_PARAM])[1] == -2.0f && ((float *)slab[RT_SLAB_PARAM])[8] == 3.0f);
+    /* refusals: a shape, a missing tensor, a dtype that does not convert */
+    static const struct { const char *name; int rank; int64_t d0; const char *want; } bad[] = {
+        {"w", 2, 3, "tensor 'w' is F16[2,3], but the model has F32[3,3]"},
+        {"v", 1, 3, "no tensor 'v'; is it a checkpoint of model 'm'?"},
+        {"q", 1, 3, "tensor 'q' is I8; --load converts only F16, BF16 and F64 tensors to the model's F32"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        params[0] = (RtTensorSpec){.name = bad[i].name, .slab = RT_SLAB_PARAM, .rank = bad[i].rank,
+                                   .shape = {bad[i].d0, 3}, .dtype = RT_F32};
+        snprintf(full, sizeof full, "%s: %s", path, bad[i].want);
+        CU_ASSERT_EQUAL(rt_state_check(&m, path, err, sizeof err), -1);
+        CU_ASSERT_STRING_EQUAL(err, full);
+        CU_ASSERT_EQUAL(rt_state_load(&m, slab, path, &resumed, err, sizeof err), -1);
+        CU_ASSERT_STRING_EQUAL(err, full);
+    }
+    free(slab[RT_SLAB_PARAM]);
+    /* a header whose data the file does not hold is refused as by the whole read */
+    const char *cut = scratch("cut.safetensors");
+    write_header(cut, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8);
+    CU_ASSERT_EQUAL(rt_safetensors_read_header(cut, &c, err, sizeof err), -1);
+    snprintf(full, sizeof full, "%s: tensor 'w': data_offsets [0,16] run past the end of the 8 bytes of data", cut);
+    CU_ASSERT_STRING_EQUAL(err, full);
+    CU_ASSERT_PTR_NULL(c.mem);
+}
+
 static const RtTestCase tests[] = {
     {"convert", test_convert},
+    {"header_only", test_header_only},
     {"roundtrip", test_roundtrip},
     {"no_tensors", test_no_tensors},
     {"alignment", test_alignment},

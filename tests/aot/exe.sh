@@ -9,7 +9,8 @@
 #   options    the trainer's command line: --help, a smaller and a larger
 #              --batch, and the exact messages for a bad batch, another
 #              learning rate, an unknown option, --eval without --load,
-#              missing data
+#              missing data, a checkpoint of another model (refused before
+#              the data is read)
 #   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
 #   refuse     -o naming the model itself is refused and the model kept; a
 #              model without a train block gets a message; an existing output
@@ -97,7 +98,16 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
     (cd "$tmp/empty" && env -u NNC_DATA ./t 2>err); got=$?
     [ "$got" = 1 ] || fail "missing data: exit status $got"
     grep -q "^t: error: cannot open ./xor.csv: No such file or directory" "$tmp/empty/err" \
-        || fail "missing data: $(cat "$tmp/empty/err")" ;;
+        || fail "missing data: $(cat "$tmp/empty/err")"
+    # a checkpoint of another model is refused before the data is read (there is none here)
+    sed 's/dense(x, 2)/dense(x, 3)/' "$root/examples/xor.nn" > "$tmp/wide.nn"
+    "$nnc" --jit --epochs 1 --data "$root/examples" --save "$tmp/wide.safetensors" "$tmp/wide.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; fail "wide"; }
+    (cd "$tmp/empty" && env -u NNC_DATA ./t --load ../wide.safetensors 2>err); got=$?
+    [ "$got" = 1 ] || fail "another model's checkpoint: exit status $got"
+    [ "$(cat "$tmp/empty/err")" = \
+        "t: error: ../wide.safetensors: tensor 'hidden.weight' is F32[3,2], but the model has F32[2,2]" ] \
+        || fail "another model's checkpoint: $(cat "$tmp/empty/err")" ;;
 cpu)
     "$nnc" --target-cpu=x86-64-v3 -o "$tmp/xor" "$root/examples/xor.nn" || fail "nnc"
     "$tmp/xor" --metrics "$tmp/m" --data "$root/examples" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }

@@ -19,7 +19,8 @@ evaluation shares every body with the step is not cut.
 
 Per body: the step's calls, its FLOPs per step (the matmuls' from
 `--dump-ir=fused` of the first NNC at the trainer's batch: 2 × C's elements
-× the contraction; left out for rows or columns read as patches), the
+× the contraction; left out for rows or columns read as patches, and for
+every kernel when the trainer's matmuls are not that graph's), the
 fewest samples of any round for each NNC, and the efficiency
 FLOPs × STEPS / (samples × 0.25 ms) / the FMA loop's rate (the median of
 its runs between rounds, one core, CPU time: on a shared machine both
@@ -54,20 +55,23 @@ int main(void)
 
 
 def bodies_of(trainer):
-    """The trainer's kernel wrappers: {(entry, k): body} from its calls."""
+    """The trainer's kernel wrappers: {(entry, k): body} from its calls, and
+    {k: op} of the step's (nnc_train_step.k6.matmul: {6: "matmul"})."""
     asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", trainer], capture_output=True, text=True,
                          check=True).stdout
-    calls, wrapper = {}, None
+    calls, ops, wrapper = {}, {}, None
     for line in asm.splitlines():
-        m = re.match(r"[0-9a-f]+ <nnc_(\w+)\.k(\d+)\.", line)
+        m = re.match(r"[0-9a-f]+ <nnc_(\w+)\.k(\d+)\.(\w+)>", line)
         if m:
             wrapper = (m.group(1), int(m.group(2)))
+            if m.group(1) == "train_step":
+                ops[int(m.group(2))] = m.group(3)
             continue
         m = re.search(r"call.*<nnc_train_step\.(body\d+)\.", line)
         if m and wrapper:
             calls[wrapper] = m.group(1)
             wrapper = None
-    return calls
+    return calls, ops
 
 
 def shapes(text, batch):
@@ -78,11 +82,17 @@ def shapes(text, batch):
     return out
 
 
-def matmul_flops(nnc, model, batch, env):
-    """Node number -> FLOPs of each matmul of the step at `batch`."""
+def matmul_flops(nnc, model, batch, env, ops):
+    """Node number -> FLOPs of each matmul of the step at `batch`; {} when the
+    trainer's matmuls are not those --dump-ir=fused prints (a wrapper
+    kN.matmul of another op than node N: the MNIST MLP's trainer fuses its
+    products otherwise)."""
     run = lambda stage: subprocess.run([nnc, "--dump-ir=" + stage, model], env=env, capture_output=True, text=True,
                                        check=True).stdout
     fused = run("fused")
+    node_op = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s*%(\d+) = (\w+)", fused, re.M)}
+    if any(node_op.get(k) != op for k, op in ops.items() if op.startswith("matmul")):
+        return {}
     shape = shapes(run("plan"), batch)  # the inputs' shapes
     shape.update(shapes(fused, batch))
     flops = {}
@@ -135,12 +145,12 @@ def main():
     for i, nnc in enumerate(nncs):
         t = os.path.join(tmp, "t%d" % i)
         subprocess.run([nnc, model, "-o", t], env=env, check=True)
-        calls = bodies_of(t)
+        calls, ops = bodies_of(t)
         train = {b for (e, _), b in calls.items() if e == "train_step"}
-        runs.append((t, {b for (e, _), b in calls.items() if e == "eval"} - train, calls))
+        runs.append((t, {b for (e, _), b in calls.items() if e == "eval"} - train, calls, ops))
     batch = int(re.search(r"--batch N.*default (\d+)", subprocess.run([runs[0][0], "--help"], capture_output=True,
                                                                        text=True).stdout).group(1))
-    per_node = matmul_flops(nncs[0], model, batch, env)
+    per_node = matmul_flops(nncs[0], model, batch, env, runs[0][3])
     flops, ncalls = collections.Counter(), collections.Counter()
     for (e, k), b in runs[0][2].items():
         if e == "train_step":
@@ -150,7 +160,7 @@ def main():
     rates = []
     for r in range(rounds):
         order = list(enumerate(runs))
-        for i, (t, eval_only, _) in (order if r % 2 == 0 else reversed(order)):
+        for i, (t, eval_only, _, _) in (order if r % 2 == 0 else reversed(order)):
             got = step_samples(t, steps, eval_only, tmp, env)
             for sym in set(got) | set(samples):
                 samples[sym][i].append(got.get(sym, 0))
@@ -162,6 +172,8 @@ def main():
           + " ".join(open("/proc/loadavg").read().split()[:3]))
     for i, nnc in enumerate(nncs):
         print(f"  [{i + 1}] {nnc}")
+    if not per_node:
+        print("  (no FLOPs: the trainer's matmuls are not those of --dump-ir=fused)")
     print(f"{'kernel':30}{'calls':>6}{'MFLOP':>8}" + "".join(f"{'[' + str(i + 1) + ']':>8}{'eff':>6}"
                                                              for i in range(len(nncs))))
     least = lambda d, i: min(d[i]) if d[i] else 0
@@ -169,7 +181,7 @@ def main():
     for sym in sorted(rows, key=lambda s: -least(samples[s], 0)):
         body = sym.split(".")[0]
         f = flops.get(body, 0) if re.match(r"body\d+\.matmul\w*$", sym) else 0
-        line = f"{sym[:30]:30}{ncalls.get(body, '') if sym != 'KERNELS' else '':>6}" + (f"{f / 1e6:8.0f}" if f else " " * 8)
+        line = f"{sym[:30]:30}{ncalls.get(body, '') if sym != 'KERNELS' else '':>6}" + (f"{f / 1e6:8.1f}" if f else " " * 8)
         for i in range(len(nncs)):
             k = least(samples[sym], i)
             line += f"{k:8d}" + (f"{f * steps / (k * 0.25e-3) / rate:6.2f}" if f and k else " " * 6)

@@ -861,12 +861,13 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     epi_end(&epi);
 }
 
-/* One step k of the microkernel: op(B)'s row k of the panel (bpanel + k·NR),
- * row r's element at arow[r] + ai broadcast, MR × NV fused multiply-adds. */
+/* One step k of the microkernel: op(B)'s row k of the panel (bpanel +
+ * k·bstep: NR packed, B's row length read in place), row r's element at
+ * arow[r] + ai broadcast, MR × NV fused multiply-adds. */
 static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRef *arow, LLVMValueRef ai, int MR, int NV,
-                   int NR, int VW, LLVMTypeRef vec, LLVMValueRef accp[][CG_TILE_MAX_NRV])
+                   int bstep, int VW, LLVMTypeRef vec, LLVMValueRef accp[][CG_TILE_MAX_NRV])
 {
-    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, k, cg_i64(c, NR), ""));
+    LLVMValueRef bk = at(c, bpanel, LLVMBuildNSWMul(c->b, k, cg_i64(c, bstep), ""));
     LLVMValueRef bv[CG_TILE_MAX_NRV];
     for (int h = 0; h < NV; h++) {
         bv[h] = LLVMBuildLoad2(c->b, vec, at(c, bk, cg_i64(c, h * VW)), "b");
@@ -898,8 +899,28 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
  * P·V's kernel; read in place it took 0.89-0.93 of the time (perf samples,
  * fewest of 5 rounds, load average 7). */
 enum { FEW_BLOCK_ROWS = 64 };
+/* A `lead` product (a weight's gradient over [B, T, ..] rows) reads op(B) =
+ * B [L·K, n] in place too, panel p's row k at B[k, p·NR] (the next k n
+ * reals on), when B's rows are at most LEAD_ROW_BYTES long and n is whole
+ * panels (the last panel's row never reads past B's end).  Its packing was
+ * a copy of B from memory at every chunk, on each thread, 10-15% of the
+ * kernel, for 11 blocks of rows (M = 128) or 43 (M = 512) to read: the
+ * GPT's [128, 128] and [512, 128] weight gradients (n = 128, rows of
+ * 512 B) took 0.94-0.97 and 0.89-0.98 of the time read in place (perf
+ * samples, fewest of 8-10 rounds, three runs, load average 4-8:
+ * bench/matmul_eff.py); its [128, 512] one (rows of 2 KB) 1.05, so it is
+ * still packed. */
+enum { LEAD_ROW_BYTES = 512 };
+static bool lead_b_in_place(Cg *c, int v, const Mm *mm)
+{
+    return mm->lead && !mm->tb && ir_mm_patches(N(c, v)) == 0 && mm->n % tile_nr(c) == 0
+           && mm->n * real_size(c) <= LEAD_ROW_BYTES;
+}
+
 static bool b_in_place(Cg *c, int v, const Mm *mm)
 {
+    if (lead_b_in_place(c, v, mm))
+        return true;
     return !mm->tb && ir_mm_patches(N(c, v)) != IR_MM_PATCHES_B && mm->n == tile_nr(c) && !mm->fold && mm->m > 0
            && mm->m <= FEW_BLOCK_ROWS;
 }
@@ -1222,7 +1243,8 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, fresh);
     }
     /* the microkernel: MR × NV vector accumulators */
-    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, k0, cg_i64(c, NR), ""), ""))
+    int bstep = direct ? (int)mm.n : NR;  /* op(B)'s row k at bpanel + k·bstep */
+    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, Nn, ""), j0, ""), ""))
                           : b_rows ? LLVMBuildGEP2(c->b, c->t_ptr, packB, (LLVMValueRef[]){LLVMBuildNSWMul(c->b, panel.iv, kn, "")}, 1, "b_rows")
                                    : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
     if (taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
@@ -1232,16 +1254,16 @@ void cg_matmul_body(Cg *c, int v)
             LLVMValueRef ts = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, MR), ""), cg_i64(c, r), "");
             trow[r] = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, trows, &ts, 1, ""), "trow");
         }
-        LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * NR), ""));
+        LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * bstep), ""));
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, tapc), "tc");
-        k_step(c, tb, lc.iv, trow, lc.iv, MR, NV, NR, VW, vec, accp);
+        k_step(c, tb, lc.iv, trow, lc.iv, MR, NV, bstep, VW, vec, accp);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lt);
     } else {
         CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
         /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
         LLVMValueRef brow = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row") : bpanel;
-        k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, NR, VW, vec, accp);
+        k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, bstep, VW, vec, accp);
         cg_loop_end(c, &lk);
     }
 

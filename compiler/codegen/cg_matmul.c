@@ -154,6 +154,29 @@ static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 static bool tiny_product(Cg *c, int v, const Mm *mm);
 
+/* C with at most this many rows (at the plan's batch) in one matrix has
+ * panels for items (few_rows_many_panels): all of A's rows of a chunk,
+ * 128 × KC reals = 128 KB, stay in L2 while a thread's panels go over them. */
+enum { PANEL_ITEM_ROWS = 128 };
+
+/* Whether C is one matrix of few rows (PANEL_ITEM_ROWS at the plan's batch)
+ * and two panels or more, op(B) packed: the MNIST MLP's x·W1ᵀ [64, 784] ·
+ * [784, 128] and its weight gradient gᵀ·x [128, 64] · [64, 784], the GPT's
+ * weight gradients of 65 and 128 rows, the CNN's dense layer.  With row
+ * blocks for items, every thread packed all of op(B) (the 400 KB of W1ᵀ,
+ * or x) for its share of 6 or 11 blocks; a panel's claim packs that panel
+ * alone, and A, small, is read again from L2 for each panel.  The same
+ * sums in the same order: the split never changes a bit (a batch other
+ * than the plan's has more or fewer rows in each panel, still one item). */
+static bool few_rows_many_panels(Cg *c, int v, const Mm *mm)
+{
+    const IrShape *s = &N(c, v)->shape;
+    int64_t batch = c->plan ? c->plan->batch : 64;
+    if (ir_mm_patches(N(c, v)) || (s->rank != 2 && !mm->fold) || mm->n <= tile_nr(c))
+        return false;
+    return ir_elems(s, batch) / mm->n <= PANEL_ITEM_ROWS;
+}
+
 /* Whether an item is one panel of NR columns over all of C's rows, not MR
  * rows over all columns: when op(B) is read as patches (a convolution's
  * weight gradient, (gᵀ·rows)ᵀ: C is [F, k·k·C], K the batch's pixels).  Its
@@ -161,10 +184,13 @@ static bool tiny_product(Cg *c, int v, const Mm *mm);
  * convolution), so a claim of row blocks packed all of it again: on two
  * threads, with a claim per item, six times a call instead of once.  A
  * claim of a panel packs that panel alone; the rows of A (gᵀ, read in
- * place) are what is read again, F × K instead of K × k·k·C. */
+ * place) are what is read again, F × K instead of K × k·k·C.  And when C
+ * has few rows (few_rows_many_panels). */
 static bool items_are_panels(Cg *c, int v, const Mm *mm)
 {
-    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && !tiny_product(c, v, mm);
+    if (tiny_product(c, v, mm))
+        return false;
+    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B || few_rows_many_panels(c, v, mm);
 }
 
 /* Whether an item of items_are_panels is one block of MR rows of its
@@ -176,7 +202,7 @@ static bool items_are_panels(Cg *c, int v, const Mm *mm)
  * 8 claims are 6 or 7 blocks each. */
 static bool items_are_tiles(Cg *c, int v, const Mm *mm)
 {
-    return items_are_panels(c, v, mm) && cg_implicit_b_rows_fit(c, v, tile_nr(c));
+    return items_are_panels(c, v, mm) && ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, tile_nr(c));
 }
 
 /* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels;
@@ -692,7 +718,7 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
 }
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into `panels` (n / NR rounded up) panels of NR columns, k-major:
+ * at b0), into its panels [p_lo, p_hi) of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
  * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
  * at a time are VW contiguous vector loads, transposed in registers (log2
@@ -710,13 +736,13 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
  * product alone (7 ms with half the copies).  The call costs nothing that
  * shows: one per VW × kn reals packed. */
 static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, int64_t panels, LLVMValueRef packB)
+                            int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
 {
     int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef ft;
     LLVMValueRef tpack = tpack_function(c, K, n, &ft);
     LLVMValueRef w = cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, k0, ""));  /* W[0, k0] */
-    CgLoop pp = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, panels), "tpanel");
+    CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         LLVMValueRef c0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "c0");
@@ -1093,7 +1119,7 @@ void cg_matmul_body(Cg *c, int v)
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, panels, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
     } else {
         /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
          * reals, copied as vectors (selected element by element, LLVM made
@@ -1107,13 +1133,17 @@ void cg_matmul_body(Cg *c, int v)
          * a row at once (98 for the CNN's dense layer, n = 3136) wrote more
          * streams one L1 set apart than the set has ways: its input
          * gradient's kernel took 1.19 of the time, 1.05 in groups of 8 (perf
-         * samples, fewest of 3-5 rounds, load average 7-8). */
+         * samples, fewest of 3-5 rounds, load average 7-8).  Only the
+         * item's panels [p_lo, p_hi): whole ones up to wp_hi, then the last. */
         int64_t whole = mm.n / NR;
+        LLVMValueRef wp_hi = imin(c, p_hi, cg_i64(c, whole));
         if (whole > 0) {
-            CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, (whole + PACK_GROUP - 1) / PACK_GROUP), "vgroup");
-            LLVMValueRef g0 = LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), "g0");
+            LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
+                                                cg_i64(c, PACK_GROUP), "groups");
+            CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
+            LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
             CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
-            CgLoop vp = cg_loop_begin(c, g0, imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), cg_i64(c, whole)), "vpanel");
+            CgLoop vp = cg_loop_begin(c, g0, imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi), "vpanel");
             LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
             LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
             LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
@@ -1126,7 +1156,8 @@ void cg_matmul_body(Cg *c, int v)
             cg_loop_end(c, &vk);
             cg_loop_end(c, &vg);
         }
-        CgLoop pp = cg_loop_begin(c, cg_i64(c, whole), cg_i64(c, panels), "panel");
+        LLVMValueRef lp_lo = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, p_lo, cg_i64(c, whole), ""), cg_i64(c, whole), p_lo, "");
+        CgLoop pp = cg_loop_begin(c, lp_lo, p_hi, "panel");
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");

@@ -287,6 +287,24 @@ static void test_any_batch(void)
  * CG_TINY_MACS at the plan's batch).  Against the interpreter within 1e-5
  * in f32 and 1e-12 in f64 (relative to the output's largest magnitude);
  * one wrong lane in the tree is far beyond. */
+/* Sets every input of g (pass_fuse renumbered the nodes: found again) to
+ * values of mixed signs, so that the terms cancel in part. */
+static void fill_inputs(IrEval *ev, const IrGraph *g, int64_t batch)
+{
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op != IR_INPUT)
+            continue;
+        int64_t len = ir_elems(&n->shape, batch);
+        bool param = n->a.role == ROLE_PARAM;
+        double *v = malloc(sizeof *v * (size_t)len);
+        for (int64_t e = 0; e < len; e++)
+            v[e] = param ? 0.1 * sin((double)e * 0.91 + n->shape.rank) : sin((double)e * 0.37);
+        ir_eval_set(ev, i, v);
+        free(v);
+    }
+}
+
 static void check_few_rows(IrType type, int64_t K, int64_t N, double tol)
 {
     enum { ROWS = 5 };
@@ -308,20 +326,10 @@ static void check_few_rows(IrType type, int64_t K, int64_t N, double tol)
     IrPlan *plan = plan_memory(&g, ROWS);
     JitEntry entry = jit_compile(&g, plan);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    double *v = malloc(sizeof *v * (size_t)((ROWS + N) * K + N));
     for (int64_t M = 1; M <= ROWS; M++) {
         IrEval ev;
         ir_eval_init(&ev, &g, M);
-        for (int i = 0; i < g.n; i++) {  /* pass_fuse renumbered the nodes: find the inputs again */
-            const IrNode *n = &g.nodes[i];
-            if (n->op != IR_INPUT)
-                continue;
-            int64_t len = ir_elems(&n->shape, M);
-            bool param = n->a.role == ROLE_PARAM;
-            for (int64_t e = 0; e < len; e++)  /* mixed signs, so the terms cancel in part */
-                v[e] = param ? 0.1 * sin((double)e * 0.91 + n->shape.rank) : sin((double)e * 0.37);
-            ir_eval_set(&ev, i, v);
-        }
+        fill_inputs(&ev, &g, M);
         CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
         char what[96];
         snprintf(what, sizeof what, "few rows %s K=%lld N=%lld M=%lld", ir_type_name(type), (long long)K,
@@ -329,7 +337,6 @@ static void check_few_rows(IrType type, int64_t K, int64_t N, double tol)
         jit_check_entry(entry, &g, plan, &ev, tol, what);
         ir_eval_free(&ev);
     }
-    free(v);
     arena_free(&arena);
 }
 
@@ -340,6 +347,59 @@ static void test_few_rows(void)
         for (int k = 0; k < 4; k++)
             for (int n = 0; n < 3; n++)
                 check_few_rows(t ? IR_F64 : IR_F32, ks[k], ns[n], t ? 1e-12 : 1e-5);
+}
+
+/* Products whose C has few rows (at most cg_matmul.c's PANEL_ITEM_ROWS at
+ * the plan's batch) take panels of NR columns for items, each packing its
+ * own panels of op(B) (few_rows_many_panels).  Planned for 16 rows:
+ *   y = x·Wᵀ, x [B, 600], W [100, 600]: op(B) = Wᵀ packed by transposing
+ *       (pack_transposed), K = 600 in two chunks, N = 100 whole panels and
+ *       a last one of 4 columns (NR = 32 in f32 on AVX-512, 16 in f64);
+ *   z = yᵀ·x [100, 600], K = the batch: op(B) = x copied row by row in
+ *       groups of PACK_GROUP panels, 19 or 38 of them (an item's group
+ *       starts at its own panel), the last one cut by N; at batch 400, K in
+ *       two chunks.
+ * Run at 7, 17 (rows not a multiple of the tile's) and 400 rows: against
+ * the interpreter within 1e-5 in f32 and 1e-12 in f64 (relative to the
+ * output's largest magnitude), and on 1 and 2 threads bit for bit
+ * (jit_check_entry).  A panel packed from the wrong columns, or left
+ * unpacked, is far beyond that. */
+static void check_panel_items(IrType type, double tol)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    ir_init(&g, &arena, NULL, "panel_items", type);
+    IrShape xs = {2, {IR_BATCH, 600}}, ws = {2, {100, 600}};
+    int x = ir_input(&g, ROLE_INPUT, "x", type, &xs, SPAN_NONE);
+    int w = ir_input(&g, ROLE_PARAM, "w", type, &ws, SPAN_NONE);
+    int y = ir_matmul(&g, x, w, false, true, SPAN_NONE);
+    ir_output(&g, "y", y, OUT_PREDICTION, -1);
+    ir_output(&g, "z", ir_matmul(&g, y, x, true, false, SPAN_NONE), OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    pass_fuse(&g);
+    CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
+    IrPlan *plan = plan_memory(&g, 16);
+    JitEntry entry = jit_compile(&g, plan);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    static const int64_t rows[] = {7, 17, 400};
+    for (int k = 0; k < 3; k++) {
+        IrEval ev;
+        ir_eval_init(&ev, &g, rows[k]);
+        fill_inputs(&ev, &g, rows[k]);
+        CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+        char what[64];
+        snprintf(what, sizeof what, "panel items %s M=%lld", ir_type_name(type), (long long)rows[k]);
+        jit_check_entry(entry, &g, plan, &ev, tol, what);
+        ir_eval_free(&ev);
+    }
+    arena_free(&arena);
+}
+
+static void test_panel_items(void)
+{
+    check_panel_items(IR_F32, 1e-5);
+    check_panel_items(IR_F64, 1e-12);
 }
 
 /* A row's sum and maximum of 32 or more elements go in 16 lanes, folded in
@@ -737,6 +797,7 @@ static const TestCase tests[] = {
     {"reductions down columns match the interpreter", test_reduce_columns},
     {"elementwise nodes of any shape share one body over elements", test_flat_elementwise},
     {"x·Wᵀ with fewer rows than the tile matches the interpreter", test_few_rows},
+    {"few-row products split by panels match the interpreter", test_panel_items},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
+
 #include "cg_internal.h"
 #include "nnc_runtime.h"  /* RtCtx: the layout the generated code reads */
 
@@ -56,6 +58,39 @@ void cg_loop_end(Cg *c, CgLoop *l)
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMBuildBr(c->b, l->head);
     LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+/* Marks the loop that `latch` closes (its last block, before cg_loop_end)
+ * with one hint.  A loop ID is a node whose first operand is the node
+ * itself: made around a temporary, which then takes its place. */
+static void loop_hint(Cg *c, LLVMBasicBlockRef latch, LLVMMetadataRef hint)
+{
+    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), hint};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
+}
+
+void cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef flag = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+    loop_hint(c, latch, LLVMMDNodeInContext2(c->ctx, &flag, 1));
+}
+
+/* A hint with a boolean: {!"name", i1 on}. */
+static void loop_flag(Cg *c, LLVMBasicBlockRef latch, const char *name, bool on)
+{
+    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)),
+                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), on, 0))};
+    loop_hint(c, latch, LLVMMDNodeInContext2(c->ctx, flag, 2));
+}
+
+void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch) { loop_flag(c, latch, "llvm.loop.vectorize.enable", false); }
+
+void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch)
+{
+    loop_flag(c, latch, "llvm.loop.vectorize.predicate.enable", true);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

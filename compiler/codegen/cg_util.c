@@ -61,36 +61,45 @@ void cg_loop_end(Cg *c, CgLoop *l)
 }
 
 /* Marks the loop that `latch` closes (its last block, before cg_loop_end)
- * with one hint.  A loop ID is a node whose first operand is the node
+ * with n hints.  A loop ID is a node whose first operand is the node
  * itself: made around a temporary, which then takes its place. */
-static void loop_hint(Cg *c, LLVMBasicBlockRef latch, LLVMMetadataRef hint)
+static void loop_hints(Cg *c, LLVMBasicBlockRef latch, LLVMMetadataRef *hints, int n)
 {
-    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), hint};
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
+    LLVMMetadataRef ops[3] = {LLVMTemporaryMDNode(c->ctx, NULL, 0)};
+    for (int k = 0; k < n && k < 2; k++)
+        ops[1 + k] = hints[k];
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, (size_t)n + 1);
     LLVMMetadataReplaceAllUsesWith(ops[0], id);
     LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
                     LLVMMetadataAsValue(c->ctx, id));
 }
 
+/* A hint {!"name", value} (i1 or i32), or {!"name"} when value is NULL. */
+static LLVMMetadataRef hint(Cg *c, const char *name, LLVMValueRef value)
+{
+    LLVMMetadataRef op[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)), value ? LLVMValueAsMetadata(value) : NULL};
+    return LLVMMDNodeInContext2(c->ctx, op, value ? 2 : 1);
+}
+
 void cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef flag = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-    loop_hint(c, latch, LLVMMDNodeInContext2(c->ctx, &flag, 1));
+    LLVMMetadataRef h = hint(c, "llvm.loop.unroll.disable", NULL);
+    loop_hints(c, latch, &h, 1);
 }
 
-/* A hint with a boolean: {!"name", i1 on}. */
-static void loop_flag(Cg *c, LLVMBasicBlockRef latch, const char *name, bool on)
+void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)),
-                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), on, 0))};
-    loop_hint(c, latch, LLVMMDNodeInContext2(c->ctx, flag, 2));
+    LLVMMetadataRef h = hint(c, "llvm.loop.vectorize.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0));
+    loop_hints(c, latch, &h, 1);
 }
 
-void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch) { loop_flag(c, latch, "llvm.loop.vectorize.enable", false); }
-
-void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch)
+void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
 {
-    loop_flag(c, latch, "llvm.loop.vectorize.predicate.enable", true);
+    LLVMMetadataRef h[2] = {
+        hint(c, "llvm.loop.vectorize.predicate.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0)),
+        hint(c, "llvm.loop.vectorize.width", LLVMConstInt(c->t_i32, (unsigned long long)width, 0)),
+    };
+    loop_hints(c, latch, h, 2);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

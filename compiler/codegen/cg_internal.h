@@ -43,6 +43,14 @@ typedef struct CgLoop {
 
 CgLoop       cg_loop_begin(Cg *c, LLVMValueRef begin, LLVMValueRef end, const char *name);
 void         cg_loop_end(Cg *c, CgLoop *l);
+/* Hints on the loop that `latch` closes (its last block, taken before
+ * cg_loop_end): never unrolled; not vectorized nor interleaved; if
+ * vectorized, then `width` iterations to a vector (the vectorizer weighs
+ * no other width) and the last iterations in the vector body under a mask
+ * (no vector epilogue, no scalar remainder). */
+void         cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch);
+void         cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch);
+void         cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width);
 
 LLVMValueRef cg_i64(Cg *c, int64_t v);
 LLVMValueRef cg_real(Cg *c, double v);

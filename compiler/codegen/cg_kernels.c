@@ -735,5 +735,17 @@ void cg_kernel_body(Cg *c, int v)
     case KK_PATCHES: cg_patches_body(c, v, l.iv); break;
     case KK_MATMUL: case KK_SCATTER: case KK_CALL: case KK_NONE: break;
     }
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     cg_loop_end(c, &l);
+    /* Short rows (the 10 classes of a cross-entropy): their loops unrolled
+     * whole, the loop over rows is vectorized, 16 rows to a vector.  Its
+     * remainder was an 8-row vector epilogue and a scalar loop, three
+     * copies of the row's code (every exp in it): 40% of the MNIST MLP's
+     * machine code.  Under a mask, one copy, as fast (bench/README.md,
+     * session 29).  The width it chose, one vector register of rows, given:
+     * weighing the others was 62M of the MLP's 2.18G instructions of
+     * compile, for the same object.  Rows too long to unroll leave this
+     * loop outer, and the hints unused. */
+    if (k == KK_ROWS)
+        cg_loop_fold_tail(c, latch, c->tune->vector_bytes / (int)ir_type_size(c->g->ftype));
 }

@@ -26,8 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
-
 #include "cg_internal.h"
 #include "cg_module.h"  /* CG_TINY_MACS, CG_TINY_N */
 
@@ -379,36 +377,6 @@ static bool inference_only(const IrGraph *g)
  *   DG = 4 columns' lanes reduced together. */
 enum { DG = 4, DS = 2, DU = 4, DV = 16 };
 
-/* Marks the loop that `latch` closes (its last block, before cg_loop_end)
- * as not to be unrolled: unrolled whole, a short k loop's loads of W no
- * longer depend on k, LICM lifts them out of the loop over x's rows, and
- * they spill (5 us instead of 1.8).  A loop ID is a node whose first
- * operand is the node itself: made around a temporary, which then takes
- * its place. */
-static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
-{
-    LLVMMetadataRef flag = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, &flag, 1)};
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(ops[0], id);
-    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
-                    LLVMMetadataAsValue(c->ctx, id));
-}
-
-/* Marks the loop that `latch` closes as not to be vectorized (nor
- * interleaved): for loops of a few iterations, whose vector code (scatters,
- * runtime checks, an epilogue loop) only costs LLVM's time. */
-static void no_vectorize(Cg *c, LLVMBasicBlockRef latch)
-{
-    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
-                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0))};
-    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, flag, 2)};
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(ops[0], id);
-    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
-                    LLVMMetadataAsValue(c->ctx, id));
-}
-
 /* One level of the halving tree.  x, and y when not NULL, hold `cols`
  * columns of P lanes each (a column's lanes adjacent); the result holds x's
  * columns then y's, P/2 lanes each: lane i + lane i + P/2. */
@@ -488,7 +456,9 @@ static void dot_pass(Cg *c, DotRows *d, int64_t from, int64_t to, int width)
         dot_step(c, d, q % DU, LLVMBuildNSWAdd(c->b, k0, cg_i64(c, q * VW), ""));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     cg_loop_end(c, &k);
-    no_unroll(c, latch);
+    cg_loop_no_unroll(c, latch);  /* unrolled whole, a short k loop's loads of W no longer
+                                    * depend on k, LICM lifts them out of the loop over
+                                    * x's rows, and they spill (5 us instead of 1.8) */
 }
 
 /* C[crow, j0 .. j0 + G) from x's row arow and W's rows j0 .. j0 + G, the
@@ -707,7 +677,9 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     }
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
     cg_loop_end(c, &kt);
-    no_vectorize(c, latch);  /* fewer than VW iterations, but for a panel's last columns */
+    cg_loop_no_vectorize(c, latch);  /* fewer than VW iterations, but for a panel's last columns:
+                                      * vector code (scatters, runtime checks, an epilogue
+                                      * loop) would only cost LLVM's time */
     LLVMBuildRetVoid(c->b);
 
     c->fn = body;

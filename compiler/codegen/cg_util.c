@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
+
 #include "cg_internal.h"
 #include "nnc_runtime.h"  /* RtCtx: the layout the generated code reads */
 
@@ -56,6 +58,48 @@ void cg_loop_end(Cg *c, CgLoop *l)
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMBuildBr(c->b, l->head);
     LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+/* Marks the loop that `latch` closes (its last block, before cg_loop_end)
+ * with n hints.  A loop ID is a node whose first operand is the node
+ * itself: made around a temporary, which then takes its place. */
+static void loop_hints(Cg *c, LLVMBasicBlockRef latch, LLVMMetadataRef *hints, int n)
+{
+    LLVMMetadataRef ops[3] = {LLVMTemporaryMDNode(c->ctx, NULL, 0)};
+    for (int k = 0; k < n && k < 2; k++)
+        ops[1 + k] = hints[k];
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, (size_t)n + 1);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
+}
+
+/* A hint {!"name", value} (i1 or i32), or {!"name"} when value is NULL. */
+static LLVMMetadataRef hint(Cg *c, const char *name, LLVMValueRef value)
+{
+    LLVMMetadataRef op[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)), value ? LLVMValueAsMetadata(value) : NULL};
+    return LLVMMDNodeInContext2(c->ctx, op, value ? 2 : 1);
+}
+
+void cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef h = hint(c, "llvm.loop.unroll.disable", NULL);
+    loop_hints(c, latch, &h, 1);
+}
+
+void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch)
+{
+    LLVMMetadataRef h = hint(c, "llvm.loop.vectorize.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0));
+    loop_hints(c, latch, &h, 1);
+}
+
+void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
+{
+    LLVMMetadataRef h[2] = {
+        hint(c, "llvm.loop.vectorize.predicate.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0)),
+        hint(c, "llvm.loop.vectorize.width", LLVMConstInt(c->t_i32, (unsigned long long)width, 0)),
+    };
+    loop_hints(c, latch, h, 2);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

@@ -27,7 +27,8 @@ static Win win_of(Cg *c, int v)
     int x = n->in[ir_mm_patches_operand(n)];
     const IrShape *xs = &N(c, x)->shape;
     int r = xs->rank;
-    int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
+    IrAttr a = ir_mm_window(n);
+    int64_t k = a.i[0], s = a.i[1], p = a.i[2];
     int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
     return (Win){x, {h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p}};
 }

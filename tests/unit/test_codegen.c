@@ -513,7 +513,7 @@ static int implicit_matmuls(const IrGraph *g)
 
 /* The same for channels a multiple of the vector (16 here): the weight
  * gradients' op(B) is then copied vector by vector, the pixel's place
- * carried from pixel to pixel (cg_implicit.c's pack_b_vectors).  Batch 17
+ * carried from pixel to pixel (cg_implicit.c's copy_b_vectors).  Batch 17
  * makes K = 17 × 25 = 425 pixels two chunks of 213, the second starting
  * inside an image's row (pixel 13 of plane 8); the first convolution has
  * stride 2 and padding. */

@@ -190,7 +190,7 @@ void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M,
  * rows[p·kn + k] points into the image, or at a constant of NR zeros. */
 bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
 void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
-                                LLVMValueRef p_hi, int NR, int VW, LLVMValueRef rows);
+                                LLVMValueRef p_hi, int NR, LLVMValueRef rows);
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

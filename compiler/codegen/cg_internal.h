@@ -43,6 +43,13 @@ typedef struct CgLoop {
 
 CgLoop       cg_loop_begin(Cg *c, LLVMValueRef begin, LLVMValueRef end, const char *name);
 void         cg_loop_end(Cg *c, CgLoop *l);
+/* LLVM's hints (llvm.loop metadata) for the loop whose last block, before
+ * cg_loop_end, is latch: hint i is names[i] with the i1 or i32 vals[i], or
+ * the name alone when vals[i] is NULL (at most CG_LOOP_HINTS_MAX).  The loop
+ * ID is a node whose first operand is itself: made around a temporary,
+ * which then takes its place. */
+enum { CG_LOOP_HINTS_MAX = 4 };
+void         cg_loop_hints(Cg *c, LLVMBasicBlockRef latch, const char *const *names, const LLVMValueRef *vals, int n);
 
 LLVMValueRef cg_i64(Cg *c, int64_t v);
 LLVMValueRef cg_real(Cg *c, double v);

@@ -26,8 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
-
 #include "cg_internal.h"
 #include "cg_module.h"  /* CG_TINY_MACS, CG_TINY_N */
 
@@ -356,17 +354,10 @@ enum { DG = 4, DS = 2, DU = 4, DV = 16 };
 /* Marks the loop that `latch` closes (its last block, before cg_loop_end)
  * as not to be unrolled: unrolled whole, a short k loop's loads of W no
  * longer depend on k, LICM lifts them out of the loop over x's rows, and
- * they spill (5 us instead of 1.8).  A loop ID is a node whose first
- * operand is the node itself: made around a temporary, which then takes
- * its place. */
+ * they spill (5 us instead of 1.8). */
 static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef flag = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
-    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, &flag, 1)};
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(ops[0], id);
-    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
-                    LLVMMetadataAsValue(c->ctx, id));
+    cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.unroll.disable"}, (LLVMValueRef[]){NULL}, 1);
 }
 
 /* Marks the loop that `latch` closes as not to be vectorized (nor
@@ -374,13 +365,8 @@ static void no_unroll(Cg *c, LLVMBasicBlockRef latch)
  * runtime checks, an epilogue loop) only costs LLVM's time. */
 static void no_vectorize(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef flag[2] = {LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
-                               LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0))};
-    LLVMMetadataRef ops[2] = {LLVMTemporaryMDNode(c->ctx, NULL, 0), LLVMMDNodeInContext2(c->ctx, flag, 2)};
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, 2);
-    LLVMMetadataReplaceAllUsesWith(ops[0], id);
-    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
-                    LLVMMetadataAsValue(c->ctx, id));
+    cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.enable"},
+                  (LLVMValueRef[]){LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0)}, 1);
 }
 
 /* One level of the halving tree.  x, and y when not NULL, hold `cols`

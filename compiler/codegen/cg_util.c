@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>  /* LLVMTemporaryMDNode: a loop ID refers to itself */
+
 #include "cg_internal.h"
 #include "nnc_runtime.h"  /* RtCtx: the layout the generated code reads */
 
@@ -56,6 +58,20 @@ void cg_loop_end(Cg *c, CgLoop *l)
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMBuildBr(c->b, l->head);
     LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+void cg_loop_hints(Cg *c, LLVMBasicBlockRef latch, const char *const *names, const LLVMValueRef *vals, int n)
+{
+    LLVMMetadataRef ops[CG_LOOP_HINTS_MAX + 1] = {LLVMTemporaryMDNode(c->ctx, NULL, 0)};
+    for (int i = 0; i < n && i < CG_LOOP_HINTS_MAX; i++) {
+        LLVMMetadataRef hint[2] = {LLVMMDStringInContext2(c->ctx, names[i], strlen(names[i])),
+                                   vals[i] ? LLVMValueAsMetadata(vals[i]) : NULL};
+        ops[1 + i] = LLVMMDNodeInContext2(c->ctx, hint, vals[i] ? 2 : 1);
+    }
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, (size_t)(n < CG_LOOP_HINTS_MAX ? n : CG_LOOP_HINTS_MAX) + 1);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(c->ctx, id));
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

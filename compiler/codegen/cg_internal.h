@@ -43,11 +43,17 @@ typedef struct CgLoop {
 
 CgLoop       cg_loop_begin(Cg *c, LLVMValueRef begin, LLVMValueRef end, const char *name);
 void         cg_loop_end(Cg *c, CgLoop *l);
-/* Hints on the loop that `latch` closes (its last block, taken before
- * cg_loop_end): never unrolled; not vectorized nor interleaved; if
- * vectorized, then `width` iterations to a vector (the vectorizer weighs
- * no other width) and the last iterations in the vector body under a mask
- * (no vector epilogue, no scalar remainder). */
+/* LLVM's hints (llvm.loop metadata) for the loop whose last block, before
+ * cg_loop_end, is latch: hint i is names[i] with the i1 or i32 vals[i], or
+ * the name alone when vals[i] is NULL (at most CG_LOOP_HINTS_MAX).  The loop
+ * ID is a node whose first operand is itself: made around a temporary,
+ * which then takes its place. */
+enum { CG_LOOP_HINTS_MAX = 4 };
+void         cg_loop_hints(Cg *c, LLVMBasicBlockRef latch, const char *const *names, const LLVMValueRef *vals, int n);
+/* Three by name: never unrolled; not vectorized nor interleaved; if
+ * vectorized, then `width` iterations to a vector (the vectorizer weighs no
+ * other width) and the last iterations in the vector body under a mask (no
+ * vector epilogue, no scalar remainder). */
 void         cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch);
 void         cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch);
 void         cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width);
@@ -198,7 +204,7 @@ void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M,
  * rows[p·kn + k] points into the image, or at a constant of NR zeros. */
 bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
 void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
-                                LLVMValueRef p_hi, int NR, int VW, LLVMValueRef rows);
+                                LLVMValueRef p_hi, int NR, LLVMValueRef rows);
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

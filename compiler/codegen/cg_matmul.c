@@ -1087,7 +1087,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMBuildStore(c->b, tag_key, tag_mat);
     LLVMBuildStore(c->b, chunk.iv, tag_chunk);
     if (b_rows) {
-        cg_implicit_b_rows(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
+        cg_implicit_b_rows(c, v, k0, kn, mm.n, p_lo, p_hi, NR, packB);
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {

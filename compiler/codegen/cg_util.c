@@ -60,46 +60,36 @@ void cg_loop_end(Cg *c, CgLoop *l)
     LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 
-/* Marks the loop that `latch` closes (its last block, before cg_loop_end)
- * with n hints.  A loop ID is a node whose first operand is the node
- * itself: made around a temporary, which then takes its place. */
-static void loop_hints(Cg *c, LLVMBasicBlockRef latch, LLVMMetadataRef *hints, int n)
+void cg_loop_hints(Cg *c, LLVMBasicBlockRef latch, const char *const *names, const LLVMValueRef *vals, int n)
 {
-    LLVMMetadataRef ops[3] = {LLVMTemporaryMDNode(c->ctx, NULL, 0)};
-    for (int k = 0; k < n && k < 2; k++)
-        ops[1 + k] = hints[k];
-    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, (size_t)n + 1);
+    LLVMMetadataRef ops[CG_LOOP_HINTS_MAX + 1] = {LLVMTemporaryMDNode(c->ctx, NULL, 0)};
+    for (int i = 0; i < n && i < CG_LOOP_HINTS_MAX; i++) {
+        LLVMMetadataRef hint[2] = {LLVMMDStringInContext2(c->ctx, names[i], strlen(names[i])),
+                                   vals[i] ? LLVMValueAsMetadata(vals[i]) : NULL};
+        ops[1 + i] = LLVMMDNodeInContext2(c->ctx, hint, vals[i] ? 2 : 1);
+    }
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c->ctx, ops, (size_t)(n < CG_LOOP_HINTS_MAX ? n : CG_LOOP_HINTS_MAX) + 1);
     LLVMMetadataReplaceAllUsesWith(ops[0], id);
     LLVMSetMetadata(LLVMGetBasicBlockTerminator(latch), LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
                     LLVMMetadataAsValue(c->ctx, id));
 }
 
-/* A hint {!"name", value} (i1 or i32), or {!"name"} when value is NULL. */
-static LLVMMetadataRef hint(Cg *c, const char *name, LLVMValueRef value)
-{
-    LLVMMetadataRef op[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)), value ? LLVMValueAsMetadata(value) : NULL};
-    return LLVMMDNodeInContext2(c->ctx, op, value ? 2 : 1);
-}
-
 void cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef h = hint(c, "llvm.loop.unroll.disable", NULL);
-    loop_hints(c, latch, &h, 1);
+    cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.unroll.disable"}, (LLVMValueRef[]){NULL}, 1);
 }
 
 void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch)
 {
-    LLVMMetadataRef h = hint(c, "llvm.loop.vectorize.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0));
-    loop_hints(c, latch, &h, 1);
+    cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.enable"},
+                  (LLVMValueRef[]){LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0)}, 1);
 }
 
 void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
 {
-    LLVMMetadataRef h[2] = {
-        hint(c, "llvm.loop.vectorize.predicate.enable", LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0)),
-        hint(c, "llvm.loop.vectorize.width", LLVMConstInt(c->t_i32, (unsigned long long)width, 0)),
-    };
-    loop_hints(c, latch, h, 2);
+    cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.predicate.enable", "llvm.loop.vectorize.width"},
+                  (LLVMValueRef[]){LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), LLVMConstInt(c->t_i32, (unsigned)width, 0)},
+                  2);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

@@ -701,7 +701,8 @@ static double *implicit_rows(IrEval *ev, int node)
     int64_t id[IR_MAX_RANK], len;
     resolve(ev, x, id);
     int r = x->rank;
-    int64_t k = n->a.i[4], s = n->a.i[5], p = n->a.i[6];
+    IrAttr w = ir_mm_window(n);
+    int64_t k = w.i[0], s = w.i[1], p = w.i[2];
     ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], ir_window_out(id[r - 3], k, s, p),
                ir_window_out(id[r - 2], k, s, p), k, s, p};
     len = g.planes * g.ho * g.wo * k * k * g.c;

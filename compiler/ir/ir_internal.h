@@ -39,6 +39,19 @@ static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
 static inline bool ir_mm_lead(const IrNode *n) { return n->a.i[2] != 0; }
 static inline int ir_mm_patches(const IrNode *n) { return (int)n->a.i[3]; }  /* 0, IR_MM_PATCHES_A or _B */
 static inline int ir_mm_patches_operand(const IrNode *n) { return ir_mm_patches(n) - 1; }  /* 0 (A), 1 (B), -1: none */
+/* The window of the operand read as patches, i[4..6]: the window attributes
+ * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
+ * rules' window_geometry and windowed read it as they read that op's. */
+static inline IrAttr ir_mm_window(const IrNode *n) { return (IrAttr){.i = {n->a.i[4], n->a.i[5], n->a.i[6]}}; }
+/* Marks matmul attributes `a` as reading operand `which` (IR_MM_PATCHES_A
+ * or _B) as patches under the window of attributes w (i[0..2]). */
+static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
+{
+    a->i[3] = which;
+    a->i[4] = w->i[0];
+    a->i[5] = w->i[1];
+    a->i[6] = w->i[2];
+}
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,

@@ -308,7 +308,7 @@ static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
     if (ir_mm_patches(n) != IR_MM_PATCHES_A && ir_mm_patches(n) != IR_MM_PATCHES_B)
         return "matmul reads patches of operand 1 or 2 only";
     const IrShape *x = in_shape(g, n, ir_mm_patches_operand(n)), *rows = &n->a.shape;
-    IrAttr w = {.i = {n->a.i[4], n->a.i[5], n->a.i[6]}};
+    IrAttr w = ir_mm_window(n);
     const char *why = window_geometry(x, &w, false);
     if (why)
         return arena_printf(g->arena, "the image read as patches %s", why);

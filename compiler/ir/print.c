@@ -73,12 +73,14 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
     case IR_POW: sb_puts(sb, " ^"); put_num(sb, a->f); break;
     case IR_SUM: case IR_MEAN: case IR_RMAX: put_mask(sb, a->i[0]); break;
     case IR_MATMUL: case IR_MATMUL_EPI:
-        if (a->i[0]) sb_puts(sb, " ta");
-        if (a->i[1]) sb_puts(sb, " tb");
-        if (a->i[2]) sb_puts(sb, " lead");
-        if (a->i[3])  /* passes/implicit.c */
-            sb_printf(sb, " %s patches k %lld stride %lld pad %lld", a->i[3] == 1 ? "a" : "b", (long long)a->i[4],
-                      (long long)a->i[5], (long long)a->i[6]);
+        if (ir_mm_ta(n)) sb_puts(sb, " ta");
+        if (ir_mm_tb(n)) sb_puts(sb, " tb");
+        if (ir_mm_lead(n)) sb_puts(sb, " lead");
+        if (ir_mm_patches(n)) {  /* passes/implicit.c */
+            IrAttr w = ir_mm_window(n);
+            sb_printf(sb, " %s patches k %lld stride %lld pad %lld", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b",
+                      (long long)w.i[0], (long long)w.i[1], (long long)w.i[2]);
+        }
         break;
     case IR_PERMUTE:
         sb_puts(sb, " (");

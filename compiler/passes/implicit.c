@@ -93,10 +93,7 @@ int pass_implicit_patches(IrGraph *g)
         }
         const IrNode *pn = &g->nodes[from[i]];
         IrAttr a = s->a;
-        a.i[3] = form[i] == USE_A ? IR_MM_PATCHES_A : IR_MM_PATCHES_B;
-        a.i[4] = pn->a.i[0];
-        a.i[5] = pn->a.i[1];
-        a.i[6] = pn->a.i[2];
+        ir_mm_set_patches(&a, form[i] == USE_A ? IR_MM_PATCHES_A : IR_MM_PATCHES_B, &pn->a);
         a.shape = g->nodes[s->in[0]].shape;   /* the rows as the matmul sees them */
         int *in = ARENA_ARRAY(g->arena, int, s->nin + 1);
         for (int k = 0; k < s->nin; k++)

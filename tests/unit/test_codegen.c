@@ -657,8 +657,9 @@ static void test_primitive_values(void)
  * bits.  A two-convolution step (stride 2, then 1; both weight gradients
  * read swapped, k·k·C ≥ filters) compiled twice: by the pipeline, and with
  * its passes after `opt` run by hand without pass_implicit_patches; run on
- * the same inputs (bound by name), every output (loss, metric, each
- * updated parameter) must be the same bytes.  That the pass did its work
+ * the same inputs (bound by name), the first on one thread and on two,
+ * every output (loss, metric, each updated parameter) must be the same
+ * bytes.  That the pass did its work
  * is asserted too: five matmuls read patches in the first graph (both
  * forwards, both weight gradients, the second's input gradient as a
  * convolution: conv_grad.c), none in the second. */
@@ -679,7 +680,7 @@ static int implicit_matmuls(const IrGraph *g)
 
 /* The same for channels a multiple of the vector (16 here): the weight
  * gradients' op(B) is then copied vector by vector, the pixel's place
- * carried from pixel to pixel (cg_implicit.c's pack_b_vectors).  Batch 17
+ * carried from pixel to pixel (cg_implicit.c's copy_b_vectors).  Batch 17
  * makes K = 17 × 25 = 425 pixels two chunks of 213, the second starting
  * inside an image's row (pixel 13 of plane 8); the first convolution has
  * stride 2 and padding. */
@@ -702,6 +703,22 @@ static const char implicit_rows_model[] =
     "    input x: f32[32, 9, 9]\n"
     "    target y: class(3)\n"
     "    c1 = relu(conv2d(x, 13, kernel: 3, stride: 2, padding: 1))\n"
+    IMPLICIT_TAIL;
+
+/* Rows in place as above, with items that claims cut apart: a 2×2 kernel
+ * over 32 channels is 4 panels, and 25 filters are 3 blocks of 9 rows (the
+ * last cut by M), so 12 items (cg_matmul.c's items_are_tiles), 8 claims on
+ * two threads, most of them across two panels; a thread that runs items of
+ * one panel in a row reuses their pointers (the slot's tag).  Batch 17:
+ * K = 17 × 25 = 425 pixels in two chunks (stride 2: at most 63 pixels an
+ * example, so that batch_split leaves the bias gradients alone, as the
+ * pipeline without patches does).  Run on one thread and on two: the same
+ * bits as without patches. */
+static const char implicit_groups_model[] =
+    "model implicit_groups {\n"
+    "    input x: f32[32, 9, 9]\n"
+    "    target y: class(3)\n"
+    "    c1 = relu(conv2d(x, 25, kernel: 2, stride: 2, padding: 1))\n"
     IMPLICIT_TAIL;
 
 /* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
@@ -733,6 +750,11 @@ static void test_implicit_vectors_same_bits(void)
 static void test_implicit_rows_same_bits(void)
 {
     implicit_same_bits(implicit_rows_model, 17, 5, 1);
+}
+
+static void test_implicit_groups_same_bits(void)
+{
+    implicit_same_bits(implicit_groups_model, 17, 5, 1);
 }
 
 static void test_implicit_wide_same_bits(void)
@@ -779,23 +801,29 @@ static void implicit_same_bits(const char *model, int batch, int matmuls, int co
     JitEntry entry_a = jit_compile(ga, with.plan), entry_b = jit_compile(gb, plan_b);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
-    JitRun ra, rb;
-    jit_run(&ra, entry_a, ga, with.plan, &ea, NULL);
+    JitRun ra[2], rb;   /* with patches on one thread and on two (claims of the call on both) */
+    RtPool *pool = rt_pool_create(2);
+    jit_run(&ra[0], entry_a, ga, with.plan, &ea, NULL);
+    jit_run(&ra[1], entry_a, ga, with.plan, &ea, pool);
+    rt_pool_destroy(pool);
     jit_run(&rb, entry_b, gb, plan_b, &eb, NULL);
     CU_ASSERT_EQUAL_FATAL(ga->nouts, gb->nouts);
-    for (int o = 0; o < ga->nouts; o++) {
-        const IrNode *na, *nb;
-        const uint8_t *a = jit_output(&ra, ga, with.plan, &ga->outs[o], &na);
-        const uint8_t *b = jit_output(&rb, gb, plan_b, &gb->outs[o], &nb);
-        CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
-        CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
-        size_t bytes = (size_t)ir_elems(&na->shape, batch) * (size_t)ir_type_size(na->type);
-        bool same = memcmp(a, b, bytes) == 0;
-        if (!same)
-            fprintf(stderr, "implicit patches: output %s differs from the step without them\n", ga->outs[o].name);
-        CU_ASSERT(same);
-    }
-    jit_run_free(&ra);
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < ga->nouts; o++) {
+            const IrNode *na, *nb;
+            const uint8_t *a = jit_output(&ra[t], ga, with.plan, &ga->outs[o], &na);
+            const uint8_t *b = jit_output(&rb, gb, plan_b, &gb->outs[o], &nb);
+            CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
+            CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
+            size_t bytes = (size_t)ir_elems(&na->shape, batch) * (size_t)ir_type_size(na->type);
+            bool same = memcmp(a, b, bytes) == 0;
+            if (!same)
+                fprintf(stderr, "implicit patches on %d thread%s: output %s differs from the step without them\n", t + 1,
+                        t ? "s" : "", ga->outs[o].name);
+            CU_ASSERT(same);
+        }
+    jit_run_free(&ra[0]);
+    jit_run_free(&ra[1]);
     jit_run_free(&rb);
     ir_eval_free(&ea);
     ir_eval_free(&eb);
@@ -910,6 +938,7 @@ static const TestCase tests[] = {
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},
     {"convolutions read as patches keep the bits, rows in place", test_implicit_rows_same_bits},
+    {"convolutions read as patches keep the bits, rows in place in claims", test_implicit_groups_same_bits},
     {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {"a weight's gradient over batch and sequence reads its rows in place", test_lead_in_place},

@@ -17,8 +17,8 @@
  *             beside a busy process can take several times one thread's
  *             (a worker descheduled holding a claim), and a short run pays
  *             for every such step (the workers' scratch arenas grow in the
- *             probe's first step on the threads, which the median leaves
- *             out);
+ *             probe's first step on the threads, which the median and the
+ *             stall test leave out);
  *   probe     2·PROBE steps alternate threads, one, threads, one, ...; the
  *             threads win when their median is MARGIN shorter than one
  *             thread's, else one thread does (a tie, or a gain within
@@ -76,7 +76,8 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * the time, and its default ran 3-7% slower than --threads 1. */
 #define MARGIN 0.05
 /* How long, against the rest of a step on the threads, its waits for
- * stalled workers may be before the step counts as stalled.  On a busy
+ * stalled workers may be before the step counts as stalled (and at least
+ * STALL_MIN).  On a busy
  * machine a stall is a time slice or more of another process, several
  * times a small step (the MLP's 0.17 ms: 5-15 ms).  pool.c's test of a
  * stall (a wait longer than the caller's own claims and 200 us) can also
@@ -86,6 +87,12 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * it.  A large step that stalls for less than itself is left to the
  * medians and the drift. */
 #define STALL_SHARE 1.0
+/* And at least this long, seconds: a stall beside a busy process is a time
+ * slice or more of another process (the MLP's 5-15 ms, session 28); on an
+ * idle VM a worker that lost its CPU for a moment made the caller wait 230-
+ * 280 us in a 0.5 ms step of the MLP now and then (a Zen 4 VM, session
+ * 29), and each sent half an epoch to one thread, 1.5x slower there. */
+#define STALL_MIN 1e-3
 
 static double median3(const double *x)
 {
@@ -142,7 +149,12 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
 {
     if (!s->on || !comparable)
         return;
-    if (!rt_pace_serial(s) && stalled > STALL_SHARE * (seconds - stalled)) {
+    /* The run's first step on the threads is no test of stalls: the
+     * workers' scratch arenas grow in it and they touch their memory for
+     * the first time (an idle Zen 4 VM's MLP waited 280 us on them in a
+     * 0.6 ms step, which then ended its probes, session 29).  The probe's
+     * median leaves that step out. */
+    if (!rt_pace_serial(s) && s->threaded++ > 0 && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
         if (s->phase == RT_PACE_PROBE) {  /* the threads lost this probe */
             run_winner(s, 1, stalled, 0);  /* one thread: no drift test, no ref */

@@ -503,8 +503,20 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
 
 void rt_pool_set_serial(RtPool *p, int serial)
 {
-    if (p)
-        p->serial = serial != 0;
+    if (!p)
+        return;
+    /* Leaving serial mode: the workers slept through it.  A generation
+     * without a call wakes them now (they find no claim and spin into the
+     * step's first calls); woken by those calls (WAKE_AFTER into a call, or
+     * at its start for LONG_TASKS), they joined a futex call and a scheduler
+     * round trip late in each call of a short step, and the chooser's probe
+     * (pace.c), which alternates steps on one thread and on the threads,
+     * timed every step on the threads that way. */
+    if (p->serial && !serial && atomic_load(&p->sleepers) > 0)
+        start_generation(p);
+    if (p->serial && !serial)
+        p->solo_left = p->solo_next = 0;
+    p->serial = serial != 0;
 }
 
 /* ---- scratch memory ---------------------------------------------------------------------- */

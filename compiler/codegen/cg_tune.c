@@ -41,7 +41,8 @@ static const CgTune tunes[] = {
     /* Zen 5 (measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs
      * for 14 loads a k step (6 × 32: 12 FMAs for 8 loads) */
     {"avx512-full", 64, 12, 2},
-    /* Zen 4 class: one 512-bit FMA a cycle; the same tile (half the FMA rate, twice the latency in cycles) */
+    /* Zen 4 class (measured on Zen 4: 6 × 4, 8 × 3, 14 × 2 zmm and 12 × 2, 6 × 2 ymm took 1.01-1.44 of this
+     * tile's CPU per step, docs/training.md): one 512-bit FMA a cycle; the same tile */
     {"avx512-split", 64, 12, 2},
     /* AVX2 (Haswell to Zen 3): 6 × 16 = 12 ymm accumulators, 2 of B, 1 broadcast: 15 of 16 registers */
     {"avx2", 32, 6, 2},

@@ -171,7 +171,7 @@ static void test_budget_of_the_loss(void)
 }
 
 /* A step on the threads that waited for stalled workers longer than the
- * rest of it took ends a probe (one thread wins: the probe's
+ * rest of it took, and 1 ms, ends a probe (one thread wins: the probe's
  * other steps on the threads are not run) or a run on the threads (the run
  * goes on on one thread for 0.5 s); a shorter wait does neither.  Its
  * medians would not see it: the steps after a stall are quick (the pool
@@ -212,6 +212,23 @@ static void test_stalled_step(void)
     CU_ASSERT_EQUAL(s.probes, 1);
     feed(&s, 10 + 6, 1e-3, 2e-3);                 /* the budget spent: a probe, the threads win again */
     CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_EQUAL(s.serial, 0);
+
+    /* the run's first step on the threads is no test (the workers' arenas
+     * grow in it), and a wait under 1 ms is no stall however short the step */
+    rt_pace_init(&s, 2);
+    feed(&s, 2, 1e-3, 1e-3);                      /* warm-up */
+    rt_pace_step(&s, 12e-3, 11e-3, 1);            /* the first on the threads: 11 ms waited, not a stall */
+    CU_ASSERT_EQUAL(s.stalls, 0);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    rt_pace_step(&s, 1e-3, 0, 1);                 /* one thread */
+    rt_pace_step(&s, 0.5e-3, 0.28e-3, 1);         /* 0.28 ms waited, 0.22 of work: under 1 ms, not a stall */
+    CU_ASSERT_EQUAL(s.stalls, 0);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    rt_pace_step(&s, 1e-3, 0, 1);
+    rt_pace_step(&s, 0.5e-3, 0, 1);
+    rt_pace_step(&s, 1e-3, 0, 1);                 /* the probe's median: 0.5 ms on the threads, 1 on one */
+    CU_ASSERT_EQUAL(s.probes, 1);
     CU_ASSERT_EQUAL(s.serial, 0);
 }
 

@@ -244,6 +244,15 @@ static void stall_on_worker(void *arg, int64_t begin, int64_t end)
         ;
 }
 
+/* A task whose claims take ~200 us each. */
+static void slow_record(void *arg, int64_t begin, int64_t end)
+{
+    double until = now_us() + 200;
+    while (now_us() < until)
+        ;
+    record(arg, begin, end);
+}
+
 static void test_stalled_worker_goes_solo(void)
 {
     RtPool *p = rt_pool_create(2);
@@ -271,6 +280,19 @@ static void test_stalled_worker_goes_solo(void)
     for (int i = 0; i < k && i < MAXREC; i++)
         mine += pthread_equal(c.who[i], pthread_self()) != 0;
     CU_ASSERT_EQUAL(mine, k);
+    /* Leaving serial mode drops the solo calls left (15 of 16): a worker
+     * takes claims of the next calls (pace.c's probe times the threads). */
+    int64_t caller, before_workers, workers;
+    rt_pool_claims(p, &caller, &before_workers);
+    workers = before_workers;
+    for (int try = 0; try < 5 && workers == before_workers; try++) {
+        rt_pool_set_serial(p, 1);
+        rt_pool_set_serial(p, 0);
+        Chunks slow = {0};
+        rt_parallel(p, 8, slow_record, &slow);
+        rt_pool_claims(p, &caller, &workers);
+    }
+    CU_ASSERT(workers > before_workers);
     for (int rep = 0; rep < 40; rep++)  /* and back to parallel calls later: still every index once */
         check_visits(p, 1000);
     rt_pool_destroy(p);
@@ -290,14 +312,6 @@ static void test_late_worker_in_stream(void)
 
 /* Claims of ~200 us each: the caller wakes the sleeping workers (after its
  * first claim) and they take part: in 20 calls, workers run claims. */
-static void slow_record(void *arg, int64_t begin, int64_t end)
-{
-    double until = now_us() + 200;
-    while (now_us() < until)
-        ;
-    record(arg, begin, end);
-}
-
 static void test_workers_take_part(void)
 {
     for (int k = 1; k < NCOUNTS; k++) {

@@ -152,6 +152,10 @@ static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 static bool tiny_product(Cg *c, int v, const Mm *mm);
 
+/* The batch the step was planned for: the sizes the choices below weigh
+ * (64, the least a plan rounds to, for a graph compiled without a plan). */
+static int64_t planned_batch(const Cg *c) { return c->plan ? c->plan->batch : 64; }
+
 /* C with at most this many rows (at the plan's batch) in one matrix has
  * panels for items (few_rows_many_panels): all of A's rows of a chunk,
  * 128 × KC reals = 128 KB, stay in L2 while a thread's panels go over them. */
@@ -169,7 +173,7 @@ enum { PANEL_ITEM_ROWS = 128 };
 static bool few_rows_many_panels(Cg *c, int v, const Mm *mm)
 {
     const IrShape *s = &N(c, v)->shape;
-    int64_t batch = c->plan ? c->plan->batch : 64;
+    int64_t batch = planned_batch(c);
     if (ir_mm_patches(N(c, v)) || (s->rank != 2 && !mm->fold) || mm->n <= tile_nr(c))
         return false;
     return ir_elems(s, batch) / mm->n <= PANEL_ITEM_ROWS;
@@ -794,7 +798,7 @@ static void tile_store(Cg *c, LLVMValueRef accp[][CG_TILE_MAX_NRV], int MR, int 
  * tiled path with most of their products, as unit.codegen checks it. */
 static bool tiny_product(Cg *c, int v, const Mm *mm)
 {
-    int64_t batch = c->plan ? c->plan->batch : 64;
+    int64_t batch = planned_batch(c);
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 

@@ -505,15 +505,13 @@ void rt_pool_set_serial(RtPool *p, int serial)
 {
     if (!p)
         return;
-    /* Leaving serial mode: the workers slept through it.  A generation
-     * without a call wakes them now (they find no claim and spin into the
-     * step's first calls); woken by those calls (WAKE_AFTER into a call, or
-     * at its start for LONG_TASKS), they joined a futex call and a scheduler
-     * round trip late in each call of a short step, and the chooser's probe
-     * (pace.c), which alternates steps on one thread and on the threads,
-     * timed every step on the threads that way. */
-    if (p->serial && !serial && atomic_load(&p->sleepers) > 0)
-        start_generation(p);
+    /* Leaving serial mode ends the solo calls an earlier stall started (a
+     * stall before the one-thread steps says nothing of the workers now):
+     * the chooser's probe (pace.c) alternates steps on one thread and on
+     * the threads, and after the first step on the threads, whose wait for
+     * the workers' growing arenas can pass for a stall, its next steps on
+     * the threads ran on the caller alone and lost (an idle Zen 4 VM's MLP,
+     * session 29). */
     if (p->serial && !serial)
         p->solo_left = p->solo_next = 0;
     p->serial = serial != 0;

@@ -277,10 +277,15 @@ static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef
     return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
 }
 
-/* min(a, b) for i64 */
+/* min(a, b) and max(a, b) for i64 */
 static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+static LLVMValueRef imax(Cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), b, a, "");
 }
 
 /* ---- the epilogue: C's element from the product y ---------------------------------------- */
@@ -1132,8 +1137,7 @@ void cg_matmul_body(Cg *c, int v)
             cg_loop_end(c, &vk);
             cg_loop_end(c, &vg);
         }
-        LLVMValueRef lp_lo = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, p_lo, cg_i64(c, whole), ""), cg_i64(c, whole), p_lo, "");
-        CgLoop pp = cg_loop_begin(c, lp_lo, p_hi, "panel");
+        CgLoop pp = cg_loop_begin(c, imax(c, p_lo, cg_i64(c, whole)), p_hi, "panel");  /* the last panel, if the item has it */
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");

@@ -14,7 +14,7 @@
 
 #include "harness.h"
 #include "codegen/cg.h"
-#include "codegen/cg_internal.h"  /* cg_flat_elementwise */
+#include "codegen/cg_internal.h"  /* cg_flat_elementwise, cg_is_matmul */
 #include "codegen/cg_module.h"    /* cg_split, CG_TINY_MACS */
 #include "ir/gradcheck.h"
 #include "ir/ir_internal.h"     /* ir_mm_patches */
@@ -674,7 +674,7 @@ static int implicit_matmuls(const IrGraph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)
-        n += (g->nodes[i].op == IR_MATMUL || g->nodes[i].op == IR_MATMUL_EPI) && ir_mm_patches(&g->nodes[i]) != 0;
+        n += cg_is_matmul(g->nodes[i].op) && ir_mm_patches(&g->nodes[i]) != 0;
     return n;
 }
 
@@ -853,7 +853,7 @@ static void test_lead_in_place(void)
         bool lead = false;  /* else this tests some other product */
         for (int i = 0; i < g->n; i++) {
             const IrNode *n = &g->nodes[i];
-            lead |= (n->op == IR_MATMUL || n->op == IR_MATMUL_EPI) && ir_mm_lead(n) && !ir_mm_tb(n) && n->shape.rank == 2
+            lead |= cg_is_matmul(n->op) && ir_mm_lead(n) && !ir_mm_tb(n) && n->shape.rank == 2
                     && n->shape.dim[0] == 26 && n->shape.dim[1] == 64;
         }
         CU_ASSERT(lead);

@@ -160,7 +160,8 @@ static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRe
     cg_loop_end(c, &ly);
 }
 
-/* POOL_MAX: item (plane, oy) writes [ox, c]: y at each window's first maximum of x */
+/* POOL_MAX: item (plane, oy) writes [ox, c]: y at each window's first maximum of x
+ * (a relu folded in, pool_max(x, x) only: relu of it) */
 static void body_pool_max(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
@@ -176,9 +177,22 @@ static void body_pool_max(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef dst = mul(c, add(c, mul(c, item, G.wo), lx.iv), G.c);
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, slot(c, c->t_real, same ? best : pick, lc.iv), "");
-    cg_store(c, v, add(c, dst, lc.iv), r);
+    cg_store(c, v, add(c, dst, lc.iv), ir_pool_relu(n) ? cg_scalar_op(c, IR_RELU, r, NULL, NULL, 0) : r);
     cg_loop_end(c, &lc);
     cg_loop_end(c, &lx);
+}
+
+/* What POOL_MAX_T adds for channel lc of a window whose first maximum is at
+ * the pixel being written (hit): y there, times (the maximum > 0) when a
+ * relu is folded in (relu's backward, g · gt(P, 0), as its own kernel did
+ * it), else 0 */
+static LLVMValueRef grad_at(Cg *c, const IrNode *n, LLVMValueRef hit, LLVMValueRef y, LLVMValueRef best, LLVMValueRef lc)
+{
+    if (ir_pool_relu(n)) {
+        LLVMValueRef max = LLVMBuildLoad2(c->b, c->t_real, slot(c, c->t_real, best, lc), "max");
+        y = cg_scalar_op(c, IR_MUL, y, cg_scalar_op(c, IR_GT, max, cg_real(c, 0), NULL, 0), NULL, 0);
+    }
+    return LLVMBuildSelect(c->b, hit, y, cg_real(c, 0), "");
 }
 
 /* Whether the windows tile the image: stride k, no padding, no pixel left
@@ -216,7 +230,7 @@ static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const CgWindo
     LLVMValueRef dst = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
     LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
-    LLVMValueRef gv = LLVMBuildSelect(c->b, hit, cg_load(c, g, add(c, gsrc, lc.iv)), cg_real(c, 0), "");
+    LLVMValueRef gv = grad_at(c, n, hit, cg_load(c, g, add(c, gsrc, lc.iv)), best, lc.iv);
     cg_store(c, v, add(c, dst, lc.iv), LLVMBuildFAdd(c->b, cg_real(c, 0), gv, ""));  /* 0 + g: -0 becomes +0, as below */
     cg_loop_end(c, &lc);
     cg_loop_end(c, &lk);
@@ -259,7 +273,7 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
     LLVMValueRef d = add(c, dst, lc.iv);
-    LLVMValueRef gv = LLVMBuildSelect(c->b, hit, cg_load(c, g, add(c, gsrc, lc.iv)), cg_real(c, 0), "");
+    LLVMValueRef gv = grad_at(c, n, hit, cg_load(c, g, add(c, gsrc, lc.iv)), best, lc.iv);
     cg_store(c, v, d, LLVMBuildFAdd(c->b, cg_load(c, v, d), gv, ""));
     cg_loop_end(c, &lc);
     if_end(c, inside);

@@ -755,7 +755,8 @@ static int64_t clwin_argmax(const ClWin *g, const double *x, int64_t pl, int64_t
     return at;
 }
 
-/* POOL_MAX: x, y [..., H, W, C] -> [..., Ho, Wo, C]: y at each window's first maximum of x */
+/* POOL_MAX: x, y [..., H, W, C] -> [..., Ho, Wo, C]: y at each window's first maximum of x
+ * (a relu folded in: relu of it) */
 void eval_pool_max(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
@@ -765,12 +766,15 @@ void eval_pool_max(IrEval *ev, int node)
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
-                for (int64_t c = 0; c < g.c; c++)
-                    *o++ = y[(pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c];
+                for (int64_t c = 0; c < g.c; c++) {
+                    double v = y[(pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c];
+                    *o++ = ir_pool_relu(n) ? sc_relu(v, 0, 0, 0) : v;
+                }
 }
 
 /* POOL_MAX_T: x [..., H, W, C], y [..., Ho, Wo, C] -> x's shape: y of each window added
- * at its first maximum of x, windows in order (oy, then ox), as generated code adds them */
+ * at its first maximum of x, windows in order (oy, then ox), as generated code adds them
+ * (a relu folded in: y · (that maximum > 0), relu's backward) */
 void eval_pool_max_t(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
@@ -780,9 +784,11 @@ void eval_pool_max_t(IrEval *ev, int node)
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
-                for (int64_t c = 0; c < g.c; c++)
-                    out[(pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c]
-                        += y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
+                for (int64_t c = 0; c < g.c; c++) {
+                    int64_t at = (pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c;
+                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
+                    out[at] += ir_pool_relu(n) ? sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0) : v;
+                }
 }
 
 /* ---- fused regions --------------------------------------------------------------------- */

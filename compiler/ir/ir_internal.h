@@ -52,6 +52,10 @@ static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
     a->i[5] = w->i[1];
     a->i[6] = w->i[2];
 }
+/* POOL_MAX and POOL_MAX_T: i[3] = 1 when a relu is folded in (passes/pool_relu.c):
+ * POOL_MAX(x, x) writes relu of each window's maximum; POOL_MAX_T weighs y by
+ * (that maximum > 0), relu's backward.  Set after autodiff only. */
+static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
-#include "ir/ir_internal.h"  /* ir_mm_patches */
+#include "ir/ir_internal.h"  /* ir_mm_patches, ir_pool_relu */
 #include "passes/passes.h"
 
 static Arena arena;
@@ -576,6 +576,71 @@ static void test_implicit_patches_keeps(void)
     end();
 }
 
+/* ---- a relu folded into max pooling ------------------------------------------------------ */
+
+static int pool2(IrOp op, int x, int y)
+{
+    IrAttr a = {.i = {2, 2, 0}};
+    return ir_add(&g, op, (int[]){x, y}, 2, &a, SPAN_NONE);
+}
+
+/* A new graph of inputs x [B,4,4,2] (%0) and g [B,2,2,2] (%1) and P =
+ * pool_max(x, x) (%2); relu's backward g · gt(P, 0) */
+static int pool_graph(void)
+{
+    begin(IR_F32);
+    int x = input("x", (IrShape){4, {IR_BATCH, 4, 4, 2}});
+    input("g", (IrShape){4, {IR_BATCH, 2, 2, 2}});
+    return pool2(IR_POOL_MAX, x, x);
+}
+
+static int relu_grad(int p, double zero) { return bin(IR_MUL, 1, bin(IR_GT, p, cnst(zero))); }
+
+/* P = pool_max(x, x), relu(P), and the backward pool_max_t(x, g · gt(P, 0)):
+ * the relu is P, the product's g goes straight to pool_max_t, both flagged;
+ * the gt and the product die. */
+static void test_pool_relu(void)
+{
+    int p = pool_graph();
+    out("y", un(IR_RELU, p));
+    out("dx", pool2(IR_POOL_MAX_T, 0, relu_grad(p, 0)));
+    CU_ASSERT_EQUAL(run(pass_pool_relu), 3);
+    CU_ASSERT_EQUAL(run(pass_dce), 3);
+    ASSERT_STR(dump(), "%0=input x; %1=input g; %2=pool_max %0 %0; %3=pool_max_t %0 %1 | y=%2 dx=%3");
+    CU_ASSERT(ir_pool_relu(&g.nodes[2]));
+    CU_ASSERT(ir_pool_relu(&g.nodes[3]));
+    CU_ASSERT_EQUAL(run(pass_pool_relu), 0);
+    end();
+}
+
+/* What stays: a pooling also read by something other than a relu or gt(P, 0)
+ * (its relu stays, but the backward still folds: gt(P, 0) reads the
+ * unfolded P); a product read twice; a mask of the pooling of another image, or
+ * against another constant. */
+static void test_pool_relu_keeps(void)
+{
+    int p = pool_graph();
+    out("y", un(IR_RELU, p));
+    out("e", un(IR_EXP, p));
+    out("dx", pool2(IR_POOL_MAX_T, 0, relu_grad(p, 0)));
+    CU_ASSERT_EQUAL(run(pass_pool_relu), 1);
+    CU_ASSERT(!ir_pool_relu(&g.nodes[2]));
+    ASSERT_STR(dump(), "%0=input x; %1=input g; %2=pool_max %0 %0; %3=relu %2; %4=exp %2; %5=const 0; %6=gt %2 %5; "
+                       "%7=mul %1 %6; %8=pool_max_t %0 %1 | y=%3 e=%4 dx=%8");
+    CU_ASSERT(ir_pool_relu(&g.nodes[8]));
+    end();
+
+    p = pool_graph();
+    int m = relu_grad(p, 0);
+    out("dx", pool2(IR_POOL_MAX_T, 0, m));
+    out("m", m);
+    int x2 = input("x2", (IrShape){4, {IR_BATCH, 4, 4, 2}});
+    out("dx2", pool2(IR_POOL_MAX_T, x2, relu_grad(p, 0)));
+    out("dx3", pool2(IR_POOL_MAX_T, 0, relu_grad(p, 1)));
+    CU_ASSERT_EQUAL(run(pass_pool_relu), 0);
+    end();
+}
+
 /* ---- together ---------------------------------------------------------------------------- */
 
 static void test_pipeline(void)
@@ -620,6 +685,8 @@ static const TestCase tests[] = {
     {"dce: updates keep their inputs", test_dce_updates},
     {"implicit patches: forward and weight gradient", test_implicit_patches},
     {"implicit patches: all users or none", test_implicit_patches_keeps},
+    {"pool relu: the relu and its backward in the pooling", test_pool_relu},
+    {"pool relu: other readers, another window or constant", test_pool_relu_keeps},
     {"simplify, cse, dce together", test_pipeline},
     {NULL, NULL},
 };

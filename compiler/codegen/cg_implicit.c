@@ -144,120 +144,80 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
 }
 
 /* op(B)'s chunk when C is a multiple of VW, so that a vector of a panel is
- * VW channels of one tap: panel by panel, the pixels inside, each vector's
- * tap worked out once a panel, and the pixel's (plane, oy, ox) carried from
- * one pixel to the next instead of divided out of its number.  (Pixels
- * outside and panels inside, every vector's tap and every pixel's place
- * worked out by division, the copy was 22% of the MNIST CNN's second
- * convolution's weight gradient, whose items are one panel each:
- * cg_matmul.c's items_are_panels; 16% this way, perf cpu-clock at
- * --threads 1.)  That walk is PixelWalk's, what it does at each pixel
- * copy_b_vectors'.  (point_b_rows, which only works out a pointer per
- * pixel, goes by runs of a row instead.) */
-typedef struct PixelWalk {
-    const Win   *w;
-    CgLoop       panel, pixel;                /* the loops over the panels and over the chunk's pixels */
-    LLVMValueRef oxp, oyp, rowp;              /* allocas: the pixel's ox, oy, and its plane's first row of x */
-    LLVMValueRef ys, xs, prow;                /* the current pixel's oy·s, ox·s, plane row */
-    LLVMValueRef ox, oy;                      /* the current pixel's */
-    LLVMValueRef in[CG_TILE_MAX_NRV];         /* per vector of the panel: whether its columns are below n */
-    LLVMValueRef dy[CG_TILE_MAX_NRV], dx[CG_TILE_MAX_NRV], cc[CG_TILE_MAX_NRV];  /* its tap's offset, its first channel */
-} PixelWalk;
-
-/* Opens the loop over panels [p_lo, p_hi) of the chunk from pixel k0: each
- * of a panel's NR / VW vectors' tap and channel, and the chunk's first
- * pixel's place. */
-static void walk_panels(Cg *c, PixelWalk *pw, const Win *w, LLVMValueRef k0, int64_t n, LLVMValueRef p_lo,
-                        LLVMValueRef p_hi, int NR, int VW)
-{
-    LLVMBuilderRef b = c->b;
-    LLVMValueRef wo = cg_i64(c, w->g.wo), ho = cg_i64(c, w->g.ho), H = cg_i64(c, w->g.h);
-    LLVMValueRef C = cg_i64(c, w->g.c), k = cg_i64(c, w->g.k), pad = cg_i64(c, w->g.p), zero = cg_i64(c, 0);
-    pw->w = w;
-    LLVMValueRef q0 = LLVMBuildSDiv(b, k0, wo, "");
-    LLVMValueRef ox0 = LLVMBuildSRem(b, k0, wo, "ox0"), oy0 = LLVMBuildSRem(b, q0, ho, "oy0");
-    LLVMValueRef row0 = LLVMBuildNSWMul(b, LLVMBuildSDiv(b, q0, ho, ""), H, "plane_row0");
-    pw->oxp = cg_alloca(c, c->t_i64, NULL, "ox");
-    pw->oyp = cg_alloca(c, c->t_i64, NULL, "oy");
-    pw->rowp = cg_alloca(c, c->t_i64, NULL, "plane_row");
-    pw->panel = cg_loop_begin(c, p_lo, p_hi, "ipanel");
-    for (int h = 0; h < NR / VW; h++) {
-        LLVMValueRef j = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, pw->panel.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
-        pw->in[h] = LLVMBuildICmp(b, LLVMIntSLT, j, cg_i64(c, n), "");  /* n is a multiple of VW: all in or all past n */
-        LLVMValueRef jc = LLVMBuildSelect(b, pw->in[h], j, zero, "");
-        LLVMValueRef tap = LLVMBuildSDiv(b, jc, C, "tap");
-        pw->cc[h] = LLVMBuildSRem(b, jc, C, "c");
-        pw->dy[h] = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, k, ""), pad, "dy");
-        pw->dx[h] = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, k, ""), pad, "dx");
-    }
-    LLVMBuildStore(b, ox0, pw->oxp);
-    LLVMBuildStore(b, oy0, pw->oyp);
-    LLVMBuildStore(b, row0, pw->rowp);
-}
-
-/* Opens the loop over the chunk's kn pixels of the panel (pw->pixel.iv). */
-static void walk_pixels(Cg *c, PixelWalk *pw, LLVMValueRef kn)
-{
-    LLVMBuilderRef b = c->b;
-    pw->pixel = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
-    pw->ox = LLVMBuildLoad2(b, c->t_i64, pw->oxp, "ox");
-    pw->oy = LLVMBuildLoad2(b, c->t_i64, pw->oyp, "oy");
-    pw->prow = LLVMBuildLoad2(b, c->t_i64, pw->rowp, "plane_row");
-    pw->ys = LLVMBuildNSWMul(b, pw->oy, cg_i64(c, pw->w->g.s), "");
-    pw->xs = LLVMBuildNSWMul(b, pw->ox, cg_i64(c, pw->w->g.s), "");
-}
-
-/* Where vector h of the current pixel's row of the panel starts in x, and
- * whether it is inside the image (else it is zeros; the place is then the
- * plane's first pixel's, one that exists). */
-static LLVMValueRef walk_vector(Cg *c, const PixelWalk *pw, int h, LLVMValueRef *inside)
-{
-    LLVMBuilderRef b = c->b;
-    const Win *w = pw->w;
-    LLVMValueRef zero = cg_i64(c, 0);
-    LLVMValueRef iy = LLVMBuildNSWAdd(b, pw->ys, pw->dy[h], "iy"), ix = LLVMBuildNSWAdd(b, pw->xs, pw->dx[h], "ix");
-    *inside = LLVMBuildAnd(b, cg_in_image(c, iy, ix, w->g.h, w->g.w), pw->in[h], "inside");
-    LLVMValueRef py = LLVMBuildNSWAdd(b, pw->prow, LLVMBuildSelect(b, *inside, iy, zero, ""), "");
-    LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->g.w), ""), LLVMBuildSelect(b, *inside, ix, zero, ""), "");
-    return LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, px, cg_i64(c, w->g.c), ""), pw->cc[h], "");
-}
-
-/* Steps to the next pixel (ox, then oy, then the plane) and closes both loops. */
-static void walk_end(Cg *c, PixelWalk *pw)
-{
-    LLVMBuilderRef b = c->b;
-    LLVMValueRef zero = cg_i64(c, 0);
-    LLVMValueRef ox1 = LLVMBuildNSWAdd(b, pw->ox, cg_i64(c, 1), "");
-    LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntEQ, ox1, cg_i64(c, pw->w->g.wo), "");
-    LLVMBuildStore(b, LLVMBuildSelect(b, wrap, zero, ox1, ""), pw->oxp);
-    LLVMValueRef oy1 = LLVMBuildNSWAdd(b, pw->oy, LLVMBuildZExt(b, wrap, c->t_i64, ""), "");
-    LLVMValueRef wrap2 = LLVMBuildICmp(b, LLVMIntEQ, oy1, cg_i64(c, pw->w->g.ho), "");
-    LLVMBuildStore(b, LLVMBuildSelect(b, wrap2, zero, oy1, ""), pw->oyp);
-    LLVMBuildStore(b, LLVMBuildNSWAdd(b, pw->prow, LLVMBuildSelect(b, wrap2, cg_i64(c, pw->w->g.h), zero, ""), ""), pw->rowp);
-    cg_loop_end(c, &pw->pixel);
-    cg_loop_end(c, &pw->panel);
-}
-
-/* The copy: packB[(p·kn + k)·NR ..] = pixel k0 + k's NR columns of panel p,
- * vector by vector (zeros in the padding and past n). */
+ * VW channels of one tap: packB[(p·kn + k)·NR ..] = pixel k0 + k's NR
+ * columns of panel p, vector by vector (zeros in the padding and past n).
+ * Panel by panel, the pixels inside, each vector's tap worked out once a
+ * panel, and the pixel's (plane, oy, ox) carried from one pixel to the next
+ * instead of divided out of its number.  (Pixels outside and panels inside,
+ * every vector's tap and every pixel's place worked out by division, the
+ * copy was 22% of the MNIST CNN's second convolution's weight gradient,
+ * whose items are one panel each: cg_matmul.c's items_are_panels; 16% this
+ * way, perf cpu-clock at --threads 1.  point_b_rows, which only works out a
+ * pointer per pixel, goes by runs of a row instead.) */
 static void copy_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                            LLVMValueRef p_hi, int NR, int VW, LLVMValueRef packB)
 {
+    LLVMBuilderRef b = c->b;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
-    PixelWalk pw;
-    walk_panels(c, &pw, w, k0, n, p_lo, p_hi, NR, VW);
-    LLVMValueRef dst0 = real_at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pw.panel.iv, kn, ""), cg_i64(c, NR), ""));
-    walk_pixels(c, &pw, kn);
-    LLVMValueRef dst = real_at(c, dst0, LLVMBuildNSWMul(c->b, pw.pixel.iv, cg_i64(c, NR), ""));
+    LLVMValueRef wo = cg_i64(c, w->g.wo), ho = cg_i64(c, w->g.ho), H = cg_i64(c, w->g.h);
+    LLVMValueRef C = cg_i64(c, w->g.c), k = cg_i64(c, w->g.k), pad = cg_i64(c, w->g.p), zero = cg_i64(c, 0);
+    /* the chunk's first pixel: its ox, oy and its plane's first row of x,
+     * carried in allocas from pixel to pixel */
+    LLVMValueRef q0 = LLVMBuildSDiv(b, k0, wo, "");
+    LLVMValueRef ox0 = LLVMBuildSRem(b, k0, wo, "ox0"), oy0 = LLVMBuildSRem(b, q0, ho, "oy0");
+    LLVMValueRef row0 = LLVMBuildNSWMul(b, LLVMBuildSDiv(b, q0, ho, ""), H, "plane_row0");
+    LLVMValueRef oxp = cg_alloca(c, c->t_i64, NULL, "ox");
+    LLVMValueRef oyp = cg_alloca(c, c->t_i64, NULL, "oy");
+    LLVMValueRef rowp = cg_alloca(c, c->t_i64, NULL, "plane_row");
+    CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "ipanel");
+    /* per vector h of the panel: whether its columns are below n, its tap's
+     * offset (dy, dx) and its first channel */
+    LLVMValueRef in[CG_TILE_MAX_NRV], dy[CG_TILE_MAX_NRV], dx[CG_TILE_MAX_NRV], cc[CG_TILE_MAX_NRV];
     for (int h = 0; h < NR / VW; h++) {
-        LLVMValueRef inside, at = walk_vector(c, &pw, h, &inside);
-        LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w->x, at), "pv");
-        LLVMSetAlignment(x, align);
-        x = LLVMBuildSelect(c->b, inside, x, LLVMConstNull(vec), "");
-        LLVMSetAlignment(LLVMBuildStore(c->b, x, real_at(c, dst, cg_i64(c, h * VW))), align);
+        LLVMValueRef j = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, panel.iv, cg_i64(c, NR), ""), cg_i64(c, h * VW), "j");
+        in[h] = LLVMBuildICmp(b, LLVMIntSLT, j, cg_i64(c, n), "");  /* n is a multiple of VW: all in or all past n */
+        LLVMValueRef jc = LLVMBuildSelect(b, in[h], j, zero, "");
+        LLVMValueRef tap = LLVMBuildSDiv(b, jc, C, "tap");
+        cc[h] = LLVMBuildSRem(b, jc, C, "c");
+        dy[h] = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, k, ""), pad, "dy");
+        dx[h] = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, k, ""), pad, "dx");
     }
-    walk_end(c, &pw);
+    LLVMBuildStore(b, ox0, oxp);
+    LLVMBuildStore(b, oy0, oyp);
+    LLVMBuildStore(b, row0, rowp);
+    LLVMValueRef dst0 = real_at(c, packB, LLVMBuildNSWMul(b, LLVMBuildNSWMul(b, panel.iv, kn, ""), cg_i64(c, NR), ""));
+
+    CgLoop pixel = cg_loop_begin(c, cg_i64(c, 0), kn, "ipk");
+    LLVMValueRef ox = LLVMBuildLoad2(b, c->t_i64, oxp, "ox");
+    LLVMValueRef oy = LLVMBuildLoad2(b, c->t_i64, oyp, "oy");
+    LLVMValueRef prow = LLVMBuildLoad2(b, c->t_i64, rowp, "plane_row");
+    LLVMValueRef ys = LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.s), "");
+    LLVMValueRef xs = LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), "");
+    LLVMValueRef dst = real_at(c, dst0, LLVMBuildNSWMul(b, pixel.iv, cg_i64(c, NR), ""));
+    for (int h = 0; h < NR / VW; h++) {
+        /* vector h's place in x; outside the image it is zeros, read from
+         * the plane's first pixel (one that exists) */
+        LLVMValueRef iy = LLVMBuildNSWAdd(b, ys, dy[h], "iy"), ix = LLVMBuildNSWAdd(b, xs, dx[h], "ix");
+        LLVMValueRef inside = LLVMBuildAnd(b, cg_in_image(c, iy, ix, w->g.h, w->g.w), in[h], "inside");
+        LLVMValueRef py = LLVMBuildNSWAdd(b, prow, LLVMBuildSelect(b, inside, iy, zero, ""), "");
+        LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->g.w), ""), LLVMBuildSelect(b, inside, ix, zero, ""), "");
+        LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, px, C, ""), cc[h], "");
+        LLVMValueRef x = LLVMBuildLoad2(b, vec, cg_elem_ptr(c, w->x, at), "pv");
+        LLVMSetAlignment(x, align);
+        x = LLVMBuildSelect(b, inside, x, LLVMConstNull(vec), "");
+        LLVMSetAlignment(LLVMBuildStore(b, x, real_at(c, dst, cg_i64(c, h * VW))), align);
+    }
+    /* the next pixel: ox, then oy, then the plane */
+    LLVMValueRef ox1 = LLVMBuildNSWAdd(b, ox, cg_i64(c, 1), "");
+    LLVMValueRef wrap = LLVMBuildICmp(b, LLVMIntEQ, ox1, wo, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, wrap, zero, ox1, ""), oxp);
+    LLVMValueRef oy1 = LLVMBuildNSWAdd(b, oy, LLVMBuildZExt(b, wrap, c->t_i64, ""), "");
+    LLVMValueRef wrap2 = LLVMBuildICmp(b, LLVMIntEQ, oy1, ho, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, wrap2, zero, oy1, ""), oyp);
+    LLVMBuildStore(b, LLVMBuildNSWAdd(b, prow, LLVMBuildSelect(b, wrap2, H, zero, ""), ""), rowp);
+    cg_loop_end(c, &pixel);
+    cg_loop_end(c, &panel);
 }
 
 /* Where tap (dy, dx) of row q of output pixels (q = plane·ho + oy) reads x:

@@ -7,7 +7,7 @@
  * relu's g · gt(P, 0) then pooling's pool_max_t(x, ·) of it.  The relu and
  * its backward are each a kernel through memory: [B, 14, 14, 32] read and
  * written (1.6 MB at batch 64) for the MNIST CNN's first block, and the two
- * blocks' four kernels about 2.5% of a step's CPU.  The pooling kernels hold
+ * blocks' four kernels about 2% of a step's CPU.  The pooling kernels hold
  * each window's maximum in a register anyway:
  *   - relu(P) becomes P with ir_pool_relu set: the maximum, then relu, one
  *     store.  P's other readers may only be gt(P, 0): relu(P) > 0 exactly

@@ -77,7 +77,7 @@ void cg_implicit_pack_a(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, L
     CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "ar");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
-    ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
+    ii = cg_imin(c, ii, last, "pix");  /* a row past M: row M - 1 */
     LLVMValueRef dst = real_at(c, apack, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, kstride), ""));
     CgLoop q = cg_loop_begin(c, cg_i64(c, 0), kn, "ak");
     LLVMBuildStore(c->b, elem_of(c, &w, ii, LLVMBuildNSWAdd(c->b, k0, q.iv, "")), real_at(c, dst, q.iv));
@@ -129,7 +129,7 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
     CgLoop r = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, MR), "trow");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
-    ii = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ii, last, ""), ii, last, "pix");  /* a row past M: row M - 1 */
+    ii = cg_imin(c, ii, last, "pix");  /* a row past M: row M - 1 */
     /* up to 5×5 taps written out, each with its own constants (the pixel's
      * place is then one expression, computed once); more in a loop */
     int64_t taps = w.g.k * w.g.k, unrolled = taps <= 25 ? taps : 0;

@@ -60,6 +60,9 @@ void         cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width);
 
 LLVMValueRef cg_i64(Cg *c, int64_t v);
 LLVMValueRef cg_real(Cg *c, double v);
+/* min(a, b) and max(a, b) of two i64s, named `name` in the IR */
+LLVMValueRef cg_imin(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *name);
+LLVMValueRef cg_imax(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *name);
 /* i1: 0 <= v < n; and (iy, ix) inside an h x w image (a window's tap, or
  * a pixel, that is not in the padding) */
 LLVMValueRef cg_in_range(Cg *c, LLVMValueRef v, int64_t n);

@@ -295,8 +295,7 @@ static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item, cg_i64(c, per_row), ""), cg_i64(c, COLUMNS), "j0");
     LLVMValueRef o0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, orow, cg_i64(c, d), ""), j0, "o0");
     LLVMValueRef left = LLVMBuildNSWSub(c->b, cg_i64(c, d), j0, "");
-    LLVMValueRef width = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, cg_i64(c, COLUMNS), ""), left,
-                                         cg_i64(c, COLUMNS), "width");
+    LLVMValueRef width = cg_imin(c, left, cg_i64(c, COLUMNS), "width");
     LLVMValueRef start = cg_offset_of(c, os, os->rank, &rd.kept, o0);
     LLVMValueRef acc = cg_alloca(c, c->t_real, cg_i64(c, COLUMNS), "acc");
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), width, "z");

@@ -109,9 +109,9 @@ enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this
 static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
 {
     LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC / 2), ""), cg_i64(c, KC), "");
-    n = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, n, cg_i64(c, 1), ""), cg_i64(c, 1), n, "");
+    n = cg_imax(c, n, cg_i64(c, 1), "");
     LLVMValueRef kc = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, n, cg_i64(c, 1), ""), ""), n, "");
-    kc = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, kc, cg_i64(c, 1), ""), cg_i64(c, 1), kc, "kc");  /* K = 0: no chunk */
+    kc = cg_imax(c, kc, cg_i64(c, 1), "kc");  /* K = 0: no chunk */
     /* ceil(K / kc): with many chunks, n of depth kc may end before K does */
     *chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, kc, cg_i64(c, 1), ""), ""), kc, "chunks");
     return kc;
@@ -275,17 +275,6 @@ static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
     LLVMValueRef args[3] = {a, b, acc};
     return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
-}
-
-/* min(a, b) and max(a, b) for i64 */
-static LLVMValueRef imin(Cg *c, LLVMValueRef a, LLVMValueRef b)
-{
-    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
-}
-
-static LLVMValueRef imax(Cg *c, LLVMValueRef a, LLVMValueRef b)
-{
-    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), b, a, "");
 }
 
 /* ---- the epilogue: C's element from the product y ---------------------------------------- */
@@ -844,7 +833,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
     LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, blocks, "mat");
     LLVMValueRef i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
-    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, "")), "r");
+    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), cg_imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""), ""), "r");
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, lr.iv, "ii");
     LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), ii, "crow");
     epi_row(c, v, &epi, crow);
@@ -1052,7 +1041,7 @@ void cg_matmul_body(Cg *c, int v)
      * as without chunks; the epilogue runs after the last chunk. */
     CgLoop chunk = cg_loop_begin(c, cg_i64(c, 0), chunks, "kchunk");
     LLVMValueRef k0 = LLVMBuildNSWMul(c->b, chunk.iv, kc, "k0");
-    LLVMValueRef kn = imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""));
+    LLVMValueRef kn = cg_imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""), "");
     LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, cg_i64(c, 0), "first");
     LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, LLVMBuildNSWSub(c->b, chunks, cg_i64(c, 1), ""), "lastk");
     LLVMValueRef slot = LLVMBuildSelect(c->b, keep, chunk.iv, cg_i64(c, 0), "slot");
@@ -1117,14 +1106,15 @@ void cg_matmul_body(Cg *c, int v)
          * samples, fewest of 3-5 rounds, load average 7-8).  Only the
          * item's panels [p_lo, p_hi): whole ones up to wp_hi, then the last. */
         int64_t whole = mm.n / NR;
-        LLVMValueRef wp_hi = imin(c, p_hi, cg_i64(c, whole));
+        LLVMValueRef wp_hi = cg_imin(c, p_hi, cg_i64(c, whole), "");
         if (whole > 0) {
             LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
                                                 cg_i64(c, PACK_GROUP), "groups");
             CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
             LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
             CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
-            CgLoop vp = cg_loop_begin(c, g0, imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi), "vpanel");
+            LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
+            CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
             LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
             LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
             LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
@@ -1137,7 +1127,7 @@ void cg_matmul_body(Cg *c, int v)
             cg_loop_end(c, &vk);
             cg_loop_end(c, &vg);
         }
-        CgLoop pp = cg_loop_begin(c, imax(c, p_lo, cg_i64(c, whole)), p_hi, "panel");  /* the last panel, if the item has it */
+        CgLoop pp = cg_loop_begin(c, cg_imax(c, p_lo, cg_i64(c, whole), ""), p_hi, "panel");  /* the last panel, if the item has it */
         CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
         CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
@@ -1185,7 +1175,7 @@ void cg_matmul_body(Cg *c, int v)
                 arow[r] = at(c, apack, cg_i64(c, r * kcap));
     } else
         for (int r = 0; r < MR; r++) {
-            LLVMValueRef ii = imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""));
+            LLVMValueRef ii = cg_imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""), "");
             LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
                                      : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
             arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
@@ -1195,14 +1185,14 @@ void cg_matmul_body(Cg *c, int v)
         cg_implicit_tap_rows(c, v, i0, M, MR, trows);
     else if (ir_mm_patches(n) == IR_MM_PATCHES_A)
         cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, apack);
-    LLVMValueRef rows_here = imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""));
+    LLVMValueRef rows_here = cg_imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""), "");
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
     const IrShape *cs = &n->shape;
     LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
 
     CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "jb");
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
-    LLVMValueRef cols = imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""));
+    LLVMValueRef cols = cg_imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""), "");
     /* The accumulators start at 0, or at the partial sums of the chunks
      * before: a whole tile's straight from C, vector by vector; a tile cut
      * by M or N through the tile buffer (zero, then the elements there are).

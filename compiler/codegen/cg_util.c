@@ -13,6 +13,16 @@
 LLVMValueRef cg_i64(Cg *c, int64_t v) { return LLVMConstInt(c->t_i64, (unsigned long long)v, 1); }
 LLVMValueRef cg_real(Cg *c, double v) { return LLVMConstReal(c->t_real, v); }
 
+LLVMValueRef cg_imin(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *name)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, name);
+}
+
+LLVMValueRef cg_imax(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *name)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, name);
+}
+
 LLVMValueRef cg_in_range(Cg *c, LLVMValueRef v, int64_t n)
 {
     return LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, v, cg_i64(c, 0), ""),
@@ -183,8 +193,7 @@ LLVMValueRef cg_planned_base(Cg *c, int v)
         LLVMValueRef rounded = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, cg_batch(c), cg_i64(c, PLAN_BATCH_ROUND - 1), ""),
                                             cg_i64(c, -PLAN_BATCH_ROUND), "");
         LLVMValueRef floor = cg_i64(c, plan_round_batch(c->plan->batch));
-        LLVMValueRef bhat = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, rounded, floor, ""), rounded, floor,
-                                            "bhat");
+        LLVMValueRef bhat = cg_imax(c, rounded, floor, "bhat");
         off = LLVMBuildNSWAdd(c->b, off, LLVMBuildNSWMul(c->b, bhat, cg_i64(c, at.per_ex), ""), "off");
     }
     return LLVMBuildGEP2(c->b, c->t_i8, base, &off, 1, "t");

@@ -87,7 +87,10 @@ static LLVMValueRef erf_f32(Cg *c, LLVMValueRef x)
     LLVMValueRef ax = cg_call_real(c, "llvm.fabs", (LLVMValueRef[]){x}, 1);
     LLVMValueRef small = mul(c, x, horner(c, mul(c, x, x), series, TERMS));
     LLVMValueRef t = LLVMBuildFDiv(c->b, cg_real(c, 1), fma3(c, ax, cg_real(c, 0.3275911), cg_real(c, 1)), "");
-    LLVMValueRef tail = mul(c, horner(c, t, as, 6), exp_f32(c, LLVMBuildFNeg(c->b, mul(c, ax, ax), "")));
+    /* e^(−x·x), not e^(−|x|·|x|): the same value, and the same expression as
+     * GELU's derivative builds (exp(neg(mul z z))), so that in the fused
+     * backward the optimizer computes the exponential once for both. */
+    LLVMValueRef tail = mul(c, horner(c, t, as, 6), exp_f32(c, LLVMBuildFNeg(c->b, mul(c, x, x), "")));
     LLVMValueRef big = LLVMBuildFSub(c->b, cg_real(c, 1), tail, "");
     big = cg_call_real(c, "llvm.copysign", (LLVMValueRef[]){big, x}, 2);
     return sel(c, LLVMRealOLT, ax, cg_real(c, 1), small, big);  /* NaN: big, which is NaN */

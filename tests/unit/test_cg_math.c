@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cg.h"
 #include "harness.h"
 #include "jit_harness.h"
+#include "passes/pipeline.h"
 
 enum { SWEEP = 100000 };
 
@@ -132,11 +134,49 @@ static void test_sigmoid(void)
     check(&(Fn){"sigmoid", IR_SIGMOID, sigmoid_ref, -90, 30, 4}, also, COUNT(also), special, COUNT(special));
 }
 
+/* GELU's derivative, Φ(x) + x·φ(x), needs erf(z) and e^(−z²) of the same
+ * z = x/√2: erf's tail builds its e^(−z·z) from the same expression, so the
+ * fused kernel computes one exponential, one rounding (vrndscaleps) per
+ * element.  Two is what it took before (a sixth of the GPT's GELU backward). */
+static void test_erf_shares_exp(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    ir_init(&g, &arena, NULL, "gelu_grad", IR_F32);
+    IrShape shape = {2, {IR_BATCH, 512}};
+    int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &shape, SPAN_NONE);
+    int z2 = ir_unary(&g, IR_NEG, ir_binary(&g, IR_MUL, x, x, SPAN_NONE), SPAN_NONE);
+    int y = ir_binary(&g, IR_ADD, ir_unary(&g, IR_ERF, x, SPAN_NONE), ir_unary(&g, IR_EXP, z2, SPAN_NONE), SPAN_NONE);
+    ir_output(&g, "y", y, OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    pass_fuse(&g);
+    CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
+    IrPlan *plan = plan_memory(&g, 64);
+    StrBuf asm_text = {0};
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(cg_dump(&g, plan, "gg", &(CgOptions){.cpu = "znver4", .opt = 3}, CG_DUMP_ASM,
+                                  &asm_text, &err), 0);
+    const char *body = strstr(sb_cstr(&asm_text), "\ngg.body0.fused:\n");  /* not its wrapper, gg.k… */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+    const char *end = strstr(body, ".Lfunc_end");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    int rounds = 0;
+    for (const char *p = body; (p = strstr(p, "vrndscale")) != NULL && p < end; p++)
+        rounds++;
+    if (rounds != 1)
+        fprintf(stderr, "erf(x) + exp(-x*x): %d roundings in the kernel, not 1\n", rounds);
+    CU_ASSERT_EQUAL(rounds, 1);
+    sb_free(&asm_text);
+    arena_free(&arena);
+}
+
 static const TestCase tests[] = {
     {"exp is within 2 ulp of libm, edges exact", test_exp},
     {"erf is within 4 ulp of libm, edges exact", test_erf},
     {"tanh is within 3 ulp of libm, edges exact", test_tanh},
     {"sigmoid is within 4 ulp of libm, edges exact", test_sigmoid},
+    {"erf(x) and exp(-x*x) in one kernel compute one exponential", test_erf_shares_exp},
     {NULL, NULL},
 };
 

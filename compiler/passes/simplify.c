@@ -46,12 +46,10 @@ static int same_as(const Simplify *s, const IrNode *n, int x)
     return d->type == n->type && ir_shape_equal(&d->shape, &n->shape) ? x : -1;
 }
 
-/* Appends a new node in place of src node i: its location, layer and
+/* A node of a rewrite of src node i, of whatever shape its rule gives (a
+ * part of the rewrite, not its final value): i's location, layer and
  * autodiff provenance carry over, and it counts in i's stage, as ir_copy()
- * does for copies.  The shape rule runs on a scratch node first so that a
- * rewrite that does not fit returns -1 instead of recording an error. */
-/* A node of a rewrite of src node i that is not its final value (of any
- * shape its rule gives): i's location, layer and provenance, as emit. */
+ * does for copies. */
 static int emit_part(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAttr *a)
 {
     const IrNode *n = &s->src->nodes[i];
@@ -61,6 +59,9 @@ static int emit_part(Simplify *s, int i, IrOp op, const int *in, int nin, const 
     return id;
 }
 
+/* Appends a new node in place of src node i, as emit_part.  The shape rule
+ * runs on a scratch node first so that a rewrite that does not fit (not
+ * exactly i's shape and type) returns -1 instead of recording an error. */
 static int emit(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAttr *a)
 {
     const IrNode *n = &s->src->nodes[i];
@@ -141,7 +142,7 @@ static int reshape(Simplify *s, int i, int x)
     return emit(s, i, IR_RESHAPE, &y, 1, &n->a);
 }
 
-/* v's operand k if v is an op node, else -1. */
+/* Operand k of v if v is a node of op, else -1 (also for v = -1). */
 static int operand(const IrGraph *d, int v, IrOp op, int k)
 {
     return v >= 0 && d->nodes[v].op == op ? d->nodes[v].in[k] : -1;
@@ -156,7 +157,7 @@ static int other_factor(const IrGraph *d, int v, int x)
     return in[0] == x ? in[1] : in[1] == x ? in[0] : -1;
 }
 
-/* The gradient of a softmax p = e / Z, e = exp(x), Z = sum(e) over the last
+/* The gradient of a softmax p = e / Z, e = exp(x), Z = sum(e) over some
  * axes, as autodiff builds it from div's and sum's rules:
  *     (g / Z + broadcast(sum(−((g·p) / Z)))) · e
  * is p·(g − broadcast(sum(g·p))), which reads g and p alone.  Fused, the

@@ -16,6 +16,7 @@
 #include "passes.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 typedef struct Simplify {
     const IrGraph *src;
@@ -45,20 +46,29 @@ static int same_as(const Simplify *s, const IrNode *n, int x)
     return d->type == n->type && ir_shape_equal(&d->shape, &n->shape) ? x : -1;
 }
 
-/* Appends a new node in place of src node i: its location, layer and
+/* A node of a rewrite of src node i, of whatever shape its rule gives (a
+ * part of the rewrite, not its final value): i's location, layer and
  * autodiff provenance carry over, and it counts in i's stage, as ir_copy()
- * does for copies.  The shape rule runs on a scratch node first so that a
- * rewrite that does not fit returns -1 instead of recording an error. */
+ * does for copies. */
+static int emit_part(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAttr *a)
+{
+    const IrNode *n = &s->src->nodes[i];
+    int id = ir_add_like(&s->dst, s->src, i, op, in, nin, a);
+    if (id >= 0)
+        s->dst.nodes[id].fwd = n->fwd >= 0 ? s->map[n->fwd] : -1;
+    return id;
+}
+
+/* Appends a new node in place of src node i, as emit_part.  The shape rule
+ * runs on a scratch node first so that a rewrite that does not fit (not
+ * exactly i's shape and type) returns -1 instead of recording an error. */
 static int emit(Simplify *s, int i, IrOp op, const int *in, int nin, const IrAttr *a)
 {
     const IrNode *n = &s->src->nodes[i];
     IrNode scratch = {.op = op, .type = s->dst.ftype, .nin = nin, .in = (int *)in, .a = *a};
     if (ir_ops[op].shape(&s->dst, &scratch) || scratch.type != n->type || !ir_shape_equal(&scratch.shape, &n->shape))
         return -1;
-    int id = ir_add_like(&s->dst, s->src, i, op, in, nin, a);
-    if (id >= 0)
-        s->dst.nodes[id].fwd = n->fwd >= 0 ? s->map[n->fwd] : -1;
-    return id;
+    return emit_part(s, i, op, in, nin, a);
 }
 
 /* Values of an f32 graph are floats between nodes (interp.h); folding
@@ -132,6 +142,59 @@ static int reshape(Simplify *s, int i, int x)
     return emit(s, i, IR_RESHAPE, &y, 1, &n->a);
 }
 
+/* Operand k of v if v is a node of op, else -1 (also for v = -1). */
+static int operand(const IrGraph *d, int v, IrOp op, int k)
+{
+    return v >= 0 && d->nodes[v].op == op ? d->nodes[v].in[k] : -1;
+}
+
+/* The operand of the commutative a·b that is not x, or -1. */
+static int other_factor(const IrGraph *d, int v, int x)
+{
+    if (v < 0 || d->nodes[v].op != IR_MUL)
+        return -1;
+    const int *in = d->nodes[v].in;
+    return in[0] == x ? in[1] : in[1] == x ? in[0] : -1;
+}
+
+/* The gradient of a softmax p = e / Z, e = exp(x), Z = sum(e) over some
+ * axes, as autodiff builds it from div's and sum's rules:
+ *     (g / Z + broadcast(sum(−((g·p) / Z)))) · e
+ * is p·(g − broadcast(sum(g·p))), which reads g and p alone.  Fused, the
+ * first read x and took its maximum, exponentials and sum again (the GPT's
+ * attention backward: rmax, exp, sum and two divisions per element for a
+ * kernel whose result needs two multiplies).  Not exact: Z cancels in
+ * real arithmetic, not in rounded; the difference is the rounding of the
+ * divisions.  n is mul(X, e), factors in either order; -1 unless every
+ * node of the pattern is there, with both sums over the same axes. */
+static int softmax_grad(Simplify *s, int i, const int *in)
+{
+    const IrGraph *d = &s->dst;
+    for (int k = 0; k < 2; k++) {
+        int X = in[k], e = in[1 - k];
+        if (d->nodes[e].op != IR_EXP || d->nodes[X].op != IR_ADD)
+            continue;
+        for (int j = 0; j < 2; j++) {
+            int A = d->nodes[X].in[j], Bc = d->nodes[X].in[1 - j];
+            int g = operand(d, A, IR_DIV, 0), Z = operand(d, A, IR_DIV, 1);
+            int sm = operand(d, Bc, IR_BROADCAST, 0);
+            int q = operand(d, operand(d, sm, IR_SUM, 0), IR_NEG, 0);
+            int gp = operand(d, q, IR_DIV, 0);
+            int p = other_factor(d, gp, g);
+            if (g < 0 || operand(d, Z, IR_SUM, 0) != e || sm < 0 || operand(d, q, IR_DIV, 1) != Z || p < 0
+                || operand(d, p, IR_DIV, 0) != e || operand(d, p, IR_DIV, 1) != Z
+                || memcmp(d->nodes[sm].a.i, d->nodes[Z].a.i, sizeof d->nodes[Z].a.i) != 0)
+                continue;
+            IrAttr sum_a = d->nodes[sm].a, bc_a = d->nodes[Bc].a, none = {0};
+            int sum = emit_part(s, i, IR_SUM, &gp, 1, &sum_a);
+            int bc = sum < 0 ? -1 : emit_part(s, i, IR_BROADCAST, &sum, 1, &bc_a);
+            int diff = bc < 0 ? -1 : emit_part(s, i, IR_SUB, (int[]){g, bc}, 2, &none);
+            return diff < 0 ? -1 : emit(s, i, IR_MUL, (int[]){p, diff}, 2, &s->src->nodes[i].a);
+        }
+    }
+    return -1;
+}
+
 /* The value node i simplifies to in dst, or -1 to copy it.  in[] are its
  * operands renamed into dst. */
 static int simplify_node(Simplify *s, int i, const int *in)
@@ -161,7 +224,7 @@ static int simplify_node(Simplify *s, int i, const int *in)
             return zero_like(s, i, in[1]);
         if (is_value(d, in[0], 0))
             return zero_like(s, i, in[0]);
-        return -1;
+        return softmax_grad(s, i, in);
     case IR_DIV:
         return is_value(d, in[1], 1) ? same_as(s, n, in[0]) : -1;
     case IR_NEG:

@@ -92,7 +92,7 @@ fi
 "$nnc" --jit --color=never long_context.nn >"$tmp/log" 2>&1
 status=$?
 cat >"$tmp/want" <<'EOF'
-long_context.nn:20:17: error: the training step needs 258.2 GiB of memory at batch 8 (activations and inputs 258.2 GiB, parameters 8.3 MiB, optimizer state 16.6 MiB); this machine has N
+long_context.nn:20:17: error: the training step needs 257.8 GiB of memory at batch 8 (activations and inputs 257.8 GiB, parameters 8.3 MiB, optimizer state 16.6 MiB); this machine has N
     20 |     batch     = 8
        |                 ^
 long_context.nn: note: not even a batch of one fits

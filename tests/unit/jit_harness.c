@@ -161,3 +161,24 @@ double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *wha
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
     return jit_check_entry(entry, g, plan, ev, tol, what);
 }
+
+void jit_asm_count(const IrGraph *g, const IrPlan *p, const char *body, const char *const *needles, int *counts,
+                   int n)
+{
+    for (int i = 0; i < n; i++)
+        counts[i] = 0;
+    StrBuf asm_text = {0};
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(cg_dump(g, p, "asm", &(CgOptions){.cpu = "znver4", .opt = 3}, CG_DUMP_ASM, &asm_text,
+                                  &err), 0);
+    char label[64];
+    snprintf(label, sizeof label, "\nasm.%s:\n", body);
+    const char *start = strstr(sb_cstr(&asm_text), label);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(start);
+    const char *end = strstr(start, ".Lfunc_end");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    for (int i = 0; i < n; i++)
+        for (const char *q = start; (q = strstr(q, needles[i])) != NULL && q < end; q++)
+            counts[i]++;
+    sb_free(&asm_text);
+}

@@ -50,4 +50,11 @@ double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *wha
 double jit_check_entry(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, double tol,
                        const char *what);
 
+/* How often each of needles[0..n-1] occurs in the machine code, for
+ * znver4 at O3, of g's kernel `body` (e.g. "body0.fused": the function
+ * itself, not its wrapper), in counts[]; a CUnit failure if there is no
+ * such function.  For tests of what the optimizer makes of a kernel. */
+void jit_asm_count(const IrGraph *g, const IrPlan *p, const char *body, const char *const *needles, int *counts,
+                   int n);
+
 #endif

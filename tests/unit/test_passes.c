@@ -9,9 +9,11 @@
  */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/interp.h"
 #include "ir/ir.h"
 #include "ir/ir_internal.h"  /* ir_mm_patches, ir_pool_relu */
 #include "passes/passes.h"
@@ -392,6 +394,65 @@ static void test_simplify_stages(void)
     end();
 }
 
+/* The gradient of p = softmax(x) over x's last axis as autodiff builds it
+ * from exp, sum and div's rules, g the gradient of p, the second sum over
+ * the axes in `axes` (the first's, 2, for a softmax's gradient). */
+static int softmax_grad_graph(uint64_t axes)
+{
+    int x = input("x", B3), gr = input("g", B3);
+    int e = un(IR_EXP, x), z = ir_reduce(&g, IR_SUM, e, 2, SPAN_NONE);
+    int p = bin(IR_DIV, e, z);
+    int q = bin(IR_DIV, bin(IR_MUL, gr, p), z);
+    int back = ir_broadcast(&g, ir_reduce(&g, IR_SUM, un(IR_NEG, q), axes, SPAN_NONE), &B3, SPAN_NONE);
+    out("p", p);
+    return bin(IR_MUL, bin(IR_ADD, bin(IR_DIV, gr, z), back), e);
+}
+
+/* The graph's output dx at batch 2 in the interpreter, for x and g
+ * (inputs 0 and 1) of fixed values. */
+static void eval_dx(double dx[6])
+{
+    static const double x[6] = {0.3, -1.2, 2.0, 0.7, 0.1, -0.4}, gr[6] = {1.0, -0.5, 0.25, 2.0, 0.0, -1.5};
+    IrEval ev;
+    ir_eval_init(&ev, &g, 2);
+    ir_eval_set(&ev, 0, x);
+    ir_eval_set(&ev, 1, gr);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    int64_t len = 0;
+    const double *v = ir_eval_output(&ev, "dx", &len);
+    CU_ASSERT_EQUAL_FATAL(len, 6);
+    memcpy(dx, v, sizeof(double) * 6);
+    ir_eval_free(&ev);
+}
+
+/* ... is p·(g − sum(g·p)), which needs neither e nor Z (the attention's
+ * backward kernel recomputed both from x): the same values within f32's
+ * rounding (the graph's values are floats between nodes); over other axes
+ * it stays. */
+static void test_simplify_softmax_grad(void)
+{
+    begin(IR_F32);
+    out("dx", softmax_grad_graph(2));
+    double before[6], after[6];
+    eval_dx(before);
+    CU_ASSERT_EQUAL(run(pass_simplify), 1);
+    CU_ASSERT_EQUAL(run(pass_dce), 6);
+    ASSERT_STR(dump(), "%0=input x; %1=input g; %2=exp %0; %3=sum %2 {2 0}; %4=div %2 %3; %5=mul %1 %4; "
+                       "%6=sum %5 {2 0}; %7=broadcast %6 [B,3]; %8=sub %1 %7; %9=mul %4 %8 | p=%4 dx=%9");
+    eval_dx(after);
+    for (int k = 0; k < 6; k++)
+        if (!(fabs(after[k] - before[k]) <= 1e-6)) {
+            fprintf(stderr, "softmax gradient %d: %.9g rewritten, %.9g before\n", k, after[k], before[k]);
+            CU_FAIL("the rewritten softmax gradient differs");
+        }
+    end();
+
+    begin(IR_F32);
+    out("dx", softmax_grad_graph(1));
+    CU_ASSERT_EQUAL(run(pass_simplify), 0);
+    end();
+}
+
 /* ---- CSE ---------------------------------------------------------------------------------- */
 
 static void test_cse_merges(void)
@@ -677,6 +738,7 @@ static const TestCase tests[] = {
     {"simplify: reshape of reshape, to the same shape", test_simplify_reshape},
     {"simplify: constant folding", test_simplify_fold},
     {"simplify: stage boundaries and provenance", test_simplify_stages},
+    {"simplify: a softmax's gradient from g and p alone", test_simplify_softmax_grad},
     {"cse: equal nodes, commutative operands", test_cse_merges},
     {"cse: different attributes, inputs, operand order", test_cse_keeps},
     {"cse: random masks stay apart", test_cse_random},

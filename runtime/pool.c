@@ -39,9 +39,11 @@
  * claims took that long the last time: LONG_TASKS; a caller that keeps
  * waiting for stalled workers goes solo for a while: SOLO_CALLS, and its
  * waits add up in rt_pool_stalled, which the training loop's chooser
- * reads: pace.c).  rt_parallel comes in bursts (tens of calls per
- * training step with a little serial work between them) and waking a
- * sleeping thread costs a futex call and a scheduler round trip.  A pool
+ * reads: pace.c; rt_parallel_awake wakes nobody: the runtime's own short
+ * work between the generated code's calls).  rt_parallel comes in bursts
+ * (tens of calls per training step with a little serial work between
+ * them) and waking a sleeping thread costs a futex call and a scheduler
+ * round trip.  A pool
  * with more threads than the CPUs the process may run on does not spin: a
  * spinning thread would hold a CPU that a thread with work is waiting for.
  * A worker about to sleep counts itself in `sleepers` before it reads the

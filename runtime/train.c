@@ -120,10 +120,10 @@ static int column(const RtModel *m, const RtDataset *d, int k, RtColumn *c)
 
 /* A batch being filled, for fill_rows. */
 typedef struct Fill {
-    Loop          *L;
+    Loop            *L;
     const RtDataset *d;
-    const int64_t *order;  /* NULL: examples first, first + 1, ... */
-    int64_t        first;
+    const int64_t   *order;  /* NULL: examples first, first + 1, ... */
+    int64_t          first;
 } Fill;
 
 /* Examples [lo, hi) of the batch into every slot: a task, so that a worker

@@ -39,9 +39,11 @@
  * claims took that long the last time: LONG_TASKS; a caller that keeps
  * waiting for stalled workers goes solo for a while: SOLO_CALLS, and its
  * waits add up in rt_pool_stalled, which the training loop's chooser
- * reads: pace.c).  rt_parallel comes in bursts (tens of calls per
- * training step with a little serial work between them) and waking a
- * sleeping thread costs a futex call and a scheduler round trip.  A pool
+ * reads: pace.c; rt_parallel_awake wakes nobody: the runtime's own short
+ * work between the generated code's calls).  rt_parallel comes in bursts
+ * (tens of calls per training step with a little serial work between
+ * them) and waking a sleeping thread costs a futex call and a scheduler
+ * round trip.  A pool
  * with more threads than the CPUs the process may run on does not spin: a
  * spinning thread would hold a CPU that a thread with work is waiting for.
  * A worker about to sleep counts itself in `sleepers` before it reads the
@@ -413,7 +415,8 @@ static uint64_t next_call(RtPool *p)
     return p->call;
 }
 
-void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
+/* rt_parallel, and rt_parallel_awake when wake is false. */
+static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
 {
     if (n <= 0)
         return;
@@ -460,8 +463,8 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
     LongTask *known = &p->long_task[task_slot(task, n)];
     bool was_long = known->task == task && known->n == n;
-    bool woken = false;
-    if (was_long && atomic_load(&p->sleepers) > 0) {
+    bool woken = !wake;  /* rt_parallel_awake: as if the sleepers had been woken */
+    if (!woken && was_long && atomic_load(&p->sleepers) > 0) {
         wake_sleepers(p);
         woken = true;
         p->early_wakes++;
@@ -500,6 +503,10 @@ void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg)
     }
     p->in_call = false;
 }
+
+void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg) { parallel(p, n, task, arg, true); }
+
+void rt_parallel_awake(RtPool *p, int64_t n, RtTask task, void *arg) { parallel(p, n, task, arg, false); }
 
 void rt_pool_set_serial(RtPool *p, int serial)
 {

@@ -88,6 +88,14 @@ int rt_pool_test_sleepers(RtPool *p);
  * prints the workers' share: how evenly the threads split the work. */
 void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers);
 
+/* rt_parallel, on the caller and the workers that are awake (spinning
+ * between calls) only: it never wakes a sleeping worker, which on a busy
+ * machine would take a CPU for a short call and could lose it holding a
+ * claim.  For short serial work of the runtime's own between the
+ * generated code's calls (a batch's rows), where a worker that is awake
+ * helps and one that sleeps is woken by the next call that is worth it. */
+void rt_parallel_awake(RtPool *p, int64_t n, RtTask task, void *arg);
+
 /* Serial mode (pool.c): while set, every rt_parallel call on p runs on the
  * caller alone, as one claim over [0, n) (the same bits: see rt_parallel). */
 void rt_pool_set_serial(RtPool *p, int serial);

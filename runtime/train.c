@@ -118,22 +118,33 @@ static int column(const RtModel *m, const RtDataset *d, int k, RtColumn *c)
     return 1;
 }
 
-/* The next batch: examples order[first .. first+b) of d into every input
- * and target slot (where they are depends on b).  A model without a target
- * (an autoencoder) takes only the examples. */
-static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
+/* A batch being filled, for fill_rows. */
+typedef struct Fill {
+    Loop            *L;
+    const RtDataset *d;
+    const int64_t   *order;  /* NULL: examples first, first + 1, ... */
+    int64_t          first;
+} Fill;
+
+/* Examples [lo, hi) of the batch into every slot: a task, so that a worker
+ * that is awake copies rows too (rt_parallel_awake).  A step of the MNIST
+ * MLP copies 64 rows of 3 KB from random places of a 188 MB data set:
+ * 25-40 us on one thread (a miss to memory per row), a fifth of its step
+ * on two threads, and a worker that waited through it had often gone to
+ * sleep before the step's first product (it spins some 50 us). */
+static void fill_rows(void *arg, int64_t lo, int64_t hi)
 {
-    const RtModel *m = L->m;
-    L->ctx.batch = b;
+    const Fill *f = arg;
+    const RtModel *m = f->L->m;
     for (int k = 0; k < m->ninputs + m->ntargets; k++) {
         const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
         RtColumn c;
-        if (!column(m, d, k, &c))
+        if (!column(m, f->d, k, &c))
             continue;
-        uint8_t *p = at(L, t);
+        uint8_t *p = at(f->L, t);
         size_t row = rt_dsize(c.dtype) * (size_t)c.elems;
-        for (int64_t i = 0; i < b; i++) {
-            int64_t ex = order ? order[first + i] : first + i;
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t ex = f->order ? f->order[f->first + i] : f->first + i;
             const uint8_t *src = (const uint8_t *)c.data + row * (size_t)ex;
             if (t->dtype == c.dtype)  /* the common case: a row copy */
                 memcpy(p + row * (size_t)i, src, row);
@@ -142,6 +153,15 @@ static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int
                     rt_set(p, t->dtype, i * c.elems + e, rt_get(src, c.dtype, e));
         }
     }
+}
+
+/* The next batch: examples order[first .. first+b) of d into every input
+ * and target slot (where they are depends on b).  A model without a target
+ * (an autoencoder) takes only the examples. */
+static void fill_examples(Loop *L, const RtDataset *d, const int64_t *order, int64_t first, int64_t b)
+{
+    L->ctx.batch = b;
+    rt_parallel_awake(L->ctx.pool, b, fill_rows, &(Fill){L, d, order, first});
 }
 
 /* Windows [first, first + b) of a step's batch of text windows (first > 0:

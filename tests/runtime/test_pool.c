@@ -774,6 +774,44 @@ static void test_long_claims_wake_early(void)
     rt_pool_destroy(p);
 }
 
+/* rt_parallel_awake with the worker asleep: the caller runs every claim and
+ * the worker sleeps on, though the task's claims take 200 us (rt_parallel
+ * wakes the worker after the first of them, and at the start of the next
+ * call of the task over the same n: the early wake that the last call here
+ * must make, so the calls before it could have made one). */
+static void test_awake_call_leaves_sleepers(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    rt_pool_set_serial(p, 1);  /* no solo calls left from a stall: they never wake anyone */
+    rt_pool_set_serial(p, 0);
+    int64_t early = rt_pool_test_early_wakes(p), caller0, workers0, caller, workers;
+    rt_pool_claims(p, &caller0, &workers0);
+    for (int call = 0; call < 2; call++) {
+        Visits v = {.n = 8, .count = calloc(8, sizeof(atomic_int))};
+        CU_ASSERT_FATAL(v.count != NULL);
+        CU_ASSERT_FATAL(worker_asleep(p));
+        rt_parallel_awake(p, 8, long_visit, &v);
+        int once = 1;
+        for (int64_t i = 0; i < 8; i++)
+            once &= atomic_load(&v.count[i]) == 1;
+        CU_ASSERT(once);
+        CU_ASSERT_EQUAL(rt_pool_test_sleepers(p), 1);
+        free(v.count);
+    }
+    rt_pool_claims(p, &caller, &workers);
+    CU_ASSERT_EQUAL(workers - workers0, 0);
+    CU_ASSERT_EQUAL(caller - caller0, 2 * doc_claims(8, 2));
+    CU_ASSERT_EQUAL(rt_pool_test_early_wakes(p) - early, 0);
+    Visits v = {.n = 8, .count = calloc(8, sizeof(atomic_int))};
+    CU_ASSERT_FATAL(v.count != NULL);
+    CU_ASSERT_FATAL(worker_asleep(p));
+    rt_parallel(p, 8, long_visit, &v);
+    CU_ASSERT_EQUAL(rt_pool_test_early_wakes(p) - early, 1);
+    free(v.count);
+    rt_pool_destroy(p);
+}
+
 /* rt_pool_claims counts every claim of the parallel calls once, on the
  * caller's side or the workers', and none of the calls that run on the
  * caller as one range (serial mode, one item, one thread). */
@@ -836,6 +874,7 @@ static const RtTestCase tests[] = {
     {"many_tiny_calls", test_many_tiny_calls},
     {"create_destroy", test_create_destroy},
     {"long_claims_wake_early", test_long_claims_wake_early},
+    {"awake_call_leaves_sleepers", test_awake_call_leaves_sleepers},
     {"claims_counted", test_claims_counted},
     {NULL, NULL},
 };

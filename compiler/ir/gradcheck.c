@@ -1,7 +1,10 @@
 /* gradcheck.c — finite differences against autodiff; see gradcheck.h.
  *
- * Two graphs of the model in f64: the forward pass with the loss, and the
- * same with the backward pass appended.  The second runs once and gives
+ * Two graphs of the model in f64: the forward pass with the loss, as
+ * lowered, and the same with the backward pass appended and carried through
+ * the pipeline's passes to the fused stage (simplify, cse, dce, the folds,
+ * fusion, the batch split), so that a pass's rewrite of a gradient is
+ * checked as well as autodiff's rules.  The second runs once and gives
  * every gradient; the first runs twice per check, at p + h and p − h.
  * Each parameter tensor is checked at a few random entries and along one
  * random direction v (∇·v against (L(p + hv) − L(p − hv)) / 2h), which
@@ -13,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autodiff.h"
 #include "interp.h"
 #include "ir_internal.h"
 #include "lower.h"
 #include "nnc_runtime.h"
+#include "../passes/pipeline.h"
 
 static double normal(uint64_t seed, uint64_t stream, uint64_t e) { return rt_normal(seed, stream, e); }
 
@@ -91,6 +94,17 @@ static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
         c->failed++;
 }
 
+/* The gradient graph's outputs grad.<parameter>, in the parameters' order
+ * (step.c adds them so; passes keep outputs and their order). */
+static int *gradient_outputs(const IrGraph *g, int nparams, Arena *a)
+{
+    int *grads = ARENA_ARRAY(a, int, nparams + 1), k = 0;
+    for (int i = 0; i < g->nouts && k < nparams; i++)
+        if (g->outs[i].kind == OUT_GRAD)
+            grads[k++] = g->outs[i].value;
+    return grads;
+}
+
 int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *o, StrBuf *out, const char **err)
 {
     if (m->loss < 0) {
@@ -100,19 +114,18 @@ int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions 
     Arena arena;
     arena_init(&arena);
     LowerOptions lo = {.ftype = IR_F64, .training = false, .seed = (int64_t)o->seed};
-    Lowered fwd, full;
+    Lowered fwd;
+    NncCompiled back;
     int failures = -1;
     IrEval fe = {0}, ge = {0};
-    if (lower_model(m, src, &arena, &lo, &fwd, err) != 0 || lower_model(m, src, &arena, &lo, &full, err) != 0)
+    if (lower_model(m, src, &arena, &lo, &fwd, err) != 0
+        || nnc_compile_parts(m, src, &arena, IR_F64, STEP_GRADIENTS, false, STAGE_FUSED, o->batch, &back, err) != 0)
         goto done;
-    int *grads = ARENA_ARRAY(&arena, int, m->nparams + 1);
-    if (ad_append(&full.g, full.loss, full.param, m->nparams, grads) != 0) {
-        *err = full.g.error;
-        goto done;
-    }
-    ir_eval_init(&ge, &full.g, o->batch);
-    nnc_fill_params(m, &full, &ge, o->seed);
-    nnc_fill_batch(&full, &ge, o->seed);
+    const Lowered *full = &back.step.L;
+    int *grads = gradient_outputs(&full->g, m->nparams, &arena);
+    ir_eval_init(&ge, &full->g, o->batch);
+    nnc_fill_params(m, full, &ge, o->seed);
+    nnc_fill_batch(full, &ge, o->seed);
     if (ir_eval_run(&ge) != 0) {
         *err = arena_printf(&arena, "%s", ge.error);
         goto done;

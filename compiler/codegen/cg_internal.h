@@ -177,7 +177,7 @@ double       cg_matmul_flops(Cg *c, int v, int64_t batch);
  * images [..., h, w, c]: ho x wo windows (cg_patches.c's kernels,
  * cg_implicit.c's patches read in place). */
 typedef struct CgWindow { int64_t h, w, c, ho, wo, k, s, p; } CgWindow;
-/* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T (channels-last windows) */
+/* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T, POOL_ROWS_T (channels-last windows) */
 void         cg_patches_body(Cg *c, int v, LLVMValueRef item);
 bool         cg_patches_has(IrOp op);   /* whether op is one of them */
 

@@ -1,6 +1,7 @@
 /* cg_patches.c — the channels-last window kernels: PATCHES and PATCHES_T
  * (convolution's rows and their adjoint), POOL_MAX and POOL_MAX_T (max
- * pooling in one pass and its scatter back).
+ * pooling in one pass and its scatter back), POOL_ROWS_T (a convolution's
+ * weight and bias gradient through its max pooling).
  *
  * Images are [..., H, W, C], channels innermost, so every inner loop runs
  * over the C channels of one pixel: contiguous in memory, and vectorized by
@@ -283,6 +284,77 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &ly);
 }
 
+/* POOL_ROWS_T's unrolled values per channel and window, k·k pixels × T
+ * taps: passes/pool_grad.c makes the op only below this (the MNIST CNN's
+ * first convolution: 4 × 9). */
+enum { ROWS_T_MAX = IR_POOL_ROWS_T_MAX };
+
+/* POOL_ROWS_T: item `plane` writes its [T + 1, C]: zeros, then for each
+ * window (oy, ox) in order, y (· (maximum > 0) with a relu folded in) into
+ * row T, and into each row t, for the window's pixels in order, y · rows[p,
+ * t] where pixel p is the channel's first maximum, else 0 · rows[p, t] (a
+ * zero changes no sum: the interpreter adds the one product).  The window's
+ * k·k pixels' T row values are loaded before the channel loops; a first
+ * loop puts y or 0 per pixel and channel in a stack array (which nothing in
+ * memory aliases, so LLVM vectorizes the loops without checks), then a
+ * loop per row t adds its k·k products. */
+static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    int g = n->in[1], rows = n->in[2];
+    CgWindow G = cl_of(n, &N(c, n->in[0])->shape, &N(c, g)->shape);
+    const IrShape *rs = &N(c, rows)->shape;
+    int64_t taps = rs->dim[rs->rank - 1], kk = G.k * G.k;
+    LLVMValueRef src_plane = mul(c, item, G.h * G.w * G.c), rows_plane = mul(c, item, G.h * G.w * taps);
+    LLVMValueRef dst = mul(c, item, (taps + 1) * G.c);
+    CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, (taps + 1) * G.c), "z");
+    cg_store(c, v, add(c, dst, z.iv), cg_real(c, 0));
+    cg_loop_end(c, &z);
+    LLVMValueRef best = cg_alloca(c, c->t_real, cg_i64(c, G.c), "best");
+    LLVMValueRef at = cg_alloca(c, c->t_i32, cg_i64(c, G.c), "at");
+    LLVMValueRef m = cg_alloca(c, c->t_real, cg_i64(c, kk * G.c), "m");  /* [pixel][c]: y where it is the maximum, else 0 */
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
+    CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
+    window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
+    LLVMValueRef r[ROWS_T_MAX];  /* [pixel of the window][tap]: rows there, 0 in the padding */
+    for (int64_t q = 0; q < kk; q++) {
+        LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.s), cg_i64(c, q / G.k)), cg_i64(c, G.p), "iy");
+        LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), cg_i64(c, q % G.k)), cg_i64(c, G.p), "ix");
+        LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
+        LLVMValueRef pix = add(c, mul(c, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), G.w),
+                               LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""));
+        LLVMValueRef src = add(c, rows_plane, mul(c, pix, taps));
+        for (int64_t t = 0; t < taps; t++)
+            r[q * taps + t] = LLVMBuildSelect(c->b, inside, cg_load(c, rows, add(c, src, cg_i64(c, t))), cg_real(c, 0), "row");
+    }
+    LLVMValueRef gsrc = mul(c, add(c, mul(c, add(c, mul(c, item, G.ho), ly.iv), G.wo), lx.iv), G.c);
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+    LLVMValueRef place = LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), "place");
+    LLVMValueRef gv = grad_at(c, n, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0),
+                              cg_load(c, g, add(c, gsrc, lc.iv)), best, lc.iv);
+    LLVMValueRef bias = add(c, dst, add(c, cg_i64(c, taps * G.c), lc.iv));
+    cg_store(c, v, bias, LLVMBuildFAdd(c->b, cg_load(c, v, bias), gv, ""));
+    for (int64_t q = 0; q < kk; q++) {
+        LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, place, LLVMConstInt(c->t_i32, (unsigned long long)q, 0), "");
+        LLVMBuildStore(c->b, LLVMBuildSelect(c->b, hit, gv, cg_real(c, 0), "hit"),
+                       slot(c, c->t_real, m, add(c, cg_i64(c, q * G.c), lc.iv)));
+    }
+    cg_loop_end(c, &lc);
+    for (int64_t t = 0; t < taps; t++) {
+        CgLoop lt = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
+        LLVMValueRef d = add(c, dst, add(c, cg_i64(c, t * G.c), lt.iv));
+        LLVMValueRef acc = cg_load(c, v, d);
+        for (int64_t q = 0; q < kk; q++) {
+            LLVMValueRef mq = LLVMBuildLoad2(c->b, c->t_real, slot(c, c->t_real, m, add(c, cg_i64(c, q * G.c), lt.iv)), "");
+            acc = cg_call_real(c, "llvm.fma", (LLVMValueRef[]){mq, r[q * taps + t], acc}, 3);
+        }
+        cg_store(c, v, d, acc);
+        cg_loop_end(c, &lt);
+    }
+    cg_loop_end(c, &lx);
+    cg_loop_end(c, &ly);
+}
+
 /* Items: the rows of the result, all axes but W and C (a POOL_MAX_T whose
  * windows tile the image: its rows of windows). */
 LLVMValueRef cg_patches_extent(Cg *c, int v)
@@ -305,6 +377,7 @@ static const PatchesBody bodies[IR_OP_COUNT] = {
     [IR_PATCHES_T] = body_patches_t,
     [IR_POOL_MAX] = body_pool_max,
     [IR_POOL_MAX_T] = body_pool_max_t,
+    [IR_POOL_ROWS_T] = body_pool_rows_t,
 };
 
 bool cg_patches_has(IrOp op) { return bodies[op] != NULL; }

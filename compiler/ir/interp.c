@@ -791,6 +791,35 @@ void eval_pool_max_t(IrEval *ev, int node)
                 }
 }
 
+/* POOL_ROWS_T: x [..., H, W, C], y [..., Ho, Wo, C], rows [..., H*W, T] -> [..., T+1, C]:
+ * for each window (oy, then ox) and channel, y (· (maximum > 0) with a relu folded in)
+ * times rows[p, t] added to row t, p the window's first maximum, and y to row T; the
+ * generated code adds the same products in the same order (and a zero for each other
+ * pixel of the window, which changes no sum) */
+void eval_pool_rows_t(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), in_shape(ev, node, 1));
+    const IrShape *rs = in_shape(ev, node, 2);
+    int64_t taps = rs->dim[rs->rank - 1];
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1), *rows = in_val(ev, node, 2);
+    double *out = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        double *o = out + pl * (taps + 1) * g.c;
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t c = 0; c < g.c; c++) {
+                    int64_t px = clwin_argmax(&g, x, pl, oy, ox, c), at = (pl * g.h * g.w + px) * g.c + c;
+                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
+                    if (ir_pool_relu(n))
+                        v = sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0);
+                    for (int64_t t = 0; t < taps; t++)
+                        o[t * g.c + c] += v * rows[(pl * g.h * g.w + px) * taps + t];
+                    o[taps * g.c + c] += v;
+                }
+    }
+}
+
 /* ---- fused regions --------------------------------------------------------------------- */
 
 /* FUSED: operands broadcast to shape -> shape: prog at every element */

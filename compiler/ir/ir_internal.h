@@ -29,6 +29,7 @@ const char *shp_patches(const IrGraph *g, IrNode *n);
 const char *shp_patches_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_max(const IrGraph *g, IrNode *n);
 const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
+const char *shp_pool_rows_t(const IrGraph *g, IrNode *n);
 /* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
  * lead (the leading axes are contracted too), i[3] the operand read as
  * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
@@ -52,10 +53,14 @@ static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
     a->i[5] = w->i[1];
     a->i[6] = w->i[2];
 }
-/* POOL_MAX and POOL_MAX_T: i[3] = 1 when a relu is folded in (passes/pool_relu.c):
- * POOL_MAX(x, x) writes relu of each window's maximum; POOL_MAX_T weighs y by
- * (that maximum > 0), relu's backward.  Set after autodiff only. */
+/* POOL_MAX, POOL_MAX_T and POOL_ROWS_T: i[3] = 1 when a relu is folded in
+ * (passes/pool_relu.c): POOL_MAX(x, x) writes relu of each window's maximum;
+ * POOL_MAX_T and POOL_ROWS_T weigh y by (that maximum > 0), relu's backward.
+ * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
+/* POOL_ROWS_T's k·k·T at most: its kernel unrolls that many products per
+ * channel and window (passes/pool_grad.c makes no larger one). */
+enum { IR_POOL_ROWS_T_MAX = 64 };
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,
@@ -88,7 +93,7 @@ struct IrEval;
 EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL(argmax) EVAL(copy)
 EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(matmul) EVAL(gather)
 EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
-EVAL(fused_rows) EVAL(matmul_epi) EVAL(patches) EVAL(patches_t) EVAL(pool_max) EVAL(pool_max_t)
+EVAL(fused_rows) EVAL(matmul_epi) EVAL(patches) EVAL(patches_t) EVAL(pool_max) EVAL(pool_max_t) EVAL(pool_rows_t)
 #undef EVAL
 
 /* Broadcast of two shapes; 0 on success. */

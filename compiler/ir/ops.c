@@ -472,6 +472,25 @@ const char *shp_pool_max_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
+const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0), *rows = in_shape(g, n, 2);
+    if (window_geometry(x, &n->a, true))
+        return "pool_rows_t takes [..., H, W, C] and a window that fits, padding < k";
+    IrShape want = windowed(x, &n->a, x->dim[x->rank - 1]);
+    if (!ir_shape_equal(&want, in_shape(g, n, 1)) || rows->rank != x->rank - 1
+        || rows->dim[rows->rank - 2] != x->dim[x->rank - 3] * x->dim[x->rank - 2])
+        return "pool_rows_t shapes do not match";
+    for (int i = 0; i < rows->rank - 2; i++)
+        if (rows->dim[i] != x->dim[i])
+            return "pool_rows_t shapes do not match";
+    n->shape = *rows;
+    n->shape.dim[n->shape.rank - 2] = rows->dim[rows->rank - 1] + 1;
+    n->shape.dim[n->shape.rank - 1] = x->dim[x->rank - 1];
+    n->type = in_type(g, n, 1);
+    return NULL;
+}
+
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */
 const char *shp_fused(const IrGraph *g, IrNode *n)
 {

@@ -21,6 +21,8 @@ int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), exc
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
 int pass_pool_relu(IrGraph *g); /* a relu after max pooling, and its backward, folded into the
                                   * pooling's kernels (pool_relu.c), before fusion */
+int pass_pool_grad(IrGraph *g); /* a convolution's weight and bias gradient through its max
+                                  * pooling in one pass, pool_rows_t (pool_grad.c), before fusion */
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
 int pass_conv_input_grad(IrGraph *g); /* a stride-1 convolution's input gradient, patches_t(g · Wᵀ),
                                   * as a convolution of g (conv_grad.c), before implicit patches */

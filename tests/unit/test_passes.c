@@ -702,6 +702,99 @@ static void test_pool_relu_keeps(void)
     end();
 }
 
+/* ---- a convolution's weight and bias gradient through its pooling --------------------------- */
+
+/* A new graph of x [B,5,5,2] (%0), g [B,3,3,2] (%1), rows [B,25,3] (%2) and
+ * the backward of a convolution and a 3×3 pooling (stride 2, padding 1:
+ * windows overlap, some reach into the padding) as autodiff and
+ * split-free passes leave it: d = reshape(pool_max_t(x, g)) [B,25,2], the
+ * bias's sum(d) over all axes but C (output db) and the weight's
+ * rowsᵀ · d over the batch's pixels (output dw); relu: the flag set, as
+ * pool_relu.c leaves it.  Returns d. */
+static int pool_grad_graph(bool relu, bool lead)
+{
+    begin(IR_F64);
+    int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
+    int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
+    int rows = input("rows", (IrShape){3, {IR_BATCH, 25, 3}});
+    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, relu}}, SPAN_NONE);
+    int d = raw(IR_RESHAPE, t, (IrAttr){.shape = {3, {IR_BATCH, 25, 2}}});
+    out("db", ir_reduce(&g, IR_SUM, d, 3, SPAN_NONE));
+    out("dw", ir_add(&g, IR_MATMUL, (int[]){rows, d}, 2, &(IrAttr){.i = {1, 0, lead}}, SPAN_NONE));
+    return d;
+}
+
+/* Outputs db [1,1,2] and dw [3,2] (or [B,3,2]: 12 values) at batch 2, for
+ * inputs of fixed values: x with ties (the first maximum wins), its channel
+ * 1 negative everywhere (the relu's mask is 0 there), g and rows of both
+ * signs. */
+static void eval_pool_grad(double db[2], double dw[12])
+{
+    double x[100], gr[36], rows[150];
+    for (int i = 0; i < 100; i++)
+        x[i] = i % 2 ? -1.0 - (double)((i * 7) % 5) : (double)((i * 37) % 11) - 6.0 + (i % 7 == 0 ? 0.0 : 0.25 * (i % 3));
+    for (int i = 0; i < 36; i++)
+        gr[i] = 0.5 + (double)((i * 13) % 9) - 4.0;
+    for (int i = 0; i < 150; i++)
+        rows[i] = 0.125 * (double)((i * 29) % 17) - 1.0;
+    IrEval ev;
+    ir_eval_init(&ev, &g, 2);
+    ir_eval_set(&ev, 0, x);
+    ir_eval_set(&ev, 1, gr);
+    ir_eval_set(&ev, 2, rows);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    int64_t nb = 0, nw = 0;
+    const double *b = ir_eval_output(&ev, "db", &nb), *w = ir_eval_output(&ev, "dw", &nw);
+    CU_ASSERT_EQUAL_FATAL(nb, 2);
+    CU_ASSERT_FATAL(nw == 6 || nw == 12);
+    memcpy(db, b, sizeof(double) * 2);
+    memcpy(dw, w, sizeof(double) * (size_t)nw);
+    ir_eval_free(&ev);
+}
+
+/* pool_grad.c: the scatter, its sum and the product become one pool_rows_t
+ * and its rows [0, 3) and [3, 4) summed over the batch; the same values
+ * (f64, sums in another order: within 1e-12), with the relu folded in or
+ * not. */
+static void test_pool_grad(void)
+{
+    for (int relu = 0; relu < 2; relu++) {
+        pool_grad_graph(relu, true);
+        double b0[2], w0[12], b1[2], w1[12];
+        eval_pool_grad(b0, w0);
+        CU_ASSERT_EQUAL(run(pass_pool_grad), 1);
+        CU_ASSERT_EQUAL(run(pass_dce), 2);
+        ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input rows; %3=pool_rows_t %0 %1 %2; %4=slice %3; "
+                           "%5=sum %4 {1 0}; %6=slice %3; %7=sum %6 {1 0}; %8=reshape %7 [3,2] | db=%5 dw=%8");
+        CU_ASSERT_EQUAL(g.nodes[3].a.i[3], relu);
+        CU_ASSERT(g.nodes[4].a.i[1] == 3 && g.nodes[4].a.i[2] == 1 && g.nodes[6].a.i[1] == 0 && g.nodes[6].a.i[2] == 3);
+        eval_pool_grad(b1, w1);
+        for (int k = 0; k < 8; k++) {
+            double before = k < 2 ? b0[k] : w0[k - 2], after = k < 2 ? b1[k] : w1[k - 2];
+            if (!(fabs(after - before) <= 1e-12 * (1 + fabs(before)))) {
+                fprintf(stderr, "pool gradient (relu %d) value %d: %.17g rewritten, %.17g before\n", relu, k, after, before);
+                CU_FAIL("the rewritten pooling gradient differs");
+            }
+        }
+        CU_ASSERT(b0[0] != 0 && w0[0] != 0);  /* the inputs reach the outputs */
+        CU_ASSERT((b0[1] == 0 && w0[1] == 0) == (relu == 1));  /* channel 1's maxima are negative */
+        end();
+    }
+}
+
+/* What stays: a product per example (not lead), the scattered gradient
+ * read by something else. */
+static void test_pool_grad_keeps(void)
+{
+    pool_grad_graph(false, false);
+    CU_ASSERT_EQUAL(run(pass_pool_grad), 0);
+    end();
+    int d = pool_grad_graph(false, true);
+    out("d", d);
+    CU_ASSERT_EQUAL(run(pass_pool_grad), 0);
+    end();
+}
+
 /* ---- together ---------------------------------------------------------------------------- */
 
 static void test_pipeline(void)
@@ -749,6 +842,8 @@ static const TestCase tests[] = {
     {"implicit patches: all users or none", test_implicit_patches_keeps},
     {"pool relu: the relu and its backward in the pooling", test_pool_relu},
     {"pool relu: other readers, another window or constant", test_pool_relu_keeps},
+    {"pool gradient: rows of pool_rows_t, the same values", test_pool_grad},
+    {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
     {"simplify, cse, dce together", test_pipeline},
     {NULL, NULL},
 };

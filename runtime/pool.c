@@ -43,9 +43,9 @@
  * work between the generated code's calls).  rt_parallel comes in bursts
  * (tens of calls per training step with a little serial work between
  * them) and waking a sleeping thread costs a futex call and a scheduler
- * round trip.  A pool
- * with more threads than the CPUs the process may run on does not spin: a
- * spinning thread would hold a CPU that a thread with work is waiting for.
+ * round trip.  A pool with more threads than the CPUs the process may run
+ * on does not spin: a spinning thread would hold a CPU that a thread with
+ * work is waiting for.
  * A worker about to sleep counts itself in `sleepers` before it reads the
  * generation one last time, and the caller moves the generation before it
  * reads `sleepers` (all seq_cst): either the caller sees the sleeper and

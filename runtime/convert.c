@@ -89,26 +89,21 @@ int rt_checkpoint_as(RtCheckpoint *c, const RtTensor *tensor, const char *want, 
     size_t from = strcmp(t->dtype, "F64") == 0 ? 8 : strcmp(t->dtype, "F32") == 0 ? 4 : 2;
     size_t to = strcmp(want, "F64") == 0 ? 8 : 4;
     int64_t n = (int64_t)(t->bytes / from);
-    if (!t->data) {   /* a header without the data (rt_safetensors_read_header): the header converted */
-        if (note(c, t->name, t->dtype) != 0)
+    if (t->data) {   /* a header without the data (rt_safetensors_read_header) is only relabelled */
+        void **owned = rt_realloc(c->owned, sizeof *owned * (size_t)(c->nowned + 1));
+        if (!owned)
             return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);
-        t->bytes = (size_t)n * to;
-        t->dtype = to == 8 ? "F64" : "F32";
-        return 0;
+        c->owned = owned;
+        uint8_t *data = rt_aligned_alloc(64, ((size_t)n * to + 63) / 64 * 64 + 64);  /* a multiple of the alignment, as C11 asks */
+        if (!data || note(c, t->name, t->dtype) != 0) {
+            free(data);
+            return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);
+        }
+        c->owned[c->nowned++] = data;
+        for (int64_t i = 0; i < n; i++)
+            rt_set(data, to == 8 ? RT_F64 : RT_F32, i, element(t->data, t->dtype, i));
+        t->data = data;
     }
-    void **owned = rt_realloc(c->owned, sizeof *owned * (size_t)(c->nowned + 1));
-    if (!owned)
-        return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);
-    c->owned = owned;
-    uint8_t *data = rt_aligned_alloc(64, ((size_t)n * to + 63) / 64 * 64 + 64);  /* a multiple of the alignment, as C11 asks */
-    if (!data || note(c, t->name, t->dtype) != 0) {
-        free(data);
-        return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);
-    }
-    c->owned[c->nowned++] = data;
-    for (int64_t i = 0; i < n; i++)
-        rt_set(data, to == 8 ? RT_F64 : RT_F32, i, element(t->data, t->dtype, i));
-    t->data = data;
     t->bytes = (size_t)n * to;
     t->dtype = to == 8 ? "F64" : "F32";
     return 0;

@@ -56,6 +56,7 @@
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "rt_internal.h"
@@ -154,7 +155,9 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
      * the first time (an idle Zen 4 VM's MLP waited 280 us on them in a
      * 0.6 ms step, which then ended its probes, session 29).  The probe's
      * median leaves that step out. */
-    if (!rt_pace_serial(s) && s->threaded++ > 0 && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
+    bool threads = !rt_pace_serial(s), first = threads && !s->threaded;
+    s->threaded |= threads;
+    if (threads && !first && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
         if (s->phase == RT_PACE_PROBE) {  /* the threads lost this probe */
             run_winner(s, 1, stalled, 0);  /* one thread: no drift test, no ref */

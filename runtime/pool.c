@@ -182,7 +182,7 @@ struct RtPool {
     atomic_bool     stop;      /* set with the last generation: workers return (a late worker may read it any time) */
     atomic_int      failed;    /* a scratch allocation failed: see rt_pool_failed */
     atomic_int      sleepers;  /* workers asleep on wake (or about to be) */
-    LongTask        long_task[LONG_TASKS];  /* calls whose claims take WAKE_AFTER (the caller's only) */
+    LongTask        long_task[LONG_TASKS];  /* rt_parallel calls whose claims take WAKE_AFTER (the caller's only) */
     int64_t         early_wakes;            /* calls that woke sleepers at their start (rt_pool_test_early_wakes) */
     int64_t         caller_claims;          /* claims the caller ran, alone (solo) or beside workers (rt_pool_claims) */
     double          stalled;                /* seconds waited for stalled workers (rt_pool_stalled) */
@@ -473,9 +473,11 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     while ((i = take_claim(p)) >= 0) {
         run_claim(p, i);
         mine++;
-        if (mine == 1 || !woken) {
+        if ((mine == 1 && wake) || !woken) {
             bool long_claims = rt_now() - start >= WAKE_AFTER;
-            if (mine == 1)  /* the first claim's time says whether the next call wakes sleepers at once */
+            /* the first claim's time says whether the next call wakes sleepers
+             * at once; rt_parallel_awake's calls wake nobody and leave no record */
+            if (mine == 1 && wake)
                 *known = long_claims ? (LongTask){task, n} : was_long ? (LongTask){NULL, 0} : *known;
             if (!woken && long_claims && atomic_load_explicit(&p->left, memory_order_relaxed) > 0) {
                 wake_sleepers(p);

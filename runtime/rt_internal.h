@@ -128,7 +128,7 @@ typedef struct RtPace {
     int         switches;    /* probes that changed the winner */
     int         last_serial;
     int         stalls;      /* steps on the threads that stalled (each ended a probe or a run on them) */
-    int         threaded;    /* steps on the threads so far (the first is left out of the stall test) */
+    int         threaded;    /* a step has run on the threads (the first is left out of the stall test) */
 } RtPace;
 
 void rt_pace_init(RtPace *s, int threads);

@@ -144,10 +144,10 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     RtDataset train = {0}, test = {0};
     RtText text = {0};
     char why[1024] = "", p1[4096], p2[4096];
-    /* A checkpoint that does not fit is refused before the data is read (then
-     * no case matches); several ranks still meet in rt_dist_agree below. */
+    /* A checkpoint that does not fit is refused before the data is read;
+     * several ranks still meet in rt_dist_agree below. */
     int rc = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
-    switch (rc ? -1 : (int)r->data) {
+    if (rc == 0) switch (r->data) {
     case RT_DATA_MNIST: {
         const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         char tr[4200], te[4200];

@@ -94,7 +94,8 @@ int rt_checkpoint_as(RtCheckpoint *c, const RtTensor *tensor, const char *want, 
         if (!owned)
             return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);
         c->owned = owned;
-        uint8_t *data = rt_aligned_alloc(64, ((size_t)n * to + 63) / 64 * 64 + 64);  /* a multiple of the alignment, as C11 asks */
+        /* the size a multiple of the alignment, as C11 asks */
+        uint8_t *data = rt_aligned_alloc(64, ((size_t)n * to + 63) / 64 * 64 + 64);
         if (!data || note(c, t->name, t->dtype) != 0) {
             free(data);
             return rt_fail(-1, err, errlen, "%s: out of memory converting tensor '%s'", path, t->name);

@@ -276,9 +276,9 @@ static void point_b_rows(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, 
     row_in = LLVMBuildAnd(b, row_in, in, "");
     /* the run: pixels [from, to) of the chunk, ox = k0 + k - q·wo */
     LLVMValueRef qk = LLVMBuildNSWSub(b, LLVMBuildNSWMul(b, lq.iv, wo, ""), k0, "qk");  /* where row q starts, from k0 */
-    LLVMValueRef from = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, qk, zero, ""), qk, zero, "from");
+    LLVMValueRef from = cg_imax(c, qk, zero, "from");
     LLVMValueRef end = LLVMBuildNSWAdd(b, qk, wo, "");
-    LLVMValueRef to = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, end, kn, ""), end, kn, "to");
+    LLVMValueRef to = cg_imin(c, end, kn, "to");
     CgLoop lk = cg_loop_begin(c, from, to, "rpix");
     LLVMValueRef ox = LLVMBuildNSWSub(b, lk.iv, qk, "ox");
     LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), ""), dx, "ix");
@@ -288,7 +288,7 @@ static void point_b_rows(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, 
     LLVMBuildStore(b, row, LLVMBuildGEP2(b, c->t_ptr, prows, &lk.iv, 1, ""));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
     cg_loop_end(c, &lk);
-    LLVMValueRef on = LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0);
+    LLVMValueRef on = LLVMConstInt(c->t_i1, 1, 0);
     LLVMValueRef lanes = LLVMConstInt(c->t_i32, 64 / sizeof(void *), 0), once = LLVMConstInt(c->t_i32, 1, 0);
     cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.enable", "llvm.loop.vectorize.width",
                                                   "llvm.loop.vectorize.predicate.enable", "llvm.loop.interleave.count"},

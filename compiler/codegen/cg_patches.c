@@ -126,14 +126,14 @@ static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRe
                           LLVMValueRef ox, LLVMValueRef best, LLVMValueRef at, LLVMValueRef pick)
 {
     int x = n->in[0], y = n->in[1];
-    LLVMValueRef seen = cg_alloca(c, LLVMInt1TypeInContext(c->ctx), NULL, "seen");
-    LLVMBuildStore(c->b, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0), seen);
+    LLVMValueRef seen = cg_alloca(c, c->t_i1, NULL, "seen");
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i1, 0, 0), seen);
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "ky");
     LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G->s), ly.iv), cg_i64(c, G->p), "iy");
     CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
     LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, ox, G->s), lk.iv), cg_i64(c, G->p), "ix");
     LLVMBasicBlockRef after = if_begin(c, cg_in_image(c, iy, ix, G->h, G->w), "pixel");
-    LLVMValueRef first = LLVMBuildNot(c->b, LLVMBuildLoad2(c->b, LLVMInt1TypeInContext(c->ctx), seen, ""), "first");
+    LLVMValueRef first = LLVMBuildNot(c->b, LLVMBuildLoad2(c->b, c->t_i1, seen, ""), "first");
     LLVMValueRef src = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
     LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
@@ -155,7 +155,7 @@ static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRe
         LLVMBuildStore(c->b, LLVMBuildSelect(c->b, take, yv, LLVMBuildLoad2(c->b, c->t_real, pp, ""), ""), pp);
     }
     cg_loop_end(c, &lc);
-    LLVMBuildStore(c->b, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), seen);
+    LLVMBuildStore(c->b, LLVMConstInt(c->t_i1, 1, 0), seen);
     if_end(c, after);
     cg_loop_end(c, &lk);
     cg_loop_end(c, &ly);
@@ -284,11 +284,6 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &ly);
 }
 
-/* POOL_ROWS_T's unrolled values per channel and window, k·k pixels × T
- * taps: passes/pool_grad.c makes the op only below this (the MNIST CNN's
- * first convolution: 4 × 9). */
-enum { ROWS_T_MAX = IR_POOL_ROWS_T_MAX };
-
 /* POOL_ROWS_T: item `plane` writes its [T + 1, C]: zeros, then for each
  * window (oy, ox) in order, y (· (maximum > 0) with a relu folded in) into
  * row T, and into each row t, for the window's pixels in order, y · rows[p,
@@ -316,7 +311,9 @@ static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
     window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
-    LLVMValueRef r[ROWS_T_MAX];  /* [pixel of the window][tap]: rows there, 0 in the padding */
+    /* [pixel of the window][tap]: rows there, 0 in the padding; k·k·T of
+     * them, within the shape rule's bound (the MNIST CNN's 4 × 9) */
+    LLVMValueRef r[IR_POOL_ROWS_T_MAX];
     for (int64_t q = 0; q < kk; q++) {
         LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.s), cg_i64(c, q / G.k)), cg_i64(c, G.p), "iy");
         LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), cg_i64(c, q % G.k)), cg_i64(c, G.p), "ix");
@@ -330,7 +327,7 @@ static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef gsrc = mul(c, add(c, mul(c, add(c, mul(c, item, G.ho), ly.iv), G.wo), lx.iv), G.c);
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef place = LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), "place");
-    LLVMValueRef gv = grad_at(c, n, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0),
+    LLVMValueRef gv = grad_at(c, n, LLVMConstInt(c->t_i1, 1, 0),
                               cg_load(c, g, add(c, gsrc, lc.iv)), best, lc.iv);
     LLVMValueRef bias = add(c, dst, add(c, cg_i64(c, taps * G.c), lc.iv));
     cg_store(c, v, bias, LLVMBuildFAdd(c->b, cg_load(c, v, bias), gv, ""));

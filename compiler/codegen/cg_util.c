@@ -92,13 +92,13 @@ void cg_loop_no_unroll(Cg *c, LLVMBasicBlockRef latch)
 void cg_loop_no_vectorize(Cg *c, LLVMBasicBlockRef latch)
 {
     cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.enable"},
-                  (LLVMValueRef[]){LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0)}, 1);
+                  (LLVMValueRef[]){LLVMConstInt(c->t_i1, 0, 0)}, 1);
 }
 
 void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
 {
     cg_loop_hints(c, latch, (const char *const[]){"llvm.loop.vectorize.predicate.enable", "llvm.loop.vectorize.width"},
-                  (LLVMValueRef[]){LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), LLVMConstInt(c->t_i32, (unsigned)width, 0)},
+                  (LLVMValueRef[]){LLVMConstInt(c->t_i1, 1, 0), LLVMConstInt(c->t_i32, (unsigned)width, 0)},
                   2);
 }
 

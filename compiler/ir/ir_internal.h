@@ -59,7 +59,8 @@ static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
  * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
 /* POOL_ROWS_T's k·k·T at most: its kernel unrolls that many products per
- * channel and window (passes/pool_grad.c makes no larger one). */
+ * channel and window (its shape rule refuses more; passes/pool_grad.c
+ * makes no larger one). */
 enum { IR_POOL_ROWS_T_MAX = 64 };
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */

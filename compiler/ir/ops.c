@@ -484,6 +484,8 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
     for (int i = 0; i < rows->rank - 2; i++)
         if (rows->dim[i] != x->dim[i])
             return "pool_rows_t shapes do not match";
+    if (n->a.i[0] * n->a.i[0] * rows->dim[rows->rank - 1] > IR_POOL_ROWS_T_MAX)
+        return "pool_rows_t's window times its taps is over IR_POOL_ROWS_T_MAX";
     n->shape = *rows;
     n->shape.dim[n->shape.rank - 2] = rows->dim[rows->rank - 1] + 1;
     n->shape.dim[n->shape.rank - 1] = x->dim[x->rank - 1];

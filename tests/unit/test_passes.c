@@ -795,6 +795,24 @@ static void test_pool_grad_keeps(void)
     end();
 }
 
+/* pool_rows_t's kernel unrolls k·k·T values: its shape rule refuses more
+ * than IR_POOL_ROWS_T_MAX (a 3x3 window: T = 7 is 63, T = 8 is 72), and
+ * pool_grad.c makes none such. */
+static void test_pool_rows_t_bound(void)
+{
+    for (int T = 7; T <= 8; T++) {
+        begin(IR_F64);
+        int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
+        int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
+        int rows = input("rows", (IrShape){3, {IR_BATCH, 25, T}});
+        int p = ir_add(&g, IR_POOL_ROWS_T, (int[]){x, gr, rows}, 3, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
+        CU_ASSERT_EQUAL(p >= 0, 9 * T <= IR_POOL_ROWS_T_MAX);
+        if (p < 0)
+            ASSERT_STR(g.error, "pool_rows_t: pool_rows_t's window times its taps is over IR_POOL_ROWS_T_MAX");
+        end();
+    }
+}
+
 /* ---- together ---------------------------------------------------------------------------- */
 
 static void test_pipeline(void)
@@ -843,6 +861,7 @@ static const TestCase tests[] = {
     {"pool relu: the relu and its backward in the pooling", test_pool_relu},
     {"pool relu: other readers, another window or constant", test_pool_relu_keeps},
     {"pool gradient: rows of pool_rows_t, the same values", test_pool_grad},
+    {"pool gradient: pool_rows_t's bound on k·k·T", test_pool_rows_t_bound},
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
     {"simplify, cse, dce together", test_pipeline},
     {NULL, NULL},

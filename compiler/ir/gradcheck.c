@@ -2,8 +2,8 @@
  *
  * Two graphs of the model in f64: the forward pass with the loss, as
  * lowered, and the same with the backward pass appended and carried through
- * the pipeline's passes to the fused stage (simplify, cse, dce, the folds,
- * fusion, the batch split), so that a pass's rewrite of a gradient is
+ * the pipeline's passes to the fused stage (every pass nnc_compile_built
+ * runs before the memory plan), so that a pass's rewrite of a gradient is
  * checked as well as autodiff's rules.  The second runs once and gives
  * every gradient; the first runs twice per check, at p + h and p − h.
  * Each parameter tensor is checked at a few random entries and along one
@@ -94,17 +94,6 @@ static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
         c->failed++;
 }
 
-/* The gradient graph's outputs grad.<parameter>, in the parameters' order
- * (step.c adds them so; passes keep outputs and their order). */
-static int *gradient_outputs(const IrGraph *g, int nparams, Arena *a)
-{
-    int *grads = ARENA_ARRAY(a, int, nparams + 1), k = 0;
-    for (int i = 0; i < g->nouts && k < nparams; i++)
-        if (g->outs[i].kind == OUT_GRAD)
-            grads[k++] = g->outs[i].value;
-    return grads;
-}
-
 int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *o, StrBuf *out, const char **err)
 {
     if (m->loss < 0) {
@@ -122,7 +111,7 @@ int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions 
         || nnc_compile_parts(m, src, &arena, IR_F64, STEP_GRADIENTS, false, STAGE_FUSED, o->batch, &back, err) != 0)
         goto done;
     const Lowered *full = &back.step.L;
-    int *grads = gradient_outputs(&full->g, m->nparams, &arena);
+    const int *grads = back.step.grads;  /* the outputs grad.<parameter>, found again after the passes */
     ir_eval_init(&ge, &full->g, o->batch);
     nnc_fill_params(m, full, &ge, o->seed);
     nnc_fill_batch(full, &ge, o->seed);

@@ -97,11 +97,13 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         put_num(sb, a->f);
         sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
         break;
-    case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T: case IR_POOL_MAX: case IR_POOL_MAX_T:
-    case IR_POOL_ROWS_T:
+    case IR_POOL_MAX: case IR_POOL_MAX_T: case IR_POOL_ROWS_T:
         sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
-        if ((n->op == IR_POOL_MAX || n->op == IR_POOL_MAX_T || n->op == IR_POOL_ROWS_T) && ir_pool_relu(n))
+        if (ir_pool_relu(n))
             sb_puts(sb, " relu");
+        break;
+    case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T:
+        sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
         if (n->op == IR_WINDOWS && a->f != 0) {
             sb_puts(sb, " fill ");
             put_num(sb, a->f);

@@ -4,8 +4,9 @@
  * more, is one or two items of the generated code: one thread adds them all
  * while the others wait.  In the MNIST CNN's step they were the serial
  * part: the first convolution's weight gradient, a `lead` matmul
- * [B·784, 9]ᵀ·[B·784, 32] (one 9 × 32 tile, 29 MFLOP, 0.5 ms on one core),
- * and the two bias gradients, sums of [B, H·W, C] over B and H·W.  Here each
+ * [B·784, 9]ᵀ·[B·784, 32] (one 9 × 32 tile, 29 MFLOP, 0.5 ms on one core;
+ * pool_grad.c's pool_rows_t takes that one and its bias now), and the bias
+ * gradients, sums of [B, H·W, C] over B and H·W.  Here each
  * becomes the same sum per example, then a sum of the B partial results:
  *     matmul(a, b, ta, lead)     -> reshape(sum(matmul(a, b, ta), leading axes), [m, n])
  *     sum(x, {0} ∪ axes)         -> sum(sum(x, axes), {0})

@@ -16,7 +16,8 @@ const char *ir_verify(const IrGraph *g);
 
 /* Each pass returns the number of nodes it changed or removed. */
 int pass_simplify(IrGraph *g);   /* x*1, x+0, x-0, x/1, --x, permute of permute, reshape of reshape,
-                                  * broadcast to the same shape, constant folding of scalars */
+                                  * broadcast to the same shape, constant folding of scalars, a
+                                  * softmax's gradient from g and p alone */
 int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), except OPF_RANDOM */
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
 int pass_pool_relu(IrGraph *g); /* a relu after max pooling, and its backward, folded into the

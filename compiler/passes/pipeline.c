@@ -19,14 +19,16 @@ static void refresh(NncStep *st)
         if (n->op == IR_INPUT && n->a.role == ROLE_STEP && strcmp(n->a.name, "step") == 0)
             L->step = i;
     }
-    for (int i = 0; i < g->nouts; i++) {
+    for (int i = 0; i < L->nparams; i++)
+        st->grads[i] = -1;  /* in a training step, gradients are no longer separate values */
+    for (int i = 0, gk = 0; i < g->nouts; i++) {
         if (g->outs[i].kind == OUT_LOSS)
             L->loss = g->outs[i].value;
         if (g->outs[i].kind == OUT_PREDICTION)
             L->output = g->outs[i].value;
+        if (g->outs[i].kind == OUT_GRAD && gk < L->nparams)  /* STEP_GRADIENTS: grad.<parameter>, in their order */
+            st->grads[gk++] = g->outs[i].value;
     }
-    for (int i = 0; i < L->nparams; i++)
-        st->grads[i] = -1;  /* gradients are no longer separate values */
 }
 
 /* Runs one pass and checks its result.  Returns 0, or -1 with *err. */

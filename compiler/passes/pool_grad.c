@@ -18,8 +18,8 @@
  *     s = sum(r) over all its axes but C ([1, .., 1, C])
  * becomes, with P = pool_rows_t(x, g, rows) where the first of m and s
  * stood, m = reshape(sum(slice(P, rows 0..T)) over the batch) and s =
- * sum(slice(P, row T)) over the batch (split batch sums then orders those
- * sums as any other).  The sums run over windows, then examples, not over
+ * sum(slice(P, row T)) over the batch (batch_split.c leaves these sums
+ * over the batch alone: they are already per example first).  The sums run over windows, then examples, not over
  * the batch's pixels: other rounding, not other values (the interpreter
  * evaluates the rewritten graph; every thread count gives the same bits).
  * Runs after pool_relu (so that a folded relu comes along) and before

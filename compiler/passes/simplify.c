@@ -2,7 +2,8 @@
  *
  * Consumes: a verified graph.  Produces: the graph rewritten in one forward
  * sweep.  Each node either maps to a value already in the new graph (x*1 is
- * x), becomes one new node (two permutes become one), or is copied.  Because
+ * x), becomes one new node (two permutes become one) or a few (a softmax's
+ * gradient, softmax_grad), or is copied.  Because
  * operands are renamed before a node is looked at, chains collapse in the
  * same sweep: neg(neg(neg(neg x))) is x, and x * (3 - 2) folds to x * 1, then x.
  *
@@ -11,7 +12,8 @@
  * inner permute) stay; pass_dce removes them.
  *
  * Floating point: x+0 -> x and x*0 -> 0 ignore signed zeros and x = inf/NaN,
- * as every deep learning compiler does; x*1, x/1, x-0, --x are exact.
+ * as every deep learning compiler does; x*1, x/1, x-0, --x are exact; the
+ * softmax gradient's rewrite is the same value rounded otherwise.
  */
 #include "passes.h"
 

@@ -90,8 +90,9 @@ static LLVMValueRef erf_f32(Cg *c, LLVMValueRef x)
     LLVMValueRef small = mul(c, x, horner(c, mul(c, x, x), small_coef, 6));
     LLVMValueRef t = LLVMBuildFDiv(c->b, cg_real(c, 1), fma3(c, ax, cg_real(c, 0.7070000171661377), cg_real(c, 1)), "");
     /* e^(−x·x), not e^(−|x|·|x|): the same value, and the same expression as
-     * GELU's derivative builds (exp(neg(mul z z))), so that in the fused
-     * backward the optimizer computes the exponential once for both. */
+     * erf's derivative (grad.c's grad_erf: exp(neg(mul z z))), which GELU's
+     * backward holds, so that in the fused backward the optimizer computes
+     * the exponential once for both. */
     LLVMValueRef tail = mul(c, mul(c, t, horner(c, t, tail_coef, 4)),
                             exp_f32(c, LLVMBuildFNeg(c->b, mul(c, x, x), "")));
     LLVMValueRef big = LLVMBuildFSub(c->b, cg_real(c, 1), tail, "");

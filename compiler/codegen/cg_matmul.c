@@ -889,7 +889,8 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
  * in the same order: the same bits.  Not where many blocks share the panel
  * (the first convolution's forward, rows · W [9, 32]: read in place it took
  * 1.7 times as long as packed once per thread), nor for n = 2·NR and more
- * (a panel's rows n apart in B instead of NR in the packing).  A few blocks
+ * (a panel's rows n apart in B instead of NR in the packing), except the
+ * `lead` products below (lead_b_in_place).  A few blocks
  * do gain: the GPT's attention, P·V and its gradients, is 128 matrices of
  * 64 rows (6 blocks) times V [64, 32] per call, whose copy was a fifth of
  * P·V's kernel; read in place it took 0.89-0.93 of the time (perf samples,
@@ -1072,7 +1073,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
     /* pack this chunk of op(B) into panels unless the slot holds it already
-     * (or op(B) is its own packing: b_in_place) */
+     * (or op(B) is read where it is: b_in_place, lead_b_in_place) */
     bool direct = b_in_place(c, v, &mm);
     LLVMValueRef changed =
         direct ? LLVMConstInt(c->t_i1, 0, 0)

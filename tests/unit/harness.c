@@ -5,6 +5,7 @@
 #include "ir/interp.h"
 #include "passes/pipeline.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,26 @@ void add_suite(const char *name, const TestCase *tests)
     CU_pSuite s = CU_add_suite(name, NULL, NULL);
     for (const TestCase *t = tests; t->name; t++)
         CU_add_test(s, t->name, t->fn);
+}
+
+void diff_add(Diff *d, double got, double want)
+{
+    if (isfinite(want))
+        d->scale = fmax(d->scale, fabs(want));
+    if (isnan(got) || isnan(want)) {
+        if (isnan(got) != isnan(want))
+            d->diff = INFINITY;
+        return;
+    }
+    if (got != want)    /* equal infinities subtract to NaN: leave them out */
+        d->diff = fmax(d->diff, fabs(got - want));
+}
+
+double diff_rel(const Diff *d, double noise)
+{
+    if (d->diff <= noise)
+        return 0;
+    return d->scale > 0 ? d->diff / d->scale : d->diff;
 }
 
 const char *read_source(const char *path)

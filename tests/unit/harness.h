@@ -47,6 +47,16 @@ struct NncCompiled;
  * a 100-step run. */
 void fill_step_inputs(struct IrEval *ev, const struct SemaModel *m, struct NncCompiled *c);
 
+/* The largest difference between two runs of an output, relative to the
+ * output's scale (the largest finite |want|).  A NaN on one side only, or
+ * an infinity the other side does not share, is an infinite difference; the
+ * same NaN-ness or the same infinity on both sides is none.  Call
+ * diff_add for every element, then diff_rel with the absolute difference
+ * below which values count as the same (rounding noise around zero). */
+typedef struct Diff { double diff, scale; } Diff;
+void   diff_add(Diff *d, double got, double want);
+double diff_rel(const Diff *d, double noise);
+
 /* CUnit assertions on strings that show both sides when they differ. */
 #define ASSERT_STR(actual, expected) assert_str_eq((actual), (expected), __FILE__, __LINE__)
 void assert_str_eq(const char *actual, const char *expected, const char *file, int line);

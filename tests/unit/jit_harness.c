@@ -127,12 +127,10 @@ double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEv
         if (!same)
             fprintf(stderr, "%s: output %s differs between 1 and 2 threads\n", g->name, out->name);
         CU_ASSERT(same);
-        double scale = 0, diff = 0;
-        for (int64_t e = 0; e < len; e++) {
-            scale = fmax(scale, fabs(want[e]));
-            diff = fmax(diff, fabs(jit_value(a, n, e) - want[e]));
-        }
-        double rel = diff <= (g->ftype == IR_F32 ? 1e-6 : 1e-14) ? 0 : diff / fmax(scale, 1e-30);
+        Diff d = {0};
+        for (int64_t e = 0; e < len; e++)
+            diff_add(&d, jit_value(a, n, e), want[e]);
+        double rel = diff_rel(&d, g->ftype == IR_F32 ? 1e-6 : 1e-14);
         if (rel > worst) {
             worst = rel;
             *worst_name = out->name;

@@ -35,9 +35,10 @@ double jit_value(const uint8_t *data, const IrNode *n, int64_t e);
 
 /* Runs entry on 1 and on 2 threads, asserts that every output is the same
  * to the bit, and returns the largest difference from the interpreter's
- * outputs in ev, relative to each output's largest magnitude (differences
- * below 1e-6 in f32 and 1e-14 in f64 count as 0); *worst_name names that
- * output. */
+ * outputs in ev, relative to each output's largest finite magnitude
+ * (diff_add: NaN or an infinity on one side only is an infinite
+ * difference; differences below 1e-6 in f32 and 1e-14 in f64 count as 0);
+ * *worst_name names that output. */
 double jit_compare(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, const char **worst_name);
 
 /* The tail of the generator's checks on a graph built by hand: g planned

@@ -48,13 +48,10 @@ static double max_rel_diff(const IrEval *a, const IrEval *b, const char **worst)
         const double *va = ir_eval_output(a, name, &la), *vb = ir_eval_output(b, name, &lb);
         CU_ASSERT_PTR_NOT_NULL_FATAL(vb);
         CU_ASSERT_EQUAL_FATAL(la, lb);
-        double scale = 0, diff = 0;
-        for (int64_t e = 0; e < la; e++) {
-            scale = fmax(scale, fabs(va[e]));
-            diff = fmax(diff, fabs(va[e] - vb[e]));
-        }
-        double noise = a->g->ftype == IR_F32 ? 1e-6 : 1e-14;
-        double rel = diff <= noise ? 0 : scale > 0 ? diff / scale : diff;
+        Diff d = {0};
+        for (int64_t e = 0; e < la; e++)
+            diff_add(&d, vb[e], va[e]);
+        double rel = diff_rel(&d, a->g->ftype == IR_F32 ? 1e-6 : 1e-14);
         if (rel > worst_rel) {
             worst_rel = rel;
             *worst = name;

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "front/front.h"
-#include "ir/gradcheck.h"
 #include "ir/print.h"
 #include "ir/export.h"
 #include "codegen/cg.h"
@@ -25,6 +24,7 @@
 #include "drive/predict.h"
 #include "drive/onnx.h"
 #include "drive/compile.h"
+#include "drive/gradcheck.h"
 #include "drive/model.h"
 #include "drive/memcheck.h"
 #include "passes/pipeline.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gradcheck.h"
+#include "fill.h"
 #include "interp.h"
 #include "nnc_runtime.h"
 #include "step.h"

@@ -1,7 +1,7 @@
 /* harness.c — see harness.h. */
 #include "harness.h"
 
-#include "ir/gradcheck.h"
+#include "ir/fill.h"
 #include "ir/interp.h"
 #include "passes/pipeline.h"
 

@@ -16,7 +16,6 @@
 #include "codegen/cg.h"
 #include "codegen/cg_internal.h"  /* cg_flat_elementwise, cg_is_matmul */
 #include "codegen/cg_module.h"    /* cg_split, CG_TINY_MACS */
-#include "ir/gradcheck.h"
 #include "ir/ir_internal.h"     /* ir_mm_patches */
 #include "ir/lower.h"
 #include "jit_harness.h"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/gradcheck.h"
+#include "ir/fill.h"
 #include "ir/interp.h"
 #include "passes/pipeline.h"
 

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ir/gradcheck.h"
 #include "ir/interp.h"
 #include "ir/lower.h"
 #include "passes/pipeline.h"

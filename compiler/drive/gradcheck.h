@@ -21,11 +21,4 @@ typedef struct GradcheckOptions {
  * or -1 with *err set (an internal error). */
 int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *opt, StrBuf *out, const char **err);
 
-/* Parameter initialisation as documented in docs/language.md (torch.nn's
- * defaults), and the deterministic batch: shared with the step exporter. */
-struct Lowered;
-struct IrEval;
-void nnc_fill_params(const SemaModel *m, const struct Lowered *L, struct IrEval *ev, uint64_t seed);
-void nnc_fill_batch(const struct Lowered *L, struct IrEval *ev, uint64_t seed);
-
 #endif

@@ -16,56 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp.h"
-#include "ir_internal.h"
-#include "lower.h"
-#include "nnc_runtime.h"
+#include "../ir/fill.h"
+#include "../ir/interp.h"
+#include "../ir/ir_internal.h"
+#include "../ir/lower.h"
 #include "../passes/pipeline.h"
-
-static double normal(uint64_t seed, uint64_t stream, uint64_t e) { return rt_normal(seed, stream, e); }
-
-/* The front end's InitKind names the runtime's RtInit kinds, in order. */
-_Static_assert((int)INIT_UNIFORM_FAN_IN == (int)RT_INIT_UNIFORM_FAN_IN && (int)INIT_NORMAL == (int)RT_INIT_NORMAL
-                   && (int)INIT_ONES == (int)RT_INIT_ONES && (int)INIT_ZEROS == (int)RT_INIT_ZEROS
-                   && (int)INIT_NORMAL_STD == (int)RT_INIT_NORMAL_STD && (int)INIT_UNIFORM == (int)RT_INIT_UNIFORM
-                   && (int)INIT_DATA == (int)RT_INIT_DATA,
-               "InitKind and RtInit must agree");
-
-void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t seed)
-{
-    for (int i = 0; i < m->nparams; i++) {
-        const SemaParam *p = &m->params[i];
-        int64_t n = shape_elems(&p->shape);
-        double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-        /* InitKind and RtInit list the same kinds in the same order */
-        for (int64_t e = 0; e < n; e++)
-            v[e] = rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i), (uint64_t)e);
-        ir_eval_set(ev, L->param[i], v);
-        free(v);
-    }
-}
-
-/* Inputs ~ N(0, 1); labels uniform over their classes; real targets
- * uniform in [0, 1), which suits both mse and binary cross-entropy. */
-void nnc_fill_batch(const Lowered *L, IrEval *ev, uint64_t seed)
-{
-    const IrGraph *g = &L->g;
-    for (int i = 0; i < g->n; i++) {
-        const IrNode *n = &g->nodes[i];
-        if (n->op != IR_INPUT || (n->a.role != ROLE_INPUT && n->a.role != ROLE_TARGET))
-            continue;
-        int64_t len = ir_elems(&n->shape, ev->batch);
-        double *v = malloc(sizeof(double) * (size_t)(len ? len : 1));
-        int64_t classes = n->a.i[0];  /* labels: their number of classes */
-        for (int64_t e = 0; e < len; e++) {
-            double u = ir_uniform(seed, 2000 + (uint64_t)i, 0, (uint64_t)e);
-            v[e] = n->type == IR_I32 ? floor(u * (double)classes)
-                 : n->a.role == ROLE_TARGET ? u : normal(seed, 3000 + (uint64_t)i, (uint64_t)e);
-        }
-        ir_eval_set(ev, i, v);
-        free(v);
-    }
-}
+#include "nnc_runtime.h"
 
 /* The loss of the forward graph at the current parameter values. */
 static double loss_at(IrEval *ev, int loss, const char **err)
@@ -148,7 +104,7 @@ int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions 
             double dot = 0;
             if (direction) {
                 for (int64_t e = 0; e < n; e++) {
-                    v[e] = normal(o->seed, 5000 + (uint64_t)i, (uint64_t)e);
+                    v[e] = rt_normal(o->seed, 5000 + (uint64_t)i, (uint64_t)e);
                     dot += v[e] * gv[e];
                 }
             } else {

@@ -56,7 +56,8 @@ static int jit_train(NncFront *f, const JitOptions *o)
     /* what the slabs will take, before any LLVM work: training here, on this machine */
     if (rc == 0 && nnc_check_run_memory(f, &tm.rm, tm.recipe.batch, o->batch > 0) != 0)
         rc = 1;
-    /* a checkpoint that does not fit is refused now, not after the compile and the data */
+    /* a checkpoint that does not fit is refused now, not after the compile;
+     * rt_run checks it again, as it must for trainers: a few KB read twice */
     char why[512];
     if (rc == 0 && o->load && rt_state_check(&tm.rm, o->load, why, sizeof why) != 0) {
         fprintf(log, "nnc: error: %s\n", why);

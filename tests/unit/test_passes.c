@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/autodiff.h"
 #include "ir/interp.h"
 #include "ir/ir.h"
 #include "ir/ir_internal.h"  /* ir_mm_patches, ir_pool_relu */
@@ -453,6 +454,40 @@ static void test_simplify_softmax_grad(void)
     end();
 }
 
+/* The loss sum(y · t) over every axis, t an input of y's shape, and its
+ * gradient for parameter x as autodiff builds it, returned.  The folds
+ * below match the forms grad.c's rules build; these tests build the graph
+ * through those rules, so a change there that stops a fold fails here,
+ * not only in a slower step. */
+static int append_grad(int x, int y)
+{
+    int t = input("t", g.nodes[y].shape);
+    int loss = ir_reduce(&g, IR_SUM, bin(IR_MUL, y, t), (1u << g.nodes[y].shape.rank) - 1, SPAN_NONE);
+    int dx;
+    CU_ASSERT_EQUAL_FATAL(ad_append(&g, loss, &x, 1, &dx), 0);
+    return dx;
+}
+
+/* softmax(x) as lower.c builds it (exp(x − stop_grad(rmax x)) / sum), its
+ * gradient from autodiff: simplify leaves p·(g − sum(g·p)), a product
+ * with p itself. */
+static void test_simplify_softmax_grad_autodiff(void)
+{
+    begin(IR_F32);
+    int x = param("x", (IrShape){2, {2, 3}});
+    int m = un(IR_STOP_GRAD, ir_reduce(&g, IR_RMAX, x, 2, SPAN_NONE));
+    int e = un(IR_EXP, bin(IR_SUB, x, m));
+    int p = bin(IR_DIV, e, ir_reduce(&g, IR_SUM, e, 2, SPAN_NONE));
+    out("dx", append_grad(x, p));
+    run(pass_simplify);
+    run(pass_dce);
+    const IrNode *dx = &g.nodes[g.outs[0].value];
+    CU_ASSERT_EQUAL(dx->op, IR_MUL);
+    CU_ASSERT(dx->nin == 2 && (dx->in[0] == p || dx->in[1] == p));
+    CU_ASSERT(dx->nin == 2 && g.nodes[dx->in[dx->in[0] == p]].op == IR_SUB);
+    end();
+}
+
 /* ---- CSE ---------------------------------------------------------------------------------- */
 
 static void test_cse_merges(void)
@@ -702,6 +737,28 @@ static void test_pool_relu_keeps(void)
     end();
 }
 
+/* relu(pool_max(x, x)) (output y) and its gradient from autodiff: both
+ * poolings carry the relu, and neither the relu nor its mask is left. */
+static void test_pool_relu_autodiff(void)
+{
+    begin(IR_F32);
+    int x = param("x", (IrShape){3, {4, 4, 2}});
+    int y = un(IR_RELU, pool2(IR_POOL_MAX, x, x));
+    out("y", y);
+    out("dx", append_grad(x, y));
+    CU_ASSERT(run(pass_pool_relu) > 0);
+    run(pass_dce);
+    const IrNode *p = &g.nodes[g.outs[0].value];
+    CU_ASSERT(p->op == IR_POOL_MAX && ir_pool_relu(p));
+    int folded = 0;
+    for (int i = 0; i < g.n; i++) {
+        CU_ASSERT(g.nodes[i].op != IR_RELU && g.nodes[i].op != IR_GT);
+        folded += g.nodes[i].op == IR_POOL_MAX_T && ir_pool_relu(&g.nodes[i]);
+    }
+    CU_ASSERT_EQUAL(folded, 1);
+    end();
+}
+
 /* ---- a convolution's weight and bias gradient through its pooling --------------------------- */
 
 /* A new graph of x [B,5,5,2] (%0), g [B,3,3,2] (%1), rows [B,25,3] (%2) and
@@ -850,6 +907,7 @@ static const TestCase tests[] = {
     {"simplify: constant folding", test_simplify_fold},
     {"simplify: stage boundaries and provenance", test_simplify_stages},
     {"simplify: a softmax's gradient from g and p alone", test_simplify_softmax_grad},
+    {"simplify: ... as autodiff builds it", test_simplify_softmax_grad_autodiff},
     {"cse: equal nodes, commutative operands", test_cse_merges},
     {"cse: different attributes, inputs, operand order", test_cse_keeps},
     {"cse: random masks stay apart", test_cse_random},
@@ -860,6 +918,7 @@ static const TestCase tests[] = {
     {"implicit patches: all users or none", test_implicit_patches_keeps},
     {"pool relu: the relu and its backward in the pooling", test_pool_relu},
     {"pool relu: other readers, another window or constant", test_pool_relu_keeps},
+    {"pool relu: ... as autodiff builds the backward", test_pool_relu_autodiff},
     {"pool gradient: rows of pool_rows_t, the same values", test_pool_grad},
     {"pool gradient: pool_rows_t's bound on k·k·T", test_pool_rows_t_bound},
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},

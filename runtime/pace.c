@@ -179,15 +179,17 @@ static double stall_stint(const RtPace *s, double unpaid)
     return stint < BUDGET_MAX ? stint : BUDGET_MAX;
 }
 
-/* Whether the run's credit covers a stall of `stalled` seconds (then it
- * pays, and the run goes on on the threads).  A probe has no credit. */
-static bool paid(RtPace *s, double stalled)
+/* What of a stall of `stalled` seconds the run's credit does not cover: 0
+ * when it covers it all (it pays, and the run goes on on the threads); all
+ * of it in a probe, which has no credit. */
+static double unpaid_part(RtPace *s, double stalled)
 {
-    if (s->phase != RT_PACE_RUN || s->credit < stalled)
-        return false;
+    double credit = s->phase == RT_PACE_RUN ? s->credit : 0;
+    if (credit < stalled)
+        return stalled - credit;
     s->credit -= stalled;
     s->paid++;
-    return true;
+    return 0;
 }
 
 /* A stall left `unpaid` seconds: one thread for a stint (see the header).
@@ -221,8 +223,9 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     s->threaded |= threads;
     if (threads && !first && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
-        if (!paid(s, stalled)) {
-            leave_threads(s, stalled - (s->phase == RT_PACE_RUN ? s->credit : 0));
+        double left = unpaid_part(s, stalled);
+        if (left > 0) {
+            leave_threads(s, left);
             return;
         }
     }

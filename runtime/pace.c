@@ -41,18 +41,36 @@
  *             PROBE steps on the threads.
  *   stalls    a step on the threads whose caller waited for workers that
  *             had lost their CPU holding a claim (pool.c's stalls) for
- *             longer than STALL_SHARE times the rest of the step: in a probe,
- *             one thread wins at once (the probe's other steps on the
- *             threads are not run); in a run on the threads, the run
- *             switches to one thread for BUDGET_MIN.  The medians do not
- *             see these steps: after a stall the pool runs the next calls
- *             on the caller alone (SOLO_CALLS), so the steps after it are
- *             as fast as one thread's.  Beside busy processes (the MNIST
- *             MLP, a 0.17 ms step, at a load average of 7-8) probes took
- *             the threads' median from two quick steps while the third had
- *             lost 5-15 ms (2-6% of an epoch), and a run on the threads
- *             kept its median while its mean was 6 times it (bench/README,
- *             session 28).
+ *             longer than STALL_SHARE times the rest of the step, and
+ *             STALL_MIN.  The medians do not see these steps: after a stall
+ *             the pool runs the next calls on the caller alone (SOLO_CALLS),
+ *             so the steps after it are as fast as one thread's.  Beside
+ *             busy processes (the MNIST MLP, a 0.17 ms step, at a load
+ *             average of 7-8) probes took the threads' median from two
+ *             quick steps while the third had lost 5-15 ms (2-6% of an
+ *             epoch), and a run on the threads kept its median while its
+ *             mean was 6 times it (bench/README, session 28).  So a stall
+ *             is paid for from the run's credit, the time its steps on the
+ *             threads saved (each the probe's one-thread median less
+ *             theirs): an idle machine's hiccup (1.2-2.3 ms, once or twice
+ *             in the MLP's run, session 30) after a stretch of steps that
+ *             saved more goes on on the threads (and the step counts as
+ *             any other).  The credit is the run's own, 0 at its start, and
+ *             has no cap: a machine that gets busy in a long run on the
+ *             threads slows their steps (and those after a stall run on
+ *             the caller alone), which the drift test sees within PROBE
+ *             steps, whatever credit is left.  A stall that the credit
+ *             does not cover sends the run to one thread for a stint of
+ *             its unpaid wait over PROBE_SHARE (the idle hiccup's: some
+ *             tens of ms, not the half epoch that BUDGET_MIN was), doubled
+ *             for each stretch on the threads in a row that such a stall
+ *             ended, and then at least BUDGET_MIN (a busy machine's: the
+ *             second 2x and 0.5 s at least, the third 4x, ..., up to
+ *             BUDGET_MAX); a run on the threads that spends its budget
+ *             starts the count over.  A probe has no credit: a stall in it
+ *             makes one thread its winner at once (its other steps on the
+ *             threads are not run), for the longer of the stint and the
+ *             budget the medians' choice of one thread would have had.
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
@@ -144,6 +162,52 @@ static void run_winner(RtPace *s, int serial, double lost, double ref)
     s->phase = RT_PACE_RUN;
     s->n = 0;
     s->elapsed = 0;
+    s->gain = 0;  /* set by the probe when the threads win it */
+    s->credit = 0;
+}
+
+/* The stint on one thread after a stall of `unpaid` seconds that the credit
+ * did not cover: unpaid / PROBE_SHARE, doubled per earlier such stall in a
+ * row, and then at least BUDGET_MIN (repeated stalls: a busy machine). */
+static double stall_stint(const RtPace *s, double unpaid)
+{
+    double stint = unpaid / PROBE_SHARE;
+    for (int i = 0; i < s->stalled_runs && stint < BUDGET_MAX; i++)
+        stint *= 2;
+    if (s->stalled_runs > 0 && stint < BUDGET_MIN)
+        stint = BUDGET_MIN;
+    return stint < BUDGET_MAX ? stint : BUDGET_MAX;
+}
+
+/* What of a stall of `stalled` seconds the run's credit does not cover: 0
+ * when it covers it all (it pays, and the run goes on on the threads); all
+ * of it in a probe, which has no credit. */
+static double unpaid_part(RtPace *s, double stalled)
+{
+    double credit = s->phase == RT_PACE_RUN ? s->credit : 0;
+    if (credit < stalled)
+        return stalled - credit;
+    s->credit -= stalled;
+    s->paid++;
+    return 0;
+}
+
+/* A stall left `unpaid` seconds: one thread for a stint (see the header).
+ * In a probe one thread wins it, for at least the budget a probe that chose
+ * it by the medians would have given (BUDGET_MIN, or twice the last run's
+ * if that was on one thread too): nothing the threads did so far paid. */
+static void leave_threads(RtPace *s, double unpaid)
+{
+    double stint = stall_stint(s, unpaid), least = 0;
+    if (s->phase == RT_PACE_PROBE) {
+        run_winner(s, 1, 0, 0);  /* one thread: no drift test, no ref */
+        least = s->budget;
+    }
+    s->stalled_runs++;
+    s->serial = 1;  /* a run goes on, on one thread */
+    s->budget = stint > least ? stint : least;
+    s->n = 0;
+    s->elapsed = 0;
 }
 
 void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
@@ -159,15 +223,11 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     s->threaded |= threads;
     if (threads && !first && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
-        if (s->phase == RT_PACE_PROBE) {  /* the threads lost this probe */
-            run_winner(s, 1, stalled, 0);  /* one thread: no drift test, no ref */
+        double left = unpaid_part(s, stalled);
+        if (left > 0) {
+            leave_threads(s, left);
             return;
         }
-        s->serial = 1;  /* the run goes on, on one thread, for BUDGET_MIN */
-        s->budget = BUDGET_MIN;
-        s->n = 0;
-        s->elapsed = 0;
-        return;
     }
     switch (s->phase) {
     case RT_PACE_WARMUP:
@@ -181,18 +241,22 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
         double par = median3(s->probe[0]), one = median3(s->probe[1]);
         int serial = !(par < (1 - MARGIN) * one);
         run_winner(s, serial, PROBE * (par > one ? par - one : one - par), serial ? one : par);
+        s->gain = serial ? 0 : one - par;
         return;
     case RT_PACE_RUN:
         s->recent[s->n % PROBE] = seconds;
         s->n++;
         s->elapsed += seconds;
+        s->credit += s->serial ? 0 : s->gain;
         if (!s->serial && s->n >= PROBE && median3(s->recent) > DRIFT * s->ref) {
             s->budget = BUDGET_MIN / 2;  /* doubled back to BUDGET_MIN if the probe agrees */
             start_probe(s);
             return;
         }
-        if (s->n >= RUN_MIN && s->elapsed >= s->budget)
+        if (s->n >= RUN_MIN && s->elapsed >= s->budget) {
+            s->stalled_runs = s->serial ? s->stalled_runs : 0;  /* a stretch on the threads ended clean */
             start_probe(s);
+        }
         return;
     }
 }

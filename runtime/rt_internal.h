@@ -122,12 +122,16 @@ typedef struct RtPace {
     double      recent[RT_PACE_PROBE_STEPS];    /* the last steps of the run, a ring */
     int         serial;      /* the probe's winner: 1 one thread, 0 all */
     double      ref;         /* its median step time in the probe, seconds */
+    double      gain;        /* seconds a step on the threads saved in the probe (one's median - theirs), or 0 */
+    double      credit;      /* seconds this run on the threads has saved, less its stalls' waits */
+    int         stalled_runs;  /* stretches on the threads in a row that an unpaid stall ended */
     double      budget;      /* seconds the winner runs before the next probe */
     double      elapsed;     /* seconds of this run so far */
     int         probes;      /* probes finished */
     int         switches;    /* probes that changed the winner */
     int         last_serial;
-    int         stalls;      /* steps on the threads that stalled (each ended a probe or a run on them) */
+    int         stalls;      /* steps on the threads that stalled (paid from the credit, or ending a probe or run) */
+    int         paid;        /* of them, those the credit paid for */
     int         threaded;    /* a step has run on the threads (the first is left out of the stall test) */
 } RtPace;
 

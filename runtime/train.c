@@ -899,8 +899,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, rt_now() - L.start);
         if (pace.on && c->verbose)  /* -v: what the chooser did (it varies run to run, with the machine's load) */
-            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster)", rt_pool_threads(pool),
-                    (long long)one_thread_steps);
+            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster; %d stalled, %d of them paid)",
+                    rt_pool_threads(pool), (long long)one_thread_steps, pace.stalls, pace.paid);
         int64_t caller_claims, worker_claims;
         rt_pool_claims(pool, &caller_claims, &worker_claims);
         if (c->verbose && caller_claims + worker_claims > 0)  /* -v: how evenly the threads split the kernels */

@@ -13,7 +13,8 @@ three differences:
   metrics' JSON keys `*seconds` and `examples_per_second` as `N`; in the
   metrics' header line, `started` (a date), `data` (where NNC_DATA is)
   and `threads` (the machine's cores) compare as `N` too, and so do the
-  counts in -v's `(2 threads; 0 of the steps ran on one, ...)`.
+  counts in -v's `(2 threads; 0 of the steps ran on one, timed faster;
+  0 stalled, 0 of them paid)`.
   Everything else, losses and accuracies included, must be exactly as
   pasted: a seed gives the same numbers on any thread count (a change to
   the generated code's order of summation changes the last digits, and
@@ -52,14 +53,14 @@ from doc_dumps import blocks, missing_line, scratch  # noqa: E402
 
 TIMING = re.compile(r"\b\d+(?:\.\d+)? m?s\b")
 JSON_TIMING = re.compile(r'("(?:[a-z_]*seconds|examples_per_second)": )[-+0-9.e]+')
-PACE = re.compile(r"\(\d+ threads; \d+ of the steps")
+PACE = re.compile(r"\(\d+ threads; \d+ of the steps ran on one, timed faster; \d+ stalled, \d+ of them paid\)")
 HEADER_MACHINE = re.compile(r'("(?:started|data)": )"[^"]*"|("threads": )\d+')
 
 
 def normal(line):
     """A line with its timings replaced, so that only what is deterministic compares."""
     line = JSON_TIMING.sub(r"\1N", TIMING.sub("N s", line.rstrip()))
-    line = PACE.sub("(N threads; N of the steps", line)
+    line = PACE.sub("(N threads; N of the steps ran on one, timed faster; N stalled, N of them paid)", line)
     if line.startswith('{"nnc": '):
         line = HEADER_MACHINE.sub(lambda m: (m.group(1) or m.group(2)) + "N", line)
     return line

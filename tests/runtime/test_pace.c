@@ -3,8 +3,8 @@
  * warm-up, runs the faster, probes again when its budget is spent (a
  * confirmed choice doubles the budget, a probe that lost much makes it
  * longer), at once when the threads' step time drifts up (not one
- * thread's), leaves the threads after a step that waited on a stalled
- * worker, and ignores steps that are not comparable; one thread has
+ * thread's), pays a step that waited on a stalled worker from what the
+ * run on the threads saved or else leaves the threads for a stint, and ignores steps that are not comparable; one thread has
  * nothing to choose.  The pool's serial mode runs a call as one claim on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +23,18 @@ static int feed(RtPace *s, int steps, double par, double one)
         rt_pace_step(s, m ? one : par, 0, 1);
     }
     return serial;
+}
+
+/* Feeds steps of 1 ms on the threads and 2 ms on one until a run on the
+ * threads starts; 1 if one did within 20,000 steps. */
+static int until_threads(RtPace *s)
+{
+    for (int i = 0; i < 20000; i++) {
+        if (s->phase == RT_PACE_RUN && !s->serial)
+            return 1;
+        feed(s, 1, 1e-3, 2e-3);
+    }
+    return 0;
 }
 
 static void test_one_thread_never_probes(void)
@@ -171,11 +183,12 @@ static void test_budget_of_the_loss(void)
 }
 
 /* A step on the threads that waited for stalled workers longer than the
- * rest of it took, and 1 ms, ends a probe (one thread wins: the probe's
- * other steps on the threads are not run) or a run on the threads (the run
- * goes on on one thread for 0.5 s); a shorter wait does neither.  Its
- * medians would not see it: the steps after a stall are quick (the pool
- * runs the next calls on the caller alone). */
+ * rest of it took, and 1 ms, ends a probe at once (one thread wins: the
+ * probe's other steps on the threads are not run) for the longer of 0.5 s
+ * and a stint of the wait over 3%, doubled for a second stall in a row; a
+ * shorter wait does not.  Its medians would not see it: the
+ * steps after a stall are quick (the pool runs the next calls on the
+ * caller alone). */
 static void test_stalled_step(void)
 {
     RtPace s;
@@ -188,31 +201,21 @@ static void test_stalled_step(void)
     CU_ASSERT_EQUAL(s.stalls, 0);
     rt_pace_step(&s, 1e-3, 0, 1);                 /* one thread */
     CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);
-    rt_pace_step(&s, 12e-3, 11e-3, 1);            /* 11 ms waited, 1 ms of work: stalled */
+    rt_pace_step(&s, 12e-3, 9e-3, 1);             /* 9 ms waited, 3 ms of work: stalled */
     CU_ASSERT_EQUAL(s.stalls, 1);
+    CU_ASSERT_EQUAL(s.stalled_runs, 1);
     CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
     CU_ASSERT_EQUAL(s.serial, 1);
     CU_ASSERT_EQUAL(s.probes, 1);
-    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
-    CU_ASSERT_EQUAL(feed(&s, 100, 0.5e-3, 1e-3), 100);  /* 0.1 s of the budget: on one thread */
-
-    /* the threads win a probe; a stalled step in their run sends it to one thread */
-    rt_pace_init(&s, 2);
-    feed(&s, 8, 1e-3, 2e-3);
-    CU_ASSERT_EQUAL(s.serial, 0);
-    feed(&s, 10, 1e-3, 2e-3);
-    rt_pace_step(&s, 1.3e-3, 0.6e-3, 1);          /* 0.6 ms waited, 0.7 of work: not stalled */
-    CU_ASSERT_EQUAL(s.serial, 0);
-    rt_pace_step(&s, 5e-3, 4e-3, 1);              /* stalled: the median of the last 3 (1 ms) would not see it */
-    CU_ASSERT_EQUAL(s.stalls, 1);
-    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
-    CU_ASSERT_EQUAL(s.serial, 1);
-    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
-    CU_ASSERT_EQUAL(feed(&s, 240, 1e-3, 2e-3), 240);  /* 0.48 s on one thread */
-    CU_ASSERT_EQUAL(s.probes, 1);
-    feed(&s, 10 + 6, 1e-3, 2e-3);                 /* the budget spent: a probe, the threads win again */
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-9);  /* 9 ms / 3% is 0.3 s: the probe's 0.5 s */
+    CU_ASSERT_EQUAL(feed(&s, 490, 0.5e-3, 1e-3), 490);  /* 0.49 s of it: on one thread */
+    feed(&s, 10 + 2, 0.5e-3, 1e-3);               /* then a probe; its second step on the threads */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);
+    rt_pace_step(&s, 30e-3, 24e-3, 1);            /* stalled 24 ms, the second in a row: 2 x 0.8 s */
+    CU_ASSERT_EQUAL(s.stalled_runs, 2);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 1.6, 1e-9);
     CU_ASSERT_EQUAL(s.probes, 2);
-    CU_ASSERT_EQUAL(s.serial, 0);
 
     /* the run's first step on the threads is no test (the workers' arenas
      * grow in it), and a wait under 1 ms is no stall however short the step */
@@ -230,6 +233,90 @@ static void test_stalled_step(void)
     rt_pace_step(&s, 1e-3, 0, 1);                 /* the probe's median: 0.5 ms on the threads, 1 on one */
     CU_ASSERT_EQUAL(s.probes, 1);
     CU_ASSERT_EQUAL(s.serial, 0);
+}
+
+/* In a run on the threads each step earns the time it saved in the probe
+ * (one thread's median less theirs); a stall that the credit covers is paid
+ * from it and the run goes on, one that it does not sends the run to one
+ * thread for the unpaid wait over 3%, doubled for each such stall in a row
+ * and then at least 0.5 s (only a run on the threads that spends its
+ * budget starts over). */
+static void test_stall_credit(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 2e-3);                      /* the threads win: 1 ms saved a step */
+    CU_ASSERT_EQUAL(s.serial, 0);
+    feed(&s, 10, 1e-3, 2e-3);                     /* 10 ms saved */
+    rt_pace_step(&s, 5e-3, 4e-3, 1);              /* stalled 4 ms: paid, 6 ms left, and 1 ms earned */
+    CU_ASSERT_EQUAL(s.stalls, 1);
+    CU_ASSERT_EQUAL(s.serial, 0);
+    CU_ASSERT_EQUAL(s.stalled_runs, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, 7e-3, 1e-12);
+    rt_pace_step(&s, 21e-3, 20e-3, 1);            /* stalled 20 ms: 13 ms unpaid */
+    CU_ASSERT_EQUAL(s.stalls, 2);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_EQUAL(s.stalled_runs, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 13e-3 / 0.03, 1e-9);
+    CU_ASSERT_EQUAL(feed(&s, 216, 1e-3, 2e-3), 216);  /* 0.432 s of the 0.433 s stint: on one thread */
+    CU_ASSERT_EQUAL(s.probes, 1);
+    feed(&s, 1 + 6, 1e-3, 2e-3);                  /* the stint spent: a probe, the threads win again */
+    CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_EQUAL(s.serial, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, 0, 1e-12);   /* a new run earns from nothing */
+    rt_pace_step(&s, 4e-3, 3e-3, 1);              /* the run's first step stalls 3 ms, the second in a row: */
+    CU_ASSERT_EQUAL(s.stalled_runs, 2);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-9);  /* 2 x 0.1 s, and at least 0.5 s */
+    CU_ASSERT_EQUAL(until_threads(&s), 1);
+    feed(&s, 5, 1e-3, 2e-3);
+    rt_pace_step(&s, 21e-3, 20e-3, 1);            /* 15 ms unpaid, the third in a row: 4 x 0.5 s */
+    CU_ASSERT_EQUAL(s.stalled_runs, 3);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 4 * 15e-3 / 0.03, 1e-9);
+    for (int i = 0; i < 3; i++) {                 /* a fourth, fifth, ..: 8x, 16x, .. up to 16 s */
+        CU_ASSERT_EQUAL(until_threads(&s), 1);
+        rt_pace_step(&s, 101e-3, 100e-3, 1);
+    }
+    CU_ASSERT_EQUAL(s.stalled_runs, 6);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 16.0, 1e-9);
+    CU_ASSERT_EQUAL(until_threads(&s), 1);       /* 16 s on one, a probe, the threads run 0.5 s */
+    CU_ASSERT_EQUAL(s.stalled_runs, 6);
+    feed(&s, 600, 1e-3, 2e-3);                    /* that run spent its budget with no stall */
+    CU_ASSERT_EQUAL(s.stalled_runs, 0);
+}
+
+/* The MNIST MLP on an idle machine (0.232 ms a step on the threads, 0.328
+ * on one: 96 us saved a step) with a hiccup of 2 ms now and then: the
+ * threads keep the run.  The old rule sent 0.5 s to one thread per
+ * hiccup, 1,700-3,400 of a run's 4,690 steps (session 30). */
+static void test_idle_hiccups(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    int chosen = 0;
+    for (int i = 0; i < 4690; i++) {
+        chosen += rt_pace_chose_one(&s);
+        int hiccup = i == 1500 || i == 3000;
+        if (rt_pace_serial(&s))
+            rt_pace_step(&s, 0.328e-3, 0, 1);
+        else
+            rt_pace_step(&s, hiccup ? 2.2e-3 : 0.232e-3, hiccup ? 2e-3 : 0, 1);
+    }
+    CU_ASSERT_EQUAL(s.stalls, 2);
+    CU_ASSERT_EQUAL(chosen, 0);
+    /* a hiccup 5 steps into a run (0.48 ms earned): 1.52 ms unpaid, a stint
+     * of 50.7 ms on one thread, 155 steps of 0.328 ms (not 0.5 s, 1,525) */
+    rt_pace_init(&s, 2);
+    chosen = 0;
+    for (int i = 0; i < 8 + 5 + 1 + 400; i++) {
+        chosen += rt_pace_chose_one(&s);
+        if (rt_pace_serial(&s))
+            rt_pace_step(&s, 0.328e-3, 0, 1);
+        else
+            rt_pace_step(&s, i == 13 ? 2.2e-3 : 0.232e-3, i == 13 ? 2e-3 : 0, 1);
+    }
+    CU_ASSERT_EQUAL(s.stalls, 1);
+    CU_ASSERT_EQUAL(chosen, 155);
 }
 
 /* A step that is not comparable (the short last batch) is not counted. */
@@ -318,6 +405,8 @@ static const RtTestCase tests[] = {
     {"no_drift_on_one", test_no_drift_on_one},
     {"budget_of_the_loss", test_budget_of_the_loss},
     {"stalled_step", test_stalled_step},
+    {"stall_credit", test_stall_credit},
+    {"idle_hiccups", test_idle_hiccups},
     {"incomparable", test_incomparable},
     {"chose_one", test_chose_one},
     {"pool_serial", test_pool_serial},

@@ -51,26 +51,31 @@
  *             epoch), and a run on the threads kept its median while its
  *             mean was 6 times it (bench/README, session 28).  So a stall
  *             is paid for from the run's credit, the time its steps on the
- *             threads saved (each the probe's one-thread median less
- *             theirs): an idle machine's hiccup (1.2-2.3 ms, once or twice
- *             in the MLP's run, session 30) after a stretch of steps that
- *             saved more goes on on the threads (and the step counts as
- *             any other).  The credit is the run's own, 0 at its start, and
- *             has no cap: a machine that gets busy in a long run on the
- *             threads slows their steps (and those after a stall run on
- *             the caller alone), which the drift test sees within PROBE
- *             steps, whatever credit is left.  A stall that the credit
- *             does not cover sends the run to one thread for a stint of
- *             its unpaid wait over PROBE_SHARE (the idle hiccup's: some
- *             tens of ms, not the half epoch that BUDGET_MIN was), doubled
- *             for each stretch on the threads in a row that such a stall
- *             ended, and then at least BUDGET_MIN (a busy machine's: the
- *             second 2x and 0.5 s at least, the third 4x, ..., up to
- *             BUDGET_MAX); a run on the threads that spends its budget
- *             starts the count over.  A probe has no credit: a stall in it
- *             makes one thread its winner at once (its other steps on the
+ *             threads saved: each earns the probe's one-thread median less
+ *             its own time (without a paid stall's wait, which is charged
+ *             apart), so a step as slow as one thread's, like those the
+ *             pool runs on the caller alone after a stall, earns nothing,
+ *             and a slower one takes back.  An idle machine's hiccup
+ *             (1.2-2.3 ms, once or twice in the MLP's run, session 30)
+ *             after a stretch of steps that saved more is paid and the run
+ *             goes on on the threads; its step enters the drift test
+ *             without the wait (the solo calls after it may still set the
+ *             test off: a probe, PROBE steps on one thread).  The credit is
+ *             the run's own, 0 at its start (a probe has none).  A stall
+ *             that the credit does not cover sends the run to one thread
+ *             for a stint of its unpaid wait over PROBE_SHARE (the idle
+ *             hiccup's: some tens of ms, where BUDGET_MIN, half an epoch of
+ *             the MLP, was once spent), doubled for each stretch on the
+ *             threads in a row that such a stall ended, and then at least
+ *             BUDGET_MIN (a busy machine's: the second 2x and 0.5 s at
+ *             least, the third 4x, ..., up to BUDGET_MAX); a run on the
+ *             threads that spends its budget starts the count over, and
+ *             nothing else does: the first unpaid stall after a busy spell
+ *             still gets that spell's long stint.  A stall in a probe makes
+ *             one thread its winner at once (its other steps on the
  *             threads are not run), for the longer of the stint and the
- *             budget the medians' choice of one thread would have had.
+ *             budget a probe that chose one thread would give (BUDGET_MIN,
+ *             or twice the last run's if that was on one thread too).
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
@@ -143,27 +148,37 @@ static void start_probe(RtPace *s)
 {
     s->phase = RT_PACE_PROBE;
     s->n = 0;
+    s->credit = 0;  /* the run's own: a probe stalls unpaid */
 }
 
-/* The probe is over: `serial` won, the losing mode's steps lost `lost`
- * seconds, the winner's median step is `ref` (the drift test's, read only
- * while running on the threads); run it. */
-static void run_winner(RtPace *s, int serial, double lost, double ref)
+/* A run in mode `serial` starts; its budget is the caller's to set. */
+static void start_run(RtPace *s, int serial)
 {
-    s->budget = s->probes > 0 && serial == s->serial ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX)
-                                                      : BUDGET_MIN;
+    s->phase = RT_PACE_RUN;
+    s->serial = serial;
+    s->n = 0;
+    s->elapsed = 0;
+    s->credit = 0;
+}
+
+/* The probe is over: `serial` won, by the medians `par` on the threads and
+ * `one` on one thread (both 0 when a stall decided it); run the winner.
+ * The budget doubles when the last probe chose the same and its run kept
+ * it (not after a stall sent that run to one thread: a stint is no
+ * probe's budget, to double or to go back from). */
+static void run_winner(RtPace *s, int serial, double par, double one)
+{
+    double lost = PROBE * (par > one ? par - one : one - par);
+    bool same = s->probes > 0 && serial == s->last_serial && serial == s->serial;
+    s->budget = same ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX) : BUDGET_MIN;
     if (s->budget < lost / PROBE_SHARE)
         s->budget = lost / PROBE_SHARE < BUDGET_MAX ? lost / PROBE_SHARE : BUDGET_MAX;
-    s->serial = serial;
-    s->ref = ref;
+    s->ref = serial ? one : par;
+    s->one = one;
     s->probes++;
     s->switches += s->probes > 1 && s->last_serial != serial;
     s->last_serial = serial;
-    s->phase = RT_PACE_RUN;
-    s->n = 0;
-    s->elapsed = 0;
-    s->gain = 0;  /* set by the probe when the threads win it */
-    s->credit = 0;
+    start_run(s, serial);
 }
 
 /* The stint on one thread after a stall of `unpaid` seconds that the credit
@@ -179,12 +194,13 @@ static double stall_stint(const RtPace *s, double unpaid)
     return stint < BUDGET_MAX ? stint : BUDGET_MAX;
 }
 
-/* What of a stall of `stalled` seconds the run's credit does not cover: 0
- * when it covers it all (it pays, and the run goes on on the threads); all
- * of it in a probe, which has no credit. */
-static double unpaid_part(RtPace *s, double stalled)
+/* Pays a stall of `stalled` seconds from the run's credit when it covers
+ * it all (the run goes on on the threads) and returns 0; else pays nothing
+ * and returns what the credit leaves unpaid (all of it in a probe, which
+ * has no credit). */
+static double pay_stall(RtPace *s, double stalled)
 {
-    double credit = s->phase == RT_PACE_RUN ? s->credit : 0;
+    double credit = s->credit > 0 ? s->credit : 0;
     if (credit < stalled)
         return stalled - credit;
     s->credit -= stalled;
@@ -194,20 +210,18 @@ static double unpaid_part(RtPace *s, double stalled)
 
 /* A stall left `unpaid` seconds: one thread for a stint (see the header).
  * In a probe one thread wins it, for at least the budget a probe that chose
- * it by the medians would have given (BUDGET_MIN, or twice the last run's
- * if that was on one thread too): nothing the threads did so far paid. */
+ * it would have given: nothing the threads did so far paid. */
 static void leave_threads(RtPace *s, double unpaid)
 {
     double stint = stall_stint(s, unpaid), least = 0;
     if (s->phase == RT_PACE_PROBE) {
         run_winner(s, 1, 0, 0);  /* one thread: no drift test, no ref */
         least = s->budget;
+    } else {
+        start_run(s, 1);
     }
     s->stalled_runs++;
-    s->serial = 1;  /* a run goes on, on one thread */
     s->budget = stint > least ? stint : least;
-    s->n = 0;
-    s->elapsed = 0;
 }
 
 void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
@@ -221,13 +235,15 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
      * median leaves that step out. */
     bool threads = !rt_pace_serial(s), first = threads && !s->threaded;
     s->threaded |= threads;
+    double work = seconds;  /* the step's time but for a paid stall's wait */
     if (threads && !first && stalled > STALL_MIN && stalled > STALL_SHARE * (seconds - stalled)) {
         s->stalls++;
-        double left = unpaid_part(s, stalled);
-        if (left > 0) {
-            leave_threads(s, left);
+        double unpaid = pay_stall(s, stalled);
+        if (unpaid > 0) {
+            leave_threads(s, unpaid);
             return;
         }
+        work -= stalled;
     }
     switch (s->phase) {
     case RT_PACE_WARMUP:
@@ -239,15 +255,13 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
         if (++s->n < 2 * PROBE)
             return;
         double par = median3(s->probe[0]), one = median3(s->probe[1]);
-        int serial = !(par < (1 - MARGIN) * one);
-        run_winner(s, serial, PROBE * (par > one ? par - one : one - par), serial ? one : par);
-        s->gain = serial ? 0 : one - par;
+        run_winner(s, !(par < (1 - MARGIN) * one), par, one);
         return;
     case RT_PACE_RUN:
-        s->recent[s->n % PROBE] = seconds;
+        s->recent[s->n % PROBE] = work;
         s->n++;
         s->elapsed += seconds;
-        s->credit += s->serial ? 0 : s->gain;
+        s->credit += s->serial ? 0 : s->one - work;
         if (!s->serial && s->n >= PROBE && median3(s->recent) > DRIFT * s->ref) {
             s->budget = BUDGET_MIN / 2;  /* doubled back to BUDGET_MIN if the probe agrees */
             start_probe(s);

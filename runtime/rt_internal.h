@@ -122,8 +122,8 @@ typedef struct RtPace {
     double      recent[RT_PACE_PROBE_STEPS];    /* the last steps of the run, a ring */
     int         serial;      /* the probe's winner: 1 one thread, 0 all */
     double      ref;         /* its median step time in the probe, seconds */
-    double      gain;        /* seconds a step on the threads saved in the probe (one's median - theirs), or 0 */
-    double      credit;      /* seconds this run on the threads has saved, less its stalls' waits */
+    double      one;         /* the probe's median step on one thread, seconds (0: a stall decided it) */
+    double      credit;      /* seconds this run on the threads has saved against `one`, less the stalls it paid */
     int         stalled_runs;  /* stretches on the threads in a row that an unpaid stall ended */
     double      budget;      /* seconds the winner runs before the next probe */
     double      elapsed;     /* seconds of this run so far */

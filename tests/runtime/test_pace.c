@@ -4,8 +4,9 @@
  * confirmed choice doubles the budget, a probe that lost much makes it
  * longer), at once when the threads' step time drifts up (not one
  * thread's), pays a step that waited on a stalled worker from what the
- * run on the threads saved or else leaves the threads for a stint, and ignores steps that are not comparable; one thread has
- * nothing to choose.  The pool's serial mode runs a call as one claim on the caller. */
+ * run on the threads saved or else leaves the threads for a stint, and
+ * ignores steps that are not comparable; one thread has nothing to
+ * choose.  The pool's serial mode runs a call as one claim on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -253,8 +254,10 @@ static void test_stall_credit(void)
     CU_ASSERT_EQUAL(s.serial, 0);
     CU_ASSERT_EQUAL(s.stalled_runs, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.credit, 7e-3, 1e-12);
+    CU_ASSERT_EQUAL(s.paid, 1);
     rt_pace_step(&s, 21e-3, 20e-3, 1);            /* stalled 20 ms: 13 ms unpaid */
     CU_ASSERT_EQUAL(s.stalls, 2);
+    CU_ASSERT_EQUAL(s.paid, 1);
     CU_ASSERT_EQUAL(s.serial, 1);
     CU_ASSERT_EQUAL(s.stalled_runs, 1);
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 13e-3 / 0.03, 1e-9);
@@ -303,6 +306,7 @@ static void test_idle_hiccups(void)
             rt_pace_step(&s, hiccup ? 2.2e-3 : 0.232e-3, hiccup ? 2e-3 : 0, 1);
     }
     CU_ASSERT_EQUAL(s.stalls, 2);
+    CU_ASSERT_EQUAL(s.paid, 2);
     CU_ASSERT_EQUAL(chosen, 0);
     /* a hiccup 5 steps into a run (0.48 ms earned): 1.52 ms unpaid, a stint
      * of 50.7 ms on one thread, 155 steps of 0.328 ms (not 0.5 s, 1,525) */
@@ -317,6 +321,54 @@ static void test_idle_hiccups(void)
     }
     CU_ASSERT_EQUAL(s.stalls, 1);
     CU_ASSERT_EQUAL(chosen, 155);
+}
+
+/* What a run on the threads earns is what each step saved against the
+ * probe's one-thread median: a step as slow as one thread's (the pool's
+ * calls on the caller alone after a stall) earns nothing.  A paid stall's
+ * step enters the drift test without its wait; a probe after a drift has
+ * no credit, so a stall in it leaves the threads; and the run after a
+ * stint on one thread starts the budgets over (a probe that then chooses
+ * one thread gives 0.5 s, not twice the stint). */
+static void test_stall_accounts(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 1.5e-3);                    /* the threads win: 0.5 ms saved a step */
+    feed(&s, 10, 1e-3, 1.5e-3);
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, 5e-3, 1e-12);
+    rt_pace_step(&s, 1.5e-3, 0, 1);               /* as slow as one thread: nothing earned */
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, 5e-3, 1e-12);
+    rt_pace_step(&s, 1e-3, 0, 1);
+    rt_pace_step(&s, 1e-3, 0, 1);
+    rt_pace_step(&s, 3e-3, 2e-3, 1);              /* a paid stall: 6 - 2, and 1 ms of work earns 0.5 */
+    CU_ASSERT_EQUAL(s.paid, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, 4.5e-3, 1e-12);
+    rt_pace_step(&s, 1.5e-3, 0, 1);               /* recent 1, 1 (the stall's work), 1.5: no drift */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.probes, 1);
+
+    rt_pace_step(&s, 2e-3, 0, 1);                 /* two slow steps of three: drift, a probe */
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_PROBE);
+    CU_ASSERT_EQUAL(rt_pace_serial(&s), 0);
+    rt_pace_step(&s, 3e-3, 2e-3, 1);              /* a stall in it: the run's 4 ms credit is gone */
+    CU_ASSERT_EQUAL(s.paid, 1);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_EQUAL(s.stalled_runs, 1);
+
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 1.5e-3);
+    feed(&s, 4, 1e-3, 1.5e-3);                    /* 2 ms saved */
+    rt_pace_step(&s, 4e-3, 3.5e-3, 1);            /* 1.5 ms unpaid: 50 ms on one thread */
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 1.5e-3 / 0.03, 1e-9);
+    CU_ASSERT_EQUAL(feed(&s, 62, 1e-3, 0.8e-3), 62);   /* 49.6 ms of the stint; one thread is faster now */
+    CU_ASSERT_EQUAL(s.probes, 1);
+    feed(&s, 1 + 6, 1e-3, 0.8e-3);                /* the stint spent; the probe chooses one thread */
+    CU_ASSERT_EQUAL(s.probes, 2);
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-9);
 }
 
 /* A step that is not comparable (the short last batch) is not counted. */
@@ -407,6 +459,7 @@ static const RtTestCase tests[] = {
     {"stalled_step", test_stalled_step},
     {"stall_credit", test_stall_credit},
     {"idle_hiccups", test_idle_hiccups},
+    {"stall_accounts", test_stall_accounts},
     {"incomparable", test_incomparable},
     {"chose_one", test_chose_one},
     {"pool_serial", test_pool_serial},

@@ -971,6 +971,35 @@ static void test_update_groups(void)
     run_free(&fr);
 }
 
+/* A group ends at a value an ALLREDUCE sends (cg_group.c): the entry
+ * starts the send right after that value's own kernel, so it cannot be
+ * made later inside the next one's loop.  By hand: a parameter's neg and
+ * exp (flat, one shape, consecutive kernels), the first sent: no group;
+ * the same graph without the send: one group, launched by the exp. */
+static void test_group_ends_at_send(void)
+{
+    for (int sent = 0; sent < 2; sent++) {
+        Arena arena;
+        arena_init(&arena);
+        IrGraph g;
+        ir_init(&g, &arena, NULL, "t", IR_F32);
+        IrShape s = {2, {4, 4}};
+        int w = ir_input(&g, ROLE_PARAM, "w", IR_F32, &s, SPAN_NONE);
+        int e1 = ir_unary(&g, IR_NEG, w, SPAN_NONE), e2 = ir_unary(&g, IR_EXP, w, SPAN_NONE);
+        int a = sent ? ir_add(&g, IR_ALLREDUCE, &e1, 1, &(IrAttr){.i = {-1}}, SPAN_NONE) : e1;
+        ir_output(&g, "a", a, OUT_PREDICTION, -1);
+        ir_output(&g, "e", e2, OUT_PREDICTION, -1);
+        IrPlan *p = plan_memory(&g, 4);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        int *group = cg_group_plan(&g, p, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(group);
+        CU_ASSERT_EQUAL(group[e1], sent ? -1 : e2);
+        CU_ASSERT_EQUAL(group[e2], sent ? -1 : e2);
+        free(group);
+        arena_free(&arena);
+    }
+}
+
 /* Three suites, so that ctest runs them side by side: each takes tens of
  * seconds under the sanitizers, most of it in the interpreter. */
 static const TestCase tests[] = {
@@ -991,6 +1020,7 @@ static const TestCase tests[] = {
     {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {"an optimizer's consecutive elementwise updates run as one loop", test_update_groups},
+    {"a group of elementwise kernels ends at a value an allreduce sends", test_group_ends_at_send},
     {"a weight's gradient over batch and sequence reads its rows in place", test_lead_in_place},
     {NULL, NULL},
 };

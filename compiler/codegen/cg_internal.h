@@ -26,6 +26,7 @@ typedef struct Cg {
     LLVMValueRef  *tables;        /* per node: the global holding a TENSOR constant */
     const CgTune  *tune;          /* the matmul's register tile for the target CPU */
     const int     *inplace;       /* per node: the old value an update writes over (cg_inplace.c), or -1; NULL: none */
+    const int     *group;         /* cg_group_plan's answer: kernels merged into one loop; NULL: none */
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */
@@ -220,5 +221,19 @@ int         *cg_inplace_plan(const IrGraph *g, const int *alias);
 LLVMValueRef cg_inplace_when(Cg *c, int v);
 bool         cg_inplace_never(LLVMValueRef when);
 LLVMValueRef cg_inplace_base(Cg *c, int v);
+
+/* cg_group.c: consecutive flat elementwise kernels merged into one loop.
+ * cg_group_plan: for g under plan p (inplace: cg_inplace_plan's), an array
+ * of 2·g->n (malloc'ed; NULL when memory ran out): [v], the last member of
+ * v's group, which launches it, or -1 (v is in no group of two or more);
+ * [g->n + v], for a group's last member v, its first.  The members of the
+ * group v launches are the nodes m in [first, v] with group[m] == v. */
+int         *cg_group_plan(const IrGraph *g, const IrPlan *p, const int *inplace);
+/* Node v launches a group of two or more (its body computes them all). */
+static inline bool cg_group_launch(const int *group, int v) { return group && group[v] == v; }
+/* Node v has no kernel of its own: a member of a group another launches. */
+static inline bool cg_group_folded(const int *group, int v) { return group && group[v] >= 0 && group[v] != v; }
+/* The first member of the group v launches. */
+static inline int cg_group_first(const IrGraph *g, const int *group, int v) { return group[g->n + v]; }
 
 #endif

@@ -35,22 +35,21 @@ static void operand_at_row(Cg *c, CgOperand *op, int v, const IrShape *domain, L
     op->step = domain->rank ? st.stride[domain->rank - 1] : 0;
 }
 
-/* Evaluates a fused program (or a single op) at one element. */
-static LLVMValueRef eval_program(Cg *c, const IrNode *n, const CgOperand *ops, LLVMValueRef j)
+/* Evaluates a fused program (or a single op) at one element.  given[k],
+ * when given and not NULL, is operand k's value (a group's earlier member:
+ * body_group), not loaded. */
+static LLVMValueRef eval_program(Cg *c, const IrNode *n, const CgOperand *ops, const LLVMValueRef *given,
+                                 LLVMValueRef j)
 {
-    if (n->op != IR_FUSED && n->op != IR_MATMUL_EPI) {
-        LLVMValueRef x[3] = {NULL, NULL, NULL};
-        for (int k = 0; k < n->nin && k < 3; k++)
-            x[k] = cg_operand_load(c, &ops[k], j);
-        if (n->op == IR_BROADCAST || n->op == IR_CAST)
-            return x[0];
-        return cg_scalar_op(c, n->op, x[0], x[1], x[2], n->a.f);
-    }
-    const IrProgram *p = n->a.prog;
-    LLVMValueRef *val = calloc((size_t)(p->nin + p->n), sizeof *val);
-    for (int k = 0; k < p->nin; k++)
-        val[k] = cg_operand_load(c, &ops[k], j);
-    LLVMValueRef r = cg_program(c, p, val);
+    int nin = n->op != IR_FUSED && n->op != IR_MATMUL_EPI ? (n->nin < 3 ? n->nin : 3) : n->a.prog->nin;
+    LLVMValueRef *val = calloc((size_t)nin + (n->a.prog ? (size_t)n->a.prog->n : 0) + 3, sizeof *val);
+    for (int k = 0; k < nin; k++)
+        val[k] = given && given[k] ? given[k] : cg_operand_load(c, &ops[k], j);
+    LLVMValueRef r;
+    if (n->op != IR_FUSED && n->op != IR_MATMUL_EPI)
+        r = n->op == IR_BROADCAST || n->op == IR_CAST ? val[0] : cg_scalar_op(c, n->op, val[0], val[1], val[2], n->a.f);
+    else
+        r = cg_program(c, n->a.prog, val);
     free(val);
     return r;
 }
@@ -65,10 +64,23 @@ static void body_elementwise(Cg *c, int v, LLVMValueRef row)
     LLVMValueRef len = inner_len(c, s);
     LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, len, "");
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), len, "j");
-    LLVMValueRef x = eval_program(c, n, ops, l.iv);
+    LLVMValueRef x = eval_program(c, n, ops, NULL, l.iv);
     cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), x);
     cg_loop_end(c, &l);
     free(ops);
+}
+
+/* Operand v of a flat elementwise node: its element e is at base[e], or
+ * its one value (a scalar in memory, or a leaf with none). */
+static void flat_operand(Cg *c, CgOperand *op, int v)
+{
+    op->node = v;
+    op->scalar = cg_leaf_scalar(c, v);
+    if (!op->scalar) {
+        op->base = cg_base(c, v);
+        op->row_off = cg_i64(c, 0);
+        op->step = N(c, v)->shape.rank > 0;  /* a scalar in memory: its one value */
+    }
 }
 
 /* A flat elementwise node (cg_flat_elementwise): elements [begin, end) in
@@ -77,19 +89,52 @@ static void body_flat(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
     CgOperand *ops = calloc((size_t)n->nin + 1, sizeof *ops);
-    for (int k = 0; k < n->nin; k++) {
-        ops[k].node = n->in[k];
-        ops[k].scalar = cg_leaf_scalar(c, n->in[k]);
-        if (!ops[k].scalar) {
-            ops[k].base = cg_base(c, n->in[k]);
-            ops[k].row_off = cg_i64(c, 0);
-            ops[k].step = N(c, n->in[k])->shape.rank > 0;  /* a scalar in memory: its one value */
-        }
-    }
+    for (int k = 0; k < n->nin; k++)
+        flat_operand(c, &ops[k], n->in[k]);
     CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
-    cg_store(c, v, l.iv, eval_program(c, n, ops, l.iv));
+    cg_store(c, v, l.iv, eval_program(c, n, ops, NULL, l.iv));
     cg_loop_end(c, &l);
     free(ops);
+}
+
+/* The group of flat elementwise nodes that v launches (cg_group.c), in one
+ * loop over elements [begin, end): each member in order, its result
+ * stored, and handed as a value to the later members that read it. */
+static void body_group(Cg *c, int v)
+{
+    int first = cg_group_first(c->g, c->group, v), span = v + 1 - first;
+    CgOperand **ops = calloc((size_t)span, sizeof *ops);
+    LLVMValueRef **given = calloc((size_t)span, sizeof *given);
+    LLVMValueRef *result = calloc((size_t)span, sizeof *result);
+    for (int m = first; m <= v; m++) {  /* the operands' addresses, before the loop */
+        if (c->group[m] != v)
+            continue;
+        const IrNode *n = N(c, m);
+        ops[m - first] = calloc((size_t)n->nin + 1, sizeof **ops);
+        given[m - first] = calloc((size_t)n->nin + 1, sizeof **given);
+        for (int k = 0; k < n->nin; k++)
+            if (!(n->in[k] >= first && c->group[n->in[k]] == v))
+                flat_operand(c, &ops[m - first][k], n->in[k]);
+    }
+    CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
+    for (int m = first; m <= v; m++) {
+        if (c->group[m] != v)
+            continue;
+        const IrNode *n = N(c, m);
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= first && c->group[n->in[k]] == v)
+                given[m - first][k] = result[n->in[k] - first];
+        result[m - first] = eval_program(c, n, ops[m - first], given[m - first], l.iv);
+        cg_store(c, m, l.iv, result[m - first]);
+    }
+    cg_loop_end(c, &l);
+    for (int q = 0; q < span; q++) {
+        free(ops[q]);
+        free(given[q]);
+    }
+    free(ops);
+    free(given);
+    free(result);
 }
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
@@ -708,6 +753,10 @@ void cg_kernel_body(Cg *c, int v)
     }
     if (k == KK_SCATTER) {
         body_scatter_add(c, v);
+        return;
+    }
+    if (cg_group_launch(c->group, v)) {
+        body_group(c, v);
         return;
     }
     if (k == KK_EW && cg_flat_elementwise(c->g, v)) {

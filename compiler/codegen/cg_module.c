@@ -48,13 +48,19 @@ enum { PARALLEL_MIN_ITEMS = 8, PARALLEL_MIN_MATMUL_ITEMS = 2 };
 static double work_at(Cg *c, int v, int64_t batch)
 {
     const IrGraph *g = c->g;
-    const IrNode *n = &g->nodes[v];
-    if (cg_is_matmul(n->op))
+    if (cg_is_matmul(g->nodes[v].op))
         return cg_matmul_flops(c, v, batch) / PARALLEL_MIN_FLOPS;
-    double bytes = (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
-    for (int k = 0; k < n->nin; k++)
-        if (!cg_no_memory(&g->nodes[n->in[k]]))
-            bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
+    double bytes = 0;
+    int first = cg_group_launch(c->group, v) ? cg_group_first(g, c->group, v) : v;
+    for (int m = first; m <= v; m++) {  /* a group's members (cg_group.c): their bytes together */
+        if (m != v && c->group[m] != v)
+            continue;
+        const IrNode *n = &g->nodes[m];
+        bytes += (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
+        for (int k = 0; k < n->nin; k++)
+            if (!cg_no_memory(&g->nodes[n->in[k]]))
+                bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
+    }
     return bytes / PARALLEL_MIN_BYTES;
 }
 
@@ -135,14 +141,58 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     }
 }
 
-/* kernel_key, and which operand the kernel writes over (cg_inplace.c):
- * the body reads it through its result's pointer. */
-static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace)
+/* The slot of node u among a body's slots[0..nslots), or -1. */
+static int slot_of(const int *slots, int nslots, int u)
 {
-    kernel_key(sb, g, v);
-    for (int k = 0; k < g->nodes[v].nin && inplace && inplace[v] >= 0; k++)
-        if (g->nodes[v].in[k] == inplace[v])
-            sb_printf(sb, " inplace %d", k);
+    for (int k = 0; k < nslots; k++)
+        if (slots[k] == u)
+            return k;
+    return -1;
+}
+
+/* A body's buffers: slots[0] = v and its operands'; or for a group that v
+ * launches (cg_group.c), every member's result, then each operand outside
+ * the group once.  Malloc'ed: the caller frees it. */
+static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
+{
+    int first = cg_group_launch(group, v) ? cg_group_first(g, group, v) : v, n = 0, cap = 1;
+    for (int m = first; m <= v; m++)
+        cap += m == v || group[m] == v ? 1 + g->nodes[m].nin : 0;
+    *slots = malloc(sizeof **slots * (size_t)cap);
+    for (int m = first; m <= v; m++)
+        if (m == v || group[m] == v)
+            (*slots)[n++] = m;
+    for (int m = first; m <= v; m++) {
+        if (m != v && group[m] != v)
+            continue;
+        for (int k = 0; k < g->nodes[m].nin; k++) {
+            int u = g->nodes[m].in[k];
+            if (first == v || slot_of(*slots, n, u) < 0)  /* a lone kernel keeps an operand given twice twice */
+                (*slots)[n++] = u;
+        }
+    }
+    return n;
+}
+
+/* kernel_key, and which operand the kernel writes over (cg_inplace.c):
+ * the body reads it through its result's pointer.  For a group, each
+ * member's, and which of the body's slots each member's operands are. */
+static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace, const int *group)
+{
+    int first = cg_group_launch(group, v) ? cg_group_first(g, group, v) : v, *slots = NULL;
+    int nslots = first < v ? body_slots(g, group, v, &slots) : 0;
+    for (int m = first; m <= v; m++) {
+        if (m != v && group[m] != v)
+            continue;
+        kernel_key(sb, g, m);
+        for (int k = 0; k < g->nodes[m].nin && inplace && inplace[m] >= 0; k++)
+            if (g->nodes[m].in[k] == inplace[m])
+                sb_printf(sb, " inplace %d", k);
+        for (int k = 0; k < g->nodes[m].nin && first < v; k++)
+            sb_printf(sb, " @%d", slot_of(slots, nslots, g->nodes[m].in[k]));
+        sb_puts(sb, first < v ? " ;" : "");
+    }
+    free(slots);
 }
 
 static void init_types(Cg *c)
@@ -175,17 +225,12 @@ static void mark_function(Cg *c, LLVMValueRef fn, const CgTarget *t)
 /* Node v's kernel body (its buffers in the parameters slots[k]) as
  * function bname: internal, or external and hidden when other modules of
  * the same object call it. */
-/* A kernel body's buffers: its own (slots[0] = v) and its operands', and
- * the type of the body that takes them, then the context, then the item
- * range: void(ptr slots..., ptr ctx, i64 from, i64 to).  *slots is the
- * caller's to free. */
-static LLVMTypeRef body_type(Cg *c, const IrNode *n, int v, int **slots, int *nslots)
+/* A kernel body's buffers (body_slots) and the type of the body that takes
+ * them, then the context, then the item range: void(ptr slots..., ptr ctx,
+ * i64 from, i64 to).  *slots is the caller's to free. */
+static LLVMTypeRef body_type(Cg *c, int v, int **slots, int *nslots)
 {
-    *nslots = 1 + n->nin;
-    *slots = malloc(sizeof **slots * (size_t)*nslots);
-    (*slots)[0] = v;
-    for (int k = 0; k < n->nin; k++)
-        (*slots)[1 + k] = n->in[k];
+    *nslots = body_slots(c->g, c->group, v, slots);
     LLVMTypeRef *p = malloc(sizeof *p * (size_t)(*nslots + 3));
     for (int k = 0; k < *nslots; k++)
         p[k] = c->t_ptr;
@@ -437,8 +482,9 @@ static void make_entry(Cg *c, const char *name, LLVMValueRef *kernel, const CgTa
 int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, const IrPlan *p, const char *name,
                     const CgTarget *t, const char **err)
 {
-    int *inplace = cg_inplace_plan(g, p->alias);
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features), .inplace = inplace};
+    int *inplace = cg_inplace_plan(g, p->alias), *group = cg_group_plan(g, p, inplace);
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features), .inplace = inplace,
+             .group = group};
     Cg *c = &cg;
     init_types(c);
     c->b = LLVMCreateBuilderInContext(ctx);
@@ -449,13 +495,14 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     Body *bodies = calloc((size_t)g->n + 1, sizeof *bodies);
     int nbodies = 0;
     for (int v = 0; v < g->n; v++) {
-        if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || p->alias[v] >= 0)   /* a view: its bytes are already there */
+        if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || p->alias[v] >= 0   /* a view: its bytes are already there */
+            || cg_group_folded(group, v))  /* computed by its group's last member */
             continue;
         const IrNode *n = &g->nodes[v];
         int nslots, *slots;
-        LLVMTypeRef body_t = body_type(c, n, v, &slots, &nslots);
+        LLVMTypeRef body_t = body_type(c, v, &slots, &nslots);
         StrBuf key = {0};
-        body_key(&key, g, v, c->inplace);
+        body_key(&key, g, v, c->inplace, c->group);
         unsigned long long h = hash_of(sb_cstr(&key));
         LLVMValueRef body = NULL;
         for (int b = 0; b < nbodies && !body; b++)
@@ -485,6 +532,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     free(c->tables);
     free(kernel);
     free(inplace);
+    free(group);
 
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
@@ -723,19 +771,22 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
     *s = (CgSplit){0};
     s->body = calloc((size_t)n, sizeof *s->body);
     s->inplace = calloc((size_t)n, sizeof *s->inplace);
+    s->group = calloc((size_t)n, sizeof *s->group);
     int cap = 16;
     Body *bodies = malloc(sizeof *bodies * (size_t)cap);
     s->op = malloc(sizeof *s->op * (size_t)cap);
     for (int i = 0; i < n; i++) {
         const IrGraph *g = e[i].g;
         int *inplace = s->inplace[i] = cg_inplace_plan(g, e[i].p->alias);
+        int *group = s->group[i] = cg_group_plan(g, e[i].p, inplace);
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
         for (int v = 0; v < g->n; v++) {
             s->body[i][v] = -1;
-            if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || e[i].p->alias[v] >= 0)
+            if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || e[i].p->alias[v] >= 0
+                || cg_group_folded(group, v))
                 continue;
             StrBuf key = {0};
-            body_key(&key, g, v, inplace);
+            body_key(&key, g, v, inplace, group);
             unsigned long long h = hash_of(sb_cstr(&key));
             int b = 0;
             while (b < s->nbodies && !(bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0))
@@ -805,6 +856,9 @@ void cg_split_free(CgSplit *s, int n)
         free(s->body[i]);
     for (int i = 0; i < n && s->inplace; i++)
         free(s->inplace[i]);
+    for (int i = 0; i < n && s->group; i++)
+        free(s->group[i]);
+    free(s->group);
     free(s->body);
     free(s->inplace);
     free(s->part);
@@ -823,6 +877,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
         c->g = g;
         c->plan = e[i].p;
         c->inplace = s->inplace[i];
+        c->group = s->group[i];
         init_types(c);
         c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
         LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);
@@ -832,7 +887,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
                 continue;
             const IrNode *nd = &g->nodes[v];
             int nslots, *slots;
-            LLVMTypeRef body_t = body_type(c, nd, v, &slots, &nslots);
+            LLVMTypeRef body_t = body_type(c, v, &slots, &nslots);
             char bname[256];
             snprintf(bname, sizeof bname, "%s.body%d.%s", e[0].name, b, ir_ops[s->op[b]].name);
             if (!fns[b] && s->part[b] == part)
@@ -853,6 +908,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
         free(kernel);
         free(c->tables);
         c->inplace = NULL;
+        c->group = NULL;
     }
     free(fns);
     LLVMDisposeBuilder(c->b);

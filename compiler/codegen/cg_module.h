@@ -73,6 +73,7 @@ typedef struct CgSplit {
     IrOp   *op;                 /* per body: its op (for names) */
     int   **body;               /* per entry, per node: its body, or -1 (no kernel) */
     int   **inplace;            /* per entry: cg_inplace_plan's, which the keys and the bodies both read */
+    int   **group;              /* per entry: cg_group_plan's, likewise */
     double  cost[CG_MAX_PARTS]; /* per module: the estimated compile cost of its bodies */
     int     level[CG_MAX_PARTS];/* per module: cg_optimize's level (2: the light pipeline; CG_LEVEL_*) */
 } CgSplit;

@@ -152,9 +152,13 @@ LLVMValueRef cg_base(Cg *c, int v)
     /* in a kernel body, every tensor it touches arrives as a parameter; an
      * elementwise one that writes over an old value reads it through its
      * result's pointer (cg_inplace.c: the same bytes, which two noalias
-     * parameters would deny) */
-    if (c->nslots && c->inplace && c->inplace[c->slot_node[0]] == v && cg_is_elementwise(N(c, c->slot_node[0])))
-        v = c->slot_node[0];
+     * parameters would deny); in a group's body (cg_group.c) every member
+     * is a result, and any may */
+    for (int k = 0; k < c->nslots && c->inplace; k++)
+        if (c->inplace[c->slot_node[k]] == v && cg_is_elementwise(N(c, c->slot_node[k]))) {
+            v = c->slot_node[k];
+            break;
+        }
     for (int k = 0; k < c->nslots; k++)
         if (c->slot_node[k] == v)
             return LLVMGetParam(c->fn, (unsigned)k);

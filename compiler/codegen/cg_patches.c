@@ -287,8 +287,10 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
 /* POOL_ROWS_T: item `plane` writes its [T + 1, C]: zeros, then for each
  * window (oy, ox) in order, y (· (maximum > 0) with a relu folded in) into
  * row T, and into each row t, for the window's pixels in order, y · rows[p,
- * t] where pixel p is the channel's first maximum, else 0 · rows[p, t] (a
- * zero changes no sum: the interpreter adds the one product).  The window's
+ * t] where pixel p is the channel's first maximum, else 0 · rows[p, t], as
+ * the interpreter does (a zero changes no sum, but 0 · inf is NaN, as in
+ * the scatter's product this op replaces; a select instead of the product
+ * kept LLVM's vectors but took twice the time, session 31).  The window's
  * k·k pixels' T row values are loaded before the channel loops; a first
  * loop puts y or 0 per pixel and channel in a stack array (which nothing in
  * memory aliases, so LLVM vectorizes the loops without checks), then a

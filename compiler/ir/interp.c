@@ -792,10 +792,12 @@ void eval_pool_max_t(IrEval *ev, int node)
 }
 
 /* POOL_ROWS_T: x [..., H, W, C], y [..., Ho, Wo, C], rows [..., H*W, T] -> [..., T+1, C]:
- * for each window (oy, then ox) and channel, y (· (maximum > 0) with a relu folded in)
- * times rows[p, t] added to row t, p the window's first maximum, and y to row T; the
- * generated code adds the same products in the same order (and a zero for each other
- * pixel of the window, which changes no sum) */
+ * for each window (oy, then ox) and channel, for each of its pixels p in order (not the
+ * padding), y (· (maximum > 0) with a relu folded in) times rows[p, t] added to row t
+ * where p is the window's first maximum and 0 · rows[p, t] elsewhere, and y to row T;
+ * the generated code adds the same products in the same order.  The zeros change no
+ * sum but where rows hold inf or NaN, which then make it NaN: as in the product of rows
+ * and pool_max_t's scatter that this op stands for. */
 void eval_pool_rows_t(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
@@ -809,12 +811,19 @@ void eval_pool_rows_t(IrEval *ev, int node)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
                 for (int64_t c = 0; c < g.c; c++) {
-                    int64_t px = clwin_argmax(&g, x, pl, oy, ox, c), at = (pl * g.h * g.w + px) * g.c + c;
+                    int64_t best = clwin_argmax(&g, x, pl, oy, ox, c);
                     double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
                     if (ir_pool_relu(n))
-                        v = sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0);
-                    for (int64_t t = 0; t < taps; t++)
-                        o[t * g.c + c] += v * rows[(pl * g.h * g.w + px) * taps + t];
+                        v = sc_mul(v, sc_gt(x[(pl * g.h * g.w + best) * g.c + c], 0, 0, 0), 0, 0);
+                    for (int64_t ky = 0; ky < g.k; ky++)
+                        for (int64_t kx = 0; kx < g.k; kx++) {
+                            int64_t px = clwin_pixel(&g, oy, ox, ky, kx);
+                            if (px < 0)
+                                continue;
+                            const double *r = rows + (pl * g.h * g.w + px) * taps;
+                            for (int64_t t = 0; t < taps; t++)
+                                o[t * g.c + c] += (px == best ? v : 0) * r[t];
+                        }
                     o[taps * g.c + c] += v;
                 }
     }

@@ -524,6 +524,52 @@ static void test_short_rows(void)
         check_short_rows(lengths[k]);
 }
 
+/* pool_rows_t where rows hold inf or NaN: the op adds y · rows at each
+ * window's maximum and 0 · rows at its other pixels, so such a pixel makes
+ * its window's sums NaN in every channel, its maximum or not (as the
+ * product with pool_max_t's scatter of zeros would), in the interpreter
+ * and in the kernel alike; the rest within 1e-5 of the interpreter. */
+static void test_pool_rows_nan(void)
+{
+    enum { B = 3, T = 3 };
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    ir_init(&g, &arena, NULL, "pool_rows_nan", IR_F32);
+    IrShape xs = {4, {IR_BATCH, 4, 4, 2}}, ys = {4, {IR_BATCH, 2, 2, 2}}, rs = {3, {IR_BATCH, 16, T}};
+    int in[3] = {ir_input(&g, ROLE_INPUT, "x", IR_F32, &xs, SPAN_NONE),
+                 ir_input(&g, ROLE_INPUT, "y", IR_F32, &ys, SPAN_NONE),
+                 ir_input(&g, ROLE_INPUT, "rows", IR_F32, &rs, SPAN_NONE)};
+    ir_output(&g, "d", ir_add(&g, IR_POOL_ROWS_T, in, 3, &(IrAttr){.i = {2, 2, 0, 0}}, SPAN_NONE), OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    IrEval ev;
+    ir_eval_init(&ev, &g, B);
+    double x[B * 32], y[B * 8], rows[B * 16 * T];
+    for (int e = 0; e < B * 32; e++)
+        x[e] = sin(e * 0.37);
+    for (int e = 0; e < B * 8; e++)
+        y[e] = cos(e * 0.53);
+    for (int e = 0; e < B * 16 * T; e++)
+        rows[e] = sin(e * 0.71);
+    rows[(1 * 16 + 5) * T + 1] = INFINITY;  /* example 1, pixel (1, 1) of window (0, 0), tap 1 */
+    rows[(2 * 16 + 10) * T + 0] = NAN;      /* example 2, pixel (2, 2) of window (1, 1), tap 0 */
+    ir_eval_set(&ev, in[0], x);
+    ir_eval_set(&ev, in[1], y);
+    ir_eval_set(&ev, in[2], rows);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    int64_t len;
+    const double *want = ir_eval_output(&ev, "d", &len);
+    CU_ASSERT_FATAL(want != NULL && len == B * (T + 1) * 2);
+    int nans = 0;
+    for (int64_t e = 0; e < len; e++)
+        nans += isnan(want[e]);
+    CU_ASSERT_EQUAL(nans, 4);  /* tap 1 of example 1 and tap 0 of example 2, both channels */
+    CU_ASSERT(isnan(want[(1 * (T + 1) + 1) * 2]) && isnan(want[(1 * (T + 1) + 1) * 2 + 1]));
+    jit_check(&g, &ev, 1e-5, "pool_rows_t, rows of inf and NaN");
+    ir_eval_free(&ev);
+    arena_free(&arena);
+}
+
 /* ... and the rows kernel holds one copy of the row's code: for a softmax
  * over 10 classes, compiled for znver4, one exp per element, each rounding
  * once (vrndscaleps: 10 in the body).  With the remainder rows in a vector
@@ -1034,6 +1080,7 @@ static const TestCase tests[] = {
     {"few-row products split by panels match the interpreter", test_panel_items},
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"short rows, 16 to a vector and the last under a mask, match the interpreter", test_short_rows},
+    {"pool_rows_t: rows of inf and NaN, NaN sums in both", test_pool_rows_nan},
     {"a short rows kernel holds one copy of the row's code", test_short_rows_one_copy},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},

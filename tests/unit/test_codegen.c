@@ -356,9 +356,10 @@ static void test_few_rows(void)
  *       (pack_transposed), K = 600 in two chunks, N = 100 whole panels and
  *       a last one of 4 columns (NR = 32 in f32 on AVX-512, 16 in f64);
  *   z = yᵀ·x [100, 600], K = the batch: op(B) = x copied row by row in
- *       groups of PACK_GROUP panels, 19 or 38 of them (an item's group
- *       starts at its own panel), the last one cut by N; at batch 400, K in
- *       two chunks.
+ *       groups of PACK_GROUP panels, 19 or 38 of them, all of a claim's
+ *       panels before its items (claim_packs_panels: one claim of all on
+ *       one thread, claims of some from any panel on two), the last one cut
+ *       by N; at batch 400, K in two chunks.
  * Run at 7, 17 (rows not a multiple of the tile's) and 400 rows: against
  * the interpreter within 1e-5 in f32 and 1e-12 in f64 (relative to the
  * output's largest magnitude), and on 1 and 2 threads bit for bit

@@ -151,6 +151,7 @@ static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c);
 static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 static bool tiny_product(Cg *c, int v, const Mm *mm);
+static bool lead_b_in_place(Cg *c, int v, const Mm *mm);
 
 /* The batch the step was planned for: the sizes the choices below weigh
  * (64, the least a plan rounds to, for a graph compiled without a plan). */
@@ -201,10 +202,19 @@ static bool items_are_panels(Cg *c, int v, const Mm *mm)
  * row, which the items of one panel that a thread runs in a row share (the
  * slot's tag).  With a panel an item, the MNIST CNN's second convolution's
  * weight gradient had 9 items, on two threads 5 against 4; with 9 × 6 its
- * 8 claims are 6 or 7 blocks each. */
+ * 8 claims are 6 or 7 blocks each.  And when op(B) is read in place
+ * (lead_b_in_place), with nothing to pack: the GPT's [128, 128] weight
+ * gradients had 4 items for two threads, and a worker that joined late
+ * left the caller three of them; 4 × 11 blocks make 8 claims.  On one
+ * thread the items run in the same order: panel by panel, each panel's
+ * blocks in a row. */
 static bool items_are_tiles(Cg *c, int v, const Mm *mm)
 {
-    return items_are_panels(c, v, mm) && ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, tile_nr(c));
+    if (!items_are_panels(c, v, mm))
+        return false;
+    if (ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B)
+        return cg_implicit_b_rows_fit(c, v, tile_nr(c));
+    return lead_b_in_place(c, v, mm);
 }
 
 /* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels;

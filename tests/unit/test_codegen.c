@@ -822,7 +822,8 @@ static void implicit_same_bits(const char *model, int batch, int matmuls, int co
 
 /* A weight's gradient contracting over the batch and the sequence, its
  * op(B) read in place (cg_matmul.c, lead_b_in_place): tests/unit/lead.nn's
- * first layer, C [26, 64] over x [B, 50, 64], compiled for batch 3 and run
+ * first layer, C [26, 64] over x [B, 50, 64], its items one panel × one
+ * block of rows each (items_are_tiles), compiled for batch 3 and run
  * at 3 (K = 150, one chunk) and at 8 (K = 400, two chunks: the second
  * resumes from the first's partial sums), in f32 and f64.  Every updated
  * parameter agrees with the interpreter, within 1e-5 relative in f32 and

@@ -151,6 +151,7 @@ static int tile_width(Cg *c) { return c->tune->vector_bytes / (int)real_size(c);
 static int tile_nr(Cg *c) { return c->tune->nrv * tile_width(c); }
 
 static bool tiny_product(Cg *c, int v, const Mm *mm);
+static bool lead_b_in_place(Cg *c, int v, const Mm *mm);
 
 /* The batch the step was planned for: the sizes the choices below weigh
  * (64, the least a plan rounds to, for a graph compiled without a plan). */
@@ -201,10 +202,19 @@ static bool items_are_panels(Cg *c, int v, const Mm *mm)
  * row, which the items of one panel that a thread runs in a row share (the
  * slot's tag).  With a panel an item, the MNIST CNN's second convolution's
  * weight gradient had 9 items, on two threads 5 against 4; with 9 × 6 its
- * 8 claims are 6 or 7 blocks each. */
+ * 8 claims are 6 or 7 blocks each.  And when op(B) is read in place
+ * (lead_b_in_place), with nothing to pack: the GPT's [128, 128] weight
+ * gradients had 4 items for two threads, and a worker that joined late
+ * left the caller three of them; 4 × 11 blocks make 8 claims.  On one
+ * thread the items run in the same order: panel by panel, each panel's
+ * blocks in a row. */
 static bool items_are_tiles(Cg *c, int v, const Mm *mm)
 {
-    return items_are_panels(c, v, mm) && ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, tile_nr(c));
+    if (!items_are_panels(c, v, mm))
+        return false;
+    if (ir_mm_patches(N(c, v)) == IR_MM_PATCHES_B)
+        return cg_implicit_b_rows_fit(c, v, tile_nr(c));
+    return lead_b_in_place(c, v, mm);
 }
 
 /* matrices × blocks of MR rows (or × panels of NR columns: items_are_panels;
@@ -275,6 +285,17 @@ static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
     LLVMValueRef args[3] = {a, b, acc};
     return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
+}
+
+/* A hint to load the line at ptr into the caches (llvm.prefetch: read,
+ * kept in all levels, data); no fault, whatever ptr is. */
+static void prefetch(Cg *c, LLVMValueRef ptr)
+{
+    unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
+    LLVMTypeRef pt = c->t_ptr;
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &pt, 1);
+    LLVMValueRef args[4] = {ptr, LLVMConstInt(c->t_i32, 0, 0), LLVMConstInt(c->t_i32, 3, 0), LLVMConstInt(c->t_i32, 1, 0)};
+    LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &pt, 1), fn, args, 4, "");
 }
 
 /* ---- the epilogue: C's element from the product y ---------------------------------------- */
@@ -722,6 +743,87 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
     cg_loop_end(c, &pp);
 }
 
+/* B's rows at least PREFETCH_ROW_BYTES long are copied with a prefetch of
+ * the same columns PREFETCH_ROWS rows on: a page of 4 KB then holds at most
+ * two of the rows a panel's copy reads, and the hardware's prefetchers,
+ * which follow a stride within a page, do not run ahead of it.  The GPT's
+ * dense_1 weight gradient (rows of 2 KB, 4 MB from memory a call) spent
+ * 14% of its samples on the copy's loads, copied panel by panel or a
+ * claim's panels together (claim_packs_panels); with 8 rows ahead (or 4)
+ * its kernel took 0.97 of the samples (perf, fewest of 4 rounds, load 4).
+ * Only for a B of PREFETCH_B_BYTES and more at the plan's batch, one that
+ * no L2 holds: the MNIST MLP's x [64, 784] (200 KB, rows of 3 KB) comes
+ * from L2, and its weight gradient took 1.01 of the time with the hints,
+ * 0.99 without. */
+enum { PREFETCH_ROW_BYTES = 2048, PREFETCH_ROWS = 8, PREFETCH_B_BYTES = 1 << 20 };
+
+/* Packs a chunk [k0, k0 + kn) of op(B) = B [K, n] row-major (operand b at
+ * b0) into its panels [p_lo, p_hi) of NR columns, k-major:
+ * packB[(p·kn + k)·NR + c] = B[k0 + k, p·NR + c], zero past n. */
+static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                      LLVMValueRef p_hi, LLVMValueRef packB)
+{
+    int VW = tile_width(c), NR = tile_nr(c);
+    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
+    unsigned align = real_size(c);
+    LLVMValueRef Nn = cg_i64(c, n), zero = cg_real(c, 0);
+    bool ahead = n * (int64_t)real_size(c) >= PREFETCH_ROW_BYTES
+                 && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= PREFETCH_B_BYTES;
+    /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
+     * reals, copied as vectors (selected element by element, LLVM made
+     * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
+     * the last panel, when n is not a multiple of NR, element by element.
+     * Row by row, PACK_GROUP panels at a time: B is read in runs of
+     * PACK_GROUP·NR reals.  Panel by panel, each row's NR reals came n
+     * apart, a stride the prefetchers follow worse: the GPT's weight
+     * gradients over [2048, 512] and [2048, 128] (the copy a fifth of the
+     * kernel) took 0.93-0.97 and 0.98-1.00 of the time.  Every panel of
+     * a row at once (98 for the CNN's dense layer, n = 3136) wrote more
+     * streams one L1 set apart than the set has ways: its input
+     * gradient's kernel took 1.19 of the time, 1.05 in groups of 8 (perf
+     * samples, fewest of 3-5 rounds, load average 7-8).  Only the
+     * panels [p_lo, p_hi): whole ones up to wp_hi, then the last. */
+    int64_t whole = n / NR;
+    LLVMValueRef wp_hi = cg_imin(c, p_hi, cg_i64(c, whole), "");
+    if (whole > 0) {
+        LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
+                                            cg_i64(c, PACK_GROUP), "groups");
+        CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
+        LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
+        CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
+        LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
+        CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
+        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
+        LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
+        for (int h = 0; h < NR / VW; h++) {
+            if (ahead)  /* the same columns PREFETCH_ROWS rows on */
+                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + PREFETCH_ROWS * n), ""), "")));
+            LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
+            LLVMSetAlignment(x, align);
+            LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
+        }
+        cg_loop_end(c, &vp);
+        cg_loop_end(c, &vk);
+        cg_loop_end(c, &vg);
+    }
+    CgLoop pp = cg_loop_begin(c, cg_imax(c, p_lo, cg_i64(c, whole), ""), p_hi, "panel");  /* the last panel, if the item has it */
+    CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
+    LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
+    CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
+    LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
+    LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
+    LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
+    LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
+    LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
+    LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
+                                                             cg_i64(c, NR), ""), pc.iv, "");
+    LLVMBuildStore(c->b, x, at(c, packB, dst));
+    cg_loop_end(c, &pc);
+    cg_loop_end(c, &pk);
+    cg_loop_end(c, &pp);
+}
+
 /* The few-rows path as a function of its own, with the kernel body's
  * signature and attributes, called from the body: kept apart, its register
  * allocation and code layout do not change with the tiled path's (when
@@ -922,6 +1024,24 @@ static bool b_in_place(Cg *c, int v, const Mm *mm)
            && mm->m <= FEW_BLOCK_ROWS;
 }
 
+/* Whether a claim packs all of its panels of a chunk before its items, not
+ * each item its own: items that are panels (few_rows_many_panels) of one
+ * matrix, op(B) = B [K, n] row-major and copied.  Panel by panel, a row's
+ * NR reals were all an item read of it, n apart from the next row's: for
+ * the GPT's dense_1 weight gradient, [128, 512] = gᵀ [128, 2048]·h [2048,
+ * 512], rows of 2 KB, that copy from memory was 15% of the kernel (perf
+ * annotate); a claim's panels side by side are read in runs of up to
+ * PACK_GROUP·NR reals (pack_rows), all of a chunk's rows on one thread.
+ * With the prefetch (PREFETCH_ROWS) the kernel took 0.96-0.99 of the
+ * session's start's samples in four runs (one thread, fewest of 4-8
+ * rounds, load 2-4; the MNIST MLP's weight gradient 0.99, the MNIST CNN's
+ * dense layer's products 0.95 and 0.96).  The same panels hold the same
+ * reals: the same bits. */
+static bool claim_packs_panels(Cg *c, int v, const Mm *mm)
+{
+    return items_are_panels(c, v, mm) && !ir_mm_patches(N(c, v)) && !mm->tb && !b_in_place(c, v, mm);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
@@ -986,7 +1106,6 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
     if (apack)
         LLVMSetAlignment(apack, 64);
-    LLVMValueRef zero = cg_real(c, 0);
     unsigned align = real_size(c);
 
     /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
@@ -1059,11 +1178,15 @@ void cg_matmul_body(Cg *c, int v)
      * pixels at batch 64, 14.4 MB of patches copied a step).  The same
      * reals in the same order: the same bits. */
     bool b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
+    bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
+    bool direct = b_in_place(c, v, &mm);
+    bool claim_packs = claim_packs_panels(c, v, &mm);
+    if (claim_packs)
+        pack_rows(c, b, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, mm.n, begin, end, packB);
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     /* the item's panels [p_lo, p_hi): all, or its own (items_are_panels:
      * then the slot's tag names the panel too, and the item goes over all
      * of the matrix's row blocks, or over one: items_are_tiles) */
-    bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
     LLVMValueRef per_mat = by_panel ? cg_i64(c, panels) : blocks;
     LLVMValueRef pitem = by_tile ? LLVMBuildSDiv(c->b, item.iv, blocks, "panel_item") : item.iv;  /* mat·panels + panel */
     LLVMValueRef mat = LLVMBuildSDiv(c->b, pitem, per_mat, "mat");
@@ -1073,10 +1196,10 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
 
     /* pack this chunk of op(B) into panels unless the slot holds it already
-     * (or op(B) is read where it is: b_in_place, lead_b_in_place) */
-    bool direct = b_in_place(c, v, &mm);
+     * (or op(B) is read where it is: b_in_place, lead_b_in_place; or the
+     * claim's panels are packed: claim_packs_panels) */
     LLVMValueRef changed =
-        direct ? LLVMConstInt(c->t_i1, 0, 0)
+        direct || claim_packs ? LLVMConstInt(c->t_i1, 0, 0)
                : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                              LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
@@ -1092,57 +1215,7 @@ void cg_matmul_body(Cg *c, int v)
     } else if (mm.tb) {
         pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
     } else {
-        /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
-         * reals, copied as vectors (selected element by element, LLVM made
-         * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
-         * the last panel, when n is not a multiple of NR, element by element.
-         * Row by row, PACK_GROUP panels at a time: B is read in runs of
-         * PACK_GROUP·NR reals.  Panel by panel, each row's NR reals came n
-         * apart, a stride the prefetchers follow worse: the GPT's weight
-         * gradients over [2048, 512] and [2048, 128] (the copy a fifth of the
-         * kernel) took 0.93-0.97 and 0.98-1.00 of the time.  Every panel of
-         * a row at once (98 for the CNN's dense layer, n = 3136) wrote more
-         * streams one L1 set apart than the set has ways: its input
-         * gradient's kernel took 1.19 of the time, 1.05 in groups of 8 (perf
-         * samples, fewest of 3-5 rounds, load average 7-8).  Only the
-         * item's panels [p_lo, p_hi): whole ones up to wp_hi, then the last. */
-        int64_t whole = mm.n / NR;
-        LLVMValueRef wp_hi = cg_imin(c, p_hi, cg_i64(c, whole), "");
-        if (whole > 0) {
-            LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
-                                                cg_i64(c, PACK_GROUP), "groups");
-            CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
-            LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
-            CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
-            LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
-            CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
-            LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
-            LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
-            LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
-            for (int h = 0; h < NR / VW; h++) {
-                LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
-                LLVMSetAlignment(x, align);
-                LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
-            }
-            cg_loop_end(c, &vp);
-            cg_loop_end(c, &vk);
-            cg_loop_end(c, &vg);
-        }
-        CgLoop pp = cg_loop_begin(c, cg_imax(c, p_lo, cg_i64(c, whole), ""), p_hi, "panel");  /* the last panel, if the item has it */
-        CgLoop pk = cg_loop_begin(c, cg_i64(c, 0), kn, "pk");
-        LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, pk.iv, "kk");
-        CgLoop pc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, NR), "pc");
-        LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
-        LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
-        LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
-        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
-        LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
-        LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
-                                                                 cg_i64(c, NR), ""), pc.iv, "");
-        LLVMBuildStore(c->b, x, at(c, packB, dst));
-        cg_loop_end(c, &pc);
-        cg_loop_end(c, &pk);
-        cg_loop_end(c, &pp);
+        pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
     }
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);

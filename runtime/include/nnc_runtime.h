@@ -107,8 +107,10 @@ void    rt_pool_destroy(RtPool *p);
 int     rt_pool_threads(const RtPool *p);
 
 /* Runs task over [0, n) and returns when all of it is done.  [0, n) is cut
- * into claims, contiguous ranges [i·n/C, (i+1)·n/C) with C = min(n, 4·T)
- * (one claim for one thread or n = 1); the caller and the workers take
+ * into C = min(n, 4·T) claims (one for one thread or n = 1), contiguous
+ * ranges [s(i), s(i+1)) with s(i) = i + m − floor(m·(C − i)²/C²), m = n − C:
+ * one item each, the rest in claims that get shorter towards the end, so
+ * that the threads finish close together; the caller and the workers take
  * claims from a counter until none is left, so which thread runs a range
  * depends on the timing, and the ranges do not.  A computation that gives
  * each output to one item and computes it in a fixed order gets the same

@@ -27,9 +27,14 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* Claim i of C over [0, n) as documented: [i·n/C, (i+1)·n/C), in 128 bits,
- * with C = min(n, 4·T), or 1 for one thread or one item. */
-static int64_t doc_start(int64_t n, int64_t C, int64_t i) { return (int64_t)((__int128)i * n / C); }
+/* Claim i of C over [0, n) as documented: [s(i), s(i+1)) with s(i) =
+ * i + m − floor(m·(C − i)²/C²), m = n − C, in 128 bits, with C = min(n, 4·T),
+ * or 1 for one thread or one item. */
+static int64_t doc_start(int64_t n, int64_t C, int64_t i)
+{
+    __int128 m = n - C;
+    return (int64_t)(i + m - m * (C - i) * (C - i) / ((__int128)C * C));
+}
 static int64_t doc_claims(int64_t n, int T)
 {
     if (T == 1 || n == 1)

@@ -364,9 +364,10 @@ static void test_few_rows(void)
  *       (pack_transposed), K = 600 in two chunks, N = 100 whole panels and
  *       a last one of 4 columns (NR = 32 in f32 on AVX-512, 16 in f64);
  *   z = yᵀ·x [100, 600], K = the batch: op(B) = x copied row by row in
- *       groups of PACK_GROUP panels, 19 or 38 of them (an item's group
- *       starts at its own panel), the last one cut by N; at batch 400, K in
- *       two chunks.
+ *       groups of PACK_GROUP panels, 19 or 38 of them, all of a claim's
+ *       panels before its items (claim_packs_panels: one claim of all on
+ *       one thread, claims of some from any panel on two), the last one cut
+ *       by N; at batch 400, K in two chunks.
  * Run at 7, 17 (rows not a multiple of the tile's) and 400 rows: against
  * the interpreter within 1e-5 in f32 and 1e-12 in f64 (relative to the
  * output's largest magnitude), and on 1 and 2 threads bit for bit
@@ -861,7 +862,8 @@ static void implicit_same_bits(const char *model, int batch, int matmuls, int co
 
 /* A weight's gradient contracting over the batch and the sequence, its
  * op(B) read in place (cg_matmul.c, lead_b_in_place): tests/unit/lead.nn's
- * first layer, C [26, 64] over x [B, 50, 64], compiled for batch 3 and run
+ * first layer, C [26, 64] over x [B, 50, 64], its items one panel × one
+ * block of rows each (items_are_tiles), compiled for batch 3 and run
  * at 3 (K = 150, one chunk) and at 8 (K = 400, two chunks: the second
  * resumes from the first's partial sums), in f32 and f64.  Every updated
  * parameter agrees with the interpreter, within 1e-5 relative in f32 and

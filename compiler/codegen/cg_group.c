@@ -27,16 +27,16 @@
  * an earlier member reads that was dead before it (the plan would reuse
  * them: every value read in the group so far is live until this member,
  * or it writes in place over an update's old value: cg_inplace.c, never
- * reused), and only if it does not write over a value an earlier member
- * reads (the two pointers, both noalias, would be the same bytes).  A
- * value an ALLREDUCE sends ends its group: the send follows its kernel.
+ * reused).  An earlier member may read that old value (Adam's moments read
+ * the weight under a coupled weight decay): cg_base sends every read of it
+ * in the body through the in-place member's own pointer, so no two noalias
+ * pointers share bytes, and each element is read before it is written in
+ * the same pass.  A value an ALLREDUCE sends, itself or through a view,
+ * ends its group: the send follows its kernel.
  */
 #include <stdlib.h>
 
 #include "cg_internal.h"
-
-/* Members in one group at most: Adam's three, and room for updates with more. */
-enum { GROUP_MAX = 8 };
 
 /* The activation whose bytes v's are (a view's owner), or v. */
 static int root_of(const IrPlan *p, int v) { return p->alias[v] >= 0 ? p->alias[v] : v; }
@@ -50,7 +50,7 @@ static bool groupable(const IrGraph *g, int v)
 static bool joins(const IrGraph *g, const IrPlan *p, const int *inplace, const int *members, int n, int v)
 {
     const IrNode *nv = &g->nodes[v], *first = &g->nodes[members[0]];
-    if (n >= GROUP_MAX || !groupable(g, v) || nv->type != first->type || !ir_shape_equal(&nv->shape, &first->shape))
+    if (n >= CG_GROUP_MAX || !groupable(g, v) || nv->type != first->type || !ir_shape_equal(&nv->shape, &first->shape))
         return false;
     bool over = inplace && inplace[v] >= 0;
     for (int q = 0; q < n; q++) {
@@ -58,9 +58,7 @@ static bool joins(const IrGraph *g, const IrPlan *p, const int *inplace, const i
         if (!over && p->slab[members[q]] == SLAB_ACT && p->last[members[q]] < v)
             return false;
         for (int k = 0; k < m->nin; k++) {
-            int u = m->in[k], r = root_of(p, u);
-            if (over && u == inplace[v])
-                return false;
+            int r = root_of(p, m->in[k]);
             if (!over && p->slab[r] == SLAB_ACT && p->last[r] < v)
                 return false;
         }
@@ -86,6 +84,19 @@ static void close_group(int *group, int nnodes, const int *members, int n)
     group[nnodes + members[n - 1]] = members[0];
 }
 
+int cg_group_members(const IrGraph *g, const int *group, int v, int *out)
+{
+    if (!cg_group_launch(group, v)) {
+        out[0] = v;
+        return 1;
+    }
+    int n = 0;
+    for (int m = cg_group_first(g, group, v); m <= v; m++)
+        if (group[m] == v)
+            out[n++] = m;
+    return n;
+}
+
 int *cg_group_plan(const IrGraph *g, const IrPlan *p, const int *inplace)
 {
     int *group = malloc(sizeof *group * (size_t)(2 * g->n + 1));
@@ -97,10 +108,10 @@ int *cg_group_plan(const IrGraph *g, const IrPlan *p, const int *inplace)
     }
     for (int v = 0; v < 2 * g->n; v++)
         group[v] = -1;
-    for (int v = 0; v < g->n; v++)
+    for (int v = 0; v < g->n; v++)  /* a send of a view sends its owner's bytes */
         if (cg_is_call(&g->nodes[v]))
-            sent[g->nodes[v].in[0]] = true;
-    int members[GROUP_MAX], n = 0;
+            sent[root_of(p, g->nodes[v].in[0])] = true;
+    int members[CG_GROUP_MAX], n = 0;
     for (int v = 0; v < g->n; v++) {
         const IrNode *nd = &g->nodes[v];
         if (cg_is_call(nd)) {

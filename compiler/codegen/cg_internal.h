@@ -235,5 +235,10 @@ static inline bool cg_group_launch(const int *group, int v) { return group && gr
 static inline bool cg_group_folded(const int *group, int v) { return group && group[v] >= 0 && group[v] != v; }
 /* The first member of the group v launches. */
 static inline int cg_group_first(const IrGraph *g, const int *group, int v) { return group[g->n + v]; }
+/* Members in one group at most: Adam's three, and room for updates with more. */
+enum { CG_GROUP_MAX = 8 };
+/* The nodes kernel v computes, in order, into out[CG_GROUP_MAX]: the
+ * members of the group it launches, or v alone.  Returns their count. */
+int          cg_group_members(const IrGraph *g, const int *group, int v, int *out);
 
 #endif

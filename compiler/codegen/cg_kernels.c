@@ -37,7 +37,7 @@ static void operand_at_row(Cg *c, CgOperand *op, int v, const IrShape *domain, L
 
 /* Evaluates a fused program (or a single op) at one element.  given[k],
  * when given and not NULL, is operand k's value (a group's earlier member:
- * body_group), not loaded. */
+ * body_flat), not loaded. */
 static LLVMValueRef eval_program(Cg *c, const IrNode *n, const CgOperand *ops, const LLVMValueRef *given,
                                  LLVMValueRef j)
 {
@@ -83,58 +83,47 @@ static void flat_operand(Cg *c, CgOperand *op, int v)
     }
 }
 
-/* A flat elementwise node (cg_flat_elementwise): elements [begin, end) in
- * one loop, whatever the shape (the wrapper turns its rows into elements). */
-static void body_flat(Cg *c, int v)
+/* Which of members[0..q) node u is, or -1. */
+static int member_at(const int *members, int q, int u)
 {
-    const IrNode *n = N(c, v);
-    CgOperand *ops = calloc((size_t)n->nin + 1, sizeof *ops);
-    for (int k = 0; k < n->nin; k++)
-        flat_operand(c, &ops[k], n->in[k]);
-    CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
-    cg_store(c, v, l.iv, eval_program(c, n, ops, NULL, l.iv));
-    cg_loop_end(c, &l);
-    free(ops);
+    for (int p = 0; p < q; p++)
+        if (members[p] == u)
+            return p;
+    return -1;
 }
 
-/* The group of flat elementwise nodes that v launches (cg_group.c), in one
- * loop over elements [begin, end): each member in order, its result
- * stored, and handed as a value to the later members that read it. */
-static void body_group(Cg *c, int v)
+/* Flat elementwise nodes (cg_flat_elementwise), elements [begin, end) in
+ * one loop whatever the shape (the wrapper turns its rows into elements):
+ * v alone, or the group v launches (cg_group.c), each member in order, its
+ * result stored and handed as a value to the later members that read it. */
+static void body_flat(Cg *c, int v)
 {
-    int first = cg_group_first(c->g, c->group, v), span = v + 1 - first;
-    CgOperand **ops = calloc((size_t)span, sizeof *ops);
-    LLVMValueRef **given = calloc((size_t)span, sizeof *given);
-    LLVMValueRef *result = calloc((size_t)span, sizeof *result);
-    for (int m = first; m <= v; m++) {  /* the operands' addresses, before the loop */
-        if (c->group[m] != v)
-            continue;
-        const IrNode *n = N(c, m);
-        ops[m - first] = calloc((size_t)n->nin + 1, sizeof **ops);
-        given[m - first] = calloc((size_t)n->nin + 1, sizeof **given);
+    int members[CG_GROUP_MAX], count = cg_group_members(c->g, c->group, v, members);
+    CgOperand *ops[CG_GROUP_MAX];
+    LLVMValueRef *given[CG_GROUP_MAX], result[CG_GROUP_MAX];
+    for (int q = 0; q < count; q++) {  /* the operands' addresses, before the loop */
+        const IrNode *n = N(c, members[q]);
+        ops[q] = calloc((size_t)n->nin + 1, sizeof **ops);
+        given[q] = calloc((size_t)n->nin + 1, sizeof **given);
         for (int k = 0; k < n->nin; k++)
-            if (!(n->in[k] >= first && c->group[n->in[k]] == v))
-                flat_operand(c, &ops[m - first][k], n->in[k]);
+            if (member_at(members, q, n->in[k]) < 0)
+                flat_operand(c, &ops[q][k], n->in[k]);
     }
     CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
-    for (int m = first; m <= v; m++) {
-        if (c->group[m] != v)
-            continue;
-        const IrNode *n = N(c, m);
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] >= first && c->group[n->in[k]] == v)
-                given[m - first][k] = result[n->in[k] - first];
-        result[m - first] = eval_program(c, n, ops[m - first], given[m - first], l.iv);
-        cg_store(c, m, l.iv, result[m - first]);
+    for (int q = 0; q < count; q++) {
+        const IrNode *n = N(c, members[q]);
+        for (int k = 0; k < n->nin; k++) {
+            int p = member_at(members, q, n->in[k]);
+            given[q][k] = p >= 0 ? result[p] : NULL;
+        }
+        result[q] = eval_program(c, n, ops[q], given[q], l.iv);
+        cg_store(c, members[q], l.iv, result[q]);
     }
     cg_loop_end(c, &l);
-    for (int q = 0; q < span; q++) {
+    for (int q = 0; q < count; q++) {
         free(ops[q]);
         free(given[q]);
     }
-    free(ops);
-    free(given);
-    free(result);
 }
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
@@ -755,11 +744,7 @@ void cg_kernel_body(Cg *c, int v)
         body_scatter_add(c, v);
         return;
     }
-    if (cg_group_launch(c->group, v)) {
-        body_group(c, v);
-        return;
-    }
-    if (k == KK_EW && cg_flat_elementwise(c->g, v)) {
+    if (cg_group_launch(c->group, v) || (k == KK_EW && cg_flat_elementwise(c->g, v))) {
         body_flat(c, v);
         return;
     }

@@ -51,11 +51,9 @@ static double work_at(Cg *c, int v, int64_t batch)
     if (cg_is_matmul(g->nodes[v].op))
         return cg_matmul_flops(c, v, batch) / PARALLEL_MIN_FLOPS;
     double bytes = 0;
-    int first = cg_group_launch(c->group, v) ? cg_group_first(g, c->group, v) : v;
-    for (int m = first; m <= v; m++) {  /* a group's members (cg_group.c): their bytes together */
-        if (m != v && c->group[m] != v)
-            continue;
-        const IrNode *n = &g->nodes[m];
+    int members[CG_GROUP_MAX], count = cg_group_members(g, c->group, v, members);
+    for (int q = 0; q < count; q++) {  /* a group's members (cg_group.c): their bytes together */
+        const IrNode *n = &g->nodes[members[q]];
         bytes += (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
         for (int k = 0; k < n->nin; k++)
             if (!cg_no_memory(&g->nodes[n->in[k]]))
@@ -150,27 +148,31 @@ static int slot_of(const int *slots, int nslots, int u)
     return -1;
 }
 
+/* The last part of a kernel's and its body's names: its op, or "group" for
+ * a group of kernels in one loop (cg_group.c), which the names of its
+ * last member would hide. */
+static const char *kernel_kind(const int *group, const IrNode *n, int v)
+{
+    return cg_group_launch(group, v) ? "group" : ir_ops[n->op].name;
+}
+
 /* A body's buffers: slots[0] = v and its operands'; or for a group that v
  * launches (cg_group.c), every member's result, then each operand outside
  * the group once.  Malloc'ed: the caller frees it. */
 static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
 {
-    int first = cg_group_launch(group, v) ? cg_group_first(g, group, v) : v, n = 0, cap = 1;
-    for (int m = first; m <= v; m++)
-        cap += m == v || group[m] == v ? 1 + g->nodes[m].nin : 0;
+    int members[CG_GROUP_MAX], count = cg_group_members(g, group, v, members), n = 0, cap = 1;
+    for (int q = 0; q < count; q++)
+        cap += 1 + g->nodes[members[q]].nin;
     *slots = malloc(sizeof **slots * (size_t)cap);
-    for (int m = first; m <= v; m++)
-        if (m == v || group[m] == v)
-            (*slots)[n++] = m;
-    for (int m = first; m <= v; m++) {
-        if (m != v && group[m] != v)
-            continue;
-        for (int k = 0; k < g->nodes[m].nin; k++) {
-            int u = g->nodes[m].in[k];
-            if (first == v || slot_of(*slots, n, u) < 0)  /* a lone kernel keeps an operand given twice twice */
+    for (int q = 0; q < count; q++)
+        (*slots)[n++] = members[q];
+    for (int q = 0; q < count; q++)
+        for (int k = 0; k < g->nodes[members[q]].nin; k++) {
+            int u = g->nodes[members[q]].in[k];
+            if (count == 1 || slot_of(*slots, n, u) < 0)  /* a lone kernel keeps an operand given twice twice */
                 (*slots)[n++] = u;
         }
-    }
     return n;
 }
 
@@ -179,18 +181,17 @@ static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
  * member's, and which of the body's slots each member's operands are. */
 static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace, const int *group)
 {
-    int first = cg_group_launch(group, v) ? cg_group_first(g, group, v) : v, *slots = NULL;
-    int nslots = first < v ? body_slots(g, group, v, &slots) : 0;
-    for (int m = first; m <= v; m++) {
-        if (m != v && group[m] != v)
-            continue;
+    int members[CG_GROUP_MAX], count = cg_group_members(g, group, v, members), *slots = NULL;
+    int nslots = count > 1 ? body_slots(g, group, v, &slots) : 0;
+    for (int q = 0; q < count; q++) {
+        int m = members[q];
         kernel_key(sb, g, m);
         for (int k = 0; k < g->nodes[m].nin && inplace && inplace[m] >= 0; k++)
             if (g->nodes[m].in[k] == inplace[m])
                 sb_printf(sb, " inplace %d", k);
-        for (int k = 0; k < g->nodes[m].nin && first < v; k++)
+        for (int k = 0; k < g->nodes[m].nin && count > 1; k++)
             sb_printf(sb, " @%d", slot_of(slots, nslots, g->nodes[m].in[k]));
-        sb_puts(sb, first < v ? " ;" : "");
+        sb_puts(sb, count > 1 ? " ;" : "");
     }
     free(slots);
 }
@@ -510,14 +511,14 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
                 body = bodies[b].fn;
         if (!body) {
             char bname[256];
-            snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, ir_ops[n->op].name);
+            snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, kernel_kind(c->group, n, v));
             body = make_body(c, v, slots, nslots, body_t, bname, true, t);
             bodies[nbodies++] = (Body){h, strdup(sb_cstr(&key)), body};
         }
         sb_free(&key);
         /* the wrapper: this node's buffers, by the plan */
         char kname[256];
-        snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, ir_ops[n->op].name);
+        snprintf(kname, sizeof kname, "%s.k%d.%s", name, v, kernel_kind(c->group, n, v));
         kernel[v] = make_wrapper(c, v, slots, nslots, body_t, body, kname, t);
         free(slots);
     }
@@ -889,7 +890,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
             int nslots, *slots;
             LLVMTypeRef body_t = body_type(c, v, &slots, &nslots);
             char bname[256];
-            snprintf(bname, sizeof bname, "%s.body%d.%s", e[0].name, b, ir_ops[s->op[b]].name);
+            snprintf(bname, sizeof bname, "%s.body%d.%s", e[0].name, b, kernel_kind(s->group[i], nd, v));
             if (!fns[b] && s->part[b] == part)
                 fns[b] = make_body(c, v, slots, nslots, body_t, bname, s->nparts == 1, t);
             if (part == 0) {
@@ -898,7 +899,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
                     LLVMSetVisibility(fns[b], LLVMHiddenVisibility);
                 }
                 char kname[256];
-                snprintf(kname, sizeof kname, "%s.k%d.%s", e[i].name, v, ir_ops[nd->op].name);
+                snprintf(kname, sizeof kname, "%s.k%d.%s", e[i].name, v, kernel_kind(s->group[i], nd, v));
                 kernel[v] = make_wrapper(c, v, slots, nslots, body_t, fns[b], kname, t);
             }
             free(slots);

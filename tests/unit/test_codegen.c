@@ -1028,18 +1028,23 @@ static int *hand_groups(IrGraph *g, int a, int e, IrPlan **plan)
 /* A group ends at a value an ALLREDUCE sends (cg_group.c): the entry
  * starts the send right after that value's own kernel, so it cannot be
  * made later inside the next one's loop.  By hand: a parameter's neg and
- * exp (flat, one shape, consecutive kernels), the first sent: no group;
- * the same graph without the send: one group, launched by the exp. */
+ * exp (flat, one shape, consecutive kernels), the first sent (sent 1), or
+ * a view of it (sent 2: a reshape to [16], which the entry sends where
+ * the view stands, before the exp): no group; the same graph without the
+ * send: one group, launched by the exp. */
 static void test_group_ends_at_send(void)
 {
-    for (int sent = 0; sent < 2; sent++) {
+    for (int sent = 0; sent < 3; sent++) {
         Arena arena;
         IrGraph g;
         IrPlan *p;
         int w = hand_graph(&arena, &g, (IrShape){2, {4, 4}});
-        int e1 = ir_unary(&g, IR_NEG, w, SPAN_NONE), e2 = ir_unary(&g, IR_EXP, w, SPAN_NONE);
-        int a = sent ? ir_add(&g, IR_ALLREDUCE, &e1, 1, &(IrAttr){.i = {-1}}, SPAN_NONE) : e1;
+        int e1 = ir_unary(&g, IR_NEG, w, SPAN_NONE);
+        int r = sent == 2 ? ir_add(&g, IR_RESHAPE, &e1, 1, &(IrAttr){.shape = {1, {16}}}, SPAN_NONE) : e1;
+        int e2 = ir_unary(&g, IR_EXP, w, SPAN_NONE);
+        int a = sent ? ir_add(&g, IR_ALLREDUCE, &r, 1, &(IrAttr){.i = {-1}}, SPAN_NONE) : e1;
         int *group = hand_groups(&g, a, e2, &p);
+        CU_ASSERT(sent != 2 || p->alias[r] == e1);  /* else this tests no view */
         CU_ASSERT_EQUAL(group[e1], sent ? -1 : e2);
         CU_ASSERT_EQUAL(group[e2], sent ? -1 : e2);
         free(group);

@@ -772,6 +772,13 @@ void eval_pool_max(IrEval *ev, int node)
                 }
 }
 
+/* A backward pooling's gradient y at a window whose maximum is max: y, or
+ * with a relu folded in, y · (max > 0), relu's backward. */
+static double pooled_grad(const IrNode *n, double y, double max)
+{
+    return ir_pool_relu(n) ? sc_mul(y, sc_gt(max, 0, 0, 0), 0, 0) : y;
+}
+
 /* POOL_MAX_T: x [..., H, W, C], y [..., Ho, Wo, C] -> x's shape: y of each window added
  * at its first maximum of x, windows in order (oy, then ox), as generated code adds them
  * (a relu folded in: y · (that maximum > 0), relu's backward) */
@@ -786,8 +793,7 @@ void eval_pool_max_t(IrEval *ev, int node)
             for (int64_t ox = 0; ox < g.wo; ox++)
                 for (int64_t c = 0; c < g.c; c++) {
                     int64_t at = (pl * g.h * g.w + clwin_argmax(&g, x, pl, oy, ox, c)) * g.c + c;
-                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
-                    out[at] += ir_pool_relu(n) ? sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0) : v;
+                    out[at] += pooled_grad(n, y[((pl * g.ho + oy) * g.wo + ox) * g.c + c], x[at]);
                 }
 }
 
@@ -812,9 +818,8 @@ void eval_pool_rows_t(IrEval *ev, int node)
             for (int64_t ox = 0; ox < g.wo; ox++)
                 for (int64_t c = 0; c < g.c; c++) {
                     int64_t best = clwin_argmax(&g, x, pl, oy, ox, c);
-                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + c];
-                    if (ir_pool_relu(n))
-                        v = sc_mul(v, sc_gt(x[(pl * g.h * g.w + best) * g.c + c], 0, 0, 0), 0, 0);
+                    double v = pooled_grad(n, y[((pl * g.ho + oy) * g.wo + ox) * g.c + c],
+                                           x[(pl * g.h * g.w + best) * g.c + c]);
                     for (int64_t ky = 0; ky < g.k; ky++)
                         for (int64_t kx = 0; kx < g.k; kx++) {
                             int64_t px = clwin_pixel(&g, oy, ox, ky, kx);

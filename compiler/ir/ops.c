@@ -459,13 +459,24 @@ const char *shp_pool_max(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-const char *shp_pool_max_t(const IrGraph *g, IrNode *n)
+/* A backward pooling's x (operand 0) and y (1): 1 when x or the window
+ * does not fit, 2 when y is not x pooled, 0 when both hold. */
+static int pooled_pair(const IrGraph *g, const IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
     if (window_geometry(x, &n->a, true))
-        return "pool_max_t takes [..., H, W, C] and a window that fits, padding < k";
+        return 1;
     IrShape want = windowed(x, &n->a, x->dim[x->rank - 1]);
-    if (!ir_shape_equal(&want, in_shape(g, n, 1)))
+    return ir_shape_equal(&want, in_shape(g, n, 1)) ? 0 : 2;
+}
+
+const char *shp_pool_max_t(const IrGraph *g, IrNode *n)
+{
+    const IrShape *x = in_shape(g, n, 0);
+    int bad = pooled_pair(g, n);
+    if (bad == 1)
+        return "pool_max_t takes [..., H, W, C] and a window that fits, padding < k";
+    if (bad == 2)
         return "pool_max_t shapes do not match";
     n->shape = *x;
     n->type = in_type(g, n, 1);
@@ -475,11 +486,10 @@ const char *shp_pool_max_t(const IrGraph *g, IrNode *n)
 const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0), *rows = in_shape(g, n, 2);
-    if (window_geometry(x, &n->a, true))
+    int bad = pooled_pair(g, n);
+    if (bad == 1)
         return "pool_rows_t takes [..., H, W, C] and a window that fits, padding < k";
-    IrShape want = windowed(x, &n->a, x->dim[x->rank - 1]);
-    if (!ir_shape_equal(&want, in_shape(g, n, 1)) || rows->rank != x->rank - 1
-        || rows->dim[rows->rank - 2] != x->dim[x->rank - 3] * x->dim[x->rank - 2])
+    if (bad == 2 || rows->rank != x->rank - 1 || rows->dim[rows->rank - 2] != x->dim[x->rank - 3] * x->dim[x->rank - 2])
         return "pool_rows_t shapes do not match";
     for (int i = 0; i < rows->rank - 2; i++)
         if (rows->dim[i] != x->dim[i])

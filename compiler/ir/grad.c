@@ -294,28 +294,30 @@ void grad_scatter_add(IrGradCtx *ad, int node, int g)
 void grad_windows(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}, .shape = *S(ad, X(ad, node, 0))};
+    IrAttr a = ir_window(n);
+    a.shape = *S(ad, X(ad, node, 0));
     give(ad, node, 0, ad_op(ad, IR_WINDOWS_T, &g, 1, &a));
 }
 
 void grad_windows_t(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}, .f = 0};
+    IrAttr a = ir_window(n);  /* no fill */
     give(ad, node, 0, ad_op(ad, IR_WINDOWS, &g, 1, &a));
 }
 
 void grad_patches(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}, .shape = *S(ad, X(ad, node, 0))};
+    IrAttr a = ir_window(n);
+    a.shape = *S(ad, X(ad, node, 0));
     give(ad, node, 0, ad_op(ad, IR_PATCHES_T, &g, 1, &a));
 }
 
 void grad_patches_t(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    IrAttr a = ir_window(n);
     give(ad, node, 0, ad_op(ad, IR_PATCHES, &g, 1, &a));
 }
 
@@ -325,13 +327,13 @@ void grad_patches_t(IrGradCtx *ad, int node, int g)
 void grad_pool_max(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    IrAttr a = ir_window(n);
     give(ad, node, 1, ad_op(ad, IR_POOL_MAX_T, (int[]){X(ad, node, 0), g}, 2, &a));
 }
 
 void grad_pool_max_t(IrGradCtx *ad, int node, int g)
 {
     const IrNode *n = N(ad, node);
-    IrAttr a = {.i = {n->a.i[0], n->a.i[1], n->a.i[2]}};
+    IrAttr a = ir_window(n);
     give(ad, node, 1, ad_op(ad, IR_POOL_MAX, (int[]){X(ad, node, 0), g}, 2, &a));
 }

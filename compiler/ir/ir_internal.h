@@ -53,11 +53,19 @@ static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
     a->i[5] = w->i[1];
     a->i[6] = w->i[2];
 }
+/* A window op's window (windows, patches, the poolings and their
+ * transposes): its k, stride and pad, i[0..2], and no other attribute. */
+static inline IrAttr ir_window(const IrNode *n) { return (IrAttr){.i = {n->a.i[0], n->a.i[1], n->a.i[2]}}; }
+static inline bool ir_same_window(const IrNode *a, const IrNode *b)
+{
+    return a->a.i[0] == b->a.i[0] && a->a.i[1] == b->a.i[1] && a->a.i[2] == b->a.i[2];
+}
 /* POOL_MAX, POOL_MAX_T and POOL_ROWS_T: i[3] = 1 when a relu is folded in
  * (passes/pool_relu.c): POOL_MAX(x, x) writes relu of each window's maximum;
  * POOL_MAX_T and POOL_ROWS_T weigh y by (that maximum > 0), relu's backward.
  * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
+static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
 /* POOL_ROWS_T's k·k·T at most: its kernel unrolls that many products per
  * channel and window (its shape rule refuses more; passes/pool_grad.c
  * makes no larger one). */

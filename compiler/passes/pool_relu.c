@@ -29,14 +29,14 @@ static bool plain_max_pool(const IrNode *n)
     return n->op == IR_POOL_MAX && n->in[0] == n->in[1] && !ir_pool_relu(n);
 }
 
-/* Whether node i is gt(p, 0) */
-static bool positive_of(const IrGraph *g, int i, int p)
+/* p when node i is gt(p, 0), else -1 */
+static int positive_of(const IrGraph *g, int i)
 {
     const IrNode *n = &g->nodes[i];
-    if (n->op != IR_GT || n->in[0] != p)
-        return false;
+    if (n->op != IR_GT)
+        return -1;
     const IrNode *zero = &g->nodes[n->in[1]];
-    return zero->op == IR_CONST && zero->a.f == 0;
+    return zero->op == IR_CONST && zero->a.f == 0 ? n->in[0] : -1;
 }
 
 /* Whether pooling p is read by a relu, and otherwise only by gt(p, 0) */
@@ -49,7 +49,7 @@ static bool relu_folds(const IrGraph *g, const IrUsers *u, int p)
         int r = u->node[e];
         if (g->nodes[r].op == IR_RELU)
             relu = true;
-        else if (!positive_of(g, r, p))
+        else if (positive_of(g, r) != p)
             return false;
     }
     return relu;
@@ -66,13 +66,11 @@ static int relu_grad_of(const IrGraph *g, const IrUsers *u, int t)
     if (m->op != IR_MUL)
         return -1;
     for (int k = 0; k < 2; k++) {
-        int grad = m->in[k], mask = m->in[1 - k];
-        int p = g->nodes[mask].op == IR_GT ? g->nodes[mask].in[0] : -1;
-        if (p < 0 || !positive_of(g, mask, p) || !plain_max_pool(&g->nodes[p]))
+        int grad = m->in[k], p = positive_of(g, m->in[1 - k]);
+        if (p < 0 || !plain_max_pool(&g->nodes[p]))
             continue;
         const IrNode *pn = &g->nodes[p];
-        bool same_window = pn->a.i[0] == tn->a.i[0] && pn->a.i[1] == tn->a.i[1] && pn->a.i[2] == tn->a.i[2];
-        if (pn->in[0] == tn->in[0] && same_window && ir_shape_equal(&g->nodes[grad].shape, &m->shape)
+        if (pn->in[0] == tn->in[0] && ir_same_window(pn, tn) && ir_shape_equal(&g->nodes[grad].shape, &m->shape)
             && ir_shape_equal(&pn->shape, &m->shape))
             return grad;
     }
@@ -83,7 +81,7 @@ static int relu_grad_of(const IrGraph *g, const IrUsers *u, int t)
 static int add_folded(IrGraph *dst, const IrGraph *src, int i, const int in[2])
 {
     IrAttr a = src->nodes[i].a;
-    a.i[3] = 1;
+    ir_pool_set_relu(&a);
     return ir_add_like(dst, src, i, src->nodes[i].op, in, 2, &a);
 }
 

@@ -90,9 +90,11 @@
 enum { SPINS = 2000 };
 
 /* Claims per thread for a large call: enough that a thread that stalls
- * mid-call holds back little (the others take the rest), few enough that a
- * claim's fixed cost (an atomic, the matmul's packing of its rows) stays
- * small against its work. */
+ * mid-call holds back little (the others take the rest; the first claims
+ * are the longest, claim_start: on two threads the first two hold a
+ * quarter and nearly a quarter of the items), few enough that a claim's
+ * fixed cost (an atomic, the matmul's packing of its rows) stays small
+ * against its work. */
 enum { CLAIMS_PER_THREAD = 4 };
 
 /* After a call in which the caller, done with its own claims, waited for a
@@ -115,8 +117,9 @@ enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
 
 /* Which tasks to wake sleepers for at the start of a call, not WAKE_AFTER
  * into it: the caller checks the clock only between its claims, so in a
- * call of long claims it woke the worker after its first claim, an eighth
- * of the call on two threads, and the worker, a futex call and a scheduler
+ * call of long claims it woke the worker after its first claim (an eighth
+ * of the call on two threads then; a quarter since claims shrink towards
+ * the end, claim_start), and the worker, a futex call and a scheduler
  * round trip later, joined for less than the rest (the GPT's step on two
  * threads: the worker ran 0.34 of the kernels' samples on a quiet machine,
  * session 26, and 0.41-0.44 of the claims in a quiet spell of a shared one;
@@ -209,6 +212,8 @@ static inline void cpu_relax(void)
  * stream).  The same number of claims, so the same fixed cost per call;
  * C = n is one item a claim.  Without overflow for C ≤ 2^15:
  * floor(m·q / D) = (m / D)·q + (m % D)·q / D with q = (C − t)² ≤ D = C². */
+_Static_assert((int64_t)RT_MAX_THREADS * CLAIMS_PER_THREAD <= (int64_t)1 << 15,
+               "claim_start's arithmetic holds for C <= 2^15 claims");
 static int64_t claim_start(int64_t n, int64_t C, int64_t t)
 {
     int64_t m = n - C, q = (C - t) * (C - t), D = C * C;
@@ -233,12 +238,13 @@ static int64_t take_claim(RtPool *p)
     return -1;
 }
 
-static void run_claim(RtPool *p, int64_t i)
+/* Claim i of C over [0, n): never empty, as C ≤ n (claims_for). */
+static void run_one_claim(RtTask task, void *arg, int64_t n, int64_t C, int64_t i)
 {
-    int64_t begin = claim_start(p->n, p->claims, i), end = claim_start(p->n, p->claims, i + 1);
-    if (begin < end)
-        p->task(p->arg, begin, end);
+    task(arg, claim_start(n, C, i), claim_start(n, C, i + 1));
 }
+
+static void run_claim(RtPool *p, int64_t i) { run_one_claim(p->task, p->arg, p->n, p->claims, i); }
 
 /* Waits until generation differs from seen and returns it. */
 static uint64_t wait_generation(RtPool *p, uint64_t seen)
@@ -363,6 +369,8 @@ RtPool *rt_pool_create(int threads)
 {
     if (threads < 1)
         threads = 1;
+    if (threads > RT_MAX_THREADS)  /* the default (the usable CPUs) too: claim_start's bound */
+        threads = RT_MAX_THREADS;
     RtPool *p = rt_calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -451,11 +459,8 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     if (solo) {
         next_call(p);
         p->in_call = true;
-        for (int64_t i = 0; i < claims; i++) {
-            int64_t begin = claim_start(n, claims, i), end = claim_start(n, claims, i + 1);
-            if (begin < end)
-                task(arg, begin, end);
-        }
+        for (int64_t i = 0; i < claims; i++)
+            run_one_claim(task, arg, n, claims, i);
         p->in_call = false;
         p->caller_claims += claims;
         return;

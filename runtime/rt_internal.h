@@ -85,7 +85,8 @@ int rt_pool_test_sleepers(RtPool *p);
 /* The claims of p's parallel calls so far (pool.c): those the caller ran
  * (beside the workers, or alone when they stalled) and those the workers
  * ran; a call on one thread (serial mode, one item) is no claim.  -v
- * prints the workers' share: how evenly the threads split the work. */
+ * prints the workers' share of the claims (not of the work: the first
+ * claims of a call are the longest, and the caller usually takes claim 0). */
 void rt_pool_claims(const RtPool *p, int64_t *caller, int64_t *workers);
 
 /* rt_parallel, on the caller and the workers that are awake (spinning

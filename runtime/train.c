@@ -903,7 +903,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
                     rt_pool_threads(pool), (long long)one_thread_steps, pace.stalls, pace.paid);
         int64_t caller_claims, worker_claims;
         rt_pool_claims(pool, &caller_claims, &worker_claims);
-        if (c->verbose && caller_claims + worker_claims > 0)  /* -v: how evenly the threads split the kernels */
+        if (c->verbose && caller_claims + worker_claims > 0)  /* -v: how the threads shared the kernels' claims */
             fprintf(L.log, " (the other threads ran %.2f of the %lld parallel claims)",
                     (double)worker_claims / (double)(caller_claims + worker_claims),
                     (long long)(caller_claims + worker_claims));

@@ -124,6 +124,14 @@ static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
  * chunk after chunk, as each chunk is packed anyway. */
 enum { KEEP_PACKED_BYTES = 4 << 20 };
 
+/* A claim packs all of its panels of a chunk before its items
+ * (claim_packs_panels) when they take at most this many bytes; a wider
+ * claim packs each item's panel as it comes.  Packed whole, a chunk of a
+ * [8, 50000] weight gradient's op(B) would be written out (50 MB) and read
+ * back, where a panel at a time stays in L1.  The largest that was
+ * measured to pay: the MNIST CNN's dense layer on one thread, 3.2 MB. */
+enum { CLAIM_PACK_BYTES = 4 << 20 };
+
 /* Panels a non-transposed op(B) is copied into side by side, row after row
  * (cg_matmul_body): each row's PACK_GROUP · NR reals are contiguous in B,
  * and the panels written, kn · NR reals apart (8-32 KB: one L1 set), stay
@@ -1121,6 +1129,11 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
                                       cg_i64(c, KEEP_PACKED_BYTES), "keep");
     keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
+    /* a claim that packs its own panels never reads the tags: one slot,
+     * written again chunk after chunk, not a fresh one per chunk */
+    bool claim_packs = claim_packs_panels(c, v, &mm);
+    if (claim_packs)
+        keep = LLVMConstInt(c->t_i1, 0, 0);
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
@@ -1180,9 +1193,19 @@ void cg_matmul_body(Cg *c, int v)
     bool b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
     bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
     bool direct = b_in_place(c, v, &mm);
-    bool claim_packs = claim_packs_panels(c, v, &mm);
-    if (claim_packs)
+    LLVMValueRef claim_packed = LLVMConstInt(c->t_i1, 0, 0);  /* this claim's panels are packed */
+    if (claim_packs) {
+        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), kn, ""),
+                                             cg_i64(c, NR * (int64_t)real_size(c)), "claim_bytes");
+        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, CLAIM_PACK_BYTES), "claim_packed");
+        LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack_claim");
+        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
+        LLVMBuildCondBr(c->b, claim_packed, all, after);
+        LLVMPositionBuilderAtEnd(c->b, all);
         pack_rows(c, b, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, mm.n, begin, end, packB);
+        LLVMBuildBr(c->b, after);
+        LLVMPositionBuilderAtEnd(c->b, after);
+    }
     CgLoop item = cg_loop_begin(c, begin, end, "block");
     /* the item's panels [p_lo, p_hi): all, or its own (items_are_panels:
      * then the slot's tag names the panel too, and the item goes over all
@@ -1199,9 +1222,10 @@ void cg_matmul_body(Cg *c, int v)
      * (or op(B) is read where it is: b_in_place, lead_b_in_place; or the
      * claim's panels are packed: claim_packs_panels) */
     LLVMValueRef changed =
-        direct || claim_packs ? LLVMConstInt(c->t_i1, 0, 0)
+        direct ? LLVMConstInt(c->t_i1, 0, 0)
                : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                              LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
+    changed = LLVMBuildAnd(c->b, changed, LLVMBuildNot(c->b, claim_packed, ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);

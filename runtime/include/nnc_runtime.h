@@ -101,7 +101,8 @@ int             rt_checkpoint_as(RtCheckpoint *c, const RtTensor *t, const char 
 
 typedef struct RtPool RtPool;
 
-/* A pool of threads - 1 workers (the caller is the last thread); 1: none. */
+/* A pool of threads - 1 workers (the caller is the last thread); 1: none;
+ * at most RT_MAX_THREADS. */
 RtPool *rt_pool_create(int threads);
 void    rt_pool_destroy(RtPool *p);
 int     rt_pool_threads(const RtPool *p);

@@ -102,7 +102,7 @@ static void test_every_index_once(void)
     }
 }
 
-/* n = 0 calls nothing; n < threads leaves chunks empty, which are skipped. */
+/* n = 0 calls nothing; n < threads makes n claims of one item. */
 static void test_small_n(void)
 {
     for (int k = 0; k < NCOUNTS; k++) {

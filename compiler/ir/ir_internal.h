@@ -72,6 +72,7 @@ static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
 enum { IR_POOL_ROWS_T_MAX = 64 };
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
+bool ir_matmul_lead_grad(const IrGraph *g, const IrNode *n);  /* aᵀ·b over all leading axes: a weight's gradient */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,
  * padding p that fits (in + 2p >= k): the one formula for the shapes, the
  * interpreter and the generated window kernels. */

@@ -288,6 +288,22 @@ const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
     return ir_mm_patches_operand(n) == k ? &n->a.shape : in_shape(g, n, k);
 }
 
+/* A weight's gradient as autodiff makes it: aᵀ·b over all the leading axes
+ * too (lead, ta, not tb, no patches), a [.., K, m] and b [.., K, n] with the
+ * same leading axes and K, the result one matrix [m, n]. */
+bool ir_matmul_lead_grad(const IrGraph *g, const IrNode *n)
+{
+    if (n->op != IR_MATMUL || !ir_mm_ta(n) || ir_mm_tb(n) || !ir_mm_lead(n) || ir_mm_patches(n) || n->shape.rank != 2)
+        return false;
+    const IrShape *a = in_shape(g, n, 0), *b = in_shape(g, n, 1);
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank - 1; i++)
+        if (a->dim[i] != b->dim[i])
+            return false;
+    return true;
+}
+
 /* x·W with W one matrix and x batched over leading axes: the rows of all
  * of x's (and C's) leading axes make one matrix, read and written in place
  * (codegen's fold; the one matrix a product read as patches has, too). */

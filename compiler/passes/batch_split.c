@@ -38,14 +38,11 @@ static int64_t elems_from(const IrShape *s, int from)
  * gradient. */
 static bool split_matmul(const IrGraph *g, const IrNode *n)
 {
-    if (n->op != IR_MATMUL || !ir_mm_ta(n) || ir_mm_tb(n) || !ir_mm_lead(n) || ir_mm_patches(n))
+    if (!ir_matmul_lead_grad(g, n))
         return false;
-    const IrShape *a = &g->nodes[n->in[0]].shape, *b = &g->nodes[n->in[1]].shape;
-    if (a->rank < 3 || a->rank != b->rank || a->dim[0] != IR_BATCH || n->shape.rank != 2)
+    const IrShape *a = &g->nodes[n->in[0]].shape;
+    if (a->rank < 3 || a->dim[0] != IR_BATCH)
         return false;
-    for (int i = 0; i < a->rank - 1; i++)
-        if (a->dim[i] != b->dim[i])
-            return false;
     return elems_from(&n->shape, 0) <= SPLIT_MAX_ELEMS && elems_from(a, 1) / a->dim[a->rank - 1] >= SPLIT_MIN_TERMS;
 }
 

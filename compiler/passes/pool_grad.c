@@ -42,15 +42,9 @@ static bool all_but_c_sum(const IrGraph *g, int s, int r)
 static bool rows_product(const IrGraph *g, int m, int r, int64_t kk)
 {
     const IrNode *mn = &g->nodes[m];
-    if (mn->op != IR_MATMUL || mn->nin != 2 || mn->in[1] != r || mn->in[0] == r || !ir_mm_ta(mn) || ir_mm_tb(mn)
-        || !ir_mm_lead(mn) || ir_mm_patches(mn) || mn->shape.rank != 2)
+    if (!ir_matmul_lead_grad(g, mn) || mn->in[1] != r || mn->in[0] == r)
         return false;
-    const IrShape *rows = &g->nodes[mn->in[0]].shape, *rs = &g->nodes[r].shape;
-    if (rows->rank != rs->rank)
-        return false;
-    for (int i = 0; i < rs->rank - 1; i++)
-        if (rows->dim[i] != rs->dim[i])
-            return false;
+    const IrShape *rows = &g->nodes[mn->in[0]].shape;
     return kk * rows->dim[rows->rank - 1] <= IR_POOL_ROWS_T_MAX;
 }
 

@@ -852,6 +852,39 @@ static void test_pool_grad_keeps(void)
     end();
 }
 
+/* The scatter of pool_grad_graph with rows of T taps made first or (late)
+ * after the bias's sum, and that sum or not: the product alone is
+ * rewritten (no sum to take); rows made after the sum, which P would have
+ * to stand before, and k·k·T over pool_rows_t's bound (a 3x3 window, T =
+ * 8: 72) leave the graph as it is. */
+static void test_pool_grad_sites(void)
+{
+    static const struct { int T; bool sum, late; int rewrites; } cases[] = {
+        {3, false, false, 1}, {3, true, true, 0}, {8, true, false, 0}, {7, true, false, 1}};
+    for (int k = 0; k < 4; k++) {
+        begin(IR_F64);
+        int T = cases[k].T;
+        int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
+        int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
+        IrShape rs = {3, {IR_BATCH, 25, T}};
+        int rows = cases[k].late ? -1 : input("rows", rs);
+        int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
+        int d = raw(IR_RESHAPE, t, (IrAttr){.shape = {3, {IR_BATCH, 25, 2}}});
+        if (cases[k].sum)
+            out("db", ir_reduce(&g, IR_SUM, d, 3, SPAN_NONE));
+        if (rows < 0)
+            rows = input("rows", rs);
+        out("dw", ir_add(&g, IR_MATMUL, (int[]){rows, d}, 2, &(IrAttr){.i = {1, 0, 1}}, SPAN_NONE));
+        CU_ASSERT_EQUAL(run(pass_pool_grad), cases[k].rewrites);
+        if (k == 0) {
+            run(pass_dce);
+            ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input rows; %3=pool_rows_t %0 %1 %2; %4=slice %3; "
+                               "%5=sum %4 {1 0}; %6=reshape %5 [3,2] | dw=%6");
+        }
+        end();
+    }
+}
+
 /* pool_rows_t's kernel unrolls k·k·T values: its shape rule refuses more
  * than IR_POOL_ROWS_T_MAX (a 3x3 window: T = 7 is 63, T = 8 is 72), and
  * pool_grad.c makes none such. */
@@ -922,6 +955,7 @@ static const TestCase tests[] = {
     {"pool gradient: rows of pool_rows_t, the same values", test_pool_grad},
     {"pool gradient: pool_rows_t's bound on k·k·T", test_pool_rows_t_bound},
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
+    {"pool gradient: no sum, rows made late, k·k·T over the bound", test_pool_grad_sites},
     {"simplify, cse, dce together", test_pipeline},
     {NULL, NULL},
 };

@@ -375,7 +375,10 @@ static void test_few_rows(void)
  * unpacked, is far beyond that.  Again with W [8, 9000] in f32: at 400
  * rows the one thread's claim of all 282 panels (7.2 MB a chunk) is over
  * CLAIM_PACK_BYTES and packs panel by panel, two threads' claims pack
- * theirs whole. */
+ * theirs whole; planned for 64 rows, its B (x, 2.3 MB) is copied with a
+ * prefetch ahead (pack_rows: PREFETCH_B_BYTES), which must be a prefetch
+ * instruction in z's kernel (a load there would read past B's end), and
+ * the 600 columns' B (38 KB at 16 rows) has none. */
 static void check_panel_items(IrType type, double tol, int64_t outs, int64_t ins)
 {
     Arena arena;
@@ -391,9 +394,14 @@ static void check_panel_items(IrType type, double tol, int64_t outs, int64_t ins
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     pass_fuse(&g);
     CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
-    IrPlan *plan = plan_memory(&g, 16);
+    IrPlan *plan = plan_memory(&g, ins > 1000 ? 64 : 16);
     JitEntry entry = jit_compile(&g, plan);
     CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    int prefetches;
+    jit_asm_count(&g, plan, "body1.matmul", (const char *[]){"prefetch"}, &prefetches, 1);
+    if ((prefetches > 0) != (ins > 1000))
+        fprintf(stderr, "panel items, %lld columns: %d prefetches in z's kernel\n", (long long)ins, prefetches);
+    CU_ASSERT((prefetches > 0) == (ins > 1000));
     static const int64_t rows[] = {7, 17, 400};
     for (int k = 0; k < 3; k++) {
         IrEval ev;

@@ -1123,8 +1123,12 @@ void cg_matmul_body(Cg *c, int v)
      * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
      * thread packs each chunk of op(B) once per call, however many claims
      * it runs; else one slot, packed again for each chunk.  Tags written by
-     * an earlier call (or another kernel) are forgotten at the first claim. */
-    LLVMValueRef slot_reals = LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
+     * an earlier call (or another kernel) are forgotten at the first claim.
+     * A product that reads op(B) in place (b_in_place) packs nothing: its
+     * slots are empty (the GPT's [128, 128] weight gradients asked for
+     * chunks · kc · 128 reals a thread they never touched). */
+    bool direct = b_in_place(c, v, &mm);
+    LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
                                       cg_i64(c, KEEP_PACKED_BYTES), "keep");
@@ -1192,7 +1196,6 @@ void cg_matmul_body(Cg *c, int v)
      * reals in the same order: the same bits. */
     bool b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
     bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
-    bool direct = b_in_place(c, v, &mm);
     LLVMValueRef claim_packed = LLVMConstInt(c->t_i1, 0, 0);  /* this claim's panels are packed */
     if (claim_packs) {
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), kn, ""),

@@ -64,8 +64,8 @@
  *             the run's own, 0 at its start (a probe has none).  A stall
  *             that the credit does not cover sends the run to one thread
  *             for a stint of its unpaid wait over PROBE_SHARE (the idle
- *             hiccup's: some tens of ms, where BUDGET_MIN, half an epoch of
- *             the MLP, was once spent), doubled for each stretch on the
+ *             hiccup's: some tens of ms, where BUDGET_MIN, about 1,700 of
+ *             the MLP's steps, was once spent), doubled for each stretch on the
  *             threads in a row that such a stall ended, and then at least
  *             BUDGET_MIN (a busy machine's: the second 2x and 0.5 s at
  *             least, the third 4x, ..., up to BUDGET_MAX); a run on the
@@ -115,7 +115,7 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * slice or more of another process (the MLP's 5-15 ms, session 28); on an
  * idle VM a worker that lost its CPU for a moment made the caller wait 230-
  * 280 us in a 0.5 ms step of the MLP now and then (a Zen 4 VM, session
- * 29), and each sent half an epoch to one thread, 1.5x slower there. */
+ * 29), and each sent BUDGET_MIN (0.5 s) to one thread, 1.5x slower there. */
 #define STALL_MIN 1e-3
 
 static double median3(const double *x)
@@ -157,8 +157,7 @@ static void start_run(RtPace *s, int serial)
     s->phase = RT_PACE_RUN;
     s->serial = serial;
     s->n = 0;
-    s->elapsed = 0;
-    s->credit = 0;
+    s->elapsed = 0;  /* the credit is 0 since the probe began (start_probe) */
 }
 
 /* The probe is over: `serial` won, by the medians `par` on the threads and

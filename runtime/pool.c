@@ -91,8 +91,8 @@ enum { SPINS = 2000 };
 
 /* Claims per thread for a large call: enough that a thread that stalls
  * mid-call holds back little (the others take the rest; the first claims
- * are the longest, claim_start: on two threads the first two hold a
- * quarter and nearly a quarter of the items), few enough that a claim's
+ * are the longest, claim_start: on two threads the first two hold 15/64
+ * and 13/64 of the items), few enough that a claim's
  * fixed cost (an atomic, the matmul's packing of its rows) stays small
  * against its work. */
 enum { CLAIMS_PER_THREAD = 4 };

@@ -369,6 +369,16 @@ static void test_stall_accounts(void)
     CU_ASSERT_EQUAL(s.probes, 2);
     CU_ASSERT_EQUAL(s.serial, 1);
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-9);
+    /* steps slower than one thread's median take credit back, below 0; a
+     * stall then leaves only its own wait unpaid, not more */
+    rt_pace_init(&s, 2);
+    feed(&s, 8, 1e-3, 1.2e-3);                    /* the threads win: ref 1 ms, one thread 1.2 */
+    for (int i = 0; i < 3; i++)
+        rt_pace_step(&s, 1.25e-3, 0, 1);          /* 0.05 ms lost each, under the drift's 1.3 ms */
+    CU_ASSERT_DOUBLE_EQUAL(s.credit, -0.15e-3, 1e-12);
+    rt_pace_step(&s, 3.25e-3, 2e-3, 1);           /* a 2 ms stall: a stint of 2 ms / 3% */
+    CU_ASSERT_EQUAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 2e-3 / 0.03, 1e-9);
 }
 
 /* A step that is not comparable (the short last batch) is not counted. */

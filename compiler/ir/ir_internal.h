@@ -39,6 +39,13 @@ static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
 static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
 static inline bool ir_mm_lead(const IrNode *n) { return n->a.i[2] != 0; }
 static inline int ir_mm_patches(const IrNode *n) { return (int)n->a.i[3]; }  /* 0, IR_MM_PATCHES_A or _B */
+/* A weight's gradient as autodiff makes it: aᵀ·b over all the leading axes
+ * too, one matrix out (lead: the shape rule holds ta, no tb, and operands
+ * of the same leading axes and K), neither operand read as patches. */
+static inline bool ir_mm_lead_grad(const IrNode *n)
+{
+    return n->op == IR_MATMUL && ir_mm_lead(n) && !ir_mm_patches(n);
+}
 static inline int ir_mm_patches_operand(const IrNode *n) { return ir_mm_patches(n) - 1; }  /* 0 (A), 1 (B), -1: none */
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
@@ -72,7 +79,6 @@ static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
 enum { IR_POOL_ROWS_T_MAX = 64 };
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
-bool ir_matmul_lead_grad(const IrGraph *g, const IrNode *n);  /* aᵀ·b over all leading axes: a weight's gradient */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,
  * padding p that fits (in + 2p >= k): the one formula for the shapes, the
  * interpreter and the generated window kernels. */

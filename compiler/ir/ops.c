@@ -288,22 +288,6 @@ const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
     return ir_mm_patches_operand(n) == k ? &n->a.shape : in_shape(g, n, k);
 }
 
-/* A weight's gradient as autodiff makes it: aᵀ·b over all the leading axes
- * too (lead, ta, not tb, no patches), a [.., K, m] and b [.., K, n] with the
- * same leading axes and K, the result one matrix [m, n]. */
-bool ir_matmul_lead_grad(const IrGraph *g, const IrNode *n)
-{
-    if (n->op != IR_MATMUL || !ir_mm_ta(n) || ir_mm_tb(n) || !ir_mm_lead(n) || ir_mm_patches(n) || n->shape.rank != 2)
-        return false;
-    const IrShape *a = in_shape(g, n, 0), *b = in_shape(g, n, 1);
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank - 1; i++)
-        if (a->dim[i] != b->dim[i])
-            return false;
-    return true;
-}
-
 /* x·W with W one matrix and x batched over leading axes: the rows of all
  * of x's (and C's) leading axes make one matrix, read and written in place
  * (codegen's fold; the one matrix a product read as patches has, too). */
@@ -511,7 +495,8 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
         if (rows->dim[i] != x->dim[i])
             return "pool_rows_t shapes do not match";
     if (n->a.i[0] * n->a.i[0] * rows->dim[rows->rank - 1] > IR_POOL_ROWS_T_MAX)
-        return "pool_rows_t's window times its taps is over IR_POOL_ROWS_T_MAX";
+        return "window k·k times taps T is over 64 (IR_POOL_ROWS_T_MAX)";
+    _Static_assert(IR_POOL_ROWS_T_MAX == 64, "the message above names its value");
     n->shape = *rows;
     n->shape.dim[n->shape.rank - 2] = rows->dim[rows->rank - 1] + 1;
     n->shape.dim[n->shape.rank - 1] = x->dim[x->rank - 1];

@@ -62,6 +62,12 @@ static void put_program(StrBuf *sb, const IrNode *n)
     }
 }
 
+/* A window op's k, stride and pad (ir_window). */
+static void put_window(StrBuf *sb, const IrAttr *a)
+{
+    sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+}
+
 /* Attributes after the operands, in the form each op reads best. */
 static void put_attrs(StrBuf *sb, const IrNode *n)
 {
@@ -78,8 +84,8 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         if (ir_mm_lead(n)) sb_puts(sb, " lead");
         if (ir_mm_patches(n)) {  /* passes/implicit.c */
             IrAttr w = ir_mm_window(n);
-            sb_printf(sb, " %s patches k %lld stride %lld pad %lld", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b",
-                      (long long)w.i[0], (long long)w.i[1], (long long)w.i[2]);
+            sb_printf(sb, " %s patches", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b");
+            put_window(sb, &w);
         }
         break;
     case IR_PERMUTE:
@@ -98,12 +104,12 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
         break;
     case IR_POOL_MAX: case IR_POOL_MAX_T: case IR_POOL_ROWS_T:
-        sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+        put_window(sb, a);
         if (ir_pool_relu(n))
             sb_puts(sb, " relu");
         break;
     case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T:
-        sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+        put_window(sb, a);
         if (n->op == IR_WINDOWS && a->f != 0) {
             sb_puts(sb, " fill ");
             put_num(sb, a->f);

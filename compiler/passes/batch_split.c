@@ -38,10 +38,10 @@ static int64_t elems_from(const IrShape *s, int from)
  * gradient. */
 static bool split_matmul(const IrGraph *g, const IrNode *n)
 {
-    if (!ir_matmul_lead_grad(g, n))
+    if (!ir_mm_lead_grad(n))
         return false;
     const IrShape *a = &g->nodes[n->in[0]].shape;
-    if (a->rank < 3 || a->dim[0] != IR_BATCH)
+    if (a->dim[0] != IR_BATCH)
         return false;
     return elems_from(&n->shape, 0) <= SPLIT_MAX_ELEMS && elems_from(a, 1) / a->dim[a->rank - 1] >= SPLIT_MIN_TERMS;
 }

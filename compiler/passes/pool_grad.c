@@ -8,8 +8,8 @@
  *                                          window's maximum, zeros elsewhere
  *     dW = rowsᵀ · d, db = sum(d)          over the batch and the pixels
  * and d ([B, 28, 28, 32], 6.4 MB at batch 64, three quarters zeros) is
- * written once and read twice: with the bias sum and the product, about
- * 1.6 ms of a step's CPU.  pool_rows_t(x, g, rows) finds each window's
+ * written once and read twice: with the bias sum and the product, 1.54 ms
+ * of a step's CPU at one thread (bench/README, session 30, cnn stream).  pool_rows_t(x, g, rows) finds each window's
  * maximum as pool_max_t does and adds g · rows[that pixel, t] into [T + 1,
  * C] per example (row T: g, the bias): d is never written.  The pattern:
  *     t = pool_max_t(x, g)  (a relu folded in or not), r = reshape(t)
@@ -42,7 +42,7 @@ static bool all_but_c_sum(const IrGraph *g, int s, int r)
 static bool rows_product(const IrGraph *g, int m, int r, int64_t kk)
 {
     const IrNode *mn = &g->nodes[m];
-    if (!ir_matmul_lead_grad(g, mn) || mn->in[1] != r || mn->in[0] == r)
+    if (!ir_mm_lead_grad(mn) || mn->in[1] != r || mn->in[0] == r)
         return false;
     const IrShape *rows = &g->nodes[mn->in[0]].shape;
     return kk * rows->dim[rows->rank - 1] <= IR_POOL_ROWS_T_MAX;

@@ -855,23 +855,32 @@ static void test_pool_grad_keeps(void)
 /* The scatter of pool_grad_graph with rows of T taps made first or (late)
  * after the bias's sum, and that sum or not: the product alone is
  * rewritten (no sum to take); rows made after the sum, which P would have
- * to stand before, and k·k·T over pool_rows_t's bound (a 3x3 window, T =
- * 8: 72) leave the graph as it is. */
+ * to stand before, leave the graph as it is (a decoy input of rows' shape
+ * comes first: a rewrite would find it at the rows' place, as a node not
+ * copied yet maps to node 0, and give a wrong gradient); so do k·k·T over
+ * pool_rows_t's bound (a 3x3 window, T = 8: 72) and a pool_max_t read by
+ * something else too (its scatter would stay, and pool_rows_t be made
+ * beside it). */
 static void test_pool_grad_sites(void)
 {
-    static const struct { int T; bool sum, late; int rewrites; } cases[] = {
-        {3, false, false, 1}, {3, true, true, 0}, {8, true, false, 0}, {7, true, false, 1}};
-    for (int k = 0; k < 4; k++) {
+    static const struct { int T; bool sum, late, t_out; int rewrites; } cases[] = {
+        {3, false, false, false, 1}, {3, true, true, false, 0}, {8, true, false, false, 0},
+        {7, true, false, false, 1}, {3, true, false, true, 0}};
+    for (int k = 0; k < 5; k++) {
         begin(IR_F64);
         int T = cases[k].T;
+        IrShape rs = {3, {IR_BATCH, 25, T}};
+        if (cases[k].late)
+            input("decoy", rs);
         int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
         int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
-        IrShape rs = {3, {IR_BATCH, 25, T}};
         int rows = cases[k].late ? -1 : input("rows", rs);
         int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
         int d = raw(IR_RESHAPE, t, (IrAttr){.shape = {3, {IR_BATCH, 25, 2}}});
         if (cases[k].sum)
             out("db", ir_reduce(&g, IR_SUM, d, 3, SPAN_NONE));
+        if (cases[k].t_out)
+            out("t", t);
         if (rows < 0)
             rows = input("rows", rs);
         out("dw", ir_add(&g, IR_MATMUL, (int[]){rows, d}, 2, &(IrAttr){.i = {1, 0, 1}}, SPAN_NONE));
@@ -898,7 +907,7 @@ static void test_pool_rows_t_bound(void)
         int p = ir_add(&g, IR_POOL_ROWS_T, (int[]){x, gr, rows}, 3, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
         CU_ASSERT_EQUAL(p >= 0, 9 * T <= IR_POOL_ROWS_T_MAX);
         if (p < 0)
-            ASSERT_STR(g.error, "pool_rows_t: pool_rows_t's window times its taps is over IR_POOL_ROWS_T_MAX");
+            ASSERT_STR(g.error, "pool_rows_t: window k·k times taps T is over 64 (IR_POOL_ROWS_T_MAX)");
         end();
     }
 }

@@ -41,16 +41,11 @@
 /* The activation whose bytes v's are (a view's owner), or v. */
 static int root_of(const IrPlan *p, int v) { return p->alias[v] >= 0 ? p->alias[v] : v; }
 
-static bool groupable(const IrGraph *g, int v)
-{
-    return cg_is_elementwise(&g->nodes[v]) && cg_flat_elementwise(g, v);
-}
-
 /* Whether v may join the group members[0..n) (see the opening comment). */
 static bool joins(const IrGraph *g, const IrPlan *p, const int *inplace, const int *members, int n, int v)
 {
     const IrNode *nv = &g->nodes[v], *first = &g->nodes[members[0]];
-    if (n >= CG_GROUP_MAX || !groupable(g, v) || nv->type != first->type || !ir_shape_equal(&nv->shape, &first->shape))
+    if (n >= CG_GROUP_MAX || !cg_flat_elementwise(g, v) || nv->type != first->type || !ir_shape_equal(&nv->shape, &first->shape))
         return false;
     bool over = inplace && inplace[v] >= 0;
     for (int q = 0; q < n; q++) {
@@ -126,7 +121,7 @@ int *cg_group_plan(const IrGraph *g, const IrPlan *p, const int *inplace)
         } else {
             close_group(group, g->n, members, n);
             n = 0;
-            if (groupable(g, v))
+            if (cg_flat_elementwise(g, v))
                 members[n++] = v;
         }
         if (n > 0 && sent[v]) {

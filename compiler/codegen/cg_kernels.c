@@ -744,7 +744,7 @@ void cg_kernel_body(Cg *c, int v)
         body_scatter_add(c, v);
         return;
     }
-    if (cg_group_launch(c->group, v) || (k == KK_EW && cg_flat_elementwise(c->g, v))) {
+    if (cg_flat_elementwise(c->g, v)) {  /* alone, or launching its group (cg_group.c) */
         body_flat(c, v);
         return;
     }

@@ -43,6 +43,8 @@ enum { PARALLEL_MIN_ITEMS = 8, PARALLEL_MIN_MATMUL_ITEMS = 2 };
 #define PARALLEL_MIN_FLOPS 1.0e6
 #define PARALLEL_MIN_BYTES (128.0 * 1024)
 
+static int body_slots(const IrGraph *g, const int *group, int v, int **slots);
+
 /* A kernel's work at a batch, as a fraction of the threshold (below 1: too
  * small for threads). */
 static double work_at(Cg *c, int v, int64_t batch)
@@ -51,14 +53,11 @@ static double work_at(Cg *c, int v, int64_t batch)
     if (cg_is_matmul(g->nodes[v].op))
         return cg_matmul_flops(c, v, batch) / PARALLEL_MIN_FLOPS;
     double bytes = 0;
-    int members[CG_GROUP_MAX], count = cg_group_members(g, c->group, v, members);
-    for (int q = 0; q < count; q++) {  /* a group's members (cg_group.c): their bytes together */
-        const IrNode *n = &g->nodes[members[q]];
-        bytes += (double)ir_elems(&n->shape, batch) * ir_type_size(n->type);
-        for (int k = 0; k < n->nin; k++)
-            if (!cg_no_memory(&g->nodes[n->in[k]]))
-                bytes += (double)ir_elems(&g->nodes[n->in[k]].shape, batch) * ir_type_size(g->nodes[n->in[k]].type);
-    }
+    int *slots, nslots = body_slots(g, c->group, v, &slots);  /* a group's buffers once each (cg_group.c) */
+    for (int k = 0; k < nslots; k++)
+        if (!cg_no_memory(&g->nodes[slots[k]]))
+            bytes += (double)ir_elems(&g->nodes[slots[k]].shape, batch) * ir_type_size(g->nodes[slots[k]].type);
+    free(slots);
     return bytes / PARALLEL_MIN_BYTES;
 }
 

@@ -70,7 +70,7 @@ typedef struct CgSplit {
     int     nparts;
     int     nbodies;
     int    *part;               /* per body: its module */
-    IrOp   *op;                 /* per body: its op (for names) */
+    IrOp   *op;                 /* per body: its op (a group's: its last member's), for body_kind and body_cost */
     int   **body;               /* per entry, per node: its body, or -1 (no kernel) */
     int   **inplace;            /* per entry: cg_inplace_plan's, which the keys and the bodies both read */
     int   **group;              /* per entry: cg_group_plan's, likewise */

@@ -136,7 +136,8 @@ static void test_sigmoid(void)
 /* GELU's derivative, Φ(x) + x·φ(x), needs erf(z) and e^(−z²) of the same
  * z = x/√2: erf's tail builds its e^(−z·z) from the same expression, so the
  * fused kernel computes one exponential, one rounding (vrndscale) per
- * element.  Two is what it took before (a sixth of the GPT's GELU backward).
+ * element.  Two is what it took before (the backward kernel, body34, took
+ * 0.74-0.77 of its samples with one: bench/README, session 30, gpt stream).
  * The kernel holds the element's code more than once (a zmm loop, a ymm
  * epilogue, a scalar remainder, as the vectorizer chooses): each copy has
  * one division (erf's t), so roundings must equal divisions. */

@@ -1087,6 +1087,55 @@ static void test_group_not_through_view(void)
     }
 }
 
+/* Two groups whose members have the same programs but other wiring do not
+ * share a body (cg_module.c's body_key: each operand's slot is in the
+ * key).  By hand, x and y [B, 4]: a = exp(x), b = a·y; a row sum of b
+ * between (another shape: it ends the group); c = exp(y), d = x·y.  Both
+ * groups are an exp of an operand and a product of two buffers; in the
+ * first the product reads the exp's result, in the second it does not.
+ * Sharing the first group's body, d would be exp(y)·x. */
+static void test_group_wiring(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    ir_init(&g, &arena, NULL, "wiring", IR_F64);
+    IrShape s = {2, {IR_BATCH, 4}};
+    int x = ir_input(&g, ROLE_INPUT, "x", IR_F64, &s, SPAN_NONE);
+    int y = ir_input(&g, ROLE_INPUT, "y", IR_F64, &s, SPAN_NONE);
+    int a = ir_unary(&g, IR_EXP, x, SPAN_NONE);
+    int b = ir_binary(&g, IR_MUL, a, y, SPAN_NONE);
+    int r = ir_reduce(&g, IR_SUM, b, 2, SPAN_NONE);
+    int c = ir_unary(&g, IR_EXP, y, SPAN_NONE);
+    int d = ir_binary(&g, IR_MUL, x, y, SPAN_NONE);
+    const char *names[] = {"a", "b", "r", "c", "d"};
+    const int outs[] = {a, b, r, c, d};
+    for (int k = 0; k < 5; k++)
+        ir_output(&g, names[k], outs[k], OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
+    IrPlan *p = plan_memory(&g, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int *group = cg_group_plan(&g, p, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(group);
+    /* else this tests no two groups */
+    CU_ASSERT(group[a] == b && group[b] == b && group[r] == -1 && group[c] == d && group[d] == d);
+    free(group);
+    const int64_t B = 3;
+    IrEval ev;
+    ir_eval_init(&ev, &g, B);
+    double v[12];
+    for (int k = 0; k < 12; k++)
+        v[k] = 0.1 * k - 0.4;
+    ir_eval_set(&ev, x, v);
+    for (int k = 0; k < 12; k++)
+        v[k] = 0.7 - 0.05 * k;
+    ir_eval_set(&ev, y, v);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    jit_check(&g, &ev, 1e-12, "group wiring");
+    ir_eval_free(&ev);
+    arena_free(&arena);
+}
+
 /* Three suites, so that ctest runs them side by side: each takes tens of
  * seconds under the sanitizers, most of it in the interpreter. */
 static const TestCase tests[] = {
@@ -1110,6 +1159,7 @@ static const TestCase tests[] = {
     {"an optimizer's consecutive elementwise updates run as one loop", test_update_groups},
     {"a group of elementwise kernels ends at a value an allreduce sends", test_group_ends_at_send},
     {"a group of elementwise kernels does not read a member through a view", test_group_not_through_view},
+    {"groups of the same programs wired otherwise do not share a body", test_group_wiring},
     {"a weight's gradient over batch and sequence reads its rows in place", test_lead_in_place},
     {NULL, NULL},
 };

@@ -222,6 +222,15 @@ LLVMValueRef cg_inplace_when(Cg *c, int v);
 bool         cg_inplace_never(LLVMValueRef when);
 LLVMValueRef cg_inplace_base(Cg *c, int v);
 
+/* Where node u is among nodes[0..n) (a body's slots, a group's members), or -1. */
+static inline int cg_index_of(const int *nodes, int n, int u)
+{
+    for (int k = 0; k < n; k++)
+        if (nodes[k] == u)
+            return k;
+    return -1;
+}
+
 /* cg_group.c: consecutive flat elementwise kernels merged into one loop.
  * cg_group_plan: for g under plan p (inplace: cg_inplace_plan's), an array
  * of 2·g->n (malloc'ed; NULL when memory ran out): [v], the last member of

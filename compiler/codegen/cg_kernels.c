@@ -83,15 +83,6 @@ static void flat_operand(Cg *c, CgOperand *op, int v)
     }
 }
 
-/* Which of members[0..q) node u is, or -1. */
-static int member_at(const int *members, int q, int u)
-{
-    for (int p = 0; p < q; p++)
-        if (members[p] == u)
-            return p;
-    return -1;
-}
-
 /* Flat elementwise nodes (cg_flat_elementwise), elements [begin, end) in
  * one loop whatever the shape (the wrapper turns its rows into elements):
  * v alone, or the group v launches (cg_group.c), each member in order, its
@@ -106,14 +97,14 @@ static void body_flat(Cg *c, int v)
         ops[q] = calloc((size_t)n->nin + 1, sizeof **ops);
         given[q] = calloc((size_t)n->nin + 1, sizeof **given);
         for (int k = 0; k < n->nin; k++)
-            if (member_at(members, q, n->in[k]) < 0)
+            if (cg_index_of(members, q, n->in[k]) < 0)
                 flat_operand(c, &ops[q][k], n->in[k]);
     }
     CgLoop l = cg_loop_begin(c, c->begin_arg, c->end_arg, "e");
     for (int q = 0; q < count; q++) {
         const IrNode *n = N(c, members[q]);
         for (int k = 0; k < n->nin; k++) {
-            int p = member_at(members, q, n->in[k]);
+            int p = cg_index_of(members, q, n->in[k]);
             given[q][k] = p >= 0 ? result[p] : NULL;
         }
         result[q] = eval_program(c, n, ops[q], given[q], l.iv);

@@ -100,6 +100,23 @@ static unsigned long long hash_of(const char *s)
     return h;
 }
 
+/* Which of bodies[0..n) has key (hashed h), or n. */
+static int find_body(const Body *bodies, int n, unsigned long long h, const char *key)
+{
+    int b = 0;
+    while (b < n && !(bodies[b].hash == h && strcmp(bodies[b].key, key) == 0))
+        b++;
+    return b;
+}
+
+/* Whether node v runs a kernel body of its own: not a leaf, a call, a view
+ * (its bytes are already there) or a member of a group its last member
+ * launches (cg_group.c). */
+static bool own_body(const IrGraph *g, const IrPlan *p, const int *group, int v)
+{
+    return cg_has_kernel(&g->nodes[v]) && !cg_is_call(&g->nodes[v]) && p->alias[v] < 0 && !cg_group_folded(group, v);
+}
+
 /* Everything the generators read about node v, as text: two nodes with the
  * same key get the same code, whatever their buffers. */
 static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
@@ -138,15 +155,6 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
     }
 }
 
-/* The slot of node u among a body's slots[0..nslots), or -1. */
-static int slot_of(const int *slots, int nslots, int u)
-{
-    for (int k = 0; k < nslots; k++)
-        if (slots[k] == u)
-            return k;
-    return -1;
-}
-
 /* The last part of a kernel's and its body's names: its op, or "group" for
  * a group of kernels in one loop (cg_group.c), which the names of its
  * last member would hide. */
@@ -169,7 +177,7 @@ static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
     for (int q = 0; q < count; q++)
         for (int k = 0; k < g->nodes[members[q]].nin; k++) {
             int u = g->nodes[members[q]].in[k];
-            if (count == 1 || slot_of(*slots, n, u) < 0)  /* a lone kernel keeps an operand given twice twice */
+            if (count == 1 || cg_index_of(*slots, n, u) < 0)  /* a lone kernel keeps an operand given twice twice */
                 (*slots)[n++] = u;
         }
     return n;
@@ -189,7 +197,7 @@ static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace, co
             if (g->nodes[m].in[k] == inplace[m])
                 sb_printf(sb, " inplace %d", k);
         for (int k = 0; k < g->nodes[m].nin && count > 1; k++)
-            sb_printf(sb, " @%d", slot_of(slots, nslots, g->nodes[m].in[k]));
+            sb_printf(sb, " @%d", cg_index_of(slots, nslots, g->nodes[m].in[k]));
         sb_puts(sb, count > 1 ? " ;" : "");
     }
     free(slots);
@@ -495,8 +503,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
     Body *bodies = calloc((size_t)g->n + 1, sizeof *bodies);
     int nbodies = 0;
     for (int v = 0; v < g->n; v++) {
-        if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || p->alias[v] >= 0   /* a view: its bytes are already there */
-            || cg_group_folded(group, v))  /* computed by its group's last member */
+        if (!own_body(g, p, group, v))
             continue;
         const IrNode *n = &g->nodes[v];
         int nslots, *slots;
@@ -504,10 +511,8 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         StrBuf key = {0};
         body_key(&key, g, v, c->inplace, c->group);
         unsigned long long h = hash_of(sb_cstr(&key));
-        LLVMValueRef body = NULL;
-        for (int b = 0; b < nbodies && !body; b++)
-            if (bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0)
-                body = bodies[b].fn;
+        int b = find_body(bodies, nbodies, h, sb_cstr(&key));
+        LLVMValueRef body = b < nbodies ? bodies[b].fn : NULL;
         if (!body) {
             char bname[256];
             snprintf(bname, sizeof bname, "%s.body%d.%s", name, nbodies, kernel_kind(c->group, n, v));
@@ -782,15 +787,12 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
         s->body[i] = malloc(sizeof **s->body * (size_t)(g->n + 1));
         for (int v = 0; v < g->n; v++) {
             s->body[i][v] = -1;
-            if (!cg_has_kernel(&g->nodes[v]) || cg_is_call(&g->nodes[v]) || e[i].p->alias[v] >= 0
-                || cg_group_folded(group, v))
+            if (!own_body(g, e[i].p, group, v))
                 continue;
             StrBuf key = {0};
             body_key(&key, g, v, inplace, group);
             unsigned long long h = hash_of(sb_cstr(&key));
-            int b = 0;
-            while (b < s->nbodies && !(bodies[b].hash == h && strcmp(bodies[b].key, sb_cstr(&key)) == 0))
-                b++;
+            int b = find_body(bodies, s->nbodies, h, sb_cstr(&key));
             if (b == s->nbodies) {
                 if (s->nbodies == cap) {
                     cap *= 2;

@@ -159,9 +159,9 @@ LLVMValueRef cg_base(Cg *c, int v)
             v = c->slot_node[k];
             break;
         }
-    for (int k = 0; k < c->nslots; k++)
-        if (c->slot_node[k] == v)
-            return LLVMGetParam(c->fn, (unsigned)k);
+    int k = cg_index_of(c->slot_node, c->nslots, v);
+    if (k >= 0)
+        return LLVMGetParam(c->fn, (unsigned)k);
     const IrNode *n = &c->g->nodes[v];
     if (n->op == IR_TENSOR && c->tables[v])
         return c->tables[v];

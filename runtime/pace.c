@@ -76,6 +76,18 @@
  *             threads are not run), for the longer of the stint and the
  *             budget a probe that chose one thread would give (BUDGET_MIN,
  *             or twice the last run's if that was on one thread too).
+ *   no CPU    a run on one thread that ends with less than FREE_MIN of a
+ *             CPU's time idle through it, on the CPUs this process may use
+ *             (idle.c), runs on one thread again for BUDGET_MIN without a
+ *             probe: another process holds the other CPUs, and a probe
+ *             would only give it PROBE steps on the threads to lose, each
+ *             at the risk of a stall (beside `yes` on the 2-CPU Zen 4, the
+ *             default's only cost against --threads 1 was its probes).  The
+ *             test costs one read of /proc/stat per run on one thread, so
+ *             the next comes after BUDGET_MIN: when the other process goes,
+ *             the threads get a probe within half a second.  An idle
+ *             machine whose threads lost their probe (a model of small
+ *             kernels) has the other CPUs idle, and probes as before.
  * A probe costs PROBE steps in the slower mode: at most a few percent of
  * the run's time once the budget has grown.
  */
@@ -117,6 +129,10 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * 280 us in a 0.5 ms step of the MLP now and then (a Zen 4 VM, session
  * 29), and each sent BUDGET_MIN (0.5 s) to one thread, 1.5x slower there. */
 #define STALL_MIN 1e-3
+/* CPUs' worth of idle time through a run on one thread below which no
+ * thread could have had a CPU of its own: the other CPUs were busy at least
+ * half of the time (beside `yes` on 2 CPUs, 0.0-0.1; idle, 0.9-1.0). */
+#define FREE_MIN 0.5
 
 static double median3(const double *x)
 {
@@ -158,6 +174,18 @@ static void start_run(RtPace *s, int serial)
     s->serial = serial;
     s->n = 0;
     s->elapsed = 0;  /* the credit is 0 since the probe began (start_probe) */
+    s->at_known = serial && s->ticks && s->ticks(&s->at) == 0;
+}
+
+/* Whether less than FREE_MIN of a CPU sat idle since this run on one thread
+ * began (false when that is not known). */
+static bool no_cpu_free(RtPace *s)
+{
+    RtCpuTicks now;
+    if (!s->at_known || s->ticks(&now) != 0)
+        return false;
+    double idle = rt_cpus_idle(&s->at, &now);
+    return idle >= 0 && idle < FREE_MIN;
 }
 
 /* The probe is over: `serial` won, by the medians `par` on the threads and
@@ -267,6 +295,12 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
             return;
         }
         if (s->n >= RUN_MIN && s->elapsed >= s->budget) {
+            if (s->serial && no_cpu_free(s)) {  /* a probe could only lose */
+                s->skipped++;
+                start_run(s, 1);
+                s->budget = BUDGET_MIN;
+                return;
+            }
             s->stalled_runs = s->serial ? s->stalled_runs : 0;  /* a stretch on the threads ended clean */
             start_probe(s);
         }

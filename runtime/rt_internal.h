@@ -108,14 +108,32 @@ double rt_pool_stalled(const RtPool *p);
  * default number of threads, and each rank's under mpirun (run.c). */
 int rt_usable_cpus(void);
 
+/* ---- idle CPU time (idle.c) --------------------------------------------------------------- */
+
+/* Clock ticks of the CPUs this process may run on (its affinity mask), summed. */
+typedef struct RtCpuTicks {
+    double idle;   /* idle and iowait: nothing ran */
+    double total;
+    int    cpus;   /* how many CPUs were counted */
+} RtCpuTicks;
+/* Reads them from /proc/stat: 0, or -1 when it cannot (not Linux). */
+int    rt_cpu_ticks(RtCpuTicks *t);
+/* How many CPUs' worth sat idle between two readings (0 .. the CPUs counted),
+ * or -1 when the two do not compare (other CPUs, or no tick between). */
+double rt_cpus_idle(const RtCpuTicks *from, const RtCpuTicks *to);
+
 /* ---- threads or one, per training step (pace.c) ----------------------------------------- */
 
 enum { RT_PACE_PROBE_STEPS = 3 };
 typedef enum RtPacePhase { RT_PACE_WARMUP, RT_PACE_PROBE, RT_PACE_RUN } RtPacePhase;
 
 /* The chooser's state: a pure function of the step times (and their waits
- * on stalled workers) fed to it. */
+ * on stalled workers) fed to it, and of the idle CPU time `ticks` reads. */
 typedef struct RtPace {
+    int       (*ticks)(RtCpuTicks *t);  /* rt_cpu_ticks, or a test's; NULL: probe without asking */
+    RtCpuTicks  at;          /* ticks at the start of this run on one thread */
+    int         at_known;    /* `at` was read */
+    int         skipped;     /* probes not run: no CPU sat idle through the run on one thread before */
     int         on;          /* more than one thread to choose from */
     RtPacePhase phase;
     int         n;           /* steps in this phase so far */

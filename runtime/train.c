@@ -764,6 +764,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
      * the step times say is faster (pace.c); --threads N: always N */
     RtPace pace;
     rt_pace_init(&pace, c->threads_fixed || L.size > 1 ? 1 : rt_pool_threads(pool));  /* ranks: see below */
+    pace.ticks = rt_cpu_ticks;  /* no probe while no other CPU sits idle */
     int64_t one_thread_steps = 0;
     while (step < total && !stopping(&L)) {
         double step_start = rt_now();
@@ -898,9 +899,13 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             rc = 128 + sig;
     } else if (rc == 0) {
         fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, rt_now() - L.start);
-        if (pace.on && c->verbose)  /* -v: what the chooser did (it varies run to run, with the machine's load) */
-            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster; %d stalled, %d of them paid)",
-                    rt_pool_threads(pool), (long long)one_thread_steps, pace.stalls, pace.paid);
+        if (pace.on && c->verbose) {  /* -v: what the chooser did (it varies run to run, with the machine's load) */
+            fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
+                    (long long)one_thread_steps);
+            if (pace.skipped)
+                fprintf(L.log, " or with no other CPU idle, %d probes skipped", pace.skipped);
+            fprintf(L.log, "; %d stalled, %d of them paid)", pace.stalls, pace.paid);
+        }
         int64_t caller_claims, worker_claims;
         rt_pool_claims(pool, &caller_claims, &worker_claims);
         if (c->verbose && caller_claims + worker_claims > 0)  /* -v: how the threads shared the kernels' claims */

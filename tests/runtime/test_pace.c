@@ -7,7 +7,9 @@
  * run on the threads saved or else leaves the threads for a stint, and
  * ignores steps that are not comparable; one thread has nothing to
  * choose.  The pool's serial mode runs a call as one claim on the caller. */
+#define _GNU_SOURCE  /* sched_setaffinity */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "../../runtime/rt_internal.h"
@@ -418,6 +420,106 @@ static void test_chose_one(void)
     CU_ASSERT_EQUAL(rt_pace_chose_one(&s), 0);
 }
 
+/* A made-up /proc/stat of two CPUs: each reading is 100 ticks a CPU later,
+ * of which `fake_idle` CPUs' worth sat idle; fake_fails: it cannot be read. */
+static double fake_idle;
+static int    fake_fails;
+static RtCpuTicks fake_now = {.cpus = 2};
+
+static int fake_ticks(RtCpuTicks *t)
+{
+    if (fake_fails)
+        return -1;
+    fake_now.total += 200;
+    fake_now.idle += 100 * fake_idle;
+    *t = fake_now;
+    return 0;
+}
+
+/* Steps of one thread (1 ms) against the threads' (2 ms) from the start
+ * until the chooser is `probes` probes in (the warm-up's and one per
+ * budget); how many steps it took, capped at `cap`. */
+static int steps_until_probes(RtPace *s, int probes, int cap)
+{
+    int steps = 0;
+    while (s->probes < probes && steps < cap) {
+        feed(s, 1, 2e-3, 1e-3);
+        steps++;
+    }
+    return steps;
+}
+
+/* A run on one thread through which no other CPU sat idle (another process
+ * held it) ends in another such run of 0.5 s, not a probe; when a CPU is
+ * idle again, the next run's end probes (issue 15: beside a busy process
+ * the default's cost against --threads 1 was its probes).  Through an
+ * idle machine's run on one thread, or when /proc/stat cannot be read, it
+ * probes as it always did: the budget then doubles. */
+static void test_no_cpu_no_probe(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    s.ticks = fake_ticks;
+    fake_fails = 0;
+    fake_idle = 0.9;  /* idle: one thread wins twice, a run of 1 s starts */
+    steps_until_probes(&s, 2, 2000);
+    CU_ASSERT_EQUAL_FATAL(s.serial, 1);
+    CU_ASSERT_DOUBLE_EQUAL_FATAL(s.budget, 1.0, 1e-12);
+    CU_ASSERT_EQUAL(s.skipped, 0);
+    fake_idle = 0.05;  /* busy: a twentieth of a CPU idle */
+    CU_ASSERT_EQUAL(feed(&s, 2990, 2e-3, 1e-3), 2990);  /* the 1 s run, then runs of 0.5 s */
+    CU_ASSERT_EQUAL(s.probes, 2);                       /* no probe */
+    CU_ASSERT_EQUAL(s.skipped, 4);                      /* at 1, 1.5, 2 and 2.5 s */
+    CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
+    fake_idle = 0.95;  /* the other process is gone */
+    int steps = steps_until_probes(&s, 3, 2000);
+    CU_ASSERT(steps <= 500 + 6);  /* the run then on ends within its 0.5 s, then a probe */
+    CU_ASSERT_EQUAL(s.skipped, 4);
+    fake_idle = 0;  /* busy, but the ticks cannot be read: probes */
+    fake_fails = 1;
+    steps_until_probes(&s, 4, 4000);
+    CU_ASSERT_EQUAL(s.probes, 4);
+    CU_ASSERT_EQUAL(s.skipped, 4);
+    fake_fails = 0;
+}
+
+/* rt_cpus_idle: CPUs' worth of idle between two readings; -1 when they do
+ * not compare.  rt_cpu_ticks on this machine: every CPU of the affinity
+ * mask counted, and time goes on. */
+static void test_cpu_ticks(void)
+{
+    RtCpuTicks a = {10, 100, 2}, b = {60, 300, 2}, c = {60, 300, 1};
+    CU_ASSERT_DOUBLE_EQUAL(rt_cpus_idle(&a, &b), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(rt_cpus_idle(&a, &c), -1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(rt_cpus_idle(&a, &a), -1, 0);
+    RtCpuTicks t0, t1;
+    if (rt_cpu_ticks(&t0) != 0)
+        return;  /* no /proc/stat: the chooser probes without it */
+    CU_ASSERT_EQUAL(t0.cpus, rt_usable_cpus());
+    CU_ASSERT(t0.idle >= 0 && t0.idle <= t0.total);
+    double start = rt_now();
+    while (rt_now() - start < 0.05)
+        ;
+    CU_ASSERT_EQUAL_FATAL(rt_cpu_ticks(&t1), 0);
+    CU_ASSERT(t1.total > t0.total);
+    double idle = rt_cpus_idle(&t0, &t1);
+    CU_ASSERT(idle >= 0 && idle <= t1.cpus - 0.5);  /* this thread spun through it */
+    cpu_set_t all, one;  /* narrowed to one CPU (as taskset would): only it counts */
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2)
+        return;
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CU_ASSERT_EQUAL_FATAL(sched_setaffinity(0, sizeof one, &one), 0);
+    int rc = rt_cpu_ticks(&t1);
+    sched_setaffinity(0, sizeof all, &all);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(t1.cpus, 1);
+    CU_ASSERT(t1.total < t0.total);  /* one CPU's ticks, not all of them */
+}
+
 /* Serial mode: one claim, [0, n), on the caller; off again: claims on the threads as before. */
 typedef struct Claims {
     atomic_int k;
@@ -472,6 +574,8 @@ static const RtTestCase tests[] = {
     {"stall_accounts", test_stall_accounts},
     {"incomparable", test_incomparable},
     {"chose_one", test_chose_one},
+    {"no_cpu_no_probe", test_no_cpu_no_probe},
+    {"cpu_ticks", test_cpu_ticks},
     {"pool_serial", test_pool_serial},
     {NULL, NULL},
 };

@@ -85,7 +85,9 @@
  *             default's only cost against --threads 1 was its probes).  The
  *             test costs one read of /proc/stat per run on one thread, so
  *             the next comes after BUDGET_MIN: when the other process goes,
- *             the threads get a probe within half a second.  An idle
+ *             the threads get a probe within half a second.  The warm-up
+ *             is such a run too when it lasts TICKS_MIN (a GPT's two steps:
+ *             a short run paid most for its first probe).  An idle
  *             machine whose threads lost their probe (a model of small
  *             kernels) has the other CPUs idle, and probes as before.
  * A probe costs PROBE steps in the slower mode: at most a few percent of
@@ -133,6 +135,10 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
  * thread could have had a CPU of its own: the other CPUs were busy at least
  * half of the time (beside `yes` on 2 CPUs, 0.0-0.1; idle, 0.9-1.0). */
 #define FREE_MIN 0.5
+/* Clock ticks a CPU (USER_HZ, 100 a second) that a reading must span to
+ * tell: the warm-up's two steps of the GPT (0.24 s) do, the MLP's (1 ms)
+ * do not, and it probes then as it would without /proc/stat. */
+#define TICKS_MIN 10
 
 static double median3(const double *x)
 {
@@ -147,6 +153,12 @@ void rt_pace_init(RtPace *s, int threads)
     memset(s, 0, sizeof *s);
     s->on = threads > 1;
     s->budget = BUDGET_MIN;
+}
+
+void rt_pace_watch(RtPace *s, int (*ticks)(RtCpuTicks *t))
+{
+    s->ticks = ticks;
+    s->at_known = s->on && ticks && ticks(&s->at) == 0;  /* the warm-up runs on one thread */
 }
 
 int rt_pace_serial(const RtPace *s)
@@ -178,14 +190,23 @@ static void start_run(RtPace *s, int serial)
 }
 
 /* Whether less than FREE_MIN of a CPU sat idle since this run on one thread
- * began (false when that is not known). */
+ * (or the warm-up) began, over at least TICKS_MIN a CPU; false when that is
+ * not known. */
 static bool no_cpu_free(RtPace *s)
 {
     RtCpuTicks now;
-    if (!s->at_known || s->ticks(&now) != 0)
+    if (!s->at_known || s->ticks(&now) != 0 || now.total - s->at.total < TICKS_MIN * now.cpus)
         return false;
     double idle = rt_cpus_idle(&s->at, &now);
     return idle >= 0 && idle < FREE_MIN;
+}
+
+/* One thread runs again for BUDGET_MIN: no CPU sat idle. */
+static void skip_probe(RtPace *s)
+{
+    s->skipped++;
+    start_run(s, 1);
+    s->budget = BUDGET_MIN;
 }
 
 /* The probe is over: `serial` won, by the medians `par` on the threads and
@@ -274,7 +295,11 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     }
     switch (s->phase) {
     case RT_PACE_WARMUP:
-        if (++s->n >= WARMUP)
+        if (++s->n < WARMUP)
+            return;
+        if (no_cpu_free(s))
+            skip_probe(s);
+        else
             start_probe(s);
         return;
     case RT_PACE_PROBE:
@@ -296,9 +321,7 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
         }
         if (s->n >= RUN_MIN && s->elapsed >= s->budget) {
             if (s->serial && no_cpu_free(s)) {  /* a probe could only lose */
-                s->skipped++;
-                start_run(s, 1);
-                s->budget = BUDGET_MIN;
+                skip_probe(s);
                 return;
             }
             s->stalled_runs = s->serial ? s->stalled_runs : 0;  /* a stretch on the threads ended clean */

@@ -130,8 +130,8 @@ typedef enum RtPacePhase { RT_PACE_WARMUP, RT_PACE_PROBE, RT_PACE_RUN } RtPacePh
 /* The chooser's state: a pure function of the step times (and their waits
  * on stalled workers) fed to it, and of the idle CPU time `ticks` reads. */
 typedef struct RtPace {
-    int       (*ticks)(RtCpuTicks *t);  /* rt_cpu_ticks, or a test's; NULL: probe without asking */
-    RtCpuTicks  at;          /* ticks at the start of this run on one thread */
+    int       (*ticks)(RtCpuTicks *t);  /* rt_pace_watch's; NULL: probe without asking */
+    RtCpuTicks  at;          /* ticks at the start of this run on one thread, or of the warm-up */
     int         at_known;    /* `at` was read */
     int         skipped;     /* probes not run: no CPU sat idle through the run on one thread before */
     int         on;          /* more than one thread to choose from */
@@ -155,6 +155,10 @@ typedef struct RtPace {
 } RtPace;
 
 void rt_pace_init(RtPace *s, int threads);
+/* Reads idle CPU time with `ticks` (rt_cpu_ticks, or a test's), from now
+ * on: no probe after a run on one thread, the warm-up's too, through
+ * which no other CPU sat idle. */
+void rt_pace_watch(RtPace *s, int (*ticks)(RtCpuTicks *t));
 /* Whether the next step runs on one thread (1) or on all (0). */
 int  rt_pace_serial(const RtPace *s);
 /* The step just run (in the mode rt_pace_serial said) took `seconds`, of

@@ -764,7 +764,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
      * the step times say is faster (pace.c); --threads N: always N */
     RtPace pace;
     rt_pace_init(&pace, c->threads_fixed || L.size > 1 ? 1 : rt_pool_threads(pool));  /* ranks: see below */
-    pace.ticks = rt_cpu_ticks;  /* no probe while no other CPU sits idle */
+    rt_pace_watch(&pace, rt_cpu_ticks);  /* no probe while no other CPU sits idle */
     int64_t one_thread_steps = 0;
     while (step < total && !stopping(&L)) {
         double step_start = rt_now();

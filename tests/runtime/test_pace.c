@@ -420,9 +420,10 @@ static void test_chose_one(void)
     CU_ASSERT_EQUAL(rt_pace_chose_one(&s), 0);
 }
 
-/* A made-up /proc/stat of two CPUs: each reading is 100 ticks a CPU later,
- * of which `fake_idle` CPUs' worth sat idle; fake_fails: it cannot be read. */
-static double fake_idle;
+/* A made-up /proc/stat of two CPUs: each reading is fake_step ticks a CPU
+ * later, of which `fake_idle` CPUs' worth sat idle; fake_fails: it cannot
+ * be read. */
+static double fake_idle, fake_step = 100;
 static int    fake_fails;
 static RtCpuTicks fake_now = {.cpus = 2};
 
@@ -430,8 +431,8 @@ static int fake_ticks(RtCpuTicks *t)
 {
     if (fake_fails)
         return -1;
-    fake_now.total += 200;
-    fake_now.idle += 100 * fake_idle;
+    fake_now.total += 2 * fake_step;
+    fake_now.idle += fake_step * fake_idle;
     *t = fake_now;
     return 0;
 }
@@ -459,9 +460,9 @@ static void test_no_cpu_no_probe(void)
 {
     RtPace s;
     rt_pace_init(&s, 2);
-    s.ticks = fake_ticks;
     fake_fails = 0;
-    fake_idle = 0.9;  /* idle: one thread wins twice, a run of 1 s starts */
+    fake_idle = 0.9;
+    rt_pace_watch(&s, fake_ticks);  /* idle: one thread wins twice, a run of 1 s starts */
     steps_until_probes(&s, 2, 2000);
     CU_ASSERT_EQUAL_FATAL(s.serial, 1);
     CU_ASSERT_DOUBLE_EQUAL_FATAL(s.budget, 1.0, 1e-12);
@@ -481,6 +482,27 @@ static void test_no_cpu_no_probe(void)
     CU_ASSERT_EQUAL(s.probes, 4);
     CU_ASSERT_EQUAL(s.skipped, 4);
     fake_fails = 0;
+}
+
+/* The warm-up is a run on one thread too: busy through it, no probe; but
+ * only when it spans 10 ticks a CPU (a GPT's two steps, not an MLP's). */
+static void test_warmup_no_cpu(void)
+{
+    for (int brief = 0; brief < 2; brief++) {
+        RtPace s;
+        rt_pace_init(&s, 2);
+        fake_idle = 0;
+        fake_step = brief ? 9 : 10;
+        rt_pace_watch(&s, fake_ticks);
+        CU_ASSERT_EQUAL(feed(&s, 8, 2e-3, 1e-3), brief ? 5 : 8);  /* a probe has 3 steps on the threads */
+        CU_ASSERT_EQUAL(s.skipped, !brief);
+        CU_ASSERT_EQUAL(s.probes, brief);
+    }
+    fake_step = 100;
+    RtPace s;
+    rt_pace_init(&s, 1);  /* one thread: nothing to watch */
+    rt_pace_watch(&s, fake_ticks);
+    CU_ASSERT_EQUAL(s.at_known, 0);
 }
 
 /* rt_cpus_idle: CPUs' worth of idle between two readings; -1 when they do
@@ -575,6 +597,7 @@ static const RtTestCase tests[] = {
     {"incomparable", test_incomparable},
     {"chose_one", test_chose_one},
     {"no_cpu_no_probe", test_no_cpu_no_probe},
+    {"warmup_no_cpu", test_warmup_no_cpu},
     {"cpu_ticks", test_cpu_ticks},
     {"pool_serial", test_pool_serial},
     {NULL, NULL},

@@ -18,6 +18,8 @@
 #include "ir/ir.h"
 #include "ir/ir_internal.h"  /* ir_mm_patches, ir_pool_relu */
 #include "passes/passes.h"
+#include "ir/print.h"
+#include "passes/pipeline.h"
 
 static Arena arena;
 static IrGraph g;
@@ -934,6 +936,68 @@ static void test_pipeline(void)
     end();
 }
 
+/* The plain matmul lines of fr's training step at the fused stage, as
+ * --dump-ir=fused prints them (in the arena). */
+static const char *fused_matmuls(FrontRun *fr)
+{
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr->f.model, &fr->f.src, &fr->f.arena, IR_F32, STAGE_FUSED, 3, &c, &err), 0);
+    StrBuf all = {0}, some = {0};
+    ir_print(&all, &c.step.L.g);
+    for (const char *line = sb_cstr(&all); *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
+        const char *at = strstr(line, " = matmul ");
+        if (at && at < line + len)
+            sb_printf(&some, "%.*s", (int)len, line);
+        line += len;
+    }
+    const char *text = arena_strdup(&fr->f.arena, sb_cstr(&some));
+    sb_free(&all);
+    sb_free(&some);
+    return text;
+}
+
+/* passes/triangle.c on tests/unit/causal.nn: Q·Kᵀ and dO·Vᵀ (%22, %44)
+ * may leave C outside the triangle 0, P·V and dS·K (%27, %47) read an A
+ * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%45, %48) an op(A) 0
+ * before it; the products of the layers around the attention get nothing.
+ * The same model without `causal: true` has no mask: no triangle. */
+static void test_triangle(void)
+{
+    FrontRun fr;
+    run_file(&fr, NNC_SOURCE_DIR "/tests/unit/causal.nn");
+    ASSERT_STR(fused_matmuls(&fr),
+               "  %22 = matmul %15, %18 tb tri_c +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
+               "  %27 = matmul %26, %21 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13:13 attention\n"
+               "  %41 = matmul %38, %8 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %44 = matmul %43, %21 tb tri_c +0 : f32[B,2,40,40] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %45 = matmul %26, %43 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %47 = matmul %46, %18 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %48 = matmul %46, %15 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %57 = matmul %54, %4 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %62 = matmul %59, %2 : f32[B,40,32]               # t.nn:13:13 attention\n");
+    run_free(&fr);
+    run_text(&fr, "model open {\n"
+                  "    input  x: f32[40, 32]\n"
+                  "    target y: f32[40, 32]\n"
+                  "    h = x + attention(layer_norm(x), heads: 2)\n"
+                  "    output h\n"
+                  "    loss mse(h, y)\n"
+                  "}\n"
+                  "train {\n"
+                  "    data = npz(\"open.npz\")\n"
+                  "    optimizer = sgd(lr: 0.01)\n"
+                  "    steps = 1\n"
+                  "}\n");
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    const char *open = fused_matmuls(&fr);
+    CU_ASSERT_PTR_NULL(strstr(open, "tri_"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(open, "matmul %15, %18 tb : f32[B,2,40,40]"));
+    run_free(&fr);
+}
+
 static const TestCase tests[] = {
     {"verify: a valid training step", test_verify_valid},
     {"verify: operands and arity", test_verify_operands},
@@ -966,6 +1030,7 @@ static const TestCase tests[] = {
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
     {"pool gradient: no sum, rows made late, k·k·T over the bound", test_pool_grad_sites},
     {"simplify, cse, dce together", test_pipeline},
+    {"triangle: a causal attention's products, and none without the mask", test_triangle},
     {NULL, NULL},
 };
 

@@ -75,11 +75,15 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * example (passes/batch_split.c), M = 9: one block of 9 instead of 12.
  * Which rows share a block never changes a bit: each element adds its k
  * terms in order, in one accumulator. */
+static int tri_mr(Cg *c, int v, int64_t m);
+
 static int tile_mr(Cg *c, int v)
 {
     int MR = c->tune->mr;
     const IrShape *s = &N(c, v)->shape;
     int64_t m = s->dim[s->rank - 2];
+    if (ir_mm_tri(N(c, v)) && m > 0)
+        return tri_mr(c, v, m);
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
         return MR;
     int best = MR;
@@ -1047,6 +1051,55 @@ static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValue
     cols = cg_imax(c, cols, cg_i64(c, 0), "");
     LLVMValueRef nv = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, cols, cg_i64(c, VW - 1), ""), cg_i64(c, VW), "");
     return cg_imin(c, nv, cg_i64(c, NV), "tri_vectors");
+}
+
+/* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
+ * triangle run, over all panels (tri_k_range, tri_vectors): the panels'
+ * vectors are C's columns VW at a time, so those that reach the triangle
+ * are ceil((i0 + mr + d) / VW) of them, at most all. */
+static int64_t tri_block_work(Cg *c, int v, int64_t i0, int mr)
+{
+    const IrNode *n = N(c, v);
+    Mm mm = mm_of(c, v);
+    int64_t VW = tile_width(c), NR = tile_nr(c), d = ir_mm_tri_offset(n);
+    int64_t k = mm.k, lo = 0, hi = mm.k, vectors = (mm.n + NR - 1) / NR * (NR / VW);
+    if (ir_mm_tri(n) == IR_MM_TRI_A_LOWER)
+        hi = i0 + mr + d < 0 ? 0 : i0 + mr + d < k ? i0 + mr + d : k;
+    else if (ir_mm_tri(n) == IR_MM_TRI_A_UPPER)
+        lo = i0 - d < 0 ? 0 : i0 - d < k ? i0 - d : k;
+    else if (i0 + mr + d <= 0)
+        vectors = 0;
+    else if ((i0 + mr + d + VW - 1) / VW < vectors)
+        vectors = (i0 + mr + d + VW - 1) / VW;
+    return (hi - lo) * vectors;
+}
+
+/* A product with a triangle has blocks of the rows (at most the CPU's MR)
+ * that cost least, each block's cost (mr + 2) per k step and vector it
+ * runs (tile_mr's weighing, over the work the triangle leaves it).  The
+ * GPT's Q·Kᵀ, dO·Vᵀ, P·V and dS·K take 8 rows (of AVX-512's 12): 20
+ * vectors of 32, or 288 k steps of 512, where 11 rows ran 17 of 24, or 229
+ * of 384, and computed 66 rows for 64; Pᵀ·dO and dSᵀ·Q keep 11.  Those
+ * three bodies all at 8 rows (matmul_eff.py, fewest of 5 rounds, load
+ * 2.7-3.2): 292 samples, at 11: 316 (6 rows: 298, 4 rows: 313).  Which rows
+ * share a block never changes a bit. */
+static int tri_mr(Cg *c, int v, int64_t m)
+{
+    Mm mm = mm_of(c, v);
+    int best = c->tune->mr;
+    if (mm.k_batch || mm.lead)
+        return best;
+    int64_t cost = -1;
+    for (int mr = c->tune->mr; mr >= 1; mr--) {
+        int64_t sum = 0;
+        for (int64_t i0 = 0; i0 < m; i0 += mr)
+            sum += (mr + 2) * tri_block_work(c, v, i0, mr);
+        if (cost < 0 || sum < cost) {
+            best = mr;
+            cost = sum;
+        }
+    }
+    return best;
 }
 
 /* The tile's k loops: over the k range op(A)'s triangle leaves

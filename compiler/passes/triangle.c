@@ -170,10 +170,10 @@ static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, bool *ta
         t->zero[r] = d + 1;
     for (int k = 0; k < n->nin; k++) {
         int x = n->in[k];
-        if (k == mk || g->nodes[x].op != IR_MATMUL || !ir_shape_equal(&g->nodes[x].shape, &n->shape))
+        if (k == mk || g->nodes[x].op != IR_MATMUL)
             continue;
-        if (!reads_inside(p, k, mk, out, taint))
-            t->inside[x] = -1;
+        if (!ir_shape_equal(&g->nodes[x].shape, &n->shape) || !reads_inside(p, k, mk, out, taint))
+            t->inside[x] = -1;  /* broadcast along the rows, or read outside the triangle */
         else if (t->inside[x] == 0)
             t->inside[x] = d + 1;
         else if (t->inside[x] != d + 1)

@@ -75,11 +75,15 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * example (passes/batch_split.c), M = 9: one block of 9 instead of 12.
  * Which rows share a block never changes a bit: each element adds its k
  * terms in order, in one accumulator. */
+static int tri_mr(Cg *c, int v, int64_t m);
+
 static int tile_mr(Cg *c, int v)
 {
     int MR = c->tune->mr;
     const IrShape *s = &N(c, v)->shape;
     int64_t m = s->dim[s->rank - 2];
+    if (ir_mm_tri(N(c, v)) && m > 0)
+        return tri_mr(c, v, m);
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
         return MR;
     int best = MR;
@@ -991,6 +995,140 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
     }
 }
 
+/* What a tile's k loop reads (cg_matmul_body). */
+typedef struct KLoop {
+    LLVMValueRef bpanel;  /* op(B)'s panel at the chunk's row 0; b_rows: its rows' pointers */
+    bool b_rows;
+    const LLVMValueRef *arow;  /* op(A)'s MR rows at the chunk's column 0 */
+    LLVMValueRef astep;        /* op(A)'s next k: astep elements on */
+    int MR, bstep, VW;
+    LLVMTypeRef vec;
+    LLVMValueRef (*accp)[CG_TILE_MAX_NRV];
+} KLoop;
+
+/* The microkernel over k in [lo, hi) of the chunk, on the tile's first nv
+ * vectors of columns. */
+static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int nv)
+{
+    CgLoop lk = cg_loop_begin(c, lo, hi, "k");
+    /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
+    LLVMValueRef brow = kl->b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, kl->bpanel, &lk.iv, 1, ""), "b_row")
+                                   : kl->bpanel;
+    k_step(c, brow, kl->b_rows ? cg_i64(c, 0) : lk.iv, kl->arow, LLVMBuildNSWMul(c->b, lk.iv, kl->astep, "ak"), kl->MR, nv,
+           kl->bstep, kl->VW, kl->vec, kl->accp);
+    cg_loop_end(c, &lk);
+}
+
+/* ---- a causal attention's triangle (ir_mm_tri, passes/triangle.c) ---------------------- */
+
+/* The chunk's k range [lo, hi) (of [0, kn), k0 its first k) where rows
+ * i0 .. i0 + MR − 1 of op(A) may be nonzero: all of it but for a
+ * triangular op(A).  A skipped term is 0·b added to an accumulator that
+ * starts at +0 and never becomes −0 (+0 + ±0 = +0, x + ±0 = x): the same
+ * bits.  Rows past M (which read row M − 1) only widen the range. */
+static void tri_k_range(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef *lo,
+                        LLVMValueRef *hi)
+{
+    const IrNode *n = N(c, v);
+    LLVMValueRef d = cg_i64(c, ir_mm_tri_offset(n)), zero = cg_i64(c, 0);
+    *lo = zero;
+    *hi = kn;
+    if (ir_mm_tri(n) == IR_MM_TRI_A_LOWER) {  /* row i is 0 past column i + d: the last row's k < i0 + MR + d */
+        LLVMValueRef end = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, MR + ir_mm_tri_offset(n)), ""), k0, "");
+        *hi = cg_imin(c, cg_imax(c, end, zero, ""), kn, "tri_hi");
+    } else if (ir_mm_tri(n) == IR_MM_TRI_A_UPPER) {  /* row i is 0 before column i − d: the first row's k >= i0 − d */
+        LLVMValueRef start = LLVMBuildNSWSub(c->b, LLVMBuildNSWSub(c->b, i0, d, ""), k0, "");
+        *lo = cg_imin(c, cg_imax(c, start, zero, ""), kn, "tri_lo");
+    }
+}
+
+/* The tile's vectors that reach C's triangle (IR_MM_TRI_C): rows i0 ..
+ * i0 + MR − 1 keep columns j <= i + d, j0 .. i0 + MR − 1 + d of the tile's,
+ * in that many over VW vectors, between 0 and NV. */
+static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValueRef j0, int VW, int NV)
+{
+    LLVMValueRef cols = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, MR + ir_mm_tri_offset(N(c, v))), ""), j0, "");
+    cols = cg_imax(c, cols, cg_i64(c, 0), "");
+    LLVMValueRef nv = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, cols, cg_i64(c, VW - 1), ""), cg_i64(c, VW), "");
+    return cg_imin(c, nv, cg_i64(c, NV), "tri_vectors");
+}
+
+/* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
+ * triangle run, over all panels (tri_k_range, tri_vectors): the panels'
+ * vectors are C's columns VW at a time, so those that reach the triangle
+ * are ceil((i0 + mr + d) / VW) of them, at most all. */
+static int64_t tri_block_work(Cg *c, int v, int64_t i0, int mr)
+{
+    const IrNode *n = N(c, v);
+    Mm mm = mm_of(c, v);
+    int64_t VW = tile_width(c), NR = tile_nr(c), d = ir_mm_tri_offset(n);
+    int64_t k = mm.k, lo = 0, hi = mm.k, vectors = (mm.n + NR - 1) / NR * (NR / VW);
+    if (ir_mm_tri(n) == IR_MM_TRI_A_LOWER)
+        hi = i0 + mr + d < 0 ? 0 : i0 + mr + d < k ? i0 + mr + d : k;
+    else if (ir_mm_tri(n) == IR_MM_TRI_A_UPPER)
+        lo = i0 - d < 0 ? 0 : i0 - d < k ? i0 - d : k;
+    else if (i0 + mr + d <= 0)
+        vectors = 0;
+    else if ((i0 + mr + d + VW - 1) / VW < vectors)
+        vectors = (i0 + mr + d + VW - 1) / VW;
+    return (hi - lo) * vectors;
+}
+
+/* A product with a triangle has blocks of the rows (at most the CPU's MR)
+ * that cost least, each block's cost (mr + 2) per k step and vector it
+ * runs (tile_mr's weighing, over the work the triangle leaves it).  The
+ * GPT's Q·Kᵀ, dO·Vᵀ, P·V and dS·K take 8 rows (of AVX-512's 12): 20
+ * vectors of 32, or 288 k steps of 512, where 11 rows ran 17 of 24, or 229
+ * of 384, and computed 66 rows for 64; Pᵀ·dO and dSᵀ·Q keep 11.  Those
+ * three bodies all at 8 rows (matmul_eff.py, fewest of 5 rounds, load
+ * 2.7-3.2): 292 samples, at 11: 316 (6 rows: 298, 4 rows: 313).  Which rows
+ * share a block never changes a bit. */
+static int tri_mr(Cg *c, int v, int64_t m)
+{
+    Mm mm = mm_of(c, v);
+    int best = c->tune->mr;
+    if (mm.k_batch || mm.lead)
+        return best;
+    int64_t cost = -1;
+    for (int mr = c->tune->mr; mr >= 1; mr--) {
+        int64_t sum = 0;
+        for (int64_t i0 = 0; i0 < m; i0 += mr)
+            sum += (mr + 2) * tri_block_work(c, v, i0, mr);
+        if (cost < 0 || sum < cost) {
+            best = mr;
+            cost = sum;
+        }
+    }
+    return best;
+}
+
+/* The tile's k loops: over the k range op(A)'s triangle leaves
+ * (tri_k_range), and for a C whose entries outside its triangle are read
+ * by nobody (IR_MM_TRI_C), over the vectors that reach the triangle alone,
+ * a loop for each count; the others keep their accumulators' 0, which the
+ * epilogue stores (the GPT's Q·Kᵀ: 17 vectors of 24 for 64 × 64 in tiles
+ * of 11 × 32). */
+static void tri_k_loops(Cg *c, int v, const KLoop *kl, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef k0, LLVMValueRef kn,
+                        int NV)
+{
+    LLVMValueRef lo, hi;
+    tri_k_range(c, v, i0, kl->MR, k0, kn, &lo, &hi);
+    if (ir_mm_tri(N(c, v)) != IR_MM_TRI_C) {
+        k_loop(c, kl, lo, hi, NV);
+        return;
+    }
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tri_done");
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, tri_vectors(c, v, i0, kl->MR, j0, kl->VW, NV), after, (unsigned)NV);
+    for (int w = 1; w <= NV; w++) {
+        LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tri_vectors");
+        LLVMAddCase(sw, cg_i64(c, w), bb);
+        LLVMPositionBuilderAtEnd(c->b, bb);
+        k_loop(c, kl, lo, hi, w);
+        LLVMBuildBr(c->b, after);
+    }
+    LLVMPositionBuilderAtEnd(c->b, after);
+}
+
 /* Whether op(B) is read where it is, not packed: B untransposed and exactly
  * one panel wide (n = NR), its own packing (row k at k·NR, k-major), and
  * each matrix one block of rows, so that the packed panel would serve one
@@ -1363,11 +1501,8 @@ void cg_matmul_body(Cg *c, int v)
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lt);
     } else {
-        CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
-        /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
-        LLVMValueRef brow = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row") : bpanel;
-        k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, bstep, VW, vec, accp);
-        cg_loop_end(c, &lk);
+        KLoop kl = {bpanel, b_rows, arow, astep, MR, bstep, VW, vec, accp};
+        tri_k_loops(c, v, &kl, i0, j0, k0, kn, NV);
     }
 
     /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */

@@ -33,7 +33,8 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n);
 /* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
  * lead (the leading axes are contracted too), i[3] the operand read as
  * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
- * window (k, stride, pad), shape: those rows as the matmul sees them. */
+ * window (k, stride, pad), shape: those rows as the matmul sees them; i[7]
+ * the causal triangle (ir_mm_tri, below). */
 enum { IR_MM_PATCHES_A = 1, IR_MM_PATCHES_B = 2 };  /* i[3] */
 static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
 static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
@@ -47,6 +48,20 @@ static inline bool ir_mm_lead_grad(const IrNode *n)
     return n->op == IR_MATMUL && ir_mm_lead(n) && !ir_mm_patches(n);
 }
 static inline int ir_mm_patches_operand(const IrNode *n) { return ir_mm_patches(n) - 1; }  /* 0 (A), 1 (B), -1: none */
+/* i[7]: a causal attention's triangle the product may skip (passes/triangle.c),
+ * for a mask that keeps C's or op(A)'s entry (i, j) where j <= i + d: the
+ * kind in bits 0-1, d above them (i[7] = kind + 4·d).  Set on plain MATMULs
+ * only; the interpreter computes everything (what is skipped is read by
+ * nobody, or adds terms that are exactly 0). */
+typedef enum IrMmTri {
+    IR_MM_TRI_NONE = 0,
+    IR_MM_TRI_C = 1,       /* C's entries j > i + d are read by nobody: they may be 0 (Q·Kᵀ, dO·Vᵀ) */
+    IR_MM_TRI_A_LOWER = 2, /* op(A)'s row i is 0 past column i + d (P·V, dS·K) */
+    IR_MM_TRI_A_UPPER = 3, /* op(A)'s row i is 0 before column i - d (Pᵀ·dO, dSᵀ·Q) */
+} IrMmTri;
+static inline IrMmTri ir_mm_tri(const IrNode *n) { return (IrMmTri)(n->a.i[7] & 3); }
+static inline int64_t ir_mm_tri_offset(const IrNode *n) { return (n->a.i[7] - (n->a.i[7] & 3)) / 4; }
+static inline void ir_mm_set_tri(IrAttr *a, IrMmTri kind, int64_t d) { a->i[7] = (int64_t)kind + 4 * d; }
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
  * rules' window_geometry and windowed read it as they read that op's. */

@@ -333,11 +333,25 @@ static const char *matmul_result(const IrGraph *g, IrNode *n)
                         &n->shape);
 }
 
+/* A triangle (ir_mm_tri, passes/triangle.c) is on a plain product of
+ * matrices only: not a lead one nor one whose rows fold into one matrix
+ * (their rows are not one matrix's), not one read as patches, nor one with
+ * an epilogue (C's skipped entries are 0, not epilogue(0)). */
+static const char *tri_check(const IrGraph *g, const IrNode *n)
+{
+    if (!ir_mm_tri(n))
+        return NULL;
+    if (n->op != IR_MATMUL || ir_mm_lead(n) || ir_mm_patches(n) || ir_matmul_folds(g, n))
+        return "a triangle is for a plain matmul of matrices: not lead, folded or patches";
+    return NULL;
+}
+
 const char *shp_matmul(const IrGraph *g, IrNode *n)
 {
     if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
         return "matmul operands must be real";
-    return matmul_result(g, n);
+    const char *why = tri_check(g, n);
+    return why ? why : matmul_result(g, n);
 }
 
 const char *shp_gather(const IrGraph *g, IrNode *n)
@@ -518,5 +532,6 @@ const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
 {
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";
-    return matmul_result(g, n);
+    const char *why = tri_check(g, n);
+    return why ? why : matmul_result(g, n);
 }

@@ -779,6 +779,27 @@ static const char implicit_wide_model[] =
 
 static void implicit_same_bits(const char *model, int batch, int matmuls, int conv_grads);
 
+/* Every output of run a (graph ga, plan pa) has run b's bytes (graph gb,
+ * the same outputs); `what` names a's step where one differs. */
+static void same_outputs(const JitRun *a, const IrGraph *ga, const IrPlan *pa, const JitRun *b, const IrGraph *gb,
+                         const IrPlan *pb, int64_t batch, const char *what)
+{
+    CU_ASSERT_EQUAL_FATAL(ga->nouts, gb->nouts);
+    for (int o = 0; o < ga->nouts; o++) {
+        const IrNode *na, *nb;
+        const uint8_t *x = jit_output(a, ga, pa, &ga->outs[o], &na);
+        const uint8_t *y = jit_output(b, gb, pb, &gb->outs[o], &nb);
+        CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
+        CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
+        size_t bytes = (size_t)ir_elems(&na->shape, batch) * (size_t)ir_type_size(na->type);
+        bool same = memcmp(x, y, bytes) == 0;
+        if (!same)
+            fprintf(stderr, "%s: output %s differs from the step without them\n", what, ga->outs[o].name);
+        CU_ASSERT(same);
+    }
+}
+
+
 static void test_implicit_same_bits(void)
 {
     implicit_same_bits(implicit_model, 5, 5, 1);
@@ -849,21 +870,8 @@ static void implicit_same_bits(const char *model, int batch, int matmuls, int co
     jit_run(&ra[1], entry_a, ga, with.plan, &ea, pool);
     rt_pool_destroy(pool);
     jit_run(&rb, entry_b, gb, plan_b, &eb, NULL);
-    CU_ASSERT_EQUAL_FATAL(ga->nouts, gb->nouts);
     for (int t = 0; t < 2; t++)
-        for (int o = 0; o < ga->nouts; o++) {
-            const IrNode *na, *nb;
-            const uint8_t *a = jit_output(&ra[t], ga, with.plan, &ga->outs[o], &na);
-            const uint8_t *b = jit_output(&rb, gb, plan_b, &gb->outs[o], &nb);
-            CU_ASSERT_STRING_EQUAL(ga->outs[o].name, gb->outs[o].name);
-            CU_ASSERT_FATAL(ir_shape_equal(&na->shape, &nb->shape));
-            size_t bytes = (size_t)ir_elems(&na->shape, batch) * (size_t)ir_type_size(na->type);
-            bool same = memcmp(a, b, bytes) == 0;
-            if (!same)
-                fprintf(stderr, "implicit patches on %d thread%s: output %s differs from the step without them\n", t + 1,
-                        t ? "s" : "", ga->outs[o].name);
-            CU_ASSERT(same);
-        }
+        same_outputs(&ra[t], ga, with.plan, &rb, gb, plan_b, batch, t ? "implicit patches on 2 threads" : "implicit patches on 1 thread");
     jit_run_free(&ra[0]);
     jit_run_free(&ra[1]);
     jit_run_free(&rb);
@@ -901,6 +909,69 @@ static void test_lead_in_place(void)
         run_free(&fr);
         check_batches(path, type, 3, batches, 2, t ? 1e-12 : 1e-5);
     }
+}
+
+/* The per-head products of a causal attention skip what its mask throws
+ * away (passes/triangle.c; cg_matmul.c, tri_k_loops): path's step (six
+ * products with a triangle) compiled for `batch` runs, on one thread and
+ * on two, to the same bytes as the same step with the triangles cleared,
+ * which computes everything: a skipped term is 0·v, which changes no sum,
+ * and the scores and dP outside the triangle, left 0, are read by nobody
+ * (the select drops them, P's zeros multiply them). */
+static void causal_same_bits(const char *path, IrType type, int64_t batch)
+{
+    FrontRun fr;
+    NncCompiled with, without;
+    plan_file(&fr, path, type, batch, &with);
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, type, STAGE_PLAN, batch, &without, &err), 0);
+    const IrGraph *ga = &with.step.L.g;
+    IrGraph *gb = &without.step.L.g;
+    int tri = 0;
+    for (int i = 0; i < gb->n; i++)
+        if (cg_is_matmul(gb->nodes[i].op) && ir_mm_tri(&gb->nodes[i])) {
+            gb->nodes[i].a.i[7] = 0;
+            tri++;
+        }
+    CU_ASSERT_EQUAL(tri, 6);
+    IrEval ev;   /* only the inputs: parameters, data, state, step */
+    ir_eval_init(&ev, ga, batch);
+    fill_step_inputs(&ev, fr.f.model, &with);
+    JitEntry entry_a = jit_compile(ga, with.plan), entry_b = jit_compile(gb, without.plan);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
+    JitRun ra[2], rb;
+    RtPool *pool = rt_pool_create(2);
+    jit_run(&ra[0], entry_a, ga, with.plan, &ev, NULL);
+    jit_run(&ra[1], entry_a, ga, with.plan, &ev, pool);
+    rt_pool_destroy(pool);
+    jit_run(&rb, entry_b, gb, without.plan, &ev, NULL);
+    for (int t = 0; t < 2; t++) {
+        char what[512];
+        snprintf(what, sizeof what, "%s %s with triangles on %d thread%s", path, ir_type_name(type), t + 1, t ? "s" : "");
+        same_outputs(&ra[t], ga, with.plan, &rb, gb, without.plan, batch, what);
+    }
+    jit_run_free(&ra[0]);
+    jit_run_free(&ra[1]);
+    jit_run_free(&rb);
+    ir_eval_free(&ev);
+    run_free(&fr);
+}
+
+/* tests/unit/causal.nn (scores 40 × 40 in two heads: tiles cut by M and N)
+ * and causal_long.nn (400 × 400: the contractions over 400 in two chunks),
+ * in f32 and f64 (other tiles: 16 columns), each against the interpreter
+ * (1e-5 and 1e-12 relative; 1 and 2 threads bit for bit: check_batches)
+ * and against itself without the triangles (causal_same_bits). */
+static void test_causal_triangle(void)
+{
+    static const char *const paths[2] = {NNC_SOURCE_DIR "/tests/unit/causal.nn", NNC_SOURCE_DIR "/tests/unit/causal_long.nn"};
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 2; t++) {
+            IrType type = t ? IR_F64 : IR_F32;
+            causal_same_bits(paths[p], type, 3);
+            check(paths[p], type, 3, t ? 1e-12 : 1e-5);
+        }
 }
 
 /* Updates written over the values they replace (cg_inplace.c), in
@@ -1161,6 +1232,7 @@ static const TestCase tests[] = {
     {"a group of elementwise kernels does not read a member through a view", test_group_not_through_view},
     {"groups of the same programs wired otherwise do not share a body", test_group_wiring},
     {"a weight's gradient over batch and sequence reads its rows in place", test_lead_in_place},
+    {"a causal attention's products skip its triangle and keep the bits", test_causal_triangle},
     {NULL, NULL},
 };
 

@@ -18,6 +18,8 @@
 #include "ir/ir.h"
 #include "ir/ir_internal.h"  /* ir_mm_patches, ir_pool_relu */
 #include "passes/passes.h"
+#include "ir/print.h"
+#include "passes/pipeline.h"
 
 static Arena arena;
 static IrGraph g;
@@ -934,6 +936,133 @@ static void test_pipeline(void)
     end();
 }
 
+/* The plain matmul lines of fr's training step at the fused stage, as
+ * --dump-ir=fused prints them (in the arena). */
+static const char *fused_matmuls(FrontRun *fr)
+{
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr->f.model, &fr->f.src, &fr->f.arena, IR_F32, STAGE_FUSED, 3, &c, &err), 0);
+    StrBuf all = {0}, some = {0};
+    ir_print(&all, &c.step.L.g);
+    for (const char *line = sb_cstr(&all); *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
+        const char *at = strstr(line, " = matmul ");
+        if (at && at < line + len)
+            sb_printf(&some, "%.*s", (int)len, line);
+        line += len;
+    }
+    const char *text = arena_strdup(&fr->f.arena, sb_cstr(&some));
+    sb_free(&all);
+    sb_free(&some);
+    return text;
+}
+
+/* passes/triangle.c on tests/unit/causal.nn: Q·Kᵀ and dO·Vᵀ (%22, %44)
+ * may leave C outside the triangle 0, P·V and dS·K (%27, %47) read an A
+ * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%45, %48) an op(A) 0
+ * before it; the products of the layers around the attention get nothing.
+ * The same model without `causal: true` has no mask: no triangle. */
+static void test_triangle(void)
+{
+    FrontRun fr;
+    run_file(&fr, NNC_SOURCE_DIR "/tests/unit/causal.nn");
+    ASSERT_STR(fused_matmuls(&fr),
+               "  %22 = matmul %15, %18 tb tri_c +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
+               "  %27 = matmul %26, %21 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13:13 attention\n"
+               "  %41 = matmul %38, %8 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %44 = matmul %43, %21 tb tri_c +0 : f32[B,2,40,40] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %45 = matmul %26, %43 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %47 = matmul %46, %18 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %48 = matmul %46, %15 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %57 = matmul %54, %4 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %62 = matmul %59, %2 : f32[B,40,32]               # t.nn:13:13 attention\n");
+    run_free(&fr);
+    run_text(&fr, "model open {\n"
+                  "    input  x: f32[40, 32]\n"
+                  "    target y: f32[40, 32]\n"
+                  "    h = x + attention(layer_norm(x), heads: 2)\n"
+                  "    output h\n"
+                  "    loss mse(h, y)\n"
+                  "}\n"
+                  "train {\n"
+                  "    data = npz(\"open.npz\")\n"
+                  "    optimizer = sgd(lr: 0.01)\n"
+                  "    steps = 1\n"
+                  "}\n");
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    const char *open = fused_matmuls(&fr);
+    CU_ASSERT_PTR_NULL(strstr(open, "tri_"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(open, "matmul %15, %18 tb : f32[B,2,40,40]"));
+    run_free(&fr);
+}
+
+/* A causal softmax of q·kᵀ as lower_attention builds it, [B, 4, 4]
+ * scores, the mask from key places k[] (0, 1, 2, 3 keeps j <= i); the
+ * scores also an output when `scores_out`.  Fused, then triangle.c;
+ * returns the number of matmuls with a triangle, *tri the scores'. */
+static int causal_graph(const double *keys, bool scores_out, IrMmTri *tri)
+{
+    static const double places[4] = {0, 1, 2, 3};
+    begin(IR_F32);
+    IrShape qs = {3, {IR_BATCH, 4, 2}};
+    int s = ir_matmul(&g, input("q", qs), input("k", qs), false, true, SPAN_NONE);
+    IrAttr qa = {.shape = {2, {4, 1}}, .data = places, .name = "query_places"};
+    IrAttr ka = {.shape = {1, {4}}, .data = keys, .name = "key_places"};
+    int mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
+    int x = ir_add(&g, IR_SELECT, (int[]){mask, s, cnst(-INFINITY)}, 3, NULL, SPAN_NONE);
+    int e = un(IR_EXP, bin(IR_SUB, x, un(IR_STOP_GRAD, ir_reduce(&g, IR_RMAX, x, 1u << 2, SPAN_NONE))));
+    int p = bin(IR_DIV, e, ir_reduce(&g, IR_SUM, e, 1u << 2, SPAN_NONE));
+    out("p", ir_matmul(&g, p, input("v", qs), false, false, SPAN_NONE));
+    if (scores_out)
+        out("s", s);
+    CU_ASSERT_FATAL(run(pass_fuse) > 0);
+    int tris = run(pass_triangle);
+    *tri = IR_MM_TRI_NONE;
+    for (int i = 0; i < g.n; i++)
+        if (g.nodes[i].op == IR_MATMUL && ir_mm_tb(&g.nodes[i]))  /* q·kᵀ */
+            *tri = ir_mm_tri(&g.nodes[i]);
+    end();
+    return tris;
+}
+
+/* triangle.c decides from the mask's data and from every reader: q·kᵀ gets
+ * tri_c and P·V tri_a_lower; with the scores also an output, P·V alone;
+ * with key places 0, 2, 1, 3, whose row 1 keeps columns 0 and 2 (no
+ * triangle), none. */
+static void test_triangle_readers(void)
+{
+    static const double causal[4] = {0, 1, 2, 3}, crossed[4] = {0, 2, 1, 3};
+    IrMmTri tri;
+    CU_ASSERT_EQUAL(causal_graph(causal, false, &tri), 2);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
+    CU_ASSERT_EQUAL(causal_graph(causal, true, &tri), 1);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+    CU_ASSERT_EQUAL(causal_graph(crossed, false, &tri), 0);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+}
+
+/* The shape rule takes a triangle (ir_mm_tri) on a plain product of
+ * matrices only: on x·W, whose rows fold into one matrix, the codegen's
+ * rows would not be a matrix's. */
+static void test_triangle_verify(void)
+{
+    begin(IR_F32);
+    int q = input("q", (IrShape){3, {IR_BATCH, 4, 3}});
+    int s = ir_matmul(&g, q, input("k", (IrShape){3, {IR_BATCH, 4, 3}}), false, true, SPAN_NONE);
+    int f = ir_matmul(&g, q, param("w", (IrShape){2, {3, 5}}), false, false, SPAN_NONE);
+    out("s", s);
+    out("f", f);
+    ir_mm_set_tri(&g.nodes[s].a, IR_MM_TRI_C, 0);
+    CU_ASSERT_PTR_NULL(ir_verify(&g));
+    ir_mm_set_tri(&g.nodes[f].a, IR_MM_TRI_A_LOWER, 0);
+    const char *why = ir_verify(&g);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+    ASSERT_STR(why, "node %4 (matmul): a triangle is for a plain matmul of matrices: not lead, folded or patches");
+    end();
+}
+
 static const TestCase tests[] = {
     {"verify: a valid training step", test_verify_valid},
     {"verify: operands and arity", test_verify_operands},
@@ -966,6 +1095,9 @@ static const TestCase tests[] = {
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
     {"pool gradient: no sum, rows made late, k·k·T over the bound", test_pool_grad_sites},
     {"simplify, cse, dce together", test_pipeline},
+    {"triangle: a causal attention's products, and none without the mask", test_triangle},
+    {"triangle: only on a plain product of matrices", test_triangle_verify},
+    {"triangle: the mask's data and every reader decide", test_triangle_readers},
     {NULL, NULL},
 };
 

@@ -1,0 +1,238 @@
+/* triangle.c — the products of a causal attention told which triangle they
+ * may skip; see passes.h.
+ *
+ * A causal attention (lower_attention) selects its scores S = Q·Kᵀ with a
+ * mask kept(i, j) = query_places[i] >= key_places[j], a constant lower
+ * triangle j <= i + d (d = 0), and puts −inf elsewhere: after fusion, one
+ * fused_rows "attention" reads S and the mask and writes P, whose entries
+ * outside the triangle are exactly 0 (exp(−inf) / sum); its backward, a
+ * fused_rows "attention backward", reads dP = dO·Vᵀ, P and the mask and
+ * writes dS, 0 outside it too (select(mask, ·, 0)).  The six per-head
+ * products compute all of each [T, T] although half is thrown away or 0:
+ *   - S = Q·Kᵀ and dP = dO·Vᵀ: entries outside the triangle are read by
+ *     nobody (S's go to the select's discarded side, dP's are multiplied
+ *     by P's zeros): IR_MM_TRI_C, they may be left 0;
+ *   - P·V and dS·K read A = P or dS, 0 past column i + d in row i:
+ *     IR_MM_TRI_A_LOWER, the k loop of rows i ends at i + d;
+ *   - Pᵀ·dO and dSᵀ·Q read op(A) = Pᵀ or dSᵀ, 0 before column i − d in
+ *     row i: IR_MM_TRI_A_UPPER, the k loop of rows i starts at i − d.
+ * Nothing here knows the attention: a mask is any ge of two constant
+ * tensors [T, 1] and [T] whose values make a lower triangle (checked from
+ * the data), and a fused_rows program is read with two small analyses over
+ * its instructions (zero_where_masked, reads_inside): which values are 0
+ * outside the triangle, and whether an operand's entries outside it reach
+ * the result.  Both assume finite values: a 0 skipped is 0·v, which is not
+ * 0 for an infinite v; a product reads P or dS only when their rows have
+ * finite sums (a NaN in a row the interpreter would carry to the masked
+ * entries, the skipping code not).
+ *
+ * The bits: a skipped term 0·v added to an accumulator that starts at +0
+ * changes nothing (+0 + ±0 = +0, x + ±0 = x), so the products' results in
+ * the triangle are the same; S's skipped entries are discarded; dP's, 0
+ * instead of the product, make dP·P a +0 where it was ±0, which changes a
+ * row's sum only in the sign of a zero sum.  Runs after fusion (it reads
+ * the fused programs); sets the attribute in place, nodes keep their
+ * indices.
+ */
+#include "passes.h"
+
+#include <math.h>
+
+#include "../ir/ir_internal.h"
+
+/* What a program value is outside the triangle (zero_where_masked). */
+typedef enum Outside { OUT_ANY, OUT_ZERO, OUT_NEG_INF } Outside;
+
+/* Whether node m is a constant mask kept(i, j) = q[i] >= k[j], q [T, 1]
+ * and k [T'] constant tensors, that keeps exactly j <= i + d in every row i
+ * (then *d), d >= 0: k increasing, so that a row keeps a prefix, and each
+ * row i's prefix i + d + 1 long (or all of it).  Linear in T (a long
+ * context's T is 16,384). */
+static bool causal_mask(const IrGraph *g, int m, int64_t *d)
+{
+    const IrNode *n = &g->nodes[m];
+    if (n->op != IR_GE || n->shape.rank != 2)
+        return false;
+    const IrNode *qn = &g->nodes[n->in[0]], *kn = &g->nodes[n->in[1]];
+    if (qn->op != IR_TENSOR || kn->op != IR_TENSOR || qn->shape.rank != 2 || qn->shape.dim[1] != 1 || kn->shape.rank != 1)
+        return false;
+    const double *q = qn->a.data, *k = kn->a.data;
+    int64_t rows = qn->shape.dim[0], cols = kn->shape.dim[0];
+    for (int64_t j = 1; j < cols; j++)
+        if (!(k[j] > k[j - 1]))
+            return false;
+    int64_t kept0 = 0;  /* row 0 keeps [0, kept0) */
+    while (kept0 < cols && q[0] >= k[kept0])
+        kept0++;
+    if (kept0 == 0)
+        return false;
+    *d = kept0 - 1;
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t last = i + *d < cols - 1 ? i + *d : cols - 1;  /* the last kept column */
+        if (!(q[i] >= k[last]) || (last + 1 < cols && q[i] >= k[last + 1]))
+            return false;
+    }
+    return true;
+}
+
+/* The operand of fused_rows node r that is a causal mask of its last two
+ * axes (the mask's dims are r's), or -1; *d its offset. */
+static int mask_operand(const IrGraph *g, int r, int64_t *d)
+{
+    const IrNode *n = &g->nodes[r];
+    if (n->op != IR_FUSED_ROWS || n->shape.rank < 2)
+        return -1;
+    for (int k = 0; k < n->nin; k++) {
+        const IrShape *s = &g->nodes[n->in[k]].shape;
+        if (s->rank == 2 && s->dim[0] == n->shape.dim[n->shape.rank - 2] && s->dim[1] == n->shape.dim[n->shape.rank - 1]
+            && causal_mask(g, n->in[k], d))
+            return k;
+    }
+    return -1;
+}
+
+/* out[v] for each value of r's program: 0 or −inf outside the triangle of
+ * the mask (value mk), given which operands are known 0 there (zero[node],
+ * the triangle's offset d + 1, 0: not known). */
+static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const int64_t *zero, Outside *out)
+{
+    const IrNode *n = &g->nodes[r];
+    const IrProgram *p = n->a.prog;
+    for (int k = 0; k < p->nin; k++)
+        out[k] = zero[n->in[k]] == d + 1 ? OUT_ZERO : OUT_ANY;
+    for (int i = 0; i < p->n; i++) {
+        const IrInstr *in = &p->code[i];
+        Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY;
+        Outside o = OUT_ANY;
+        switch (in->op) {
+        case IR_CONST: o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : OUT_ANY; break;
+        case IR_SELECT: o = in->a == mk ? out[in->c] : (b == out[in->c] ? b : OUT_ANY); break;
+        case IR_MUL: o = (a == OUT_ZERO && b != OUT_NEG_INF) || (b == OUT_ZERO && a != OUT_NEG_INF) ? OUT_ZERO : OUT_ANY; break;
+        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : OUT_ANY; break;
+        case IR_SUB: o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : OUT_ANY; break;
+        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : OUT_ANY; break;
+        case IR_STOP_GRAD: case IR_NEG: o = a; break;
+        default: o = OUT_ANY; break;  /* reductions: a row's scalar, anything */
+        }
+        out[p->nin + i] = o;
+    }
+}
+
+/* Whether r's result depends on operand value x only inside the triangle:
+ * x's entries outside it reach only a select on the mask's discarded side,
+ * or a product with a value 0 there (out), never a reduction (which would
+ * carry them into the row's other entries) nor the result. */
+static bool reads_inside(const IrProgram *p, int x, int mk, const Outside *out, bool *taint)
+{
+    for (int k = 0; k < p->nin; k++)
+        taint[k] = k == x;
+    for (int i = 0; i < p->n; i++) {
+        const IrInstr *in = &p->code[i];
+        bool a = in->a >= 0 && taint[in->a], b = in->b >= 0 && taint[in->b], c = in->c >= 0 && taint[in->c];
+        bool t;
+        if (ir_ops[in->op].flags & OPF_REDUCTION) {
+            if (a)
+                return false;
+            t = false;
+        } else if (in->op == IR_SELECT) {
+            if (a)
+                return false;
+            t = in->a == mk ? c : b || c;
+        } else if (in->op == IR_MUL) {
+            t = (a && out[in->b] != OUT_ZERO) || (b && out[in->a] != OUT_ZERO);
+        } else {
+            t = a || b || c;
+        }
+        taint[p->nin + i] = t;
+    }
+    return !taint[p->nin + p->n - 1];
+}
+
+/* For each node, what the triangle knows of it: zero[i] = d + 1 when
+ * fused_rows i is 0 outside a triangle of offset d; inside[i] = d + 1 when
+ * matmul i is read only inside one (by every reader), -1 when some reader
+ * reads it all; 0: nothing known. */
+typedef struct Tri {
+    int64_t *zero, *inside;
+} Tri;
+
+/* Records what fused_rows r says of itself and of its operands. */
+static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, bool *taint)
+{
+    int64_t d;
+    int mk = mask_operand(g, r, &d);
+    const IrNode *n = &g->nodes[r];
+    if (mk < 0)
+        return;
+    zero_where_masked(g, r, mk, d, t->zero, out);
+    const IrProgram *p = n->a.prog;
+    if (out[p->nin + p->n - 1] == OUT_ZERO)
+        t->zero[r] = d + 1;
+    for (int k = 0; k < n->nin; k++) {
+        int x = n->in[k];
+        if (k == mk || g->nodes[x].op != IR_MATMUL)
+            continue;
+        if (!ir_shape_equal(&g->nodes[x].shape, &n->shape) || !reads_inside(p, k, mk, out, taint))
+            t->inside[x] = -1;  /* broadcast along the rows, or read outside the triangle */
+        else if (t->inside[x] == 0)
+            t->inside[x] = d + 1;
+        else if (t->inside[x] != d + 1)
+            t->inside[x] = -1;
+    }
+}
+
+/* Whether every reader of node x has recorded that it reads x only inside
+ * the triangle: a reader that is not such a fused_rows reads all of it. */
+static bool all_readers_inside(const IrGraph *g, const IrUsers *u, int x)
+{
+    if (u->is_output[x])
+        return false;
+    for (int e = u->first[x]; e >= 0; e = u->next[e])
+        if (g->nodes[u->node[e]].op != IR_FUSED_ROWS || mask_operand(g, u->node[e], &(int64_t){0}) < 0)
+            return false;
+    return true;
+}
+
+/* The triangle for plain matmul i, as i[7] would hold it, or 0. */
+static int64_t tri_of(const IrGraph *g, const IrUsers *u, const Tri *t, int i)
+{
+    const IrNode *n = &g->nodes[i];
+    if (n->op != IR_MATMUL || ir_mm_lead(n) || ir_mm_patches(n) || ir_matmul_folds(g, n) || ir_mm_tri(n))
+        return 0;
+    IrAttr a = {0};
+    if (t->inside[i] > 0 && all_readers_inside(g, u, i)) {
+        ir_mm_set_tri(&a, IR_MM_TRI_C, t->inside[i] - 1);
+        return a.i[7];
+    }
+    int64_t z = t->zero[n->in[0]];  /* A is 0 outside its last two axes' triangle: op(A)'s rows are A's, or its columns */
+    if (z == 0)
+        return 0;
+    ir_mm_set_tri(&a, ir_mm_ta(n) ? IR_MM_TRI_A_UPPER : IR_MM_TRI_A_LOWER, z - 1);
+    return a.i[7];
+}
+
+int pass_triangle(IrGraph *g)
+{
+    int n = g->n, most = 1;
+    for (int i = 0; i < n; i++)
+        if (g->nodes[i].op == IR_FUSED_ROWS) {
+            const IrProgram *p = g->nodes[i].a.prog;
+            most = p->nin + p->n > most ? p->nin + p->n : most;
+        }
+    Tri t = {ARENA_ARRAY(g->arena, int64_t, n), ARENA_ARRAY(g->arena, int64_t, n)};
+    Outside *out = ARENA_ARRAY(g->arena, Outside, most);
+    bool *taint = ARENA_ARRAY(g->arena, bool, most);
+    for (int i = 0; i < n; i++)
+        look_at_rows(g, i, &t, out, taint);
+    IrUsers users;
+    ir_users(g, &users);
+    int changed = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t tri = tri_of(g, &users, &t, i);
+        if (tri) {
+            g->nodes[i].a.i[7] = tri;
+            changed++;
+        }
+    }
+    return changed;
+}

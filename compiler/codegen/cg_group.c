@@ -47,13 +47,15 @@ static bool joins(const IrGraph *g, const IrPlan *p, const int *inplace, const i
     const IrNode *nv = &g->nodes[v], *first = &g->nodes[members[0]];
     if (n >= CG_GROUP_MAX || !cg_flat_elementwise(g, v) || nv->type != first->type || !ir_shape_equal(&nv->shape, &first->shape))
         return false;
-    /* Only the members' operands need the test: a member's result dead
-     * before v was last read by a member (every kernel between the first
-     * member and v is one; the nodes skipped are leaves, which read
-     * nothing, and views, whose readers count as their owner's). */
     bool over = inplace && inplace[v] >= 0;
     for (int q = 0; q < n; q++) {
         const IrNode *m = &g->nodes[members[q]];
+        /* a member's result dead before v that no member read (so the
+         * operand test below misses it): nothing reads it at all, which
+         * dce leaves in no compiled graph, but the plan frees its bytes
+         * at once and may give them to v */
+        if (!over && p->slab[members[q]] == SLAB_ACT && p->last[members[q]] < v)
+            return false;
         for (int k = 0; k < m->nin; k++) {
             int r = root_of(p, m->in[k]);
             if (!over && p->slab[r] == SLAB_ACT && p->last[r] < v)
@@ -64,9 +66,8 @@ static bool joins(const IrGraph *g, const IrPlan *p, const int *inplace, const i
      * memory the group has not written yet */
     for (int k = 0; k < nv->nin; k++) {
         int r = root_of(p, nv->in[k]);
-        for (int q = 0; q < n; q++)
-            if (r == members[q] && nv->in[k] != members[q])
-                return false;
+        if (r != nv->in[k] && cg_index_of(members, n, r) >= 0)
+            return false;
     }
     return true;
 }

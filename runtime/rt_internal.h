@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "include/nnc_runtime.h"
@@ -118,6 +119,11 @@ typedef struct RtCpuTicks {
 } RtCpuTicks;
 /* Reads them from /proc/stat: 0, or -1 when it cannot (not Linux). */
 int    rt_cpu_ticks(RtCpuTicks *t);
+/* The reading itself, from f in /proc/stat's format: the CPUs whose mask[]
+ * byte is set (ncpus of them, all of which must be there), niced processes'
+ * time counted as idle when nice_idle. */
+enum { RT_CPUS_MAX = 1024 };
+int    rt_cpu_ticks_read(FILE *f, const unsigned char *mask, int ncpus, int nice_idle, RtCpuTicks *t);
 /* How many CPUs' worth sat idle between two readings (0 .. the CPUs counted),
  * or -1 when the two do not compare (other CPUs, or no tick between). */
 double rt_cpus_idle(const RtCpuTicks *from, const RtCpuTicks *to);

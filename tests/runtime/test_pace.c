@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "../../runtime/rt_internal.h"
 #include "rt_harness.h"
@@ -427,6 +429,14 @@ static double fake_idle, fake_step = 100;
 static int    fake_fails;
 static RtCpuTicks fake_now = {.cpus = 2};
 
+/* Idle CPUs as given, 100 ticks a CPU a reading, readable. */
+static void fake_reset(double idle)
+{
+    fake_idle = idle;
+    fake_step = 100;
+    fake_fails = 0;
+}
+
 static int fake_ticks(RtCpuTicks *t)
 {
     if (fake_fails)
@@ -460,8 +470,7 @@ static void test_no_cpu_no_probe(void)
 {
     RtPace s;
     rt_pace_init(&s, 2);
-    fake_fails = 0;
-    fake_idle = 0.9;
+    fake_reset(0.9);
     rt_pace_watch(&s, fake_ticks);  /* idle: one thread wins twice, a run of 1 s starts */
     steps_until_probes(&s, 2, 2000);
     CU_ASSERT_EQUAL_FATAL(s.serial, 1);
@@ -491,14 +500,14 @@ static void test_warmup_no_cpu(void)
     for (int brief = 0; brief < 2; brief++) {
         RtPace s;
         rt_pace_init(&s, 2);
-        fake_idle = 0;
+        fake_reset(0);
         fake_step = brief ? 9 : 10;
         rt_pace_watch(&s, fake_ticks);
         CU_ASSERT_EQUAL(feed(&s, 8, 2e-3, 1e-3), brief ? 5 : 8);  /* a probe has 3 steps on the threads */
         CU_ASSERT_EQUAL(s.skipped, !brief);
         CU_ASSERT_EQUAL(s.probes, brief);
     }
-    fake_step = 100;
+    fake_reset(0);
     RtPace s;
     rt_pace_init(&s, 1);  /* one thread: nothing to watch */
     rt_pace_watch(&s, fake_ticks);
@@ -580,6 +589,47 @@ static void test_pool_serial(void)
     rt_pool_destroy(p);
 }
 
+/* rt_cpu_ticks_read on /proc/stat texts: the CPUs of the mask only (not the
+ * "cpu" line of all); a line of 7 numbers (Linux 2.6.0-2.6.10) reads, one
+ * without iowait does not; niced time is idle when asked; a mask CPU
+ * missing (lxcfs numbers a container's CPUs {1, 2} as cpu0 and cpu1) or
+ * none at all: -1. */
+static int read_stat(const char *text, const unsigned char *mask, int ncpus, int nice_idle, RtCpuTicks *t)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    int rc = rt_cpu_ticks_read(f, mask, ncpus, nice_idle, t);
+    fclose(f);
+    return rc;
+}
+
+static void test_cpu_ticks_read(void)
+{
+    static const char stat[] = "cpu  900 90 90 900 9 0 0 0 0 0\n"
+                               "cpu0 100 10 20 300 4 1 2 3 0 0\n"
+                               "cpu1 200 20 30 400 5 0 0 0 0 0\n"
+                               "cpu2 50 5 5 40 1 1 1\n"
+                               "cpu3 50 5 5 40\n"
+                               "intr 12345 0 0\nctxt 999\n";
+    unsigned char mask[RT_CPUS_MAX] = {0};
+    RtCpuTicks t;
+    mask[1] = mask[2] = 1;
+    CU_ASSERT_EQUAL(read_stat(stat, mask, 2, 0, &t), 0);
+    CU_ASSERT_EQUAL(t.cpus, 2);
+    CU_ASSERT_DOUBLE_EQUAL(t.total, 655 + 103, 0);
+    CU_ASSERT_DOUBLE_EQUAL(t.idle, 405 + 41, 0);
+    CU_ASSERT_EQUAL(read_stat(stat, mask, 2, 1, &t), 0);
+    CU_ASSERT_DOUBLE_EQUAL(t.idle, 405 + 41 + 20 + 5, 0);
+    mask[3] = 1;  /* cpu3 has no iowait: not read */
+    CU_ASSERT_EQUAL(read_stat(stat, mask, 3, 0, &t), -1);
+    CU_ASSERT_EQUAL(t.cpus, 2);
+    memset(mask, 0, sizeof mask);
+    mask[1] = mask[2] = 1;
+    CU_ASSERT_EQUAL(read_stat("cpu  9 9 9 9 9\ncpu0 1 1 1 1 1\ncpu1 1 1 1 1 1\n", mask, 2, 0, &t), -1);
+    CU_ASSERT_EQUAL(t.cpus, 1);  /* cpu1 only: a count of part of the mask */
+    CU_ASSERT_EQUAL(read_stat("intr 1\n", mask, 2, 0, &t), -1);
+}
+
 static const RtTestCase tests[] = {
     {"one_thread_never_probes", test_one_thread_never_probes},
     {"probe_order", test_probe_order},
@@ -599,6 +649,7 @@ static const RtTestCase tests[] = {
     {"no_cpu_no_probe", test_no_cpu_no_probe},
     {"warmup_no_cpu", test_warmup_no_cpu},
     {"cpu_ticks", test_cpu_ticks},
+    {"cpu_ticks_read", test_cpu_ticks_read},
     {"pool_serial", test_pool_serial},
     {NULL, NULL},
 };

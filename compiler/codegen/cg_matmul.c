@@ -1080,8 +1080,8 @@ static int64_t tri_block_work(Cg *c, int v, int64_t i0, int mr)
  * GPT's Q·Kᵀ, dO·Vᵀ, P·V and dS·K take 8 rows (of AVX-512's 12): 20
  * vectors of 32, or 288 k steps of 512, where 11 rows ran 17 of 24, or 229
  * of 384, and computed 66 rows for 64; Pᵀ·dO and dSᵀ·Q keep 11.  Those
- * three bodies all at 8 rows (matmul_eff.py, fewest of 5 rounds, load
- * 2.7-3.2): 292 samples, at 11: 316 (6 rows: 298, 4 rows: 313).  Which rows
+ * three bodies all at 8 rows (matmul_eff.py, fewest of 3-5 rounds, load
+ * 2.7-3.4): 292 samples, at 11: 316 (4 rows: 313, 6: 298, 12: 357).  Which rows
  * share a block never changes a bit. */
 static int tri_mr(Cg *c, int v, int64_t m)
 {
@@ -1106,8 +1106,8 @@ static int tri_mr(Cg *c, int v, int64_t m)
  * (tri_k_range), and for a C whose entries outside its triangle are read
  * by nobody (IR_MM_TRI_C), over the vectors that reach the triangle alone,
  * a loop for each count; the others keep their accumulators' 0, which the
- * epilogue stores (the GPT's Q·Kᵀ: 17 vectors of 24 for 64 × 64 in tiles
- * of 11 × 32). */
+ * epilogue stores (the GPT's Q·Kᵀ in blocks of 8 rows: 20 vectors of 32
+ * for 64 × 64, tri_mr). */
 static void tri_k_loops(Cg *c, int v, const KLoop *kl, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef k0, LLVMValueRef kn,
                         int NV)
 {

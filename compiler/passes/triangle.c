@@ -40,8 +40,23 @@
 
 #include "../ir/ir_internal.h"
 
-/* What a program value is outside the triangle (zero_where_masked). */
-typedef enum Outside { OUT_ANY, OUT_ZERO, OUT_NEG_INF } Outside;
+/* What a program value is outside the triangle (zero_where_masked): finite
+ * (run-time values are assumed so, see above), 0, −inf, or what may be
+ * neither finite nor −inf by the program's own making (+inf from −(−inf),
+ * a NaN from 0·−inf, an infinite constant): never taken for 0 in a product. */
+typedef enum Outside { OUT_ANY, OUT_ZERO, OUT_NEG_INF, OUT_WILD } Outside;
+
+/* A value that is x or y: x when they agree; finite when both are (0 or
+ * finite); else not known to be finite. */
+static Outside either(Outside x, Outside y)
+{
+    if (x == y)
+        return x;
+    return (x == OUT_ANY || x == OUT_ZERO) && (y == OUT_ANY || y == OUT_ZERO) ? OUT_ANY : OUT_WILD;
+}
+
+/* Any other op of a and b: finite when both are, else not known to be. */
+static Outside other(Outside a, Outside b) { return either(either(a, OUT_ANY), either(b, OUT_ANY)); }
 
 /* Whether node m is a constant mask kept(i, j) = q[i] >= k[j], q [T, 1]
  * and k [T'] constant tensors, that keeps exactly j <= i + d in every row i
@@ -98,21 +113,30 @@ static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const 
 {
     const IrNode *n = &g->nodes[r];
     const IrProgram *p = n->a.prog;
-    for (int k = 0; k < p->nin; k++)
-        out[k] = zero[n->in[k]] == d + 1 ? OUT_ZERO : OUT_ANY;
+    for (int k = 0; k < p->nin; k++)  /* an operand broadcast along the rows is not 0 where r's mask is */
+        out[k] = zero[n->in[k]] == d + 1 && ir_shape_equal(&g->nodes[n->in[k]].shape, &n->shape) ? OUT_ZERO : OUT_ANY;
     for (int i = 0; i < p->n; i++) {
         const IrInstr *in = &p->code[i];
         Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY;
-        Outside o = OUT_ANY;
+        bool finite_a = a == OUT_ANY || a == OUT_ZERO, finite_b = b == OUT_ANY || b == OUT_ZERO;
+        Outside o;
+        /* the ops a causal softmax and its gradient are made of; any other
+         * is known only to keep finite values finite (`other`) */
         switch (in->op) {
-        case IR_CONST: o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : OUT_ANY; break;
-        case IR_SELECT: o = in->a == mk ? out[in->c] : (b == out[in->c] ? b : OUT_ANY); break;
-        case IR_MUL: o = (a == OUT_ZERO && b != OUT_NEG_INF) || (b == OUT_ZERO && a != OUT_NEG_INF) ? OUT_ZERO : OUT_ANY; break;
-        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : OUT_ANY; break;
-        case IR_SUB: o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : OUT_ANY; break;
-        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : OUT_ANY; break;
-        case IR_STOP_GRAD: case IR_NEG: o = a; break;
-        default: o = OUT_ANY; break;  /* reductions: a row's scalar, anything */
+        case IR_CONST:
+            o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : isfinite(in->f) ? OUT_ANY : OUT_WILD;
+            break;
+        case IR_SELECT: o = in->a == mk ? out[in->c] : either(b, out[in->c]); break;
+        case IR_MUL: o = (a == OUT_ZERO && finite_b) || (b == OUT_ZERO && finite_a) ? OUT_ZERO : other(a, b); break;
+        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : other(a, b); break;
+        case IR_SUB:
+            o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : other(a, b);
+            break;
+        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : other(a, OUT_ANY); break;
+        case IR_NEG: o = a == OUT_NEG_INF ? OUT_WILD : a; break;
+        case IR_STOP_GRAD: o = a; break;
+        case IR_RMAX: o = a == OUT_NEG_INF ? OUT_ANY : other(a, OUT_ANY); break;  /* every row keeps its diagonal */
+        default: o = ir_ops[in->op].flags & OPF_REDUCTION ? other(a, OUT_ANY) : other(a, b); break;
         }
         out[p->nin + i] = o;
     }

@@ -87,9 +87,11 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
             sb_printf(sb, " %s patches", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b");
             put_window(sb, &w);
         }
-        if (ir_mm_tri(n))  /* passes/triangle.c */
-            sb_printf(sb, " %s %+lld", ir_mm_tri(n) == IR_MM_TRI_C ? "tri_c" : ir_mm_tri(n) == IR_MM_TRI_A_LOWER ? "tri_a_lower" : "tri_a_upper",
-                      (long long)ir_mm_tri_offset(n));
+        if (ir_mm_tri(n)) {  /* passes/triangle.c */
+            static const char *const tri[] = {[IR_MM_TRI_C] = "tri_c", [IR_MM_TRI_A_LOWER] = "tri_a_lower",
+                                              [IR_MM_TRI_A_UPPER] = "tri_a_upper"};
+            sb_printf(sb, " %s %+lld", tri[ir_mm_tri(n)], (long long)ir_mm_tri_offset(n));
+        }
         break;
     case IR_PERMUTE:
         sb_puts(sb, " (");

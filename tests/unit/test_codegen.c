@@ -799,6 +799,30 @@ static void same_outputs(const JitRun *a, const IrGraph *ga, const IrPlan *pa, c
     }
 }
 
+/* ga's step (planned pa, inputs ea) on one thread and on two (claims of a
+ * call on both) against gb's (pb, eb) on one: every output the same bits
+ * (same_outputs), or a failure naming `what` and the thread count. */
+static void runs_match(const IrGraph *ga, const IrPlan *pa, const IrEval *ea, const IrGraph *gb, const IrPlan *pb,
+                       const IrEval *eb, int64_t batch, const char *what)
+{
+    JitEntry entry_a = jit_compile(ga, pa), entry_b = jit_compile(gb, pb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
+    JitRun ra[2], rb;
+    RtPool *pool = rt_pool_create(2);
+    jit_run(&ra[0], entry_a, ga, pa, ea, NULL);
+    jit_run(&ra[1], entry_a, ga, pa, ea, pool);
+    rt_pool_destroy(pool);
+    jit_run(&rb, entry_b, gb, pb, eb, NULL);
+    for (int t = 0; t < 2; t++) {
+        char on[600];
+        snprintf(on, sizeof on, "%s on %d thread%s", what, t + 1, t ? "s" : "");
+        same_outputs(&ra[t], ga, pa, &rb, gb, pb, batch, on);
+        jit_run_free(&ra[t]);
+    }
+    jit_run_free(&rb);
+}
+
 
 static void test_implicit_same_bits(void)
 {
@@ -861,20 +885,7 @@ static void implicit_same_bits(const char *model, int batch, int matmuls, int co
         CU_ASSERT_FATAL(j < ga->n && ea.val[j] != NULL);
         ir_eval_set(&eb, i, ea.val[j]);
     }
-    JitEntry entry_a = jit_compile(ga, with.plan), entry_b = jit_compile(gb, plan_b);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
-    JitRun ra[2], rb;   /* with patches on one thread and on two (claims of the call on both) */
-    RtPool *pool = rt_pool_create(2);
-    jit_run(&ra[0], entry_a, ga, with.plan, &ea, NULL);
-    jit_run(&ra[1], entry_a, ga, with.plan, &ea, pool);
-    rt_pool_destroy(pool);
-    jit_run(&rb, entry_b, gb, plan_b, &eb, NULL);
-    for (int t = 0; t < 2; t++)
-        same_outputs(&ra[t], ga, with.plan, &rb, gb, plan_b, batch, t ? "implicit patches on 2 threads" : "implicit patches on 1 thread");
-    jit_run_free(&ra[0]);
-    jit_run_free(&ra[1]);
-    jit_run_free(&rb);
+    runs_match(ga, with.plan, &ea, gb, plan_b, &eb, batch, "implicit patches");
     ir_eval_free(&ea);
     ir_eval_free(&eb);
     run_free(&fr);
@@ -937,23 +948,9 @@ static void causal_same_bits(const char *path, IrType type, int64_t batch)
     IrEval ev;   /* only the inputs: parameters, data, state, step */
     ir_eval_init(&ev, ga, batch);
     fill_step_inputs(&ev, fr.f.model, &with);
-    JitEntry entry_a = jit_compile(ga, with.plan), entry_b = jit_compile(gb, without.plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_a);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry_b);
-    JitRun ra[2], rb;
-    RtPool *pool = rt_pool_create(2);
-    jit_run(&ra[0], entry_a, ga, with.plan, &ev, NULL);
-    jit_run(&ra[1], entry_a, ga, with.plan, &ev, pool);
-    rt_pool_destroy(pool);
-    jit_run(&rb, entry_b, gb, without.plan, &ev, NULL);
-    for (int t = 0; t < 2; t++) {
-        char what[512];
-        snprintf(what, sizeof what, "%s %s with triangles on %d thread%s", path, ir_type_name(type), t + 1, t ? "s" : "");
-        same_outputs(&ra[t], ga, with.plan, &rb, gb, without.plan, batch, what);
-    }
-    jit_run_free(&ra[0]);
-    jit_run_free(&ra[1]);
-    jit_run_free(&rb);
+    char what[512];
+    snprintf(what, sizeof what, "%s %s with triangles", path, ir_type_name(type));
+    runs_match(ga, with.plan, &ev, gb, without.plan, &ev, batch, what);
     ir_eval_free(&ev);
     run_free(&fr);
 }

@@ -143,6 +143,36 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
     cg_loop_end(c, &r);
 }
 
+/* Rows of A a block for a product reading A as patches of an image with
+ * padding: the largest divisor of the output width from MR/2 to MR (7 of
+ * the MNIST CNN's second convolution's 14), so that a block's rows are part
+ * of one row of output pixels and a tap whose image row is padding is
+ * padding for every row of the block (cg_implicit_tap_skipped); 0 when none
+ * fits, or there is no padding. */
+int cg_implicit_row_block(Cg *c, int v, int MR)
+{
+    Win w = win_of(c, v);
+    if (w.g.p == 0)
+        return 0;
+    for (int mr = MR; 2 * mr >= MR; mr--)
+        if (w.g.wo % mr == 0)
+            return mr;
+    return 0;
+}
+
+/* Whether the MR pointers of one tap (cg_implicit_tap_rows) are all at the
+ * zeros: the tap is in the padding for the whole block, and its
+ * multiply-adds (0 · b, into sums that start at +0 and so are never -0)
+ * leave every sum as it is, unless B holds an inf or a NaN (whose 0 · inf
+ * the sum then misses: a convolution's padding is no value). */
+LLVMValueRef cg_implicit_tap_skipped(Cg *c, int v, const LLVMValueRef *trow, int MR)
+{
+    LLVMValueRef zero = zeros(c, win_of(c, v).g.c), all = LLVMConstInt(c->t_i1, 1, 0);
+    for (int r = 0; r < MR; r++)
+        all = LLVMBuildAnd(c->b, all, LLVMBuildICmp(c->b, LLVMIntEQ, trow[r], zero, ""), "in_padding");
+    return all;
+}
+
 /* op(B)'s chunk when C is a multiple of VW, so that a vector of a panel is
  * VW channels of one tap: packB[(p·kn + k)·NR ..] = pixel k0 + k's NR
  * columns of panel p, vector by vector (zeros in the padding and past n).

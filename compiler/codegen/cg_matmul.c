@@ -80,6 +80,9 @@ static int tile_mr(Cg *c, int v)
     int MR = c->tune->mr;
     const IrShape *s = &N(c, v)->shape;
     int64_t m = s->dim[s->rank - 2];
+    int aligned = ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A ? cg_implicit_row_block(c, v, MR) : 0;
+    if (aligned)
+        return aligned;
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
         return MR;
     int best = MR;
@@ -1358,9 +1361,16 @@ void cg_matmul_body(Cg *c, int v)
             trow[r] = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, trows, &ts, 1, ""), "trow");
         }
         LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * bstep), ""));
+        /* a tap in the padding for every row adds nothing: skipped */
+        LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_run");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_next");
+        LLVMBuildCondBr(c->b, cg_implicit_tap_skipped(c, v, trow, MR), next, run);
+        LLVMPositionBuilderAtEnd(c->b, run);
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, tapc), "tc");
         k_step(c, tb, lc.iv, trow, lc.iv, MR, NV, bstep, VW, vec, accp);
         cg_loop_end(c, &lc);
+        LLVMBuildBr(c->b, next);
+        LLVMPositionBuilderAtEnd(c->b, next);
         cg_loop_end(c, &lt);
     } else {
         CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");

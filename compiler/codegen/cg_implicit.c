@@ -173,6 +173,15 @@ LLVMValueRef cg_implicit_tap_skipped(Cg *c, int v, const LLVMValueRef *trow, int
     return all;
 }
 
+/* Whether a row pointer of op(B) (cg_implicit_b_rows) is at the padding's
+ * NR zeros: its k step adds a · 0 to each sum, nothing (as for the taps
+ * above); the CNN's second layer's weight gradient has 9.3% of its pixel
+ * and tap pairs in the padding. */
+LLVMValueRef cg_implicit_b_row_skipped(Cg *c, LLVMValueRef brow, int NR)
+{
+    return LLVMBuildICmp(c->b, LLVMIntEQ, brow, zeros(c, NR), "row_in_padding");
+}
+
 /* op(B)'s chunk when C is a multiple of VW, so that a vector of a panel is
  * VW channels of one tap: packB[(p·kn + k)·NR ..] = pixel k0 + k's NR
  * columns of panel p, vector by vector (zeros in the padding and past n).

@@ -213,6 +213,7 @@ LLVMValueRef cg_implicit_tap_skipped(Cg *c, int v, const LLVMValueRef *trow, int
 bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
 void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                                 LLVMValueRef p_hi, int NR, LLVMValueRef rows);
+LLVMValueRef cg_implicit_b_row_skipped(Cg *c, LLVMValueRef brow, int NR);  /* at the zeros */
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

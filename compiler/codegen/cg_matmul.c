@@ -1376,7 +1376,18 @@ void cg_matmul_body(Cg *c, int v)
         CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), kn, "k");
         /* b_rows: row k is where its pointer says (k_step's row 0 of it) */
         LLVMValueRef brow = b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, bpanel, &lk.iv, 1, ""), "b_row") : bpanel;
+        LLVMBasicBlockRef next = NULL;
+        if (b_rows) {  /* a row in the padding adds nothing: skipped */
+            LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_run");
+            next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_next");
+            LLVMBuildCondBr(c->b, cg_implicit_b_row_skipped(c, brow, NR), next, run);
+            LLVMPositionBuilderAtEnd(c->b, run);
+        }
         k_step(c, brow, b_rows ? cg_i64(c, 0) : lk.iv, arow, LLVMBuildNSWMul(c->b, lk.iv, astep, "ak"), MR, NV, bstep, VW, vec, accp);
+        if (next) {
+            LLVMBuildBr(c->b, next);
+            LLVMPositionBuilderAtEnd(c->b, next);
+        }
         cg_loop_end(c, &lk);
     }
 

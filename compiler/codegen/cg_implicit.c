@@ -147,7 +147,7 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
  * padding: the largest divisor of the output width from MR/2 to MR (7 of
  * the MNIST CNN's second convolution's 14), so that a block's rows are part
  * of one row of output pixels and a tap whose image row is padding is
- * padding for every row of the block (cg_implicit_tap_skipped); 0 when none
+ * padding for every row of the block (cg_implicit_tap_in_padding); 0 when none
  * fits, or there is no padding. */
 int cg_implicit_row_block(Cg *c, int v, int MR)
 {
@@ -160,17 +160,14 @@ int cg_implicit_row_block(Cg *c, int v, int MR)
     return 0;
 }
 
-/* Whether the MR pointers of one tap (cg_implicit_tap_rows) are all at the
- * zeros: the tap is in the padding for the whole block, and its
- * multiply-adds (0 · b, into sums that start at +0 and so are never -0)
- * leave every sum as it is, unless B holds an inf or a NaN (whose 0 · inf
- * the sum then misses: a convolution's padding is no value). */
-LLVMValueRef cg_implicit_tap_skipped(Cg *c, int v, const LLVMValueRef *trow, int MR)
+/* Whether a row's pointer for a tap (cg_implicit_tap_rows) is at the
+ * padding's zeros: that row's multiply-adds for the tap are 0 · b, which
+ * leave its sums as they are (they start at +0, so none is -0) unless B
+ * holds an inf or a NaN (whose 0 · inf the sum then misses: a
+ * convolution's padding is no value), and cg_matmul.c skips them. */
+LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow)
 {
-    LLVMValueRef zero = zeros(c, win_of(c, v).g.c), all = LLVMConstInt(c->t_i1, 1, 0);
-    for (int r = 0; r < MR; r++)
-        all = LLVMBuildAnd(c->b, all, LLVMBuildICmp(c->b, LLVMIntEQ, trow[r], zero, ""), "in_padding");
-    return all;
+    return LLVMBuildICmp(c->b, LLVMIntEQ, trow, zeros(c, win_of(c, v).g.c), "in_padding");
 }
 
 /* Whether a row pointer of op(B) (cg_implicit_b_rows) is at the padding's

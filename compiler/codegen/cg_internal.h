@@ -203,9 +203,9 @@ int64_t      cg_implicit_taps(Cg *c, int v);
 int64_t      cg_implicit_channels(Cg *c, int v);
 void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows);
 /* Rows a block aligned to rows of output pixels (0: none; see cg_implicit.c),
- * and whether a tap's MR pointers all point at the padding's zeros. */
+ * and whether one row's pointer for a tap is at the padding's zeros. */
 int          cg_implicit_row_block(Cg *c, int v, int MR);
-LLVMValueRef cg_implicit_tap_skipped(Cg *c, int v, const LLVMValueRef *trow, int MR);
+LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow);
 /* B read as patches in place (cg_matmul.c): whether each panel of NR
  * columns is NR channels of one tap (C a multiple of NR); then, for a chunk
  * [k0, k0 + kn) and panels [p_lo, p_hi), where each panel's row k starts:

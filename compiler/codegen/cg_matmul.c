@@ -1026,24 +1026,17 @@ static void tap_steps(Cg *c, int v, LLVMValueRef bpanel, const LLVMValueRef *tro
     for (int r = 0; r < MR; r++)
         all = LLVMBuildAnd(c->b, all, r == 0 ? first : r == MR - 1 ? last : cg_implicit_tap_in_padding(c, v, trow[r]), "");
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_next");
-    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_some");
-    LLVMBuildCondBr(c->b, all, next, some);
-    LLVMPositionBuilderAtEnd(c->b, some);
-    if (MR > 1) {
-        LLVMBasicBlockRef no_first = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_no_first");
-        LLVMBasicBlockRef has_first = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_has_first");
-        LLVMBasicBlockRef no_last = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_no_last");
-        LLVMBasicBlockRef every = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_every");
-        LLVMBuildCondBr(c->b, first, no_first, has_first);
-        LLVMPositionBuilderAtEnd(c->b, no_first);
-        steps_on_rows(c, bpanel, kn, trow, 1, MR, t);
+    /* the first case that holds runs rows [r0, r1); none: every row */
+    struct { LLVMValueRef when; int r0, r1; } cases[] = {{all, 0, 0}, {first, 1, MR}, {last, 0, MR - 1}};
+    for (int k = 0; k < 3; k++) {
+        LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_rows");
+        LLVMBasicBlockRef other = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tap_other");
+        LLVMBuildCondBr(c->b, cases[k].when, run, other);
+        LLVMPositionBuilderAtEnd(c->b, run);
+        if (cases[k].r0 < cases[k].r1)
+            steps_on_rows(c, bpanel, kn, trow, cases[k].r0, cases[k].r1, t);
         LLVMBuildBr(c->b, next);
-        LLVMPositionBuilderAtEnd(c->b, has_first);
-        LLVMBuildCondBr(c->b, last, no_last, every);
-        LLVMPositionBuilderAtEnd(c->b, no_last);
-        steps_on_rows(c, bpanel, kn, trow, 0, MR - 1, t);
-        LLVMBuildBr(c->b, next);
-        LLVMPositionBuilderAtEnd(c->b, every);
+        LLVMPositionBuilderAtEnd(c->b, other);
     }
     steps_on_rows(c, bpanel, kn, trow, 0, MR, t);
     LLVMBuildBr(c->b, next);

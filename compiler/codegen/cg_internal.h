@@ -97,6 +97,7 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
 LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
+LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */
 /* exp, erf, tanh: in f32 as arithmetic that vectorizes (cg_math.c), in f64 libm. */
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);

@@ -293,10 +293,7 @@ static LLVMValueRef byte_at(Cg *c, LLVMValueRef base, LLVMValueRef bytes)
 /* a·b + acc, lane by lane, on vectors of type vec (llvm.fma). */
 static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
 {
-    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
-    LLVMValueRef args[3] = {a, b, acc};
-    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
+    return cg_vec_fma(c, vec, a, b, acc);
 }
 
 /* A hint to load the line at ptr into the caches (llvm.prefetch: read,

@@ -357,7 +357,7 @@ static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
 enum { POOL_CONV_VECTORS = 24 };  /* a window pixel's taps × channel vectors summed in registers at most */
 
 /* POOL_CONV_T's sums for window pixel q (iy, ix) over its bucket, channel
- * vectors [v0, v0 + nv): per tap t, Σ val[f] · w[t·F + f, those channels]
+ * vectors [v0, v0 + nv): per tap t, Σ val[f] · w[f·taps + t, those channels]
  * over the bucket's channels f (in vector registers), then added into the
  * output pixel (iy − ky + pc, ix − kx + pc) when it is inside. */
 static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLVMValueRef ix, LLVMValueRef bucket,
@@ -366,7 +366,6 @@ static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLV
     const IrNode *n = N(c, v);
     int w = n->in[2];
     int64_t kc = n->a.i[4], pc = n->a.i[6], taps = kc * kc, C = N(c, w)->shape.dim[1];
-    int64_t F = N(c, n->in[0])->shape.dim[N(c, n->in[0])->shape.rank - 1];
     const IrShape *xs = &N(c, n->in[0])->shape;
     int64_t h2 = ir_window_out(xs->dim[xs->rank - 3], kc, 1, pc), w2 = ir_window_out(xs->dim[xs->rank - 2], kc, 1, pc);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -383,7 +382,7 @@ static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLV
     splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "gg");
     for (int64_t t = 0; t < taps; t++)
         for (int64_t h = 0; h < nv; h++) {
-            LLVMValueRef at = add(c, mul(c, add(c, cg_i64(c, t * F), f), C), cg_i64(c, (v0 + h) * VW));
+            LLVMValueRef at = add(c, mul(c, add(c, mul(c, f, taps), cg_i64(c, t)), C), cg_i64(c, (v0 + h) * VW));
             LLVMValueRef wv = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, w, at), "wv");
             LLVMSetAlignment(wv, align);
             LLVMValueRef *ap = &acc[t * nv + h];

@@ -834,9 +834,9 @@ void eval_pool_rows_t(IrEval *ev, int node)
     }
 }
 
-/* POOL_CONV_T: x [..., H, W, F], y [..., Ho, Wo, F], w [kc*kc*F, C] -> [..., H2*W2, C]:
+/* POOL_CONV_T: x [..., H, W, F], y [..., Ho, Wo, F], w [F*kc*kc, C] -> [..., H2*W2, C]:
  * for each window (oy, then ox) and channel f, y (· (maximum > 0) with a relu folded in)
- * at the window's first maximum (iy, ix), times w's row t*F + f added to output pixel
+ * at the window's first maximum (iy, ix), times w's row f*kc*kc + t added to output pixel
  * (iy - ky + pc, ix - kx + pc) for each tap t = ky*kc + kx whose pixel is inside: the
  * convolution of pool_max_t(x, y), without its zeros */
 void eval_pool_conv_t(IrEval *ev, int node)
@@ -861,7 +861,7 @@ void eval_pool_conv_t(IrEval *ev, int node)
                             continue;
                         double *o = out + (pl * h2 * w2 + py * w2 + qx) * C;
                         for (int64_t c = 0; c < C; c++)
-                            o[c] += v * w[(t * g.c + f) * C + c];
+                            o[c] += v * w[(f * kc * kc + t) * C + c];
                     }
                 }
 }

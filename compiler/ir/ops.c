@@ -504,7 +504,7 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-/* POOL_CONV_T: x and y a pooling's pair, w [kc·kc·F, C], the convolution's
+/* POOL_CONV_T: x and y a pooling's pair, w [F·kc·kc, C], the convolution's
  * window (i[4..6]) stride 1 and fitting x */
 const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
 {

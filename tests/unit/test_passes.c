@@ -883,7 +883,7 @@ static int64_t eval_pool_conv(double *e, double *s)
 }
 
 /* pool_conv.c: the convolution of the scatter becomes one pool_conv_t of
- * x, g and w; the scatter stays for its sum; the same values (f64, sums in
+ * x, g and w's rows channel first; the scatter stays for its sum; the same values (f64, sums in
  * another order: within 1e-12), with the relu folded in or not.  A stride-2
  * convolution stays. */
 static void test_pool_conv(void)
@@ -894,9 +894,9 @@ static void test_pool_conv(void)
         int64_t n = eval_pool_conv(e0, s0);
         CU_ASSERT_EQUAL(run(pass_pool_conv), 1);
         CU_ASSERT_EQUAL(run(pass_dce), 1);
-        ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=pool_max_t %0 %1; %4=pool_conv_t %0 %1 %2; "
-                           "%5=sum %3 {7 0} | e=%4 s=%5");
-        CU_ASSERT(g.nodes[4].a.i[3] == relu && g.nodes[4].a.i[4] == 3 && g.nodes[4].a.i[5] == 1 && g.nodes[4].a.i[6] == 1);
+        ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=pool_max_t %0 %1; %4=reshape %2 [9,2,4]; "
+                           "%5=permute %4 (1,0,2); %6=reshape %5 [18,4]; %7=pool_conv_t %0 %1 %6; %8=sum %3 {7 0} | e=%7 s=%8");
+        CU_ASSERT(g.nodes[7].a.i[3] == relu && g.nodes[7].a.i[4] == 3 && g.nodes[7].a.i[5] == 1 && g.nodes[7].a.i[6] == 1);
         CU_ASSERT_EQUAL(eval_pool_conv(e1, s1), n);
         int nonzero = 0;
         for (int64_t k = 0; k < n; k++) {

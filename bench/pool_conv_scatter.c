@@ -1,6 +1,7 @@
 /* bench/pool_conv_scatter.c — a prototype, outside nnc: the MNIST CNN's
  * second convolution's input gradient from pool2's pooled gradient without
- * the scatter's zeros, against the dense product nnc runs today.
+ * the scatter's zeros, against the dense product nnc ran before it had
+ * pool_conv_t (the form this prototype led to: cg_patches.c).
  *
  *   cc -O3 -march=native -ffp-contract=fast bench/pool_conv_scatter.c -lm -o build/pool_conv_scatter
  *   build/pool_conv_scatter [REPS]

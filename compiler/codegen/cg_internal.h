@@ -97,6 +97,7 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
 LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
+LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */
 /* exp, erf, tanh: in f32 as arithmetic that vectorizes (cg_math.c), in f64 libm. */
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
@@ -202,6 +203,10 @@ LLVMValueRef cg_patches_extent(Cg *c, int v);
 int64_t      cg_implicit_taps(Cg *c, int v);
 int64_t      cg_implicit_channels(Cg *c, int v);
 void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR, LLVMValueRef rows);
+/* Rows a block aligned to rows of output pixels (0: none; see cg_implicit.c),
+ * and whether one row's pointer for a tap is at the padding's zeros. */
+int          cg_implicit_row_block(Cg *c, int v, int MR);
+LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow);
 /* B read as patches in place (cg_matmul.c): whether each panel of NR
  * columns is NR channels of one tap (C a multiple of NR); then, for a chunk
  * [k0, k0 + kn) and panels [p_lo, p_hi), where each panel's row k starts:
@@ -209,6 +214,7 @@ void         cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M,
 bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
 void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                                 LLVMValueRef p_hi, int NR, LLVMValueRef rows);
+LLVMValueRef cg_implicit_b_row_skipped(Cg *c, LLVMValueRef brow, int NR);  /* at the zeros */
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

@@ -233,6 +233,14 @@ LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft)
     return fn ? fn : LLVMAddFunction(c->mod, name, ft);
 }
 
+LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
+{
+    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &vec, 1);
+    LLVMValueRef args[3] = {a, b, acc};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &vec, 1), fn, args, 3, "");
+}
+
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n)
 {
     bool f32 = c->t_real == c->t_f32;

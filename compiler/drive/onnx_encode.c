@@ -660,7 +660,7 @@ static const OxRule rules[IR_OP_COUNT] = {
     [IR_WINDOWS] = {"Concat", ox_windows, "Pad, Slice (strided) per window element, Unsqueeze, Concat"},
     [IR_PATCHES] = {"Concat", ox_patches, "Pad, Slice (strided) per window element, Concat (channels last)"},
     [IR_POOL_MAX] = {"Max", ox_pool_max, "Pad (-inf), Slice (strided) per window element, Max (pool_max(x, x) only)"},
-    /* no row: scatter_add, windows_t, patches_t, pool_max_t and pool_rows_t
+    /* no row: scatter_add, windows_t, patches_t, pool_max_t, pool_rows_t and pool_conv_t
      * (backward pass only), random_mask
      * (dropout while training; a prediction has none), fused ops (the export
      * reads the graph before fusion) */

@@ -834,6 +834,38 @@ void eval_pool_rows_t(IrEval *ev, int node)
     }
 }
 
+/* POOL_CONV_T: x [..., H, W, F], y [..., Ho, Wo, F], w [F*kc*kc, C] -> [..., H2*W2, C]:
+ * for each window (oy, then ox) and channel f, y (· (maximum > 0) with a relu folded in)
+ * at the window's first maximum (iy, ix), times w's row f*kc*kc + t added to output pixel
+ * (iy - ky + pc, ix - kx + pc) for each tap t = ky*kc + kx whose pixel is inside: the
+ * convolution of pool_max_t(x, y), without its zeros */
+void eval_pool_conv_t(IrEval *ev, int node)
+{
+    const IrNode *n = node_of(ev, node);
+    ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), in_shape(ev, node, 1));
+    int64_t kc = n->a.i[4], pc = n->a.i[6], C = in_shape(ev, node, 2)->dim[1];
+    int64_t h2 = ir_window_out(g.h, kc, 1, pc), w2 = ir_window_out(g.w, kc, 1, pc);
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1), *w = in_val(ev, node, 2);
+    double *out = result(ev, node);
+    for (int64_t pl = 0; pl < g.planes; pl++)
+        for (int64_t oy = 0; oy < g.ho; oy++)
+            for (int64_t ox = 0; ox < g.wo; ox++)
+                for (int64_t f = 0; f < g.c; f++) {
+                    int64_t px = clwin_argmax(&g, x, pl, oy, ox, f), at = (pl * g.h * g.w + px) * g.c + f;
+                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + f];
+                    if (ir_pool_relu(n))
+                        v = sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0);
+                    for (int64_t t = 0; t < kc * kc; t++) {
+                        int64_t py = px / g.w - t / kc + pc, qx = px % g.w - t % kc + pc;
+                        if (py < 0 || py >= h2 || qx < 0 || qx >= w2)
+                            continue;
+                        double *o = out + (pl * h2 * w2 + py * w2 + qx) * C;
+                        for (int64_t c = 0; c < C; c++)
+                            o[c] += v * w[(f * kc * kc + t) * C + c];
+                    }
+                }
+}
+
 /* ---- fused regions --------------------------------------------------------------------- */
 
 /* FUSED: operands broadcast to shape -> shape: prog at every element */

@@ -30,6 +30,7 @@ const char *shp_patches_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_max(const IrGraph *g, IrNode *n);
 const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_rows_t(const IrGraph *g, IrNode *n);
+const char *shp_pool_conv_t(const IrGraph *g, IrNode *n);
 /* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
  * lead (the leading axes are contracted too), i[3] the operand read as
  * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
@@ -125,6 +126,7 @@ EVAL(input) EVAL(const) EVAL(tensor) EVAL(batch_size) EVAL(ew) EVAL(reduce) EVAL
 EVAL(permute) EVAL(broadcast) EVAL(slice) EVAL(pad) EVAL(concat) EVAL(matmul) EVAL(gather)
 EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) EVAL(fused)
 EVAL(fused_rows) EVAL(matmul_epi) EVAL(patches) EVAL(patches_t) EVAL(pool_max) EVAL(pool_max_t) EVAL(pool_rows_t)
+EVAL(pool_conv_t)
 #undef EVAL
 
 /* Broadcast of two shapes; 0 on success. */

@@ -108,10 +108,12 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         put_num(sb, a->f);
         sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
         break;
-    case IR_POOL_MAX: case IR_POOL_MAX_T: case IR_POOL_ROWS_T:
+    case IR_POOL_MAX: case IR_POOL_MAX_T: case IR_POOL_ROWS_T: case IR_POOL_CONV_T:
         put_window(sb, a);
         if (ir_pool_relu(n))
             sb_puts(sb, " relu");
+        if (n->op == IR_POOL_CONV_T)  /* the convolution's window (stride 1) */
+            sb_printf(sb, " conv k %lld pad %lld", (long long)a->i[4], (long long)a->i[6]);
         break;
     case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T:
         put_window(sb, a);

@@ -31,6 +31,9 @@ int pass_conv_input_grad(IrGraph *g); /* a stride-1 convolution's input gradient
                                   * as a convolution of g (conv_grad.c), before implicit patches */
 int pass_implicit_patches(IrGraph *g); /* convolution matmuls read their patches from the image
                                   * (implicit.c); dce drops the patches after it */
+int pass_pool_conv(IrGraph *g); /* a stride-1 convolution's input gradient through its max pooling
+                                  * from the pooled gradient, pool_conv_t (pool_conv.c), after
+                                  * implicit patches */
 int pass_split_batch(IrGraph *g); /* small sums over the batch and more (a lead matmul, a bias's
                                   * gradient) as per-example sums, then their sum (batch_split.c) */
 int pass_buckets(IrGraph *g);    /* ALLREDUCE nodes (several ranks) into buckets, in the order

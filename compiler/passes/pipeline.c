@@ -91,6 +91,7 @@ int nnc_compile_built(IrStage until, int64_t batch, NncCompiled *out, const char
         || run(g, pass_triangle, "triangle", &changed, err)
         || run(g, pass_conv_input_grad, "conv input gradient", &changed, err)
         || run(g, pass_implicit_patches, "implicit patches", &changed, err)
+        || run(g, pass_pool_conv, "pool convolution", &changed, err)
         || run(g, pass_split_batch, "split batch sums", &changed, err)
         || run(g, pass_dce, "dce", &changed, err)
         || run(g, pass_buckets, "buckets", &changed, err))

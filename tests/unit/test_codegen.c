@@ -763,6 +763,19 @@ static const char implicit_groups_model[] =
     "    c1 = relu(conv2d(x, 25, kernel: 2, stride: 2, padding: 1))\n"
     IMPLICIT_TAIL;
 
+/* Padding skipped: 7 pixels wide, so that a block of A's rows read as
+ * patches is one row of output pixels (cg_implicit_row_block: 7 rows on a
+ * 12-row tile) and a tap whose image row is all padding is skipped for the
+ * block (cg_implicit_tap_skipped), in both forwards and the second's input
+ * gradient.  Its 0 · w terms change no sum: the same bits as the written-out
+ * patches, which multiply them.  Batch 5: 35 blocks. */
+static const char implicit_padded_model[] =
+    "model implicit_padded {\n"
+    "    input x: f32[3, 7, 7]\n"
+    "    target y: class(3)\n"
+    "    c1 = relu(conv2d(x, 8, kernel: 3, padding: 1))\n"
+    IMPLICIT_TAIL;
+
 /* A 17×17 kernel: 289 taps, more than cg_matmul.c reads in place with a
  * pointer per row and tap (TAP_ROWS_MAX), so its rows are copied (no input
  * gradient: x is the model's input). */
@@ -842,6 +855,11 @@ static void test_implicit_rows_same_bits(void)
 static void test_implicit_groups_same_bits(void)
 {
     implicit_same_bits(implicit_groups_model, 17, 5, 1);
+}
+
+static void test_implicit_padded_same_bits(void)
+{
+    implicit_same_bits(implicit_padded_model, 5, 5, 1);
 }
 
 static void test_implicit_wide_same_bits(void)
@@ -1245,6 +1263,7 @@ static const TestCase tests[] = {
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},
     {"convolutions read as patches keep the bits, rows in place", test_implicit_rows_same_bits},
     {"convolutions read as patches keep the bits, rows in place in claims", test_implicit_groups_same_bits},
+    {"convolutions read as patches keep the bits, taps in the padding skipped", test_implicit_padded_same_bits},
     {"convolutions read as patches keep the bits, 289 taps", test_implicit_wide_same_bits},
     {"updates are written over the values they replace when nothing reads those after", test_update_in_place},
     {"an optimizer's consecutive elementwise updates run as one loop", test_update_groups},

@@ -150,7 +150,7 @@ static void test_pool_max_general(void)
 /* The ops with no ONNX form, and why: any other op needs a row. */
 static const char *const no_form[] = {
     "scatter_add", "windows_t",             /* the backward pass only */
-    "patches_t", "pool_max_t", "pool_rows_t",
+    "patches_t", "pool_max_t", "pool_rows_t", "pool_conv_t",
     "random_mask",                          /* dropout while training */
     "fused", "fused_rows", "matmul_epi",    /* the export reads the graph before fusion */
     "allreduce",                            /* data-parallel training: gradients only */

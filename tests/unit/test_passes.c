@@ -783,25 +783,34 @@ static int pool_grad_graph(bool relu, bool lead)
     return d;
 }
 
+/* The graph evaluated at batch 2 on the pooling gradient's inputs: x
+ * [2,5,5,2] with ties (the first maximum wins) and its channel 1 negative
+ * everywhere (the relu's mask is 0 there), g [2,3,3,2] and the third input
+ * (rows or w, n values) of both signs. */
+static void eval_pool_inputs(IrEval *ev, int n)
+{
+    double x[100], gr[36], third[150];
+    for (int i = 0; i < 100; i++)
+        x[i] = i % 2 ? -1.0 - (double)((i * 7) % 5) : (double)((i * 37) % 11) - 6.0 + (i % 7 == 0 ? 0.0 : 0.25 * (i % 3));
+    for (int i = 0; i < 36; i++)
+        gr[i] = 0.5 + (double)((i * 13) % 9) - 4.0;
+    for (int i = 0; i < n; i++)
+        third[i] = 0.125 * (double)((i * 29) % 17) - 1.0;
+    ir_eval_init(ev, &g, 2);
+    ir_eval_set(ev, 0, x);
+    ir_eval_set(ev, 1, gr);
+    ir_eval_set(ev, 2, third);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(ev), 0);
+}
+
 /* Outputs db [1,1,2] and dw [3,2] (or [B,3,2]: 12 values) at batch 2, for
  * inputs of fixed values: x with ties (the first maximum wins), its channel
  * 1 negative everywhere (the relu's mask is 0 there), g and rows of both
  * signs. */
 static void eval_pool_grad(double db[2], double dw[12])
 {
-    double x[100], gr[36], rows[150];
-    for (int i = 0; i < 100; i++)
-        x[i] = i % 2 ? -1.0 - (double)((i * 7) % 5) : (double)((i * 37) % 11) - 6.0 + (i % 7 == 0 ? 0.0 : 0.25 * (i % 3));
-    for (int i = 0; i < 36; i++)
-        gr[i] = 0.5 + (double)((i * 13) % 9) - 4.0;
-    for (int i = 0; i < 150; i++)
-        rows[i] = 0.125 * (double)((i * 29) % 17) - 1.0;
     IrEval ev;
-    ir_eval_init(&ev, &g, 2);
-    ir_eval_set(&ev, 0, x);
-    ir_eval_set(&ev, 1, gr);
-    ir_eval_set(&ev, 2, rows);
-    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    eval_pool_inputs(&ev, 150);
     int64_t nb = 0, nw = 0;
     const double *b = ir_eval_output(&ev, "db", &nb), *w = ir_eval_output(&ev, "dw", &nw);
     CU_ASSERT_EQUAL_FATAL(nb, 2);
@@ -839,6 +848,73 @@ static void test_pool_grad(void)
         CU_ASSERT((b0[1] == 0 && w0[1] == 0) == (relu == 1));  /* channel 1's maxima are negative */
         end();
     }
+}
+
+/* pool_conv.c's graph: a 3×3, stride 2, padding 1 pooling's scatter of g
+ * (overlapping windows: a pixel can be the maximum of two) over x [B,5,5,2],
+ * read as patches by a 3×3 convolution of padding 1 and stride `stride`
+ * into 4 channels, and summed too (so the scatter stays). */
+static void pool_conv_graph(bool relu, int64_t stride)
+{
+    begin(IR_F64);
+    int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
+    int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
+    int w = input("w", (IrShape){2, {18, 4}});
+    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, relu}}, SPAN_NONE);
+    int img = raw(IR_RESHAPE, t, (IrAttr){.shape = {4, {IR_BATCH, 5, 5, 2}}});
+    int64_t o = stride == 1 ? 5 : 3;
+    IrAttr a = {.shape = {3, {IR_BATCH, o * o, 18}}};
+    ir_mm_set_patches(&a, IR_MM_PATCHES_A, &(IrAttr){.i = {3, stride, 1}});
+    out("e", ir_add(&g, IR_MATMUL, (int[]){img, w}, 2, &a, SPAN_NONE));
+    out("s", ir_reduce(&g, IR_SUM, t, 7, SPAN_NONE));
+}
+
+/* Outputs e ([B,25,4] or [B,9,4]) and s at batch 2 for fixed inputs: x with
+ * ties and its channel 1 negative (the relu's mask 0), g and w of both signs. */
+static int64_t eval_pool_conv(double *e, double *s)
+{
+    IrEval ev;
+    eval_pool_inputs(&ev, 72);
+    int64_t ne = 0, ns = 0;
+    const double *ev_e = ir_eval_output(&ev, "e", &ne), *ev_s = ir_eval_output(&ev, "s", &ns);
+    CU_ASSERT_FATAL(ne <= 200 && ns == 2);
+    memcpy(e, ev_e, sizeof(double) * (size_t)ne);
+    memcpy(s, ev_s, sizeof(double) * 2);
+    ir_eval_free(&ev);
+    return ne;
+}
+
+/* pool_conv.c: the convolution of the scatter becomes one pool_conv_t of
+ * x, g and w's rows channel first; the scatter stays for its sum; the same values (f64, sums in
+ * another order: within 1e-12), with the relu folded in or not.  A stride-2
+ * convolution stays. */
+static void test_pool_conv(void)
+{
+    for (int relu = 0; relu < 2; relu++) {
+        pool_conv_graph(relu, 1);
+        double e0[200], s0[2], e1[200], s1[2];
+        int64_t n = eval_pool_conv(e0, s0);
+        CU_ASSERT_EQUAL(run(pass_pool_conv), 1);
+        CU_ASSERT_EQUAL(run(pass_dce), 1);
+        ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=pool_max_t %0 %1; %4=reshape %2 [9,2,4]; "
+                           "%5=permute %4 (1,0,2); %6=reshape %5 [18,4]; %7=pool_conv_t %0 %1 %6; %8=sum %3 {7 0} | e=%7 s=%8");
+        CU_ASSERT(g.nodes[7].a.i[3] == relu && g.nodes[7].a.i[4] == 3 && g.nodes[7].a.i[5] == 1 && g.nodes[7].a.i[6] == 1);
+        CU_ASSERT_EQUAL(eval_pool_conv(e1, s1), n);
+        int nonzero = 0;
+        for (int64_t k = 0; k < n; k++) {
+            nonzero += e0[k] != 0;
+            if (!(fabs(e1[k] - e0[k]) <= 1e-12 * (1 + fabs(e0[k])))) {
+                fprintf(stderr, "pool convolution (relu %d) value %lld: %.17g rewritten, %.17g before\n", relu, (long long)k,
+                        e1[k], e0[k]);
+                CU_FAIL("the rewritten input gradient differs");
+            }
+        }
+        CU_ASSERT(n == 200 && nonzero > 100);  /* the inputs reach the outputs */
+        end();
+    }
+    pool_conv_graph(false, 2);
+    CU_ASSERT_EQUAL(run(pass_pool_conv), 0);
+    end();
 }
 
 /* What stays: a product per example (not lead), the scattered gradient
@@ -1097,6 +1173,7 @@ static const TestCase tests[] = {
     {"pool relu: ... as autodiff builds the backward", test_pool_relu_autodiff},
     {"pool gradient: rows of pool_rows_t, the same values", test_pool_grad},
     {"pool gradient: pool_rows_t's bound on k·k·T", test_pool_rows_t_bound},
+    {"pool convolution: pool_conv_t of the pooled gradient, the same values", test_pool_conv},
     {"pool gradient: a product per example, another reader", test_pool_grad_keeps},
     {"pool gradient: no sum, rows made late, k·k·T over the bound", test_pool_grad_sites},
     {"simplify, cse, dce together", test_pipeline},

@@ -355,6 +355,7 @@ static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
 }
 
 enum { POOL_CONV_VECTORS = 24 };  /* a window pixel's taps × channel vectors summed in registers at most */
+_Static_assert((int)IR_POOL_CONV_T_TAPS_MAX <= (int)POOL_CONV_VECTORS, "every tap has a vector of at least one channel vector");
 
 /* POOL_CONV_T's sums for window pixel q (iy, ix) over its bucket, channel
  * vectors [v0, v0 + nv): per tap t, Σ val[f] · w[f·taps + t, those channels]

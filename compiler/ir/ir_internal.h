@@ -93,6 +93,11 @@ static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
  * channel and window (its shape rule refuses more; passes/pool_grad.c
  * makes no larger one). */
 enum { IR_POOL_ROWS_T_MAX = 64 };
+/* POOL_CONV_T's convolution taps kc·kc at most: its kernel sums each tap's
+ * channel vectors in registers, 24 of them (its shape rule refuses more;
+ * passes/pool_conv.c makes no larger one: a 5x5 kernel stays a dense
+ * convolution). */
+enum { IR_POOL_CONV_T_TAPS_MAX = 24 };
 const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,

@@ -531,6 +531,9 @@ const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
     if (bad == 2 || w->rank != 2 || w->dim[0] != kc * kc * F || n->a.i[5] != 1 || kc < 1 || pc < 0 || pc >= kc || h2 < 1
         || w2 < 1)
         return "pool_conv_t shapes do not match";
+    if (kc * kc > IR_POOL_CONV_T_TAPS_MAX)
+        return "pool_conv_t's convolution has over 24 taps (IR_POOL_CONV_T_TAPS_MAX)";
+    _Static_assert(IR_POOL_CONV_T_TAPS_MAX == 24, "the message above names its value");
     n->shape = *x;
     n->shape.rank = x->rank - 1;
     n->shape.dim[n->shape.rank - 2] = h2 * w2;

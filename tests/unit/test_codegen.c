@@ -766,7 +766,7 @@ static const char implicit_groups_model[] =
 /* Padding skipped: 7 pixels wide, so that a block of A's rows read as
  * patches is one row of output pixels (cg_implicit_row_block: 7 rows on a
  * 12-row tile) and a tap whose image row is all padding is skipped for the
- * block (cg_implicit_tap_skipped), in both forwards and the second's input
+ * block (cg_implicit_tap_in_padding), in both forwards and the second's input
  * gradient.  Its 0 · w terms change no sum: the same bits as the written-out
  * patches, which multiply them.  Batch 5: 35 blocks. */
 static const char implicit_padded_model[] =

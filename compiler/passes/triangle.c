@@ -55,8 +55,17 @@ static Outside either(Outside x, Outside y)
     return (x == OUT_ANY || x == OUT_ZERO) && (y == OUT_ANY || y == OUT_ZERO) ? OUT_ANY : OUT_WILD;
 }
 
-/* Any other op of a and b: finite when both are, else not known to be. */
-static Outside other(Outside a, Outside b) { return either(either(a, OUT_ANY), either(b, OUT_ANY)); }
+static bool finite_out(Outside x) { return x == OUT_ANY || x == OUT_ZERO; }
+
+/* What op makes of a and b beyond the cases zero_where_masked knows:
+ * finite from finite values, 0 included, for an op that keeps them so
+ * (OPF_FINITE); for any other (log, rsqrt, a division, a power) only from
+ * finite values that are not 0 by the program's making; else not known. */
+static Outside made(IrOp op, Outside a, Outside b)
+{
+    bool ok = ir_ops[op].flags & OPF_FINITE ? finite_out(a) && finite_out(b) : a == OUT_ANY && b == OUT_ANY;
+    return ok ? OUT_ANY : OUT_WILD;
+}
 
 /* Whether node m is a constant mask kept(i, j) = q[i] >= k[j], q [T, 1]
  * and k [T'] constant tensors, that keeps exactly j <= i + d in every row i
@@ -118,54 +127,68 @@ static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const 
     for (int i = 0; i < p->n; i++) {
         const IrInstr *in = &p->code[i];
         Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY;
-        bool finite_a = a == OUT_ANY || a == OUT_ZERO, finite_b = b == OUT_ANY || b == OUT_ZERO;
         Outside o;
-        /* the ops a causal softmax and its gradient are made of; any other
-         * is known only to keep finite values finite (`other`) */
+        /* the ops a causal softmax and its gradient are made of; of any
+         * other, what `made` knows */
         switch (in->op) {
         case IR_CONST:
             o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : isfinite(in->f) ? OUT_ANY : OUT_WILD;
             break;
         case IR_SELECT: o = in->a == mk ? out[in->c] : either(b, out[in->c]); break;
-        case IR_MUL: o = (a == OUT_ZERO && finite_b) || (b == OUT_ZERO && finite_a) ? OUT_ZERO : other(a, b); break;
-        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : other(a, b); break;
+        case IR_MUL: o = (a == OUT_ZERO && finite_out(b)) || (b == OUT_ZERO && finite_out(a)) ? OUT_ZERO : made(IR_MUL, a, b); break;
+        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : made(IR_DIV, a, b); break;
+        case IR_ADD: o = a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : made(IR_ADD, a, b); break;
         case IR_SUB:
-            o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : other(a, b);
+            o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF
+                : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO
+                                                 : made(IR_SUB, a, b);
             break;
-        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : other(a, OUT_ANY); break;
+        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : made(IR_EXP, a, OUT_ANY); break;
         case IR_NEG: o = a == OUT_NEG_INF ? OUT_WILD : a; break;
         case IR_STOP_GRAD: o = a; break;
-        case IR_RMAX: o = a == OUT_NEG_INF ? OUT_ANY : other(a, OUT_ANY); break;  /* every row keeps its diagonal */
-        default: o = ir_ops[in->op].flags & OPF_REDUCTION ? other(a, OUT_ANY) : other(a, b); break;
+        case IR_RMAX: o = a == OUT_NEG_INF ? OUT_ANY : made(IR_RMAX, a, OUT_ANY); break;  /* every row keeps its diagonal */
+        default: o = made(in->op, a, ir_ops[in->op].flags & OPF_REDUCTION ? OUT_ANY : b); break;
         }
         out[p->nin + i] = o;
     }
 }
 
+/* What a value owes to operand x's entries outside the triangle, which a
+ * tri_c product leaves 0 (reads_inside): nothing; them through ops finite
+ * at 0 (OPF_FINITE), so that a product with a 0 there is 0; or them through
+ * any other (rsqrt of a 0 left there is inf, and 0·inf no 0). */
+enum { TAINT_NONE, TAINT_FINITE, TAINT_ANY };
+
+static unsigned char max2(unsigned char x, unsigned char y) { return x > y ? x : y; }
+
 /* Whether r's result depends on operand value x only inside the triangle:
  * x's entries outside it reach only a select on the mask's discarded side,
- * or a product with a value 0 there (out), never a reduction (which would
- * carry them into the row's other entries) nor the result. */
-static bool reads_inside(const IrProgram *p, int x, int mk, const Outside *out, bool *taint)
+ * or a product with a value 0 there (out) through ops finite at 0, never a
+ * reduction (which would carry them into the row's other entries) nor the
+ * result. */
+static bool reads_inside(const IrProgram *p, int x, int mk, const Outside *out, unsigned char *taint)
 {
     for (int k = 0; k < p->nin; k++)
-        taint[k] = k == x;
+        taint[k] = k == x ? TAINT_FINITE : TAINT_NONE;
     for (int i = 0; i < p->n; i++) {
         const IrInstr *in = &p->code[i];
-        bool a = in->a >= 0 && taint[in->a], b = in->b >= 0 && taint[in->b], c = in->c >= 0 && taint[in->c];
-        bool t;
+        unsigned char a = in->a >= 0 ? taint[in->a] : 0, b = in->b >= 0 ? taint[in->b] : 0, c = in->c >= 0 ? taint[in->c] : 0;
+        unsigned char t;
         if (ir_ops[in->op].flags & OPF_REDUCTION) {
             if (a)
                 return false;
-            t = false;
+            t = TAINT_NONE;
         } else if (in->op == IR_SELECT) {
             if (a)
                 return false;
-            t = in->a == mk ? c : b || c;
-        } else if (in->op == IR_MUL) {
-            t = (a && out[in->b] != OUT_ZERO) || (b && out[in->a] != OUT_ZERO);
+            t = in->a == mk ? c : max2(b, c);
+        } else if (in->op == IR_MUL) {  /* 0 · a finite value is 0 */
+            t = max2(a == TAINT_FINITE && out[in->b] == OUT_ZERO ? TAINT_NONE : a,
+                     b == TAINT_FINITE && out[in->a] == OUT_ZERO ? TAINT_NONE : b);
         } else {
-            t = a || b || c;
+            t = max2(max2(a, b), c);
+            if (t && !(ir_ops[in->op].flags & OPF_FINITE))
+                t = TAINT_ANY;
         }
         taint[p->nin + i] = t;
     }
@@ -181,7 +204,7 @@ typedef struct Tri {
 } Tri;
 
 /* Records what fused_rows r says of itself and of its operands. */
-static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, bool *taint)
+static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, unsigned char *taint)
 {
     int64_t d;
     int mk = mask_operand(g, r, &d);
@@ -245,7 +268,7 @@ int pass_triangle(IrGraph *g)
         }
     Tri t = {ARENA_ARRAY(g->arena, int64_t, n), ARENA_ARRAY(g->arena, int64_t, n)};
     Outside *out = ARENA_ARRAY(g->arena, Outside, most);
-    bool *taint = ARENA_ARRAY(g->arena, bool, most);
+    unsigned char *taint = ARENA_ARRAY(g->arena, unsigned char, most);
     for (int i = 0; i < n; i++)
         look_at_rows(g, i, &t, out, taint);
     IrUsers users;

@@ -1078,7 +1078,12 @@ static void test_triangle(void)
  * scores, the mask from key places k[] (0, 1, 2, 3 keeps j <= i); the
  * scores also an output when `scores_out`.  Fused, then triangle.c;
  * returns the number of matmuls with a triangle, *tri the scores'. */
-static int causal_graph(const double *keys, bool scores_out, bool negated, IrMmTri *tri)
+/* How causal_graph's P is made: the softmax, of −(x − max) (NaN where
+ * masked), times log of itself (0·−inf where masked), times rsqrt of the
+ * scores (which a tri_c product leaves 0 where masked: 0·inf). */
+enum { P_SOFTMAX, P_NEGATED, P_LOG, P_RSQRT_S };
+
+static int causal_graph(const double *keys, bool scores_out, int how, IrMmTri *tri)
 {
     static const double places[4] = {0, 1, 2, 3};
     begin(IR_F32);
@@ -1089,8 +1094,12 @@ static int causal_graph(const double *keys, bool scores_out, bool negated, IrMmT
     int mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
     int x = ir_add(&g, IR_SELECT, (int[]){mask, s, cnst(-INFINITY)}, 3, NULL, SPAN_NONE);
     int e = bin(IR_SUB, x, un(IR_STOP_GRAD, ir_reduce(&g, IR_RMAX, x, 1u << 2, SPAN_NONE)));
-    e = un(IR_EXP, negated ? un(IR_NEG, e) : e);
+    e = un(IR_EXP, how == P_NEGATED ? un(IR_NEG, e) : e);
     int p = bin(IR_DIV, e, ir_reduce(&g, IR_SUM, e, 1u << 2, SPAN_NONE));
+    if (how == P_LOG)
+        p = bin(IR_MUL, p, un(IR_LOG, p));
+    if (how == P_RSQRT_S)
+        p = bin(IR_MUL, p, un(IR_RSQRT, s));
     out("p", ir_matmul(&g, p, input("v", qs), false, false, SPAN_NONE));
     if (scores_out)
         out("s", s);
@@ -1107,21 +1116,26 @@ static int causal_graph(const double *keys, bool scores_out, bool negated, IrMmT
 /* triangle.c decides from the mask's data and from every reader: q·kᵀ gets
  * tri_c and P·V tri_a_lower; with the scores also an output, P·V alone;
  * with key places 0, 2, 1, 3, whose row 1 keeps columns 0 and 2 (no
- * triangle), none; with exp(−(x − max)), whose masked entries are
- * exp(+inf) and P's there inf/inf = NaN, not 0, q·kᵀ alone (review: neg
- * passed −inf on as −inf). */
+ * triangle), none.  Values the program makes infinite where masked (the
+ * reviews): with exp(−(x − max)), inf/inf = NaN there, and with P·log(P),
+ * 0·−inf, q·kᵀ alone; with P·rsqrt(S), whose S a tri_c product would leave
+ * 0 there (0·inf), P·V alone. */
 static void test_triangle_readers(void)
 {
     static const double causal[4] = {0, 1, 2, 3}, crossed[4] = {0, 2, 1, 3};
     IrMmTri tri;
-    CU_ASSERT_EQUAL(causal_graph(causal, false, false, &tri), 2);
+    CU_ASSERT_EQUAL(causal_graph(causal, false, P_SOFTMAX, &tri), 2);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
-    CU_ASSERT_EQUAL(causal_graph(causal, true, false, &tri), 1);
+    CU_ASSERT_EQUAL(causal_graph(causal, true, P_SOFTMAX, &tri), 1);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
-    CU_ASSERT_EQUAL(causal_graph(crossed, false, false, &tri), 0);
+    CU_ASSERT_EQUAL(causal_graph(crossed, false, P_SOFTMAX, &tri), 0);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
-    CU_ASSERT_EQUAL(causal_graph(causal, false, true, &tri), 1);
-    CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
+    for (int how = P_NEGATED; how <= P_LOG; how++) {
+        CU_ASSERT_EQUAL(causal_graph(causal, false, how, &tri), 1);
+        CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
+    }
+    CU_ASSERT_EQUAL(causal_graph(causal, false, P_RSQRT_S, &tri), 1);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
 }
 
 /* The shape rule takes a triangle (ir_mm_tri) on a plain product of

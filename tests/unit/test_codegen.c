@@ -992,10 +992,11 @@ static void test_causal_triangle(void)
 /* A causal mask with an offset: keys at j − 1, so row i keeps j <= i + 1
  * (d = 1; lower_attention's own mask has d = 0).  By hand, q, k, v [B, T,
  * 32]: softmax(select(mask, q·kᵀ, −inf)) · v, fused; the triangle pass
- * gives q·kᵀ tri_c +1 and P·V tri_a_lower +1, and the code agrees with the
- * interpreter on 1 and 2 threads, in f32 and f64 at T = 40 .. 96: a k range
- * that left d out would drop column i + 1 of every block's last row, and a
- * vector count, where that column starts a vector (which rows make a block
+ * gives q·kᵀ tri_c +1, P·V tri_a_lower +1 and Pᵀ·V tri_a_upper +1, and the
+ * code agrees with the interpreter on 1 and 2 threads, in f32 and f64 at
+ * T = 40 .. 96: a k range that left d out would drop column i + 1 of every
+ * block's last row (or row i − 1 of its first), and a vector count, where
+ * that column starts a vector (which rows make a block
  * depends on T and the type, tri_mr: four of the twelve have one). */
 static void check_causal_offset(IrType type, int64_t T, double tol)
 {
@@ -1021,9 +1022,10 @@ static void check_causal_offset(IrType type, int64_t T, double tol)
     int e = ir_unary(&g, IR_EXP, ir_binary(&g, IR_SUB, x, m, SPAN_NONE), SPAN_NONE);
     int p = ir_binary(&g, IR_DIV, e, ir_reduce(&g, IR_SUM, e, 1u << 2, SPAN_NONE), SPAN_NONE);
     ir_output(&g, "o", ir_matmul(&g, p, v, false, false, SPAN_NONE), OUT_PREDICTION, -1);
+    ir_output(&g, "ot", ir_matmul(&g, p, v, true, false, SPAN_NONE), OUT_PREDICTION, -1);  /* Pᵀ·v, as Pᵀ·dO */
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     CU_ASSERT_FATAL(pass_fuse(&g) > 0);
-    CU_ASSERT_EQUAL_FATAL(pass_triangle(&g), 2);
+    CU_ASSERT_EQUAL_FATAL(pass_triangle(&g), 3);
     CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
     for (int i = 0; i < g.n; i++)  /* else this tests d = 0 */
         if (g.nodes[i].op == IR_MATMUL)

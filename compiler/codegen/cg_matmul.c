@@ -995,15 +995,20 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
     }
 }
 
+/* The microkernel's tile, as k_step takes it. */
+typedef struct Tile {
+    int MR, NV, bstep, VW;
+    LLVMTypeRef vec;
+    LLVMValueRef (*accp)[CG_TILE_MAX_NRV];
+} Tile;
+
 /* What a tile's k loop reads (cg_matmul_body). */
 typedef struct KLoop {
     LLVMValueRef bpanel;  /* op(B)'s panel at the chunk's row 0; b_rows: its rows' pointers */
     bool b_rows;
     const LLVMValueRef *arow;  /* op(A)'s MR rows at the chunk's column 0 */
     LLVMValueRef astep;        /* op(A)'s next k: astep elements on */
-    int MR, bstep, VW;
-    LLVMTypeRef vec;
-    LLVMValueRef (*accp)[CG_TILE_MAX_NRV];
+    Tile t;
 } KLoop;
 
 /* The microkernel over k in [lo, hi) of the chunk, on the tile's first nv
@@ -1018,11 +1023,12 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
     if (kl->b_rows) {  /* a row in the padding adds nothing: skipped */
         LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_run");
         next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_next");
-        LLVMBuildCondBr(c->b, cg_implicit_b_row_skipped(c, brow, nv * kl->VW), next, run);
+        LLVMBuildCondBr(c->b, cg_implicit_b_row_skipped(c, brow, kl->t.NV * kl->t.VW), next, run);  /* the padding's NR */
         LLVMPositionBuilderAtEnd(c->b, run);
     }
-    k_step(c, brow, kl->b_rows ? cg_i64(c, 0) : lk.iv, kl->arow, LLVMBuildNSWMul(c->b, lk.iv, kl->astep, "ak"), kl->MR, nv,
-           kl->bstep, kl->VW, kl->vec, kl->accp);
+    const Tile *t = &kl->t;
+    k_step(c, brow, kl->b_rows ? cg_i64(c, 0) : lk.iv, kl->arow, LLVMBuildNSWMul(c->b, lk.iv, kl->astep, "ak"), t->MR, nv,
+           t->bstep, t->VW, t->vec, t->accp);
     if (next) {
         LLVMBuildBr(c->b, next);
         LLVMPositionBuilderAtEnd(c->b, next);
@@ -1119,17 +1125,17 @@ static int tri_mr(Cg *c, int v, int64_t m)
  * a loop for each count; the others keep their accumulators' 0, which the
  * epilogue stores (the GPT's Q·Kᵀ in blocks of 8 rows: 20 vectors of 32
  * for 64 × 64, tri_mr). */
-static void tri_k_loops(Cg *c, int v, const KLoop *kl, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef k0, LLVMValueRef kn,
-                        int NV)
+static void tri_k_loops(Cg *c, int v, const KLoop *kl, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef k0, LLVMValueRef kn)
 {
+    int NV = kl->t.NV;
     LLVMValueRef lo, hi;
-    tri_k_range(c, v, i0, kl->MR, k0, kn, &lo, &hi);
+    tri_k_range(c, v, i0, kl->t.MR, k0, kn, &lo, &hi);
     if (ir_mm_tri(N(c, v)) != IR_MM_TRI_C) {
         k_loop(c, kl, lo, hi, NV);
         return;
     }
     LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tri_done");
-    LLVMValueRef sw = LLVMBuildSwitch(c->b, tri_vectors(c, v, i0, kl->MR, j0, kl->VW, NV), after, (unsigned)NV);
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, tri_vectors(c, v, i0, kl->t.MR, j0, kl->t.VW, NV), after, (unsigned)NV);
     for (int w = 1; w <= NV; w++) {
         LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tri_vectors");
         LLVMAddCase(sw, cg_i64(c, w), bb);
@@ -1139,13 +1145,6 @@ static void tri_k_loops(Cg *c, int v, const KLoop *kl, LLVMValueRef i0, LLVMValu
     }
     LLVMPositionBuilderAtEnd(c->b, after);
 }
-
-/* The microkernel's tile, as k_step takes it. */
-typedef struct Tile {
-    int MR, NV, bstep, VW;
-    LLVMTypeRef vec;
-    LLVMValueRef (*accp)[CG_TILE_MAX_NRV];
-} Tile;
 
 /* k steps [0, kn) of the tile on rows [r0, r1) only */
 static void steps_on_rows(Cg *c, LLVMValueRef bpanel, int64_t kn, const LLVMValueRef *arow, int r0, int r1, const Tile *t)
@@ -1560,8 +1559,8 @@ void cg_matmul_body(Cg *c, int v)
         tap_steps(c, v, tb, trow, tapc, &tile_at);
         cg_loop_end(c, &lt);
     } else {
-        KLoop kl = {bpanel, b_rows, arow, astep, MR, bstep, VW, vec, accp};
-        tri_k_loops(c, v, &kl, i0, j0, k0, kn, NV);
+        KLoop kl = {bpanel, b_rows, arow, astep, {MR, NV, bstep, VW, vec, accp}};
+        tri_k_loops(c, v, &kl, i0, j0, k0, kn);
     }
 
     /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */

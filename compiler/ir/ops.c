@@ -350,8 +350,8 @@ const char *shp_matmul(const IrGraph *g, IrNode *n)
 {
     if (in_type(g, n, 0) == IR_I32 || in_type(g, n, 1) == IR_I32)
         return "matmul operands must be real";
-    const char *why = tri_check(g, n);
-    return why ? why : matmul_result(g, n);
+    const char *why = matmul_result(g, n);  /* first: tri_check's fold test reads the result's shape */
+    return why ? why : tri_check(g, n);
 }
 
 const char *shp_gather(const IrGraph *g, IrNode *n)
@@ -556,6 +556,6 @@ const char *shp_matmul_epi(const IrGraph *g, IrNode *n)
 {
     if (!n->a.prog || n->nin < 2)
         return "matmul_epi needs two operands and a program";
-    const char *why = tri_check(g, n);
-    return why ? why : matmul_result(g, n);
+    const char *why = matmul_result(g, n);
+    return why ? why : tri_check(g, n);
 }

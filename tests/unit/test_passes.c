@@ -1156,6 +1156,17 @@ static void test_triangle_verify(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(why);
     ASSERT_STR(why, "node %4 (matmul): a triangle is for a plain matmul of matrices: not lead, folded or patches");
     end();
+    /* and when a pass builds such a node (ir_add runs the shape rule on a
+     * node whose shape is not known yet: the fold test needs the result's) */
+    begin(IR_F32);
+    q = input("q", (IrShape){3, {IR_BATCH, 4, 3}});
+    int w = param("w", (IrShape){2, {3, 5}});
+    IrAttr a = {0};
+    ir_mm_set_tri(&a, IR_MM_TRI_A_LOWER, 0);
+    CU_ASSERT(ir_add(&g, IR_MATMUL, (int[]){q, w}, 2, &a, SPAN_NONE) < 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
+    ASSERT_STR(ir_error(&g), "matmul: a triangle is for a plain matmul of matrices: not lead, folded or patches");
+    end();
 }
 
 static const TestCase tests[] = {

@@ -852,9 +852,7 @@ void eval_pool_conv_t(IrEval *ev, int node)
             for (int64_t ox = 0; ox < g.wo; ox++)
                 for (int64_t f = 0; f < g.c; f++) {
                     int64_t px = clwin_argmax(&g, x, pl, oy, ox, f), at = (pl * g.h * g.w + px) * g.c + f;
-                    double v = y[((pl * g.ho + oy) * g.wo + ox) * g.c + f];
-                    if (ir_pool_relu(n))
-                        v = sc_mul(v, sc_gt(x[at], 0, 0, 0), 0, 0);
+                    double v = pooled_grad(n, y[((pl * g.ho + oy) * g.wo + ox) * g.c + f], x[at]);
                     for (int64_t t = 0; t < kc * kc; t++) {
                         int64_t py = px / g.w - t / kc + pc, qx = px % g.w - t % kc + pc;
                         if (py < 0 || py >= h2 || qx < 0 || qx >= w2)

@@ -81,8 +81,10 @@
  *             (idle.c), runs on one thread again for BUDGET_MIN without a
  *             probe: another process holds the other CPUs, and a probe
  *             would only give it PROBE steps on the threads to lose, each
- *             at the risk of a stall (beside `yes` on the 2-CPU Zen 4, the
- *             default's only cost against --threads 1 was its probes).  The
+ *             at the risk of a stall (beside `yes` on the 2-CPU Zen 4 a
+ *             step on one thread took as long as on an idle machine, the
+ *             MLP's 0.32-0.35 ms, so the steps the default ran otherwise
+ *             were its only difference from --threads 1).  The
  *             test costs one read of /proc/stat per run on one thread, so
  *             the next comes after BUDGET_MIN: when the other process goes,
  *             the threads get a probe within half a second.  The warm-up
@@ -133,7 +135,9 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
 #define STALL_MIN 1e-3
 /* CPUs' worth of idle time through a run on one thread below which no
  * thread could have had a CPU of its own: the other CPUs were busy at least
- * half of the time (beside `yes` on 2 CPUs, 0.0-0.1; idle, 0.9-1.0). */
+ * half of the time.  On the 2-CPU Zen 4 VM (session 32) the whole machine
+ * read 1.99 CPUs idle over a second with nothing running and 1.00 beside
+ * `yes`: with the trainer on one thread, about 1 and 0. */
 #define FREE_MIN 0.5
 /* Clock ticks a CPU (USER_HZ, 100 a second) that a reading must span to
  * tell: the warm-up's two steps of the GPT (0.24 s) do, the MLP's (1 ms)
@@ -191,23 +195,28 @@ static void start_run(RtPace *s, int serial)
 
 /* Whether less than FREE_MIN of a CPU sat idle since this run on one thread
  * (or the warm-up) began, over at least TICKS_MIN a CPU; false when that is
- * not known. */
-static bool no_cpu_free(RtPace *s)
+ * not known.  *now: the reading, for the next run to start from. */
+static bool no_cpu_free(RtPace *s, RtCpuTicks *now)
 {
-    RtCpuTicks now;
-    if (!s->at_known || s->ticks(&now) != 0 || now.total - s->at.total < TICKS_MIN * now.cpus)
+    if (!s->at_known || s->ticks(now) != 0 || now->total - s->at.total < TICKS_MIN * now->cpus)
         return false;
-    double idle = rt_cpus_idle(&s->at, &now);
+    double idle = rt_cpus_idle(&s->at, now);
     return idle >= 0 && idle < FREE_MIN;
 }
 
-/* One thread runs again for BUDGET_MIN: no CPU sat idle. */
-static void skip_probe(RtPace *s)
+/* One thread runs again for BUDGET_MIN from the reading `now`: no CPU sat idle. */
+static void skip_probe(RtPace *s, const RtCpuTicks *now)
 {
     s->skipped++;
-    start_run(s, 1);
+    s->phase = RT_PACE_RUN;
+    s->serial = 1;
+    s->n = 0;
+    s->elapsed = 0;
+    s->at = *now;  /* the reading no_cpu_free just took: no second one */
+    s->at_known = 1;
     s->budget = BUDGET_MIN;
 }
+
 
 /* The probe is over: `serial` won, by the medians `par` on the threads and
  * `one` on one thread (both 0 when a stall decided it); run the winner.
@@ -276,6 +285,7 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
 {
     if (!s->on || !comparable)
         return;
+    RtCpuTicks now;  /* no_cpu_free's reading, when it takes one */
     /* The run's first step on the threads is no test of stalls: the
      * workers' scratch arenas grow in it and they touch their memory for
      * the first time (an idle Zen 4 VM's MLP waited 280 us on them in a
@@ -297,8 +307,8 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     case RT_PACE_WARMUP:
         if (++s->n < WARMUP)
             return;
-        if (no_cpu_free(s))
-            skip_probe(s);
+        if (no_cpu_free(s, &now))
+            skip_probe(s, &now);
         else
             start_probe(s);
         return;
@@ -320,8 +330,8 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
             return;
         }
         if (s->n >= RUN_MIN && s->elapsed >= s->budget) {
-            if (s->serial && no_cpu_free(s)) {  /* a probe could only lose */
-                skip_probe(s);
+            if (s->serial && no_cpu_free(s, &now)) {  /* a probe could only lose */
+                skip_probe(s, &now);
                 return;
             }
             s->stalled_runs = s->serial ? s->stalled_runs : 0;  /* a stretch on the threads ended clean */

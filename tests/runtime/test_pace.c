@@ -426,7 +426,7 @@ static void test_chose_one(void)
  * later, of which `fake_idle` CPUs' worth sat idle; fake_fails: it cannot
  * be read. */
 static double fake_idle, fake_step = 100;
-static int    fake_fails;
+static int    fake_fails, fake_reads;
 static RtCpuTicks fake_now = {.cpus = 2};
 
 /* Idle CPUs as given, 100 ticks a CPU a reading, readable. */
@@ -439,6 +439,7 @@ static void fake_reset(double idle)
 
 static int fake_ticks(RtCpuTicks *t)
 {
+    fake_reads++;
     if (fake_fails)
         return -1;
     fake_now.total += 2 * fake_step;
@@ -477,9 +478,11 @@ static void test_no_cpu_no_probe(void)
     CU_ASSERT_DOUBLE_EQUAL_FATAL(s.budget, 1.0, 1e-12);
     CU_ASSERT_EQUAL(s.skipped, 0);
     fake_idle = 0.05;  /* busy: a twentieth of a CPU idle */
+    int reads = fake_reads;
     CU_ASSERT_EQUAL(feed(&s, 2990, 2e-3, 1e-3), 2990);  /* the 1 s run, then runs of 0.5 s */
     CU_ASSERT_EQUAL(s.probes, 2);                       /* no probe */
     CU_ASSERT_EQUAL(s.skipped, 4);                      /* at 1, 1.5, 2 and 2.5 s */
+    CU_ASSERT_EQUAL(fake_reads - reads, 4);             /* one reading a run: it starts the next */
     CU_ASSERT_DOUBLE_EQUAL(s.budget, 0.5, 1e-12);
     fake_idle = 0.95;  /* the other process is gone */
     int steps = steps_until_probes(&s, 3, 2000);

@@ -128,9 +128,11 @@ enum { TAP_ROWS_UNROLLED_K = 5 };  /* up to 5×5 taps written out (cg_implicit_t
  * once, tap (ky, kx) is at the window's corner plus the constant (ky·w +
  * kx)·C, and whether it is inside is its row's test and its column's (k + k
  * range tests a row, not k·k).  tap_row for each tap took about 12
- * instructions a pointer: 4.5% of the MNIST CNN's second convolution's
- * samples and 5.5% of its input gradient's, outside the FMA loop.  The
- * pointers are tap_row's: the same reals read, the same bits. */
+ * instructions a pointer.  The training step did not change (the out-of-
+ * order core overlapped that work with the FMAs); the evaluation's first
+ * convolution, whose taps are one k step each, went from 692 to 542
+ * samples (bench/README, session 32, cnn stream).  The pointers are
+ * tap_row's: the same reals read, the same bits. */
 static void taps_written_out(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef r, int MR, LLVMValueRef zero,
                              LLVMValueRef rows)
 {

@@ -145,8 +145,9 @@ typedef enum IrOpFlag {
                                * memory plan shares the bytes then (ALLREDUCE, which the runtime writes) */
     OPF_CALL = 1 << 11,       /* a runtime call, not a kernel: the step's entry calls the runtime where it
                                * stands (ALLREDUCE: cg_module.c make_entry) */
-    OPF_FINITE = 1 << 12,     /* finite for finite operands, 0 included (not LOG, RSQRT, DIV, POW): what
-                               * passes/triangle.c may assume of a value made from a 0 */
+    OPF_FINITE = 1 << 12,     /* finite for finite operands, 0 included, overflow aside (not LOG, SQRT of a
+                               * negative, RSQRT, DIV, POW): what passes/triangle.c may assume of a
+                               * value made from a 0 */
 } IrOpFlag;
 
 struct IrGradCtx;

@@ -83,9 +83,9 @@ static inline bool ir_same_window(const IrNode *a, const IrNode *b)
 {
     return a->a.i[0] == b->a.i[0] && a->a.i[1] == b->a.i[1] && a->a.i[2] == b->a.i[2];
 }
-/* POOL_MAX, POOL_MAX_T and POOL_ROWS_T: i[3] = 1 when a relu is folded in
+/* POOL_MAX, POOL_MAX_T, POOL_ROWS_T and POOL_CONV_T: i[3] = 1 when a relu is folded in
  * (passes/pool_relu.c): POOL_MAX(x, x) writes relu of each window's maximum;
- * POOL_MAX_T and POOL_ROWS_T weigh y by (that maximum > 0), relu's backward.
+ * the others weigh y by (that maximum > 0), relu's backward.
  * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
 static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }

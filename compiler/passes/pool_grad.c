@@ -8,8 +8,9 @@
  *                                          window's maximum, zeros elsewhere
  *     dW = rowsᵀ · d, db = sum(d)          over the batch and the pixels
  * and d ([B, 28, 28, 32], 6.4 MB at batch 64, three quarters zeros) is
- * written once and read twice: with the bias sum and the product, 1.54 ms
- * of a step's CPU at one thread (bench/README, session 30, cnn stream).  pool_rows_t(x, g, rows) finds each window's
+ * written once and read twice: with the bias sum and the product, the
+ * three kernels took 1.54 ms of a step's CPU at one thread (bench/README,
+ * session 30, cnn2 stream, at load 4-5).  pool_rows_t(x, g, rows) finds each window's
  * maximum as pool_max_t does and adds g · rows[that pixel, t] into [T + 1,
  * C] per example (row T: g, the bias): d is never written.  The pattern:
  *     t = pool_max_t(x, g)  (a relu folded in or not), r = reshape(t)

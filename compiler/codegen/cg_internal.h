@@ -215,6 +215,9 @@ bool         cg_implicit_b_rows_fit(Cg *c, int v, int NR);
 void         cg_implicit_b_rows(Cg *c, int v, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
                                 LLVMValueRef p_hi, int NR, LLVMValueRef rows);
 LLVMValueRef cg_implicit_b_row_skipped(Cg *c, LLVMValueRef brow, int NR);  /* at the zeros */
+/* Whether product v's image has padding: else no row or tap pointer is at
+ * the zeros, and the tests above need not be made. */
+bool         cg_implicit_padded(Cg *c, int v);
 
 /* cg_inplace.c: updates written over the values they replace.
  * cg_inplace_plan: per node of g (alias: the plan's views), the update

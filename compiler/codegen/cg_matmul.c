@@ -293,13 +293,6 @@ static LLVMValueRef byte_at(Cg *c, LLVMValueRef base, LLVMValueRef bytes)
     return LLVMBuildGEP2(c->b, c->t_i8, base, &bytes, 1, "");
 }
 
-
-/* a·b + acc, lane by lane, on vectors of type vec (llvm.fma). */
-static LLVMValueRef vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc)
-{
-    return cg_vec_fma(c, vec, a, b, acc);
-}
-
 /* A hint to load the line at ptr into the caches (llvm.prefetch: read,
  * kept in all levels, data); no fault, whatever ptr is. */
 static void prefetch(Cg *c, LLVMValueRef ptr)
@@ -470,7 +463,7 @@ static void dot_step(Cg *c, DotRows *d, int q, LLVMValueRef kk)
         LLVMValueRef wv = LLVMBuildLoad2(c->b, d->vec, cg_elem_ptr(c, d->b, LLVMBuildNSWAdd(c->b, d->wrow[s], kk, "")), "wv");
         LLVMSetAlignment(wv, align);
         LLVMValueRef cur = LLVMBuildLoad2(c->b, d->vec, d->acc[s][q], "");
-        LLVMBuildStore(c->b, vec_fma(c, d->vec, xv, wv, cur), d->acc[s][q]);
+        LLVMBuildStore(c->b, cg_vec_fma(c, d->vec, xv, wv, cur), d->acc[s][q]);
     }
 }
 
@@ -963,7 +956,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
                                     : cg_load(c, a, LLVMBuildNSWAdd(c->b, a0, asrc, ""));
     LLVMValueRef w = ir_mm_patches(n) == IR_MM_PATCHES_B ? cg_implicit_load(c, v, lk.iv, lc.iv)
                                     : cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
-    LLVMBuildStore(c->b, vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
+    LLVMBuildStore(c->b, cg_vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
     cg_loop_end(c, &lk);
     epi_store(c, v, &epi, crow, lc.iv, LLVMBuildLoad2(c->b, c->t_real, acc, "y"));
     cg_loop_end(c, &lc);
@@ -990,7 +983,7 @@ static void k_step(Cg *c, LLVMValueRef bpanel, LLVMValueRef k, const LLVMValueRe
         splat = LLVMBuildShuffleVector(c->b, splat, LLVMGetUndef(vec), LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)VW)), "aa");
         for (int h = 0; h < NV; h++) {
             LLVMValueRef cur = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
-            LLVMBuildStore(c->b, vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
+            LLVMBuildStore(c->b, cg_vec_fma(c, vec, splat, bv[h], cur), accp[r][h]);
         }
     }
 }
@@ -1006,6 +999,7 @@ typedef struct Tile {
 typedef struct KLoop {
     LLVMValueRef bpanel;  /* op(B)'s panel at the chunk's row 0; b_rows: its rows' pointers */
     bool b_rows;
+    bool b_padded;             /* b_rows of an image with padding: some are at its zeros */
     const LLVMValueRef *arow;  /* op(A)'s MR rows at the chunk's column 0 */
     LLVMValueRef astep;        /* op(A)'s next k: astep elements on */
     Tile t;
@@ -1020,7 +1014,7 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
     LLVMValueRef brow = kl->b_rows ? LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, kl->bpanel, &lk.iv, 1, ""), "b_row")
                                    : kl->bpanel;
     LLVMBasicBlockRef next = NULL;
-    if (kl->b_rows) {  /* a row in the padding adds nothing: skipped */
+    if (kl->b_padded) {  /* a row in the padding adds nothing: skipped */
         LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_run");
         next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "b_row_next");
         LLVMBuildCondBr(c->b, cg_implicit_b_row_skipped(c, brow, kl->t.NV * kl->t.VW), next, run);  /* the padding's NR */
@@ -1560,7 +1554,7 @@ void cg_matmul_body(Cg *c, int v)
         tap_steps(c, v, tb, trow, tapc, &tile_at);
         cg_loop_end(c, &lt);
     } else {
-        KLoop kl = {bpanel, b_rows, arow, astep, {MR, NV, bstep, VW, vec, accp}};
+        KLoop kl = {bpanel, b_rows, b_rows && cg_implicit_padded(c, v), arow, astep, {MR, NV, bstep, VW, vec, accp}};
         tri_k_loops(c, v, &kl, i0, j0, k0, kn);
     }
 

@@ -903,7 +903,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
                     (long long)one_thread_steps);
             if (pace.skipped)
-                fprintf(L.log, " or with no other CPU idle, %d probes skipped", pace.skipped);
+                fprintf(L.log, " or with no other CPU idle, %d probe%s skipped", pace.skipped, pace.skipped == 1 ? "" : "s");
             fprintf(L.log, "; %d stalled, %d of them paid)", pace.stalls, pace.paid);
         }
         int64_t caller_claims, worker_claims;

@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "include/nnc_runtime.h"
+#include "pool_trace.h"
 #include "rt_internal.h"
 
 /* Rounds of the pause instruction before a wait goes to sleep: some tens of
@@ -323,6 +324,7 @@ static void *worker_main(void *v)
         while ((i = take_claim(p)) >= 0) {
             int64_t claims = p->claims;
             w->call = p->call;
+            rt_trace_worker_claim(p);
             run_claim(p, i);
             atomic_store_explicit(&w->claims, atomic_load_explicit(&w->claims, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
@@ -448,10 +450,13 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
         if (p) {
             next_call(p);
             p->in_call = true;
+            rt_trace_begin(p, task, n, 1, 0, TRACE_ONE);
         }
         task(arg, 0, n);
-        if (p)
+        if (p) {
             p->in_call = false;
+            rt_trace_end(p);
+        }
         return;
     }
     int64_t claims = claims_for(n, T);
@@ -459,10 +464,12 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     if (solo) {
         next_call(p);
         p->in_call = true;
+        rt_trace_begin(p, task, n, claims, 0, TRACE_SOLO);
         for (int64_t i = 0; i < claims; i++)
             run_one_claim(task, arg, n, claims, i);
         p->in_call = false;
         p->caller_claims += claims;
+        rt_trace_end(p);
         return;
     }
     /* The workers read these only after a claim, and all claims of the
@@ -475,6 +482,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     p->in_call = true;
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     atomic_store_explicit(&p->left, claims, memory_order_release);
+    rt_trace_begin(p, task, n, claims, atomic_load_explicit(&p->sleepers, memory_order_relaxed), TRACE_THREADS);
     double start = rt_now();
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
     LongTask *known = &p->long_task[task_slot(task, n)];
@@ -502,6 +510,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
         }
     }
     p->caller_claims += mine;
+    rt_trace_caller_done(p, mine);
     if (!mine || atomic_fetch_add_explicit(&p->finished, mine, memory_order_acq_rel) + mine != claims) {
         double worked = rt_now();
         wait_finished(p, claims);
@@ -520,6 +529,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
         p->solo_next = 0;
     }
     p->in_call = false;
+    rt_trace_end(p);
 }
 
 void rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg) { parallel(p, n, task, arg, true); }

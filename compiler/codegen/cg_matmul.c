@@ -124,27 +124,26 @@ static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
     return kc;
 }
 
-/* The packed op(B) a thread keeps for the rest of a call, at most: every
- * chunk of K in a slot of its own, so that the thread's next claim of the
- * same call (rt_parallel hands out several per thread) packs nothing again.
- * Above this (a weight's gradient over many examples) one slot is reused
- * chunk after chunk, as each chunk is packed anyway. */
-enum { KEEP_PACKED_BYTES = 4 << 20 };
-
-/* A claim packs all of its panels of a chunk before its items
- * (claim_packs_panels) when they take at most this many bytes; a wider
+/* The packed op(B) a thread keeps for the rest of a call, at most (the
+ * CPU's keep_packed_bytes, cg_tune.c): every chunk of K in a slot of its
+ * own, so that the thread's next claim of the same call (rt_parallel hands
+ * out several per thread) packs nothing again.  Above it (a weight's
+ * gradient over many examples) one slot is reused chunk after chunk, as
+ * each chunk is packed anyway.
+ *
+ * A claim packs all of its panels of a chunk before its items
+ * (claim_packs_panels) when they take at most claim_pack_bytes; a wider
  * claim packs each item's panel as it comes.  Packed whole, a chunk of a
  * [8, 50000] weight gradient's op(B) would be written out (50 MB) and read
  * back, where a panel at a time stays in L1.  The largest measured to
  * pay, the MNIST CNN's dense layer on one thread, is 1.6 MB a chunk (98
- * panels x 128 deep x 32 reals); 4 MB is a margin above it, not measured. */
-enum { CLAIM_PACK_BYTES = 4 << 20 };
-
-/* Panels a non-transposed op(B) is copied into side by side, row after row
- * (cg_matmul_body): each row's PACK_GROUP · NR reals are contiguous in B,
- * and the panels written, kn · NR reals apart (8-32 KB: one L1 set), stay
- * fewer than L1's 12 ways. */
-enum { PACK_GROUP = 8 };
+ * panels x 128 deep x 32 reals); Zen 4's 4 MB is a margin above it, not
+ * measured.
+ *
+ * A non-transposed op(B) is copied pack_group panels side by side, row
+ * after row (pack_rows): each row's pack_group · NR reals are contiguous
+ * in B, and the panels written, kn · NR reals apart (8-32 KB: one L1 set),
+ * are no more streams than L1 has ways (8 on Zen 4). */
 
 /* Whether this claim is the whole call (one thread): then no later claim
  * of the call can use a kept chunk, and one slot reused chunk after chunk
@@ -749,19 +748,19 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
     cg_loop_end(c, &pp);
 }
 
-/* B's rows at least PREFETCH_ROW_BYTES long are copied with a prefetch of
- * the same columns PREFETCH_ROWS rows on: a page of 4 KB then holds at most
+/* B's rows at least prefetch_row_bytes long (the CPU's row, cg_tune.c:
+ * 2 KB) are copied with a prefetch of the same columns prefetch_rows rows
+ * on (8; none when 0): a page of 4 KB then holds at most
  * two of the rows a panel's copy reads, and the hardware's prefetchers,
  * which follow a stride within a page, do not run ahead of it.  The GPT's
  * dense_1 weight gradient (rows of 2 KB, 4 MB from memory a call) spent
  * 14% of its samples on the copy's loads, copied panel by panel or a
  * claim's panels together (claim_packs_panels); with 8 rows ahead (or 4)
  * its kernel took 0.97 of the samples (perf, fewest of 4 rounds, load 4).
- * Only for a B of PREFETCH_B_BYTES and more at the plan's batch, one that
- * no L2 holds: the MNIST MLP's x [64, 784] (200 KB, rows of 3 KB) comes
- * from L2, and its weight gradient took 1.01 of the time with the hints,
- * 0.99 without. */
-enum { PREFETCH_ROW_BYTES = 2048, PREFETCH_ROWS = 8, PREFETCH_B_BYTES = 1 << 20 };
+ * Only for a B of prefetch_b_bytes and more at the plan's batch (Zen 4's
+ * L2, 1 MB), one that no L2 holds: the MNIST MLP's x [64, 784] (200 KB,
+ * rows of 3 KB) comes from L2, and its weight gradient took 1.01 of the
+ * time with the hints, 0.99 without. */
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = B [K, n] row-major (operand b at
  * b0) into its panels [p_lo, p_hi) of NR columns, k-major:
@@ -773,14 +772,16 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
     LLVMValueRef Nn = cg_i64(c, n), zero = cg_real(c, 0);
-    bool ahead = n * (int64_t)real_size(c) >= PREFETCH_ROW_BYTES
-                 && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= PREFETCH_B_BYTES;
+    const CgTune *t = c->tune;
+    int group = t->pack_group, ahead_rows = t->prefetch_rows;
+    bool ahead = ahead_rows > 0 && n * (int64_t)real_size(c) >= t->prefetch_row_bytes
+                 && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= t->prefetch_b_bytes;
     /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
      * reals, copied as vectors (selected element by element, LLVM made
      * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
      * the last panel, when n is not a multiple of NR, element by element.
-     * Row by row, PACK_GROUP panels at a time: B is read in runs of
-     * PACK_GROUP·NR reals.  Panel by panel, each row's NR reals came n
+     * Row by row, pack_group panels at a time: B is read in runs of
+     * pack_group·NR reals.  Panel by panel, each row's NR reals came n
      * apart, a stride the prefetchers follow worse: the GPT's weight
      * gradients over [2048, 512] and [2048, 128] (the copy a fifth of the
      * kernel) took 0.93-0.97 and 0.98-1.00 of the time.  Every panel of
@@ -792,19 +793,19 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
     int64_t whole = n / NR;
     LLVMValueRef wp_hi = cg_imin(c, p_hi, cg_i64(c, whole), "");
     if (whole > 0) {
-        LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
-                                            cg_i64(c, PACK_GROUP), "groups");
+        LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, group - 1), ""),
+                                            cg_i64(c, group), "groups");
         CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
-        LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
+        LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, group), ""), "g0");
         CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
-        LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
+        LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, group), ""), wp_hi, "");
         CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
         LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
         LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
         for (int h = 0; h < NR / VW; h++) {
-            if (ahead)  /* the same columns PREFETCH_ROWS rows on */
-                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + PREFETCH_ROWS * n), ""), "")));
+            if (ahead)  /* the same columns prefetch_rows rows on */
+                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + ahead_rows * n), ""), "")));
             LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
             LLVMSetAlignment(x, align);
             LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
@@ -1232,8 +1233,8 @@ static bool b_in_place(Cg *c, int v, const Mm *mm)
  * the GPT's dense_1 weight gradient, [128, 512] = gᵀ [128, 2048]·h [2048,
  * 512], rows of 2 KB, that copy from memory was 15% of the kernel (perf
  * annotate); a claim's panels side by side are read in runs of up to
- * PACK_GROUP·NR reals (pack_rows), all of a chunk's rows on one thread.
- * With the prefetch (PREFETCH_ROWS) the kernel took 0.96-0.99 of the
+ * pack_group·NR reals (pack_rows), all of a chunk's rows on one thread.
+ * With the prefetch (prefetch_rows) the kernel took 0.96-0.99 of the
  * session's start's samples in four runs (one thread, fewest of 4-8
  * rounds, load 2-4; the MNIST MLP's weight gradient 0.99, the MNIST CNN's
  * dense layer's products 0.95 and 0.96).  The same panels hold the same
@@ -1313,7 +1314,7 @@ void cg_matmul_body(Cg *c, int v)
      *   [0, 64)        the number of the call that last wrote the tags
      *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
      *   packB          `slots` slots of kc × panels × NR reals
-     * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
+     * One slot per chunk of K when they all fit in keep_packed_bytes: then a
      * thread packs each chunk of op(B) once per call, however many claims
      * it runs; else one slot, packed again for each chunk.  Tags written by
      * an earlier call (or another kernel) are forgotten at the first claim.
@@ -1324,7 +1325,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
-                                      cg_i64(c, KEEP_PACKED_BYTES), "keep");
+                                      cg_i64(c, c->tune->keep_packed_bytes), "keep");
     keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
     /* a claim that packs its own panels never reads the tags: one slot,
      * written again chunk after chunk, not a fresh one per chunk */
@@ -1393,7 +1394,7 @@ void cg_matmul_body(Cg *c, int v)
     if (claim_packs) {
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), kn, ""),
                                              cg_i64(c, NR * (int64_t)real_size(c)), "claim_bytes");
-        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, CLAIM_PACK_BYTES), "claim_packed");
+        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, c->tune->claim_pack_bytes), "claim_packed");
         LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack_claim");
         LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
         LLVMBuildCondBr(c->b, claim_packed, all, after);

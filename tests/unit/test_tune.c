@@ -1,0 +1,164 @@
+/* test_tune.c — the matmul's choices by CPU (compiler/codegen/cg_tune.c):
+ * which row a CPU name or feature string gets, that the compile cache's key
+ * holds every field of it, and that the generated code follows a field.
+ *
+ * The rows' values are the table's to state (and docs/training.md's to
+ * explain); these tests check what must hold of any values: the register
+ * tile fits the registers, a changed field is a different key, and the
+ * prefetch of op(B)'s copy is where the row puts it and absent where the
+ * row says none. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen/cg.h"
+#include "passes/passes.h"
+
+/* CPU names of LLVM 19 (and a feature string for a name not in the table)
+ * and the row each gets. */
+static void test_rows_by_cpu(void)
+{
+    static const struct {
+        const char *cpu, *features, *row;
+    } cases[] = {
+        {"znver4", "", "avx512-split"},
+        {"znver5", "", "avx512-full"},
+        {"sapphirerapids", "", "avx512-full"},
+        {"x86-64-v4", "", "avx512-full"},
+        {"tigerlake", "", "avx512-split"},
+        {"znver3", "", "avx2"},
+        {"x86-64-v3", "", "avx2"},
+        {"haswell", "", "avx2"},
+        {"x86-64", "", "generic"},
+        {"", "", "generic"},
+        /* a name LLVM has no row for: the host's features decide */
+        {"future-core", "+sse2,+avx2,+avx512f,+fma", "avx512-full"},
+        {"future-core", "+sse2,+avx2,-avx512f", "avx2"},
+        {"future-core", "+sse2,-avx2,+avx512fp16", "generic"},  /* avx512fp16 is not avx512f */
+        {NULL, "+avx2", "avx2"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const CgTune *t = cg_tune_for(cases[k].cpu, cases[k].features);
+        if (strcmp(t->name, cases[k].row) != 0)
+            fprintf(stderr, "cpu '%s' features '%s': row %s, not %s\n", cases[k].cpu ? cases[k].cpu : "(null)",
+                    cases[k].features, t->name, cases[k].row);
+        CU_ASSERT_STRING_EQUAL(t->name, cases[k].row);
+        /* the tile's accumulators, a k step's vectors of B and one broadcast
+         * fit the registers: 32 vector registers with AVX-512 (zmm), 16 with
+         * AVX2 (ymm); the generic row's zmm are split by LLVM into as many */
+        int regs = strcmp(t->name, "avx2") == 0 ? 16 : 32;
+        CU_ASSERT(t->mr * t->nrv + t->nrv + 1 <= regs);
+        CU_ASSERT(t->pack_group >= 1 && t->prefetch_rows >= 0 && t->prefetch_row_bytes > 0);
+    }
+}
+
+/* z = yᵀ·x [8, 9000], K = the batch: op(B) = x copied row by row into
+ * panels (cg_matmul.c's pack_rows), planned for 64 rows: x is 2.3 MB, rows
+ * of 36 KB, so Zen 4's row prefetches 8 rows ahead. */
+static IrPlan *product(IrGraph *g, Arena *arena)
+{
+    ir_init(g, arena, NULL, "tune", IR_F32);
+    IrShape ys = {2, {IR_BATCH, 8}}, xs = {2, {IR_BATCH, 9000}};
+    int y = ir_input(g, ROLE_INPUT, "y", IR_F32, &ys, SPAN_NONE);
+    int x = ir_input(g, ROLE_INPUT, "x", IR_F32, &xs, SPAN_NONE);
+    ir_output(g, "z", ir_matmul(g, y, x, true, false, SPAN_NONE), OUT_PREDICTION, -1);
+    CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
+    pass_fuse(g);
+    CU_ASSERT_PTR_NULL_FATAL(ir_verify(g));
+    return plan_memory(g, 64);
+}
+
+static void key_of(const IrGraph *g, const IrPlan *p, const CgTune *tune, char key[33])
+{
+    const char *err = NULL;
+    CgOptions o = {.cpu = "znver4", .opt = 3, .tune = tune};
+    CU_ASSERT_EQUAL_FATAL(cg_key(&(CgEntry){g, p, "tune"}, 1, &o, key, &err), 0);
+}
+
+/* The key of a product for znver4 with its row (tune NULL), with a copy of
+ * the row (the same key: the values count, not where they are), and with
+ * each field of the copy one more, or the name changed (each a new key). */
+static void test_key_holds_every_field(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    IrPlan *p = product(&g, &arena);
+    char row_key[33], key[33];
+    key_of(&g, p, NULL, row_key);
+    CgTune t = *cg_tune_for("znver4", "");
+    key_of(&g, p, &t, key);
+    CU_ASSERT_STRING_EQUAL(key, row_key);
+#define CHANGED(f, what)                                                       \
+    {                                                                          \
+        CgTune u = t;                                                          \
+        u.f++;                                                                 \
+        key_of(&g, p, &u, key);                                                \
+        if (strcmp(key, row_key) == 0)                                         \
+            fprintf(stderr, "the cache key does not change with " #f "\n"); \
+        CU_ASSERT_STRING_NOT_EQUAL(key, row_key);                              \
+    }
+    CG_TUNE_FIELDS(CHANGED)
+#undef CHANGED
+    t.name = "another";
+    key_of(&g, p, &t, key);
+    CU_ASSERT_STRING_NOT_EQUAL(key, row_key);
+    arena_free(&arena);
+}
+
+/* How often needle occurs in the product's LLVM IR as generated (opt 0)
+ * for znver4 with tune. */
+static int count_in_llvm(const IrGraph *g, const IrPlan *p, const CgTune *tune, const char *needle)
+{
+    StrBuf text = {0};
+    const char *err = NULL;
+    CgOptions o = {.cpu = "znver4", .opt = 0, .tune = tune};
+    CU_ASSERT_EQUAL_FATAL(cg_dump(g, p, "tune", &o, CG_DUMP_LLVM, &text, &err), 0);
+    int n = 0;
+    for (const char *q = sb_cstr(&text); (q = strstr(q, needle)) != NULL; q++)
+        n++;
+    sb_free(&text);
+    return n;
+}
+
+/* The prefetch of op(B)'s copy follows the row: the copy's two vectors of
+ * a row (NR = 32 reals, 16 a vector) each get one prefetch, prefetch_rows
+ * rows of 9000 reals on (+ 72000 and + 72016 reals at 8 rows, + 36000 and
+ * + 36016 at 4), none at 0 rows, nor for a B under prefetch_b_bytes (x at
+ * 64 rows is 2,304,000 bytes). */
+static void test_prefetch_follows_row(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    IrPlan *p = product(&g, &arena);
+    const char *call = "call void @llvm.prefetch";
+    CgTune t = *cg_tune_for("znver4", "");
+    CU_ASSERT_EQUAL(t.prefetch_rows, 8);  /* what the counts below are for */
+    int at8 = count_in_llvm(&g, p, &t, call);
+    CU_ASSERT(at8 > 0 && at8 % 2 == 0);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 72000\n"), at8 / 2);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 72016\n"), at8 / 2);
+    t.prefetch_rows = 4;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 36000\n"), at8 / 2);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 72000\n"), 0);
+    t.prefetch_rows = 0;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
+    t.prefetch_rows = 8;
+    t.prefetch_b_bytes = 2304000;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
+    t.prefetch_b_bytes = 2304001;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
+    arena_free(&arena);
+}
+
+static const TestCase tests[] = {
+    {"the row for CPU names and feature strings", test_rows_by_cpu},
+    {"the cache key holds every field of the row", test_key_holds_every_field},
+    {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
+    {NULL, NULL},
+};
+
+void register_tune(void) { add_suite("tune", tests); }

@@ -73,9 +73,14 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * The MNIST CNN's second convolution's weight gradient has M = 64: 6
  * blocks of 12 computed 72 rows, 6 of 11 compute 66; its first, per
  * example (passes/batch_split.c), M = 9: one block of 9 instead of 12.
+ * A read as patches tap by tap in place (taps_in_place) takes blocks of
+ * part of one row of output pixels (cg_implicit_row_block), so that a
+ * tap in the padding is skipped for the whole block; rows copied first
+ * skip nothing and take the blocks above.
  * Which rows share a block never changes a bit: each element adds its k
  * terms in order, in one accumulator. */
 static int tri_mr(Cg *c, int v, int64_t m);
+static bool taps_in_place(Cg *c, int v, int64_t k);
 
 static int tile_mr(Cg *c, int v)
 {
@@ -84,7 +89,8 @@ static int tile_mr(Cg *c, int v)
     int64_t m = s->dim[s->rank - 2];
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
-    int aligned = ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A ? cg_implicit_row_block(c, v, MR) : 0;
+    Mm mm = mm_of(c, v);
+    int aligned = taps_in_place(c, v, mm.k_batch || mm.lead ? -1 : mm.k) ? cg_implicit_row_block(c, v, MR) : 0;
     if (aligned)
         return aligned;
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
@@ -913,6 +919,23 @@ static int64_t one_chunk_below(const IrNode *n)
     return ir_mm_patches(n) == IR_MM_PATCHES_A ? PATCH_ROWS_KC + 1 : KC + KC / 2;
 }
 
+/* Whether a depth k known when the code is generated (-1: not) is one
+ * chunk. */
+static bool one_known_chunk(const IrNode *n, int64_t k)
+{
+    return k >= 0 && k < one_chunk_below(n);
+}
+
+/* Whether A's rows read as patches are read in place, tap by tap
+ * (cg_matmul_body): in one chunk of a depth k known here (-1: not), at
+ * most TAP_ROWS_MAX taps.  Only then does a block skip the taps in the
+ * padding (cg_implicit_tap_in_padding). */
+static bool taps_in_place(Cg *c, int v, int64_t k)
+{
+    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A && one_known_chunk(N(c, v), k)
+           && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
+}
+
 /* One chunk exactly when a known K is below one_chunk_below, or a K known
  * only at run time below KC + KC / 2 (chunk_depth); the tiny path has none. */
 LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
@@ -1284,7 +1307,8 @@ void cg_matmul_body(Cg *c, int v)
      * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
-    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_chunk_below(n);
+    int64_t known_k = LLVMIsAConstantInt(K) ? LLVMConstIntGetSExtValue(K) : -1;
+    bool one_chunk = one_known_chunk(n, known_k);
     /* Rows read as patches in one chunk are read in place, tap by tap: for
      * each tap, each row's C channels are contiguous in the image (or are
      * zeros: the padding), so the microkernel broadcasts them from there
@@ -1294,7 +1318,7 @@ void cg_matmul_body(Cg *c, int v)
      * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
      * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
      * up) are copied. */
-    bool taps = ir_mm_patches(n) == IR_MM_PATCHES_A && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
+    bool taps = taps_in_place(c, v, known_k);
     int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)

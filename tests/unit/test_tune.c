@@ -14,6 +14,7 @@
 
 #include "codegen/cg.h"
 #include "passes/passes.h"
+#include "passes/pipeline.h"
 
 /* CPU names of LLVM 19 (and a feature string for a name not in the table)
  * and the row each gets. */
@@ -154,10 +155,60 @@ static void test_prefetch_follows_row(void)
     arena_free(&arena);
 }
 
+/* How often needle occurs in the LLVM IR as generated (opt 0, znver4: a
+ * 12 x 32 tile) of the training step of model, planned at batch 4. */
+static int count_in_model(const char *model, const char *needle)
+{
+    FrontRun fr;
+    run_text(&fr, model);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, 4, &c, &err), 0);
+    StrBuf text = {0};
+    CgOptions o = {.cpu = "znver4", .opt = 0};
+    CU_ASSERT_EQUAL_FATAL(cg_dump(&c.step.L.g, c.plan, "rows", &o, CG_DUMP_LLVM, &text, &err), 0);
+    int n = 0;
+    for (const char *q = sb_cstr(&text); (q = strstr(q, needle)) != NULL; q++)
+        n++;
+    sb_free(&text);
+    run_free(&fr);
+    return n;
+}
+
+#define CONV_MODEL(image, kernel)                             \
+    "model rows {\n"                                          \
+    "    input x: f32[1, " #image ", " #image "]\n"            \
+    "    target y: class(3)\n"                                \
+    "    c = relu(conv2d(x, 4, kernel: " #kernel ", padding: 1))\n" \
+    "    logits = dense(flatten(c), 3)\n"                     \
+    "    output logits\n"                                     \
+    "    loss cross_entropy(logits, y)\n"                     \
+    "}\n"
+
+/* A convolution's forward reads its image as patches; its output is 6
+ * pixels wide in both models, 36 rows an example.  With 3 x 3 taps it reads
+ * them in place, tap by tap, and a block of 6 rows (one row of output
+ * pixels: cg_implicit_row_block) skips a tap in the padding: a tile of 6 x
+ * 32 reals.  With 17 x 17 taps (more than cg_matmul.c's TAP_ROWS_MAX) its
+ * rows are copied, nothing is skipped, and 36 rows take 3 blocks of the
+ * row's 12: no tile of 6 rows in the step (with blocks of an output row
+ * there were two). */
+static void test_patch_rows_blocks(void)
+{
+    const char *six_rows = "%tile = alloca float, i64 192,";
+    CU_ASSERT(count_in_model(CONV_MODEL(6, 3), six_rows) >= 1);
+    int copied = count_in_model(CONV_MODEL(20, 17), six_rows);
+    if (copied)
+        fprintf(stderr, "rows copied from patches: %d tiles of 6 rows\n", copied);
+    CU_ASSERT_EQUAL(copied, 0);
+}
+
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
+    {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {NULL, NULL},
 };
 

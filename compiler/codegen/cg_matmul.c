@@ -1088,25 +1088,30 @@ static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValue
     return cg_imin(c, nv, cg_i64(c, NV), "tri_vectors");
 }
 
+/* A value the builder folded to a constant, its operands all constants
+ * (LLVM's constant folder folds every add, compare, select and division
+ * by a constant other than 0 that tri_k_range and tri_vectors build; 0 if
+ * it did not: the value only weighs a choice of rows, never a bit). */
+static int64_t folded(LLVMValueRef x)
+{
+    return LLVMIsAConstantInt(x) ? LLVMConstIntGetSExtValue(x) : 0;
+}
+
 /* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
- * triangle run, over all panels (tri_k_range, tri_vectors): the panels'
- * vectors are C's columns VW at a time, so those that reach the triangle
- * are ceil((i0 + mr + d) / VW) of them, at most all. */
+ * triangle run, over all panels: tri_k_range's range times, for a C
+ * triangle, the sum of tri_vectors over the panels (else every vector),
+ * the functions the k loops run by, given constants: the builder folds
+ * them and emits no instruction. */
 static int64_t tri_block_work(Cg *c, int v, int64_t i0, int mr)
 {
-    const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
-    int64_t VW = tile_width(c), NR = tile_nr(c), d = ir_mm_tri_offset(n);
-    int64_t k = mm.k, lo = 0, hi = mm.k, vectors = (mm.n + NR - 1) / NR * (NR / VW);
-    if (ir_mm_tri(n) == IR_MM_TRI_A_LOWER)
-        hi = i0 + mr + d < 0 ? 0 : i0 + mr + d < k ? i0 + mr + d : k;
-    else if (ir_mm_tri(n) == IR_MM_TRI_A_UPPER)
-        lo = i0 - d < 0 ? 0 : i0 - d < k ? i0 - d : k;
-    else if (i0 + mr + d <= 0)
-        vectors = 0;
-    else if ((i0 + mr + d + VW - 1) / VW < vectors)
-        vectors = (i0 + mr + d + VW - 1) / VW;
-    return (hi - lo) * vectors;
+    int VW = tile_width(c), NR = tile_nr(c), NV = NR / VW;
+    LLVMValueRef row = cg_i64(c, i0), lo, hi;
+    tri_k_range(c, v, row, mr, cg_i64(c, 0), cg_i64(c, mm.k), &lo, &hi);
+    int64_t vectors = 0;
+    for (int64_t j0 = 0; j0 < mm.n; j0 += NR)
+        vectors += ir_mm_tri(N(c, v)) == IR_MM_TRI_C ? folded(tri_vectors(c, v, row, mr, cg_i64(c, j0), VW, NV)) : NV;
+    return (folded(hi) - folded(lo)) * vectors;
 }
 
 /* A product with a triangle has blocks of the rows (at most the CPU's MR)

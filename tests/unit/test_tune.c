@@ -204,11 +204,41 @@ static void test_patch_rows_blocks(void)
     CU_ASSERT_EQUAL(copied, 0);
 }
 
+/* A causal attention of T = 64 and heads of 32: its products with a
+ * triangle (passes/triangle.c) take the rows that cost least over the work
+ * the triangle leaves (cg_matmul.c's tri_mr, by tri_block_work): 8 rows
+ * for Q·Kᵀ, dO·Vᵀ (C's triangle: 20 vectors of 32, not 24 of 12 rows) and
+ * P·V, dS·K (op(A)'s lower triangle), 11 for Pᵀ·dO and dSᵀ·Q (its upper
+ * one), as in the GPT (T = 64, heads of 32); every other product the
+ * row's 12.  Counted as the tiles' buffers in the generated code, which
+ * prints each body twice (as generated and after its pipeline, empty at
+ * opt 0), products of one shape and triangle sharing a body: two bodies
+ * of 8 rows, two of 11, four of 12. */
+static void test_triangle_rows(void)
+{
+    static const char model[] = "const T = 64, D = 64\n"
+                                "model tri {\n"
+                                "    input  x: f32[T, D]\n"
+                                "    target y: f32[T, D]\n"
+                                "    h = x + attention(layer_norm(x), heads: 2, causal: true)\n"
+                                "    output h\n"
+                                "    loss mse(h, y)\n"
+                                "}\n";
+    int rows8 = count_in_model(model, "%tile = alloca float, i64 256,");
+    int rows11 = count_in_model(model, "%tile = alloca float, i64 352,");
+    int rows12 = count_in_model(model, "%tile = alloca float, i64 384,");
+    if (rows8 != 4 || rows11 != 4 || rows12 != 8)
+        fprintf(stderr, "triangle rows: tiles of 8, 11 and 12 rows printed %d, %d and %d times, not 4, 4 and 8\n", rows8,
+                rows11, rows12);
+    CU_ASSERT(rows8 == 4 && rows11 == 4 && rows12 == 8);
+}
+
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
+    {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
     {NULL, NULL},
 };
 

@@ -108,8 +108,8 @@ static void test_key_holds_every_field(void)
     arena_free(&arena);
 }
 
-/* How often needle occurs in the product's LLVM IR as generated (opt 0)
- * for znver4 with tune. */
+/* How often needle occurs in the LLVM IR of g as generated (opt 0) for
+ * znver4 (a 12 x 32 tile) with tune (NULL: its row). */
 static int count_in_llvm(const IrGraph *g, const IrPlan *p, const CgTune *tune, const char *needle)
 {
     StrBuf text = {0};
@@ -155,8 +155,7 @@ static void test_prefetch_follows_row(void)
     arena_free(&arena);
 }
 
-/* How often needle occurs in the LLVM IR as generated (opt 0, znver4: a
- * 12 x 32 tile) of the training step of model, planned at batch 4. */
+/* ... in the training step of model, planned at batch 4. */
 static int count_in_model(const char *model, const char *needle)
 {
     FrontRun fr;
@@ -165,25 +164,19 @@ static int count_in_model(const char *model, const char *needle)
     NncCompiled c;
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, 4, &c, &err), 0);
-    StrBuf text = {0};
-    CgOptions o = {.cpu = "znver4", .opt = 0};
-    CU_ASSERT_EQUAL_FATAL(cg_dump(&c.step.L.g, c.plan, "rows", &o, CG_DUMP_LLVM, &text, &err), 0);
-    int n = 0;
-    for (const char *q = sb_cstr(&text); (q = strstr(q, needle)) != NULL; q++)
-        n++;
-    sb_free(&text);
+    int n = count_in_llvm(&c.step.L.g, c.plan, NULL, needle);
     run_free(&fr);
     return n;
 }
 
-#define CONV_MODEL(image, kernel)                             \
-    "model rows {\n"                                          \
-    "    input x: f32[1, " #image ", " #image "]\n"            \
-    "    target y: class(3)\n"                                \
-    "    c = relu(conv2d(x, 4, kernel: " #kernel ", padding: 1))\n" \
-    "    logits = dense(flatten(c), 3)\n"                     \
-    "    output logits\n"                                     \
-    "    loss cross_entropy(logits, y)\n"                     \
+#define CONV_MODEL(image, kernel)                                    \
+    "model rows {\n"                                                 \
+    "    input x: f32[1, " #image ", " #image "]\n"                   \
+    "    target y: class(3)\n"                                       \
+    "    c = relu(conv2d(x, 4, kernel: " #kernel ", padding: 1))\n"  \
+    "    logits = dense(flatten(c), 3)\n"                            \
+    "    output logits\n"                                            \
+    "    loss cross_entropy(logits, y)\n"                            \
     "}\n"
 
 /* A convolution's forward reads its image as patches; its output is 6
@@ -233,12 +226,33 @@ static void test_triangle_rows(void)
     CU_ASSERT(rows8 == 4 && rows11 == 4 && rows12 == 8);
 }
 
+/* docs/training.md ("Threads and the host CPU") names every field of the
+ * row, in backquotes, as the table of CG_TUNE_FIELDS grows. */
+static void test_fields_documented(void)
+{
+    FILE *f = fopen(NNC_SOURCE_DIR "/docs/training.md", "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    StrBuf doc = {0};
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
+        sb_putn(&doc, buf, n);
+    fclose(f);
+#define DOCUMENTED(f, what)                                                    \
+    if (!strstr(sb_cstr(&doc), "`" #f "`"))                                   \
+        fprintf(stderr, "docs/training.md does not name the row's field " #f "\n"); \
+    CU_ASSERT_PTR_NOT_NULL(strstr(sb_cstr(&doc), "`" #f "`"));
+    CG_TUNE_FIELDS(DOCUMENTED)
+#undef DOCUMENTED
+    sb_free(&doc);
+}
+
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
+    {"docs/training.md names every field of the row", test_fields_documented},
     {NULL, NULL},
 };
 

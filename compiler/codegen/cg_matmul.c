@@ -110,7 +110,7 @@ static int tile_mr(Cg *c, int v)
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
-enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep (cg_matmul_body) */
+enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep at least (one_chunk_below) */
 enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
 /* The chunks of K: K / KC rounded to the nearest (at least one), all of one
@@ -913,17 +913,26 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
 
 /* How deep a product may be and still be one chunk (chunk_depth): rows
  * read as patches are one chunk up to PATCH_ROWS_KC deep (cg_matmul_body
- * says why), others below KC + KC / 2. */
-static int64_t one_chunk_below(const IrNode *n)
+ * says why), and those of at most TAP_ROWS_MAX taps, read in place, also
+ * deeper while all of op(B) packed, K × N (whole panels), takes at most
+ * the CPU's patch_chunk_bytes (cg_tune.c: its L2): in chunks they are
+ * copied a real at a time instead.  A 3 x 3 convolution over 128 channels
+ * (K = 1152, N = 64: 288 KB) took 0.28 of its forward's samples in one
+ * chunk (bench/README.md, session 33).  Others below KC + KC / 2. */
+static int64_t one_chunk_below(Cg *c, int v)
 {
-    return ir_mm_patches(n) == IR_MM_PATCHES_A ? PATCH_ROWS_KC + 1 : KC + KC / 2;
+    if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
+        return KC + KC / 2;
+    int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
+    int64_t in_l2 = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
+    return (in_l2 > PATCH_ROWS_KC ? in_l2 : PATCH_ROWS_KC) + 1;
 }
 
 /* Whether a depth k known when the code is generated (-1: not) is one
  * chunk. */
-static bool one_known_chunk(const IrNode *n, int64_t k)
+static bool one_known_chunk(Cg *c, int v, int64_t k)
 {
-    return k >= 0 && k < one_chunk_below(n);
+    return k >= 0 && k < one_chunk_below(c, v);
 }
 
 /* Whether A's rows read as patches are read in place, tap by tap
@@ -932,7 +941,7 @@ static bool one_known_chunk(const IrNode *n, int64_t k)
  * padding (cg_implicit_tap_in_padding). */
 static bool taps_in_place(Cg *c, int v, int64_t k)
 {
-    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A && one_known_chunk(N(c, v), k)
+    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A && one_known_chunk(c, v, k)
            && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
 }
 
@@ -945,7 +954,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
         return NULL;
     LLVMValueRef K = mm_depth(c, v, &mm);
     if (LLVMIsAConstantInt(K))
-        return LLVMConstIntGetSExtValue(K) < one_chunk_below(N(c, v)) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+        return LLVMConstIntGetSExtValue(K) < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
     return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
 }
 
@@ -1308,12 +1317,13 @@ void cg_matmul_body(Cg *c, int v)
     /* K known and within one chunk: no partial sums to resume or to keep,
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time).  Rows
-     * read as patches are one chunk up to PATCH_ROWS_KC deep: they are then
+     * read as patches are one chunk up to PATCH_ROWS_KC deep, or deeper
+     * while op(B) packed fits (one_chunk_below): they are then
      * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
     int64_t known_k = LLVMIsAConstantInt(K) ? LLVMConstIntGetSExtValue(K) : -1;
-    bool one_chunk = one_known_chunk(n, known_k);
+    bool one_chunk = one_known_chunk(c, v, known_k);
     /* Rows read as patches in one chunk are read in place, tap by tap: for
      * each tap, each row's C channels are contiguous in the image (or are
      * zeros: the padding), so the microkernel broadcasts them from there

@@ -24,7 +24,11 @@
  *     software prefetch some rows ahead (a latency choice);
  *   - prefetch_b_bytes: ... only for a B that no L2 holds;
  *   - claim_pack_bytes, keep_packed_bytes: how much packed op(B) a claim
- *     writes before reading it back, and a thread keeps through a call.
+ *     writes before reading it back, and a thread keeps through a call;
+ *   - patch_chunk_bytes: a convolution's rows read as patches in place
+ *     stay one chunk, not chunks of rows copied a real at a time, while
+ *     all of op(B) packed fits the L2 (from which each block of rows reads
+ *     all of it).
  * Cache sizes: Zen 4 L1D 32 KB 8-way, L2 1 MB 8-way (this machine's
  * /sys/devices/system/cpu/cpu0/cache); Zen 5 L1D 48 KB 12-way, L2 1 MB
  * (AMD's Zen 5 Software Optimization Guide, 58455); Intel's Skylake and
@@ -43,7 +47,8 @@
  * of the rows: FEW_ROWS and dot_rows' DU (which path a product takes, and
  * into how many accumulators a row's vectors go: they decide bits, which
  * must not depend on the CPU); KC and what derives from it (PATCH_ROWS_KC,
- * PANEL_ITEM_ROWS: a chunk in L2, but one chunk or several also decides
+ * the least depth of one chunk of rows read as patches, whose copy is on
+ * the stack; PANEL_ITEM_ROWS: a chunk in L2, but one chunk or several also decides
  * where an update's epilogue runs, cg_inplace.c, and nothing measured
  * another KC); FEW_BLOCK_ROWS, LEAD_ROW_BYTES, TAP_ROWS_MAX,
  * TAP_ROWS_UNROLLED_K (code size and stack, measured on Zen 4 as
@@ -74,10 +79,12 @@ static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-clie
  * prefetch_b_bytes 1 MB, the L2: the MNIST MLP's x [64, 784] (200 KB, from L2) 1.01 with it;
  * claim_pack_bytes 4 MB: the largest measured to pay was 1.6 MB a chunk, 4 MB a margin above it
  *   (not measured); keep_packed_bytes 4 MB: a slot per chunk up to it, one slot reused above (not
- *   measured). */
+ *   measured);
+ * patch_chunk_bytes 1 MB, the L2: a 3 x 3 convolution over 128 channels (op(B) 288 KB) took 0.28 of
+ *   its forward's samples in one chunk; where above the L2 it stops paying was not measured. */
 #define PACKING(l2)                                                                                                \
     .pack_group = 8, .prefetch_row_bytes = 2048, .prefetch_rows = 8, .prefetch_b_bytes = (l2),                     \
-    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20
+    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l2)
 
 static const CgTune tunes[] = {
     /* Zen 5 (tile measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs

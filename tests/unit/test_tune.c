@@ -155,8 +155,9 @@ static void test_prefetch_follows_row(void)
     arena_free(&arena);
 }
 
-/* ... in the training step of model, planned at batch 4. */
-static int count_in_model(const char *model, const char *needle)
+/* ... in the training step of model, planned at batch 4, with tune (NULL:
+ * znver4's row). */
+static int count_in_model(const char *model, const CgTune *tune, const char *needle)
 {
     FrontRun fr;
     run_text(&fr, model);
@@ -164,14 +165,15 @@ static int count_in_model(const char *model, const char *needle)
     NncCompiled c;
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, 4, &c, &err), 0);
-    int n = count_in_llvm(&c.step.L.g, c.plan, NULL, needle);
+    int n = count_in_llvm(&c.step.L.g, c.plan, tune, needle);
     run_free(&fr);
     return n;
 }
 
-#define CONV_MODEL(image, kernel)                                    \
+#define CONV_MODEL(image, kernel) CONV_MODEL_C(1, image, kernel)
+#define CONV_MODEL_C(channels, image, kernel)                        \
     "model rows {\n"                                                 \
-    "    input x: f32[1, " #image ", " #image "]\n"                   \
+    "    input x: f32[" #channels ", " #image ", " #image "]\n"       \
     "    target y: class(3)\n"                                       \
     "    c = relu(conv2d(x, 4, kernel: " #kernel ", padding: 1))\n"  \
     "    logits = dense(flatten(c), 3)\n"                            \
@@ -190,8 +192,8 @@ static int count_in_model(const char *model, const char *needle)
 static void test_patch_rows_blocks(void)
 {
     const char *six_rows = "%tile = alloca float, i64 192,";
-    CU_ASSERT(count_in_model(CONV_MODEL(6, 3), six_rows) >= 1);
-    int copied = count_in_model(CONV_MODEL(20, 17), six_rows);
+    CU_ASSERT(count_in_model(CONV_MODEL(6, 3), NULL, six_rows) >= 1);
+    int copied = count_in_model(CONV_MODEL(20, 17), NULL, six_rows);
     if (copied)
         fprintf(stderr, "rows copied from patches: %d tiles of 6 rows\n", copied);
     CU_ASSERT_EQUAL(copied, 0);
@@ -217,9 +219,9 @@ static void test_triangle_rows(void)
                                 "    output h\n"
                                 "    loss mse(h, y)\n"
                                 "}\n";
-    int rows8 = count_in_model(model, "%tile = alloca float, i64 256,");
-    int rows11 = count_in_model(model, "%tile = alloca float, i64 352,");
-    int rows12 = count_in_model(model, "%tile = alloca float, i64 384,");
+    int rows8 = count_in_model(model, NULL, "%tile = alloca float, i64 256,");
+    int rows11 = count_in_model(model, NULL, "%tile = alloca float, i64 352,");
+    int rows12 = count_in_model(model, NULL, "%tile = alloca float, i64 384,");
     if (rows8 != 4 || rows11 != 4 || rows12 != 8)
         fprintf(stderr, "triangle rows: tiles of 8, 11 and 12 rows printed %d, %d and %d times, not 4, 4 and 8\n", rows8,
                 rows11, rows12);
@@ -246,12 +248,34 @@ static void test_fields_documented(void)
     sb_free(&doc);
 }
 
+/* A 3 x 3 convolution over 128 channels: its forward reads its image as
+ * patches, K = 1152 deep, and 4 filters are one panel of 32 columns: all
+ * of op(B) packed is 1152 x 32 reals, 147456 bytes.  Under the row's
+ * patch_chunk_bytes (its L2) that is one chunk, read in place tap by tap
+ * (the tap rows' pointers); one byte fewer and it is chunks of copied rows
+ * (apack), as every product deeper than 1024 was before. */
+static void test_patch_chunk_follows_row(void)
+{
+    const char *model = CONV_MODEL_C(128, 6, 3), *in_place = "%tap_rows = alloca", *copied = "%apack = alloca";
+    CgTune t = *cg_tune_for("znver4", "");
+    CU_ASSERT(t.patch_chunk_bytes >= 147456);  /* what the counts below are for */
+    CU_ASSERT(count_in_model(model, &t, in_place) >= 1);
+    CU_ASSERT_EQUAL(count_in_model(model, &t, copied), 0);
+    t.patch_chunk_bytes = 147456;
+    CU_ASSERT(count_in_model(model, &t, in_place) >= 1);
+    CU_ASSERT_EQUAL(count_in_model(model, &t, copied), 0);
+    t.patch_chunk_bytes = 147455;
+    CU_ASSERT_EQUAL(count_in_model(model, &t, in_place), 0);
+    CU_ASSERT(count_in_model(model, &t, copied) >= 1);
+}
+
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
+    {"rows read as patches in place are one chunk while op(B) packed fits the row's bytes", test_patch_chunk_follows_row},
     {"docs/training.md names every field of the row", test_fields_documented},
     {NULL, NULL},
 };

@@ -915,10 +915,11 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
  * read as patches are one chunk up to PATCH_ROWS_KC deep (cg_matmul_body
  * says why), and those of at most TAP_ROWS_MAX taps, read in place, also
  * deeper while all of op(B) packed, K × N (whole panels), takes at most
- * the CPU's patch_chunk_bytes (cg_tune.c: its L2): in chunks they are
- * copied a real at a time instead.  A 3 x 3 convolution over 128 channels
- * (K = 1152, N = 64: 288 KB) took 0.28 of its forward's samples in one
- * chunk (bench/README.md, session 33).  Others below KC + KC / 2. */
+ * the CPU's patch_chunk_bytes (cg_tune.c: a share of its L3): in chunks
+ * they are copied a real at a time instead.  3 x 3 convolutions over 128
+ * and 256 channels (op(B) 288 KB to 3.5 MB) took 0.28-0.64 of their
+ * forward's samples in one chunk (bench/README.md, session 33).  Others
+ * below KC + KC / 2. */
 static int64_t one_chunk_below(Cg *c, int v)
 {
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)

@@ -27,8 +27,8 @@
  *     writes before reading it back, and a thread keeps through a call;
  *   - patch_chunk_bytes: a convolution's rows read as patches in place
  *     stay one chunk, not chunks of rows copied a real at a time, while
- *     all of op(B) packed fits the L2 (from which each block of rows reads
- *     all of it).
+ *     all of op(B) packed, which each block of rows reads, stays in a
+ *     share of the L3.
  * Cache sizes: Zen 4 L1D 32 KB 8-way, L2 1 MB 8-way (this machine's
  * /sys/devices/system/cpu/cpu0/cache); Zen 5 L1D 48 KB 12-way, L2 1 MB
  * (AMD's Zen 5 Software Optimization Guide, 58455); Intel's Skylake and
@@ -70,7 +70,7 @@ static const char *const avx512_full[] = {"znver5", "skylake-avx512", "skx", "ca
 static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-client", "rocketlake", "tigerlake",
                                            "knl", "knm", NULL};
 
-/* Zen 4's copy of op(B) (PACKING with its L2), measured on this machine (docs/training.md names the
+/* Zen 4's copy of op(B) (PACKING with its L2 and a quarter of its L3), measured on this machine (docs/training.md names the
  * sessions and commits):
  * pack_group 8: every panel of a row at once (98 panels: the MNIST CNN's dense layer) took 1.19 of
  *   the time of a copy panel by panel, groups of 8 1.05 (and 8 ways: Zen 4's L1D);
@@ -80,30 +80,32 @@ static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-clie
  * claim_pack_bytes 4 MB: the largest measured to pay was 1.6 MB a chunk, 4 MB a margin above it
  *   (not measured); keep_packed_bytes 4 MB: a slot per chunk up to it, one slot reused above (not
  *   measured);
- * patch_chunk_bytes 1 MB, the L2: a 3 x 3 convolution over 128 channels (op(B) 288 KB) took 0.28 of
- *   its forward's samples in one chunk; where above the L2 it stops paying was not measured. */
-#define PACKING(l2)                                                                                                \
+ * patch_chunk_bytes 8 MB, a quarter of the L3 (32 MB a core complex): 3 x 3 convolutions over 128
+ *   channels took 0.28 (64 filters: op(B) 288 KB) and 0.55 (256: 1.2 MB) of their forward's samples in
+ *   one chunk, over 256 channels with 384 filters (3.5 MB, from L3) 0.64, each at the FMA loop's rate;
+ *   8 MB is twice the largest measured, not measured itself. */
+#define PACKING(l2, l3_share)                                                                                      \
     .pack_group = 8, .prefetch_row_bytes = 2048, .prefetch_rows = 8, .prefetch_b_bytes = (l2),                     \
-    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l2)
+    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l3_share)
 
 static const CgTune tunes[] = {
     /* Zen 5 (tile measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs
      * for 14 loads a k step (6 × 32: 12 FMAs for 8 loads).  Packing: Zen 4's, not measured here; the L2 is
      * 1 MB on Zen 5 and Skylake's server cores (the least of the row), Zen 5's 12 L1 ways would take groups
      * of 12 but Skylake's 8 would not */
-    {.name = "avx512-full", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20)},
+    {.name = "avx512-full", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20)},
     /* Zen 4 class (measured on Zen 4: 6 × 4, 8 × 3, 14 × 2 zmm and 12 × 2, 6 × 2 ymm took 1.01-1.44 of this
      * tile's CPU per step, docs/training.md): one 512-bit FMA a cycle; the same tile.  Packing: measured
      * on Zen 4 (above) */
-    {.name = "avx512-split", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20)},
+    {.name = "avx512-split", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20)},
     /* AVX2 (Haswell to Zen 3): 6 × 16 = 12 ymm accumulators, 2 of B, 1 broadcast: 15 of 16 registers.
      * Packing: not measured; L1D 32 KB 8-way on all of them (groups of 8); the L2 from 256 KB (Intel
      * client, Haswell to Skylake) to 1.25 MB (Alder Lake), 512 KB on Zen 1-3: a B above 512 KB is
-     * prefetched */
-    {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10)},
+     * prefetched; a quarter of Zen 2-3's L3 of 16 MB a core complex for one chunk of patches */
+    {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10, 4 << 20)},
     /* anything else (SSE only, or a CPU name LLVM gives no AVX to): the old tile, zmm split by LLVM, and
      * the packing every CPU had before the table */
-    {.name = "generic", .vector_bytes = 64, .mr = 6, .nrv = 2, PACKING(1 << 20)},
+    {.name = "generic", .vector_bytes = 64, .mr = 6, .nrv = 2, PACKING(1 << 20, 8 << 20)},
 };
 enum { NTUNES = sizeof tunes / sizeof tunes[0] };
 

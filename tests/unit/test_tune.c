@@ -251,7 +251,7 @@ static void test_fields_documented(void)
 /* A 3 x 3 convolution over 128 channels: its forward reads its image as
  * patches, K = 1152 deep, and 4 filters are one panel of 32 columns: all
  * of op(B) packed is 1152 x 32 reals, 147456 bytes.  Under the row's
- * patch_chunk_bytes (its L2) that is one chunk, read in place tap by tap
+ * patch_chunk_bytes (a share of its L3) that is one chunk, read in place tap by tap
  * (the tap rows' pointers); one byte fewer and it is chunks of copied rows
  * (apack), as every product deeper than 1024 was before. */
 static void test_patch_chunk_follows_row(void)

@@ -29,10 +29,12 @@
  *     stay one chunk, not chunks of rows copied a real at a time, while
  *     all of op(B) packed, which each block of rows reads, stays in a
  *     share of the L3.
- * Cache sizes: Zen 4 L1D 32 KB 8-way, L2 1 MB 8-way (this machine's
- * /sys/devices/system/cpu/cpu0/cache); Zen 5 L1D 48 KB 12-way, L2 1 MB
- * (AMD's Zen 5 Software Optimization Guide, 58455); Intel's Skylake and
- * its server cores L1D 32 KB 8-way, Ice Lake on 48 KB 12-way.
+ * Cache sizes: Zen 4 L1D 32 KB 8-way, L2 1 MB 8-way, L3 32 MB (this
+ * machine's /sys/devices/system/cpu/cpu0/cache); Zen 5 L1D 48 KB 12-way,
+ * L2 1 MB, L3 32 MB a core complex (AMD's Zen 5 Software Optimization
+ * Guide, 58455); Zen 2 and 3 L2 512 KB, L3 16 and 32 MB a core complex;
+ * Intel's Skylake and its server cores L1D 32 KB 8-way, Ice Lake on 48 KB
+ * 12-way.
  * The rows below are measured where this says so (docs/training.md,
  * "Threads and the host CPU", has the figures); the others are the same
  * arithmetic for cores not measured, or Zen 4's value where nothing
@@ -48,9 +50,9 @@
  * into how many accumulators a row's vectors go: they decide bits, which
  * must not depend on the CPU); KC and what derives from it (PATCH_ROWS_KC,
  * the least depth of one chunk of rows read as patches, whose copy is on
- * the stack; PANEL_ITEM_ROWS: a chunk in L2, but one chunk or several also decides
- * where an update's epilogue runs, cg_inplace.c, and nothing measured
- * another KC); FEW_BLOCK_ROWS, LEAD_ROW_BYTES, TAP_ROWS_MAX,
+ * the stack; PANEL_ITEM_ROWS: a chunk in L2, but one chunk or several
+ * also decides where an update's epilogue runs, cg_inplace.c, and nothing
+ * measured another KC); FEW_BLOCK_ROWS, LEAD_ROW_BYTES, TAP_ROWS_MAX,
  * TAP_ROWS_UNROLLED_K (code size and stack, measured on Zen 4 as
  * whole-kernel trade-offs with no cache size behind them).  dot_rows' DS
  * and DV (loads shared and streams from L2, measured on Zen 5 only, for
@@ -101,7 +103,7 @@ static const CgTune tunes[] = {
     /* AVX2 (Haswell to Zen 3): 6 × 16 = 12 ymm accumulators, 2 of B, 1 broadcast: 15 of 16 registers.
      * Packing: not measured; L1D 32 KB 8-way on all of them (groups of 8); the L2 from 256 KB (Intel
      * client, Haswell to Skylake) to 1.25 MB (Alder Lake), 512 KB on Zen 1-3: a B above 512 KB is
-     * prefetched; a quarter of Zen 2-3's L3 of 16 MB a core complex for one chunk of patches */
+     * prefetched; a quarter of Zen 2's L3 of 16 MB a core complex (Zen 3: 32 MB) for one chunk of patches */
     {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10, 4 << 20)},
     /* anything else (SSE only, or a CPU name LLVM gives no AVX to): the old tile, zmm split by LLVM, and
      * the packing every CPU had before the table */

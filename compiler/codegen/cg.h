@@ -20,25 +20,40 @@ typedef struct CgJit CgJit;
  * optimized, or the machine code. */
 typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_ASM } CgDump;
 
+/* The matmul's choices that depend on the core (cg_tune.c): a row of a
+ * table keyed by the CPU name, or by its features when the name is not in
+ * it.  Every field is a speed choice, never a bit's: X(field, what). */
+#define CG_TUNE_FIELDS(X)                                                                                          \
+    X(vector_bytes, "the register tile's vectors: 64 (zmm) or 32 (ymm)")                                         \
+    X(mr, "rows of the register tile")                                                                            \
+    X(nrv, "its columns, in vectors")                                                                             \
+    X(pack_group, "panels of a row-major op(B) copied side by side, row after row (pack_rows)")                  \
+    X(prefetch_row_bytes, "op(B)'s copy prefetches rows of B at least this long ...")                            \
+    X(prefetch_rows, "... this many rows ahead (0: no prefetch) ...")                                            \
+    X(prefetch_b_bytes, "... for a B of at least this many bytes at the plan's batch")                           \
+    X(claim_pack_bytes, "a claim packs all of its panels of a chunk first when they take at most this")          \
+    X(keep_packed_bytes, "a thread keeps every chunk of packed op(B) through a call when they take at most this")  \
+    X(patch_chunk_bytes, "rows read as patches in place are one chunk while all of op(B) packed takes at most this")
+
+typedef struct CgTune {
+    const char *name;  /* the row's name: in the compile cache's key with every field */
+#define CG_TUNE_FIELD(f, what) int f;
+    CG_TUNE_FIELDS(CG_TUNE_FIELD)
+#undef CG_TUNE_FIELD
+} CgTune;
+enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
+const CgTune *cg_tune_for(const char *cpu, const char *features);
+
 typedef struct CgOptions {
-    const char *cpu;      /* target CPU; NULL: this host */
-    int         opt;      /* 0: no optimization (tests of the generator), 3: default<O3> */
+    const char   *cpu;   /* target CPU; NULL: this host */
+    int           opt;   /* 0: no optimization (tests of the generator), 3: default<O3> */
+    const CgTune *tune;  /* NULL: the target CPU's row (cg_tune_for); tests of a field give their own */
 } CgOptions;
 
 /* Whether --target-cpu may name this CPU (x86-64 with 64-bit mode, as
  * LLVM 19 knows them); if not, *nearest is a close name or NULL. */
 bool  cg_known_cpu(const char *name, const char **nearest);
 
-/* The matmul's register tile for a CPU (cg_tune.c): a row of a table keyed
- * by the CPU name, or by its features when the name is not in it. */
-typedef struct CgTune {
-    const char *name;          /* the row's name: in the compile cache's key */
-    int         vector_bytes;  /* the tile's vectors: 64 (zmm) or 32 (ymm) */
-    int         mr;            /* rows of the register tile */
-    int         nrv;           /* its columns, in vectors */
-} CgTune;
-enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
-const CgTune *cg_tune_for(const char *cpu, const char *features);
 
 /* Whether the generator has a kernel for op: every op that is not a leaf
  * must (unit.codegen walks the op table). */

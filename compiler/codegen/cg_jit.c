@@ -103,7 +103,10 @@ int cg_jit_add(CgJit *j, const IrGraph *g, const IrPlan *p, const char *name, co
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(name, ctx);
     LLVMSetTarget(mod, LLVMOrcLLJITGetTripleString(j->jit));
     LLVMSetDataLayout(mod, LLVMOrcLLJITGetDataLayoutStr(j->jit));
-    int rc = cg_build_module(ctx, mod, g, p, name, &j->target, err);
+    CgTarget target = j->target;  /* the host's, with the options' tune if they give one */
+    if (o && o->tune)
+        target.tune = o->tune;
+    int rc = cg_build_module(ctx, mod, g, p, name, &target, err);
     if (rc == 0) {
         LLVMTargetMachineRef tm = cg_target_machine(&j->target);
         rc = cg_optimize(mod, tm, o ? o->opt : 3, err);

@@ -7,7 +7,7 @@
  *     modification time), so a rebuilt generator never meets code the old
  *     one made;
  *   - LLVM's version, the target triple, CPU and features, the matmul's
- *     register tile for them (cg_tune.c), the pass pipeline and the target
+ *     choices for them (cg_tune.c: every field), the pass pipeline and the target
  *     machine's settings;
  *   - per entry its name, and every field of the planned graph the
  *     generator reads: per node op, type, shape, operands, attributes
@@ -119,16 +119,15 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     snprintf(v, sizeof v, "LLVM %u.%u.%u", major, minor, patch);
     cache_hash_str(&h, v);
     CgTarget t;
-    if (cg_host_target(&t, o ? o->cpu : NULL, err) != 0)
+    if (cg_host_target(&t, o, err) != 0)
         return -1;
     cache_hash_str(&h, t.triple);
     cache_hash_str(&h, t.cpu);
     cache_hash_str(&h, t.features);
-    const CgTune *tune = cg_tune_for(t.cpu, t.features);  /* the matmul's tile: a table row, or NNC_TILE */
-    cache_hash_str(&h, tune->name);
-    add_i64(&h, tune->vector_bytes);
-    add_i64(&h, tune->mr);
-    add_i64(&h, tune->nrv);
+    cache_hash_str(&h, t.tune->name);  /* the matmul's choices: a table row, NNC_TILE or the options' own */
+#define ADD_FIELD(f, what) add_i64(&h, t.tune->f);
+    CG_TUNE_FIELDS(ADD_FIELD)
+#undef ADD_FIELD
     cg_target_free(&t);
     int level = o ? o->opt : 3;
     cache_hash_str(&h, cg_pipeline(level));

@@ -73,9 +73,14 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * The MNIST CNN's second convolution's weight gradient has M = 64: 6
  * blocks of 12 computed 72 rows, 6 of 11 compute 66; its first, per
  * example (passes/batch_split.c), M = 9: one block of 9 instead of 12.
+ * A read as patches tap by tap in place (taps_in_place) takes blocks of
+ * part of one row of output pixels (cg_implicit_row_block), so that a
+ * tap in the padding is skipped for the whole block; rows copied first
+ * skip nothing and take the blocks above.
  * Which rows share a block never changes a bit: each element adds its k
  * terms in order, in one accumulator. */
 static int tri_mr(Cg *c, int v, int64_t m);
+static bool taps_in_place(Cg *c, int v, int64_t k);
 
 static int tile_mr(Cg *c, int v)
 {
@@ -84,7 +89,8 @@ static int tile_mr(Cg *c, int v)
     int64_t m = s->dim[s->rank - 2];
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
-    int aligned = ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A ? cg_implicit_row_block(c, v, MR) : 0;
+    Mm mm = mm_of(c, v);
+    int aligned = taps_in_place(c, v, mm.k_batch || mm.lead ? -1 : mm.k) ? cg_implicit_row_block(c, v, MR) : 0;
     if (aligned)
         return aligned;
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
@@ -104,7 +110,7 @@ static int tile_mr(Cg *c, int v)
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
 enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
-enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep (cg_matmul_body) */
+enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep at least (one_chunk_below) */
 enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
 /* The chunks of K: K / KC rounded to the nearest (at least one), all of one
@@ -124,27 +130,26 @@ static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
     return kc;
 }
 
-/* The packed op(B) a thread keeps for the rest of a call, at most: every
- * chunk of K in a slot of its own, so that the thread's next claim of the
- * same call (rt_parallel hands out several per thread) packs nothing again.
- * Above this (a weight's gradient over many examples) one slot is reused
- * chunk after chunk, as each chunk is packed anyway. */
-enum { KEEP_PACKED_BYTES = 4 << 20 };
-
-/* A claim packs all of its panels of a chunk before its items
- * (claim_packs_panels) when they take at most this many bytes; a wider
+/* The packed op(B) a thread keeps for the rest of a call, at most (the
+ * CPU's keep_packed_bytes, cg_tune.c): every chunk of K in a slot of its
+ * own, so that the thread's next claim of the same call (rt_parallel hands
+ * out several per thread) packs nothing again.  Above it (a weight's
+ * gradient over many examples) one slot is reused chunk after chunk, as
+ * each chunk is packed anyway.
+ *
+ * A claim packs all of its panels of a chunk before its items
+ * (claim_packs_panels) when they take at most claim_pack_bytes; a wider
  * claim packs each item's panel as it comes.  Packed whole, a chunk of a
  * [8, 50000] weight gradient's op(B) would be written out (50 MB) and read
  * back, where a panel at a time stays in L1.  The largest measured to
  * pay, the MNIST CNN's dense layer on one thread, is 1.6 MB a chunk (98
- * panels x 128 deep x 32 reals); 4 MB is a margin above it, not measured. */
-enum { CLAIM_PACK_BYTES = 4 << 20 };
-
-/* Panels a non-transposed op(B) is copied into side by side, row after row
- * (cg_matmul_body): each row's PACK_GROUP · NR reals are contiguous in B,
- * and the panels written, kn · NR reals apart (8-32 KB: one L1 set), stay
- * fewer than L1's 12 ways. */
-enum { PACK_GROUP = 8 };
+ * panels x 128 deep x 32 reals); Zen 4's 4 MB is a margin above it, not
+ * measured.
+ *
+ * A non-transposed op(B) is copied pack_group panels side by side, row
+ * after row (pack_rows): each row's pack_group · NR reals are contiguous
+ * in B, and the panels written, kn · NR reals apart (8-32 KB: one L1 set),
+ * are no more streams than L1 has ways (8 on Zen 4). */
 
 /* Whether this claim is the whole call (one thread): then no later claim
  * of the call can use a kept chunk, and one slot reused chunk after chunk
@@ -749,19 +754,19 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
     cg_loop_end(c, &pp);
 }
 
-/* B's rows at least PREFETCH_ROW_BYTES long are copied with a prefetch of
- * the same columns PREFETCH_ROWS rows on: a page of 4 KB then holds at most
+/* B's rows at least prefetch_row_bytes long (the CPU's row, cg_tune.c:
+ * 2 KB) are copied with a prefetch of the same columns prefetch_rows rows
+ * on (8; none when 0): a page of 4 KB then holds at most
  * two of the rows a panel's copy reads, and the hardware's prefetchers,
  * which follow a stride within a page, do not run ahead of it.  The GPT's
  * dense_1 weight gradient (rows of 2 KB, 4 MB from memory a call) spent
  * 14% of its samples on the copy's loads, copied panel by panel or a
  * claim's panels together (claim_packs_panels); with 8 rows ahead (or 4)
  * its kernel took 0.97 of the samples (perf, fewest of 4 rounds, load 4).
- * Only for a B of PREFETCH_B_BYTES and more at the plan's batch, one that
- * no L2 holds: the MNIST MLP's x [64, 784] (200 KB, rows of 3 KB) comes
- * from L2, and its weight gradient took 1.01 of the time with the hints,
- * 0.99 without. */
-enum { PREFETCH_ROW_BYTES = 2048, PREFETCH_ROWS = 8, PREFETCH_B_BYTES = 1 << 20 };
+ * Only for a B of prefetch_b_bytes and more at the plan's batch (Zen 4's
+ * L2, 1 MB), one that no L2 holds: the MNIST MLP's x [64, 784] (200 KB,
+ * rows of 3 KB) comes from L2, and its weight gradient took 1.01 of the
+ * time with the hints, 0.99 without. */
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = B [K, n] row-major (operand b at
  * b0) into its panels [p_lo, p_hi) of NR columns, k-major:
@@ -773,14 +778,16 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
     LLVMValueRef Nn = cg_i64(c, n), zero = cg_real(c, 0);
-    bool ahead = n * (int64_t)real_size(c) >= PREFETCH_ROW_BYTES
-                 && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= PREFETCH_B_BYTES;
+    const CgTune *t = c->tune;
+    int group = t->pack_group, ahead_rows = t->prefetch_rows;
+    bool ahead = ahead_rows > 0 && n * (int64_t)real_size(c) >= t->prefetch_row_bytes
+                 && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= t->prefetch_b_bytes;
     /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
      * reals, copied as vectors (selected element by element, LLVM made
      * gathers of them: 15% of the MNIST MLP's weight-gradient kernel);
      * the last panel, when n is not a multiple of NR, element by element.
-     * Row by row, PACK_GROUP panels at a time: B is read in runs of
-     * PACK_GROUP·NR reals.  Panel by panel, each row's NR reals came n
+     * Row by row, pack_group panels at a time: B is read in runs of
+     * pack_group·NR reals.  Panel by panel, each row's NR reals came n
      * apart, a stride the prefetchers follow worse: the GPT's weight
      * gradients over [2048, 512] and [2048, 128] (the copy a fifth of the
      * kernel) took 0.93-0.97 and 0.98-1.00 of the time.  Every panel of
@@ -792,19 +799,19 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
     int64_t whole = n / NR;
     LLVMValueRef wp_hi = cg_imin(c, p_hi, cg_i64(c, whole), "");
     if (whole > 0) {
-        LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, PACK_GROUP - 1), ""),
-                                            cg_i64(c, PACK_GROUP), "groups");
+        LLVMValueRef groups = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWSub(c->b, wp_hi, p_lo, ""), cg_i64(c, group - 1), ""),
+                                            cg_i64(c, group), "groups");
         CgLoop vg = cg_loop_begin(c, cg_i64(c, 0), groups, "vgroup");
-        LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, PACK_GROUP), ""), "g0");
+        LLVMValueRef g0 = LLVMBuildNSWAdd(c->b, p_lo, LLVMBuildNSWMul(c->b, vg.iv, cg_i64(c, group), ""), "g0");
         CgLoop vk = cg_loop_begin(c, cg_i64(c, 0), kn, "vpk");
-        LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
+        LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, group), ""), wp_hi, "");
         CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
         LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
         LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
         for (int h = 0; h < NR / VW; h++) {
-            if (ahead)  /* the same columns PREFETCH_ROWS rows on */
-                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + PREFETCH_ROWS * n), ""), "")));
+            if (ahead)  /* the same columns prefetch_rows rows on */
+                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + ahead_rows * n), ""), "")));
             LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
             LLVMSetAlignment(x, align);
             LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
@@ -906,10 +913,37 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
 
 /* How deep a product may be and still be one chunk (chunk_depth): rows
  * read as patches are one chunk up to PATCH_ROWS_KC deep (cg_matmul_body
- * says why), others below KC + KC / 2. */
-static int64_t one_chunk_below(const IrNode *n)
+ * says why), and those of at most TAP_ROWS_MAX taps, read in place, also
+ * deeper while all of op(B) packed, K × N (whole panels), takes at most
+ * the CPU's patch_chunk_bytes (cg_tune.c: a share of its L3): in chunks
+ * they are copied a real at a time instead.  3 x 3 convolutions over 128
+ * and 256 channels (op(B) 288 KB to 3.5 MB) took 0.28-0.64 of their
+ * forward's samples in one chunk (bench/README.md, session 33).  Others
+ * below KC + KC / 2. */
+static int64_t one_chunk_below(Cg *c, int v)
 {
-    return ir_mm_patches(n) == IR_MM_PATCHES_A ? PATCH_ROWS_KC + 1 : KC + KC / 2;
+    if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
+        return KC + KC / 2;
+    int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
+    int64_t in_l2 = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
+    return (in_l2 > PATCH_ROWS_KC ? in_l2 : PATCH_ROWS_KC) + 1;
+}
+
+/* Whether a depth k known when the code is generated (-1: not) is one
+ * chunk. */
+static bool one_known_chunk(Cg *c, int v, int64_t k)
+{
+    return k >= 0 && k < one_chunk_below(c, v);
+}
+
+/* Whether A's rows read as patches are read in place, tap by tap
+ * (cg_matmul_body): in one chunk of a depth k known here (-1: not), at
+ * most TAP_ROWS_MAX taps.  Only then does a block skip the taps in the
+ * padding (cg_implicit_tap_in_padding). */
+static bool taps_in_place(Cg *c, int v, int64_t k)
+{
+    return ir_mm_patches(N(c, v)) == IR_MM_PATCHES_A && one_known_chunk(c, v, k)
+           && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
 }
 
 /* One chunk exactly when a known K is below one_chunk_below, or a K known
@@ -921,7 +955,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
         return NULL;
     LLVMValueRef K = mm_depth(c, v, &mm);
     if (LLVMIsAConstantInt(K))
-        return LLVMConstIntGetSExtValue(K) < one_chunk_below(N(c, v)) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+        return LLVMConstIntGetSExtValue(K) < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
     return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
 }
 
@@ -1064,25 +1098,30 @@ static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValue
     return cg_imin(c, nv, cg_i64(c, NV), "tri_vectors");
 }
 
+/* A value the builder folded to a constant, its operands all constants
+ * (LLVM's constant folder folds every add, compare, select and division
+ * by a constant other than 0 that tri_k_range and tri_vectors build; 0 if
+ * it did not: the value only weighs a choice of rows, never a bit). */
+static int64_t folded(LLVMValueRef x)
+{
+    return LLVMIsAConstantInt(x) ? LLVMConstIntGetSExtValue(x) : 0;
+}
+
 /* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
- * triangle run, over all panels (tri_k_range, tri_vectors): the panels'
- * vectors are C's columns VW at a time, so those that reach the triangle
- * are ceil((i0 + mr + d) / VW) of them, at most all. */
+ * triangle run, over all panels: tri_k_range's range times, for a C
+ * triangle, the sum of tri_vectors over the panels (else every vector),
+ * the functions the k loops run by, given constants: the builder folds
+ * them and emits no instruction. */
 static int64_t tri_block_work(Cg *c, int v, int64_t i0, int mr)
 {
-    const IrNode *n = N(c, v);
     Mm mm = mm_of(c, v);
-    int64_t VW = tile_width(c), NR = tile_nr(c), d = ir_mm_tri_offset(n);
-    int64_t k = mm.k, lo = 0, hi = mm.k, vectors = (mm.n + NR - 1) / NR * (NR / VW);
-    if (ir_mm_tri(n) == IR_MM_TRI_A_LOWER)
-        hi = i0 + mr + d < 0 ? 0 : i0 + mr + d < k ? i0 + mr + d : k;
-    else if (ir_mm_tri(n) == IR_MM_TRI_A_UPPER)
-        lo = i0 - d < 0 ? 0 : i0 - d < k ? i0 - d : k;
-    else if (i0 + mr + d <= 0)
-        vectors = 0;
-    else if ((i0 + mr + d + VW - 1) / VW < vectors)
-        vectors = (i0 + mr + d + VW - 1) / VW;
-    return (hi - lo) * vectors;
+    int VW = tile_width(c), NR = tile_nr(c), NV = NR / VW;
+    LLVMValueRef row = cg_i64(c, i0), lo, hi;
+    tri_k_range(c, v, row, mr, cg_i64(c, 0), cg_i64(c, mm.k), &lo, &hi);
+    int64_t vectors = 0;
+    for (int64_t j0 = 0; j0 < mm.n; j0 += NR)
+        vectors += ir_mm_tri(N(c, v)) == IR_MM_TRI_C ? folded(tri_vectors(c, v, row, mr, cg_i64(c, j0), VW, NV)) : NV;
+    return (folded(hi) - folded(lo)) * vectors;
 }
 
 /* A product with a triangle has blocks of the rows (at most the CPU's MR)
@@ -1232,8 +1271,8 @@ static bool b_in_place(Cg *c, int v, const Mm *mm)
  * the GPT's dense_1 weight gradient, [128, 512] = gᵀ [128, 2048]·h [2048,
  * 512], rows of 2 KB, that copy from memory was 15% of the kernel (perf
  * annotate); a claim's panels side by side are read in runs of up to
- * PACK_GROUP·NR reals (pack_rows), all of a chunk's rows on one thread.
- * With the prefetch (PREFETCH_ROWS) the kernel took 0.96-0.99 of the
+ * pack_group·NR reals (pack_rows), all of a chunk's rows on one thread.
+ * With the prefetch (prefetch_rows) the kernel took 0.96-0.99 of the
  * session's start's samples in four runs (one thread, fewest of 4-8
  * rounds, load 2-4; the MNIST MLP's weight gradient 0.99, the MNIST CNN's
  * dense layer's products 0.95 and 0.96).  The same panels hold the same
@@ -1279,11 +1318,13 @@ void cg_matmul_body(Cg *c, int v)
     /* K known and within one chunk: no partial sums to resume or to keep,
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time).  Rows
-     * read as patches are one chunk up to PATCH_ROWS_KC deep: they are then
+     * read as patches are one chunk up to PATCH_ROWS_KC deep, or deeper
+     * while op(B) packed fits (one_chunk_below): they are then
      * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
-    bool one_chunk = LLVMIsAConstantInt(K) && LLVMConstIntGetSExtValue(K) < one_chunk_below(n);
+    int64_t known_k = LLVMIsAConstantInt(K) ? LLVMConstIntGetSExtValue(K) : -1;
+    bool one_chunk = one_known_chunk(c, v, known_k);
     /* Rows read as patches in one chunk are read in place, tap by tap: for
      * each tap, each row's C channels are contiguous in the image (or are
      * zeros: the padding), so the microkernel broadcasts them from there
@@ -1293,7 +1334,7 @@ void cg_matmul_body(Cg *c, int v)
      * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
      * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
      * up) are copied. */
-    bool taps = ir_mm_patches(n) == IR_MM_PATCHES_A && one_chunk && cg_implicit_taps(c, v) <= TAP_ROWS_MAX;
+    bool taps = taps_in_place(c, v, known_k);
     int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
     LLVMValueRef chunks = cg_i64(c, 1), kc = K;
     if (!one_chunk)
@@ -1313,7 +1354,7 @@ void cg_matmul_body(Cg *c, int v)
      *   [0, 64)        the number of the call that last wrote the tags
      *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
      *   packB          `slots` slots of kc × panels × NR reals
-     * One slot per chunk of K when they all fit in KEEP_PACKED_BYTES: then a
+     * One slot per chunk of K when they all fit in keep_packed_bytes: then a
      * thread packs each chunk of op(B) once per call, however many claims
      * it runs; else one slot, packed again for each chunk.  Tags written by
      * an earlier call (or another kernel) are forgotten at the first claim.
@@ -1324,7 +1365,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
-                                      cg_i64(c, KEEP_PACKED_BYTES), "keep");
+                                      cg_i64(c, c->tune->keep_packed_bytes), "keep");
     keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
     /* a claim that packs its own panels never reads the tags: one slot,
      * written again chunk after chunk, not a fresh one per chunk */
@@ -1393,7 +1434,7 @@ void cg_matmul_body(Cg *c, int v)
     if (claim_packs) {
         LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), kn, ""),
                                              cg_i64(c, NR * (int64_t)real_size(c)), "claim_bytes");
-        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, CLAIM_PACK_BYTES), "claim_packed");
+        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, c->tune->claim_pack_bytes), "claim_packed");
         LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack_claim");
         LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
         LLVMBuildCondBr(c->b, claim_packed, all, after);

@@ -491,7 +491,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
                     const CgTarget *t, const char **err)
 {
     int *inplace = cg_inplace_plan(g, p->alias), *group = cg_group_plan(g, p, inplace);
-    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = cg_tune_for(t->cpu, t->features), .inplace = inplace,
+    Cg cg = {.ctx = ctx, .mod = mod, .g = g, .plan = p, .tune = t->tune, .inplace = inplace,
              .group = group};
     Cg *c = &cg;
     init_types(c);
@@ -591,14 +591,16 @@ static void llvm_args(void)
     LLVMParseCommandLineOptions(argc, argv, "nnc");
 }
 
-int cg_host_target(CgTarget *t, const char *cpu, const char **err)
+int cg_host_target(CgTarget *t, const CgOptions *o, const char **err)
 {
+    const char *cpu = o ? o->cpu : NULL;
     llvm_args();
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     t->triple = LLVMGetDefaultTargetTriple();
     t->cpu = cpu ? strdup(cpu) : LLVMGetHostCPUName();
     t->features = cpu ? strdup("") : LLVMGetHostCPUFeatures();
+    t->tune = o && o->tune ? o->tune : cg_tune_for(t->cpu, t->features);
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(t->triple, &t->target, &msg)) {
         static char buf[512];
@@ -870,7 +872,7 @@ void cg_split_free(CgSplit *s, int n)
 int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n, const CgSplit *s, int part,
                   const CgTarget *t, const char **err)
 {
-    Cg cg = {.ctx = ctx, .mod = mod, .tune = cg_tune_for(t->cpu, t->features)};
+    Cg cg = {.ctx = ctx, .mod = mod, .tune = t->tune};
     Cg *c = &cg;
     c->b = LLVMCreateBuilderInContext(ctx);
     LLVMValueRef *fns = calloc((size_t)s->nbodies + 1, sizeof *fns);  /* bodies defined or declared here */

@@ -11,10 +11,12 @@
 typedef struct CgTarget {
     char          *triple, *cpu, *features;
     LLVMTargetRef  target;
+    const CgTune  *tune;  /* the matmul's choices for this CPU (cg_tune_for), or the options' own */
 } CgTarget;
 
-/* The host (or cpu when given, with its default features). */
-int  cg_host_target(CgTarget *t, const char *cpu, const char **err);
+/* The host (or o->cpu when given, with its default features), and its row
+ * of cg_tune.c unless o gives a tune of its own. */
+int  cg_host_target(CgTarget *t, const CgOptions *o, const char **err);
 void cg_target_free(CgTarget *t);
 /* A target machine for t; the caller disposes of it. */
 LLVMTargetMachineRef cg_target_machine(const CgTarget *t);

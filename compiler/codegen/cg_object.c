@@ -165,7 +165,7 @@ int cg_parts(const CgEntry *e, int n, const CgOptions *o, int threads, CgMake ma
     static char errbuf[600];
     *out = (CgObjects){0};
     CgTarget target;
-    if (cg_host_target(&target, o ? o->cpu : NULL, err) != 0)  /* here: LLVM's registries are set up once */
+    if (cg_host_target(&target, o, err) != 0)  /* here: LLVM's registries are set up once */
         return -1;
     if (threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

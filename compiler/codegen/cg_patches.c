@@ -366,7 +366,7 @@ static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLV
 {
     const IrNode *n = N(c, v);
     int w = n->in[2];
-    int64_t kc = n->a.i[4], pc = n->a.i[6], taps = kc * kc, C = N(c, w)->shape.dim[1];
+    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), taps = kc * kc, C = N(c, w)->shape.dim[1];
     const IrShape *xs = &N(c, n->in[0])->shape;
     int64_t h2 = ir_window_out(xs->dim[xs->rank - 3], kc, 1, pc), w2 = ir_window_out(xs->dim[xs->rank - 2], kc, 1, pc);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -420,7 +420,7 @@ static void body_pool_conv_t(Cg *c, int v, LLVMValueRef item)
     const IrNode *n = N(c, v);
     int y = n->in[1];
     CgWindow G = cl_of(n, &N(c, n->in[0])->shape, &N(c, y)->shape);
-    int64_t kc = n->a.i[4], pc = n->a.i[6], taps = kc * kc, C = N(c, n->in[2])->shape.dim[1], kk = G.k * G.k;
+    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), taps = kc * kc, C = N(c, n->in[2])->shape.dim[1], kk = G.k * G.k;
     int64_t h2 = ir_window_out(G.h, kc, 1, pc), w2 = ir_window_out(G.w, kc, 1, pc);
     int VW = c->tune->vector_bytes / (int)ir_type_size(c->g->ftype);
     while (VW > 1 && C % VW)

@@ -843,7 +843,7 @@ void eval_pool_conv_t(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
     ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), in_shape(ev, node, 1));
-    int64_t kc = n->a.i[4], pc = n->a.i[6], C = in_shape(ev, node, 2)->dim[1];
+    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), C = in_shape(ev, node, 2)->dim[1];
     int64_t h2 = ir_window_out(g.h, kc, 1, pc), w2 = ir_window_out(g.w, kc, 1, pc);
     const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1), *w = in_val(ev, node, 2);
     double *out = result(ev, node);

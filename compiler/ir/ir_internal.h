@@ -89,6 +89,16 @@ static inline bool ir_same_window(const IrNode *a, const IrNode *b)
  * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
 static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
+/* POOL_CONV_T: i[4..6] the window (k, stride 1, pad) of the convolution
+ * whose input gradient it computes (passes/pool_conv.c copies the
+ * product's, ir_mm_window), beside the pooling's i[0..3]. */
+static inline int64_t ir_pool_conv_k(const IrNode *n) { return n->a.i[4]; }
+static inline int64_t ir_pool_conv_stride(const IrNode *n) { return n->a.i[5]; }
+static inline int64_t ir_pool_conv_pad(const IrNode *n) { return n->a.i[6]; }
+static inline void ir_pool_conv_set_window(IrAttr *a, const IrAttr *w)
+{
+    a->i[4] = w->i[0], a->i[5] = w->i[1], a->i[6] = w->i[2];
+}
 /* POOL_ROWS_T's k·k·T at most: its kernel unrolls that many products per
  * channel and window (its shape rule refuses more; passes/pool_grad.c
  * makes no larger one). */

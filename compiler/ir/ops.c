@@ -519,16 +519,16 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
 }
 
 /* POOL_CONV_T: x and y a pooling's pair, w [F·kc·kc, C], the convolution's
- * window (i[4..6]) stride 1 and fitting x */
+ * window (ir_pool_conv_k, _stride, _pad) stride 1 and fitting x */
 const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0), *w = in_shape(g, n, 2);
     int bad = pooled_pair(g, n);
     if (bad == 1)
         return "pool_conv_t takes [..., H, W, F] and a window that fits, padding < k";
-    int64_t kc = n->a.i[4], pc = n->a.i[6], F = x->dim[x->rank - 1];
+    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), F = x->dim[x->rank - 1];
     int64_t h2 = ir_window_out(x->dim[x->rank - 3], kc, 1, pc), w2 = ir_window_out(x->dim[x->rank - 2], kc, 1, pc);
-    if (bad == 2 || w->rank != 2 || w->dim[0] != kc * kc * F || n->a.i[5] != 1 || kc < 1 || pc < 0 || pc >= kc || h2 < 1
+    if (bad == 2 || w->rank != 2 || w->dim[0] != kc * kc * F || ir_pool_conv_stride(n) != 1 || kc < 1 || pc < 0 || pc >= kc || h2 < 1
         || w2 < 1)
         return "pool_conv_t shapes do not match";
     if (kc * kc > IR_POOL_CONV_T_TAPS_MAX)

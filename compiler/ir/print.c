@@ -113,7 +113,7 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         if (ir_pool_relu(n))
             sb_puts(sb, " relu");
         if (n->op == IR_POOL_CONV_T)  /* the convolution's window (stride 1) */
-            sb_printf(sb, " conv k %lld pad %lld", (long long)a->i[4], (long long)a->i[6]);
+            sb_printf(sb, " conv k %lld pad %lld", (long long)ir_pool_conv_k(n), (long long)ir_pool_conv_pad(n));
         break;
     case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T:
         put_window(sb, a);

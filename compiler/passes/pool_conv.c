@@ -71,7 +71,7 @@ int pass_pool_conv(IrGraph *g)
         const IrNode *tn = &g->nodes[t], *mn = &g->nodes[i];
         IrAttr a = tn->a;
         IrAttr w = ir_mm_window(mn);
-        a.i[4] = w.i[0], a.i[5] = w.i[1], a.i[6] = w.i[2];
+        ir_pool_conv_set_window(&a, &w);
         int wf = by_channel(&dst, g, i, map[mn->in[1]], w.i[0] * w.i[0]);
         int in[3] = {map[tn->in[0]], map[tn->in[1]], wf};
         int v = wf < 0 ? -1 : ir_add_like(&dst, g, i, IR_POOL_CONV_T, in, 3, &a);

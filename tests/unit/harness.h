@@ -86,5 +86,6 @@ void register_cg_math(void);
 void register_docs_sync(void);
 void register_onnx(void);
 void register_decode(void);
+void register_tune(void);
 
 #endif

@@ -364,7 +364,7 @@ static void test_few_rows(void)
  *       (pack_transposed), K = 600 in two chunks, N = 100 whole panels and
  *       a last one of 4 columns (NR = 32 in f32 on AVX-512, 16 in f64);
  *   z = yᵀ·x [100, 600], K = the batch: op(B) = x copied row by row in
- *       groups of PACK_GROUP panels, 19 or 38 of them, all of a claim's
+ *       groups of pack_group panels (cg_tune.c), 19 or 38 of them, all of a claim's
  *       panels before its items (claim_packs_panels: one claim of all on
  *       one thread, claims of some from any panel on two), the last one cut
  *       by N; at batch 400, K in two chunks.
@@ -374,9 +374,9 @@ static void test_few_rows(void)
  * (jit_check_entry).  A panel packed from the wrong columns, or left
  * unpacked, is far beyond that.  Again with W [8, 9000] in f32: at 400
  * rows the one thread's claim of all 282 panels (7.2 MB a chunk) is over
- * CLAIM_PACK_BYTES and packs panel by panel, two threads' claims pack
+ * claim_pack_bytes (4 MB on znver4) and packs panel by panel, two threads' claims pack
  * theirs whole; planned for 64 rows, its B (x, 2.3 MB) is copied with a
- * prefetch ahead (pack_rows: PREFETCH_B_BYTES), which must be a prefetch
+ * prefetch ahead (pack_rows: prefetch_b_bytes), which must be a prefetch
  * instruction in z's kernel (a load there would read past B's end), and
  * the 600 columns' B (38 KB at 16 rows) has none. */
 static void check_panel_items(IrType type, double tol, int64_t outs, int64_t ins)

@@ -41,10 +41,11 @@ typedef struct Mm {
 static Mm mm_of(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    IrShape a = ir_matmul_operand(c->g, n, 0), r = ir_matmul_result(n);
+    const IrShape *a = ir_matmul_operand(c->g, n, 0);
     bool ta = ir_mm_ta(n), tb = ir_mm_tb(n);
-    int64_t k = a.dim[a.rank - (ta ? 2 : 1)];
-    return (Mm){r.dim[r.rank - 2], r.dim[r.rank - 1], k == IR_BATCH, k, ta, tb, ir_mm_lead(n), ir_matmul_folds(c->g, n)};
+    int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
+    return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
+                ir_mm_lead(n), ir_matmul_folds(c->g, n)};
 }
 
 /* C's rows per matrix: all of them when folded. */
@@ -57,9 +58,9 @@ static LLVMValueRef mm_rows(Cg *c, int v, const Mm *mm)
 /* The length of the contraction. */
 static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 {
-    IrShape a = ir_matmul_operand(c->g, N(c, v), 0);
+    const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
     if (mm->lead)
-        return cg_elems(c, &a, 0, a.rank - 1);
+        return cg_elems(c, a, 0, a->rank - 1);
     return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
 }
 
@@ -79,8 +80,7 @@ static int tri_mr(Cg *c, int v, int64_t m);
 static int tile_mr(Cg *c, int v)
 {
     int MR = c->tune->mr;
-    IrShape cs = ir_matmul_result(N(c, v));
-    const IrShape *s = &cs;
+    const IrShape *s = &N(c, v)->shape;
     int64_t m = s->dim[s->rank - 2];
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
@@ -237,8 +237,7 @@ static bool items_are_tiles(Cg *c, int v, const Mm *mm)
  * or × panels × blocks: items_are_tiles) */
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
-    IrShape cs = ir_matmul_result(N(c, v));
-    const IrShape *s = &cs;
+    const IrShape *s = &N(c, v)->shape;
     Mm mm = mm_of(c, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
@@ -254,8 +253,8 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
 double cg_matmul_flops(Cg *c, int v, int64_t batch)
 {
     Mm mm = mm_of(c, v);
-    IrShape a = ir_matmul_operand(c->g, N(c, v), 0);
-    double depth = mm.lead ? (double)ir_elems(&a, batch) / (double)a.dim[a.rank - 1]  /* as mm_depth */
+    const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
+    double depth = mm.lead ? (double)ir_elems(a, batch) / (double)a->dim[a->rank - 1]  /* as mm_depth */
                            : (double)(mm.k_batch ? batch : mm.k);
     return 2.0 * (double)ir_elems(&N(c, v)->shape, batch) * depth;
 }
@@ -275,62 +274,12 @@ static LLVMValueRef matrix_offset(Cg *c, int x, const IrShape *result, LLVMValue
     return LLVMBuildNSWMul(c->b, mats, size, "");
 }
 
-static LLVMValueRef heads_offset(Cg *c, const IrShape *s, LLVMValueRef mat);
-
 /* matrix_offset of operand k of matmul v: 0 for one read as patches (one
- * matrix: the folded rows of x·W, or a lead product's); heads_offset for
- * one with its heads inside its rows */
+ * matrix: the folded rows of x·W, or a lead product's) */
 static LLVMValueRef operand_offset(Cg *c, int v, int k, LLVMValueRef mat)
 {
     const IrNode *n = N(c, v);
-    if (ir_mm_heads(n, k))
-        return heads_offset(c, &N(c, n->in[k])->shape, mat);
-    IrShape r = ir_matmul_result(n);  /* the leading axes `mat` counts */
-    return ir_mm_patches_operand(n) == k ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &r, mat);
-}
-
-/* ---- tensors with their heads inside their rows (ir_mm_heads, passes/heads.c) ---------- */
-
-/* Where the product's matrix `mat` of its leading axes [L..., H] starts in
- * a tensor stored [L..., T, H, d] (s): l·T·H·d + h·d. */
-static LLVMValueRef heads_offset(Cg *c, const IrShape *s, LLVMValueRef mat)
-{
-    int64_t t = s->dim[s->rank - 3], h = s->dim[s->rank - 2], d = s->dim[s->rank - 1];
-    LLVMValueRef l = LLVMBuildSDiv(c->b, mat, cg_i64(c, h), "head_l");
-    LLVMValueRef hh = LLVMBuildSRem(c->b, mat, cg_i64(c, h), "head");
-    return LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, l, cg_i64(c, t * h * d), ""), LLVMBuildNSWMul(c->b, hh, cg_i64(c, d), ""),
-                           "head_at");
-}
-
-/* Elements from one row of tensor k (0: A, 1: B, IR_MM_HEADS_C: C) of
- * matmul v to the next, as stored with its heads inside its rows: H·d. */
-static int64_t heads_row_stride(Cg *c, int v, int k)
-{
-    const IrNode *n = N(c, v);
-    const IrShape *s = k == IR_MM_HEADS_C ? &n->shape : &N(c, n->in[k])->shape;
-    return s->dim[s->rank - 2] * s->dim[s->rank - 1];
-}
-
-/* Where an item's rows of C start: row row0 + r at (row0 + r)·N, or, with
- * C's heads inside its rows, at its head's matrix (base) + (i0 + r)·H·d. */
-typedef struct CRows {
-    LLVMValueRef row0, i0;  /* the item's first row: of all of C, of its matrix */
-    LLVMValueRef base;      /* the matrix's first element with C's heads inside its rows, else NULL */
-    LLVMValueRef width;     /* elements from a row to the next */
-} CRows;
-
-static LLVMValueRef c_row_at(Cg *c, const CRows *cr, LLVMValueRef r)
-{
-    if (cr->base)
-        return LLVMBuildNSWAdd(c->b, cr->base, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, cr->i0, r, ""), cr->width, ""), "c_row");
-    return LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, cr->row0, r, ""), cr->width, "");
-}
-
-/* Op(A)'s or op(B)'s rows as stored, `plain` apart or, with the tensor's
- * heads inside its rows, heads_row_stride apart. */
-static LLVMValueRef row_stride(Cg *c, int v, int k, LLVMValueRef plain)
-{
-    return ir_mm_heads(N(c, v), k) ? cg_i64(c, heads_row_stride(c, v, k)) : plain;
+    return ir_mm_patches_operand(n) == k ? cg_i64(c, 0) : matrix_offset(c, n->in[k], &n->shape, mat);
 }
 
 static LLVMValueRef at(Cg *c, LLVMValueRef base, LLVMValueRef idx)
@@ -364,8 +313,6 @@ typedef struct Epi {
     CgOperand *op;   /* per extra operand; base and row_off at the current row */
     CgStrides *st;   /* per extra operand that is not a scalar */
     int        over; /* the extra operand C is written over, read through C's pointer (cg_inplace.c); -1: none */
-    LLVMValueRef c_at; /* where C's row crow starts (epi_row; cg_matmul_body moves it for a C with its heads
-                        * inside its rows) */
 } Epi;
 
 /* The extra operand matmul v writes over (cg_inplace.c), or -1. */
@@ -398,7 +345,7 @@ static void epi_begin(Cg *c, int v, Epi *e)
     }
 }
 
-/* Where C's row crow and each extra operand's row crow start. */
+/* Where each extra operand's row crow of C starts. */
 static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
 {
     const IrNode *n = N(c, v);
@@ -407,11 +354,10 @@ static void epi_row(Cg *c, int v, Epi *e, LLVMValueRef crow)
             e->op[k].base = cg_base(c, k == e->over ? v : e->op[k].node);
             e->op[k].row_off = cg_offset_of(c, &n->shape, n->shape.rank - 1, &e->st[k], crow);
         }
-    e->c_at = LLVMBuildNSWMul(c->b, crow, cg_i64(c, n->shape.dim[n->shape.rank - 1]), "c_at");
 }
 
 /* C[crow, j] = the epilogue program of y and the extra operands. */
-static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef j, LLVMValueRef y)
+static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef crow, LLVMValueRef j, LLVMValueRef y)
 {
     const IrNode *n = N(c, v);
     if (n->op == IR_MATMUL_EPI) {
@@ -423,7 +369,8 @@ static void epi_store(Cg *c, int v, const Epi *e, LLVMValueRef j, LLVMValueRef y
         y = cg_program(c, p, val);
         free(val);
     }
-    cg_store(c, v, LLVMBuildNSWAdd(c->b, e->c_at, j, ""), y);
+    const IrShape *s = &n->shape;
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, crow, cg_i64(c, s->dim[s->rank - 1]), ""), j, ""), y);
 }
 
 static void epi_end(Epi *e)
@@ -541,7 +488,8 @@ static void dot_pass(Cg *c, DotRows *d, int64_t from, int64_t to, int width)
 
 /* C[crow, j0 .. j0 + G) from x's row arow and W's rows j0 .. j0 + G, the
  * first at brow, through the epilogue (epi_row was called for crow). */
-static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, LLVMValueRef brow, LLVMValueRef j0, int G)
+static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, LLVMValueRef brow, LLVMValueRef crow,
+                      LLVMValueRef j0, int G)
 {
     const IrNode *n = N(c, v);
     int VW = vector_width(c);
@@ -588,7 +536,7 @@ static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, L
     }
     cg_loop_end(c, &t);
     for (int g = 0; g < G; g++)
-        epi_store(c, v, epi, LLVMBuildNSWAdd(c->b, j0, cg_i64(c, g), "j"),
+        epi_store(c, v, epi, crow, LLVMBuildNSWAdd(c->b, j0, cg_i64(c, g), "j"),
                   LLVMBuildLoad2(c->b, c->t_real, yp[g], "y"));
 }
 
@@ -633,7 +581,7 @@ static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
         LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item.iv, M, ""), r.iv, "crow");
         LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
         epi_row(c, v, epi, crow);
-        dot_group(c, v, mm, epi, arow, brow, j0, G);
+        dot_group(c, v, mm, epi, arow, brow, crow, j0, G);
         cg_loop_end(c, &r);
         cg_loop_end(c, &jg);
     }
@@ -767,7 +715,7 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
 }
 
 /* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0; its rows K apart, or more with its heads inside its rows), into its panels [p_lo, p_hi) of NR columns, k-major:
+ * at b0), into its panels [p_lo, p_hi) of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
  * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
  * at a time are VW contiguous vector loads, transposed in registers (log2
@@ -815,17 +763,16 @@ static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMV
  * 0.99 without. */
 enum { PREFETCH_ROW_BYTES = 2048, PREFETCH_ROWS = 8, PREFETCH_B_BYTES = 1 << 20 };
 
-/* Packs a chunk [k0, k0 + kn) of op(B) = B [K, n] row-major, its rows ld
- * apart (n, or more with its heads inside its rows; operand b at b0), into
- * its panels [p_lo, p_hi) of NR columns, k-major:
+/* Packs a chunk [k0, k0 + kn) of op(B) = B [K, n] row-major (operand b at
+ * b0) into its panels [p_lo, p_hi) of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = B[k0 + k, p·NR + c], zero past n. */
-static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueRef kn, int64_t n, int64_t ld,
-                      LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
+static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueRef kn, int64_t n, LLVMValueRef p_lo,
+                      LLVMValueRef p_hi, LLVMValueRef packB)
 {
     int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = real_size(c);
-    LLVMValueRef Nn = cg_i64(c, n), Ld = cg_i64(c, ld), zero = cg_real(c, 0);
+    LLVMValueRef Nn = cg_i64(c, n), zero = cg_real(c, 0);
     bool ahead = n * (int64_t)real_size(c) >= PREFETCH_ROW_BYTES
                  && ir_elems(&N(c, b)->shape, planned_batch(c)) * (int64_t)real_size(c) >= PREFETCH_B_BYTES;
     /* op(B) = B [K, n] row-major: a whole panel's row k is NR contiguous
@@ -853,11 +800,11 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
         LLVMValueRef g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g0, cg_i64(c, PACK_GROUP), ""), wp_hi, "");
         CgLoop vp = cg_loop_begin(c, g0, g_hi, "vpanel");
         LLVMValueRef kk = LLVMBuildNSWAdd(c->b, k0, vk.iv, "kk");
-        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Ld, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
+        LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), LLVMBuildNSWMul(c->b, vp.iv, cg_i64(c, NR), ""), "");
         LLVMValueRef dst = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, vp.iv, kn, ""), vk.iv, ""), cg_i64(c, NR), "");
         for (int h = 0; h < NR / VW; h++) {
             if (ahead)  /* the same columns PREFETCH_ROWS rows on */
-                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + PREFETCH_ROWS * ld), ""), "")));
+                prefetch(c, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW + PREFETCH_ROWS * n), ""), "")));
             LLVMValueRef x = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, src, cg_i64(c, h * VW), ""), "")), "bv");
             LLVMSetAlignment(x, align);
             LLVMSetAlignment(LLVMBuildStore(c->b, x, at(c, packB, LLVMBuildNSWAdd(c->b, dst, cg_i64(c, h * VW), ""))), align);
@@ -873,7 +820,7 @@ static void pack_rows(Cg *c, int b, LLVMValueRef b0, LLVMValueRef k0, LLVMValueR
     LLVMValueRef j = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, cg_i64(c, NR), ""), pc.iv, "j");
     LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, j, Nn, "");
     LLVMValueRef jj = LLVMBuildSelect(c->b, inside, j, cg_i64(c, 0), "");
-    LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Ld, ""), jj, "");
+    LLVMValueRef src = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, kk, Nn, ""), jj, "");
     LLVMValueRef x = LLVMBuildSelect(c->b, inside, cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, src, "")), zero, "");
     LLVMValueRef dst = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), pk.iv, ""),
                                                              cg_i64(c, NR), ""), pc.iv, "");
@@ -954,8 +901,6 @@ static void tile_store(Cg *c, LLVMValueRef accp[][CG_TILE_MAX_NRV], int MR, int 
 static bool tiny_product(Cg *c, int v, const Mm *mm)
 {
     int64_t batch = planned_batch(c);
-    if (ir_mm_any_heads(N(c, v)))  /* the tiled path alone knows heads inside rows */
-        return false;
     return mm->n <= CG_TINY_N && cg_matmul_flops(c, v, batch) <= 2.0 * CG_TINY_MACS;
 }
 
@@ -1013,7 +958,7 @@ static void tiny_body(Cg *c, int v, const Mm *mm, LLVMValueRef M, LLVMValueRef K
                                     : cg_load(c, b, LLVMBuildNSWAdd(c->b, b0, bsrc, ""));
     LLVMBuildStore(c->b, cg_vec_fma(c, c->t_real, x, w, LLVMBuildLoad2(c->b, c->t_real, acc, "")), acc);
     cg_loop_end(c, &lk);
-    epi_store(c, v, &epi, lc.iv, LLVMBuildLoad2(c->b, c->t_real, acc, "y"));
+    epi_store(c, v, &epi, crow, lc.iv, LLVMBuildLoad2(c->b, c->t_real, acc, "y"));
     cg_loop_end(c, &lc);
     cg_loop_end(c, &lr);
     cg_loop_end(c, &item);
@@ -1310,7 +1255,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
     LLVMBasicBlockRef done = NULL;
-    if (mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(n) && !ir_mm_any_heads(n) && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
+    if (mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(n) && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
         LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
@@ -1453,7 +1398,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
         LLVMBuildCondBr(c->b, claim_packed, all, after);
         LLVMPositionBuilderAtEnd(c->b, all);
-        pack_rows(c, b, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, mm.n, mm.n, begin, end, packB);
+        pack_rows(c, b, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, mm.n, begin, end, packB);
         LLVMBuildBr(c->b, after);
         LLVMPositionBuilderAtEnd(c->b, after);
     }
@@ -1488,9 +1433,9 @@ void cg_matmul_body(Cg *c, int v)
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, b, b0, row_stride(c, v, 1, K), k0, kn, mm.n, p_lo, p_hi, packB);
+        pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
     } else {
-        pack_rows(c, b, b0, k0, kn, mm.n, ir_mm_heads(n, 1) ? heads_row_stride(c, v, 1) : mm.n, p_lo, p_hi, packB);
+        pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
     }
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
@@ -1515,8 +1460,7 @@ void cg_matmul_body(Cg *c, int v)
      * that exists); its sums are never stored.  arow[r]: row r at k0; the
      * next k is astep elements on (1, or M when A is transposed). */
     LLVMValueRef arow[CG_TILE_MAX_MR];
-    LLVMValueRef lda = row_stride(c, v, 0, mm.ta ? M : K);  /* op(A)'s stored rows apart */
-    LLVMValueRef astep = mm.ta ? lda : cg_i64(c, 1);
+    LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
     if (ir_mm_patches(n) == IR_MM_PATCHES_A) {
         /* rows read as patches: copied from the image, row r at r·kcap; read
          * in place (taps), a pointer per row and tap instead, set in the k loop */
@@ -1526,8 +1470,8 @@ void cg_matmul_body(Cg *c, int v)
     } else
         for (int r = 0; r < MR; r++) {
             LLVMValueRef ii = cg_imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""), "");
-            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, lda, ""), ii, "")
-                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, lda, ""), k0, "");
+            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
+                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
             arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
         }
 
@@ -1539,9 +1483,6 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
     const IrShape *cs = &n->shape;
     LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
-    CRows cr = {row0, i0, NULL, cwidth};
-    if (ir_mm_heads(n, IR_MM_HEADS_C))
-        cr = (CRows){row0, i0, heads_offset(c, cs, mat), cg_i64(c, heads_row_stride(c, v, IR_MM_HEADS_C))};
 
     CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "jb");
     LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
@@ -1569,7 +1510,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBuildCondBr(c->b, whole_tile, rwhole, rcut);
         LLVMPositionBuilderAtEnd(c->b, rwhole);
         for (int r = 0; r < MR; r++) {
-            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, c_row_at(c, &cr, cg_i64(c, r)), j0, "");
+            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, cg_i64(c, r), ""), cwidth, ""), j0, "");
             for (int h = 0; h < NV; h++) {
                 LLVMValueRef y = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), "")), "");
                 LLVMSetAlignment(y, align);
@@ -1581,7 +1522,7 @@ void cg_matmul_body(Cg *c, int v)
         for (int q = 0; q < MR * NR; q += VW)
             LLVMSetAlignment(LLVMBuildStore(c->b, LLVMConstNull(vec), at(c, tile, cg_i64(c, q))), align);
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "rr");
-        LLVMValueRef crow = c_row_at(c, &cr, lr.iv);
+        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "rc");
         LLVMValueRef y = cg_load(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""));
         LLVMBuildStore(c->b, y, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")));
@@ -1597,8 +1538,8 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, fresh);
     }
     /* the microkernel: MR × NV vector accumulators */
-    int bstep = direct ? (int)(ir_mm_heads(n, 1) ? heads_row_stride(c, v, 1) : mm.n) : NR;  /* op(B)'s row k at bpanel + k·bstep */
-    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, cg_i64(c, bstep), ""), j0, ""), ""))
+    int bstep = direct ? (int)mm.n : NR;  /* op(B)'s row k at bpanel + k·bstep */
+    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, Nn, ""), j0, ""), ""))
                           : b_rows ? LLVMBuildGEP2(c->b, c->t_ptr, packB, (LLVMValueRef[]){LLVMBuildNSWMul(c->b, panel.iv, kn, "")}, 1, "b_rows")
                                    : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
     if (taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
@@ -1646,12 +1587,10 @@ void cg_matmul_body(Cg *c, int v)
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
         LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
         epi_row(c, v, &epi, crow);
-        if (cr.base)
-            epi.c_at = c_row_at(c, &cr, lr.iv);
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
         LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
         LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
-        epi_store(c, v, &epi, j, y);
+        epi_store(c, v, &epi, crow, j, y);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lr);
         LLVMBuildBr(c->b, stored);
@@ -1666,7 +1605,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBuildCondBr(c->b, whole_tile, pwhole, pcut);
         LLVMPositionBuilderAtEnd(c->b, pwhole);
         for (int r = 0; r < MR; r++) {
-            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, c_row_at(c, &cr, cg_i64(c, r)), j0, "");
+            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, cg_i64(c, r), ""), cwidth, ""), j0, "");
             for (int h = 0; h < NV; h++) {
                 LLVMValueRef y = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
                 LLVMSetAlignment(LLVMBuildStore(c->b, y, cg_elem_ptr(c, v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), ""))), align);
@@ -1676,7 +1615,7 @@ void cg_matmul_body(Cg *c, int v)
         LLVMPositionBuilderAtEnd(c->b, pcut);
         tile_store(c, accp, MR, NV, tile, vec);
         CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "pr");
-        LLVMValueRef crow = c_row_at(c, &cr, lr.iv);
+        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
         CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "pcc");
         LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
         cg_store(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""), y);

@@ -442,44 +442,11 @@ void eval_concat(IrEval *ev, int node)
  * the leading axes join k. */
 static double *implicit_rows(IrEval *ev, int node);
 
-/* The elements of a tensor stored [L..., T, H, d] (dims `stored`, resolved)
- * in the order [L..., H, T, d], into a new array: what a matmul multiplies
- * of a tensor with its heads inside its rows (ir_mm_heads).  With T and H
- * exchanged in `stored`, the way back. */
-static double *heads_swapped(const double *x, const int64_t *stored, int rank)
-{
-    int64_t t = stored[rank - 3], h = stored[rank - 2], d = stored[rank - 1];
-    int64_t outer = prod(stored, 0, rank - 3);
-    double *out = malloc(sizeof *out * (size_t)(outer * t * h * d + 1));
-    for (int64_t l = 0; l < outer; l++)
-        for (int64_t hi = 0; hi < h; hi++)
-            for (int64_t ti = 0; ti < t; ti++)
-                memcpy(out + ((l * h + hi) * t + ti) * d, x + ((l * t + ti) * h + hi) * d, sizeof *out * (size_t)d);
-    return out;
-}
-
-/* Operand k of matmul node as it multiplies: with its heads inside its
- * rows, a copy in the product's order (*owned, freed by the caller). */
-static const double *heads_operand(IrEval *ev, int node, int k, const double *x, double **owned)
-{
-    *owned = NULL;
-    if (!ir_mm_heads(node_of(ev, node), k))
-        return x;
-    int64_t dim[IR_MAX_RANK];
-    const IrShape *s = in_shape(ev, node, k);
-    resolve(ev, s, dim);
-    return *owned = heads_swapped(x, dim, s->rank);
-}
-
 static void matmul_into(IrEval *ev, int node, double *out)
 {
     const IrNode *nd = node_of(ev, node);
-    IrShape xsv = ir_matmul_operand(ev->g, nd, 0), ysv = ir_matmul_operand(ev->g, nd, 1);
-    IrShape csv = ir_matmul_result(nd);
-    const IrShape *xs = &xsv, *ys = &ysv;
-    double *xown, *yown, *cown = NULL;
-    const double *x = heads_operand(ev, node, 0, in_val(ev, node, 0), &xown);
-    const double *y = heads_operand(ev, node, 1, in_val(ev, node, 1), &yown);
+    const IrShape *xs = ir_matmul_operand(ev->g, nd, 0), *ys = ir_matmul_operand(ev->g, nd, 1);
+    const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
     double *rows = ir_mm_patches(nd) ? implicit_rows(ev, node) : NULL;  /* an operand read as patches */
     if (ir_mm_patches(nd) == IR_MM_PATCHES_A)
         x = rows;
@@ -489,10 +456,7 @@ static void matmul_into(IrEval *ev, int node, double *out)
     int64_t xd[IR_MAX_RANK], yd[IR_MAX_RANK], od[IR_MAX_RANK];
     resolve(ev, xs, xd);
     resolve(ev, ys, yd);
-    resolve(ev, &csv, od);
-    double *store = out;
-    if (ir_mm_heads(nd, IR_MM_HEADS_C))  /* the product's [L..., H, T, d], then stored [L..., T, H, d] */
-        out = cown = calloc((size_t)(ev->len[node] + 1), sizeof *out);
+    resolve(ev, &nd->shape, od);
     int xr = xs->rank, yr = ys->rank, lead = nd->shape.rank - 2;
     if (ir_mm_lead(nd)) {  /* lead: x [L..., k, n] and y [L..., k, m] are one [L·k, n] and [L·k, m] */
         xd[0] = yd[0] = prod(xd, 0, xr - 1);
@@ -502,16 +466,19 @@ static void matmul_into(IrEval *ev, int node, double *out)
     }
     int64_t n = xd[xr - (ta ? 1 : 2)], k = xd[xr - (ta ? 2 : 1)];
     int64_t k2 = yd[yr - (tb ? 1 : 2)], m = yd[yr - (tb ? 2 : 1)];
-    Walk w;
-    walk_init(&w, lead, od, 2);
     if (k != k2 || n != od[lead] || m != od[lead + 1]) {
         eval_error(ev, "internal error: node %d: matmul shapes differ", node);
-        goto done;
+        free(rows);
+        return;
     }
     /* The leading axes, walked in units of whole matrices. */
+    Walk w;
+    walk_init(&w, lead, od, 2);
     if (bcast_strides(xr - 2, xd, lead, od, w.stride[0]) != 0 || bcast_strides(yr - 2, yd, lead, od, w.stride[1]) != 0) {
         eval_error(ev, "internal error: node %d: matmul leading axes do not broadcast", node);
-        goto done;
+        walk_free(&w);
+        free(rows);
+        return;
     }
     int64_t mats = prod(od, 0, lead);
     for (int64_t e = 0; e < mats; e++, walk_next(&w)) {
@@ -525,19 +492,8 @@ static void matmul_into(IrEval *ev, int node, double *out)
                     o[i * m + j] += aip * (tb ? b[j * k + p] : b[p * m + j]);
             }
     }
-    if (cown) {
-        int64_t back[IR_MAX_RANK];
-        memcpy(back, od, sizeof back);
-        double *stored = heads_swapped(cown, back, nd->shape.rank);  /* od is [L..., H, T, d]: the swap back */
-        memcpy(store, stored, sizeof *store * (size_t)ev->len[node]);
-        free(stored);
-    }
-done:
     walk_free(&w);
     free(rows);
-    free(xown);
-    free(yown);
-    free(cown);
 }
 
 /* MATMUL: x [..., n, k] (or [..., k, n] with i[0]), y [..., k, m] (or [..., m, k]

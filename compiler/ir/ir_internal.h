@@ -32,26 +32,15 @@ const char *shp_pool_max_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_rows_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_conv_t(const IrGraph *g, IrNode *n);
 /* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
- * lead (the leading axes are contracted too), i[3] bits 0-1 the operand read
- * as patches of an image (1: A, 2: B; passes/implicit.c), bits 2-4 the
- * tensors stored with their heads inside their rows (ir_mm_heads, below),
- * i[4..6] the patches' window (k, stride, pad), shape: those rows as the
- * matmul sees them; i[7] the causal triangle (ir_mm_tri, below). */
-enum { IR_MM_PATCHES_A = 1, IR_MM_PATCHES_B = 2 };  /* i[3] & 3 */
+ * lead (the leading axes are contracted too), i[3] the operand read as
+ * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
+ * window (k, stride, pad), shape: those rows as the matmul sees them; i[7]
+ * the causal triangle (ir_mm_tri, below). */
+enum { IR_MM_PATCHES_A = 1, IR_MM_PATCHES_B = 2 };  /* i[3] */
 static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
 static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
 static inline bool ir_mm_lead(const IrNode *n) { return n->a.i[2] != 0; }
-static inline int ir_mm_patches(const IrNode *n) { return (int)(n->a.i[3] & 3); }  /* 0, IR_MM_PATCHES_A or _B */
-/* i[3] bit 2 + k (k = 0: A, 1: B, 2: C, the result): that tensor is stored
- * [..., T, H, d] where the product multiplies [..., H, T, d], its axes
- * rank-3 and rank-2 swapped: an attention's heads read where the
- * projection wrote them, and written where the next product reads them,
- * without the permute (passes/heads.c).  Matrix h of example l starts at
- * l·T·H·d + h·d, its rows H·d apart.  Set on plain MATMULs only. */
-enum { IR_MM_HEADS_C = 2 };
-static inline bool ir_mm_heads(const IrNode *n, int k) { return (n->a.i[3] >> (2 + k) & 1) != 0; }
-static inline bool ir_mm_any_heads(const IrNode *n) { return (n->a.i[3] >> 2 & 7) != 0; }
-static inline void ir_mm_set_heads(IrAttr *a, int k) { a->i[3] |= (int64_t)1 << (2 + k); }
+static inline int ir_mm_patches(const IrNode *n) { return (int)n->a.i[3]; }  /* 0, IR_MM_PATCHES_A or _B */
 /* A weight's gradient as autodiff makes it: aᵀ·b over all the leading axes
  * too, one matrix out (lead: the shape rule holds ta, no tb, and operands
  * of the same leading axes and K), neither operand read as patches. */
@@ -82,7 +71,7 @@ static inline IrAttr ir_mm_window(const IrNode *n) { return (IrAttr){.i = {n->a.
  * or _B) as patches under the window of attributes w (i[0..2]). */
 static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
 {
-    a->i[3] = (a->i[3] & ~(int64_t)3) | which;
+    a->i[3] = which;
     a->i[4] = w->i[0];
     a->i[5] = w->i[1];
     a->i[6] = w->i[2];
@@ -109,9 +98,7 @@ enum { IR_POOL_ROWS_T_MAX = 64 };
  * passes/pool_conv.c makes no larger one: a 5x5 kernel stays a dense
  * convolution). */
 enum { IR_POOL_CONV_T_TAPS_MAX = 24 };
-IrShape ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
-IrShape ir_matmul_result(const IrNode *n);                           /* C as the product makes it */
-IrShape ir_heads_swapped(const IrShape *s);  /* axes rank-3 and rank-2 swapped (ir_mm_heads) */
+const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* operand k as it multiplies */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,
  * padding p that fits (in + 2p >= k): the one formula for the shapes, the

@@ -282,30 +282,10 @@ static const char *matmul_shape(const IrShape *a, const IrShape *b, bool ta, boo
 
 /* Operand k of a matmul as it multiplies: the operand, or, when the matmul
  * reads it as patches of an image (ir_mm_patches_operand, passes/implicit.c),
- * the rows of those patches, attr shape; with its heads inside its rows
- * (ir_mm_heads, passes/heads.c), its [..., H, T, d]. */
-IrShape ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
+ * the rows of those patches, attr shape. */
+const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k)
 {
-    if (ir_mm_patches_operand(n) == k)
-        return n->a.shape;
-    return ir_mm_heads(n, k) ? ir_heads_swapped(in_shape(g, n, k)) : *in_shape(g, n, k);
-}
-
-/* C as the product makes it: n's shape, or with its heads swapped back
- * when it is stored with its heads inside its rows (ir_mm_heads). */
-IrShape ir_matmul_result(const IrNode *n)
-{
-    return ir_mm_heads(n, IR_MM_HEADS_C) ? ir_heads_swapped(&n->shape) : n->shape;
-}
-
-IrShape ir_heads_swapped(const IrShape *s)
-{
-    IrShape t = *s;
-    if (s->rank >= 3) {
-        t.dim[s->rank - 3] = s->dim[s->rank - 2];
-        t.dim[s->rank - 2] = s->dim[s->rank - 3];
-    }
-    return t;
+    return ir_mm_patches_operand(n) == k ? &n->a.shape : in_shape(g, n, k);
 }
 
 /* x·W with W one matrix and x batched over leading axes: the rows of all
@@ -313,7 +293,7 @@ IrShape ir_heads_swapped(const IrShape *s)
  * (codegen's fold; the one matrix a product read as patches has, too). */
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n)
 {
-    return !ir_mm_ta(n) && ir_matmul_operand(g, n, 1).rank == 2 && n->shape.rank > 2;
+    return !ir_mm_ta(n) && ir_matmul_operand(g, n, 1)->rank == 2 && n->shape.rank > 2;
 }
 
 static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling);
@@ -341,31 +321,6 @@ static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
     return NULL;
 }
 
-/* A tensor stored with its heads inside its rows (ir_mm_heads): [L..., T,
- * H, d] with at least one axis before T (the batch, which stays first) and
- * the product's leading axes [L..., H] exactly (no broadcast: the kernel
- * finds matrix h of l at l·T·H·d + h·d).  Only on a plain matmul of
- * matrices: not lead, folded, read as patches, nor with an epilogue. */
-static const char *heads_check(const IrGraph *g, const IrNode *n, const IrShape *a, const IrShape *b)
-{
-    if (!ir_mm_any_heads(n))
-        return NULL;
-    if (n->op != IR_MATMUL || ir_mm_lead(n) || ir_mm_patches(n) || ir_matmul_folds(g, n))
-        return "heads inside rows are for a plain matmul: not lead, folded, patches or with an epilogue";
-    const IrShape *c = &n->shape, *seen[3] = {a, b, c};
-    for (int k = 0; k < 3; k++) {
-        const IrShape *s = seen[k];
-        if (!ir_mm_heads(n, k))
-            continue;
-        if (s->rank < 4 || s->rank != c->rank || s->dim[s->rank - 3] == IR_BATCH || s->dim[s->rank - 2] == IR_BATCH)
-            return "a tensor with heads inside its rows is [L..., T, H, d], L not empty, T and H not the batch";
-        for (int i = 0; i < c->rank - 2; i++)
-            if (s->dim[i] != c->dim[i])
-                return "a tensor with heads inside its rows has the product's leading axes";
-    }
-    return NULL;
-}
-
 /* A matmul's (and matmul_epi's) type and shape, an operand read as it is
  * or as patches of an image. */
 static const char *matmul_result(const IrGraph *g, IrNode *n)
@@ -374,13 +329,8 @@ static const char *matmul_result(const IrGraph *g, IrNode *n)
     const char *why = implicit_patches_shape(g, n);
     if (why)
         return why;
-    IrShape a = ir_matmul_operand(g, n, 0), b = ir_matmul_operand(g, n, 1);
-    why = matmul_shape(&a, &b, n->a.i[0], n->a.i[1], n->a.i[2], &n->shape);
-    if (!why)
-        why = heads_check(g, n, &a, &b);
-    if (!why && ir_mm_heads(n, IR_MM_HEADS_C))
-        n->shape = ir_heads_swapped(&n->shape);  /* stored as the next product reads it */
-    return why;
+    return matmul_shape(ir_matmul_operand(g, n, 0), ir_matmul_operand(g, n, 1), n->a.i[0], n->a.i[1], n->a.i[2],
+                        &n->shape);
 }
 
 /* A triangle (ir_mm_tri, passes/triangle.c) is on a plain product of

@@ -87,9 +87,6 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
             sb_printf(sb, " %s patches", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b");
             put_window(sb, &w);
         }
-        for (int k = 0; k < 3; k++)  /* passes/heads.c */
-            if (ir_mm_heads(n, k))
-                sb_printf(sb, " heads_%c", "abc"[k]);
         if (ir_mm_tri(n)) {  /* passes/triangle.c */
             static const char *const tri[] = {[IR_MM_TRI_C] = "tri_c", [IR_MM_TRI_A_LOWER] = "tri_a_lower",
                                               [IR_MM_TRI_A_UPPER] = "tri_a_upper"};

@@ -27,8 +27,6 @@ int pass_pool_grad(IrGraph *g); /* a convolution's weight and bias gradient thro
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
 int pass_triangle(IrGraph *g);   /* the products of a causal attention told which triangle of C they may
                                   * leave 0, or of op(A) is 0 (ir_mm_tri; after fusion, in place) */
-int pass_heads(IrGraph *g);      /* an attention's head permutes folded into the products that read and
-                                  * write them (ir_mm_heads; heads.c), after the triangle pass */
 int pass_conv_input_grad(IrGraph *g); /* a stride-1 convolution's input gradient, patches_t(g · Wᵀ),
                                   * as a convolution of g (conv_grad.c), before implicit patches */
 int pass_implicit_patches(IrGraph *g); /* convolution matmuls read their patches from the image

@@ -88,7 +88,7 @@ int nnc_compile_built(IrStage until, int64_t batch, NncCompiled *out, const char
     int changed = 0;
     if (run(g, pass_pool_relu, "pool relu", &changed, err)
         || run(g, pass_pool_grad, "pool gradient", &changed, err) || run(g, pass_fuse, "fuse", &changed, err)
-        || run(g, pass_triangle, "triangle", &changed, err) || run(g, pass_heads, "heads", &changed, err)
+        || run(g, pass_triangle, "triangle", &changed, err)
         || run(g, pass_conv_input_grad, "conv input gradient", &changed, err)
         || run(g, pass_implicit_patches, "implicit patches", &changed, err)
         || run(g, pass_pool_conv, "pool convolution", &changed, err)

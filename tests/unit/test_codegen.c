@@ -989,38 +989,6 @@ static void test_causal_triangle(void)
         }
 }
 
-/* tests/unit/heads.nn: the per-head products read Q, K, V and dO where
- * their producers wrote them and write P·V, dQ, dK and dV where their
- * readers read them (passes/heads.c; cg_matmul.c's heads_offset and row
- * strides): op(A) in place, op(B) packed from rows 32 apart, C's rows 32
- * apart, a head's matrix 8 on from the last.  Its step (two products with
- * heads_a, six with heads_b, four with heads_c, no permute) against the
- * interpreter, which copies the heads out and back (1e-5 and 1e-12
- * relative; 1 and 2 threads bit for bit: check).  tests/unit/causal.nn
- * and causal_long.nn have them too, with triangles, op(B) read in place
- * (f64: 16 columns) and C written in two chunks (400 deep). */
-static void test_heads(void)
-{
-    const char *path = NNC_SOURCE_DIR "/tests/unit/heads.nn";
-    FrontRun fr;
-    NncCompiled c;
-    plan_file(&fr, path, IR_F32, 3, &c);
-    const IrGraph *g = &c.step.L.g;
-    int flags[3] = {0}, permutes = 0;
-    for (int i = 0; i < g->n; i++) {
-        for (int k = 0; k < 3 && cg_is_matmul(g->nodes[i].op); k++)
-            flags[k] += ir_mm_heads(&g->nodes[i], k);
-        permutes += g->nodes[i].op == IR_PERMUTE;
-    }
-    CU_ASSERT_EQUAL(flags[0], 2);
-    CU_ASSERT_EQUAL(flags[1], 6);
-    CU_ASSERT_EQUAL(flags[2], 4);
-    CU_ASSERT_EQUAL(permutes, 0);
-    run_free(&fr);
-    for (int t = 0; t < 2; t++)
-        check(path, t ? IR_F64 : IR_F32, 3, t ? 1e-12 : 1e-5);
-}
-
 /* A causal mask with an offset: keys at j − 1, so row i keeps j <= i + 1
  * (d = 1; lower_attention's own mask has d = 0).  By hand, q, k, v [B, T,
  * 32]: softmax(select(mask, q·kᵀ, −inf)) · v, fused; the triangle pass
@@ -1374,7 +1342,6 @@ static const TestCase tests[] = {
     {"a causal mask with an offset skips only what it masks", test_causal_offset},
     {"a weight's gradient over batch and sequence reads its rows in place", test_lead_in_place},
     {"a causal attention's products skip its triangle and keep the bits", test_causal_triangle},
-    {"an attention's heads read and written inside their rows", test_heads},
     {NULL, NULL},
 };
 

@@ -1012,10 +1012,9 @@ static void test_pipeline(void)
     end();
 }
 
-/* The lines of fr's training step at the fused stage with `what` in them
- * (" = matmul ": the plain matmuls), as --dump-ir=fused prints them (in
- * the arena). */
-static const char *fused_lines(FrontRun *fr, const char *what)
+/* The plain matmul lines of fr's training step at the fused stage, as
+ * --dump-ir=fused prints them (in the arena). */
+static const char *fused_matmuls(FrontRun *fr)
 {
     NncCompiled c;
     const char *err = NULL;
@@ -1025,7 +1024,7 @@ static const char *fused_lines(FrontRun *fr, const char *what)
     for (const char *line = sb_cstr(&all); *line;) {
         const char *eol = strchr(line, '\n');
         size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
-        const char *at = strstr(line, what);
+        const char *at = strstr(line, " = matmul ");
         if (at && at < line + len)
             sb_printf(&some, "%.*s", (int)len, line);
         line += len;
@@ -1036,28 +1035,25 @@ static const char *fused_lines(FrontRun *fr, const char *what)
     return text;
 }
 
-static const char *fused_matmuls(FrontRun *fr) { return fused_lines(fr, " = matmul "); }
-
-/* passes/triangle.c on tests/unit/causal.nn: Q·Kᵀ and dO·Vᵀ (%19, %39)
- * may leave C outside the triangle 0, P·V and dS·K (%24, %42) read an A
- * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%40, %43) an op(A) 0
+/* passes/triangle.c on tests/unit/causal.nn: Q·Kᵀ and dO·Vᵀ (%22, %44)
+ * may leave C outside the triangle 0, P·V and dS·K (%27, %47) read an A
+ * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%45, %48) an op(A) 0
  * before it; the products of the layers around the attention get nothing.
- * (Their heads_* flags are passes/heads.c's, which runs after.)
  * The same model without `causal: true` has no mask: no triangle. */
 static void test_triangle(void)
 {
     FrontRun fr;
     run_file(&fr, NNC_SOURCE_DIR "/tests/unit/causal.nn");
     ASSERT_STR(fused_matmuls(&fr),
-               "  %19 = matmul %14, %16 tb heads_a heads_b tri_c +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
-               "  %24 = matmul %23, %18 heads_b heads_c tri_a_lower +0 : f32[B,40,2,16] # t.nn:13:13 attention\n"
-               "  %37 = matmul %34, %8 : f32[B,40,32]               # t.nn:13:13 attention\n"
-               "  %39 = matmul %38, %18 tb heads_a heads_b tri_c +0 : f32[B,2,40,40] # t.nn:13 matmul %24: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %40 = matmul %23, %38 ta heads_b heads_c tri_a_upper +0 : f32[B,40,2,16] # t.nn:13 matmul %24: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %42 = matmul %41, %16 heads_b heads_c tri_a_lower +0 : f32[B,40,2,16] # t.nn:13 matmul %19: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %43 = matmul %41, %14 ta heads_b heads_c tri_a_upper +0 : f32[B,40,2,16] # t.nn:13 matmul %19: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %50 = matmul %47, %4 : f32[B,40,32]               # t.nn:13:13 attention\n"
-               "  %54 = matmul %51, %2 : f32[B,40,32]               # t.nn:13:13 attention\n");
+               "  %22 = matmul %15, %18 tb tri_c +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
+               "  %27 = matmul %26, %21 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13:13 attention\n"
+               "  %41 = matmul %38, %8 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %44 = matmul %43, %21 tb tri_c +0 : f32[B,2,40,40] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %45 = matmul %26, %43 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %27: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %47 = matmul %46, %18 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %48 = matmul %46, %15 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
+               "  %57 = matmul %54, %4 : f32[B,40,32]               # t.nn:13:13 attention\n"
+               "  %62 = matmul %59, %2 : f32[B,40,32]               # t.nn:13:13 attention\n");
     run_free(&fr);
     run_text(&fr, "model open {\n"
                   "    input  x: f32[40, 32]\n"
@@ -1074,7 +1070,7 @@ static void test_triangle(void)
     CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
     const char *open = fused_matmuls(&fr);
     CU_ASSERT_PTR_NULL(strstr(open, "tri_"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(open, "matmul %14, %16 tb heads_a heads_b : f32[B,2,40,40]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(open, "matmul %15, %18 tb : f32[B,2,40,40]"));
     run_free(&fr);
 }
 
@@ -1173,103 +1169,6 @@ static void test_triangle_verify(void)
     end();
 }
 
-
-/* The whole graph as ir_print writes it. */
-static const char *printed(void)
-{
-    StrBuf sb = {0};
-    ir_print(&sb, &g);
-    const char *text = arena_strdup(&arena, sb_cstr(&sb));
-    sb_free(&sb);
-    return text;
-}
-
-/* passes/heads.c: x [B, 4, 2, 3] as heads [B, 2, 4, 3] (p).  p·pᵀ reads x
- * with both operands' heads inside their rows; s·p too, and writes its
- * result where its permute q stood (q's reader, the output, reads it);
- * pᵀ·p's result is also an output, so its permute stays.  p itself stays:
- * exp reads it, and that is no product. */
-static void test_heads(void)
-{
-    begin(IR_F32);
-    int x = input("x", (IrShape){4, {IR_BATCH, 4, 2, 3}});
-    int p = permute(x, 0, 2, 1, 3);
-    int s = ir_matmul(&g, p, p, false, true, SPAN_NONE);
-    out("q", permute(ir_matmul(&g, s, p, false, false, SPAN_NONE), 0, 2, 1, 3));
-    int r = ir_matmul(&g, p, p, true, false, SPAN_NONE);
-    out("r", r);
-    out("rp", permute(r, 0, 2, 1, 3));
-    out("e", un(IR_EXP, p));
-    CU_ASSERT_EQUAL(run(pass_heads), 4);  /* three products, one permute gone */
-    run(pass_dce);
-    ASSERT_STR(printed(), "graph t (f32, batch B)\n"
-                          "  %0 = input x : f32[B,4,2,3]\n"
-                          "  %1 = permute %0 (0,2,1,3) : f32[B,2,4,3]\n"
-                          "  %2 = matmul %0, %0 tb heads_a heads_b : f32[B,2,4,4]\n"
-                          "  %3 = matmul %2, %0 heads_b heads_c : f32[B,4,2,3]\n"
-                          "  %4 = matmul %0, %0 ta heads_a heads_b : f32[B,2,3,3]\n"
-                          "  %5 = permute %4 (0,2,1,3) : f32[B,3,2,3]\n"
-                          "  %6 = exp %1 : f32[B,2,4,3]\n"
-                          "outputs\n"
-                          "  prediction q = %3\n"
-                          "  prediction r = %4\n"
-                          "  prediction rp = %5\n"
-                          "  prediction e = %6\n");
-    end();
-    /* an attention's step (tests/unit/heads.nn): its six per-head products
-     * (Q·Kᵀ, P·V; dO·Vᵀ, Pᵀ·dO, dS·K, dSᵀ·Q) read and write the projections'
-     * [B, 20, 4, 8]; none of its eight permutes is left */
-    FrontRun fr;
-    run_file(&fr, NNC_SOURCE_DIR "/tests/unit/heads.nn");
-    ASSERT_STR(fused_matmuls(&fr),
-               "  %19 = matmul %14, %16 tb heads_a heads_b : f32[B,4,20,20] # t.nn:14:13 attention\n"
-               "  %21 = matmul %20, %18 heads_b heads_c : f32[B,20,4,8] # t.nn:14:13 attention\n"
-               "  %34 = matmul %31, %8 : f32[B,20,32]               # t.nn:14:13 attention\n"
-               "  %36 = matmul %35, %18 tb heads_a heads_b : f32[B,4,20,20] # t.nn:14 matmul %21: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %37 = matmul %20, %35 ta heads_b heads_c : f32[B,20,4,8] # t.nn:14 matmul %21: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %39 = matmul %38, %16 heads_b heads_c : f32[B,20,4,8] # t.nn:14 matmul %19: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %40 = matmul %38, %14 ta heads_b heads_c : f32[B,20,4,8] # t.nn:14 matmul %19: matmul' = g * op(y)^T, op(x)^T * g\n"
-               "  %47 = matmul %44, %4 : f32[B,20,32]               # t.nn:14:13 attention\n"
-               "  %51 = matmul %48, %2 : f32[B,20,32]               # t.nn:14:13 attention\n");
-    ASSERT_STR(fused_lines(&fr, " = permute "), "");
-    run_free(&fr);
-}
-
-/* The shape rule takes heads inside rows (ir_mm_heads) on a plain product
- * only, of tensors [..., T, H, d] with the product's leading axes: not on
- * x·W, whose rows fold into one matrix, nor on a tensor [T, H, d] (no
- * axis before T), nor one whose leading axes broadcast. */
-static void test_heads_verify(void)
-{
-    begin(IR_F32);
-    int x = input("x", (IrShape){4, {IR_BATCH, 4, 2, 3}});
-    int w = param("w", (IrShape){2, {3, 5}}), t = param("t", (IrShape){3, {4, 2, 3}});
-    int h = param("h", (IrShape){4, {1, 4, 2, 3}});
-    IrAttr a = {0};
-    ir_mm_set_heads(&a, 0);
-    CU_ASSERT(ir_add(&g, IR_MATMUL, (int[]){x, w}, 2, &a, SPAN_NONE) < 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
-    ASSERT_STR(ir_error(&g), "matmul: heads inside rows are for a plain matmul: not lead, folded, patches or with an "
-                             "epilogue");
-    g.error = NULL;
-    IrAttr ab = a;
-    ir_mm_set_heads(&ab, 1);
-    ab.i[1] = 1;
-    CU_ASSERT(ir_add(&g, IR_MATMUL, (int[]){t, t}, 2, &ab, SPAN_NONE) < 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
-    ASSERT_STR(ir_error(&g), "matmul: a tensor with heads inside its rows is [L..., T, H, d], L not empty, T and H not "
-                             "the batch");
-    g.error = NULL;
-    CU_ASSERT(ir_add(&g, IR_MATMUL, (int[]){x, h}, 2, &ab, SPAN_NONE) < 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
-    ASSERT_STR(ir_error(&g), "matmul: a tensor with heads inside its rows has the product's leading axes");
-    g.error = NULL;
-    int ok = ir_add(&g, IR_MATMUL, (int[]){x, x}, 2, &ab, SPAN_NONE);
-    CU_ASSERT_FATAL(ok >= 0);
-    ASSERT_STR(shape_text(&g.nodes[ok].shape), "[B,2,4,4]");
-    end();
-}
-
 static const TestCase tests[] = {
     {"verify: a valid training step", test_verify_valid},
     {"verify: operands and arity", test_verify_operands},
@@ -1306,8 +1205,6 @@ static const TestCase tests[] = {
     {"triangle: a causal attention's products, and none without the mask", test_triangle},
     {"triangle: only on a plain product of matrices", test_triangle_verify},
     {"triangle: the mask's data and every reader decide", test_triangle_readers},
-    {"heads: permutes folded into the products that read and write them", test_heads},
-    {"heads: only on a plain product of tensors [..., T, H, d]", test_heads_verify},
     {NULL, NULL},
 };
 

@@ -119,7 +119,8 @@ static void body_flat(Cg *c, int v)
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
 
-/* Partial results of a row's sum, mean or maximum: see body_rows. */
+/* Partial results of a row's sum, mean or maximum (row_reduce); also the
+ * width of the vectors at whose end a row stops at its mask (rows_stop_at). */
 enum { ROW_LANES = 16 };
 
 /* A row of a fused_rows: its operands, per-row scalars and row

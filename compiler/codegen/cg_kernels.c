@@ -119,15 +119,37 @@ static void body_flat(Cg *c, int v)
 
 /* ---- rows: FUSED_ROWS ---------------------------------------------------------------- */
 
-/* Partial results of a row's sum, mean or maximum: see body_rows. */
+/* Partial results of a row's sum, mean or maximum (row_reduce); also the
+ * width of the vectors at whose end a row stops at its mask (rows_stop_at). */
 enum { ROW_LANES = 16 };
 
+/* A row of a fused_rows: its operands, per-row scalars and row
+ * temporaries (body_rows). */
+typedef struct Row {
+    CgOperand    *ops;      /* operands at the row */
+    LLVMValueRef *scal;     /* per-row scalars, by value */
+    LLVMValueRef *vec;      /* row temporaries (allocas), by value */
+    bool         *is_vec;   /* which values are a row (else a scalar) */
+    LLVMValueRef  row;      /* the row's index */
+    int           nin;      /* operands: values [0, nin) */
+    int64_t       len;      /* the row's length L */
+    /* A row stopped at its causal mask (ir_rows_tri_mask), or stop NULL:
+     * columns [0, stop) computed, stop the end of the vector of ROW_LANES
+     * that holds column i + d of row i (or L); past[x] the one value of
+     * value x in [stop, L), NULL where a sum skips x (0 there: triangle.c). */
+    LLVMValueRef  stop;
+    LLVMValueRef *past;
+} Row;
+
 /* Element i of row value a: an operand's, or a row temporary's. */
-static LLVMValueRef row_value(Cg *c, CgOperand *ops, LLVMValueRef *vec, int a, int nin, LLVMValueRef i)
+static LLVMValueRef row_value(Cg *c, const Row *r, int a, LLVMValueRef i)
 {
-    return a < nin ? cg_operand_load(c, &ops[a], i)
-                   : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &i, 1, ""), "");
+    return a < r->nin ? cg_operand_load(c, &r->ops[a], i)
+                      : LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, r->vec[a], &i, 1, ""), "");
 }
+
+/* The end of the columns a row computes: its stop, or L. */
+static LLVMValueRef row_end(Cg *c, const Row *r) { return r->stop ? r->stop : cg_i64(c, r->len); }
 
 /* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce):
  * cur + x, where a NaN stays; or for RMAX the greater, x taken only when
@@ -140,135 +162,319 @@ static LLVMValueRef reduce_step(Cg *c, IrOp op, LLVMValueRef cur, LLVMValueRef x
                          : LLVMBuildFAdd(c->b, cur, x, "");
 }
 
-static void body_rows(Cg *c, int v, LLVMValueRef row)
+/* acc = reduce_step(acc, x(i)) for i in [begin, end), in order: x(i) is
+ * x_at(row value a, i), or `same` at every i. */
+static void reduce_run(Cg *c, IrOp op, LLVMTypeRef t, LLVMValueRef acc, LLVMValueRef begin, LLVMValueRef end,
+                       LLVMValueRef (*x_at)(Cg *, const Row *, int, LLVMValueRef), const Row *r, int a, LLVMValueRef same)
+{
+    CgLoop l = cg_loop_begin(c, begin, end, "r");
+    LLVMValueRef x = same ? same : x_at(c, r, a, l.iv);
+    LLVMBuildStore(c->b, reduce_step(c, op, LLVMBuildLoad2(c->b, t, acc, ""), x), acc);
+    cg_loop_end(c, &l);
+}
+
+/* ROW_LANES consecutive elements of row value a, those of vector iv. */
+static LLVMValueRef lanes_at(Cg *c, const Row *r, int a, LLVMValueRef iv)
+{
+    LLVMValueRef at0 = LLVMBuildNSWMul(c->b, iv, cg_i64(c, ROW_LANES), "");
+    LLVMValueRef x = LLVMGetUndef(LLVMVectorType(c->t_real, ROW_LANES));
+    for (int j = 0; j < ROW_LANES; j++)
+        x = LLVMBuildInsertElement(c->b, x, row_value(c, r, a, LLVMBuildNSWAdd(c->b, at0, cg_i64(c, j), "")),
+                                   LLVMConstInt(c->t_i32, (unsigned)j, 0), "");
+    return x;
+}
+
+/* A vector's lanes folded in halves, lane j with lane j + h, h = 8, 4, 2,
+ * 1: lane 0's value. */
+static LLVMValueRef fold_lanes(Cg *c, IrOp op, LLVMValueRef cur)
+{
+    for (int h = ROW_LANES / 2; h >= 1; h /= 2) {
+        LLVMValueRef lo[ROW_LANES / 2], hi[ROW_LANES / 2];
+        for (int j = 0; j < h; j++) {
+            lo[j] = LLVMConstInt(c->t_i32, (unsigned)j, 0);
+            hi[j] = LLVMConstInt(c->t_i32, (unsigned)(j + h), 0);
+        }
+        LLVMValueRef u = LLVMGetUndef(LLVMTypeOf(cur));
+        LLVMValueRef vlo = LLVMBuildShuffleVector(c->b, cur, u, LLVMConstVector(lo, (unsigned)h), "");
+        LLVMValueRef vhi = LLVMBuildShuffleVector(c->b, cur, u, LLVMConstVector(hi, (unsigned)h), "");
+        cur = reduce_step(c, op, vlo, vhi);
+    }
+    return LLVMBuildExtractElement(c->b, cur, LLVMConstInt(c->t_i32, 0, 0), "");
+}
+
+/* Reduction `op` (SUM, MEAN, RMAX) of row value a: ROW_LANES partial
+ * results, lane j over the elements j, j + ROW_LANES, ...: independent
+ * chains that LLVM makes one vector (one scalar chain of `len` dependent
+ * adds was 6% of the GPT's step in the attention's softmax alone); then
+ * the lanes folded in halves and the last len mod ROW_LANES elements added
+ * in order.  A fixed order whatever the CPU and the threads: the same bits
+ * everywhere.  A row shorter than 2·ROW_LANES is one lane, in order.  A
+ * row stopped at its mask reads [0, stop) and takes its one value past it
+ * in the same order (past), or skips the terms there (±0, a sum's). */
+static LLVMValueRef row_reduce(Cg *c, const Row *r, IrOp op, int a)
+{
+    int64_t len = r->len, lanes = len >= 2 * ROW_LANES ? ROW_LANES : 1, whole = lanes > 1 ? len / lanes * lanes : 0;
+    LLVMValueRef stop = row_end(c, r), past = r->stop ? r->past[a] : NULL;
+    LLVMValueRef init = cg_real(c, op == IR_RMAX ? -INFINITY : 0), res = init;
+    if (lanes > 1) {
+        LLVMTypeRef vt = LLVMVectorType(c->t_real, ROW_LANES);
+        LLVMValueRef acc = cg_alloca(c, vt, NULL, "lanes");
+        LLVMValueRef splat[ROW_LANES];
+        for (int j = 0; j < ROW_LANES; j++)
+            splat[j] = init;
+        LLVMBuildStore(c->b, LLVMConstVector(splat, ROW_LANES), acc);
+        LLVMValueRef vecs = cg_i64(c, whole / lanes);  /* a stop is whole vectors, or L */
+        LLVMValueRef read = r->stop ? LLVMBuildSDiv(c->b, cg_imin(c, stop, cg_i64(c, whole), ""), cg_i64(c, lanes), "") : vecs;
+        reduce_run(c, op, vt, acc, cg_i64(c, 0), read, lanes_at, r, a, NULL);
+        if (past) {
+            LLVMValueRef same = LLVMGetUndef(vt);
+            for (int j = 0; j < ROW_LANES; j++)
+                same = LLVMBuildInsertElement(c->b, same, past, LLVMConstInt(c->t_i32, (unsigned)j, 0), "");
+            reduce_run(c, op, vt, acc, read, vecs, NULL, r, a, same);
+        }
+        res = fold_lanes(c, op, LLVMBuildLoad2(c->b, vt, acc, ""));
+    }
+    LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
+    LLVMBuildStore(c->b, res, acc);
+    LLVMValueRef tail = r->stop ? cg_imax(c, stop, cg_i64(c, whole), "") : cg_i64(c, len);  /* [whole, L) in order */
+    reduce_run(c, op, c->t_real, acc, cg_i64(c, whole), tail, row_value, r, a, NULL);
+    if (past)
+        reduce_run(c, op, c->t_real, acc, tail, cg_i64(c, len), NULL, r, a, past);
+    res = LLVMBuildLoad2(c->b, c->t_real, acc, "");
+    return op == IR_MEAN ? LLVMBuildFDiv(c->b, res, cg_real(c, (double)len), "") : res;
+}
+
+/* Where rows kernel n stops row `row` (Row's stop): the end of the vector
+ * of ROW_LANES that holds column i + d, i the row's place along the mask's
+ * rows, or L. */
+static LLVMValueRef rows_stop_at(Cg *c, const IrNode *n, LLVMValueRef row, int64_t len)
+{
+    int64_t T = n->shape.dim[n->shape.rank - 2];
+    LLVMValueRef i = LLVMBuildURem(c->b, row, cg_i64(c, T), "i");
+    LLVMValueRef kept = LLVMBuildNSWAdd(c->b, i, cg_i64(c, ir_rows_tri_offset(n) + ROW_LANES), "");  /* i + d + 1, rounded up */
+    LLVMValueRef up = LLVMBuildNSWMul(c->b, LLVMBuildUDiv(c->b, kept, cg_i64(c, ROW_LANES), ""), cg_i64(c, ROW_LANES), "");
+    return cg_imin(c, up, cg_i64(c, len), "stop");
+}
+
+/* Value x's one value past a row's stop (Row's past), once its operands'
+ * are known: the mask is 0 (false) there, a select on it takes its other
+ * side; a scalar is itself; NULL for a value that differs from column to
+ * column (ir_rows_fixed). */
+static LLVMValueRef past_value(Cg *c, const Row *r, const IrProgram *p, int mk, const bool *fixed, int x)
+{
+    if (!fixed[x])
+        return NULL;
+    if (x == mk)
+        return cg_real(c, 0);
+    if (!r->is_vec[x])
+        return r->scal[x];
+    const IrInstr *in = &p->code[x - p->nin];
+    if (in->op == IR_SELECT && in->a == mk)
+        return r->past[in->c];
+    LLVMValueRef v[3] = {NULL, NULL, NULL};
+    int args[3] = {in->a, in->b, in->c};
+    for (int q = 0; q < 3; q++)
+        v[q] = args[q] >= 0 ? r->past[args[q]] : NULL;
+    return cg_scalar_op(c, in->op, v[0], v[1], v[2], in->f);  /* as the row's loop computes it */
+}
+
+/* Instruction `in` (value id) of a row, one that reads a row value: its
+ * loop over the row's computed columns into a row temporary. */
+static void row_instr(Cg *c, Row *r, const IrInstr *in, int id)
+{
+    r->is_vec[id] = true;
+    r->vec[id] = cg_alloca(c, c->t_real, cg_i64(c, r->len), "rowtmp");
+    CgLoop l = cg_loop_begin(c, cg_i64(c, 0), row_end(c, r), "e");
+    LLVMValueRef x[3] = {NULL, NULL, NULL};
+    int args[3] = {in->a, in->b, in->c};
+    for (int q = 0; q < 3; q++)
+        if (args[q] >= 0)
+            x[q] = r->is_vec[args[q]] ? row_value(c, r, args[q], l.iv) : r->scal[args[q]];
+    LLVMValueRef y = cg_scalar_op(c, in->op, x[0], x[1], x[2], in->f);
+    LLVMBuildStore(c->b, y, LLVMBuildGEP2(c->b, c->t_real, r->vec[id], &l.iv, 1, ""));
+    cg_loop_end(c, &l);
+}
+
+/* Instruction k of program p (uses: cg_program_uses) in row r: a
+ * reduction, a per-row scalar, or a row of values; and its value past the
+ * row's stop. */
+static void row_step(Cg *c, Row *r, const IrProgram *p, const int *uses, int k, int mk, const bool *fixed)
+{
+    const IrInstr *in = &p->code[k];
+    int id = p->nin + k;
+    int args[3] = {in->a, in->b, in->c};
+    bool any_vec = false;
+    for (int q = 0; q < 3; q++)
+        any_vec |= args[q] >= 0 && r->is_vec[args[q]];
+    if (ir_ops[in->op].flags & OPF_REDUCTION) {
+        int a = in->a;
+        if (!r->is_vec[a])  /* a per-row scalar repeated along the row */
+            r->scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, r->scal[a], cg_real(c, (double)r->len), "") : r->scal[a];
+        else
+            r->scal[id] = row_reduce(c, r, in->op, a);
+    } else if (!any_vec) {
+        LLVMValueRef x[3] = {NULL, NULL, NULL};
+        for (int q = 0; q < 3; q++)
+            x[q] = args[q] >= 0 ? r->scal[args[q]] : NULL;
+        r->scal[id] = cg_program_instr(c, p, uses, k, x[0], x[1], x[2]);  /* one block: a lone product fused */
+    } else {
+        row_instr(c, r, in, id);
+    }
+    if (r->stop)
+        r->past[id] = past_value(c, r, p, mk, fixed, id);
+}
+
+/* out[row · L + j] = y(j) for j in [begin, end): row value root's element,
+ * or `same`. */
+static void row_store(Cg *c, int v, const Row *r, int root, LLVMValueRef begin, LLVMValueRef end, LLVMValueRef same)
+{
+    LLVMValueRef out_row = LLVMBuildNSWMul(c->b, r->row, cg_i64(c, r->len), "");
+    CgLoop l = cg_loop_begin(c, begin, end, "out");
+    LLVMValueRef y = same ? same : row_value(c, r, root, l.iv);
+    cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), y);
+    cg_loop_end(c, &l);
+}
+
+/* The program of rows r[0 .. nrows) from their operands on (set), each up
+ * to its stop, instruction by instruction across the rows (their chains
+ * of dependent steps side by side: rows_per_item), and their results
+ * stored. */
+static void rows_program(Cg *c, int v, Row *r, int nrows, const bool *fixed)
 {
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
-    int64_t len = n->a.i[0];
-    IrShape domain = n->shape;  /* the rows, each of length len */
-    domain.dim[domain.rank - 1] = len;
-    int nv = p->nin + p->n;
-    CgOperand *ops = calloc((size_t)p->nin + 1, sizeof *ops);
-    LLVMValueRef *scal = calloc((size_t)nv, sizeof *scal);  /* per-row scalars */
-    LLVMValueRef *vec = calloc((size_t)nv, sizeof *vec);    /* row temporaries (allocas) */
-    bool *is_vec = calloc((size_t)nv, sizeof *is_vec);
-    for (int k = 0; k < p->nin; k++) {
-        operand_at_row(c, &ops[k], n->in[k], &domain, row);
-        is_vec[k] = !ops[k].scalar && ops[k].step != 0;
-        if (!is_vec[k])
-            scal[k] = cg_operand_load(c, &ops[k], cg_i64(c, 0));
-    }
-    LLVMValueRef L = cg_i64(c, len);
+    int mk = ir_rows_tri_mask(n), root = p->nin + p->n - 1;
     int *uses = cg_program_uses(p);
-    for (int k = 0; k < p->n; k++) {
-        const IrInstr *in = &p->code[k];
-        int id = p->nin + k;
-        int args[3] = {in->a, in->b, in->c};
-        if (ir_ops[in->op].flags & OPF_REDUCTION) {
-            int a = in->a;
-            if (!is_vec[a]) {  /* a per-row scalar repeated along the row */
-                scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, scal[a], cg_real(c, (double)len), "") : scal[a];
-                continue;
-            }
-            /* ROW_LANES partial results, lane j over the elements j, j +
-             * ROW_LANES, ...: independent chains that LLVM makes one vector
-             * (one scalar chain of `len` dependent adds was 6% of the GPT's
-             * step in the attention's softmax alone); then the lanes folded
-             * in halves and the last len mod ROW_LANES elements added in
-             * order.  A fixed order whatever the CPU and the threads: the
-             * same bits everywhere.  A row shorter than 2·ROW_LANES is one
-             * lane, in order. */
-            int64_t lanes = len >= 2 * ROW_LANES ? ROW_LANES : 1, whole = lanes > 1 ? len / lanes * lanes : 0;
-            LLVMValueRef init = cg_real(c, in->op == IR_RMAX ? -INFINITY : 0), r = init;
-            if (lanes > 1) {
-                LLVMTypeRef vt = LLVMVectorType(c->t_real, ROW_LANES);
-                LLVMValueRef acc = cg_alloca(c, vt, NULL, "lanes");
-                LLVMValueRef splat[ROW_LANES];
-                for (int j = 0; j < ROW_LANES; j++)
-                    splat[j] = init;
-                LLVMBuildStore(c->b, LLVMConstVector(splat, ROW_LANES), acc);
-                CgLoop l = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, whole / lanes), "r");
-                LLVMValueRef at0 = LLVMBuildNSWMul(c->b, l.iv, cg_i64(c, lanes), "");
-                LLVMValueRef x = LLVMGetUndef(vt);
-                for (int j = 0; j < ROW_LANES; j++)
-                    x = LLVMBuildInsertElement(c->b, x, row_value(c, ops, vec, a, p->nin, LLVMBuildNSWAdd(c->b, at0, cg_i64(c, j), "")),
-                                               LLVMConstInt(c->t_i32, (unsigned)j, 0), "");
-                LLVMBuildStore(c->b, reduce_step(c, in->op, LLVMBuildLoad2(c->b, vt, acc, ""), x), acc);
-                cg_loop_end(c, &l);
-                /* fold: lane j with lane j + h, h = 8, 4, 2, 1 */
-                LLVMValueRef cur = LLVMBuildLoad2(c->b, vt, acc, "");
-                for (int h = ROW_LANES / 2; h >= 1; h /= 2) {
-                    LLVMValueRef lo[ROW_LANES / 2], hi[ROW_LANES / 2];
-                    for (int j = 0; j < h; j++) {
-                        lo[j] = LLVMConstInt(c->t_i32, (unsigned)j, 0);
-                        hi[j] = LLVMConstInt(c->t_i32, (unsigned)(j + h), 0);
-                    }
-                    LLVMValueRef u = LLVMGetUndef(LLVMTypeOf(cur));
-                    LLVMValueRef vlo = LLVMBuildShuffleVector(c->b, cur, u, LLVMConstVector(lo, (unsigned)h), "");
-                    LLVMValueRef vhi = LLVMBuildShuffleVector(c->b, cur, u, LLVMConstVector(hi, (unsigned)h), "");
-                    cur = reduce_step(c, in->op, vlo, vhi);
-                }
-                r = LLVMBuildExtractElement(c->b, cur, LLVMConstInt(c->t_i32, 0, 0), "");
-            }
-            LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
-            LLVMBuildStore(c->b, r, acc);
-            CgLoop t = cg_loop_begin(c, cg_i64(c, whole), L, "rt");
-            LLVMValueRef x = row_value(c, ops, vec, a, p->nin, t.iv);
-            LLVMBuildStore(c->b, reduce_step(c, in->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), x), acc);
-            cg_loop_end(c, &t);
-            r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-            scal[id] = in->op == IR_MEAN ? LLVMBuildFDiv(c->b, r, cg_real(c, (double)len), "") : r;
-            continue;
-        }
-        bool any_vec = false;
-        for (int q = 0; q < 3; q++)
-            any_vec |= args[q] >= 0 && is_vec[args[q]];
-        if (!any_vec) {
-            LLVMValueRef x[3] = {NULL, NULL, NULL};
-            for (int q = 0; q < 3; q++)
-                x[q] = args[q] >= 0 ? scal[args[q]] : NULL;
-            scal[id] = cg_program_instr(c, p, uses, k, x[0], x[1], x[2]);  /* one block: a lone product fused */
-            continue;
-        }
-        is_vec[id] = true;
-        vec[id] = cg_alloca(c, c->t_real, L, "rowtmp");
-        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "e");
-        LLVMValueRef x[3] = {NULL, NULL, NULL};
-        for (int q = 0; q < 3; q++) {
-            int a = args[q];
-            if (a < 0)
-                continue;
-            if (!is_vec[a])
-                x[q] = scal[a];
-            else if (a < p->nin)
-                x[q] = cg_operand_load(c, &ops[a], l.iv);
-            else
-                x[q] = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[a], &l.iv, 1, ""), "");
-        }
-        LLVMValueRef y = cg_scalar_op(c, in->op, x[0], x[1], x[2], in->f);
-        LLVMBuildStore(c->b, y, LLVMBuildGEP2(c->b, c->t_real, vec[id], &l.iv, 1, ""));
-        cg_loop_end(c, &l);
-    }
-    int root = nv - 1;
-    if (is_vec[root]) {
-        LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, L, "");
-        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "out");
-        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, vec[root], &l.iv, 1, ""), "");
-        cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), y);
-        cg_loop_end(c, &l);
-    } else if (n->shape.dim[n->shape.rank - 1] == 1) {
-        cg_store(c, v, row, scal[root]);
-    } else {  /* a per-row value broadcast along the row (a BROADCAST root folds into this) */
-        LLVMValueRef out_row = LLVMBuildNSWMul(c->b, row, L, "");
-        CgLoop l = cg_loop_begin(c, cg_i64(c, 0), L, "out");
-        cg_store(c, v, LLVMBuildNSWAdd(c->b, out_row, l.iv, ""), scal[root]);
-        cg_loop_end(c, &l);
-    }
-    free(ops);
-    free(scal);
-    free(vec);
-    free(is_vec);
+    for (int k = 0; k < p->n; k++)
+        for (int q = 0; q < nrows; q++)
+            row_step(c, &r[q], p, uses, k, mk, fixed);
     free(uses);
+    for (int q = 0; q < nrows; q++) {
+        LLVMValueRef L = cg_i64(c, r[q].len);
+        if (r[q].is_vec[root]) {
+            row_store(c, v, &r[q], root, cg_i64(c, 0), row_end(c, &r[q]), NULL);
+            if (r[q].stop)
+                row_store(c, v, &r[q], root, r[q].stop, L, r[q].past[root]);
+        } else if (n->shape.dim[n->shape.rank - 1] == 1) {
+            cg_store(c, v, r[q].row, r[q].scal[root]);
+        } else {  /* a per-row value broadcast along the row (a BROADCAST root folds into this) */
+            row_store(c, v, &r[q], root, cg_i64(c, 0), L, r[q].scal[root]);
+        }
+    }
+}
+
+/* Rows stopped at their mask, in one copy of their code per place they may
+ * stop (the multiples of ROW_LANES below L, and L) when there are at most
+ * this many: constant loop counts, which LLVM unrolls into straight vector
+ * code as it does whole rows' (with the count a variable, the GPT's
+ * 64-long rows took 1.8 times the CPU of whole rows: remainder loops, the
+ * result copied by a call to memcpy).  Longer rows loop to a variable
+ * stop. */
+enum { ROWS_STOP_COPIES = 8 };
+
+/* Rows a rows kernel computes per item: of a row-stopped one
+ * (ir_rows_tri_mask) ROWS_TRI_ITEM neighbours along the mask's rows (when
+ * they divide them: all in one matrix), whose chains of dependent steps
+ * (the maximum, the exponentials, the sum, the division) run side by side;
+ * one at a time, a stopped row took as long as a whole one: its chain is
+ * as long, and the core overlaps few rows' chains. */
+enum { ROWS_TRI_ITEM = 2 };
+
+static int rows_per_item(const IrNode *n)
+{
+    return ir_rows_tri_mask(n) >= 0 && n->shape.dim[n->shape.rank - 2] % ROWS_TRI_ITEM == 0 ? ROWS_TRI_ITEM : 1;
+}
+
+/* Rows r[0 .. nrows) of rows kernel v, their operands set, stopped where
+ * the last (the furthest) stops: a row computed further than its own stop
+ * is computed as a whole row would be.  Their programs at each place they
+ * may stop (ROWS_STOP_COPIES), or at one. */
+static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
+{
+    const IrNode *n = N(c, v);
+    const IrProgram *p = n->a.prog;
+    int nv = p->nin + p->n, mk = ir_rows_tri_mask(n);
+    int64_t len = r[0].len, copies = (len + ROW_LANES - 1) / ROW_LANES;
+    for (int q = 0; q < nrows; q++)
+        for (int k = 0; k < p->nin; k++)
+            r[q].past[k] = past_value(c, &r[q], p, mk, fixed, k);
+    LLVMValueRef stop = rows_stop_at(c, n, r[nrows - 1].row, len);
+    if (copies > ROWS_STOP_COPIES) {
+        for (int q = 0; q < nrows; q++)
+            r[q].stop = stop;
+        rows_program(c, v, r, nrows, fixed);
+        return;
+    }
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stopped");
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_whole");
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, stop, whole, (unsigned)copies - 1);
+    for (int64_t s = 1; s <= copies; s++) {
+        LLVMBasicBlockRef bb = whole;
+        if (s < copies) {
+            bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stop");
+            LLVMAddCase(sw, cg_i64(c, s * ROW_LANES), bb);
+        }
+        LLVMPositionBuilderAtEnd(c->b, bb);
+        for (int q = 0; q < nrows; q++) {  /* the operands' entries kept, the program's values each copy's own */
+            r[q].stop = cg_i64(c, s < copies ? s * ROW_LANES : len);
+            for (int k = p->nin; k < nv; k++)
+                r[q].is_vec[k] = false;
+        }
+        rows_program(c, v, r, nrows, fixed);
+        LLVMBuildBr(c->b, done);
+    }
+    LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+/* Row r of rows kernel v at `row`: its operands (is_vec, scal). */
+static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row)
+{
+    const IrNode *n = N(c, v);
+    const IrProgram *p = n->a.prog;
+    int nv = p->nin + p->n;
+    IrShape domain = n->shape;  /* the rows, each of length len */
+    domain.dim[domain.rank - 1] = n->a.i[0];
+    *r = (Row){.ops = calloc((size_t)p->nin + 1, sizeof *r->ops), .scal = calloc((size_t)nv, sizeof *r->scal),
+               .vec = calloc((size_t)nv, sizeof *r->vec), .is_vec = calloc((size_t)nv, sizeof *r->is_vec),
+               .row = row, .nin = p->nin, .len = n->a.i[0], .past = calloc((size_t)nv, sizeof *r->past)};
+    for (int k = 0; k < p->nin; k++) {
+        operand_at_row(c, &r->ops[k], n->in[k], &domain, row);
+        r->is_vec[k] = !r->ops[k].scalar && r->ops[k].step != 0;
+        if (!r->is_vec[k])
+            r->scal[k] = cg_operand_load(c, &r->ops[k], cg_i64(c, 0));
+    }
+}
+
+static void row_free(Row *r)
+{
+    free(r->ops);
+    free(r->scal);
+    free(r->vec);
+    free(r->is_vec);
+    free(r->past);
+}
+
+/* Item `item` of rows kernel v: rows_per_item rows from item times that. */
+static void body_rows(Cg *c, int v, LLVMValueRef item)
+{
+    const IrNode *n = N(c, v);
+    const IrProgram *p = n->a.prog;
+    int mk = ir_rows_tri_mask(n), nrows = rows_per_item(n);
+    bool *fixed = calloc((size_t)(p->nin + p->n), sizeof *fixed);
+    Row r[ROWS_TRI_ITEM];
+    for (int q = 0; q < nrows; q++) {
+        LLVMValueRef row = nrows == 1 ? item : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item, cg_i64(c, nrows), ""), cg_i64(c, q), "row");
+        row_begin(c, v, &r[q], row);
+    }
+    if (mk >= 0) {
+        ir_rows_fixed(c->g, n, mk, fixed);
+        rows_at_stops(c, v, r, nrows, fixed);
+    } else {
+        rows_program(c, v, r, nrows, fixed);
+    }
+    for (int q = 0; q < nrows; q++)
+        row_free(&r[q]);
+    free(fixed);
 }
 
 /* ---- reductions over any axes, and argmax ------------------------------------------ */
@@ -697,7 +903,9 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     switch (kind_of(n)) {
     case KK_EW: case KK_LAYOUT: case KK_MASK:
         return cg_elems(c, s, 0, row_axes(s));
-    case KK_ROWS: case KK_ARGMAX: case KK_GATHER: case KK_ONE_HOT:
+    case KK_ROWS:
+        return LLVMBuildSDiv(c->b, cg_elems(c, s, 0, s->rank - 1), cg_i64(c, rows_per_item(n)), "");
+    case KK_ARGMAX: case KK_GATHER: case KK_ONE_HOT:
         return cg_elems(c, s, 0, s->rank - 1);
     case KK_REDUCE:
         if (reduce_columns(n, &N(c, n->in[0])->shape)) {

@@ -63,6 +63,26 @@ typedef enum IrMmTri {
 static inline IrMmTri ir_mm_tri(const IrNode *n) { return (IrMmTri)(n->a.i[7] & 3); }
 static inline int64_t ir_mm_tri_offset(const IrNode *n) { return (n->a.i[7] - (n->a.i[7] & 3)) / 4; }
 static inline void ir_mm_set_tri(IrAttr *a, IrMmTri kind, int64_t d) { a->i[7] = (int64_t)kind + 4 * d; }
+/* FUSED_ROWS: i[0] the row length; i[1] the causal mask's operand + 1 (0:
+ * none) and i[2] its offset d (passes/triangle.c): operand i[1] − 1 is a
+ * mask [T, L] of the result's last two axes that keeps j <= i + d; past
+ * it, the result and every reduction's operand are the same value at each
+ * column of a row (ir_rows_fixed), or a sum's operand is ±0 there (which
+ * the sum may skip): codegen computes each row up to the vector of 16 that
+ * holds its column i + d and the rest from that one value.  The
+ * interpreter computes everything. */
+static inline int ir_rows_tri_mask(const IrNode *n) { return (int)n->a.i[1] - 1; }  /* the operand, or -1 */
+static inline int64_t ir_rows_tri_offset(const IrNode *n) { return n->a.i[2]; }
+static inline void ir_rows_set_tri(IrAttr *a, int mask, int64_t d)
+{
+    a->i[1] = mask + 1;
+    a->i[2] = d;
+}
+/* Which values of fused_rows n's program are the same at every column its
+ * causal mask (operand mk) throws away, in fixed[value]: the mask, the
+ * operands broadcast along the row, a reduction (one per row), a select
+ * on the mask (its other side), and any other op of such values. */
+void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed);
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
  * rules' window_geometry and windowed read it as they read that op's. */

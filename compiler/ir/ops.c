@@ -542,6 +542,51 @@ const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
+void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
+{
+    const IrProgram *p = n->a.prog;
+    for (int k = 0; k < p->nin; k++) {
+        const IrShape *x = &g->nodes[n->in[k]].shape;
+        fixed[k] = k == mk || x->rank == 0 || x->dim[x->rank - 1] == 1;  /* broadcast along the row */
+    }
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        bool f = true;
+        if (in->op == IR_SELECT && in->a == mk)
+            f = fixed[in->c];
+        else if (!(ir_ops[in->op].flags & OPF_REDUCTION))
+            for (int q = 0, args[3] = {in->a, in->b, in->c}; q < 3; q++)
+                f &= args[q] < 0 || fixed[args[q]];
+        fixed[p->nin + k] = f;
+    }
+}
+
+/* A fused_rows' causal mask (ir_rows_tri_mask): an operand [T, L] of the
+ * result's last two axes, L the row; the result the same past the mask at
+ * every column of a row; any reduction of a value that is not, a sum or
+ * a mean (what passes/triangle.c checks beyond this: that the mask is
+ * causal, and that such a sum's operand is 0 past it). */
+static const char *rows_tri_check(const IrGraph *g, const IrNode *n)
+{
+    int mk = ir_rows_tri_mask(n);
+    const IrProgram *p = n->a.prog;
+    const IrShape *s = &n->shape;
+    if (mk < 0)
+        return NULL;
+    const IrShape *m = mk < n->nin ? &g->nodes[n->in[mk]].shape : NULL;
+    if (n->op != IR_FUSED_ROWS || !m || s->rank < 2 || m->rank != 2 || m->dim[0] != s->dim[s->rank - 2]
+        || m->dim[1] != s->dim[s->rank - 1] || s->dim[s->rank - 1] != n->a.i[0] || ir_rows_tri_offset(n) < 0)
+        return "a rows triangle needs a mask [T, L] of a fused_rows' rows and an offset >= 0";
+    bool *fixed = ARENA_ARRAY(g->arena, bool, p->nin + p->n);
+    ir_rows_fixed(g, n, mk, fixed);
+    if (!fixed[p->nin + p->n - 1])
+        return "a rows triangle's result differs from column to column past the mask";
+    for (int k = 0; k < p->n; k++)
+        if (p->code[k].op == IR_RMAX && !fixed[p->code[k].a])
+            return "a rows triangle skips past the mask only the terms of a sum or mean";
+    return NULL;
+}
+
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */
 const char *shp_fused(const IrGraph *g, IrNode *n)
 {
@@ -549,7 +594,7 @@ const char *shp_fused(const IrGraph *g, IrNode *n)
         return "fused node without a program";
     n->shape = n->a.shape;
     n->type = g->ftype;
-    return NULL;
+    return rows_tri_check(g, n);
 }
 
 const char *shp_matmul_epi(const IrGraph *g, IrNode *n)

@@ -129,6 +129,8 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
     case IR_FUSED: case IR_FUSED_ROWS:
         if (a->name)
             sb_printf(sb, " \"%s\"", a->name);
+        if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0)  /* passes/triangle.c */
+            sb_printf(sb, " tri_rows %%%d %+lld", n->in[ir_rows_tri_mask(n)], (long long)ir_rows_tri_offset(n));
         break;
     default:  /* nothing to add after the operands */
         break;

@@ -26,7 +26,8 @@ int pass_pool_grad(IrGraph *g); /* a convolution's weight and bias gradient thro
                                   * pooling in one pass, pool_rows_t (pool_grad.c), before fusion */
 int pass_fuse(IrGraph *g);       /* FUSED, FUSED_ROWS and MATMUL_EPI regions */
 int pass_triangle(IrGraph *g);   /* the products of a causal attention told which triangle of C they may
-                                  * leave 0, or of op(A) is 0 (ir_mm_tri; after fusion, in place) */
+                                  * leave 0, or of op(A) is 0 (ir_mm_tri), its softmax rows where they
+                                  * may stop (ir_rows_tri_mask; after fusion, in place) */
 int pass_conv_input_grad(IrGraph *g); /* a stride-1 convolution's input gradient, patches_t(g · Wᵀ),
                                   * as a convolution of g (conv_grad.c), before implicit patches */
 int pass_implicit_patches(IrGraph *g); /* convolution matmuls read their patches from the image

@@ -16,6 +16,10 @@
  *     IR_MM_TRI_A_LOWER, the k loop of rows i ends at i + d;
  *   - Pᵀ·dO and dSᵀ·Q read op(A) = Pᵀ or dSᵀ, 0 before column i − d in
  *     row i: IR_MM_TRI_A_UPPER, the k loop of rows i starts at i − d.
+ * The softmax and its backward themselves compute each row only up to
+ * the mask (ir_rows_tri_mask, rows_stop) when past it every value they
+ * reduce or write is one value per row (ir_rows_fixed), or a sum's terms
+ * are 0 there.
  * Nothing here knows the attention: a mask is any ge of two constant
  * tensors [T, 1] and [T] whose values make a lower triangle (checked from
  * the data), and a fused_rows program is read with two small analyses over
@@ -203,15 +207,39 @@ typedef struct Tri {
     int64_t *zero, *inside;
 } Tri;
 
-/* Records what fused_rows r says of itself and of its operands. */
-static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, unsigned char *taint)
+/* Whether fused_rows r (mask operand mk) may stop each row at its mask
+ * (ir_rows_tri_mask): past it, its result is one value per row, and so is
+ * every reduction's operand but a sum's (or mean's) of values 0 there
+ * (out), whose terms it skips: +0 + ±0 = +0 and x + ±0 = x, so a sum that
+ * starts at +0 skips them to the same bits. */
+static bool rows_stop(const IrGraph *g, int r, int mk, const Outside *out, bool *fixed)
+{
+    const IrNode *n = &g->nodes[r];
+    const IrProgram *p = n->a.prog;
+    if (n->shape.dim[n->shape.rank - 1] != n->a.i[0])  /* one value per row */
+        return false;
+    ir_rows_fixed(g, n, mk, fixed);
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        if ((ir_ops[in->op].flags & OPF_REDUCTION) && !fixed[in->a] && (in->op == IR_RMAX || out[in->a] != OUT_ZERO))
+            return false;
+    }
+    return fixed[p->nin + p->n - 1];
+}
+
+/* Records what fused_rows r says of itself and of its operands, and marks
+ * it to stop its rows at the mask when it may. */
+static int look_at_rows(IrGraph *g, int r, Tri *t, Outside *out, unsigned char *taint, bool *fixed)
 {
     int64_t d;
     int mk = mask_operand(g, r, &d);
-    const IrNode *n = &g->nodes[r];
+    IrNode *n = &g->nodes[r];
     if (mk < 0)
-        return;
+        return 0;
     zero_where_masked(g, r, mk, d, t->zero, out);
+    bool stop = rows_stop(g, r, mk, out, fixed);
+    if (stop)
+        ir_rows_set_tri(&n->a, mk, d);
     const IrProgram *p = n->a.prog;
     if (out[p->nin + p->n - 1] == OUT_ZERO)
         t->zero[r] = d + 1;
@@ -226,6 +254,7 @@ static void look_at_rows(const IrGraph *g, int r, Tri *t, Outside *out, unsigned
         else if (t->inside[x] != d + 1)
             t->inside[x] = -1;
     }
+    return stop;
 }
 
 /* Whether every reader of node x has recorded that it reads x only inside
@@ -269,11 +298,12 @@ int pass_triangle(IrGraph *g)
     Tri t = {ARENA_ARRAY(g->arena, int64_t, n), ARENA_ARRAY(g->arena, int64_t, n)};
     Outside *out = ARENA_ARRAY(g->arena, Outside, most);
     unsigned char *taint = ARENA_ARRAY(g->arena, unsigned char, most);
+    bool *fixed = ARENA_ARRAY(g->arena, bool, most);
+    int changed = 0;
     for (int i = 0; i < n; i++)
-        look_at_rows(g, i, &t, out, taint);
+        changed += look_at_rows(g, i, &t, out, taint, fixed);
     IrUsers users;
     ir_users(g, &users);
-    int changed = 0;
     for (int i = 0; i < n; i++) {
         int64_t tri = tri_of(g, &users, &t, i);
         if (tri) {

@@ -134,3 +134,21 @@ void fill_step_inputs(IrEval *ev, const SemaModel *m, NncCompiled *c)
         free(v);
     }
 }
+
+int causal_softmax(IrGraph *g, int s, int64_t T, const double *q, const double *k, enum CausalHow how, int *mask)
+{
+    IrAttr qa = {.shape = {2, {T, 1}}, .data = q, .name = "query_places"};
+    IrAttr ka = {.shape = {1, {T}}, .data = k, .name = "key_places"};
+    uint64_t row = 1u << (g->nodes[s].shape.rank - 1);
+    *mask = ir_binary(g, IR_GE, ir_add(g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE),
+                      SPAN_NONE);
+    int x = ir_add(g, IR_SELECT, (int[]){*mask, s, ir_const(g, -INFINITY, SPAN_NONE)}, 3, NULL, SPAN_NONE);
+    int e = ir_binary(g, IR_SUB, x, ir_unary(g, IR_STOP_GRAD, ir_reduce(g, IR_RMAX, x, row, SPAN_NONE), SPAN_NONE), SPAN_NONE);
+    e = ir_unary(g, IR_EXP, how == CAUSAL_NEGATED ? ir_unary(g, IR_NEG, e, SPAN_NONE) : e, SPAN_NONE);
+    int p = ir_binary(g, IR_DIV, e, ir_reduce(g, IR_SUM, e, row, SPAN_NONE), SPAN_NONE);
+    if (how == CAUSAL_LOG)
+        p = ir_binary(g, IR_MUL, p, ir_unary(g, IR_LOG, p, SPAN_NONE), SPAN_NONE);
+    if (how == CAUSAL_RSQRT_S)
+        p = ir_binary(g, IR_MUL, p, ir_unary(g, IR_RSQRT, s, SPAN_NONE), SPAN_NONE);
+    return p;
+}

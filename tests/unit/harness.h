@@ -47,6 +47,18 @@ struct NncCompiled;
  * a 100-step run. */
 void fill_step_inputs(struct IrEval *ev, const struct SemaModel *m, struct NncCompiled *c);
 
+struct IrGraph;
+/* A causal softmax as lower_attention builds it, over scores s [.., T, T]
+ * of g: P = exp(x − max) / sum along each row, x = select(mask, s, −inf),
+ * the mask keeps (i, j) where q[i] >= k[j] (constant tensors [T, 1] and [T]
+ * of q[] and k[], which the caller keeps alive; its node in *mask).  `how`
+ * varies P for passes/triangle.c's tests: exp(−(x − max)) (NaN where
+ * masked), P·log(P) (0·−inf there), P·rsqrt(s) (0·inf where a product
+ * left s 0).  Returns P. */
+enum CausalHow { CAUSAL_SOFTMAX, CAUSAL_NEGATED, CAUSAL_LOG, CAUSAL_RSQRT_S };
+int causal_softmax(struct IrGraph *g, int s, int64_t T, const double *q, const double *k, enum CausalHow how,
+                   int *mask);
+
 /* The largest difference between two runs of an output, relative to the
  * output's scale (the largest finite |want|).  A NaN on one side only, or
  * an infinity the other side does not share, is an infinite difference; the

@@ -941,12 +941,15 @@ static void test_lead_in_place(void)
 }
 
 /* The per-head products of a causal attention skip what its mask throws
- * away (passes/triangle.c; cg_matmul.c, tri_k_loops): path's step (six
- * products with a triangle) compiled for `batch` runs, on one thread and
- * on two, to the same bytes as the same step with the triangles cleared,
- * which computes everything: a skipped term is 0·v, which changes no sum,
- * and the scores and dP outside the triangle, left 0, are read by nobody
- * (the select drops them, P's zeros multiply them). */
+ * away (passes/triangle.c; cg_matmul.c, tri_k_loops), and its softmax and
+ * the softmax's backward stop each row at the mask (cg_kernels.c,
+ * rows_at_stops): path's step (six products with a triangle, two
+ * fused_rows) compiled for `batch` runs, on one thread and on two, to the
+ * same bytes as the same step with the triangles cleared, which computes
+ * everything: a skipped term is 0·v, which changes no sum, the scores and
+ * dP outside the triangle, left 0, are read by nobody (the select drops
+ * them, P's zeros multiply them), and a row's values past its stop are
+ * one value, computed once. */
 static void causal_same_bits(const char *path, IrType type, int64_t batch)
 {
     FrontRun fr;
@@ -956,13 +959,17 @@ static void causal_same_bits(const char *path, IrType type, int64_t batch)
     CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, type, STAGE_PLAN, batch, &without, &err), 0);
     const IrGraph *ga = &with.step.L.g;
     IrGraph *gb = &without.step.L.g;
-    int tri = 0;
+    int tri = 0, rows = 0;
     for (int i = 0; i < gb->n; i++)
         if (cg_is_matmul(gb->nodes[i].op) && ir_mm_tri(&gb->nodes[i])) {
             gb->nodes[i].a.i[7] = 0;
             tri++;
+        } else if (gb->nodes[i].op == IR_FUSED_ROWS && ir_rows_tri_mask(&gb->nodes[i]) >= 0) {
+            ir_rows_set_tri(&gb->nodes[i].a, -1, 0);
+            rows++;
         }
     CU_ASSERT_EQUAL(tri, 6);
+    CU_ASSERT_EQUAL(rows, 2);  /* the softmax and its backward */
     IrEval ev;   /* only the inputs: parameters, data, state, step */
     ir_eval_init(&ev, ga, batch);
     fill_step_inputs(&ev, fr.f.model, &with);
@@ -991,13 +998,19 @@ static void test_causal_triangle(void)
 
 /* A causal mask with an offset: keys at j − 1, so row i keeps j <= i + 1
  * (d = 1; lower_attention's own mask has d = 0).  By hand, q, k, v [B, T,
- * 32]: softmax(select(mask, q·kᵀ, −inf)) · v, fused; the triangle pass
- * gives q·kᵀ tri_c +1, P·V tri_a_lower +1 and Pᵀ·V tri_a_upper +1, and the
- * code agrees with the interpreter on 1 and 2 threads, in f32 and f64 at
- * T = 40 .. 96: a k range that left d out would drop column i + 1 of every
- * block's last row (or row i − 1 of its first), and a vector count, where
- * that column starts a vector (which rows make a block
- * depends on T and the type, tri_mr: four of the twelve have one). */
+ * 32] and g [B, T, T]: P = causal_softmax(q·kᵀ), P·V, Pᵀ·V, a softmax's
+ * backward as simplify.c leaves it, dS = select(mask, P·(g − sum(g·P)),
+ * 0), and dS·k, and the softmax of −(x − max) (NaN past the mask: the one
+ * value written there), fused; the triangle pass gives q·kᵀ tri_c +1, P·V
+ * and dS·k tri_a_lower +1, Pᵀ·V tri_a_upper +1, and the three fused_rows
+ * tri_rows +1, and the code agrees with the interpreter on 1 and 2
+ * threads, in f32 and f64 at T = 40 .. 96, and with itself without the
+ * triangles, bit for bit: a k range that left d out would drop column
+ * i + 1 of every block's last row (or row i − 1 of its first), and a
+ * vector count, where that column starts a vector (which rows make a block
+ * depends on T and the type, tri_mr: four of the twelve have one); a row
+ * stopped without d would drop it where it starts a vector of 16 (T − 1
+ * of the rows' i + 1 do at T = 48 .. 96). */
 static void check_causal_offset(IrType type, int64_t T, double tol)
 {
     enum { D = 32, TMAX = 96 };
@@ -1008,42 +1021,58 @@ static void check_causal_offset(IrType type, int64_t T, double tol)
     arena_init(&arena);
     IrGraph g;
     ir_init(&g, &arena, NULL, "offset", type);
-    IrShape s3 = {3, {IR_BATCH, T, D}};
+    IrShape s3 = {3, {IR_BATCH, T, D}}, st = {3, {IR_BATCH, T, T}};
     int q = ir_input(&g, ROLE_INPUT, "q", type, &s3, SPAN_NONE);
     int k = ir_input(&g, ROLE_INPUT, "k", type, &s3, SPAN_NONE);
     int v = ir_input(&g, ROLE_INPUT, "v", type, &s3, SPAN_NONE);
-    int sc = ir_matmul(&g, q, k, false, true, SPAN_NONE);
-    IrAttr qa = {.shape = {2, {T, 1}}, .data = qplaces, .name = "query_places"};
-    IrAttr ka = {.shape = {1, {T}}, .data = kplaces, .name = "key_places"};
-    int mask = ir_binary(&g, IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE),
-                         SPAN_NONE);
-    int x = ir_add(&g, IR_SELECT, (int[]){mask, sc, ir_const(&g, -INFINITY, SPAN_NONE)}, 3, NULL, SPAN_NONE);
-    int m = ir_unary(&g, IR_STOP_GRAD, ir_reduce(&g, IR_RMAX, x, 1u << 2, SPAN_NONE), SPAN_NONE);
-    int e = ir_unary(&g, IR_EXP, ir_binary(&g, IR_SUB, x, m, SPAN_NONE), SPAN_NONE);
-    int p = ir_binary(&g, IR_DIV, e, ir_reduce(&g, IR_SUM, e, 1u << 2, SPAN_NONE), SPAN_NONE);
+    int dp = ir_input(&g, ROLE_INPUT, "g", type, &st, SPAN_NONE);
+    int sc = ir_matmul(&g, q, k, false, true, SPAN_NONE), mask;
+    int p = causal_softmax(&g, sc, T, qplaces, kplaces, CAUSAL_SOFTMAX, &mask);
+    ir_output(&g, "pn", causal_softmax(&g, sc, T, qplaces, kplaces, CAUSAL_NEGATED, &(int){0}), OUT_PREDICTION, -1);
     ir_output(&g, "o", ir_matmul(&g, p, v, false, false, SPAN_NONE), OUT_PREDICTION, -1);
     ir_output(&g, "ot", ir_matmul(&g, p, v, true, false, SPAN_NONE), OUT_PREDICTION, -1);  /* Pᵀ·v, as Pᵀ·dO */
+    int gp = ir_reduce(&g, IR_SUM, ir_binary(&g, IR_MUL, dp, p, SPAN_NONE), 1u << 2, SPAN_NONE);
+    int ds = ir_binary(&g, IR_MUL, p, ir_binary(&g, IR_SUB, dp, gp, SPAN_NONE), SPAN_NONE);
+    ds = ir_add(&g, IR_SELECT, (int[]){mask, ds, ir_const(&g, 0, SPAN_NONE)}, 3, NULL, SPAN_NONE);
+    ir_output(&g, "ds", ir_matmul(&g, ds, k, false, false, SPAN_NONE), OUT_PREDICTION, -1);
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     CU_ASSERT_FATAL(pass_fuse(&g) > 0);
-    CU_ASSERT_EQUAL_FATAL(pass_triangle(&g), 3);
+    CU_ASSERT_EQUAL_FATAL(pass_triangle(&g), 7);
     CU_ASSERT_PTR_NULL_FATAL(ir_verify(&g));
-    for (int i = 0; i < g.n; i++)  /* else this tests d = 0 */
-        if (g.nodes[i].op == IR_MATMUL)
-            CU_ASSERT_EQUAL(ir_mm_tri_offset(&g.nodes[i]), 1);
+    IrGraph whole = g;  /* the same step computing everything */
+    whole.nodes = malloc(sizeof *whole.nodes * (size_t)g.n);
+    memcpy(whole.nodes, g.nodes, sizeof *whole.nodes * (size_t)g.n);
+    int rows = 0;
+    for (int i = 0; i < g.n; i++) {
+        IrNode *n = &whole.nodes[i];
+        if (n->op == IR_MATMUL)  /* else this tests d = 0 */
+            CU_ASSERT_EQUAL(ir_mm_tri_offset(n), 1);
+        if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0) {
+            CU_ASSERT_EQUAL(ir_rows_tri_offset(n), 1);
+            rows++;
+        }
+        n->a.i[7] = n->op == IR_MATMUL ? 0 : n->a.i[7];
+        if (n->op == IR_FUSED_ROWS)
+            ir_rows_set_tri(&n->a, -1, 0);
+    }
+    CU_ASSERT_EQUAL(rows, 3);
     const int64_t B = 3;
     IrEval ev;
     ir_eval_init(&ev, &g, B);
-    double *val = malloc(sizeof *val * B * T * D);
-    for (int in = 0; in < 3; in++) {
-        for (int64_t e2 = 0; e2 < B * T * D; e2++)
+    double *val = malloc(sizeof *val * B * T * T);
+    for (int in = 0; in < 4; in++) {
+        for (int64_t e2 = 0; e2 < B * T * (in < 3 ? D : T); e2++)
             val[e2] = sin((double)(e2 * (in + 2)) * 0.37 + in);
-        ir_eval_set(&ev, (int[]){q, k, v}[in], val);
+        ir_eval_set(&ev, (int[]){q, k, v, dp}[in], val);
     }
     free(val);
     CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
     char what[64];
     snprintf(what, sizeof what, "causal offset 1, %s T=%lld", ir_type_name(type), (long long)T);
     jit_check(&g, &ev, tol, what);
+    IrPlan *plan = plan_memory(&g, B), *whole_plan = plan_memory(&whole, B);
+    runs_match(&g, plan, &ev, &whole, whole_plan, &ev, B, what);
+    free(whole.nodes);
     ir_eval_free(&ev);
     arena_free(&arena);
 }

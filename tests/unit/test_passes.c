@@ -1012,9 +1012,10 @@ static void test_pipeline(void)
     end();
 }
 
-/* The plain matmul lines of fr's training step at the fused stage, as
- * --dump-ir=fused prints them (in the arena). */
-static const char *fused_matmuls(FrontRun *fr)
+/* The lines of fr's training step at the fused stage with op `op` (" =
+ * matmul "), as --dump-ir=fused prints them (in the arena); a fused
+ * node's without its program. */
+static const char *fused_lines(FrontRun *fr, const char *op)
 {
     NncCompiled c;
     const char *err = NULL;
@@ -1024,7 +1025,7 @@ static const char *fused_matmuls(FrontRun *fr)
     for (const char *line = sb_cstr(&all); *line;) {
         const char *eol = strchr(line, '\n');
         size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
-        const char *at = strstr(line, " = matmul ");
+        const char *at = strstr(line, op);
         if (at && at < line + len)
             sb_printf(&some, "%.*s", (int)len, line);
         line += len;
@@ -1039,12 +1040,14 @@ static const char *fused_matmuls(FrontRun *fr)
  * may leave C outside the triangle 0, P·V and dS·K (%27, %47) read an A
  * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%45, %48) an op(A) 0
  * before it; the products of the layers around the attention get nothing.
- * The same model without `causal: true` has no mask: no triangle. */
+ * The softmax and its backward (%26, %46) stop their rows at the mask
+ * (%25), the layer norms not.  The same model without `causal: true` has
+ * no mask: no triangle, and its softmax computes every column. */
 static void test_triangle(void)
 {
     FrontRun fr;
     run_file(&fr, NNC_SOURCE_DIR "/tests/unit/causal.nn");
-    ASSERT_STR(fused_matmuls(&fr),
+    ASSERT_STR(fused_lines(&fr, " = matmul "),
                "  %22 = matmul %15, %18 tb tri_c +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
                "  %27 = matmul %26, %21 tri_a_lower +0 : f32[B,2,40,16] # t.nn:13:13 attention\n"
                "  %41 = matmul %38, %8 : f32[B,40,32]               # t.nn:13:13 attention\n"
@@ -1054,6 +1057,11 @@ static void test_triangle(void)
                "  %48 = matmul %46, %15 ta tri_a_upper +0 : f32[B,2,40,16] # t.nn:13 matmul %22: matmul' = g * op(y)^T, op(x)^T * g\n"
                "  %57 = matmul %54, %4 : f32[B,40,32]               # t.nn:13:13 attention\n"
                "  %62 = matmul %59, %2 : f32[B,40,32]               # t.nn:13:13 attention\n");
+    ASSERT_STR(fused_lines(&fr, " = fused_rows "),
+               "  %12 = fused_rows %10, %0, %1 \"layer_norm\" : f32[B,40,32] # t.nn:13:23 layer_norm\n"
+               "  %26 = fused_rows %22, %25 \"attention\" tri_rows %25 +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
+               "  %46 = fused_rows %44, %26, %25 \"attention backward\" tri_rows %25 +0 : f32[B,2,40,40] # t.nn:13:13 attention\n"
+               "  %66 = fused_rows %10, %63 \"layer_norm backward\" : f32[B,40,32] # t.nn:13:23 layer_norm\n");
     run_free(&fr);
     run_text(&fr, "model open {\n"
                   "    input  x: f32[40, 32]\n"
@@ -1068,47 +1076,40 @@ static void test_triangle(void)
                   "    steps = 1\n"
                   "}\n");
     CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
-    const char *open = fused_matmuls(&fr);
+    const char *open = fused_lines(&fr, " = matmul "), *open_rows = fused_lines(&fr, " = fused_rows ");
     CU_ASSERT_PTR_NULL(strstr(open, "tri_"));
     CU_ASSERT_PTR_NOT_NULL(strstr(open, "matmul %15, %18 tb : f32[B,2,40,40]"));
+    CU_ASSERT_PTR_NULL(strstr(open_rows, "tri_"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(open_rows, "\"attention\" : f32[B,2,40,40]"));
     run_free(&fr);
 }
 
-/* A causal softmax of q·kᵀ as lower_attention builds it, [B, 4, 4]
- * scores, the mask from key places k[] (0, 1, 2, 3 keeps j <= i); the
- * scores also an output when `scores_out`.  Fused, then triangle.c;
- * returns the number of matmuls with a triangle, *tri the scores'. */
-/* How causal_graph's P is made: the softmax, of −(x − max) (NaN where
- * masked), times log of itself (0·−inf where masked), times rsqrt of the
- * scores (which a tri_c product leaves 0 where masked: 0·inf). */
-enum { P_SOFTMAX, P_NEGATED, P_LOG, P_RSQRT_S };
-
-static int causal_graph(const double *keys, bool scores_out, int how, IrMmTri *tri)
+/* A causal softmax of q·kᵀ (causal_softmax, varied by `how`), [B, 4, 4]
+ * scores, the mask from key places k[] (0, 1, 2, 3 keeps j <= i), times
+ * v; the scores also an output when `scores_out`.  Fused, then
+ * triangle.c; returns the number of matmuls with a triangle, *tri the
+ * scores', *rows whether P's fused_rows stops at the mask. */
+static int causal_graph(const double *keys, bool scores_out, enum CausalHow how, IrMmTri *tri, bool *rows)
 {
     static const double places[4] = {0, 1, 2, 3};
     begin(IR_F32);
     IrShape qs = {3, {IR_BATCH, 4, 2}};
-    int s = ir_matmul(&g, input("q", qs), input("k", qs), false, true, SPAN_NONE);
-    IrAttr qa = {.shape = {2, {4, 1}}, .data = places, .name = "query_places"};
-    IrAttr ka = {.shape = {1, {4}}, .data = keys, .name = "key_places"};
-    int mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
-    int x = ir_add(&g, IR_SELECT, (int[]){mask, s, cnst(-INFINITY)}, 3, NULL, SPAN_NONE);
-    int e = bin(IR_SUB, x, un(IR_STOP_GRAD, ir_reduce(&g, IR_RMAX, x, 1u << 2, SPAN_NONE)));
-    e = un(IR_EXP, how == P_NEGATED ? un(IR_NEG, e) : e);
-    int p = bin(IR_DIV, e, ir_reduce(&g, IR_SUM, e, 1u << 2, SPAN_NONE));
-    if (how == P_LOG)
-        p = bin(IR_MUL, p, un(IR_LOG, p));
-    if (how == P_RSQRT_S)
-        p = bin(IR_MUL, p, un(IR_RSQRT, s));
-    out("p", ir_matmul(&g, p, input("v", qs), false, false, SPAN_NONE));
+    int s = ir_matmul(&g, input("q", qs), input("k", qs), false, true, SPAN_NONE), mask;
+    out("p", ir_matmul(&g, causal_softmax(&g, s, 4, places, keys, how, &mask), input("v", qs), false, false, SPAN_NONE));
     if (scores_out)
         out("s", s);
     CU_ASSERT_FATAL(run(pass_fuse) > 0);
-    int tris = run(pass_triangle);
+    run(pass_triangle);
+    int tris = 0;
     *tri = IR_MM_TRI_NONE;
-    for (int i = 0; i < g.n; i++)
-        if (g.nodes[i].op == IR_MATMUL && ir_mm_tb(&g.nodes[i]))  /* q·kᵀ */
-            *tri = ir_mm_tri(&g.nodes[i]);
+    *rows = false;
+    for (int i = 0; i < g.n; i++) {
+        const IrNode *n = &g.nodes[i];
+        tris += n->op == IR_MATMUL && ir_mm_tri(n) != IR_MM_TRI_NONE;
+        if (n->op == IR_MATMUL && ir_mm_tb(n))  /* q·kᵀ */
+            *tri = ir_mm_tri(n);
+        *rows |= n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0;
+    }
     end();
     return tris;
 }
@@ -1124,18 +1125,58 @@ static void test_triangle_readers(void)
 {
     static const double causal[4] = {0, 1, 2, 3}, crossed[4] = {0, 2, 1, 3};
     IrMmTri tri;
-    CU_ASSERT_EQUAL(causal_graph(causal, false, P_SOFTMAX, &tri), 2);
+    bool rows;
+    CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_SOFTMAX, &tri, &rows), 2);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
-    CU_ASSERT_EQUAL(causal_graph(causal, true, P_SOFTMAX, &tri), 1);
+    CU_ASSERT(rows);
+    CU_ASSERT_EQUAL(causal_graph(causal, true, CAUSAL_SOFTMAX, &tri, &rows), 1);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
-    CU_ASSERT_EQUAL(causal_graph(crossed, false, P_SOFTMAX, &tri), 0);
+    CU_ASSERT_EQUAL(causal_graph(crossed, false, CAUSAL_SOFTMAX, &tri, &rows), 0);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
-    for (int how = P_NEGATED; how <= P_LOG; how++) {
-        CU_ASSERT_EQUAL(causal_graph(causal, false, how, &tri), 1);
+    CU_ASSERT(!rows);
+    for (int how = CAUSAL_NEGATED; how <= CAUSAL_LOG; how++) {
+        CU_ASSERT_EQUAL(causal_graph(causal, false, how, &tri, &rows), 1);
         CU_ASSERT_EQUAL(tri, IR_MM_TRI_C);
+        CU_ASSERT(rows);  /* NaN or 0·−inf past the mask, but one value a row: computed once */
     }
-    CU_ASSERT_EQUAL(causal_graph(causal, false, P_RSQRT_S, &tri), 1);
+    CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_RSQRT_S, &tri, &rows), 1);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+    CU_ASSERT(!rows);  /* rsqrt(s) differs from column to column */
+}
+
+/* The shape rule takes a rows triangle (ir_rows_tri_mask) on a fused_rows
+ * whose mask operand is [T, L] of its rows, whose result is one value a
+ * row past the mask, and which skips there only a sum's terms: three
+ * fused_rows over s [B, 4, 4] and a mask [4, 4], by hand. */
+static void test_rows_triangle_verify(void)
+{
+    static const double places[4] = {0, 1, 2, 3};
+    static const struct {
+        int mask;               /* the operand named the mask */
+        IrInstr root;           /* after $2 = rmax $0 */
+        const char *error;
+    } cases[] = {
+        {1, {IR_SELECT, 1, 0, 2, 0}, "fused_rows: a rows triangle skips past the mask only the terms of a sum or mean"},
+        {1, {IR_SUB, 0, 2, -1, 0}, "fused_rows: a rows triangle's result differs from column to column past the mask"},
+        {0, {IR_SELECT, 1, 0, 2, 0}, "fused_rows: a rows triangle needs a mask [T, L] of a fused_rows' rows and an offset >= 0"},
+    };
+    for (int t = 0; t < 3; t++) {
+        begin(IR_F32);
+        IrShape ss = {3, {IR_BATCH, 4, 4}};
+        int s = input("s", ss);
+        IrAttr qa = {.shape = {2, {4, 1}}, .data = places, .name = "query_places"};
+        IrAttr ka = {.shape = {1, {4}}, .data = places, .name = "key_places"};
+        int mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
+        IrInstr code[2] = {{IR_RMAX, 0, -1, -1, 0}, cases[t].root};
+        IrProgram prog = {.code = code, .n = 2, .nin = 2};
+        IrAttr a = {.prog = &prog, .shape = ss, .i = {4}};
+        CU_ASSERT(ir_add(&g, IR_FUSED_ROWS, (int[]){s, mask}, 2, &a, SPAN_NONE) >= 0);  /* without a triangle */
+        ir_rows_set_tri(&a, cases[t].mask, 0);
+        CU_ASSERT(ir_add(&g, IR_FUSED_ROWS, (int[]){s, mask}, 2, &a, SPAN_NONE) < 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
+        ASSERT_STR(ir_error(&g), cases[t].error);
+        end();
+    }
 }
 
 /* The shape rule takes a triangle (ir_mm_tri) on a plain product of
@@ -1205,6 +1246,7 @@ static const TestCase tests[] = {
     {"triangle: a causal attention's products, and none without the mask", test_triangle},
     {"triangle: only on a plain product of matrices", test_triangle_verify},
     {"triangle: the mask's data and every reader decide", test_triangle_readers},
+    {"triangle: a fused_rows stops at a mask of its rows", test_rows_triangle_verify},
     {NULL, NULL},
 };
 

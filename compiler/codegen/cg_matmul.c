@@ -925,8 +925,8 @@ static int64_t one_chunk_below(Cg *c, int v)
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
         return KC + KC / 2;
     int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
-    int64_t in_l2 = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
-    return (in_l2 > PATCH_ROWS_KC ? in_l2 : PATCH_ROWS_KC) + 1;
+    int64_t fits = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
+    return (fits > PATCH_ROWS_KC ? fits : PATCH_ROWS_KC) + 1;
 }
 
 /* Whether a depth k known when the code is generated (-1: not) is one

@@ -155,6 +155,51 @@ static void test_prefetch_follows_row(void)
     arena_free(&arena);
 }
 
+/* The copy's other choices follow the row too: x's rows are 36,000
+ * bytes, prefetched from prefetch_row_bytes 36000 on and not at 36001; the
+ * copy's groups are pack_group panels (the rounding up before their
+ * division, "add nsw i64 %N, 7" then "%groups = sdiv ..."); and the compares
+ * that decide whether a claim packs all its panels first ("%claim_bytes,
+ * 4194304") and whether a thread keeps every chunk through the call take
+ * claim_pack_bytes and keep_packed_bytes (4 MB in the row: given values
+ * of their own, each appears where 4194304 did for it). */
+static void test_packing_follows_row(void)
+{
+    Arena arena;
+    arena_init(&arena);
+    IrGraph g;
+    IrPlan *p = product(&g, &arena);
+    const char *call = "call void @llvm.prefetch";
+    CgTune t = *cg_tune_for("znver4", "");
+    int at8 = count_in_llvm(&g, p, &t, call);
+    CU_ASSERT(at8 > 0);
+    t.prefetch_row_bytes = 36000;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
+    t.prefetch_row_bytes = 36001;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
+
+    t = *cg_tune_for("znver4", "");
+    CU_ASSERT_EQUAL(t.pack_group, 8);  /* what the needles below are for */
+    int groups = count_in_llvm(&g, p, &t, "%groups = sdiv");
+    CU_ASSERT(groups > 0);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 7\n  %groups = sdiv"), groups);
+    t.pack_group = 5;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 7\n  %groups = sdiv"), 0);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 4\n  %groups = sdiv"), groups);
+
+    t = *cg_tune_for("znver4", "");
+    CU_ASSERT_EQUAL(t.claim_pack_bytes, 4194304);
+    CU_ASSERT_EQUAL(t.keep_packed_bytes, 4194304);
+    int claim = count_in_llvm(&g, p, &t, "%claim_bytes, 4194304\n"), both = count_in_llvm(&g, p, &t, ", 4194304\n");
+    CU_ASSERT(claim > 0 && both > claim);
+    t.claim_pack_bytes = 4194301;
+    t.keep_packed_bytes = 4194299;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, "%claim_bytes, 4194301\n"), claim);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 4194299\n"), both - claim);
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 4194304\n"), 0);
+    arena_free(&arena);
+}
+
 /* ... in the training step of model, planned at batch 4, with tune (NULL:
  * znver4's row). */
 static int count_in_model(const char *model, const CgTune *tune, const char *needle)
@@ -273,6 +318,7 @@ static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
+    {"op(B)'s copy takes its row lengths, groups and byte bounds from the row", test_packing_follows_row},
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
     {"rows read as patches in place are one chunk while op(B) packed fits the row's bytes", test_patch_chunk_follows_row},

@@ -132,8 +132,12 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0)  /* passes/triangle.c */
             sb_printf(sb, " tri_rows %%%d %+lld", n->in[ir_rows_tri_mask(n)], (long long)ir_rows_tri_offset(n));
         break;
-    default:  /* nothing to add after the operands */
-        break;
+    case IR_BATCH_SIZE: case IR_NEG: case IR_EXP: case IR_LOG: case IR_SQRT: case IR_RSQRT: case IR_TANH:
+    case IR_ERF: case IR_RELU: case IR_SIGMOID: case IR_SIN: case IR_COS: case IR_FLOOR: case IR_STOP_GRAD:
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV: case IR_MAX: case IR_MIN: case IR_GT: case IR_GE:
+    case IR_EQ: case IR_SELECT: case IR_ARGMAX: case IR_RESHAPE: case IR_BROADCAST: case IR_CAST: case IR_GATHER:
+    case IR_OP_COUNT:
+        break;  /* nothing to add after the operands (their shapes say it) */
     }
 }
 

@@ -547,7 +547,8 @@ void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
     const IrProgram *p = n->a.prog;
     for (int k = 0; k < p->nin; k++) {
         const IrShape *x = &g->nodes[n->in[k]].shape;
-        fixed[k] = k == mk || x->rank == 0 || x->dim[x->rank - 1] == 1;  /* broadcast along the row */
+        /* broadcast along the row; in a row of one column, a last axis of 1 is the row */
+        fixed[k] = k == mk || x->rank == 0 || (x->dim[x->rank - 1] == 1 && n->a.i[0] > 1);
     }
     for (int k = 0; k < p->n; k++) {
         const IrInstr *in = &p->code[k];

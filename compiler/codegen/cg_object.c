@@ -76,11 +76,30 @@ static void print_module(StrBuf *sb, LLVMModuleRef mod)
     LLVMDisposeMessage(s);
 }
 
+/* LLVM's diagnostics while a part compiles.  Its remarks and notes are
+ * dropped: the loop vectorizer reports each loop nnc's hints asked it to
+ * vectorize and it could not ("remark: <unknown>:0:0: loop not
+ * vectorized: instruction return type cannot be vectorized"), which the
+ * user cannot act on and which went to stderr beside the trainer's output
+ * (`nnc --jit tests/golden/ok/tiny_gpt.nn` printed five).  Warnings and
+ * errors are printed as LLVM's own handler prints them. */
+static void llvm_diagnostic(LLVMDiagnosticInfoRef di, void *unused)
+{
+    (void)unused;
+    LLVMDiagnosticSeverity severity = LLVMGetDiagInfoSeverity(di);
+    if (severity == LLVMDSRemark || severity == LLVMDSNote)
+        return;
+    char *msg = LLVMGetDiagInfoDescription(di);
+    fprintf(stderr, "%s: %s\n", severity == LLVMDSError ? "error" : "warning", msg);
+    LLVMDisposeMessage(msg);
+}
+
 static void *compile_part(void *arg)
 {
     Part *p = arg;
     double t0 = now_ms(), c0 = thread_cpu_ms();
     LLVMContextRef ctx = LLVMContextCreate();
+    LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, NULL);
     LLVMTargetMachineRef tm = cg_target_machine_for(p->target, p->opt);
     char name[64];
     snprintf(name, sizeof name, "%s.part%d", p->e[0].name, p->index);

@@ -127,7 +127,8 @@ static int count_in_llvm(const IrGraph *g, const IrPlan *p, const CgTune *tune, 
  * a row (NR = 32 reals, 16 a vector) each get one prefetch, prefetch_rows
  * rows of 9000 reals on (+ 72000 and + 72016 reals at 8 rows, + 36000 and
  * + 36016 at 4), none at 0 rows, nor for a B under prefetch_b_bytes (x at
- * 64 rows is 2,304,000 bytes). */
+ * 64 rows is 2,304,000 bytes), nor for rows under prefetch_row_bytes (x's
+ * are 36,000 bytes). */
 static void test_prefetch_follows_row(void)
 {
     Arena arena;
@@ -152,12 +153,16 @@ static void test_prefetch_follows_row(void)
     CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
     t.prefetch_b_bytes = 2304001;
     CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
+    t.prefetch_b_bytes = 2304000;
+    t.prefetch_row_bytes = 36000;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
+    t.prefetch_row_bytes = 36001;
+    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
     arena_free(&arena);
 }
 
-/* The copy's other choices follow the row too: x's rows are 36,000
- * bytes, prefetched from prefetch_row_bytes 36000 on and not at 36001; the
- * copy's groups are pack_group panels (the rounding up before their
+/* The copy's other choices follow the row too: its groups are pack_group
+ * panels (the rounding up before their
  * division, "add nsw i64 %N, 7" then "%groups = sdiv ..."); and the compares
  * that decide whether a claim packs all its panels first ("%claim_bytes,
  * 4194304") and whether a thread keeps every chunk through the call take
@@ -169,16 +174,7 @@ static void test_packing_follows_row(void)
     arena_init(&arena);
     IrGraph g;
     IrPlan *p = product(&g, &arena);
-    const char *call = "call void @llvm.prefetch";
     CgTune t = *cg_tune_for("znver4", "");
-    int at8 = count_in_llvm(&g, p, &t, call);
-    CU_ASSERT(at8 > 0);
-    t.prefetch_row_bytes = 36000;
-    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), at8);
-    t.prefetch_row_bytes = 36001;
-    CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, call), 0);
-
-    t = *cg_tune_for("znver4", "");
     CU_ASSERT_EQUAL(t.pack_group, 8);  /* what the needles below are for */
     int groups = count_in_llvm(&g, p, &t, "%groups = sdiv");
     CU_ASSERT(groups > 0);
@@ -318,7 +314,7 @@ static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
     {"op(B)'s copy prefetches as far ahead as the row says", test_prefetch_follows_row},
-    {"op(B)'s copy takes its row lengths, groups and byte bounds from the row", test_packing_follows_row},
+    {"op(B)'s copy takes its groups and byte bounds from the row", test_packing_follows_row},
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
     {"rows read as patches in place are one chunk while op(B) packed fits the row's bytes", test_patch_chunk_follows_row},

@@ -481,10 +481,12 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     next_call(p);
     p->in_call = true;
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->left, claims, memory_order_release);
+    /* Before the release store of left: a worker still taking claims from
+     * the last call may take one of this call at once, and reads the record. */
 #ifdef RT_POOL_TRACE  /* a normal build reads nothing more (pool_trace.h) */
     rt_trace_begin(p, task, n, claims, atomic_load_explicit(&p->sleepers, memory_order_relaxed), TRACE_THREADS);
 #endif
+    atomic_store_explicit(&p->left, claims, memory_order_release);
     double start = rt_now();
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
     LongTask *known = &p->long_task[task_slot(task, n)];

@@ -49,6 +49,7 @@ typedef struct Part {
     CgTimes          t;
     const char      *err;      /* NULL: done */
     char             errbuf[512];
+    bool             llvm_failed;  /* LLVM reported an error (llvm_diagnostic): errbuf says it */
 } Part;
 
 /* A text's line that says which module follows and how it was compiled
@@ -76,22 +77,36 @@ static void print_module(StrBuf *sb, LLVMModuleRef mod)
     LLVMDisposeMessage(s);
 }
 
-/* LLVM's diagnostics while a part compiles.  Its remarks and notes are
- * dropped: the loop vectorizer reports each loop nnc's hints asked it to
- * vectorize and it could not ("remark: <unknown>:0:0: loop not
+/* LLVM's diagnostics while a part compiles (arg: the Part).  Its remarks
+ * and notes are dropped: the loop vectorizer reports each loop nnc's hints
+ * asked it to vectorize and it could not ("remark: <unknown>:0:0: loop not
  * vectorized: instruction return type cannot be vectorized"), which the
  * user cannot act on and which went to stderr beside the trainer's output
- * (`nnc --jit tests/golden/ok/tiny_gpt.nn` printed five).  Warnings and
- * errors are printed as LLVM's own handler prints them. */
-static void llvm_diagnostic(LLVMDiagnosticInfoRef di, void *unused)
+ * (`nnc --jit tests/golden/ok/tiny_gpt.nn` printed five).  Warnings print
+ * as LLVM's own handler prints them; an error fails the part with its
+ * message (LLVM's own handler exited the process).  Remarks asked for with
+ * NNC_LLVM_ARGS=-pass-remarks... keep LLVM's handler (quiet_remarks). */
+static void llvm_diagnostic(LLVMDiagnosticInfoRef di, void *arg)
 {
-    (void)unused;
+    Part *p = arg;
     LLVMDiagnosticSeverity severity = LLVMGetDiagInfoSeverity(di);
     if (severity == LLVMDSRemark || severity == LLVMDSNote)
         return;
     char *msg = LLVMGetDiagInfoDescription(di);
-    fprintf(stderr, "%s: %s\n", severity == LLVMDSError ? "error" : "warning", msg);
+    if (severity != LLVMDSError) {
+        fprintf(stderr, "warning: %s\n", msg);
+    } else if (!p->llvm_failed) {
+        snprintf(p->errbuf, sizeof p->errbuf, "LLVM: %s", msg);
+        p->llvm_failed = true;
+    }
     LLVMDisposeMessage(msg);
+}
+
+/* Whether LLVM's remarks are dropped: unless NNC_LLVM_ARGS asks for some. */
+static bool quiet_remarks(void)
+{
+    const char *args = getenv("NNC_LLVM_ARGS");
+    return !args || !strstr(args, "-pass-remarks");
 }
 
 static void *compile_part(void *arg)
@@ -99,7 +114,8 @@ static void *compile_part(void *arg)
     Part *p = arg;
     double t0 = now_ms(), c0 = thread_cpu_ms();
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, NULL);
+    if (quiet_remarks())
+        LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, p);
     LLVMTargetMachineRef tm = cg_target_machine_for(p->target, p->opt);
     char name[64];
     snprintf(name, sizeof name, "%s.part%d", p->e[0].name, p->index);
@@ -134,6 +150,10 @@ static void *compile_part(void *arg)
             sb_putn(&text, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
             LLVMDisposeMemoryBuffer(buf);
         }
+    }
+    if (rc == 0 && p->llvm_failed) {  /* errbuf holds LLVM's message */
+        err = p->errbuf;
+        rc = -1;
     }
     if (rc == 0) {  /* the caller's: the text's own buffer (malloc'ed, as cg_objects_free frees it) */
         sb_cstr(&text);   /* allocated even when empty */

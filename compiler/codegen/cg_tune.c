@@ -107,7 +107,10 @@ static const CgTune tunes[] = {
     /* AVX2 (Haswell to Zen 3): 6 × 16 = 12 ymm accumulators, 2 of B, 1 broadcast: 15 of 16 registers.
      * Packing: not measured; L1D 32 KB 8-way on all of them (groups of 8); the L2 from 256 KB (Intel
      * client, Haswell to Skylake) to 1.25 MB (Alder Lake), 512 KB on Zen 1-3: a B above 512 KB is
-     * prefetched; a quarter of Zen 2's L3 of 16 MB a core complex (Zen 3: 32 MB) for one chunk of patches */
+     * prefetched; 4 MB for one chunk of patches, a guess not measured: a quarter of Zen 2's L3 of 16 MB a
+     * core complex (Zen 3: 32 MB), but half of Zen 1's 8 MB and a half to all of Haswell's to Skylake's
+     * client L3 (6-8 MB); the avx512-split row's 8 MB is likewise all or most of Ice Lake's and Tiger
+     * Lake's client L3 */
     {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10, 4 << 20)},
     /* anything else (SSE only, or a CPU name LLVM gives no AVX to): the old tile, zmm split by LLVM, and
      * the packing every CPU had before the table */

@@ -22,7 +22,8 @@ typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_ASM } CgDump;
 
 /* The matmul's choices that depend on the core (cg_tune.c): a row of a
  * table keyed by the CPU name, or by its features when the name is not in
- * it.  Every field is a speed choice, never a bit's: X(field, what). */
+ * it.  Every field is a speed choice, never a bit of a finite result
+ * (cg_tune.c names the edge): X(field, what). */
 #define CG_TUNE_FIELDS(X)                                                                                          \
     X(vector_bytes, "the register tile's vectors: 64 (zmm) or 32 (ymm)")                                         \
     X(mr, "rows of the register tile")                                                                            \

@@ -455,6 +455,20 @@ static void row_free(Row *r)
 }
 
 /* Item `item` of rows kernel v: rows_per_item rows from item times that. */
+/* Whether the operands ir_rows_fixed calls one value per row (from their
+ * shapes) are the ones row r loads as one (from their strides: a last axis
+ * of 1 has stride 0), the mask aside.  They agree for every rule ops.c has;
+ * should one make them differ, the row is computed whole, which is never
+ * wrong, instead of past_value reading an operand that is a row as if it
+ * were an instruction (a T = 1 attention crashed so, session 33). */
+static bool operands_agree(const Row *r, int nin, int mk, const bool *fixed)
+{
+    for (int k = 0; k < nin; k++)
+        if (fixed[k] && k != mk && r->is_vec[k])
+            return false;
+    return true;
+}
+
 static void body_rows(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
@@ -466,10 +480,12 @@ static void body_rows(Cg *c, int v, LLVMValueRef item)
         LLVMValueRef row = nrows == 1 ? item : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item, cg_i64(c, nrows), ""), cg_i64(c, q), "row");
         row_begin(c, v, &r[q], row);
     }
-    if (mk >= 0) {
+    if (mk >= 0)
         ir_rows_fixed(c->g, n, mk, fixed);
+    if (mk >= 0 && operands_agree(&r[0], p->nin, mk, fixed)) {
         rows_at_stops(c, v, r, nrows, fixed);
     } else {
+        memset(fixed, 0, sizeof *fixed * (size_t)(p->nin + p->n));
         rows_program(c, v, r, nrows, fixed);
     }
     for (int q = 0; q < nrows; q++)

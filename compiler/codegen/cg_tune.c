@@ -44,10 +44,10 @@
  * (cg_key.c).  Every element of C sums its k terms in one order whatever
  * the tile, and the packing copies the same reals wherever it puts them,
  * so the row changes speed, never a bit of finite results.  (One edge:
- * patch_chunk_bytes chooses between a convolution's rows read in place,
- * which skip the taps in the padding, and copied rows, which add their
- * 0·w terms; a weight that is inf or NaN then gives NaN on one row and
- * not on another, for an op(B) packed between two rows' values.)
+ * a convolution's rows read in place skip the taps in the padding, copied
+ * rows add their 0·w terms, and which pixels skip depends on the blocks of
+ * rows; so patch_chunk_bytes, which chooses in place or copied, and mr,
+ * which makes the blocks, decide where an inf or NaN weight gives NaN.)
  *
  * Constants of cg_matmul.c, cg_implicit.c and cg_patches.c that stay out
  * of the rows: FEW_ROWS and dot_rows' DU (which path a product takes, and

@@ -1013,8 +1013,8 @@ static void test_causal_triangle(void)
  * i + 1 of every block's last row (or row i − 1 of its first), and a
  * vector count, where that column starts a vector (which rows make a block
  * depends on T and the type, tri_mr: four of the twelve have one); a row
- * stopped without d would drop it where it starts a vector of 16 (T − 1
- * of the rows' i + 1 do at T = 48 .. 96). */
+ * stopped without d would drop it where it starts a vector of 16 (T/16 − 1
+ * of the rows' i + 1 do: 2 at T = 48, 5 at T = 96). */
 static void check_causal_offset(IrType type, int64_t T, double tol)
 {
     enum { D = 32, TMAX = 96 };

@@ -126,12 +126,13 @@ static bool listed(const char *const *names, const char *cpu)
     return false;
 }
 
-/* Whether the LLVM feature string (+a,-b,...) enables feature f. */
-static bool has_feature(const char *features, const char *f)
+/* Whether the LLVM feature string (+a,-b,...) names feature f with sign
+ * ('+': enabled, '-': disabled). */
+static bool feature(const char *features, const char *f, char sign)
 {
     size_t n = strlen(f);
     for (const char *p = features; p && (p = strstr(p, f)) != NULL; p += n)
-        if (p > features && p[-1] == '+' && (p[n] == ',' || p[n] == '\0'))
+        if (p > features && p[-1] == sign && (p[n] == ',' || p[n] == '\0'))
             return true;
     return false;
 }
@@ -173,17 +174,22 @@ static void read_env(void)
 static int row_for(const char *cpu, const char *features)
 {
     cpu = cpu ? cpu : "";
-    if (listed(avx512_full, cpu))
+    /* A name's row unless the features take away what it needs: a virtual
+     * machine may report its host's name with AVX-512 (or AVX2) masked,
+     * and a zmm tile would then be split by LLVM, the generic row's way. */
+    bool no512 = feature(features, "avx512f", '-'), no256 = feature(features, "avx2", '-');
+    if (listed(avx512_full, cpu) && !no512)
         return 0;
-    if (listed(avx512_split, cpu))
+    if (listed(avx512_split, cpu) && !no512)
         return 1;
-    if (has_feature(features, "avx512f"))
+    if (feature(features, "avx512f", '+'))
         return 0;
     static const char *const avx2[] = {"haswell", "core-avx2", "broadwell", "skylake", "alderlake", "raptorlake",
                                        "meteorlake", "arrowlake", "arrowlake-s", "lunarlake", "pantherlake",
                                        "gracemont", "sierraforest", "grandridge", "clearwaterforest", "znver1",
                                        "znver2", "znver3", "bdver4", "x86-64-v3", NULL};
-    if (listed(avx2, cpu) || has_feature(features, "avx2"))
+    if ((listed(avx2, cpu) || listed(avx512_full, cpu) || listed(avx512_split, cpu) || feature(features, "avx2", '+'))
+        && !no256)
         return 2;
     return 3;
 }

@@ -38,6 +38,13 @@ static void test_rows_by_cpu(void)
         {"future-core", "+sse2,+avx2,-avx512f", "avx2"},
         {"future-core", "+sse2,-avx2,+avx512fp16", "generic"},  /* avx512fp16 is not avx512f */
         {NULL, "+avx2", "avx2"},
+        /* a name whose vectors the features take away (a virtual machine
+         * that masks them): the row of what is left */
+        {"znver4", "+avx2,-avx512f", "avx2"},
+        {"sapphirerapids", "-avx512f,+avx2", "avx2"},
+        {"znver5", "-avx512f,-avx2", "generic"},
+        {"haswell", "-avx2", "generic"},
+        {"znver4", "+avx2,+avx512f", "avx512-split"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const CgTune *t = cg_tune_for(cases[k].cpu, cases[k].features);

@@ -148,6 +148,8 @@ typedef enum IrOpFlag {
     OPF_FINITE = 1 << 12,     /* finite for finite operands, 0 included, overflow aside (not LOG, SQRT of a
                                * negative, RSQRT, DIV, POW): what passes/triangle.c may assume of a
                                * value made from a 0 */
+    OPF_ADDS = 1 << 13,       /* a reduction that adds its terms (SUM, MEAN): a ±0 term leaves it as it is,
+                               * so a row stopped at its mask skips them (ir_rows_stop_error) */
 } IrOpFlag;
 
 struct IrGradCtx;

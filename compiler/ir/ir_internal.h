@@ -83,6 +83,12 @@ static inline void ir_rows_set_tri(IrAttr *a, int mask, int64_t d)
  * operands broadcast along the row, a reduction (one per row), a select
  * on the mask (its other side), and any other op of such values. */
 void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed);
+/* Why fused_rows n may not stop its rows at its mask operand mk, or NULL:
+ * past the mask its result must be one value per row (ir_rows_fixed fills
+ * fixed), and a reduction of a value that is not may only add its terms
+ * (OPF_ADDS), which it skips; given zero (passes/triangle.c: which values
+ * are 0 past the mask), only terms that are 0 there. */
+const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const bool *zero, bool *fixed);
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
  * rules' window_geometry and windowed read it as they read that op's. */

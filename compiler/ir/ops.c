@@ -562,6 +562,24 @@ void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
     }
 }
 
+const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const bool *zero, bool *fixed)
+{
+    const IrProgram *p = n->a.prog;
+    ir_rows_fixed(g, n, mk, fixed);
+    if (!fixed[p->nin + p->n - 1])
+        return "a rows triangle's result differs from column to column past the mask";
+    for (int k = 0; k < p->n; k++) {
+        const IrInstr *in = &p->code[k];
+        if (!(ir_ops[in->op].flags & OPF_REDUCTION) || fixed[in->a])
+            continue;
+        if (!(ir_ops[in->op].flags & OPF_ADDS))
+            return "a rows triangle skips past the mask only the terms of a sum or mean";
+        if (zero && !zero[in->a])
+            return "a rows triangle's sum skips terms that are not 0 past the mask";
+    }
+    return NULL;
+}
+
 /* A fused_rows' causal mask (ir_rows_tri_mask): an operand [T, L] of the
  * result's last two axes, L the row; the result the same past the mask at
  * every column of a row; any reduction of a value that is not, a sum or
@@ -578,14 +596,7 @@ static const char *rows_tri_check(const IrGraph *g, const IrNode *n)
     if (n->op != IR_FUSED_ROWS || !m || s->rank < 2 || m->rank != 2 || m->dim[0] != s->dim[s->rank - 2]
         || m->dim[1] != s->dim[s->rank - 1] || s->dim[s->rank - 1] != n->a.i[0] || ir_rows_tri_offset(n) < 0)
         return "a rows triangle needs a mask [T, L] of a fused_rows' rows and an offset >= 0";
-    bool *fixed = ARENA_ARRAY(g->arena, bool, p->nin + p->n);
-    ir_rows_fixed(g, n, mk, fixed);
-    if (!fixed[p->nin + p->n - 1])
-        return "a rows triangle's result differs from column to column past the mask";
-    for (int k = 0; k < p->n; k++)
-        if (p->code[k].op == IR_RMAX && !fixed[p->code[k].a])
-            return "a rows triangle skips past the mask only the terms of a sum or mean";
-    return NULL;
+    return ir_rows_stop_error(g, n, mk, NULL, ARENA_ARRAY(g->arena, bool, p->nin + p->n));
 }
 
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */

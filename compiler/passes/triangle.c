@@ -208,28 +208,25 @@ typedef struct Tri {
 } Tri;
 
 /* Whether fused_rows r (mask operand mk) may stop each row at its mask
- * (ir_rows_tri_mask): past it, its result is one value per row, and so is
+ * (ir_rows_tri_mask): its result is one value per row past it, and so is
  * every reduction's operand but a sum's (or mean's) of values 0 there
- * (out), whose terms it skips: +0 + ±0 = +0 and x + ±0 = x, so a sum that
+ * (out, copied into zero for ir_rows_stop_error, the shape rule's own
+ * test), whose terms it skips: +0 + ±0 = +0 and x + ±0 = x, so a sum that
  * starts at +0 skips them to the same bits. */
-static bool rows_stop(const IrGraph *g, int r, int mk, const Outside *out, bool *fixed)
+static bool rows_stop(const IrGraph *g, int r, int mk, const Outside *out, bool *fixed, bool *zero)
 {
     const IrNode *n = &g->nodes[r];
     const IrProgram *p = n->a.prog;
     if (n->shape.dim[n->shape.rank - 1] != n->a.i[0])  /* one value per row */
         return false;
-    ir_rows_fixed(g, n, mk, fixed);
-    for (int k = 0; k < p->n; k++) {
-        const IrInstr *in = &p->code[k];
-        if ((ir_ops[in->op].flags & OPF_REDUCTION) && !fixed[in->a] && (in->op == IR_RMAX || out[in->a] != OUT_ZERO))
-            return false;
-    }
-    return fixed[p->nin + p->n - 1];
+    for (int k = 0; k < p->nin + p->n; k++)
+        zero[k] = out[k] == OUT_ZERO;
+    return ir_rows_stop_error(g, n, mk, zero, fixed) == NULL;
 }
 
 /* Records what fused_rows r says of itself and of its operands, and marks
  * it to stop its rows at the mask when it may. */
-static int look_at_rows(IrGraph *g, int r, Tri *t, Outside *out, unsigned char *taint, bool *fixed)
+static int look_at_rows(IrGraph *g, int r, Tri *t, Outside *out, unsigned char *taint, bool *fixed, bool *zero)
 {
     int64_t d;
     int mk = mask_operand(g, r, &d);
@@ -237,7 +234,7 @@ static int look_at_rows(IrGraph *g, int r, Tri *t, Outside *out, unsigned char *
     if (mk < 0)
         return 0;
     zero_where_masked(g, r, mk, d, t->zero, out);
-    bool stop = rows_stop(g, r, mk, out, fixed);
+    bool stop = rows_stop(g, r, mk, out, fixed, zero);
     if (stop)
         ir_rows_set_tri(&n->a, mk, d);
     const IrProgram *p = n->a.prog;
@@ -298,10 +295,10 @@ int pass_triangle(IrGraph *g)
     Tri t = {ARENA_ARRAY(g->arena, int64_t, n), ARENA_ARRAY(g->arena, int64_t, n)};
     Outside *out = ARENA_ARRAY(g->arena, Outside, most);
     unsigned char *taint = ARENA_ARRAY(g->arena, unsigned char, most);
-    bool *fixed = ARENA_ARRAY(g->arena, bool, most);
+    bool *fixed = ARENA_ARRAY(g->arena, bool, most), *zero = ARENA_ARRAY(g->arena, bool, most);
     int changed = 0;
     for (int i = 0; i < n; i++)
-        changed += look_at_rows(g, i, &t, out, taint, fixed);
+        changed += look_at_rows(g, i, &t, out, taint, fixed, zero);
     IrUsers users;
     ir_users(g, &users);
     for (int i = 0; i < n; i++) {

@@ -454,7 +454,6 @@ static void row_free(Row *r)
     free(r->past);
 }
 
-/* Item `item` of rows kernel v: rows_per_item rows from item times that. */
 /* Whether the operands ir_rows_fixed calls one value per row (from their
  * shapes) are the ones row r loads as one (from their strides: a last axis
  * of 1 has stride 0), the mask aside.  They agree for every rule ops.c has;
@@ -469,6 +468,7 @@ static bool operands_agree(const Row *r, int nin, int mk, const bool *fixed)
     return true;
 }
 
+/* Item `item` of rows kernel v: rows_per_item rows from item times that. */
 static void body_rows(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);

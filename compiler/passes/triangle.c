@@ -119,6 +119,19 @@ static int mask_operand(const IrGraph *g, int r, int64_t *d)
     return -1;
 }
 
+/* Whether value b of program p is a row's sum of exponentials, which a
+ * division by it may take for positive: a softmax's, whose row keeps at
+ * least its diagonal and subtracts the row's max, so one term is 1.  A
+ * divisor the step computes elsewhere may be 0 where the mask is, and 0/0
+ * is no 0 (a tri_c product leaves its entries there 0: e/s is NaN). */
+static bool sum_of_exps(const IrProgram *p, int b)
+{
+    if (b < p->nin || !(ir_ops[p->code[b - p->nin].op].flags & OPF_ADDS))
+        return false;
+    int e = p->code[b - p->nin].a;
+    return e >= p->nin && p->code[e - p->nin].op == IR_EXP;
+}
+
 /* out[v] for each value of r's program: 0 or −inf outside the triangle of
  * the mask (value mk), given which operands are known 0 there (zero[node],
  * the triangle's offset d + 1, 0: not known). */
@@ -140,7 +153,7 @@ static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const 
             break;
         case IR_SELECT: o = in->a == mk ? out[in->c] : either(b, out[in->c]); break;
         case IR_MUL: o = (a == OUT_ZERO && finite_out(b)) || (b == OUT_ZERO && finite_out(a)) ? OUT_ZERO : made(IR_MUL, a, b); break;
-        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY ? OUT_ZERO : made(IR_DIV, a, b); break;
+        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY && sum_of_exps(p, in->b) ? OUT_ZERO : made(IR_DIV, a, b); break;
         case IR_ADD: o = a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : made(IR_ADD, a, b); break;
         case IR_SUB:
             o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF

@@ -145,10 +145,12 @@ int causal_softmax(IrGraph *g, int s, int64_t T, const double *q, const double *
     int x = ir_add(g, IR_SELECT, (int[]){*mask, s, ir_const(g, -INFINITY, SPAN_NONE)}, 3, NULL, SPAN_NONE);
     int e = ir_binary(g, IR_SUB, x, ir_unary(g, IR_STOP_GRAD, ir_reduce(g, IR_RMAX, x, row, SPAN_NONE), SPAN_NONE), SPAN_NONE);
     e = ir_unary(g, IR_EXP, how == CAUSAL_NEGATED ? ir_unary(g, IR_NEG, e, SPAN_NONE) : e, SPAN_NONE);
-    int p = ir_binary(g, IR_DIV, e, ir_reduce(g, IR_SUM, e, row, SPAN_NONE), SPAN_NONE);
+    int p = ir_binary(g, IR_DIV, e, how == CAUSAL_DIV_S ? s : ir_reduce(g, IR_SUM, e, row, SPAN_NONE), SPAN_NONE);
     if (how == CAUSAL_LOG)
         p = ir_binary(g, IR_MUL, p, ir_unary(g, IR_LOG, p, SPAN_NONE), SPAN_NONE);
     if (how == CAUSAL_RSQRT_S)
         p = ir_binary(g, IR_MUL, p, ir_unary(g, IR_RSQRT, s, SPAN_NONE), SPAN_NONE);
+    if (how == CAUSAL_SUM_S)
+        p = ir_binary(g, IR_MUL, p, ir_reduce(g, IR_SUM, s, row, SPAN_NONE), SPAN_NONE);
     return p;
 }

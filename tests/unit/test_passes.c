@@ -1120,7 +1120,8 @@ static int causal_graph(const double *keys, bool scores_out, enum CausalHow how,
  * triangle), none.  Values the program makes infinite where masked (the
  * reviews): with exp(−(x − max)), inf/inf = NaN there, and with P·log(P),
  * 0·−inf, q·kᵀ alone; with P·rsqrt(S), whose S a tri_c product would leave
- * 0 there (0·inf), P·V alone. */
+ * 0 there (0·inf), P·V alone; with P·sum(S), P·V alone and no row stop; with
+ * exp(x − max)/S, none. */
 static void test_triangle_readers(void)
 {
     static const double causal[4] = {0, 1, 2, 3}, crossed[4] = {0, 2, 1, 3};
@@ -1142,6 +1143,16 @@ static void test_triangle_readers(void)
     CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_RSQRT_S, &tri, &rows), 1);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
     CU_ASSERT(!rows);  /* rsqrt(s) differs from column to column */
+    /* P·sum(s): a row sum reads s past the mask (no tri_c), and sums terms
+     * that are not 0 there (no stop); P is still 0 there (P·V keeps its) */
+    CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_SUM_S, &tri, &rows), 1);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+    CU_ASSERT(!rows);
+    /* exp(x − max)/s: 0/s is no 0 where s may be 0 (only a sum of
+     * exponentials is taken for positive), and s is read there */
+    CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_DIV_S, &tri, &rows), 0);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+    CU_ASSERT(!rows);
 }
 
 /* The shape rule takes a rows triangle (ir_rows_tri_mask) on a fused_rows

@@ -27,7 +27,7 @@
  * keep its [.., H, W, C], or -1 */
 static int pooled_image(const IrGraph *g, const IrNode *m)
 {
-    if (m->op != IR_MATMUL || ir_mm_patches(m) != IR_MM_PATCHES_A || ir_mm_ta(m) || ir_mm_tb(m) || m->a.i[2]
+    if (m->op != IR_MATMUL || ir_mm_patches(m) != IR_MM_PATCHES_A || ir_mm_ta(m) || ir_mm_tb(m) || ir_mm_lead(m)
         || ir_mm_window(m).i[1] != 1 || ir_mm_window(m).i[0] * ir_mm_window(m).i[0] > IR_POOL_CONV_T_TAPS_MAX
         || g->nodes[m->in[1]].shape.rank != 2)
         return -1;

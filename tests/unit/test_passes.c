@@ -1036,6 +1036,24 @@ static const char *fused_lines(FrontRun *fr, const char *op)
     return text;
 }
 
+/* passes/pool_conv.c on tests/grad/pool_conv.nn, the model unit.codegen_grad
+ * checks pool_conv_t by: the 3x3 convolutions' input gradients through
+ * their poolings, b's (padding 1, overlapping windows of 3 at stride 2)
+ * and e's (no padding: its output, 10x9 at padding 2, is not its 8x7
+ * image), become pool_conv_t; the 7x7 one's (49 taps, over
+ * IR_POOL_CONV_T_TAPS_MAX) stays a product of patches. */
+static void test_pool_conv_model(void)
+{
+    FrontRun fr;
+    run_file(&fr, NNC_SOURCE_DIR "/tests/grad/pool_conv.nn");
+    ASSERT_STR(fused_lines(&fr, " = pool_conv_t "),
+               "  %84 = pool_conv_t %34, %58, %83 k 2 stride 2 pad 0 conv k 3 pad 2 : f32[B,90,5] # t.nn:15:18 conv2d\n"
+               "  %122 = pool_conv_t %24, %66, %121 k 3 stride 2 pad 1 conv k 3 pad 1 : f32[B,90,5] # t.nn:13:18 conv2d\n");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fused_lines(&fr, " = matmul "),
+                                  "  %102 = matmul %101, %100 a patches k 7 stride 1 pad 3 : f32[B,90,5] # t.nn:14:23 conv2d\n"));
+    run_free(&fr);
+}
+
 /* passes/triangle.c on tests/unit/causal.nn: Q·Kᵀ and dO·Vᵀ (%22, %44)
  * may leave C outside the triangle 0, P·V and dS·K (%27, %47) read an A
  * that is 0 past the diagonal, Pᵀ·dO and dSᵀ·Q (%45, %48) an op(A) 0
@@ -1256,6 +1274,7 @@ static const TestCase tests[] = {
     {"simplify, cse, dce together", test_pipeline},
     {"triangle: a causal attention's products, and none without the mask", test_triangle},
     {"triangle: only on a plain product of matrices", test_triangle_verify},
+    {"pool_conv: tests/grad/pool_conv.nn's convolutions through their poolings", test_pool_conv_model},
     {"triangle: the mask's data and every reader decide", test_triangle_readers},
     {"triangle: a fused_rows stops at a mask of its rows", test_rows_triangle_verify},
     {NULL, NULL},

@@ -41,9 +41,15 @@ static void write_trace(void)
     fclose(f);
 }
 
+static bool looked;     /* NNC_POOL_TRACE read: once, not at every call */
+static bool recording;  /* the last call begun has its record (none when memory ran out) */
+
 static bool tracing(const RtPool *p)
 {
     if (!traced) {
+        if (looked)
+            return false;
+        looked = true;
         if (!(path = getenv("NNC_POOL_TRACE")) || !*path)
             return false;
         traced = p;
@@ -54,6 +60,7 @@ static bool tracing(const RtPool *p)
 
 void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, int kind)
 {
+    recording = false;
     if (!tracing(p))
         return;
     if (ncalls == cap) {
@@ -64,13 +71,15 @@ void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int
         calls = grown, cap = want;
     }
     double now = rt_now();
-    calls[ncalls] = (Call){task, n, claims, claims, now, now, now, -1, sleepers, kind};
+    /* the caller's claims: rt_trace_caller_done's count on the threads (-1 until then), all of them alone */
+    calls[ncalls] = (Call){task, n, claims, kind == TRACE_THREADS ? -1 : claims, now, now, now, -1, sleepers, kind};
+    recording = true;
     atomic_store_explicit(&worker_first, -1, memory_order_relaxed);
     ncalls++;
 }
 
 /* The last call begun, if it is being recorded. */
-static Call *current(const RtPool *p) { return p == traced && ncalls ? &calls[ncalls - 1] : NULL; }
+static Call *current(const RtPool *p) { return p == traced && recording ? &calls[ncalls - 1] : NULL; }
 
 void rt_trace_caller_done(const RtPool *p, int64_t caller_claims)
 {
@@ -94,7 +103,7 @@ void rt_trace_end(const RtPool *p)
 void rt_trace_worker_claim(const RtPool *p)
 {
     Call *c = current(p);
-    if (!c)
+    if (!c || atomic_load_explicit(&worker_first, memory_order_relaxed) >= 0)  /* not the first: no clock read */
         return;
     int_fast64_t none = -1, ns = (int_fast64_t)((rt_now() - c->start) * 1e9);
     atomic_compare_exchange_strong_explicit(&worker_first, &none, ns, memory_order_relaxed, memory_order_relaxed);

@@ -4,7 +4,9 @@
  * process runs a pool of 2 threads over n = 1, 5 and 1000 items twice with
  * NNC_POOL_TRACE=FILE and exits; FILE must name rt_parallel's address in
  * its header, then hold a line per call with the task, n, its claims (1
- * for one item; min(n, 8) on two threads), the caller's share of them, and
+ * for one item; min(n, 8) on two threads), the caller's share of them (all
+ * of one claim; on the threads what rt_trace_caller_done counted, and a
+ * worker's first claim's time when the caller ran fewer than all), and
  * start <= caller_done <= end.  Exit status 0 when it does. */
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -12,16 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nnc_runtime.h"
+#include "pool_trace.h"
 
 static atomic_llong visited;
 
+/* Counts the items; a claim of the long call spins 1 ms, so that the
+ * worker has time to wake and take some (its first claim's time is then
+ * checked; when the caller ran them all, there is none to check). */
 static void count(void *arg, int64_t begin, int64_t end)
 {
     (void)arg;
     atomic_fetch_add(&visited, end - begin);
+    if (end - begin > 10) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 1000000);
+    }
 }
 
 static const int64_t sizes[] = {1, 5, 1000, 1, 5, 1000};
@@ -72,7 +86,8 @@ int main(void)
         }
         long long C = n == 1 ? 1 : n < 8 ? n : 8;
         bad |= task != (void *)count || n != sizes[calls] || claims != C || mine < 0 || mine > C;
-        bad |= !(start <= done && done <= end) || (n == 1) != (kind == 2);
+        bad |= !(start <= done && done <= end) || (n == 1) != (kind == TRACE_ONE);
+        bad |= kind == TRACE_THREADS && mine < C && first < 0;  /* a worker ran a claim: when it began */
         calls++;
     }
     fclose(f);

@@ -54,7 +54,7 @@ from doc_dumps import blocks, missing_line, scratch  # noqa: E402
 TIMING = re.compile(r"\b\d+(?:\.\d+)? m?s\b")
 JSON_TIMING = re.compile(r'("(?:[a-z_]*seconds|examples_per_second)": )[-+0-9.e]+')
 PACE = re.compile(r"\(\d+ threads; \d+ of the steps ran on one, timed faster"
-                  r"(?: or with no other CPU idle, (?:1 probe|(?:0|[2-9]|\d\d+) probes) skipped)?; \d+ stalled, \d+ of them paid\)")
+                  r"(?: or with no other CPU idle, (?:1 probe|(?:[2-9]|\d\d+) probes) skipped)?; \d+ stalled, \d+ of them paid\)")
 HEADER_MACHINE = re.compile(r'("(?:started|data)": )"[^"]*"|("threads": )\d+')
 
 

@@ -54,9 +54,11 @@ static void test_rows_by_cpu(void)
         CU_ASSERT_STRING_EQUAL(t->name, cases[k].row);
         /* the tile's accumulators, a k step's vectors of B and one broadcast
          * fit the registers: 32 vector registers with AVX-512 (zmm), 16 with
-         * AVX2 (ymm); the generic row's zmm are split by LLVM into as many */
-        int regs = strcmp(t->name, "avx2") == 0 ? 16 : 32;
-        CU_ASSERT(t->mr * t->nrv + t->nrv + 1 <= regs);
+         * AVX2 (ymm).  Not the generic row's: the tile before the table,
+         * whose zmm LLVM splits on a CPU without them into more than its 16
+         * registers (it spills there; no such CPU was measured) */
+        if (strcmp(t->name, "generic") != 0)
+            CU_ASSERT(t->mr * t->nrv + t->nrv + 1 <= (strcmp(t->name, "avx2") == 0 ? 16 : 32));
         CU_ASSERT(t->pack_group >= 1 && t->prefetch_rows >= 0 && t->prefetch_row_bytes > 0);
     }
 }

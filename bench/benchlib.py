@@ -121,13 +121,26 @@ def cpu_model():
         return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
 
 
-def machine_peak():
-    """This machine's f32 FMA peak (GFLOP/s) and memory read bandwidth (GB/s),
-    on one core and on all, measured now by bench/peak.c (built for this CPU)."""
+def peak_exe():
+    """bench/peak.c built for this CPU (again when the source is newer)."""
     exe, src = os.path.join(ROOT, "build", "bench_peak"), os.path.join(ROOT, "bench", "peak.c")
     if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
         subprocess.run(["cc", "-O2", "-march=native", "-pthread", src, "-o", exe], check=True)
-    return json.loads(subprocess.run([exe, "--json"], capture_output=True, text=True, check=True).stdout)
+    return exe
+
+
+def machine_peak():
+    """This machine's f32 FMA peak (GFLOP/s) and memory read bandwidth (GB/s),
+    on one core and on all, measured now by bench/peak.c."""
+    return json.loads(subprocess.run([peak_exe(), "--json"], capture_output=True, text=True, check=True).stdout)
+
+
+def pair_ns():
+    """A cache line's round trip between the first two CPUs, in ns, measured
+    now (`peak --pair`): whether a virtual machine's two vCPUs share an L3
+    at this moment; None with fewer than two CPUs."""
+    r = subprocess.run([peak_exe(), "--pair", "--json"], capture_output=True, text=True)
+    return json.loads(r.stdout)["pair_ns"] if r.returncode == 0 else None
 
 
 def train_flops(model):

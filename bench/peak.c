@@ -12,9 +12,18 @@
  * bandwidth is a vectorized sum over 512 MiB, larger than any cache.  Each
  * figure is the best of several repetitions: a shared machine only ever
  * takes speed away.
+ *
+ * `peak --pair` measures instead how far apart the first two CPUs the
+ * process may run on are: the round trip of a cache line between threads
+ * pinned to them.  A virtual machine's two vCPUs may sit on one L3 or on
+ * two, and the host moves them between runs (session 34: 52-90 ns and
+ * 330-370 ns on the same VM, minutes apart); two threads sharing data run
+ * slower on two L3s, so a bench of two threads says which it had.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +96,7 @@ static double measure(int threads, const float *data, size_t n)
         pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
         for (int i = 0; i < threads; i++) {
             size_t part = n / (size_t)threads / 64 * 64;
-            job[i] = (Job){&go, data ? data + (size_t)i * part : NULL, part, 0, data != NULL};
+            job[i] = (Job){.go = &go, .data = data ? data + (size_t)i * part : NULL, .n = part, .bandwidth = data != NULL};
             pthread_create(&t[i], NULL, work, &job[i]);
         }
         pthread_barrier_wait(&go);
@@ -105,6 +114,60 @@ static double measure(int threads, const float *data, size_t n)
             best = amount / seconds;
     }
     return best / 1e9;
+}
+
+/* --pair: a line bounced between two pinned threads, each waiting for the
+ * other's number before writing its own. */
+enum { BOUNCES = 100000 };
+
+static _Alignas(64) atomic_long ball;
+
+static int pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void bounce(long first)
+{
+    for (long i = first; i < 2 * BOUNCES; i += 2) {
+        while (atomic_load_explicit(&ball, memory_order_acquire) != i)
+            ;
+        atomic_store_explicit(&ball, i + 1, memory_order_release);
+    }
+}
+
+static void *pair_partner(void *cpu)
+{
+    if (pin(*(int *)cpu) == 0)
+        bounce(1);
+    return NULL;
+}
+
+/* Nanoseconds of one round trip between the first two allowed CPUs, or -1
+ * when there are not two or they cannot be pinned. */
+static double pair_round_trip(void)
+{
+    cpu_set_t allowed;
+    int cpus[2], found = 0;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[found++] = c;
+    if (found < 2 || pin(cpus[0]) != 0)
+        return -1;
+    atomic_store(&ball, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, pair_partner, &cpus[1]) != 0)
+        return -1;
+    double start = now();
+    bounce(0);
+    double seconds = now() - start;
+    pthread_join(t, NULL);
+    return atomic_load(&ball) == 2 * BOUNCES ? seconds / BOUNCES * 1e9 : -1;
 }
 
 static void cpu_name(char *buf, size_t len)
@@ -127,7 +190,19 @@ static void cpu_name(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    int json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    int json = 0, pair = 0;
+    for (int i = 1; i < argc; i++) {
+        json |= strcmp(argv[i], "--json") == 0;
+        pair |= strcmp(argv[i], "--pair") == 0;
+    }
+    if (pair) {
+        double ns = pair_round_trip();
+        if (ns < 0)
+            fprintf(stderr, "peak: --pair needs two CPUs this process may be pinned to\n");
+        else
+            printf(json ? "{\"pair_ns\": %.0f}\n" : "a cache line's round trip between two CPUs: %.0f ns\n", ns);
+        return ns < 0;
+    }
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cores > 256)
         cores = 256;

@@ -23,9 +23,10 @@ vCPUs, and two of them sometimes share an L3 and sometimes not (session
 34: the GPT's two-thread step 59-61 ms on one L3, 70-78 ms on two).  So
 each run of two threads or more is framed by `peak --pair` (a cache line's
 round trip between the first two CPUs, benchlib.pair_ns), the larger of the
-two shown as "@N ns", and when the run's round trips differ by more than
-half, the medians are printed again over the runs whose both round trips
-were within 1.5 times the least ("one L3") and over the others.
+two shown as "@N ns", and when the run's largest round trip is more than
+2.5 times its least, the medians are printed again over the runs whose both round trips
+were within 2.5 times the least ("one L3": 52-150 ns here, two L3s
+330-385) and over the others.
 """
 import argparse
 import os
@@ -50,11 +51,11 @@ def step_seconds(nnc, model, threads, cache):
 
 def by_l3(times, apart, nncs, models, threads, of_peak):
     """The medians again, over the runs on one L3 and over the others, when
-    the round trips of the run differ by more than half."""
+    the run's largest round trip is more than 2.5 times its least."""
     seen = [ns for runs in apart.values() for ns in runs if ns]
-    if not seen or max(seen) <= 1.5 * min(seen):
+    if not seen or max(seen) <= 2.5 * min(seen):
         return
-    near = 1.5 * min(seen)
+    near = 2.5 * min(seen)
     print(f"runs of two threads or more by where they ran (one L3: both round trips under {near:.0f} ns):")
     for m in models:
         for t in threads:

@@ -145,13 +145,18 @@ static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const 
         const IrInstr *in = &p->code[i];
         Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY;
         Outside o;
+        int side = ir_past_mask_side(in, mk);
+        if (side >= 0) {
+            out[p->nin + i] = out[side];
+            continue;
+        }
         /* the ops a causal softmax and its gradient are made of; of any
          * other, what `made` knows */
         switch (in->op) {
         case IR_CONST:
             o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : isfinite(in->f) ? OUT_ANY : OUT_WILD;
             break;
-        case IR_SELECT: o = in->a == mk ? out[in->c] : either(b, out[in->c]); break;
+        case IR_SELECT: o = either(b, out[in->c]); break;  /* on another condition than the mask */
         case IR_MUL: o = (a == OUT_ZERO && finite_out(b)) || (b == OUT_ZERO && finite_out(a)) ? OUT_ZERO : made(IR_MUL, a, b); break;
         case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY && sum_of_exps(p, in->b) ? OUT_ZERO : made(IR_DIV, a, b); break;
         case IR_ADD: o = a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : made(IR_ADD, a, b); break;
@@ -191,14 +196,17 @@ static bool reads_inside(const IrProgram *p, int x, int mk, const Outside *out, 
         const IrInstr *in = &p->code[i];
         unsigned char a = in->a >= 0 ? taint[in->a] : 0, b = in->b >= 0 ? taint[in->b] : 0, c = in->c >= 0 ? taint[in->c] : 0;
         unsigned char t;
-        if (ir_ops[in->op].flags & OPF_REDUCTION) {
+        int side = ir_past_mask_side(in, mk);
+        if (side >= 0) {
+            t = taint[side];
+        } else if (ir_ops[in->op].flags & OPF_REDUCTION) {
             if (a)
                 return false;
             t = TAINT_NONE;
-        } else if (in->op == IR_SELECT) {
+        } else if (in->op == IR_SELECT) {  /* on another condition: x's entries would pick the side */
             if (a)
                 return false;
-            t = in->a == mk ? c : max2(b, c);
+            t = max2(b, c);
         } else if (in->op == IR_MUL) {  /* 0 · a finite value is 0 */
             t = max2(a == TAINT_FINITE && out[in->b] == OUT_ZERO ? TAINT_NONE : a,
                      b == TAINT_FINITE && out[in->a] == OUT_ZERO ? TAINT_NONE : b);

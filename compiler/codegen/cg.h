@@ -43,7 +43,13 @@ typedef struct CgTune {
 #undef CG_TUNE_FIELD
 } CgTune;
 enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
+/* The tile this process compiles with for a CPU: its row of the table,
+ * or NNC_TILE's tile with the row's packing when the environment set one
+ * (read once a process). */
 const CgTune *cg_tune_for(const char *cpu, const char *features);
+/* The table's row for a CPU, whatever NNC_TILE says: what tests of the
+ * table state. */
+const CgTune *cg_tune_row(const char *cpu, const char *features);
 
 typedef struct CgOptions {
     const char   *cpu;   /* target CPU; NULL: this host */

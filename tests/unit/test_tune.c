@@ -104,7 +104,7 @@ static void test_key_holds_every_field(void)
     CgTune t = *cg_tune_for("znver4", "");
     key_of(&g, p, &t, key);
     CU_ASSERT_STRING_EQUAL(key, row_key);
-#define CHANGED(f, what)                                                       \
+#define CHANGED(f)                                                             \
     {                                                                          \
         CgTune u = t;                                                          \
         u.f++;                                                                 \
@@ -294,7 +294,7 @@ static void test_fields_documented(void)
     for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
         sb_putn(&doc, buf, n);
     fclose(f);
-#define DOCUMENTED(f, what)                                                    \
+#define DOCUMENTED(f)                                                          \
     if (!strstr(sb_cstr(&doc), "`" #f "`"))                                   \
         fprintf(stderr, "docs/training.md does not name the row's field " #f "\n"); \
     CU_ASSERT_PTR_NOT_NULL(strstr(sb_cstr(&doc), "`" #f "`"));

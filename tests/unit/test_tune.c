@@ -130,9 +130,7 @@ static int count_in_llvm(const IrGraph *g, const IrPlan *p, const CgTune *tune, 
     const char *err = NULL;
     CgOptions o = {.cpu = "znver4", .opt = 0, .tune = tune ? tune : cg_tune_row("znver4", "")};
     CU_ASSERT_EQUAL_FATAL(cg_dump(g, p, "tune", &o, CG_DUMP_LLVM, &text, &err), 0);
-    int n = 0;
-    for (const char *q = sb_cstr(&text); (q = strstr(q, needle)) != NULL; q++)
-        n++;
+    int n = count_in(sb_cstr(&text), NULL, needle);
     sb_free(&text);
     return n;
 }
@@ -287,20 +285,15 @@ static void test_triangle_rows(void)
  * row, in backquotes, as the table of CG_TUNE_FIELDS grows. */
 static void test_fields_documented(void)
 {
-    FILE *f = fopen(NNC_SOURCE_DIR "/docs/training.md", "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    StrBuf doc = {0};
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-        sb_putn(&doc, buf, n);
-    fclose(f);
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/training.md");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 #define DOCUMENTED(f)                                                          \
-    if (!strstr(sb_cstr(&doc), "`" #f "`"))                                   \
+    if (!strstr(doc, "`" #f "`"))                                              \
         fprintf(stderr, "docs/training.md does not name the row's field " #f "\n"); \
-    CU_ASSERT_PTR_NOT_NULL(strstr(sb_cstr(&doc), "`" #f "`"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc, "`" #f "`"));
     CG_TUNE_FIELDS(DOCUMENTED)
 #undef DOCUMENTED
-    sb_free(&doc);
+    free(doc);
 }
 
 /* A 3 x 3 convolution over 128 channels: its forward reads its image as

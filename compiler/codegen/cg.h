@@ -23,27 +23,34 @@ typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_ASM } CgDump;
 /* The matmul's choices that depend on the core (cg_tune.c): a row of a
  * table keyed by the CPU name, or by its features when the name is not in
  * it.  Every field is a speed choice, never a bit of a finite result
- * (cg_tune.c names the edge): X(field, what). */
-#define CG_TUNE_FIELDS(X)                                                                                          \
-    X(vector_bytes, "the register tile's vectors: 64 (zmm) or 32 (ymm)")                                         \
-    X(mr, "rows of the register tile")                                                                            \
-    X(nrv, "its columns, in vectors")                                                                             \
-    X(pack_group, "panels of a row-major op(B) copied side by side, row after row (pack_rows)")                  \
-    X(prefetch_row_bytes, "op(B)'s copy prefetches rows of B at least this long ...")                            \
-    X(prefetch_rows, "... this many rows ahead (0: no prefetch) ...")                                            \
-    X(prefetch_b_bytes, "... for a B of at least this many bytes at the plan's batch")                           \
-    X(claim_pack_bytes, "a claim packs all of its panels of a chunk first when they take at most this")          \
-    X(keep_packed_bytes, "a thread keeps every chunk of packed op(B) through a call when they take at most this")  \
-    X(patch_chunk_bytes, "rows read as patches in place are one chunk while all of op(B) packed takes at most this")
+ * (cg_tune.c names the edge): X(field), what each is in its comment (and
+ * docs/training.md's tables, which unit.tune checks name every field). */
+#define CG_TUNE_FIELDS(X)                                                                                                \
+    X(vector_bytes)       /* the register tile's vectors: 64 (zmm) or 32 (ymm) */                                        \
+    X(mr)                 /* rows of the register tile */                                                                \
+    X(nrv)                /* its columns, in vectors */                                                                  \
+    X(pack_group)         /* panels of a row-major op(B) copied side by side, row after row (pack_rows) */               \
+    X(prefetch_row_bytes) /* op(B)'s copy prefetches rows of B at least this long ... */                                 \
+    X(prefetch_rows)      /* ... this many rows ahead (0: no prefetch) ... */                                            \
+    X(prefetch_b_bytes)   /* ... for a B of at least this many bytes at the plan's batch */                              \
+    X(claim_pack_bytes)   /* a claim packs all of its panels of a chunk first when they take at most this */             \
+    X(keep_packed_bytes)  /* a thread keeps every chunk of packed op(B) through a call when they take at most this */    \
+    X(patch_chunk_bytes)  /* rows read as patches in place are one chunk while all of op(B) packed takes at most this */
 
 typedef struct CgTune {
     const char *name;  /* the row's name: in the compile cache's key with every field */
-#define CG_TUNE_FIELD(f, what) int f;
+#define CG_TUNE_FIELD(f) int f;
     CG_TUNE_FIELDS(CG_TUNE_FIELD)
 #undef CG_TUNE_FIELD
 } CgTune;
 enum { CG_TILE_MAX_MR = 16, CG_TILE_MAX_NRV = 4 };
+/* The tile this process compiles with for a CPU: its row of the table,
+ * or NNC_TILE's tile with the row's packing when the environment set one
+ * (read once a process). */
 const CgTune *cg_tune_for(const char *cpu, const char *features);
+/* The table's row for a CPU, whatever NNC_TILE says: what tests of the
+ * table state. */
+const CgTune *cg_tune_row(const char *cpu, const char *features);
 
 typedef struct CgOptions {
     const char   *cpu;   /* target CPU; NULL: this host */

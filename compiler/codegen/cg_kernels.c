@@ -269,8 +269,9 @@ static LLVMValueRef past_value(Cg *c, const Row *r, const IrProgram *p, int mk, 
     if (!r->is_vec[x])
         return r->scal[x];
     const IrInstr *in = &p->code[x - p->nin];
-    if (in->op == IR_SELECT && in->a == mk)
-        return r->past[in->c];
+    int side = ir_past_mask_side(in, mk);
+    if (side >= 0)
+        return r->past[side];
     LLVMValueRef v[3] = {NULL, NULL, NULL};
     int args[3] = {in->a, in->b, in->c};
     for (int q = 0; q < 3; q++)

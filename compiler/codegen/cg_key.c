@@ -125,7 +125,7 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     cache_hash_str(&h, t.cpu);
     cache_hash_str(&h, t.features);
     cache_hash_str(&h, t.tune->name);  /* the matmul's choices: a table row, NNC_TILE or the options' own */
-#define ADD_FIELD(f, what) add_i64(&h, t.tune->f);
+#define ADD_FIELD(f) add_i64(&h, t.tune->f);
     CG_TUNE_FIELDS(ADD_FIELD)
 #undef ADD_FIELD
     cg_target_free(&t);

@@ -55,13 +55,33 @@ static LLVMValueRef mm_rows(Cg *c, int v, const Mm *mm)
     return mm->fold ? cg_elems(c, s, 0, s->rank - 1) : cg_dim(c, mm->m);
 }
 
-/* The length of the contraction. */
+/* The length of the contraction when the code is generated, or -1 when
+ * only the run knows it (the batch is K or among the leading axes that join
+ * it): the one test of "K known", which tile_mr's choice of rows and
+ * cg_matmul_body's paths must agree on. */
+static int64_t mm_known_depth(Cg *c, int v, const Mm *mm)
+{
+    const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
+    if (!mm->lead)
+        return mm->k_batch ? -1 : mm->k;
+    int64_t k = 1;
+    for (int i = 0; i < a->rank - 1; i++) {
+        if (a->dim[i] == IR_BATCH)
+            return -1;
+        k *= a->dim[i];
+    }
+    return k;
+}
+
+/* The length of the contraction: a constant exactly when mm_known_depth
+ * knows it. */
 static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
 {
     const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
-    if (mm->lead)
-        return cg_elems(c, a, 0, a->rank - 1);
-    return mm->k_batch ? cg_batch(c) : cg_i64(c, mm->k);
+    int64_t k = mm_known_depth(c, v, mm);
+    if (k >= 0)
+        return cg_i64(c, k);
+    return mm->lead ? cg_elems(c, a, 0, a->rank - 1) : cg_batch(c);
 }
 
 /* The register tile is MR rows × NR columns (NR/TW vectors of TW reals):
@@ -90,7 +110,7 @@ static int tile_mr(Cg *c, int v)
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
     Mm mm = mm_of(c, v);
-    int aligned = taps_in_place(c, v, mm.k_batch || mm.lead ? -1 : mm.k) ? cg_implicit_row_block(c, v, MR) : 0;
+    int aligned = taps_in_place(c, v, mm_known_depth(c, v, &mm)) ? cg_implicit_row_block(c, v, MR) : 0;
     if (aligned)
         return aligned;
     if (ir_matmul_folds(c->g, N(c, v)) || m <= 0 || m % MR == 0)
@@ -953,10 +973,10 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
     Mm mm = mm_of(c, v);
     if (tiny_product(c, v, &mm))
         return NULL;
-    LLVMValueRef K = mm_depth(c, v, &mm);
-    if (LLVMIsAConstantInt(K))
-        return LLVMConstIntGetSExtValue(K) < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
-    return LLVMBuildICmp(c->b, LLVMIntSLT, K, cg_i64(c, KC + KC / 2), "one_chunk");
+    int64_t k = mm_known_depth(c, v, &mm);
+    if (k >= 0)
+        return k < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
+    return LLVMBuildICmp(c->b, LLVMIntSLT, mm_depth(c, v, &mm), cg_i64(c, KC + KC / 2), "one_chunk");
 }
 
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
@@ -1332,7 +1352,7 @@ void cg_matmul_body(Cg *c, int v)
      * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
-    int64_t known_k = LLVMIsAConstantInt(K) ? LLVMConstIntGetSExtValue(K) : -1;
+    int64_t known_k = mm_known_depth(c, v, &mm);
     bool one_chunk = one_known_chunk(c, v, known_k);
     /* Rows read as patches in one chunk are read in place, tap by tap: for
      * each tap, each row's C channels are contiguous in the image (or are

@@ -194,6 +194,8 @@ static int row_for(const char *cpu, const char *features)
     return 3;
 }
 
+const CgTune *cg_tune_row(const char *cpu, const char *features) { return &tunes[row_for(cpu, features)]; }
+
 const CgTune *cg_tune_for(const char *cpu, const char *features)
 {
     pthread_once(&env_once, read_env);

@@ -78,6 +78,12 @@ static inline void ir_rows_set_tri(IrAttr *a, int mask, int64_t d)
     a->i[1] = mask + 1;
     a->i[2] = d;
 }
+/* The value instruction `in` of a fused_rows program is where its causal
+ * mask (value mk) is 0, past the mask: a select on the mask takes its
+ * other side, in->c; -1 for any other instruction.  The one rule that the
+ * rows stop (ir_rows_fixed, codegen's past values) and the triangle's
+ * analyses (passes/triangle.c) read the mask by. */
+int ir_past_mask_side(const IrInstr *in, int mk);
 /* Which values of fused_rows n's program are the same at every column its
  * causal mask (operand mk) throws away, in fixed[value]: the mask, the
  * operands broadcast along the row, a reduction (one per row), a select

@@ -542,6 +542,8 @@ const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
+int ir_past_mask_side(const IrInstr *in, int mk) { return in->op == IR_SELECT && in->a == mk ? in->c : -1; }
+
 void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
 {
     const IrProgram *p = n->a.prog;
@@ -553,8 +555,9 @@ void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
     for (int k = 0; k < p->n; k++) {
         const IrInstr *in = &p->code[k];
         bool f = true;
-        if (in->op == IR_SELECT && in->a == mk)
-            f = fixed[in->c];
+        int side = ir_past_mask_side(in, mk);
+        if (side >= 0)
+            f = fixed[side];
         else if (!(ir_ops[in->op].flags & OPF_REDUCTION))
             for (int q = 0, args[3] = {in->a, in->b, in->c}; q < 3; q++)
                 f &= args[q] < 0 || fixed[args[q]];

@@ -55,14 +55,17 @@ static int by_channel(IrGraph *dst, const IrGraph *src, int i, int w, int64_t ta
 int pass_pool_conv(IrGraph *g)
 {
     int n = g->n, changed = 0;
-    for (int i = 0; i < n; i++)
-        changed += pooled_image(g, &g->nodes[i]) >= 0;
+    int *pooled = ARENA_ARRAY(g->arena, int, n + 1);  /* per node: pooled_image's answer */
+    for (int i = 0; i < n; i++) {
+        pooled[i] = pooled_image(g, &g->nodes[i]);
+        changed += pooled[i] >= 0;
+    }
     if (!changed)
         return 0;
     IrGraph dst;
     int *map = ir_rewrite_begin(&dst, g);
     for (int i = 0; i < n; i++) {
-        int t = pooled_image(g, &g->nodes[i]);
+        int t = pooled[i];
         if (t < 0) {
             if (!ir_copy_into(&dst, g, i, map))
                 return 0;

@@ -61,15 +61,45 @@ static Outside either(Outside x, Outside y)
 
 static bool finite_out(Outside x) { return x == OUT_ANY || x == OUT_ZERO; }
 
-/* What op makes of a and b beyond the cases zero_where_masked knows:
- * finite from finite values, 0 included, for an op that keeps them so
- * (OPF_FINITE); for any other (log, rsqrt, a division, a power) only from
- * finite values that are not 0 by the program's making; else not known. */
-static Outside made(IrOp op, Outside a, Outside b)
+/* What op makes of a, b and c beyond the facts below: finite from finite
+ * values, 0 included, for an op that keeps them so (OPF_FINITE); for any
+ * other (log, rsqrt, a division, a power) only from finite values that are
+ * not 0 by the program's making; else not known.  Read from the op table
+ * and every operand, so that an op no fact names (a new one) is read by its
+ * row, not by a switch's default that took two operands. */
+static Outside made(IrOp op, Outside a, Outside b, Outside c)
 {
-    bool ok = ir_ops[op].flags & OPF_FINITE ? finite_out(a) && finite_out(b) : a == OUT_ANY && b == OUT_ANY;
+    bool ok = ir_ops[op].flags & OPF_FINITE ? finite_out(a) && finite_out(b) && finite_out(c)
+                                           : a == OUT_ANY && b == OUT_ANY && c == OUT_ANY;
     return ok ? OUT_ANY : OUT_WILD;
 }
+
+/* What the ops of a causal softmax and its gradient make outside the
+ * triangle beyond `made`, a fact a row: op of operands a and b (OUT_ANY for
+ * one that is absent) is `is`; a row marked `exps` holds only when b is a
+ * row's sum of exponentials (sum_of_exps).  Of an op or operands no row
+ * names, what made says. */
+typedef struct OutFact {
+    IrOp    op;
+    Outside a, b; /* the operands' */
+    Outside is;   /* the result's */
+    bool    exps; /* only when b is a row's sum of exponentials */
+} OutFact;
+
+static const OutFact out_facts[] = {
+    {IR_MUL, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},       /* 0 · finite = 0 */
+    {IR_MUL, OUT_ZERO, OUT_ANY, OUT_ZERO, false},
+    {IR_MUL, OUT_ANY, OUT_ZERO, OUT_ZERO, false},
+    {IR_DIV, OUT_ZERO, OUT_ANY, OUT_ZERO, true},         /* 0 / a positive sum = 0 */
+    {IR_ADD, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},
+    {IR_SUB, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},
+    {IR_SUB, OUT_NEG_INF, OUT_ANY, OUT_NEG_INF, false},  /* −inf − finite = −inf */
+    {IR_EXP, OUT_NEG_INF, OUT_ANY, OUT_ZERO, false},
+    {IR_NEG, OUT_ZERO, OUT_ANY, OUT_ZERO, false},
+    {IR_STOP_GRAD, OUT_ZERO, OUT_ANY, OUT_ZERO, false},  /* x itself */
+    {IR_STOP_GRAD, OUT_NEG_INF, OUT_ANY, OUT_NEG_INF, false},
+    {IR_RMAX, OUT_NEG_INF, OUT_ANY, OUT_ANY, false},     /* every row keeps its diagonal */
+};
 
 /* Whether node m is a constant mask kept(i, j) = q[i] >= k[j], q [T, 1]
  * and k [T'] constant tensors, that keeps exactly j <= i + d in every row i
@@ -132,6 +162,21 @@ static bool sum_of_exps(const IrProgram *p, int b)
     return e >= p->nin && p->code[e - p->nin].op == IR_EXP;
 }
 
+static Outside const_out(double f) { return f == 0 ? OUT_ZERO : f == -INFINITY ? OUT_NEG_INF : isfinite(f) ? OUT_ANY : OUT_WILD; }
+
+/* What instruction `in` of program p makes of its operands' values
+ * outside the triangle (out): a fact's, or made's. */
+static Outside instr_out(const IrProgram *p, const IrInstr *in, const Outside *out)
+{
+    Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY, c = in->c >= 0 ? out[in->c] : OUT_ANY;
+    for (size_t k = 0; k < sizeof out_facts / sizeof *out_facts; k++) {
+        const OutFact *f = &out_facts[k];
+        if (f->op == in->op && f->a == a && f->b == b && (!f->exps || sum_of_exps(p, in->b)))
+            return f->is;
+    }
+    return made(in->op, a, b, c);
+}
+
 /* out[v] for each value of r's program: 0 or −inf outside the triangle of
  * the mask (value mk), given which operands are known 0 there (zero[node],
  * the triangle's offset d + 1, 0: not known). */
@@ -143,30 +188,15 @@ static void zero_where_masked(const IrGraph *g, int r, int mk, int64_t d, const 
         out[k] = zero[n->in[k]] == d + 1 && ir_shape_equal(&g->nodes[n->in[k]].shape, &n->shape) ? OUT_ZERO : OUT_ANY;
     for (int i = 0; i < p->n; i++) {
         const IrInstr *in = &p->code[i];
-        Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY;
-        Outside o;
-        /* the ops a causal softmax and its gradient are made of; of any
-         * other, what `made` knows */
-        switch (in->op) {
-        case IR_CONST:
-            o = in->f == 0 ? OUT_ZERO : in->f == -INFINITY ? OUT_NEG_INF : isfinite(in->f) ? OUT_ANY : OUT_WILD;
-            break;
-        case IR_SELECT: o = in->a == mk ? out[in->c] : either(b, out[in->c]); break;
-        case IR_MUL: o = (a == OUT_ZERO && finite_out(b)) || (b == OUT_ZERO && finite_out(a)) ? OUT_ZERO : made(IR_MUL, a, b); break;
-        case IR_DIV: o = a == OUT_ZERO && b == OUT_ANY && sum_of_exps(p, in->b) ? OUT_ZERO : made(IR_DIV, a, b); break;
-        case IR_ADD: o = a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO : made(IR_ADD, a, b); break;
-        case IR_SUB:
-            o = a == OUT_NEG_INF && b == OUT_ANY ? OUT_NEG_INF
-                : a == OUT_ZERO && b == OUT_ZERO ? OUT_ZERO
-                                                 : made(IR_SUB, a, b);
-            break;
-        case IR_EXP: o = a == OUT_NEG_INF ? OUT_ZERO : made(IR_EXP, a, OUT_ANY); break;
-        case IR_NEG: o = a == OUT_NEG_INF ? OUT_WILD : a; break;
-        case IR_STOP_GRAD: o = a; break;
-        case IR_RMAX: o = a == OUT_NEG_INF ? OUT_ANY : made(IR_RMAX, a, OUT_ANY); break;  /* every row keeps its diagonal */
-        default: o = made(in->op, a, ir_ops[in->op].flags & OPF_REDUCTION ? OUT_ANY : b); break;
-        }
-        out[p->nin + i] = o;
+        int side = ir_past_mask_side(in, mk);
+        if (side >= 0)
+            out[p->nin + i] = out[side];
+        else if (in->op == IR_CONST)  /* a program's only leaf */
+            out[p->nin + i] = const_out(in->f);
+        else if (in->op == IR_SELECT)  /* on another condition than the mask: either side */
+            out[p->nin + i] = either(out[in->b], out[in->c]);
+        else
+            out[p->nin + i] = instr_out(p, in, out);
     }
 }
 
@@ -191,14 +221,17 @@ static bool reads_inside(const IrProgram *p, int x, int mk, const Outside *out, 
         const IrInstr *in = &p->code[i];
         unsigned char a = in->a >= 0 ? taint[in->a] : 0, b = in->b >= 0 ? taint[in->b] : 0, c = in->c >= 0 ? taint[in->c] : 0;
         unsigned char t;
-        if (ir_ops[in->op].flags & OPF_REDUCTION) {
+        int side = ir_past_mask_side(in, mk);
+        if (side >= 0) {
+            t = taint[side];
+        } else if (ir_ops[in->op].flags & OPF_REDUCTION) {
             if (a)
                 return false;
             t = TAINT_NONE;
-        } else if (in->op == IR_SELECT) {
+        } else if (in->op == IR_SELECT) {  /* on another condition: x's entries would pick the side */
             if (a)
                 return false;
-            t = in->a == mk ? c : max2(b, c);
+            t = max2(b, c);
         } else if (in->op == IR_MUL) {  /* 0 · a finite value is 0 */
             t = max2(a == TAINT_FINITE && out[in->b] == OUT_ZERO ? TAINT_NONE : a,
                      b == TAINT_FINITE && out[in->a] == OUT_ZERO ? TAINT_NONE : b);

@@ -97,23 +97,35 @@ double diff_rel(const Diff *d, double noise)
     return d->scale > 0 ? d->diff / d->scale : d->diff;
 }
 
-const char *read_source(const char *path)
+char *read_whole(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
-    buf[n] = '\0';
+    buf[got] = '\0';
     return buf;
+}
+
+int count_in(const char *text, const char *end, const char *needle)
+{
+    int n = 0;
+    for (const char *q = text; (q = strstr(q, needle)) != NULL && (!end || q < end); q++)
+        n++;
+    return n;
 }
 
 void run_file(FrontRun *r, const char *path)
 {
-    const char *text = read_source(path);
+    char *text = read_whole(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-    run_text(r, text);
+    run_text(r, text);  /* the front end keeps a copy */
+    free(text);
     CU_ASSERT_EQUAL_FATAL(r->status, NNC_OK);
 }
 

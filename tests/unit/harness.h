@@ -33,8 +33,11 @@ void run_expr(FrontRun *r, const char *decls, const char *expr);
 /* The type of the model's output, as --dump-ir prints it ("f32[B,10]"). */
 const char *output_type(const FrontRun *r);
 
-/* The text of a file (a static buffer of 64 KiB), or NULL. */
-const char *read_source(const char *path);
+/* The whole file (malloc'd), or NULL. */
+char *read_whole(const char *path);
+/* How many times needle starts in text before end (NULL: the text's end),
+ * overlapping ones too: what the tests count in generated code. */
+int count_in(const char *text, const char *end, const char *needle);
 /* run_text on the file at path, which must read and check cleanly (a fatal
  * CUnit failure otherwise). */
 void run_file(FrontRun *r, const char *path);

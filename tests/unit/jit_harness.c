@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "codegen/cg.h"
-#include "codegen/cg_module.h"  /* jit_build: cg_build_module */
+#include "codegen/cg_internal.h"  /* cg_is_matmul */
+#include "codegen/cg_module.h"    /* jit_build: cg_build_module */
 #include "harness.h"
+#include "ir/ir_internal.h"       /* the triangles' attributes */
 
 static CgJit *jit;
 
@@ -163,8 +165,6 @@ double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *wha
 void jit_asm_count(const IrGraph *g, const IrPlan *p, const char *body, const char *const *needles, int *counts,
                    int n)
 {
-    for (int i = 0; i < n; i++)
-        counts[i] = 0;
     StrBuf asm_text = {0};
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(cg_dump(g, p, "asm", &(CgOptions){.cpu = "znver4", .opt = 3}, CG_DUMP_ASM, &asm_text,
@@ -176,7 +176,21 @@ void jit_asm_count(const IrGraph *g, const IrPlan *p, const char *body, const ch
     const char *end = strstr(start, ".Lfunc_end");
     CU_ASSERT_PTR_NOT_NULL_FATAL(end);
     for (int i = 0; i < n; i++)
-        for (const char *q = start; (q = strstr(q, needles[i])) != NULL && q < end; q++)
-            counts[i]++;
+        counts[i] = count_in(start, end, needles[i]);
     sb_free(&asm_text);
+}
+
+void jit_clear_triangles(IrGraph *g, int *products, int *rows)
+{
+    *products = *rows = 0;
+    for (int i = 0; i < g->n; i++) {
+        IrNode *n = &g->nodes[i];
+        if (cg_is_matmul(n->op) && ir_mm_tri(n)) {
+            ir_mm_set_tri(&n->a, IR_MM_TRI_NONE, 0);
+            (*products)++;
+        } else if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0) {
+            ir_rows_set_tri(&n->a, -1, 0);
+            (*rows)++;
+        }
+    }
 }

@@ -51,6 +51,12 @@ double jit_check(const IrGraph *g, const IrEval *ev, double tol, const char *wha
 double jit_check_entry(JitEntry entry, const IrGraph *g, const IrPlan *p, const IrEval *ev, double tol,
                        const char *what);
 
+/* Clears every triangle of g (passes/triangle.c: a product's, a
+ * fused_rows' stop at its mask), so that g computes everything: the step
+ * that the triangles' same-bits tests compare with.  *products and *rows
+ * count what it cleared. */
+void jit_clear_triangles(IrGraph *g, int *products, int *rows);
+
 /* How often each of needles[0..n-1] occurs in the machine code, for
  * znver4 at O3, of g's kernel `body` (e.g. "body0.fused": the function
  * itself, not its wrapper), in counts[]; a CUnit failure if there is no

@@ -959,15 +959,8 @@ static void causal_same_bits(const char *path, IrType type, int64_t batch)
     CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, type, STAGE_PLAN, batch, &without, &err), 0);
     const IrGraph *ga = &with.step.L.g;
     IrGraph *gb = &without.step.L.g;
-    int tri = 0, rows = 0;
-    for (int i = 0; i < gb->n; i++)
-        if (cg_is_matmul(gb->nodes[i].op) && ir_mm_tri(&gb->nodes[i])) {
-            gb->nodes[i].a.i[7] = 0;
-            tri++;
-        } else if (gb->nodes[i].op == IR_FUSED_ROWS && ir_rows_tri_mask(&gb->nodes[i]) >= 0) {
-            ir_rows_set_tri(&gb->nodes[i].a, -1, 0);
-            rows++;
-        }
+    int tri, rows;
+    jit_clear_triangles(gb, &tri, &rows);
     CU_ASSERT_EQUAL(tri, 6);
     CU_ASSERT_EQUAL(rows, 2);  /* the softmax and its backward */
     IrEval ev;   /* only the inputs: parameters, data, state, step */
@@ -1046,19 +1039,16 @@ static void check_causal_offset(IrType type, int64_t T, double tol)
     IrGraph whole = g;  /* the same step computing everything */
     whole.nodes = malloc(sizeof *whole.nodes * (size_t)g.n);
     memcpy(whole.nodes, g.nodes, sizeof *whole.nodes * (size_t)g.n);
-    int rows = 0;
-    for (int i = 0; i < g.n; i++) {
-        IrNode *n = &whole.nodes[i];
-        if (n->op == IR_MATMUL)  /* else this tests d = 0 */
+    for (int i = 0; i < g.n; i++) {  /* else this tests d = 0 */
+        const IrNode *n = &whole.nodes[i];
+        if (n->op == IR_MATMUL)
             CU_ASSERT_EQUAL(ir_mm_tri_offset(n), 1);
-        if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0) {
+        if (n->op == IR_FUSED_ROWS && ir_rows_tri_mask(n) >= 0)
             CU_ASSERT_EQUAL(ir_rows_tri_offset(n), 1);
-            rows++;
-        }
-        n->a.i[7] = n->op == IR_MATMUL ? 0 : n->a.i[7];
-        if (n->op == IR_FUSED_ROWS)
-            ir_rows_set_tri(&n->a, -1, 0);
     }
+    int products, rows;
+    jit_clear_triangles(&whole, &products, &rows);
+    CU_ASSERT_EQUAL(products, 4);
     CU_ASSERT_EQUAL(rows, 3);
     const int64_t B = 3;
     IrEval ev;

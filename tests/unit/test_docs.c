@@ -28,22 +28,6 @@
 #include "ir/lower.h"
 #include "util/strbuf.h"
 
-/* The whole file (malloc'd), or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    return buf;
-}
-
 /* The text from the line starting with `from` to the next line starting with
  * `to` (exclusive), as a malloc'd string; "" when `from` is missing. */
 static char *section(const char *doc, const char *from, const char *to)
@@ -126,7 +110,7 @@ static void report(const char *what, const char *name, const char *why)
 
 static void test_builtins_documented(void)
 {
-    char *doc = slurp(NNC_SOURCE_DIR "/docs/language.md");
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/language.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     char *s7 = section(doc, "## 7. Built-ins", "## 8.");
     for (int i = 0; i < B_COUNT; i++) {
@@ -165,7 +149,7 @@ static void must_exist(const char *name, const char *where)
 
 static void test_documented_builtins_exist(void)
 {
-    char *doc = slurp(NNC_SOURCE_DIR "/docs/language.md");
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/language.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     char *s7 = section(doc, "## 7. Built-ins", "## 8.");
     bool in_block = false, sig_block = false;
@@ -202,7 +186,7 @@ static void test_documented_builtins_exist(void)
 
 static void test_lowerings_documented(void)
 {
-    char *doc = slurp(NNC_SOURCE_DIR "/docs/ir.md");
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/ir.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     char *s5 = section(doc, "## 5. Lowering", "## 6.");
     for (int i = 0; i < B_COUNT; i++) {
@@ -237,7 +221,7 @@ static const char *last_cell(const char *line, char *buf, size_t cap)
 
 static void test_ops_documented(void)
 {
-    char *doc = slurp(NNC_SOURCE_DIR "/docs/ir.md");
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/ir.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     char *s4 = section(doc, "## 4. The op table", "## 5.");
     bool seen[IR_OP_COUNT] = {0};

@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codegen/cg.h"
@@ -47,7 +48,9 @@ static void test_rows_by_cpu(void)
         {"znver4", "+avx2,+avx512f", "avx512-split"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        const CgTune *t = cg_tune_for(cases[k].cpu, cases[k].features);
+        const CgTune *t = cg_tune_row(cases[k].cpu, cases[k].features);
+        if (!getenv("NNC_TILE"))  /* the row the compiler takes, without a caller's tile */
+            CU_ASSERT_PTR_EQUAL(cg_tune_for(cases[k].cpu, cases[k].features), t);
         if (strcmp(t->name, cases[k].row) != 0)
             fprintf(stderr, "cpu '%s' features '%s': row %s, not %s\n", cases[k].cpu ? cases[k].cpu : "(null)",
                     cases[k].features, t->name, cases[k].row);
@@ -86,9 +89,10 @@ static void key_of(const IrGraph *g, const IrPlan *p, const CgTune *tune, char k
     CU_ASSERT_EQUAL_FATAL(cg_key(&(CgEntry){g, p, "tune"}, 1, &o, key, &err), 0);
 }
 
-/* The key of a product for znver4 with its row (tune NULL), with a copy of
- * the row (the same key: the values count, not where they are), and with
- * each field of the copy one more, or the name changed (each a new key). */
+/* The key of a product for znver4 with its row (tune NULL: cg_tune_for's,
+ * NNC_TILE's tile when the caller set one), with a copy of the row (the
+ * same key: the values count, not where they are), and with each field of
+ * the copy one more, or the name changed (each a new key). */
 static void test_key_holds_every_field(void)
 {
     Arena arena;
@@ -100,7 +104,7 @@ static void test_key_holds_every_field(void)
     CgTune t = *cg_tune_for("znver4", "");
     key_of(&g, p, &t, key);
     CU_ASSERT_STRING_EQUAL(key, row_key);
-#define CHANGED(f, what)                                                       \
+#define CHANGED(f)                                                             \
     {                                                                          \
         CgTune u = t;                                                          \
         u.f++;                                                                 \
@@ -118,16 +122,15 @@ static void test_key_holds_every_field(void)
 }
 
 /* How often needle occurs in the LLVM IR of g as generated (opt 0) for
- * znver4 (a 12 x 32 tile) with tune (NULL: its row). */
+ * znver4 (a 12 x 32 tile) with tune (NULL: its row of the table, not a
+ * caller's NNC_TILE). */
 static int count_in_llvm(const IrGraph *g, const IrPlan *p, const CgTune *tune, const char *needle)
 {
     StrBuf text = {0};
     const char *err = NULL;
-    CgOptions o = {.cpu = "znver4", .opt = 0, .tune = tune};
+    CgOptions o = {.cpu = "znver4", .opt = 0, .tune = tune ? tune : cg_tune_row("znver4", "")};
     CU_ASSERT_EQUAL_FATAL(cg_dump(g, p, "tune", &o, CG_DUMP_LLVM, &text, &err), 0);
-    int n = 0;
-    for (const char *q = sb_cstr(&text); (q = strstr(q, needle)) != NULL; q++)
-        n++;
+    int n = count_in(sb_cstr(&text), NULL, needle);
     sb_free(&text);
     return n;
 }
@@ -145,7 +148,7 @@ static void test_prefetch_follows_row(void)
     IrGraph g;
     IrPlan *p = product(&g, &arena);
     const char *call = "call void @llvm.prefetch";
-    CgTune t = *cg_tune_for("znver4", "");
+    CgTune t = *cg_tune_row("znver4", "");
     CU_ASSERT_EQUAL(t.prefetch_rows, 8);  /* what the counts below are for */
     int at8 = count_in_llvm(&g, p, &t, call);
     CU_ASSERT(at8 > 0 && at8 % 2 == 0);
@@ -183,7 +186,7 @@ static void test_packing_follows_row(void)
     arena_init(&arena);
     IrGraph g;
     IrPlan *p = product(&g, &arena);
-    CgTune t = *cg_tune_for("znver4", "");
+    CgTune t = *cg_tune_row("znver4", "");
     CU_ASSERT_EQUAL(t.pack_group, 8);  /* what the needles below are for */
     int groups = count_in_llvm(&g, p, &t, "%groups = sdiv");
     CU_ASSERT(groups > 0);
@@ -192,7 +195,7 @@ static void test_packing_follows_row(void)
     CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 7\n  %groups = sdiv"), 0);
     CU_ASSERT_EQUAL(count_in_llvm(&g, p, &t, ", 4\n  %groups = sdiv"), groups);
 
-    t = *cg_tune_for("znver4", "");
+    t = *cg_tune_row("znver4", "");
     CU_ASSERT_EQUAL(t.claim_pack_bytes, 4194304);
     CU_ASSERT_EQUAL(t.keep_packed_bytes, 4194304);
     int claim = count_in_llvm(&g, p, &t, "%claim_bytes, 4194304\n"), both = count_in_llvm(&g, p, &t, ", 4194304\n");
@@ -282,20 +285,15 @@ static void test_triangle_rows(void)
  * row, in backquotes, as the table of CG_TUNE_FIELDS grows. */
 static void test_fields_documented(void)
 {
-    FILE *f = fopen(NNC_SOURCE_DIR "/docs/training.md", "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    StrBuf doc = {0};
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-        sb_putn(&doc, buf, n);
-    fclose(f);
-#define DOCUMENTED(f, what)                                                    \
-    if (!strstr(sb_cstr(&doc), "`" #f "`"))                                   \
+    char *doc = read_whole(NNC_SOURCE_DIR "/docs/training.md");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+#define DOCUMENTED(f)                                                          \
+    if (!strstr(doc, "`" #f "`"))                                              \
         fprintf(stderr, "docs/training.md does not name the row's field " #f "\n"); \
-    CU_ASSERT_PTR_NOT_NULL(strstr(sb_cstr(&doc), "`" #f "`"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc, "`" #f "`"));
     CG_TUNE_FIELDS(DOCUMENTED)
 #undef DOCUMENTED
-    sb_free(&doc);
+    free(doc);
 }
 
 /* A 3 x 3 convolution over 128 channels: its forward reads its image as
@@ -307,7 +305,7 @@ static void test_fields_documented(void)
 static void test_patch_chunk_follows_row(void)
 {
     const char *model = CONV_MODEL_C(128, 6, 3), *in_place = "%tap_rows = alloca", *copied = "%apack = alloca";
-    CgTune t = *cg_tune_for("znver4", "");
+    CgTune t = *cg_tune_row("znver4", "");
     CU_ASSERT(t.patch_chunk_bytes >= 147456);  /* what the counts below are for */
     CU_ASSERT(count_in_model(model, &t, in_place) >= 1);
     CU_ASSERT_EQUAL(count_in_model(model, &t, copied), 0);

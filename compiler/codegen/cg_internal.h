@@ -27,6 +27,11 @@ typedef struct Cg {
     const CgTune  *tune;          /* the matmul's register tile for the target CPU */
     const int     *inplace;       /* per node: the old value an update writes over (cg_inplace.c), or -1; NULL: none */
     const int     *group;         /* cg_group_plan's answer: kernels merged into one loop; NULL: none */
+    /* A rows kernel's temporaries too long for the stack (cg_kernels.c):
+     * the thread's scratch memory, the call that asks for it (its size set
+     * when the body is done), and the reals handed out so far; NULL else. */
+    LLVMValueRef   row_scratch, row_scratch_call;
+    int64_t        row_scratch_reals;
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */
@@ -95,6 +100,9 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
 /* The module's function `name` (a runtime or libc function), declared with
  * type ft unless the module has it already. */
 LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
+/* rt_task_scratch(ctx, bytes, call_p): this thread's scratch memory, or
+ * NULL when there is none (the runtime has noted it: rt_pool_failed). */
+LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */
@@ -173,6 +181,10 @@ void         cg_kernel_body(Cg *c, int v);
 LLVMValueRef cg_kernel_extent(Cg *c, int v);
 void         cg_matmul_body(Cg *c, int v);
 LLVMValueRef cg_matmul_extent(Cg *c, int v);
+/* Whether matmul v's body has the few-rows path (x·Wᵀ of a graph that
+ * only predicts): part of its body's key, as the same node of a training
+ * graph has none. */
+bool         cg_matmul_few_rows(const IrGraph *g, int v);
 /* The multiply-adds of matmul node v, times 2, at this batch. */
 double       cg_matmul_flops(Cg *c, int v, int64_t batch);
 /* The geometry of k x k windows at stride s, padding p over channels-last

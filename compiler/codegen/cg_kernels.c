@@ -284,7 +284,12 @@ static LLVMValueRef past_value(Cg *c, const Row *r, const IrProgram *p, int mk, 
 static void row_instr(Cg *c, Row *r, const IrInstr *in, int id)
 {
     r->is_vec[id] = true;
-    r->vec[id] = cg_alloca(c, c->t_real, cg_i64(c, r->len), "rowtmp");
+    if (c->row_scratch) {
+        r->vec[id] = LLVMBuildGEP2(c->b, c->t_real, c->row_scratch, (LLVMValueRef[]){cg_i64(c, c->row_scratch_reals)}, 1, "rowtmp");
+        c->row_scratch_reals += r->len;
+    } else {
+        r->vec[id] = cg_alloca(c, c->t_real, cg_i64(c, r->len), "rowtmp");
+    }
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), row_end(c, r), "e");
     LLVMValueRef x[3] = {NULL, NULL, NULL};
     int args[3] = {in->a, in->b, in->c};
@@ -948,6 +953,45 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
     return cg_i64(c, 0);
 }
 
+/* A rows kernel's temporaries, at most this many bytes (bounded by every
+ * instruction of its program a row, in every rows_at_stops copy), live on
+ * the stack in allocas; longer ones in the thread's scratch memory.  A
+ * softmax over 3,000,000 classes asked for 12 MB a temporary, past a
+ * thread's 8 MB stack, and crashed; the examples' rows (512 reals at most)
+ * stay allocas. */
+enum { ROW_STACK_BYTES = 256 << 10 };
+
+/* Starts rows kernel v's body with its scratch memory when its rows are too
+ * long for the stack (a return when there is none): row_instr takes its
+ * temporaries from it. */
+static void rows_scratch_begin(Cg *c, int v)
+{
+    const IrNode *n = N(c, v);
+    int64_t copies = ir_rows_tri_mask(n) >= 0 ? ROWS_STOP_COPIES : 1;
+    double bound = (double)n->a.prog->n * (double)n->a.i[0] * rows_per_item(n) * (double)copies * ir_type_size(c->g->ftype);
+    if (bound <= ROW_STACK_BYTES)
+        return;
+    LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
+    c->row_scratch = cg_task_scratch(c, cg_i64(c, 0), call_p);
+    c->row_scratch_call = c->row_scratch;
+    c->row_scratch_reals = 0;
+    LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
+    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, c->row_scratch, ""), none, have);
+    LLVMPositionBuilderAtEnd(c->b, none);
+    LLVMBuildRetVoid(c->b);  /* no memory: the runtime has noted it, and the step's results are void */
+    LLVMPositionBuilderAtEnd(c->b, have);
+}
+
+/* The scratch memory's size, now that the temporaries are counted. */
+static void rows_scratch_end(Cg *c)
+{
+    if (!c->row_scratch)
+        return;
+    LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype)));
+    c->row_scratch = c->row_scratch_call = NULL;
+}
+
 void cg_kernel_body(Cg *c, int v)
 {
     LLVMValueRef begin = c->begin_arg, end = c->end_arg;
@@ -964,6 +1008,8 @@ void cg_kernel_body(Cg *c, int v)
         body_flat(c, v);
         return;
     }
+    if (k == KK_ROWS)
+        rows_scratch_begin(c, v);
     CgLoop l = cg_loop_begin(c, begin, end, "item");
     switch (k) {
     case KK_EW: body_elementwise(c, v, l.iv); break;
@@ -995,6 +1041,8 @@ void cg_kernel_body(Cg *c, int v)
      * weighing the others was 62M of the MLP's 2.18G instructions of
      * compile, for the same object.  Rows too long to unroll leave this
      * loop outer, and the hints unused. */
-    if (k == KK_ROWS)
+    if (k == KK_ROWS) {
         cg_loop_fold_tail(c, latch, c->tune->vector_bytes / (int)ir_type_size(c->g->ftype));
+        rows_scratch_end(c);
+    }
 }

@@ -416,6 +416,14 @@ static bool inference_only(const IrGraph *g)
     return true;
 }
 
+bool cg_matmul_few_rows(const IrGraph *g, int v)
+{
+    const IrNode *n = &g->nodes[v];
+    const IrShape *a = ir_matmul_operand(g, n, 0);
+    bool k_batch = a->dim[a->rank - (ir_mm_ta(n) ? 2 : 1)] == IR_BATCH;
+    return ir_mm_tb(n) && !ir_mm_ta(n) && !k_batch && !ir_mm_patches(n) && inference_only(g);
+}
+
 /* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
  * first layer at batch 1:
  *   DS = 2 rows of W walked side by side, sharing each vector load of x
@@ -565,6 +573,26 @@ static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, L
                   LLVMBuildLoad2(c->b, c->t_real, yp[g], "y"));
 }
 
+/* Rows [r_lo, r_hi) of one matrix over column groups [g_lo, g_hi) of DG
+ * columns, or over the one group of the N % DG columns left (rest). */
+static void dot_span(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef M, LLVMValueRef mat, LLVMValueRef r_lo,
+                     LLVMValueRef r_hi, LLVMValueRef g_lo, LLVMValueRef g_hi, bool rest)
+{
+    const IrNode *n = N(c, v);
+    int64_t K = mm->k;
+    LLVMValueRef a0 = matrix_offset(c, n->in[0], &n->shape, mat), b0 = matrix_offset(c, n->in[1], &n->shape, mat);
+    CgLoop jg = cg_loop_begin(c, g_lo, g_hi, "jg");
+    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, jg.iv, cg_i64(c, DG), "j0");
+    LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j0, cg_i64(c, K), ""), "brow");
+    CgLoop r = cg_loop_begin(c, r_lo, r_hi, "r");
+    LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), r.iv, "crow");
+    LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
+    epi_row(c, v, epi, crow);
+    dot_group(c, v, mm, epi, arow, brow, crow, j0, rest ? (int)(mm->n % DG) : DG);
+    cg_loop_end(c, &r);
+    cg_loop_end(c, &jg);
+}
+
 /* x·Wᵀ with fewer rows than the register tile (inference of one example):
  * packing W would cost more than the product, so C's elements come straight
  * from rows of x [M, K] and W [N, K], both contiguous in k.  One dot product
@@ -585,30 +613,45 @@ static void dot_group(Cg *c, int v, const Mm *mm, Epi *epi, LLVMValueRef arow, L
  * its column, the batch or the threads.  That order differs from the tiled
  * path's, so a row of a small batch may differ from the same row of a
  * large batch in the last bits; only prediction graphs take this path
- * (inference_only). */
+ * (inference_only).
+ *
+ * The items are the tiled path's (cg_matmul_extent), which a claim may
+ * split anywhere: a panel of NR columns over all of a matrix's rows
+ * (items_are_panels), or a block of MR rows over all its columns.  Each
+ * item computes its own elements only; taking an item for a whole matrix
+ * wrote past C (a prediction of one example through dense(x, 10000) has
+ * 313 panel items: 312 rows written past its 40 KB, a crash; dense(x, 100)
+ * wrote 3 rows past its output into the next tensor's memory). */
 static void dot_rows(Cg *c, int v, const Mm *mm, LLVMValueRef M, Epi *epi)
 {
-    const IrNode *n = N(c, v);
-    int a = n->in[0], b = n->in[1];
-    int64_t K = mm->k, groups = mm->n / DG, rest = mm->n % DG;
-    CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "mat");  /* one block per matrix */
-    LLVMValueRef a0 = matrix_offset(c, a, &n->shape, item.iv), b0 = matrix_offset(c, b, &n->shape, item.iv);
-    /* groups [0, groups) of DG columns, then group `groups` of the rest */
-    for (int last = 0; last < 2; last++) {
-        int G = last ? (int)rest : DG;
-        int64_t from = last ? groups : 0, to = last ? groups + 1 : groups;
-        if (G == 0 || from == to)
-            continue;
-        CgLoop jg = cg_loop_begin(c, cg_i64(c, from), cg_i64(c, to), "jg");
-        LLVMValueRef j0 = LLVMBuildNSWMul(c->b, jg.iv, cg_i64(c, DG), "j0");
-        LLVMValueRef brow = LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWMul(c->b, j0, cg_i64(c, K), ""), "brow");
-        CgLoop r = cg_loop_begin(c, cg_i64(c, 0), M, "r");
-        LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item.iv, M, ""), r.iv, "crow");
-        LLVMValueRef arow = LLVMBuildNSWAdd(c->b, a0, LLVMBuildNSWMul(c->b, r.iv, cg_i64(c, K), ""), "arow");
-        epi_row(c, v, epi, crow);
-        dot_group(c, v, mm, epi, arow, brow, crow, j0, G);
-        cg_loop_end(c, &r);
-        cg_loop_end(c, &jg);
+    int NR = tile_nr(c), MR = tile_mr(c, v);
+    int64_t groups = mm->n / DG, panels = (mm->n + NR - 1) / NR;
+    bool by_panel = items_are_panels(c, v, mm);  /* never tiles: those read patches, or are lead products */
+    LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "blocks");
+    LLVMValueRef per_mat = by_panel ? cg_i64(c, panels) : blocks;
+    CgLoop item = cg_loop_begin(c, c->begin_arg, c->end_arg, "item");
+    LLVMValueRef mat = LLVMBuildSDiv(c->b, item.iv, per_mat, "mat"), part = LLVMBuildSRem(c->b, item.iv, per_mat, "part");
+    LLVMValueRef r_lo = cg_i64(c, 0), r_hi = M, g_lo = cg_i64(c, 0), g_hi = cg_i64(c, groups);
+    LLVMValueRef has_rest = LLVMConstInt(c->t_i1, mm->n % DG != 0, 0);
+    if (by_panel) {  /* columns [p·NR, min(p·NR + NR, N)): NR is whole vectors of 4 reals or more, so whole
+                      * groups of DG = 4, and the N % DG columns left in the last panel */
+        LLVMValueRef col = LLVMBuildNSWMul(c->b, part, cg_i64(c, NR), "col");
+        g_lo = LLVMBuildSDiv(c->b, col, cg_i64(c, DG), "g_lo");
+        g_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, g_lo, cg_i64(c, NR / DG), ""), g_hi, "g_hi");
+        has_rest = LLVMBuildAnd(c->b, has_rest, LLVMBuildICmp(c->b, LLVMIntEQ, part, cg_i64(c, panels - 1), ""), "");
+    } else {
+        r_lo = LLVMBuildNSWMul(c->b, part, cg_i64(c, MR), "r_lo");
+        r_hi = cg_imin(c, LLVMBuildNSWAdd(c->b, r_lo, cg_i64(c, MR), ""), M, "r_hi");
+    }
+    dot_span(c, v, mm, epi, M, mat, r_lo, r_hi, g_lo, g_hi, false);
+    if (mm->n % DG) {
+        LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rest_columns");
+        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rest_done");
+        LLVMBuildCondBr(c->b, has_rest, rest, after);
+        LLVMPositionBuilderAtEnd(c->b, rest);
+        dot_span(c, v, mm, epi, M, mat, r_lo, r_hi, cg_i64(c, groups), cg_i64(c, groups + 1), true);
+        LLVMBuildBr(c->b, after);
+        LLVMPositionBuilderAtEnd(c->b, after);
     }
     cg_loop_end(c, &item);
 }
@@ -1323,7 +1366,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
     int64_t panels = (mm.n + NR - 1) / NR;
     LLVMBasicBlockRef done = NULL;
-    if (mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(n) && inference_only(c->g)) {  /* x·Wᵀ: few rows go the direct way */
+    if (cg_matmul_few_rows(c->g, v)) {  /* x·Wᵀ: few rows go the direct way */
         LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
         LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
         done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
@@ -1407,10 +1450,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
-    LLVMTypeRef scratch_params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
-    LLVMTypeRef scratch_t = LLVMFunctionType(c->t_ptr, scratch_params, 3, 0);
-    LLVMValueRef scratch_args[3] = {c->ctx_arg, scratch_bytes, call_p};
-    LLVMValueRef buf = LLVMBuildCall2(c->b, scratch_t, cg_declare(c, "rt_task_scratch", scratch_t), scratch_args, 3, "scratch");
+    LLVMValueRef buf = cg_task_scratch(c, scratch_bytes, call_p);
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
     LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
     /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */

@@ -102,6 +102,14 @@ void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
                   2);
 }
 
+LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p)
+{
+    LLVMTypeRef params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
+    LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, params, 3, 0);
+    LLVMValueRef args[3] = {c->ctx_arg, bytes, call_p};
+    return LLVMBuildCall2(c->b, ft, cg_declare(c, "rt_task_scratch", ft), args, 3, "scratch");
+}
+
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)
 {
     /* At the top of the entry block, where mem2reg and the stack layout want allocas. */

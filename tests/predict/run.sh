@@ -14,6 +14,12 @@
 #   badfiles a .npy that is not one, of the wrong size per example, of an
 #            unsupported dtype or in Fortran order, and a ragged .csv: exit 1
 #            with the reason, nothing on stdout
+#   wide     softmax(dense(x, N)) of one example, the few-rows product: for
+#            N = 20000 (625 panel items, each once; it wrote 624 rows past
+#            its output and crashed) the same values as each of 6 examples
+#            (the tiled path) within 1e-6 relative, summing to 1 within 1e-5;
+#            for N = 2500000 (10 MB a row temporary, past a thread's stack)
+#            every value there, summing to 1 within 1e-3
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -95,6 +101,30 @@ badfiles)
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
     check ragged.csv "nnc: error: ragged.csv:2: 1 values, but input 'x' (f32[2]) takes 2 per example"
     echo "all refused" ;;
+wide)
+    for n in 20000 2500000; do
+        printf 'model wide {\n    input x: f32[4]\n    output softmax(dense(x, %d))\n}\n' $n > "$tmp/wide$n.nn"
+        "$nnc" --predict --input x=1,-2,3,-4 "$tmp/wide$n.nn" > "$tmp/one$n" || fail "N = $n: --predict"
+    done
+    "$py" "$npy" write "$tmp/six.npy" f4 6x4 1,-2,3,-4,1,-2,3,-4,1,-2,3,-4,1,-2,3,-4,1,-2,3,-4,1,-2,3,-4
+    "$nnc" --predict --input "x=$tmp/six.npy" "$tmp/wide20000.nn" > "$tmp/six" || fail "six examples"
+    "$py" - "$tmp" <<'END' || fail "wide"
+import sys
+t = sys.argv[1]
+def rows(f):
+    return [[float(v) for v in line.split()] for line in open(f"{t}/{f}")]
+one, six, big = rows("one20000"), rows("six"), rows("one2500000")
+assert len(one) == 1 and len(one[0]) == 20000 and len(six) == 6, (len(one), len(six))
+for r in six:
+    assert r == six[0], "the tiled rows differ"
+    bad = [j for j, (a, b) in enumerate(zip(one[0], r)) if abs(a - b) > 1e-6 * abs(b)]
+    assert not bad, f"{len(bad)} values differ, the first at {bad[0]}: {one[0][bad[0]]} against {r[bad[0]]}"
+assert abs(sum(one[0]) - 1) < 1e-5, sum(one[0])
+assert len(big) == 1 and len(big[0]) == 2500000 and min(big[0]) > 0, len(big[0])
+assert abs(sum(big[0]) - 1) < 1e-3, sum(big[0])
+print("N = 20000: one example as six; N = 2500000: sums to", round(sum(big[0]), 6))
+END
+    ;;
 *)
     fail "unknown case $case" ;;
 esac

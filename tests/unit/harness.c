@@ -102,13 +102,12 @@ char *read_whole(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;  /* -1: not a file that seeks (a pipe) */
+    char *buf = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
     fclose(f);
-    buf[got] = '\0';
+    if (buf)
+        buf[got] = '\0';
     return buf;
 }
 

@@ -100,9 +100,12 @@ LLVMValueRef cg_scalar_op(Cg *c, IrOp op, LLVMValueRef a, LLVMValueRef b, LLVMVa
 /* The module's function `name` (a runtime or libc function), declared with
  * type ft unless the module has it already. */
 LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
-/* rt_task_scratch(ctx, bytes, call_p): this thread's scratch memory, or
- * NULL when there is none (the runtime has noted it: rt_pool_failed). */
-LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p);
+/* rt_task_scratch(ctx, bytes, call_p): this thread's scratch memory, the
+ * builder then where it is there; to block `none` when there is none (the
+ * runtime has noted it: rt_pool_failed).  Its first 64 bytes are a header
+ * whose first i64 the matmul reads as the call that wrote its tags
+ * (cg_matmul.c): another user writes 0 there (no call's number). */
+LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */

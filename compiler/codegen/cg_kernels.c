@@ -391,6 +391,15 @@ static int rows_per_item(const IrNode *n)
     return ir_rows_tri_mask(n) >= 0 && n->shape.dim[n->shape.rank - 2] % ROWS_TRI_ITEM == 0 ? ROWS_TRI_ITEM : 1;
 }
 
+/* The copies of a rows kernel's program (rows_at_stops): one per place a
+ * row stopped at its mask may stop when there are at most ROWS_STOP_COPIES,
+ * else one. */
+static int64_t rows_copies(const IrNode *n)
+{
+    int64_t copies = (n->a.i[0] + ROW_LANES - 1) / ROW_LANES;
+    return ir_rows_tri_mask(n) >= 0 && copies <= ROWS_STOP_COPIES ? copies : 1;
+}
+
 /* Rows r[0 .. nrows) of rows kernel v, their operands set, stopped where
  * the last (the furthest) stops: a row computed further than its own stop
  * is computed as a whole row would be.  Their programs at each place they
@@ -414,7 +423,9 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stopped");
     LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_whole");
     LLVMValueRef sw = LLVMBuildSwitch(c->b, stop, whole, (unsigned)copies - 1);
+    int64_t first = c->row_scratch_reals, most = first;  /* the copies are alternatives: one scratch for all */
     for (int64_t s = 1; s <= copies; s++) {
+        c->row_scratch_reals = first;
         LLVMBasicBlockRef bb = whole;
         if (s < copies) {
             bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stop");
@@ -427,8 +438,10 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
                 r[q].is_vec[k] = false;
         }
         rows_program(c, v, r, nrows, fixed);
+        most = c->row_scratch_reals > most ? c->row_scratch_reals : most;
         LLVMBuildBr(c->b, done);
     }
+    c->row_scratch_reals = most;
     LLVMPositionBuilderAtEnd(c->b, done);
 }
 
@@ -959,27 +972,29 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
  * softmax over 3,000,000 classes asked for 12 MB a temporary, past a
  * thread's 8 MB stack, and crashed; the examples' rows (512 reals at most)
  * stay allocas. */
-enum { ROW_STACK_BYTES = 256 << 10 };
+enum { ROW_STACK_BYTES = 256 << 10, SCRATCH_HEADER = 64 };
 
 /* Starts rows kernel v's body with its scratch memory when its rows are too
  * long for the stack (a return when there is none): row_instr takes its
- * temporaries from it. */
+ * temporaries from it, after the header (cg_task_scratch), which it marks
+ * as no call's. */
 static void rows_scratch_begin(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    int64_t copies = ir_rows_tri_mask(n) >= 0 ? ROWS_STOP_COPIES : 1;
-    double bound = (double)n->a.prog->n * (double)n->a.i[0] * rows_per_item(n) * (double)copies * ir_type_size(c->g->ftype);
+    double bound = (double)n->a.prog->n * (double)n->a.i[0] * rows_per_item(n) * (double)rows_copies(n)
+                 * ir_type_size(c->g->ftype);
     if (bound <= ROW_STACK_BYTES)
         return;
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
-    c->row_scratch = cg_task_scratch(c, cg_i64(c, 0), call_p);
-    c->row_scratch_call = c->row_scratch;
-    c->row_scratch_reals = 0;
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
-    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
-    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, c->row_scratch, ""), none, have);
+    LLVMValueRef buf = cg_task_scratch(c, cg_i64(c, 0), call_p, none);
+    LLVMBuildStore(c->b, cg_i64(c, 0), buf);
+    c->row_scratch_call = buf;
+    c->row_scratch = LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, SCRATCH_HEADER)}, 1, "rowtmps");
+    c->row_scratch_reals = 0;
+    LLVMBasicBlockRef have = LLVMGetInsertBlock(c->b);
     LLVMPositionBuilderAtEnd(c->b, none);
-    LLVMBuildRetVoid(c->b);  /* no memory: the runtime has noted it, and the step's results are void */
+    LLVMBuildRetVoid(c->b);
     LLVMPositionBuilderAtEnd(c->b, have);
 }
 
@@ -988,7 +1003,8 @@ static void rows_scratch_end(Cg *c)
 {
     if (!c->row_scratch)
         return;
-    LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype)));
+    int64_t bytes = SCRATCH_HEADER + c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype);
+    LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, bytes));
     c->row_scratch = c->row_scratch_call = NULL;
 }
 

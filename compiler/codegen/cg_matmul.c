@@ -1450,12 +1450,8 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
-    LLVMValueRef buf = cg_task_scratch(c, scratch_bytes, call_p);
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
-    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
-    /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */
-    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), skip, have);
-    LLVMPositionBuilderAtEnd(c->b, have);
+    LLVMValueRef buf = cg_task_scratch(c, scratch_bytes, call_p, skip);
     LLVMValueRef tags = byte_at(c, buf, cg_i64(c, 64));
     LLVMValueRef packB = byte_at(c, buf, packB_at);
     {

@@ -119,7 +119,7 @@ static bool own_body(const IrGraph *g, const IrPlan *p, const int *group, int v)
 
 /* Everything the generators read about node v, as text: two nodes with the
  * same key get the same code, whatever their buffers. */
-static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
+static void kernel_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v)
 {
     const IrNode *n = &g->nodes[v];
     bool flat = cg_flat_elementwise(g, v);  /* its code does not depend on the shape */
@@ -135,10 +135,15 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, int v)
         ir_shape_print(sb, &n->a.shape);
     /* a library's forward and its train step share bodies, but not a
      * product that only the forward computes the few-rows way: when they
-     * did, batch 1 took the step's tiled path (31.5 us a call for the
-     * MNIST MLP, packing W each time, where the few-rows path takes 1.8) */
+     * did, batch 1 took the step's tiled path, packing W at every call
+     * (the MNIST MLP on a Zen 4: 31.6-31.9 us a call, 3.7 the few-rows way) */
     if (cg_is_matmul(n->op) && cg_matmul_few_rows(g, v))
         sb_puts(sb, " few_rows");
+    /* a product's items (panels or row blocks) and its paths are chosen at
+     * the plan's batch (cg_matmul.c's planned_batch), which entries of one
+     * compile may not share (a text model's decode step is planned at 1) */
+    if (cg_is_matmul(n->op))
+        sb_printf(sb, " batch %lld", (long long)(p ? p->batch : -1));
     if (n->a.prog) {
         sb_printf(sb, " prog %d", n->a.prog->nin);
         for (int k = 0; k < n->a.prog->n; k++) {
@@ -192,13 +197,13 @@ static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
 /* kernel_key, and which operand the kernel writes over (cg_inplace.c):
  * the body reads it through its result's pointer.  For a group, each
  * member's, and which of the body's slots each member's operands are. */
-static void body_key(StrBuf *sb, const IrGraph *g, int v, const int *inplace, const int *group)
+static void body_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, const int *inplace, const int *group)
 {
     int members[CG_GROUP_MAX], count = cg_group_members(g, group, v, members), *slots = NULL;
     int nslots = count > 1 ? body_slots(g, group, v, &slots) : 0;
     for (int q = 0; q < count; q++) {
         int m = members[q];
-        kernel_key(sb, g, m);
+        kernel_key(sb, g, p, m);
         for (int k = 0; k < g->nodes[m].nin && inplace && inplace[m] >= 0; k++)
             if (g->nodes[m].in[k] == inplace[m])
                 sb_printf(sb, " inplace %d", k);
@@ -515,7 +520,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         int nslots, *slots;
         LLVMTypeRef body_t = body_type(c, v, &slots, &nslots);
         StrBuf key = {0};
-        body_key(&key, g, v, c->inplace, c->group);
+        body_key(&key, g, c->plan, v, c->inplace, c->group);
         unsigned long long h = hash_of(sb_cstr(&key));
         int b = find_body(bodies, nbodies, h, sb_cstr(&key));
         LLVMValueRef body = b < nbodies ? bodies[b].fn : NULL;
@@ -798,7 +803,7 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
             if (!own_body(g, e[i].p, group, v))
                 continue;
             StrBuf key = {0};
-            body_key(&key, g, v, inplace, group);
+            body_key(&key, g, e[i].p, v, inplace, group);
             unsigned long long h = hash_of(sb_cstr(&key));
             int b = find_body(bodies, s->nbodies, h, sb_cstr(&key));
             if (b == s->nbodies) {

@@ -102,12 +102,17 @@ void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
                   2);
 }
 
-LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p)
+LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
 {
     LLVMTypeRef params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
     LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, params, 3, 0);
     LLVMValueRef args[3] = {c->ctx_arg, bytes, call_p};
-    return LLVMBuildCall2(c->b, ft, cg_declare(c, "rt_task_scratch", ft), args, 3, "scratch");
+    LLVMValueRef buf = LLVMBuildCall2(c->b, ft, cg_declare(c, "rt_task_scratch", ft), args, 3, "scratch");
+    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
+    /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), none, have);
+    LLVMPositionBuilderAtEnd(c->b, have);
+    return buf;
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

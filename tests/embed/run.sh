@@ -6,7 +6,7 @@
 #   header    the headers compile with cc -std=c99 -Wall -Wextra -Werror
 #             -pedantic and with a C++ compiler; the MNIST MLP's forward has
 #             its two products' few-rows path (batch 1 took the train step's
-#             tiled bodies, which share its key otherwise: 31.5 us, not 3.7)
+#             tiled bodies, which shared its key: 31.6-31.9 us, not 3.7, on a Zen 4)
 #   abi       tests/embed/abi.c: errors, batches, threads, cycles
 #   grow      tests/embed/grow.c: train_step at batches up to 41 through a
 #             library compiled for 8 (it grows) equals, bit for bit, one

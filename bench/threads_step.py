@@ -20,13 +20,15 @@ quote ratios from one run, and rerun quietly for the fractions.
 
 Where the threads run matters too: the host of a virtual machine moves its
 vCPUs, and two of them sometimes share an L3 and sometimes not (session
-34: the GPT's two-thread step 59-61 ms on one L3, 70-78 ms on two).  So
-each run of two threads or more is framed by `peak --pair` (a cache line's
-round trip between the first two CPUs, benchlib.pair_ns), the larger of the
-two shown as "@N ns", and when the run's largest round trip is more than
-2.5 times its least, the medians are printed again over the runs whose both round trips
-were within 2.5 times the least ("one L3": 52-150 ns here, two L3s
-330-385) and over the others.
+34, the GPT's two-thread step on this 2-vCPU VM: 59-64 ms of kernels a step
+on one L3, 73-76 on two, pool_trace.py).  So each run of two threads or more
+is framed by `bench_peak --pair` (a cache line's round trip between CPUs 0
+and 1, the least of 20 rounds: benchlib.pair_ns), both shown as
+"@before/after ns", and when the run's round trips fall into two groups
+(l3_split: a jump of 1.8 times or more between them), the medians are
+printed again over the runs with both round trips on one L3, both on two,
+and the rest.  The probes frame a run; the host may move the vCPUs during
+it.  With more than two vCPUs the pair is only CPUs 0 and 1.
 """
 import argparse
 import os
@@ -49,28 +51,41 @@ def step_seconds(nnc, model, threads, cache):
     return benchlib.step_seconds(path, [*args, "--threads", str(threads)], nnc=nnc, env={"NNC_CACHE_DIR": cache})
 
 
+def l3_split(seen):
+    """The round trip below which a run was on one L3: the middle of the
+    largest jump between the sorted round trips, when that jump is 1.8
+    times or more (one L3 read 49-150 ns here, two 330-405); else None,
+    all runs alike."""
+    seen = sorted(seen)
+    ratio, at = max(((b / a, i) for i, (a, b) in enumerate(zip(seen, seen[1:]))), default=(1, 0))
+    return (seen[at] * seen[at + 1]) ** 0.5 if ratio >= 1.8 else None
+
+
 def by_l3(times, apart, nncs, models, threads, of_peak):
-    """The medians again, over the runs on one L3 and over the others, when
-    the run's largest round trip is more than 2.5 times its least."""
-    seen = [ns for runs in apart.values() for ns in runs if ns]
-    if not seen or max(seen) <= 2.5 * min(seen):
+    """The medians again, over the runs whose both round trips were on one
+    L3, over those whose both were on two, and over the rest (the placement
+    changed around the run, or the probe failed), when the run saw both."""
+    cut = l3_split([ns for runs in apart.values() for pair in runs if pair for ns in pair])
+    if cut is None:
         return
-    near = 2.5 * min(seen)
-    print(f"runs of two threads or more by where they ran (one L3: both round trips under {near:.0f} ns):")
+    print(f"runs of two threads or more by where they ran (one L3: both round trips under {cut:.0f} ns; "
+          "the probes frame a run, they do not follow it):")
+
+    def median(m, t, runs):
+        if not runs:
+            return ""
+        s = statistics.median(runs)
+        return f", median {s * 1e3:.3f} ms" + (f" ({of_peak(m, t, s)} of peak)" if of_peak(m, t, s) else "")
+
     for m in models:
-        for t in threads:
+        for t in [t for t in threads if t > 1]:
             for n in nncs:
-                if t == 1:
-                    continue
                 pairs = list(zip(times[(m, t, n)], apart[(m, t, n)]))
-                one = [s for s, ns in pairs if ns and ns <= near]
-                two = [s for s, ns in pairs if not ns or ns > near]
-                def median(runs):
-                    if not runs:
-                        return ""
-                    s = statistics.median(runs)
-                    return f", median {s * 1e3:.3f} ms" + (f" ({of_peak(m, t, s)} of peak)" if of_peak(m, t, s) else "")
-                print(f"  {m:4} t{t} one L3 {len(one)} runs{median(one)}; apart {len(two)} runs{median(two)}  {n}")
+                one = [s for s, ns in pairs if ns and ns[1] < cut]
+                two = [s for s, ns in pairs if ns and ns[0] >= cut]
+                rest = len(pairs) - len(one) - len(two)
+                print(f"  {m:4} t{t} one L3 {len(one)} runs{median(m, t, one)}; two L3s {len(two)} runs"
+                      f"{median(m, t, two)}; changed or unknown {rest}  {n}")
 
 
 def main():
@@ -89,7 +104,7 @@ def main():
             subprocess.run([n, "--jit", "--steps", "1", os.path.join(ROOT, MODELS[m][0])], capture_output=True,
                            env=dict(os.environ, NNC_DATA=benchlib.DATA, NNC_CACHE_DIR=cache))
     times = {(m, t, n): [] for m in models for t in threads for n in a.nnc}
-    apart = {key: [] for key in times}  # the larger round trip around each run of two threads or more
+    apart = {key: [] for key in times}  # the round trips before and after each run of two threads or more, sorted
     for r in range(a.rounds):
         for m in models:
             for t in threads:
@@ -97,9 +112,9 @@ def main():
                     before = benchlib.pair_ns() if t > 1 else None
                     times[(m, t, n)].append(step_seconds(n, m, t, cache))
                     after = benchlib.pair_ns() if t > 1 else None
-                    apart[(m, t, n)].append(max(before, after) if before and after else None)
+                    apart[(m, t, n)].append(tuple(sorted((before, after))) if before and after else None)
         print(f"round {r + 1}: " + "; ".join(f"{m} t{t} {times[(m, t, n)][-1] * 1e3:.3f}"
-                                              + (f" @{apart[(m, t, n)][-1]:.0f} ns" if apart[(m, t, n)][-1] else "")
+                                              + (" @{:.0f}/{:.0f} ns".format(*apart[(m, t, n)][-1]) if apart[(m, t, n)][-1] else "")
                                               for m in models for t in threads for n in a.nnc), flush=True)
     peak = None if a.no_peak else benchlib.machine_peak()
     flops = {m: benchlib.train_flops(MODELS[m][0]) * MODELS[m][2] for m in models}

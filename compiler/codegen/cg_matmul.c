@@ -1205,7 +1205,7 @@ static int tri_mr(Cg *c, int v, int64_t m)
 {
     Mm mm = mm_of(c, v);
     int best = c->tune->mr;
-    if (mm.k_batch || mm.lead)
+    if (mm_known_depth(c, v, &mm) < 0)  /* the weighing needs K */
         return best;
     int64_t cost = -1;
     for (int mr = c->tune->mr; mr >= 1; mr--) {

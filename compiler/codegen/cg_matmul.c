@@ -7,7 +7,7 @@
  * the leading axes and K together, A and B viewed as [L·K, M] and [L·K, N].
  *
  * The classic blocked scheme, written with LLVM vector types:
- *   - K is taken in chunks of about KC (chunk_depth); for each chunk op(B) is packed, once per
+ *   - K is taken in chunks of about the CPU's kc (chunk_depth); for each chunk op(B) is packed, once per
  *     matrix, into panels of NR columns, k-major: panel[k·NR + c], zero
  *     beyond N (a weight's gradient contracts over B·T or B·pixels terms:
  *     whole, its packed op(B) would not fit in any cache);
@@ -129,19 +129,21 @@ static int tile_mr(Cg *c, int v)
  * path (dot_rows): fixed, not the tile's MR, so that which path a batch
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
-enum { KC = 256 };  /* the contraction in chunks of about KC: a chunk of packed op(B) stays in L2 */
-enum { PATCH_ROWS_KC = 4 * KC };  /* rows read as patches: one chunk up to this deep at least (one_chunk_below) */
+/* The contraction in chunks of about the CPU's kc (cg_tune.c): a chunk of
+ * packed op(B) stays in L2. */
+static int64_t kc_of(const Cg *c) { return c->tune->kc; }
+enum { PATCH_ROWS_KC = 1024 };  /* rows read as patches: one chunk up to this deep at least (one_chunk_below) */
 enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
-/* The chunks of K: K / KC rounded to the nearest (at least one), all of one
- * depth kc (the last one shorter), kc < 1.5·KC.  Chunks of exactly KC left
- * a short last chunk (K = 288, the MNIST CNN's second convolution: 256 + 32)
+/* The chunks of K: K / KC rounded to the nearest (at least one; KC the
+ * CPU's kc), all of one depth kc (the last one shorter), kc < 1.5·KC.
+ * Chunks of exactly KC = 256 left a short last chunk (K = 288, the MNIST CNN's second convolution: 256 + 32)
  * that costs a whole pass over C, storing the partial sums and loading them
  * back, for an eighth of the work.  Chunking never changes a bit: every
  * element adds its k terms in order across chunks. */
 static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
 {
-    LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, KC / 2), ""), cg_i64(c, KC), "");
+    LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, kc_of(c) / 2), ""), cg_i64(c, kc_of(c)), "");
     n = cg_imax(c, n, cg_i64(c, 1), "");
     LLVMValueRef kc = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, n, cg_i64(c, 1), ""), ""), n, "");
     kc = cg_imax(c, kc, cg_i64(c, 1), "kc");  /* K = 0: no chunk */
@@ -200,7 +202,7 @@ static int64_t planned_batch(const Cg *c) { return c->plan ? c->plan->batch : 64
 
 /* C with at most this many rows (at the plan's batch) in one matrix has
  * panels for items (few_rows_many_panels): all of A's rows of a chunk,
- * 128 × KC reals = 128 KB, stay in L2 while a thread's panels go over them. */
+ * 128 × kc reals (128-256 KB), stay in L2 while a thread's panels go over them. */
 enum { PANEL_ITEM_ROWS = 128 };
 
 /* Whether C is one matrix of few rows (PANEL_ITEM_ROWS at the plan's batch)
@@ -982,11 +984,11 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
  * they are copied a real at a time instead.  3 x 3 convolutions over 128
  * and 256 channels (op(B) 288 KB to 3.5 MB) took 0.28-0.64 of their
  * forward's samples in one chunk (bench/README.md, session 33).  Others
- * below KC + KC / 2. */
+ * below 1.5 times the CPU's kc. */
 static int64_t one_chunk_below(Cg *c, int v)
 {
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
-        return KC + KC / 2;
+        return kc_of(c) + kc_of(c) / 2;
     int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
     int64_t fits = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
     return (fits > PATCH_ROWS_KC ? fits : PATCH_ROWS_KC) + 1;
@@ -1010,7 +1012,7 @@ static bool taps_in_place(Cg *c, int v, int64_t k)
 }
 
 /* One chunk exactly when a known K is below one_chunk_below, or a K known
- * only at run time below KC + KC / 2 (chunk_depth); the tiny path has none. */
+ * only at run time below 1.5 times the CPU's kc (chunk_depth); the tiny path has none. */
 LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
 {
     Mm mm = mm_of(c, v);
@@ -1019,7 +1021,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
     int64_t k = mm_known_depth(c, v, &mm);
     if (k >= 0)
         return k < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
-    return LLVMBuildICmp(c->b, LLVMIntSLT, mm_depth(c, v, &mm), cg_i64(c, KC + KC / 2), "one_chunk");
+    return LLVMBuildICmp(c->b, LLVMIntSLT, mm_depth(c, v, &mm), cg_i64(c, kc_of(c) + kc_of(c) / 2), "one_chunk");
 }
 
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
@@ -1414,8 +1416,8 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     /* A read as patches (cg_implicit.c), deeper than one chunk: its MR rows
      * of a chunk copied here (K is fixed then; chunks are shorter than
-     * 1.5·KC); in one chunk, where each row's taps start */
-    int64_t kcap = one_chunk ? mm.k : KC + KC / 2;
+     * 1.5 times the CPU's kc); in one chunk, where each row's taps start */
+    int64_t kcap = one_chunk ? mm.k : kc_of(c) + kc_of(c) / 2;
     LLVMValueRef apack = ir_mm_patches(n) == IR_MM_PATCHES_A && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
     LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
     if (apack)

@@ -89,21 +89,25 @@ static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-clie
  * patch_chunk_bytes 8 MB, a quarter of the L3 (32 MB a core complex): 3 x 3 convolutions over 128
  *   channels took 0.28 (64 filters: op(B) 288 KB) and 0.55 (256: 1.2 MB) of their forward's samples in
  *   one chunk, over 256 channels with 384 filters (3.5 MB, from L3) 0.64, each at the FMA loop's rate;
- *   8 MB is twice the largest measured, not measured itself. */
-#define PACKING(l2, l3_share)                                                                                      \
+ *   8 MB is twice the largest measured, not measured itself;
+ * kc 512 (one chunk below 768 deep): the GPT's x·W₂ᵀ (K = 512, 256 KB of packed W₂ in L2) took 0.93-0.94
+ *   of its samples in one chunk, g·W₁ 0.96-0.97, the step's kernels 0.98 (one thread, 5 rounds, session
+ *   34); the MNIST MLP's and CNN's steps alike within the runs' noise.  Other rows keep 256, the constant
+ *   every CPU had before (an L2 of 256 KB takes a chunk of 256 × 128 reals; 512 not measured there). */
+#define PACKING(l2, l3_share, chunk)                                                                               \
     .pack_group = 8, .prefetch_row_bytes = 2048, .prefetch_rows = 8, .prefetch_b_bytes = (l2),                     \
-    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l3_share)
+    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l3_share), .kc = (chunk)
 
 static const CgTune tunes[] = {
     /* Zen 5 (tile measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs
      * for 14 loads a k step (6 × 32: 12 FMAs for 8 loads).  Packing: Zen 4's, not measured here; the L2 is
      * 1 MB on Zen 5 and Skylake's server cores (the least of the row), Zen 5's 12 L1 ways would take groups
      * of 12 but Skylake's 8 would not */
-    {.name = "avx512-full", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20)},
+    {.name = "avx512-full", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20, 256)},
     /* Zen 4 class (measured on Zen 4: 6 × 4, 8 × 3, 14 × 2 zmm and 12 × 2, 6 × 2 ymm took 1.01-1.44 of this
      * tile's CPU per step, docs/training.md): one 512-bit FMA a cycle; the same tile.  Packing: measured
      * on Zen 4 (above) */
-    {.name = "avx512-split", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20)},
+    {.name = "avx512-split", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20, 512)},
     /* AVX2 (Haswell to Zen 3): 6 × 16 = 12 ymm accumulators, 2 of B, 1 broadcast: 15 of 16 registers.
      * Packing: not measured; L1D 32 KB 8-way on all of them (groups of 8); the L2 from 256 KB (Intel
      * client, Haswell to Skylake) to 1.25 MB (Alder Lake), 512 KB on Zen 1-3: a B above 512 KB is
@@ -111,10 +115,10 @@ static const CgTune tunes[] = {
      * core complex (Zen 3: 32 MB), but half of Zen 1's 8 MB and a half to all of Haswell's to Skylake's
      * client L3 (6-8 MB); the avx512-split row's 8 MB is likewise all or most of Ice Lake's and Tiger
      * Lake's client L3 */
-    {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10, 4 << 20)},
+    {.name = "avx2", .vector_bytes = 32, .mr = 6, .nrv = 2, PACKING(512 << 10, 4 << 20, 256)},
     /* anything else (SSE only, or a CPU name LLVM gives no AVX to): the old tile, zmm split by LLVM, and
      * the packing every CPU had before the table */
-    {.name = "generic", .vector_bytes = 64, .mr = 6, .nrv = 2, PACKING(1 << 20, 8 << 20)},
+    {.name = "generic", .vector_bytes = 64, .mr = 6, .nrv = 2, PACKING(1 << 20, 8 << 20, 256)},
 };
 enum { NTUNES = sizeof tunes / sizeof tunes[0] };
 

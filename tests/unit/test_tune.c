@@ -317,6 +317,30 @@ static void test_patch_chunk_follows_row(void)
     CU_ASSERT(count_in_model(model, &t, copied) >= 1);
 }
 
+/* A dense layer over 512 features: its forward x·Wᵀ is K = 512 deep, one
+ * chunk below kc + kc / 2 (the row's 512: 768) and two at the 256 every row
+ * had before the field; a product taken in chunks resumes its tiles from C
+ * (blocks "resume_whole"), one in a single chunk does not.  The weight
+ * gradient's depth is the batch, known only at run time: its chunks are
+ * the same code whatever kc is. */
+static void test_chunks_follow_row(void)
+{
+    const char *model = "model wide {\n    input x: f32[512]\n    target y: class(3)\n"
+                        "    logits = dense(x, 3)\n    output logits\n    loss cross_entropy(logits, y)\n}\n";
+    const char *resume = "resume_whole:";
+    CgTune t = *cg_tune_row("znver4", "");
+    CU_ASSERT_EQUAL(t.kc, 512);  /* what the counts below are for */
+    int one = count_in_model(model, &t, resume);
+    t.kc = 256;
+    int chunked = count_in_model(model, &t, resume);
+    CU_ASSERT(chunked > one);
+    t.kc = 342;  /* 342 + 171 = 513: still one chunk */
+    CU_ASSERT_EQUAL(count_in_model(model, &t, resume), one);
+    t.kc = 341;  /* 341 + 170 = 511: chunks */
+    CU_ASSERT_EQUAL(count_in_model(model, &t, resume), chunked);
+    CU_ASSERT_EQUAL(cg_tune_row("x86-64-v3", "")->kc, 256);
+}
+
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
@@ -325,6 +349,7 @@ static const TestCase tests[] = {
     {"rows read as patches take blocks of an output row only where taps are skipped", test_patch_rows_blocks},
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
     {"rows read as patches in place are one chunk while op(B) packed fits the row's bytes", test_patch_chunk_follows_row},
+    {"a product is one chunk below 1.5 times the row's kc", test_chunks_follow_row},
     {"docs/training.md names every field of the row", test_fields_documented},
     {NULL, NULL},
 };

@@ -130,26 +130,28 @@ static int tile_mr(Cg *c, int v)
  * takes, and so its bits, do not depend on the CPU's tile. */
 enum { FEW_ROWS = 6 };
 /* The contraction in chunks of about the CPU's kc (cg_tune.c): a chunk of
- * packed op(B) stays in L2. */
-static int64_t kc_of(const Cg *c) { return c->tune->kc; }
+ * packed op(B) stays in L2.  Below 1.5 kc a product is one chunk, and no
+ * chunk is deeper (chunk_depth). */
+static int64_t chunk_most(const Cg *c) { return c->tune->kc + c->tune->kc / 2; }
 enum { PATCH_ROWS_KC = 1024 };  /* rows read as patches: one chunk up to this deep at least (one_chunk_below) */
 enum { TAP_ROWS_MAX = 256 };      /* rows read as patches in place: at most this many taps (cg_matmul_body) */
 
-/* The chunks of K: K / KC rounded to the nearest (at least one; KC the
- * CPU's kc), all of one depth kc (the last one shorter), kc < 1.5·KC.
- * Chunks of exactly KC = 256 left a short last chunk (K = 288, the MNIST CNN's second convolution: 256 + 32)
- * that costs a whole pass over C, storing the partial sums and loading them
+/* The chunks of K: K / kc rounded to the nearest (at least one; kc the
+ * CPU's, cg_tune.c), all of one depth (the last one shorter), below
+ * chunk_most.  Chunks of exactly 256 left a short last chunk (K = 288,
+ * the MNIST CNN's second convolution: 256 + 32) that costs a whole pass over C, storing the partial sums and loading them
  * back, for an eighth of the work.  Chunking never changes a bit: every
  * element adds its k terms in order across chunks. */
 static LLVMValueRef chunk_depth(Cg *c, LLVMValueRef K, LLVMValueRef *chunks)
 {
-    LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, kc_of(c) / 2), ""), cg_i64(c, kc_of(c)), "");
+    int64_t kc = c->tune->kc;
+    LLVMValueRef n = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, cg_i64(c, kc / 2), ""), cg_i64(c, kc), "");
     n = cg_imax(c, n, cg_i64(c, 1), "");
-    LLVMValueRef kc = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, n, cg_i64(c, 1), ""), ""), n, "");
-    kc = cg_imax(c, kc, cg_i64(c, 1), "kc");  /* K = 0: no chunk */
-    /* ceil(K / kc): with many chunks, n of depth kc may end before K does */
-    *chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, kc, cg_i64(c, 1), ""), ""), kc, "chunks");
-    return kc;
+    LLVMValueRef depth = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, n, cg_i64(c, 1), ""), ""), n, "");
+    depth = cg_imax(c, depth, cg_i64(c, 1), "kc");  /* K = 0: no chunk */
+    /* ceil(K / depth): with many chunks, n of that depth may end before K does */
+    *chunks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, K, LLVMBuildNSWSub(c->b, depth, cg_i64(c, 1), ""), ""), depth, "chunks");
+    return depth;
 }
 
 /* The packed op(B) a thread keeps for the rest of a call, at most (the
@@ -988,7 +990,7 @@ static bool tiny_product(Cg *c, int v, const Mm *mm)
 static int64_t one_chunk_below(Cg *c, int v)
 {
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
-        return kc_of(c) + kc_of(c) / 2;
+        return chunk_most(c);
     int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
     int64_t fits = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
     return (fits > PATCH_ROWS_KC ? fits : PATCH_ROWS_KC) + 1;
@@ -1021,7 +1023,7 @@ LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
     int64_t k = mm_known_depth(c, v, &mm);
     if (k >= 0)
         return k < one_chunk_below(c, v) ? NULL : LLVMConstInt(c->t_i1, 0, 0);
-    return LLVMBuildICmp(c->b, LLVMIntSLT, mm_depth(c, v, &mm), cg_i64(c, kc_of(c) + kc_of(c) / 2), "one_chunk");
+    return LLVMBuildICmp(c->b, LLVMIntSLT, mm_depth(c, v, &mm), cg_i64(c, chunk_most(c)), "one_chunk");
 }
 
 /* The items as the tiled path has them (cg_matmul_extent: MR rows of one
@@ -1417,7 +1419,7 @@ void cg_matmul_body(Cg *c, int v)
     /* A read as patches (cg_implicit.c), deeper than one chunk: its MR rows
      * of a chunk copied here (K is fixed then; chunks are shorter than
      * 1.5 times the CPU's kc); in one chunk, where each row's taps start */
-    int64_t kcap = one_chunk ? mm.k : kc_of(c) + kc_of(c) / 2;
+    int64_t kcap = one_chunk ? mm.k : chunk_most(c);
     LLVMValueRef apack = ir_mm_patches(n) == IR_MM_PATCHES_A && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
     LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
     if (apack)

@@ -52,11 +52,9 @@
  * Constants of cg_matmul.c, cg_implicit.c and cg_patches.c that stay out
  * of the rows: FEW_ROWS and dot_rows' DU (which path a product takes, and
  * into how many accumulators a row's vectors go: they decide bits, which
- * must not depend on the CPU); KC and what derives from it (PATCH_ROWS_KC,
- * the least depth of one chunk of rows read as patches, whose copy is on
- * the stack; PANEL_ITEM_ROWS: a chunk in L2, but one chunk or several
- * also decides where an update's epilogue runs, cg_inplace.c, and nothing
- * measured another KC); FEW_BLOCK_ROWS, LEAD_ROW_BYTES, TAP_ROWS_MAX,
+ * must not depend on the CPU); PATCH_ROWS_KC (the least depth of one
+ * chunk of rows read as patches, whose copy is on the stack: 1024 on every
+ * row, whatever its kc) and PANEL_ITEM_ROWS (128 rows of a chunk in L2); FEW_BLOCK_ROWS, LEAD_ROW_BYTES, TAP_ROWS_MAX,
  * TAP_ROWS_UNROLLED_K (code size and stack, measured on Zen 4 as
  * whole-kernel trade-offs with no cache size behind them).  dot_rows' DS
  * and DV (loads shared and streams from L2, measured on Zen 5 only, for

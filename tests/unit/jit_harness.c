@@ -16,7 +16,23 @@ static CgJit *jit;
 
 static void drop_jit(void) { cg_jit_destroy(jit); }
 
-JitEntry jit_compile(const IrGraph *g, const IrPlan *p)
+const CgTune *jit_tune(void)
+{
+    static CgTune tune;
+    if (!tune.name) {
+        CgTarget t;
+        const char *err = NULL;
+        CU_ASSERT_EQUAL_FATAL(cg_host_target(&t, NULL, &err), 0);
+        tune = *t.tune;
+        tune.kc = 256;
+        cg_target_free(&t);
+    }
+    return &tune;
+}
+
+JitEntry jit_compile(const IrGraph *g, const IrPlan *p) { return jit_compile_tuned(g, p, jit_tune()); }
+
+JitEntry jit_compile_tuned(const IrGraph *g, const IrPlan *p, const CgTune *tune)
 {
     const char *err = NULL;
     if (!jit) {
@@ -30,7 +46,7 @@ JitEntry jit_compile(const IrGraph *g, const IrPlan *p)
     static int serial;
     char name[32];
     snprintf(name, sizeof name, "entry%d", serial++);
-    if (cg_jit_add(jit, g, p, name, &(CgOptions){.opt = 3}, &err) != 0) {
+    if (cg_jit_add(jit, g, p, name, &(CgOptions){.opt = 3, .tune = tune}, &err) != 0) {
         fprintf(stderr, "%s: %s\n", g->name, err);
         CU_FAIL("the graph does not compile");
         return NULL;
@@ -44,7 +60,7 @@ int jit_build(const IrGraph *g, const IrPlan *p)
 {
     CgTarget t;
     const char *err = NULL;
-    if (cg_host_target(&t, NULL, &err) != 0) {
+    if (cg_host_target(&t, &(CgOptions){.tune = jit_tune()}, &err) != 0) {
         fprintf(stderr, "no host target: %s\n", err);
         CU_FAIL("no host target");
         return -1;

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "codegen/cg.h"
 #include "ir/interp.h"
 #include "nnc_runtime.h"
 #include "passes/passes.h"
@@ -12,8 +13,14 @@
 typedef void (*JitEntry)(RtCtx *);
 
 /* g's entry compiled at O3 by the process's one JIT (made on first use,
- * destroyed at exit); NULL, with a CUnit failure, if it does not compile. */
+ * destroyed at exit); NULL, with a CUnit failure, if it does not compile.
+ * With jit_tune: the host's row with the contraction in chunks of 256
+ * reals, the depth the suites' shapes were chosen to cross (products 400
+ * to 600 deep); a row's own kc (512 on Zen 4) would make them one chunk
+ * and leave the chunks' edges untested.  jit_compile_tuned takes a row. */
 JitEntry jit_compile(const IrGraph *g, const IrPlan *p);
+JitEntry jit_compile_tuned(const IrGraph *g, const IrPlan *p, const CgTune *tune);
+const CgTune *jit_tune(void);
 
 /* g's entry built into a module of its own by the code generator and
  * verified (cg_build_module), neither optimized nor compiled; 0, or -1 with

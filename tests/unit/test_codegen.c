@@ -1083,25 +1083,21 @@ static void test_causal_offset(void)
 /* Updates written over the values they replace (cg_inplace.c), in
  * tests/unit/inplace.nn's momentum step planned for batch 16: the new
  * weight (an elementwise kernel) always; the new momentum buffer of the
- * first layer (the weight gradient's matmul, K = the batch) at 16 but not
- * at 800, where K takes chunks (from 1.5 times the CPU's kc on: 384 at
- * 256, 768 at Zen 4's 512); the bias (one row) never.  Written in
- * place, the value's own planned buffer is left as it was (it differs from
- * the parameter); copied, it equals it.  Every updated value agrees with
- * the interpreter, and on 1 and 2 threads bit for bit, at both batches. */
+ * first layer (the weight gradient's matmul, K = the batch) while K is one
+ * chunk, below 1.5 times the row's kc, and not once K takes chunks; the
+ * bias (one row) never.  At batches 16, 600 and 800, with the harness's
+ * kc of 256 (600 and 800 in chunks) and the host's own row (Zen 4's 512:
+ * 600 one chunk, which fails if chunk_depth and the one-chunk test ever
+ * disagree on kc).  Written in place, the value's own planned buffer is
+ * left as it was (it differs from the parameter); copied, it equals it.
+ * Every updated value agrees with the interpreter, and on 1 and 2 threads
+ * bit for bit, at each batch; and the host row's the harness's, bit for
+ * bit (chunks never change a sum). */
 static void test_update_in_place(void)
 {
-    static const struct {
-        const char *name;
-        bool        in_place[2];  /* at batch 16, at batch 800 */
-    } want[] = {
-        {"h.weight", {true, true}},
-        {"optimizer.h.weight.momentum_buffer", {true, false}},
-        {"h.bias", {false, false}},
-    };
-    static const int64_t batches[2] = {16, 800};
+    static const int64_t batches[3] = {16, 600, 800};
     const char *path = NNC_SOURCE_DIR "/tests/unit/inplace.nn";
-    check_batches(path, IR_F32, 16, batches, 2, 1e-5);
+    check_batches(path, IR_F32, 16, batches, 3, 1e-5);
     FrontRun fr;
     run_file(&fr, path);
     const SemaModel *m = fr.f.model;
@@ -1109,35 +1105,59 @@ static void test_update_in_place(void)
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(nnc_compile(m, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, 16, &c, &err), 0);
     const IrGraph *g = &c.step.L.g;
-    JitEntry entry = jit_compile(g, c.plan);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
-    for (int k = 0; k < 2; k++) {
-        IrEval ev;
-        ir_eval_init(&ev, g, batches[k]);
-        fill_step_inputs(&ev, m, &c);
-        JitRun run;
-        jit_run(&run, entry, g, c.plan, &ev, NULL);
-        int found = 0;
-        for (int o = 0; o < g->nouts; o++)
-            for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
-                const IrOutput *out = &g->outs[o];
-                if (out->kind != OUT_UPDATE || strcmp(out->name, want[w].name) != 0)
-                    continue;
-                found++;
-                const IrNode *n;
-                const uint8_t *param = jit_output(&run, g, c.plan, out, &n);
-                const uint8_t *own = run.slab[c.plan->slab[out->value]] + plan_at(c.plan, c.plan->offset[out->value],
-                                                                                  batches[k]);
-                bool copied = memcmp(param, own, (size_t)ir_elems(&n->shape, 1) * (size_t)ir_type_size(n->type)) == 0;
-                if (copied == want[w].in_place[k])
-                    fprintf(stderr, "batch %lld: %s was %s, not %s\n", (long long)batches[k], out->name,
-                            copied ? "copied" : "written in place", want[w].in_place[k] ? "in place" : "copied");
-                CU_ASSERT(copied != want[w].in_place[k]);
-            }
-        CU_ASSERT_EQUAL(found, 3);
-        jit_run_free(&run);
-        ir_eval_free(&ev);
+    CgTarget host;
+    CU_ASSERT_EQUAL_FATAL(cg_host_target(&host, NULL, &err), 0);
+    const CgTune *tunes[2] = {jit_tune(), host.tune};
+    uint8_t *first[3][3] = {{NULL}};  /* the harness's updates, by batch and want */
+    for (int u = 0; u < 2; u++) {
+        JitEntry entry = jit_compile_tuned(g, c.plan, tunes[u]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+        int64_t one_chunk = tunes[u]->kc + tunes[u]->kc / 2;
+        for (int k = 0; k < 3; k++) {
+            const struct {
+                const char *name;
+                bool        in_place;
+            } want[] = {
+                {"h.weight", true},
+                {"optimizer.h.weight.momentum_buffer", batches[k] < one_chunk},
+                {"h.bias", false},
+            };
+            IrEval ev;
+            ir_eval_init(&ev, g, batches[k]);
+            fill_step_inputs(&ev, m, &c);
+            JitRun run;
+            jit_run(&run, entry, g, c.plan, &ev, NULL);
+            int found = 0;
+            for (int o = 0; o < g->nouts; o++)
+                for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+                    const IrOutput *out = &g->outs[o];
+                    if (out->kind != OUT_UPDATE || strcmp(out->name, want[w].name) != 0)
+                        continue;
+                    found++;
+                    const IrNode *n;
+                    const uint8_t *param = jit_output(&run, g, c.plan, out, &n);
+                    const uint8_t *own = run.slab[c.plan->slab[out->value]] + plan_at(c.plan, c.plan->offset[out->value],
+                                                                                      batches[k]);
+                    size_t bytes = (size_t)ir_elems(&n->shape, 1) * (size_t)ir_type_size(n->type);
+                    bool copied = memcmp(param, own, bytes) == 0;
+                    if (copied == want[w].in_place)
+                        fprintf(stderr, "kc %d, batch %lld: %s was %s, not %s\n", tunes[u]->kc, (long long)batches[k],
+                                out->name, copied ? "copied" : "written in place", want[w].in_place ? "in place" : "copied");
+                    CU_ASSERT(copied != want[w].in_place);
+                    if (u == 0) {
+                        first[k][w] = malloc(bytes);
+                        memcpy(first[k][w], param, bytes);
+                    } else {
+                        CU_ASSERT(first[k][w] && memcmp(first[k][w], param, bytes) == 0);
+                        free(first[k][w]);
+                    }
+                }
+            CU_ASSERT_EQUAL(found, 3);
+            jit_run_free(&run);
+            ir_eval_free(&ev);
+        }
     }
+    cg_target_free(&host);
     run_free(&fr);
 }
 

@@ -83,14 +83,14 @@ typedef struct OutFact {
     IrOp    op;
     Outside a, b; /* the operands' */
     Outside is;   /* the result's */
-    bool    exps; /* only when b is a row's sum of exponentials */
+    bool    exps; /* only when b is the row's sum of a, its exponentials */
 } OutFact;
 
 static const OutFact out_facts[] = {
     {IR_MUL, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},       /* 0 · finite = 0 */
     {IR_MUL, OUT_ZERO, OUT_ANY, OUT_ZERO, false},
     {IR_MUL, OUT_ANY, OUT_ZERO, OUT_ZERO, false},
-    {IR_DIV, OUT_ZERO, OUT_ANY, OUT_ZERO, true},         /* 0 / a positive sum = 0 */
+    {IR_DIV, OUT_ZERO, OUT_ANY, OUT_ZERO, true},         /* 0 / the sum of its own exps = 0 */
     {IR_ADD, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},
     {IR_SUB, OUT_ZERO, OUT_ZERO, OUT_ZERO, false},
     {IR_SUB, OUT_NEG_INF, OUT_ANY, OUT_NEG_INF, false},  /* −inf − finite = −inf */
@@ -149,17 +149,20 @@ static int mask_operand(const IrGraph *g, int r, int64_t *d)
     return -1;
 }
 
-/* Whether value b of program p is a row's sum of exponentials, which a
- * division by it may take for positive: a softmax's, whose row keeps at
- * least its diagonal and subtracts the row's max, so one term is 1.  A
- * divisor the step computes elsewhere may be 0 where the mask is, and 0/0
- * is no 0 (a tri_c product leaves its entries there 0: e/s is NaN). */
-static bool sum_of_exps(const IrProgram *p, int b)
+/* Whether value b of program p is the row's sum of the exponentials in
+ * value a, the numerator: a softmax's e / sum(e).  Then a 0 past the mask
+ * divided by it is 0 whenever the row's kept entries are numbers: were the
+ * sum 0, every kept e / sum would be 0/0 = NaN too, and the row's products
+ * NaN with or without the terms past the mask.  A divisor summed from other
+ * exponentials may be 0 where the numerator's kept entries are not (e/s
+ * with s = sum(exp(y)) of another operand: 0/0 = NaN past the mask, which
+ * the interpreter keeps). */
+static bool sum_of_exps(const IrProgram *p, int a, int b)
 {
     if (b < p->nin || !(ir_ops[p->code[b - p->nin].op].flags & OPF_ADDS))
         return false;
     int e = p->code[b - p->nin].a;
-    return e >= p->nin && p->code[e - p->nin].op == IR_EXP;
+    return e == a && e >= p->nin && p->code[e - p->nin].op == IR_EXP;
 }
 
 static Outside const_out(double f) { return f == 0 ? OUT_ZERO : f == -INFINITY ? OUT_NEG_INF : isfinite(f) ? OUT_ANY : OUT_WILD; }
@@ -171,7 +174,7 @@ static Outside instr_out(const IrProgram *p, const IrInstr *in, const Outside *o
     Outside a = in->a >= 0 ? out[in->a] : OUT_ANY, b = in->b >= 0 ? out[in->b] : OUT_ANY, c = in->c >= 0 ? out[in->c] : OUT_ANY;
     for (size_t k = 0; k < sizeof out_facts / sizeof *out_facts; k++) {
         const OutFact *f = &out_facts[k];
-        if (f->op == in->op && f->a == a && f->b == b && (!f->exps || sum_of_exps(p, in->b)))
+        if (f->op == in->op && f->a == a && f->b == b && (!f->exps || sum_of_exps(p, in->a, in->b)))
             return f->is;
     }
     return made(in->op, a, b, c);

@@ -156,7 +156,8 @@ int causal_softmax(IrGraph *g, int s, int64_t T, const double *q, const double *
     int x = ir_add(g, IR_SELECT, (int[]){*mask, s, ir_const(g, -INFINITY, SPAN_NONE)}, 3, NULL, SPAN_NONE);
     int e = ir_binary(g, IR_SUB, x, ir_unary(g, IR_STOP_GRAD, ir_reduce(g, IR_RMAX, x, row, SPAN_NONE), SPAN_NONE), SPAN_NONE);
     e = ir_unary(g, IR_EXP, how == CAUSAL_NEGATED ? ir_unary(g, IR_NEG, e, SPAN_NONE) : e, SPAN_NONE);
-    int p = ir_binary(g, IR_DIV, e, how == CAUSAL_DIV_S ? s : ir_reduce(g, IR_SUM, e, row, SPAN_NONE), SPAN_NONE);
+    int sum = ir_reduce(g, IR_SUM, how == CAUSAL_DIV_EXP_S ? ir_unary(g, IR_EXP, s, SPAN_NONE) : e, row, SPAN_NONE);
+    int p = ir_binary(g, IR_DIV, e, how == CAUSAL_DIV_S ? s : sum, SPAN_NONE);
     if (how == CAUSAL_LOG)
         p = ir_binary(g, IR_MUL, p, ir_unary(g, IR_LOG, p, SPAN_NONE), SPAN_NONE);
     if (how == CAUSAL_RSQRT_S)

@@ -57,9 +57,11 @@ struct IrGraph;
  * of q[] and k[], which the caller keeps alive; its node in *mask).  `how`
  * varies P for passes/triangle.c's tests: exp(−(x − max)) (NaN where
  * masked), P·log(P) (0·−inf there), P·rsqrt(s) (0·inf where a product
- * left s 0), P·sum(s) (s's row summed past the mask too), and
- * exp(x − max)/s (0/0 where a product left s 0).  Returns P. */
-enum CausalHow { CAUSAL_SOFTMAX, CAUSAL_NEGATED, CAUSAL_LOG, CAUSAL_RSQRT_S, CAUSAL_SUM_S, CAUSAL_DIV_S };
+ * left s 0), P·sum(s) (s's row summed past the mask too),
+ * exp(x − max)/s (0/0 where a product left s 0), and exp(x − max) /
+ * sum(exp(s)) (a sum of other exponentials, 0 where s is very negative).
+ * Returns P. */
+enum CausalHow { CAUSAL_SOFTMAX, CAUSAL_NEGATED, CAUSAL_LOG, CAUSAL_RSQRT_S, CAUSAL_SUM_S, CAUSAL_DIV_S, CAUSAL_DIV_EXP_S };
 int causal_softmax(struct IrGraph *g, int s, int64_t T, const double *q, const double *k, enum CausalHow how,
                    int *mask);
 

@@ -1171,6 +1171,12 @@ static void test_triangle_readers(void)
     CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_DIV_S, &tri, &rows), 0);
     CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
     CU_ASSERT(!rows);
+    /* exp(x − max)/sum(exp(s)): a sum of exponentials, but not of its
+     * numerator's, may be 0 where x's kept entries are not (0/0 past the
+     * mask): P is not 0 there, and P·V computes all of it */
+    CU_ASSERT_EQUAL(causal_graph(causal, false, CAUSAL_DIV_EXP_S, &tri, &rows), 0);
+    CU_ASSERT_EQUAL(tri, IR_MM_TRI_NONE);
+    CU_ASSERT(!rows);
 }
 
 /* The shape rule takes a rows triangle (ir_rows_tri_mask) on a fused_rows

@@ -16,8 +16,8 @@
  * `peak --pair` measures instead how far apart the first two CPUs the
  * process may run on are: the round trip of a cache line between threads
  * pinned to them.  A virtual machine's two vCPUs may sit on one L3 or on
- * two, and the host moves them between runs (session 34: 52-90 ns and
- * 330-370 ns on the same VM, minutes apart); two threads sharing data run
+ * two, and the host moves them between runs (session 34: 49-150 ns and
+ * 310-405 ns on the same VM, minutes apart); two threads sharing data run
  * slower on two L3s, so a bench of two threads says which it had.
  */
 #define _GNU_SOURCE

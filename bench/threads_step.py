@@ -24,8 +24,8 @@ vCPUs, and two of them sometimes share an L3 and sometimes not (session
 on one L3, 73-76 on two, pool_trace.py).  So each run of two threads or more
 is framed by `bench_peak --pair` (a cache line's round trip between CPUs 0
 and 1, the least of 20 rounds: benchlib.pair_ns), both shown as
-"@before/after ns", and when the run's round trips fall into two groups
-(l3_split: a jump of 1.8 times or more between them), the medians are
+"@before/after ns", and when the run's round trips fall on both sides of
+TWO_L3_NS (200 ns), the medians are
 printed again over the runs with both round trips on one L3, both on two,
 and the rest.  The probes frame a run; the host may move the vCPUs during
 it.  With more than two vCPUs the pair is only CPUs 0 and 1.
@@ -51,14 +51,16 @@ def step_seconds(nnc, model, threads, cache):
     return benchlib.step_seconds(path, [*args, "--threads", str(threads)], nnc=nnc, env={"NNC_CACHE_DIR": cache})
 
 
+# A round trip above this is two L3s: one L3 read 49-150 ns on this VM (its
+# probe's tail included), two 310-405; cores of one die on x86 servers are
+# under about 150, of two dies or sockets above about 250.
+TWO_L3_NS = 200
+
+
 def l3_split(seen):
-    """The round trip below which a run was on one L3: the middle of the
-    largest jump between the sorted round trips, when that jump is 1.8
-    times or more (one L3 read 49-150 ns here, two 330-405); else None,
-    all runs alike."""
-    seen = sorted(seen)
-    ratio, at = max(((b / a, i) for i, (a, b) in enumerate(zip(seen, seen[1:]))), default=(1, 0))
-    return (seen[at] * seen[at + 1]) ** 0.5 if ratio >= 1.8 else None
+    """TWO_L3_NS when the run's round trips fall on both sides of it, else
+    None (all runs alike)."""
+    return TWO_L3_NS if seen and min(seen) < TWO_L3_NS <= max(seen) else None
 
 
 def by_l3(times, apart, nncs, models, threads, of_peak):
@@ -81,8 +83,8 @@ def by_l3(times, apart, nncs, models, threads, of_peak):
         for t in [t for t in threads if t > 1]:
             for n in nncs:
                 pairs = list(zip(times[(m, t, n)], apart[(m, t, n)]))
-                one = [s for s, ns in pairs if ns and ns[1] < cut]
-                two = [s for s, ns in pairs if ns and ns[0] >= cut]
+                one = [s for s, ns in pairs if ns and max(ns) < cut]
+                two = [s for s, ns in pairs if ns and min(ns) >= cut]
                 rest = len(pairs) - len(one) - len(two)
                 print(f"  {m:4} t{t} one L3 {len(one)} runs{median(m, t, one)}; two L3s {len(two)} runs"
                       f"{median(m, t, two)}; changed or unknown {rest}  {n}")
@@ -104,7 +106,7 @@ def main():
             subprocess.run([n, "--jit", "--steps", "1", os.path.join(ROOT, MODELS[m][0])], capture_output=True,
                            env=dict(os.environ, NNC_DATA=benchlib.DATA, NNC_CACHE_DIR=cache))
     times = {(m, t, n): [] for m in models for t in threads for n in a.nnc}
-    apart = {key: [] for key in times}  # the round trips before and after each run of two threads or more, sorted
+    apart = {key: [] for key in times}  # the round trips before and after each run of two threads or more
     for r in range(a.rounds):
         for m in models:
             for t in threads:
@@ -112,7 +114,7 @@ def main():
                     before = benchlib.pair_ns() if t > 1 else None
                     times[(m, t, n)].append(step_seconds(n, m, t, cache))
                     after = benchlib.pair_ns() if t > 1 else None
-                    apart[(m, t, n)].append(tuple(sorted((before, after))) if before and after else None)
+                    apart[(m, t, n)].append((before, after) if before and after else None)
         print(f"round {r + 1}: " + "; ".join(f"{m} t{t} {times[(m, t, n)][-1] * 1e3:.3f}"
                                               + (" @{:.0f}/{:.0f} ns".format(*apart[(m, t, n)][-1]) if apart[(m, t, n)][-1] else "")
                                               for m in models for t in threads for n in a.nnc), flush=True)

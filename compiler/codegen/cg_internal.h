@@ -106,6 +106,7 @@ LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
  * whose first i64 the matmul reads as the call that wrote its tags
  * (cg_matmul.c): another user writes 0 there (no call's number). */
 LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none);
+enum { CG_SCRATCH_HEADER = 64 };  /* cg_task_scratch's header, bytes */
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */

@@ -409,12 +409,12 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
     int nv = p->nin + p->n, mk = ir_rows_tri_mask(n);
-    int64_t len = r[0].len, copies = (len + ROW_LANES - 1) / ROW_LANES;
+    int64_t len = r[0].len, copies = rows_copies(n);  /* the scratch bound's count too */
     for (int q = 0; q < nrows; q++)
         for (int k = 0; k < p->nin; k++)
             r[q].past[k] = past_value(c, &r[q], p, mk, fixed, k);
     LLVMValueRef stop = rows_stop_at(c, n, r[nrows - 1].row, len);
-    if (copies > ROWS_STOP_COPIES) {
+    if (len > ROWS_STOP_COPIES * ROW_LANES) {  /* rows_copies' one copy with a variable stop */
         for (int q = 0; q < nrows; q++)
             r[q].stop = stop;
         rows_program(c, v, r, nrows, fixed);
@@ -972,7 +972,7 @@ LLVMValueRef cg_kernel_extent(Cg *c, int v)
  * softmax over 3,000,000 classes asked for 12 MB a temporary, past a
  * thread's 8 MB stack, and crashed; the examples' rows (512 reals at most)
  * stay allocas. */
-enum { ROW_STACK_BYTES = 256 << 10, SCRATCH_HEADER = 64 };
+enum { ROW_STACK_BYTES = 256 << 10 };
 
 /* Starts rows kernel v's body with its scratch memory when its rows are too
  * long for the stack (a return when there is none): row_instr takes its
@@ -990,7 +990,7 @@ static void rows_scratch_begin(Cg *c, int v)
     LLVMValueRef buf = cg_task_scratch(c, cg_i64(c, 0), call_p, none);
     LLVMBuildStore(c->b, cg_i64(c, 0), buf);
     c->row_scratch_call = buf;
-    c->row_scratch = LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, SCRATCH_HEADER)}, 1, "rowtmps");
+    c->row_scratch = LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, CG_SCRATCH_HEADER)}, 1, "rowtmps");
     c->row_scratch_reals = 0;
     LLVMBasicBlockRef have = LLVMGetInsertBlock(c->b);
     LLVMPositionBuilderAtEnd(c->b, none);
@@ -1003,7 +1003,7 @@ static void rows_scratch_end(Cg *c)
 {
     if (!c->row_scratch)
         return;
-    int64_t bytes = SCRATCH_HEADER + c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype);
+    int64_t bytes = CG_SCRATCH_HEADER + c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype);
     LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, bytes));
     c->row_scratch = c->row_scratch_call = NULL;
 }

@@ -204,7 +204,8 @@ static int64_t planned_batch(const Cg *c) { return c->plan ? c->plan->batch : 64
 
 /* C with at most this many rows (at the plan's batch) in one matrix has
  * panels for items (few_rows_many_panels): all of A's rows of a chunk,
- * 128 × kc reals (128-256 KB), stay in L2 while a thread's panels go over them. */
+ * 128 rows of a chunk (below 1.5 kc deep: up to 384 KB of f32 at Zen 4's kc,
+ * 768 KB of f64; not measured), stay in L2 while a thread's panels go over them. */
 enum { PANEL_ITEM_ROWS = 128 };
 
 /* Whether C is one matrix of few rows (PANEL_ITEM_ROWS at the plan's batch)
@@ -1451,12 +1452,12 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
-    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, 64), tag_bytes, "");
+    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, CG_SCRATCH_HEADER), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
     LLVMValueRef buf = cg_task_scratch(c, scratch_bytes, call_p, skip);
-    LLVMValueRef tags = byte_at(c, buf, cg_i64(c, 64));
+    LLVMValueRef tags = byte_at(c, buf, cg_i64(c, CG_SCRATCH_HEADER));
     LLVMValueRef packB = byte_at(c, buf, packB_at);
     {
         LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");

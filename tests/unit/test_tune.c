@@ -63,6 +63,7 @@ static void test_rows_by_cpu(void)
         if (strcmp(t->name, "generic") != 0)
             CU_ASSERT(t->mr * t->nrv + t->nrv + 1 <= (strcmp(t->name, "avx2") == 0 ? 16 : 32));
         CU_ASSERT(t->pack_group >= 1 && t->prefetch_rows >= 0 && t->prefetch_row_bytes > 0);
+        CU_ASSERT(t->kc > 0 && t->patch_chunk_bytes > 0);  /* chunk_depth divides by kc */
     }
 }
 
@@ -338,6 +339,10 @@ static void test_chunks_follow_row(void)
     CU_ASSERT_EQUAL(count_in_model(model, &t, resume), one);
     t.kc = 341;  /* 341 + 170 = 511: chunks */
     CU_ASSERT_EQUAL(count_in_model(model, &t, resume), chunked);
+    t.kc = 342;  /* 513 deep at 342 + 171 = 513: chunks (one chunk is below it, not at it) */
+    const char *deeper = "model wide {\n    input x: f32[513]\n    target y: class(3)\n"
+                         "    logits = dense(x, 3)\n    output logits\n    loss cross_entropy(logits, y)\n}\n";
+    CU_ASSERT_EQUAL(count_in_model(deeper, &t, resume), chunked);
     CU_ASSERT_EQUAL(cg_tune_row("x86-64-v3", "")->kc, 256);
 }
 

@@ -38,14 +38,16 @@ typedef struct Mm {
     bool    fold;              /* all of C's rows are one matrix */
 } Mm;
 
-static Mm mm_of(Cg *c, int v)
+/* Of the graph, not of the code generation: cg_matmul_few_rows is asked
+ * from outside it (the cache key, cg_module.c). */
+static Mm mm_of(const IrGraph *g, int v)
 {
-    const IrNode *n = N(c, v);
-    const IrShape *a = ir_matmul_operand(c->g, n, 0);
+    const IrNode *n = &g->nodes[v];
+    const IrShape *a = ir_matmul_operand(g, n, 0);
     bool ta = ir_mm_ta(n), tb = ir_mm_tb(n);
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
-                ir_mm_lead(n), ir_matmul_folds(c->g, n)};
+                ir_mm_lead(n), ir_matmul_folds(g, n)};
 }
 
 /* C's rows per matrix: all of them when folded. */
@@ -109,7 +111,7 @@ static int tile_mr(Cg *c, int v)
     int64_t m = s->dim[s->rank - 2];
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int aligned = taps_in_place(c, v, mm_known_depth(c, v, &mm)) ? cg_implicit_row_block(c, v, MR) : 0;
     if (aligned)
         return aligned;
@@ -268,7 +270,7 @@ static bool items_are_tiles(Cg *c, int v, const Mm *mm)
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
     int MR = tile_mr(c, v);
@@ -282,7 +284,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
 
 double cg_matmul_flops(Cg *c, int v, int64_t batch)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
     double depth = mm.lead ? (double)ir_elems(a, batch) / (double)a->dim[a->rank - 1]  /* as mm_depth */
                            : (double)(mm.k_batch ? batch : mm.k);
@@ -423,10 +425,8 @@ static bool inference_only(const IrGraph *g)
 
 bool cg_matmul_few_rows(const IrGraph *g, int v)
 {
-    const IrNode *n = &g->nodes[v];
-    const IrShape *a = ir_matmul_operand(g, n, 0);
-    bool k_batch = a->dim[a->rank - (ir_mm_ta(n) ? 2 : 1)] == IR_BATCH;
-    return ir_mm_tb(n) && !ir_mm_ta(n) && !k_batch && !ir_mm_patches(n) && inference_only(g);
+    Mm mm = mm_of(g, v);
+    return mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(&g->nodes[v]) && inference_only(g);
 }
 
 /* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
@@ -698,9 +698,9 @@ static LLVMValueRef sibling_function(Cg *c, LLVMValueRef body, const char *suffi
 /* The columns [c0, c0 + VW) of a panel: tpack(w, dst, c0, K, kn) sets
  * dst[k·NR + r] = w[(c0 + r)·K + k] for k < kn, 0 for c0 + r ≥ n (w: W's
  * row 0 at k0; dst: the panel's column c0).  An internal function of the
- * body's module, not inlined (pack_transposed says why); K, when a
- * constant, is used as one inside. */
-static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMTypeRef *ftp)
+ * body's module, not inlined (pack_transposed says why); K, when known
+ * (known_k ≥ 0: mm_known_depth), is used as a constant inside. */
+static LLVMValueRef tpack_function(Cg *c, int64_t known_k, int64_t n, LLVMTypeRef *ftp)
 {
     int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -724,7 +724,7 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     LLVMValueRef w = LLVMGetParam(f, 0), dst = LLVMGetParam(f, 1), c0 = LLVMGetParam(f, 2);
-    LLVMValueRef K = LLVMIsAConstantInt(Kval) ? Kval : LLVMGetParam(f, 3), kn = LLVMGetParam(f, 4);
+    LLVMValueRef K = known_k >= 0 ? cg_i64(c, known_k) : LLVMGetParam(f, 3), kn = LLVMGetParam(f, 4);
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
     LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
     LLVMValueRef full = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, VW), ""), cg_i64(c, n), "");
@@ -787,8 +787,8 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     return f;
 }
 
-/* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into its panels [p_lo, p_hi) of NR columns, k-major:
+/* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (v's
+ * operand b at b0; n = mm->n), into its panels [p_lo, p_hi) of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
  * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
  * at a time are VW contiguous vector loads, transposed in registers (log2
@@ -805,12 +805,12 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
  * work grows faster than its uses, spent 50 ms on the MNIST MLP's first
  * product alone (7 ms with half the copies).  The call costs nothing that
  * shows: one per VW × kn reals packed. */
-static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
+static void pack_transposed(Cg *c, int v, const Mm *mm, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
+                            LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
 {
-    int VW = tile_width(c), NR = tile_nr(c);
+    int VW = tile_width(c), NR = tile_nr(c), b = N(c, v)->in[1];
     LLVMTypeRef ft;
-    LLVMValueRef tpack = tpack_function(c, K, n, &ft);
+    LLVMValueRef tpack = tpack_function(c, mm_known_depth(c, v, mm), mm->n, &ft);
     LLVMValueRef w = cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, k0, ""));  /* W[0, k0] */
     CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
@@ -992,7 +992,7 @@ static int64_t one_chunk_below(Cg *c, int v)
 {
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
         return chunk_most(c);
-    int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
+    int64_t row_bytes = (mm_of(c->g, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
     int64_t fits = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
     return (fits > PATCH_ROWS_KC ? fits : PATCH_ROWS_KC) + 1;
 }
@@ -1018,7 +1018,7 @@ static bool taps_in_place(Cg *c, int v, int64_t k)
  * only at run time below 1.5 times the CPU's kc (chunk_depth); the tiny path has none. */
 LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     if (tiny_product(c, v, &mm))
         return NULL;
     int64_t k = mm_known_depth(c, v, &mm);
@@ -1208,7 +1208,7 @@ static int64_t tri_block_work(Cg *c, int v, const Mm *mm, int64_t i0, int mr)
  * share a block never changes a bit. */
 static int tri_mr(Cg *c, int v, int64_t m)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int best = c->tune->mr;
     if (mm_known_depth(c, v, &mm) < 0)  /* the weighing needs K */
         return best;
@@ -1362,7 +1362,7 @@ static bool claim_packs_panels(Cg *c, int v, const Mm *mm)
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int a = n->in[0], b = n->in[1];
     int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c, v), NV = NR / VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -1544,7 +1544,7 @@ void cg_matmul_body(Cg *c, int v)
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
+        pack_transposed(c, v, &mm, b0, K, k0, kn, p_lo, p_hi, packB);
     } else {
         pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
     }

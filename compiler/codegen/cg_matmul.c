@@ -1168,11 +1168,15 @@ static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValue
 
 /* A value the builder folded to a constant, its operands all constants
  * (LLVM's constant folder folds every add, compare, select and division
- * by a constant other than 0 that tri_k_range and tri_vectors build; 0 if
- * it did not: the value only weighs a choice of rows, never a bit). */
-static int64_t folded(LLVMValueRef x)
+ * by a constant other than 0 that tri_k_range and tri_vectors build):
+ * false if it did not, which its callers pass on as "unknown" rather than
+ * weigh a 0. */
+static bool folded(LLVMValueRef x, int64_t *value)
 {
-    return LLVMIsAConstantInt(x) ? LLVMConstIntGetSExtValue(x) : 0;
+    if (!LLVMIsAConstantInt(x))
+        return false;
+    *value = LLVMConstIntGetSExtValue(x);
+    return true;
 }
 
 /* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
@@ -1184,17 +1188,20 @@ static int64_t folded(LLVMValueRef x)
  * over one tile as wide as all of them: panel p holds vectors [p·NV,
  * (p + 1)·NV) of that count, each panel's share clamped to [0, NV].  One
  * count a block, not one a panel (a panel each took the compile of a
- * 4096-long causal attention from 0.14 to 2.1 s, session 33's review). */
+ * 4096-long causal attention from 0.14 to 2.1 s, session 33's review).
+ * -1 if the builder did not fold them (folded). */
 static int64_t tri_block_work(Cg *c, int v, const Mm *mm, int64_t i0, int mr)
 {
     int VW = tile_width(c), NR = tile_nr(c), NV = NR / VW;
     int64_t panels = (mm->n + NR - 1) / NR;
     LLVMValueRef row = cg_i64(c, i0), lo, hi;
     tri_k_range(c, v, row, mr, cg_i64(c, 0), cg_i64(c, mm->k), &lo, &hi);
-    int64_t vectors = ir_mm_tri(N(c, v)) == IR_MM_TRI_C
-                      ? folded(tri_vectors(c, v, row, mr, cg_i64(c, 0), VW, (int)(panels * NV)))
-                      : panels * NV;
-    return (folded(hi) - folded(lo)) * vectors;
+    int64_t vectors = panels * NV, k_lo, k_hi;
+    if (ir_mm_tri(N(c, v)) == IR_MM_TRI_C && !folded(tri_vectors(c, v, row, mr, cg_i64(c, 0), VW, (int)(panels * NV)), &vectors))
+        return -1;
+    if (!folded(lo, &k_lo) || !folded(hi, &k_hi))
+        return -1;
+    return (k_hi - k_lo) * vectors;
 }
 
 /* A product with a triangle has blocks of the rows (at most the CPU's MR)
@@ -1215,8 +1222,12 @@ static int tri_mr(Cg *c, int v, int64_t m)
     int64_t cost = -1;
     for (int mr = c->tune->mr; mr >= 1; mr--) {
         int64_t sum = 0;
-        for (int64_t i0 = 0; i0 < m; i0 += mr)
-            sum += (mr + 2) * tri_block_work(c, v, &mm, i0, mr);
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {
+            int64_t work = tri_block_work(c, v, &mm, i0, mr);
+            if (work < 0)  /* a block's work unknown: no weighing, the CPU's tile */
+                return c->tune->mr;
+            sum += (mr + 2) * work;
+        }
         if (cost < 0 || sum < cost) {
             best = mr;
             cost = sum;

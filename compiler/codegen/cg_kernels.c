@@ -123,6 +123,15 @@ static void body_flat(Cg *c, int v)
  * width of the vectors at whose end a row stops at its mask (rows_stop_at). */
 enum { ROW_LANES = 16 };
 
+/* A rows kernel's temporaries too long for the stack (rows_scratch_begin):
+ * the thread's scratch memory, the call that asks for it (its size set
+ * when the body is done), and the reals handed out so far; base NULL when
+ * the temporaries are allocas.  One per kernel body, its rows' share. */
+typedef struct RowScratch {
+    LLVMValueRef base, call;
+    int64_t      reals;
+} RowScratch;
+
 /* A row of a fused_rows: its operands, per-row scalars and row
  * temporaries (body_rows). */
 typedef struct Row {
@@ -139,6 +148,7 @@ typedef struct Row {
      * value x in [stop, L), NULL where a sum skips x (0 there: triangle.c). */
     LLVMValueRef  stop;
     LLVMValueRef *past;
+    RowScratch   *scratch;  /* where temporaries too long for the stack go */
 } Row;
 
 /* Element i of row value a: an operand's, or a row temporary's. */
@@ -284,9 +294,9 @@ static LLVMValueRef past_value(Cg *c, const Row *r, const IrProgram *p, int mk, 
 static void row_instr(Cg *c, Row *r, const IrInstr *in, int id)
 {
     r->is_vec[id] = true;
-    if (c->row_scratch) {
-        r->vec[id] = LLVMBuildGEP2(c->b, c->t_real, c->row_scratch, (LLVMValueRef[]){cg_i64(c, c->row_scratch_reals)}, 1, "rowtmp");
-        c->row_scratch_reals += r->len;
+    if (r->scratch->base) {
+        r->vec[id] = LLVMBuildGEP2(c->b, c->t_real, r->scratch->base, (LLVMValueRef[]){cg_i64(c, r->scratch->reals)}, 1, "rowtmp");
+        r->scratch->reals += r->len;
     } else {
         r->vec[id] = cg_alloca(c, c->t_real, cg_i64(c, r->len), "rowtmp");
     }
@@ -423,9 +433,10 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stopped");
     LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_whole");
     LLVMValueRef sw = LLVMBuildSwitch(c->b, stop, whole, (unsigned)copies - 1);
-    int64_t first = c->row_scratch_reals, most = first;  /* the copies are alternatives: one scratch for all */
+    RowScratch *scratch = r[0].scratch;
+    int64_t first = scratch->reals, most = first;  /* the copies are alternatives: one scratch for all */
     for (int64_t s = 1; s <= copies; s++) {
-        c->row_scratch_reals = first;
+        scratch->reals = first;
         LLVMBasicBlockRef bb = whole;
         if (s < copies) {
             bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stop");
@@ -438,15 +449,15 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
                 r[q].is_vec[k] = false;
         }
         rows_program(c, v, r, nrows, fixed);
-        most = c->row_scratch_reals > most ? c->row_scratch_reals : most;
+        most = scratch->reals > most ? scratch->reals : most;
         LLVMBuildBr(c->b, done);
     }
-    c->row_scratch_reals = most;
+    scratch->reals = most;
     LLVMPositionBuilderAtEnd(c->b, done);
 }
 
 /* Row r of rows kernel v at `row`: its operands (is_vec, scal). */
-static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row)
+static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row, RowScratch *scratch)
 {
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
@@ -455,7 +466,8 @@ static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row)
     domain.dim[domain.rank - 1] = n->a.i[0];
     *r = (Row){.ops = calloc((size_t)p->nin + 1, sizeof *r->ops), .scal = calloc((size_t)nv, sizeof *r->scal),
                .vec = calloc((size_t)nv, sizeof *r->vec), .is_vec = calloc((size_t)nv, sizeof *r->is_vec),
-               .row = row, .nin = p->nin, .len = n->a.i[0], .past = calloc((size_t)nv, sizeof *r->past)};
+               .row = row, .nin = p->nin, .len = n->a.i[0], .past = calloc((size_t)nv, sizeof *r->past),
+               .scratch = scratch};
     for (int k = 0; k < p->nin; k++) {
         operand_at_row(c, &r->ops[k], n->in[k], &domain, row);
         r->is_vec[k] = !r->ops[k].scalar && r->ops[k].step != 0;
@@ -488,7 +500,7 @@ static bool operands_agree(const Row *r, int nin, int mk, const bool *fixed)
 }
 
 /* Item `item` of rows kernel v: rows_per_item rows from item times that. */
-static void body_rows(Cg *c, int v, LLVMValueRef item)
+static void body_rows(Cg *c, int v, LLVMValueRef item, RowScratch *scratch)
 {
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
@@ -497,7 +509,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef item)
     Row r[ROWS_TRI_ITEM];
     for (int q = 0; q < nrows; q++) {
         LLVMValueRef row = nrows == 1 ? item : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item, cg_i64(c, nrows), ""), cg_i64(c, q), "row");
-        row_begin(c, v, &r[q], row);
+        row_begin(c, v, &r[q], row, scratch);
     }
     if (mk >= 0)
         ir_rows_fixed(c->g, n, mk, fixed);
@@ -978,7 +990,7 @@ enum { ROW_STACK_BYTES = 256 << 10 };
  * long for the stack (a return when there is none): row_instr takes its
  * temporaries from it, after the header (cg_task_scratch), which it marks
  * as no call's. */
-static void rows_scratch_begin(Cg *c, int v)
+static void rows_scratch_begin(Cg *c, int v, RowScratch *s)
 {
     const IrNode *n = N(c, v);
     double bound = (double)n->a.prog->n * (double)n->a.i[0] * rows_per_item(n) * (double)rows_copies(n)
@@ -989,9 +1001,7 @@ static void rows_scratch_begin(Cg *c, int v)
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
     LLVMValueRef buf = cg_task_scratch(c, cg_i64(c, 0), call_p, none);
     LLVMBuildStore(c->b, cg_i64(c, 0), buf);
-    c->row_scratch_call = buf;
-    c->row_scratch = LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, CG_SCRATCH_HEADER)}, 1, "rowtmps");
-    c->row_scratch_reals = 0;
+    *s = (RowScratch){LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, CG_SCRATCH_HEADER)}, 1, "rowtmps"), buf, 0};
     LLVMBasicBlockRef have = LLVMGetInsertBlock(c->b);
     LLVMPositionBuilderAtEnd(c->b, none);
     LLVMBuildRetVoid(c->b);
@@ -999,13 +1009,12 @@ static void rows_scratch_begin(Cg *c, int v)
 }
 
 /* The scratch memory's size, now that the temporaries are counted. */
-static void rows_scratch_end(Cg *c)
+static void rows_scratch_end(Cg *c, const RowScratch *s)
 {
-    if (!c->row_scratch)
+    if (!s->base)
         return;
-    int64_t bytes = CG_SCRATCH_HEADER + c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype);
-    LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, bytes));
-    c->row_scratch = c->row_scratch_call = NULL;
+    int64_t bytes = CG_SCRATCH_HEADER + s->reals * (int64_t)ir_type_size(c->g->ftype);
+    LLVMSetOperand(s->call, 1, cg_i64(c, bytes));
 }
 
 void cg_kernel_body(Cg *c, int v)
@@ -1024,12 +1033,13 @@ void cg_kernel_body(Cg *c, int v)
         body_flat(c, v);
         return;
     }
+    RowScratch scratch = {0};
     if (k == KK_ROWS)
-        rows_scratch_begin(c, v);
+        rows_scratch_begin(c, v, &scratch);
     CgLoop l = cg_loop_begin(c, begin, end, "item");
     switch (k) {
     case KK_EW: body_elementwise(c, v, l.iv); break;
-    case KK_ROWS: body_rows(c, v, l.iv); break;
+    case KK_ROWS: body_rows(c, v, l.iv, &scratch); break;
     case KK_REDUCE:
         if (reduce_columns(N(c, v), &N(c, N(c, v)->in[0])->shape))
             body_reduce_columns(c, v, l.iv);
@@ -1059,6 +1069,6 @@ void cg_kernel_body(Cg *c, int v)
      * loop outer, and the hints unused. */
     if (k == KK_ROWS) {
         cg_loop_fold_tail(c, latch, c->tune->vector_bytes / (int)ir_type_size(c->g->ftype));
-        rows_scratch_end(c);
+        rows_scratch_end(c, &scratch);
     }
 }

@@ -161,16 +161,30 @@ static LLVMValueRef row_value(Cg *c, const Row *r, int a, LLVMValueRef i)
 /* The end of the columns a row computes: its stop, or L. */
 static LLVMValueRef row_end(Cg *c, const Row *r) { return r->stop ? r->stop : cg_i64(c, r->len); }
 
-/* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce):
- * cur + x, where a NaN stays; or for RMAX the greater, x taken only when
+/* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce),
+ * or two partial results combined: cur + x, where a NaN stays; or for one
+ * that keeps the greatest (OPF_MAXES: RMAX) the greater, x taken only when
  * x > cur, so a NaN element is passed over (one x86 max instruction).  The
  * interpreter's RMAX lets a NaN win instead: a maximum over a NaN and
  * numbers differs between them (a softmax over that row is NaN in both). */
 static LLVMValueRef reduce_step(Cg *c, IrOp op, LLVMValueRef cur, LLVMValueRef x)
 {
-    return op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
-                         : LLVMBuildFAdd(c->b, cur, x, "");
+    return ir_ops[op].flags & OPF_MAXES ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
+                                        : LLVMBuildFAdd(c->b, cur, x, "");
 }
+
+/* A reduction's result from its accumulated terms: divided by their count
+ * (an i64) for one that averages (OPF_AVERAGES: MEAN). */
+static LLVMValueRef reduce_finish(Cg *c, IrOp op, LLVMValueRef acc, LLVMValueRef count)
+{
+    if (!(ir_ops[op].flags & OPF_AVERAGES))
+        return acc;
+    return LLVMBuildFDiv(c->b, acc, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+}
+
+/* A reduction of L copies of one value is L times it when it adds them
+ * (SUM), the value itself when it averages or keeps the greatest. */
+static bool sums_copies(IrOp op) { return (ir_ops[op].flags & OPF_ADDS) && !(ir_ops[op].flags & OPF_AVERAGES); }
 
 /* acc = reduce_step(acc, x(i)) for i in [begin, end), in order: x(i) is
  * x_at(row value a, i), or `same` at every i. */
@@ -225,7 +239,7 @@ static LLVMValueRef row_reduce(Cg *c, const Row *r, IrOp op, int a)
 {
     int64_t len = r->len, lanes = len >= 2 * ROW_LANES ? ROW_LANES : 1, whole = lanes > 1 ? len / lanes * lanes : 0;
     LLVMValueRef stop = row_end(c, r), past = r->stop ? r->past[a] : NULL;
-    LLVMValueRef init = cg_real(c, op == IR_RMAX ? -INFINITY : 0), res = init;
+    LLVMValueRef init = cg_real(c, ir_reduce_start(op)), res = init;
     if (lanes > 1) {
         LLVMTypeRef vt = LLVMVectorType(c->t_real, ROW_LANES);
         LLVMValueRef acc = cg_alloca(c, vt, NULL, "lanes");
@@ -251,7 +265,7 @@ static LLVMValueRef row_reduce(Cg *c, const Row *r, IrOp op, int a)
     if (past)
         reduce_run(c, op, c->t_real, acc, tail, cg_i64(c, len), NULL, r, a, past);
     res = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-    return op == IR_MEAN ? LLVMBuildFDiv(c->b, res, cg_real(c, (double)len), "") : res;
+    return reduce_finish(c, op, res, cg_i64(c, len));
 }
 
 /* Where rows kernel n stops row `row` (Row's stop): the end of the vector
@@ -324,8 +338,8 @@ static void row_step(Cg *c, Row *r, const IrProgram *p, const int *uses, int k, 
         any_vec |= args[q] >= 0 && r->is_vec[args[q]];
     if (ir_ops[in->op].flags & OPF_REDUCTION) {
         int a = in->a;
-        if (!r->is_vec[a])  /* a per-row scalar repeated along the row */
-            r->scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, r->scal[a], cg_real(c, (double)r->len), "") : r->scal[a];
+        if (!r->is_vec[a])  /* a per-row scalar repeated along the row: L of it, its mean or its maximum */
+            r->scal[id] = sums_copies(in->op) ? LLVMBuildFMul(c->b, r->scal[a], cg_real(c, (double)r->len), "") : r->scal[a];
         else
             r->scal[id] = row_reduce(c, r, in->op, a);
     } else if (!any_vec) {
@@ -553,12 +567,14 @@ static void split_axes(const IrShape *xs, uint64_t axes, Reduction *r)
 /* A sum or mean that keeps its input's last axis (a bias's gradient: the
  * sum of [B, T, D] over B and T) reads each reduced row as a contiguous
  * run: an item takes up to COLUMNS neighbouring result elements and adds
- * whole row segments into them, a loop that vectorizes, where one result
- * element per item would stride down a column.  Each element still adds
- * its terms in the same order, so the result is the same to the bit. */
+ * whole row segments into them, from 0, a loop that vectorizes, where one
+ * result element per item would stride down a column.  Each element still
+ * adds its terms in the same order, so the result is the same to the bit.
+ * Only a reduction that adds (OPF_ADDS; rmax's shape rule reduces the
+ * last axis anyway). */
 static bool reduce_columns(const IrNode *n, const IrShape *xs)
 {
-    return xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1);  /* never rmax: its rule reduces the last axis */
+    return (ir_ops[n->op].flags & OPF_ADDS) && xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1);
 }
 
 static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
@@ -590,8 +606,7 @@ static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &r);
     CgLoop w = cg_loop_begin(c, cg_i64(c, 0), width, "w");
     LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, acc, &w.iv, 1, ""), "");
-    if (n->op == IR_MEAN)
-        y = LLVMBuildFDiv(c->b, y, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+    y = reduce_finish(c, n->op, y, count);
     cg_store(c, v, LLVMBuildNSWAdd(c->b, o0, w.iv, ""), y);
     cg_loop_end(c, &w);
 }
@@ -606,15 +621,13 @@ static void body_reduce(Cg *c, int v, LLVMValueRef o)
     LLVMValueRef start = cg_offset_of(c, os, os->rank, &rd.kept, o);
     LLVMValueRef count = cg_elems(c, &rd.red, 0, rd.red.rank);
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
-    LLVMBuildStore(c->b, cg_real(c, n->op == IR_RMAX ? -INFINITY : 0), acc);
+    LLVMBuildStore(c->b, cg_real(c, ir_reduce_start(n->op)), acc);
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), count, "r");
     LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &rd.red, rd.red.rank, &rd.red_st, l.iv), "");
     LLVMValueRef val = cg_load(c, x, off);
     LLVMBuildStore(c->b, reduce_step(c, n->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), val), acc);
     cg_loop_end(c, &l);
-    LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-    if (n->op == IR_MEAN)
-        r = LLVMBuildFDiv(c->b, r, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+    LLVMValueRef r = reduce_finish(c, n->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), count);
     cg_store(c, v, o, r);
 }
 

@@ -99,8 +99,17 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * part of one row of output pixels (cg_implicit_row_block), so that a
  * tap in the padding is skipped for the whole block; rows copied first
  * skip nothing and take the blocks above.
- * Which rows share a block never changes a bit: each element adds its k
- * terms in order, in one accumulator. */
+ * Each element adds its k terms in order, in one accumulator, whatever
+ * block it is in.  Which rows share a block still decides which terms are
+ * skipped where an operand is an exact 0: a tap in the padding (tap_steps
+ * skips it for a whole block and for a block's first or last row, so with
+ * a padding of 2 or more, or blocks across output rows, some rows add it)
+ * and a triangle's entries past the mask (tri_k_range: a block runs its
+ * last row's range).  A skipped 0·b and an added one give the same bits
+ * unless b is an inf or a NaN (0·b is NaN) or the sum so far is −0 and
+ * 0·b is +0: the FMA rounds a negative product below the smallest
+ * subnormal (2^-150 in f32), added to +0, to −0, and −0 + +0 = +0.
+ * docs/training.md ("The matmul's register tile") says when. */
 static int tri_mr(Cg *c, int v, int64_t m);
 static bool taps_in_place(Cg *c, int v, int64_t k);
 
@@ -1136,9 +1145,13 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
 
 /* The chunk's k range [lo, hi) (of [0, kn), k0 its first k) where rows
  * i0 .. i0 + MR − 1 of op(A) may be nonzero: all of it but for a
- * triangular op(A).  A skipped term is 0·b added to an accumulator that
- * starts at +0 and never becomes −0 (+0 + ±0 = +0, x + ±0 = x): the same
- * bits.  Rows past M (which read row M − 1) only widen the range. */
+ * triangular op(A).  A skipped term is 0·b, which leaves a sum as it is
+ * (x + ±0 = x) but for b an inf or a NaN, or a sum that is −0 (the FMA's
+ * rounding of negative products too small for a subnormal) where 0·b is
+ * +0 (tile_mr's comment): the block's rows before its last compute some
+ * such terms of their own, so in those edges the rows a block holds
+ * (tri_mr) decide the bits.  Rows past M (which read row M − 1) only
+ * widen the range. */
 static void tri_k_range(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef *lo,
                         LLVMValueRef *hi)
 {
@@ -1212,7 +1225,8 @@ static int64_t tri_block_work(Cg *c, int v, const Mm *mm, int64_t i0, int mr)
  * of 384, and computed 66 rows for 64; Pᵀ·dO and dSᵀ·Q keep 11.  Those
  * three bodies all at 8 rows (matmul_eff.py, fewest of 3-5 rounds, load
  * 2.7-3.4): 292 samples, at 11: 316 (4 rows: 313, 6: 298, 12: 357).  Which rows
- * share a block never changes a bit. */
+ * share a block changes no bit but in tri_k_range's edges (an inf or NaN, or a
+ * −0 sum, where op(A) is 0). */
 static int tri_mr(Cg *c, int v, int64_t m)
 {
     Mm mm = mm_of(c->g, v);

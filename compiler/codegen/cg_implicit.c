@@ -203,7 +203,7 @@ int cg_implicit_row_block(Cg *c, int v, int MR)
  * leave its sums as they are unless B holds an inf or a NaN (whose 0 · inf
  * the sum then misses: a convolution's padding is no value) or the sum is
  * −0 and 0 · b is +0 (the FMA rounds a sum of +0 and a negative product
- * below the smallest subnormal to −0; −0 + +0 = +0), and cg_matmul.c skips
+ * of magnitude at most 2^-150, half the smallest subnormal, to −0; −0 + +0 = +0), and cg_matmul.c skips
  * them, for whole blocks and a block's first or last row (tap_steps). */
 LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow)
 {

@@ -107,8 +107,8 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * and a triangle's entries past the mask (tri_k_range: a block runs its
  * last row's range).  A skipped 0·b and an added one give the same bits
  * unless b is an inf or a NaN (0·b is NaN) or the sum so far is −0 and
- * 0·b is +0: the FMA rounds a negative product below the smallest
- * subnormal (2^-150 in f32), added to +0, to −0, and −0 + +0 = +0.
+ * 0·b is +0: the FMA rounds +0 plus a negative product of magnitude at
+ * most 2^-150 (half the smallest f32 subnormal) to −0, and −0 + +0 = +0.
  * docs/training.md ("The matmul's register tile") says when. */
 static int tri_mr(Cg *c, int v, int64_t m);
 static bool taps_in_place(Cg *c, int v, int64_t k);
@@ -814,12 +814,12 @@ static LLVMValueRef tpack_function(Cg *c, int64_t known_k, int64_t n, LLVMTypeRe
  * work grows faster than its uses, spent 50 ms on the MNIST MLP's first
  * product alone (7 ms with half the copies).  The call costs nothing that
  * shows: one per VW × kn reals packed. */
-static void pack_transposed(Cg *c, int v, const Mm *mm, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
+static void pack_transposed(Cg *c, int v, const Mm *mm, LLVMValueRef b0, LLVMValueRef k0, LLVMValueRef kn,
                             LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
 {
     int VW = tile_width(c), NR = tile_nr(c), b = N(c, v)->in[1];
     LLVMTypeRef ft;
-    LLVMValueRef tpack = tpack_function(c, mm_known_depth(c, v, mm), mm->n, &ft);
+    LLVMValueRef tpack = tpack_function(c, mm_known_depth(c, v, mm), mm->n, &ft), K = mm_depth(c, v, mm);
     LLVMValueRef w = cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, k0, ""));  /* W[0, k0] */
     CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
@@ -1147,7 +1147,7 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
  * i0 .. i0 + MR − 1 of op(A) may be nonzero: all of it but for a
  * triangular op(A).  A skipped term is 0·b, which leaves a sum as it is
  * (x + ±0 = x) but for b an inf or a NaN, or a sum that is −0 (the FMA's
- * rounding of negative products too small for a subnormal) where 0·b is
+ * rounding of +0 plus a negative product of magnitude at most 2^-150) where 0·b is
  * +0 (tile_mr's comment): the block's rows before its last compute some
  * such terms of their own, so in those edges the rows a block holds
  * (tri_mr) decide the bits.  Rows past M (which read row M − 1) only
@@ -1569,7 +1569,7 @@ void cg_matmul_body(Cg *c, int v)
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, v, &mm, b0, K, k0, kn, p_lo, p_hi, packB);
+        pack_transposed(c, v, &mm, b0, k0, kn, p_lo, p_hi, packB);
     } else {
         pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
     }

@@ -15,7 +15,6 @@
 #ifndef NNC_IR_H
 #define NNC_IR_H
 
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -186,7 +185,7 @@ extern const IrOpInfo ir_ops[IR_OP_COUNT];
  * (OPF_MAXES, OPF_AVERAGES): every reduction has exactly one of OPF_ADDS
  * and OPF_MAXES (test_grad_ops.c walks the table), so a new one cannot
  * take another's rule by default. */
-static inline double ir_reduce_start(IrOp op) { return ir_ops[op].flags & OPF_MAXES ? -INFINITY : 0; }
+double ir_reduce_start(IrOp op);
 
 /* ---- building graphs ----------------------------------------------------------- */
 

@@ -101,7 +101,8 @@ const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const 
 /* A rows triangle's program has at most this many values (operands and
  * instructions): the shape rule, run at every ir_add and ir_verify, tests
  * it with a buffer on the stack rather than an allocation a call.  The
- * GPT's have 10 at most; a longer one computes its rows whole. */
+ * GPT's have 12 at most (its attention's forward: 2 operands and 10
+ * instructions); a longer one computes its rows whole. */
 enum { IR_ROWS_TRI_VALUES_MAX = 256 };
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape

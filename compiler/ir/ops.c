@@ -12,6 +12,8 @@ const IrOpInfo ir_ops[IR_OP_COUNT] = {
 #undef OP
 };
 
+double ir_reduce_start(IrOp op) { return ir_ops[op].flags & OPF_MAXES ? -INFINITY : 0; }
+
 /* ---- scalar functions ---------------------------------------------------------- */
 
 double sc_neg(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return -a; }

@@ -15,7 +15,8 @@ typedef struct Call {
     int64_t n, claims, caller_claims;
     double  start, caller_done, end;  /* seconds (rt_now) */
     int64_t worker_first_ns;          /* a worker's first claim, ns after start; -1: none */
-    int     sleepers, kind;
+    int     sleepers;
+    RtTraceKind kind;                 /* how the call ran */
 } Call;
 
 static const RtPool *traced;  /* the first pool that called: the caller's thread alone writes below */
@@ -36,7 +37,7 @@ static void write_trace(void)
         const Call *c = &calls[i];
         fprintf(f, "%p %lld %lld %lld %.3f %.3f %.3f %.3f %d %d\n", (void *)c->task, (long long)c->n, (long long)c->claims,
                 (long long)c->caller_claims, (c->start - t0) * 1e6, (c->caller_done - t0) * 1e6, (c->end - t0) * 1e6,
-                c->worker_first_ns < 0 ? -1.0 : c->worker_first_ns / 1e3, c->sleepers, c->kind);
+                c->worker_first_ns < 0 ? -1.0 : c->worker_first_ns / 1e3, c->sleepers, (int)c->kind);
     }
     fclose(f);
 }
@@ -58,7 +59,7 @@ static bool tracing(const RtPool *p)
     return p == traced;
 }
 
-void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, int kind)
+void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, RtTraceKind kind)
 {
     recording = false;
     if (!tracing(p))

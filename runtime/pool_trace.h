@@ -14,16 +14,20 @@
 
 #include "include/nnc_runtime.h"
 
-/* How a call ran. */
-enum { TRACE_THREADS, TRACE_SOLO, TRACE_ONE };  /* the threads; the caller alone after a stall; one claim */
+/* How a call ran (the trace's last column, its number). */
+typedef enum RtTraceKind {
+    TRACE_THREADS, /* on the threads */
+    TRACE_SOLO,    /* the caller alone, after a stall */
+    TRACE_ONE,     /* one claim, the caller's: one thread, one item or serial mode */
+} RtTraceKind;
 
 #ifdef RT_POOL_TRACE
-void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, int kind);
+void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, RtTraceKind kind);
 void rt_trace_caller_done(const RtPool *p, int64_t caller_claims);
 void rt_trace_end(const RtPool *p);
 void rt_trace_worker_claim(const RtPool *p);
 #else
-static inline void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, int kind)
+static inline void rt_trace_begin(const RtPool *p, RtTask task, int64_t n, int64_t claims, int sleepers, RtTraceKind kind)
 {
     (void)p, (void)task, (void)n, (void)claims, (void)sleepers, (void)kind;
 }

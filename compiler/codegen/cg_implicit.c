@@ -200,9 +200,11 @@ int cg_implicit_row_block(Cg *c, int v, int MR)
 
 /* Whether a row's pointer for a tap (cg_implicit_tap_rows) is at the
  * padding's zeros: that row's multiply-adds for the tap are 0 · b, which
- * leave its sums as they are (they start at +0, so none is -0) unless B
- * holds an inf or a NaN (whose 0 · inf the sum then misses: a
- * convolution's padding is no value), and cg_matmul.c skips them. */
+ * leave its sums as they are unless B holds an inf or a NaN (whose 0 · inf
+ * the sum then misses: a convolution's padding is no value) or the sum is
+ * −0 and 0 · b is +0 (the FMA rounds a sum of +0 and a negative product
+ * of magnitude at most 2^-150, half the smallest subnormal, to −0; −0 + +0 = +0), and cg_matmul.c skips
+ * them, for whole blocks and a block's first or last row (tap_steps). */
 LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow)
 {
     if (!cg_implicit_padded(c, v))  /* no pointer is at the zeros: the tests fold away */
@@ -213,9 +215,10 @@ LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow)
 bool cg_implicit_padded(Cg *c, int v) { return win_of(c, v).g.p > 0; }
 
 /* Whether a row pointer of op(B) (cg_implicit_b_rows) is at the padding's
- * NR zeros: its k step adds a · 0 to each sum, nothing (as for the taps
- * above); the CNN's second layer's weight gradient has 9.3% of its pixel
- * and tap pairs in the padding. */
+ * NR zeros: its k step adds a · 0 to each sum, nothing but in the taps'
+ * edges above, and for every row of the tile alike; the CNN's second
+ * layer's weight gradient has 9.3% of its pixel and tap pairs in the
+ * padding. */
 LLVMValueRef cg_implicit_b_row_skipped(Cg *c, LLVMValueRef brow, int NR)
 {
     return LLVMBuildICmp(c->b, LLVMIntEQ, brow, zeros(c, NR), "row_in_padding");

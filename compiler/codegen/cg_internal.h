@@ -27,11 +27,6 @@ typedef struct Cg {
     const CgTune  *tune;          /* the matmul's register tile for the target CPU */
     const int     *inplace;       /* per node: the old value an update writes over (cg_inplace.c), or -1; NULL: none */
     const int     *group;         /* cg_group_plan's answer: kernels merged into one loop; NULL: none */
-    /* A rows kernel's temporaries too long for the stack (cg_kernels.c):
-     * the thread's scratch memory, the call that asks for it (its size set
-     * when the body is done), and the reals handed out so far; NULL else. */
-    LLVMValueRef   row_scratch, row_scratch_call;
-    int64_t        row_scratch_reals;
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */

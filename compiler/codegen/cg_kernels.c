@@ -123,6 +123,15 @@ static void body_flat(Cg *c, int v)
  * width of the vectors at whose end a row stops at its mask (rows_stop_at). */
 enum { ROW_LANES = 16 };
 
+/* A rows kernel's temporaries too long for the stack (rows_scratch_begin):
+ * the thread's scratch memory, the call that asks for it (its size set
+ * when the body is done), and the reals handed out so far; base NULL when
+ * the temporaries are allocas.  One per kernel body, its rows' share. */
+typedef struct RowScratch {
+    LLVMValueRef base, call;
+    int64_t      reals;
+} RowScratch;
+
 /* A row of a fused_rows: its operands, per-row scalars and row
  * temporaries (body_rows). */
 typedef struct Row {
@@ -139,6 +148,7 @@ typedef struct Row {
      * value x in [stop, L), NULL where a sum skips x (0 there: triangle.c). */
     LLVMValueRef  stop;
     LLVMValueRef *past;
+    RowScratch   *scratch;  /* where temporaries too long for the stack go */
 } Row;
 
 /* Element i of row value a: an operand's, or a row temporary's. */
@@ -151,16 +161,30 @@ static LLVMValueRef row_value(Cg *c, const Row *r, int a, LLVMValueRef i)
 /* The end of the columns a row computes: its stop, or L. */
 static LLVMValueRef row_end(Cg *c, const Row *r) { return r->stop ? r->stop : cg_i64(c, r->len); }
 
-/* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce):
- * cur + x, where a NaN stays; or for RMAX the greater, x taken only when
+/* One step of a reduction (SUM, MEAN, RMAX; body_rows and body_reduce),
+ * or two partial results combined: cur + x, where a NaN stays; or for one
+ * that keeps the greatest (OPF_MAXES: RMAX) the greater, x taken only when
  * x > cur, so a NaN element is passed over (one x86 max instruction).  The
  * interpreter's RMAX lets a NaN win instead: a maximum over a NaN and
  * numbers differs between them (a softmax over that row is NaN in both). */
 static LLVMValueRef reduce_step(Cg *c, IrOp op, LLVMValueRef cur, LLVMValueRef x)
 {
-    return op == IR_RMAX ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
-                         : LLVMBuildFAdd(c->b, cur, x, "");
+    return ir_ops[op].flags & OPF_MAXES ? LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cur, ""), x, cur, "")
+                                        : LLVMBuildFAdd(c->b, cur, x, "");
 }
+
+/* A reduction's result from its accumulated terms: divided by their count
+ * (an i64) for one that averages (OPF_AVERAGES: MEAN). */
+static LLVMValueRef reduce_finish(Cg *c, IrOp op, LLVMValueRef acc, LLVMValueRef count)
+{
+    if (!(ir_ops[op].flags & OPF_AVERAGES))
+        return acc;
+    return LLVMBuildFDiv(c->b, acc, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+}
+
+/* A reduction of L copies of one value is L times it when it adds them
+ * (SUM), the value itself when it averages or keeps the greatest. */
+static bool sums_copies(IrOp op) { return (ir_ops[op].flags & OPF_ADDS) && !(ir_ops[op].flags & OPF_AVERAGES); }
 
 /* acc = reduce_step(acc, x(i)) for i in [begin, end), in order: x(i) is
  * x_at(row value a, i), or `same` at every i. */
@@ -215,7 +239,7 @@ static LLVMValueRef row_reduce(Cg *c, const Row *r, IrOp op, int a)
 {
     int64_t len = r->len, lanes = len >= 2 * ROW_LANES ? ROW_LANES : 1, whole = lanes > 1 ? len / lanes * lanes : 0;
     LLVMValueRef stop = row_end(c, r), past = r->stop ? r->past[a] : NULL;
-    LLVMValueRef init = cg_real(c, op == IR_RMAX ? -INFINITY : 0), res = init;
+    LLVMValueRef init = cg_real(c, ir_reduce_start(op)), res = init;
     if (lanes > 1) {
         LLVMTypeRef vt = LLVMVectorType(c->t_real, ROW_LANES);
         LLVMValueRef acc = cg_alloca(c, vt, NULL, "lanes");
@@ -241,7 +265,7 @@ static LLVMValueRef row_reduce(Cg *c, const Row *r, IrOp op, int a)
     if (past)
         reduce_run(c, op, c->t_real, acc, tail, cg_i64(c, len), NULL, r, a, past);
     res = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-    return op == IR_MEAN ? LLVMBuildFDiv(c->b, res, cg_real(c, (double)len), "") : res;
+    return reduce_finish(c, op, res, cg_i64(c, len));
 }
 
 /* Where rows kernel n stops row `row` (Row's stop): the end of the vector
@@ -284,9 +308,9 @@ static LLVMValueRef past_value(Cg *c, const Row *r, const IrProgram *p, int mk, 
 static void row_instr(Cg *c, Row *r, const IrInstr *in, int id)
 {
     r->is_vec[id] = true;
-    if (c->row_scratch) {
-        r->vec[id] = LLVMBuildGEP2(c->b, c->t_real, c->row_scratch, (LLVMValueRef[]){cg_i64(c, c->row_scratch_reals)}, 1, "rowtmp");
-        c->row_scratch_reals += r->len;
+    if (r->scratch->base) {
+        r->vec[id] = LLVMBuildGEP2(c->b, c->t_real, r->scratch->base, (LLVMValueRef[]){cg_i64(c, r->scratch->reals)}, 1, "rowtmp");
+        r->scratch->reals += r->len;
     } else {
         r->vec[id] = cg_alloca(c, c->t_real, cg_i64(c, r->len), "rowtmp");
     }
@@ -314,8 +338,8 @@ static void row_step(Cg *c, Row *r, const IrProgram *p, const int *uses, int k, 
         any_vec |= args[q] >= 0 && r->is_vec[args[q]];
     if (ir_ops[in->op].flags & OPF_REDUCTION) {
         int a = in->a;
-        if (!r->is_vec[a])  /* a per-row scalar repeated along the row */
-            r->scal[id] = in->op == IR_SUM ? LLVMBuildFMul(c->b, r->scal[a], cg_real(c, (double)r->len), "") : r->scal[a];
+        if (!r->is_vec[a])  /* a per-row scalar repeated along the row: L of it, its mean or its maximum */
+            r->scal[id] = sums_copies(in->op) ? LLVMBuildFMul(c->b, r->scal[a], cg_real(c, (double)r->len), "") : r->scal[a];
         else
             r->scal[id] = row_reduce(c, r, in->op, a);
     } else if (!any_vec) {
@@ -423,9 +447,10 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stopped");
     LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_whole");
     LLVMValueRef sw = LLVMBuildSwitch(c->b, stop, whole, (unsigned)copies - 1);
-    int64_t first = c->row_scratch_reals, most = first;  /* the copies are alternatives: one scratch for all */
+    RowScratch *scratch = r[0].scratch;
+    int64_t first = scratch->reals, most = first;  /* the copies are alternatives: one scratch for all */
     for (int64_t s = 1; s <= copies; s++) {
-        c->row_scratch_reals = first;
+        scratch->reals = first;
         LLVMBasicBlockRef bb = whole;
         if (s < copies) {
             bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_stop");
@@ -438,15 +463,15 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
                 r[q].is_vec[k] = false;
         }
         rows_program(c, v, r, nrows, fixed);
-        most = c->row_scratch_reals > most ? c->row_scratch_reals : most;
+        most = scratch->reals > most ? scratch->reals : most;
         LLVMBuildBr(c->b, done);
     }
-    c->row_scratch_reals = most;
+    scratch->reals = most;
     LLVMPositionBuilderAtEnd(c->b, done);
 }
 
 /* Row r of rows kernel v at `row`: its operands (is_vec, scal). */
-static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row)
+static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row, RowScratch *scratch)
 {
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
@@ -455,7 +480,8 @@ static void row_begin(Cg *c, int v, Row *r, LLVMValueRef row)
     domain.dim[domain.rank - 1] = n->a.i[0];
     *r = (Row){.ops = calloc((size_t)p->nin + 1, sizeof *r->ops), .scal = calloc((size_t)nv, sizeof *r->scal),
                .vec = calloc((size_t)nv, sizeof *r->vec), .is_vec = calloc((size_t)nv, sizeof *r->is_vec),
-               .row = row, .nin = p->nin, .len = n->a.i[0], .past = calloc((size_t)nv, sizeof *r->past)};
+               .row = row, .nin = p->nin, .len = n->a.i[0], .past = calloc((size_t)nv, sizeof *r->past),
+               .scratch = scratch};
     for (int k = 0; k < p->nin; k++) {
         operand_at_row(c, &r->ops[k], n->in[k], &domain, row);
         r->is_vec[k] = !r->ops[k].scalar && r->ops[k].step != 0;
@@ -488,7 +514,7 @@ static bool operands_agree(const Row *r, int nin, int mk, const bool *fixed)
 }
 
 /* Item `item` of rows kernel v: rows_per_item rows from item times that. */
-static void body_rows(Cg *c, int v, LLVMValueRef item)
+static void body_rows(Cg *c, int v, LLVMValueRef item, RowScratch *scratch)
 {
     const IrNode *n = N(c, v);
     const IrProgram *p = n->a.prog;
@@ -497,7 +523,7 @@ static void body_rows(Cg *c, int v, LLVMValueRef item)
     Row r[ROWS_TRI_ITEM];
     for (int q = 0; q < nrows; q++) {
         LLVMValueRef row = nrows == 1 ? item : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, item, cg_i64(c, nrows), ""), cg_i64(c, q), "row");
-        row_begin(c, v, &r[q], row);
+        row_begin(c, v, &r[q], row, scratch);
     }
     if (mk >= 0)
         ir_rows_fixed(c->g, n, mk, fixed);
@@ -541,12 +567,14 @@ static void split_axes(const IrShape *xs, uint64_t axes, Reduction *r)
 /* A sum or mean that keeps its input's last axis (a bias's gradient: the
  * sum of [B, T, D] over B and T) reads each reduced row as a contiguous
  * run: an item takes up to COLUMNS neighbouring result elements and adds
- * whole row segments into them, a loop that vectorizes, where one result
- * element per item would stride down a column.  Each element still adds
- * its terms in the same order, so the result is the same to the bit. */
+ * whole row segments into them, from 0, a loop that vectorizes, where one
+ * result element per item would stride down a column.  Each element still
+ * adds its terms in the same order, so the result is the same to the bit.
+ * Only a reduction that adds (OPF_ADDS; rmax's shape rule reduces the
+ * last axis anyway). */
 static bool reduce_columns(const IrNode *n, const IrShape *xs)
 {
-    return xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1);  /* never rmax: its rule reduces the last axis */
+    return (ir_ops[n->op].flags & OPF_ADDS) && xs->rank >= 2 && !((uint64_t)n->a.i[0] >> (xs->rank - 1) & 1);
 }
 
 static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
@@ -578,8 +606,7 @@ static void body_reduce_columns(Cg *c, int v, LLVMValueRef item)
     cg_loop_end(c, &r);
     CgLoop w = cg_loop_begin(c, cg_i64(c, 0), width, "w");
     LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, LLVMBuildGEP2(c->b, c->t_real, acc, &w.iv, 1, ""), "");
-    if (n->op == IR_MEAN)
-        y = LLVMBuildFDiv(c->b, y, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+    y = reduce_finish(c, n->op, y, count);
     cg_store(c, v, LLVMBuildNSWAdd(c->b, o0, w.iv, ""), y);
     cg_loop_end(c, &w);
 }
@@ -594,15 +621,13 @@ static void body_reduce(Cg *c, int v, LLVMValueRef o)
     LLVMValueRef start = cg_offset_of(c, os, os->rank, &rd.kept, o);
     LLVMValueRef count = cg_elems(c, &rd.red, 0, rd.red.rank);
     LLVMValueRef acc = cg_alloca(c, c->t_real, NULL, "acc");
-    LLVMBuildStore(c->b, cg_real(c, n->op == IR_RMAX ? -INFINITY : 0), acc);
+    LLVMBuildStore(c->b, cg_real(c, ir_reduce_start(n->op)), acc);
     CgLoop l = cg_loop_begin(c, cg_i64(c, 0), count, "r");
     LLVMValueRef off = LLVMBuildNSWAdd(c->b, start, cg_offset_of(c, &rd.red, rd.red.rank, &rd.red_st, l.iv), "");
     LLVMValueRef val = cg_load(c, x, off);
     LLVMBuildStore(c->b, reduce_step(c, n->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), val), acc);
     cg_loop_end(c, &l);
-    LLVMValueRef r = LLVMBuildLoad2(c->b, c->t_real, acc, "");
-    if (n->op == IR_MEAN)
-        r = LLVMBuildFDiv(c->b, r, LLVMBuildSIToFP(c->b, count, c->t_real, ""), "");
+    LLVMValueRef r = reduce_finish(c, n->op, LLVMBuildLoad2(c->b, c->t_real, acc, ""), count);
     cg_store(c, v, o, r);
 }
 
@@ -978,7 +1003,7 @@ enum { ROW_STACK_BYTES = 256 << 10 };
  * long for the stack (a return when there is none): row_instr takes its
  * temporaries from it, after the header (cg_task_scratch), which it marks
  * as no call's. */
-static void rows_scratch_begin(Cg *c, int v)
+static void rows_scratch_begin(Cg *c, int v, RowScratch *s)
 {
     const IrNode *n = N(c, v);
     double bound = (double)n->a.prog->n * (double)n->a.i[0] * rows_per_item(n) * (double)rows_copies(n)
@@ -989,9 +1014,7 @@ static void rows_scratch_begin(Cg *c, int v)
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
     LLVMValueRef buf = cg_task_scratch(c, cg_i64(c, 0), call_p, none);
     LLVMBuildStore(c->b, cg_i64(c, 0), buf);
-    c->row_scratch_call = buf;
-    c->row_scratch = LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, CG_SCRATCH_HEADER)}, 1, "rowtmps");
-    c->row_scratch_reals = 0;
+    *s = (RowScratch){LLVMBuildGEP2(c->b, c->t_i8, buf, (LLVMValueRef[]){cg_i64(c, CG_SCRATCH_HEADER)}, 1, "rowtmps"), buf, 0};
     LLVMBasicBlockRef have = LLVMGetInsertBlock(c->b);
     LLVMPositionBuilderAtEnd(c->b, none);
     LLVMBuildRetVoid(c->b);
@@ -999,13 +1022,12 @@ static void rows_scratch_begin(Cg *c, int v)
 }
 
 /* The scratch memory's size, now that the temporaries are counted. */
-static void rows_scratch_end(Cg *c)
+static void rows_scratch_end(Cg *c, const RowScratch *s)
 {
-    if (!c->row_scratch)
+    if (!s->base)
         return;
-    int64_t bytes = CG_SCRATCH_HEADER + c->row_scratch_reals * (int64_t)ir_type_size(c->g->ftype);
-    LLVMSetOperand(c->row_scratch_call, 1, cg_i64(c, bytes));
-    c->row_scratch = c->row_scratch_call = NULL;
+    int64_t bytes = CG_SCRATCH_HEADER + s->reals * (int64_t)ir_type_size(c->g->ftype);
+    LLVMSetOperand(s->call, 1, cg_i64(c, bytes));
 }
 
 void cg_kernel_body(Cg *c, int v)
@@ -1024,12 +1046,13 @@ void cg_kernel_body(Cg *c, int v)
         body_flat(c, v);
         return;
     }
+    RowScratch scratch = {0};
     if (k == KK_ROWS)
-        rows_scratch_begin(c, v);
+        rows_scratch_begin(c, v, &scratch);
     CgLoop l = cg_loop_begin(c, begin, end, "item");
     switch (k) {
     case KK_EW: body_elementwise(c, v, l.iv); break;
-    case KK_ROWS: body_rows(c, v, l.iv); break;
+    case KK_ROWS: body_rows(c, v, l.iv, &scratch); break;
     case KK_REDUCE:
         if (reduce_columns(N(c, v), &N(c, N(c, v)->in[0])->shape))
             body_reduce_columns(c, v, l.iv);
@@ -1059,6 +1082,6 @@ void cg_kernel_body(Cg *c, int v)
      * loop outer, and the hints unused. */
     if (k == KK_ROWS) {
         cg_loop_fold_tail(c, latch, c->tune->vector_bytes / (int)ir_type_size(c->g->ftype));
-        rows_scratch_end(c);
+        rows_scratch_end(c, &scratch);
     }
 }

@@ -38,14 +38,16 @@ typedef struct Mm {
     bool    fold;              /* all of C's rows are one matrix */
 } Mm;
 
-static Mm mm_of(Cg *c, int v)
+/* Of the graph, not of the code generation: cg_matmul_few_rows is asked
+ * from outside it (the cache key, cg_module.c). */
+static Mm mm_of(const IrGraph *g, int v)
 {
-    const IrNode *n = N(c, v);
-    const IrShape *a = ir_matmul_operand(c->g, n, 0);
+    const IrNode *n = &g->nodes[v];
+    const IrShape *a = ir_matmul_operand(g, n, 0);
     bool ta = ir_mm_ta(n), tb = ir_mm_tb(n);
     int64_t k = a->dim[a->rank - (ta ? 2 : 1)];
     return (Mm){n->shape.dim[n->shape.rank - 2], n->shape.dim[n->shape.rank - 1], k == IR_BATCH, k, ta, tb,
-                ir_mm_lead(n), ir_matmul_folds(c->g, n)};
+                ir_mm_lead(n), ir_matmul_folds(g, n)};
 }
 
 /* C's rows per matrix: all of them when folded. */
@@ -97,8 +99,17 @@ static LLVMValueRef mm_depth(Cg *c, int v, const Mm *mm)
  * part of one row of output pixels (cg_implicit_row_block), so that a
  * tap in the padding is skipped for the whole block; rows copied first
  * skip nothing and take the blocks above.
- * Which rows share a block never changes a bit: each element adds its k
- * terms in order, in one accumulator. */
+ * Each element adds its k terms in order, in one accumulator, whatever
+ * block it is in.  Which rows share a block still decides which terms are
+ * skipped where an operand is an exact 0: a tap in the padding (tap_steps
+ * skips it for a whole block and for a block's first or last row, so with
+ * a padding of 2 or more, or blocks across output rows, some rows add it)
+ * and a triangle's entries past the mask (tri_k_range: a block runs its
+ * last row's range).  A skipped 0·b and an added one give the same bits
+ * unless b is an inf or a NaN (0·b is NaN) or the sum so far is −0 and
+ * 0·b is +0: the FMA rounds +0 plus a negative product of magnitude at
+ * most 2^-150 (half the smallest f32 subnormal) to −0, and −0 + +0 = +0.
+ * docs/training.md ("The matmul's register tile") says when. */
 static int tri_mr(Cg *c, int v, int64_t m);
 static bool taps_in_place(Cg *c, int v, int64_t k);
 
@@ -109,7 +120,7 @@ static int tile_mr(Cg *c, int v)
     int64_t m = s->dim[s->rank - 2];
     if (ir_mm_tri(N(c, v)) && m > 0)
         return tri_mr(c, v, m);
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int aligned = taps_in_place(c, v, mm_known_depth(c, v, &mm)) ? cg_implicit_row_block(c, v, MR) : 0;
     if (aligned)
         return aligned;
@@ -268,7 +279,7 @@ static bool items_are_tiles(Cg *c, int v, const Mm *mm)
 LLVMValueRef cg_matmul_extent(Cg *c, int v)
 {
     const IrShape *s = &N(c, v)->shape;
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     LLVMValueRef mats = mm.fold ? cg_i64(c, 1) : cg_elems(c, s, 0, s->rank - 2);
     LLVMValueRef m = mm_rows(c, v, &mm);
     int MR = tile_mr(c, v);
@@ -282,7 +293,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v)
 
 double cg_matmul_flops(Cg *c, int v, int64_t batch)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     const IrShape *a = ir_matmul_operand(c->g, N(c, v), 0);
     double depth = mm.lead ? (double)ir_elems(a, batch) / (double)a->dim[a->rank - 1]  /* as mm_depth */
                            : (double)(mm.k_batch ? batch : mm.k);
@@ -423,10 +434,8 @@ static bool inference_only(const IrGraph *g)
 
 bool cg_matmul_few_rows(const IrGraph *g, int v)
 {
-    const IrNode *n = &g->nodes[v];
-    const IrShape *a = ir_matmul_operand(g, n, 0);
-    bool k_batch = a->dim[a->rank - (ir_mm_ta(n) ? 2 : 1)] == IR_BATCH;
-    return ir_mm_tb(n) && !ir_mm_ta(n) && !k_batch && !ir_mm_patches(n) && inference_only(g);
+    Mm mm = mm_of(g, v);
+    return mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(&g->nodes[v]) && inference_only(g);
 }
 
 /* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
@@ -698,9 +707,9 @@ static LLVMValueRef sibling_function(Cg *c, LLVMValueRef body, const char *suffi
 /* The columns [c0, c0 + VW) of a panel: tpack(w, dst, c0, K, kn) sets
  * dst[k·NR + r] = w[(c0 + r)·K + k] for k < kn, 0 for c0 + r ≥ n (w: W's
  * row 0 at k0; dst: the panel's column c0).  An internal function of the
- * body's module, not inlined (pack_transposed says why); K, when a
- * constant, is used as one inside. */
-static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMTypeRef *ftp)
+ * body's module, not inlined (pack_transposed says why); K, when known
+ * (known_k ≥ 0: mm_known_depth), is used as a constant inside. */
+static LLVMValueRef tpack_function(Cg *c, int64_t known_k, int64_t n, LLVMTypeRef *ftp)
 {
     int VW = tile_width(c), NR = tile_nr(c);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -724,7 +733,7 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     c->entry = LLVMAppendBasicBlockInContext(c->ctx, f, "entry");
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     LLVMValueRef w = LLVMGetParam(f, 0), dst = LLVMGetParam(f, 1), c0 = LLVMGetParam(f, 2);
-    LLVMValueRef K = LLVMIsAConstantInt(Kval) ? Kval : LLVMGetParam(f, 3), kn = LLVMGetParam(f, 4);
+    LLVMValueRef K = known_k >= 0 ? cg_i64(c, known_k) : LLVMGetParam(f, 3), kn = LLVMGetParam(f, 4);
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, kn, cg_i64(c, VW), "kblocks");  /* whole VW-blocks of k */
     LLVMValueRef kv = LLVMBuildNSWMul(c->b, kblocks, cg_i64(c, VW), "kv");
     LLVMValueRef full = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWAdd(c->b, c0, cg_i64(c, VW), ""), cg_i64(c, n), "");
@@ -787,8 +796,8 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
     return f;
 }
 
-/* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (operand b
- * at b0), into its panels [p_lo, p_hi) of NR columns, k-major:
+/* Packs a chunk [k0, k0 + kn) of op(B) = Wᵀ, W [n, K] row-major (v's
+ * operand b at b0; n = mm->n), into its panels [p_lo, p_hi) of NR columns, k-major:
  * packB[(p·kn + k)·NR + c] = W[p·NR + c, k0 + k], zero for rows past n.
  * A panel's columns are rows of W, so this is a transpose: VW rows × VW k
  * at a time are VW contiguous vector loads, transposed in registers (log2
@@ -805,12 +814,12 @@ static LLVMValueRef tpack_function(Cg *c, LLVMValueRef Kval, int64_t n, LLVMType
  * work grows faster than its uses, spent 50 ms on the MNIST MLP's first
  * product alone (7 ms with half the copies).  The call costs nothing that
  * shows: one per VW × kn reals packed. */
-static void pack_transposed(Cg *c, int b, LLVMValueRef b0, LLVMValueRef K, LLVMValueRef k0, LLVMValueRef kn,
-                            int64_t n, LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
+static void pack_transposed(Cg *c, int v, const Mm *mm, LLVMValueRef b0, LLVMValueRef k0, LLVMValueRef kn,
+                            LLVMValueRef p_lo, LLVMValueRef p_hi, LLVMValueRef packB)
 {
-    int VW = tile_width(c), NR = tile_nr(c);
+    int VW = tile_width(c), NR = tile_nr(c), b = N(c, v)->in[1];
     LLVMTypeRef ft;
-    LLVMValueRef tpack = tpack_function(c, K, n, &ft);
+    LLVMValueRef tpack = tpack_function(c, mm_known_depth(c, v, mm), mm->n, &ft), K = mm_depth(c, v, mm);
     LLVMValueRef w = cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, k0, ""));  /* W[0, k0] */
     CgLoop pp = cg_loop_begin(c, p_lo, p_hi, "tpanel");
     LLVMValueRef panel = at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, pp.iv, kn, ""), cg_i64(c, NR), ""));
@@ -992,7 +1001,7 @@ static int64_t one_chunk_below(Cg *c, int v)
 {
     if (ir_mm_patches(N(c, v)) != IR_MM_PATCHES_A)
         return chunk_most(c);
-    int64_t row_bytes = (mm_of(c, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
+    int64_t row_bytes = (mm_of(c->g, v).n + tile_nr(c) - 1) / tile_nr(c) * tile_nr(c) * real_size(c);  /* a k of op(B) */
     int64_t fits = cg_implicit_taps(c, v) <= TAP_ROWS_MAX ? c->tune->patch_chunk_bytes / row_bytes : 0;
     return (fits > PATCH_ROWS_KC ? fits : PATCH_ROWS_KC) + 1;
 }
@@ -1018,7 +1027,7 @@ static bool taps_in_place(Cg *c, int v, int64_t k)
  * only at run time below 1.5 times the CPU's kc (chunk_depth); the tiny path has none. */
 LLVMValueRef cg_matmul_one_chunk(Cg *c, int v)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     if (tiny_product(c, v, &mm))
         return NULL;
     int64_t k = mm_known_depth(c, v, &mm);
@@ -1136,9 +1145,13 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
 
 /* The chunk's k range [lo, hi) (of [0, kn), k0 its first k) where rows
  * i0 .. i0 + MR − 1 of op(A) may be nonzero: all of it but for a
- * triangular op(A).  A skipped term is 0·b added to an accumulator that
- * starts at +0 and never becomes −0 (+0 + ±0 = +0, x + ±0 = x): the same
- * bits.  Rows past M (which read row M − 1) only widen the range. */
+ * triangular op(A).  A skipped term is 0·b, which leaves a sum as it is
+ * (x + ±0 = x) but for b an inf or a NaN, or a sum that is −0 (the FMA's
+ * rounding of +0 plus a negative product of magnitude at most 2^-150) where 0·b is
+ * +0 (tile_mr's comment): the block's rows before its last compute some
+ * such terms of their own, so in those edges the rows a block holds
+ * (tri_mr) decide the bits.  Rows past M (which read row M − 1) only
+ * widen the range. */
 static void tri_k_range(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValueRef k0, LLVMValueRef kn, LLVMValueRef *lo,
                         LLVMValueRef *hi)
 {
@@ -1168,11 +1181,15 @@ static LLVMValueRef tri_vectors(Cg *c, int v, LLVMValueRef i0, int MR, LLVMValue
 
 /* A value the builder folded to a constant, its operands all constants
  * (LLVM's constant folder folds every add, compare, select and division
- * by a constant other than 0 that tri_k_range and tri_vectors build; 0 if
- * it did not: the value only weighs a choice of rows, never a bit). */
-static int64_t folded(LLVMValueRef x)
+ * by a constant other than 0 that tri_k_range and tri_vectors build):
+ * false if it did not, which its callers pass on as "unknown" rather than
+ * weigh a 0. */
+static bool folded(LLVMValueRef x, int64_t *value)
 {
-    return LLVMIsAConstantInt(x) ? LLVMConstIntGetSExtValue(x) : 0;
+    if (!LLVMIsAConstantInt(x))
+        return false;
+    *value = LLVMConstIntGetSExtValue(x);
+    return true;
 }
 
 /* The k steps × tile vectors that rows [i0, i0 + mr) of a product with a
@@ -1184,17 +1201,20 @@ static int64_t folded(LLVMValueRef x)
  * over one tile as wide as all of them: panel p holds vectors [p·NV,
  * (p + 1)·NV) of that count, each panel's share clamped to [0, NV].  One
  * count a block, not one a panel (a panel each took the compile of a
- * 4096-long causal attention from 0.14 to 2.1 s, session 33's review). */
+ * 4096-long causal attention from 0.14 to 2.1 s, session 33's review).
+ * -1 if the builder did not fold them (folded). */
 static int64_t tri_block_work(Cg *c, int v, const Mm *mm, int64_t i0, int mr)
 {
     int VW = tile_width(c), NR = tile_nr(c), NV = NR / VW;
     int64_t panels = (mm->n + NR - 1) / NR;
     LLVMValueRef row = cg_i64(c, i0), lo, hi;
     tri_k_range(c, v, row, mr, cg_i64(c, 0), cg_i64(c, mm->k), &lo, &hi);
-    int64_t vectors = ir_mm_tri(N(c, v)) == IR_MM_TRI_C
-                      ? folded(tri_vectors(c, v, row, mr, cg_i64(c, 0), VW, (int)(panels * NV)))
-                      : panels * NV;
-    return (folded(hi) - folded(lo)) * vectors;
+    int64_t vectors = panels * NV, k_lo, k_hi;
+    if (ir_mm_tri(N(c, v)) == IR_MM_TRI_C && !folded(tri_vectors(c, v, row, mr, cg_i64(c, 0), VW, (int)(panels * NV)), &vectors))
+        return -1;
+    if (!folded(lo, &k_lo) || !folded(hi, &k_hi))
+        return -1;
+    return (k_hi - k_lo) * vectors;
 }
 
 /* A product with a triangle has blocks of the rows (at most the CPU's MR)
@@ -1205,18 +1225,23 @@ static int64_t tri_block_work(Cg *c, int v, const Mm *mm, int64_t i0, int mr)
  * of 384, and computed 66 rows for 64; Pᵀ·dO and dSᵀ·Q keep 11.  Those
  * three bodies all at 8 rows (matmul_eff.py, fewest of 3-5 rounds, load
  * 2.7-3.4): 292 samples, at 11: 316 (4 rows: 313, 6: 298, 12: 357).  Which rows
- * share a block never changes a bit. */
+ * share a block changes no bit but in tri_k_range's edges (an inf or NaN, or a
+ * −0 sum, where op(A) is 0). */
 static int tri_mr(Cg *c, int v, int64_t m)
 {
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int best = c->tune->mr;
     if (mm_known_depth(c, v, &mm) < 0)  /* the weighing needs K */
         return best;
     int64_t cost = -1;
     for (int mr = c->tune->mr; mr >= 1; mr--) {
         int64_t sum = 0;
-        for (int64_t i0 = 0; i0 < m; i0 += mr)
-            sum += (mr + 2) * tri_block_work(c, v, &mm, i0, mr);
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {
+            int64_t work = tri_block_work(c, v, &mm, i0, mr);
+            if (work < 0)  /* a block's work unknown: no weighing, the CPU's tile */
+                return c->tune->mr;
+            sum += (mr + 2) * work;
+        }
         if (cost < 0 || sum < cost) {
             best = mr;
             cost = sum;
@@ -1362,7 +1387,7 @@ static bool claim_packs_panels(Cg *c, int v, const Mm *mm)
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
-    Mm mm = mm_of(c, v);
+    Mm mm = mm_of(c->g, v);
     int a = n->in[0], b = n->in[1];
     int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c, v), NV = NR / VW;
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
@@ -1544,7 +1569,7 @@ void cg_matmul_body(Cg *c, int v)
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
         cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
     } else if (mm.tb) {
-        pack_transposed(c, b, b0, K, k0, kn, mm.n, p_lo, p_hi, packB);
+        pack_transposed(c, v, &mm, b0, k0, kn, p_lo, p_hi, packB);
     } else {
         pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
     }

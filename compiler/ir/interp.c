@@ -271,19 +271,21 @@ done:
 }
 
 /* The reductions (SUM, MEAN, RMAX), shared by their kernel and by row
- * reductions in fused programs: acc = reduce_start(op), then
+ * reductions in fused programs: acc = ir_reduce_start(op), then
  * acc = reduce_step(op, acc, x) for each x in order, then
- * reduce_finish(op, acc, count) for count elements. */
-static double reduce_start(IrOp op) { return op == IR_RMAX ? -INFINITY : 0; }
-
+ * reduce_finish(op, acc, count) for count elements; each by the op's
+ * flags (OPF_MAXES, OPF_AVERAGES). */
 static double reduce_step(IrOp op, double acc, double x)
 {
-    if (op == IR_RMAX)
+    if (ir_ops[op].flags & OPF_MAXES)
         return (x > acc || isnan(x)) && !isnan(acc) ? x : acc;   /* NaN wins */
     return acc + x;
 }
 
-static double reduce_finish(IrOp op, double acc, int64_t count) { return op == IR_MEAN ? acc / (double)count : acc; }
+static double reduce_finish(IrOp op, double acc, int64_t count)
+{
+    return ir_ops[op].flags & OPF_AVERAGES ? acc / (double)count : acc;
+}
 
 /* SUM, MEAN, RMAX: x [...] -> [...] with the axes of mask i[0] kept as 1 */
 void eval_reduce(IrEval *ev, int node)
@@ -300,7 +302,7 @@ void eval_reduce(IrEval *ev, int node)
         if ((uint64_t)n->a.i[0] >> i & 1)
             count *= xdim[i];
     for (int64_t e = 0; e < ev->len[node]; e++)
-        out[e] = reduce_start(n->op);
+        out[e] = ir_reduce_start(n->op);
 
     /* Walk the operand; operand 0 of the walk is the result, broadcast back. */
     Walk w;
@@ -957,7 +959,7 @@ void eval_fused_rows(IrEval *ev, int node)
             } else if (is_row_reduction(in)) {
                 const double *a = v + in->a * len;
                 bool row = is_row[in->a];
-                double acc = reduce_start(in->op);
+                double acc = ir_reduce_start(in->op);
                 for (int64_t j = 0; j < len; j++)
                     acc = reduce_step(in->op, acc, row ? a[j] : a[0]);
                 is_row[id] = false;

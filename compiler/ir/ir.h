@@ -149,7 +149,9 @@ typedef enum IrOpFlag {
                                * negative, RSQRT, DIV, POW): what passes/triangle.c may assume of a
                                * value made from a 0 */
     OPF_ADDS = 1 << 13,       /* a reduction that adds its terms (SUM, MEAN): a ±0 term leaves it as it is,
-                               * so a row stopped at its mask skips them (ir_rows_stop_error) */
+                               * so a row stopped at its mask skips them (ir_rows_stop_error); from 0 */
+    OPF_MAXES = 1 << 14,      /* a reduction that keeps the greatest of its terms (RMAX): from −inf */
+    OPF_AVERAGES = 1 << 15,   /* a reduction whose result is divided by the count of its terms (MEAN) */
 } IrOpFlag;
 
 struct IrGradCtx;
@@ -177,6 +179,13 @@ typedef struct IrOpInfo {
 } IrOpInfo;
 
 extern const IrOpInfo ir_ops[IR_OP_COUNT];
+
+/* The value reduction op starts from: 0 for one that adds, −inf for one
+ * that keeps the greatest.  Its step and its end are its flags too
+ * (OPF_MAXES, OPF_AVERAGES): every reduction has exactly one of OPF_ADDS
+ * and OPF_MAXES (test_grad_ops.c walks the table), so a new one cannot
+ * take another's rule by default. */
+double ir_reduce_start(IrOp op);
 
 /* ---- building graphs ----------------------------------------------------------- */
 

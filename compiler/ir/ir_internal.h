@@ -90,11 +90,20 @@ int ir_past_mask_side(const IrInstr *in, int mk);
  * on the mask (its other side), and any other op of such values. */
 void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed);
 /* Why fused_rows n may not stop its rows at its mask operand mk, or NULL:
- * past the mask its result must be one value per row (ir_rows_fixed fills
- * fixed), and a reduction of a value that is not may only add its terms
- * (OPF_ADDS), which it skips; given zero (passes/triangle.c: which values
- * are 0 past the mask), only terms that are 0 there. */
+ * its result must be whole rows (its last axis the row, not one value a
+ * row), of a program of at most IR_ROWS_TRI_VALUES_MAX values; past the
+ * mask its result must be one value per row (ir_rows_fixed fills fixed, at
+ * least that many), and a reduction of a value that is not may only add
+ * its terms (OPF_ADDS), which it skips; given zero (passes/triangle.c:
+ * which values are 0 past the mask), only terms that are 0 there.  The one
+ * test of both the shape rule (ops.c) and the pass that sets the mask. */
 const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const bool *zero, bool *fixed);
+/* A rows triangle's program has at most this many values (operands and
+ * instructions): the shape rule, run at every ir_add and ir_verify, tests
+ * it with a buffer on the stack rather than an allocation a call.  The
+ * GPT's have 12 at most (its attention's forward: 2 operands and 10
+ * instructions); a longer one computes its rows whole. */
+enum { IR_ROWS_TRI_VALUES_MAX = 256 };
 /* The window of the operand read as patches, i[4..6]: the window attributes
  * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
  * rules' window_geometry and windowed read it as they read that op's. */

@@ -12,6 +12,8 @@ const IrOpInfo ir_ops[IR_OP_COUNT] = {
 #undef OP
 };
 
+double ir_reduce_start(IrOp op) { return ir_ops[op].flags & OPF_MAXES ? -INFINITY : 0; }
+
 /* ---- scalar functions ---------------------------------------------------------- */
 
 double sc_neg(double a, double b, double c, double f) { (void)b, (void)c, (void)f; return -a; }
@@ -568,6 +570,11 @@ void ir_rows_fixed(const IrGraph *g, const IrNode *n, int mk, bool *fixed)
 const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const bool *zero, bool *fixed)
 {
     const IrProgram *p = n->a.prog;
+    if (n->shape.rank < 1 || n->shape.dim[n->shape.rank - 1] != n->a.i[0])
+        return "a rows triangle's result is not whole rows (its last axis the row)";
+    if (p->nin + p->n > IR_ROWS_TRI_VALUES_MAX)
+        return "a rows triangle's program has over 256 values (IR_ROWS_TRI_VALUES_MAX)";
+    _Static_assert(IR_ROWS_TRI_VALUES_MAX == 256, "the message above names its value");
     ir_rows_fixed(g, n, mk, fixed);
     if (!fixed[p->nin + p->n - 1])
         return "a rows triangle's result differs from column to column past the mask";
@@ -591,15 +598,15 @@ const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const 
 static const char *rows_tri_check(const IrGraph *g, const IrNode *n)
 {
     int mk = ir_rows_tri_mask(n);
-    const IrProgram *p = n->a.prog;
     const IrShape *s = &n->shape;
     if (mk < 0)
         return NULL;
     const IrShape *m = mk < n->nin ? &g->nodes[n->in[mk]].shape : NULL;
     if (n->op != IR_FUSED_ROWS || !m || s->rank < 2 || m->rank != 2 || m->dim[0] != s->dim[s->rank - 2]
-        || m->dim[1] != s->dim[s->rank - 1] || s->dim[s->rank - 1] != n->a.i[0] || ir_rows_tri_offset(n) < 0)
+        || m->dim[1] != s->dim[s->rank - 1] || ir_rows_tri_offset(n) < 0)
         return "a rows triangle needs a mask [T, L] of a fused_rows' rows and an offset >= 0";
-    return ir_rows_stop_error(g, n, mk, NULL, ARENA_ARRAY(g->arena, bool, p->nin + p->n));
+    bool fixed[IR_ROWS_TRI_VALUES_MAX];
+    return ir_rows_stop_error(g, n, mk, NULL, fixed);
 }
 
 /* Fused nodes carry their result shape from the fusion pass (attr shape). */

@@ -257,20 +257,17 @@ typedef struct Tri {
 } Tri;
 
 /* Whether fused_rows r (mask operand mk) may stop each row at its mask
- * (ir_rows_tri_mask): its result is one value per row past it, and so is
- * every reduction's operand but a sum's (or mean's) of values 0 there
- * (out, copied into zero for ir_rows_stop_error, the shape rule's own
- * test), whose terms it skips: +0 + ±0 = +0 and x + ±0 = x, so a sum that
- * starts at +0 skips them to the same bits. */
+ * (ir_rows_tri_mask): its result is whole rows, one value per row past the
+ * mask, and so is every reduction's operand but a sum's (or mean's) of
+ * values 0 there (out, copied into zero for ir_rows_stop_error, the shape
+ * rule's own test), whose terms it skips: +0 + ±0 = +0 and x + ±0 = x, so
+ * a sum that starts at +0 skips them to the same bits. */
 static bool rows_stop(const IrGraph *g, int r, int mk, const Outside *out, bool *fixed, bool *zero)
 {
-    const IrNode *n = &g->nodes[r];
-    const IrProgram *p = n->a.prog;
-    if (n->shape.dim[n->shape.rank - 1] != n->a.i[0])  /* one value per row */
-        return false;
+    const IrProgram *p = g->nodes[r].a.prog;
     for (int k = 0; k < p->nin + p->n; k++)
         zero[k] = out[k] == OUT_ZERO;
-    return ir_rows_stop_error(g, n, mk, zero, fixed) == NULL;
+    return ir_rows_stop_error(g, &g->nodes[r], mk, zero, fixed) == NULL;
 }
 
 /* Records what fused_rows r says of itself and of its operands, and marks

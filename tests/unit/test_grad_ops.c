@@ -696,6 +696,11 @@ static void test_table_covers_ops(void)
             sb_printf(&sb, "elementwise op %s has no scalar function", name);
         else if ((o->flags & OPF_ELEMENTWISE) && (o->arity < 1 || o->arity > 3))
             sb_printf(&sb, "elementwise op %s takes %d operands", name, o->arity);
+        else if (!(o->flags & OPF_REDUCTION) != !(o->flags & (OPF_ADDS | OPF_MAXES))
+                 || ((o->flags & OPF_ADDS) && (o->flags & OPF_MAXES)))
+            sb_printf(&sb, "op %s: a reduction needs one rule, OPF_ADDS or OPF_MAXES (its start and step), and only a reduction has one", name);
+        else if ((o->flags & OPF_AVERAGES) && !(o->flags & OPF_ADDS))
+            sb_printf(&sb, "op %s averages (OPF_AVERAGES) but does not add (OPF_ADDS)", name);
         else if (!(o->flags & (OPF_NO_GRAD | OPF_LEAF | OPF_FUSED))) {
             if (!o->grad || !o->rule)
                 sb_printf(&sb, "differentiable op %s has no gradient rule or no printed rule", name);

@@ -1214,6 +1214,56 @@ static void test_rows_triangle_verify(void)
     }
 }
 
+/* The rows triangle's two other limits (ir_rows_stop_error, the test
+ * passes/triangle.c shares): a result of whole rows, not one value a row
+ * (a sum of each row of s [B, 4, 4] as [B, 4, 1], its mask [4, 1]); and a
+ * program of at most IR_ROWS_TRI_VALUES_MAX values, the shape rule's
+ * buffer (a row's sum then negations: 256 values taken, 257 not). */
+static void test_rows_triangle_limits(void)
+{
+    static const double places[4] = {0, 1, 2, 3};
+    begin(IR_F32);
+    int s = input("s", (IrShape){3, {IR_BATCH, 4, 4}});
+    IrAttr qa = {.shape = {2, {4, 1}}, .data = places, .name = "query_places"};
+    IrAttr ka = {.shape = {1, {1}}, .data = places, .name = "key_places"};
+    int mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
+    IrInstr sum[1] = {{IR_SUM, 0, -1, -1, 0}};
+    IrProgram one = {.code = sum, .n = 1, .nin = 2};
+    IrAttr a = {.prog = &one, .shape = {3, {IR_BATCH, 4, 1}}, .i = {4}};
+    CU_ASSERT(ir_add(&g, IR_FUSED_ROWS, (int[]){s, mask}, 2, &a, SPAN_NONE) >= 0);  /* without a triangle */
+    ir_rows_set_tri(&a, 1, 0);
+    CU_ASSERT(ir_add(&g, IR_FUSED_ROWS, (int[]){s, mask}, 2, &a, SPAN_NONE) < 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
+    ASSERT_STR(ir_error(&g), "fused_rows: a rows triangle's result is not whole rows (its last axis the row)");
+    end();
+
+    enum { NIN = 2 };
+    static IrInstr code[IR_ROWS_TRI_VALUES_MAX + 1 - NIN];
+    code[0] = (IrInstr){IR_SUM, 0, -1, -1, 0};
+    for (int k = 1; k < IR_ROWS_TRI_VALUES_MAX + 1 - NIN; k++)
+        code[k] = (IrInstr){IR_NEG, NIN + k - 1, -1, -1, 0};
+    for (int extra = 0; extra <= 1; extra++) {
+        begin(IR_F32);
+        IrShape ss = {3, {IR_BATCH, 4, 4}};
+        s = input("s", ss);
+        qa.shape = (IrShape){2, {4, 1}};
+        ka.shape = (IrShape){1, {4}};
+        mask = bin(IR_GE, ir_add(&g, IR_TENSOR, NULL, 0, &qa, SPAN_NONE), ir_add(&g, IR_TENSOR, NULL, 0, &ka, SPAN_NONE));
+        IrProgram prog = {.code = code, .n = IR_ROWS_TRI_VALUES_MAX - NIN + extra, .nin = NIN};
+        a = (IrAttr){.prog = &prog, .shape = ss, .i = {4}};
+        ir_rows_set_tri(&a, 1, 0);
+        int r = ir_add(&g, IR_FUSED_ROWS, (int[]){s, mask}, 2, &a, SPAN_NONE);
+        if (!extra) {
+            CU_ASSERT(r >= 0);
+        } else {
+            CU_ASSERT(r < 0);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(ir_error(&g));
+            ASSERT_STR(ir_error(&g), "fused_rows: a rows triangle's program has over 256 values (IR_ROWS_TRI_VALUES_MAX)");
+        }
+        end();
+    }
+}
+
 /* The shape rule takes a triangle (ir_mm_tri) on a plain product of
  * matrices only: on x·W, whose rows fold into one matrix, the codegen's
  * rows would not be a matrix's. */
@@ -1283,6 +1333,7 @@ static const TestCase tests[] = {
     {"pool_conv: tests/grad/pool_conv.nn's convolutions through their poolings", test_pool_conv_model},
     {"triangle: the mask's data and every reader decide", test_triangle_readers},
     {"triangle: a fused_rows stops at a mask of its rows", test_rows_triangle_verify},
+    {"triangle: a rows triangle's whole rows and its program's bound", test_rows_triangle_limits},
     {NULL, NULL},
 };
 

@@ -200,6 +200,10 @@ static inline void *rt_at(const RtModel *m, uint8_t *const slab[5], const RtTens
 /* Parameters as torch.nn starts them; parameter i draws from stream rt_param_stream(i). */
 void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);
 const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
+/* The first parameter, else optimizer state tensor, that holds a value that
+ * is not finite (*bad: the first such value), or NULL: training checks it
+ * before each checkpoint, so that none is written with NaN or inf in it. */
+const RtTensorSpec *rt_state_nonfinite(const RtModel *m, uint8_t *const slab[5], double *bad);
 
 /* Parameters and optimizer state to a checkpoint, and back.  Loading needs
  * every parameter with its shape; the state and step are taken when there

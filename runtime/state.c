@@ -2,6 +2,7 @@
  * for, parameters as torch.nn starts them, and checkpoints of parameters
  * and optimizer state.  The training loop and embedded libraries share it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,34 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name)
     for (int i = 0; i < m->nstate; i++)
         if (strcmp(m->state[i].name, name) == 0)
             return &m->state[i];
+    return NULL;
+}
+
+/* The first of t's n values that is not finite, or -1. */
+static int64_t first_nonfinite(const void *t, RtDtype dtype, int64_t n)
+{
+    if (dtype == RT_I32)
+        return -1;
+    for (int64_t e = 0; e < n; e++)   /* typed loops: a GPT's millions of values at each save */
+        if (dtype == RT_F32 ? !isfinite(((const float *)t)[e]) : !isfinite(((const double *)t)[e]))
+            return e;
+    return -1;
+}
+
+const RtTensorSpec *rt_state_nonfinite(const RtModel *m, uint8_t *const slab[5], double *bad)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count; i++) {
+            const void *t = rt_at(m, slab, &list[i], 0);
+            int64_t e = first_nonfinite(t, list[i].dtype, rt_elems(&list[i], 1));
+            if (e >= 0) {
+                *bad = rt_get(t, list[i].dtype, e);
+                return &list[i];
+            }
+        }
+    }
     return NULL;
 }
 

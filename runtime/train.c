@@ -89,9 +89,20 @@ static int writable_folder(const char *cannot, const char *path, char *err, size
     return 0;
 }
 
-static int save(Loop *L, const char *path, char *err, size_t errlen)
+/* The checkpoint of step: refused, the file left as it was, when a
+ * parameter or the optimizer's state holds NaN or inf (a step's update can
+ * make them so while the loss it computed before was finite), since a
+ * resumed run could not recover from it and it would replace a good one. */
+static int save(Loop *L, int64_t step, const char *path, char *err, size_t errlen)
 {
-    return rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
+    const RtModel *m = L->m;
+    double bad;
+    const RtTensorSpec *t = rt_state_nonfinite(m, L->slab, &bad);
+    if (t)
+        return rt_fail(1, err, errlen, "step %lld: %s '%s' holds %s after the update; stopping (the last checkpoint written "
+                       "is kept)", (long long)step, t >= m->params && t < m->params + m->nparams ? "parameter" : "optimizer state",
+                       t->name, isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
+    return rt_state_save_bpe(m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
 }
 
 /* ---- batches ------------------------------------------------------------------------ */
@@ -868,7 +879,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             L.quiet = !(nth % every == 0 || step == total);
             if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
                              rt_now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
-                || (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)) {
+                || (c->save_path && (rc = save(&L, step, c->save_path, err, errlen)) != 0)) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;
                     continue;
@@ -894,7 +905,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         fprintf(L.log, "%s after step %lld%s\n", sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted",
                 (long long)step, c->save_path ? "; saving" : "");
         if (c->save_path)
-            rc = save(&L, c->save_path, err, errlen);
+            rc = save(&L, step, c->save_path, err, errlen);
         if (rc == 0)
             rc = 128 + sig;
     } else if (rc == 0) {

@@ -75,6 +75,10 @@
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
 #                exit 143
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
+#   nansave      xor resumed at --lr 1e10: an update makes the parameters NaN at
+#                a step whose loss (computed before it) was finite; its
+#                checkpoint is refused, naming the step and the tensor, exit 1,
+#                and the file holds the previous step's, every value finite
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
 #                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
@@ -614,6 +618,32 @@ nonfinite)
     status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && grep -q "^nnc: error: step [0-9]*: the loss is \(nan\|infinite\); stopping" "$tmp/log" ;;
+nansave)
+    xor=$root/examples/xor.nn
+    "$nnc" --jit --threads 1 --data "$root/examples" --steps 5 --save "$tmp/good.safetensors" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    cp "$tmp/good.safetensors" "$tmp/k.safetensors"
+    "$nnc" --jit --threads 1 --data "$root/examples" --lr 1e10 --steps 20 --load "$tmp/k.safetensors" \
+        --save "$tmp/k.safetensors" "$xor" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] || { echo "exit status $status, not 1"; exit 1; }
+    tail -1 "$tmp/log" | grep -Eq "^nnc: error: step [0-9]+: parameter '[a-z.]+' holds (nan|inf|-inf) after the update; \
+stopping \(the last checkpoint written is kept\)$" || { echo "not the expected message"; exit 1; }
+    refused=$(tail -1 "$tmp/log" | sed 's/^nnc: error: step \([0-9]*\):.*/\1/')
+    # the checkpoint is the previous evaluation's (xor evaluates every step), every value finite
+    /usr/bin/python3 - "$tmp/k.safetensors" "$((refused - 1))" <<'EOF' || exit 1
+import json, struct, sys, numpy as np
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+step = h.pop("__metadata__")["nnc.step"]
+assert step == sys.argv[2], (step, sys.argv[2])
+for k, t in h.items():
+    lo, hi = t["data_offsets"]
+    assert np.isfinite(np.frombuffer(b[8 + n + lo:8 + n + hi], np.float32)).all(), k
+print("the checkpoint kept holds step %s, all %d tensors finite" % (step, len(h)))
+EOF
+    ;;
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -206,8 +206,14 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
 const RtTensorSpec *rt_state_nonfinite(const RtModel *m, uint8_t *const slab[5], double *bad);
 
 /* Parameters and optimizer state to a checkpoint, and back.  Loading needs
- * every parameter with its shape; the state and step are taken when there
- * (*resumed says so).  Return 0, or -1 with a reason naming the tensor. */
+ * every parameter with its shape, and no tensor the model does not have; the
+ * state and step are taken when there, the optimizer's state all or none.
+ * *resumed: RT_LOAD_* flags.  Return 0, or -1 with a reason naming the tensor. */
+enum {
+    RT_LOAD_RESUMED     = 1,  /* the step or the optimizer's state was taken */
+    RT_LOAD_NO_STATE    = 2,  /* the optimizer has state and the file none of it (parameters only): it starts from zero */
+    RT_LOAD_OTHER_STATE = 4,  /* the file has only another optimizer's state (Adam's, for SGD): not taken */
+};
 int  rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen);
 int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err,
                    size_t errlen);

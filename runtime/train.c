@@ -105,6 +105,20 @@ static int save(Loop *L, int64_t step, const char *path, char *err, size_t errle
     return rt_state_save_bpe(m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
 }
 
+/* Training from a checkpoint whose optimizer state is not taken (resumed:
+ * rt_state_load's flags): a note that the optimizer starts from zero, so
+ * the run does not continue the one that wrote it exactly. */
+static void load_note(Loop *L, int resumed)
+{
+    const char *path = L->cfg->load_path;
+    if (resumed & RT_LOAD_NO_STATE)
+        fprintf(L->log, "%s: note: no optimizer state in the file (parameters only); the optimizer starts from zero "
+                        "state, so the run does not resume exactly\n", path);
+    if (resumed & RT_LOAD_OTHER_STATE)
+        fprintf(L->log, "%s: note: the optimizer state in the file is another optimizer's; model '%s' trains with its own, "
+                        "which starts from zero state\n", path, L->m->name);
+}
+
 /* ---- batches ------------------------------------------------------------------------ */
 
 /* What feeds slot k of the model (input k, or target k - ninputs) in d: a
@@ -706,6 +720,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (converted && c->verbose)
         fprintf(L.log, "%s: converted to %s: %s\n", c->load_path, m->real == RT_F64 ? "F64" : "F32", converted);
     free(converted);
+    if (!c->eval_only && !c->sample)
+        load_note(&L, resumed);
 
     int64_t spe = c->text || !c->train ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
@@ -718,7 +734,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
     int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;
-    if (!resumed && step_t)
+    if (!(resumed & RT_LOAD_RESUMED) && step_t)
         rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
 
     if (c->sample) {

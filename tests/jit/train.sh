@@ -79,6 +79,14 @@
 #                a step whose loss (computed before it) was finite; its
 #                checkpoint is refused, naming the step and the tensor, exit 1,
 #                and the file holds the previous step's, every value finite
+#   ckstate      xor under Adam: a checkpoint with tensors the model does not
+#                have (two added) is refused with their count, and --save
+#                leaves it as it was; one with a tensor of Adam's state
+#                deleted is refused naming it; one without any optimizer
+#                state (parameters only) trains with a note that the
+#                optimizer starts from zero, and so does the Adam checkpoint
+#                loaded into the SGD model, with a note of its own (--eval:
+#                no note)
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
 #                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
@@ -644,6 +652,37 @@ for k, t in h.items():
 print("the checkpoint kept holds step %s, all %d tensors finite" % (step, len(h)))
 EOF
     ;;
+ckstate)
+    sed 's/sgd(lr: 1.0)/adam(lr: 0.05)/' "$root/examples/xor.nn" > "$tmp/adam.nn"
+    grep -q 'adam(lr: 0.05)' "$tmp/adam.nn" || { echo "examples/xor.nn changed: no 'sgd(lr: 1.0)' to replace"; exit 1; }
+    run() {  # run WANT_STATUS ARGS...: nnc --jit on xor's data, its stderr in $tmp/log
+        want=$1; shift
+        "$nnc" --jit --threads 1 --data "$root/examples" "$@" 2>"$tmp/log"; status=$?
+        [ "$status" = "$want" ] || { cat "$tmp/log"; echo "$*: exit status $status, not $want"; exit 1; }
+    }
+    said() { grep -Fxq "$1" "$tmp/log" || { cat "$tmp/log"; echo "not said: $1"; exit 1; }; }
+    ed() { /usr/bin/python3 "$root/tests/jit/ckedit.py" "$1" "$tmp/ck.safetensors" "$tmp/$2.safetensors" "$3" || exit 1; }
+    run 0 --steps 5 --save "$tmp/ck.safetensors" "$tmp/adam.nn"
+    ed add extra blocks.2.w,blocks.3.w
+    cp "$tmp/extra.safetensors" "$tmp/before.safetensors"
+    run 1 --steps 7 --load "$tmp/extra.safetensors" --save "$tmp/extra.safetensors" "$tmp/adam.nn"
+    said "nnc: error: $tmp/extra.safetensors: 2 tensors that model 'xor' does not have, the first 'blocks.2.w'; is it a \
+checkpoint of model 'xor'?"
+    cmp "$tmp/before.safetensors" "$tmp/extra.safetensors" || { echo "the refused checkpoint changed"; exit 1; }
+    ed drop partial optimizer.hidden.weight.exp_avg_sq
+    run 1 --steps 7 --load "$tmp/partial.safetensors" "$tmp/adam.nn"
+    said "nnc: error: $tmp/partial.safetensors: no tensor 'optimizer.hidden.weight.exp_avg_sq': the file has 7 of the \
+optimizer's 8 state tensors; resuming needs all of them (or none, to start the optimizer from zero)"
+    ed drop params optimizer.
+    run 0 --steps 7 --load "$tmp/params.safetensors" "$tmp/adam.nn"
+    said "$tmp/params.safetensors: note: no optimizer state in the file (parameters only); the optimizer starts from \
+zero state, so the run does not resume exactly"
+    run 0 --eval --load "$tmp/params.safetensors" "$tmp/adam.nn"
+    ! grep -q note "$tmp/log" || { cat "$tmp/log"; echo "--eval noted the optimizer"; exit 1; }
+    run 0 --steps 7 --load "$tmp/ck.safetensors" "$root/examples/xor.nn"
+    said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' trains with \
+its own, which starts from zero state"
+    echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -24,6 +24,18 @@ static inline double rt_now(void)
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
 int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 
+/* The file a write to path replaces: path, or for a symbolic link (a chain
+ * of them) the file it ends at, so that an atomic write (a temporary beside
+ * that file, then rename) updates the target and leaves the link a link.
+ * The caller frees it; NULL when out of memory. */
+char *rt_link_target(const char *path);
+
+/* What the runtime's files (checkpoints, charts) may replace: a path that
+ * does not exist yet, or a regular file (through links).  Before training, so
+ * that "--save runs/" or "--chart /dev/null" fail at once: 0, or 1 with
+ * "CANNOT 'path': it is a directory, not a regular file". */
+int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
+
 /* The runtime's allocations (alloc.c): malloc and friends, except that
  * NNC_FAIL_ALLOC=N makes the Nth of the process fail, for fault-injection
  * tests; rt_alloc_injected() says whether that happened. */

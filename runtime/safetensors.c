@@ -119,20 +119,25 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
         return -1;
     }
 
-    /* Atomic: write beside the target, flush to disk, then rename over it. */
-    size_t plen = strlen(path);
-    char *tmp = rt_malloc(plen + 16);
+    /* Atomic: write beside the target, flush to disk, then rename over it.
+     * The target of a link: renamed over the link, the temporary would make
+     * it a file and leave what it pointed to stale. */
+    char *target = rt_link_target(path);
+    size_t plen = target ? strlen(target) : 0;
+    char *tmp = target ? rt_malloc(plen + 16) : NULL;
     if (!tmp) {
         free(h.p);
+        free(target);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(tmp, plen + 16, "%s.tmp%d", path, (int)getpid() % 100000);
+    snprintf(tmp, plen + 16, "%s.tmp%d", target, (int)getpid() % 100000);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));   /* the user's name, not ours */
         free(h.p);
         free(tmp);
+        free(target);
         return -1;
     }
     unsigned char len[8];
@@ -144,7 +149,7 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
     bad = bad || fsync(fd) != 0;
     int saved = errno;
     bad = close(fd) != 0 || bad;
-    if (!bad && rename(tmp, path) != 0) {
+    if (!bad && rename(tmp, target) != 0) {
         saved = errno;
         bad = 1;
     }
@@ -154,6 +159,7 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
     }
     free(h.p);
     free(tmp);
+    free(target);
     return bad ? -1 : 0;
 }
 

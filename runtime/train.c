@@ -77,16 +77,33 @@ static int agree(Loop *L, int rc, char *err, size_t errlen)
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
 
-/* 0 if the folder of path exists and may be written, else 1 with why
- * ("cannot save to 'x/ck.safetensors': No such file or directory"). */
-static int writable_folder(const char *cannot, const char *path, char *err, size_t errlen)
+/* 0 if the folder of file exists and may be written, else 1 with why
+ * naming the user's path ("cannot save to 'x/ck.safetensors': No such file
+ * or directory"). */
+static int writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen)
 {
-    const char *slash = strrchr(path, '/');
+    const char *slash = strrchr(file, '/');
     char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
     if (access(dir, W_OK) != 0)
         return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
     return 0;
+}
+
+/* 0 if a checkpoint or chart may be written to path: it is a regular file
+ * or none yet, and the folder it goes in (a link's target's: the write goes
+ * through links) takes files; else 1 with why.  Before training, so that a
+ * run does not train for an hour and then fail to write. */
+static int writable(const char *cannot, const char *path, char *err, size_t errlen)
+{
+    char *target = rt_link_target(path);
+    if (!target)
+        return rt_fail(1, err, errlen, "out of memory");
+    int rc = rt_replaceable(cannot, path, err, errlen);
+    if (rc == 0)
+        rc = writable_folder(cannot, path, target, err, errlen);
+    free(target);
+    return rc;
 }
 
 /* The checkpoint of step: refused, the file left as it was, when a
@@ -755,9 +772,11 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         goto done;
     }
 
-    /* A checkpoint that cannot be written should stop the run now, not after
-     * its first epoch: the folder it goes in must exist and take files. */
-    if (c->save_path && (rc = writable_folder("cannot save to", c->save_path, err, errlen)) != 0)
+    /* A checkpoint or chart that cannot be written should stop the run now,
+     * not after its first epoch. */
+    if (c->save_path && (rc = writable("cannot save to", c->save_path, err, errlen)) != 0)
+        goto done;
+    if (c->chart_path && (rc = writable("cannot write the chart to", c->chart_path, err, errlen)) != 0)
         goto done;
     /* --metrics -: the lines to standard output (the progress and the
      * per-epoch lines go to the log, standard error) */
@@ -768,8 +787,6 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         goto done;
     }
     if (L.metrics && (rc = metrics_header(&L, step, total, err, errlen)) != 0)
-        goto done;
-    if (c->chart_path && (rc = writable_folder("cannot write the chart to", c->chart_path, err, errlen)) != 0)
         goto done;
     if (c->chart_path && !(L.chart = rt_chart_new(c->chart_path, m->name, c->epochs ? "epoch" : "step",
                                                   m->eval.nmetrics, m->eval.metric_name))) {
@@ -893,9 +910,18 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
-            if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
-                             rt_now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
-                || (c->save_path && (rc = save(&L, step, c->save_path, err, errlen)) != 0)) {
+            rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
+                        rt_now() - epoch_start, train_seconds, loss_examples, err, errlen);
+            /* The checkpoint even when the metrics or the chart failed to
+             * write (a full disk, a chart path gone): the run stops here with
+             * that error, but the training it did is kept; the checkpoint's
+             * own error is said when the report's is not. */
+            if (c->save_path) {
+                char why[512];
+                int saved = save(&L, step, c->save_path, rc ? why : err, rc ? sizeof why : errlen);
+                rc = rc ? rc : saved;
+            }
+            if (rc != 0) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;
                     continue;

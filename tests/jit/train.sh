@@ -87,6 +87,14 @@
 #                optimizer starts from zero, and so does the Adam checkpoint
 #                loaded into the SGD model, with a note of its own (--eval:
 #                no note)
+#   savepaths    --save and --chart to an existing path that is not a regular
+#                file (a directory, /dev/null, a FIFO) are refused before
+#                training, exit 1; --save through a symbolic link (and a
+#                relative one in another folder) updates its target and
+#                leaves the link a link; a chart that fails to draw at the
+#                first evaluation (its temporary's name taken by a folder)
+#                names the user's path, exit 1, and that evaluation's
+#                checkpoint is written all the same
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
 #                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
@@ -683,6 +691,44 @@ zero state, so the run does not resume exactly"
     said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' trains with \
 its own, which starts from zero state"
     echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
+savepaths)
+    xor=$root/examples/xor.nn
+    run() {  # run WANT_STATUS ARGS...: nnc --jit on xor, its stderr in $tmp/log
+        want=$1; shift
+        "$nnc" --jit --threads 1 --data "$root/examples" "$@" "$xor" 2>"$tmp/log"; status=$?
+        [ "$status" = "$want" ] || { cat "$tmp/log"; echo "$*: exit status $status, not $want"; exit 1; }
+    }
+    only() { [ "$(cat "$tmp/log")" = "$1" ] || { cat "$tmp/log"; echo "not (only) said: $1"; exit 1; }; }
+    step_of() { /usr/bin/python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.step"])' "$1"; }
+    mkdir "$tmp/runs"
+    mkfifo "$tmp/fifo" || exit 1
+    run 1 --save "$tmp/runs/"
+    only "nnc: error: cannot save to '$tmp/runs/': it is a directory, not a regular file"
+    run 1 --save /dev/null
+    only "nnc: error: cannot save to '/dev/null': it is a character device, not a regular file"
+    run 1 --save "$tmp/fifo"
+    only "nnc: error: cannot save to '$tmp/fifo': it is a FIFO, not a regular file"
+    run 1 --chart "$tmp/runs"
+    only "nnc: error: cannot write the chart to '$tmp/runs': it is a directory, not a regular file"
+    # through links: the target is written, the links stay links
+    run 0 --steps 3 --save "$tmp/real.safetensors"
+    ln -s real.safetensors "$tmp/link.safetensors" && mkdir "$tmp/sub" && ln -s ../real.safetensors "$tmp/sub/up.safetensors" \
+        || exit 1
+    run 0 --steps 6 --load "$tmp/link.safetensors" --save "$tmp/link.safetensors"
+    run 0 --steps 8 --load "$tmp/sub/up.safetensors" --save "$tmp/sub/up.safetensors"
+    [ -L "$tmp/link.safetensors" ] && [ -L "$tmp/sub/up.safetensors" ] || { echo "a link was replaced by a file"; exit 1; }
+    [ "$(step_of "$tmp/real.safetensors")" = 8 ] || { echo "the target holds step $(step_of "$tmp/real.safetensors"), not 8"; exit 1; }
+    [ -z "$(find "$tmp" -name '*.tmp*')" ] || { ls -R "$tmp"; echo "a temporary was left"; exit 1; }
+    # the chart's temporary cannot be made: the error names c.svg, and the checkpoint of step 1 is there
+    mkdir "$tmp/c.svg.tmp"
+    run 1 --steps 3 --save "$tmp/ck.safetensors" --chart "$tmp/c.svg"
+    [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/c.svg': Is a directory" ] \
+        || { cat "$tmp/log"; echo "not the chart's error"; exit 1; }
+    [ "$(step_of "$tmp/ck.safetensors")" = 1 ] || { echo "no checkpoint of step 1"; exit 1; }
+    echo "savepaths: non-files refused, links written through, a failed chart keeps its checkpoint" ;;
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -609,6 +609,9 @@ static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_
     return 0;
 }
 
+static int metrics_line(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                        double train_seconds, int64_t examples, char *err, size_t errlen);
+
 /* seconds: since the last report, evaluation included; train_seconds: the
  * part spent in training steps (batch filling included), which with
  * examples gives the throughput. */
@@ -634,8 +637,29 @@ static int report(Loop *L, int64_t epoch, int64_t step, double train_loss, const
     fprintf(L->log, "  %.2f s\n", seconds);
     fflush(L->log);
 json:
+    if (metrics_line(L, epoch, step, train_loss, ev, seconds, train_seconds, examples, err, errlen) != 0)
+        return 1;
+    if (L->chart) {   /* without a test split the test lines stay empty */
+        double none[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss,
+                            tested ? ev->loss : NAN, tested ? ev->metric : none, err, errlen);
+    }
+    return 0;
+}
+
+/* The metrics file's line of an evaluation (report's arguments), when
+ * there is a file.  --eval's: epoch -1 (null), train_loss NaN (null), no
+ * training time or examples. */
+static int metrics_line(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                        double train_seconds, int64_t examples, char *err, size_t errlen)
+{
+    const RtModel *m = L->m;
+    int tested = L->cfg->text || L->cfg->test;
     if (L->metrics) {
-        fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
+        if (epoch >= 0)
+            fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
+        else   /* --eval reads no training split: how many steps an epoch has is not known */
+            fprintf(L->metrics, "{\"epoch\": null, \"step\": %lld", (long long)step);
         json_number(L->metrics, "train_loss", train_loss);
         if (tested)
             json_number(L->metrics, "test_loss", ev->loss);
@@ -653,17 +677,28 @@ json:
             return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
                            strerror(errno ? errno : EIO));
     }
-    if (L->chart) {   /* without a test split the test lines stay empty */
-        double none[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
-        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss,
-                            tested ? ev->loss : NAN, tested ? ev->metric : none, err, errlen);
-    }
     return 0;
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
 
 static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen);
+
+/* --metrics: the file opened (appended to; "-": standard output) and its
+ * header line written.  0, or 1 with why. */
+static int open_metrics(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
+{
+    const char *path = L->cfg->metrics_path;
+    if (!path)
+        return 0;
+    /* --metrics -: the lines to standard output (the progress and the
+     * per-epoch lines go to the log, standard error) */
+    if (strcmp(path, "-") == 0)
+        L->metrics = stdout;
+    else if (!(L->metrics = fopen(path, "a")))
+        return rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", path, strerror(errno));
+    return metrics_header(L, step, total, err, errlen);
+}
 
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
@@ -759,7 +794,12 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         goto done;
     }
     if (c->eval_only) {
+        /* the metrics line of the checkpoint's step as a training run's
+         * evaluation writes it, with no training in it */
         Eval ev;
+        if ((rc = open_metrics(&L, step, total, err, errlen)) != 0)
+            goto done;
+        double eval_start = rt_now();
         int e = evaluate(&L, &ev);
         if (e != 0) {
             rc = eval_failed(&L, e, 0, err, errlen);
@@ -769,6 +809,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         for (int i = 0; i < m->eval.nmetrics; i++)
             fprintf(L.log, "  test_%s %.4f", m->eval.metric_name[i], ev.metric[i]);
         fputc('\n', L.log);
+        rc = metrics_line(&L, -1, step, NAN, &ev, rt_now() - eval_start, 0, 0, err, errlen);
         goto done;
     }
 
@@ -778,15 +819,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         goto done;
     if (c->chart_path && (rc = writable("cannot write the chart to", c->chart_path, err, errlen)) != 0)
         goto done;
-    /* --metrics -: the lines to standard output (the progress and the
-     * per-epoch lines go to the log, standard error) */
-    if (c->metrics_path && strcmp(c->metrics_path, "-") == 0)
-        L.metrics = stdout;
-    else if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
-        rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
-        goto done;
-    }
-    if (L.metrics && (rc = metrics_header(&L, step, total, err, errlen)) != 0)
+    if ((rc = open_metrics(&L, step, total, err, errlen)) != 0)
         goto done;
     if (c->chart_path && !(L.chart = rt_chart_new(c->chart_path, m->name, c->epochs ? "epoch" : "step",
                                                   m->eval.nmetrics, m->eval.metric_name))) {

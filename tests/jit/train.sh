@@ -95,6 +95,11 @@
 #                first evaluation (its temporary's name taken by a folder)
 #                names the user's path, exit 1, and that evaluation's
 #                checkpoint is written all the same
+#   evalopts     --eval --metrics appends the header and the evaluation's line
+#                (the checkpoint's step, the test loss printed, train_loss
+#                null); --save, --chart, --steps, --lr, --sample with --eval
+#                are a bad command line, exit 2, naming the option, and write
+#                nothing
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
 #                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
@@ -729,6 +734,33 @@ print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.st
         || { cat "$tmp/log"; echo "not the chart's error"; exit 1; }
     [ "$(step_of "$tmp/ck.safetensors")" = 1 ] || { echo "no checkpoint of step 1"; exit 1; }
     echo "savepaths: non-files refused, links written through, a failed chart keeps its checkpoint" ;;
+evalopts)
+    xor=$root/examples/xor.nn
+    "$nnc" --jit --data "$root/examples" --steps 5 --save "$tmp/ck.safetensors" "$xor" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval --metrics "$tmp/ev.jsonl" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/log" "$tmp/ev.jsonl"
+    /usr/bin/python3 -c '
+import json, sys
+header, *lines = [json.loads(l) for l in open(sys.argv[1])]
+printed = float(open(sys.argv[2]).read().split()[1])
+assert header["start_step"] == 5 and header["options"]["load"], header
+assert len(lines) == 1, lines
+l = lines[0]
+assert l["step"] == 5 and l["epoch"] is None and l["train_loss"] is None, l
+assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" || exit 1
+    bad() {  # bad MESSAGE ARGS...: nnc --jit --load ck --eval ARGS refused, exit 2
+        msg=$1; shift
+        "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval "$@" "$xor" >/dev/null 2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: $msg" ] || { cat "$tmp/log"; echo "$*: status $status"; exit 1; }
+    }
+    bad "--save goes with training; --eval trains nothing, so there is no checkpoint to write" --save "$tmp/x.safetensors"
+    bad "--chart goes with training; --eval evaluates once (--metrics writes its line)" --chart "$tmp/c.svg"
+    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --steps 9
+    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --lr 0.5
+    bad "give --eval or --sample, not both" --sample a
+    [ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/c.svg" ] || { echo "a refused run wrote a file"; exit 1; }
+    echo "evalopts: --eval's metrics line written; training options refused" ;;
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -367,6 +367,24 @@ static void test_entry_wrong_types(void)
                         "tensor 'w': data_offsets is not an array of two integers");
 }
 
+/* __metadata__ is an object of strings (the format's rule): a step written
+ * as the number 5 resumed from step 0 when other values were skipped. */
+static void test_metadata_not_strings(void)
+{
+    static const char w[] = "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}";
+    char h[256];
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"format\":\"pt\",\"nnc.step\":5},%s}", w);
+    expect_header_error(h, 4, "__metadata__ nnc.step is a number, not a string; the safetensors format's metadata "
+                              "values are strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"nnc.step\":{\"n\":\"5\"}},%s}", w);
+    expect_header_error(h, 4, "__metadata__ nnc.step is an object, not a string; the safetensors format's metadata "
+                              "values are strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":[\"nnc.step\",\"5\"],%s}", w);
+    expect_header_error(h, 4, "__metadata__ is an array; the safetensors format makes it an object of strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":null,%s}", w);
+    expect_header_error(h, 4, "__metadata__ is null; the safetensors format makes it an object of strings");
+}
+
 static void test_unknown_dtype(void)
 {
     expect_header_error("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
@@ -680,6 +698,7 @@ static const RtTestCase tests[] = {
     {"entry_not_object", test_entry_not_object},
     {"entry_missing_field", test_entry_missing_field},
     {"entry_wrong_types", test_entry_wrong_types},
+    {"metadata_not_strings", test_metadata_not_strings},
     {"unknown_dtype", test_unknown_dtype},
     {"bad_shape_entry", test_bad_shape_entry},
     {"offsets_out_of_order", test_offsets_out_of_order},

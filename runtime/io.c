@@ -1,6 +1,7 @@
 /* io.c — reading files whole, for the data loaders; where the runtime's
  * own files (checkpoints, charts) may be written. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +91,53 @@ char *rt_link_target(const char *path)
     return at;
 }
 
+int rt_replace_begin(RtReplace *r, const char *path)
+{
+    *r = (RtReplace){.fd = -1};
+    size_t len = 0;
+    if (!(r->target = rt_link_target(path)) || !(r->tmp = rt_malloc((len = strlen(r->target) + 48)))) {
+        free(r->target);
+        errno = ENOMEM;
+        return -1;
+    }
+    /* O_EXCL: a name that exists (a file, a link planted there) is never
+     * opened, only a new file made; 0644 less the umask, as any new file */
+    static unsigned tries;
+    for (int n = 0; n < 100; n++) {
+        unsigned salt = __atomic_add_fetch(&tries, 1, __ATOMIC_RELAXED) * 2654435761u ^ (unsigned)(rt_now() * 1e9);
+        snprintf(r->tmp, len, "%s.tmp-%d-%08x", r->target, (int)getpid(), salt);
+        if ((r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0 || errno != EEXIST)
+            break;
+    }
+    if (r->fd < 0) {
+        int saved = errno;
+        free(r->target), free(r->tmp);
+        *r = (RtReplace){.fd = -1};
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int rt_replace_end(RtReplace *r, int ok)
+{
+    int saved = ok ? 0 : errno;
+    if (r->fd >= 0) {
+        if (ok && fsync(r->fd) != 0)
+            saved = errno, ok = 0;
+        if (close(r->fd) != 0 && ok)
+            saved = errno, ok = 0;
+    }
+    if (ok && rename(r->tmp, r->target) != 0)
+        saved = errno, ok = 0;
+    if (!ok)
+        unlink(r->tmp);
+    free(r->target), free(r->tmp);
+    *r = (RtReplace){.fd = -1};
+    errno = saved;
+    return ok ? 0 : -1;
+}
+
 /* What a file of this mode is, for a message. */
 static const char *file_kind(mode_t mode)
 {
@@ -100,7 +148,15 @@ static const char *file_kind(mode_t mode)
 int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))   /* (stat follows links) */
+    if (stat(path, &st) != 0) {   /* (stat follows links) */
+        /* missing is fine (a dangling link too: its target is made); a
+         * link loop (ELOOP) or an unreadable folder is not: a loop's first
+         * link would be replaced by the file */
+        if (errno == ENOENT)
+            return 0;
+        return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode))
         return rt_fail(1, err, errlen, "%s '%s': it is %s, not a regular file", cannot, path, file_kind(st.st_mode));
     return 0;
 }

@@ -119,47 +119,22 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
         return -1;
     }
 
-    /* Atomic: write beside the target, flush to disk, then rename over it.
-     * The target of a link: renamed over the link, the temporary would make
-     * it a file and leave what it pointed to stale. */
-    char *target = rt_link_target(path);
-    size_t plen = target ? strlen(target) : 0;
-    char *tmp = target ? rt_malloc(plen + 16) : NULL;
-    if (!tmp) {
-        free(h.p);
-        free(target);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    /* Atomic: a temporary beside the file (a link's target: the link stays
+     * a link), flushed to disk, then renamed over it (rt_replace_begin). */
+    RtReplace r;
+    int bad = rt_replace_begin(&r, path) != 0;
+    if (!bad) {
+        unsigned char len[8];
+        for (int i = 0; i < 8; i++)
+            len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
+        int ok = !write_all(r.fd, len, 8) && !write_all(r.fd, h.p, h.n);
+        for (int i = 0; i < n && ok; i++)
+            ok = !write_all(r.fd, t[i].data, t[i].bytes);
+        bad = rt_replace_end(&r, ok) != 0;
     }
-    snprintf(tmp, plen + 16, "%s.tmp%d", target, (int)getpid() % 100000);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));   /* the user's name, not ours */
-        free(h.p);
-        free(tmp);
-        free(target);
-        return -1;
-    }
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-    int bad = write_all(fd, len, 8) || write_all(fd, h.p, h.n);
-    for (int i = 0; i < n && !bad; i++)
-        bad = write_all(fd, t[i].data, t[i].bytes);
-    bad = bad || fsync(fd) != 0;
-    int saved = errno;
-    bad = close(fd) != 0 || bad;
-    if (!bad && rename(tmp, target) != 0) {
-        saved = errno;
-        bad = 1;
-    }
-    if (bad) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved ? saved : EIO));
-        unlink(tmp);
-    }
+    if (bad)   /* the user's name, not the temporary's */
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
     free(h.p);
-    free(tmp);
-    free(target);
     return bad ? -1 : 0;
 }
 

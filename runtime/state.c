@@ -93,7 +93,9 @@ static int64_t first_nonfinite(const void *t, RtDtype dtype, int64_t n)
     return -1;
 }
 
-const RtTensorSpec *rt_state_nonfinite(const RtModel *m, uint8_t *const slab[5], double *bad)
+/* 0 when every parameter and optimizer-state value is finite, else
+ * RT_SAVE_NONFINITE naming the first tensor that is not (rt_state_save). */
+static int all_finite(const RtModel *m, uint8_t *const slab[5], char *err, size_t errlen)
 {
     for (int pass = 0; pass < 2; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
@@ -102,12 +104,13 @@ const RtTensorSpec *rt_state_nonfinite(const RtModel *m, uint8_t *const slab[5],
             const void *t = rt_at(m, slab, &list[i], 0);
             int64_t e = first_nonfinite(t, list[i].dtype, rt_elems(&list[i], 1));
             if (e >= 0) {
-                *bad = rt_get(t, list[i].dtype, e);
-                return &list[i];
+                double bad = rt_get(t, list[i].dtype, e);
+                return rt_fail(RT_SAVE_NONFINITE, err, errlen, "%s '%s' holds %s", pass ? "optimizer state" : "parameter",
+                               list[i].name, isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
             }
         }
     }
-    return NULL;
+    return 0;
 }
 
 static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_F32 ? "F32" : "I32"; }
@@ -120,6 +123,9 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
 int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
                       size_t errlen)
 {
+    int rc = all_finite(m, slab, err, errlen);
+    if (rc != 0)
+        return rc;
     int n = m->nparams + m->nstate;
     RtTensor *t = rt_calloc((size_t)n + 1, sizeof *t);
     if (!t)
@@ -152,8 +158,8 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
         meta[2 * nmeta] = RT_META_TOKENIZER, meta[2 * nmeta + 1] = "bpe", nmeta++;
     if (bpe)
         meta[2 * nmeta] = RT_META_BPE_MERGES, meta[2 * nmeta + 1] = merges, nmeta++;
-    int rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
-                            : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
+    rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
+                        : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
     free(merges);
     free(t);
     return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
@@ -410,10 +416,16 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count; i++) {
             const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
+            void *dst = rt_at(m, slab, &list[i], 0);
             if (pass && step_text && strcmp(list[i].name, "step") == 0)
-                rt_set(rt_at(m, slab, &list[i], 0), list[i].dtype, 0, step);
+                rt_set(dst, list[i].dtype, 0, step);
             else if (t)
-                memcpy(rt_at(m, slab, &list[i], 0), t->data, t->bytes);
+                memcpy(dst, t->data, t->bytes);
+            else if (pass && strcmp(list[i].name, "step") == 0)
+                rt_set(dst, list[i].dtype, 0, 0);  /* no step in the file: the run starts at 0 */
+            else if (pass && optimizer_state(&list[i]))  /* none of the optimizer's state in the file */
+                for (int64_t e = 0; e < rt_elems(&list[i], 1); e++)
+                    rt_set(dst, list[i].dtype, e, 0);
         }
     }
     if (rc == 0 && converted && ck.converted)

@@ -112,14 +112,12 @@ static int writable(const char *cannot, const char *path, char *err, size_t errl
  * resumed run could not recover from it and it would replace a good one. */
 static int save(Loop *L, int64_t step, const char *path, char *err, size_t errlen)
 {
-    const RtModel *m = L->m;
-    double bad;
-    const RtTensorSpec *t = rt_state_nonfinite(m, L->slab, &bad);
-    if (t)
-        return rt_fail(1, err, errlen, "step %lld: %s '%s' holds %s after the update; stopping (the last checkpoint written "
-                       "is kept)", (long long)step, t >= m->params && t < m->params + m->nparams ? "parameter" : "optimizer state",
-                       t->name, isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
-    return rt_state_save_bpe(m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
+    char why[1024];
+    int rc = rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, why, sizeof why);
+    if (rc == RT_SAVE_NONFINITE)
+        return rt_fail(1, err, errlen, "step %lld: %s after the update; stopping (the last checkpoint written is kept)",
+                       (long long)step, why);
+    return rc ? rt_fail(1, err, errlen, "%s", why) : 0;
 }
 
 /* Training from a checkpoint whose optimizer state is not taken (resumed:
@@ -132,8 +130,8 @@ static void load_note(Loop *L, int resumed)
         fprintf(L->log, "%s: note: no optimizer state in the file (parameters only); the optimizer starts from zero "
                         "state, so the run does not resume exactly\n", path);
     if (resumed & RT_LOAD_OTHER_STATE)
-        fprintf(L->log, "%s: note: the optimizer state in the file is another optimizer's; model '%s' trains with its own, "
-                        "which starts from zero state\n", path, L->m->name);
+        fprintf(L->log, "%s: note: the optimizer state in the file is another optimizer's; model '%s' does not use it\n",
+                path, L->m->name);
 }
 
 /* ---- batches ------------------------------------------------------------------------ */
@@ -785,9 +783,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     const RtTensorSpec *step_t = rt_find_state(m, "step"), *total_t = rt_find_state(m, "total_steps");
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
-    int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;
-    if (!(resumed & RT_LOAD_RESUMED) && step_t)
-        rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
+    int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;  /* 0 unless loaded */
 
     if (c->sample) {
         rc = sample(&L, err, errlen);

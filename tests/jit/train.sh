@@ -693,8 +693,7 @@ zero state, so the run does not resume exactly"
     run 0 --eval --load "$tmp/params.safetensors" "$tmp/adam.nn"
     ! grep -q note "$tmp/log" || { cat "$tmp/log"; echo "--eval noted the optimizer"; exit 1; }
     run 0 --steps 7 --load "$tmp/ck.safetensors" "$root/examples/xor.nn"
-    said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' trains with \
-its own, which starts from zero state"
+    said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' does not use it"
     echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
 savepaths)
     xor=$root/examples/xor.nn
@@ -727,10 +726,17 @@ print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.st
     [ -L "$tmp/link.safetensors" ] && [ -L "$tmp/sub/up.safetensors" ] || { echo "a link was replaced by a file"; exit 1; }
     [ "$(step_of "$tmp/real.safetensors")" = 8 ] || { echo "the target holds step $(step_of "$tmp/real.safetensors"), not 8"; exit 1; }
     [ -z "$(find "$tmp" -name '*.tmp*')" ] || { ls -R "$tmp"; echo "a temporary was left"; exit 1; }
-    # the chart's temporary cannot be made: the error names c.svg, and the checkpoint of step 1 is there
-    mkdir "$tmp/c.svg.tmp"
-    run 1 --steps 3 --save "$tmp/ck.safetensors" --chart "$tmp/c.svg"
-    [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/c.svg': Is a directory" ] \
+    # a loop of links is refused, not replaced by a file
+    ln -s la "$tmp/lb" && ln -s lb "$tmp/la" || exit 1
+    run 1 --save "$tmp/la"
+    only "nnc: error: cannot save to '$tmp/la': Too many levels of symbolic links"
+    [ -L "$tmp/la" ] && [ -L "$tmp/lb" ] || { echo "a link of the loop was replaced"; exit 1; }
+    # the chart's temporary cannot be made (a name of 244 bytes is a file's,
+    # with the temporary's suffix it is past NAME_MAX): the error names the
+    # chart, and the checkpoint of step 1 is there
+    long=$(printf 'c%.0s' $(seq 240)).svg
+    run 1 --steps 3 --save "$tmp/ck.safetensors" --chart "$tmp/$long"
+    [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/$long': File name too long" ] \
         || { cat "$tmp/log"; echo "not the chart's error"; exit 1; }
     [ "$(step_of "$tmp/ck.safetensors")" = 1 ] || { echo "no checkpoint of step 1"; exit 1; }
     echo "savepaths: non-files refused, links written through, a failed chart keeps its checkpoint" ;;

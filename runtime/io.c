@@ -104,7 +104,7 @@ int rt_replace_begin(RtReplace *r, const char *path)
      * opened, only a new file made; 0644 less the umask, as any new file */
     static unsigned tries;
     for (int n = 0; n < 100; n++) {
-        unsigned salt = __atomic_add_fetch(&tries, 1, __ATOMIC_RELAXED) * 2654435761u ^ (unsigned)(rt_now() * 1e9);
+        unsigned salt = __atomic_add_fetch(&tries, 1, __ATOMIC_RELAXED) * 2654435761u ^ (unsigned)(uint64_t)(rt_now() * 1e9);
         snprintf(r->tmp, len, "%s.tmp-%d-%08x", r->target, (int)getpid(), salt);
         if ((r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0 || errno != EEXIST)
             break;

@@ -543,6 +543,9 @@ int main(int argc, char **argv)
     const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
+    const char *eval_rule = rt_eval_options_rule(o.jit.eval_only, o.jit.save, o.jit.chart, compiled_in, o.jit.sample);
+    if (eval_rule)
+        return usage_error("%s", eval_rule);
     if (training_options && o.action != ACT_JIT)
         return usage_error("%s", "--threads, --data, --save, --load, --eval, --metrics, --chart and --sample go with --jit, "
                                  "or with the trainer nnc writes");

@@ -30,7 +30,7 @@ enum { MAX_SERIES = 2 + 8 };
 _Static_assert(MAX_SERIES == 2 + MAX_METRICS, "a chart has a line per metric");
 
 struct RtChart {
-    char   *path, *tmp;
+    char   *path;                          /* the user's (rt_replace_begin writes through its links) */
     char    title[160], xlabel[16];
     int     nseries;                       /* train_loss, test_loss, then the metrics */
     char    name[MAX_SERIES][72];
@@ -49,12 +49,11 @@ RtChart *rt_chart_new(const char *path, const char *model, const char *xlabel, i
 {
     RtChart *c = rt_calloc(1, sizeof *c);
     size_t len = strlen(path);
-    if (!c || !(c->path = rt_malloc(len + 1)) || !(c->tmp = rt_malloc(len + 8))) {
+    if (!c || !(c->path = rt_malloc(len + 1))) {
         rt_chart_free(c);
         return NULL;
     }
     memcpy(c->path, path, len + 1);
-    snprintf(c->tmp, len + 8, "%s.tmp", path);
     snprintf(c->title, sizeof c->title, "%s", model);
     snprintf(c->xlabel, sizeof c->xlabel, "%s", xlabel);
     if (nmetrics > MAX_METRICS)
@@ -72,7 +71,6 @@ void rt_chart_free(RtChart *c)
     if (!c)
         return;
     free(c->path);
-    free(c->tmp);
     free(c->x);
     for (int s = 0; s < MAX_SERIES; s++)
         free(c->y[s]);
@@ -243,19 +241,21 @@ int rt_chart_flush(RtChart *c, char *err, size_t errlen)
     c->drawn = c->n;
     c->drawn_at = rt_now();
     /* the whole picture, then rename: a reader never sees half of one */
-    FILE *f = fopen(c->tmp, "w");
-    if (!f)
-        return rt_fail(1, err, errlen, "cannot write the chart to '%s': %s", c->tmp, strerror(errno));
-    int bad = draw(c, f);
+    RtReplace r;
+    FILE *f = NULL;
+    if (rt_replace_begin(&r, c->path) != 0 || !(f = fdopen(r.fd, "w"))) {
+        if (r.fd >= 0)
+            rt_replace_end(&r, 0);
+        /* the user's path in messages: the temporary is ours */
+        return rt_fail(1, err, errlen, "cannot write the chart to '%s': %s", c->path, strerror(errno));
+    }
+    int ok = draw(c, f) == 0 && fflush(f) == 0 && fsync(r.fd) == 0;
     int saved = errno;
-    if (fclose(f) != 0 || bad) {
-        unlink(c->tmp);
-        return rt_fail(1, err, errlen, "cannot write the chart to '%s': %s", c->tmp, strerror(saved ? saved : EIO));
-    }
-    if (rename(c->tmp, c->path) != 0) {
-        saved = errno;
-        unlink(c->tmp);
-        return rt_fail(1, err, errlen, "cannot write the chart to '%s': %s", c->path, strerror(saved));
-    }
+    if (fclose(f) != 0 && ok)   /* the stream's descriptor is r.fd: closed */
+        ok = 0, saved = errno;
+    r.fd = -1;
+    errno = saved;
+    if (rt_replace_end(&r, ok) != 0)
+        return rt_fail(1, err, errlen, "cannot write the chart to '%s': %s", c->path, strerror(errno ? errno : EIO));
     return 0;
 }

@@ -193,7 +193,11 @@ int rt_instance_save(const RtInstance *x, const char *path)
         return -1;
     if (!path)
         return fail(x, "save: the path is a null pointer");
-    return rt_state_save_bpe(x->m, x->slab, x->bpe, path, x->err, ERR_LEN);
+    char why[ERR_LEN];
+    int rc = rt_state_save_bpe(x->m, x->slab, x->bpe, path, why, sizeof why);
+    if (rc == RT_SAVE_NONFINITE)
+        return fail(x, "save: %s; nothing written ('%s' is left as it was)", why, path);
+    return rc ? fail(x, "%s", why) : 0;
 }
 
 /* The input and activation slabs, regrown for batches of up to `batch`

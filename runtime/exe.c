@@ -102,7 +102,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     const char *prog = base_name(argv[0]);
     RtRecipe r = *recipe;
     RtRunOptions o = {.seed = -1, .prog = prog};
-    int c;
+    int c, lr_given = 0;   /* --lr given (the compiled-in rate, or it was refused) */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         int64_t n = 0;
@@ -131,7 +131,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_LR:
             if (parse_real(optarg, &x))
                 bad = "--lr wants a positive number";
-            else if (x != recipe->lr) {
+            else if ((lr_given = 1) && x != recipe->lr) {
                 fprintf(stderr, "%s: error: --lr %s: the learning rate is compiled in (%g); recompile with nnc --lr %s\n",
                         prog, optarg, recipe->lr, optarg);
                 return 2;
@@ -166,6 +166,8 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         return 2;
     }
     const char *rule = rt_sample_options_rule(o.sample, o.length, o.temperature, o.no_kv_cache);
+    if (!rule)   /* (--lr is compiled in: one that differs was refused above) */
+        rule = rt_eval_options_rule(o.eval_only, o.save, o.chart, o.epochs || o.steps || lr_given, o.sample);
     if (rule) {
         fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;

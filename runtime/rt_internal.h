@@ -24,6 +24,33 @@ static inline double rt_now(void)
  * NUL excluded) in *len.  Returns 0, or -1 with a reason naming path. */
 int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 
+/* The file a write to path replaces: path, or for a symbolic link (a chain
+ * of them) the file it ends at, so that an atomic write (a temporary beside
+ * that file, then rename) updates the target and leaves the link a link.
+ * The caller frees it; NULL when out of memory. */
+char *rt_link_target(const char *path);
+
+/* An atomic replacement of a file: rt_replace_begin makes a new temporary
+ * beside path's target (rt_link_target), under a name of its own and
+ * O_EXCL, so that nothing already there (a link planted at a predictable
+ * name) is written through, mode 0644 less the umask; the caller writes fd,
+ * then rt_replace_end flushes it to disk, closes it (unless fd is -1: a
+ * FILE over it the caller synced and closed) and renames it over the
+ * target (ok) or removes it (!ok, or a failure: then errno says why).
+ * 0, or -1 with errno set (the temporary gone). */
+typedef struct RtReplace {
+    char *target, *tmp;
+    int   fd;
+} RtReplace;
+int rt_replace_begin(RtReplace *r, const char *path);
+int rt_replace_end(RtReplace *r, int ok);
+
+/* What the runtime's files (checkpoints, charts) may replace: a path that
+ * does not exist yet, or a regular file (through links).  Before training, so
+ * that "--save runs/" or "--chart /dev/null" fail at once: 0, or 1 with
+ * "CANNOT 'path': it is a directory, not a regular file". */
+int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
+
 /* The runtime's allocations (alloc.c): malloc and friends, except that
  * NNC_FAIL_ALLOC=N makes the Nth of the process fail, for fault-injection
  * tests; rt_alloc_injected() says whether that happened. */
@@ -202,8 +229,20 @@ void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);
 const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
 
 /* Parameters and optimizer state to a checkpoint, and back.  Loading needs
- * every parameter with its shape; the state and step are taken when there
- * (*resumed says so).  Return 0, or -1 with a reason naming the tensor. */
+ * every parameter with its shape, and no tensor the model does not have; the
+ * state and step are taken when there, the optimizer's state all or none.
+ * *resumed: RT_LOAD_* flags.  Return 0, or -1 with a reason naming the tensor. */
+enum {
+    RT_LOAD_RESUMED     = 1,  /* the step or the optimizer's state was taken */
+    RT_LOAD_NO_STATE    = 2,  /* the optimizer has state and the file none of it (parameters only): it starts from zero */
+    RT_LOAD_OTHER_STATE = 4,  /* the file has only another optimizer's state (Adam's, for SGD): not taken */
+};
+/* Saving refuses parameters or optimizer state holding NaN or inf (a
+ * step's update can make them so while the loss it computed before was
+ * finite): nothing is written, the file stays as it was, and the return is
+ * RT_SAVE_NONFINITE with err "parameter 'x' holds nan" (or "optimizer state
+ * '...'", "inf", "-inf"), for the caller to say when; any other failure -1. */
+enum { RT_SAVE_NONFINITE = -2 };
 int  rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen);
 int  rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err,
                    size_t errlen);

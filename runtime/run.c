@@ -114,6 +114,21 @@ const char *rt_sample_options_rule(const char *sample, int64_t length, double te
     return NULL;
 }
 
+const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample)
+{
+    if (!eval_only)
+        return NULL;
+    if (sample)
+        return "give --eval or --sample, not both";
+    if (save)
+        return "--save goes with training; --eval trains nothing, so there is no checkpoint to write";
+    if (chart)
+        return "--chart goes with training; --eval evaluates once (--metrics writes its line)";
+    if (trains)
+        return "--epochs, --steps and --lr go with training; --eval trains nothing";
+    return NULL;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;

@@ -119,41 +119,22 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
         return -1;
     }
 
-    /* Atomic: write beside the target, flush to disk, then rename over it. */
-    size_t plen = strlen(path);
-    char *tmp = rt_malloc(plen + 16);
-    if (!tmp) {
-        free(h.p);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    /* Atomic: a temporary beside the file (a link's target: the link stays
+     * a link), flushed to disk, then renamed over it (rt_replace_begin). */
+    RtReplace r;
+    int bad = rt_replace_begin(&r, path) != 0;
+    if (!bad) {
+        unsigned char len[8];
+        for (int i = 0; i < 8; i++)
+            len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
+        int ok = !write_all(r.fd, len, 8) && !write_all(r.fd, h.p, h.n);
+        for (int i = 0; i < n && ok; i++)
+            ok = !write_all(r.fd, t[i].data, t[i].bytes);
+        bad = rt_replace_end(&r, ok) != 0;
     }
-    snprintf(tmp, plen + 16, "%s.tmp%d", path, (int)getpid() % 100000);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));   /* the user's name, not ours */
-        free(h.p);
-        free(tmp);
-        return -1;
-    }
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-    int bad = write_all(fd, len, 8) || write_all(fd, h.p, h.n);
-    for (int i = 0; i < n && !bad; i++)
-        bad = write_all(fd, t[i].data, t[i].bytes);
-    bad = bad || fsync(fd) != 0;
-    int saved = errno;
-    bad = close(fd) != 0 || bad;
-    if (!bad && rename(tmp, path) != 0) {
-        saved = errno;
-        bad = 1;
-    }
-    if (bad) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved ? saved : EIO));
-        unlink(tmp);
-    }
+    if (bad)   /* the user's name, not the temporary's */
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
     free(h.p);
-    free(tmp);
     return bad ? -1 : 0;
 }
 
@@ -417,20 +398,41 @@ static char *copy_string(const char *s)
     return d ? memcpy(d, s, n) : NULL;
 }
 
-/* The string pairs of "__metadata__" into out->meta (other values are
- * skipped: the format says strings, and nothing of nnc's is elsewhere). */
+/* A JSON value's kind, for a message. */
+static const char *json_kind(RtJsonKind k)
+{
+    switch (k) {
+    case RT_JSON_NULL: return "null";
+    case RT_JSON_BOOL: return "a boolean";
+    case RT_JSON_NUMBER: return "a number";
+    case RT_JSON_STRING: return "a string";
+    case RT_JSON_ARRAY: return "an array";
+    case RT_JSON_OBJECT: return "an object";
+    }
+    return "a value";
+}
+
+/* The string pairs of "__metadata__" into out->meta.  The format makes it
+ * an object of strings (the safetensors library refuses anything else):
+ * another value is refused by name, rather than skipped, since a step
+ * written as the number 5 would resume silently from step 0. */
 static int keep_meta(const char *path, const RtJsonDoc *doc, RtCheckpoint *out, char *err, size_t errlen)
 {
     const RtJson *m = rt_json_get(doc, &doc->v[0], "__metadata__");
-    if (!m || m->kind != RT_JSON_OBJECT || m->count == 0)
+    if (m && m->kind != RT_JSON_OBJECT)
+        return rt_fail(-1, err, errlen, "%s: __metadata__ is %s; the safetensors format makes it an object of strings", path,
+                       json_kind(m->kind));
+    if (!m || m->count == 0)
         return 0;
+    for (int c = m->first; c >= 0; c = doc->v[c].next)
+        if (doc->v[c].kind != RT_JSON_STRING)
+            return rt_fail(-1, err, errlen, "%s: __metadata__ %s is %s, not a string; the safetensors format's metadata "
+                           "values are strings", path, doc->v[c].key, json_kind(doc->v[c].kind));
     out->meta = rt_calloc(2 * (size_t)m->count, sizeof *out->meta);
     if (!out->meta)
         return rt_fail(-1, err, errlen, "%s: out of memory", path);
     for (int c = m->first; c >= 0; c = doc->v[c].next) {
         const RtJson *v = &doc->v[c];
-        if (v->kind != RT_JSON_STRING)
-            continue;
         int k = 2 * out->nmeta;
         out->meta[k] = copy_string(v->key);
         out->meta[k + 1] = copy_string(v->str);

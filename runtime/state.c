@@ -2,6 +2,7 @@
  * for, parameters as torch.nn starts them, and checkpoints of parameters
  * and optimizer state.  The training loop and embedded libraries share it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,37 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name)
     return NULL;
 }
 
+/* The first of t's n values that is not finite, or -1. */
+static int64_t first_nonfinite(const void *t, RtDtype dtype, int64_t n)
+{
+    if (dtype == RT_I32)
+        return -1;
+    for (int64_t e = 0; e < n; e++)   /* typed loops: a GPT's millions of values at each save */
+        if (dtype == RT_F32 ? !isfinite(((const float *)t)[e]) : !isfinite(((const double *)t)[e]))
+            return e;
+    return -1;
+}
+
+/* 0 when every parameter and optimizer-state value is finite, else
+ * RT_SAVE_NONFINITE naming the first tensor that is not (rt_state_save). */
+static int all_finite(const RtModel *m, uint8_t *const slab[5], char *err, size_t errlen)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const RtTensorSpec *list = pass ? m->state : m->params;
+        int count = pass ? m->nstate : m->nparams;
+        for (int i = 0; i < count; i++) {
+            const void *t = rt_at(m, slab, &list[i], 0);
+            int64_t e = first_nonfinite(t, list[i].dtype, rt_elems(&list[i], 1));
+            if (e >= 0) {
+                double bad = rt_get(t, list[i].dtype, e);
+                return rt_fail(RT_SAVE_NONFINITE, err, errlen, "%s '%s' holds %s", pass ? "optimizer state" : "parameter",
+                               list[i].name, isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
+            }
+        }
+    }
+    return 0;
+}
+
 static const char *dtype_name(RtDtype d) { return d == RT_F64 ? "F64" : d == RT_F32 ? "F32" : "I32"; }
 
 int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, char *err, size_t errlen)
@@ -91,6 +123,9 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
 int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
                       size_t errlen)
 {
+    int rc = all_finite(m, slab, err, errlen);
+    if (rc != 0)
+        return rc;
     int n = m->nparams + m->nstate;
     RtTensor *t = rt_calloc((size_t)n + 1, sizeof *t);
     if (!t)
@@ -123,8 +158,8 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
         meta[2 * nmeta] = RT_META_TOKENIZER, meta[2 * nmeta + 1] = "bpe", nmeta++;
     if (bpe)
         meta[2 * nmeta] = RT_META_BPE_MERGES, meta[2 * nmeta + 1] = merges, nmeta++;
-    int rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
-                            : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
+    rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
+                        : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
     free(merges);
     free(t);
     return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
@@ -207,18 +242,96 @@ static int meta_step(const char *text, const char *path, double *step, char *err
     return 0;
 }
 
+/* Whether name is a parameter of m. */
+static int is_param(const RtModel *m, const char *name)
+{
+    for (int i = 0; i < m->nparams; i++)
+        if (strcmp(m->params[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether name is optimizer state for one of m's parameters under another
+ * optimizer's name, "optimizer.P.KIND" with P a parameter (rt_state_save
+ * and compiler/ir/optim.c name state so): an Adam checkpoint loaded into an
+ * SGD model to fine-tune it. */
+static int other_optimizer_state(const RtModel *m, const char *name)
+{
+    static const char prefix[] = "optimizer.";
+    const char *kind = strrchr(name, '.');
+    size_t n = sizeof prefix - 1;
+    if (strncmp(name, prefix, n) != 0 || !kind || kind <= name + n)
+        return 0;
+    char param[256];
+    snprintf(param, sizeof param, "%.*s", (int)(kind - name - n), name + n);
+    return is_param(m, param);
+}
+
+/* The tensors of ck that m has no place for: refused, naming the first and
+ * the count, unless they are another optimizer's state of m's parameters
+ * (*other: how many such).  A checkpoint of a larger model would otherwise
+ * load silently into a smaller one and be replaced at its next save by one
+ * with fewer tensors.  "step" and "total_steps" are the run's, never
+ * extra.  0, or -1 with why. */
+static int check_extra(const RtModel *m, const RtCheckpoint *ck, const char *path, int *other, char *err, size_t errlen)
+{
+    int extra = 0;
+    const char *first = NULL;
+    *other = 0;
+    for (int i = 0; i < ck->n; i++) {
+        const char *name = ck->t[i].name;
+        if (is_param(m, name) || rt_find_state(m, name) || strcmp(name, "step") == 0 || strcmp(name, "total_steps") == 0)
+            continue;
+        if (other_optimizer_state(m, name))
+            ++*other;
+        else if (extra++ == 0)
+            first = name;
+    }
+    if (extra)
+        return rt_fail(-1, err, errlen, "%s: %d tensor%s that model '%s' does not have, the first '%s'; is it a checkpoint "
+                       "of model '%s'?", path, extra, extra == 1 ? "" : "s", m->name, first, m->name);
+    return 0;
+}
+
+/* What check_state found of the model's state in a checkpoint. */
+typedef struct Found {
+    int state;          /* the state's tensors found, the step included (nnc.step counts as one) */
+    int optimizer;      /* of them, the optimizer's: all but step and total_steps */
+    int other;          /* another optimizer's state tensors (check_extra), not taken */
+} Found;
+
+/* Whether the state tensor s is the optimizer's (Adam's moments, the
+ * momentum buffer), not the run's step counters. */
+static int optimizer_state(const RtTensorSpec *s)
+{
+    return strcmp(s->name, "step") != 0 && strcmp(s->name, "total_steps") != 0;
+}
+
+/* Whether m's optimizer keeps state of its own (Adam, momentum). */
+static int has_optimizer_state(const RtModel *m)
+{
+    for (int i = 0; i < m->nstate; i++)
+        if (optimizer_state(&m->state[i]))
+            return 1;
+    return 0;
+}
+
 /* Everything --load checks before it changes anything: every parameter in
  * ck with the model's shape and a dtype that converts to the model's (ck's
  * tensors converted on the way), the state's tensors that are there too, and
- * the step.  *step: the step of __metadata__ (0 without); *found_state: the
- * state's tensors found.  A header read without the data (its tensors' data
- * NULL) gets every check but the values of a 'step' tensor.  0, or -1 with why. */
-static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, double *step, int *found_state, char *err,
+ * the step; the optimizer's state all there or none of it (a part would
+ * resume with the rest zero, silently wrong); and no tensor the model has
+ * no place for (check_extra).  *step: the step of __metadata__ (0
+ * without).  A header read without the data (its tensors' data NULL) gets
+ * every check but the values of a 'step' tensor.  0, or -1 with why. */
+static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, double *step, Found *found, char *err,
                        size_t errlen)
 {
     const char *step_text = rt_checkpoint_meta(ck, RT_META_STEP);
+    const char *missing = NULL;   /* the first of the optimizer's state tensors not in ck */
+    int optimizer = 0;            /* the model's optimizer state tensors */
     *step = 0;
-    *found_state = 0;
+    *found = (Found){0};
     int rc = step_text && rt_find_state(m, "step") ? meta_step(step_text, path, step, err, errlen) : 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
@@ -226,14 +339,17 @@ static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, dou
         for (int i = 0; i < count && rc == 0; i++) {
             const RtTensorSpec *s = &list[i];
             if (pass && step_text && strcmp(s->name, "step") == 0) {
-                ++*found_state;
+                found->state++;
                 continue;
             }
+            optimizer += pass && optimizer_state(s);
             const RtTensor *t = rt_checkpoint_find(ck, s->name);
             if (!t) {
                 if (!pass)
                     rc = rt_fail(-1, err, errlen, "%s: no tensor '%s'; is it a checkpoint of model '%s'?", path, s->name,
                               m->name);
+                else if (optimizer_state(s) && !missing)
+                    missing = s->name;
                 continue;
             }
             int same = t->rank == s->rank;
@@ -257,10 +373,15 @@ static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, dou
                     rc = rt_fail(-1, err, errlen, "%s: tensor 'step' holds %g; a step is a whole number from 0 to %.0f",
                                  path, v, STEP_MAX);
             }
-            *found_state += pass;
+            found->state += pass;
+            found->optimizer += pass && optimizer_state(s);
         }
     }
-    return rc;
+    if (rc == 0 && missing && found->optimizer > 0)
+        rc = rt_fail(-1, err, errlen, "%s: no tensor '%s': the file has %d of the optimizer's %d state tensors; resuming "
+                     "needs all of them (or none, to start the optimizer from zero)", path, missing, found->optimizer,
+                     optimizer);
+    return rc ? rc : check_extra(m, ck, path, &found->other, err, errlen);
 }
 
 int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
@@ -270,8 +391,8 @@ int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
     if (rt_safetensors_read_header(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
     double step;
-    int found_state;
-    int rc = check_state(m, &ck, path, &step, &found_state, err, errlen);
+    Found found;
+    int rc = check_state(m, &ck, path, &step, &found, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
 }
@@ -288,22 +409,32 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
      * anything changes: a refused file leaves the instance as it was. */
     const char *step_text = rt_checkpoint_meta(&ck, RT_META_STEP);
     double step;
-    int found_state;
-    int rc = check_state(m, &ck, path, &step, &found_state, err, errlen);
+    Found found;
+    int rc = check_state(m, &ck, path, &step, &found, err, errlen);
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count; i++) {
             const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
+            void *dst = rt_at(m, slab, &list[i], 0);
             if (pass && step_text && strcmp(list[i].name, "step") == 0)
-                rt_set(rt_at(m, slab, &list[i], 0), list[i].dtype, 0, step);
+                rt_set(dst, list[i].dtype, 0, step);
             else if (t)
-                memcpy(rt_at(m, slab, &list[i], 0), t->data, t->bytes);
+                memcpy(dst, t->data, t->bytes);
+            else if (pass && strcmp(list[i].name, "step") == 0)
+                rt_set(dst, list[i].dtype, 0, 0);  /* no step in the file: the run starts at 0 */
+            else if (pass && optimizer_state(&list[i]))  /* none of the optimizer's state in the file */
+                for (int64_t e = 0; e < rt_elems(&list[i], 1); e++)
+                    rt_set(dst, list[i].dtype, e, 0);
         }
     }
     if (rc == 0 && converted && ck.converted)
         *converted = ck.converted, ck.converted = NULL;
     rt_checkpoint_free(&ck);
-    *resumed = found_state > 0;
+    /* the optimizer starts from zero state: the file has none of its state,
+     * or only another optimizer's */
+    int fresh = rc == 0 && found.optimizer == 0;
+    *resumed = (found.state > 0 ? RT_LOAD_RESUMED : 0) | (fresh && !found.other && has_optimizer_state(m) ? RT_LOAD_NO_STATE : 0)
+             | (fresh && found.other ? RT_LOAD_OTHER_STATE : 0);
     return rc;
 }

@@ -77,21 +77,61 @@ static int agree(Loop *L, int rc, char *err, size_t errlen)
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
 
-/* 0 if the folder of path exists and may be written, else 1 with why
- * ("cannot save to 'x/ck.safetensors': No such file or directory"). */
-static int writable_folder(const char *cannot, const char *path, char *err, size_t errlen)
+/* 0 if the folder of file exists and may be written, else 1 with why
+ * naming the user's path ("cannot save to 'x/ck.safetensors': No such file
+ * or directory"). */
+static int writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen)
 {
-    const char *slash = strrchr(path, '/');
+    const char *slash = strrchr(file, '/');
     char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
     if (access(dir, W_OK) != 0)
         return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
     return 0;
 }
 
-static int save(Loop *L, const char *path, char *err, size_t errlen)
+/* 0 if a checkpoint or chart may be written to path: it is a regular file
+ * or none yet, and the folder it goes in (a link's target's: the write goes
+ * through links) takes files; else 1 with why.  Before training, so that a
+ * run does not train for an hour and then fail to write. */
+static int writable(const char *cannot, const char *path, char *err, size_t errlen)
 {
-    return rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, err, errlen) ? 1 : 0;
+    char *target = rt_link_target(path);
+    if (!target)
+        return rt_fail(1, err, errlen, "out of memory");
+    int rc = rt_replaceable(cannot, path, err, errlen);
+    if (rc == 0)
+        rc = writable_folder(cannot, path, target, err, errlen);
+    free(target);
+    return rc;
+}
+
+/* The checkpoint of step: refused, the file left as it was, when a
+ * parameter or the optimizer's state holds NaN or inf (a step's update can
+ * make them so while the loss it computed before was finite), since a
+ * resumed run could not recover from it and it would replace a good one. */
+static int save(Loop *L, int64_t step, const char *path, char *err, size_t errlen)
+{
+    char why[1024];
+    int rc = rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, why, sizeof why);
+    if (rc == RT_SAVE_NONFINITE)
+        return rt_fail(1, err, errlen, "step %lld: %s after the update; stopping (the last checkpoint written is kept)",
+                       (long long)step, why);
+    return rc ? rt_fail(1, err, errlen, "%s", why) : 0;
+}
+
+/* Training from a checkpoint whose optimizer state is not taken (resumed:
+ * rt_state_load's flags): a note that the optimizer starts from zero, so
+ * the run does not continue the one that wrote it exactly. */
+static void load_note(Loop *L, int resumed)
+{
+    const char *path = L->cfg->load_path;
+    if (resumed & RT_LOAD_NO_STATE)
+        fprintf(L->log, "%s: note: no optimizer state in the file (parameters only); the optimizer starts from zero "
+                        "state, so the run does not resume exactly\n", path);
+    if (resumed & RT_LOAD_OTHER_STATE)
+        fprintf(L->log, "%s: note: the optimizer state in the file is another optimizer's; model '%s' does not use it\n",
+                path, L->m->name);
 }
 
 /* ---- batches ------------------------------------------------------------------------ */
@@ -567,6 +607,9 @@ static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_
     return 0;
 }
 
+static int metrics_line(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                        double train_seconds, int64_t examples, char *err, size_t errlen);
+
 /* seconds: since the last report, evaluation included; train_seconds: the
  * part spent in training steps (batch filling included), which with
  * examples gives the throughput. */
@@ -592,8 +635,29 @@ static int report(Loop *L, int64_t epoch, int64_t step, double train_loss, const
     fprintf(L->log, "  %.2f s\n", seconds);
     fflush(L->log);
 json:
+    if (metrics_line(L, epoch, step, train_loss, ev, seconds, train_seconds, examples, err, errlen) != 0)
+        return 1;
+    if (L->chart) {   /* without a test split the test lines stay empty */
+        double none[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss,
+                            tested ? ev->loss : NAN, tested ? ev->metric : none, err, errlen);
+    }
+    return 0;
+}
+
+/* The metrics file's line of an evaluation (report's arguments), when
+ * there is a file.  --eval's: epoch -1 (null), train_loss NaN (null), no
+ * training time or examples. */
+static int metrics_line(Loop *L, int64_t epoch, int64_t step, double train_loss, const Eval *ev, double seconds,
+                        double train_seconds, int64_t examples, char *err, size_t errlen)
+{
+    const RtModel *m = L->m;
+    int tested = L->cfg->text || L->cfg->test;
     if (L->metrics) {
-        fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
+        if (epoch >= 0)
+            fprintf(L->metrics, "{\"epoch\": %lld, \"step\": %lld", (long long)epoch, (long long)step);
+        else   /* --eval reads no training split: how many steps an epoch has is not known */
+            fprintf(L->metrics, "{\"epoch\": null, \"step\": %lld", (long long)step);
         json_number(L->metrics, "train_loss", train_loss);
         if (tested)
             json_number(L->metrics, "test_loss", ev->loss);
@@ -611,17 +675,28 @@ json:
             return rt_fail(1, err, errlen, "cannot write metrics to '%s': %s", L->cfg->metrics_path,
                            strerror(errno ? errno : EIO));
     }
-    if (L->chart) {   /* without a test split the test lines stay empty */
-        double none[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
-        return rt_chart_add(L->chart, L->cfg->epochs ? (double)epoch : (double)step, train_loss,
-                            tested ? ev->loss : NAN, tested ? ev->metric : none, err, errlen);
-    }
     return 0;
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
 
 static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen);
+
+/* --metrics: the file opened (appended to; "-": standard output) and its
+ * header line written.  0, or 1 with why. */
+static int open_metrics(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
+{
+    const char *path = L->cfg->metrics_path;
+    if (!path)
+        return 0;
+    /* --metrics -: the lines to standard output (the progress and the
+     * per-epoch lines go to the log, standard error) */
+    if (strcmp(path, "-") == 0)
+        L->metrics = stdout;
+    else if (!(L->metrics = fopen(path, "a")))
+        return rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", path, strerror(errno));
+    return metrics_header(L, step, total, err, errlen);
+}
 
 int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
@@ -695,6 +770,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (converted && c->verbose)
         fprintf(L.log, "%s: converted to %s: %s\n", c->load_path, m->real == RT_F64 ? "F64" : "F32", converted);
     free(converted);
+    if (!c->eval_only && !c->sample)
+        load_note(&L, resumed);
 
     int64_t spe = c->text || !c->train ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
     int64_t total = c->epochs ? c->epochs * spe : c->steps;
@@ -706,16 +783,19 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     const RtTensorSpec *step_t = rt_find_state(m, "step"), *total_t = rt_find_state(m, "total_steps");
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
-    int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;
-    if (!resumed && step_t)
-        rt_set(at(&L, step_t), step_t->dtype, 0, 0), step = 0;
+    int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;  /* 0 unless loaded */
 
     if (c->sample) {
         rc = sample(&L, err, errlen);
         goto done;
     }
     if (c->eval_only) {
+        /* the metrics line of the checkpoint's step as a training run's
+         * evaluation writes it, with no training in it */
         Eval ev;
+        if ((rc = open_metrics(&L, step, total, err, errlen)) != 0)
+            goto done;
+        double eval_start = rt_now();
         int e = evaluate(&L, &ev);
         if (e != 0) {
             rc = eval_failed(&L, e, 0, err, errlen);
@@ -725,24 +805,17 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         for (int i = 0; i < m->eval.nmetrics; i++)
             fprintf(L.log, "  test_%s %.4f", m->eval.metric_name[i], ev.metric[i]);
         fputc('\n', L.log);
+        rc = metrics_line(&L, -1, step, NAN, &ev, rt_now() - eval_start, 0, 0, err, errlen);
         goto done;
     }
 
-    /* A checkpoint that cannot be written should stop the run now, not after
-     * its first epoch: the folder it goes in must exist and take files. */
-    if (c->save_path && (rc = writable_folder("cannot save to", c->save_path, err, errlen)) != 0)
+    /* A checkpoint or chart that cannot be written should stop the run now,
+     * not after its first epoch. */
+    if (c->save_path && (rc = writable("cannot save to", c->save_path, err, errlen)) != 0)
         goto done;
-    /* --metrics -: the lines to standard output (the progress and the
-     * per-epoch lines go to the log, standard error) */
-    if (c->metrics_path && strcmp(c->metrics_path, "-") == 0)
-        L.metrics = stdout;
-    else if (c->metrics_path && !(L.metrics = fopen(c->metrics_path, "a"))) {
-        rc = rt_fail(1, err, errlen, "cannot open '%s' for metrics: %s", c->metrics_path, strerror(errno));
+    if (c->chart_path && (rc = writable("cannot write the chart to", c->chart_path, err, errlen)) != 0)
         goto done;
-    }
-    if (L.metrics && (rc = metrics_header(&L, step, total, err, errlen)) != 0)
-        goto done;
-    if (c->chart_path && (rc = writable_folder("cannot write the chart to", c->chart_path, err, errlen)) != 0)
+    if ((rc = open_metrics(&L, step, total, err, errlen)) != 0)
         goto done;
     if (c->chart_path && !(L.chart = rt_chart_new(c->chart_path, m->name, c->epochs ? "epoch" : "step",
                                                   m->eval.nmetrics, m->eval.metric_name))) {
@@ -866,9 +939,18 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
-            if ((rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
-                             rt_now() - epoch_start, train_seconds, loss_examples, err, errlen)) != 0
-                || (c->save_path && (rc = save(&L, c->save_path, err, errlen)) != 0)) {
+            rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
+                        rt_now() - epoch_start, train_seconds, loss_examples, err, errlen);
+            /* The checkpoint even when the metrics or the chart failed to
+             * write (a full disk, a chart path gone): the run stops here with
+             * that error, but the training it did is kept; the checkpoint's
+             * own error is said when the report's is not. */
+            if (c->save_path) {
+                char why[512];
+                int saved = save(&L, step, c->save_path, rc ? why : err, rc ? sizeof why : errlen);
+                rc = rc ? rc : saved;
+            }
+            if (rc != 0) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;
                     continue;
@@ -894,7 +976,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
         fprintf(L.log, "%s after step %lld%s\n", sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted",
                 (long long)step, c->save_path ? "; saving" : "");
         if (c->save_path)
-            rc = save(&L, c->save_path, err, errlen);
+            rc = save(&L, step, c->save_path, err, errlen);
         if (rc == 0)
             rc = 128 + sig;
     } else if (rc == 0) {

@@ -14,13 +14,29 @@
 #include "model.h"
 #include "nnc_runtime.h"
 
+/* The checks every --load makes of a checkpoint's header (rt_state_check:
+ * no tensor the model does not have, the metadata's strings), run on the
+ * model's parameters as a forward pass has them: no optimizer state. */
+static int header_fits(const SemaModel *m, const char *path, Arena *a, char *why, size_t len)
+{
+    RtTensorSpec *spec = ARENA_ARRAY(a, RtTensorSpec, m->nparams + 1);
+    for (int i = 0; i < m->nparams; i++) {
+        const SemaParam *p = &m->params[i];
+        spec[i] = (RtTensorSpec){.name = p->name, .rank = p->shape.rank, .dtype = RT_F32};
+        for (int d = 0; d < p->shape.rank; d++)
+            spec[i].shape[d] = p->shape.dim[d];
+    }
+    RtModel rm = {.name = m->name, .params = spec, .nparams = m->nparams};
+    return rt_state_check(&rm, path, why, len);
+}
+
 /* The parameters' values: the checkpoint's, or the initialisation
  * rt_params_init computes for the seed (rounded to f32 as it stores them). */
 static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed, Arena *a, float **vals)
 {
     RtCheckpoint ck = {0};
     char why[512];
-    if (o->load && rt_safetensors_read(o->load, &ck, why, sizeof why) != 0) {
+    if (o->load && (header_fits(m, o->load, a, why, sizeof why) != 0 || rt_safetensors_read(o->load, &ck, why, sizeof why) != 0)) {
         fprintf(o->log, "nnc: error: %s\n", why);
         return 1;
     }

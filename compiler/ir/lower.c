@@ -630,13 +630,26 @@ static int lower_mse(Lower *lw, const int *x)
     return mean_all(lw, bin(lw, IR_MUL, d, d));
 }
 
+/* log v clamped below at floor, as torch's clamp_min(log v, −100): floor
+ * where it is larger, else log v, so that a NaN of v (which compares false)
+ * comes out NaN.  max(log v, floor) would give floor for it, and a model whose
+ * predictions went NaN would train on at a loss of 100 that the runtime's
+ * non-finite guard never sees.  On every other input the value is max's, and
+ * a tie (log v == floor) gives log v the gradient as max and torch do. */
+static int log_clamped(Lower *lw, int v, int floor)
+{
+    int lv = un(lw, IR_LOG, v);
+    int below = bin(lw, IR_GT, floor, lv);
+    return stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){below, floor, lv}, 3, NULL, lw->at));
+}
+
 /* −(y log p + (1−y) log(1−p)), each log clamped at −100 as torch.nn.BCELoss */
 static int lower_binary_cross_entropy(Lower *lw, const int *x)
 {
     int p = x[0], y = x[1];
     int floor = cnst(lw, -100);
-    int lp = bin(lw, IR_MAX, un(lw, IR_LOG, p), floor);
-    int lq = bin(lw, IR_MAX, un(lw, IR_LOG, bin(lw, IR_SUB, cnst(lw, 1), p)), floor);
+    int lp = log_clamped(lw, p, floor);
+    int lq = log_clamped(lw, bin(lw, IR_SUB, cnst(lw, 1), p), floor);
     /* one node-building call per argument list: C leaves their order open */
     int pos = bin(lw, IR_MUL, y, lp);
     int neg = bin(lw, IR_MUL, bin(lw, IR_SUB, cnst(lw, 1), y), lq);

@@ -552,6 +552,10 @@ typedef struct RtRunOptions {
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
  * wrong ("--length and --temperature go with --sample"). */
 const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
+/* The same for --eval: the options of training it would drop (--save,
+ * --chart, trains: --epochs, --steps or --lr given, and --sample) are a bad
+ * command line: NULL, or what is wrong. */
+const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample);
 
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,

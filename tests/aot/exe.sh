@@ -91,6 +91,12 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
     expect 2 "xor: error: --eval needs --load FILE" --eval
     expect 2 "xor: error: unexpected argument 'extra' (see xor --help)" extra
     expect 2 "xor: error: --sample needs a model trained on text(...)" --sample hi
+    # --eval trains nothing: the options of training are refused, not dropped
+    expect 2 "xor: error: --save goes with training; --eval trains nothing, so there is no checkpoint to write" \
+        --eval --load x.safetensors --save y.safetensors
+    expect 2 "xor: error: --chart goes with training; --eval evaluates once (--metrics writes its line)" \
+        --eval --load x.safetensors --chart c.svg
+    expect 2 "xor: error: --epochs, --steps and --lr go with training; --eval trains nothing" --eval --load x --lr 1
     # data missing: a copy of the model in a directory without xor.csv
     mkdir "$tmp/empty"
     cp "$root/examples/xor.nn" "$tmp/empty/model.nn"

@@ -34,6 +34,11 @@
 #   cosine    tests/embed/cosine.py: the cosine similarity of two inputs
 #             written with sum and sqrt, from --predict (.npy) and from the
 #             forward-only library (ctypes), equals numpy's within 2e-6
+#   state     tests/embed/state.c: xor with adam as a library: a
+#             parameters-only checkpoint loaded into an instance that trained
+#             gives the losses a new instance gives (its optimizer state and
+#             step start from zero), and NaN parameters are not saved (the
+#             file stays as it was, last_error says which tensor)
 #   bpe       tests/embed/bpe.c: a library of tests/jit/bpe.nn (bpe tokens)
 #             loads the merges of a checkpoint nnc --jit saved: subwords_encode
 #             gives the ids a Python encoder gives with those merges, decode
@@ -240,6 +245,17 @@ forward)
         -lz -lpthread -lm -o "$tmp/forward_obj" || fail "linking two_in.o"
     "$tmp/forward_obj" "$tmp" > "$tmp/out2" || { cat "$tmp/out2"; fail "forward (obj)"; }
     cmp "$tmp/out" "$tmp/out2" || fail "the object and the library differ" ;;
+state)
+    sed 's/model xor/model adam_xor/; s/sgd(lr: 1.0)/adam(lr: 0.05)/' "$root/examples/xor.nn" > "$tmp/adam_xor.nn"
+    grep -q 'adam(lr: 0.05)' "$tmp/adam_xor.nn" || fail "examples/xor.nn changed: no 'sgd(lr: 1.0)' to replace"
+    "$nnc" --emit=so -o "$tmp/libadam_xor.so" "$tmp/adam_xor.nn" || fail "nnc --emit=so"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/state.c" -L "$tmp" -ladam_xor -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/state" || fail "building state.c"
+    "$tmp/state" "$tmp" train || fail "state train"
+    /usr/bin/python3 "$root/tests/jit/ckedit.py" drop "$tmp/full.safetensors" "$tmp/params.safetensors" optimizer. \
+        || fail "ckedit"
+    "$tmp/state" "$tmp" resume || fail "state resume" ;;
 bpe)
     "$nnc" --jit --steps 1 --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
     "$nnc" --emit=so -o "$tmp/libsubwords.so" "$root/tests/jit/bpe.nn" || fail "nnc --emit=so"

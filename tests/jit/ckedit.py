@@ -6,6 +6,9 @@
         F32 tensor named "step" after the other tensors (VALUE, else IN's
         nnc.step)
   step  OUT is IN with __metadata__'s nnc.step set to the string VALUE
+  drop  OUT is IN without the tensors whose names start with VALUE
+  add   OUT is IN with a copy of its first tensor under each of the names
+        VALUE (comma-separated)
 """
 import json
 import struct
@@ -34,6 +37,18 @@ if mode == "old":
     data += struct.pack("<f", step)
 elif mode == "step":
     header = {"__metadata__": dict(meta, **{"nnc.step": sys.argv[4]}), **header}
+elif mode == "drop":
+    header = {k: v for k, v in header.items() if not k.startswith(sys.argv[4])}
+    if meta:
+        header["__metadata__"] = meta
+elif mode == "add":
+    first = next(iter(header.values()))
+    lo, hi = first["data_offsets"]
+    for name in sys.argv[4].split(","):
+        header[name] = dict(first, data_offsets=[len(data), len(data) + hi - lo])
+        data += data[lo:hi]
+    if meta:
+        header["__metadata__"] = meta
 else:
     sys.exit(f"unknown mode {mode}")
 write(dst, header, data)

@@ -75,6 +75,31 @@
 #                a checkpoint of that step, exits 130; term: SIGTERM the same,
 #                exit 143
 #   nonfinite    a learning rate that blows up stops with the step number, exit 1
+#   nansave      xor resumed at --lr 1e10: an update makes the parameters NaN at
+#                a step whose loss (computed before it) was finite; its
+#                checkpoint is refused, naming the step and the tensor, exit 1,
+#                and the file holds the previous step's, every value finite
+#   ckstate      xor under Adam: a checkpoint with tensors the model does not
+#                have (two added) is refused with their count, and --save
+#                leaves it as it was; one with a tensor of Adam's state
+#                deleted is refused naming it; one without any optimizer
+#                state (parameters only) trains with a note that the
+#                optimizer starts from zero, and so does the Adam checkpoint
+#                loaded into the SGD model, with a note of its own (--eval:
+#                no note)
+#   savepaths    --save and --chart to an existing path that is not a regular
+#                file (a directory, /dev/null, a FIFO) are refused before
+#                training, exit 1; --save through a symbolic link (and a
+#                relative one in another folder) updates its target and
+#                leaves the link a link; a chart that fails to draw at the
+#                first evaluation (its temporary's name taken by a folder)
+#                names the user's path, exit 1, and that evaluation's
+#                checkpoint is written all the same
+#   evalopts     --eval --metrics appends the header and the evaluation's line
+#                (the checkpoint's step, the test loss printed, train_loss
+#                null); --save, --chart, --steps, --lr, --sample with --eval
+#                are a bad command line, exit 2, naming the option, and write
+#                nothing
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
 #                before the model is compiled (-v prints no compile line)
 #   autoencoder  tests/jit/autoencoder.nn, a model without a target on MNIST
@@ -614,6 +639,134 @@ nonfinite)
     status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && grep -q "^nnc: error: step [0-9]*: the loss is \(nan\|infinite\); stopping" "$tmp/log" ;;
+nansave)
+    xor=$root/examples/xor.nn
+    "$nnc" --jit --threads 1 --data "$root/examples" --steps 5 --save "$tmp/good.safetensors" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    cp "$tmp/good.safetensors" "$tmp/k.safetensors"
+    "$nnc" --jit --threads 1 --data "$root/examples" --lr 1e10 --steps 20 --load "$tmp/k.safetensors" \
+        --save "$tmp/k.safetensors" "$xor" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] || { echo "exit status $status, not 1"; exit 1; }
+    tail -1 "$tmp/log" | grep -Eq "^nnc: error: step [0-9]+: parameter '[a-z.]+' holds (nan|inf|-inf) after the update; \
+stopping \(the last checkpoint written is kept\)$" || { echo "not the expected message"; exit 1; }
+    refused=$(tail -1 "$tmp/log" | sed 's/^nnc: error: step \([0-9]*\):.*/\1/')
+    # the checkpoint is the previous evaluation's (xor evaluates every step), every value finite
+    /usr/bin/python3 - "$tmp/k.safetensors" "$((refused - 1))" <<'EOF' || exit 1
+import json, struct, sys, numpy as np
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+step = h.pop("__metadata__")["nnc.step"]
+assert step == sys.argv[2], (step, sys.argv[2])
+for k, t in h.items():
+    lo, hi = t["data_offsets"]
+    assert np.isfinite(np.frombuffer(b[8 + n + lo:8 + n + hi], np.float32)).all(), k
+print("the checkpoint kept holds step %s, all %d tensors finite" % (step, len(h)))
+EOF
+    ;;
+ckstate)
+    sed 's/sgd(lr: 1.0)/adam(lr: 0.05)/' "$root/examples/xor.nn" > "$tmp/adam.nn"
+    grep -q 'adam(lr: 0.05)' "$tmp/adam.nn" || { echo "examples/xor.nn changed: no 'sgd(lr: 1.0)' to replace"; exit 1; }
+    run() {  # run WANT_STATUS ARGS...: nnc --jit on xor's data, its stderr in $tmp/log
+        want=$1; shift
+        "$nnc" --jit --threads 1 --data "$root/examples" "$@" 2>"$tmp/log"; status=$?
+        [ "$status" = "$want" ] || { cat "$tmp/log"; echo "$*: exit status $status, not $want"; exit 1; }
+    }
+    said() { grep -Fxq "$1" "$tmp/log" || { cat "$tmp/log"; echo "not said: $1"; exit 1; }; }
+    ed() { /usr/bin/python3 "$root/tests/jit/ckedit.py" "$1" "$tmp/ck.safetensors" "$tmp/$2.safetensors" "$3" || exit 1; }
+    run 0 --steps 5 --save "$tmp/ck.safetensors" "$tmp/adam.nn"
+    ed add extra blocks.2.w,blocks.3.w
+    cp "$tmp/extra.safetensors" "$tmp/before.safetensors"
+    run 1 --steps 7 --load "$tmp/extra.safetensors" --save "$tmp/extra.safetensors" "$tmp/adam.nn"
+    said "nnc: error: $tmp/extra.safetensors: 2 tensors that model 'xor' does not have, the first 'blocks.2.w'; is it a \
+checkpoint of model 'xor'?"
+    cmp "$tmp/before.safetensors" "$tmp/extra.safetensors" || { echo "the refused checkpoint changed"; exit 1; }
+    ed drop partial optimizer.hidden.weight.exp_avg_sq
+    run 1 --steps 7 --load "$tmp/partial.safetensors" "$tmp/adam.nn"
+    said "nnc: error: $tmp/partial.safetensors: no tensor 'optimizer.hidden.weight.exp_avg_sq': the file has 7 of the \
+optimizer's 8 state tensors; resuming needs all of them (or none, to start the optimizer from zero)"
+    ed drop params optimizer.
+    run 0 --steps 7 --load "$tmp/params.safetensors" "$tmp/adam.nn"
+    said "$tmp/params.safetensors: note: no optimizer state in the file (parameters only); the optimizer starts from \
+zero state, so the run does not resume exactly"
+    run 0 --eval --load "$tmp/params.safetensors" "$tmp/adam.nn"
+    ! grep -q note "$tmp/log" || { cat "$tmp/log"; echo "--eval noted the optimizer"; exit 1; }
+    run 0 --steps 7 --load "$tmp/ck.safetensors" "$root/examples/xor.nn"
+    said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' does not use it"
+    echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
+savepaths)
+    xor=$root/examples/xor.nn
+    run() {  # run WANT_STATUS ARGS...: nnc --jit on xor, its stderr in $tmp/log
+        want=$1; shift
+        "$nnc" --jit --threads 1 --data "$root/examples" "$@" "$xor" 2>"$tmp/log"; status=$?
+        [ "$status" = "$want" ] || { cat "$tmp/log"; echo "$*: exit status $status, not $want"; exit 1; }
+    }
+    only() { [ "$(cat "$tmp/log")" = "$1" ] || { cat "$tmp/log"; echo "not (only) said: $1"; exit 1; }; }
+    step_of() { /usr/bin/python3 -c '
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.step"])' "$1"; }
+    mkdir "$tmp/runs"
+    mkfifo "$tmp/fifo" || exit 1
+    run 1 --save "$tmp/runs/"
+    only "nnc: error: cannot save to '$tmp/runs/': it is a directory, not a regular file"
+    run 1 --save /dev/null
+    only "nnc: error: cannot save to '/dev/null': it is a character device, not a regular file"
+    run 1 --save "$tmp/fifo"
+    only "nnc: error: cannot save to '$tmp/fifo': it is a FIFO, not a regular file"
+    run 1 --chart "$tmp/runs"
+    only "nnc: error: cannot write the chart to '$tmp/runs': it is a directory, not a regular file"
+    # through links: the target is written, the links stay links
+    run 0 --steps 3 --save "$tmp/real.safetensors"
+    ln -s real.safetensors "$tmp/link.safetensors" && mkdir "$tmp/sub" && ln -s ../real.safetensors "$tmp/sub/up.safetensors" \
+        || exit 1
+    run 0 --steps 6 --load "$tmp/link.safetensors" --save "$tmp/link.safetensors"
+    run 0 --steps 8 --load "$tmp/sub/up.safetensors" --save "$tmp/sub/up.safetensors"
+    [ -L "$tmp/link.safetensors" ] && [ -L "$tmp/sub/up.safetensors" ] || { echo "a link was replaced by a file"; exit 1; }
+    [ "$(step_of "$tmp/real.safetensors")" = 8 ] || { echo "the target holds step $(step_of "$tmp/real.safetensors"), not 8"; exit 1; }
+    [ -z "$(find "$tmp" -name '*.tmp*')" ] || { ls -R "$tmp"; echo "a temporary was left"; exit 1; }
+    # a loop of links is refused, not replaced by a file
+    ln -s la "$tmp/lb" && ln -s lb "$tmp/la" || exit 1
+    run 1 --save "$tmp/la"
+    only "nnc: error: cannot save to '$tmp/la': Too many levels of symbolic links"
+    [ -L "$tmp/la" ] && [ -L "$tmp/lb" ] || { echo "a link of the loop was replaced"; exit 1; }
+    # the chart's temporary cannot be made (a name of 244 bytes is a file's,
+    # with the temporary's suffix it is past NAME_MAX): the error names the
+    # chart, and the checkpoint of step 1 is there
+    long=$(printf 'c%.0s' $(seq 240)).svg
+    run 1 --steps 3 --save "$tmp/ck.safetensors" --chart "$tmp/$long"
+    [ "$(tail -1 "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/$long': File name too long" ] \
+        || { cat "$tmp/log"; echo "not the chart's error"; exit 1; }
+    [ "$(step_of "$tmp/ck.safetensors")" = 1 ] || { echo "no checkpoint of step 1"; exit 1; }
+    echo "savepaths: non-files refused, links written through, a failed chart keeps its checkpoint" ;;
+evalopts)
+    xor=$root/examples/xor.nn
+    "$nnc" --jit --data "$root/examples" --steps 5 --save "$tmp/ck.safetensors" "$xor" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval --metrics "$tmp/ev.jsonl" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/log" "$tmp/ev.jsonl"
+    /usr/bin/python3 -c '
+import json, sys
+header, *lines = [json.loads(l) for l in open(sys.argv[1])]
+printed = float(open(sys.argv[2]).read().split()[1])
+assert header["start_step"] == 5 and header["options"]["load"], header
+assert len(lines) == 1, lines
+l = lines[0]
+assert l["step"] == 5 and l["epoch"] is None and l["train_loss"] is None, l
+assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" || exit 1
+    bad() {  # bad MESSAGE ARGS...: nnc --jit --load ck --eval ARGS refused, exit 2
+        msg=$1; shift
+        "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval "$@" "$xor" >/dev/null 2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: $msg" ] || { cat "$tmp/log"; echo "$*: status $status"; exit 1; }
+    }
+    bad "--save goes with training; --eval trains nothing, so there is no checkpoint to write" --save "$tmp/x.safetensors"
+    bad "--chart goes with training; --eval evaluates once (--metrics writes its line)" --chart "$tmp/c.svg"
+    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --steps 9
+    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --lr 0.5
+    bad "give --eval or --sample, not both" --sample a
+    [ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/c.svg" ] || { echo "a refused run wrote a file"; exit 1; }
+    echo "evalopts: --eval's metrics line written; training options refused" ;;
 mismatch)
     need_mnist
     "$nnc" --jit --save "$tmp/xor.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

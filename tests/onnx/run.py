@@ -284,15 +284,21 @@ def case_errors():
     check(rc == 0, "nnc --jit examples/xor.nn --steps 1 --save CK")
     out = os.path.join(tmp, "bad.onnx")
     rc, _, err = run([nnc, "--emit=onnx", "examples/primer.nn", "--load", ck, "-o", out], cwd=root)
-    want = f"nnc: error: {ck}: no tensor 'w1' (model 'primer' needs it)\n"
+    want = f"nnc: error: {ck}: no tensor 'w1'; is it a checkpoint of model 'primer'?\n"
     check(rc == 1 and err == want and not os.path.exists(out), f"a checkpoint of another model: {err.strip()}")
     wide = os.path.join(tmp, "xor3.nn")
     with open(os.path.join(root, "examples", "xor.nn")) as f:
         open(wide, "w").write(f.read().replace("dense(x, 2)", "dense(x, 3)").replace('"xor.csv"',
                                                                                        f'"{root}/examples/xor.csv"'))
     rc, _, err = run([nnc, "--emit=onnx", wide, "--load", ck, "-o", out])
-    want = f"nnc: error: {ck}: tensor 'hidden.weight' is F32 [2,2], but model 'xor' needs F32 [3,2]\n"
+    want = f"nnc: error: {ck}: tensor 'hidden.weight' is F32[2,2], but the model has F32[3,2]\n"
     check(rc == 1 and err == want and not os.path.exists(out), f"a tensor of another shape: {err.strip()}")
+    extra = os.path.join(tmp, "extra.safetensors")  # a tensor xor has no place for: refused as --load refuses it
+    rc, _, err = run(["/usr/bin/python3", os.path.join(root, "tests", "jit", "ckedit.py"), "add", ck, extra, "blocks.9.w"])
+    check(rc == 0, f"ckedit.py add: {err.strip()}")
+    rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "--load", extra, "-o", out], cwd=root)
+    want = f"nnc: error: {extra}: 1 tensor that model 'xor' does not have, the first 'blocks.9.w'; is it a checkpoint of model 'xor'?\n"
+    check(rc == 1 and err == want and not os.path.exists(out), f"a tensor the model does not have: {err.strip()}")
     rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", "examples/xor.nn"], cwd=root)
     check(rc == 1 and err == "nnc: error: -o examples/xor.nn would overwrite the model file\n",
           f"-o the model file: {err.strip()}")

@@ -367,6 +367,24 @@ static void test_entry_wrong_types(void)
                         "tensor 'w': data_offsets is not an array of two integers");
 }
 
+/* __metadata__ is an object of strings (the format's rule): a step written
+ * as the number 5 resumed from step 0 when other values were skipped. */
+static void test_metadata_not_strings(void)
+{
+    static const char w[] = "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}";
+    char h[256];
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"format\":\"pt\",\"nnc.step\":5},%s}", w);
+    expect_header_error(h, 4, "__metadata__ nnc.step is a number, not a string; the safetensors format's metadata "
+                              "values are strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"nnc.step\":{\"n\":\"5\"}},%s}", w);
+    expect_header_error(h, 4, "__metadata__ nnc.step is an object, not a string; the safetensors format's metadata "
+                              "values are strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":[\"nnc.step\",\"5\"],%s}", w);
+    expect_header_error(h, 4, "__metadata__ is an array; the safetensors format makes it an object of strings");
+    snprintf(h, sizeof h, "{\"__metadata__\":null,%s}", w);
+    expect_header_error(h, 4, "__metadata__ is null; the safetensors format makes it an object of strings");
+}
+
 static void test_unknown_dtype(void)
 {
     expect_header_error("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
@@ -557,8 +575,10 @@ static void test_header_only(void)
     slab[RT_SLAB_PARAM] = calloc(64, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(slab[RT_SLAB_PARAM]);
     int resumed = -1;
-    CU_ASSERT_EQUAL(rt_state_check(&m, path, err, sizeof err), 0);
-    CU_ASSERT_EQUAL(rt_state_load(&m, slab, path, &resumed, err, sizeof err), 0);
+    const char *wb = scratch("wb.safetensors");   /* without q, which the model has no place for */
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(wb, in, 2, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(rt_state_check(&m, wb, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(rt_state_load(&m, slab, wb, &resumed, err, sizeof err), 0);
     CU_ASSERT(((float *)slab[RT_SLAB_PARAM])[1] == -2.0f && ((float *)slab[RT_SLAB_PARAM])[8] == 3.0f);
     /* refusals: a shape, a missing tensor, a dtype that does not convert */
     static const struct { const char *name; int rank; int64_t d0; const char *want; } bad[] = {
@@ -585,9 +605,85 @@ static void test_header_only(void)
     CU_ASSERT_PTR_NULL(c.mem);
 }
 
+/* A model of one parameter w [3] and Adam's two state tensors for it,
+ * loading a file of the tensors named (each [3] F32): rt_state_check and
+ * rt_state_load both return want_rc, with the message "<path>: <want>"
+ * when refused, and *resumed (RT_LOAD_* flags) want_resumed when not. */
+static void load_names(const char *names, int want_rc, int want_resumed, const char *want)
+{
+    static const float v[3] = {1, 2, 3};
+    static const int64_t s3[1] = {3};
+    char list[256], *save = NULL, err[512] = "", full[600];
+    RtTensor t[8];
+    int n = 0;
+    snprintf(list, sizeof list, "%s", names);
+    for (char *name = strtok_r(list, " ", &save); name && n < 8; name = strtok_r(NULL, " ", &save))
+        t[n++] = (RtTensor){name, "F32", 1, s3, v, sizeof v};
+    const char *path = scratch("state.safetensors");
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_write(path, t, n, err, sizeof err), 0);
+    RtTensorSpec params[1] = {{.name = "w", .slab = RT_SLAB_PARAM, .rank = 1, .shape = {3}, .dtype = RT_F32}};
+    RtTensorSpec state[2] = {
+        {.name = "optimizer.w.exp_avg", .slab = RT_SLAB_STATE, .offset = {0, 0}, .rank = 1, .shape = {3}, .dtype = RT_F32},
+        {.name = "optimizer.w.exp_avg_sq", .slab = RT_SLAB_STATE, .offset = {16, 0}, .rank = 1, .shape = {3}, .dtype = RT_F32},
+    };
+    RtModel m = {.name = "m", .params = params, .nparams = 1, .state = state, .nstate = 2};
+    uint8_t *slab[5] = {0};
+    slab[RT_SLAB_PARAM] = calloc(64, 1);
+    slab[RT_SLAB_STATE] = calloc(64, 1);
+    CU_ASSERT_FATAL(slab[RT_SLAB_PARAM] && slab[RT_SLAB_STATE]);
+    snprintf(full, sizeof full, "%s: %s", path, want ? want : "");
+    int resumed = -1;
+    CU_ASSERT_EQUAL(rt_state_check(&m, path, err, sizeof err), want_rc);
+    if (want_rc)
+        CU_ASSERT_STRING_EQUAL(err, full);
+    CU_ASSERT_EQUAL(rt_state_load(&m, slab, path, &resumed, err, sizeof err), want_rc);
+    if (want_rc)
+        CU_ASSERT_STRING_EQUAL(err, full);
+    if (want_rc && strcmp(err, full) != 0)
+        fprintf(stderr, "\n  %s\n  got:  %s\n  want: %s\n", names, err, full);
+    if (!want_rc)
+        CU_ASSERT_EQUAL(resumed, want_resumed);
+    free(slab[RT_SLAB_PARAM]);
+    free(slab[RT_SLAB_STATE]);
+}
+
+/* Tensors the model has no place for are refused, naming the first and the
+ * count (a 4-block GPT's checkpoint loaded into a 2-block model, then
+ * replaced by a smaller one at its save); another optimizer's state of the
+ * model's parameters passes, not taken (an Adam checkpoint fine-tuned by
+ * SGD), and the caller hears of it; optimizer state of a parameter the
+ * model does not have is refused like any tensor. */
+static void test_extra_tensors(void)
+{
+    load_names("w optimizer.w.exp_avg optimizer.w.exp_avg_sq", 0, RT_LOAD_RESUMED, NULL);
+    load_names("w blocks.1.w optimizer.w.exp_avg blocks.2.w optimizer.w.exp_avg_sq", -1, 0,
+               "2 tensors that model 'm' does not have, the first 'blocks.1.w'; is it a checkpoint of model 'm'?");
+    load_names("w optimizer.w.momentum_buffer", 0, RT_LOAD_OTHER_STATE, NULL);
+    load_names("w optimizer.v.momentum_buffer", -1, 0,
+               "1 tensor that model 'm' does not have, the first 'optimizer.v.momentum_buffer'; is it a checkpoint of "
+               "model 'm'?");
+}
+
+/* The optimizer's state all there or none of it: a part (one of Adam's
+ * tensors deleted) is refused, naming the first missing, since the rest
+ * would start at zero and the resumed run differ silently; none (a
+ * parameters-only file, from PyTorch) loads, and says so in *resumed. */
+static void test_partial_state(void)
+{
+    load_names("w optimizer.w.exp_avg_sq", -1, 0,
+               "no tensor 'optimizer.w.exp_avg': the file has 1 of the optimizer's 2 state tensors; resuming needs all of "
+               "them (or none, to start the optimizer from zero)");
+    load_names("w optimizer.w.exp_avg", -1, 0,
+               "no tensor 'optimizer.w.exp_avg_sq': the file has 1 of the optimizer's 2 state tensors; resuming needs all "
+               "of them (or none, to start the optimizer from zero)");
+    load_names("w", 0, RT_LOAD_NO_STATE, NULL);
+}
+
 static const RtTestCase tests[] = {
     {"convert", test_convert},
     {"header_only", test_header_only},
+    {"extra_tensors", test_extra_tensors},
+    {"partial_state", test_partial_state},
     {"roundtrip", test_roundtrip},
     {"no_tensors", test_no_tensors},
     {"alignment", test_alignment},
@@ -602,6 +698,7 @@ static const RtTestCase tests[] = {
     {"entry_not_object", test_entry_not_object},
     {"entry_missing_field", test_entry_missing_field},
     {"entry_wrong_types", test_entry_wrong_types},
+    {"metadata_not_strings", test_metadata_not_strings},
     {"unknown_dtype", test_unknown_dtype},
     {"bad_shape_entry", test_bad_shape_entry},
     {"offsets_out_of_order", test_offsets_out_of_order},

@@ -583,6 +583,52 @@ static void test_pool_rows_nan(void)
     arena_free(&arena);
 }
 
+/* binary_cross_entropy of a NaN prediction is NaN, in the interpreter and
+ * in the generated code alike: its logs are clamped at -100 as torch's
+ * clamp_min clamps them, which lets a NaN through.  (A clamp by max(log p,
+ * -100) made it 100, a finite loss the runtime's non-finite guard never
+ * saw, and training wrote NaN parameters over a good checkpoint.)  The
+ * example of x = NaN makes p NaN; the others are finite. */
+static const char bce_model[] =
+    "model bce {\n input x: f32[1]\n target y: f32[1]\n p = sigmoid(dense(x, 1))\n output p\n"
+    " loss binary_cross_entropy(p, y)\n}\n";
+
+static void test_bce_nan(void)
+{
+    enum { B = 4 };
+    FrontRun fr;
+    run_text(&fr, bce_model);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, B, &c, &err), 0);
+    const IrGraph *g = &c.step.L.g;
+    IrEval ev;
+    ir_eval_init(&ev, g, B);
+    fill_step_inputs(&ev, fr.f.model, &c);
+    const double x[B] = {0.5, NAN, -1, 2};
+    int set = 0;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_INPUT && g->nodes[i].a.role == ROLE_INPUT && strcmp(g->nodes[i].a.name, "x") == 0)
+            ir_eval_set(&ev, i, x), set++;
+    CU_ASSERT_EQUAL_FATAL(set, 1);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    const char *loss = NULL;
+    for (int o = 0; o < g->nouts; o++)
+        if (g->outs[o].kind == OUT_LOSS)
+            loss = g->outs[o].name;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(loss);
+    int64_t len;
+    const double *v = ir_eval_output(&ev, loss, &len);
+    CU_ASSERT_FATAL(v != NULL && len == 1);
+    if (!isnan(v[0]))
+        fprintf(stderr, "binary_cross_entropy of a NaN prediction: the interpreter's loss is %g, not nan\n", v[0]);
+    CU_ASSERT(isnan(v[0]));
+    jit_check(g, &ev, 1e-5, "binary_cross_entropy of a NaN prediction");  /* NaN where the interpreter has NaN */
+    ir_eval_free(&ev);
+    run_free(&fr);
+}
+
 /* ... and the rows kernel holds one copy of the row's code: for a softmax
  * over 10 classes, compiled for znver4, one exp per element, each rounding
  * once (vrndscaleps: 10 in the body).  With the remainder rows in a vector
@@ -1369,6 +1415,7 @@ static const TestCase tests[] = {
     {"row sums and maxima in lanes match the interpreter", test_row_lanes},
     {"short rows, 16 to a vector and the last under a mask, match the interpreter", test_short_rows},
     {"pool_rows_t: rows of inf and NaN, NaN sums in both", test_pool_rows_nan},
+    {"binary_cross_entropy of a NaN prediction is NaN in both", test_bce_nan},
     {"a short rows kernel holds one copy of the row's code", test_short_rows_one_copy},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},

@@ -20,6 +20,12 @@
 #            (the tiled path) within 1e-6 relative, summing to 1 within 1e-5;
 #            for N = 2500000 (10 MB a row temporary, past a thread's stack)
 #            every value there, summing to 1 within 1e-3
+#   identity an output that is an input (output x, and x * 1, x + 0, x[:],
+#            flatten(x) of a rank-1 x, which simplify folds to x) is a copy
+#            of it: exactly the numbers typed; a trainable model whose
+#            output is its input likewise after --jit --save and --load
+#            (it was an internal error: the prediction not in the
+#            activation slab)
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -125,6 +131,26 @@ assert abs(sum(big[0]) - 1) < 1e-3, sum(big[0])
 print("N = 20000: one example as six; N = 2500000: sums to", round(sum(big[0]), 6))
 END
     ;;
+identity)
+    for e in x 'x * 1' 'x + 0' 'x[:]' 'flatten(x)'; do
+        printf 'model ident {\n    input x: f32[4]\n    output %s\n}\n' "$e" > "$tmp/ident.nn"
+        got=$("$nnc" --predict --input x=1,-2,3.5,4 "$tmp/ident.nn") || fail "output $e: --predict"
+        [ "$got" = "1 -2 3.5 4" ] || fail "output $e: expected '1 -2 3.5 4', got '$got'"
+    done
+    cat > "$tmp/trained.nn" <<'END'
+model ident {
+    input x: f32[2]
+    target t: f32[2]
+    output x
+    loss mse(dense(x, 2), t)
+}
+train { data = csv("xt.csv", columns: "x: 0-1, t: 2-3") optimizer = sgd(lr: 0.1) steps = 1 batch = 2 }
+END
+    printf '1,2,3,4\n5,6,7,8\n' > "$tmp/xt.csv"
+    (cd "$tmp" && "$nnc" --jit --save ck.safetensors trained.nn 2>log) || { cat "$tmp/log"; fail "--jit"; }
+    got=$("$nnc" --predict --load "$tmp/ck.safetensors" --input x=0.5,-7 "$tmp/trained.nn") || fail "--predict --load"
+    [ "$got" = "0.5 -7" ] || fail "trained: expected '0.5 -7', got '$got'"
+    echo "copies of the input" ;;
 *)
     fail "unknown case $case" ;;
 esac

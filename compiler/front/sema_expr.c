@@ -1045,7 +1045,7 @@ static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     return (Value){.kind = VAL_LIST, .node = -1, .list = {e->list.n, v}};
 }
 
-Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+static Value eval_node(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value v = ERR;
     switch (e->kind) {
@@ -1099,6 +1099,25 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         break;  /* not an expression: the grammar never puts one here */
     }
     annotate(e, &v);
+    return v;
+}
+
+/* Each level of an expression is one call here, and a layer's body is
+ * evaluated inside the call that uses it.  The parser bounds one
+ * expression's levels; this bounds them through layers used in layers,
+ * AST_MAX_DEPTH in all, so the recursion fits the stack (ast.h). */
+Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    if (s->levels > AST_MAX_DEPTH) {
+        if (!s->too_deep)
+            sema_error(s, sema_use_site(s, e->span), "expression nested too deeply through the layers it uses: more "
+                       "than %d levels of operators, calls and subscripts in all", AST_MAX_DEPTH);
+        s->too_deep = true;
+        return ERR;
+    }
+    s->levels++;
+    Value v = eval_node(s, env, e, ctx);
+    s->levels--;
     return v;
 }
 

@@ -52,6 +52,8 @@ typedef struct Sema {
     Frame           stack[SEMA_MAX_DEPTH];
     int             depth;
     bool            too_large;    /* reported "model too large" once */
+    int             levels;       /* sema_eval calls under way: expression levels, through layer uses */
+    bool            too_deep;     /* reported more than AST_MAX_DEPTH of them once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */

@@ -200,6 +200,11 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
                 f->src.name);
         return 1;
     }
+    if (o->epochs && t.data == &builtin_table[B_TEXT]) {   /* the train block's own rule (sema_train.c) */
+        fprintf(log, "nnc: error: --epochs: model '%s' trains on text data, which is sampled in random windows and "
+                "has no epochs; use --steps\n", m->name);
+        return NNC_EUSAGE;
+    }
     if (o->epochs)
         t.epochs = o->epochs, t.steps = 0;
     if (o->steps)

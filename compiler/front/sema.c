@@ -16,6 +16,8 @@
 
 #include "../util/suggest.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,23 @@ void env_bind(Sema *s, Env *env, const char *name, Value v, Span at, AstKind kin
         env->cap = cap;
     }
     env->b[env->n++] = (Binding){name, v, at, kind};
+}
+
+bool sema_f32_fits(Sema *s, Span at, const char *what, double x)
+{
+    if (fabs(x) <= FLT_MAX)
+        return true;
+    if (what)
+        return sema_error(s, at, "%s %g is too large for f32", what, x);
+    return sema_error(s, at, "%g is too large for f32, the type of a tensor's elements", x);
+}
+
+bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
+{
+    if (x >= FLT_MIN)
+        return true;
+    return sema_error(s, at, "%s %g is 0 or subnormal in f32; it must be at least %g, the smallest normal f32", what, x,
+                      (double)FLT_MIN);
 }
 
 int sema_layer_index(const Sema *s, const char *name)

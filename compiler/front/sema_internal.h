@@ -82,6 +82,16 @@ static inline Span sema_use_site(const Sema *s, Span at) { return s->depth > 0 ?
 /* Makes room for element n of an arena array of *cap elements, doubling
  * when full; returns the (possibly moved) array.  Old copies stay in the arena. */
 void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);
+/* One rule for every number the model holds in f32 (tensor literals,
+ * parameters' values, a tensor's scalar operand, real arguments of layers,
+ * losses, optimizers): false, reported at at, when x is too large for f32.
+ * what names the number ("softmax's temperature"), or is NULL for a
+ * tensor's element. */
+bool    sema_f32_fits(Sema *s, Span at, const char *what, double x);
+/* For a number that must be greater than 0 (and is): false, reported at
+ * at, when it is 0 or subnormal in f32, where dividing by it or scaling by
+ * it would make every value inf or nan. */
+bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 

@@ -294,7 +294,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     StrBuf c = {0}, h = {0};
     if (library) {
         cdesc_library(&c, &tm, &names, "model.h");
-        cdesc_header(&h, &tm, f->model, f->src.name);
+        cdesc_header(&h, &tm, f->model, f->src.name, out, o->kind == AOT_SO);  /* its link line names out */
     } else {
         char model_dir[PATH_MAX];
         if (!realpath(dir_of(a, f->src.name), model_dir))

@@ -4,7 +4,8 @@
 # runtime library (libnncrt.a); SAN is ON when everything is built with
 # ASan/UBSan (then the programs are too, and leaks fail the test).
 #   header    the headers compile with cc -std=c99 -Wall -Wextra -Werror
-#             -pedantic and with a C++ compiler; the MNIST MLP's forward has
+#             -pedantic and with a C++ compiler; their link line names the
+#             library or object -o wrote (-lfoo only for libfoo.so); the MNIST MLP's forward has
 #             its two products' few-rows path (batch 1 took the train step's
 #             tiled bodies, which shared its key: 31.6-31.9 us, not 3.7, on a Zen 4)
 #   abi       tests/embed/abi.c: errors, batches, threads, cycles
@@ -77,7 +78,17 @@ header)
             few=$(nm "$tmp/lib.so" | grep -c '[.]few_rows$')
             [ "$few" = 2 ] || fail "mnist_mlp's library: $few products with the few-rows path, not 2"
         fi
-    done ;;
+    done
+    # the header's link line names the file written (it said libtiny.so whatever -o was)
+    link() {  # link EMIT OUTPUT EXPECTED-LINE
+        "$nnc" --emit="$1" -o "$tmp/$2" "$root/tests/embed/tiny.nn" || fail "nnc --emit=$1 -o $2"
+        grep -qxF "$3" "$tmp/tiny.h" || { grep 'Link with' "$tmp/tiny.h"; fail "-o $2: no line '$3'"; }
+    }
+    link so libfoo.so " * Link with libfoo.so (cc app.c -L DIR -lfoo -Wl,-rpath,DIR)."
+    link so tiny.so " * Link with tiny.so (cc app.c DIR/tiny.so -Wl,-rpath,DIR)."
+    link obj t.o " * Link with t.o and the runtime (cc app.c t.o \$(pkg-config --cflags --libs"
+    cc -std=c99 -Wall -Wextra -Werror -I "$tmp" -c -o "$tmp/h.o" "$tmp/h.c" || fail "h.c"
+    cc "$tmp/h.o" -L "$tmp" -lfoo -Wl,-rpath,"$tmp" -lm -o "$tmp/h" || fail "linking as the header of libfoo.so says" ;;
 abi)
     "$nnc" --emit=so -o "$tmp/libtiny.so" "$root/tests/embed/tiny.nn" || fail "nnc --emit=so"
     sed 's/dense(x, 6)/dense(x, 7)/' "$root/tests/embed/tiny.nn" > "$tmp/wide.nn"

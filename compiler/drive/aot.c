@@ -186,6 +186,27 @@ static const char *dir_of(Arena *a, const char *path)
     return slash ? arena_printf(a, "%.*s", (int)(slash - path), path) : ".";
 }
 
+/* 0 if out can be written: not a directory, in a folder that exists and
+ * may be written (as a trainer checks --save's); else 1, said in nnc's
+ * words before any compiling, where cp or the linker would fail later
+ * with their own ("cp: cannot create regular file", "SONAME must not be
+ * empty string"). */
+static int check_output(Arena *a, const char *out, FILE *log)
+{
+    struct stat st;
+    size_t len = strlen(out);
+    if ((len && out[len - 1] == '/') || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(log, "nnc: error: cannot write '%s': it is a directory; give -o a file name in it\n", out);
+        return 1;
+    }
+    const char *dir = dir_of(a, out);
+    if (access(*dir ? dir : "/", W_OK) != 0) {
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", out, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
@@ -226,6 +247,8 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                 nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
+    if (strcmp(out, "-") != 0 && check_output(a, out, log) != 0)   /* -: --emit=llvm|asm to standard output */
+        return 1;
     /* libraries prefix their entries with the model's name: two models link together */
     EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};
     if (library)

@@ -154,8 +154,8 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
                 goto done;
             }
             if (x_elems > 0 && n != x_elems + 1) {
-                snprintf(err, errlen, "%s: line %lld has %lld values, but input '%s' and the target take %lld (%lld + 1)",
-                         path, (long long)lineno, (long long)n, input, (long long)x_elems + 1, (long long)x_elems);
+                snprintf(err, errlen, "%s has %lld value%s per example, but input '%s' and the target take %lld", path,
+                         (long long)n, n == 1 ? "" : "s", input, (long long)x_elems + 1);
                 goto done;
             }
             ncols = n;

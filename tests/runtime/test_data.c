@@ -459,8 +459,8 @@ static void test_csv_errors(void)
 static void test_csv_width(void)
 {
     const CsvCase cases[] = {
-        {"0.1,0.2,0.3\n", 0, 0, 2, "%s: line 1 has 3 values, but input 'x' and the target take 4 (3 + 1)"},
-        {"h\n1,2,3,4,0\n", 0, 1, 2, "%s: line 2 has 5 values, but input 'x' and the target take 4 (3 + 1)"},
+        {"0.1,0.2,0.3\n", 0, 0, 2, "%s has 3 values per example, but input 'x' and the target take 4"},
+        {"h\n1,2,3,4,0\n", 0, 1, 2, "%s has 5 values per example, but input 'x' and the target take 4"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         const CsvCase *c = &cases[k];

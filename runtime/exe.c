@@ -170,9 +170,8 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;
     }
-    if (o.epochs && r.data == RT_DATA_TEXT) {   /* the train block's rule, as nnc --epochs has it */
-        fprintf(stderr, "%s: error: --epochs: this model trains on text data, which is sampled in random windows and "
-                "has no epochs; use --steps\n", prog);
+    if ((rule = rt_epochs_rule(o.epochs, r.data == RT_DATA_TEXT))) {
+        fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;
     }
     if (o.sample && r.data != RT_DATA_TEXT) {

@@ -121,6 +121,13 @@ const char *rt_sample_options_rule(const char *sample, int64_t length, double te
     return NULL;
 }
 
+const char *rt_epochs_rule(int64_t epochs, int text_data)
+{
+    return epochs && text_data ? "--epochs: the model trains on text data, which is sampled in random windows and has no "
+                                 "epochs; use --steps"
+                               : NULL;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;

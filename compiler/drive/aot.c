@@ -129,7 +129,7 @@ static int install_file(Arena *a, const char *from, const char *dest, FILE *log)
     const char *beside = arena_printf(a, "%s.nnc-tmp", dest);
     char *cp[] = {"cp", (char *)from, (char *)beside, NULL};
     if (run(cp) != 0 || rename(beside, dest) != 0) {
-        fprintf(log, "nnc: error: cannot write %s: %s\n", dest, strerror(errno));
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", dest, strerror(errno));
         unlink(beside);
         return 1;
     }
@@ -195,8 +195,12 @@ static int check_output(Arena *a, const char *out, FILE *log)
 {
     struct stat st;
     size_t len = strlen(out);
-    if ((len && out[len - 1] == '/') || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(log, "nnc: error: cannot write '%s': it is a directory; give -o a file name in it\n", out);
+        return 1;
+    }
+    if (len && out[len - 1] == '/') {
+        fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
         return 1;
     }
     const char *dir = dir_of(a, out);
@@ -356,8 +360,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
          * -lMODEL record it.  zlib is named for the gzip reader, but a
          * library never calls it and the linker drops it (--as-needed, as
          * Debian's gcc links): the .so needs libc and libm only. */
-        const char *slash = strrchr(out, '/');
-        char *soname = arena_printf(a, "-Wl,-soname,%s", slash ? slash + 1 : out);
+        char *soname = arena_printf(a, "-Wl,-soname,%s", path_base(out));
         char *argv[] = {(char *)cc, "-shared", "-fPIC", "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen,
                         (char *)lib, soname, "-Wl,--exclude-libs,ALL", "-lz", "-lpthread", "-lm",
                         "-o", (char *)result, SAN NULL};

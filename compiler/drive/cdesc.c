@@ -287,17 +287,11 @@ static void h_train_step(StrBuf *b, const RtModel *m)
     sb_puts(b, ", float *loss);\n\n");
 }
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* How to link what nnc wrote (output, a .so or a .o): by its own name, and
  * -lNAME only for a library named libNAME.so, which -l finds. */
 static void link_line(StrBuf *b, const char *output, bool shared)
 {
-    const char *file = base_name(output);
+    const char *file = path_base(output);
     size_t len = strlen(file);
     if (!shared)
         sb_printf(b, " * Link with %s and the runtime (cc app.c %s $(pkg-config --cflags --libs\n"
@@ -314,7 +308,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     const RtModel *m = &t->rm;
     const RtRecipe *r = &t->recipe;
     const char *n = m->name;
-    sb_printf(b, "/* %s.h — the interface of model '%s', written by nnc from %s.\n", n, n, base_name(source_name));
+    sb_printf(b, "/* %s.h — the interface of model '%s', written by nnc from %s.\n", n, n, path_base(source_name));
     sb_puts(b, " *\n");
     link_line(b, output, shared);
     sb_printf(b,

@@ -200,9 +200,9 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
                 f->src.name);
         return 1;
     }
-    if (o->epochs && t.data == &builtin_table[B_TEXT]) {   /* the train block's own rule (sema_train.c) */
-        fprintf(log, "nnc: error: --epochs: model '%s' trains on text data, which is sampled in random windows and "
-                "has no epochs; use --steps\n", m->name);
+    const char *rule = rt_epochs_rule(o->epochs, t.data == &builtin_table[B_TEXT]);
+    if (rule) {
+        fprintf(log, "nnc: error: %s\n", rule);
         return NNC_EUSAGE;
     }
     if (o->epochs)
@@ -337,8 +337,7 @@ const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, 
 {
     if (strcmp(path, SOURCE_STDIN) == 0)
         return arena_printf(a, "%s%s", model_name, ext);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = path_base(path);
     const char *dot = strrchr(base, '.');
     int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
     return arena_printf(a, "%.*s%s", len, base, ext);

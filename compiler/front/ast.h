@@ -98,8 +98,7 @@ typedef struct AstProgram {
  * each count one level (parentheses and a call's argument none).  Every
  * later stage walks expressions recursively (sema's checks, lowering, dumps);
  * at this depth each does so within an 8 MB stack with the sanitizers'
- * larger frames (the diag.nesting_* tests check it at the limit and
- * beyond).  The deepest expression of examples/ is 9 levels. */
+ * larger frames (diag.nesting checks it at the limit and beyond).  The deepest expression of examples/ is 9 levels. */
 enum { AST_MAX_DEPTH = 1000 };
 
 AstNode *ast_new(Arena *a, AstKind kind, Span span);

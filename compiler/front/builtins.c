@@ -958,18 +958,31 @@ const char *builtin_class_phrase(BuiltinClass c)
     return "?";
 }
 
+/* "[lo,hi)": brackets say inclusive, parentheses exclusive, "inf" unbounded */
+typedef struct Range {
+    double lo, hi;
+    bool   lo_incl, hi_incl;
+} Range;
+
+static Range range_of(const char *range)
+{
+    const char *comma = strchr(range, ',');
+    return (Range){strtod(range + 1, NULL), strncmp(comma + 1, "inf", 3) == 0 ? INFINITY : strtod(comma + 1, NULL),
+                   range[0] == '[', range[strlen(range) - 1] == ']'};
+}
+
 bool range_contains(const char *range, double v)
 {
-    /* "[lo,hi)": brackets say inclusive, parentheses exclusive, "inf" unbounded */
-    char *end;
-    bool lo_incl = range[0] == '[';
-    double lo = strtod(range + 1, &end);
-    const char *comma = strchr(range, ',');
-    double hi = strncmp(comma + 1, "inf", 3) == 0 ? INFINITY : strtod(comma + 1, &end);
-    bool hi_incl = range[strlen(range) - 1] == ']';
-    if (lo_incl ? v < lo : v <= lo)
+    Range r = range_of(range);
+    if (r.lo_incl ? v < r.lo : v <= r.lo)
         return false;
-    if (hi_incl ? v > hi : v >= hi)
+    if (r.hi_incl ? v > r.hi : v >= r.hi)
         return false;
     return true;
+}
+
+bool range_positive(const char *range)
+{
+    Range r = range_of(range);
+    return r.lo == 0 && !r.lo_incl;
 }

@@ -283,7 +283,7 @@ static bool real_arg_fits(Sema *s, const Builtin *b, const BuiltinParam *p, Span
     const char *named = arena_printf(s->arena, "%s's %s", b->name, p->name);
     if (!sema_f32_fits(s, at, named, x))
         return false;
-    return !(p->range && strncmp(p->range, "(0,", 3) == 0) || sema_f32_positive(s, at, named, x);
+    return !(p->range && range_positive(p->range)) || sema_f32_positive(s, at, named, x);
 }
 
 /* The value of one argument, converted and checked against its parameter. */

@@ -558,6 +558,10 @@ typedef struct RtRunOptions {
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
  * wrong ("--length and --temperature go with --sample"). */
 const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
+/* --epochs against the data, one copy for both as above: NULL, or why not
+ * (text data is sampled in random windows: it has no epochs; the train
+ * block's own rule is sema_train.c's). */
+const char *rt_epochs_rule(int64_t epochs, int text_data);
 
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,

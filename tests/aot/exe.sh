@@ -148,7 +148,7 @@ sample)
     done
     # text has no epochs: the train block's rule, and nnc --epochs's
     "$tmp/abcd" --epochs 1 >"$tmp/out" 2>"$tmp/err"; got=$?
-    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --epochs: this model trains on text data, \
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --epochs: the model trains on text data, \
 which is sampled in random windows and has no epochs; use --steps" ] || fail "--epochs 1: exit $got, $(cat "$tmp/err")" ;;
 bpe)
     "$nnc" -o "$tmp/subwords" "$root/tests/jit/bpe.nn" || fail "nnc"

@@ -102,6 +102,12 @@ static int parse_line(char *line, char *stop, int64_t lineno, double *vals, int6
 
 int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, char *err, size_t errlen)
 {
+    return rt_csv_load_fit(path, header, classes, 0, NULL, out, err, errlen);
+}
+
+int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_elems, const char *input, RtDataset *out,
+                    char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     if (classes > INT32_MAX) {
         snprintf(err, errlen, "%s: %lld classes are more than a label can hold", path, (long long)classes);
@@ -145,6 +151,11 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
             if (n < 2) {
                 snprintf(err, errlen, "%s: line %lld has 1 value, expected at least 2 (the features, then the target)",
                          path, (long long)lineno);
+                goto done;
+            }
+            if (x_elems > 0 && n != x_elems + 1) {
+                snprintf(err, errlen, "%s has %lld value%s per example, but input '%s' and the target take %lld", path,
+                         (long long)n, n == 1 ? "" : "s", input, (long long)x_elems + 1);
                 goto done;
             }
             ncols = n;

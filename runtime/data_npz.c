@@ -82,9 +82,9 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,
                        (long long)total);
     if (c->dtype == RT_I32) {
-        if (a->type == RT_NPY_F4 || a->type == RT_NPY_F8)
+        if (!rt_npy_is_integer(a->type))
             return rt_fail(-1, err, errlen, "%s: array '%s' is %s, but %s '%s' is %s: its labels must be integers "
-                           "(uint8, int32, int64 or bool)", path, t->name, rt_npy_type_name(a->type), kind, t->name,
+                           "(" RT_NPY_INTEGER_TYPES ")", path, t->name, rt_npy_type_name(a->type), kind, t->name,
                            type_str(t, ts, sizeof ts));
         int32_t *dst = c->data;
         for (int64_t i = 0; i < total; i++) {

@@ -172,6 +172,10 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;
     }
+    if ((rule = rt_epochs_rule(o.epochs, r.data == RT_DATA_TEXT))) {
+        fprintf(stderr, "%s: error: %s\n", prog, rule);
+        return 2;
+    }
     if (o.sample && r.data != RT_DATA_TEXT) {
         fprintf(stderr, "%s: error: --sample needs a model trained on text(...)\n", prog);
         return 2;

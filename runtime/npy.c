@@ -28,6 +28,8 @@ enum { NTYPES = sizeof types / sizeof *types };
 
 const char *rt_npy_type_name(RtNpyType t) { return types[t].name; }
 
+int rt_npy_is_integer(RtNpyType t) { return t != RT_NPY_F4 && t != RT_NPY_F8; }
+
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len)
 {
     size_t at = 0;

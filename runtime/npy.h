@@ -36,6 +36,10 @@ int         rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, 
 double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */
 const char *rt_npy_type_name(RtNpyType t);
+/* Whether its values are integers: what labels and token ids are read from
+ * (never rounded reals); RT_NPY_INTEGER_TYPES names them for a message. */
+int         rt_npy_is_integer(RtNpyType t);
+#define RT_NPY_INTEGER_TYPES "uint8, int32, int64 or bool"
 /* "[3, 2]" into buf. */
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
 

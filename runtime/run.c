@@ -60,6 +60,13 @@ static int fits(const RtModel *m, const RtDataset *d, const char *what, char *wh
     return 0;
 }
 
+/* A plain CSV (no columns) for m's first input and one target value. */
+static int load_csv(const RtModel *m, const RtRecipe *r, const char *path, RtDataset *d, char *why, size_t len)
+{
+    int64_t x = m->ninputs > 0 ? per_example(&m->inputs[0]) : 0;
+    return rt_csv_load_fit(path, r->header, r->classes, x, x ? m->inputs[0].name : NULL, d, why, len);
+}
+
 /* A progress bar redraws its line with \r and an escape: only on a terminal
  * that does them (TERM=dumb: Emacs shells, some CI logs, does not). */
 static int redraws(FILE *log)
@@ -129,6 +136,13 @@ const char *rt_eval_options_rule(int eval_only, const char *save, const char *ch
     return NULL;
 }
 
+const char *rt_epochs_rule(int64_t epochs, int text_data)
+{
+    return epochs && text_data ? "--epochs: the model trains on text data, which is sampled in random windows and has no "
+                                 "epochs; use --steps"
+                               : NULL;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;
@@ -185,11 +199,11 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         int npz = r->data == RT_DATA_NPZ, cols = !npz && r->columns && r->columns[0];
         if (!o->eval_only && (npz ? rt_npz_load(tr, m, &train, why, sizeof why)
                               : cols ? rt_csv_columns(tr, r->header, r->columns, m, &train, why, sizeof why)
-                                     : rt_csv_load(tr, r->header, r->classes, &train, why, sizeof why)))
+                                     : load_csv(m, r, tr, &train, why, sizeof why)))
             rc = 1;
         else if (te && (npz ? rt_npz_load(te, m, &test, why, sizeof why)
                         : cols ? rt_csv_columns(te, r->header, r->columns, m, &test, why, sizeof why)
-                               : rt_csv_load(te, r->header, r->classes, &test, why, sizeof why)))
+                               : load_csv(m, r, te, &test, why, sizeof why)))
             rc = 1;
         else if (!npz && !cols && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
             rc = 1;

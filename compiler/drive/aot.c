@@ -129,7 +129,7 @@ static int install_file(Arena *a, const char *from, const char *dest, FILE *log)
     const char *beside = arena_printf(a, "%s.nnc-tmp", dest);
     char *cp[] = {"cp", (char *)from, (char *)beside, NULL};
     if (run(cp) != 0 || rename(beside, dest) != 0) {
-        fprintf(log, "nnc: error: cannot write %s: %s\n", dest, strerror(errno));
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", dest, strerror(errno));
         unlink(beside);
         return 1;
     }
@@ -186,6 +186,31 @@ static const char *dir_of(Arena *a, const char *path)
     return slash ? arena_printf(a, "%.*s", (int)(slash - path), path) : ".";
 }
 
+/* 0 if out can be written: not a directory, in a folder that exists and
+ * may be written (as a trainer checks --save's); else 1, said in nnc's
+ * words before any compiling, where cp or the linker would fail later
+ * with their own ("cp: cannot create regular file", "SONAME must not be
+ * empty string"). */
+static int check_output(Arena *a, const char *out, FILE *log)
+{
+    struct stat st;
+    size_t len = strlen(out);
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(log, "nnc: error: cannot write '%s': it is a directory; give -o a file name in it\n", out);
+        return 1;
+    }
+    if (len && out[len - 1] == '/') {
+        fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
+        return 1;
+    }
+    const char *dir = dir_of(a, out);
+    if (access(*dir ? dir : "/", W_OK) != 0) {
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", out, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int nnc_aot(NncFront *f, const AotOptions *o)
 {
     FILE *log = o->log;
@@ -226,6 +251,8 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                 nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
+    if (strcmp(out, "-") != 0 && check_output(a, out, log) != 0)   /* -: --emit=llvm|asm to standard output */
+        return 1;
     /* libraries prefix their entries with the model's name: two models link together */
     EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};
     if (library)
@@ -294,7 +321,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     StrBuf c = {0}, h = {0};
     if (library) {
         cdesc_library(&c, &tm, &names, "model.h");
-        cdesc_header(&h, &tm, f->model, f->src.name);
+        cdesc_header(&h, &tm, f->model, f->src.name, out, o->kind == AOT_SO);  /* its link line names out */
     } else {
         char model_dir[PATH_MAX];
         if (!realpath(dir_of(a, f->src.name), model_dir))
@@ -333,8 +360,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
          * -lMODEL record it.  zlib is named for the gzip reader, but a
          * library never calls it and the linker drops it (--as-needed, as
          * Debian's gcc links): the .so needs libc and libm only. */
-        const char *slash = strrchr(out, '/');
-        char *soname = arena_printf(a, "-Wl,-soname,%s", slash ? slash + 1 : out);
+        char *soname = arena_printf(a, "-Wl,-soname,%s", path_base(out));
         char *argv[] = {(char *)cc, "-shared", "-fPIC", "-O2", "-w", "-I", (char *)include, (char *)csrc, (char *)gen,
                         (char *)lib, soname, "-Wl,--exclude-libs,ALL", "-lz", "-lpthread", "-lm",
                         "-o", (char *)result, SAN NULL};

@@ -287,17 +287,31 @@ static void h_train_step(StrBuf *b, const RtModel *m)
     sb_puts(b, ", float *loss);\n\n");
 }
 
-void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const char *source_name)
+/* How to link what nnc wrote (output, a .so or a .o): by its own name, and
+ * -lNAME only for a library named libNAME.so, which -l finds. */
+static void link_line(StrBuf *b, const char *output, bool shared)
+{
+    const char *file = path_base(output);
+    size_t len = strlen(file);
+    if (!shared)
+        sb_printf(b, " * Link with %s and the runtime (cc app.c %s $(pkg-config --cflags --libs\n"
+                  " * nnc-runtime)).\n", file, file);
+    else if (len > 6 && strncmp(file, "lib", 3) == 0 && strcmp(file + len - 3, ".so") == 0)
+        sb_printf(b, " * Link with %s (cc app.c -L DIR -l%.*s -Wl,-rpath,DIR).\n", file, (int)len - 6, file + 3);
+    else
+        sb_printf(b, " * Link with %s (cc app.c DIR/%s -Wl,-rpath,DIR).\n", file, file);
+}
+
+void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const char *source_name, const char *output,
+                  bool shared)
 {
     const RtModel *m = &t->rm;
     const RtRecipe *r = &t->recipe;
     const char *n = m->name;
-    const char *base = strrchr(source_name, '/');
-    sb_printf(b, "/* %s.h — the interface of model '%s', written by nnc from %s.\n", n, n, base ? base + 1 : source_name);
+    sb_printf(b, "/* %s.h — the interface of model '%s', written by nnc from %s.\n", n, n, path_base(source_name));
+    sb_puts(b, " *\n");
+    link_line(b, output, shared);
     sb_printf(b,
-              " *\n"
-              " * Link with lib%s.so (cc app.c -L DIR -l%s -Wl,-rpath,DIR), or with %s.o and\n"
-              " * the runtime (cc app.c %s.o $(pkg-config --cflags --libs nnc-runtime)).\n"
               " *\n"
               " * An instance holds the parameters, the optimizer state and its own scratch\n"
               " * memory.  There is no global state: instances are independent, and each may\n"
@@ -308,7 +322,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               " * Arrays hold `batch` examples one after another, each row-major with the\n"
               " * sizes below.  Inputs must be prepared as the train block's data source\n"
               " * prepares them:\n",
-              n, n, n, n, n);
+              n);
     if (t->forward_only && !sm->train.decl)
         sb_puts(b, " *   as the model's weights expect them (the file has no train block)\n");
     else if (r->data == RT_DATA_MNIST)

@@ -17,6 +17,7 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
 
 /* The library's header (plain C99, C++-safe): every function documented,
  * sizes per example as #defines, the inputs' expected preprocessing. */
-void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *m, const char *source_name);
+void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *m, const char *source_name, const char *output,
+                  bool shared);
 
 #endif

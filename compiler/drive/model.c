@@ -200,6 +200,11 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
                 f->src.name);
         return 1;
     }
+    const char *rule = rt_epochs_rule(o->epochs, t.data == &builtin_table[B_TEXT]);
+    if (rule) {
+        fprintf(log, "nnc: error: %s\n", rule);
+        return NNC_EUSAGE;
+    }
     if (o->epochs)
         t.epochs = o->epochs, t.steps = 0;
     if (o->steps)
@@ -332,8 +337,7 @@ const char *nnc_output_stem(Arena *a, const char *path, const char *model_name, 
 {
     if (strcmp(path, SOURCE_STDIN) == 0)
         return arena_printf(a, "%s%s", model_name, ext);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *base = path_base(path);
     const char *dot = strrchr(base, '.');
     int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
     return arena_printf(a, "%.*s%s", len, base, ext);

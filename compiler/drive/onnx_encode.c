@@ -680,7 +680,7 @@ int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
     const IrGraph *g = src->g;
     Ox x = {.g = g, .a = a, .diag = diag};
     const char *file = g->src ? g->src->name : "";
-    x.file = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    x.file = path_base(file);
     x.name = ARENA_ARRAY(a, const char *, g->n + 1);
     x.param = src->param;
     memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));

@@ -82,9 +82,12 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         char *end;
         errno = 0;
         double x = strtod(p, &end);
-        if (end == p || (*end && *end != ',') || !isfinite(x))
+        if (end == p || (*end && *end != ','))
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
+        if (!isfinite(x))   /* the CSV readers' words */
+            return fail(log, "--input %s: value %lld: '%.*s' is not a finite number", fd->node->name, (long long)i + 1,
+                        (int)(end - p), p);
         fd->v[i] = x;
         p = *end ? end + 1 : end;
     }
@@ -159,8 +162,13 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 double x = strtod(p, &end);
                 while (*end == ' ' || *end == '\t' || *end == '\r')
                     end++;
-                if (end == p || (*end && *end != ',') || !isfinite(x)) {
+                if (end == p || (*end && *end != ',')) {
                     rc = fail(log, "%s:%lld: expected a number, found '%.20s'", path, (long long)lineno + 1, p);
+                    break;
+                }
+                if (!isfinite(x)) {
+                    rc = fail(log, "%s:%lld: value %lld: '%.*s' is not a finite number", path, (long long)lineno + 1,
+                              (long long)k + 1, (int)(end - p > 20 ? 20 : end - p), p);
                     break;
                 }
                 if (k < fd->size)
@@ -171,9 +179,9 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 p = end + 1;
             }
             if (rc == 0 && k != fd->size)
-                rc = fail(log, "%s:%lld: %lld values, but input '%s' (%s) takes %lld per example", path,
-                          (long long)lineno + 1, (long long)k, fd->node->name, type_str(a, &fd->node->type),
-                          (long long)fd->size);
+                rc = fail(log, "%s:%lld: %lld value%s, but input '%s' (%s) takes %lld per example", path,
+                          (long long)lineno + 1, (long long)k, k == 1 ? "" : "s", fd->node->name,
+                          type_str(a, &fd->node->type), (long long)fd->size);
             fd->n++;
         }
         line = nl ? nl + 1 : NULL;
@@ -211,6 +219,10 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     }
     if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);
+    /* the npz reader's rule for labels and token ids (data_npz.c): integers, never rounded reals */
+    if (rc == 0 && fd->node->type.elem == ELEM_INDEX && !rt_npy_is_integer(arr.type))
+        rc = fail(log, "%s: the array is %s, but input '%s' is %s: its token ids must be integers (" RT_NPY_INTEGER_TYPES
+                  ")", path, rt_npy_type_name(arr.type), fd->node->name, type_str(a, &fd->node->type));
     if (rc == 0) {
         fd->n = arr.shape[0];
         fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);
@@ -241,7 +253,11 @@ static int read_feed(FILE *log, Feed *fd, Arena *a)
         return rc;
     for (int64_t i = 0; i < fd->n * fd->size; i++) {
         double x = fd->v[i];
-        if (x != floor(x) || x < 0 || x >= (double)fd->node->type.classes)
+        if (x != floor(x))
+            return fail(log, "--input %s: input '%s' takes token ids, whole numbers, and %g is not one (example %lld, "
+                        "value %lld)", fd->node->name, fd->node->name, x, (long long)(i / fd->size + 1),
+                        (long long)(i % fd->size + 1));
+        if (x < 0 || x >= (double)fd->node->type.classes)
             return fail(log, "--input %s: input '%s' takes token ids in [0, %lld), found %g (example %lld, value %lld)",
                         fd->node->name, fd->node->name, (long long)fd->node->type.classes, x,
                         (long long)(i / fd->size + 1), (long long)(i % fd->size + 1));
@@ -270,8 +286,10 @@ static int read_feeds(NncFront *f, const PredictOptions *o, Feed *feeds, int nfe
                 fprintf(log, "nnc: note: did you mean '%s'?\n", best);
             return 1;
         }
-        if (feeds[k].given)
-            return fail(log, "--input %s is given twice", name);
+        if (feeds[k].given) {   /* the command line alone is wrong: exit 2, as for an --input without '=' */
+            fail(log, "--input %s is given twice", name);
+            return NNC_EUSAGE;
+        }
         feeds[k].given = o->inputs[i];
     }
     StrBuf missing = {0};
@@ -494,14 +512,15 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     for (int i = 0, k = 0; i < m->nnodes; i++)
         if (m->nodes[i].kind == SN_INPUT)
             feeds[k++] = (Feed){.node = &m->nodes[i], .size = shape_elems(&m->nodes[i].type.shape)};
-    if (read_feeds(f, o, feeds, nfeeds) != 0)
-        return 1;
+    int rc = read_feeds(f, o, feeds, nfeeds);
+    if (rc != 0)
+        return rc;
     int64_t n = feeds[0].n;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
 
     double t0 = clock_now(), c0 = drive_cpu_ms();
     TrainModel tm;
-    int rc = nnc_forward_model(f, o->batch, &tm, log);
+    rc = nnc_forward_model(f, o->batch, &tm, log);
     if (rc != 0)
         return rc;
     double t1 = clock_now();

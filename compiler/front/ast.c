@@ -9,6 +9,41 @@ AstNode *ast_new(Arena *a, AstKind kind, Span span)
     return n;
 }
 
+static int deepest(const AstNode *list)
+{
+    int d = 0;
+    for (const AstNode *n = list; n; n = n->next)
+        if (n->depth > d)
+            d = n->depth;
+    return d;
+}
+
+static int max2(int a, int b) { return a > b ? a : b; }
+
+int ast_depth(const AstNode *n)
+{
+    switch (n->kind) {
+    case AST_NEG: return 1 + n->unary.operand->depth;
+    case AST_BINARY: return 1 + max2(n->binary.lhs->depth, n->binary.rhs->depth);
+    case AST_CALL: return 1 + deepest(n->call.args);
+    case AST_ARG: return n->arg.value->depth;
+    case AST_INDEX: return 1 + max2(n->index.base->depth, deepest(n->index.items));
+    case AST_RANGE: return 1 + max2(n->range.lo ? n->range.lo->depth : 0, n->range.hi ? n->range.hi->depth : 0);
+    case AST_LIST: return 1 + deepest(n->list.items);
+    default: return 0;   /* literals and names; declarations are not expressions */
+    }
+}
+
+Span ast_level_span(const AstNode *n)
+{
+    switch (n->kind) {
+    case AST_BINARY: return n->binary.op_span;
+    case AST_CALL: return n->call.callee_span;
+    case AST_INDEX: return (Span){n->span.end - 1, n->span.end};
+    default: return (Span){n->span.begin, n->span.begin + 1};
+    }
+}
+
 AstList ast_list_one(AstNode *n)
 {
     return (AstList){n, n, n ? 1 : 0};

@@ -82,6 +82,7 @@ struct AstNode {
         struct { AstNode *items; } train;
         struct { const char *name; Span name_span; AstNode *type; AstNode *init; } pdecl;
     };
+    int      depth;      /* expressions: levels down to the deepest leaf (a leaf is 0; ast_depth) */
     AnnState ann_state;  /* sema's annotation of an expression ... */
     Value    ann;        /* ... and its value (VAL_TENSOR shapes, folded constants) */
 };
@@ -93,7 +94,20 @@ typedef struct AstProgram {
     AstNode *decls;   /* consts, layers, models and train blocks, in source order */
 } AstProgram;
 
+/* The deepest an expression may nest: operators, calls, subscripts and lists
+ * each count one level (parentheses and a call's argument none).  Every
+ * later stage walks expressions recursively (sema's checks, lowering, dumps);
+ * at this depth each does so within an 8 MB stack with the sanitizers'
+ * larger frames (diag.nesting checks it at the limit and beyond).  The deepest expression of examples/ is 9 levels. */
+enum { AST_MAX_DEPTH = 1000 };
+
 AstNode *ast_new(Arena *a, AstKind kind, Span span);
+/* The depth of expression n from its children's, which are set already
+ * (the parser builds bottom-up, so no walk is needed). */
+int      ast_depth(const AstNode *n);
+/* Where to point at the level n adds: a binary's operator, a call's name,
+ * a subscript's ']', else n's first character. */
+Span     ast_level_span(const AstNode *n);
 AstList  ast_list_one(AstNode *n);
 AstList  ast_list_append(AstList l, AstNode *n);
 

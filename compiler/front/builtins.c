@@ -698,6 +698,12 @@ static double num_log(double x, double p) { (void)p; return log(x); }
 static double num_sqrt(double x, double p) { (void)p; return sqrt(x); }
 static double num_abs(double x, double p) { (void)p; return fabs(x); }
 
+/* A window's size, stride and padding: at most 2^20, far past any input a
+ * window fits (a 2^40-element tensor), so window_out's in + 2·padding −
+ * kernel and the other products of window geometry stay far from int64
+ * overflow; the argument check (sema_expr.c) refuses more at the argument. */
+#define WINDOW_RANGE(lo) "[" #lo ",1048576]"
+
 const Builtin builtin_table[B_COUNT] = {
     [B_DENSE] = {"dense", BC_LAYER, "dense", {
         X_TENSOR("x", "input [..., in]"),
@@ -707,22 +713,22 @@ const Builtin builtin_table[B_COUNT] = {
     [B_CONV2D] = {"conv2d", BC_LAYER, "conv", {
         X_TENSOR("x", "input [channels, height, width]"),
         {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
-        {.name = "kernel", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square kernel size"},
-        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = "[1,inf)", .doc = "step between windows"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "zeros added on each side"},
+        {.name = "kernel", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square kernel size"},
+        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = WINDOW_RANGE(1), .doc = "step between windows"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zeros added on each side"},
         {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias per filter"},
     }, check_conv2d, "2-D convolution (cross-correlation, as torch.nn.Conv2d)"},
     [B_MAX_POOL] = {"max_pool", BC_LAYER, NULL, {
         X_TENSOR("x", "input [channels, height, width]"),
-        {.name = "size", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square window size"},
-        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = "[1,inf)", .doc = "step between windows (default: size)"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "implicit -inf padding on each side"},
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "implicit -inf padding on each side"},
     }, check_pool, "maximum over each window"},
     [B_AVG_POOL] = {"avg_pool", BC_LAYER, NULL, {
         X_TENSOR("x", "input [channels, height, width]"),
-        {.name = "size", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "square window size"},
-        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = "[1,inf)", .doc = "step between windows (default: size)"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = "[0,inf)", .doc = "zero padding on each side (counted in the average)"},
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding on each side (counted in the average)"},
     }, check_pool, "mean over each window"},
     [B_FLATTEN] = {"flatten", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
@@ -952,18 +958,31 @@ const char *builtin_class_phrase(BuiltinClass c)
     return "?";
 }
 
+/* "[lo,hi)": brackets say inclusive, parentheses exclusive, "inf" unbounded */
+typedef struct Range {
+    double lo, hi;
+    bool   lo_incl, hi_incl;
+} Range;
+
+static Range range_of(const char *range)
+{
+    const char *comma = strchr(range, ',');
+    return (Range){strtod(range + 1, NULL), strncmp(comma + 1, "inf", 3) == 0 ? INFINITY : strtod(comma + 1, NULL),
+                   range[0] == '[', range[strlen(range) - 1] == ']'};
+}
+
 bool range_contains(const char *range, double v)
 {
-    /* "[lo,hi)": brackets say inclusive, parentheses exclusive, "inf" unbounded */
-    char *end;
-    bool lo_incl = range[0] == '[';
-    double lo = strtod(range + 1, &end);
-    const char *comma = strchr(range, ',');
-    double hi = strncmp(comma + 1, "inf", 3) == 0 ? INFINITY : strtod(comma + 1, &end);
-    bool hi_incl = range[strlen(range) - 1] == ']';
-    if (lo_incl ? v < lo : v <= lo)
+    Range r = range_of(range);
+    if (r.lo_incl ? v < r.lo : v <= r.lo)
         return false;
-    if (hi_incl ? v > hi : v >= hi)
+    if (r.hi_incl ? v > r.hi : v >= r.hi)
         return false;
     return true;
+}
+
+bool range_positive(const char *range)
+{
+    Range r = range_of(range);
+    return r.lo == 0 && !r.lo_incl;
 }

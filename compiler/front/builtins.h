@@ -159,5 +159,7 @@ const char *cc_shape(CallCheck *cc, const Shape *s, bool batched);
 
 /* Parses a range "[lo,hi)" and checks v against it. */
 bool range_contains(const char *range, double v);
+/* Whether the range is of numbers greater than 0: "(0,...". */
+bool range_positive(const char *range);
 
 #endif

@@ -178,6 +178,15 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             while (e < lx->lim && *e != '\n' && *e != '"')
                 e++;
             lx->cur = e;
+            /* A quote that begins the next line most likely closes this
+             * string, written across the line break: it is skipped too, or
+             * it would open a second unclosed string, two errors for one
+             * mistake. */
+            const char *q = e < lx->lim && *e == '\n' ? e + 1 : lx->lim;
+            while (q < lx->lim && (*q == ' ' || *q == '\t' || *q == '\r'))
+                q++;
+            if (q < lx->lim && *q == '"')
+                lx->cur = q + 1;
             *lloc = tok_span(lx);
             ctx->last_tok = *lloc;
             return lex_error(ctx, (Span){lloc->begin, lloc->begin + 1}, "missing closing '\"' in string");

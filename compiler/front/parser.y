@@ -43,6 +43,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx);
 
 static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg);
 static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->arena, k, s); }
+static AstNode *level(ParseCtx *ctx, AstNode *n);
 }
 
 %union {
@@ -201,11 +202,11 @@ setting
     ;
 
 expr
-    : expr '+' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_ADD; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
-    | expr '-' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_SUB; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
-    | expr '*' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_MUL; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
-    | expr '/' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_DIV; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; }
-    | '-' expr %prec UMINUS { $$ = node(ctx, AST_NEG, @$); $$->unary.operand = $2; }
+    : expr '+' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_ADD; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; level(ctx, $$); }
+    | expr '-' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_SUB; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; level(ctx, $$); }
+    | expr '*' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_MUL; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; level(ctx, $$); }
+    | expr '/' expr         { $$ = node(ctx, AST_BINARY, @$); $$->binary.op = BIN_DIV; $$->binary.lhs = $1; $$->binary.rhs = $3; $$->binary.op_span = @2; level(ctx, $$); }
+    | '-' expr %prec UMINUS { $$ = node(ctx, AST_NEG, @$); $$->unary.operand = $2; level(ctx, $$); }
     | primary
     ;
 
@@ -218,11 +219,11 @@ primary
     | IDENT                 { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
     | PATH                  { $$ = node(ctx, AST_NAME, @$); $$->name.id = $1; }
     | IDENT '(' args_opt ')'
-        { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; }
+        { $$ = node(ctx, AST_CALL, @$); $$->call.callee = $1; $$->call.callee_span = @1; $$->call.args = $3.head; $$->call.nargs = $3.n; level(ctx, $$); }
     | '(' expr ')'          { $$ = $2; $$->span = @$; }
-    | '[' exprs_opt ']'     { $$ = node(ctx, AST_LIST, @$); $$->list.items = $2.head; $$->list.n = $2.n; }
+    | '[' exprs_opt ']'     { $$ = node(ctx, AST_LIST, @$); $$->list.items = $2.head; $$->list.n = $2.n; level(ctx, $$); }
     | primary '[' subscripts ']'
-        { $$ = node(ctx, AST_INDEX, @$); $$->index.base = $1; $$->index.items = $3.head; $$->index.n = $3.n; }
+        { $$ = node(ctx, AST_INDEX, @$); $$->index.base = $1; $$->index.items = $3.head; $$->index.n = $3.n; level(ctx, $$); }
     ;
 
 /* x[i] (an index: the axis goes), x[a:b] (a range: the axis stays), x[:, 0] */
@@ -234,9 +235,9 @@ subscripts
 subscript
     : expr                  { $$ = $1; }
     | ':'                   { $$ = node(ctx, AST_RANGE, @$); }
-    | expr ':'              { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; }
-    | ':' expr              { $$ = node(ctx, AST_RANGE, @$); $$->range.hi = $2; }
-    | expr ':' expr         { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; $$->range.hi = $3; }
+    | expr ':'              { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; level(ctx, $$); }
+    | ':' expr              { $$ = node(ctx, AST_RANGE, @$); $$->range.hi = $2; level(ctx, $$); }
+    | expr ':' expr         { $$ = node(ctx, AST_RANGE, @$); $$->range.lo = $1; $$->range.hi = $3; level(ctx, $$); }
 
 args_opt
     : %empty            { $$ = (AstList){0}; }
@@ -250,8 +251,8 @@ args
     ;
 
 arg
-    : expr              { $$ = node(ctx, AST_ARG, @$); $$->arg.value = $1; }
-    | IDENT ':' expr    { $$ = node(ctx, AST_ARG, @$); $$->arg.name = $1; $$->arg.name_span = @1; $$->arg.value = $3; }
+    : expr              { $$ = node(ctx, AST_ARG, @$); $$->arg.value = $1; $$->depth = $1->depth; }
+    | IDENT ':' expr    { $$ = node(ctx, AST_ARG, @$); $$->arg.name = $1; $$->arg.name_span = @1; $$->arg.value = $3; $$->depth = $3->depth; }
     ;
 
 exprs_opt
@@ -266,6 +267,20 @@ exprs
     ;
 
 %%
+
+/* Sets n's depth from its children's; the level that first passes
+ * AST_MAX_DEPTH is an error (once: the levels above it are deeper still,
+ * and a tree with errors goes no further than the parser). */
+static AstNode *level(ParseCtx *ctx, AstNode *n)
+{
+    n->depth = ast_depth(n);
+    if (n->depth == AST_MAX_DEPTH + 1) {
+        ctx->errors++;
+        diag_error(ctx->diag, ast_level_span(n), "expression nested too deeply: more than %d levels of operators, calls and subscripts",
+                   AST_MAX_DEPTH);
+    }
+    return n;
+}
 
 /* Bison calls this only for "memory exhausted": nesting beyond its stack. */
 static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg)

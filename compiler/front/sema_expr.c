@@ -275,6 +275,17 @@ static Value fold_call(Sema *s, const AstNode *call, const Builtin *b, const Val
     return ERR;
 }
 
+/* A real argument the model holds in f32 (every one but a data source's,
+ * whose fractions stay doubles): it fits, and one that must be greater
+ * than 0 is not 0 or subnormal there. */
+static bool real_arg_fits(Sema *s, const Builtin *b, const BuiltinParam *p, Span at, double x)
+{
+    const char *named = arena_printf(s->arena, "%s's %s", b->name, p->name);
+    if (!sema_f32_fits(s, at, named, x))
+        return false;
+    return !(p->range && range_positive(p->range)) || sema_f32_positive(s, at, named, x);
+}
+
 /* The value of one argument, converted and checked against its parameter. */
 static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNode *arg, EvalCtx inner)
 {
@@ -377,6 +388,8 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
             return ERR;
         }
     }
+    if (v.kind == VAL_FLOAT && b->cls != BC_DATA && !real_arg_fits(s, b, p, e->span, v.f))
+        return ERR;
     return v;
 }
 
@@ -802,13 +815,19 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         n.in[1] = r.node;
     } else {
         const Value *t = lt ? &l : &r, *num = lt ? &r : &l;
-        if (op == BIN_DIV && rt == false && (num->kind == VAL_INT ? num->i == 0 : num->f == 0)) {
-            sema_error(s, e->span, "division by zero");
+        /* a divisor is held in f32 too: one that is 0 there (1e-320) divides by zero */
+        if (op == BIN_DIV && rt == false && (num->kind == VAL_INT ? num->i == 0 : (float)num->f == 0)) {
+            if (num->kind == VAL_FLOAT && num->f != 0)
+                sema_error(s, e->span, "division by zero: %g is 0 in f32", num->f);
+            else
+                sema_error(s, e->span, "division by zero");
             return ERR;
         }
+        n.scalar = num->kind == VAL_INT ? (double)num->i : num->f;
+        if (!sema_f32_fits(s, lt ? e->binary.rhs->span : e->binary.lhs->span, NULL, n.scalar))
+            return ERR;
         n.type = t->t;
         n.in[0] = t->node;
-        n.scalar = num->kind == VAL_INT ? (double)num->i : num->f;
         n.scalar_side = lt ? 2 : 1;
     }
     n.flops = (uint64_t)shape_elems(&n.type.shape);
@@ -1045,7 +1064,7 @@ static Value eval_list(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     return (Value){.kind = VAL_LIST, .node = -1, .list = {e->list.n, v}};
 }
 
-Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+static Value eval_node(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value v = ERR;
     switch (e->kind) {
@@ -1099,6 +1118,25 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         break;  /* not an expression: the grammar never puts one here */
     }
     annotate(e, &v);
+    return v;
+}
+
+/* Each level of an expression is one call here, and a layer's body is
+ * evaluated inside the call that uses it.  The parser bounds one
+ * expression's levels; this bounds them through layers used in layers,
+ * AST_MAX_DEPTH in all, so the recursion fits the stack (ast.h). */
+Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
+{
+    if (s->levels > AST_MAX_DEPTH) {
+        if (!s->too_deep)
+            sema_error(s, sema_use_site(s, e->span), "expression nested too deeply through the layers it uses: more "
+                       "than %d levels of operators, calls and subscripts in all", AST_MAX_DEPTH);
+        s->too_deep = true;
+        return ERR;
+    }
+    s->levels++;
+    Value v = eval_node(s, env, e, ctx);
+    s->levels--;
     return v;
 }
 

@@ -22,6 +22,9 @@ typedef struct Binding {
 typedef struct Env {
     Binding    *b;
     int         n, cap;
+    int        *index;      /* past ENV_LINEAR names: open addressing, slot -> binding + 1 (0: empty),
+                             * so a file of 100,000 constants binds and finds each in O(1) */
+    int         cap_index;  /* slots, a power of two at least twice n */
     const char *prefix;     /* parameter-name prefix: "" or "blocks.0." */
     const char *row;        /* what the statement being checked binds ("x", "output") */
 } Env;
@@ -44,6 +47,8 @@ typedef struct Sema {
     DiagSink       *diag;
     const AstProgram *prog;
     Env             globals;      /* constants */
+    Env             tops;         /* each top-level name: .v.i its first declaration in tops_decl, .at its name */
+    const AstNode **tops_decl;    /* the declarations in source order */
     const AstNode **layers;       /* user layer declarations */
     bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;
@@ -52,6 +57,8 @@ typedef struct Sema {
     Frame           stack[SEMA_MAX_DEPTH];
     int             depth;
     bool            too_large;    /* reported "model too large" once */
+    int             levels;       /* sema_eval calls under way: expression levels, through layer uses */
+    bool            too_deep;     /* reported more than AST_MAX_DEPTH of them once */
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
@@ -80,6 +87,16 @@ static inline Span sema_use_site(const Sema *s, Span at) { return s->depth > 0 ?
 /* Makes room for element n of an arena array of *cap elements, doubling
  * when full; returns the (possibly moved) array.  Old copies stay in the arena. */
 void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);
+/* One rule for every number the model holds in f32 (tensor literals,
+ * parameters' values, a tensor's scalar operand, real arguments of layers,
+ * losses, optimizers): false, reported at at, when x is too large for f32.
+ * what names the number ("softmax's temperature"), or is NULL for a
+ * tensor's element. */
+bool    sema_f32_fits(Sema *s, Span at, const char *what, double x);
+/* For a number that must be greater than 0 (and is): false, reported at
+ * at, when it is 0 or subnormal in f32, where dividing by it or scaling by
+ * it would make every value inf or nan. */
+bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 

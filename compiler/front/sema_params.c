@@ -139,8 +139,8 @@ static void literal_walk(Literal *L, const AstNode *e, int d, int index)
         return;
     }
     double x = v.kind == VAL_INT ? (double)v.i : v.f;
-    if (fabs(x) > FLT_MAX) {
-        L->ok = sema_error(s, e->span, "%g is too large for f32, the type of a tensor's elements", x);
+    if (!sema_f32_fits(s, e->span, NULL, x)) {
+        L->ok = false;
         return;
     }
     L->data[L->n++] = x;
@@ -239,8 +239,9 @@ static bool init_scale(Sema *s, Env *env, const AstNode *call, const char *what,
                               (long long)v.i);
         return sema_error(s, e->span, "%s's %s must be greater than 0, found %g", call->call.callee, what, x);
     }
-    if (x > FLT_MAX)
-        return sema_error(s, e->span, "%s's %s %g is too large for f32", call->call.callee, what, x);
+    const char *named = arena_printf(s->arena, "%s's %s", call->call.callee, what);
+    if (!sema_f32_fits(s, e->span, named, x) || !sema_f32_positive(s, e->span, named, x))
+        return false;
     *out = x;
     return true;
 }
@@ -287,8 +288,8 @@ static bool param_init(Sema *s, Env *env, const AstNode *st, const Shape *shape,
                               v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
         values = ARENA_NEW(s->arena, double);
         *values = v.kind == VAL_INT ? (double)v.i : v.f;
-        if (fabs(*values) > FLT_MAX)
-            return sema_error(s, e->span, "%g is too large for f32, the type of a tensor's elements", *values);
+        if (!sema_f32_fits(s, e->span, NULL, *values))
+            return false;
     }
     if (!shape_equal(&got, shape)) {
         sema_error(s, e->span, "the initial value has shape %s, but parameter '%s' is declared f32%s",

@@ -147,8 +147,7 @@ static void put_loc(StrBuf *sb, const IrGraph *g, Span at, bool with_col)
         return;
     uint32_t line, col;
     source_linecol(g->src, at.begin, &line, &col);
-    const char *base = strrchr(g->src->name, '/');
-    base = base ? base + 1 : g->src->name;
+    const char *base = path_base(g->src->name);
     if (with_col)
         sb_printf(sb, "%s:%u:%u", base, line, col);
     else
@@ -258,8 +257,7 @@ static void group_label(StrBuf *sb, const IrGraph *g, const int *group, int k, i
     for (int j = at; j < g->n && group[j] == k && !layer; j++)
         layer = g->nodes[j].layer;
     if (line) {
-        const char *base = strrchr(g->src->name, '/');
-        sb_printf(sb, "%s:%u", base ? base + 1 : g->src->name, line);
+        sb_printf(sb, "%s:%u", path_base(g->src->name), line);
     } else {
         sb_puts(sb, dot_phase(g, at) == 2 ? "optimizer" : "no source line");
     }

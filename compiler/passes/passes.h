@@ -39,6 +39,8 @@ int pass_split_batch(IrGraph *g); /* small sums over the batch and more (a lead 
                                   * gradient) as per-example sums, then their sum (batch_split.c) */
 int pass_buckets(IrGraph *g);    /* ALLREDUCE nodes (several ranks) into buckets, in the order
                                   * their gradients become final (buckets.c) */
+int pass_output_copy(IrGraph *g); /* a prediction that is an input, or a constant after simplify,
+                                  * copied into an activation, where entries return it (output_copy.c), last */
 
 /* Memory plan: where every value lives, for every batch size at once. */
 typedef enum IrSlab { SLAB_NONE, SLAB_INPUT, SLAB_PARAM, SLAB_STATE, SLAB_ACT } IrSlab;

@@ -94,7 +94,8 @@ int nnc_compile_built(IrStage until, int64_t batch, NncCompiled *out, const char
         || run(g, pass_pool_conv, "pool convolution", &changed, err)
         || run(g, pass_split_batch, "split batch sums", &changed, err)
         || run(g, pass_dce, "dce", &changed, err)
-        || run(g, pass_buckets, "buckets", &changed, err))
+        || run(g, pass_buckets, "buckets", &changed, err)
+        || run(g, pass_output_copy, "output copy", &changed, err))
         return -1;
     refresh(&out->step);
     if (until == STAGE_FUSED)

@@ -396,6 +396,12 @@ int  rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, 
  * header skips the first line; classes > 0: the target is a label in
  * [0, classes), else a real number. */
 int  rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, char *err, size_t errlen);
+/* rt_csv_load for a model whose first input takes x_elems values (named
+ * input): lines of another width than x_elems + 1 are refused by their
+ * count before any value is read as a label (a missing target column made
+ * a feature the label, "not a whole number"). */
+int  rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_elems, const char *input, RtDataset *out,
+                     char *err, size_t errlen);
 /* The arrays of a NumPy .npz archive named after m's inputs and targets
  * (np.savez or np.savez_compressed), as columns in declaration order: the
  * first axis counts examples, the rest is the per-example shape; reals
@@ -556,6 +562,10 @@ const char *rt_sample_options_rule(const char *sample, int64_t length, double te
  * --chart, trains: --epochs, --steps or --lr given, and --sample) are a bad
  * command line: NULL, or what is wrong. */
 const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample);
+/* --epochs against the data, one copy for both as above: NULL, or why not
+ * (text data is sampled in random windows: it has no epochs; the train
+ * block's own rule is sema_train.c's). */
+const char *rt_epochs_rule(int64_t epochs, int text_data);
 
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,

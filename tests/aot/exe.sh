@@ -16,7 +16,8 @@
 #              model without a train block gets a message; an existing output
 #              is replaced whole
 #   sample     a text model's trainer saves, loads and generates like --jit, and
-#              refuses --length or --temperature without --sample as nnc does
+#              refuses --length or --temperature without --sample as nnc does,
+#              and --epochs (text has none) as nnc --epochs does
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
 #              nnc --jit samples from it
@@ -150,7 +151,11 @@ sample)
         "$tmp/abcd" --load "$tmp/ck.safetensors" $opt >"$tmp/out" 2>"$tmp/err"; got=$?
         [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --length and --temperature go with --sample" ] \
             && [ ! -s "$tmp/out" ] || fail "$opt without --sample: exit $got, $(cat "$tmp/err")"
-    done ;;
+    done
+    # text has no epochs: the train block's rule, and nnc --epochs's
+    "$tmp/abcd" --epochs 1 >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --epochs: the model trains on text data, \
+which is sampled in random windows and has no epochs; use --steps" ] || fail "--epochs 1: exit $got, $(cat "$tmp/err")" ;;
 bpe)
     "$nnc" -o "$tmp/subwords" "$root/tests/jit/bpe.nn" || fail "nnc"
     "$tmp/subwords" -v --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }

@@ -4,7 +4,8 @@
 # runtime library (libnncrt.a); SAN is ON when everything is built with
 # ASan/UBSan (then the programs are too, and leaks fail the test).
 #   header    the headers compile with cc -std=c99 -Wall -Wextra -Werror
-#             -pedantic and with a C++ compiler; the MNIST MLP's forward has
+#             -pedantic and with a C++ compiler; their link line names the
+#             library or object -o wrote (-lfoo only for libfoo.so); the MNIST MLP's forward has
 #             its two products' few-rows path (batch 1 took the train step's
 #             tiled bodies, which shared its key: 31.6-31.9 us, not 3.7, on a Zen 4)
 #   abi       tests/embed/abi.c: errors, batches, threads, cycles
@@ -44,6 +45,9 @@
 #             gives the ids a Python encoder gives with those merges, decode
 #             gives the bytes back, save and load keep the merges, and a fresh
 #             instance or a bad id is refused by message
+#   identity  libraries of a model whose output is its input (forward-only,
+#             output x * 1, and trainable, output x): forward returns the
+#             input's numbers exactly, for a batch of two
 # MNIST cases need $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 rtlib=$3 san=$4 case=$5
 tmp=$(mktemp -d)
@@ -79,7 +83,17 @@ header)
             few=$(nm "$tmp/lib.so" | grep -c '[.]few_rows$')
             [ "$few" = 2 ] || fail "mnist_mlp's library: $few products with the few-rows path, not 2"
         fi
-    done ;;
+    done
+    # the header's link line names the file written (it said libtiny.so whatever -o was)
+    link() {  # link EMIT OUTPUT EXPECTED-LINE
+        "$nnc" --emit="$1" -o "$tmp/$2" "$root/tests/embed/tiny.nn" || fail "nnc --emit=$1 -o $2"
+        grep -qxF "$3" "$tmp/tiny.h" || { grep 'Link with' "$tmp/tiny.h"; fail "-o $2: no line '$3'"; }
+    }
+    link so libfoo.so " * Link with libfoo.so (cc app.c -L DIR -lfoo -Wl,-rpath,DIR)."
+    link so tiny.so " * Link with tiny.so (cc app.c DIR/tiny.so -Wl,-rpath,DIR)."
+    link obj t.o " * Link with t.o and the runtime (cc app.c t.o \$(pkg-config --cflags --libs"
+    cc -std=c99 -Wall -Wextra -Werror -I "$tmp" -c -o "$tmp/h.o" "$tmp/h.c" || fail "h.c"
+    cc "$tmp/h.o" -L "$tmp" -lfoo -Wl,-rpath,"$tmp" -lm -o "$tmp/h" || fail "linking as the header of libfoo.so says" ;;
 abi)
     "$nnc" --emit=so -o "$tmp/libtiny.so" "$root/tests/embed/tiny.nn" || fail "nnc --emit=so"
     sed 's/dense(x, 6)/dense(x, 7)/' "$root/tests/embed/tiny.nn" > "$tmp/wide.nn"
@@ -285,6 +299,36 @@ print(' '.join(map(str, ids)))
 EOF
 )
     [ "$(head -1 "$tmp/out")" = "$want" ] || fail "the library's ids differ from Python's: $want" ;;
+identity)
+    printf 'model fwd_ident {\n    input x: f32[3]\n    output x * 1\n}\n' > "$tmp/fwd.nn"
+    printf 'model trained_ident {\n    input x: f32[3]\n    target t: f32[3]\n    output x\n    loss mse(dense(x, 3), t)\n}\n' \
+        > "$tmp/trained.nn"
+    for lib in fwd_ident trained_ident; do
+        nn=$tmp/${lib%_ident}.nn
+        "$nnc" --emit=so -o "$tmp/lib$lib.so" "$nn" || fail "$lib: nnc --emit=so"
+        cat > "$tmp/$lib.c" <<END
+#include <stdio.h>
+#include "$lib.h"
+int main(void)
+{
+    const float x[6] = {1.0f, -2.0f, 3.5f, 0.25f, 0.0f, -1e30f};
+    float y[6] = {0};
+    $lib *m = ${lib}_create(1);
+    if (!m || ${lib}_forward(m, 2, x, y) != 0)
+        return 1;
+    for (int i = 0; i < 6; i++)
+        printf("%.9g%s", y[i], i == 5 ? "\\n" : " ");
+    ${lib}_destroy(m);
+    return 0;
+}
+END
+        # shellcheck disable=SC2086
+        cc -std=c99 -Wall -Wextra -Werror $cflags "$tmp/$lib.c" -L "$tmp" -l$lib -Wl,-rpath,"$tmp" -lm \
+            -o "$tmp/$lib" || fail "building $lib.c"
+        got=$("$tmp/$lib") || fail "$lib: forward"
+        [ "$got" = "1 -2 3.5 0.25 0 -1.00000002e+30" ] || fail "$lib: forward gave '$got'"
+    done
+    echo "both libraries return their input" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -419,9 +419,9 @@ EOF
         [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $1" ] || { echo "wanted: nnc: error: $1"; exit 1; }
     }
     printf '1,2,3,4,5\n4,5,6,7,8\n' > "$tmp/te.csv"
-    refused "./te.csv has 4 values per example, but input 'x' takes 2"
+    refused "./te.csv has 5 values per example, but input 'x' and the target take 3"
     printf '1,2\n4,5\n' > "$tmp/te.csv"
-    refused "./te.csv has 1 value per example, but input 'x' takes 2"
+    refused "./te.csv has 2 values per example, but input 'x' and the target take 3"
     mkdir "$tmp/idx"
     /usr/bin/python3 -c '
 import struct, sys

@@ -12,14 +12,21 @@
 #            checkpoint (with its optimizer state) on the four rows of a .csv
 #            puts each on the right side of 0.5 by 0.1 at least
 #   badfiles a .npy that is not one, of the wrong size per example, of an
-#            unsupported dtype or in Fortran order, and a ragged .csv: exit 1
-#            with the reason, nothing on stdout
+#            unsupported dtype or in Fortran order, a ragged .csv, one with a
+#            nan, and float token ids (.npy): exit 1 with the reason, nothing
+#            on stdout
 #   wide     softmax(dense(x, N)) of one example, the few-rows product: for
 #            N = 20000 (625 panel items with AVX-512's 32 columns a panel,
 #            each once; it wrote 624 rows past its output and crashed) the same values as each of 6 examples
 #            (the tiled path) within 1e-6 relative, summing to 1 within 1e-5;
 #            for N = 2500000 (10 MB a row temporary, past a thread's stack)
 #            every value there, summing to 1 within 1e-3
+#   identity an output that is an input (output x, and x * 1, x + 0, x[:],
+#            flatten(x) of a rank-1 x, which simplify folds to x) is a copy
+#            of it: exactly the numbers typed; a trainable model whose
+#            output is its input likewise after --jit --save and --load
+#            (it was an internal error: the prediction not in the
+#            activation slab)
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -99,7 +106,17 @@ badfiles)
     check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
     check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool"
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
-    check ragged.csv "nnc: error: ragged.csv:2: 1 values, but input 'x' (f32[2]) takes 2 per example"
+    check ragged.csv "nnc: error: ragged.csv:2: 1 value, but input 'x' (f32[2]) takes 2 per example"
+    printf '1,2\nnan,1\n' > "$tmp/nan.csv"
+    check nan.csv "nnc: error: nan.csv:2: value 1: 'nan' is not a finite number"
+    # token ids from a float array: refused as npz training refuses it (integers only)
+    "$py" "$npy" write "$tmp/ids.npy" f4 1x3 1,2,0
+    "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.npy" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
+        2> "$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "float token ids: exit status $got"
+    sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
+    echo "nnc: error: ids.npy: the array is float32, but input 'ids' is token(5)[3]: its token ids must be integers \
+(uint8, int32, int64 or bool)" | diff -u - "$tmp/err2" || fail "float token ids"
     echo "all refused" ;;
 wide)
     for n in 20000 2500000; do
@@ -125,6 +142,26 @@ assert abs(sum(big[0]) - 1) < 1e-3, sum(big[0])
 print("N = 20000: one example as six; N = 2500000: sums to", round(sum(big[0]), 6))
 END
     ;;
+identity)
+    for e in x 'x * 1' 'x + 0' 'x[:]' 'flatten(x)'; do
+        printf 'model ident {\n    input x: f32[4]\n    output %s\n}\n' "$e" > "$tmp/ident.nn"
+        got=$("$nnc" --predict --input x=1,-2,3.5,4 "$tmp/ident.nn") || fail "output $e: --predict"
+        [ "$got" = "1 -2 3.5 4" ] || fail "output $e: expected '1 -2 3.5 4', got '$got'"
+    done
+    cat > "$tmp/trained.nn" <<'END'
+model ident {
+    input x: f32[2]
+    target t: f32[2]
+    output x
+    loss mse(dense(x, 2), t)
+}
+train { data = csv("xt.csv", columns: "x: 0-1, t: 2-3") optimizer = sgd(lr: 0.1) steps = 1 batch = 2 }
+END
+    printf '1,2,3,4\n5,6,7,8\n' > "$tmp/xt.csv"
+    (cd "$tmp" && "$nnc" --jit --save ck.safetensors trained.nn 2>log) || { cat "$tmp/log"; fail "--jit"; }
+    got=$("$nnc" --predict --load "$tmp/ck.safetensors" --input x=0.5,-7 "$tmp/trained.nn") || fail "--predict --load"
+    [ "$got" = "0.5 -7" ] || fail "trained: expected '0.5 -7', got '$got'"
+    echo "copies of the input" ;;
 *)
     fail "unknown case $case" ;;
 esac

@@ -453,6 +453,28 @@ static void test_csv_errors(void)
     }
 }
 
+/* A model's width first: a missing target column (three features, no
+ * label) is refused by the count of values, not as "label 0.3 is not a
+ * whole number"; one too many after a header likewise. */
+static void test_csv_width(void)
+{
+    const CsvCase cases[] = {
+        {"0.1,0.2,0.3\n", 0, 0, 2, "%s has 3 values per example, but input 'x' and the target take 4"},
+        {"h\n1,2,3,4,0\n", 0, 1, 2, "%s has 5 values per example, but input 'x' and the target take 4"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const CsvCase *c = &cases[k];
+        char path[512], err[512] = "", want[1024];
+        snprintf(path, sizeof path, "%s/width%zu.csv", rt_scratch_dir(), k);
+        write_file(path, c->text, strlen(c->text), 0);
+        RtDataset d;
+        CU_ASSERT_EQUAL(rt_csv_load_fit(path, c->header, c->classes, 3, "x", &d, err, sizeof err), -1);
+        fill(want, sizeof want, c->want, path);
+        expect_err(err, want);
+        expect_empty_dataset(&d);
+    }
+}
+
 /* ---- shuffling --------------------------------------------------------------------------- */
 
 static int is_permutation(const int64_t *order, int64_t n)
@@ -767,6 +789,7 @@ static const RtTestCase tests[] = {
     {"csv real targets and header", test_csv_regression},
     {"csv many rows", test_csv_many_rows},
     {"csv error messages", test_csv_errors},
+    {"csv width before labels", test_csv_width},
     {"shuffle is a deterministic permutation per epoch", test_shuffle},
     {"shuffle is uniform", test_shuffle_uniform},
     {"text vocabulary, ids and split", test_text_vocabulary},

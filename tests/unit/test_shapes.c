@@ -72,7 +72,7 @@ static const Row layer_rows[] = {
     BAD("conv2d", "input x: f32[1, 8, 2]", "conv2d(x, 1, 3)",
         "conv2d kernel 3x3 does not fit the 8x2 input of f32[B,1,8,2] (padding 0)"),
     OK("conv2d", "input x: f32[1, 8, 8]", "conv2d(x, 2, 3, padding: 3)", "f32[B,2,12,12]"),
-    BAD("conv2d", "input x: f32[1, 8, 8]", "conv2d(x, 2, 3, stride: 0)", "conv2d's stride must be at least 1, found 0"),
+    BAD("conv2d", "input x: f32[1, 8, 8]", "conv2d(x, 2, 3, stride: 0)", "conv2d's stride must be in [1, 1048576], found 0"),
     BAD("conv2d", "input x: token(4)[1, 8, 8]", "conv2d(x, 2, 3)", INT_LABELS("conv2d", "token(4)[B,1,8,8]")),
     BAD("conv2d", "input x: f32[1, 8, 8]", "conv2d(x, 2)", "conv2d is missing argument 'kernel'"),
 
@@ -90,7 +90,7 @@ static const Row layer_rows[] = {
         "max_pool needs [channels, height, width] per example, found f32[B,784]"),
     BAD("max_pool", "input x: f32[1, 1, 4, 4]", "max_pool(x, 2)",
         "max_pool needs [channels, height, width] per example, found f32[B,1,1,4,4]"),
-    BAD("max_pool", "input x: f32[1, 4, 4]", "max_pool(x, 0)", "max_pool's size must be at least 1, found 0"),
+    BAD("max_pool", "input x: f32[1, 4, 4]", "max_pool(x, 0)", "max_pool's size must be in [1, 1048576], found 0"),
 
     OKP("avg_pool", "input x: f32[64, 8, 8]", "avg_pool(x, 8)", "f32[B,64,1,1]", "", 4096),
     OK("avg_pool", "input x: f32[4, 10, 10]", "avg_pool(x, 3, stride: 2)", "f32[B,4,4,4]"),
@@ -102,7 +102,7 @@ static const Row layer_rows[] = {
         "avg_pool window 4x4 does not fit the 3x9 input of f32[B,1,3,9]"),
     BAD("avg_pool", "input x: f32[4, 4]", "avg_pool(x, 2)",
         "avg_pool needs [channels, height, width] per example, found f32[B,4,4]"),
-    BAD("avg_pool", "input x: f32[1, 4, 4]", "avg_pool(x, 2, stride: 0)", "avg_pool's stride must be at least 1, found 0"),
+    BAD("avg_pool", "input x: f32[1, 4, 4]", "avg_pool(x, 2, stride: 0)", "avg_pool's stride must be in [1, 1048576], found 0"),
 
     OKP("flatten", "input x: f32[64, 7, 7]", "flatten(x)", "f32[B,3136]", "", 0),
     OK("flatten", "input x: f32[10]", "flatten(x)", "f32[B,10]"),

@@ -145,6 +145,16 @@ static const char *file_kind(mode_t mode)
          : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "a special file";
 }
 
+int rt_writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen)
+{
+    const char *slash = strrchr(file, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
+    if (access(dir, W_OK) != 0)
+        return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
+    return 0;
+}
+
 int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen)
 {
     struct stat st;

@@ -80,15 +80,6 @@ static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t,
 /* 0 if the folder of file exists and may be written, else 1 with why
  * naming the user's path ("cannot save to 'x/ck.safetensors': No such file
  * or directory"). */
-static int writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen)
-{
-    const char *slash = strrchr(file, '/');
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
-    if (access(dir, W_OK) != 0)
-        return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
-    return 0;
-}
 
 /* 0 if a checkpoint or chart may be written to path: it is a regular file
  * or none yet, and the folder it goes in (a link's target's: the write goes
@@ -101,7 +92,7 @@ static int writable(const char *cannot, const char *path, char *err, size_t errl
         return rt_fail(1, err, errlen, "out of memory");
     int rc = rt_replaceable(cannot, path, err, errlen);
     if (rc == 0)
-        rc = writable_folder(cannot, path, target, err, errlen);
+        rc = rt_writable_folder(cannot, path, target, err, errlen);
     free(target);
     return rc;
 }

@@ -191,7 +191,7 @@ static const char *dir_of(Arena *a, const char *path)
  * words before any compiling, where cp or the linker would fail later
  * with their own ("cp: cannot create regular file", "SONAME must not be
  * empty string"). */
-static int check_output(Arena *a, const char *out, FILE *log)
+static int check_output(const char *out, FILE *log)
 {
     struct stat st;
     size_t len = strlen(out);
@@ -203,9 +203,9 @@ static int check_output(Arena *a, const char *out, FILE *log)
         fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
         return 1;
     }
-    const char *dir = dir_of(a, out);
-    if (access(*dir ? dir : "/", W_OK) != 0) {
-        fprintf(log, "nnc: error: cannot write '%s': %s\n", out, strerror(errno));
+    char why[512];
+    if (rt_writable_folder("cannot write", out, out, why, sizeof why) != 0) {
+        fprintf(log, "nnc: error: %s\n", why);
         return 1;
     }
     return 0;
@@ -251,7 +251,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                 nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
-    if (strcmp(out, "-") != 0 && check_output(a, out, log) != 0)   /* -: --emit=llvm|asm to standard output */
+    if (strcmp(out, "-") != 0 && check_output(out, log) != 0)   /* -: --emit=llvm|asm to standard output */
         return 1;
     /* libraries prefix their entries with the model's name: two models link together */
     EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};

@@ -567,6 +567,12 @@ const char *rt_eval_options_rule(int eval_only, const char *save, const char *ch
  * block's own rule is sema_train.c's). */
 const char *rt_epochs_rule(int64_t epochs, int text_data);
 
+/* 0 if the folder that file goes in (file: path, or its link's target)
+ * exists and takes files, else 1 with "CANNOT 'path': why" ("cannot save
+ * to 'x/ck.safetensors': No such file or directory"): for the paths a run or
+ * a compile will write, checked before the work. */
+int rt_writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen);
+
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,
  * the optimizer state's tensors that are there too.  0, or -1 with the

@@ -635,10 +635,17 @@ static int lower_mse(Lower *lw, const int *x)
  * comes out NaN.  max(log v, floor) would give floor for it, and a model whose
  * predictions went NaN would train on at a loss of 100 that the runtime's
  * non-finite guard never sees.  On every other input the value is max's, and
- * a tie (log v == floor) gives log v the gradient as max and torch do. */
-static int log_clamped(Lower *lw, int v, int floor)
+ * a tie (log v == floor) gives log v the gradient as max and torch do.
+ * tiny: the constant 2^-149 (below). */
+static int log_clamped(Lower *lw, int v, int tiny, int floor)
 {
-    int lv = un(lw, IR_LOG, v);
+    /* log of max(v, 2^-149), NaN kept (v where the compare is false): the
+     * smallest f32 subnormal's log, −103.3, is below the floor, so every
+     * value is as before, but where v is 0 (a sigmoid saturated to exactly
+     * 0 or 1) the clamped branch's zero gradient divides by 2^-149, not by
+     * 0: 0/0 made the step's gradients NaN (torch's backward bounds its
+     * divisor too) */
+    int lv = un(lw, IR_LOG, stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){bin(lw, IR_GT, tiny, v), tiny, v}, 3, NULL, lw->at)));
     int below = bin(lw, IR_GT, floor, lv);
     return stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){below, floor, lv}, 3, NULL, lw->at));
 }
@@ -647,9 +654,9 @@ static int log_clamped(Lower *lw, int v, int floor)
 static int lower_binary_cross_entropy(Lower *lw, const int *x)
 {
     int p = x[0], y = x[1];
-    int floor = cnst(lw, -100);
-    int lp = log_clamped(lw, p, floor);
-    int lq = log_clamped(lw, bin(lw, IR_SUB, cnst(lw, 1), p), floor);
+    int floor = cnst(lw, -100), tiny = cnst(lw, 0x1p-149);
+    int lp = log_clamped(lw, p, tiny, floor);
+    int lq = log_clamped(lw, bin(lw, IR_SUB, cnst(lw, 1), p), tiny, floor);
     /* one node-building call per argument list: C leaves their order open */
     int pos = bin(lw, IR_MUL, y, lp);
     int neg = bin(lw, IR_MUL, bin(lw, IR_SUB, cnst(lw, 1), y), lq);

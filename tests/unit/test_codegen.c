@@ -629,6 +629,52 @@ static void test_bce_nan(void)
     run_free(&fr);
 }
 
+/* ... and a saturated prediction (p exactly 0 or 1: sigmoid of ±10^30·w) has
+ * finite gradients: the clamped log's branch gets 0, and 0 / (1 - p) was
+ * 0/0 = NaN, which torch's own backward (p - y) / max(p(1 - p), 1e-12)
+ * never makes.  The logs now read max(v, 2^-149), whose log is below the
+ * clamp: every loss the same, and 0 / 2^-149 = 0.  Every example's
+ * combination of p and y: the prediction, the loss (100 for a wrong one, 0
+ * for a right one) and the gradients, finite in the interpreter and the
+ * generated code. */
+static void test_bce_saturated(void)
+{
+    enum { B = 4 };
+    FrontRun fr;
+    run_text(&fr, bce_model);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, B, &c, &err), 0);
+    const IrGraph *g = &c.step.L.g;
+    IrEval ev;
+    ir_eval_init(&ev, g, B);
+    fill_step_inputs(&ev, fr.f.model, &c);
+    const double x[B] = {1e30, -1e30, 1e30, -1e30}, y[B] = {0, 0, 1, 1};
+    int set = 0;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == IR_INPUT && (g->nodes[i].a.role == ROLE_INPUT || g->nodes[i].a.role == ROLE_TARGET))
+            ir_eval_set(&ev, i, g->nodes[i].a.role == ROLE_INPUT ? x : y), set++;
+    CU_ASSERT_EQUAL_FATAL(set, 2);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    int finite = 0, outs = 0;
+    for (int o = 0; o < g->nouts; o++) {
+        int64_t len;
+        const double *v = ir_eval_output(&ev, g->outs[o].name, &len);
+        CU_ASSERT_FATAL(v != NULL);
+        for (int64_t e = 0; e < len; e++, outs++)
+            finite += isfinite(v[e]) != 0;
+        if (g->outs[o].kind == OUT_LOSS)
+            CU_ASSERT_DOUBLE_EQUAL(v[0], 50, 1e-4);   /* two of the four wrong, each 100 */
+    }
+    if (finite != outs)
+        fprintf(stderr, "binary_cross_entropy of saturated predictions: %d of %d values finite\n", finite, outs);
+    CU_ASSERT(outs > 0 && finite == outs);
+    jit_check(g, &ev, 1e-5, "binary_cross_entropy of saturated predictions");
+    ir_eval_free(&ev);
+    run_free(&fr);
+}
+
 /* ... and the rows kernel holds one copy of the row's code: for a softmax
  * over 10 classes, compiled for znver4, one exp per element, each rounding
  * once (vrndscaleps: 10 in the body).  With the remainder rows in a vector
@@ -1416,6 +1462,7 @@ static const TestCase tests[] = {
     {"short rows, 16 to a vector and the last under a mask, match the interpreter", test_short_rows},
     {"pool_rows_t: rows of inf and NaN, NaN sums in both", test_pool_rows_nan},
     {"binary_cross_entropy of a NaN prediction is NaN in both", test_bce_nan},
+    {"binary_cross_entropy of saturated predictions has finite gradients", test_bce_saturated},
     {"a short rows kernel holds one copy of the row's code", test_short_rows_one_copy},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},

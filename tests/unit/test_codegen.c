@@ -593,26 +593,39 @@ static const char bce_model[] =
     "model bce {\n input x: f32[1]\n target y: f32[1]\n p = sigmoid(dense(x, 1))\n output p\n"
     " loss binary_cross_entropy(p, y)\n}\n";
 
+enum { BCE_B = 4 };
+
+/* bce_model's step for BCE_B examples of x (and of y, unless NULL: then
+ * fill_step_inputs' targets), run in the interpreter into ev. */
+static const IrGraph *bce_step(FrontRun *fr, NncCompiled *c, IrEval *ev, const double *x, const double *y)
+{
+    run_text(fr, bce_model);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(fr), "");
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr->f.model, &fr->f.src, &fr->f.arena, IR_F32, STAGE_PLAN, BCE_B, c, &err), 0);
+    const IrGraph *g = &c->step.L.g;
+    ir_eval_init(ev, g, BCE_B);
+    fill_step_inputs(ev, fr->f.model, c);
+    int set = 0;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == IR_INPUT && n->a.role == ROLE_INPUT)
+            ir_eval_set(ev, i, x), set++;
+        else if (n->op == IR_INPUT && n->a.role == ROLE_TARGET && y)
+            ir_eval_set(ev, i, y), set++;
+    }
+    CU_ASSERT_EQUAL_FATAL(set, y ? 2 : 1);
+    CU_ASSERT_EQUAL_FATAL(ir_eval_run(ev), 0);
+    return g;
+}
+
 static void test_bce_nan(void)
 {
-    enum { B = 4 };
     FrontRun fr;
-    run_text(&fr, bce_model);
-    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
     NncCompiled c;
-    const char *err = NULL;
-    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, B, &c, &err), 0);
-    const IrGraph *g = &c.step.L.g;
     IrEval ev;
-    ir_eval_init(&ev, g, B);
-    fill_step_inputs(&ev, fr.f.model, &c);
-    const double x[B] = {0.5, NAN, -1, 2};
-    int set = 0;
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == IR_INPUT && g->nodes[i].a.role == ROLE_INPUT && strcmp(g->nodes[i].a.name, "x") == 0)
-            ir_eval_set(&ev, i, x), set++;
-    CU_ASSERT_EQUAL_FATAL(set, 1);
-    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    const double x[BCE_B] = {0.5, NAN, -1, 2};
+    const IrGraph *g = bce_step(&fr, &c, &ev, x, NULL);
     const char *loss = NULL;
     for (int o = 0; o < g->nouts; o++)
         if (g->outs[o].kind == OUT_LOSS)
@@ -639,24 +652,11 @@ static void test_bce_nan(void)
  * generated code. */
 static void test_bce_saturated(void)
 {
-    enum { B = 4 };
     FrontRun fr;
-    run_text(&fr, bce_model);
-    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
     NncCompiled c;
-    const char *err = NULL;
-    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_PLAN, B, &c, &err), 0);
-    const IrGraph *g = &c.step.L.g;
     IrEval ev;
-    ir_eval_init(&ev, g, B);
-    fill_step_inputs(&ev, fr.f.model, &c);
-    const double x[B] = {1e30, -1e30, 1e30, -1e30}, y[B] = {0, 0, 1, 1};
-    int set = 0;
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == IR_INPUT && (g->nodes[i].a.role == ROLE_INPUT || g->nodes[i].a.role == ROLE_TARGET))
-            ir_eval_set(&ev, i, g->nodes[i].a.role == ROLE_INPUT ? x : y), set++;
-    CU_ASSERT_EQUAL_FATAL(set, 2);
-    CU_ASSERT_EQUAL_FATAL(ir_eval_run(&ev), 0);
+    const double x[BCE_B] = {1e30, -1e30, 1e30, -1e30}, y[BCE_B] = {0, 0, 1, 1};
+    const IrGraph *g = bce_step(&fr, &c, &ev, x, y);
     int finite = 0, outs = 0;
     for (int o = 0; o < g->nouts; o++) {
         int64_t len;

@@ -56,9 +56,9 @@ static int rows_grow(Rows *r, int classified)
 
 /* Parses the line [line, stop), already known to hold ncols values, into
  * vals; each value is NUL-terminated in place, and *target points at the
- * last one's text. */
-static int parse_line(char *line, char *stop, int64_t lineno, double *vals, int64_t ncols, const char **target,
-                      const char *path, char *err, size_t errlen)
+ * last one's text (header: the file was said to have one, for a hint). */
+static int parse_line(char *line, char *stop, int64_t lineno, int header, double *vals, int64_t ncols,
+                      const char **target, const char *path, char *err, size_t errlen)
 {
     char *p = line;
     for (int64_t k = 0; k < ncols; k++) {
@@ -79,8 +79,11 @@ static int parse_line(char *line, char *stop, int64_t lineno, double *vals, int6
         char *after;
         double v = strtod(p, &after);
         if (after != end || p == end) {
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a number", path, (long long)lineno,
-                     (long long)k + 1, p);
+            /* a first line whose first value is words is most likely a
+             * header the file has and the train block did not say */
+            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a number%s", path, (long long)lineno,
+                     (long long)k + 1, p,
+                     lineno == 1 && k == 0 && !header ? " (a header row? csv(..., header: true) skips the first line)" : "");
             return -1;
         }
         if (!isfinite(v)) {
@@ -171,7 +174,7 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
             goto done;
         }
         const char *text;   /* the target as written */
-        if (parse_line(line, stop, lineno, vals, ncols, &text, path, err, errlen) != 0)
+        if (parse_line(line, stop, lineno, header, vals, ncols, &text, path, err, errlen) != 0)
             goto done;
 
         if (r.count == r.cap && rows_grow(&r, classified) != 0)

@@ -383,7 +383,8 @@ static void test_csv_regression(void)
     /* the same file without header: its first line is not numbers */
     char want[1024];
     CU_ASSERT_EQUAL(rt_csv_load(path, 0, 0, &d, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s: line 1, value 1: 'x1' is not a number", path);
+    snprintf(want, sizeof want, "%s: line 1, value 1: 'x1' is not a number (a header row? csv(..., header: true) skips the "
+             "first line)", path);
     expect_err(err, want);
 }
 

@@ -61,6 +61,10 @@ static int stamp(Lower *lw, int id)
 static int cnst(Lower *lw, double v) { return stamp(lw, ir_const(lw->g, v, lw->at)); }
 static int un(Lower *lw, IrOp op, int x) { return stamp(lw, ir_unary(lw->g, op, x, lw->at)); }
 static int bin(Lower *lw, IrOp op, int x, int y) { return stamp(lw, ir_binary(lw->g, op, x, y, lw->at)); }
+static int sel(Lower *lw, int c, int x, int y)
+{
+    return stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){c, x, y}, 3, NULL, lw->at));
+}
 static int red(Lower *lw, IrOp op, int x, uint64_t axes) { return stamp(lw, ir_reduce(lw->g, op, x, axes, lw->at)); }
 static int reshape(Lower *lw, int x, IrShape s) { return stamp(lw, ir_reshape(lw->g, x, &s, lw->at)); }
 static int matmul(Lower *lw, int a, int b, bool ta, bool tb) { return stamp(lw, ir_matmul(lw->g, a, b, ta, tb, lw->at)); }
@@ -398,7 +402,7 @@ static int lower_attention_decode(Lower *lw, const int *x)
         if (i > 0) {
             const char *name = arena_printf(lw->g->arena, "cache.%s.%s", lw->node->name, attention_proj[i]);
             int old = ir_input(lw->g, ROLE_STATE, name, lw->g->ftype, &cache, lw->at);
-            p = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){place, p, old}, 3, NULL, lw->at));
+            p = sel(lw, place, p, old);
             ir_output(lw->g, name, p, OUT_UPDATE, old);
         }
         split[i] = p;
@@ -410,7 +414,7 @@ static int lower_attention_decode(Lower *lw, const int *x)
         places[j] = (double)j;
     IrAttr pa = {.shape = {1, {t}}, .data = places, .name = "places"};
     int kept = bin(lw, IR_GE, position_real(lw), stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &pa, lw->at)));
-    scores = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){kept, scores, cnst(lw, -INFINITY)}, 3, NULL, lw->at));
+    scores = sel(lw, kept, scores, cnst(lw, -INFINITY));
     return attention_out(lw, scores, split[2], 1, d);
 }
 
@@ -441,7 +445,7 @@ static int lower_attention(Lower *lw, const int *x)
         IrAttr ka = {.shape = {1, {t}}, .data = places, .name = "key_places"};
         int q = stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &qa, lw->at));
         int kept = bin(lw, IR_GE, q, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &ka, lw->at)));
-        scores = stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){kept, scores, cnst(lw, -INFINITY)}, 3, NULL, lw->at));
+        scores = sel(lw, kept, scores, cnst(lw, -INFINITY));
     }
     return attention_out(lw, scores, split[2], t, d);
 }
@@ -636,27 +640,26 @@ static int lower_mse(Lower *lw, const int *x)
  * predictions went NaN would train on at a loss of 100 that the runtime's
  * non-finite guard never sees.  On every other input the value is max's, and
  * a tie (log v == floor) gives log v the gradient as max and torch do.
- * tiny: the constant 2^-149 (below). */
-static int log_clamped(Lower *lw, int v, int tiny, int floor)
+ * zero, tiny: the constants 0 and 2^-149 (below). */
+static int log_clamped(Lower *lw, int v, int zero, int tiny, int floor)
 {
-    /* log of max(v, 2^-149), NaN kept (v where the compare is false): the
-     * smallest f32 subnormal's log, −103.3, is below the floor, so every
-     * value is as before, but where v is 0 (a sigmoid saturated to exactly
-     * 0 or 1) the clamped branch's zero gradient divides by 2^-149, not by
-     * 0: 0/0 made the step's gradients NaN (torch's backward bounds its
-     * divisor too) */
-    int lv = un(lw, IR_LOG, stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){bin(lw, IR_GT, tiny, v), tiny, v}, 3, NULL, lw->at)));
-    int below = bin(lw, IR_GT, floor, lv);
-    return stamp(lw, ir_add(lw->g, IR_SELECT, (int[]){below, floor, lv}, 3, NULL, lw->at));
+    /* the log of v, but of 2^-149 where v is ±0 (a sigmoid saturated to
+     * exactly 0 or 1): the smallest f32 subnormal's log, −103.3, is below
+     * the floor, so the value is as before, and the clamped branch's zero
+     * gradient divides by 2^-149, not by 0 (0/0 made the step's gradients
+     * NaN; torch's backward bounds its divisor too).  Only 0: a v below 0
+     * (a "probability" out of range) keeps its NaN log, and NaN its NaN. */
+    int lv = un(lw, IR_LOG, sel(lw, bin(lw, IR_EQ, v, zero), tiny, v));
+    return sel(lw, bin(lw, IR_GT, floor, lv), floor, lv);
 }
 
 /* −(y log p + (1−y) log(1−p)), each log clamped at −100 as torch.nn.BCELoss */
 static int lower_binary_cross_entropy(Lower *lw, const int *x)
 {
     int p = x[0], y = x[1];
-    int floor = cnst(lw, -100), tiny = cnst(lw, 0x1p-149);
-    int lp = log_clamped(lw, p, tiny, floor);
-    int lq = log_clamped(lw, bin(lw, IR_SUB, cnst(lw, 1), p), tiny, floor);
+    int floor = cnst(lw, -100), tiny = cnst(lw, 0x1p-149), zero = cnst(lw, 0);
+    int lp = log_clamped(lw, p, zero, tiny, floor);
+    int lq = log_clamped(lw, bin(lw, IR_SUB, cnst(lw, 1), p), zero, tiny, floor);
     /* one node-building call per argument list: C leaves their order open */
     int pos = bin(lw, IR_MUL, y, lp);
     int neg = bin(lw, IR_MUL, bin(lw, IR_SUB, cnst(lw, 1), y), lq);

@@ -595,11 +595,12 @@ static const char bce_model[] =
 
 enum { BCE_B = 4 };
 
-/* bce_model's step for BCE_B examples of x (and of y, unless NULL: then
- * fill_step_inputs' targets), run in the interpreter into ev. */
-static const IrGraph *bce_step(FrontRun *fr, NncCompiled *c, IrEval *ev, const double *x, const double *y)
+/* The step of model text (bce_model) for BCE_B examples of x (and of y,
+ * unless NULL: then fill_step_inputs' targets), run in the interpreter into ev. */
+static const IrGraph *bce_step(FrontRun *fr, NncCompiled *c, IrEval *ev, const char *text, const double *x,
+                               const double *y)
 {
-    run_text(fr, bce_model);
+    run_text(fr, text);
     CU_ASSERT_STRING_EQUAL_FATAL(first_error(fr), "");
     const char *err = NULL;
     CU_ASSERT_EQUAL_FATAL(nnc_compile(fr->f.model, &fr->f.src, &fr->f.arena, IR_F32, STAGE_PLAN, BCE_B, c, &err), 0);
@@ -625,7 +626,7 @@ static void test_bce_nan(void)
     NncCompiled c;
     IrEval ev;
     const double x[BCE_B] = {0.5, NAN, -1, 2};
-    const IrGraph *g = bce_step(&fr, &c, &ev, x, NULL);
+    const IrGraph *g = bce_step(&fr, &c, &ev, bce_model, x, NULL);
     const char *loss = NULL;
     for (int o = 0; o < g->nouts; o++)
         if (g->outs[o].kind == OUT_LOSS)
@@ -656,7 +657,7 @@ static void test_bce_saturated(void)
     NncCompiled c;
     IrEval ev;
     const double x[BCE_B] = {1e30, -1e30, 1e30, -1e30}, y[BCE_B] = {0, 0, 1, 1};
-    const IrGraph *g = bce_step(&fr, &c, &ev, x, y);
+    const IrGraph *g = bce_step(&fr, &c, &ev, bce_model, x, y);
     int finite = 0, outs = 0;
     for (int o = 0; o < g->nouts; o++) {
         int64_t len;
@@ -671,6 +672,32 @@ static void test_bce_saturated(void)
         fprintf(stderr, "binary_cross_entropy of saturated predictions: %d of %d values finite\n", finite, outs);
     CU_ASSERT(outs > 0 && finite == outs);
     jit_check(g, &ev, 1e-5, "binary_cross_entropy of saturated predictions");
+    ir_eval_free(&ev);
+    run_free(&fr);
+}
+
+/* ... and a "probability" out of [0, 1] (a linear output given to it by
+ * mistake) makes a log's argument negative: its log is NaN and so is the
+ * loss, which stops training at the guard.  The saturation mend first
+ * raised every argument below 2^-149 to it, negatives too, and such a
+ * model trained on at a loss of −100-ish, falling. */
+static void test_bce_out_of_range(void)
+{
+    FrontRun fr;
+    NncCompiled c;
+    IrEval ev;
+    static const char linear[] = "model bcl {\n input x: f32[1]\n target y: f32[1]\n p = dense(x, 1)\n output p\n"
+                                 " loss binary_cross_entropy(p, y)\n}\n";   /* p = w·x + b: ±1e30·w is out of [0, 1] */
+    const double x[BCE_B] = {1e30, -1e30, 0.5, 0.25}, y[BCE_B] = {0, 1, 1, 0};
+    const IrGraph *g = bce_step(&fr, &c, &ev, linear, x, y);
+    int64_t len;
+    const double *v = NULL;
+    for (int o = 0; o < g->nouts; o++)
+        if (g->outs[o].kind == OUT_LOSS)
+            v = ir_eval_output(&ev, g->outs[o].name, &len);
+    CU_ASSERT_FATAL(v != NULL);
+    CU_ASSERT(isnan(v[0]));
+    jit_check(g, &ev, 1e-5, "binary_cross_entropy of a probability out of [0, 1]");
     ir_eval_free(&ev);
     run_free(&fr);
 }
@@ -1463,6 +1490,7 @@ static const TestCase tests[] = {
     {"pool_rows_t: rows of inf and NaN, NaN sums in both", test_pool_rows_nan},
     {"binary_cross_entropy of a NaN prediction is NaN in both", test_bce_nan},
     {"binary_cross_entropy of saturated predictions has finite gradients", test_bce_saturated},
+    {"binary_cross_entropy of a probability out of [0, 1] is NaN in both", test_bce_out_of_range},
     {"a short rows kernel holds one copy of the row's code", test_short_rows_one_copy},
     {"convolutions read as patches keep the bits", test_implicit_same_bits},
     {"convolutions read as patches keep the bits, vector copies", test_implicit_vectors_same_bits},

@@ -101,11 +101,16 @@ int rt_replace_begin(RtReplace *r, const char *path)
         return -1;
     }
     /* O_EXCL: a name that exists (a file, a link planted there) is never
-     * opened, only a new file made; 0644 less the umask, as any new file */
+     * opened, only a new file made; 0644 less the umask, as any new file.
+     * The name is the folder's and a short one of its own, not the target's
+     * with a suffix: a target name near NAME_MAX (255 bytes) that passed the
+     * checks before training would fail here, at its first save. */
+    const char *slash = strrchr(r->target, '/');
+    int dir = slash ? (int)(slash - r->target) + 1 : 0;
     static unsigned tries;
     for (int n = 0; n < 100; n++) {
         unsigned salt = __atomic_add_fetch(&tries, 1, __ATOMIC_RELAXED) * 2654435761u ^ (unsigned)(uint64_t)(rt_now() * 1e9);
-        snprintf(r->tmp, len, "%s.tmp-%d-%08x", r->target, (int)getpid(), salt);
+        snprintf(r->tmp, len, "%.*s.nnc-%d-%08x.tmp", dir, r->target, (int)getpid(), salt);
         if ((r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0 || errno != EEXIST)
             break;
     }

@@ -31,7 +31,8 @@ int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t e
 char *rt_link_target(const char *path);
 
 /* An atomic replacement of a file: rt_replace_begin makes a new temporary
- * beside path's target (rt_link_target), under a name of its own and
+ * beside path's target (rt_link_target), in its folder, under a name of its own
+ * (".nnc-PID-SALT.tmp") and
  * O_EXCL, so that nothing already there (a link planted at a predictable
  * name) is written through, mode 0644 less the umask; the caller writes fd,
  * then rt_replace_end flushes it to disk, closes it (unless fd is -1: a

@@ -129,9 +129,10 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
                 r.batch = n;
             break;
         case O_LR:
+            lr_given = 1;
             if (parse_real(optarg, &x))
                 bad = "--lr wants a positive number";
-            else if ((lr_given = 1) && x != recipe->lr) {
+            else if (x != recipe->lr) {
                 fprintf(stderr, "%s: error: --lr %s: the learning rate is compiled in (%g); recompile with nnc --lr %s\n",
                         prog, optarg, recipe->lr, optarg);
                 return 2;

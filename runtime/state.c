@@ -85,12 +85,17 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name)
 /* The first of t's n values that is not finite, or -1. */
 static int64_t first_nonfinite(const void *t, RtDtype dtype, int64_t n)
 {
-    if (dtype == RT_I32)
-        return -1;
-    for (int64_t e = 0; e < n; e++)   /* typed loops: a GPT's millions of values at each save */
-        if (dtype == RT_F32 ? !isfinite(((const float *)t)[e]) : !isfinite(((const double *)t)[e]))
-            return e;
-    return -1;
+    /* a loop per type: a GPT's millions of values at each save */
+    if (dtype == RT_F32) {
+        for (int64_t e = 0; e < n; e++)
+            if (!isfinite(((const float *)t)[e]))
+                return e;
+    } else if (dtype == RT_F64) {
+        for (int64_t e = 0; e < n; e++)
+            if (!isfinite(((const double *)t)[e]))
+                return e;
+    }
+    return -1;   /* (I32: labels and step counters, always finite) */
 }
 
 /* 0 when every parameter and optimizer-state value is finite, else

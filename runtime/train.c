@@ -77,10 +77,6 @@ static int agree(Loop *L, int rc, char *err, size_t errlen)
 /* Where t is for the batch about to run (set ctx.batch first). */
 static void *at(Loop *L, const RtTensorSpec *t) { return rt_at(L->m, L->slab, t, L->ctx.batch); }
 
-/* 0 if the folder of file exists and may be written, else 1 with why
- * naming the user's path ("cannot save to 'x/ck.safetensors': No such file
- * or directory"). */
-
 /* 0 if a checkpoint or chart may be written to path: it is a regular file
  * or none yet, and the folder it goes in (a link's target's: the write goes
  * through links) takes files; else 1 with why.  Before training, so that a

@@ -160,6 +160,7 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
             for (;;) {
                 char *end;
                 double x = strtod(p, &end);
+                char *num_end = end;   /* the number as written, for a message */
                 while (*end == ' ' || *end == '\t' || *end == '\r')
                     end++;
                 if (end == p || (*end && *end != ',')) {
@@ -168,7 +169,7 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 }
                 if (!isfinite(x)) {
                     rc = fail(log, "%s:%lld: value %lld: '%.*s' is not a finite number", path, (long long)lineno + 1,
-                              (long long)k + 1, (int)(end - p > 20 ? 20 : end - p), p);
+                              (long long)k + 1, (int)(num_end - p > 20 ? 20 : num_end - p), p);
                     break;
                 }
                 if (k < fd->size)

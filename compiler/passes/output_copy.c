@@ -6,7 +6,7 @@
  * entry).  A model whose output is one of its inputs (output x, or x * 1,
  * x[:] and flatten(x) of a rank-1 x once simplify has folded them to x)
  * would have it in the input slab instead, and one that simplify folds to a
- * constant (x * 0, x - x) nowhere: baked into the code.  (A parameter as
+ * constant (x * 0) nowhere: baked into the code.  (A parameter as
  * the output is refused by sema: an output is a per-example tensor.)  A reshape to the
  * leaf's own shape is the copy: the plan makes a reshape a view of its
  * operand only when that operand is an activation, so of a leaf it is a

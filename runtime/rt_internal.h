@@ -46,11 +46,6 @@ typedef struct RtReplace {
 int rt_replace_begin(RtReplace *r, const char *path);
 int rt_replace_end(RtReplace *r, int ok);
 
-/* What the runtime's files (checkpoints, charts) may replace: a path that
- * does not exist yet, or a regular file (through links).  Before training, so
- * that "--save runs/" or "--chart /dev/null" fail at once: 0, or 1 with
- * "CANNOT 'path': it is a directory, not a regular file". */
-int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
 
 /* The runtime's allocations (alloc.c): malloc and friends, except that
  * NNC_FAIL_ALLOC=N makes the Nth of the process fail, for fault-injection

@@ -191,7 +191,7 @@ static const char *dir_of(Arena *a, const char *path)
  * words before any compiling, where cp or the linker would fail later
  * with their own ("cp: cannot create regular file", "SONAME must not be
  * empty string"). */
-static int check_output(const char *out, FILE *log)
+static int check_output(const char *out, bool installed, FILE *log)
 {
     struct stat st;
     size_t len = strlen(out);
@@ -203,8 +203,12 @@ static int check_output(const char *out, FILE *log)
         fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
         return 1;
     }
+    /* a file installed by rename (install_file) replaces what is there:
+     * only a regular file (-o /dev/null would have become one, as root);
+     * LLVM's own llvm and asm files are opened and written where they are */
     char why[512];
-    if (rt_writable_folder("cannot write", out, out, why, sizeof why) != 0) {
+    if ((installed && rt_replaceable("cannot write", out, why, sizeof why) != 0)
+        || rt_writable_folder("cannot write", out, out, why, sizeof why) != 0) {
         fprintf(log, "nnc: error: %s\n", why);
         return 1;
     }
@@ -251,7 +255,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                 nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
-    if (strcmp(out, "-") != 0 && check_output(out, log) != 0)   /* -: --emit=llvm|asm to standard output */
+    if (strcmp(out, "-") != 0 && check_output(out, o->kind != AOT_LLVM && o->kind != AOT_ASM, log) != 0)   /* -: --emit=llvm|asm to standard output */
         return 1;
     /* libraries prefix their entries with the model's name: two models link together */
     EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};

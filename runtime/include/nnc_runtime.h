@@ -573,6 +573,12 @@ const char *rt_epochs_rule(int64_t epochs, int text_data);
  * a compile will write, checked before the work. */
 int rt_writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen);
 
+/* What the runtime's files (checkpoints, charts) may replace: a path that
+ * does not exist yet, or a regular file (through links).  Before training, so
+ * that "--save runs/" or "--chart /dev/null" fail at once: 0, or 1 with
+ * "CANNOT 'path': it is a directory, not a regular file". */
+int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
+
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,
  * the optimizer state's tensors that are there too.  0, or -1 with the

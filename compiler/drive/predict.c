@@ -442,7 +442,7 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
         fprintf(o->log, "nnc: internal compiler error: the interpreter failed: %s (this is a bug in nnc)\n", ev.error);
         rc = 3;
     }
-    const char *file = strrchr(f->src.name, '/') ? strrchr(f->src.name, '/') + 1 : f->src.name;
+    const char *file = path_base(f->src.name);
     const AstNode *model = NULL;
     for (const AstNode *d = f->prog.decls; d; d = d->next)
         if (d->kind == AST_MODEL && !model)

@@ -217,7 +217,7 @@ static Clash check_toplevel_name(Sema *s, const char *name, Span at, const AstNo
 
 /* The first declaration of each top-level name (constants, layers, the
  * model), for check_toplevel_name: one pass, where a scan of the earlier
- * declarations per name took quadratic time (100,000 constants: 100 s). */
+ * declarations per name took quadratic time (100,000 constants: about 100 s). */
 static void index_top_names(Sema *s)
 {
     int n = 0;

@@ -3,7 +3,7 @@
 # (C0 = 1, C1 = C0 + 1, ...), checked and predicted within 30 s: the model
 # output x * C99999 gives 100000 x.  Binding and finding names went through
 # every earlier one (a scope's bindings, the earlier declarations of each
-# top-level name): 10,000 constants took 4.6 s and 100,000 over 100 s; they
+# top-level name): 10,000 constants took 4.6 s and 100,000 about 100 s; they
 # take well under a second now (sema.c: Env.index, index_top_names).
 nnc=$1
 tmp=$(mktemp -d)

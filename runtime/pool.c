@@ -22,14 +22,17 @@
  * Why segments: a kernel's items are rows (or blocks of them), and the next
  * kernel mostly reads the rows the previous one wrote.  When whoever came
  * first took the next claim, the rows a thread wrote in one call went to
- * either thread in the next, and half of every kernel's reads missed to the
- * other core's cache: on two threads the GPT's head permutes (pure copies)
- * took 3-4 times the CPU they take on one, its attention products 1.3-1.45
- * times, and its step's kernels 1.06-1.16 times (perf samples, session 33,
- * bench/README).  With a segment a thread, each thread keeps about the same
- * rows from call to call as long as the threads keep pace; a thread that
- * runs out of its own claims takes the others' from their ends, where they
- * are shortest, so the threads still end close together.
+ * either thread in the next, and half of a kernel's reads were of lines
+ * the other CPU had written.  Where the two CPUs share an L3 that costs
+ * little; where they do not (the host of a VM moves its vCPUs, bench/
+ * README "Session 34"), each such line leaves the other L3 first.  With a
+ * segment a thread, each thread keeps about the same rows from call to
+ * call as long as the threads keep pace: the GPT's two-thread step took
+ * 0.93 of the time of the first-come claims on two L3s (medians of 10
+ * runs each), the same on one L3 (25 runs), and the MNIST MLP's and CNN's
+ * the same on one L3 (bench/README, session 36).  A thread that runs out
+ * of its own claims takes the others' from their ends, where they are
+ * shortest, so the threads still end close together.
  *
  * Why claims and not "worker w runs chunk w": on a busy machine a worker may
  * not get a CPU for milliseconds, and with a fixed split every call waited

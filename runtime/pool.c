@@ -3,35 +3,55 @@
  *
  * A pool of T threads is T - 1 workers started once plus the caller of
  * rt_parallel.  A call over [0, n) is cut into C claims, contiguous ranges
- * fixed by n and C alone, shorter towards the end (claim_start), with C = n
- * for small n and about CLAIMS_PER_THREAD per thread above that.  Whoever is
- * running takes the next claim from an atomic counter until none is left:
+ * fixed by n, C and T alone (claim_start), with C = n for small n and about
+ * CLAIMS_PER_THREAD per thread above that.  The claims fall into T segments,
+ * one a thread (the caller's is the first, worker w's the (w + 1)-th), each
+ * over about n / T items, its claims shorter towards its end.  Each thread
+ * takes the claims of its own segment from the front, and when none is left
+ * there, those of the other segments from the back, until none is left:
  *
- *   caller                                   worker
+ *   caller                                   worker w
  *   task, arg, n, C = ...; finished = 0
- *   left = C (release) ---------------------> (spinning, or woken)
+ *   each segment's counter = its claims
+ *     (release) -----------------------------> (spinning, or woken)
  *   generation++                              sees generation move
- *   claims while left > 0; after 20 us,       claims while left > 0 (CAS, acq_rel)
+ *   claims while any are left; after 20 us,   claims while any are left (CAS, acq_rel)
  *     wakes sleeping workers if any left      runs the claim
  *   waits for finished == C (acquire) <------ finished++ (acq_rel)
+ *
+ * Why segments: a kernel's items are rows (or blocks of them), and the next
+ * kernel mostly reads the rows the previous one wrote.  When whoever came
+ * first took the next claim, the rows a thread wrote in one call went to
+ * either thread in the next, and half of a kernel's reads were of lines
+ * the other CPU had written.  Where the two CPUs share an L3 that costs
+ * little; where they do not (the host of a VM moves its vCPUs, bench/
+ * README "Session 34"), each such line leaves the other L3 first.  With a
+ * segment a thread, each thread keeps about the same rows from call to
+ * call as long as the threads keep pace: the GPT's two-thread step took
+ * 0.93 of the time of the first-come claims on two L3s (medians of 10
+ * runs each), the same on one L3 (25 runs), and the MNIST MLP's and CNN's
+ * the same on one L3 (bench/README, session 36).  A thread that runs out
+ * of its own claims takes the others' from their ends, where they are
+ * shortest, so the threads still end close together.
  *
  * Why claims and not "worker w runs chunk w": on a busy machine a worker may
  * not get a CPU for milliseconds, and with a fixed split every call waited
  * for it (the MNIST MLP took 5.6 times longer on 2 threads than on 1 beside
  * a competing process).  Now the caller never waits for a worker that has
- * not started: it takes the claims nobody took, and then waits only for
- * claims that running workers took.  A worker that wakes late finds `left`
- * at 0 and goes back to waiting.  Which thread runs a claim changes nothing
+ * not started: it takes the claims nobody took, its own segment's and then
+ * the others', and then waits only for claims that running workers took.
+ * A worker that wakes late finds no claim left and goes back to waiting.  Which thread runs a claim changes nothing
  * in the results: the claims are the same ranges whoever runs them, and the
  * kernels compute every output element within one item, in a fixed order.
  *
- * The counter `left` only counts down, and only while the call is in
- * flight: the caller does not return, and so does not start the next call,
- * before every claim is finished.  A worker that saw `left > 0` and then
- * succeeded in taking one therefore holds a claim of the call in flight,
- * whichever generation woke it, and reads task, arg, n and C after its
- * acquire; the caller writes them for the next call only after every
- * claim's release increment of `finished`.
+ * A segment's counter (claims taken from its front, claims left) only
+ * counts down what is left, and only while the call is in flight: the
+ * caller does not return, and so does not start the next call, before every
+ * claim is finished.  A worker that saw a claim left and then succeeded in
+ * taking it therefore holds a claim of the call in flight, whichever
+ * generation woke it, and reads task, arg, n and C after its acquire; the
+ * caller writes them for the next call only after every claim's release
+ * increment of `finished`.
  *
  * Waiting: both sides spin for a few tens of microseconds before sleeping
  * on a condition variable (a sleeping worker is woken only for a call that
@@ -55,8 +75,8 @@
  *
  * Memory ordering — what a task may rely on:
  *   - everything the caller wrote before rt_parallel is visible to every
- *     claim (the release store of `left`, and the CASes that continue its
- *     release sequence, read with acquire);
+ *     claim (the release stores of the segments' counters, and the CASes
+ *     that continue their release sequences, read with acquire);
  *   - everything a claim wrote is visible to the caller once rt_parallel
  *     returns (the acq_rel increments of `finished` form one release
  *     sequence, and the caller's acquire load that reads C synchronises
@@ -95,7 +115,8 @@ enum { SPINS = 2000 };
  * are the longest, claim_start: on two threads the first two hold 15/64
  * and 13/64 of the items), few enough that a claim's
  * fixed cost (an atomic, the matmul's packing of its rows) stays small
- * against its work. */
+ * against its work.  A call of C = CLAIMS_PER_THREAD · T claims has as many
+ * in each segment. */
 enum { CLAIMS_PER_THREAD = 4 };
 
 /* After a call in which the caller, done with its own claims, waited for a
@@ -146,6 +167,16 @@ static size_t task_slot(RtTask task, int64_t n)
 }
 
 /* One thread's scratch memory: 64-byte aligned, zero when new. */
+/* A segment's counter, on a cache line of its own (its thread CASes it at
+ * every claim): claims taken from its front in the high 32 bits, claims
+ * left in the low 32 (C ≤ 2^15: claim_start). */
+typedef struct Segment {
+    _Alignas(64) atomic_int_fast64_t span;
+} Segment;
+
+enum { SPAN_SHIFT = 32 };
+#define SPAN_LEFT(v) ((v) & 0xffffffff)
+
 typedef struct Arena {
     void  *mem;
     size_t cap;
@@ -170,7 +201,7 @@ struct RtPool {
     pthread_cond_t  wake;      /* generation moved */
     pthread_cond_t  done;      /* finished reached claims */
     atomic_uint_fast64_t generation;  /* one more per call, and one for rt_pool_destroy */
-    atomic_int_fast64_t  left;        /* claims of the call in flight nobody has taken */
+    Segment        *seg;              /* [T]: the call in flight's claims nobody has taken */
     atomic_int_fast64_t  finished;    /* claims of the call in flight that are done */
     /* The call in flight: written by the caller before the release store of
      * left, read by the workers after a successful claim. */
@@ -201,7 +232,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* The start of claim t of C over [0, n), C ≤ n: one item each, and the
+/* The start of claim t of a segment's C over [0, n), C ≤ n: one item each, and the
  * m = n − C others split so that claims get shorter towards the end:
  * t + m − floor(m·(C − t)² / C²), claim t about (2(C − t) − 1)/C² of m
  * more, the first twice the mean, the last a C-th of it.  Equal claims
@@ -214,11 +245,32 @@ static inline void cpu_relax(void)
  * C = n is one item a claim.  Without overflow for C ≤ 2^15:
  * floor(m·q / D) = (m / D)·q + (m % D)·q / D with q = (C − t)² ≤ D = C². */
 _Static_assert((int64_t)RT_MAX_THREADS * CLAIMS_PER_THREAD <= (int64_t)1 << 15,
-               "claim_start's arithmetic holds for C <= 2^15 claims");
-static int64_t claim_start(int64_t n, int64_t C, int64_t t)
+               "shrinking_start's arithmetic holds for C <= 2^15 claims");
+static int64_t shrinking_start(int64_t n, int64_t C, int64_t t)
 {
     int64_t m = n - C, q = (C - t) * (C - t), D = C * C;
     return t + m - ((m / D) * q + (m % D) * q / D);
+}
+
+/* Segment s of a call's C claims over [0, n) on T threads: claims
+ * [s·C/T, (s+1)·C/T) over items [s·n/T, (s+1)·n/T) (floors).  Every claim
+ * holds an item: C = n gives both the same bounds, and C = CLAIMS_PER_THREAD·T
+ * < n gives each segment CLAIMS_PER_THREAD claims for at least that many
+ * items (claims_for). */
+static int64_t seg_claim(int64_t C, int T, int s) { return (int64_t)s * C / T; }
+static int64_t seg_item(int64_t n, int T, int s) { return (n / T) * s + (n % T) * s / T; }
+
+/* The segment of claim i: the last s with s·C/T ≤ i. */
+static int seg_of(int64_t C, int T, int64_t i) { return (int)(((i + 1) * T - 1) / C); }
+
+/* The start of claim i of C over [0, n) on T threads (n for i = C). */
+static int64_t claim_start(int64_t n, int64_t C, int T, int64_t i)
+{
+    if (i == C)
+        return n;
+    int s = seg_of(C, T, i);
+    int64_t c0 = seg_claim(C, T, s), i0 = seg_item(n, T, s);
+    return i0 + shrinking_start(seg_item(n, T, s + 1) - i0, seg_claim(C, T, s + 1) - c0, i - c0);
 }
 
 /* How many claims a call over n items is cut into on T threads. */
@@ -228,24 +280,47 @@ static int64_t claims_for(int64_t n, int T)
     return n < most ? n : most;
 }
 
-/* Takes a claim of the call in flight: its number, or -1 when none is left. */
-static int64_t take_claim(RtPool *p)
+/* Takes a claim of segment s of the call in flight, its front's or its
+ * back's: the claim's number, or -1 when none is left there. */
+static int64_t take_from(RtPool *p, int s, bool front)
 {
-    int_fast64_t left = atomic_load_explicit(&p->left, memory_order_relaxed);
-    while (left > 0)
-        if (atomic_compare_exchange_weak_explicit(&p->left, &left, left - 1, memory_order_acq_rel,
-                                                  memory_order_relaxed))
-            return p->claims - left;
+    atomic_int_fast64_t *span = &p->seg[s].span;
+    int_fast64_t v = atomic_load_explicit(span, memory_order_relaxed);
+    while (SPAN_LEFT(v) > 0) {
+        int_fast64_t taken = v >> SPAN_SHIFT, left = SPAN_LEFT(v);
+        int_fast64_t next = front ? v + ((int_fast64_t)1 << SPAN_SHIFT) - 1 : v - 1;
+        if (atomic_compare_exchange_weak_explicit(span, &v, next, memory_order_acq_rel, memory_order_relaxed))
+            return seg_claim(p->claims, p->threads, s) + (front ? taken : taken + left - 1);
+    }
     return -1;
 }
 
-/* Claim i of C over [0, n): never empty, as C ≤ n (claims_for). */
-static void run_one_claim(RtTask task, void *arg, int64_t n, int64_t C, int64_t i)
+/* Takes a claim of the call in flight for the thread of segment home: its
+ * own segment's next, else the last of another's; -1 when none is left. */
+static int64_t take_claim(RtPool *p, int home)
 {
-    task(arg, claim_start(n, C, i), claim_start(n, C, i + 1));
+    int64_t i = take_from(p, home, true);
+    for (int k = 1; i < 0 && k < p->threads; k++)
+        i = take_from(p, (home + k) % p->threads, false);
+    return i;
 }
 
-static void run_claim(RtPool *p, int64_t i) { run_one_claim(p->task, p->arg, p->n, p->claims, i); }
+/* Whether any claim of the call in flight is left (a hint: relaxed). */
+static bool claims_left(RtPool *p)
+{
+    for (int s = 0; s < p->threads; s++)
+        if (SPAN_LEFT(atomic_load_explicit(&p->seg[s].span, memory_order_relaxed)) > 0)
+            return true;
+    return false;
+}
+
+/* Claim i of C over [0, n) on T threads: never empty, as C ≤ n (claims_for). */
+static void run_one_claim(RtTask task, void *arg, int64_t n, int64_t C, int T, int64_t i)
+{
+    task(arg, claim_start(n, C, T, i), claim_start(n, C, T, i + 1));
+}
+
+static void run_claim(RtPool *p, int64_t i) { run_one_claim(p->task, p->arg, p->n, p->claims, p->threads, i); }
 
 /* Waits until generation differs from seen and returns it. */
 static uint64_t wait_generation(RtPool *p, uint64_t seen)
@@ -321,7 +396,7 @@ static void *worker_main(void *v)
         /* Generations this worker slept through need nothing: their calls
          * are over, since each waits for all of its claims. */
         int64_t i;
-        while ((i = take_claim(p)) >= 0) {
+        while ((i = take_claim(p, w->index + 1)) >= 0) {
             int64_t claims = p->claims;
             w->call = p->call;
             rt_trace_worker_claim(p);
@@ -347,6 +422,7 @@ static void shut_down(RtPool *p, int started)
         free(p->workers[i].scratch.mem);
     }
     free(p->scratch.mem);
+    free(p->seg);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
@@ -371,7 +447,7 @@ RtPool *rt_pool_create(int threads)
 {
     if (threads < 1)
         threads = 1;
-    if (threads > RT_MAX_THREADS)  /* the default (the usable CPUs) too: claim_start's bound */
+    if (threads > RT_MAX_THREADS)  /* the default (the usable CPUs) too: shrinking_start's bound */
         threads = RT_MAX_THREADS;
     RtPool *p = rt_calloc(1, sizeof *p);
     if (!p)
@@ -379,24 +455,30 @@ RtPool *rt_pool_create(int threads)
     p->threads = threads;
     p->spins = threads <= rt_usable_cpus() ? SPINS : 0;
     p->workers = rt_calloc((size_t)threads, sizeof *p->workers);  /* one spare: never calloc(0) */
-    if (!p->workers) {
+    p->seg = rt_aligned_alloc(_Alignof(Segment), (size_t)threads * sizeof *p->seg);
+    if (!p->workers || !p->seg) {
+        free(p->workers);
+        free(p->seg);
         free(p);
         return NULL;
     }
+    for (int s = 0; s < threads; s++)
+        atomic_init(&p->seg[s].span, 0);
     atomic_init(&p->generation, 0);
-    atomic_init(&p->left, 0);
     atomic_init(&p->finished, 0);
     atomic_init(&p->failed, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, false);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p->workers);
+        free(p->seg);
         free(p);
         return NULL;
     }
     if (pthread_cond_init(&p->wake, NULL) != 0) {
         pthread_mutex_destroy(&p->mu);
         free(p->workers);
+        free(p->seg);
         free(p);
         return NULL;
     }
@@ -404,6 +486,7 @@ RtPool *rt_pool_create(int threads)
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->mu);
         free(p->workers);
+        free(p->seg);
         free(p);
         return NULL;
     }
@@ -466,7 +549,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
         p->in_call = true;
         rt_trace_begin(p, task, n, claims, 0, TRACE_SOLO);
         for (int64_t i = 0; i < claims; i++)
-            run_one_claim(task, arg, n, claims, i);
+            run_one_claim(task, arg, n, claims, T, i);
         p->in_call = false;
         p->caller_claims += claims;
         rt_trace_end(p);
@@ -481,12 +564,14 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
     next_call(p);
     p->in_call = true;
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-    /* Before the release store of left: a worker still taking claims from
-     * the last call may take one of this call at once, and reads the record. */
+    /* Before the release stores of the segments: a worker still taking claims
+     * from the last call may take one of this call at once, and reads the record. */
 #ifdef RT_POOL_TRACE  /* a normal build reads nothing more (pool_trace.h) */
     rt_trace_begin(p, task, n, claims, atomic_load_explicit(&p->sleepers, memory_order_relaxed), TRACE_THREADS);
 #endif
-    atomic_store_explicit(&p->left, claims, memory_order_release);
+    for (int s = 0; s < T; s++)
+        atomic_store_explicit(&p->seg[s].span, seg_claim(claims, T, s + 1) - seg_claim(claims, T, s),
+                              memory_order_release);
     double start = rt_now();
     atomic_fetch_add(&p->generation, 1);  /* spinning workers join now; sleepers see wake_sleepers */
     LongTask *known = &p->long_task[task_slot(task, n)];
@@ -498,7 +583,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
         p->early_wakes++;
     }
     int64_t i, mine = 0;
-    while ((i = take_claim(p)) >= 0) {
+    while ((i = take_claim(p, 0)) >= 0) {
         run_claim(p, i);
         mine++;
         if ((mine == 1 && wake) || !woken) {
@@ -507,7 +592,7 @@ static void parallel(RtPool *p, int64_t n, RtTask task, void *arg, bool wake)
              * at once; rt_parallel_awake's calls wake nobody and leave no record */
             if (mine == 1 && wake)
                 *known = long_claims ? (LongTask){task, n} : was_long ? (LongTask){NULL, 0} : *known;
-            if (!woken && long_claims && atomic_load_explicit(&p->left, memory_order_relaxed) > 0) {
+            if (!woken && long_claims && claims_left(p)) {
                 wake_sleepers(p);
                 woken = true;
             }

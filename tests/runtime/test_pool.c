@@ -27,13 +27,22 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* Claim i of C over [0, n) as documented: [s(i), s(i+1)) with s(i) =
- * i + m − floor(m·(C − i)²/C²), m = n − C, in 128 bits, with C = min(n, 4·T),
+/* Claim i of C over [0, n) on T threads as documented: the claims of
+ * segment s, [s·C/T, (s+1)·C/T) (floors), over items [s·n/T, (s+1)·n/T),
+ * and in a segment of c claims over m items, claim j starts j + e − floor(e·(c −
+ * j)²/c²) after the segment does, e = m − c; in 128 bits, with C = min(n, 4·T),
  * or 1 for one thread or one item. */
-static int64_t doc_start(int64_t n, int64_t C, int64_t i)
+static int64_t doc_start(int64_t n, int64_t C, int T, int64_t i)
 {
-    __int128 m = n - C;
-    return (int64_t)(i + m - m * (C - i) * (C - i) / ((__int128)C * C));
+    int s = 0;
+    while (s + 1 < T && (int64_t)(s + 1) * C / T <= i)
+        s++;
+    int64_t c0 = (int64_t)s * C / T, c = (int64_t)(s + 1) * C / T - c0, j = i - c0;
+    int64_t i0 = (int64_t)((__int128)n * s / T), m = (int64_t)((__int128)n * (s + 1) / T) - i0;
+    if (c == 0 || j == c)
+        return i0 + m;
+    __int128 e = m - c;
+    return i0 + (int64_t)(j + e - e * (c - j) * (c - j) / ((__int128)c * c));
 }
 static int64_t doc_claims(int64_t n, int T)
 {
@@ -48,7 +57,7 @@ static int nonempty_chunks(int64_t n, int T)
     int k = 0;
     int64_t C = doc_claims(n, T);
     for (int64_t i = 0; i < C; i++)
-        k += doc_start(n, C, i) < doc_start(n, C, i + 1);
+        k += doc_start(n, C, T, i) < doc_start(n, C, T, i + 1);
     return k;
 }
 
@@ -164,7 +173,7 @@ static void check_split(RtPool *p, int64_t n)
     int k = atomic_load(&c.k);
     CU_ASSERT_EQUAL_FATAL(k, C);
     for (int64_t i = 0; i < C; i++) {
-        int64_t b = doc_start(n, C, i), e = doc_start(n, C, i + 1);
+        int64_t b = doc_start(n, C, T, i), e = doc_start(n, C, T, i + 1);
         int found = 0;
         for (int j = 0; j < k; j++)
             found += c.begin[j] == b && c.end[j] == e;
@@ -189,9 +198,27 @@ static void slow_record(void *arg, int64_t begin, int64_t end);
 
 /* ---- the caller takes part, and never waits for a worker that has not started ---------- */
 
+/* The k-th claim a caller alone runs, as documented: its own segment's
+ * (the first) from the front, then each other segment's from the back, in
+ * segment order. */
+static int64_t doc_alone(int64_t C, int T, int64_t k)
+{
+    int64_t own = C / T;  /* the first segment's claims: floor(1·C/T) */
+    if (k < own)
+        return k;
+    for (int s = 1; s < T; s++) {
+        int64_t c0 = (int64_t)s * C / T, c1 = (int64_t)(s + 1) * C / T;
+        if (k < own + (c1 - c0))
+            return c1 - 1 - (k - own);
+        own += c1 - c0;
+    }
+    return -1;
+}
+
 /* With every worker delayed by 300 ms after it wakes (the test hook), calls
  * over [0, 1000) return in far less than that: the caller ran every claim
- * itself.  The late workers then find nothing to do, and once the delay is
+ * itself, its own segment's first, in order, then the workers' from their
+ * ends.  The late workers then find nothing to do, and once the delay is
  * gone they take claims again. */
 static void test_delayed_worker(void)
 {
@@ -214,6 +241,9 @@ static void test_delayed_worker(void)
             for (int i = 0; i < k2 && i < MAXREC; i++)
                 mine += pthread_equal(c.who[i], pthread_self()) != 0;
             CU_ASSERT_EQUAL(mine, k2);
+            int64_t C = doc_claims(1000, T);
+            for (int i = 0; i < k2 && i < MAXREC; i++)
+                CU_ASSERT_EQUAL(c.begin[i], doc_start(1000, C, T, doc_alone(C, T, i)));
             if (us >= 150000 || mine != k2)
                 printf("\n    %d threads, call %d: %.0f us, %d of %d claims on the caller", T, rep, us, mine, k2);
         }
@@ -674,7 +704,7 @@ static void test_slow_chunk(void)
             for (int rep = 0; rep < 3; rep++) {  /* the first claim, then the last */
                 const int64_t n = 100;
                 int64_t C = doc_claims(n, T);
-                Slow s = {.v = {.n = n, .count = calloc(n, sizeof(atomic_int))}, .slow_begin = slow ? doc_start(n, C, C - 1) : 0};
+                Slow s = {.v = {.n = n, .count = calloc(n, sizeof(atomic_int))}, .slow_begin = slow ? doc_start(n, C, T, C - 1) : 0};
                 CU_ASSERT_FATAL(s.v.count != NULL);
                 rt_parallel(p, n, slow_visit, &s);
                 int once = 1;

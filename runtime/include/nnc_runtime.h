@@ -558,10 +558,15 @@ typedef struct RtRunOptions {
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
  * wrong ("--length and --temperature go with --sample"). */
 const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
-/* The same for --eval: the options of training it would drop (--save,
- * --chart, trains: --epochs, --steps or --lr given, and --sample) are a bad
- * command line: NULL, or what is wrong. */
-const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample);
+/* The options a command line gave, for rt_mode_options_rule. */
+enum {
+    RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,
+    RT_OPT_EPOCHS = 1 << 3, RT_OPT_STEPS = 1 << 4, RT_OPT_LR = 1 << 5,
+};
+/* The same for the run modes, --eval and --sample: an option given (RT_OPT_*
+ * bits) that the mode does not use, or both modes at once, is a bad command
+ * line: NULL, or what is wrong (written to buf, len bytes, or a constant). */
+const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len);
 /* --epochs against the data, one copy for both as above: NULL, or why not
  * (text data is sampled in random windows: it has no epochs; the train
  * block's own rule is sema_train.c's). */

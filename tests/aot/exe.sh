@@ -16,8 +16,9 @@
 #              model without a train block gets a message; an existing output
 #              is replaced whole
 #   sample     a text model's trainer saves, loads and generates like --jit, and
-#              refuses --length or --temperature without --sample as nnc does,
-#              and --epochs (text has none) as nnc --epochs does
+#              refuses --length or --temperature without --sample, --steps
+#              with it, and --epochs (text has none) as nnc does; without
+#              --load it notes that the weights are untrained
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
 #              nnc --jit samples from it
@@ -95,9 +96,9 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
     # --eval trains nothing: the options of training are refused, not dropped
     expect 2 "xor: error: --save goes with training; --eval trains nothing, so there is no checkpoint to write" \
         --eval --load x.safetensors --save y.safetensors
-    expect 2 "xor: error: --chart goes with training; --eval evaluates once (--metrics writes its line)" \
+    expect 2 "xor: error: --chart goes with training; --eval trains nothing, so there is no learning curve to draw" \
         --eval --load x.safetensors --chart c.svg
-    expect 2 "xor: error: --epochs, --steps and --lr go with training; --eval trains nothing" --eval --load x --lr 1
+    expect 2 "xor: error: --lr goes with training; --eval trains nothing, so no learning rate is used" --eval --load x --lr 1
     # data missing: a copy of the model in a directory without xor.csv
     mkdir "$tmp/empty"
     cp "$root/examples/xor.nn" "$tmp/empty/model.nn"
@@ -152,6 +153,13 @@ sample)
         [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --length and --temperature go with --sample" ] \
             && [ ! -s "$tmp/out" ] || fail "$opt without --sample: exit $got, $(cat "$tmp/err")"
     done
+    # --sample trains nothing: the options of training are refused as nnc --jit refuses them
+    "$tmp/abcd" --load "$tmp/ck.safetensors" --steps 3 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --steps goes with training; \
+--sample trains and evaluates nothing, so there are no steps to take" ] || fail "--steps --sample: exit $got, $(cat "$tmp/err")"
+    "$tmp/abcd" --sample bc --length 4 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "--sample without --load"; }
+    [ "$(cat "$tmp/err")" = "abcd: note: --sample without --load samples from the model's untrained (random) weights" ] \
+        || fail "--sample without --load: $(cat "$tmp/err")"
     # text has no epochs: the train block's rule, and nnc --epochs's
     "$tmp/abcd" --epochs 1 >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --epochs: the model trains on text data, \

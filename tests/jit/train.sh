@@ -96,7 +96,7 @@
 #                checkpoint and a chart of 250-byte names are written
 #   evalopts     --eval --metrics appends the header and the evaluation's line
 #                (the checkpoint's step, the test loss printed, train_loss
-#                null); --save, --chart, --steps, --lr, --sample with --eval
+#                null); --save, --chart, --steps, --epochs, --lr, --sample with --eval
 #                are a bad command line, exit 2, naming the option, and write
 #                nothing
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
@@ -112,7 +112,10 @@
 #   per_example  tests/jit/xor_per_example.nn (xor with the loss (p - y)² per
 #                example, averaged over the batch): final train loss below 0.01
 #   sample       a small character model learns "abcd" repeated and, from the
-#                prompt "bc", generates "dabcdabc..." (text data, --sample)
+#                prompt "bc", generates "dabcdabc..." (text data, --sample);
+#                --save, --metrics, --chart, --steps, --lr with --sample are
+#                refused by name, exit 2; without --load a note says the
+#                weights are untrained
 #   bpe          tests/jit/bpe.nn, a small GPT on bpe(vocab: 300) tokens of
 #                tests/jit/bpe.txt: -v says the merges learned and the bytes per
 #                token; the checkpoint's __metadata__ holds the 44 merges a
@@ -764,9 +767,10 @@ assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/e
         [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: $msg" ] || { cat "$tmp/log"; echo "$*: status $status"; exit 1; }
     }
     bad "--save goes with training; --eval trains nothing, so there is no checkpoint to write" --save "$tmp/x.safetensors"
-    bad "--chart goes with training; --eval evaluates once (--metrics writes its line)" --chart "$tmp/c.svg"
-    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --steps 9
-    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --lr 0.5
+    bad "--chart goes with training; --eval trains nothing, so there is no learning curve to draw" --chart "$tmp/c.svg"
+    bad "--steps goes with training; --eval trains nothing, so there are no steps to take" --steps 9
+    bad "--epochs goes with training; --eval trains nothing, so there are no epochs to run" --epochs 9
+    bad "--lr goes with training; --eval trains nothing, so no learning rate is used" --lr 0.5
     bad "give --eval or --sample, not both" --sample a
     [ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/c.svg" ] || { echo "a refused run wrote a file"; exit 1; }
     echo "evalopts: --eval's metrics line written; training options refused" ;;
@@ -785,6 +789,27 @@ sample)
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cat "$tmp/out"
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || exit 1
+    # what --sample does not use is refused by name, exit 2, nothing written
+    # (runtime/run.c's table, the one --eval's refusals come from)
+    for opt in "--save $tmp/new.safetensors:--save goes with training; --sample trains and evaluates nothing, so \
+there is no checkpoint to write" "--metrics $tmp/m.jsonl:--metrics goes with training and --eval; --sample trains \
+and evaluates nothing, so there are no metrics to write" "--chart $tmp/c.svg:--chart goes with training; --sample \
+trains and evaluates nothing, so there is no learning curve to draw" "--steps 5:--steps goes with training; --sample \
+trains and evaluates nothing, so there are no steps to take" "--lr 0.5:--lr goes with training; --sample trains and \
+evaluates nothing, so no learning rate is used"; do
+        # shellcheck disable=SC2086  # the option and its value are two words
+        "$nnc" --jit --load "$tmp/ck.safetensors" ${opt%%:*} --sample bc "$root/tests/jit/abcd.nn" >"$tmp/out" \
+            2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: ${opt#*:}" ] && [ ! -s "$tmp/out" ] \
+            || { cat "$tmp/log"; echo "${opt%%:*} with --sample: status $status"; exit 1; }
+    done
+    [ ! -e "$tmp/new.safetensors" ] && [ ! -e "$tmp/m.jsonl" ] && [ ! -e "$tmp/c.svg" ] \
+        || { echo "a refused --sample wrote a file"; exit 1; }
+    # without --load: untrained weights, said once on stderr (the text is random)
+    "$nnc" --jit --sample bc --length 5 "$root/tests/jit/abcd.nn" >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "nnc: note: --sample without --load samples from the model's untrained (random) weights" ] \
+        || { cat "$tmp/log"; echo "--sample without --load: no note, or more"; exit 1; }
+    [ "$(wc -c < "$tmp/out")" -ge 7 ] || { echo "--sample without --load wrote '$(cat "$tmp/out")'"; exit 1; }
     # a prompt character the model never saw is named whole (UTF-8), exit 1
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample "abé" "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"

@@ -107,6 +107,19 @@ static int save(Loop *L, int64_t step, const char *path, char *err, size_t errle
     return rc ? rt_fail(1, err, errlen, "%s", why) : 0;
 }
 
+/* A run whose checkpoint is already at or past its last step trains
+ * nothing: it says so, and still writes --save's file (the user asked for
+ * one) with the state as loaded, rather than leaving none and exit 0. */
+static int nothing_to_train(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
+{
+    const char *path = L->cfg->save_path;
+    if (path && save(L, step, path, err, errlen) != 0)
+        return 1;
+    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld%s%s\n", L->cfg->load_path,
+            (long long)step, (long long)total, path ? "; wrote its state to " : "", path ? path : "");
+    return 0;
+}
+
 /* Training from a checkpoint whose optimizer state is not taken (resumed:
  * rt_state_load's flags): a note that the optimizer starts from zero, so
  * the run does not continue the one that wrote it exactly. */
@@ -771,6 +784,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
     int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;  /* 0 unless loaded */
+    const int64_t start_step = step;
 
     if (c->sample) {
         rc = sample(&L, err, errlen);
@@ -966,8 +980,10 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             rc = save(&L, step, c->save_path, err, errlen);
         if (rc == 0)
             rc = 128 + sig;
+    } else if (rc == 0 && start_step >= total) {
+        rc = nothing_to_train(&L, step, total, err, errlen);
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, rt_now() - L.start);
+        fprintf(L.log, "trained %lld steps in %.2f s", (long long)(step - start_step), rt_now() - L.start);
         if (pace.on && c->verbose) {  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
                     (long long)one_thread_steps);

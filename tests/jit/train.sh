@@ -30,7 +30,9 @@
 #                straight run's
 #   badstep      a checkpoint whose step (__metadata__ nnc.step, or the
 #                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
-#                is refused by name, exit 1
+#                is refused by name, exit 1; a finished run loaded trains 0
+#                steps, says so, and writes --save's file (the loaded state);
+#                a run resumed from 3 to 5 says it trained 2 steps
 #   oldstep      a checkpoint written the old way (the step a tensor, no
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
@@ -343,7 +345,17 @@ badstep)
         v=${pair%%:*} shown=${pair#*:}
         /usr/bin/python3 "$root/tests/jit/ckedit.py" old "$tmp/ck.safetensors" "$tmp/bad.safetensors" "$v" || exit 1
         refused "$tmp/bad.safetensors" "tensor 'step' holds $shown; a step is a whole number from 0 to 16777216"
-    done ;;
+    done
+    # a finished run loaded: 0 steps trained, said so, and --save's file still
+    # written (the loaded state, byte for byte); a resumed run counts its own steps
+    "$nnc" --jit --data "$root/examples" --steps 3 --load "$tmp/ck.safetensors" --save "$tmp/new.safetensors" \
+        "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3; wrote its \
+state to $tmp/new.safetensors" ] || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
+    cmp "$tmp/ck.safetensors" "$tmp/new.safetensors" || { echo "a finished run's --save differs from its --load"; exit 1; }
+    "$nnc" --jit --data "$root/examples" --steps 5 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
+        && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "trained 2 steps" ] \
+        || { cat "$tmp/log"; echo "3 to 5: not 'trained 2 steps'"; exit 1; } ;;
 oldstep)
     # A checkpoint as nnc wrote them before the step went into __metadata__
     # (a scalar tensor "step", no metadata) still resumes exactly: Adam's

@@ -569,6 +569,32 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The header's "options": a training run's settings after the command
+ * line's overrides; --eval's describe the evaluation, with no training in
+ * them: "eval": true, and "steps" the checkpoint's step (the compiled-in
+ * epochs would count steps of a training split --eval does not read). */
+static void metrics_options(Loop *L, int64_t step, int64_t total)
+{
+    const RtTrainConfig *c = L->cfg;
+    FILE *f = L->metrics;
+    if (c->eval_only) {
+        fprintf(f, "\"eval\": true, \"steps\": %lld, \"batch\": %lld, \"data\": ", (long long)step, (long long)c->batch);
+        json_string(f, c->data_root);
+        fputs(", \"load\": ", f);
+        json_string(f, c->load_path);
+        return;
+    }
+    if (c->epochs)
+        fprintf(f, "\"epochs\": %lld, ", (long long)c->epochs);
+    fprintf(f, "\"steps\": %lld, \"batch\": %lld, \"lr\": %.9g, \"eval_every\": %lld, \"data\": ", (long long)total,
+            (long long)c->batch, c->lr, (long long)c->eval_every);
+    json_string(f, c->data_root);
+    fputs(", \"load\": ", f);
+    json_string(f, c->load_path);
+    fputs(", \"save\": ", f);
+    json_string(f, c->save_path);
+}
+
 /* The line a run starts its metrics with: what ran, so that a file several
  * runs appended to says which lines came from what.  Its first key, "nnc",
  * is in no per-evaluation line: readers skip the lines that have it
@@ -591,15 +617,7 @@ static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_
     fputs(", \"file\": ", f);
     json_string(f, c->model_file && c->model_file[0] ? c->model_file : NULL);
     fprintf(f, ", \"seed\": %llu, \"options\": {", (unsigned long long)c->seed);
-    if (c->epochs)
-        fprintf(f, "\"epochs\": %lld, ", (long long)c->epochs);
-    fprintf(f, "\"steps\": %lld, \"batch\": %lld, \"lr\": %.9g, \"eval_every\": %lld, \"data\": ", (long long)total,
-            (long long)c->batch, c->lr, (long long)c->eval_every);
-    json_string(f, c->data_root);
-    fputs(", \"load\": ", f);
-    json_string(f, c->load_path);
-    fputs(", \"save\": ", f);
-    json_string(f, c->save_path);
+    metrics_options(L, step, total);
     fprintf(f, "}, \"threads\": %d, \"ranks\": %d, \"start_step\": %lld, \"started\": \"%s\"}\n",
             c->threads > 1 ? c->threads : 1, L->size > 1 ? L->size : 1, (long long)step, started);
     if (fflush(f) != 0 || ferror(f))

@@ -96,8 +96,9 @@
 #                relative one in another folder) updates its target and
 #                leaves the link a link; a link loop is refused; a
 #                checkpoint and a chart of 250-byte names are written
-#   evalopts     --eval --metrics appends the header and the evaluation's line
-#                (the checkpoint's step, the test loss printed, train_loss
+#   evalopts     --eval --metrics appends the header (its options the
+#                evaluation's: eval, the checkpoint's step, batch, data, load)
+#                and the evaluation's line (the checkpoint's step, the test loss printed, train_loss
 #                null); --save, --chart, --steps, --epochs, --lr, --sample with --eval
 #                are a bad command line, exit 2, naming the option, and write
 #                nothing
@@ -768,11 +769,14 @@ evalopts)
 import json, sys
 header, *lines = [json.loads(l) for l in open(sys.argv[1])]
 printed = float(open(sys.argv[2]).read().split()[1])
-assert header["start_step"] == 5 and header["options"]["load"], header
+assert header["start_step"] == 5, header
+# the evaluation, not the compiled-in training (xor counts 2000 epochs)
+assert header["options"] == {"eval": True, "steps": 5, "batch": 4, "data": sys.argv[3], "load": sys.argv[4]}, header
 assert len(lines) == 1, lines
 l = lines[0]
 assert l["step"] == 5 and l["epoch"] is None and l["train_loss"] is None, l
-assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" || exit 1
+assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" "$root/examples" \
+        "$tmp/ck.safetensors" || exit 1
     bad() {  # bad MESSAGE ARGS...: nnc --jit --load ck --eval ARGS refused, exit 2
         msg=$1; shift
         "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval "$@" "$xor" >/dev/null 2>"$tmp/log"; status=$?

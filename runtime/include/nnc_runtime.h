@@ -293,9 +293,10 @@ typedef struct RtModel {
                                    * under mpirun (docs/distributed.md); 0: one process only */
 } RtModel;
 
-/* The largest values the command lines take (nnc and the trainers say so
- * when refusing more): a step counter is an f32 in the optimizer state and
- * counts by one up to 2^24, so no run may be longer. */
+/* The largest values the command lines and the train block take (nnc, the
+ * trainers and sema_train.c say so when refusing more): a step counter is
+ * an f32 in the optimizer state and counts by one up to 2^24, so no run may
+ * be longer. */
 enum { RT_MAX_STEPS = 16777216, RT_MAX_EPOCHS = 1000000, RT_MAX_BATCH = 16777216, RT_MAX_THREADS = 1024 };
 
 /* What to train on and how long. */

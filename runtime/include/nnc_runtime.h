@@ -585,6 +585,23 @@ int rt_writable_folder(const char *cannot, const char *path, const char *file, c
  * "CANNOT 'path': it is a directory, not a regular file". */
 int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
 
+/* An atomic replacement of a file: rt_replace_begin makes a new temporary
+ * beside path's target (its links followed), in its folder, under a name of its own
+ * (".nnc-PID-SALT.tmp") and
+ * O_EXCL, so that nothing already there (a link planted at a predictable
+ * name) is written through, mode 0644 less the umask; the caller writes fd,
+ * then rt_replace_end flushes it to disk, closes it (unless fd is -1: a
+ * FILE over it the caller synced and closed) and renames it over the
+ * target (ok) or removes it (!ok, or a failure: then errno says why).
+ * 0, or -1 with errno set (the temporary gone).  Checkpoints, charts
+ * and the files nnc -o writes go through it. */
+typedef struct RtReplace {
+    char *target, *tmp;
+    int   fd;
+} RtReplace;
+int rt_replace_begin(RtReplace *r, const char *path);
+int rt_replace_end(RtReplace *r, int ok);
+
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,
  * the optimizer state's tensors that are there too.  0, or -1 with the

@@ -14,7 +14,9 @@
 #   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
 #   refuse     -o naming the model itself is refused and the model kept; a
 #              model without a train block gets a message; an existing output
-#              is replaced whole
+#              is replaced whole; a link at -o stays a link, its target
+#              replaced, and a link planted at OUT.nnc-tmp is not written
+#              through, with TMPDIR on -o's file system and on another
 #   sample     a text model's trainer saves, loads and generates like --jit, and
 #              refuses --length or --temperature without --sample, --steps
 #              with it, and --epochs (text has none) as nnc does; without
@@ -30,7 +32,8 @@
 # The mnist case needs $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+shm=
+trap 'rm -rf "$tmp" ${shm:+"$shm"}' EXIT
 # strip FILE: the metrics lines without times, and without the header line a
 # run starts with (the one whose first key is "nnc": docs/training.md)
 strip() { grep -v '^{"nnc": ' "$1" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g'; }
@@ -138,7 +141,26 @@ refuse)
     [ -e "$tmp/m" ] && fail "no train block: an output was written"
     echo old > "$tmp/out"
     "$nnc" -o "$tmp/out" "$tmp/xor.nn" || fail "nnc"
-    "$tmp/out" --epochs 1 2>/dev/null || fail "the replaced output does not run" ;;
+    "$tmp/out" --epochs 1 2>/dev/null || fail "the replaced output does not run"
+    # the output installed as the runtime replaces a checkpoint: a link at -o
+    # stays a link, its target replaced, from the temporary directory's file
+    # system (a rename) and from another (a copy, TMPDIR on /dev/shm); a link
+    # planted at the name the copy once used (OUT.nnc-tmp) is not written through
+    tmps=$tmp
+    if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d "$tmp")" ]; then
+        shm=$(mktemp -d /dev/shm/nnc-aot.XXXXXX) && tmps="$tmp $shm"
+    fi
+    for t in $tmps; do
+        rm -f "$tmp/real" "$tmp/link" "$tmp/link.nnc-tmp" "$tmp/victim"
+        echo old > "$tmp/real" && ln -s real "$tmp/link" && echo victim > "$tmp/victim" \
+            && ln -s victim "$tmp/link.nnc-tmp" && ln -s victim "$tmp/real.nnc-tmp" || fail "links"
+        TMPDIR=$t "$nnc" -o "$tmp/link" "$tmp/xor.nn" || fail "nnc -o link (TMPDIR $t)"
+        [ -L "$tmp/link" ] && [ "$(cat "$tmp/victim")" = victim ] || fail "TMPDIR $t: the link replaced, or written through"
+        "$tmp/real" --epochs 1 2>/dev/null || fail "TMPDIR $t: the link's target does not run"
+        [ -z "$(find "$tmp" -name '.nnc-*.tmp')" ] || fail "TMPDIR $t: a temporary was left"
+        rm -f "$tmp/real.nnc-tmp"
+    done
+    echo "outputs: links kept, planted links not followed, $(echo $tmps | wc -w) file system(s)" ;;
 sample)
     "$nnc" -o "$tmp/abcd" "$root/tests/jit/abcd.nn" || fail "nnc"
     "$tmp/abcd" --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }

@@ -19,7 +19,8 @@ typedef struct RtColumnRange {
 } RtColumnRange;
 
 /* Parses spec into out[0, max): the number of ranges, or -1 with why (a
- * name given twice, a range backwards, text that is not NAME: RANGE). */
+ * name given twice, a range backwards, two ranges sharing a column, text
+ * that is not NAME: RANGE). */
 int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, size_t errlen);
 
 /* Reads a CSV of numbers (header: skip the first line) and hands each input

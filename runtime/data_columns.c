@@ -5,7 +5,8 @@
  * The rows are read by rt_csv_load (so blank lines, a header, the width of
  * every row and every number are checked as for csv without columns), then
  * each input and target takes its columns.  Columns no name mentions are not
- * read; a column may feed two names.
+ * read; a column feeds at most one name (rt_columns_parse refuses an overlap,
+ * so a label cannot leak into an input as one of its features).
  */
 #include <ctype.h>
 #include <math.h>
@@ -40,6 +41,31 @@ static int number(const char **p, int64_t *out)
     return 1;
 }
 
+/* "2" or "0-2": a range as the columns string writes it. */
+static const char *range_text(const RtColumnRange *r, char *buf, size_t len)
+{
+    if (r->first == r->last)
+        snprintf(buf, len, "%lld", (long long)r->first);
+    else
+        snprintf(buf, len, "%lld-%lld", (long long)r->first, (long long)r->last);
+    return buf;
+}
+
+/* Fails when r shares a column with one of the n ranges before it. */
+static int check_overlap(const RtColumnRange *r, const RtColumnRange *before, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        const RtColumnRange *o = &before[i];
+        if (r->first > o->last || o->first > r->last)
+            continue;
+        char a[48], b[48];
+        return rt_fail(-1, err, errlen, "columns: '%s' (%s) and '%s' (%s) both take column %lld", o->name,
+                       range_text(o, a, sizeof a), r->name, range_text(r, b, sizeof b),
+                       (long long)(r->first > o->first ? r->first : o->first));
+    }
+    return 0;
+}
+
 int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, size_t errlen)
 {
     int n = 0;
@@ -71,6 +97,8 @@ int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, s
         for (int i = 0; i < n; i++)
             if (strcmp(out[i].name, r.name) == 0)
                 return rt_fail(-1, err, errlen, "columns: '%s' is given twice", r.name);
+        if (check_overlap(&r, out, n, err, errlen) != 0)
+            return -1;
         if (n == max)
             return rt_fail(-1, err, errlen, "columns: more than %d names", max);
         out[n++] = r;

@@ -4,8 +4,8 @@
  * the number of dimensions), one u32 per dimension, then the bytes:
  *   images  2051 (0x00000803)  count, rows, cols   count·rows·cols pixels
  *   labels  2049 (0x00000801)  count               count labels
- * Each file is read as NAME, or else NAME.gz, through zlib (gzread also reads
- * uncompressed files).  Every check names the file it failed on, so a user
+ * Each file is read as NAME, or else NAME.gz; either may be raw or gzip (one
+ * or more members, nothing after them).  Every check names the file it failed on, so a user
  * with a wrong or damaged download learns which one; examples are counted
  * from 0, byte counts include the header.
  */
@@ -32,27 +32,66 @@ enum {
  * allocated: a header claiming more is damaged (as floats it would take 16 GiB). */
 #define IDX_MAX_BYTES (UINT64_C(1) << 32)
 
-/* One IDX file being read. */
+/* One IDX file being read: raw bytes, or gzip members inflated here rather
+ * than through gzread, which ignores whatever follows the last member (a
+ * damaged download or two files glued together would pass unnoticed). */
 typedef struct IdxFile {
-    char    *path;     /* the name opened: DIR/NAME or DIR/NAME.gz (owned) */
-    gzFile   gz;       /* NULL once closed */
-    uint32_t dims[3];  /* the header's dimensions: count[, rows, cols] */
-    uint64_t read;     /* bytes consumed so far, header included */
+    char         *path;       /* the name opened: DIR/NAME or DIR/NAME.gz (owned) */
+    int           fd;         /* -1 once closed */
+    uint64_t      size;       /* the file's size in bytes, as fstat says */
+    uint64_t      pos;        /* bytes of the file read into inbuf so far */
+    unsigned char *inbuf;     /* raw bytes read ahead (owned), z.next_in into it */
+    unsigned      incap;      /* its size */
+    int           gz;         /* the file starts with gzip's magic 1f 8b */
+    int           inflating;  /* z is initialised (inflateEnd owed) */
+    int           member_end; /* inflate ended a gzip member: what follows is next */
+    z_stream      z;          /* the inflate state, and the unread input for both kinds */
+    uint32_t      dims[3];    /* the header's dimensions: count[, rows, cols] */
+    uint64_t      read;       /* bytes consumed so far, header included */
 } IdxFile;
 
 static void idx_close(IdxFile *f)
 {
-    if (f->gz)
-        gzclose(f->gz);
+    if (f->inflating)
+        inflateEnd(&f->z);
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->inbuf);
     free(f->path);
-    f->gz = NULL;
+    f->inflating = 0;
+    f->fd = -1;
+    f->inbuf = NULL;
     f->path = NULL;
 }
 
-/* Opens DIR/NAME, or DIR/NAME.gz when NAME does not exist. */
+/* Moves the unread input to the front of inbuf and reads more behind it:
+ * the bytes now unread, 0 at the end of the file, or -1 with why. */
+static int64_t idx_refill(IdxFile *f, char *err, size_t errlen)
+{
+    z_stream *z = &f->z;
+    if (z->avail_in > 0 && z->next_in != f->inbuf)
+        memmove(f->inbuf, z->next_in, z->avail_in);
+    z->next_in = f->inbuf;
+    for (;;) {
+        ssize_t r = read(f->fd, f->inbuf + z->avail_in, f->incap - z->avail_in);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(errno));
+            return -1;
+        }
+        z->avail_in += (uInt)r;
+        f->pos += (uint64_t)r;
+        return z->avail_in;
+    }
+}
+
+/* Opens DIR/NAME, or DIR/NAME.gz when NAME does not exist, and tells gzip
+ * (by its magic, whatever the name) from raw bytes. */
 static int idx_open(IdxFile *f, const char *dir, const char *name, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     size_t dlen = strlen(dir), size = dlen + strlen(name) + 5;
     const char *sep = dlen == 0 || dir[dlen - 1] == '/' ? "" : "/";
     f->path = rt_malloc(size);
@@ -60,60 +99,130 @@ static int idx_open(IdxFile *f, const char *dir, const char *name, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int fd = -1;
-    for (int gz = 0; gz < 2 && fd < 0; gz++) {
+    for (int gz = 0; gz < 2 && f->fd < 0; gz++) {
         snprintf(f->path, size, "%s%s%s%s", dir, sep, name, gz ? ".gz" : "");
-        fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno != ENOENT) {
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0 && errno != ENOENT) {
             snprintf(err, errlen, "cannot open %s: %s", f->path, strerror(errno));
             idx_close(f);
             return -1;
         }
     }
-    if (fd < 0) {
+    if (f->fd < 0) {
         snprintf(err, errlen, "cannot open %s%s%s(.gz): %s", dir, sep, name, strerror(ENOENT));
         idx_close(f);
         return -1;
     }
     struct stat st;
-    int small = fstat(fd, &st) == 0 && st.st_size < (1 << 16);
-    f->gz = gzdopen(fd, "rb");   /* owns fd from here */
-    if (!f->gz) {
-        close(fd);
+    f->size = fstat(f->fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    /* fewer, larger reads: the train images are 47 MB; a small file (the
+     * test labels, the fuzz target's inputs) a small buffer */
+    f->incap = f->size < (1 << 16) ? 1 << 14 : 1 << 20;
+    f->inbuf = rt_malloc(f->incap);
+    if (!f->inbuf) {
         snprintf(err, errlen, "out of memory");
         idx_close(f);
         return -1;
     }
-    /* fewer, larger reads: the train images are 47 MB; a small file (the
-     * test labels, the fuzz target's inputs) a small buffer: zlib allocates
-     * three times the size whatever the file */
-    gzbuffer(f->gz, small ? 1 << 14 : 1 << 20);
+    f->z.next_in = f->inbuf;
+    if (idx_refill(f, err, errlen) < 0) {
+        idx_close(f);
+        return -1;
+    }
+    f->gz = f->z.avail_in >= 2 && f->inbuf[0] == 0x1f && f->inbuf[1] == 0x8b;
+    if (f->gz) {
+        if (inflateInit2(&f->z, 15 + 16) != Z_OK) {   /* 15 + 16: a gzip wrapper, its CRC and length checked */
+            snprintf(err, errlen, "out of memory");
+            idx_close(f);
+            return -1;
+        }
+        f->inflating = 1;
+    }
     return 0;
+}
+
+/* After a gzip member: 1 when another member follows (gzip allows several,
+ * read as one stream), 0 at the end of the file, -1 when anything else
+ * follows. */
+static int idx_next_member(IdxFile *f, char *err, size_t errlen)
+{
+    z_stream *z = &f->z;
+    if (z->avail_in < 2 && idx_refill(f, err, errlen) < 0)
+        return -1;
+    if (z->avail_in == 0)
+        return 0;
+    if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b) {
+        inflateReset(z);
+        f->member_end = 0;
+        return 1;
+    }
+    uint64_t end = f->pos - z->avail_in, extra = f->size > end ? f->size - end : z->avail_in;
+    snprintf(err, errlen, "%s has %llu byte%s that %s not gzip after its compressed data, which ends at byte %llu",
+             f->path, (unsigned long long)extra, extra == 1 ? "" : "s", extra == 1 ? "is" : "are",
+             (unsigned long long)end);
+    return -1;
+}
+
+/* Up to n inflated bytes into buf: how many (short at the end of the data
+ * or of a truncated stream), or -1 with why. */
+static int64_t idx_inflate(IdxFile *f, unsigned char *buf, uint64_t n, char *err, size_t errlen)
+{
+    z_stream *z = &f->z;
+    uint64_t got = 0;
+    while (got < n) {
+        if (f->member_end) {
+            int next = idx_next_member(f, err, errlen);
+            if (next <= 0)
+                return next < 0 ? -1 : (int64_t)got;
+        }
+        if (z->avail_in == 0) {
+            int64_t more = idx_refill(f, err, errlen);
+            if (more <= 0)
+                return more < 0 ? -1 : (int64_t)got;   /* a truncated stream: the caller counts the bytes */
+        }
+        uInt chunk = n - got > (1u << 30) ? 1u << 30 : (uInt)(n - got);
+        z->next_out = buf + got;
+        z->avail_out = chunk;
+        int ret = inflate(z, Z_NO_FLUSH);
+        got += chunk - z->avail_out;
+        if (ret == Z_STREAM_END) {
+            f->member_end = 1;
+        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            snprintf(err, errlen, "cannot read %s: %s", f->path, z->msg ? z->msg : zError(ret));
+            return -1;
+        }
+    }
+    return (int64_t)got;
+}
+
+/* Up to n raw bytes into buf: first those read ahead, then from the file. */
+static int64_t idx_copy(IdxFile *f, unsigned char *buf, uint64_t n, char *err, size_t errlen)
+{
+    z_stream *z = &f->z;
+    uint64_t got = 0;
+    while (got < n) {
+        if (z->avail_in == 0) {
+            int64_t more = idx_refill(f, err, errlen);
+            if (more <= 0)
+                return more < 0 ? -1 : (int64_t)got;
+        }
+        uint64_t take = n - got < z->avail_in ? n - got : z->avail_in;
+        memcpy(buf + got, z->next_in, take);
+        z->next_in += take;
+        z->avail_in -= (uInt)take;
+        got += take;
+    }
+    return (int64_t)got;
 }
 
 /* Reads up to n bytes; returns how many (short only at the end of the file
  * or of a truncated gzip stream), or -1 with a reason in err. */
 static int64_t idx_read(IdxFile *f, void *buf, uint64_t n, char *err, size_t errlen)
 {
-    uint64_t got = 0;
-    while (got < n) {
-        uint64_t want = n - got;
-        unsigned chunk = want > (1u << 30) ? 1u << 30 : (unsigned)want;
-        int r = gzread(f->gz, (char *)buf + got, chunk);
-        if (r < 0) {
-            int errnum;
-            const char *msg = gzerror(f->gz, &errnum);
-            if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": "))   /* zlib's name for a gzdopen file */
-                msg = strstr(msg, ": ") + 2;
-            snprintf(err, errlen, "cannot read %s: %s", f->path, msg);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        got += (uint64_t)r;
-    }
-    f->read += got;
-    return (int64_t)got;
+    int64_t got = f->gz ? idx_inflate(f, buf, n, err, errlen) : idx_copy(f, buf, n, err, errlen);
+    if (got > 0)
+        f->read += (uint64_t)got;
+    return got;
 }
 
 /* Reads and checks the magic number and the ndims dimensions. */

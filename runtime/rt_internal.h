@@ -30,21 +30,6 @@ int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t e
  * The caller frees it; NULL when out of memory. */
 char *rt_link_target(const char *path);
 
-/* An atomic replacement of a file: rt_replace_begin makes a new temporary
- * beside path's target (rt_link_target), in its folder, under a name of its own
- * (".nnc-PID-SALT.tmp") and
- * O_EXCL, so that nothing already there (a link planted at a predictable
- * name) is written through, mode 0644 less the umask; the caller writes fd,
- * then rt_replace_end flushes it to disk, closes it (unless fd is -1: a
- * FILE over it the caller synced and closed) and renames it over the
- * target (ok) or removes it (!ok, or a failure: then errno says why).
- * 0, or -1 with errno set (the temporary gone). */
-typedef struct RtReplace {
-    char *target, *tmp;
-    int   fd;
-} RtReplace;
-int rt_replace_begin(RtReplace *r, const char *path);
-int rt_replace_end(RtReplace *r, int ok);
 
 
 /* The runtime's allocations (alloc.c): malloc and friends, except that

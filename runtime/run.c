@@ -121,18 +121,38 @@ const char *rt_sample_options_rule(const char *sample, int64_t length, double te
     return NULL;
 }
 
-const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample)
+/* Which run mode takes which option.  Training takes them all; a mode that
+ * does not use an option refuses it rather than dropping it, so a user who
+ * asked for a file or a setting is never silently left without it. */
+enum { MODE_TRAIN = 1, MODE_EVAL = 2, MODE_SAMPLE = 4 };
+
+static const struct {
+    unsigned    given;    /* RT_OPT_* */
+    const char *name;
+    unsigned    modes;    /* MODE_* that use it */
+    const char *takers;   /* the same in words */
+    const char *unused;   /* what a mode without it lacks */
+} run_options[] = {
+    {RT_OPT_SAVE, "--save", MODE_TRAIN, "training", "there is no checkpoint to write"},
+    {RT_OPT_METRICS, "--metrics", MODE_TRAIN | MODE_EVAL, "training and --eval", "there are no metrics to write"},
+    {RT_OPT_CHART, "--chart", MODE_TRAIN, "training", "there is no learning curve to draw"},
+    {RT_OPT_EPOCHS, "--epochs", MODE_TRAIN, "training", "there are no epochs to run"},
+    {RT_OPT_STEPS, "--steps", MODE_TRAIN, "training", "there are no steps to take"},
+    {RT_OPT_LR, "--lr", MODE_TRAIN, "training", "no learning rate is used"},
+};
+
+const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len)
 {
-    if (!eval_only)
-        return NULL;
-    if (sample)
+    if (eval_only && sample)
         return "give --eval or --sample, not both";
-    if (save)
-        return "--save goes with training; --eval trains nothing, so there is no checkpoint to write";
-    if (chart)
-        return "--chart goes with training; --eval evaluates once (--metrics writes its line)";
-    if (trains)
-        return "--epochs, --steps and --lr go with training; --eval trains nothing";
+    unsigned mode = eval_only ? MODE_EVAL : sample ? MODE_SAMPLE : MODE_TRAIN;
+    const char *what = eval_only ? "--eval trains nothing" : "--sample trains and evaluates nothing";
+    for (size_t i = 0; i < sizeof run_options / sizeof *run_options; i++)
+        if ((given & run_options[i].given) && !(run_options[i].modes & mode)) {
+            snprintf(buf, len, "%s goes with %s; %s, so %s", run_options[i].name, run_options[i].takers, what,
+                     run_options[i].unused);
+            return buf;
+        }
     return NULL;
 }
 
@@ -237,6 +257,9 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
      * can read, a memory check that refuses on one machine) tells the others
      * here, rather than leaving them in the training's first gather */
     rc = rt_dist_agree(rc, why, sizeof why);
+    if (rc == 0 && o->sample && !o->load && rt_dist_rank() == 0)   /* a smoke test, but maybe a forgotten --load */
+        fprintf(log, "%s: note: --sample without --load samples from the model's untrained (random) weights\n",
+                o->prog ? o->prog : "nnc");
     if (rc == 0)
         rc = rt_train(m, &cfg, why, sizeof why);
     if (rc == 1 && why[0])   /* not on an interrupt (130, 143): rt_train has said so; nor on a rank that

@@ -107,6 +107,19 @@ static int save(Loop *L, int64_t step, const char *path, char *err, size_t errle
     return rc ? rt_fail(1, err, errlen, "%s", why) : 0;
 }
 
+/* A run whose checkpoint is already at or past its last step trains
+ * nothing: it says so, and still writes --save's file (the user asked for
+ * one) with the state as loaded, rather than leaving none and exit 0. */
+static int nothing_to_train(Loop *L, int64_t step, int64_t total, char *err, size_t errlen)
+{
+    const char *path = L->cfg->save_path;
+    if (path && save(L, step, path, err, errlen) != 0)
+        return 1;
+    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld%s%s\n", L->cfg->load_path,
+            (long long)step, (long long)total, path ? "; wrote its state to " : "", path ? path : "");
+    return 0;
+}
+
 /* Training from a checkpoint whose optimizer state is not taken (resumed:
  * rt_state_load's flags): a note that the optimizer starts from zero, so
  * the run does not continue the one that wrote it exactly. */
@@ -556,6 +569,32 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The header's "options": a training run's settings after the command
+ * line's overrides; --eval's describe the evaluation, with no training in
+ * them: "eval": true, and "steps" the checkpoint's step (the compiled-in
+ * epochs would count steps of a training split --eval does not read). */
+static void metrics_options(Loop *L, int64_t step, int64_t total)
+{
+    const RtTrainConfig *c = L->cfg;
+    FILE *f = L->metrics;
+    if (c->eval_only) {
+        fprintf(f, "\"eval\": true, \"steps\": %lld, \"batch\": %lld, \"data\": ", (long long)step, (long long)c->batch);
+        json_string(f, c->data_root);
+        fputs(", \"load\": ", f);
+        json_string(f, c->load_path);
+        return;
+    }
+    if (c->epochs)
+        fprintf(f, "\"epochs\": %lld, ", (long long)c->epochs);
+    fprintf(f, "\"steps\": %lld, \"batch\": %lld, \"lr\": %.9g, \"eval_every\": %lld, \"data\": ", (long long)total,
+            (long long)c->batch, c->lr, (long long)c->eval_every);
+    json_string(f, c->data_root);
+    fputs(", \"load\": ", f);
+    json_string(f, c->load_path);
+    fputs(", \"save\": ", f);
+    json_string(f, c->save_path);
+}
+
 /* The line a run starts its metrics with: what ran, so that a file several
  * runs appended to says which lines came from what.  Its first key, "nnc",
  * is in no per-evaluation line: readers skip the lines that have it
@@ -578,15 +617,7 @@ static int metrics_header(Loop *L, int64_t step, int64_t total, char *err, size_
     fputs(", \"file\": ", f);
     json_string(f, c->model_file && c->model_file[0] ? c->model_file : NULL);
     fprintf(f, ", \"seed\": %llu, \"options\": {", (unsigned long long)c->seed);
-    if (c->epochs)
-        fprintf(f, "\"epochs\": %lld, ", (long long)c->epochs);
-    fprintf(f, "\"steps\": %lld, \"batch\": %lld, \"lr\": %.9g, \"eval_every\": %lld, \"data\": ", (long long)total,
-            (long long)c->batch, c->lr, (long long)c->eval_every);
-    json_string(f, c->data_root);
-    fputs(", \"load\": ", f);
-    json_string(f, c->load_path);
-    fputs(", \"save\": ", f);
-    json_string(f, c->save_path);
+    metrics_options(L, step, total);
     fprintf(f, "}, \"threads\": %d, \"ranks\": %d, \"start_step\": %lld, \"started\": \"%s\"}\n",
             c->threads > 1 ? c->threads : 1, L->size > 1 ? L->size : 1, (long long)step, started);
     if (fflush(f) != 0 || ferror(f))
@@ -771,6 +802,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
     int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;  /* 0 unless loaded */
+    const int64_t start_step = step;
 
     if (c->sample) {
         rc = sample(&L, err, errlen);
@@ -966,8 +998,10 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             rc = save(&L, step, c->save_path, err, errlen);
         if (rc == 0)
             rc = 128 + sig;
+    } else if (rc == 0 && start_step >= total) {
+        rc = nothing_to_train(&L, step, total, err, errlen);
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s", (long long)step, rt_now() - L.start);
+        fprintf(L.log, "trained %lld steps in %.2f s", (long long)(step - start_step), rt_now() - L.start);
         if (pace.on && c->verbose) {  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
                     (long long)one_thread_steps);

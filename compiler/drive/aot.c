@@ -6,12 +6,14 @@
  * the static runtime library with its one dependency (zlib, for gzip
  * data) linked statically too, so the result needs only libc and libm where it runs.
  *
- * The link happens in a fresh temporary directory and the result is renamed
- * over the output, so an existing file is replaced whole or not at all.
+ * The link happens in a fresh temporary directory and the result replaces
+ * the output as the runtime's checkpoints do (install_file), so an existing
+ * file is replaced whole or not at all.
  */
 #include "aot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -120,20 +122,55 @@ static void remove_dir(const char *dir, const char *const *files, int n)
     rmdir(dir);
 }
 
-/* Moves the finished file from the temporary directory over dest. */
-static int install_file(Arena *a, const char *from, const char *dest, FILE *log)
+/* Copies the file at from into fd, with from's permissions (an
+ * executable stays one): 0, or -1 with errno set. */
+static int copy_into(const char *from, int fd)
 {
-    if (rename(from, dest) == 0)
-        return 0;
-    /* another file system: copy beside the destination, then rename there */
-    const char *beside = arena_printf(a, "%s.nnc-tmp", dest);
-    char *cp[] = {"cp", (char *)from, (char *)beside, NULL};
-    if (run(cp) != 0 || rename(beside, dest) != 0) {
-        fprintf(log, "nnc: error: cannot write '%s': %s\n", dest, strerror(errno));
-        unlink(beside);
-        return 1;
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0)
+        return -1;
+    int rc = fstat(in, &st) == 0 && fchmod(fd, st.st_mode & 0777) == 0 ? 0 : -1;
+    char buf[1 << 16];
+    while (rc == 0) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t done = 0; done < n && rc == 0;) {
+            ssize_t w = write(fd, buf + done, (size_t)(n - done));
+            if (w > 0)
+                done += w;
+            else if (w < 0 && errno != EINTR)
+                rc = -1;
+        }
     }
-    return 0;
+    int saved = errno;
+    close(in);
+    errno = saved;
+    return rc;
+}
+
+/* Moves the finished file from the temporary directory over dest, as the
+ * runtime replaces a checkpoint (rt_replace_begin): through a temporary of
+ * its own name made O_EXCL in dest's folder, so that two nnc runs, or a
+ * link planted at a name known in advance, cannot meet there; a link at
+ * dest stays a link and its target is replaced.  The file gets into the
+ * temporary by rename on the same file system, else by a copy. */
+static int install_file(const char *from, const char *dest, FILE *log)
+{
+    RtReplace r;
+    int ok = rt_replace_begin(&r, dest) == 0;
+    if (ok) {
+        ok = rename(from, r.tmp) == 0 || (errno == EXDEV && copy_into(from, r.fd) == 0);
+        ok = rt_replace_end(&r, ok) == 0;
+    }
+    if (!ok)
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", dest, strerror(errno));
+    return ok ? 0 : 1;
 }
 
 /* Runs the C compiler; says what went wrong. */
@@ -203,8 +240,8 @@ static int check_output(const char *out, bool installed, FILE *log)
         fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
         return 1;
     }
-    /* a file installed by rename (install_file) replaces what is there:
-     * only a regular file (-o /dev/null would have become one, as root);
+    /* a file installed (install_file) replaces what is there, through
+     * links: only a regular file (-o /dev/null would have become one, as root);
      * LLVM's own llvm and asm files are opened and written where they are */
     char why[512];
     if ((installed && rt_replaceable("cannot write", out, why, sizeof why) != 0)
@@ -378,9 +415,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     }
 #undef SAN
     if (rc == 0)
-        rc = install_file(a, result, out, log);
+        rc = install_file(result, out, log);
     if (rc == 0 && library)
-        rc = install_file(a, hdr, header, log);
+        rc = install_file(hdr, header, log);
     remove_dir(dir, files, 5);
     if (rc == 0 && o->verbose)
         compile_say(log, 1e3 * (clock_now() - t0), drive_cpu_ms() - c0, cr.status, &cr, 1e3 * (t1 - t0), "C compiler",

@@ -8,6 +8,9 @@
  * interpreter (f32, as the compiled code stores values) on the first
  * example, with the same parameters, and prints each binding of the model
  * body with its source line.
+ *
+ * Messages count examples and the values in one from 0, as npz(...),
+ * columns: and the library do; a .csv file's lines from 1, as editors do.
  */
 #include "predict.h"
 
@@ -86,7 +89,7 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
         if (!isfinite(x))   /* the CSV readers' words */
-            return fail(log, "--input %s: value %lld: '%.*s' is not a finite number", fd->node->name, (long long)i + 1,
+            return fail(log, "--input %s: value %lld: '%.*s' is not a finite number", fd->node->name, (long long)i,
                         (int)(end - p), p);
         fd->v[i] = x;
         p = *end ? end + 1 : end;
@@ -169,7 +172,7 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 }
                 if (!isfinite(x)) {
                     rc = fail(log, "%s:%lld: value %lld: '%.*s' is not a finite number", path, (long long)lineno + 1,
-                              (long long)k + 1, (int)(num_end - p > 20 ? 20 : num_end - p), p);
+                              (long long)k, (int)(num_end - p > 20 ? 20 : num_end - p), p);
                     break;
                 }
                 if (k < fd->size)
@@ -256,12 +259,12 @@ static int read_feed(FILE *log, Feed *fd, Arena *a)
         double x = fd->v[i];
         if (x != floor(x))
             return fail(log, "--input %s: input '%s' takes token ids, whole numbers, and %g is not one (example %lld, "
-                        "value %lld)", fd->node->name, fd->node->name, x, (long long)(i / fd->size + 1),
-                        (long long)(i % fd->size + 1));
+                        "value %lld)", fd->node->name, fd->node->name, x, (long long)(i / fd->size),
+                        (long long)(i % fd->size));
         if (x < 0 || x >= (double)fd->node->type.classes)
             return fail(log, "--input %s: input '%s' takes token ids in [0, %lld), found %g (example %lld, value %lld)",
                         fd->node->name, fd->node->name, (long long)fd->node->type.classes, x,
-                        (long long)(i / fd->size + 1), (long long)(i % fd->size + 1));
+                        (long long)(i / fd->size), (long long)(i % fd->size));
     }
     return 0;
 }

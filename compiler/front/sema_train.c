@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "../../runtime/include/nnc_runtime.h"   /* RT_MAX_*: the command line's limits are the same */
+
 static const char *const settings[] = {"data", "optimizer", "schedule", "batch", "epochs",
                                        "steps", "seed", "eval_every"};
 enum { NSETTINGS = sizeof settings / sizeof *settings };
@@ -77,11 +79,11 @@ void sema_train(Sema *s, const AstNode *train)
             *slot = v.spec->b;
             memcpy(args, v.spec->args, sizeof v.spec->args);
         } else if (strcmp(key, "batch") == 0) {
-            int_setting(s, st, 1, 1 << 20, &t->batch);
+            int_setting(s, st, 1, RT_MAX_BATCH, &t->batch);
         } else if (strcmp(key, "epochs") == 0) {
-            int_setting(s, st, 1, 1000000, &t->epochs);
+            int_setting(s, st, 1, RT_MAX_EPOCHS, &t->epochs);
         } else if (strcmp(key, "steps") == 0) {
-            int_setting(s, st, 1, INT64_C(1) << 40, &t->steps);
+            int_setting(s, st, 1, RT_MAX_STEPS, &t->steps);
         } else if (strcmp(key, "seed") == 0) {
             int_setting(s, st, 0, INT64_MAX, &t->seed);
         } else {

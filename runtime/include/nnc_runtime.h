@@ -293,9 +293,10 @@ typedef struct RtModel {
                                    * under mpirun (docs/distributed.md); 0: one process only */
 } RtModel;
 
-/* The largest values the command lines take (nnc and the trainers say so
- * when refusing more): a step counter is an f32 in the optimizer state and
- * counts by one up to 2^24, so no run may be longer. */
+/* The largest values the command lines and the train block take (nnc, the
+ * trainers and sema_train.c say so when refusing more): a step counter is
+ * an f32 in the optimizer state and counts by one up to 2^24, so no run may
+ * be longer. */
 enum { RT_MAX_STEPS = 16777216, RT_MAX_EPOCHS = 1000000, RT_MAX_BATCH = 16777216, RT_MAX_THREADS = 1024 };
 
 /* What to train on and how long. */
@@ -558,10 +559,15 @@ typedef struct RtRunOptions {
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
  * wrong ("--length and --temperature go with --sample"). */
 const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
-/* The same for --eval: the options of training it would drop (--save,
- * --chart, trains: --epochs, --steps or --lr given, and --sample) are a bad
- * command line: NULL, or what is wrong. */
-const char *rt_eval_options_rule(int eval_only, const char *save, const char *chart, int trains, const char *sample);
+/* The options a command line gave, for rt_mode_options_rule. */
+enum {
+    RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,
+    RT_OPT_EPOCHS = 1 << 3, RT_OPT_STEPS = 1 << 4, RT_OPT_LR = 1 << 5,
+};
+/* The same for the run modes, --eval and --sample: an option given (RT_OPT_*
+ * bits) that the mode does not use, or both modes at once, is a bad command
+ * line: NULL, or what is wrong (written to buf, len bytes, or a constant). */
+const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len);
 /* --epochs against the data, one copy for both as above: NULL, or why not
  * (text data is sampled in random windows: it has no epochs; the train
  * block's own rule is sema_train.c's). */
@@ -578,6 +584,23 @@ int rt_writable_folder(const char *cannot, const char *path, const char *file, c
  * that "--save runs/" or "--chart /dev/null" fail at once: 0, or 1 with
  * "CANNOT 'path': it is a directory, not a regular file". */
 int rt_replaceable(const char *cannot, const char *path, char *err, size_t errlen);
+
+/* An atomic replacement of a file: rt_replace_begin makes a new temporary
+ * beside path's target (its links followed), in its folder, under a name of its own
+ * (".nnc-PID-SALT.tmp") and
+ * O_EXCL, so that nothing already there (a link planted at a predictable
+ * name) is written through, mode 0644 less the umask; the caller writes fd,
+ * then rt_replace_end flushes it to disk, closes it (unless fd is -1: a
+ * FILE over it the caller synced and closed) and renames it over the
+ * target (ok) or removes it (!ok, or a failure: then errno says why).
+ * 0, or -1 with errno set (the temporary gone).  Checkpoints, charts
+ * and the files nnc -o writes go through it. */
+typedef struct RtReplace {
+    char *target, *tmp;
+    int   fd;
+} RtReplace;
+int rt_replace_begin(RtReplace *r, const char *path);
+int rt_replace_end(RtReplace *r, int ok);
 
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,

@@ -14,10 +14,13 @@
 #   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
 #   refuse     -o naming the model itself is refused and the model kept; a
 #              model without a train block gets a message; an existing output
-#              is replaced whole
+#              is replaced whole; a link at -o stays a link, its target
+#              replaced, and a link planted at OUT.nnc-tmp is not written
+#              through, with TMPDIR on -o's file system and on another
 #   sample     a text model's trainer saves, loads and generates like --jit, and
-#              refuses --length or --temperature without --sample as nnc does,
-#              and --epochs (text has none) as nnc --epochs does
+#              refuses --length or --temperature without --sample, --steps
+#              with it, and --epochs (text has none) as nnc does; without
+#              --load it notes that the weights are untrained
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
 #              nnc --jit samples from it
@@ -29,7 +32,8 @@
 # The mnist case needs $NNC_DATA/mnist (exit 77, skipped, without it).
 nnc=$1 root=$2 case=$3
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+shm=
+trap 'rm -rf "$tmp" ${shm:+"$shm"}' EXIT
 # strip FILE: the metrics lines without times, and without the header line a
 # run starts with (the one whose first key is "nnc": docs/training.md)
 strip() { grep -v '^{"nnc": ' "$1" | sed 's/"[a-z_]*_seconds*": [0-9.]*//g'; }
@@ -95,9 +99,9 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
     # --eval trains nothing: the options of training are refused, not dropped
     expect 2 "xor: error: --save goes with training; --eval trains nothing, so there is no checkpoint to write" \
         --eval --load x.safetensors --save y.safetensors
-    expect 2 "xor: error: --chart goes with training; --eval evaluates once (--metrics writes its line)" \
+    expect 2 "xor: error: --chart goes with training; --eval trains nothing, so there is no learning curve to draw" \
         --eval --load x.safetensors --chart c.svg
-    expect 2 "xor: error: --epochs, --steps and --lr go with training; --eval trains nothing" --eval --load x --lr 1
+    expect 2 "xor: error: --lr goes with training; --eval trains nothing, so no learning rate is used" --eval --load x --lr 1
     # data missing: a copy of the model in a directory without xor.csv
     mkdir "$tmp/empty"
     cp "$root/examples/xor.nn" "$tmp/empty/model.nn"
@@ -137,7 +141,26 @@ refuse)
     [ -e "$tmp/m" ] && fail "no train block: an output was written"
     echo old > "$tmp/out"
     "$nnc" -o "$tmp/out" "$tmp/xor.nn" || fail "nnc"
-    "$tmp/out" --epochs 1 2>/dev/null || fail "the replaced output does not run" ;;
+    "$tmp/out" --epochs 1 2>/dev/null || fail "the replaced output does not run"
+    # the output installed as the runtime replaces a checkpoint: a link at -o
+    # stays a link, its target replaced, from the temporary directory's file
+    # system (a rename) and from another (a copy, TMPDIR on /dev/shm); a link
+    # planted at the name the copy once used (OUT.nnc-tmp) is not written through
+    tmps=$tmp
+    if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d "$tmp")" ]; then
+        shm=$(mktemp -d /dev/shm/nnc-aot.XXXXXX) && tmps="$tmp $shm"
+    fi
+    for t in $tmps; do
+        rm -f "$tmp/real" "$tmp/link" "$tmp/link.nnc-tmp" "$tmp/victim"
+        echo old > "$tmp/real" && ln -s real "$tmp/link" && echo victim > "$tmp/victim" \
+            && ln -s victim "$tmp/link.nnc-tmp" && ln -s victim "$tmp/real.nnc-tmp" || fail "links"
+        TMPDIR=$t "$nnc" -o "$tmp/link" "$tmp/xor.nn" || fail "nnc -o link (TMPDIR $t)"
+        [ -L "$tmp/link" ] && [ "$(cat "$tmp/victim")" = victim ] || fail "TMPDIR $t: the link replaced, or written through"
+        "$tmp/real" --epochs 1 2>/dev/null || fail "TMPDIR $t: the link's target does not run"
+        [ -z "$(find "$tmp" -name '.nnc-*.tmp')" ] || fail "TMPDIR $t: a temporary was left"
+        rm -f "$tmp/real.nnc-tmp"
+    done
+    echo "outputs: links kept, planted links not followed, $(echo $tmps | wc -w) file system(s)" ;;
 sample)
     "$nnc" -o "$tmp/abcd" "$root/tests/jit/abcd.nn" || fail "nnc"
     "$tmp/abcd" --save "$tmp/ck.safetensors" 2>"$tmp/log" || { cat "$tmp/log"; fail "the trainer"; }
@@ -152,6 +175,13 @@ sample)
         [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --length and --temperature go with --sample" ] \
             && [ ! -s "$tmp/out" ] || fail "$opt without --sample: exit $got, $(cat "$tmp/err")"
     done
+    # --sample trains nothing: the options of training are refused as nnc --jit refuses them
+    "$tmp/abcd" --load "$tmp/ck.safetensors" --steps 3 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --steps goes with training; \
+--sample trains and evaluates nothing, so there are no steps to take" ] || fail "--steps --sample: exit $got, $(cat "$tmp/err")"
+    "$tmp/abcd" --sample bc --length 4 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "--sample without --load"; }
+    [ "$(cat "$tmp/err")" = "abcd: note: --sample without --load samples from the model's untrained (random) weights" ] \
+        || fail "--sample without --load: $(cat "$tmp/err")"
     # text has no epochs: the train block's rule, and nnc --epochs's
     "$tmp/abcd" --epochs 1 >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --epochs: the model trains on text data, \

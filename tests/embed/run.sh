@@ -222,7 +222,7 @@ faults)
     (cd "$tmp" && "$nnc" -o "$tmp/abcd" "$root/tests/jit/abcd.nn") || fail "nnc abcd"
     n=1
     while :; do
-        (cd "$root/tests/jit" && NNC_FAIL_ALLOC=$n "$tmp/abcd" --threads 1 --steps 2 --sample bc --length 8) \
+        (cd "$root/tests/jit" && NNC_FAIL_ALLOC=$n "$tmp/abcd" --threads 1 --sample bc --length 8) \
             > /dev/null 2> "$tmp/err"
         status=$?
         [ "$status" = 0 ] || [ "$status" = 1 ] || { cat "$tmp/err"; fail "text trainer, allocation $n: exit $status"; }

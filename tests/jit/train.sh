@@ -30,7 +30,9 @@
 #                straight run's
 #   badstep      a checkpoint whose step (__metadata__ nnc.step, or the
 #                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
-#                is refused by name, exit 1
+#                is refused by name, exit 1; a finished run loaded trains 0
+#                steps, says so, and writes --save's file (the loaded state);
+#                a run resumed from 3 to 5 says it trained 2 steps
 #   oldstep      a checkpoint written the old way (the step a tensor, no
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
@@ -94,9 +96,10 @@
 #                relative one in another folder) updates its target and
 #                leaves the link a link; a link loop is refused; a
 #                checkpoint and a chart of 250-byte names are written
-#   evalopts     --eval --metrics appends the header and the evaluation's line
-#                (the checkpoint's step, the test loss printed, train_loss
-#                null); --save, --chart, --steps, --lr, --sample with --eval
+#   evalopts     --eval --metrics appends the header (its options the
+#                evaluation's: eval, the checkpoint's step, batch, data, load)
+#                and the evaluation's line (the checkpoint's step, the test loss printed, train_loss
+#                null); --save, --chart, --steps, --epochs, --lr, --sample with --eval
 #                are a bad command line, exit 2, naming the option, and write
 #                nothing
 #   mismatch     a checkpoint of another model is refused, naming the tensor and both shapes,
@@ -112,7 +115,10 @@
 #   per_example  tests/jit/xor_per_example.nn (xor with the loss (p - y)² per
 #                example, averaged over the batch): final train loss below 0.01
 #   sample       a small character model learns "abcd" repeated and, from the
-#                prompt "bc", generates "dabcdabc..." (text data, --sample)
+#                prompt "bc", generates "dabcdabc..." (text data, --sample);
+#                --save, --metrics, --chart, --steps, --lr with --sample are
+#                refused by name, exit 2; without --load a note says the
+#                weights are untrained
 #   bpe          tests/jit/bpe.nn, a small GPT on bpe(vocab: 300) tokens of
 #                tests/jit/bpe.txt: -v says the merges learned and the bytes per
 #                token; the checkpoint's __metadata__ holds the 44 merges a
@@ -340,7 +346,17 @@ badstep)
         v=${pair%%:*} shown=${pair#*:}
         /usr/bin/python3 "$root/tests/jit/ckedit.py" old "$tmp/ck.safetensors" "$tmp/bad.safetensors" "$v" || exit 1
         refused "$tmp/bad.safetensors" "tensor 'step' holds $shown; a step is a whole number from 0 to 16777216"
-    done ;;
+    done
+    # a finished run loaded: 0 steps trained, said so, and --save's file still
+    # written (the loaded state, byte for byte); a resumed run counts its own steps
+    "$nnc" --jit --data "$root/examples" --steps 3 --load "$tmp/ck.safetensors" --save "$tmp/new.safetensors" \
+        "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3; wrote its \
+state to $tmp/new.safetensors" ] || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
+    cmp "$tmp/ck.safetensors" "$tmp/new.safetensors" || { echo "a finished run's --save differs from its --load"; exit 1; }
+    "$nnc" --jit --data "$root/examples" --steps 5 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
+        && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "trained 2 steps" ] \
+        || { cat "$tmp/log"; echo "3 to 5: not 'trained 2 steps'"; exit 1; } ;;
 oldstep)
     # A checkpoint as nnc wrote them before the step went into __metadata__
     # (a scalar tensor "step", no metadata) still resumes exactly: Adam's
@@ -753,20 +769,24 @@ evalopts)
 import json, sys
 header, *lines = [json.loads(l) for l in open(sys.argv[1])]
 printed = float(open(sys.argv[2]).read().split()[1])
-assert header["start_step"] == 5 and header["options"]["load"], header
+assert header["start_step"] == 5, header
+# the evaluation, not the compiled-in training (xor counts 2000 epochs)
+assert header["options"] == {"eval": True, "steps": 5, "batch": 4, "data": sys.argv[3], "load": sys.argv[4]}, header
 assert len(lines) == 1, lines
 l = lines[0]
 assert l["step"] == 5 and l["epoch"] is None and l["train_loss"] is None, l
-assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" || exit 1
+assert abs(l["test_loss"] - printed) <= 5e-5, (l["test_loss"], printed)' "$tmp/ev.jsonl" "$tmp/log" "$root/examples" \
+        "$tmp/ck.safetensors" || exit 1
     bad() {  # bad MESSAGE ARGS...: nnc --jit --load ck --eval ARGS refused, exit 2
         msg=$1; shift
         "$nnc" --jit --data "$root/examples" --load "$tmp/ck.safetensors" --eval "$@" "$xor" >/dev/null 2>"$tmp/log"; status=$?
         [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: $msg" ] || { cat "$tmp/log"; echo "$*: status $status"; exit 1; }
     }
     bad "--save goes with training; --eval trains nothing, so there is no checkpoint to write" --save "$tmp/x.safetensors"
-    bad "--chart goes with training; --eval evaluates once (--metrics writes its line)" --chart "$tmp/c.svg"
-    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --steps 9
-    bad "--epochs, --steps and --lr go with training; --eval trains nothing" --lr 0.5
+    bad "--chart goes with training; --eval trains nothing, so there is no learning curve to draw" --chart "$tmp/c.svg"
+    bad "--steps goes with training; --eval trains nothing, so there are no steps to take" --steps 9
+    bad "--epochs goes with training; --eval trains nothing, so there are no epochs to run" --epochs 9
+    bad "--lr goes with training; --eval trains nothing, so no learning rate is used" --lr 0.5
     bad "give --eval or --sample, not both" --sample a
     [ ! -e "$tmp/x.safetensors" ] && [ ! -e "$tmp/c.svg" ] || { echo "a refused run wrote a file"; exit 1; }
     echo "evalopts: --eval's metrics line written; training options refused" ;;
@@ -785,6 +805,27 @@ sample)
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cat "$tmp/out"
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || exit 1
+    # what --sample does not use is refused by name, exit 2, nothing written
+    # (runtime/run.c's table, the one --eval's refusals come from)
+    for opt in "--save $tmp/new.safetensors:--save goes with training; --sample trains and evaluates nothing, so \
+there is no checkpoint to write" "--metrics $tmp/m.jsonl:--metrics goes with training and --eval; --sample trains \
+and evaluates nothing, so there are no metrics to write" "--chart $tmp/c.svg:--chart goes with training; --sample \
+trains and evaluates nothing, so there is no learning curve to draw" "--steps 5:--steps goes with training; --sample \
+trains and evaluates nothing, so there are no steps to take" "--lr 0.5:--lr goes with training; --sample trains and \
+evaluates nothing, so no learning rate is used"; do
+        # shellcheck disable=SC2086  # the option and its value are two words
+        "$nnc" --jit --load "$tmp/ck.safetensors" ${opt%%:*} --sample bc "$root/tests/jit/abcd.nn" >"$tmp/out" \
+            2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] && [ "$(head -1 "$tmp/log")" = "nnc: ${opt#*:}" ] && [ ! -s "$tmp/out" ] \
+            || { cat "$tmp/log"; echo "${opt%%:*} with --sample: status $status"; exit 1; }
+    done
+    [ ! -e "$tmp/new.safetensors" ] && [ ! -e "$tmp/m.jsonl" ] && [ ! -e "$tmp/c.svg" ] \
+        || { echo "a refused --sample wrote a file"; exit 1; }
+    # without --load: untrained weights, said once on stderr (the text is random)
+    "$nnc" --jit --sample bc --length 5 "$root/tests/jit/abcd.nn" >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "nnc: note: --sample without --load samples from the model's untrained (random) weights" ] \
+        || { cat "$tmp/log"; echo "--sample without --load: no note, or more"; exit 1; }
+    [ "$(wc -c < "$tmp/out")" -ge 7 ] || { echo "--sample without --load wrote '$(cat "$tmp/out")'"; exit 1; }
     # a prompt character the model never saw is named whole (UTF-8), exit 1
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample "abé" "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"

@@ -108,7 +108,7 @@ badfiles)
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
     check ragged.csv "nnc: error: ragged.csv:2: 1 value, but input 'x' (f32[2]) takes 2 per example"
     printf '1,2\nnan,1\n' > "$tmp/nan.csv"
-    check nan.csv "nnc: error: nan.csv:2: value 1: 'nan' is not a finite number"
+    check nan.csv "nnc: error: nan.csv:2: value 0: 'nan' is not a finite number"
     # token ids from a float array: refused as npz training refuses it (integers only)
     "$py" "$npy" write "$tmp/ids.npy" f4 1x3 1,2,0
     "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.npy" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
@@ -117,6 +117,13 @@ badfiles)
     sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
     echo "nnc: error: ids.npy: the array is float32, but input 'ids' is token(5)[3]: its token ids must be integers \
 (uint8, int32, int64 or bool)" | diff -u - "$tmp/err2" || fail "float token ids"
+    # the second example's middle id out of range: examples and values count from 0, as npz(...) does
+    printf '1,2,0\n1,7,0\n' > "$tmp/ids.csv"
+    "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.csv" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
+        2> "$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "token id 7: exit status $got"
+    echo "nnc: error: --input ids: input 'ids' takes token ids in [0, 5), found 7 (example 1, value 1)" \
+        | diff -u - "$tmp/err" || fail "token id 7"
     echo "all refused" ;;
 wide)
     for n in 20000 2500000; do

@@ -96,7 +96,7 @@ if [ "$status" != 1 ] || ! grep -q "overlap tensor 'a'" "$tmp/err"; then
 fi
 
 (cd "$tmp" && ./nnc -o "$tmp/abcd" "$root/tests/jit/abcd.nn") || fail "nnc abcd"
-(cd "$root/tests/jit" && "$tmp/abcd" --threads 2 --steps 20 --sample bc --length 16) > "$tmp/out" 2> "$tmp/err" \
+(cd "$root/tests/jit" && "$tmp/abcd" --threads 2 --sample bc --length 16) > "$tmp/out" 2> "$tmp/err" \
     || { cat "$tmp/err"; fail "abcd trainer"; }
 clean "$tmp/err" "abcd trainer --sample"
 

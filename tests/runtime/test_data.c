@@ -338,6 +338,61 @@ static void test_mnist_bad_gzip(void)
     expect_err(err, want);
 }
 
+/* Appends n bytes to path. */
+static void append_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "ab");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(fwrite(data, 1, n, f) == n);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    CU_ASSERT_FATAL(stat(path, &st) == 0);
+    return (long)st.st_size;
+}
+
+/* Bytes after the gzip stream are refused, named with where the stream ends;
+ * a second gzip member is not trailing bytes but more of the file. */
+static void test_mnist_gzip_trailing(void)
+{
+    char dir[512], path[600], err[512] = "", want[1024];
+    make_dir(dir, sizeof dir, "idx_gz_trailing");
+    Idx im = images(), lb = labels();
+    write_idx(dir, TRAIN_LABELS, &lb, SIZE_MAX, 0);
+    join(path, sizeof path, dir, "train-images-idx3-ubyte.gz");
+    const struct { const char *junk; size_t n; } cases[] = {{"junk\n", 5}, {"\x1f", 1}, {"\0\0\0", 3}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        write_idx(dir, TRAIN_IMAGES, &im, SIZE_MAX, 1);
+        long end = file_size(path);
+        append_file(path, cases[k].junk, cases[k].n);
+        RtDataset d;
+        CU_ASSERT_EQUAL(rt_mnist_load(dir, 0, RT_NORM_UNIT, &d, err, sizeof err), -1);
+        snprintf(want, sizeof want, "%s has %zu byte%s that %s not gzip after its compressed data, which ends at byte %ld",
+                 path, cases[k].n, cases[k].n == 1 ? "" : "s", cases[k].n == 1 ? "is" : "are", end);
+        expect_err(err, want);
+        expect_empty_dataset(&d);
+    }
+
+    /* two members, the header in one and the pixels in the other: one file */
+    write_file(path, im.b, 16, 1);
+    char second[600];
+    join(second, sizeof second, dir, "second.gz");
+    write_file(second, im.b + 16, im.n - 16, 1);
+    unsigned char gzb[256];
+    FILE *f = fopen(second, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    size_t gzn = fread(gzb, 1, sizeof gzb, f);
+    fclose(f);
+    append_file(path, gzb, gzn);
+    RtDataset d;
+    CU_ASSERT_EQUAL_FATAL(rt_mnist_load(dir, 0, RT_NORM_NONE, &d, err, sizeof err), 0);
+    CU_ASSERT(d.count == 3 && d.x[3] == 127.0f && d.x[17] == 60.0f);
+    rt_dataset_free(&d);
+}
+
 /* ---- CSV --------------------------------------------------------------------------------- */
 
 static void test_csv_classes(void)
@@ -786,6 +841,7 @@ static const RtTestCase tests[] = {
     {"mnist gzipped, raw and mixed agree", test_mnist_gz_equals_raw},
     {"mnist error messages", test_mnist_errors},
     {"mnist damaged gzip and directories", test_mnist_bad_gzip},
+    {"mnist bytes after the gzip stream", test_mnist_gzip_trailing},
     {"csv class labels", test_csv_classes},
     {"csv real targets and header", test_csv_regression},
     {"csv many rows", test_csv_many_rows},

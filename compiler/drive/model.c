@@ -128,7 +128,11 @@ static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan
             rm->params[rm->nparams++] = s;
             break;
         }
-        case ROLE_STATE: case ROLE_STEP: rm->state[rm->nstate++] = s; break;
+        case ROLE_STATE: rm->state[rm->nstate++] = s; break;
+        case ROLE_STEP:  /* the IR names its two counters (ir/optim.c); the runtime reads the flag */
+            s.counter = strcmp(n->a.name, "step") == 0 ? RT_COUNTER_STEP : RT_COUNTER_TOTAL_STEPS;
+            rm->state[rm->nstate++] = s;
+            break;
         case ROLE_INPUT: rm->inputs[rm->ninputs++] = s; break;
         case ROLE_TARGET: rm->targets[rm->ntargets++] = s; break;
         }

@@ -409,7 +409,8 @@ int  rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, 
 /* rt_csv_load for a model whose first input takes x_elems values (named
  * input): lines of another width than x_elems + 1 are refused by their
  * count before any value is read as a label (a missing target column made
- * a feature the label, "not a whole number"). */
+ * a feature the label, "not a whole number").  x_elems 0: no width is
+ * checked (input may be NULL); x_elems > 0 with input NULL is refused. */
 int  rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_elems, const char *input, RtDataset *out,
                      char *err, size_t errlen);
 /* The arrays of a NumPy .npz archive named after m's inputs and targets

@@ -112,6 +112,11 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
                     char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if (x_elems > 0 && !input) {   /* the width's message names the input: a caller's bug, said as one */
+        snprintf(err, errlen, "rt_csv_load_fit: x_elems is %lld but input is NULL; a width to check needs the input's "
+                 "name", (long long)x_elems);
+        return -1;
+    }
     if (classes > INT32_MAX) {
         snprintf(err, errlen, "%s: %lld classes are more than a label can hold", path, (long long)classes);
         return -1;

@@ -82,10 +82,11 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,
                        (long long)total);
     if (c->dtype == RT_I32) {
+        char names[RT_NPY_TYPE_LIST];
         if (!rt_npy_is_integer(a->type))
             return rt_fail(-1, err, errlen, "%s: array '%s' is %s, but %s '%s' is %s: its labels must be integers "
-                           "(" RT_NPY_INTEGER_TYPES ")", path, t->name, rt_npy_type_name(a->type), kind, t->name,
-                           type_str(t, ts, sizeof ts));
+                           "(%s)", path, t->name, rt_npy_type_name(a->type), kind, t->name, type_str(t, ts, sizeof ts),
+                           rt_npy_type_list(1, names, sizeof names));
         int32_t *dst = c->data;
         for (int64_t i = 0; i < total; i++) {
             double v = rt_npy_get(a, i);

@@ -16,19 +16,38 @@
 #include "npy.h"
 #include "rt_internal.h"
 
-/* What each RtNpyType is called in a header, by numpy, and its width. */
+/* What each RtNpyType is called in a header, by numpy, its width, and
+ * whether its values are integers (labels and token ids may be read from
+ * it).  Messages list the types from here, in this order. */
 static const struct {
     const char *descr, *name;
     size_t      width;
+    int         integer;
 } types[] = {
-    [RT_NPY_F4] = {"<f4", "float32", 4}, [RT_NPY_F8] = {"<f8", "float64", 8}, [RT_NPY_U1] = {"|u1", "uint8", 1},
-    [RT_NPY_I4] = {"<i4", "int32", 4},   [RT_NPY_I8] = {"<i8", "int64", 8},   [RT_NPY_B1] = {"|b1", "bool", 1},
+    [RT_NPY_F4] = {"<f4", "float32", 4, 0}, [RT_NPY_F8] = {"<f8", "float64", 8, 0}, [RT_NPY_U1] = {"|u1", "uint8", 1, 1},
+    [RT_NPY_I4] = {"<i4", "int32", 4, 1},   [RT_NPY_I8] = {"<i8", "int64", 8, 1},   [RT_NPY_B1] = {"|b1", "bool", 1, 1},
 };
 enum { NTYPES = sizeof types / sizeof *types };
 
 const char *rt_npy_type_name(RtNpyType t) { return types[t].name; }
 
-int rt_npy_is_integer(RtNpyType t) { return t != RT_NPY_F4 && t != RT_NPY_F8; }
+int rt_npy_is_integer(RtNpyType t) { return types[t].integer; }
+
+const char *rt_npy_type_list(int integers, char *buf, size_t len)
+{
+    int n = 0, k = 0;
+    for (int t = 0; t < NTYPES; t++)
+        n += !integers || types[t].integer;
+    buf[0] = 0;
+    for (int t = 0; t < NTYPES; t++) {
+        if (integers && !types[t].integer)
+            continue;
+        size_t at = strlen(buf);
+        snprintf(buf + at, len - at, "%s%s", k == 0 ? "" : k == n - 1 ? " or " : ", ", types[t].name);
+        k++;
+    }
+    return buf;
+}
 
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len)
 {
@@ -133,9 +152,10 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
             for (int t = 0; t < NTYPES; t++)
                 if (dlen == 3 && memcmp(d, types[t].descr, 3) == 0)
                     type = t;
+            char names[RT_NPY_TYPE_LIST];
             if (type < 0)
-                return rt_fail(-1, err, errlen, ".npy dtype '%.*s' is not supported; use little-endian float32, "
-                               "float64, uint8, int32, int64 or bool", (int)(dlen > 32 ? 32 : dlen), d);
+                return rt_fail(-1, err, errlen, ".npy dtype '%.*s' is not supported; use little-endian %s",
+                               (int)(dlen > 32 ? 32 : dlen), d, rt_npy_type_list(0, names, sizeof names));
         } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
             seen = &seen_fortran;
             skip_ws(&c);

@@ -37,9 +37,13 @@ double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */
 const char *rt_npy_type_name(RtNpyType t);
 /* Whether its values are integers: what labels and token ids are read from
- * (never rounded reals); RT_NPY_INTEGER_TYPES names them for a message. */
+ * (never rounded reals). */
 int         rt_npy_is_integer(RtNpyType t);
-#define RT_NPY_INTEGER_TYPES "uint8, int32, int64 or bool"
+/* The types read, or (integers) only the integer ones, listed for a
+ * message into buf: "uint8, int32, int64 or bool".  RT_NPY_TYPE_LIST
+ * bytes hold the whole list. */
+enum { RT_NPY_TYPE_LIST = 64 };
+const char *rt_npy_type_list(int integers, char *buf, size_t len);
 /* "[3, 2]" into buf. */
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
 

@@ -41,7 +41,13 @@ static int64_t per_example(const RtTensorSpec *t)
 
 /* Whether the examples of one split fit the model's first input and
  * target: every split is checked, since evaluating a test split whose
- * examples are wider than the input would write past it.  0, or 1 with why. */
+ * examples are wider than the input would write past it.  0, or 1 with why.
+ * The input's check is MNIST's (IDX files of other images: jit.splits); a
+ * plain CSV never fails it, since rt_csv_load_fit refused a line of another
+ * width first, in words that count the target's column too.  The target's
+ * guards the slabs: both sources give one value per example, and the front
+ * end refuses a wider target for either (front/builtins.c): only a model and
+ * recipe not made by nnc fail it. */
 static int fits(const RtModel *m, const RtDataset *d, const char *what, char *why, size_t len)
 {
     if (!d->count)

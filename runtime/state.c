@@ -82,6 +82,14 @@ const RtTensorSpec *rt_find_state(const RtModel *m, const char *name)
     return NULL;
 }
 
+const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter)
+{
+    for (int i = 0; i < m->nstate; i++)
+        if (m->state[i].counter == counter)
+            return &m->state[i];
+    return NULL;
+}
+
 /* The first of t's n values that is not finite, or -1. */
 static int64_t first_nonfinite(const void *t, RtDtype dtype, int64_t n)
 {
@@ -140,9 +148,9 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count; i++) {
-            if (pass && strcmp(list[i].name, "total_steps") == 0)
+            if (list[i].counter == RT_COUNTER_TOTAL_STEPS)
                 continue;  /* a property of the run, not of the model */
-            if (pass && strcmp(list[i].name, "step") == 0)
+            if (list[i].counter == RT_COUNTER_STEP)
                 continue;  /* in the metadata, as an integer: load_state_dict(strict=True) never sees it */
             t[k++] = (RtTensor){list[i].name, dtype_name(list[i].dtype), list[i].rank, list[i].shape,
                                 rt_at(m, slab, &list[i], 0), rt_dsize(list[i].dtype) * (size_t)rt_elems(&list[i], 1)};
@@ -151,7 +159,7 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
     /* __metadata__: what safetensors.torch writes (format: pt), nnc's
      * version, the step, and a bpe model's tokenizer */
     char why[512], step[32];
-    const RtTensorSpec *step_t = rt_find_state(m, "step");
+    const RtTensorSpec *step_t = rt_find_counter(m, RT_COUNTER_STEP);
     if (step_t)
         snprintf(step, sizeof step, "%lld", (long long)rt_get(rt_at(m, slab, step_t, 0), step_t->dtype, 0));
     char *merges = bpe ? rt_bpe_format(bpe) : NULL;
@@ -272,12 +280,20 @@ static int other_optimizer_state(const RtModel *m, const char *name)
     return is_param(m, param);
 }
 
+/* Whether a checkpoint's tensor of this name is one of the run's step
+ * counters (RtCounter): older checkpoints hold the step as a tensor, and a
+ * model without a schedule has no place for either. */
+static int counter_name(const char *name)
+{
+    return strcmp(name, "step") == 0 || strcmp(name, "total_steps") == 0;
+}
+
 /* The tensors of ck that m has no place for: refused, naming the first and
  * the count, unless they are another optimizer's state of m's parameters
  * (*other: how many such).  A checkpoint of a larger model would otherwise
  * load silently into a smaller one and be replaced at its next save by one
- * with fewer tensors.  "step" and "total_steps" are the run's, never
- * extra.  0, or -1 with why. */
+ * with fewer tensors.  The step counters are the run's, never extra.  0,
+ * or -1 with why. */
 static int check_extra(const RtModel *m, const RtCheckpoint *ck, const char *path, int *other, char *err, size_t errlen)
 {
     int extra = 0;
@@ -285,7 +301,7 @@ static int check_extra(const RtModel *m, const RtCheckpoint *ck, const char *pat
     *other = 0;
     for (int i = 0; i < ck->n; i++) {
         const char *name = ck->t[i].name;
-        if (is_param(m, name) || rt_find_state(m, name) || strcmp(name, "step") == 0 || strcmp(name, "total_steps") == 0)
+        if (is_param(m, name) || rt_find_state(m, name) || counter_name(name))
             continue;
         if (other_optimizer_state(m, name))
             ++*other;
@@ -309,7 +325,7 @@ typedef struct Found {
  * momentum buffer), not the run's step counters. */
 static int optimizer_state(const RtTensorSpec *s)
 {
-    return strcmp(s->name, "step") != 0 && strcmp(s->name, "total_steps") != 0;
+    return s->counter == RT_COUNTER_NONE;
 }
 
 /* Whether m's optimizer keeps state of its own (Adam, momentum). */
@@ -337,13 +353,13 @@ static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, dou
     int optimizer = 0;            /* the model's optimizer state tensors */
     *step = 0;
     *found = (Found){0};
-    int rc = step_text && rt_find_state(m, "step") ? meta_step(step_text, path, step, err, errlen) : 0;
+    int rc = step_text && rt_find_counter(m, RT_COUNTER_STEP) ? meta_step(step_text, path, step, err, errlen) : 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const RtTensorSpec *list = pass ? m->state : m->params;
         int count = pass ? m->nstate : m->nparams;
         for (int i = 0; i < count && rc == 0; i++) {
             const RtTensorSpec *s = &list[i];
-            if (pass && step_text && strcmp(s->name, "step") == 0) {
+            if (step_text && s->counter == RT_COUNTER_STEP) {
                 found->state++;
                 continue;
             }
@@ -370,7 +386,7 @@ static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, dou
                 shape_text(b, sizeof b, s->rank, s->shape);
                 rc = rt_fail(-1, err, errlen, "%s: tensor '%s' is %s[%s], but the model has %s[%s]", path, s->name, t->dtype,
                           a, dtype_name(s->dtype), b);
-            } else if (pass && strcmp(s->name, "step") == 0 && t->data) {
+            } else if (s->counter == RT_COUNTER_STEP && t->data) {
                 /* The step indexes the epoch's order and the schedule: a
                  * negative, fractional, huge or NaN one would read outside them. */
                 double v = rt_get(t->data, s->dtype, 0);
@@ -422,11 +438,11 @@ int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *c
         for (int i = 0; i < count; i++) {
             const RtTensor *t = rt_checkpoint_find(&ck, list[i].name);
             void *dst = rt_at(m, slab, &list[i], 0);
-            if (pass && step_text && strcmp(list[i].name, "step") == 0)
+            if (step_text && list[i].counter == RT_COUNTER_STEP)
                 rt_set(dst, list[i].dtype, 0, step);
             else if (t)
                 memcpy(dst, t->data, t->bytes);
-            else if (pass && strcmp(list[i].name, "step") == 0)
+            else if (list[i].counter == RT_COUNTER_STEP)
                 rt_set(dst, list[i].dtype, 0, 0);  /* no step in the file: the run starts at 0 */
             else if (pass && optimizer_state(&list[i]))  /* none of the optimizer's state in the file */
                 for (int64_t e = 0; e < rt_elems(&list[i], 1); e++)

@@ -798,7 +798,7 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
                      (long long)c->epochs, (long long)spe, (long long)total, RT_MAX_STEPS);
         goto done;
     }
-    const RtTensorSpec *step_t = rt_find_state(m, "step"), *total_t = rt_find_state(m, "total_steps");
+    const RtTensorSpec *step_t = rt_find_counter(m, RT_COUNTER_STEP), *total_t = rt_find_counter(m, RT_COUNTER_TOTAL_STEPS);
     if (total_t)
         rt_set(at(&L, total_t), total_t->dtype, 0, (double)total);
     int64_t step = step_t ? (int64_t)rt_get(at(&L, step_t), step_t->dtype, 0) : 0;  /* 0 unless loaded */

@@ -415,14 +415,26 @@ static int rows_per_item(const IrNode *n)
     return ir_rows_tri_mask(n) >= 0 && n->shape.dim[n->shape.rank - 2] % ROWS_TRI_ITEM == 0 ? ROWS_TRI_ITEM : 1;
 }
 
-/* The copies of a rows kernel's program (rows_at_stops): one per place a
- * row stopped at its mask may stop when there are at most ROWS_STOP_COPIES,
- * else one. */
-static int64_t rows_copies(const IrNode *n)
+/* Where a rows kernel's rows stop (rows_at_stops). */
+typedef enum RowsStops {
+    STOPS_NONE,      /* no mask: every row whole, in one copy of the program */
+    STOPS_CONSTANT,  /* at their mask, in a copy per place they may stop (rows_places) */
+    STOPS_VARIABLE,  /* at their mask, in one copy looping to a variable stop: too many places */
+} RowsStops;
+
+/* The places a row of length L may stop at: the multiples of ROW_LANES
+ * below L, and L. */
+static int64_t rows_places(const IrNode *n) { return (n->a.i[0] + ROW_LANES - 1) / ROW_LANES; }
+
+static RowsStops rows_stops(const IrNode *n)
 {
-    int64_t copies = (n->a.i[0] + ROW_LANES - 1) / ROW_LANES;
-    return ir_rows_tri_mask(n) >= 0 && copies <= ROWS_STOP_COPIES ? copies : 1;
+    if (ir_rows_tri_mask(n) < 0)
+        return STOPS_NONE;
+    return rows_places(n) <= ROWS_STOP_COPIES ? STOPS_CONSTANT : STOPS_VARIABLE;
 }
+
+/* The copies of a rows kernel's program (rows_at_stops). */
+static int64_t rows_copies(const IrNode *n) { return rows_stops(n) == STOPS_CONSTANT ? rows_places(n) : 1; }
 
 /* Rows r[0 .. nrows) of rows kernel v, their operands set, stopped where
  * the last (the furthest) stops: a row computed further than its own stop
@@ -438,7 +450,7 @@ static void rows_at_stops(Cg *c, int v, Row *r, int nrows, const bool *fixed)
         for (int k = 0; k < p->nin; k++)
             r[q].past[k] = past_value(c, &r[q], p, mk, fixed, k);
     LLVMValueRef stop = rows_stop_at(c, n, r[nrows - 1].row, len);
-    if (len > ROWS_STOP_COPIES * ROW_LANES) {  /* rows_copies' one copy with a variable stop */
+    if (rows_stops(n) == STOPS_VARIABLE) {
         for (int q = 0; q < nrows; q++)
             r[q].stop = stop;
         rows_program(c, v, r, nrows, fixed);

@@ -32,6 +32,7 @@ static const char *const slab_names[] = {"RT_SLAB_NONE", "RT_SLAB_INPUT", "RT_SL
 static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
 static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS",
                                          "RT_INIT_NORMAL_STD", "RT_INIT_UNIFORM", "RT_INIT_DATA"};
+static const char *const counter_names[] = {"RT_COUNTER_NONE", "RT_COUNTER_STEP", "RT_COUNTER_TOTAL_STEPS"};
 
 /* One spec's initializer; a typed-in initial value is var_init_i. */
 static void c_spec(StrBuf *b, const RtTensorSpec *s, const char *var, int i)
@@ -47,7 +48,7 @@ static void c_spec(StrBuf *b, const RtTensorSpec *s, const char *var, int i)
         sb_printf(b, "%s_init_%d", var, i);
     else
         sb_puts(b, "0");
-    sb_printf(b, ", %lld}", (long long)s->classes);
+    sb_printf(b, ", %lld, %s}", (long long)s->classes, counter_names[s->counter]);
 }
 
 static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)

@@ -60,9 +60,14 @@ static int describe_slabs(RtEntry *e, const IrGraph *g, const IrPlan *p, bool st
     }
     e->output = (RtBytes){-1, 0};
     o = nth_output(g, OUT_PREDICTION, 0);
-    if (o >= 0 && p->slab[g->outs[o].value] == SLAB_ACT) {
-        const IrNode *pred = &g->nodes[g->outs[o].value];
-        e->output = rt_bytes(p->offset[g->outs[o].value]);
+    if (o >= 0) {
+        int v = g->outs[o].value;
+        if (p->slab[v] != SLAB_ACT) {   /* pass_output_copy copies an input or constant prediction there */
+            *err = "the prediction is not computed in the activation slab";
+            return -1;
+        }
+        const IrNode *pred = &g->nodes[v];
+        e->output = rt_bytes(p->offset[v]);
         e->output_last = pred->shape.dim[pred->shape.rank - 1];
         e->output_elems = 1;
         for (int d = 0; d < pred->shape.rank; d++)
@@ -128,7 +133,11 @@ static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan
             rm->params[rm->nparams++] = s;
             break;
         }
-        case ROLE_STATE: case ROLE_STEP: rm->state[rm->nstate++] = s; break;
+        case ROLE_STATE: rm->state[rm->nstate++] = s; break;
+        case ROLE_STEP:  /* the IR names its two counters (ir/optim.c); the runtime reads the flag */
+            s.counter = strcmp(n->a.name, "step") == 0 ? RT_COUNTER_STEP : RT_COUNTER_TOTAL_STEPS;
+            rm->state[rm->nstate++] = s;
+            break;
         case ROLE_INPUT: rm->inputs[rm->ninputs++] = s; break;
         case ROLE_TARGET: rm->targets[rm->ntargets++] = s; break;
         }
@@ -249,7 +258,7 @@ int nnc_train_model_predict(NncFront *f, TrainModel *t, FILE *log)
         return internal(log, err);
     }
     if (t->rm.predict.output.fixed < 0) {
-        return internal(log, "the prediction is not in the activation slab");
+        return internal(log, "the prediction entry has no prediction");
     }
     return 0;
 }
@@ -270,7 +279,7 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
         return internal(log, err);
     }
     if (out->rm.predict.output.fixed < 0) {
-        return internal(log, "the prediction is not in the activation slab");
+        return internal(log, "the prediction entry has no prediction");
     }
     describe_inputs(out, &out->predict.step.L.g, out->predict.plan, m, &f->arena);
     out->rm.name = m->name;
@@ -316,7 +325,7 @@ int nnc_train_model_decode(NncFront *f, TrainModel *t, FILE *log)
                 goto internal;
             }
     if (d->entry.output.fixed < 0) {
-        err = "the decode entry's prediction is not in the activation slab";
+        err = "the decode entry has no prediction";
         goto internal;
     }
     d->planned = 1;

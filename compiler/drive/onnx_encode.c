@@ -373,22 +373,25 @@ static int mask_axes(const IrNode *n, int rank, int64_t *axes)
     return k;
 }
 
-/* sum, mean, rmax keep the reduced axes (keepdims = 1).  At opset 17
- * ReduceSum takes its axes as an input, ReduceMean and ReduceMax as an
- * attribute. */
-static const char *ox_reduce(Ox *x, int v, const OxRule *r)
+/* sum, mean, rmax keep the reduced axes (keepdims = 1), the mask's (rmax's
+ * shape rule sets it to the last axis).  At opset 17 ReduceSum takes its
+ * axes as an input (ox_reduce_input), ReduceMean and ReduceMax as an
+ * attribute (ox_reduce): the rows of rules[] say which. */
+static const char *reduce(Ox *x, int v, const OxRule *r, bool axes_input)
 {
     const IrNode *n = nd(x, v);
-    int rank = x->g->nodes[n->in[0]].shape.rank;
     int64_t axes[IR_MAX_RANK];
-    int k = n->op == IR_RMAX ? (axes[0] = rank - 1, 1) : mask_axes(n, rank, axes);
+    int k = mask_axes(n, x->g->nodes[n->in[0]].shape.rank, axes);
     PbBuf at = {0};
     attr_int(&at, "keepdims", 1);
-    if (n->op == IR_SUM)
+    if (axes_input)
         return node(x, r->op, self(x, v), &at, 2, in(x, v, 0), const_i64(x, axes, k));
     attr_ints(&at, "axes", axes, k);
     return node(x, r->op, self(x, v), &at, 1, in(x, v, 0));
 }
+
+static const char *ox_reduce(Ox *x, int v, const OxRule *r) { return reduce(x, v, r, false); }
+static const char *ox_reduce_input(Ox *x, int v, const OxRule *r) { return reduce(x, v, r, true); }
 
 /* argmax: the first maximum of the last axis, kept; i32 as the IR has it */
 static const char *ox_argmax(Ox *x, int v, const OxRule *r)
@@ -643,7 +646,7 @@ static const OxRule rules[IR_OP_COUNT] = {
     [IR_GE] = {"GreaterOrEqual", ox_compare, "GreaterOrEqual, Cast"},
     [IR_EQ] = {"Equal", ox_compare, "Equal, Cast"},
     [IR_SELECT] = {"Where", ox_select, "Cast (to bool), Where"},
-    [IR_SUM] = {"ReduceSum", ox_reduce, "ReduceSum (keepdims 1)"},
+    [IR_SUM] = {"ReduceSum", ox_reduce_input, "ReduceSum (keepdims 1)"},
     [IR_MEAN] = {"ReduceMean", ox_reduce, "ReduceMean (keepdims 1)"},
     [IR_RMAX] = {"ReduceMax", ox_reduce, "ReduceMax (last axis, keepdims 1)"},
     [IR_ARGMAX] = {"ArgMax", ox_argmax, "ArgMax, Cast (to int32)"},

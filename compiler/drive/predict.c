@@ -224,9 +224,11 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);
     /* the npz reader's rule for labels and token ids (data_npz.c): integers, never rounded reals */
+    char names[RT_NPY_TYPE_LIST];
     if (rc == 0 && fd->node->type.elem == ELEM_INDEX && !rt_npy_is_integer(arr.type))
-        rc = fail(log, "%s: the array is %s, but input '%s' is %s: its token ids must be integers (" RT_NPY_INTEGER_TYPES
-                  ")", path, rt_npy_type_name(arr.type), fd->node->name, type_str(a, &fd->node->type));
+        rc = fail(log, "%s: the array is %s, but input '%s' is %s: its token ids must be integers (%s)", path,
+                  rt_npy_type_name(arr.type), fd->node->name, type_str(a, &fd->node->type),
+                  rt_npy_type_list(1, names, sizeof names));
     if (rc == 0) {
         fd->n = arr.shape[0];
         fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);

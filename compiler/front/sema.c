@@ -198,21 +198,21 @@ const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
  * built-ins share it.  Says what the name clashes with, after reporting. */
 typedef enum Clash { CLASH_NONE, CLASH_BUILTIN, CLASH_LAYER, CLASH_OTHER } Clash;
 
-static Clash check_toplevel_name(Sema *s, const char *name, Span at, const AstNode *self)
+static Clash check_toplevel_name(Sema *s, const char *name, Span at)
 {
     const Builtin *b = builtin_lookup(name);
     if (b) {
         sema_error(s, at, "'%s' is the name of a built-in %s", name, builtin_class_name(b->cls));
         return CLASH_BUILTIN;
     }
-    /* self is named name: the first declaration of it is self or an earlier one */
+    /* the declaration named at `at` is the first of its name or a later one
+     * (one file: a name's span is one declaration's) */
     const Binding *first = env_find(&s->tops, name);
-    const AstNode *d = first ? s->tops_decl[first->v.i] : self;
-    if (d == self)
+    if (!first || first->at.begin == at.begin)
         return CLASH_NONE;
     sema_error(s, at, "redefinition of '%s'", name);
     diag_note(s->diag, first->at, "'%s' was first defined here", name);
-    return d->kind == AST_LAYER ? CLASH_LAYER : CLASH_OTHER;
+    return first->kind == AST_LAYER ? CLASH_LAYER : CLASH_OTHER;
 }
 
 /* The first declaration of each top-level name (constants, layers, the
@@ -220,18 +220,12 @@ static Clash check_toplevel_name(Sema *s, const char *name, Span at, const AstNo
  * declarations per name took quadratic time (100,000 constants: about 100 s). */
 static void index_top_names(Sema *s)
 {
-    int n = 0;
-    for (const AstNode *d = s->prog->decls; d; d = d->next)
-        n++;
-    s->tops_decl = ARENA_ARRAY(s->arena, const AstNode *, n + 1);
-    n = 0;
-    for (const AstNode *d = s->prog->decls; d; d = d->next, n++) {
+    for (const AstNode *d = s->prog->decls; d; d = d->next) {
         const char *name = d->kind == AST_CONST ? d->def.name
                          : d->kind == AST_LAYER || d->kind == AST_MODEL ? d->layer.name : NULL;
         Span at = d->kind == AST_CONST ? d->def.name_span : d->layer.name_span;
-        s->tops_decl[n] = d;
         if (name && !env_find(&s->tops, name))
-            env_bind(s, &s->tops, name, (Value){.kind = VAL_INT, .node = -1, .i = n}, at, d->kind);
+            env_bind(s, &s->tops, name, (Value){.kind = VAL_INT, .node = -1}, at, d->kind);
     }
 }
 
@@ -240,7 +234,7 @@ static void check_constants(Sema *s)
     for (const AstNode *d = s->prog->decls; d; d = d->next) {
         if (d->kind != AST_CONST)
             continue;
-        Clash clash = check_toplevel_name(s, d->def.name, d->def.name_span, d);
+        Clash clash = check_toplevel_name(s, d->def.name, d->def.name_span);
         Value v = sema_eval(s, &s->globals, d->def.value, EV_CONST);
         if (v.kind != VAL_ERROR && v.kind != VAL_INT && v.kind != VAL_FLOAT && v.kind != VAL_BOOL
             && v.kind != VAL_STRING) {
@@ -451,7 +445,7 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
         /* Calls name layers unambiguously, so a layer that clashes with a
          * constant or a built-in is still usable; of two layers, the first. */
         if (d->kind == AST_LAYER) {
-            Clash clash = check_toplevel_name(&s, d->layer.name, d->layer.name_span, d);
+            Clash clash = check_toplevel_name(&s, d->layer.name, d->layer.name_span);
             if (clash != CLASH_LAYER) {
                 /* A layer named like a built-in stays registered so its body is
                  * still checked, but its uses yield silent errors. */
@@ -465,7 +459,7 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
                            d->layer.name);
                 diag_note(diag, model->layer.name_span, "the first model is '%s'", model->layer.name);
             } else {
-                check_toplevel_name(&s, d->layer.name, d->layer.name_span, d);
+                check_toplevel_name(&s, d->layer.name, d->layer.name_span);
                 model = d;
             }
         }

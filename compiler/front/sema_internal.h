@@ -47,8 +47,7 @@ typedef struct Sema {
     DiagSink       *diag;
     const AstProgram *prog;
     Env             globals;      /* constants */
-    Env             tops;         /* each top-level name: .v.i its first declaration in tops_decl, .at its name */
-    const AstNode **tops_decl;    /* the declarations in source order */
+    Env             tops;         /* each top-level name's first declaration: .at its name, .kind its kind (.v unused) */
     const AstNode **layers;       /* user layer declarations */
     bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;

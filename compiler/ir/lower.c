@@ -6,6 +6,7 @@
  * dimension 0 (IR_BATCH) where the front end said "batched".
  */
 #include "lower.h"
+#include "ir_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -548,10 +549,10 @@ static int ir_axis(Lower *lw, int v, int64_t a)
     return first + (int)(a < 0 ? a + rank : a);
 }
 
-/* sum/mean over any axes at once; max over the last axis only (IR_RMAX),
- * so other axes are permuted last and joined into one first.  IR
- * reductions keep the axes as 1: the reshape to the checked type removes
- * them (or keeps them, with keep). */
+/* sum/mean over any axes at once; max over the last axis only (IR_RMAX,
+ * whose shape rule is shp_reduce_last), so other axes are permuted last and
+ * joined into one first.  IR reductions keep the axes as 1: the reshape to
+ * the checked type removes them (or keeps them, with keep). */
 static int lower_reduce(Lower *lw, const int *x, IrOp op)
 {
     int v = x[0], rank = shape_of(lw, v)->rank;
@@ -559,7 +560,7 @@ static int lower_reduce(Lower *lw, const int *x, IrOp op)
     uint64_t axes = 0;
     for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++)
         axes |= (uint64_t)1 << ir_axis(lw, v, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
-    if (op == IR_RMAX && axes != (uint64_t)1 << (rank - 1)) {
+    if (ir_ops[op].shape == shp_reduce_last && axes != (uint64_t)1 << (rank - 1)) {
         int perm[IR_MAX_RANK], k = 0;
         IrShape joined = {0};
         int64_t n = 1;

@@ -72,12 +72,13 @@ static void put_window(StrBuf *sb, const IrAttr *a)
 static void put_attrs(StrBuf *sb, const IrNode *n)
 {
     const IrAttr *a = &n->a;
+    if (ir_ops[n->op].flags & OPF_REDUCTION)  /* every reduction: the axes it reduces */
+        put_mask(sb, a->i[0]);
     switch (n->op) {
     case IR_INPUT: break;
     case IR_CONST: sb_putc(sb, ' '); put_num(sb, a->f); break;
     case IR_TENSOR: sb_printf(sb, " %s", a->name ? a->name : "data"); break;
     case IR_POW: sb_puts(sb, " ^"); put_num(sb, a->f); break;
-    case IR_SUM: case IR_MEAN: case IR_RMAX: put_mask(sb, a->i[0]); break;
     case IR_MATMUL: case IR_MATMUL_EPI:
         if (ir_mm_ta(n)) sb_puts(sb, " ta");
         if (ir_mm_tb(n)) sb_puts(sb, " tb");
@@ -136,8 +137,8 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
     case IR_ERF: case IR_RELU: case IR_SIGMOID: case IR_SIN: case IR_COS: case IR_FLOOR: case IR_STOP_GRAD:
     case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV: case IR_MAX: case IR_MIN: case IR_GT: case IR_GE:
     case IR_EQ: case IR_SELECT: case IR_ARGMAX: case IR_RESHAPE: case IR_BROADCAST: case IR_CAST: case IR_GATHER:
-    case IR_OP_COUNT:
-        break;  /* nothing to add after the operands (their shapes say it) */
+    case IR_SUM: case IR_MEAN: case IR_RMAX: case IR_OP_COUNT:
+        break;  /* nothing to add after the operands (their shapes say it) or a reduction's axes */
     }
 }
 

@@ -230,6 +230,15 @@ typedef struct RtText RtText;
 
 typedef enum RtDtype { RT_F32, RT_F64, RT_I32 } RtDtype;
 
+/* Which of the run's step counters a state tensor is.  The counters are
+ * the run's, not the model's: a checkpoint keeps the step in __metadata__
+ * (nnc.step) and total_steps not at all, and neither is optimizer state. */
+typedef enum RtCounter {
+    RT_COUNTER_NONE,         /* not a counter: a parameter, an input, the optimizer's state */
+    RT_COUNTER_STEP,         /* "step": the steps taken, 0 before the first */
+    RT_COUNTER_TOTAL_STEPS,  /* "total_steps": the run's length, for the learning-rate schedule */
+} RtCounter;
+
 /* Where a named tensor lives in the slabs, and how it starts. */
 typedef struct RtTensorSpec {
     const char *name;
@@ -243,6 +252,7 @@ typedef struct RtTensorSpec {
     double      scale;       /* RT_INIT_NORMAL_STD: std; RT_INIT_UNIFORM: limit */
     const double *data;      /* RT_INIT_DATA: the values, row-major */
     int64_t     classes;     /* I32 labels and token ids: each is in [0, classes); else 0 */
+    RtCounter   counter;     /* state: which step counter it is, set where the spec is made */
 } RtTensorSpec;
 
 /* One generated entry and where its results are. */
@@ -400,7 +410,8 @@ int  rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, 
 /* rt_csv_load for a model whose first input takes x_elems values (named
  * input): lines of another width than x_elems + 1 are refused by their
  * count before any value is read as a label (a missing target column made
- * a feature the label, "not a whole number"). */
+ * a feature the label, "not a whole number").  x_elems 0: no width is
+ * checked (input may be NULL); x_elems > 0 with input NULL is refused. */
 int  rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_elems, const char *input, RtDataset *out,
                      char *err, size_t errlen);
 /* The arrays of a NumPy .npz archive named after m's inputs and targets

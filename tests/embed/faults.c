@@ -13,27 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "rt_internal.h"
 #include "tiny.h"
 
 enum { N = 40 };   /* more than the 16 the library plans for: train_step grows its slabs */
-
-static char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    rewind(f);
-    char *p = malloc((size_t)*len + 1);
-    if (p && fread(p, 1, (size_t)*len, f) != (size_t)*len) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    return p;
-}
 
 /* -1 returns come with a reason */
 static int said(tiny *m, int rc, const char *what)
@@ -53,10 +37,10 @@ int main(int argc, char **argv)
 {
     if (argc != 2)
         return 2;
-    char ck[4096], out[4096];
-    snprintf(ck, sizeof ck, "%s/ck.safetensors", argv[1]);
-    snprintf(out, sizeof out, "%s/out.safetensors", argv[1]);
-    long before_len = 0, after_len = 0;
+    TestPath ck, out;
+    test_path(ck, argv[1], "ck.safetensors");
+    test_path(out, argv[1], "out.safetensors");
+    long before_len = 0;
     char *before = slurp(out, &before_len);
     float xs[N * TINY_X_SIZE], o[N * TINY_OUTPUT_SIZE], loss;
     int32_t ys[N];
@@ -73,12 +57,10 @@ int main(int argc, char **argv)
         bad |= said(m, tiny_train_step(m, N, xs, ys, &loss), "train_step (grows)");
         int rc = tiny_save(m, out);
         bad |= said(m, rc, "save");
-        char *after = slurp(out, &after_len);
-        if (rc != 0 && (!after || after_len != before_len || memcmp(before, after, (size_t)before_len) != 0)) {
+        if (rc != 0 && !unchanged(out, before, before_len)) {
             printf("a failed save changed %s\n", out);
             bad = 1;
         }
-        free(after);
         tiny_destroy(m);
     }
     free(before);

@@ -77,13 +77,14 @@ int main(void)
     void *task;
     long long n, claims, mine;
     double start, done, end, first;
-    int sleepers, kind;
+    int sleepers, column;   /* the kind's number, as the trace writes it */
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%p %lld %lld %lld %lf %lf %lf %lf %d %d", &task, &n, &claims, &mine, &start, &done, &end, &first,
-                   &sleepers, &kind) != 10 || calls >= CALLS) {
-            bad = 1;
+                   &sleepers, &column) != 10 || calls >= CALLS || column < TRACE_THREADS || column > TRACE_ONE) {
+            bad = 1;   /* (TRACE_ONE: the last kind) */
             break;
         }
+        RtTraceKind kind = (RtTraceKind)column;
         long long C = n == 1 ? 1 : n < 8 ? n : 8;
         bad |= task != (void *)count || n != sizes[calls] || claims != C || mine < 0 || mine > C;
         bad |= !(start <= done && done <= end) || (n == 1) != (kind == TRACE_ONE);

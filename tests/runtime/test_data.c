@@ -531,6 +531,19 @@ static void test_csv_width(void)
     }
 }
 
+/* A width to check without the input's name, which its message needs, is
+ * refused as the caller's mistake, even for a file of that width. */
+static void test_csv_width_unnamed(void)
+{
+    char path[512], err[512] = "";
+    snprintf(path, sizeof path, "%s/unnamed.csv", rt_scratch_dir());
+    write_file(path, "1,2,3,0\n", 8, 0);
+    RtDataset d;
+    CU_ASSERT_EQUAL(rt_csv_load_fit(path, 0, 2, 3, NULL, &d, err, sizeof err), -1);
+    expect_err(err, "rt_csv_load_fit: x_elems is 3 but input is NULL; a width to check needs the input's name");
+    expect_empty_dataset(&d);
+}
+
 /* ---- shuffling --------------------------------------------------------------------------- */
 
 static int is_permutation(const int64_t *order, int64_t n)
@@ -847,6 +860,7 @@ static const RtTestCase tests[] = {
     {"csv many rows", test_csv_many_rows},
     {"csv error messages", test_csv_errors},
     {"csv width before labels", test_csv_width},
+    {"csv width without a name", test_csv_width_unnamed},
     {"shuffle is a deterministic permutation per epoch", test_shuffle},
     {"shuffle is uniform", test_shuffle_uniform},
     {"text vocabulary, ids and split", test_text_vocabulary},

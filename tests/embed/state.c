@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slurp.h"
 #include "adam_xor.h"
 
 static const float X[8] = {0, 0, 0, 1, 1, 0, 1, 1}, Y[4] = {0, 1, 1, 0};
@@ -25,20 +26,6 @@ static int train(adam_xor *m, int steps, float *loss)
             return 1;
         }
     return 0;
-}
-
-static char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (*len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0
-        && (b = malloc((size_t)*len + 1)) && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
-        free(b);
-        b = NULL;
-    }
-    if (f)
-        fclose(f);
-    return b;
 }
 
 int main(int argc, char **argv)

@@ -295,7 +295,7 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         /* llvm: the module as generated; asm: the machine code after O3 (through the compile cache) */
         const char *status;
         double t0 = clock_now(), c0 = drive_cpu_ms();
-        if (compile_dump(&(CgEntry){&c.step.L.g, c.plan, m->name}, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM,
+        if (compile_dump(&(CgEntry){&c.step.L.g, c.plan, m->name, false}, &co, llvm ? CG_DUMP_LLVM : CG_DUMP_ASM,
                          !o->jit.no_cache, stderr, o->verbose, out, &status, &err) != 0)
             return internal_error(err);
         if (o->verbose)

@@ -27,6 +27,7 @@ struct RtInstance {
     RtPool        *pool;     /* one thread, the caller's: it holds the generated code's scratch memory */
     RtBpe         *bpe;      /* the merges the last load found (a bpe text model's checkpoint), or NULL */
     char          *converted;/* the tensors the last load converted to the model's dtype ("w (F16), ..."), or NULL */
+    uint64_t       weights;  /* the parameters' version (RtCtx.weights): never 0, one more at each write to them */
 };
 
 enum { ERR_LEN = 1024 };
@@ -49,6 +50,7 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
         return NULL;
     }
     x->m = m;
+    x->weights = 1;
     x->capacity = rt_batch_room(m->batch, m->batch);
     if (!(x->pool = rt_pool_create(1))) {
         free(x->err);
@@ -92,6 +94,16 @@ const char *rt_instance_error(const RtInstance *x)
     return x ? x->err : "no instance (a null pointer)";
 }
 
+/* A new version of the parameters, before anything writes them: what the
+ * forward keeps packed of the old ones (rt_kept_scratch) is stale.  Every
+ * writer calls it: load (and load_memory) and train_step; create starts at
+ * version 1.  Counting a write that then fails costs one packing more. */
+static void weights_change(RtInstance *x)
+{
+    if (++x->weights == 0)
+        x->weights = 1;
+}
+
 /* Loads a checkpoint already read (and always frees it): the merges of a bpe
  * model and every tensor are checked before the instance changes, so that
  * a refused checkpoint leaves it as it was.  name: the file, in messages. */
@@ -111,6 +123,7 @@ static int take_checkpoint(RtInstance *x, RtCheckpoint *ck, const char *name)
         }
     }
     int resumed;
+    weights_change(x);
     free(x->converted);
     x->converted = NULL;
     if (rt_state_take_conv(x->m, x->slab, ck, name, &resumed, &x->converted, x->err, ERR_LEN) != 0) {
@@ -265,7 +278,7 @@ static void copy_in(RtInstance *x, const RtTensorSpec *t, int count, const void 
 
 static RtCtx context(const RtInstance *x, int64_t batch)
 {
-    RtCtx ctx = {.batch = batch, .pool = x->pool};
+    RtCtx ctx = {.batch = batch, .pool = x->pool, .weights = x->weights};
     for (int s = RT_SLAB_INPUT; s <= RT_SLAB_ACT; s++)
         ctx.slab[s] = x->slab[s];
     return ctx;
@@ -315,6 +328,7 @@ int rt_instance_train_step(RtInstance *x, int64_t batch, const void *const *inpu
         return -1;
     copy_in(x, m->inputs, m->ninputs, inputs, 0, batch);
     copy_in(x, m->targets, m->ntargets, targets, 0, batch);
+    weights_change(x);
     RtCtx ctx = context(x, batch);
     m->train.fn(&ctx);
     if (rt_pool_failed(x->pool))

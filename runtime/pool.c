@@ -197,6 +197,8 @@ struct RtPool {
     int             spins;     /* SPINS, or 0 when T exceeds the CPUs */
     Worker         *workers;   /* [T - 1] */
     Arena           scratch;   /* the caller's */
+    Arena          *kept;      /* [nkept]: the caller's regions of rt_kept_scratch, by id */
+    int64_t         nkept;
     pthread_mutex_t mu;        /* held to sleep on wake or done, and to signal them */
     pthread_cond_t  wake;      /* generation moved */
     pthread_cond_t  done;      /* finished reached claims */
@@ -423,6 +425,9 @@ static void shut_down(RtPool *p, int started)
     }
     free(p->scratch.mem);
     free(p->seg);
+    for (int64_t i = 0; i < p->nkept; i++)
+        free(p->kept[i].mem);
+    free(p->kept);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
@@ -702,6 +707,28 @@ void *rt_task_scratch(RtCtx *ctx, int64_t bytes, uint64_t *call)
         fallback_failed = 1;
     if (fallback.mem != old)
         pthread_setspecific(fallback_key, fallback.mem);
+    return m;
+}
+
+void *rt_kept_scratch(RtCtx *ctx, int64_t id, int64_t bytes, uint64_t *call)
+{
+    RtPool *p = ctx ? ctx->pool : NULL;
+    if (!p || !ctx->weights || id < 0 || (this_worker && this_worker->pool == p))
+        return rt_task_scratch(ctx, bytes, call);
+    if (id >= p->nkept) {
+        Arena *more = rt_realloc(p->kept, sizeof *more * (size_t)(id + 1));
+        if (!more) {
+            atomic_store(&p->failed, 1);
+            return NULL;
+        }
+        memset(more + p->nkept, 0, sizeof *more * (size_t)(id + 1 - p->nkept));
+        p->kept = more;
+        p->nkept = id + 1;
+    }
+    void *m = arena_get(&p->kept[id], bytes);
+    if (!m)
+        atomic_store(&p->failed, 1);
+    *call = ctx->weights;
     return m;
 }
 

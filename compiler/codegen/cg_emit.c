@@ -23,7 +23,7 @@ int cg_dump(const IrGraph *g, const IrPlan *p, const char *name, const CgOptions
             const char **err)
 {
     CgObjects parts;
-    if (cg_parts(&(CgEntry){g, p, name}, 1, o, 0, what == CG_DUMP_LLVM ? CG_MAKE_LLVM_DUMP : CG_MAKE_ASM, &parts, NULL,
+    if (cg_parts(&(CgEntry){g, p, name, false}, 1, o, 0, what == CG_DUMP_LLVM ? CG_MAKE_LLVM_DUMP : CG_MAKE_ASM, &parts, NULL,
                  err) != 0)
         return -1;
     for (int k = 0; k < parts.n; k++)

@@ -438,6 +438,19 @@ bool cg_matmul_few_rows(const IrGraph *g, int v)
     return mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(&g->nodes[v]) && inference_only(g);
 }
 
+/* x·Wᵀ with W a parameter (its bytes change only when the instance's
+ * parameters do: RtCtx.weights) and C one matrix, so that op(B) packed is
+ * the same at every call of a library's forward: it is packed whole once
+ * per version of the weights and kept (cg_matmul_body).  Packing Wᵀ at
+ * every call was 6-7% of the MNIST MLP's forward at batch 64 (perf, session
+ * 35). */
+bool cg_matmul_keeps_packing(const IrGraph *g, const IrPlan *p, int v)
+{
+    const IrNode *n = &g->nodes[v];
+    return cg_matmul_few_rows(g, v) && p && p->slab[n->in[1]] == SLAB_PARAM
+           && (mm_of(g, v).fold || n->shape.rank == 2);
+}
+
 /* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
  * first layer at batch 1:
  *   DS = 2 rows of W walked side by side, sharing each vector load of x
@@ -1384,6 +1397,22 @@ static bool claim_packs_panels(Cg *c, int v, const Mm *mm)
     return items_are_panels(c, v, mm) && !ir_mm_patches(N(c, v)) && !mm->tb && !b_in_place(c, v, mm);
 }
 
+/* Packs all of op(B) = Wᵀ, every chunk of K into its slot (slot_reals
+ * apart) and every panel, for a product that keeps its packing
+ * (cg_matmul_keeps_packing): the same reals where the per-call packing
+ * puts them. */
+static void pack_kept(Cg *c, int v, const Mm *mm, LLVMValueRef K, LLVMValueRef kc, LLVMValueRef chunks,
+                      LLVMValueRef slot_reals, LLVMValueRef packB)
+{
+    int64_t panels = (mm->n + tile_nr(c) - 1) / tile_nr(c);
+    CgLoop ch = cg_loop_begin(c, cg_i64(c, 0), chunks, "kept_chunk");
+    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, ch.iv, kc, "k0");
+    LLVMValueRef kn = cg_imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""), "");
+    pack_transposed(c, v, mm, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, cg_i64(c, 0), cg_i64(c, panels),
+                    at(c, packB, LLVMBuildNSWMul(c->b, ch.iv, slot_reals, "")));
+    cg_loop_end(c, &ch);
+}
+
 void cg_matmul_body(Cg *c, int v)
 {
     const IrNode *n = N(c, v);
@@ -1462,8 +1491,17 @@ void cg_matmul_body(Cg *c, int v)
      * an earlier call (or another kernel) are forgotten at the first claim.
      * A product that reads op(B) in place (b_in_place) packs nothing: its
      * slots are empty (the GPT's [128, 128] weight gradients asked for
-     * chunks · kc · 128 reals a thread they never touched). */
+     * chunks · kc · 128 reals a thread they never touched).
+     * A product of a library's forward that keeps its packing
+     * (cg_matmul_keeps_packing) has memory of its own, kept across calls
+     * (rt_kept_scratch: region v), a slot per chunk, whose header holds the
+     * version of the weights packed there (RtCtx.weights) in place of a call
+     * number: when it is not the instance's, the first claim packs all of
+     * op(B), and no claim packs anything (the tags are unused).  On a worker
+     * thread, or when nothing counts versions, the memory is the thread's
+     * scratch and the number the call's: op(B) is packed whole once per call. */
     bool direct = b_in_place(c, v, &mm);
+    bool kept = c->keep_packed && cg_matmul_keeps_packing(c->g, c->plan, v) && !direct;
     LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
@@ -1471,9 +1509,9 @@ void cg_matmul_body(Cg *c, int v)
     keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
     /* a claim that packs its own panels never reads the tags: one slot,
      * written again chunk after chunk, not a fresh one per chunk */
-    bool claim_packs = claim_packs_panels(c, v, &mm);
-    if (claim_packs)
-        keep = LLVMConstInt(c->t_i1, 0, 0);
+    bool claim_packs = !kept && claim_packs_panels(c, v, &mm);
+    if (claim_packs || kept)
+        keep = LLVMConstInt(c->t_i1, kept, 0);
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
     LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
                                           cg_i64(c, ~(int64_t)63), "");
@@ -1481,7 +1519,7 @@ void cg_matmul_body(Cg *c, int v)
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
-    LLVMValueRef buf = cg_task_scratch(c, scratch_bytes, call_p, skip);
+    LLVMValueRef buf = kept ? cg_kept_scratch(c, v, scratch_bytes, call_p, skip) : cg_task_scratch(c, scratch_bytes, call_p, skip);
     LLVMValueRef tags = byte_at(c, buf, cg_i64(c, CG_SCRATCH_HEADER));
     LLVMValueRef packB = byte_at(c, buf, packB_at);
     {
@@ -1492,10 +1530,14 @@ void cg_matmul_body(Cg *c, int v)
         LLVMBuildCondBr(c->b, stale, forget, tagged);
         LLVMPositionBuilderAtEnd(c->b, forget);
         LLVMBuildStore(c->b, call, buf);
-        CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
-        LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");
-        LLVMBuildStore(c->b, cg_i64(c, -1), LLVMBuildGEP2(c->b, c->t_i64, tags, &ti, 1, ""));
-        cg_loop_end(c, &ls);
+        if (kept) {
+            pack_kept(c, v, &mm, K, kc, chunks, slot_reals, packB);
+        } else {
+            CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
+            LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");
+            LLVMBuildStore(c->b, cg_i64(c, -1), LLVMBuildGEP2(c->b, c->t_i64, tags, &ti, 1, ""));
+            cg_loop_end(c, &ls);
+        }
         LLVMBuildBr(c->b, tagged);
         LLVMPositionBuilderAtEnd(c->b, tagged);
     }
@@ -1552,9 +1594,10 @@ void cg_matmul_body(Cg *c, int v)
 
     /* pack this chunk of op(B) into panels unless the slot holds it already
      * (or op(B) is read where it is: b_in_place, lead_b_in_place; or the
-     * claim's panels are packed: claim_packs_panels) */
+     * claim's panels are packed: claim_packs_panels; or all of it is, and
+     * kept: cg_matmul_keeps_packing) */
     LLVMValueRef changed =
-        direct ? LLVMConstInt(c->t_i1, 0, 0)
+        direct || kept ? LLVMConstInt(c->t_i1, 0, 0)
                : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
                              LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
     changed = LLVMBuildAnd(c->b, changed, LLVMBuildNot(c->b, claim_packed, ""), "");

@@ -102,17 +102,30 @@ void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
                   2);
 }
 
-LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
+/* A call of the runtime's fn (rt_task_scratch or rt_kept_scratch) with
+ * args and ctx first, and the branch to none when it returns NULL. */
+static LLVMValueRef scratch_call(Cg *c, const char *fn, LLVMValueRef *args, int nargs, LLVMBasicBlockRef none)
 {
-    LLVMTypeRef params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
-    LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, params, 3, 0);
-    LLVMValueRef args[3] = {c->ctx_arg, bytes, call_p};
-    LLVMValueRef buf = LLVMBuildCall2(c->b, ft, cg_declare(c, "rt_task_scratch", ft), args, 3, "scratch");
+    LLVMTypeRef params[4] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr};
+    if (nargs == 3)
+        params[2] = c->t_ptr;
+    LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, params, (unsigned)nargs, 0);
+    LLVMValueRef buf = LLVMBuildCall2(c->b, ft, cg_declare(c, fn, ft), args, (unsigned)nargs, "scratch");
     LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
     /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), none, have);
     LLVMPositionBuilderAtEnd(c->b, have);
     return buf;
+}
+
+LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
+{
+    return scratch_call(c, "rt_task_scratch", (LLVMValueRef[]){c->ctx_arg, bytes, call_p}, 3, none);
+}
+
+LLVMValueRef cg_kept_scratch(Cg *c, int64_t id, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
+{
+    return scratch_call(c, "rt_kept_scratch", (LLVMValueRef[]){c->ctx_arg, cg_i64(c, id), bytes, call_p}, 4, none);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

@@ -301,14 +301,14 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                              arena_printf(a, "%s__predict", name), NULL};
     if (forward)  /* the forward pass alone */
         names = (EntryNames){NULL, NULL, library ? names.predict : NNC_PREDICT_ENTRY, NULL};
-    CgEntry all[3] = {{&tm.step.step.L.g, tm.step.plan, names.train},
-                      {&tm.eval.step.L.g, tm.eval.plan, names.eval},
-                      {&tm.predict.step.L.g, tm.predict.plan, names.predict}};
+    CgEntry all[3] = {{&tm.step.step.L.g, tm.step.plan, names.train, false},
+                      {&tm.eval.step.L.g, tm.eval.plan, names.eval, false},
+                      {&tm.predict.step.L.g, tm.predict.plan, names.predict, library}};
     CgEntry *entries = forward ? &all[2] : all;
     int nentries = forward ? 1 : library ? 3 : 2;
     if (decode) {  /* a trainer: train, eval, decode */
         names.decode = NNC_DECODE_ENTRY;
-        all[2] = (CgEntry){&tm.decode.step.L.g, tm.decode.plan, names.decode};
+        all[2] = (CgEntry){&tm.decode.step.L.g, tm.decode.plan, names.decode, false};
         nentries = 3;
     }
     CgOptions co = {.cpu = o->cpu, .opt = 3};

@@ -78,9 +78,9 @@ static int jit_train(NncFront *f, const JitOptions *o)
     CgJit *jit = NULL;
     RtModel *rm = &tm.rm;
     /* the entries in one compile (their kernels shared), one cache entry */
-    CgEntry entries[3] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY},
-                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY},
-                          {&tm.decode.step.L.g, tm.decode.plan, NNC_DECODE_ENTRY}};
+    CgEntry entries[3] = {{&tm.step.step.L.g, tm.step.plan, NNC_TRAIN_ENTRY, false},
+                          {&tm.eval.step.L.g, tm.eval.plan, NNC_EVAL_ENTRY, false},
+                          {&tm.decode.step.L.g, tm.decode.plan, NNC_DECODE_ENTRY, false}};
     CompileResult cr = {0};
     double t2 = 0;
     /* Several ranks compile the same step: rank 0 first, into the cache, and

@@ -534,7 +534,7 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     const char *err = NULL;
     CgJit *jit = NULL;
     /* through the compile cache, as --jit: a model predicted again starts at once */
-    CgEntry entry = {&tm.predict.step.L.g, tm.predict.plan, NNC_PREDICT_ENTRY};
+    CgEntry entry = {&tm.predict.step.L.g, tm.predict.plan, NNC_PREDICT_ENTRY, false};
     CompileResult cr = {0};
     double t2 = 0;
     bool failed = compile_entries(&entry, 1, &(CgOptions){.opt = 3}, !o->no_cache, log, o->verbose, &cr, &err) != 0

@@ -133,6 +133,14 @@ void    rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg);
  * rt_pool_failed says so after the entry returns. */
 struct RtCtx;
 void   *rt_task_scratch(struct RtCtx *ctx, int64_t bytes, uint64_t *call);
+/* Memory kept across calls for what a product packs of a parameter (a
+ * library's forward, cg_matmul.c): a region per id (the product's node),
+ * the pool's caller's, grown when asked for more (zero when new) and freed
+ * with the pool; *call is ctx->weights, so that a packing of other weights
+ * is stale.  When ctx->weights is 0 (nobody counts versions), or on a
+ * worker (the regions are the caller's alone): rt_task_scratch's memory
+ * and number. */
+void   *rt_kept_scratch(struct RtCtx *ctx, int64_t id, int64_t bytes, uint64_t *call);
 /* Whether a scratch allocation failed since the last time asked (with p
  * NULL: on this thread), and forgets it. */
 int     rt_pool_failed(RtPool *p);
@@ -174,6 +182,9 @@ typedef struct RtCtx {
     RtPool  *pool;      /* NULL: the calling thread only */
     int64_t  first;     /* several ranks: the examples of the global batch before this rank's slice, where
                          * a step built for them counts its dropout masks' elements from; else 0 */
+    uint64_t weights;   /* the parameters' version, counted by a library's instance (a new one at every
+                         * write to them): its forward keeps the packing of a parameter a product reads
+                         * while the version holds (rt_kept_scratch); 0: not counted, nothing kept */
 } RtCtx;
 
 /* ---- data-parallel training over MPI (dist.c; docs/distributed.md) ------------------- */

@@ -1,5 +1,5 @@
 /* files.h — the files an embedding test is given and checks (state.c,
- * faults.c): its paths in the directory run.sh names on its command line,
+ * faults.c, repack.c): its paths in the directory run.sh names on its command line,
  * and whether a save that failed left the file it would have replaced as it
  * was.  Header-only, static inline: run.sh builds each test from its one
  * source file, and a test that uses only a part is not warned of the rest. */

@@ -45,6 +45,10 @@
 #             gives the ids a Python encoder gives with those merges, decode
 #             gives the bytes back, save and load keep the merges, and a fresh
 #             instance or a bad id is refused by message
+#   repack    tests/embed/repack.c: the MNIST MLP's forward, which keeps W1ᵀ
+#             packed between calls, after create, load, train_step and
+#             load_memory equals a new instance's with the same parameters,
+#             bit for bit, at batches 64, 150 and 7
 #   identity  libraries of a model whose output is its input (forward-only,
 #             output x * 1, and trainable, output x): forward returns the
 #             input's numbers exactly, for a batch of two
@@ -270,6 +274,12 @@ state)
     /usr/bin/python3 "$root/tests/jit/ckedit.py" drop "$tmp/full.safetensors" "$tmp/params.safetensors" optimizer. \
         || fail "ckedit"
     "$tmp/state" "$tmp" resume || fail "state resume" ;;
+repack)
+    mlp_so
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/repack.c" -L "$tmp" -lmnist_mlp -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/repack" || fail "building repack.c"
+    "$tmp/repack" "$tmp" || fail "repack" ;;
 bpe)
     "$nnc" --jit --steps 1 --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
     "$nnc" --emit=so -o "$tmp/libsubwords.so" "$root/tests/jit/bpe.nn" || fail "nnc --emit=so"

@@ -201,7 +201,7 @@ static void test_flat_elementwise(void)
     int64_t batch = 5;
     IrPlan *plan = plan_memory(&g, batch);
     CgSplit split;
-    CU_ASSERT_EQUAL_FATAL(cg_split(&(CgEntry){&g, plan, "flat"}, 1, 2, 3, &split), 0);
+    CU_ASSERT_EQUAL_FATAL(cg_split(&(CgEntry){&g, plan, "flat", false}, 1, 2, 3, &split), 0);
     CU_ASSERT_EQUAL(split.nbodies, 1);
     CU_ASSERT(split.body[0][a2] >= 0 && split.body[0][a2] == split.body[0][b2]);
     cg_split_free(&split, 1);

@@ -87,7 +87,7 @@ static void key_of(const IrGraph *g, const IrPlan *p, const CgTune *tune, char k
 {
     const char *err = NULL;
     CgOptions o = {.cpu = "znver4", .opt = 3, .tune = tune};
-    CU_ASSERT_EQUAL_FATAL(cg_key(&(CgEntry){g, p, "tune"}, 1, &o, key, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(cg_key(&(CgEntry){g, p, "tune", false}, 1, &o, key, &err), 0);
 }
 
 /* The key of a product for znver4 with its row (tune NULL: cg_tune_for's,

@@ -64,7 +64,7 @@ RtInstance *rt_instance_create(const RtModel *m, uint64_t seed, int64_t total_st
         return NULL;
     }
     rt_params_init(m, x->slab, seed);
-    const RtTensorSpec *t = rt_find_state(m, "total_steps");
+    const RtTensorSpec *t = rt_find_counter(m, RT_COUNTER_TOTAL_STEPS);
     if (t)
         rt_set(rt_at(m, x->slab, t, 0), t->dtype, 0, (double)total_steps);
     return x;

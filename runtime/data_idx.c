@@ -294,6 +294,15 @@ static uint8_t *idx_payload(IdxFile *f, uint64_t n, char *err, size_t errlen)
         free(buf);
         return NULL;
     }
+    /* All of the data, but the file ended inside a gzip member: its CRC and
+     * length (the member's last 8 bytes) never came, or a member's start
+     * followed the stream and nothing more.  A download cut short. */
+    if (f->gz && !f->member_end) {
+        snprintf(err, errlen, "%s ends inside a gzip stream, at byte %llu (cut short?)", f->path,
+                 (unsigned long long)f->pos);
+        free(buf);
+        return NULL;
+    }
     return buf;
 }
 

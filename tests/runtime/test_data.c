@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "rt_harness.h"
@@ -372,6 +373,23 @@ static void test_mnist_gzip_trailing(void)
         CU_ASSERT_EQUAL(rt_mnist_load(dir, 0, RT_NORM_UNIT, &d, err, sizeof err), -1);
         snprintf(want, sizeof want, "%s has %zu byte%s that %s not gzip after its compressed data, which ends at byte %ld",
                  path, cases[k].n, cases[k].n == 1 ? "" : "s", cases[k].n == 1 ? "is" : "are", end);
+        expect_err(err, want);
+        expect_empty_dataset(&d);
+    }
+
+    /* all of the data, but the file cut inside the gzip trailer (its CRC,
+     * its length), or a lone member header after the stream */
+    for (int cut = 0; cut < 3; cut++) {
+        write_idx(dir, TRAIN_IMAGES, &im, SIZE_MAX, 1);
+        long end = file_size(path);
+        if (cut < 2) {
+            CU_ASSERT_FATAL(truncate(path, end - (cut ? 8 : 4)) == 0);
+        } else {
+            append_file(path, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10);
+        }
+        RtDataset d;
+        CU_ASSERT_EQUAL(rt_mnist_load(dir, 0, RT_NORM_UNIT, &d, err, sizeof err), -1);
+        snprintf(want, sizeof want, "%s ends inside a gzip stream, at byte %ld (cut short?)", path, file_size(path));
         expect_err(err, want);
         expect_empty_dataset(&d);
     }

@@ -129,12 +129,22 @@ bool sema_f32_fits(Sema *s, Span at, const char *what, double x)
     return sema_error(s, at, "%g is too large for f32, the type of a tensor's elements", x);
 }
 
+/* The one message of sema_f32_positive and sema_f32_normal; bound says
+ * what must reach FLT_MIN ("it", "its magnitude"). */
+static bool f32_too_small(Sema *s, Span at, const char *what, double x, const char *bound)
+{
+    return sema_error(s, at, "%s %g is 0 or subnormal in f32; %s must be at least %g, the smallest normal f32", what, x,
+                      bound, (double)FLT_MIN);
+}
+
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    if (x >= FLT_MIN)
-        return true;
-    return sema_error(s, at, "%s %g is 0 or subnormal in f32; it must be at least %g, the smallest normal f32", what, x,
-                      (double)FLT_MIN);
+    return x >= FLT_MIN || f32_too_small(s, at, what, x, "it");
+}
+
+bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
+{
+    return fabs(x) >= FLT_MIN || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)

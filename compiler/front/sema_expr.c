@@ -1136,7 +1136,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     if (s->levels > AST_MAX_DEPTH) {
         if (!s->too_deep)
             sema_error(s, sema_use_site(s, e->span), "expression nested too deeply through the layers it uses: more "
-                       "than %d levels of operators, calls and subscripts in all", AST_MAX_DEPTH);
+                       "than %d levels of " AST_LEVELS_OF " in all", AST_MAX_DEPTH);
         s->too_deep = true;
         return ERR;
     }

@@ -23,12 +23,12 @@
 #include <ctype.h>
 #include <string.h>
 
-typedef struct Defined { const char *name; Span at; bool param; /* by a 'param' statement */ } Defined;
 typedef struct ParamCall { const AstNode *call, *stmt; } ParamCall;
 
 typedef struct NameScope {
-    Defined     *defs;     /* defined so far */
-    int          n, cap;
+    Env          defs;     /* defined so far, newest binding of each name: .at where, .kind AST_PARAM_STMT for a
+                            * 'param' statement (no values yet: .v unused); hashed past ENV_LINEAR names as
+                            * sema's scopes are, so a body of n bindings checks in O(n) */
     const AstNode *body;   /* statements, for "defined later" */
     int          layer;    /* index of the layer being walked, -1 in the model */
     ParamCall   *calls;    /* calls that create parameters, in evaluation order */
@@ -43,18 +43,14 @@ typedef struct NamesState {
     int   nedges, capedges;
 } NamesState;
 
-static int scope_find(const NameScope *sc, const char *name)
+static const Binding *scope_find(NameScope *sc, const char *name)
 {
-    for (int i = sc->n - 1; i >= 0; i--)
-        if (strcmp(sc->defs[i].name, name) == 0)
-            return i;
-    return -1;
+    return env_find(&sc->defs, name);
 }
 
-static void scope_define(Sema *s, NameScope *sc, const char *name, Span at)
+static void scope_define(Sema *s, NameScope *sc, const char *name, Span at, AstKind kind)
 {
-    sc->defs = sema_grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
-    sc->defs[sc->n++] = (Defined){name, at, false};
+    env_bind(s, &sc->defs, name, ERR_VALUE, at, kind);
 }
 
 /* A later statement of the body that binds name, if any. */
@@ -86,10 +82,10 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
                   id, model->layer.name);
         return;
     }
-    const char **names = ARENA_ARRAY(s->arena, const char *, sc->n + 1);
-    for (int i = 0; i < sc->n; i++)
-        names[i] = sc->defs[i].name;
-    const char *best = suggest_among(id, names, sc->n);
+    const char **names = ARENA_ARRAY(s->arena, const char *, sc->defs.n + 1);
+    for (int i = 0; i < sc->defs.n; i++)
+        names[i] = sc->defs.b[i].name;
+    const char *best = suggest_among(id, names, sc->defs.n);
     if (!best)
         best = sema_suggest(s, NULL, id, false);
     if (best)
@@ -161,7 +157,7 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
     switch (e->kind) {
     case AST_NAME:
         /* a dotted name refers to a parameter: known once calls have run (sema_params.c) */
-        if (!strchr(e->name.id, '.') && scope_find(sc, e->name.id) < 0 && !env_find(&s->globals, e->name.id)
+        if (!strchr(e->name.id, '.') && !scope_find(sc, e->name.id) && !env_find(&s->globals, e->name.id)
             && sema_layer_index(s, e->name.id) < 0 && !builtin_lookup(e->name.id))
             name_unknown(s, sc, e, stmt);
         break;
@@ -342,17 +338,17 @@ static void names_body(NamesState *ns, NameScope *sc)
         switch (st->kind) {
         case AST_INPUT:
         case AST_TARGET:
-            scope_define(s, sc, st->decl.name, st->decl.name_span);
+            scope_define(s, sc, st->decl.name, st->decl.name_span, st->kind);
             break;
         case AST_BIND: {
             walk(ns, sc, st->def.value, st);
-            int prev = scope_find(sc, st->def.name);
-            if (prev >= 0 && sc->defs[prev].param) {
+            const Binding *prev = scope_find(sc, st->def.name);
+            if (prev && prev->kind == AST_PARAM_STMT) {
                 sema_error(s, st->def.name_span, "'%s' is a parameter and cannot be rebound", st->def.name);
-                diag_note(s->diag, sc->defs[prev].at, "'%s' is declared here", st->def.name);
+                diag_note(s->diag, prev->at, "'%s' is declared here", st->def.name);
                 break;
             }
-            scope_define(s, sc, st->def.name, st->def.name_span);
+            scope_define(s, sc, st->def.name, st->def.name_span, AST_BIND);
             break;
         }
         case AST_PARAM_STMT: {
@@ -364,18 +360,17 @@ static void names_body(NamesState *ns, NameScope *sc)
                     walk(ns, sc, a->arg.value, st);
             else
                 walk(ns, sc, st->pdecl.init, st);
-            int prev = scope_find(sc, st->pdecl.name);
-            if (prev >= 0) {
-                if (sc->defs[prev].param)
+            const Binding *prev = scope_find(sc, st->pdecl.name);
+            if (prev) {
+                if (prev->kind == AST_PARAM_STMT)
                     sema_error(s, st->pdecl.name_span, "parameter '%s' is declared twice", st->pdecl.name);
                 else
                     sema_error(s, st->pdecl.name_span, "'%s' is already defined; a parameter needs a name of its own",
                                st->pdecl.name);
-                diag_note(s->diag, sc->defs[prev].at, "'%s' is first defined here", st->pdecl.name);
+                diag_note(s->diag, prev->at, "'%s' is first defined here", st->pdecl.name);
                 break;
             }
-            scope_define(s, sc, st->pdecl.name, st->pdecl.name_span);
-            sc->defs[sc->n - 1].param = true;
+            scope_define(s, sc, st->pdecl.name, st->pdecl.name_span, AST_PARAM_STMT);
             break;
         }
         case AST_RETURN:
@@ -401,14 +396,15 @@ static void names_layer(NamesState *ns, int index)
     const AstNode *l = s->layers[index];
     NameScope sc = {.body = l->layer.body, .layer = index};
     NameScope defaults = {.layer = index};
-    for (const AstNode *p = l->layer.params; p; p = p->next) {
+    int nparams = 0;
+    for (const AstNode *p = l->layer.params; p; p = p->next, nparams++) {
         if (strcmp(p->def.name, "name") == 0)
             sema_error(s, p->def.name_span, "'name' is how a call names its parameters (name: \"...\"); "
                        "choose another name for this layer parameter");
-        int prev = scope_find(&sc, p->def.name);
-        if (prev >= 0) {
+        const Binding *prev = scope_find(&sc, p->def.name);
+        if (prev) {
             sema_error(s, p->def.name_span, "parameter '%s' appears twice", p->def.name);
-            diag_note(s->diag, sc.defs[prev].at, "first here");
+            diag_note(s->diag, prev->at, "first here");
         }
         if (p->def.value)   /* defaults see only constants */
             walk(ns, &defaults, p->def.value, NULL);
@@ -419,14 +415,14 @@ static void names_layer(NamesState *ns, int index)
                                p->def.name);
                     break;
                 }
-        scope_define(s, &sc, p->def.name, p->def.name_span);
+        scope_define(s, &sc, p->def.name, p->def.name_span, AST_PARAM);
     }
     if (!l->layer.params)
         sema_error(s, l->layer.name_span, "layer '%s' takes no input; a layer needs at least one parameter",
                    l->layer.name);
-    if (sc.n > LAYER_MAX_PARAMS) {
+    if (nparams > LAYER_MAX_PARAMS) {
         sema_error(s, l->layer.name_span, "layer '%s' has %d parameters; at most %d are supported", l->layer.name,
-                   sc.n, LAYER_MAX_PARAMS);
+                   nparams, LAYER_MAX_PARAMS);
         s->poisoned[index] = true;
     }
     names_body(ns, &sc);

@@ -411,6 +411,36 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
 }
 
+/* Marks in used[] every node the output, the loss and the metrics read,
+ * through the operands (nodes come in evaluation order: operands first). */
+static void mark_used(const SemaModel *m, bool *used)
+{
+    if (m->output >= 0)
+        used[m->output] = true;
+    if (m->loss >= 0)
+        used[m->loss] = true;
+    for (int i = 0; i < m->nmetrics; i++)
+        used[m->metrics[i]] = true;
+    for (int i = m->nnodes - 1; i >= 0; i--)
+        for (int k = 0; k < BUILTIN_MAX_PARAMS && used[i]; k++)
+            if (m->nodes[i].in[k] >= 0)
+                used[m->nodes[i].in[k]] = true;
+}
+
+/* An input nothing reads is a mistake (a typo in a use, a leftover)
+ * more often than a choice: one warning at each such declaration. */
+static void warn_unused_inputs(Sema *s, const AstNode *model)
+{
+    const SemaModel *m = s->m;
+    bool *used = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
+    mark_used(m, used);
+    for (const AstNode *item = model->layer.body; item; item = item->next)
+        for (int i = 0; item->kind == AST_INPUT && i < m->nnodes; i++)
+            if (m->nodes[i].kind == SN_INPUT && m->nodes[i].at.begin == item->span.begin && !used[i])
+                diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
+                             "metric", item->decl.name);
+}
+
 static void check_model(Sema *s, const AstNode *model)
 {
     /* Without an input nothing in the body has a batch: say only that. */
@@ -506,6 +536,8 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
             diag_note(diag, model->layer.name_span, "add 'loss cross_entropy(...)' or another loss to this model");
         }
     }
+    if (diag->errors == errors_before)   /* after the parameter references: they may read an input */
+        warn_unused_inputs(&s, model);
     return diag->errors == errors_before ? m : NULL;
 }
 

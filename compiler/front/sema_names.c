@@ -218,12 +218,21 @@ static bool valid_name(const char *n)
     return true;
 }
 
-static int assigned_count(const AstNode *body, const char *name)
+/* One more of name in counts (an Env of .v.i tallies, hashed past
+ * ENV_LINEAR names like any scope); returns its tally now. */
+static int64_t tally(Sema *s, Env *counts, const char *name)
 {
-    int n = 0;
-    for (const AstNode *st = body; st; st = st->next)
-        n += st->kind == AST_BIND && strcmp(st->def.name, name) == 0;
-    return n;
+    Binding *b = env_find(counts, name);
+    if (b)
+        return ++b->v.i;
+    env_bind(s, counts, name, (Value){.kind = VAL_INT, .node = -1, .i = 1}, SPAN_NONE, AST_BIND);
+    return 1;
+}
+
+static int64_t tally_of(Env *counts, const char *name)
+{
+    const Binding *b = env_find(counts, name);
+    return b ? b->v.i : 0;
 }
 
 static bool has_name_arg(const AstNode *call)
@@ -241,7 +250,54 @@ static void unshare(Sema *s, const AstNode *call, int i)
     ((AstNode *)call)->call.pname = arena_printf(s->arena, "%s?%d", call->call.pname, i);
 }
 
-/* Rule 1-3 of the header comment, then a check that no two calls share a name. */
+/* Reports call i when an earlier call has its name and they may not share
+ * it (the first such earlier call).  Quadratic in the calls of one name
+ * only: assign_names asks only when an earlier call has the name. */
+static void check_clash(Sema *s, NameScope *sc, int i, const Span *at, const bool *is_default)
+{
+    for (int j = 0; j < i; j++)
+        if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0) {
+            /* Two uses of one layer, both given the name: they share its
+             * parameters (sema_params.c checks that the shapes agree). */
+            if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
+                && has_name_arg(sc->calls[j].call)) {
+                if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
+                    s->sharing = true;
+                    continue;
+                }
+                sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
+                           sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
+                           sc->calls[j].call->call.callee);
+                diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
+                unshare(s, sc->calls[i].call, i);
+                return;
+            }
+            sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
+                       sc->layer >= 0 ? "layer" : "model");
+            diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
+                      sc->calls[i].call->call.pname);
+            unshare(s, sc->calls[i].call, i);
+            return;
+        }
+}
+
+/* Per call, the calls of its statement without name: "...".  A statement's
+ * calls are consecutive in sc->calls: names_body walks one at a time. */
+static int *unnamed_per_statement(Sema *s, const NameScope *sc)
+{
+    int n = sc->ncalls, *unnamed = ARENA_ARRAY(s->arena, int, n);
+    for (int lo = 0, hi; lo < n; lo = hi) {
+        int count = 0;
+        for (hi = lo; hi < n && sc->calls[hi].stmt == sc->calls[lo].stmt; hi++)
+            count += !has_name_arg(sc->calls[hi].call);
+        for (int k = lo; k < hi; k++)
+            unnamed[k] = count;
+    }
+    return unnamed;
+}
+
+/* Rule 1-3 of the header comment, then a check that no two calls share a
+ * name; each step linear in the calls and statements (tallies in Envs). */
 static void assign_names(Sema *s, NameScope *sc)
 {
     int n = sc->ncalls;
@@ -250,6 +306,11 @@ static void assign_names(Sema *s, NameScope *sc)
     const char **name = ARENA_ARRAY(s->arena, const char *, n);
     Span *at = ARENA_ARRAY(s->arena, Span, n);
     bool *is_default = ARENA_ARRAY(s->arena, bool, n);
+    Env assigned = {0}, uses = {0}, numbered = {0}, first = {0};
+    for (const AstNode *st = sc->body; st; st = st->next)
+        if (st->kind == AST_BIND)
+            tally(s, &assigned, st->def.name);
+    int *unnamed = unnamed_per_statement(s, sc);
     for (int i = 0; i < n; i++) {
         const AstNode *call = sc->calls[i].call, *stmt = sc->calls[i].stmt;
         at[i] = call->call.callee_span;
@@ -272,11 +333,8 @@ static void assign_names(Sema *s, NameScope *sc)
             continue;
         }
         bool is_repeat = b && b - builtin_table == B_REPEAT;
-        if (stmt && stmt->kind == AST_BIND && !is_repeat && assigned_count(sc->body, stmt->def.name) == 1) {
-            int others = 0;  /* unnamed parameterised calls in this statement */
-            for (int j = 0; j < n; j++)
-                others += sc->calls[j].stmt == stmt && !has_name_arg(sc->calls[j].call);
-            if (others == 1) {
+        if (stmt && stmt->kind == AST_BIND && !is_repeat && tally_of(&assigned, stmt->def.name) == 1) {
+            if (unnamed[i] == 1) {   /* the statement's only unnamed parameterised call */
                 name[i] = stmt->def.name;
                 continue;
             }
@@ -285,50 +343,28 @@ static void assign_names(Sema *s, NameScope *sc)
         is_default[i] = true;
     }
     /* Number default names that occur more than once: ln_1, ln_2. */
+    for (int i = 0; i < n; i++)
+        if (is_default[i])
+            tally(s, &uses, name[i]);
     for (int i = 0; i < n; i++) {
         if (!is_default[i])
             continue;
-        int count = 0, index = 0;
-        for (int j = 0; j < n; j++)
-            if (is_default[j] && strcmp(name[j], name[i]) == 0) {
-                count++;
-                if (j <= i)
-                    index++;
-            }
-        if (count > 1)
-            ((AstNode *)sc->calls[i].call)->call.pname = arena_printf(s->arena, "%s_%d", name[i], index);
+        int64_t index = tally(s, &numbered, name[i]);
+        if (tally_of(&uses, name[i]) > 1)
+            ((AstNode *)sc->calls[i].call)->call.pname = arena_printf(s->arena, "%s_%lld", name[i], (long long)index);
         else
             ((AstNode *)sc->calls[i].call)->call.pname = name[i];
     }
     for (int i = 0; i < n; i++)
         if (!is_default[i])
             ((AstNode *)sc->calls[i].call)->call.pname = name[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0
-                && strcmp(sc->calls[i].call->call.pname, "?") != 0) {
-                /* Two uses of one layer, both given the name: they share its
-                 * parameters (sema_params.c checks that the shapes agree). */
-                if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
-                    && has_name_arg(sc->calls[j].call)) {
-                    if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
-                        s->sharing = true;
-                        continue;
-                    }
-                    sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
-                               sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
-                               sc->calls[j].call->call.callee);
-                    diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
-                    unshare(s, sc->calls[i].call, i);
-                    break;
-                }
-                sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
-                           sc->layer >= 0 ? "layer" : "model");
-                diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
-                          sc->calls[i].call->call.pname);
-                unshare(s, sc->calls[i].call, i);
-                break;
-            }
+    /* A name met for the first time cannot clash (a name unshare() gives
+     * has a '?', which no other has); only the rest are compared. */
+    for (int i = 0; i < n; i++) {
+        const char *pn = sc->calls[i].call->call.pname;
+        if (strcmp(pn, "?") != 0 && tally(s, &first, pn) > 1)
+            check_clash(s, sc, i, at, is_default);
+    }
 }
 
 static void names_body(NamesState *ns, NameScope *sc)

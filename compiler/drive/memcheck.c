@@ -120,5 +120,8 @@ int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage unt
         return -1;
     if (nnc_check_compile_memory(f, &out->step.L) != 0)
         return 1;
-    return nnc_compile_built(until, batch, out, err);
+    int rc = nnc_compile_built(until, batch, out, err);
+    if (rc == 0 && out->plan && !plan_fits(&out->step.L.g, out->plan, batch, &f->diag))
+        return 1;
+    return rc;
 }

@@ -30,8 +30,30 @@ int ast_depth(const AstNode *n)
     case AST_INDEX: return 1 + max2(n->index.base->depth, deepest(n->index.items));
     case AST_RANGE: return 1 + max2(n->range.lo ? n->range.lo->depth : 0, n->range.hi ? n->range.hi->depth : 0);
     case AST_LIST: return 1 + deepest(n->list.items);
-    default: return 0;   /* literals and names; declarations are not expressions */
+    case AST_INT:
+    case AST_FLOAT:
+    case AST_BOOL:
+    case AST_STRING:
+    case AST_NAME: return 0;   /* leaves */
+    /* Not expressions: the parser never asks (named, not defaulted, so
+     * that a new kind of node is a -Wswitch warning here until placed). */
+    case AST_TYPE:
+    case AST_CONST:
+    case AST_LAYER:
+    case AST_PARAM:
+    case AST_MODEL:
+    case AST_INPUT:
+    case AST_TARGET:
+    case AST_BIND:
+    case AST_OUTPUT:
+    case AST_LOSS:
+    case AST_METRIC:
+    case AST_RETURN:
+    case AST_PARAM_STMT:
+    case AST_TRAIN:
+    case AST_SETTING: return 0;
     }
+    return 0;
 }
 
 Span ast_level_span(const AstNode *n)

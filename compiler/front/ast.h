@@ -100,6 +100,8 @@ typedef struct AstProgram {
  * at this depth each does so within an 8 MB stack with the sanitizers'
  * larger frames (diag.nesting checks it at the limit and beyond).  The deepest expression of examples/ is 9 levels. */
 enum { AST_MAX_DEPTH = 1000 };
+/* What ast_depth counts, as the depth-limit messages name it. */
+#define AST_LEVELS_OF "operators, calls, unary minus, subscripts, ranges and lists"
 
 AstNode *ast_new(Arena *a, AstKind kind, Span span);
 /* The depth of expression n from its children's, which are set already

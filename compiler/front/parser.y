@@ -276,7 +276,7 @@ static AstNode *level(ParseCtx *ctx, AstNode *n)
     n->depth = ast_depth(n);
     if (n->depth == AST_MAX_DEPTH + 1) {
         ctx->errors++;
-        diag_error(ctx->diag, ast_level_span(n), "expression nested too deeply: more than %d levels of operators, calls and subscripts",
+        diag_error(ctx->diag, ast_level_span(n), "expression nested too deeply: more than %d levels of " AST_LEVELS_OF,
                    AST_MAX_DEPTH);
     }
     return n;

@@ -129,12 +129,22 @@ bool sema_f32_fits(Sema *s, Span at, const char *what, double x)
     return sema_error(s, at, "%g is too large for f32, the type of a tensor's elements", x);
 }
 
+/* The one message of sema_f32_positive and sema_f32_normal; bound says
+ * what must reach FLT_MIN ("it", "its magnitude"). */
+static bool f32_too_small(Sema *s, Span at, const char *what, double x, const char *bound)
+{
+    return sema_error(s, at, "%s %g is 0 or subnormal in f32; %s must be at least %g, the smallest normal f32", what, x,
+                      bound, (double)FLT_MIN);
+}
+
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    if (x >= FLT_MIN)
-        return true;
-    return sema_error(s, at, "%s %g is 0 or subnormal in f32; it must be at least %g, the smallest normal f32", what, x,
-                      (double)FLT_MIN);
+    return x >= FLT_MIN || f32_too_small(s, at, what, x, "it");
+}
+
+bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
+{
+    return fabs(x) >= FLT_MIN || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)
@@ -395,6 +405,36 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
 }
 
+/* Marks in used[] every node the output, the loss and the metrics read,
+ * through the operands (nodes come in evaluation order: operands first). */
+static void mark_used(const SemaModel *m, bool *used)
+{
+    if (m->output >= 0)
+        used[m->output] = true;
+    if (m->loss >= 0)
+        used[m->loss] = true;
+    for (int i = 0; i < m->nmetrics; i++)
+        used[m->metrics[i]] = true;
+    for (int i = m->nnodes - 1; i >= 0; i--)
+        for (int k = 0; k < BUILTIN_MAX_PARAMS && used[i]; k++)
+            if (m->nodes[i].in[k] >= 0)
+                used[m->nodes[i].in[k]] = true;
+}
+
+/* An input nothing reads is a mistake (a typo in a use, a leftover)
+ * more often than a choice: one warning at each such declaration. */
+static void warn_unused_inputs(Sema *s, const AstNode *model)
+{
+    const SemaModel *m = s->m;
+    bool *used = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
+    mark_used(m, used);
+    for (const AstNode *item = model->layer.body; item; item = item->next)
+        for (int i = 0; item->kind == AST_INPUT && i < m->nnodes; i++)
+            if (m->nodes[i].kind == SN_INPUT && m->nodes[i].at.begin == item->span.begin && !used[i])
+                diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
+                             "metric", item->decl.name);
+}
+
 static void check_model(Sema *s, const AstNode *model)
 {
     /* Without an input nothing in the body has a batch: say only that. */
@@ -490,6 +530,8 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
             diag_note(diag, model->layer.name_span, "add 'loss cross_entropy(...)' or another loss to this model");
         }
     }
+    if (diag->errors == errors_before)   /* after the parameter references: they may read an input */
+        warn_unused_inputs(&s, model);
     return diag->errors == errors_before ? m : NULL;
 }
 

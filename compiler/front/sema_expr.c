@@ -819,15 +819,17 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         n.in[1] = r.node;
     } else {
         const Value *t = lt ? &l : &r, *num = lt ? &r : &l;
-        /* a divisor is held in f32 too: one that is 0 there (1e-320) divides by zero */
-        if (op == BIN_DIV && rt == false && (num->kind == VAL_INT ? num->i == 0 : (float)num->f == 0)) {
-            if (num->kind == VAL_FLOAT && num->f != 0)
-                sema_error(s, e->span, "division by zero: %g is 0 in f32", num->f);
-            else
-                sema_error(s, e->span, "division by zero");
-            return ERR;
-        }
         n.scalar = num->kind == VAL_INT ? (double)num->i : num->f;
+        /* a divisor is held in f32 too: one that is 0 or subnormal there
+         * (1e-39, 1e-320) makes inf of every value, as an exact 0 does */
+        if (op == BIN_DIV && !rt) {
+            if (n.scalar == 0) {
+                sema_error(s, e->span, "division by zero");
+                return ERR;
+            }
+            if (!sema_f32_normal(s, e->binary.rhs->span, "the divisor", n.scalar))
+                return ERR;
+        }
         if (!sema_f32_fits(s, lt ? e->binary.rhs->span : e->binary.lhs->span, NULL, n.scalar))
             return ERR;
         n.type = t->t;
@@ -1134,7 +1136,7 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     if (s->levels > AST_MAX_DEPTH) {
         if (!s->too_deep)
             sema_error(s, sema_use_site(s, e->span), "expression nested too deeply through the layers it uses: more "
-                       "than %d levels of operators, calls and subscripts in all", AST_MAX_DEPTH);
+                       "than %d levels of " AST_LEVELS_OF " in all", AST_MAX_DEPTH);
         s->too_deep = true;
         return ERR;
     }

@@ -96,6 +96,9 @@ bool    sema_f32_fits(Sema *s, Span at, const char *what, double x);
  * at, when it is 0 or subnormal in f32, where dividing by it or scaling by
  * it would make every value inf or nan. */
 bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
+/* The same rule for a number of either sign that is divided by (a
+ * divisor): its magnitude must be at least the smallest normal f32. */
+bool    sema_f32_normal(Sema *s, Span at, const char *what, double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 

@@ -23,12 +23,12 @@
 #include <ctype.h>
 #include <string.h>
 
-typedef struct Defined { const char *name; Span at; bool param; /* by a 'param' statement */ } Defined;
 typedef struct ParamCall { const AstNode *call, *stmt; } ParamCall;
 
 typedef struct NameScope {
-    Defined     *defs;     /* defined so far */
-    int          n, cap;
+    Env          defs;     /* defined so far, newest binding of each name: .at where, .kind AST_PARAM_STMT for a
+                            * 'param' statement (no values yet: .v unused); hashed past ENV_LINEAR names as
+                            * sema's scopes are, so a body of n bindings checks in O(n) */
     const AstNode *body;   /* statements, for "defined later" */
     int          layer;    /* index of the layer being walked, -1 in the model */
     ParamCall   *calls;    /* calls that create parameters, in evaluation order */
@@ -43,18 +43,14 @@ typedef struct NamesState {
     int   nedges, capedges;
 } NamesState;
 
-static int scope_find(const NameScope *sc, const char *name)
+static const Binding *scope_find(NameScope *sc, const char *name)
 {
-    for (int i = sc->n - 1; i >= 0; i--)
-        if (strcmp(sc->defs[i].name, name) == 0)
-            return i;
-    return -1;
+    return env_find(&sc->defs, name);
 }
 
-static void scope_define(Sema *s, NameScope *sc, const char *name, Span at)
+static void scope_define(Sema *s, NameScope *sc, const char *name, Span at, AstKind kind)
 {
-    sc->defs = sema_grow(s, sc->defs, sc->n, &sc->cap, sizeof *sc->defs);
-    sc->defs[sc->n++] = (Defined){name, at, false};
+    env_bind(s, &sc->defs, name, ERR_VALUE, at, kind);
 }
 
 /* A later statement of the body that binds name, if any. */
@@ -86,10 +82,10 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
                   id, model->layer.name);
         return;
     }
-    const char **names = ARENA_ARRAY(s->arena, const char *, sc->n + 1);
-    for (int i = 0; i < sc->n; i++)
-        names[i] = sc->defs[i].name;
-    const char *best = suggest_among(id, names, sc->n);
+    const char **names = ARENA_ARRAY(s->arena, const char *, sc->defs.n + 1);
+    for (int i = 0; i < sc->defs.n; i++)
+        names[i] = sc->defs.b[i].name;
+    const char *best = suggest_among(id, names, sc->defs.n);
     if (!best)
         best = sema_suggest(s, NULL, id, false);
     if (best)
@@ -161,7 +157,7 @@ static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode 
     switch (e->kind) {
     case AST_NAME:
         /* a dotted name refers to a parameter: known once calls have run (sema_params.c) */
-        if (!strchr(e->name.id, '.') && scope_find(sc, e->name.id) < 0 && !env_find(&s->globals, e->name.id)
+        if (!strchr(e->name.id, '.') && !scope_find(sc, e->name.id) && !env_find(&s->globals, e->name.id)
             && sema_layer_index(s, e->name.id) < 0 && !builtin_lookup(e->name.id))
             name_unknown(s, sc, e, stmt);
         break;
@@ -222,12 +218,21 @@ static bool valid_name(const char *n)
     return true;
 }
 
-static int assigned_count(const AstNode *body, const char *name)
+/* One more of name in counts (an Env of .v.i tallies, hashed past
+ * ENV_LINEAR names like any scope); returns its tally now. */
+static int64_t tally(Sema *s, Env *counts, const char *name)
 {
-    int n = 0;
-    for (const AstNode *st = body; st; st = st->next)
-        n += st->kind == AST_BIND && strcmp(st->def.name, name) == 0;
-    return n;
+    Binding *b = env_find(counts, name);
+    if (b)
+        return ++b->v.i;
+    env_bind(s, counts, name, (Value){.kind = VAL_INT, .node = -1, .i = 1}, SPAN_NONE, AST_BIND);
+    return 1;
+}
+
+static int64_t tally_of(Env *counts, const char *name)
+{
+    const Binding *b = env_find(counts, name);
+    return b ? b->v.i : 0;
 }
 
 static bool has_name_arg(const AstNode *call)
@@ -245,7 +250,54 @@ static void unshare(Sema *s, const AstNode *call, int i)
     ((AstNode *)call)->call.pname = arena_printf(s->arena, "%s?%d", call->call.pname, i);
 }
 
-/* Rule 1-3 of the header comment, then a check that no two calls share a name. */
+/* Reports call i when an earlier call has its name and they may not share
+ * it (the first such earlier call).  Quadratic in the calls of one name
+ * only: assign_names asks only when an earlier call has the name. */
+static void check_clash(Sema *s, NameScope *sc, int i, const Span *at, const bool *is_default)
+{
+    for (int j = 0; j < i; j++)
+        if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0) {
+            /* Two uses of one layer, both given the name: they share its
+             * parameters (sema_params.c checks that the shapes agree). */
+            if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
+                && has_name_arg(sc->calls[j].call)) {
+                if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
+                    s->sharing = true;
+                    continue;
+                }
+                sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
+                           sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
+                           sc->calls[j].call->call.callee);
+                diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
+                unshare(s, sc->calls[i].call, i);
+                return;
+            }
+            sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
+                       sc->layer >= 0 ? "layer" : "model");
+            diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
+                      sc->calls[i].call->call.pname);
+            unshare(s, sc->calls[i].call, i);
+            return;
+        }
+}
+
+/* Per call, the calls of its statement without name: "...".  A statement's
+ * calls are consecutive in sc->calls: names_body walks one at a time. */
+static int *unnamed_per_statement(Sema *s, const NameScope *sc)
+{
+    int n = sc->ncalls, *unnamed = ARENA_ARRAY(s->arena, int, n);
+    for (int lo = 0, hi; lo < n; lo = hi) {
+        int count = 0;
+        for (hi = lo; hi < n && sc->calls[hi].stmt == sc->calls[lo].stmt; hi++)
+            count += !has_name_arg(sc->calls[hi].call);
+        for (int k = lo; k < hi; k++)
+            unnamed[k] = count;
+    }
+    return unnamed;
+}
+
+/* Rule 1-3 of the header comment, then a check that no two calls share a
+ * name; each step linear in the calls and statements (tallies in Envs). */
 static void assign_names(Sema *s, NameScope *sc)
 {
     int n = sc->ncalls;
@@ -254,6 +306,11 @@ static void assign_names(Sema *s, NameScope *sc)
     const char **name = ARENA_ARRAY(s->arena, const char *, n);
     Span *at = ARENA_ARRAY(s->arena, Span, n);
     bool *is_default = ARENA_ARRAY(s->arena, bool, n);
+    Env assigned = {0}, uses = {0}, numbered = {0}, first = {0};
+    for (const AstNode *st = sc->body; st; st = st->next)
+        if (st->kind == AST_BIND)
+            tally(s, &assigned, st->def.name);
+    int *unnamed = unnamed_per_statement(s, sc);
     for (int i = 0; i < n; i++) {
         const AstNode *call = sc->calls[i].call, *stmt = sc->calls[i].stmt;
         at[i] = call->call.callee_span;
@@ -276,11 +333,8 @@ static void assign_names(Sema *s, NameScope *sc)
             continue;
         }
         bool is_repeat = b && b - builtin_table == B_REPEAT;
-        if (stmt && stmt->kind == AST_BIND && !is_repeat && assigned_count(sc->body, stmt->def.name) == 1) {
-            int others = 0;  /* unnamed parameterised calls in this statement */
-            for (int j = 0; j < n; j++)
-                others += sc->calls[j].stmt == stmt && !has_name_arg(sc->calls[j].call);
-            if (others == 1) {
+        if (stmt && stmt->kind == AST_BIND && !is_repeat && tally_of(&assigned, stmt->def.name) == 1) {
+            if (unnamed[i] == 1) {   /* the statement's only unnamed parameterised call */
                 name[i] = stmt->def.name;
                 continue;
             }
@@ -289,50 +343,28 @@ static void assign_names(Sema *s, NameScope *sc)
         is_default[i] = true;
     }
     /* Number default names that occur more than once: ln_1, ln_2. */
+    for (int i = 0; i < n; i++)
+        if (is_default[i])
+            tally(s, &uses, name[i]);
     for (int i = 0; i < n; i++) {
         if (!is_default[i])
             continue;
-        int count = 0, index = 0;
-        for (int j = 0; j < n; j++)
-            if (is_default[j] && strcmp(name[j], name[i]) == 0) {
-                count++;
-                if (j <= i)
-                    index++;
-            }
-        if (count > 1)
-            ((AstNode *)sc->calls[i].call)->call.pname = arena_printf(s->arena, "%s_%d", name[i], index);
+        int64_t index = tally(s, &numbered, name[i]);
+        if (tally_of(&uses, name[i]) > 1)
+            ((AstNode *)sc->calls[i].call)->call.pname = arena_printf(s->arena, "%s_%lld", name[i], (long long)index);
         else
             ((AstNode *)sc->calls[i].call)->call.pname = name[i];
     }
     for (int i = 0; i < n; i++)
         if (!is_default[i])
             ((AstNode *)sc->calls[i].call)->call.pname = name[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0
-                && strcmp(sc->calls[i].call->call.pname, "?") != 0) {
-                /* Two uses of one layer, both given the name: they share its
-                 * parameters (sema_params.c checks that the shapes agree). */
-                if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
-                    && has_name_arg(sc->calls[j].call)) {
-                    if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
-                        s->sharing = true;
-                        continue;
-                    }
-                    sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
-                               sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
-                               sc->calls[j].call->call.callee);
-                    diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
-                    unshare(s, sc->calls[i].call, i);
-                    break;
-                }
-                sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
-                           sc->layer >= 0 ? "layer" : "model");
-                diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
-                          sc->calls[i].call->call.pname);
-                unshare(s, sc->calls[i].call, i);
-                break;
-            }
+    /* A name met for the first time cannot clash (a name unshare() gives
+     * has a '?', which no other has); only the rest are compared. */
+    for (int i = 0; i < n; i++) {
+        const char *pn = sc->calls[i].call->call.pname;
+        if (strcmp(pn, "?") != 0 && tally(s, &first, pn) > 1)
+            check_clash(s, sc, i, at, is_default);
+    }
 }
 
 static void names_body(NamesState *ns, NameScope *sc)
@@ -342,17 +374,17 @@ static void names_body(NamesState *ns, NameScope *sc)
         switch (st->kind) {
         case AST_INPUT:
         case AST_TARGET:
-            scope_define(s, sc, st->decl.name, st->decl.name_span);
+            scope_define(s, sc, st->decl.name, st->decl.name_span, st->kind);
             break;
         case AST_BIND: {
             walk(ns, sc, st->def.value, st);
-            int prev = scope_find(sc, st->def.name);
-            if (prev >= 0 && sc->defs[prev].param) {
+            const Binding *prev = scope_find(sc, st->def.name);
+            if (prev && prev->kind == AST_PARAM_STMT) {
                 sema_error(s, st->def.name_span, "'%s' is a parameter and cannot be rebound", st->def.name);
-                diag_note(s->diag, sc->defs[prev].at, "'%s' is declared here", st->def.name);
+                diag_note(s->diag, prev->at, "'%s' is declared here", st->def.name);
                 break;
             }
-            scope_define(s, sc, st->def.name, st->def.name_span);
+            scope_define(s, sc, st->def.name, st->def.name_span, AST_BIND);
             break;
         }
         case AST_PARAM_STMT: {
@@ -364,18 +396,17 @@ static void names_body(NamesState *ns, NameScope *sc)
                     walk(ns, sc, a->arg.value, st);
             else
                 walk(ns, sc, st->pdecl.init, st);
-            int prev = scope_find(sc, st->pdecl.name);
-            if (prev >= 0) {
-                if (sc->defs[prev].param)
+            const Binding *prev = scope_find(sc, st->pdecl.name);
+            if (prev) {
+                if (prev->kind == AST_PARAM_STMT)
                     sema_error(s, st->pdecl.name_span, "parameter '%s' is declared twice", st->pdecl.name);
                 else
                     sema_error(s, st->pdecl.name_span, "'%s' is already defined; a parameter needs a name of its own",
                                st->pdecl.name);
-                diag_note(s->diag, sc->defs[prev].at, "'%s' is first defined here", st->pdecl.name);
+                diag_note(s->diag, prev->at, "'%s' is first defined here", st->pdecl.name);
                 break;
             }
-            scope_define(s, sc, st->pdecl.name, st->pdecl.name_span);
-            sc->defs[sc->n - 1].param = true;
+            scope_define(s, sc, st->pdecl.name, st->pdecl.name_span, AST_PARAM_STMT);
             break;
         }
         case AST_RETURN:
@@ -401,14 +432,15 @@ static void names_layer(NamesState *ns, int index)
     const AstNode *l = s->layers[index];
     NameScope sc = {.body = l->layer.body, .layer = index};
     NameScope defaults = {.layer = index};
-    for (const AstNode *p = l->layer.params; p; p = p->next) {
+    int nparams = 0;
+    for (const AstNode *p = l->layer.params; p; p = p->next, nparams++) {
         if (strcmp(p->def.name, "name") == 0)
             sema_error(s, p->def.name_span, "'name' is how a call names its parameters (name: \"...\"); "
                        "choose another name for this layer parameter");
-        int prev = scope_find(&sc, p->def.name);
-        if (prev >= 0) {
+        const Binding *prev = scope_find(&sc, p->def.name);
+        if (prev) {
             sema_error(s, p->def.name_span, "parameter '%s' appears twice", p->def.name);
-            diag_note(s->diag, sc.defs[prev].at, "first here");
+            diag_note(s->diag, prev->at, "first here");
         }
         if (p->def.value)   /* defaults see only constants */
             walk(ns, &defaults, p->def.value, NULL);
@@ -419,14 +451,14 @@ static void names_layer(NamesState *ns, int index)
                                p->def.name);
                     break;
                 }
-        scope_define(s, &sc, p->def.name, p->def.name_span);
+        scope_define(s, &sc, p->def.name, p->def.name_span, AST_PARAM);
     }
     if (!l->layer.params)
         sema_error(s, l->layer.name_span, "layer '%s' takes no input; a layer needs at least one parameter",
                    l->layer.name);
-    if (sc.n > LAYER_MAX_PARAMS) {
+    if (nparams > LAYER_MAX_PARAMS) {
         sema_error(s, l->layer.name_span, "layer '%s' has %d parameters; at most %d are supported", l->layer.name,
-                   sc.n, LAYER_MAX_PARAMS);
+                   nparams, LAYER_MAX_PARAMS);
         s->poisoned[index] = true;
     }
     names_body(ns, &sc);

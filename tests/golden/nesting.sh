@@ -1,7 +1,7 @@
 #!/bin/sh
 # nesting.sh NNC — expressions at the nesting limit (AST_MAX_DEPTH, 1000
 # levels) and one past it, each kind of level: a chain of binary operators,
-# calls, unary minus, subscripts, and levels added up through a layer's
+# calls, unary minus, subscripts, lists (one past it only), and levels added up through a layer's
 # body.  At the limit every stage runs (--predict gives the numbers written
 # below, --dump-ir=ast and =plan exit 0; under the sanitizers this is the
 # check that the recursive walks fit an 8 MB stack with their larger
@@ -32,7 +32,7 @@ past_limit() {  # NAME EXPECTED-FIRST-LINE
     [ "$(grep -c 'error:' "$tmp/err")" = 1 ] || { cat "$tmp/err"; fail "$1: more than one error"; }
     echo "$1 refused"
 }
-levels="more than 1000 levels of operators, calls and subscripts"
+levels="more than 1000 levels of operators, calls, unary minus, subscripts, ranges and lists"
 
 model add1000 "x$(rep ' + x' 1000)"
 at_limit add1000 "1001 2002 3003 -4004"
@@ -53,6 +53,10 @@ model sub1000 "x$(rep '[:]' 1000)"
 at_limit sub1000 "1 2 3 -4"
 model sub1001 "x$(rep '[:]' 1001)"
 past_limit sub1001 "sub1001.nn:1:3037: error: expression nested too deeply: $levels"
+
+# lists count too (past the limit only: a literal of 1000 axes is refused for its rank)
+model list1001 "$(rep '[' 1001)1$(rep ']' 1001)"
+past_limit list1001 "list1001.nn:1:34: error: expression nested too deeply: $levels"
 
 # f(x) is one level, its body the rest: 1 + 999 at the limit, 1 + 1000 past it
 model layer1000 "f(x)" "$(rep 'relu(' 999)x$(rep ')' 999)"

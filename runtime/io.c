@@ -124,6 +124,23 @@ int rt_replace_begin(RtReplace *r, const char *path)
     return 0;
 }
 
+int rt_write_all(int fd, const void *p, size_t n)
+{
+    for (const char *s = p; n > 0;) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int rt_replace_end(RtReplace *r, int ok)
 {
     int saved = ok ? 0 : errno;

@@ -68,21 +68,6 @@ static int put_string(Buf *b, const char *s)
     return rc || put(b, "\"", 1);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
 {
@@ -127,9 +112,9 @@ int rt_safetensors_write_meta(const char *path, const RtTensor *t, int n, const 
         unsigned char len[8];
         for (int i = 0; i < 8; i++)
             len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-        int ok = !write_all(r.fd, len, 8) && !write_all(r.fd, h.p, h.n);
+        int ok = !rt_write_all(r.fd, len, 8) && !rt_write_all(r.fd, h.p, h.n);
         for (int i = 0; i < n && ok; i++)
-            ok = !write_all(r.fd, t[i].data, t[i].bytes);
+            ok = !rt_write_all(r.fd, t[i].data, t[i].bytes);
         bad = rt_replace_end(&r, ok) != 0;
     }
     if (bad)   /* the user's name, not the temporary's */

@@ -219,7 +219,7 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *shape)
 
 /* The largest step a checkpoint may hold: 2^24, where an F32 step counter
  * still counts by one. */
-#define STEP_MAX 16777216.0
+#define STEP_MAX ((double)RT_MAX_STEPS)
 
 int rt_state_load(const RtModel *m, uint8_t *const slab[5], const char *path, int *resumed, char *err, size_t errlen)
 {

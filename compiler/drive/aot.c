@@ -140,13 +140,7 @@ static int copy_into(const char *from, int fd)
             rc = n < 0 ? -1 : 0;
             break;
         }
-        for (ssize_t done = 0; done < n && rc == 0;) {
-            ssize_t w = write(fd, buf + done, (size_t)(n - done));
-            if (w > 0)
-                done += w;
-            else if (w < 0 && errno != EINTR)
-                rc = -1;
-        }
+        rc = rt_write_all(fd, buf, (size_t)n);
     }
     int saved = errno;
     close(in);
@@ -155,19 +149,18 @@ static int copy_into(const char *from, int fd)
 }
 
 /* Moves the finished file from the temporary directory over dest, as the
- * runtime replaces a checkpoint (rt_replace_begin): through a temporary of
- * its own name made O_EXCL in dest's folder, so that two nnc runs, or a
- * link planted at a name known in advance, cannot meet there; a link at
- * dest stays a link and its target is replaced.  The file gets into the
- * temporary by rename on the same file system, else by a copy. */
+ * runtime replaces a checkpoint (rt_replace_begin): copied into a temporary
+ * of its own name made O_EXCL in dest's folder, so that two nnc runs, or a
+ * link planted at a name known in advance, cannot meet there, and flushed
+ * to disk before the rename over dest (a rename of the finished file onto
+ * the temporary would leave rt_replace_end flushing the empty file it
+ * replaced); a link at dest stays a link and its target is replaced. */
 static int install_file(const char *from, const char *dest, FILE *log)
 {
     RtReplace r;
     int ok = rt_replace_begin(&r, dest) == 0;
-    if (ok) {
-        ok = rename(from, r.tmp) == 0 || (errno == EXDEV && copy_into(from, r.fd) == 0);
-        ok = rt_replace_end(&r, ok) == 0;
-    }
+    if (ok)
+        ok = rt_replace_end(&r, copy_into(from, r.fd) == 0) == 0;
     if (!ok)
         fprintf(log, "nnc: error: cannot write '%s': %s\n", dest, strerror(errno));
     return ok ? 0 : 1;

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "../../runtime/include/nnc_runtime.h"   /* RT_MAX_*: the command line's limits are the same */
+#include "nnc_runtime.h"   /* RT_MAX_*: the command line's limits are the same */
 
 static const char *const settings[] = {"data", "optimizer", "schedule", "batch", "epochs",
                                        "steps", "seed", "eval_every"};

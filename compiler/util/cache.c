@@ -8,6 +8,7 @@
  * writes need no fsync.
  */
 #include "cache.h"
+#include "nnc_runtime.h"  /* rt_write_all */
 
 #include <dirent.h>
 #include <errno.h>
@@ -351,19 +352,6 @@ static void evict(NncCache *c, const char *keep)
     free(e);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    for (const char *s = p; n > 0;) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 void cache_put(NncCache *c, const char *key, const void *data, size_t len)
 {
@@ -387,7 +375,7 @@ void cache_put(NncCache *c, const char *key, const void *data, size_t len)
         c->readonly = true;
         return;
     }
-    int bad = write_all(fd, h, sizeof h) || write_all(fd, data, len);
+    int bad = rt_write_all(fd, h, sizeof h) || rt_write_all(fd, data, len);
     int err = errno;
     if (close(fd) != 0 && !bad) {
         bad = 1;

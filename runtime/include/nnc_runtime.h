@@ -623,6 +623,9 @@ typedef struct RtReplace {
 } RtReplace;
 int rt_replace_begin(RtReplace *r, const char *path);
 int rt_replace_end(RtReplace *r, int ok);
+/* All n bytes of p to fd, again after a short write or EINTR: 0, or -1
+ * with errno set (a write that wrote nothing is ENOSPC's, EIO's...). */
+int rt_write_all(int fd, const void *p, size_t n);
 
 /* Would --load take the checkpoint at path into m?  Its header alone (no
  * tensor is read): every parameter there with m's shape and a float dtype,

@@ -15,7 +15,8 @@ Cases:
   mlp     examples/mnist_mlp.nn trained 100 steps (--save), exported with --load;
           16 MNIST test images; the initializers equal the checkpoint's tensors
   cnn     examples/mnist_cnn.nn from its seed; 8 MNIST test images
-  gpt     examples/shakespeare.nn from its seed; 4 windows of tinyshakespeare
+  gpt     examples/shakespeare.nn from its seed; 4 windows of tinyshakespeare; an id of
+          -1 or 65 refused by onnxruntime
   primer  examples/primer.nn: typed-in weights, x = (1.5, -0.7) gives 1.066
   zoo     the other layers and primitives (tests/golden/ok, tests/grad models)
           on random inputs
@@ -231,6 +232,20 @@ def case_gpt():
           and m.graph.input[0].doc_string == "token ids in [0, 65)", "text: int32 token ids in [0, 65)")
     check("blocks.3.attn.query.weight" in params and len(params) == 70, f"{len(params)} parameter initializers")
     compare("examples/shakespeare.nn", m, {"text": windows}, "gpt")
+    # ids outside [0, 65): onnxruntime refuses them as nnc --predict does, -1 too (ONNX's
+    # Gather alone counts it from the end and reads row 64 silently); the export makes a
+    # negative id 65 first
+    for bad in (-1, 65):
+        w = windows.copy()
+        w[1, 7] = bad
+        path = os.path.join(tmp, f"gpt.bad{bad}.npy")
+        np.save(path, w)
+        rc, _, err = run(["node", os.path.join(root, "tests", "onnx", "ort_run.js"), ort_dir,
+                          os.path.join(tmp, "gpt.onnx"), os.path.join(tmp, "gpt.bad.npy"), f"text={path}"])
+        said = err.strip().splitlines()[-1] if err.strip() else ""
+        check(rc == 1 and said.endswith("Status Message: indices element out of data bounds, idx=65 must be "
+                                        "within the inclusive range [-65,64]"),
+              f"id {bad}: onnxruntime refuses it (exit {rc}): {said}")
 
 
 def case_primer():

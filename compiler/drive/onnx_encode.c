@@ -695,6 +695,36 @@ const char *onnx_op_name(int ir_op)
 
 /* ---- the model -------------------------------------------------------------------------- */
 
+/* The nodes the file holds: what the output needs (operands come before
+ * their users), and every input of the model, used or not (as the
+ * library's forward takes them all). */
+static bool *needed(const IrGraph *g, int output, Arena *a)
+{
+    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
+    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
+    need[output] = true;
+    for (int v = g->n - 1; v >= 0; v--)
+        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
+            need[g->nodes[v].in[k]] = true;
+    for (int v = 0; v < g->n; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT)
+            need[v] = true;
+    return need;
+}
+
+int64_t onnx_param_bytes(const IrGraph *g, int output, Arena *a, int *count)
+{
+    const bool *need = needed(g, output, a);
+    int64_t bytes = 0;
+    *count = 0;
+    for (int v = 0; v < g->n; v++)
+        if (need[v] && g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_PARAM) {
+            bytes += 4 * ir_elems(&g->nodes[v].shape, 1);  /* f32 initializers, never batched */
+            ++*count;
+        }
+    return bytes;
+}
+
 int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
 {
     const IrGraph *g = src->g;
@@ -704,22 +734,11 @@ int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
     x.name = ARENA_ARRAY(a, const char *, g->n + 1);
     x.param = src->param;
     memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));
-    /* what the output needs: operands come before their users */
-    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
-    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
-    need[src->output] = true;
-    for (int v = g->n - 1; v >= 0; v--)
-        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
-            need[g->nodes[v].in[k]] = true;
-    /* every input of the model is one of the graph's, used or not (as the
-     * library's forward takes them all); the first batched one gives the
-     * batch size where a node needs it */
-    for (int v = 0; v < g->n; v++)
-        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT) {
-            need[v] = true;
-            if (!x.feed && ir_is_batched(&g->nodes[v].shape))
-                x.feed = g->nodes[v].a.name;
-        }
+    const bool *need = needed(g, src->output, a);
+    /* the first batched input gives the batch size where a node needs it */
+    for (int v = 0; v < g->n && !x.feed; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && ir_is_batched(&g->nodes[v].shape))
+            x.feed = g->nodes[v].a.name;
     int rc = 0;
     for (int v = 0; v < g->n && rc == 0; v++) {
         if (!need[v])

@@ -35,13 +35,16 @@ From the shell:
   nnc_torch.py from-torch model.pt ck.safetensors [--rename A=B]... [--optimizer opt.pt]
   nnc_torch.py show ck.safetensors
 
-Exit status: 0 done, 1 a file that cannot be read or converted (said on
-stderr), 2 bad command line.
+Exit status: 0 done, 1 a file that cannot be read, converted or written
+(said on stderr, before anything is written where the output paths are the
+trouble), 2 bad command line.  Output cut short by a closed pipe (show | head)
+ends the program quietly, as SIGPIPE ends cat.
 """
 import argparse
 import json
 import os
 import re
+import signal
 import struct
 import sys
 
@@ -63,9 +66,10 @@ class NncTorchError(Exception):
 
 # ---- safetensors ------------------------------------------------------------------------
 
-def read_safetensors(path):
+def read_safetensors(path, dtypes=None):
     """({name: numpy array}, {__metadata__}) of a safetensors file.  BF16
-    tensors come as float32 (exactly: a bfloat16 is the top half of one)."""
+    tensors come as float32 (exactly: a bfloat16 is the top half of one);
+    a dict dtypes, if given, gets each tensor's dtype in the file ("BF16")."""
     with open(path, "rb") as f:
         raw = f.read()
     if len(raw) < 8:
@@ -87,6 +91,8 @@ def read_safetensors(path):
         a = np.frombuffer(data[lo:hi], dtype=np.dtype(DTYPES[t["dtype"]]).newbyteorder("<")).reshape(t["shape"])
         if t["dtype"] == "BF16":
             a = (a.astype(np.uint32) << 16).view(np.float32)
+        if dtypes is not None:
+            dtypes[name] = t["dtype"]
         tensors[name] = a.astype(a.dtype.newbyteorder("="))
     return tensors, meta
 
@@ -114,13 +120,18 @@ def write_safetensors(path, tensors, meta=None, bf16=()):
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            f.write(b)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h)
+            for b in blobs:
+                f.write(b)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:   # said of path: the temporary is ours, not the caller's
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise NncTorchError(f"cannot write '{path}': {e.strerror}")
 
 
 # ---- names ------------------------------------------------------------------------------
@@ -144,10 +155,24 @@ def _rename(name, rules, reverse=False):
     return name
 
 
-def _attention_prefixes(names):
-    """Prefixes P with P.query.weight, P.key.weight, P.value.weight, P.out.weight."""
-    return [n[:-len(".query.weight")] for n in names if n.endswith(".query.weight")
-            and all(f"{n[:-len('.query.weight')]}.{p}.weight" in names for p in ("key", "value", "out"))]
+def _is_attention(params, p):
+    """Whether P.query, P.key, P.value and P.out are an attention's projections,
+    as nnc's attention makes them and nn.MultiheadAttention packs them: four
+    [D, D] weights, and [D] biases where there are biases.  A user's layers
+    that are merely so named (dense(x, 4, name: "query"), a value of 5) are not."""
+    w = [params.get(f"{p}.{q}.weight") for q in PROJECTIONS + ("out",)]
+    if any(x is None or x.ndim != 2 for x in w):
+        return False
+    d = w[0].shape[0]
+    biases = [params.get(f"{p}.{q}.bias") for q in PROJECTIONS + ("out",)]
+    return (all(x.shape == (d, d) for x in w)
+            and all(b is None or b.shape == (d,) for b in biases))
+
+
+def _attention_prefixes(params):
+    """Prefixes P whose P.query, P.key, P.value and P.out are an attention's."""
+    return [n[:-len(".query.weight")] for n in params if n.endswith(".query.weight")
+            and _is_attention(params, n[:-len(".query.weight")])]
 
 
 def nnc_to_torch(params, rename=(), pack=True):
@@ -313,13 +338,51 @@ def save_checkpoint(path, model, optimizer=None, rename=(), step=None, meta=None
 
 # ---- command line -----------------------------------------------------------------------
 
+OPTIMIZER_FILE = "{'step': N, 'state': {name: {'exp_avg': ..., ...}}}, as to-torch --optimizer writes it"
+
+
+def _check_output(path):
+    """Raises NncTorchError unless a file can be written at path (its folder
+    exists and takes files, and path is not a folder), in nnc's words: before
+    any work, so that nothing is half written."""
+    if os.path.isdir(path):
+        raise NncTorchError(f"cannot write '{path}': it is a directory")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise NncTorchError(f"cannot write '{path}': No such file or directory")
+    if not os.access(folder, os.W_OK):
+        raise NncTorchError(f"cannot write '{path}': Permission denied")
+
+
+def _torch_save(obj, path):
+    try:
+        _torch().save(obj, path)
+    except (OSError, RuntimeError) as e:   # torch says "Parent directory ... does not exist" as a RuntimeError
+        raise NncTorchError(f"cannot write '{path}': {e}")
+
+
+def _optimizer_state(path, opt):
+    """{torch name: {kind: tensor}} of an optimizer file, or why it is not one."""
+    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict):
+        has = (f"its keys: {', '.join(repr(k) for k in list(opt)[:3])}{', ...' if len(opt) > 3 else ''}"
+               if isinstance(opt, dict) else f"a {type(opt).__name__}")
+        raise NncTorchError(f"{path}: not optimizer state: no 'state' ({has}); give {OPTIMIZER_FILE}")
+    for name, kinds in opt["state"].items():
+        if not isinstance(name, str) or not isinstance(kinds, dict):
+            raise NncTorchError(f"{path}: its state is keyed by {name!r}, not by parameter name (a torch "
+                                f"optimizer's own state_dict() numbers parameters); give {OPTIMIZER_FILE}")
+    return opt["state"]
+
+
 def _cmd_to_torch(a):
+    for path in (a.output, a.optimizer):
+        if path:
+            _check_output(path)
     torch = _torch()
-    rename = parse_rename(a.rename)
     tensors, meta = read_safetensors(a.input)
     params, state = split_checkpoint(tensors)
-    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in nnc_to_torch(params, rename, not a.no_pack).items()}
-    torch.save(sd, a.output)
+    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in nnc_to_torch(params, a.rename, not a.no_pack).items()}
+    _torch_save(sd, a.output)
     print(f"{a.output}: {len(sd)} tensors (from {len(params)} of {a.input})")
     if a.optimizer:
         step = checkpoint_step(tensors, meta)
@@ -327,52 +390,68 @@ def _cmd_to_torch(a):
         for kind in STATE_SUFFIXES:
             have = {p: s[kind] for p, s in state.items() if kind in s}
             if have:
-                packed = nnc_to_torch({p: have.get(p, np.zeros_like(v)) for p, v in params.items()}, rename, not a.no_pack)
+                packed = nnc_to_torch({p: have.get(p, np.zeros_like(v)) for p, v in params.items()}, a.rename,
+                                      not a.no_pack)
                 kinds[kind] = packed
         by_param = {}
         for kind, arrays in kinds.items():
             for name, v in arrays.items():
                 by_param.setdefault(name, {})[kind] = torch.from_numpy(np.ascontiguousarray(v))
-        torch.save({"step": step, "state": by_param}, a.optimizer)
+        _torch_save({"step": step, "state": by_param}, a.optimizer)
         print(f"{a.optimizer}: the state of {len(by_param)} parameters, step {step}")
 
 
+def _add_converted(out, bf16, tname, arr, is_bf16, rename, prefix="", suffix=""):
+    """Puts torch tensor tname's nnc tensors (one, or a packed projection's
+    three), PREFIX + name + SUFFIX, in out; a bfloat16 one stays BF16 in bf16
+    (nnc loads BF16 as it loads F16)."""
+    for name, part in torch_to_nnc({tname: arr}, rename).items():
+        out[prefix + name + suffix] = part
+        if is_bf16:
+            bf16.add(prefix + name + suffix)
+
+
 def _cmd_from_torch(a):
-    rename = parse_rename(a.rename)
+    _check_output(a.output)
+    out, bf16, step = {}, set(), None
     if a.input.endswith(".safetensors"):
-        src, meta = read_safetensors(a.input)
+        dtypes = {}
+        src, meta = read_safetensors(a.input, dtypes)
+        for tname, v in src.items():
+            _add_converted(out, bf16, tname, v, dtypes[tname] == "BF16", a.rename)
     else:
         torch = _torch()
         sd = torch.load(a.input, map_location="cpu")
         if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
             sd = sd["state_dict"]
-        src, meta = {k: _to_numpy(v) for k, v in sd.items() if hasattr(v, "detach")}, {}
-    out = torch_to_nnc(src, rename)
-    step = None
+        src = {k: v for k, v in sd.items() if hasattr(v, "detach")}
+        for tname, v in src.items():
+            _add_converted(out, bf16, tname, _to_numpy(v), v.dtype == torch.bfloat16, a.rename)
     if a.optimizer:
         torch = _torch()
         opt = torch.load(a.optimizer, map_location="cpu")
-        step = opt.get("step")
-        for tname, kinds in opt["state"].items():
+        for tname, kinds in _optimizer_state(a.optimizer, opt).items():
             for kind, v in kinds.items():
-                for name, arr in torch_to_nnc({tname: _to_numpy(v)}, rename).items():
-                    out[f"{OPTIMIZER}{name}.{kind}"] = arr
+                _add_converted(out, bf16, tname, _to_numpy(v), v.dtype == torch.bfloat16, a.rename, OPTIMIZER,
+                               f".{kind}")
+        step = opt.get("step")
     m = {"format": "pt"}
     if step is not None:
         m[STEP_KEY] = str(int(step))
-    write_safetensors(a.output, out, m)
+    write_safetensors(a.output, out, m, bf16=bf16)
     print(f"{a.output}: {len(out)} tensors (from {len(src)} of {a.input})")
 
 
 def _cmd_show(a):
-    tensors, meta = read_safetensors(a.input)
+    dtypes = {}
+    tensors, meta = read_safetensors(a.input, dtypes)
     params, state = split_checkpoint(tensors)
     step = checkpoint_step(tensors, meta)
     print(f"{a.input}: {len(params)} parameters, optimizer state for {len(state)}, step {step}")
     for k, v in meta.items():
         print(f"  __metadata__ {k}: {v if len(v) <= 60 else v[:57] + '...'}")
     for name, v in tensors.items():
-        print(f"  {name} {v.dtype} {list(v.shape)}")
+        print(f"  {name} {dtypes[name]} {list(v.shape)}")   # the file's dtype: BF16 is read as float32
 
 
 def main(argv=None):
@@ -398,6 +477,11 @@ def main(argv=None):
     s = sub.add_parser("show", help="list a checkpoint's tensors, metadata and step")
     s.add_argument("input")
     a = ap.parse_args(argv)
+    if a.command != "show":
+        try:
+            a.rename = parse_rename(a.rename)
+        except NncTorchError as e:   # a bad command line: argparse's usage and exit status 2
+            (t if a.command == "to-torch" else f).error(str(e))
     try:
         {"to-torch": _cmd_to_torch, "from-torch": _cmd_from_torch, "show": _cmd_show}[a.command](a)
     except (NncTorchError, OSError, KeyError) as e:
@@ -407,4 +491,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # show | head: end quietly, as cat does
     sys.exit(main())

@@ -94,11 +94,37 @@ static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
     if (fp && fclose(fp) != 0)
         ok = false;
     if (!ok || rename(tmp, path) != 0) {
-        fprintf(log, "nnc: error: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(log, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
         unlink(tmp);
         return 1;
     }
     return 0;
+}
+
+/* -o FILE, checked before any work in the words of every --emit ("cannot
+ * write 'nodir/x.onnx': No such file or directory"): a folder that exists
+ * and takes files, and a path a file may replace (not a directory). */
+static int output_writable(const char *path, FILE *log)
+{
+    char why[512];
+    if (rt_replaceable("cannot write", path, why, sizeof why) != 0
+        || rt_writable_folder("cannot write", path, path, why, sizeof why) != 0) {
+        fprintf(log, "nnc: error: %s\n", why);
+        return 1;
+    }
+    return 0;
+}
+
+/* protobuf's limit for one message, which an ONNX file is: 0 if bytes fit,
+ * else 1.  least: bytes is the parameters' alone, before the file is built
+ * (a 2 GiB file is a few GiB of memory and a minute to build). */
+static int too_big(const char *path, int64_t bytes, bool least, FILE *log)
+{
+    if (bytes <= INT32_MAX)
+        return 0;
+    fprintf(log, "nnc: error: '%s' would be %s%lld bytes; an ONNX file holds at most 2 GiB (protobuf's limit), and "
+            "nnc does not write external data\n", path, least ? "more than its parameters' " : "", (long long)bytes);
+    return 1;
 }
 
 int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
@@ -110,6 +136,8 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: error: -o %s would overwrite the model file\n", path);
         return 1;
     }
+    if (strcmp(path, "-") != 0 && output_writable(path, o->log) != 0)
+        return 1;
     Lowered L;
     const char *err = NULL;
     LowerOptions lo = {.ftype = IR_F32, .training = false, .seed = m->train.seed};
@@ -117,6 +145,9 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;
     }
+    int written;  /* the parameter tensors in the file: an unused one is left out */
+    if (too_big(path, onnx_param_bytes(&L.g, L.output, a, &written), true, o->log))
+        return 1;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
     float **vals = ARENA_ARRAY(a, float *, m->nparams + 1);
     if (param_values(m, o, seed, a, vals) != 0)
@@ -137,20 +168,17 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
     PbBuf model = {0};
     int rc = onnx_encode(&src, a, &f->diag, &model);
     if (rc == 0 && pb_failed(&model)) {
-        fprintf(o->log, "nnc: error: out of memory writing %s\n", path);
+        fprintf(o->log, "nnc: error: out of memory writing '%s'\n", path);
         rc = 1;
     }
-    if (rc == 0 && model.len > (size_t)INT32_MAX) {  /* protobuf's limit for one message */
-        fprintf(o->log, "nnc: error: %s would be %zu bytes; an ONNX file holds at most 2 GiB (protobuf's limit), and "
-                "nnc does not write external data\n", path, model.len);
+    if (rc == 0 && too_big(path, (int64_t)model.len, false, o->log))
         rc = 1;
-    }
     if (rc == 0)
         rc = write_file(path, &model, o->log, a);
     if (rc == 0 && o->verbose)
         fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n",
                 strcmp(path, "-") == 0 ? "standard output" : path, model.len,
-                NNC_ONNX_OPSET, m->nparams);
+                NNC_ONNX_OPSET, written);
     pb_free(&model);
     return rc;
 }

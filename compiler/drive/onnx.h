@@ -48,6 +48,11 @@ typedef struct OnnxSource {
  * written.  model->oom tells whether memory ran out. */
 int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model);
 
+/* The parameters the file of (g, output) holds, those the output needs:
+ * their number in *count and their values' bytes, the least the file can
+ * be; known before any value is computed or any byte encoded. */
+int64_t onnx_param_bytes(const IrGraph *g, int output, Arena *a, int *count);
+
 /* The ONNX operator an IR op becomes ("Add"), or NULL when it has no ONNX
  * form (tests and docs compare this with docs/onnx.md's table). */
 const char *onnx_op_name(int ir_op);

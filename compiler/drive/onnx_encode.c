@@ -190,6 +190,17 @@ static void const_f32(Ox *x, const char *name, const IrShape *s, const float *v)
     initializer(x, name, DT_FLOAT, s->dim, s->rank, le_bytes(x->a, count, 4, get_f32, v), (size_t)count * 4);
 }
 
+/* An int32 scalar constant (for i32 values such as token ids). */
+static const char *const_i32(Ox *x, int32_t v)
+{
+    const char *name = arena_printf(x->a, "%%c%d", ++x->consts);
+    uint8_t b[4];
+    for (int k = 0; k < 4; k++)
+        b[k] = (uint8_t)((uint32_t)v >> (8 * k));
+    initializer(x, name, DT_INT32, NULL, 0, b, sizeof b);
+    return name;
+}
+
 static const char *const_scalar(Ox *x, float v)
 {
     const char *name = arena_printf(x->a, "%%c%d", ++x->consts);
@@ -495,11 +506,20 @@ static const char *ox_matmul(Ox *x, int v, const OxRule *r)
     return node(x, r->op, self(x, v), NULL, 2, a, b);
 }
 
+/* gather(table [V, D], ids): Gather on axis 0.  ONNX's Gather counts a
+ * negative id from the end (-1 reads row V-1) where nnc refuses it, so a
+ * negative id is first made V, which is out of range like any id >= V and
+ * which onnxruntime refuses: Where(Less(ids, 0), V, ids).  Legal ids pass
+ * unchanged, so the rows read are the same. */
 static const char *ox_gather(Ox *x, int v, const OxRule *r)
 {
+    const char *ids = in(x, v, 1);
+    int32_t rows = (int32_t)nd(x, nd(x, v)->in[0])->shape.dim[0];
+    const char *neg = node(x, "Less", NULL, NULL, 2, ids, const_i32(x, 0));
+    const char *legal = node(x, "Where", NULL, NULL, 3, neg, const_i32(x, rows), ids);
     PbBuf at = {0};
     attr_int(&at, "axis", 0);
-    return node(x, r->op, self(x, v), &at, 2, in(x, v, 0), in(x, v, 1));
+    return node(x, r->op, self(x, v), &at, 2, in(x, v, 0), legal);
 }
 
 static const char *ox_one_hot(Ox *x, int v, const OxRule *r)
@@ -658,7 +678,7 @@ static const OxRule rules[IR_OP_COUNT] = {
     [IR_CONCAT] = {"Concat", ox_concat, NULL},
     [IR_CAST] = {"Cast", ox_cast, NULL},
     [IR_MATMUL] = {"MatMul", ox_matmul, "MatMul (Transpose for transposed operands; Reshape, Gemm for lead)"},
-    [IR_GATHER] = {"Gather", ox_gather, NULL},
+    [IR_GATHER] = {"Gather", ox_gather, "Less, Where (a negative id made V, out of range), Gather"},
     [IR_ONE_HOT] = {"OneHot", ox_one_hot, NULL},
     [IR_WINDOWS] = {"Concat", ox_windows, "Pad, Slice (strided) per window element, Unsqueeze, Concat"},
     [IR_PATCHES] = {"Concat", ox_patches, "Pad, Slice (strided) per window element, Concat (channels last)"},
@@ -678,6 +698,36 @@ const char *onnx_op_name(int ir_op)
 
 /* ---- the model -------------------------------------------------------------------------- */
 
+/* The nodes the file holds: what the output needs (operands come before
+ * their users), and every input of the model, used or not (as the
+ * library's forward takes them all). */
+static bool *needed(const IrGraph *g, int output, Arena *a)
+{
+    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
+    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
+    need[output] = true;
+    for (int v = g->n - 1; v >= 0; v--)
+        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
+            need[g->nodes[v].in[k]] = true;
+    for (int v = 0; v < g->n; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT)
+            need[v] = true;
+    return need;
+}
+
+int64_t onnx_param_bytes(const IrGraph *g, int output, Arena *a, int *count)
+{
+    const bool *need = needed(g, output, a);
+    int64_t bytes = 0;
+    *count = 0;
+    for (int v = 0; v < g->n; v++)
+        if (need[v] && g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_PARAM) {
+            bytes += 4 * ir_elems(&g->nodes[v].shape, 1);  /* f32 initializers, never batched */
+            ++*count;
+        }
+    return bytes;
+}
+
 int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
 {
     const IrGraph *g = src->g;
@@ -687,22 +737,11 @@ int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
     x.name = ARENA_ARRAY(a, const char *, g->n + 1);
     x.param = src->param;
     memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));
-    /* what the output needs: operands come before their users */
-    bool *need = ARENA_ARRAY(a, bool, g->n + 1);
-    memset(need, 0, sizeof *need * (size_t)(g->n + 1));
-    need[src->output] = true;
-    for (int v = g->n - 1; v >= 0; v--)
-        for (int k = 0; need[v] && k < g->nodes[v].nin; k++)
-            need[g->nodes[v].in[k]] = true;
-    /* every input of the model is one of the graph's, used or not (as the
-     * library's forward takes them all); the first batched one gives the
-     * batch size where a node needs it */
-    for (int v = 0; v < g->n; v++)
-        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT) {
-            need[v] = true;
-            if (!x.feed && ir_is_batched(&g->nodes[v].shape))
-                x.feed = g->nodes[v].a.name;
-        }
+    const bool *need = needed(g, src->output, a);
+    /* the first batched input gives the batch size where a node needs it */
+    for (int v = 0; v < g->n && !x.feed; v++)
+        if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && ir_is_batched(&g->nodes[v].shape))
+            x.feed = g->nodes[v].a.name;
     int rc = 0;
     for (int v = 0; v < g->n && rc == 0; v++) {
         if (!need[v])

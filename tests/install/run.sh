@@ -26,13 +26,21 @@ cmake --build "$t/app" >"$t/log" 2>&1 || { cat "$t/log"; fail "cmake build"; }
 "$t/app/app" > "$t/cmake_out"
 cmp -s "$t/want" "$t/cmake_out" || { diff "$t/want" "$t/cmake_out"; fail "the CMake app's outputs differ from nnc --predict"; }
 
-# 2. pkg-config: the runtime is static, so its dependencies come with --static
+# 2. pkg-config: the link line the object's header prints, run as it stands
+#    (in the object's folder, app.c beside it), then the same with --static
 mkdir "$t/obj" "$t/so"
 "$p/bin/nnc" --emit=obj -o "$t/obj/xor.o" "$src/examples/xor.nn"
-cc "$src/tests/install/app/app.c" -I "$t/obj" "$t/obj/xor.o" \
-   $(PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --cflags --static --libs nnc-runtime) -o "$t/pc_app"
-"$t/pc_app" > "$t/pc_out"
+cp "$src/tests/install/app/app.c" "$t/obj/app.c"
+line=$(sed -n '/Link with xor.o/,/))\./p' "$t/obj/xor.h" | sed 's/^ \* //' | tr '\n' ' ' | sed 's/.*(\(cc .*\))\. *$/\1/')
+[ "$line" = 'cc app.c xor.o $(pkg-config --cflags --libs nnc-runtime)' ] || fail "the header's link line is '$line'"
+(cd "$t/obj" && PKG_CONFIG_PATH="$p/lib/pkgconfig" sh -c "$line -o pc_app" >"$t/log" 2>&1) ||
+    { cat "$t/log"; fail "the header's link line does not link"; }
+"$t/obj/pc_app" > "$t/pc_out"
 cmp -s "$t/want" "$t/pc_out" || fail "the pkg-config app's outputs differ from nnc --predict"
+cc "$t/obj/app.c" -I "$t/obj" "$t/obj/xor.o" \
+   $(PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --cflags --static --libs nnc-runtime) -o "$t/pc_static"
+"$t/pc_static" > "$t/pc_out"
+cmp -s "$t/want" "$t/pc_out" || fail "the pkg-config --static app's outputs differ from nnc --predict"
 
 # 3. a shared library names itself (SONAME) and needs nothing beyond libc and libm
 "$p/bin/nnc" --emit=so -o "$t/so/libxor.so" "$src/examples/xor.nn"

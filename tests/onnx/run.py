@@ -15,12 +15,14 @@ Cases:
   mlp     examples/mnist_mlp.nn trained 100 steps (--save), exported with --load;
           16 MNIST test images; the initializers equal the checkpoint's tensors
   cnn     examples/mnist_cnn.nn from its seed; 8 MNIST test images
-  gpt     examples/shakespeare.nn from its seed; 4 windows of tinyshakespeare
+  gpt     examples/shakespeare.nn from its seed; 4 windows of tinyshakespeare; an id of
+          -1 or 65 refused by onnxruntime
   primer  examples/primer.nn: typed-in weights, x = (1.5, -0.7) gives 1.066
   zoo     the other layers and primitives (tests/golden/ok, tests/grad models)
           on random inputs
   checker every example and the zoo exported and checked, not evaluated
-  errors  checkpoints that do not fit: the exact messages (no onnxruntime needed)
+  errors  checkpoints that do not fit, -o that cannot be written, a file over 2 GiB
+          refused before it is built: the exact messages (no onnxruntime needed)
   stdout  -o - writes the model to standard output: piped into python3-onnx's
           checker, and byte for byte the file -o FILE writes (no onnxruntime needed)
 
@@ -32,6 +34,7 @@ import gzip
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -231,6 +234,20 @@ def case_gpt():
           and m.graph.input[0].doc_string == "token ids in [0, 65)", "text: int32 token ids in [0, 65)")
     check("blocks.3.attn.query.weight" in params and len(params) == 70, f"{len(params)} parameter initializers")
     compare("examples/shakespeare.nn", m, {"text": windows}, "gpt")
+    # ids outside [0, 65): onnxruntime refuses them as nnc --predict does, -1 too (ONNX's
+    # Gather alone counts it from the end and reads row 64 silently); the export makes a
+    # negative id 65 first
+    for bad in (-1, 65):
+        w = windows.copy()
+        w[1, 7] = bad
+        path = os.path.join(tmp, f"gpt.bad{bad}.npy")
+        np.save(path, w)
+        rc, _, err = run(["node", os.path.join(root, "tests", "onnx", "ort_run.js"), ort_dir,
+                          os.path.join(tmp, "gpt.onnx"), os.path.join(tmp, "gpt.bad.npy"), f"text={path}"])
+        said = err.strip().splitlines()[-1] if err.strip() else ""
+        check(rc == 1 and said.endswith("Status Message: indices element out of data bounds, idx=65 must be "
+                                        "within the inclusive range [-65,64]"),
+              f"id {bad}: onnxruntime refuses it (exit {rc}): {said}")
 
 
 def case_primer():
@@ -302,10 +319,33 @@ def case_errors():
     rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", "examples/xor.nn"], cwd=root)
     check(rc == 1 and err == "nnc: error: -o examples/xor.nn would overwrite the model file\n",
           f"-o the model file: {err.strip()}")
-    rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", os.path.join(tmp, "no", "such", "x.onnx")],
-                     cwd=root)
-    check(rc == 1 and err.startswith("nnc: error: cannot write ") and "No such file or directory" in err,
+    nowhere = os.path.join(tmp, "no", "such", "x.onnx")
+    rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", nowhere], cwd=root)
+    check(rc == 1 and err == f"nnc: error: cannot write '{nowhere}': No such file or directory\n",
           f"an unwritable path: {err.strip()}")
+    rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", tmp], cwd=root)
+    check(rc == 1 and err == f"nnc: error: cannot write '{tmp}': it is a directory, not a regular file\n",
+          f"-o a directory: {err.strip()}")
+    # over protobuf's 2 GiB: refused from the parameters' size before the file is built (which
+    # took a minute and 6.4 GB), so within 1 GiB of address space; -o is checked first
+    big = os.path.join(tmp, "big.nn")
+    open(big, "w").write("model big {\n    input t: token(540000)[1]\n    e = embedding(t, 1000)\n"
+                         "    output e\n}\n")
+    big_out = os.path.join(tmp, "big.onnx")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    r = subprocess.run([nnc, "--emit=onnx", big, "-o", big_out], capture_output=True, text=True, preexec_fn=limit)
+    check(r.returncode == 1 and r.stderr == f"nnc: error: '{big_out}' would be more than its parameters' 2160000000 "
+          "bytes; an ONNX file holds at most 2 GiB (protobuf's limit), and nnc does not write external data\n"
+          and not os.path.exists(big_out), f"a 2.16 GB export, refused early: {r.stderr.strip()}")
+    r = subprocess.run([nnc, "--emit=onnx", big, "-o", nowhere], capture_output=True, text=True, preexec_fn=limit)
+    check(r.returncode == 1 and r.stderr == f"nnc: error: cannot write '{nowhere}': No such file or directory\n",
+          f"-o checked before the size: {r.stderr.strip()}")
+    # -v counts the parameter tensors written: an unused dense's are left out
+    unused = os.path.join(tmp, "unused.nn")
+    open(unused, "w").write("model unused {\n    input x: f32[5]\n    a = dense(x, 3)\n    b = dense(x, 4)\n"
+                            "    output a\n}\n")
+    rc, _, err = run([nnc, "--emit=onnx", "-v", unused, "-o", out])
+    check(rc == 0 and err.endswith(" bytes, opset 17, 2 parameter tensors\n"), f"-v, b unused: {err.strip()}")
 
 
 def case_stdout():

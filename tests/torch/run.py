@@ -24,6 +24,12 @@ Cases:
           converted to f32 exactly as the helper rounds them, with -v naming the
           tensors; an I8 tensor is refused with the exact message, exit 1
 
+  cli     `nnc_torch.py` itself: layers merely named query/key/value/out are
+          not packed as attention (round trip bit for bit); a bad --rename
+          exits 2; outputs that cannot be written, and an --optimizer file that
+          is no optimizer state, exit 1 with one exact message; bf16 stays BF16
+          and show says so; show | head ends quietly
+
 Exit status: 0 pass, 1 fail, 77 skipped (no torch; no data set for the case).
 """
 import ctypes
@@ -475,7 +481,64 @@ def lib_refuses(path, want):
     check(rc == -1 and err == want, f"library adam_xor_load of I8: {rc}, '{err}'")
 
 
-{"mlp": case_mlp, "gpt": case_gpt, "adam": case_adam, "dtypes": case_dtypes}[case]()
+def case_cli():
+    need_torch()
+    import torch
+    tool = [sys.executable, os.path.join(root, "tools", "nnc_torch.py")]
+    r = np.random.default_rng(5)
+    f32 = lambda *shape: r.standard_normal(shape).astype(np.float32)
+    # a user's layers named query/key/value/out that are no attention, beside an attention
+    ck = os.path.join(tmp, "named.safetensors")
+    named = {"u.query.weight": f32(4, 3), "u.query.bias": f32(4), "u.key.weight": f32(4, 3), "u.key.bias": f32(4),
+             "u.value.weight": f32(5, 3), "u.value.bias": f32(5), "u.out.weight": f32(2, 5), "u.out.bias": f32(2),
+             "a.query.weight": f32(4, 4), "a.query.bias": f32(4), "a.key.weight": f32(4, 4), "a.key.bias": f32(4),
+             "a.value.weight": f32(4, 4), "a.value.bias": f32(4), "a.out.weight": f32(4, 4), "a.out.bias": f32(4)}
+    nnc_torch.write_safetensors(ck, named)
+    pt, back = os.path.join(tmp, "named.pt"), os.path.join(tmp, "named2.safetensors")
+    must(tool + ["to-torch", ck, pt], "to-torch of u.query .. u.out (not an attention's) and attention a")
+    sd = torch.load(pt)
+    got = sorted((k, list(v.shape)) for k, v in sd.items())
+    want = sorted([(k, list(v.shape)) for k, v in named.items() if k.startswith("u.")]
+                  + [("a.in_proj_weight", [12, 4]), ("a.in_proj_bias", [12]), ("a.out_proj.weight", [4, 4]),
+                     ("a.out_proj.bias", [4])])
+    check(got == want, f"to-torch packs a's projections only: {got}")
+    must(tool + ["from-torch", pt, back], "from-torch of it")
+    round_trip, _ = nnc_torch.read_safetensors(back)
+    check(sorted(round_trip) == sorted(named) and all(np.array_equal(round_trip[k], named[k]) for k in named),
+          "back bit for bit, every name as it was")
+    # a bad command line: exit 2, argparse's form
+    rc, _, err = run(tool + ["to-torch", ck, pt, "--rename", "attn"])
+    check(rc == 2 and err.endswith("nnc_torch.py to-torch: error: --rename attn: give NNC=TORCH, dotted name "
+                                   "components such as attn=self_attn\n"), f"--rename attn: exit {rc}, {err.strip()}")
+    # outputs that cannot be written: one message, exit 1, nothing written
+    nowhere = os.path.join(tmp, "no", "x.pt")
+    for args, what in ((["to-torch", ck, nowhere], "to-torch"),
+                       (["to-torch", ck, os.path.join(tmp, "m.pt"), "--optimizer", nowhere], "to-torch --optimizer"),
+                       (["from-torch", pt, nowhere], "from-torch")):
+        rc, out, err = run(tool + args)
+        check(rc == 1 and err == f"nnc_torch.py: error: cannot write '{nowhere}': No such file or directory\n"
+              and not os.path.exists(os.path.join(tmp, "m.pt")), f"{what} into a missing folder: exit {rc}, {err.strip()}")
+    # --optimizer of a file that is no optimizer state (a model's state dict)
+    rc, _, err = run(tool + ["from-torch", pt, back, "--optimizer", pt])
+    check(rc == 1 and err == f"nnc_torch.py: error: {pt}: not optimizer state: no 'state' (its keys: "
+          "'u.query.weight', 'u.query.bias', 'u.key.weight', ...); give {'step': N, 'state': {name: {'exp_avg': "
+          "..., ...}}}, as to-torch --optimizer writes it\n", f"--optimizer MODEL.pt: exit {rc}, {err.strip()}")
+    # bfloat16: listed as BF16, and a bf16 state dict stays BF16 as f16 stays F16
+    half = os.path.join(tmp, "half.pt")
+    torch.save({"w": torch.from_numpy(f32(2, 3)).bfloat16(), "h": torch.from_numpy(f32(3)).half()}, half)
+    hs = os.path.join(tmp, "half.safetensors")
+    must(tool + ["from-torch", half, hs], "from-torch of a bf16 and f16 state dict")
+    out, _ = must(tool + ["show", hs], "show of it")
+    check(out.splitlines()[-2:] == ["  w BF16 [2, 3]", "  h F16 [3]"], f"show: {out.splitlines()[-2:]}")
+    # show | head: the pipe closes early, quietly
+    wide = os.path.join(tmp, "wide.safetensors")
+    nnc_torch.write_safetensors(wide, {f"t{i}": f32(2) for i in range(20000)})
+    p = subprocess.run(f"'{tool[0]}' '{tool[1]}' show '{wide}' | head -n 1", shell=True, capture_output=True, text=True)
+    check(p.stdout == f"{wide}: 20000 parameters, optimizer state for 0, step None\n" and p.stderr == "",
+          f"show | head -n 1: nothing on stderr ({p.stderr.strip()})")
+
+
+{"mlp": case_mlp, "gpt": case_gpt, "adam": case_adam, "dtypes": case_dtypes, "cli": case_cli}[case]()
 shutil.rmtree(tmp)
 if failed:
     print(f"{len(failed)} check(s) failed")

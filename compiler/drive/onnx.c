@@ -77,9 +77,11 @@ static const char *output_name(const NncFront *f)
     return "output";
 }
 
-/* Writes bytes to path through a temporary beside it; "-": to standard
- * output (nnc --emit=onnx -o - | ...). */
-static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
+/* Writes bytes to path as a checkpoint is written (rt_replace_begin: a
+ * temporary of its own name, O_EXCL, flushed, renamed over path; a link
+ * at path stays a link); "-": to standard output (nnc --emit=onnx -o - |
+ * ...). */
+static int write_file(const char *path, const PbBuf *b, FILE *log)
 {
     if (strcmp(path, "-") == 0) {
         if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) != 0) {
@@ -88,14 +90,12 @@ static int write_file(const char *path, const PbBuf *b, FILE *log, Arena *a)
         }
         return 0;
     }
-    const char *tmp = arena_printf(a, "%s.nnc-tmp", path);
-    FILE *fp = fopen(tmp, "wb");
-    bool ok = fp && fwrite(b->data, 1, b->len, fp) == b->len;
-    if (fp && fclose(fp) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) != 0) {
+    RtReplace r;
+    int ok = rt_replace_begin(&r, path) == 0;
+    if (ok)
+        ok = rt_replace_end(&r, rt_write_all(r.fd, b->data, b->len) == 0) == 0;
+    if (!ok) {
         fprintf(log, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        unlink(tmp);
         return 1;
     }
     return 0;
@@ -174,7 +174,7 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
     if (rc == 0 && too_big(path, (int64_t)model.len, false, o->log))
         rc = 1;
     if (rc == 0)
-        rc = write_file(path, &model, o->log, a);
+        rc = write_file(path, &model, o->log);
     if (rc == 0 && o->verbose)
         fprintf(o->log, "nnc: wrote %s: %zu bytes, opset %d, %d parameter tensors\n",
                 strcmp(path, "-") == 0 ? "standard output" : path, model.len,

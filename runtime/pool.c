@@ -32,7 +32,14 @@
  * runs each), the same on one L3 (25 runs), and the MNIST MLP's and CNN's
  * the same on one L3 (bench/README, session 36).  A thread that runs out
  * of its own claims takes the others' from their ends, where they are
- * shortest, so the threads still end close together.
+ * shortest, so threads that start together still end close together.
+ * One that starts late starts on its segment's front, its longest claim,
+ * while the others wait having taken the short ones from its back: on two
+ * threads, with 4 claims a segment, a worker that arrives when 0.7 of the
+ * items are done leaves the caller waiting for about 0.11 of them at worst,
+ * against 0.02 with first-come claims (a simulation, not measured; the
+ * busy-machine runs of contention.py, bench/README session 36, lost
+ * nothing to it).
  *
  * Why claims and not "worker w runs chunk w": on a busy machine a worker may
  * not get a CPU for milliseconds, and with a fixed split every call waited
@@ -40,9 +47,10 @@
  * a competing process).  Now the caller never waits for a worker that has
  * not started: it takes the claims nobody took, its own segment's and then
  * the others', and then waits only for claims that running workers took.
- * A worker that wakes late finds no claim left and goes back to waiting.  Which thread runs a claim changes nothing
- * in the results: the claims are the same ranges whoever runs them, and the
- * kernels compute every output element within one item, in a fixed order.
+ * A worker that wakes late finds no claim left and goes back to waiting.
+ * Which thread runs a claim changes nothing in the results: the claims are
+ * the same ranges whoever runs them, and the kernels compute every output
+ * element within one item, in a fixed order.
  *
  * A segment's counter (claims taken from its front, claims left) only
  * counts down what is left, and only while the call is in flight: the
@@ -111,9 +119,9 @@
 enum { SPINS = 2000 };
 
 /* Claims per thread for a large call: enough that a thread that stalls
- * mid-call holds back little (the others take the rest; the first claims
- * are the longest, claim_start: on two threads the first two hold 15/64
- * and 13/64 of the items), few enough that a claim's
+ * mid-call holds back little (the others take the rest; a segment's first
+ * claims are its longest, claim_start: on two threads each thread's first
+ * claim holds 7/32 of the items and its second 5/32), few enough that a claim's
  * fixed cost (an atomic, the matmul's packing of its rows) stays small
  * against its work.  A call of C = CLAIMS_PER_THREAD · T claims has as many
  * in each segment. */
@@ -140,8 +148,8 @@ enum { SOLO_CALLS = 16, SOLO_MAX = 4096 };
 /* Which tasks to wake sleepers for at the start of a call, not WAKE_AFTER
  * into it: the caller checks the clock only between its claims, so in a
  * call of long claims it woke the worker after its first claim (an eighth
- * of the call on two threads then; a quarter since claims shrink towards
- * the end, claim_start), and the worker, a futex call and a scheduler
+ * of the call on two threads then; 7/32 since claims shrink towards each
+ * segment's end, claim_start), and the worker, a futex call and a scheduler
  * round trip later, joined for less than the rest (the GPT's step on two
  * threads: the worker ran 0.34 of the kernels' samples on a quiet machine,
  * session 26, and 0.41-0.44 of the claims in a quiet spell of a shared one;
@@ -166,10 +174,9 @@ static size_t task_slot(RtTask task, int64_t n)
     return (size_t)((a >> 4) ^ (a >> 14)) % LONG_TASKS;
 }
 
-/* One thread's scratch memory: 64-byte aligned, zero when new. */
 /* A segment's counter, on a cache line of its own (its thread CASes it at
  * every claim): claims taken from its front in the high 32 bits, claims
- * left in the low 32 (C ≤ 2^15: claim_start). */
+ * left in the low 32 (C ≤ 2^15: shrinking_start's assertion). */
 typedef struct Segment {
     _Alignas(64) atomic_int_fast64_t span;
 } Segment;
@@ -177,6 +184,7 @@ typedef struct Segment {
 enum { SPAN_SHIFT = 32 };
 #define SPAN_LEFT(v) ((v) & 0xffffffff)
 
+/* One thread's scratch memory: 64-byte aligned, zero when new. */
 typedef struct Arena {
     void  *mem;
     size_t cap;
@@ -205,8 +213,8 @@ struct RtPool {
     atomic_uint_fast64_t generation;  /* one more per call, and one for rt_pool_destroy */
     Segment        *seg;              /* [T]: the call in flight's claims nobody has taken */
     atomic_int_fast64_t  finished;    /* claims of the call in flight that are done */
-    /* The call in flight: written by the caller before the release store of
-     * left, read by the workers after a successful claim. */
+    /* The call in flight: written by the caller before the segments'
+     * release stores, read by the workers after a successful claim. */
     RtTask          task;
     void           *arg;
     int64_t         n;

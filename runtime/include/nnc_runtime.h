@@ -109,10 +109,13 @@ int     rt_pool_threads(const RtPool *p);
 
 /* Runs task over [0, n) and returns when all of it is done.  [0, n) is cut
  * into C = min(n, 4·T) claims (one for one thread or n = 1), contiguous
- * ranges [s(i), s(i+1)) with s(i) = i + m − floor(m·(C − i)²/C²), m = n − C:
- * one item each, the rest in claims that get shorter towards the end, so
- * that the threads finish close together; the caller and the workers take
- * claims from a counter until none is left, so which thread runs a range
+ * ranges fixed by n, C and T alone: T segments, segment s the claims
+ * [s·C/T, (s+1)·C/T) over the items [s·n/T, (s+1)·n/T) (floors), and in a
+ * segment of c claims over m items claim j starts j + e − floor(e·(c − j)²/c²)
+ * after the segment does, e = m − c: one item each, the rest in claims that
+ * get shorter towards the segment's end.  Each thread takes its own
+ * segment's claims from the front (the caller's is the first), then the
+ * others' from their backs, until none is left, so which thread runs a range
  * depends on the timing, and the ranges do not.  A computation that gives
  * each output to one item and computes it in a fixed order gets the same
  * bits whatever the number of threads and whoever ran what.  The caller

@@ -374,6 +374,62 @@ static void test_workers_take_part(void)
     }
 }
 
+/* The worker's own segment: on two threads, with the caller held in its
+ * first claim until the worker has run one, the worker's first claim is
+ * segment 1's front (claim C/2), call after call: the rows a thread wrote
+ * stay its own.  The worker starting at the caller's segment, or the
+ * threads taking claims first come first served, fails it.  The worker's
+ * claims take 2 ms, so that the caller, whose wake of the worker comes
+ * first, takes its own segment's front before the worker could have
+ * emptied segment 1 and come for segment 0's (then the caller's first
+ * claim is not checked). */
+typedef struct Homes {
+    Chunks    c;
+    pthread_t caller;
+    atomic_int worker_ran;
+} Homes;
+
+static void home_record(void *arg, int64_t begin, int64_t end)
+{
+    Homes *h = arg;
+    record(&h->c, begin, end);
+    if (!pthread_equal(pthread_self(), h->caller)) {
+        atomic_store(&h->worker_ran, 1);
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+        return;
+    }
+    double until = now_us() + 2e6;  /* the worker's wake, however busy the machine */
+    while (now_us() < until && !atomic_load(&h->worker_ran))
+        ;
+}
+
+static void test_workers_own_segments(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    const int64_t n = 1000;
+    int64_t C = doc_claims(n, 2);
+    for (int call = 0; call < 3; call++) {
+        Homes h = {.caller = pthread_self()};
+        rt_parallel(p, n, home_record, &h);
+        if (!atomic_load(&h.worker_ran)) {
+            printf("\n    call %d: the worker took no claim within 2 s", call);
+            continue;
+        }
+        int64_t caller_first = -1, worker_first = -1;
+        for (int i = 0; i < atomic_load(&h.c.k) && i < MAXREC; i++) {
+            int mine = pthread_equal(h.c.who[i], h.caller) != 0;
+            int64_t *first = mine ? &caller_first : &worker_first;
+            if (*first < 0)
+                *first = h.c.begin[i];
+        }
+        CU_ASSERT_EQUAL(worker_first, doc_start(n, C, 2, C / 2));
+        if (caller_first != doc_start(n, C, 2, 0))
+            printf("\n    call %d: the caller's first claim began at %lld, not 0 (it came late)", call, (long long)caller_first);
+    }
+    rt_pool_destroy(p);
+}
+
 /* ---- the same bits whatever the number of threads ------------------------------------ */
 
 enum { ROWS = 1000, COLS = 97, BLOCKS = 61 };
@@ -897,6 +953,7 @@ static const RtTestCase tests[] = {
     {"documented_claims", test_documented_claims},
     {"delayed_worker", test_delayed_worker},
     {"late_worker_in_stream", test_late_worker_in_stream},
+    {"workers_own_segments", test_workers_own_segments},
     {"stalled_worker_goes_solo", test_stalled_worker_goes_solo},
     {"workers_take_part", test_workers_take_part},
     {"sums_bit_identical", test_sums_bit_identical},

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* rt_uniform's stream for rt_shuffle: (seed, SHUFFLE_STREAM, epoch, i) is
@@ -86,14 +87,10 @@ static int parse_line(char *line, char *stop, int64_t lineno, int header, double
                      lineno == 1 && k == 0 && !header ? " (a header row? csv(..., header: true) skips the first line)" : "");
             return -1;
         }
-        if (!isfinite(v)) {
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a finite number", path,
-                     (long long)lineno, (long long)k + 1, p);
-            return -1;
-        }
-        if (!isfinite((float)v)) {   /* values are kept as f32: 1e39 would become inf */
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is beyond the range of f32 (3.4e38)", path,
-                     (long long)lineno, (long long)k + 1, p);
+        const char *unfit = rt_f32_unfit(v);
+        if (unfit) {
+            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' %s", path, (long long)lineno, (long long)k + 1,
+                     p, unfit);
             return -1;
         }
         vals[k] = v;

@@ -25,6 +25,7 @@
 #include "../ir/lower.h"
 #include "../util/suggest.h"
 #include "../../runtime/npy.h"
+#include "../../runtime/number.h"
 #include "compile.h"
 #include "model.h"
 
@@ -88,9 +89,10 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         if (end == p || (*end && *end != ','))
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
-        if (!isfinite(x))   /* the CSV readers' words */
-            return fail(log, "--input %s: value %lld: '%.*s' is not a finite number", fd->node->name, (long long)i,
-                        (int)(end - p), p);
+        const char *unfit = rt_f32_unfit(x);   /* the CSV readers' rule and words */
+        if (unfit)
+            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)(end - p), p,
+                        unfit);
         fd->v[i] = x;
         p = *end ? end + 1 : end;
     }
@@ -170,9 +172,10 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                     rc = fail(log, "%s:%lld: expected a number, found '%.20s'", path, (long long)lineno + 1, p);
                     break;
                 }
-                if (!isfinite(x)) {
-                    rc = fail(log, "%s:%lld: value %lld: '%.*s' is not a finite number", path, (long long)lineno + 1,
-                              (long long)k, (int)(num_end - p > 20 ? 20 : num_end - p), p);
+                const char *unfit = rt_f32_unfit(x);
+                if (unfit) {
+                    rc = fail(log, "%s:%lld: value %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
+                              (int)(num_end - p > 20 ? 20 : num_end - p), p, unfit);
                     break;
                 }
                 if (k < fd->size)
@@ -232,8 +235,9 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
         fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);
         for (int64_t i = 0; i < fd->n * fd->size; i++) {
             double x = rt_npy_get(&arr, i);
-            if (!isfinite(x)) {
-                rc = fail(log, "%s: value %lld is not a finite number", path, (long long)i);
+            const char *unfit = rt_f32_unfit(x);   /* npz(...)'s rule and words */
+            if (unfit) {
+                rc = fail(log, "%s: value %lld: %g %s", path, (long long)i, isnan(x) ? NAN : x, unfit);
                 break;
             }
             fd->v[i] = x;

@@ -13,8 +13,9 @@
 #            puts each on the right side of 0.5 by 0.1 at least
 #   badfiles a .npy that is not one, of the wrong size per example, of an
 #            unsupported dtype or in Fortran order, a ragged .csv, one with a
-#            nan, and float token ids (.npy): exit 1 with the reason, nothing
-#            on stdout
+#            nan, numbers beyond f32's range (a .csv's 1e39, a float64 .npy's
+#            1e300, a typed -1e39), and float token ids (.npy): exit 1 with
+#            the reason, nothing on stdout
 #   wide     softmax(dense(x, N)) of one example, the few-rows product: for
 #            N = 20000 (625 panel items with AVX-512's 32 columns a panel,
 #            each once; it wrote 624 rows past its output and crashed) the same values as each of 6 examples
@@ -109,6 +110,15 @@ badfiles)
     check ragged.csv "nnc: error: ragged.csv:2: 1 value, but input 'x' (f32[2]) takes 2 per example"
     printf '1,2\nnan,1\n' > "$tmp/nan.csv"
     check nan.csv "nnc: error: nan.csv:2: value 0: 'nan' is not a finite number"
+    # finite in double, inf as f32: refused as training's readers refuse them (it predicted inf)
+    printf '1,2\n0,1e39\n' > "$tmp/huge.csv"
+    check huge.csv "nnc: error: huge.csv:2: value 1: '1e39' is beyond the range of f32 (3.4e38)"
+    "$py" "$npy" write "$tmp/huge.npy" f8 2x2 1,2,3,1e300
+    check huge.npy "nnc: error: huge.npy: value 3: 1e+300 is beyond the range of f32 (3.4e38)"
+    predict --input x=-1e39,0 > "$tmp/out" 2> "$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed -1e39: exit status $got"
+    echo "nnc: error: --input x: value 0: '-1e39' is beyond the range of f32 (3.4e38)" | diff -u - "$tmp/err" \
+        || fail "typed -1e39"
     # token ids from a float array: refused as npz training refuses it (integers only)
     "$py" "$npy" write "$tmp/ids.npy" f4 1x3 1,2,0
     "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.npy" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \

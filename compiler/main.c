@@ -544,11 +544,13 @@ int main(int argc, char **argv)
     const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
-    char rule_buf[256];
+    char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.jit.save ? RT_OPT_SAVE : 0) | (o.jit.metrics ? RT_OPT_METRICS : 0)
                    | (o.jit.chart ? RT_OPT_CHART : 0) | (o.jit.epochs ? RT_OPT_EPOCHS : 0)
                    | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0);
     const char *mode_rule = rt_mode_options_rule(o.jit.eval_only, o.jit.sample, given, rule_buf, sizeof rule_buf);
+    if (!mode_rule)
+        mode_rule = rt_output_files_rule(o.jit.save, o.jit.metrics, o.jit.chart, rule_buf, sizeof rule_buf);
     if (mode_rule)
         return usage_error("%s", mode_rule);
     if (training_options && o.action != ACT_JIT)

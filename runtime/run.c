@@ -156,6 +156,41 @@ const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned giv
     return NULL;
 }
 
+/* Whether paths a and b name one file: the same text, the same existing
+ * file (device and inode: a link, a hard link, "./x" for "x"), or, for a
+ * file not made yet, the same name in the same existing folder. */
+static int same_file(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return 1;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    if (strcmp(na ? na + 1 : a, nb ? nb + 1 : b) != 0)
+        return 0;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", na ? (int)(na - a) + (na == a) : 1, na ? a : ".");
+    snprintf(db, sizeof db, "%.*s", nb ? (int)(nb - b) + (nb == b) : 1, nb ? b : ".");
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len)
+{
+    /* --metrics - is standard output, no file */
+    const struct { const char *name, *path; } out[] = {
+        {"--save", save}, {"--metrics", metrics && strcmp(metrics, "-") != 0 ? metrics : NULL}, {"--chart", chart},
+    };
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (out[i].path && out[j].path && same_file(out[i].path, out[j].path)) {
+                snprintf(buf, len, "%s '%s' and %s '%s' are the same file; each writes a file of its own",
+                         out[i].name, out[i].path, out[j].name, out[j].path);
+                return buf;
+            }
+    return NULL;
+}
+
 const char *rt_epochs_rule(int64_t epochs, int text_data)
 {
     return epochs && text_data ? "--epochs: the model trains on text data, which is sampled in random windows and has no "

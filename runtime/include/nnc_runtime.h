@@ -568,6 +568,12 @@ enum {
  * bits) that the mode does not use, or both modes at once, is a bad command
  * line: NULL, or what is wrong (written to buf, len bytes, or a constant). */
 const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len);
+/* The files a run writes, one copy for both as above: two of --save,
+ * --metrics (a file, not "-") and --chart naming one file would leave only
+ * the last written there, so that is a bad command line: NULL, or what is
+ * wrong (written to buf).  --load may name --save's file: a run resumed in
+ * place. */
+const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len);
 /* --epochs against the data, one copy for both as above: NULL, or why not
  * (text data is sampled in random windows: it has no epochs; the train
  * block's own rule is sema_train.c's). */

@@ -47,6 +47,10 @@
 #                a run may have (2^24): refused with the numbers, exit 1
 #   shorttext    a text whose validation part (or training part) is no longer
 #                than one block is refused, naming the part and the sizes
+#   samefile     two of --save, --metrics and --chart naming one file (the
+#                same text, one folder spelled two ways, a hard link) are
+#                refused, exit 2, before anything is written; --metrics -
+#                beside them and --load and --save of one file still run
 #   writefail    --save into a missing folder is refused before training,
 #                naming the user's path; --metrics /dev/full stops with the
 #                write error (both exit 1)
@@ -715,6 +719,35 @@ zero state, so the run does not resume exactly"
     run 0 --steps 7 --load "$tmp/ck.safetensors" "$root/examples/xor.nn"
     said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' does not use it"
     echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
+samefile)
+    # two of --save, --metrics and --chart naming one file: refused before
+    # training (the last written won: a chart where the checkpoint was)
+    xor=$root/examples/xor.nn
+    refused() {  # refused MESSAGE ARGS...: exit 2, that message only, nothing written
+        msg=$1; shift
+        "$nnc" --jit --steps 2 --data "$root/examples" "$@" "$xor" 2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] || { cat "$tmp/log"; echo "$*: exit status $status, not 2"; exit 1; }
+        [ "$(cat "$tmp/log")" = "nnc: $msg
+Try 'nnc --help' for more information." ] || { cat "$tmp/log"; echo "$*: not (only) said: $msg"; exit 1; }
+    }
+    refused "--save '$tmp/same.out' and --chart '$tmp/same.out' are the same file; each writes a file of its own" \
+        --save "$tmp/same.out" --chart "$tmp/same.out"
+    # not made yet, spelled two ways: the same name in the same folder
+    mkdir "$tmp/sub" || exit 1
+    refused "--save '$tmp/m' and --metrics '$tmp/sub/../m' are the same file; each writes a file of its own" \
+        --save "$tmp/m" --metrics "$tmp/sub/../m"
+    [ ! -e "$tmp/same.out" ] && [ ! -e "$tmp/m" ] || { ls "$tmp"; echo "a refused run wrote a file"; exit 1; }
+    # an existing file under two names (a hard link)
+    : > "$tmp/a" && ln "$tmp/a" "$tmp/b" || exit 1
+    refused "--metrics '$tmp/a' and --chart '$tmp/b' are the same file; each writes a file of its own" \
+        --metrics "$tmp/a" --chart "$tmp/b"
+    # still legal: --metrics - (standard output) beside files, and --load and
+    # --save of one file (a run resumed in place)
+    "$nnc" --jit --steps 2 --data "$root/examples" --save "$tmp/ck" --metrics - --chart "$tmp/c.svg" "$xor" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --steps 4 --data "$root/examples" --load "$tmp/ck" --save "$tmp/ck" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    echo "each refused; --load and --save of one file resumed" ;;
 savepaths)
     xor=$root/examples/xor.nn
     run() {  # run WANT_STATUS ARGS...: nnc --jit on xor, its stderr in $tmp/log

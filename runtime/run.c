@@ -60,6 +60,18 @@ static int fits(const RtModel *m, const RtDataset *d, const char *what, char *wh
     return 0;
 }
 
+/* Whether a split's IDX images are mnist(...)'s 28x28: a model takes them
+ * as f32[784], f32[28, 28] or f32[1, 28, 28] (builtins.c's check_mnist),
+ * and 14x56 images, 784 pixels too, would train into it silently.  0, or 1
+ * with why. */
+static int mnist_sized(const RtDataset *d, const char *what, char *why, size_t len)
+{
+    if (!d->count || (d->rows == 28 && d->cols == 28))
+        return 0;
+    return rt_fail(1, why, len, "%s are %lldx%lld pixels, but mnist(...) reads images of 28x28", what,
+                   (long long)d->rows, (long long)d->cols);
+}
+
 /* A plain CSV (no columns) for m's first input and one target value. */
 static int load_csv(const RtModel *m, const RtRecipe *r, const char *path, RtDataset *d, char *why, size_t len)
 {
@@ -239,6 +251,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         snprintf(te, sizeof te, "the test images in %s", dir);
         if ((!o->eval_only && rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why))
             || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why)
+            || mnist_sized(&train, tr, why, sizeof why) || mnist_sized(&test, te, why, sizeof why)
             || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
             rc = 1;
         cfg.train = o->eval_only ? NULL : &train, cfg.test = &test;

@@ -41,8 +41,9 @@
 #                taskset -c 0 the default threads are 1 (the affinity mask)
 #   splits       every split is checked against the model before training: a
 #                CSV test split wider or narrower than the input, MNIST-style
-#                test images of 28x56 for a 28x28 model: each refused naming
-#                the file, exit 1
+#                test images of 28x56 for a 28x28 model, and training images
+#                of 14x56 (784 pixels, not 28x28): each refused naming the
+#                file, exit 1
 #   toolong      --epochs 1000000 of MNIST (938 steps each) is more steps than
 #                a run may have (2^24): refused with the numbers, exit 1
 #   shorttext    a text whose validation part (or training part) is no longer
@@ -441,7 +442,7 @@ EOF
     refused "./te.csv has 5 values per example, but input 'x' and the target take 3"
     printf '1,2\n4,5\n' > "$tmp/te.csv"
     refused "./te.csv has 2 values per example, but input 'x' and the target take 3"
-    mkdir "$tmp/idx"
+    mkdir "$tmp/idx" "$tmp/idx2"
     /usr/bin/python3 -c '
 import struct, sys
 d = sys.argv[1]
@@ -450,12 +451,20 @@ def images(name, n, h, w):
 def labels(name, n):
     open(d + "/" + name, "wb").write(struct.pack(">ii", 2049, n) + bytes(i % 10 for i in range(n)))
 images("train-images-idx3-ubyte", 8, 28, 28); labels("train-labels-idx1-ubyte", 8)
-images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)' "$tmp/idx"
-    sed 's/mnist("mnist"/mnist("idx"/' "$root/examples/mnist_mlp.nn" > "$tmp/mlp.nn"
-    "$nnc" --jit --data "$tmp" "$tmp/mlp.nn" 2>"$tmp/log"
-    status=$?
-    cat "$tmp/log"
-    [ "$status" = 1 ] && grep -qx "nnc: error: the test images in $tmp/idx has 1568 values per example, but input 'image' takes 784" "$tmp/log" ;;
+images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)
+# 784 pixels, but not 28x28: they trained into a 28x28 model, exit 0
+images("../idx2/train-images-idx3-ubyte", 8, 14, 56); labels("../idx2/train-labels-idx1-ubyte", 8)
+images("../idx2/t10k-images-idx3-ubyte", 8, 28, 28); labels("../idx2/t10k-labels-idx1-ubyte", 8)' "$tmp/idx"
+    for dir in idx idx2; do
+        sed "s/mnist(\"mnist\"/mnist(\"$dir\"/" "$root/examples/mnist_mlp.nn" > "$tmp/mlp_$dir.nn"
+        "$nnc" --jit --steps 1 --data "$tmp" "$tmp/mlp_$dir.nn" 2>"$tmp/log_$dir"
+        status=$?
+        cat "$tmp/log_$dir"
+        [ "$status" = 1 ] || { echo "$dir: exit status $status, not 1"; exit 1; }
+    done
+    grep -qx "nnc: error: the test images in $tmp/idx are 28x56 pixels, but mnist(...) reads images of 28x28" "$tmp/log_idx" \
+        && grep -qx "nnc: error: the training images in $tmp/idx2 are 14x56 pixels, but mnist(...) reads images of 28x28" \
+        "$tmp/log_idx2" ;;
 toolong)
     need_mnist
     "$nnc" --jit --epochs 1000000 "$root/examples/mnist_mlp.nn" 2>"$tmp/log"

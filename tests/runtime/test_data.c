@@ -141,6 +141,7 @@ static void test_mnist_values(void)
         CU_ASSERT_EQUAL_FATAL(rt_mnist_load(dir, 0, norms[k], &d, err, sizeof err), 0);
         CU_ASSERT_EQUAL(d.count, 3);
         CU_ASSERT_EQUAL(d.x_elems, 6);
+        CU_ASSERT(d.rows == 2 && d.cols == 3);   /* the header's, which run.c checks against 28x28 */
         CU_ASSERT_EQUAL(d.y_elems, 1);
         CU_ASSERT_EQUAL(d.classes, 10);
         CU_ASSERT_PTR_NULL(d.y);

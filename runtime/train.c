@@ -115,8 +115,9 @@ static int nothing_to_train(Loop *L, int64_t step, int64_t total, char *err, siz
     const char *path = L->cfg->save_path;
     if (path && save(L, step, path, err, errlen) != 0)
         return 1;
-    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld%s%s\n", L->cfg->load_path,
-            (long long)step, (long long)total, path ? "; wrote its state to " : "", path ? path : "");
+    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld (--steps and --epochs count "
+            "from the first step, not from the checkpoint's)%s%s\n", L->cfg->load_path, (long long)step,
+            (long long)total, path ? "; wrote its state to " : "", path ? path : "");
     return 0;
 }
 
@@ -1001,7 +1002,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     } else if (rc == 0 && start_step >= total) {
         rc = nothing_to_train(&L, step, total, err, errlen);
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s", (long long)(step - start_step), rt_now() - L.start);
+        fprintf(L.log, "trained %lld step%s in %.2f s", (long long)(step - start_step), step - start_step == 1 ? "" : "s",
+                rt_now() - L.start);
         if (pace.on && c->verbose) {  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
                     (long long)one_thread_steps);

@@ -32,7 +32,8 @@
 #                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
 #                is refused by name, exit 1; a finished run loaded trains 0
 #                steps, says so, and writes --save's file (the loaded state);
-#                a run resumed from 3 to 5 says it trained 2 steps
+#                a run resumed from 3 to 5 says it trained 2 steps, to 4
+#                '1 step'; --steps 2 from step 3 says why it trains nothing
 #   oldstep      a checkpoint written the old way (the step a tensor, no
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
@@ -356,12 +357,21 @@ badstep)
     # written (the loaded state, byte for byte); a resumed run counts its own steps
     "$nnc" --jit --data "$root/examples" --steps 3 --load "$tmp/ck.safetensors" --save "$tmp/new.safetensors" \
         "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3; wrote its \
-state to $tmp/new.safetensors" ] || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3 (--steps \
+and --epochs count from the first step, not from the checkpoint's); wrote its state to $tmp/new.safetensors" ] \
+        || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
     cmp "$tmp/ck.safetensors" "$tmp/new.safetensors" || { echo "a finished run's --save differs from its --load"; exit 1; }
-    "$nnc" --jit --data "$root/examples" --steps 5 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
-        && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "trained 2 steps" ] \
-        || { cat "$tmp/log"; echo "3 to 5: not 'trained 2 steps'"; exit 1; } ;;
+    # --steps fewer than the checkpoint's, no --save: nothing trained, and why
+    "$nnc" --jit --data "$root/examples" --steps 2 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 2 (--steps \
+and --epochs count from the first step, not from the checkpoint's)" ] \
+        || { cat "$tmp/log"; echo "--steps 2 from step 3: not the line above"; exit 1; }
+    for to in 5:"trained 2 steps" 4:"trained 1 step"; do
+        "$nnc" --jit --data "$root/examples" --steps "${to%%:*}" --load "$tmp/ck.safetensors" "$root/examples/xor.nn" \
+            2>"$tmp/log" && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "${to#*:}" ] \
+            || { cat "$tmp/log"; echo "3 to ${to%%:*}: not '${to#*:}'"; exit 1; }
+    done ;;
 oldstep)
     # A checkpoint as nnc wrote them before the step went into __metadata__
     # (a scalar tensor "step", no metadata) still resumes exactly: Adam's

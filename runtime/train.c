@@ -959,17 +959,19 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
+            /* The checkpoint before the report, so that the time it takes
+             * counts in this evaluation's epoch_seconds (the epochs add up
+             * to total_seconds).  Each is written whatever became of the
+             * other: the training done is kept when the metrics or the chart
+             * failed to write (a full disk, a chart path gone), and the
+             * metrics are the run's record when the checkpoint failed; the
+             * checkpoint's error is said when the report's is not. */
+            char why[1024];
+            int saved = c->save_path ? save(&L, step, c->save_path, why, sizeof why) : 0;
             rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
                         rt_now() - epoch_start, train_seconds, loss_examples, err, errlen);
-            /* The checkpoint even when the metrics or the chart failed to
-             * write (a full disk, a chart path gone): the run stops here with
-             * that error, but the training it did is kept; the checkpoint's
-             * own error is said when the report's is not. */
-            if (c->save_path) {
-                char why[512];
-                int saved = save(&L, step, c->save_path, rc ? why : err, rc ? sizeof why : errlen);
-                rc = rc ? rc : saved;
-            }
+            if (rc == 0 && saved)
+                rc = rt_fail(1, err, errlen, "%s", why);
             if (rc != 0) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;

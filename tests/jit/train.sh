@@ -53,6 +53,8 @@
 #                same text, one folder spelled two ways, a hard link) are
 #                refused, exit 2, before anything is written; --metrics -
 #                beside them and --load and --save of one file still run
+#   epochtime    with --save, the metrics lines' epoch_seconds add up to the
+#                last total_seconds within 5% (the checkpoints counted)
 #   writefail    --save into a missing folder is refused before training,
 #                naming the user's path; --metrics /dev/full stops with the
 #                write error (both exit 1)
@@ -190,6 +192,21 @@ metrics)
     echo "xor_metrics: test_accuracy $acc, test_mae $mae, test_metric $other"
     number "$acc" && number "$mae" && number "$other" || { echo "a metric is missing"; exit 1; }
     awk -v a="$acc" -v m="$mae" -v o="$other" 'BEGIN { exit !(a == 1 && m < 0.01 && o < 0.01) }' ;;
+epochtime)
+    # epoch_seconds counts the checkpoint written after its evaluation: 40
+    # epochs of xor with --save add up to total_seconds within 5% (the
+    # saves, ~5 ms each, are nearly all of it; they were counted nowhere,
+    # the epochs summing to 0.001 of the total)
+    "$nnc" --jit --epochs 40 --data "$root/examples" --save "$tmp/ck" --metrics "$tmp/m" "$root/examples/xor.nn" \
+        2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    /usr/bin/python3 - "$tmp/m" <<'END'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])][1:]
+epochs, total = sum(l["epoch_seconds"] for l in lines), lines[-1]["total_seconds"]
+print(f"{len(lines)} evaluations: epoch_seconds sum to {epochs:.4f} s, total_seconds {total:.4f} s")
+sys.exit(not (len(lines) == 40 and abs(epochs - total) <= 0.05 * total))
+END
+    ;;
 autoencoder)
     need_mnist
     "$nnc" --jit --metrics "$tmp/m" "$root/tests/jit/autoencoder.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }

@@ -83,18 +83,17 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
     fd->v = ARENA_ARRAY(a, double, count + 1);
     const char *p = text;
     for (int64_t i = 0; i < count; i++) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (end == p || (*end && *end != ','))
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        double x;
+        const char *why = rt_number_read(p, len, &x);   /* the CSV readers' rule and words */
+        if (why == RT_NOT_A_NUMBER)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
-        const char *unfit = rt_f32_unfit(x);   /* the CSV readers' rule and words */
-        if (unfit)
-            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)(end - p), p,
-                        unfit);
+        if (why)
+            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)len, p, why);
         fd->v[i] = x;
-        p = *end ? end + 1 : end;
+        p += len + (comma != NULL);
     }
     if (count != fd->size)
         return fail(log, "--input %s: %lld number%s given, but input '%s' (%s) takes %lld per example", fd->node->name,
@@ -153,7 +152,7 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
     fd->n = 0;
     int rc = 0;
     int64_t lineno = 0;
-    for (char *line = text; line && rc == 0; lineno++) {
+    for (char *line = text + rt_utf8_bom(text, len); line && rc == 0; lineno++) {
         char *nl = strchr(line, '\n');
         if (nl)
             *nl = 0;
@@ -163,30 +162,28 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
         if (*p) {
             int64_t k = 0;
             for (;;) {
-                char *end;
-                double x = strtod(p, &end);
-                char *num_end = end;   /* the number as written, for a message */
-                while (*end == ' ' || *end == '\t' || *end == '\r')
-                    end++;
-                if (end == p || (*end && *end != ',')) {
-                    rc = fail(log, "%s:%lld: expected a number, found '%.20s'", path, (long long)lineno + 1, p);
-                    break;
-                }
-                const char *unfit = rt_f32_unfit(x);
-                if (unfit) {
-                    rc = fail(log, "%s:%lld: value %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
-                              (int)(num_end - p > 20 ? 20 : num_end - p), p, unfit);
+                while (*p == ' ' || *p == '\t')
+                    p++;
+                char *comma = strchr(p, ',');
+                char *end = comma ? comma : p + strlen(p);
+                while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                    end--;
+                double x;
+                const char *why = rt_number_read(p, (size_t)(end - p), &x);
+                if (why) {
+                    rc = fail(log, "%s: line %lld, column %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
+                              (int)(end - p > 20 ? 20 : end - p), p, why);
                     break;
                 }
                 if (k < fd->size)
                     fd->v[fd->n * fd->size + k] = x;
                 k++;
-                if (!*end)
+                if (!comma)
                     break;
-                p = end + 1;
+                p = comma + 1;
             }
             if (rc == 0 && k != fd->size)
-                rc = fail(log, "%s:%lld: %lld value%s, but input '%s' (%s) takes %lld per example", path,
+                rc = fail(log, "%s: line %lld has %lld value%s, but input '%s' (%s) takes %lld per example", path,
                           (long long)lineno + 1, (long long)k, k == 1 ? "" : "s", fd->node->name,
                           type_str(a, &fd->node->type), (long long)fd->size);
             fd->n++;

@@ -31,6 +31,29 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     return buf;
 }
 
+/* After the data failed to load: when a relative path of the train block
+ * (the training or the test split) is found neither under the data root nor
+ * beside the model, says which root that was and where it came from (from,
+ * "from NNC_DATA" ...), for every kind of data alike: "cannot open
+ * ./mnist/..." alone does not say how to point nnc at the data. */
+static void root_note(char *why, size_t len, const RtRecipe *r, const char *root, const char *from)
+{
+    int splits = r->data == RT_DATA_CSV || r->data == RT_DATA_NPZ;
+    const char *paths[] = {r->path, splits ? r->path2 : NULL};
+    for (int i = 0; i < 2; i++) {
+        char buf[4096];
+        struct stat st;
+        if (!paths[i] || !paths[i][0] || paths[i][0] == '/'
+            || stat(resolve(buf, sizeof buf, root, r->model_dir, paths[i]), &st) == 0)
+            continue;
+        const char *dir = r->model_dir && r->model_dir[0] && strcmp(r->model_dir, root) != 0 ? r->model_dir : NULL;
+        size_t n = strlen(why);
+        snprintf(why + n, len - n, " (data root '%s', %s%s%s%s)", root, from, dir ? "; nor beside the model in '" : "",
+                 dir ? dir : "", dir ? "'" : "");
+        return;
+    }
+}
+
 static int64_t per_example(const RtTensorSpec *t)
 {
     int64_t n = 1;
@@ -221,6 +244,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     const char *env = getenv("NNC_DATA");
     const char *root = o->data_root ? o->data_root : env && env[0] ? env : ".";
+    const char *root_from = o->data_root ? "from --data" : env && env[0] ? "from NNC_DATA"
+                                                          : "the default: set NNC_DATA or --data";
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
@@ -242,7 +267,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     char why[1024] = "", p1[4096], p2[4096];
     /* A checkpoint that does not fit is refused before the data is read;
      * several ranks still meet in rt_dist_agree below. */
-    int rc = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
+    int ck_unfit = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
+    int rc = ck_unfit;
     if (rc == 0) switch (r->data) {
     case RT_DATA_MNIST: {
         const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
@@ -301,6 +327,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         break;
     }
     }
+    if (rc && !ck_unfit)
+        root_note(why, sizeof why, r, root, root_from);
     /* several ranks: one that cannot load its data (a file only some ranks
      * can read, a memory check that refuses on one machine) tells the others
      * here, rather than leaving them in the training's first gather */

@@ -53,6 +53,9 @@
 #                same text, one folder spelled two ways, a hard link) are
 #                refused, exit 2, before anything is written; --metrics -
 #                beside them and --load and --save of one file still run
+#   dataroot     data not found says which data root was searched, where it
+#                came from (the default, NNC_DATA, --data) and the model's
+#                folder, for mnist, csv and text data alike
 #   epochtime    with --save, the metrics lines' epoch_seconds add up to the
 #                last total_seconds within 5% (the checkpoints counted)
 #   writefail    --save into a missing folder is refused before training,
@@ -192,6 +195,28 @@ metrics)
     echo "xor_metrics: test_accuracy $acc, test_mae $mae, test_metric $other"
     number "$acc" && number "$mae" && number "$other" || { echo "a metric is missing"; exit 1; }
     awk -v a="$acc" -v m="$mae" -v o="$other" 'BEGIN { exit !(a == 1 && m < 0.01 && o < 0.01) }' ;;
+dataroot)
+    # data not found: the message says which data root was searched and
+    # where it came from (the default, NNC_DATA, --data), and the model's
+    # folder, for every kind of data; the first case said only "cannot open"
+    mkdir "$tmp/m" "$tmp/run" && cp "$root/examples/mnist_mlp.nn" "$root/examples/xor.nn" \
+        "$root/examples/shakespeare.nn" "$tmp/m/" || exit 1
+    said() {  # said MESSAGE ARGS...: nnc --jit ARGS, run in $tmp/run, exits 1 saying only MESSAGE
+        msg=$1; shift
+        (cd "$tmp/run" && "$nnc" --jit "$@" 2>"$tmp/log"); status=$?
+        [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $msg" ] \
+            || { cat "$tmp/log"; echo "$*: exit status $status, wanted 1 and: nnc: error: $msg"; exit 1; }
+    }
+    (unset NNC_DATA; said "cannot open ./mnist/train-images-idx3-ubyte(.gz): No such file or directory (data root \
+'.', the default: set NNC_DATA or --data; nor beside the model in '../m')" ../m/mnist_mlp.nn) || exit 1
+    NNC_DATA=$tmp/none said "cannot open $tmp/none/xor.csv: No such file or directory (data root '$tmp/none', from \
+NNC_DATA; nor beside the model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
+    said "cannot open $tmp/none/tinyshakespeare/input.txt: No such file or directory (data root '$tmp/none', from \
+--data; nor beside the model in '$tmp/m')" --data "$tmp/none" "$tmp/m/shakespeare.nn"
+    # a model beside its data: no note on a failure that is not a missing file
+    printf '1,2\n' > "$tmp/m/xor.csv"
+    said "$tmp/m/xor.csv has 2 values per example, but input 'x' and the target take 3" --data "$tmp/none" \
+        "$tmp/m/xor.nn" ;;
 epochtime)
     # epoch_seconds counts the checkpoint written after its evaluation: 40
     # epochs of xor with --save add up to total_seconds within 5% (the

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,6 +224,13 @@ const char *rt_output_files_rule(const char *save, const char *metrics, const ch
                          out[i].name, out[i].path, out[j].name, out[j].path);
                 return buf;
             }
+    /* the chart is an SVG picture whatever the name says: x.png would be
+     * an SVG that no PNG viewer opens */
+    size_t n = chart ? strlen(chart) : 0;
+    if (chart && (n < 4 || strcasecmp(chart + n - 4, ".svg") != 0)) {
+        snprintf(buf, len, "--chart draws SVG only: give it a name ending in .svg, not '%s'", chart);
+        return buf;
+    }
     return NULL;
 }
 

@@ -51,7 +51,8 @@
 #                than one block is refused, naming the part and the sizes
 #   samefile     two of --save, --metrics and --chart naming one file (the
 #                same text, one folder spelled two ways, a hard link) are
-#                refused, exit 2, before anything is written; --metrics -
+#                refused, exit 2, before anything is written, as is a
+#                --chart name not ending in .svg (c.png); --metrics -
 #                beside them and --load and --save of one file still run
 #   dataroot     data not found says which data root was searched, where it
 #                came from (the default, NNC_DATA, --data) and the model's
@@ -802,9 +803,12 @@ Try 'nnc --help' for more information." ] || { cat "$tmp/log"; echo "$*: not (on
     : > "$tmp/a" && ln "$tmp/a" "$tmp/b" || exit 1
     refused "--metrics '$tmp/a' and --chart '$tmp/b' are the same file; each writes a file of its own" \
         --metrics "$tmp/a" --chart "$tmp/b"
+    # a chart is SVG whatever its name: another name is refused (it held an SVG under .png)
+    refused "--chart draws SVG only: give it a name ending in .svg, not '$tmp/c.png'" --chart "$tmp/c.png"
+    [ ! -e "$tmp/c.png" ] || { echo "a refused run wrote the chart"; exit 1; }
     # still legal: --metrics - (standard output) beside files, and --load and
     # --save of one file (a run resumed in place)
-    "$nnc" --jit --steps 2 --data "$root/examples" --save "$tmp/ck" --metrics - --chart "$tmp/c.svg" "$xor" \
+    "$nnc" --jit --steps 2 --data "$root/examples" --save "$tmp/ck" --metrics - --chart "$tmp/c.SVG" "$xor" \
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     "$nnc" --jit --steps 4 --data "$root/examples" --load "$tmp/ck" --save "$tmp/ck" "$xor" 2>"$tmp/log" \
         || { cat "$tmp/log"; exit 1; }
@@ -829,8 +833,9 @@ print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.st
     only "nnc: error: cannot save to '/dev/null': it is a character device, not a regular file"
     run 1 --save "$tmp/fifo"
     only "nnc: error: cannot save to '$tmp/fifo': it is a FIFO, not a regular file"
-    run 1 --chart "$tmp/runs"
-    only "nnc: error: cannot write the chart to '$tmp/runs': it is a directory, not a regular file"
+    mkdir "$tmp/runs.svg" || exit 1
+    run 1 --chart "$tmp/runs.svg"
+    only "nnc: error: cannot write the chart to '$tmp/runs.svg': it is a directory, not a regular file"
     # through links: the target is written, the links stay links
     run 0 --steps 3 --save "$tmp/real.safetensors"
     ln -s real.safetensors "$tmp/link.safetensors" && mkdir "$tmp/sub" && ln -s ../real.safetensors "$tmp/sub/up.safetensors" \

@@ -166,6 +166,26 @@ typedef struct Options {
     bool        distributed;/* --distributed: the step reduces gradients across MPI ranks */
 } Options;
 
+/* Why --distributed, which makes the training step reduce its gradients
+ * across MPI ranks, does not go with o's action; NULL when it does. */
+static const char *distributed_misfit(const Options *o)
+{
+    if (o->action == ACT_JIT || o->action == ACT_DUMP || (o->action == ACT_EMIT && o->emit == AOT_EXE && !o->onnx))
+        return NULL;
+    if (o->action == ACT_PREDICT)
+        return "--predict runs the forward pass, which has no gradients to reduce";
+    if (o->action == ACT_EMIT && o->onnx)
+        return "--emit=onnx writes the forward pass, which has no gradients to reduce";
+    if (o->action == ACT_EMIT && (o->emit == AOT_LLVM || o->emit == AOT_ASM))
+        return "--emit=llvm and --emit=asm write one process's module (--dump-ir=llvm --distributed prints the step "
+               "that reduces the gradients)";
+    if (o->action == ACT_EMIT)
+        return "a library trains in one process";
+    if (o->action == ACT_GRADCHECK || o->action == ACT_EXPORT)
+        return "--gradcheck and --export-step run one process's step in the interpreter";
+    return "--check and --summary compile no step";
+}
+
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
 {
@@ -558,9 +578,9 @@ int main(int argc, char **argv)
                                  "or with the trainer nnc writes");
     if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
         return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");
-    if (o.distributed && !(o.action == ACT_JIT || o.action == ACT_DUMP || (o.action == ACT_EMIT && o.emit == AOT_EXE && !o.onnx)))
-        return usage_error("%s", "--distributed goes with --jit, --dump-ir and writing a trainer; a library trains "
-                                 "in one process");
+    const char *not_distributed = o.distributed ? distributed_misfit(&o) : NULL;
+    if (not_distributed)
+        return usage_error("--distributed goes with --jit, --dump-ir and writing a trainer; %s", not_distributed);
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];

@@ -10,7 +10,8 @@
  * body with its source line.
  *
  * Messages count examples and the values in one from 0, as npz(...),
- * columns: and the library do; a .csv file's lines from 1, as editors do.
+ * columns: and the library do; a .csv file's lines from 1, as editors do,
+ * and its columns from 0, as training's CSV reader says them.
  */
 #include "predict.h"
 

@@ -166,6 +166,26 @@ typedef struct Options {
     bool        distributed;/* --distributed: the step reduces gradients across MPI ranks */
 } Options;
 
+/* Why --distributed, which makes the training step reduce its gradients
+ * across MPI ranks, does not go with o's action; NULL when it does. */
+static const char *distributed_misfit(const Options *o)
+{
+    if (o->action == ACT_JIT || o->action == ACT_DUMP || (o->action == ACT_EMIT && o->emit == AOT_EXE && !o->onnx))
+        return NULL;
+    if (o->action == ACT_PREDICT)
+        return "--predict runs the forward pass, which has no gradients to reduce";
+    if (o->action == ACT_EMIT && o->onnx)
+        return "--emit=onnx writes the forward pass, which has no gradients to reduce";
+    if (o->action == ACT_EMIT && (o->emit == AOT_LLVM || o->emit == AOT_ASM))
+        return "--emit=llvm and --emit=asm write one process's module (--dump-ir=llvm --distributed prints the step "
+               "that reduces the gradients)";
+    if (o->action == ACT_EMIT)
+        return "a library trains in one process";
+    if (o->action == ACT_GRADCHECK || o->action == ACT_EXPORT)
+        return "--gradcheck and --export-step run one process's step in the interpreter";
+    return "--check and --summary compile no step";
+}
+
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
 {
@@ -544,11 +564,13 @@ int main(int argc, char **argv)
     const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
-    char rule_buf[256];
+    char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.jit.save ? RT_OPT_SAVE : 0) | (o.jit.metrics ? RT_OPT_METRICS : 0)
                    | (o.jit.chart ? RT_OPT_CHART : 0) | (o.jit.epochs ? RT_OPT_EPOCHS : 0)
                    | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0);
     const char *mode_rule = rt_mode_options_rule(o.jit.eval_only, o.jit.sample, given, rule_buf, sizeof rule_buf);
+    if (!mode_rule)
+        mode_rule = rt_output_files_rule(o.jit.save, o.jit.metrics, o.jit.chart, rule_buf, sizeof rule_buf);
     if (mode_rule)
         return usage_error("%s", mode_rule);
     if (training_options && o.action != ACT_JIT)
@@ -556,9 +578,9 @@ int main(int argc, char **argv)
                                  "or with the trainer nnc writes");
     if (compiled_in && o.action != ACT_JIT && o.action != ACT_EMIT)
         return usage_error("%s", "--epochs, --steps and --lr go with --jit, or with writing a trainer");
-    if (o.distributed && !(o.action == ACT_JIT || o.action == ACT_DUMP || (o.action == ACT_EMIT && o.emit == AOT_EXE && !o.onnx)))
-        return usage_error("%s", "--distributed goes with --jit, --dump-ir and writing a trainer; a library trains "
-                                 "in one process");
+    const char *not_distributed = o.distributed ? distributed_misfit(&o) : NULL;
+    if (not_distributed)
+        return usage_error("--distributed goes with --jit, --dump-ir and writing a trainer; %s", not_distributed);
     if (o.dot && !(o.action == ACT_DUMP && o.stage > 0 && o.stage <= 5))
         return usage_error("%s", "--dot goes with --dump-ir=ir, grad, opt, fused or plan");
     o.file = argv[optind];

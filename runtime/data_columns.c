@@ -2,7 +2,7 @@
  * name: csv("f.csv", columns: "left: 0-3, right: 4-7, same: 8"); see
  * columns.h.
  *
- * The rows are read by rt_csv_load (so blank lines, a header, the width of
+ * The rows are read by rt_csv_load_lines (so blank lines, a header, the width of
  * every row and every number are checked as for csv without columns), then
  * each input and target takes its columns.  Columns no name mentions are not
  * read; a column feeds at most one name (rt_columns_parse refuses an overlap,
@@ -121,7 +121,8 @@ int rt_csv_columns(const char *path, int header, const char *spec, const RtModel
     if (nr < 0)
         return -1;
     RtDataset raw;
-    if (rt_csv_load(path, header, 0, &raw, err, errlen) != 0)
+    int64_t *line;   /* [raw.count] each example's line in the file, for messages */
+    if (rt_csv_load_lines(path, header, 0, 0, NULL, &raw, &line, err, errlen) != 0)
         return -1;
     int64_t width = raw.x_elems + 1, n = m->ninputs + m->ntargets;
     int rc = -1;
@@ -169,8 +170,11 @@ int rt_csv_columns(const char *path, int header, const char *spec, const RtModel
                 if (col->dtype == RT_F32) {
                     ((float *)col->data)[i * per + e] = v;
                 } else if (v != floorf(v) || v < 0 || v >= (float)t->classes) {
-                    rt_fail(-1, err, errlen, "%s: example %lld, column %lld: %g is not a label in 0-%lld for %s '%s'",
-                            path, (long long)i, (long long)j, (double)v, (long long)t->classes - 1, kind, t->name);
+                    /* the line, as the reader's own messages say it, and
+                     * the example, as npz(...)'s do */
+                    rt_fail(-1, err, errlen, "%s: line %lld (example %lld), column %lld: %g is not a label in 0-%lld "
+                            "for %s '%s'", path, (long long)line[i], (long long)i, (long long)j, (double)v,
+                            (long long)t->classes - 1, kind, t->name);
                     goto done;
                 } else {
                     ((int32_t *)col->data)[i * per + e] = (int32_t)v;
@@ -182,5 +186,6 @@ done:
     if (rc != 0)
         rt_dataset_free(out);
     rt_dataset_free(&raw);
+    free(line);
     return rc;
 }

@@ -3,9 +3,12 @@
  *
  * One example per line: the features, then the target, separated by commas.
  * Spaces and tabs around a value are allowed, blank lines are skipped, and a
- * line may end in \r\n.  Every row has the number of values of the first.
- * Errors name the file and its line (counted from 1, the header included)
- * and, for a value, its place in the line (from 1).
+ * line may end in \r\n; a UTF-8 byte-order mark before the first line (a
+ * spreadsheet's export) is skipped.  A value is a decimal number f32 can
+ * hold (number.h: no hexadecimal, inf or nan).  Every row has the number of
+ * values of the first.  Errors name the file and its line (counted from 1,
+ * the header included) and, for a value, its column (from 0, as columns:
+ * counts them).
  */
 #include <errno.h>
 #include <math.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* rt_uniform's stream for rt_shuffle: (seed, SHUFFLE_STREAM, epoch, i) is
@@ -29,6 +33,7 @@ typedef struct Rows {
     float   *x;       /* [cap, x_elems] */
     int32_t *labels;  /* [cap] when classes > 0 */
     float   *y;       /* [cap] otherwise */
+    int64_t *line;    /* [cap] each example's line, when the caller asked (NULL otherwise) */
 } Rows;
 
 static int rows_grow(Rows *r, int classified)
@@ -49,6 +54,12 @@ static int rows_grow(Rows *r, int classified)
         if (!y)
             return -1;
         r->y = y;
+    }
+    if (r->line) {
+        int64_t *l = rt_realloc(r->line, (size_t)cap * sizeof *l);
+        if (!l)
+            return -1;
+        r->line = l;
     }
     r->cap = cap;
     return 0;
@@ -71,29 +82,18 @@ static int parse_line(char *line, char *stop, int64_t lineno, int header, double
         while (end > p && is_blank(end[-1]))
             end--;
         if (memchr(p, '\0', (size_t)(end - p))) {
-            snprintf(err, errlen, "%s: line %lld, value %lld holds a NUL byte", path, (long long)lineno,
-                     (long long)k + 1);
+            snprintf(err, errlen, "%s: line %lld, column %lld holds a NUL byte", path, (long long)lineno, (long long)k);
             return -1;
         }
         *end = '\0';
-        char *after;
-        double v = strtod(p, &after);
-        if (after != end || p == end) {
+        double v;
+        const char *why = rt_number_read(p, (size_t)(end - p), &v);
+        if (why) {
             /* a first line whose first value is words is most likely a
              * header the file has and the train block did not say */
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a number%s", path, (long long)lineno,
-                     (long long)k + 1, p,
-                     lineno == 1 && k == 0 && !header ? " (a header row? csv(..., header: true) skips the first line)" : "");
-            return -1;
-        }
-        if (!isfinite(v)) {
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is not a finite number", path,
-                     (long long)lineno, (long long)k + 1, p);
-            return -1;
-        }
-        if (!isfinite((float)v)) {   /* values are kept as f32: 1e39 would become inf */
-            snprintf(err, errlen, "%s: line %lld, value %lld: '%.40s' is beyond the range of f32 (3.4e38)", path,
-                     (long long)lineno, (long long)k + 1, p);
+            snprintf(err, errlen, "%s: line %lld, column %lld: '%.40s' %s%s", path, (long long)lineno, (long long)k, p,
+                     why, why == RT_NOT_A_NUMBER && lineno == 1 && k == 0 && !header
+                              ? " (a header row? csv(..., header: true) skips the first line)" : "");
             return -1;
         }
         vals[k] = v;
@@ -111,7 +111,15 @@ int rt_csv_load(const char *path, int header, int64_t classes, RtDataset *out, c
 int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_elems, const char *input, RtDataset *out,
                     char *err, size_t errlen)
 {
+    return rt_csv_load_lines(path, header, classes, x_elems, input, out, NULL, err, errlen);
+}
+
+int rt_csv_load_lines(const char *path, int header, int64_t classes, int64_t x_elems, const char *input,
+                      RtDataset *out, int64_t **lines, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
+    if (lines)
+        *lines = NULL;
     if (x_elems > 0 && !input) {   /* the width's message names the input: a caller's bug, said as one */
         snprintf(err, errlen, "rt_csv_load_fit: x_elems is %lld but input is NULL; a width to check needs the input's "
                  "name", (long long)x_elems);
@@ -135,7 +143,9 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
     double *vals = NULL;  /* [ncols] */
     int rc = -1;
     int64_t lineno = 0;
-    for (char *p = buf, *end = buf + len; p < end;) {
+    if (lines && !(r.line = rt_malloc(sizeof *r.line)))   /* non-NULL: rows_grow grows it */
+        goto oom;
+    for (char *p = buf + rt_utf8_bom(buf, len), *end = buf + len; p < end;) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *stop = nl ? nl : end;
         char *next = nl ? nl + 1 : end;
@@ -202,6 +212,8 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
         }
         else
             r.y[r.count] = (float)t;
+        if (r.line)
+            r.line[r.count] = lineno;
         r.count++;
     }
     if (r.count == 0) {
@@ -215,7 +227,9 @@ int rt_csv_load_fit(const char *path, int header, int64_t classes, int64_t x_ele
     out->labels = r.labels;
     out->y = r.y;
     out->classes = classified ? classes : 0;
-    r = (Rows){0};   /* out owns the arrays now */
+    if (lines)
+        *lines = r.line;
+    r = (Rows){0};   /* out and *lines own the arrays now */
     rc = 0;
     goto done;
 oom:
@@ -224,6 +238,7 @@ done:
     free(r.x);
     free(r.labels);
     free(r.y);
+    free(r.line);
     free(vals);
     free(buf);
     return rc;

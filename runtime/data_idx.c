@@ -396,6 +396,7 @@ int rt_mnist_load(const char *dir, int test, RtNormalize norm, RtDataset *out, c
     out->x_elems = (int64_t)pixel;
     out->y_elems = 1;
     out->classes = MNIST_CLASSES;
+    out->rows = rows, out->cols = cols;
     rc = 0;
 done:
     idx_close(&lab);

@@ -19,6 +19,7 @@
 
 #include "include/nnc_runtime.h"
 #include "npy.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* "f32[4]", "class(10)", "token(65)[8]": the model's type of t, per example. */
@@ -111,14 +112,10 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         for (int64_t i = 0; i < total; i++)
             dst[i] = (float)rt_npy_get(a, i);
     for (int64_t i = 0; i < total; i++)
-        if (!isfinite(dst[i])) {
+        if (!isfinite(dst[i])) {   /* %g of NAN: "nan", where a NaN with its sign bit set prints "-nan" */
             double v = rt_npy_get(a, i);
-            if (isfinite(v))
-                return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %g is beyond the range "
-                               "of f32 (3.4e38)", path, t->name, (long long)(i / per), (long long)(i % per), v);
-            return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %s is not a finite number",
-                           path, t->name, (long long)(i / per), (long long)(i % per),
-                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+            return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %g %s", path, t->name,
+                           (long long)(i / per), (long long)(i % per), isnan(v) ? NAN : v, rt_f32_unfit(v));
         }
     return 0;
 }

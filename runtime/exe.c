@@ -166,12 +166,14 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         fprintf(stderr, "%s: error: --eval needs --load FILE\n", prog);
         return 2;
     }
-    char rule_buf[256];
+    char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.save ? RT_OPT_SAVE : 0) | (o.metrics ? RT_OPT_METRICS : 0) | (o.chart ? RT_OPT_CHART : 0)
                    | (o.epochs ? RT_OPT_EPOCHS : 0) | (o.steps ? RT_OPT_STEPS : 0) | (lr_given ? RT_OPT_LR : 0);
     const char *rule = rt_sample_options_rule(o.sample, o.length, o.temperature, o.no_kv_cache);
     if (!rule)   /* (--lr is compiled in: one that differs was refused above) */
         rule = rt_mode_options_rule(o.eval_only, o.sample, given, rule_buf, sizeof rule_buf);
+    if (!rule)
+        rule = rt_output_files_rule(o.save, o.metrics, o.chart, rule_buf, sizeof rule_buf);
     if (rule) {
         fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;

@@ -41,6 +41,12 @@ void *rt_realloc(void *p, size_t n);
 void *rt_aligned_alloc(size_t align, size_t n);
 int   rt_alloc_injected(void);
 
+/* rt_csv_load_fit that also gives each example's line in the file (from 1,
+ * the header and blank lines counted) in *lines (the caller frees it),
+ * when lines is not NULL: for csv(..., columns:)'s messages. */
+int rt_csv_load_lines(const char *path, int header, int64_t classes, int64_t x_elems, const char *input,
+                      RtDataset *out, int64_t **lines, char *err, size_t errlen);
+
 /* Writes the reason into err (when there is room) and returns rc: the one
  * way runtime functions say why they failed. */
 int rt_fail(int rc, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

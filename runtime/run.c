@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,29 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     if (stat(beside, &st) == 0)
         snprintf(buf, len, "%s", beside);
     return buf;
+}
+
+/* After the data failed to load: when a relative path of the train block
+ * (the training or the test split) is found neither under the data root nor
+ * beside the model, says which root that was and where it came from (from,
+ * "from NNC_DATA" ...), for every kind of data alike: "cannot open
+ * ./mnist/..." alone does not say how to point nnc at the data. */
+static void root_note(char *why, size_t len, const RtRecipe *r, const char *root, const char *from)
+{
+    int splits = r->data == RT_DATA_CSV || r->data == RT_DATA_NPZ;
+    const char *paths[] = {r->path, splits ? r->path2 : NULL};
+    for (int i = 0; i < 2; i++) {
+        char buf[4096];
+        struct stat st;
+        if (!paths[i] || !paths[i][0] || paths[i][0] == '/'
+            || stat(resolve(buf, sizeof buf, root, r->model_dir, paths[i]), &st) == 0)
+            continue;
+        const char *dir = r->model_dir && r->model_dir[0] && strcmp(r->model_dir, root) != 0 ? r->model_dir : NULL;
+        size_t n = strlen(why);
+        snprintf(why + n, len - n, " (data root '%s', %s%s%s%s)", root, from, dir ? "; nor beside the model in '" : "",
+                 dir ? dir : "", dir ? "'" : "");
+        return;
+    }
 }
 
 static int64_t per_example(const RtTensorSpec *t)
@@ -64,6 +88,18 @@ static int fits(const RtModel *m, const RtDataset *d, const char *what, char *wh
         return 1;
     }
     return 0;
+}
+
+/* Whether a split's IDX images are mnist(...)'s 28x28: a model takes them
+ * as f32[784], f32[28, 28] or f32[1, 28, 28] (builtins.c's check_mnist),
+ * and 14x56 images, 784 pixels too, would train into it silently.  0, or 1
+ * with why. */
+static int mnist_sized(const RtDataset *d, const char *what, char *why, size_t len)
+{
+    if (!d->count || (d->rows == 28 && d->cols == 28))
+        return 0;
+    return rt_fail(1, why, len, "%s are %lldx%lld pixels, but mnist(...) reads images of 28x28", what,
+                   (long long)d->rows, (long long)d->cols);
 }
 
 /* A plain CSV (no columns) for m's first input and one target value. */
@@ -162,6 +198,48 @@ const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned giv
     return NULL;
 }
 
+/* Whether paths a and b name one file: the same text, the same existing
+ * file (device and inode: a link, a hard link, "./x" for "x"), or, for a
+ * file not made yet, the same name in the same existing folder. */
+static int same_file(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return 1;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    if (strcmp(na ? na + 1 : a, nb ? nb + 1 : b) != 0)
+        return 0;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", na ? (int)(na - a) + (na == a) : 1, na ? a : ".");
+    snprintf(db, sizeof db, "%.*s", nb ? (int)(nb - b) + (nb == b) : 1, nb ? b : ".");
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len)
+{
+    /* --metrics - is standard output, no file */
+    const struct { const char *name, *path; } out[] = {
+        {"--save", save}, {"--metrics", metrics && strcmp(metrics, "-") != 0 ? metrics : NULL}, {"--chart", chart},
+    };
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (out[i].path && out[j].path && same_file(out[i].path, out[j].path)) {
+                snprintf(buf, len, "%s '%s' and %s '%s' are the same file; each writes a file of its own",
+                         out[i].name, out[i].path, out[j].name, out[j].path);
+                return buf;
+            }
+    /* the chart is an SVG picture whatever the name says: x.png would be
+     * an SVG that no PNG viewer opens */
+    size_t n = chart ? strlen(chart) : 0;
+    if (chart && (n < 4 || strcasecmp(chart + n - 4, ".svg") != 0)) {
+        snprintf(buf, len, "--chart draws SVG only: give it a name ending in .svg, not '%s'", chart);
+        return buf;
+    }
+    return NULL;
+}
+
 const char *rt_epochs_rule(int64_t epochs, int text_data)
 {
     return epochs && text_data ? "--epochs: the model trains on text data, which is sampled in random windows and has no "
@@ -180,6 +258,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     const char *env = getenv("NNC_DATA");
     const char *root = o->data_root ? o->data_root : env && env[0] ? env : ".";
+    const char *root_from = o->data_root ? "from --data" : env && env[0] ? "from NNC_DATA"
+                                                          : "the default: set NNC_DATA or --data";
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
@@ -201,7 +281,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     char why[1024] = "", p1[4096], p2[4096];
     /* A checkpoint that does not fit is refused before the data is read;
      * several ranks still meet in rt_dist_agree below. */
-    int rc = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
+    int ck_unfit = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
+    int rc = ck_unfit;
     if (rc == 0) switch (r->data) {
     case RT_DATA_MNIST: {
         const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
@@ -210,6 +291,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         snprintf(te, sizeof te, "the test images in %s", dir);
         if ((!o->eval_only && rt_mnist_load(dir, 0, r->normalize, &train, why, sizeof why))
             || rt_mnist_load(dir, 1, r->normalize, &test, why, sizeof why)
+            || mnist_sized(&train, tr, why, sizeof why) || mnist_sized(&test, te, why, sizeof why)
             || fits(m, &train, tr, why, sizeof why) || fits(m, &test, te, why, sizeof why))
             rc = 1;
         cfg.train = o->eval_only ? NULL : &train, cfg.test = &test;
@@ -259,6 +341,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         break;
     }
     }
+    if (rc && !ck_unfit)
+        root_note(why, sizeof why, r, root, root_from);
     /* several ranks: one that cannot load its data (a file only some ranks
      * can read, a memory check that refuses on one machine) tells the others
      * here, rather than leaving them in the training's first gather */

@@ -115,8 +115,9 @@ static int nothing_to_train(Loop *L, int64_t step, int64_t total, char *err, siz
     const char *path = L->cfg->save_path;
     if (path && save(L, step, path, err, errlen) != 0)
         return 1;
-    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld%s%s\n", L->cfg->load_path,
-            (long long)step, (long long)total, path ? "; wrote its state to " : "", path ? path : "");
+    fprintf(L->log, "trained 0 steps: %s is at step %lld, and the run ends at step %lld (--steps and --epochs count "
+            "from the first step, not from the checkpoint's)%s%s\n", L->cfg->load_path, (long long)step,
+            (long long)total, path ? "; wrote its state to " : "", path ? path : "");
     return 0;
 }
 
@@ -958,17 +959,19 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
             int64_t evals = c->eval_every ? total / c->eval_every : c->epochs ? c->epochs : 1;
             int64_t every = evals > 20 ? evals / 20 : 1, nth = c->eval_every ? step / c->eval_every : c->epochs ? step / spe : 1;
             L.quiet = !(nth % every == 0 || step == total);
+            /* The checkpoint before the report, so that the time it takes
+             * counts in this evaluation's epoch_seconds (the epochs add up
+             * to total_seconds).  Each is written whatever became of the
+             * other: the training done is kept when the metrics or the chart
+             * failed to write (a full disk, a chart path gone), and the
+             * metrics are the run's record when the checkpoint failed; the
+             * checkpoint's error is said when the report's is not. */
+            char why[1024];
+            int saved = c->save_path ? save(&L, step, c->save_path, why, sizeof why) : 0;
             rc = report(&L, spe ? (step + spe - 1) / spe : 0, step, loss_sum / (double)loss_examples, &ev,
                         rt_now() - epoch_start, train_seconds, loss_examples, err, errlen);
-            /* The checkpoint even when the metrics or the chart failed to
-             * write (a full disk, a chart path gone): the run stops here with
-             * that error, but the training it did is kept; the checkpoint's
-             * own error is said when the report's is not. */
-            if (c->save_path) {
-                char why[512];
-                int saved = save(&L, step, c->save_path, rc ? why : err, rc ? sizeof why : errlen);
-                rc = rc ? rc : saved;
-            }
+            if (rc == 0 && saved)
+                rc = rt_fail(1, err, errlen, "%s", why);
             if (rc != 0) {
                 if (L.size > 1 && step < total) {  /* the others hear of it at the next step's gather */
                     L.failed = 1;
@@ -1001,7 +1004,8 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     } else if (rc == 0 && start_step >= total) {
         rc = nothing_to_train(&L, step, total, err, errlen);
     } else if (rc == 0) {
-        fprintf(L.log, "trained %lld steps in %.2f s", (long long)(step - start_step), rt_now() - L.start);
+        fprintf(L.log, "trained %lld step%s in %.2f s", (long long)(step - start_step), step - start_step == 1 ? "" : "s",
+                rt_now() - L.start);
         if (pace.on && c->verbose) {  /* -v: what the chooser did (it varies run to run, with the machine's load) */
             fprintf(L.log, " (%d threads; %lld of the steps ran on one, timed faster", rt_pool_threads(pool),
                     (long long)one_thread_steps);

@@ -205,7 +205,7 @@ int nnc_train_model(NncFront *f, const TrainOverrides *o, TrainModel *out, FILE 
     SemaTrain t = m->train;
     if (!t.decl) {
         fprintf(log, "%s: error: model '%s' has no train block; a trainer needs one (and a loss)\n", f->src.name, m->name);
-        fprintf(log, "%s: note: a forward-only model compiles with --emit=so, obj, llvm or asm, and runs with --predict\n",
+        fprintf(log, "%s: note: a forward-only model compiles with --emit=so, obj, llvm, asm or onnx, and runs with --predict\n",
                 f->src.name);
         return 1;
     }

@@ -10,7 +10,8 @@
  * body with its source line.
  *
  * Messages count examples and the values in one from 0, as npz(...),
- * columns: and the library do; a .csv file's lines from 1, as editors do.
+ * columns: and the library do; a .csv file's lines from 1, as editors do,
+ * and its columns from 0, as training's CSV reader says them.
  */
 #include "predict.h"
 
@@ -25,6 +26,7 @@
 #include "../ir/lower.h"
 #include "../util/suggest.h"
 #include "../../runtime/npy.h"
+#include "../../runtime/number.h"
 #include "compile.h"
 #include "model.h"
 
@@ -82,17 +84,17 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
     fd->v = ARENA_ARRAY(a, double, count + 1);
     const char *p = text;
     for (int64_t i = 0; i < count; i++) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (end == p || (*end && *end != ','))
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        double x;
+        const char *why = rt_number_read(p, len, &x);   /* the CSV readers' rule and words */
+        if (why == RT_NOT_A_NUMBER)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
-        if (!isfinite(x))   /* the CSV readers' words */
-            return fail(log, "--input %s: value %lld: '%.*s' is not a finite number", fd->node->name, (long long)i,
-                        (int)(end - p), p);
+        if (why)
+            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)len, p, why);
         fd->v[i] = x;
-        p = *end ? end + 1 : end;
+        p += len + (comma != NULL);
     }
     if (count != fd->size)
         return fail(log, "--input %s: %lld number%s given, but input '%s' (%s) takes %lld per example", fd->node->name,
@@ -151,7 +153,7 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
     fd->n = 0;
     int rc = 0;
     int64_t lineno = 0;
-    for (char *line = text; line && rc == 0; lineno++) {
+    for (char *line = text + rt_utf8_bom(text, len); line && rc == 0; lineno++) {
         char *nl = strchr(line, '\n');
         if (nl)
             *nl = 0;
@@ -161,29 +163,28 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
         if (*p) {
             int64_t k = 0;
             for (;;) {
-                char *end;
-                double x = strtod(p, &end);
-                char *num_end = end;   /* the number as written, for a message */
-                while (*end == ' ' || *end == '\t' || *end == '\r')
-                    end++;
-                if (end == p || (*end && *end != ',')) {
-                    rc = fail(log, "%s:%lld: expected a number, found '%.20s'", path, (long long)lineno + 1, p);
-                    break;
-                }
-                if (!isfinite(x)) {
-                    rc = fail(log, "%s:%lld: value %lld: '%.*s' is not a finite number", path, (long long)lineno + 1,
-                              (long long)k, (int)(num_end - p > 20 ? 20 : num_end - p), p);
+                while (*p == ' ' || *p == '\t')
+                    p++;
+                char *comma = strchr(p, ',');
+                char *end = comma ? comma : p + strlen(p);
+                while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                    end--;
+                double x;
+                const char *why = rt_number_read(p, (size_t)(end - p), &x);
+                if (why) {
+                    rc = fail(log, "%s: line %lld, column %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
+                              (int)(end - p > 20 ? 20 : end - p), p, why);
                     break;
                 }
                 if (k < fd->size)
                     fd->v[fd->n * fd->size + k] = x;
                 k++;
-                if (!*end)
+                if (!comma)
                     break;
-                p = end + 1;
+                p = comma + 1;
             }
             if (rc == 0 && k != fd->size)
-                rc = fail(log, "%s:%lld: %lld value%s, but input '%s' (%s) takes %lld per example", path,
+                rc = fail(log, "%s: line %lld has %lld value%s, but input '%s' (%s) takes %lld per example", path,
                           (long long)lineno + 1, (long long)k, k == 1 ? "" : "s", fd->node->name,
                           type_str(a, &fd->node->type), (long long)fd->size);
             fd->n++;
@@ -234,8 +235,9 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
         fd->v = ARENA_ARRAY(a, double, fd->n * fd->size + 1);
         for (int64_t i = 0; i < fd->n * fd->size; i++) {
             double x = rt_npy_get(&arr, i);
-            if (!isfinite(x)) {
-                rc = fail(log, "%s: value %lld is not a finite number", path, (long long)i);
+            const char *unfit = rt_f32_unfit(x);   /* npz(...)'s rule and words */
+            if (unfit) {
+                rc = fail(log, "%s: value %lld: %g %s", path, (long long)i, isnan(x) ? NAN : x, unfit);
                 break;
             }
             fd->v[i] = x;

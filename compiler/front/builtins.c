@@ -548,6 +548,16 @@ static int count_of(CallCheck *cc, SemaNodeKind kind)
     return n;
 }
 
+/* [784], [28, 28] or [1, 28, 28]: an image as a row, as a picture, or as a
+ * picture of one channel; other shapes of 784 values ([14, 56], [2, 392])
+ * would read the pixels in another arrangement than the picture's. */
+static bool mnist_shape(const Shape *s)
+{
+    const int64_t *d = s->dim;
+    return (s->rank == 1 && d[0] == 784) || (s->rank == 2 && d[0] == 28 && d[1] == 28)
+        || (s->rank == 3 && d[0] == 1 && d[1] == 28 && d[2] == 28);
+}
+
 /* mnist(dir): images of 28x28 = 784 pixels, labels 0-9 (which a model
  * without a target, an autoencoder, does not read) */
 static bool check_mnist(CallCheck *cc)
@@ -556,7 +566,7 @@ static bool check_mnist(CallCheck *cc)
     if (!in || (!tg && count_of(cc, SN_TARGET) != 0))
         return false;
     bool ok = true;
-    if (in->type.elem != ELEM_F32 || shape_elems(&in->type.shape) != 784) {
+    if (in->type.elem != ELEM_F32 || !mnist_shape(&in->type.shape)) {
         ok = cc_error(cc, -1, "mnist gives 28x28 = 784 pixels per image, but input '%s' is %s", in->name,
                       cc_type(cc, &in->type));
         cc_note(cc, in->at, "declare it as f32[784], f32[28, 28] or f32[1, 28, 28]");

@@ -406,6 +406,7 @@ typedef struct RtDataset {
     int32_t *labels;    /* [count, y_elems] class labels in [0, classes), or NULL */
     float   *y;         /* [count, y_elems] real targets, or NULL */
     int64_t  classes;   /* for labels */
+    int64_t  rows, cols;   /* images (rt_mnist_load): the header's height and width in pixels; else 0 */
     /* Several inputs and targets (npz, csv with columns:): when ncolumns > 0,
      * column i feeds the model's input i, and column ninputs + j its target
      * j, in declaration order, and x, labels and y above are unused. */
@@ -593,6 +594,13 @@ enum {
  * bits) that the mode does not use, or both modes at once, is a bad command
  * line: NULL, or what is wrong (written to buf, len bytes, or a constant). */
 const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len);
+/* The files a run writes, one copy for both as above: two of --save,
+ * --metrics (a file, not "-") and --chart naming one file would leave only
+ * the last written there, and a --chart name not ending in .svg would hold
+ * an SVG under another name, so either is a bad command line: NULL, or what
+ * is wrong (written to buf).  --load may name --save's file: a run resumed
+ * in place. */
+const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len);
 /* --epochs against the data, one copy for both as above: NULL, or why not
  * (text data is sampled in random windows: it has no epochs; the train
  * block's own rule is sema_train.c's). */

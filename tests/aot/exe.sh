@@ -9,6 +9,7 @@
 #   options    the trainer's command line: --help, a smaller and a larger
 #              --batch, and the exact messages for a bad batch, another
 #              learning rate, an unknown option, --eval without --load,
+#              --save and --metrics naming one file, a --chart not .svg,
 #              missing data, a checkpoint of another model (refused before
 #              the data is read)
 #   cpu        --target-cpu=x86-64-v3 makes a trainer that trains xor
@@ -102,6 +103,9 @@ Train model 'xor' (compiled by nnc) as its train block says." ] || fail "--help:
     expect 2 "xor: error: --chart goes with training; --eval trains nothing, so there is no learning curve to draw" \
         --eval --load x.safetensors --chart c.svg
     expect 2 "xor: error: --lr goes with training; --eval trains nothing, so no learning rate is used" --eval --load x --lr 1
+    expect 2 "xor: error: --save '$tmp/o.st' and --metrics '$tmp/o.st' are the same file; each writes a file of its own" \
+        --save "$tmp/o.st" --metrics "$tmp/o.st" --data "$root/examples"
+    expect 2 "xor: error: --chart draws SVG only: give it a name ending in .svg, not 'curve.png'" --chart curve.png
     # data missing: a copy of the model in a directory without xor.csv
     mkdir "$tmp/empty"
     cp "$root/examples/xor.nn" "$tmp/empty/model.nn"

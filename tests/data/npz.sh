@@ -145,7 +145,8 @@ print('%08x, but the archive says %08x' % (zlib.crc32(raw[start:start + i.file_s
     # found by fuzz_npz: the message used the member's name after freeing it (ASan: use after free)
     check encrypted.npz "encrypted.npz: member 'x' is encrypted"
     check notzip.npz "notzip.npz: not a .npz (zip) archive, or a truncated one: no end of central directory"
-    check absent.npz "cannot open absent.npz: No such file or directory"
+    check absent.npz "cannot open absent.npz: No such file or directory (data root '$tmp/absent', from --data; nor \
+beside the model in '$tmp')"
     echo "all refused" ;;
 csvnotest)
     cp "$root/examples/xor.csv" "$tmp/"
@@ -194,11 +195,14 @@ END
     last=$(grep '^epoch 10/10' "$tmp/log")
     acc=$(field test_accuracy "$last") loss=$(field test_loss "$last")
     awk -v a="$acc" -v l="$loss" 'BEGIN { exit !(a >= 0.95 && l < 0.3) }' || fail "accuracy $acc, loss $loss"
-    # a label column that holds reals (y's and c's columns swapped), and a
+    # a label column that holds reals (y's and c's columns swapped), in a
+    # file whose first example is on line 2 (a blank line first: the
+    # message says the line, as plain csv's do, and the example), and a
     # range past the end of the rows
-    sed 's/y: 0, a: 1-3, c: 4/y: 4, a: 1-3, c: 0/' "$tmp/c.nn" > "$tmp/bad.nn"
+    { echo; cat "$tmp/tr.csv"; } > "$tmp/blank.csv"
+    sed 's/y: 0, a: 1-3, c: 4/y: 4, a: 1-3, c: 0/; s/train: "tr.csv"/train: "blank.csv"/' "$tmp/c.nn" > "$tmp/bad.nn"
     "$nnc" --jit --data "$tmp" "$tmp/bad.nn" 2> "$tmp/err" && fail "reals as labels were accepted"
-    want="nnc: error: tr.csv: example 0, column 0: $(sed -n '1s/^\([^,]*\),.*/\1/p' "$tmp/tr.csv" \
+    want="nnc: error: blank.csv: line 2 (example 0), column 0: $(sed -n '1s/^\([^,]*\),.*/\1/p' "$tmp/tr.csv" \
         | awk '{ printf "%g", $1 }') is not a label in 0-1 for target 'c'"
     [ "$(sed "s|$tmp/||" "$tmp/err")" = "$want" ] || fail "real labels: $(cat "$tmp/err"), expected $want"
     sed 's/b: 5-6/b: 6-7/' "$tmp/c.nn" > "$tmp/bad.nn"

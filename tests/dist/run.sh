@@ -266,7 +266,8 @@ hang)
         grep -q "$why" "$tmp/log" && grep -q '^nnc: error: rank 0: stopping with rank 1, which failed$' "$tmp/log" \
             || { echo "not the failing rank's reason and the other's stop"; exit 1; }
     }
-    stops "^nnc: error: cannot open $tmp/.*: No such file or directory$" --data "$tmp"
+    stops "^nnc: error: cannot open $tmp/.*: No such file or directory (data root '$tmp', from --data; nor beside \
+the model in '.*')$" --data "$tmp"
     stops "error: the training step needs .* of memory at batch 16777216" --batch 16777216 ;;
 *)
     echo "unknown case $case"

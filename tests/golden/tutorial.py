@@ -28,6 +28,10 @@ three differences:
   (--jit, --load): under ASan they cost most of the time, and the jit.*
   tests already take the runtime's paths.
 
+docs/training.md's ```text blocks that train are checked the same way
+(docs.training_data, the data mode: its Sampling example trains a text
+model, then samples from the checkpoint that run saved).
+
 Also, an ```nn block whose first line is `# examples/tutorial/NAME.nn` must be
 that file as it is, without the file's leading comment lines, and every
 examples/tutorial/*.nn must be named in the tutorial.

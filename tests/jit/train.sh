@@ -32,7 +32,8 @@
 #                tensor step of older checkpoints) is -3, 0.5, nan, 1e30 ...
 #                is refused by name, exit 1; a finished run loaded trains 0
 #                steps, says so, and writes --save's file (the loaded state);
-#                a run resumed from 3 to 5 says it trained 2 steps
+#                a run resumed from 3 to 5 says it trained 2 steps, to 4
+#                '1 step'; --steps 2 from step 3 says why it trains nothing
 #   oldstep      a checkpoint written the old way (the step a tensor, no
 #                __metadata__) resumes tests/torch/adam_xor.nn exactly as
 #                a new one does; a new one has nnc.step, format, nnc.version
@@ -41,12 +42,23 @@
 #                taskset -c 0 the default threads are 1 (the affinity mask)
 #   splits       every split is checked against the model before training: a
 #                CSV test split wider or narrower than the input, MNIST-style
-#                test images of 28x56 for a 28x28 model: each refused naming
-#                the file, exit 1
+#                test images of 28x56 for a 28x28 model, and training images
+#                of 14x56 (784 pixels, not 28x28): each refused naming the
+#                file, exit 1
 #   toolong      --epochs 1000000 of MNIST (938 steps each) is more steps than
 #                a run may have (2^24): refused with the numbers, exit 1
 #   shorttext    a text whose validation part (or training part) is no longer
 #                than one block is refused, naming the part and the sizes
+#   samefile     two of --save, --metrics and --chart naming one file (the
+#                same text, one folder spelled two ways, a hard link) are
+#                refused, exit 2, before anything is written, as is a
+#                --chart name not ending in .svg (c.png); --metrics -
+#                beside them and --load and --save of one file still run
+#   dataroot     data not found says which data root was searched, where it
+#                came from (the default, NNC_DATA, --data) and the model's
+#                folder, for mnist, csv and text data alike
+#   epochtime    with --save, the metrics lines' epoch_seconds add up to the
+#                last total_seconds within 5% (the checkpoints counted)
 #   writefail    --save into a missing folder is refused before training,
 #                naming the user's path; --metrics /dev/full stops with the
 #                write error (both exit 1)
@@ -184,6 +196,43 @@ metrics)
     echo "xor_metrics: test_accuracy $acc, test_mae $mae, test_metric $other"
     number "$acc" && number "$mae" && number "$other" || { echo "a metric is missing"; exit 1; }
     awk -v a="$acc" -v m="$mae" -v o="$other" 'BEGIN { exit !(a == 1 && m < 0.01 && o < 0.01) }' ;;
+dataroot)
+    # data not found: the message says which data root was searched and
+    # where it came from (the default, NNC_DATA, --data), and the model's
+    # folder, for every kind of data; the first case said only "cannot open"
+    mkdir "$tmp/m" "$tmp/run" && cp "$root/examples/mnist_mlp.nn" "$root/examples/xor.nn" \
+        "$root/examples/shakespeare.nn" "$tmp/m/" || exit 1
+    said() {  # said MESSAGE ARGS...: nnc --jit ARGS, run in $tmp/run, exits 1 saying only MESSAGE
+        msg=$1; shift
+        (cd "$tmp/run" && "$nnc" --jit "$@" 2>"$tmp/log"); status=$?
+        [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $msg" ] \
+            || { cat "$tmp/log"; echo "$*: exit status $status, wanted 1 and: nnc: error: $msg"; exit 1; }
+    }
+    (unset NNC_DATA; said "cannot open ./mnist/train-images-idx3-ubyte(.gz): No such file or directory (data root \
+'.', the default: set NNC_DATA or --data; nor beside the model in '../m')" ../m/mnist_mlp.nn) || exit 1
+    NNC_DATA=$tmp/none said "cannot open $tmp/none/xor.csv: No such file or directory (data root '$tmp/none', from \
+NNC_DATA; nor beside the model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
+    said "cannot open $tmp/none/tinyshakespeare/input.txt: No such file or directory (data root '$tmp/none', from \
+--data; nor beside the model in '$tmp/m')" --data "$tmp/none" "$tmp/m/shakespeare.nn"
+    # a model beside its data: no note on a failure that is not a missing file
+    printf '1,2\n' > "$tmp/m/xor.csv"
+    said "$tmp/m/xor.csv has 2 values per example, but input 'x' and the target take 3" --data "$tmp/none" \
+        "$tmp/m/xor.nn" ;;
+epochtime)
+    # epoch_seconds counts the checkpoint written after its evaluation: 40
+    # epochs of xor with --save add up to total_seconds within 5% (the
+    # saves, ~5 ms each, are nearly all of it; they were counted nowhere,
+    # the epochs summing to 0.001 of the total)
+    "$nnc" --jit --epochs 40 --data "$root/examples" --save "$tmp/ck" --metrics "$tmp/m" "$root/examples/xor.nn" \
+        2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    /usr/bin/python3 - "$tmp/m" <<'END'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])][1:]
+epochs, total = sum(l["epoch_seconds"] for l in lines), lines[-1]["total_seconds"]
+print(f"{len(lines)} evaluations: epoch_seconds sum to {epochs:.4f} s, total_seconds {total:.4f} s")
+sys.exit(not (len(lines) == 40 and abs(epochs - total) <= 0.05 * total))
+END
+    ;;
 autoencoder)
     need_mnist
     "$nnc" --jit --metrics "$tmp/m" "$root/tests/jit/autoencoder.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
@@ -351,12 +400,21 @@ badstep)
     # written (the loaded state, byte for byte); a resumed run counts its own steps
     "$nnc" --jit --data "$root/examples" --steps 3 --load "$tmp/ck.safetensors" --save "$tmp/new.safetensors" \
         "$root/examples/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3; wrote its \
-state to $tmp/new.safetensors" ] || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 3 (--steps \
+and --epochs count from the first step, not from the checkpoint's); wrote its state to $tmp/new.safetensors" ] \
+        || { cat "$tmp/log"; echo "a finished run: not the line above"; exit 1; }
     cmp "$tmp/ck.safetensors" "$tmp/new.safetensors" || { echo "a finished run's --save differs from its --load"; exit 1; }
-    "$nnc" --jit --data "$root/examples" --steps 5 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
-        && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "trained 2 steps" ] \
-        || { cat "$tmp/log"; echo "3 to 5: not 'trained 2 steps'"; exit 1; } ;;
+    # --steps fewer than the checkpoint's, no --save: nothing trained, and why
+    "$nnc" --jit --data "$root/examples" --steps 2 --load "$tmp/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/log")" = "trained 0 steps: $tmp/ck.safetensors is at step 3, and the run ends at step 2 (--steps \
+and --epochs count from the first step, not from the checkpoint's)" ] \
+        || { cat "$tmp/log"; echo "--steps 2 from step 3: not the line above"; exit 1; }
+    for to in 5:"trained 2 steps" 4:"trained 1 step"; do
+        "$nnc" --jit --data "$root/examples" --steps "${to%%:*}" --load "$tmp/ck.safetensors" "$root/examples/xor.nn" \
+            2>"$tmp/log" && [ "$(tail -1 "$tmp/log" | sed 's/ in [0-9.]* s$//')" = "${to#*:}" ] \
+            || { cat "$tmp/log"; echo "3 to ${to%%:*}: not '${to#*:}'"; exit 1; }
+    done ;;
 oldstep)
     # A checkpoint as nnc wrote them before the step went into __metadata__
     # (a scalar tensor "step", no metadata) still resumes exactly: Adam's
@@ -437,7 +495,7 @@ EOF
     refused "./te.csv has 5 values per example, but input 'x' and the target take 3"
     printf '1,2\n4,5\n' > "$tmp/te.csv"
     refused "./te.csv has 2 values per example, but input 'x' and the target take 3"
-    mkdir "$tmp/idx"
+    mkdir "$tmp/idx" "$tmp/idx2"
     /usr/bin/python3 -c '
 import struct, sys
 d = sys.argv[1]
@@ -446,12 +504,20 @@ def images(name, n, h, w):
 def labels(name, n):
     open(d + "/" + name, "wb").write(struct.pack(">ii", 2049, n) + bytes(i % 10 for i in range(n)))
 images("train-images-idx3-ubyte", 8, 28, 28); labels("train-labels-idx1-ubyte", 8)
-images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)' "$tmp/idx"
-    sed 's/mnist("mnist"/mnist("idx"/' "$root/examples/mnist_mlp.nn" > "$tmp/mlp.nn"
-    "$nnc" --jit --data "$tmp" "$tmp/mlp.nn" 2>"$tmp/log"
-    status=$?
-    cat "$tmp/log"
-    [ "$status" = 1 ] && grep -qx "nnc: error: the test images in $tmp/idx has 1568 values per example, but input 'image' takes 784" "$tmp/log" ;;
+images("t10k-images-idx3-ubyte", 8, 28, 56); labels("t10k-labels-idx1-ubyte", 8)
+# 784 pixels, but not 28x28: they trained into a 28x28 model, exit 0
+images("../idx2/train-images-idx3-ubyte", 8, 14, 56); labels("../idx2/train-labels-idx1-ubyte", 8)
+images("../idx2/t10k-images-idx3-ubyte", 8, 28, 28); labels("../idx2/t10k-labels-idx1-ubyte", 8)' "$tmp/idx"
+    for dir in idx idx2; do
+        sed "s/mnist(\"mnist\"/mnist(\"$dir\"/" "$root/examples/mnist_mlp.nn" > "$tmp/mlp_$dir.nn"
+        "$nnc" --jit --steps 1 --data "$tmp" "$tmp/mlp_$dir.nn" 2>"$tmp/log_$dir"
+        status=$?
+        cat "$tmp/log_$dir"
+        [ "$status" = 1 ] || { echo "$dir: exit status $status, not 1"; exit 1; }
+    done
+    grep -qx "nnc: error: the test images in $tmp/idx are 28x56 pixels, but mnist(...) reads images of 28x28" "$tmp/log_idx" \
+        && grep -qx "nnc: error: the training images in $tmp/idx2 are 14x56 pixels, but mnist(...) reads images of 28x28" \
+        "$tmp/log_idx2" ;;
 toolong)
     need_mnist
     "$nnc" --jit --epochs 1000000 "$root/examples/mnist_mlp.nn" 2>"$tmp/log"
@@ -715,6 +781,38 @@ zero state, so the run does not resume exactly"
     run 0 --steps 7 --load "$tmp/ck.safetensors" "$root/examples/xor.nn"
     said "$tmp/ck.safetensors: note: the optimizer state in the file is another optimizer's; model 'xor' does not use it"
     echo "ckstate: extra tensors and a part of the state refused; no state and another optimizer's noted" ;;
+samefile)
+    # two of --save, --metrics and --chart naming one file: refused before
+    # training (the last written won: a chart where the checkpoint was)
+    xor=$root/examples/xor.nn
+    refused() {  # refused MESSAGE ARGS...: exit 2, that message only, nothing written
+        msg=$1; shift
+        "$nnc" --jit --steps 2 --data "$root/examples" "$@" "$xor" 2>"$tmp/log"; status=$?
+        [ "$status" = 2 ] || { cat "$tmp/log"; echo "$*: exit status $status, not 2"; exit 1; }
+        [ "$(cat "$tmp/log")" = "nnc: $msg
+Try 'nnc --help' for more information." ] || { cat "$tmp/log"; echo "$*: not (only) said: $msg"; exit 1; }
+    }
+    refused "--save '$tmp/same.out' and --chart '$tmp/same.out' are the same file; each writes a file of its own" \
+        --save "$tmp/same.out" --chart "$tmp/same.out"
+    # not made yet, spelled two ways: the same name in the same folder
+    mkdir "$tmp/sub" || exit 1
+    refused "--save '$tmp/m' and --metrics '$tmp/sub/../m' are the same file; each writes a file of its own" \
+        --save "$tmp/m" --metrics "$tmp/sub/../m"
+    [ ! -e "$tmp/same.out" ] && [ ! -e "$tmp/m" ] || { ls "$tmp"; echo "a refused run wrote a file"; exit 1; }
+    # an existing file under two names (a hard link)
+    : > "$tmp/a" && ln "$tmp/a" "$tmp/b" || exit 1
+    refused "--metrics '$tmp/a' and --chart '$tmp/b' are the same file; each writes a file of its own" \
+        --metrics "$tmp/a" --chart "$tmp/b"
+    # a chart is SVG whatever its name: another name is refused (it held an SVG under .png)
+    refused "--chart draws SVG only: give it a name ending in .svg, not '$tmp/c.png'" --chart "$tmp/c.png"
+    [ ! -e "$tmp/c.png" ] || { echo "a refused run wrote the chart"; exit 1; }
+    # still legal: --metrics - (standard output) beside files, and --load and
+    # --save of one file (a run resumed in place)
+    "$nnc" --jit --steps 2 --data "$root/examples" --save "$tmp/ck" --metrics - --chart "$tmp/c.SVG" "$xor" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    "$nnc" --jit --steps 4 --data "$root/examples" --load "$tmp/ck" --save "$tmp/ck" "$xor" 2>"$tmp/log" \
+        || { cat "$tmp/log"; exit 1; }
+    echo "each refused; --load and --save of one file resumed" ;;
 savepaths)
     xor=$root/examples/xor.nn
     run() {  # run WANT_STATUS ARGS...: nnc --jit on xor, its stderr in $tmp/log
@@ -735,8 +833,9 @@ print(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["nnc.st
     only "nnc: error: cannot save to '/dev/null': it is a character device, not a regular file"
     run 1 --save "$tmp/fifo"
     only "nnc: error: cannot save to '$tmp/fifo': it is a FIFO, not a regular file"
-    run 1 --chart "$tmp/runs"
-    only "nnc: error: cannot write the chart to '$tmp/runs': it is a directory, not a regular file"
+    mkdir "$tmp/runs.svg" || exit 1
+    run 1 --chart "$tmp/runs.svg"
+    only "nnc: error: cannot write the chart to '$tmp/runs.svg': it is a directory, not a regular file"
     # through links: the target is written, the links stay links
     run 0 --steps 3 --save "$tmp/real.safetensors"
     ln -s real.safetensors "$tmp/link.safetensors" && mkdir "$tmp/sub" && ln -s ../real.safetensors "$tmp/sub/up.safetensors" \

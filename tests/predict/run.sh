@@ -13,8 +13,11 @@
 #            puts each on the right side of 0.5 by 0.1 at least
 #   badfiles a .npy that is not one, of the wrong size per example, of an
 #            unsupported dtype or in Fortran order, a ragged .csv, one with a
-#            nan, and float token ids (.npy): exit 1 with the reason, nothing
-#            on stdout
+#            nan, numbers beyond f32's range (a .csv's 1e39, a float64 .npy's
+#            1e300, a typed -1e39), hexadecimal numbers (0x10 in a .csv,
+#            a typed 0x1p3), and float token ids (.npy): exit 1 with the
+#            reason, nothing on stdout; a .csv with a UTF-8 byte-order mark
+#            predicts as the numbers typed
 #   wide     softmax(dense(x, N)) of one example, the few-rows product: for
 #            N = 20000 (625 panel items with AVX-512's 32 columns a panel,
 #            each once; it wrote 624 rows past its output and crashed) the same values as each of 6 examples
@@ -106,9 +109,24 @@ badfiles)
     check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
     check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool"
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
-    check ragged.csv "nnc: error: ragged.csv:2: 1 value, but input 'x' (f32[2]) takes 2 per example"
+    check ragged.csv "nnc: error: ragged.csv: line 2 has 1 value, but input 'x' (f32[2]) takes 2 per example"
     printf '1,2\nnan,1\n' > "$tmp/nan.csv"
-    check nan.csv "nnc: error: nan.csv:2: value 0: 'nan' is not a finite number"
+    check nan.csv "nnc: error: nan.csv: line 2, column 0: 'nan' is not a finite number"
+    # finite in double, inf as f32: refused as training's readers refuse them (it predicted inf)
+    printf '1,2\n0,1e39\n' > "$tmp/huge.csv"
+    check huge.csv "nnc: error: huge.csv: line 2, column 1: '1e39' is beyond the range of f32 (3.4e38)"
+    # decimal numbers only, as training's CSV reader has them (strtod took 0x10 as 16)
+    printf '1,2\n0x10,1\n' > "$tmp/hex.csv"
+    check hex.csv "nnc: error: hex.csv: line 2, column 0: '0x10' is not a decimal number"
+    predict --input x=1,0x1p3 > "$tmp/out" 2> "$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed 0x1p3: exit status $got"
+    echo "nnc: error: --input x: value 1: '0x1p3' is not a decimal number" | diff -u - "$tmp/err" || fail "typed 0x1p3"
+    "$py" "$npy" write "$tmp/huge.npy" f8 2x2 1,2,3,1e300
+    check huge.npy "nnc: error: huge.npy: value 3: 1e+300 is beyond the range of f32 (3.4e38)"
+    predict --input x=-1e39,0 > "$tmp/out" 2> "$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed -1e39: exit status $got"
+    echo "nnc: error: --input x: value 0: '-1e39' is beyond the range of f32 (3.4e38)" | diff -u - "$tmp/err" \
+        || fail "typed -1e39"
     # token ids from a float array: refused as npz training refuses it (integers only)
     "$py" "$npy" write "$tmp/ids.npy" f4 1x3 1,2,0
     "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.npy" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
@@ -124,6 +142,12 @@ badfiles)
     [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "token id 7: exit status $got"
     echo "nnc: error: --input ids: input 'ids' takes token ids in [0, 5), found 7 (example 1, value 1)" \
         | diff -u - "$tmp/err" || fail "token id 7"
+    # a spreadsheet's byte-order mark before the first line is skipped: the
+    # same predictions as without it
+    printf '\357\273\2771.5,-0.7\n' > "$tmp/bom.csv"
+    predict --input "x=$tmp/bom.csv" > "$tmp/bom" 2>&1 || { cat "$tmp/bom"; fail "a byte-order mark"; }
+    predict --input x=1.5,-0.7 > "$tmp/plain" || fail "1.5,-0.7"
+    cmp "$tmp/bom" "$tmp/plain" || fail "a byte-order mark: $(cat "$tmp/bom")"
     echo "all refused" ;;
 wide)
     for n in 20000 2500000; do

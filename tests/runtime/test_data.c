@@ -142,6 +142,7 @@ static void test_mnist_values(void)
         CU_ASSERT_EQUAL_FATAL(rt_mnist_load(dir, 0, norms[k], &d, err, sizeof err), 0);
         CU_ASSERT_EQUAL(d.count, 3);
         CU_ASSERT_EQUAL(d.x_elems, 6);
+        CU_ASSERT(d.rows == 2 && d.cols == 3);   /* the header's, which run.c checks against 28x28 */
         CU_ASSERT_EQUAL(d.y_elems, 1);
         CU_ASSERT_EQUAL(d.classes, 10);
         CU_ASSERT_PTR_NULL(d.y);
@@ -456,9 +457,30 @@ static void test_csv_regression(void)
     /* the same file without header: its first line is not numbers */
     char want[1024];
     CU_ASSERT_EQUAL(rt_csv_load(path, 0, 0, &d, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s: line 1, value 1: 'x1' is not a number (a header row? csv(..., header: true) skips the "
-             "first line)", path);
+    snprintf(want, sizeof want, "%s: line 1, column 0: 'x1' is not a number (a header row? csv(..., header: true) skips "
+             "the first line)", path);
     expect_err(err, want);
+}
+
+/* A UTF-8 byte-order mark before the first line (a spreadsheet's export) is
+ * skipped, with or without a header; every decimal spelling is read. */
+static void test_csv_bom(void)
+{
+    char path[512], err[512] = "";
+    join(path, sizeof path, rt_scratch_dir(), "bom.csv");
+    const char *texts[] = {"\xEF\xBB\xBF" "-.5,1.,+2e-3,7E+1\n0,0,0,1\n",
+                           "\xEF\xBB\xBF" "a,b,c,t\n-.5,1.,+2e-3,7E+1\n0,0,0,1\n"};
+    for (int header = 0; header < 2; header++) {
+        write_text(path, texts[header]);
+        RtDataset d;
+        int rc = rt_csv_load(path, header, 0, &d, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "\n  header %d: %s\n", header, err);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        CU_ASSERT_EQUAL(d.count, 2);
+        CU_ASSERT(d.x[0] == -0.5f && d.x[1] == 1.0f && d.x[2] == 2e-3f && d.y[0] == 70.0f);
+        rt_dataset_free(&d);
+    }
 }
 
 /* Many rows, past the first growth of the arrays */
@@ -495,15 +517,23 @@ static void test_csv_errors(void)
         {NULL, 0, 0, 0, "cannot open %s: No such file or directory"},
         {"1,2,3,0\n1,2,3,0\n1,2,3,0\n\n1,2,3,0\n1,2,3,0\n1,2,0\n", 0, 0, 2, "%s: line 7 has 3 values, expected 4 like line 1"},
         {"h\n1,2,3\n4,5,6,7\n", 0, 1, 0, "%s: line 3 has 4 values, expected 3 like line 2"},
-        {"a,b,c\n1,2,3\n4,abc,6\n", 0, 1, 0, "%s: line 3, value 2: 'abc' is not a number"},
-        {"1, ,3\n", 0, 0, 0, "%s: line 1, value 2: '' is not a number"},
-        {"1,2 3,3\n", 0, 0, 0, "%s: line 1, value 2: '2 3' is not a number"},
-        {"1,2,\n", 0, 0, 0, "%s: line 1, value 3: '' is not a number"},
-        {"1,inf,3\n", 0, 0, 0, "%s: line 1, value 2: 'inf' is not a finite number"},
-        {"1,1e999,3\n", 0, 0, 0, "%s: line 1, value 2: '1e999' is not a finite number"},
-        {"1,2,1e39\n", 0, 0, 0, "%s: line 1, value 3: '1e39' is beyond the range of f32 (3.4e38)"},
-        {"-3.5e38,2,0\n", 0, 0, 0, "%s: line 1, value 1: '-3.5e38' is beyond the range of f32 (3.4e38)"},
-        {"1,2\0,3\n", 7, 0, 0, "%s: line 1, value 2 holds a NUL byte"},
+        {"a,b,c\n1,2,3\n4,abc,6\n", 0, 1, 0, "%s: line 3, column 1: 'abc' is not a number"},
+        {"1, ,3\n", 0, 0, 0, "%s: line 1, column 1: '' is not a number"},
+        {"1,2 3,3\n", 0, 0, 0, "%s: line 1, column 1: '2 3' is not a number"},
+        {"1,2,\n", 0, 0, 0, "%s: line 1, column 2: '' is not a number"},
+        {"1,inf,3\n", 0, 0, 0, "%s: line 1, column 1: 'inf' is not a finite number"},
+        {"1,-Infinity,3\n", 0, 0, 0, "%s: line 1, column 1: '-Infinity' is not a finite number"},
+        {"1,NaN,3\n", 0, 0, 0, "%s: line 1, column 1: 'NaN' is not a finite number"},
+        {"1,0x10,3\n", 0, 0, 0, "%s: line 1, column 1: '0x10' is not a decimal number"},
+        {"0x1p3,2,3\n", 0, 0, 0, "%s: line 1, column 0: '0x1p3' is not a decimal number"},
+        {"1,1e,3\n", 0, 0, 0, "%s: line 1, column 1: '1e' is not a number"},
+        {"1,.,3\n", 0, 0, 0, "%s: line 1, column 1: '.' is not a number"},
+        {"1,1e999,3\n", 0, 0, 0, "%s: line 1, column 1: '1e999' is beyond the range of f32 (3.4e38)"},
+        {"1,2,1e39\n", 0, 0, 0, "%s: line 1, column 2: '1e39' is beyond the range of f32 (3.4e38)"},
+        {"-3.5e38,2,0\n", 0, 0, 0, "%s: line 1, column 0: '-3.5e38' is beyond the range of f32 (3.4e38)"},
+        {"1,2\0,3\n", 7, 0, 0, "%s: line 1, column 1 holds a NUL byte"},
+        {"\xEF\xBB\xBF\xEF\xBB\xBF" "1,2\n", 0, 0, 0, "%s: line 1, column 0: '\xEF\xBB\xBF" "1' is not a number (a header row? "
+         "csv(..., header: true) skips the first line)"},
         {"0,0\n0,1\n1,0\n1,1\n0,0\n0,0\n0,0\n0,0\n0,3.5\n", 0, 0, 3, "%s: line 9: label 3.5 is not a whole number"},
         {"0,0\n0, 3 \n", 0, 0, 3, "%s: line 2: label 3 is outside 0-2"},
         {"0,-1\n", 0, 0, 3, "%s: line 1: label -1 is outside 0-2"},
@@ -876,6 +906,7 @@ static const RtTestCase tests[] = {
     {"csv class labels", test_csv_classes},
     {"csv real targets and header", test_csv_regression},
     {"csv many rows", test_csv_many_rows},
+    {"csv byte-order mark and decimal spellings", test_csv_bom},
     {"csv error messages", test_csv_errors},
     {"csv width before labels", test_csv_width},
     {"csv width without a name", test_csv_width_unnamed},

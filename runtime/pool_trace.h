@@ -19,6 +19,7 @@ typedef enum RtTraceKind {
     TRACE_THREADS, /* on the threads */
     TRACE_SOLO,    /* the caller alone, after a stall */
     TRACE_ONE,     /* one claim, the caller's: one thread, one item or serial mode */
+    TRACE_KINDS    /* not a kind: how many there are, so a reader can check the column */
 } RtTraceKind;
 
 #ifdef RT_POOL_TRACE

@@ -28,27 +28,34 @@ static void c_string(StrBuf *b, const char *s)
     sb_putc(b, '"');
 }
 
-static const char *const slab_names[] = {"RT_SLAB_NONE", "RT_SLAB_INPUT", "RT_SLAB_PARAM", "RT_SLAB_STATE", "RT_SLAB_ACT"};
-static const char *const dtype_names[] = {"RT_F32", "RT_F64", "RT_I32"};
-static const char *const init_names[] = {"RT_INIT_UNIFORM_FAN_IN", "RT_INIT_NORMAL", "RT_INIT_ONES", "RT_INIT_ZEROS",
-                                         "RT_INIT_NORMAL_STD", "RT_INIT_UNIFORM", "RT_INIT_DATA"};
-static const char *const counter_names[] = {"RT_COUNTER_NONE", "RT_COUNTER_STEP", "RT_COUNTER_TOTAL_STEPS"};
+/* The runtime's enums by value, so a reordered or grown enum cannot shift a name. */
+static const char *const slab_names[] = {[RT_SLAB_NONE] = "RT_SLAB_NONE", [RT_SLAB_INPUT] = "RT_SLAB_INPUT",
+                                         [RT_SLAB_PARAM] = "RT_SLAB_PARAM", [RT_SLAB_STATE] = "RT_SLAB_STATE",
+                                         [RT_SLAB_ACT] = "RT_SLAB_ACT"};
+static const char *const dtype_names[] = {[RT_F32] = "RT_F32", [RT_F64] = "RT_F64", [RT_I32] = "RT_I32"};
+static const char *const init_names[] = {[RT_INIT_UNIFORM_FAN_IN] = "RT_INIT_UNIFORM_FAN_IN",
+                                         [RT_INIT_NORMAL] = "RT_INIT_NORMAL", [RT_INIT_ONES] = "RT_INIT_ONES",
+                                         [RT_INIT_ZEROS] = "RT_INIT_ZEROS", [RT_INIT_NORMAL_STD] = "RT_INIT_NORMAL_STD",
+                                         [RT_INIT_UNIFORM] = "RT_INIT_UNIFORM", [RT_INIT_DATA] = "RT_INIT_DATA"};
+static const char *const counter_names[] = {[RT_COUNTER_NONE] = "RT_COUNTER_NONE", [RT_COUNTER_STEP] = "RT_COUNTER_STEP",
+                                            [RT_COUNTER_TOTAL_STEPS] = "RT_COUNTER_TOTAL_STEPS"};
 
-/* One spec's initializer; a typed-in initial value is var_init_i. */
+/* One spec's initializer, every field by name; a typed-in initial value is var_init_i. */
 static void c_spec(StrBuf *b, const RtTensorSpec *s, const char *var, int i)
 {
-    sb_putc(b, '{');
+    sb_puts(b, "{.name = ");
     c_string(b, s->name);
-    sb_printf(b, ", %s, {%lld, %lld}, %d, {", slab_names[s->slab], (long long)s->offset.fixed,
-              (long long)s->offset.per_example, s->rank);
+    sb_printf(b, ", .slab = %s, .offset = {%lld, %lld}, .rank = %d, .shape = {", slab_names[s->slab],
+              (long long)s->offset.fixed, (long long)s->offset.per_example, s->rank);
     for (int d = 0; d < s->rank; d++)
         sb_printf(b, "%s%lld", d ? ", " : "", (long long)s->shape[d]);
-    sb_printf(b, "}, %s, %s, %lld, %.17g, ", dtype_names[s->dtype], init_names[s->init], (long long)s->fan_in, s->scale);
+    sb_printf(b, "}, .dtype = %s, .init = %s, .fan_in = %lld, .scale = %.17g, .data = ", dtype_names[s->dtype],
+              init_names[s->init], (long long)s->fan_in, s->scale);
     if (s->init == RT_INIT_DATA && s->data)
         sb_printf(b, "%s_init_%d", var, i);
     else
         sb_puts(b, "0");
-    sb_printf(b, ", %lld, %s}", (long long)s->classes, counter_names[s->counter]);
+    sb_printf(b, ", .classes = %lld, .counter = %s}", (long long)s->classes, counter_names[s->counter]);
 }
 
 static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)

@@ -107,8 +107,23 @@ static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, A
     return 0;
 }
 
-/* The tensors of graph gs (planned by plan) by role. */
-static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan, const SemaModel *m, Arena *a)
+/* The IR's step counters by the names ir/optim.c and ir/lower.c give them
+ * (the IR's inputs carry no runtime enum); a ROLE_STEP input named
+ * otherwise is a counter the runtime does not know, so nnc's bug. */
+static const char *const counter_inputs[] = {[RT_COUNTER_STEP] = "step", [RT_COUNTER_TOTAL_STEPS] = "total_steps"};
+
+static RtCounter counter_of(const char *name)
+{
+    for (int c = 0; c < (int)(sizeof counter_inputs / sizeof *counter_inputs); c++)
+        if (counter_inputs[c] && strcmp(counter_inputs[c], name) == 0)
+            return (RtCounter)c;
+    return RT_COUNTER_NONE;
+}
+
+/* The tensors of graph gs (planned by plan) by role.  Returns 0, or -1
+ * with *err for a step counter the runtime does not know. */
+static int describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan, const SemaModel *m, Arena *a,
+                           const char **err)
 {
     RtModel *rm = &t->rm;
     int ninputs = 0;  /* a few of the graph's nodes: arrays as long as the graph showed in warm compiles */
@@ -134,14 +149,18 @@ static void describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan
             break;
         }
         case ROLE_STATE: rm->state[rm->nstate++] = s; break;
-        case ROLE_STEP:  /* the IR names its two counters (ir/optim.c); the runtime reads the flag */
-            s.counter = strcmp(n->a.name, "step") == 0 ? RT_COUNTER_STEP : RT_COUNTER_TOTAL_STEPS;
+        case ROLE_STEP:  /* the runtime finds the counters by this flag, never by name */
+            if ((s.counter = counter_of(n->a.name)) == RT_COUNTER_NONE) {
+                *err = arena_printf(a, "step counter '%s' is not one the runtime knows", n->a.name);
+                return -1;
+            }
             rm->state[rm->nstate++] = s;
             break;
         case ROLE_INPUT: rm->inputs[rm->ninputs++] = s; break;
         case ROLE_TARGET: rm->targets[rm->ntargets++] = s; break;
         }
     }
+    return 0;
 }
 
 /* Tensors by role, checking that evaluation sees each where the step does. */
@@ -149,8 +168,7 @@ static int describe_tensors(TrainModel *t, const SemaModel *m, Arena *a, const c
 {
     if (same_layout(t, &t->eval.step.L.g, t->eval.plan, a, err) != 0)
         return -1;
-    describe_inputs(t, &t->step.step.L.g, t->step.plan, m, a);
-    return 0;
+    return describe_inputs(t, &t->step.step.L.g, t->step.plan, m, a, err);
 }
 
 /* The train block as plain values. */
@@ -281,7 +299,8 @@ int nnc_forward_model(NncFront *f, int64_t batch, TrainModel *out, FILE *log)
     if (out->rm.predict.output.fixed < 0) {
         return internal(log, "the prediction entry has no prediction");
     }
-    describe_inputs(out, &out->predict.step.L.g, out->predict.plan, m, &f->arena);
+    if (describe_inputs(out, &out->predict.step.L.g, out->predict.plan, m, &f->arena, &err) != 0)
+        return internal(log, err);
     out->rm.name = m->name;
     out->rm.real = RT_F32;
     out->rm.batch = batch;

@@ -234,8 +234,8 @@ static void index_top_names(Sema *s)
         const char *name = d->kind == AST_CONST ? d->def.name
                          : d->kind == AST_LAYER || d->kind == AST_MODEL ? d->layer.name : NULL;
         Span at = d->kind == AST_CONST ? d->def.name_span : d->layer.name_span;
-        if (name && !env_find(&s->tops, name))
-            env_bind(s, &s->tops, name, (Value){.kind = VAL_INT, .node = -1}, at, d->kind);
+        if (name && !env_find(&s->tops, name))  /* a declaration, not a value: none to give */
+            env_bind(s, &s->tops, name, ERR_VALUE, at, d->kind);
     }
 }
 

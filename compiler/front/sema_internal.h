@@ -14,7 +14,8 @@ typedef struct Binding {
     const char *name;
     Value       v;
     Span        at;       /* where it was defined */
-    AstKind     kind;     /* AST_CONST, AST_PARAM, AST_INPUT, AST_TARGET or AST_BIND */
+    AstKind     kind;     /* AST_CONST, AST_PARAM, AST_INPUT, AST_TARGET or AST_BIND; in Sema.tops
+                           * also AST_LAYER or AST_MODEL (check_toplevel_name tells layers apart by it) */
 } Binding;
 
 /* The names of one scope instance: the constants, a model body, or one use
@@ -47,7 +48,7 @@ typedef struct Sema {
     DiagSink       *diag;
     const AstProgram *prog;
     Env             globals;      /* constants */
-    Env             tops;         /* each top-level name's first declaration: .at its name, .kind its kind (.v unused) */
+    Env             tops;         /* each top-level name's first declaration: .at its name, .kind its kind (.v ERR_VALUE) */
     const AstNode **layers;       /* user layer declarations */
     bool           *poisoned;     /* per layer: in a call cycle or misnamed (reported); uses are silent errors */
     int             nlayers;

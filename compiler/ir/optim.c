@@ -23,6 +23,10 @@ static int C(Opt *o, double v) { return ir_const(o->g, v, o->at); }
 static int B(Opt *o, IrOp op, int x, int y) { return ir_binary(o->g, op, x, y, o->at); }
 static int U(Opt *o, IrOp op, int x) { return ir_unary(o->g, op, x, o->at); }
 
+/* A step counter: one scalar ROLE_STEP input per name.  drive/model.c maps
+ * each name to the runtime's counter (checkpoints keep "step", the run
+ * sets "total_steps") and calls any other an internal error: a new
+ * counter is added there and to RtCounter too. */
 static int scalar_input(Opt *o, Lowered *L, const char *name)
 {
     for (int i = 0; i < o->g->n; i++)

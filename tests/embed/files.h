@@ -33,13 +33,15 @@ static inline char *slurp(const char *path, long *len)
     return b;
 }
 
-/* Whether path holds exactly the len bytes of before (slurp's, read before
- * a save was tried): 0 when it differs or cannot be read. */
+/* Whether path is as slurp found it before a save was tried: the len bytes
+ * of before, or (before NULL) still no file.  slurp's NULL means no file or
+ * one that cannot be read, so "unreadable before and after" passes too; a
+ * file that appeared, vanished or changed does not. */
 static inline int unchanged(const char *path, const char *before, long len)
 {
     long now = 0;
     char *after = slurp(path, &now);
-    int same = before && after && now == len && memcmp(before, after, (size_t)len) == 0;
+    int same = before && after ? now == len && memcmp(before, after, (size_t)len) == 0 : !before && !after;
     free(after);
     return same;
 }

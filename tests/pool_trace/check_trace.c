@@ -80,8 +80,8 @@ int main(void)
     int sleepers, column;   /* the kind's number, as the trace writes it */
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%p %lld %lld %lld %lf %lf %lf %lf %d %d", &task, &n, &claims, &mine, &start, &done, &end, &first,
-                   &sleepers, &column) != 10 || calls >= CALLS || column < TRACE_THREADS || column > TRACE_ONE) {
-            bad = 1;   /* (TRACE_ONE: the last kind) */
+                   &sleepers, &column) != 10 || calls >= CALLS || column < 0 || column >= TRACE_KINDS) {
+            bad = 1;
             break;
         }
         RtTraceKind kind = (RtTraceKind)column;

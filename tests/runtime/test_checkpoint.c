@@ -679,11 +679,59 @@ static void test_partial_state(void)
     load_names("w", 0, RT_LOAD_NO_STATE, NULL);
 }
 
+/* The run's step counters are state specs with .counter set, as nnc's
+ * generated code makes them: a checkpoint keeps the step in __metadata__
+ * (nnc.step), not as a tensor, and total_steps not at all; a resume reads
+ * the step back from there and leaves total_steps to the run. */
+static void test_step_counter(void)
+{
+    RtTensorSpec params[1] = {{.name = "w", .slab = RT_SLAB_PARAM, .rank = 1, .shape = {3}, .dtype = RT_F32}};
+    RtTensorSpec state[2] = {
+        {.name = "step", .slab = RT_SLAB_STATE, .offset = {0, 0}, .dtype = RT_F32, .counter = RT_COUNTER_STEP},
+        {.name = "total_steps", .slab = RT_SLAB_STATE, .offset = {4, 0}, .dtype = RT_F32,
+         .counter = RT_COUNTER_TOTAL_STEPS},
+    };
+    RtModel m = {.name = "m", .params = params, .nparams = 1, .state = state, .nstate = 2};
+    uint8_t *slab[5] = {0};
+    slab[RT_SLAB_PARAM] = calloc(64, 1);
+    slab[RT_SLAB_STATE] = calloc(64, 1);
+    CU_ASSERT_FATAL(slab[RT_SLAB_PARAM] && slab[RT_SLAB_STATE]);
+    float *w = (float *)slab[RT_SLAB_PARAM], *counters = (float *)slab[RT_SLAB_STATE];
+    w[0] = 1, w[1] = -2, w[2] = 0.5f;
+    counters[0] = 7, counters[1] = 100;   /* step, total_steps */
+    const char *path = scratch("step.safetensors");
+    char err[512] = "";
+    CU_ASSERT_EQUAL_FATAL(rt_state_save(&m, slab, path, err, sizeof err), 0);
+
+    RtCheckpoint c = {0};
+    CU_ASSERT_EQUAL_FATAL(rt_safetensors_read(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 1);   /* w alone: neither counter is a tensor */
+    CU_ASSERT_PTR_NOT_NULL(rt_checkpoint_find(&c, "w"));
+    CU_ASSERT_PTR_NULL(rt_checkpoint_find(&c, "step"));
+    CU_ASSERT_PTR_NULL(rt_checkpoint_find(&c, "total_steps"));
+    const char *meta = rt_checkpoint_meta(&c, RT_META_STEP);
+    CU_ASSERT_STRING_EQUAL(meta ? meta : "(none)", "7");
+    rt_checkpoint_free(&c);
+
+    memset(slab[RT_SLAB_PARAM], 0, 64);
+    counters[0] = 0, counters[1] = 55;   /* a new run of another length */
+    int resumed = -1;
+    CU_ASSERT_EQUAL(rt_state_check(&m, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(rt_state_load(&m, slab, path, &resumed, err, sizeof err), 0);
+    CU_ASSERT(w[0] == 1 && w[1] == -2 && w[2] == 0.5f);
+    CU_ASSERT_EQUAL(counters[0], 7);    /* the step, from the metadata */
+    CU_ASSERT_EQUAL(counters[1], 55);   /* the run's, untouched */
+    CU_ASSERT_EQUAL(resumed, RT_LOAD_RESUMED);
+    free(slab[RT_SLAB_PARAM]);
+    free(slab[RT_SLAB_STATE]);
+}
+
 static const RtTestCase tests[] = {
     {"convert", test_convert},
     {"header_only", test_header_only},
     {"extra_tensors", test_extra_tensors},
     {"partial_state", test_partial_state},
+    {"step_counter", test_step_counter},
     {"roundtrip", test_roundtrip},
     {"no_tensors", test_no_tensors},
     {"alignment", test_alignment},

@@ -155,9 +155,26 @@ static void test_zip(void)
     rt_npz_close(&z);
 }
 
+/* RT_NPY_TYPE_LIST bytes hold either list whole: a type added to npy.c
+ * whose name makes the list longer fails here, where a message would
+ * otherwise lose its last types silently. */
+static void test_type_list_fits(void)
+{
+    for (int integers = 0; integers < 2; integers++) {
+        char whole[1024], fits[RT_NPY_TYPE_LIST];
+        rt_npy_type_list(integers, whole, sizeof whole);
+        rt_npy_type_list(integers, fits, sizeof fits);
+        CU_ASSERT(strlen(whole) < sizeof fits);
+        CU_ASSERT_STRING_EQUAL(fits, whole);
+        size_t n = strlen(whole), tail = strlen(" or bool");   /* RT_NPY_B1, an integer type, is the last */
+        CU_ASSERT(n >= tail && strcmp(whole + n - tail, " or bool") == 0);
+    }
+}
+
 static const RtTestCase tests[] = {
     {"header", test_header},
     {"zip", test_zip},
+    {"type_list_fits", test_type_list_fits},
     {NULL, NULL},
 };
 

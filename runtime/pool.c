@@ -96,6 +96,13 @@
  * Scratch memory: every worker, and the caller, has an arena that generated
  * code asks for with rt_task_scratch (the matmul's packing buffers): kept
  * between calls, grown when a kernel asks for more, freed with the pool.
+ * Its contents last one call: a header holds the number of the call that
+ * wrote it.  The caller alone also has kept regions (rt_kept_scratch), one
+ * per weight a library's forward keeps packed (a parameter's offset in the
+ * param slab and its packing's size name it), owned by the pool and freed
+ * with it; their contents last while the instance's weights' version
+ * (RtCtx.weights) does, which their header holds.  Workers never see them:
+ * on a worker rt_kept_scratch is rt_task_scratch.
  *
  * Not supported: two threads calling rt_parallel on one pool at the same
  * time, and calling rt_parallel on a pool from inside one of its tasks.
@@ -190,6 +197,13 @@ typedef struct Arena {
     size_t cap;
 } Arena;
 
+/* One region of rt_kept_scratch: a weight's packing, kept across calls. */
+typedef struct Kept {
+    int64_t at;     /* the weight's byte offset in the param slab */
+    int64_t bytes;  /* what its product asked for (its packing's layout) */
+    Arena   mem;
+} Kept;
+
 typedef struct Worker {
     RtPool   *pool;
     int       index;
@@ -205,8 +219,10 @@ struct RtPool {
     int             spins;     /* SPINS, or 0 when T exceeds the CPUs */
     Worker         *workers;   /* [T - 1] */
     Arena           scratch;   /* the caller's */
-    Arena          *kept;      /* [nkept]: the caller's regions of rt_kept_scratch, by id */
+    Kept           *kept;      /* [nkept]: the caller's regions of rt_kept_scratch */
     int64_t         nkept;
+    int64_t         kept_next; /* where kept_region's next search starts */
+    int64_t         kept_bytes;/* their sum, at most KEPT_MOST */
     pthread_mutex_t mu;        /* held to sleep on wake or done, and to signal them */
     pthread_cond_t  wake;      /* generation moved */
     pthread_cond_t  done;      /* finished reached claims */
@@ -434,7 +450,7 @@ static void shut_down(RtPool *p, int started)
     free(p->scratch.mem);
     free(p->seg);
     for (int64_t i = 0; i < p->nkept; i++)
-        free(p->kept[i].mem);
+        free(p->kept[i].mem.mem);
     free(p->kept);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
@@ -718,22 +734,51 @@ void *rt_task_scratch(RtCtx *ctx, int64_t bytes, uint64_t *call)
     return m;
 }
 
-void *rt_kept_scratch(RtCtx *ctx, int64_t id, int64_t bytes, uint64_t *call)
+/* The caller's regions of rt_kept_scratch hold at most this many bytes in
+ * all: they are memory the instance's check (rt_model_bytes) does not
+ * count, as the thread's scratch is not, so they are kept to the same order
+ * (a product keeps only a W of 4 MB at most: cg_matmul.c's KEPT_W_MOST).
+ * A weight past the budget is packed per call in the thread's scratch. */
+enum { KEPT_MOST = 16 << 20 };
+
+/* The caller's region for the weight at byte `at` of the param slab
+ * packed into `bytes`, made (zeroed) when new; NULL without memory, or
+ * past KEPT_MOST (then *over).  Two products that read one weight alike ask
+ * for the same bytes and share its region.  A forward asks for the regions
+ * in the same order at every call: the search starts after the last found. */
+static Arena *kept_region(RtPool *p, int64_t at, int64_t bytes, bool *over)
+{
+    for (int64_t k = 0; k < p->nkept; k++) {
+        int64_t i = (p->kept_next + k) % p->nkept;
+        if (p->kept[i].at == at && p->kept[i].bytes == bytes) {
+            p->kept_next = i + 1;
+            return &p->kept[i].mem;
+        }
+    }
+    if (bytes > KEPT_MOST - p->kept_bytes) {
+        *over = true;
+        return NULL;
+    }
+    Kept *more = rt_realloc(p->kept, sizeof *more * (size_t)(p->nkept + 1));
+    if (!more)
+        return NULL;
+    p->kept = more;
+    p->kept[p->nkept] = (Kept){.at = at, .bytes = bytes};
+    p->kept_bytes += bytes;
+    p->kept_next = ++p->nkept;
+    return &p->kept[p->nkept - 1].mem;
+}
+
+void *rt_kept_scratch(RtCtx *ctx, const void *weight, int64_t bytes, uint64_t *call)
 {
     RtPool *p = ctx ? ctx->pool : NULL;
-    if (!p || !ctx->weights || id < 0 || (this_worker && this_worker->pool == p))
+    if (!p || !ctx->weights || !ctx->slab[RT_SLAB_PARAM] || bytes < 0 || (this_worker && this_worker->pool == p))
         return rt_task_scratch(ctx, bytes, call);
-    if (id >= p->nkept) {
-        Arena *more = rt_realloc(p->kept, sizeof *more * (size_t)(id + 1));
-        if (!more) {
-            atomic_store(&p->failed, 1);
-            return NULL;
-        }
-        memset(more + p->nkept, 0, sizeof *more * (size_t)(id + 1 - p->nkept));
-        p->kept = more;
-        p->nkept = id + 1;
-    }
-    void *m = arena_get(&p->kept[id], bytes);
+    bool over = false;
+    Arena *a = kept_region(p, (const uint8_t *)weight - ctx->slab[RT_SLAB_PARAM], bytes, &over);
+    if (over)
+        return rt_task_scratch(ctx, bytes, call);
+    void *m = a ? arena_get(a, bytes) : NULL;
     if (!m)
         atomic_store(&p->failed, 1);
     *call = ctx->weights;

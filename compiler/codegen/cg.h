@@ -89,9 +89,10 @@ typedef struct CgEntry {
     const IrGraph *g;
     const IrPlan  *p;
     const char    *name;
-    bool           keep_packed;  /* a library's forward, whose instance counts its weights' versions
-                                  * (RtCtx.weights): products keep what they pack of a parameter
-                                  * across calls (cg_matmul.c) */
+    bool           keep_across_calls; /* a library's forward, whose instance counts its weights'
+                                       * versions (RtCtx.weights): products keep what they pack of
+                                       * a parameter across calls (cg_matmul.c), not only within
+                                       * one (CgTune.keep_packed_bytes) */
 } CgEntry;
 
 typedef enum CgFile { CG_FILE_OBJ, CG_FILE_ASM, CG_FILE_LLVM } CgFile;

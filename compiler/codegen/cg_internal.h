@@ -27,7 +27,7 @@ typedef struct Cg {
     const CgTune  *tune;          /* the matmul's register tile for the target CPU */
     const int     *inplace;       /* per node: the old value an update writes over (cg_inplace.c), or -1; NULL: none */
     const int     *group;         /* cg_group_plan's answer: kernels merged into one loop; NULL: none */
-    bool           keep_packed;   /* the entry's CgEntry.keep_packed */
+    bool           keep_across_calls; /* the entry's CgEntry.keep_across_calls */
 } Cg;
 
 /* Node v of the graph being generated (short: the kernels say it often). */
@@ -103,9 +103,10 @@ LLVMValueRef cg_declare(Cg *c, const char *name, LLVMTypeRef ft);
  * (cg_matmul.c): another user writes 0 there (no call's number). */
 LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none);
 enum { CG_SCRATCH_HEADER = 64 };  /* cg_task_scratch's header, bytes */
-/* rt_kept_scratch(ctx, id, bytes, call_p): the same for memory kept across
- * calls (a library's forward: region id, *call_p the weights' version). */
-LLVMValueRef cg_kept_scratch(Cg *c, int64_t id, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none);
+/* rt_kept_scratch(ctx, weight, bytes, call_p): the same for memory kept
+ * across calls (a library's forward: the region of the parameter at
+ * weight, *call_p the weights' version). */
+LLVMValueRef cg_kept_scratch(Cg *c, LLVMValueRef weight, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none);
 /* A call of an intrinsic or libm function over the real type. */
 LLVMValueRef cg_call_real(Cg *c, const char *name, LLVMValueRef *args, int n);
 LLVMValueRef cg_vec_fma(Cg *c, LLVMTypeRef vec, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);  /* a·b + acc, one rounding */
@@ -188,7 +189,7 @@ LLVMValueRef cg_matmul_extent(Cg *c, int v);
  * only predicts): part of its body's key, as the same node of a training
  * graph has none. */
 bool         cg_matmul_few_rows(const IrGraph *g, int v);
-/* Whether matmul v of an entry that keeps packings (CgEntry.keep_packed)
+/* Whether matmul v of an entry that keeps packings (CgEntry.keep_across_calls)
  * keeps its op(B), a parameter, packed across calls: part of its body's key. */
 bool         cg_matmul_keeps_packing(const IrGraph *g, const IrPlan *p, int v);
 /* The multiply-adds of matmul node v, times 2, at this batch. */

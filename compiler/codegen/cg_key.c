@@ -159,7 +159,7 @@ int cg_key(const CgEntry *e, int n, const CgOptions *o, char key[33], const char
     add_i64(&h, n);
     for (int i = 0; i < n; i++) {
         cache_hash_str(&h, e[i].name);
-        add_i64(&h, e[i].keep_packed);
+        add_i64(&h, e[i].keep_across_calls);
         add_graph(&h, e[i].g, e[i].p);
     }
     cache_hash_hex(&h, key);

@@ -438,17 +438,28 @@ bool cg_matmul_few_rows(const IrGraph *g, int v)
     return mm.tb && !mm.ta && !mm.k_batch && !ir_mm_patches(&g->nodes[v]) && inference_only(g);
 }
 
+/* A product keeps its packing across calls only for a W of at most this
+ * many bytes.  The per-call packing it replaces held a slot per chunk up to
+ * the CPU's keep_packed_bytes (4 MB on Zen 4) and one slot reused above,
+ * while a larger W kept whole is another copy of it that the instance's
+ * memory check (rt_model_bytes) does not count: a [16384, 4096] W (256 MB)
+ * made the forward fail under a limit the instance fits in (session 36's
+ * review).  The runtime caps the kept regions' sum too (rt_kept_scratch). */
+enum { KEPT_W_MOST = 4 << 20 };
+
 /* x·Wᵀ with W a parameter (its bytes change only when the instance's
- * parameters do: RtCtx.weights) and C one matrix, so that op(B) packed is
- * the same at every call of a library's forward: it is packed whole once
- * per version of the weights and kept (cg_matmul_body).  Packing Wᵀ at
- * every call was 6-7% of the MNIST MLP's forward at batch 64 (perf, session
- * 35). */
+ * parameters do: RtCtx.weights) of at most KEPT_W_MOST bytes and C one
+ * matrix, so that op(B) packed is the same at every call of a library's
+ * forward: it is packed whole once per version of the weights and kept
+ * (cg_matmul_body).  Packing Wᵀ at every call was 6.94% + 0.77% of the
+ * MNIST MLP's forward samples at batch 64 (its two products' tpack; perf,
+ * session 36, bench/README). */
 bool cg_matmul_keeps_packing(const IrGraph *g, const IrPlan *p, int v)
 {
-    const IrNode *n = &g->nodes[v];
+    const IrNode *n = &g->nodes[v], *w = &g->nodes[n->in[1]];
     return cg_matmul_few_rows(g, v) && p && p->slab[n->in[1]] == SLAB_PARAM
-           && (mm_of(g, v).fold || n->shape.rank == 2);
+           && (mm_of(g, v).fold || n->shape.rank == 2)
+           && ir_elems(&w->shape, 1) * (int64_t)ir_type_size(g->ftype) <= KEPT_W_MOST;
 }
 
 /* The few-rows path's blocking (dot_rows), measured on Zen 5 with MNIST's
@@ -1494,14 +1505,17 @@ void cg_matmul_body(Cg *c, int v)
      * chunks · kc · 128 reals a thread they never touched).
      * A product of a library's forward that keeps its packing
      * (cg_matmul_keeps_packing) has memory of its own, kept across calls
-     * (rt_kept_scratch: region v), a slot per chunk, whose header holds the
-     * version of the weights packed there (RtCtx.weights) in place of a call
-     * number: when it is not the instance's, the first claim packs all of
-     * op(B), and no claim packs anything (the tags are unused).  On a worker
-     * thread, or when nothing counts versions, the memory is the thread's
-     * scratch and the number the call's: op(B) is packed whole once per call. */
+     * (rt_kept_scratch: the region of its weight, found by W's address, so
+     * that products reading one W share it), a slot per chunk and no tags,
+     * whose header holds the version of the weights packed there
+     * (RtCtx.weights) in place of a call number: when it is not the
+     * instance's, the first claim packs all of op(B), and no claim packs
+     * anything.  On a worker thread, when nothing counts versions, or past
+     * the runtime's budget for kept regions, the memory is the thread's
+     * scratch and the number the call's: op(B) is packed whole once per call.
+     * (keeps_packing implies x·Wᵀ, which b_in_place never reads in place.) */
     bool direct = b_in_place(c, v, &mm);
-    bool kept = c->keep_packed && cg_matmul_keeps_packing(c->g, c->plan, v) && !direct;
+    bool kept = c->keep_across_calls && cg_matmul_keeps_packing(c->g, c->plan, v);
     LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
     LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
     LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
@@ -1513,13 +1527,15 @@ void cg_matmul_body(Cg *c, int v)
     if (claim_packs || kept)
         keep = LLVMConstInt(c->t_i1, kept, 0);
     LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
-    LLVMValueRef tag_bytes = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
-                                          cg_i64(c, ~(int64_t)63), "");
+    LLVMValueRef tag_bytes = kept ? cg_i64(c, 0)  /* nothing reads them */
+                                  : LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
+                                                 cg_i64(c, ~(int64_t)63), "");
     LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, CG_SCRATCH_HEADER), tag_bytes, "");
     LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
     LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
-    LLVMValueRef buf = kept ? cg_kept_scratch(c, v, scratch_bytes, call_p, skip) : cg_task_scratch(c, scratch_bytes, call_p, skip);
+    LLVMValueRef buf = kept ? cg_kept_scratch(c, cg_elem_ptr(c, b, operand_offset(c, v, 1, cg_i64(c, 0))), scratch_bytes, call_p, skip)
+                            : cg_task_scratch(c, scratch_bytes, call_p, skip);
     LLVMValueRef tags = byte_at(c, buf, cg_i64(c, CG_SCRATCH_HEADER));
     LLVMValueRef packB = byte_at(c, buf, packB_at);
     {

@@ -119,7 +119,7 @@ static bool own_body(const IrGraph *g, const IrPlan *p, const int *group, int v)
 
 /* Everything the generators read about node v, as text: two nodes with the
  * same key get the same code, whatever their buffers. */
-static void kernel_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, bool keep_packed)
+static void kernel_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, bool keep_across_calls)
 {
     const IrNode *n = &g->nodes[v];
     bool flat = cg_flat_elementwise(g, v);  /* its code does not depend on the shape */
@@ -139,9 +139,11 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, boo
      * (the MNIST MLP on a Zen 4: 31.6-31.9 us a call, 3.7 the few-rows way) */
     if (cg_is_matmul(n->op) && cg_matmul_few_rows(g, v))
         sb_puts(sb, " few_rows");
-    /* a product that keeps its packing across calls has a region of its own (its node) */
-    if (keep_packed && cg_is_matmul(n->op) && cg_matmul_keeps_packing(g, p, v))
-        sb_printf(sb, " kept %d", v);
+    /* a product that keeps its packing across calls: the runtime finds its
+     * region by the weight the body is called with (rt_kept_scratch), so
+     * products of one shape share a body */
+    if (keep_across_calls && cg_is_matmul(n->op) && cg_matmul_keeps_packing(g, p, v))
+        sb_puts(sb, " kept");
     /* a product's items (panels or row blocks) and its paths are chosen at
      * the plan's batch (cg_matmul.c's planned_batch), which entries of one
      * compile may not share (a text model's decode step is planned at 1) */
@@ -201,13 +203,13 @@ static int body_slots(const IrGraph *g, const int *group, int v, int **slots)
  * the body reads it through its result's pointer.  For a group, each
  * member's, and which of the body's slots each member's operands are. */
 static void body_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, const int *inplace, const int *group,
-                     bool keep_packed)
+                     bool keep_across_calls)
 {
     int members[CG_GROUP_MAX], count = cg_group_members(g, group, v, members), *slots = NULL;
     int nslots = count > 1 ? body_slots(g, group, v, &slots) : 0;
     for (int q = 0; q < count; q++) {
         int m = members[q];
-        kernel_key(sb, g, p, m, keep_packed);
+        kernel_key(sb, g, p, m, keep_across_calls);
         for (int k = 0; k < g->nodes[m].nin && inplace && inplace[m] >= 0; k++)
             if (g->nodes[m].in[k] == inplace[m])
                 sb_printf(sb, " inplace %d", k);
@@ -524,7 +526,7 @@ int cg_build_module(LLVMContextRef ctx, LLVMModuleRef mod, const IrGraph *g, con
         int nslots, *slots;
         LLVMTypeRef body_t = body_type(c, v, &slots, &nslots);
         StrBuf key = {0};
-        body_key(&key, g, c->plan, v, c->inplace, c->group, c->keep_packed);
+        body_key(&key, g, c->plan, v, c->inplace, c->group, c->keep_across_calls);
         unsigned long long h = hash_of(sb_cstr(&key));
         int b = find_body(bodies, nbodies, h, sb_cstr(&key));
         LLVMValueRef body = b < nbodies ? bodies[b].fn : NULL;
@@ -807,7 +809,7 @@ int cg_split(const CgEntry *e, int n, int nparts, int level, CgSplit *s)
             if (!own_body(g, e[i].p, group, v))
                 continue;
             StrBuf key = {0};
-            body_key(&key, g, e[i].p, v, inplace, group, e[i].keep_packed);
+            body_key(&key, g, e[i].p, v, inplace, group, e[i].keep_across_calls);
             unsigned long long h = hash_of(sb_cstr(&key));
             int b = find_body(bodies, s->nbodies, h, sb_cstr(&key));
             if (b == s->nbodies) {
@@ -897,7 +899,7 @@ int cg_build_part(LLVMContextRef ctx, LLVMModuleRef mod, const CgEntry *e, int n
         c->plan = e[i].p;
         c->inplace = s->inplace[i];
         c->group = s->group[i];
-        c->keep_packed = e[i].keep_packed;
+        c->keep_across_calls = e[i].keep_across_calls;
         init_types(c);
         c->tables = calloc((size_t)g->n + 1, sizeof *c->tables);
         LLVMValueRef *kernel = calloc((size_t)g->n + 1, sizeof *kernel);

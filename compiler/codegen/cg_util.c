@@ -102,15 +102,12 @@ void cg_loop_fold_tail(Cg *c, LLVMBasicBlockRef latch, int width)
                   2);
 }
 
-/* A call of the runtime's fn (rt_task_scratch or rt_kept_scratch) with
- * args and ctx first, and the branch to none when it returns NULL. */
-static LLVMValueRef scratch_call(Cg *c, const char *fn, LLVMValueRef *args, int nargs, LLVMBasicBlockRef none)
+/* A call of the runtime's fn (rt_task_scratch or rt_kept_scratch) of type
+ * ft, and the branch to none when it returns NULL. */
+static LLVMValueRef scratch_call(Cg *c, const char *fn, LLVMTypeRef ft, LLVMValueRef *args, unsigned nargs,
+                                 LLVMBasicBlockRef none)
 {
-    LLVMTypeRef params[4] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr};
-    if (nargs == 3)
-        params[2] = c->t_ptr;
-    LLVMTypeRef ft = LLVMFunctionType(c->t_ptr, params, (unsigned)nargs, 0);
-    LLVMValueRef buf = LLVMBuildCall2(c->b, ft, cg_declare(c, fn, ft), args, (unsigned)nargs, "scratch");
+    LLVMValueRef buf = LLVMBuildCall2(c->b, ft, cg_declare(c, fn, ft), args, nargs, "scratch");
     LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scratch_ok");
     /* no memory: the runtime has noted it (rt_pool_failed) and the step's results are void */
     LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, buf, ""), none, have);
@@ -120,12 +117,18 @@ static LLVMValueRef scratch_call(Cg *c, const char *fn, LLVMValueRef *args, int 
 
 LLVMValueRef cg_task_scratch(Cg *c, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
 {
-    return scratch_call(c, "rt_task_scratch", (LLVMValueRef[]){c->ctx_arg, bytes, call_p}, 3, none);
+    /* void *rt_task_scratch(RtCtx *ctx, int64_t bytes, uint64_t *call) */
+    LLVMTypeRef params[3] = {c->t_ptr, c->t_i64, c->t_ptr};
+    LLVMValueRef args[3] = {c->ctx_arg, bytes, call_p};
+    return scratch_call(c, "rt_task_scratch", LLVMFunctionType(c->t_ptr, params, 3, 0), args, 3, none);
 }
 
-LLVMValueRef cg_kept_scratch(Cg *c, int64_t id, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
+LLVMValueRef cg_kept_scratch(Cg *c, LLVMValueRef weight, LLVMValueRef bytes, LLVMValueRef call_p, LLVMBasicBlockRef none)
 {
-    return scratch_call(c, "rt_kept_scratch", (LLVMValueRef[]){c->ctx_arg, cg_i64(c, id), bytes, call_p}, 4, none);
+    /* void *rt_kept_scratch(RtCtx *ctx, const void *weight, int64_t bytes, uint64_t *call) */
+    LLVMTypeRef params[4] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_ptr};
+    LLVMValueRef args[4] = {c->ctx_arg, weight, bytes, call_p};
+    return scratch_call(c, "rt_kept_scratch", LLVMFunctionType(c->t_ptr, params, 4, 0), args, 4, none);
 }
 
 LLVMValueRef cg_alloca(Cg *c, LLVMTypeRef t, LLVMValueRef count, const char *name)

@@ -137,13 +137,14 @@ void    rt_parallel(RtPool *p, int64_t n, RtTask task, void *arg);
 struct RtCtx;
 void   *rt_task_scratch(struct RtCtx *ctx, int64_t bytes, uint64_t *call);
 /* Memory kept across calls for what a product packs of a parameter (a
- * library's forward, cg_matmul.c): a region per id (the product's node),
- * the pool's caller's, grown when asked for more (zero when new) and freed
- * with the pool; *call is ctx->weights, so that a packing of other weights
- * is stale.  When ctx->weights is 0 (nobody counts versions), or on a
- * worker (the regions are the caller's alone): rt_task_scratch's memory
- * and number. */
-void   *rt_kept_scratch(struct RtCtx *ctx, int64_t id, int64_t bytes, uint64_t *call);
+ * library's forward, cg_matmul.c): the pool's caller's region for the
+ * weight at `weight` (in ctx's param slab) packed into `bytes`, made (zero)
+ * when new and freed with the pool; products that read one weight alike
+ * share it.  *call is ctx->weights, so that a packing of other weights is
+ * stale.  When ctx->weights is 0 (nobody counts versions), on a worker (the
+ * regions are the caller's alone), or past the regions' budget (pool.c's
+ * KEPT_MOST): rt_task_scratch's memory and number. */
+void   *rt_kept_scratch(struct RtCtx *ctx, const void *weight, int64_t bytes, uint64_t *call);
 /* Whether a scratch allocation failed since the last time asked (with p
  * NULL: on this thread), and forgets it. */
 int     rt_pool_failed(RtPool *p);

@@ -49,6 +49,13 @@
 #             packed between calls, after create, load, train_step and
 #             load_memory equals a new instance's with the same parameters,
 #             bit for bit, at batches 64, 150 and 7
+#   fold      tests/embed/fold.c: tests/embed/fold.nn, a GPT-like model whose
+#             products fold positions into rows (kept packed from batch 1),
+#             after create, train_step and a refused load_memory equals a new
+#             instance's with the same parameters, bit for bit, at batches 1 and 3
+#   kept      tests/embed/kept.c: a forward whose W (64 MB) is too big to keep
+#             packed runs at batch 8 within what the process mapped + 32 MB
+#             (not under the sanitizers: their shadow memory needs no limit)
 #   identity  libraries of a model whose output is its input (forward-only,
 #             output x * 1, and trainable, output x): forward returns the
 #             input's numbers exactly, for a batch of two
@@ -280,6 +287,23 @@ repack)
     cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/repack.c" -L "$tmp" -lmnist_mlp -Wl,-rpath,"$tmp" \
         -lm -o "$tmp/repack" || fail "building repack.c"
     "$tmp/repack" "$tmp" || fail "repack" ;;
+fold)
+    "$nnc" --emit=so -o "$tmp/libfold.so" "$root/tests/embed/fold.nn" || fail "nnc --emit=so"
+    # the fold path is what is tested: its products keep their packing
+    n=$(objdump -d "$tmp/libfold.so" | grep -c "call.*<rt_kept_scratch>")
+    [ "$n" -ge 1 ] || fail "no body of fold's forward calls rt_kept_scratch"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/fold.c" -L "$tmp" -lfold -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/fold" || fail "building fold.c"
+    "$tmp/fold" "$tmp" || fail "fold" ;;
+kept)
+    [ "$san" = ON ] && { echo "an address-space limit under the sanitizers; skipped"; exit 77; }
+    printf 'model big {\n    input x: f32[2048]\n    y = dense(x, 8192)\n    output y\n}\n' > "$tmp/big.nn"
+    "$nnc" --emit=so -o "$tmp/libbig.so" "$tmp/big.nn" || fail "nnc --emit=so"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$root/tests/embed/kept.c" -L "$tmp" -lbig -Wl,-rpath,"$tmp" \
+        -lm -o "$tmp/kept" || fail "building kept.c"
+    "$tmp/kept" || fail "kept" ;;
 bpe)
     "$nnc" --jit --steps 1 --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
     "$nnc" --emit=so -o "$tmp/libsubwords.so" "$root/tests/jit/bpe.nn" || fail "nnc --emit=so"

@@ -49,6 +49,11 @@ static int is_decimal(const char *p, const char *end)
 
 const char *rt_number_read(const char *text, size_t len, double *v)
 {
+    /* blanks around a value are not part of it ("1.5, -0.7" on a command line) */
+    while (len > 0 && (*text == ' ' || *text == '\t'))
+        text++, len--;
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
     char *after;
     double x = strtod(text, &after);   /* stops at text[len] at the latest (number.h) */
     if (!is_decimal(text, text + len)) {
@@ -56,6 +61,8 @@ const char *rt_number_read(const char *text, size_t len, double *v)
             return RT_NOT_A_NUMBER;
         return isfinite(x) ? "is not a decimal number" : "is not a finite number";
     }
+    if (after != text + len)   /* a locale whose decimal point is not '.' (a host program's setlocale) */
+        return RT_NOT_A_NUMBER;
     *v = x;
     return isfinite(x) ? rt_f32_unfit(x) : BEYOND_F32;   /* 1e400: inf in double already */
 }

@@ -9,8 +9,9 @@
 
 #include <stddef.h>
 
-/* Reads text[0, len), the whole of one value (blanks already trimmed;
- * text[len] a comma, a blank, a line's end or NUL, which end a number): a
+/* Reads text[0, len), the whole of one value (spaces and tabs around it
+ * skipped; text[len] a comma, a blank, a line's end or NUL, which end a
+ * number): a
  * decimal number, [+-]DIGITS[.DIGITS][(e|E)[+-]DIGITS] with digits on at
  * least one side of the point, that f32 can hold.  Returns NULL with *v
  * set, or why not, worded to follow the text quoted ("'0x10' is not a

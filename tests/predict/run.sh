@@ -44,6 +44,8 @@ primer)
     got=$(predict --input x=1.5,-0.7) || fail "--predict"
     echo "$got"
     [ "$got" = "1.066" ] || fail "expected 1.066, got '$got'"
+    got=$(predict --input "x= 1.5, -0.7 ") || fail "--predict with blanks around the numbers"
+    [ "$got" = "1.066" ] || fail "blanks around the numbers: expected 1.066, got '$got'"
     predict --input x=1.5,-0.7 --trace > "$tmp/trace" || fail "--trace"
     cat "$tmp/trace"
     cat > "$tmp/want" <<'END'

@@ -130,21 +130,31 @@ bool sema_f32_fits(Sema *s, Span at, const char *what, double x)
 }
 
 /* The one message of sema_f32_positive and sema_f32_normal; bound says
- * what must reach FLT_MIN ("it", "its magnitude"). */
+ * what must reach FLT_MIN ("it", "its magnitude").  %.9g: enough digits to
+ * tell any two f32 apart, so a value just under FLT_MIN does not print as it. */
 static bool f32_too_small(Sema *s, Span at, const char *what, double x, const char *bound)
 {
-    return sema_error(s, at, "%s %g is 0 or subnormal in f32; %s must be at least %g, the smallest normal f32", what, x,
-                      bound, (double)FLT_MIN);
+    return sema_error(s, at, "%s %.9g is 0 or subnormal in f32; %s must be at least %.9g, the smallest normal f32",
+                      what, x, bound, (double)FLT_MIN);
+}
+
+/* Whether x is normal once stored as f32, the value the code computes with:
+ * 1.1754943e-38 is below FLT_MIN as a double but rounds to it.  Past
+ * FLT_MAX is not this rule's (sema_f32_fits says so), and converting it to
+ * float would be undefined. */
+static bool f32_normal(double x)
+{
+    return fabs(x) > FLT_MAX || fabsf((float)x) >= FLT_MIN;
 }
 
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    return x >= FLT_MIN || f32_too_small(s, at, what, x, "it");
+    return (x > 0 && f32_normal(x)) || f32_too_small(s, at, what, x, "it");
 }
 
 bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
 {
-    return fabs(x) >= FLT_MIN || f32_too_small(s, at, what, x, "its magnitude");
+    return f32_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)

@@ -93,7 +93,7 @@ void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);
  * tensor's element. */
 bool    sema_f32_fits(Sema *s, Span at, const char *what, double x);
 /* For a number that must be greater than 0 (and is): false, reported at
- * at, when it is 0 or subnormal in f32, where dividing by it or scaling by
+ * at, when it is 0 or subnormal once rounded to f32, where dividing by it or scaling by
  * it would make every value inf or nan. */
 bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
 /* The same rule for a number of either sign that is divided by (a

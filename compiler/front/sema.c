@@ -138,23 +138,21 @@ static bool f32_too_small(Sema *s, Span at, const char *what, double x, const ch
                       what, x, bound, (double)FLT_MIN);
 }
 
-/* Whether x is normal once stored as f32, the value the code computes with:
- * 1.1754943e-38 is below FLT_MIN as a double but rounds to it.  Past
- * FLT_MAX is not this rule's (sema_f32_fits says so), and converting it to
- * float would be undefined. */
-static bool f32_normal(double x)
+/* Past FLT_MAX is not this rule's (sema_f32_fits says so), and converting
+ * it to float would be undefined. */
+bool sema_f32_is_normal(double x)
 {
     return fabs(x) > FLT_MAX || fabsf((float)x) >= FLT_MIN;
 }
 
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    return (x > 0 && f32_normal(x)) || f32_too_small(s, at, what, x, "it");
+    return (x > 0 && sema_f32_is_normal(x)) || f32_too_small(s, at, what, x, "it");
 }
 
 bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
 {
-    return f32_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
+    return sema_f32_is_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)

@@ -436,11 +436,18 @@ static void warn_unused_inputs(Sema *s, const AstNode *model)
     const SemaModel *m = s->m;
     bool *used = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
     mark_used(m, used);
-    for (const AstNode *item = model->layer.body; item; item = item->next)
-        for (int i = 0; item->kind == AST_INPUT && i < m->nnodes; i++)
-            if (m->nodes[i].kind == SN_INPUT && m->nodes[i].at.begin == item->span.begin && !used[i])
-                diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
-                             "metric", item->decl.name);
+    /* one pass over both: check_model made the inputs' nodes in the order
+     * of their declarations */
+    const AstNode *item = model->layer.body;
+    for (int i = 0; i < m->nnodes && item; i++) {
+        if (m->nodes[i].kind != SN_INPUT)
+            continue;
+        while (item && !(item->kind == AST_INPUT && item->span.begin == m->nodes[i].at.begin))
+            item = item->next;
+        if (item && !used[i])
+            diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
+                         "metric", item->decl.name);
+    }
 }
 
 static void check_model(Sema *s, const AstNode *model)

@@ -15,7 +15,8 @@ static Span batch_span(const NncFront *f, bool batch_given)
     return m->at;
 }
 
-int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given)
+/* nnc_check_run_memory's and nnc_check_predict_memory's check; what: "the training step" */
+static int check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given, const char *what)
 {
     const char *limit;
     int64_t have = rt_memory_available(&limit), want = rt_model_bytes(rm, batch);
@@ -25,14 +26,24 @@ int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool bat
     rt_bytes_str(want, wanted, sizeof wanted);
     rt_model_bytes_detail(rm, batch, detail, sizeof detail);
     rt_memory_says(have, limit, says, sizeof says);
-    diag_error(&f->diag, batch_span(f, batch_given), "the training step needs %s of memory at batch %lld%s (%s); %s",
-               wanted, (long long)batch, batch_given ? " (--batch)" : "", detail, says);
+    diag_error(&f->diag, batch_span(f, batch_given), "%s needs %s of memory at batch %lld%s (%s); %s",
+               what, wanted, (long long)batch, batch_given ? " (--batch)" : "", detail, says);
     int64_t fits = rt_model_max_batch(rm, have);
     if (fits)
         diag_note(&f->diag, SPAN_NONE, "a batch of at most %lld fits", (long long)fits);
     else
         diag_note(&f->diag, SPAN_NONE, "not even a batch of one fits");
     return 1;
+}
+
+int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given)
+{
+    return check_run_memory(f, rm, batch, batch_given, "the training step");
+}
+
+int nnc_check_predict_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given)
+{
+    return check_run_memory(f, rm, batch, batch_given, "the prediction");
 }
 
 /* Nodes made under one model-level call (consecutive sema nodes or
@@ -112,16 +123,94 @@ int nnc_check_compile_memory(NncFront *f, const Lowered *L)
     return 1;
 }
 
+/* ---- what one compile's activations take --------------------------------------- */
+
+/* The most bytes the activation slab may take at its batch: what one tensor
+ * may hold (NNC_MAX_ELEMS f32 values) for all of them.  Past it the runtime
+ * could only say "out of memory" when allocating the slab. */
+#define MAX_ACT_BYTES (4 * NNC_MAX_ELEMS)
+
+/* "f32[B,4,1024,1024,1099511627776]" */
+static void put_type(StrBuf *sb, const IrNode *n)
+{
+    sb_puts(sb, ir_type_name(n->type));
+    ir_shape_print(sb, &n->shape);
+}
+
+/* n's values per example, in double: an intermediate's may be past int64. */
+static double values_per_example(const IrNode *n)
+{
+    double v = 1;
+    for (int i = 0; i < n->shape.rank; i++)
+        v *= n->shape.dim[i] == IR_BATCH ? 1 : (double)n->shape.dim[i];
+    return v;
+}
+
+/* "2^40": NNC_MAX_ELEMS is a power of two */
+static int max_elems_log2(void) { return __builtin_ctzll((unsigned long long)NNC_MAX_ELEMS); }
+
+/* 0 when every value of g holds at most NNC_MAX_ELEMS per example, else 1
+ * with an error at the first that does not.  Sema checks each call's
+ * result; what a call lowers to (avg_pool's windows: the result's values
+ * times the window's) is only known here, and its bytes would wrap int64
+ * in the memory plan. */
+static int check_lowered_sizes(NncFront *f, const IrGraph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (values_per_example(n) <= (double)NNC_MAX_ELEMS)
+            continue;
+        StrBuf type = {0};
+        put_type(&type, n);
+        diag_error(&f->diag, n->at, "this call makes %s (%s) when compiled, more than 2^%d values per example",
+                   sb_cstr(&type), ir_ops[n->op].name, max_elems_log2());
+        sb_free(&type);
+        return 1;
+    }
+    return 0;
+}
+
+/* 0 when p's activation slab at batch takes at most MAX_ACT_BYTES, else 1
+ * with an error at the largest activation's call.  The slab holds B̂
+ * examples (the batch rounded up to a multiple of 16), what is allocated. */
+static int check_activations(NncFront *f, const IrGraph *g, const IrPlan *p, int64_t batch)
+{
+    IrBytes act = p->slab_bytes[SLAB_ACT];
+    int64_t bhat = plan_bhat(p->batch, batch);
+    /* in double: a slab past the limit may be past int64 too */
+    double total = (double)act.fixed + (double)act.per_ex * (double)bhat;
+    if (total <= (double)MAX_ACT_BYTES)
+        return 0;
+    int largest = -1;
+    double most = -1;
+    for (int i = 0; i < g->n; i++) {
+        double b = (double)p->bytes[i].fixed + (double)p->bytes[i].per_ex * (double)bhat;
+        if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && b > most)
+            largest = i, most = b;
+    }
+    char took[32], limit[32];
+    rt_bytes_str(total < (double)INT64_MAX ? (int64_t)total : INT64_MAX, took, sizeof took);
+    rt_bytes_str(MAX_ACT_BYTES, limit, sizeof limit);
+    StrBuf type = {0};
+    put_type(&type, &g->nodes[largest]);
+    diag_error(&f->diag, g->nodes[largest].at, "the activations would take %s%s for %lld examples (batch %lld, "
+               "rounded up to a multiple of %d), more than %s (2^%d f32 values); the largest, %s, is made here",
+               total < (double)INT64_MAX ? "" : "more than ", took, (long long)bhat, (long long)batch,
+               PLAN_BATCH_ROUND, limit, max_elems_log2(), sb_cstr(&type));
+    sb_free(&type);
+    return 1;
+}
+
 int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
                         const char **err)
 {
     out->plan = NULL;
     if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, parts, training, &out->step, err) != 0)
         return -1;
-    if (nnc_check_compile_memory(f, &out->step.L) != 0)
+    if (check_lowered_sizes(f, &out->step.L.g) != 0 || nnc_check_compile_memory(f, &out->step.L) != 0)
         return 1;
     int rc = nnc_compile_built(until, batch, out, err);
-    if (rc == 0 && out->plan && !plan_fits(&out->step.L.g, out->plan, batch, &f->diag))
+    if (rc == 0 && out->plan && check_activations(f, &out->step.L.g, out->plan, batch) != 0)
         return 1;
     return rc;
 }

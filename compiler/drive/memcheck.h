@@ -15,6 +15,8 @@
  * error at the train block's batch (batch_given: the command line's
  * --batch, at the model) and a note on the largest batch that fits. */
 int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given);
+/* The same for a forward-only rm (nnc --predict): "the prediction needs". */
+int nnc_check_predict_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given);
 
 /* The compiler's own memory for f's model, estimated before it is compiled
  * (issue 17) from L, the step nnc_build_step built for the compile: its
@@ -28,8 +30,12 @@ int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool bat
 int nnc_check_compile_memory(NncFront *f, const Lowered *L);
 
 /* nnc_compile_parts of f's model with nnc_check_compile_memory between
- * building the step and its passes: 0; 1 when the compile would not fit
- * (said); -1 with *err, an internal compiler error. */
+ * building the step and its passes, and two limits no machine's memory
+ * decides: each value, a call's intermediates included, holds at most
+ * NNC_MAX_ELEMS per example, and the activation slab at batch (the plan's,
+ * when until reaches STAGE_PLAN) at most 4 * NNC_MAX_ELEMS bytes.  0; 1
+ * when the compile would not fit (said, at the call); -1 with *err, an
+ * internal compiler error. */
 int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
                         const char **err);
 

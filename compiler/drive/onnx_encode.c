@@ -533,6 +533,26 @@ static const char *ox_one_hot(Ox *x, int v, const OxRule *r)
     return node(x, r->op, self(x, v), &at, 3, in(x, v, 0), const_i64(x, &depth, -1), values);
 }
 
+/* Each element of a k x k window is written as its own Slice (with its
+ * starts and ends) and, for windows, an Unsqueeze: 211 bytes of the file
+ * each, from avg_pool's 3x3 against 2x2 on an 8x8 image; OX_WINDOW_BYTES
+ * is a floor under that.  A window whose elements cannot fit the 2 GiB an
+ * ONNX file holds (protobuf's limit) is refused at its call before k*k
+ * names are allocated and k*k nodes built (a 1048576x1048576 window ran
+ * the compiler out of memory). */
+enum { OX_WINDOW_BYTES = 64 };
+static bool window_fits(Ox *x, int v)
+{
+    const IrNode *n = nd(x, v);
+    double k = (double)n->a.i[0];
+    if (k * k * OX_WINDOW_BYTES <= (double)INT32_MAX)
+        return true;
+    diag_error(x->diag, n->at, "cannot export to ONNX: a window of %.0fx%.0f is written as %.0f Slice nodes of at "
+               "least %d bytes each, and an ONNX file holds at most 2 GiB (protobuf's limit)", k, k, k * k,
+               OX_WINDOW_BYTES);
+    return false;
+}
+
 /* windows: x [B, C, H, W] -> [B, C, Ho, Wo, k*k], element ky*k + kx of a
  * window read at (oy*stride + ky - pad, ox*stride + kx - pad), the padding
  * filled with f (0, or -inf for max pooling).  Written as Pad with f, one
@@ -541,6 +561,8 @@ static const char *ox_one_hot(Ox *x, int v, const OxRule *r)
 static const char *ox_windows(Ox *x, int v, const OxRule *r)
 {
     const IrNode *n = nd(x, v);
+    if (!window_fits(x, v))
+        return NULL;
     int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
     int64_t ho = n->shape.dim[2], wo = n->shape.dim[3];
     const char *src = in(x, v, 0);
@@ -581,6 +603,8 @@ static const char *ox_windows(Ox *x, int v, const OxRule *r)
 static const char **cl_windows(Ox *x, int v, const char *src, float fill)
 {
     const IrNode *n = nd(x, v);
+    if (!window_fits(x, v))
+        return NULL;
     int rank = n->shape.rank;
     int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
     int64_t ho = n->shape.dim[rank - 3], wo = n->shape.dim[rank - 2];
@@ -610,6 +634,8 @@ static const char *ox_patches(Ox *x, int v, const OxRule *r)
 {
     const IrNode *n = nd(x, v);
     const char **parts = cl_windows(x, v, in(x, v, 0), 0.0f);
+    if (!parts)
+        return NULL;
     PbBuf at = {0};
     attr_int(&at, "axis", n->shape.rank - 1);
     return node_list(x, r->op, self(x, v), &at, (int)(n->a.i[0] * n->a.i[0]), parts);
@@ -630,6 +656,8 @@ static const char *ox_pool_max(Ox *x, int v, const OxRule *r)
         return NULL;
     }
     const char **parts = cl_windows(x, v, in(x, v, 0), -INFINITY);
+    if (!parts)
+        return NULL;
     int64_t k = n->a.i[0];
     if (k * k == 1)
         return node(x, "Identity", self(x, v), NULL, 1, parts[0]);

@@ -25,6 +25,7 @@
 #include "../ir/interp.h"
 #include "../ir/lower.h"
 #include "../util/suggest.h"
+#include "memcheck.h"
 #include "../../runtime/npy.h"
 #include "../../runtime/number.h"
 #include "compile.h"
@@ -529,6 +530,8 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     double t0 = clock_now(), c0 = drive_cpu_ms();
     TrainModel tm;
     rc = nnc_forward_model(f, o->batch, &tm, log);
+    if (rc == 0)
+        rc = nnc_check_predict_memory(f, &tm.rm, tm.rm.batch, o->batch > 0);
     if (rc != 0)
         return rc;
     double t1 = clock_now();

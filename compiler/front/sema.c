@@ -130,21 +130,29 @@ bool sema_f32_fits(Sema *s, Span at, const char *what, double x)
 }
 
 /* The one message of sema_f32_positive and sema_f32_normal; bound says
- * what must reach FLT_MIN ("it", "its magnitude"). */
+ * what must reach FLT_MIN ("it", "its magnitude").  %.9g: enough digits to
+ * tell any two f32 apart, so a value just under FLT_MIN does not print as it. */
 static bool f32_too_small(Sema *s, Span at, const char *what, double x, const char *bound)
 {
-    return sema_error(s, at, "%s %g is 0 or subnormal in f32; %s must be at least %g, the smallest normal f32", what, x,
-                      bound, (double)FLT_MIN);
+    return sema_error(s, at, "%s %.9g is 0 or subnormal in f32; %s must be at least %.9g, the smallest normal f32",
+                      what, x, bound, (double)FLT_MIN);
+}
+
+/* Past FLT_MAX is not this rule's (sema_f32_fits says so), and converting
+ * it to float would be undefined. */
+bool sema_f32_is_normal(double x)
+{
+    return fabs(x) > FLT_MAX || fabsf((float)x) >= FLT_MIN;
 }
 
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    return x >= FLT_MIN || f32_too_small(s, at, what, x, "it");
+    return (x > 0 && sema_f32_is_normal(x)) || f32_too_small(s, at, what, x, "it");
 }
 
 bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
 {
-    return fabs(x) >= FLT_MIN || f32_too_small(s, at, what, x, "its magnitude");
+    return sema_f32_is_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)
@@ -428,11 +436,18 @@ static void warn_unused_inputs(Sema *s, const AstNode *model)
     const SemaModel *m = s->m;
     bool *used = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
     mark_used(m, used);
-    for (const AstNode *item = model->layer.body; item; item = item->next)
-        for (int i = 0; item->kind == AST_INPUT && i < m->nnodes; i++)
-            if (m->nodes[i].kind == SN_INPUT && m->nodes[i].at.begin == item->span.begin && !used[i])
-                diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
-                             "metric", item->decl.name);
+    /* one pass over both: check_model made the inputs' nodes in the order
+     * of their declarations */
+    const AstNode *item = model->layer.body;
+    for (int i = 0; i < m->nnodes && item; i++) {
+        if (m->nodes[i].kind != SN_INPUT)
+            continue;
+        while (item && !(item->kind == AST_INPUT && item->span.begin == m->nodes[i].at.begin))
+            item = item->next;
+        if (item && !used[i])
+            diag_warning(s->diag, item->decl.name_span, "input '%s' is not used by the output, the loss or a "
+                         "metric", item->decl.name);
+    }
 }
 
 static void check_model(Sema *s, const AstNode *model)

@@ -767,6 +767,34 @@ static void note_keep(Sema *s, const Value *v, const Value *other)
                   sema_type_str(s, &(TensorType){.elem = ELEM_F32, .batched = v->t.batched, .shape = kept}));
 }
 
+/* A tensor literal divided by is held in f32 as a number divisor is: each
+ * element must be normal there (x / [1e-39], x / [0.0, 0.0] made inf), and
+ * the message names the first that is not by its index. */
+static bool constant_divisor_normal(Sema *s, Span at, const SemaNode *d)
+{
+    if (d->kind != SN_CONST)
+        return true;
+    const Shape *sh = &d->type.shape;
+    int64_t count = shape_elems(sh);
+    for (int64_t i = 0; i < count; i++) {
+        if (sema_f32_is_normal(d->data[i]))
+            continue;
+        StrBuf what = {0};
+        sb_puts(&what, "element [");
+        for (int k = 0; k < sh->rank; k++) {  /* i's index, row-major */
+            int64_t stride = 1;
+            for (int j = k + 1; j < sh->rank; j++)
+                stride *= sh->dim[j];
+            sb_printf(&what, "%s%lld", k ? ", " : "", (long long)(i / stride % sh->dim[k]));
+        }
+        sb_puts(&what, "] of the divisor:");
+        bool ok = sema_f32_normal(s, at, sb_cstr(&what), d->data[i]);
+        sb_free(&what);
+        return ok;
+    }
+    return true;
+}
+
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value l = sema_eval(s, env, e->binary.lhs, ctx);
@@ -814,6 +842,8 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             note_keep(s, &r, &l);
             return ERR;
         }
+        if (op == BIN_DIV && !constant_divisor_normal(s, e->binary.rhs->span, &s->m->nodes[r.node]))
+            return ERR;
         n.type = (TensorType){.elem = ELEM_F32, .batched = l.t.batched || r.t.batched, .shape = out};
         n.in[0] = l.node;
         n.in[1] = r.node;

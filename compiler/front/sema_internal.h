@@ -94,12 +94,16 @@ void    *sema_grow(Sema *s, void *old, int n, int *cap, size_t elem);
  * tensor's element. */
 bool    sema_f32_fits(Sema *s, Span at, const char *what, double x);
 /* For a number that must be greater than 0 (and is): false, reported at
- * at, when it is 0 or subnormal in f32, where dividing by it or scaling by
+ * at, when it is 0 or subnormal once rounded to f32, where dividing by it or scaling by
  * it would make every value inf or nan. */
 bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
 /* The same rule for a number of either sign that is divided by (a
  * divisor): its magnitude must be at least the smallest normal f32. */
 bool    sema_f32_normal(Sema *s, Span at, const char *what, double x);
+/* Whether x is normal once held in f32, the value the code computes with
+ * (1.1754943e-38 is below FLT_MIN as a double but rounds to it); a value
+ * past FLT_MAX counts as normal here. */
+bool    sema_f32_is_normal(double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 

@@ -250,35 +250,29 @@ static void unshare(Sema *s, const AstNode *call, int i)
     ((AstNode *)call)->call.pname = arena_printf(s->arena, "%s?%d", call->call.pname, i);
 }
 
-/* Reports call i when an earlier call has its name and they may not share
- * it (the first such earlier call).  Quadratic in the calls of one name
- * only: assign_names asks only when an earlier call has the name. */
-static void check_clash(Sema *s, NameScope *sc, int i, const Span *at, const bool *is_default)
+/* Reports call i when call j, the first with its name, may not share it.
+ * j is the only earlier call to compare with: each call between them that
+ * kept the name shares it with j (another would have been unshared), so i
+ * may share with them exactly when it may with j. */
+static void check_clash(Sema *s, NameScope *sc, int i, int j, const Span *at, const bool *is_default)
 {
-    for (int j = 0; j < i; j++)
-        if (strcmp(sc->calls[i].call->call.pname, sc->calls[j].call->call.pname) == 0) {
-            /* Two uses of one layer, both given the name: they share its
-             * parameters (sema_params.c checks that the shapes agree). */
-            if (!is_default[i] && !is_default[j] && has_name_arg(sc->calls[i].call)
-                && has_name_arg(sc->calls[j].call)) {
-                if (strcmp(sc->calls[i].call->call.callee, sc->calls[j].call->call.callee) == 0) {
-                    s->sharing = true;
-                    continue;
-                }
-                sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
-                           sc->calls[i].call->call.pname, sc->calls[i].call->call.callee,
-                           sc->calls[j].call->call.callee);
-                diag_note(s->diag, at[j], "'%s' is first used here", sc->calls[i].call->call.pname);
-                unshare(s, sc->calls[i].call, i);
-                return;
-            }
-            sema_error(s, at[i], "parameters named '%s' twice in this %s", sc->calls[i].call->call.pname,
-                       sc->layer >= 0 ? "layer" : "model");
-            diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"",
-                      sc->calls[i].call->call.pname);
-            unshare(s, sc->calls[i].call, i);
+    const AstNode *ci = sc->calls[i].call, *cj = sc->calls[j].call;
+    /* Two uses of one layer, both given the name: they share its
+     * parameters (sema_params.c checks that the shapes agree). */
+    if (!is_default[i] && !is_default[j] && has_name_arg(ci) && has_name_arg(cj)) {
+        if (strcmp(ci->call.callee, cj->call.callee) == 0) {
+            s->sharing = true;
             return;
         }
+        sema_error(s, at[i], "name '%s' is given to a use of %s and to one of %s; only uses of one layer can share parameters",
+                   ci->call.pname, ci->call.callee, cj->call.callee);
+        diag_note(s->diag, at[j], "'%s' is first used here", ci->call.pname);
+        unshare(s, ci, i);
+        return;
+    }
+    sema_error(s, at[i], "parameters named '%s' twice in this %s", ci->call.pname, sc->layer >= 0 ? "layer" : "model");
+    diag_note(s->diag, at[j], "'%s' is first used here; give one of them name: \"...\"", ci->call.pname);
+    unshare(s, ci, i);
 }
 
 /* Per call, the calls of its statement without name: "...".  A statement's
@@ -359,11 +353,17 @@ static void assign_names(Sema *s, NameScope *sc)
         if (!is_default[i])
             ((AstNode *)sc->calls[i].call)->call.pname = name[i];
     /* A name met for the first time cannot clash (a name unshare() gives
-     * has a '?', which no other has); only the rest are compared. */
+     * has a '?', which no other has); the rest are compared with the first
+     * call of their name, whose index `first` holds. */
     for (int i = 0; i < n; i++) {
         const char *pn = sc->calls[i].call->call.pname;
-        if (strcmp(pn, "?") != 0 && tally(s, &first, pn) > 1)
-            check_clash(s, sc, i, at, is_default);
+        if (strcmp(pn, "?") == 0)
+            continue;
+        const Binding *b = env_find(&first, pn);
+        if (b)
+            check_clash(s, sc, i, (int)b->v.i, at, is_default);
+        else
+            env_bind(s, &first, pn, (Value){.kind = VAL_INT, .node = -1, .i = i}, SPAN_NONE, AST_BIND);
     }
 }
 

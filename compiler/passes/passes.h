@@ -8,9 +8,7 @@
 #ifndef NNC_PASSES_H
 #define NNC_PASSES_H
 
-#include "../front/types.h"
 #include "../ir/ir.h"
-#include "../util/diag.h"
 
 /* verify.c: checks SSA order, operand counts, shapes against each op's
  * rule, types, outputs.  Returns NULL or a description of the first problem. */
@@ -92,15 +90,6 @@ static inline int64_t plan_at(const IrPlan *p, IrBytes x, int64_t batch)
  * inputs) are not activations.  The plan serves every batch; batch is its
  * floor (the train block's batch, usually). */
 IrPlan *plan_memory(const IrGraph *g, int64_t batch);
-/* The most bytes the activations of one plan may take at its batch: what
- * one tensor may hold (NNC_MAX_ELEMS f32 values, 4 TiB) for all of them. */
-#define PLAN_MAX_ACT_BYTES (4 * NNC_MAX_ELEMS)
-/* False, reported on diag at the largest activation's source, when p's
- * activation slab at batch is more than PLAN_MAX_ACT_BYTES: each tensor was
- * checked against NNC_MAX_ELEMS when its call was, but not their sum, nor
- * the intermediates a call lowers to (avg_pool's windows), and the runtime
- * could only say "out of memory" when allocating it. */
-bool plan_fits(const IrGraph *g, const IrPlan *p, int64_t batch, DiagSink *diag);
 /* --dump-ir=plan: a line per value with its slab, offset, size and live range, then the totals. */
 void plan_print(StrBuf *sb, const IrGraph *g, const IrPlan *p);
 /* The same for Graphviz: a box per buffer with its slab, offset, size and life. */

@@ -485,29 +485,6 @@ static void pad_to(StrBuf *sb, size_t to)
         sb_putc(sb, ' ');
 }
 
-bool plan_fits(const IrGraph *g, const IrPlan *p, int64_t batch, DiagSink *diag)
-{
-    IrBytes act = p->slab_bytes[SLAB_ACT];
-    /* in double: a slab past the limit may be past int64 too */
-    double bhat = (double)plan_bhat(p->batch, batch), total = (double)act.fixed + (double)act.per_ex * bhat;
-    if (total <= (double)PLAN_MAX_ACT_BYTES)
-        return true;
-    int largest = -1;
-    double most = -1;
-    for (int i = 0; i < g->n; i++) {
-        double b = (double)p->bytes[i].fixed + (double)p->bytes[i].per_ex * bhat;
-        if (p->slab[i] == SLAB_ACT && p->alias[i] < 0 && b > most)
-            largest = i, most = b;
-    }
-    StrBuf type = {0};
-    put_type(&type, &g->nodes[largest]);
-    diag_error(diag, g->nodes[largest].at, "the activations would take %.4g bytes at batch %lld, more than %lld "
-               "(2^40 f32 values, 4 TiB); the largest, %s, is made here", total, (long long)batch,
-               (long long)PLAN_MAX_ACT_BYTES, sb_cstr(&type));
-    sb_free(&type);
-    return false;
-}
-
 /* The bytes of activations live at each step, at batch: the floor no
  * placement can beat is the largest. */
 static int64_t most_live(const IrGraph *g, const IrPlan *p, int64_t batch)

@@ -1,14 +1,22 @@
 #!/bin/sh
-# many_bindings.sh NNC — a model body of 100,000 bindings, each from the one
-# before (b0 = x, b1 = b0, ...), checked and predicted within 10 s: the
-# output b99999 * 2 gives 2 x.  The name check of a body (sema_names.c)
-# searched every earlier name for each use and definition: 10,000 bindings
-# took 0.15 s of CPU, 40,000 3.0 s and 100,000 about 19 s; its scope is an
-# Env now, hashed past 32 names as sema's scopes are (well under a second).
-# Then 40,000 bindings of a call that makes parameters (b1 = dense(b0, 2),
-# ...) checked within 10 s: naming their parameters compared every call
-# with every other and scanned the body per call (20,000: 4.7 s of CPU,
-# 40,000 about 19 s); the tallies are Envs now (0.15 s at 40,000).
+# many_bindings.sh NNC — names at scale, each part within 10 s (times are
+# CPU, user+system, under nice 19 on the 2-vCPU Zen 4, load 5-8, session 36):
+# 1. a model body of 100,000 bindings, each from the one before (b0 = x,
+#    b1 = b0, ...), checked and predicted: the output b99999 * 2 gives 2 x
+#    (0.2 s).  The name check of a body (sema_names.c) searched every
+#    earlier name for each use and definition (--check: 30.6 s at the
+#    start of session 36); its scope is an Env now, hashed past 32 names.
+# 2. 40,000 bindings of a call that makes parameters (b1 = dense(b0, 2),
+#    ...) checked: each call takes its binding's name (0.3 s).  Naming
+#    compared every call with every other (23.8 s then); tallies in Envs.
+# 3. 50,000 bindings of two nested unnamed calls (b1 = dense(dense(b0, 2),
+#    2)): 99,998 default names, dense_1 ... dense_99998, numbered by the
+#    uses/numbered tallies (0.8 s; a quadratic numbering loop, tried
+#    once, passes 10 s).
+# 4. 39,999 calls given one name (c1 = dense(c0, 2, name: "tied")), all
+#    sharing one layer's parameters: each is checked against the first
+#    call of the name (check_clash, 0.4 s); comparing with every earlier
+#    call took 5.5 s at 20,000 and 62 s at 40,000.
 nnc=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,3 +32,17 @@ awk 'BEGIN { print "model m {"; print "    input x: f32[2]"; print "    b0 = x"
              print "    output b39999"; print "}" }' > "$tmp/calls.nn"
 timeout 10 "$nnc" --check "$tmp/calls.nn" || fail "--check of 40,000 calls: exit status $? (124: past 10 s)"
 echo "40,000 calls: checked"
+awk 'BEGIN { print "model m {"; print "    input x: f32[2]"; print "    b0 = x"
+             for (i = 1; i < 50000; i++) printf "    b%d = dense(dense(b%d, 2), 2)\n", i, i - 1
+             print "    output b49999"; print "}" }' > "$tmp/nested.nn"
+timeout 10 "$nnc" --summary "$tmp/nested.nn" > "$tmp/nested.sum" || fail "--summary of 99,998 nested calls: exit status $? (124: past 10 s)"
+last=$(grep -c '^dense_[0-9]* ' "$tmp/nested.sum")
+[ "$last" = 99998 ] || fail "expected 99998 rows dense_N, found $last"
+grep -q '^dense_99998  *dense ' "$tmp/nested.sum" || fail "no row dense_99998"
+echo "99,998 nested unnamed calls: named dense_1 ... dense_99998"
+awk 'BEGIN { print "model m {"; print "    input x: f32[2]"; print "    c0 = x"
+             for (i = 1; i < 40000; i++) printf "    c%d = dense(c%d, 2, name: \"tied\")\n", i, i - 1
+             print "    output c39999"; print "}" }' > "$tmp/tied.nn"
+timeout 10 "$nnc" --summary "$tmp/tied.nn" > "$tmp/tied.sum" || fail "--summary of 39,999 tied calls: exit status $? (124: past 10 s)"
+grep -q '^parameters: 6 ' "$tmp/tied.sum" || fail "39,999 tied calls: expected one layer's 6 parameters, got $(grep '^parameters' "$tmp/tied.sum")"
+echo "39,999 calls named tied: one layer's parameters"

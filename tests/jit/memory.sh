@@ -15,6 +15,9 @@
 #   5. a causal attention over 16,384 positions compiles to its plan (it was
 #      refused: the mask was a table of 2 GiB in the compiler), and --jit is
 #      refused at the batch: 258 GiB of training memory
+#   6. --predict of a pooling whose windows take 256 GiB at --batch 1 (the
+#      slabs hold 16 examples): refused at the model as --jit refuses it,
+#      not "out of memory" when the slab is allocated
 # What the machine has varies: those numbers are replaced by N and B.
 # Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
 # address space for its shadow memory, which no ulimit -v allows.
@@ -98,4 +101,15 @@ long_context.nn:20:17: error: the training step needs 257.8 GiB of memory at bat
 long_context.nn: note: not even a batch of one fits
 EOF
 check long_context $status
+
+# 6: --predict checks the memory of its forward-only run
+"$nnc" --predict --color=never --batch 1 --input x=1,2 pool.nn >"$tmp/log" 2>&1
+status=$?
+cat >"$tmp/want" <<'EOF'
+pool.nn:3:7: error: the prediction needs 256.0 GiB of memory at batch 1 (--batch) (activations and inputs 256.0 GiB, parameters 64 bytes, optimizer state 64 bytes); this machine has N
+    3 | model pool {
+      |       ^~~~
+pool.nn: note: not even a batch of one fits
+EOF
+check predict $status
 exit $fail

@@ -34,9 +34,10 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
 
 /* After the data failed to load: when a relative path of the train block
  * (the training or the test split) is found neither under the data root nor
- * beside the model, says which root that was and where it came from (from,
- * "from NNC_DATA" ...), for every kind of data alike: "cannot open
- * ./mnist/..." alone does not say how to point nnc at the data. */
+ * beside the model, and the message is about that path (not a bad number
+ * in the other split's file), says which root that was and where it came
+ * from (from, "from NNC_DATA" ...), for every kind of data alike: "cannot
+ * open ./mnist/..." alone does not say how to point nnc at the data. */
 static void root_note(char *why, size_t len, const RtRecipe *r, const char *root, const char *from)
 {
     int splits = r->data == RT_DATA_CSV || r->data == RT_DATA_NPZ;
@@ -45,7 +46,7 @@ static void root_note(char *why, size_t len, const RtRecipe *r, const char *root
         char buf[4096];
         struct stat st;
         if (!paths[i] || !paths[i][0] || paths[i][0] == '/'
-            || stat(resolve(buf, sizeof buf, root, r->model_dir, paths[i]), &st) == 0)
+            || stat(resolve(buf, sizeof buf, root, r->model_dir, paths[i]), &st) == 0 || !strstr(why, buf))
             continue;
         const char *dir = r->model_dir && r->model_dir[0] && strcmp(r->model_dir, root) != 0 ? r->model_dir : NULL;
         size_t n = strlen(why);
@@ -200,8 +201,19 @@ const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned giv
 
 /* Whether paths a and b name one file: the same text, the same existing
  * file (device and inode: a link, a hard link, "./x" for "x"), or, for a
- * file not made yet, the same name in the same existing folder. */
+ * file not made yet, the same name in the same existing folder; each
+ * through its links first, since a write replaces a link's target
+ * (rt_link_target: a link to a file not made yet is that file). */
+static int same_path(const char *a, const char *b);
 static int same_file(const char *a, const char *b)
+{
+    char *ta = rt_link_target(a), *tb = rt_link_target(b);
+    int same = same_path(ta ? ta : a, tb ? tb : b);
+    free(ta), free(tb);
+    return same;
+}
+
+static int same_path(const char *a, const char *b)
 {
     if (strcmp(a, b) == 0)
         return 1;

@@ -217,7 +217,11 @@ NNC_DATA; nor beside the model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
     # a model beside its data: no note on a failure that is not a missing file
     printf '1,2\n' > "$tmp/m/xor.csv"
     said "$tmp/m/xor.csv has 2 values per example, but input 'x' and the target take 3" --data "$tmp/none" \
-        "$tmp/m/xor.nn" ;;
+        "$tmp/m/xor.nn"
+    # nor on the training file's bad number when the missing file is the test split's
+    printf '0,0,0\n0,1,1\n1,zz,1\n' > "$tmp/m/bad.csv"
+    sed 's/csv("xor.csv", test: "xor.csv")/csv("bad.csv", test: "gone.csv")/' "$tmp/m/xor.nn" > "$tmp/m/split.nn"
+    said "$tmp/m/bad.csv: line 3, column 1: 'zz' is not a number" --data "$tmp/none" "$tmp/m/split.nn" ;;
 epochtime)
     # epoch_seconds counts the checkpoint written after its evaluation: 40
     # epochs of xor with --save add up to total_seconds within 5% (the
@@ -803,6 +807,11 @@ Try 'nnc --help' for more information." ] || { cat "$tmp/log"; echo "$*: not (on
     : > "$tmp/a" && ln "$tmp/a" "$tmp/b" || exit 1
     refused "--metrics '$tmp/a' and --chart '$tmp/b' are the same file; each writes a file of its own" \
         --metrics "$tmp/a" --chart "$tmp/b"
+    # a link to a file not made yet, and that file: --save writes through the
+    # link (the metrics were lost, exit 0)
+    ln -s "$tmp/tgt" "$tmp/lnk" || exit 1
+    refused "--save '$tmp/lnk' and --metrics '$tmp/tgt' are the same file; each writes a file of its own" \
+        --save "$tmp/lnk" --metrics "$tmp/tgt"
     # a chart is SVG whatever its name: another name is refused (it held an SVG under .png)
     refused "--chart draws SVG only: give it a name ending in .svg, not '$tmp/c.png'" --chart "$tmp/c.png"
     [ ! -e "$tmp/c.png" ] || { echo "a refused run wrote the chart"; exit 1; }

@@ -407,12 +407,14 @@ typedef struct RtDataset {
     int32_t *labels;    /* [count, y_elems] class labels in [0, classes), or NULL */
     float   *y;         /* [count, y_elems] real targets, or NULL */
     int64_t  classes;   /* for labels */
-    int64_t  rows, cols;   /* images (rt_mnist_load): the header's height and width in pixels; else 0 */
     /* Several inputs and targets (npz, csv with columns:): when ncolumns > 0,
      * column i feeds the model's input i, and column ninputs + j its target
      * j, in declaration order, and x, labels and y above are unused. */
     int       ncolumns;
     RtColumn *columns;  /* [ncolumns], owned */
+    int64_t   rows, cols;   /* images (rt_mnist_load): the header's height and width in pixels; else 0.
+                             * Last, so that the fields before keep their places for a program built
+                             * against an earlier header */
 } RtDataset;
 
 /* MNIST-style IDX files in dir: train-images-idx3-ubyte, train-labels-idx1-ubyte

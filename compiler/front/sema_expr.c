@@ -860,6 +860,9 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             if (!sema_f32_normal(s, e->binary.rhs->span, "the divisor", n.scalar))
                 return ERR;
         }
+        /* a number over a tensor: the tensor divides, element by element */
+        if (op == BIN_DIV && rt && !constant_divisor_normal(s, e->binary.rhs->span, &s->m->nodes[r.node]))
+            return ERR;
         if (!sema_f32_fits(s, lt ? e->binary.rhs->span : e->binary.lhs->span, NULL, n.scalar))
             return ERR;
         n.type = t->t;

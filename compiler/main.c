@@ -304,8 +304,10 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     bool llvm = strcmp(stages[o->stage], "llvm") == 0, asm_ = strcmp(stages[o->stage], "asm") == 0;
     int64_t batch = o->batch ? o->batch : m->train.batch ? m->train.batch : 32;
     NncCompiled c;
-    int fits = llvm || asm_ ? nnc_compile_checked(f, STEP_TRAIN, true, stage, batch, &c, &err)  /* LLVM's memory */
-                            : nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err);
+    /* the plan and what LLVM makes of it: the sizes checked first (a window of 2^62 values wrapped the
+     * plan's bytes to 0; LLVM's memory) */
+    int fits = llvm || asm_ || stage == STAGE_PLAN ? nnc_compile_checked(f, STEP_TRAIN, true, stage, batch, &c, &err)
+                                                   : nnc_compile(m, &f->src, &f->arena, IR_F32, stage, batch, &c, &err);
     if (fits > 0)
         return NNC_EINPUT;
     if (fits < 0)

@@ -62,6 +62,7 @@ typedef struct Ox {
     int            sub;      /* helpers made for it so far */
     int            consts;   /* constants made so far */
     PbBuf          nodes, inits, inputs;  /* GraphProto fields, each already tagged */
+    double         window_nodes;          /* the Slice nodes of the model's windows counted so far (window_fits) */
 } Ox;
 
 /* ---- small writers ----------------------------------------------------------------------- */
@@ -243,6 +244,7 @@ struct OxRule {
     const char *op;    /* the ONNX operator (the main one where several are written) */
     OxEmitFn    emit;
     const char *doc;   /* docs/onnx.md's column when it says more than op */
+    bool        windowed;  /* writes a Slice per element of a k x k window (window_fits) */
 };
 
 static const IrNode *nd(Ox *x, int v) { return &x->g->nodes[v]; }
@@ -535,21 +537,25 @@ static const char *ox_one_hot(Ox *x, int v, const OxRule *r)
 
 /* Each element of a k x k window is written as its own Slice (with its
  * starts and ends) and, for windows, an Unsqueeze: 211 bytes of the file
- * each, from avg_pool's 3x3 against 2x2 on an 8x8 image; OX_WINDOW_BYTES
- * is a floor under that.  A window whose elements cannot fit the 2 GiB an
- * ONNX file holds (protobuf's limit) is refused at its call before k*k
- * names are allocated and k*k nodes built (a 1048576x1048576 window ran
- * the compiler out of memory). */
-enum { OX_WINDOW_BYTES = 64 };
+ * each from avg_pool's 3x3 against 2x2 on an 8x8 image, 259 for a
+ * 1000x1000 window (the review of session 36); OX_WINDOW_BYTES is under
+ * both.  The model's windows together, counted as they are written, must
+ * fit the 2 GiB an ONNX file holds (protobuf's limit): onnx_encode counts
+ * them before it writes anything (the rules' windowed column), and the
+ * window that goes past is refused at its call (a 1048576x1048576 window
+ * ran the compiler out of memory, and a 5000x5000 one at 64 bytes a node
+ * still did). */
+enum { OX_WINDOW_BYTES = 200 };
 static bool window_fits(Ox *x, int v)
 {
     const IrNode *n = nd(x, v);
     double k = (double)n->a.i[0];
-    if (k * k * OX_WINDOW_BYTES <= (double)INT32_MAX)
+    x->window_nodes += k * k;
+    if (x->window_nodes * OX_WINDOW_BYTES <= (double)INT32_MAX)
         return true;
-    diag_error(x->diag, n->at, "cannot export to ONNX: a window of %.0fx%.0f is written as %.0f Slice nodes of at "
-               "least %d bytes each, and an ONNX file holds at most 2 GiB (protobuf's limit)", k, k, k * k,
-               OX_WINDOW_BYTES);
+    diag_error(x->diag, n->at, "cannot export to ONNX: the model's windows (this one %.0fx%.0f) are written as %.0f "
+               "Slice nodes of about %d bytes each, and an ONNX file holds at most 2 GiB (protobuf's limit)", k, k,
+               x->window_nodes, OX_WINDOW_BYTES);
     return false;
 }
 
@@ -561,8 +567,6 @@ static bool window_fits(Ox *x, int v)
 static const char *ox_windows(Ox *x, int v, const OxRule *r)
 {
     const IrNode *n = nd(x, v);
-    if (!window_fits(x, v))
-        return NULL;
     int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
     int64_t ho = n->shape.dim[2], wo = n->shape.dim[3];
     const char *src = in(x, v, 0);
@@ -603,8 +607,6 @@ static const char *ox_windows(Ox *x, int v, const OxRule *r)
 static const char **cl_windows(Ox *x, int v, const char *src, float fill)
 {
     const IrNode *n = nd(x, v);
-    if (!window_fits(x, v))
-        return NULL;
     int rank = n->shape.rank;
     int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
     int64_t ho = n->shape.dim[rank - 3], wo = n->shape.dim[rank - 2];
@@ -708,9 +710,10 @@ static const OxRule rules[IR_OP_COUNT] = {
     [IR_MATMUL] = {"MatMul", ox_matmul, "MatMul (Transpose for transposed operands; Reshape, Gemm for lead)"},
     [IR_GATHER] = {"Gather", ox_gather, "Less, Where (a negative id made V, out of range), Gather"},
     [IR_ONE_HOT] = {"OneHot", ox_one_hot, NULL},
-    [IR_WINDOWS] = {"Concat", ox_windows, "Pad, Slice (strided) per window element, Unsqueeze, Concat"},
-    [IR_PATCHES] = {"Concat", ox_patches, "Pad, Slice (strided) per window element, Concat (channels last)"},
-    [IR_POOL_MAX] = {"Max", ox_pool_max, "Pad (-inf), Slice (strided) per window element, Max (pool_max(x, x) only)"},
+    [IR_WINDOWS] = {"Concat", ox_windows, "Pad, Slice (strided) per window element, Unsqueeze, Concat", true},
+    [IR_PATCHES] = {"Concat", ox_patches, "Pad, Slice (strided) per window element, Concat (channels last)", true},
+    [IR_POOL_MAX] = {"Max", ox_pool_max, "Pad (-inf), Slice (strided) per window element, Max (pool_max(x, x) only)",
+                     true},
     /* no row: scatter_add, windows_t, patches_t, pool_max_t, pool_rows_t and pool_conv_t
      * (backward pass only), random_mask
      * (dropout while training; a prediction has none), fused ops (the export
@@ -771,6 +774,9 @@ int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
         if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && ir_is_batched(&g->nodes[v].shape))
             x.feed = g->nodes[v].a.name;
     int rc = 0;
+    for (int v = 0; v < g->n && rc == 0; v++)   /* the windows' nodes, all of them, before any is built */
+        if (need[v] && rules[g->nodes[v].op].windowed && !window_fits(&x, v))
+            rc = 1;
     for (int v = 0; v < g->n && rc == 0; v++) {
         if (!need[v])
             continue;

@@ -224,9 +224,11 @@ NNC_DATA; nor beside the model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
     said "$tmp/m/bad.csv: line 3, column 1: 'zz' is not a number" --data "$tmp/none" "$tmp/m/split.nn" ;;
 epochtime)
     # epoch_seconds counts the checkpoint written after its evaluation: 40
-    # epochs of xor with --save add up to total_seconds within 5% (the
-    # saves, ~5 ms each, are nearly all of it; they were counted nowhere,
-    # the epochs summing to 0.001 of the total)
+    # epochs of xor with --save add up to at least 0.8 of total_seconds (the
+    # saves are nearly all of it; they were counted nowhere, the epochs
+    # summing to 0.001 of the total).  Not closer: what runs outside the
+    # epochs is about 1 ms of a 20 ms run, 5% of it in a loaded ASan build
+    # (a clean clone's scripts/test failed at 0.95)
     "$nnc" --jit --epochs 40 --data "$root/examples" --save "$tmp/ck" --metrics "$tmp/m" "$root/examples/xor.nn" \
         2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     /usr/bin/python3 - "$tmp/m" <<'END'
@@ -234,7 +236,7 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])][1:]
 epochs, total = sum(l["epoch_seconds"] for l in lines), lines[-1]["total_seconds"]
 print(f"{len(lines)} evaluations: epoch_seconds sum to {epochs:.4f} s, total_seconds {total:.4f} s")
-sys.exit(not (len(lines) == 40 and abs(epochs - total) <= 0.05 * total))
+sys.exit(not (len(lines) == 40 and 0.8 * total <= epochs <= 1.05 * total + 0.002))   # each line rounded to 0.1 ms
 END
     ;;
 autoencoder)

@@ -572,7 +572,7 @@ int main(int argc, char **argv)
                    | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0);
     const char *mode_rule = rt_mode_options_rule(o.jit.eval_only, o.jit.sample, given, rule_buf, sizeof rule_buf);
     if (!mode_rule)
-        mode_rule = rt_output_files_rule(o.jit.save, o.jit.metrics, o.jit.chart, rule_buf, sizeof rule_buf);
+        mode_rule = rt_output_files_rule(o.jit.load, o.jit.save, o.jit.metrics, o.jit.chart, rule_buf, sizeof rule_buf);
     if (mode_rule)
         return usage_error("%s", mode_rule);
     if (training_options && o.action != ACT_JIT)

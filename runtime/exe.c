@@ -173,7 +173,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     if (!rule)   /* (--lr is compiled in: one that differs was refused above) */
         rule = rt_mode_options_rule(o.eval_only, o.sample, given, rule_buf, sizeof rule_buf);
     if (!rule)
-        rule = rt_output_files_rule(o.save, o.metrics, o.chart, rule_buf, sizeof rule_buf);
+        rule = rt_output_files_rule(o.load, o.save, o.metrics, o.chart, rule_buf, sizeof rule_buf);
     if (rule) {
         fprintf(stderr, "%s: error: %s\n", prog, rule);
         return 2;

@@ -229,7 +229,8 @@ static int same_path(const char *a, const char *b)
     return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len)
+const char *rt_output_files_rule(const char *load, const char *save, const char *metrics, const char *chart, char *buf,
+                                 size_t len)
 {
     /* --metrics - is standard output, no file */
     const struct { const char *name, *path; } out[] = {
@@ -242,6 +243,12 @@ const char *rt_output_files_rule(const char *save, const char *metrics, const ch
                          out[i].name, out[i].path, out[j].name, out[j].path);
                 return buf;
             }
+    for (int i = 1; load && i < 3; i++)   /* --save may: the run resumes in place */
+        if (out[i].path && same_file(load, out[i].path)) {
+            snprintf(buf, len, "--load '%s' and %s '%s' are the same file; %s would write over the checkpoint --load "
+                     "reads", load, out[i].name, out[i].path, out[i].name);
+            return buf;
+        }
     /* the chart is an SVG picture whatever the name says: x.png would be
      * an SVG that no PNG viewer opens */
     size_t n = chart ? strlen(chart) : 0;

@@ -601,9 +601,11 @@ const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned giv
  * --metrics (a file, not "-") and --chart naming one file would leave only
  * the last written there, and a --chart name not ending in .svg would hold
  * an SVG under another name, so either is a bad command line: NULL, or what
- * is wrong (written to buf).  --load may name --save's file: a run resumed
- * in place. */
-const char *rt_output_files_rule(const char *save, const char *metrics, const char *chart, char *buf, size_t len);
+ * is wrong (written to buf).  --load may name --save's file (a run resumed
+ * in place), not --metrics' or --chart's, which would write over the
+ * checkpoint it reads.  load may be NULL. */
+const char *rt_output_files_rule(const char *load, const char *save, const char *metrics, const char *chart, char *buf,
+                                 size_t len);
 /* --epochs against the data, one copy for both as above: NULL, or why not
  * (text data is sampled in random windows: it has no epochs; the train
  * block's own rule is sema_train.c's). */

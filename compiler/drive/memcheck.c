@@ -181,7 +181,7 @@ static int check_activations(NncFront *f, const IrGraph *g, const IrPlan *p, int
     double total = (double)act.fixed + (double)act.per_ex * (double)bhat;
     if (total <= (double)MAX_ACT_BYTES)
         return 0;
-    int largest = -1;
+    int largest = g->n - 1;   /* the last value, if no activation of its own is found (the fixed bytes alone) */
     double most = -1;
     for (int i = 0; i < g->n; i++) {
         double b = (double)p->bytes[i].fixed + (double)p->bytes[i].per_ex * (double)bhat;

@@ -539,7 +539,8 @@ static const char *ox_one_hot(Ox *x, int v, const OxRule *r)
  * starts and ends) and, for windows, an Unsqueeze: 211 bytes of the file
  * each from avg_pool's 3x3 against 2x2 on an 8x8 image, 259 for a
  * 1000x1000 window (the review of session 36); OX_WINDOW_BYTES is under
- * both.  The model's windows together, counted as they are written, must
+ * both (measured on windows only: patches' and pool_max's elements have no
+ * Unsqueeze and take fewer bytes, not measured).  The model's windows together, counted as they are written, must
  * fit the 2 GiB an ONNX file holds (protobuf's limit): onnx_encode counts
  * them before it writes anything (the rules' windowed column), and the
  * window that goes past is refused at its call (a 1048576x1048576 window

@@ -4,11 +4,11 @@
 # 1. a model body of 100,000 bindings, each from the one before (b0 = x,
 #    b1 = b0, ...), checked and predicted: the output b99999 * 2 gives 2 x
 #    (0.2 s).  The name check of a body (sema_names.c) searched every
-#    earlier name for each use and definition (--check: 30.6 s at the
+#    earlier name for each use and definition (--check: 30.6-30.7 s at the
 #    start of session 36); its scope is an Env now, hashed past 32 names.
 # 2. 40,000 bindings of a call that makes parameters (b1 = dense(b0, 2),
 #    ...) checked: each call takes its binding's name (0.3 s).  Naming
-#    compared every call with every other (23.8 s then); tallies in Envs.
+#    compared every call with every other (23.8-24.0 s then); tallies in Envs.
 # 3. 50,000 bindings of two nested unnamed calls (b1 = dense(dense(b0, 2),
 #    2)): 99,998 default names, dense_1 ... dense_99998, numbered by the
 #    uses/numbered tallies (0.8 s; a quadratic numbering loop, tried

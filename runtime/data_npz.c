@@ -56,15 +56,7 @@ static int shape_fits(const RtNpy *a, const RtTensorSpec *t)
  * (filling it is then a few hundred page faults rather than tens of thousands). */
 static void *column_alloc(size_t n)
 {
-    enum { HUGE = 1 << 21 };
-    if (n < 8 * (size_t)HUGE)
-        return rt_malloc(n ? n : 1);
-    void *p = rt_aligned_alloc(HUGE, (n + HUGE - 1) / HUGE * HUGE);
-#ifdef MADV_HUGEPAGE
-    if (p)
-        madvise(p, (n + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
-#endif
-    return p;
+    return n < ((size_t)16 << 20) ? rt_malloc(n ? n : 1) : rt_huge_alloc(n);
 }
 
 /* Array a into column c for t, checking every value. */

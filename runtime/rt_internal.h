@@ -39,6 +39,7 @@ void *rt_malloc(size_t n);
 void *rt_calloc(size_t n, size_t size);
 void *rt_realloc(void *p, size_t n);
 void *rt_aligned_alloc(size_t align, size_t n);
+void *rt_huge_alloc(size_t n);  /* 64-byte aligned; from 2 MB on in huge pages */
 int   rt_alloc_injected(void);
 
 /* rt_csv_load_fit that also gives each example's line in the file (from 1,

@@ -23,7 +23,7 @@ size_t rt_slab_size(const RtModel *m, int s, int64_t batch)
 uint8_t *rt_slab_alloc(const RtModel *m, int s, int64_t batch)
 {
     size_t size = rt_slab_size(m, s, batch);
-    uint8_t *p = rt_aligned_alloc(64, size);
+    uint8_t *p = rt_huge_alloc(size);
     if (p)
         memset(p, 0, size);
     return p;

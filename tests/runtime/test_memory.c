@@ -3,6 +3,7 @@
  * cannot fit with both numbers, before allocating (a 1 TiB sparse file is
  * never read). */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,54 @@ static void test_slabs(void)
     CU_ASSERT(rt_model_max_batch(&m, INT64_C(15) << 30) == 0);
 }
 
+/* Whether /proc/self/smaps says the mapping holding p may have huge pages
+ * (1), may not (0), or says nothing (-1: no such field before Linux 5.0). */
+static int thp_eligible(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int inside = 0, eligible = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (unsigned long)p >= lo && (unsigned long)p < hi;
+        else if (inside && sscanf(line, "THPeligible: %d", &eligible) == 1)
+            break;
+    }
+    fclose(f);
+    return eligible;
+}
+
+/* rt_huge_alloc: 64-byte aligned below 2 MB; from 2 MB on, whole 2 MB pages
+ * that the kernel is asked to back with huge pages (where it has them:
+ * "always" or "madvise" in /sys/kernel/mm/transparent_hugepage/enabled). */
+static void test_huge(void)
+{
+    uint8_t *small = rt_huge_alloc(1000), *big = rt_huge_alloc((3 << 20) + 5);
+    CU_ASSERT_FATAL(small != NULL && big != NULL);
+    CU_ASSERT((uintptr_t)small % 64 == 0);
+    CU_ASSERT((uintptr_t)big % (2 << 20) == 0);
+    memset(big, 1, 4 << 20);  /* two whole pages are the block's */
+    char mode[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(mode, sizeof mode, f))
+            mode[0] = 0;
+        fclose(f);
+    }
+    if (strstr(mode, "[always]") || strstr(mode, "[madvise]")) {
+        int e = thp_eligible(big);
+        CU_ASSERT(e == 1 || e == -1);
+    }
+    free(small);
+    free(big);
+}
+
 static const RtTestCase tests[] = {
     {"available", test_available},
+    {"huge", test_huge},
     {"bytes", test_bytes},
     {"text", test_text},
     {"csv", test_csv},

@@ -269,6 +269,8 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                     m->name);
             return NNC_EINPUT;
         }
+        if (nnc_check_interp_memory(f, true, go.batch) != 0)
+            return NNC_EINPUT;
         int failed = nnc_gradcheck(m, &f->src, &go, out, &err);
         if (failed < 0)
             return internal_error(err);
@@ -280,6 +282,8 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                     m->name);
             return NNC_EINPUT;
         }
+        if (nnc_check_interp_memory(f, false, o->batch ? o->batch : 2) != 0)
+            return NNC_EINPUT;
         if (nnc_export_step(m, &f->src, o->batch ? o->batch : 2, o->seed >= 0 ? (uint64_t)o->seed : 1,
                             o->export_path, &err) != 0) {
             fprintf(stderr, "nnc: error: %s\n", err);

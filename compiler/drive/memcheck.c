@@ -1,4 +1,5 @@
 /* memcheck.c — see memcheck.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,4 +214,91 @@ int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage unt
     if (rc == 0 && out->plan && check_activations(f, &out->step.L.g, out->plan, batch) != 0)
         return 1;
     return rc;
+}
+
+/* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */
+
+/* Whether n has the batch among its axes. */
+static bool batched(const IrNode *n)
+{
+    for (int d = 0; d < n->shape.rank; d++)
+        if (n->shape.dim[d] == IR_BATCH)
+            return true;
+    return false;
+}
+
+/* Adds `each` bytes a value of n to fixed or per_ex (in double: a model
+ * past int64 is still summed). */
+static void add_bytes(const IrNode *n, double each, double *fixed, double *per_ex)
+{
+    *(batched(n) ? per_ex : fixed) += each * values_per_example(n);
+}
+
+/* The interpreter (ir/interp.c) holds every value of a graph at once, each
+ * element a double: g's step takes fixed + per_ex · batch bytes, and more
+ * for a while: an input's values are made in a buffer of their own and
+ * copied in (fill.c), as is --gradcheck's direction for a parameter, and
+ * --export-step converts what it writes (the parameters, their gradients,
+ * the inputs and dropout's masks) to f32 copies. */
+static void interp_bytes(const IrGraph *g, bool gradcheck, int64_t batch, double *fixed, double *per_ex)
+{
+    int largest_input = -1;
+    double most = -1;
+    for (int i = 0; i < g->n; i++) {
+        const IrNode *n = &g->nodes[i];
+        add_bytes(n, 8, fixed, per_ex);
+        if (gradcheck && i < g->nforward)  /* the forward pass again, for the loss at each difference */
+            add_bytes(n, 8, fixed, per_ex);
+        bool exported = n->op == IR_INPUT || n->op == IR_RANDOM_MASK;
+        if (!gradcheck && exported)  /* a parameter's gradient too: its size */
+            add_bytes(n, n->op == IR_INPUT && n->a.role == ROLE_PARAM ? 8 : 4, fixed, per_ex);
+        double at = values_per_example(n) * (batched(n) ? (double)batch : 1);
+        if (n->op == IR_INPUT && at > most)
+            largest_input = i, most = at;
+    }
+    if (largest_input >= 0)
+        add_bytes(&g->nodes[largest_input], 8, fixed, per_ex);
+}
+
+int nnc_check_interp_memory(NncFront *f, bool gradcheck, int64_t batch)
+{
+    NncStep step;
+    const char *err, *what = gradcheck ? "--gradcheck" : "--export-step";
+    /* the step each builds: --gradcheck's in f64, --export-step's in f32
+     * and training (dropout's masks are values too) */
+    if (nnc_build_step(f->model, &f->src, &f->arena, gradcheck ? IR_F64 : IR_F32, STEP_GRADIENTS, !gradcheck, &step,
+                       &err) != 0)
+        return 0;  /* the run builds it again and reports why it cannot */
+    const IrGraph *g = &step.L.g;
+    if (check_lowered_sizes(f, g) != 0)
+        return 1;
+    double fixed = 0, per_ex = 0;
+    interp_bytes(g, gradcheck, batch, &fixed, &per_ex);
+    const char *limit;
+    int64_t have = rt_memory_available(&limit);
+    double want = fixed + per_ex * (double)batch;
+    if (want <= (double)have)
+        return 0;
+    int largest = 0;  /* the value that takes the most, where the error points */
+    double most = -1;
+    for (int i = 0; i < g->n; i++) {
+        double b = values_per_example(&g->nodes[i]) * (batched(&g->nodes[i]) ? (double)batch : 1);
+        if (b > most)
+            largest = i, most = b;
+    }
+    char wanted[32], says[128];
+    rt_bytes_str(want < (double)INT64_MAX ? (int64_t)want : INT64_MAX, wanted, sizeof wanted);
+    rt_memory_says(have, limit, says, sizeof says);
+    StrBuf type = {0};
+    put_type(&type, &g->nodes[largest]);
+    diag_error(&f->diag, g->nodes[largest].at, "%s needs %s%s of memory at batch %lld: the reference interpreter keeps "
+               "every value of the step in f64, and the largest, %s, is made here; %s", what,
+               want < (double)INT64_MAX ? "" : "more than ", wanted, (long long)batch, sb_cstr(&type), says);
+    sb_free(&type);
+    double fits = per_ex > 0 ? floor(((double)have - fixed) / per_ex) : 0;
+    if (fits >= 1)
+        diag_note(&f->diag, SPAN_NONE, "a batch of at most %.0f fits (--batch N)", fits);
+    else
+        diag_note(&f->diag, SPAN_NONE, "not even a batch of one fits");
+    return 1;
 }

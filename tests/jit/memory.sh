@@ -18,6 +18,11 @@
 #   6. --predict of a pooling whose windows take 256 GiB at --batch 1 (the
 #      slabs hold 16 examples): refused at the model as --jit refuses it,
 #      not "out of memory" when the slab is allocated
+#   7. --gradcheck and --export-step, whose reference interpreter holds every
+#      value of the step in f64: 50 million inputs an example under
+#      NNC_TEST_MEMORY are refused at the largest value, with the batch that
+#      fits, and no file is written (both were "the compiler crashed", exit
+#      3, when malloc failed)
 # What the machine has varies: those numbers are replaced by N and B.
 # Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
 # address space for its shadow memory, which no ulimit -v allows.
@@ -112,4 +117,26 @@ pool.nn:3:7: error: the prediction needs 256.0 GiB of memory at batch 1 (--batch
 pool.nn: note: not even a batch of one fits
 EOF
 check predict $status
+
+# 7: the reference interpreter's memory
+cat >"$tmp/want" <<'EOF'
+interp.nn:5:5: error: --gradcheck needs 3.4 GiB of memory at batch 2: the reference interpreter keeps every value of the step in f64, and the largest, f64[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
+    5 |     input  x: f32[50000000]
+      |     ^~~~~~~~~~~~~~~~~~~~~~~
+interp.nn: note: a batch of at most B fits (--batch N)
+EOF
+NNC_TEST_MEMORY=2500000000 "$nnc" --gradcheck --color=never interp.nn >"$tmp/log" 2>&1
+check interp_gradcheck $?
+cat >"$tmp/want" <<'EOF'
+interp.nn:5:5: error: --export-step needs 3.0 GiB of memory at batch 2: the reference interpreter keeps every value of the step in f64, and the largest, f32[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
+    5 |     input  x: f32[50000000]
+      |     ^~~~~~~~~~~~~~~~~~~~~~~
+interp.nn: note: a batch of at most B fits (--batch N)
+EOF
+NNC_TEST_MEMORY=2500000000 "$nnc" --export-step="$tmp/step.safetensors" --color=never interp.nn >"$tmp/log" 2>&1
+check interp_export $?
+if [ -e "$tmp/step.safetensors" ]; then
+    echo "memory.sh: --export-step wrote its file after a refusal" >&2
+    fail=1
+fi
 exit $fail

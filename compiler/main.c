@@ -573,7 +573,7 @@ int main(int argc, char **argv)
     char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.jit.save ? RT_OPT_SAVE : 0) | (o.jit.metrics ? RT_OPT_METRICS : 0)
                    | (o.jit.chart ? RT_OPT_CHART : 0) | (o.jit.epochs ? RT_OPT_EPOCHS : 0)
-                   | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0);
+                   | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0) | (o.batch ? RT_OPT_BATCH : 0);
     const char *mode_rule = rt_mode_options_rule(o.jit.eval_only, o.jit.sample, given, rule_buf, sizeof rule_buf);
     if (!mode_rule)
         mode_rule = rt_output_files_rule(o.jit.load, o.jit.save, o.jit.metrics, o.jit.chart, rule_buf, sizeof rule_buf);

@@ -102,7 +102,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     const char *prog = base_name(argv[0]);
     RtRecipe r = *recipe;
     RtRunOptions o = {.seed = -1, .prog = prog};
-    int c, lr_given = 0;   /* --lr given (the compiled-in rate, or it was refused) */
+    int c, lr_given = 0, batch_given = 0;   /* --lr given (the compiled-in rate, or it was refused); --batch given */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         int64_t n = 0;
@@ -126,7 +126,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
             if (parse_int(optarg, 1, RT_MAX_BATCH, &n))
                 bad = range(msg, "--batch", 1, RT_MAX_BATCH);
             else
-                r.batch = n;
+                r.batch = n, batch_given = 1;
             break;
         case O_LR:
             lr_given = 1;
@@ -168,7 +168,8 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     }
     char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.save ? RT_OPT_SAVE : 0) | (o.metrics ? RT_OPT_METRICS : 0) | (o.chart ? RT_OPT_CHART : 0)
-                   | (o.epochs ? RT_OPT_EPOCHS : 0) | (o.steps ? RT_OPT_STEPS : 0) | (lr_given ? RT_OPT_LR : 0);
+                   | (o.epochs ? RT_OPT_EPOCHS : 0) | (o.steps ? RT_OPT_STEPS : 0) | (lr_given ? RT_OPT_LR : 0)
+                   | (batch_given ? RT_OPT_BATCH : 0);
     const char *rule = rt_sample_options_rule(o.sample, o.length, o.temperature, o.no_kv_cache);
     if (!rule)   /* (--lr is compiled in: one that differs was refused above) */
         rule = rt_mode_options_rule(o.eval_only, o.sample, given, rule_buf, sizeof rule_buf);

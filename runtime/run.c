@@ -182,6 +182,7 @@ static const struct {
     {RT_OPT_EPOCHS, "--epochs", MODE_TRAIN, "training", "there are no epochs to run"},
     {RT_OPT_STEPS, "--steps", MODE_TRAIN, "training", "there are no steps to take"},
     {RT_OPT_LR, "--lr", MODE_TRAIN, "training", "no learning rate is used"},
+    {RT_OPT_BATCH, "--batch", MODE_TRAIN | MODE_EVAL, "training and --eval", "it draws one sequence, not batches"},
 };
 
 const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len)

@@ -591,7 +591,7 @@ const char *rt_sample_options_rule(const char *sample, int64_t length, double te
 /* The options a command line gave, for rt_mode_options_rule. */
 enum {
     RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,
-    RT_OPT_EPOCHS = 1 << 3, RT_OPT_STEPS = 1 << 4, RT_OPT_LR = 1 << 5,
+    RT_OPT_EPOCHS = 1 << 3, RT_OPT_STEPS = 1 << 4, RT_OPT_LR = 1 << 5, RT_OPT_BATCH = 1 << 6,
 };
 /* The same for the run modes, --eval and --sample: an option given (RT_OPT_*
  * bits) that the mode does not use, or both modes at once, is a bad command

@@ -183,6 +183,9 @@ sample)
     "$tmp/abcd" --load "$tmp/ck.safetensors" --steps 3 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --steps goes with training; \
 --sample trains and evaluates nothing, so there are no steps to take" ] || fail "--steps --sample: exit $got, $(cat "$tmp/err")"
+    "$tmp/abcd" --load "$tmp/ck.safetensors" --batch 8 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --batch goes with training and --eval; \
+--sample trains and evaluates nothing, so it draws one sequence, not batches" ] || fail "--batch --sample: exit $got, $(cat "$tmp/err")"
     "$tmp/abcd" --sample bc --length 4 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "--sample without --load"; }
     [ "$(cat "$tmp/err")" = "abcd: note: --sample without --load samples from the model's untrained (random) weights" ] \
         || fail "--sample without --load: $(cat "$tmp/err")"

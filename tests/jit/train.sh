@@ -929,7 +929,8 @@ there is no checkpoint to write" "--metrics $tmp/m.jsonl:--metrics goes with tra
 and evaluates nothing, so there are no metrics to write" "--chart $tmp/c.svg:--chart goes with training; --sample \
 trains and evaluates nothing, so there is no learning curve to draw" "--steps 5:--steps goes with training; --sample \
 trains and evaluates nothing, so there are no steps to take" "--lr 0.5:--lr goes with training; --sample trains and \
-evaluates nothing, so no learning rate is used"; do
+evaluates nothing, so no learning rate is used" "--batch 8:--batch goes with training and --eval; --sample trains and \
+evaluates nothing, so it draws one sequence, not batches"; do
         # shellcheck disable=SC2086  # the option and its value are two words
         "$nnc" --jit --load "$tmp/ck.safetensors" ${opt%%:*} --sample bc "$root/tests/jit/abcd.nn" >"$tmp/out" \
             2>"$tmp/log"; status=$?

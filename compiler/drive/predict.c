@@ -40,6 +40,7 @@ typedef struct Feed {
     int64_t         size;     /* values per example */
     int64_t         n;        /* examples */
     double         *v;        /* n * size values */
+    bool            unread;   /* the output does not read it: it may be left out (zeros) */
 } Feed;
 
 __attribute__((format(printf, 2, 3)))
@@ -301,25 +302,40 @@ static int read_feeds(NncFront *f, const PredictOptions *o, Feed *feeds, int nfe
         }
         feeds[k].given = o->inputs[i];
     }
+    /* an input the output does not read (sema warns of it) may be left out,
+     * unless the output reads none: then the examples are counted from them */
+    bool reads_one = false;
+    for (int k = 0; k < nfeeds; k++)
+        reads_one |= !feeds[k].unread;
     StrBuf missing = {0};
     int nmissing = 0;
     for (int k = 0; k < nfeeds; k++)
-        if (!feeds[k].given)
+        if (!feeds[k].given && (!feeds[k].unread || !reads_one))
             sb_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", feeds[k].node->name);
     if (nmissing) {
-        fail(log, "--predict needs every input of model '%s'; missing %s (give --input NAME=VALUES)", f->model->name,
-             sb_cstr(&missing));
+        fail(log, "--predict needs every input the output of model '%s' reads; missing %s (give --input NAME=VALUES)",
+             f->model->name, sb_cstr(&missing));
         sb_free(&missing);
         return 1;
     }
     sb_free(&missing);
-    for (int k = 0; k < nfeeds; k++)
+    const Feed *first = NULL;  /* the first given: the others have as many examples */
+    for (int k = 0; k < nfeeds; k++) {
+        if (!feeds[k].given)
+            continue;
         if (read_feed(log, &feeds[k], a) != 0)
             return 1;
-    for (int k = 1; k < nfeeds; k++)
-        if (feeds[k].n != feeds[0].n)
+        if (!first)
+            first = &feeds[k];
+        else if (feeds[k].n != first->n)
             return fail(log, "input '%s' has %lld example%s, but input '%s' has %lld", feeds[k].node->name,
-                        (long long)feeds[k].n, feeds[k].n == 1 ? "" : "s", feeds[0].node->name, (long long)feeds[0].n);
+                        (long long)feeds[k].n, feeds[k].n == 1 ? "" : "s", first->node->name, (long long)first->n);
+    }
+    for (int k = 0; k < nfeeds; k++)
+        if (!feeds[k].given) {  /* unread: zeros (the arena's memory is zeroed) */
+            feeds[k].n = first->n;
+            feeds[k].v = ARENA_ARRAY(a, double, first->n * feeds[k].size + 1);
+        }
     return 0;
 }
 
@@ -518,9 +534,11 @@ int nnc_predict(NncFront *f, const PredictOptions *o)
     for (int i = 0; i < m->nnodes; i++)
         nfeeds += m->nodes[i].kind == SN_INPUT;
     Feed *feeds = ARENA_ARRAY(a, Feed, nfeeds + 1);
+    bool *read = ARENA_ARRAY(a, bool, m->nnodes + 1);
+    sema_output_reads(m, read);
     for (int i = 0, k = 0; i < m->nnodes; i++)
         if (m->nodes[i].kind == SN_INPUT)
-            feeds[k++] = (Feed){.node = &m->nodes[i], .size = shape_elems(&m->nodes[i].type.shape)};
+            feeds[k++] = (Feed){.node = &m->nodes[i], .size = shape_elems(&m->nodes[i].type.shape), .unread = !read[i]};
     int rc = read_feeds(f, o, feeds, nfeeds);
     if (rc != 0)
         return rc;

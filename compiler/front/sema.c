@@ -413,8 +413,17 @@ static void model_result(Sema *s, Env *env, const AstNode *item, const AstNode *
     }
 }
 
-/* Marks in used[] every node the output, the loss and the metrics read,
- * through the operands (nodes come in evaluation order: operands first). */
+/* Marks in used[] every node that the nodes marked already read, through
+ * the operands (nodes come in evaluation order: operands first). */
+static void mark_reads(const SemaModel *m, bool *used)
+{
+    for (int i = m->nnodes - 1; i >= 0; i--)
+        for (int k = 0; k < BUILTIN_MAX_PARAMS && used[i]; k++)
+            if (m->nodes[i].in[k] >= 0)
+                used[m->nodes[i].in[k]] = true;
+}
+
+/* Marks in used[] every node the output, the loss and the metrics read. */
 static void mark_used(const SemaModel *m, bool *used)
 {
     if (m->output >= 0)
@@ -423,10 +432,15 @@ static void mark_used(const SemaModel *m, bool *used)
         used[m->loss] = true;
     for (int i = 0; i < m->nmetrics; i++)
         used[m->metrics[i]] = true;
-    for (int i = m->nnodes - 1; i >= 0; i--)
-        for (int k = 0; k < BUILTIN_MAX_PARAMS && used[i]; k++)
-            if (m->nodes[i].in[k] >= 0)
-                used[m->nodes[i].in[k]] = true;
+    mark_reads(m, used);
+}
+
+void sema_output_reads(const SemaModel *m, bool *used)
+{
+    memset(used, 0, sizeof *used * (size_t)m->nnodes);
+    if (m->output >= 0)
+        used[m->output] = true;
+    mark_reads(m, used);
 }
 
 /* An input nothing reads is a mistake (a typo in a use, a leftover)

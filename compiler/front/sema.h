@@ -97,5 +97,7 @@ typedef struct SemaModel {
 SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
 
 int64_t sema_param_count(const SemaModel *m);
+/* used[i] (m->nnodes entries): whether the output reads node i, itself included. */
+void sema_output_reads(const SemaModel *m, bool *used);
 
 #endif

@@ -86,8 +86,11 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
     for (int i = 0; i < sc->defs.n; i++)
         names[i] = sc->defs.b[i].name;
     const char *best = suggest_among(id, names, sc->defs.n);
-    if (!best)
-        best = sema_suggest(s, NULL, id, false);
+    if (best) {  /* a name of this body: shown where it is defined */
+        diag_note(s->diag, scope_find(sc, best)->at, "did you mean '%s', defined here?", best);
+        return;
+    }
+    best = sema_suggest(s, NULL, id, false);
     if (best)
         diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
 }

@@ -101,8 +101,17 @@ static Axis axis_of(const RtChart *c, const double *const *v, int count, int fro
         lo = 0, hi = 1;
     if (from_zero && lo > 0)
         lo = 0;
-    if (hi - lo < 1e-12 * fmax(1, fabs(hi)))
-        hi = lo + (lo == 0 ? 1 : fabs(lo) * 0.1);
+    /* one value (a first evaluation, a flat series): a tenth of it on the
+     * side of zero, so that an accuracy of 0.97 is not drawn on an axis up
+     * to 1.1 */
+    if (hi - lo < 1e-12 * fmax(1, fabs(hi))) {
+        if (lo > 0)
+            lo -= lo * 0.1;
+        else if (lo < 0)
+            hi -= lo * 0.1;
+        else
+            hi = 1;
+    }
     Axis a;
     a.step = nice_step(hi - lo, 5);
     if (whole && a.step < 1)   /* epochs and steps: no tick at 2.5 */

@@ -1036,6 +1036,38 @@ static const char *fused_lines(FrontRun *fr, const char *op)
     return text;
 }
 
+/* fuse.c's REGION_MAX: a dense layer, then a chain of 200 tanh, trained: the
+ * backward chain was one fused node of 799 operations, whose compile grew
+ * faster than its length (1000 tanh: 43.6 s); now no fused node has more
+ * than 64. */
+static void test_fuse_region_max(void)
+{
+    StrBuf text = {0};
+    sb_puts(&text, "model chain {\n    input  x: f32[8]\n    target y: f32[8]\n    h = dense(x, 8)\n");
+    for (int i = 0; i < 200; i++)
+        sb_puts(&text, "    h = tanh(h)\n");
+    sb_puts(&text, "    output h\n    loss mse(h, y)\n}\ntrain {\n    data = csv(\"x.csv\", columns: \"x: 0-7, y: 8-15\")\n"
+                   "    optimizer = sgd(lr: 0.1)\n    steps = 1\n}\n");
+    FrontRun fr;
+    run_text(&fr, sb_cstr(&text));
+    sb_free(&text);
+    CU_ASSERT_STRING_EQUAL_FATAL(first_error(&fr), "");
+    NncCompiled c;
+    const char *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(nnc_compile(fr.f.model, &fr.f.src, &fr.f.arena, IR_F32, STAGE_FUSED, 3, &c, &err), 0);
+    const IrGraph *step = &c.step.L.g;
+    int regions = 0, most = 0;  /* fused nodes, and the most operations in one (operands not counted) */
+    for (int i = 0; i < step->n; i++)
+        if (step->nodes[i].op == IR_FUSED) {
+            const IrProgram *p = step->nodes[i].a.prog;
+            regions++;
+            most = p->n - p->nin > most ? p->n - p->nin : most;
+        }
+    CU_ASSERT(most <= 64);   /* 799 before the bound: the whole backward chain in one */
+    CU_ASSERT(regions >= 8); /* 200 tanh and their 200 derivatives, 64 nodes at most a region */
+    run_free(&fr);
+}
+
 /* passes/pool_conv.c on tests/grad/pool_conv.nn, the model unit.codegen_grad
  * checks pool_conv_t by: the 3x3 convolutions' input gradients through
  * their poolings, b's (padding 1, overlapping windows of 3 at stride 2)
@@ -1331,6 +1363,7 @@ static const TestCase tests[] = {
     {"triangle: a causal attention's products, and none without the mask", test_triangle},
     {"triangle: only on a plain product of matrices", test_triangle_verify},
     {"pool_conv: tests/grad/pool_conv.nn's convolutions through their poolings", test_pool_conv_model},
+    {"fuse: a chain of 200 tanh in regions of at most 64 nodes", test_fuse_region_max},
     {"triangle: the mask's data and every reader decide", test_triangle_readers},
     {"triangle: a fused_rows stops at a mask of its rows", test_rows_triangle_verify},
     {"triangle: a rows triangle's whole rows and its program's bound", test_rows_triangle_limits},

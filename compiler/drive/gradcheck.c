@@ -100,7 +100,12 @@ int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions 
         Check c = {0};
         for (int k = 0; k <= o->entries; k++) {
             bool direction = k == o->entries;
-            double *v = calloc((size_t)n, sizeof(double));
+            double *v = calloc((size_t)(n ? n : 1), sizeof(double));
+            if (!v) {  /* nnc_check_interp_memory counted it: this is past the estimate */
+                *err = "out of memory for a parameter's direction";
+                failures = -1;
+                break;
+            }
             double dot = 0;
             if (direction) {
                 for (int64_t e = 0; e < n; e++) {

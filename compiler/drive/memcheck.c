@@ -235,29 +235,27 @@ static void add_bytes(const IrNode *n, double each, double *fixed, double *per_e
 }
 
 /* The interpreter (ir/interp.c) holds every value of a graph at once, each
- * element a double: g's step takes fixed + per_ex · batch bytes, and more
- * for a while: an input's values are made in a buffer of their own and
- * copied in (fill.c), as is --gradcheck's direction for a parameter, and
- * --export-step converts what it writes (the parameters, their gradients,
- * the inputs and dropout's masks) to f32 copies. */
-static void interp_bytes(const IrGraph *g, bool gradcheck, int64_t batch, double *fixed, double *per_ex)
+ * element a double: g's step takes fixed + per_ex · batch bytes, and more:
+ * --gradcheck holds the forward pass a second time and, for a while, a
+ * direction as large as a parameter; --export-step converts what it writes
+ * (the parameters, their gradients, the inputs and dropout's masks) to f32
+ * copies. */
+static void interp_bytes(const IrGraph *g, bool gradcheck, double *fixed, double *per_ex)
 {
-    int largest_input = -1;
-    double most = -1;
+    double largest_param = 0;
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
         add_bytes(n, 8, fixed, per_ex);
         if (gradcheck && i < g->nforward)  /* the forward pass again, for the loss at each difference */
             add_bytes(n, 8, fixed, per_ex);
-        bool exported = n->op == IR_INPUT || n->op == IR_RANDOM_MASK;
-        if (!gradcheck && exported)  /* a parameter's gradient too: its size */
-            add_bytes(n, n->op == IR_INPUT && n->a.role == ROLE_PARAM ? 8 : 4, fixed, per_ex);
-        double at = values_per_example(n) * (batched(n) ? (double)batch : 1);
-        if (n->op == IR_INPUT && at > most)
-            largest_input = i, most = at;
+        bool param = n->op == IR_INPUT && n->a.role == ROLE_PARAM;
+        if (!gradcheck && (n->op == IR_INPUT || n->op == IR_RANDOM_MASK))  /* a parameter's gradient too */
+            add_bytes(n, param ? 8 : 4, fixed, per_ex);
+        if (param && values_per_example(n) > largest_param)
+            largest_param = values_per_example(n);
     }
-    if (largest_input >= 0)
-        add_bytes(&g->nodes[largest_input], 8, fixed, per_ex);
+    if (gradcheck)
+        *fixed += 8 * largest_param;
 }
 
 int nnc_check_interp_memory(NncFront *f, bool gradcheck, int64_t batch)
@@ -273,7 +271,7 @@ int nnc_check_interp_memory(NncFront *f, bool gradcheck, int64_t batch)
     if (check_lowered_sizes(f, g) != 0)
         return 1;
     double fixed = 0, per_ex = 0;
-    interp_bytes(g, gradcheck, batch, &fixed, &per_ex);
+    interp_bytes(g, gradcheck, &fixed, &per_ex);
     const char *limit;
     int64_t have = rt_memory_available(&limit);
     double want = fixed + per_ex * (double)batch;

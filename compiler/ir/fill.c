@@ -3,7 +3,6 @@
 #include "fill.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 #include "interp.h"
 #include "ir_internal.h"
@@ -22,12 +21,10 @@ void nnc_fill_params(const SemaModel *m, const Lowered *L, IrEval *ev, uint64_t 
     for (int i = 0; i < m->nparams; i++) {
         const SemaParam *p = &m->params[i];
         int64_t n = shape_elems(&p->shape);
-        double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
+        double *v = ir_eval_input(ev, L->param[i]);
         /* InitKind and RtInit list the same kinds in the same order */
-        for (int64_t e = 0; e < n; e++)
+        for (int64_t e = 0; v && e < n; e++)
             v[e] = rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i), (uint64_t)e);
-        ir_eval_set(ev, L->param[i], v);
-        free(v);
     }
 }
 
@@ -41,14 +38,12 @@ void nnc_fill_batch(const Lowered *L, IrEval *ev, uint64_t seed)
         if (n->op != IR_INPUT || (n->a.role != ROLE_INPUT && n->a.role != ROLE_TARGET))
             continue;
         int64_t len = ir_elems(&n->shape, ev->batch);
-        double *v = malloc(sizeof(double) * (size_t)(len ? len : 1));
+        double *v = ir_eval_input(ev, i);
         int64_t classes = n->a.i[0];  /* labels: their number of classes */
-        for (int64_t e = 0; e < len; e++) {
+        for (int64_t e = 0; v && e < len; e++) {
             double u = ir_uniform(seed, 2000 + (uint64_t)i, 0, (uint64_t)e);
             v[e] = n->type == IR_I32 ? floor(u * (double)classes)
                  : n->a.role == ROLE_TARGET ? u : rt_normal(seed, 3000 + (uint64_t)i, (uint64_t)e);
         }
-        ir_eval_set(ev, i, v);
-        free(v);
     }
 }

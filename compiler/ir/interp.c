@@ -1053,17 +1053,24 @@ void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch)
     ev->len = xcalloc((size_t)g->n, sizeof *ev->len);
 }
 
-void ir_eval_set(IrEval *ev, int node, const double *values)
+double *ir_eval_input(IrEval *ev, int node)
 {
     if (node < 0 || node >= ev->g->n || ev->g->nodes[node].op != IR_INPUT) {
-        eval_error(ev, "internal error: ir_eval_set: node %d is not an input", node);
-        return;
+        eval_error(ev, "internal error: node %d is not an input", node);
+        return NULL;
     }
     int64_t len = ir_elems(&ev->g->nodes[node].shape, ev->batch);
     free(ev->val[node]);
     ev->val[node] = xcalloc((size_t)len, sizeof(double));
-    memcpy(ev->val[node], values, sizeof(double) * (size_t)len);
     ev->len[node] = len;
+    return ev->val[node];
+}
+
+void ir_eval_set(IrEval *ev, int node, const double *values)
+{
+    double *v = ir_eval_input(ev, node);
+    if (v)
+        memcpy(v, values, sizeof(double) * (size_t)ev->len[node]);
 }
 
 /* Moves node i's result into its place in the arena, checking the place. */

@@ -27,6 +27,10 @@ typedef struct IrEval {
 void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch);
 /* Binds the values of an INPUT node (copied: ir_elems(shape, batch) doubles). */
 void ir_eval_set(IrEval *ev, int node, const double *values);
+/* The INPUT node's values, zeroed, for the caller to fill in place (no copy
+ * beside them: a large input is held once); NULL with ev->error set when
+ * node is not an input. */
+double *ir_eval_input(IrEval *ev, int node);
 /* Runs every node in order, first forgetting the values of an earlier run
  * (the inputs given stay).  Returns 0, or -1 with ev->error set (an input
  * left unset, an index out of range). */

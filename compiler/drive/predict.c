@@ -517,6 +517,9 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
         len = ev.len[node];
         fprintf(o->out, ": %s = ", type_str(a, &v->t));
         print_bracketed(o->out, vals, len);
+        for (int k = 0; k < nfeeds && it->kind == AST_INPUT; k++)
+            if (!feeds[k].given && strcmp(feeds[k].node->name, name) == 0)
+                fputs(" (not given: the output does not read it)", o->out);
         fputc('\n', o->out);
     }
     ir_eval_free(&ev);

@@ -103,7 +103,8 @@ static const char usage_text[] =
     "      --input NAME=VALUES\n"
     "                         an input's values: comma-separated numbers (one\n"
     "                         example, row-major), or a .npy or .csv file of many\n"
-    "                         examples; every input of the model must be given\n"
+    "                         examples; every input the output reads must be\n"
+    "                         given (one it does not read is zeros)\n"
     "      --load FILE        the parameters (else initialised from --seed, default\n"
     "                         the train block's seed, or 1)\n"
     "      -o FILE.npy        write the outputs as float32 [examples, ...] instead\n"
@@ -269,9 +270,9 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                     m->name);
             return NNC_EINPUT;
         }
-        if (nnc_check_interp_memory(f, true, go.batch) != 0)
+        int failed = nnc_gradcheck(f, &go, out, &err);
+        if (failed == -2)
             return NNC_EINPUT;
-        int failed = nnc_gradcheck(m, &f->src, &go, out, &err);
         if (failed < 0)
             return internal_error(err);
         return failed ? NNC_EINPUT : NNC_OK;
@@ -282,9 +283,10 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
                     m->name);
             return NNC_EINPUT;
         }
-        if (nnc_check_interp_memory(f, false, o->batch ? o->batch : 2) != 0)
+        int64_t batch = o->batch ? o->batch : 2;
+        if (nnc_check_export_memory(f, batch) != 0)
             return NNC_EINPUT;
-        if (nnc_export_step(m, &f->src, o->batch ? o->batch : 2, o->seed >= 0 ? (uint64_t)o->seed : 1,
+        if (nnc_export_step(m, &f->src, batch, o->seed >= 0 ? (uint64_t)o->seed : 1,
                             o->export_path, &err) != 0) {
             fprintf(stderr, "nnc: error: %s\n", err);
             return NNC_EINPUT;

@@ -43,28 +43,29 @@ void *rt_calloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n,
 void *rt_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
 void *rt_aligned_alloc(size_t align, size_t n) { return should_fail() ? NULL : aligned_alloc(align, n); }
 
-/* A big block (a slab, a thread's packing scratch, a data column) in 2 MB
- * pages where the kernel has transparent huge pages for those who ask
- * (Debian's default is "madvise": none unless asked).  Kernels stride
- * through megabytes of activations, rows of 512 B to 2 KB apart: in 4 KB
- * pages a row every few pages misses the TLB, and the hardware prefetchers
- * stop at each page's end.  The GPT's one-thread step took 0.94-0.98 of
- * the time (bench/README, session 37).  Below 2 MB a block is 64-byte
- * aligned as before; above, it is rounded up to whole 2 MB pages (at most
- * 2 MB more, virtual until touched).  Where the kernel has no huge pages,
- * madvise fails and the block is ordinary memory. */
+/* A big block (a slab, a data column) in 2 MB pages where the kernel has
+ * transparent huge pages for those who ask (Debian's default is "madvise":
+ * none unless asked).  Kernels stride through megabytes of activations,
+ * rows of 512 B to 2 KB apart: in 4 KB pages a row every few pages misses
+ * the TLB, and the hardware prefetchers stop at each page's end.  The GPT's
+ * one-thread step took 0.95 of the time (bench/README, session 37).  From
+ * 2 MB on the block starts on a 2 MB boundary and its whole 2 MB pages are
+ * asked for; the tail past the last whole one stays in 4 KB pages, so that
+ * filling the block never makes a 2 MB page resident for a few bytes.
+ * Below 2 MB, or where the kernel has no huge pages (madvise fails), the
+ * block is ordinary memory, 64-byte aligned. */
 void *rt_huge_alloc(size_t n)
 {
     enum { HUGE = 1 << 21 };
-    if (n < HUGE)
-        return rt_aligned_alloc(64, (n + 63) / 64 * 64 + (n ? 0 : 64));
-    size_t whole = (n + HUGE - 1) / HUGE * HUGE;
-    if (whole < n)
+    size_t size = (n + 63) / 64 * 64;
+    if (size < n)
         return NULL;
-    void *p = rt_aligned_alloc(HUGE, whole);
+    void *p = NULL;
+    if (should_fail() || posix_memalign(&p, n < HUGE ? 64 : HUGE, size ? size : 64) != 0)
+        return NULL;
 #ifdef MADV_HUGEPAGE
-    if (p)
-        madvise(p, whole, MADV_HUGEPAGE);
+    if (n >= HUGE)
+        madvise(p, n / HUGE * HUGE, MADV_HUGEPAGE);
 #endif
     return p;
 }

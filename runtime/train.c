@@ -318,7 +318,7 @@ static int decoder_open(Decoder *k, Loop *L)
             continue;
         /* +64: a vector load past the last tensor stays inside (rt_slab_size) */
         size_t size = (size_t)((rt_bytes_at(d->entry.slab_bytes[s], d->planned, 1) + 63) / 64 * 64 + 64);
-        if (!(k->slab[s] = rt_aligned_alloc(64, size)))
+        if (!(k->slab[s] = rt_huge_alloc(size)))
             return -1;
         memset(k->slab[s], 0, size);
         k->ctx.slab[s] = k->slab[s];

@@ -11,6 +11,7 @@
  * tests the whole tensor at once.
  */
 #include "gradcheck.h"
+#include "memcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,8 +51,10 @@ static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
         c->failed++;
 }
 
-int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *o, StrBuf *out, const char **err)
+int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const char **err)
 {
+    const SemaModel *m = f->model;
+    const Source *src = &f->src;
     if (m->loss < 0) {
         *err = "the model has no loss to differentiate";
         return -1;
@@ -68,6 +71,10 @@ int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions 
         goto done;
     const Lowered *full = &back.step.L;
     const int *grads = back.step.grads;  /* the outputs grad.<parameter>, found again after the passes */
+    if (nnc_check_gradcheck_memory(f, &full->g, &fwd.g, o->batch) != 0) {
+        failures = -2;
+        goto done;
+    }
     ir_eval_init(&ge, &full->g, o->batch);
     nnc_fill_params(m, full, &ge, o->seed);
     nnc_fill_batch(full, &ge, o->seed);

@@ -4,7 +4,7 @@
 #ifndef NNC_GRADCHECK_H
 #define NNC_GRADCHECK_H
 
-#include "../front/sema.h"
+#include "../front/front.h"
 #include "../util/strbuf.h"
 
 typedef struct GradcheckOptions {
@@ -17,8 +17,9 @@ typedef struct GradcheckOptions {
 
 #define GRADCHECK_DEFAULTS ((GradcheckOptions){.batch = 2, .seed = 1, .entries = 3, .h = 1e-6, .rtol = 1e-5, .atol = 1e-8})
 
-/* Writes the table to out.  Returns the number of parameters that failed,
- * or -1 with *err set (an internal error). */
-int nnc_gradcheck(const SemaModel *m, const Source *src, const GradcheckOptions *opt, StrBuf *out, const char **err);
+/* Writes the table to out.  Returns the number of parameters that failed;
+ * -1 with *err set (an internal error); -2 when the interpreter's memory
+ * would not fit (said to f's diagnostics: nnc_check_gradcheck_memory). */
+int nnc_gradcheck(NncFront *f, const GradcheckOptions *opt, StrBuf *out, const char **err);
 
 #endif

@@ -234,44 +234,25 @@ static void add_bytes(const IrNode *n, double each, double *fixed, double *per_e
     *(batched(n) ? per_ex : fixed) += each * values_per_example(n);
 }
 
-/* The interpreter (ir/interp.c) holds every value of a graph at once, each
- * element a double: g's step takes fixed + per_ex · batch bytes, and more:
- * --gradcheck holds the forward pass a second time and, for a while, a
- * direction as large as a parameter; --export-step converts what it writes
- * (the parameters, their gradients, the inputs and dropout's masks) to f32
- * copies. */
-static void interp_bytes(const IrGraph *g, bool gradcheck, double *fixed, double *per_ex)
+/* What the reference interpreter (ir/interp.c) holds: every value of a
+ * graph at once, each element a double; added to fixed and per_ex (bytes
+ * without and per example).  copies: --export-step's f32 copies of what it
+ * writes (the parameters, their gradients, the inputs and dropout's masks). */
+static void interp_bytes(const IrGraph *g, bool copies, double *fixed, double *per_ex)
 {
-    double largest_param = 0;
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
         add_bytes(n, 8, fixed, per_ex);
-        if (gradcheck && i < g->nforward)  /* the forward pass again, for the loss at each difference */
-            add_bytes(n, 8, fixed, per_ex);
-        bool param = n->op == IR_INPUT && n->a.role == ROLE_PARAM;
-        if (!gradcheck && (n->op == IR_INPUT || n->op == IR_RANDOM_MASK))  /* a parameter's gradient too */
-            add_bytes(n, param ? 8 : 4, fixed, per_ex);
-        if (param && values_per_example(n) > largest_param)
-            largest_param = values_per_example(n);
+        if (copies && (n->op == IR_INPUT || n->op == IR_RANDOM_MASK))  /* a parameter's gradient too */
+            add_bytes(n, n->op == IR_INPUT && n->a.role == ROLE_PARAM ? 8 : 4, fixed, per_ex);
     }
-    if (gradcheck)
-        *fixed += 8 * largest_param;
 }
 
-int nnc_check_interp_memory(NncFront *f, bool gradcheck, int64_t batch)
+/* 0 when fixed + per_ex · batch bytes fit rt_memory_available, else 1 with
+ * an error at the largest value of g (at batch) and a note on the batch
+ * that fits. */
+static int interp_fits(NncFront *f, const char *what, const IrGraph *g, double fixed, double per_ex, int64_t batch)
 {
-    NncStep step;
-    const char *err, *what = gradcheck ? "--gradcheck" : "--export-step";
-    /* the step each builds: --gradcheck's in f64, --export-step's in f32
-     * and training (dropout's masks are values too) */
-    if (nnc_build_step(f->model, &f->src, &f->arena, gradcheck ? IR_F64 : IR_F32, STEP_GRADIENTS, !gradcheck, &step,
-                       &err) != 0)
-        return 0;  /* the run builds it again and reports why it cannot */
-    const IrGraph *g = &step.L.g;
-    if (check_lowered_sizes(f, g) != 0)
-        return 1;
-    double fixed = 0, per_ex = 0;
-    interp_bytes(g, gradcheck, &fixed, &per_ex);
     const char *limit;
     int64_t have = rt_memory_available(&limit);
     double want = fixed + per_ex * (double)batch;
@@ -299,4 +280,31 @@ int nnc_check_interp_memory(NncFront *f, bool gradcheck, int64_t batch)
     else
         diag_note(&f->diag, SPAN_NONE, "not even a batch of one fits");
     return 1;
+}
+
+int nnc_check_gradcheck_memory(NncFront *f, const IrGraph *back, const IrGraph *fwd, int64_t batch)
+{
+    if (check_lowered_sizes(f, back) != 0)
+        return 1;
+    double fixed = 0, per_ex = 0, largest_param = 0;
+    interp_bytes(back, false, &fixed, &per_ex);
+    interp_bytes(fwd, false, &fixed, &per_ex);
+    for (int i = 0; i < fwd->n; i++)  /* the direction of a parameter, one at a time */
+        if (fwd->nodes[i].op == IR_INPUT && fwd->nodes[i].a.role == ROLE_PARAM)
+            largest_param = fmax(largest_param, values_per_example(&fwd->nodes[i]));
+    return interp_fits(f, "--gradcheck", back, fixed + 8 * largest_param, per_ex, batch);
+}
+
+int nnc_check_export_memory(NncFront *f, int64_t batch)
+{
+    NncStep step;
+    const char *err;
+    /* the step --export-step runs: f32, training (dropout's masks are values too) */
+    if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, STEP_GRADIENTS, true, &step, &err) != 0)
+        return 0;  /* the run builds it again and reports why it cannot */
+    if (check_lowered_sizes(f, &step.L.g) != 0)
+        return 1;
+    double fixed = 0, per_ex = 0;
+    interp_bytes(&step.L.g, true, &fixed, &per_ex);
+    return interp_fits(f, "--export-step", &step.L.g, fixed, per_ex, batch);
 }

@@ -302,15 +302,13 @@ static int read_feeds(NncFront *f, const PredictOptions *o, Feed *feeds, int nfe
         }
         feeds[k].given = o->inputs[i];
     }
-    /* an input the output does not read (sema warns of it) may be left out,
-     * unless the output reads none: then the examples are counted from them */
-    bool reads_one = false;
-    for (int k = 0; k < nfeeds; k++)
-        reads_one |= !feeds[k].unread;
+    /* an input the output does not read may be left out; the output has
+     * the batch, so it reads one input at least, and that one counts the
+     * examples */
     StrBuf missing = {0};
     int nmissing = 0;
     for (int k = 0; k < nfeeds; k++)
-        if (!feeds[k].given && (!feeds[k].unread || !reads_one))
+        if (!feeds[k].given && !feeds[k].unread)
             sb_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", feeds[k].node->name);
     if (nmissing) {
         fail(log, "--predict needs every input the output of model '%s' reads; missing %s (give --input NAME=VALUES)",

@@ -63,12 +63,7 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
 
 int64_t lower_decode_block(const SemaModel *m, const Source *src, Arena *a, bool *needed, const char **why)
 {
-    memset(needed, 0, sizeof *needed * (size_t)m->nnodes);
-    needed[m->output] = true;
-    for (int i = m->output; i >= 0; i--)
-        for (int k = 0; needed[i] && k < BUILTIN_MAX_PARAMS; k++)
-            if (m->nodes[i].in[k] >= 0)
-                needed[m->nodes[i].in[k]] = true;
+    sema_output_reads(m, needed);
     int input = -1;
     for (int i = 0; i < m->nnodes; i++)
         if (needed[i] && m->nodes[i].kind == SN_INPUT) {

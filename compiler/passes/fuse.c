@@ -34,8 +34,8 @@ typedef enum Kind { K_NONE, K_EW, K_ROWRED } Kind;
  * optimization of one function grows faster than its size: a chain of 1000
  * tanh (a dense layer, then h = tanh(h) 1000 times, trained) was one region
  * forward and one backward, and took 43.6 s to compile (--emit=obj
- * --no-cache, 81 CPU-s on 2 cores), 1.1 s in regions of 64 (0.7 s of 32,
- * 1.9 s of 128).  A region cut there writes one value and the next reads
+ * --no-cache, 81 CPU-s on 2 cores), 1.28 s in regions of 64 (0.70 s of 32,
+ * 1.94 s of 128: bench/README, session 37).  A region cut there writes one value and the next reads
  * it: one pass over memory a 64 operations, which costs less than the giant
  * region's own code did (300 tanh, 200 steps at batch 256: 0.83 against
  * 1.50 s).  No region of the examples has 30 nodes. */
@@ -170,7 +170,8 @@ int pass_fuse(IrGraph *g)
         if (nd->op != IR_MATMUL || !ir_read_once(&users, i))
             continue;
         int u = user_node[first_user[i]], r = nmember[u] == 1 ? member[u][0] : -1;
-        if (r >= 0 && !regions[r].rows && mm_of[r] < 0 && ir_shape_equal(&nd->shape, &regions[r].shape)) {
+        if (r >= 0 && !regions[r].rows && mm_of[r] < 0 && regions[r].members < REGION_MAX
+            && ir_shape_equal(&nd->shape, &regions[r].shape)) {
             mm_of[r] = i;
             regions[r].members++;
         }

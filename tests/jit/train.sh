@@ -635,8 +635,8 @@ for d in paths:
     moves = [w for w in d if w[0] in "ML"]
     assert len(moves) == 2000 and moves[0][0] == "M" and all(w[0] == "L" for w in moves[1:]), d[:4]
 print("chart: 5 lines of 2000 points; legend", [t for t in texts if t.startswith("test_accuracy")])' "$tmp/m" "$tmp/c.svg"
-    # one evaluation of one metric: its axis holds the value, not past it (an
-    # accuracy was drawn on an axis up to 1.1)
+    # one evaluation of one metric: its axis's top tick is the value rounded
+    # up to a tick (an accuracy of 0.97 was drawn on an axis up to 1.1)
     grep -v "metric m" "$root/tests/jit/xor_metrics.nn" >"$tmp/acc.nn"
     "$nnc" --jit --data "$root/examples" --epochs 1 --metrics "$tmp/m1" --chart "$tmp/c1.svg" "$tmp/acc.nn" \
         2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
@@ -647,9 +647,11 @@ svg = ET.parse(sys.argv[2]).getroot()
 acc = json.loads(open(sys.argv[1]).read().splitlines()[-1])["test_accuracy"]
 texts = [t for t in svg.iter(ns + "text") if float(t.get("y", 0)) > 334]   # the metrics panel (TOP + PANEL + GAP)
 assert "test_accuracy %.4g" % acc in [t.text for t in texts], [t.text for t in texts]
-ticks = [float(t.text) for t in texts if t.get("x") == "64"]   # the y axis labels
-# a flat series is drawn from a tenth below it up to it: the axis ends at the value
-assert ticks and abs(max(ticks) - acc) < 1e-9 and min(ticks) < acc, (acc, ticks)
+ticks = sorted(float(t.text) for t in texts if t.get("x") == "64")   # the y axis labels
+# a flat series spans a tenth of it below it: the top tick is the value
+# rounded up to a tick (it was a tenth above it, rounded up)
+step = ticks[1] - ticks[0]
+assert acc <= ticks[-1] < acc + step - 1e-9 and ticks[0] < acc, (acc, ticks)
 print("chart: one accuracy of", acc, "on ticks", ticks)' "$tmp/m1" "$tmp/c1.svg" || exit 1
     "$nnc" --jit --data "$root/examples" --chart "$tmp/no/such/c.svg" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: cannot write the chart to '$tmp/no/such/c.svg': No such file or directory" ] \

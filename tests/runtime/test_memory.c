@@ -175,8 +175,8 @@ static int thp_eligible(const void *p)
     return eligible;
 }
 
-/* rt_huge_alloc: 64-byte aligned below 2 MB; from 2 MB on, whole 2 MB pages
- * that the kernel is asked to back with huge pages (where it has them:
+/* rt_huge_alloc: 64-byte aligned below 2 MB; from 2 MB on, 2 MB-aligned,
+ * its whole 2 MB pages asked for as huge pages (where the kernel has them:
  * "always" or "madvise" in /sys/kernel/mm/transparent_hugepage/enabled). */
 static void test_huge(void)
 {
@@ -184,7 +184,7 @@ static void test_huge(void)
     CU_ASSERT_FATAL(small != NULL && big != NULL);
     CU_ASSERT((uintptr_t)small % 64 == 0);
     CU_ASSERT((uintptr_t)big % (2 << 20) == 0);
-    memset(big, 1, 4 << 20);  /* two whole pages are the block's */
+    memset(big, 1, (3 << 20) + 5);
     char mode[128] = "";
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
     if (f) {

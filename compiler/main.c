@@ -284,6 +284,11 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
             return NNC_EINPUT;
         }
         int64_t batch = o->batch ? o->batch : 2;
+        char why[4200];
+        if (rt_writable_folder("cannot write", o->export_path, o->export_path, why, sizeof why) != 0) {
+            fprintf(stderr, "nnc: error: %s\n", why);  /* before the step runs, as --save's is */
+            return NNC_EINPUT;
+        }
         if (nnc_check_export_memory(f, batch) != 0)
             return NNC_EINPUT;
         if (nnc_export_step(m, &f->src, batch, o->seed >= 0 ? (uint64_t)o->seed : 1,

@@ -270,8 +270,8 @@ static int interp_fits(NncFront *f, const char *what, const IrGraph *g, double f
     rt_memory_says(have, limit, says, sizeof says);
     StrBuf type = {0};
     put_type(&type, &g->nodes[largest]);
-    diag_error(&f->diag, g->nodes[largest].at, "%s needs %s%s of memory at batch %lld: the reference interpreter keeps "
-               "every value of the step in f64, and the largest, %s, is made here; %s", what,
+    diag_error(&f->diag, g->nodes[largest].at, "%s needs %s%s of memory at batch %lld: the reference interpreter holds "
+               "every value of the step, 8 bytes an element, and the largest, %s, is made here; %s", what,
                want < (double)INT64_MAX ? "" : "more than ", wanted, (long long)batch, sb_cstr(&type), says);
     sb_free(&type);
     double fits = per_ex > 0 ? floor(((double)have - fixed) / per_ex) : 0;

@@ -221,8 +221,9 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     if (rc == 0 && per != fd->size) {
         char shape[256];
         rt_npy_shape_str(&arr, shape, sizeof shape);
-        rc = fail(log, "%s: an array of shape %s has %lld values per example, but input '%s' (%s) takes %lld", path,
-                  shape, (long long)per, fd->node->name, type_str(a, &fd->node->type), (long long)fd->size);
+        rc = fail(log, "%s: an array of shape %s has %lld value%s per example, but input '%s' (%s) takes %lld", path,
+                  shape, (long long)per, per == 1 ? "" : "s", fd->node->name, type_str(a, &fd->node->type),
+                  (long long)fd->size);
     }
     if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);
@@ -291,8 +292,14 @@ static int read_feeds(NncFront *f, const PredictOptions *o, Feed *feeds, int nfe
             k++;
         if (k == nfeeds) {
             fail(log, "--input %s: model '%s' has no input '%s'", name, f->model->name, name);
-            const char *best = suggest_among(name, names, nfeeds);
-            if (best)
+            bool target = false;
+            for (int j = 0; j < f->model->nnodes; j++)
+                target |= f->model->nodes[j].kind == SN_TARGET && strcmp(f->model->nodes[j].name, name) == 0;
+            const char *best = target ? NULL : suggest_among(name, names, nfeeds);
+            if (target)
+                fprintf(log, "nnc: note: '%s' is a target, which only the loss and the metrics read: --predict "
+                             "takes the inputs\n", name);
+            else if (best)
                 fprintf(log, "nnc: note: did you mean '%s'?\n", best);
             return 1;
         }

@@ -22,7 +22,7 @@
 #      value of the step in f64: 50 million inputs an example under
 #      NNC_TEST_MEMORY are refused at the largest value, with the batch that
 #      fits, and no file is written (both were "the compiler crashed", exit
-#      3, when malloc failed).  The estimate is the run's peak: 13.4 and 17.9
+#      3, when malloc failed); --export-step's folder is checked before that.  The estimate is the run's peak: 13.4 and 17.9
 #      GiB for 300 million inputs at batch 2, against 13.5 and 17.9 GiB of
 #      maximum resident memory measured (session 37)
 # What the machine has varies: those numbers are replaced by N and B.
@@ -122,7 +122,7 @@ check predict $status
 
 # 7: the reference interpreter's memory
 cat >"$tmp/want" <<'EOF'
-interp.nn:5:5: error: --gradcheck needs 3.0 GiB of memory at batch 2: the reference interpreter keeps every value of the step in f64, and the largest, f64[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
+interp.nn:5:5: error: --gradcheck needs 3.0 GiB of memory at batch 2: the reference interpreter holds every value of the step, 8 bytes an element, and the largest, f64[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
     5 |     input  x: f32[50000000]
       |     ^~~~~~~~~~~~~~~~~~~~~~~
 interp.nn: note: a batch of at most B fits (--batch N)
@@ -130,7 +130,7 @@ EOF
 NNC_TEST_MEMORY=2500000000 "$nnc" --gradcheck --color=never interp.nn >"$tmp/log" 2>&1
 check interp_gradcheck $?
 cat >"$tmp/want" <<'EOF'
-interp.nn:5:5: error: --export-step needs 2.2 GiB of memory at batch 2: the reference interpreter keeps every value of the step in f64, and the largest, f32[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
+interp.nn:5:5: error: --export-step needs 2.2 GiB of memory at batch 2: the reference interpreter holds every value of the step, 8 bytes an element, and the largest, f32[B,50000000], is made here; NNC_TEST_MEMORY leaves this process N
     5 |     input  x: f32[50000000]
       |     ^~~~~~~~~~~~~~~~~~~~~~~
 interp.nn: note: a batch of at most B fits (--batch N)
@@ -141,4 +141,10 @@ if [ -e "$tmp/step.safetensors" ]; then
     echo "memory.sh: --export-step wrote its file after a refusal" >&2
     fail=1
 fi
+# the file's folder is checked first, before any work (it was checked when
+# the step had run: 12 s and 3.4 GiB for 100 million inputs)
+NNC_TEST_MEMORY=2000000000 "$nnc" --export-step="$tmp/no/such/step.safetensors" --color=never interp.nn >"$tmp/log" 2>&1
+status=$?
+echo "nnc: error: cannot write '$tmp/no/such/step.safetensors': No such file or directory" >"$tmp/want"
+check interp_export_folder $status
 exit $fail

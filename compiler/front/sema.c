@@ -210,6 +210,15 @@ const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
     return suggest_among(name, cands, n);
 }
 
+void sema_note_suggestion(Sema *s, const char *best)
+{
+    const Binding *top = env_find(&s->tops, best);
+    if (top)
+        diag_note(s->diag, top->at, "did you mean '%s', defined here?", best);
+    else
+        diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+}
+
 /* ---- declarations ---------------------------------------------------------- */
 
 /* One meaning per top-level name: constants, layers, the model and the

@@ -1058,7 +1058,7 @@ static Value eval_name(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
             diag_note(s->diag, SPAN_NONE, "only constants are visible here; '%s' is a name in model '%s'", id,
                       model->layer.name);
         else if (best)
-            diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+            sema_note_suggestion(s, best);
     }
     return ERR;
 }
@@ -1135,7 +1135,7 @@ static Value eval_node(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
                        : ctx == EV_SCHEDULE ? "schedule" : ctx == EV_TOKENIZER ? "tokenizer" : "layer", e->call.callee);
             const char *best = sema_suggest(s, NULL, e->call.callee, true);
             if (best) {
-                diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+                sema_note_suggestion(s, best);
             } else if (ctx != EV_CONST) {
                 BuiltinClass cls = ctx == EV_DATA ? BC_DATA : ctx == EV_OPTIMIZER ? BC_OPTIMIZER
                                  : ctx == EV_TOKENIZER ? BC_TOKENIZER : BC_SCHEDULE;

@@ -106,6 +106,10 @@ bool    sema_f32_normal(Sema *s, Span at, const char *what, double x);
 bool    sema_f32_is_normal(double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
+/* The "did you mean" note for sema_suggest's answer: at its declaration
+ * when it is a top-level name of the file (a constant, a layer), else (a
+ * built-in) without a place. */
+void sema_note_suggestion(Sema *s, const char *best);
 
 
 /* sema_names.c */

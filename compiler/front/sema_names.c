@@ -92,7 +92,7 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
     }
     best = sema_suggest(s, NULL, id, false);
     if (best)
-        diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+        sema_note_suggestion(s, best);
 }
 
 static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt);
@@ -112,7 +112,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
                       e->call.callee, e->call.callee,
                       strcmp(e->call.callee, "normal") == 0 ? "std" : strcmp(e->call.callee, "uniform") == 0 ? "limit" : "");
         else if (best)
-            diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
+            sema_note_suggestion(s, best);
         for (const AstNode *a = e->call.args; a; a = a->next)
             walk(ns, sc, a->arg.value, stmt);
         return;

@@ -48,7 +48,8 @@ void *rt_aligned_alloc(size_t align, size_t n) { return should_fail() ? NULL : a
  * none unless asked).  Kernels stride through megabytes of activations,
  * rows of 512 B to 2 KB apart: in 4 KB pages a row every few pages misses
  * the TLB, and the hardware prefetchers stop at each page's end.  The GPT's
- * one-thread step took 0.95 of the time (bench/README, session 37).  From
+ * one-thread step took 0.95-0.98 of the time, 0.97 beside a busy process
+ * (bench/README, session 37).  From
  * 2 MB on the block starts on a 2 MB boundary and its whole 2 MB pages are
  * asked for; the tail past the last whole one stays in 4 KB pages, so that
  * filling the block never makes a 2 MB page resident for a few bytes.

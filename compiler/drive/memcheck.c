@@ -5,6 +5,8 @@
 
 #include "memcheck.h"
 
+#include "../ir/export.h"
+
 /* Where the batch was set: the train block's `batch = N`, else the model. */
 static Span batch_span(const NncFront *f, bool batch_given)
 {
@@ -236,15 +238,13 @@ static void add_bytes(const IrNode *n, double each, double *fixed, double *per_e
 
 /* What the reference interpreter (ir/interp.c) holds: every value of a
  * graph at once, each element a double; added to fixed and per_ex (bytes
- * without and per example).  copies: --export-step's f32 copies of what it
- * writes (the parameters, their gradients, the inputs and dropout's masks). */
+ * without and per example).  copies: and --export-step's copies of what it
+ * writes (nnc_export_copy_bytes). */
 static void interp_bytes(const IrGraph *g, bool copies, double *fixed, double *per_ex)
 {
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
-        add_bytes(n, 8, fixed, per_ex);
-        if (copies && (n->op == IR_INPUT || n->op == IR_RANDOM_MASK))  /* a parameter's gradient too */
-            add_bytes(n, n->op == IR_INPUT && n->a.role == ROLE_PARAM ? 8 : 4, fixed, per_ex);
+        add_bytes(n, 8 + (copies ? nnc_export_copy_bytes(n) : 0), fixed, per_ex);
     }
 }
 

@@ -42,6 +42,13 @@ static void pack(Pack *p, const IrEval *ev, int v, const char *name)
     }
 }
 
+int nnc_export_copy_bytes(const IrNode *n)
+{
+    if (n->op == IR_INPUT)  /* what the loops below pack: parameters (and their gradients), inputs, targets */
+        return n->a.role == ROLE_PARAM ? 8 : n->a.role == ROLE_INPUT || n->a.role == ROLE_TARGET ? 4 : 0;
+    return n->op == IR_RANDOM_MASK ? 4 : 0;
+}
+
 int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
                     const char **err)
 {

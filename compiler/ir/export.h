@@ -9,8 +9,15 @@
 #define NNC_EXPORT_H
 
 #include "../front/sema.h"
+#include "ir.h"
 
 int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
                     const char **err);
+
+/* The bytes nnc_export_step adds per element of node n of its step, for
+ * the copies it writes (4 bytes an element, f32 or i32): a parameter's and
+ * its gradient's, an input's or target's, a dropout mask's; 0 for the rest.
+ * For the memory estimate before the run (drive/memcheck.c). */
+int nnc_export_copy_bytes(const IrNode *n);
 
 #endif

@@ -38,7 +38,7 @@ typedef enum Kind { K_NONE, K_EW, K_ROWRED } Kind;
  * 1.94 s of 128: bench/README, session 37).  A region cut there writes one value and the next reads
  * it: one pass over memory a 64 operations, which costs less than the giant
  * region's own code did (300 tanh, 200 steps at batch 256: 0.83 against
- * 1.50 s).  No region of the examples has 30 nodes. */
+ * 1.50 s; beside a busy process 1.42-1.49 against 2.72-2.75 s).  No region of the examples has 30 nodes. */
 enum { REGION_MAX = 64 };
 
 typedef struct Region {

@@ -26,8 +26,8 @@ static int32_t digit[MOST];
 static int same_as_new(mnist_mlp *m, const char *dir, const char *after)
 {
     static const int64_t batches[] = {64, MOST, 7};
-    char path[4096];
-    snprintf(path, sizeof path, "%s/now.safetensors", dir);
+    TestPath path;
+    test_path(path, dir, "now.safetensors");
     mnist_mlp *fresh = mnist_mlp_create(99);
     if (!fresh || mnist_mlp_save(m, path) != 0 || mnist_mlp_load(fresh, path) != 0) {
         printf("%s: save or load: %s\n", after, mnist_mlp_last_error(m));

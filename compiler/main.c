@@ -171,20 +171,30 @@ typedef struct Options {
  * across MPI ranks, does not go with o's action; NULL when it does. */
 static const char *distributed_misfit(const Options *o)
 {
-    if (o->action == ACT_JIT || o->action == ACT_DUMP || (o->action == ACT_EMIT && o->emit == AOT_EXE && !o->onnx))
+    switch (o->action) {  /* every action named: a new one must say where it stands */
+    case ACT_JIT:
+    case ACT_DUMP:
         return NULL;
-    if (o->action == ACT_PREDICT)
-        return "--predict runs the forward pass, which has no gradients to reduce";
-    if (o->action == ACT_EMIT && o->onnx)
-        return "--emit=onnx writes the forward pass, which has no gradients to reduce";
-    if (o->action == ACT_EMIT && (o->emit == AOT_LLVM || o->emit == AOT_ASM))
-        return "--emit=llvm and --emit=asm write one process's module (--dump-ir=llvm --distributed prints the step "
-               "that reduces the gradients)";
-    if (o->action == ACT_EMIT)
+    case ACT_EMIT:
+        if (o->onnx)
+            return "--emit=onnx writes the forward pass, which has no gradients to reduce";
+        if (o->emit == AOT_EXE)
+            return NULL;
+        if (o->emit == AOT_LLVM || o->emit == AOT_ASM)
+            return "--emit=llvm and --emit=asm write one process's module (--dump-ir=llvm --distributed prints the step "
+                   "that reduces the gradients)";
         return "a library trains in one process";
-    if (o->action == ACT_GRADCHECK || o->action == ACT_EXPORT)
+    case ACT_PREDICT:
+        return "--predict runs the forward pass, which has no gradients to reduce";
+    case ACT_GRADCHECK:
+    case ACT_EXPORT:
         return "--gradcheck and --export-step run one process's step in the interpreter";
-    return "--check and --summary compile no step";
+    case ACT_NONE:
+    case ACT_CHECK:
+    case ACT_SUMMARY:
+        return "--check and --summary compile no step";
+    }
+    return NULL;
 }
 
 __attribute__((format(printf, 1, 2)))

@@ -68,7 +68,6 @@ static int put_string(Buf *b, const char *s)
     return rc || put(b, "\"", 1);
 }
 
-
 int rt_safetensors_write(const char *path, const RtTensor *t, int n, char *err, size_t errlen)
 {
     return rt_safetensors_write_meta(path, t, n, NULL, 0, err, errlen);

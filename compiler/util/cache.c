@@ -352,7 +352,6 @@ static void evict(NncCache *c, const char *keep)
     free(e);
 }
 
-
 void cache_put(NncCache *c, const char *key, const void *data, size_t len)
 {
     if (!c->dir[0] || c->readonly)

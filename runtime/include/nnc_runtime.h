@@ -413,8 +413,9 @@ typedef struct RtDataset {
     int       ncolumns;
     RtColumn *columns;  /* [ncolumns], owned */
     int64_t   rows, cols;   /* images (rt_mnist_load): the header's height and width in pixels; else 0.
-                             * Last, so that the fields before keep their places for a program built
-                             * against an earlier header */
+                             * The struct grew with them: the loaders clear all of it, so a program
+                             * built against an earlier header must be rebuilt (the runtime is a
+                             * static library, linked by the same nnc that wrote the header) */
 } RtDataset;
 
 /* MNIST-style IDX files in dir: train-images-idx3-ubyte, train-labels-idx1-ubyte

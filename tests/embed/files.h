@@ -18,7 +18,7 @@ static inline void test_path(TestPath p, const char *dir, const char *name)
     snprintf(p, sizeof(TestPath), "%s/%s", dir, name);
 }
 
-/* The bytes of path (*len of them) in malloc'd memory, or NULL. */
+/* The bytes of path (*len of them, and a NUL) in malloc'd memory, or NULL. */
 static inline char *slurp(const char *path, long *len)
 {
     FILE *f = fopen(path, "rb");
@@ -28,6 +28,8 @@ static inline char *slurp(const char *path, long *len)
         free(b);
         b = NULL;
     }
+    if (b)
+        b[*len] = 0;  /* a string search over the bytes stops at their end */
     if (f)
         fclose(f);
     return b;

@@ -1424,39 +1424,81 @@ static void pack_kept(Cg *c, int v, const Mm *mm, LLVMValueRef K, LLVMValueRef k
     cg_loop_end(c, &ch);
 }
 
-void cg_matmul_body(Cg *c, int v)
+/* What the parts of cg_matmul_body share: the product, its register tile,
+ * its chunks of K and where op(B) is packed. */
+typedef struct Body {
+    int v, a, b;               /* C, A, B */
+    Mm mm;
+    int VW, NR, MR, NV;        /* the register tile (tile_mr, tile_nr) */
+    LLVMTypeRef vec;
+    unsigned align;
+    LLVMValueRef K, M, Nn;     /* K, C's rows per matrix, its columns */
+    int64_t panels;            /* of NR columns */
+    LLVMValueRef blocks;       /* of MR rows, per matrix */
+    bool one_chunk;            /* K known and within one chunk: no partial sums */
+    LLVMValueRef kc, chunks;
+    bool taps;                 /* A's rows read as patches in place, tap by tap */
+    int64_t ntaps, tapc, kcap;
+    LLVMValueRef tile;         /* the tile's buffer, MR × NR */
+    LLVMValueRef apack, trows; /* A's rows as patches: copied here; in place: a pointer per row and tap */
+    bool b_rows;               /* op(B)'s panels read as patches: a pointer per row */
+    bool by_panel, by_tile;    /* items_are_panels, items_are_tiles */
+    /* the packing of op(B) (body_scratch) */
+    bool direct, kept, claim_packs;
+    LLVMValueRef keep, slot_reals, tags, packB;
+    LLVMBasicBlockRef skip;    /* past the chunks, when there is no scratch memory */
+    Epi epi;
+} Body;
+
+/* One chunk of K: its first k and depth, and the slot its op(B) is packed in. */
+typedef struct Chunk {
+    CgLoop loop;
+    LLVMValueRef k0, kn;
+    LLVMValueRef first, last;        /* the first chunk, the last */
+    LLVMValueRef tag_mat, tag_chunk; /* the slot's tags: the item (or matrix) and chunk packed there */
+    LLVMValueRef packB;              /* the slot */
+} Chunk;
+
+/* One item: a block of MR rows of a matrix, or a panel (by_panel), or a
+ * block of a panel (by_tile). */
+typedef struct Item {
+    CgLoop loop;
+    LLVMValueRef mat;          /* its matrix */
+    LLVMValueRef p_lo, p_hi;   /* its panels */
+    LLVMValueRef tag_key;      /* what the slot's tag names: the panel's item or the matrix */
+    LLVMValueRef a0, b0;       /* the matrix's offsets in A and B */
+} Item;
+
+/* One tile of C: rows i0 .. i0 + MR − 1 (rows_here of them inside C),
+ * columns j0 .. j0 + NR − 1 (cols of them) */
+typedef struct TileAt {
+    LLVMValueRef i0, rows_here, row0, cwidth;  /* row0: C's row of i0, over all matrices */
+    LLVMValueRef j0, cols;
+    LLVMValueRef whole;                        /* rows_here = MR and cols = NR */
+    LLVMValueRef accp[CG_TILE_MAX_MR][CG_TILE_MAX_NRV];
+} TileAt;
+
+/* The product's sizes, its chunks of K, the tile's buffer and how A's
+ * rows are read. */
+static void body_begin(Cg *c, int v, Body *B)
 {
     const IrNode *n = N(c, v);
-    Mm mm = mm_of(c->g, v);
-    int a = n->in[0], b = n->in[1];
-    int VW = tile_width(c), NR = tile_nr(c), MR = tile_mr(c, v), NV = NR / VW;
-    LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
-    LLVMValueRef begin = c->begin_arg, end = c->end_arg;
-    LLVMValueRef K = mm_depth(c, v, &mm);
-    LLVMValueRef M = mm_rows(c, v, &mm), Nn = cg_i64(c, mm.n);  /* M is the batch for x·Wᵀ */
-    int64_t panels = (mm.n + NR - 1) / NR;
-    LLVMBasicBlockRef done = NULL;
-    if (cg_matmul_few_rows(c->g, v)) {  /* x·Wᵀ: few rows go the direct way */
-        LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
-        LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
-        done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
-        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, M, cg_i64(c, FEW_ROWS), ""), few, tiled);
-        LLVMPositionBuilderAtEnd(c->b, few);
-        call_few_rows(c, v, &mm);
-        LLVMBuildBr(c->b, done);
-        LLVMPositionBuilderAtEnd(c->b, tiled);
-    }
-    if (tiny_product(c, v, &mm)) {
-        tiny_body(c, v, &mm, M, K);
-        if (done) {
-            LLVMBuildBr(c->b, done);
-            LLVMPositionBuilderAtEnd(c->b, done);
-        }
-        return;
-    }
-    Epi epi;
-    epi_begin(c, v, &epi);
-    LLVMValueRef blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
+    B->v = v, B->a = n->in[0], B->b = n->in[1];
+    B->mm = mm_of(c->g, v);
+    B->VW = tile_width(c), B->NR = tile_nr(c), B->MR = tile_mr(c, v), B->NV = B->NR / B->VW;
+    B->vec = LLVMVectorType(c->t_real, (unsigned)B->VW);
+    B->K = mm_depth(c, v, &B->mm);
+    B->M = mm_rows(c, v, &B->mm), B->Nn = cg_i64(c, B->mm.n);  /* M is the batch for x·Wᵀ */
+    B->panels = (B->mm.n + B->NR - 1) / B->NR;
+}
+
+/* After the direct ways (few rows, tiny products) are out of the way. */
+static void body_tiled(Cg *c, Body *B)
+{
+    int v = B->v, MR = B->MR, NR = B->NR;
+    const IrNode *n = N(c, v);
+    epi_begin(c, v, &B->epi);
+    B->blocks = LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, B->M, cg_i64(c, MR - 1), ""), cg_i64(c, MR), "");
     /* K known and within one chunk: no partial sums to resume or to keep,
      * so neither path is generated (LLVM would fold them away, but only
      * after optimizing and vectorizing their loops: compile time).  Rows
@@ -1465,8 +1507,8 @@ void cg_matmul_body(Cg *c, int v)
      * read in place tap by tap (below), instead of copied element by element
      * with a division per element for its tap (the CNN's input gradient as
      * a convolution, K = 9 × 64 = 576, was 6 times slower in chunks). */
-    int64_t known_k = mm_known_depth(c, v, &mm);
-    bool one_chunk = one_known_chunk(c, v, known_k);
+    int64_t known_k = mm_known_depth(c, v, &B->mm);
+    B->one_chunk = one_known_chunk(c, v, known_k);
     /* Rows read as patches in one chunk are read in place, tap by tap: for
      * each tap, each row's C channels are contiguous in the image (or are
      * zeros: the padding), so the microkernel broadcasts them from there
@@ -1476,293 +1518,327 @@ void cg_matmul_body(Cg *c, int v)
      * At most TAP_ROWS_MAX taps: the pointers are on the stack (MR per tap;
      * 32 KB at most, half of the copy's largest), more (a kernel of 17×17 and
      * up) are copied. */
-    bool taps = taps_in_place(c, v, known_k);
-    int64_t ntaps = taps ? cg_implicit_taps(c, v) : 0, tapc = taps ? cg_implicit_channels(c, v) : 0;
-    LLVMValueRef chunks = cg_i64(c, 1), kc = K;
-    if (!one_chunk)
-        kc = chunk_depth(c, K, &chunks);
-    LLVMValueRef tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
+    B->taps = taps_in_place(c, v, known_k);
+    B->ntaps = B->taps ? cg_implicit_taps(c, v) : 0, B->tapc = B->taps ? cg_implicit_channels(c, v) : 0;
+    B->chunks = cg_i64(c, 1), B->kc = B->K;
+    if (!B->one_chunk)
+        B->kc = chunk_depth(c, B->K, &B->chunks);
+    B->tile = cg_alloca(c, c->t_real, cg_i64(c, MR * NR), "tile");
     /* A read as patches (cg_implicit.c), deeper than one chunk: its MR rows
      * of a chunk copied here (K is fixed then; chunks are shorter than
      * 1.5 times the CPU's kc); in one chunk, where each row's taps start */
-    int64_t kcap = one_chunk ? mm.k : chunk_most(c);
-    LLVMValueRef apack = ir_mm_patches(n) == IR_MM_PATCHES_A && !taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * kcap), "apack") : NULL;
-    LLVMValueRef trows = taps ? cg_alloca(c, c->t_ptr, cg_i64(c, ntaps * MR), "tap_rows") : NULL;
-    if (apack)
-        LLVMSetAlignment(apack, 64);
-    unsigned align = real_size(c);
-
-    /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
-     *   [0, 64)        the number of the call that last wrote the tags
-     *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
-     *   packB          `slots` slots of kc × panels × NR reals
-     * One slot per chunk of K when they all fit in keep_packed_bytes: then a
-     * thread packs each chunk of op(B) once per call, however many claims
-     * it runs; else one slot, packed again for each chunk.  Tags written by
-     * an earlier call (or another kernel) are forgotten at the first claim.
-     * A product that reads op(B) in place (b_in_place) packs nothing: its
-     * slots are empty (the GPT's [128, 128] weight gradients asked for
-     * chunks · kc · 128 reals a thread they never touched).
-     * A product of a library's forward that keeps its packing
-     * (cg_matmul_keeps_packing) has memory of its own, kept across calls
-     * (rt_kept_scratch: the region of its weight, found by W's address, so
-     * that products reading one W share it), a slot per chunk and no tags,
-     * whose header holds the version of the weights packed there
-     * (RtCtx.weights) in place of a call number: when it is not the
-     * instance's, the first claim packs all of op(B), and no claim packs
-     * anything.  On a worker thread, when nothing counts versions, or past
-     * the runtime's budget for kept regions, the memory is the thread's
-     * scratch and the number the call's: op(B) is packed whole once per call.
-     * (keeps_packing implies x·Wᵀ, which b_in_place never reads in place.) */
-    bool direct = b_in_place(c, v, &mm);
-    bool kept = c->keep_across_calls && cg_matmul_keeps_packing(c->g, c->plan, v);
-    LLVMValueRef slot_reals = direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, kc, cg_i64(c, panels * NR), "slot_reals");
-    LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, slot_reals, cg_i64(c, real_size(c)), "");
-    LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, chunks, slot_bytes, ""),
-                                      cg_i64(c, c->tune->keep_packed_bytes), "keep");
-    keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
-    /* a claim that packs its own panels never reads the tags: one slot,
-     * written again chunk after chunk, not a fresh one per chunk */
-    bool claim_packs = !kept && claim_packs_panels(c, v, &mm);
-    if (claim_packs || kept)
-        keep = LLVMConstInt(c->t_i1, kept, 0);
-    LLVMValueRef slots = LLVMBuildSelect(c->b, keep, chunks, cg_i64(c, 1), "slots");
-    LLVMValueRef tag_bytes = kept ? cg_i64(c, 0)  /* nothing reads them */
-                                  : LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
-                                                 cg_i64(c, ~(int64_t)63), "");
-    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, CG_SCRATCH_HEADER), tag_bytes, "");
-    LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
-    LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
-    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
-    LLVMValueRef buf = kept ? cg_kept_scratch(c, cg_elem_ptr(c, b, operand_offset(c, v, 1, cg_i64(c, 0))), scratch_bytes, call_p, skip)
-                            : cg_task_scratch(c, scratch_bytes, call_p, skip);
-    LLVMValueRef tags = byte_at(c, buf, cg_i64(c, CG_SCRATCH_HEADER));
-    LLVMValueRef packB = byte_at(c, buf, packB_at);
-    {
-        LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");
-        LLVMValueRef stale = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->t_i64, buf, "tagged"), call, "stale");
-        LLVMBasicBlockRef forget = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "forget_tags");
-        LLVMBasicBlockRef tagged = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tags_ok");
-        LLVMBuildCondBr(c->b, stale, forget, tagged);
-        LLVMPositionBuilderAtEnd(c->b, forget);
-        LLVMBuildStore(c->b, call, buf);
-        if (kept) {
-            pack_kept(c, v, &mm, K, kc, chunks, slot_reals, packB);
-        } else {
-            CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
-            LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");
-            LLVMBuildStore(c->b, cg_i64(c, -1), LLVMBuildGEP2(c->b, c->t_i64, tags, &ti, 1, ""));
-            cg_loop_end(c, &ls);
-        }
-        LLVMBuildBr(c->b, tagged);
-        LLVMPositionBuilderAtEnd(c->b, tagged);
-    }
-
-    /* K in chunks of kc, outermost: the packed chunk of op(B) stays in L2
-     * while this thread's blocks of rows go over it.  Between chunks the
-     * partial sums wait in C itself and come back as the accumulators'
-     * starting values, so every element adds its k terms in order, exactly
-     * as without chunks; the epilogue runs after the last chunk. */
-    CgLoop chunk = cg_loop_begin(c, cg_i64(c, 0), chunks, "kchunk");
-    LLVMValueRef k0 = LLVMBuildNSWMul(c->b, chunk.iv, kc, "k0");
-    LLVMValueRef kn = cg_imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""), "");
-    LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, cg_i64(c, 0), "first");
-    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntEQ, chunk.iv, LLVMBuildNSWSub(c->b, chunks, cg_i64(c, 1), ""), "lastk");
-    LLVMValueRef slot = LLVMBuildSelect(c->b, keep, chunk.iv, cg_i64(c, 0), "slot");
-    LLVMValueRef tag_i = LLVMBuildNSWMul(c->b, slot, cg_i64(c, 2), "");
-    LLVMValueRef tag_mat = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i, 1, "tag_mat");
-    LLVMValueRef tag_i1 = LLVMBuildNSWAdd(c->b, tag_i, cg_i64(c, 1), "");
-    LLVMValueRef tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, tags, &tag_i1, 1, "tag_chunk");
-    packB = at(c, packB, LLVMBuildNSWMul(c->b, slot, slot_reals, ""));  /* this chunk's slot */
-
+    B->kcap = B->one_chunk ? B->mm.k : chunk_most(c);
+    B->apack = ir_mm_patches(n) == IR_MM_PATCHES_A && !B->taps ? cg_alloca(c, c->t_real, cg_i64(c, MR * B->kcap), "apack")
+                                                                : NULL;
+    B->trows = B->taps ? cg_alloca(c, c->t_ptr, cg_i64(c, B->ntaps * MR), "tap_rows") : NULL;
+    if (B->apack)
+        LLVMSetAlignment(B->apack, 64);
+    B->align = real_size(c);
     /* op(B) read as patches, each panel one tap's NR channels: the "packing"
      * is a pointer per row of the panel, into the image (or at zeros), and
      * the microkernel loads the row from there.  Copying the rows was 16% of
      * the MNIST CNN's second convolution's weight gradient (K = 12544
      * pixels at batch 64, 14.4 MB of patches copied a step).  The same
      * reals in the same order: the same bits. */
-    bool b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
-    bool by_panel = items_are_panels(c, v, &mm), by_tile = items_are_tiles(c, v, &mm);
-    LLVMValueRef claim_packed = LLVMConstInt(c->t_i1, 0, 0);  /* this claim's panels are packed */
-    if (claim_packs) {
-        LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), kn, ""),
-                                             cg_i64(c, NR * (int64_t)real_size(c)), "claim_bytes");
-        claim_packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, c->tune->claim_pack_bytes), "claim_packed");
-        LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack_claim");
-        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
-        LLVMBuildCondBr(c->b, claim_packed, all, after);
-        LLVMPositionBuilderAtEnd(c->b, all);
-        pack_rows(c, b, operand_offset(c, v, 1, cg_i64(c, 0)), k0, kn, mm.n, begin, end, packB);
-        LLVMBuildBr(c->b, after);
-        LLVMPositionBuilderAtEnd(c->b, after);
-    }
-    CgLoop item = cg_loop_begin(c, begin, end, "block");
-    /* the item's panels [p_lo, p_hi): all, or its own (items_are_panels:
-     * then the slot's tag names the panel too, and the item goes over all
-     * of the matrix's row blocks, or over one: items_are_tiles) */
-    LLVMValueRef per_mat = by_panel ? cg_i64(c, panels) : blocks;
-    LLVMValueRef pitem = by_tile ? LLVMBuildSDiv(c->b, item.iv, blocks, "panel_item") : item.iv;  /* mat·panels + panel */
-    LLVMValueRef mat = LLVMBuildSDiv(c->b, pitem, per_mat, "mat");
-    LLVMValueRef p_lo = by_panel ? LLVMBuildSRem(c->b, pitem, per_mat, "p_lo") : cg_i64(c, 0);
-    LLVMValueRef p_hi = by_panel ? LLVMBuildNSWAdd(c->b, p_lo, cg_i64(c, 1), "p_hi") : cg_i64(c, panels);
-    LLVMValueRef tag_key = by_panel ? pitem : mat;
-    LLVMValueRef a0 = operand_offset(c, v, 0, mat), b0 = operand_offset(c, v, 1, mat);
+    B->b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
+    B->by_panel = items_are_panels(c, v, &B->mm), B->by_tile = items_are_tiles(c, v, &B->mm);
+}
 
-    /* pack this chunk of op(B) into panels unless the slot holds it already
-     * (or op(B) is read where it is: b_in_place, lead_b_in_place; or the
-     * claim's panels are packed: claim_packs_panels; or all of it is, and
-     * kept: cg_matmul_keeps_packing) */
+/* The packing buffers, in this thread's scratch memory (rt_task_scratch):
+ *   [0, 64)        the number of the call that last wrote the tags
+ *   tags           per slot: the matrix and chunk packed in it (i64 × 2)
+ *   packB          `slots` slots of kc × panels × NR reals
+ * One slot per chunk of K when they all fit in keep_packed_bytes: then a
+ * thread packs each chunk of op(B) once per call, however many claims
+ * it runs; else one slot, packed again for each chunk.  Tags written by
+ * an earlier call (or another kernel) are forgotten at the first claim.
+ * A product that reads op(B) in place (b_in_place) packs nothing: its
+ * slots are empty (the GPT's [128, 128] weight gradients asked for
+ * chunks · kc · 128 reals a thread they never touched).
+ * A product of a library's forward that keeps its packing
+ * (cg_matmul_keeps_packing) has memory of its own, kept across calls
+ * (rt_kept_scratch: the region of its weight, found by W's address, so
+ * that products reading one W share it), a slot per chunk and no tags,
+ * whose header holds the version of the weights packed there
+ * (RtCtx.weights) in place of a call number: when it is not the
+ * instance's, the first claim packs all of op(B), and no claim packs
+ * anything.  On a worker thread, when nothing counts versions, or past
+ * the runtime's budget for kept regions, the memory is the thread's
+ * scratch and the number the call's: op(B) is packed whole once per call.
+ * (keeps_packing implies x·Wᵀ, which b_in_place never reads in place.) */
+static void body_scratch(Cg *c, Body *B)
+{
+    int v = B->v;
+    B->direct = b_in_place(c, v, &B->mm);
+    B->kept = c->keep_across_calls && cg_matmul_keeps_packing(c->g, c->plan, v);
+    B->slot_reals = B->direct ? cg_i64(c, 0) : LLVMBuildNSWMul(c->b, B->kc, cg_i64(c, B->panels * B->NR), "slot_reals");
+    LLVMValueRef slot_bytes = LLVMBuildNSWMul(c->b, B->slot_reals, cg_i64(c, real_size(c)), "");
+    LLVMValueRef keep = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildNSWMul(c->b, B->chunks, slot_bytes, ""),
+                                      cg_i64(c, c->tune->keep_packed_bytes), "keep");
+    keep = LLVMBuildAnd(c->b, keep, LLVMBuildNot(c->b, whole_call(c, v), ""), "keep");
+    /* a claim that packs its own panels never reads the tags: one slot,
+     * written again chunk after chunk, not a fresh one per chunk */
+    B->claim_packs = !B->kept && claim_packs_panels(c, v, &B->mm);
+    if (B->claim_packs || B->kept)
+        keep = LLVMConstInt(c->t_i1, B->kept, 0);
+    B->keep = keep;
+    LLVMValueRef slots = LLVMBuildSelect(c->b, keep, B->chunks, cg_i64(c, 1), "slots");
+    LLVMValueRef tag_bytes = B->kept ? cg_i64(c, 0)  /* nothing reads them */
+                                     : LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, slots, cg_i64(c, 16), ""), cg_i64(c, 63), ""),
+                                                    cg_i64(c, ~(int64_t)63), "");
+    LLVMValueRef packB_at = LLVMBuildNSWAdd(c->b, cg_i64(c, CG_SCRATCH_HEADER), tag_bytes, "");
+    LLVMValueRef scratch_bytes = LLVMBuildNSWAdd(c->b, packB_at, LLVMBuildNSWMul(c->b, slots, slot_bytes, ""), "");
+    LLVMValueRef call_p = cg_alloca(c, c->t_i64, NULL, "call");
+    B->skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "no_scratch");
+    LLVMValueRef buf = B->kept ? cg_kept_scratch(c, cg_elem_ptr(c, B->b, operand_offset(c, v, 1, cg_i64(c, 0))), scratch_bytes, call_p, B->skip)
+                               : cg_task_scratch(c, scratch_bytes, call_p, B->skip);
+    B->tags = byte_at(c, buf, cg_i64(c, CG_SCRATCH_HEADER));
+    B->packB = byte_at(c, buf, packB_at);
+
+    LLVMValueRef call = LLVMBuildLoad2(c->b, c->t_i64, call_p, "callno");
+    LLVMValueRef stale = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->t_i64, buf, "tagged"), call, "stale");
+    LLVMBasicBlockRef forget = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "forget_tags");
+    LLVMBasicBlockRef tagged = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tags_ok");
+    LLVMBuildCondBr(c->b, stale, forget, tagged);
+    LLVMPositionBuilderAtEnd(c->b, forget);
+    LLVMBuildStore(c->b, call, buf);
+    if (B->kept) {
+        pack_kept(c, v, &B->mm, B->K, B->kc, B->chunks, B->slot_reals, B->packB);
+    } else {
+        CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
+        LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");
+        LLVMBuildStore(c->b, cg_i64(c, -1), LLVMBuildGEP2(c->b, c->t_i64, B->tags, &ti, 1, ""));
+        cg_loop_end(c, &ls);
+    }
+    LLVMBuildBr(c->b, tagged);
+    LLVMPositionBuilderAtEnd(c->b, tagged);
+}
+
+/* K in chunks of kc, outermost: the packed chunk of op(B) stays in L2
+ * while this thread's blocks of rows go over it.  Between chunks the
+ * partial sums wait in C itself and come back as the accumulators'
+ * starting values, so every element adds its k terms in order, exactly
+ * as without chunks; the epilogue runs after the last chunk. */
+static void chunk_begin(Cg *c, const Body *B, Chunk *ch)
+{
+    ch->loop = cg_loop_begin(c, cg_i64(c, 0), B->chunks, "kchunk");
+    LLVMValueRef iv = ch->loop.iv;
+    ch->k0 = LLVMBuildNSWMul(c->b, iv, B->kc, "k0");
+    ch->kn = cg_imin(c, B->kc, LLVMBuildNSWSub(c->b, B->K, ch->k0, ""), "");
+    ch->first = LLVMBuildICmp(c->b, LLVMIntEQ, iv, cg_i64(c, 0), "first");
+    ch->last = LLVMBuildICmp(c->b, LLVMIntEQ, iv, LLVMBuildNSWSub(c->b, B->chunks, cg_i64(c, 1), ""), "lastk");
+    LLVMValueRef slot = LLVMBuildSelect(c->b, B->keep, iv, cg_i64(c, 0), "slot");
+    LLVMValueRef tag_i = LLVMBuildNSWMul(c->b, slot, cg_i64(c, 2), "");
+    ch->tag_mat = LLVMBuildGEP2(c->b, c->t_i64, B->tags, &tag_i, 1, "tag_mat");
+    LLVMValueRef tag_i1 = LLVMBuildNSWAdd(c->b, tag_i, cg_i64(c, 1), "");
+    ch->tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, B->tags, &tag_i1, 1, "tag_chunk");
+    ch->packB = at(c, B->packB, LLVMBuildNSWMul(c->b, slot, B->slot_reals, ""));  /* this chunk's slot */
+}
+
+/* Whether this claim's panels of the chunk are packed now, all of them
+ * before its items (claim_packs_panels): an i1. */
+static LLVMValueRef claim_pack(Cg *c, const Body *B, const Chunk *ch)
+{
+    if (!B->claim_packs)
+        return LLVMConstInt(c->t_i1, 0, 0);
+    LLVMValueRef begin = c->begin_arg, end = c->end_arg;
+    LLVMValueRef bytes = LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, end, begin, ""), ch->kn, ""),
+                                         cg_i64(c, B->NR * (int64_t)real_size(c)), "claim_bytes");
+    LLVMValueRef packed = LLVMBuildICmp(c->b, LLVMIntSLE, bytes, cg_i64(c, c->tune->claim_pack_bytes), "claim_packed");
+    LLVMBasicBlockRef all = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "pack_claim");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "claim_ready");
+    LLVMBuildCondBr(c->b, packed, all, after);
+    LLVMPositionBuilderAtEnd(c->b, all);
+    pack_rows(c, B->b, operand_offset(c, B->v, 1, cg_i64(c, 0)), ch->k0, ch->kn, B->mm.n, begin, end, ch->packB);
+    LLVMBuildBr(c->b, after);
+    LLVMPositionBuilderAtEnd(c->b, after);
+    return packed;
+}
+
+/* The item's panels [p_lo, p_hi): all, or its own (items_are_panels:
+ * then the slot's tag names the panel too, and the item goes over all
+ * of the matrix's row blocks, or over one: items_are_tiles). */
+static void item_begin(Cg *c, const Body *B, Item *it)
+{
+    it->loop = cg_loop_begin(c, c->begin_arg, c->end_arg, "block");
+    LLVMValueRef per_mat = B->by_panel ? cg_i64(c, B->panels) : B->blocks;
+    LLVMValueRef pitem = B->by_tile ? LLVMBuildSDiv(c->b, it->loop.iv, B->blocks, "panel_item") : it->loop.iv;  /* mat·panels + panel */
+    it->mat = LLVMBuildSDiv(c->b, pitem, per_mat, "mat");
+    it->p_lo = B->by_panel ? LLVMBuildSRem(c->b, pitem, per_mat, "p_lo") : cg_i64(c, 0);
+    it->p_hi = B->by_panel ? LLVMBuildNSWAdd(c->b, it->p_lo, cg_i64(c, 1), "p_hi") : cg_i64(c, B->panels);
+    it->tag_key = B->by_panel ? pitem : it->mat;
+    it->a0 = operand_offset(c, B->v, 0, it->mat), it->b0 = operand_offset(c, B->v, 1, it->mat);
+}
+
+/* Packs this chunk of op(B) into panels unless the slot holds it already
+ * (or op(B) is read where it is: b_in_place, lead_b_in_place; or the
+ * claim's panels are packed: claim_packs_panels; or all of it is, and
+ * kept: cg_matmul_keeps_packing). */
+static void item_pack(Cg *c, const Body *B, const Chunk *ch, const Item *it, LLVMValueRef claim_packed)
+{
+    const IrNode *n = N(c, B->v);
     LLVMValueRef changed =
-        direct || kept ? LLVMConstInt(c->t_i1, 0, 0)
-               : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, tag_key, LLVMBuildLoad2(c->b, c->t_i64, tag_mat, ""), ""),
-                             LLVMBuildICmp(c->b, LLVMIntNE, chunk.iv, LLVMBuildLoad2(c->b, c->t_i64, tag_chunk, ""), ""), "");
+        B->direct || B->kept ? LLVMConstInt(c->t_i1, 0, 0)
+               : LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, it->tag_key, LLVMBuildLoad2(c->b, c->t_i64, ch->tag_mat, ""), ""),
+                             LLVMBuildICmp(c->b, LLVMIntNE, ch->loop.iv, LLVMBuildLoad2(c->b, c->t_i64, ch->tag_chunk, ""), ""), "");
     changed = LLVMBuildAnd(c->b, changed, LLVMBuildNot(c->b, claim_packed, ""), "");
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packB");
     LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "packedB");
     LLVMBuildCondBr(c->b, changed, pack, packed);
     LLVMPositionBuilderAtEnd(c->b, pack);
-    LLVMBuildStore(c->b, tag_key, tag_mat);
-    LLVMBuildStore(c->b, chunk.iv, tag_chunk);
-    if (b_rows) {
-        cg_implicit_b_rows(c, v, k0, kn, mm.n, p_lo, p_hi, NR, packB);
+    LLVMBuildStore(c->b, it->tag_key, ch->tag_mat);
+    LLVMBuildStore(c->b, ch->loop.iv, ch->tag_chunk);
+    if (B->b_rows) {
+        cg_implicit_b_rows(c, B->v, ch->k0, ch->kn, B->mm.n, it->p_lo, it->p_hi, B->NR, ch->packB);
     } else if (ir_mm_patches(n) == IR_MM_PATCHES_B) {
-        cg_implicit_pack_b(c, v, k0, kn, mm.n, p_lo, p_hi, NR, VW, packB);
-    } else if (mm.tb) {
-        pack_transposed(c, v, &mm, b0, k0, kn, p_lo, p_hi, packB);
+        cg_implicit_pack_b(c, B->v, ch->k0, ch->kn, B->mm.n, it->p_lo, it->p_hi, B->NR, B->VW, ch->packB);
+    } else if (B->mm.tb) {
+        pack_transposed(c, B->v, &B->mm, it->b0, ch->k0, ch->kn, it->p_lo, it->p_hi, ch->packB);
     } else {
-        pack_rows(c, b, b0, k0, kn, mm.n, p_lo, p_hi, packB);
+        pack_rows(c, B->b, it->b0, ch->k0, ch->kn, B->mm.n, it->p_lo, it->p_hi, ch->packB);
     }
     LLVMBuildBr(c->b, packed);
     LLVMPositionBuilderAtEnd(c->b, packed);
-    CgLoop rblock = {0};
-    LLVMValueRef i0;
-    if (by_tile) {
-        LLVMValueRef only = LLVMBuildSRem(c->b, item.iv, blocks, "");
-        rblock = cg_loop_begin(c, only, LLVMBuildNSWAdd(c->b, only, cg_i64(c, 1), ""), "rblock");
-        i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, MR), "i0");
-    } else if (by_panel) {
-        rblock = cg_loop_begin(c, cg_i64(c, 0), blocks, "rblock");
-        i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, MR), "i0");
-    } else {
-        i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, item.iv, blocks, ""), cg_i64(c, MR), "i0");
-    }
+}
 
-    /* op(A)'s MR rows of this chunk are read where they are, one element
-     * per row and k broadcast by the microkernel: packing them (k-major,
-     * MR apart) became scatters when LLVM vectorized the copy, and cost
-     * 20% of the CNN's conv matmul, whose N = 64 gives the packed rows only
-     * two panels to serve.  A row past M reads row M - 1 instead (memory
-     * that exists); its sums are never stored.  arow[r]: row r at k0; the
-     * next k is astep elements on (1, or M when A is transposed). */
-    LLVMValueRef arow[CG_TILE_MAX_MR];
-    LLVMValueRef astep = mm.ta ? M : cg_i64(c, 1);
+/* op(A)'s MR rows of this chunk are read where they are, one element
+ * per row and k broadcast by the microkernel: packing them (k-major,
+ * MR apart) became scatters when LLVM vectorized the copy, and cost
+ * 20% of the CNN's conv matmul, whose N = 64 gives the packed rows only
+ * two panels to serve.  A row past M reads row M - 1 instead (memory
+ * that exists); its sums are never stored.  arow[r]: row r at k0; the
+ * next k is astep elements on (1, or M when A is transposed).  Then the
+ * tile's rows in C. */
+static void rows_begin(Cg *c, const Body *B, const Chunk *ch, const Item *it, TileAt *t, LLVMValueRef *arow)
+{
+    const IrNode *n = N(c, B->v);
+    int MR = B->MR;
     if (ir_mm_patches(n) == IR_MM_PATCHES_A) {
         /* rows read as patches: copied from the image, row r at r·kcap; read
          * in place (taps), a pointer per row and tap instead, set in the k loop */
-        if (!taps)
+        if (!B->taps)
             for (int r = 0; r < MR; r++)
-                arow[r] = at(c, apack, cg_i64(c, r * kcap));
+                arow[r] = at(c, B->apack, cg_i64(c, r * B->kcap));
     } else
         for (int r = 0; r < MR; r++) {
-            LLVMValueRef ii = cg_imin(c, LLVMBuildNSWAdd(c->b, i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), ""), "");
-            LLVMValueRef src = mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, M, ""), ii, "")
-                                     : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, K, ""), k0, "");
-            arow[r] = cg_elem_ptr(c, a, LLVMBuildNSWAdd(c->b, a0, src, ""));
+            LLVMValueRef ii = cg_imin(c, LLVMBuildNSWAdd(c->b, t->i0, cg_i64(c, r), ""), LLVMBuildNSWSub(c->b, B->M, cg_i64(c, 1), ""), "");
+            LLVMValueRef src = B->mm.ta ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ch->k0, B->M, ""), ii, "")
+                                        : LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ii, B->K, ""), ch->k0, "");
+            arow[r] = cg_elem_ptr(c, B->a, LLVMBuildNSWAdd(c->b, it->a0, src, ""));
         }
 
-    if (taps)
-        cg_implicit_tap_rows(c, v, i0, M, MR, trows);
+    if (B->taps)
+        cg_implicit_tap_rows(c, B->v, t->i0, B->M, MR, B->trows);
     else if (ir_mm_patches(n) == IR_MM_PATCHES_A)
-        cg_implicit_pack_a(c, v, i0, M, MR, k0, kn, kcap, apack);
-    LLVMValueRef rows_here = cg_imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, M, i0, ""), "");
-    LLVMValueRef row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, mat, M, ""), i0, "row0");  /* C's row index */
+        cg_implicit_pack_a(c, B->v, t->i0, B->M, MR, ch->k0, ch->kn, B->kcap, B->apack);
+    t->rows_here = cg_imin(c, cg_i64(c, MR), LLVMBuildNSWSub(c->b, B->M, t->i0, ""), "");
+    t->row0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, it->mat, B->M, ""), t->i0, "row0");  /* C's row index */
     const IrShape *cs = &n->shape;
-    LLVMValueRef cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
+    t->cwidth = cg_i64(c, cs->dim[cs->rank - 1]);
+}
 
-    CgLoop panel = cg_loop_begin(c, p_lo, p_hi, "jb");
-    LLVMValueRef j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, NR), "j0");
-    LLVMValueRef cols = cg_imin(c, cg_i64(c, NR), LLVMBuildNSWSub(c->b, Nn, j0, ""), "");
-    /* The accumulators start at 0, or at the partial sums of the chunks
-     * before: a whole tile's straight from C, vector by vector; a tile cut
-     * by M or N through the tile buffer (zero, then the elements there are).
-     * (Zeroing the buffer for every tile was a 1.5 KB memset call per tile
-     * and chunk: 4% of the GPT's step.) */
-    LLVMValueRef accp[CG_TILE_MAX_MR][CG_TILE_MAX_NRV];
+/* C's element offset of the tile's row r, at its first column */
+static LLVMValueRef tile_row(Cg *c, const TileAt *t, int r)
+{
+    return LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, t->row0, cg_i64(c, r), ""), t->cwidth, ""), t->j0, "");
+}
+
+/* The accumulators start at 0, or at the partial sums of the chunks
+ * before: a whole tile's straight from C, vector by vector; a tile cut
+ * by M or N through the tile buffer (zero, then the elements there are).
+ * (Zeroing the buffer for every tile was a 1.5 KB memset call per tile
+ * and chunk: 4% of the GPT's step.) */
+static void tile_begin(Cg *c, const Body *B, const Chunk *ch, TileAt *t)
+{
+    int MR = B->MR, NR = B->NR, NV = B->NV, VW = B->VW;
     for (int r = 0; r < MR; r++)
         for (int h = 0; h < NV; h++) {
-            accp[r][h] = cg_alloca(c, vec, NULL, "acc");
-            LLVMBuildStore(c->b, LLVMConstNull(vec), accp[r][h]);
+            t->accp[r][h] = cg_alloca(c, B->vec, NULL, "acc");
+            LLVMBuildStore(c->b, LLVMConstNull(B->vec), t->accp[r][h]);
         }
-    LLVMValueRef whole_tile = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, rows_here, cg_i64(c, MR), ""),
-                                           LLVMBuildICmp(c->b, LLVMIntEQ, cols, cg_i64(c, NR), ""), "whole");
-    if (!one_chunk) {
-        LLVMBasicBlockRef resume = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume");
-        LLVMBasicBlockRef rwhole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume_whole");
-        LLVMBasicBlockRef rcut = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume_cut");
-        LLVMBasicBlockRef fresh = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fresh");
-        LLVMBuildCondBr(c->b, first, fresh, resume);
-        LLVMPositionBuilderAtEnd(c->b, resume);
-        LLVMBuildCondBr(c->b, whole_tile, rwhole, rcut);
-        LLVMPositionBuilderAtEnd(c->b, rwhole);
-        for (int r = 0; r < MR; r++) {
-            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, cg_i64(c, r), ""), cwidth, ""), j0, "");
-            for (int h = 0; h < NV; h++) {
-                LLVMValueRef y = LLVMBuildLoad2(c->b, vec, cg_elem_ptr(c, v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), "")), "");
-                LLVMSetAlignment(y, align);
-                LLVMBuildStore(c->b, y, accp[r][h]);
-            }
+    t->whole = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, t->rows_here, cg_i64(c, MR), ""),
+                            LLVMBuildICmp(c->b, LLVMIntEQ, t->cols, cg_i64(c, NR), ""), "whole");
+    if (B->one_chunk)
+        return;
+    LLVMBasicBlockRef resume = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume");
+    LLVMBasicBlockRef rwhole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume_whole");
+    LLVMBasicBlockRef rcut = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "resume_cut");
+    LLVMBasicBlockRef fresh = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fresh");
+    LLVMBuildCondBr(c->b, ch->first, fresh, resume);
+    LLVMPositionBuilderAtEnd(c->b, resume);
+    LLVMBuildCondBr(c->b, t->whole, rwhole, rcut);
+    LLVMPositionBuilderAtEnd(c->b, rwhole);
+    for (int r = 0; r < MR; r++) {
+        LLVMValueRef crow = tile_row(c, t, r);
+        for (int h = 0; h < NV; h++) {
+            LLVMValueRef y = LLVMBuildLoad2(c->b, B->vec, cg_elem_ptr(c, B->v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), "")), "");
+            LLVMSetAlignment(y, B->align);
+            LLVMBuildStore(c->b, y, t->accp[r][h]);
         }
-        LLVMBuildBr(c->b, fresh);
-        LLVMPositionBuilderAtEnd(c->b, rcut);
-        for (int q = 0; q < MR * NR; q += VW)
-            LLVMSetAlignment(LLVMBuildStore(c->b, LLVMConstNull(vec), at(c, tile, cg_i64(c, q))), align);
-        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "rr");
-        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
-        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "rc");
-        LLVMValueRef y = cg_load(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""));
-        LLVMBuildStore(c->b, y, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")));
-        cg_loop_end(c, &lc);
-        cg_loop_end(c, &lr);
-        for (int r = 0; r < MR; r++)
-            for (int h = 0; h < NV; h++) {
-                LLVMValueRef t0 = LLVMBuildLoad2(c->b, vec, at(c, tile, cg_i64(c, r * NR + h * VW)), "");
-                LLVMSetAlignment(t0, align);
-                LLVMBuildStore(c->b, t0, accp[r][h]);
-            }
-        LLVMBuildBr(c->b, fresh);
-        LLVMPositionBuilderAtEnd(c->b, fresh);
     }
-    /* the microkernel: MR × NV vector accumulators */
-    int bstep = direct ? (int)mm.n : NR;  /* op(B)'s row k at bpanel + k·bstep */
-    LLVMValueRef bpanel = direct ? cg_elem_ptr(c, b, LLVMBuildNSWAdd(c->b, b0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k0, Nn, ""), j0, ""), ""))
-                          : b_rows ? LLVMBuildGEP2(c->b, c->t_ptr, packB, (LLVMValueRef[]){LLVMBuildNSWMul(c->b, panel.iv, kn, "")}, 1, "b_rows")
-                                   : at(c, packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel.iv, kn, ""), cg_i64(c, NR), ""));
-    if (taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
-        CgLoop lt = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, ntaps), "tap");
+    LLVMBuildBr(c->b, fresh);
+    LLVMPositionBuilderAtEnd(c->b, rcut);
+    for (int q = 0; q < MR * NR; q += VW)
+        LLVMSetAlignment(LLVMBuildStore(c->b, LLVMConstNull(B->vec), at(c, B->tile, cg_i64(c, q))), B->align);
+    CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), t->rows_here, "rr");
+    LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, t->row0, lr.iv, ""), t->cwidth, "");
+    CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), t->cols, "rc");
+    LLVMValueRef y = cg_load(c, B->v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, t->j0, lc.iv, ""), ""));
+    LLVMBuildStore(c->b, y, at(c, B->tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")));
+    cg_loop_end(c, &lc);
+    cg_loop_end(c, &lr);
+    for (int r = 0; r < MR; r++)
+        for (int h = 0; h < NV; h++) {
+            LLVMValueRef t0 = LLVMBuildLoad2(c->b, B->vec, at(c, B->tile, cg_i64(c, r * NR + h * VW)), "");
+            LLVMSetAlignment(t0, B->align);
+            LLVMBuildStore(c->b, t0, t->accp[r][h]);
+        }
+    LLVMBuildBr(c->b, fresh);
+    LLVMPositionBuilderAtEnd(c->b, fresh);
+}
+
+/* The microkernel: the chunk's k terms into the MR × NV vector accumulators. */
+static void tile_products(Cg *c, const Body *B, const Chunk *ch, const Item *it, LLVMValueRef panel, TileAt *t,
+                          const LLVMValueRef *arow)
+{
+    int MR = B->MR, NV = B->NV, VW = B->VW;
+    int bstep = B->direct ? (int)B->mm.n : B->NR;  /* op(B)'s row k at bpanel + k·bstep */
+    LLVMValueRef bpanel =
+        B->direct ? cg_elem_ptr(c, B->b, LLVMBuildNSWAdd(c->b, it->b0, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ch->k0, B->Nn, ""), t->j0, ""), ""))
+        : B->b_rows ? LLVMBuildGEP2(c->b, c->t_ptr, ch->packB, (LLVMValueRef[]){LLVMBuildNSWMul(c->b, panel, ch->kn, "")}, 1, "b_rows")
+                    : at(c, ch->packB, LLVMBuildNSWMul(c->b, LLVMBuildNSWMul(c->b, panel, ch->kn, ""), cg_i64(c, B->NR), ""));
+    if (B->taps) {  /* k = tap·C + c: per tap, each row's pointer, then C steps */
+        CgLoop lt = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, B->ntaps), "tap");
         LLVMValueRef trow[CG_TILE_MAX_MR];
         for (int r = 0; r < MR; r++) {
             LLVMValueRef ts = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, MR), ""), cg_i64(c, r), "");
-            trow[r] = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, trows, &ts, 1, ""), "trow");
+            trow[r] = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildGEP2(c->b, c->t_ptr, B->trows, &ts, 1, ""), "trow");
         }
-        LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, tapc * bstep), ""));
-        Tile tile_at = {MR, NV, bstep, VW, vec, accp};
-        tap_steps(c, v, tb, trow, tapc, &tile_at);
+        LLVMValueRef tb = at(c, bpanel, LLVMBuildNSWMul(c->b, lt.iv, cg_i64(c, B->tapc * bstep), ""));
+        Tile tile_at = {MR, NV, bstep, VW, B->vec, t->accp};
+        tap_steps(c, B->v, tb, trow, B->tapc, &tile_at);
         cg_loop_end(c, &lt);
     } else {
-        KLoop kl = {bpanel, b_rows, b_rows && cg_implicit_padded(c, v), arow, astep, {MR, NV, bstep, VW, vec, accp}};
-        tri_k_loops(c, v, &kl, i0, j0, k0, kn);
+        LLVMValueRef astep = B->mm.ta ? B->M : cg_i64(c, 1);
+        KLoop kl = {bpanel, B->b_rows, B->b_rows && cg_implicit_padded(c, B->v), arow, astep, {MR, NV, bstep, VW, B->vec, t->accp}};
+        tri_k_loops(c, B->v, &kl, t->i0, t->j0, ch->k0, ch->kn);
     }
+}
 
-    /* after the last chunk, tile → C through the epilogue; before it, the partial sums as they are */
+/* After the last chunk, the tile → C through the epilogue; before it, the
+ * partial sums as they are. */
+static void tile_end(Cg *c, Body *B, const Chunk *ch, TileAt *t)
+{
+    int MR = B->MR, NR = B->NR, NV = B->NV, VW = B->VW, v = B->v;
     LLVMBasicBlockRef epi_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "epilogue");
-    LLVMBasicBlockRef partial_bb = one_chunk ? NULL : LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial");
+    LLVMBasicBlockRef partial_bb = B->one_chunk ? NULL : LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial");
     LLVMBasicBlockRef stored = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stored");
-    if (one_chunk)
+    if (B->one_chunk)
         LLVMBuildBr(c->b, epi_bb);
     else
-        LLVMBuildCondBr(c->b, last, epi_bb, partial_bb);
+        LLVMBuildCondBr(c->b, ch->last, epi_bb, partial_bb);
     LLVMPositionBuilderAtEnd(c->b, epi_bb);
-    tile_store(c, accp, MR, NV, tile, vec);
+    tile_store(c, t->accp, MR, NV, B->tile, B->vec);
     /* Written over an old value (cg_inplace.c) when C is that value's
      * bytes: then the epilogue reads it through C's pointer, so that LLVM
      * vectorizes the loop as it does for distinct buffers (with two
@@ -1778,57 +1854,116 @@ void cg_matmul_body(Cg *c, int v)
                             same, other);
             LLVMPositionBuilderAtEnd(c->b, same);
         }
-        epi.over = version == 0 ? over : -1;
-        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "r");
-        LLVMValueRef crow = LLVMBuildNSWAdd(c->b, row0, lr.iv, "crow");
-        epi_row(c, v, &epi, crow);
-        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "cc");
-        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
-        LLVMValueRef j = LLVMBuildNSWAdd(c->b, j0, lc.iv, "j");
-        epi_store(c, v, &epi, crow, j, y);
+        B->epi.over = version == 0 ? over : -1;
+        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), t->rows_here, "r");
+        LLVMValueRef crow = LLVMBuildNSWAdd(c->b, t->row0, lr.iv, "crow");
+        epi_row(c, v, &B->epi, crow);
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), t->cols, "cc");
+        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, B->tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
+        LLVMValueRef j = LLVMBuildNSWAdd(c->b, t->j0, lc.iv, "j");
+        epi_store(c, v, &B->epi, crow, j, y);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lr);
         LLVMBuildBr(c->b, stored);
         if (other)
             LLVMPositionBuilderAtEnd(c->b, other);
     }
-    if (!one_chunk) {
+    if (!B->one_chunk) {
         /* the partial sums into C: a whole tile vector by vector, a cut one through the buffer */
         LLVMPositionBuilderAtEnd(c->b, partial_bb);
         LLVMBasicBlockRef pwhole = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial_whole");
         LLVMBasicBlockRef pcut = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "partial_cut");
-        LLVMBuildCondBr(c->b, whole_tile, pwhole, pcut);
+        LLVMBuildCondBr(c->b, t->whole, pwhole, pcut);
         LLVMPositionBuilderAtEnd(c->b, pwhole);
         for (int r = 0; r < MR; r++) {
-            LLVMValueRef crow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, cg_i64(c, r), ""), cwidth, ""), j0, "");
+            LLVMValueRef crow = tile_row(c, t, r);
             for (int h = 0; h < NV; h++) {
-                LLVMValueRef y = LLVMBuildLoad2(c->b, vec, accp[r][h], "");
-                LLVMSetAlignment(LLVMBuildStore(c->b, y, cg_elem_ptr(c, v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), ""))), align);
+                LLVMValueRef y = LLVMBuildLoad2(c->b, B->vec, t->accp[r][h], "");
+                LLVMSetAlignment(LLVMBuildStore(c->b, y, cg_elem_ptr(c, v, LLVMBuildNSWAdd(c->b, crow, cg_i64(c, h * VW), ""))), B->align);
             }
         }
         LLVMBuildBr(c->b, stored);
         LLVMPositionBuilderAtEnd(c->b, pcut);
-        tile_store(c, accp, MR, NV, tile, vec);
-        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), rows_here, "pr");
-        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, row0, lr.iv, ""), cwidth, "");
-        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cols, "pcc");
-        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
-        cg_store(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, j0, lc.iv, ""), ""), y);
+        tile_store(c, t->accp, MR, NV, B->tile, B->vec);
+        CgLoop lr = cg_loop_begin(c, cg_i64(c, 0), t->rows_here, "pr");
+        LLVMValueRef crow = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, t->row0, lr.iv, ""), t->cwidth, "");
+        CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), t->cols, "pcc");
+        LLVMValueRef y = LLVMBuildLoad2(c->b, c->t_real, at(c, B->tile, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lr.iv, cg_i64(c, NR), ""), lc.iv, "")), "y");
+        cg_store(c, v, LLVMBuildNSWAdd(c->b, crow, LLVMBuildNSWAdd(c->b, t->j0, lc.iv, ""), ""), y);
         cg_loop_end(c, &lc);
         cg_loop_end(c, &lr);
         LLVMBuildBr(c->b, stored);
     }
     LLVMPositionBuilderAtEnd(c->b, stored);
+}
+
+/* The tiled product: chunks of K, outermost; in each, this claim's
+ * items, each packing its panels of op(B) if the slot does not hold them;
+ * in each item, its blocks of MR rows (one, or all of a panel's), and in
+ * each block its panels of NR columns: one tile each. */
+static void body_chunks(Cg *c, Body *B)
+{
+    Chunk ch;
+    chunk_begin(c, B, &ch);
+    LLVMValueRef claim_packed = claim_pack(c, B, &ch);
+    Item it;
+    item_begin(c, B, &it);
+    item_pack(c, B, &ch, &it, claim_packed);
+    CgLoop rblock = {0};
+    TileAt t;
+    if (B->by_tile) {
+        LLVMValueRef only = LLVMBuildSRem(c->b, it.loop.iv, B->blocks, "");
+        rblock = cg_loop_begin(c, only, LLVMBuildNSWAdd(c->b, only, cg_i64(c, 1), ""), "rblock");
+        t.i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, B->MR), "i0");
+    } else if (B->by_panel) {
+        rblock = cg_loop_begin(c, cg_i64(c, 0), B->blocks, "rblock");
+        t.i0 = LLVMBuildNSWMul(c->b, rblock.iv, cg_i64(c, B->MR), "i0");
+    } else {
+        t.i0 = LLVMBuildNSWMul(c->b, LLVMBuildSRem(c->b, it.loop.iv, B->blocks, ""), cg_i64(c, B->MR), "i0");
+    }
+    LLVMValueRef arow[CG_TILE_MAX_MR];
+    rows_begin(c, B, &ch, &it, &t, arow);
+
+    CgLoop panel = cg_loop_begin(c, it.p_lo, it.p_hi, "jb");
+    t.j0 = LLVMBuildNSWMul(c->b, panel.iv, cg_i64(c, B->NR), "j0");
+    t.cols = cg_imin(c, cg_i64(c, B->NR), LLVMBuildNSWSub(c->b, B->Nn, t.j0, ""), "");
+    tile_begin(c, B, &ch, &t);
+    tile_products(c, B, &ch, &it, panel.iv, &t, arow);
+    tile_end(c, B, &ch, &t);
     cg_loop_end(c, &panel);
-    if (by_panel)
+    if (B->by_panel)
         cg_loop_end(c, &rblock);
-    cg_loop_end(c, &item);
-    cg_loop_end(c, &chunk);
-    LLVMBuildBr(c->b, skip);
-    LLVMPositionBuilderAtEnd(c->b, skip);
+    cg_loop_end(c, &it.loop);
+    cg_loop_end(c, &ch.loop);
+}
+
+void cg_matmul_body(Cg *c, int v)
+{
+    Body B;
+    body_begin(c, v, &B);
+    LLVMBasicBlockRef done = NULL;
+    if (cg_matmul_few_rows(c->g, v)) {  /* x·Wᵀ: few rows go the direct way */
+        LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "few_rows");
+        LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiled");
+        done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "matmul_done");
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, B.M, cg_i64(c, FEW_ROWS), ""), few, tiled);
+        LLVMPositionBuilderAtEnd(c->b, few);
+        call_few_rows(c, v, &B.mm);
+        LLVMBuildBr(c->b, done);
+        LLVMPositionBuilderAtEnd(c->b, tiled);
+    }
+    if (tiny_product(c, v, &B.mm)) {
+        tiny_body(c, v, &B.mm, B.M, B.K);
+    } else {
+        body_tiled(c, &B);
+        body_scratch(c, &B);
+        body_chunks(c, &B);
+        LLVMBuildBr(c->b, B.skip);
+        LLVMPositionBuilderAtEnd(c->b, B.skip);
+        epi_end(&B.epi);
+    }
     if (done) {
         LLVMBuildBr(c->b, done);
         LLVMPositionBuilderAtEnd(c->b, done);
     }
-    epi_end(&epi);
 }

@@ -64,6 +64,7 @@ typedef struct SemaParam {
     double      scale;      /* INIT_NORMAL_STD: the std; INIT_UNIFORM: the limit */
     const double *data;     /* INIT_DATA: the literal's values, row-major */
     Span        use;        /* the model's call it was created under (== at outside layers) */
+    int64_t     touched;    /* the checker's count of registrations at its last (sema_shared_use) */
 } SemaParam;
 
 typedef struct SemaTrain {

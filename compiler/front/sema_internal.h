@@ -62,6 +62,7 @@ typedef struct Sema {
     int             errors_at_start; /* diag->errors before checking: "no errors so far" */
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
+    int64_t         registrations;/* of parameters, created or shared: SemaParam.touched's clock */
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
     bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */
@@ -135,6 +136,11 @@ const char *sema_value_kind(const Value *v);
 /* Registers parameter name (the full name) and returns its index in
  * SemaModel.params; a name already registered is shared, after checking
  * that the shapes agree (else reported at both, -1). *created says which. */
+/* After a use of a layer (built-in or user) whose parameters are named
+ * prefix..., created from first_param on, the registrations counted from
+ * since: whether it has exactly the parameters an earlier use of the same
+ * name has (reported if not). */
+bool  sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since, Span at);
 int   sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init, int64_t fan_in, double scale,
                      const double *data, Span at, bool *created);
 /* param NAME: f32[...] = INIT in env's scope: the parameter and its binding. */

@@ -56,7 +56,9 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
      * which would make a model of many parameters quadratic. */
     int i = s->sharing ? find_param(m, name) : -1;
     *created = i < 0;
+    int64_t now = s->registrations++;
     if (i >= 0) {
+        m->params[i].touched = now;
         if (!shape_equal(&m->params[i].shape, shape)) {
             sema_error(s, at, "parameter '%s' is shared by two uses of one name, but is %s here and %s at the first use",
                        name, shape_str(s, shape), shape_str(s, &m->params[i].shape));
@@ -73,9 +75,54 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     m->params = sema_grow(s, m->params, m->nparams, &s->cap_params, sizeof *m->params);
     m->params[m->nparams] = (SemaParam){
         .name = name, .shape = *shape, .init = init, .fan_in = fan_in, .at = at, .scale = scale, .data = data,
-        .use = sema_use_site(s, at),
+        .use = sema_use_site(s, at), .touched = now,
     };
     return m->nparams++;
+}
+
+static bool named_under(const SemaParam *p, const char *prefix, size_t len)
+{
+    return strncmp(p->name, prefix, len) == 0;
+}
+
+/* Two uses given one name share one set of parameters (docs/language.md
+ * §6): dense(x, 4, name: "E") and dense(y, 4, bias: false, name: "E")
+ * would share E.weight and leave E.bias to one of them, which the reader
+ * of either line cannot see.  An earlier use's parameter this use did not
+ * register (touched before since), or one this use created (at or past
+ * first_param) beside an earlier use's, is an error.  Linear in the
+ * parameters, and only with sharing on. */
+bool sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since, Span at)
+{
+    if (!s->sharing)
+        return true;
+    const SemaModel *m = s->m;
+    size_t len = strlen(prefix);
+    int earlier = -1;
+    for (int k = 0; k < first_param && earlier < 0; k++)
+        if (named_under(&m->params[k], prefix, len))
+            earlier = k;
+    if (earlier < 0)
+        return true;
+    int len_name = (int)len - 1;  /* the name without its '.' */
+    for (int k = 0; k < m->nparams; k++) {
+        const SemaParam *p = &m->params[k];
+        if (!named_under(p, prefix, len))
+            continue;
+        if (k < first_param && p->touched < since) {
+            sema_error(s, at, "this use shares the parameters named '%.*s', but has no '%s', which the first use has",
+                       len_name, prefix, p->name);
+            diag_note(s->diag, p->use, "'%s' is created by this use", p->name);
+            return false;
+        }
+        if (k >= first_param) {
+            sema_error(s, at, "this use shares the parameters named '%.*s', but creates '%s', which the first use does not have",
+                       len_name, prefix, p->name);
+            diag_note(s->diag, m->params[earlier].use, "the first use of '%.*s' is here", len_name, prefix);
+            return false;
+        }
+    }
+    return true;
 }
 
 static Value param_node(Sema *s, int index, bool created, Span at)

@@ -16,12 +16,14 @@ enum { RT_MAX_COLUMN_RANGES = 64 };
 typedef struct RtColumnRange {
     char    name[64];
     int64_t first, last;
+    int     at, len;        /* its text in the spec: "NAME: FIRST-LAST" */
 } RtColumnRange;
 
 /* Parses spec into out[0, max): the number of ranges, or -1 with why (a
  * name given twice, a range backwards, two ranges sharing a column, text
- * that is not NAME: RANGE). */
-int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, size_t errlen);
+ * that is not NAME: RANGE) and, when where is not NULL, the bytes of spec
+ * it is about in where[0] (offset) and where[1] (length; 0: all of it). */
+int rt_columns_parse(const char *spec, RtColumnRange *out, int max, int *where, char *err, size_t errlen);
 
 /* Reads a CSV of numbers (header: skip the first line) and hands each input
  * and target of m the columns spec names for it, as RtDataset columns:

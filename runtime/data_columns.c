@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,10 @@ static const char *skip(const char *p)
     return p;
 }
 
-/* A column number at *p. */
+enum { COLUMN_MOST = 100000000 };  /* far past any CSV row's width: a number's digits stop here */
+
+/* A column number at *p: 1, or 0 when there is none, or -1 when it is past
+ * COLUMN_MOST. */
 static int number(const char **p, int64_t *out)
 {
     const char *s = skip(*p);
@@ -32,13 +36,37 @@ static int number(const char **p, int64_t *out)
         return 0;
     int64_t v = 0;
     while (isdigit((unsigned char)*s)) {
-        if (v > 100000000)
-            return 0;
         v = v * 10 + (*s++ - '0');
+        if (v > COLUMN_MOST)
+            return -1;
     }
     *out = v;
     *p = skip(s);
     return 1;
+}
+
+/* The end of the item at p: the next ',' or the spec's end, less blanks. */
+static const char *item_end(const char *p)
+{
+    const char *e = p + strcspn(p, ",");
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    return e;
+}
+
+/* Fails with what is wrong about spec's bytes [from, to) (where). */
+static int fail_at(int *where, const char *spec, const char *from, const char *to, char *err, size_t errlen,
+                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int fail_at(int *where, const char *spec, const char *from, const char *to, char *err, size_t errlen,
+                   const char *fmt, ...)
+{
+    if (where)
+        where[0] = (int)(from - spec), where[1] = (int)(to - from);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 /* "2" or "0-2": a range as the columns string writes it. */
@@ -66,8 +94,10 @@ static int check_overlap(const RtColumnRange *r, const RtColumnRange *before, in
     return 0;
 }
 
-int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, size_t errlen)
+int rt_columns_parse(const char *spec, RtColumnRange *out, int max, int *where, char *err, size_t errlen)
 {
+    if (where)
+        where[0] = where[1] = 0;
     int n = 0;
     const char *p = skip(spec);
     while (*p) {
@@ -76,36 +106,48 @@ int rt_columns_parse(const char *spec, RtColumnRange *out, int max, char *err, s
             p++;
         size_t len = (size_t)(p - name);
         if (len == 0 || len >= sizeof out->name || isdigit((unsigned char)*name))
-            return rt_fail(-1, err, errlen, "columns: expected a name at '%.20s' (write \"NAME: FIRST-LAST, ...\")",
-                           name);
+            return fail_at(where, spec, name, item_end(name), err, errlen,
+                           "columns: expected a name at '%.20s' (write \"NAME: FIRST-LAST, ...\")", name);
         p = skip(p);
         if (*p++ != ':')
-            return rt_fail(-1, err, errlen, "columns: expected ':' after '%.*s'", (int)len, name);
-        RtColumnRange r = {.first = 0};
+            return fail_at(where, spec, name, item_end(name), err, errlen, "columns: expected ':' after '%.*s'",
+                           (int)len, name);
+        RtColumnRange r = {.first = 0, .at = (int)(name - spec), .len = (int)(item_end(name) - name)};
         snprintf(r.name, sizeof r.name, "%.*s", (int)len, name);
-        if (!number(&p, &r.first))
-            return rt_fail(-1, err, errlen, "columns: '%s' needs a column number or a range such as 0-3", r.name);
+        const char *end = item_end(name);
+        int got = number(&p, &r.first);
         r.last = r.first;
-        if (*p == '-') {
+        if (got > 0 && *p == '-') {
             p++;
-            if (!number(&p, &r.last))
-                return rt_fail(-1, err, errlen, "columns: the range of '%s' lacks its last column", r.name);
+            got = number(&p, &r.last);
+            if (got == 0)
+                return fail_at(where, spec, name, end, err, errlen, "columns: the range of '%s' lacks its last column",
+                               r.name);
         }
+        if (got < 0)
+            return fail_at(where, spec, name, end, err, errlen, "columns: '%s' names a column past %d", r.name,
+                           COLUMN_MOST);
+        if (got == 0)
+            return fail_at(where, spec, name, end, err, errlen,
+                           "columns: '%s' needs a column number or a range such as 0-3", r.name);
         if (r.last < r.first)
-            return rt_fail(-1, err, errlen, "columns: the range %lld-%lld of '%s' runs backwards", (long long)r.first,
-                           (long long)r.last, r.name);
+            return fail_at(where, spec, name, end, err, errlen, "columns: the range %lld-%lld of '%s' runs backwards",
+                           (long long)r.first, (long long)r.last, r.name);
         for (int i = 0; i < n; i++)
             if (strcmp(out[i].name, r.name) == 0)
-                return rt_fail(-1, err, errlen, "columns: '%s' is given twice", r.name);
-        if (check_overlap(&r, out, n, err, errlen) != 0)
+                return fail_at(where, spec, name, end, err, errlen, "columns: '%s' is given twice", r.name);
+        if (check_overlap(&r, out, n, err, errlen) != 0) {
+            if (where)
+                where[0] = r.at, where[1] = r.len;
             return -1;
+        }
         if (n == max)
-            return rt_fail(-1, err, errlen, "columns: more than %d names", max);
+            return fail_at(where, spec, name, end, err, errlen, "columns: more than %d names", max);
         out[n++] = r;
         if (*p == ',')
             p = skip(p + 1);
         else if (*p)
-            return rt_fail(-1, err, errlen, "columns: expected ',' at '%.20s'", p);
+            return fail_at(where, spec, p, item_end(p), err, errlen, "columns: expected ',' at '%.20s'", p);
     }
     if (n == 0)
         return rt_fail(-1, err, errlen, "columns: names no input or target");
@@ -117,7 +159,7 @@ int rt_csv_columns(const char *path, int header, const char *spec, const RtModel
 {
     memset(out, 0, sizeof *out);
     RtColumnRange r[RT_MAX_COLUMN_RANGES];
-    int nr = rt_columns_parse(spec, r, RT_MAX_COLUMN_RANGES, err, errlen);
+    int nr = rt_columns_parse(spec, r, RT_MAX_COLUMN_RANGES, NULL, err, errlen);
     if (nr < 0)
         return -1;
     RtDataset raw;

@@ -10,6 +10,7 @@
 #include "builtins.h"
 #include "sema.h"
 #include "../../runtime/columns.h"
+#include "../util/suggest.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -585,15 +586,20 @@ static bool check_csv_columns(CallCheck *cc)
 {
     RtColumnRange r[RT_MAX_COLUMN_RANGES];
     char why[256];
-    int nr = rt_columns_parse(cc->arg[3].s, r, RT_MAX_COLUMN_RANGES, why, sizeof why);
+    int where[2];
+    int nr = rt_columns_parse(cc->arg[3].s, r, RT_MAX_COLUMN_RANGES, where, why, sizeof why);
     if (nr < 0)
-        return cc_error(cc, 3, "%s", why);
+        return cc_error_at(cc, cc_string_part(cc, 3, where[0], where[1]), "%s", why);
     bool ok = true;
+    const char *names[128];  /* the model's first 128 inputs and targets, for "did you mean" */
+    int nnames = 0;
     for (int i = 0; i < cc->model->nnodes; i++) {
         const SemaNode *nd = &cc->model->nodes[i];
         if (nd->kind != SN_INPUT && nd->kind != SN_TARGET)
             continue;
         const char *kind = nd->kind == SN_INPUT ? "input" : "target";
+        if (nnames < (int)(sizeof names / sizeof *names))
+            names[nnames++] = nd->name;
         const RtColumnRange *c = NULL;
         for (int k = 0; k < nr; k++)
             if (strcmp(r[k].name, nd->name) == 0)
@@ -603,8 +609,9 @@ static bool check_csv_columns(CallCheck *cc)
             ok = cc_error(cc, 3, "columns: gives no columns for %s '%s'", kind, nd->name);
         } else if (c->last - c->first + 1 != per) {
             bool label = nd->type.elem == ELEM_INDEX;
-            ok = cc_error(cc, 3, "columns: '%s' has %lld column%s (%lld-%lld), but %s '%s' is %s%s: %lld value%s per "
-                          "example", nd->name, (long long)(c->last - c->first + 1), c->last == c->first ? "" : "s",
+            ok = cc_error_at(cc, cc_string_part(cc, 3, c->at, c->len),
+                             "columns: '%s' has %lld column%s (%lld-%lld), but %s '%s' is %s%s: %lld value%s per "
+                             "example", nd->name, (long long)(c->last - c->first + 1), c->last == c->first ? "" : "s",
                           (long long)c->first, (long long)c->last, kind, nd->name,
                           label ? cc_type(cc, &nd->type) : "f32", label ? "" : cc_shape(cc, &nd->type.shape, false),
                           (long long)per, per == 1 ? "" : "s");
@@ -615,8 +622,13 @@ static bool check_csv_columns(CallCheck *cc)
         for (int i = 0; i < cc->model->nnodes; i++)
             found |= (cc->model->nodes[i].kind == SN_INPUT || cc->model->nodes[i].kind == SN_TARGET)
                      && strcmp(cc->model->nodes[i].name, r[k].name) == 0;
-        if (!found)
-            ok = cc_error(cc, 3, "columns: '%s' is neither an input nor a target of the model", r[k].name);
+        if (found)
+            continue;
+        ok = cc_error_at(cc, cc_string_part(cc, 3, r[k].at, r[k].len),
+                         "columns: '%s' is neither an input nor a target of the model", r[k].name);
+        const char *best = suggest_among(r[k].name, names, nnames);
+        if (best)
+            cc_note(cc, SPAN_NONE, "did you mean '%s'?", best);
     }
     return ok;
 }

@@ -153,6 +153,11 @@ typedef struct CallCheck {
 void cc_note(CallCheck *cc, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cc_param(CallCheck *cc, const char *suffix, const Shape *shape, InitKind init, int64_t fan_in);
 bool cc_error(CallCheck *cc, int arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool cc_error_at(CallCheck *cc, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Bytes [at, at + len) of string argument arg's value, where the literal
+ * writes them: a span of its text, or the whole literal when the value's
+ * offsets are not the text's (an escape before them) or len is 0. */
+Span cc_string_part(CallCheck *cc, int arg, int at, int len);
 /* Formats a type for a message: "f32[B,784]" (in a buffer owned by the sema arena). */
 const char *cc_type(CallCheck *cc, const TensorType *t);
 const char *cc_shape(CallCheck *cc, const Shape *s, bool batched);

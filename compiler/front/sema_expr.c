@@ -51,16 +51,46 @@ const char *cc_shape(CallCheck *cc, const Shape *sh, bool batched)
     return r;
 }
 
+static bool cc_report(CallCheck *cc, Span at, const char *fmt, va_list ap)
+{
+    Sema *s = cc->sema;
+    bool shown = diag_report(s->diag, DIAG_ERROR, at, fmt, ap);
+    for (int i = s->depth - 1; shown && i >= 0 && i >= s->depth - 4; i--)
+        diag_note(s->diag, s->stack[i].call, "in layer '%s' used here", s->stack[i].layer->layer.name);
+    return false;
+}
+
 bool cc_error(CallCheck *cc, int arg, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    Sema *s = cc->sema;
-    bool shown = diag_report(s->diag, DIAG_ERROR, arg >= 0 ? cc->arg_at[arg] : cc->at, fmt, ap);
+    cc_report(cc, arg >= 0 ? cc->arg_at[arg] : cc->at, fmt, ap);
     va_end(ap);
-    for (int i = s->depth - 1; shown && i >= 0 && i >= s->depth - 4; i--)
-        diag_note(s->diag, s->stack[i].call, "in layer '%s' used here", s->stack[i].layer->layer.name);
     return false;
+}
+
+bool cc_error_at(CallCheck *cc, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cc_report(cc, at, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+Span cc_string_part(CallCheck *cc, int arg, int at, int len)
+{
+    Span whole = cc->arg_at[arg];
+    const Source *src = cc->sema->diag->src;
+    if (len <= 0 || span_is_none(whole) || !src || whole.end > src->len || src->text[whole.begin] != '"')
+        return whole;
+    uint32_t from = whole.begin + 1 + (uint32_t)at, to = from + (uint32_t)len;
+    if (to >= whole.end)
+        return whole;
+    for (uint32_t i = whole.begin + 1; i < to; i++)
+        if (src->text[i] == '\\')  /* an escape: the value's offsets are not the text's */
+            return whole;
+    return (Span){from, to};
 }
 
 void cc_note(CallCheck *cc, Span at, const char *fmt, ...)

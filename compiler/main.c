@@ -302,8 +302,9 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         if (nnc_check_export_memory(f, batch) != 0)
             return NNC_EINPUT;
         if (nnc_export_step(m, &f->src, batch, o->seed >= 0 ? (uint64_t)o->seed : 1,
-                            o->export_path, &err) != 0) {
-            fprintf(stderr, "nnc: error: %s\n", err);
+                            o->export_path, &f->diag, &err) != 0) {
+            if (err)
+                fprintf(stderr, "nnc: error: %s\n", err);
             return NNC_EINPUT;
         }
         return NNC_OK;

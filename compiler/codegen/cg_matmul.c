@@ -1409,13 +1409,12 @@ static bool claim_packs_panels(Cg *c, int v, const Mm *mm)
 }
 
 /* Packs all of op(B) = Wᵀ, every chunk of K into its slot (slot_reals
- * apart) and every panel, for a product that keeps its packing
+ * apart) and every one of its panels, for a product that keeps its packing
  * (cg_matmul_keeps_packing): the same reals where the per-call packing
  * puts them. */
 static void pack_kept(Cg *c, int v, const Mm *mm, LLVMValueRef K, LLVMValueRef kc, LLVMValueRef chunks,
-                      LLVMValueRef slot_reals, LLVMValueRef packB)
+                      int64_t panels, LLVMValueRef slot_reals, LLVMValueRef packB)
 {
-    int64_t panels = (mm->n + tile_nr(c) - 1) / tile_nr(c);
     CgLoop ch = cg_loop_begin(c, cg_i64(c, 0), chunks, "kept_chunk");
     LLVMValueRef k0 = LLVMBuildNSWMul(c->b, ch.iv, kc, "k0");
     LLVMValueRef kn = cg_imin(c, kc, LLVMBuildNSWSub(c->b, K, k0, ""), "");
@@ -1603,7 +1602,7 @@ static void body_scratch(Cg *c, Body *B)
     LLVMPositionBuilderAtEnd(c->b, forget);
     LLVMBuildStore(c->b, call, buf);
     if (B->kept) {
-        pack_kept(c, v, &B->mm, B->K, B->kc, B->chunks, B->slot_reals, B->packB);
+        pack_kept(c, v, &B->mm, B->K, B->kc, B->chunks, B->panels, B->slot_reals, B->packB);
     } else {
         CgLoop ls = cg_loop_begin(c, cg_i64(c, 0), slots, "slot");
         LLVMValueRef ti = LLVMBuildNSWMul(c->b, ls.iv, cg_i64(c, 2), "");

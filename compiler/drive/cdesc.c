@@ -28,34 +28,47 @@ static void c_string(StrBuf *b, const char *s)
     sb_putc(b, '"');
 }
 
-/* The runtime's enums by value, so a reordered or grown enum cannot shift a name. */
-static const char *const slab_names[] = {[RT_SLAB_NONE] = "RT_SLAB_NONE", [RT_SLAB_INPUT] = "RT_SLAB_INPUT",
-                                         [RT_SLAB_PARAM] = "RT_SLAB_PARAM", [RT_SLAB_STATE] = "RT_SLAB_STATE",
-                                         [RT_SLAB_ACT] = "RT_SLAB_ACT"};
-static const char *const dtype_names[] = {[RT_F32] = "RT_F32", [RT_F64] = "RT_F64", [RT_I32] = "RT_I32"};
-static const char *const init_names[] = {[RT_INIT_UNIFORM_FAN_IN] = "RT_INIT_UNIFORM_FAN_IN",
-                                         [RT_INIT_NORMAL] = "RT_INIT_NORMAL", [RT_INIT_ONES] = "RT_INIT_ONES",
-                                         [RT_INIT_ZEROS] = "RT_INIT_ZEROS", [RT_INIT_NORMAL_STD] = "RT_INIT_NORMAL_STD",
-                                         [RT_INIT_UNIFORM] = "RT_INIT_UNIFORM", [RT_INIT_DATA] = "RT_INIT_DATA"};
-static const char *const counter_names[] = {[RT_COUNTER_NONE] = "RT_COUNTER_NONE", [RT_COUNTER_STEP] = "RT_COUNTER_STEP",
-                                            [RT_COUNTER_TOTAL_STEPS] = "RT_COUNTER_TOTAL_STEPS"};
+/* The runtime's enums spelled as C, one switch each: a case per value, its
+ * name stringized from the enumerator itself, and no default, so that a
+ * value added to an enum is a compile error (-Wswitch, -Werror in CI)
+ * until it is named here, rather than a NULL printed into generated code.
+ * (Tables indexed by value cannot check that: the enums have no count
+ * member, and one would break the runtime's own exhaustive switches.) */
+#define NAME(e) case e: return #e;
+#define NAMES(fn, Enum, ...) \
+    static const char *fn(Enum v) \
+    { \
+        switch (v) { __VA_ARGS__ } \
+        return NULL; \
+    }
+
+NAMES(slab_name, RtSlab, NAME(RT_SLAB_NONE) NAME(RT_SLAB_INPUT) NAME(RT_SLAB_PARAM) NAME(RT_SLAB_STATE) NAME(RT_SLAB_ACT))
+NAMES(dtype_name, RtDtype, NAME(RT_F32) NAME(RT_F64) NAME(RT_I32))
+NAMES(init_name, RtInit, NAME(RT_INIT_UNIFORM_FAN_IN) NAME(RT_INIT_NORMAL) NAME(RT_INIT_ONES) NAME(RT_INIT_ZEROS)
+      NAME(RT_INIT_NORMAL_STD) NAME(RT_INIT_UNIFORM) NAME(RT_INIT_DATA))
+NAMES(counter_name, RtCounter, NAME(RT_COUNTER_NONE) NAME(RT_COUNTER_STEP) NAME(RT_COUNTER_TOTAL_STEPS))
+NAMES(data_name, RtDataKind, NAME(RT_DATA_MNIST) NAME(RT_DATA_CSV) NAME(RT_DATA_TEXT) NAME(RT_DATA_NPZ))
+NAMES(normalize_name, RtNormalize, NAME(RT_NORM_NONE) NAME(RT_NORM_UNIT) NAME(RT_NORM_STANDARD))
+
+#undef NAMES
+#undef NAME
 
 /* One spec's initializer, every field by name; a typed-in initial value is var_init_i. */
 static void c_spec(StrBuf *b, const RtTensorSpec *s, const char *var, int i)
 {
     sb_puts(b, "{.name = ");
     c_string(b, s->name);
-    sb_printf(b, ", .slab = %s, .offset = {%lld, %lld}, .rank = %d, .shape = {", slab_names[s->slab],
+    sb_printf(b, ", .slab = %s, .offset = {%lld, %lld}, .rank = %d, .shape = {", slab_name(s->slab),
               (long long)s->offset.fixed, (long long)s->offset.per_example, s->rank);
     for (int d = 0; d < s->rank; d++)
         sb_printf(b, "%s%lld", d ? ", " : "", (long long)s->shape[d]);
-    sb_printf(b, "}, .dtype = %s, .init = %s, .fan_in = %lld, .scale = %.17g, .data = ", dtype_names[s->dtype],
-              init_names[s->init], (long long)s->fan_in, s->scale);
+    sb_printf(b, "}, .dtype = %s, .init = %s, .fan_in = %lld, .scale = %.17g, .data = ", dtype_name(s->dtype),
+              init_name(s->init), (long long)s->fan_in, s->scale);
     if (s->init == RT_INIT_DATA && s->data)
         sb_printf(b, "%s_init_%d", var, i);
     else
         sb_puts(b, "0");
-    sb_printf(b, ", .classes = %lld, .counter = %s}", (long long)s->classes, counter_names[s->counter]);
+    sb_printf(b, ", .classes = %lld, .counter = %s}", (long long)s->classes, counter_name(s->counter));
 }
 
 static void c_specs(StrBuf *b, const char *var, const RtTensorSpec *s, int n)
@@ -151,17 +164,15 @@ static void c_model(StrBuf *b, const RtModel *m, const EntryNames *e)
 void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir)
 {
     const RtRecipe *r = &t->recipe;
-    static const char *const data[] = {"RT_DATA_MNIST", "RT_DATA_CSV", "RT_DATA_TEXT", "RT_DATA_NPZ"};
-    static const char *const norm[] = {"RT_NORM_NONE", "RT_NORM_UNIT", "RT_NORM_STANDARD"};
     sb_printf(b, "/* Written by nnc for model '%s': its tensors and train block for the runtime. */\n", t->rm.name);
     sb_puts(b, "#include \"nnc_runtime.h\"\n\n");
     c_model(b, &t->rm, e);
-    sb_printf(b, "static const RtRecipe recipe = {\n    .data = %s, .path = ", data[r->data]);
+    sb_printf(b, "static const RtRecipe recipe = {\n    .data = %s, .path = ", data_name(r->data));
     c_string(b, r->path);
     sb_puts(b, ", .path2 = ");
     c_string(b, r->path2);
     sb_printf(b, ", .normalize = %s, .header = %d, .classes = %lld,\n    .block = %lld, .split = %.17g, .vocab = %lld,\n",
-              norm[r->normalize], r->header, (long long)r->classes, (long long)r->block, r->split, (long long)r->vocab);
+              normalize_name(r->normalize), r->header, (long long)r->classes, (long long)r->block, r->split, (long long)r->vocab);
     sb_printf(b, "    .batch = %lld, .epochs = %lld, .steps = %lld, .eval_every = %lld, .seed = %lluu, .lr = %.17g,\n"
                  "    .model_dir = ", (long long)r->batch, (long long)r->epochs, (long long)r->steps,
               (long long)r->eval_every, (unsigned long long)r->seed, r->lr);

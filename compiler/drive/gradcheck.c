@@ -24,14 +24,29 @@
 #include "../passes/pipeline.h"
 #include "nnc_runtime.h"
 
-/* The loss of the forward graph at the current parameter values. */
-static double loss_at(IrEval *ev, int loss, const char **err)
+/* A run of the interpreter failed: memory ran out, reported here at the
+ * value being made (-2: the input's, exit 1 as the memory checks' errors),
+ * or a bug (-1, *err says what). */
+static int run_failed(NncFront *f, const IrEval *ev, const char **err)
 {
-    if (ir_eval_run(ev) != 0) {
+    if (!ev->out_of_memory) {
         *err = ev->error;
-        return NAN;
+        return -1;
     }
-    return ev->val[loss][0];
+    diag_error(&f->diag, ir_eval_error_at(ev), "%s", ev->error);
+    diag_note(&f->diag, SPAN_NONE, "--gradcheck holds every value of the step in double; a smaller batch "
+              "(--batch N) takes less");
+    return -2;
+}
+
+/* The loss of the forward graph at the current parameter values in *out:
+ * 0, or run_failed's code. */
+static int loss_at(NncFront *f, IrEval *ev, int loss, double *out, const char **err)
+{
+    if (ir_eval_run(ev) != 0)
+        return run_failed(f, ev, err);
+    *out = ev->val[loss][0];
+    return 0;
 }
 
 typedef struct Check {
@@ -79,14 +94,14 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
     nnc_fill_params(m, full, &ge, o->seed);
     nnc_fill_batch(full, &ge, o->seed);
     if (ir_eval_run(&ge) != 0) {
-        *err = arena_printf(&arena, "%s", ge.error);
+        failures = run_failed(f, &ge, err);
         goto done;
     }
     ir_eval_init(&fe, &fwd.g, o->batch);
     nnc_fill_params(m, &fwd, &fe, o->seed);
     nnc_fill_batch(&fwd, &fe, o->seed);
-    double base = loss_at(&fe, fwd.loss, err);
-    if (isnan(base))
+    double base;
+    if ((failures = loss_at(f, &fe, fwd.loss, &base, err)) != 0)
         goto done;
 
     sb_printf(out, "gradcheck %s: f64, batch %lld, loss %.10g, central differences with h = %g\n", m->name,
@@ -108,9 +123,10 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
         for (int k = 0; k <= o->entries; k++) {
             bool direction = k == o->entries;
             double *v = calloc((size_t)(n ? n : 1), sizeof(double));
-            if (!v) {  /* nnc_check_interp_memory counted it: this is past the estimate */
-                *err = "out of memory for a parameter's direction";
-                failures = -1;
+            if (!v) {  /* nnc_check_gradcheck_memory counted it: this is past the estimate */
+                diag_error(&f->diag, m->params[i].use, "--gradcheck ran out of memory for a direction of '%s'",
+                           m->params[i].name);
+                failures = -2;
                 break;
             }
             double dot = 0;
@@ -132,14 +148,16 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
                 double h = o->h * pow(0.1, attempt);
                 for (int64_t e = 0; e < n; e++)
                     pv[e] += h * v[e];
-                double up = loss_at(&fe, fwd.loss, err);
+                double up = 0, down = 0;
+                int rc = loss_at(f, &fe, fwd.loss, &up, err);
                 for (int64_t e = 0; e < n; e++)
                     pv[e] -= 2 * h * v[e];
-                double down = loss_at(&fe, fwd.loss, err);
+                if (rc == 0)
+                    rc = loss_at(f, &fe, fwd.loss, &down, err);
                 for (int64_t e = 0; e < n; e++)
                     pv[e] += h * v[e];
-                if (isnan(up) || isnan(down)) {
-                    failures = -1;
+                if (rc != 0) {
+                    failures = rc;
                     break;
                 }
                 double fd = (up - down) / (2 * h);
@@ -170,7 +188,7 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
 done:
     ir_eval_free(&fe);
     ir_eval_free(&ge);
-    if (failures < 0 && *err)
+    if (failures == -1 && *err)
         *err = strdup(*err);  /* outlives the arena; the caller exits soon after */
     arena_free(&arena);
     return failures;

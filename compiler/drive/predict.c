@@ -467,7 +467,10 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
                 memcpy(vals, feeds[k].v, sizeof *vals * (size_t)count);
         ir_eval_set(&ev, v, vals);
     }
-    if (rc == 0 && ir_eval_run(&ev) != 0) {
+    if (rc == 0 && ir_eval_run(&ev) != 0 && ev.out_of_memory) {  /* the input's, not a bug */
+        diag_error(&f->diag, ir_eval_error_at(&ev), "%s", ev.error);
+        rc = 1;
+    } else if (rc == 0 && ev.error[0]) {
         fprintf(o->log, "nnc: internal compiler error: the interpreter failed: %s (this is a bug in nnc)\n", ev.error);
         rc = 3;
     }

@@ -50,13 +50,14 @@ int nnc_export_copy_bytes(const IrNode *n)
 }
 
 int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
-                    const char **err)
+                    DiagSink *diag, const char **err)
 {
     Arena a;
     arena_init(&a);
     NncStep step;
     IrEval ev = {0};
     int rc = -1;
+    *err = NULL;
     /* training, so that dropout draws its masks; they are exported too */
     if (nnc_build_step(m, src, &a, IR_F32, STEP_GRADIENTS, true, &step, err) != 0)
         goto done;
@@ -69,7 +70,10 @@ int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64
         ir_eval_set(&ev, step.L.step, &first);
     }
     if (ir_eval_run(&ev) != 0) {
-        *err = strdup(ev.error);
+        if (ev.out_of_memory)  /* the input's, as memcheck's estimate before it: exit 1 */
+            diag_error(diag, ir_eval_error_at(&ev), "%s", ev.error);
+        else
+            *err = strdup(ev.error);
         goto done;
     }
     Pack p = {.a = &a, .cap = 2 * m->nparams + g->n + 4};

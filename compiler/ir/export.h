@@ -11,8 +11,11 @@
 #include "../front/sema.h"
 #include "ir.h"
 
+/* 0, or -1: *err says why (the caller frees it), or it is said to diag
+ * (the interpreter ran out of memory, at the value it was making) and *err
+ * is NULL. */
 int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
-                    const char **err);
+                    DiagSink *diag, const char **err);
 
 /* The bytes nnc_export_step adds per element of node n of its step, for
  * the copies it writes (4 bytes an element, f32 or i32): a parameter's and

@@ -8,9 +8,12 @@
  * order in double precision.
  *
  * Values.  Node i's value is ev->val[i], ev->len[i] doubles, row-major, with
- * IR_BATCH resolved to ev->batch.  A kernel allocates its result with
- * result(), zeroed, and fills it; ir_eval_run then rounds f32 values to float
- * so that storage behaves like f32 while each operation computes in double.
+ * IR_BATCH resolved to ev->batch.  ir_eval_run allocates each result,
+ * zeroed, before the node's kernel fills it (result() gives it), then rounds
+ * f32 values to float so that storage behaves like f32 while each
+ * operation computes in double.  An allocation that fails ends the run with
+ * an error (out_of_memory), never an abort: a kernel that allocates scratch
+ * checks it and returns.
  *
  * Broadcasting.  Most kernels walk the elements of one shape in row-major
  * order while following the matching element of each operand: a Walk keeps
@@ -38,17 +41,6 @@
 
 /* ---- memory and errors ------------------------------------------------------------ */
 
-/* Like arena_alloc: zeroed, never NULL (aborts when memory runs out). */
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "nnc: out of memory (%zu x %zu bytes)\n", n, size);
-        abort();
-    }
-    return p;
-}
-
 /* Records the first error of a run; later ones are consequences. */
 static void eval_error(IrEval *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void eval_error(IrEval *ev, const char *fmt, ...)
@@ -61,18 +53,42 @@ static void eval_error(IrEval *ev, const char *fmt, ...)
     va_end(ap);
 }
 
+/* n x size zeroed bytes, or NULL with the error set: what they are for
+ * ("a value of matmul"), at node (-1: none).  The interpreter holds every
+ * value of a graph in double, so a model whose compiled step fits may not
+ * fit here even past the memory checks' estimate (a matmul's patches are
+ * not counted), and a library does not abort: the caller reports it. */
+static void *eval_calloc(IrEval *ev, int node, const char *what, size_t n, size_t size)
+{
+    if (ev->error[0])  /* the run is over: nothing more is made */
+        return NULL;
+    n = n ? n : 1;
+    size = size ? size : 1;
+    void *p = ++ev->allocs == ev->fail_at ? NULL : calloc(n, size);
+    if (!p) {
+        char bytes[32];
+        rt_bytes_str(n > (size_t)INT64_MAX / size ? INT64_MAX : (int64_t)(n * size), bytes, sizeof bytes);
+        eval_error(ev, "the reference interpreter ran out of memory: %s for %s", bytes, what);
+        ev->out_of_memory = true;
+        ev->error_node = node;
+    }
+    return p;
+}
+
+/* Scratch of a node's kernel (a walk, a program's values). */
+static void *scratch(IrEval *ev, int node, size_t n, size_t size)
+{
+    return eval_calloc(ev, node, "the scratch of the operation made here", n, size);
+}
+
 static const IrNode *node_of(const IrEval *ev, int node) { return &ev->g->nodes[node]; }
 static const IrShape *in_shape(const IrEval *ev, int node, int k) { return &ev->g->nodes[node_of(ev, node)->in[k]].shape; }
 static const double *in_val(const IrEval *ev, int node, int k) { return ev->val[node_of(ev, node)->in[k]]; }
 
-/* The node's result: ir_elems(shape, batch) zeroed doubles, owned by ev. */
-static double *result(IrEval *ev, int node)
-{
-    int64_t len = ir_elems(&node_of(ev, node)->shape, ev->batch);
-    ev->val[node] = xcalloc((size_t)len, sizeof(double));
-    ev->len[node] = len;
-    return ev->val[node];
-}
+/* The node's result: ir_elems(shape, batch) zeroed doubles, owned by ev,
+ * allocated by ir_eval_run before the kernel runs (so that no kernel meets
+ * a failed allocation of its result). */
+static double *result(IrEval *ev, int node) { return ev->val[node]; }
 
 /* ---- shapes at run time --------------------------------------------------------------- */
 
@@ -128,15 +144,17 @@ typedef struct Walk {
     int64_t *off;                /* [nops]: offset of the current element */
 } Walk;
 
-static void walk_init(Walk *w, int rank, const int64_t *dim, int nops)
+/* 0, or -1 with the error set when memory ran out (walk_free it still). */
+static int walk_init(IrEval *ev, int node, Walk *w, int rank, const int64_t *dim, int nops)
 {
     memset(w, 0, sizeof *w);
     w->rank = rank;
     w->nops = nops;
     if (rank)
         memcpy(w->dim, dim, sizeof(int64_t) * (size_t)rank);
-    w->stride = xcalloc((size_t)nops, sizeof *w->stride);
-    w->off = xcalloc((size_t)nops, sizeof *w->off);
+    w->stride = scratch(ev, node, (size_t)nops, sizeof *w->stride);
+    w->off = w->stride ? scratch(ev, node, (size_t)nops, sizeof *w->off) : NULL;
+    return w->off ? 0 : -1;
 }
 
 static void walk_free(Walk *w)
@@ -257,7 +275,8 @@ void eval_ew(IrEval *ev, int node)
     int64_t dim[IR_MAX_RANK];
     resolve(ev, &n->shape, dim);
     Walk w;
-    walk_init(&w, n->shape.rank, dim, n->nin);
+    if (walk_init(ev, node, &w, n->shape.rank, dim, n->nin) != 0)
+        goto done;
     for (int k = 0; k < n->nin; k++)
         if (walk_operand(ev, node, &w, k, in_shape(ev, node, k)) != 0)
             goto done;
@@ -306,7 +325,8 @@ void eval_reduce(IrEval *ev, int node)
 
     /* Walk the operand; operand 0 of the walk is the result, broadcast back. */
     Walk w;
-    walk_init(&w, xs->rank, xdim, 1);
+    if (walk_init(ev, node, &w, xs->rank, xdim, 1) != 0)
+        goto done;
     if (bcast_strides(n->shape.rank, odim, xs->rank, xdim, w.stride[0]) != 0) {
         eval_error(ev, "internal error: node %d: reduction shapes differ", node);
         goto done;
@@ -361,11 +381,12 @@ void eval_permute(IrEval *ev, int node)
     for (int i = xs->rank - 1; i >= 0; i--)
         xstride[i] = prod(xdim, i + 1, xs->rank);
     Walk w;
-    walk_init(&w, n->shape.rank, odim, 1);
-    for (int k = 0; k < n->shape.rank; k++)
-        w.stride[0][k] = xstride[n->a.i[k]];
-    for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
-        out[e] = x[w.off[0]];
+    if (walk_init(ev, node, &w, n->shape.rank, odim, 1) == 0) {
+        for (int k = 0; k < n->shape.rank; k++)
+            w.stride[0][k] = xstride[n->a.i[k]];
+        for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
+            out[e] = x[w.off[0]];
+    }
     walk_free(&w);
 }
 
@@ -378,8 +399,7 @@ void eval_broadcast(IrEval *ev, int node)
     int64_t dim[IR_MAX_RANK];
     resolve(ev, &n->shape, dim);
     Walk w;
-    walk_init(&w, n->shape.rank, dim, 1);
-    if (walk_operand(ev, node, &w, 0, in_shape(ev, node, 0)) == 0)
+    if (walk_init(ev, node, &w, n->shape.rank, dim, 1) == 0 && walk_operand(ev, node, &w, 0, in_shape(ev, node, 0)) == 0)
         for (int64_t e = 0; e < ev->len[node]; e++, walk_next(&w))
             out[e] = x[w.off[0]];
     walk_free(&w);
@@ -450,6 +470,8 @@ static void matmul_into(IrEval *ev, int node, double *out)
     const IrShape *xs = ir_matmul_operand(ev->g, nd, 0), *ys = ir_matmul_operand(ev->g, nd, 1);
     const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1);
     double *rows = ir_mm_patches(nd) ? implicit_rows(ev, node) : NULL;  /* an operand read as patches */
+    if (ir_mm_patches(nd) && !rows)
+        return;
     if (ir_mm_patches(nd) == IR_MM_PATCHES_A)
         x = rows;
     else if (ir_mm_patches(nd) == IR_MM_PATCHES_B)
@@ -475,8 +497,8 @@ static void matmul_into(IrEval *ev, int node, double *out)
     }
     /* The leading axes, walked in units of whole matrices. */
     Walk w;
-    walk_init(&w, lead, od, 2);
-    if (bcast_strides(xr - 2, xd, lead, od, w.stride[0]) != 0 || bcast_strides(yr - 2, yd, lead, od, w.stride[1]) != 0) {
+    if (walk_init(ev, node, &w, lead, od, 2) != 0
+        || bcast_strides(xr - 2, xd, lead, od, w.stride[0]) != 0 || bcast_strides(yr - 2, yd, lead, od, w.stride[1]) != 0) {
         eval_error(ev, "internal error: node %d: matmul leading axes do not broadcast", node);
         walk_free(&w);
         free(rows);
@@ -708,8 +730,9 @@ static double *implicit_rows(IrEval *ev, int node)
     ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], ir_window_out(id[r - 3], k, s, p),
                ir_window_out(id[r - 2], k, s, p), k, s, p};
     len = g.planes * g.ho * g.wo * k * k * g.c;
-    double *rows = xcalloc((size_t)len + 1, sizeof(double));
-    patches_into(g, in_val(ev, node, ir_mm_patches_operand(n)), rows);
+    double *rows = eval_calloc(ev, node, "the patches of the operation made here", (size_t)len + 1, sizeof(double));
+    if (rows)
+        patches_into(g, in_val(ev, node, ir_mm_patches_operand(n)), rows);
     return rows;
 }
 
@@ -879,8 +902,10 @@ void eval_fused(IrEval *ev, int node)
     int64_t dim[IR_MAX_RANK];
     resolve(ev, &n->shape, dim);
     Walk w;
-    walk_init(&w, n->shape.rank, dim, n->nin);
-    double *v = xcalloc((size_t)(p->nin + p->n), sizeof(double));
+    double *v = NULL;
+    if (walk_init(ev, node, &w, n->shape.rank, dim, n->nin) != 0
+        || !(v = scratch(ev, node, (size_t)(p->nin + p->n), sizeof(double))))
+        goto done;
     for (int k = 0; k < n->nin; k++)
         if (walk_operand(ev, node, &w, k, in_shape(ev, node, k)) != 0)
             goto done;
@@ -928,10 +953,11 @@ void eval_fused_rows(IrEval *ev, int node)
     int64_t rows = prod(dim, 0, rank - 1);
 
     int nv = p->nin + p->n;
-    double *v = xcalloc((size_t)nv * (size_t)len, sizeof(double));   /* value t: v[t*len ...] */
-    bool *is_row = xcalloc((size_t)nv, sizeof(bool));
+    double *v = scratch(ev, node, (size_t)nv * (size_t)len, sizeof(double));   /* value t: v[t*len ...] */
+    bool *is_row = v ? scratch(ev, node, (size_t)nv, sizeof(bool)) : NULL;
     Walk w;   /* over the rows; each operand's offset is its row's start */
-    walk_init(&w, rank - 1, dim, n->nin);
+    if (walk_init(ev, node, &w, rank - 1, dim, n->nin) != 0 || !is_row)
+        goto done;
     for (int k = 0; k < n->nin; k++) {
         int64_t stride[IR_MAX_RANK], od[IR_MAX_RANK];
         const IrShape *s = in_shape(ev, node, k);
@@ -1008,8 +1034,10 @@ void eval_matmul_epi(IrEval *ev, int node)
     int64_t dim[IR_MAX_RANK];
     resolve(ev, &n->shape, dim);
     Walk w;   /* operand k of the walk is the node's operand k + 2 */
-    walk_init(&w, n->shape.rank, dim, n->nin - 2);
-    double *v = xcalloc((size_t)(p->nin + p->n), sizeof(double));
+    double *v = NULL;
+    if (walk_init(ev, node, &w, n->shape.rank, dim, n->nin - 2) != 0
+        || !(v = scratch(ev, node, (size_t)(p->nin + p->n), sizeof(double))))
+        goto done;
     for (int k = 2; k < n->nin; k++)
         if (walk_operand(ev, node, &w, k - 2, in_shape(ev, node, k)) != 0)
             goto done;
@@ -1049,8 +1077,36 @@ void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch)
     memset(ev, 0, sizeof *ev);
     ev->g = g;
     ev->batch = batch;
-    ev->val = xcalloc((size_t)g->n, sizeof *ev->val);
-    ev->len = xcalloc((size_t)g->n, sizeof *ev->len);
+    ev->error_node = -1;
+    const char *fail = getenv("NNC_INTERP_FAIL_ALLOC");
+    ev->fail_at = fail ? atoll(fail) : 0;
+}
+
+/* The tables of values and lengths, made on first use: 0, or -1 with the
+ * error set. */
+static int tables(IrEval *ev)
+{
+    if (!ev->val)
+        ev->val = eval_calloc(ev, -1, "its table of values", (size_t)ev->g->n, sizeof *ev->val);
+    if (ev->val && !ev->len)
+        ev->len = eval_calloc(ev, -1, "its table of values", (size_t)ev->g->n, sizeof *ev->len);
+    return ev->len ? 0 : -1;
+}
+
+/* Node's value, len zeroed doubles, in place of its old one.  0, or -1
+ * with the error set (the value then unset). */
+static int alloc_value(IrEval *ev, int node, int64_t len)
+{
+    const IrNode *n = node_of(ev, node);
+    char what[160];
+    if (n->op == IR_INPUT)  /* a parameter, an input, optimizer state: named */
+        snprintf(what, sizeof what, "the values of '%s'", n->a.name);
+    else
+        snprintf(what, sizeof what, "a value of %s made here", ir_ops[n->op].name);
+    free(ev->val[node]);
+    ev->val[node] = eval_calloc(ev, node, what, (size_t)len, sizeof(double));
+    ev->len[node] = ev->val[node] ? len : 0;
+    return ev->val[node] ? 0 : -1;
 }
 
 double *ir_eval_input(IrEval *ev, int node)
@@ -1059,10 +1115,8 @@ double *ir_eval_input(IrEval *ev, int node)
         eval_error(ev, "internal error: node %d is not an input", node);
         return NULL;
     }
-    int64_t len = ir_elems(&ev->g->nodes[node].shape, ev->batch);
-    free(ev->val[node]);
-    ev->val[node] = xcalloc((size_t)len, sizeof(double));
-    ev->len[node] = len;
+    if (tables(ev) != 0 || alloc_value(ev, node, ir_elems(&ev->g->nodes[node].shape, ev->batch)) != 0)
+        return NULL;
     return ev->val[node];
 }
 
@@ -1105,18 +1159,22 @@ static void reset(IrEval *ev)
 
 int ir_eval_run(IrEval *ev)
 {
-    if (ev->error[0])
+    if (ev->error[0] || tables(ev) != 0)
         return -1;
     reset(ev);
-    if (ev->plan) {
-        if (!ev->arena)
-            ev->arena = xcalloc((size_t)arena_doubles(ev), sizeof(double));
-    }
+    if (ev->plan && !ev->arena
+        && !(ev->arena = eval_calloc(ev, -1, "the memory plan's arena", (size_t)arena_doubles(ev), sizeof(double))))
+        return -1;
     for (int i = 0; i < ev->g->n; i++) {
         const IrNode *n = &ev->g->nodes[i];
-        ir_ops[n->op].eval(ev, i);
-        if (ev->error[0])
+        if (n->op != IR_INPUT && alloc_value(ev, i, ir_elems(&n->shape, ev->batch)) != 0)
             return -1;
+        ir_ops[n->op].eval(ev, i);
+        if (ev->error[0]) {
+            if (ev->error_node < 0)
+                ev->error_node = i;
+            return -1;
+        }
         if (n->type == IR_F32)
             for (int64_t e = 0; e < ev->len[i]; e++)
                 ev->val[i][e] = (double)(float)ev->val[i][e];
@@ -1127,6 +1185,11 @@ int ir_eval_run(IrEval *ev)
         }
     }
     return 0;
+}
+
+Span ir_eval_error_at(const IrEval *ev)
+{
+    return ev->error[0] && ev->error_node >= 0 ? ev->g->nodes[ev->error_node].at : SPAN_NONE;
 }
 
 void ir_eval_free(IrEval *ev)

@@ -21,20 +21,32 @@ typedef struct IrEval {
     const struct IrPlan *plan; /* when set, activations live in one arena laid out by the plan */
     double        *arena;   /* the plan's arena (owned) */
     char           error[256];
+    bool           out_of_memory; /* the error is an allocation that failed, not a bug */
+    int            error_node;    /* the node being run when the error came, or -1 */
+    int64_t        allocs;  /* allocations so far */
+    int64_t        fail_at; /* tests: allocation number fail_at (from 1) fails; 0: none */
 } IrEval;
 
-/* Prepares ev for g at a batch size: every value unset. */
+/* Prepares ev for g at a batch size: every value unset.  Allocates nothing
+ * (the tables come with the first input or run), so it cannot fail.
+ * fail_at comes from NNC_INTERP_FAIL_ALLOC, the fault injection of the
+ * command-line tests (the runtime's NNC_FAIL_ALLOC counts the process's
+ * allocations; this one each evaluator's, as it is made). */
 void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch);
 /* Binds the values of an INPUT node (copied: ir_elems(shape, batch) doubles). */
 void ir_eval_set(IrEval *ev, int node, const double *values);
 /* The INPUT node's values, zeroed, for the caller to fill in place (no copy
  * beside them: a large input is held once); NULL with ev->error set when
- * node is not an input. */
+ * node is not an input or memory ran out. */
 double *ir_eval_input(IrEval *ev, int node);
 /* Runs every node in order, first forgetting the values of an earlier run
  * (the inputs given stay).  Returns 0, or -1 with ev->error set (an input
- * left unset, an index out of range). */
+ * left unset, an index out of range, memory ran out: out_of_memory), also
+ * for an error of ir_eval_set or ir_eval_input before it. */
 int  ir_eval_run(IrEval *ev);
+/* Where the error of a failed run came from: the source of the node being
+ * run, or SPAN_NONE. */
+Span ir_eval_error_at(const IrEval *ev);
 void ir_eval_free(IrEval *ev);
 
 /* The value of a graph output by name, or NULL. */

@@ -10,6 +10,7 @@
  *              a new instance that loaded the same parameters (saved to
  *              DIR); a stale packing would give the old weights' products
  * Prints what it checked; exit 1 on a failure. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,23 @@ static int same_as_new(fold *m, const char *dir, const char *after)
     return rc;
 }
 
+/* The first `what` in a safetensors file's JSON header (bytes [8, 8 + n),
+ * n the little-endian length in its first 8), never in the tensors' data
+ * after it; NULL when it is not there or the header is cut short. */
+static char *in_header(char *bytes, long len, const char *what)
+{
+    uint64_t n = 0;
+    for (int i = 7; i >= 0 && len >= 8; i--)
+        n = n << 8 | (unsigned char)bytes[i];
+    size_t w = strlen(what);
+    if (len < 8 || n > (uint64_t)len - 8)
+        return NULL;
+    for (uint64_t i = 0; i + w <= n; i++)
+        if (memcmp(bytes + 8 + i, what, w) == 0)
+            return bytes + 8 + i;
+    return NULL;
+}
+
 /* A load_memory of m's own checkpoint with the first [7, 16] tensor's shape
  * written [16, 7] (the same length): refused, after load counted a new
  * version of the weights.  0 when it was refused. */
@@ -62,7 +80,7 @@ static int refused_load(fold *m, const char *dir)
     test_path(path, dir, "bad.safetensors");
     long len = 0;
     char *bytes = fold_save(m, path) == 0 ? slurp(path, &len) : NULL;
-    char *shape = bytes ? strstr(bytes + 8, "[7,16]") : NULL;  /* the JSON header, after its length */
+    char *shape = bytes ? in_header(bytes, len, "[7,16]") : NULL;
     if (!shape) {
         printf("no [7,16] tensor in fold's checkpoint to change\n");
         free(bytes);

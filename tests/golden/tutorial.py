@@ -21,7 +21,12 @@ three differences:
   the blocks are then regenerated, see below).
 - Commands that read a data set from NNC_DATA are run only in the `data`
   mode; all others only in the `nodata` mode. A command needs data when it
-  trains (--jit) a program whose train block reads mnist(...) or text(...).
+  trains (--jit) a program whose train block names a relative path (of any
+  kind: mnist, csv, npz, text) that is not beside the program's file: the
+  runtime looks a relative path up under the data root (NNC_DATA), then
+  beside the model (runtime/run.c resolve), so MNIST and tinyshakespeare
+  come from NNC_DATA, and examples/tutorial/xor.csv or tests/jit/abcd.txt
+  from beside their programs, NNC_DATA or not.
   The `data` mode exits 77 (ctest's SKIP) when NNC_DATA does not hold MNIST
   and tinyshakespeare. The `quick` mode, for the sanitizer build, is
   `nodata` without the commands that train or load what training saved
@@ -29,8 +34,8 @@ three differences:
   tests already take the runtime's paths.
 
 docs/training.md's ```text blocks that train are checked the same way
-(docs.training_data, the data mode: its Sampling example trains a text
-model, then samples from the checkpoint that run saved).
+(docs.training, the nodata mode: its Sampling example trains a text model
+on tests/jit/abcd.txt, then samples from the checkpoint that run saved).
 
 Also, an ```nn block whose first line is `# examples/tutorial/NAME.nn` must be
 that file as it is, without the file's leading comment lines, and every
@@ -71,15 +76,20 @@ def normal(line):
     return line
 
 
+DATA_LINE = re.compile(r"^\s*data\s*=\s*[a-z]+\((.*)$", re.M)
+
+
 def needs_data(root, argv):
-    """True when the command trains a program that reads MNIST or tinyshakespeare."""
+    """True when the command trains a program whose data is not all beside it (then under NNC_DATA)."""
     if "--jit" not in argv:
         return False
     for arg in argv:
-        if arg.endswith(".nn") and os.path.exists(os.path.join(root, arg)):
-            text = open(os.path.join(root, arg), encoding="utf-8").read()
-            if re.search(r"^\s*data\s*=\s*(mnist|text)\(", text, re.M):
-                return True
+        program = os.path.join(root, arg)
+        if arg.endswith(".nn") and os.path.exists(program):
+            for args in DATA_LINE.findall(open(program, encoding="utf-8").read()):
+                for path in re.findall(r'"([^"]*)"', args):
+                    if not os.path.isabs(path) and not os.path.exists(os.path.join(os.path.dirname(program), path)):
+                        return True
     return False
 
 
@@ -160,15 +170,17 @@ def main(argv):
     if len(argv) != 5 or argv[4] not in ("nodata", "quick", "data"):
         print("usage: tutorial.py NNC ROOT DOC.md nodata|quick|data", file=sys.stderr)
         return 2
-    nnc, root, path, mode = argv[1], argv[2], argv[3], argv[4]
+    nnc, root, path, mode = argv[1], os.path.abspath(argv[2]), argv[3], argv[4]
+    if os.sep in nnc:   # the commands run in a scratch directory: `build/nnc` and `.` as the tutorial says
+        nnc = os.path.abspath(nnc)
     if mode == "data" and not data_present():
         print("NNC_DATA does not hold mnist/ and tinyshakespeare/input.txt: the commands that train on them are skipped")
         return 77
     stale = count = other = 0
     per_chapter, updates = {}, {}
     heading = chapters(path)
-    if mode != "data":
-        stale += program_blocks(root, path)
+    if mode != "data" and "examples/tutorial/" in open(path, encoding="utf-8").read():
+        stale += program_blocks(root, path)   # the tutorial's programs (docs/training.md shows none)
     with tempfile.TemporaryDirectory() as tmp:
         scratch(root, path, tmp)
         for lineno, command, body in blocks(path):

@@ -25,6 +25,9 @@
 #      3, when malloc failed); --export-step's folder is checked before that.  The estimate is the run's peak: 13.4 and 17.9
 #      GiB for 300 million inputs at batch 2, against 13.5 and 17.9 GiB of
 #      maximum resident memory measured (session 37)
+#   8. past that estimate an allocation of the interpreter can still fail
+#      (NNC_INTERP_FAIL_ALLOC=N fails the Nth of each evaluator): a located
+#      error, exit 1, no file; every allocation of --export-step's run once
 # What the machine has varies: those numbers are replaced by N and B.
 # Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
 # address space for its shadow memory, which no ulimit -v allows.
@@ -147,4 +150,42 @@ NNC_TEST_MEMORY=2000000000 "$nnc" --export-step="$tmp/no/such/step.safetensors" 
 status=$?
 echo "nnc: error: cannot write '$tmp/no/such/step.safetensors': No such file or directory" >"$tmp/want"
 check interp_export_folder $status
+
+# 8: past the estimate an allocation of the interpreter can still fail: an
+# error at the value being made, exit 1 (it was abort(), exit 134)
+cat >"$tmp/want" <<'EOF'
+fault.nn:7:14: error: the reference interpreter ran out of memory: 96 bytes for the values of 'h.weight'
+    7 |     h = tanh(dense(x, 4))
+      |              ^~~~~~~~~~~
+fault.nn: note: --gradcheck holds every value of the step in double; a smaller batch (--batch N) takes less
+EOF
+NNC_INTERP_FAIL_ALLOC=3 "$nnc" --gradcheck --color=never fault.nn >"$tmp/log" 2>&1
+check fault_gradcheck $?
+cat >"$tmp/want" <<'EOF'
+fault.nn:8:9: error: the reference interpreter ran out of memory: 16 bytes for the scratch of the operation made here
+    8 |     z = dense(h, 1)
+      |         ^~~~~~~~~~~
+EOF
+NNC_INTERP_FAIL_ALLOC=20 "$nnc" --export-step="$tmp/step.safetensors" --color=never fault.nn >"$tmp/log" 2>&1
+check fault_export $?
+# every allocation of --export-step's run fails once, each an error with no
+# file written, until N passes the last and the step is written
+n=1
+while [ $n -le 1000 ]; do
+    NNC_INTERP_FAIL_ALLOC=$n "$nnc" --export-step="$tmp/step.safetensors" --color=never fault.nn >"$tmp/log" 2>&1
+    status=$?
+    [ $status = 0 ] && break
+    if [ $status != 1 ] || [ -e "$tmp/step.safetensors" ] \
+        || ! head -n 1 "$tmp/log" | grep -Eq '^fault.nn(:[0-9]+:[0-9]+)?: error: the reference interpreter ran out of memory: '; then
+        echo "memory.sh: case 8: allocation $n failing: exit $status" >&2
+        cat "$tmp/log" >&2
+        fail=1
+        break
+    fi
+    n=$((n + 1))
+done
+if [ $n -lt 20 ] || [ ! -s "$tmp/step.safetensors" ]; then
+    echo "memory.sh: case 8: the run past allocation $n wrote no step" >&2
+    fail=1
+fi
 exit $fail

@@ -1120,7 +1120,10 @@ static void test_causal_triangle(void)
  * and dS·k tri_a_lower +1, Pᵀ·V tri_a_upper +1, and the three fused_rows
  * tri_rows +1, and the code agrees with the interpreter on 1 and 2
  * threads, in f32 and f64 at T = 40 .. 96 (41 and 57: odd, rows stopped
- * one an item), and with itself without the
+ * one an item) and at 137 and 150, rows of more than ROWS_STOP_COPIES · 16
+ * = 128 places, which loop to a variable stop (cg_kernels.c
+ * STOPS_VARIABLE; causal_long.nn's 400 is even and a multiple of 16: 137
+ * is odd, and neither ends on a whole vector), and with itself without the
  * triangles, bit for bit: a k range that left d out would drop column
  * i + 1 of every block's last row (or row i − 1 of its first), and a
  * vector count, where that column starts a vector (which rows make a block
@@ -1129,7 +1132,7 @@ static void test_causal_triangle(void)
  * of the rows' i + 1 do: 2 at T = 48, 5 at T = 96). */
 static void check_causal_offset(IrType type, int64_t T, double tol)
 {
-    enum { D = 32, TMAX = 96 };
+    enum { D = 32, TMAX = 150 };
     static double qplaces[TMAX], kplaces[TMAX];
     for (int i = 0; i < T; i++)
         qplaces[i] = i, kplaces[i] = i - 1;
@@ -1192,8 +1195,8 @@ static void check_causal_offset(IrType type, int64_t T, double tol)
 
 static void test_causal_offset(void)
 {
-    static const int64_t ts[] = {40, 41, 48, 56, 57, 64, 80, 96};  /* odd T: items of one row */
-    for (int i = 0; i < 8; i++) {
+    static const int64_t ts[] = {40, 41, 48, 56, 57, 64, 80, 96, 137, 150};  /* odd T: items of one row */
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
         check_causal_offset(IR_F32, ts[i], 1e-5);
         check_causal_offset(IR_F64, ts[i], 1e-12);
     }

@@ -207,12 +207,94 @@ static void test_arena_oversize(void)
     arena_free(&a);
 }
 
+/* What the interpreter's allocations are for, as its message names them:
+ * each must have failed once. */
+static const char *const alloc_kinds[] = {"its table of values", "the memory plan's arena", "the values of '",
+                                          "a value of ", "the scratch of ", "the patches of "};
+enum { NKINDS = sizeof alloc_kinds / sizeof *alloc_kinds };
+
+/* Fault injection (IrEval.fail_at, as NNC_INTERP_FAIL_ALLOC sets it): in a
+ * planned run of c, allocation N fails for N = 1 .. every allocation of a
+ * run; each such run fails with out_of_memory and the message
+ * "the reference interpreter ran out of memory: <bytes> for <what>" (the
+ * input's error, at the node being made where there is one), and
+ * ir_eval_free frees what was made (ASan's leak check in the suite's
+ * sanitized run).  Then the run past the last allocation gives the clean
+ * run's loss, bit for bit.  seen[k]: whether an allocation of
+ * alloc_kinds[k] failed. */
+static void check_faults(const SemaModel *m, NncCompiled *c, int64_t batch, bool *seen)
+{
+    const char *prefix = "the reference interpreter ran out of memory: ";
+    IrEval clean;
+    CU_ASSERT_EQUAL_FATAL(run(&clean, m, c, batch, true), 0);
+    int64_t allocs = clean.allocs;
+    CU_ASSERT_FATAL(allocs > 0);
+    for (int64_t at = 1; at <= allocs + 1; at++) {
+        IrEval ev;
+        ir_eval_init(&ev, &c->step.L.g, batch);
+        ev.plan = c->plan;
+        ev.fail_at = at;
+        fill_step_inputs(&ev, m, c);
+        int rc = ir_eval_run(&ev);
+        if (at > allocs) {
+            CU_ASSERT_EQUAL(rc, 0);
+            CU_ASSERT_FALSE(ev.out_of_memory);
+            CU_ASSERT_EQUAL(ev.allocs, allocs);
+            CU_ASSERT(ev.val[c->step.L.loss][0] == clean.val[c->step.L.loss][0]);
+        } else {
+            CU_ASSERT_EQUAL(rc, -1);
+            CU_ASSERT(ev.out_of_memory);
+            CU_ASSERT_EQUAL(ev.allocs, at);  /* nothing allocated after the failure */
+            CU_ASSERT_EQUAL(strncmp(ev.error, prefix, strlen(prefix)), 0);
+            const char *what = strstr(ev.error, " for ");
+            CU_ASSERT_PTR_NOT_NULL_FATAL(what);
+            int kind = -1;
+            for (int k = 0; k < NKINDS; k++)
+                if (strncmp(what + 5, alloc_kinds[k], strlen(alloc_kinds[k])) == 0)
+                    kind = k;
+            if (kind < 0)
+                fprintf(stderr, "allocation %lld: %s\n", (long long)at, ev.error);
+            CU_ASSERT(kind >= 0);
+            if (kind >= 0)
+                seen[kind] = true;
+            /* at the node being made (located where it has a place: not optimizer
+             * state); the tables and the arena are no node's */
+            CU_ASSERT_EQUAL(ev.error_node >= 0, kind > 1);
+            if (ev.error_node < 0)
+                CU_ASSERT_EQUAL(ir_eval_error_at(&ev).begin, SPAN_NONE.begin);
+        }
+        ir_eval_free(&ev);
+    }
+    ir_eval_free(&clean);
+}
+
+static void test_out_of_memory(void)
+{
+    bool seen[NKINDS] = {false};
+    const char *models[] = {NNC_SOURCE_DIR "/tests/grad/conv_layout.nn", NNC_SOURCE_DIR "/tests/golden/ok/tiny_gpt.nn"};
+    for (int i = 0; i < 2; i++) {
+        FrontRun r;
+        run_file(&r, models[i]);
+        NncCompiled c;
+        const char *err = NULL;
+        CU_ASSERT_EQUAL_FATAL(nnc_compile(r.f.model, &r.f.src, &r.f.arena, IR_F64, STAGE_PLAN, 2, &c, &err), 0);
+        check_faults(r.f.model, &c, 2, seen);
+        run_free(&r);
+    }
+    for (int k = 0; k < NKINDS; k++) {
+        if (!seen[k])
+            fprintf(stderr, "no allocation for %s failed\n", alloc_kinds[k]);
+        CU_ASSERT(seen[k]);
+    }
+}
+
 static const TestCase tests[] = {
     {"the arena keeps its room after an oversize request", test_arena_oversize},
     {"every built-in lowers", test_lowering_complete},
     {"max_pool(relu(x)) lowers as relu(max_pool(x)); a relu read elsewhere stays", test_pool_relu},
     {"stages agree in f64", test_f64},
     {"stages agree in f32", test_f32},
+    {"the interpreter reports every allocation that fails, located, and frees the rest", test_out_of_memory},
     {NULL, NULL},
 };
 

@@ -252,7 +252,17 @@ typedef enum RtCounter {
     RT_COUNTER_NONE,         /* not a counter: a parameter, an input, the optimizer's state */
     RT_COUNTER_STEP,         /* "step": the steps taken, 0 before the first */
     RT_COUNTER_TOTAL_STEPS,  /* "total_steps": the run's length, for the learning-rate schedule */
+    RT_COUNTER_COUNT
 } RtCounter;
+
+/* Each counter's tensor name, the one place it is written: the compiler
+ * names its step inputs so, and a checkpoint written before nnc.step held
+ * the step as a tensor of this name.  NULL for RT_COUNTER_NONE. */
+static inline const char *rt_counter_name(RtCounter counter)
+{
+    static const char *const name[RT_COUNTER_COUNT] = {[RT_COUNTER_STEP] = "step", [RT_COUNTER_TOTAL_STEPS] = "total_steps"};
+    return name[counter];
+}
 
 /* Where a named tensor lives in the slabs, and how it starts. */
 typedef struct RtTensorSpec {

@@ -414,11 +414,16 @@ int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
     char why[512];
     if (rt_safetensors_read_header(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    double step;
-    Found found;
-    int rc = check_state(m, &ck, path, &step, &found, err, errlen);
+    int rc = rt_state_check_read(m, &ck, path, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
+}
+
+int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, char *err, size_t errlen)
+{
+    double step;
+    Found found;
+    return check_state(m, ck, path, &step, &found, err, errlen);
 }
 
 int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,

@@ -661,6 +661,11 @@ int rt_write_all(int fd, const void *p, size_t n);
  * 'hidden.weight' is F32[2,2], but the model has F32[128,784]"): nnc --jit
  * asks before it compiles. */
 int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen);
+/* The same checks of a checkpoint already read whole (rt_safetensors_read;
+ * path names it in messages), which converts its tensors of other float
+ * types to m's on the way (rt_checkpoint_as): for a caller that then reads
+ * the values itself (nnc --emit=onnx --load), one read of the file. */
+int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, char *err, size_t errlen);
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */

@@ -10,8 +10,12 @@
 
 #include "../front/sema.h"
 #include "ir.h"
+#include "step.h"
 
-int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
+/* step: m's, as nnc_build_step makes it for f32, STEP_GRADIENTS and
+ * training (dropout draws its masks at step 0); the caller builds it once,
+ * for this and for the memory estimate before it.  0, or -1 with *err. */
+int nnc_export_step(const SemaModel *m, const NncStep *step, int64_t batch, uint64_t seed, const char *path,
                     const char **err);
 
 /* The bytes nnc_export_step adds per element of node n of its step, for

@@ -264,6 +264,36 @@ static int internal_error(const char *what)
     return NNC_EINTERNAL;
 }
 
+/* --export-step: the step built once, for the memory estimate and the run. */
+static int export_step(const Options *o, NncFront *f)
+{
+    const SemaModel *m = f->model;
+    if (m->loss < 0) {
+        fprintf(stderr, "%s: error: --export-step needs a model with a loss, and '%s' has none\n", f->src.name,
+                m->name);
+        return NNC_EINPUT;
+    }
+    int64_t batch = o->batch ? o->batch : 2;
+    char why[4200];
+    if (rt_writable_folder("cannot write", o->export_path, o->export_path, why, sizeof why) != 0) {
+        fprintf(stderr, "nnc: error: %s\n", why);  /* before the step runs, as --save's is */
+        return NNC_EINPUT;
+    }
+    NncStep step;
+    const char *err = NULL;
+    /* f32, training: dropout draws its masks, which are exported too */
+    int built = nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_GRADIENTS, true, &step, &err) == 0;
+    if (built && nnc_check_export_memory(f, &step, batch) != 0)
+        return NNC_EINPUT;  /* said why */
+    if (!built || nnc_export_step(m, &step, batch, o->seed >= 0 ? (uint64_t)o->seed : 1, o->export_path, &f->diag,
+                                  &err) != 0) {
+        if (err)  /* else said to the sink: the interpreter ran out of memory */
+            fprintf(stderr, "nnc: error: %s\n", err);
+        return NNC_EINPUT;
+    }
+    return NNC_OK;
+}
+
 /* Everything after the front end: the IR dumps and the gradient check. */
 static int run_ir(const Options *o, NncFront *f, StrBuf *out)
 {
@@ -287,28 +317,8 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
             return internal_error(err);
         return failed ? NNC_EINPUT : NNC_OK;
     }
-    if (o->action == ACT_EXPORT) {
-        if (m->loss < 0) {
-            fprintf(stderr, "%s: error: --export-step needs a model with a loss, and '%s' has none\n", f->src.name,
-                    m->name);
-            return NNC_EINPUT;
-        }
-        int64_t batch = o->batch ? o->batch : 2;
-        char why[4200];
-        if (rt_writable_folder("cannot write", o->export_path, o->export_path, why, sizeof why) != 0) {
-            fprintf(stderr, "nnc: error: %s\n", why);  /* before the step runs, as --save's is */
-            return NNC_EINPUT;
-        }
-        if (nnc_check_export_memory(f, batch) != 0)
-            return NNC_EINPUT;
-        if (nnc_export_step(m, &f->src, batch, o->seed >= 0 ? (uint64_t)o->seed : 1,
-                            o->export_path, &f->diag, &err) != 0) {
-            if (err)
-                fprintf(stderr, "nnc: error: %s\n", err);
-            return NNC_EINPUT;
-        }
-        return NNC_OK;
-    }
+    if (o->action == ACT_EXPORT)
+        return export_step(o, f);
     static const IrStage stage_of[] = {STAGE_IR, STAGE_IR, STAGE_GRAD, STAGE_OPT, STAGE_FUSED, STAGE_PLAN,
                                        STAGE_PLAN, STAGE_PLAN, STAGE_IR};
     IrStage stage = stage_of[o->stage];

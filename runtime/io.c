@@ -167,11 +167,18 @@ static const char *file_kind(mode_t mode)
          : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "a special file";
 }
 
+const char *rt_split_path(const char *path, char *folder, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    /* a slash at the start is the root's, so it stays in the folder */
+    snprintf(folder, len, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    return slash ? slash + 1 : path;
+}
+
 int rt_writable_folder(const char *cannot, const char *path, const char *file, char *err, size_t errlen)
 {
-    const char *slash = strrchr(file, '/');
     char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
+    rt_split_path(file, dir, sizeof dir);
     if (access(dir, W_OK) != 0)
         return rt_fail(1, err, errlen, "%s '%s': %s", cannot, path, strerror(errno));
     return 0;

@@ -221,12 +221,9 @@ static int same_path(const char *a, const char *b)
     struct stat sa, sb;
     if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
-    if (strcmp(na ? na + 1 : a, nb ? nb + 1 : b) != 0)
-        return 0;
     char da[4096], db[4096];
-    snprintf(da, sizeof da, "%.*s", na ? (int)(na - a) + (na == a) : 1, na ? a : ".");
-    snprintf(db, sizeof db, "%.*s", nb ? (int)(nb - b) + (nb == b) : 1, nb ? b : ".");
+    if (strcmp(rt_split_path(a, da, sizeof da), rt_split_path(b, db, sizeof db)) != 0)
+        return 0;
     return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 

@@ -285,7 +285,10 @@ static int other_optimizer_state(const RtModel *m, const char *name)
  * model without a schedule has no place for either. */
 static int counter_name(const char *name)
 {
-    return strcmp(name, "step") == 0 || strcmp(name, "total_steps") == 0;
+    for (int c = RT_COUNTER_NONE + 1; c < RT_COUNTER_COUNT; c++)
+        if (strcmp(name, rt_counter_name((RtCounter)c)) == 0)
+            return 1;
+    return 0;
 }
 
 /* The tensors of ck that m has no place for: refused, naming the first and
@@ -391,8 +394,8 @@ static int check_state(const RtModel *m, RtCheckpoint *ck, const char *path, dou
                  * negative, fractional, huge or NaN one would read outside them. */
                 double v = rt_get(t->data, s->dtype, 0);
                 if (!(v >= 0 && v <= STEP_MAX && v == (double)(int64_t)v))
-                    rc = rt_fail(-1, err, errlen, "%s: tensor 'step' holds %g; a step is a whole number from 0 to %.0f",
-                                 path, v, STEP_MAX);
+                    rc = rt_fail(-1, err, errlen, "%s: tensor '%s' holds %g; a step is a whole number from 0 to %.0f",
+                                 path, s->name, v, STEP_MAX);
             }
             found->state += pass;
             found->optimizer += pass && optimizer_state(s);
@@ -411,11 +414,16 @@ int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
     char why[512];
     if (rt_safetensors_read_header(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    double step;
-    Found found;
-    int rc = check_state(m, &ck, path, &step, &found, err, errlen);
+    int rc = rt_state_check_read(m, &ck, path, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
+}
+
+int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, char *err, size_t errlen)
+{
+    double step;
+    Found found;
+    return check_state(m, ck, path, &step, &found, err, errlen);
 }
 
 int rt_state_take_conv(const RtModel *m, uint8_t *const slab[5], RtCheckpoint *ckp, const char *path, int *resumed,

@@ -32,7 +32,7 @@ static void c_string(StrBuf *b, const char *s)
  * name stringized from the enumerator itself, and no default, so that a
  * value added to an enum is a compile error (-Wswitch, -Werror in CI)
  * until it is named here, rather than a NULL printed into generated code.
- * (Tables indexed by value cannot check that: the enums have no count
+ * (Tables indexed by value cannot check that: most enums have no count
  * member, and one would break the runtime's own exhaustive switches.) */
 #define NAME(e) case e: return #e;
 #define NAMES(fn, Enum, ...) \
@@ -46,7 +46,8 @@ NAMES(slab_name, RtSlab, NAME(RT_SLAB_NONE) NAME(RT_SLAB_INPUT) NAME(RT_SLAB_PAR
 NAMES(dtype_name, RtDtype, NAME(RT_F32) NAME(RT_F64) NAME(RT_I32))
 NAMES(init_name, RtInit, NAME(RT_INIT_UNIFORM_FAN_IN) NAME(RT_INIT_NORMAL) NAME(RT_INIT_ONES) NAME(RT_INIT_ZEROS)
       NAME(RT_INIT_NORMAL_STD) NAME(RT_INIT_UNIFORM) NAME(RT_INIT_DATA))
-NAMES(counter_name, RtCounter, NAME(RT_COUNTER_NONE) NAME(RT_COUNTER_STEP) NAME(RT_COUNTER_TOTAL_STEPS))
+NAMES(counter_name, RtCounter, NAME(RT_COUNTER_NONE) NAME(RT_COUNTER_STEP) NAME(RT_COUNTER_TOTAL_STEPS)
+      case RT_COUNTER_COUNT: break;)  /* the count of its names' table (rt_counter_name), not a value */
 NAMES(data_name, RtDataKind, NAME(RT_DATA_MNIST) NAME(RT_DATA_CSV) NAME(RT_DATA_TEXT) NAME(RT_DATA_NPZ))
 NAMES(normalize_name, RtNormalize, NAME(RT_NORM_NONE) NAME(RT_NORM_UNIT) NAME(RT_NORM_STANDARD))
 

@@ -295,16 +295,11 @@ int nnc_check_gradcheck_memory(NncFront *f, const IrGraph *back, const IrGraph *
     return interp_fits(f, "--gradcheck", back, fixed + 8 * largest_param, per_ex, batch);
 }
 
-int nnc_check_export_memory(NncFront *f, int64_t batch)
+int nnc_check_export_memory(NncFront *f, const NncStep *step, int64_t batch)
 {
-    NncStep step;
-    const char *err;
-    /* the step --export-step runs: f32, training (dropout's masks are values too) */
-    if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, STEP_GRADIENTS, true, &step, &err) != 0)
-        return 0;  /* the run builds it again and reports why it cannot */
-    if (check_lowered_sizes(f, &step.L.g) != 0)
+    if (check_lowered_sizes(f, &step->L.g) != 0)
         return 1;
     double fixed = 0, per_ex = 0;
-    interp_bytes(&step.L.g, true, &fixed, &per_ex);
-    return interp_fits(f, "--export-step", &step.L.g, fixed, per_ex, batch);
+    interp_bytes(&step->L.g, true, &fixed, &per_ex);
+    return interp_fits(f, "--export-step", &step->L.g, fixed, per_ex, batch);
 }

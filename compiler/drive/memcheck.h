@@ -30,13 +30,13 @@ int nnc_check_predict_memory(NncFront *f, const RtModel *rm, int64_t batch, bool
 int nnc_check_compile_memory(NncFront *f, const Lowered *L);
 
 /* Whether the reference interpreter can run --export-step's step of f's
- * model at batch (nnc_export_step's: every value in double, and f32 copies
- * of what it writes), or --gradcheck's graphs (its fused step back and its
+ * model at batch (step, as nnc_export_step runs it: every value in double,
+ * and f32 copies of what it writes), or --gradcheck's graphs (its fused step back and its
  * forward pass fwd, as nnc_gradcheck built them, and a direction the size
  * of the largest parameter): within rt_memory_available, and each value
  * within NNC_MAX_ELEMS per example.  0 when it fits, else 1 with an error
  * at the largest value's call and a note on the batch that fits. */
-int nnc_check_export_memory(NncFront *f, int64_t batch);
+int nnc_check_export_memory(NncFront *f, const NncStep *step, int64_t batch);
 int nnc_check_gradcheck_memory(NncFront *f, const IrGraph *back, const IrGraph *fwd, int64_t batch);
 
 /* nnc_compile_parts of f's model with nnc_check_compile_memory between

@@ -7,6 +7,7 @@
  */
 #include "model.h"
 #include "memcheck.h"
+#include "../ir/ir_internal.h"  /* ir_counter_of */
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,19 +108,6 @@ static int same_layout(const TrainModel *t, const IrGraph *g, const IrPlan *p, A
     return 0;
 }
 
-/* The IR's step counters by the names ir/optim.c and ir/lower.c give them
- * (the IR's inputs carry no runtime enum); a ROLE_STEP input named
- * otherwise is a counter the runtime does not know, so nnc's bug. */
-static const char *const counter_inputs[] = {[RT_COUNTER_STEP] = "step", [RT_COUNTER_TOTAL_STEPS] = "total_steps"};
-
-static RtCounter counter_of(const char *name)
-{
-    for (int c = 0; c < (int)(sizeof counter_inputs / sizeof *counter_inputs); c++)
-        if (counter_inputs[c] && strcmp(counter_inputs[c], name) == 0)
-            return (RtCounter)c;
-    return RT_COUNTER_NONE;
-}
-
 /* The tensors of graph gs (planned by plan) by role.  Returns 0, or -1
  * with *err for a step counter the runtime does not know. */
 static int describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan, const SemaModel *m, Arena *a,
@@ -150,7 +138,8 @@ static int describe_inputs(TrainModel *t, const IrGraph *gs, const IrPlan *plan,
         }
         case ROLE_STATE: rm->state[rm->nstate++] = s; break;
         case ROLE_STEP:  /* the runtime finds the counters by this flag, never by name */
-            if ((s.counter = counter_of(n->a.name)) == RT_COUNTER_NONE) {
+            /* ir_counter says which; a ROLE_STEP input made otherwise is nnc's bug */
+            if ((s.counter = ir_counter_of(n)) <= RT_COUNTER_NONE || s.counter >= RT_COUNTER_COUNT) {
                 *err = arena_printf(a, "step counter '%s' is not one the runtime knows", n->a.name);
                 return -1;
             }

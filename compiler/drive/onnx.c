@@ -14,10 +14,11 @@
 #include "model.h"
 #include "nnc_runtime.h"
 
-/* The checks every --load makes of a checkpoint's header (rt_state_check:
- * no tensor the model does not have, the metadata's strings), run on the
- * model's parameters as a forward pass has them: no optimizer state. */
-static int header_fits(const SemaModel *m, const char *path, Arena *a, char *why, size_t len)
+/* The checks every --load makes of a checkpoint (rt_state_check_read: no
+ * tensor the model does not have, the metadata's strings), run on the
+ * model's parameters as a forward pass has them: no optimizer state.  They
+ * convert ck's F16, BF16 and F64 parameters to f32. */
+static int checkpoint_fits(const SemaModel *m, RtCheckpoint *ck, const char *path, Arena *a, char *why, size_t len)
 {
     RtTensorSpec *spec = ARENA_ARRAY(a, RtTensorSpec, m->nparams + 1);
     for (int i = 0; i < m->nparams; i++) {
@@ -27,7 +28,7 @@ static int header_fits(const SemaModel *m, const char *path, Arena *a, char *why
             spec[i].shape[d] = p->shape.dim[d];
     }
     RtModel rm = {.name = m->name, .params = spec, .nparams = m->nparams};
-    return rt_state_check(&rm, path, why, len);
+    return rt_state_check_read(&rm, ck, path, why, len);
 }
 
 /* The parameters' values: the checkpoint's, or the initialisation
@@ -36,34 +37,29 @@ static int param_values(const SemaModel *m, const OnnxOptions *o, uint64_t seed,
 {
     RtCheckpoint ck = {0};
     char why[512];
-    if (o->load && (header_fits(m, o->load, a, why, sizeof why) != 0 || rt_safetensors_read(o->load, &ck, why, sizeof why) != 0)) {
+    if (o->load && (rt_safetensors_read(o->load, &ck, why, sizeof why) != 0
+                    || checkpoint_fits(m, &ck, o->load, a, why, sizeof why) != 0)) {
         fprintf(o->log, "nnc: error: %s\n", why);
+        rt_checkpoint_free(&ck);
         return 1;
     }
-    int rc = 0;
-    for (int i = 0; i < m->nparams && rc == 0; i++) {
+    for (int i = 0; i < m->nparams; i++) {
         const SemaParam *p = &m->params[i];
         int64_t n = shape_elems(&p->shape);
         float *v = vals[i] = ARENA_ARRAY(a, float, n + 1);
-        /* header_fits checked every tensor's presence, shape and dtype */
+        /* checkpoint_fits checked every tensor's presence and shape, and made it f32 */
         const RtTensor *t = o->load ? rt_checkpoint_find(&ck, p->name) : NULL;
-        if (t) {
-            if (rt_checkpoint_as(&ck, t, "F32", o->load, why, sizeof why) != 0) {  /* F16, BF16, F64: to f32 */
-                fprintf(o->log, "nnc: error: %s\n", why);
-                rc = 1;
-                break;
-            }
+        if (t)
             memcpy(v, t->data, sizeof *v * (size_t)n);
-        } else {
+        else
             for (int64_t e = 0; e < n; e++)
                 v[e] = (float)rt_init_value((RtInit)p->init, p->fan_in, p->scale, p->data, seed, rt_param_stream(i),
                                             (uint64_t)e);
-        }
     }
-    if (rc == 0 && o->verbose && ck.converted)
+    if (o->verbose && ck.converted)
         fprintf(o->log, "nnc: %s: converted to F32: %s\n", o->load, ck.converted);
     rt_checkpoint_free(&ck);
-    return rc;
+    return 0;
 }
 
 /* The output's name: the binding `output NAME` names, else "output". */
@@ -145,8 +141,9 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: internal compiler error: %s (this is a bug in nnc)\n", err);
         return 3;
     }
+    const bool *need = onnx_needed(&L.g, L.output, a);
     int written;  /* the parameter tensors in the file: an unused one is left out */
-    if (too_big(path, onnx_param_bytes(&L.g, L.output, a, &written), true, o->log))
+    if (too_big(path, onnx_param_bytes(&L.g, need, &written), true, o->log))
         return 1;
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : m->train.decl ? (uint64_t)m->train.seed : 1;
     float **vals = ARENA_ARRAY(a, float *, m->nparams + 1);
@@ -161,7 +158,7 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
     for (int i = 0; i < m->nparams; i++)
         if (strcmp(m->params[i].name, oname) == 0)
             oname = arena_printf(a, "%s.output", oname);
-    OnnxSource src = {.g = &L.g, .output = L.output, .output_name = oname, .param = param,
+    OnnxSource src = {.g = &L.g, .output = L.output, .need = need, .output_name = oname, .param = param,
                       .doc = o->load ? arena_printf(a, "weights from %s", o->load)
                                      : arena_printf(a, "weights initialised from seed %llu", (unsigned long long)seed),
                       .version = o->version};

@@ -36,6 +36,7 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o);
 typedef struct OnnxSource {
     const IrGraph *g;            /* a forward graph (lowered, not fused) */
     int            output;       /* the node that is the model's output */
+    const bool    *need;         /* per node of g: whether the file holds it (onnx_needed) */
     const char    *output_name;  /* its name in the file */
     const float *const *param;   /* per node of g: a ROLE_PARAM input's values (row-major f32), else NULL */
     const char    *doc;          /* the model's doc_string, or NULL */
@@ -44,14 +45,20 @@ typedef struct OnnxSource {
 
 /* Appends the ModelProto of src to model.  Returns 0, or 1 after reporting
  * to diag, at its location, a node with no ONNX form (or a prediction that
- * needs a target).  Only the output's ancestors and the model's inputs are
- * written.  model->oom tells whether memory ran out. */
+ * needs a target).  Only src->need's nodes are written.  model->oom tells
+ * whether memory ran out. */
 int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model);
 
-/* The parameters the file of (g, output) holds, those the output needs:
- * their number in *count and their values' bytes, the least the file can
- * be; known before any value is computed or any byte encoded. */
-int64_t onnx_param_bytes(const IrGraph *g, int output, Arena *a, int *count);
+/* The nodes the file of (g, output) holds, per node of g (in a): what the
+ * output needs (operands come before their users), and every input of the
+ * model, used or not (as the library's forward takes them all).  Computed
+ * once, for onnx_param_bytes and onnx_encode. */
+bool *onnx_needed(const IrGraph *g, int output, Arena *a);
+
+/* The parameters the file holds (need: onnx_needed's), those the output
+ * needs: their number in *count and their values' bytes, the least the
+ * file can be; known before any value is computed or any byte encoded. */
+int64_t onnx_param_bytes(const IrGraph *g, const bool *need, int *count);
 
 /* The ONNX operator an IR op becomes ("Add"), or NULL when it has no ONNX
  * form (tests and docs compare this with docs/onnx.md's table). */

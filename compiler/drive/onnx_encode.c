@@ -726,10 +726,7 @@ const char *onnx_op_name(int ir_op)
 
 /* ---- the model -------------------------------------------------------------------------- */
 
-/* The nodes the file holds: what the output needs (operands come before
- * their users), and every input of the model, used or not (as the
- * library's forward takes them all). */
-static bool *needed(const IrGraph *g, int output, Arena *a)
+bool *onnx_needed(const IrGraph *g, int output, Arena *a)
 {
     bool *need = ARENA_ARRAY(a, bool, g->n + 1);
     memset(need, 0, sizeof *need * (size_t)(g->n + 1));
@@ -743,9 +740,8 @@ static bool *needed(const IrGraph *g, int output, Arena *a)
     return need;
 }
 
-int64_t onnx_param_bytes(const IrGraph *g, int output, Arena *a, int *count)
+int64_t onnx_param_bytes(const IrGraph *g, const bool *need, int *count)
 {
-    const bool *need = needed(g, output, a);
     int64_t bytes = 0;
     *count = 0;
     for (int v = 0; v < g->n; v++)
@@ -765,7 +761,7 @@ int onnx_encode(const OnnxSource *src, Arena *a, DiagSink *diag, PbBuf *model)
     x.name = ARENA_ARRAY(a, const char *, g->n + 1);
     x.param = src->param;
     memset(x.name, 0, sizeof *x.name * (size_t)(g->n + 1));
-    const bool *need = needed(g, src->output, a);
+    const bool *need = src->need;
     /* the first batched input gives the batch size where a node needs it */
     for (int v = 0; v < g->n && !x.feed; v++)
         if (g->nodes[v].op == IR_INPUT && g->nodes[v].a.role == ROLE_INPUT && ir_is_batched(&g->nodes[v].shape))

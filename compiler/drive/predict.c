@@ -141,7 +141,23 @@ static char *read_all(const char *path, size_t *len, FILE *log)
     return buf;
 }
 
-/* One example per line, numbers separated by commas; blank lines skipped. */
+/* One example per line, numbers separated by commas; blank lines skipped.
+ *
+ * Not runtime/data_csv.c's reader (rt_csv_load_fit), which is training's
+ * and differs in what it must accept and say:
+ *   - its lines are features then a target, so it refuses a line of one
+ *     value; here every value is the input's, and an input of one value
+ *     (a scalar, f32[1]) has lines of one value;
+ *   - it keeps values as f32, so a token id written 2.00000001 or
+ *     16777217 would arrive rounded to a whole number and pass read_feed's
+ *     check; here the values stay as written (double) until that check;
+ *   - its width is the first line's, and another line's is "line 2 has 1
+ *     values, expected 2 like line 1"; here every line is measured against
+ *     the input ("line 2 has 1 value, but input 'x' (f32[2]) takes 2 per
+ *     example"), and a first line of words gets training's hint about
+ *     csv(..., header: true), which --input has no way to say.
+ * Both share the number rule and its words (rt_number_read), the
+ * byte-order mark (rt_utf8_bom) and lines and columns counted from 1 and 0. */
 static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
 {
     size_t len;

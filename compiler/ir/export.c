@@ -49,25 +49,21 @@ int nnc_export_copy_bytes(const IrNode *n)
     return n->op == IR_RANDOM_MASK ? 4 : 0;
 }
 
-int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64_t seed, const char *path,
+int nnc_export_step(const SemaModel *m, const NncStep *step, int64_t batch, uint64_t seed, const char *path,
                     DiagSink *diag, const char **err)
 {
-    Arena a;
+    Arena a;   /* the copies written */
     arena_init(&a);
-    NncStep step;
     IrEval ev = {0};
     int rc = -1;
     *err = NULL;
-    /* training, so that dropout draws its masks; they are exported too */
-    if (nnc_build_step(m, src, &a, IR_F32, STEP_GRADIENTS, true, &step, err) != 0)
-        goto done;
-    const IrGraph *g = &step.L.g;
+    const IrGraph *g = &step->L.g;
     ir_eval_init(&ev, g, batch);
-    nnc_fill_params(m, &step.L, &ev, seed);
-    nnc_fill_batch(&step.L, &ev, seed);
-    if (step.L.step >= 0) {
+    nnc_fill_params(m, &step->L, &ev, seed);
+    nnc_fill_batch(&step->L, &ev, seed);
+    if (step->L.step >= 0) {
         double first = 0;  /* the masks of the first step */
-        ir_eval_set(&ev, step.L.step, &first);
+        ir_eval_set(&ev, step->L.step, &first);
     }
     if (ir_eval_run(&ev) != 0) {
         if (ev.out_of_memory)  /* the input's, as memcheck's estimate before it: exit 1 */
@@ -79,7 +75,7 @@ int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64
     Pack p = {.a = &a, .cap = 2 * m->nparams + g->n + 4};
     p.t = ARENA_ARRAY(&a, RtTensor, p.cap);
     for (int i = 0; i < m->nparams; i++)
-        pack(&p, &ev, step.L.param[i], m->params[i].name);
+        pack(&p, &ev, step->L.param[i], m->params[i].name);
     for (int i = 0; i < g->n; i++) {
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_INPUT && (n->a.role == ROLE_INPUT || n->a.role == ROLE_TARGET))
@@ -88,10 +84,10 @@ int nnc_export_step(const SemaModel *m, const Source *src, int64_t batch, uint64
     for (int i = 0; i < g->n; i++)
         if (g->nodes[i].op == IR_RANDOM_MASK)
             pack(&p, &ev, i, arena_printf(&a, "dropout.%lld", (long long)g->nodes[i].a.i[1]));
-    if (step.L.loss >= 0)
-        pack(&p, &ev, step.L.loss, "loss");
-    for (int i = 0; i < m->nparams && step.L.loss >= 0; i++)
-        pack(&p, &ev, step.grads[i], arena_printf(&a, "grad.%s", m->params[i].name));
+    if (step->L.loss >= 0)
+        pack(&p, &ev, step->L.loss, "loss");
+    for (int i = 0; i < m->nparams && step->L.loss >= 0; i++)
+        pack(&p, &ev, step->grads[i], arena_printf(&a, "grad.%s", m->params[i].name));
     char why[256];
     if (rt_safetensors_write(path, p.t, p.n, why, sizeof why) != 0) {
         *err = strdup(why);

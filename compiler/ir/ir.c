@@ -68,6 +68,18 @@ int ir_input(IrGraph *g, IrRole role, const char *name, IrType type, const IrSha
     return id;
 }
 
+int ir_counter(IrGraph *g, RtCounter counter)
+{
+    for (int i = 0; i < g->n; i++)
+        if (ir_counter_of(&g->nodes[i]) == counter)
+            return i;
+    IrShape scalar = {0};
+    int id = ir_input(g, ROLE_STEP, rt_counter_name(counter), g->ftype, &scalar, SPAN_NONE);
+    if (id >= 0)
+        g->nodes[id].a.i[0] = counter;
+    return id;
+}
+
 int ir_const(IrGraph *g, double v, Span at)
 {
     IrAttr a = {.f = v};

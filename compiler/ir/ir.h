@@ -51,7 +51,7 @@ typedef enum IrRole {
     ROLE_TARGET,   /* a model target, fed per batch */
     ROLE_PARAM,    /* a trainable parameter */
     ROLE_STATE,    /* optimizer state (momentum, moments) */
-    ROLE_STEP,     /* the step counter, a scalar: 0 for the first step */
+    ROLE_STEP,     /* a step counter, a scalar (a.i[0]: which RtCounter; ir_counter makes them) */
 } IrRole;
 
 /* What a graph output is. */

@@ -4,6 +4,7 @@
 #define NNC_IR_INTERNAL_H
 
 #include "ir.h"
+#include "nnc_runtime.h"  /* RtCounter */
 
 /* Shape rules (ops.c). */
 const char *shp_leaf(const IrGraph *g, IrNode *n);
@@ -184,6 +185,17 @@ EVAL(scatter_add) EVAL(one_hot) EVAL(random_mask) EVAL(windows) EVAL(windows_t) 
 EVAL(fused_rows) EVAL(matmul_epi) EVAL(patches) EVAL(patches_t) EVAL(pool_max) EVAL(pool_max_t) EVAL(pool_rows_t)
 EVAL(pool_conv_t)
 #undef EVAL
+
+/* The step counter `counter` of g: its ROLE_STEP input, a scalar of g's
+ * real type named as the runtime names it (rt_counter_name), made at its
+ * first use.  a.i[0] says which counter it is, so the driver and the passes
+ * find counters by that, never by name.  The node, or -1 (g->error). */
+int ir_counter(IrGraph *g, RtCounter counter);
+/* Which step counter node n is; RT_COUNTER_NONE for any other node. */
+static inline RtCounter ir_counter_of(const IrNode *n)
+{
+    return n->op == IR_INPUT && n->a.role == ROLE_STEP ? (RtCounter)n->a.i[0] : RT_COUNTER_NONE;
+}
 
 /* Broadcast of two shapes; 0 on success. */
 int ir_broadcast_shapes(const IrShape *a, const IrShape *b, IrShape *out);

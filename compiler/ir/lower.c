@@ -143,10 +143,8 @@ static int mean_all(Lower *lw, int x)
 
 static int step_input(Lower *lw)
 {
-    if (lw->L->step < 0) {
-        IrShape scalar = {0};
-        lw->L->step = ir_input(lw->g, ROLE_STEP, "step", lw->g->ftype, &scalar, SPAN_NONE);
-    }
+    if (lw->L->step < 0)
+        lw->L->step = ir_counter(lw->g, RT_COUNTER_STEP);
     return lw->L->step;
 }
 

@@ -10,6 +10,7 @@
  * min(1, clip / (‖g‖ + 1e-6)) first, as torch.nn.utils.clip_grad_norm_.
  */
 #include "optim.h"
+#include "ir_internal.h"  /* ir_counter */
 
 #include <math.h>
 #include <string.h>
@@ -23,19 +24,12 @@ static int C(Opt *o, double v) { return ir_const(o->g, v, o->at); }
 static int B(Opt *o, IrOp op, int x, int y) { return ir_binary(o->g, op, x, y, o->at); }
 static int U(Opt *o, IrOp op, int x) { return ir_unary(o->g, op, x, o->at); }
 
-/* A step counter: one scalar ROLE_STEP input per name.  drive/model.c maps
- * each name to the runtime's counter (checkpoints keep "step", the run
- * sets "total_steps") and calls any other an internal error: a new
- * counter is added there and to RtCounter too. */
-static int scalar_input(Opt *o, Lowered *L, const char *name)
+/* A step counter (checkpoints keep the step, the run sets total_steps);
+ * L->step is the step's node. */
+static int scalar_input(Opt *o, Lowered *L, RtCounter counter)
 {
-    for (int i = 0; i < o->g->n; i++)
-        if (o->g->nodes[i].op == IR_INPUT && o->g->nodes[i].a.role == ROLE_STEP
-            && strcmp(o->g->nodes[i].a.name, name) == 0)
-            return i;
-    IrShape scalar = {0};
-    int id = ir_input(o->g, ROLE_STEP, name, o->g->ftype, &scalar, SPAN_NONE);
-    if (strcmp(name, "step") == 0)
+    int id = ir_counter(o->g, counter);
+    if (counter == RT_COUNTER_STEP)
         L->step = id;
     return id;
 }
@@ -61,7 +55,7 @@ static int schedule(Opt *o, Lowered *L, const SemaTrain *t, double lr)
 {
     if (!t->schedule || t->schedule == &builtin_table[B_CONSTANT])
         return C(o, lr);
-    int step = scalar_input(o, L, "step");
+    int step = scalar_input(o, L, RT_COUNTER_STEP);
     if (t->schedule == &builtin_table[B_STEP]) {
         /* lr · γ^floor(step / every) */
         int k = U(o, IR_FLOOR, Bc(o, IR_DIV, step, (double)t->schedule_args[0].i));
@@ -70,7 +64,7 @@ static int schedule(Opt *o, Lowered *L, const SemaTrain *t, double lr)
     /* cosine: lr·(step+1)/warmup while warming up, then from lr down to
      * min_lr along half a cosine over the remaining steps */
     double warm = (double)t->schedule_args[0].i, min_lr = t->schedule_args[1].f;
-    int total = scalar_input(o, L, "total_steps");
+    int total = scalar_input(o, L, RT_COUNTER_TOTAL_STEPS);
     int span = Bc(o, IR_MAX, Bc(o, IR_SUB, total, warm), 1);
     int progress = Bc(o, IR_MIN, B(o, IR_DIV, Bc(o, IR_SUB, step, warm), span), 1);
     int wave = Bc(o, IR_ADD, U(o, IR_COS, Bc(o, IR_MUL, progress, M_PI)), 1);
@@ -126,7 +120,7 @@ int optim_append(Lowered *L, const SemaTrain *t, const int *grads)
     }
 
     int lr_t = schedule(&o, L, t, lr);
-    int step = scalar_input(&o, L, "step");
+    int step = scalar_input(&o, L, RT_COUNTER_STEP);
     int t1 = Bc(&o, IR_ADD, step, 1);
     int bc1 = -1, bc2 = -1;
     if (id == B_ADAM || id == B_ADAMW) {

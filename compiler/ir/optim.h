@@ -3,8 +3,8 @@
  *
  * Inputs it adds: the optimizer state per parameter (ROLE_STATE, named as
  * torch.optim names it under "optimizer.": momentum_buffer, exp_avg,
- * exp_avg_sq), and the scalars "step" (steps done before this one, from 0)
- * and "total_steps" (for cosine).  Outputs: OUT_UPDATE for every parameter,
+ * exp_avg_sq), and the step counters (ir_counter): the step (steps done
+ * before this one, from 0) and, for cosine, total_steps.  Outputs: OUT_UPDATE for every parameter,
  * every state and the step counter.
  */
 #ifndef NNC_OPTIM_H

@@ -1,11 +1,11 @@
 /* pipeline.c — the passes in order, the verifier after each; see pipeline.h. */
 #include "pipeline.h"
 
-#include <string.h>
+#include "../ir/ir_internal.h"  /* ir_counter_of */
 
 typedef int (*PassFn)(IrGraph *g);
 
-/* Passes renumber nodes: find the step's landmarks again, by name. */
+/* Passes renumber nodes: find the step's landmarks again, by role. */
 static void refresh(NncStep *st)
 {
     Lowered *L = &st->L;
@@ -16,7 +16,7 @@ static void refresh(NncStep *st)
         const IrNode *n = &g->nodes[i];
         if (n->op == IR_INPUT && n->a.role == ROLE_PARAM && k < L->nparams)
             L->param[k++] = i;
-        if (n->op == IR_INPUT && n->a.role == ROLE_STEP && strcmp(n->a.name, "step") == 0)
+        if (ir_counter_of(n) == RT_COUNTER_STEP)
             L->step = i;
     }
     for (int i = 0; i < L->nparams; i++)

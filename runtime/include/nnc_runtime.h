@@ -252,7 +252,17 @@ typedef enum RtCounter {
     RT_COUNTER_NONE,         /* not a counter: a parameter, an input, the optimizer's state */
     RT_COUNTER_STEP,         /* "step": the steps taken, 0 before the first */
     RT_COUNTER_TOTAL_STEPS,  /* "total_steps": the run's length, for the learning-rate schedule */
+    RT_COUNTER_COUNT
 } RtCounter;
+
+/* Each counter's tensor name, the one place it is written: the compiler
+ * names its step inputs so, and a checkpoint written before nnc.step held
+ * the step as a tensor of this name.  NULL for RT_COUNTER_NONE. */
+static inline const char *rt_counter_name(RtCounter counter)
+{
+    static const char *const name[RT_COUNTER_COUNT] = {[RT_COUNTER_STEP] = "step", [RT_COUNTER_TOTAL_STEPS] = "total_steps"};
+    return name[counter];
+}
 
 /* Where a named tensor lives in the slabs, and how it starts. */
 typedef struct RtTensorSpec {
@@ -651,6 +661,11 @@ int rt_write_all(int fd, const void *p, size_t n);
  * 'hidden.weight' is F32[2,2], but the model has F32[128,784]"): nnc --jit
  * asks before it compiles. */
 int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen);
+/* The same checks of a checkpoint already read whole (rt_safetensors_read;
+ * path names it in messages), which converts its tensors of other float
+ * types to m's on the way (rt_checkpoint_as): for a caller that then reads
+ * the values itself (nnc --emit=onnx --load), one read of the file. */
+int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, char *err, size_t errlen);
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */

@@ -18,6 +18,12 @@
 #              is replaced whole; a link at -o stays a link, its target
 #              replaced, and a link planted at OUT.nnc-tmp is not written
 #              through, with TMPDIR on -o's file system and on another
+#   full       a trainer and an --emit=so library written into a full file
+#              system (a tmpfs with room for half the output beside the
+#              user's file of the same name; skipped, 77, when mount is not
+#              allowed): install_file's copy fails with ENOSPC, the message
+#              names the path, exit 1, and the user's file (and the
+#              library's header) stay byte for byte, with no temporary left
 #   sample     a text model's trainer saves, loads and generates like --jit, and
 #              refuses --length or --temperature without --sample, --steps
 #              with it, and --epochs (text has none) as nnc does; without
@@ -215,6 +221,31 @@ kv)
     "$tmp/kv" --no-kv-cache 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "kv: error: --no-kv-cache goes with --sample" ] \
         || fail "--no-kv-cache alone: exit $got, $(cat "$tmp/err")" ;;
+full)
+    "$nnc" -o "$tmp/xor" "$root/examples/xor.nn" && "$nnc" --emit=so -o "$tmp/libxor.so" "$root/examples/xor.nn" \
+        || fail "nnc"
+    cp "$root/examples/xor.nn" "$tmp/"
+    mkdir "$tmp/small" "$tmp/kept"
+    trap 'umount "$tmp/small" 2>/dev/null; rm -rf "$tmp" ${shm:+"$shm"}' EXIT
+    for out in xor libxor.so; do
+        kib=$(( ($(wc -c < "$tmp/$out") + 1023) / 1024 ))
+        mount -t tmpfs -o size=$((kib * 3 / 2))k tmpfs "$tmp/small" 2>/dev/null \
+            || { echo "cannot mount a tmpfs here (not root?): skipped"; exit 77; }
+        # the user's file of that name, as large as the new one: half of it fits beside
+        head -c $((kib * 1024)) /dev/urandom > "$tmp/small/$out" && echo "/* the user's */" > "$tmp/small/xor.h" \
+            && cp "$tmp/small/$out" "$tmp/small/xor.h" "$tmp/kept/" || fail "the user's files"
+        emit=; [ "$out" = libxor.so ] && emit=--emit=so
+        # shellcheck disable=SC2086
+        (cd "$tmp" && "$nnc" $emit -o "small/$out" xor.nn) 2>"$tmp/err"; got=$?
+        listing=$(ls -A "$tmp/small" | tr '\n' ' ')
+        same=0; cmp -s "$tmp/small/$out" "$tmp/kept/$out" && cmp -s "$tmp/small/xor.h" "$tmp/kept/xor.h" && same=1
+        umount "$tmp/small" || fail "umount"
+        [ "$got" = 1 ] || fail "$out: exit status $got, not 1"
+        [ "$(cat "$tmp/err")" = "nnc: error: cannot write 'small/$out': No space left on device" ] \
+            || fail "$out: $(cat "$tmp/err")"
+        [ "$same" = 1 ] && [ "$listing" = "$out xor.h " ] || fail "$out: the user's files changed, or a file was left: $listing"
+    done
+    echo "a full file system: the trainer's and the library's copies refused with ENOSPC, the user's files kept" ;;
 *)
     echo "unknown case $case"; exit 2 ;;
 esac

@@ -726,6 +726,23 @@ static void test_step_counter(void)
     free(slab[RT_SLAB_STATE]);
 }
 
+/* rt_split_path, which --save's, --metrics' and --chart's checks (same_path,
+ * rt_writable_folder) share: a name without a folder is in ".", the root
+ * keeps its slash. */
+static void test_split_path(void)
+{
+    static const struct { const char *path, *folder, *name; } cases[] = {
+        {"x", ".", "x"}, {"/x", "/", "x"}, {"a/x", "a", "x"}, {"a/b/x", "a/b", "x"}, {"/", "/", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char folder[64];
+        const char *name = rt_split_path(cases[i].path, folder, sizeof folder);
+        CU_ASSERT_STRING_EQUAL(folder, cases[i].folder);
+        CU_ASSERT_STRING_EQUAL(name, cases[i].name);
+        CU_ASSERT_PTR_EQUAL(name, cases[i].path + strlen(cases[i].path) - strlen(cases[i].name));  /* into path */
+    }
+}
+
 static const RtTestCase tests[] = {
     {"convert", test_convert},
     {"header_only", test_header_only},
@@ -755,6 +772,7 @@ static const RtTestCase tests[] = {
     {"bytes_mismatch", test_bytes_mismatch},
     {"truncated_data", test_truncated_data},
     {"refused_no_null_offset", test_refused_no_null_offset},
+    {"split_path", test_split_path},
     {NULL, NULL},
 };
 

@@ -3,6 +3,7 @@
 
 #include "ir/fill.h"
 #include "ir/interp.h"
+#include "ir/ir_internal.h"  /* ir_counter_of */
 #include "passes/pipeline.h"
 
 #include <math.h>
@@ -139,7 +140,7 @@ void fill_step_inputs(IrEval *ev, const SemaModel *m, NncCompiled *c)
             continue;
         int64_t len = ir_elems(&n->shape, ev->batch);
         double *v = calloc((size_t)len + 1, sizeof(double));
-        if (strcmp(n->a.name, "total_steps") == 0)
+        if (ir_counter_of(n) == RT_COUNTER_TOTAL_STEPS)
             v[0] = 100;
         ir_eval_set(ev, i, v);
         free(v);

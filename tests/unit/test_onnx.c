@@ -83,7 +83,7 @@ static void test_no_form(void)
     DiagSink ds;
     diag_init(&ds, &src, mem);
     const float *param[4] = {0};
-    OnnxSource os = {.g = &g, .output = w, .output_name = "y", .param = param};
+    OnnxSource os = {.g = &g, .output = w, .need = onnx_needed(&g, w, &a), .output_name = "y", .param = param};
     PbBuf out = {0};
     CU_ASSERT_EQUAL(onnx_encode(&os, &a, &ds, &out), 1);
     diag_fini(&ds);
@@ -95,7 +95,7 @@ static void test_no_form(void)
     free(diag);
     pb_free(&out);
     /* the same graph up to the relu is written */
-    os.output = r;
+    os.output = r, os.need = onnx_needed(&g, r, &a);
     CU_ASSERT_EQUAL(onnx_encode(&os, &a, &(DiagSink){0}, &out), 0);
     CU_ASSERT(contains(&out, "Relu") && contains(&out, "batch") && !contains(&out, "windows"));
     pb_free(&out);
@@ -129,7 +129,7 @@ static void test_pool_max_general(void)
     DiagSink ds;
     diag_init(&ds, &src, mem);
     const float *param[5] = {0};
-    OnnxSource os = {.g = &g, .output = p, .output_name = "y", .param = param};
+    OnnxSource os = {.g = &g, .output = p, .need = onnx_needed(&g, p, &a), .output_name = "y", .param = param};
     PbBuf out = {0};
     CU_ASSERT_EQUAL(onnx_encode(&os, &a, &ds, &out), 1);
     diag_fini(&ds);
@@ -140,7 +140,7 @@ static void test_pool_max_general(void)
                                  "      |         ^~~~~~~~~~\n");
     free(diag);
     pb_free(&out);
-    os.output = q;
+    os.output = q, os.need = onnx_needed(&g, q, &a);
     CU_ASSERT_EQUAL(onnx_encode(&os, &a, &(DiagSink){0}, &out), 0);
     CU_ASSERT(contains(&out, "Max") && contains(&out, "Slice") && !contains(&out, "pool_max"));
     pb_free(&out);

@@ -141,6 +141,18 @@ static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *p
     return rc;
 }
 
+/* A text as bytes: with --load, the ids of the checkpoint's vocabulary (the
+ * model's, whatever the file holds now), else of the file's bytes.  0, or
+ * 1 with why. */
+static int load_char_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, char *why,
+                          size_t len)
+{
+    RtCharVocab saved = {0};
+    if (o->load && rt_state_load_chars(o->load, &saved, why, len) != 0)
+        return 1;
+    return rt_text_load_vocab(path, r->split, saved.n ? &saved : NULL, text, why, len) ? 1 : 0;
+}
+
 /* Threads for one rank of several: the cores mpirun bound it to, shared
  * with the other ranks on the same machine when it bound none (more
  * threads than cores make every rank wait for the slowest). */
@@ -342,7 +354,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         const char *path = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         cfg.block = r->block;
         if (r->bpe_vocab ? load_bpe_text(r, o, path, &text, log, why, sizeof why) != 0
-                         : rt_text_load(path, r->split, &text, why, sizeof why) != 0)
+                         : load_char_text(r, o, path, &text, why, sizeof why) != 0)
             rc = 1;
         else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
             /* a window and its target shifted by one must fit in each part */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../../runtime/rt_internal.h"
 #include "rt_harness.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -697,6 +698,52 @@ static void test_text_vocabulary(void)
     rt_text_free(&t);
 }
 
+/* A vocabulary given (a checkpoint's): the ids are its, whatever bytes the
+ * file holds now; a byte it lacks is refused where it stands. */
+static void test_text_given_vocabulary(void)
+{
+    char path[512], err[512] = "", want[1024];
+    RtText t, saved;
+    join(path, sizeof path, rt_scratch_dir(), "trained.txt");
+    write_text(path, "hello world\n");
+    CU_ASSERT_EQUAL_FATAL(rt_text_load(path, 0.5, &saved, err, sizeof err), 0);
+    char *table = rt_text_vocab_format(&saved);
+    CU_ASSERT_STRING_EQUAL(table, "10 32 100 101 104 108 111 114 119");
+    RtCharVocab given = {.from = "ck.safetensors"};
+    CU_ASSERT_EQUAL_FATAL(rt_text_vocab_parse(table, &given, err, sizeof err), 0);
+    free(table);
+    CU_ASSERT(given.n == 9 && memcmp(given.chars, saved.chars, 9) == 0);
+    rt_text_free(&saved);
+
+    /* "world" alone has 4 of the 9 bytes: its own ids would be d=0 l=1 o=2 r=3 w=4 */
+    join(path, sizeof path, rt_scratch_dir(), "fewer.txt");
+    write_text(path, "world");
+    CU_ASSERT_EQUAL_FATAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), 0);
+    const int32_t ids[5] = {8, 6, 7, 5, 2};
+    CU_ASSERT(memcmp(t.ids, ids, sizeof ids) == 0);
+    CU_ASSERT(t.vocab == 9 && memcmp(t.chars, given.chars, 9) == 0);
+    rt_text_free(&t);
+
+    join(path, sizeof path, rt_scratch_dir(), "more.txt");
+    write_text(path, "hello\nworld!\n");
+    CU_ASSERT_EQUAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2:6: byte 0x21 ('!') is not in the vocabulary saved in ck.safetensors (the 9 "
+             "distinct bytes of the text the model was trained on): the model has no id for it", path);
+    expect_err(err, want);
+    CU_ASSERT(t.ids == NULL);
+
+    /* the table's text: byte values 0-255, each once, single spaces */
+    const char *bad[][2] = {{"10 256", "'256' at byte 3 is not a byte value from 0 to 255"},
+                            {"10 32 10", "byte 10 is listed twice"},
+                            {"10,32", "',32' at byte 2: byte values are separated by single spaces"},
+                            {"10  32", "' 32' at byte 3 is not a byte value from 0 to 255"},
+                            {"", "'' at byte 0 is not a byte value from 0 to 255"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CU_ASSERT_EQUAL(rt_text_vocab_parse(bad[i][0], &given, err, sizeof err), -1);
+        expect_err(err, bad[i][1]);
+    }
+}
+
 /* 20 distinct letters: token id = position, so a window shows where it starts. */
 static void test_text_windows(void)
 {
@@ -913,6 +960,7 @@ static const RtTestCase tests[] = {
     {"shuffle is a deterministic permutation per epoch", test_shuffle},
     {"shuffle is uniform", test_shuffle_uniform},
     {"text vocabulary, ids and split", test_text_vocabulary},
+    {"text with a vocabulary given", test_text_given_vocabulary},
     {"text windows", test_text_windows},
     {"text error messages", test_text_errors},
     {"real MNIST (NNC_DATA)", test_real_mnist},

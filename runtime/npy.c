@@ -255,8 +255,8 @@ double rt_npy_get(const RtNpy *a, int64_t i)
     }
     case RT_NPY_I4: return (double)(int32_t)(uint32_t)bits;
     case RT_NPY_I8: return (double)(int64_t)bits;
-    case RT_NPY_U1:
-    case RT_NPY_B1: return (double)bits;
+    case RT_NPY_U1: return (double)bits;
+    case RT_NPY_B1: return bits != 0;   /* numpy reads any nonzero byte as True (a view of uint8 can hold 2) */
     }
     return 0;
 }

@@ -51,6 +51,12 @@ static void test_header(void)
     CU_ASSERT_FATAL(rt_npy_parse(buf, n, &a, err, sizeof err) == 0);
     CU_ASSERT(a.rank == 1 && rt_npy_get(&a, 0) == -7 && rt_npy_get(&a, 1) == 1099511627776.0);
 
+    /* bool: any nonzero byte is True, as numpy reads it (np.uint8 viewed as bool) */
+    uint8_t b[4] = {0, 1, 2, 255};
+    n = make_npy(buf, "{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }", b, sizeof b);
+    CU_ASSERT_FATAL(rt_npy_parse(buf, n, &a, err, sizeof err) == 0);
+    CU_ASSERT(rt_npy_get(&a, 0) == 0 && rt_npy_get(&a, 1) == 1 && rt_npy_get(&a, 2) == 1 && rt_npy_get(&a, 3) == 1);
+
     expect_npy_error("{'descr': '<f4', 'fortran_order': False}", 0, "the .npy header lacks shape");
     expect_npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", 4,
                      "the .npy header has the key 'extra'; numpy writes only descr, fortran_order and shape");

@@ -160,7 +160,11 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
     for (int k = 0; k < n; k++) {
         const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
         const char *kind = k < m->ninputs ? "input" : "target";
-        int at = rt_npz_find(&z, t->name);
+        int at = rt_npz_find(&z, t->name, why, sizeof why);
+        if (at == -2) {
+            rt_fail(-1, err, errlen, "%s: %s", path, why);
+            goto done;
+        }
         if (at < 0) {
             char names[512];
             rt_fail(-1, err, errlen, "%s has no array '%s' for %s '%s'; it has %s", path, t->name, kind, t->name,

@@ -51,6 +51,7 @@ const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
  * extra fields understood) held in memory. */
 typedef struct RtNpzMember {
     char     name[256];    /* without ".npy" */
+    int      npy;          /* its name in the zip ends with ".npy" */
     uint64_t offset;       /* of its local header in the archive */
     uint64_t csize, usize;
     uint32_t crc;
@@ -67,8 +68,10 @@ typedef struct RtNpz {
 /* Reads the central directory of the archive buf[0, len): every offset and
  * size is checked against the archive before use. */
 int  rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t errlen);
-/* The member called name (without .npy), or -1. */
-int  rt_npz_find(const RtNpz *z, const char *name);
+/* The member called name (with or without .npy), -1 when there is none,
+ * or -2 with why when two members are (a zip may repeat a name, or hold
+ * both 'y' and 'y.npy'): which one is meant is not guessed. */
+int  rt_npz_find(const RtNpz *z, const char *name, char *err, size_t errlen);
 /* Member k, CRC-checked and parsed as a .npy into *out.  A deflated member
  * is inflated into *data (the caller frees it) and out points there; a
  * stored one is read in place (*data NULL, out points into the archive). */

@@ -12,6 +12,7 @@ import io
 import os
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 
@@ -90,6 +91,17 @@ elif kind == "bad":
     raw[at + 8] |= 1
     open(path("encrypted.npz"), "wb").write(bytes(raw))
     open(path("notzip.npz"), "wb").write(b"this is not an archive at all, just some text\n")
+    # two members for one array: 'y.npy' twice (zipfile warns, and writes it), and 'y.npy' beside 'y'
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+    for name, members in (("dup.npz", ("y.npy", "y.npy")), ("both.npz", ("y.npy", "y"))):
+        with warnings.catch_warnings(), zipfile.ZipFile(path(name), "w") as z:
+            warnings.simplefilter("ignore")
+            z.writestr("x.npy", npy(x))
+            z.writestr(members[0], npy(y))
+            z.writestr(members[1], npy(y[::-1]))
 elif kind == "formats":
     a, b, y = regression(64)
     np.savez(path("stored.npz"), a=a, b=b, y=y)

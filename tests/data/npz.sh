@@ -145,6 +145,8 @@ print('%08x, but the archive says %08x' % (zlib.crc32(raw[start:start + i.file_s
     # found by fuzz_npz: the message used the member's name after freeing it (ASan: use after free)
     check encrypted.npz "encrypted.npz: member 'x' is encrypted"
     check notzip.npz "notzip.npz: not a .npz (zip) archive, or a truncated one: no end of central directory"
+    check dup.npz "dup.npz: array 'y' is in two members, 'y.npy' and 'y.npy'; keep one (which is meant is not guessed)"
+    check both.npz "both.npz: array 'y' is in two members, 'y.npy' and 'y'; keep one (which is meant is not guessed)"
     check absent.npz "cannot open absent.npz: No such file or directory (data root '$tmp/absent', from --data; nor \
 beside the model in '$tmp')"
     echo "all refused" ;;

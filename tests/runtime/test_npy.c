@@ -119,7 +119,7 @@ static void test_zip(void)
     uint8_t *mem;
     char err[256];
     CU_ASSERT_FATAL(rt_npz_open(zip, zn, &z, err, sizeof err) == 0);
-    CU_ASSERT(z.n == 1 && rt_npz_find(&z, "x") == 0 && rt_npz_find(&z, "y") == -1);
+    CU_ASSERT(z.n == 1 && rt_npz_find(&z, "x", err, sizeof err) == 0 && rt_npz_find(&z, "y", err, sizeof err) == -1);
     CU_ASSERT_FATAL(rt_npz_read(&z, 0, &mem, &a, err, sizeof err) == 0);
     CU_ASSERT(mem == NULL && rt_npy_get(&a, 1) == 8);   /* stored: read in place */
     rt_npz_close(&z);

@@ -64,7 +64,7 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
                    char *err, size_t errlen)
 {
     int64_t n = a->shape[0], per = rt_elems(t, 1), total = a->count;
-    char ts[128];
+    char ts[128], at[64];
     c->elems = per;
     c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
     if (rt_memory_check(total > INT64_MAX / 4 ? -1 : total * 4, NULL, err, errlen, "%s: array '%s' (%lld values as %s)",
@@ -83,15 +83,10 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         int32_t *dst = c->data;
         for (int64_t i = 0; i < total; i++) {
             double v = rt_npy_get(a, i);
-            if (v < 0 || v >= (double)t->classes) {
-                if (per == 1)
-                    return rt_fail(-1, err, errlen, "%s: array '%s', example %lld: label %.0f is outside %s's 0-%lld",
-                                   path, t->name, (long long)(i / per), v, type_str(t, ts, sizeof ts),
-                                   (long long)t->classes - 1);
-                return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: id %.0f is outside %s's "
-                               "0-%lld", path, t->name, (long long)(i / per), (long long)(i % per), v,
+            if (v < 0 || v >= (double)t->classes)
+                return rt_fail(-1, err, errlen, "%s: array '%s', %s: %s %.0f is outside %s's 0-%lld", path, t->name,
+                               rt_npy_position(i, per, at, sizeof at), per == 1 ? "label" : "id", v,
                                type_str(t, ts, sizeof ts), (long long)t->classes - 1);
-            }
             dst[i] = (int32_t)v;
         }
         (void)n;
@@ -106,8 +101,8 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     for (int64_t i = 0; i < total; i++)
         if (!isfinite(dst[i])) {   /* %g of NAN: "nan", where a NaN with its sign bit set prints "-nan" */
             double v = rt_npy_get(a, i);
-            return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %g %s", path, t->name,
-                           (long long)(i / per), (long long)(i % per), isnan(v) ? NAN : v, rt_f32_unfit(v));
+            return rt_fail(-1, err, errlen, "%s: array '%s', %s: %g %s", path, t->name,
+                           rt_npy_position(i, per, at, sizeof at), isnan(v) ? NAN : v, rt_f32_unfit(v));
         }
     return 0;
 }

@@ -49,6 +49,15 @@ const char *rt_npy_type_list(int integers, char *buf, size_t len)
     return buf;
 }
 
+const char *rt_npy_position(int64_t i, int64_t per, char *buf, size_t len)
+{
+    if (per <= 1)
+        snprintf(buf, len, "example %" PRId64, i);
+    else
+        snprintf(buf, len, "example %" PRId64 ", element %" PRId64, i / per, i % per);
+    return buf;
+}
+
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len)
 {
     size_t at = 0;

@@ -44,6 +44,10 @@ int         rt_npy_is_integer(RtNpyType t);
  * bytes hold the whole list. */
 enum { RT_NPY_TYPE_LIST = 64 };
 const char *rt_npy_type_list(int integers, char *buf, size_t len);
+/* Where element i of an array of per values per example stands, as every
+ * reader of .npy arrays says it (both from 0): "example 2, element 1", or
+ * "example 2" when an example is one value. */
+const char *rt_npy_position(int64_t i, int64_t per, char *buf, size_t len);
 /* "[3, 2]" into buf. */
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
 

@@ -240,7 +240,9 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
             double x = rt_npy_get(&arr, i);
             const char *unfit = rt_f32_unfit(x);   /* npz(...)'s rule and words */
             if (unfit) {
-                rc = fail(log, "%s: value %lld: %g %s", path, (long long)i, isnan(x) ? NAN : x, unfit);
+                char at[64];
+                rc = fail(log, "%s: %s: %g %s", path, rt_npy_position(i, fd->size, at, sizeof at), isnan(x) ? NAN : x,
+                          unfit);
                 break;
             }
             fd->v[i] = x;

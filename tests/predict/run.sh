@@ -124,7 +124,7 @@ badfiles)
     [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed 0x1p3: exit status $got"
     echo "nnc: error: --input x: value 1: '0x1p3' is not a decimal number" | diff -u - "$tmp/err" || fail "typed 0x1p3"
     "$py" "$npy" write "$tmp/huge.npy" f8 2x2 1,2,3,1e300
-    check huge.npy "nnc: error: huge.npy: value 3: 1e+300 is beyond the range of f32 (3.4e38)"
+    check huge.npy "nnc: error: huge.npy: example 1, element 1: 1e+300 is beyond the range of f32 (3.4e38)"
     predict --input x=-1e39,0 > "$tmp/out" 2> "$tmp/err"; got=$?
     [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed -1e39: exit status $got"
     echo "nnc: error: --input x: value 0: '-1e39' is beyond the range of f32 (3.4e38)" | diff -u - "$tmp/err" \

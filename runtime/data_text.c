@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* rt_uniform's streams for window starts: (seed, stream, step, b) places
@@ -134,16 +135,18 @@ int rt_text_vocab_parse(const char *s, RtCharVocab *out, char *why, size_t len)
         char *end;
         errno = 0;
         long b = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
+        char shown[RT_QUOTE_CAP(20)];
         if (b < 0 || b > 255 || errno)
-            return rt_fail(-1, why, len, "'%.20s' at byte %d is not a byte value from 0 to 255", p, (int)(p - s));
+            return rt_fail(-1, why, len, "'%s' at byte %d is not a byte value from 0 to 255",
+                           rt_quote(p, strlen(p), 20, shown), (int)(p - s));
         if (seen[b]++)
             return rt_fail(-1, why, len, "byte %ld is listed twice", b);
         out->chars[out->n++] = (uint8_t)b;
         if (*end == 0)
             return 0;
         if (*end != ' ')
-            return rt_fail(-1, why, len, "'%.20s' at byte %d: byte values are separated by single spaces", end,
-                           (int)(end - s));
+            return rt_fail(-1, why, len, "'%s' at byte %d: byte values are separated by single spaces",
+                           rt_quote(end, strlen(end), 20, shown), (int)(end - s));
         p = end;
     }
 }

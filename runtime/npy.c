@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "npy.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* What each RtNpyType is called in a header, by numpy, its width, and
@@ -112,8 +113,9 @@ static int bad_header(Cur *c, const char *what, char *err, size_t errlen)
     int n = (int)(c->end - c->p);
     while (n > 0 && (c->p[n - 1] == '\n' || c->p[n - 1] == ' '))
         n--;
-    return rt_fail(-1, err, errlen, "the .npy header is not the dict numpy writes: %s at '%.*s'", what,
-                   n > 40 ? 40 : n, c->p);
+    char shown[RT_QUOTE_CAP(40)];
+    return rt_fail(-1, err, errlen, "the .npy header is not the dict numpy writes: %s at '%s'", what,
+                   rt_quote(c->p, (size_t)n, 40, shown));
 }
 
 int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen)
@@ -161,10 +163,10 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
             for (int t = 0; t < NTYPES; t++)
                 if (dlen == 3 && memcmp(d, types[t].descr, 3) == 0)
                     type = t;
-            char names[RT_NPY_TYPE_LIST];
+            char names[RT_NPY_TYPE_LIST], shown[RT_QUOTE_CAP(32)];
             if (type < 0)
-                return rt_fail(-1, err, errlen, ".npy dtype '%.*s' is not supported; use little-endian %s",
-                               (int)(dlen > 32 ? 32 : dlen), d, rt_npy_type_list(0, names, sizeof names));
+                return rt_fail(-1, err, errlen, ".npy dtype '%s' is not supported; use little-endian %s",
+                               rt_quote(d, dlen, 32, shown), rt_npy_type_list(0, names, sizeof names));
         } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
             seen = &seen_fortran;
             skip_ws(&c);
@@ -199,8 +201,9 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
                 }
             }
         } else {
-            return rt_fail(-1, err, errlen, "the .npy header has the key '%.*s'; numpy writes only descr, "
-                           "fortran_order and shape", (int)(klen > 32 ? 32 : klen), key);
+            char shown[RT_QUOTE_CAP(32)];
+            return rt_fail(-1, err, errlen, "the .npy header has the key '%s'; numpy writes only descr, "
+                           "fortran_order and shape", rt_quote(key, klen, 32, shown));
         }
         if ((*seen)++)
             return rt_fail(-1, err, errlen, "the .npy header gives '%.*s' twice", (int)klen, key);

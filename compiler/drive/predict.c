@@ -93,8 +93,10 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         if (why == RT_NOT_A_NUMBER)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
+        char shown[RT_QUOTE_CAP(40)];
         if (why)
-            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)len, p, why);
+            return fail(log, "--input %s: value %lld: '%s' %s", fd->node->name, (long long)i,
+                        rt_quote(p, len, 40, shown), why);
         fd->v[i] = x;
         p += len + (comma != NULL);
     }
@@ -174,8 +176,9 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 double x;
                 const char *why = rt_number_read(p, (size_t)(end - p), &x);
                 if (why) {
-                    rc = fail(log, "%s: line %lld, column %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
-                              (int)(end - p > 20 ? 20 : end - p), p, why);
+                    char shown[RT_QUOTE_CAP(20)];
+                    rc = fail(log, "%s: line %lld, column %lld: '%s' %s", path, (long long)lineno + 1, (long long)k,
+                              rt_quote(p, (size_t)(end - p), 20, shown), why);
                     break;
                 }
                 if (k < fd->size)

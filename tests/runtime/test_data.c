@@ -533,6 +533,10 @@ static void test_csv_errors(void)
         {"1,2,1e39\n", 0, 0, 0, "%s: line 1, column 2: '1e39' is beyond the range of f32 (3.4e38)"},
         {"-3.5e38,2,0\n", 0, 0, 0, "%s: line 1, column 0: '-3.5e38' is beyond the range of f32 (3.4e38)"},
         {"1,2\0,3\n", 7, 0, 0, "%s: line 1, column 1 holds a NUL byte"},
+        /* control bytes quoted as escapes: lines ended by CR alone, a tab, an escape sequence */
+        {"1,2,3,4,0\r1,2,3,4,1\r", 0, 0, 0, "%s: line 1, column 4: '0\\r1' is not a number"},
+        {"1,2\t3,3\n", 0, 0, 0, "%s: line 1, column 1: '2\\t3' is not a number"},
+        {"1,\x1b[2J\x7f,3\n", 0, 0, 0, "%s: line 1, column 1: '\\x1b[2J\\x7f' is not a number"},
         {"\xEF\xBB\xBF\xEF\xBB\xBF" "1,2\n", 0, 0, 0, "%s: line 1, column 0: '\xEF\xBB\xBF" "1' is not a number (a header row? "
          "csv(..., header: true) skips the first line)"},
         {"0,0\n0,1\n1,0\n1,1\n0,0\n0,0\n0,0\n0,0\n0,3.5\n", 0, 0, 3, "%s: line 9: label 3.5 is not a whole number"},

@@ -89,7 +89,7 @@ int rt_text_load_vocab(const char *path, double split, const RtCharVocab *given,
     int64_t train_end = (int64_t)floor((double)n * split), valid = (int64_t)n - train_end;
     if (train_end < 2 || valid < 2) {
         int64_t part = train_end < 2 ? train_end : valid;
-        snprintf(err, errlen, "%s: a split of %g leaves %lld of its %zu characters for %s; each part needs at least 2",
+        snprintf(err, errlen, "%s: a split of %g leaves %lld of its %zu bytes for %s; each part needs at least 2",
                  path, split, (long long)part, n, train_end < 2 ? "training" : "validation");
         free(text);
         return -1;
@@ -103,7 +103,7 @@ int rt_text_load_vocab(const char *path, double split, const RtCharVocab *given,
     }
     out->ids = rt_malloc(n * sizeof *out->ids);
     if (!out->ids) {
-        snprintf(err, errlen, "out of memory for the %zu characters of %s", n, path);
+        snprintf(err, errlen, "out of memory for the %zu bytes of %s", n, path);
         free(text);
         memset(out, 0, sizeof *out);
         return -1;

@@ -362,11 +362,13 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
             snprintf(why, sizeof why, "%s: the %s part has %lld %s (split %g), but a window of block %lld "
                      "needs at least %lld", path, train_short ? "training" : "validation",
                      (long long)(train_short ? text.train_end : text.n - text.train_end),
-                     text.bpe ? "tokens" : "characters", r->split, (long long)r->block, (long long)r->block + 1);
+                     text.bpe ? "tokens" : "bytes", r->split, (long long)r->block, (long long)r->block + 1);
             rc = 1;
         } else if (text.vocab > r->vocab) {
-            snprintf(why, sizeof why, "%s has %d distinct characters, but the model's vocabulary is %lld", path,
-                     text.vocab, (long long)r->vocab);
+            /* the tokens are bytes: a character beyond ASCII is several (sorted: the last is the largest) */
+            snprintf(why, sizeof why, "%s has %d distinct bytes, but the model's vocabulary is %lld%s", path,
+                     text.vocab, (long long)r->vocab, text.chars[text.vocab - 1] >= 128
+                     ? " (each byte is a token: a UTF-8 character beyond ASCII is 2 to 4 of them)" : "");
             rc = 1;
         }
         cfg.text = &text;

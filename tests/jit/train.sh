@@ -542,12 +542,12 @@ shorttext)
     head -c 80 "$root/tests/jit/abcd.txt" > "$tmp/abcd.txt"   # 72 to train, 8 to validate, T = 8
     (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
     cat "$tmp/log"
-    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the validation part has 8 characters \
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the validation part has 8 bytes \
 (split 0.9), but a window of block 8 needs at least 9" ] || exit 1
     sed -i 's/split: 0.9/split: 0.05/' "$tmp/m.nn"
     (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
     cat "$tmp/log"
-    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 characters \
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 bytes \
 (split 0.05), but a window of block 8 needs at least 9" ] ;;
 writefail)
     "$nnc" --jit --save "$tmp/none/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
@@ -1062,6 +1062,17 @@ EOF
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt:2:5: byte 0x65 ('e') is not in \
 the vocabulary saved in $tmp/ck.safetensors (the 5 distinct bytes of the text the model was trained on): the model \
 has no id for it" ] || exit 1
+    # without --load its 6 distinct bytes (a-e and the newline) are more than the model's 5; é is two bytes
+    "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt has 6 distinct bytes, but the \
+model's vocabulary is 5" ] || exit 1
+    printf 'abcd%.0s' $(seq 100) >"$tmp/more/abcd.txt"
+    printf 'é' >>"$tmp/more/abcd.txt"
+    "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt has 6 distinct bytes, but the \
+model's vocabulary is 5 (each byte is a token: a UTF-8 character beyond ASCII is 2 to 4 of them)" ] || exit 1
     "$nnc" --jit --load "$tmp/twice.safetensors" --eval "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/twice.safetensors: nnc.chars: byte 97 is listed \

@@ -819,14 +819,14 @@ static void test_text_errors(void)
     write_text(path, "abc");
     CU_ASSERT_EQUAL(rt_text_load(path, 0.5, &t, err, sizeof err), -1);
     snprintf(want, sizeof want,
-             "%s: a split of 0.5 leaves 1 of its 3 characters for training; each part needs at least 2", path);
+             "%s: a split of 0.5 leaves 1 of its 3 bytes for training; each part needs at least 2", path);
     expect_err(err, want);
 
     join(path, sizeof path, dir, "ten.txt");
     write_text(path, "0123456789");
     CU_ASSERT_EQUAL(rt_text_load(path, 0.9, &t, err, sizeof err), -1);
     snprintf(want, sizeof want,
-             "%s: a split of 0.9 leaves 1 of its 10 characters for validation; each part needs at least 2", path);
+             "%s: a split of 0.9 leaves 1 of its 10 bytes for validation; each part needs at least 2", path);
     expect_err(err, want);
     CU_ASSERT(t.ids == NULL && t.n == 0);
 

@@ -168,7 +168,7 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
         }
         uint8_t *bytes;
         RtNpy a;
-        if (rt_npz_read(&z, at, &bytes, &a, why, sizeof why) != 0) {
+        if (rt_npz_read(&z, at, t->dtype == RT_I32, &bytes, &a, why, sizeof why) != 0) {
             rt_fail(-1, err, errlen, "%s: %s", path, why);
             goto done;
         }

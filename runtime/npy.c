@@ -118,7 +118,7 @@ static int bad_header(Cur *c, const char *what, char *err, size_t errlen)
                    rt_quote(c->p, (size_t)n, 40, shown));
 }
 
-int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen)
+int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
@@ -165,8 +165,9 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
                     type = t;
             char names[RT_NPY_TYPE_LIST], shown[RT_QUOTE_CAP(32)];
             if (type < 0)
-                return rt_fail(-1, err, errlen, ".npy dtype '%s' is not supported; use little-endian %s",
-                               rt_quote(d, dlen, 32, shown), rt_npy_type_list(0, names, sizeof names));
+                return rt_fail(-1, err, errlen, ".npy dtype '%s' is not supported; %s little-endian %s",
+                               rt_quote(d, dlen, 32, shown), integers ? "labels and token ids may be" : "use",
+                               rt_npy_type_list(integers, names, sizeof names));
         } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
             seen = &seen_fortran;
             skip_ws(&c);

@@ -30,8 +30,9 @@ typedef struct RtNpy {
  * 3.0, a header that is exactly the dict {'descr', 'fortran_order',
  * 'shape'} numpy writes (descr one of <f4 <f8 |u1 <i4 <i8 |b1;
  * fortran_order False), a shape whose product fits, and exactly the data
- * bytes that shape and type take. */
-int         rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen);
+ * bytes that shape and type take.  integers: the array is for labels or
+ * token ids, so a dtype refused suggests only the integer types. */
+int         rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen);
 /* Element i as a double (integers up to 2^53 exactly). */
 double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */
@@ -79,7 +80,7 @@ int  rt_npz_find(const RtNpz *z, const char *name, char *err, size_t errlen);
 /* Member k, CRC-checked and parsed as a .npy into *out.  A deflated member
  * is inflated into *data (the caller frees it) and out points there; a
  * stored one is read in place (*data NULL, out points into the archive). */
-int  rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen);
+int  rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen);
 /* "'a', 'b' and 'c'" (the members' names) into buf. */
 const char *rt_npz_names(const RtNpz *z, char *buf, size_t len);
 void rt_npz_close(RtNpz *z);

@@ -238,7 +238,7 @@ static int inflate_all(const uint8_t *src, uint64_t n, uint8_t **out, uint64_t w
     return 0;
 }
 
-int rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen)
+int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen)
 {
     const RtNpzMember *m = &z->m[k];
     *data = NULL;
@@ -272,7 +272,7 @@ int rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, si
                        m->name, crc, m->crc);
     }
     char why[512];
-    if (rt_npy_parse(bytes, (size_t)m->usize, out, why, sizeof why) != 0) {
+    if (rt_npy_parse(bytes, (size_t)m->usize, integers, out, why, sizeof why) != 0) {
         free(buf);
         return rt_fail(-1, err, errlen, "array '%s': %s", m->name, why);
     }

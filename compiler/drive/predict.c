@@ -214,7 +214,7 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     RtNpy arr;
     char why[512];
     int rc = 0;
-    if (rt_npy_parse((const uint8_t *)buf, len, &arr, why, sizeof why) != 0)
+    if (rt_npy_parse((const uint8_t *)buf, len, fd->node->type.elem == ELEM_INDEX, &arr, why, sizeof why) != 0)
         rc = fail(log, "%s: %s", path, why);
     if (rc == 0 && arr.rank == 0)
         rc = fail(log, "%s: a .npy scalar has no examples; the array's first axis counts them", path);

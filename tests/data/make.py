@@ -68,6 +68,7 @@ elif kind == "bad":
     y = np.array([0, 1, 2, 1, 0, 2], np.int64)
     np.savez(path("shape.npz"), x=x[:, :3], y=y)                 # x is [6, 3], the model takes [4]
     np.savez(path("dtype.npz"), x=x, y=y.astype(np.float32))     # labels as floats
+    np.savez(path("int16.npz"), x=x, y=y.astype(np.int16))       # labels of a type not read
     np.savez(path("missing.npz"), features=x, y=y)                # no 'x'
     np.savez(path("count.npz"), x=x, y=y[:5])                     # 6 and 5 examples
     np.savez(path("range.npz"), x=x, y=np.array([0, 1, 2, 3, 0, 2]))   # 3 is outside class(3)

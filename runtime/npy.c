@@ -158,6 +158,10 @@ int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char 
             seen = &seen_descr;
             const char *d;
             size_t dlen;
+            skip_ws(&c);
+            if (c.p < c.end && *c.p == '[')   /* numpy's list of (name, type) fields */
+                return rt_fail(-1, err, errlen, "a structured (record) .npy dtype is not supported; save each field as "
+                               "an array of its own");
             if (!quoted(&c, &d, &dlen))
                 return bad_header(&c, "descr is not a string", err, errlen);
             for (int t = 0; t < NTYPES; t++)

@@ -69,6 +69,8 @@ static void test_header(void)
     CU_ASSERT(rt_npy_parse(buf, n, 1, &a, err, sizeof err) == -1);
     CU_ASSERT_STRING_EQUAL(err, ".npy dtype '<i2' is not supported; labels and token ids may be little-endian uint8, "
                            "int32, int64 or bool");
+    expect_npy_error("{'descr': [('a', '<f4', (4,)), ('b', '<i8')], 'fortran_order': False, 'shape': (1,)}", 24,
+                     "a structured (record) .npy dtype is not supported; save each field as an array of its own");
     expect_npy_error("{'descr': '<f4', 'fortran_order': True, 'shape': (1,)}", 4,
                      "a Fortran-order .npy array is not supported; save it in C order");
     expect_npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}", 12,

@@ -185,8 +185,8 @@ int rt_csv_load_lines(const char *path, int header, int64_t classes, int64_t x_e
                 goto oom;
         }
         if (n != ncols) {
-            snprintf(err, errlen, "%s: line %lld has %lld values, expected %lld like line %lld", path,
-                     (long long)lineno, (long long)n, (long long)ncols, (long long)first);
+            snprintf(err, errlen, "%s: line %lld has %lld value%s, expected %lld like line %lld", path,
+                     (long long)lineno, (long long)n, n == 1 ? "" : "s", (long long)ncols, (long long)first);
             goto done;
         }
         const char *text;   /* the target as written */

@@ -518,6 +518,7 @@ static void test_csv_errors(void)
         {NULL, 0, 0, 0, "cannot open %s: No such file or directory"},
         {"1,2,3,0\n1,2,3,0\n1,2,3,0\n\n1,2,3,0\n1,2,3,0\n1,2,0\n", 0, 0, 2, "%s: line 7 has 3 values, expected 4 like line 1"},
         {"h\n1,2,3\n4,5,6,7\n", 0, 1, 0, "%s: line 3 has 4 values, expected 3 like line 2"},
+        {"1,2,3\n4,5,6\n7\n", 0, 0, 0, "%s: line 3 has 1 value, expected 3 like line 1"},
         {"a,b,c\n1,2,3\n4,abc,6\n", 0, 1, 0, "%s: line 3, column 1: 'abc' is not a number"},
         {"1, ,3\n", 0, 0, 0, "%s: line 1, column 1: '' is not a number"},
         {"1,2 3,3\n", 0, 0, 0, "%s: line 1, column 1: '2 3' is not a number"},

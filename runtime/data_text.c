@@ -116,14 +116,14 @@ int rt_text_load_vocab(const char *path, double split, const RtCharVocab *given,
     return 0;
 }
 
-char *rt_text_vocab_format(const RtText *t)
+char *rt_text_vocab_format(const RtCharVocab *v)
 {
-    char *s = rt_malloc((size_t)t->vocab * 4 + 1), *at = s;   /* "255 " at most per byte */
+    char *s = rt_malloc((size_t)v->n * 4 + 1), *at = s;   /* "255 " at most per byte */
     if (!s)
         return NULL;
     *at = 0;
-    for (int i = 0; i < t->vocab; i++)
-        at += sprintf(at, i ? " %d" : "%d", t->chars[i]);
+    for (int i = 0; i < v->n; i++)
+        at += sprintf(at, i ? " %d" : "%d", v->chars[i]);
     return s;
 }
 

@@ -188,16 +188,24 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
     return rc;
 }
 
+int rt_state_save_chars(const RtModel *m, uint8_t *const slab[5], const RtCharVocab *v, const char *path, char *err,
+                        size_t errlen)
+{
+    char *chars = rt_text_vocab_format(v);
+    int rc = chars ? save_meta(m, slab, "bytes", RT_META_CHARS, chars, path, err, errlen)
+                   : rt_fail(-1, err, errlen, "out of memory");
+    free(chars);
+    return rc;
+}
+
 int rt_state_save_text(const RtModel *m, uint8_t *const slab[5], const RtText *text, const char *path, char *err,
                        size_t errlen)
 {
     if (!text || text->bpe)
         return rt_state_save_bpe(m, slab, text ? text->bpe : NULL, path, err, errlen);
-    char *chars = rt_text_vocab_format(text);
-    int rc = chars ? save_meta(m, slab, "bytes", RT_META_CHARS, chars, path, err, errlen)
-                   : rt_fail(-1, err, errlen, "out of memory");
-    free(chars);
-    return rc;
+    RtCharVocab v = {.n = text->vocab};
+    memcpy(v.chars, text->chars, sizeof v.chars);
+    return rt_state_save_chars(m, slab, &v, path, err, errlen);
 }
 
 int rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t errlen)
@@ -205,15 +213,22 @@ int rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t er
     RtCheckpoint ck;
     char why[512];
     memset(out, 0, sizeof *out);
-    out->from = path;
     if (rt_safetensors_read_meta(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    const char *kind = rt_checkpoint_meta(&ck, RT_META_TOKENIZER), *chars = rt_checkpoint_meta(&ck, RT_META_CHARS);
-    int rc = 0;
-    if (kind && strcmp(kind, "bytes") == 0 && chars && rt_text_vocab_parse(chars, out, why, sizeof why) != 0)
-        rc = rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_CHARS, why);
+    int rc = rt_checkpoint_chars(&ck, path, out, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
+}
+
+int rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *out, char *err, size_t errlen)
+{
+    char why[512];
+    memset(out, 0, sizeof *out);
+    out->from = path;
+    const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER), *chars = rt_checkpoint_meta(ck, RT_META_CHARS);
+    if (kind && strcmp(kind, "bytes") == 0 && chars && rt_text_vocab_parse(chars, out, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_CHARS, why);
+    return 0;
 }
 
 int rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen)

@@ -54,11 +54,12 @@ static int byte_ids(const unsigned char *text, size_t n, const RtCharVocab *give
     long long line = 1, col = 1;
     for (size_t i = 0; i < n; i++, col++) {
         if (id_of[text[i]] < 0) {
-            int c = text[i];
-            return rt_fail(-1, err, errlen, "%s:%lld:%lld: byte 0x%02x%s%.*s%s is not in the vocabulary saved in %s (the "
-                           "%d distinct bytes of the text the model was trained on): the model has no id for it",
-                           path, line, col, c, c > 32 && c < 127 ? " ('" : "", c > 32 && c < 127 ? 1 : 0,
-                           (const char *)&text[i], c > 32 && c < 127 ? "')" : "", given->from, given->n);
+            char shown[8] = "";   /* a printable byte is shown as well */
+            if (text[i] > 32 && text[i] < 127)
+                snprintf(shown, sizeof shown, " ('%c')", text[i]);
+            return rt_fail(-1, err, errlen, "%s:%lld:%lld: byte 0x%02x%s is not in the vocabulary saved in %s (the %d "
+                           "distinct bytes of the text the model was trained on): the model has no id for it", path,
+                           line, col, text[i], shown, given->from, given->n);
         }
         if (text[i] == '\n')
             line++, col = 0;

@@ -738,6 +738,12 @@ static void test_text_given_vocabulary(void)
              "distinct bytes of the text the model was trained on): the model has no id for it", path);
     expect_err(err, want);
     CU_ASSERT(t.ids == NULL);
+    /* a byte that does not print is given by its value alone (the first of é's two) */
+    write_text(path, "hello\nw\xc3\xa9rld\n");
+    CU_ASSERT_EQUAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2:2: byte 0xc3 is not in the vocabulary saved in ck.safetensors (the 9 "
+             "distinct bytes of the text the model was trained on): the model has no id for it", path);
+    expect_err(err, want);
 
     /* the table's text: byte values 0-255, each once, single spaces */
     const char *bad[][2] = {{"10 256", "'256' at byte 3 is not a byte value from 0 to 255"},

@@ -91,8 +91,9 @@ static int parse_line(char *line, char *stop, int64_t lineno, int header, double
         if (why) {
             /* a first line whose first value is words is most likely a
              * header the file has and the train block did not say */
-            snprintf(err, errlen, "%s: line %lld, column %lld: '%.40s' %s%s", path, (long long)lineno, (long long)k, p,
-                     why, why == RT_NOT_A_NUMBER && lineno == 1 && k == 0 && !header
+            char shown[RT_QUOTE_CAP(40)];
+            snprintf(err, errlen, "%s: line %lld, column %lld: '%s' %s%s", path, (long long)lineno, (long long)k,
+                     rt_quote(p, (size_t)(end - p), 40, shown), why, why == RT_NOT_A_NUMBER && lineno == 1 && k == 0 && !header
                               ? " (a header row? csv(..., header: true) skips the first line)" : "");
             return -1;
         }
@@ -184,8 +185,8 @@ int rt_csv_load_lines(const char *path, int header, int64_t classes, int64_t x_e
                 goto oom;
         }
         if (n != ncols) {
-            snprintf(err, errlen, "%s: line %lld has %lld values, expected %lld like line %lld", path,
-                     (long long)lineno, (long long)n, (long long)ncols, (long long)first);
+            snprintf(err, errlen, "%s: line %lld has %lld value%s, expected %lld like line %lld", path,
+                     (long long)lineno, (long long)n, n == 1 ? "" : "s", (long long)ncols, (long long)first);
             goto done;
         }
         const char *text;   /* the target as written */

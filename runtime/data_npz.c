@@ -64,7 +64,7 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
                    char *err, size_t errlen)
 {
     int64_t n = a->shape[0], per = rt_elems(t, 1), total = a->count;
-    char ts[128];
+    char ts[128], at[64];
     c->elems = per;
     c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
     if (rt_memory_check(total > INT64_MAX / 4 ? -1 : total * 4, NULL, err, errlen, "%s: array '%s' (%lld values as %s)",
@@ -83,15 +83,10 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         int32_t *dst = c->data;
         for (int64_t i = 0; i < total; i++) {
             double v = rt_npy_get(a, i);
-            if (v < 0 || v >= (double)t->classes) {
-                if (per == 1)
-                    return rt_fail(-1, err, errlen, "%s: array '%s', example %lld: label %.0f is outside %s's 0-%lld",
-                                   path, t->name, (long long)(i / per), v, type_str(t, ts, sizeof ts),
-                                   (long long)t->classes - 1);
-                return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: id %.0f is outside %s's "
-                               "0-%lld", path, t->name, (long long)(i / per), (long long)(i % per), v,
+            if (v < 0 || v >= (double)t->classes)
+                return rt_fail(-1, err, errlen, "%s: array '%s', %s: %s %.0f is outside %s's 0-%lld", path, t->name,
+                               rt_npy_position(i, per, at, sizeof at), per == 1 ? "label" : "id", v,
                                type_str(t, ts, sizeof ts), (long long)t->classes - 1);
-            }
             dst[i] = (int32_t)v;
         }
         (void)n;
@@ -106,8 +101,8 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     for (int64_t i = 0; i < total; i++)
         if (!isfinite(dst[i])) {   /* %g of NAN: "nan", where a NaN with its sign bit set prints "-nan" */
             double v = rt_npy_get(a, i);
-            return rt_fail(-1, err, errlen, "%s: array '%s', example %lld, element %lld: %g %s", path, t->name,
-                           (long long)(i / per), (long long)(i % per), isnan(v) ? NAN : v, rt_f32_unfit(v));
+            return rt_fail(-1, err, errlen, "%s: array '%s', %s: %g %s", path, t->name,
+                           rt_npy_position(i, per, at, sizeof at), isnan(v) ? NAN : v, rt_f32_unfit(v));
         }
     return 0;
 }
@@ -160,7 +155,11 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
     for (int k = 0; k < n; k++) {
         const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
         const char *kind = k < m->ninputs ? "input" : "target";
-        int at = rt_npz_find(&z, t->name);
+        int at = rt_npz_find(&z, t->name, why, sizeof why);
+        if (at == -2) {
+            rt_fail(-1, err, errlen, "%s: %s", path, why);
+            goto done;
+        }
         if (at < 0) {
             char names[512];
             rt_fail(-1, err, errlen, "%s has no array '%s' for %s '%s'; it has %s", path, t->name, kind, t->name,
@@ -169,7 +168,7 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
         }
         uint8_t *bytes;
         RtNpy a;
-        if (rt_npz_read(&z, at, &bytes, &a, why, sizeof why) != 0) {
+        if (rt_npz_read(&z, at, t->dtype == RT_I32, &bytes, &a, why, sizeof why) != 0) {
             rt_fail(-1, err, errlen, "%s: %s", path, why);
             goto done;
         }

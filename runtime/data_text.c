@@ -3,8 +3,10 @@
  * nnc_runtime.h.
  *
  * Every byte is a token; the vocabulary is the sorted set of bytes present,
- * so the ids of a file depend on nothing but its contents.  The first
- * floor(n·split) tokens are for training, the rest for validation.
+ * so the ids of a file depend on nothing but its contents, unless the
+ * vocabulary is given (a checkpoint's: the ids the model was trained on,
+ * whatever the file holds now).  The first floor(n·split) tokens are for
+ * training, the rest for validation.
  */
 #include <errno.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "include/nnc_runtime.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* rt_uniform's streams for window starts: (seed, stream, step, b) places
@@ -23,6 +26,49 @@ enum {
 };
 
 int rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen)
+{
+    return rt_text_load_vocab(path, split, NULL, out, err, errlen);
+}
+
+/* id_of[b] for every byte b of the text (ids: the order of chars[]), and the
+ * vocabulary in out.  0, or -1 with why: a byte the given vocabulary lacks,
+ * located by line and column (both from 1, the column in bytes). */
+static int byte_ids(const unsigned char *text, size_t n, const RtCharVocab *given, const char *path, RtText *out,
+                    int id_of[256], char *err, size_t errlen)
+{
+    if (!given) {   /* first 1 where a byte occurs, then its id */
+        for (size_t i = 0; i < n; i++)
+            id_of[text[i]] = 1;
+        for (int b = 0; b < 256; b++)
+            if (id_of[b]) {
+                out->chars[out->vocab] = (uint8_t)b;
+                id_of[b] = out->vocab++;
+            }
+        return 0;
+    }
+    for (int b = 0; b < 256; b++)
+        id_of[b] = -1;
+    for (int i = 0; i < given->n; i++)
+        id_of[given->chars[i]] = i, out->chars[i] = given->chars[i];
+    out->vocab = given->n;
+    long long line = 1, col = 1;
+    for (size_t i = 0; i < n; i++, col++) {
+        if (id_of[text[i]] < 0) {
+            char shown[8] = "";   /* a printable byte is shown as well */
+            if (text[i] > 32 && text[i] < 127)
+                snprintf(shown, sizeof shown, " ('%c')", text[i]);
+            return rt_fail(-1, err, errlen, "%s:%lld:%lld: byte 0x%02x%s is not in the vocabulary saved in %s (the %d "
+                           "distinct bytes of the text the model was trained on): the model has no id for it", path,
+                           line, col, text[i], shown, given->from, given->n);
+        }
+        if (text[i] == '\n')
+            line++, col = 0;
+    }
+    return 0;
+}
+
+int rt_text_load_vocab(const char *path, double split, const RtCharVocab *given, RtText *out, char *err,
+                       size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!(split > 0 && split < 1)) {
@@ -44,24 +90,21 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
     int64_t train_end = (int64_t)floor((double)n * split), valid = (int64_t)n - train_end;
     if (train_end < 2 || valid < 2) {
         int64_t part = train_end < 2 ? train_end : valid;
-        snprintf(err, errlen, "%s: a split of %g leaves %lld of its %zu characters for %s; each part needs at least 2",
+        snprintf(err, errlen, "%s: a split of %g leaves %lld of its %zu bytes for %s; each part needs at least 2",
                  path, split, (long long)part, n, train_end < 2 ? "training" : "validation");
         free(text);
         return -1;
     }
 
-    int id_of[256] = {0};   /* first 1 where a byte occurs, then its id */
-    for (size_t i = 0; i < n; i++)
-        id_of[text[i]] = 1;
-    int vocab = 0;
-    for (int b = 0; b < 256; b++)
-        if (id_of[b]) {
-            out->chars[vocab] = (uint8_t)b;
-            id_of[b] = vocab++;
-        }
+    int id_of[256] = {0};
+    if (byte_ids(text, n, given, path, out, id_of, err, errlen) != 0) {
+        free(text);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
     out->ids = rt_malloc(n * sizeof *out->ids);
     if (!out->ids) {
-        snprintf(err, errlen, "out of memory for the %zu characters of %s", n, path);
+        snprintf(err, errlen, "out of memory for the %zu bytes of %s", n, path);
         free(text);
         memset(out, 0, sizeof *out);
         return -1;
@@ -70,9 +113,43 @@ int rt_text_load(const char *path, double split, RtText *out, char *err, size_t 
         out->ids[i] = id_of[text[i]];
     free(text);
     out->n = (int64_t)n;
-    out->vocab = vocab;
     out->train_end = train_end;
     return 0;
+}
+
+char *rt_text_vocab_format(const RtCharVocab *v)
+{
+    char *s = rt_malloc((size_t)v->n * 4 + 1), *at = s;   /* "255 " at most per byte */
+    if (!s)
+        return NULL;
+    *at = 0;
+    for (int i = 0; i < v->n; i++)
+        at += sprintf(at, i ? " %d" : "%d", v->chars[i]);
+    return s;
+}
+
+int rt_text_vocab_parse(const char *s, RtCharVocab *out, char *why, size_t len)
+{
+    int seen[256] = {0};
+    out->n = 0;
+    for (const char *p = s;; p++) {
+        char *end;
+        errno = 0;
+        long b = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
+        char shown[RT_QUOTE_CAP(20)];
+        if (b < 0 || b > 255 || errno)
+            return rt_fail(-1, why, len, "'%s' at byte %d is not a byte value from 0 to 255",
+                           rt_quote(p, strlen(p), 20, shown), (int)(p - s));
+        if (seen[b]++)
+            return rt_fail(-1, why, len, "byte %ld is listed twice", b);
+        out->chars[out->n++] = (uint8_t)b;
+        if (*end == 0)
+            return 0;
+        if (*end != ' ')
+            return rt_fail(-1, why, len, "'%s' at byte %d: byte values are separated by single spaces",
+                           rt_quote(end, strlen(end), 20, shown), (int)(end - s));
+        p = end;
+    }
 }
 
 /* Window b starts at part_begin + floor(u·(len - T)), u = rt_uniform(seed,

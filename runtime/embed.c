@@ -26,6 +26,7 @@ struct RtInstance {
     char          *err;      /* separate so that const functions can report */
     RtPool        *pool;     /* one thread, the caller's: it holds the generated code's scratch memory */
     RtBpe         *bpe;      /* the merges the last load found (a bpe text model's checkpoint), or NULL */
+    RtCharVocab    chars;    /* the byte vocabulary the last load found (chars.n 0: none), saved again by save */
     char          *converted;/* the tensors the last load converted to the model's dtype ("w (F16), ..."), or NULL */
     uint64_t       weights;  /* the parameters' version (RtCtx.weights): never 0, one more at each write to them */
 };
@@ -105,11 +106,18 @@ static void weights_change(RtInstance *x)
 }
 
 /* Loads a checkpoint already read (and always frees it): the merges of a bpe
- * model and every tensor are checked before the instance changes, so that
- * a refused checkpoint leaves it as it was.  name: the file, in messages. */
+ * model, the byte vocabulary of a character model and every tensor are
+ * checked before the instance changes, so that a refused checkpoint leaves
+ * it as it was.  name: the file, in messages. */
 static int take_checkpoint(RtInstance *x, RtCheckpoint *ck, const char *name)
 {
     const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER);
+    RtCharVocab chars;
+    if (rt_checkpoint_chars(ck, name, &chars, x->err, ERR_LEN) != 0) {
+        rt_checkpoint_free(ck);
+        return -1;
+    }
+    chars.from = NULL;   /* name is the caller's */
     RtBpe *bpe = NULL;
     if (kind && strcmp(kind, "bpe") == 0) {
         const RtTensorSpec *in = x->m->ninputs ? &x->m->inputs[0] : NULL;
@@ -136,6 +144,7 @@ static int take_checkpoint(RtInstance *x, RtCheckpoint *ck, const char *name)
         rt_bpe_free(x->bpe);
     free(x->bpe);
     x->bpe = bpe;
+    x->chars = chars;
     return 0;
 }
 
@@ -207,7 +216,8 @@ int rt_instance_save(const RtInstance *x, const char *path)
     if (!path)
         return fail(x, "save: the path is a null pointer");
     char why[ERR_LEN];
-    int rc = rt_state_save_bpe(x->m, x->slab, x->bpe, path, why, sizeof why);
+    int rc = x->chars.n ? rt_state_save_chars(x->m, x->slab, &x->chars, path, why, sizeof why)
+                        : rt_state_save_bpe(x->m, x->slab, x->bpe, path, why, sizeof why);
     if (rc == RT_SAVE_NONFINITE)
         return fail(x, "save: %s; nothing written ('%s' is left as it was)", why, path);
     return rc ? fail(x, "%s", why) : 0;

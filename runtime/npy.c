@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "npy.h"
+#include "number.h"
 #include "rt_internal.h"
 
 /* What each RtNpyType is called in a header, by numpy, its width, and
@@ -46,6 +47,15 @@ const char *rt_npy_type_list(int integers, char *buf, size_t len)
         snprintf(buf + at, len - at, "%s%s", k == 0 ? "" : k == n - 1 ? " or " : ", ", types[t].name);
         k++;
     }
+    return buf;
+}
+
+const char *rt_npy_position(int64_t i, int64_t per, char *buf, size_t len)
+{
+    if (per <= 1)
+        snprintf(buf, len, "example %" PRId64, i);
+    else
+        snprintf(buf, len, "example %" PRId64 ", element %" PRId64, i / per, i % per);
     return buf;
 }
 
@@ -103,11 +113,12 @@ static int bad_header(Cur *c, const char *what, char *err, size_t errlen)
     int n = (int)(c->end - c->p);
     while (n > 0 && (c->p[n - 1] == '\n' || c->p[n - 1] == ' '))
         n--;
-    return rt_fail(-1, err, errlen, "the .npy header is not the dict numpy writes: %s at '%.*s'", what,
-                   n > 40 ? 40 : n, c->p);
+    char shown[RT_QUOTE_CAP(40)];
+    return rt_fail(-1, err, errlen, "the .npy header is not the dict numpy writes: %s at '%s'", what,
+                   rt_quote(c->p, (size_t)n, 40, shown));
 }
 
-int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen)
+int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
@@ -147,15 +158,20 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
             seen = &seen_descr;
             const char *d;
             size_t dlen;
+            skip_ws(&c);
+            if (c.p < c.end && *c.p == '[')   /* numpy's list of (name, type) fields */
+                return rt_fail(-1, err, errlen, "a structured (record) .npy dtype is not supported; save each field as "
+                               "an array of its own");
             if (!quoted(&c, &d, &dlen))
                 return bad_header(&c, "descr is not a string", err, errlen);
             for (int t = 0; t < NTYPES; t++)
                 if (dlen == 3 && memcmp(d, types[t].descr, 3) == 0)
                     type = t;
-            char names[RT_NPY_TYPE_LIST];
+            char names[RT_NPY_TYPE_LIST], shown[RT_QUOTE_CAP(32)];
             if (type < 0)
-                return rt_fail(-1, err, errlen, ".npy dtype '%.*s' is not supported; use little-endian %s",
-                               (int)(dlen > 32 ? 32 : dlen), d, rt_npy_type_list(0, names, sizeof names));
+                return rt_fail(-1, err, errlen, ".npy dtype '%s' is not supported; %s little-endian %s",
+                               rt_quote(d, dlen, 32, shown), integers ? "labels and token ids may be" : "use",
+                               rt_npy_type_list(integers, names, sizeof names));
         } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
             seen = &seen_fortran;
             skip_ws(&c);
@@ -190,8 +206,9 @@ int rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t e
                 }
             }
         } else {
-            return rt_fail(-1, err, errlen, "the .npy header has the key '%.*s'; numpy writes only descr, "
-                           "fortran_order and shape", (int)(klen > 32 ? 32 : klen), key);
+            char shown[RT_QUOTE_CAP(32)];
+            return rt_fail(-1, err, errlen, "the .npy header has the key '%s'; numpy writes only descr, "
+                           "fortran_order and shape", rt_quote(key, klen, 32, shown));
         }
         if ((*seen)++)
             return rt_fail(-1, err, errlen, "the .npy header gives '%.*s' twice", (int)klen, key);
@@ -255,8 +272,8 @@ double rt_npy_get(const RtNpy *a, int64_t i)
     }
     case RT_NPY_I4: return (double)(int32_t)(uint32_t)bits;
     case RT_NPY_I8: return (double)(int64_t)bits;
-    case RT_NPY_U1:
-    case RT_NPY_B1: return (double)bits;
+    case RT_NPY_U1: return (double)bits;
+    case RT_NPY_B1: return bits != 0;   /* numpy reads any nonzero byte as True (a view of uint8 can hold 2) */
     }
     return 0;
 }

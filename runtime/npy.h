@@ -30,8 +30,9 @@ typedef struct RtNpy {
  * 3.0, a header that is exactly the dict {'descr', 'fortran_order',
  * 'shape'} numpy writes (descr one of <f4 <f8 |u1 <i4 <i8 |b1;
  * fortran_order False), a shape whose product fits, and exactly the data
- * bytes that shape and type take. */
-int         rt_npy_parse(const uint8_t *buf, size_t len, RtNpy *out, char *err, size_t errlen);
+ * bytes that shape and type take.  integers: the array is for labels or
+ * token ids, so a dtype refused suggests only the integer types. */
+int         rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen);
 /* Element i as a double (integers up to 2^53 exactly). */
 double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */
@@ -44,6 +45,10 @@ int         rt_npy_is_integer(RtNpyType t);
  * bytes hold the whole list. */
 enum { RT_NPY_TYPE_LIST = 64 };
 const char *rt_npy_type_list(int integers, char *buf, size_t len);
+/* Where element i of an array of per values per example stands, as every
+ * reader of .npy arrays says it (both from 0): "example 2, element 1", or
+ * "example 2" when an example is one value. */
+const char *rt_npy_position(int64_t i, int64_t per, char *buf, size_t len);
 /* "[3, 2]" into buf. */
 const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
 
@@ -51,6 +56,7 @@ const char *rt_npy_shape_str(const RtNpy *a, char *buf, size_t len);
  * extra fields understood) held in memory. */
 typedef struct RtNpzMember {
     char     name[256];    /* without ".npy" */
+    int      npy;          /* its name in the zip ends with ".npy" */
     uint64_t offset;       /* of its local header in the archive */
     uint64_t csize, usize;
     uint32_t crc;
@@ -67,12 +73,14 @@ typedef struct RtNpz {
 /* Reads the central directory of the archive buf[0, len): every offset and
  * size is checked against the archive before use. */
 int  rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t errlen);
-/* The member called name (without .npy), or -1. */
-int  rt_npz_find(const RtNpz *z, const char *name);
+/* The member called name (with or without .npy), -1 when there is none,
+ * or -2 with why when two members are (a zip may repeat a name, or hold
+ * both 'y' and 'y.npy'): which one is meant is not guessed. */
+int  rt_npz_find(const RtNpz *z, const char *name, char *err, size_t errlen);
 /* Member k, CRC-checked and parsed as a .npy into *out.  A deflated member
  * is inflated into *data (the caller frees it) and out points there; a
  * stored one is read in place (*data NULL, out points into the archive). */
-int  rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen);
+int  rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen);
 /* "'a', 'b' and 'c'" (the members' names) into buf. */
 const char *rt_npz_names(const RtNpz *z, char *buf, size_t len);
 void rt_npz_close(RtNpz *z);

@@ -118,6 +118,7 @@ int rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t er
         const char *name = (const char *)p + CENTRAL_SIZE;
         int base = nlen >= 4 && memcmp(name + nlen - 4, ".npy", 4) == 0 ? (int)nlen - 4 : (int)nlen;
         snprintf(m->name, sizeof m->name, "%.*s", base < 255 ? base : 255, name);
+        m->npy = base != (int)nlen;
         for (char *c = m->name; *c; c++)   /* names go into messages */
             if ((unsigned char)*c < 32 || *c == 127)
                 *c = '?';
@@ -141,12 +142,19 @@ int rt_npz_open(const uint8_t *buf, size_t len, RtNpz *out, char *err, size_t er
     return 0;
 }
 
-int rt_npz_find(const RtNpz *z, const char *name)
+int rt_npz_find(const RtNpz *z, const char *name, char *err, size_t errlen)
 {
-    for (int k = 0; k < z->n; k++)
-        if (strcmp(z->m[k].name, name) == 0)
-            return k;
-    return -1;
+    int found = -1;
+    for (int k = 0; k < z->n; k++) {
+        if (strcmp(z->m[k].name, name) != 0)
+            continue;
+        if (found >= 0)
+            return rt_fail(-2, err, errlen, "array '%s' is in two members, '%s%s' and '%s%s'; keep one (which is meant "
+                           "is not guessed)", name, z->m[found].name, z->m[found].npy ? ".npy" : "", z->m[k].name,
+                           z->m[k].npy ? ".npy" : "");
+        found = k;
+    }
+    return found;
 }
 
 const char *rt_npz_names(const RtNpz *z, char *buf, size_t len)
@@ -230,7 +238,7 @@ static int inflate_all(const uint8_t *src, uint64_t n, uint8_t **out, uint64_t w
     return 0;
 }
 
-int rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, size_t errlen)
+int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen)
 {
     const RtNpzMember *m = &z->m[k];
     *data = NULL;
@@ -264,7 +272,7 @@ int rt_npz_read(const RtNpz *z, int k, uint8_t **data, RtNpy *out, char *err, si
                        m->name, crc, m->crc);
     }
     char why[512];
-    if (rt_npy_parse(bytes, (size_t)m->usize, out, why, sizeof why) != 0) {
+    if (rt_npy_parse(bytes, (size_t)m->usize, integers, out, why, sizeof why) != 0) {
         free(buf);
         return rt_fail(-1, err, errlen, "array '%s': %s", m->name, why);
     }

@@ -81,3 +81,20 @@ size_t rt_utf8_bom(const char *text, size_t len)
     return len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB
                    && (unsigned char)text[2] == 0xBF ? 3 : 0;
 }
+
+const char *rt_quote(const char *text, size_t len, size_t max, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = buf;
+    for (size_t i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\r' || c == '\t' || c == '\n')
+            *out++ = '\\', *out++ = c == '\r' ? 'r' : c == '\t' ? 't' : 'n';
+        else if (c < 32 || c == 127)
+            *out++ = '\\', *out++ = 'x', *out++ = hex[c >> 4], *out++ = hex[c & 15];
+        else
+            *out++ = (char)c;
+    }
+    *out = 0;
+    return buf;
+}

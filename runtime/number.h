@@ -27,6 +27,15 @@ extern const char RT_NOT_A_NUMBER[];   /* "is not a number" */
  * converted to f32 it stays finite (numbers below f32's smallest become 0). */
 const char *rt_f32_unfit(double v);
 
+/* At most max bytes of text[0, len), as a message quotes a file's text,
+ * into buf (RT_QUOTE_CAP(max) bytes): control bytes written as C writes
+ * them (\r, \t, \n, \xNN for the others and DEL), so that a CR (a file
+ * whose lines end with CR alone) or an escape byte in a file cannot move
+ * the terminal's cursor over the message.  Other bytes, UTF-8 too, as they
+ * are.  Returns buf. */
+#define RT_QUOTE_CAP(max) (4 * (max) + 1)
+const char *rt_quote(const char *text, size_t len, size_t max, char *buf);
+
 /* 3 when text[0, len) starts with UTF-8's byte-order mark, which
  * spreadsheets write at the start of a CSV file, else 0: the bytes a
  * reader skips before the first value. */

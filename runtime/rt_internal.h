@@ -312,6 +312,29 @@ void rt_chart_free(RtChart *c);
  * refuses a file without merges or with merges of another vocabulary. */
 #define RT_META_TOKENIZER  "nnc.tokenizer"
 #define RT_META_BPE_MERGES "nnc.bpe_merges"
+/* A model that reads a text's bytes keeps its vocabulary the same way:
+ * RT_META_TOKENIZER = "bytes" and RT_META_CHARS = rt_text_vocab_format's
+ * text, the byte of each id in order ("10 32 33 ..."), so that --load maps
+ * a changed file's bytes to the ids the model learned.  Checkpoints written
+ * before it have neither: the file's own vocabulary is used, as then. */
+#define RT_META_CHARS      "nnc.chars"
+/* A byte vocabulary as RT_META_CHARS's text (malloc'd; NULL: out of memory). */
+char *rt_text_vocab_format(const RtCharVocab *v);
+/* That text back; 0, or -1 with why (a value outside 0-255, one listed
+ * twice, a separator other than one space). */
+int   rt_text_vocab_parse(const char *s, RtCharVocab *out, char *why, size_t len);
+/* The byte vocabulary of checkpoint path into out (out->from = path):
+ * 0 with out->n = 0 when it has none (written before it was saved, or a
+ * bpe model's), -1 with why when it cannot be read. */
+int   rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t errlen);
+/* The same from a checkpoint already read (its __metadata__). */
+int   rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *out, char *err, size_t errlen);
+/* Saves with the tokenizer of text (NULL: none): its merges, or its byte vocabulary. */
+int   rt_state_save_text(const RtModel *m, uint8_t *const slab[5], const RtText *text, const char *path, char *err,
+                         size_t errlen);
+/* Saves with the byte vocabulary v (a library keeps the one its checkpoint had). */
+int   rt_state_save_chars(const RtModel *m, uint8_t *const slab[5], const RtCharVocab *v, const char *path, char *err,
+                          size_t errlen);
 
 /* The version of nnc this runtime came with: in the metrics header line and
  * in every checkpoint's __metadata__ (nnc.version).  CMake defines it. */

@@ -141,6 +141,18 @@ static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *p
     return rc;
 }
 
+/* A text as bytes: with --load, the ids of the checkpoint's vocabulary (the
+ * model's, whatever the file holds now), else of the file's bytes.  0, or
+ * 1 with why. */
+static int load_char_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, char *why,
+                          size_t len)
+{
+    RtCharVocab saved = {0};
+    if (o->load && rt_state_load_chars(o->load, &saved, why, len) != 0)
+        return 1;
+    return rt_text_load_vocab(path, r->split, saved.n ? &saved : NULL, text, why, len) ? 1 : 0;
+}
+
 /* Threads for one rank of several: the cores mpirun bound it to, shared
  * with the other ranks on the same machine when it bound none (more
  * threads than cores make every rank wait for the slowest). */
@@ -339,7 +351,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         const char *path = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         cfg.block = r->block;
         if (r->bpe_vocab ? load_bpe_text(r, o, path, &text, log, why, sizeof why) != 0
-                         : rt_text_load(path, r->split, &text, why, sizeof why) != 0)
+                         : load_char_text(r, o, path, &text, why, sizeof why) != 0)
             rc = 1;
         else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
             /* a window and its target shifted by one must fit in each part */
@@ -347,11 +359,13 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
             snprintf(why, sizeof why, "%s: the %s part has %lld %s (split %g), but a window of block %lld "
                      "needs at least %lld", path, train_short ? "training" : "validation",
                      (long long)(train_short ? text.train_end : text.n - text.train_end),
-                     text.bpe ? "tokens" : "characters", r->split, (long long)r->block, (long long)r->block + 1);
+                     text.bpe ? "tokens" : "bytes", r->split, (long long)r->block, (long long)r->block + 1);
             rc = 1;
         } else if (text.vocab > r->vocab) {
-            snprintf(why, sizeof why, "%s has %d distinct characters, but the model's vocabulary is %lld", path,
-                     text.vocab, (long long)r->vocab);
+            /* the tokens are bytes: a character beyond ASCII is several (sorted: the last is the largest) */
+            snprintf(why, sizeof why, "%s has %d distinct bytes, but the model's vocabulary is %lld%s", path,
+                     text.vocab, (long long)r->vocab, text.chars[text.vocab - 1] >= 128
+                     ? " (each byte is a token: a UTF-8 character beyond ASCII is 2 to 4 of them)" : "");
             rc = 1;
         }
         cfg.text = &text;

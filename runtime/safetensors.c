@@ -5,7 +5,7 @@
  * padded with spaces to a multiple of 8, then the tensors' bytes in the
  * order of their offsets.  Offsets count from the end of the header.
  * The header may also hold "__metadata__" (string pairs): nnc writes the
- * tokenizer of a bpe text model there (nnc.tokenizer, nnc.bpe_merges),
+ * tokenizer of a text model there (nnc.tokenizer, nnc.bpe_merges or nnc.chars),
  * where PyTorch's load_state_dict never looks; the reader keeps the string
  * pairs and skips any other value.
  *

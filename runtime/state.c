@@ -133,8 +133,10 @@ int rt_state_save(const RtModel *m, uint8_t *const slab[5], const char *path, ch
     return rt_state_save_bpe(m, slab, NULL, path, err, errlen);
 }
 
-int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
-                      size_t errlen)
+/* The checkpoint, its __metadata__ holding tokenizer (NULL: none) and
+ * key: value, the tokenizer's table. */
+static int save_meta(const RtModel *m, uint8_t *const slab[5], const char *tokenizer, const char *key,
+                     const char *value, const char *path, char *err, size_t errlen)
 {
     int rc = all_finite(m, slab, err, errlen);
     if (rc != 0)
@@ -157,25 +159,76 @@ int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe
         }
     }
     /* __metadata__: what safetensors.torch writes (format: pt), nnc's
-     * version, the step, and a bpe model's tokenizer */
+     * version, the step, and a text model's tokenizer */
     char why[512], step[32];
     const RtTensorSpec *step_t = rt_find_counter(m, RT_COUNTER_STEP);
     if (step_t)
         snprintf(step, sizeof step, "%lld", (long long)rt_get(rt_at(m, slab, step_t, 0), step_t->dtype, 0));
-    char *merges = bpe ? rt_bpe_format(bpe) : NULL;
     const char *meta[10] = {"format", "pt", RT_META_VERSION, NNC_VERSION};
     int nmeta = 2;
     if (step_t)
         meta[2 * nmeta] = RT_META_STEP, meta[2 * nmeta + 1] = step, nmeta++;
-    if (bpe)
-        meta[2 * nmeta] = RT_META_TOKENIZER, meta[2 * nmeta + 1] = "bpe", nmeta++;
-    if (bpe)
-        meta[2 * nmeta] = RT_META_BPE_MERGES, meta[2 * nmeta + 1] = merges, nmeta++;
-    rc = bpe && !merges ? rt_fail(-1, why, sizeof why, "out of memory")
-                        : rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
-    free(merges);
+    if (tokenizer)
+        meta[2 * nmeta] = RT_META_TOKENIZER, meta[2 * nmeta + 1] = tokenizer, nmeta++;
+    if (tokenizer)
+        meta[2 * nmeta] = key, meta[2 * nmeta + 1] = value, nmeta++;
+    rc = rt_safetensors_write_meta(path, t, k, meta, nmeta, why, sizeof why);
     free(t);
     return rc ? rt_fail(-1, err, errlen, "%s", why) : 0;
+}
+
+int rt_state_save_bpe(const RtModel *m, uint8_t *const slab[5], const RtBpe *bpe, const char *path, char *err,
+                      size_t errlen)
+{
+    char *merges = bpe ? rt_bpe_format(bpe) : NULL;
+    if (bpe && !merges)
+        return rt_fail(-1, err, errlen, "out of memory");
+    int rc = save_meta(m, slab, bpe ? "bpe" : NULL, RT_META_BPE_MERGES, merges, path, err, errlen);
+    free(merges);
+    return rc;
+}
+
+int rt_state_save_chars(const RtModel *m, uint8_t *const slab[5], const RtCharVocab *v, const char *path, char *err,
+                        size_t errlen)
+{
+    char *chars = rt_text_vocab_format(v);
+    int rc = chars ? save_meta(m, slab, "bytes", RT_META_CHARS, chars, path, err, errlen)
+                   : rt_fail(-1, err, errlen, "out of memory");
+    free(chars);
+    return rc;
+}
+
+int rt_state_save_text(const RtModel *m, uint8_t *const slab[5], const RtText *text, const char *path, char *err,
+                       size_t errlen)
+{
+    if (!text || text->bpe)
+        return rt_state_save_bpe(m, slab, text ? text->bpe : NULL, path, err, errlen);
+    RtCharVocab v = {.n = text->vocab};
+    memcpy(v.chars, text->chars, sizeof v.chars);
+    return rt_state_save_chars(m, slab, &v, path, err, errlen);
+}
+
+int rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t errlen)
+{
+    RtCheckpoint ck;
+    char why[512];
+    memset(out, 0, sizeof *out);
+    if (rt_safetensors_read_meta(path, &ck, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s", why);
+    int rc = rt_checkpoint_chars(&ck, path, out, err, errlen);
+    rt_checkpoint_free(&ck);
+    return rc;
+}
+
+int rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *out, char *err, size_t errlen)
+{
+    char why[512];
+    memset(out, 0, sizeof *out);
+    out->from = path;
+    const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER), *chars = rt_checkpoint_meta(ck, RT_META_CHARS);
+    if (kind && strcmp(kind, "bytes") == 0 && chars && rt_text_vocab_parse(chars, out, why, sizeof why) != 0)
+        return rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_CHARS, why);
+    return 0;
 }
 
 int rt_state_load_bpe(const char *path, int32_t vocab, RtBpe *out, char *err, size_t errlen)

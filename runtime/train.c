@@ -100,7 +100,7 @@ static int writable(const char *cannot, const char *path, char *err, size_t errl
 static int save(Loop *L, int64_t step, const char *path, char *err, size_t errlen)
 {
     char why[1024];
-    int rc = rt_state_save_bpe(L->m, L->slab, L->cfg->text ? L->cfg->text->bpe : NULL, path, why, sizeof why);
+    int rc = rt_state_save_text(L->m, L->slab, L->cfg->text, path, why, sizeof why);
     if (rc == RT_SAVE_NONFINITE)
         return rt_fail(1, err, errlen, "step %lld: %s after the update; stopping (the last checkpoint written is kept)",
                        (long long)step, why);

@@ -93,8 +93,10 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         if (why == RT_NOT_A_NUMBER)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
+        char shown[RT_QUOTE_CAP(40)];
         if (why)
-            return fail(log, "--input %s: value %lld: '%.*s' %s", fd->node->name, (long long)i, (int)len, p, why);
+            return fail(log, "--input %s: value %lld: '%s' %s", fd->node->name, (long long)i,
+                        rt_quote(p, len, 40, shown), why);
         fd->v[i] = x;
         p += len + (comma != NULL);
     }
@@ -190,8 +192,9 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                 double x;
                 const char *why = rt_number_read(p, (size_t)(end - p), &x);
                 if (why) {
-                    rc = fail(log, "%s: line %lld, column %lld: '%.*s' %s", path, (long long)lineno + 1, (long long)k,
-                              (int)(end - p > 20 ? 20 : end - p), p, why);
+                    char shown[RT_QUOTE_CAP(20)];
+                    rc = fail(log, "%s: line %lld, column %lld: '%s' %s", path, (long long)lineno + 1, (long long)k,
+                              rt_quote(p, (size_t)(end - p), 20, shown), why);
                     break;
                 }
                 if (k < fd->size)
@@ -227,7 +230,7 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     RtNpy arr;
     char why[512];
     int rc = 0;
-    if (rt_npy_parse((const uint8_t *)buf, len, &arr, why, sizeof why) != 0)
+    if (rt_npy_parse((const uint8_t *)buf, len, fd->node->type.elem == ELEM_INDEX, &arr, why, sizeof why) != 0)
         rc = fail(log, "%s: %s", path, why);
     if (rc == 0 && arr.rank == 0)
         rc = fail(log, "%s: a .npy scalar has no examples; the array's first axis counts them", path);
@@ -256,7 +259,9 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
             double x = rt_npy_get(&arr, i);
             const char *unfit = rt_f32_unfit(x);   /* npz(...)'s rule and words */
             if (unfit) {
-                rc = fail(log, "%s: value %lld: %g %s", path, (long long)i, isnan(x) ? NAN : x, unfit);
+                char at[64];
+                rc = fail(log, "%s: %s: %g %s", path, rt_npy_position(i, fd->size, at, sizeof at), isnan(x) ? NAN : x,
+                          unfit);
                 break;
             }
             fd->v[i] = x;

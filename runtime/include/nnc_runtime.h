@@ -469,6 +469,18 @@ typedef struct RtText {
 } RtText;
 
 int  rt_text_load(const char *path, double split, RtText *out, char *err, size_t errlen);
+/* A byte vocabulary saved with a model (a checkpoint's nnc.chars): chars[id]
+ * is the byte of token id. */
+typedef struct RtCharVocab {
+    int         n;
+    uint8_t     chars[256];
+    const char *from;        /* the checkpoint, in messages */
+} RtCharVocab;
+/* The same with the ids of `given` (NULL: the text's own, as above): the
+ * ids a model was trained on, whatever bytes the file holds now; a byte of
+ * the text that `given` lacks is refused, located by line and column. */
+int  rt_text_load_vocab(const char *path, double split, const RtCharVocab *given, RtText *out, char *err,
+                        size_t errlen);
 /* The same with byte-level BPE tokens (bpe.c): ids 0..255 are the bytes and
  * `vocab` the final vocabulary.  The merges are `given` (from a checkpoint;
  * taken over: *given is left empty), or learned from the training part when

@@ -12,6 +12,7 @@ import io
 import os
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 
@@ -67,6 +68,7 @@ elif kind == "bad":
     y = np.array([0, 1, 2, 1, 0, 2], np.int64)
     np.savez(path("shape.npz"), x=x[:, :3], y=y)                 # x is [6, 3], the model takes [4]
     np.savez(path("dtype.npz"), x=x, y=y.astype(np.float32))     # labels as floats
+    np.savez(path("int16.npz"), x=x, y=y.astype(np.int16))       # labels of a type not read
     np.savez(path("missing.npz"), features=x, y=y)                # no 'x'
     np.savez(path("count.npz"), x=x, y=y[:5])                     # 6 and 5 examples
     np.savez(path("range.npz"), x=x, y=np.array([0, 1, 2, 3, 0, 2]))   # 3 is outside class(3)
@@ -90,6 +92,17 @@ elif kind == "bad":
     raw[at + 8] |= 1
     open(path("encrypted.npz"), "wb").write(bytes(raw))
     open(path("notzip.npz"), "wb").write(b"this is not an archive at all, just some text\n")
+    # two members for one array: 'y.npy' twice (zipfile warns, and writes it), and 'y.npy' beside 'y'
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+    for name, members in (("dup.npz", ("y.npy", "y.npy")), ("both.npz", ("y.npy", "y"))):
+        with warnings.catch_warnings(), zipfile.ZipFile(path(name), "w") as z:
+            warnings.simplefilter("ignore")
+            z.writestr("x.npy", npy(x))
+            z.writestr(members[0], npy(y))
+            z.writestr(members[1], npy(y[::-1]))
 elif kind == "formats":
     a, b, y = regression(64)
     np.savez(path("stored.npz"), a=a, b=b, y=y)

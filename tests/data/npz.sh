@@ -130,6 +130,7 @@ END
     }
     check shape.npz "shape.npz: array 'x' has shape [6, 3], but input 'x' is f32[4]: the first axis counts examples, the rest must be [4]"
     check dtype.npz "dtype.npz: array 'y' is float32, but target 'y' is class(3): its labels must be integers (uint8, int32, int64 or bool)"
+    check int16.npz "int16.npz: array 'y': .npy dtype '<i2' is not supported; labels and token ids may be little-endian uint8, int32, int64 or bool"
     check missing.npz "missing.npz has no array 'x' for input 'x'; it has 'features' and 'y'"
     check count.npz "count.npz: array 'y' has 5 examples, but array 'x' has 6"
     check range.npz "range.npz: array 'y', example 3: label 3 is outside class(3)'s 0-2"
@@ -145,6 +146,8 @@ print('%08x, but the archive says %08x' % (zlib.crc32(raw[start:start + i.file_s
     # found by fuzz_npz: the message used the member's name after freeing it (ASan: use after free)
     check encrypted.npz "encrypted.npz: member 'x' is encrypted"
     check notzip.npz "notzip.npz: not a .npz (zip) archive, or a truncated one: no end of central directory"
+    check dup.npz "dup.npz: array 'y' is in two members, 'y.npy' and 'y.npy'; keep one (which is meant is not guessed)"
+    check both.npz "both.npz: array 'y' is in two members, 'y.npy' and 'y'; keep one (which is meant is not guessed)"
     check absent.npz "cannot open absent.npz: No such file or directory (data root '$tmp/absent', from --data; nor \
 beside the model in '$tmp')"
     echo "all refused" ;;

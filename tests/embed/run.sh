@@ -45,6 +45,10 @@
 #             gives the ids a Python encoder gives with those merges, decode
 #             gives the bytes back, save and load keep the merges, and a fresh
 #             instance or a bad id is refused by message
+#   chars     a library of tests/jit/abcd.nn (character tokens) loads a
+#             checkpoint nnc --jit saved and saves it again: the byte
+#             vocabulary (nnc.chars) is kept, so --load of the new file still
+#             maps a changed text through the trained ids
 #   repack    tests/embed/repack.c: the MNIST MLP's forward, which keeps W1ᵀ
 #             packed between calls, after create, load, train_step and
 #             load_memory equals a new instance's with the same parameters,
@@ -333,6 +337,37 @@ print(' '.join(map(str, ids)))
 EOF
 )
     [ "$(head -1 "$tmp/out")" = "$want" ] || fail "the library's ids differ from Python's: $want" ;;
+chars)
+    "$nnc" --jit --steps 1 --save "$tmp/ck.safetensors" "$root/tests/jit/abcd.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }
+    "$nnc" --emit=so -o "$tmp/libabcd.so" "$root/tests/jit/abcd.nn" || fail "nnc --emit=so"
+    cat > "$tmp/resave.c" <<END
+#include <stdio.h>
+#include "abcd.h"
+int main(void)
+{
+    abcd *m = abcd_create(1);
+    if (!m || abcd_load(m, "$tmp/ck.safetensors") != 0 || abcd_save(m, "$tmp/again.safetensors") != 0) {
+        printf("%s\n", m ? abcd_last_error(m) : "create");
+        return 1;
+    }
+    abcd_destroy(m);
+    return 0;
+}
+END
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$tmp/resave.c" -L "$tmp" -labcd -Wl,-rpath,"$tmp" -lm \
+        -o "$tmp/resave" || fail "building resave.c"
+    "$tmp/resave" || fail "resave"
+    /usr/bin/python3 - "$tmp/ck.safetensors" "$tmp/again.safetensors" <<'EOF' || fail "the vocabulary was not kept"
+import json, struct, sys
+def meta(p):
+    f = open(p, 'rb')
+    return json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+a, b = meta(sys.argv[1]), meta(sys.argv[2])
+print('saved by the library:', b)
+assert a['nnc.chars'] == '10 97 98 99 100' and b.get('nnc.tokenizer') == 'bytes' and b.get('nnc.chars') == a['nnc.chars']
+EOF
+    ;;
 identity)
     printf 'model fwd_ident {\n    input x: f32[3]\n    output x * 1\n}\n' > "$tmp/fwd.nn"
     printf 'model trained_ident {\n    input x: f32[3]\n    target t: f32[3]\n    output x\n    loss mse(dense(x, 3), t)\n}\n' \

@@ -131,6 +131,12 @@
 #                --save, --metrics, --chart, --steps, --lr with --sample are
 #                refused by name, exit 2; without --load a note says the
 #                weights are untrained
+#   charvocab    the checkpoint of tests/jit/abcd.nn keeps its byte vocabulary
+#                (nnc.tokenizer bytes, nnc.chars); loaded with a text that lost
+#                'a' and the newline, --sample still writes "dabcdabc..." (the
+#                text's own ids would shift); a text with a byte the vocabulary
+#                lacks is refused where the byte stands, exit 1; a checkpoint
+#                without the vocabulary (older nnc) uses the file's, as before
 #   bpe          tests/jit/bpe.nn, a small GPT on bpe(vocab: 300) tokens of
 #                tests/jit/bpe.txt: -v says the merges learned and the bytes per
 #                token; the checkpoint's __metadata__ holds the 44 merges a
@@ -536,12 +542,12 @@ shorttext)
     head -c 80 "$root/tests/jit/abcd.txt" > "$tmp/abcd.txt"   # 72 to train, 8 to validate, T = 8
     (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
     cat "$tmp/log"
-    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the validation part has 8 characters \
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the validation part has 8 bytes \
 (split 0.9), but a window of block 8 needs at least 9" ] || exit 1
     sed -i 's/split: 0.9/split: 0.05/' "$tmp/m.nn"
     (cd "$tmp" && "$nnc" --jit m.nn 2>"$tmp/log"); status=$?
     cat "$tmp/log"
-    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 characters \
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 bytes \
 (split 0.05), but a window of block 8 needs at least 9" ] ;;
 writefail)
     "$nnc" --jit --save "$tmp/none/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
@@ -1023,6 +1029,58 @@ EOF
     "$nnc" --jit --load "$tmp/fewer.safetensors" --steps 1 "$root/tests/jit/bpe.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/fewer.safetensors: its bpe merges make a vocabulary of 299 tokens, but the model's is bpe(vocab: 300)" ] ;;
+charvocab)
+    mkdir "$tmp/fewer" "$tmp/more"
+    for d in fewer more; do cp "$root/tests/jit/abcd.nn" "$tmp/$d/"; done
+    "$nnc" --jit --save "$tmp/ck.safetensors" "$root/tests/jit/abcd.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    /usr/bin/python3 - "$tmp/ck.safetensors" "$root/tests/jit/abcd.txt" "$tmp" <<'EOF' || exit 1
+import json, struct, sys
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head, body = json.loads(raw[8:8 + n]), raw[8 + n:]
+meta = head['__metadata__']
+want = ' '.join(str(b) for b in sorted(set(open(sys.argv[2], 'rb').read())))
+assert meta['nnc.tokenizer'] == 'bytes' and meta['nnc.chars'] == want, (meta, want)
+print('checkpoint: nnc.chars', meta['nnc.chars'])
+def write(name, m):
+    h = dict(head, __metadata__=m)
+    b = json.dumps(h).encode()
+    b += b' ' * (-len(b) % 8)
+    open(sys.argv[3] + '/' + name, 'wb').write(struct.pack('<Q', len(b)) + b + body)
+write('old.safetensors', {k: v for k, v in meta.items() if k not in ('nnc.tokenizer', 'nnc.chars')})
+write('twice.safetensors', dict(meta, **{'nnc.chars': '10 97 98 97'}))
+EOF
+    # the text without 'a' and the newline: its own ids would make 'b' 0, 'a''s id
+    printf 'bcd%.0s' $(seq 500) >"$tmp/fewer/abcd.txt"
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$tmp/fewer/abcd.nn" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/out"
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { echo "not the trained vocabulary's ids"; exit 1; }
+    { printf 'abcd%.0s' $(seq 100); printf '\nabcde\n'; } >"$tmp/more/abcd.txt"
+    "$nnc" --jit --load "$tmp/ck.safetensors" --eval "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt:2:5: byte 0x65 ('e') is not in \
+the vocabulary saved in $tmp/ck.safetensors (the 5 distinct bytes of the text the model was trained on): the model \
+has no id for it" ] || exit 1
+    # without --load its 6 distinct bytes (a-e and the newline) are more than the model's 5; é is two bytes
+    "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt has 6 distinct bytes, but the \
+model's vocabulary is 5" ] || exit 1
+    printf 'abcd%.0s' $(seq 100) >"$tmp/more/abcd.txt"
+    printf 'é' >>"$tmp/more/abcd.txt"
+    "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt has 6 distinct bytes, but the \
+model's vocabulary is 5 (each byte is a token: a UTF-8 character beyond ASCII is 2 to 4 of them)" ] || exit 1
+    "$nnc" --jit --load "$tmp/twice.safetensors" --eval "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/twice.safetensors: nnc.chars: byte 97 is listed \
+twice" ] || exit 1
+    # an older checkpoint, without the vocabulary: the file's, as it always was
+    "$nnc" --jit --load "$tmp/old.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; exit 1; } ;;
 kv)
     . "$root/tests/jit/kv_compare.sh"
     for m in kv bpe; do

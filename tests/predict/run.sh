@@ -105,7 +105,7 @@ badfiles)
         [ "$got" = 1 ] || fail "$1: exit status $got"
         [ -s "$tmp/out" ] && fail "$1: output on stdout"
         sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
-        echo "$2" | diff -u - "$tmp/err2" || fail "$1"
+        printf '%s\n' "$2" | diff -u - "$tmp/err2" || fail "$1"
     }
     check junk.npy "nnc: error: junk.npy: not a .npy file (no \\x93NUMPY magic)"
     check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
@@ -120,11 +120,14 @@ badfiles)
     # decimal numbers only, as training's CSV reader has them (strtod took 0x10 as 16)
     printf '1,2\n0x10,1\n' > "$tmp/hex.csv"
     check hex.csv "nnc: error: hex.csv: line 2, column 0: '0x10' is not a decimal number"
+    # lines ended by CR alone are one line: the CR is shown escaped, not sent to the terminal
+    printf '1,2\r3,4\r' > "$tmp/cr.csv"
+    check cr.csv "nnc: error: cr.csv: line 1, column 1: '2\\r3' is not a number"
     predict --input x=1,0x1p3 > "$tmp/out" 2> "$tmp/err"; got=$?
     [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed 0x1p3: exit status $got"
     echo "nnc: error: --input x: value 1: '0x1p3' is not a decimal number" | diff -u - "$tmp/err" || fail "typed 0x1p3"
     "$py" "$npy" write "$tmp/huge.npy" f8 2x2 1,2,3,1e300
-    check huge.npy "nnc: error: huge.npy: value 3: 1e+300 is beyond the range of f32 (3.4e38)"
+    check huge.npy "nnc: error: huge.npy: example 1, element 1: 1e+300 is beyond the range of f32 (3.4e38)"
     predict --input x=-1e39,0 > "$tmp/out" 2> "$tmp/err"; got=$?
     [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "typed -1e39: exit status $got"
     echo "nnc: error: --input x: value 0: '-1e39' is beyond the range of f32 (3.4e38)" | diff -u - "$tmp/err" \

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../../runtime/rt_internal.h"
 #include "rt_harness.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -517,6 +518,7 @@ static void test_csv_errors(void)
         {NULL, 0, 0, 0, "cannot open %s: No such file or directory"},
         {"1,2,3,0\n1,2,3,0\n1,2,3,0\n\n1,2,3,0\n1,2,3,0\n1,2,0\n", 0, 0, 2, "%s: line 7 has 3 values, expected 4 like line 1"},
         {"h\n1,2,3\n4,5,6,7\n", 0, 1, 0, "%s: line 3 has 4 values, expected 3 like line 2"},
+        {"1,2,3\n4,5,6\n7\n", 0, 0, 0, "%s: line 3 has 1 value, expected 3 like line 1"},
         {"a,b,c\n1,2,3\n4,abc,6\n", 0, 1, 0, "%s: line 3, column 1: 'abc' is not a number"},
         {"1, ,3\n", 0, 0, 0, "%s: line 1, column 1: '' is not a number"},
         {"1,2 3,3\n", 0, 0, 0, "%s: line 1, column 1: '2 3' is not a number"},
@@ -532,6 +534,10 @@ static void test_csv_errors(void)
         {"1,2,1e39\n", 0, 0, 0, "%s: line 1, column 2: '1e39' is beyond the range of f32 (3.4e38)"},
         {"-3.5e38,2,0\n", 0, 0, 0, "%s: line 1, column 0: '-3.5e38' is beyond the range of f32 (3.4e38)"},
         {"1,2\0,3\n", 7, 0, 0, "%s: line 1, column 1 holds a NUL byte"},
+        /* control bytes quoted as escapes: lines ended by CR alone, a tab, an escape sequence */
+        {"1,2,3,4,0\r1,2,3,4,1\r", 0, 0, 0, "%s: line 1, column 4: '0\\r1' is not a number"},
+        {"1,2\t3,3\n", 0, 0, 0, "%s: line 1, column 1: '2\\t3' is not a number"},
+        {"1,\x1b[2J\x7f,3\n", 0, 0, 0, "%s: line 1, column 1: '\\x1b[2J\\x7f' is not a number"},
         {"\xEF\xBB\xBF\xEF\xBB\xBF" "1,2\n", 0, 0, 0, "%s: line 1, column 0: '\xEF\xBB\xBF" "1' is not a number (a header row? "
          "csv(..., header: true) skips the first line)"},
         {"0,0\n0,1\n1,0\n1,1\n0,0\n0,0\n0,0\n0,0\n0,3.5\n", 0, 0, 3, "%s: line 9: label 3.5 is not a whole number"},
@@ -697,6 +703,60 @@ static void test_text_vocabulary(void)
     rt_text_free(&t);
 }
 
+/* A vocabulary given (a checkpoint's): the ids are its, whatever bytes the
+ * file holds now; a byte it lacks is refused where it stands. */
+static void test_text_given_vocabulary(void)
+{
+    char path[512], err[512] = "", want[1024];
+    RtText t, saved;
+    join(path, sizeof path, rt_scratch_dir(), "trained.txt");
+    write_text(path, "hello world\n");
+    CU_ASSERT_EQUAL_FATAL(rt_text_load(path, 0.5, &saved, err, sizeof err), 0);
+    RtCharVocab trained = {.n = saved.vocab};
+    memcpy(trained.chars, saved.chars, sizeof trained.chars);
+    char *table = rt_text_vocab_format(&trained);
+    CU_ASSERT_STRING_EQUAL(table, "10 32 100 101 104 108 111 114 119");
+    RtCharVocab given = {.from = "ck.safetensors"};
+    CU_ASSERT_EQUAL_FATAL(rt_text_vocab_parse(table, &given, err, sizeof err), 0);
+    free(table);
+    CU_ASSERT(given.n == 9 && memcmp(given.chars, saved.chars, 9) == 0);
+    rt_text_free(&saved);
+
+    /* "world" alone has 4 of the 9 bytes: its own ids would be d=0 l=1 o=2 r=3 w=4 */
+    join(path, sizeof path, rt_scratch_dir(), "fewer.txt");
+    write_text(path, "world");
+    CU_ASSERT_EQUAL_FATAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), 0);
+    const int32_t ids[5] = {8, 6, 7, 5, 2};
+    CU_ASSERT(memcmp(t.ids, ids, sizeof ids) == 0);
+    CU_ASSERT(t.vocab == 9 && memcmp(t.chars, given.chars, 9) == 0);
+    rt_text_free(&t);
+
+    join(path, sizeof path, rt_scratch_dir(), "more.txt");
+    write_text(path, "hello\nworld!\n");
+    CU_ASSERT_EQUAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2:6: byte 0x21 ('!') is not in the vocabulary saved in ck.safetensors (the 9 "
+             "distinct bytes of the text the model was trained on): the model has no id for it", path);
+    expect_err(err, want);
+    CU_ASSERT(t.ids == NULL);
+    /* a byte that does not print is given by its value alone (the first of é's two) */
+    write_text(path, "hello\nw\xc3\xa9rld\n");
+    CU_ASSERT_EQUAL(rt_text_load_vocab(path, 0.5, &given, &t, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2:2: byte 0xc3 is not in the vocabulary saved in ck.safetensors (the 9 "
+             "distinct bytes of the text the model was trained on): the model has no id for it", path);
+    expect_err(err, want);
+
+    /* the table's text: byte values 0-255, each once, single spaces */
+    const char *bad[][2] = {{"10 256", "'256' at byte 3 is not a byte value from 0 to 255"},
+                            {"10 32 10", "byte 10 is listed twice"},
+                            {"10,32", "',32' at byte 2: byte values are separated by single spaces"},
+                            {"10  32", "' 32' at byte 3 is not a byte value from 0 to 255"},
+                            {"", "'' at byte 0 is not a byte value from 0 to 255"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CU_ASSERT_EQUAL(rt_text_vocab_parse(bad[i][0], &given, err, sizeof err), -1);
+        expect_err(err, bad[i][1]);
+    }
+}
+
 /* 20 distinct letters: token id = position, so a window shows where it starts. */
 static void test_text_windows(void)
 {
@@ -768,14 +828,14 @@ static void test_text_errors(void)
     write_text(path, "abc");
     CU_ASSERT_EQUAL(rt_text_load(path, 0.5, &t, err, sizeof err), -1);
     snprintf(want, sizeof want,
-             "%s: a split of 0.5 leaves 1 of its 3 characters for training; each part needs at least 2", path);
+             "%s: a split of 0.5 leaves 1 of its 3 bytes for training; each part needs at least 2", path);
     expect_err(err, want);
 
     join(path, sizeof path, dir, "ten.txt");
     write_text(path, "0123456789");
     CU_ASSERT_EQUAL(rt_text_load(path, 0.9, &t, err, sizeof err), -1);
     snprintf(want, sizeof want,
-             "%s: a split of 0.9 leaves 1 of its 10 characters for validation; each part needs at least 2", path);
+             "%s: a split of 0.9 leaves 1 of its 10 bytes for validation; each part needs at least 2", path);
     expect_err(err, want);
     CU_ASSERT(t.ids == NULL && t.n == 0);
 
@@ -913,6 +973,7 @@ static const RtTestCase tests[] = {
     {"shuffle is a deterministic permutation per epoch", test_shuffle},
     {"shuffle is uniform", test_shuffle_uniform},
     {"text vocabulary, ids and split", test_text_vocabulary},
+    {"text with a vocabulary given", test_text_given_vocabulary},
     {"text windows", test_text_windows},
     {"text error messages", test_text_errors},
     {"real MNIST (NNC_DATA)", test_real_mnist},

@@ -29,7 +29,7 @@ static void expect_npy_error(const char *dict, size_t data_bytes, const char *wa
     size_t n = make_npy(buf, dict, data, data_bytes);
     RtNpy a;
     char err[256] = "";
-    CU_ASSERT(rt_npy_parse(buf, n, &a, err, sizeof err) == -1);
+    CU_ASSERT(rt_npy_parse(buf, n, 0, &a, err, sizeof err) == -1);
     if (strcmp(err, want) != 0)
         fprintf(stderr, "\n%s\n  got:  %s\n  want: %s\n", dict, err, want);
     CU_ASSERT_STRING_EQUAL(err, want);
@@ -42,14 +42,20 @@ static void test_header(void)
     size_t n = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", v, sizeof v);
     RtNpy a;
     char err[256];
-    CU_ASSERT_FATAL(rt_npy_parse(buf, n, &a, err, sizeof err) == 0);
+    CU_ASSERT_FATAL(rt_npy_parse(buf, n, 0, &a, err, sizeof err) == 0);
     CU_ASSERT(a.rank == 2 && a.shape[0] == 3 && a.shape[1] == 2 && a.count == 6 && a.type == RT_NPY_F4);
     CU_ASSERT(rt_npy_get(&a, 0) == 1.5 && rt_npy_get(&a, 1) == -2 && rt_npy_get(&a, 5) == 6);
     /* keys in another order, no trailing comma, a 1-tuple, double quotes */
     int64_t w[2] = {-7, INT64_C(1) << 40};
     n = make_npy(buf, "{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<i8\"}", w, sizeof w);
-    CU_ASSERT_FATAL(rt_npy_parse(buf, n, &a, err, sizeof err) == 0);
+    CU_ASSERT_FATAL(rt_npy_parse(buf, n, 0, &a, err, sizeof err) == 0);
     CU_ASSERT(a.rank == 1 && rt_npy_get(&a, 0) == -7 && rt_npy_get(&a, 1) == 1099511627776.0);
+
+    /* bool: any nonzero byte is True, as numpy reads it (np.uint8 viewed as bool) */
+    uint8_t b[4] = {0, 1, 2, 255};
+    n = make_npy(buf, "{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }", b, sizeof b);
+    CU_ASSERT_FATAL(rt_npy_parse(buf, n, 0, &a, err, sizeof err) == 0);
+    CU_ASSERT(rt_npy_get(&a, 0) == 0 && rt_npy_get(&a, 1) == 1 && rt_npy_get(&a, 2) == 1 && rt_npy_get(&a, 3) == 1);
 
     expect_npy_error("{'descr': '<f4', 'fortran_order': False}", 0, "the .npy header lacks shape");
     expect_npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", 4,
@@ -58,6 +64,13 @@ static void test_header(void)
                      "the .npy header gives 'descr' twice");
     expect_npy_error("{'descr': '>i4', 'fortran_order': False, 'shape': (1,)}", 4,
                      ".npy dtype '>i4' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool");
+    /* for labels or token ids only the integer types are suggested */
+    n = make_npy(buf, "{'descr': '<i2', 'fortran_order': False, 'shape': (1,)}", v, 2);
+    CU_ASSERT(rt_npy_parse(buf, n, 1, &a, err, sizeof err) == -1);
+    CU_ASSERT_STRING_EQUAL(err, ".npy dtype '<i2' is not supported; labels and token ids may be little-endian uint8, "
+                           "int32, int64 or bool");
+    expect_npy_error("{'descr': [('a', '<f4', (4,)), ('b', '<i8')], 'fortran_order': False, 'shape': (1,)}", 24,
+                     "a structured (record) .npy dtype is not supported; save each field as an array of its own");
     expect_npy_error("{'descr': '<f4', 'fortran_order': True, 'shape': (1,)}", 4,
                      "a Fortran-order .npy array is not supported; save it in C order");
     expect_npy_error("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}", 12,
@@ -74,10 +87,10 @@ static void test_header(void)
     /* version 4.0, and a header longer than the file */
     n = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", v, 4);
     buf[6] = 4;
-    CU_ASSERT(rt_npy_parse(buf, n, &a, err, sizeof err) == -1);
+    CU_ASSERT(rt_npy_parse(buf, n, 0, &a, err, sizeof err) == -1);
     CU_ASSERT_STRING_EQUAL(err, ".npy format version 4.0 is not supported");
     buf[6] = 1;
-    CU_ASSERT(rt_npy_parse(buf, 40, &a, err, sizeof err) == -1);
+    CU_ASSERT(rt_npy_parse(buf, 40, 0, &a, err, sizeof err) == -1);
     CU_ASSERT_STRING_EQUAL(err, "the .npy header is cut short: 118 bytes announced, 30 in the file");
 }
 
@@ -113,8 +126,8 @@ static void test_zip(void)
     uint8_t *mem;
     char err[256];
     CU_ASSERT_FATAL(rt_npz_open(zip, zn, &z, err, sizeof err) == 0);
-    CU_ASSERT(z.n == 1 && rt_npz_find(&z, "x") == 0 && rt_npz_find(&z, "y") == -1);
-    CU_ASSERT_FATAL(rt_npz_read(&z, 0, &mem, &a, err, sizeof err) == 0);
+    CU_ASSERT(z.n == 1 && rt_npz_find(&z, "x", err, sizeof err) == 0 && rt_npz_find(&z, "y", err, sizeof err) == -1);
+    CU_ASSERT_FATAL(rt_npz_read(&z, 0, 0, &mem, &a, err, sizeof err) == 0);
     CU_ASSERT(mem == NULL && rt_npy_get(&a, 1) == 8);   /* stored: read in place */
     rt_npz_close(&z);
     /* every prefix is refused with a reason, never read past */
@@ -140,7 +153,7 @@ static void test_zip(void)
         }
         for (int k = 0; k < z.n; k++) {
             err[0] = 0;
-            if (rt_npz_read(&z, k, &mem, &a, err, sizeof err) == 0)
+            if (rt_npz_read(&z, k, 0, &mem, &a, err, sizeof err) == 0)
                 free(mem);
             else
                 CU_ASSERT(err[0] != 0);
@@ -150,7 +163,7 @@ static void test_zip(void)
     /* a data byte flipped: the CRC says so */
     zip[30 + 5 + n - 1] ^= 1;
     CU_ASSERT_FATAL(rt_npz_open(zip, zn, &z, err, sizeof err) == 0);
-    CU_ASSERT(rt_npz_read(&z, 0, &mem, &a, err, sizeof err) == -1);
+    CU_ASSERT(rt_npz_read(&z, 0, 0, &mem, &a, err, sizeof err) == -1);
     CU_ASSERT(strncmp(err, "member 'x': CRC-32 ", 19) == 0 && strstr(err, "; the file is damaged"));
     rt_npz_close(&z);
 }

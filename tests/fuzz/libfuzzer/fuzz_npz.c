@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     RtNpy a;
     err[0] = 0;
-    if (rt_npy_parse(data, size, &a, err, sizeof err) == 0) {
+    if (rt_npy_parse(data, size, 0, &a, err, sizeof err) == 0) {
         for (int64_t i = 0; i < a.count; i++)
             (void)rt_npy_get(&a, i);
     } else if (!err[0]) {
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int k = 0; k < z.n; k++) {
             uint8_t *bytes;
             err[0] = 0;
-            if (rt_npz_read(&z, k, &bytes, &a, err, sizeof err) == 0) {
+            if (rt_npz_read(&z, k, 0, &bytes, &a, err, sizeof err) == 0) {
                 if (bytes ? a.data < bytes : a.data < data || a.data + a.count * (int64_t)a.width > data + size)
                     abort();
                 free(bytes);

@@ -377,7 +377,8 @@ const char *rt_bytes_str(int64_t bytes, char *buf, size_t len);
  * embedded instance allocate before the first step). */
 int64_t rt_model_bytes(const RtModel *m, int64_t batch);
 /* What those bytes are: "activations and inputs 73.0 GiB, parameters
- * 1.2 MiB, optimizer state 2.4 MiB", into buf. */
+ * 1.2 MiB, optimizer state 2.4 MiB", into buf; without the optimizer state
+ * when m keeps none (a forward-only model's, --predict's). */
 const char *rt_model_bytes_detail(const RtModel *m, int64_t batch, char *buf, size_t len);
 /* The largest batch whose slabs take at most `have` bytes (0: none), were
  * m planned for it (slabs never shrink below the planned batch's). */

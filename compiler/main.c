@@ -154,6 +154,7 @@ typedef struct Options {
     const char *file;
     const char *export_path;
     JitOptions  jit;        /* --jit's overrides */
+    int         samples;    /* --sample options given (one is taken) */
     AotKind     emit;       /* what --emit writes (the default action: an executable) */
     const char *output;     /* -o */
     const char *cpu;        /* --target-cpu */
@@ -506,7 +507,7 @@ int main(int argc, char **argv)
         case OPT_EVAL: o.jit.eval_only = 1; break;
         case OPT_METRICS: o.jit.metrics = optarg; break;
         case OPT_CHART: o.jit.chart = optarg; break;
-        case OPT_SAMPLE: o.jit.sample = optarg; break;
+        case OPT_SAMPLE: o.jit.sample = optarg, o.samples++; break;
         case OPT_LENGTH:
             if (!parse_count(optarg, 1, 1000000, &o.jit.length))
                 return usage_error("--length: expected an integer from 1 to 1000000, found '%s'", optarg);
@@ -584,7 +585,7 @@ int main(int argc, char **argv)
     bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
                          || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length || o.jit.temperature > 0;
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
-    const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
+    const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.samples, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
     char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */

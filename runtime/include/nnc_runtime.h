@@ -588,8 +588,10 @@ typedef struct RtRunOptions {
 
 /* The rules between the sampling options, one copy for nnc --jit (compiler/main.c)
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
- * wrong ("--length and --temperature go with --sample"). */
-const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
+ * wrong ("--length and --temperature go with --sample", "--sample is given
+ * twice": samples counts the --sample options given). */
+const char *rt_sample_options_rule(const char *sample, int samples, int64_t length, double temperature,
+                                   int no_kv_cache);
 /* The options a command line gave, for rt_mode_options_rule. */
 enum {
     RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,

@@ -38,7 +38,8 @@ static const char usage_text[] =
     "Compile a neural network described in FILE.nn (-: standard input).\n"
     "\n"
     "Actions:\n"
-    "      --check            parse and check FILE; print nothing if it is correct\n"
+    "      --check            parse and check FILE, and plan its memory as --jit\n"
+    "                         (or --predict) would; print nothing if it is correct\n"
     "      --summary          print each layer's output shape, parameters and FLOPs\n"
     "      --dump-ir=STAGE    print the program at STAGE: ast (the checked syntax tree),\n"
     "                         ir (forward pass as lowered), grad (the whole training\n"
@@ -665,7 +666,11 @@ int main(int argc, char **argv)
     int st = nnc_front_file(&f, o.file, stderr, o.color);
     if (st == NNC_OK && o.distributed && f.model)
         f.model->train.distributed = true;
-    if (st == NNC_OK && o.action != ACT_CHECK) {
+    if (st == NNC_OK && o.action == ACT_CHECK) {
+        const char *err = NULL;
+        int fits = nnc_check_limits(&f, &err);
+        st = fits > 0 ? NNC_EINPUT : fits < 0 ? internal_error(err) : NNC_OK;
+    } else if (st == NNC_OK) {
         StrBuf out = {0};
         if (o.action == ACT_SUMMARY)
             nnc_summary(&out, &f);

@@ -6,6 +6,7 @@
 #include "memcheck.h"
 
 #include "../ir/export.h"
+#include "model.h"
 
 /* Where the batch was set: the train block's `batch = N`, else the model. */
 static Span batch_span(const NncFront *f, bool batch_given)
@@ -231,18 +232,35 @@ static int check_activations(NncFront *f, const IrGraph *g, const IrPlan *p, int
     return 1;
 }
 
-int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
-                        const char **err)
+/* nnc_compile_checked, and (this_machine false) without asking whether
+ * this machine has the compiler's memory: what nnc_check_limits asks. */
+static int compile_within_limits(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch,
+                                 bool this_machine, NncCompiled *out, const char **err)
 {
     out->plan = NULL;
     if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, parts, training, &out->step, err) != 0)
         return -1;
-    if (check_lowered_sizes(f, &out->step.L.g) != 0 || nnc_check_compile_memory(f, &out->step.L) != 0)
+    if (check_lowered_sizes(f, &out->step.L.g) != 0 || (this_machine && nnc_check_compile_memory(f, &out->step.L) != 0))
         return 1;
     int rc = nnc_compile_built(until, batch, out, err);
     if (rc == 0 && out->plan && check_activations(f, &out->step.L.g, out->plan, batch) != 0)
         return 1;
     return rc;
+}
+
+int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
+                        const char **err)
+{
+    return compile_within_limits(f, parts, training, until, batch, true, out, err);
+}
+
+int nnc_check_limits(NncFront *f, const char **err)
+{
+    const SemaModel *m = f->model;
+    NncCompiled c;
+    if (m->train.decl)  /* what --jit and a trainer plan */
+        return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, m->train.batch, false, &c, err);
+    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, NNC_FORWARD_BATCH, false, &c, err);  /* --predict's */
 }
 
 /* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */

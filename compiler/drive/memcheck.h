@@ -51,4 +51,13 @@ int nnc_check_gradcheck_memory(NncFront *f, const IrGraph *back, const IrGraph *
 int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
                         const char **err);
 
+/* nnc --check past the front end: f's step lowered and planned as --jit
+ * (a train block, at its batch) or --predict (none: at NNC_FORWARD_BATCH)
+ * plans it, and refused where nnc_compile_checked refuses what no machine
+ * can run (a value past NNC_MAX_ELEMS per example, activations past
+ * 4 * NNC_MAX_ELEMS bytes).  Whether this machine has the memory (the
+ * compiler's, the run's) is not asked: that is the run's question.  0; 1
+ * (said, at the call); -1 with *err, an internal compiler error. */
+int nnc_check_limits(NncFront *f, const char **err);
+
 #endif

@@ -329,12 +329,17 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
             go.batch = o->batch;
         if (o->seed >= 0)
             go.seed = (uint64_t)o->seed;
+        go.log = stderr;
+        /* a test hook: the note on a long check, after this many seconds (tests/grad/long.sh) */
+        const char *note = getenv("NNC_TEST_GRADCHECK_NOTE");
+        if (note && *note)
+            go.note_after = atof(note);
         if (m->loss < 0) {
             fprintf(stderr, "%s: error: --gradcheck needs a model with a loss, and '%s' has none\n", f->src.name,
                     m->name);
             return NNC_EINPUT;
         }
-        int failed = nnc_gradcheck(f, &go, out, &err);
+        int failed = nnc_gradcheck(f, &go, stdout, &err);
         if (failed == -2)
             return NNC_EINPUT;
         if (failed < 0)
@@ -639,7 +644,8 @@ int main(int argc, char **argv)
     bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
                          || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length || o.jit.temperature > 0;
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
-    const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.samples, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
+    const char *sample_rule =
+        rt_sample_options_rule(o.jit.sample, o.samples, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
     unsigned given = (o.jit.save ? RT_OPT_SAVE : 0) | (o.jit.metrics ? RT_OPT_METRICS : 0)

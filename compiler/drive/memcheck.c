@@ -260,7 +260,8 @@ int nnc_check_limits(NncFront *f, const char **err)
     NncCompiled c;
     if (m->train.decl)  /* what --jit and a trainer plan */
         return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, m->train.batch, false, &c, err);
-    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, NNC_FORWARD_BATCH, false, &c, err);  /* --predict's */
+    /* what --predict plans */
+    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, NNC_FORWARD_BATCH, false, &c, err);
 }
 
 /* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */

@@ -38,7 +38,8 @@ static const char usage_text[] =
     "Compile a neural network described in FILE.nn (-: standard input).\n"
     "\n"
     "Actions:\n"
-    "      --check            parse and check FILE; print nothing if it is correct\n"
+    "      --check            parse and check FILE, and plan its memory as --jit\n"
+    "                         (or --predict) would; print nothing if it is correct\n"
     "      --summary          print each layer's output shape, parameters and FLOPs\n"
     "      --dump-ir=STAGE    print the program at STAGE: ast (the checked syntax tree),\n"
     "                         ir (forward pass as lowered), grad (the whole training\n"
@@ -139,7 +140,58 @@ enum Action { ACT_NONE, ACT_CHECK, ACT_SUMMARY, ACT_DUMP, ACT_GRADCHECK, ACT_EXP
 enum { OPT_CHECK = 256, OPT_SUMMARY, OPT_DUMP_IR, OPT_DOT, OPT_GRADCHECK, OPT_EXPORT, OPT_JIT, OPT_EPOCHS,
        OPT_STEPS, OPT_LR, OPT_THREADS, OPT_SAMPLE, OPT_LENGTH, OPT_TEMPERATURE, OPT_DATA, OPT_SAVE, OPT_LOAD, OPT_EVAL, OPT_METRICS, OPT_CHART, OPT_BATCH, OPT_SEED, OPT_COLOR,
        OPT_VERSION, OPT_EMIT, OPT_TARGET_CPU, OPT_PREDICT, OPT_INPUT, OPT_TRACE, OPT_NO_CACHE, OPT_NO_KV_CACHE,
-       OPT_DISTRIBUTED };
+       OPT_DISTRIBUTED, OPT_COUNT };
+
+/* Which actions take an option, for the actions that refuse what they do
+ * not take (--predict, --emit=onnx: their refusals name what they take, from
+ * this column); TAKES_ANY: every action takes it, or a rule of its own
+ * judges it (an action's flag, --dot, --distributed, --no-kv-cache). */
+enum { TAKES_PREDICT = 1 << 0, TAKES_ONNX = 1 << 1, TAKES_ANY = 1 << 2 };
+
+typedef struct NncOption {
+    struct option opt;
+    unsigned      takes;  /* TAKES_* */
+} NncOption;
+
+static const NncOption nnc_options[] = {
+    {{"check", no_argument, NULL, OPT_CHECK}, TAKES_ANY},
+    {{"summary", no_argument, NULL, OPT_SUMMARY}, TAKES_ANY},
+    {{"dump-ir", required_argument, NULL, OPT_DUMP_IR}, TAKES_ANY},
+    {{"dot", optional_argument, NULL, OPT_DOT}, TAKES_ANY},
+    {{"gradcheck", no_argument, NULL, OPT_GRADCHECK}, TAKES_ANY},
+    {{"export-step", required_argument, NULL, OPT_EXPORT}, TAKES_ANY},
+    {{"jit", no_argument, NULL, OPT_JIT}, TAKES_ANY},
+    {{"predict", no_argument, NULL, OPT_PREDICT}, TAKES_ANY},
+    {{"emit", required_argument, NULL, OPT_EMIT}, TAKES_ANY},
+    {{"input", required_argument, NULL, OPT_INPUT}, TAKES_PREDICT},
+    {{"load", required_argument, NULL, OPT_LOAD}, TAKES_PREDICT | TAKES_ONNX},
+    {{"output", required_argument, NULL, 'o'}, TAKES_PREDICT | TAKES_ONNX},
+    {{"seed", required_argument, NULL, OPT_SEED}, TAKES_PREDICT | TAKES_ONNX},
+    {{"batch", required_argument, NULL, OPT_BATCH}, TAKES_PREDICT},
+    {{"trace", no_argument, NULL, OPT_TRACE}, TAKES_PREDICT},
+    {{"verbose", no_argument, NULL, 'v'}, TAKES_PREDICT | TAKES_ONNX},
+    {{"no-cache", no_argument, NULL, OPT_NO_CACHE}, TAKES_PREDICT},
+    {{"epochs", required_argument, NULL, OPT_EPOCHS}, 0},
+    {{"steps", required_argument, NULL, OPT_STEPS}, 0},
+    {{"lr", required_argument, NULL, OPT_LR}, 0},
+    {{"threads", required_argument, NULL, OPT_THREADS}, 0},
+    {{"data", required_argument, NULL, OPT_DATA}, 0},
+    {{"save", required_argument, NULL, OPT_SAVE}, 0},
+    {{"eval", no_argument, NULL, OPT_EVAL}, 0},
+    {{"metrics", required_argument, NULL, OPT_METRICS}, 0},
+    {{"chart", required_argument, NULL, OPT_CHART}, 0},
+    {{"sample", required_argument, NULL, OPT_SAMPLE}, 0},
+    {{"length", required_argument, NULL, OPT_LENGTH}, 0},
+    {{"temperature", required_argument, NULL, OPT_TEMPERATURE}, 0},
+    {{"target-cpu", required_argument, NULL, OPT_TARGET_CPU}, 0},
+    {{"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE}, TAKES_ANY},
+    {{"distributed", no_argument, NULL, OPT_DISTRIBUTED}, TAKES_ANY},
+    {{"color", required_argument, NULL, OPT_COLOR}, TAKES_ANY},
+    {{"colour", required_argument, NULL, OPT_COLOR}, TAKES_ANY},
+    {{"help", no_argument, NULL, 'h'}, TAKES_ANY},
+    {{"version", no_argument, NULL, OPT_VERSION}, TAKES_ANY},
+};
+enum { NOPTIONS = sizeof nnc_options / sizeof *nnc_options };
 
 enum { MAX_INPUTS = 256 };  /* --input options */
 
@@ -154,6 +206,7 @@ typedef struct Options {
     const char *file;
     const char *export_path;
     JitOptions  jit;        /* --jit's overrides */
+    int         samples;    /* --sample options given (one is taken) */
     AotKind     emit;       /* what --emit writes (the default action: an executable) */
     const char *output;     /* -o */
     const char *cpu;        /* --target-cpu */
@@ -165,6 +218,7 @@ typedef struct Options {
     bool        onnx;       /* --emit=onnx (action ACT_EMIT) */
     const char *load_onnx;  /* its --load */
     bool        distributed;/* --distributed: the step reduces gradients across MPI ranks */
+    bool        given[OPT_COUNT]; /* by getopt's code: the options on the command line */
 } Options;
 
 /* Why --distributed, which makes the training step reduce its gradients
@@ -305,12 +359,17 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
             go.batch = o->batch;
         if (o->seed >= 0)
             go.seed = (uint64_t)o->seed;
+        go.log = stderr;
+        /* a test hook: the note on a long check, after this many seconds (tests/grad/long.sh) */
+        const char *note = getenv("NNC_TEST_GRADCHECK_NOTE");
+        if (note && *note)
+            go.note_after = atof(note);
         if (m->loss < 0) {
             fprintf(stderr, "%s: error: --gradcheck needs a model with a loss, and '%s' has none\n", f->src.name,
                     m->name);
             return NNC_EINPUT;
         }
-        int failed = nnc_gradcheck(f, &go, out, &err);
+        int failed = nnc_gradcheck(f, &go, stdout, &err);
         if (failed == -2)
             return NNC_EINPUT;
         if (failed < 0)
@@ -365,48 +424,48 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
     return NNC_OK;
 }
 
+/* "-o", "--seed": an option as a user types it. */
+static const char *option_name(const struct option *opt, char *buf, size_t len)
+{
+    if (opt->val < 128)
+        snprintf(buf, len, "-%c", opt->val);
+    else
+        snprintf(buf, len, "--%s", opt->name);
+    return buf;
+}
+
+/* NULL when every option given is one the action marked `takes`
+ * (TAKES_PREDICT, TAKES_ONNX) takes, else the refusal, into buf:
+ * "--predict takes --input, ... and --no-cache, not --epochs". */
+static const char *option_not_taken(const Options *o, unsigned takes, const char *action, char *buf, size_t len)
+{
+    int bad = 0;   /* the first option given that the action does not take */
+    while (bad < NOPTIONS && (!o->given[nnc_options[bad].opt.val] || (nnc_options[bad].takes & (takes | TAKES_ANY))))
+        bad++;
+    if (bad == NOPTIONS)
+        return NULL;
+    int ntaken = 0, k = 0;
+    for (int i = 0; i < NOPTIONS; i++)
+        ntaken += (nnc_options[i].takes & takes) != 0;
+    char name[64];
+    int n = snprintf(buf, len, "%s takes", action);
+    for (int i = 0; i < NOPTIONS && n >= 0 && (size_t)n < len; i++)
+        if (nnc_options[i].takes & takes) {
+            k++;
+            n += snprintf(buf + n, len - (size_t)n, "%s %s", k == 1 ? "" : k == ntaken ? " and" : ",",
+                          option_name(&nnc_options[i].opt, name, sizeof name));
+        }
+    if (n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", not %s", option_name(&nnc_options[bad].opt, name, sizeof name));
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     install_crash_handlers();
-    static const struct option longopts[] = {
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"summary", no_argument, NULL, OPT_SUMMARY},
-        {"dump-ir", required_argument, NULL, OPT_DUMP_IR},
-        {"dot", optional_argument, NULL, OPT_DOT},
-        {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
-        {"export-step", required_argument, NULL, OPT_EXPORT},
-        {"jit", no_argument, NULL, OPT_JIT},
-        {"epochs", required_argument, NULL, OPT_EPOCHS},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"lr", required_argument, NULL, OPT_LR},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"save", required_argument, NULL, OPT_SAVE},
-        {"load", required_argument, NULL, OPT_LOAD},
-        {"eval", no_argument, NULL, OPT_EVAL},
-        {"metrics", required_argument, NULL, OPT_METRICS},
-        {"chart", required_argument, NULL, OPT_CHART},
-        {"sample", required_argument, NULL, OPT_SAMPLE},
-        {"length", required_argument, NULL, OPT_LENGTH},
-        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
-        {"verbose", no_argument, NULL, 'v'},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"color", required_argument, NULL, OPT_COLOR},
-        {"colour", required_argument, NULL, OPT_COLOR},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"emit", required_argument, NULL, OPT_EMIT},
-        {"output", required_argument, NULL, 'o'},
-        {"target-cpu", required_argument, NULL, OPT_TARGET_CPU},
-        {"predict", no_argument, NULL, OPT_PREDICT},
-        {"input", required_argument, NULL, OPT_INPUT},
-        {"trace", no_argument, NULL, OPT_TRACE},
-        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-        {"no-kv-cache", no_argument, NULL, OPT_NO_KV_CACHE},
-        {"distributed", no_argument, NULL, OPT_DISTRIBUTED},
-        {NULL, 0, NULL, 0},
-    };
+    struct option longopts[NOPTIONS + 1] = {{0}};
+    for (int i = 0; i < NOPTIONS; i++)
+        longopts[i] = nnc_options[i].opt;
     /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
     const char *term = getenv("TERM");
     Options o = {.seed = -1,
@@ -416,6 +475,8 @@ int main(int argc, char **argv)
     opterr = 0;  /* we word the messages ourselves */
     int c;
     while ((c = getopt_long(argc, argv, ":hvo:", longopts, NULL)) != -1) {
+        if (c >= 0 && c < OPT_COUNT)
+            o.given[c] = true;
         enum Action next = ACT_NONE;
         switch (c) {
         case 'h': fputs(usage_text, stdout); return NNC_OK;
@@ -517,7 +578,7 @@ int main(int argc, char **argv)
         case OPT_EVAL: o.jit.eval_only = 1; break;
         case OPT_METRICS: o.jit.metrics = optarg; break;
         case OPT_CHART: o.jit.chart = optarg; break;
-        case OPT_SAMPLE: o.jit.sample = optarg; break;
+        case OPT_SAMPLE: o.jit.sample = optarg, o.samples++; break;
         case OPT_LENGTH:
             if (!parse_count(optarg, 1, 1000000, &o.jit.length))
                 return usage_error("--length: expected an integer from 1 to 1000000, found '%s'", optarg);
@@ -559,6 +620,8 @@ int main(int argc, char **argv)
                            optind + 2 < argc ? " and more" : "");
     if (o.action == ACT_NONE)
         o.action = ACT_EMIT;  /* nnc model.nn: a trainer */
+    char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
+    const char *not_taken;
     if ((o.ninputs || o.trace) && o.action != ACT_PREDICT)
         return usage_error("%s", "--input and --trace go with --predict");
     if (o.action == ACT_PREDICT) {
@@ -566,19 +629,16 @@ int main(int argc, char **argv)
             && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))
             return usage_error("-o with --predict writes a .npy file; give a name ending in .npy (or -), found '%s'",
                                o.output);
-        if (o.cpu || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root || o.jit.save
-            || o.jit.eval_only || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length
-            || o.jit.temperature > 0)
-            return usage_error("%s", "--predict takes --input, --load, --seed, --batch, --trace and -o");
+        if ((not_taken = option_not_taken(&o, TAKES_PREDICT, "--predict", rule_buf, sizeof rule_buf)))
+            return usage_error("%s", not_taken);
         o.output_predict = o.output;
         o.output = NULL;
         o.load_predict = o.jit.load;
         o.jit.load = NULL;
     }
     if (o.action == ACT_EMIT && o.onnx) {
-        if (o.cpu || o.batch || o.jit.epochs || o.jit.steps || o.jit.lr > 0 || o.jit.threads || o.jit.data_root
-            || o.jit.save || o.jit.eval_only || o.jit.metrics || o.jit.sample || o.jit.length || o.jit.temperature > 0)
-            return usage_error("%s", "--emit=onnx takes -o, --load, --seed and -v");
+        if ((not_taken = option_not_taken(&o, TAKES_ONNX, "--emit=onnx", rule_buf, sizeof rule_buf)))
+            return usage_error("%s", not_taken);
         o.load_onnx = o.jit.load;
         o.jit.load = NULL;
     }
@@ -595,10 +655,10 @@ int main(int argc, char **argv)
     bool training_options = o.jit.threads || o.jit.data_root || o.jit.save || o.jit.load || o.jit.eval_only
                          || o.jit.metrics || o.jit.chart || o.jit.sample || o.jit.length || o.jit.temperature > 0;
     bool compiled_in = o.jit.epochs || o.jit.steps || o.jit.lr > 0;
-    const char *sample_rule = rt_sample_options_rule(o.jit.sample, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
+    const char *sample_rule =
+        rt_sample_options_rule(o.jit.sample, o.samples, o.jit.length, o.jit.temperature, o.jit.no_kv_cache);
     if (sample_rule)
         return usage_error("%s", sample_rule);
-    char rule_buf[2 * 4096 + 256];   /* a message may quote two paths */
     unsigned given = (o.jit.save ? RT_OPT_SAVE : 0) | (o.jit.metrics ? RT_OPT_METRICS : 0)
                    | (o.jit.chart ? RT_OPT_CHART : 0) | (o.jit.epochs ? RT_OPT_EPOCHS : 0)
                    | (o.jit.steps ? RT_OPT_STEPS : 0) | (o.jit.lr > 0 ? RT_OPT_LR : 0) | (o.batch ? RT_OPT_BATCH : 0);
@@ -623,7 +683,11 @@ int main(int argc, char **argv)
     int st = nnc_front_file(&f, o.file, stderr, o.color);
     if (st == NNC_OK && o.distributed && f.model)
         f.model->train.distributed = true;
-    if (st == NNC_OK && o.action != ACT_CHECK) {
+    if (st == NNC_OK && o.action == ACT_CHECK) {
+        const char *err = NULL;
+        int fits = nnc_check_limits(&f, &err);
+        st = fits > 0 ? NNC_EINPUT : fits < 0 ? internal_error(err) : NNC_OK;
+    } else if (st == NNC_OK) {
         StrBuf out = {0};
         if (o.action == ACT_SUMMARY)
             nnc_summary(&out, &f);

@@ -103,6 +103,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     RtRecipe r = *recipe;
     RtRunOptions o = {.seed = -1, .prog = prog};
     int c, lr_given = 0, batch_given = 0;   /* --lr given (the compiled-in rate, or it was refused); --batch given */
+    int samples = 0;                        /* --sample options given */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
         int64_t n = 0;
@@ -144,7 +145,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         case O_EVAL: o.eval_only = 1; break;
         case O_METRICS: o.metrics = optarg; break;
         case O_CHART: o.chart = optarg; break;
-        case O_SAMPLE: o.sample = optarg; break;
+        case O_SAMPLE: o.sample = optarg, samples++; break;
         case O_NO_KV_CACHE: o.no_kv_cache = 1; break;
         case 'v': o.verbose = 1; break;
         case 'h': usage(stdout, prog, m, recipe); return 0;
@@ -170,7 +171,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     unsigned given = (o.save ? RT_OPT_SAVE : 0) | (o.metrics ? RT_OPT_METRICS : 0) | (o.chart ? RT_OPT_CHART : 0)
                    | (o.epochs ? RT_OPT_EPOCHS : 0) | (o.steps ? RT_OPT_STEPS : 0) | (lr_given ? RT_OPT_LR : 0)
                    | (batch_given ? RT_OPT_BATCH : 0);
-    const char *rule = rt_sample_options_rule(o.sample, o.length, o.temperature, o.no_kv_cache);
+    const char *rule = rt_sample_options_rule(o.sample, samples, o.length, o.temperature, o.no_kv_cache);
     if (!rule)   /* (--lr is compiled in: one that differs was refused above) */
         rule = rt_mode_options_rule(o.eval_only, o.sample, given, rule_buf, sizeof rule_buf);
     if (!rule)

@@ -13,6 +13,7 @@
  * path stays checked).
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +131,27 @@ int64_t rt_model_bytes(const RtModel *m, int64_t batch)
     return total;
 }
 
+/* Whether any entry of m keeps something in the state slab (optimizer
+ * state, the step counter): a forward-only model (--predict's) keeps
+ * nothing, and its slab is padding alone. */
+static bool has_state(const RtModel *m)
+{
+    const RtEntry *entries[3] = {&m->train, &m->eval, &m->predict};
+    for (int e = 0; e < 3; e++)
+        if (entries[e]->slab_bytes[RT_SLAB_STATE].fixed || entries[e]->slab_bytes[RT_SLAB_STATE].per_example)
+            return true;
+    return false;
+}
+
 const char *rt_model_bytes_detail(const RtModel *m, int64_t batch, char *buf, size_t len)
 {
     char a[32], p[32], st[32];
     int64_t act = (int64_t)(rt_slab_size(m, RT_SLAB_ACT, batch) + rt_slab_size(m, RT_SLAB_INPUT, batch));
-    snprintf(buf, len, "activations and inputs %s, parameters %s, optimizer state %s", rt_bytes_str(act, a, sizeof a),
-             rt_bytes_str((int64_t)rt_slab_size(m, RT_SLAB_PARAM, batch), p, sizeof p),
-             rt_bytes_str((int64_t)rt_slab_size(m, RT_SLAB_STATE, batch), st, sizeof st));
+    int n = snprintf(buf, len, "activations and inputs %s, parameters %s", rt_bytes_str(act, a, sizeof a),
+                     rt_bytes_str((int64_t)rt_slab_size(m, RT_SLAB_PARAM, batch), p, sizeof p));
+    if (has_state(m) && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", optimizer state %s",
+                 rt_bytes_str((int64_t)rt_slab_size(m, RT_SLAB_STATE, batch), st, sizeof st));
     return buf;
 }
 

@@ -167,8 +167,10 @@ static int rank_threads(void)
     return cores > 0 ? cores : 1;
 }
 
-const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache)
+const char *rt_sample_options_rule(const char *sample, int samples, int64_t length, double temperature, int no_kv_cache)
 {
+    if (samples > 1)   /* one text is sampled: the last would win unsaid, as a second --input of one name would */
+        return "--sample is given twice";
     if ((length || temperature > 0) && !sample)
         return "--length and --temperature go with --sample";
     if (no_kv_cache && !sample)

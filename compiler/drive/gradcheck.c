@@ -22,6 +22,7 @@
 #include "../ir/ir_internal.h"
 #include "../ir/lower.h"
 #include "../passes/pipeline.h"
+#include "../util/clock.h"
 #include "nnc_runtime.h"
 
 /* A run of the interpreter failed: memory ran out, reported here at the
@@ -66,7 +67,44 @@ static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
         c->failed++;
 }
 
-int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const char **err)
+/* "51 s", "2.4 min", "1.5 h" */
+static const char *duration_str(double s, char *buf, size_t len)
+{
+    if (s < 60)
+        snprintf(buf, len, "%.0f s", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%.1f min", s / 60);
+    else
+        snprintf(buf, len, "%.1f h", s / 3600);
+    return buf;
+}
+
+/* The checks evaluate the loss twice for each entry and direction of each
+ * parameter tensor (three times as often when a step h is retried), after
+ * the gradients' run, each evaluation `each` seconds as one took: past
+ * o->note_after in all, a note says how long, and the batch that takes
+ * about note_after (the time grows with the batch).  No bound refuses the
+ * run: an ordinary check of a GPT at batch 2 (examples/shakespeare.nn,
+ * 107 s of CPU) takes as long as xor at batch 16777216 (about 144 s). */
+static void note_duration(const NncFront *f, const GradcheckOptions *o, double each)
+{
+    int64_t evals = (int64_t)f->model->nparams * (o->entries + 1) * 2;
+    double total = each * (double)(evals + 3);   /* the gradients' run: the loss and its backward pass, about 3 */
+    if (!o->log || !(total > o->note_after))
+        return;
+    char took[32];
+    fprintf(o->log, "%s: note: --gradcheck takes about %s: the gradients and %lld evaluations of the loss at batch "
+            "%lld, %.2g s each (up to 3 times as many when a step h is retried); each tensor's row is printed when it "
+            "is checked\n",
+            f->src.name, duration_str(total, took, sizeof took), (long long)evals, (long long)o->batch, each);
+    int64_t fits = (int64_t)((double)o->batch * o->note_after / total);
+    if (fits >= 1 && fits < o->batch)
+        fprintf(o->log, "%s: note: a batch of about %lld takes %s (--batch N)\n", f->src.name, (long long)fits,
+                duration_str(o->note_after, took, sizeof took));
+    fflush(o->log);
+}
+
+int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, FILE *out, const char **err)
 {
     const SemaModel *m = f->model;
     const Source *src = &f->src;
@@ -90,6 +128,31 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
         failures = -2;
         goto done;
     }
+    /* the loss first: its time says how long the rest takes, before the gradients' run */
+    ir_eval_init(&fe, &fwd.g, o->batch);
+    nnc_fill_params(m, &fwd, &fe, o->seed);
+    nnc_fill_batch(&fwd, &fe, o->seed);
+    double base, again;
+    if ((failures = loss_at(f, &fe, fwd.loss, &base, err)) != 0)
+        goto done;
+    /* one evaluation of the loss, timed on the second: the first touched
+     * every value's memory (xor at batch 16777216, under load: 28 s, then 18 s) */
+    double t0 = clock_now();
+    if ((failures = loss_at(f, &fe, fwd.loss, &again, err)) != 0)
+        goto done;
+    double each = clock_now() - t0;
+
+    fprintf(out, "gradcheck %s: f64, batch %lld, loss %.10g, central differences with h = %g\n", m->name,
+            (long long)o->batch, base, o->h);
+    fprintf(out, "each tensor: %d random entries and one random direction; pass if relative error <= %g "
+            "or absolute error <= %g\n\n", o->entries, o->rtol, o->atol);
+    size_t w = strlen("parameter");
+    for (int i = 0; i < m->nparams; i++)
+        if (strlen(m->params[i].name) > w)
+            w = strlen(m->params[i].name);
+    fprintf(out, "%-*s  %-14s  %12s  %12s  %s\n", (int)w, "parameter", "shape", "max abs err", "max rel err", "result");
+    fflush(out);
+    note_duration(f, o, each);
     ir_eval_init(&ge, &full->g, o->batch);
     nnc_fill_params(m, full, &ge, o->seed);
     nnc_fill_batch(full, &ge, o->seed);
@@ -97,22 +160,6 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
         failures = run_failed(f, &ge, err);
         goto done;
     }
-    ir_eval_init(&fe, &fwd.g, o->batch);
-    nnc_fill_params(m, &fwd, &fe, o->seed);
-    nnc_fill_batch(&fwd, &fe, o->seed);
-    double base;
-    if ((failures = loss_at(f, &fe, fwd.loss, &base, err)) != 0)
-        goto done;
-
-    sb_printf(out, "gradcheck %s: f64, batch %lld, loss %.10g, central differences with h = %g\n", m->name,
-              (long long)o->batch, base, o->h);
-    sb_printf(out, "each tensor: %d random entries and one random direction; pass if relative error <= %g "
-              "or absolute error <= %g\n\n", o->entries, o->rtol, o->atol);
-    size_t w = strlen("parameter");
-    for (int i = 0; i < m->nparams; i++)
-        if (strlen(m->params[i].name) > w)
-            w = strlen(m->params[i].name);
-    sb_printf(out, "%-*s  %-14s  %12s  %12s  %s\n", (int)w, "parameter", "shape", "max abs err", "max rel err", "result");
     failures = 0;
     for (int i = 0; i < m->nparams && failures >= 0; i++) {
         int p = fwd.param[i];
@@ -176,15 +223,16 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, StrBuf *out, const cha
             break;
         StrBuf shape = {0};
         ir_shape_print(&shape, &fwd.g.nodes[p].shape);
-        sb_printf(out, "%-*s  %-14s  %12.3e  %12.3e  %s\n", (int)w, m->params[i].name, sb_cstr(&shape), c.max_abs,
-                  c.max_rel, c.failed ? "FAIL" : "ok");
+        fprintf(out, "%-*s  %-14s  %12.3e  %12.3e  %s\n", (int)w, m->params[i].name, sb_cstr(&shape), c.max_abs,
+                c.max_rel, c.failed ? "FAIL" : "ok");
+        fflush(out);
         sb_free(&shape);
         failures += c.failed > 0;
     }
     if (failures == 0)
-        sb_printf(out, "\nall %d parameter tensors pass\n", m->nparams);
+        fprintf(out, "\nall %d parameter tensors pass\n", m->nparams);
     else if (failures > 0)
-        sb_printf(out, "\n%d of %d parameter tensors FAIL\n", failures, m->nparams);
+        fprintf(out, "\n%d of %d parameter tensors FAIL\n", failures, m->nparams);
 done:
     ir_eval_free(&fe);
     ir_eval_free(&ge);

@@ -6,6 +6,7 @@
 #include "memcheck.h"
 
 #include "../ir/export.h"
+#include "model.h"
 
 /* Where the batch was set: the train block's `batch = N`, else the model. */
 static Span batch_span(const NncFront *f, bool batch_given)
@@ -79,50 +80,77 @@ static int by_span(const void *x, const void *y)
  * line through them: 85 MB, then 56 KB a node, nearly all of it LLVM's. */
 enum { NNC_COMPILE_BASE = 85 << 20, NNC_COMPILE_PER_NODE = 56 << 10 };
 
-int nnc_check_compile_memory(NncFront *f, const Lowered *L)
+/* Live nodes of [lo, hi): those some output of the step reads. */
+static int64_t count_live(const bool *live, int64_t lo, int64_t hi)
 {
-    const SemaModel *m = f->model;
-    int64_t n = L->g.nforward, want = NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE * n;
-    const char *limit;
-    int64_t have = rt_memory_available(&limit);
-    if (want <= have)
-        return 0;
-    Arena scratch;
-    arena_init(&scratch);
-    /* Which model-level call makes the most of them: parameters come first
-     * (one node each), then each sema node's nodes, those made after the
-     * ones before it (lowering appends). */
+    int64_t n = 0;
+    for (int64_t i = lo; i < hi; i++)
+        n += live[i];
+    return n;
+}
+
+/* The span of the model-level call that makes the most of L's live
+ * forward nodes, and how many (*most). */
+static Span busiest_call(const SemaModel *m, const Lowered *L, const bool *live, Arena *scratch, int64_t *most)
+{
+    /* parameters come first (one node each), then each sema node's nodes,
+     * those made after the ones before it (lowering appends) */
     int nruns = 0;
-    Run *runs = ARENA_ARRAY(&scratch, Run, m->nparams + m->nnodes + 1);
+    Run *runs = ARENA_ARRAY(scratch, Run, m->nparams + m->nnodes + 1);
     for (int i = 0; i < m->nparams; i++)
-        add_run(runs, &nruns, m->params[i].use, 1);
+        add_run(runs, &nruns, m->params[i].use, live[i]);
     int64_t made = m->nparams;
     for (int i = 0; i < m->nnodes; i++) {
         int64_t upto = L->value[i] + 1 > made ? L->value[i] + 1 : made;
-        add_run(runs, &nruns, m->nodes[i].use, upto - made);
+        add_run(runs, &nruns, m->nodes[i].use, count_live(live, made, upto));
         made = upto;
     }
     qsort(runs, (size_t)nruns, sizeof *runs, by_span);
     Span site = m->at;
-    int64_t site_nodes = 0;
+    *most = 0;
     for (int i = 0; i < nruns;) {
         int64_t sum = 0;
         int j = i;
         for (; j < nruns && by_span(&runs[i], &runs[j]) == 0; j++)
             sum += runs[j].nodes;
-        if (sum > site_nodes)
-            site_nodes = sum, site = runs[i].at;
+        if (sum > *most)
+            *most = sum, site = runs[i].at;
         i = j;
     }
+    return site;
+}
+
+int nnc_check_compile_memory(NncFront *f, const Lowered *L)
+{
+    const SemaModel *m = f->model;
+    /* only what the step's outputs read: a prediction's step keeps the
+     * loss and the metrics in the lowered graph, and dce drops them before
+     * anything costly, so they neither count nor are pointed at */
+    Arena scratch;
+    arena_init(&scratch);
+    bool *live = ARENA_ARRAY(&scratch, bool, L->g.n + 1);
+    dce_mark(&L->g, live);
+    int64_t n = count_live(live, 0, L->g.nforward), want = NNC_COMPILE_BASE + NNC_COMPILE_PER_NODE * n;
+    const char *limit;
+    int64_t have = rt_memory_available(&limit);
+    int64_t site_nodes = 0;
+    Span site = want > have ? busiest_call(m, L, live, &scratch, &site_nodes) : m->at;
     arena_free(&scratch);
-    char wanted[32], says[128], each[32];
+    if (want <= have)
+        return 0;
+    char wanted[32], says[128], each[32], base[32];
     rt_bytes_str(want, wanted, sizeof wanted);
     rt_memory_says(have, limit, says, sizeof says);
     diag_error(&f->diag, site, "compiling model '%s' needs about %s of memory (%lld operations once lowered, "
                "%lld of them from this call); %s", m->name, wanted, (long long)n, (long long)site_nodes, says);
+    rt_bytes_str(NNC_COMPILE_PER_NODE, each, sizeof each);
     int64_t fits = have > NNC_COMPILE_BASE ? (have - NNC_COMPILE_BASE) / NNC_COMPILE_PER_NODE : 0;
-    diag_note(&f->diag, SPAN_NONE, "each operation takes about %s to compile; a model of at most %lld fits",
-              rt_bytes_str(NNC_COMPILE_PER_NODE, each, sizeof each), (long long)fits);
+    if (fits > 0)
+        diag_note(&f->diag, SPAN_NONE, "each operation takes about %s to compile; a model of at most %lld fits", each,
+                  (long long)fits);
+    else  /* never "a model of at most 0": what the compiler takes before the first operation is past it */
+        diag_note(&f->diag, SPAN_NONE, "compiling takes about %s before the first operation and %s each; not even a "
+                  "model of one operation fits", rt_bytes_str(NNC_COMPILE_BASE, base, sizeof base), each);
     return 1;
 }
 
@@ -204,18 +232,36 @@ static int check_activations(NncFront *f, const IrGraph *g, const IrPlan *p, int
     return 1;
 }
 
-int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
-                        const char **err)
+/* nnc_compile_checked, and (this_machine false) without asking whether
+ * this machine has the compiler's memory: what nnc_check_limits asks. */
+static int compile_within_limits(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch,
+                                 bool this_machine, NncCompiled *out, const char **err)
 {
     out->plan = NULL;
     if (nnc_build_step(f->model, &f->src, &f->arena, IR_F32, parts, training, &out->step, err) != 0)
         return -1;
-    if (check_lowered_sizes(f, &out->step.L.g) != 0 || nnc_check_compile_memory(f, &out->step.L) != 0)
+    if (check_lowered_sizes(f, &out->step.L.g) != 0 || (this_machine && nnc_check_compile_memory(f, &out->step.L) != 0))
         return 1;
     int rc = nnc_compile_built(until, batch, out, err);
     if (rc == 0 && out->plan && check_activations(f, &out->step.L.g, out->plan, batch) != 0)
         return 1;
     return rc;
+}
+
+int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
+                        const char **err)
+{
+    return compile_within_limits(f, parts, training, until, batch, true, out, err);
+}
+
+int nnc_check_limits(NncFront *f, const char **err)
+{
+    const SemaModel *m = f->model;
+    NncCompiled c;
+    if (m->train.decl)  /* what --jit and a trainer plan */
+        return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, m->train.batch, false, &c, err);
+    /* what --predict plans */
+    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, NNC_FORWARD_BATCH, false, &c, err);
 }
 
 /* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */

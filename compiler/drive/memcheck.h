@@ -19,14 +19,16 @@ int nnc_check_run_memory(NncFront *f, const RtModel *rm, int64_t batch, bool bat
 int nnc_check_predict_memory(NncFront *f, const RtModel *rm, int64_t batch, bool batch_given);
 
 /* The compiler's own memory for f's model, estimated before it is compiled
- * (issue 17) from L, the step nnc_build_step built for the compile: its
- * forward pass's nodes [0, g.nforward) are counted (lowering is cheap:
+ * (issue 17) from L, the step nnc_build_step built for the compile: the
+ * nodes of its forward pass [0, g.nforward) that its outputs read are
+ * counted (a prediction's leaves out the loss and metrics; lowering is cheap:
  * linear, a few KiB a node); compiling takes about NNC_COMPILE_BASE +
  * NNC_COMPILE_PER_NODE bytes per node (autodiff, the passes, the plan and
  * LLVM, measured on repeat(8 ... 128) of the GPT block: memcheck.c).  0
  * when that fits rt_memory_available, else 1 with an error at the model's
- * call that lowers to the most nodes (a repeat, a user layer, or a
- * built-in), the bytes wanted and available. */
+ * call that lowers to the most of them (a repeat, a user layer, or a
+ * built-in), the bytes wanted and available, and a note on the model that
+ * fits (or that none does). */
 int nnc_check_compile_memory(NncFront *f, const Lowered *L);
 
 /* Whether the reference interpreter can run --export-step's step of f's
@@ -48,5 +50,14 @@ int nnc_check_gradcheck_memory(NncFront *f, const IrGraph *back, const IrGraph *
  * internal compiler error. */
 int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage until, int64_t batch, NncCompiled *out,
                         const char **err);
+
+/* nnc --check past the front end: f's step lowered and planned as --jit
+ * (a train block, at its batch) or --predict (none: at NNC_FORWARD_BATCH)
+ * plans it, and refused where nnc_compile_checked refuses what no machine
+ * can run (a value past NNC_MAX_ELEMS per example, activations past
+ * 4 * NNC_MAX_ELEMS bytes).  Whether this machine has the memory (the
+ * compiler's, the run's) is not asked: that is the run's question.  0; 1
+ * (said, at the call); -1 with *err, an internal compiler error. */
+int nnc_check_limits(NncFront *f, const char **err);
 
 #endif

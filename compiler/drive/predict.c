@@ -77,6 +77,18 @@ static bool ends_with(const char *s, const char *tail)
 
 /* ---- reading values --------------------------------------------------------------------- */
 
+/* NULL when X may be a value of the feed's input, else why not: a token
+ * input's values are its ids.  Each reader says where X was, in the form
+ * its other refusals use, as the reason's subject. */
+static const char *id_unfit(const Feed *fd, double x, Arena *a)
+{
+    const TensorType *t = &fd->node->type;
+    if (t->elem != ELEM_INDEX || (x == floor(x) && x >= 0 && x < (double)t->classes))
+        return NULL;
+    return arena_printf(a, "is not a token id of input '%s' (whole numbers in [0, %lld))", fd->node->name,
+                        (long long)t->classes);
+}
+
 /* "1.5,-0.7": one example. */
 static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
 {
@@ -90,6 +102,8 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         double x;
         const char *why = rt_number_read(p, len, &x);   /* the CSV readers' rule and words */
+        if (!why)
+            why = id_unfit(fd, x, a);
         if (why == RT_NOT_A_NUMBER)
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
@@ -191,6 +205,8 @@ static int parse_csv(FILE *log, Feed *fd, const char *path, Arena *a)
                     end--;
                 double x;
                 const char *why = rt_number_read(p, (size_t)(end - p), &x);
+                if (!why)
+                    why = id_unfit(fd, x, a);
                 if (why) {
                     char shown[RT_QUOTE_CAP(20)];
                     rc = fail(log, "%s: line %lld, column %lld: '%s' %s", path, (long long)lineno + 1, (long long)k,
@@ -258,6 +274,8 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
         for (int64_t i = 0; i < fd->n * fd->size; i++) {
             double x = rt_npy_get(&arr, i);
             const char *unfit = rt_f32_unfit(x);   /* npz(...)'s rule and words */
+            if (!unfit)
+                unfit = id_unfit(fd, x, a);
             if (unfit) {
                 char at[64];
                 rc = fail(log, "%s: %s: %g %s", path, rt_npy_position(i, fd->size, at, sizeof at), isnan(x) ? NAN : x,
@@ -274,27 +292,11 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
 static int read_feed(FILE *log, Feed *fd, Arena *a)
 {
     const char *text = strchr(fd->given, '=') + 1;
-    int rc;
     if (ends_with(text, ".npy"))
-        rc = parse_npy(log, fd, text, a);
-    else if (ends_with(text, ".csv"))
-        rc = parse_csv(log, fd, text, a);
-    else
-        rc = parse_numbers(log, fd, text, a);
-    if (rc != 0 || fd->node->type.elem != ELEM_INDEX)
-        return rc;
-    for (int64_t i = 0; i < fd->n * fd->size; i++) {
-        double x = fd->v[i];
-        if (x != floor(x))
-            return fail(log, "--input %s: input '%s' takes token ids, whole numbers, and %g is not one (example %lld, "
-                        "value %lld)", fd->node->name, fd->node->name, x, (long long)(i / fd->size),
-                        (long long)(i % fd->size));
-        if (x < 0 || x >= (double)fd->node->type.classes)
-            return fail(log, "--input %s: input '%s' takes token ids in [0, %lld), found %g (example %lld, value %lld)",
-                        fd->node->name, fd->node->name, (long long)fd->node->type.classes, x,
-                        (long long)(i / fd->size), (long long)(i % fd->size));
-    }
-    return 0;
+        return parse_npy(log, fd, text, a);
+    if (ends_with(text, ".csv"))
+        return parse_csv(log, fd, text, a);
+    return parse_numbers(log, fd, text, a);
 }
 
 /* Matches the --input arguments with the model's inputs and reads them. */

@@ -15,9 +15,8 @@
 
 #include <stdbool.h>
 
-int pass_dce(IrGraph *g)
+void dce_mark(const IrGraph *g, bool *live)
 {
-    bool *live = ARENA_ARRAY(g->arena, bool, g->n + 1);
     for (int j = 0; j < g->nouts; j++)
         live[g->outs[j].value] = true;
     for (int i = g->n - 1; i >= 0; i--) {
@@ -28,6 +27,12 @@ int pass_dce(IrGraph *g)
             for (int k = 0; k < n->nin; k++)
                 live[n->in[k]] = true;
     }
+}
+
+int pass_dce(IrGraph *g)
+{
+    bool *live = ARENA_ARRAY(g->arena, bool, g->n + 1);
+    dce_mark(g, live);
     int dead = 0;
     for (int i = 0; i < g->n; i++)
         dead += !live[i];

@@ -20,6 +20,7 @@ int pass_simplify(IrGraph *g);   /* x*1, x+0, x-0, x/1, --x, permute of permute,
                                   * softmax's gradient from g and p alone */
 int pass_cse(IrGraph *g);        /* one node per (op, operands, attributes), except OPF_RANDOM */
 int pass_dce(IrGraph *g);        /* drops nodes no output depends on (inputs stay) */
+void dce_mark(const IrGraph *g, bool *live); /* live[i] (g->n of them, false): what dce keeps */
 int pass_pool_relu(IrGraph *g); /* a relu after max pooling, and its backward, folded into the
                                   * pooling's kernels (pool_relu.c), before fusion */
 int pass_pool_grad(IrGraph *g); /* a convolution's weight and bias gradient through its max

@@ -387,7 +387,8 @@ const char *rt_bytes_str(int64_t bytes, char *buf, size_t len);
  * embedded instance allocate before the first step). */
 int64_t rt_model_bytes(const RtModel *m, int64_t batch);
 /* What those bytes are: "activations and inputs 73.0 GiB, parameters
- * 1.2 MiB, optimizer state 2.4 MiB", into buf. */
+ * 1.2 MiB, optimizer state 2.4 MiB", into buf; without the optimizer state
+ * when m keeps none (a forward-only model's, --predict's). */
 const char *rt_model_bytes_detail(const RtModel *m, int64_t batch, char *buf, size_t len);
 /* The largest batch whose slabs take at most `have` bytes (0: none), were
  * m planned for it (slabs never shrink below the planned batch's). */
@@ -609,8 +610,10 @@ typedef struct RtRunOptions {
 
 /* The rules between the sampling options, one copy for nnc --jit (compiler/main.c)
  * and the trainers nnc writes (runtime/exe.c): NULL when they agree, else what is
- * wrong ("--length and --temperature go with --sample"). */
-const char *rt_sample_options_rule(const char *sample, int64_t length, double temperature, int no_kv_cache);
+ * wrong ("--length and --temperature go with --sample", "--sample is given
+ * twice": samples counts the --sample options given). */
+const char *rt_sample_options_rule(const char *sample, int samples, int64_t length, double temperature,
+                                   int no_kv_cache);
 /* The options a command line gave, for rt_mode_options_rule. */
 enum {
     RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,

@@ -25,9 +25,9 @@
 #              names the path, exit 1, and the user's file (and the
 #              library's header) stay byte for byte, with no temporary left
 #   sample     a text model's trainer saves, loads and generates like --jit, and
-#              refuses --length or --temperature without --sample, --steps
-#              with it, and --epochs (text has none) as nnc does; without
-#              --load it notes that the weights are untrained
+#              refuses --length or --temperature without --sample, a second
+#              --sample, --steps with it, and --epochs (text has none) as nnc
+#              does; without --load it notes that the weights are untrained
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
 #              nnc --jit samples from it
@@ -185,6 +185,10 @@ sample)
         [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --length and --temperature go with --sample" ] \
             && [ ! -s "$tmp/out" ] || fail "$opt without --sample: exit $got, $(cat "$tmp/err")"
     done
+    # one text is sampled: a second --sample is refused, as a second --input of nnc --predict is
+    "$tmp/abcd" --load "$tmp/ck.safetensors" --sample bc --sample cd >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --sample is given twice" ] && [ ! -s "$tmp/out" ] \
+        || fail "--sample twice: exit $got, $(cat "$tmp/err")"
     # --sample trains nothing: the options of training are refused as nnc --jit refuses them
     "$tmp/abcd" --load "$tmp/ck.safetensors" --steps 3 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --steps goes with training; \

@@ -17,7 +17,10 @@
 #      refused at the batch: 258 GiB of training memory
 #   6. --predict of a pooling whose windows take 256 GiB at --batch 1 (the
 #      slabs hold 16 examples): refused at the model as --jit refuses it,
-#      not "out of memory" when the slab is allocated
+#      not "out of memory" when the slab is allocated, and without an
+#      optimizer state (a prediction has none); its compile under
+#      NNC_TEST_MEMORY=1000 counts the prediction's 6 operations, at its
+#      dense, not the loss's or the metric's, and says nothing fits
 #   7. --gradcheck and --export-step, whose reference interpreter holds every
 #      value of the step in f64: 50 million inputs an example under
 #      NNC_TEST_MEMORY are refused at the largest value, with the batch that
@@ -116,12 +119,24 @@ check long_context $status
 "$nnc" --predict --color=never --batch 1 --input x=1,2 pool.nn >"$tmp/log" 2>&1
 status=$?
 cat >"$tmp/want" <<'EOF'
-pool.nn:3:7: error: the prediction needs 256.0 GiB of memory at batch 1 (--batch) (activations and inputs 256.0 GiB, parameters 64 bytes, optimizer state 64 bytes); this machine has N
+pool.nn:3:7: error: the prediction needs 256.0 GiB of memory at batch 1 (--batch) (activations and inputs 256.0 GiB, parameters 64 bytes); this machine has N
     3 | model pool {
       |       ^~~~
 pool.nn: note: not even a batch of one fits
 EOF
 check predict $status
+# its compile: only what the prediction runs is counted and pointed at (the
+# loss and the metric of scored.nn lower to more than its dense); a limit
+# below what any compile takes is said so, not "a model of at most 0"
+NNC_TEST_MEMORY=1000 "$nnc" --predict --color=never --no-cache --input x=1,2,3,4 scored.nn >"$tmp/log" 2>&1
+status=$?
+cat >"$tmp/want" <<'EOF'
+scored.nn:6:9: error: compiling model 'scored' needs about 85.3 MiB of memory (6 operations once lowered, 4 of them from this call); NNC_TEST_MEMORY leaves this process 1000 bytes
+    6 |     y = dense(x, 3)
+      |         ^~~~~~~~~~~
+scored.nn: note: compiling takes about 85.0 MiB before the first operation and 56.0 KiB each; not even a model of one operation fits
+EOF
+check predict_compile $status
 
 # 7: the reference interpreter's memory
 cat >"$tmp/want" <<'EOF'

@@ -15,7 +15,8 @@
 #            unsupported dtype or in Fortran order, a ragged .csv, one with a
 #            nan, numbers beyond f32's range (a .csv's 1e39, a float64 .npy's
 #            1e300, a typed -1e39), hexadecimal numbers (0x10 in a .csv,
-#            a typed 0x1p3), and float token ids (.npy): exit 1 with the
+#            a typed 0x1p3), float token ids (.npy) and ids out of range
+#            (.csv, .npy, each said where as a nan is): exit 1 with the
 #            reason, nothing on stdout; a .csv with a UTF-8 byte-order mark
 #            predicts as the numbers typed
 #   wide     softmax(dense(x, N)) of one example, the few-rows product: for
@@ -140,13 +141,19 @@ badfiles)
     sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
     echo "nnc: error: ids.npy: the array is float32, but input 'ids' is token(5)[3]: its token ids must be integers \
 (uint8, int32, int64 or bool)" | diff -u - "$tmp/err2" || fail "float token ids"
-    # the second example's middle id out of range: examples and values count from 0, as npz(...) does
-    printf '1,2,0\n1,7,0\n' > "$tmp/ids.csv"
-    "$nnc" --predict --input a=1,2 --input "ids=$tmp/ids.csv" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
-        2> "$tmp/err"; got=$?
-    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "token id 7: exit status $got"
-    echo "nnc: error: --input ids: input 'ids' takes token ids in [0, 5), found 7 (example 1, value 1)" \
-        | diff -u - "$tmp/err" || fail "token id 7"
+    # an id out of range, said where it is as a nan there is: a .csv's line
+    # (from 1, past a blank line) and column, a .npy's value (from 0)
+    ids() {  # ids FILE EXPECTED-STDERR
+        "$nnc" --predict --input a=1,2 --input "ids=$tmp/$1" "$root/tests/golden/cli/forward_only.nn" > "$tmp/out" \
+            2> "$tmp/err"; got=$?
+        [ "$got" = 1 ] && [ ! -s "$tmp/out" ] || fail "$1: exit status $got"
+        sed "s|$tmp/||" "$tmp/err" > "$tmp/err2"
+        echo "$2" | diff -u - "$tmp/err2" || fail "$1"
+    }
+    printf '1,2,0\n\n1,7,0\n' > "$tmp/ids.csv"
+    ids ids.csv "nnc: error: ids.csv: line 3, column 1: '7' is not a token id of input 'ids' (whole numbers in [0, 5))"
+    "$py" "$npy" write "$tmp/ids.npy" i8 2x3 1,2,0,1,-1,0
+    ids ids.npy "nnc: error: ids.npy: example 1, element 1: -1 is not a token id of input 'ids' (whole numbers in [0, 5))"
     # a spreadsheet's byte-order mark before the first line is skipped: the
     # same predictions as without it
     printf '\357\273\2771.5,-0.7\n' > "$tmp/bom.csv"

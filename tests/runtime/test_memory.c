@@ -130,11 +130,17 @@ static void test_slabs(void)
     RtModel m = model_of(INT64_C(1) << 40, 64);
     CU_ASSERT_FATAL(rt_slabs_alloc(&m, 64, slab, err, sizeof err) == -1);
     const char *want = "model 'big' at batch 64 needs 64.0 TiB of memory (activations and inputs 64.0 TiB, "
-                       "parameters 1.0 MiB, optimizer state 64 bytes); ";
+                       "parameters 1.0 MiB); ";
     CU_ASSERT(strncmp(err, want, strlen(want)) == 0);
     CU_ASSERT(says_room(err));
     size_t n = strlen(err), tail = strlen("; not even a batch of one fits");
     CU_ASSERT(n > tail && strcmp(err + n - tail, "; not even a batch of one fits") == 0);
+    /* the optimizer state is said when the model keeps some (a forward-only
+     * model, a prediction's, keeps none: its slab is padding alone) */
+    char detail[160];
+    m.train.slab_bytes[RT_SLAB_STATE] = (RtBytes){8, 0};
+    CU_ASSERT_STRING_EQUAL(rt_model_bytes_detail(&m, 64, detail, sizeof detail),
+                           "activations and inputs 64.0 TiB, parameters 1.0 MiB, optimizer state 128 bytes");
     /* 1 GiB an example at batch 4096 (4 TiB): a smaller batch would fit on
      * a machine of 16 GiB or more, which is then said with how to get it */
     m = model_of(INT64_C(1) << 30, 4096);

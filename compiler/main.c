@@ -434,6 +434,21 @@ static const char *option_name(const struct option *opt, char *buf, size_t len)
     return buf;
 }
 
+/* The name of option c (getopt's code), given a second time, when that is
+ * refused: an option with a value, which a second one would silently
+ * replace (--input gathers, --sample is judged with the trainers' rule:
+ * rt_sample_options_rule); else NULL. */
+static const char *value_given_twice(int c)
+{
+    static char name[64];
+    if (c == OPT_INPUT || c == OPT_SAMPLE)
+        return NULL;
+    for (int i = 0; i < NOPTIONS; i++)
+        if (nnc_options[i].opt.val == c && nnc_options[i].opt.has_arg == required_argument)
+            return option_name(&nnc_options[i].opt, name, sizeof name);
+    return NULL;
+}
+
 /* NULL when every option given is one the action marked `takes`
  * (TAKES_PREDICT, TAKES_ONNX) takes, else the refusal, into buf:
  * "--predict takes --input, ... and --no-cache, not --epochs". */
@@ -475,6 +490,9 @@ int main(int argc, char **argv)
     opterr = 0;  /* we word the messages ourselves */
     int c;
     while ((c = getopt_long(argc, argv, ":hvo:", longopts, NULL)) != -1) {
+        const char *twice = c >= 0 && c < OPT_COUNT && o.given[c] ? value_given_twice(c) : NULL;
+        if (twice)
+            return usage_error("%s is given twice", twice);
         if (c >= 0 && c < OPT_COUNT)
             o.given[c] = true;
         enum Action next = ACT_NONE;

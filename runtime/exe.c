@@ -83,6 +83,15 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             prog, m->name, (long long)r->batch, (unsigned long long)r->seed, r->lr);
 }
 
+/* The long name of option c when it takes a value, else NULL. */
+static const char *value_option(const struct option *opts, int c)
+{
+    for (; opts->name; opts++)
+        if (opts->val == c)
+            return opts->has_arg == required_argument ? opts->name : NULL;
+    return NULL;
+}
+
 int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
 {
     enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS, O_CHART,
@@ -104,8 +113,17 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     RtRunOptions o = {.seed = -1, .prog = prog};
     int c, lr_given = 0, batch_given = 0;   /* --lr given (the compiled-in rate, or it was refused); --batch given */
     int samples = 0;                        /* --sample options given */
+    uint32_t seen = 0;                      /* by option code - O_EPOCHS: the options with a value given */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+        /* a second value would replace the first silently (--sample: rt_sample_options_rule says it) */
+        const char *twice = c >= O_EPOCHS && c != O_SAMPLE && (seen >> (c - O_EPOCHS) & 1) ? value_option(opts, c) : NULL;
+        if (twice) {
+            fprintf(stderr, "%s: error: --%s is given twice\n", prog, twice);
+            return 2;
+        }
+        if (c >= O_EPOCHS)
+            seen |= 1u << (c - O_EPOCHS);
         int64_t n = 0;
         double x = 0;
         const char *bad = NULL;

@@ -189,6 +189,13 @@ sample)
     "$tmp/abcd" --load "$tmp/ck.safetensors" --sample bc --sample cd >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: --sample is given twice" ] && [ ! -s "$tmp/out" ] \
         || fail "--sample twice: exit $got, $(cat "$tmp/err")"
+    # any other option with a value, given twice, is refused as nnc refuses it: the second replaced the first
+    for opt in "--load $tmp/ck.safetensors" "--length 5"; do
+        # shellcheck disable=SC2086
+        "$tmp/abcd" --load "$tmp/ck.safetensors" --sample bc $opt $opt >"$tmp/out" 2>"$tmp/err"; got=$?
+        [ "$got" = 2 ] && [ "$(cat "$tmp/err")" = "abcd: error: ${opt%% *} is given twice" ] && [ ! -s "$tmp/out" ] \
+            || fail "$opt twice: exit $got, $(cat "$tmp/err")"
+    done
     # --sample trains nothing: the options of training are refused as nnc --jit refuses them
     "$tmp/abcd" --load "$tmp/ck.safetensors" --steps 3 --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
     [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: --steps goes with training; \

@@ -36,22 +36,6 @@ static const char *type_str(const RtTensorSpec *t, char *buf, size_t len)
     return buf;
 }
 
-/* Whether array a holds examples of t's per-example shape. */
-static int shape_fits(const RtNpy *a, const RtTensorSpec *t)
-{
-    if (a->rank < 1)
-        return 0;
-    int64_t per = rt_elems(t, 1);
-    if (per == 1 && (a->rank == 1 || (a->rank == 2 && a->shape[1] == 1)))
-        return 1;   /* one value per example: [n] or [n, 1] */
-    if (a->rank != t->rank)
-        return 0;
-    for (int d = 1; d < t->rank; d++)
-        if (a->shape[d] != t->shape[d])
-            return 0;
-    return 1;
-}
-
 /* A column of n bytes; a large one in huge pages where the system has them
  * (filling it is then a few hundred page faults rather than tens of thousands). */
 static void *column_alloc(size_t n)
@@ -173,7 +157,7 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
             goto done;
         }
         char as[256], ts[128];
-        if (a.rank == 0 || !shape_fits(&a, t)) {
+        if (a.rank == 0 || !rt_npy_holds_examples(&a, t->shape + 1, t->rank - 1)) {  /* shape[0]: the batch */
             type_str(t, ts, sizeof ts);
             rt_fail(-1, err, errlen, "%s: array '%s' has shape %s, but %s '%s' is %s: the first axis counts examples, "
                     "the rest must be %s", path, t->name, rt_npy_shape_str(&a, as, sizeof as), kind, t->name,

@@ -118,6 +118,23 @@ static int bad_header(Cur *c, const char *what, char *err, size_t errlen)
                    rt_quote(c->p, (size_t)n, 40, shown));
 }
 
+int rt_npy_holds_examples(const RtNpy *a, const int64_t *shape, int rank)
+{
+    if (a->rank < 1)
+        return 0;
+    int64_t per = 1;
+    for (int d = 0; d < rank; d++)
+        per *= shape[d];
+    if (per == 1 && (a->rank == 1 || (a->rank == 2 && a->shape[1] == 1)))
+        return 1;   /* one value per example: [n] or [n, 1] */
+    if (a->rank != rank + 1)
+        return 0;
+    for (int d = 0; d < rank; d++)
+        if (a->shape[d + 1] != shape[d])
+            return 0;
+    return 1;
+}
+
 int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);

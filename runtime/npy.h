@@ -33,6 +33,10 @@ typedef struct RtNpy {
  * bytes that shape and type take.  integers: the array is for labels or
  * token ids, so a dtype refused suggests only the integer types. */
 int         rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen);
+/* Whether a holds examples of the per-example shape[0, rank): its first
+ * axis counts them and the rest is that shape (one value per example may
+ * also be [n] or [n, 1]).  npz(...)'s rule, and --predict's for a .npy. */
+int         rt_npy_holds_examples(const RtNpy *a, const int64_t *shape, int rank);
 /* Element i as a double (integers up to 2^53 exactly). */
 double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */

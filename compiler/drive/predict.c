@@ -250,15 +250,14 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
         rc = fail(log, "%s: %s", path, why);
     if (rc == 0 && arr.rank == 0)
         rc = fail(log, "%s: a .npy scalar has no examples; the array's first axis counts them", path);
-    int64_t per = 1;
-    for (int i = 1; rc == 0 && i < arr.rank; i++)
-        per *= arr.shape[i];
-    if (rc == 0 && per != fd->size) {
+    const Shape *per = &fd->node->type.shape;
+    if (rc == 0 && !rt_npy_holds_examples(&arr, per->dim, per->rank)) {
+        /* npz(...)'s rule and words: a [5, 3, 2] array is not examples of [2, 3] */
         char shape[256];
-        rt_npy_shape_str(&arr, shape, sizeof shape);
-        rc = fail(log, "%s: an array of shape %s has %lld value%s per example, but input '%s' (%s) takes %lld", path,
-                  shape, (long long)per, per == 1 ? "" : "s", fd->node->name, type_str(a, &fd->node->type),
-                  (long long)fd->size);
+        const char *type = type_str(a, &fd->node->type);
+        rc = fail(log, "%s: the array has shape %s, but input '%s' is %s: the first axis counts examples, the rest must "
+                  "be %s", path, rt_npy_shape_str(&arr, shape, sizeof shape), fd->node->name, type,
+                  fd->size == 1 ? "[] or [1]" : strchr(type, '['));
     }
     if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);

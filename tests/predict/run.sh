@@ -97,6 +97,7 @@ trained)
 badfiles)
     printf 'not an array' > "$tmp/junk.npy"
     "$py" "$npy" write "$tmp/wide.npy" f4 2x3 1,2,3,4,5,6
+    "$py" "$npy" write "$tmp/folded.npy" f4 2x1x2 1,2,3,4
     "$py" "$npy" write "$tmp/f8.npy" f8 1x2 1,2
     sed 's/<f8/>f8/' "$tmp/f8.npy" > "$tmp/big.npy"
     sed "s/'fortran_order': False/'fortran_order': True /" "$tmp/f8.npy" > "$tmp/fortran.npy"
@@ -109,7 +110,9 @@ badfiles)
         printf '%s\n' "$2" | diff -u - "$tmp/err2" || fail "$1"
     }
     check junk.npy "nnc: error: junk.npy: not a .npy file (no \\x93NUMPY magic)"
-    check wide.npy "nnc: error: wide.npy: an array of shape [2, 3] has 3 values per example, but input 'x' (f32[2]) takes 2"
+    check wide.npy "nnc: error: wide.npy: the array has shape [2, 3], but input 'x' is f32[2]: the first axis counts examples, the rest must be [2]"
+    # as npz(...) reads it: the values per example are not enough, the shape is checked (a [5, 3, 2] array was read as [5, 2, 3])
+    check folded.npy "nnc: error: folded.npy: the array has shape [2, 1, 2], but input 'x' is f32[2]: the first axis counts examples, the rest must be [2]"
     check big.npy "nnc: error: big.npy: .npy dtype '>f8' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool"
     check fortran.npy "nnc: error: fortran.npy: a Fortran-order .npy array is not supported; save it in C order"
     check ragged.csv "nnc: error: ragged.csv: line 2 has 1 value, but input 'x' (f32[2]) takes 2 per example"

@@ -449,6 +449,25 @@ static const char *value_given_twice(int c)
     return NULL;
 }
 
+/* What --predict's -o file is also read as, "--input x='x.npy'" or "--load
+ * 'ck.safetensors'" (in a static buffer), or NULL. */
+static const char *predict_overwrites(const Options *o)
+{
+    static char what[4200];
+    for (int i = 0; i < o->ninputs; i++) {
+        const char *eq = strchr(o->inputs[i], '=');
+        if (eq && rt_same_file(eq + 1, o->output)) {
+            snprintf(what, sizeof what, "--input %.*s='%s'", (int)(eq - o->inputs[i]), o->inputs[i], eq + 1);
+            return what;
+        }
+    }
+    if (o->jit.load && rt_same_file(o->jit.load, o->output)) {
+        snprintf(what, sizeof what, "--load '%s'", o->jit.load);
+        return what;
+    }
+    return NULL;
+}
+
 /* NULL when every option given is one the action marked `takes`
  * (TAKES_PREDICT, TAKES_ONNX) takes, else the refusal, into buf:
  * "--predict takes --input, ... and --no-cache, not --epochs". */
@@ -649,6 +668,10 @@ int main(int argc, char **argv)
                                o.output);
         if ((not_taken = option_not_taken(&o, TAKES_PREDICT, "--predict", rule_buf, sizeof rule_buf)))
             return usage_error("%s", not_taken);
+        const char *over = o.output && strcmp(o.output, "-") != 0 ? predict_overwrites(&o) : NULL;
+        if (over)
+            return usage_error("-o '%s' and %s are the same file; the predictions would write over what they are "
+                               "made from", o.output, over);
         o.output_predict = o.output;
         o.output = NULL;
         o.load_predict = o.jit.load;

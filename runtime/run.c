@@ -214,13 +214,11 @@ const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned giv
     return NULL;
 }
 
-/* Whether paths a and b name one file: the same text, the same existing
- * file (device and inode: a link, a hard link, "./x" for "x"), or, for a
- * file not made yet, the same name in the same existing folder; each
- * through its links first, since a write replaces a link's target
- * (rt_link_target: a link to a file not made yet is that file). */
+/* (nnc_runtime.h) Existing files compare by device and inode; each path is
+ * taken through its links first (rt_link_target: a link to a file not made
+ * yet is that file). */
 static int same_path(const char *a, const char *b);
-static int same_file(const char *a, const char *b)
+int rt_same_file(const char *a, const char *b)
 {
     char *ta = rt_link_target(a), *tb = rt_link_target(b);
     int same = same_path(ta ? ta : a, tb ? tb : b);
@@ -250,13 +248,13 @@ const char *rt_output_files_rule(const char *load, const char *save, const char 
     };
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++)
-            if (out[i].path && out[j].path && same_file(out[i].path, out[j].path)) {
+            if (out[i].path && out[j].path && rt_same_file(out[i].path, out[j].path)) {
                 snprintf(buf, len, "%s '%s' and %s '%s' are the same file; each writes a file of its own",
                          out[i].name, out[i].path, out[j].name, out[j].path);
                 return buf;
             }
     for (int i = 1; load && i < 3; i++)   /* --save may: the run resumes in place */
-        if (out[i].path && same_file(load, out[i].path)) {
+        if (out[i].path && rt_same_file(load, out[i].path)) {
             snprintf(buf, len, "--load '%s' and %s '%s' are the same file; %s would write over the checkpoint --load "
                      "reads", load, out[i].name, out[i].path, out[i].name);
             return buf;

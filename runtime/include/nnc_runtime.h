@@ -623,6 +623,11 @@ enum {
  * bits) that the mode does not use, or both modes at once, is a bad command
  * line: NULL, or what is wrong (written to buf, len bytes, or a constant). */
 const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len);
+/* Whether paths a and b name one file: the same text, the same existing
+ * file (a link, a hard link, "./x" for "x"), or, for a file not made yet,
+ * the same name in the same folder; each through its links first, since a
+ * write replaces a link's target.  The rules below, and --predict's -o. */
+int rt_same_file(const char *a, const char *b);
 /* The files a run writes, one copy for both as above: two of --save,
  * --metrics (a file, not "-") and --chart naming one file would leave only
  * the last written there, and a --chart name not ending in .svg would hold

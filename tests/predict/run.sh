@@ -85,7 +85,22 @@ files)
     "$py" "$npy" read "$tmp/out.npy" > "$tmp/read" || fail "reading out.npy"
     cat "$tmp/read"
     [ "$(sed -n 1p "$tmp/read")" = "shape [3, 1]" ] || fail "out.npy shape"
-    [ "$(sed -n 2p "$tmp/read")" = "$(tr '\n' ' ' < "$tmp/typed" | sed 's/ $//')" ] || fail "out.npy values" ;;
+    [ "$(sed -n 2p "$tmp/read")" = "$(tr '\n' ' ' < "$tmp/typed" | sed 's/ $//')" ] || fail "out.npy values"
+    # -o naming an input's file (itself, or through a link) or the checkpoint is refused: it wrote the
+    # predictions over the input, exit 0
+    cp "$tmp/f4.npy" "$tmp/keep.npy"
+    ln -s f4.npy "$tmp/link.npy"
+    for o in "$tmp/f4.npy" "$tmp/link.npy"; do
+        predict --input "x=$tmp/f4.npy" -o "$o" > "$tmp/stdout" 2> "$tmp/err"; got=$?
+        [ "$got" = 2 ] || fail "-o $o: exit $got"
+        [ "$(sed -n 1p "$tmp/err" | sed "s|$tmp/||g")" = "nnc: -o '${o#"$tmp/"}' and --input x='f4.npy' are the same file; \
+the predictions would write over what they are made from" ] || fail "-o $o: $(cat "$tmp/err")"
+        cmp -s "$tmp/f4.npy" "$tmp/keep.npy" || fail "-o $o: the input changed"
+    done
+    cp "$tmp/ck.safetensors" "$tmp/ck.npy"
+    "$nnc" --predict "$model" --load "$tmp/ck.npy" --input x=1,2 -o "$tmp/ck.npy" 2> "$tmp/err"; got=$?
+    [ "$got" = 2 ] && grep -q "and --load '.*ck.npy' are the same file" "$tmp/err" || fail "-o over --load: exit $got"
+    cmp -s "$tmp/ck.npy" "$tmp/ck.safetensors" || fail "-o over --load: the checkpoint changed" ;;
 trained)
     cp "$root/examples/xor.nn" "$root/examples/xor.csv" "$tmp/"
     "$nnc" --jit --save "$tmp/xor.safetensors" "$tmp/xor.nn" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit"; }

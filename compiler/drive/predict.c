@@ -104,7 +104,8 @@ static int parse_numbers(FILE *log, Feed *fd, const char *text, Arena *a)
         const char *why = rt_number_read(p, len, &x);   /* the CSV readers' rule and words */
         if (!why)
             why = id_unfit(fd, x, a);
-        if (why == RT_NOT_A_NUMBER)
+        /* one word that does not start as a number may be a file of another kind; else it is a number mistyped */
+        if (why == RT_NOT_A_NUMBER && count == 1 && !strchr("0123456789+-.", *p))
             return fail(log, "--input %s: '%s' is neither comma-separated numbers nor a .npy or .csv file",
                         fd->node->name, text);
         char shown[RT_QUOTE_CAP(40)];

@@ -113,6 +113,8 @@ static const char usage_text[] =
     "      --trace            instead of the outputs, print every binding of the\n"
     "                         model for the first example: FILE:LINE: name: type =\n"
     "                         values (the reference interpreter, f32)\n"
+    "      --seed N, --batch N, -v, --no-cache\n"
+    "                         as above; --predict refuses any other option\n"
     "\n"
     "Writing files (what nnc FILE.nn does without an action):\n"
     "      --emit=KIND        exe: a native trainer that trains as the train block\n"

@@ -27,8 +27,11 @@ int rt_columns_parse(const char *spec, RtColumnRange *out, int max, int *where, 
 
 /* Reads a CSV of numbers (header: skip the first line) and hands each input
  * and target of m the columns spec names for it, as RtDataset columns:
- * reals as they are, labels and ids checked to be whole numbers in range. */
-int rt_csv_columns(const char *path, int header, const char *spec, const RtModel *m, RtDataset *out, char *err,
-                   size_t errlen);
+ * reals as they are, labels and ids checked to be whole numbers in range.
+ * *width: the values of a row; when above 0 on entry (the training file's,
+ * for the test file), the file's rows must have that many, since the spec
+ * takes the same positions from both. */
+int rt_csv_columns(const char *path, int header, const char *spec, const RtModel *m, int64_t *width, RtDataset *out,
+                   char *err, size_t errlen);
 
 #endif

@@ -154,8 +154,8 @@ int rt_columns_parse(const char *spec, RtColumnRange *out, int max, int *where, 
     return n;
 }
 
-int rt_csv_columns(const char *path, int header, const char *spec, const RtModel *m, RtDataset *out, char *err,
-                   size_t errlen)
+int rt_csv_columns(const char *path, int header, const char *spec, const RtModel *m, int64_t *width_like,
+                   RtDataset *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     RtColumnRange r[RT_MAX_COLUMN_RANGES];
@@ -168,6 +168,13 @@ int rt_csv_columns(const char *path, int header, const char *spec, const RtModel
         return -1;
     int64_t width = raw.x_elems + 1, n = m->ninputs + m->ntargets;
     int rc = -1;
+    if (*width_like > 0 && width != *width_like) {   /* (rows within the file: rt_csv_load_lines) */
+        rt_fail(-1, err, errlen, "%s has %lld values per line, but the training file's lines have %lld; columns: "
+                "takes the same positions from both, so their layouts must match", path, (long long)width,
+                (long long)*width_like);
+        goto done;
+    }
+    *width_like = width;
     out->columns = rt_calloc((size_t)(n ? n : 1), sizeof *out->columns);
     if (!out->columns) {
         rt_fail(-1, err, errlen, "out of memory reading %s", path);

@@ -334,12 +334,13 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
         const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : NULL;
         /* npz and csv with columns: feed every input and target */
         int npz = r->data == RT_DATA_NPZ, cols = !npz && r->columns && r->columns[0];
+        int64_t width = 0;   /* with columns: the training file's, which the test file's must match */
         if (!o->eval_only && (npz ? rt_npz_load(tr, m, &train, why, sizeof why)
-                              : cols ? rt_csv_columns(tr, r->header, r->columns, m, &train, why, sizeof why)
+                              : cols ? rt_csv_columns(tr, r->header, r->columns, m, &width, &train, why, sizeof why)
                                      : load_csv(m, r, tr, &train, why, sizeof why)))
             rc = 1;
         else if (te && (npz ? rt_npz_load(te, m, &test, why, sizeof why)
-                        : cols ? rt_csv_columns(te, r->header, r->columns, m, &test, why, sizeof why)
+                        : cols ? rt_csv_columns(te, r->header, r->columns, m, &width, &test, why, sizeof why)
                                : load_csv(m, r, te, &test, why, sizeof why)))
             rc = 1;
         else if (!npz && !cols && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))

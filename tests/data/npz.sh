@@ -211,7 +211,13 @@ END
     sed 's/b: 5-6/b: 6-7/' "$tmp/c.nn" > "$tmp/bad.nn"
     "$nnc" --jit --data "$tmp" "$tmp/bad.nn" 2> "$tmp/err" && fail "a column past the end was accepted"
     [ "$(sed "s|$tmp/||" "$tmp/err")" = "nnc: error: tr.csv has 7 values per line (columns 0-6), but columns: gives 'b' column 7" ] \
-        || fail "past the end: $(cat "$tmp/err")" ;;
+        || fail "past the end: $(cat "$tmp/err")"
+    # a test file of another layout (a column more, inserted first): the same positions would read other values
+    sed 's/^/9,/' "$tmp/te.csv" > "$tmp/te8.csv"
+    sed 's/test: "te.csv"/test: "te8.csv"/' "$tmp/c.nn" > "$tmp/bad.nn"
+    "$nnc" --jit --data "$tmp" "$tmp/bad.nn" 2> "$tmp/err" && fail "a test file of 8 columns was accepted"
+    [ "$(sed "s|$tmp/||" "$tmp/err")" = "nnc: error: te8.csv has 8 values per line, but the training file's lines have 7; \
+columns: takes the same positions from both, so their layouts must match" ] || fail "test layout: $(cat "$tmp/err")" ;;
 *)
     fail "unknown case $case" ;;
 esac

@@ -728,7 +728,7 @@ int main(int argc, char **argv)
         f.model->train.distributed = true;
     if (st == NNC_OK && o.action == ACT_CHECK) {
         const char *err = NULL;
-        int fits = nnc_check_limits(&f, &err);
+        int fits = nnc_check_limits(&f, o.batch, &err);
         st = fits > 0 ? NNC_EINPUT : fits < 0 ? internal_error(err) : NNC_OK;
     } else if (st == NNC_OK) {
         StrBuf out = {0};

@@ -254,14 +254,14 @@ int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage unt
     return compile_within_limits(f, parts, training, until, batch, true, out, err);
 }
 
-int nnc_check_limits(NncFront *f, const char **err)
+int nnc_check_limits(NncFront *f, int64_t batch, const char **err)
 {
     const SemaModel *m = f->model;
     NncCompiled c;
     if (m->train.decl)  /* what --jit and a trainer plan */
-        return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, m->train.batch, false, &c, err);
+        return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, batch ? batch : m->train.batch, false, &c, err);
     /* what --predict plans */
-    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, NNC_FORWARD_BATCH, false, &c, err);
+    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, batch ? batch : NNC_FORWARD_BATCH, false, &c, err);
 }
 
 /* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */

@@ -53,11 +53,11 @@ int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage unt
 
 /* nnc --check past the front end: f's step lowered and planned as --jit
  * (a train block, at its batch) or --predict (none: at NNC_FORWARD_BATCH)
- * plans it, and refused where nnc_compile_checked refuses what no machine
+ * plans it, or at batch when it is not 0 (--check --batch N, as --jit's), and refused where nnc_compile_checked refuses what no machine
  * can run (a value past NNC_MAX_ELEMS per example, activations past
  * 4 * NNC_MAX_ELEMS bytes).  Whether this machine has the memory (the
  * compiler's, the run's) is not asked: that is the run's question.  0; 1
  * (said, at the call); -1 with *err, an internal compiler error. */
-int nnc_check_limits(NncFront *f, const char **err);
+int nnc_check_limits(NncFront *f, int64_t batch, const char **err);
 
 #endif

@@ -555,12 +555,12 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     const char *pname = call->call.pname ? call->call.pname : b->pname;
     cc.prefix = b->pname ? arena_printf(s->arena, "%s%s.", env->prefix, pname) : "";
     int first_param = s->m->nparams;
-    int64_t since = s->registrations;
+    int64_t since = s->registrations, hits = s->shared_hits;
     if (!b->check(&cc)) {
         s->m->nparams = first_param;
         return ERR;
     }
-    if (b->pname && !sema_shared_use(s, cc.prefix, first_param, since, call->span))
+    if (b->pname && !sema_shared_use(s, cc.prefix, first_param, since, hits, call->span))
         return ERR;
     SemaNode n = {
         .kind = SN_CALL, .at = call->span, .type = cc.result.t, .builtin = b,
@@ -654,9 +654,9 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
     const char *pname = call->call.pname ? call->call.pname : l->layer.name;
     const char *prefix = arena_printf(s->arena, "%s%s.", env->prefix, pname);
     int first_param = s->m->nparams;
-    int64_t since = s->registrations;
+    int64_t since = s->registrations, hits = s->shared_hits;
     Value v = instantiate(s, li, call->span, prefix, vals, slot);
-    if (v.kind != VAL_ERROR && !sema_shared_use(s, prefix, first_param, since, call->span))
+    if (v.kind != VAL_ERROR && !sema_shared_use(s, prefix, first_param, since, hits, call->span))
         return ERR;
     return v;
 }
@@ -679,7 +679,7 @@ static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *ar
     Value *vals = ARENA_ARRAY(s->arena, Value, np);
     const AstNode **slot = ARENA_ARRAY(s->arena, const AstNode *, np);
     int first_param = s->m->nparams;
-    int64_t since = s->registrations;
+    int64_t since = s->registrations, hits = s->shared_hits;
     for (int64_t i = 0; i < count; i++) {
         vals[0] = x;
         slot[0] = call;  /* given */
@@ -700,7 +700,7 @@ static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *ar
         if (s->too_large)
             return ERR;
     }
-    if (!sema_shared_use(s, arena_printf(s->arena, "%s%s.", env->prefix, pname), first_param, since, call->span))
+    if (!sema_shared_use(s, arena_printf(s->arena, "%s%s.", env->prefix, pname), first_param, since, hits, call->span))
         return ERR;
     return x;
 }

@@ -63,6 +63,7 @@ typedef struct Sema {
     const AstNode  *label_reader; /* the argument of a loss or metric being evaluated: it may name a target */
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
     int64_t         registrations;/* of parameters, created or shared: SemaParam.touched's clock */
+    int64_t         shared_hits;  /* registrations that found the parameter made: sema_shared_use's cue */
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
     bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */
@@ -138,9 +139,9 @@ const char *sema_value_kind(const Value *v);
  * that the shapes agree (else reported at both, -1). *created says which. */
 /* After a use of a layer (built-in or user) whose parameters are named
  * prefix..., created from first_param on, the registrations counted from
- * since: whether it has exactly the parameters an earlier use of the same
- * name has (reported if not). */
-bool  sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since, Span at);
+ * since (and s->shared_hits then): whether it has exactly the parameters an
+ * earlier use of the same name has (reported if not). */
+bool  sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since, int64_t hits, Span at);
 int   sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init, int64_t fan_in, double scale,
                      const double *data, Span at, bool *created);
 /* param NAME: f32[...] = INIT in env's scope: the parameter and its binding. */

@@ -436,21 +436,6 @@ static const char *option_name(const struct option *opt, char *buf, size_t len)
     return buf;
 }
 
-/* The name of option c (getopt's code), given a second time, when that is
- * refused: an option with a value, which a second one would silently
- * replace (--input gathers, --sample is judged with the trainers' rule:
- * rt_sample_options_rule); else NULL. */
-static const char *value_given_twice(int c)
-{
-    static char name[64];
-    if (c == OPT_INPUT || c == OPT_SAMPLE)
-        return NULL;
-    for (int i = 0; i < NOPTIONS; i++)
-        if (nnc_options[i].opt.val == c && nnc_options[i].opt.has_arg == required_argument)
-            return option_name(&nnc_options[i].opt, name, sizeof name);
-    return NULL;
-}
-
 /* What --predict's -o file is also read as, "--input x='x.npy'" or "--load
  * 'ck.safetensors'" (in a static buffer), or NULL. */
 static const char *predict_overwrites(const Options *o)
@@ -510,9 +495,14 @@ int main(int argc, char **argv)
     o.inputs = inputs;
     opterr = 0;  /* we word the messages ourselves */
     int c;
-    while ((c = getopt_long(argc, argv, ":hvo:", longopts, NULL)) != -1) {
-        const char *twice = c >= 0 && c < OPT_COUNT && o.given[c] ? value_given_twice(c) : NULL;
-        if (twice)
+    int li = -1;
+    while ((c = getopt_long(argc, argv, ":hvo:", longopts, &li)) != -1) {
+        char typed[64];
+        const char *twice = c >= 0 && c < OPT_COUNT && o.given[c] && c != OPT_INPUT && c != OPT_SAMPLE
+                                ? rt_value_option_typed(longopts, li, c, typed, sizeof typed)
+                                : NULL;
+        li = -1;
+        if (twice)  /* (--input gathers; --sample: rt_sample_options_rule, shared with the trainers) */
             return usage_error("%s is given twice", twice);
         if (c >= 0 && c < OPT_COUNT)
             o.given[c] = true;

@@ -83,15 +83,6 @@ static void usage(FILE *f, const char *prog, const RtModel *m, const RtRecipe *r
             prog, m->name, (long long)r->batch, (unsigned long long)r->seed, r->lr);
 }
 
-/* The long name of option c when it takes a value, else NULL. */
-static const char *value_option(const struct option *opts, int c)
-{
-    for (; opts->name; opts++)
-        if (opts->val == c)
-            return opts->has_arg == required_argument ? opts->name : NULL;
-    return NULL;
-}
-
 int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
 {
     enum { O_EPOCHS = 256, O_STEPS, O_BATCH, O_LR, O_SEED, O_THREADS, O_DATA, O_SAVE, O_LOAD, O_EVAL, O_METRICS, O_CHART,
@@ -115,11 +106,15 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
     int samples = 0;                        /* --sample options given */
     uint32_t seen = 0;                      /* by option code - O_EPOCHS: the options with a value given */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
-        /* a second value would replace the first silently (--sample: rt_sample_options_rule says it) */
-        const char *twice = c >= O_EPOCHS && c != O_SAMPLE && (seen >> (c - O_EPOCHS) & 1) ? value_option(opts, c) : NULL;
+    int li = -1;
+    while ((c = getopt_long(argc, argv, ":hv", opts, &li)) != -1) {
+        char typed[64];   /* (--sample: rt_sample_options_rule says it) */
+        const char *twice = c >= O_EPOCHS && c != O_SAMPLE && (seen >> (c - O_EPOCHS) & 1)
+                                ? rt_value_option_typed(opts, li, c, typed, sizeof typed)
+                                : NULL;
+        li = -1;
         if (twice) {
-            fprintf(stderr, "%s: error: --%s is given twice\n", prog, twice);
+            fprintf(stderr, "%s: error: %s is given twice\n", prog, twice);
             return 2;
         }
         if (c >= O_EPOCHS)

@@ -3,6 +3,7 @@
  * `nnc --jit` and the executables `nnc model.nn` makes, so the two read the
  * same data the same way.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,21 @@ static const struct {
     {RT_OPT_LR, "--lr", MODE_TRAIN, "training", "no learning rate is used"},
     {RT_OPT_BATCH, "--batch", MODE_TRAIN | MODE_EVAL, "training and --eval", "it draws one sequence, not batches"},
 };
+
+const char *rt_value_option_typed(const struct option *opts, int longindex, int c, char *buf, size_t len)
+{
+    const struct option *row = longindex >= 0 ? &opts[longindex] : NULL;
+    for (const struct option *o = opts; !row && o->name; o++)
+        if (o->val == c)
+            row = o;
+    if (!row || row->has_arg == no_argument)
+        return NULL;
+    if (longindex >= 0)
+        snprintf(buf, len, "--%s", row->name);
+    else
+        snprintf(buf, len, "-%c", c);
+    return buf;
+}
 
 const char *rt_mode_options_rule(int eval_only, const char *sample, unsigned given, char *buf, size_t len)
 {

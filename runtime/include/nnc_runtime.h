@@ -614,6 +614,14 @@ typedef struct RtRunOptions {
  * twice": samples counts the --sample options given). */
 const char *rt_sample_options_rule(const char *sample, int samples, int64_t length, double temperature,
                                    int no_kv_cache);
+struct option;
+/* The option getopt_long just gave (c, and longindex into its table opts,
+ * -1 for a short option), as the user typed it ("--colour", "-o"), when it
+ * takes a value, required or optional, else NULL.  One rule for nnc and
+ * its trainers: such an option given a second time would replace the first
+ * without a word, so it is refused, "%s is given twice" (--input and
+ * --sample are their callers' exceptions). */
+const char *rt_value_option_typed(const struct option *opts, int longindex, int c, char *buf, size_t len);
 /* The options a command line gave, for rt_mode_options_rule. */
 enum {
     RT_OPT_SAVE = 1 << 0, RT_OPT_METRICS = 1 << 1, RT_OPT_CHART = 1 << 2,

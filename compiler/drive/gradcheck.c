@@ -67,10 +67,12 @@ static void compare(Check *c, const GradcheckOptions *o, double fd, double ad)
         c->failed++;
 }
 
-/* "51 s", "2.4 min", "1.5 h" */
+/* "0.05 s", "51 s", "2.4 min", "1.5 h" */
 static const char *duration_str(double s, char *buf, size_t len)
 {
-    if (s < 60)
+    if (s < 1)
+        snprintf(buf, len, "%.1g s", s);
+    else if (s < 60)
         snprintf(buf, len, "%.0f s", s);
     else if (s < 3600)
         snprintf(buf, len, "%.1f min", s / 60);

@@ -23,7 +23,7 @@ sed -E "s|$root/||; s/about [0-9.]+ (s|min|h):/about T:/; s/, [0-9.e+-]+ s each/
 s/a batch of about [0-9]+ /a batch of about B /" "$tmp/err" > "$tmp/err2"
 cat > "$tmp/want" <<'END'
 examples/xor.nn: note: --gradcheck takes about T: the gradients and 32 evaluations of the loss at batch 16384, E s each (up to 3 times as many when a step h is retried); each tensor's row is printed when it is checked
-examples/xor.nn: note: a batch of about B takes 0 s (--batch N)
+examples/xor.nn: note: a batch of about B takes 0.01 s (--batch N)
 END
 diff -u "$tmp/want" "$tmp/err2" || fail "the note"
 cat "$tmp/err"

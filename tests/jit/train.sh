@@ -850,9 +850,9 @@ Try 'nnc --help' for more information." ] || { cat "$tmp/log"; echo "$*: not (on
     # but not --load and --metrics (JSON appended to the checkpoint) or --chart
     cp "$tmp/ck" "$tmp/ck.before" || exit 1
     refused "--load '$tmp/ck' and --metrics '$tmp/ck' are the same file; --metrics would write over the checkpoint \
---load reads" --steps 6 --load "$tmp/ck" --metrics "$tmp/ck"
+--load reads" --load "$tmp/ck" --metrics "$tmp/ck"
     refused "--load '$tmp/ck' and --chart '$tmp/./ck' are the same file; --chart would write over the checkpoint \
---load reads" --steps 6 --load "$tmp/ck" --chart "$tmp/./ck"
+--load reads" --load "$tmp/ck" --chart "$tmp/./ck"
     cmp -s "$tmp/ck" "$tmp/ck.before" || { echo "a refused run changed the checkpoint"; exit 1; }
     echo "each refused; --load and --save of one file resumed" ;;
 savepaths)

@@ -345,17 +345,20 @@ static void model_bind(Sema *s, Env *env, const AstNode *item)
 }
 
 /* Whether node v is computed from a parameter (in one pass over the
- * nodes, which come in evaluation order).  A kind this does not know is
- * taken to depend on one: the warning it serves must not be wrong. */
+ * nodes, which come in evaluation order).  Every kind is named (no
+ * default: a new one is a -Wswitch error until it is): taking the others
+ * to depend on one kept quiet the warning this serves whenever the loss
+ * held a subscript or a literal (loss mse(x[0:1], t)). */
 static bool uses_parameters(const SemaModel *m, int v, Arena *a)
 {
     bool *dep = ARENA_ARRAY(a, bool, v + 1);
     for (int i = 0; i <= v; i++) {
         const SemaNode *n = &m->nodes[i];
+        dep[i] = false;
         switch (n->kind) {
-        case SN_INPUT: case SN_TARGET: dep[i] = false; break;
+        case SN_INPUT: case SN_TARGET: case SN_CONST: case SN_INDEX: break;
         case SN_CALL: case SN_BINARY: case SN_NEG: dep[i] = n->nparams > 0; break;
-        default: dep[i] = true; break;
+        case SN_PARAM: dep[i] = true; break;
         }
         for (int k = 0; k < BUILTIN_MAX_PARAMS && !dep[i]; k++)
             dep[i] = n->in[k] >= 0 && dep[n->in[k]];

@@ -447,6 +447,21 @@ static void mark_used(const SemaModel *m, bool *used)
     mark_reads(m, used);
 }
 
+void sema_metric_only(const SemaModel *m, bool *only, Arena *a)
+{
+    bool *trained = ARENA_ARRAY(a, bool, m->nnodes + 1);
+    sema_output_reads(m, trained);
+    if (m->loss >= 0)
+        trained[m->loss] = true;
+    mark_reads(m, trained);
+    memset(only, 0, sizeof *only * (size_t)m->nnodes);
+    for (int i = 0; i < m->nmetrics; i++)
+        only[m->metrics[i]] = true;
+    mark_reads(m, only);
+    for (int i = 0; i < m->nnodes; i++)
+        only[i] &= !trained[i];
+}
+
 void sema_output_reads(const SemaModel *m, bool *used)
 {
     memset(used, 0, sizeof *used * (size_t)m->nnodes);

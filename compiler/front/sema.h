@@ -100,5 +100,8 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
 int64_t sema_param_count(const SemaModel *m);
 /* used[i] (m->nnodes entries): whether the output reads node i, itself included. */
 void sema_output_reads(const SemaModel *m, bool *used);
+/* only[i]: whether the metrics read node i and neither the output nor the
+ * loss does (what evaluation alone computes). */
+void sema_metric_only(const SemaModel *m, bool *only, Arena *a);
 
 #endif

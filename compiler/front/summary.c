@@ -113,13 +113,15 @@ void nnc_summary(StrBuf *sb, const NncFront *f)
     int nrows = 0;
     Row *rows = ARENA_ARRAY(a, Row, m->nnodes + 2);
     rows[nrows++] = (Row){{"name", "layer", "output", "parameters", "FLOPs"}};
-    bool *is_metric = ARENA_ARRAY(a, bool, m->nnodes + 1);
-    for (int i = 0; i < m->nmetrics; i++)
-        is_metric[m->metrics[i]] = true;
+    /* what only the metrics compute is left out, all of it (not just each
+     * metric's last operation), but for a call that creates parameters:
+     * those are the model's, in its checkpoint and in the total */
+    bool *metric_only = ARENA_ARRAY(a, bool, m->nnodes + 1);
+    sema_metric_only(m, metric_only, a);
     unsigned long long tparams = 0, tflops = 0;
     for (int i = 0; i < m->nnodes; i++) {
         const SemaNode *n = &m->nodes[i];
-        if (n->kind == SN_INPUT || n->kind == SN_TARGET || is_metric[i])
+        if (n->kind == SN_INPUT || n->kind == SN_TARGET || (metric_only[i] && n->nparams == 0))
             continue;
         unsigned long long p = 0;
         for (int j = 0; j < n->nparams; j++)

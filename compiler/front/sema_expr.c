@@ -322,7 +322,11 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     const BuiltinParam *p = &b->params[i];
     const AstNode *e = arg->arg.value;
     Binding *named_const = e->kind == AST_NAME ? env_find(&s->globals, e->name.id) : NULL;
-    if (p->kind == PK_ENUM && e->kind == AST_NAME && !(named_const && named_const->v.kind == VAL_STRING)) {
+    /* a choice is a bare word (approximate: tanh), or a name holding a string: a constant, or a layer's
+     * parameter (layer f(x, k: "tanh") { ... gelu(x, approximate: k) }), read as its value */
+    Binding *named_local = e->kind == AST_NAME && env != &s->globals ? env_find(env, e->name.id) : NULL;
+    Binding *named = named_local ? named_local : named_const;
+    if (p->kind == PK_ENUM && e->kind == AST_NAME && !(named && named->v.kind == VAL_STRING)) {
         Value v = {.kind = VAL_STRING, .node = -1, .s = e->name.id};
         if (!choice_ok(p->choices, v.s)) {
             sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,

@@ -491,6 +491,69 @@ static void warn_unused_inputs(Sema *s, const AstNode *model)
     }
 }
 
+/* The parameters node n reads: those it created, the one it names
+ * (SN_PARAM), and, with sharing on, a call's parameters another use of its
+ * name created (named n->name + "."). */
+static void mark_node_params(const Sema *s, const SemaNode *n, bool *reached)
+{
+    const SemaModel *m = s->m;
+    if (n->kind == SN_PARAM)
+        reached[n->first_param] = true;
+    for (int j = 0; j < n->nparams; j++)
+        reached[n->first_param + j] = true;
+    if (!s->sharing || n->kind != SN_CALL || !n->builtin->pname)
+        return;
+    size_t len = strlen(n->name);
+    for (int k = 0; k < m->nparams; k++)
+        if (strncmp(m->params[k].name, n->name, len) == 0 && m->params[k].name[len] == '.')
+            reached[k] = true;
+}
+
+/* A parameter the loss does not read is never trained: a metric's own
+ * dense layer (metric mse(dense(x, 1), y) reported a test error of random
+ * weights), a head the loss forgot, a leftover.  One warning per call that
+ * created such parameters, at the call; only for a model that trains. */
+static void warn_untrained_params(Sema *s)
+{
+    const SemaModel *m = s->m;
+    if (m->loss < 0 || !m->train.decl || m->nparams == 0)
+        return;
+    bool *read = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
+    memset(read, 0, sizeof *read * (size_t)m->nnodes);
+    read[m->loss] = true;
+    mark_reads(m, read);
+    bool *reached = ARENA_ARRAY(s->arena, bool, m->nparams + 1);
+    memset(reached, 0, sizeof *reached * (size_t)m->nparams);
+    for (int i = 0; i < m->nnodes; i++)
+        if (read[i])
+            mark_node_params(s, &m->nodes[i], reached);
+    Span *said = ARENA_ARRAY(s->arena, Span, m->nnodes + 1);  /* one warning per place (a layer used often) */
+    int nsaid = 0;
+    for (int i = 0; i < m->nnodes; i++) {
+        const SemaNode *n = &m->nodes[i];
+        int first = -1, count = 0;
+        for (int j = 0; j < n->nparams; j++)
+            if (!reached[n->first_param + j]) {
+                count++;
+                if (first < 0)
+                    first = n->first_param + j;
+            }
+        bool again = false;
+        for (int k = 0; k < nsaid && !again; k++)
+            again = said[k].begin == n->at.begin && said[k].end == n->at.end;
+        if (count == 0 || again)
+            continue;
+        said[nsaid++] = n->at;
+        const char *what = n->kind == SN_CALL ? n->builtin->name : "param";
+        if (count == 1)
+            diag_warning(s->diag, n->at, "%s creates '%s', which the loss does not use: training never changes it",
+                         what, m->params[first].name);
+        else
+            diag_warning(s->diag, n->at, "%s creates '%s' and %d more parameter%s, which the loss does not use: "
+                         "training never changes them", what, m->params[first].name, count - 1, count == 2 ? "" : "s");
+    }
+}
+
 static void check_model(Sema *s, const AstNode *model)
 {
     /* Without an input nothing in the body has a batch: say only that. */
@@ -586,8 +649,10 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag)
             diag_note(diag, model->layer.name_span, "add 'loss cross_entropy(...)' or another loss to this model");
         }
     }
-    if (diag->errors == errors_before)   /* after the parameter references: they may read an input */
+    if (diag->errors == errors_before) {  /* after the parameter references: they may read an input */
         warn_unused_inputs(&s, model);
+        warn_untrained_params(&s);
+    }
     return diag->errors == errors_before ? m : NULL;
 }
 

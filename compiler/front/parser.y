@@ -477,6 +477,11 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
                   (int)(prev.end - prev.begin), src + prev.begin);
 
+    /* "x ** 2": Python's power operator, which nnc spells as a function. */
+    if (strcmp(yysymbol_name(found), "'*'") == 0 && has_prev && prev.end - prev.begin == 1 && src[prev.begin] == '*'
+        && at.begin == prev.end)
+        diag_note(ctx->diag, SPAN_NONE, "nnc has no '**' operator: write pow(x, 2)");
+
     /* "sgd(lr 0.1)": an argument's name without its ':'. */
     if (closes_args && has_prev && src[prev.begin] != ',' && src[prev.begin] != '('
         && (found == YYSYMBOL_INT || found == YYSYMBOL_FLOAT || found == YYSYMBOL_STRING

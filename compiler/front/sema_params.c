@@ -479,6 +479,31 @@ static const AstNode *call_named(const AstNode *e, const char *rel)
     }
 }
 
+/* "h.weight" unknown, "dense.weight" made: the call was named otherwise
+ * than the reader thought (h bound twice takes the layer's name, say), too
+ * far for "did you mean".  Names the parameters of this scope that end as
+ * rel does after its first part, up to three. */
+static void note_same_suffix(Sema *s, const char *rel, const char **cands, int n)
+{
+    const char *dot = strchr(rel, '.');
+    if (!dot)
+        return;
+    StrBuf sb = {0};
+    int shown = 0, more = 0;
+    for (int k = 0; k < n; k++) {
+        const char *c = strchr(cands[k], '.');
+        if (!c || strcmp(c, dot) != 0)
+            continue;
+        if (shown < 3)
+            sb_printf(&sb, "%s'%s'", shown ? ", " : "", cands[k]);
+        shown < 3 ? shown++ : more++;
+    }
+    if (shown)
+        diag_note(s->diag, SPAN_NONE, "this scope's parameters ending in '%s': %s%s", dot, sb_cstr(&sb),
+                  more ? arena_printf(s->arena, " and %d more", more) : "");
+    sb_free(&sb);
+}
+
 void sema_param_refs_finish(Sema *s)
 {
     for (int r = 0; r < s->nrefs; r++) {
@@ -528,6 +553,8 @@ void sema_param_refs_finish(Sema *s)
             diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
         else if (n == 0)
             diag_note(s->diag, SPAN_NONE, "no parameter of this scope is created before this point");
+        else
+            note_same_suffix(s, rel, cands, n);
     }
     s->nrefs = 0;
 }

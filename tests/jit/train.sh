@@ -491,8 +491,9 @@ splits)
 model m {
     input x: f32[2]
     target y: f32[1]
-    output dense(x, 1)
-    loss mse(dense(x, 1), y)
+    p = dense(x, 1)
+    output p
+    loss mse(p, y)
 }
 train { data = csv("tr.csv", test: "te.csv") optimizer = sgd(lr: 0.1) batch = 2 epochs = 1 }
 EOF

@@ -472,6 +472,10 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved)
         diag_note(ctx->diag, prev, "'%.*s' is a reserved word and cannot be a name", (int)(prev.end - prev.begin),
                   src + prev.begin);
+    /* "y = x == 2": a comparison, which the language does not have; not a
+     * statement cut short (the note below would blame x) */
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && src[at.end] == '=')
+        diag_note(ctx->diag, SPAN_NONE, "nnc has no comparison operators such as '=='");
     /* "h = x +\n y = 2": the y was read into the expression before it. */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",

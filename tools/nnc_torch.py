@@ -52,6 +52,16 @@ import numpy as np
 
 OPTIMIZER = "optimizer."              # nnc's prefix of optimizer state tensors
 STEP_KEY = "nnc.step"                 # __metadata__ key of the steps done
+# __metadata__ keys nnc reads beside the step (a text model's vocabulary: nnc.tokenizer, nnc.chars,
+# nnc.bpe_merges): a torch state_dict has no place for them, so the optimizer file carries them
+# (NNC_META in it), or from-torch --meta-from copies them from the nnc checkpoint they came from
+NNC_META = "nnc_metadata"
+
+
+def nnc_meta(meta):
+    """The __metadata__ entries of an nnc checkpoint that nnc reads, but the step (written from the
+    optimizer's own step) and the version of the nnc that wrote it (it did not write the new file)."""
+    return {k: v for k, v in meta.items() if k.startswith("nnc.") and k not in (STEP_KEY, "nnc.version")}
 STATE_SUFFIXES = ("exp_avg_sq", "exp_avg", "momentum_buffer")
 PROJECTIONS = ("query", "key", "value")
 
@@ -397,8 +407,12 @@ def _cmd_to_torch(a):
         for kind, arrays in kinds.items():
             for name, v in arrays.items():
                 by_param.setdefault(name, {})[kind] = torch.from_numpy(np.ascontiguousarray(v))
-        _torch_save({"step": step, "state": by_param}, a.optimizer)
+        _torch_save({"step": step, "state": by_param, NNC_META: nnc_meta(meta)}, a.optimizer)
         print(f"{a.optimizer}: the state of {len(by_param)} parameters, step {step}")
+    kept = sorted(nnc_meta(meta))
+    if kept and not a.optimizer:
+        print(f"nnc_torch.py: note: {a.input}'s {', '.join(kept)} (its vocabulary) cannot go into a state_dict; "
+              f"from-torch --meta-from {a.input} puts it back", file=sys.stderr)
 
 
 def _add_converted(out, bf16, tname, arr, is_bf16, rename, prefix="", suffix=""):
@@ -411,6 +425,23 @@ def _add_converted(out, bf16, tname, arr, is_bf16, rename, prefix="", suffix="")
             bf16.add(prefix + name + suffix)
 
 
+def _tensors_of(path, obj):
+    """The tensors of what torch.load read from path: a state_dict, or one wrapped in a dict beside other
+    things ({'state_dict': sd} or {'model': sd, 'epoch': 3}: the one dict of tensors in it); else why not."""
+    if not isinstance(obj, dict):
+        hint = " (save model.state_dict(), not the model)" if hasattr(obj, "state_dict") else ""
+        raise NncTorchError(f"{path}: not a state_dict but a {type(obj).__name__}{hint}")
+    tensors = {k: v for k, v in obj.items() if hasattr(v, "detach")}
+    if tensors:
+        return tensors
+    inner = [k for k, v in obj.items() if isinstance(v, dict) and any(hasattr(t, "detach") for t in v.values())]
+    if len(inner) == 1:
+        return {k: v for k, v in obj[inner[0]].items() if hasattr(v, "detach")}
+    keys = ", ".join(repr(k) for k in list(obj)[:4]) + (", ..." if len(obj) > 4 else "")
+    raise NncTorchError(f"{path}: no tensors in it (its keys: {keys or 'none'})" if not inner else
+                        f"{path}: tensors under several keys ({', '.join(map(repr, inner))}); save the one state_dict")
+
+
 def _cmd_from_torch(a):
     _check_output(a.output)
     out, bf16, step = {}, set(), None
@@ -421,10 +452,7 @@ def _cmd_from_torch(a):
             _add_converted(out, bf16, tname, v, dtypes[tname] == "BF16", a.rename)
     else:
         torch = _torch()
-        sd = torch.load(a.input, map_location="cpu")
-        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-            sd = sd["state_dict"]
-        src = {k: v for k, v in sd.items() if hasattr(v, "detach")}
+        src = _tensors_of(a.input, torch.load(a.input, map_location="cpu"))
         for tname, v in src.items():
             _add_converted(out, bf16, tname, _to_numpy(v), v.dtype == torch.bfloat16, a.rename)
     if a.optimizer:
@@ -436,6 +464,10 @@ def _cmd_from_torch(a):
                                f".{kind}")
         step = opt.get("step")
     m = {"format": "pt"}
+    if a.optimizer:
+        m.update(opt.get(NNC_META) or {})
+    if a.meta_from:
+        m.update(nnc_meta(read_safetensors(a.meta_from)[1]))
     if step is not None:
         m[STEP_KEY] = str(int(step))
     write_safetensors(a.output, out, m, bf16=bf16)
@@ -469,7 +501,10 @@ def main(argv=None):
     f = sub.add_parser("from-torch", help="a torch state dict (.pt, or .safetensors) -> an nnc checkpoint")
     f.add_argument("input", help="torch.save file of a state dict (or {'state_dict': ...}), or a .safetensors")
     f.add_argument("output", help="nnc checkpoint to write (.safetensors)")
-    f.add_argument("--optimizer", metavar="FILE", help="optimizer state as to-torch --optimizer writes it")
+    f.add_argument("--optimizer", metavar="FILE", help="optimizer state as to-torch --optimizer writes it (with the "
+                   "checkpoint's vocabulary metadata, put back)")
+    f.add_argument("--meta-from", metavar="CK", help="copy the nnc.* metadata (a text model's vocabulary) from the "
+                   "nnc checkpoint CK the state_dict came from")
     for p in (t, f):
         p.add_argument("--rename", action="append", metavar="NNC=TORCH",
                        help="rename a dotted name component (repeatable), e.g. attn=self_attn ln_1=norm1")

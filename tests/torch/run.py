@@ -536,6 +536,36 @@ def case_cli():
     p = subprocess.run(f"'{tool[0]}' '{tool[1]}' show '{wide}' | head -n 1", shell=True, capture_output=True, text=True)
     check(p.stdout == f"{wide}: 20000 parameters, optimizer state for 0, step None\n" and p.stderr == "",
           f"show | head -n 1: nothing on stderr ({p.stderr.strip()})")
+    # what torch.save holds: a module or a list is refused in one line (it was a traceback); a state dict
+    # wrapped beside other things converts; a dict without tensors is refused (it wrote an empty file, exit 0)
+    lin = torch.nn.Linear(2, 3)
+    odd = {"module.pt": lin, "list.pt": [1, 2], "empty.pt": {}, "wrapped.pt": {"model": lin.state_dict(), "epoch": 3}}
+    for name, obj in odd.items():
+        torch.save(obj, os.path.join(tmp, name))
+    want = {"module.pt": "not a state_dict but a Linear (save model.state_dict(), not the model)",
+            "list.pt": "not a state_dict but a list", "empty.pt": "no tensors in it (its keys: none)"}
+    for name, msg in want.items():
+        src = os.path.join(tmp, name)
+        rc, _, err = run(tool + ["from-torch", src, back])
+        check(rc == 1 and err == f"nnc_torch.py: error: {src}: {msg}\n", f"from-torch of {name}: exit {rc}, {err.strip()}")
+    must(tool + ["from-torch", os.path.join(tmp, "wrapped.pt"), back], "from-torch of {'model': sd, 'epoch': 3}")
+    check(sorted(nnc_torch.read_safetensors(back)[0]) == ["bias", "weight"], "the wrapped state dict's two tensors")
+    # a text model's vocabulary (__metadata__) through torch and back: in the optimizer file, or --meta-from
+    vocab = {"nnc.tokenizer": "bytes", "nnc.chars": "10 97 98", "nnc.step": "5", "nnc.version": "0.1.0"}
+    tck = os.path.join(tmp, "text.safetensors")
+    nnc_torch.write_safetensors(tck, {"embed.weight": f32(3, 4)}, vocab)
+    tpt, topt, tback = (os.path.join(tmp, n) for n in ("text.pt", "text_opt.pt", "text2.safetensors"))
+    _, err = must(tool + ["to-torch", tck, tpt], "to-torch of a text model's checkpoint")
+    check(err == f"nnc_torch.py: note: {tck}'s nnc.chars, nnc.tokenizer (its vocabulary) cannot go into a "
+          f"state_dict; from-torch --meta-from {tck} puts it back\n", f"to-torch says the vocabulary stays behind: {err}")
+    must(tool + ["from-torch", tpt, tback, "--meta-from", tck], "from-torch --meta-from")
+    meta = nnc_torch.read_safetensors(tback)[1]
+    check(meta == {"format": "pt", "nnc.tokenizer": "bytes", "nnc.chars": "10 97 98"}, f"--meta-from: {meta}")
+    must(tool + ["to-torch", tck, tpt, "--optimizer", topt], "to-torch --optimizer of it")
+    must(tool + ["from-torch", tpt, tback, "--optimizer", topt], "from-torch --optimizer")
+    meta = nnc_torch.read_safetensors(tback)[1]
+    check(meta == {"format": "pt", "nnc.tokenizer": "bytes", "nnc.chars": "10 97 98", "nnc.step": "5"},
+          f"through the optimizer file: {meta}")
 
 
 {"mlp": case_mlp, "gpt": case_gpt, "adam": case_adam, "dtypes": case_dtypes, "cli": case_cli}[case]()

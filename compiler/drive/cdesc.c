@@ -307,8 +307,22 @@ static void h_train_step(StrBuf *b, const RtModel *m)
     sb_puts(b, ", float *loss);\n\n");
 }
 
+/* Whether -lNAME (NAME: len bytes at name) names a library of the system
+ * an application links too: a model named m makes libm.so, and -L DIR -lm
+ * would take it for the C math library, or it for the model. */
+static bool system_library(const char *name, size_t len)
+{
+    static const char *const names[] = {"c", "m", "z", "dl", "pthread", "rt", "util", "crypt", "resolv", "gcc_s",
+                                        "stdc++", "atomic"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+            return true;
+    return false;
+}
+
 /* How to link what nnc wrote (output, a .so or a .o): by its own name, and
- * -lNAME only for a library named libNAME.so, which -l finds. */
+ * -lNAME only for a library named libNAME.so, which -l finds, when NAME is
+ * not a system library's. */
 static void link_line(StrBuf *b, const char *output, bool shared)
 {
     const char *file = path_base(output);
@@ -316,7 +330,8 @@ static void link_line(StrBuf *b, const char *output, bool shared)
     if (!shared)
         sb_printf(b, " * Link with %s and the runtime (cc app.c %s $(pkg-config --cflags --libs\n"
                   " * nnc-runtime)).\n", file, file);
-    else if (len > 6 && strncmp(file, "lib", 3) == 0 && strcmp(file + len - 3, ".so") == 0)
+    else if (len > 6 && strncmp(file, "lib", 3) == 0 && strcmp(file + len - 3, ".so") == 0
+             && !system_library(file + 3, len - 6))
         sb_printf(b, " * Link with %s (cc app.c -L DIR -l%.*s -Wl,-rpath,DIR).\n", file, (int)len - 6, file + 3);
     else
         sb_printf(b, " * Link with %s (cc app.c DIR/%s -Wl,-rpath,DIR).\n", file, file);

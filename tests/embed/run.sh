@@ -106,6 +106,8 @@ header)
     }
     link so libfoo.so " * Link with libfoo.so (cc app.c -L DIR -lfoo -Wl,-rpath,DIR)."
     link so tiny.so " * Link with tiny.so (cc app.c DIR/tiny.so -Wl,-rpath,DIR)."
+    # a system library's name (libm.so: -lm is the C math library's) is linked by its path
+    link so libm.so " * Link with libm.so (cc app.c DIR/libm.so -Wl,-rpath,DIR)."
     link obj t.o " * Link with t.o and the runtime (cc app.c t.o \$(pkg-config --cflags --libs"
     cc -std=c99 -Wall -Wextra -Werror -I "$tmp" -c -o "$tmp/h.o" "$tmp/h.c" || fail "h.c"
     cc "$tmp/h.o" -L "$tmp" -lfoo -Wl,-rpath,"$tmp" -lm -o "$tmp/h" || fail "linking as the header of libfoo.so says" ;;

@@ -444,8 +444,9 @@ static int read_source(const char *path, const Source *src, Reading reading, RtC
         hlen |= (uint64_t)len8[i] << (8 * i);
     char *h = NULL;
     if (hlen > size - 8)
-        rt_fail(-1, err, errlen, "%s: header of %llu bytes runs past the end of the %llu-byte file", path,
-                (unsigned long long)hlen, (unsigned long long)size);
+        rt_fail(-1, err, errlen, "%s: not a safetensors file (its first 8 bytes, read as a header length, say "
+                "%llu bytes: past the end of the %llu-byte file)", path, (unsigned long long)hlen,
+                (unsigned long long)size);
     else if (!(h = rt_malloc(hlen ? hlen : 1)))
         rt_fail(-1, err, errlen, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
     else if ((r = read_at(src, h, hlen, 8)) != 0)

@@ -86,7 +86,8 @@ def read_safetensors(path, dtypes=None):
         raise NncTorchError(f"{path}: {len(raw)} bytes; a safetensors file starts with an 8-byte header length")
     n = struct.unpack("<Q", raw[:8])[0]
     if n > len(raw) - 8:
-        raise NncTorchError(f"{path}: header of {n} bytes runs past the end of the {len(raw)}-byte file")
+        raise NncTorchError(f"{path}: not a safetensors file (its first 8 bytes, read as a header length, say {n} "
+                            f"bytes: past the end of the {len(raw)}-byte file)")
     try:
         header = json.loads(raw[8:8 + n])
     except ValueError as e:
@@ -479,7 +480,8 @@ def _cmd_show(a):
     tensors, meta = read_safetensors(a.input, dtypes)
     params, state = split_checkpoint(tensors)
     step = checkpoint_step(tensors, meta)
-    print(f"{a.input}: {len(params)} parameters, optimizer state for {len(state)}, step {step}")
+    print(f"{a.input}: {len(params)} parameters, optimizer state for {len(state)}, "
+          f"{'no step' if step is None else f'step {step}'}")
     for k, v in meta.items():
         print(f"  __metadata__ {k}: {v if len(v) <= 60 else v[:57] + '...'}")
     for name, v in tensors.items():
@@ -519,7 +521,11 @@ def main(argv=None):
             (t if a.command == "to-torch" else f).error(str(e))
     try:
         {"to-torch": _cmd_to_torch, "from-torch": _cmd_from_torch, "show": _cmd_show}[a.command](a)
-    except (NncTorchError, OSError, KeyError) as e:
+    except OSError as e:   # in nnc's words: cannot open 'x': No such file or directory
+        print(f"nnc_torch.py: error: cannot open '{e.filename}': {e.strerror}" if e.filename else
+              f"nnc_torch.py: error: {e}", file=sys.stderr)
+        return 1
+    except (NncTorchError, KeyError) as e:
         print(f"nnc_torch.py: error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -323,9 +323,11 @@ static void test_header_past_end(void)
     header[1] = '}';
     header[sizeof header - 1] = 0;
     write_raw(path, 1234, header, NULL, 0);  /* 8 + 592 = 600 bytes */
-    expect_error(path, "header of 1234 bytes runs past the end of the 600-byte file");
+    expect_error(path, "not a safetensors file (its first 8 bytes, read as a header length, say 1234 bytes: past "
+                       "the end of the 600-byte file)");
     write_raw(path, UINT64_MAX, header, NULL, 0);
-    expect_error(path, "header of 18446744073709551615 bytes runs past the end of the 600-byte file");
+    expect_error(path, "not a safetensors file (its first 8 bytes, read as a header length, say "
+                       "18446744073709551615 bytes: past the end of the 600-byte file)");
 }
 
 static void test_header_not_json(void)

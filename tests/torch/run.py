@@ -534,7 +534,7 @@ def case_cli():
     wide = os.path.join(tmp, "wide.safetensors")
     nnc_torch.write_safetensors(wide, {f"t{i}": f32(2) for i in range(20000)})
     p = subprocess.run(f"'{tool[0]}' '{tool[1]}' show '{wide}' | head -n 1", shell=True, capture_output=True, text=True)
-    check(p.stdout == f"{wide}: 20000 parameters, optimizer state for 0, step None\n" and p.stderr == "",
+    check(p.stdout == f"{wide}: 20000 parameters, optimizer state for 0, no step\n" and p.stderr == "",
           f"show | head -n 1: nothing on stderr ({p.stderr.strip()})")
     # what torch.save holds: a module or a list is refused in one line (it was a traceback); a state dict
     # wrapped beside other things converts; a dict without tensors is refused (it wrote an empty file, exit 0)
@@ -549,6 +549,16 @@ def case_cli():
         rc, _, err = run(tool + ["from-torch", src, back])
         check(rc == 1 and err == f"nnc_torch.py: error: {src}: {msg}\n", f"from-torch of {name}: exit {rc}, {err.strip()}")
     must(tool + ["from-torch", os.path.join(tmp, "wrapped.pt"), back], "from-torch of {'model': sd, 'epoch': 3}")
+    # a file that is not there, and one that is no safetensors file, in nnc's words
+    missing = os.path.join(tmp, "nosuch.safetensors")
+    rc, _, err = run(tool + ["show", missing])
+    check(rc == 1 and err == f"nnc_torch.py: error: cannot open '{missing}': No such file or directory\n",
+          f"show of a missing file: exit {rc}, {err.strip()}")
+    npy = os.path.join(tmp, "x.npy")
+    np.save(npy, np.zeros((3, 3), np.float32))
+    rc, _, err = run(tool + ["show", npy])
+    check(rc == 1 and err.startswith(f"nnc_torch.py: error: {npy}: not a safetensors file (its first 8 bytes"),
+          f"show of a .npy: exit {rc}, {err.strip()}")
     check(sorted(nnc_torch.read_safetensors(back)[0]) == ["bias", "weight"], "the wrapped state dict's two tensors")
     # a text model's vocabulary (__metadata__) through torch and back: in the optimizer file, or --meta-from
     vocab = {"nnc.tokenizer": "bytes", "nnc.chars": "10 97 98", "nnc.step": "5", "nnc.version": "0.1.0"}

@@ -348,7 +348,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
     link_line(b, output, shared);
     sb_printf(b,
               " *\n"
-              " * An instance holds the parameters, the optimizer state and its own scratch\n"
+              " * An instance holds the parameters%s and its own scratch\n"
               " * memory.  There is no global state: instances are independent, and each may\n"
               " * be used by one thread at a time (give every thread its own).  Functions\n"
               " * returning int return 0, or -1 with the reason in %s_last_error(); the\n"
@@ -357,7 +357,7 @@ void cdesc_header(StrBuf *b, const TrainModel *t, const SemaModel *sm, const cha
               " * Arrays hold `batch` examples one after another, each row-major with the\n"
               " * sizes below.  Inputs must be prepared as the train block's data source\n"
               " * prepares them:\n",
-              n);
+              t->forward_only ? "" : ", the optimizer state", n);
     if (t->forward_only && !sm->train.decl)
         sb_puts(b, " *   as the model's weights expect them (the file has no train block)\n");
     else if (r->data == RT_DATA_MNIST)

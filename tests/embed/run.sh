@@ -108,6 +108,13 @@ header)
     link so tiny.so " * Link with tiny.so (cc app.c DIR/tiny.so -Wl,-rpath,DIR)."
     # a system library's name (libm.so: -lm is the C math library's) is linked by its path
     link so libm.so " * Link with libm.so (cc app.c DIR/libm.so -Wl,-rpath,DIR)."
+    # a forward-only model's instance holds no optimizer state, and its header does not say it does
+    printf 'model fwd {\n    input x: f32[2]\n    output dense(x, 1)\n}\n' > "$tmp/fwd.nn"
+    "$nnc" --emit=so -o "$tmp/libfwd.so" "$tmp/fwd.nn" || fail "nnc --emit=so of a forward-only model"
+    grep -qxF " * An instance holds the parameters and its own scratch" "$tmp/fwd.h" \
+        || { sed -n 5p "$tmp/fwd.h"; fail "a forward-only header mentions optimizer state"; }
+    grep -qxF " * An instance holds the parameters, the optimizer state and its own scratch" "$tmp/tiny.h" \
+        || fail "a trainable model's header leaves out its optimizer state"
     link obj t.o " * Link with t.o and the runtime (cc app.c t.o \$(pkg-config --cflags --libs"
     cc -std=c99 -Wall -Wextra -Werror -I "$tmp" -c -o "$tmp/h.o" "$tmp/h.c" || fail "h.c"
     cc "$tmp/h.o" -L "$tmp" -lfoo -Wl,-rpath,"$tmp" -lm -o "$tmp/h" || fail "linking as the header of libfoo.so says" ;;

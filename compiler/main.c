@@ -654,6 +654,13 @@ int main(int argc, char **argv)
     const char *not_taken;
     if ((o.ninputs || o.trace) && o.action != ACT_PREDICT)
         return usage_error("%s", "--input and --trace go with --predict");
+    /* the reference interpreter's actions and --predict are one process's: under mpirun every rank would run the
+     * same (N copies of the predictions, N writers of one -o) */
+    static const char *const one_process[] = {[ACT_PREDICT] = "--predict", [ACT_GRADCHECK] = "--gradcheck",
+                                              [ACT_EXPORT] = "--export-step"};
+    if (o.action < (int)(sizeof one_process / sizeof *one_process) && one_process[o.action] && rt_dist_launched() > 1)
+        return usage_error("%s runs in one process, but mpirun started %d; run it without mpirun",
+                           one_process[o.action], rt_dist_launched());
     if (o.action == ACT_PREDICT) {
         if (o.output && strcmp(o.output, "-") != 0
             && (strlen(o.output) < 4 || strcmp(o.output + strlen(o.output) - 4, ".npy") != 0))

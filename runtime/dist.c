@@ -147,8 +147,7 @@ static struct {
     RtDistStats  stats;
 } D = {.rank = 0, .size = 1, .overlap = 1};
 
-/* The world size the launcher announced, or 0 when there is none. */
-static int launched_size(void)
+int rt_dist_launched(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
@@ -161,7 +160,7 @@ static int launched_size(void)
 
 int rt_dist_init(char *err, size_t errlen)
 {
-    int n = launched_size();
+    int n = rt_dist_launched();
     const char *ov = getenv("NNC_DIST_OVERLAP"), *how = getenv("NNC_DIST_ALLREDUCE");
     D.overlap = !(ov && strcmp(ov, "0") == 0);
     if (how && how[0] && strcmp(how, "ring") != 0 && strcmp(how, "gather") != 0)

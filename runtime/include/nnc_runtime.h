@@ -200,6 +200,9 @@ typedef struct RtCtx {
  * first; rt_dist_finalize at the end. */
 int  rt_dist_init(char *err, size_t errlen);
 void rt_dist_finalize(void);
+/* The number of ranks mpirun started (its environment says so: before or
+ * without rt_dist_init), or 0 when it did not start this process. */
+int  rt_dist_launched(void);
 enum { RT_MAX_RANKS = 1024 };   /* the most ranks a run may have */
 int  rt_dist_rank(void);        /* 0 .. size-1 */
 int  rt_dist_size(void);        /* 1: one process */

@@ -45,6 +45,10 @@ primer)
     got=$(predict --input x=1.5,-0.7) || fail "--predict"
     echo "$got"
     [ "$got" = "1.066" ] || fail "expected 1.066, got '$got'"
+    # as one of several ranks of mpirun (its environment says so), refused: every rank printed the predictions
+    OMPI_COMM_WORLD_SIZE=2 predict --input x=1.5,-0.7 > "$tmp/out" 2> "$tmp/err"; got=$?
+    [ "$got" = 2 ] && [ ! -s "$tmp/out" ] && [ "$(head -1 "$tmp/err")" = "nnc: --predict runs in one process, but \
+mpirun started 2; run it without mpirun" ] || fail "--predict under mpirun: exit $got, $(cat "$tmp/err")"
     got=$(predict --input "x= 1.5, -0.7 ") || fail "--predict with blanks around the numbers"
     [ "$got" = "1.066" ] || fail "blanks around the numbers: expected 1.066, got '$got'"
     predict --input x=1.5,-0.7 --trace > "$tmp/trace" || fail "--trace"

@@ -2,7 +2,10 @@
 """classify.py — the MNIST MLP's library from Python, through ctypes and numpy.
 
     nnc --emit=so -o build/libmnist_mlp.so examples/mnist_mlp.nn
-    python3 classify.py build/libmnist_mlp.so ck.safetensors $NNC_DATA/mnist
+    /usr/bin/python3 examples/embed/classify.py build/libmnist_mlp.so ck.safetensors $NNC_DATA/mnist
+
+(a Python with numpy: on Debian, /usr/bin/python3 with python3-numpy, which
+another python3 first on the PATH may lack).
 
 Prints the test accuracy, like classify.c.
 """

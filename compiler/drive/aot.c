@@ -216,12 +216,10 @@ static const char *dir_of(Arena *a, const char *path)
     return slash ? arena_printf(a, "%.*s", (int)(slash - path), path) : ".";
 }
 
-/* 0 if out can be written: not a directory, in a folder that exists and
- * may be written (as a trainer checks --save's); else 1, said in nnc's
- * words before any compiling, where cp or the linker would fail later
- * with their own ("cp: cannot create regular file", "SONAME must not be
- * empty string"). */
-static int check_output(const char *out, bool installed, FILE *log)
+/* As a trainer checks --save's, before any compiling, where cp or the
+ * linker would fail later with their own words ("cp: cannot create regular
+ * file", "SONAME must not be empty string"). */
+int nnc_check_output(const char *out, bool installed, FILE *log)
 {
     struct stat st;
     size_t len = strlen(out);
@@ -285,7 +283,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                 nnc_is_model_file(f, out) ? out : header);
         return 1;
     }
-    if (strcmp(out, "-") != 0 && check_output(out, o->kind != AOT_LLVM && o->kind != AOT_ASM, log) != 0)   /* -: --emit=llvm|asm to standard output */
+    if (strcmp(out, "-") != 0 && nnc_check_output(out, o->kind != AOT_LLVM && o->kind != AOT_ASM, log) != 0)   /* -: --emit=llvm|asm to standard output */
         return 1;
     /* libraries prefix their entries with the model's name: two models link together */
     EntryNames names = {NNC_TRAIN_ENTRY, NNC_EVAL_ENTRY, NULL, NULL};

@@ -30,4 +30,10 @@ typedef struct AotOptions {
  * link with; said on log) or 3 (internal error). */
 int nnc_aot(NncFront *f, const AotOptions *o);
 
+/* 0 if -o FILE can be written: not a directory, in a folder that exists and
+ * may be written, and (replaced: a file put in place whole, not one LLVM
+ * writes where it is) a path a regular file may replace; else 1, said on
+ * log in the words of every --emit, before any work. */
+int nnc_check_output(const char *out, bool replaced, FILE *log);
+
 #endif

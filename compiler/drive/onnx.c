@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../ir/lower.h"
+#include "aot.h"
 #include "model.h"
 #include "nnc_runtime.h"
 
@@ -97,20 +98,6 @@ static int write_file(const char *path, const PbBuf *b, FILE *log)
     return 0;
 }
 
-/* -o FILE, checked before any work in the words of every --emit ("cannot
- * write 'nodir/x.onnx': No such file or directory"): a folder that exists
- * and takes files, and a path a file may replace (not a directory). */
-static int output_writable(const char *path, FILE *log)
-{
-    char why[512];
-    if (rt_replaceable("cannot write", path, why, sizeof why) != 0
-        || rt_writable_folder("cannot write", path, path, why, sizeof why) != 0) {
-        fprintf(log, "nnc: error: %s\n", why);
-        return 1;
-    }
-    return 0;
-}
-
 /* protobuf's limit for one message, which an ONNX file is: 0 if bytes fit,
  * else 1.  least: bytes is the parameters' alone, before the file is built
  * (a 2 GiB file is a few GiB of memory and a minute to build). */
@@ -132,7 +119,7 @@ int nnc_emit_onnx(NncFront *f, const OnnxOptions *o)
         fprintf(o->log, "nnc: error: -o %s would overwrite the model file\n", path);
         return 1;
     }
-    if (strcmp(path, "-") != 0 && output_writable(path, o->log) != 0)
+    if (strcmp(path, "-") != 0 && nnc_check_output(path, true, o->log) != 0)
         return 1;
     Lowered L;
     const char *err = NULL;

@@ -324,7 +324,7 @@ def case_errors():
     check(rc == 1 and err == f"nnc: error: cannot write '{nowhere}': No such file or directory\n",
           f"an unwritable path: {err.strip()}")
     rc, _, err = run([nnc, "--emit=onnx", "examples/xor.nn", "-o", tmp], cwd=root)
-    check(rc == 1 and err == f"nnc: error: cannot write '{tmp}': it is a directory, not a regular file\n",
+    check(rc == 1 and err == f"nnc: error: cannot write '{tmp}': it is a directory; give -o a file name in it\n",
           f"-o a directory: {err.strip()}")
     # over protobuf's 2 GiB: refused from the parameters' size before the file is built (which
     # took a minute and 6.4 GB), so within 1 GiB of address space; -o is checked first

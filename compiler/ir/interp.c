@@ -1103,6 +1103,14 @@ static int alloc_value(IrEval *ev, int node, int64_t len)
         snprintf(what, sizeof what, "the values of '%s'", n->a.name);
     else
         snprintf(what, sizeof what, "a value of %s made here", ir_ops[n->op].name);
+    if (ev->val[node] && ev->len[node] == len && !in_arena(ev, node)) {
+        /* the same size as the run before's (reset keeps it): zeroed in
+         * place, where a fresh calloc of a large value is fresh pages the
+         * kernel faults in and zeroes again at every run (--gradcheck at
+         * batch 16777216: about a fifth of its time in the system) */
+        memset(ev->val[node], 0, sizeof(double) * (size_t)len);
+        return 0;
+    }
     free(ev->val[node]);
     ev->val[node] = eval_calloc(ev, node, what, (size_t)len, sizeof(double));
     ev->len[node] = ev->val[node] ? len : 0;
@@ -1144,14 +1152,13 @@ static void place(IrEval *ev, int i)
     ev->val[i] = ev->arena + at;
 }
 
-/* Forgets the values of a previous run, all but the inputs given. */
+/* Forgets the values of a previous run, all but the inputs given; a value
+ * of its own memory keeps it, for alloc_value to zero and use again. */
 static void reset(IrEval *ev)
 {
     for (int i = 0; i < ev->g->n; i++) {
-        if (ev->g->nodes[i].op == IR_INPUT)
+        if (ev->g->nodes[i].op == IR_INPUT || (ev->val[i] && !in_arena(ev, i)))
             continue;
-        if (!in_arena(ev, i))
-            free(ev->val[i]);
         ev->val[i] = NULL;
         ev->len[i] = 0;
     }

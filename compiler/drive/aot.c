@@ -219,7 +219,7 @@ static const char *dir_of(Arena *a, const char *path)
 /* As a trainer checks --save's, before any compiling, where cp or the
  * linker would fail later with their own words ("cp: cannot create regular
  * file", "SONAME must not be empty string"). */
-int nnc_check_output(const char *out, bool installed, FILE *log)
+int nnc_check_output(const char *out, bool replaced, FILE *log)
 {
     struct stat st;
     size_t len = strlen(out);
@@ -231,11 +231,11 @@ int nnc_check_output(const char *out, bool installed, FILE *log)
         fprintf(log, "nnc: error: cannot write '%s': no such directory; give -o a file name\n", out);
         return 1;
     }
-    /* a file installed (install_file) replaces what is there, through
+    /* a file installed (install_file: replaced) replaces what is there, through
      * links: only a regular file (-o /dev/null would have become one, as root);
      * LLVM's own llvm and asm files are opened and written where they are */
     char why[512];
-    if ((installed && rt_replaceable("cannot write", out, why, sizeof why) != 0)
+    if ((replaced && rt_replaceable("cannot write", out, why, sizeof why) != 0)
         || rt_writable_folder("cannot write", out, out, why, sizeof why) != 0) {
         fprintf(log, "nnc: error: %s\n", why);
         return 1;

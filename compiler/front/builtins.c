@@ -43,14 +43,13 @@ static bool need_real(CallCheck *cc, int i, int min_rank)
  * parameters and constants alone is the same for every example and has no
  * batch to work over (it reached the lowering, which takes [B, ...], as an
  * internal error). */
-static bool need_examples(CallCheck *cc, int i)
+static bool need_examples(CallCheck *cc, int i, const char *what)
 {
     TensorType *t = arg_t(cc, i);
     if (t->batched)
         return true;
     cc_error(cc, i, "%s works on each example's own %s, but %s is the same for every example: it is made of "
-             "parameters and constants alone", cc->b->name, cc->b - builtin_table == B_ATTENTION ? "sequence" : "image",
-             cc_type(cc, t));
+             "parameters and constants alone", cc->b->name, what, cc_type(cc, t));
     cc_note(cc, SPAN_NONE, "combine it with a value computed from an input first (x + it, x * it)");
     return false;
 }
@@ -107,7 +106,7 @@ static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad)
 /* conv2d(x, filters, kernel): [C,H,W] -> [F,Ho,Wo]; weight [F,C,k,k], bias [F] */
 static bool check_conv2d(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 0) || !need_examples(cc, 0))
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "image"))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 3)
@@ -134,7 +133,7 @@ static bool check_conv2d(CallCheck *cc)
 /* max_pool/avg_pool(x, size): [C,H,W] -> [C,Ho,Wo] */
 static bool check_pool(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 0) || !need_examples(cc, 0))
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "image"))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 3)
@@ -419,7 +418,7 @@ static bool check_concat(CallCheck *cc)
  * query/key/value/out are dense D -> D. */
 static bool check_attention(CallCheck *cc)
 {
-    if (!need_real(cc, 0, 0) || !need_examples(cc, 0))
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence"))
         return false;
     TensorType *x = arg_t(cc, 0);
     if (x->shape.rank != 2)

@@ -450,7 +450,9 @@ static void mark_used(const SemaModel *m, bool *used)
 void sema_metric_only(const SemaModel *m, bool *only, Arena *a)
 {
     bool *trained = ARENA_ARRAY(a, bool, m->nnodes + 1);
-    sema_output_reads(m, trained);
+    memset(trained, 0, sizeof *trained * (size_t)m->nnodes);
+    if (m->output >= 0)
+        trained[m->output] = true;
     if (m->loss >= 0)
         trained[m->loss] = true;
     mark_reads(m, trained);
@@ -492,8 +494,10 @@ static void warn_unused_inputs(Sema *s, const AstNode *model)
 }
 
 /* The parameters node n reads: those it created, the one it names
- * (SN_PARAM), and, with sharing on, a call's parameters another use of its
- * name created (named n->name + "."). */
+ * (SN_PARAM), and, for a call that created none with sharing on (a later
+ * use of a shared name: sema_shared_use makes all uses of a name have the
+ * same parameters), those an earlier use created, named n->name + ".".
+ * That scan is over all parameters, so only those calls make it. */
 static void mark_node_params(const Sema *s, const SemaNode *n, bool *reached)
 {
     const SemaModel *m = s->m;
@@ -501,7 +505,7 @@ static void mark_node_params(const Sema *s, const SemaNode *n, bool *reached)
         reached[n->first_param] = true;
     for (int j = 0; j < n->nparams; j++)
         reached[n->first_param + j] = true;
-    if (!s->sharing || n->kind != SN_CALL || !n->builtin->pname)
+    if (!s->sharing || n->kind != SN_CALL || !n->builtin->pname || n->nparams > 0)
         return;
     size_t len = strlen(n->name);
     for (int k = 0; k < m->nparams; k++)
@@ -539,7 +543,7 @@ static void warn_untrained_params(Sema *s)
                     first = n->first_param + j;
             }
         bool again = false;
-        for (int k = 0; k < nsaid && !again; k++)
+        for (int k = 0; count > 0 && k < nsaid && !again; k++)
             again = said[k].begin == n->at.begin && said[k].end == n->at.end;
         if (count == 0 || again)
             continue;

@@ -1106,8 +1106,8 @@ static int alloc_value(IrEval *ev, int node, int64_t len)
     if (ev->val[node] && ev->len[node] == len && !in_arena(ev, node)) {
         /* the same size as the run before's (reset keeps it): zeroed in
          * place, where a fresh calloc of a large value is fresh pages the
-         * kernel faults in and zeroes again at every run (--gradcheck at
-         * batch 16777216: about a fifth of its time in the system) */
+         * kernel faults in and zeroes again at every run (xor's --gradcheck
+         * at batch 1048576: 1.73 s of system time in 11.0, now 0.17 in 9.7) */
         memset(ev->val[node], 0, sizeof(double) * (size_t)len);
         return 0;
     }

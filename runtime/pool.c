@@ -665,8 +665,19 @@ void rt_pool_set_serial(RtPool *p, int serial)
      * the workers' growing arenas can pass for a stall, its next steps on
      * the threads ran on the caller alone and lost (an idle Zen 4 VM's MLP,
      * session 29). */
-    if (p->serial && !serial)
+    if (p->serial && !serial) {
         p->solo_left = p->solo_next = 0;
+        /* And the workers that slept through the steps on one thread are
+         * woken now, by a generation with no claims (each finds none, then
+         * spins as after a call): else the first calls of a step on the
+         * threads ran on the caller while the worker woke, WAKE_AFTER into
+         * each, and the probe timed that instead of the step a run on the
+         * threads gets.  On a Zen 5 VM (session 39) the MNIST MLP's probes
+         * chose one thread in every run (its workers ran 0.02-0.06 of the
+         * claims), where --threads 2 took 0.85-0.9 of one thread's step. */
+        if (atomic_load(&p->sleepers) > 0)
+            start_generation(p);
+    }
     p->serial = serial != 0;
 }
 

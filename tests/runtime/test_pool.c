@@ -905,6 +905,49 @@ static void test_awake_call_leaves_sleepers(void)
     rt_pool_destroy(p);
 }
 
+/* Whether the worker leaves its sleep within `ms` milliseconds (polled
+ * every 0.1 ms); a worker with a test delay stays out of it that long. */
+static int worker_wakes_within(RtPool *p, int ms)
+{
+    for (int i = 0; i < 10 * ms; i++) {
+        if (rt_pool_test_sleepers(p) == 0)
+            return 1;
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    }
+    return 0;
+}
+
+/* Leaving serial mode wakes a sleeping worker, with no call (pace.c's probe
+ * times its steps on the threads as a run of them gets them, not with the
+ * worker waking during the first calls); staying in either mode wakes none.
+ * The worker's test delay keeps it awake, and out of the sleepers' count,
+ * for 300 ms after it wakes. */
+static void test_leaving_serial_wakes_workers(void)
+{
+    RtPool *p = rt_pool_create(2);
+    CU_ASSERT_FATAL(p != NULL);
+    rt_pool_test_delay(p, 0, 300000);
+    rt_pool_set_serial(p, 1);
+    CU_ASSERT_FATAL(worker_asleep(p));
+    rt_pool_set_serial(p, 1);
+    CU_ASSERT_FALSE(worker_wakes_within(p, 50));
+    rt_pool_set_serial(p, 0);
+    CU_ASSERT(worker_wakes_within(p, 250));
+    CU_ASSERT_FATAL(worker_asleep(p));
+    rt_pool_set_serial(p, 0);  /* already on the threads */
+    CU_ASSERT_FALSE(worker_wakes_within(p, 50));
+    Visits v = {.n = 8, .count = calloc(8, sizeof(atomic_int))};
+    CU_ASSERT_FATAL(v.count != NULL);
+    rt_pool_test_delay(p, 0, 0);
+    rt_parallel(p, 8, long_visit, &v);  /* the pool works on after the empty generation */
+    int once = 1;
+    for (int64_t i = 0; i < 8; i++)
+        once &= atomic_load(&v.count[i]) == 1;
+    CU_ASSERT(once);
+    free(v.count);
+    rt_pool_destroy(p);
+}
+
 /* rt_pool_claims counts every claim of the parallel calls once, on the
  * caller's side or the workers', and none of the calls that run on the
  * caller as one range (serial mode, one item, one thread). */
@@ -970,6 +1013,7 @@ static const RtTestCase tests[] = {
     {"long_claims_wake_early", test_long_claims_wake_early},
     {"awake_call_leaves_sleepers", test_awake_call_leaves_sleepers},
     {"claims_counted", test_claims_counted},
+    {"leaving_serial_wakes_workers", test_leaving_serial_wakes_workers},
     {NULL, NULL},
 };
 

@@ -19,16 +19,17 @@
  *             for every such step (the workers' scratch arenas grow in the
  *             probe's first step on the threads, which the median and the
  *             stall test leave out);
- *   probe     2·PROBE steps alternate threads, one, threads, one, ...; the
- *             threads win when their median is MARGIN shorter than one
- *             thread's, else one thread does (a tie, or a gain within
- *             MARGIN, goes to one thread);
+ *   probe     2·PROBE samples alternate threads, one, threads, one, ...,
+ *             each a step, or as many steps in a row as take SAMPLE_MIN
+ *             (their mean); the threads win when their median is MARGIN
+ *             shorter than one thread's, else one thread does (a tie, or a
+ *             gain within MARGIN, goes to one thread);
  *   run       the winner runs for `budget` seconds and at least RUN_MIN
  *             steps; then a probe again.  A probe that confirms the last
  *             choice doubles the budget (up to BUDGET_MAX), so on a steady
  *             machine probing costs less and less; a different choice
  *             starts over at BUDGET_MIN.  The budget is also at least the
- *             time the probe lost (PROBE steps of the loser, each slower by
+ *             time the probe lost (the loser's steps in it, each slower by
  *             the difference of the medians) over PROBE_SHARE: a probe whose
  *             loser was much slower is not repeated soon;
  *   drift     while running on the threads, when the median of the last
@@ -108,6 +109,12 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
 #define DRIFT 1.3
 /* The share of the next run's time that the probe before it may lose. */
 #define PROBE_SHARE 0.03
+/* Seconds a probe's sample takes at least: steps shorter than this are
+ * timed SAMPLE_MIN's worth in a row and their mean is the sample.  One
+ * step of the MNIST MLP (0.17-0.21 ms on a Zen 5 VM) spread by 15% and
+ * more from the next, more than the 16% the threads saved, and the
+ * medians of three chose one thread in 4 of 8 runs (session 39). */
+#define SAMPLE_MIN 0.5e-3
 /* What the threads must save of a step to win a probe.  A second CPU that
  * saves less is not worth holding (it could serve other work), and within
  * it three steps a mode do not tell the modes apart: the MNIST MLP, whose
@@ -180,6 +187,9 @@ static void start_probe(RtPace *s)
 {
     s->phase = RT_PACE_PROBE;
     s->n = 0;
+    s->sample = 0;
+    s->sample_n = 0;
+    s->probed[0] = s->probed[1] = 0;
     s->credit = 0;  /* the run's own: a probe stalls unpaid */
 }
 
@@ -225,7 +235,7 @@ static void skip_probe(RtPace *s, const RtCpuTicks *now)
  * probe's budget, to double or to go back from). */
 static void run_winner(RtPace *s, int serial, double par, double one)
 {
-    double lost = PROBE * (par > one ? par - one : one - par);
+    double lost = s->probed[!serial] * (par > one ? par - one : one - par);
     bool same = s->probes > 0 && serial == s->last_serial && serial == s->serial;
     s->budget = same ? (s->budget * 2 < BUDGET_MAX ? s->budget * 2 : BUDGET_MAX) : BUDGET_MIN;
     if (s->budget < lost / PROBE_SHARE)
@@ -313,7 +323,13 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
             start_probe(s);
         return;
     case RT_PACE_PROBE:
-        s->probe[s->n % 2][s->n / 2] = seconds;
+        s->probed[s->n % 2]++;
+        s->sample += seconds;
+        if (++s->sample_n, s->sample < SAMPLE_MIN)
+            return;  /* the same mode again (n tells it) */
+        s->probe[s->n % 2][s->n / 2] = s->sample / s->sample_n;
+        s->sample = 0;
+        s->sample_n = 0;
         if (++s->n < 2 * PROBE)
             return;
         double par = median3(s->probe[0]), one = median3(s->probe[1]);

@@ -161,7 +161,10 @@ typedef struct RtPace {
     int         on;          /* more than one thread to choose from */
     RtPacePhase phase;
     int         n;           /* steps in this phase so far */
-    double      probe[2][RT_PACE_PROBE_STEPS];  /* [threads, one][i]: the probe's step times */
+    double      probe[2][RT_PACE_PROBE_STEPS];  /* [threads, one][i]: the probe's samples, mean step times */
+    double      sample;      /* seconds of the probe's sample so far (pace.c's SAMPLE_MIN) */
+    int         sample_n;    /* its steps */
+    int         probed[2];   /* the probe's steps [threads, one] */
     double      recent[RT_PACE_PROBE_STEPS];    /* the last steps of the run, a ring */
     int         serial;      /* the probe's winner: 1 one thread, 0 all */
     double      ref;         /* its median step time in the probe, seconds */

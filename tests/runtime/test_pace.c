@@ -105,6 +105,33 @@ static void test_median_not_mean(void)
     CU_ASSERT_EQUAL(s.serial, 0);
 }
 
+/* Steps shorter than SAMPLE_MIN (0.5 ms) are sampled in runs: three
+ * steps of 0.17-0.24 ms on the threads a sample, three of 0.21 on one,
+ * each sample their mean.  Two slow steps on the threads first (0.24 ms)
+ * would have been two of the three single steps a mode and lost the
+ * threads a probe they win by 19% over the other steps. */
+static void test_short_steps_sampled(void)
+{
+    RtPace s;
+    rt_pace_init(&s, 2);
+    double par[] = {0.24e-3, 0.24e-3, 0.17e-3, 0.17e-3, 0.17e-3, 0.17e-3, 0.17e-3, 0.17e-3, 0.17e-3};
+    int steps = 0, on_threads = 0;
+    rt_pace_step(&s, 0.21e-3, 0, 1);
+    rt_pace_step(&s, 0.21e-3, 0, 1);  /* warm-up */
+    while (s.phase == RT_PACE_PROBE && steps < 100) {
+        int one = rt_pace_serial(&s);
+        rt_pace_step(&s, one ? 0.21e-3 : par[on_threads], 0, 1);
+        on_threads += !one;
+        steps++;
+    }
+    CU_ASSERT_EQUAL(steps, 18);
+    CU_ASSERT_EQUAL(on_threads, 9);
+    CU_ASSERT_EQUAL(s.phase, RT_PACE_RUN);
+    CU_ASSERT_EQUAL(s.serial, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.ref, 0.17e-3, 1e-12);  /* the samples' median: the mean of three 0.17 ms steps */
+    CU_ASSERT_DOUBLE_EQUAL(s.one, 0.21e-3, 1e-12);
+}
+
 /* After the budget, a probe; the same winner doubles the budget (0.5, 1,
  * 2, .. 16 s), a different one starts it over. */
 static void test_budget(void)
@@ -313,15 +340,17 @@ static void test_idle_hiccups(void)
     CU_ASSERT_EQUAL(s.paid, 2);
     CU_ASSERT_EQUAL(chosen, 0);
     /* a hiccup 5 steps into a run (0.48 ms earned): 1.52 ms unpaid, a stint
-     * of 50.7 ms on one thread, 155 steps of 0.328 ms (not 0.5 s, 1,525) */
+     * of 50.7 ms on one thread, 155 steps of 0.328 ms (not 0.5 s, 1,525).
+     * The run starts after 2 + 15 steps: the warm-up, and a probe of three
+     * samples a mode of SAMPLE_MIN (0.5 ms), 3 steps on the threads, 2 on one */
     rt_pace_init(&s, 2);
     chosen = 0;
-    for (int i = 0; i < 8 + 5 + 1 + 400; i++) {
+    for (int i = 0; i < 17 + 5 + 1 + 400; i++) {
         chosen += rt_pace_chose_one(&s);
         if (rt_pace_serial(&s))
             rt_pace_step(&s, 0.328e-3, 0, 1);
         else
-            rt_pace_step(&s, i == 13 ? 2.2e-3 : 0.232e-3, i == 13 ? 2e-3 : 0, 1);
+            rt_pace_step(&s, i == 22 ? 2.2e-3 : 0.232e-3, i == 22 ? 2e-3 : 0, 1);
     }
     CU_ASSERT_EQUAL(s.stalls, 1);
     CU_ASSERT_EQUAL(chosen, 155);
@@ -639,6 +668,7 @@ static const RtTestCase tests[] = {
     {"picks_the_faster", test_picks_the_faster},
     {"margin", test_margin},
     {"median_not_mean", test_median_not_mean},
+    {"short_steps_sampled", test_short_steps_sampled},
     {"budget", test_budget},
     {"drift", test_drift},
     {"no_drift_on_one", test_no_drift_on_one},

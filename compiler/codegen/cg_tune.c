@@ -98,9 +98,11 @@ static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-clie
 
 static const CgTune tunes[] = {
     /* Zen 5 (tile measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs
-     * for 14 loads a k step (6 × 32: 12 FMAs for 8 loads).  Packing: Zen 4's, not measured here; the L2 is
-     * 1 MB on Zen 5 and Skylake's server cores (the least of the row), Zen 5's 12 L1 ways would take groups
-     * of 12 but Skylake's 8 would not */
+     * for 14 loads a k step (6 × 32: 12 FMAs for 8 loads).  Packing: Zen 4's; the L2 is 1 MB on Zen 5 and
+     * Skylake's server cores (the least of the row).  On a Zen 5 (session 39, the GPT's one-thread step in
+     * CPU samples, docs/training.md) kc 128 and 512, groups of 12 (its L1 ways; Skylake's 8 would not take
+     * them) and B in place up to rows of 2 KB were none faster: 1.01-1.03 of the kernels' samples; the tiles
+     * 14 × 2, 6 × 4 and 8 × 3 1.08-1.19 */
     {.name = "avx512-full", .vector_bytes = 64, .mr = 12, .nrv = 2, PACKING(1 << 20, 8 << 20, 256)},
     /* Zen 4 class (measured on Zen 4: 6 × 4, 8 × 3, 14 × 2 zmm and 12 × 2, 6 × 2 ymm took 1.01-1.44 of this
      * tile's CPU per step, docs/training.md): one 512-bit FMA a cycle; the same tile.  Packing: measured

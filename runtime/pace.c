@@ -117,7 +117,7 @@ enum { PROBE = RT_PACE_PROBE_STEPS };
 #define SAMPLE_MIN 0.5e-3
 /* What the threads must save of a step to win a probe.  A second CPU that
  * saves less is not worth holding (it could serve other work), and within
- * it three steps a mode do not tell the modes apart: the MNIST MLP, whose
+ * it three samples a mode do not tell the modes apart: the MNIST MLP, whose
  * step two threads do not make faster (t1/t2 0.90-1.01 on an idle
  * machine, session 24), won its probes on the threads by noise about half
  * the time, and its default ran 3-7% slower than --threads 1. */

@@ -292,6 +292,37 @@ const char *rt_epochs_rule(int64_t epochs, int text_data)
                                : NULL;
 }
 
+int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len)
+{
+    const char *env = getenv("NNC_DATA");
+    const char *root = env && env[0] ? env : ".", *from = env && env[0] ? "from NNC_DATA" : "the default: set NNC_DATA";
+    if (r->data == RT_DATA_MNIST) {
+        *count = 60000;
+        return 0;
+    }
+    if (r->data != RT_DATA_CSV && r->data != RT_DATA_NPZ)
+        return rt_fail(1, why, len, "text data has no epochs, so no size to count");
+    char buf[4096];
+    const char *path = resolve(buf, sizeof buf, root, r->model_dir, r->path);
+    int cols = r->data == RT_DATA_CSV && r->columns && r->columns[0];
+    int64_t width = 0;
+    RtDataset d = {0};
+    int rc = r->data == RT_DATA_NPZ ? rt_npz_load(path, m, &d, why, len)
+             : cols                 ? rt_csv_columns(path, r->header, r->columns, m, &width, &d, why, len)
+                                    : load_csv(m, r, path, &d, why, len);
+    if (rc == 0 && !cols && r->data == RT_DATA_CSV)
+        rc = fits(m, &d, path, why, len);
+    if (rc != 0) {
+        /* only the training split is read here */
+        RtRecipe train_only = *r;
+        train_only.path2 = NULL;
+        root_note(why, len, &train_only, root, from);
+    }
+    *count = d.count;
+    rt_dataset_free(&d);
+    return rc;
+}
+
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *logp)
 {
     FILE *log = logp;

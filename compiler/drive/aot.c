@@ -334,6 +334,26 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         return rc;
     }
 
+    /* A schedule over the train block's epochs spans epochs x the training
+     * split's batches: a trainer counts them when it reads the data, a
+     * library (which reads none) now, from the file a run would read.  It
+     * took its epochs for steps: cosine() with epochs = 2 over 64 examples
+     * at batch 16 reached a rate of 0 after 2 of its 8 steps. */
+    int64_t horizon = 0, examples = 0;
+    if (library && !forward) {
+        char why[4096] = "";
+        bool spans = false;  /* a schedule reads total_steps, the run's length */
+        for (int i = 0; i < tm.rm.nstate; i++)
+            spans |= tm.rm.state[i].counter == RT_COUNTER_TOTAL_STEPS;
+        spans = spans && !tm.recipe.steps;
+        if (spans && rt_train_examples(&tm.rm, &tm.recipe, &examples, why, sizeof why) != 0) {
+            fprintf(log, "nnc: error: the learning-rate schedule spans the train block's %lld epochs, and a library "
+                         "counts their steps from the training data: %s; give the train block steps = N instead\n",
+                    (long long)tm.recipe.epochs, why);
+            return 1;
+        }
+        horizon = cdesc_horizon(&tm.recipe, examples);
+    }
     const char *lib, *include;
     if (find_runtime(a, &lib, &include) != 0) {
         fprintf(log, "nnc: error: cannot find the runtime (libnncrt.a and nnc_runtime.h) beside this nnc or under "
@@ -352,7 +372,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                *result = arena_printf(a, "%s/out", dir);
     StrBuf c = {0}, h = {0};
     if (library) {
-        cdesc_library(&c, &tm, &names, "model.h");
+        cdesc_library(&c, &tm, &names, "model.h", horizon);
         cdesc_header(&h, &tm, f->model, f->src.name, out, o->kind == AOT_SO);  /* its link line names out */
     } else {
         char model_dir[PATH_MAX];

@@ -189,14 +189,9 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
 
 /* ---- libraries ----------------------------------------------------------------------------- */
 
-/* The horizon learning-rate schedules see in a library: the train block's
- * steps, or its epochs of MNIST's 60000 examples, or (other data, whose size
- * nnc does not know) its epochs. */
-static int64_t total_steps(const RtRecipe *r)
+int64_t cdesc_horizon(const RtRecipe *r, int64_t examples)
 {
-    if (r->steps)
-        return r->steps;
-    return r->data == RT_DATA_MNIST ? r->epochs * ((60000 + r->batch - 1) / r->batch) : r->epochs;
+    return r->steps ? r->steps : r->epochs * ((examples + r->batch - 1) / r->batch);
 }
 
 /* The parameter list of the inputs (and targets): `const float *image`. */
@@ -226,7 +221,7 @@ static void c_train_step(StrBuf *b, const RtModel *m)
     sb_puts(b, "    return rt_instance_train_step((RtInstance *)m, batch, in, tg, loss);\n}\n\n");
 }
 
-void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header)
+void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header, int64_t horizon)
 {
     const RtModel *m = &t->rm;
     const char *n = m->name;
@@ -234,7 +229,7 @@ void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
     sb_printf(b, "#include \"nnc_runtime.h\"\n#include \"%s\"\n\n", header);
     c_model(b, m, e);
     sb_printf(b, "%s *%s_create(uint64_t seed)\n{\n    return (%s *)rt_instance_create(&model, seed, %lld);\n}\n\n", n, n,
-              n, (long long)total_steps(&t->recipe));
+              n, (long long)horizon);
     sb_printf(b, "void %s_destroy(%s *m) { rt_instance_destroy((RtInstance *)m); }\n\n", n, n);
     sb_printf(b, "int %s_load(%s *m, const char *path) { return rt_instance_load((RtInstance *)m, path); }\n\n", n, n);
     sb_printf(b,

@@ -700,6 +700,11 @@ int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, ch
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
+/* The examples of r's training split, as a run reads them (under NNC_DATA,
+ * else the current directory, else beside the model; MNIST: 60000): for a
+ * library, which reads no data, to count the steps of the train block's
+ * epochs that a learning-rate schedule spans.  0, or 1 with why. */
+int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len);
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);
 
 /* main() of an executable made by `nnc model.nn`: parses the training

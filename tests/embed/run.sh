@@ -60,6 +60,10 @@
 #   kept      tests/embed/kept.c: a forward whose W (64 MB) is too big to keep
 #             packed runs at batch 8 within what the process mapped + 32 MB
 #             (not under the sanitizers: their shadow memory needs no limit)
+#   horizon   tests/embed/horizon.py: a library's cosine() schedule spans the
+#             train block's epochs of its npz data (epochs = 2 of 64 examples
+#             at batch 16: 8 steps), the losses bit for bit those of steps = 8;
+#             --emit=so without the data to count is refused by message
 #   identity  libraries of a model whose output is its input (forward-only,
 #             output x * 1, and trainable, output x): forward returns the
 #             input's numbers exactly, for a batch of two
@@ -256,6 +260,41 @@ faults)
         n=$((n + 1))
     done
     echo "text trainer with --sample: $((n - 1)) allocation points failed one at a time, each cleanly" ;;
+horizon)
+    /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy for /usr/bin/python3; skipped"; exit 77; }
+    /usr/bin/python3 - "$tmp" <<'EOP' || fail "writing the data"
+import sys
+import numpy as np
+r = np.random.default_rng(5)
+x = r.standard_normal((64, 4)).astype(np.float32)
+y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32) + 0.1).astype(np.float32)
+np.savez(f"{sys.argv[1]}/lin.npz", x=x, y=y)
+np.save(f"{sys.argv[1]}/x.npy", x)
+np.save(f"{sys.argv[1]}/y.npy", y)
+EOP
+    for v in "he:epochs = 2" "hs:steps = 8"; do
+        cat > "$tmp/${v%%:*}.nn" <<EOM
+model ${v%%:*} {
+    input x: f32[4]
+    target y: f32[1]
+    p = dense(x, 1)
+    output p
+    loss mse(p, y)
+}
+train { data = npz(train: "lin.npz") optimizer = sgd(lr: 0.1) schedule = cosine() batch = 16 ${v#*:} seed = 1 }
+EOM
+        "$nnc" --emit=so -o "$tmp/lib${v%%:*}.so" "$tmp/${v%%:*}.nn" || fail "nnc --emit=so ${v%%:*}.nn"
+    done
+    /usr/bin/python3 "$root/tests/embed/horizon.py" "$tmp/libhe.so" "$tmp/libhs.so" "$tmp/x.npy" "$tmp/y.npy" \
+        || fail "horizon.py"
+    mkdir "$tmp/nodata"
+    sed 's/lin.npz/none.npz/' "$tmp/he.nn" > "$tmp/nodata/he.nn"
+    (cd "$tmp/nodata" && NNC_DATA= "$nnc" --emit=so -o libhe.so he.nn) > "$tmp/out" 2>&1 && fail "emitted without the data"
+    want="nnc: error: the learning-rate schedule spans the train block's 2 epochs, and a library counts their steps \
+from the training data: cannot open ./none.npz: No such file or directory (data root '.', the default: set NNC_DATA); \
+give the train block steps = N instead"
+    [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
+    [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written" ;;
 cosine)
     /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
     [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }

@@ -6,6 +6,7 @@
  * line, 3 internal error.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -601,6 +602,14 @@ int main(int argc, char **argv)
         case OPT_LR:
             if (!parse_positive(optarg, &o.jit.lr))
                 return usage_error("--lr: expected a positive number, found '%s'", optarg);
+            /* the rule of an optimizer's lr in the train block (sema.c): the
+             * rate is an f32 in the step, where 1e-50 was 0 and trained
+             * nothing, and 1e39 was inf */
+            if (o.jit.lr > FLT_MAX)
+                return usage_error("--lr: %s is too large for f32", optarg);
+            if (o.jit.lr < FLT_MIN)
+                return usage_error("--lr: %s is 0 or subnormal in f32; it must be at least %.9g, the smallest normal f32",
+                                   optarg, (double)FLT_MIN);
             break;
         case OPT_DATA: o.jit.data_root = optarg; break;
         case OPT_SAVE: o.jit.save = optarg; break;

@@ -60,8 +60,8 @@
 #   kept      tests/embed/kept.c: a forward whose W (64 MB) is too big to keep
 #             packed runs at batch 8 within what the process mapped + 32 MB
 #             (not under the sanitizers: their shadow memory needs no limit)
-#   horizon   tests/embed/horizon.py: a library's cosine() schedule spans the
-#             train block's epochs of its npz data (epochs = 2 of 64 examples
+#   horizon   tests/embed/horizon.c: a library's cosine() schedule spans the
+#             train block's epochs of its csv data (epochs = 2 of 64 examples
 #             at batch 16: 8 steps), the losses bit for bit those of steps = 8;
 #             --emit=so without the data to count is refused by message
 #   identity  libraries of a model whose output is its input (forward-only,
@@ -261,17 +261,10 @@ faults)
     done
     echo "text trainer with --sample: $((n - 1)) allocation points failed one at a time, each cleanly" ;;
 horizon)
-    /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy for /usr/bin/python3; skipped"; exit 77; }
-    /usr/bin/python3 - "$tmp" <<'EOP' || fail "writing the data"
-import sys
-import numpy as np
-r = np.random.default_rng(5)
-x = r.standard_normal((64, 4)).astype(np.float32)
-y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32) + 0.1).astype(np.float32)
-np.savez(f"{sys.argv[1]}/lin.npz", x=x, y=y)
-np.save(f"{sys.argv[1]}/x.npy", x)
-np.save(f"{sys.argv[1]}/y.npy", y)
-EOP
+    # 64 examples, multiples of 1/16 (tests/embed/horizon.c makes the same)
+    awk 'BEGIN { for (i = 0; i < 64; i++) { y = 0.125; c[0] = 1; c[1] = -2; c[2] = 0.5; c[3] = 3
+                 for (j = 0; j < 4; j++) { v = ((i * 7 + j * 3) % 17 - 8) / 8; printf "%g,", v; y += c[j] * v }
+                 printf "%g\n", y } }' > "$tmp/lin.csv"
     for v in "he:epochs = 2" "hs:steps = 8"; do
         cat > "$tmp/${v%%:*}.nn" <<EOM
 model ${v%%:*} {
@@ -281,17 +274,19 @@ model ${v%%:*} {
     output p
     loss mse(p, y)
 }
-train { data = npz(train: "lin.npz") optimizer = sgd(lr: 0.1) schedule = cosine() batch = 16 ${v#*:} seed = 1 }
+train { data = csv("lin.csv") optimizer = sgd(lr: 0.1) schedule = cosine() batch = 16 ${v#*:} seed = 1 }
 EOM
         "$nnc" --emit=so -o "$tmp/lib${v%%:*}.so" "$tmp/${v%%:*}.nn" || fail "nnc --emit=so ${v%%:*}.nn"
     done
-    /usr/bin/python3 "$root/tests/embed/horizon.py" "$tmp/libhe.so" "$tmp/libhs.so" "$tmp/x.npy" "$tmp/y.npy" \
-        || fail "horizon.py"
+    # shellcheck disable=SC2086
+    cc $cflags "$root/tests/embed/horizon.c" -L "$tmp" -lhe -lhs -Wl,-rpath,"$tmp" -lm -o "$tmp/horizon" \
+        || fail "cc horizon.c"
+    "$tmp/horizon" || fail "horizon"
     mkdir "$tmp/nodata"
-    sed 's/lin.npz/none.npz/' "$tmp/he.nn" > "$tmp/nodata/he.nn"
+    sed 's/lin.csv/none.csv/' "$tmp/he.nn" > "$tmp/nodata/he.nn"
     (cd "$tmp/nodata" && NNC_DATA= "$nnc" --emit=so -o libhe.so he.nn) > "$tmp/out" 2>&1 && fail "emitted without the data"
     want="nnc: error: the learning-rate schedule spans the train block's 2 epochs, and a library counts their steps \
-from the training data: cannot open ./none.npz: No such file or directory (data root '.', the default: set NNC_DATA); \
+from the training data: cannot open ./none.csv: No such file or directory (data root '.', the default: set NNC_DATA); \
 give the train block steps = N instead"
     [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
     [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written" ;;

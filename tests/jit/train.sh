@@ -141,8 +141,9 @@
 #                reads no text), and --eval of "abcd" without the newline has a
 #                test loss below 0.01 (the text's own ids would shift: 2.5); a
 #                text with a byte the vocabulary lacks is refused by --eval where
-#                the byte stands, exit 1, while --sample does not read it; a
-#                checkpoint without the vocabulary (older nnc)
+#                the byte stands, exit 1, while --sample does not read it; an
+#                nnc.chars longer than the model's vocabulary is refused as the
+#                checkpoint's; a checkpoint without the vocabulary (older nnc)
 #                uses the file's, as before (-v says so), and samples the very
 #                tokens the checkpoint with it samples without the text (3
 #                seeds, 200 tokens at temperature 1); without the text it is
@@ -1097,6 +1098,7 @@ def write(name, m):
     open(sys.argv[3] + '/' + name, 'wb').write(struct.pack('<Q', len(b)) + b + body)
 write('old.safetensors', {k: v for k, v in meta.items() if k not in ('nnc.tokenizer', 'nnc.chars')})
 write('twice.safetensors', dict(meta, **{'nnc.chars': '10 97 98 97'}))
+write('long.safetensors', dict(meta, **{'nnc.chars': meta['nnc.chars'] + ' 101'}))
 EOF
     # the text without 'a' and the newline: its own ids would make 'b' 0, 'a''s id
     printf 'bcd%.0s' $(seq 500) >"$tmp/fewer/abcd.txt"
@@ -1120,6 +1122,14 @@ has no id for it" ] || exit 1
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$tmp/more/abcd.nn" \
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; echo "--sample read the text"; exit 1; }
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; exit 1; }
+    # a vocabulary longer than the model's (nnc.chars edited by hand) is the checkpoint's, not the text's
+    for mode in --eval "--sample bc"; do
+        # shellcheck disable=SC2086
+        "$nnc" --jit --load "$tmp/long.safetensors" $mode "$root/tests/jit/abcd.nn" >"$tmp/out" 2>"$tmp/log"; status=$?
+        cat "$tmp/log"
+        [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/long.safetensors: its byte vocabulary \
+(nnc.chars) has 6 bytes, but the model's vocabulary is 5" ] || exit 1
+    done
     # without --load its 6 distinct bytes (a-e and the newline) are more than the model's 5; é is two bytes
     "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"

@@ -196,6 +196,24 @@ void rt_text_free(RtText *t)
     memset(t, 0, sizeof *t);
 }
 
+int rt_text_of_vocab(const RtCharVocab *chars, RtBpe *bpe, RtText *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (bpe) {   /* as rt_text_load_bpe leaves them: the merges owned, ids 0..255 the bytes */
+        if (!(out->bpe = rt_malloc(sizeof *out->bpe)))
+            return rt_fail(-1, err, errlen, "out of memory for the merges");
+        *out->bpe = *bpe;
+        memset(bpe, 0, sizeof *bpe);
+        out->vocab = (int)out->bpe->vocab;
+        for (int i = 0; i < 256; i++)
+            out->chars[i] = (uint8_t)i;
+        return 0;
+    }
+    out->vocab = chars->n;
+    memcpy(out->chars, chars->chars, sizeof out->chars);
+    return 0;
+}
+
 int rt_text_load_bpe(const char *path, double split, int32_t vocab, RtBpe *given, RtText *out, char *err,
                      size_t errlen)
 {

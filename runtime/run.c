@@ -121,37 +121,80 @@ static int redraws(FILE *log)
 
 /* A text as bpe tokens: the merges of the checkpoint --load names (the
  * tokens the model was trained on), else learned from the training part.
- * 0, or 1 with why. */
-static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, FILE *log,
-                         char *why, size_t len)
+ * --sample with --load needs the merges alone and reads no file.  *read is
+ * set when the file was (or was to be) read.  0, or 1 with why. */
+static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, int *read,
+                         FILE *log, char *why, size_t len)
 {
     RtBpe given = {0};
     if (o->load && rt_state_load_bpe(o->load, (int32_t)r->bpe_vocab, &given, why, len) != 0)
         return 1;
-    int rc = rt_text_load_bpe(path, r->split, (int32_t)r->bpe_vocab, o->load ? &given : NULL, text, why, len) ? 1 : 0;
+    *read = !(o->load && o->sample);   /* (a checkpoint without merges was refused above) */
+    int rc = *read ? rt_text_load_bpe(path, r->split, (int32_t)r->bpe_vocab, o->load ? &given : NULL, text, why, len)
+                   : rt_text_of_vocab(NULL, &given, text, why, len);
+    rc = rc ? 1 : 0;
     rt_bpe_free(&given);
     if (rc == 0 && o->verbose) {
-        if (o->load)
+        if (!*read)
+            fprintf(log, "bpe: %lld merges from %s; --sample reads no text file\n", (long long)r->bpe_vocab - 256,
+                    o->load);
+        else if (o->load)
             fprintf(log, "bpe: %lld merges from %s", (long long)r->bpe_vocab - 256, o->load);
         else
             fprintf(log, "bpe: learned %lld merges from %lld bytes in %.1f ms", (long long)r->bpe_vocab - 256,
                     (long long)text->train_bytes, 1e3 * text->bpe_seconds);
-        fprintf(log, "; %.3f bytes per token on the training split (%lld tokens)\n",
-                (double)text->train_bytes / (double)text->train_end, (long long)text->train_end);
+        if (*read)
+            fprintf(log, "; %.3f bytes per token on the training split (%lld tokens)\n",
+                    (double)text->train_bytes / (double)text->train_end, (long long)text->train_end);
     }
     return rc;
 }
 
 /* A text as bytes: with --load, the ids of the checkpoint's vocabulary (the
- * model's, whatever the file holds now), else of the file's bytes.  0, or
- * 1 with why. */
-static int load_char_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, char *why,
-                          size_t len)
+ * model's, whatever the file holds now), else of the file's bytes; a
+ * vocabulary larger than the model's is the checkpoint's fault, not the
+ * file's, and said so.  --sample with --load of a checkpoint that keeps its
+ * vocabulary needs nothing more and reads no file; *read is set when the
+ * file was (or was to be) read.  With -v, --sample says where the
+ * vocabulary came from.  0, or 1 with why. */
+static int load_char_text(const RtRecipe *r, const RtRunOptions *o, const char *path, RtText *text, int *read,
+                          FILE *log, char *why, size_t len)
 {
     RtCharVocab saved = {0};
     if (o->load && rt_state_load_chars(o->load, &saved, why, len) != 0)
         return 1;
-    return rt_text_load_vocab(path, r->split, saved.n ? &saved : NULL, text, why, len) ? 1 : 0;
+    if (saved.n > r->vocab)
+        return rt_fail(1, why, len, "%s: its byte vocabulary (%s) has %d bytes, but the model's vocabulary is %lld",
+                       o->load, RT_META_CHARS, saved.n, (long long)r->vocab);
+    *read = !(o->sample && saved.n);
+    if (*read ? rt_text_load_vocab(path, r->split, saved.n ? &saved : NULL, text, why, len)
+              : rt_text_of_vocab(&saved, NULL, text, why, len))
+        return 1;
+    if (o->sample && o->verbose) {
+        if (!*read)
+            fprintf(log, "vocabulary: %d bytes from %s (%s); --sample reads no text file\n", text->vocab, o->load,
+                    RT_META_CHARS);
+        else
+            fprintf(log, "vocabulary: the %d distinct bytes of %s (%s%s)\n", text->vocab, path,
+                    o->load ? o->load : "no --load", o->load ? " has no " RT_META_CHARS : "");
+    }
+    return 0;
+}
+
+/* After --sample failed to read the text (rc 1 from load_*_text with *read
+ * set): why it needs the file at all, since it would not with a checkpoint
+ * that keeps its vocabulary.  With --load only a byte model's gets here (an
+ * older checkpoint, without nnc.chars): one of a bpe model always has its
+ * merges, or was refused before the file. */
+static void sample_note(char *why, size_t len, const RtRecipe *r, const RtRunOptions *o)
+{
+    size_t n = strlen(why);
+    if (o->load)
+        snprintf(why + n, len - n, "; --sample needs the text for its vocabulary: %s carries none (its __metadata__ "
+                 "has no %s)", o->load, RT_META_CHARS);
+    else
+        snprintf(why + n, len - n, "; --sample without --load needs the text for its vocabulary%s",
+                 r->bpe_vocab ? " (it learns the merges from it)" : "");
 }
 
 /* Threads for one rank of several: the cores mpirun bound it to, shared
@@ -359,6 +402,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
      * several ranks still meet in rt_dist_agree below. */
     int ck_unfit = o->load && rt_state_check(m, o->load, why, sizeof why) != 0;
     int rc = ck_unfit;
+    int text_unread = 0;   /* --sample could not read the text it needed for the vocabulary */
     if (rc == 0) switch (r->data) {
     case RT_DATA_MNIST: {
         const char *dir = resolve(p1, sizeof p1, root, r->model_dir, r->path);
@@ -398,10 +442,14 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     case RT_DATA_TEXT: {
         const char *path = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         cfg.block = r->block;
-        if (r->bpe_vocab ? load_bpe_text(r, o, path, &text, log, why, sizeof why) != 0
-                         : load_char_text(r, o, path, &text, why, sizeof why) != 0)
+        int read = 0;   /* the file was read (after a success, 0: --sample from the checkpoint's vocabulary) */
+        if (r->bpe_vocab ? load_bpe_text(r, o, path, &text, &read, log, why, sizeof why) != 0
+                         : load_char_text(r, o, path, &text, &read, log, why, sizeof why) != 0) {
             rc = 1;
-        else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
+            text_unread = o->sample && read;
+        } else if (!read) {
+            /* no windows to check: sampling takes a prompt, not the file */
+        } else if (text.train_end <= r->block || text.n - text.train_end <= r->block) {
             /* a window and its target shifted by one must fit in each part */
             int train_short = text.train_end <= r->block;
             snprintf(why, sizeof why, "%s: the %s part has %lld %s (split %g), but a window of block %lld "
@@ -422,6 +470,8 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
     }
     if (rc && !ck_unfit)
         root_note(why, sizeof why, r, root, root_from);
+    if (text_unread)
+        sample_note(why, sizeof why, r, o);
     /* several ranks: one that cannot load its data (a file only some ranks
      * can read, a memory check that refuses on one machine) tells the others
      * here, rather than leaving them in the training's first gather */

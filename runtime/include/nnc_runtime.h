@@ -492,6 +492,13 @@ int  rt_text_load_vocab(const char *path, double split, const RtCharVocab *given
  * split. */
 int  rt_text_load_bpe(const char *path, double split, int32_t vocab, struct RtBpe *given, RtText *out, char *err,
                       size_t errlen);
+/* A text of no tokens (ids NULL, n 0), only the vocabulary of a checkpoint:
+ * the merges bpe (taken over: *bpe is left empty), or when bpe is NULL the
+ * bytes of chars.  --sample needs nothing else of a text (the prompt's ids,
+ * the bytes of an id), so it samples from a checkpoint without the file; the
+ * ids are those rt_text_load_vocab or rt_text_load_bpe give with the same
+ * vocabulary.  0, or -1 with why (out of memory). */
+int  rt_text_of_vocab(const RtCharVocab *chars, struct RtBpe *bpe, RtText *out, char *err, size_t errlen);
 /* Windows for one batch: x[b] = ids[s .. s+T), y[b] = ids[s+1 .. s+T+1), the
  * start s drawn from (seed, step, b) within the train part, or within the
  * validation part when validation is set. */

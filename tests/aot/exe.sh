@@ -27,10 +27,14 @@
 #   sample     a text model's trainer saves, loads and generates like --jit, and
 #              refuses --length or --temperature without --sample, a second
 #              --sample, --steps with it, and --epochs (text has none) as nnc
-#              does; without --load it notes that the weights are untrained
+#              does; without --load it notes that the weights are untrained;
+#              a trainer whose text is nowhere samples the same from the
+#              checkpoint's vocabulary (-v says so), and without --load says
+#              it needs the text for the vocabulary, exit 1
 #   bpe        the trainer of tests/jit/bpe.nn learns the merges (-v says so),
 #              saves them, and samples from its checkpoint the very bytes
-#              nnc --jit samples from it
+#              nnc --jit samples from it, and a trainer whose text is nowhere
+#              the same bytes
 #   kv         the trainers of tests/jit/kv.nn (characters) and tests/jit/bpe.nn
 #              (bpe tokens) sample with the key/value cache (-v says so) the
 #              very text they sample with --no-kv-cache, at temperature 1, 200
@@ -178,6 +182,20 @@ sample)
         || { cat "$tmp/log"; fail "--sample"; }
     cat "$tmp/out"
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample"
+    # the checkpoint keeps the vocabulary: a trainer of a copy of the model beside no abcd.txt, under an
+    # empty data root, samples the same without the text (-v says so), and without --load says why it needs it
+    mkdir "$tmp/bare" "$tmp/empty"
+    cp "$root/tests/jit/abcd.nn" "$tmp/bare/"
+    "$nnc" -o "$tmp/bare/abcd" "$tmp/bare/abcd.nn" || fail "nnc"
+    NNC_DATA=$tmp/empty "$tmp/bare/abcd" -v --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; fail "--sample without the text"; }
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || fail "sample without the text: $(cat "$tmp/out")"
+    [ "$(grep '^vocabulary' "$tmp/log")" = "vocabulary: 5 bytes from $tmp/ck.safetensors (nnc.chars); --sample reads \
+no text file" ] || { cat "$tmp/log"; fail "-v: no vocabulary line, or another"; }
+    NNC_DATA=$tmp/empty "$tmp/bare/abcd" --sample bc >"$tmp/out" 2>"$tmp/err"; got=$?
+    [ "$got" = 1 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "abcd: error: cannot open $tmp/empty/abcd.txt: No \
+such file or directory (data root '$tmp/empty', from NNC_DATA; nor beside the model in '$tmp/bare'); --sample without \
+--load needs the text for its vocabulary" ] || fail "--sample without --load or the text: exit $got, $(cat "$tmp/err")"
     # the trainer refuses what nnc --jit refuses (runtime/run.c rt_sample_options_rule: one rule)
     for opt in "--length 20" "--temperature 0.1"; do
         # shellcheck disable=SC2086
@@ -221,7 +239,17 @@ bpe)
     # the trainer's checkpoint carries its merges: --jit samples the same bytes from it
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample "the cat" --length 20 --temperature 0.5 "$root/tests/jit/bpe.nn" \
         >"$tmp/out2" 2>"$tmp/log" || { cat "$tmp/log"; fail "--jit --sample"; }
-    cmp "$tmp/out" "$tmp/out2" || fail "the trainer and --jit sample differently" ;;
+    cmp "$tmp/out" "$tmp/out2" || fail "the trainer and --jit sample differently"
+    # the merges are the checkpoint's: a trainer of a copy of the model beside no bpe.txt, under an empty
+    # data root, samples the same bytes without the text
+    mkdir "$tmp/bare" "$tmp/empty"
+    cp "$root/tests/jit/bpe.nn" "$tmp/bare/"
+    "$nnc" -o "$tmp/bare/subwords" "$tmp/bare/bpe.nn" || fail "nnc"
+    NNC_DATA=$tmp/empty "$tmp/bare/subwords" -v --load "$tmp/ck.safetensors" --sample "the cat" --length 20 \
+        --temperature 0.5 >"$tmp/out2" 2>"$tmp/log" || { cat "$tmp/log"; fail "--sample without the text"; }
+    cmp "$tmp/out" "$tmp/out2" || fail "the trainer samples differently without the text"
+    [ "$(grep '^bpe:' "$tmp/log")" = "bpe: 44 merges from $tmp/ck.safetensors; --sample reads no text file" ] \
+        || { cat "$tmp/log"; fail "-v: no bpe line, or another"; } ;;
 kv)
     . "$root/tests/jit/kv_compare.sh"
     for m in kv bpe; do

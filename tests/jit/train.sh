@@ -130,20 +130,34 @@
 #                prompt "bc", generates "dabcdabc..." (text data, --sample);
 #                --save, --metrics, --chart, --steps, --lr with --sample are
 #                refused by name, exit 2; without --load a note says the
-#                weights are untrained
+#                weights are untrained; with the text nowhere (a copy of the
+#                model, an empty data root) --load --sample writes the same
+#                from the checkpoint's vocabulary (-v says so) and refuses a
+#                prompt character as before; without --load the message says
+#                the text is needed for the vocabulary, exit 1
 #   charvocab    the checkpoint of tests/jit/abcd.nn keeps its byte vocabulary
 #                (nnc.tokenizer bytes, nnc.chars); loaded with a text that lost
-#                'a' and the newline, --sample still writes "dabcdabc..." (the
-#                text's own ids would shift); a text with a byte the vocabulary
-#                lacks is refused where the byte stands, exit 1; a checkpoint
-#                without the vocabulary (older nnc) uses the file's, as before
+#                'a' and the newline, --sample still writes "dabcdabc..." (it
+#                reads no text), and --eval of "abcd" without the newline has a
+#                test loss below 0.01 (the text's own ids would shift: 2.5); a
+#                text with a byte the vocabulary lacks is refused by --eval where
+#                the byte stands, exit 1, while --sample does not read it; an
+#                nnc.chars longer than the model's vocabulary is refused as the
+#                checkpoint's; a checkpoint without the vocabulary (older nnc)
+#                uses the file's, as before (-v says so), and samples the very
+#                tokens the checkpoint with it samples without the text (3
+#                seeds, 200 tokens at temperature 1); without the text it is
+#                refused, saying the checkpoint carries no vocabulary
 #   bpe          tests/jit/bpe.nn, a small GPT on bpe(vocab: 300) tokens of
 #                tests/jit/bpe.txt: -v says the merges learned and the bytes per
 #                token; the checkpoint's __metadata__ holds the 44 merges a
 #                plain Python learner finds on the training part; --load
 #                --sample decodes whole sentences of the text's grammar (café
-#                spans tokens); a checkpoint without merges, or with merges of
-#                another vocabulary, is refused by name, exit 1
+#                spans tokens), and the same bytes with the text nowhere (-v:
+#                the merges from the checkpoint); without --load or the text,
+#                the message says the merges are learned from it; a checkpoint
+#                without merges, or with merges of another vocabulary, is
+#                refused by name, exit 1
 #   kv           --sample with the key/value cache (the decode entry) writes
 #                the very text --no-kv-cache writes, at temperature 1, from a
 #                prompt longer than the window and for 200 tokens (new
@@ -973,7 +987,27 @@ evaluates nothing, so it draws one sequence, not batches"; do
     "$nnc" --jit --load "$tmp/ck.safetensors" --sample "abé" "$root/tests/jit/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
-        "nnc: error: character 'é' of the prompt does not occur in the text the model learned from" ] ;;
+        "nnc: error: character 'é' of the prompt does not occur in the text the model learned from" ] || exit 1
+    # the checkpoint keeps the vocabulary (nnc.chars): --sample reads no text, so a copy of the model
+    # beside no abcd.txt, under an empty data root, samples the same, -v saying where the vocabulary came from
+    mkdir "$tmp/bare" "$tmp/empty"
+    cp "$root/tests/jit/abcd.nn" "$tmp/bare/"
+    NNC_DATA=$tmp/empty "$nnc" --jit -v --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 \
+        "$tmp/bare/abcd.nn" >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; echo "--sample without the text failed"; exit 1; }
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; echo "without the text: another sample"; exit 1; }
+    [ "$(grep '^vocabulary' "$tmp/log")" = "vocabulary: 5 bytes from $tmp/ck.safetensors (nnc.chars); --sample reads \
+no text file" ] || { cat "$tmp/log"; echo "-v: no vocabulary line, or another"; exit 1; }
+    # ... and a prompt character outside it is refused as with the text
+    NNC_DATA=$tmp/empty "$nnc" --jit --load "$tmp/ck.safetensors" --sample "abé" "$tmp/bare/abcd.nn" 2>"$tmp/log"; status=$?
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = \
+        "nnc: error: character 'é' of the prompt does not occur in the text the model learned from" ] \
+        || { cat "$tmp/log"; echo "without the text: prompt refused otherwise, status $status"; exit 1; }
+    # without --load the vocabulary is the text's: missing, it is needed, and the message says why
+    NNC_DATA=$tmp/empty "$nnc" --jit --sample bc "$tmp/bare/abcd.nn" >"$tmp/out" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/log")" = "nnc: error: cannot open $tmp/empty/abcd.txt: No \
+such file or directory (data root '$tmp/empty', from NNC_DATA; nor beside the model in '$tmp/bare'); --sample without \
+--load needs the text for its vocabulary" ] ;;
 bpe)
     "$nnc" --jit -v --save "$tmp/ck.safetensors" "$root/tests/jit/bpe.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     grep '^bpe:' "$tmp/log"
@@ -1004,6 +1038,20 @@ EOF
 " --length 20 --temperature 0.1 "$root/tests/jit/bpe.nn" >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cat "$tmp/out"
     [ "$(head -1 "$tmp/out")" = "the dog ran on the mat." ] || { echo "the prompt is not echoed"; exit 1; }
+    # the merges are the checkpoint's: --sample reads no text (a copy of the model beside no bpe.txt,
+    # an empty data root), writes the same bytes, and -v says so
+    mkdir "$tmp/bare" "$tmp/empty"
+    cp "$root/tests/jit/bpe.nn" "$tmp/bare/"
+    NNC_DATA=$tmp/empty "$nnc" --jit -v --load "$tmp/ck.safetensors" --sample "the dog ran on the mat.
+" --length 20 --temperature 0.1 "$tmp/bare/bpe.nn" >"$tmp/bare/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cmp "$tmp/out" "$tmp/bare/out" || { echo "without the text: another sample"; exit 1; }
+    [ "$(grep '^bpe:' "$tmp/log")" = "bpe: 44 merges from $tmp/ck.safetensors; --sample reads no text file" ] \
+        || { cat "$tmp/log"; echo "-v: no bpe line, or another"; exit 1; }
+    # without --load the merges are learned from the text: missing, the message says so
+    NNC_DATA=$tmp/empty "$nnc" --jit --sample "the" "$tmp/bare/bpe.nn" >"$tmp/bare/out" 2>"$tmp/log"; status=$?
+    [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: cannot open $tmp/empty/bpe.txt: No such file or \
+directory (data root '$tmp/empty', from NNC_DATA; nor beside the model in '$tmp/bare'); --sample without --load needs \
+the text for its vocabulary (it learns the merges from it)" ] || { cat "$tmp/log"; echo "status $status"; exit 1; }
     # the lines between the first generated one and the last (maybe cut) one follow the grammar
     lines=$(sed '1,2d;$d' "$tmp/out" | wc -l)
     bad=$(sed '1,2d;$d' "$tmp/out" | grep -Evc '^the (cat sat|dog ran|bird flew|fish swam) on the (mat|log|café|tree|pond|roof)\.$')
@@ -1050,6 +1098,7 @@ def write(name, m):
     open(sys.argv[3] + '/' + name, 'wb').write(struct.pack('<Q', len(b)) + b + body)
 write('old.safetensors', {k: v for k, v in meta.items() if k not in ('nnc.tokenizer', 'nnc.chars')})
 write('twice.safetensors', dict(meta, **{'nnc.chars': '10 97 98 97'}))
+write('long.safetensors', dict(meta, **{'nnc.chars': meta['nnc.chars'] + ' 101'}))
 EOF
     # the text without 'a' and the newline: its own ids would make 'b' 0, 'a''s id
     printf 'bcd%.0s' $(seq 500) >"$tmp/fewer/abcd.txt"
@@ -1057,12 +1106,30 @@ EOF
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     cat "$tmp/out"
     [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { echo "not the trained vocabulary's ids"; exit 1; }
+    # --sample reads no text with the vocabulary saved; --eval maps the text through it: "abcd" without the
+    # newline is predicted as well as the trained text (its own ids, shifted by one, give a test loss of 2.5)
+    printf 'abcd%.0s' $(seq 500) >"$tmp/fewer/abcd.txt"
+    "$nnc" --jit --load "$tmp/ck.safetensors" --eval "$tmp/fewer/abcd.nn" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    cat "$tmp/log"
+    awk '$1 == "test_loss" && $2 < 0.01 { ok = 1 } END { exit !ok }' "$tmp/log" || { echo "not the trained ids"; exit 1; }
     { printf 'abcd%.0s' $(seq 100); printf '\nabcde\n'; } >"$tmp/more/abcd.txt"
     "$nnc" --jit --load "$tmp/ck.safetensors" --eval "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/more/abcd.txt:2:5: byte 0x65 ('e') is not in \
 the vocabulary saved in $tmp/ck.safetensors (the 5 distinct bytes of the text the model was trained on): the model \
 has no id for it" ] || exit 1
+    # --sample with that text beside the model: the checkpoint's vocabulary rules, and the text is not read
+    "$nnc" --jit --load "$tmp/ck.safetensors" --sample bc --length 20 --temperature 0.1 "$tmp/more/abcd.nn" \
+        >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; echo "--sample read the text"; exit 1; }
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; exit 1; }
+    # a vocabulary longer than the model's (nnc.chars edited by hand) is the checkpoint's, not the text's
+    for mode in --eval "--sample bc"; do
+        # shellcheck disable=SC2086
+        "$nnc" --jit --load "$tmp/long.safetensors" $mode "$root/tests/jit/abcd.nn" >"$tmp/out" 2>"$tmp/log"; status=$?
+        cat "$tmp/log"
+        [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/long.safetensors: its byte vocabulary \
+(nnc.chars) has 6 bytes, but the model's vocabulary is 5" ] || exit 1
+    done
     # without --load its 6 distinct bytes (a-e and the newline) are more than the model's 5; é is two bytes
     "$nnc" --jit --steps 1 "$tmp/more/abcd.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"
@@ -1078,10 +1145,32 @@ model's vocabulary is 5 (each byte is a token: a UTF-8 character beyond ASCII is
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: $tmp/twice.safetensors: nnc.chars: byte 97 is listed \
 twice" ] || exit 1
-    # an older checkpoint, without the vocabulary: the file's, as it always was
-    "$nnc" --jit --load "$tmp/old.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \
+    # an older checkpoint, without the vocabulary: the file's, as it always was (-v says so)
+    "$nnc" --jit -v --load "$tmp/old.safetensors" --sample bc --length 20 --temperature 0.1 "$root/tests/jit/abcd.nn" \
         >"$tmp/out" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; exit 1; } ;;
+    [ "$(cat "$tmp/out")" = "bcdabcdabcdabcdabcdabc" ] || { cat "$tmp/out"; exit 1; }
+    [ "$(grep '^vocabulary' "$tmp/log")" = "vocabulary: the 5 distinct bytes of $root/tests/jit/abcd.txt \
+($tmp/old.safetensors has no nnc.chars)" ] || { cat "$tmp/log"; echo "-v: no vocabulary line, or another"; exit 1; }
+    # the same tokens from the text's vocabulary (the older checkpoint) and from the checkpoint's without
+    # the text (a copy of the model beside no abcd.txt, an empty data root): 200 at temperature 1, 3 seeds
+    mkdir "$tmp/bare" "$tmp/empty"
+    cp "$root/tests/jit/abcd.nn" "$tmp/bare/"
+    for seed in 1 2 3; do
+        "$nnc" --jit --load "$tmp/old.safetensors" --seed $seed --sample bc --length 200 "$root/tests/jit/abcd.nn" \
+            >"$tmp/read" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        NNC_DATA=$tmp/empty "$nnc" --jit --load "$tmp/ck.safetensors" --seed $seed --sample bc --length 200 \
+            "$tmp/bare/abcd.nn" >"$tmp/unread" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+        [ "$(wc -c <"$tmp/read")" = 203 ] && cmp "$tmp/read" "$tmp/unread" \
+            || { echo "seed $seed: the sample differs without the text"; exit 1; }
+    done
+    echo "seeds 1-3: 200 tokens the same with the text read and without it"
+    # the older checkpoint without the text: the message says why the text is needed
+    NNC_DATA=$tmp/empty "$nnc" --jit --load "$tmp/old.safetensors" --sample bc "$tmp/bare/abcd.nn" >"$tmp/out" \
+        2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 1 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/log")" = "nnc: error: cannot open $tmp/empty/abcd.txt: \
+No such file or directory (data root '$tmp/empty', from NNC_DATA; nor beside the model in '$tmp/bare'); --sample \
+needs the text for its vocabulary: $tmp/old.safetensors carries none (its __metadata__ has no nnc.chars)" ] ;;
 kv)
     . "$root/tests/jit/kv_compare.sh"
     for m in kv bpe; do

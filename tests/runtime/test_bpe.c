@@ -186,9 +186,21 @@ static void test_text_load_bpe(void)
     CU_ASSERT_EQUAL(t.train_bytes, 12);
     CU_ASSERT_EQUAL(t.vocab, 259);
     CU_ASSERT(memcmp(t.ids, want, sizeof want) == 0);
+    /* the merges alone (--sample from a checkpoint): taken over, the vocabulary and bytes the loader gives */
+    RtBpe given;
+    RtText alone;
+    CU_ASSERT_EQUAL_FATAL(rt_bpe_parse("97,97 97,98 256,257", &given, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(rt_text_of_vocab(NULL, &given, &alone, err, sizeof err), 0);
+    CU_ASSERT_PTR_NULL(given.pair);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(alone.bpe);
+    m = rt_bpe_format(alone.bpe);
+    CU_ASSERT_STRING_EQUAL(m, "97,97 97,98 256,257");
+    free(m);
+    CU_ASSERT(alone.vocab == t.vocab && memcmp(alone.chars, t.chars, sizeof t.chars) == 0);
+    CU_ASSERT(alone.ids == NULL && alone.n == 0 && alone.train_end == 0);
+    rt_text_free(&alone);
     rt_text_free(&t);
     /* given merges of another vocabulary are refused */
-    RtBpe given;
     CU_ASSERT_EQUAL_FATAL(rt_bpe_parse("97,97", &given, err, sizeof err), 0);
     CU_ASSERT_EQUAL(rt_text_load_bpe(path, 0.8, 259, &given, &t, err, sizeof err), -1);
     CU_ASSERT_STRING_EQUAL(err, "the merges make a vocabulary of 257 tokens, but the model's is 259");

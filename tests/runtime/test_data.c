@@ -729,6 +729,12 @@ static void test_text_given_vocabulary(void)
     const int32_t ids[5] = {8, 6, 7, 5, 2};
     CU_ASSERT(memcmp(t.ids, ids, sizeof ids) == 0);
     CU_ASSERT(t.vocab == 9 && memcmp(t.chars, given.chars, 9) == 0);
+    /* the vocabulary alone (--sample from a checkpoint): the same ids and bytes, no text */
+    RtText alone;
+    CU_ASSERT_EQUAL_FATAL(rt_text_of_vocab(&given, NULL, &alone, err, sizeof err), 0);
+    CU_ASSERT(alone.vocab == t.vocab && memcmp(alone.chars, t.chars, sizeof t.chars) == 0);
+    CU_ASSERT(alone.ids == NULL && alone.n == 0 && alone.train_end == 0 && alone.bpe == NULL);
+    rt_text_free(&alone);
     rt_text_free(&t);
 
     join(path, sizeof path, rt_scratch_dir(), "more.txt");

@@ -222,6 +222,7 @@ typedef struct Options {
     bool        onnx;       /* --emit=onnx (action ACT_EMIT) */
     const char *load_onnx;  /* its --load */
     bool        distributed;/* --distributed: the step reduces gradients across MPI ranks */
+    int64_t     interp_fail_at; /* NNC_INTERP_FAIL_ALLOC: each reference interpreter's allocation that fails; 0: none */
     bool        given[OPT_COUNT]; /* by getopt's code: the options on the command line */
 } Options;
 
@@ -343,8 +344,8 @@ static int export_step(const Options *o, NncFront *f)
     int built = nnc_build_step(m, &f->src, &f->arena, IR_F32, STEP_GRADIENTS, true, &step, &err) == 0;
     if (built && nnc_check_export_memory(f, &step, batch) != 0)
         return NNC_EINPUT;  /* said why */
-    if (!built || nnc_export_step(m, &step, batch, o->seed >= 0 ? (uint64_t)o->seed : 1, o->export_path, &f->diag,
-                                  &err) != 0) {
+    if (!built || nnc_export_step(m, &step, batch, o->seed >= 0 ? (uint64_t)o->seed : 1, o->interp_fail_at,
+                                  o->export_path, &f->diag, &err) != 0) {
         if (err)  /* else said to the sink: the interpreter ran out of memory */
             fprintf(stderr, "nnc: error: %s\n", err);
         return NNC_EINPUT;
@@ -368,6 +369,7 @@ static int run_ir(const Options *o, NncFront *f, StrBuf *out)
         const char *note = getenv("NNC_TEST_GRADCHECK_NOTE");
         if (note && *note)
             go.note_after = atof(note);
+        go.interp_fail_at = o->interp_fail_at;
         if (m->loss < 0) {
             fprintf(stderr, "%s: error: --gradcheck needs a model with a loss, and '%s' has none\n", f->src.name,
                     m->name);
@@ -491,8 +493,12 @@ int main(int argc, char **argv)
         longopts[i] = nnc_options[i].opt;
     /* colour on a terminal, unless NO_COLOR says otherwise or TERM=dumb cannot show it */
     const char *term = getenv("TERM");
+    /* a test hook, read here for the library (tests/jit/memory.sh case 8): each evaluator of the reference
+     * interpreter fails its Nth allocation */
+    const char *fail = getenv("NNC_INTERP_FAIL_ALLOC");
     Options o = {.seed = -1,
-                 .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0)};
+                 .color = isatty(STDERR_FILENO) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0),
+                 .interp_fail_at = fail ? atoll(fail) : 0};
     static const char *inputs[MAX_INPUTS];
     o.inputs = inputs;
     opterr = 0;  /* we word the messages ourselves */
@@ -746,7 +752,8 @@ int main(int argc, char **argv)
         else if (o.action == ACT_PREDICT) {
             PredictOptions po = {.inputs = o.inputs, .ninputs = o.ninputs, .load = o.load_predict,
                                  .output = o.output_predict, .seed = o.seed, .batch = o.batch, .trace = o.trace,
-                                 .out = stdout, .log = stderr, .no_cache = o.jit.no_cache, .verbose = o.verbose};
+                                 .out = stdout, .log = stderr, .no_cache = o.jit.no_cache, .verbose = o.verbose,
+                                 .interp_fail_at = o.interp_fail_at};
             st = nnc_predict(&f, &po);
         } else if (o.action == ACT_JIT) {
             o.jit.batch = o.batch;

@@ -76,8 +76,8 @@ char *rt_link_target(const char *path)
         if (n < 0)
             break;
         link[n] = '\0';
-        const char *slash = strrchr(at, '/');
-        size_t dir = link[0] == '/' || !slash ? 0 : (size_t)(slash - at) + 1;   /* the link's folder, with its '/' */
+        /* the link's folder, with its '/' (none in the current folder) */
+        size_t dir = link[0] == '/' ? 0 : (size_t)(rt_split_path(at, NULL, 0) - at);
         char *next = rt_malloc(dir + (size_t)n + 1);
         if (!next) {
             free(at);
@@ -105,8 +105,7 @@ int rt_replace_begin(RtReplace *r, const char *path)
      * The name is the folder's and a short one of its own, not the target's
      * with a suffix: a target name near NAME_MAX (255 bytes) that passed the
      * checks before training would fail here, at its first save. */
-    const char *slash = strrchr(r->target, '/');
-    int dir = slash ? (int)(slash - r->target) + 1 : 0;
+    int dir = (int)(rt_split_path(r->target, NULL, 0) - r->target);  /* the folder, with its '/' */
     static unsigned tries;
     for (int n = 0; n < 100; n++) {
         unsigned salt = __atomic_add_fetch(&tries, 1, __ATOMIC_RELAXED) * 2654435761u ^ (unsigned)(uint64_t)(rt_now() * 1e9);

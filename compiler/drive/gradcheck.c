@@ -132,6 +132,7 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, FILE *out, const char 
     }
     /* the loss first: its time says how long the rest takes, before the gradients' run */
     ir_eval_init(&fe, &fwd.g, o->batch);
+    fe.fail_at = o->interp_fail_at;
     nnc_fill_params(m, &fwd, &fe, o->seed);
     nnc_fill_batch(&fwd, &fe, o->seed);
     double base, again;
@@ -156,6 +157,7 @@ int nnc_gradcheck(NncFront *f, const GradcheckOptions *o, FILE *out, const char 
     fflush(out);
     note_duration(f, o, each);
     ir_eval_init(&ge, &full->g, o->batch);
+    ge.fail_at = o->interp_fail_at;
     nnc_fill_params(m, full, &ge, o->seed);
     nnc_fill_batch(full, &ge, o->seed);
     if (ir_eval_run(&ge) != 0) {

@@ -16,6 +16,7 @@ typedef struct GradcheckOptions {
     double   rtol, atol;/* an entry passes if its relative or its absolute error is within these */
     FILE    *log;       /* where a note goes when the checks will take long (NULL: nowhere) */
     double   note_after;/* seconds of checks, as first measured, past which the note is given */
+    int64_t  interp_fail_at; /* tests: the allocation of each evaluator that fails (IrEval.fail_at); 0: none */
 } GradcheckOptions;
 
 #define GRADCHECK_DEFAULTS                                                                                              \

@@ -477,6 +477,7 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
     }
     IrEval ev;
     ir_eval_init(&ev, &L.g, 1);
+    ev.fail_at = o->interp_fail_at;
     int rc = trace_params(m, &L, &ev, o, seed, a);
     /* inputs: the first example; targets (read only by the loss and metrics): zeros */
     for (int v = 0; v < L.g.n && rc == 0; v++) {

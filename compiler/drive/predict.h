@@ -20,6 +20,7 @@ typedef struct PredictOptions {
     FILE       *out, *log;      /* stdout, stderr */
     bool        no_cache;       /* --no-cache: compile without the persistent compile cache */
     bool        verbose;        /* -v: the compile's times on log; which tensors of --load were converted to f32 */
+    int64_t     interp_fail_at; /* tests: --trace's interpreter fails this allocation (IrEval.fail_at); 0: none */
 } PredictOptions;
 
 /* Returns an exit status: 0, 1 (wrong input, values or checkpoint; said on

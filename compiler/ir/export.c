@@ -49,8 +49,8 @@ int nnc_export_copy_bytes(const IrNode *n)
     return n->op == IR_RANDOM_MASK ? 4 : 0;
 }
 
-int nnc_export_step(const SemaModel *m, const NncStep *step, int64_t batch, uint64_t seed, const char *path,
-                    DiagSink *diag, const char **err)
+int nnc_export_step(const SemaModel *m, const NncStep *step, int64_t batch, uint64_t seed, int64_t fail_at,
+                    const char *path, DiagSink *diag, const char **err)
 {
     Arena a;   /* the copies written */
     arena_init(&a);
@@ -59,6 +59,7 @@ int nnc_export_step(const SemaModel *m, const NncStep *step, int64_t batch, uint
     *err = NULL;
     const IrGraph *g = &step->L.g;
     ir_eval_init(&ev, g, batch);
+    ev.fail_at = fail_at;
     nnc_fill_params(m, &step->L, &ev, seed);
     nnc_fill_batch(&step->L, &ev, seed);
     if (step->L.step >= 0) {

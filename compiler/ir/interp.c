@@ -1078,8 +1078,6 @@ void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch)
     ev->g = g;
     ev->batch = batch;
     ev->error_node = -1;
-    const char *fail = getenv("NNC_INTERP_FAIL_ALLOC");
-    ev->fail_at = fail ? atoll(fail) : 0;
 }
 
 /* The tables of values and lengths, made on first use: 0, or -1 with the

@@ -24,14 +24,16 @@ typedef struct IrEval {
     bool           out_of_memory; /* the error is an allocation that failed, not a bug */
     int            error_node;    /* the node being run when the error came, or -1 */
     int64_t        allocs;  /* allocations so far */
-    int64_t        fail_at; /* tests: allocation number fail_at (from 1) fails; 0: none */
+    int64_t        fail_at; /* tests: allocation number fail_at (from 1) fails; 0: none (set after ir_eval_init) */
 } IrEval;
 
-/* Prepares ev for g at a batch size: every value unset.  Allocates nothing
- * (the tables come with the first input or run), so it cannot fail.
- * fail_at comes from NNC_INTERP_FAIL_ALLOC, the fault injection of the
- * command-line tests (the runtime's NNC_FAIL_ALLOC counts the process's
- * allocations; this one each evaluator's, as it is made). */
+/* Prepares ev for g at a batch size: every value unset, fail_at 0.
+ * Allocates nothing (the tables come with the first input or run), so it
+ * cannot fail.  The caller sets fail_at after it to inject a fault: nnc's
+ * main.c reads NNC_INTERP_FAIL_ALLOC for the command-line tests and hands
+ * it down in the options of --gradcheck, --export-step and --predict
+ * --trace (the runtime's NNC_FAIL_ALLOC counts the process's allocations;
+ * this counter is each evaluator's, from its init). */
 void ir_eval_init(IrEval *ev, const IrGraph *g, int64_t batch);
 /* Binds the values of an INPUT node (copied: ir_elems(shape, batch) doubles). */
 void ir_eval_set(IrEval *ev, int node, const double *values);

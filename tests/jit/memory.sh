@@ -30,7 +30,9 @@
 #      maximum resident memory measured (session 37)
 #   8. past that estimate an allocation of the interpreter can still fail
 #      (NNC_INTERP_FAIL_ALLOC=N fails the Nth of each evaluator): a located
-#      error, exit 1, no file; every allocation of --export-step's run once
+#      error, exit 1, no file, under --gradcheck, --export-step and --predict
+#      --trace (main.c reads the variable and hands it to each); every
+#      allocation of --export-step's run once
 # What the machine has varies: those numbers are replaced by N and B.
 # Under ASan (sanitized) case 2 is skipped: ASan reserves terabytes of
 # address space for its shadow memory, which no ulimit -v allows.
@@ -176,6 +178,21 @@ fault.nn: note: --gradcheck holds every value of the step in double; a smaller b
 EOF
 NNC_INTERP_FAIL_ALLOC=3 "$nnc" --gradcheck --color=never fault.nn >"$tmp/log" 2>&1
 check fault_gradcheck $?
+# the loss's evaluator makes 49 allocations in its first two runs: the 50th
+# is the gradients' evaluator's own (the loss's 50th, when that one does not
+# count, is at the dense in a later difference)
+cat >"$tmp/want" <<'EOF'
+gradcheck fault: f64, batch 2, loss 0.7103017576, central differences with h = 1e-06
+each tensor: 3 random entries and one random direction; pass if relative error <= 1e-05 or absolute error <= 1e-08
+
+parameter  shape            max abs err   max rel err  result
+fault.nn:7:9: error: the reference interpreter ran out of memory: 8 bytes for the scratch of the operation made here
+    7 |     h = tanh(dense(x, 4))
+      |         ^~~~~~~~~~~~~~~~~
+fault.nn: note: --gradcheck holds every value of the step in double; a smaller batch (--batch N) takes less
+EOF
+NNC_INTERP_FAIL_ALLOC=50 "$nnc" --gradcheck --color=never fault.nn >"$tmp/log" 2>&1
+check fault_gradcheck_gradients $?
 cat >"$tmp/want" <<'EOF'
 fault.nn:8:9: error: the reference interpreter ran out of memory: 16 bytes for the scratch of the operation made here
     8 |     z = dense(h, 1)
@@ -183,6 +200,13 @@ fault.nn:8:9: error: the reference interpreter ran out of memory: 16 bytes for t
 EOF
 NNC_INTERP_FAIL_ALLOC=20 "$nnc" --export-step="$tmp/step.safetensors" --color=never fault.nn >"$tmp/log" 2>&1
 check fault_export $?
+cat >"$tmp/want" <<'EOF'
+fault.nn:7:9: error: the reference interpreter ran out of memory: 32 bytes for a value of tanh made here
+    7 |     h = tanh(dense(x, 4))
+      |         ^~~~~~~~~~~~~~~~~
+EOF
+NNC_INTERP_FAIL_ALLOC=15 "$nnc" --predict --trace --input x=1,2,3 --color=never fault.nn >"$tmp/log" 2>&1
+check fault_trace $?
 # every allocation of --export-step's run fails once, each an error with no
 # file written, until N passes the last and the step is written
 n=1

@@ -745,6 +745,61 @@ static void test_split_path(void)
     }
 }
 
+/* rt_link_target and rt_replace_begin, which checkpoints, charts, --predict
+ * -o and the compiler's outputs are written through: a relative link is
+ * read from the link's folder (no folder for a name in the current one),
+ * an absolute link as it is, a chain to its end, a loop left where 40
+ * links took it; the temporary is made in the target's folder.  Run in a
+ * scratch folder made the current one, for the names without a folder
+ * (the shell tests' paths all have one). */
+static void test_link_target(void)
+{
+    char dir[512], cwd[4096], t[600], here[600];
+    snprintf(dir, sizeof dir, "%s", scratch("links"));
+    snprintf(t, sizeof t, "%s/t", dir);
+    snprintf(here, sizeof here, "%s/here", dir);
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    CU_ASSERT_FATAL(chdir(dir) == 0);
+    CU_ASSERT_FATAL(mkdir("sub", 0755) == 0);
+    CU_ASSERT_FATAL(symlink("t", "here") == 0 && symlink("../t", "sub/up") == 0 && symlink(t, "sub/abs") == 0
+                    && symlink("up", "sub/chain") == 0 && symlink("la", "lb") == 0 && symlink("lb", "la") == 0);
+    const struct { const char *path, *target; } cases[] = {
+        {"here", "t"}, {"./here", "./t"}, {"sub/up", "sub/../t"}, {"sub/chain", "sub/../t"}, {"sub/abs", t},
+        {here, t}, {"t", "t"}, {"sub/none", "sub/none"}, {"la", "la"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = rt_link_target(cases[i].path);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        if (strcmp(got, cases[i].target) != 0)
+            fprintf(stderr, "rt_link_target(\"%s\"): \"%s\", not \"%s\"\n", cases[i].path, got, cases[i].target);
+        CU_ASSERT_STRING_EQUAL(got, cases[i].target);
+        free(got);
+    }
+    /* the temporary beside the target: renamed over it, the link kept; or removed */
+    RtReplace r;
+    CU_ASSERT_EQUAL_FATAL(rt_replace_begin(&r, "here"), 0);
+    CU_ASSERT_STRING_EQUAL(r.target, "t");
+    CU_ASSERT(strncmp(r.tmp, ".nnc-", 5) == 0 && !strchr(r.tmp, '/'));
+    CU_ASSERT_EQUAL(rt_replace_end(&r, 1), 0);
+    struct stat st;
+    CU_ASSERT(lstat("here", &st) == 0 && S_ISLNK(st.st_mode));
+    CU_ASSERT(lstat("t", &st) == 0 && S_ISREG(st.st_mode));
+    CU_ASSERT_EQUAL_FATAL(rt_replace_begin(&r, "sub/chain"), 0);
+    CU_ASSERT_STRING_EQUAL(r.target, "sub/../t");
+    CU_ASSERT(strncmp(r.tmp, "sub/../.nnc-", 12) == 0 && !strchr(r.tmp + 7, '/'));
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s", r.tmp);
+    CU_ASSERT(lstat(tmp, &st) == 0 && S_ISREG(st.st_mode));
+    CU_ASSERT_EQUAL(rt_replace_end(&r, 0), -1);
+    CU_ASSERT(lstat(tmp, &st) != 0);
+    CU_ASSERT_EQUAL_FATAL(rt_replace_begin(&r, here), 0);
+    CU_ASSERT_STRING_EQUAL(r.target, t);
+    CU_ASSERT(strncmp(r.tmp, dir, strlen(dir)) == 0 && strncmp(r.tmp + strlen(dir), "/.nnc-", 6) == 0);
+    CU_ASSERT_EQUAL(rt_replace_end(&r, 0), -1);
+    CU_ASSERT(chdir(cwd) == 0);
+}
+
 static const RtTestCase tests[] = {
     {"convert", test_convert},
     {"header_only", test_header_only},
@@ -775,6 +830,7 @@ static const RtTestCase tests[] = {
     {"truncated_data", test_truncated_data},
     {"refused_no_null_offset", test_refused_no_null_offset},
     {"split_path", test_split_path},
+    {"link_target", test_link_target},
     {NULL, NULL},
 };
 

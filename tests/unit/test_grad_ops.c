@@ -295,17 +295,13 @@ static void fill(Ctx *c, double *v, int64_t n, Dom d)
     }
 }
 
-/* A graph input with values from domain d: a parameter unless d is D_COND or D_IDS. */
-static int input_of(Ctx *c, IrRole role, const IrShape *s, Dom d)
+/* Keeps input node id (-1: not made) as c's next input, with values from
+ * domain d.  id, or -1 (also when c has no room left). */
+static int keep_input(Ctx *c, int id, bool param, Dom d)
 {
-    if (c->ninputs == MAX_INPUTS)
+    if (id < 0 || c->ninputs == MAX_INPUTS)
         return -1;
-    bool param = role == ROLE_PARAM && d != D_COND && d != D_IDS;
-    const char *name = arena_printf(c->arena, "%s%d", param ? "p" : "in", c->ninputs);
-    int id = ir_input(c->g, param ? ROLE_PARAM : role, name, d == D_IDS ? IR_I32 : IR_F64, s, SPAN_NONE);
-    if (id < 0)
-        return -1;
-    int64_t n = ir_elems(s, BATCH);
+    int64_t n = ir_elems(&c->g->nodes[id].shape, BATCH);
     double *v = ARENA_ARRAY(c->arena, double, n + 1);
     fill(c, v, n, d);
     c->node[c->ninputs] = id;
@@ -313,6 +309,17 @@ static int input_of(Ctx *c, IrRole role, const IrShape *s, Dom d)
     c->param[c->ninputs] = param;
     c->ninputs++;
     return id;
+}
+
+/* A graph input with values from domain d: a parameter unless d is D_COND or D_IDS. */
+static int input_of(Ctx *c, IrRole role, const IrShape *s, Dom d)
+{
+    if (c->ninputs == MAX_INPUTS)
+        return -1;
+    bool param = role == ROLE_PARAM && d != D_COND && d != D_IDS;
+    const char *name = arena_printf(c->arena, "%s%d", param ? "p" : "in", c->ninputs);
+    return keep_input(c, ir_input(c->g, param ? ROLE_PARAM : role, name, d == D_IDS ? IR_I32 : IR_F64, s, SPAN_NONE),
+                      param, d);
 }
 
 static int operand(Ctx *c, const GradCase *k, int i) { return input_of(c, ROLE_PARAM, &k->s[i], k->dom[i]); }
@@ -361,8 +368,7 @@ static int build_shared(Ctx *c, const GradCase *k)
 static int build_dropout(Ctx *c, const GradCase *k)
 {
     int x = operand(c, k, 0);
-    static const IrShape scalar = {0, {0}};
-    int step = input_of(c, ROLE_STEP, &scalar, D_ANY);
+    int step = keep_input(c, ir_counter(c->g, RT_COUNTER_STEP), false, D_ANY);
     if (step < 0)
         return -1;
     c->val[c->ninputs - 1][0] = 5;

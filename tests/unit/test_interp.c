@@ -18,7 +18,6 @@
 /* ---- helpers ------------------------------------------------------------------------- */
 
 #define SHAPE(...) (&(IrShape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
-#define SCALAR_SHAPE (&(IrShape){0, {0}})
 #define B IR_BATCH
 
 /* One graph and its arena. */
@@ -535,7 +534,7 @@ static void test_random_mask(void)
 {
     Fixture f;
     IrGraph *g = begin(&f, IR_F32);
-    int step = ir_input(g, ROLE_STEP, "step", IR_F32, SCALAR_SHAPE, SPAN_NONE);
+    int step = ir_counter(g, RT_COUNTER_STEP);
     int mask = node(g, IR_RANDOM_MASK, step, -1, (IrAttr){.shape = *SHAPE(B, 50), .i = {7, 2}, .f = 0.25});
     CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
 

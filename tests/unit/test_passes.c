@@ -533,7 +533,7 @@ static void test_cse_keeps(void)
 static void test_cse_random(void)
 {
     begin(IR_F32);
-    int step = ir_input(&g, ROLE_STEP, "step", IR_F32, &(IrShape){0}, SPAN_NONE);
+    int step = ir_counter(&g, RT_COUNTER_STEP);
     IrAttr mask = {.shape = B3, .f = 0.5, .i = {7, 1}};
     out("m1", raw(IR_RANDOM_MASK, step, mask));
     out("m2", raw(IR_RANDOM_MASK, step, mask));

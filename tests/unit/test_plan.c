@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/ir_internal.h"  /* ir_counter */
 #include "ir/step.h"
 #include "passes/passes.h"
 
@@ -186,7 +187,7 @@ static int slabs_graph(void)
     int m = input(ROLE_STATE, "m", IR_F32, (IrShape){2, {10, 3}});
     int t = input(ROLE_TARGET, "t", IR_I32, (IrShape){1, {IR_BATCH}});
     int b = input(ROLE_PARAM, "b", IR_F32, (IrShape){1, {3}});
-    input(ROLE_STEP, "step", IR_F32, (IrShape){0, {0}});
+    ir_counter(&g, RT_COUNTER_STEP);
     int h = ir_binary(&g, IR_ADD, ir_matmul(&g, x, w, false, false, SPAN_NONE), b, SPAN_NONE);
     out("h", h);
     out("t", t);

@@ -226,6 +226,8 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
         }
         */
     }
+    if (lx->depth == 0 && (tok == TOK_MODEL || tok == TOK_LAYER || tok == TOK_TRAIN || tok == TOK_CONST))
+        lx->decl = tok;
     *lloc = tok_span(lx);
     ctx->last_tok = *lloc;
     return tok;

@@ -350,6 +350,43 @@ static uint32_t line_of(ParseCtx *ctx, uint32_t off)
     return line;
 }
 
+/* "ouput logits", "inptu x: f32[10]": a statement keyword misspelt reads as
+ * a binding's name, so the parser asks for '='.  When the word is close to a
+ * keyword of the body it is in, and what follows is what that keyword takes
+ * (a name and ':' for a declaration, an expression for the others), the
+ * keyword is the likelier mistake than a missing '='. */
+static const char *statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind_t next, Span next_at)
+{
+    const Lexer *lx = &ctx->lex;
+    const char *src = lx->src->text;
+    int depth = lx->depth;  /* without the next token, when it opens a bracket: ouput (x) */
+    if (depth >= 1 && depth <= LEX_MAX_NESTING && lx->open[depth - 1].begin == next_at.begin)
+        depth--;
+    if (depth != 1 || lx->open_ch[0] != '{' || !(lx->decl == TOK_MODEL || lx->decl == TOK_LAYER))
+        return NULL;
+    const char *q = src + next_at.end;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    bool declares = next == YYSYMBOL_IDENT && *q == ':';
+    const char *model_decls[] = {"input", "target", "param"}, *model_exprs[] = {"output", "loss", "metric"};
+    const char *layer_decls[] = {"param"}, *layer_exprs[] = {"return"};
+    const char *const *cands;
+    int n;
+    if (declares) {
+        cands = lx->decl == TOK_MODEL ? model_decls : layer_decls;
+        n = lx->decl == TOK_MODEL ? 3 : 1;
+    } else if (starts_expr(next)) {
+        cands = lx->decl == TOK_MODEL ? model_exprs : layer_exprs;
+        n = lx->decl == TOK_MODEL ? 3 : 1;
+    } else {
+        return NULL;
+    }
+    char w[48];
+    snprintf(w, sizeof w, "%.*s", (int)(word.end - word.begin) > 40 ? 40 : (int)(word.end - word.begin),
+             src + word.begin);
+    return suggest_among(w, cands, n);
+}
+
 /* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
  * set is exact.  Where an expression may start, its many first tokens read
  * as the one word "expression"; operators that could extend a complete
@@ -424,7 +461,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
      * inside one, a token on a new line means the line before is unfinished. */
     bool new_line = has_prev && found != YYSYMBOL_YYEOF && !want_decl
                  && line_of(ctx, at.begin) > line_of(ctx, prev.end);
-    if (k == 1 && strcmp(names[0], "'='") == 0 && has_prev) {
+    Span look = at;  /* the offending token, where the caret may move off it */
+    bool want_equals = k == 1 && strcmp(names[0], "'='") == 0 && has_prev;
+    if (want_equals) {
         /* "h = x x": the second x began a statement that needs '='. Point at it. */
         sb_printf(&sb, "expected '=' after '%.*s', found ", (int)(prev.end - prev.begin), src + prev.begin);
         describe_token(&sb, ctx, found, at, false);
@@ -495,6 +534,11 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
             diag_note(ctx->diag, prev, "is a ',' or a ':' missing after '%.*s'?", (int)(prev.end - prev.begin),
                       src + prev.begin);
     }
+
+    /* "ouput logits": a statement keyword misspelt. */
+    const char *keyword_meant = want_equals && src[prev.begin] != '=' ? statement_keyword(ctx, prev, found, look) : NULL;
+    if (keyword_meant)
+        diag_note(ctx->diag, SPAN_NONE, "did you mean '%s'?", keyword_meant);
 
     /* "modle m {": a reserved word misspelt. */
     if (found == YYSYMBOL_IDENT) {

@@ -188,14 +188,21 @@ bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *
         if (i == np) {
             if (report) {
                 sema_error(s, a->arg.name_span, "%s has no argument '%s'", what, a->arg.name);
-                const char *best = suggest_among(a->arg.name, pnames, np);
+                /* name: is an argument too where the call is named */
+                const char *cands[SIG_MAX + 1];
+                int nc = 0;
+                for (int j = 0; j < np && nc < SIG_MAX; j++)
+                    cands[nc++] = pnames[j];
+                if (allow_name)
+                    cands[nc++] = "name";
+                const char *best = suggest_among(a->arg.name, cands, nc);
                 if (best) {
                     diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
                 } else {
                     StrBuf sb = {0};
-                    for (int j = 0; j < np; j++)
-                        sb_printf(&sb, "%s%s", j == 0 ? "" : j == np - 1 ? " and " : ", ", pnames[j]);
-                    diag_note(s->diag, SPAN_NONE, np ? "%s's arguments are %s" : "%s takes no arguments%s", what,
+                    for (int j = 0; j < nc; j++)
+                        sb_printf(&sb, "%s%s", j == 0 ? "" : j == nc - 1 ? " and " : ", ", cands[j]);
+                    diag_note(s->diag, SPAN_NONE, nc ? "%s's arguments are %s" : "%s takes no arguments%s", what,
                               sb_cstr(&sb));
                     sb_free(&sb);
                 }

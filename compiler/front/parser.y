@@ -350,6 +350,46 @@ static uint32_t line_of(ParseCtx *ctx, uint32_t off)
     return line;
 }
 
+/* "dense(x, units = 8)": an argument named as in Python.  True when the
+ * word before the '=' at `eq` starts an argument (it follows '(' or ','
+ * inside parentheses); *value is then the argument's value as written, or
+ * "..." when it does not end on this line within a few words. */
+static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
+{
+    const Lexer *lx = &ctx->lex;
+    const char *src = lx->src->text;
+    int top = lx->depth - 1;
+    if (top < 0 || top >= LEX_MAX_NESTING || lx->open_ch[top] != '(' || src[eq.end] == '=')
+        return false;
+    char c = src[word.begin];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'))
+        return false;
+    const char *b = src + word.begin;
+    while (b > src && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' || b[-1] == '\r'))
+        b--;
+    if (b == src || (b[-1] != '(' && b[-1] != ','))
+        return false;
+    const char *v = src + eq.end, *e;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    int depth = 0;
+    for (e = v; *e && *e != '\n' && e - v < 40; e++) {
+        if (*e == '(' || *e == '[')
+            depth++;
+        else if ((*e == ')' || *e == ']') && depth > 0)
+            depth--;
+        else if ((*e == ',' || *e == ')') && depth == 0)
+            break;
+    }
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (e > v && (*e == ',' || *e == ')' || *e == ' ' || *e == '\t'))
+        snprintf(value, 48, "%.*s", (int)(e - v), v);
+    else
+        snprintf(value, 48, "...");
+    return true;
+}
+
 /* "ouput logits", "inptu x: f32[10]": a statement keyword misspelt reads as
  * a binding's name, so the parser asks for '='.  When the word is close to a
  * keyword of the body it is in, and what follows is what that keyword takes
@@ -501,6 +541,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (found == YYSYMBOL_PATH && want_ident)
         diag_note(ctx->diag, SPAN_NONE, "a name with '.' refers to a parameter tensor; a name that is defined has no '.'");
 
+    char value[48];
     /* "param = 2": a reserved word where a binding's name should be. */
     bool prev_reserved = false;
     for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
@@ -515,6 +556,13 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
      * statement cut short (the note below would blame x) */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && src[at.end] == '=')
         diag_note(ctx->diag, SPAN_NONE, "nnc has no comparison operators such as '=='");
+    /* "dense(x, units = 8)": Python's keyword argument. */
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && closes_args && has_prev
+             && named_with_equals(ctx, prev, at, value)) {
+        diag_note(ctx->diag, SPAN_NONE, "named arguments are written with ':', as in '%.*s: %s'",
+                  (int)(prev.end - prev.begin), src + prev.begin, value);
+        return 0;  /* the '(' is not unclosed: no "to match" note */
+    }
     /* "h = x +\n y = 2": the y was read into the expression before it. */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",

@@ -36,6 +36,7 @@ typedef struct ParseCtx {
     Span        prev_tok;  /* the token before it */
     bool        quiet;     /* after a missing '}': the rest would only cascade */
     unsigned    misused;   /* reserved words already reported as misused (bit per token) */
+    bool        semicolon; /* a ';' was reported: the others are errors without a message */
 } ParseCtx;
 
 /* Parses src into prog; returns the number of syntax errors (0: success). */

@@ -490,8 +490,9 @@ static bool check_against_labels(CallCheck *cc)
         TensorType want = {.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
         if (want.shape.rank < NNC_MAX_RANK)
             want.shape.dim[want.shape.rank++] = y->classes;
-        return cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld classes)",
-                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes);
+        return cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld class%s)",
+                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes,
+                        y->classes == 1 ? "" : "es");
     }
     if (!p->batched || !y->batched)
         return cc_error(cc, -1, "%s needs per-example predictions and targets", cc->b->name);

@@ -82,6 +82,28 @@ static const char *lex_string(ParseCtx *ctx, Span at)
     return out;
 }
 
+/* The ';' from p on, outside comments and strings: how many the one
+ * message about the first stands for. */
+static int semicolons_after(const char *p, const char *lim)
+{
+    int n = 0;
+    while (p < lim) {
+        if (*p == '#') {
+            while (p < lim && *p != '\n')
+                p++;
+        } else if (*p == '"') {
+            for (p++; p < lim && *p != '"' && *p != '\n'; p++)
+                if (*p == '\\' && p + 1 < lim)
+                    p++;
+            if (p < lim)
+                p++;
+        } else {
+            n += *p++ == ';';
+        }
+    }
+    return n;
+}
+
 static int lex_error(ParseCtx *ctx, Span at, const char *msg)
 {
     diag_error(ctx->diag, at, "%s", msg);
@@ -200,7 +222,18 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             *lloc = tok_span(lx);
             ctx->last_tok = *lloc;
             unsigned char c = (unsigned char)lx->tok[0];
-            if (c >= 0x21 && c < 0x7f) {
+            if (c == ';') {
+                /* C's and Python's habit, likely on every line: one message says it */
+                if (!ctx->semicolon && diag_error(ctx->diag, *lloc, "unexpected character ';'")) {
+                    int more = semicolons_after(lx->cur, lx->lim);
+                    if (more)
+                        diag_note(ctx->diag, SPAN_NONE, "statements need no ';': each ends where the next one begins "
+                                                        "(%d more ';' follow%s, not reported)", more, more == 1 ? "s" : "");
+                    else
+                        diag_note(ctx->diag, SPAN_NONE, "statements need no ';': each ends where the next one begins");
+                }
+                ctx->semicolon = true;
+            } else if (c >= 0x21 && c < 0x7f) {
                 diag_error(ctx->diag, *lloc, "unexpected character '%c'", c);
             } else {
                 /* A UTF-8 sequence is one character and one complaint. */
@@ -226,6 +259,8 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
         }
         */
     }
+    if (lx->depth == 0 && (tok == TOK_MODEL || tok == TOK_LAYER || tok == TOK_TRAIN || tok == TOK_CONST))
+        lx->decl = tok;
     *lloc = tok_span(lx);
     ctx->last_tok = *lloc;
     return tok;

@@ -22,6 +22,8 @@ typedef struct Lexer {
     int           depth;   /* open brackets, possibly more than recorded */
     Span          open[LEX_MAX_NESTING];  /* innermost last */
     char          open_ch[LEX_MAX_NESTING];
+    int           decl;    /* TOK_MODEL, _LAYER, _TRAIN or _CONST last seen outside brackets (0: none):
+                              the declaration whose body a statement is in, for "did you mean" */
 } Lexer;
 
 typedef struct ParseCtx {
@@ -34,6 +36,7 @@ typedef struct ParseCtx {
     Span        prev_tok;  /* the token before it */
     bool        quiet;     /* after a missing '}': the rest would only cascade */
     unsigned    misused;   /* reserved words already reported as misused (bit per token) */
+    bool        semicolon; /* a ';' was reported: the others are errors without a message */
 } ParseCtx;
 
 /* Parses src into prog; returns the number of syntax errors (0: success). */

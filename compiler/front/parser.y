@@ -350,6 +350,83 @@ static uint32_t line_of(ParseCtx *ctx, uint32_t off)
     return line;
 }
 
+/* "dense(x, units = 8)": an argument named as in Python.  True when the
+ * word before the '=' at `eq` starts an argument (it follows '(' or ','
+ * inside parentheses); *value is then the argument's value as written, or
+ * "..." when it does not end on this line within a few words. */
+static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
+{
+    const Lexer *lx = &ctx->lex;
+    const char *src = lx->src->text;
+    int top = lx->depth - 1;
+    if (top < 0 || top >= LEX_MAX_NESTING || lx->open_ch[top] != '(' || src[eq.end] == '=')
+        return false;
+    char c = src[word.begin];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'))
+        return false;
+    const char *b = src + word.begin;
+    while (b > src && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' || b[-1] == '\r'))
+        b--;
+    if (b == src || (b[-1] != '(' && b[-1] != ','))
+        return false;
+    const char *v = src + eq.end, *e;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    int depth = 0;
+    for (e = v; *e && *e != '\n' && e - v < 40; e++) {
+        if (*e == '(' || *e == '[')
+            depth++;
+        else if ((*e == ')' || *e == ']') && depth > 0)
+            depth--;
+        else if ((*e == ',' || *e == ')') && depth == 0)
+            break;
+    }
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (e > v && (*e == ',' || *e == ')' || *e == ' ' || *e == '\t'))
+        snprintf(value, 48, "%.*s", (int)(e - v), v);
+    else
+        snprintf(value, 48, "...");
+    return true;
+}
+
+/* "ouput logits", "inptu x: f32[10]": a statement keyword misspelt reads as
+ * a binding's name, so the parser asks for '='.  When the word is close to a
+ * keyword of the body it is in, and what follows is what that keyword takes
+ * (a name and ':' for a declaration, an expression for the others), the
+ * keyword is the likelier mistake than a missing '='. */
+static const char *statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind_t next, Span next_at)
+{
+    const Lexer *lx = &ctx->lex;
+    const char *src = lx->src->text;
+    int depth = lx->depth;  /* without the next token, when it opens a bracket: ouput (x) */
+    if (depth >= 1 && depth <= LEX_MAX_NESTING && lx->open[depth - 1].begin == next_at.begin)
+        depth--;
+    if (depth != 1 || lx->open_ch[0] != '{' || !(lx->decl == TOK_MODEL || lx->decl == TOK_LAYER))
+        return NULL;
+    const char *q = src + next_at.end;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    bool declares = next == YYSYMBOL_IDENT && *q == ':';
+    const char *model_decls[] = {"input", "target", "param"}, *model_exprs[] = {"output", "loss", "metric"};
+    const char *layer_decls[] = {"param"}, *layer_exprs[] = {"return"};
+    const char *const *cands;
+    int n;
+    if (declares) {
+        cands = lx->decl == TOK_MODEL ? model_decls : layer_decls;
+        n = lx->decl == TOK_MODEL ? 3 : 1;
+    } else if (starts_expr(next)) {
+        cands = lx->decl == TOK_MODEL ? model_exprs : layer_exprs;
+        n = lx->decl == TOK_MODEL ? 3 : 1;
+    } else {
+        return NULL;
+    }
+    char w[48];
+    snprintf(w, sizeof w, "%.*s", (int)(word.end - word.begin) > 40 ? 40 : (int)(word.end - word.begin),
+             src + word.begin);
+    return suggest_among(w, cands, n);
+}
+
 /* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
  * set is exact.  Where an expression may start, its many first tokens read
  * as the one word "expression"; operators that could extend a complete
@@ -424,7 +501,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
      * inside one, a token on a new line means the line before is unfinished. */
     bool new_line = has_prev && found != YYSYMBOL_YYEOF && !want_decl
                  && line_of(ctx, at.begin) > line_of(ctx, prev.end);
-    if (k == 1 && strcmp(names[0], "'='") == 0 && has_prev) {
+    Span look = at;  /* the offending token, where the caret may move off it */
+    bool want_equals = k == 1 && strcmp(names[0], "'='") == 0 && has_prev;
+    if (want_equals) {
         /* "h = x x": the second x began a statement that needs '='. Point at it. */
         sb_printf(&sb, "expected '=' after '%.*s', found ", (int)(prev.end - prev.begin), src + prev.begin);
         describe_token(&sb, ctx, found, at, false);
@@ -462,6 +541,7 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     if (found == YYSYMBOL_PATH && want_ident)
         diag_note(ctx->diag, SPAN_NONE, "a name with '.' refers to a parameter tensor; a name that is defined has no '.'");
 
+    char value[48];
     /* "param = 2": a reserved word where a binding's name should be. */
     bool prev_reserved = false;
     for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
@@ -476,6 +556,13 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
      * statement cut short (the note below would blame x) */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && src[at.end] == '=')
         diag_note(ctx->diag, SPAN_NONE, "nnc has no comparison operators such as '=='");
+    /* "dense(x, units = 8)": Python's keyword argument. */
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && closes_args && has_prev
+             && named_with_equals(ctx, prev, at, value)) {
+        diag_note(ctx->diag, SPAN_NONE, "named arguments are written with ':', as in '%.*s: %s'",
+                  (int)(prev.end - prev.begin), src + prev.begin, value);
+        return 0;  /* the '(' is not unclosed: no "to match" note */
+    }
     /* "h = x +\n y = 2": the y was read into the expression before it. */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && has_prev && src[prev.begin] != '=')
         diag_note(ctx->diag, prev, "'%.*s' was read as the end of the statement before it; is that statement complete?",
@@ -495,6 +582,11 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
             diag_note(ctx->diag, prev, "is a ',' or a ':' missing after '%.*s'?", (int)(prev.end - prev.begin),
                       src + prev.begin);
     }
+
+    /* "ouput logits": a statement keyword misspelt. */
+    const char *keyword_meant = want_equals && src[prev.begin] != '=' ? statement_keyword(ctx, prev, found, look) : NULL;
+    if (keyword_meant)
+        diag_note(ctx->diag, SPAN_NONE, "did you mean '%s'?", keyword_meant);
 
     /* "modle m {": a reserved word misspelt. */
     if (found == YYSYMBOL_IDENT) {

@@ -195,7 +195,7 @@ int sema_add_node(Sema *s, const SemaNode *n)
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
 {
     int n = 0, cap = calls ? B_COUNT + s->nlayers : (env ? env->n : 0) + s->globals.n;
-    const char **cands = ARENA_ARRAY(s->arena, const char *, cap + 1);
+    const char **cands = ARENA_ARRAY(s->arena, const char *, cap + 3);
     if (calls) {
         for (int i = 0; i < B_COUNT; i++)
             cands[n++] = builtin_table[i].name;
@@ -206,6 +206,9 @@ const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls)
             cands[n++] = env->b[i].name;
         for (int i = 0; i < s->globals.n; i++)
             cands[n++] = s->globals.b[i].name;
+        /* reserved words, so never names, but values wherever a name is: bias: flase */
+        cands[n++] = "true";
+        cands[n++] = "false";
     }
     return suggest_among(name, cands, n);
 }

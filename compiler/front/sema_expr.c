@@ -188,14 +188,21 @@ bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *
         if (i == np) {
             if (report) {
                 sema_error(s, a->arg.name_span, "%s has no argument '%s'", what, a->arg.name);
-                const char *best = suggest_among(a->arg.name, pnames, np);
+                /* name: is an argument too where the call is named */
+                const char *cands[SIG_MAX + 1];
+                int nc = 0;
+                for (int j = 0; j < np && nc < SIG_MAX; j++)
+                    cands[nc++] = pnames[j];
+                if (allow_name)
+                    cands[nc++] = "name";
+                const char *best = suggest_among(a->arg.name, cands, nc);
                 if (best) {
                     diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
                 } else {
                     StrBuf sb = {0};
-                    for (int j = 0; j < np; j++)
-                        sb_printf(&sb, "%s%s", j == 0 ? "" : j == np - 1 ? " and " : ", ", pnames[j]);
-                    diag_note(s->diag, SPAN_NONE, np ? "%s's arguments are %s" : "%s takes no arguments%s", what,
+                    for (int j = 0; j < nc; j++)
+                        sb_printf(&sb, "%s%s", j == 0 ? "" : j == nc - 1 ? " and " : ", ", cands[j]);
+                    diag_note(s->diag, SPAN_NONE, nc ? "%s's arguments are %s" : "%s takes no arguments%s", what,
                               sb_cstr(&sb));
                     sb_free(&sb);
                 }
@@ -316,8 +323,56 @@ static bool real_arg_fits(Sema *s, const Builtin *b, const BuiltinParam *p, Span
     return !(p->range && range_positive(p->range)) || sema_f32_positive(s, at, named, x);
 }
 
+/* What parameter p of b takes, as "must be ..." says it ("an integer"). */
+static const char *param_wants(Sema *s, const Builtin *b, const BuiltinParam *p, EvalCtx inner)
+{
+    switch (p->kind) {
+    case PK_TENSOR: return !b->of_number ? "a tensor" : inner == EV_CONST ? "a number" : "a tensor or a number";
+    case PK_INT: return "an integer";
+    case PK_FLOAT: return "a number";
+    case PK_BOOL: return "true or false";
+    case PK_STRING: return "a string";
+    case PK_ENUM: return arena_printf(s->arena, "one of %s", choices_phrase(s, p->choices));
+    case PK_SHAPE: return "a list of integers such as [1, 28, 28]";
+    case PK_LAYER: return "a layer defined with 'layer'";
+    case PK_TOKENIZER: return "bytes or a tokenizer such as bpe(vocab: 512)";
+    case PK_AXES: return "an axis or a list of axes such as [0, 1]";
+    case PK_OPERAND: return "a tensor or a number";
+    }
+    return "?";
+}
+
+/* "dense(x, 3, relu)": a layer's name given where a value goes, as Keras
+ * takes an activation.  Says which argument it landed in and, when an
+ * argument comes before it, how a layer is applied: relu(dense(x, 3)). */
+static void layer_as_argument(Sema *s, const Builtin *b, const BuiltinParam *p, const AstNode *call,
+                              const AstNode *arg, EvalCtx inner)
+{
+    const char *id = arg->arg.value->name.id;
+    int l = sema_layer_index(s, id);
+    const Builtin *lb = l < 0 ? builtin_lookup(id) : NULL;
+    sema_error(s, arg->arg.value->span, "%s's argument '%s' must be %s, found the %s%s '%s'", b->name, p->name,
+               param_wants(s, b, p, inner), l >= 0 ? "" : "built-in ", l >= 0 ? "layer" : builtin_class_name(lb->cls),
+               id);
+    const AstNode *before = NULL;
+    for (const AstNode *a = call->call.args; a && a != arg; a = a->next)
+        before = a;
+    if (!before || (lb && lb->cls != BC_LAYER))
+        return;
+    /* the call as written without this argument, or with "..." for it when it is required */
+    const char *src = s->diag->src->text;
+    uint32_t cut = p->required ? arg->span.begin : before->span.end;
+    int head = (int)(cut - call->span.begin), tail = (int)(call->span.end - arg->span.end);
+    if (head + tail > 60 || memchr(src + call->span.begin, '\n', call->span.end - call->span.begin))
+        diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%s(...))", id, b->name);
+    else
+        diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%.*s%s%.*s)", id, head,
+                  src + call->span.begin, p->required ? "..." : "", tail, src + arg->span.end);
+}
+
 /* The value of one argument, converted and checked against its parameter. */
-static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNode *arg, EvalCtx inner)
+static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNode *call, const AstNode *arg,
+                        EvalCtx inner)
 {
     const BuiltinParam *p = &b->params[i];
     const AstNode *e = arg->arg.value;
@@ -340,7 +395,7 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
         if (e->kind == AST_NAME && strcmp(e->name.id, "bytes") == 0 && !named_const)
             return (Value){.kind = VAL_STRING, .node = -1, .s = "bytes"};
         if (e->kind != AST_CALL) {
-            sema_error(s, e->span, "%s's %s must be bytes or a tokenizer such as bpe(vocab: 512)", b->name, p->name);
+            sema_error(s, e->span, "%s's %s must be %s", b->name, p->name, param_wants(s, b, p, inner));
             return ERR;
         }
         return sema_eval(s, env, e, EV_TOKENIZER);
@@ -352,6 +407,11 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
             return ERR;
         }
         return (Value){.kind = VAL_LAYER, .node = -1, .layer = s->layers[l]};
+    }
+    if (e->kind == AST_NAME && !named && !strchr(e->name.id, '.')
+        && (sema_layer_index(s, e->name.id) >= 0 || builtin_lookup(e->name.id))) {
+        layer_as_argument(s, b, p, call, arg, inner);
+        return ERR;
     }
     Value v = sema_eval(s, env, e, inner);
     if (v.kind == VAL_ERROR)
@@ -366,18 +426,18 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     case PK_TENSOR:
         if (b->of_number && (v.kind == VAL_INT || v.kind == VAL_FLOAT))
             break;  /* sqrt(2.0): computed at once (fold_call) */
-        want = v.kind == VAL_TENSOR ? NULL : !b->of_number ? "a tensor" : inner == EV_CONST ? "a number" : "a tensor or a number";
+        want = v.kind == VAL_TENSOR ? NULL : param_wants(s, b, p, inner);
         break;
-    case PK_INT: want = v.kind == VAL_INT ? NULL : "an integer"; break;
+    case PK_INT: want = v.kind == VAL_INT ? NULL : param_wants(s, b, p, inner); break;
     case PK_FLOAT:
         if (v.kind == VAL_INT)
             v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
-        want = v.kind == VAL_FLOAT ? NULL : "a number";
+        want = v.kind == VAL_FLOAT ? NULL : param_wants(s, b, p, inner);
         break;
-    case PK_BOOL: want = v.kind == VAL_BOOL ? NULL : "true or false"; break;
-    case PK_STRING: want = v.kind == VAL_STRING ? NULL : "a string"; break;
+    case PK_BOOL: want = v.kind == VAL_BOOL ? NULL : param_wants(s, b, p, inner); break;
+    case PK_STRING: want = v.kind == VAL_STRING ? NULL : param_wants(s, b, p, inner); break;
     case PK_ENUM:
-        want = v.kind == VAL_STRING ? NULL : arena_printf(s->arena, "one of %s", choices_phrase(s, p->choices));
+        want = v.kind == VAL_STRING ? NULL : param_wants(s, b, p, inner);
         if (!want && !choice_ok(p->choices, v.s)) {
             sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
                        choices_phrase(s, p->choices));
@@ -390,17 +450,17 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
             *one = v.i;
             v = (Value){.kind = VAL_LIST, .node = -1, .list = {1, one}};
         }
-        want = v.kind == VAL_LIST ? NULL : "a list of integers such as [1, 28, 28]";
+        want = v.kind == VAL_LIST ? NULL : param_wants(s, b, p, inner);
         break;
     case PK_LAYER: break;
     case PK_TOKENIZER: break;
     case PK_AXES:
-        want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : "an axis or a list of axes such as [0, 1]";
+        want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : param_wants(s, b, p, inner);
         break;
     case PK_OPERAND:
         if (v.kind == VAL_INT)
             v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
-        want = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT ? NULL : "a tensor or a number";
+        want = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT ? NULL : param_wants(s, b, p, inner);
         break;
     }
     if (want) {
@@ -516,7 +576,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         if (slot[i]) {
             if ((b->cls == BC_LOSS || b->cls == BC_METRIC) && s->in_label_stmt)
                 s->label_reader = slot[i]->arg.value;
-            args[i] = eval_param(s, env, b, i, slot[i], inner);
+            args[i] = eval_param(s, env, b, i, call, slot[i], inner);
             s->label_reader = NULL;
         } else if (p->required) {
             sema_error(s, call->span, "%s is missing argument '%s'", b->name, p->name);

@@ -26,6 +26,47 @@ static bool int_setting(Sema *s, const AstNode *st, int64_t lo, int64_t hi, int6
     return true;
 }
 
+/* "lr = 0.1": an argument of the optimizer, schedule or data source written
+ * as a setting.  Notes which call it belongs in, the one the block makes
+ * when that one takes it: optimizer = sgd(lr: 0.1). */
+static void note_argument_setting(Sema *s, const AstNode *train, const AstNode *st)
+{
+    static const struct { const char *setting; BuiltinClass cls; } holders[] = {
+        {"optimizer", BC_OPTIMIZER}, {"schedule", BC_SCHEDULE}, {"data", BC_DATA}};
+    for (size_t h = 0; h < sizeof holders / sizeof *holders; h++) {
+        const Builtin *found = NULL;
+        int at = 0;
+        for (int i = 0; i < B_COUNT; i++) {
+            const Builtin *b = &builtin_table[i];
+            if (b->cls != holders[h].cls)
+                continue;
+            int np = builtin_nparams(b), k = 0;
+            while (k < np && strcmp(b->params[k].name, st->def.name) != 0)
+                k++;
+            if (k == np)
+                continue;
+            /* the block's own call, when it takes the argument, else the first that does */
+            bool made = false;
+            for (const AstNode *o = train->train.items; o; o = o->next)
+                made |= strcmp(o->def.name, holders[h].setting) == 0 && o->def.value->kind == AST_CALL
+                     && strcmp(o->def.value->call.callee, b->name) == 0;
+            if (!found || made)
+                found = b, at = k;
+            if (made)
+                break;
+        }
+        if (!found)
+            continue;
+        const char *src = s->diag->src->text;
+        Span v = st->def.value->span;
+        bool shown = v.end - v.begin <= 30 && !memchr(src + v.begin, '\n', v.end - v.begin);
+        diag_note(s->diag, SPAN_NONE, "'%s' is an argument of the %s, not a setting: %s = %s(%s%s: %.*s)", st->def.name,
+                  builtin_class_name(holders[h].cls), holders[h].setting, found->name, at ? "..., " : "",
+                  st->def.name, shown ? (int)(v.end - v.begin) : 3, shown ? src + v.begin : "...");
+        return;
+    }
+}
+
 void sema_train(Sema *s, const AstNode *train)
 {
     SemaTrain *t = &s->m->train;
@@ -47,6 +88,7 @@ void sema_train(Sema *s, const AstNode *train)
                         seen[j] = st, misspelt[j] = true;
             } else {
                 diag_note(s->diag, SPAN_NONE, "the settings are data, optimizer, schedule, batch, epochs, steps, seed and eval_every");
+                note_argument_setting(s, train, st);
             }
             continue;
         }

@@ -490,9 +490,17 @@ static bool check_against_labels(CallCheck *cc)
         TensorType want = {.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
         if (want.shape.rank < NNC_MAX_RANK)
             want.shape.dim[want.shape.rank++] = y->classes;
-        return cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld class%s)",
-                        cc->b->name, cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes,
-                        y->classes == 1 ? "" : "es");
+        cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld class%s)", cc->b->name,
+                 cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes, y->classes == 1 ? "" : "es");
+        /* the classes last, after axes the target lacks: the most common
+         * CNN mistake, a dense layer on a convolution's [C, H, W] (dense
+         * acts on the last axis and keeps the others) */
+        if (c == y->classes && p->shape.rank > want.shape.rank)
+            cc_note(cc, cc->arg_at[0], "the predictions keep %d ax%s before the classes that the target does not have: "
+                    "dense acts on its input's last axis; to give each example one prediction, flatten the "
+                    "features first, as in dense(flatten(x), %lld)", p->shape.rank - want.shape.rank,
+                    p->shape.rank - want.shape.rank == 1 ? "is" : "es", (long long)y->classes);
+        return false;
     }
     if (!p->batched || !y->batched)
         return cc_error(cc, -1, "%s needs per-example predictions and targets", cc->b->name);

@@ -828,6 +828,10 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("x", "input [..., C]"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
     }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
+    [B_LOG_SOFTMAX] = {"log_softmax", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [..., C]"),
+        {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
+    }, check_softmax, "x/t - log sum exp(x/t) over the last axis, without forming the softmax"},
 
     [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT, num_exp},
     [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT, num_log},

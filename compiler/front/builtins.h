@@ -22,7 +22,7 @@ typedef enum BuiltinId {
     B_DENSE, B_CONV2D, B_MAX_POOL, B_AVG_POOL, B_FLATTEN, B_RESHAPE, B_EMBEDDING,
     B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_MATMUL,
     /* activations */
-    B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX,
+    B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX, B_LOG_SOFTMAX,
     /* primitives: elementwise functions, reductions over an axis, layout */
     B_EXP, B_LOG, B_SQRT, B_ABS, B_POW, B_MAXIMUM, B_MINIMUM, B_CLAMP,
     B_SUM, B_MEAN, B_MAX, B_TRANSPOSE, B_CONCAT,

@@ -518,6 +518,19 @@ static int lower_softmax(Lower *lw, const int *x)
     return softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
 }
 
+/* z − m − log Σ exp(z − m), m the row's maximum (held constant: the result
+ * does not depend on it): log(softmax(z)) without the softmax, whose small
+ * entries round to 0 in f32 and then log to −inf (z = [0, −200]: softmax
+ * gives 0 and its log −inf; this gives −200).  The same rows as
+ * cross_entropy's, so a loss written with it fuses as that one does. */
+static int lower_log_softmax(Lower *lw, const int *x)
+{
+    double t = ARG(1).f;
+    int z = t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t));
+    int s = bin(lw, IR_SUB, z, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last_axis(lw, z))));
+    return bin(lw, IR_SUB, s, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, s), last_axis(lw, s))));
+}
+
 /* ---- primitives: compositions of IR ops --------------------------------------- */
 
 static int lower_exp(Lower *lw, const int *x) { return un(lw, IR_EXP, x[0]); }
@@ -747,7 +760,7 @@ static const LowerFn lowering[B_COUNT] = {
     [B_EMBEDDING] = lower_embedding, [B_POSITIONAL] = lower_positional, [B_LAYER_NORM] = lower_layer_norm,
     [B_DROPOUT] = lower_dropout, [B_ATTENTION] = lower_attention, [B_MATMUL] = lower_matmul,
     [B_RELU] = lower_relu, [B_LEAKY_RELU] = lower_leaky_relu, [B_SIGMOID] = lower_sigmoid,
-    [B_TANH] = lower_tanh, [B_GELU] = lower_gelu, [B_SOFTMAX] = lower_softmax,
+    [B_TANH] = lower_tanh, [B_GELU] = lower_gelu, [B_SOFTMAX] = lower_softmax, [B_LOG_SOFTMAX] = lower_log_softmax,
     [B_CROSS_ENTROPY] = lower_cross_entropy, [B_MSE] = lower_mse,
     [B_BINARY_CROSS_ENTROPY] = lower_binary_cross_entropy, [B_ACCURACY] = lower_accuracy,
     [B_EXP] = lower_exp, [B_LOG] = lower_log, [B_SQRT] = lower_sqrt, [B_ABS] = lower_abs,

@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn or gpt1"
+KINDS = "mnist_mlp, mnist_cnn, gpt1 or log_probs"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -121,6 +121,24 @@ class MnistCnn(nn.Module):
         return batch["target.digit"]
 
 
+class LogProbs(nn.Module):
+    """tests/grad/log_probs.nn: z = Linear(6, 5)(x) * 8; a soft-target
+    cross-entropy over torch's log_softmax(z / 2), plus 0.1 times the sum of
+    log_softmax(z) squared, averaged over the batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.z = nn.Linear(6, 5)
+
+    def forward(self, batch):
+        return self.z(batch["input.x"]) * 8
+
+    @staticmethod
+    def loss(z, batch):
+        lp, lp1 = F.log_softmax(z / 2, dim=-1), F.log_softmax(z, dim=-1)
+        return (-(lp * batch["target.t"]).sum(-1) + 0.1 * (lp1 * lp1).sum(-1)).mean()
+
+
 class Attention(nn.Module):
     """attention(x, heads: H, causal: true) with four Linear(D, D) projections."""
 
@@ -189,6 +207,8 @@ def build(kind, params):
         return MnistMlp()
     if kind == "mnist_cnn":
         return MnistCnn()
+    if kind == "log_probs":
+        return LogProbs()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -227,10 +247,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1 FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)
@@ -254,8 +274,11 @@ def main(argv):
     model.float().train()
 
     logits = model(batch)
-    target = model.target(batch).long()
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+    if hasattr(model, "loss"):  # a loss of its own, written out in the model file
+        loss = model.loss(logits, batch)
+    else:
+        target = model.target(batch).long()
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
     loss.backward()
 
     ok = compare("loss", loss, tensors["loss"])

@@ -240,6 +240,12 @@ static const Row activation_rows[] = {
     BAD("softmax", "input x: f32[10]", "softmax(x, temperature: 0)", "softmax's temperature must be greater than 0, found 0"),
     BAD("softmax", "input x: f32[]", "softmax(x)", "softmax needs a tensor with at least 1 dimension per example, found f32[B]"),
     BAD("softmax", "input t: token(10)[1]", "softmax(t)", INT_LABELS("softmax", "token(10)[B,1]")),
+    OK("log_softmax", "input x: f32[10]", "log_softmax(x)", "f32[B,10]"),
+    OK("log_softmax", "input x: f32[4, 6]", "log_softmax(x, temperature: 2)", "f32[B,4,6]"),
+    BAD("log_softmax", "input x: f32[10]", "log_softmax(x, temperature: 0)",
+        "log_softmax's temperature must be greater than 0, found 0"),
+    BAD("log_softmax", "input x: f32[]", "log_softmax(x)",
+        "log_softmax needs a tensor with at least 1 dimension per example, found f32[B]"),
     END,
 };
 

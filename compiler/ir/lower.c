@@ -135,6 +135,17 @@ static int softmax_last(Lower *lw, int z)
     return bin(lw, IR_DIV, e, red(lw, IR_SUM, e, last_axis(lw, e)));
 }
 
+/* log softmax(z) over the last axis, as z − m − log Σ exp(z − m) with m the
+ * row's maximum held constant (the result does not depend on it): never the
+ * softmax's own log, whose small entries round to 0 in f32 and log to −inf
+ * (z = [0, −200] gives −200, not −inf).  cross_entropy's and log_softmax's. */
+static int log_softmax_last(Lower *lw, int z)
+{
+    uint64_t last = last_axis(lw, z);
+    int s = bin(lw, IR_SUB, z, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last)));
+    return bin(lw, IR_SUB, s, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, s), last)));
+}
+
 /* A mean over every axis, as a scalar. */
 static int mean_all(Lower *lw, int x)
 {
@@ -518,17 +529,10 @@ static int lower_softmax(Lower *lw, const int *x)
     return softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
 }
 
-/* z − m − log Σ exp(z − m), m the row's maximum (held constant: the result
- * does not depend on it): log(softmax(z)) without the softmax, whose small
- * entries round to 0 in f32 and then log to −inf (z = [0, −200]: softmax
- * gives 0 and its log −inf; this gives −200).  The same rows as
- * cross_entropy's, so a loss written with it fuses as that one does. */
 static int lower_log_softmax(Lower *lw, const int *x)
 {
     double t = ARG(1).f;
-    int z = t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t));
-    int s = bin(lw, IR_SUB, z, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last_axis(lw, z))));
-    return bin(lw, IR_SUB, s, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, s), last_axis(lw, s))));
+    return log_softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
 }
 
 /* ---- primitives: compositions of IR ops --------------------------------------- */
@@ -665,8 +669,7 @@ static int lower_cross_entropy(Lower *lw, const int *x)
 {
     int logits = x[0], target = x[1];
     uint64_t last = last_axis(lw, logits);
-    int z = bin(lw, IR_SUB, logits, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, logits, last)));
-    int logp = bin(lw, IR_SUB, z, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, z), last)));
+    int logp = log_softmax_last(lw, logits);
     IrAttr oh = {.i = {shape_of(lw, logits)->dim[shape_of(lw, logits)->rank - 1]}};
     int onehot = stamp(lw, ir_add(lw->g, IR_ONE_HOT, &target, 1, &oh, lw->at));
     int nll = un(lw, IR_NEG, red(lw, IR_SUM, bin(lw, IR_MUL, onehot, logp), last));

@@ -224,9 +224,6 @@ static inline void *rt_at(const RtModel *m, uint8_t *const slab[5], const RtTens
 /* Parameters as torch.nn starts them; parameter i draws from stream rt_param_stream(i). */
 void rt_params_init(const RtModel *m, uint8_t *const slab[5], uint64_t seed);
 const RtTensorSpec *rt_find_state(const RtModel *m, const char *name);
-/* The state tensor that is this step counter, or NULL (a model without a
- * schedule or optimizer state has none). */
-const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
 
 /* Parameters and optimizer state to a checkpoint, and back.  Loading needs
  * every parameter with its shape, and no tensor the model does not have; the

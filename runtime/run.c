@@ -111,6 +111,20 @@ static int load_csv(const RtModel *m, const RtRecipe *r, const char *path, RtDat
     return rt_csv_load_fit(path, r->header, r->classes, x, x ? m->inputs[0].name : NULL, d, why, len);
 }
 
+/* One split of csv or npz data at path: npz and csv with columns feed every
+ * input and target (width: the training file's, which the test file's
+ * must match), a plain csv the first input and one target (fits then
+ * checks its width against the model). */
+static int load_split(const RtModel *m, const RtRecipe *r, const char *path, int64_t *width, RtDataset *d, char *why,
+                      size_t len)
+{
+    if (r->data == RT_DATA_NPZ)
+        return rt_npz_load(path, m, d, why, len);
+    if (r->columns && r->columns[0])
+        return rt_csv_columns(path, r->header, r->columns, m, width, d, why, len);
+    return load_csv(m, r, path, d, why, len);
+}
+
 /* A progress bar redraws its line with \r and an escape: only on a terminal
  * that does them (TERM=dumb: Emacs shells, some CI logs, does not). */
 static int redraws(FILE *log)
@@ -347,13 +361,11 @@ int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char 
         return rt_fail(1, why, len, "text data has no epochs, so no size to count");
     char buf[4096];
     const char *path = resolve(buf, sizeof buf, root, r->model_dir, r->path);
-    int cols = r->data == RT_DATA_CSV && r->columns && r->columns[0];
+    int plain = r->data == RT_DATA_CSV && !(r->columns && r->columns[0]);
     int64_t width = 0;
     RtDataset d = {0};
-    int rc = r->data == RT_DATA_NPZ ? rt_npz_load(path, m, &d, why, len)
-             : cols                 ? rt_csv_columns(path, r->header, r->columns, m, &width, &d, why, len)
-                                    : load_csv(m, r, path, &d, why, len);
-    if (rc == 0 && !cols && r->data == RT_DATA_CSV)
+    int rc = load_split(m, r, path, &width, &d, why, len);
+    if (rc == 0 && plain)
         rc = fits(m, &d, path, why, len);
     if (rc != 0) {
         /* only the training split is read here */
@@ -423,18 +435,13 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
          * training file is not a test); --eval loads only the test split. */
         const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : NULL;
-        /* npz and csv with columns: feed every input and target */
-        int npz = r->data == RT_DATA_NPZ, cols = !npz && r->columns && r->columns[0];
+        int plain = r->data == RT_DATA_CSV && !(r->columns && r->columns[0]);
         int64_t width = 0;   /* with columns: the training file's, which the test file's must match */
-        if (!o->eval_only && (npz ? rt_npz_load(tr, m, &train, why, sizeof why)
-                              : cols ? rt_csv_columns(tr, r->header, r->columns, m, &width, &train, why, sizeof why)
-                                     : load_csv(m, r, tr, &train, why, sizeof why)))
+        if (!o->eval_only && load_split(m, r, tr, &width, &train, why, sizeof why))
             rc = 1;
-        else if (te && (npz ? rt_npz_load(te, m, &test, why, sizeof why)
-                        : cols ? rt_csv_columns(te, r->header, r->columns, m, &width, &test, why, sizeof why)
-                               : load_csv(m, r, te, &test, why, sizeof why)))
+        else if (te && load_split(m, r, te, &width, &test, why, sizeof why))
             rc = 1;
-        else if (!npz && !cols && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
+        else if (plain && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
             rc = 1;
         cfg.train = o->eval_only ? NULL : &train, cfg.test = te ? &test : NULL;
         break;

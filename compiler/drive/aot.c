@@ -342,10 +342,8 @@ int nnc_aot(NncFront *f, const AotOptions *o)
     int64_t horizon = 0, examples = 0;
     if (library && !forward) {
         char why[4096] = "";
-        bool spans = false;  /* a schedule reads total_steps, the run's length */
-        for (int i = 0; i < tm.rm.nstate; i++)
-            spans |= tm.rm.state[i].counter == RT_COUNTER_TOTAL_STEPS;
-        spans = spans && !tm.recipe.steps;
+        /* a schedule reads total_steps, the run's length */
+        bool spans = rt_find_counter(&tm.rm, RT_COUNTER_TOTAL_STEPS) && !tm.recipe.steps;
         if (spans && rt_train_examples(&tm.rm, &tm.recipe, &examples, why, sizeof why) != 0) {
             fprintf(log, "nnc: error: the learning-rate schedule spans the train block's %lld epochs, and a library "
                          "counts their steps from the training data: %s; give the train block steps = N instead\n",

@@ -707,6 +707,10 @@ int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, ch
 
 /* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
  * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
+/* The state tensor that is this step counter (nnc's libraries ask for total_steps), or NULL (a model without a
+ * schedule or optimizer state has none). */
+const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
+
 /* The examples of r's training split, as a run reads them (under NNC_DATA,
  * else the current directory, else beside the model; MNIST: 60000): for a
  * library, which reads no data, to count the steps of the train block's

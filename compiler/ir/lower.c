@@ -460,26 +460,6 @@ static int lower_attention(Lower *lw, const int *x)
     return attention_out(lw, scores, split[2], t, d);
 }
 
-/* Axes of v per example: all but a batched tensor's batch. */
-static int example_rank(Lower *lw, int v)
-{
-    const IrShape *s = shape_of(lw, v);
-    return s->rank - (s->rank > 0 && s->dim[0] == IR_BATCH);
-}
-
-/* Batched v [B, ...] with `more` 1s after its batch: [B, 1, ..., ...]. */
-static int after_batch_ones(Lower *lw, int v, int more)
-{
-    const IrShape *s = shape_of(lw, v);
-    IrShape r = {.rank = s->rank + more};
-    r.dim[0] = s->dim[0];
-    for (int i = 1; i <= more; i++)
-        r.dim[i] = 1;
-    for (int i = 1; i < s->rank; i++)
-        r.dim[more + i] = s->dim[i];
-    return reshape(lw, v, r);
-}
-
 /* Leading axes broadcast by numpy's rule on the shapes per example
  * (language.md §7.1), the batch apart: a batched operand with fewer axes
  * than the other gets 1s after its batch, so that its leading axes line up
@@ -487,11 +467,11 @@ static int after_batch_ones(Lower *lw, int v, int more)
  * [B, 1, 3, 4] · [2, 4, 5] = [B, 2, 3, 5]; as written, [B] met [2]). */
 static int lower_matmul(Lower *lw, const int *x)
 {
-    int a = x[0], b = x[1], ra = example_rank(lw, a), rb = example_rank(lw, b);
-    if (shape_of(lw, a)->dim[0] == IR_BATCH && ra < rb)
-        a = after_batch_ones(lw, a, rb - ra);
-    if (shape_of(lw, b)->dim[0] == IR_BATCH && rb < ra)
-        b = after_batch_ones(lw, b, ra - rb);
+    int a = align_batched(lw, x[0], x[1], lw->at), b = align_batched(lw, x[1], x[0], lw->at);
+    if (a != x[0])
+        stamp(lw, a);  /* the reshape is the matmul's (an unchanged operand is its maker's) */
+    if (b != x[1])
+        stamp(lw, b);
     return matmul(lw, a, b, false, false);
 }
 

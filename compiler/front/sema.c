@@ -453,7 +453,6 @@ static void mark_used(const SemaModel *m, bool *used)
 void sema_metric_only(const SemaModel *m, bool *only, Arena *a)
 {
     bool *trained = ARENA_ARRAY(a, bool, m->nnodes + 1);
-    memset(trained, 0, sizeof *trained * (size_t)m->nnodes);
     if (m->output >= 0)
         trained[m->output] = true;
     if (m->loss >= 0)
@@ -526,11 +525,9 @@ static void warn_untrained_params(Sema *s)
     if (m->loss < 0 || !m->train.decl || m->nparams == 0)
         return;
     bool *read = ARENA_ARRAY(s->arena, bool, m->nnodes + 1);
-    memset(read, 0, sizeof *read * (size_t)m->nnodes);
     read[m->loss] = true;
     mark_reads(m, read);
-    bool *reached = ARENA_ARRAY(s->arena, bool, m->nparams + 1);
-    memset(reached, 0, sizeof *reached * (size_t)m->nparams);
+    bool *reached = ARENA_ARRAY(s->arena, bool, m->nparams + 1);  /* zeroed, as the arena's are */
     for (int i = 0; i < m->nnodes; i++)
         if (read[i])
             mark_node_params(s, &m->nodes[i], reached);

@@ -673,8 +673,9 @@ void rt_pool_set_serial(RtPool *p, int serial)
          * threads ran on the caller while the worker woke, WAKE_AFTER into
          * each, and the probe timed that instead of the step a run on the
          * threads gets.  On a Zen 5 VM (session 39) the MNIST MLP's probes
-         * chose one thread in every run (its workers ran 0.02-0.06 of the
-         * claims), where --threads 2 took 0.85-0.9 of one thread's step. */
+         * sent most of its steps to one thread in 8 runs of 8 (its workers
+         * ran 0.02-0.06 of the claims), where --threads 2 took 0.77-0.91 of
+         * one thread's step (three runs each, alternating). */
         if (atomic_load(&p->sleepers) > 0)
             start_generation(p);
     }

@@ -325,7 +325,8 @@ void rt_pace_step(RtPace *s, double seconds, double stalled, int comparable)
     case RT_PACE_PROBE:
         s->probed[s->n % 2]++;
         s->sample += seconds;
-        if (++s->sample_n, s->sample < SAMPLE_MIN)
+        s->sample_n++;
+        if (s->sample < SAMPLE_MIN)
             return;  /* the same mode again (n tells it) */
         s->probe[s->n % 2][s->n / 2] = s->sample / s->sample_n;
         s->sample = 0;

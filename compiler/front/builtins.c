@@ -373,6 +373,20 @@ static bool check_reduce(CallCheck *cc)
     return true;
 }
 
+/* logsumexp(x): [..., n] -> [...], log Σ exp over the last axis; 4 FLOPs
+ * per element, as softmax (the max, the difference from it, exp, the sum) */
+static bool check_logsumexp(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 1))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    Shape out = x->shape;
+    out.rank--;
+    cc->flops = 4 * elems(&x->shape);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
 /* transpose(x): [..., n, m] -> [..., m, n]; layout, 0 FLOPs */
 static bool check_transpose(CallCheck *cc)
 {
@@ -411,6 +425,56 @@ static bool check_concat(CallCheck *cc)
     if (!check_size(cc, &out))
         return false;
     result_tensor(cc, a->batched || b->batched, &out);
+    return true;
+}
+
+/* After one_hot of a real tensor: where the model's labels are, at the
+ * first input or target that holds some (a class input is refused as such,
+ * so it is not one), with what one_hot makes of it. */
+static void note_labels(CallCheck *cc)
+{
+    for (int i = 0; i < cc->model->nnodes; i++) {
+        const SemaNode *d = &cc->model->nodes[i];
+        if (d->type.elem != ELEM_INDEX || !(d->kind == SN_TARGET || (d->kind == SN_INPUT && d->type.shape.rank)))
+            continue;
+        if (d->type.shape.rank == NNC_MAX_RANK)
+            break;  /* no room for the classes' axis in a type */
+        TensorType t = d->type;
+        t.elem = ELEM_F32;
+        t.shape.dim[t.shape.rank++] = d->type.classes;
+        cc_note(cc, d->at, "labels are an input or target declared as class(N) or token(N)[...], as '%s' is here: "
+                "one_hot(%s) is %s", d->name, d->name, cc_type(cc, &t));
+        return;
+    }
+    cc_note(cc, SPAN_NONE, "labels are an input or target declared as class(N) or token(N)[...]");
+}
+
+/* one_hot(labels): class(C) -> [C], token(C)[s...] -> [s..., C]: 1 at the
+ * label, 0 elsewhere; a lookup, 0 FLOPs.  Labels are only ever an input or
+ * a target (nothing computes them), so a real tensor here is a value the
+ * model computed, a parameter or a constant: the message names a parameter. */
+static bool check_one_hot(CallCheck *cc)
+{
+    TensorType *x = arg_t(cc, 0);
+    if (x->elem != ELEM_INDEX) {
+        int v = cc->arg[0].node;
+        if (v >= 0 && cc->model->nodes[v].kind == SN_PARAM)
+            cc_error(cc, 0, "one_hot needs class or token labels, found parameter '%s', %s", cc->model->nodes[v].name,
+                     cc_type(cc, x));
+        else
+            cc_error(cc, 0, "one_hot needs class or token labels, found %s", cc_type(cc, x));
+        note_labels(cc);
+        return false;
+    }
+    /* the IR's shapes hold the batch among their NNC_MAX_RANK axes */
+    if (x->shape.rank + 1 + (x->batched ? 1 : 0) > NNC_MAX_RANK)
+        return cc_error(cc, 0, "one_hot of %s would have too many dimensions (at most %d, the batch included)",
+                        cc_type(cc, x), NNC_MAX_RANK);
+    Shape out = x->shape;
+    out.dim[out.rank++] = x->classes;
+    if (!check_size(cc, &out))
+        return false;
+    result_tensor(cc, x->batched, &out);
     return true;
 }
 
@@ -869,6 +933,9 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
         {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
     }, check_reduce, "maximum over one axis"},
+    [B_LOGSUMEXP] = {"logsumexp", BC_LAYER, NULL, {
+        X_TENSOR("x", "real tensor, rank >= 1"),
+    }, check_logsumexp, "log sum exp over the last axis, shifted by its maximum"},
     [B_TRANSPOSE] = {"transpose", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 2"),
     }, check_transpose, "swap the last two axes"},
@@ -877,6 +944,9 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("b", "real tensor of the same rank"),
         {.name = "axis", .kind = PK_INT, .def = INT(-1), .doc = "per-example axis; negative counts from the end"},
     }, check_concat, "a then b along one axis"},
+    [B_ONE_HOT] = {"one_hot", BC_LAYER, NULL, {
+        X_TENSOR("labels", "class(C) or token(C)[...] labels"),
+    }, check_one_hot, "1 at each label, 0 elsewhere, along a new last axis of C", BR_POSITION},
 
     [B_REPEAT] = {"repeat", BC_LAYER, NULL, {
         {.name = "count", .kind = PK_INT, .required = true, .range = "[1,1024]", .doc = "how many copies"},

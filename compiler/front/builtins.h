@@ -25,7 +25,7 @@ typedef enum BuiltinId {
     B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX, B_LOG_SOFTMAX,
     /* primitives: elementwise functions, reductions over an axis, layout */
     B_EXP, B_LOG, B_SQRT, B_ABS, B_POW, B_MAXIMUM, B_MINIMUM, B_CLAMP,
-    B_SUM, B_MEAN, B_MAX, B_TRANSPOSE, B_CONCAT,
+    B_SUM, B_MEAN, B_MAX, B_LOGSUMEXP, B_TRANSPOSE, B_CONCAT, B_ONE_HOT,
     /* composition */
     B_REPEAT,
     /* losses and metrics */

@@ -901,6 +901,20 @@ static bool constant_divisor_normal(Sema *s, Span at, const SemaNode *d)
     return true;
 }
 
+/* Labels in arithmetic with a real tensor (scores * digit, where the
+ * target's score was meant): one_hot turns them into real numbers.  Not
+ * beside a number (text + 1), where no one-hot is meant. */
+static void note_one_hot(Sema *s, const AstNode *labels, const TensorType *t, const TensorType *other)
+{
+    if (!other || other->elem != ELEM_F32 || labels->kind != AST_NAME || t->shape.rank == NNC_MAX_RANK)
+        return;
+    TensorType oh = *t;
+    oh.elem = ELEM_F32;
+    oh.shape.dim[oh.shape.rank++] = t->classes;
+    diag_note(s->diag, labels->span, "one_hot(%s) is these labels as real numbers, %s: 1 at each label, 0 elsewhere",
+              labels->name.id, sema_type_str(s, &oh));
+}
+
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
 {
     Value l = sema_eval(s, env, e->binary.lhs, ctx);
@@ -925,9 +939,11 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         return ERR;
     }
     if ((lt && l.t.elem != ELEM_F32) || (rt && r.t.elem != ELEM_F32)) {
-        const TensorType *bad = lt && l.t.elem != ELEM_F32 ? &l.t : &r.t;
+        bool left = lt && l.t.elem != ELEM_F32;
+        const TensorType *bad = left ? &l.t : &r.t, *other = left ? (rt ? &r.t : NULL) : (lt ? &l.t : NULL);
         sema_error(s, e->span, "cannot %s integer labels %s; arithmetic needs real numbers", verb[op],
                    sema_type_str(s, bad));
+        note_one_hot(s, left ? e->binary.lhs : e->binary.rhs, bad, other);
         return ERR;
     }
     SemaNode n = {.kind = SN_BINARY, .op = op, .at = e->span,

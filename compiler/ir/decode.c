@@ -46,7 +46,7 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
     if (n->builtin->reach != BR_ANY)
         return NULL;   /* elementwise, a lookup per id, or no tensor operand (the table's reach) */
     switch ((BuiltinId)(n->builtin - builtin_table)) {
-    case B_DENSE: case B_LAYER_NORM: case B_SOFTMAX: case B_LOG_SOFTMAX:
+    case B_DENSE: case B_LAYER_NORM: case B_SOFTMAX: case B_LOG_SOFTMAX: case B_LOGSUMEXP:
         return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
     case B_SUM: case B_MEAN: case B_MAX:
         return !x || !x->type.batched || (rank >= 2 && !reduces_positions(n, x)) ? NULL : "reduces over the positions";

@@ -135,15 +135,26 @@ static int softmax_last(Lower *lw, int z)
     return bin(lw, IR_DIV, e, red(lw, IR_SUM, e, last_axis(lw, e)));
 }
 
-/* log softmax(z) over the last axis, as z − m − log Σ exp(z − m) with m the
- * row's maximum held constant (the result does not depend on it): never the
+/* log Σ exp(z − m) over the last axis, [..., 1], with *m the row's maximum
+ * held constant (neither logsumexp nor log softmax depends on it, and no
+ * exp of z − m ≤ 0 overflows) and *s = z − m: the rows log_softmax_last and
+ * logsumexp share. */
+static int log_sum_exp_shifted(Lower *lw, int z, int *m, int *s)
+{
+    uint64_t last = last_axis(lw, z);
+    *m = un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last));
+    *s = bin(lw, IR_SUB, z, *m);
+    return un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, *s), last));
+}
+
+/* log softmax(z) over the last axis, as z − m − log Σ exp(z − m): never the
  * softmax's own log, whose small entries round to 0 in f32 and log to −inf
  * (z = [0, −200] gives −200, not −inf).  cross_entropy's and log_softmax's. */
 static int log_softmax_last(Lower *lw, int z)
 {
-    uint64_t last = last_axis(lw, z);
-    int s = bin(lw, IR_SUB, z, un(lw, IR_STOP_GRAD, red(lw, IR_RMAX, z, last)));
-    return bin(lw, IR_SUB, s, un(lw, IR_LOG, red(lw, IR_SUM, un(lw, IR_EXP, s), last)));
+    int m, s;
+    int l = log_sum_exp_shifted(lw, z, &m, &s);
+    return bin(lw, IR_SUB, s, l);
 }
 
 /* A mean over every axis, as a scalar. */
@@ -609,6 +620,16 @@ static int lower_reduce(Lower *lw, const int *x, IrOp op)
     return reshape(lw, red(lw, op, v, axes), type_shape(lw, &lw->node->type));
 }
 
+/* m + log Σ exp(x − m) over the last axis, m the row's maximum: exp(x)
+ * itself overflows f32 past 88.7.  Its gradient, built from these ops with m
+ * held constant, is softmax(x) · g. */
+static int lower_logsumexp(Lower *lw, const int *x)
+{
+    int m, s;
+    int l = log_sum_exp_shifted(lw, x[0], &m, &s);
+    return reshape(lw, bin(lw, IR_ADD, m, l), type_shape(lw, &lw->node->type));
+}
+
 static int lower_sum(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_SUM); }
 static int lower_mean(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_MEAN); }
 static int lower_max(Lower *lw, const int *x) { return lower_reduce(lw, x, IR_RMAX); }
@@ -642,6 +663,14 @@ static int lower_concat(Lower *lw, const int *x)
     IrAttr ca = {.i = {ir_axis(lw, a, ARG(2).i)}};
     int in[2] = {a, b};
     return stamp(lw, ir_add(lw->g, IR_CONCAT, in, 2, &ca, lw->at));
+}
+
+/* labels [...] -> [..., C]: 1 at the label, 0 elsewhere (C: the classes of
+ * its type); no gradient goes back to the labels */
+static int lower_one_hot(Lower *lw, const int *x)
+{
+    IrAttr oh = {.i = {ARG(0).t.classes}};
+    return stamp(lw, ir_add(lw->g, IR_ONE_HOT, &x[0], 1, &oh, lw->at));
 }
 
 /* mean over examples (and positions) of −log softmax(logits)[target] */
@@ -749,7 +778,7 @@ static const LowerFn lowering[B_COUNT] = {
     [B_EXP] = lower_exp, [B_LOG] = lower_log, [B_SQRT] = lower_sqrt, [B_ABS] = lower_abs,
     [B_POW] = lower_pow, [B_MAXIMUM] = lower_maximum, [B_MINIMUM] = lower_minimum, [B_CLAMP] = lower_clamp,
     [B_SUM] = lower_sum, [B_MEAN] = lower_mean, [B_MAX] = lower_max, [B_TRANSPOSE] = lower_transpose,
-    [B_CONCAT] = lower_concat,
+    [B_LOGSUMEXP] = lower_logsumexp, [B_CONCAT] = lower_concat, [B_ONE_HOT] = lower_one_hot,
     [B_MAE] = lower_mae, [B_BINARY_CROSS_ENTROPY_LOGITS] = lower_binary_cross_entropy_logits,
     /* repeat is expanded by sema; train-block entries are not lowered here */
 };

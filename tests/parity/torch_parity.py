@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn or gpt1), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs or margin), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1 or log_probs"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs or margin"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -139,6 +139,34 @@ class LogProbs(nn.Module):
         return (-(lp * batch["target.t"]).sum(-1) + 0.1 * (lp1 * lp1).sum(-1)).mean()
 
 
+class Margin(nn.Module):
+    """tests/grad/margin.nn: h = tanh(Linear(6, 8)(x) + Linear(12, 8, bias=False)
+    of the token input s one-hot); torch's multi_margin_loss of z = Linear(8, 5)(h) * 4
+    against the class target y, plus half the cross-entropy summed over the
+    positions of q = Linear(8, 12)(h) * 200 as [3, 4] against the tokens n,
+    written with torch.logsumexp, plus 0.1 times logsumexp(z), averaged over
+    the batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense_1 = nn.Linear(6, 8)
+        self.dense_2 = nn.Linear(12, 8, bias=False)
+        self.z = nn.Linear(8, 5)
+        self.q = nn.Linear(8, 12)
+
+    def forward(self, batch):
+        s = F.one_hot(batch["input.s"].long(), 4).float().flatten(1)
+        h = torch.tanh(self.dense_1(batch["input.x"]) + self.dense_2(s))
+        self.scores = self.q(h).reshape(-1, 3, 4) * 200
+        return self.z(h) * 4
+
+    def loss(self, z, batch):
+        q, n = self.scores, batch["target.n"].long()
+        ce = torch.logsumexp(q, -1) - q.gather(-1, n.unsqueeze(-1)).squeeze(-1)
+        lse = torch.logsumexp(z, -1)
+        return F.multi_margin_loss(z, batch["target.y"].long()) + (0.5 * ce.sum(-1) + 0.1 * lse).mean()
+
+
 class Attention(nn.Module):
     """attention(x, heads: H, causal: true) with four Linear(D, D) projections."""
 
@@ -209,6 +237,8 @@ def build(kind, params):
         return MnistCnn()
     if kind == "log_probs":
         return LogProbs()
+    if kind == "margin":
+        return Margin()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -247,10 +277,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

@@ -43,6 +43,20 @@ static const char gpt[] =
     "    loss cross_entropy(logits, next)\n"
     "}\n";
 
+/* one_hot of the tokens in place of an embedding: a lookup per position
+ * (BR_POSITION), read at the place as embedding's is */
+static const char one_hot_gpt[] =
+    "const V = 7, T = 6, D = 8\n"
+    "model m {\n"
+    "    input  text: token(V)[T]\n"
+    "    target next: token(V)[T]\n"
+    "    h = dense(one_hot(text), D) + positional(T, D)\n"
+    "    h = h + attention(layer_norm(h), heads: 2, causal: true)\n"
+    "    logits = dense(layer_norm(h), V) + one_hot(text)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, next)\n"
+    "}\n";
+
 static int input_named(const IrGraph *g, IrRole role, const char *name)
 {
     for (int i = 0; i < g->n; i++)
@@ -133,6 +147,9 @@ static void test_decode_matches_window(void)
      * by a value without the batch) */
     run_file(&r, NNC_SOURCE_DIR "/tests/grad/tied_gpt.nn");
     check_decode(&r, 4);
+    run_free(&r);
+    run_text(&r, one_hot_gpt);
+    check_decode(&r, 2);
     run_free(&r);
 }
 

@@ -35,6 +35,7 @@ typedef struct Row {
 #define TBAD(o, top, d, e, m)      {__LINE__, o, top, d, e, NULL, NULL, m, NULL, 0}
 #define SOK(o, d, e, s, p, f)      {__LINE__, o, NULL, d, e, s, "f32[]", NULL, p, f}
 #define SBAD(o, d, e, s, m)        {__LINE__, o, NULL, d, e, s, NULL, m, NULL, 0}
+#define STYPE(o, d, e, s, t)       {__LINE__, o, NULL, d, e, s, t, NULL, NULL, 0}  /* the statement's node's type */
 #define END                        {0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 
 #define INT_LABELS(name, type) \
@@ -450,6 +451,13 @@ static const Row prim_rows[] = {
     BAD("sum", "input x: f32[3, 4]", "sum(x, axis: [])", "sum needs at least one axis"),
     BAD("mean", "input x: f32[3, 4]", "mean(x, axis: [0, 2])",
         "mean has no axis 2: f32[B,3,4] has 2 axes per example (0 to 1, or -2 to -1)"),
+    OKP("logsumexp", "input x: f32[10]", "logsumexp(x)", "f32[B]", "", 40),
+    OK("logsumexp", "input x: f32[4, 6]", "logsumexp(x)", "f32[B,4]"),
+    OK("logsumexp", "input x: f32[6]", "x - logsumexp(x)", "f32[B,6]"),
+    BAD("logsumexp", "input x: f32[]", "logsumexp(x)",
+        "logsumexp needs a tensor with at least 1 dimension per example, found f32[B]"),
+    BAD("logsumexp", "input t: token(10)[3]", "logsumexp(t)", INT_LABELS("logsumexp", "token(10)[B,3]")),
+    BAD("logsumexp", "input x: f32[4]", "logsumexp(x, axis: 0)", "logsumexp has no argument 'axis'"),
     OKP("transpose", "input x: f32[3, 4]", "transpose(x)", "f32[B,4,3]", "", 0),
     OK("transpose", "input x: f32[2, 3, 4]", "transpose(x)", "f32[B,2,4,3]"),
     OK("transpose", "input x: f32[4]", "x + transpose(positional(4, 2))", "f32[B,2,4]"),
@@ -464,6 +472,26 @@ static const Row prim_rows[] = {
         "concat needs operands of the same rank, found f32[B,3,4] and f32[B,4]"),
     BAD("concat", "input a: f32[3, 4]\ninput b: f32[3, 4]", "concat(a, b, axis: -3)",
         "concat has no axis -3: f32[B,3,4] has 2 axes per example (0 to 1, or -2 to -1)"),
+
+    OKP("one_hot", "input t: token(5)[3]", "one_hot(t)", "f32[B,3,5]", "", 0),
+    OK("one_hot", "input t: token(7)[2, 3]", "one_hot(t)", "f32[B,2,3,7]"),
+    OK("one_hot", "input t: token(4)[3]\ninput x: f32[3, 4]", "x * one_hot(t)", "f32[B,3,4]"),
+    STYPE("one_hot", "input x: f32[10]\ntarget t: class(10)", "x", "loss sum(y * one_hot(t))", "f32[B]"),
+    STYPE("one_hot", "input x: f32[3, 4]\ntarget t: token(4)[3]", "x", "loss sum(logsumexp(y) - sum(y * one_hot(t)))",
+          "f32[B]"),
+    SBAD("one_hot", "input x: f32[10]\ntarget t: class(10)", "x", "loss one_hot(t)",
+         "the loss must be one number per example, found f32[B,10]"),
+    BAD("one_hot", "input x: f32[10]\ntarget t: class(10)", "x * one_hot(t)",
+        "target 't' is what the model must predict; only a loss or a metric may read it"),
+    BAD("one_hot", "input x: f32[10]", "one_hot(x)", "one_hot needs class or token labels, found f32[B,10]"),
+    BAD("one_hot", "input x: f32[4]\nparam w: f32[4] = zeros()", "x + one_hot(w)",
+        "one_hot needs class or token labels, found parameter 'w', f32[4]"),
+    BAD("one_hot", "input x: f32[3]", "one_hot(3)", "one_hot's labels must be a tensor, found an integer"),
+    BAD("one_hot", "input t: token(3)[1, 1, 1, 1, 1, 1, 1]", "one_hot(t)",
+        "one_hot of token(3)[B,1,1,1,1,1,1,1] would have too many dimensions (at most 8, the batch included)"),
+    OK("one_hot", "input t: token(3)[1, 1, 1, 1, 1, 1]", "one_hot(t)", "f32[B,1,1,1,1,1,1,3]"),
+    BAD("one_hot", "input t: token(1048576)[1048576, 2]", "one_hot(t)",
+        "one_hot would make a tensor of shape [1048576,2,1048576], more than 2^40 elements"),
 
     OKP("[]", "input x: f32[3, 4]", "x[0]", "f32[B,4]", "", 0),
     OK("[]", "input x: f32[3, 4]", "x[1:, -2:]", "f32[B,2,2]"),

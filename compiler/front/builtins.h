@@ -128,6 +128,11 @@ typedef struct Spec {
     Span           at;
 } Spec;
 
+/* one_hot's shape rule: labels class(C) -> f32[C], token(C)[s...] ->
+ * f32[s..., C], batched as the labels are; false when the classes' axis
+ * leaves no room for the batch among the IR's axes (types.h). */
+bool builtin_one_hot_type(const TensorType *labels, TensorType *out);
+
 /* The row named name, or NULL. */
 const Builtin *builtin_lookup(const char *name);
 int            builtin_nparams(const Builtin *b);

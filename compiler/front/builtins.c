@@ -30,9 +30,12 @@ static TensorType *arg_t(CallCheck *cc, int i) { return &cc->arg[i].t; }
 static bool need_real(CallCheck *cc, int i, int min_rank)
 {
     TensorType *t = arg_t(cc, i);
-    if (t->elem != ELEM_F32)
-        return cc_error(cc, i, "%s needs real numbers, but %s holds integer labels%s", cc->b->name,
-                        cc_type(cc, t), t->shape.rank ? "; use embedding() to turn tokens into vectors" : "");
+    if (t->elem != ELEM_F32) {
+        cc_error(cc, i, "%s needs real numbers, but %s holds integer labels%s", cc->b->name, cc_type(cc, t),
+                 t->shape.rank ? "; use embedding() to turn tokens into vectors" : "");
+        cc_note_one_hot(cc, i, NULL);
+        return false;
+    }
     if (t->shape.rank < min_rank)
         return cc_error(cc, i, "%s needs a tensor with at least %d dimension%s per example, found %s",
                         cc->b->name, min_rank, min_rank == 1 ? "" : "s", cc_type(cc, t));
@@ -612,9 +615,15 @@ static bool check_against_reals(CallCheck *cc)
     if (!need_real(cc, 0, 0))
         return false;
     TensorType *p = arg_t(cc, 0), *y = arg_t(cc, 1);
-    if (y->elem != ELEM_F32)
-        return cc_error(cc, 1, "%s needs a real-valued target, found %s; use cross_entropy for labels",
-                        cc->b->name, cc_type(cc, y));
+    if (y->elem != ELEM_F32) {
+        cc_error(cc, 1, "%s needs a real-valued target, found %s; use cross_entropy for labels", cc->b->name,
+                 cc_type(cc, y));
+        /* only the losses come here with labels (accuracy takes them as cross_entropy does) */
+        char use[96];
+        snprintf(use, sizeof use, "%s takes them, as does a loss written by hand", cc->b->name);
+        cc_note_one_hot(cc, 1, use);
+        return false;
+    }
     if (!shape_equal(&p->shape, &y->shape))
         return cc_error(cc, -1, "%s: predictions %s and target %s differ in shape", cc->b->name,
                         cc_type(cc, p), cc_type(cc, y));

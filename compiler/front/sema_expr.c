@@ -604,6 +604,9 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
     memcpy(cc.arg, args, sizeof args);
     memcpy(cc.arg_at, arg_at, sizeof arg_at);
+    for (int i = 0; i < np; i++)
+        if (slot[i] && slot[i]->arg.value->kind == AST_NAME)
+            cc.arg_name[i] = slot[i]->arg.value->name.id;
     if (b->cls == BC_DATA || b->cls == BC_OPTIMIZER || b->cls == BC_SCHEDULE || b->cls == BC_TOKENIZER) {
         /* A data source's rule compares it with the model's declarations;
          * after errors in those the comparison would only be noise. */
@@ -902,16 +905,35 @@ static bool constant_divisor_normal(Sema *s, Span at, const SemaNode *d)
     return true;
 }
 
+/* Labels t, written as the name `name`, where real numbers go: one_hot(name)
+ * turns them into real numbers (unless it would have too many axes).  at:
+ * the name, or SPAN_NONE where the error's excerpt already shows it.  use:
+ * what takes them, or NULL. */
+static void one_hot_note(Sema *s, Span at, const char *name, const TensorType *t, const char *use)
+{
+    TensorType oh;
+    if (!builtin_one_hot_type(t, &oh))
+        return;
+    diag_note(s->diag, at, "one_hot(%s) is these labels as real numbers, %s: 1 at each label, 0 elsewhere%s%s", name,
+              sema_type_str(s, &oh), use ? "; " : "", use ? use : "");
+}
+
+void cc_note_one_hot(CallCheck *cc, int arg, const char *use)
+{
+    if (cc->arg_name[arg] && cc->arg[arg].kind == VAL_TENSOR && cc->arg[arg].t.elem == ELEM_INDEX)
+        /* the error's excerpt shows the name, unless "in layer ... used
+         * here" notes came between: then the note shows it again */
+        one_hot_note(cc->sema, cc->sema->depth > 0 ? cc->arg_at[arg] : SPAN_NONE, cc->arg_name[arg], &cc->arg[arg].t,
+                     use);
+}
+
 /* Labels in arithmetic with a real tensor (scores * digit, where the
  * target's score was meant): one_hot turns them into real numbers.  Not
  * beside a number (text + 1), where no one-hot is meant. */
 static void note_one_hot(Sema *s, const AstNode *labels, const TensorType *t, const TensorType *other)
 {
-    TensorType oh;
-    if (!other || other->elem != ELEM_F32 || labels->kind != AST_NAME || !builtin_one_hot_type(t, &oh))
-        return;
-    diag_note(s->diag, labels->span, "one_hot(%s) is these labels as real numbers, %s: 1 at each label, 0 elsewhere",
-              labels->name.id, sema_type_str(s, &oh));
+    if (other && other->elem == ELEM_F32 && labels->kind == AST_NAME)
+        one_hot_note(s, labels->span, labels->name.id, t, NULL);
 }
 
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)

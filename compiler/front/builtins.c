@@ -13,6 +13,7 @@
 #include "../util/suggest.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,12 @@ static TensorType *arg_t(CallCheck *cc, int i) { return &cc->arg[i].t; }
 static bool need_real(CallCheck *cc, int i, int min_rank)
 {
     TensorType *t = arg_t(cc, i);
-    if (t->elem != ELEM_F32)
-        return cc_error(cc, i, "%s needs real numbers, but %s holds integer labels%s", cc->b->name,
-                        cc_type(cc, t), t->shape.rank ? "; use embedding() to turn tokens into vectors" : "");
+    if (t->elem != ELEM_F32) {
+        cc_error(cc, i, "%s needs real numbers, but %s holds integer labels%s", cc->b->name, cc_type(cc, t),
+                 t->shape.rank ? "; use embedding() to turn tokens into vectors" : "");
+        cc_note_one_hot(cc, i, NULL);
+        return false;
+    }
     if (t->shape.rank < min_rank)
         return cc_error(cc, i, "%s needs a tensor with at least %d dimension%s per example, found %s",
                         cc->b->name, min_rank, min_rank == 1 ? "" : "s", cc_type(cc, t));
@@ -73,6 +77,24 @@ static bool check_size(CallCheck *cc, const Shape *s)
 }
 
 static uint64_t elems(const Shape *s) { return (uint64_t)shape_elems(s); }
+
+/* Whether a result of rank axes of its own fits the IR's NNC_MAX_RANK with
+ * its batch (types.h); else says so at argument arg (-1: the call), as
+ * "<what> would have too many dimensions (at most 8, the batch included)". */
+static bool rank_fits(CallCheck *cc, int arg, int rank, bool batched, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static bool rank_fits(CallCheck *cc, int arg, int rank, bool batched, const char *fmt, ...)
+{
+    if (rank <= shape_max_rank(batched))
+        return true;
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return cc_error(cc, arg, "%s would have too many dimensions (at most %d%s)", what, NNC_MAX_RANK,
+                    batched ? ", the batch included" : "");
+}
 
 /* ---- layers -------------------------------------------------------------- */
 
@@ -172,8 +194,9 @@ static bool check_reshape(CallCheck *cc)
         return false;
     TensorType *x = arg_t(cc, 0);
     Value *s = &cc->arg[1];
-    if (s->list.n > NNC_MAX_RANK)
-        return cc_error(cc, 1, "reshape to %d dimensions; at most %d are supported", s->list.n, NNC_MAX_RANK);
+    if (!rank_fits(cc, 1, s->list.n, x->batched, "reshape of %s to %d axes%s", cc_type(cc, x), s->list.n,
+                   x->batched ? " per example" : ""))
+        return false;
     Shape out = {.rank = s->list.n};
     int infer = -1;
     int64_t known = 1;
@@ -214,8 +237,8 @@ static bool check_embedding(CallCheck *cc)
         return cc_error(cc, 0, "embedding needs token or class indices, found %s", cc_type(cc, x));
     int64_t dim = cc->arg[1].i;
     Shape out = x->shape;
-    if (out.rank == NNC_MAX_RANK)
-        return cc_error(cc, 0, "embedding of %s would have too many dimensions", cc_type(cc, x));
+    if (!rank_fits(cc, 0, out.rank + 1, x->batched, "embedding of %s", cc_type(cc, x)))
+        return false;
     out.dim[out.rank++] = dim;
     Shape ws = {2, {x->classes, dim}};
     if (!check_size(cc, &out) || !check_size(cc, &ws))
@@ -325,6 +348,9 @@ static bool check_extremum(CallCheck *cc)
     if (shape_broadcast(&a->shape, &b->shape, &out, &bad) != 0)
         return cc_error(cc, -1, "%s cannot broadcast shapes %s and %s", cc->b->name,
                         cc_shape(cc, &a->shape, a->batched), cc_shape(cc, &b->shape, b->batched));
+    if (!rank_fits(cc, -1, out.rank, a->batched || b->batched, "%s of %s and %s", cc->b->name, cc_type(cc, a),
+                   cc_type(cc, b)))
+        return false;
     cc->flops = elems(&out);
     result_tensor(cc, a->batched || b->batched, &out);
     return true;
@@ -437,16 +463,27 @@ static void note_labels(CallCheck *cc)
         const SemaNode *d = &cc->model->nodes[i];
         if (d->type.elem != ELEM_INDEX || !(d->kind == SN_TARGET || (d->kind == SN_INPUT && d->type.shape.rank)))
             continue;
-        if (d->type.shape.rank == NNC_MAX_RANK)
-            break;  /* no room for the classes' axis in a type */
-        TensorType t = d->type;
-        t.elem = ELEM_F32;
-        t.shape.dim[t.shape.rank++] = d->type.classes;
-        cc_note(cc, d->at, "labels are an input or target declared as class(N) or token(N)[...], as '%s' is here: "
-                "one_hot(%s) is %s", d->name, d->name, cc_type(cc, &t));
+        TensorType t;
+        if (builtin_one_hot_type(&d->type, &t))
+            cc_note(cc, d->at, "labels are an input or target declared as class(N) or token(N)[...], as '%s' is "
+                    "here: one_hot(%s) is %s", d->name, d->name, cc_type(cc, &t));
+        else  /* no room for the classes' axis: one_hot refuses these */
+            cc_note(cc, d->at, "labels are an input or target declared as class(N) or token(N)[...], as '%s' is "
+                    "here", d->name);
         return;
     }
     cc_note(cc, SPAN_NONE, "labels are an input or target declared as class(N) or token(N)[...]");
+}
+
+bool builtin_one_hot_type(const TensorType *labels, TensorType *out)
+{
+    if (labels->shape.rank + 1 > shape_max_rank(labels->batched))
+        return false;
+    *out = *labels;
+    out->elem = ELEM_F32;
+    out->classes = 0;
+    out->shape.dim[out->shape.rank++] = labels->classes;
+    return true;
 }
 
 /* one_hot(labels): class(C) -> [C], token(C)[s...] -> [s..., C]: 1 at the
@@ -466,15 +503,13 @@ static bool check_one_hot(CallCheck *cc)
         note_labels(cc);
         return false;
     }
-    /* the IR's shapes hold the batch among their NNC_MAX_RANK axes */
-    if (x->shape.rank + 1 + (x->batched ? 1 : 0) > NNC_MAX_RANK)
-        return cc_error(cc, 0, "one_hot of %s would have too many dimensions (at most %d, the batch included)",
-                        cc_type(cc, x), NNC_MAX_RANK);
-    Shape out = x->shape;
-    out.dim[out.rank++] = x->classes;
-    if (!check_size(cc, &out))
+    TensorType out;
+    if (!rank_fits(cc, 0, x->shape.rank + 1, x->batched, "one_hot of %s", cc_type(cc, x))
+        || !builtin_one_hot_type(x, &out))
         return false;
-    result_tensor(cc, x->batched, &out);
+    if (!check_size(cc, &out.shape))
+        return false;
+    result_tensor(cc, x->batched, &out.shape);
     return true;
 }
 
@@ -524,8 +559,9 @@ static bool check_matmul(CallCheck *cc)
     if (shape_broadcast(&la, &lb, &lead, &bad) != 0)
         return cc_error(cc, -1, "matmul cannot broadcast the leading dimensions of %s and %s",
                         cc_type(cc, a), cc_type(cc, b));
-    if (lead.rank + 2 > NNC_MAX_RANK)
-        return cc_error(cc, -1, "matmul result has too many dimensions");
+    if (!rank_fits(cc, -1, lead.rank + 2, a->batched || b->batched, "matmul of %s and %s", cc_type(cc, a),
+                   cc_type(cc, b)))
+        return false;
     Shape out = lead;
     out.dim[out.rank++] = n;
     out.dim[out.rank++] = m;
@@ -579,9 +615,15 @@ static bool check_against_reals(CallCheck *cc)
     if (!need_real(cc, 0, 0))
         return false;
     TensorType *p = arg_t(cc, 0), *y = arg_t(cc, 1);
-    if (y->elem != ELEM_F32)
-        return cc_error(cc, 1, "%s needs a real-valued target, found %s; use cross_entropy for labels",
-                        cc->b->name, cc_type(cc, y));
+    if (y->elem != ELEM_F32) {
+        cc_error(cc, 1, "%s needs a real-valued target, found %s; use cross_entropy for labels", cc->b->name,
+                 cc_type(cc, y));
+        /* only the losses come here with labels (accuracy takes them as cross_entropy does) */
+        char use[96];
+        snprintf(use, sizeof use, "%s takes them, as does a loss written by hand", cc->b->name);
+        cc_note_one_hot(cc, 1, use);
+        return false;
+    }
     if (!shape_equal(&p->shape, &y->shape))
         return cc_error(cc, -1, "%s: predictions %s and target %s differ in shape", cc->b->name,
                         cc_type(cc, p), cc_type(cc, y));

@@ -128,6 +128,11 @@ typedef struct Spec {
     Span           at;
 } Spec;
 
+/* one_hot's shape rule: labels class(C) -> f32[C], token(C)[s...] ->
+ * f32[s..., C], batched as the labels are; false when the classes' axis
+ * leaves no room for the batch among the IR's axes (types.h). */
+bool builtin_one_hot_type(const TensorType *labels, TensorType *out);
+
 /* The row named name, or NULL. */
 const Builtin *builtin_lookup(const char *name);
 int            builtin_nparams(const Builtin *b);
@@ -144,6 +149,7 @@ typedef struct CallCheck {
     const char    *prefix;                   /* parameter-name prefix, "blocks.0.attn." */
     Value          arg[BUILTIN_MAX_PARAMS];
     Span           arg_at[BUILTIN_MAX_PARAMS];/* each argument, or the call when defaulted */
+    const char    *arg_name[BUILTIN_MAX_PARAMS];/* each argument written as a plain name ("digit"), else NULL */
     /* out: */
     Value          result;
     uint64_t       flops;                    /* per example, forward */
@@ -160,6 +166,10 @@ bool cc_error_at(CallCheck *cc, Span at, const char *fmt, ...) __attribute__((fo
 Span cc_string_part(CallCheck *cc, int arg, int at, int len);
 /* Formats a type for a message: "f32[B,784]" (in a buffer owned by the sema arena). */
 const char *cc_type(CallCheck *cc, const TensorType *t);
+/* After an error at argument arg, labels where real numbers go: a note that
+ * one_hot(name) is them as real numbers, with its type, when arg is written
+ * as a name and one_hot takes it; use says what takes them, or NULL. */
+void cc_note_one_hot(CallCheck *cc, int arg, const char *use);
 const char *cc_shape(CallCheck *cc, const Shape *s, bool batched);
 
 /* Parses a range "[lo,hi)" and checks v against it. */

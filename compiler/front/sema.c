@@ -294,7 +294,8 @@ static void model_declare(Sema *s, Env *env, const AstNode *item)
     }
     TensorType t;
     Value v = {.kind = VAL_ERROR, .node = -1};
-    if (sema_parse_type(s, item->decl.type, &t)) {
+    const char *what = arena_printf(s->arena, "%s '%s'", item->kind == AST_INPUT ? "input" : "target", name);
+    if (sema_parse_type(s, item->decl.type, what, &t)) {
         t.batched = true;
         bool usable = true;
         if (item->kind == AST_INPUT && t.elem == ELEM_INDEX && t.shape.rank == 0)

@@ -604,6 +604,9 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
     CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
     memcpy(cc.arg, args, sizeof args);
     memcpy(cc.arg_at, arg_at, sizeof arg_at);
+    for (int i = 0; i < np; i++)
+        if (slot[i] && slot[i]->arg.value->kind == AST_NAME)
+            cc.arg_name[i] = slot[i]->arg.value->name.id;
     if (b->cls == BC_DATA || b->cls == BC_OPTIMIZER || b->cls == BC_SCHEDULE || b->cls == BC_TOKENIZER) {
         /* A data source's rule compares it with the model's declarations;
          * after errors in those the comparison would only be noise. */
@@ -867,7 +870,8 @@ static void note_keep(Sema *s, const Value *v, const Value *other)
         kept.dim[a < 0 ? a + kept.rank : a] = 1;
     }
     int bad;
-    if (shape_broadcast(&kept, &other->t.shape, &out, &bad) == 0)
+    if (shape_broadcast(&kept, &other->t.shape, &out, &bad) == 0
+        && out.rank <= shape_max_rank(v->t.batched || other->t.batched))
         diag_note(s->diag, n->at, "%s(..., keep: true) keeps the reduced ax%s as 1, %s, which broadcasts",
                   n->builtin->name, ax->kind == VAL_INT || ax->list.n == 1 ? "is" : "es",
                   sema_type_str(s, &(TensorType){.elem = ELEM_F32, .batched = v->t.batched, .shape = kept}));
@@ -901,18 +905,35 @@ static bool constant_divisor_normal(Sema *s, Span at, const SemaNode *d)
     return true;
 }
 
+/* Labels t, written as the name `name`, where real numbers go: one_hot(name)
+ * turns them into real numbers (unless it would have too many axes).  at:
+ * the name, or SPAN_NONE where the error's excerpt already shows it.  use:
+ * what takes them, or NULL. */
+static void one_hot_note(Sema *s, Span at, const char *name, const TensorType *t, const char *use)
+{
+    TensorType oh;
+    if (!builtin_one_hot_type(t, &oh))
+        return;
+    diag_note(s->diag, at, "one_hot(%s) is these labels as real numbers, %s: 1 at each label, 0 elsewhere%s%s", name,
+              sema_type_str(s, &oh), use ? "; " : "", use ? use : "");
+}
+
+void cc_note_one_hot(CallCheck *cc, int arg, const char *use)
+{
+    if (cc->arg_name[arg] && cc->arg[arg].kind == VAL_TENSOR && cc->arg[arg].t.elem == ELEM_INDEX)
+        /* the error's excerpt shows the name, unless "in layer ... used
+         * here" notes came between: then the note shows it again */
+        one_hot_note(cc->sema, cc->sema->depth > 0 ? cc->arg_at[arg] : SPAN_NONE, cc->arg_name[arg], &cc->arg[arg].t,
+                     use);
+}
+
 /* Labels in arithmetic with a real tensor (scores * digit, where the
  * target's score was meant): one_hot turns them into real numbers.  Not
  * beside a number (text + 1), where no one-hot is meant. */
 static void note_one_hot(Sema *s, const AstNode *labels, const TensorType *t, const TensorType *other)
 {
-    if (!other || other->elem != ELEM_F32 || labels->kind != AST_NAME || t->shape.rank == NNC_MAX_RANK)
-        return;
-    TensorType oh = *t;
-    oh.elem = ELEM_F32;
-    oh.shape.dim[oh.shape.rank++] = t->classes;
-    diag_note(s->diag, labels->span, "one_hot(%s) is these labels as real numbers, %s: 1 at each label, 0 elsewhere",
-              labels->name.id, sema_type_str(s, &oh));
+    if (other && other->elem == ELEM_F32 && labels->kind == AST_NAME)
+        one_hot_note(s, labels->span, labels->name.id, t, NULL);
 }
 
 static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
@@ -953,20 +974,29 @@ static Value eval_binary(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
     if (lt && rt) {
         Shape out;
         int bad;
-        if (shape_broadcast(&l.t.shape, &r.t.shape, &out, &bad) != 0) {
+        bool batched = l.t.batched || r.t.batched, meet = shape_broadcast(&l.t.shape, &r.t.shape, &out, &bad) == 0;
+        /* [B,3] + a parameter [1,1,1,1,1,1,1,3]: shapes that meet, in more
+         * axes than a batched value may have (types.h) */
+        if (!meet || out.rank > shape_max_rank(batched)) {
             StrBuf a = {0}, b = {0};
             shape_print(&a, &l.t.shape, l.t.batched);
             shape_print(&b, &r.t.shape, r.t.batched);
-            sema_error(s, e->span, "cannot %s shapes %s and %s", verb[op], sb_cstr(&a), sb_cstr(&b));
+            if (meet)
+                sema_error(s, e->span, "cannot %s shapes %s and %s: the result would have too many dimensions "
+                           "(at most %d, the batch included)", verb[op], sb_cstr(&a), sb_cstr(&b), NNC_MAX_RANK);
+            else
+                sema_error(s, e->span, "cannot %s shapes %s and %s", verb[op], sb_cstr(&a), sb_cstr(&b));
             sb_free(&a);
             sb_free(&b);
-            note_keep(s, &l, &r);
-            note_keep(s, &r, &l);
+            if (!meet) {
+                note_keep(s, &l, &r);
+                note_keep(s, &r, &l);
+            }
             return ERR;
         }
         if (op == BIN_DIV && !constant_divisor_normal(s, e->binary.rhs->span, &s->m->nodes[r.node]))
             return ERR;
-        n.type = (TensorType){.elem = ELEM_F32, .batched = l.t.batched || r.t.batched, .shape = out};
+        n.type = (TensorType){.elem = ELEM_F32, .batched = batched, .shape = out};
         n.in[0] = l.node;
         n.in[1] = r.node;
     } else {
@@ -1320,7 +1350,7 @@ static bool eval_dim(Sema *s, const AstNode *e, int64_t *out)
     return true;
 }
 
-bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
+bool sema_parse_type(Sema *s, const AstNode *ty, const char *what, TensorType *out)
 {
     const char *name = ty->type.name;
     bool f32 = strcmp(name, "f32") == 0, cls = strcmp(name, "class") == 0, tok = strcmp(name, "token") == 0;
@@ -1350,12 +1380,17 @@ bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
             return false;
         }
     }
+    /* the declared value is batched: the IR's 8 axes hold its batch too */
+    int ndims = 0, most = shape_max_rank(true);
+    for (const AstNode *d = ty->type.dims; d; d = d->next)
+        ndims++;
+    if (ndims > most) {
+        sema_error(s, ty->span, "%s has %d dimensions per example; at most %d (the batch is the %dth)", what, ndims,
+                   most, NNC_MAX_RANK);
+        return false;
+    }
     double elems = 1;
     for (const AstNode *d = ty->type.dims; d; d = d->next) {
-        if (out->shape.rank == NNC_MAX_RANK) {
-            sema_error(s, d->span, "at most %d dimensions are supported", NNC_MAX_RANK);
-            return false;
-        }
         int64_t v = 1;
         ok &= eval_dim(s, d, &v);
         out->shape.dim[out->shape.rank++] = v;

@@ -129,7 +129,10 @@ bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *
  * whether it takes 'name:'.  Returns false for an unknown callee. */
 bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, bool *named,
                     const Builtin **b, int *layer);
-bool sema_parse_type(Sema *s, const AstNode *type, TensorType *out);
+/* The type of an input or target declaration; what names it in messages
+ * ("input 'x'").  Such a value is batched: sema_parse_type leaves .batched
+ * to the caller but keeps room for the batch among the axes. */
+bool sema_parse_type(Sema *s, const AstNode *type, const char *what, TensorType *out);
 const char *sema_type_str(Sema *s, const TensorType *t);
 const char *sema_value_kind(const Value *v);
 

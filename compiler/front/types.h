@@ -13,6 +13,10 @@
 #include "../util/strbuf.h"
 
 enum { NNC_MAX_RANK = 8 };
+/* The IR's shapes hold the batch among their NNC_MAX_RANK axes (ir.h), so a
+ * batched value has one axis fewer of its own: 7 per example, the batch the
+ * 8th.  A value without the batch (a parameter, a constant) may have 8. */
+static inline int shape_max_rank(bool batched) { return NNC_MAX_RANK - (batched ? 1 : 0); }
 /* Largest element count of one tensor (per example): keeps every product of
  * sizes, FLOP counts included, far from int64 overflow. */
 #define NNC_MAX_ELEMS (INT64_C(1) << 40)

@@ -106,8 +106,18 @@ static void test_dimensions(void)
     run_text(&r, "model m { input x: f32[1048576, 1048576, 2]\n output x }");
     ASSERT_STR(first_error(&r), "this tensor has more than 2^40 elements per example");
     run_free(&r);
+    /* the IR's 8 axes hold the batch: an input or target has 7 of its own */
     run_text(&r, "model m { input x: f32[1,1,1,1,1,1,1,1,1]\n output x }");
-    ASSERT_STR(first_error(&r), "at most 8 dimensions are supported");
+    ASSERT_STR(first_error(&r), "input 'x' has 9 dimensions per example; at most 7 (the batch is the 8th)");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[1,1,1,1,1,1,1,1]\n output x }");
+    ASSERT_STR(first_error(&r), "input 'x' has 8 dimensions per example; at most 7 (the batch is the 8th)");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[2]\n target y: token(3)[1,1,1,1,1,1,1,2]\n output x }");
+    ASSERT_STR(first_error(&r), "target 'y' has 8 dimensions per example; at most 7 (the batch is the 8th)");
+    run_free(&r);
+    run_text(&r, "model m { input x: f32[1,1,1,1,1,1,2]\n output x }");
+    ASSERT_STR(first_error(&r), "");
     run_free(&r);
 }
 

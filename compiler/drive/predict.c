@@ -24,6 +24,7 @@
 #include "../codegen/cg.h"
 #include "../ir/interp.h"
 #include "../ir/lower.h"
+#include "../util/path.h"
 #include "../util/suggest.h"
 #include "memcheck.h"
 #include "../../runtime/npy.h"

@@ -156,12 +156,11 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
             rt_fail(-1, err, errlen, "%s: %s", path, why);
             goto done;
         }
-        char as[256], ts[128];
         if (a.rank == 0 || !rt_npy_holds_examples(&a, t->shape + 1, t->rank - 1)) {  /* shape[0]: the batch */
-            type_str(t, ts, sizeof ts);
-            rt_fail(-1, err, errlen, "%s: array '%s' has shape %s, but %s '%s' is %s: the first axis counts examples, "
-                    "the rest must be %s", path, t->name, rt_npy_shape_str(&a, as, sizeof as), kind, t->name,
-                    ts, rt_elems(t, 1) == 1 ? "[] or [1]" : strchr(ts, '['));
+            char ts[128], msg[RT_NPY_EXAMPLES_MSG];
+            rt_fail(-1, err, errlen, "%s: array '%s' %s", path, t->name,
+                    rt_npy_examples_mismatch(&a, kind, t->name, type_str(t, ts, sizeof ts), rt_elems(t, 1), msg,
+                                             sizeof msg));
             free(bytes);
             goto done;
         }

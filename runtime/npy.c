@@ -135,6 +135,16 @@ int rt_npy_holds_examples(const RtNpy *a, const int64_t *shape, int rank)
     return 1;
 }
 
+const char *rt_npy_examples_mismatch(const RtNpy *a, const char *kind, const char *name, const char *type, int64_t per,
+                                     char *buf, size_t len)
+{
+    char shape[256];
+    const char *rest = strchr(type, '[');   /* the per-example shape, as the type writes it */
+    snprintf(buf, len, "has shape %s, but %s '%s' is %s: the first axis counts examples, the rest must be %s",
+             rt_npy_shape_str(a, shape, sizeof shape), kind, name, type, per == 1 || !rest ? "[] or [1]" : rest);
+    return buf;
+}
+
 int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);

@@ -37,6 +37,16 @@ int         rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *ou
  * axis counts them and the rest is that shape (one value per example may
  * also be [n] or [n, 1]).  npz(...)'s rule, and --predict's for a .npy. */
 int         rt_npy_holds_examples(const RtNpy *a, const int64_t *shape, int rank);
+/* Why a does not hold examples of a kind ("input", "target") called name,
+ * of type ("f32[2, 3]", "token(65)[8]", as the model writes it) with per
+ * values each, into buf: "has shape [5, 3, 2], but input 'x' is f32[2, 3]:
+ * the first axis counts examples, the rest must be [2, 3]".  The caller
+ * names the file and the array in front ("x.npz: array 'x' ").  The one
+ * wording of npz(...) and of --predict's .npy; RT_NPY_EXAMPLES_MSG bytes
+ * hold it for names and types of up to 200 bytes. */
+enum { RT_NPY_EXAMPLES_MSG = 1024 };
+const char *rt_npy_examples_mismatch(const RtNpy *a, const char *kind, const char *name, const char *type, int64_t per,
+                                     char *buf, size_t len);
 /* Element i as a double (integers up to 2^53 exactly). */
 double      rt_npy_get(const RtNpy *a, int64_t i);
 /* "float32", "uint8", ...: the type as numpy names it. */

@@ -30,14 +30,6 @@ int rt_read_whole(const char *path, char **buf, size_t *len, char *err, size_t e
  * The caller frees it; NULL when out of memory. */
 char *rt_link_target(const char *path);
 
-/* The folder path names a file in, written to folder (at most len bytes,
- * cut), and that file's name, returned (a pointer into path): "a/b/x" is
- * "a/b" and "x", "x" is "." and "x", "/x" is "/" and "x", "/" is "/" and "".
- * folder may be NULL with len 0 when only the name is wanted: what comes
- * before it in path is the folder with its '/' ("a/b/", "", "/"), as a
- * file beside path is named. */
-const char *rt_split_path(const char *path, char *folder, size_t len);
-
 /* The runtime's allocations (alloc.c): malloc and friends, except that
  * NNC_FAIL_ALLOC=N makes the Nth of the process fail, for fault-injection
  * tests; rt_alloc_injected() says whether that happened. */

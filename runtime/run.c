@@ -26,8 +26,8 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     snprintf(buf, len, "%s/%s", root, path);
     if (stat(buf, &st) == 0 || !model_dir || !model_dir[0])
         return buf;
-    char beside[4096];
-    snprintf(beside, sizeof beside, "%s/%s", model_dir, path);
+    char beside[4096];   /* model_dir "/" (a model at the root) takes no second '/' */
+    snprintf(beside, sizeof beside, "%s%s%s", model_dir, model_dir[strlen(model_dir) - 1] == '/' ? "" : "/", path);
     if (stat(beside, &st) == 0)
         snprintf(buf, len, "%s", beside);
     return buf;

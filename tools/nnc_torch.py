@@ -23,6 +23,7 @@ this helper adds (docs/pytorch.md):
 As a module (python3 -c 'import sys; sys.path.insert(0, "tools"); import nnc_torch'):
 
   tensors, meta = read_safetensors(path)          # numpy arrays, __metadata__
+  meta = read_metadata(path)                      # __metadata__ alone, from the header
   write_safetensors(path, tensors, meta)
   sd = state_dict(path, rename=[("attn", "self_attn")])   # torch tensors, model only
   model.load_state_dict(sd, strict=True)
@@ -56,12 +57,6 @@ STEP_KEY = "nnc.step"                 # __metadata__ key of the steps done
 # nnc.bpe_merges): a torch state_dict has no place for them, so the optimizer file carries them
 # (NNC_META in it), or from-torch --meta-from copies them from the nnc checkpoint they came from
 NNC_META = "nnc_metadata"
-
-
-def nnc_meta(meta):
-    """The __metadata__ entries of an nnc checkpoint that nnc reads, but the step (written from the
-    optimizer's own step) and the version of the nnc that wrote it (it did not write the new file)."""
-    return {k: v for k, v in meta.items() if k.startswith("nnc.") and k not in (STEP_KEY, "nnc.version")}
 STATE_SUFFIXES = ("exp_avg_sq", "exp_avg", "momentum_buffer")
 PROJECTIONS = ("query", "key", "value")
 
@@ -76,24 +71,37 @@ class NncTorchError(Exception):
 
 # ---- safetensors ------------------------------------------------------------------------
 
+def _read_header(f, path):
+    """The JSON header of the safetensors file f, open at its start: its 8-byte little-endian
+    length, then that many bytes.  f is left at the first byte of the tensors' data."""
+    size = os.fstat(f.fileno()).st_size
+    head = f.read(8)
+    if len(head) < 8:
+        raise NncTorchError(f"{path}: {len(head)} bytes; a safetensors file starts with an 8-byte header length")
+    n = struct.unpack("<Q", head)[0]
+    if n > size - 8:
+        raise NncTorchError(f"{path}: not a safetensors file (its first 8 bytes, read as a header length, say {n} "
+                            f"bytes: past the end of the {size}-byte file)")
+    try:
+        return json.loads(f.read(n))
+    except ValueError as e:
+        raise NncTorchError(f"{path}: header is not valid JSON: {e}")
+
+
+def read_metadata(path):
+    """{__metadata__} of a safetensors file, from its header alone: no tensor is read."""
+    with open(path, "rb") as f:
+        return _read_header(f, path).get("__metadata__") or {}
+
+
 def read_safetensors(path, dtypes=None):
     """({name: numpy array}, {__metadata__}) of a safetensors file.  BF16
     tensors come as float32 (exactly: a bfloat16 is the top half of one);
     a dict dtypes, if given, gets each tensor's dtype in the file ("BF16")."""
     with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise NncTorchError(f"{path}: {len(raw)} bytes; a safetensors file starts with an 8-byte header length")
-    n = struct.unpack("<Q", raw[:8])[0]
-    if n > len(raw) - 8:
-        raise NncTorchError(f"{path}: not a safetensors file (its first 8 bytes, read as a header length, say {n} "
-                            f"bytes: past the end of the {len(raw)}-byte file)")
-    try:
-        header = json.loads(raw[8:8 + n])
-    except ValueError as e:
-        raise NncTorchError(f"{path}: header is not valid JSON: {e}")
+        header = _read_header(f, path)
+        data = memoryview(f.read())
     meta = header.pop("__metadata__", {}) or {}
-    data = memoryview(raw)[8 + n:]
     tensors = {}
     for name, t in header.items():
         if t["dtype"] not in DTYPES:
@@ -255,6 +263,12 @@ def checkpoint_step(tensors, meta):
     if "step" in tensors:
         return int(tensors["step"].reshape(()))
     return None
+
+
+def nnc_meta(meta):
+    """The __metadata__ entries of an nnc checkpoint that nnc reads, but the step (written from the
+    optimizer's own step) and the version of the nnc that wrote it (it did not write the new file)."""
+    return {k: v for k, v in meta.items() if k.startswith("nnc.") and k not in (STEP_KEY, "nnc.version")}
 
 
 # ---- torch ------------------------------------------------------------------------------
@@ -468,7 +482,7 @@ def _cmd_from_torch(a):
     if a.optimizer:
         m.update(opt.get(NNC_META) or {})
     if a.meta_from:
-        m.update(nnc_meta(read_safetensors(a.meta_from)[1]))
+        m.update(nnc_meta(read_metadata(a.meta_from)))
     if step is not None:
         m[STEP_KEY] = str(int(step))
     write_safetensors(a.output, out, m, bf16=bf16)

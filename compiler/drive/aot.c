@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../codegen/cg.h"
+#include "../util/path.h"
 #include "cdesc.h"
 #include "compile.h"
 
@@ -39,17 +40,15 @@ static int find_runtime(Arena *a, const char **lib, const char **include)
     if (n <= 0)
         return -1;
     self[n] = 0;
-    char *slash = strrchr(self, '/');
-    *slash = 0;
     struct stat st;
-    const char *try_lib[2] = {arena_printf(a, "%s/libnncrt.a", self), arena_printf(a, "%s/../lib/nnc/libnncrt.a", self)};
+    const char *try_lib[2] = {path_beside(a, self, "libnncrt.a"), path_beside(a, self, "../lib/nnc/libnncrt.a")};
     const char *try_inc[2] = {
 #ifdef NNC_SOURCE_DIR
         NNC_SOURCE_DIR "/runtime/include",
 #else
         "",
 #endif
-        arena_printf(a, "%s/../include/nnc", self)};
+        path_beside(a, self, "../include/nnc")};
     for (int i = 0; i < 2; i++)
         if (stat(try_lib[i], &st) == 0 && stat(arena_printf(a, "%s/nnc_runtime.h", try_inc[i]), &st) == 0) {
             *lib = try_lib[i];
@@ -210,12 +209,6 @@ static int write_objects(Arena *a, const char *dir, const char *gen, const CgObj
     return rc;
 }
 
-static const char *dir_of(Arena *a, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? arena_printf(a, "%.*s", (int)(slash - path), path) : ".";
-}
-
 /* As a trainer checks --save's, before any compiling, where cp or the
  * linker would fail later with their own words ("cp: cannot create regular
  * file", "SONAME must not be empty string"). */
@@ -277,7 +270,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         case AOT_OBJ: out = arena_printf(a, "%s.o", name); break;
         }
     }
-    const char *header = library ? arena_printf(a, "%s/%s.h", dir_of(a, out), name) : NULL;
+    const char *header = library ? path_beside(a, out, arena_printf(a, "%s.h", name)) : NULL;
     if (nnc_is_model_file(f, out) || (header && nnc_is_model_file(f, header))) {
         fprintf(log, "nnc: error: the output %s is the model file itself; give another with -o\n",
                 nnc_is_model_file(f, out) ? out : header);
@@ -374,7 +367,7 @@ int nnc_aot(NncFront *f, const AotOptions *o)
         cdesc_header(&h, &tm, f->model, f->src.name, out, o->kind == AOT_SO);  /* its link line names out */
     } else {
         char model_dir[PATH_MAX];
-        if (!realpath(dir_of(a, f->src.name), model_dir))
+        if (!realpath(path_dir(a, f->src.name), model_dir))
             snprintf(model_dir, sizeof model_dir, "%s", tm.recipe.model_dir);
         cdesc_trainer(&c, &tm, &names, model_dir);
     }

@@ -9,6 +9,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "../util/path.h"
+
 static void c_string(StrBuf *b, const char *s)
 {
     if (!s) {

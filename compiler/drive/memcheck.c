@@ -256,12 +256,12 @@ int nnc_compile_checked(NncFront *f, StepParts parts, bool training, IrStage unt
 
 int nnc_check_limits(NncFront *f, int64_t batch, const char **err)
 {
-    const SemaModel *m = f->model;
+    /* what --jit and a trainer plan (a train block, at its batch), else what --predict plans */
+    bool training = f->model->train.decl != NULL;
+    int64_t planned = training ? f->model->train.batch : NNC_FORWARD_BATCH;
     NncCompiled c;
-    if (m->train.decl)  /* what --jit and a trainer plan */
-        return compile_within_limits(f, STEP_TRAIN, true, STAGE_PLAN, batch ? batch : m->train.batch, false, &c, err);
-    /* what --predict plans */
-    return compile_within_limits(f, STEP_PREDICT, false, STAGE_PLAN, batch ? batch : NNC_FORWARD_BATCH, false, &c, err);
+    return compile_within_limits(f, training ? STEP_TRAIN : STEP_PREDICT, training, STAGE_PLAN,
+                                 batch ? batch : planned, false, &c, err);
 }
 
 /* ---- the reference interpreter's memory (--gradcheck, --export-step) ---------------- */

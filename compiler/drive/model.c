@@ -8,6 +8,7 @@
 #include "model.h"
 #include "memcheck.h"
 #include "../ir/ir_internal.h"  /* ir_counter_of */
+#include "../util/path.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +168,7 @@ static void describe_recipe(RtRecipe *r, const SemaModel *m, const Source *src, 
     *r = (RtRecipe){.batch = t->batch, .epochs = t->epochs, .steps = t->steps, .eval_every = t->eval_every,
                     .seed = (uint64_t)t->seed, .lr = t->optimizer_args[0].f, .path = t->data_args[0].s, .path2 = "",
                     .columns = ""};
-    const char *slash = strrchr(src->name, '/');
-    r->model_dir = slash ? arena_printf(a, "%.*s", (int)(slash - src->name), src->name) : ".";
+    r->model_dir = path_dir(a, src->name);
     r->model_file = src->name;
     if (t->data == &builtin_table[B_MNIST]) {
         r->data = RT_DATA_MNIST;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/path.h"
 #include "protobuf.h"
 
 /* onnx.proto's field numbers (onnx 1.12), by message. */

@@ -24,6 +24,7 @@
 #include "../codegen/cg.h"
 #include "../ir/interp.h"
 #include "../ir/lower.h"
+#include "../util/path.h"
 #include "../util/suggest.h"
 #include "memcheck.h"
 #include "../../runtime/npy.h"
@@ -254,11 +255,10 @@ static int parse_npy(FILE *log, Feed *fd, const char *path, Arena *a)
     const Shape *per = &fd->node->type.shape;
     if (rc == 0 && !rt_npy_holds_examples(&arr, per->dim, per->rank)) {
         /* npz(...)'s rule and words: a [5, 3, 2] array is not examples of [2, 3] */
-        char shape[256];
-        const char *type = type_str(a, &fd->node->type);
-        rc = fail(log, "%s: the array has shape %s, but input '%s' is %s: the first axis counts examples, the rest must "
-                  "be %s", path, rt_npy_shape_str(&arr, shape, sizeof shape), fd->node->name, type,
-                  fd->size == 1 ? "[] or [1]" : strchr(type, '['));
+        char msg[RT_NPY_EXAMPLES_MSG];
+        rc = fail(log, "%s: the array %s", path,
+                  rt_npy_examples_mismatch(&arr, "input", fd->node->name, type_str(a, &fd->node->type), fd->size, msg,
+                                           sizeof msg));
     }
     if (rc == 0 && arr.shape[0] == 0)
         rc = fail(log, "%s: no examples in the array", path);

@@ -499,9 +499,9 @@ static void warn_unused_inputs(Sema *s, const AstNode *model)
 /* The parameters node n reads: those it created, the one it names
  * (SN_PARAM), and, for a call that created none with sharing on (a later
  * use of a shared name: sema_shared_use makes all uses of a name have the
- * same parameters), those an earlier use created, named n->name + ".".
- * That scan is over all parameters, so only those calls make it. */
-static void mark_node_params(const Sema *s, const SemaNode *n, bool *reached)
+ * same parameters), those the first use created: the node creators maps
+ * its name to (one lookup, not a scan of every parameter per later use). */
+static void mark_node_params(const Sema *s, Env *creators, const SemaNode *n, bool *reached)
 {
     const SemaModel *m = s->m;
     if (n->kind == SN_PARAM)
@@ -510,10 +510,28 @@ static void mark_node_params(const Sema *s, const SemaNode *n, bool *reached)
         reached[n->first_param + j] = true;
     if (!s->sharing || n->kind != SN_CALL || !n->builtin->pname || n->nparams > 0)
         return;
-    size_t len = strlen(n->name);
-    for (int k = 0; k < m->nparams; k++)
-        if (strncmp(m->params[k].name, n->name, len) == 0 && m->params[k].name[len] == '.')
-            reached[k] = true;
+    const Binding *first = env_find(creators, n->name);
+    if (!first)
+        return;
+    const SemaNode *c = &m->nodes[first->v.i];
+    for (int j = 0; j < c->nparams; j++)
+        reached[c->first_param + j] = true;
+}
+
+/* With sharing on, each named call's name ("E", "blocks.0.attn") -> the
+ * node of its first use, the one that created the parameters all its uses
+ * read (.v.i).  Names are unique per scope but where uses share them
+ * (sema_names.c), so the parameters named "E.*" are exactly that node's. */
+static Env shared_creators(Sema *s)
+{
+    Env creators = {0};
+    const SemaModel *m = s->m;
+    for (int i = 0; s->sharing && i < m->nnodes; i++) {
+        const SemaNode *n = &m->nodes[i];
+        if (n->kind == SN_CALL && n->builtin->pname && n->nparams > 0 && !env_find(&creators, n->name))
+            env_bind(s, &creators, n->name, (Value){.kind = VAL_INT, .node = -1, .i = i}, n->at, AST_BIND);
+    }
+    return creators;
 }
 
 /* A parameter the loss does not read is never trained: a metric's own
@@ -529,9 +547,10 @@ static void warn_untrained_params(Sema *s)
     read[m->loss] = true;
     mark_reads(m, read);
     bool *reached = ARENA_ARRAY(s->arena, bool, m->nparams + 1);  /* zeroed, as the arena's are */
+    Env creators = shared_creators(s);
     for (int i = 0; i < m->nnodes; i++)
         if (read[i])
-            mark_node_params(s, &m->nodes[i], reached);
+            mark_node_params(s, &creators, &m->nodes[i], reached);
     Span *said = ARENA_ARRAY(s->arena, Span, m->nnodes + 1);  /* one warning per place (a layer used often) */
     int nsaid = 0;
     for (int i = 0; i < m->nnodes; i++) {

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../util/path.h"
 #include "ir_internal.h"
 #include "print.h"
 

@@ -32,12 +32,6 @@ void source_from_memory(Source *src, Arena *a, const char *name, const char *tex
     index_lines(src, a);
 }
 
-const char *path_base(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 int source_load(Source *src, Arena *a, const char *path, char *why, size_t whylen)
 {
     /* "-" is standard input (a pipe: `generate | nnc --check -`), named

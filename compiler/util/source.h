@@ -40,8 +40,6 @@ typedef struct Source {
 int  source_load(Source *src, Arena *a, const char *path, char *why, size_t whylen);
 /* Wraps text already in memory (copied into the arena). */
 void source_from_memory(Source *src, Arena *a, const char *name, const char *text, size_t len);
-/* The file name of a path: what follows its last '/'. */
-const char *path_base(const char *path);
 /* 1-based line and byte column of an offset. */
 void source_linecol(const Source *src, uint32_t off, uint32_t *line, uint32_t *col);
 /* The text of line (1-based), without its newline. */

@@ -660,6 +660,15 @@ const char *rt_output_files_rule(const char *load, const char *save, const char 
  * block's own rule is sema_train.c's). */
 const char *rt_epochs_rule(int64_t epochs, int text_data);
 
+/* The folder path names a file in, written to folder (at most len bytes,
+ * cut), and that file's name, returned (a pointer into path): "a/b/x" is
+ * "a/b" and "x", "x" is "." and "x", "/x" is "/" and "x", "/" is "/" and "".
+ * folder may be NULL with len 0 when only the name is wanted: what comes
+ * before it in path is the folder with its '/' ("a/b/", "", "/"), as a
+ * file beside path is named.  The project's one splitter of paths: the
+ * compiler's path_base, path_dir and path_beside (compiler/util/path.h) call it. */
+const char *rt_split_path(const char *path, char *folder, size_t len);
+
 /* 0 if the folder that file goes in (file: path, or its link's target)
  * exists and takes files, else 1 with "CANNOT 'path': why" ("cannot save
  * to 'x/ck.safetensors': No such file or directory"): for the paths a run or

@@ -71,6 +71,7 @@ elif kind == "bad":
     np.savez(path("int16.npz"), x=x, y=y.astype(np.int16))       # labels of a type not read
     np.savez(path("missing.npz"), features=x, y=y)                # no 'x'
     np.savez(path("count.npz"), x=x, y=y[:5])                     # 6 and 5 examples
+    np.savez(path("labels.npz"), x=x, y=np.stack([y, y], axis=1))  # a label per example, not two
     np.savez(path("range.npz"), x=x, y=np.array([0, 1, 2, 3, 0, 2]))   # 3 is outside class(3)
     bad = x.copy()
     bad[4, 2] = np.nan

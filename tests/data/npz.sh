@@ -133,6 +133,7 @@ END
     check int16.npz "int16.npz: array 'y': .npy dtype '<i2' is not supported; labels and token ids may be little-endian uint8, int32, int64 or bool"
     check missing.npz "missing.npz has no array 'x' for input 'x'; it has 'features' and 'y'"
     check count.npz "count.npz: array 'y' has 5 examples, but array 'x' has 6"
+    check labels.npz "labels.npz: array 'y' has shape [6, 2], but target 'y' is class(3): the first axis counts examples, the rest must be [] or [1]"
     check range.npz "range.npz: array 'y', example 3: label 3 is outside class(3)'s 0-2"
     check nonfinite.npz "nonfinite.npz: array 'x', example 4, element 2: nan is not a finite number"
     check complex.npz "complex.npz: array 'x': .npy dtype '<c8' is not supported; use little-endian float32, float64, uint8, int32, int64 or bool"

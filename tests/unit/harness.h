@@ -89,6 +89,7 @@ void register_parser(void);
 void register_shapes(void);
 void register_builtins(void);
 void register_types(void);
+void register_paths(void);
 void register_diag(void);
 void register_constants(void);
 void register_naming(void);

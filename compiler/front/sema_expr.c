@@ -690,6 +690,29 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
     return result;
 }
 
+/* "block(h, relu)": a layer's name given to a user layer, whose parameters
+ * hold values only (only repeat takes a layer).  Says which parameter it
+ * landed in, as layer_as_argument does for a built-in's, and where that
+ * parameter is declared, since the layer is then called there by its name. */
+static bool layer_to_layer(Sema *s, Env *env, const AstNode *l, const AstNode *param, const AstNode *arg)
+{
+    const AstNode *e = arg->arg.value;
+    if (e->kind != AST_NAME || strchr(e->name.id, '.') || env_find(env, e->name.id)
+        || env_find(&s->globals, e->name.id))
+        return false;
+    const char *id = e->name.id;
+    int k = sema_layer_index(s, id);
+    const Builtin *b = k < 0 ? builtin_lookup(id) : NULL;
+    if (k < 0 && !b)
+        return false;
+    sema_error(s, e->span, "%s's argument '%s' must be a value such as a tensor or a number, found the %s%s '%s'",
+               l->layer.name, param->def.name, b ? "built-in " : "", b ? builtin_class_name(b->cls) : "layer", id);
+    if (!b || b->cls == BC_LAYER)
+        diag_note(s->diag, param->def.name_span, "a layer's parameters hold values, not layers: call %s by its "
+                  "own name inside '%s'", id, l->layer.name);
+    return true;
+}
+
 static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
 {
     const AstNode *l = s->layers[li];
@@ -705,9 +728,10 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
     int i = 0;
     for (const AstNode *p = l->layer.params; p && i < np; p = p->next, i++) {
         vals[i] = ERR;
-        if (slot[i])
-            vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
-        else if (!p->def.value) {
+        if (slot[i]) {
+            if (!layer_to_layer(s, env, l, p, slot[i]))
+                vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
+        } else if (!p->def.value) {
             sema_error(s, call->span, "%s is missing argument '%s'", l->layer.name, p->def.name);
             diag_note(s->diag, l->layer.name_span, "layer '%s' is defined here", l->layer.name);
         }

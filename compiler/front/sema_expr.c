@@ -1328,6 +1328,33 @@ static bool eval_dim(Sema *s, const AstNode *e, int64_t *out)
     return true;
 }
 
+/* N of class(N) or token(N)[...]: at least 2.  With one class every label
+ * is 0, so cross_entropy is 0 and accuracy 1 whatever the model predicts:
+ * it trains nothing and reports success. */
+static bool eval_label_count(Sema *s, const AstNode *e, bool cls, int64_t *out)
+{
+    Value v = sema_eval(s, &s->globals, e, EV_CONST);
+    if (v.kind == VAL_ERROR)
+        return false;
+    const char *what = cls ? "classes" : "distinct tokens";
+    if (v.kind != VAL_INT) {
+        sema_error(s, e->span, "the number of %s must be an integer, found %s", what, sema_value_kind(&v));
+        return false;
+    }
+    if (v.i < 2) {
+        sema_error(s, e->span, "%s(N) needs at least 2 %s, found %lld", cls ? "class" : "token", what, (long long)v.i);
+        if (v.i == 1 && cls)
+            diag_note(s->diag, SPAN_NONE, "with one class every label is 0: cross_entropy is 0 and accuracy 1 whatever "
+                      "the model predicts; a yes/no target is class(2), or f32[1] with binary_cross_entropy_logits");
+        else if (v.i == 1)
+            diag_note(s->diag, SPAN_NONE, "with one token every label is 0: as an input it tells the model nothing, as "
+                      "a target cross_entropy is 0 and accuracy 1 whatever the model predicts");
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
 bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
 {
     const char *name = ty->type.name;
@@ -1348,7 +1375,7 @@ bool sema_parse_type(Sema *s, const AstNode *ty, TensorType *out)
                        cls ? "classes" : "distinct tokens", name);
             return false;
         }
-        ok &= eval_dim(s, ty->type.arg, &out->classes);
+        ok &= eval_label_count(s, ty->type.arg, cls, &out->classes);
         if (cls && ty->type.has_dims) {
             sema_error(s, ty->span, "class(N) is one label per example; use token(N)[...] for a sequence of labels");
             return false;

@@ -590,8 +590,8 @@ static bool check_against_labels(CallCheck *cc)
         TensorType want = {.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
         if (want.shape.rank < NNC_MAX_RANK)
             want.shape.dim[want.shape.rank++] = y->classes;
-        cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld class%s)", cc->b->name,
-                 cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes, y->classes == 1 ? "" : "es");
+        cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld classes)", cc->b->name,
+                 cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes);
         /* the classes last, after axes the target lacks: the most common
          * CNN mistake, a dense layer on a convolution's [C, H, W] (dense
          * acts on the last axis and keeps the others) */

@@ -42,6 +42,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx);
     } while (0)
 
 static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg);
+static bool resume_reporting(ParseCtx *ctx, int tok, Span at, bool top);
 static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->arena, k, s); }
 static AstNode *level(ParseCtx *ctx, AstNode *n);
 }
@@ -91,10 +92,23 @@ program
     ;
 
 decls
-    : %empty                { $$ = (AstList){0}; }
-    | decls decl            { $$ = ast_list_append($1, $2); }
-    | decls const_list      { $$ = $1; if ($2.head) { $$.tail ? ($$.tail->next = $2.head) : ($$.head = $2.head); $$.tail = $2.tail; $$.n += $2.n; } }
-    | decls error           { $$ = $1; }
+    : %empty                    { $$ = (AstList){0}; }
+    | decls decl_begins decl    { $$ = ast_list_append($1, $3); }
+    | decls decl_begins const_list
+        { $$ = $1; if ($3.head) { $$.tail ? ($$.tail->next = $3.head) : ($$.head = $3.head); $$.tail = $3.tail; $$.n += $3.n; } }
+    | decls error               { $$ = $1; }
+    ;
+
+/* Where a declaration or a statement begins (the lookahead is its first
+ * token).  After a syntax error Bison reports nothing until three tokens
+ * have been shifted; one that begins its own line there starts afresh
+ * (resume_reporting). */
+decl_begins
+    : %empty    { if (YYRECOVERING() && resume_reporting(ctx, yychar, yylloc, true)) yyerrok; }
+    ;
+
+stmt_begins
+    : %empty    { if (YYRECOVERING() && resume_reporting(ctx, yychar, yylloc, false)) yyerrok; }
     ;
 
 decl
@@ -137,7 +151,7 @@ param
 
 layer_items
     : %empty                    { $$ = (AstList){0}; }
-    | layer_items layer_item    { $$ = ast_list_append($1, $2); }
+    | layer_items stmt_begins layer_item    { $$ = ast_list_append($1, $3); }
     | layer_items error         { $$ = $1; }
     ;
 
@@ -161,7 +175,7 @@ model_decl
 
 model_items
     : %empty                    { $$ = (AstList){0}; }
-    | model_items model_item    { $$ = ast_list_append($1, $2); }
+    | model_items stmt_begins model_item    { $$ = ast_list_append($1, $3); }
     | model_items error         { $$ = $1; }
     ;
 
@@ -193,7 +207,7 @@ train_decl
 
 settings
     : %empty                { $$ = (AstList){0}; }
-    | settings setting      { $$ = ast_list_append($1, $2); }
+    | settings stmt_begins setting  { $$ = ast_list_append($1, $3); }
     | settings error        { $$ = $1; }
     ;
 
@@ -280,6 +294,51 @@ static AstNode *level(ParseCtx *ctx, AstNode *n)
                    AST_MAX_DEPTH);
     }
     return n;
+}
+
+/* Whether the token tok at `at`, the first of a declaration (top) or of a
+ * statement, ends the recovery from a syntax error before it.  Bison stays
+ * silent until it has shifted three tokens after an error, which hid a
+ * mistake early in the next statement ("h = dense(x 8)" then "g = = h":
+ * one message).  A token that begins its line and can only begin a
+ * statement -- a statement keyword, or a name and '=' -- is where the one
+ * before has ended, whatever brackets that one left open: those are
+ * forgotten, so that later notes point at brackets of the statement they
+ * are in.  At the top level a declaration keyword at the start of a line. */
+static bool resume_reporting(ParseCtx *ctx, int tok, Span at, bool top)
+{
+    Lexer *lx = &ctx->lex;
+    const char *src = lx->src->text;
+    const char *p = src + at.begin;
+    while (p > src && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\r' || p[-1] == '\f' || p[-1] == '\v'))
+        p--;
+    if (p > src && p[-1] != '\n')
+        return false;
+    bool begins;
+    if (top) {
+        begins = tok == TOK_MODEL || tok == TOK_LAYER || tok == TOK_TRAIN || tok == TOK_CONST;
+    } else if (tok == TOK_IDENT) {
+        const char *q = src + at.end;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        begins = q[0] == '=' && q[1] != '=';
+    } else {
+        begins = tok == TOK_INPUT || tok == TOK_TARGET || tok == TOK_PARAM || tok == TOK_OUTPUT || tok == TOK_LOSS
+              || tok == TOK_METRIC || tok == TOK_RETURN;
+    }
+    if (!begins)
+        return false;
+    int keep = 0;  /* the brackets outside it: none at the top level, else up to its body's '{' */
+    if (!top) {
+        keep = lx->depth < LEX_MAX_NESTING ? lx->depth : LEX_MAX_NESTING;
+        while (keep > 0 && lx->open_ch[keep - 1] != '{')
+            keep--;
+    }
+    if (top || keep > 0)  /* no '{' left: a stray '}' closed it, and nothing here is sure */
+        lx->depth = keep;
+    if (top)
+        lx->decl = tok;
+    return true;
 }
 
 /* Bison calls this only for "memory exhausted": nesting beyond its stack. */
@@ -543,15 +602,19 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
 
     char value[48];
     /* "param = 2": a reserved word where a binding's name should be. */
-    bool prev_reserved = false;
+    int prev_reserved = 0;
     for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
         const char *w = yysymbol_name((yysymbol_kind_t)s);
         size_t len = strlen(w) - 2;  /* without its quotes */
-        prev_reserved |= prev.end - prev.begin == len && strncmp(src + prev.begin, w + 1, len) == 0;
+        if (prev.end - prev.begin == len && strncmp(src + prev.begin, w + 1, len) == 0)
+            prev_reserved = s;
     }
-    if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved)
+    if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved) {
         diag_note(ctx->diag, prev, "'%.*s' is a reserved word and cannot be a name", (int)(prev.end - prev.begin),
                   src + prev.begin);
+        if (prev_reserved < 32)  /* its later uses as a name are this mistake again: "output param" */
+            ctx->misused |= 1u << prev_reserved;
+    }
     /* "y = x == 2": a comparison, which the language does not have; not a
      * statement cut short (the note below would blame x) */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && src[at.end] == '=')

@@ -693,6 +693,29 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
     return result;
 }
 
+/* "block(h, relu)": a layer's name given to a user layer, whose parameters
+ * hold values only (only repeat takes a layer).  Says which parameter it
+ * landed in, as layer_as_argument does for a built-in's, and where that
+ * parameter is declared, since the layer is then called there by its name. */
+static bool layer_to_layer(Sema *s, Env *env, const AstNode *l, const AstNode *param, const AstNode *arg)
+{
+    const AstNode *e = arg->arg.value;
+    if (e->kind != AST_NAME || strchr(e->name.id, '.') || env_find(env, e->name.id)
+        || env_find(&s->globals, e->name.id))
+        return false;
+    const char *id = e->name.id;
+    int k = sema_layer_index(s, id);
+    const Builtin *b = k < 0 ? builtin_lookup(id) : NULL;
+    if (k < 0 && !b)
+        return false;
+    sema_error(s, e->span, "%s's argument '%s' must be a value such as a tensor or a number, found the %s%s '%s'",
+               l->layer.name, param->def.name, b ? "built-in " : "", b ? builtin_class_name(b->cls) : "layer", id);
+    if (!b || b->cls == BC_LAYER)
+        diag_note(s->diag, param->def.name_span, "a layer's parameters hold values, not layers: call %s by its "
+                  "own name inside '%s'", id, l->layer.name);
+    return true;
+}
+
 static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
 {
     const AstNode *l = s->layers[li];
@@ -708,9 +731,10 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
     int i = 0;
     for (const AstNode *p = l->layer.params; p && i < np; p = p->next, i++) {
         vals[i] = ERR;
-        if (slot[i])
-            vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
-        else if (!p->def.value) {
+        if (slot[i]) {
+            if (!layer_to_layer(s, env, l, p, slot[i]))
+                vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
+        } else if (!p->def.value) {
             sema_error(s, call->span, "%s is missing argument '%s'", l->layer.name, p->def.name);
             diag_note(s->diag, l->layer.name_span, "layer '%s' is defined here", l->layer.name);
         }
@@ -1350,6 +1374,33 @@ static bool eval_dim(Sema *s, const AstNode *e, int64_t *out)
     return true;
 }
 
+/* N of class(N) or token(N)[...]: at least 2.  With one class every label
+ * is 0, so cross_entropy is 0 and accuracy 1 whatever the model predicts:
+ * it trains nothing and reports success. */
+static bool eval_label_count(Sema *s, const AstNode *e, bool cls, int64_t *out)
+{
+    Value v = sema_eval(s, &s->globals, e, EV_CONST);
+    if (v.kind == VAL_ERROR)
+        return false;
+    const char *what = cls ? "classes" : "distinct tokens";
+    if (v.kind != VAL_INT) {
+        sema_error(s, e->span, "the number of %s must be an integer, found %s", what, sema_value_kind(&v));
+        return false;
+    }
+    if (v.i < 2) {
+        sema_error(s, e->span, "%s(N) needs at least 2 %s, found %lld", cls ? "class" : "token", what, (long long)v.i);
+        if (v.i == 1 && cls)
+            diag_note(s->diag, SPAN_NONE, "with one class every label is 0: cross_entropy is 0 and accuracy 1 whatever "
+                      "the model predicts; a yes/no target is class(2), or f32[1] with binary_cross_entropy_logits");
+        else if (v.i == 1)
+            diag_note(s->diag, SPAN_NONE, "with one token every label is 0: as an input it tells the model nothing, as "
+                      "a target cross_entropy is 0 and accuracy 1 whatever the model predicts");
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
 bool sema_parse_type(Sema *s, const AstNode *ty, const char *what, TensorType *out)
 {
     const char *name = ty->type.name;
@@ -1370,7 +1421,7 @@ bool sema_parse_type(Sema *s, const AstNode *ty, const char *what, TensorType *o
                        cls ? "classes" : "distinct tokens", name);
             return false;
         }
-        ok &= eval_dim(s, ty->type.arg, &out->classes);
+        ok &= eval_label_count(s, ty->type.arg, cls, &out->classes);
         if (cls && ty->type.has_dims) {
             sema_error(s, ty->span, "class(N) is one label per example; use token(N)[...] for a sequence of labels");
             return false;

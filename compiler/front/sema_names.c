@@ -97,6 +97,32 @@ static void name_unknown(Sema *s, NameScope *sc, const AstNode *e, const AstNode
 
 static void walk(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt);
 
+/* "return act(x)" in layer block(x, act): a call of a name that holds a
+ * value.  Says what the name is, where "unknown layer" would deny that it
+ * exists; false when the name is not defined here. */
+static bool call_of_value(Sema *s, NameScope *sc, const AstNode *e)
+{
+    const char *id = e->call.callee;
+    const Binding *b = scope_find(sc, id);
+    if (!b)
+        b = env_find(&s->globals, id);
+    if (!b)
+        return false;
+    if (b->kind == AST_PARAM) {
+        const char *layer = s->layers[sc->layer]->layer.name;
+        sema_error(s, e->call.callee_span, "'%s' is a parameter of layer '%s', not a layer, and cannot be called",
+                   id, layer);
+        diag_note(s->diag, b->at, "a layer's parameters hold values, not layers: call the layer you mean by its "
+                  "own name");
+        return true;
+    }
+    sema_error(s, e->call.callee_span, "'%s' is %s, not a layer, and cannot be called", id,
+               b->kind == AST_CONST ? "a constant" : b->kind == AST_INPUT ? "an input"
+               : b->kind == AST_TARGET ? "a target" : b->kind == AST_PARAM_STMT ? "a parameter tensor" : "a value");
+    diag_note(s->diag, b->at, "'%s' is defined here", id);
+    return true;
+}
+
 static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const AstNode *stmt)
 {
     Sema *s = ns->s;
@@ -105,6 +131,11 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
     bool named = false;
     const Builtin *b = NULL;
     if (!sema_signature(s, e, pnames, &np, &named, &b, &layer)) {
+        if (call_of_value(s, sc, e)) {
+            for (const AstNode *a = e->call.args; a; a = a->next)
+                walk(ns, sc, a->arg.value, stmt);
+            return;
+        }
         sema_error(s, e->call.callee_span, "unknown layer '%s'", e->call.callee);
         const char *best = sema_suggest(s, NULL, e->call.callee, true);
         if (sema_is_init_name(e->call.callee))

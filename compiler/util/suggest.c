@@ -1,4 +1,4 @@
-/* suggest.c — nearest names by Levenshtein distance; see suggest.h. */
+/* suggest.c — nearest names by edit distance; see suggest.h. */
 #include "suggest.h"
 
 #include <string.h>
@@ -18,17 +18,29 @@ int suggest_distance(const char *a, const char *b)
             int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
             int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
             d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            /* two neighbours swapped (nmae, inptu) is one slip of the fingers */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;
         }
     return d[la][lb];
+}
+
+/* Two edits in a pair of short names leave too little in common: 'label'
+ * is two letters from 'layer', and took repeat's 'layer' for a guess.  A
+ * short name only of the two, 'conv' for 'conv2d', keeps two. */
+static int edits_allowed(const char *name, const char *cand)
+{
+    size_t ln = strlen(name), lc = strlen(cand);
+    return ln <= 3 || (ln <= 5 && lc <= 5) ? 1 : 2;
 }
 
 const char *suggest_among(const char *name, const char *const *cands, int n)
 {
     const char *best = NULL;
-    int bestd = strlen(name) <= 3 ? 2 : 3;  /* one more than allowed */
+    int bestd = 99;
     for (int i = 0; i < n; i++) {
         int d = suggest_distance(name, cands[i]);
-        if (d > 0 && d < bestd) {
+        if (d > 0 && d <= edits_allowed(name, cands[i]) && d < bestd) {
             best = cands[i];
             bestd = d;
         }

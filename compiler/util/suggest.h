@@ -2,10 +2,12 @@
 #ifndef NNC_SUGGEST_H
 #define NNC_SUGGEST_H
 
-/* Edit distance between a and b (99 when either is very long). */
+/* Edits between a and b: letters inserted, deleted or replaced, and two
+ * neighbours swapped, each one (99 when either is very long). */
 int suggest_distance(const char *a, const char *b);
-/* The candidate within a small edit distance of name (1 for names of up to
- * 3 characters, else 2), the closest first; NULL if none or name itself. */
+/* The candidate within a small distance of name, the closest first (the
+ * earliest of equals); NULL if none or name itself.  One edit is allowed
+ * when name has at most 3 characters or both have at most 5, else two. */
 const char *suggest_among(const char *name, const char *const *cands, int n);
 
 #endif

@@ -1131,11 +1131,13 @@ typedef struct Tile {
 } Tile;
 
 /* The next chunk of a weight's gradient, fetched ahead (next_chunk_ahead):
- * its rows of A, then its rows of B (each a contiguous run of bytes), a
- * line per k step of the claim's tiles, line `from + k` in this tile. */
+ * its rows of A and then of B, lines lines_a and lines in all, one line
+ * per k step of the claim's tiles, line `from + k` in this tile. */
 typedef struct NextChunk {
     LLVMValueRef a, b;               /* A's and B's rows of the next chunk */
-    LLVMValueRef lines_a, lines;     /* A's lines, and A's and B's */
+    LLVMValueRef lines_a, lines;     /* A's lines of them, and A's and B's */
+    int64_t a_lines, b_lines;        /* a row's lines */
+    int64_t a_row, b_row;            /* a row's bytes */
     LLVMValueRef from;               /* the tile's first line */
 } NextChunk;
 
@@ -1159,9 +1161,13 @@ static void fetch_next_line(Cg *c, const NextChunk *nx, LLVMValueRef k)
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l, nx->lines, ""), fetch, after);
     LLVMPositionBuilderAtEnd(c->b, fetch);
     LLVMValueRef in_a = LLVMBuildICmp(c->b, LLVMIntSLT, l, nx->lines_a, "in_a");
-    LLVMValueRef at_a = byte_at(c, nx->a, LLVMBuildNSWMul(c->b, l, cg_i64(c, 64), ""));
-    LLVMValueRef at_b = byte_at(c, nx->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWSub(c->b, l, nx->lines_a, ""), cg_i64(c, 64), ""));
-    prefetch(c, LLVMBuildSelect(c->b, in_a, at_a, at_b, ""));
+    LLVMValueRef lb = LLVMBuildNSWSub(c->b, l, nx->lines_a, "");
+    LLVMValueRef la_row = LLVMBuildUDiv(c->b, l, cg_i64(c, nx->a_lines), ""), lb_row = LLVMBuildUDiv(c->b, lb, cg_i64(c, nx->b_lines), "");
+    LLVMValueRef la_off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, la_row, cg_i64(c, nx->a_row), ""),
+                                          LLVMBuildNSWMul(c->b, LLVMBuildURem(c->b, l, cg_i64(c, nx->a_lines), ""), cg_i64(c, 64), ""), "");
+    LLVMValueRef lb_off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lb_row, cg_i64(c, nx->b_row), ""),
+                                          LLVMBuildNSWMul(c->b, LLVMBuildURem(c->b, lb, cg_i64(c, nx->b_lines), ""), cg_i64(c, 64), ""), "");
+    prefetch(c, LLVMBuildSelect(c->b, in_a, byte_at(c, nx->a, la_off), byte_at(c, nx->b, lb_off), ""));
     LLVMBuildBr(c->b, after);
     LLVMPositionBuilderAtEnd(c->b, after);
 }
@@ -1527,11 +1533,6 @@ typedef struct TileAt {
  * 256 KB were no faster.  On a Zen 5 (docs/training.md) the [128, 128]
  * ones took 0.89-0.92 of their samples; their 256 KB chunks are Zen 4's
  * 512 KB, which it does not fetch ahead (not measured there). */
-static LLVMValueRef lines_of(Cg *c, LLVMValueRef bytes)
-{
-    return LLVMBuildSDiv(c->b, LLVMBuildNSWAdd(c->b, bytes, cg_i64(c, 63), ""), cg_i64(c, 64), "");
-}
-
 static bool next_chunk_ahead(Cg *c, int v, const Mm *mm)
 {
     return mm->lead && mm->ta && !mm->tb && !ir_mm_patches(N(c, v)) && mm->m > 0 && mm->n > 0
@@ -1699,9 +1700,11 @@ static void chunk_begin(Cg *c, const Body *B, Chunk *ch)
         NextChunk *nx = &ch->next;
         LLVMValueRef k1 = LLVMBuildNSWAdd(c->b, ch->k0, ch->kn, "k1");
         LLVMValueRef depth = cg_imin(c, B->kc, LLVMBuildNSWSub(c->b, B->K, k1, ""), "next_kn");
-        int64_t size = real_size(c);  /* a chunk's lines, rounded up: its last may end a line in */
-        nx->lines_a = lines_of(c, LLVMBuildNSWMul(c->b, depth, cg_i64(c, B->mm.m * size), ""));
-        nx->lines = LLVMBuildNSWAdd(c->b, nx->lines_a, lines_of(c, LLVMBuildNSWMul(c->b, depth, cg_i64(c, B->mm.n * size), "")), "lines");
+        int64_t size = real_size(c);
+        nx->a_row = B->mm.m * size, nx->b_row = B->mm.n * size;
+        nx->a_lines = (nx->a_row + 63) / 64, nx->b_lines = (nx->b_row + 63) / 64;
+        nx->lines_a = LLVMBuildNSWMul(c->b, depth, cg_i64(c, nx->a_lines), "lines_a");
+        nx->lines = LLVMBuildNSWMul(c->b, depth, cg_i64(c, nx->a_lines + nx->b_lines), "lines");
         nx->a = cg_elem_ptr(c, B->a, LLVMBuildNSWAdd(c->b, operand_offset(c, B->v, 0, cg_i64(c, 0)),
                                                       LLVMBuildNSWMul(c->b, k1, B->M, ""), ""));
         nx->b = cg_elem_ptr(c, B->b, LLVMBuildNSWAdd(c->b, operand_offset(c, B->v, 1, cg_i64(c, 0)),

@@ -36,8 +36,7 @@ typedef enum CgDump { CG_DUMP_LLVM, CG_DUMP_ASM } CgDump;
     X(claim_pack_bytes)   /* a claim packs all of its panels of a chunk first when they take at most this */             \
     X(keep_packed_bytes)  /* a thread keeps every chunk of packed op(B) through a call when they take at most this */    \
     X(patch_chunk_bytes)  /* rows read as patches in place are one chunk while all of op(B) packed takes at most this */ \
-    X(kc)                 /* the contraction in chunks of about this many reals (chunk_depth), one below 1.5 kc */    \
-    X(ahead_bytes)        /* a weight's gradient fetches its next chunk ahead when a chunk's rows take at most this */
+    X(kc)                 /* the contraction in chunks of about this many reals (chunk_depth), one below 1.5 kc */
 
 typedef struct CgTune {
     const char *name;  /* the row's name: in the compile cache's key with every field */

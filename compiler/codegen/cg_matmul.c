@@ -1130,17 +1130,6 @@ typedef struct Tile {
     LLVMValueRef (*accp)[CG_TILE_MAX_NRV];
 } Tile;
 
-/* The next chunk of a weight's gradient, fetched ahead (next_chunk_ahead):
- * its rows of A and then of B, lines lines_a and lines in all, one line
- * per k step of the claim's tiles, line `from + k` in this tile. */
-typedef struct NextChunk {
-    LLVMValueRef a, b;               /* A's and B's rows of the next chunk */
-    LLVMValueRef lines_a, lines;     /* A's lines of them, and A's and B's */
-    int64_t a_lines, b_lines;        /* a row's lines */
-    int64_t a_row, b_row;            /* a row's bytes */
-    LLVMValueRef from;               /* the tile's first line */
-} NextChunk;
-
 /* What a tile's k loop reads (cg_matmul_body). */
 typedef struct KLoop {
     LLVMValueRef bpanel;  /* op(B)'s panel at the chunk's row 0; b_rows: its rows' pointers */
@@ -1149,28 +1138,7 @@ typedef struct KLoop {
     const LLVMValueRef *arow;  /* op(A)'s MR rows at the chunk's column 0 */
     LLVMValueRef astep;        /* op(A)'s next k: astep elements on */
     Tile t;
-    const NextChunk *next;     /* or NULL */
 } KLoop;
-
-/* Line `from + k` of the next chunk's rows into the caches, if there is one. */
-static void fetch_next_line(Cg *c, const NextChunk *nx, LLVMValueRef k)
-{
-    LLVMValueRef l = LLVMBuildNSWAdd(c->b, nx->from, k, "ahead");
-    LLVMBasicBlockRef fetch = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fetch_ahead");
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fetched_ahead");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l, nx->lines, ""), fetch, after);
-    LLVMPositionBuilderAtEnd(c->b, fetch);
-    LLVMValueRef in_a = LLVMBuildICmp(c->b, LLVMIntSLT, l, nx->lines_a, "in_a");
-    LLVMValueRef lb = LLVMBuildNSWSub(c->b, l, nx->lines_a, "");
-    LLVMValueRef la_row = LLVMBuildUDiv(c->b, l, cg_i64(c, nx->a_lines), ""), lb_row = LLVMBuildUDiv(c->b, lb, cg_i64(c, nx->b_lines), "");
-    LLVMValueRef la_off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, la_row, cg_i64(c, nx->a_row), ""),
-                                          LLVMBuildNSWMul(c->b, LLVMBuildURem(c->b, l, cg_i64(c, nx->a_lines), ""), cg_i64(c, 64), ""), "");
-    LLVMValueRef lb_off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lb_row, cg_i64(c, nx->b_row), ""),
-                                          LLVMBuildNSWMul(c->b, LLVMBuildURem(c->b, lb, cg_i64(c, nx->b_lines), ""), cg_i64(c, 64), ""), "");
-    prefetch(c, LLVMBuildSelect(c->b, in_a, byte_at(c, nx->a, la_off), byte_at(c, nx->b, lb_off), ""));
-    LLVMBuildBr(c->b, after);
-    LLVMPositionBuilderAtEnd(c->b, after);
-}
 
 /* The microkernel over k in [lo, hi) of the chunk, on the tile's first nv
  * vectors of columns. */
@@ -1187,8 +1155,6 @@ static void k_loop(Cg *c, const KLoop *kl, LLVMValueRef lo, LLVMValueRef hi, int
         LLVMBuildCondBr(c->b, cg_implicit_b_row_skipped(c, brow, kl->t.NV * kl->t.VW), next, run);  /* the padding's NR */
         LLVMPositionBuilderAtEnd(c->b, run);
     }
-    if (kl->next)
-        fetch_next_line(c, kl->next, lk.iv);
     const Tile *t = &kl->t;
     k_step(c, brow, kl->b_rows ? cg_i64(c, 0) : lk.iv, kl->arow, LLVMBuildNSWMul(c->b, lk.iv, kl->astep, "ak"), t->MR, nv,
            t->bstep, t->VW, t->vec, t->accp);
@@ -1481,8 +1447,6 @@ typedef struct Body {
     LLVMValueRef keep, slot_reals, tags, packB;
     LLVMBasicBlockRef skip;    /* past the chunks, when there is no scratch memory */
     Epi epi;
-    bool ahead;                /* the next chunk fetched ahead (next_chunk_ahead) */
-    LLVMValueRef tiles;        /* i64: the claim's tiles so far in this chunk */
 } Body;
 
 /* One chunk of K: its first k and depth, and the slot its op(B) is packed in. */
@@ -1492,7 +1456,6 @@ typedef struct Chunk {
     LLVMValueRef first, last;        /* the first chunk, the last */
     LLVMValueRef tag_mat, tag_chunk; /* the slot's tags: the item (or matrix) and chunk packed there */
     LLVMValueRef packB;              /* the slot */
-    NextChunk next;                  /* B->ahead */
 } Chunk;
 
 /* One item: a block of MR rows of a matrix, or a panel (by_panel), or a
@@ -1513,31 +1476,6 @@ typedef struct TileAt {
     LLVMValueRef whole;                        /* rows_here = MR and cols = NR */
     LLVMValueRef accp[CG_TILE_MAX_MR][CG_TILE_MAX_NRV];
 } TileAt;
-
-/* A weight's gradient whose chunks of rows are small: while a claim's
- * tiles go over one chunk, each k step fetches one line of the next
- * chunk's rows of A and B (op(A) = Aᵀ of A [K, M] and op(B) = B [K, N]:
- * both rows contiguous), so that the next chunk is in the caches
- * when its first tile starts.  The operands are the forward's activations
- * and the backward's gradients, which by then have left the caches: the
- * GPT's [128, 128] weight gradients, rows 512 B apart, took 0.69 of the
- * FMA loop's rate in the step; a tile reads a line or two of each row, 8
- * rows a 4 KB page, which the hardware's prefetchers do not run ahead of
- * (a C replica of the loop, its operands evicted past the L3: best of 40
- * calls 0.69-0.76 of the FMA rate, with this fetch 0.82-0.93).  Each
- * tile's own next rows of B fetched instead (session 37) fetch a line once
- * per tile that reads it, and A's not at all: no gain.  Only chunks of at most a
- * quarter of the L2 (A's and B's rows together: the CPU's row, cg_tune.c),
- * so that the next chunk and this one share it with room for C: the
- * [128, 512] ones (640 KB a chunk) fetched ahead with chunks cut to
- * 256 KB were no faster.  On a Zen 5 (docs/training.md) the [128, 128]
- * ones took 0.89-0.92 of their samples; their 256 KB chunks are Zen 4's
- * 512 KB, which it does not fetch ahead (not measured there). */
-static bool next_chunk_ahead(Cg *c, int v, const Mm *mm)
-{
-    return mm->lead && mm->ta && !mm->tb && !ir_mm_patches(N(c, v)) && mm->m > 0 && mm->n > 0
-           && (mm->m + mm->n) * c->tune->kc * (int64_t)real_size(c) <= c->tune->ahead_bytes;
-}
 
 /* The product's sizes, its chunks of K, the tile's buffer and how A's
  * rows are read. */
@@ -1603,8 +1541,6 @@ static void body_tiled(Cg *c, Body *B)
      * reals in the same order: the same bits. */
     B->b_rows = ir_mm_patches(n) == IR_MM_PATCHES_B && cg_implicit_b_rows_fit(c, v, NR);
     B->by_panel = items_are_panels(c, v, &B->mm), B->by_tile = items_are_tiles(c, v, &B->mm);
-    B->ahead = !B->one_chunk && next_chunk_ahead(c, v, &B->mm);
-    B->tiles = B->ahead ? cg_alloca(c, c->t_i64, NULL, "tiles") : NULL;
 }
 
 /* The packing buffers, in this thread's scratch memory (rt_task_scratch):
@@ -1696,21 +1632,6 @@ static void chunk_begin(Cg *c, const Body *B, Chunk *ch)
     LLVMValueRef tag_i1 = LLVMBuildNSWAdd(c->b, tag_i, cg_i64(c, 1), "");
     ch->tag_chunk = LLVMBuildGEP2(c->b, c->t_i64, B->tags, &tag_i1, 1, "tag_chunk");
     ch->packB = at(c, B->packB, LLVMBuildNSWMul(c->b, slot, B->slot_reals, ""));  /* this chunk's slot */
-    if (B->ahead) {  /* one matrix: a weight's gradient's leading axes are its K */
-        NextChunk *nx = &ch->next;
-        LLVMValueRef k1 = LLVMBuildNSWAdd(c->b, ch->k0, ch->kn, "k1");
-        LLVMValueRef depth = cg_imin(c, B->kc, LLVMBuildNSWSub(c->b, B->K, k1, ""), "next_kn");
-        int64_t size = real_size(c);
-        nx->a_row = B->mm.m * size, nx->b_row = B->mm.n * size;
-        nx->a_lines = (nx->a_row + 63) / 64, nx->b_lines = (nx->b_row + 63) / 64;
-        nx->lines_a = LLVMBuildNSWMul(c->b, depth, cg_i64(c, nx->a_lines), "lines_a");
-        nx->lines = LLVMBuildNSWMul(c->b, depth, cg_i64(c, nx->a_lines + nx->b_lines), "lines");
-        nx->a = cg_elem_ptr(c, B->a, LLVMBuildNSWAdd(c->b, operand_offset(c, B->v, 0, cg_i64(c, 0)),
-                                                      LLVMBuildNSWMul(c->b, k1, B->M, ""), ""));
-        nx->b = cg_elem_ptr(c, B->b, LLVMBuildNSWAdd(c->b, operand_offset(c, B->v, 1, cg_i64(c, 0)),
-                                                      LLVMBuildNSWMul(c->b, k1, B->Nn, ""), ""));
-        LLVMBuildStore(c->b, cg_i64(c, 0), B->tiles);
-    }
 }
 
 /* Whether this claim's panels of the chunk are packed now, all of them
@@ -1898,14 +1819,7 @@ static void tile_products(Cg *c, const Body *B, const Chunk *ch, const Item *it,
         cg_loop_end(c, &lt);
     } else {
         LLVMValueRef astep = B->mm.ta ? B->M : cg_i64(c, 1);
-        NextChunk next = ch->next;
-        if (B->ahead) {  /* this tile's lines of the next chunk: kn on from the last tile's */
-            LLVMValueRef tiles = LLVMBuildLoad2(c->b, c->t_i64, B->tiles, "tiles");
-            next.from = LLVMBuildNSWMul(c->b, tiles, ch->kn, "");
-            LLVMBuildStore(c->b, LLVMBuildNSWAdd(c->b, tiles, cg_i64(c, 1), ""), B->tiles);
-        }
-        KLoop kl = {bpanel, B->b_rows, B->b_rows && cg_implicit_padded(c, B->v), arow, astep, {MR, NV, bstep, VW, B->vec, t->accp},
-                    B->ahead ? &next : NULL};
+        KLoop kl = {bpanel, B->b_rows, B->b_rows && cg_implicit_padded(c, B->v), arow, astep, {MR, NV, bstep, VW, B->vec, t->accp}};
         tri_k_loops(c, B->v, &kl, t->i0, t->j0, ch->k0, ch->kn);
     }
 }
@@ -1988,7 +1902,7 @@ static void tile_end(Cg *c, Body *B, const Chunk *ch, TileAt *t)
  * each block its panels of NR columns: one tile each. */
 static void body_chunks(Cg *c, Body *B)
 {
-    Chunk ch = {0};
+    Chunk ch;
     chunk_begin(c, B, &ch);
     LLVMValueRef claim_packed = claim_pack(c, B, &ch);
     Item it;

@@ -28,11 +28,7 @@
  *   - patch_chunk_bytes: a convolution's rows read as patches in place
  *     stay one chunk, not chunks of rows copied a real at a time, while
  *     all of op(B) packed, which each block of rows reads, stays in a
- *     share of the L3;
- *   - ahead_bytes: a weight's gradient whose chunk of rows of A and B
- *     takes at most a quarter of the L2 fetches the next chunk while it
- *     works on this one (cg_matmul.c, next_chunk_ahead), so that both
- *     chunks and C stay in the L2.
+ *     share of the L3.
  * Cache sizes: Zen 4 L1D 32 KB 8-way, L2 1 MB 8-way, L3 32 MB (this
  * machine's /sys/devices/system/cpu/cpu0/cache); Zen 5 L1D 48 KB 12-way,
  * L2 1 MB, L3 32 MB a core complex (AMD's Zen 5 Software Optimization
@@ -98,8 +94,7 @@ static const char *const avx512_split[] = {"znver4", "cannonlake", "icelake-clie
  *   every CPU had before (an L2 of 256 KB takes a chunk of 256 × 128 reals; 512 not measured there). */
 #define PACKING(l2, l3_share, chunk)                                                                               \
     .pack_group = 8, .prefetch_row_bytes = 2048, .prefetch_rows = 8, .prefetch_b_bytes = (l2),                     \
-    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l3_share), .kc = (chunk),         \
-    .ahead_bytes = (l2) / 4
+    .claim_pack_bytes = 4 << 20, .keep_packed_bytes = 4 << 20, .patch_chunk_bytes = (l3_share), .kc = (chunk)
 
 static const CgTune tunes[] = {
     /* Zen 5 (tile measured): 12 × 32 = 24 zmm accumulators, 2 of B, 1 broadcast: 29 of 32 registers; 24 FMAs

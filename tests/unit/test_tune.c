@@ -346,33 +346,6 @@ static void test_chunks_follow_row(void)
     CU_ASSERT_EQUAL(cg_tune_row("x86-64-v3", "")->kc, 256);
 }
 
-/* A weight's gradient over the batch and a sequence fetches its next chunk
- * ahead (cg_matmul.c, next_chunk_ahead) while a chunk of its rows of A and
- * B takes at most the row's ahead_bytes.  h's weight gradient is [26, 64]
- * over K = B·50 rows (only the run knows K: chunks of kc = 512 on znver4's
- * row), a chunk (26 + 64) x 512 x 4 = 184320 bytes; p's is [1, 26], 27 x
- * 512 x 4 = 55296.  Each fetches in its k loop ("fetch_ahead" blocks). */
-static void test_ahead_follows_row(void)
-{
-    const char *model = "model seq {\n    input x: f32[50, 64]\n    target y: f32[50, 1]\n"
-                        "    h = relu(dense(x, 26))\n    p = dense(h, 1)\n    output p\n    loss mse(p, y)\n}\n";
-    const char *fetch = "\nfetch_ahead";
-    CgTune t = *cg_tune_row("znver4", "");
-    CU_ASSERT(t.kc == 512 && t.ahead_bytes >= 184320);  /* what the counts below are for */
-    int both = count_in_model(model, &t, fetch);
-    t.ahead_bytes = 184320;
-    CU_ASSERT_EQUAL(count_in_model(model, &t, fetch), both);
-    t.ahead_bytes = 184319;
-    int one = count_in_model(model, &t, fetch);
-    t.ahead_bytes = 55296;
-    CU_ASSERT_EQUAL(count_in_model(model, &t, fetch), one);
-    t.ahead_bytes = 55295;
-    CU_ASSERT_EQUAL(count_in_model(model, &t, fetch), 0);
-    if (!(both > one && one > 0))
-        fprintf(stderr, "fetch ahead: %d k loops at both products' bytes, %d at p's\n", both, one);
-    CU_ASSERT(both > one && one > 0);
-}
-
 static const TestCase tests[] = {
     {"the row for CPU names and feature strings", test_rows_by_cpu},
     {"the cache key holds every field of the row", test_key_holds_every_field},
@@ -382,7 +355,6 @@ static const TestCase tests[] = {
     {"products with a triangle take the rows that cost least over what they run", test_triangle_rows},
     {"rows read as patches in place are one chunk while op(B) packed fits the row's bytes", test_patch_chunk_follows_row},
     {"a product is one chunk below 1.5 times the row's kc", test_chunks_follow_row},
-    {"a weight's gradient fetches its next chunk ahead while a chunk fits the row's bytes", test_ahead_follows_row},
     {"docs/training.md names every field of the row", test_fields_documented},
     {NULL, NULL},
 };

@@ -16,12 +16,6 @@
 #include "nnc_runtime.h"
 #include "rt_internal.h"
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
@@ -99,7 +93,7 @@ int rt_exe_main(const RtModel *m, const RtRecipe *recipe, int argc, char **argv)
         {"no-kv-cache", no_argument, 0, O_NO_KV_CACHE},
         {0, 0, 0, 0},
     };
-    const char *prog = base_name(argv[0]);
+    const char *prog = rt_split_path(argv[0], NULL, 0);
     RtRecipe r = *recipe;
     RtRunOptions o = {.seed = -1, .prog = prog};
     int c, lr_given = 0, batch_given = 0;   /* --lr given (the compiled-in rate, or it was refused); --batch given */

@@ -504,9 +504,8 @@ static bool check_one_hot(CallCheck *cc)
         return false;
     }
     TensorType out;
-    if (!rank_fits(cc, 0, x->shape.rank + 1, x->batched, "one_hot of %s", cc_type(cc, x))
-        || !builtin_one_hot_type(x, &out))
-        return false;
+    if (!builtin_one_hot_type(x, &out))  /* its one limit, the IR's axes: rank_fits says so */
+        return rank_fits(cc, 0, x->shape.rank + 1, x->batched, "one_hot of %s", cc_type(cc, x));
     if (!check_size(cc, &out.shape))
         return false;
     result_tensor(cc, x->batched, &out.shape);
@@ -587,9 +586,9 @@ static bool check_against_labels(CallCheck *cc)
     Shape lead = p->shape;
     lead.rank--;
     if (c != y->classes || !shape_equal(&lead, &y->shape)) {
-        TensorType want = {.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
-        if (want.shape.rank < NNC_MAX_RANK)
-            want.shape.dim[want.shape.rank++] = y->classes;
+        TensorType want;  /* one_hot's type of the labels (a target's axes leave room for the classes') */
+        if (!builtin_one_hot_type(y, &want))
+            want = (TensorType){.elem = ELEM_F32, .batched = y->batched, .shape = y->shape};
         cc_error(cc, -1, "%s: predictions %s do not match target %s (expected %s for %lld classes)", cc->b->name,
                  cc_type(cc, p), cc_type(cc, y), cc_type(cc, &want), (long long)y->classes);
         /* the classes last, after axes the target lacks: the most common

@@ -613,7 +613,7 @@ int main(int argc, char **argv)
              * nothing, and 1e39 was inf */
             if (o.jit.lr > FLT_MAX)
                 return usage_error("--lr: %s is too large for f32", optarg);
-            if (o.jit.lr < FLT_MIN)
+            if (!nnc_f32_is_normal(o.jit.lr))
                 return usage_error("--lr: %s is 0 or subnormal in f32; it must be at least %.9g, the smallest normal f32",
                                    optarg, (double)FLT_MIN);
             break;

@@ -42,4 +42,11 @@ void nnc_dump_ast(StrBuf *out, const NncFront *f);
 /* --summary: the table of layers, parameters and FLOPs. */
 void nnc_summary(StrBuf *out, const NncFront *f);
 
+/* Whether x is normal once held in f32, the value the code computes with
+ * (1.1754943e-38 is below FLT_MIN as a double but rounds to it); a value
+ * past FLT_MAX counts as normal here.  The rule of a positive rate or a
+ * divisor in a model (sema.c), and of --lr, which stands for the train
+ * block's lr. */
+bool nnc_f32_is_normal(double x);
+
 #endif

@@ -12,6 +12,7 @@
  * A value already diagnosed is VAL_ERROR and silences everything built on
  * it, so one mistake gives one message.
  */
+#include "front.h"
 #include "sema_internal.h"
 
 #include "../util/suggest.h"
@@ -140,19 +141,19 @@ static bool f32_too_small(Sema *s, Span at, const char *what, double x, const ch
 
 /* Past FLT_MAX is not this rule's (sema_f32_fits says so), and converting
  * it to float would be undefined. */
-bool sema_f32_is_normal(double x)
+bool nnc_f32_is_normal(double x)
 {
     return fabs(x) > FLT_MAX || fabsf((float)x) >= FLT_MIN;
 }
 
 bool sema_f32_positive(Sema *s, Span at, const char *what, double x)
 {
-    return (x > 0 && sema_f32_is_normal(x)) || f32_too_small(s, at, what, x, "it");
+    return (x > 0 && nnc_f32_is_normal(x)) || f32_too_small(s, at, what, x, "it");
 }
 
 bool sema_f32_normal(Sema *s, Span at, const char *what, double x)
 {
-    return sema_f32_is_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
+    return nnc_f32_is_normal(x) || f32_too_small(s, at, what, x, "its magnitude");
 }
 
 int sema_layer_index(const Sema *s, const char *name)

@@ -5,6 +5,7 @@
  * sema_eval() returns VAL_ERROR for anything already diagnosed and never
  * reports about a VAL_ERROR operand, so one mistake yields one message.
  */
+#include "front.h"
 #include "sema_internal.h"
 
 #include <math.h>
@@ -911,7 +912,7 @@ static bool constant_divisor_normal(Sema *s, Span at, const SemaNode *d)
     const Shape *sh = &d->type.shape;
     int64_t count = shape_elems(sh);
     for (int64_t i = 0; i < count; i++) {
-        if (sema_f32_is_normal(d->data[i]))
+        if (nnc_f32_is_normal(d->data[i]))
             continue;
         StrBuf what = {0};
         sb_puts(&what, "element [");

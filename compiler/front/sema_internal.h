@@ -102,10 +102,6 @@ bool    sema_f32_positive(Sema *s, Span at, const char *what, double x);
 /* The same rule for a number of either sign that is divided by (a
  * divisor): its magnitude must be at least the smallest normal f32. */
 bool    sema_f32_normal(Sema *s, Span at, const char *what, double x);
-/* Whether x is normal once held in f32, the value the code computes with
- * (1.1754943e-38 is below FLT_MIN as a double but rounds to it); a value
- * past FLT_MAX counts as normal here. */
-bool    sema_f32_is_normal(double x);
 /* Names someone might have meant, for "did you mean" notes. */
 const char *sema_suggest(Sema *s, Env *env, const char *name, bool calls);
 /* The "did you mean" note for sema_suggest's answer: at its declaration

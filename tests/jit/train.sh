@@ -59,6 +59,9 @@
 #                folder, for mnist, csv and text data alike
 #   epochtime    with --save, the metrics lines' epoch_seconds add up to the
 #                last total_seconds within 5% (the checkpoints counted)
+#   lr_normal    --lr 1.1754943e-38, below FLT_MIN as a double but that f32
+#                itself once rounded, trains (exit 0), as the train block's
+#                lr: 1.1754943e-38 does (the command line refused it)
 #   writefail    --save into a missing folder is refused before training,
 #                naming the user's path; --metrics /dev/full stops with the
 #                write error (both exit 1)
@@ -569,6 +572,10 @@ shorttext)
     cat "$tmp/log"
     [ "$status" = 1 ] && [ "$(cat "$tmp/log")" = "nnc: error: ./abcd.txt: the training part has 4 bytes \
 (split 0.05), but a window of block 8 needs at least 9" ] ;;
+lr_normal)
+    "$nnc" --jit --steps 1 --lr 1.1754943e-38 "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
+    cat "$tmp/log"
+    [ "$status" = 0 ] && grep -q "^trained 1 step in" "$tmp/log" ;;
 writefail)
     "$nnc" --jit --save "$tmp/none/ck.safetensors" "$root/examples/xor.nn" 2>"$tmp/log"; status=$?
     cat "$tmp/log"

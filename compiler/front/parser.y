@@ -418,7 +418,7 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
     const Lexer *lx = &ctx->lex;
     const char *src = lx->src->text;
     int top = lx->depth - 1;
-    if (top < 0 || top >= LEX_MAX_NESTING || lx->open_ch[top] != '(' || src[eq.end] == '=')
+    if (top < 0 || top >= LEX_MAX_NESTING || lx->open_ch[top] != '(')
         return false;
     char c = src[word.begin];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'))
@@ -440,9 +440,10 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
         else if ((*e == ',' || *e == ')') && depth == 0)
             break;
     }
+    bool whole = *e == ',' || *e == ')';  /* else cut at 40 or at the line's end */
     while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    if (e > v && (*e == ',' || *e == ')' || *e == ' ' || *e == '\t'))
+    if (e > v && whole)
         snprintf(value, 48, "%.*s", (int)(e - v), v);
     else
         snprintf(value, 48, "...");

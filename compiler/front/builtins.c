@@ -861,7 +861,7 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("x", "input [..., in]"),
         {.name = "units", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output width"},
         {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias"},
-    }, check_dense, "fully connected layer: x·weightᵀ + bias"},
+    }, check_dense, "fully connected layer: x·weightᵀ + bias", BR_LAST},
     [B_CONV2D] = {"conv2d", BC_LAYER, "conv", {
         X_TENSOR("x", "input [channels, height, width]"),
         {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
@@ -902,7 +902,7 @@ const Builtin builtin_table[B_COUNT] = {
     [B_LAYER_NORM] = {"layer_norm", BC_LAYER, "ln", {
         X_TENSOR("x", "input [..., D]"),
         {.name = "eps", .kind = PK_FLOAT, .def = FLT(1e-5), .range = "(0,inf)", .doc = "added to the variance"},
-    }, check_layer_norm, "normalise the last axis, then scale and shift"},
+    }, check_layer_norm, "normalise the last axis, then scale and shift", BR_LAST},
     [B_DROPOUT] = {"dropout", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
         {.name = "p", .kind = PK_FLOAT, .def = FLT(0.5), .range = "[0,1)", .doc = "probability of zeroing an element"},
@@ -932,11 +932,11 @@ const Builtin builtin_table[B_COUNT] = {
     [B_SOFTMAX] = {"softmax", BC_LAYER, NULL, {
         X_TENSOR("x", "input [..., C]"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
-    }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis"},
+    }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis", BR_LAST},
     [B_LOG_SOFTMAX] = {"log_softmax", BC_LAYER, NULL, {
         X_TENSOR("x", "input [..., C]"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
-    }, check_softmax, "x/t - log sum exp(x/t) over the last axis, without forming the softmax"},
+    }, check_softmax, "x/t - log sum exp(x/t) over the last axis, without forming the softmax", BR_LAST},
 
     [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT, num_exp},
     [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT, num_log},
@@ -976,7 +976,7 @@ const Builtin builtin_table[B_COUNT] = {
     }, check_reduce, "maximum over one axis"},
     [B_LOGSUMEXP] = {"logsumexp", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-    }, check_logsumexp, "log sum exp over the last axis, shifted by its maximum"},
+    }, check_logsumexp, "log sum exp over the last axis, shifted by its maximum", BR_LAST},
     [B_TRANSPOSE] = {"transpose", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 2"),
     }, check_transpose, "swap the last two axes"},

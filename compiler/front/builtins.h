@@ -101,6 +101,8 @@ typedef enum BuiltinReach {
     BR_ELEMENTS,  /* ... of its tensor operands, broadcast: maximum(a, b) */
     BR_POSITION,  /* each position's result from that position alone, not elementwise: an embedding's
                    * lookup, positional (no operand), dropout (its mask follows the layout) */
+    BR_LAST,      /* each result row from the same row of its operand, along its last axis: dense,
+                   * softmax (positions apart when an axis comes before the last) */
 } BuiltinReach;
 
 typedef struct Builtin {

@@ -43,11 +43,11 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
 {
     const SemaNode *x = n->in[0] >= 0 ? &m->nodes[n->in[0]] : NULL;
     int rank = x ? x->type.shape.rank : 0;  /* per example */
+    if (n->builtin->reach == BR_LAST)
+        return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
     if (n->builtin->reach != BR_ANY)
         return NULL;   /* elementwise, a lookup per id, or no tensor operand (the table's reach) */
     switch ((BuiltinId)(n->builtin - builtin_table)) {
-    case B_DENSE: case B_LAYER_NORM: case B_SOFTMAX: case B_LOG_SOFTMAX: case B_LOGSUMEXP:
-        return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
     case B_SUM: case B_MEAN: case B_MAX:
         return !x || !x->type.batched || (rank >= 2 && !reduces_positions(n, x)) ? NULL : "reduces over the positions";
     case B_TRANSPOSE:

@@ -514,17 +514,15 @@ static int lower_gelu(Lower *lw, const int *x)
     return bin(lw, IR_MUL, half, bin(lw, IR_ADD, inner, cnst(lw, 1)));
 }
 
-static int lower_softmax(Lower *lw, const int *x)
+/* x / temperature (the call's second argument); x itself at 1 */
+static int over_temperature(Lower *lw, const int *x)
 {
     double t = ARG(1).f;
-    return softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
+    return t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t));
 }
 
-static int lower_log_softmax(Lower *lw, const int *x)
-{
-    double t = ARG(1).f;
-    return log_softmax_last(lw, t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t)));
-}
+static int lower_softmax(Lower *lw, const int *x) { return softmax_last(lw, over_temperature(lw, x)); }
+static int lower_log_softmax(Lower *lw, const int *x) { return log_softmax_last(lw, over_temperature(lw, x)); }
 
 /* ---- primitives: compositions of IR ops --------------------------------------- */
 

@@ -63,7 +63,9 @@
 #   horizon   tests/embed/horizon.c: a library's cosine() schedule spans the
 #             train block's epochs of its csv data (epochs = 2 of 64 examples
 #             at batch 16: 8 steps), the losses bit for bit those of steps = 8;
-#             --emit=so without the data to count is refused by message
+#             --emit=so without the data to count is refused by message, and
+#             so is a horizon longer than a run may be (1000000 epochs of 64
+#             examples at batch 1), with the words --jit refuses it in
 #   identity  libraries of a model whose output is its input (forward-only,
 #             output x * 1, and trainable, output x): forward returns the
 #             input's numbers exactly, for a batch of two
@@ -289,7 +291,18 @@ EOM
 from the training data: cannot open ./none.csv: No such file or directory (data root '.', the default: set NNC_DATA); \
 give the train block steps = N instead"
     [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
-    [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written" ;;
+    [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written"
+    # 1000000 epochs of 64 steps (batch 1) are more than a run may take: the
+    # run refuses them, and so does a library whose schedule would span them
+    sed 's/model he/model hl/; s/batch = 16/batch = 1/; s/epochs = 2/epochs = 1000000/' "$tmp/he.nn" > "$tmp/hl.nn"
+    grep -q 'batch = 1 epochs = 1000000' "$tmp/hl.nn" || fail "he.nn changed: no 'batch = 16 epochs = 2' to replace"
+    too="1000000 epochs of 64 steps are 64000000 steps; a run is at most 16777216 steps"
+    (cd "$tmp" && "$nnc" --jit hl.nn) > "$tmp/out" 2>&1 && fail "--jit ran 64000000 steps"
+    [ "$(cat "$tmp/out")" = "nnc: error: $too" ] || fail "the run's message: $(cat "$tmp/out")"
+    (cd "$tmp" && "$nnc" --emit=so -o libhl.so hl.nn) > "$tmp/out" 2>&1 && fail "emitted a horizon of 64000000 steps"
+    want="nnc: error: the learning-rate schedule spans the train block's 1000000 epochs: $too"
+    [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
+    [ ! -e "$tmp/libhl.so" ] || fail "a library was written" ;;
 cosine)
     /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
     [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }

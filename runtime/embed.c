@@ -112,18 +112,19 @@ static void weights_change(RtInstance *x)
 static int take_checkpoint(RtInstance *x, RtCheckpoint *ck, const char *name)
 {
     const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER);
+    /* the token ids the model reads: its first input's classes when that is tokens (int32) */
+    const RtTensorSpec *in = x->m->ninputs ? &x->m->inputs[0] : NULL;
+    int64_t vocab = in && in->dtype == RT_I32 ? in->classes : 0;
     RtCharVocab chars;
-    if (rt_checkpoint_chars(ck, name, &chars, x->err, ERR_LEN) != 0) {
+    if (rt_checkpoint_chars(ck, name, vocab, &chars, x->err, ERR_LEN) != 0) {
         rt_checkpoint_free(ck);
         return -1;
     }
     chars.from = NULL;   /* name is the caller's */
     RtBpe *bpe = NULL;
     if (kind && strcmp(kind, "bpe") == 0) {
-        const RtTensorSpec *in = x->m->ninputs ? &x->m->inputs[0] : NULL;
-        int32_t vocab = in && in->dtype == RT_I32 ? (int32_t)in->classes : 0;
         int rc = !(bpe = rt_calloc(1, sizeof *bpe)) ? fail(x, "load: out of memory")
-               : rt_checkpoint_bpe(ck, name, vocab, bpe, x->err, ERR_LEN);
+               : rt_checkpoint_bpe(ck, name, (int32_t)vocab, bpe, x->err, ERR_LEN);
         if (rc != 0) {
             free(bpe);
             rt_checkpoint_free(ck);

@@ -318,12 +318,15 @@ char *rt_text_vocab_format(const RtCharVocab *v);
 /* That text back; 0, or -1 with why (a value outside 0-255, one listed
  * twice, a separator other than one space). */
 int   rt_text_vocab_parse(const char *s, RtCharVocab *out, char *why, size_t len);
-/* The byte vocabulary of checkpoint path into out (out->from = path):
- * 0 with out->n = 0 when it has none (written before it was saved, or a
- * bpe model's), -1 with why when it cannot be read. */
-int   rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t errlen);
+/* The byte vocabulary of checkpoint path into out (out->from = path), for
+ * a model of `vocab` token ids: 0 with out->n = 0 when it has none
+ * (written before it was saved, or a bpe model's), -1 with why when it
+ * cannot be read or has more bytes than the model has ids (an nnc.chars
+ * edited by hand: the checkpoint's fault, whatever loads it). */
+int   rt_state_load_chars(const char *path, int64_t vocab, RtCharVocab *out, char *err, size_t errlen);
 /* The same from a checkpoint already read (its __metadata__). */
-int   rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *out, char *err, size_t errlen);
+int   rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, int64_t vocab, RtCharVocab *out, char *err,
+                          size_t errlen);
 /* Saves with the tokenizer of text (NULL: none): its merges, or its byte vocabulary. */
 int   rt_state_save_text(const RtModel *m, uint8_t *const slab[5], const RtText *text, const char *path, char *err,
                          size_t errlen);

@@ -167,7 +167,7 @@ static int load_bpe_text(const RtRecipe *r, const RtRunOptions *o, const char *p
 /* A text as bytes: with --load, the ids of the checkpoint's vocabulary (the
  * model's, whatever the file holds now), else of the file's bytes; a
  * vocabulary larger than the model's is the checkpoint's fault, not the
- * file's, and said so.  --sample with --load of a checkpoint that keeps its
+ * file's, and rt_state_load_chars says so.  --sample with --load of a checkpoint that keeps its
  * vocabulary needs nothing more and reads no file; *read is set when the
  * file was (or was to be) read.  With -v, --sample says where the
  * vocabulary came from.  0, or 1 with why. */
@@ -175,11 +175,8 @@ static int load_char_text(const RtRecipe *r, const RtRunOptions *o, const char *
                           FILE *log, char *why, size_t len)
 {
     RtCharVocab saved = {0};
-    if (o->load && rt_state_load_chars(o->load, &saved, why, len) != 0)
+    if (o->load && rt_state_load_chars(o->load, r->vocab, &saved, why, len) != 0)
         return 1;
-    if (saved.n > r->vocab)
-        return rt_fail(1, why, len, "%s: its byte vocabulary (%s) has %d bytes, but the model's vocabulary is %lld",
-                       o->load, RT_META_CHARS, saved.n, (long long)r->vocab);
     *read = !(o->sample && saved.n);
     if (*read ? rt_text_load_vocab(path, r->split, saved.n ? &saved : NULL, text, why, len)
               : rt_text_of_vocab(&saved, NULL, text, why, len))

@@ -208,19 +208,20 @@ int rt_state_save_text(const RtModel *m, uint8_t *const slab[5], const RtText *t
     return rt_state_save_chars(m, slab, &v, path, err, errlen);
 }
 
-int rt_state_load_chars(const char *path, RtCharVocab *out, char *err, size_t errlen)
+int rt_state_load_chars(const char *path, int64_t vocab, RtCharVocab *out, char *err, size_t errlen)
 {
     RtCheckpoint ck;
     char why[512];
     memset(out, 0, sizeof *out);
     if (rt_safetensors_read_meta(path, &ck, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s", why);
-    int rc = rt_checkpoint_chars(&ck, path, out, err, errlen);
+    int rc = rt_checkpoint_chars(&ck, path, vocab, out, err, errlen);
     rt_checkpoint_free(&ck);
     return rc;
 }
 
-int rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *out, char *err, size_t errlen)
+int rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, int64_t vocab, RtCharVocab *out, char *err,
+                        size_t errlen)
 {
     char why[512];
     memset(out, 0, sizeof *out);
@@ -228,6 +229,9 @@ int rt_checkpoint_chars(const RtCheckpoint *ck, const char *path, RtCharVocab *o
     const char *kind = rt_checkpoint_meta(ck, RT_META_TOKENIZER), *chars = rt_checkpoint_meta(ck, RT_META_CHARS);
     if (kind && strcmp(kind, "bytes") == 0 && chars && rt_text_vocab_parse(chars, out, why, sizeof why) != 0)
         return rt_fail(-1, err, errlen, "%s: %s: %s", path, RT_META_CHARS, why);
+    if (out->n > vocab)
+        return rt_fail(-1, err, errlen, "%s: its byte vocabulary (%s) has %d bytes, but the model's vocabulary is %lld",
+                       path, RT_META_CHARS, out->n, (long long)vocab);
     return 0;
 }
 

@@ -740,6 +740,18 @@ int rt_train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
     return rc;
 }
 
+int rt_total_steps(int64_t epochs, int64_t steps, int64_t batch, int64_t examples, int64_t *per_epoch, int64_t *total,
+                   char *why, size_t len)
+{
+    int64_t spe = batch > 0 ? (examples + batch - 1) / batch : 0;
+    *total = epochs ? epochs * spe : steps;
+    if (per_epoch)
+        *per_epoch = spe;
+    return *total > RT_MAX_STEPS ? rt_fail(1, why, len, "%lld epochs of %lld steps are %lld steps; a run is at most %d "
+                                           "steps", (long long)epochs, (long long)spe, (long long)*total, RT_MAX_STEPS)
+                                 : 0;
+}
+
 static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t errlen)
 {
     /* several ranks: rank 0 alone samples (rt_train), and gathers nothing */
@@ -792,11 +804,11 @@ static int train(const RtModel *m, const RtTrainConfig *c, char *err, size_t err
     if (!c->eval_only && !c->sample)
         load_note(&L, resumed);
 
-    int64_t spe = c->text || !c->train ? 0 : (c->train->count + c->batch - 1) / c->batch;  /* steps per epoch */
-    int64_t total = c->epochs ? c->epochs * spe : c->steps;
-    if (total > RT_MAX_STEPS && !c->eval_only && !c->sample) {
-        rc = rt_fail(1, err, errlen, "%lld epochs of %lld steps are %lld steps; a run is at most %d steps",
-                     (long long)c->epochs, (long long)spe, (long long)total, RT_MAX_STEPS);
+    int64_t spe, total;   /* steps per epoch (text: none), and of the run */
+    char too_long[256];   /* --eval and --sample take no steps: any length will do */
+    if (rt_total_steps(c->epochs, c->steps, c->batch, c->text || !c->train ? 0 : c->train->count, &spe, &total,
+                       too_long, sizeof too_long) != 0 && !c->eval_only && !c->sample) {
+        rc = rt_fail(1, err, errlen, "%s", too_long);
         goto done;
     }
     const RtTensorSpec *step_t = rt_find_counter(m, RT_COUNTER_STEP), *total_t = rt_find_counter(m, RT_COUNTER_TOTAL_STEPS);

@@ -331,7 +331,9 @@ int nnc_aot(NncFront *f, const AotOptions *o)
      * split's batches: a trainer counts them when it reads the data, a
      * library (which reads none) now, from the file a run would read.  It
      * took its epochs for steps: cosine() with epochs = 2 over 64 examples
-     * at batch 16 reached a rate of 0 after 2 of its 8 steps. */
+     * at batch 16 reached a rate of 0 after 2 of its 8 steps.  Counted as
+     * the run counts them (rt_total_steps), so a horizon longer than a run
+     * may be is refused as the run refuses it. */
     int64_t horizon = 0, examples = 0;
     if (library && !forward) {
         char why[4096] = "";
@@ -343,7 +345,13 @@ int nnc_aot(NncFront *f, const AotOptions *o)
                     (long long)tm.recipe.epochs, why);
             return 1;
         }
-        horizon = cdesc_horizon(&tm.recipe, examples);
+        /* without a schedule that spans epochs, examples is 0: a horizon of 0, or the train block's steps */
+        if (rt_total_steps(tm.recipe.epochs, tm.recipe.steps, tm.recipe.batch, examples, NULL, &horizon, why,
+                           sizeof why) != 0) {
+            fprintf(log, "nnc: error: the learning-rate schedule spans the train block's %lld epochs: %s\n",
+                    (long long)tm.recipe.epochs, why);
+            return 1;
+        }
     }
     const char *lib, *include;
     if (find_runtime(a, &lib, &include) != 0) {

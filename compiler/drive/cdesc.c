@@ -191,11 +191,6 @@ void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const ch
 
 /* ---- libraries ----------------------------------------------------------------------------- */
 
-int64_t cdesc_horizon(const RtRecipe *r, int64_t examples)
-{
-    return r->steps ? r->steps : r->epochs * ((examples + r->batch - 1) / r->batch);
-}
-
 /* The parameter list of the inputs (and targets): `const float *image`. */
 static void c_params(StrBuf *b, const RtTensorSpec *s, int n)
 {

@@ -13,11 +13,8 @@ typedef struct EntryNames { const char *train, *eval, *predict, *decode; } Entry
 /* An executable's C: the model, its recipe, main() = rt_exe_main. */
 void cdesc_trainer(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *model_dir);
 /* A library's C: the model and the typed functions of the embedding ABI;
- * horizon: the steps a learning-rate schedule spans (cdesc_horizon). */
+ * horizon: the steps a learning-rate schedule spans (rt_total_steps). */
 void cdesc_library(StrBuf *b, const TrainModel *t, const EntryNames *e, const char *header, int64_t horizon);
-/* The run's length in steps that a library's schedule sees: the train
- * block's steps, or its epochs of `examples` training examples. */
-int64_t cdesc_horizon(const RtRecipe *r, int64_t examples);
 
 /* The library's header (plain C99, C++-safe): every function documented,
  * sizes per example as #defines, the inputs' expected preprocessing. */

@@ -725,6 +725,14 @@ const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
  * library, which reads no data, to count the steps of the train block's
  * epochs that a learning-rate schedule spans.  0, or 1 with why. */
 int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len);
+/* The length of a run, the total_steps a learning-rate schedule spans:
+ * epochs x the batches of `examples` at `batch` (the last one possibly
+ * short; *per_epoch, which may be NULL, gets their number), or steps when
+ * epochs is 0.  The one count of it for rt_train and for a library's
+ * horizon (nnc --emit=so|obj).  *total is set either way; 0, or 1 with why
+ * when it is more than RT_MAX_STEPS, which no run may be. */
+int rt_total_steps(int64_t epochs, int64_t steps, int64_t batch, int64_t examples, int64_t *per_epoch, int64_t *total,
+                   char *why, size_t len);
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);
 
 /* main() of an executable made by `nnc model.nn`: parses the training

@@ -48,7 +48,8 @@
 #   chars     a library of tests/jit/abcd.nn (character tokens) loads a
 #             checkpoint nnc --jit saved and saves it again: the byte
 #             vocabulary (nnc.chars) is kept, so --load of the new file still
-#             maps a changed text through the trained ids
+#             maps a changed text through the trained ids; a vocabulary longer
+#             than the model's is refused by load and load_memory, by message
 #   repack    tests/embed/repack.c: the MNIST MLP's forward, which keeps W1ᵀ
 #             packed between calls, after create, load, train_step and
 #             load_memory equals a new instance's with the same parameters,
@@ -63,7 +64,9 @@
 #   horizon   tests/embed/horizon.c: a library's cosine() schedule spans the
 #             train block's epochs of its csv data (epochs = 2 of 64 examples
 #             at batch 16: 8 steps), the losses bit for bit those of steps = 8;
-#             --emit=so without the data to count is refused by message
+#             --emit=so without the data to count is refused by message, and
+#             so is a horizon longer than a run may be (1000000 epochs of 64
+#             examples at batch 1), with the words --jit refuses it in
 #   identity  libraries of a model whose output is its input (forward-only,
 #             output x * 1, and trainable, output x): forward returns the
 #             input's numbers exactly, for a batch of two
@@ -289,7 +292,18 @@ EOM
 from the training data: cannot open ./none.csv: No such file or directory (data root '.', the default: set NNC_DATA); \
 give the train block steps = N instead"
     [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
-    [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written" ;;
+    [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written"
+    # 1000000 epochs of 64 steps (batch 1) are more than a run may take: the
+    # run refuses them, and so does a library whose schedule would span them
+    sed 's/model he/model hl/; s/batch = 16/batch = 1/; s/epochs = 2/epochs = 1000000/' "$tmp/he.nn" > "$tmp/hl.nn"
+    grep -q 'batch = 1 epochs = 1000000' "$tmp/hl.nn" || fail "he.nn changed: no 'batch = 16 epochs = 2' to replace"
+    too="1000000 epochs of 64 steps are 64000000 steps; a run is at most 16777216 steps"
+    (cd "$tmp" && "$nnc" --jit hl.nn) > "$tmp/out" 2>&1 && fail "--jit ran 64000000 steps"
+    [ "$(cat "$tmp/out")" = "nnc: error: $too" ] || fail "the run's message: $(cat "$tmp/out")"
+    (cd "$tmp" && "$nnc" --emit=so -o libhl.so hl.nn) > "$tmp/out" 2>&1 && fail "emitted a horizon of 64000000 steps"
+    want="nnc: error: the learning-rate schedule spans the train block's 1000000 epochs: $too"
+    [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
+    [ ! -e "$tmp/libhl.so" ] || fail "a library was written" ;;
 cosine)
     /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "no numpy; skipped"; exit 77; }
     [ "$san" = ON ] && { echo "a sanitized library does not load into python; skipped"; exit 77; }
@@ -409,6 +423,52 @@ def meta(p):
 a, b = meta(sys.argv[1]), meta(sys.argv[2])
 print('saved by the library:', b)
 assert a['nnc.chars'] == '10 97 98 99 100' and b.get('nnc.tokenizer') == 'bytes' and b.get('nnc.chars') == a['nnc.chars']
+EOF
+    # a vocabulary longer than the model's (nnc.chars edited by hand) is refused by load and load_memory in the
+    # words --load refuses it in (tests/jit/train.sh, charvocab), and the instance keeps what it had
+    /usr/bin/python3 - "$tmp/ck.safetensors" "$tmp/long.safetensors" <<'EOF' || fail "writing long.safetensors"
+import json, struct, sys
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+head['__metadata__']['nnc.chars'] += ' 101'
+b = json.dumps(head).encode()
+b += b' ' * (-len(b) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(b)) + b + raw[8 + n:])
+EOF
+    cat > "$tmp/long.c" <<END
+#include <stdio.h>
+#include "abcd.h"
+int main(void)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen("$tmp/long.safetensors", "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    abcd *m = abcd_create(1);
+    if (!m || !n || n == sizeof buf || abcd_load(m, "$tmp/ck.safetensors") != 0)
+        return printf("%s\n", m ? abcd_last_error(m) : "create or read"), 1;
+    printf("load: %d %s\n", abcd_load(m, "$tmp/long.safetensors"), abcd_last_error(m));
+    printf("load_memory: %d %s\n", abcd_load_memory(m, buf, n), abcd_last_error(m));
+    if (abcd_save(m, "$tmp/kept.safetensors") != 0)
+        return printf("%s\n", abcd_last_error(m)), 1;
+    abcd_destroy(m);
+    fclose(f);
+    return 0;
+}
+END
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror $cflags "$tmp/long.c" -L "$tmp" -labcd -Wl,-rpath,"$tmp" -lm \
+        -o "$tmp/long" || fail "building long.c"
+    "$tmp/long" > "$tmp/out" || { cat "$tmp/out"; fail "long"; }
+    cat "$tmp/out"
+    too="its byte vocabulary (nnc.chars) has 6 bytes, but the model's vocabulary is 5"
+    [ "$(cat "$tmp/out")" = "load: -1 $tmp/long.safetensors: $too
+load_memory: -1 load_memory: $too" ] || fail "not refused by message"
+    /usr/bin/python3 - "$tmp/kept.safetensors" <<'EOF' || fail "the refused vocabulary was taken"
+import json, struct, sys
+f = open(sys.argv[1], 'rb')
+meta = json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+assert meta.get('nnc.chars') == '10 97 98 99 100', meta
 EOF
     ;;
 identity)

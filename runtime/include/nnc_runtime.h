@@ -714,8 +714,6 @@ int rt_state_check(const RtModel *m, const char *path, char *err, size_t errlen)
  * the values itself (nnc --emit=onnx --load), one read of the file. */
 int rt_state_check_read(const RtModel *m, RtCheckpoint *ck, const char *path, char *err, size_t errlen);
 
-/* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
- * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
 /* The state tensor that is this step counter (nnc's libraries ask for total_steps), or NULL (a model without a
  * schedule or optimizer state has none). */
 const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
@@ -725,6 +723,7 @@ const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
  * library, which reads no data, to count the steps of the train block's
  * epochs that a learning-rate schedule spans.  0, or 1 with why. */
 int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len);
+
 /* The length of a run, the total_steps a learning-rate schedule spans:
  * epochs x the batches of `examples` at `batch` (the last one possibly
  * short; *per_epoch, which may be NULL, gets their number), or steps when
@@ -733,6 +732,9 @@ int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char 
  * when it is more than RT_MAX_STEPS, which no run may be. */
 int rt_total_steps(int64_t epochs, int64_t steps, int64_t batch, int64_t examples, int64_t *per_epoch, int64_t *total,
                    char *why, size_t len);
+
+/* Loads the data the recipe names and trains m (rt_train).  Returns 0, 130
+ * after Ctrl-C, 143 after SIGTERM, or 1 having said why on log ("nnc: error: ..."). */
 int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log);
 
 /* main() of an executable made by `nnc model.nn`: parses the training

@@ -464,6 +464,27 @@ static void print_bracketed(FILE *out, const double *vals, int64_t len)
     fputc(')', out);
 }
 
+/* One line of the trace, without its newline: "file:line: NAME: TYPE = VALUES",
+ * NAME indented two spaces a layer deep; "= ?" for what has no value of its own. */
+static void trace_value(NncFront *f, const PredictOptions *o, const Lowered *L, const IrEval *ev,
+                        const AstNode *stmt, int depth, const char *kind, const char *name, const Value *v)
+{
+    uint32_t line, col;
+    source_linecol(&f->src, stmt->span.begin, &line, &col);
+    fprintf(o->out, "%s:%u: %*s%s%s", path_base(f->src.name), line, 2 * depth, "", kind, name);
+    if (v && (v->kind == VAL_INT || v->kind == VAL_FLOAT)) {
+        fprintf(o->out, " = %.7g", v->kind == VAL_INT ? (double)v->i : v->f);
+        return;
+    }
+    int node = v && v->kind == VAL_TENSOR ? L->value[v->node] : -1;
+    if (node < 0) {
+        fputs(" = ?", o->out);
+        return;
+    }
+    fprintf(o->out, ": %s = ", type_str(&f->arena, &v->t));
+    print_bracketed(o->out, ev->val[node], ev->len[node]);
+}
+
 static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nfeeds, uint64_t seed)
 {
     const SemaModel *m = f->model;
@@ -498,57 +519,33 @@ static int trace(NncFront *f, const PredictOptions *o, const Feed *feeds, int nf
         fprintf(o->log, "nnc: internal compiler error: the interpreter failed: %s (this is a bug in nnc)\n", ev.error);
         rc = 3;
     }
-    const char *file = path_base(f->src.name);
     const AstNode *model = NULL;
     for (const AstNode *d = f->prog.decls; d; d = d->next)
         if (d->kind == AST_MODEL && !model)
             model = d;
+    int inner = 0;  /* m->inner is in the order of the model's statements */
     for (const AstNode *it = model ? model->layer.body : NULL; it && rc == 0; it = it->next) {
-        const char *name;
+        const char *kind = "", *name;
         const AstNode *e;
-        if (it->kind == AST_INPUT) {
-            name = it->decl.name;
-            e = it->decl.type;
-        } else if (it->kind == AST_BIND) {
-            name = it->def.name;
-            e = it->def.value;
-        } else if (it->kind == AST_OUTPUT) {
-            name = "output";
-            e = it->stmt.value;
-        } else if (it->kind == AST_PARAM_STMT) {
-            /* a parameter of the model: its values, typed in, initialised or loaded */
-            uint32_t line, col;
-            source_linecol(&f->src, it->span.begin, &line, &col);
-            for (int i = 0; i < m->nparams; i++)
-                if (strcmp(m->params[i].name, it->pdecl.name) == 0) {
-                    TensorType t = {.elem = ELEM_F32, .shape = m->params[i].shape};
-                    int node = L.param[i];
-                    fprintf(o->out, "%s:%u: param %s: %s = ", file, line, it->pdecl.name, type_str(a, &t));
-                    print_bracketed(o->out, ev.val[node], ev.len[node]);
-                    fputc('\n', o->out);
-                }
-            continue;
-        } else {
-            continue;  /* targets, the loss and metrics: not part of the prediction */
+        switch (it->kind) {
+        case AST_INPUT: name = it->decl.name; e = it->decl.type; break;
+        case AST_BIND: name = it->def.name; e = it->def.value; break;
+        case AST_OUTPUT: name = "output"; e = it->stmt.value; break;
+        case AST_PARAM_STMT: kind = "param "; name = it->pdecl.name; e = it->pdecl.type; break;
+        default: name = NULL; e = NULL; break;  /* targets, the loss and metrics: not part of the prediction */
         }
-        uint32_t line, col;
-        source_linecol(&f->src, it->span.begin, &line, &col);
-        fprintf(o->out, "%s:%u: %s", file, line, name);
-        const Value *v = &e->ann;
-        if (e->ann_state != ANN_ONE || (v->kind != VAL_TENSOR && v->kind != VAL_INT && v->kind != VAL_FLOAT)) {
-            fputs(" = ?\n", o->out);
-            continue;
+        /* first what the layers it uses bound, in the order they computed it */
+        for (; inner < m->ninner && m->inner[inner].top == it; inner++) {
+            const SemaInner *in = &m->inner[inner];
+            if (name) {
+                trace_value(f, o, &L, &ev, in->stmt, in->depth, in->stmt->kind == AST_PARAM_STMT ? "param " : "",
+                            in->path, &in->v);
+                fputc('\n', o->out);
+            }
         }
-        if (v->kind != VAL_TENSOR) {
-            fprintf(o->out, " = %.7g\n", v->kind == VAL_INT ? (double)v->i : v->f);
+        if (!name)
             continue;
-        }
-        int node = L.value[v->node];
-        int64_t len;
-        const double *vals = ev.val[node];
-        len = ev.len[node];
-        fprintf(o->out, ": %s = ", type_str(a, &v->t));
-        print_bracketed(o->out, vals, len);
+        trace_value(f, o, &L, &ev, it, 0, kind, name, e->ann_state == ANN_ONE ? &e->ann : NULL);
         for (int k = 0; k < nfeeds && it->kind == AST_INPUT; k++)
             if (!feeds[k].given && strcmp(feeds[k].node->name, name) == 0)
                 fputs(" (not given: the output does not read it)", o->out);

@@ -593,6 +593,7 @@ static void check_model(Sema *s, const AstNode *model)
     Env env = {.prefix = ""};
     const AstNode *seen_output = NULL, *seen_loss = NULL;
     for (const AstNode *item = model->layer.body; item; item = item->next) {
+        s->top = item;
         switch (item->kind) {
         case AST_INPUT:
         case AST_TARGET: model_declare(s, &env, item); break;
@@ -604,6 +605,7 @@ static void check_model(Sema *s, const AstNode *model)
         default: break;  /* the grammar admits nothing else in a model */
         }
     }
+    s->top = NULL;
     if (!seen_output)
         sema_error(s, model->layer.name_span, "model '%s' has no output", model->layer.name);
 }

@@ -78,6 +78,16 @@ typedef struct SemaTrain {
                                        * ranks before the update (allreduce nodes; docs/distributed.md) */
 } SemaTrain;
 
+/* A binding inside a user layer as one use of the layer computed it, for
+ * --trace, which shows each before the model statement that made the use. */
+typedef struct SemaInner {
+    const AstNode *stmt;      /* the layer body's "NAME = ..." or param statement */
+    const AstNode *top;       /* the model body's statement being checked */
+    const char    *path;      /* the use's parameter prefix and the name: "y.h", "blocks.0.a" */
+    int            depth;     /* 1 in a layer the model calls, 2 in a layer that one calls, ... */
+    Value          v;
+} SemaInner;
+
 typedef struct SemaModel {
     const char *name;
     Span        at;
@@ -91,6 +101,8 @@ typedef struct SemaModel {
     int         nmetrics;
     const char **metric_names; /* per metric: the callee of a call ("accuracy", a user layer), else "metric" */
     SemaTrain   train;
+    SemaInner  *inner;        /* in the order checked */
+    int         ninner;
 } SemaModel;
 
 /* Checks prog. Returns the model, or NULL when there were errors (all of

@@ -654,6 +654,18 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
 
 /* ---- user layers ------------------------------------------------------------- */
 
+/* Keeps what st bound in a layer's scope for --trace (SemaInner). */
+static void record_inner(Sema *s, Env *env, const AstNode *st, const char *name)
+{
+    Binding *b = env_find(env, name);
+    if (!s->top || !b || (b->v.kind != VAL_TENSOR && b->v.kind != VAL_INT && b->v.kind != VAL_FLOAT))
+        return;
+    SemaModel *m = s->m;
+    m->inner = sema_grow(s, m->inner, m->ninner, &s->cap_inner, sizeof *m->inner);
+    m->inner[m->ninner++] = (SemaInner){.stmt = st, .top = s->top, .depth = s->depth, .v = b->v,
+                                        .path = arena_printf(s->arena, "%s%s", env->prefix, name)};
+}
+
 /* Checks one use of layer li.  vals[i] is the value of parameter i, or
  * VAL_ERROR with slot[i] == NULL when its default applies. */
 static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
@@ -682,9 +694,11 @@ static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Va
         if (st->kind == AST_BIND) {
             env.row = st->def.name;
             sema_bind_result(s, &env, st, sema_eval(s, &env, st->def.value, EV_EXPR));
+            record_inner(s, &env, st, st->def.name);
         } else if (st->kind == AST_PARAM_STMT) {
             env.row = st->pdecl.name;
             sema_param_stmt(s, &env, st);
+            record_inner(s, &env, st, st->pdecl.name);
         } else if (st->kind == AST_RETURN) {
             env.row = "return";
             result = sema_eval(s, &env, st->stmt.value, EV_EXPR);

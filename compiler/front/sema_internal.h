@@ -67,6 +67,8 @@ typedef struct Sema {
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
     bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */
+    const AstNode  *top;          /* the model body's statement being checked (SemaInner.top) */
+    int             cap_inner;
 } Sema;
 
 /* sema.c */

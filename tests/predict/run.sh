@@ -25,6 +25,11 @@
 #            (the tiled path) within 1e-6 relative, summing to 1 within 1e-5;
 #            for N = 2500000 (10 MB a row temporary, past a thread's stack)
 #            every value there, summing to 1 within 1e-3
+#   layers   --trace inside user layers (tests/predict/layers.nn): a layer's
+#            bindings and param statements under their parameter paths
+#            (u.z, units.1.k), two spaces deeper a layer, before the
+#            statement that used the layer; repeat's copies each; the
+#            loss's layer not shown; the values worked out by hand
 #   identity an output that is an input (output x, and x * 1, x + 0, x[:],
 #            flatten(x) of a rank-1 x, which simplify folds to x) is a copy
 #            of it: exactly the numbers typed; a trainable model whose
@@ -66,6 +71,31 @@ END
     [ "$got" = "1.066" ] || fail "examples/primer.nn: expected 1.066, got '$got'"
     "$nnc" --predict --trace --input x=1.5,-0.7 "$root/examples/primer.nn" | grep -qx \
         'primer.nn:20: h: f32\[3\] = (1.61, 0, 0)' || fail "examples/primer.nn --trace: no h = (1.61, 0, 0)" ;;
+layers)
+    "$nnc" --predict --trace --input x=1.5,-0.7 "$root/tests/predict/layers.nn" > "$tmp/trace" || fail "--trace"
+    cat > "$tmp/want" <<'END'
+layers.nn:22: x: f32[2] = (1.5, -0.7)
+layers.nn:10:   param u.g: f32[2] = (2, -1)
+layers.nn:5:     param u.z.b: f32[2] = (0.5, -0.5)
+layers.nn:11:   u.z: f32[2] = (3.5, 0.2)
+layers.nn:12:   u.k = 3
+layers.nn:24: u: f32[2] = (10.5, 0.6)
+layers.nn:10:   param units.0.g: f32[2] = (2, -1)
+layers.nn:5:     param units.0.z.b: f32[2] = (0.5, -0.5)
+layers.nn:11:   units.0.z: f32[2] = (3.5, 0.2)
+layers.nn:12:   units.0.k = 3
+layers.nn:10:   param units.1.g: f32[2] = (2, -1)
+layers.nn:5:     param units.1.z.b: f32[2] = (0.5, -0.5)
+layers.nn:11:   units.1.z: f32[2] = (21.5, -1.1)
+layers.nn:12:   units.1.k = 3
+layers.nn:25: r: f32[2] = (64.5, 0)
+layers.nn:10:   param unit.g: f32[2] = (2, -1)
+layers.nn:5:     param unit.z.b: f32[2] = (0.5, -0.5)
+layers.nn:11:   unit.z: f32[2] = (129.5, -0.5)
+layers.nn:12:   unit.k = 3
+layers.nn:26: output: f32[2] = (204.75, 0.6)
+END
+    diff -u "$tmp/want" "$tmp/trace" || fail "--trace inside layers" ;;
 files)
     # one example at a time, typed
     for x in 1.5,-0.7 2,1 -1,3; do predict --input x=$x || fail "--input x=$x"; done > "$tmp/typed"

@@ -127,6 +127,32 @@ static void annotate(const AstNode *e, const Value *v)
 
 /* ---- signatures and argument binding ----------------------------------------- */
 
+/* The user layer repeat(count, layer, x, ...) repeats, or NULL: its layer:
+ * argument, else its second positional one, when that is a layer's bare name. */
+static const AstNode *repeated_layer(const Sema *s, const AstNode *call)
+{
+    const AstNode *given = NULL;
+    int pos = 0;
+    for (const AstNode *a = call->call.args; a; a = a->next) {
+        if (a->arg.name ? strcmp(a->arg.name, "layer") == 0 : pos++ == 1)
+            given = a;
+    }
+    int l = given && given->arg.value->kind == AST_NAME ? sema_layer_index(s, given->arg.value->name.id) : -1;
+    return l >= 0 ? s->layers[l] : NULL;
+}
+
+/* The names of b's parameters in pnames (SIG_MAX room); returns how many. */
+static int builtin_signature(const Sema *s, const AstNode *call, const Builtin *b, const char **pnames)
+{
+    int np = builtin_nparams(b);
+    for (int i = 0; i < np; i++)
+        pnames[i] = b->params[i].name;
+    const AstNode *l = b - builtin_table == B_REPEAT ? repeated_layer(s, call) : NULL;
+    for (const AstNode *p = l && l->layer.params ? l->layer.params->next : NULL; p && np < SIG_MAX; p = p->next)
+        pnames[np++] = p->def.name;
+    return np;
+}
+
 bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, bool *named,
                     const Builtin **b, int *layer)
 {
@@ -142,9 +168,7 @@ bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, 
     *b = builtin_lookup(call->call.callee);
     if (!*b)
         return false;
-    *np = builtin_nparams(*b);
-    for (int i = 0; i < *np; i++)
-        pnames[i] = (*b)->params[i].name;
+    *np = builtin_signature(s, call, *b, pnames);
     *named = (*b)->pname != NULL || *b - builtin_table == B_REPEAT;
     return true;
 }
@@ -506,7 +530,8 @@ static const char *class_misuse(const Builtin *b)
     return "";
 }
 
-static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at);
+static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at,
+                         const AstNode *const *passed);
 static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
                          const AstNode *const *slot);
 
@@ -558,13 +583,11 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
                        builtin_class_phrase(b->cls), builtin_class_phrase(want_class[ctx]));
         return ERR;
     }
-    int np = builtin_nparams(b);
-    const char *pnames[BUILTIN_MAX_PARAMS];
-    for (int i = 0; i < np; i++)
-        pnames[i] = b->params[i].name;
-    const AstNode *slot[BUILTIN_MAX_PARAMS], *name_arg;
+    const char *pnames[SIG_MAX];
+    const AstNode *slot[SIG_MAX], *name_arg;
+    int np = builtin_nparams(b), nsig = builtin_signature(s, call, b, pnames);  /* and what repeat passes on */
     bool named = b->pname != NULL || b - builtin_table == B_REPEAT;
-    if (!sema_bind_args(s, call, b->name, pnames, np, named, slot, &name_arg, true))
+    if (!sema_bind_args(s, call, b->name, pnames, nsig, named, slot, &name_arg, true))
         return ERR;
     /* Inside a train block arguments are constants; elsewhere they may be tensors. */
     EvalCtx inner = in_expr ? ctx : EV_CONST;
@@ -600,7 +623,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         return fold_call(s, call, b, args);
 
     if (b - builtin_table == B_REPEAT)
-        return eval_repeat(s, env, call, args, arg_at);
+        return eval_repeat(s, env, call, args, arg_at, slot + np);
 
     CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
     memcpy(cc.arg, args, sizeof args);
@@ -767,30 +790,48 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
     return v;
 }
 
-static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at)
+/* repeat(count, layer, x, ...): x goes to the layer's first parameter, and
+ * passed[j] (NULL if not given) to its parameter j + 1 in every copy, each
+ * argument evaluated once, here. */
+static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at,
+                         const AstNode *const *passed)
 {
     int64_t count = args[0].i;
     const AstNode *l = args[1].layer;
     int li = sema_layer_index(s, l->layer.name);
-    int nreq = 0, np = 0;
-    for (const AstNode *p = l->layer.params; p; p = p->next, np++)
-        nreq += p->def.value == NULL;
-    if (nreq != 1) {
-        sema_error(s, arg_at[1], "repeat needs a layer with one input, but '%s' requires %d", l->layer.name, nreq);
-        diag_note(s->diag, l->layer.name_span, "'%s' is defined here", l->layer.name);
-        return ERR;
-    }
-    const char *pname = call->call.pname ? call->call.pname : arena_printf(s->arena, "%ss", l->layer.name);
-    Value x = args[2];
+    int np = 0;
+    for (const AstNode *p = l->layer.params; p; p = p->next)
+        np++;
+    if (np == 0)
+        return ERR;  /* refused where the layer is defined: a layer takes at least one parameter */
     Value *vals = ARENA_ARRAY(s->arena, Value, np);
     const AstNode **slot = ARENA_ARRAY(s->arena, const AstNode *, np);
+    bool ok = true;
+    int j = 1;
+    for (const AstNode *p = l->layer.params->next; p; p = p->next, j++) {
+        vals[j] = ERR;
+        slot[j] = passed[j - 1];
+        if (slot[j]) {
+            if (!layer_to_layer(s, env, l, p, slot[j]))
+                vals[j] = sema_eval(s, env, slot[j]->arg.value, EV_EXPR);
+            ok &= vals[j].kind != VAL_ERROR;
+        } else if (!p->def.value) {
+            sema_error(s, call->span, "%s is missing argument '%s', which repeat passes to every copy after x",
+                       l->layer.name, p->def.name);
+            diag_note(s->diag, p->def.name_span, "'%s' is a parameter of layer '%s' without a default",
+                      p->def.name, l->layer.name);
+            ok = false;
+        }
+    }
+    if (!ok)
+        return ERR;
+    const char *pname = call->call.pname ? call->call.pname : arena_printf(s->arena, "%ss", l->layer.name);
+    Value x = args[2];
     int first_param = s->m->nparams;
     int64_t since = s->registrations, hits = s->shared_hits;
     for (int64_t i = 0; i < count; i++) {
         vals[0] = x;
         slot[0] = call;  /* given */
-        for (int j = 1; j < np; j++)
-            vals[j] = ERR, slot[j] = NULL;
         const char *prefix = arena_printf(s->arena, "%s%s.%lld.", env->prefix, pname, (long long)i);
         Value y = instantiate(s, li, call->span, prefix, vals, slot);
         if (y.kind == VAL_ERROR)

@@ -40,7 +40,8 @@ enum {
     SEMA_MAX_DEPTH = 64,        /* layers nested in layers */
     SEMA_MAX_NODES = 100000,    /* operations in one model, user layers expanded */
     LAYER_MAX_PARAMS = 64,      /* parameters of one user layer */
-    SIG_MAX = LAYER_MAX_PARAMS, /* room for any signature, built-in or user */
+    SIG_MAX = LAYER_MAX_PARAMS + 2, /* room for any signature: a user layer's, a built-in's, or
+                                     * repeat's count, layer and x and the layer's others */
 };
 
 typedef struct Sema {
@@ -124,7 +125,9 @@ Value sema_eval(Sema *s, Env *env, const AstNode *e, EvalCtx ctx);
 bool sema_bind_args(Sema *s, const AstNode *call, const char *what, const char *const *pnames,
                     int np, bool allow_name, const AstNode **slot, const AstNode **name_arg, bool report);
 /* The parameter names of the callee of call (a built-in or a user layer) and
- * whether it takes 'name:'.  Returns false for an unknown callee. */
+ * whether it takes 'name:'.  repeat(count, layer, x, ...) takes the repeated
+ * layer's parameters after its first too, given to every copy.  Returns false
+ * for an unknown callee. */
 bool sema_signature(Sema *s, const AstNode *call, const char **pnames, int *np, bool *named,
                     const Builtin **b, int *layer);
 /* The type of an input or target declaration; what names it in messages

@@ -160,7 +160,7 @@ static void walk_call(NamesState *ns, NameScope *sc, const AstNode *e, const Ast
             if (slot[i] == a)
                 which = i;
         const AstNode *v = a->arg.value;
-        if (b && which >= 0 && v->kind == AST_NAME) {
+        if (b && which >= 0 && which < builtin_nparams(b) && v->kind == AST_NAME) {
             ParamKind k = b->params[which].kind;
             if (k == PK_ENUM)
                 continue;  /* a bare word such as 'standard' names a choice, not a binding */
@@ -229,11 +229,11 @@ static const char *default_name(Sema *s, const AstNode *call)
     const Builtin *b = builtin_lookup(call->call.callee);
     if (b && b - builtin_table == B_REPEAT) {
         /* repeat(n, block, x) keeps its copies under "blocks" */
-        const AstNode *slot[BUILTIN_MAX_PARAMS] = {0}, *name_arg = NULL;
-        const char *pn[BUILTIN_MAX_PARAMS];
-        int np = builtin_nparams(b);
-        for (int i = 0; i < np; i++)
-            pn[i] = b->params[i].name;
+        const AstNode *slot[SIG_MAX] = {0}, *name_arg = NULL;
+        const char *pn[SIG_MAX];
+        int np, layer;
+        bool named;
+        sema_signature(s, call, pn, &np, &named, &b, &layer);
         if (sema_bind_args(s, call, b->name, pn, np, true, slot, &name_arg, false) && slot[1]
             && slot[1]->arg.value->kind == AST_NAME)
             return arena_printf(s->arena, "%ss", slot[1]->arg.value->name.id);

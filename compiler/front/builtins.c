@@ -300,18 +300,6 @@ static bool check_elementwise(CallCheck *cc)
     return true;
 }
 
-/* softmax(x) along the last axis: 4 FLOPs per element (exp of the
- * difference from the max, the sum, the division; the max is counted too) */
-static bool check_softmax(CallCheck *cc)
-{
-    if (!need_real(cc, 0, 1))
-        return false;
-    TensorType *x = arg_t(cc, 0);
-    cc->flops = 4 * elems(&x->shape);
-    result_tensor(cc, x->batched, &x->shape);
-    return true;
-}
-
 /* ---- primitives ---------------------------------------------------------- */
 
 /* The per-example axis a (possibly negative) names in x, or -1 after saying
@@ -370,46 +358,62 @@ static bool check_clamp(CallCheck *cc)
     return check_elementwise(cc);
 }
 
-/* sum/mean/max(x, axis, keep): [..., n, ...] -> [..., ...] (or [..., 1, ...]
- * with keep), over one axis or a list of them; 1 FLOP per input element */
+/* Marks in on[] the per-example axes of x that argument arg (PK_AXES: one
+ * axis or a list of them) names; false after saying what is wrong with it.
+ * The reductions' and the softmaxes' axis: alike. */
+static bool axes_of(CallCheck *cc, int arg, const TensorType *x, bool on[NNC_MAX_RANK])
+{
+    const Value *ax = &cc->arg[arg];
+    int n = ax->kind == VAL_INT ? 1 : ax->list.n;
+    if (n == 0)
+        return cc_error(cc, arg, "%s needs at least one axis", cc->b->name);
+    memset(on, 0, sizeof(bool) * NNC_MAX_RANK);
+    for (int k = 0; k < n; k++) {
+        int a = axis_of(cc, arg, x, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+        if (a < 0)
+            return false;
+        if (on[a])
+            return cc_error(cc, arg, "%s's axis names axis %d of %s twice", cc->b->name, a, cc_type(cc, x));
+        on[a] = true;
+    }
+    return true;
+}
+
+/* sum/mean/max(x, axis, keep), logsumexp(x, axis, keep): [..., n, ...] ->
+ * [..., ...] (or [..., 1, ...] with keep), over one axis or a list of them;
+ * 1 FLOP per input element, 4 for logsumexp (as softmax: the max, the
+ * difference from it, exp, the sum) */
 static bool check_reduce(CallCheck *cc)
 {
     if (!need_real(cc, 0, 1))
         return false;
     TensorType *x = arg_t(cc, 0);
-    const Value *ax = &cc->arg[1];
-    int n = ax->kind == VAL_INT ? 1 : ax->list.n;
-    if (n == 0)
-        return cc_error(cc, 1, "%s needs at least one axis", cc->b->name);
-    bool reduced[NNC_MAX_RANK] = {0};
-    for (int k = 0; k < n; k++) {
-        int a = axis_of(cc, 1, x, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
-        if (a < 0)
-            return false;
-        if (reduced[a])
-            return cc_error(cc, 1, "%s's axis names axis %d of %s twice", cc->b->name, a, cc_type(cc, x));
-        reduced[a] = true;
-    }
+    bool reduced[NNC_MAX_RANK];
+    if (!axes_of(cc, 1, x, reduced))
+        return false;
     Shape out = {0};
     for (int i = 0; i < x->shape.rank; i++)
         if (!reduced[i] || cc->arg[2].b)
             out.dim[out.rank++] = reduced[i] ? 1 : x->shape.dim[i];
-    cc->flops = elems(&x->shape);
+    cc->flops = (cc->b == &builtin_table[B_LOGSUMEXP] ? 4 : 1) * elems(&x->shape);
     result_tensor(cc, x->batched, &out);
     return true;
 }
 
-/* logsumexp(x): [..., n] -> [...], log Σ exp over the last axis; 4 FLOPs
- * per element, as softmax (the max, the difference from it, exp, the sum) */
-static bool check_logsumexp(CallCheck *cc)
+/* softmax/log_softmax(x, temperature, axis): the shape of x, normalised
+ * along its axis (or the axes of a list, as one); 4 FLOPs per element (exp
+ * of the difference from the max, the sum, the division; the max is
+ * counted too) */
+static bool check_softmax(CallCheck *cc)
 {
     if (!need_real(cc, 0, 1))
         return false;
     TensorType *x = arg_t(cc, 0);
-    Shape out = x->shape;
-    out.rank--;
+    bool along[NNC_MAX_RANK];
+    if (!axes_of(cc, 2, x, along))
+        return false;
     cc->flops = 4 * elems(&x->shape);
-    result_tensor(cc, x->batched, &out);
+    result_tensor(cc, x->batched, &x->shape);
     return true;
 }
 
@@ -833,6 +837,10 @@ static bool check_npz(CallCheck *cc)
 /* ---- the table ----------------------------------------------------------- */
 
 #define X_TENSOR(n, d)  {.name = n, .kind = PK_TENSOR, .required = true, .doc = d}
+/* the axis of the reductions and the softmaxes; keep, of the reductions */
+#define X_AXIS          {.name = "axis", .kind = PK_AXES, .def = INT(-1), \
+                         .doc = "per-example axis, or a list of them; negative counts from the end"}
+#define X_KEEP          {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"}
 #define OPT_CLIP        {.name = "clip", .kind = PK_FLOAT, .def = FLT(0), .range = "[0,inf)", \
                          .doc = "clip gradients to this global norm; 0 means no clipping"}
 #define OPT_WD(v)       {.name = "weight_decay", .kind = PK_FLOAT, .def = FLT(v), .range = "[0,inf)", \
@@ -930,13 +938,15 @@ const Builtin builtin_table[B_COUNT] = {
          .doc = "exact erf form, or the tanh approximation"},
     }, check_elementwise, "x·Φ(x)", BR_ELEMENT},
     [B_SOFTMAX] = {"softmax", BC_LAYER, NULL, {
-        X_TENSOR("x", "input [..., C]"),
+        X_TENSOR("x", "real tensor, rank >= 1"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
-    }, check_softmax, "exp(x/t) / sum exp(x/t) over the last axis", BR_LAST},
+        X_AXIS,
+    }, check_softmax, "exp(x/t) / sum exp(x/t) along an axis", BR_AXIS},
     [B_LOG_SOFTMAX] = {"log_softmax", BC_LAYER, NULL, {
-        X_TENSOR("x", "input [..., C]"),
+        X_TENSOR("x", "real tensor, rank >= 1"),
         {.name = "temperature", .kind = PK_FLOAT, .def = FLT(1.0), .range = "(0,inf)", .doc = "divides x first"},
-    }, check_softmax, "x/t - log sum exp(x/t) over the last axis, without forming the softmax", BR_LAST},
+        X_AXIS,
+    }, check_softmax, "x/t - log sum exp(x/t) along an axis, without forming the softmax", BR_AXIS},
 
     [B_EXP] = {"exp", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "eˣ", BR_ELEMENT, num_exp},
     [B_LOG] = {"log", BC_LAYER, NULL, {X_TENSOR("x", "any real tensor")}, check_elementwise, "natural logarithm", BR_ELEMENT, num_log},
@@ -961,22 +971,20 @@ const Builtin builtin_table[B_COUNT] = {
     }, check_clamp, "x limited to [min, max]", BR_ELEMENT},
     [B_SUM] = {"sum", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
-        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
-    }, check_reduce, "sum over one axis"},
+        X_AXIS, X_KEEP,
+    }, check_reduce, "sum over one axis", BR_AXIS},
     [B_MEAN] = {"mean", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
-        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
-    }, check_reduce, "mean over one axis"},
+        X_AXIS, X_KEEP,
+    }, check_reduce, "mean over one axis", BR_AXIS},
     [B_MAX] = {"max", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-        {.name = "axis", .kind = PK_AXES, .def = INT(-1), .doc = "per-example axis, or a list of them; negative counts from the end"},
-        {.name = "keep", .kind = PK_BOOL, .def = BOOL(false), .doc = "keep the axis with size 1"},
-    }, check_reduce, "maximum over one axis"},
+        X_AXIS, X_KEEP,
+    }, check_reduce, "maximum over one axis", BR_AXIS},
     [B_LOGSUMEXP] = {"logsumexp", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 1"),
-    }, check_logsumexp, "log sum exp over the last axis, shifted by its maximum", BR_LAST},
+        X_AXIS, X_KEEP,
+    }, check_reduce, "log sum exp over one axis, shifted by its maximum", BR_AXIS},
     [B_TRANSPOSE] = {"transpose", BC_LAYER, NULL, {
         X_TENSOR("x", "real tensor, rank >= 2"),
     }, check_transpose, "swap the last two axes"},

@@ -102,7 +102,10 @@ typedef enum BuiltinReach {
     BR_POSITION,  /* each position's result from that position alone, not elementwise: an embedding's
                    * lookup, positional (no operand), dropout (its mask follows the layout) */
     BR_LAST,      /* each result row from the same row of its operand, along its last axis: dense,
-                   * softmax (positions apart when an axis comes before the last) */
+                   * layer_norm (positions apart when an axis comes before the last) */
+    BR_AXIS,      /* each result from its operand's places along the axes its argument "axis" names,
+                   * the places on the other axes apart: sum, softmax (positions apart when the
+                   * axes leave out the first) */
 } BuiltinReach;
 
 typedef struct Builtin {

@@ -929,10 +929,11 @@ static bool is_elementwise(const SemaNode *n)
     }
 }
 
-/* h / sqrt(sum(h * h)) for h [T,D]: the reduction removed the axis that
- * broadcasting needed.  When v is such a reduction, or comes from one
- * through operations of one tensor that keep its shape, and keeping its
- * axes would make the shapes broadcast, says so at the reduction. */
+/* h / sqrt(sum(h * h)) for h [T,D], or x - logsumexp(x): the reduction
+ * removed the axis that broadcasting needed.  When v is such a reduction,
+ * or comes from one through operations of one tensor that keep its shape,
+ * and keeping its axes would make the shapes broadcast, says so at the
+ * reduction. */
 static void note_keep(Sema *s, const Value *v, const Value *other)
 {
     if (v->node < 0)
@@ -941,7 +942,7 @@ static void note_keep(Sema *s, const Value *v, const Value *other)
     while (n->in[0] >= 0 && n->in[1] < 0 && is_elementwise(n))
         n = &s->m->nodes[n->in[0]];
     int id = n->kind == SN_CALL ? (int)(n->builtin - builtin_table) : -1;
-    if ((id != B_SUM && id != B_MEAN && id != B_MAX) || n->args[2].b || n->in[0] < 0)
+    if ((id != B_SUM && id != B_MEAN && id != B_MAX && id != B_LOGSUMEXP) || n->args[2].b || n->in[0] < 0)
         return;
     Shape kept = s->m->nodes[n->in[0]].type.shape, out;
     const Value *ax = &n->args[1];

@@ -6,9 +6,10 @@
  * sequence meet nowhere but in causal attention.  The rule is checked on
  * the nodes the output depends on: a value with the batch keeps the
  * sequence as its first per-example axis, and each built-in either works on
- * each position alone (elementwise, or along the last axis of a value of
- * rank >= 2) or is causal attention.  Values without the batch (parameters,
- * positional tables, literals) are the same for every example and position;
+ * each position alone (elementwise, along the last axis of a value of
+ * rank >= 2, or along axes other than the first) or is causal attention.
+ * Values without the batch (parameters, positional tables, literals) are
+ * the same for every example and position;
  * lowering reads a [T, ...] one at the position where it meets the sequence.
  * Anything else (flatten, reshape, concat, slicing, convolution, pooling,
  * a reduction over the positions, non-causal attention) is refused with
@@ -24,11 +25,14 @@ static bool sequence_first(const SemaNode *n, int64_t t)
     return n->type.batched && n->type.shape.rank >= 1 && n->type.shape.dim[0] == t;
 }
 
-/* Whether the reduction of n (sum, mean, max) leaves the positions apart:
- * its axes exclude per-example axis 0. */
-static bool reduces_positions(const SemaNode *n, const SemaNode *x)
+/* Whether BR_AXIS node n (sum, softmax, ...) works along the positions:
+ * its argument "axis" names per-example axis 0 of its operand x. */
+static bool along_positions(const SemaNode *n, const SemaNode *x)
 {
-    const Value *ax = &n->args[1];
+    int arg = 0;
+    while (strcmp(n->builtin->params[arg].name, "axis") != 0)
+        arg++;
+    const Value *ax = &n->args[arg];
     int rank = x->type.shape.rank;
     for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++) {
         int64_t a = ax->kind == VAL_INT ? ax->i : ax->list.v[k];
@@ -45,11 +49,13 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
     int rank = x ? x->type.shape.rank : 0;  /* per example */
     if (n->builtin->reach == BR_LAST)
         return !x || !x->type.batched || rank >= 2 ? NULL : "works along the positions (its operand's last axis)";
+    if (n->builtin->reach == BR_AXIS)
+        return !x || !x->type.batched || !along_positions(n, x) ? NULL
+             : rank == 1 ? "works along the positions (its operand's last axis)"
+             : "works along the positions (its operand's axis 0)";
     if (n->builtin->reach != BR_ANY)
         return NULL;   /* elementwise, a lookup per id, or no tensor operand (the table's reach) */
     switch ((BuiltinId)(n->builtin - builtin_table)) {
-    case B_SUM: case B_MEAN: case B_MAX:
-        return !x || !x->type.batched || (rank >= 2 && !reduces_positions(n, x)) ? NULL : "reduces over the positions";
     case B_TRANSPOSE:
         return !x || !x->type.batched || rank >= 3 ? NULL : "swaps the positions with another axis";
     case B_MATMUL:

@@ -175,6 +175,53 @@ static int step_input(Lower *lw)
 typedef int (*LowerFn)(Lower *lw, const int *x);
 #define ARG(k) (lw->node->args[k])
 
+/* The IR axis of a per-example axis (possibly negative) of x. */
+static int ir_axis(Lower *lw, int v, int64_t a)
+{
+    const IrShape *s = shape_of(lw, v);
+    int first = ir_is_batched(s) ? 1 : 0, rank = s->rank - first;
+    return first + (int)(a < 0 ? a + rank : a);
+}
+
+/* The IR axes of v that argument k (an axis or a list of them) names, as
+ * a mask. */
+static uint64_t axes_arg(Lower *lw, int v, int k)
+{
+    const Value *ax = &ARG(k);
+    uint64_t axes = 0;
+    for (int i = 0; i < (ax->kind == VAL_INT ? 1 : ax->list.n); i++)
+        axes |= (uint64_t)1 << ir_axis(lw, v, ax->kind == VAL_INT ? ax->i : ax->list.v[i]);
+    return axes;
+}
+
+/* v with the axes of the mask moved last (in order, the others keeping
+ * theirs) and joined into one: [.., n1, .., n2, ..] -> [.., .., n1·n2].
+ * rmax and the row operations (softmax_last, log_sum_exp_shifted) work along
+ * the last axis only.  perm gets the permutation, *moved the shape after it,
+ * before the join (what undoes the join). */
+static int axes_last(Lower *lw, int v, uint64_t axes, int *perm, IrShape *moved)
+{
+    const IrShape *s = shape_of(lw, v);
+    int rank = s->rank, k = 0;
+    IrShape joined = {0};
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        if (!(axes >> i & 1)) {
+            perm[k++] = i;
+            joined.dim[joined.rank++] = s->dim[i];
+        }
+    for (int i = 0; i < rank; i++)
+        if (axes >> i & 1) {
+            perm[k++] = i;
+            n *= s->dim[i];
+        }
+    joined.dim[joined.rank++] = n;
+    *moved = (IrShape){.rank = rank};
+    for (int i = 0; i < rank; i++)
+        moved->dim[i] = s->dim[perm[i]];
+    return reshape(lw, permute(lw, v, perm), joined);
+}
+
 static int lower_dense(Lower *lw, const int *x)
 {
     return linear(lw, x[0], param(lw, "weight"), ARG(2).b ? param(lw, "bias") : -1);
@@ -521,8 +568,28 @@ static int over_temperature(Lower *lw, const int *x)
     return t == 1 ? x[0] : bin(lw, IR_DIV, x[0], cnst(lw, t));
 }
 
-static int lower_softmax(Lower *lw, const int *x) { return softmax_last(lw, over_temperature(lw, x)); }
-static int lower_log_softmax(Lower *lw, const int *x) { return log_softmax_last(lw, over_temperature(lw, x)); }
+/* row (softmax_last or log_softmax_last) of x / temperature along the axes
+ * of the call's third argument: along the last axis as it stands; along
+ * others, moved last and joined (axes_last), then split and moved back.
+ * Two copies (the permutes) rather than row code along any axis: the rows
+ * stay one fused_rows kernel, and their gradient is the last axis's between
+ * the permutes' own. */
+static int along_axes(Lower *lw, const int *x, int (*row)(Lower *, int))
+{
+    int z = over_temperature(lw, x);
+    uint64_t axes = axes_arg(lw, z, 2);
+    if (axes == last_axis(lw, z))
+        return row(lw, z);
+    int perm[IR_MAX_RANK], back[IR_MAX_RANK];
+    IrShape moved;
+    int y = reshape(lw, row(lw, axes_last(lw, z, axes, perm, &moved)), moved);
+    for (int i = 0; i < moved.rank; i++)
+        back[perm[i]] = i;
+    return permute(lw, y, back);
+}
+
+static int lower_softmax(Lower *lw, const int *x) { return along_axes(lw, x, softmax_last); }
+static int lower_log_softmax(Lower *lw, const int *x) { return along_axes(lw, x, log_softmax_last); }
 
 /* ---- primitives: compositions of IR ops --------------------------------------- */
 
@@ -578,53 +645,38 @@ static int lower_clamp(Lower *lw, const int *x)
     return y;
 }
 
-/* The IR axis of a per-example axis (possibly negative) of x. */
-static int ir_axis(Lower *lw, int v, int64_t a)
-{
-    const IrShape *s = shape_of(lw, v);
-    int first = ir_is_batched(s) ? 1 : 0, rank = s->rank - first;
-    return first + (int)(a < 0 ? a + rank : a);
-}
-
 /* sum/mean over any axes at once; max over the last axis only (IR_RMAX,
- * whose shape rule is shp_reduce_last), so other axes are permuted last and
+ * whose shape rule is shp_reduce_last), so other axes are moved last and
  * joined into one first.  IR reductions keep the axes as 1: the reshape to
  * the checked type removes them (or keeps them, with keep). */
 static int lower_reduce(Lower *lw, const int *x, IrOp op)
 {
     int v = x[0], rank = shape_of(lw, v)->rank;
-    const Value *ax = &ARG(1);
-    uint64_t axes = 0;
-    for (int k = 0; k < (ax->kind == VAL_INT ? 1 : ax->list.n); k++)
-        axes |= (uint64_t)1 << ir_axis(lw, v, ax->kind == VAL_INT ? ax->i : ax->list.v[k]);
+    uint64_t axes = axes_arg(lw, v, 1);
     if (ir_ops[op].shape == shp_reduce_last && axes != (uint64_t)1 << (rank - 1)) {
-        int perm[IR_MAX_RANK], k = 0;
-        IrShape joined = {0};
-        int64_t n = 1;
-        for (int i = 0; i < rank; i++)
-            if (!(axes >> i & 1)) {
-                perm[k++] = i;
-                joined.dim[joined.rank++] = shape_of(lw, v)->dim[i];
-            }
-        for (int i = 0; i < rank; i++)
-            if (axes >> i & 1) {
-                perm[k++] = i;
-                n *= shape_of(lw, v)->dim[i];
-            }
-        joined.dim[joined.rank++] = n;
-        v = reshape(lw, permute(lw, v, perm), joined);
-        axes = (uint64_t)1 << (joined.rank - 1);
+        int perm[IR_MAX_RANK];
+        IrShape moved;
+        v = axes_last(lw, v, axes, perm, &moved);
+        axes = last_axis(lw, v);
     }
     return reshape(lw, red(lw, op, v, axes), type_shape(lw, &lw->node->type));
 }
 
-/* m + log Σ exp(x − m) over the last axis, m the row's maximum: exp(x)
- * itself overflows f32 past 88.7.  Its gradient, built from these ops with m
- * held constant, is softmax(x) · g. */
+/* m + log Σ exp(x − m) along the axes (moved last first, as max's), m the
+ * maximum there: exp(x) itself overflows f32 past 88.7.  Its gradient,
+ * built from these ops with m held constant, is softmax(x) · g.  The result
+ * [..., 1] holds one number per row: the reshape to the checked type puts
+ * the 1s where the axes were, with keep, or drops them. */
 static int lower_logsumexp(Lower *lw, const int *x)
 {
-    int m, s;
-    int l = log_sum_exp_shifted(lw, x[0], &m, &s);
+    int v = x[0], m, s;
+    uint64_t axes = axes_arg(lw, v, 1);
+    if (axes != last_axis(lw, v)) {
+        int perm[IR_MAX_RANK];
+        IrShape moved;
+        v = axes_last(lw, v, axes, perm, &moved);
+    }
+    int l = log_sum_exp_shifted(lw, v, &m, &s);
     return reshape(lw, bin(lw, IR_ADD, m, l), type_shape(lw, &lw->node->type));
 }
 

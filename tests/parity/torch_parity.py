@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs or margin), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin or axes), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs or margin"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin or axes"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -167,6 +167,46 @@ class Margin(nn.Module):
         return F.multi_margin_loss(z, batch["target.y"].long()) + (0.5 * ce.sum(-1) + 0.1 * lse).mean()
 
 
+class Axes(nn.Module):
+    """tests/grad/axes.nn: softmax, log_softmax and logsumexp along axes other
+    than the last, each of scores from its own Linear(6, n) reshaped to
+    [3, 4] or [2, 3, 4] per example; nnc's per-example axis a is torch's dim
+    a + 1 (the batch is dim 0), a negative one the same.  A softmax over
+    several axes is torch's softmax of them flattened into one."""
+
+    def __init__(self):
+        super().__init__()
+        for name, n in (("p", 12), ("q", 24), ("r", 12), ("s", 24), ("w", 12), ("v", 24), ("o", 24)):
+            setattr(self, name, nn.Linear(6, n))
+
+    def forward(self, batch):
+        x = batch["input.x"]
+        small = lambda layer, k: layer(x).reshape(-1, 3, 4) * k  # noqa: E731
+        large = lambda layer, k: layer(x).reshape(-1, 2, 3, 4) * k  # noqa: E731
+        self.scores = {
+            "p": small(self.p, 4), "q": large(self.q, 4), "r": small(self.r, 10), "s": large(self.s, 10),
+            "w": small(self.w, 4), "v": large(self.v, 4), "o": large(self.o, 4),
+        }
+        return F.softmax(self.scores["p"], dim=1)
+
+    def loss(self, a, batch):
+        z, t, u = self.scores, batch["target.t"], batch["target.u"]
+        # softmax(o, axis: [0, 1]): dims 1 and 2 of [B, 2, 3, 4] moved last and joined
+        o = F.softmax(z["o"].permute(0, 3, 1, 2).reshape(-1, 4, 6), dim=-1)
+        o = o.reshape(-1, 4, 2, 3).permute(0, 2, 3, 1)
+        per_example = (
+            (a * t).sum((1, 2))
+            + (F.softmax(z["q"] / 2, dim=-2) * u).sum((1, 2, 3))
+            - (F.log_softmax(z["r"], dim=1) * t).sum((1, 2))
+            - (F.log_softmax(z["s"], dim=-2) * u).sum((1, 2, 3))
+            + (torch.logsumexp(z["w"], dim=1) * t[:, 0]).sum(1)
+            + 0.5 * (torch.logsumexp(z["v"], dim=(1, 3)) * t[:, :, 0]).sum(1)
+            - ((z["v"] - torch.logsumexp(z["v"], dim=-2, keepdim=True)) * u).sum((1, 2, 3))
+            + (o * u).sum((1, 2, 3))
+        )
+        return per_example.mean()
+
+
 class Attention(nn.Module):
     """attention(x, heads: H, causal: true) with four Linear(D, D) projections."""
 
@@ -239,6 +279,8 @@ def build(kind, params):
         return LogProbs()
     if kind == "margin":
         return Margin()
+    if kind == "axes":
+        return Axes()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -277,10 +319,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

@@ -30,6 +30,11 @@
 #            (u.z, units.1.k), two spaces deeper a layer, before the
 #            statement that used the layer; repeat's copies each; the
 #            loss's layer not shown; the values worked out by hand
+#   axes     softmax, log_softmax (at a temperature) and logsumexp (kept,
+#            broadcast back) along axes other than the last, and softmax
+#            over a list of axes, of one [2, 2, 3] example: each of the 48
+#            values within 1e-6 relative of its definition computed in
+#            double by Python's math module
 #   identity an output that is an input (output x, and x * 1, x + 0, x[:],
 #            flatten(x) of a rank-1 x, which simplify folds to x) is a copy
 #            of it: exactly the numbers typed; a trainable model whose
@@ -257,6 +262,54 @@ END
     got=$("$nnc" --predict --load "$tmp/ck.safetensors" --input x=0.5,-7 "$tmp/trained.nn") || fail "--predict --load"
     [ "$got" = "0.5 -7" ] || fail "trained: expected '0.5 -7', got '$got'"
     echo "copies of the input" ;;
+axes)
+    # the softmaxes along axes other than the last, through generated code,
+    # against their definitions in double (no torch needed)
+    cat > "$tmp/axes.nn" <<'END'
+model axes {
+    input x: f32[2, 2, 3]
+    s = softmax(x, axis: 0)
+    l = log_softmax(x, temperature: 2, axis: -2)
+    e = x - logsumexp(x, axis: 0, keep: true)
+    o = softmax(x, axis: [0, 2])
+    output concat(concat(s, l, axis: 0), concat(e, o, axis: 0), axis: 0)
+}
+END
+    x=1,2,3,-1,0,5,40,-3,0.5,2,2,-60
+    "$nnc" --predict --input x=$x "$tmp/axes.nn" > "$tmp/got" || fail "--predict"
+    cat "$tmp/got"
+    "$py" - "$tmp/got" "$x" <<'END' || fail "axes"
+import math, sys
+got = [float(v) for v in open(sys.argv[1]).read().split()]
+x = [float(v) for v in sys.argv[2].split(",")]
+at = lambda i, j, k: x[6 * i + 3 * j + k]  # noqa: E731
+places = [(i, j, k) for i in range(2) for j in range(2) for k in range(3)]
+def softmax(z, group, t=1.0, log=False):
+    """z at every place, normalised over the places sharing group(place)"""
+    out = []
+    for p in places:
+        row = [z(*q) / t for q in places if group(q) == group(p)]
+        m = max(row)
+        lse = m + math.log(sum(math.exp(v - m) for v in row))
+        out.append(z(*p) / t - lse if log else math.exp(z(*p) / t - lse))
+    return out
+want = (softmax(at, lambda q: (q[1], q[2]))                               # axis 0
+        + softmax(at, lambda q: (q[0], q[2]), t=2, log=True)              # axis -2 (1)
+        + softmax(at, lambda q: (q[1], q[2]), log=True)                   # x - logsumexp(axis 0, keep)
+        + softmax(at, lambda q: q[1]))                                    # axes [0, 2]
+assert len(got) == len(want), (len(got), len(want))
+# f32 against double, printed to 7 digits.  Probabilities (the first and the
+# last 12) within 1e-6 relative, down to the smallest, 1e-30 absolute
+# (exp(-100) is 3.7e-44 in double, 0 or a subnormal in f32); logs within
+# 1e-5 absolute: x - lse of entries as large as 65 carries f32's rounding
+# of them, 4e-6 (a log near 0, -5.6e-9, comes out 0)
+probs = set(range(12)) | set(range(36, 48))
+tol = lambda i, w: 1e-6 * abs(w) + 1e-30 if i in probs else 1e-5  # noqa: E731
+bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if not abs(g - w) <= tol(i, w)]
+assert not bad, f"{len(bad)} differ, the first (index, got, want): {bad[0]}"
+print(f"{len(got)} values within their tolerances of the definitions")
+END
+    ;;
 *)
     fail "unknown case $case" ;;
 esac

@@ -57,6 +57,22 @@ static const char one_hot_gpt[] =
     "    loss cross_entropy(logits, next)\n"
     "}\n";
 
+/* The softmaxes and logsumexp along an axis other than the positions' (here
+ * the last, named as 1 and as a list; BR_AXIS), logsumexp kept as [T, 1]:
+ * one position's row each, read at the place as any row is */
+static const char axis_gpt[] =
+    "const V = 7, T = 6, D = 8\n"
+    "model m {\n"
+    "    input  text: token(V)[T]\n"
+    "    target next: token(V)[T]\n"
+    "    h = embedding(text, D) + positional(T, D)\n"
+    "    h = h + attention(layer_norm(h), heads: 2, causal: true)\n"
+    "    h = softmax(h, temperature: 2, axis: 1) + log_softmax(h, axis: [-1])\n"
+    "    logits = dense(h, V) - logsumexp(h, axis: 1, keep: true)\n"
+    "    output logits\n"
+    "    loss cross_entropy(logits, next)\n"
+    "}\n";
+
 static int input_named(const IrGraph *g, IrRole role, const char *name)
 {
     for (int i = 0; i < g->n; i++)
@@ -151,6 +167,9 @@ static void test_decode_matches_window(void)
     run_text(&r, one_hot_gpt);
     check_decode(&r, 2);
     run_free(&r);
+    run_text(&r, axis_gpt);
+    check_decode(&r, 2);
+    run_free(&r);
 }
 
 /* run_text on a program that must check cleanly (else its diagnostics) */
@@ -189,6 +208,13 @@ static void test_decode_refused(void)
     expect_no_decode("    logits = dense(transpose(matmul(h, transpose(h))), 7)",
                      "transpose (line 5, in 'logits') does not keep the positions as its first axis");
     expect_no_decode("    x = h[:, 0:4]\n    logits = dense(x, 7)", "a slice (line 5, in 'x') may mix the positions");
+    /* along the positions: the softmaxes keep the shape, so their axis is the reason */
+    expect_no_decode("    logits = dense(softmax(h, temperature: 2, axis: 0), 7)",
+                     "softmax (line 5, in 'logits') works along the positions (its operand's axis 0)");
+    expect_no_decode("    logits = dense(log_softmax(h, axis: [1, -2]), 7)",
+                     "log_softmax (line 5, in 'logits') works along the positions (its operand's axis 0)");
+    expect_no_decode("    logits = dense(h, 7) * reshape(softmax(sum(h)), [6, 1])",
+                     "softmax (line 5, in 'logits') works along the positions (its operand's last axis)");
     /* positions one by one: a bigram model has a decode entry */
     FrontRun r;
     run_checked(&r, "model m {\n    input text: token(7)[6]\n    output dense(embedding(text, 8), 7)\n}\n");

@@ -516,6 +516,22 @@ static bool check_one_hot(CallCheck *cc)
     return true;
 }
 
+/* An attention's four projections to width d, torch's nn.MultiheadAttention
+ * with kdim = vdim = e: query and out from d features, key and value from e
+ * (e = d for self-attention). */
+static void attention_params(CallCheck *cc, int64_t d, int64_t e)
+{
+    static const char *const proj[] = {"query", "key", "value", "out"};
+    for (int i = 0; i < 4; i++) {
+        int64_t in = i == 1 || i == 2 ? e : d;
+        char name[32];
+        snprintf(name, sizeof name, "%s.weight", proj[i]);
+        cc_param(cc, name, &(Shape){2, {d, in}}, INIT_UNIFORM_FAN_IN, in);
+        snprintf(name, sizeof name, "%s.bias", proj[i]);
+        cc_param(cc, name, &(Shape){1, {d}}, INIT_UNIFORM_FAN_IN, in);
+    }
+}
+
 /* attention(x, heads): self-attention over [T, D] -> [T, D];
  * query/key/value/out are dense D -> D. */
 static bool check_attention(CallCheck *cc)
@@ -528,18 +544,36 @@ static bool check_attention(CallCheck *cc)
     int64_t t = x->shape.dim[0], d = x->shape.dim[1], h = cc->arg[1].i;
     if (d % h != 0)
         return cc_error(cc, 1, "attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
-    static const char *const proj[] = {"query", "key", "value", "out"};
-    for (int i = 0; i < 4; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%s.weight", proj[i]);
-        cc_param(cc, name, &(Shape){2, {d, d}}, INIT_UNIFORM_FAN_IN, d);
-        snprintf(name, sizeof name, "%s.bias", proj[i]);
-        cc_param(cc, name, &(Shape){1, {d}}, INIT_UNIFORM_FAN_IN, d);
-    }
+    attention_params(cc, d, d);
     uint64_t ut = (uint64_t)t, ud = (uint64_t)d;
     /* 4 projections + scores q·k + weighted values, softmax over h·t·t scores */
     cc->flops = 4 * ut * ud * (2 * ud + 1) + 2 * (2 * ut * ut * ud) + 4 * (uint64_t)h * ut * ut;
     result_tensor(cc, x->batched, &x->shape);
+    return true;
+}
+
+/* cross_attention(x, context, heads): x [T, D] attends to context [S, E]:
+ * queries from x, keys and values from the context, -> [T, D]. */
+static bool check_cross_attention(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence") || !need_real(cc, 1, 0)
+        || !need_examples(cc, 1, "sequence"))
+        return false;
+    TensorType *x = arg_t(cc, 0), *c = arg_t(cc, 1);
+    for (int i = 0; i < 2; i++)
+        if (arg_t(cc, i)->shape.rank != 2)
+            return cc_error(cc, i, "cross_attention needs [sequence, width] per example for its %s, found %s",
+                            i == 0 ? "x" : "context", cc_type(cc, arg_t(cc, i)));
+    int64_t t = x->shape.dim[0], d = x->shape.dim[1], s = c->shape.dim[0], e = c->shape.dim[1], h = cc->arg[2].i;
+    if (d % h != 0)
+        return cc_error(cc, 2, "cross_attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
+    attention_params(cc, d, e);
+    uint64_t ut = (uint64_t)t, ud = (uint64_t)d, us = (uint64_t)s, ue = (uint64_t)e;
+    /* the query and out projections of x's t positions, key and value of the context's s,
+     * scores q·k and weighted values, softmax over h·t·s scores */
+    cc->flops = 2 * ut * ud * (2 * ud + 1) + 2 * us * ud * (2 * ue + 1) + 2 * (2 * ut * us * ud)
+              + 4 * (uint64_t)h * ut * us;
+    result_tensor(cc, true, &x->shape);
     return true;
 }
 
@@ -920,6 +954,11 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
         {.name = "causal", .kind = PK_BOOL, .def = BOOL(false), .doc = "position t attends only to positions <= t"},
     }, check_attention, "multi-head scaled dot-product self-attention"},
+    [B_CROSS_ATTENTION] = {"cross_attention", BC_LAYER, "xattn", {
+        X_TENSOR("x", "queries [T, D]"),
+        X_TENSOR("context", "keys and values [S, E]"),
+        {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
+    }, check_cross_attention, "multi-head scaled dot-product attention of x over another sequence"},
     [B_MATMUL] = {"matmul", BC_LAYER, NULL, {
         X_TENSOR("a", "[..., n, k]"),
         X_TENSOR("b", "[..., k, m]"),

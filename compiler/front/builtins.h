@@ -20,7 +20,7 @@
 typedef enum BuiltinId {
     /* layers: tensor -> tensor */
     B_DENSE, B_CONV2D, B_MAX_POOL, B_AVG_POOL, B_FLATTEN, B_RESHAPE, B_EMBEDDING,
-    B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_MATMUL,
+    B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_CROSS_ATTENTION, B_MATMUL,
     /* activations */
     B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX, B_LOG_SOFTMAX,
     /* primitives: elementwise functions, reductions over an axis, layout */

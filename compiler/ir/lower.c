@@ -518,6 +518,20 @@ static int lower_attention(Lower *lw, const int *x)
     return attention_out(lw, scores, split[2], t, d);
 }
 
+/* x [B,T,D] attending to a context [B,S,E]: q from x, k and v from the
+ * context, [B,H,T,dh] and [B,H,S,dh]; scores [B,H,T,S], softmax, · v, heads
+ * joined, the output projection (lower_attention without a mask). */
+static int lower_cross_attention(Lower *lw, const int *x)
+{
+    int64_t h = ARG(2).i;
+    int64_t t = shape_of(lw, x[0])->dim[1], s = shape_of(lw, x[1])->dim[1], d = shape_of(lw, x[0])->dim[2];
+    int64_t dh = d / h;
+    int q = attention_heads(lw, x[0], 0, t, h, dh), k = attention_heads(lw, x[1], 1, s, h, dh);
+    int scores = matmul(lw, q, k, false, true);
+    scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
+    return attention_out(lw, scores, attention_heads(lw, x[1], 2, s, h, dh), t, d);
+}
+
 /* Leading axes broadcast by numpy's rule on the shapes per example
  * (language.md §7.1), the batch apart: a batched operand with fewer axes
  * than the other gets 1s after its batch, so that its leading axes line up
@@ -820,7 +834,8 @@ static const LowerFn lowering[B_COUNT] = {
     [B_DENSE] = lower_dense, [B_CONV2D] = lower_conv2d, [B_MAX_POOL] = lower_max_pool,
     [B_AVG_POOL] = lower_avg_pool, [B_FLATTEN] = lower_reshape_like, [B_RESHAPE] = lower_reshape_like,
     [B_EMBEDDING] = lower_embedding, [B_POSITIONAL] = lower_positional, [B_LAYER_NORM] = lower_layer_norm,
-    [B_DROPOUT] = lower_dropout, [B_ATTENTION] = lower_attention, [B_MATMUL] = lower_matmul,
+    [B_DROPOUT] = lower_dropout, [B_ATTENTION] = lower_attention,
+    [B_CROSS_ATTENTION] = lower_cross_attention, [B_MATMUL] = lower_matmul,
     [B_RELU] = lower_relu, [B_LEAKY_RELU] = lower_leaky_relu, [B_SIGMOID] = lower_sigmoid,
     [B_TANH] = lower_tanh, [B_GELU] = lower_gelu, [B_SOFTMAX] = lower_softmax, [B_LOG_SOFTMAX] = lower_log_softmax,
     [B_CROSS_ENTROPY] = lower_cross_entropy, [B_MSE] = lower_mse,

@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs, margin or axes), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin, axes or cross), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin or axes"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin, axes or cross"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -38,7 +38,7 @@ GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 # are compared relative to the largest gradient of the whole model instead
 # (the line says "rel to all"), and torch's own values must be that small too.
 def exactly_zero(name):
-    return name.endswith("attn.key.bias")
+    return name.endswith(("attn.key.bias", "xattn.key.bias"))
 
 
 DTYPES = {
@@ -207,6 +207,35 @@ class Axes(nn.Module):
         return per_example.mean()
 
 
+class Cross(nn.Module):
+    """tests/grad/cross_attention.nn: q = Linear(4, 8)(x) attends to the
+    context c [B, 3, 6] through torch's own multi-head attention
+    (F.multi_head_attention_forward with separate projections: kdim = vdim = 6,
+    2 heads), nnc's xattn.query/key/value/out passed as its weights; then
+    Linear(8, 8) and the mean squared error against y."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(4, 8)
+        self.xattn = nn.Module()
+        for name, n in (("query", 8), ("key", 6), ("value", 6), ("out", 8)):
+            setattr(self.xattn, name, nn.Linear(n, 8))
+        self.dense = nn.Linear(8, 8)
+
+    def forward(self, batch):
+        a = self.xattn
+        q = self.q(batch["input.x"]).transpose(0, 1)  # torch's attention takes [T, B, D]
+        c = batch["input.c"].transpose(0, 1)
+        y, _ = F.multi_head_attention_forward(
+            q, c, c, 8, 2, None, torch.cat([a.query.bias, a.key.bias, a.value.bias]), None, None, False, 0.0,
+            a.out.weight, a.out.bias, training=True, need_weights=False, use_separate_proj_weight=True,
+            q_proj_weight=a.query.weight, k_proj_weight=a.key.weight, v_proj_weight=a.value.weight)
+        return self.dense(y.transpose(0, 1))
+
+    def loss(self, a, batch):
+        return F.mse_loss(a, batch["target.y"])
+
+
 class Attention(nn.Module):
     """attention(x, heads: H, causal: true) with four Linear(D, D) projections."""
 
@@ -281,6 +310,8 @@ def build(kind, params):
         return Margin()
     if kind == "axes":
         return Axes()
+    if kind == "cross":
+        return Cross()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -319,10 +350,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes|cross FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes", "cross"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

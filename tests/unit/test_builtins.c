@@ -78,6 +78,7 @@ static void test_ranges(void)
 static void test_lookup(void)
 {
     CU_ASSERT_PTR_EQUAL(builtin_lookup("attention"), &builtin_table[B_ATTENTION]);
+    CU_ASSERT_PTR_EQUAL(builtin_lookup("cross_attention"), &builtin_table[B_CROSS_ATTENTION]);
     CU_ASSERT_PTR_NULL(builtin_lookup("Dense"));
     CU_ASSERT_PTR_NULL(builtin_lookup(""));
     ASSERT_STR(builtin_class_name(builtin_table[B_ADAMW].cls), "optimizer");

@@ -204,6 +204,27 @@ static const Row layer_rows[] = {
     BAD("attention", "input x: f32[4, 8]", "attention(x, 2, causal: 1)",
         "attention's causal must be true or false, found an integer"),
 
+    /* queries and out from x's width D = 8, key and value from the context's E = 6:
+     * 2·5·8·17 + 2·3·8·13 + 2·(2·5·3·8) + 4·2·5·3 */
+    OKP("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]", "cross_attention(x, c, heads: 2)", "f32[B,5,8]",
+        "y.query.weight[8,8] y.query.bias[8] y.key.weight[8,6] y.key.bias[8] "
+        "y.value.weight[8,6] y.value.bias[8] y.out.weight[8,8] y.out.bias[8]",
+        2 * 5 * 8 * 17 + 2 * 3 * 8 * 13 + 2 * (2 * 5 * 3 * 8) + 4 * 2 * 5 * 3),
+    OK("cross_attention", "input x: f32[5, 8]", "cross_attention(x, x, 4)", "f32[B,5,8]"),
+    BAD("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]", "cross_attention(x, c, 3)",
+        "cross_attention width 8 is not divisible by 3 heads"),
+    BAD("cross_attention", "input x: f32[5, 8]\ninput c: f32[6]", "cross_attention(x, c, 2)",
+        "cross_attention needs [sequence, width] per example for its context, found f32[B,6]"),
+    BAD("cross_attention", "input x: f32[8]\ninput c: f32[3, 6]", "cross_attention(x, c, 2)",
+        "cross_attention needs [sequence, width] per example for its x, found f32[B,8]"),
+    BAD("cross_attention", "input x: f32[5, 8]", "cross_attention(x, positional(3, 6), 2)",
+        "cross_attention works on each example's own sequence, but f32[3,6] is the same for every example: it is "
+        "made of parameters and constants alone"),
+    BAD("cross_attention", "input x: f32[5, 8]\ninput t: token(4)[3, 6]", "cross_attention(x, t, 2)",
+        INT_LABELS("cross_attention", "token(4)[B,3,6]")),
+    BAD("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]", "cross_attention(x, c)",
+        "cross_attention is missing argument 'heads'"),
+
     OKP("matmul", "input a: f32[3, 4]\ninput b: f32[4, 5]", "matmul(a, b)", "f32[B,3,5]", "", 120),
     OKP("matmul", "input a: f32[2, 3, 4]\ninput b: f32[4, 5]", "matmul(a, b)", "f32[B,2,3,5]", "", 240),
     OK("matmul", "input a: f32[6, 1, 3, 4]\ninput b: f32[5, 4, 2]", "matmul(a, b)", "f32[B,6,5,3,2]"),

@@ -52,6 +52,7 @@ static void value(StrBuf *sb, const Value *v)
     case VAL_TENSOR: type_print(sb, &v->t); break;
     case VAL_LAYER: sb_printf(sb, "layer %s", v->layer->layer.name); break;
     case VAL_SPEC: sb_printf(sb, "%s", v->spec->b->name); break;
+    case VAL_NONE: sb_puts(sb, "none"); break;
     case VAL_ERROR: sb_puts(sb, "?"); break;
     }
 }

@@ -532,6 +532,22 @@ static void attention_params(CallCheck *cc, int64_t d, int64_t e)
     }
 }
 
+/* An attention's mask: not given, or one real number per position attended
+ * to (n of them, the positions of what), > 0 where attended; the same for
+ * every example or its own. */
+static bool check_mask(CallCheck *cc, int i, int64_t n, const char *what)
+{
+    if (cc->arg[i].kind != VAL_TENSOR)
+        return true;
+    if (!need_real(cc, i, 0))
+        return false;
+    const TensorType *m = arg_t(cc, i);
+    if (m->shape.rank != 1 || m->shape.dim[0] != n)
+        return cc_error(cc, i, "%s's mask needs one number per position of %s, [%lld] per example, found %s",
+                        cc->b->name, what, (long long)n, cc_type(cc, m));
+    return true;
+}
+
 /* attention(x, heads): self-attention over [T, D] -> [T, D];
  * query/key/value/out are dense D -> D. */
 static bool check_attention(CallCheck *cc)
@@ -544,6 +560,8 @@ static bool check_attention(CallCheck *cc)
     int64_t t = x->shape.dim[0], d = x->shape.dim[1], h = cc->arg[1].i;
     if (d % h != 0)
         return cc_error(cc, 1, "attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
+    if (!check_mask(cc, 3, t, "x"))
+        return false;
     attention_params(cc, d, d);
     uint64_t ut = (uint64_t)t, ud = (uint64_t)d;
     /* 4 projections + scores q·k + weighted values, softmax over h·t·t scores */
@@ -567,6 +585,8 @@ static bool check_cross_attention(CallCheck *cc)
     int64_t t = x->shape.dim[0], d = x->shape.dim[1], s = c->shape.dim[0], e = c->shape.dim[1], h = cc->arg[2].i;
     if (d % h != 0)
         return cc_error(cc, 2, "cross_attention width %lld is not divisible by %lld heads", (long long)d, (long long)h);
+    if (!check_mask(cc, 3, s, "the context"))
+        return false;
     attention_params(cc, d, e);
     uint64_t ut = (uint64_t)t, ud = (uint64_t)d, us = (uint64_t)s, ue = (uint64_t)e;
     /* the query and out projections of x's t positions, key and value of the context's s,
@@ -953,11 +973,13 @@ const Builtin builtin_table[B_COUNT] = {
         X_TENSOR("x", "input [T, D]"),
         {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
         {.name = "causal", .kind = PK_BOOL, .def = BOOL(false), .doc = "position t attends only to positions <= t"},
+        {.name = "mask", .kind = PK_TENSOR, .def = {.kind = VAL_NONE}, .doc = "[T]: position s is attended where > 0"},
     }, check_attention, "multi-head scaled dot-product self-attention"},
     [B_CROSS_ATTENTION] = {"cross_attention", BC_LAYER, "xattn", {
         X_TENSOR("x", "queries [T, D]"),
         X_TENSOR("context", "keys and values [S, E]"),
         {.name = "heads", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "number of heads; must divide D"},
+        {.name = "mask", .kind = PK_TENSOR, .def = {.kind = VAL_NONE}, .doc = "[S]: context position s is attended where > 0"},
     }, check_cross_attention, "multi-head scaled dot-product attention of x over another sequence"},
     [B_MATMUL] = {"matmul", BC_LAYER, NULL, {
         X_TENSOR("a", "[..., n, k]"),

@@ -26,6 +26,7 @@ const char *sema_value_kind(const Value *v)
     case VAL_LIST: return "a list";
     case VAL_TENSOR: return "a tensor";
     case VAL_LAYER: return "a layer";
+    case VAL_NONE: return "nothing";
     case VAL_SPEC: return v->spec->b->cls == BC_DATA ? "a data source"
                         : v->spec->b->cls == BC_OPTIMIZER ? "an optimizer" : "a schedule";
     }
@@ -267,6 +268,8 @@ static const char *builtin_synopsis(Sema *s, const Builtin *b)
             sb_printf(&sb, ": %s", p->def.b ? "true" : "false");
         else if (p->def.kind == VAL_STRING)
             sb_printf(&sb, p->kind == PK_ENUM || p->kind == PK_TOKENIZER ? ": %s" : ": \"%s\"", p->def.s);
+        else if (p->def.kind == VAL_NONE)
+            sb_puts(&sb, ": none");
     }
     sb_putc(&sb, ')');
     const char *r = arena_strdup(s->arena, sb_cstr(&sb));

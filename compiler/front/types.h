@@ -49,6 +49,7 @@ typedef enum ValueKind {
     VAL_TENSOR,  /* .t */
     VAL_LAYER,   /* .layer: a user layer named as a value (repeat's argument) */
     VAL_SPEC,    /* .spec: data source, optimizer or schedule in a train block */
+    VAL_NONE,    /* an optional tensor argument not given (attention's mask:) */
 } ValueKind;
 
 struct AstNode;

@@ -61,7 +61,8 @@ static const char *call_rule(const SemaModel *m, const SemaNode *n)
     case B_MATMUL:
         return n->in[1] < 0 || !m->nodes[n->in[1]].type.batched ? NULL : "multiplies by a value that varies with the positions";
     case B_ATTENTION:
-        return n->args[2].b ? NULL : "attends to later positions (it is not causal: true)";
+        return n->args[3].kind == VAL_TENSOR ? "has a mask (a decoded position's keys keep none)"
+             : n->args[2].b ? NULL : "attends to later positions (it is not causal: true)";
     default:
         return "is not one of the built-ins that keep the positions apart";
     }

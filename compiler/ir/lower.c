@@ -486,6 +486,19 @@ static int lower_attention_decode(Lower *lw, const int *x)
     return attention_out(lw, scores, split[2], 1, d);
 }
 
+/* scores [B,H,T,S] kept where the mask m [B,S] (or [S], the same for every
+ * example) is > 0, −∞ elsewhere; as they are without one (m < 0). */
+static int masked(Lower *lw, int scores, int m)
+{
+    if (m < 0)
+        return scores;
+    const IrShape *ms = shape_of(lw, m);
+    int kept = bin(lw, IR_GT, m, cnst(lw, 0));
+    if (ms->rank == 2)
+        kept = reshape(lw, kept, (IrShape){4, {IR_BATCH, 1, 1, ms->dim[1]}});
+    return sel(lw, kept, scores, cnst(lw, -INFINITY));
+}
+
 /* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
  * q, k, v = x·Wᵀ + b, split into heads [B,H,T,dh]; scores q·kᵀ/√dh [B,H,T,T],
  * the causal mask (−∞ where the key's place is after the query's), softmax, · v, heads joined
@@ -515,6 +528,7 @@ static int lower_attention(Lower *lw, const int *x)
         int kept = bin(lw, IR_GE, q, stamp(lw, ir_add(lw->g, IR_TENSOR, NULL, 0, &ka, lw->at)));
         scores = sel(lw, kept, scores, cnst(lw, -INFINITY));
     }
+    scores = masked(lw, scores, ARG(3).kind == VAL_TENSOR ? x[1] : -1);  /* x, the mask */
     return attention_out(lw, scores, split[2], t, d);
 }
 
@@ -529,6 +543,7 @@ static int lower_cross_attention(Lower *lw, const int *x)
     int q = attention_heads(lw, x[0], 0, t, h, dh), k = attention_heads(lw, x[1], 1, s, h, dh);
     int scores = matmul(lw, q, k, false, true);
     scores = bin(lw, IR_MUL, scores, cnst(lw, 1.0 / sqrt((double)dh)));
+    scores = masked(lw, scores, ARG(3).kind == VAL_TENSOR ? x[2] : -1);  /* x, the context, the mask */
     return attention_out(lw, scores, attention_heads(lw, x[1], 2, s, h, dh), t, d);
 }
 

@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs, margin, axes or cross), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin, axes, cross or masks), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,17 +28,18 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin, axes or cross"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin, axes, cross or masks"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
 # only float32 rounding noise (~1e-10) and a difference relative to the
 # tensor's own maximum means nothing.  The key bias adds q_i . b to every
-# score of row i alike, and softmax ignores a constant added to a row.  These
+# score of row i alike, and softmax ignores a constant added to a row (masked
+# scores are -inf whatever it adds).  These
 # are compared relative to the largest gradient of the whole model instead
 # (the line says "rel to all"), and torch's own values must be that small too.
 def exactly_zero(name):
-    return name.endswith(("attn.key.bias", "xattn.key.bias"))
+    return name.endswith("key.bias")  # an attention's: no parity model has a dense layer named key
 
 
 DTYPES = {
@@ -207,30 +208,65 @@ class Axes(nn.Module):
         return per_example.mean()
 
 
+def torch_attention(a, q, kv, heads, causal=False, mask=None):
+    """torch's own multi-head attention of q [B, T, D] over kv [B, S, E] with
+    nnc's projections a.query/key/value/out (separate weights), the causal
+    mask and a key padding mask where mask <= 0."""
+    d = q.shape[-1]
+    future = torch.triu(torch.ones(q.shape[1], kv.shape[1], dtype=torch.bool), diagonal=1) if causal else None
+    y, _ = F.multi_head_attention_forward(
+        q.transpose(0, 1), kv.transpose(0, 1), kv.transpose(0, 1), d, heads, None,
+        torch.cat([a.query.bias, a.key.bias, a.value.bias]), None, None, False, 0.0, a.out.weight, a.out.bias,
+        training=True, need_weights=False, use_separate_proj_weight=True, q_proj_weight=a.query.weight,
+        k_proj_weight=a.key.weight, v_proj_weight=a.value.weight, attn_mask=future,
+        key_padding_mask=None if mask is None else mask <= 0)
+    return y.transpose(0, 1)
+
+
+def projections(d, e):
+    """An nnc attention's four projections as Linear modules: query and out
+    from d features, key and value from e."""
+    a = nn.Module()
+    for name, n in (("query", d), ("key", e), ("value", e), ("out", d)):
+        setattr(a, name, nn.Linear(n, d))
+    return a
+
+
+class Masks(nn.Module):
+    """tests/grad/attention_mask.nn: a = attention(x, 2, mask: m), h = the
+    causal attention of a with m's first entry replaced by 1, b = the
+    cross-attention of h over c [B, 5, 4] under the mask k; the mean squared
+    error against y."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.h, self.b = projections(8, 8), projections(8, 8), projections(8, 4)
+
+    def forward(self, batch):
+        x, m, c, k = (batch[f"input.{n}"] for n in "xmck")
+        a = torch_attention(self.a, x, x, 2, mask=m)
+        kept = torch.cat([torch.ones_like(m[:, :1]), m[:, 1:]], dim=1)
+        h = torch_attention(self.h, a, a, 2, causal=True, mask=kept)
+        return torch_attention(self.b, h, c, 2, mask=k)
+
+    def loss(self, b, batch):
+        return F.mse_loss(b, batch["target.y"])
+
+
 class Cross(nn.Module):
     """tests/grad/cross_attention.nn: q = Linear(4, 8)(x) attends to the
-    context c [B, 3, 6] through torch's own multi-head attention
-    (F.multi_head_attention_forward with separate projections: kdim = vdim = 6,
-    2 heads), nnc's xattn.query/key/value/out passed as its weights; then
-    Linear(8, 8) and the mean squared error against y."""
+    context c [B, 3, 6] through torch's own multi-head attention (separate
+    projections: kdim = vdim = 6, 2 heads), nnc's xattn.query/key/value/out
+    its weights; then Linear(8, 8) and the mean squared error against y."""
 
     def __init__(self):
         super().__init__()
         self.q = nn.Linear(4, 8)
-        self.xattn = nn.Module()
-        for name, n in (("query", 8), ("key", 6), ("value", 6), ("out", 8)):
-            setattr(self.xattn, name, nn.Linear(n, 8))
+        self.xattn = projections(8, 6)
         self.dense = nn.Linear(8, 8)
 
     def forward(self, batch):
-        a = self.xattn
-        q = self.q(batch["input.x"]).transpose(0, 1)  # torch's attention takes [T, B, D]
-        c = batch["input.c"].transpose(0, 1)
-        y, _ = F.multi_head_attention_forward(
-            q, c, c, 8, 2, None, torch.cat([a.query.bias, a.key.bias, a.value.bias]), None, None, False, 0.0,
-            a.out.weight, a.out.bias, training=True, need_weights=False, use_separate_proj_weight=True,
-            q_proj_weight=a.query.weight, k_proj_weight=a.key.weight, v_proj_weight=a.value.weight)
-        return self.dense(y.transpose(0, 1))
+        return self.dense(torch_attention(self.xattn, self.q(batch["input.x"]), batch["input.c"], 2))
 
     def loss(self, a, batch):
         return F.mse_loss(a, batch["target.y"])
@@ -312,6 +348,8 @@ def build(kind, params):
         return Axes()
     if kind == "cross":
         return Cross()
+    if kind == "masks":
+        return Masks()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -350,10 +388,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes|cross FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes|cross|masks FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes", "cross"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes", "cross", "masks"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

@@ -205,6 +205,11 @@ static void test_decode_refused(void)
                      "sum (line 5, in 'logits') does not keep the positions as its first axis");
     expect_no_decode("    logits = dense(h + attention(h, heads: 2), 7)",
                      "attention (line 5, in 'attn') attends to later positions (it is not causal: true)");
+    /* a mask made from the one input: still no decode entry (a cached key keeps no mask) */
+    expect_no_decode("    logits = dense(h + attention(h, heads: 2, causal: true, mask: sum(h, axis: 1)), 7)",
+                     "attention (line 5, in 'attn') has a mask (a decoded position's keys keep none)");
+    expect_no_decode("    logits = dense(h + cross_attention(h, h, 2), 7)",
+                     "cross_attention (line 5, in 'xattn') is not one of the built-ins that keep the positions apart");
     expect_no_decode("    logits = dense(transpose(matmul(h, transpose(h))), 7)",
                      "transpose (line 5, in 'logits') does not keep the positions as its first axis");
     expect_no_decode("    x = h[:, 0:4]\n    logits = dense(x, 7)", "a slice (line 5, in 'x') may mix the positions");

@@ -84,6 +84,8 @@ static void synopsis(StrBuf *sb, const Builtin *b)
             sb_puts(sb, p->def.b ? "true" : "false");
         else if (p->def.kind == VAL_STRING)
             sb_printf(sb, p->kind == PK_ENUM || p->kind == PK_TOKENIZER ? "%s" : "\"%s\"", p->def.s);
+        else if (p->def.kind == VAL_NONE)
+            sb_puts(sb, "none");
     }
     sb_putc(sb, ')');
 }

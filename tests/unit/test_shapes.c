@@ -203,6 +203,16 @@ static const Row layer_rows[] = {
     BAD("attention", "input x: f32[4, 8]", "attention(x, 0)", "attention's heads must be at least 1, found 0"),
     BAD("attention", "input x: f32[4, 8]", "attention(x, 2, causal: 1)",
         "attention's causal must be true or false, found an integer"),
+    /* a mask: one number per position attended to, each example's or the same for all */
+    OK("attention", "input x: f32[4, 8]\ninput m: f32[4]", "attention(x, 2, causal: true, mask: m)", "f32[B,4,8]"),
+    OK("attention", "input x: f32[4, 8]", "attention(x, 2, mask: [1, 1, 0, 1])", "f32[B,4,8]"),
+    BAD("attention", "input x: f32[4, 8]\ninput m: f32[3]", "attention(x, 2, mask: m)",
+        "attention's mask needs one number per position of x, [4] per example, found f32[B,3]"),
+    BAD("attention", "input x: f32[4, 8]", "attention(x, 2, mask: x)",
+        "attention's mask needs one number per position of x, [4] per example, found f32[B,4,8]"),
+    BAD("attention", "input x: f32[4, 8]", "attention(x, 2, mask: 1)", "attention's mask must be a tensor, found an integer"),
+    BAD("attention", "input x: f32[4, 8]\ninput t: token(3)[4]", "attention(x, 2, mask: t)",
+        "attention needs real numbers, but token(3)[B,4] holds integer labels; use embedding() to turn tokens into vectors"),
 
     /* queries and out from x's width D = 8, key and value from the context's E = 6:
      * 2·5·8·17 + 2·3·8·13 + 2·(2·5·3·8) + 4·2·5·3 */
@@ -224,6 +234,10 @@ static const Row layer_rows[] = {
         INT_LABELS("cross_attention", "token(4)[B,3,6]")),
     BAD("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]", "cross_attention(x, c)",
         "cross_attention is missing argument 'heads'"),
+    OK("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]\ninput k: f32[3]", "cross_attention(x, c, 2, mask: k)",
+       "f32[B,5,8]"),
+    BAD("cross_attention", "input x: f32[5, 8]\ninput c: f32[3, 6]\ninput k: f32[5]", "cross_attention(x, c, 2, mask: k)",
+        "cross_attention's mask needs one number per position of the context, [3] per example, found f32[B,5]"),
 
     OKP("matmul", "input a: f32[3, 4]\ninput b: f32[4, 5]", "matmul(a, b)", "f32[B,3,5]", "", 120),
     OKP("matmul", "input a: f32[2, 3, 4]\ninput b: f32[4, 5]", "matmul(a, b)", "f32[B,2,3,5]", "", 240),

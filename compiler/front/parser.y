@@ -432,7 +432,7 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
     while (*v == ' ' || *v == '\t')
         v++;
     int depth = 0;
-    for (e = v; *e && *e != '\n' && e - v < 40; e++) {
+    for (e = v; *e && *e != '\n'; e++) {  /* to the argument's end, on this line */
         if (*e == '(' || *e == '[')
             depth++;
         else if ((*e == ')' || *e == ']') && depth > 0)
@@ -440,10 +440,11 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
         else if ((*e == ',' || *e == ')') && depth == 0)
             break;
     }
-    bool whole = *e == ',' || *e == ')';  /* else cut at 40 or at the line's end */
+    bool whole = *e == ',' || *e == ')';  /* else it goes on past the line's end */
     while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    if (e > v && whole)
+    Span at = {(uint32_t)(v - src), (uint32_t)(e - src)};
+    if (e > v && whole && source_quotable(lx->src, at, 40))
         snprintf(value, 48, "%.*s", (int)(e - v), v);
     else
         snprintf(value, 48, "...");

@@ -360,11 +360,12 @@ static void layer_as_argument(Sema *s, const Builtin *b, const BuiltinParam *p, 
         before = a;
     if (!before || (lb && lb->cls != BC_LAYER))
         return;
-    /* the call as written without this argument, or with "..." for it when it is required */
+    /* the call as written without this argument, or with "..." for it when it is required: quoted when the
+     * call is on one line and what is shown of it (all but [cut, the argument's end)) is at most 60 bytes */
     const char *src = s->diag->src->text;
     uint32_t cut = p->required ? arg->span.begin : before->span.end;
     int head = (int)(cut - call->span.begin), tail = (int)(call->span.end - arg->span.end);
-    if (head + tail > 60 || memchr(src + call->span.begin, '\n', call->span.end - call->span.begin))
+    if (!source_quotable(s->diag->src, call->span, 60 + (arg->span.end - cut)))
         diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%s(...))", id, b->name);
     else
         diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%.*s%s%.*s)", id, head,

@@ -59,7 +59,7 @@ static void note_argument_setting(Sema *s, const AstNode *train, const AstNode *
             continue;
         const char *src = s->diag->src->text;
         Span v = st->def.value->span;
-        bool shown = v.end - v.begin <= 30 && !memchr(src + v.begin, '\n', v.end - v.begin);
+        bool shown = source_quotable(s->diag->src, v, 30);
         diag_note(s->diag, SPAN_NONE, "'%s' is an argument of the %s, not a setting: %s = %s(%s%s: %.*s)", st->def.name,
                   builtin_class_name(holders[h].cls), holders[h].setting, found->name, at ? "..., " : "",
                   st->def.name, shown ? (int)(v.end - v.begin) : 3, shown ? src + v.begin : "...");

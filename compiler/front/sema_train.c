@@ -46,6 +46,15 @@ static void note_argument_setting(Sema *s, const AstNode *train, const AstNode *
     for (int h = 0; h < NSETTINGS; h++) {   /* (no argument's name is in two classes: their order shows nowhere) */
         if (!settings[h].example)
             continue;   /* an integer setting */
+        /* the built-ins the block calls for this setting (once each, even when set twice) */
+        bool made[B_COUNT] = {0};
+        for (const AstNode *o = train->train.items; o; o = o->next) {
+            const Builtin *b = o->def.value->kind == AST_CALL && strcmp(o->def.name, settings[h].name) == 0
+                             ? builtin_lookup(o->def.value->call.callee) : NULL;
+            if (b)
+                made[b - builtin_table] = true;
+        }
+        /* the block's own call, when it takes the argument, else the first that does */
         const Builtin *found = NULL;
         int at = 0;
         for (int i = 0; i < B_COUNT; i++) {
@@ -57,14 +66,9 @@ static void note_argument_setting(Sema *s, const AstNode *train, const AstNode *
                 k++;
             if (k == np)
                 continue;
-            /* the block's own call, when it takes the argument, else the first that does */
-            bool made = false;
-            for (const AstNode *o = train->train.items; o; o = o->next)
-                made |= strcmp(o->def.name, settings[h].name) == 0 && o->def.value->kind == AST_CALL
-                     && strcmp(o->def.value->call.callee, b->name) == 0;
-            if (!found || made)
+            if (!found || made[i])
                 found = b, at = k;
-            if (made)
+            if (made[i])
                 break;
         }
         if (!found)

@@ -16,6 +16,13 @@
 #include "npy.h"
 #include "rt_internal.h"
 
+/* dir/name into buf: a folder that ends in '/' (the root, "/") takes no
+ * second one, which messages would show ("//xor.csv"). */
+static void join(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+}
+
 /* A relative data path: under the data root if it is there, else beside the
  * model; when neither exists, the one under the root (the loader says what
  * is missing). */
@@ -24,11 +31,11 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     if (path[0] == '/')
         return path;
     struct stat st;
-    snprintf(buf, len, "%s/%s", root, path);
+    join(buf, len, root, path);
     if (stat(buf, &st) == 0 || !model_dir || !model_dir[0])
         return buf;
-    char beside[4096];   /* model_dir "/" (a model at the root) takes no second '/' */
-    snprintf(beside, sizeof beside, "%s%s%s", model_dir, model_dir[strlen(model_dir) - 1] == '/' ? "" : "/", path);
+    char beside[4096];
+    join(beside, sizeof beside, model_dir, path);
     if (stat(beside, &st) == 0)
         snprintf(buf, len, "%s", beside);
     return buf;

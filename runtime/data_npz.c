@@ -47,7 +47,7 @@ static void *column_alloc(size_t n)
 static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtColumn *c, const char *path,
                    char *err, size_t errlen)
 {
-    int64_t n = a->shape[0], per = rt_elems(t, 1), total = a->count;
+    int64_t per = rt_elems(t, 1), total = a->count;
     char ts[128], at[64];
     c->elems = per;
     c->dtype = t->dtype == RT_I32 ? RT_I32 : RT_F32;
@@ -59,11 +59,6 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
         return rt_fail(-1, err, errlen, "out of memory for array '%s' of %s (%lld values)", t->name, path,
                        (long long)total);
     if (c->dtype == RT_I32) {
-        char names[RT_NPY_TYPE_LIST];
-        if (!rt_npy_is_integer(a->type))
-            return rt_fail(-1, err, errlen, "%s: array '%s' is %s, but %s '%s' is %s: its labels must be integers "
-                           "(%s)", path, t->name, rt_npy_type_name(a->type), kind, t->name, type_str(t, ts, sizeof ts),
-                           rt_npy_type_list(1, names, sizeof names));
         int32_t *dst = c->data;
         for (int64_t i = 0; i < total; i++) {
             double v = rt_npy_get(a, i);
@@ -73,7 +68,6 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
                                type_str(t, ts, sizeof ts), (long long)t->classes - 1);
             dst[i] = (int32_t)v;
         }
-        (void)n;
         return 0;
     }
     float *dst = c->data;
@@ -91,32 +85,129 @@ static int convert(const RtNpy *a, const RtTensorSpec *t, const char *kind, RtCo
     return 0;
 }
 
+/* Whether array a (its header) can be t's: its examples of t's per-example
+ * shape, at least one, as many as `first` has (NULL: a is the first), and
+ * integers for labels and ids.  0, or -1 with why. */
+static int array_fits(const RtNpy *a, const RtTensorSpec *t, const char *kind, const char *first, int64_t count,
+                      const char *path, char *err, size_t errlen)
+{
+    char ts[128];
+    if (a->rank == 0 || !rt_npy_holds_examples(a, t->shape + 1, t->rank - 1)) {  /* shape[0]: the batch */
+        char msg[RT_NPY_EXAMPLES_MSG];
+        return rt_fail(-1, err, errlen, "%s: array '%s' %s", path, t->name,
+                       rt_npy_examples_mismatch(a, kind, t->name, type_str(t, ts, sizeof ts), rt_elems(t, 1), msg,
+                                                sizeof msg));
+    }
+    if (a->shape[0] == 0)
+        return rt_fail(-1, err, errlen, "%s: array '%s' has no examples", path, t->name);
+    if (first && a->shape[0] != count)
+        return rt_fail(-1, err, errlen, "%s: array '%s' has %lld examples, but array '%s' has %lld", path, t->name,
+                       (long long)a->shape[0], first, (long long)count);
+    char names[RT_NPY_TYPE_LIST];
+    if (t->dtype == RT_I32 && !rt_npy_is_integer(a->type))
+        return rt_fail(-1, err, errlen, "%s: array '%s' is %s, but %s '%s' is %s: its labels must be integers (%s)",
+                       path, t->name, rt_npy_type_name(a->type), kind, t->name, type_str(t, ts, sizeof ts),
+                       rt_npy_type_list(1, names, sizeof names));
+    return 0;
+}
+
+/* The member holding t's array: its index, or -1 with why (none, or two). */
+static int find_array(const RtNpz *z, const RtTensorSpec *t, const char *kind, const char *path, char *err,
+                      size_t errlen)
+{
+    char why[768];
+    int at = rt_npz_find(z, t->name, why, sizeof why);
+    if (at == -2)
+        return rt_fail(-1, err, errlen, "%s: %s", path, why);
+    if (at < 0) {
+        char names[512];
+        return rt_fail(-1, err, errlen, "%s has no array '%s' for %s '%s'; it has %s", path, t->name, kind, t->name,
+                       rt_npz_names(z, names, sizeof names));
+    }
+    return at;
+}
+
+/* An archive in memory: mapped (populate: paged in at once, for a reader of
+ * all of it), else read whole. */
+typedef struct Archive {
+    const uint8_t *buf;
+    size_t         len;
+    void          *map;   /* from mmap, or NULL */
+    char          *raw;   /* from rt_read_whole, or NULL */
+} Archive;
+
+static int archive_open(const char *path, int populate, Archive *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
+        close(fd);
+        if (map != MAP_FAILED) {
+            a->buf = map, a->len = len, a->map = map;
+            return 0;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    /* not a regular file, empty, or not mappable: read it (rt_read_whole names the error) */
+    if (rt_read_whole(path, &a->raw, &a->len, err, errlen) != 0)
+        return -1;
+    a->buf = (const uint8_t *)a->raw;
+    return 0;
+}
+
+static void archive_close(Archive *a)
+{
+    if (a->map)
+        munmap(a->map, a->len);
+    free(a->raw);
+}
+
 /* The archive is mapped rather than read: stored members are then used
  * where they are, and the only memory written is the columns (a data set
  * of 60,000 images is 188 MB, and each copy of it costs). */
 int rt_npz_load(const char *path, const RtModel *m, RtDataset *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        size_t len = (size_t)st.st_size;
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        close(fd);
-        if (map != MAP_FAILED) {
-            int rc = rt_npz_columns(map, len, path, m, out, err, errlen);
-            munmap(map, len);
-            return rc;
-        }
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    char *raw;   /* not a regular file, empty, or not mappable: read it (rt_read_whole names the error) */
-    size_t len;
-    if (rt_read_whole(path, &raw, &len, err, errlen) != 0)
+    Archive a;
+    if (archive_open(path, 1, &a, err, errlen) != 0)
         return -1;
-    int rc = rt_npz_columns((const uint8_t *)raw, len, path, m, out, err, errlen);
-    free(raw);
+    int rc = rt_npz_columns(a.buf, a.len, path, m, out, err, errlen);
+    archive_close(&a);
+    return rc;
+}
+
+/* Mapped without paging it in: only the central directory and the arrays'
+ * headers are read (a count over 188 MB of images reads a few pages). */
+int rt_npz_count(const char *path, const RtModel *m, int64_t *count, char *err, size_t errlen)
+{
+    *count = 0;
+    Archive a;
+    if (archive_open(path, 0, &a, err, errlen) != 0)
+        return -1;
+    RtNpz z;
+    char why[768];
+    if (rt_npz_open(a.buf, a.len, &z, why, sizeof why) != 0) {
+        archive_close(&a);
+        return rt_fail(-1, err, errlen, "%s: %s", path, why);
+    }
+    int rc = 0;
+    const char *first = NULL;
+    for (int k = 0; rc == 0 && k < m->ninputs + m->ntargets; k++) {
+        const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
+        const char *kind = k < m->ninputs ? "input" : "target";
+        RtNpy arr;
+        int at = find_array(&z, t, kind, path, err, errlen);
+        if (at < 0 || rt_npz_read_header(&z, at, t->dtype == RT_I32, &arr, why, sizeof why) != 0)
+            rc = at < 0 ? -1 : rt_fail(-1, err, errlen, "%s: %s", path, why);
+        else if ((rc = array_fits(&arr, t, kind, first, *count, path, err, errlen)) == 0)
+            first = t->name, *count = arr.shape[0];
+    }
+    rt_npz_close(&z);
+    archive_close(&a);
     return rc;
 }
 
@@ -139,39 +230,16 @@ int rt_npz_columns(const uint8_t *raw, size_t len, const char *path, const RtMod
     for (int k = 0; k < n; k++) {
         const RtTensorSpec *t = k < m->ninputs ? &m->inputs[k] : &m->targets[k - m->ninputs];
         const char *kind = k < m->ninputs ? "input" : "target";
-        int at = rt_npz_find(&z, t->name, why, sizeof why);
-        if (at == -2) {
-            rt_fail(-1, err, errlen, "%s: %s", path, why);
+        int at = find_array(&z, t, kind, path, err, errlen);
+        if (at < 0)
             goto done;
-        }
-        if (at < 0) {
-            char names[512];
-            rt_fail(-1, err, errlen, "%s has no array '%s' for %s '%s'; it has %s", path, t->name, kind, t->name,
-                    rt_npz_names(&z, names, sizeof names));
-            goto done;
-        }
         uint8_t *bytes;
         RtNpy a;
         if (rt_npz_read(&z, at, t->dtype == RT_I32, &bytes, &a, why, sizeof why) != 0) {
             rt_fail(-1, err, errlen, "%s: %s", path, why);
             goto done;
         }
-        if (a.rank == 0 || !rt_npy_holds_examples(&a, t->shape + 1, t->rank - 1)) {  /* shape[0]: the batch */
-            char ts[128], msg[RT_NPY_EXAMPLES_MSG];
-            rt_fail(-1, err, errlen, "%s: array '%s' %s", path, t->name,
-                    rt_npy_examples_mismatch(&a, kind, t->name, type_str(t, ts, sizeof ts), rt_elems(t, 1), msg,
-                                             sizeof msg));
-            free(bytes);
-            goto done;
-        }
-        if (a.shape[0] == 0) {
-            rt_fail(-1, err, errlen, "%s: array '%s' has no examples", path, t->name);
-            free(bytes);
-            goto done;
-        }
-        if (first && a.shape[0] != out->count) {
-            rt_fail(-1, err, errlen, "%s: array '%s' has %lld examples, but array '%s' has %lld", path, t->name,
-                    (long long)a.shape[0], first, (long long)out->count);
+        if (array_fits(&a, t, kind, first, out->count, path, err, errlen) != 0) {
             free(bytes);
             goto done;
         }

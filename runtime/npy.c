@@ -145,7 +145,22 @@ const char *rt_npy_examples_mismatch(const RtNpy *a, const char *kind, const cha
     return buf;
 }
 
-int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
+size_t rt_npy_header_end(const uint8_t *buf, size_t have)
+{
+    if (have < 12 || memcmp(buf, "\x93NUMPY", 6) != 0 || buf[7] != 0)
+        return 0;
+    if (buf[6] == 1)
+        return 10 + ((size_t)buf[8] | (size_t)buf[9] << 8);
+    if (buf[6] == 2 || buf[6] == 3)
+        return 12 + ((size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24);
+    return 0;
+}
+
+/* The header of a .npy of total bytes from its first bytes, buf[0, len)
+ * (all of it, or as much as holds the header): *data_at is where the data
+ * starts, which must be exactly what the shape and type take, up to total. */
+static int parse(const uint8_t *buf, size_t len, size_t total, int integers, RtNpy *out, size_t *data_at, char *err,
+                 size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
@@ -268,15 +283,33 @@ int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char 
         count *= (uint64_t)out->shape[i];
     }
     out->count = zero ? 0 : (int64_t)count;
-    size_t have = len - hstart - hlen;
+    size_t have = total - hstart - hlen;
     uint64_t need = (uint64_t)out->count * out->width;
     if (have != need) {
         char s[256];
         return rt_fail(-1, err, errlen, "the data holds %zu bytes, but shape %s of %s needs %" PRIu64, have,
                        rt_npy_shape_str(out, s, sizeof s), types[type].name, need);
     }
-    out->data = buf + hstart + hlen;
+    *data_at = hstart + hlen;
     return 0;
+}
+
+int rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen)
+{
+    size_t at;
+    if (parse(buf, len, len, integers, out, &at, err, errlen) != 0)
+        return -1;
+    out->data = buf + at;
+    return 0;
+}
+
+int rt_npy_parse_header(const uint8_t *buf, size_t len, size_t total, int integers, RtNpy *out, char *err,
+                        size_t errlen)
+{
+    size_t at;
+    if (len > total)
+        len = total;
+    return parse(buf, len, total, integers, out, &at, err, errlen);
 }
 
 double rt_npy_get(const RtNpy *a, int64_t i)

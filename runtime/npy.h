@@ -33,6 +33,14 @@ typedef struct RtNpy {
  * bytes that shape and type take.  integers: the array is for labels or
  * token ids, so a dtype refused suggests only the integer types. */
 int         rt_npy_parse(const uint8_t *buf, size_t len, int integers, RtNpy *out, char *err, size_t errlen);
+/* The same checks of the header alone, for a .npy of total bytes of which
+ * buf[0, len) are the first (at least rt_npy_header_end of them): the data
+ * is not read, only its length checked against total (out->data NULL). */
+int         rt_npy_parse_header(const uint8_t *buf, size_t len, size_t total, int integers, RtNpy *out, char *err,
+                                size_t errlen);
+/* The bytes of a .npy up to the end of its header, from its first
+ * have bytes (12 tell), or 0 when they are no .npy's start. */
+size_t      rt_npy_header_end(const uint8_t *buf, size_t have);
 /* Whether a holds examples of the per-example shape[0, rank): its first
  * axis counts them and the rest is that shape (one value per example may
  * also be [n] or [n, 1]).  npz(...)'s rule, and --predict's for a .npy. */
@@ -95,6 +103,11 @@ int  rt_npz_find(const RtNpz *z, const char *name, char *err, size_t errlen);
  * is inflated into *data (the caller frees it) and out points there; a
  * stored one is read in place (*data NULL, out points into the archive). */
 int  rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen);
+/* Member k's .npy header alone (rt_npy_parse_header): its shape and type,
+ * out->data NULL.  The data is not read, so neither its CRC nor (a deflated
+ * member) its compression is checked past the header: for a count of
+ * examples, which needs no values (rt_npz_count). */
+int  rt_npz_read_header(const RtNpz *z, int k, int integers, RtNpy *out, char *err, size_t errlen);
 /* "'a', 'b' and 'c'" (the members' names) into buf. */
 const char *rt_npz_names(const RtNpz *z, char *buf, size_t len);
 void rt_npz_close(RtNpz *z);
@@ -105,5 +118,10 @@ struct RtDataset;
  * naming it in messages. */
 int  rt_npz_columns(const uint8_t *buf, size_t len, const char *path, const struct RtModel *m, struct RtDataset *out,
                     char *err, size_t errlen);
+/* The examples of the archive at path for m (the first axis of its
+ * arrays), from the arrays' headers alone: each of m's inputs and targets
+ * there, of a type and per-example shape it takes, all with one count, as
+ * rt_npz_load checks them (in its words); no value is read or checked. */
+int  rt_npz_count(const char *path, const struct RtModel *m, int64_t *count, char *err, size_t errlen);
 
 #endif

@@ -238,10 +238,10 @@ static int inflate_all(const uint8_t *src, uint64_t n, uint8_t **out, uint64_t w
     return 0;
 }
 
-int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen)
+/* Where member m's data starts in the archive, its local header, offset,
+ * sizes and method checked first.  0, or -1 with why. */
+static int member_start(const RtNpz *z, const RtNpzMember *m, uint64_t *at, char *err, size_t errlen)
 {
-    const RtNpzMember *m = &z->m[k];
-    *data = NULL;
     if (m->offset > z->len || z->len - m->offset < LOCAL_SIZE || u32(z->buf + m->offset) != SIG_LOCAL)
         return rt_fail(-1, err, errlen, "member '%s': no local header at offset %" PRIu64 " of the %zu-byte archive; "
                        "is it truncated?", m->name, m->offset, z->len);
@@ -258,6 +258,17 @@ int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out,
                        m->csize);
     if (m->usize > SIZE_MAX - 1)
         return rt_fail(-1, err, errlen, "member '%s' is too large", m->name);
+    *at = start;
+    return 0;
+}
+
+int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out, char *err, size_t errlen)
+{
+    const RtNpzMember *m = &z->m[k];
+    *data = NULL;
+    uint64_t start;
+    if (member_start(z, m, &start, err, errlen) != 0)
+        return -1;
     const uint8_t *src = z->buf + start, *bytes = src;   /* a stored member is read where it is */
     uint8_t *buf = NULL;
     if (m->method == 8) {
@@ -278,6 +289,60 @@ int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out,
     }
     *data = buf;
     return 0;
+}
+
+/* The first want bytes that raw deflate src[0, n) inflates to, into buf
+ * (room for want): how many it gave (fewer when the stream ends first), or
+ * -1 when the data is damaged. */
+static int64_t inflate_prefix(const uint8_t *src, uint64_t n, uint8_t *buf, size_t want)
+{
+    z_stream s = {0};
+    if (inflateInit2(&s, -15) != Z_OK)
+        return -1;
+    s.next_in = (Bytef *)(uintptr_t)src;
+    s.avail_in = (uInt)(n > (1u << 30) ? 1u << 30 : n);   /* a header is in the first bytes */
+    s.next_out = buf;
+    s.avail_out = (uInt)want;
+    int zr = inflate(&s, Z_SYNC_FLUSH);
+    int64_t got = (int64_t)(want - s.avail_out);
+    inflateEnd(&s);
+    return zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR ? got : -1;
+}
+
+int rt_npz_read_header(const RtNpz *z, int k, int integers, RtNpy *out, char *err, size_t errlen)
+{
+    const RtNpzMember *m = &z->m[k];
+    uint64_t start;
+    if (member_start(z, m, &start, err, errlen) != 0)
+        return -1;
+    const uint8_t *src = z->buf + start;
+    char why[512];
+    if (m->method == 0) {   /* in place: only the header's pages are touched */
+        if (rt_npy_parse_header(src, (size_t)m->usize, (size_t)m->usize, integers, out, why, sizeof why) != 0)
+            return rt_fail(-1, err, errlen, "array '%s': %s", m->name, why);
+        return 0;
+    }
+    /* what numpy writes fits in 4 KiB; a longer header (version 2.0) is inflated again, as long as it says */
+    size_t want = m->usize < 4096 ? (size_t)m->usize : 4096;
+    uint8_t *buf = rt_malloc(want ? want : 1);
+    if (!buf)
+        return rt_fail(-1, err, errlen, "out of memory inflating member '%s'", m->name);
+    int64_t got = inflate_prefix(src, m->csize, buf, want);
+    size_t end = got > 0 ? rt_npy_header_end(buf, (size_t)got) : 0;
+    if (end > (size_t)got && end <= m->usize) {
+        uint8_t *more = rt_realloc(buf, end);
+        if (!more) {
+            free(buf);
+            return rt_fail(-1, err, errlen, "out of memory inflating member '%s'", m->name);
+        }
+        buf = more;
+        got = inflate_prefix(src, m->csize, buf, end);
+    }
+    int rc = got < 0 ? rt_fail(-1, err, errlen, "member '%s': the compressed data is damaged", m->name)
+           : rt_npy_parse_header(buf, (size_t)got, (size_t)m->usize, integers, out, why, sizeof why) != 0
+           ? rt_fail(-1, err, errlen, "array '%s': %s", m->name, why) : 0;
+    free(buf);
+    return rc;
 }
 
 void rt_npz_close(RtNpz *z)

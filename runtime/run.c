@@ -13,7 +13,15 @@
 
 #include "nnc_runtime.h"
 #include "columns.h"
+#include "npy.h"
 #include "rt_internal.h"
+
+/* dir/name into buf: a folder that ends in '/' (the root, "/") takes no
+ * second one, which messages would show ("//xor.csv"). */
+static void join(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+}
 
 /* A relative data path: under the data root if it is there, else beside the
  * model; when neither exists, the one under the root (the loader says what
@@ -23,11 +31,11 @@ static const char *resolve(char *buf, size_t len, const char *root, const char *
     if (path[0] == '/')
         return path;
     struct stat st;
-    snprintf(buf, len, "%s/%s", root, path);
+    join(buf, len, root, path);
     if (stat(buf, &st) == 0 || !model_dir || !model_dir[0])
         return buf;
-    char beside[4096];   /* model_dir "/" (a model at the root) takes no second '/' */
-    snprintf(beside, sizeof beside, "%s%s%s", model_dir, model_dir[strlen(model_dir) - 1] == '/' ? "" : "/", path);
+    char beside[4096];
+    join(beside, sizeof beside, model_dir, path);
     if (stat(beside, &st) == 0)
         snprintf(buf, len, "%s", beside);
     return buf;
@@ -113,16 +121,50 @@ static int load_csv(const RtModel *m, const RtRecipe *r, const char *path, RtDat
 
 /* One split of csv or npz data at path: npz and csv with columns feed every
  * input and target (width: the training file's, which the test file's
- * must match), a plain csv the first input and one target (fits then
- * checks its width against the model). */
+ * must match), a plain csv the first input and one target, its width then
+ * checked against the model (fits).  0, or 1 with why. */
 static int load_split(const RtModel *m, const RtRecipe *r, const char *path, int64_t *width, RtDataset *d, char *why,
                       size_t len)
 {
     if (r->data == RT_DATA_NPZ)
-        return rt_npz_load(path, m, d, why, len);
+        return rt_npz_load(path, m, d, why, len) != 0;
     if (r->columns && r->columns[0])
-        return rt_csv_columns(path, r->header, r->columns, m, width, d, why, len);
-    return load_csv(m, r, path, d, why, len);
+        return rt_csv_columns(path, r->header, r->columns, m, width, d, why, len) != 0;
+    return load_csv(m, r, path, d, why, len) != 0 || fits(m, d, path, why, len);
+}
+
+/* The examples of the training split at path, as load_split would find
+ * them: from the arrays' headers where the format has them (npz), else by
+ * loading the split (csv keeps no count).  0, or 1 with why. */
+static int count_split(const RtModel *m, const RtRecipe *r, const char *path, int64_t *count, char *why, size_t len)
+{
+    if (r->data == RT_DATA_NPZ)
+        return rt_npz_count(path, m, count, why, len) != 0;
+    int64_t width = 0;
+    RtDataset d = {0};
+    int rc = load_split(m, r, path, &width, &d, why, len);
+    *count = d.count;
+    rt_dataset_free(&d);
+    return rc;
+}
+
+/* Where relative data paths are looked up first, and where that came from
+ * in root_note's words: --data, else $NNC_DATA, else the current
+ * directory.  o NULL: a library's count (rt_train_examples), which has no
+ * --data to suggest. */
+static const char *data_root(const RtRunOptions *o, const char **from)
+{
+    const char *env = getenv("NNC_DATA");
+    if (o && o->data_root) {
+        *from = "from --data";
+        return o->data_root;
+    }
+    if (env && env[0]) {
+        *from = "from NNC_DATA";
+        return env;
+    }
+    *from = o ? "the default: set NNC_DATA or --data" : "the default: set NNC_DATA";
+    return ".";
 }
 
 /* A progress bar redraws its line with \r and an escape: only on a terminal
@@ -348,30 +390,21 @@ const char *rt_epochs_rule(int64_t epochs, int text_data)
 
 int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len)
 {
-    const char *env = getenv("NNC_DATA");
-    const char *root = env && env[0] ? env : ".", *from = env && env[0] ? "from NNC_DATA" : "the default: set NNC_DATA";
     if (r->data == RT_DATA_MNIST) {
         *count = 60000;
         return 0;
     }
     if (r->data != RT_DATA_CSV && r->data != RT_DATA_NPZ)
         return rt_fail(1, why, len, "text data has no epochs, so no size to count");
+    const char *from, *root = data_root(NULL, &from);
     char buf[4096];
-    const char *path = resolve(buf, sizeof buf, root, r->model_dir, r->path);
-    int plain = r->data == RT_DATA_CSV && !(r->columns && r->columns[0]);
-    int64_t width = 0;
-    RtDataset d = {0};
-    int rc = load_split(m, r, path, &width, &d, why, len);
-    if (rc == 0 && plain)
-        rc = fits(m, &d, path, why, len);
+    int rc = count_split(m, r, resolve(buf, sizeof buf, root, r->model_dir, r->path), count, why, len);
     if (rc != 0) {
         /* only the training split is read here */
         RtRecipe train_only = *r;
         train_only.path2 = NULL;
         root_note(why, len, &train_only, root, from);
     }
-    *count = d.count;
-    rt_dataset_free(&d);
     return rc;
 }
 
@@ -384,10 +417,7 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
                          "recompile it with nnc --distributed\n", o->prog ? o->prog : "nnc", rt_dist_size(), m->name);
         return 2;
     }
-    const char *env = getenv("NNC_DATA");
-    const char *root = o->data_root ? o->data_root : env && env[0] ? env : ".";
-    const char *root_from = o->data_root ? "from --data" : env && env[0] ? "from NNC_DATA"
-                                                          : "the default: set NNC_DATA or --data";
+    const char *root_from, *root = data_root(o, &root_from);
     RtTrainConfig cfg = {
         .batch = r->batch, .epochs = r->epochs, .steps = r->steps, .eval_every = r->eval_every,
         .seed = o->seed >= 0 ? (uint64_t)o->seed : r->seed,
@@ -432,14 +462,9 @@ int rt_run(const RtModel *m, const RtRecipe *r, const RtRunOptions *o, void *log
          * training file is not a test); --eval loads only the test split. */
         const char *tr = resolve(p1, sizeof p1, root, r->model_dir, r->path);
         const char *te = r->path2 && r->path2[0] ? resolve(p2, sizeof p2, root, r->model_dir, r->path2) : NULL;
-        int plain = r->data == RT_DATA_CSV && !(r->columns && r->columns[0]);
         int64_t width = 0;   /* with columns: the training file's, which the test file's must match */
-        if (!o->eval_only && load_split(m, r, tr, &width, &train, why, sizeof why))
-            rc = 1;
-        else if (te && load_split(m, r, te, &width, &test, why, sizeof why))
-            rc = 1;
-        else if (plain && (fits(m, &train, tr, why, sizeof why) || (te && fits(m, &test, te, why, sizeof why))))
-            rc = 1;
+        rc = (!o->eval_only && load_split(m, r, tr, &width, &train, why, sizeof why))
+          || (te && load_split(m, r, te, &width, &test, why, sizeof why));
         cfg.train = o->eval_only ? NULL : &train, cfg.test = te ? &test : NULL;
         break;
     }

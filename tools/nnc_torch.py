@@ -71,9 +71,11 @@ class NncTorchError(Exception):
 
 # ---- safetensors ------------------------------------------------------------------------
 
-def _read_header(f, path):
+def _read_header(f, path, data=True):
     """The JSON header of the safetensors file f, open at its start: its 8-byte little-endian
-    length, then that many bytes.  f is left at the first byte of the tensors' data."""
+    length, then that many bytes.  f is left at the first byte of the tensors' data.  data:
+    the tensors are to be read, so their offsets must lie within the file (a header read for
+    its metadata alone may come from a file cut after it)."""
     size = os.fstat(f.fileno()).st_size
     head = f.read(8)
     if len(head) < 8:
@@ -83,15 +85,78 @@ def _read_header(f, path):
         raise NncTorchError(f"{path}: not a safetensors file (its first 8 bytes, read as a header length, say {n} "
                             f"bytes: past the end of the {size}-byte file)")
     try:
-        return json.loads(f.read(n))
+        header = json.loads(f.read(n))
     except ValueError as e:
         raise NncTorchError(f"{path}: header is not valid JSON: {e}")
+    _check_header(header, path, size - 8 - n if data else None)
+    return header
+
+
+def _json_kind(v):
+    """A JSON value's kind, for a message (runtime/safetensors.c's words)."""
+    return ("null" if v is None else "a boolean" if isinstance(v, bool) else "a number" if isinstance(v, (int, float))
+            else "a string" if isinstance(v, str) else "an array" if isinstance(v, list) else "an object")
+
+
+def _check_header(header, path, data):
+    """Refuses, as nnc's own reader does and in its words (runtime/safetensors.c), a header
+    that is not what the format makes it: an object whose __metadata__ is an object of
+    strings and whose every other entry is a tensor {dtype, shape, data_offsets} of
+    exactly its shape's bytes within the data bytes after the header (data None: not
+    checked).  (A list or a number there was a traceback.)"""
+    if not isinstance(header, dict):
+        raise NncTorchError(f"{path}: header is not a JSON object but {_json_kind(header)}")
+    meta = header.get("__metadata__")
+    if meta is not None and not isinstance(meta, dict):
+        raise NncTorchError(f"{path}: __metadata__ is {_json_kind(meta)}; the safetensors format makes it an "
+                            "object of strings")
+    for k, v in (meta or {}).items():
+        if not isinstance(v, str):
+            raise NncTorchError(f"{path}: __metadata__ {k} is {_json_kind(v)}, not a string; the safetensors "
+                                "format's metadata values are strings")
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(t, dict):
+            raise NncTorchError(f"{path}: tensor '{name}' is not a JSON object")
+        for key in ("dtype", "shape", "data_offsets"):
+            if key not in t:
+                raise NncTorchError(f"{path}: tensor '{name}' has no {key}")
+        dtype, shape, offsets = t["dtype"], t["shape"], t["data_offsets"]
+        if not isinstance(dtype, str):
+            raise NncTorchError(f"{path}: tensor '{name}': dtype is not a string")
+        if not isinstance(shape, list):
+            raise NncTorchError(f"{path}: tensor '{name}': shape is not an array")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            raise NncTorchError(f"{path}: tensor '{name}': data_offsets is not an array of two integers")
+        if dtype not in DTYPES:
+            raise NncTorchError(f"{path}: tensor '{name}': dtype {dtype} is not supported")
+        size = np.dtype(DTYPES[dtype]).itemsize
+        for d, k in enumerate(shape):
+            if not isinstance(k, int) or isinstance(k, bool):
+                raise NncTorchError(f"{path}: tensor '{name}': shape entry {d} is not an integer")
+            if k < 0:
+                raise NncTorchError(f"{path}: tensor '{name}': shape entry {d} is negative ({k})")
+            size *= k
+        b, end = offsets
+        dims = "[" + ",".join(str(k) for k in shape) + "]"
+        if b < 0 or end < 0:
+            raise NncTorchError(f"{path}: tensor '{name}': data_offsets [{b},{end}] are negative")
+        if end < b:
+            raise NncTorchError(f"{path}: tensor '{name}': data_offsets [{b},{end}] are out of order")
+        if data is not None and end > data:
+            raise NncTorchError(f"{path}: tensor '{name}': data_offsets [{b},{end}] run past the end of the {data} "
+                                "bytes of data")
+        if end - b != size:
+            raise NncTorchError(f"{path}: tensor '{name}': {end - b} bytes of data for shape {dims} of {dtype} "
+                                f"({size} bytes)")
 
 
 def read_metadata(path):
     """{__metadata__} of a safetensors file, from its header alone: no tensor is read."""
     with open(path, "rb") as f:
-        return _read_header(f, path).get("__metadata__") or {}
+        return _read_header(f, path, data=False).get("__metadata__") or {}
 
 
 def read_safetensors(path, dtypes=None):
@@ -103,9 +168,7 @@ def read_safetensors(path, dtypes=None):
         data = memoryview(f.read())
     meta = header.pop("__metadata__", {}) or {}
     tensors = {}
-    for name, t in header.items():
-        if t["dtype"] not in DTYPES:
-            raise NncTorchError(f"{path}: tensor '{name}': dtype {t['dtype']} is not supported")
+    for name, t in header.items():   # (each entry checked by _read_header)
         lo, hi = t["data_offsets"]
         a = np.frombuffer(data[lo:hi], dtype=np.dtype(DTYPES[t["dtype"]]).newbyteorder("<")).reshape(t["shape"])
         if t["dtype"] == "BF16":

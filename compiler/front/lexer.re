@@ -29,6 +29,10 @@
     /* a parameter's name: embed.weight, blocks.0.attn.query.weight */
     path   = ident ("." [A-Za-z0-9_]+)+;
     ws     = [ \t\r\n\f\v]+;
+    comment = "#" [^\n]*;
+    /* a string literal: on one line (a backslash before the newline does not
+     * carry it on), escapes taken whole */
+    string = ["] ([^"\\\n\x00] | [\\][^\n\x00])* ["];
 */
 
 static Span tok_span(const Lexer *lx)
@@ -82,26 +86,38 @@ static const char *lex_string(ParseCtx *ctx, Span at)
     return out;
 }
 
-/* The ';' from p on, outside comments and strings: how many the one
- * message about the first stands for. */
-static int semicolons_after(const char *p, const char *lim)
+/* Where the lexer goes on after a '"' that no string closes on its line
+ * (e: past the quote): the end of the line, or past a quote that begins
+ * the next line, which most likely closes this string, written across the
+ * line break (read as opening a second unclosed string, it would make two
+ * errors of one mistake). */
+static const char *past_unclosed_string(const char *e, const char *lim)
 {
+    while (e < lim && *e != '\n' && *e != '"')
+        e++;
+    const char *q = e < lim && *e == '\n' ? e + 1 : lim;
+    while (q < lim && (*q == ' ' || *q == '\t' || *q == '\r'))
+        q++;
+    return q < lim && *q == '"' ? q + 1 : e;
+}
+
+/* The ';' after the lexer's place, outside comments and strings: how many
+ * the one message about the first stands for.  Read with yylex's own rules
+ * for comments and strings (a copy of the lexer's state goes on alone). */
+static int semicolons_after(const Lexer *from)
+{
+    Lexer copy = *from, *lx = &copy;
     int n = 0;
-    while (p < lim) {
-        if (*p == '#') {
-            while (p < lim && *p != '\n')
-                p++;
-        } else if (*p == '"') {
-            for (p++; p < lim && *p != '"' && *p != '\n'; p++)
-                if (*p == '\\' && p + 1 < lim)
-                    p++;
-            if (p < lim)
-                p++;
-        } else {
-            n += *p++ == ';';
-        }
+    for (;;) {
+        lx->tok = lx->cur;
+        /*!re2c
+        comment | string    { continue; }
+        ["]                 { lx->cur = past_unclosed_string(lx->cur, lx->lim); continue; }
+        ";"                 { n++; continue; }
+        $                   { return n; }
+        *                   { continue; }
+        */
     }
-    return n;
 }
 
 static int lex_error(ParseCtx *ctx, Span at, const char *msg)
@@ -120,7 +136,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
         lx->tok = lx->cur;
         /*!re2c
         ws                  { continue; }
-        "#" [^\n]*          { continue; }
+        comment             { continue; }
         $                   { *lloc = (Span){ctx->last_tok.end, ctx->last_tok.end}; return TOK_YYEOF; }
 
         "model"             { tok = TOK_MODEL; break; }
@@ -186,7 +202,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             tok = TOK_FLOAT;
             break;
         }
-        ["] ([^"\\\n\x00] | [\\][^\n\x00])* ["] {
+        string              {
             *lloc = tok_span(lx);
             ctx->last_tok = *lloc;
             lval->s = lex_string(ctx, *lloc);
@@ -195,20 +211,9 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             return TOK_STRING;
         }
         ["]                 {
-            /* No closing quote on this line: span to the end of the line. */
-            const char *e = lx->cur;
-            while (e < lx->lim && *e != '\n' && *e != '"')
-                e++;
-            lx->cur = e;
-            /* A quote that begins the next line most likely closes this
-             * string, written across the line break: it is skipped too, or
-             * it would open a second unclosed string, two errors for one
-             * mistake. */
-            const char *q = e < lx->lim && *e == '\n' ? e + 1 : lx->lim;
-            while (q < lx->lim && (*q == ' ' || *q == '\t' || *q == '\r'))
-                q++;
-            if (q < lx->lim && *q == '"')
-                lx->cur = q + 1;
+            /* No closing quote on this line: the error spans to the end of the line (and a closing quote
+             * beginning the next, past_unclosed_string). */
+            lx->cur = past_unclosed_string(lx->cur, lx->lim);
             *lloc = tok_span(lx);
             ctx->last_tok = *lloc;
             return lex_error(ctx, (Span){lloc->begin, lloc->begin + 1}, "missing closing '\"' in string");
@@ -225,7 +230,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
             if (c == ';') {
                 /* C's and Python's habit, likely on every line: one message says it */
                 if (!ctx->semicolon && diag_error(ctx->diag, *lloc, "unexpected character ';'")) {
-                    int more = semicolons_after(lx->cur, lx->lim);
+                    int more = semicolons_after(lx);
                     if (more)
                         diag_note(ctx->diag, SPAN_NONE, "statements need no ';': each ends where the next one begins "
                                                         "(%d more ';' follow%s, not reported)", more, more == 1 ? "s" : "");

@@ -432,7 +432,7 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
     while (*v == ' ' || *v == '\t')
         v++;
     int depth = 0;
-    for (e = v; *e && *e != '\n' && e - v < 40; e++) {
+    for (e = v; *e && *e != '\n'; e++) {  /* to the argument's end, on this line */
         if (*e == '(' || *e == '[')
             depth++;
         else if ((*e == ')' || *e == ']') && depth > 0)
@@ -440,22 +440,33 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
         else if ((*e == ',' || *e == ')') && depth == 0)
             break;
     }
-    bool whole = *e == ',' || *e == ')';  /* else cut at 40 or at the line's end */
+    bool whole = *e == ',' || *e == ')';  /* else it goes on past the line's end */
     while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    if (e > v && whole)
+    Span at = {(uint32_t)(v - src), (uint32_t)(e - src)};
+    if (e > v && whole && source_quotable(lx->src, at, 40))
         snprintf(value, 48, "%.*s", (int)(e - v), v);
     else
         snprintf(value, 48, "...");
     return true;
 }
 
+/* The word of a keyword's token as it is written in a model: its %token
+ * alias without the quotes ("'input'": input), into buf. */
+static const char *keyword_word(yysymbol_kind_t sym, char *buf, size_t len)
+{
+    const char *alias = yysymbol_name(sym);
+    snprintf(buf, len, "%.*s", (int)strlen(alias) - 2, alias + 1);
+    return buf;
+}
+
 /* "ouput logits", "inptu x: f32[10]": a statement keyword misspelt reads as
  * a binding's name, so the parser asks for '='.  When the word is close to a
  * keyword of the body it is in, and what follows is what that keyword takes
  * (a name and ':' for a declaration, an expression for the others), the
- * keyword is the likelier mistake than a missing '='. */
-static const char *statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind_t next, Span next_at)
+ * keyword is the likelier mistake than a missing '=': that keyword's token,
+ * else YYSYMBOL_YYEMPTY. */
+static yysymbol_kind_t statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind_t next, Span next_at)
 {
     const Lexer *lx = &ctx->lex;
     const char *src = lx->src->text;
@@ -463,28 +474,39 @@ static const char *statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind_t n
     if (depth >= 1 && depth <= LEX_MAX_NESTING && lx->open[depth - 1].begin == next_at.begin)
         depth--;
     if (depth != 1 || lx->open_ch[0] != '{' || !(lx->decl == TOK_MODEL || lx->decl == TOK_LAYER))
-        return NULL;
+        return YYSYMBOL_YYEMPTY;
     const char *q = src + next_at.end;
     while (*q == ' ' || *q == '\t')
         q++;
     bool declares = next == YYSYMBOL_IDENT && *q == ':';
-    const char *model_decls[] = {"input", "target", "param"}, *model_exprs[] = {"output", "loss", "metric"};
-    const char *layer_decls[] = {"param"}, *layer_exprs[] = {"return"};
-    const char *const *cands;
+    static const yysymbol_kind_t model_decls[] = {YYSYMBOL_INPUT, YYSYMBOL_TARGET, YYSYMBOL_PARAM},
+                                 model_exprs[] = {YYSYMBOL_OUTPUT, YYSYMBOL_LOSS, YYSYMBOL_METRIC},
+                                 layer_decls[] = {YYSYMBOL_PARAM}, layer_exprs[] = {YYSYMBOL_RETURN};
+#define KEYWORDS(list) (cands = (list), n = (int)(sizeof(list) / sizeof *(list)))
+    const yysymbol_kind_t *cands;
     int n;
-    if (declares) {
-        cands = lx->decl == TOK_MODEL ? model_decls : layer_decls;
-        n = lx->decl == TOK_MODEL ? 3 : 1;
-    } else if (starts_expr(next)) {
-        cands = lx->decl == TOK_MODEL ? model_exprs : layer_exprs;
-        n = lx->decl == TOK_MODEL ? 3 : 1;
-    } else {
-        return NULL;
-    }
-    char w[48];
+    if (declares && lx->decl == TOK_MODEL)
+        KEYWORDS(model_decls);
+    else if (declares)
+        KEYWORDS(layer_decls);
+    else if (starts_expr(next) && lx->decl == TOK_MODEL)
+        KEYWORDS(model_exprs);
+    else if (starts_expr(next))
+        KEYWORDS(layer_exprs);
+    else
+        return YYSYMBOL_YYEMPTY;
+#undef KEYWORDS
+    char w[48], buf[3][16];
+    const char *words[3];
+    for (int i = 0; i < n; i++)
+        words[i] = keyword_word(cands[i], buf[i], sizeof buf[i]);
     snprintf(w, sizeof w, "%.*s", (int)(word.end - word.begin) > 40 ? 40 : (int)(word.end - word.begin),
              src + word.begin);
-    return suggest_among(w, cands, n);
+    const char *best = suggest_among(w, words, n);
+    for (int i = 0; best && i < n; i++)
+        if (words[i] == best)
+            return cands[i];
+    return YYSYMBOL_YYEMPTY;
 }
 
 /* "expected ',' or ')', found identifier 'logits'" — with LAC the expected
@@ -605,9 +627,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     /* "param = 2": a reserved word where a binding's name should be. */
     int prev_reserved = 0;
     for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
-        const char *w = yysymbol_name((yysymbol_kind_t)s);
-        size_t len = strlen(w) - 2;  /* without its quotes */
-        if (prev.end - prev.begin == len && strncmp(src + prev.begin, w + 1, len) == 0)
+        char w[16];
+        size_t len = strlen(keyword_word((yysymbol_kind_t)s, w, sizeof w));
+        if (prev.end - prev.begin == len && strncmp(src + prev.begin, w, len) == 0)
             prev_reserved = s;
     }
     if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved) {
@@ -648,23 +670,19 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     }
 
     /* "ouput logits": a statement keyword misspelt. */
-    const char *keyword_meant = want_equals && src[prev.begin] != '=' ? statement_keyword(ctx, prev, found, look) : NULL;
-    if (keyword_meant)
-        diag_note(ctx->diag, SPAN_NONE, "did you mean '%s'?", keyword_meant);
+    yysymbol_kind_t keyword_meant = want_equals && src[prev.begin] != '=' ? statement_keyword(ctx, prev, found, look)
+                                                                           : YYSYMBOL_YYEMPTY;
+    if (keyword_meant != YYSYMBOL_YYEMPTY)
+        diag_note(ctx->diag, SPAN_NONE, "did you mean %s?", yysymbol_name(keyword_meant));  /* its alias: 'input' */
 
     /* "modle m {": a reserved word misspelt. */
     if (found == YYSYMBOL_IDENT) {
         const char *words[MAX_EXPECTED];
         char buf[MAX_EXPECTED][16];
         int nw = 0;
-        for (int i = 0; i < n; i++) {
-            const char *name = yysymbol_name(exp[i]);
-            if (exp[i] >= YYSYMBOL_MODEL && exp[i] <= YYSYMBOL_FALSE && strlen(name) < sizeof buf[0] + 2) {
-                snprintf(buf[nw], sizeof buf[nw], "%.*s", (int)strlen(name) - 2, name + 1);
-                words[nw] = buf[nw];
-                nw++;
-            }
-        }
+        for (int i = 0; i < n; i++)
+            if (exp[i] >= YYSYMBOL_MODEL && exp[i] <= YYSYMBOL_FALSE)
+                words[nw] = keyword_word(exp[i], buf[nw], sizeof buf[nw]), nw++;
         char word[48];
         snprintf(word, sizeof word, "%.*s", (int)(at.end - at.begin) > 40 ? 40 : (int)(at.end - at.begin),
                  src + at.begin);

@@ -362,7 +362,7 @@ static const char *param_wants(Sema *s, const Builtin *b, const BuiltinParam *p,
     case PK_STRING: return "a string";
     case PK_ENUM: return arena_printf(s->arena, "one of %s", choices_phrase(s, p->choices));
     case PK_SHAPE: return "a list of integers such as [1, 28, 28]";
-    case PK_LAYER: return "a layer defined with 'layer'";
+    case PK_LAYER: return "a layer defined with 'layer'";   /* (repeat's layer "must name" it) */
     case PK_TOKENIZER: return "bytes or a tokenizer such as bpe(vocab: 512)";
     case PK_AXES: return "an axis or a list of axes such as [0, 1]";
     case PK_OPERAND: return "a tensor or a number";
@@ -371,27 +371,26 @@ static const char *param_wants(Sema *s, const Builtin *b, const BuiltinParam *p,
 }
 
 /* "dense(x, 3, relu)": a layer's name given where a value goes, as Keras
- * takes an activation.  Says which argument it landed in and, when an
+ * takes an activation; lb is the built-in it names, NULL for a layer
+ * defined with 'layer'.  Says which argument it landed in and, when an
  * argument comes before it, how a layer is applied: relu(dense(x, 3)). */
 static void layer_as_argument(Sema *s, const Builtin *b, const BuiltinParam *p, const AstNode *call,
-                              const AstNode *arg, EvalCtx inner)
+                              const AstNode *arg, EvalCtx inner, const Builtin *lb)
 {
     const char *id = arg->arg.value->name.id;
-    int l = sema_layer_index(s, id);
-    const Builtin *lb = l < 0 ? builtin_lookup(id) : NULL;
     sema_error(s, arg->arg.value->span, "%s's argument '%s' must be %s, found the %s%s '%s'", b->name, p->name,
-               param_wants(s, b, p, inner), l >= 0 ? "" : "built-in ", l >= 0 ? "layer" : builtin_class_name(lb->cls),
-               id);
+               param_wants(s, b, p, inner), lb ? "built-in " : "", lb ? builtin_class_name(lb->cls) : "layer", id);
     const AstNode *before = NULL;
     for (const AstNode *a = call->call.args; a && a != arg; a = a->next)
         before = a;
     if (!before || (lb && lb->cls != BC_LAYER))
         return;
-    /* the call as written without this argument, or with "..." for it when it is required */
+    /* the call as written without this argument, or with "..." for it when it is required: quoted when the
+     * call is on one line and what is shown of it (all but [cut, the argument's end)) is at most 60 bytes */
     const char *src = s->diag->src->text;
     uint32_t cut = p->required ? arg->span.begin : before->span.end;
     int head = (int)(cut - call->span.begin), tail = (int)(call->span.end - arg->span.end);
-    if (head + tail > 60 || memchr(src + call->span.begin, '\n', call->span.end - call->span.begin))
+    if (!source_quotable(s->diag->src, call->span, 60 + (arg->span.end - cut)))
         diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%s(...))", id, b->name);
     else
         diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%.*s%s%.*s)", id, head,
@@ -431,68 +430,58 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     if (p->kind == PK_LAYER) {
         int l = e->kind == AST_NAME ? sema_layer_index(s, e->name.id) : -1;
         if (l < 0) {
-            sema_error(s, e->span, "%s's %s must name a layer defined with 'layer'", b->name, p->name);
+            sema_error(s, e->span, "%s's %s must name %s", b->name, p->name, param_wants(s, b, p, inner));
             return ERR;
         }
         return (Value){.kind = VAL_LAYER, .node = -1, .layer = s->layers[l]};
     }
-    if (e->kind == AST_NAME && !named && !strchr(e->name.id, '.')
-        && (sema_layer_index(s, e->name.id) >= 0 || builtin_lookup(e->name.id))) {
-        layer_as_argument(s, b, p, call, arg, inner);
-        return ERR;
+    if (e->kind == AST_NAME && !named && !strchr(e->name.id, '.')) {
+        int l = sema_layer_index(s, e->name.id);
+        const Builtin *lb = l < 0 ? builtin_lookup(e->name.id) : NULL;
+        if (l >= 0 || lb) {
+            layer_as_argument(s, b, p, call, arg, inner, lb);
+            return ERR;
+        }
     }
     Value v = sema_eval(s, env, e, inner);
     if (v.kind == VAL_ERROR)
         return ERR;
-    const char *want = NULL;
     if (p->kind == PK_TENSOR && v.kind == VAL_LIST && inner == EV_EXPR) {
         v = sema_list_tensor(s, env, &v, e->span);
         if (v.kind == VAL_ERROR)
             return ERR;
     }
-    switch (p->kind) {
-    case PK_TENSOR:
-        if (b->of_number && (v.kind == VAL_INT || v.kind == VAL_FLOAT))
-            break;  /* sqrt(2.0): computed at once (fold_call) */
-        want = v.kind == VAL_TENSOR ? NULL : param_wants(s, b, p, inner);
-        break;
-    case PK_INT: want = v.kind == VAL_INT ? NULL : param_wants(s, b, p, inner); break;
-    case PK_FLOAT:
-        if (v.kind == VAL_INT)
-            v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
-        want = v.kind == VAL_FLOAT ? NULL : param_wants(s, b, p, inner);
-        break;
-    case PK_BOOL: want = v.kind == VAL_BOOL ? NULL : param_wants(s, b, p, inner); break;
-    case PK_STRING: want = v.kind == VAL_STRING ? NULL : param_wants(s, b, p, inner); break;
-    case PK_ENUM:
-        want = v.kind == VAL_STRING ? NULL : param_wants(s, b, p, inner);
-        if (!want && !choice_ok(p->choices, v.s)) {
-            sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
-                       choices_phrase(s, p->choices));
-            return ERR;
-        }
-        break;
-    case PK_SHAPE:
-        if (v.kind == VAL_INT) {
-            int64_t *one = ARENA_NEW(s->arena, int64_t);
-            *one = v.i;
-            v = (Value){.kind = VAL_LIST, .node = -1, .list = {1, one}};
-        }
-        want = v.kind == VAL_LIST ? NULL : param_wants(s, b, p, inner);
-        break;
-    case PK_LAYER: break;
-    case PK_TOKENIZER: break;
-    case PK_AXES:
-        want = v.kind == VAL_INT || v.kind == VAL_LIST ? NULL : param_wants(s, b, p, inner);
-        break;
-    case PK_OPERAND:
-        if (v.kind == VAL_INT)
-            v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
-        want = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT ? NULL : param_wants(s, b, p, inner);
-        break;
+    /* numbers and lists converted to what the parameter holds, then whether v is of its kind */
+    if (v.kind == VAL_INT && (p->kind == PK_FLOAT || p->kind == PK_OPERAND))
+        v = (Value){.kind = VAL_FLOAT, .node = -1, .f = (double)v.i};
+    if (v.kind == VAL_INT && p->kind == PK_SHAPE) {
+        int64_t *one = ARENA_NEW(s->arena, int64_t);
+        *one = v.i;
+        v = (Value){.kind = VAL_LIST, .node = -1, .list = {1, one}};
     }
-    if (want) {
-        sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, want,
+    bool ok = false;
+    switch (p->kind) {
+    case PK_TENSOR:   /* sqrt(2.0): a number, computed at once (fold_call) */
+        ok = v.kind == VAL_TENSOR || (b->of_number && (v.kind == VAL_INT || v.kind == VAL_FLOAT));
+        break;
+    case PK_INT: ok = v.kind == VAL_INT; break;
+    case PK_FLOAT: ok = v.kind == VAL_FLOAT; break;
+    case PK_BOOL: ok = v.kind == VAL_BOOL; break;
+    case PK_STRING: ok = v.kind == VAL_STRING; break;
+    case PK_ENUM: ok = v.kind == VAL_STRING; break;
+    case PK_SHAPE: ok = v.kind == VAL_LIST; break;
+    case PK_LAYER: ok = true; break;       /* (taken above) */
+    case PK_TOKENIZER: ok = true; break;   /* (taken above) */
+    case PK_AXES: ok = v.kind == VAL_INT || v.kind == VAL_LIST; break;
+    case PK_OPERAND: ok = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT; break;
+    }
+    if (ok && p->kind == PK_ENUM && !choice_ok(p->choices, v.s)) {
+        sema_error(s, e->span, "'%s' is not a choice for %s's %s; use %s", v.s, b->name, p->name,
+                   choices_phrase(s, p->choices));
+        return ERR;
+    }
+    if (!ok) {
+        sema_error(s, e->span, "%s's %s must be %s, found %s", b->name, p->name, param_wants(s, b, p, inner),
                    v.kind == VAL_TENSOR ? sema_type_str(s, &v.t) : sema_value_kind(&v));
         if (b - builtin_table == B_MAX && p->kind == PK_AXES)  /* max(x, 0.5) meant elementwise */
             diag_note(s->diag, SPAN_NONE, "max reduces over an axis; maximum(a, b) is the larger of two values");

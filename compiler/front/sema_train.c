@@ -6,8 +6,20 @@
 
 #include "nnc_runtime.h"   /* RT_MAX_*: the command line's limits are the same */
 
-static const char *const settings[] = {"data", "optimizer", "schedule", "batch", "epochs",
-                                       "steps", "seed", "eval_every"};
+/* The train block's settings.  Those with an example take a call of a
+ * built-in of their class (ctx: how it is evaluated; example: the call
+ * "must be a call such as" shows); the rest take integers. */
+static const struct {
+    const char  *name;
+    BuiltinClass cls;
+    EvalCtx      ctx;
+    const char  *example;
+} settings[] = {
+    {"data", BC_DATA, EV_DATA, "mnist(\"mnist\")"},
+    {"optimizer", BC_OPTIMIZER, EV_OPTIMIZER, "sgd(lr: 0.1)"},
+    {"schedule", BC_SCHEDULE, EV_SCHEDULE, "cosine(warmup: 100)"},
+    {.name = "batch"}, {.name = "epochs"}, {.name = "steps"}, {.name = "seed"}, {.name = "eval_every"},
+};
 enum { NSETTINGS = sizeof settings / sizeof *settings };
 
 /* An integer setting within [lo, hi]. */
@@ -31,37 +43,41 @@ static bool int_setting(Sema *s, const AstNode *st, int64_t lo, int64_t hi, int6
  * when that one takes it: optimizer = sgd(lr: 0.1). */
 static void note_argument_setting(Sema *s, const AstNode *train, const AstNode *st)
 {
-    static const struct { const char *setting; BuiltinClass cls; } holders[] = {
-        {"optimizer", BC_OPTIMIZER}, {"schedule", BC_SCHEDULE}, {"data", BC_DATA}};
-    for (size_t h = 0; h < sizeof holders / sizeof *holders; h++) {
+    for (int h = 0; h < NSETTINGS; h++) {   /* (no argument's name is in two classes: their order shows nowhere) */
+        if (!settings[h].example)
+            continue;   /* an integer setting */
+        /* the built-ins the block calls for this setting (once each, even when set twice) */
+        bool made[B_COUNT] = {0};
+        for (const AstNode *o = train->train.items; o; o = o->next) {
+            const Builtin *b = o->def.value->kind == AST_CALL && strcmp(o->def.name, settings[h].name) == 0
+                             ? builtin_lookup(o->def.value->call.callee) : NULL;
+            if (b)
+                made[b - builtin_table] = true;
+        }
+        /* the block's own call, when it takes the argument, else the first that does */
         const Builtin *found = NULL;
         int at = 0;
         for (int i = 0; i < B_COUNT; i++) {
             const Builtin *b = &builtin_table[i];
-            if (b->cls != holders[h].cls)
+            if (b->cls != settings[h].cls)
                 continue;
             int np = builtin_nparams(b), k = 0;
             while (k < np && strcmp(b->params[k].name, st->def.name) != 0)
                 k++;
             if (k == np)
                 continue;
-            /* the block's own call, when it takes the argument, else the first that does */
-            bool made = false;
-            for (const AstNode *o = train->train.items; o; o = o->next)
-                made |= strcmp(o->def.name, holders[h].setting) == 0 && o->def.value->kind == AST_CALL
-                     && strcmp(o->def.value->call.callee, b->name) == 0;
-            if (!found || made)
+            if (!found || made[i])
                 found = b, at = k;
-            if (made)
+            if (made[i])
                 break;
         }
         if (!found)
             continue;
         const char *src = s->diag->src->text;
         Span v = st->def.value->span;
-        bool shown = v.end - v.begin <= 30 && !memchr(src + v.begin, '\n', v.end - v.begin);
+        bool shown = source_quotable(s->diag->src, v, 30);
         diag_note(s->diag, SPAN_NONE, "'%s' is an argument of the %s, not a setting: %s = %s(%s%s: %.*s)", st->def.name,
-                  builtin_class_name(holders[h].cls), holders[h].setting, found->name, at ? "..., " : "",
+                  builtin_class_name(settings[h].cls), settings[h].name, found->name, at ? "..., " : "",
                   st->def.name, shown ? (int)(v.end - v.begin) : 3, shown ? src + v.begin : "...");
         return;
     }
@@ -75,16 +91,19 @@ void sema_train(Sema *s, const AstNode *train)
     bool misspelt[NSETTINGS] = {0};
     for (const AstNode *st = train->train.items; st; st = st->next) {
         int k = 0;
-        while (k < NSETTINGS && strcmp(settings[k], st->def.name) != 0)
+        while (k < NSETTINGS && strcmp(settings[k].name, st->def.name) != 0)
             k++;
         if (k == NSETTINGS) {
             sema_error(s, st->def.name_span, "unknown train setting '%s'", st->def.name);
-            const char *best = suggest_among(st->def.name, settings, NSETTINGS);
+            const char *names[NSETTINGS];
+            for (int j = 0; j < NSETTINGS; j++)
+                names[j] = settings[j].name;
+            const char *best = suggest_among(st->def.name, names, NSETTINGS);
             if (best) {
                 diag_note(s->diag, SPAN_NONE, "did you mean '%s'?", best);
                 /* Count the misspelling as the setting, so its absence is not reported too. */
                 for (int j = 0; j < NSETTINGS; j++)
-                    if (settings[j] == best && !seen[j])
+                    if (names[j] == best && !seen[j])
                         seen[j] = st, misspelt[j] = true;
             } else {
                 diag_note(s->diag, SPAN_NONE, "the settings are data, optimizer, schedule, batch, epochs, steps, seed and eval_every");
@@ -102,18 +121,16 @@ void sema_train(Sema *s, const AstNode *train)
             continue;
         }
         seen[k] = st;
-        const char *key = settings[k];
-        if (k <= 2) {  /* data, optimizer, schedule */
-            EvalCtx ctx = k == 0 ? EV_DATA : k == 1 ? EV_OPTIMIZER : EV_SCHEDULE;
+        const char *key = settings[k].name;
+        if (settings[k].example) {  /* data, optimizer, schedule */
             const AstNode *e = st->def.value;
             if (e->kind != AST_CALL) {
                 Value v = sema_eval(s, &s->globals, e, EV_CONST);
                 if (v.kind != VAL_ERROR)
-                    sema_error(s, e->span, "%s must be a call such as %s", key,
-                               k == 0 ? "mnist(\"mnist\")" : k == 1 ? "sgd(lr: 0.1)" : "cosine(warmup: 100)");
+                    sema_error(s, e->span, "%s must be a call such as %s", key, settings[k].example);
                 continue;
             }
-            Value v = sema_eval(s, &s->globals, e, ctx);
+            Value v = sema_eval(s, &s->globals, e, settings[k].ctx);
             if (v.kind != VAL_SPEC)
                 continue;
             const Builtin **slot = k == 0 ? &t->data : k == 1 ? &t->optimizer : &t->schedule;

@@ -105,3 +105,8 @@ const char *source_line(const Source *src, uint32_t line, uint32_t *len)
     *len = e - b;
     return src->text + b;
 }
+
+bool source_quotable(const Source *src, Span at, uint32_t max)
+{
+    return at.end - at.begin <= max && !memchr(src->text + at.begin, '\n', at.end - at.begin);
+}

@@ -6,6 +6,7 @@
 #ifndef NNC_SOURCE_H
 #define NNC_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,10 @@ void source_from_memory(Source *src, Arena *a, const char *name, const char *tex
 void source_linecol(const Source *src, uint32_t off, uint32_t *line, uint32_t *col);
 /* The text of line (1-based), without its newline. */
 const char *source_line(const Source *src, uint32_t line, uint32_t *len);
+/* Whether a message may quote the text of at whole: at most max bytes,
+ * and on one line (a quote that breaks the message's line is worse than
+ * none).  The front end's one rule for it; each caller says what it shows
+ * instead ("...", or the construct's outline). */
+bool source_quotable(const Source *src, Span at, uint32_t max);
 
 #endif

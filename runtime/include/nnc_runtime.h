@@ -721,7 +721,9 @@ const RtTensorSpec *rt_find_counter(const RtModel *m, RtCounter counter);
 /* The examples of r's training split, as a run reads them (under NNC_DATA,
  * else the current directory, else beside the model; MNIST: 60000): for a
  * library, which reads no data, to count the steps of the train block's
- * epochs that a learning-rate schedule spans.  0, or 1 with why. */
+ * epochs that a learning-rate schedule spans.  An npz's count is its
+ * arrays' headers' (no value is read); a csv, which keeps no count, is
+ * read whole.  0, or 1 with why. */
 int rt_train_examples(const RtModel *m, const RtRecipe *r, int64_t *count, char *why, size_t len);
 
 /* The length of a run, the total_steps a learning-rate schedule spans:

@@ -64,7 +64,8 @@
 #   horizon   tests/embed/horizon.c: a library's cosine() schedule spans the
 #             train block's epochs of its csv data (epochs = 2 of 64 examples
 #             at batch 16: 8 steps), the losses bit for bit those of steps = 8;
-#             --emit=so without the data to count is refused by message, and
+#             --emit=so without the data to count is refused by message (a
+#             step() schedule, which reads no run length, needs none), and
 #             so is a horizon longer than a run may be (1000000 epochs of 64
 #             examples at batch 1), with the words --jit refuses it in
 #   identity  libraries of a model whose output is its input (forward-only,
@@ -293,6 +294,10 @@ from the training data: cannot open ./none.csv: No such file or directory (data 
 give the train block steps = N instead"
     [ "$(cat "$tmp/out")" = "$want" ] || fail "the message: $(cat "$tmp/out")"
     [ ! -e "$tmp/nodata/libhe.so" ] || fail "a library was written"
+    # step() reads the steps taken, not the run's length: its library counts nothing and needs no data
+    sed 's/cosine()/step(every: 2)/' "$tmp/nodata/he.nn" > "$tmp/nodata/hstep.nn"
+    grep -q 'step(every: 2)' "$tmp/nodata/hstep.nn" || fail "he.nn changed: no cosine() to replace"
+    (cd "$tmp/nodata" && NNC_DATA= "$nnc" --emit=so -o libhstep.so hstep.nn) || fail "step() without the data"
     # 1000000 epochs of 64 steps (batch 1) are more than a run may take: the
     # run refuses them, and so does a library whose schedule would span them
     sed 's/model he/model hl/; s/batch = 16/batch = 1/; s/epochs = 2/epochs = 1000000/' "$tmp/he.nn" > "$tmp/hl.nn"

@@ -56,7 +56,8 @@
 #                beside them and --load and --save of one file still run
 #   dataroot     data not found says which data root was searched, where it
 #                came from (the default, NNC_DATA, --data) and the model's
-#                folder, for mnist, csv and text data alike
+#                folder, for mnist, csv and text data alike; a root of /
+#                names /xor.csv, not //xor.csv
 #   epochtime    with --save, the metrics lines' epoch_seconds add up to the
 #                last total_seconds within 5% (the checkpoints counted)
 #   lr_normal    --lr 1.1754943e-38, below FLT_MIN as a double but that f32
@@ -242,6 +243,10 @@ dataroot)
 NNC_DATA; nor beside the model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
     said "cannot open $tmp/none/tinyshakespeare/input.txt: No such file or directory (data root '$tmp/none', from \
 --data; nor beside the model in '$tmp/m')" --data "$tmp/none" "$tmp/m/shakespeare.nn"
+    # a data root of / joins its paths with one '/' (it said //xor.csv)
+    [ ! -e /xor.csv ] || { echo "/xor.csv exists; the case wants it missing"; exit 1; }
+    NNC_DATA=/ said "cannot open /xor.csv: No such file or directory (data root '/', from NNC_DATA; nor beside the \
+model in '$tmp/m')" "$tmp/m/xor.nn" || exit 1
     # a model beside its data: no note on a failure that is not a missing file
     printf '1,2\n' > "$tmp/m/xor.csv"
     said "$tmp/m/xor.csv has 2 values per example, but input 'x' and the target take 3" --data "$tmp/none" \

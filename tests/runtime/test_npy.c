@@ -168,6 +168,118 @@ static void test_zip(void)
     rt_npz_close(&z);
 }
 
+/* A zip of members names[i].npy holding npy[i][0, len[i]), each stored
+ * (deflated 0) or deflated as np.savez_compressed does: raw deflate, the
+ * compressed size in the headers. */
+static size_t make_zip_of(uint8_t *z, int n, const char *const *names, const uint8_t *const *npy, const size_t *len,
+                          int deflated)
+{
+    size_t at = 0, local[8], csize[8];
+    uint32_t crc[8];
+    uint8_t *packed[8];
+#define U16(v) (z[at++] = (uint8_t)((v) & 0xFF), z[at++] = (uint8_t)(((v) >> 8) & 0xFF))
+#define U32(v) (U16((v) & 0xFFFF), U16(((uint32_t)(v)) >> 16))
+    for (int i = 0; i < n; i++) {
+        crc[i] = (uint32_t)crc32(0, npy[i], (uInt)len[i]);
+        packed[i] = malloc(len[i] + 64);
+        if (deflated) {
+            z_stream s = {0};
+            deflateInit2(&s, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+            s.next_in = (Bytef *)(uintptr_t)npy[i], s.avail_in = (uInt)len[i];
+            s.next_out = packed[i], s.avail_out = (uInt)len[i] + 64;
+            deflate(&s, Z_FINISH);
+            csize[i] = s.total_out;
+            deflateEnd(&s);
+        } else {
+            memcpy(packed[i], npy[i], len[i]);
+            csize[i] = len[i];
+        }
+        size_t nl = strlen(names[i]) + 4;
+        local[i] = at;
+        U32(0x04034b50); U16(20); U16(0); U16(deflated ? 8 : 0); U16(0); U16(0); U32(crc[i]); U32(csize[i]);
+        U32(len[i]); U16(nl); U16(0);
+        memcpy(z + at, names[i], nl - 4), memcpy(z + at + nl - 4, ".npy", 4), at += nl;
+        memcpy(z + at, packed[i], csize[i]), at += csize[i];
+        free(packed[i]);
+    }
+    size_t cd = at;
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]) + 4;
+        U32(0x02014b50); U16(20); U16(20); U16(0); U16(deflated ? 8 : 0); U16(0); U16(0); U32(crc[i]); U32(csize[i]);
+        U32(len[i]); U16(nl); U16(0); U16(0); U16(0); U16(0); U32(0); U32(local[i]);
+        memcpy(z + at, names[i], nl - 4), memcpy(z + at + nl - 4, ".npy", 4), at += nl;
+    }
+    size_t cdlen = at - cd;
+    U32(0x06054b50); U16(0); U16(0); U16(n); U16(n); U32(cdlen); U32(cd); U16(0);
+#undef U16
+#undef U32
+    return at;
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fwrite(p, 1, n, f) == n);
+    fclose(f);
+}
+
+/* rt_npz_count (a library's count of the training examples) reads the
+ * arrays' headers alone, stored or deflated: a data byte damaged past the
+ * header, which rt_npz_load refuses by its CRC, changes no count.  What it
+ * does check it refuses in rt_npz_load's words. */
+static void test_count(void)
+{
+    RtTensorSpec in = {.name = "x", .rank = 2, .shape = {-1, 2}, .dtype = RT_F32};
+    RtTensorSpec tg = {.name = "y", .rank = 2, .shape = {-1, 1}, .dtype = RT_I32, .classes = 4};
+    RtModel m = {.name = "m", .inputs = &in, .ninputs = 1, .targets = &tg, .ntargets = 1};
+    float xv[6] = {1, 2, 3, 4, 5, 6};
+    int64_t yv[3] = {0, 3, 1}, y2[2] = {0, 1};
+    uint8_t x[256], y[256], yshort[256], zip[2048];
+    size_t xn = make_npy(x, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", xv, sizeof xv);
+    size_t yn = make_npy(y, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", yv, sizeof yv);
+    size_t sn = make_npy(yshort, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", y2, sizeof y2);
+    char path[4096], err[1024], load_err[1024];
+    snprintf(path, sizeof path, "%s/count.npz", rt_scratch_dir());
+    const char *names[] = {"x", "y"};
+    for (int deflate = 0; deflate < 2; deflate++) {
+        const uint8_t *npys[] = {x, y};
+        size_t lens[] = {xn, yn};
+        size_t zn = make_zip_of(zip, 2, names, npys, lens, deflate);
+        write_file(path, zip, zn);
+        int64_t count = -1;
+        CU_ASSERT(rt_npz_count(path, &m, &count, err, sizeof err) == 0);
+        CU_ASSERT(count == 3);
+        if (!deflate) {   /* x's last data byte: the CRC fails, the header is as it was */
+            zip[30 + 5 + xn - 1] ^= 1;
+            write_file(path, zip, zn);
+            RtDataset d;
+            CU_ASSERT(rt_npz_load(path, &m, &d, load_err, sizeof load_err) == -1);
+            CU_ASSERT(strstr(load_err, "member 'x': CRC-32 ") != NULL);
+            count = -1;
+            CU_ASSERT(rt_npz_count(path, &m, &count, err, sizeof err) == 0);
+            CU_ASSERT(count == 3);
+        }
+        /* arrays of 3 and 2 examples, and an archive without y */
+        const uint8_t *bad[] = {x, yshort};
+        size_t bad_lens[] = {xn, sn};
+        for (int k = 0; k < 2; k++) {
+            zn = make_zip_of(zip, 2 - k, names, bad, bad_lens, deflate);
+            write_file(path, zip, zn);
+            char expect[4200];
+            if (k == 0)
+                snprintf(expect, sizeof expect, "%s: array 'y' has 2 examples, but array 'x' has 3", path);
+            else
+                snprintf(expect, sizeof expect, "%s has no array 'y' for target 'y'; it has 'x'", path);
+            RtDataset d;
+            CU_ASSERT(rt_npz_count(path, &m, &count, err, sizeof err) == -1);
+            CU_ASSERT(rt_npz_load(path, &m, &d, load_err, sizeof load_err) == -1);
+            CU_ASSERT_STRING_EQUAL(err, expect);
+            CU_ASSERT_STRING_EQUAL(load_err, expect);
+        }
+    }
+}
+
 /* RT_NPY_TYPE_LIST bytes hold either list whole: a type added to npy.c
  * whose name makes the list longer fails here, where a message would
  * otherwise lose its last types silently. */
@@ -187,6 +299,7 @@ static void test_type_list_fits(void)
 static const RtTestCase tests[] = {
     {"header", test_header},
     {"zip", test_zip},
+    {"count", test_count},
     {"type_list_fits", test_type_list_fits},
     {NULL, NULL},
 };

@@ -28,7 +28,10 @@ Cases:
           not packed as attention (round trip bit for bit); a bad --rename
           exits 2; outputs that cannot be written, and an --optimizer file that
           is no optimizer state, exit 1 with one exact message; bf16 stays BF16
-          and show says so; show | head ends quietly
+          and show says so; show | head ends quietly; a header that is JSON
+          but not the format's (a list, a tensor entry that is a number, an
+          array for __metadata__, offsets past the data) exits 1 with one
+          line in nnc's words
 
 Exit status: 0 pass, 1 fail, 77 skipped (no torch; no data set for the case).
 """
@@ -559,6 +562,21 @@ def case_cli():
     rc, _, err = run(tool + ["show", npy])
     check(rc == 1 and err.startswith(f"nnc_torch.py: error: {npy}: not a safetensors file (its first 8 bytes"),
           f"show of a .npy: exit {rc}, {err.strip()}")
+    # a header of valid JSON that is not what the format makes it: one line in nnc's words, exit 1 (a list
+    # there was a traceback)
+    bent = os.path.join(tmp, "bent.safetensors")
+    for head, msg in ((b'[1, 2]', "header is not a JSON object but an array"),
+                      (b'{"w": 3}', "tensor 'w' is not a JSON object"),
+                      (b'{"__metadata__": ["nnc.step", "5"]}', "__metadata__ is an array; the safetensors format "
+                                                               "makes it an object of strings"),
+                      (b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+                       "tensor 'w': data_offsets [0,8] run past the end of the 0 bytes of data")):
+        with open(bent, "wb") as f:
+            f.write(len(head).to_bytes(8, "little") + head)
+        for cmd in (["show", bent], ["to-torch", bent, os.path.join(tmp, "bent.pt")]):
+            rc, out, err = run(tool + cmd)
+            check(rc == 1 and out == "" and err == f"nnc_torch.py: error: {bent}: {msg}\n",
+                  f"{cmd[0]} of a header {head.decode()}: exit {rc}, {err.strip()}")
     check(sorted(nnc_torch.read_safetensors(back)[0]) == ["bias", "weight"], "the wrapped state dict's two tensors")
     # a text model's vocabulary (__metadata__) through torch and back: in the optimizer file, or --meta-from
     vocab = {"nnc.tokenizer": "bytes", "nnc.chars": "10 97 98", "nnc.step": "5", "nnc.version": "0.1.0"}

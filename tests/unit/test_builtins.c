@@ -1,6 +1,7 @@
 /* test_builtins.c — walks the table of built-ins: every row is complete and
  * consistent, so a new row cannot be half-added. (Each layer's shape rule
  * is tested in test_shapes.c, which also checks that every layer has rows.) */
+#include <stdio.h>
 #include <string.h>
 
 #include "builtins.h"
@@ -84,11 +85,36 @@ static void test_lookup(void)
     ASSERT_STR(builtin_class_name(builtin_table[B_ADAMW].cls), "optimizer");
 }
 
+/* An argument of the train block's calls written as a setting ("lr = 0.1")
+ * is noted as its class's (sema_train.c's note_argument_setting, which
+ * tries the classes in turn): no argument's name may be an optimizer's and a
+ * schedule's or a data source's, or the note would pick one by that order. */
+static void test_train_arguments_apart(void)
+{
+    const BuiltinClass calls[] = {BC_OPTIMIZER, BC_SCHEDULE, BC_DATA};
+    for (int i = 0; i < B_COUNT; i++)
+        for (int j = 0; j < B_COUNT; j++) {
+            const Builtin *a = &builtin_table[i], *b = &builtin_table[j];
+            bool ia = false, ib = false;
+            for (int c = 0; c < 3; c++)
+                ia |= a->cls == calls[c], ib |= b->cls == calls[c];
+            if (!ia || !ib || a->cls == b->cls)
+                continue;
+            for (int p = 0; p < builtin_nparams(a); p++)
+                for (int q = 0; q < builtin_nparams(b); q++)
+                    if (strcmp(a->params[p].name, b->params[q].name) == 0) {
+                        fprintf(stderr, "\n%s and %s both take '%s'\n", a->name, b->name, a->params[p].name);
+                        CU_FAIL("an argument's name in two classes of the train block's calls");
+                    }
+        }
+}
+
 static const TestCase tests[] = {
     {"every row complete", test_rows_complete},
     {"signatures consistent", test_signatures},
     {"range strings", test_ranges},
     {"lookup by name", test_lookup},
+    {"train calls' arguments apart", test_train_arguments_apart},
     {NULL, NULL},
 };
 

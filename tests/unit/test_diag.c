@@ -240,6 +240,23 @@ static void test_line_lookup(void)
     arena_free(&a);
 }
 
+/* The one rule of the front end's quotes: at most max bytes, on one line
+ * (a "\r\n" line end counts as the line's end too). */
+static void test_quotable(void)
+{
+    Arena a;
+    arena_init(&a);
+    Source src;
+    source_from_memory(&src, &a, "m.nn", "abcd\r\nef", 9);
+    CU_ASSERT(source_quotable(&src, (Span){0, 4}, 4));
+    CU_ASSERT(!source_quotable(&src, (Span){0, 4}, 3));
+    CU_ASSERT(source_quotable(&src, (Span){0, 5}, 40));    /* the \r alone */
+    CU_ASSERT(!source_quotable(&src, (Span){0, 6}, 40));   /* past the line's end */
+    CU_ASSERT(!source_quotable(&src, (Span){5, 9}, 40));
+    CU_ASSERT(source_quotable(&src, (Span){7, 7}, 0));     /* nothing: quotable */
+    arena_free(&a);
+}
+
 static const TestCase tests[] = {
     {"caret under the span", test_caret},
     {"tabs and spans past the line", test_tabs_and_multiline},
@@ -252,6 +269,7 @@ static const TestCase tests[] = {
     {"long lines quoted in part", test_long_line},
     {"colour", test_color},
     {"offsets to lines", test_line_lookup},
+    {"what a message may quote", test_quotable},
     {NULL, NULL},
 };
 

@@ -1,5 +1,6 @@
 /* fuzz_npz.c — libFuzzer target: any bytes as a .npz archive (its central
- * directory, every member inflated and CRC-checked, parsed as .npy) and as a
+ * directory, every member inflated and CRC-checked, parsed as .npy, and its
+ * .npy header alone, which must agree) and as a
  * lone .npy file, then through the npz(...) data source (in memory: the
  * file reading is rt_read_whole, which other targets cover) for a model of an
  * input f32[4] and a target class(3), whose columns must then hold what it
@@ -34,6 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 free(bytes);
             } else if (!err[0]) {
+                abort();
+            }
+            /* the header alone (a library's count): the same shape whenever the whole member reads */
+            RtNpy h;
+            int64_t whole = err[0] ? -1 : a.count;
+            err[0] = 0;
+            if (rt_npz_read_header(&z, k, 0, &h, err, sizeof err) == 0) {
+                if (h.data || (whole >= 0 && h.count != whole))
+                    abort();
+            } else if (!err[0] || whole >= 0) {
                 abort();
             }
         }

@@ -85,6 +85,9 @@ typedef struct SemaModel {
     int         nnodes;
     SemaParam  *params;
     int         nparams;
+    int        *param_slots;  /* params' names hashed (sema_param_find): open addressing,
+                               * slot -> index + 1 (0: empty) */
+    int         cap_param_slots; /* slots, a power of two at least twice nparams */
     int         output;       /* node index */
     int         loss;         /* node index, or -1 */
     int        *metrics;
@@ -98,6 +101,11 @@ typedef struct SemaModel {
 SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
 
 int64_t sema_param_count(const SemaModel *m);
+/* The index in m->params of the parameter named prefix.suffix ("E" and
+ * "weight": "E.weight"), or named prefix when suffix is NULL; -1 when
+ * there is none.  A lookup, not a scan: a shared use of a name finds its
+ * parameters in O(1) however many there are (lower.c, sema_params.c). */
+int     sema_param_find(const SemaModel *m, const char *prefix, const char *suffix);
 /* used[i] (m->nnodes entries): whether the output reads node i, itself included. */
 void sema_output_reads(const SemaModel *m, bool *used);
 /* only[i]: whether the metrics read node i and neither the output nor the

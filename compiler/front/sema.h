@@ -86,8 +86,9 @@ typedef struct SemaModel {
     SemaParam  *params;
     int         nparams;
     int        *param_slots;  /* params' names hashed (sema_param_find): open addressing,
-                               * slot -> index + 1 (0: empty) */
-    int         cap_param_slots; /* slots, a power of two at least twice nparams */
+                               * slot -> index + 1 (0: empty); made when first needed */
+    int         cap_param_slots; /* slots, a power of two at least twice nindexed */
+    int         nindexed;     /* params[0 .. nindexed) are in param_slots */
     int         output;       /* node index */
     int         loss;         /* node index, or -1 */
     int        *metrics;
@@ -103,8 +104,10 @@ SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
 int64_t sema_param_count(const SemaModel *m);
 /* The index in m->params of the parameter named prefix.suffix ("E" and
  * "weight": "E.weight"), or named prefix when suffix is NULL; -1 when
- * there is none.  A lookup, not a scan: a shared use of a name finds its
- * parameters in O(1) however many there are (lower.c, sema_params.c). */
+ * there is none.  A lookup, not a scan, in a model with shared names: a
+ * shared use finds its parameters in O(1) however many there are (lower.c).
+ * Parameters made since the index was last brought up to date (all of
+ * them in a model without sharing or dotted names) are scanned. */
 int     sema_param_find(const SemaModel *m, const char *prefix, const char *suffix);
 /* used[i] (m->nnodes entries): whether the output reads node i, itself included. */
 void sema_output_reads(const SemaModel *m, bool *used);

@@ -41,9 +41,11 @@ static const char *shape_str(Sema *s, const Shape *sh)
 }
 
 /* ---- finding parameters by name ----------------------------------------------------
- * Two indexes, made as parameters are registered, keep a model of many
- * shared names linear: each name (SemaModel.param_slots) and, with sharing,
- * each prefix a use's parameters are named under (Sema.under). */
+ * Two indexes keep a model of many shared names linear: each name
+ * (SemaModel.param_slots) and, with sharing, each prefix a use's parameters
+ * are named under (Sema.under).  They are brought up to date where they are
+ * read (index_params): a model that never looks a parameter up by name, one
+ * without sharing or dotted names, does not pay for them. */
 
 /* The parameters named under one prefix, "E." (E.weight, E.bias), in the
  * order they were made: what sema_shared_use compares a use with. */
@@ -86,12 +88,16 @@ static int param_slot(const SemaModel *m, const char *prefix, const char *suffix
 
 int sema_param_find(const SemaModel *m, const char *prefix, const char *suffix)
 {
-    return m->param_slots ? m->param_slots[param_slot(m, prefix, suffix)] - 1 : -1;
+    int k = m->param_slots ? m->param_slots[param_slot(m, prefix, suffix)] : 0;
+    if (k)
+        return k - 1;
+    for (int i = m->nindexed; i < m->nparams; i++)  /* made since the index was brought up to date */
+        if (param_named(m->params[i].name, prefix, suffix))
+            return i;
+    return -1;
 }
 
-static int find_param(const SemaModel *m, const char *name) { return sema_param_find(m, name, NULL); }
-
-/* Enters m->params[i], just made, in the name index (at twice as many
+/* Enters m->params[i], the first not yet entered, in the name index (at twice as many
  * slots as names; a copy outgrown stays in the arena) and, with sharing,
  * in the list of every prefix of its name that ends in '.'. */
 static void index_param(Sema *s, int i)
@@ -144,13 +150,26 @@ static void index_param(Sema *s, int i)
     }
 }
 
+/* Brings both indexes up to date with the parameters made. */
+static void index_params(Sema *s)
+{
+    for (SemaModel *m = s->m; m->nindexed < m->nparams; m->nindexed++)
+        index_param(s, m->nindexed);
+}
+
+static int find_param(Sema *s, const char *name)
+{
+    index_params(s);
+    return sema_param_find(s->m, name, NULL);
+}
+
 int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init, int64_t fan_in, double scale,
                    const double *data, Span at, bool *created)
 {
     SemaModel *m = s->m;
     /* Without sharing every name is new (sema_names.c): skip the search,
      * which would make a model of many parameters quadratic. */
-    int i = s->sharing ? find_param(m, name) : -1;
+    int i = s->sharing ? find_param(s, name) : -1;
     *created = i < 0;
     int64_t now = s->registrations++;
     if (i >= 0) {
@@ -174,7 +193,6 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
         .name = name, .shape = *shape, .init = init, .fan_in = fan_in, .at = at, .scale = scale, .data = data,
         .use = sema_use_site(s, at), .touched = now,
     };
-    index_param(s, m->nparams);
     return m->nparams++;
 }
 
@@ -195,6 +213,7 @@ bool sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since
     if (!s->sharing || s->shared_hits == hits)
         return true;
     const SemaModel *m = s->m;
+    index_params(s);
     const Binding *b = env_find(&s->under, prefix);  /* prefix ends in '.', as the lists' do */
     if (!b)
         return true;
@@ -522,7 +541,7 @@ Value sema_param_ref(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         return ERR;
     }
     const char *full = arena_printf(s->arena, "%s%s", env->prefix, id);
-    int i = find_param(s->m, full);
+    int i = find_param(s, full);
     if (i >= 0)
         return param_node(s, i, false, e->span);
     s->refs = sema_grow(s, s->refs, s->nrefs, &s->cap_refs, sizeof *s->refs);
@@ -606,7 +625,7 @@ void sema_param_refs_finish(Sema *s)
         if (seen)
             continue;
         const char *rel = ref->full + strlen(ref->prefix);
-        int i = find_param(s->m, ref->full);
+        int i = find_param(s, ref->full);
         if (i >= 0) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, s->m->params[i].at, "'%s' is created here", rel);

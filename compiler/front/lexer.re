@@ -49,10 +49,24 @@ static void push_open(Lexer *lx, char ch, Span at)
     lx->depth++;
 }
 
-static void pop_open(Lexer *lx)
+/* A closer closes the innermost opener of its kind and every one opened
+ * after it, which it leaves unclosed ("f(x[0)": the '[' too); a closer
+ * whose kind is not open closes nothing ("f(x]").  Where it stands, the
+ * brackets open are kept for the parser's messages (closer, closed_from). */
+static void pop_open(Lexer *lx, char ch, Span at)
 {
-    if (lx->depth > 0)
+    char opener = ch == ')' ? '(' : ch == ']' ? '[' : '{';
+    lx->closer = at;
+    lx->closed_from = lx->depth;
+    if (lx->depth > LEX_MAX_NESTING) {  /* past what is recorded: trust it */
         lx->depth--;
+        return;
+    }
+    for (int i = lx->depth - 1; i >= 0; i--)
+        if (lx->open_ch[i] == opener) {
+            lx->depth = i;
+            return;
+        }
 }
 
 /* Unescapes the body of a string literal into the arena.  Returns NULL and
@@ -220,7 +234,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseCtx *ctx)
         }
 
         [({[]               { tok = lx->tok[0]; push_open(lx, lx->tok[0], tok_span(lx)); break; }
-        [)}\]]              { tok = lx->tok[0]; pop_open(lx); break; }
+        [)}\]]              { tok = lx->tok[0]; pop_open(lx, lx->tok[0], tok_span(lx)); break; }
         [+\-*/,:=]          { tok = lx->tok[0]; break; }
 
         *                   {

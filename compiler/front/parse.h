@@ -22,6 +22,8 @@ typedef struct Lexer {
     int           depth;   /* open brackets, possibly more than recorded */
     Span          open[LEX_MAX_NESTING];  /* innermost last */
     char          open_ch[LEX_MAX_NESTING];
+    Span          closer;  /* the last closing bracket lexed ... */
+    int           closed_from; /* ... and depth before it: the brackets open where it stands */
     int           decl;    /* TOK_MODEL, _LAYER, _TRAIN or _CONST last seen outside brackets (0: none):
                               the declaration whose body a statement is in, for "did you mean" */
 } Lexer;

@@ -45,6 +45,7 @@ static void yyerror(YYLTYPE *loc, ParseCtx *ctx, const char *msg);
 static bool resume_reporting(ParseCtx *ctx, int tok, Span at, bool top);
 static AstNode *node(ParseCtx *ctx, AstKind k, Span s) { return ast_new(ctx->arena, k, s); }
 static AstNode *level(ParseCtx *ctx, AstNode *n);
+static void named_arg_equals(ParseCtx *ctx, Span name, Span eq);
 }
 
 %union {
@@ -264,9 +265,14 @@ args
     | args ',' arg      { $$ = ast_list_append($1, $3); }
     ;
 
+/* "units = 8", Python's named argument, is an error (named_arg_equals) that
+ * parses on as "units: 8": the call's later arguments, often written the
+ * same way on the lines after, are read as arguments and not as statements. */
 arg
     : expr              { $$ = node(ctx, AST_ARG, @$); $$->arg.value = $1; $$->depth = $1->depth; }
     | IDENT ':' expr    { $$ = node(ctx, AST_ARG, @$); $$->arg.name = $1; $$->arg.name_span = @1; $$->arg.value = $3; $$->depth = $3->depth; }
+    | IDENT '='         { named_arg_equals(ctx, @1, @2); }
+      expr              { $$ = node(ctx, AST_ARG, @$); $$->arg.name = $1; $$->arg.name_span = @1; $$->arg.value = $4; $$->depth = $4->depth; }
     ;
 
 exprs_opt
@@ -409,10 +415,71 @@ static uint32_t line_of(ParseCtx *ctx, uint32_t off)
     return line;
 }
 
-/* "dense(x, units = 8)": an argument named as in Python.  True when the
+/* The value written after the '=' at eq, for a note that shows it without
+ * the '=': up to the ',' or ')' that ends an argument (also at the end of
+ * its line, the ',' or ')' on the next) or, for a statement (to_line_end),
+ * up to the end of the line or its comment.  "..." when it does not end
+ * there within 40 characters. */
+static void value_after(ParseCtx *ctx, Span eq, bool to_line_end, char value[48])
+{
+    const char *v = ctx->lex.src->text + eq.end, *e;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    int depth = 0;
+    for (e = v; *e && *e != '\n' && *e != '#'; e++) {
+        if (*e == '(' || *e == '[')
+            depth++;
+        else if ((*e == ')' || *e == ']') && depth > 0)
+            depth--;
+        else if ((*e == ',' || *e == ')') && depth == 0)
+            break;
+    }
+    bool line_end = depth == 0 && (*e == '\n' || *e == '#' || *e == '\0' || *e == '\r');
+    bool whole = *e == ',' || *e == ')';  /* else it goes on past the line's end */
+    if (to_line_end)
+        whole = line_end;
+    else if (line_end) {
+        const char *q = e;
+        while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '#')
+            if (*q++ == '#')
+                while (*q && *q != '\n')
+                    q++;
+        whole = *q == ',' || *q == ')';
+    }
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+    Span at = {(uint32_t)(v - ctx->lex.src->text), (uint32_t)(e - ctx->lex.src->text)};
+    if (e > v && whole && source_quotable(ctx->lex.src, at, 40))
+        snprintf(value, 48, "%.*s", (int)(e - v), v);
+    else
+        snprintf(value, 48, "...");
+}
+
+/* "dense(x, units = 8)": an argument named as in Python.  The grammar
+ * takes it as "units: 8" (rule arg) and this says what is wrong, at the
+ * '=', so that the rest of the call is read on and its later arguments
+ * checked.  "f(x == 2)" is a comparison: the second '=' is the syntax
+ * error, where yyreport_syntax_error says so. */
+static void named_arg_equals(ParseCtx *ctx, Span name, Span eq)
+{
+    const char *src = ctx->lex.src->text;
+    if (src[eq.end] == '=')
+        return;
+    ctx->errors++;
+    if (ctx->quiet)
+        return;
+    char value[48];
+    value_after(ctx, eq, false, value);
+    int n = (int)(name.end - name.begin);
+    if (diag_error(ctx->diag, eq, "expected ':' after the argument's name '%.*s', found '='", n, src + name.begin))
+        diag_note(ctx->diag, SPAN_NONE, "named arguments are written with ':', as in '%.*s: %s'", n, src + name.begin,
+                  value);
+}
+
+/* "dense(x, w.weight = 8)": a dotted name cannot be an argument's, so
+ * rule arg does not take it and the '=' is a syntax error.  True when the
  * word before the '=' at `eq` starts an argument (it follows '(' or ','
- * inside parentheses); *value is then the argument's value as written, or
- * "..." when it does not end on this line within a few words. */
+ * inside parentheses); *value is then the argument's value as written. */
 static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
 {
     const Lexer *lx = &ctx->lex;
@@ -428,26 +495,7 @@ static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
         b--;
     if (b == src || (b[-1] != '(' && b[-1] != ','))
         return false;
-    const char *v = src + eq.end, *e;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    int depth = 0;
-    for (e = v; *e && *e != '\n'; e++) {  /* to the argument's end, on this line */
-        if (*e == '(' || *e == '[')
-            depth++;
-        else if ((*e == ')' || *e == ']') && depth > 0)
-            depth--;
-        else if ((*e == ',' || *e == ')') && depth == 0)
-            break;
-    }
-    bool whole = *e == ',' || *e == ')';  /* else it goes on past the line's end */
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    Span at = {(uint32_t)(v - src), (uint32_t)(e - src)};
-    if (e > v && whole && source_quotable(lx->src, at, 40))
-        snprintf(value, 48, "%.*s", (int)(e - v), v);
-    else
-        snprintf(value, 48, "...");
+    value_after(ctx, eq, false, value);
     return true;
 }
 
@@ -570,13 +618,36 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
             if (!want_expr && !only_continuations && continues_expr(exp[i]))
                 continue;
             /* After "f(x" a ':' could make x an argument's name; with ','
-             * also possible, mentioning it only confuses. */
-            if (closes_args && strcmp(yysymbol_name(exp[i]), "':'") == 0)
+             * also possible, mentioning it only confuses.  An '=' there is
+             * Python's named argument, read only to say it is wrong. */
+            if (closes_args && (strcmp(yysymbol_name(exp[i]), "':'") == 0 || strcmp(yysymbol_name(exp[i]), "'='") == 0))
                 continue;
             kept[k] = exp[i];
             names[k++] = yysymbol_name(exp[i]);
         }
     }
+
+    /* The innermost bracket open before the offending token (top, an index
+     * of lx->open, or -1): the lexer has already seen that token, which may
+     * itself be a bracket, opening one or closing some. */
+    Lexer *lx = &ctx->lex;
+    int open_before = lx->depth;
+    if (open_before >= 1 && open_before <= LEX_MAX_NESTING && lx->open[open_before - 1].begin == at.begin)
+        open_before--;
+    else if (is_closer(found) && lx->closer.begin == at.begin && lx->closer.end == at.end)
+        open_before = lx->closed_from;
+    int top = open_before >= 1 && open_before <= LEX_MAX_NESTING ? open_before - 1 : -1;
+    char opener = top >= 0 ? lx->open_ch[top] : 0;
+    char closer = opener == '(' ? ')' : opener == '[' ? ']' : '}';
+    /* "dense(x, 8]": a ')' or ']' where the other kind is open (a '}' there
+     * is a body closed with a ')' or ']' missing, said as such below). */
+    char found_ch = is_closer(found) ? yysymbol_name(found)[1] : 0;
+    bool mismatched = (found_ch == ')' || found_ch == ']') && (opener == '(' || opener == '[') && found_ch != closer;
+    bool closer_expected = false;
+    for (int i = 0; i < n; i++)
+        closer_expected |= is_closer(exp[i]) && yysymbol_name(exp[i])[1] == closer;
+    /* "const = 4": the name is what is missing, 'const' is not misused as one. */
+    bool const_name = want_ident && has_prev && prev.end - prev.begin == 5 && strncmp(src + prev.begin, "const", 5) == 0;
 
     StrBuf sb = {0};
     /* Between declarations the offending token is itself the mistake;
@@ -585,7 +656,14 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
                  && line_of(ctx, at.begin) > line_of(ctx, prev.end);
     Span look = at;  /* the offending token, where the caret may move off it */
     bool want_equals = k == 1 && strcmp(names[0], "'='") == 0 && has_prev;
-    if (want_equals) {
+    if (mismatched && closer_expected) {
+        sb_printf(&sb, "expected '%c' to close the '%c', found '%c'", closer, opener, found_ch);
+    } else if (mismatched) {
+        sb_printf(&sb, "unexpected '%c': the '%c' before it is closed by '%c'", found_ch, opener, closer);
+    } else if (const_name) {
+        sb_puts(&sb, "expected the constant's name after 'const', found ");
+        describe_token(&sb, ctx, found, at, false);
+    } else if (want_equals) {
         /* "h = x x": the second x began a statement that needs '='. Point at it. */
         sb_printf(&sb, "expected '=' after '%.*s', found ", (int)(prev.end - prev.begin), src + prev.begin);
         describe_token(&sb, ctx, found, at, false);
@@ -632,15 +710,33 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
         if (prev.end - prev.begin == len && strncmp(src + prev.begin, w, len) == 0)
             prev_reserved = s;
     }
-    if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved) {
+    bool takes_expr = prev_reserved == YYSYMBOL_RETURN || prev_reserved == YYSYMBOL_OUTPUT
+                   || prev_reserved == YYSYMBOL_LOSS || prev_reserved == YYSYMBOL_METRIC;
+    if (mismatched || const_name)
+        ;  /* said in the message */
+    /* "return = h", "loss = mse(p, y)": a statement that takes an expression
+     * written as an assignment */
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && takes_expr) {
+        value_after(ctx, look, true, value);
+        int n_kw = (int)(prev.end - prev.begin);
+        if (strcmp(value, "...") == 0)
+            diag_note(ctx->diag, prev, "'%.*s' takes an expression, not an assignment: write it without '='", n_kw,
+                      src + prev.begin);
+        else
+            diag_note(ctx->diag, prev, "'%.*s' takes an expression, not an assignment: write '%.*s %s'", n_kw,
+                      src + prev.begin, n_kw, src + prev.begin, value);
+    }
+    else if (strcmp(yysymbol_name(found), "'='") == 0 && prev_reserved) {
         diag_note(ctx->diag, prev, "'%.*s' is a reserved word and cannot be a name", (int)(prev.end - prev.begin),
                   src + prev.begin);
         if (prev_reserved < 32)  /* its later uses as a name are this mistake again: "output param" */
             ctx->misused |= 1u << prev_reserved;
     }
     /* "y = x == 2": a comparison, which the language does not have; not a
-     * statement cut short (the note below would blame x) */
-    else if (strcmp(yysymbol_name(found), "'='") == 0 && src[at.end] == '=')
+     * statement cut short (the note below would blame x).  In a call the
+     * first '=' was taken for a named argument's (rule arg): "f(x == 2)". */
+    else if (strcmp(yysymbol_name(found), "'='") == 0
+             && (src[at.end] == '=' || (has_prev && prev.end == at.begin && src[prev.begin] == '=')))
         diag_note(ctx->diag, SPAN_NONE, "nnc has no comparison operators such as '=='");
     /* "dense(x, units = 8)": Python's keyword argument. */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && closes_args && has_prev
@@ -691,17 +787,10 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
             diag_note(ctx->diag, SPAN_NONE, "did you mean '%s'?", best);
     }
 
-    /* The innermost bracket still open before the offending token (the
-     * lexer has already seen that token, which may itself be a bracket). */
-    Lexer *lx = &ctx->lex;
-    int top = lx->depth - 1;
-    if (top >= 0 && top < LEX_MAX_NESTING && lx->open[top].begin == at.begin)
-        top--;
-    if (top < 0 || top >= LEX_MAX_NESTING)
+    /* The bracket left open, when its closer is what is wanted. */
+    if (top < 0)
         return 0;
-    char opener = lx->open_ch[top];
-    char closer = opener == '(' ? ')' : opener == '[' ? ']' : '}';
-    bool expected = false;
+    bool expected = mismatched;
     for (int i = 0; i < k; i++)
         expected |= kept[i] != YYSYMBOL_YYEMPTY && is_closer(kept[i]) && yysymbol_name(kept[i])[1] == closer;
     if (expected && (closer != '}' || missing_brace))

@@ -535,6 +535,18 @@ static Env shared_creators(Sema *s)
     return creators;
 }
 
+/* The slot of span at in a set of the places warned at (said[], hashed
+ * into slots[cap], slot -> index + 1, 0: empty): where it is, or the
+ * empty one it would take. */
+static int said_slot(const Span *said, const int *slots, int cap, Span at)
+{
+    uint64_t h = (uint64_t)at.begin * 0x9E3779B97F4A7C15ull ^ (uint64_t)at.end * 0xC2B2AE3D27D4EB4Full;
+    int i = (int)((h >> 32) & (uint64_t)(cap - 1));
+    while (slots[i] && !(said[slots[i] - 1].begin == at.begin && said[slots[i] - 1].end == at.end))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
 /* A parameter the loss does not read is never trained: a metric's own
  * dense layer (metric mse(dense(x, 1), y) reported a test error of random
  * weights), a head the loss forgot, a leftover.  One warning per call that
@@ -552,8 +564,11 @@ static void warn_untrained_params(Sema *s)
     for (int i = 0; i < m->nnodes; i++)
         if (read[i])
             mark_node_params(s, &creators, &m->nodes[i], reached);
-    Span *said = ARENA_ARRAY(s->arena, Span, m->nnodes + 1);  /* one warning per place (a layer used often) */
-    int nsaid = 0;
+    /* One warning per place (a layer used often): the places warned at,
+     * hashed (comparing each with every earlier one made a model of many
+     * warnings quadratic); made at the first warning. */
+    Span *said = NULL;
+    int *said_slots = NULL, cap = 16, nsaid = 0;
     for (int i = 0; i < m->nnodes; i++) {
         const SemaNode *n = &m->nodes[i];
         int first = -1, count = 0;
@@ -563,11 +578,18 @@ static void warn_untrained_params(Sema *s)
                 if (first < 0)
                     first = n->first_param + j;
             }
-        bool again = false;
-        for (int k = 0; count > 0 && k < nsaid && !again; k++)
-            again = said[k].begin == n->at.begin && said[k].end == n->at.end;
-        if (count == 0 || again)
+        if (count == 0)
             continue;
+        if (!said) {
+            while (cap < 2 * (m->nnodes + 1))
+                cap *= 2;
+            said = ARENA_ARRAY(s->arena, Span, m->nnodes + 1);
+            said_slots = ARENA_ARRAY(s->arena, int, cap);  /* zeroed: every slot empty */
+        }
+        int slot = said_slot(said, said_slots, cap, n->at);
+        if (said_slots[slot])
+            continue;
+        said_slots[slot] = nsaid + 1;
         said[nsaid++] = n->at;
         const char *what = n->kind == SN_CALL ? n->builtin->name : "param";
         if (count == 1)

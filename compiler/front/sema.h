@@ -95,6 +95,10 @@ typedef struct SemaModel {
     int         nnodes;
     SemaParam  *params;
     int         nparams;
+    int        *param_slots;  /* params' names hashed (sema_param_find): open addressing,
+                               * slot -> index + 1 (0: empty); made when first needed */
+    int         cap_param_slots; /* slots, a power of two at least twice nindexed */
+    int         nindexed;     /* params[0 .. nindexed) are in param_slots */
     int         output;       /* node index */
     int         loss;         /* node index, or -1 */
     int        *metrics;
@@ -110,6 +114,13 @@ typedef struct SemaModel {
 SemaModel *sema_check(const AstProgram *prog, Arena *a, DiagSink *diag);
 
 int64_t sema_param_count(const SemaModel *m);
+/* The index in m->params of the parameter named prefix.suffix ("E" and
+ * "weight": "E.weight"), or named prefix when suffix is NULL; -1 when
+ * there is none.  A lookup, not a scan, in a model with shared names: a
+ * shared use finds its parameters in O(1) however many there are (lower.c).
+ * Parameters made since the index was last brought up to date (all of
+ * them in a model without sharing or dotted names) are scanned. */
+int     sema_param_find(const SemaModel *m, const char *prefix, const char *suffix);
 /* used[i] (m->nnodes entries): whether the output reads node i, itself included. */
 void sema_output_reads(const SemaModel *m, bool *used);
 /* only[i]: whether the metrics read node i and neither the output nor the

@@ -65,6 +65,10 @@ typedef struct Sema {
     bool            sharing;      /* two calls share a name: (sema_names.c); else no parameter name recurs */
     int64_t         registrations;/* of parameters, created or shared: SemaParam.touched's clock */
     int64_t         shared_hits;  /* registrations that found the parameter made: sema_shared_use's cue */
+    Env             under;        /* with sharing: each start of a parameter's name up to a '.'
+                                   * ("E.", "enc.", "enc.dense.") -> .v.i, its list in under_lists */
+    struct ParamList *under_lists;/* per such prefix: the parameters named under it, in order */
+    int             nunder, cap_under;
     struct ParamRef *refs;        /* parameter references not found when evaluated (sema_params.c) */
     int             nrefs, cap_refs;
     bool            in_label_stmt;/* checking a 'loss' or 'metric' statement: anything in it may read a target */

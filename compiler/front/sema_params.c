@@ -40,12 +40,127 @@ static const char *shape_str(Sema *s, const Shape *sh)
     return r;
 }
 
-static int find_param(const SemaModel *m, const char *name)
+/* ---- finding parameters by name ----------------------------------------------------
+ * Two indexes keep a model of many shared names linear: each name
+ * (SemaModel.param_slots) and, with sharing, each prefix a use's parameters
+ * are named under (Sema.under).  They are brought up to date where they are
+ * read (index_params): a model that never looks a parameter up by name, one
+ * without sharing or dotted names, does not pay for them. */
+
+/* The parameters named under one prefix, "E." (E.weight, E.bias), in the
+ * order they were made: what sema_shared_use compares a use with. */
+typedef struct ParamList {
+    int *idx;
+    int  n, cap;
+} ParamList;
+
+/* FNV-1a of prefix, then '.' and suffix when there is one: the name
+ * prefix.suffix hashed without being written out. */
+static uint32_t param_hash(const char *prefix, const char *suffix)
 {
-    for (int i = 0; i < m->nparams; i++)
-        if (strcmp(m->params[i].name, name) == 0)
+    uint32_t h = 2166136261u;
+    for (const char *c = prefix; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    if (suffix) {
+        h = (h ^ (unsigned char)'.') * 16777619u;
+        for (const char *c = suffix; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+    }
+    return h;
+}
+
+static bool param_named(const char *name, const char *prefix, const char *suffix)
+{
+    size_t lp = strlen(prefix);
+    if (strncmp(name, prefix, lp) != 0)
+        return false;
+    return suffix ? name[lp] == '.' && strcmp(name + lp + 1, suffix) == 0 : name[lp] == '\0';
+}
+
+/* The slot of prefix.suffix: where it is, or the empty one it would take. */
+static int param_slot(const SemaModel *m, const char *prefix, const char *suffix)
+{
+    int mask = m->cap_param_slots - 1, i = (int)(param_hash(prefix, suffix) & (uint32_t)mask);
+    while (m->param_slots[i] && !param_named(m->params[m->param_slots[i] - 1].name, prefix, suffix))
+        i = (i + 1) & mask;
+    return i;
+}
+
+int sema_param_find(const SemaModel *m, const char *prefix, const char *suffix)
+{
+    int k = m->param_slots ? m->param_slots[param_slot(m, prefix, suffix)] : 0;
+    if (k)
+        return k - 1;
+    for (int i = m->nindexed; i < m->nparams; i++)  /* made since the index was brought up to date */
+        if (param_named(m->params[i].name, prefix, suffix))
             return i;
     return -1;
+}
+
+/* Enters m->params[i], the first not yet entered, in the name index (at twice as many
+ * slots as names; a copy outgrown stays in the arena) and, with sharing,
+ * in the list of every prefix of its name that ends in '.'. */
+static void index_param(Sema *s, int i)
+{
+    SemaModel *m = s->m;
+    if (2 * (i + 1) > m->cap_param_slots) {
+        int cap = 64;
+        while (cap < 4 * (i + 1))
+            cap *= 2;
+        m->param_slots = ARENA_ARRAY(s->arena, int, cap);  /* zeroed: every slot empty */
+        m->cap_param_slots = cap;
+        for (int k = 0; k < i; k++)
+            m->param_slots[param_slot(m, m->params[k].name, NULL)] = k + 1;
+    }
+    int slot = param_slot(m, m->params[i].name, NULL);
+    if (!m->param_slots[slot])  /* a name already there keeps its first parameter, as a scan found it */
+        m->param_slots[slot] = i + 1;
+    if (!s->sharing)
+        return;
+    const char *name = m->params[i].name;
+    char buf[256];
+    for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+        size_t len = (size_t)(dot - name) + 1;
+        const char *prefix = buf;  /* copied to the arena only when it is new, or long */
+        if (len < sizeof buf) {
+            memcpy(buf, name, len);
+            buf[len] = '\0';
+        } else {
+            prefix = arena_strndup(s->arena, name, len);
+        }
+        Binding *b = env_find(&s->under, prefix);
+        if (!b) {
+            s->under_lists = sema_grow(s, s->under_lists, s->nunder, &s->cap_under, sizeof *s->under_lists);
+            s->under_lists[s->nunder] = (ParamList){0};
+            env_bind(s, &s->under, arena_strndup(s->arena, name, len),
+                     (Value){.kind = VAL_INT, .node = -1, .i = s->nunder}, m->params[i].at, AST_BIND);
+            b = &s->under.b[s->under.n - 1];
+            s->nunder++;
+        }
+        ParamList *l = &s->under_lists[b->v.i];
+        if (l->n == l->cap) {  /* most names have two or three parameters: start small */
+            int cap = l->cap ? 2 * l->cap : 4;
+            int *idx = ARENA_ARRAY(s->arena, int, cap);
+            if (l->n)
+                memcpy(idx, l->idx, sizeof *idx * (size_t)l->n);
+            l->idx = idx;
+            l->cap = cap;
+        }
+        l->idx[l->n++] = i;
+    }
+}
+
+/* Brings both indexes up to date with the parameters made. */
+static void index_params(Sema *s)
+{
+    for (SemaModel *m = s->m; m->nindexed < m->nparams; m->nindexed++)
+        index_param(s, m->nindexed);
+}
+
+static int find_param(Sema *s, const char *name)
+{
+    index_params(s);
+    return sema_param_find(s->m, name, NULL);
 }
 
 int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init, int64_t fan_in, double scale,
@@ -54,7 +169,7 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     SemaModel *m = s->m;
     /* Without sharing every name is new (sema_names.c): skip the search,
      * which would make a model of many parameters quadratic. */
-    int i = s->sharing ? find_param(m, name) : -1;
+    int i = s->sharing ? find_param(s, name) : -1;
     *created = i < 0;
     int64_t now = s->registrations++;
     if (i >= 0) {
@@ -81,11 +196,6 @@ int sema_add_param(Sema *s, const char *name, const Shape *shape, InitKind init,
     return m->nparams++;
 }
 
-static bool named_under(const SemaParam *p, const char *prefix, size_t len)
-{
-    return strncmp(p->name, prefix, len) == 0;
-}
-
 /* Two uses given one name share one set of parameters (docs/language.md
  * §6): dense(x, 4, name: "E") and dense(y, 4, bias: false, name: "E")
  * would share E.weight and leave E.bias to one of them, which the reader
@@ -96,24 +206,25 @@ static bool named_under(const SemaParam *p, const char *prefix, size_t len)
  * earlier use always shares one: its first, or the shapes differ and that
  * is the error), so the scan, linear in the parameters, runs for the
  * sharing uses alone: a model of 20,000 dense calls, one name shared, is
- * not made quadratic by it. */
+ * not made quadratic by it; and it visits only the parameters named under
+ * prefix (Sema.under), so neither is a model of 8,000 names each shared. */
 bool sema_shared_use(Sema *s, const char *prefix, int first_param, int64_t since, int64_t hits, Span at)
 {
     if (!s->sharing || s->shared_hits == hits)
         return true;
     const SemaModel *m = s->m;
-    size_t len = strlen(prefix);
-    int earlier = -1;
-    for (int k = 0; k < first_param && earlier < 0; k++)
-        if (named_under(&m->params[k], prefix, len))
-            earlier = k;
+    index_params(s);
+    const Binding *b = env_find(&s->under, prefix);  /* prefix ends in '.', as the lists' do */
+    if (!b)
+        return true;
+    const ParamList *under = &s->under_lists[b->v.i];  /* in order: the first is the earliest */
+    int earlier = under->n > 0 && under->idx[0] < first_param ? under->idx[0] : -1;
     if (earlier < 0)
         return true;
-    int len_name = (int)len - 1;  /* the name without its '.' */
-    for (int k = 0; k < m->nparams; k++) {
+    int len_name = (int)strlen(prefix) - 1;  /* the name without its '.' */
+    for (int j = 0; j < under->n; j++) {
+        int k = under->idx[j];
         const SemaParam *p = &m->params[k];
-        if (!named_under(p, prefix, len))
-            continue;
         if (k < first_param && p->touched < since) {
             sema_error(s, at, "this use shares the parameters named '%.*s', but has no '%s', which the first use has",
                        len_name, prefix, p->name);
@@ -430,7 +541,7 @@ Value sema_param_ref(Sema *s, Env *env, const AstNode *e, EvalCtx ctx)
         return ERR;
     }
     const char *full = arena_printf(s->arena, "%s%s", env->prefix, id);
-    int i = find_param(s->m, full);
+    int i = find_param(s, full);
     if (i >= 0)
         return param_node(s, i, false, e->span);
     s->refs = sema_grow(s, s->refs, s->nrefs, &s->cap_refs, sizeof *s->refs);
@@ -514,7 +625,7 @@ void sema_param_refs_finish(Sema *s)
         if (seen)
             continue;
         const char *rel = ref->full + strlen(ref->prefix);
-        int i = find_param(s->m, ref->full);
+        int i = find_param(s, ref->full);
         if (i >= 0) {
             diag_error(s->diag, ref->at, "parameter '%s' is used before the call that creates it", rel);
             diag_note(s->diag, s->m->params[i].at, "'%s' is created here", rel);

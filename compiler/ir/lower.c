@@ -109,14 +109,11 @@ static int param(Lower *lw, const char *suffix)
             return lw->L->param[i];
     }
     /* A use that shares its parameters with an earlier one (name: "...")
-     * created none: they are the earlier use's, under the same name. */
-    size_t lp = strlen(n->name);
-    for (int i = 0; i < lw->m->nparams; i++) {
-        const char *name = lw->m->params[i].name;
-        if (strncmp(name, n->name, lp) == 0 && name[lp] == '.' && strcmp(name + lp + 1, suffix) == 0)
-            return lw->L->param[i];
-    }
-    return -1;
+     * created none: they are the earlier use's, under the same name,
+     * found by name (a scan of every parameter per shared use made a model
+     * of many shared names quadratic). */
+    int i = sema_param_find(lw->m, n->name, suffix);
+    return i >= 0 ? lw->L->param[i] : -1;
 }
 
 /* x · Wᵀ + b over the last axis: the torch Linear layout, W [out, in]. */

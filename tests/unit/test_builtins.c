@@ -40,7 +40,7 @@ static void test_signatures(void)
             seen_optional |= !p->required;
             if (!p->required && !p->def_from) {
                 ValueKind want = p->kind == PK_INT || p->kind == PK_AXES ? VAL_INT : p->kind == PK_FLOAT ? VAL_FLOAT
-                               : p->kind == PK_BOOL ? VAL_BOOL : VAL_STRING;
+                               : p->kind == PK_BOOL ? VAL_BOOL : p->kind == PK_TENSOR ? VAL_NONE : VAL_STRING;
                 CU_ASSERT_EQUAL(p->def.kind, want);
             }
             if (p->def_from) {

@@ -97,6 +97,7 @@ void register_pipeline(void);
 void register_codegen(void);
 void register_codegen_models(void);
 void register_codegen_grad(void);
+void register_codegen_causal(void);
 void register_interp(void);
 void register_passes(void);
 void register_plan(void);

@@ -6,7 +6,7 @@
 
 #include "harness.h"
 
-#define SUITES(X) X(lexer) X(parser) X(shapes) X(builtins) X(types) X(paths) X(diag) X(constants) X(naming) X(pipeline) X(codegen) X(codegen_models) X(codegen_grad) X(interp) X(passes) X(plan) X(grad_ops) X(cg_math) X(docs_sync) X(onnx) X(decode) X(tune)
+#define SUITES(X) X(lexer) X(parser) X(shapes) X(builtins) X(types) X(paths) X(diag) X(constants) X(naming) X(pipeline) X(codegen) X(codegen_models) X(codegen_grad) X(codegen_causal) X(interp) X(passes) X(plan) X(grad_ops) X(cg_math) X(docs_sync) X(onnx) X(decode) X(tune)
 
 int main(int argc, char **argv)
 {

@@ -189,40 +189,61 @@ static int to_channels_last(Lower *lw, int x)
     return s->dim[1] == 1 ? reshape(lw, x, cl) : permute(lw, x, (int[]){0, 2, 3, 1});
 }
 
-/* conv2d, channels last, as patches + matmul: x [B,H,W,C] -> patches
- * [B,Ho,Wo,k*k*C] -> [B,Ho*Wo,k*k*C] · Wᵀ[k*k*C,F] + bias -> [B,Ho*Wo,F],
- * which is the result [B,Ho,Wo,F] as it is.  The weight keeps torch's
- * [F,C,k,k] (checkpoints) and is permuted to the patches' order [k,k,C,F], a
- * small copy. */
-static int lower_conv2d(Lower *lw, const int *x)
+/* The window of a conv2d or pool call: its size (argument ka), stride and
+ * padding (the two after it), each an integer or [height, width]. */
+static IrWindow call_window(Lower *lw, int ka)
 {
-    int64_t f = ARG(1).i, k = ARG(2).i;
-    int img = lw->in_cl[0] ? x[0] : to_channels_last(lw, x[0]);
-    IrAttr pa = {.i = {k, ARG(3).i, ARG(4).i}};
+    IrWindow w;
+    builtin_window_arg(&ARG(ka), w.k);
+    builtin_window_arg(&ARG(ka + 1), w.stride);
+    builtin_window_arg(&ARG(ka + 2), w.pad);
+    return w;
+}
+
+/* A convolution, channels last, as patches + matmul: img [B,H,W,C] ->
+ * patches [B,Ho,Wo,kh*kw*C] -> [B,Ho*Wo,kh*kw*C] · Wᵀ[kh*kw*C,F] + bias
+ * (when argument 5, bias, is true) -> [B,Ho*Wo,F], with *ho and *wo set.
+ * The weight keeps torch's [F,C,kh,kw] (checkpoints) and is permuted to
+ * the patches' order [kh,kw,C,F], a small copy. */
+static int conv_rows(Lower *lw, int img, IrWindow win, int64_t *ho, int64_t *wo)
+{
+    int64_t f = ARG(1).i;
+    IrAttr pa = {.win = win};
     int pt = stamp(lw, ir_add(lw->g, IR_PATCHES, &img, 1, &pa, lw->at));
     const IrShape *ps = shape_of(lw, pt);
-    int64_t b = ps->dim[0], ho = ps->dim[1], wo = ps->dim[2], kkc = ps->dim[3];
-    int rows = reshape(lw, pt, (IrShape){3, {b, ho * wo, kkc}});
-    /* rows · Wᵀ, Wᵀ [k*k*C, F] made first (one permute of the small weight:
-     * [F,C,k,k] -> [k,k,C,F]), not rows · W [F, k*k*C] tb: the weight's
-     * gradient is then rowsᵀ · g [k*k*C, F], which packs g (F wide) per
+    int64_t b = ps->dim[0], kkc = ps->dim[3];
+    *ho = ps->dim[1], *wo = ps->dim[2];
+    int rows = reshape(lw, pt, (IrShape){3, {b, *ho * *wo, kkc}});
+    /* rows · Wᵀ, Wᵀ [kh*kw*C, F] made first (one permute of the small weight:
+     * [F,C,kh,kw] -> [kh,kw,C,F]), not rows · W [F, kh*kw*C] tb: the weight's
+     * gradient is then rowsᵀ · g [kh*kw*C, F], which packs g (F wide) per
      * chunk of the contraction and reads the rows in place, where gᵀ · rows
-     * [F, k*k*C] packs the rows (k*k*C wide, every thread its own copy) and
+     * [F, kh*kw*C] packs the rows (kh*kw*C wide, every thread its own copy) and
      * leaves F/MR blocks of rows: the MNIST CNN's second layer (288 against
      * 64) spent a quarter of that kernel packing, and its 64 rows took six
      * blocks of 12, 72 rows.  For the first layer (9 values, 32 filters) the
      * F columns also fill the matmul's 32-wide panels where k*k*C = 9 would
      * fill 9 of them (6.6% of a step's samples that way). */
     int w = param(lw, "weight"), wt;
-    if (kkc != k * k)  /* more than one channel */
+    if (kkc != ir_window_taps(&win))  /* more than one channel */
         wt = reshape(lw, permute(lw, w, (int[]){2, 3, 1, 0}), (IrShape){2, {kkc, f}});
     else
         wt = permute(lw, reshape(lw, w, (IrShape){2, {f, kkc}}), (int[]){1, 0});
     int y = matmul(lw, rows, wt, false, false);
     if (ARG(5).b)
         y = bin(lw, IR_ADD, y, param(lw, "bias"));
+    return y;
+}
+
+/* conv2d: conv_rows of x channels last, whose [B,Ho*Wo,F] is the result
+ * [B,Ho,Wo,F] as it is. */
+static int lower_conv2d(Lower *lw, const int *x)
+{
+    int img = lw->in_cl[0] ? x[0] : to_channels_last(lw, x[0]);
+    int64_t ho, wo;
+    int y = conv_rows(lw, img, call_window(lw, 2), &ho, &wo);
     lw->out_cl = true;
-    return reshape(lw, y, (IrShape){4, {b, ho, wo, f}});
+    return reshape(lw, y, (IrShape){4, {shape_of(lw, y)->dim[0], ho, wo, ARG(1).i}});
 }
 
 /* Whether operand k of the call being lowered is a value no other node,
@@ -254,7 +275,7 @@ static bool private_operand(Lower *lw, int k)
  * them; unused, dce drops it. */
 static int lower_max_pool(Lower *lw, const int *x)
 {
-    IrAttr pa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}};
+    IrAttr pa = {.win = call_window(lw, 1)};
     int img = x[0];
     if (lw->in_cl[0] && lw->g->nodes[img].op == IR_RELU) {
         int pre = lw->g->nodes[img].in[0];
@@ -288,7 +309,7 @@ static int lower_max_pool(Lower *lw, const int *x)
 /* average pooling: windows, then the mean of each window (padding counts) */
 static int lower_avg_pool(Lower *lw, const int *x)
 {
-    IrAttr wa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}, .f = 0};
+    IrAttr wa = {.win = call_window(lw, 1), .f = 0};
     int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
     IrShape out = *shape_of(lw, win);
     int r = red(lw, IR_MEAN, win, last_axis(lw, win));

@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs or margin), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin or conv_rect), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs or margin"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin or conv_rect"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -119,6 +119,41 @@ class MnistCnn(nn.Module):
     @staticmethod
     def target(batch):
         return batch["target.digit"]
+
+
+class ConvRect(nn.Module):
+    """tests/grad/conv_rect.nn: rectangular Conv2d kernels, strides and
+    paddings (1x3, 3x1, 2x3 at stride (2, 3), 2x1, 3x2), MaxPool2d and
+    AvgPool2d of rectangular windows, five Linear heads added."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 4, (1, 3), padding=(0, 1))
+        self.b = nn.Conv2d(4, 5, (3, 1), padding=(1, 0))
+        self.c = nn.Conv2d(4, 6, (2, 3), stride=(2, 3), padding=(1, 0))
+        self.f = nn.Conv2d(2, 3, (2, 1))
+        self.h = nn.Conv2d(4, 2, (3, 2), padding=(2, 1))
+        self.dense_1 = nn.Linear(200, 3)
+        self.dense_2 = nn.Linear(60, 3)
+        self.dense_3 = nn.Linear(30, 3)
+        self.dense_4 = nn.Linear(132, 3)
+        self.dense_5 = nn.Linear(242, 3)
+
+    def forward(self, batch):
+        x = batch["input.x"]
+        a = F.relu(self.a(x))
+        b = F.max_pool2d(F.relu(self.b(a)), (2, 1))
+        c = F.relu(self.c(a))
+        d = F.avg_pool2d(a, (3, 2), stride=(3, 2))
+        e = F.max_pool2d(c, (1, 3))
+        f = F.max_pool2d(self.f(x), (3, 2), stride=(2, 1), padding=1)
+        h = self.h(a)
+        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4, self.dense_5), (b, d, e, f, h))
+        return sum(lin(torch.flatten(v, 1)) for lin, v in heads)
+
+    @staticmethod
+    def target(batch):
+        return batch["target.y"]
 
 
 class LogProbs(nn.Module):
@@ -239,6 +274,8 @@ def build(kind, params):
         return LogProbs()
     if kind == "margin":
         return Margin()
+    if kind == "conv_rect":
+        return ConvRect()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -277,10 +314,11 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin FILE.safetensors", file=sys.stderr)
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|conv_rect FILE.safetensors",
+              file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "conv_rect"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

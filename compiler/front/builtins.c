@@ -216,6 +216,54 @@ static bool check_pool(CallCheck *cc)
     return true;
 }
 
+/* conv1d(x, filters, kernel): [C,L] -> [F,Lo]; weight [F,C,k], bias [F] (torch.nn.Conv1d) */
+static bool check_conv1d(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence"))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 2)
+        return cc_error(cc, 0, "conv1d needs [channels, length] per example, found %s", cc_type(cc, x));
+    int64_t c = x->shape.dim[0], len = x->shape.dim[1];
+    int64_t f = cc->arg[1].i, k = cc->arg[2].i, s = cc->arg[3].i, p = cc->arg[4].i;
+    int64_t lo = window_out(len, k, s, p);
+    if (lo < 1)
+        return cc_error(cc, 2, "conv1d kernel %lld does not fit the length-%lld input of %s (padding %lld)",
+                        (long long)k, (long long)len, cc_type(cc, x), (long long)p);
+    Shape out = {2, {f, lo}};
+    Shape ws = {3, {f, c, k}};
+    if (!check_size(cc, &out) || !check_size(cc, &ws))
+        return false;
+    cc_param(cc, "weight", &ws, INIT_UNIFORM_FAN_IN, c * k);
+    if (cc->arg[5].b)
+        cc_param(cc, "bias", &(Shape){1, {f}}, INIT_UNIFORM_FAN_IN, c * k);
+    cc->flops = elems(&out) * (2 * (uint64_t)(c * k) + (cc->arg[5].b ? 1 : 0));
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* max_pool1d/avg_pool1d(x, size): [C,L] -> [C,Lo] */
+static bool check_pool1d(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence"))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 2)
+        return cc_error(cc, 0, "%s needs [channels, length] per example, found %s", cc->b->name, cc_type(cc, x));
+    int64_t k = cc->arg[1].i, s = cc->arg[2].i, p = cc->arg[3].i;
+    if (p * 2 > k)
+        return cc_error(cc, 3, "%s padding %lld must be at most half the window size %lld",
+                        cc->b->name, (long long)p, (long long)k);
+    int64_t lo = window_out(x->shape.dim[1], k, s, p);
+    if (lo < 1)
+        return cc_error(cc, 1, "%s window %lld does not fit the length-%lld input of %s", cc->b->name, (long long)k,
+                        (long long)x->shape.dim[1], cc_type(cc, x));
+    Shape out = {2, {x->shape.dim[0], lo}};
+    cc->flops = elems(&out) * (uint64_t)k;
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
 /* flatten(x): [d0, d1, ...] -> [d0*d1*...] */
 static bool check_flatten(CallCheck *cc)
 {
@@ -922,6 +970,26 @@ const Builtin builtin_table[B_COUNT] = {
         {.name = "stride", .kind = PK_WINDOW, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
         {.name = "padding", .kind = PK_WINDOW, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding on each side (counted in the average)"},
     }, check_pool, "mean over each window"},
+    [B_CONV1D] = {"conv1d", BC_LAYER, "conv", {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
+        {.name = "kernel", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "kernel size"},
+        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = WINDOW_RANGE(1), .doc = "step between windows"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zeros added at each end"},
+        {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias per filter"},
+    }, check_conv1d, "1-D convolution (cross-correlation, as torch.nn.Conv1d)"},
+    [B_MAX_POOL1D] = {"max_pool1d", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "implicit -inf padding at each end"},
+    }, check_pool1d, "maximum over each window of a sequence"},
+    [B_AVG_POOL1D] = {"avg_pool1d", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding at each end (counted in the average)"},
+    }, check_pool1d, "mean over each window of a sequence"},
     [B_FLATTEN] = {"flatten", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
     }, check_flatten, "all per-example axes into one"},

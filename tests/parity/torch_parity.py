@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs, margin or conv_rect), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin, conv_rect or conv_seq), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin or conv_rect"
+KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin, conv_rect or conv_seq"
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -156,6 +156,38 @@ class ConvRect(nn.Module):
         return batch["target.y"]
 
 
+class ConvSeq(nn.Module):
+    """tests/grad/conv_seq.nn: Conv1d (padded, strided, one filter without
+    bias), MaxPool1d and AvgPool1d (padded, count_include_pad as nnc), four
+    Linear heads added."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(3, 6, 5, padding=2)
+        self.c = nn.Conv1d(6, 4, 3, stride=2)
+        self.e = nn.Conv1d(3, 1, 1, bias=False)
+        self.f = nn.Conv1d(6, 2, 2, padding=1)
+        self.dense_1 = nn.Linear(16, 4)
+        self.dense_2 = nn.Linear(60, 4)
+        self.dense_3 = nn.Linear(20, 4)
+        self.dense_4 = nn.Linear(22, 4)
+
+    def forward(self, batch):
+        x = batch["input.x"]
+        a = F.relu(self.a(x))
+        b = F.max_pool1d(a, 2)
+        c = F.relu(self.c(b))
+        d = F.avg_pool1d(a, 3, stride=2, padding=1)
+        e = self.e(x)
+        f = F.max_pool1d(self.f(d), 3, stride=1, padding=1)
+        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4), (c, d, e, f))
+        return sum(lin(torch.flatten(v, 1)) for lin, v in heads)
+
+    @staticmethod
+    def target(batch):
+        return batch["target.y"]
+
+
 class LogProbs(nn.Module):
     """tests/grad/log_probs.nn: z = Linear(6, 5)(x) * 8; a soft-target
     cross-entropy over torch's log_softmax(z / 2), plus 0.1 times the sum of
@@ -276,6 +308,8 @@ def build(kind, params):
         return Margin()
     if kind == "conv_rect":
         return ConvRect()
+    if kind == "conv_seq":
+        return ConvSeq()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -314,11 +348,11 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|conv_rect FILE.safetensors",
+        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|conv_rect|conv_seq FILE.safetensors",
               file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "conv_rect"):
+    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "conv_rect", "conv_seq"):
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

@@ -123,8 +123,8 @@ class MnistCnn(nn.Module):
 
 class ConvRect(nn.Module):
     """tests/grad/conv_rect.nn: rectangular Conv2d kernels, strides and
-    paddings (1x3, 3x1, 2x3 at stride (2, 3), 2x1, 3x2), MaxPool2d and
-    AvgPool2d of rectangular windows, five Linear heads added."""
+    paddings (1x3, 3x1, 2x3 at stride (2, 3), 2x1, 3x2, 3x2 at stride (1, 2)),
+    MaxPool2d and AvgPool2d of rectangular windows, six Linear heads added."""
 
     def __init__(self):
         super().__init__()
@@ -133,11 +133,14 @@ class ConvRect(nn.Module):
         self.c = nn.Conv2d(4, 6, (2, 3), stride=(2, 3), padding=(1, 0))
         self.f = nn.Conv2d(2, 3, (2, 1))
         self.h = nn.Conv2d(4, 2, (3, 2), padding=(2, 1))
+        self.g = nn.Conv2d(2, 32, (1, 3), padding=(0, 1))
+        self.k = nn.Conv2d(32, 4, (3, 2), stride=(1, 2), padding=(1, 0))
         self.dense_1 = nn.Linear(200, 3)
         self.dense_2 = nn.Linear(60, 3)
         self.dense_3 = nn.Linear(30, 3)
         self.dense_4 = nn.Linear(132, 3)
         self.dense_5 = nn.Linear(242, 3)
+        self.dense_6 = nn.Linear(180, 3)
 
     def forward(self, batch):
         x = batch["input.x"]
@@ -148,7 +151,9 @@ class ConvRect(nn.Module):
         e = F.max_pool2d(c, (1, 3))
         f = F.max_pool2d(self.f(x), (3, 2), stride=(2, 1), padding=1)
         h = self.h(a)
-        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4, self.dense_5), (b, d, e, f, h))
+        k = self.k(F.relu(self.g(x)))
+        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4, self.dense_5, self.dense_6),
+                    (b, d, e, f, h, k))
         return sum(lin(torch.flatten(v, 1)) for lin, v in heads)
 
     @staticmethod

@@ -1,12 +1,12 @@
 /* cg_implicit.c — a matmul operand read as patches of an image (passes/implicit.c).
  *
  * The operand's rows are the patches of x [..., H, W, C] (channels last):
- * row `pix` is output pixel (plane, oy, ox), element kk = (ky·k + kx)·C + c
- * of it is x[plane, oy·s + ky − p, ox·s + kx − p, c], 0 in the padding,
+ * row `pix` is output pixel (plane, oy, ox), element kk = (ky·kw + kx)·C + c
+ * of it is x[plane, oy·sh + ky − ph, ox·sw + kx − pw, c], 0 in the padding,
  * exactly as PATCHES writes them.  The matmul packs op(B) into panels
  * anyway, and reads A's MR rows tap by tap from the image (one chunk:
  * cg_implicit_tap_rows) or copies them per chunk (deeper rows): either way
- * the patches (k·k times the image) are never written out and read back.  A read in
+ * the patches (kh·kw times the image) are never written out and read back.  A read in
  * the padding loads from the plane's first pixel (one that exists) and
  * selects 0 instead.  The same numbers land where
  * the plain copies put them: the matmul's sums, and their bits, are those
@@ -27,10 +27,11 @@ static Win win_of(Cg *c, int v)
     int x = n->in[ir_mm_patches_operand(n)];
     const IrShape *xs = &N(c, x)->shape;
     int r = xs->rank;
-    IrAttr a = ir_mm_window(n);
-    int64_t k = a.i[0], s = a.i[1], p = a.i[2];
+    IrWindow a = ir_mm_window(n);
     int64_t h = xs->dim[r - 3], w = xs->dim[r - 2];
-    return (Win){x, {h, w, xs->dim[r - 1], ir_window_out(h, k, s, p), ir_window_out(w, k, s, p), k, s, p}};
+    return (Win){x, {h, w, xs->dim[r - 1], ir_window_out(h, a.k[0], a.stride[0], a.pad[0]),
+                     ir_window_out(w, a.k[1], a.stride[1], a.pad[1]), a.k[0], a.k[1], a.stride[0], a.stride[1], a.pad[0],
+                     a.pad[1]}};
 }
 
 /* Where channel 0 of tap `tap` of pixel `pix` is in x (a pixel that exists),
@@ -42,9 +43,9 @@ static LLVMValueRef tap_at(Cg *c, const CgWindow *w, LLVMValueRef pix, LLVMValue
     LLVMValueRef q = LLVMBuildSDiv(b, pix, cg_i64(c, w->wo), "");
     LLVMValueRef oy = LLVMBuildSRem(b, q, cg_i64(c, w->ho), "oy");
     LLVMValueRef plane = LLVMBuildSDiv(b, q, cg_i64(c, w->ho), "plane");
-    LLVMValueRef ky = LLVMBuildSDiv(b, tap, cg_i64(c, w->k), "ky"), kx = LLVMBuildSRem(b, tap, cg_i64(c, w->k), "kx");
-    LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, ky, cg_i64(c, w->p), ""), "iy");
-    LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->s), ""), LLVMBuildNSWSub(b, kx, cg_i64(c, w->p), ""), "ix");
+    LLVMValueRef ky = LLVMBuildSDiv(b, tap, cg_i64(c, w->kw), "ky"), kx = LLVMBuildSRem(b, tap, cg_i64(c, w->kw), "kx");
+    LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->sh), ""), LLVMBuildNSWSub(b, ky, cg_i64(c, w->ph), ""), "iy");
+    LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->sw), ""), LLVMBuildNSWSub(b, kx, cg_i64(c, w->pw), ""), "ix");
     *inside = cg_in_image(c, iy, ix, w->h, w->w);
     LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->h), ""), LLVMBuildSelect(b, *inside, iy, cg_i64(c, 0), ""), "");
     LLVMValueRef px = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, w->w), ""), LLVMBuildSelect(b, *inside, ix, cg_i64(c, 0), ""), "");
@@ -105,7 +106,7 @@ static LLVMValueRef zeros(Cg *c, int64_t n)
 int64_t cg_implicit_taps(Cg *c, int v)
 {
     Win w = win_of(c, v);
-    return w.g.k * w.g.k;
+    return w.g.kh * w.g.kw;
 }
 
 int64_t cg_implicit_channels(Cg *c, int v)
@@ -124,10 +125,10 @@ static void tap_row(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef tap, LLV
 
 enum { TAP_ROWS_UNROLLED_K = 5 };  /* up to 5×5 taps written out (cg_implicit_tap_rows) */
 
-/* All k·k taps of row `pix`, written out: the pixel's place is worked out
+/* All kh·kw taps of row `pix`, written out: the pixel's place is worked out
  * once, tap (ky, kx) is at the window's corner plus the constant (ky·w +
- * kx)·C, and whether it is inside is its row's test and its column's (k + k
- * range tests a row, not k·k).  tap_row for each tap took about 12
+ * kx)·C, and whether it is inside is its row's test and its column's (kh +
+ * kw range tests a row, not kh·kw).  tap_row for each tap took about 12
  * instructions a pointer.  The training step did not change (the out-of-
  * order core overlapped that work with the FMAs); the evaluation's first
  * convolution, whose taps are one k step each, went from 692 to 542
@@ -143,18 +144,20 @@ static void taps_written_out(Cg *c, const Win *w, LLVMValueRef pix, LLVMValueRef
     LLVMValueRef oy = LLVMBuildSRem(b, q, cg_i64(c, g->ho), "oy");
     LLVMValueRef plane = LLVMBuildSDiv(b, q, cg_i64(c, g->ho), "plane");
     /* the window's corner (ky = kx = 0), outside the image where the padding is */
-    LLVMValueRef iy0 = LLVMBuildNSWSub(b, LLVMBuildNSWMul(b, oy, cg_i64(c, g->s), ""), cg_i64(c, g->p), "iy0");
-    LLVMValueRef ix0 = LLVMBuildNSWSub(b, LLVMBuildNSWMul(b, ox, cg_i64(c, g->s), ""), cg_i64(c, g->p), "ix0");
+    LLVMValueRef iy0 = LLVMBuildNSWSub(b, LLVMBuildNSWMul(b, oy, cg_i64(c, g->sh), ""), cg_i64(c, g->ph), "iy0");
+    LLVMValueRef ix0 = LLVMBuildNSWSub(b, LLVMBuildNSWMul(b, ox, cg_i64(c, g->sw), ""), cg_i64(c, g->pw), "ix0");
     LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, g->h), ""), iy0, "");
     LLVMValueRef corner = LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, py, cg_i64(c, g->w), ""), ix0, ""),
                                           cg_i64(c, g->c), "corner");
     LLVMValueRef row_in[TAP_ROWS_UNROLLED_K], col_in[TAP_ROWS_UNROLLED_K];
-    for (int64_t d = 0; d < g->k; d++) {
-        row_in[d] = cg_in_range(c, LLVMBuildNSWAdd(b, iy0, cg_i64(c, d), ""), g->h);
-        col_in[d] = cg_in_range(c, LLVMBuildNSWAdd(b, ix0, cg_i64(c, d), ""), g->w);
+    for (int64_t d = 0; d < g->kh || d < g->kw; d++) {
+        if (d < g->kh)
+            row_in[d] = cg_in_range(c, LLVMBuildNSWAdd(b, iy0, cg_i64(c, d), ""), g->h);
+        if (d < g->kw)
+            col_in[d] = cg_in_range(c, LLVMBuildNSWAdd(b, ix0, cg_i64(c, d), ""), g->w);
     }
-    for (int64_t t = 0; t < g->k * g->k; t++) {
-        int64_t ky = t / g->k, kx = t % g->k;
+    for (int64_t t = 0; t < g->kh * g->kw; t++) {
+        int64_t ky = t / g->kw, kx = t % g->kw;
         LLVMValueRef inside = LLVMBuildAnd(b, row_in[ky], col_in[kx], "inside");
         /* a plain GEP: outside the image the address is never read */
         LLVMValueRef at = LLVMBuildAdd(b, corner, cg_i64(c, (ky * g->w + kx) * g->c), "");
@@ -171,10 +174,10 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
     LLVMValueRef ii = LLVMBuildNSWAdd(c->b, i0, r.iv, "");
     LLVMValueRef last = LLVMBuildNSWSub(c->b, M, cg_i64(c, 1), "");
     ii = cg_imin(c, ii, last, "pix");  /* a row past M: row M - 1 */
-    if (w.g.k <= TAP_ROWS_UNROLLED_K) {
+    if (w.g.kh <= TAP_ROWS_UNROLLED_K && w.g.kw <= TAP_ROWS_UNROLLED_K) {
         taps_written_out(c, &w, ii, r.iv, MR, zero, rows);
     } else {  /* more taps in a loop */
-        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.k * w.g.k), "ttap");
+        CgLoop t = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, w.g.kh * w.g.kw), "ttap");
         tap_row(c, &w, ii, t.iv, r.iv, MR, zero, rows);
         cg_loop_end(c, &t);
     }
@@ -190,7 +193,7 @@ void cg_implicit_tap_rows(Cg *c, int v, LLVMValueRef i0, LLVMValueRef M, int MR,
 int cg_implicit_row_block(Cg *c, int v, int MR)
 {
     Win w = win_of(c, v);
-    if (w.g.p == 0)
+    if (w.g.ph == 0 && w.g.pw == 0)
         return 0;
     for (int mr = MR; 2 * mr >= MR; mr--)
         if (w.g.wo % mr == 0)
@@ -212,7 +215,11 @@ LLVMValueRef cg_implicit_tap_in_padding(Cg *c, int v, LLVMValueRef trow)
     return LLVMBuildICmp(c->b, LLVMIntEQ, trow, zeros(c, win_of(c, v).g.c), "in_padding");
 }
 
-bool cg_implicit_padded(Cg *c, int v) { return win_of(c, v).g.p > 0; }
+bool cg_implicit_padded(Cg *c, int v)
+{
+    Win w = win_of(c, v);
+    return w.g.ph > 0 || w.g.pw > 0;
+}
 
 /* Whether a row pointer of op(B) (cg_implicit_b_rows) is at the padding's
  * NR zeros: its k step adds a · 0 to each sum, nothing but in the taps'
@@ -242,7 +249,7 @@ static void copy_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
     LLVMValueRef wo = cg_i64(c, w->g.wo), ho = cg_i64(c, w->g.ho), H = cg_i64(c, w->g.h);
-    LLVMValueRef C = cg_i64(c, w->g.c), k = cg_i64(c, w->g.k), pad = cg_i64(c, w->g.p), zero = cg_i64(c, 0);
+    LLVMValueRef C = cg_i64(c, w->g.c), kw = cg_i64(c, w->g.kw), zero = cg_i64(c, 0);
     /* the chunk's first pixel: its ox, oy and its plane's first row of x,
      * carried in allocas from pixel to pixel */
     LLVMValueRef q0 = LLVMBuildSDiv(b, k0, wo, "");
@@ -261,8 +268,8 @@ static void copy_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn
         LLVMValueRef jc = LLVMBuildSelect(b, in[h], j, zero, "");
         LLVMValueRef tap = LLVMBuildSDiv(b, jc, C, "tap");
         cc[h] = LLVMBuildSRem(b, jc, C, "c");
-        dy[h] = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, k, ""), pad, "dy");
-        dx[h] = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, k, ""), pad, "dx");
+        dy[h] = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, kw, ""), cg_i64(c, w->g.ph), "dy");
+        dx[h] = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, kw, ""), cg_i64(c, w->g.pw), "dx");
     }
     LLVMBuildStore(b, ox0, oxp);
     LLVMBuildStore(b, oy0, oyp);
@@ -273,8 +280,8 @@ static void copy_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn
     LLVMValueRef ox = LLVMBuildLoad2(b, c->t_i64, oxp, "ox");
     LLVMValueRef oy = LLVMBuildLoad2(b, c->t_i64, oyp, "oy");
     LLVMValueRef prow = LLVMBuildLoad2(b, c->t_i64, rowp, "plane_row");
-    LLVMValueRef ys = LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.s), "");
-    LLVMValueRef xs = LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), "");
+    LLVMValueRef ys = LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.sh), "");
+    LLVMValueRef xs = LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.sw), "");
     LLVMValueRef dst = real_at(c, dst0, LLVMBuildNSWMul(b, pixel.iv, cg_i64(c, NR), ""));
     for (int h = 0; h < NR / VW; h++) {
         /* vector h's place in x; outside the image it is zeros, read from
@@ -302,7 +309,7 @@ static void copy_b_vectors(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn
 }
 
 /* Where tap (dy, dx) of row q of output pixels (q = plane·ho + oy) reads x:
- * the element of x's row iy = oy·s + dy at column 0, channel cc (the plane's
+ * the element of x's row iy = oy·sh + dy at column 0, channel cc (the plane's
  * first row when iy is outside the image), and whether iy is inside. */
 static LLVMValueRef tap_row_start(Cg *c, const Win *w, LLVMValueRef q, LLVMValueRef dy, LLVMValueRef cc,
                                   LLVMValueRef *row_inside)
@@ -310,7 +317,7 @@ static LLVMValueRef tap_row_start(Cg *c, const Win *w, LLVMValueRef q, LLVMValue
     LLVMBuilderRef b = c->b;
     LLVMValueRef oy = LLVMBuildSRem(b, q, cg_i64(c, w->g.ho), "oy");
     LLVMValueRef plane = LLVMBuildSDiv(b, q, cg_i64(c, w->g.ho), "plane");
-    LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.s), ""), dy, "iy");
+    LLVMValueRef iy = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, oy, cg_i64(c, w->g.sh), ""), dy, "iy");
     *row_inside = cg_in_range(c, iy, w->g.h);
     LLVMValueRef py = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, plane, cg_i64(c, w->g.h), ""),
                                       LLVMBuildSelect(b, *row_inside, iy, cg_i64(c, 0), ""), "py");
@@ -323,7 +330,7 @@ static LLVMValueRef tap_row_start(Cg *c, const Win *w, LLVMValueRef q, LLVMValue
  * k0 + k's NR columns of panel p are in x, or a constant of NR zeros in
  * the padding (cg_implicit_b_rows).  By runs of one row of output pixels,
  * not by the pixel walk: within a run the tap's row of x is fixed (inside
- * the image or not) and the pointers step by s·C reals with ox, a loop of
+ * the image or not) and the pointers step by sw·C reals with ox, a loop of
  * compares and selects, vectorized 8 pointers a vector with its tail
  * masked (the loop's hints: a run is as long as a row, 14 pointers in the
  * MNIST CNN's second convolution, fewer than the 32 LLVM's own choice of
@@ -349,8 +356,8 @@ static void point_b_rows(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, 
     LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, j, cg_i64(c, n), "");  /* n is a multiple of NR: all in or all past n */
     LLVMValueRef jc = LLVMBuildSelect(b, in, j, zero, "");
     LLVMValueRef tap = LLVMBuildSDiv(b, jc, C, "tap"), cc = LLVMBuildSRem(b, jc, C, "c");
-    LLVMValueRef dy = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, cg_i64(c, w->g.k), ""), cg_i64(c, w->g.p), "dy");
-    LLVMValueRef dx = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, cg_i64(c, w->g.k), ""), cg_i64(c, w->g.p), "dx");
+    LLVMValueRef dy = LLVMBuildNSWSub(b, LLVMBuildSDiv(b, tap, cg_i64(c, w->g.kw), ""), cg_i64(c, w->g.ph), "dy");
+    LLVMValueRef dx = LLVMBuildNSWSub(b, LLVMBuildSRem(b, tap, cg_i64(c, w->g.kw), ""), cg_i64(c, w->g.pw), "dx");
     LLVMValueRef prows = LLVMBuildGEP2(b, c->t_ptr, rows, (LLVMValueRef[]){LLVMBuildNSWMul(b, pp.iv, kn, "")}, 1, "");
     CgLoop lq = cg_loop_begin(c, q0, q1, "orow");
     LLVMValueRef row_in, start = tap_row_start(c, w, lq.iv, dy, cc, &row_in);
@@ -362,7 +369,7 @@ static void point_b_rows(Cg *c, const Win *w, LLVMValueRef k0, LLVMValueRef kn, 
     LLVMValueRef to = cg_imin(c, end, kn, "to");
     CgLoop lk = cg_loop_begin(c, from, to, "rpix");
     LLVMValueRef ox = LLVMBuildNSWSub(b, lk.iv, qk, "ox");
-    LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.s), ""), dx, "ix");
+    LLVMValueRef ix = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ox, cg_i64(c, w->g.sw), ""), dx, "ix");
     LLVMValueRef inside = LLVMBuildAnd(b, row_in, cg_in_range(c, ix, w->g.w), "inside");
     LLVMValueRef at = LLVMBuildNSWAdd(b, start, LLVMBuildNSWMul(b, LLVMBuildSelect(b, inside, ix, zero, ""), C, ""), "");
     LLVMValueRef row = LLVMBuildSelect(b, inside, LLVMBuildGEP2(b, real, x, &at, 1, ""), none, "b_row");

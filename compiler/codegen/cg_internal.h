@@ -194,10 +194,10 @@ bool         cg_matmul_few_rows(const IrGraph *g, int v);
 bool         cg_matmul_keeps_packing(const IrGraph *g, const IrPlan *p, int v);
 /* The multiply-adds of matmul node v, times 2, at this batch. */
 double       cg_matmul_flops(Cg *c, int v, int64_t batch);
-/* The geometry of k x k windows at stride s, padding p over channels-last
- * images [..., h, w, c]: ho x wo windows (cg_patches.c's kernels,
- * cg_implicit.c's patches read in place). */
-typedef struct CgWindow { int64_t h, w, c, ho, wo, k, s, p; } CgWindow;
+/* The geometry of kh x kw windows at strides sh, sw, padding ph, pw (an
+ * IrWindow) over channels-last images [..., h, w, c]: ho x wo windows
+ * (cg_patches.c's kernels, cg_implicit.c's patches read in place). */
+typedef struct CgWindow { int64_t h, w, c, ho, wo, kh, kw, sh, sw, ph, pw; } CgWindow;
 /* cg_patches.c: PATCHES, PATCHES_T, POOL_MAX, POOL_MAX_T, POOL_ROWS_T (channels-last windows) */
 void         cg_patches_body(Cg *c, int v, LLVMValueRef item);
 bool         cg_patches_has(IrOp op);   /* whether op is one of them */

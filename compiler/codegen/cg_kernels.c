@@ -836,13 +836,15 @@ static void body_random_mask(Cg *c, int v, LLVMValueRef row)
 
 /* ---- windows ----------------------------------------------------------------------- */
 
-typedef struct Geo { int64_t c, h, w, ho, wo, k, s, p; } Geo;
+/* image [B, C, H, W] under the window kh x kw, strides sh, sw, padding ph, pw */
+typedef struct Geo { int64_t c, h, w, ho, wo, kh, kw, sh, sw, ph, pw; } Geo;
 
 static Geo geo_of(const IrNode *n, const IrShape *img)
 {
-    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
-    return (Geo){img->dim[1], img->dim[2], img->dim[3], ir_window_out(img->dim[2], k, s, p),
-                 ir_window_out(img->dim[3], k, s, p), k, s, p};
+    const IrWindow *w = &n->a.win;
+    return (Geo){img->dim[1], img->dim[2], img->dim[3], ir_window_out(img->dim[2], w->k[0], w->stride[0], w->pad[0]),
+                 ir_window_out(img->dim[3], w->k[1], w->stride[1], w->pad[1]), w->k[0], w->k[1], w->stride[0],
+                 w->stride[1], w->pad[0], w->pad[1]};
 }
 
 /* WINDOWS: item = (plane, oy); writes [ox, ky, kx] */
@@ -854,16 +856,16 @@ static void body_windows(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
     LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.h * G.w), "");
-    LLVMValueRef dst = LLVMBuildNSWMul(c->b, item, cg_i64(c, G.wo * G.k * G.k), "");
+    LLVMValueRef dst = LLVMBuildNSWMul(c->b, item, cg_i64(c, G.wo * G.kh * G.kw), "");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
-    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
-    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, oy, cg_i64(c, G.s), ""), ly.iv, ""), cg_i64(c, G.p), "");
-    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lk.iv, ""), cg_i64(c, G.p), "");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kh), "ky");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kw), "kx");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, oy, cg_i64(c, G.sh), ""), ly.iv, ""), cg_i64(c, G.ph), "");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.sw), ""), lk.iv, ""), cg_i64(c, G.pw), "");
     LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
     LLVMValueRef src = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), cg_i64(c, G.w), ""), LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""), ""), "");
     LLVMValueRef val = LLVMBuildSelect(c->b, inside, cg_load(c, x, src), cg_real(c, n->a.f), "");
-    LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.k), ""), lk.iv, ""), ""), "");
+    LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.kh * G.kw), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.kw), ""), lk.iv, ""), ""), "");
     cg_store(c, v, at, val);
     cg_loop_end(c, &lk);
     cg_loop_end(c, &ly);
@@ -880,18 +882,18 @@ static void body_windows_t(Cg *c, int v, LLVMValueRef plane)
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.h * G.w), "z");
     cg_store(c, v, LLVMBuildNSWAdd(c->b, dst_plane, z.iv, ""), cg_real(c, 0));
     cg_loop_end(c, &z);
-    LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.ho * G.wo * G.k * G.k), "");
+    LLVMValueRef src_plane = LLVMBuildNSWMul(c->b, plane, cg_i64(c, G.ho * G.wo * G.kh * G.kw), "");
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
-    CgLoop lky = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
-    CgLoop lkx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
-    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.s), ""), lky.iv, ""), cg_i64(c, G.p), "");
-    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.s), ""), lkx.iv, ""), cg_i64(c, G.p), "");
+    CgLoop lky = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kh), "ky");
+    CgLoop lkx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kw), "kx");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.sh), ""), lky.iv, ""), cg_i64(c, G.ph), "");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lx.iv, cg_i64(c, G.sw), ""), lkx.iv, ""), cg_i64(c, G.pw), "");
     LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "add");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "skip");
     LLVMBuildCondBr(c->b, cg_in_image(c, iy, ix, G.h, G.w), add, skip);
     LLVMPositionBuilderAtEnd(c->b, add);
-    LLVMValueRef widx = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.wo), ""), lx.iv, ""), cg_i64(c, G.k * G.k), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lky.iv, cg_i64(c, G.k), ""), lkx.iv, ""), ""), "");
+    LLVMValueRef widx = LLVMBuildNSWAdd(c->b, src_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ly.iv, cg_i64(c, G.wo), ""), lx.iv, ""), cg_i64(c, G.kh * G.kw), ""), LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, lky.iv, cg_i64(c, G.kw), ""), lkx.iv, ""), ""), "");
     LLVMValueRef at = LLVMBuildNSWAdd(c->b, dst_plane, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, iy, cg_i64(c, G.w), ""), ix, ""), "");
     cg_store(c, v, at, LLVMBuildFAdd(c->b, cg_load(c, v, at), cg_load(c, w, widx), ""));
     LLVMBuildBr(c->b, skip);

@@ -18,8 +18,9 @@
 static CgWindow cl_of(const IrNode *n, const IrShape *img, const IrShape *win)
 {
     int r = img->rank;
+    const IrWindow *w = &n->a.win;
     return (CgWindow){img->dim[r - 3], img->dim[r - 2], img->dim[r - 1], win->dim[r - 3], win->dim[r - 2],
-                n->a.i[0], n->a.i[1], n->a.i[2]};
+                      w->k[0], w->k[1], w->stride[0], w->stride[1], w->pad[0], w->pad[1]};
 }
 
 static LLVMValueRef add(Cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(c->b, a, b, ""); }
@@ -46,7 +47,7 @@ static LLVMValueRef slot(Cg *c, LLVMTypeRef t, LLVMValueRef buf, LLVMValueRef i)
     return LLVMBuildGEP2(c->b, t, buf, &i, 1, "");
 }
 
-/* PATCHES: item (plane, oy) writes [ox, ky, kx, c] = x[oy·s + ky − p, ox·s + kx − p, c], or 0 */
+/* PATCHES: item (plane, oy) writes [ox, ky, kx, c] = x[oy·sh + ky − ph, ox·sw + kx − pw, c], or 0 */
 static void body_patches(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
@@ -55,17 +56,17 @@ static void body_patches(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.ho), "plane");
     LLVMValueRef oy = LLVMBuildSRem(c->b, item, cg_i64(c, G.ho), "oy");
     LLVMValueRef src_plane = mul(c, plane, G.h * G.w * G.c);
-    LLVMValueRef dst_row = mul(c, item, G.wo * G.k * G.k * G.c);
+    LLVMValueRef dst_row = mul(c, item, G.wo * G.kh * G.kw * G.c);
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
-    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
-    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G.s), ly.iv), cg_i64(c, G.p), "iy");
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
-    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kh), "ky");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G.sh), ly.iv), cg_i64(c, G.ph), "iy");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kw), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.sw), lk.iv), cg_i64(c, G.pw), "ix");
     LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
     LLVMValueRef pix = add(c, mul(c, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), G.w),
                            LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""));
     LLVMValueRef src = add(c, src_plane, mul(c, pix, G.c));
-    LLVMValueRef dst = add(c, dst_row, mul(c, add(c, mul(c, lx.iv, G.k * G.k), add(c, mul(c, ly.iv, G.k), lk.iv)), G.c));
+    LLVMValueRef dst = add(c, dst_row, mul(c, add(c, mul(c, lx.iv, G.kh * G.kw), add(c, mul(c, ly.iv, G.kw), lk.iv)), G.c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef val = LLVMBuildSelect(c->b, inside, cg_load(c, x, add(c, src, lc.iv)), cg_real(c, 0), "");
     cg_store(c, v, add(c, dst, lc.iv), val);
@@ -82,7 +83,7 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
     const IrNode *n = N(c, v);
     int w = n->in[0];
     CgWindow G = cl_of(n, &n->shape, &N(c, w)->shape);
-    int64_t kkc = G.k * G.k * G.c;
+    int64_t kkc = G.kh * G.kw * G.c;
     LLVMValueRef plane = LLVMBuildSDiv(c->b, item, cg_i64(c, G.h), "plane");
     LLVMValueRef y = LLVMBuildSRem(c->b, item, cg_i64(c, G.h), "y");
     LLVMValueRef dst_row = mul(c, item, G.w * G.c);
@@ -92,23 +93,23 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "z");
     cg_store(c, v, add(c, dst, z.iv), cg_real(c, 0));
     cg_loop_end(c, &z);
-    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "ky");
-    LLVMValueRef ny = LLVMBuildNSWSub(c->b, add(c, y, cg_i64(c, G.p)), ly.iv, "ny");
-    LLVMValueRef oy = LLVMBuildSDiv(c->b, ny, cg_i64(c, G.s), "oy");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kh), "ky");
+    LLVMValueRef ny = LLVMBuildNSWSub(c->b, add(c, y, cg_i64(c, G.ph)), ly.iv, "ny");
+    LLVMValueRef oy = LLVMBuildSDiv(c->b, ny, cg_i64(c, G.sh), "oy");
     LLVMValueRef ok_y = LLVMBuildAnd(c->b, cg_in_range(c, oy, G.ho),
                                      LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ny, cg_i64(c, 0), ""),
-                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, ny, cg_i64(c, G.s), ""),
+                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, ny, cg_i64(c, G.sh), ""),
                                                                 cg_i64(c, 0), ""), ""), "");
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
-    LLVMValueRef nx = LLVMBuildNSWSub(c->b, add(c, lx.iv, cg_i64(c, G.p)), lk.iv, "nx");
-    LLVMValueRef ox = LLVMBuildSDiv(c->b, nx, cg_i64(c, G.s), "ox");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kw), "kx");
+    LLVMValueRef nx = LLVMBuildNSWSub(c->b, add(c, lx.iv, cg_i64(c, G.pw)), lk.iv, "nx");
+    LLVMValueRef ox = LLVMBuildSDiv(c->b, nx, cg_i64(c, G.sw), "ox");
     LLVMValueRef ok_x = LLVMBuildAnd(c->b, cg_in_range(c, ox, G.wo),
                                      LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, nx, cg_i64(c, 0), ""),
-                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, nx, cg_i64(c, G.s), ""),
+                                                  LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildSRem(c->b, nx, cg_i64(c, G.sw), ""),
                                                                 cg_i64(c, 0), ""), ""), "");
     LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(c->b, ok_y, ok_x, ""), "read");
     LLVMValueRef src = add(c, add(c, src_plane, mul(c, add(c, mul(c, oy, G.wo), ox), kkc)),
-                           mul(c, add(c, mul(c, ly.iv, G.k), lk.iv), G.c));
+                           mul(c, add(c, mul(c, ly.iv, G.kw), lk.iv), G.c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef at = add(c, dst, lc.iv);
     cg_store(c, v, at, LLVMBuildFAdd(c->b, cg_load(c, v, at), cg_load(c, w, add(c, src, lc.iv)), ""));
@@ -120,7 +121,7 @@ static void body_patches_t(Cg *c, int v, LLVMValueRef item)
 }
 
 /* The first maximum of window (oy, ox) of x, per channel: best[c] its
- * value, at[c] its place ky·k + kx, pick[c] (when y is not x) y there.
+ * value, at[c] its place ky·kw + kx, pick[c] (when y is not x) y there.
  * Padding never wins; a NaN beats any number and the first NaN stays. */
 static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRef src_plane, LLVMValueRef oy,
                           LLVMValueRef ox, LLVMValueRef best, LLVMValueRef at, LLVMValueRef pick)
@@ -128,14 +129,14 @@ static void window_argmax(Cg *c, const IrNode *n, const CgWindow *G, LLVMValueRe
     int x = n->in[0], y = n->in[1];
     LLVMValueRef seen = cg_alloca(c, c->t_i1, NULL, "seen");
     LLVMBuildStore(c->b, LLVMConstInt(c->t_i1, 0, 0), seen);
-    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "ky");
-    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G->s), ly.iv), cg_i64(c, G->p), "iy");
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
-    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, ox, G->s), lk.iv), cg_i64(c, G->p), "ix");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->kh), "ky");
+    LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, oy, G->sh), ly.iv), cg_i64(c, G->ph), "iy");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->kw), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, ox, G->sw), lk.iv), cg_i64(c, G->pw), "ix");
     LLVMBasicBlockRef after = if_begin(c, cg_in_image(c, iy, ix, G->h, G->w), "pixel");
     LLVMValueRef first = LLVMBuildNot(c->b, LLVMBuildLoad2(c->b, c->t_i1, seen, ""), "first");
     LLVMValueRef src = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
-    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->kw), lk.iv), c->t_i32, "place");
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
     LLVMValueRef v = cg_load(c, x, add(c, src, lc.iv));
     LLVMValueRef bp = slot(c, c->t_real, best, lc.iv);
@@ -197,18 +198,19 @@ static LLVMValueRef grad_at(Cg *c, const IrNode *n, LLVMValueRef hit, LLVMValueR
 }
 
 /* Whether the windows tile the image: stride k, no padding, no pixel left
- * over, so that every pixel is in exactly one window. */
+ * over, on both axes, so that every pixel is in exactly one window. */
 static bool windows_tile(const CgWindow *G)
 {
-    return G->s == G->k && G->p == 0 && G->h == G->ho * G->k && G->w == G->wo * G->k;
+    return G->sh == G->kh && G->sw == G->kw && G->ph == 0 && G->pw == 0 && G->h == G->ho * G->kh
+        && G->w == G->wo * G->kw;
 }
 
 /* POOL_MAX_T when the windows tile the image (2×2 pooling of an even image):
- * item (plane, oy) writes the k rows its windows cover, each pixel once,
+ * item (plane, oy) writes the kh rows its windows cover, each pixel once,
  * 0 + (g where the pixel is its window's first maximum, else 0), the value
  * the general body below adds to its zeroed row.  The general body finds
  * each window's maximum once per row it covers and adds into the row it
- * zeroed first: x read k times and the result written twice.  On the MNIST
+ * zeroed first: x read kh times and the result written twice.  On the MNIST
  * CNN's first pooling gradient ([B, 28, 28, 32], 6.4 MB) that was 8% of a
  * step's CPU. */
 static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const CgWindow *G)
@@ -223,11 +225,11 @@ static void body_pool_max_t_tiled(Cg *c, int v, LLVMValueRef item, const CgWindo
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->wo), "ox");
     window_argmax(c, n, G, src_plane, oy, lx.iv, best, at, NULL);
     LLVMValueRef gsrc = mul(c, add(c, mul(c, item, G->wo), lx.iv), G->c);
-    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "ky");
-    LLVMValueRef iy = add(c, mul(c, oy, G->k), ly.iv);
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->k), "kx");
-    LLVMValueRef ix = add(c, mul(c, lx.iv, G->k), lk.iv);
-    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->k), lk.iv), c->t_i32, "place");
+    CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->kh), "ky");
+    LLVMValueRef iy = add(c, mul(c, oy, G->kh), ly.iv);
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->kw), "kx");
+    LLVMValueRef ix = add(c, mul(c, lx.iv, G->kw), lk.iv);
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ly.iv, G->kw), lk.iv), c->t_i32, "place");
     LLVMValueRef dst = add(c, src_plane, mul(c, add(c, mul(c, iy, G->w), ix), G->c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G->c), "c");
     LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
@@ -261,15 +263,15 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
     LLVMValueRef best = cg_alloca(c, c->t_real, cg_i64(c, G.c), "best");
     LLVMValueRef at = cg_alloca(c, c->t_i32, cg_i64(c, G.c), "at");
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
-    LLVMValueRef ky = add(c, LLVMBuildNSWSub(c->b, y, mul(c, ly.iv, G.s), ""), cg_i64(c, G.p));  /* the row in the window */
-    LLVMBasicBlockRef after = if_begin(c, cg_in_range(c, ky, G.k), "covers");
+    LLVMValueRef ky = add(c, LLVMBuildNSWSub(c->b, y, mul(c, ly.iv, G.sh), ""), cg_i64(c, G.ph));  /* the row in the window */
+    LLVMBasicBlockRef after = if_begin(c, cg_in_range(c, ky, G.kh), "covers");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
     window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
     LLVMValueRef gsrc = mul(c, add(c, mul(c, add(c, mul(c, plane, G.ho), ly.iv), G.wo), lx.iv), G.c);
-    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.k), "kx");
-    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), lk.iv), cg_i64(c, G.p), "ix");
+    CgLoop lk = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.kw), "kx");
+    LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.sw), lk.iv), cg_i64(c, G.pw), "ix");
     LLVMBasicBlockRef inside = if_begin(c, cg_in_range(c, ix, G.w), "inside");
-    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ky, G.k), lk.iv), c->t_i32, "place");
+    LLVMValueRef place = LLVMBuildTrunc(c->b, add(c, mul(c, ky, G.kw), lk.iv), c->t_i32, "place");
     LLVMValueRef dst = add(c, dst_row, mul(c, ix, G.c));
     CgLoop lc = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.c), "c");
     LLVMValueRef hit = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildLoad2(c->b, c->t_i32, slot(c, c->t_i32, at, lc.iv), ""), place, "");
@@ -291,17 +293,17 @@ static void body_pool_max_t(Cg *c, int v, LLVMValueRef item)
  * the interpreter does (a zero changes no sum, but 0 · inf is NaN, as in
  * the scatter's product this op replaces; a select instead of the product
  * kept LLVM's vectors but took twice the time, session 31).  The window's
- * k·k pixels' T row values are loaded before the channel loops; a first
+ * kh·kw pixels' T row values are loaded before the channel loops; a first
  * loop puts y or 0 per pixel and channel in a stack array (which nothing in
  * memory aliases, so LLVM vectorizes the loops without checks), then a
- * loop per row t adds its k·k products. */
+ * loop per row t adds its kh·kw products. */
 static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
 {
     const IrNode *n = N(c, v);
     int g = n->in[1], rows = n->in[2];
     CgWindow G = cl_of(n, &N(c, n->in[0])->shape, &N(c, g)->shape);
     const IrShape *rs = &N(c, rows)->shape;
-    int64_t taps = rs->dim[rs->rank - 1], kk = G.k * G.k;
+    int64_t taps = rs->dim[rs->rank - 1], kk = G.kh * G.kw;
     LLVMValueRef src_plane = mul(c, item, G.h * G.w * G.c), rows_plane = mul(c, item, G.h * G.w * taps);
     LLVMValueRef dst = mul(c, item, (taps + 1) * G.c);
     CgLoop z = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, (taps + 1) * G.c), "z");
@@ -313,12 +315,12 @@ static void body_pool_rows_t(Cg *c, int v, LLVMValueRef item)
     CgLoop ly = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.ho), "oy");
     CgLoop lx = cg_loop_begin(c, cg_i64(c, 0), cg_i64(c, G.wo), "ox");
     window_argmax(c, n, &G, src_plane, ly.iv, lx.iv, best, at, NULL);
-    /* [pixel of the window][tap]: rows there, 0 in the padding; k·k·T of
+    /* [pixel of the window][tap]: rows there, 0 in the padding; kh·kw·T of
      * them, within the shape rule's bound (the MNIST CNN's 4 × 9) */
     LLVMValueRef r[IR_POOL_ROWS_T_MAX];
     for (int64_t q = 0; q < kk; q++) {
-        LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.s), cg_i64(c, q / G.k)), cg_i64(c, G.p), "iy");
-        LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), cg_i64(c, q % G.k)), cg_i64(c, G.p), "ix");
+        LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.sh), cg_i64(c, q / G.kw)), cg_i64(c, G.ph), "iy");
+        LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.sw), cg_i64(c, q % G.kw)), cg_i64(c, G.pw), "ix");
         LLVMValueRef inside = cg_in_image(c, iy, ix, G.h, G.w);
         LLVMValueRef pix = add(c, mul(c, LLVMBuildSelect(c->b, inside, iy, cg_i64(c, 0), ""), G.w),
                                LLVMBuildSelect(c->b, inside, ix, cg_i64(c, 0), ""));
@@ -360,15 +362,17 @@ _Static_assert((int)IR_POOL_CONV_T_TAPS_MAX <= (int)POOL_CONV_VECTORS, "every ta
 /* POOL_CONV_T's sums for window pixel q (iy, ix) over its bucket, channel
  * vectors [v0, v0 + nv): per tap t, Σ val[f] · w[f·taps + t, those channels]
  * over the bucket's channels f (in vector registers), then added into the
- * output pixel (iy − ky + pc, ix − kx + pc) when it is inside. */
+ * output pixel (iy − ky + ph, ix − kx + pw) when it is inside, (ky, kx) tap
+ * t of the convolution's kh x kw window and ph, pw its padding. */
 static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLVMValueRef ix, LLVMValueRef bucket,
                             LLVMValueRef count, LLVMValueRef val, int64_t v0, int64_t nv, int VW)
 {
     const IrNode *n = N(c, v);
     int w = n->in[2];
-    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), taps = kc * kc, C = N(c, w)->shape.dim[1];
+    IrWindow cw = ir_pool_conv_window(n);
+    int64_t kw = cw.k[1], ph = cw.pad[0], pw = cw.pad[1], taps = ir_window_taps(&cw), C = N(c, w)->shape.dim[1];
     const IrShape *xs = &N(c, n->in[0])->shape;
-    int64_t h2 = ir_window_out(xs->dim[xs->rank - 3], kc, 1, pc), w2 = ir_window_out(xs->dim[xs->rank - 2], kc, 1, pc);
+    int64_t h2 = ir_window_out(xs->dim[xs->rank - 3], cw.k[0], 1, ph), w2 = ir_window_out(xs->dim[xs->rank - 2], kw, 1, pw);
     LLVMTypeRef vec = LLVMVectorType(c->t_real, (unsigned)VW);
     unsigned align = (unsigned)ir_type_size(c->g->ftype);
     LLVMValueRef acc[POOL_CONV_VECTORS];
@@ -391,7 +395,7 @@ static void pool_conv_pixel(Cg *c, int v, LLVMValueRef dst, LLVMValueRef iy, LLV
         }
     cg_loop_end(c, &li);
     for (int64_t t = 0; t < taps; t++) {
-        LLVMValueRef py = add(c, iy, cg_i64(c, pc - t / kc)), qx = add(c, ix, cg_i64(c, pc - t % kc));
+        LLVMValueRef py = add(c, iy, cg_i64(c, ph - t / kw)), qx = add(c, ix, cg_i64(c, pw - t % kw));
         LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(c->b, cg_in_range(c, py, h2), cg_in_range(c, qx, w2), ""), "out_pixel");
         LLVMValueRef row = add(c, dst, mul(c, add(c, mul(c, py, w2), qx), C));
         for (int64_t h = 0; h < nv; h++) {
@@ -420,8 +424,9 @@ static void body_pool_conv_t(Cg *c, int v, LLVMValueRef item)
     const IrNode *n = N(c, v);
     int y = n->in[1];
     CgWindow G = cl_of(n, &N(c, n->in[0])->shape, &N(c, y)->shape);
-    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), taps = kc * kc, C = N(c, n->in[2])->shape.dim[1], kk = G.k * G.k;
-    int64_t h2 = ir_window_out(G.h, kc, 1, pc), w2 = ir_window_out(G.w, kc, 1, pc);
+    IrWindow cw = ir_pool_conv_window(n);
+    int64_t taps = ir_window_taps(&cw), C = N(c, n->in[2])->shape.dim[1], kk = G.kh * G.kw;
+    int64_t h2 = ir_window_out(G.h, cw.k[0], 1, cw.pad[0]), w2 = ir_window_out(G.w, cw.k[1], 1, cw.pad[1]);
     int VW = c->tune->vector_bytes / (int)ir_type_size(c->g->ftype);
     while (VW > 1 && C % VW)
         VW /= 2;
@@ -451,8 +456,8 @@ static void body_pool_conv_t(Cg *c, int v, LLVMValueRef item)
     LLVMBuildStore(c->b, add(c, k, joins), cp);
     cg_loop_end(c, &lf);
     for (int64_t qq = 0; qq < kk; qq++) {
-        LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.s), cg_i64(c, qq / G.k)), cg_i64(c, G.p), "iy");
-        LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.s), cg_i64(c, qq % G.k)), cg_i64(c, G.p), "ix");
+        LLVMValueRef iy = LLVMBuildNSWSub(c->b, add(c, mul(c, ly.iv, G.sh), cg_i64(c, qq / G.kw)), cg_i64(c, G.ph), "iy");
+        LLVMValueRef ix = LLVMBuildNSWSub(c->b, add(c, mul(c, lx.iv, G.sw), cg_i64(c, qq % G.kw)), cg_i64(c, G.pw), "ix");
         LLVMValueRef count = LLVMBuildLoad2(c->b, c->t_i64, slot(c, c->t_i64, cnt, cg_i64(c, qq)), "members");
         LLVMBasicBlockRef after = if_begin(c, LLVMBuildICmp(c->b, LLVMIntSGT, count, cg_i64(c, 0), ""), "bucket");
         LLVMValueRef bucket = slot(c, c->t_i32, list, cg_i64(c, qq * G.c));

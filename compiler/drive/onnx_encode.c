@@ -551,45 +551,46 @@ enum { OX_WINDOW_BYTES = 200 };
 static bool window_fits(Ox *x, int v)
 {
     const IrNode *n = nd(x, v);
-    double k = (double)n->a.i[0];
-    x->window_nodes += k * k;
+    double kh = (double)n->a.win.k[0], kw = (double)n->a.win.k[1];
+    x->window_nodes += kh * kw;
     if (x->window_nodes * OX_WINDOW_BYTES <= (double)INT32_MAX)
         return true;
     diag_error(x->diag, n->at, "cannot export to ONNX: the model's windows (this one %.0fx%.0f) are written as %.0f "
-               "Slice nodes of about %d bytes each, and an ONNX file holds at most 2 GiB (protobuf's limit)", k, k,
+               "Slice nodes of about %d bytes each, and an ONNX file holds at most 2 GiB (protobuf's limit)", kh, kw,
                x->window_nodes, OX_WINDOW_BYTES);
     return false;
 }
 
-/* windows: x [B, C, H, W] -> [B, C, Ho, Wo, k*k], element ky*k + kx of a
- * window read at (oy*stride + ky - pad, ox*stride + kx - pad), the padding
+/* windows: x [B, C, H, W] -> [B, C, Ho, Wo, kh*kw], element ky*kw + kx of a
+ * window read at (oy*sh + ky - ph, ox*sw + kx - pw), the padding
  * filled with f (0, or -inf for max pooling).  Written as Pad with f, one
  * strided Slice per window element, Unsqueeze and Concat along the new last
  * axis: no arithmetic, so the values are exactly the IR's. */
 static const char *ox_windows(Ox *x, int v, const OxRule *r)
 {
     const IrNode *n = nd(x, v);
-    int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
-    int64_t ho = n->shape.dim[2], wo = n->shape.dim[3];
+    const IrWindow *w = &n->a.win;
+    int64_t ho = n->shape.dim[2], wo = n->shape.dim[3], taps = ir_window_taps(w);
     const char *src = in(x, v, 0);
-    if (pad > 0) {
-        int64_t pads[8] = {0, 0, pad, pad, 0, 0, pad, pad};
+    if (w->pad[0] > 0 || w->pad[1] > 0) {
+        int64_t pads[8] = {0, 0, w->pad[0], w->pad[1], 0, 0, w->pad[0], w->pad[1]};
         src = node(x, "Pad", NULL, NULL, 3, src, const_i64(x, pads, 8), const_scalar(x, (float)n->a.f));
     }
-    int64_t axes[2] = {2, 3}, steps[2] = {stride, stride}, last[1] = {4};
+    int64_t axes[2] = {2, 3}, steps[2] = {w->stride[0], w->stride[1]}, last[1] = {4};
     const char *axes_c = const_i64(x, axes, 2), *steps_c = const_i64(x, steps, 2), *last_c = const_i64(x, last, 1);
-    const char **parts = ARENA_ARRAY(x->a, const char *, k * k + 1);
-    for (int64_t ky = 0; ky < k; ky++)
-        for (int64_t kx = 0; kx < k; kx++) {
-            int64_t starts[2] = {ky, kx}, ends[2] = {ky + (ho - 1) * stride + 1, kx + (wo - 1) * stride + 1};
+    const char **parts = ARENA_ARRAY(x->a, const char *, taps + 1);
+    for (int64_t ky = 0; ky < w->k[0]; ky++)
+        for (int64_t kx = 0; kx < w->k[1]; kx++) {
+            int64_t starts[2] = {ky, kx};
+            int64_t ends[2] = {ky + (ho - 1) * w->stride[0] + 1, kx + (wo - 1) * w->stride[1] + 1};
             const char *s = node(x, "Slice", NULL, NULL, 5, src, const_i64(x, starts, 2), const_i64(x, ends, 2),
                                  axes_c, steps_c);
-            parts[ky * k + kx] = node(x, "Unsqueeze", NULL, NULL, 2, s, last_c);
+            parts[ky * w->k[1] + kx] = node(x, "Unsqueeze", NULL, NULL, 2, s, last_c);
         }
-    /* Concat of k*k operands: written by hand, node() takes a fixed count */
+    /* Concat of kh*kw operands: written by hand, node() takes a fixed count */
     const char *out = self(x, v);
     PbBuf nd_ = {0}, at = {0};
-    for (int64_t i = 0; i < k * k; i++)
+    for (int64_t i = 0; i < taps; i++)
         pb_string(&nd_, NODE_INPUT, parts[i]);
     pb_string(&nd_, NODE_OUTPUT, out);
     pb_string(&nd_, NODE_NAME, arena_printf(x->a, "%s %s", r->op, out));
@@ -602,36 +603,37 @@ static const char *ox_windows(Ox *x, int v, const OxRule *r)
     return out;
 }
 
-/* The k*k window elements of a channels-last x [..., H, W, C] (patches,
- * pool_max): element ky*k + kx is x padded with `fill`, then sliced on the
- * H and W axes from (ky, kx) with step stride, [..., Ho, Wo, C]; the
- * value at (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad]. */
+/* The kh*kw window elements of a channels-last x [..., H, W, C] (patches,
+ * pool_max): element ky*kw + kx is x padded with `fill`, then sliced on the
+ * H and W axes from (ky, kx) with steps sh, sw, [..., Ho, Wo, C]; the
+ * value at (oy, ox) is x[oy*sh + ky - ph, ox*sw + kx - pw]. */
 static const char **cl_windows(Ox *x, int v, const char *src, float fill)
 {
     const IrNode *n = nd(x, v);
     int rank = n->shape.rank;
-    int64_t k = n->a.i[0], stride = n->a.i[1], pad = n->a.i[2];
+    const IrWindow *w = &n->a.win;
     int64_t ho = n->shape.dim[rank - 3], wo = n->shape.dim[rank - 2];
-    if (pad > 0) {
+    if (w->pad[0] > 0 || w->pad[1] > 0) {
         int64_t pads[2 * IR_MAX_RANK] = {0};
-        pads[rank - 3] = pads[rank - 2] = pad;                /* begins */
-        pads[rank + rank - 3] = pads[rank + rank - 2] = pad;  /* ends */
+        pads[rank - 3] = pads[rank + rank - 3] = w->pad[0];  /* H: begin, end */
+        pads[rank - 2] = pads[rank + rank - 2] = w->pad[1];  /* W: begin, end */
         src = node(x, "Pad", NULL, NULL, 3, src, const_i64(x, pads, 2 * rank), const_scalar(x, fill));
     }
-    int64_t axes[2] = {rank - 3, rank - 2}, steps[2] = {stride, stride};
+    int64_t axes[2] = {rank - 3, rank - 2}, steps[2] = {w->stride[0], w->stride[1]};
     const char *axes_c = const_i64(x, axes, 2), *steps_c = const_i64(x, steps, 2);
-    const char **parts = ARENA_ARRAY(x->a, const char *, k * k + 1);
-    for (int64_t ky = 0; ky < k; ky++)
-        for (int64_t kx = 0; kx < k; kx++) {
-            int64_t starts[2] = {ky, kx}, ends[2] = {ky + (ho - 1) * stride + 1, kx + (wo - 1) * stride + 1};
-            parts[ky * k + kx] = node(x, "Slice", NULL, NULL, 5, src, const_i64(x, starts, 2),
-                                      const_i64(x, ends, 2), axes_c, steps_c);
+    const char **parts = ARENA_ARRAY(x->a, const char *, ir_window_taps(w) + 1);
+    for (int64_t ky = 0; ky < w->k[0]; ky++)
+        for (int64_t kx = 0; kx < w->k[1]; kx++) {
+            int64_t starts[2] = {ky, kx};
+            int64_t ends[2] = {ky + (ho - 1) * w->stride[0] + 1, kx + (wo - 1) * w->stride[1] + 1};
+            parts[ky * w->k[1] + kx] = node(x, "Slice", NULL, NULL, 5, src, const_i64(x, starts, 2),
+                                            const_i64(x, ends, 2), axes_c, steps_c);
         }
     return parts;
 }
 
-/* patches: x [..., H, W, C] -> [..., Ho, Wo, k*k*C], element (ky*k + kx)*C
- * + c from window element ky*k + kx, 0 in the padding: the window elements
+/* patches: x [..., H, W, C] -> [..., Ho, Wo, kh*kw*C], element (ky*kw + kx)*C
+ * + c from window element ky*kw + kx, 0 in the padding: the window elements
  * concatenated in order along the channel axis.  No arithmetic, so the
  * values are exactly the IR's. */
 static const char *ox_patches(Ox *x, int v, const OxRule *r)
@@ -640,7 +642,7 @@ static const char *ox_patches(Ox *x, int v, const OxRule *r)
     const char **parts = cl_windows(x, v, in(x, v, 0), 0.0f);
     PbBuf at = {0};
     attr_int(&at, "axis", n->shape.rank - 1);
-    return node_list(x, r->op, self(x, v), &at, (int)(n->a.i[0] * n->a.i[0]), parts);
+    return node_list(x, r->op, self(x, v), &at, (int)ir_window_taps(&n->a.win), parts);
 }
 
 /* pool_max(x, x), max pooling: Max of the window elements, the padding
@@ -658,10 +660,10 @@ static const char *ox_pool_max(Ox *x, int v, const OxRule *r)
         return NULL;
     }
     const char **parts = cl_windows(x, v, in(x, v, 0), -INFINITY);
-    int64_t k = n->a.i[0];
-    if (k * k == 1)
+    int64_t taps = ir_window_taps(&n->a.win);
+    if (taps == 1)
         return node(x, "Identity", self(x, v), NULL, 1, parts[0]);
-    return node_list(x, r->op, self(x, v), NULL, (int)(k * k), parts);
+    return node_list(x, r->op, self(x, v), NULL, (int)taps, parts);
 }
 
 /* The table: how each IR op is written.  No row: no ONNX form (refused). */

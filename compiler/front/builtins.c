@@ -125,7 +125,39 @@ static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad)
     return span < 0 ? -1 : span / stride + 1;
 }
 
-/* conv2d(x, filters, kernel): [C,H,W] -> [F,Ho,Wo]; weight [F,C,k,k], bias [F] */
+void builtin_window_arg(const Value *v, int64_t hw[2])
+{
+    hw[0] = v->kind == VAL_LIST ? v->list.v[0] : v->i;
+    hw[1] = v->kind == VAL_LIST ? v->list.v[1] : v->i;
+}
+
+/* A window argument as a message shows it, in buf: "3" for both axes, "[0, 2]". */
+static const char *window_phrase(char buf[64], const int64_t hw[2])
+{
+    if (hw[0] == hw[1])
+        snprintf(buf, 64, "%lld", (long long)hw[0]);
+    else
+        snprintf(buf, 64, "[%lld, %lld]", (long long)hw[0], (long long)hw[1]);
+    return buf;
+}
+
+/* The window of a conv2d or pool call: size (argument ka), stride and
+ * padding (the two after it), per axis, and the output [Ho, Wo] of x's
+ * [C, H, W] under it (-1 where it does not fit). */
+typedef struct CallWindow { int64_t k[2], s[2], p[2], out[2]; } CallWindow;
+
+static CallWindow call_window(CallCheck *cc, int ka, const TensorType *x)
+{
+    CallWindow w;
+    builtin_window_arg(&cc->arg[ka], w.k);
+    builtin_window_arg(&cc->arg[ka + 1], w.s);
+    builtin_window_arg(&cc->arg[ka + 2], w.p);
+    for (int d = 0; d < 2; d++)
+        w.out[d] = window_out(x->shape.dim[1 + d], w.k[d], w.s[d], w.p[d]);
+    return w;
+}
+
+/* conv2d(x, filters, kernel): [C,H,W] -> [F,Ho,Wo]; weight [F,C,kh,kw], bias [F] */
 static bool check_conv2d(CallCheck *cc)
 {
     if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "image"))
@@ -134,20 +166,22 @@ static bool check_conv2d(CallCheck *cc)
     if (x->shape.rank != 3)
         return cc_error(cc, 0, "conv2d needs [channels, height, width] per example, found %s",
                         cc_type(cc, x));
-    int64_t c = x->shape.dim[0], h = x->shape.dim[1], w = x->shape.dim[2];
-    int64_t f = cc->arg[1].i, k = cc->arg[2].i, s = cc->arg[3].i, p = cc->arg[4].i;
-    int64_t ho = window_out(h, k, s, p), wo = window_out(w, k, s, p);
-    if (ho < 1 || wo < 1)
-        return cc_error(cc, 2, "conv2d kernel %lldx%lld does not fit the %lldx%lld input of %s (padding %lld)",
-                        (long long)k, (long long)k, (long long)h, (long long)w, cc_type(cc, x), (long long)p);
-    Shape out = {3, {f, ho, wo}};
-    Shape ws = {4, {f, c, k, k}};
+    int64_t c = x->shape.dim[0], h = x->shape.dim[1], w = x->shape.dim[2], f = cc->arg[1].i;
+    CallWindow cw = call_window(cc, 2, x);
+    int64_t kh = cw.k[0], kw = cw.k[1];
+    char pad[64];
+    if (cw.out[0] < 1 || cw.out[1] < 1)
+        return cc_error(cc, 2, "conv2d kernel %lldx%lld does not fit the %lldx%lld input of %s (padding %s)",
+                        (long long)kh, (long long)kw, (long long)h, (long long)w, cc_type(cc, x),
+                        window_phrase(pad, cw.p));
+    Shape out = {3, {f, cw.out[0], cw.out[1]}};
+    Shape ws = {4, {f, c, kh, kw}};
     if (!check_size(cc, &out) || !check_size(cc, &ws))
         return false;
-    cc_param(cc, "weight", &ws, INIT_UNIFORM_FAN_IN, c * k * k);
+    cc_param(cc, "weight", &ws, INIT_UNIFORM_FAN_IN, c * kh * kw);
     if (cc->arg[5].b)
-        cc_param(cc, "bias", &(Shape){1, {f}}, INIT_UNIFORM_FAN_IN, c * k * k);
-    cc->flops = elems(&out) * (2 * (uint64_t)(c * k * k) + (cc->arg[5].b ? 1 : 0));
+        cc_param(cc, "bias", &(Shape){1, {f}}, INIT_UNIFORM_FAN_IN, c * kh * kw);
+    cc->flops = elems(&out) * (2 * (uint64_t)(c * kh * kw) + (cc->arg[5].b ? 1 : 0));
     result_tensor(cc, x->batched, &out);
     return true;
 }
@@ -161,17 +195,71 @@ static bool check_pool(CallCheck *cc)
     if (x->shape.rank != 3)
         return cc_error(cc, 0, "%s needs [channels, height, width] per example, found %s",
                         cc->b->name, cc_type(cc, x));
+    CallWindow cw = call_window(cc, 1, x);
+    static const char *const axis[2] = {"height", "width"};
+    for (int d = 0; d < 2; d++) {
+        if (cw.p[d] * 2 <= cw.k[d])
+            continue;
+        if (cw.k[0] == cw.k[1] && cw.p[0] == cw.p[1])
+            return cc_error(cc, 3, "%s padding %lld must be at most half the window size %lld",
+                            cc->b->name, (long long)cw.p[d], (long long)cw.k[d]);
+        return cc_error(cc, 3, "%s padding %lld along the %s must be at most half the window's %s %lld",
+                        cc->b->name, (long long)cw.p[d], axis[d], axis[d], (long long)cw.k[d]);
+    }
+    if (cw.out[0] < 1 || cw.out[1] < 1)
+        return cc_error(cc, 1, "%s window %lldx%lld does not fit the %lldx%lld input of %s",
+                        cc->b->name, (long long)cw.k[0], (long long)cw.k[1], (long long)x->shape.dim[1],
+                        (long long)x->shape.dim[2], cc_type(cc, x));
+    Shape out = {3, {x->shape.dim[0], cw.out[0], cw.out[1]}};
+    cc->flops = elems(&out) * (uint64_t)(cw.k[0] * cw.k[1]);
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* conv1d(x, filters, kernel): [C,L] -> [F,Lo]; weight [F,C,k], bias [F] (torch.nn.Conv1d) */
+static bool check_conv1d(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence"))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 2)
+        return cc_error(cc, 0, "conv1d needs [channels, length] per example, found %s", cc_type(cc, x));
+    int64_t c = x->shape.dim[0], len = x->shape.dim[1];
+    int64_t f = cc->arg[1].i, k = cc->arg[2].i, s = cc->arg[3].i, p = cc->arg[4].i;
+    int64_t lo = window_out(len, k, s, p);
+    if (lo < 1)
+        return cc_error(cc, 2, "conv1d kernel %lld does not fit the length-%lld input of %s (padding %lld)",
+                        (long long)k, (long long)len, cc_type(cc, x), (long long)p);
+    Shape out = {2, {f, lo}};
+    Shape ws = {3, {f, c, k}};
+    if (!check_size(cc, &out) || !check_size(cc, &ws))
+        return false;
+    cc_param(cc, "weight", &ws, INIT_UNIFORM_FAN_IN, c * k);
+    if (cc->arg[5].b)
+        cc_param(cc, "bias", &(Shape){1, {f}}, INIT_UNIFORM_FAN_IN, c * k);
+    cc->flops = elems(&out) * (2 * (uint64_t)(c * k) + (cc->arg[5].b ? 1 : 0));
+    result_tensor(cc, x->batched, &out);
+    return true;
+}
+
+/* max_pool1d/avg_pool1d(x, size): [C,L] -> [C,Lo] */
+static bool check_pool1d(CallCheck *cc)
+{
+    if (!need_real(cc, 0, 0) || !need_examples(cc, 0, "sequence"))
+        return false;
+    TensorType *x = arg_t(cc, 0);
+    if (x->shape.rank != 2)
+        return cc_error(cc, 0, "%s needs [channels, length] per example, found %s", cc->b->name, cc_type(cc, x));
     int64_t k = cc->arg[1].i, s = cc->arg[2].i, p = cc->arg[3].i;
     if (p * 2 > k)
         return cc_error(cc, 3, "%s padding %lld must be at most half the window size %lld",
                         cc->b->name, (long long)p, (long long)k);
-    int64_t ho = window_out(x->shape.dim[1], k, s, p), wo = window_out(x->shape.dim[2], k, s, p);
-    if (ho < 1 || wo < 1)
-        return cc_error(cc, 1, "%s window %lldx%lld does not fit the %lldx%lld input of %s",
-                        cc->b->name, (long long)k, (long long)k, (long long)x->shape.dim[1],
-                        (long long)x->shape.dim[2], cc_type(cc, x));
-    Shape out = {3, {x->shape.dim[0], ho, wo}};
-    cc->flops = elems(&out) * (uint64_t)(k * k);
+    int64_t lo = window_out(x->shape.dim[1], k, s, p);
+    if (lo < 1)
+        return cc_error(cc, 1, "%s window %lld does not fit the length-%lld input of %s", cc->b->name, (long long)k,
+                        (long long)x->shape.dim[1], cc_type(cc, x));
+    Shape out = {2, {x->shape.dim[0], lo}};
+    cc->flops = elems(&out) * (uint64_t)k;
     result_tensor(cc, x->batched, &out);
     return true;
 }
@@ -927,23 +1015,43 @@ const Builtin builtin_table[B_COUNT] = {
     [B_CONV2D] = {"conv2d", BC_LAYER, "conv", {
         X_TENSOR("x", "input [channels, height, width]"),
         {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
-        {.name = "kernel", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square kernel size"},
-        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = WINDOW_RANGE(1), .doc = "step between windows"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zeros added on each side"},
+        {.name = "kernel", .kind = PK_WINDOW, .required = true, .range = WINDOW_RANGE(1), .doc = "kernel size, or [height, width]"},
+        {.name = "stride", .kind = PK_WINDOW, .def = INT(1), .range = WINDOW_RANGE(1), .doc = "step between windows"},
+        {.name = "padding", .kind = PK_WINDOW, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zeros added on each side"},
         {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias per filter"},
     }, check_conv2d, "2-D convolution (cross-correlation, as torch.nn.Conv2d)"},
     [B_MAX_POOL] = {"max_pool", BC_LAYER, NULL, {
         X_TENSOR("x", "input [channels, height, width]"),
-        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square window size"},
-        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "implicit -inf padding on each side"},
+        {.name = "size", .kind = PK_WINDOW, .required = true, .range = WINDOW_RANGE(1), .doc = "window size, or [height, width]"},
+        {.name = "stride", .kind = PK_WINDOW, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_WINDOW, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "implicit -inf padding on each side"},
     }, check_pool, "maximum over each window"},
     [B_AVG_POOL] = {"avg_pool", BC_LAYER, NULL, {
         X_TENSOR("x", "input [channels, height, width]"),
-        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "square window size"},
-        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
-        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding on each side (counted in the average)"},
+        {.name = "size", .kind = PK_WINDOW, .required = true, .range = WINDOW_RANGE(1), .doc = "window size, or [height, width]"},
+        {.name = "stride", .kind = PK_WINDOW, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_WINDOW, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding on each side (counted in the average)"},
     }, check_pool, "mean over each window"},
+    [B_CONV1D] = {"conv1d", BC_LAYER, "conv", {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "filters", .kind = PK_INT, .required = true, .range = "[1,inf)", .doc = "output channels"},
+        {.name = "kernel", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "kernel size"},
+        {.name = "stride", .kind = PK_INT, .def = INT(1), .range = WINDOW_RANGE(1), .doc = "step between windows"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zeros added at each end"},
+        {.name = "bias", .kind = PK_BOOL, .def = BOOL(true), .doc = "add a learned bias per filter"},
+    }, check_conv1d, "1-D convolution (cross-correlation, as torch.nn.Conv1d)"},
+    [B_MAX_POOL1D] = {"max_pool1d", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "implicit -inf padding at each end"},
+    }, check_pool1d, "maximum over each window of a sequence"},
+    [B_AVG_POOL1D] = {"avg_pool1d", BC_LAYER, NULL, {
+        X_TENSOR("x", "input [channels, length]"),
+        {.name = "size", .kind = PK_INT, .required = true, .range = WINDOW_RANGE(1), .doc = "window size"},
+        {.name = "stride", .kind = PK_INT, .def_from = "size", .range = WINDOW_RANGE(1), .doc = "step between windows (default: size)"},
+        {.name = "padding", .kind = PK_INT, .def = INT(0), .range = WINDOW_RANGE(0), .doc = "zero padding at each end (counted in the average)"},
+    }, check_pool1d, "mean over each window of a sequence"},
     [B_FLATTEN] = {"flatten", BC_LAYER, NULL, {
         X_TENSOR("x", "any real tensor"),
     }, check_flatten, "all per-example axes into one"},

@@ -19,7 +19,8 @@
 
 typedef enum BuiltinId {
     /* layers: tensor -> tensor */
-    B_DENSE, B_CONV2D, B_MAX_POOL, B_AVG_POOL, B_FLATTEN, B_RESHAPE, B_EMBEDDING,
+    B_DENSE, B_CONV2D, B_MAX_POOL, B_AVG_POOL, B_CONV1D, B_MAX_POOL1D, B_AVG_POOL1D,
+    B_FLATTEN, B_RESHAPE, B_EMBEDDING,
     B_POSITIONAL, B_LAYER_NORM, B_DROPOUT, B_ATTENTION, B_CROSS_ATTENTION, B_MATMUL,
     /* activations */
     B_RELU, B_LEAKY_RELU, B_SIGMOID, B_TANH, B_GELU, B_SOFTMAX, B_LOG_SOFTMAX,
@@ -63,6 +64,8 @@ typedef enum ParamKind {
     PK_OPERAND, /* a tensor or a number (integers convert): an operand of maximum/minimum */
     PK_AXES,    /* one axis (an integer; its default) or a list of them: VAL_INT or VAL_LIST */
     PK_TOKENIZER, /* the bare word bytes (VAL_STRING) or a tokenizer call such as bpe(vocab: 512) (VAL_SPEC) */
+    PK_WINDOW,  /* a window's size, stride or padding: an integer for both axes (VAL_INT; its default) or
+                 * [height, width] (VAL_LIST of two); .range bounds each (builtin_window_arg reads it) */
 } ParamKind;
 
 typedef struct BuiltinParam {
@@ -71,7 +74,7 @@ typedef struct BuiltinParam {
     bool        required;  /* else .def (or .def_from) gives its value */
     Value       def;
     const char *def_from;  /* default copies this earlier parameter (pool stride = size) */
-    const char *range;     /* PK_INT/PK_FLOAT: "[1,inf)", "(0,1)" ... */
+    const char *range;     /* PK_INT/PK_FLOAT/PK_WINDOW: "[1,inf)", "(0,1)" ... */
     const char *choices;   /* PK_ENUM: "standard|unit|none" */
     const char *doc;       /* one line for docs and --help-layers */
 } BuiltinParam;
@@ -176,6 +179,10 @@ const char *cc_type(CallCheck *cc, const TensorType *t);
  * as a name and one_hot takes it; use says what takes them, or NULL. */
 void cc_note_one_hot(CallCheck *cc, int arg, const char *use);
 const char *cc_shape(CallCheck *cc, const Shape *s, bool batched);
+
+/* A PK_WINDOW argument's values along the height and the width: an
+ * integer's twice, or the list's two. */
+void builtin_window_arg(const Value *v, int64_t hw[2]);
 
 /* Parses a range "[lo,hi)" and checks v against it. */
 bool range_contains(const char *range, double v);

@@ -366,6 +366,7 @@ static const char *param_wants(Sema *s, const Builtin *b, const BuiltinParam *p,
     case PK_TOKENIZER: return "bytes or a tokenizer such as bpe(vocab: 512)";
     case PK_AXES: return "an axis or a list of axes such as [0, 1]";
     case PK_OPERAND: return "a tensor or a number";
+    case PK_WINDOW: return "an integer or a list of two integers such as [1, 5]";
     }
     return "?";
 }
@@ -395,6 +396,47 @@ static void layer_as_argument(Sema *s, const Builtin *b, const BuiltinParam *p, 
     else
         diag_note(s->diag, SPAN_NONE, "a layer is applied by calling it on a value: %s(%.*s%s%.*s)", id, head,
                   src + call->span.begin, p->required ? "..." : "", tail, src + arg->span.end);
+}
+
+/* A window argument written as a list (PK_WINDOW): [height, width], two
+ * integers in the parameter's range, each said wrong where it is written.
+ * v is the list's value: a list of integers, or the tensor literal a real
+ * number among them made of it. */
+static Value window_list(Sema *s, Env *env, const Builtin *b, const BuiltinParam *p, const AstNode *e, Value v,
+                         EvalCtx inner)
+{
+    static const char *const axis[2] = {"height", "width"};
+    int n = v.kind == VAL_LIST ? v.list.n : e->list.n;
+    if (n != 2) {
+        sema_error(s, e->span, "%s's %s must be %s, found a list of %d", b->name, p->name, param_wants(s, b, p, inner),
+                   n);
+        return ERR;
+    }
+    const AstNode *it = e->kind == AST_LIST ? e->list.items : NULL;
+    for (int d = 0; d < 2; d++, it = it ? it->next : NULL) {
+        Span at = it ? it->span : e->span;
+        if (v.kind != VAL_LIST) {  /* find the element that is not an integer */
+            Value x = sema_eval(s, env, it, inner);
+            if (x.kind == VAL_ERROR)
+                return ERR;
+            if (x.kind == VAL_INT)
+                continue;
+            const char *found = x.kind == VAL_FLOAT ? arena_printf(s->arena, "%g", x.f)
+                              : x.kind == VAL_TENSOR ? sema_type_str(s, &x.t) : sema_value_kind(&x);
+            sema_error(s, at, "%s's %s %s must be an integer, found %s", b->name, p->name, axis[d], found);
+            return ERR;
+        }
+        if (!range_contains(p->range, (double)v.list.v[d])) {
+            sema_error(s, at, "%s's %s %s must be %s, found %lld", b->name, p->name, axis[d],
+                       range_phrase(s, p->range), (long long)v.list.v[d]);
+            return ERR;
+        }
+    }
+    if (v.kind != VAL_LIST) {  /* not reached: only a real number or a list in it makes a list a tensor */
+        sema_error(s, e->span, "%s's %s must be %s", b->name, p->name, param_wants(s, b, p, inner));
+        return ERR;
+    }
+    return v;
 }
 
 /* The value of one argument, converted and checked against its parameter. */
@@ -446,6 +488,8 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     Value v = sema_eval(s, env, e, inner);
     if (v.kind == VAL_ERROR)
         return ERR;
+    if (p->kind == PK_WINDOW && (v.kind == VAL_LIST || (v.kind == VAL_TENSOR && e->kind == AST_LIST)))
+        return window_list(s, env, b, p, e, v, inner);
     if (p->kind == PK_TENSOR && v.kind == VAL_LIST && inner == EV_EXPR) {
         v = sema_list_tensor(s, env, &v, e->span);
         if (v.kind == VAL_ERROR)
@@ -473,6 +517,7 @@ static Value eval_param(Sema *s, Env *env, const Builtin *b, int i, const AstNod
     case PK_LAYER: ok = true; break;       /* (taken above) */
     case PK_TOKENIZER: ok = true; break;   /* (taken above) */
     case PK_AXES: ok = v.kind == VAL_INT || v.kind == VAL_LIST; break;
+    case PK_WINDOW: ok = v.kind == VAL_INT; break;  /* (a list: window_list, above) */
     case PK_OPERAND: ok = v.kind == VAL_TENSOR || v.kind == VAL_FLOAT; break;
     }
     if (ok && p->kind == PK_ENUM && !choice_ok(p->choices, v.s)) {

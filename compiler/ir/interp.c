@@ -607,9 +607,10 @@ void eval_random_mask(IrEval *ev, int node)
 /* ---- sliding windows ------------------------------------------------------------------ */
 
 /* The geometry shared by WINDOWS and WINDOWS_T: image [B, C, H, W], windows
- * [B, C, Ho, Wo, k*k]. */
+ * [B, C, Ho, Wo, kh*kw]. */
 typedef struct Win {
-    int64_t planes, h, w, ho, wo, k, stride, pad;
+    int64_t planes, h, w, ho, wo;
+    IrWindow win;
 } Win;
 
 static Win win_of(const IrEval *ev, const IrNode *n, const IrShape *image, const IrShape *windows)
@@ -617,25 +618,24 @@ static Win win_of(const IrEval *ev, const IrNode *n, const IrShape *image, const
     int64_t id[IR_MAX_RANK], wd[IR_MAX_RANK];
     resolve(ev, image, id);
     resolve(ev, windows, wd);
-    return (Win){id[0] * id[1], id[2], id[3], wd[2], wd[3], n->a.i[0], n->a.i[1], n->a.i[2]};
+    return (Win){id[0] * id[1], id[2], id[3], wd[2], wd[3], n->a.win};
 }
 
 /* The pixel (y, x) that element (ky, kx) of window (oy, ox) reads in an
  * h x w plane, as y*w + x, or -1 in the padding: both window layouts. */
-static int64_t pixel_of(int64_t h, int64_t w, int64_t stride, int64_t pad, int64_t oy, int64_t ox, int64_t ky,
-                        int64_t kx)
+static int64_t pixel_of(int64_t h, int64_t w, const IrWindow *win, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
 {
-    int64_t y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+    int64_t y = oy * win->stride[0] + ky - win->pad[0], x = ox * win->stride[1] + kx - win->pad[1];
     return y >= 0 && y < h && x >= 0 && x < w ? y * w + x : -1;
 }
 
 static int64_t win_pixel(const Win *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
 {
-    return pixel_of(g->h, g->w, g->stride, g->pad, oy, ox, ky, kx);
+    return pixel_of(g->h, g->w, &g->win, oy, ox, ky, kx);
 }
 
-/* WINDOWS: x [B, C, H, W] -> [B, C, Ho, Wo, k*k]: element ky*k + kx of window
- * (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad], or f in the padding */
+/* WINDOWS: x [B, C, H, W] -> [B, C, Ho, Wo, kh*kw]: element ky*kw + kx of window
+ * (oy, ox) is x[oy*sh + ky - ph, ox*sw + kx - pw], or f in the padding */
 void eval_windows(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
@@ -646,14 +646,14 @@ void eval_windows(IrEval *ev, int node)
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
-                for (int64_t ky = 0; ky < g.k; ky++)
-                    for (int64_t kx = 0; kx < g.k; kx++) {
+                for (int64_t ky = 0; ky < g.win.k[0]; ky++)
+                    for (int64_t kx = 0; kx < g.win.k[1]; kx++) {
                         int64_t px = win_pixel(&g, oy, ox, ky, kx);
                         *o++ = px >= 0 ? x[pl * g.h * g.w + px] : n->a.f;
                     }
 }
 
-/* WINDOWS_T: w [B, C, Ho, Wo, k*k] -> [B, C, H, W] = shape: each window
+/* WINDOWS_T: w [B, C, Ho, Wo, kh*kw] -> [B, C, H, W] = shape: each window
  * element added to the pixel it came from; padding elements dropped */
 void eval_windows_t(IrEval *ev, int node)
 {
@@ -664,8 +664,8 @@ void eval_windows_t(IrEval *ev, int node)
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
-                for (int64_t ky = 0; ky < g.k; ky++)
-                    for (int64_t kx = 0; kx < g.k; kx++, wv++) {
+                for (int64_t ky = 0; ky < g.win.k[0]; ky++)
+                    for (int64_t kx = 0; kx < g.win.k[1]; kx++, wv++) {
                         int64_t px = win_pixel(&g, oy, ox, ky, kx);
                         if (px >= 0)
                             out[pl * g.h * g.w + px] += *wv;
@@ -677,7 +677,8 @@ void eval_windows_t(IrEval *ev, int node)
 /* The geometry of an image [..., H, W, C] (the leading axes are planes)
  * and its windows [..., Ho, Wo, ·]. */
 typedef struct ClWin {
-    int64_t planes, h, w, c, ho, wo, k, stride, pad;
+    int64_t planes, h, w, c, ho, wo;
+    IrWindow win;
 } ClWin;
 
 static ClWin clwin_of(const IrEval *ev, const IrNode *n, const IrShape *image, const IrShape *windows)
@@ -686,24 +687,23 @@ static ClWin clwin_of(const IrEval *ev, const IrNode *n, const IrShape *image, c
     resolve(ev, image, id);
     resolve(ev, windows, wd);
     int r = image->rank;
-    return (ClWin){prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], wd[r - 3], wd[r - 2],
-                   n->a.i[0], n->a.i[1], n->a.i[2]};
+    return (ClWin){prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], wd[r - 3], wd[r - 2], n->a.win};
 }
 
 static int64_t clwin_pixel(const ClWin *g, int64_t oy, int64_t ox, int64_t ky, int64_t kx)
 {
-    return pixel_of(g->h, g->w, g->stride, g->pad, oy, ox, ky, kx);
+    return pixel_of(g->h, g->w, &g->win, oy, ox, ky, kx);
 }
 
-/* PATCHES: x [..., H, W, C] -> [..., Ho, Wo, k*k*C]: element (ky*k + kx)*C + c of pixel
- * (oy, ox) is x[oy*stride + ky - pad, ox*stride + kx - pad, c], 0 in the padding */
+/* PATCHES: x [..., H, W, C] -> [..., Ho, Wo, kh*kw*C]: element (ky*kw + kx)*C + c of pixel
+ * (oy, ox) is x[oy*sh + ky - ph, ox*sw + kx - pw, c], 0 in the padding */
 static void patches_into(const ClWin g, const double *x, double *o)
 {
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t oy = 0; oy < g.ho; oy++)
             for (int64_t ox = 0; ox < g.wo; ox++)
-                for (int64_t ky = 0; ky < g.k; ky++)
-                    for (int64_t kx = 0; kx < g.k; kx++) {
+                for (int64_t ky = 0; ky < g.win.k[0]; ky++)
+                    for (int64_t kx = 0; kx < g.win.k[1]; kx++) {
                         int64_t px = clwin_pixel(&g, oy, ox, ky, kx);
                         for (int64_t c = 0; c < g.c; c++)
                             *o++ = px >= 0 ? x[(pl * g.h * g.w + px) * g.c + c] : 0;
@@ -725,18 +725,17 @@ static double *implicit_rows(IrEval *ev, int node)
     int64_t id[IR_MAX_RANK], len;
     resolve(ev, x, id);
     int r = x->rank;
-    IrAttr w = ir_mm_window(n);
-    int64_t k = w.i[0], s = w.i[1], p = w.i[2];
-    ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], ir_window_out(id[r - 3], k, s, p),
-               ir_window_out(id[r - 2], k, s, p), k, s, p};
-    len = g.planes * g.ho * g.wo * k * k * g.c;
+    IrWindow w = ir_mm_window(n);
+    ClWin g = {prod(id, 0, r - 3), id[r - 3], id[r - 2], id[r - 1], ir_window_out(id[r - 3], w.k[0], w.stride[0], w.pad[0]),
+               ir_window_out(id[r - 2], w.k[1], w.stride[1], w.pad[1]), w};
+    len = g.planes * g.ho * g.wo * ir_window_taps(&w) * g.c;
     double *rows = eval_calloc(ev, node, "the patches of the operation made here", (size_t)len + 1, sizeof(double));
     if (rows)
         patches_into(g, in_val(ev, node, ir_mm_patches_operand(n)), rows);
     return rows;
 }
 
-/* PATCHES_T: w [..., Ho, Wo, k*k*C] -> [..., H, W, C] = shape: each pixel the sum of the
+/* PATCHES_T: w [..., Ho, Wo, kh*kw*C] -> [..., H, W, C] = shape: each pixel the sum of the
  * patch elements that read it, (ky, kx) in order, as generated code adds them */
 void eval_patches_t(IrEval *ev, int node)
 {
@@ -744,17 +743,16 @@ void eval_patches_t(IrEval *ev, int node)
     ClWin g = clwin_of(ev, n, &n->shape, in_shape(ev, node, 0));
     const double *wv = in_val(ev, node, 0);
     double *out = result(ev, node);
-    int64_t kkc = g.k * g.k * g.c;
+    int64_t kkc = ir_window_taps(&g.win) * g.c, sh = g.win.stride[0], sw = g.win.stride[1];
     for (int64_t pl = 0; pl < g.planes; pl++)
         for (int64_t y = 0; y < g.h; y++)
             for (int64_t x = 0; x < g.w; x++)
-                for (int64_t ky = 0; ky < g.k; ky++)
-                    for (int64_t kx = 0; kx < g.k; kx++) {
-                        int64_t ny = y + g.pad - ky, nx = x + g.pad - kx;
-                        if (ny < 0 || nx < 0 || ny % g.stride || nx % g.stride || ny / g.stride >= g.ho
-                            || nx / g.stride >= g.wo)
+                for (int64_t ky = 0; ky < g.win.k[0]; ky++)
+                    for (int64_t kx = 0; kx < g.win.k[1]; kx++) {
+                        int64_t ny = y + g.win.pad[0] - ky, nx = x + g.win.pad[1] - kx;
+                        if (ny < 0 || nx < 0 || ny % sh || nx % sw || ny / sh >= g.ho || nx / sw >= g.wo)
                             continue;
-                        int64_t at = ((pl * g.ho + ny / g.stride) * g.wo + nx / g.stride) * kkc + (ky * g.k + kx) * g.c;
+                        int64_t at = ((pl * g.ho + ny / sh) * g.wo + nx / sw) * kkc + (ky * g.win.k[1] + kx) * g.c;
                         for (int64_t c = 0; c < g.c; c++)
                             out[((pl * g.h + y) * g.w + x) * g.c + c] += wv[at + c];
                     }
@@ -766,8 +764,8 @@ static int64_t clwin_argmax(const ClWin *g, const double *x, int64_t pl, int64_t
 {
     int64_t at = -1;
     double best = 0;
-    for (int64_t ky = 0; ky < g->k; ky++)
-        for (int64_t kx = 0; kx < g->k; kx++) {
+    for (int64_t ky = 0; ky < g->win.k[0]; ky++)
+        for (int64_t kx = 0; kx < g->win.k[1]; kx++) {
             int64_t px = clwin_pixel(g, oy, ox, ky, kx);
             if (px < 0)
                 continue;
@@ -845,8 +843,8 @@ void eval_pool_rows_t(IrEval *ev, int node)
                     int64_t best = clwin_argmax(&g, x, pl, oy, ox, c);
                     double v = pooled_grad(n, y[((pl * g.ho + oy) * g.wo + ox) * g.c + c],
                                            x[(pl * g.h * g.w + best) * g.c + c]);
-                    for (int64_t ky = 0; ky < g.k; ky++)
-                        for (int64_t kx = 0; kx < g.k; kx++) {
+                    for (int64_t ky = 0; ky < g.win.k[0]; ky++)
+                        for (int64_t kx = 0; kx < g.win.k[1]; kx++) {
                             int64_t px = clwin_pixel(&g, oy, ox, ky, kx);
                             if (px < 0)
                                 continue;
@@ -859,17 +857,18 @@ void eval_pool_rows_t(IrEval *ev, int node)
     }
 }
 
-/* POOL_CONV_T: x [..., H, W, F], y [..., Ho, Wo, F], w [F*kc*kc, C] -> [..., H2*W2, C]:
+/* POOL_CONV_T: x [..., H, W, F], y [..., Ho, Wo, F], w [F*kh*kw, C] -> [..., H2*W2, C]:
  * for each window (oy, then ox) and channel f, y (· (maximum > 0) with a relu folded in)
- * at the window's first maximum (iy, ix), times w's row f*kc*kc + t added to output pixel
- * (iy - ky + pc, ix - kx + pc) for each tap t = ky*kc + kx whose pixel is inside: the
- * convolution of pool_max_t(x, y), without its zeros */
+ * at the window's first maximum (iy, ix), times w's row f*kh*kw + t added to output pixel
+ * (iy - ky + ph, ix - kx + pw) for each tap t = ky*kw + kx of the convolution's window
+ * whose pixel is inside: the convolution of pool_max_t(x, y), without its zeros */
 void eval_pool_conv_t(IrEval *ev, int node)
 {
     const IrNode *n = node_of(ev, node);
     ClWin g = clwin_of(ev, n, in_shape(ev, node, 0), in_shape(ev, node, 1));
-    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), C = in_shape(ev, node, 2)->dim[1];
-    int64_t h2 = ir_window_out(g.h, kc, 1, pc), w2 = ir_window_out(g.w, kc, 1, pc);
+    IrWindow cw = ir_pool_conv_window(n);
+    int64_t kh = cw.k[0], kw = cw.k[1], C = in_shape(ev, node, 2)->dim[1];
+    int64_t h2 = ir_window_out(g.h, kh, 1, cw.pad[0]), w2 = ir_window_out(g.w, kw, 1, cw.pad[1]);
     const double *x = in_val(ev, node, 0), *y = in_val(ev, node, 1), *w = in_val(ev, node, 2);
     double *out = result(ev, node);
     for (int64_t pl = 0; pl < g.planes; pl++)
@@ -878,13 +877,13 @@ void eval_pool_conv_t(IrEval *ev, int node)
                 for (int64_t f = 0; f < g.c; f++) {
                     int64_t px = clwin_argmax(&g, x, pl, oy, ox, f), at = (pl * g.h * g.w + px) * g.c + f;
                     double v = pooled_grad(n, y[((pl * g.ho + oy) * g.wo + ox) * g.c + f], x[at]);
-                    for (int64_t t = 0; t < kc * kc; t++) {
-                        int64_t py = px / g.w - t / kc + pc, qx = px % g.w - t % kc + pc;
+                    for (int64_t t = 0; t < kh * kw; t++) {
+                        int64_t py = px / g.w - t / kw + cw.pad[0], qx = px % g.w - t % kw + cw.pad[1];
                         if (py < 0 || py >= h2 || qx < 0 || qx >= w2)
                             continue;
                         double *o = out + (pl * h2 * w2 + py * w2 + qx) * C;
                         for (int64_t c = 0; c < C; c++)
-                            o[c] += v * w[(f * kc * kc + t) * C + c];
+                            o[c] += v * w[(f * kh * kw + t) * C + c];
                     }
                 }
 }

@@ -80,9 +80,22 @@ typedef struct IrProgram {
     int      nin;      /* values that come from operands */
 } IrProgram;
 
+/* A sliding window over an image's two spatial axes, [0] its height (rows)
+ * and [1] its width (columns): what WINDOWS, PATCHES, the poolings and
+ * their adjoints walk, and a matmul reading an operand as patches keeps.
+ * conv2d(x, 8, kernel: [1, 5], padding: [0, 2]) makes k {1, 5}, pad {0, 2}. */
+typedef struct IrWindow {
+    int64_t k[2];         /* its size along each axis */
+    int64_t stride[2];    /* the step between windows */
+    int64_t pad[2];       /* added on both sides of the axis */
+} IrWindow;
+/* A window's taps, kh·kw: a patch's pixels, a pooling's terms. */
+static inline int64_t ir_window_taps(const IrWindow *w) { return w->k[0] * w->k[1]; }
+
 /* Attributes; which are live depends on the op (ops.def says). */
 typedef struct IrAttr {
-    int64_t     i[8];     /* axes, flags, window geometry ... */
+    int64_t     i[8];     /* axes, flags ... */
+    IrWindow    win;      /* the window ops' window; a matmul's operand read as patches (ir_mm_patches) */
     double      f;        /* constants, exponents, probabilities */
     IrShape     shape;    /* RESHAPE/BROADCAST target, WINDOWS_T's input shape */
     const char *name;     /* INPUT: the tensor's name; fused nodes: what they came from */
@@ -140,7 +153,7 @@ typedef enum IrOpFlag {
     OPF_RANDOM = 1 << 6,      /* its value depends on the step (never merged by CSE) */
     OPF_VIEW = 1 << 7,        /* its operand's elements in the same order: the memory plan shares the bytes */
     OPF_LAYOUT = 1 << 8,      /* moves elements, no arithmetic: RESHAPE, PERMUTE, SLICE, PAD, CONCAT */
-    OPF_WINDOW = 1 << 9,      /* walks the k x k windows of an image: WINDOWS, PATCHES, POOL_MAX and adjoints */
+    OPF_WINDOW = 1 << 9,      /* walks the kh x kw windows of an image: WINDOWS, PATCHES, POOL_MAX and adjoints */
     OPF_IN_PLACE = 1 << 10,   /* may write its result over its operand when nothing reads that after it: the
                                * memory plan shares the bytes then (ALLREDUCE, which the runtime writes) */
     OPF_CALL = 1 << 11,       /* a runtime call, not a kernel: the step's entry calls the runtime where it

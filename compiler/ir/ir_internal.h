@@ -34,9 +34,9 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n);
 const char *shp_pool_conv_t(const IrGraph *g, IrNode *n);
 /* A matmul's attributes: i[0] op(A) transposed, i[1] op(B) transposed, i[2]
  * lead (the leading axes are contracted too), i[3] the operand read as
- * patches of an image (1: A, 2: B; passes/implicit.c), i[4..6] their
- * window (k, stride, pad), shape: those rows as the matmul sees them; i[7]
- * the causal triangle (ir_mm_tri, below). */
+ * patches of an image (1: A, 2: B; passes/implicit.c), win their window,
+ * shape: those rows as the matmul sees them; i[7] the causal triangle
+ * (ir_mm_tri, below). */
 enum { IR_MM_PATCHES_A = 1, IR_MM_PATCHES_B = 2 };  /* i[3] */
 static inline bool ir_mm_ta(const IrNode *n) { return n->a.i[0] != 0; }
 static inline bool ir_mm_tb(const IrNode *n) { return n->a.i[1] != 0; }
@@ -105,25 +105,27 @@ const char *ir_rows_stop_error(const IrGraph *g, const IrNode *n, int mk, const 
  * GPT's have 12 at most (its attention's forward: 2 operands and 10
  * instructions); a longer one computes its rows whole. */
 enum { IR_ROWS_TRI_VALUES_MAX = 256 };
-/* The window of the operand read as patches, i[4..6]: the window attributes
- * (k, stride, pad: i[0..2]) of the windows op it replaces, so the shape
- * rules' window_geometry and windowed read it as they read that op's. */
-static inline IrAttr ir_mm_window(const IrNode *n) { return (IrAttr){.i = {n->a.i[4], n->a.i[5], n->a.i[6]}}; }
+/* The window of the operand read as patches: the window of the patches op
+ * it replaces, so the shape rules' window_geometry and windowed read it as
+ * they read that op's. */
+static inline IrWindow ir_mm_window(const IrNode *n) { return n->a.win; }
 /* Marks matmul attributes `a` as reading operand `which` (IR_MM_PATCHES_A
- * or _B) as patches under the window of attributes w (i[0..2]). */
-static inline void ir_mm_set_patches(IrAttr *a, int which, const IrAttr *w)
+ * or _B) as patches under window w. */
+static inline void ir_mm_set_patches(IrAttr *a, int which, const IrWindow *w)
 {
     a->i[3] = which;
-    a->i[4] = w->i[0];
-    a->i[5] = w->i[1];
-    a->i[6] = w->i[2];
+    a->win = *w;
 }
 /* A window op's window (windows, patches, the poolings and their
- * transposes): its k, stride and pad, i[0..2], and no other attribute. */
-static inline IrAttr ir_window(const IrNode *n) { return (IrAttr){.i = {n->a.i[0], n->a.i[1], n->a.i[2]}}; }
+ * transposes) as the attributes of another window op: no other attribute. */
+static inline IrAttr ir_window(const IrNode *n) { return (IrAttr){.win = n->a.win}; }
 static inline bool ir_same_window(const IrNode *a, const IrNode *b)
 {
-    return a->a.i[0] == b->a.i[0] && a->a.i[1] == b->a.i[1] && a->a.i[2] == b->a.i[2];
+    const IrWindow *x = &a->a.win, *y = &b->a.win;
+    for (int d = 0; d < 2; d++)
+        if (x->k[d] != y->k[d] || x->stride[d] != y->stride[d] || x->pad[d] != y->pad[d])
+            return false;
+    return true;
 }
 /* POOL_MAX, POOL_MAX_T, POOL_ROWS_T and POOL_CONV_T: i[3] = 1 when a relu is folded in
  * (passes/pool_relu.c): POOL_MAX(x, x) writes relu of each window's maximum;
@@ -131,21 +133,24 @@ static inline bool ir_same_window(const IrNode *a, const IrNode *b)
  * Set after autodiff only. */
 static inline bool ir_pool_relu(const IrNode *n) { return n->a.i[3] != 0; }
 static inline void ir_pool_set_relu(IrAttr *a) { a->i[3] = 1; }
-/* POOL_CONV_T: i[4..6] the window (k, stride 1, pad) of the convolution
- * whose input gradient it computes (passes/pool_conv.c copies the
- * product's, ir_mm_window), beside the pooling's i[0..3]. */
-static inline int64_t ir_pool_conv_k(const IrNode *n) { return n->a.i[4]; }
-static inline int64_t ir_pool_conv_stride(const IrNode *n) { return n->a.i[5]; }
-static inline int64_t ir_pool_conv_pad(const IrNode *n) { return n->a.i[6]; }
-static inline void ir_pool_conv_set_window(IrAttr *a, const IrAttr *w)
+/* POOL_CONV_T: i[4..7] the window of the convolution whose input gradient
+ * it computes (passes/pool_conv.c copies the product's, ir_mm_window),
+ * beside the pooling's win and i[3]: its kh, kw, pad along the height,
+ * pad along the width; its stride is 1 on both axes. */
+static inline IrWindow ir_pool_conv_window(const IrNode *n)
 {
-    a->i[4] = w->i[0], a->i[5] = w->i[1], a->i[6] = w->i[2];
+    return (IrWindow){.k = {n->a.i[4], n->a.i[5]}, .stride = {1, 1}, .pad = {n->a.i[6], n->a.i[7]}};
 }
-/* POOL_ROWS_T's k·k·T at most: its kernel unrolls that many products per
+/* w's stride is 1 on both axes (passes/pool_conv.c makes no other). */
+static inline void ir_pool_conv_set_window(IrAttr *a, const IrWindow *w)
+{
+    a->i[4] = w->k[0], a->i[5] = w->k[1], a->i[6] = w->pad[0], a->i[7] = w->pad[1];
+}
+/* POOL_ROWS_T's kh·kw·T at most: its kernel unrolls that many products per
  * channel and window (its shape rule refuses more; passes/pool_grad.c
  * makes no larger one). */
 enum { IR_POOL_ROWS_T_MAX = 64 };
-/* POOL_CONV_T's convolution taps kc·kc at most: its kernel sums each tap's
+/* POOL_CONV_T's convolution taps kh·kw at most: its kernel sums each tap's
  * channel vectors in registers, 24 of them (its shape rule refuses more;
  * passes/pool_conv.c makes no larger one: a 5x5 kernel stays a dense
  * convolution). */
@@ -154,7 +159,8 @@ const IrShape *ir_matmul_operand(const IrGraph *g, const IrNode *n, int k);  /* 
 bool ir_matmul_folds(const IrGraph *g, const IrNode *n);   /* all of C's rows are one matrix */
 /* Output pixels along an axis of `in` pixels under a window of k, stride s,
  * padding p that fits (in + 2p >= k): the one formula for the shapes, the
- * interpreter and the generated window kernels. */
+ * interpreter and the generated window kernels (each axis of an IrWindow
+ * on its own). */
 int64_t ir_window_out(int64_t in, int64_t k, int64_t s, int64_t p);
 const char *shp_fused(const IrGraph *g, IrNode *n);
 const char *shp_matmul_epi(const IrGraph *g, IrNode *n);

@@ -233,40 +233,79 @@ static int to_channels_last(Lower *lw, int x)
     return s->dim[1] == 1 ? reshape(lw, x, cl) : permute(lw, x, (int[]){0, 2, 3, 1});
 }
 
-/* conv2d, channels last, as patches + matmul: x [B,H,W,C] -> patches
- * [B,Ho,Wo,k*k*C] -> [B,Ho*Wo,k*k*C] · Wᵀ[k*k*C,F] + bias -> [B,Ho*Wo,F],
- * which is the result [B,Ho,Wo,F] as it is.  The weight keeps torch's
- * [F,C,k,k] (checkpoints) and is permuted to the patches' order [k,k,C,F], a
- * small copy. */
-static int lower_conv2d(Lower *lw, const int *x)
+/* The window of a conv2d or pool call: its size (argument ka), stride and
+ * padding (the two after it), each an integer or [height, width]. */
+static IrWindow call_window(Lower *lw, int ka)
 {
-    int64_t f = ARG(1).i, k = ARG(2).i;
-    int img = lw->in_cl[0] ? x[0] : to_channels_last(lw, x[0]);
-    IrAttr pa = {.i = {k, ARG(3).i, ARG(4).i}};
+    IrWindow w;
+    builtin_window_arg(&ARG(ka), w.k);
+    builtin_window_arg(&ARG(ka + 1), w.stride);
+    builtin_window_arg(&ARG(ka + 2), w.pad);
+    return w;
+}
+
+/* A convolution, channels last, as patches + matmul: img [B,H,W,C] ->
+ * patches [B,Ho,Wo,kh*kw*C] -> [B,Ho*Wo,kh*kw*C] · Wᵀ[kh*kw*C,F] + bias
+ * (when argument 5, bias, is true) -> [B,Ho*Wo,F], with *ho and *wo set.
+ * The weight keeps torch's [F,C,kh,kw] (checkpoints; conv1d's [F,C,k], its
+ * window 1 x k) and is permuted to the patches' order [kh,kw,C,F], a small
+ * copy. */
+static int conv_rows(Lower *lw, int img, IrWindow win, int64_t *ho, int64_t *wo)
+{
+    int64_t f = ARG(1).i;
+    IrAttr pa = {.win = win};
     int pt = stamp(lw, ir_add(lw->g, IR_PATCHES, &img, 1, &pa, lw->at));
     const IrShape *ps = shape_of(lw, pt);
-    int64_t b = ps->dim[0], ho = ps->dim[1], wo = ps->dim[2], kkc = ps->dim[3];
-    int rows = reshape(lw, pt, (IrShape){3, {b, ho * wo, kkc}});
-    /* rows · Wᵀ, Wᵀ [k*k*C, F] made first (one permute of the small weight:
-     * [F,C,k,k] -> [k,k,C,F]), not rows · W [F, k*k*C] tb: the weight's
-     * gradient is then rowsᵀ · g [k*k*C, F], which packs g (F wide) per
+    int64_t b = ps->dim[0], kkc = ps->dim[3];
+    *ho = ps->dim[1], *wo = ps->dim[2];
+    int rows = reshape(lw, pt, (IrShape){3, {b, *ho * *wo, kkc}});
+    /* rows · Wᵀ, Wᵀ [kh*kw*C, F] made first (one permute of the small weight:
+     * [F,C,kh,kw] -> [kh,kw,C,F]), not rows · W [F, kh*kw*C] tb: the weight's
+     * gradient is then rowsᵀ · g [kh*kw*C, F], which packs g (F wide) per
      * chunk of the contraction and reads the rows in place, where gᵀ · rows
-     * [F, k*k*C] packs the rows (k*k*C wide, every thread its own copy) and
+     * [F, kh*kw*C] packs the rows (kh*kw*C wide, every thread its own copy) and
      * leaves F/MR blocks of rows: the MNIST CNN's second layer (288 against
      * 64) spent a quarter of that kernel packing, and its 64 rows took six
      * blocks of 12, 72 rows.  For the first layer (9 values, 32 filters) the
      * F columns also fill the matmul's 32-wide panels where k*k*C = 9 would
      * fill 9 of them (6.6% of a step's samples that way). */
     int w = param(lw, "weight"), wt;
-    if (kkc != k * k)  /* more than one channel */
-        wt = reshape(lw, permute(lw, w, (int[]){2, 3, 1, 0}), (IrShape){2, {kkc, f}});
+    bool kernel_1d = shape_of(lw, w)->rank == 3;   /* conv1d's [F,C,k] */
+    if (kkc != ir_window_taps(&win))  /* more than one channel */
+        wt = reshape(lw, permute(lw, w, kernel_1d ? (int[]){2, 1, 0} : (int[]){2, 3, 1, 0}), (IrShape){2, {kkc, f}});
     else
         wt = permute(lw, reshape(lw, w, (IrShape){2, {f, kkc}}), (int[]){1, 0});
     int y = matmul(lw, rows, wt, false, false);
     if (ARG(5).b)
         y = bin(lw, IR_ADD, y, param(lw, "bias"));
+    return y;
+}
+
+/* conv2d: conv_rows of x channels last, whose [B,Ho*Wo,F] is the result
+ * [B,Ho,Wo,F] as it is. */
+static int lower_conv2d(Lower *lw, const int *x)
+{
+    int img = lw->in_cl[0] ? x[0] : to_channels_last(lw, x[0]);
+    int64_t ho, wo;
+    int y = conv_rows(lw, img, call_window(lw, 2), &ho, &wo);
     lw->out_cl = true;
-    return reshape(lw, y, (IrShape){4, {b, ho, wo, f}});
+    return reshape(lw, y, (IrShape){4, {shape_of(lw, y)->dim[0], ho, wo, ARG(1).i}});
+}
+
+/* conv1d as a conv2d of height 1: x [B,C,L] seen as the image [B,C,1,L],
+ * channels last [B,1,L,C]; a 1 x k window; the weight [F,C,k] read as
+ * [F,C,1,k] (conv_rows); the rows' [B,Lo,F] permuted to the result
+ * [B,F,Lo] (a sequence stays channels first between layers: its layout is
+ * the checked one, no channels-last bookkeeping). */
+static int lower_conv1d(Lower *lw, const int *x)
+{
+    const IrShape *s = shape_of(lw, x[0]);
+    int img = to_channels_last(lw, reshape(lw, x[0], (IrShape){4, {s->dim[0], s->dim[1], 1, s->dim[2]}}));
+    IrWindow win = {.k = {1, ARG(2).i}, .stride = {1, ARG(3).i}, .pad = {0, ARG(4).i}};
+    int64_t ho, wo;
+    int y = conv_rows(lw, img, win, &ho, &wo);
+    int64_t b = shape_of(lw, y)->dim[0], f = ARG(1).i;
+    return f == 1 ? reshape(lw, y, (IrShape){3, {b, 1, wo}}) : permute(lw, y, (int[]){0, 2, 1});
 }
 
 /* Whether operand k of the call being lowered is a value no other node,
@@ -298,7 +337,7 @@ static bool private_operand(Lower *lw, int k)
  * them; unused, dce drops it. */
 static int lower_max_pool(Lower *lw, const int *x)
 {
-    IrAttr pa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}};
+    IrAttr pa = {.win = call_window(lw, 1)};
     int img = x[0];
     if (lw->in_cl[0] && lw->g->nodes[img].op == IR_RELU) {
         int pre = lw->g->nodes[img].in[0];
@@ -329,10 +368,35 @@ static int lower_max_pool(Lower *lw, const int *x)
     return reshape(lw, y, ir_shape_of(&lw->node->type));
 }
 
+/* max_pool1d and avg_pool1d as their 2-D pooling of height 1: x [B,C,L]
+ * seen as [B,C,1,L], a 1 x size window, the result [B,C,1,Lo] seen as
+ * [B,C,Lo].  The 2-D lowerings read the window from arguments 1-3 as
+ * integers or lists; these are integers, which they take for both axes,
+ * so the window is made here. */
+static int pool1d(Lower *lw, int x, bool max)
+{
+    const IrShape *s = shape_of(lw, x);
+    int64_t b = s->dim[0], c = s->dim[1], len = s->dim[2];
+    IrAttr a = {.win = {.k = {1, ARG(1).i}, .stride = {1, ARG(2).i}, .pad = {0, ARG(3).i}}};
+    int y;
+    if (max) {  /* each channel a plane: [B,C,1,L,1] */
+        int img = reshape(lw, x, (IrShape){5, {b, c, 1, len, 1}});
+        y = stamp(lw, ir_add(lw->g, IR_POOL_MAX, (int[]){img, img}, 2, &a, lw->at));
+    } else {
+        int img = reshape(lw, x, (IrShape){4, {b, c, 1, len}});
+        int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &img, 1, &a, lw->at));
+        y = red(lw, IR_MEAN, win, last_axis(lw, win));
+    }
+    return reshape(lw, y, ir_shape_of(&lw->node->type));
+}
+
+static int lower_max_pool1d(Lower *lw, const int *x) { return pool1d(lw, x[0], true); }
+static int lower_avg_pool1d(Lower *lw, const int *x) { return pool1d(lw, x[0], false); }
+
 /* average pooling: windows, then the mean of each window (padding counts) */
 static int lower_avg_pool(Lower *lw, const int *x)
 {
-    IrAttr wa = {.i = {ARG(1).i, ARG(2).i, ARG(3).i}, .f = 0};
+    IrAttr wa = {.win = call_window(lw, 1), .f = 0};
     int win = stamp(lw, ir_add(lw->g, IR_WINDOWS, &x[0], 1, &wa, lw->at));
     IrShape out = *shape_of(lw, win);
     int r = red(lw, IR_MEAN, win, last_axis(lw, win));
@@ -844,7 +908,8 @@ static int lower_binary_accuracy(Lower *lw, const int *x)
 
 static const LowerFn lowering[B_COUNT] = {
     [B_DENSE] = lower_dense, [B_CONV2D] = lower_conv2d, [B_MAX_POOL] = lower_max_pool,
-    [B_AVG_POOL] = lower_avg_pool, [B_FLATTEN] = lower_reshape_like, [B_RESHAPE] = lower_reshape_like,
+    [B_AVG_POOL] = lower_avg_pool, [B_CONV1D] = lower_conv1d, [B_MAX_POOL1D] = lower_max_pool1d,
+    [B_AVG_POOL1D] = lower_avg_pool1d, [B_FLATTEN] = lower_reshape_like, [B_RESHAPE] = lower_reshape_like,
     [B_EMBEDDING] = lower_embedding, [B_POSITIONAL] = lower_positional, [B_LAYER_NORM] = lower_layer_norm,
     [B_DROPOUT] = lower_dropout, [B_ATTENTION] = lower_attention,
     [B_CROSS_ATTENTION] = lower_cross_attention, [B_MATMUL] = lower_matmul,

@@ -298,11 +298,11 @@ bool ir_matmul_folds(const IrGraph *g, const IrNode *n)
     return !ir_mm_ta(n) && ir_matmul_operand(g, n, 1)->rank == 2 && n->shape.rank > 2;
 }
 
-static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling);
-static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel);
+static const char *window_geometry(const IrShape *x, const IrWindow *w, bool pooling);
+static IrShape windowed(const IrShape *x, const IrWindow *w, int64_t per_pixel);
 
-/* An image read as patches: the window (attr i[4..6]) must fit it, and the
- * rows (attr shape) hold its patches, k·k·C wide. */
+/* An image read as patches: the window (attr win) must fit it, and the
+ * rows (attr shape) hold its patches, kh·kw·C wide. */
 static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
 {
     if (!ir_mm_patches(n))
@@ -310,13 +310,13 @@ static const char *implicit_patches_shape(const IrGraph *g, const IrNode *n)
     if (ir_mm_patches(n) != IR_MM_PATCHES_A && ir_mm_patches(n) != IR_MM_PATCHES_B)
         return "matmul reads patches of operand 1 or 2 only";
     const IrShape *x = in_shape(g, n, ir_mm_patches_operand(n)), *rows = &n->a.shape;
-    IrAttr w = ir_mm_window(n);
+    IrWindow w = ir_mm_window(n);
     const char *why = window_geometry(x, &w, false);
     if (why)
         return arena_printf(g->arena, "the image read as patches %s", why);
     if (rows->rank < 2)
         return "matmul patches: the rows are not a matrix";
-    IrShape p = windowed(x, &w, w.i[0] * w.i[0] * x->dim[x->rank - 1]);
+    IrShape p = windowed(x, &w, ir_window_taps(&w) * x->dim[x->rank - 1]);
     if (rows->dim[rows->rank - 1] != p.dim[p.rank - 1] || ir_elems(rows, 1) != ir_elems(&p, 1)
         || ir_elems(rows, 2) != ir_elems(&p, 2))
         return "matmul patches: the rows are not the image's patches";
@@ -395,23 +395,38 @@ const char *shp_one_hot(const IrGraph *g, IrNode *n)
 
 int64_t ir_window_out(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
 
+/* Whether window w fits an image of h x wd pixels on both axes, and
+ * (pooling) every window holds a pixel: padding < k. */
+static bool window_fits(const IrWindow *w, int64_t h, int64_t wd, bool pooling)
+{
+    int64_t in[2] = {h, wd};
+    for (int d = 0; d < 2; d++)
+        if (w->k[d] < 1 || w->stride[d] < 1 || w->pad[d] < 0 || (pooling && w->pad[d] >= w->k[d])
+            || in[d] + 2 * w->pad[d] < w->k[d])
+            return false;
+    return true;
+}
+
 const char *shp_windows(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
-    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
-    if (x->rank != 4 || k < 1 || s < 1 || p < 0 || x->dim[2] + 2 * p < k || x->dim[3] + 2 * p < k)
+    const IrWindow *w = &n->a.win;
+    if (x->rank != 4 || !window_fits(w, x->dim[2], x->dim[3], false))
         return "windows takes [B, C, H, W] and a window that fits";
-    n->shape = (IrShape){5, {x->dim[0], x->dim[1], ir_window_out(x->dim[2], k, s, p), ir_window_out(x->dim[3], k, s, p), k * k}};
+    n->shape = (IrShape){5, {x->dim[0], x->dim[1], ir_window_out(x->dim[2], w->k[0], w->stride[0], w->pad[0]),
+                             ir_window_out(x->dim[3], w->k[1], w->stride[1], w->pad[1]), ir_window_taps(w)}};
     n->type = in_type(g, n, 0);
     return NULL;
 }
 
 const char *shp_windows_t(const IrGraph *g, IrNode *n)
 {
-    const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
-    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
-    if (x->rank != 4 || w->rank != 5 || w->dim[4] != k * k || w->dim[2] != ir_window_out(x->dim[2], k, s, p)
-        || w->dim[3] != ir_window_out(x->dim[3], k, s, p) || w->dim[1] != x->dim[1] || w->dim[0] != x->dim[0])
+    const IrShape *ws = in_shape(g, n, 0), *x = &n->a.shape;
+    const IrWindow *w = &n->a.win;
+    if (x->rank != 4 || ws->rank != 5 || !window_fits(w, x->dim[2], x->dim[3], false) || ws->dim[4] != ir_window_taps(w)
+        || ws->dim[2] != ir_window_out(x->dim[2], w->k[0], w->stride[0], w->pad[0])
+        || ws->dim[3] != ir_window_out(x->dim[3], w->k[1], w->stride[1], w->pad[1]) || ws->dim[1] != x->dim[1]
+        || ws->dim[0] != x->dim[0])
         return "windows_t shapes do not match";
     n->shape = *x;
     n->type = in_type(g, n, 0);
@@ -420,22 +435,19 @@ const char *shp_windows_t(const IrGraph *g, IrNode *n)
 
 /* Channels-last windows: x [..., H, W, C] (any leading axes); the
  * window fits, and (pooling) every window holds a pixel: padding < k. */
-static const char *window_geometry(const IrShape *x, const IrAttr *a, bool pooling)
+static const char *window_geometry(const IrShape *x, const IrWindow *w, bool pooling)
 {
-    int64_t k = a->i[0], s = a->i[1], p = a->i[2];
-    if (x->rank < 3 || k < 1 || s < 1 || p < 0 || (pooling && p >= k) || x->dim[x->rank - 3] + 2 * p < k
-        || x->dim[x->rank - 2] + 2 * p < k)
+    if (x->rank < 3 || !window_fits(w, x->dim[x->rank - 3], x->dim[x->rank - 2], pooling))
         return "takes [..., H, W, C] and a window that fits";
     return NULL;
 }
 
 /* [..., H, W, C] -> [..., Ho, Wo, per_pixel] */
-static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel)
+static IrShape windowed(const IrShape *x, const IrWindow *w, int64_t per_pixel)
 {
     IrShape r = *x;
-    int64_t k = a->i[0], s = a->i[1], p = a->i[2];
-    r.dim[r.rank - 3] = ir_window_out(x->dim[x->rank - 3], k, s, p);
-    r.dim[r.rank - 2] = ir_window_out(x->dim[x->rank - 2], k, s, p);
+    for (int d = 0; d < 2; d++)
+        r.dim[r.rank - 3 + d] = ir_window_out(x->dim[x->rank - 3 + d], w->k[d], w->stride[d], w->pad[d]);
     r.dim[r.rank - 1] = per_pixel;
     return r;
 }
@@ -443,9 +455,9 @@ static IrShape windowed(const IrShape *x, const IrAttr *a, int64_t per_pixel)
 const char *shp_patches(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
-    if (window_geometry(x, &n->a, false))
+    if (window_geometry(x, &n->a.win, false))
         return "patches takes [..., H, W, C] and a window that fits";
-    n->shape = windowed(x, &n->a, n->a.i[0] * n->a.i[0] * x->dim[x->rank - 1]);
+    n->shape = windowed(x, &n->a.win, ir_window_taps(&n->a.win) * x->dim[x->rank - 1]);
     n->type = in_type(g, n, 0);
     return NULL;
 }
@@ -453,9 +465,9 @@ const char *shp_patches(const IrGraph *g, IrNode *n)
 const char *shp_patches_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *w = in_shape(g, n, 0), *x = &n->a.shape;
-    if (window_geometry(x, &n->a, false) || w->rank != x->rank)
+    if (window_geometry(x, &n->a.win, false) || w->rank != x->rank)
         return "patches_t shapes do not match";
-    IrShape want = windowed(x, &n->a, n->a.i[0] * n->a.i[0] * x->dim[x->rank - 1]);
+    IrShape want = windowed(x, &n->a.win, ir_window_taps(&n->a.win) * x->dim[x->rank - 1]);
     if (!ir_shape_equal(&want, w))
         return "patches_t shapes do not match";
     n->shape = *x;
@@ -466,11 +478,11 @@ const char *shp_patches_t(const IrGraph *g, IrNode *n)
 const char *shp_pool_max(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
-    if (window_geometry(x, &n->a, true))
+    if (window_geometry(x, &n->a.win, true))
         return "pool_max takes [..., H, W, C] and a window that fits, padding < k";
     if (!ir_shape_equal(x, in_shape(g, n, 1)))
         return "pool_max operands differ in shape";
-    n->shape = windowed(x, &n->a, x->dim[x->rank - 1]);
+    n->shape = windowed(x, &n->a.win, x->dim[x->rank - 1]);
     n->type = in_type(g, n, 1);
     return NULL;
 }
@@ -480,9 +492,9 @@ const char *shp_pool_max(const IrGraph *g, IrNode *n)
 static int pooled_pair(const IrGraph *g, const IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0);
-    if (window_geometry(x, &n->a, true))
+    if (window_geometry(x, &n->a.win, true))
         return 1;
-    IrShape want = windowed(x, &n->a, x->dim[x->rank - 1]);
+    IrShape want = windowed(x, &n->a.win, x->dim[x->rank - 1]);
     return ir_shape_equal(&want, in_shape(g, n, 1)) ? 0 : 2;
 }
 
@@ -510,8 +522,8 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
     for (int i = 0; i < rows->rank - 2; i++)
         if (rows->dim[i] != x->dim[i])
             return "pool_rows_t shapes do not match";
-    if (n->a.i[0] * n->a.i[0] * rows->dim[rows->rank - 1] > IR_POOL_ROWS_T_MAX)
-        return "window k·k times taps T is over 64 (IR_POOL_ROWS_T_MAX)";
+    if (ir_window_taps(&n->a.win) * rows->dim[rows->rank - 1] > IR_POOL_ROWS_T_MAX)
+        return "window kh·kw times taps T is over 64 (IR_POOL_ROWS_T_MAX)";
     _Static_assert(IR_POOL_ROWS_T_MAX == 64, "the message above names its value");
     n->shape = *rows;
     n->shape.dim[n->shape.rank - 2] = rows->dim[rows->rank - 1] + 1;
@@ -520,20 +532,22 @@ const char *shp_pool_rows_t(const IrGraph *g, IrNode *n)
     return NULL;
 }
 
-/* POOL_CONV_T: x and y a pooling's pair, w [F·kc·kc, C], the convolution's
- * window (ir_pool_conv_k, _stride, _pad) stride 1 and fitting x */
+/* POOL_CONV_T: x and y a pooling's pair, w [F·kh·kw, C], the convolution's
+ * window (ir_pool_conv_window, stride 1) fitting x with padding < k */
 const char *shp_pool_conv_t(const IrGraph *g, IrNode *n)
 {
     const IrShape *x = in_shape(g, n, 0), *w = in_shape(g, n, 2);
     int bad = pooled_pair(g, n);
     if (bad == 1)
         return "pool_conv_t takes [..., H, W, F] and a window that fits, padding < k";
-    int64_t kc = ir_pool_conv_k(n), pc = ir_pool_conv_pad(n), F = x->dim[x->rank - 1];
-    int64_t h2 = ir_window_out(x->dim[x->rank - 3], kc, 1, pc), w2 = ir_window_out(x->dim[x->rank - 2], kc, 1, pc);
-    if (bad == 2 || w->rank != 2 || w->dim[0] != kc * kc * F || ir_pool_conv_stride(n) != 1 || kc < 1 || pc < 0 || pc >= kc || h2 < 1
-        || w2 < 1)
+    IrWindow cw = ir_pool_conv_window(n);
+    int64_t F = x->dim[x->rank - 1];
+    if (bad == 2 || w->rank != 2 || !window_fits(&cw, x->dim[x->rank - 3], x->dim[x->rank - 2], true)
+        || w->dim[0] != ir_window_taps(&cw) * F)
         return "pool_conv_t shapes do not match";
-    if (kc * kc > IR_POOL_CONV_T_TAPS_MAX)
+    int64_t h2 = ir_window_out(x->dim[x->rank - 3], cw.k[0], 1, cw.pad[0]);
+    int64_t w2 = ir_window_out(x->dim[x->rank - 2], cw.k[1], 1, cw.pad[1]);
+    if (ir_window_taps(&cw) > IR_POOL_CONV_T_TAPS_MAX)
         return "pool_conv_t's convolution has over 24 taps (IR_POOL_CONV_T_TAPS_MAX)";
     _Static_assert(IR_POOL_CONV_T_TAPS_MAX == 24, "the message above names its value");
     n->shape = *x;

@@ -63,10 +63,22 @@ static void put_program(StrBuf *sb, const IrNode *n)
     }
 }
 
-/* A window op's k, stride and pad (ir_window). */
-static void put_window(StrBuf *sb, const IrAttr *a)
+/* One of a window's sizes: " k 3" when both axes have it, else " k 1x5"
+ * (height x width). */
+static void put_window_pair(StrBuf *sb, const char *what, const int64_t v[2])
 {
-    sb_printf(sb, " k %lld stride %lld pad %lld", (long long)a->i[0], (long long)a->i[1], (long long)a->i[2]);
+    if (v[0] == v[1])
+        sb_printf(sb, " %s %lld", what, (long long)v[0]);
+    else
+        sb_printf(sb, " %s %lldx%lld", what, (long long)v[0], (long long)v[1]);
+}
+
+/* A window's k, stride and pad (IrWindow). */
+static void put_window(StrBuf *sb, const IrWindow *w)
+{
+    put_window_pair(sb, "k", w->k);
+    put_window_pair(sb, "stride", w->stride);
+    put_window_pair(sb, "pad", w->pad);
 }
 
 /* Attributes after the operands, in the form each op reads best. */
@@ -85,7 +97,7 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         if (ir_mm_tb(n)) sb_puts(sb, " tb");
         if (ir_mm_lead(n)) sb_puts(sb, " lead");
         if (ir_mm_patches(n)) {  /* passes/implicit.c */
-            IrAttr w = ir_mm_window(n);
+            IrWindow w = ir_mm_window(n);
             sb_printf(sb, " %s patches", ir_mm_patches(n) == IR_MM_PATCHES_A ? "a" : "b");
             put_window(sb, &w);
         }
@@ -111,14 +123,18 @@ static void put_attrs(StrBuf *sb, const IrNode *n)
         sb_printf(sb, " seed %lld stream %lld", (long long)a->i[0], (long long)a->i[1]);
         break;
     case IR_POOL_MAX: case IR_POOL_MAX_T: case IR_POOL_ROWS_T: case IR_POOL_CONV_T:
-        put_window(sb, a);
+        put_window(sb, &a->win);
         if (ir_pool_relu(n))
             sb_puts(sb, " relu");
-        if (n->op == IR_POOL_CONV_T)  /* the convolution's window (stride 1) */
-            sb_printf(sb, " conv k %lld pad %lld", (long long)ir_pool_conv_k(n), (long long)ir_pool_conv_pad(n));
+        if (n->op == IR_POOL_CONV_T) {  /* the convolution's window (stride 1) */
+            IrWindow cw = ir_pool_conv_window(n);
+            sb_puts(sb, " conv");
+            put_window_pair(sb, "k", cw.k);
+            put_window_pair(sb, "pad", cw.pad);
+        }
         break;
     case IR_WINDOWS: case IR_WINDOWS_T: case IR_PATCHES: case IR_PATCHES_T:
-        put_window(sb, a);
+        put_window(sb, &a->win);
         if (n->op == IR_WINDOWS && a->f != 0) {
             sb_puts(sb, " fill ");
             put_num(sb, a->f);

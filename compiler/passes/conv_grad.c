@@ -5,10 +5,13 @@
  * a matmul that writes every patch's gradient out ([.., Ho·Wo, k·k·C]: 14.4
  * MB a step for the MNIST CNN's second convolution at batch 64) and a
  * col2im that reads them back and adds the k·k taps of each pixel.  With
- * stride 1 the same sums are a convolution of g, padded by k − 1 − p, with
- * the kernel's taps reversed and its channels swapped:
- *     dx[y, x, c] = Σ over ky, kx, f of g[y + ky − p', x + kx − p', f] · W'[(ky·k + kx)·F + f, c]
- *     W'[(t, f), c] = W[(k·k − 1 − t)·C + c, f]        p' = k − 1 − p
+ * stride 1 the same sums are a convolution of g, padded by k − 1 − p along
+ * each axis, with the kernel's taps reversed and its channels swapped (a
+ * kh x kw window, k·k below standing for kh·kw):
+ *     dx[y, x, c] = Σ over ky, kx, f of g[y + ky − ph', x + kx − pw', f] · W'[(ky·kw + kx)·F + f, c]
+ *     W'[(t, f), c] = W[(k·k − 1 − t)·C + c, f]        ph' = kh − 1 − ph, pw' = kw − 1 − pw
+ * (tap k·k − 1 − t of t = ky·kw + kx is (kh − 1 − ky, kw − 1 − kx): the
+ * window turned half a turn)
  * i.e. patches(g) · W', whose patches the implicit-patches pass (run next)
  * reads from g itself: no patch gradient is written at all, and the col2im
  * is gone.  The taps are reversed by a product with the k·k anti-identity
@@ -17,7 +20,7 @@
  * k·k sums of F: the same value, other rounding (the generated code agrees
  * with the interpreter, which evaluates the rewritten graph, and any thread
  * count gives the same bits).  Only stride 1 (a stride leaves holes the
- * convolution would have to skip) and p < k.
+ * convolution would have to skip) and p < k, on both axes.
  */
 #include "passes.h"
 
@@ -27,9 +30,12 @@
 static int input_grad_matmul(const IrGraph *g, const IrUsers *u, int t)
 {
     const IrNode *tn = &g->nodes[t];
-    int64_t k = tn->a.i[0], s = tn->a.i[1], p = tn->a.i[2];
-    if (tn->op != IR_PATCHES_T || s != 1 || p < 0 || p >= k || tn->a.shape.rank < 3)
+    const IrWindow *win = &tn->a.win;
+    if (tn->op != IR_PATCHES_T || tn->a.shape.rank < 3)
         return -1;
+    for (int d = 0; d < 2; d++)
+        if (win->stride[d] != 1 || win->pad[d] < 0 || win->pad[d] >= win->k[d])
+            return -1;
     int r = tn->in[0];
     const IrNode *rn = &g->nodes[r];
     if (rn->op != IR_RESHAPE || !ir_read_once(u, r))
@@ -41,7 +47,7 @@ static int input_grad_matmul(const IrGraph *g, const IrUsers *u, int t)
         return -1;
     const IrShape *w = &g->nodes[mn->in[1]].shape, *gs = &g->nodes[mn->in[0]].shape, *x = &tn->a.shape;
     int64_t c = x->dim[x->rank - 1];
-    if (w->rank != 2 || w->dim[0] != k * k * c || gs->rank < 2 || gs->dim[gs->rank - 1] != w->dim[1])
+    if (w->rank != 2 || w->dim[0] != ir_window_taps(win) * c || gs->rank < 2 || gs->dim[gs->rank - 1] != w->dim[1])
         return -1;
     return m;
 }
@@ -71,7 +77,8 @@ int pass_conv_input_grad(IrGraph *g)
         const IrNode *tn = &g->nodes[i], *mn = &g->nodes[mm[i]];
         const IrShape *x = &tn->a.shape, *win = &g->nodes[tn->in[0]].shape;
         int rank = x->rank;
-        int64_t k = tn->a.i[0], p = tn->a.i[2], taps = k * k, c = x->dim[rank - 1];
+        const IrWindow *tw = &tn->a.win;
+        int64_t taps = ir_window_taps(tw), c = x->dim[rank - 1];
         int64_t f = g->nodes[mn->in[1]].shape.dim[1];
         /* W' = reshape(permute(reshape(J · reshape(W, [k·k, C·F]), [k·k, C, F]), (0, 2, 1)), [k·k·F, C]) */
         double *flip = ARENA_ARRAY(g->arena, double, taps * taps);
@@ -87,7 +94,9 @@ int pass_conv_input_grad(IrGraph *g)
         int wp = jw3 < 0 ? -1 : ir_add_like(&dst, g, i, IR_PERMUTE, &jw3, 1, &pa);
         int w2 = wp < 0 ? -1 : ir_add_like(&dst, g, i, IR_RESHAPE, &wp, 1, &wf);
         /* rows = reshape(patches(reshape(g, [.., Ho, Wo, F]), k, 1, k − 1 − p), [.., H·W, k·k·F]) */
-        IrAttr ga = {.shape = *win}, qa = {.i = {k, 1, k - 1 - p}}, ra = {.shape = *x};
+        IrAttr ga = {.shape = *win}, ra = {.shape = *x};
+        IrAttr qa = {.win = {.k = {tw->k[0], tw->k[1]}, .stride = {1, 1},
+                             .pad = {tw->k[0] - 1 - tw->pad[0], tw->k[1] - 1 - tw->pad[1]}}};
         ga.shape.dim[rank - 1] = f;
         ra.shape.rank = rank - 1;
         ra.shape.dim[rank - 3] = x->dim[rank - 3] * x->dim[rank - 2];

@@ -15,7 +15,7 @@
  *     fill 9 of a panel's 32 columns.  Every element still adds the same
  *     products (a·b = b·a) in the same order: the same bits.
  * The matmul marks the operand (attr i[3] = 1 for A, 2 for B), keeps the
- * window (i[4..6] = k, stride, pad) and the operand's shape as the matmul
+ * window (attr win) and the operand's shape as the matmul
  * sees it (attr shape: the reshape's).  All of a patches node's users must
  * be such matmuls (through reshapes), or none changes: the patches are then
  * dead, and dce (run next) drops them.
@@ -93,7 +93,7 @@ int pass_implicit_patches(IrGraph *g)
         }
         const IrNode *pn = &g->nodes[from[i]];
         IrAttr a = s->a;
-        ir_mm_set_patches(&a, form[i] == USE_A ? IR_MM_PATCHES_A : IR_MM_PATCHES_B, &pn->a);
+        ir_mm_set_patches(&a, form[i] == USE_A ? IR_MM_PATCHES_A : IR_MM_PATCHES_B, &pn->a.win);
         a.shape = g->nodes[s->in[0]].shape;   /* the rows as the matmul sees them */
         int *in = ARENA_ARRAY(g->arena, int, s->nin + 1);
         for (int k = 0; k < s->nin; k++)

@@ -28,7 +28,9 @@
 static int pooled_image(const IrGraph *g, const IrNode *m)
 {
     if (m->op != IR_MATMUL || ir_mm_patches(m) != IR_MM_PATCHES_A || ir_mm_ta(m) || ir_mm_tb(m) || ir_mm_lead(m)
-        || ir_mm_window(m).i[1] != 1 || ir_mm_window(m).i[0] * ir_mm_window(m).i[0] > IR_POOL_CONV_T_TAPS_MAX
+        || ir_mm_window(m).stride[0] != 1 || ir_mm_window(m).stride[1] != 1
+        || ir_mm_window(m).pad[0] >= ir_mm_window(m).k[0] || ir_mm_window(m).pad[1] >= ir_mm_window(m).k[1]
+        || ir_window_taps(&m->a.win) > IR_POOL_CONV_T_TAPS_MAX
         || g->nodes[m->in[1]].shape.rank != 2)
         return -1;
     const IrShape *img = &g->nodes[m->in[0]].shape;
@@ -73,9 +75,9 @@ int pass_pool_conv(IrGraph *g)
         }
         const IrNode *tn = &g->nodes[t], *mn = &g->nodes[i];
         IrAttr a = tn->a;
-        IrAttr w = ir_mm_window(mn);
+        IrWindow w = ir_mm_window(mn);
         ir_pool_conv_set_window(&a, &w);
-        int wf = by_channel(&dst, g, i, map[mn->in[1]], w.i[0] * w.i[0]);
+        int wf = by_channel(&dst, g, i, map[mn->in[1]], ir_window_taps(&w));
         int in[3] = {map[tn->in[0]], map[tn->in[1]], wf};
         int v = wf < 0 ? -1 : ir_add_like(&dst, g, i, IR_POOL_CONV_T, in, 3, &a);
         if (v < 0 || !ir_replaced(&dst, g, i, v, map))

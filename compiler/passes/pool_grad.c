@@ -39,7 +39,7 @@ static bool all_but_c_sum(const IrGraph *g, int s, int r)
 }
 
 /* Whether m is rowsᵀ · r over the batch's pixels, rows [.., H·W, T] with
- * the planes of r, and its k·k·T products fit the kernel */
+ * the planes of r, and its kh·kw·T products fit the kernel */
 static bool rows_product(const IrGraph *g, int m, int r, int64_t kk)
 {
     const IrNode *mn = &g->nodes[m];
@@ -67,7 +67,7 @@ static bool site_of(const IrGraph *g, const IrUsers *u, int t, Site *site)
     *site = (Site){-1, -1, -1};
     for (int e = u->first[r]; e >= 0; e = u->next[e]) {
         int w = u->node[e];
-        if (site->m < 0 && rows_product(g, w, r, tn->a.i[0] * tn->a.i[0]))
+        if (site->m < 0 && rows_product(g, w, r, ir_window_taps(&tn->a.win)))
             site->m = w;
         else if (site->s < 0 && all_but_c_sum(g, w, r))
             site->s = w;

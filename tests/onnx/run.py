@@ -268,8 +268,8 @@ def case_primer():
 ZOO = ["tests/golden/ok/layers_zoo.nn", "tests/golden/ok/primitives_layers.nn", "tests/golden/ok/broadcasting.nn",
        "tests/grad/prims_elementwise.nn", "tests/grad/prims_layout.nn", "tests/grad/prims_reduce.nn",
        "tests/grad/tied_gpt.nn", "tests/grad/conv_layout.nn", "tests/onnx/pool_pad.nn", "tests/grad/axes.nn",
-       "tests/golden/ok/softmax_axes.nn", "tests/grad/cross_attention.nn",
-       "tests/grad/attention_mask.nn"]
+       "tests/golden/ok/softmax_axes.nn", "tests/grad/cross_attention.nn", "tests/grad/attention_mask.nn",
+       "tests/grad/conv_rect.nn", "tests/grad/conv_seq.nn"]
 
 
 def case_zoo():

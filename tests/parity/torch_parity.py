@@ -6,7 +6,7 @@ batch (input.NAME, target.NAME), the mask of every dropout (dropout.K: 0 or
 1/(1-p); torch's own random masks could never match), the loss and
 grad.NAME for every parameter.
 This script builds the same network from torch's own modules (KIND: mnist_mlp,
-mnist_cnn, gpt1, log_probs, margin, axes, cross or masks), loads nnc's parameters into it, runs forward and backward in
+mnist_cnn, gpt1, log_probs, margin, axes, cross, masks, conv_rect or conv_seq), loads nnc's parameters into it, runs forward and backward in
 float32 on the same batch and compares the loss and every gradient:
 max |torch - nnc| / max(max |torch|, 1e-30) must be at most 1e-5 per tensor.
 
@@ -28,7 +28,8 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 TOLERANCE = 1e-5
-KINDS = "mnist_mlp, mnist_cnn, gpt1, log_probs, margin, axes, cross or masks"
+KIND_NAMES = ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes", "cross", "masks", "conv_rect", "conv_seq")
+KINDS = ", ".join(KIND_NAMES[:-1]) + " or " + KIND_NAMES[-1]
 GPT1_HEADS = 2  # heads in tests/parity/gpt1.nn; not recorded in the file
 
 # Gradients that are exactly zero in exact arithmetic, so that both sides hold
@@ -120,6 +121,78 @@ class MnistCnn(nn.Module):
     @staticmethod
     def target(batch):
         return batch["target.digit"]
+
+
+class ConvRect(nn.Module):
+    """tests/grad/conv_rect.nn: rectangular Conv2d kernels, strides and
+    paddings (1x3, 3x1, 2x3 at stride (2, 3), 2x1, 3x2, 3x2 at stride (1, 2)),
+    MaxPool2d and AvgPool2d of rectangular windows, six Linear heads added."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 4, (1, 3), padding=(0, 1))
+        self.b = nn.Conv2d(4, 5, (3, 1), padding=(1, 0))
+        self.c = nn.Conv2d(4, 6, (2, 3), stride=(2, 3), padding=(1, 0))
+        self.f = nn.Conv2d(2, 3, (2, 1))
+        self.h = nn.Conv2d(4, 2, (3, 2), padding=(2, 1))
+        self.g = nn.Conv2d(2, 32, (1, 3), padding=(0, 1))
+        self.k = nn.Conv2d(32, 4, (3, 2), stride=(1, 2), padding=(1, 0))
+        self.dense_1 = nn.Linear(200, 3)
+        self.dense_2 = nn.Linear(60, 3)
+        self.dense_3 = nn.Linear(30, 3)
+        self.dense_4 = nn.Linear(132, 3)
+        self.dense_5 = nn.Linear(242, 3)
+        self.dense_6 = nn.Linear(180, 3)
+
+    def forward(self, batch):
+        x = batch["input.x"]
+        a = F.relu(self.a(x))
+        b = F.max_pool2d(F.relu(self.b(a)), (2, 1))
+        c = F.relu(self.c(a))
+        d = F.avg_pool2d(a, (3, 2), stride=(3, 2))
+        e = F.max_pool2d(c, (1, 3))
+        f = F.max_pool2d(self.f(x), (3, 2), stride=(2, 1), padding=1)
+        h = self.h(a)
+        k = self.k(F.relu(self.g(x)))
+        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4, self.dense_5, self.dense_6),
+                    (b, d, e, f, h, k))
+        return sum(lin(torch.flatten(v, 1)) for lin, v in heads)
+
+    @staticmethod
+    def target(batch):
+        return batch["target.y"]
+
+
+class ConvSeq(nn.Module):
+    """tests/grad/conv_seq.nn: Conv1d (padded, strided, one filter without
+    bias), MaxPool1d and AvgPool1d (padded, count_include_pad as nnc), four
+    Linear heads added."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(3, 6, 5, padding=2)
+        self.c = nn.Conv1d(6, 4, 3, stride=2)
+        self.e = nn.Conv1d(3, 1, 1, bias=False)
+        self.f = nn.Conv1d(6, 2, 2, padding=1)
+        self.dense_1 = nn.Linear(16, 4)
+        self.dense_2 = nn.Linear(60, 4)
+        self.dense_3 = nn.Linear(20, 4)
+        self.dense_4 = nn.Linear(22, 4)
+
+    def forward(self, batch):
+        x = batch["input.x"]
+        a = F.relu(self.a(x))
+        b = F.max_pool1d(a, 2)
+        c = F.relu(self.c(b))
+        d = F.avg_pool1d(a, 3, stride=2, padding=1)
+        e = self.e(x)
+        f = F.max_pool1d(self.f(d), 3, stride=1, padding=1)
+        heads = zip((self.dense_1, self.dense_2, self.dense_3, self.dense_4), (c, d, e, f))
+        return sum(lin(torch.flatten(v, 1)) for lin, v in heads)
+
+    @staticmethod
+    def target(batch):
+        return batch["target.y"]
 
 
 class LogProbs(nn.Module):
@@ -350,6 +423,10 @@ def build(kind, params):
         return Cross()
     if kind == "masks":
         return Masks()
+    if kind == "conv_rect":
+        return ConvRect()
+    if kind == "conv_seq":
+        return ConvSeq()
     if kind == "gpt1":
         vocab, d = params["embed.weight"].shape
         length = params["pos.weight"].shape[0]
@@ -388,10 +465,10 @@ def compare(name, want, got, scale=None):
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: torch_parity.py mnist_mlp|mnist_cnn|gpt1|log_probs|margin|axes|cross|masks FILE.safetensors", file=sys.stderr)
+        print(f"usage: torch_parity.py {'|'.join(KIND_NAMES)} FILE.safetensors", file=sys.stderr)
         return 2
     kind, path = argv[1], argv[2]
-    if kind not in ("mnist_mlp", "mnist_cnn", "gpt1", "log_probs", "margin", "axes", "cross", "masks"):
+    if kind not in KIND_NAMES:
         print(f"torch_parity: unknown model kind '{kind}' ({KINDS})", file=sys.stderr)
         return 2
     tensors = read_safetensors(path)

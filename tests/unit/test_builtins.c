@@ -39,8 +39,9 @@ static void test_signatures(void)
                 CU_ASSERT_FALSE(seen_optional);
             seen_optional |= !p->required;
             if (!p->required && !p->def_from) {
-                ValueKind want = p->kind == PK_INT || p->kind == PK_AXES ? VAL_INT : p->kind == PK_FLOAT ? VAL_FLOAT
-                               : p->kind == PK_BOOL ? VAL_BOOL : p->kind == PK_TENSOR ? VAL_NONE : VAL_STRING;
+                ValueKind want = p->kind == PK_INT || p->kind == PK_AXES || p->kind == PK_WINDOW ? VAL_INT
+                               : p->kind == PK_FLOAT ? VAL_FLOAT : p->kind == PK_BOOL ? VAL_BOOL
+                               : p->kind == PK_TENSOR ? VAL_NONE : VAL_STRING;
                 CU_ASSERT_EQUAL(p->def.kind, want);
             }
             if (p->def_from) {
@@ -51,9 +52,9 @@ static void test_signatures(void)
                 CU_ASSERT_EQUAL(b->params[k].kind, p->kind);
             }
             if (p->range) {
-                CU_ASSERT(p->kind == PK_INT || p->kind == PK_FLOAT);
+                CU_ASSERT(p->kind == PK_INT || p->kind == PK_FLOAT || p->kind == PK_WINDOW);
                 if (!p->required && !p->def_from)  /* defaults satisfy their own range */
-                    CU_ASSERT(range_contains(p->range, p->kind == PK_INT ? (double)p->def.i : p->def.f));
+                    CU_ASSERT(range_contains(p->range, p->kind == PK_FLOAT ? p->def.f : (double)p->def.i));
             }
             if (p->kind == PK_ENUM) {
                 CU_ASSERT_PTR_NOT_NULL_FATAL(p->choices);

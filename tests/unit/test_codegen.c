@@ -21,6 +21,9 @@
 #include "jit_harness.h"
 #include "passes/pipeline.h"
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 /* path's step compiled to the plan stage at plan_batch into *c (fr holds
  * the front end's run, freed by run_free). */
 static void plan_file(FrontRun *fr, const char *path, IrType type, int64_t plan_batch, NncCompiled *c)
@@ -553,7 +556,7 @@ static void test_pool_rows_nan(void)
     int in[3] = {ir_input(&g, ROLE_INPUT, "x", IR_F32, &xs, SPAN_NONE),
                  ir_input(&g, ROLE_INPUT, "y", IR_F32, &ys, SPAN_NONE),
                  ir_input(&g, ROLE_INPUT, "rows", IR_F32, &rs, SPAN_NONE)};
-    ir_output(&g, "d", ir_add(&g, IR_POOL_ROWS_T, in, 3, &(IrAttr){.i = {2, 2, 0, 0}}, SPAN_NONE), OUT_PREDICTION, -1);
+    ir_output(&g, "d", ir_add(&g, IR_POOL_ROWS_T, in, 3, &(IrAttr){.win = SQWIN(2, 2, 0)}, SPAN_NONE), OUT_PREDICTION, -1);
     CU_ASSERT_PTR_NULL_FATAL(ir_error(&g));
     IrEval ev;
     ir_eval_init(&ev, &g, B);

@@ -33,6 +33,9 @@
 #include "ir/interp.h"
 #include "ir/ir_internal.h"
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 #define B IR_BATCH
@@ -117,15 +120,15 @@ static int build_pool_max(Ctx *c, const GradCase *k);
 #define MM(sx, sy, ta, tb) {.op = IR_MATMUL, .s = {sx, sy}, .dom = {D_ANY, D_ANY}, .attr = {.i = {ta, tb}}}
 /* lead: the leading axes join the contraction (a weight's gradient over [B, T, ...]) */
 #define MM_LEAD(sx, sy) {.op = IR_MATMUL, .s = {sx, sy}, .dom = {D_ANY, D_ANY}, .attr = {.i = {1, 0, 1}}}
-#define WIN(sx, k, st, p, pv) {.op = IR_WINDOWS, .s = {sx}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .f = pv}}
+#define WIN(sx, k, st, p, pv) {.op = IR_WINDOWS, .s = {sx}, .dom = {D_ANY}, .attr = {.win = SQWIN(k, st, p), .f = pv}}
 #define WIN_T(sw, k, st, p, image) \
-    {.op = IR_WINDOWS_T, .s = {sw}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .shape = image}}
+    {.op = IR_WINDOWS_T, .s = {sw}, .dom = {D_ANY}, .attr = {.win = SQWIN(k, st, p), .shape = image}}
 /* channels last: x [..., H, W, C] */
-#define PATCH(sx, k, st, p) {.op = IR_PATCHES, .s = {sx}, .dom = {D_ANY}, .attr = {.i = {k, st, p}}}
+#define PATCH(sx, k, st, p) {.op = IR_PATCHES, .s = {sx}, .dom = {D_ANY}, .attr = {.win = SQWIN(k, st, p)}}
 #define PATCH_T(sw, k, st, p, image) \
-    {.op = IR_PATCHES_T, .s = {sw}, .dom = {D_ANY}, .attr = {.i = {k, st, p}, .shape = image}}
+    {.op = IR_PATCHES_T, .s = {sw}, .dom = {D_ANY}, .attr = {.win = SQWIN(k, st, p), .shape = image}}
 /* where the maxima of x are: distinct values, so a step of h moves none */
-#define POOL(o, sx, sy, k, st, p) {.op = IR_##o, .s = {sx, sy}, .dom = {D_GRID, D_ANY}, .attr = {.i = {k, st, p}}}
+#define POOL(o, sx, sy, k, st, p) {.op = IR_##o, .s = {sx, sy}, .dom = {D_GRID, D_ANY}, .attr = {.win = SQWIN(k, st, p)}}
 
 static const GradCase cases[] = {
     /* elementwise, one operand */
@@ -216,11 +219,11 @@ static const GradCase cases[] = {
     /* sliding windows */
     WIN(SH(1, 2, 4, 4), 2, 1, 0, 0), WIN(SH(B, 1, 5, 4), 3, 2, 1, 0), WIN(SH(1, 1, 4, 5), 3, 1, 2, 0),
     WIN(SH(2, 1, 3, 3), 1, 2, 0, 0), WIN(SH(1, 1, 5, 5), 2, 3, 0, 0), WIN(SH(1, 2, 3, 4), 3, 1, 1, 1.5),
-    {.op = IR_WINDOWS, .s = {SH(B, 2, 4, 4)}, .dom = {D_GRID}, .attr = {.i = {2, 2, 1}, .f = -INFINITY},
+    {.op = IR_WINDOWS, .s = {SH(B, 2, 4, 4)}, .dom = {D_GRID}, .attr = {.win = SQWIN(2, 2, 1), .f = -INFINITY},
      .build = build_maxpool, .note = "max pooling: rmax(windows(x, padding -inf))"},
-    {.op = IR_WINDOWS, .s = {SH(1, 1, 5, 5)}, .dom = {D_GRID}, .attr = {.i = {3, 2, 1}, .f = -INFINITY},
+    {.op = IR_WINDOWS, .s = {SH(1, 1, 5, 5)}, .dom = {D_GRID}, .attr = {.win = SQWIN(3, 2, 1), .f = -INFINITY},
      .build = build_maxpool, .note = "max pooling: rmax(windows(x, padding -inf))"},
-    {.op = IR_WINDOWS, .s = {SH(B, 2, 4, 4), SH(3, 18)}, .dom = {D_ANY, D_ANY}, .attr = {.i = {3, 1, 1}},
+    {.op = IR_WINDOWS, .s = {SH(B, 2, 4, 4), SH(3, 18)}, .dom = {D_ANY, D_ANY}, .attr = {.win = SQWIN(3, 1, 1)},
      .build = build_conv, .note = "convolution: windows, permute, reshape, matmul"},
     WIN_T(SH(1, 2, 3, 3, 4), 2, 1, 0, SH(1, 2, 4, 4)), WIN_T(SH(B, 1, 3, 2, 9), 3, 2, 1, SH(B, 1, 5, 4)),
     WIN_T(SH(1, 1, 2, 2, 4), 2, 3, 0, SH(1, 1, 5, 5)), WIN_T(SH(2, 1, 3, 3, 1), 1, 1, 0, SH(2, 1, 3, 3)),
@@ -232,9 +235,9 @@ static const GradCase cases[] = {
     PATCH_T(SH(1, 3, 3, 27), 3, 2, 2, SH(1, 3, 4, 3)),
     POOL(POOL_MAX, SH(B, 4, 4, 2), SH(B, 4, 4, 2), 2, 2, 1), POOL(POOL_MAX, SH(1, 5, 5, 1), SH(1, 5, 5, 1), 3, 2, 1),
     POOL(POOL_MAX, SH(2, 3, 4, 4, 2), SH(2, 3, 4, 4, 2), 2, 1, 0),
-    {.op = IR_POOL_MAX, .s = {SH(B, 4, 4, 3)}, .dom = {D_GRID}, .attr = {.i = {2, 2, 0}},
+    {.op = IR_POOL_MAX, .s = {SH(B, 4, 4, 3)}, .dom = {D_GRID}, .attr = {.win = SQWIN(2, 2, 0)},
      .build = build_pool_max, .note = "max pooling: pool_max(x, x)"},
-    {.op = IR_POOL_MAX, .s = {SH(1, 5, 4, 2)}, .dom = {D_GRID}, .attr = {.i = {3, 2, 2}},
+    {.op = IR_POOL_MAX, .s = {SH(1, 5, 4, 2)}, .dom = {D_GRID}, .attr = {.win = SQWIN(3, 2, 2)},
      .build = build_pool_max, .note = "max pooling: pool_max(x, x)"},
     POOL(POOL_MAX_T, SH(B, 4, 4, 2), SH(B, 3, 3, 2), 2, 2, 1), POOL(POOL_MAX_T, SH(1, 5, 5, 1), SH(1, 5, 5, 1), 3, 1, 1),
 };

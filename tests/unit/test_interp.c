@@ -15,6 +15,9 @@
 #include "ir/ir_internal.h"
 #include "passes/passes.h"
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 /* ---- helpers ------------------------------------------------------------------------- */
 
 #define SHAPE(...) (&(IrShape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
@@ -570,10 +573,10 @@ static void test_windows(void)
     IrGraph *g = begin(&f, IR_F64);
     int x = input(g, "x", IR_F64, SHAPE(1, 1, 3, 3));   /* 1 .. 9 */
     int ones = input(g, "ones", IR_F64, SHAPE(1, 1, 2, 2, 4));
-    int win = node(g, IR_WINDOWS, x, -1, (IrAttr){.i = {2, 1, 0}});
-    int pool = node(g, IR_WINDOWS, x, -1, (IrAttr){.i = {2, 2, 1}, .f = -INFINITY});
+    int win = node(g, IR_WINDOWS, x, -1, (IrAttr){.win = SQWIN(2, 1, 0)});
+    int pool = node(g, IR_WINDOWS, x, -1, (IrAttr){.win = SQWIN(2, 2, 1), .f = -INFINITY});
     int pmax = ir_reduce(g, IR_RMAX, pool, 16, SPAN_NONE);
-    int count = node(g, IR_WINDOWS_T, ones, -1, (IrAttr){.i = {2, 1, 0}, .shape = *SHAPE(1, 1, 3, 3)});
+    int count = node(g, IR_WINDOWS_T, ones, -1, (IrAttr){.win = SQWIN(2, 1, 0), .shape = *SHAPE(1, 1, 3, 3)});
     CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
     CU_ASSERT(ir_shape_equal(&g->nodes[pool].shape, SHAPE(1, 1, 2, 2, 4)));
 
@@ -600,10 +603,10 @@ static void test_windows_adjoint(void)
         Fixture f;
         IrGraph *g = begin(&f, IR_F64);
         int x = input(g, "x", IR_F64, SHAPE(B, 2, 5, 4));
-        int win = node(g, IR_WINDOWS, x, -1, (IrAttr){.i = {k, s, p}});
+        int win = node(g, IR_WINDOWS, x, -1, (IrAttr){.win = SQWIN(k, s, p)});
         CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
         int y = input(g, "y", IR_F64, &g->nodes[win].shape);
-        int wt = node(g, IR_WINDOWS_T, y, -1, (IrAttr){.i = {k, s, p}, .shape = *SHAPE(B, 2, 5, 4)});
+        int wt = node(g, IR_WINDOWS_T, y, -1, (IrAttr){.win = SQWIN(k, s, p), .shape = *SHAPE(B, 2, 5, 4)});
         CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
 
         IrEval ev;
@@ -642,15 +645,15 @@ static void test_patches_pool(void)
     Fixture f;
     IrGraph *g = begin(&f, IR_F64);
     int x = input(g, "x", IR_F64, SHAPE(1, 3, 3, 2));
-    int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.i = {2, 2, 1}});
+    int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.win = SQWIN(2, 2, 1)});
     int v = input(g, "v", IR_F64, SHAPE(1, 2, 3, 1));      /* ties, padding, NaN */
-    int pool = node(g, IR_POOL_MAX, v, v, (IrAttr){.i = {2, 1, 0}});
+    int pool = node(g, IR_POOL_MAX, v, v, (IrAttr){.win = SQWIN(2, 1, 0)});
     int gy = input(g, "gy", IR_F64, SHAPE(1, 1, 2, 1));
-    int back = node(g, IR_POOL_MAX_T, v, gy, (IrAttr){.i = {2, 1, 0}});
+    int back = node(g, IR_POOL_MAX_T, v, gy, (IrAttr){.win = SQWIN(2, 1, 0)});
     int w = input(g, "w", IR_F64, SHAPE(1, 3, 3, 1));
-    int over = node(g, IR_POOL_MAX, w, w, (IrAttr){.i = {2, 1, 1}});   /* 4x4 windows over 3x3: overlaps, padding */
+    int over = node(g, IR_POOL_MAX, w, w, (IrAttr){.win = SQWIN(2, 1, 1)});   /* 4x4 windows over 3x3: overlaps, padding */
     int ones = input(g, "ones", IR_F64, SHAPE(1, 4, 4, 1));
-    int count = node(g, IR_POOL_MAX_T, w, ones, (IrAttr){.i = {2, 1, 1}});
+    int count = node(g, IR_POOL_MAX_T, w, ones, (IrAttr){.win = SQWIN(2, 1, 1)});
     CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
     CU_ASSERT(ir_shape_equal(&g->nodes[pt].shape, SHAPE(1, 2, 2, 8)));
     CU_ASSERT(ir_shape_equal(&g->nodes[pool].shape, SHAPE(1, 1, 2, 1)));
@@ -689,13 +692,13 @@ static void test_patches_adjoint(void)
         IrGraph *g = begin(&f, IR_F64);
         int x = input(g, "x", IR_F64, SHAPE(B, 5, 4, 2));
         int a = input(g, "a", IR_F64, SHAPE(B, 5, 4, 2));
-        int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.i = {k, s, p}});
-        int pm = pools ? node(g, IR_POOL_MAX, a, x, (IrAttr){.i = {k, s, p}}) : -1;
+        int pt = node(g, IR_PATCHES, x, -1, (IrAttr){.win = SQWIN(k, s, p)});
+        int pm = pools ? node(g, IR_POOL_MAX, a, x, (IrAttr){.win = SQWIN(k, s, p)}) : -1;
         CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
         int y = input(g, "y", IR_F64, &g->nodes[pt].shape);
         int yp = pools ? input(g, "yp", IR_F64, &g->nodes[pm].shape) : -1;
-        int ptt = node(g, IR_PATCHES_T, y, -1, (IrAttr){.i = {k, s, p}, .shape = *SHAPE(B, 5, 4, 2)});
-        int pmt = pools ? node(g, IR_POOL_MAX_T, a, yp, (IrAttr){.i = {k, s, p}}) : -1;
+        int ptt = node(g, IR_PATCHES_T, y, -1, (IrAttr){.win = SQWIN(k, s, p), .shape = *SHAPE(B, 5, 4, 2)});
+        int pmt = pools ? node(g, IR_POOL_MAX_T, a, yp, (IrAttr){.win = SQWIN(k, s, p)}) : -1;
         CU_ASSERT_PTR_NULL_FATAL(ir_error(g));
 
         IrEval ev;

@@ -18,6 +18,9 @@
 #include "drive/protobuf.h"
 #include "ir/ir.h"
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 static bool contains(const PbBuf *b, const char *s)
 {
     size_t n = strlen(s);
@@ -72,7 +75,7 @@ static void test_no_form(void)
     IrShape s = {5, {IR_BATCH, 1, 2, 2, 4}};
     int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &s, SPAN_NONE);
     int r = ir_unary(&g, IR_RELU, x, SPAN_NONE);
-    IrAttr at = {.i = {2, 2, 0}, .shape = {4, {IR_BATCH, 1, 4, 4}}};
+    IrAttr at = {.win = SQWIN(2, 2, 0), .shape = {4, {IR_BATCH, 1, 4, 4}}};
     Span where = {18, 29};  /* backward(x) */
     int w = ir_add(&g, IR_WINDOWS_T, &r, 1, &at, where);
     CU_ASSERT_FATAL(w >= 0);
@@ -117,7 +120,7 @@ static void test_pool_max_general(void)
     IrShape s = {4, {IR_BATCH, 4, 4, 2}};
     int x = ir_input(&g, ROLE_INPUT, "x", IR_F32, &s, SPAN_NONE);
     int r = ir_unary(&g, IR_RELU, x, SPAN_NONE);
-    IrAttr at = {.i = {2, 2, 0}};
+    IrAttr at = {.win = SQWIN(2, 2, 0)};
     Span where = {18, 28};  /* pooling(x) */
     int p = ir_add(&g, IR_POOL_MAX, (int[]){x, r}, 2, &at, where);
     int q = ir_add(&g, IR_POOL_MAX, (int[]){x, x}, 2, &at, where);

@@ -21,6 +21,9 @@
 #include "ir/print.h"
 #include "passes/pipeline.h"
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 static Arena arena;
 static IrGraph g;
 
@@ -614,7 +617,7 @@ static void test_dce_updates(void)
 /* rows = reshape(patches(x)) of x [B,6,6,C], k 3, stride 1, pad 1: [B,36,9C] */
 static int conv_rows(int x, int64_t c)
 {
-    int p = raw(IR_PATCHES, x, (IrAttr){.i = {3, 1, 1}});
+    int p = raw(IR_PATCHES, x, (IrAttr){.win = SQWIN(3, 1, 1)});
     return raw(IR_RESHAPE, p, (IrAttr){.shape = {3, {IR_BATCH, 36, 9 * c}}});
 }
 
@@ -639,9 +642,9 @@ static void test_implicit_patches(void)
     ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=matmul %0 %2; %4=matmul %1 %0; %5=permute %4 (1,0) "
                        "| y=%3 dw=%5");
     CU_ASSERT_EQUAL(ir_mm_patches(&g.nodes[3]), IR_MM_PATCHES_A);   /* A read as patches, k 3 stride 1 pad 1 */
-    CU_ASSERT_EQUAL(g.nodes[3].a.i[4], 3);
-    CU_ASSERT_EQUAL(g.nodes[3].a.i[5], 1);
-    CU_ASSERT_EQUAL(g.nodes[3].a.i[6], 1);
+    IrWindow w3 = ir_mm_window(&g.nodes[3]);
+    for (int d = 0; d < 2; d++)
+        CU_ASSERT(w3.k[d] == 3 && w3.stride[d] == 1 && w3.pad[d] == 1);
     ASSERT_STR(shape_text(&g.nodes[3].shape), "[B,36,8]");
     CU_ASSERT_EQUAL(ir_mm_patches(&g.nodes[4]), IR_MM_PATCHES_B);   /* (gᵀ · rows)ᵀ: the rows are op(B) */
     ASSERT_STR(shape_text(&g.nodes[4].shape), "[8,36]");
@@ -678,7 +681,7 @@ static void test_implicit_patches_keeps(void)
 
 static int pool2(IrOp op, int x, int y)
 {
-    IrAttr a = {.i = {2, 2, 0}};
+    IrAttr a = {.win = SQWIN(2, 2, 0)};
     return ir_add(&g, op, (int[]){x, y}, 2, &a, SPAN_NONE);
 }
 
@@ -776,7 +779,7 @@ static int pool_grad_graph(bool relu, bool lead)
     int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
     int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
     int rows = input("rows", (IrShape){3, {IR_BATCH, 25, 3}});
-    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, relu}}, SPAN_NONE);
+    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.win = SQWIN(3, 2, 1), .i = {[3] = relu}}, SPAN_NONE);
     int d = raw(IR_RESHAPE, t, (IrAttr){.shape = {3, {IR_BATCH, 25, 2}}});
     out("db", ir_reduce(&g, IR_SUM, d, 3, SPAN_NONE));
     out("dw", ir_add(&g, IR_MATMUL, (int[]){rows, d}, 2, &(IrAttr){.i = {1, 0, lead}}, SPAN_NONE));
@@ -860,11 +863,11 @@ static void pool_conv_graph(bool relu, int64_t stride)
     int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
     int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
     int w = input("w", (IrShape){2, {18, 4}});
-    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, relu}}, SPAN_NONE);
+    int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.win = SQWIN(3, 2, 1), .i = {[3] = relu}}, SPAN_NONE);
     int img = raw(IR_RESHAPE, t, (IrAttr){.shape = {4, {IR_BATCH, 5, 5, 2}}});
     int64_t o = stride == 1 ? 5 : 3;
     IrAttr a = {.shape = {3, {IR_BATCH, o * o, 18}}};
-    ir_mm_set_patches(&a, IR_MM_PATCHES_A, &(IrAttr){.i = {3, stride, 1}});
+    ir_mm_set_patches(&a, IR_MM_PATCHES_A, &(IrWindow)SQWIN(3, stride, 1));
     out("e", ir_add(&g, IR_MATMUL, (int[]){img, w}, 2, &a, SPAN_NONE));
     out("s", ir_reduce(&g, IR_SUM, t, 7, SPAN_NONE));
 }
@@ -898,7 +901,8 @@ static void test_pool_conv(void)
         CU_ASSERT_EQUAL(run(pass_dce), 1);
         ASSERT_STR(dump(), "%0=input x; %1=input g; %2=input w; %3=pool_max_t %0 %1; %4=reshape %2 [9,2,4]; "
                            "%5=permute %4 (1,0,2); %6=reshape %5 [18,4]; %7=pool_conv_t %0 %1 %6; %8=sum %3 {7 0} | e=%7 s=%8");
-        CU_ASSERT(g.nodes[7].a.i[3] == relu && g.nodes[7].a.i[4] == 3 && g.nodes[7].a.i[5] == 1 && g.nodes[7].a.i[6] == 1);
+        IrWindow cw = ir_pool_conv_window(&g.nodes[7]);  /* the convolution's 3x3, stride 1, padding 1 */
+        CU_ASSERT(g.nodes[7].a.i[3] == relu && cw.k[0] == 3 && cw.k[1] == 3 && cw.pad[0] == 1 && cw.pad[1] == 1);
         CU_ASSERT_EQUAL(eval_pool_conv(e1, s1), n);
         int nonzero = 0;
         for (int64_t k = 0; k < n; k++) {
@@ -953,7 +957,7 @@ static void test_pool_grad_sites(void)
         int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
         int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
         int rows = cases[k].late ? -1 : input("rows", rs);
-        int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
+        int t = ir_add(&g, IR_POOL_MAX_T, (int[]){x, gr}, 2, &(IrAttr){.win = SQWIN(3, 2, 1)}, SPAN_NONE);
         int d = raw(IR_RESHAPE, t, (IrAttr){.shape = {3, {IR_BATCH, 25, 2}}});
         if (cases[k].sum)
             out("db", ir_reduce(&g, IR_SUM, d, 3, SPAN_NONE));
@@ -982,10 +986,10 @@ static void test_pool_rows_t_bound(void)
         int x = input("x", (IrShape){4, {IR_BATCH, 5, 5, 2}});
         int gr = input("g", (IrShape){4, {IR_BATCH, 3, 3, 2}});
         int rows = input("rows", (IrShape){3, {IR_BATCH, 25, T}});
-        int p = ir_add(&g, IR_POOL_ROWS_T, (int[]){x, gr, rows}, 3, &(IrAttr){.i = {3, 2, 1, 0}}, SPAN_NONE);
+        int p = ir_add(&g, IR_POOL_ROWS_T, (int[]){x, gr, rows}, 3, &(IrAttr){.win = SQWIN(3, 2, 1)}, SPAN_NONE);
         CU_ASSERT_EQUAL(p >= 0, 9 * T <= IR_POOL_ROWS_T_MAX);
         if (p < 0)
-            ASSERT_STR(g.error, "pool_rows_t: window k·k times taps T is over 64 (IR_POOL_ROWS_T_MAX)");
+            ASSERT_STR(g.error, "pool_rows_t: window kh·kw times taps T is over 64 (IR_POOL_ROWS_T_MAX)");
         end();
     }
 }

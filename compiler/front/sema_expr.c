@@ -620,10 +620,15 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
                        builtin_class_phrase(b->cls), builtin_class_phrase(want_class[ctx]));
         return ERR;
     }
-    const char *pnames[SIG_MAX];
-    const AstNode *slot[SIG_MAX], *name_arg;
+    /* repeat's signature holds the repeated layer's parameters too (SIG_MAX): its
+     * arrays in the arena, where the other built-ins' small ones stay in a frame
+     * that 1000 nested calls repeat (diag.nesting, under ASan) */
+    bool repeat = b - builtin_table == B_REPEAT;
+    const char *own_names[BUILTIN_MAX_PARAMS], **pnames = repeat ? ARENA_ARRAY(s->arena, const char *, SIG_MAX) : own_names;
+    const AstNode *own_slot[BUILTIN_MAX_PARAMS], **slot = repeat ? ARENA_ARRAY(s->arena, const AstNode *, SIG_MAX) : own_slot;
+    const AstNode *name_arg;
     int np = builtin_nparams(b), nsig = builtin_signature(s, call, b, pnames);  /* and what repeat passes on */
-    bool named = b->pname != NULL || b - builtin_table == B_REPEAT;
+    bool named = b->pname != NULL || repeat;
     if (!sema_bind_args(s, call, b->name, pnames, nsig, named, slot, &name_arg, true))
         return ERR;
     /* Inside a train block arguments are constants; elsewhere they may be tensors. */

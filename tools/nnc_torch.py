@@ -13,7 +13,10 @@ this helper adds (docs/pytorch.md):
     model.load_state_dict(state_dict(path), strict=True) works;
   * attention: nnc's four projections P.query, P.key, P.value, P.out become
     nn.MultiheadAttention's packed P.in_proj_weight / P.in_proj_bias ([3D, D]:
-    query, key, value in that order) and P.out_proj, and back;
+    query, key, value in that order) and P.out_proj, and back; a
+    cross_attention whose context is E wide (E != D) becomes
+    P.q_proj_weight, P.k_proj_weight, P.v_proj_weight ([D, E]) and
+    P.in_proj_bias, as nn.MultiheadAttention(D, H, kdim=E, vdim=E) keeps them;
   * --rename A=B renames dotted name components (attn=self_attn,
     ln_1=norm1, blocks=encoder.layers), so nnc's names meet a torch model's;
   * torch.optim.Adam / AdamW / SGD(momentum) state: exp_avg, exp_avg_sq,
@@ -59,6 +62,7 @@ STEP_KEY = "nnc.step"                 # __metadata__ key of the steps done
 NNC_META = "nnc_metadata"
 STATE_SUFFIXES = ("exp_avg_sq", "exp_avg", "momentum_buffer")
 PROJECTIONS = ("query", "key", "value")
+SEPARATE = ("q", "k", "v")   # nn.MultiheadAttention's q_proj_weight ... when kdim or vdim is not D
 
 # safetensors dtype <-> numpy; BF16 has no numpy type: its raw 16 bits
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int64,
@@ -239,15 +243,17 @@ def _rename(name, rules, reverse=False):
 
 def _is_attention(params, p):
     """Whether P.query, P.key, P.value and P.out are an attention's projections,
-    as nnc's attention makes them and nn.MultiheadAttention packs them: four
-    [D, D] weights, and [D] biases where there are biases.  A user's layers
-    that are merely so named (dense(x, 4, name: "query"), a value of 5) are not."""
+    as nnc's attention and cross_attention make them and nn.MultiheadAttention
+    keeps them: query and out [D, D], key and value [D, E] (E = D but for a
+    cross_attention over another width), and [D] biases where there are
+    biases.  A user's layers that are merely so named (dense(x, 4, name:
+    "query"), a value of 5) are not."""
     w = [params.get(f"{p}.{q}.weight") for q in PROJECTIONS + ("out",)]
     if any(x is None or x.ndim != 2 for x in w):
         return False
-    d = w[0].shape[0]
+    d, e = w[0].shape[0], w[1].shape[1]
     biases = [params.get(f"{p}.{q}.bias") for q in PROJECTIONS + ("out",)]
-    return (all(x.shape == (d, d) for x in w)
+    return ([x.shape for x in w] == [(d, d), (d, e), (d, e), (d, d)]
             and all(b is None or b.shape == (d,) for b in biases))
 
 
@@ -269,7 +275,12 @@ def nnc_to_torch(params, rename=(), pack=True):
         if p is not None:
             for kind in ("weight", "bias"):
                 parts = [f"{p}.{q}.{kind}" for q in PROJECTIONS]
-                if all(x in params for x in parts):
+                if kind == "weight" and params[parts[1]].shape[1] != params[parts[0]].shape[1]:
+                    # key and value of another width (kdim = vdim = E): torch keeps the three apart
+                    for q, x in zip(SEPARATE, parts):
+                        out[_rename(f"{p}.{q}_proj_weight", rename)] = params[x]
+                    done.update(parts)
+                elif all(x in params for x in parts):
                     out[_rename(f"{p}.in_proj_{kind}", rename)] = np.concatenate([params[x] for x in parts], axis=0)
                     done.update(parts)
                 if f"{p}.out.{kind}" in params:
@@ -283,14 +294,17 @@ def nnc_to_torch(params, rename=(), pack=True):
 
 def torch_to_nnc(params, rename=()):
     """torch's names and arrays -> nnc's: components renamed back, then
-    in_proj_weight / in_proj_bias split into query, key, value and out_proj
-    named out."""
+    in_proj_weight / in_proj_bias split into query, key, value, q/k/v_proj_weight
+    named query/key/value, and out_proj named out."""
     out = {}
     for tname, a in params.items():
         name = _rename(tname, rename, reverse=True)
         m = re.fullmatch(r"(.*)\.in_proj_(weight|bias)", name)
         o = re.fullmatch(r"(.*)\.out_proj\.(weight|bias)", name)
-        if m:
+        s = re.fullmatch(r"(.*)\.([qkv])_proj_weight", name)
+        if s:
+            out[f"{s.group(1)}.{PROJECTIONS[SEPARATE.index(s.group(2))]}.weight"] = a
+        elif m:
             if a.shape[0] % 3:
                 raise NncTorchError(f"'{tname}' has {a.shape[0]} rows; a packed query, key and value has 3 x D")
             for q, part in zip(PROJECTIONS, np.split(a, 3, axis=0)):

@@ -25,7 +25,10 @@ Cases:
           tensors; an I8 tensor is refused with the exact message, exit 1
 
   cli     `nnc_torch.py` itself: layers merely named query/key/value/out are
-          not packed as attention (round trip bit for bit); a bad --rename
+          not packed as attention (round trip bit for bit); a cross_attention
+          with key and value [8, 6] loads into nn.MultiheadAttention(8, 2,
+          kdim=6, vdim=6) with strict=True and computes what its projections
+          written out compute (1e-5 relative), and comes back bit for bit; a bad --rename
           exits 2; outputs that cannot be written, and an --optimizer file that
           is no optimizer state, exit 1 with one exact message; bf16 stays BF16
           and show says so; show | head ends quietly; a header that is JSON
@@ -509,6 +512,30 @@ def case_cli():
     round_trip, _ = nnc_torch.read_safetensors(back)
     check(sorted(round_trip) == sorted(named) and all(np.array_equal(round_trip[k], named[k]) for k in named),
           "back bit for bit, every name as it was")
+    # a cross_attention over a context of another width (key and value [D, E]): nn.MultiheadAttention(kdim=E)
+    # takes it with strict=True and computes what the projections written out compute; back bit for bit
+    cross = {f"x.{q}.{k}": f32(*(([8, 6] if q in ("key", "value") else [8, 8]) if k == "weight" else [8]))
+             for q in ("query", "key", "value", "out") for k in ("weight", "bias")}
+    ck2, pt2, back2 = (os.path.join(tmp, n) for n in ("cross.safetensors", "cross.pt", "cross2.safetensors"))
+    nnc_torch.write_safetensors(ck2, cross)
+    must(tool + ["to-torch", ck2, pt2], "to-torch of a cross_attention with E = 6, D = 8")
+    mha = torch.nn.Module()
+    mha.x = torch.nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)
+    mha.load_state_dict(torch.load(pt2), strict=True)
+    q, c = torch.randn(3, 5, 8), torch.randn(3, 4, 6)
+    t = {k: torch.from_numpy(v) for k, v in cross.items()}
+    heads = lambda z: z.reshape(z.shape[0], z.shape[1], 2, 4).transpose(1, 2)  # noqa: E731
+    qh = heads(q @ t["x.query.weight"].T + t["x.query.bias"])
+    kh, vh = (heads(c @ t[f"x.{n}.weight"].T + t[f"x.{n}.bias"]) for n in ("key", "value"))
+    y = torch.softmax(qh @ kh.transpose(-1, -2) / 2.0, -1) @ vh
+    want = y.transpose(1, 2).reshape(3, 5, 8) @ t["x.out.weight"].T + t["x.out.bias"]
+    got = mha.x(q, c, c, need_weights=False)[0]
+    err = (got - want).abs().max().item() / want.abs().max().item()
+    check(err <= 1e-5, f"nn.MultiheadAttention(8, 2, kdim=6, vdim=6) of the converted weights: relative {err:.2e}")
+    must(tool + ["from-torch", pt2, back2], "from-torch of it")
+    again, _ = nnc_torch.read_safetensors(back2)
+    check(sorted(again) == sorted(cross) and all(np.array_equal(again[k], cross[k]) for k in cross),
+          "the cross_attention back bit for bit")
     # a bad command line: exit 2, argparse's form
     rc, _, err = run(tool + ["to-torch", ck, pt, "--rename", "attn"])
     check(rc == 2 and err.endswith("nnc_torch.py to-torch: error: --rename attn: give NNC=TORCH, dotted name "

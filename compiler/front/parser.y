@@ -476,27 +476,19 @@ static void named_arg_equals(ParseCtx *ctx, Span name, Span eq)
                   value);
 }
 
-/* "dense(x, w.weight = 8)": a dotted name cannot be an argument's, so
- * rule arg does not take it and the '=' is a syntax error.  True when the
- * word before the '=' at `eq` starts an argument (it follows '(' or ','
- * inside parentheses); *value is then the argument's value as written. */
-static bool named_with_equals(ParseCtx *ctx, Span word, Span eq, char value[48])
+/* The statement keywords that take an expression: a model's, a layer's. */
+static const yysymbol_kind_t model_exprs[] = {YYSYMBOL_OUTPUT, YYSYMBOL_LOSS, YYSYMBOL_METRIC},
+                             layer_exprs[] = {YYSYMBOL_RETURN};
+
+static bool takes_expression(yysymbol_kind_t sym)
 {
-    const Lexer *lx = &ctx->lex;
-    const char *src = lx->src->text;
-    int top = lx->depth - 1;
-    if (top < 0 || top >= LEX_MAX_NESTING || lx->open_ch[top] != '(')
-        return false;
-    char c = src[word.begin];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'))
-        return false;
-    const char *b = src + word.begin;
-    while (b > src && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' || b[-1] == '\r'))
-        b--;
-    if (b == src || (b[-1] != '(' && b[-1] != ','))
-        return false;
-    value_after(ctx, eq, false, value);
-    return true;
+    for (size_t i = 0; i < sizeof model_exprs / sizeof *model_exprs; i++)
+        if (model_exprs[i] == sym)
+            return true;
+    for (size_t i = 0; i < sizeof layer_exprs / sizeof *layer_exprs; i++)
+        if (layer_exprs[i] == sym)
+            return true;
+    return false;
 }
 
 /* The word of a keyword's token as it is written in a model: its %token
@@ -528,8 +520,7 @@ static yysymbol_kind_t statement_keyword(ParseCtx *ctx, Span word, yysymbol_kind
         q++;
     bool declares = next == YYSYMBOL_IDENT && *q == ':';
     static const yysymbol_kind_t model_decls[] = {YYSYMBOL_INPUT, YYSYMBOL_TARGET, YYSYMBOL_PARAM},
-                                 model_exprs[] = {YYSYMBOL_OUTPUT, YYSYMBOL_LOSS, YYSYMBOL_METRIC},
-                                 layer_decls[] = {YYSYMBOL_PARAM}, layer_exprs[] = {YYSYMBOL_RETURN};
+                                 layer_decls[] = {YYSYMBOL_PARAM};
 #define KEYWORDS(list) (cands = (list), n = (int)(sizeof(list) / sizeof *(list)))
     const yysymbol_kind_t *cands;
     int n;
@@ -646,8 +637,18 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     bool closer_expected = false;
     for (int i = 0; i < n; i++)
         closer_expected |= is_closer(exp[i]) && yysymbol_name(exp[i])[1] == closer;
-    /* "const = 4": the name is what is missing, 'const' is not misused as one. */
-    bool const_name = want_ident && has_prev && prev.end - prev.begin == 5 && strncmp(src + prev.begin, "const", 5) == 0;
+    /* The keyword the token before is, if it is one: "param = 2" (a reserved
+     * word where a binding's name should be), "const = 4" (the name is what
+     * is missing, 'const' is not misused as one), "return = h". */
+    int prev_reserved = 0;
+    for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
+        char w[16];
+        size_t len = strlen(keyword_word((yysymbol_kind_t)s, w, sizeof w));
+        if (prev.end - prev.begin == len && strncmp(src + prev.begin, w, len) == 0)
+            prev_reserved = s;
+    }
+    bool const_name = want_ident && prev_reserved == YYSYMBOL_CONST;
+    bool takes_expr = takes_expression((yysymbol_kind_t)prev_reserved);
 
     StrBuf sb = {0};
     /* Between declarations the offending token is itself the mistake;
@@ -702,16 +703,6 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
         diag_note(ctx->diag, SPAN_NONE, "a name with '.' refers to a parameter tensor; a name that is defined has no '.'");
 
     char value[48];
-    /* "param = 2": a reserved word where a binding's name should be. */
-    int prev_reserved = 0;
-    for (int s = YYSYMBOL_MODEL; has_prev && s <= YYSYMBOL_FALSE; s++) {
-        char w[16];
-        size_t len = strlen(keyword_word((yysymbol_kind_t)s, w, sizeof w));
-        if (prev.end - prev.begin == len && strncmp(src + prev.begin, w, len) == 0)
-            prev_reserved = s;
-    }
-    bool takes_expr = prev_reserved == YYSYMBOL_RETURN || prev_reserved == YYSYMBOL_OUTPUT
-                   || prev_reserved == YYSYMBOL_LOSS || prev_reserved == YYSYMBOL_METRIC;
     if (mismatched || const_name)
         ;  /* said in the message */
     /* "return = h", "loss = mse(p, y)": a statement that takes an expression
@@ -738,11 +729,12 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, ParseCtx *ctx)
     else if (strcmp(yysymbol_name(found), "'='") == 0
              && (src[at.end] == '=' || (has_prev && prev.end == at.begin && src[prev.begin] == '=')))
         diag_note(ctx->diag, SPAN_NONE, "nnc has no comparison operators such as '=='");
-    /* "dense(x, units = 8)": Python's keyword argument. */
+    /* "dense(x, w.weight = 8)": rule arg takes Python's "units = 8" (named_arg_equals
+     * says so), but a dotted name is never an argument's. */
     else if (strcmp(yysymbol_name(found), "'='") == 0 && closes_args && has_prev
-             && named_with_equals(ctx, prev, at, value)) {
-        diag_note(ctx->diag, SPAN_NONE, "named arguments are written with ':', as in '%.*s: %s'",
-                  (int)(prev.end - prev.begin), src + prev.begin, value);
+             && memchr(src + prev.begin, '.', prev.end - prev.begin)) {
+        diag_note(ctx->diag, SPAN_NONE, "an argument's name has no '.': '%.*s' refers to a parameter tensor",
+                  (int)(prev.end - prev.begin), src + prev.begin);
         return 0;  /* the '(' is not unclosed: no "to match" note */
     }
     /* "h = x +\n y = 2": the y was read into the expression before it. */

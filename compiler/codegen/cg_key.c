@@ -65,13 +65,10 @@ static void add_graph(CacheHash *h, const IrGraph *g, const IrPlan *p)
         add_i64(h, n->nin);
         for (int k = 0; k < n->nin; k++)
             add_i64(h, n->in[k]);
-        for (int k = 0; k < 8; k++)
-            add_i64(h, n->a.i[k]);
-        for (int d = 0; d < 2; d++) {
-            add_i64(h, n->a.win.k[d]);
-            add_i64(h, n->a.win.stride[d]);
-            add_i64(h, n->a.win.pad[d]);
-        }
+        int64_t ints[IR_ATTR_INTS];
+        ir_attr_ints(&n->a, ints);
+        for (int k = 0; k < IR_ATTR_INTS; k++)
+            add_i64(h, ints[k]);
         add_f64(h, n->a.f);
         add_shape(h, &n->a.shape);
         add_i64(h, n->a.role);

@@ -128,8 +128,10 @@ static void kernel_key(StrBuf *sb, const IrGraph *g, const IrPlan *p, int v, boo
         sb_puts(sb, "flat");
     else
         ir_shape_print(sb, &n->shape);
-    for (int i = 0; i < 8; i++)
-        sb_printf(sb, " %lld", (long long)n->a.i[i]);
+    int64_t ints[IR_ATTR_INTS];
+    ir_attr_ints(&n->a, ints);
+    for (int i = 0; i < IR_ATTR_INTS; i++)
+        sb_printf(sb, " %lld", (long long)ints[i]);
     sb_printf(sb, " %a ", n->a.f);
     if (!flat)
         ir_shape_print(sb, &n->a.shape);

@@ -104,6 +104,23 @@ typedef struct IrAttr {
     IrProgram  *prog;     /* FUSED, FUSED_ROWS, MATMUL_EPI */
 } IrAttr;
 
+/* An attribute's integers in one array: i[0..7], then its window (k, stride
+ * and pad of each axis).  What the compile-cache key, CSE and the kernel
+ * bodies' sharing key read, so that a new integer field joins all three at
+ * once (a window missing from one let pools of different windows share a
+ * body, session 41). */
+enum { IR_ATTR_INTS = 14 };
+static inline void ir_attr_ints(const IrAttr *a, int64_t out[IR_ATTR_INTS])
+{
+    for (int k = 0; k < 8; k++)
+        out[k] = a->i[k];
+    for (int d = 0; d < 2; d++) {
+        out[8 + 3 * d] = a->win.k[d];
+        out[9 + 3 * d] = a->win.stride[d];
+        out[10 + 3 * d] = a->win.pad[d];
+    }
+}
+
 typedef struct IrNode {
     IrOp     op;
     IrType   type;

@@ -42,10 +42,10 @@ static uint64_t hash_node(const IrNode *n)
         for (int k = 0; k < n->nin; k++)
             h = mix(h, (uint64_t)n->in[k]);
     }
-    for (int k = 0; k < 8; k++)
-        h = mix(h, (uint64_t)n->a.i[k]);
-    for (int d = 0; d < 2; d++)
-        h = mix(mix(mix(h, (uint64_t)n->a.win.k[d]), (uint64_t)n->a.win.stride[d]), (uint64_t)n->a.win.pad[d]);
+    int64_t ints[IR_ATTR_INTS];
+    ir_attr_ints(&n->a, ints);
+    for (int k = 0; k < IR_ATTR_INTS; k++)
+        h = mix(h, (uint64_t)ints[k]);
     h = mix(h, bits(n->a.f));
     h = mix(h, (uint64_t)n->a.shape.rank);
     for (int d = 0; d < n->a.shape.rank && d < IR_MAX_RANK; d++)
@@ -74,12 +74,11 @@ static bool same_operands(const IrNode *a, const IrNode *b)
  * apart) and a NaN constant still equals itself. */
 static bool same_attr(const IrAttr *a, const IrAttr *b)
 {
-    for (int k = 0; k < 8; k++)
-        if (a->i[k] != b->i[k])
-            return false;
-    for (int d = 0; d < 2; d++)
-        if (a->win.k[d] != b->win.k[d] || a->win.stride[d] != b->win.stride[d] || a->win.pad[d] != b->win.pad[d])
-            return false;
+    int64_t x[IR_ATTR_INTS], y[IR_ATTR_INTS];
+    ir_attr_ints(a, x);
+    ir_attr_ints(b, y);
+    if (memcmp(x, y, sizeof x) != 0)
+        return false;
     bool names = a->name == b->name || (a->name && b->name && strcmp(a->name, b->name) == 0);
     return bits(a->f) == bits(b->f) && ir_shape_equal(&a->shape, &b->shape) && names && a->role == b->role
         && a->data == b->data && a->prog == b->prog;

@@ -568,7 +568,7 @@ static const char *class_misuse(const Builtin *b)
 }
 
 static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at,
-                         const AstNode *const *passed);
+                         const AstNode *const *passed, int npassed);
 static Value instantiate(Sema *s, int li, Span use, const char *prefix, const Value *vals,
                          const AstNode *const *slot);
 
@@ -665,7 +665,7 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
         return fold_call(s, call, b, args);
 
     if (b - builtin_table == B_REPEAT)
-        return eval_repeat(s, env, call, args, arg_at, slot + np);
+        return eval_repeat(s, env, call, args, arg_at, slot + np, nsig - np);
 
     CallCheck cc = {.sema = s, .b = b, .at = call->span, .model = s->m};
     memcpy(cc.arg, args, sizeof args);
@@ -796,6 +796,40 @@ static bool layer_to_layer(Sema *s, Env *env, const AstNode *l, const AstNode *p
     return true;
 }
 
+/* The values of layer l's parameters from the first-th on, for one use:
+ * slot[i] is the argument given for parameter i, evaluated in env (NULL: its
+ * default applies).  A parameter without a default that none gives is
+ * reported, as repeat's when in_repeat.  False after any error.  l has at
+ * most SIG_MAX parameters (more are refused where it is defined). */
+static bool layer_args(Sema *s, Env *env, const AstNode *l, const AstNode *call, int first,
+                       const AstNode *const *slot, Value *vals, bool in_repeat)
+{
+    bool ok = true;
+    int i = 0;
+    for (const AstNode *p = l->layer.params; p && i < SIG_MAX; p = p->next, i++) {
+        if (i < first)
+            continue;
+        vals[i] = ERR;
+        if (slot[i]) {
+            if (!layer_to_layer(s, env, l, p, slot[i]))
+                vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
+            ok &= vals[i].kind != VAL_ERROR;
+        } else if (!p->def.value) {
+            if (in_repeat) {
+                sema_error(s, call->span, "%s is missing argument '%s', which repeat passes to every copy after x",
+                           l->layer.name, p->def.name);
+                diag_note(s->diag, p->def.name_span, "'%s' is a parameter of layer '%s' without a default",
+                          p->def.name, l->layer.name);
+            } else {
+                sema_error(s, call->span, "%s is missing argument '%s'", l->layer.name, p->def.name);
+                diag_note(s->diag, l->layer.name_span, "layer '%s' is defined here", l->layer.name);
+            }
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
 {
     const AstNode *l = s->layers[li];
@@ -807,20 +841,7 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
     if (!sema_bind_args(s, call, l->layer.name, pnames, np, true, slot, &name_arg, true))
         return ERR;
     Value vals[SIG_MAX] = {{0}};
-    bool ok = true;
-    int i = 0;
-    for (const AstNode *p = l->layer.params; p && i < np; p = p->next, i++) {
-        vals[i] = ERR;
-        if (slot[i]) {
-            if (!layer_to_layer(s, env, l, p, slot[i]))
-                vals[i] = sema_eval(s, env, slot[i]->arg.value, EV_EXPR);
-        } else if (!p->def.value) {
-            sema_error(s, call->span, "%s is missing argument '%s'", l->layer.name, p->def.name);
-            diag_note(s->diag, l->layer.name_span, "layer '%s' is defined here", l->layer.name);
-        }
-        ok &= slot[i] ? vals[i].kind != VAL_ERROR : p->def.value != NULL;
-    }
-    if (!ok)
+    if (!layer_args(s, env, l, call, 0, slot, vals, false))
         return ERR;
     const char *pname = call->call.pname ? call->call.pname : l->layer.name;
     const char *prefix = arena_printf(s->arena, "%s%s.", env->prefix, pname);
@@ -834,38 +855,21 @@ static Value eval_layer_call(Sema *s, Env *env, const AstNode *call, int li)
 
 /* repeat(count, layer, x, ...): x goes to the layer's first parameter, and
  * passed[j] (NULL if not given) to its parameter j + 1 in every copy, each
- * argument evaluated once, here. */
+ * argument evaluated once, here (layer_args). */
 static Value eval_repeat(Sema *s, Env *env, const AstNode *call, const Value *args, const Span *arg_at,
-                         const AstNode *const *passed)
+                         const AstNode *const *passed, int npassed)
 {
     int64_t count = args[0].i;
     const AstNode *l = args[1].layer;
     int li = sema_layer_index(s, l->layer.name);
-    int np = 0;
-    for (const AstNode *p = l->layer.params; p; p = p->next)
-        np++;
-    if (np == 0)
-        return ERR;  /* refused where the layer is defined: a layer takes at least one parameter */
-    Value *vals = ARENA_ARRAY(s->arena, Value, np);
-    const AstNode **slot = ARENA_ARRAY(s->arena, const AstNode *, np);
-    bool ok = true;
-    int j = 1;
-    for (const AstNode *p = l->layer.params->next; p; p = p->next, j++) {
-        vals[j] = ERR;
-        slot[j] = passed[j - 1];
-        if (slot[j]) {
-            if (!layer_to_layer(s, env, l, p, slot[j]))
-                vals[j] = sema_eval(s, env, slot[j]->arg.value, EV_EXPR);
-            ok &= vals[j].kind != VAL_ERROR;
-        } else if (!p->def.value) {
-            sema_error(s, call->span, "%s is missing argument '%s', which repeat passes to every copy after x",
-                       l->layer.name, p->def.name);
-            diag_note(s->diag, p->def.name_span, "'%s' is a parameter of layer '%s' without a default",
-                      p->def.name, l->layer.name);
-            ok = false;
-        }
-    }
-    if (!ok)
+    if (s->poisoned[li] || !l->layer.params)
+        return ERR;  /* reported where the layer is defined: no parameters, or more than SIG_MAX */
+    /* passed[0 .. npassed) are the layer's parameters after its first (builtin_signature) */
+    Value *vals = ARENA_ARRAY(s->arena, Value, SIG_MAX);
+    const AstNode **slot = ARENA_ARRAY(s->arena, const AstNode *, SIG_MAX);
+    for (int j = 1; j < SIG_MAX; j++)
+        slot[j] = j - 1 < npassed ? passed[j - 1] : NULL;
+    if (!layer_args(s, env, l, call, 1, slot, vals, true))
         return ERR;
     const char *pname = call->call.pname ? call->call.pname : arena_printf(s->arena, "%ss", l->layer.name);
     Value x = args[2];

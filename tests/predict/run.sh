@@ -29,7 +29,9 @@
 #            bindings and param statements under their parameter paths
 #            (u.z, units.1.k), two spaces deeper a layer, before the
 #            statement that used the layer; repeat's copies each; the
-#            loss's layer not shown; the values worked out by hand
+#            loss's layer not shown; the values worked out by hand; and
+#            repeat's arguments after x (tests/predict/repeat_args.nn) reach
+#            every copy by position and by name: 8 24 1 3, by hand
 #   axes     softmax, log_softmax (at a temperature) and logsumexp (kept,
 #            broadcast back) along axes other than the last, and softmax
 #            over a list of axes, of one [2, 2, 3] example: each of the 48
@@ -100,7 +102,10 @@ layers.nn:11:   unit.z: f32[2] = (129.5, -0.5)
 layers.nn:12:   unit.k = 3
 layers.nn:26: output: f32[2] = (204.75, 0.6)
 END
-    diff -u "$tmp/want" "$tmp/trace" || fail "--trace inside layers" ;;
+    diff -u "$tmp/want" "$tmp/trace" || fail "--trace inside layers"
+    # repeat's arguments after x, by position and by name, in every copy
+    got=$("$nnc" --predict --input x=1,3 "$root/tests/predict/repeat_args.nn") || fail "repeat_args.nn"
+    [ "$got" = "8 24 1 3" ] || fail "repeat_args.nn: expected '8 24 1 3', got '$got'" ;;
 files)
     # one example at a time, typed
     for x in 1.5,-0.7 2,1 -1,3; do predict --input x=$x || fail "--input x=$x"; done > "$tmp/typed"

@@ -103,7 +103,8 @@ def _json_kind(v):
 
 
 def _check_header(header, path, data):
-    """Refuses, as nnc's own reader does and in its words (runtime/safetensors.c), a header
+    """Refuses, as nnc's own reader does (runtime/safetensors.c; the words differ where this
+    tool says more, and it refuses dtypes it cannot convert that the reader takes), a header
     that is not what the format makes it: an object whose __metadata__ is an object of
     strings and whose every other entry is a tensor {dtype, shape, data_offsets} of
     exactly its shape's bytes within the data bytes after the header (data None: not

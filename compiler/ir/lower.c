@@ -562,8 +562,8 @@ static int masked(Lower *lw, int scores, int m)
 
 /* Multi-head self-attention over x [B,T,D] with H heads of width dh = D/H:
  * q, k, v = x·Wᵀ + b, split into heads [B,H,T,dh]; scores q·kᵀ/√dh [B,H,T,T],
- * the causal mask (−∞ where the key's place is after the query's), softmax, · v, heads joined
- * back to [B,T,D], and the output projection. */
+ * the causal mask (−∞ where the key's place is after the query's), mask:'s (masked), softmax,
+ * · v, heads joined back to [B,T,D], and the output projection. */
 static int lower_attention(Lower *lw, const int *x)
 {
     if (lw->seq)
@@ -595,7 +595,7 @@ static int lower_attention(Lower *lw, const int *x)
 
 /* x [B,T,D] attending to a context [B,S,E]: q from x, k and v from the
  * context, [B,H,T,dh] and [B,H,S,dh]; scores [B,H,T,S], softmax, · v, heads
- * joined, the output projection (lower_attention without a mask). */
+ * joined, the output projection (lower_attention without the causal mask). */
 static int lower_cross_attention(Lower *lw, const int *x)
 {
     int64_t h = ARG(2).i;

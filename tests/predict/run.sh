@@ -34,9 +34,10 @@
 #            every copy by position and by name: 8 24 1 3, by hand
 #   axes     softmax, log_softmax (at a temperature) and logsumexp (kept,
 #            broadcast back) along axes other than the last, and softmax
-#            over a list of axes, of one [2, 2, 3] example: each of the 48
-#            values within 1e-6 relative of its definition computed in
-#            double by Python's math module
+#            over a list of axes, of one [2, 2, 3] example: the 24
+#            probabilities within 1e-6 relative and the 24 logs within 1e-5
+#            absolute of their definitions computed in double by Python's
+#            math module
 #   identity an output that is an input (output x, and x * 1, x + 0, x[:],
 #            flatten(x) of a rank-1 x, which simplify folds to x) is a copy
 #            of it: exactly the numbers typed; a trainable model whose

@@ -421,7 +421,9 @@ static Value window_list(Sema *s, Env *env, const Builtin *b, const BuiltinParam
                 return ERR;
             if (x.kind == VAL_INT)
                 continue;
-            const char *found = x.kind == VAL_FLOAT ? arena_printf(s->arena, "%g", x.f)
+            /* a real number as written: 2.0, not "2" beside "must be an integer" */
+            const char *found = x.kind == VAL_FLOAT ? arena_printf(s->arena, "%g%s", x.f,
+                                                                  fabs(x.f) < 1e15 && x.f == floor(x.f) ? ".0" : "")
                               : x.kind == VAL_TENSOR ? sema_type_str(s, &x.t) : sema_value_kind(&x);
             sema_error(s, at, "%s's %s %s must be an integer, found %s", b->name, p->name, axis[d], found);
             return ERR;
@@ -723,8 +725,9 @@ static Value eval_builtin(Sema *s, Env *env, const AstNode *call, const Builtin 
 static void record_inner(Sema *s, Env *env, const AstNode *st, const char *name)
 {
     Binding *b = env_find(env, name);
-    if (!s->top || !b || (b->v.kind != VAL_TENSOR && b->v.kind != VAL_INT && b->v.kind != VAL_FLOAT))
-        return;
+    if (!s->top || s->top->kind == AST_LOSS || s->top->kind == AST_METRIC || !b
+        || (b->v.kind != VAL_TENSOR && b->v.kind != VAL_INT && b->v.kind != VAL_FLOAT))
+        return;  /* the loss's and metrics' layers are no part of a prediction: --trace shows none */
     SemaModel *m = s->m;
     m->inner = sema_grow(s, m->inner, m->ninner, &s->cap_inner, sizeof *m->inner);
     m->inner[m->ninner++] = (SemaInner){.stmt = st, .top = s->top, .depth = s->depth, .v = b->v,

@@ -292,13 +292,15 @@ int rt_npz_read(const RtNpz *z, int k, int integers, uint8_t **data, RtNpy *out,
 }
 
 /* The first want bytes that raw deflate src[0, n) inflates to, into buf
- * (room for want): how many it gave (fewer when the stream ends first), or
- * -1 when the data is damaged. */
+ * (room for want): how many it gave (fewer when the stream ends first), -1
+ * when the data is damaged, -2 when zlib has no memory (rt_npz_read_header
+ * then says so as inflate_all does, not "damaged"). */
 static int64_t inflate_prefix(const uint8_t *src, uint64_t n, uint8_t *buf, size_t want)
 {
     z_stream s = {0};
-    if (inflateInit2(&s, -15) != Z_OK)
-        return -1;
+    int zi = inflateInit2(&s, -15);
+    if (zi != Z_OK)
+        return zi == Z_MEM_ERROR ? -2 : -1;
     s.next_in = (Bytef *)(uintptr_t)src;
     s.avail_in = (uInt)(n > (1u << 30) ? 1u << 30 : n);   /* a header is in the first bytes */
     s.next_out = buf;
@@ -306,7 +308,7 @@ static int64_t inflate_prefix(const uint8_t *src, uint64_t n, uint8_t *buf, size
     int zr = inflate(&s, Z_SYNC_FLUSH);
     int64_t got = (int64_t)(want - s.avail_out);
     inflateEnd(&s);
-    return zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR ? got : -1;
+    return zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR ? got : zr == Z_MEM_ERROR ? -2 : -1;
 }
 
 int rt_npz_read_header(const RtNpz *z, int k, int integers, RtNpy *out, char *err, size_t errlen)
@@ -338,7 +340,8 @@ int rt_npz_read_header(const RtNpz *z, int k, int integers, RtNpy *out, char *er
         buf = more;
         got = inflate_prefix(src, m->csize, buf, end);
     }
-    int rc = got < 0 ? rt_fail(-1, err, errlen, "member '%s': the compressed data is damaged", m->name)
+    int rc = got == -2 ? rt_fail(-1, err, errlen, "out of memory inflating member '%s'", m->name)
+           : got < 0 ? rt_fail(-1, err, errlen, "member '%s': the compressed data is damaged", m->name)
            : rt_npy_parse_header(buf, (size_t)got, (size_t)m->usize, integers, out, why, sizeof why) != 0
            ? rt_fail(-1, err, errlen, "array '%s': %s", m->name, why) : 0;
     free(buf);

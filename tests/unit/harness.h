@@ -108,4 +108,7 @@ void register_onnx(void);
 void register_decode(void);
 void register_tune(void);
 
+/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
+#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
+
 #endif

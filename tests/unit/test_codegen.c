@@ -21,9 +21,6 @@
 #include "jit_harness.h"
 #include "passes/pipeline.h"
 
-/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
-#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
-
 /* path's step compiled to the plan stage at plan_batch into *c (fr holds
  * the front end's run, freed by run_free). */
 static void plan_file(FrontRun *fr, const char *path, IrType type, int64_t plan_batch, NncCompiled *c)

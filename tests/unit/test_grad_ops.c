@@ -33,9 +33,6 @@
 #include "ir/interp.h"
 #include "ir/ir_internal.h"
 
-/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
-#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
-
 /* ---- the table ------------------------------------------------------------------------ */
 
 #define B IR_BATCH
@@ -219,6 +216,8 @@ static const GradCase cases[] = {
     /* sliding windows */
     WIN(SH(1, 2, 4, 4), 2, 1, 0, 0), WIN(SH(B, 1, 5, 4), 3, 2, 1, 0), WIN(SH(1, 1, 4, 5), 3, 1, 2, 0),
     WIN(SH(2, 1, 3, 3), 1, 2, 0, 0), WIN(SH(1, 1, 5, 5), 2, 3, 0, 0), WIN(SH(1, 2, 3, 4), 3, 1, 1, 1.5),
+    /* rectangular: each axis its own size, stride and padding */
+    {.op = IR_WINDOWS, .s = {SH(1, 2, 5, 6)}, .dom = {D_ANY}, .attr = {.win = {.k = {1, 3}, .stride = {2, 1}, .pad = {0, 1}}}},
     {.op = IR_WINDOWS, .s = {SH(B, 2, 4, 4)}, .dom = {D_GRID}, .attr = {.win = SQWIN(2, 2, 1), .f = -INFINITY},
      .build = build_maxpool, .note = "max pooling: rmax(windows(x, padding -inf))"},
     {.op = IR_WINDOWS, .s = {SH(1, 1, 5, 5)}, .dom = {D_GRID}, .attr = {.win = SQWIN(3, 2, 1), .f = -INFINITY},
@@ -231,10 +230,13 @@ static const GradCase cases[] = {
     /* channels-last windows */
     PATCH(SH(1, 4, 4, 2), 2, 1, 0), PATCH(SH(B, 5, 4, 1), 3, 2, 1), PATCH(SH(1, 4, 5, 3), 3, 1, 2),
     PATCH(SH(2, 3, 3, 2), 1, 2, 0), PATCH(SH(B, 2, 4, 4, 2), 3, 1, 1),
+    {.op = IR_PATCHES, .s = {SH(1, 5, 6, 2)}, .dom = {D_ANY}, .attr = {.win = {.k = {3, 2}, .stride = {1, 2}, .pad = {1, 0}}}},
     PATCH_T(SH(1, 3, 3, 8), 2, 1, 0, SH(1, 4, 4, 2)), PATCH_T(SH(B, 3, 2, 9), 3, 2, 1, SH(B, 5, 4, 1)),
     PATCH_T(SH(1, 3, 3, 27), 3, 2, 2, SH(1, 3, 4, 3)),
     POOL(POOL_MAX, SH(B, 4, 4, 2), SH(B, 4, 4, 2), 2, 2, 1), POOL(POOL_MAX, SH(1, 5, 5, 1), SH(1, 5, 5, 1), 3, 2, 1),
     POOL(POOL_MAX, SH(2, 3, 4, 4, 2), SH(2, 3, 4, 4, 2), 2, 1, 0),
+    {.op = IR_POOL_MAX, .s = {SH(1, 5, 6, 2), SH(1, 5, 6, 2)}, .dom = {D_GRID, D_ANY},
+     .attr = {.win = {.k = {3, 1}, .stride = {1, 2}, .pad = {1, 0}}}},
     {.op = IR_POOL_MAX, .s = {SH(B, 4, 4, 3)}, .dom = {D_GRID}, .attr = {.win = SQWIN(2, 2, 0)},
      .build = build_pool_max, .note = "max pooling: pool_max(x, x)"},
     {.op = IR_POOL_MAX, .s = {SH(1, 5, 4, 2)}, .dom = {D_GRID}, .attr = {.win = SQWIN(3, 2, 2)},

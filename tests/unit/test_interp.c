@@ -15,9 +15,6 @@
 #include "ir/ir_internal.h"
 #include "passes/passes.h"
 
-/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
-#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
-
 /* ---- helpers ------------------------------------------------------------------------- */
 
 #define SHAPE(...) (&(IrShape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})

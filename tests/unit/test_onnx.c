@@ -18,9 +18,6 @@
 #include "drive/protobuf.h"
 #include "ir/ir.h"
 
-/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
-#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
-
 static bool contains(const PbBuf *b, const char *s)
 {
     size_t n = strlen(s);

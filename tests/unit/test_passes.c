@@ -21,9 +21,6 @@
 #include "ir/print.h"
 #include "passes/pipeline.h"
 
-/* A window of k x k, stride s, padding p on both axes (IrWindow), as a square conv2d or pool makes. */
-#define SQWIN(k_, s_, p_) {.k = {k_, k_}, .stride = {s_, s_}, .pad = {p_, p_}}
-
 static Arena arena;
 static IrGraph g;
 
